@@ -1,0 +1,84 @@
+/**
+ * Results of analysis: why a guest operation exits (or does not), and the static estimate.
+ * Plain data so the CLI prints it as JSON and the language server formats it as hovers.
+ */
+import type { Span } from "../source";
+import type { ExitReasonDef } from "../vmx/types";
+
+/** One exit a guest operation causes. */
+export interface ExitEffect {
+  reason: ExitReasonDef;
+  /** Expected exits per execution of the operation (fractional: PML exits once per 512 pages). */
+  perExecution: number;
+}
+
+/**
+ * Whether and why one guest operation exits under the VMCS in force. `rule` is the sentence a
+ * hover shows; `controls` the language names of the controls that decided it; `reference` the
+ * SDM section or KVM function.
+ */
+export interface ExitDecision {
+  exits: ExitEffect[];
+  rule: string;
+  controls: string[];
+  reference: string;
+  /** Extra explanation (e.g. "the port is in I/O bitmap A"). */
+  detail?: string;
+}
+
+export interface ReasonEstimate {
+  reason: string;
+  code: number;
+  exitsPerSecond: number;
+  /** Transition + handler (branches weighted). */
+  cyclesPerExit: number;
+  /** Breakdown of cyclesPerExit. */
+  transitionCycles: number;
+  handlerCycles: number;
+  userspaceCycles: number;
+  /** Share of all exit-handling time of the guest. */
+  share: number;
+}
+
+export interface PathEstimate {
+  name: string;
+  kind: string;
+  span: Span;
+  /** Executions per second per vCPU. */
+  executionsPerSecond: number;
+  exits: { reason: string; code: number; perExecution: number }[];
+  /** Guest cycles + exit cycles of one execution. */
+  cyclesPerExecution: number;
+  guestCyclesPerExecution: number;
+  exitCyclesPerExecution: number;
+}
+
+export interface OperationEstimate {
+  span: Span;
+  decision: ExitDecision;
+  /** Per vCPU. */
+  exitsPerSecond: number;
+  cyclesPerExit: number;
+  /** Share of one vCPU's time spent handling this operation's exits. */
+  vcpuShare: number;
+  /** Share of one host core. */
+  hostShare: number;
+}
+
+export interface GuestEstimate {
+  guest: string;
+  target: { profile: string; hz: number };
+  vcpus: number;
+  /** All vCPUs together. */
+  exitsPerSecond: number;
+  /** Exit-handling time / (guest busy time + exit-handling time), idle excluded. */
+  overhead: number;
+  /** Exit-handling cycles per second across all vCPUs, in cores. */
+  hostCpu: number;
+  /** Busy share of one vCPU (guest work + exit handling); above 1 means saturated. */
+  demand: number;
+  byReason: ReasonEstimate[];
+  paths: PathEstimate[];
+  /** Every guest operation's decision and cost, for hovers and inlay hints. */
+  operations: OperationEstimate[];
+}

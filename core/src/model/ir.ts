@@ -1,0 +1,246 @@
+/**
+ * The resolved program: what the parser's syntax tree means once names are resolved, units
+ * converted and defaults applied. Analysis (VM-entry checks, exit determination, estimation) and
+ * the simulator read only this, never the syntax tree. Every element keeps the span of the text
+ * it came from, so diagnostics and hovers land on the right token.
+ */
+import type { Span } from "../source";
+import type {
+  CapabilityMsrs,
+  ControlDef,
+  ControlWord,
+  CostName,
+  CostParam,
+  CpuProfile,
+  ExitReasonDef,
+  VmcsFieldDef,
+} from "../vmx/types";
+
+export interface Program {
+  target: TargetIR;
+  vmcs: Map<string, VmcsIR>;
+  /** Keyed by basic exit reason number. */
+  handlers: Map<number, HandlerIR>;
+  fns: Map<string, FnIR>;
+  guests: Map<string, GuestIR>;
+  expects: ExpectIR[];
+  simulates: SimulateIR[];
+}
+
+export interface TargetIR {
+  profile: CpuProfile;
+  /** Core clock in Hz (the `@ FREQ` or the profile's default); times convert to cycles with it. */
+  hz: number;
+  /** The profile's capability MSRs with the file's `msr NAME = VALUE` overrides applied. */
+  msrs: CapabilityMsrs;
+  /** The profile's costs with the file's `cost NAME = CYCLES` overrides (provenance "user"). */
+  costs: Record<CostName, CostParam>;
+  /** Absent when the file has no `target` line (the documented default profile applies). */
+  span?: Span;
+  profileSpan?: Span;
+}
+
+/** One control as written in a vmcs block. */
+export interface ControlSetting {
+  control: ControlDef;
+  /** Span of the control's name token. */
+  span: Span;
+}
+
+export type EptPermissions =
+  | { kind: "rwx"; read: boolean; write: boolean; execute: boolean }
+  | { kind: "none" }
+  /** An EPT misconfiguration: every access exits with EPT_MISCONFIG (KVM's emulated MMIO). */
+  | { kind: "misconfig" }
+  /** The APIC-access page (with "virtualize APIC accesses"). */
+  | { kind: "apic" };
+
+export interface EptRegion {
+  /** Inclusive guest-physical range. */
+  start: bigint;
+  end: bigint;
+  perms: EptPermissions;
+  span: Span;
+}
+
+export interface PortRange {
+  first: number;
+  last: number;
+  span: Span;
+}
+
+export interface MsrTrap {
+  msr: number;
+  read: boolean;
+  write: boolean;
+  span: Span;
+}
+
+export interface VmcsIR {
+  name: string;
+  span: Span;
+  nameSpan: Span;
+  /**
+   * Controls exactly as written, per word (no default1 bits added). `controlsIn(vmcs, target)`
+   * in analysis gives the effective words the CPU sees.
+   */
+  written: Record<ControlWord, bigint>;
+  /** Every control statement item, in order, for diagnostics and quick fixes. */
+  settings: ControlSetting[];
+  /** Span of each control-word keyword line (`pin`, `proc`, …), where quick fixes append. */
+  wordLines: Partial<Record<ControlWord, Span>>;
+  exceptionBitmap: number;
+  exceptionSpans: Map<number, Span>;
+  pfErrorCode?: { mask: number; match: number; span: Span };
+  ioTraps: PortRange[];
+  msrTraps: MsrTrap[];
+  cr0?: { mask: bigint; shadow: bigint; span: Span };
+  cr4?: { mask: bigint; shadow: bigint; span: Span };
+  cr3Targets: { value: bigint; span: Span }[];
+  ple?: { gap: number; window: number; span: Span };
+  /** VMX-preemption timer value in timer ticks. */
+  preemptionTimer?: { ticks: number; span: Span };
+  postedInterruptVector?: { vector: number; span: Span };
+  tprThreshold?: { value: number; span: Span };
+  eptp?: { memtype: "WB" | "UC"; levels: 4 | 5; accessedDirty: boolean; span: Span };
+  /** `field NAME = VALUE` statements and the sugar above, by field name. */
+  fields: Map<string, { field: VmcsFieldDef; value: bigint; span: Span }>;
+  ept: EptRegion[];
+  eptSpan?: Span;
+}
+
+export type HandlerOp =
+  | { op: "vmread" | "vmwrite"; field: VmcsFieldDef; span: Span }
+  | { op: "work"; cycles: number; span: Span }
+  | { op: "decode" | "advance_rip" | "invept" | "invvpid" | "halt" | "kick"; span: Span }
+  | { op: "inject"; vector: number; span: Span }
+  | { op: "userspace"; cycles: number; span: Span }
+  | { op: "call"; fn: string; span: Span }
+  | { op: "branch"; arms: HandlerArm[]; span: Span }
+  | { op: "repeat"; count: number; ops: HandlerOp[]; span: Span };
+
+export interface HandlerArm {
+  /** 0..1 */
+  probability: number;
+  label?: string;
+  ops: HandlerOp[];
+  span: Span;
+}
+
+export interface HandlerIR {
+  reason: ExitReasonDef;
+  ops: HandlerOp[];
+  span: Span;
+  reasonSpan: Span;
+}
+
+export interface FnIR {
+  name: string;
+  ops: HandlerOp[];
+  span: Span;
+  nameSpan: Span;
+}
+
+export type GuestOp =
+  | { op: "compute"; cycles: number; span: Span }
+  | {
+      op:
+        | "cpuid"
+        | "hlt"
+        | "rdtsc"
+        | "rdtscp"
+        | "rdpmc"
+        | "rdrand"
+        | "rdseed"
+        | "invlpg"
+        | "invpcid"
+        | "wbinvd"
+        | "xsetbv"
+        | "vmcall"
+        | "eoi"
+        | "mov_dr";
+      span: Span;
+    }
+  | { op: "rdmsr" | "wrmsr"; msr: number; msrName?: string; span: Span }
+  | { op: "in" | "out"; port: number; span: Span }
+  | { op: "mmio"; access: "read" | "write"; gpa: bigint; span: Span }
+  | { op: "mem"; access: "read" | "write" | "exec"; gpa: bigint; span: Span }
+  /** MOV to CRn; `value` absent means "a value that differs from the shadow in the masked bits". */
+  | { op: "mov_cr"; cr: 0 | 3 | 4 | 8; value?: bigint; span: Span }
+  | { op: "read_cr"; cr: 3 | 8; span: Span }
+  | { op: "pause_loop"; cycles: number; span: Span }
+  | { op: "exception"; vector: number; errorCode?: number; span: Span }
+  | { op: "dirty"; pages: number; span: Span }
+  | { op: "tsx"; ops: GuestOp[]; span: Span }
+  | { op: "branch"; arms: GuestArm[]; span: Span }
+  | { op: "repeat"; count: number; ops: GuestOp[]; span: Span };
+
+export interface GuestArm {
+  probability: number;
+  label?: string;
+  ops: GuestOp[];
+  span: Span;
+}
+
+export type Arrival =
+  /** Poisson arrivals, per vCPU. */
+  | { kind: "poisson"; ratePerSec: number }
+  | { kind: "periodic"; periodSec: number }
+  /** Tickless timer: fires only when other work is pending (see docs/language.md). */
+  | { kind: "tickless" };
+
+export type GuestSource =
+  | { kind: "path"; name: string; arrival: Arrival; ops: GuestOp[]; span: Span; nameSpan: Span }
+  | {
+      kind: "irq";
+      name: string;
+      vector: number;
+      arrival: Arrival;
+      posted: boolean;
+      ops: GuestOp[];
+      span: Span;
+      nameSpan: Span;
+    }
+  | { kind: "timer"; name: "timer"; arrival: Arrival; ops: GuestOp[]; span: Span; nameSpan: Span }
+  | { kind: "ipi" | "nmi"; name: string; arrival: Arrival; ops: GuestOp[]; span: Span; nameSpan: Span };
+
+export interface GuestIR {
+  name: string;
+  span: Span;
+  nameSpan: Span;
+  vmcs: string;
+  vmcsSpan: Span;
+  vcpus: number;
+  apic: "x2apic" | "xapic";
+  idle: "halt" | "poll" | "mwait";
+  idleSpan?: Span;
+  sources: GuestSource[];
+}
+
+export type ExpectMetric =
+  | { metric: "overhead" }
+  | { metric: "exits"; reason?: ExitReasonDef }
+  | { metric: "host_cpu" }
+  /** Simulated metrics: "p99 irq_latency" and the like. */
+  | { metric: "latency"; percentile: number; of: string };
+
+export interface ExpectIR {
+  guest: string;
+  guestSpan: Span;
+  budgets: {
+    metric: ExpectMetric;
+    comparator: "<" | "<=";
+    /** Normalised: fractions for percentages, per second for rates, seconds for times. */
+    value: number;
+    span: Span;
+  }[];
+  span: Span;
+}
+
+export interface SimulateIR {
+  guest: string;
+  guestSpan: Span;
+  durationSec: number;
+  seed: number;
+  span: Span;
+}
