@@ -1,0 +1,425 @@
+/**
+ * The lexer: one pass over UTF-16 char codes, no regular expressions, no per-character
+ * allocation. Newlines are not tokens; instead every token records whether it is the first on
+ * its line (`lineStart`), which is all the parser needs to find statement ends.
+ */
+import type { Diagnostic, Span } from "../source";
+import { isKnownUnit, UNIT_LIST_TEXT } from "./units";
+
+export type TokenKind =
+  | "ident"
+  /** A plain number: `4096`, `0xfebf_0000`, `2.1`, `-5`. */
+  | "number"
+  /** A number with an attached unit: `3us`, `2.1GHz`, `100k/s`, `95%`. */
+  | "quantity"
+  /** An exception mnemonic: `#PF`. */
+  | "exception"
+  /** `{ } ( ) , = @ : < <= > >= ..` */
+  | "punct"
+  | "eof";
+
+export interface Token {
+  kind: TokenKind;
+  start: number;
+  end: number;
+  /** Identifier name, punctuation, exception mnemonic (with `#`), or the number's source text. */
+  text: string;
+  /** Numeric value of a number or quantity (the number part, before the unit); 0 otherwise. */
+  value: number;
+  /** Unit of a quantity as written (`us`, `GHz`, `k/s`, `%`); "" otherwise. */
+  unit: string;
+  /** True for integer literals (no fraction); their exact value is {@link integerValue}. */
+  integer: boolean;
+  /** First token on its line (or of the file). */
+  lineStart: boolean;
+}
+
+export interface LexResult {
+  tokens: Token[];
+  diagnostics: Diagnostic[];
+}
+
+/** At most this many "unexpected characters" diagnostics; binary input must not yield thousands. */
+const MAX_BAD_CHARACTER_DIAGNOSTICS = 20;
+const TWO_POW_63 = 2 ** 63;
+const MAX_U64 = (1n << 64n) - 1n;
+
+const CH_TAB = 9;
+const CH_LF = 10;
+const CH_VT = 11;
+const CH_FF = 12;
+const CH_CR = 13;
+const CH_SPACE = 32;
+const CH_HASH = 35;
+const CH_PERCENT = 37;
+const CH_LPAREN = 40;
+const CH_RPAREN = 41;
+const CH_STAR = 42;
+const CH_COMMA = 44;
+const CH_MINUS = 45;
+const CH_DOT = 46;
+const CH_SLASH = 47;
+const CH_0 = 48;
+const CH_9 = 57;
+const CH_COLON = 58;
+const CH_LT = 60;
+const CH_EQ = 61;
+const CH_GT = 62;
+const CH_AT = 64;
+const CH_UNDERSCORE = 95;
+const CH_LBRACE = 123;
+const CH_RBRACE = 125;
+const CH_BOM = 0xfeff;
+
+function isDigit(c: number): boolean {
+  return c >= CH_0 && c <= CH_9;
+}
+
+function isIdentStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === CH_UNDERSCORE;
+}
+
+function isIdentPart(c: number): boolean {
+  return isIdentStart(c) || isDigit(c);
+}
+
+function hexDigitValue(c: number): number {
+  if (c >= CH_0 && c <= CH_9) return c - CH_0;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+function isSpace(c: number): boolean {
+  return (
+    c === CH_SPACE || c === CH_TAB || c === CH_CR || c === CH_LF || c === CH_VT || c === CH_FF || c === CH_BOM
+  );
+}
+
+/** A character that may start some token (or whitespace/comment); anything else is "bad". */
+function canStartToken(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (isSpace(c) || isIdentStart(c) || isDigit(c)) return true;
+  switch (c) {
+    case CH_LBRACE:
+    case CH_RBRACE:
+    case CH_LPAREN:
+    case CH_RPAREN:
+    case CH_COMMA:
+    case CH_EQ:
+    case CH_AT:
+    case CH_COLON:
+    case CH_LT:
+    case CH_GT:
+      return true;
+    case CH_DOT:
+      return text.charCodeAt(i + 1) === CH_DOT;
+    case CH_SLASH: {
+      const n = text.charCodeAt(i + 1);
+      return n === CH_SLASH || n === CH_STAR;
+    }
+    case CH_HASH:
+      return isIdentStart(text.charCodeAt(i + 1));
+    case CH_MINUS:
+      return isDigit(text.charCodeAt(i + 1));
+    default:
+      return false;
+  }
+}
+
+/** Printable rendering of a run of bad characters for a message (control chars as \xNN). */
+function showBadRun(run: string): string {
+  let out = "";
+  const limit = Math.min(run.length, 16);
+  for (let i = 0; i < limit; i++) {
+    const c = run.charCodeAt(i);
+    if (c < 32 || c === 127) out += `\\x${c.toString(16).padStart(2, "0")}`;
+    else if (c > 126 && c < 256) out += `\\x${c.toString(16)}`;
+    else out += run[i];
+  }
+  return run.length > limit ? `${out}…` : out;
+}
+
+/** The exact value of an integer literal token (hex or decimal, `_` separators, optional `-`). */
+export function integerValue(token: Token): bigint {
+  const cleaned = token.text.replaceAll("_", "");
+  if (cleaned.startsWith("-")) return -BigInt(cleaned.slice(1));
+  return BigInt(cleaned);
+}
+
+export function lex(text: string): LexResult {
+  const tokens: Token[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const length = text.length;
+  let badRuns = 0;
+  let lineStart = true;
+  let i = 0;
+
+  const push = (kind: TokenKind, start: number, end: number, tokenText: string): Token => {
+    const token: Token = { kind, start, end, text: tokenText, value: 0, unit: "", integer: false, lineStart };
+    tokens.push(token);
+    lineStart = false;
+    return token;
+  };
+  const error = (code: string, message: string, span: Span): void => {
+    diagnostics.push({ severity: "error", code, message, span });
+  };
+
+  while (i < length) {
+    const c = text.charCodeAt(i);
+
+    if (c === CH_LF || c === CH_CR) {
+      lineStart = true;
+      i++;
+      continue;
+    }
+    if (c === CH_SPACE || c === CH_TAB || c === CH_VT || c === CH_FF || c === CH_BOM) {
+      i++;
+      continue;
+    }
+
+    if (isIdentStart(c)) {
+      const start = i;
+      i++;
+      while (i < length && isIdentPart(text.charCodeAt(i))) i++;
+      push("ident", start, i, text.slice(start, i));
+      continue;
+    }
+
+    if (isDigit(c) || (c === CH_MINUS && isDigit(text.charCodeAt(i + 1)))) {
+      i = lexNumber(text, i, push, error);
+      continue;
+    }
+
+    if (c === CH_SLASH) {
+      const n = text.charCodeAt(i + 1);
+      if (n === CH_SLASH) {
+        i += 2;
+        while (i < length) {
+          const d = text.charCodeAt(i);
+          if (d === CH_LF || d === CH_CR) break;
+          i++;
+        }
+        continue;
+      }
+      if (n === CH_STAR) {
+        const start = i;
+        const close = text.indexOf("*/", i + 2);
+        if (close < 0) {
+          error("TL002", "unterminated block comment: `/*` has no matching `*/`", { start, end: start + 2 });
+          i = length;
+        } else {
+          for (let j = i + 2; j < close; j++) {
+            const d = text.charCodeAt(j);
+            if (d === CH_LF || d === CH_CR) {
+              lineStart = true;
+              break;
+            }
+          }
+          i = close + 2;
+        }
+        continue;
+      }
+    }
+
+    switch (c) {
+      case CH_LBRACE:
+        push("punct", i, i + 1, "{");
+        i++;
+        continue;
+      case CH_RBRACE:
+        push("punct", i, i + 1, "}");
+        i++;
+        continue;
+      case CH_LPAREN:
+        push("punct", i, i + 1, "(");
+        i++;
+        continue;
+      case CH_RPAREN:
+        push("punct", i, i + 1, ")");
+        i++;
+        continue;
+      case CH_COMMA:
+        push("punct", i, i + 1, ",");
+        i++;
+        continue;
+      case CH_EQ:
+        push("punct", i, i + 1, "=");
+        i++;
+        continue;
+      case CH_AT:
+        push("punct", i, i + 1, "@");
+        i++;
+        continue;
+      case CH_COLON:
+        push("punct", i, i + 1, ":");
+        i++;
+        continue;
+      case CH_LT:
+      case CH_GT: {
+        const op = c === CH_LT ? "<" : ">";
+        if (text.charCodeAt(i + 1) === CH_EQ) {
+          push("punct", i, i + 2, `${op}=`);
+          i += 2;
+        } else {
+          push("punct", i, i + 1, op);
+          i++;
+        }
+        continue;
+      }
+      case CH_DOT:
+        if (text.charCodeAt(i + 1) === CH_DOT) {
+          push("punct", i, i + 2, "..");
+          i += 2;
+          continue;
+        }
+        break;
+      case CH_HASH:
+        if (isIdentStart(text.charCodeAt(i + 1))) {
+          const start = i;
+          i++;
+          while (i < length && isIdentPart(text.charCodeAt(i))) i++;
+          push("exception", start, i, text.slice(start, i));
+          continue;
+        }
+        break;
+    }
+
+    // A run of characters that cannot start any token: one diagnostic for the whole run.
+    const start = i;
+    i++;
+    while (i < length && !canStartToken(text, i)) i++;
+    badRuns++;
+    if (badRuns <= MAX_BAD_CHARACTER_DIAGNOSTICS) {
+      const run = text.slice(start, i);
+      const hasNul = run.includes("\0");
+      error(
+        "TL001",
+        hasNul
+          ? `unexpected characters \`${showBadRun(run)}\` (NUL bytes: is this a binary file?)`
+          : `unexpected character${i - start > 1 ? "s" : ""} \`${showBadRun(run)}\``,
+        { start, end: i },
+      );
+    } else if (badRuns === MAX_BAD_CHARACTER_DIAGNOSTICS + 1) {
+      error("TL001", "more unexpected characters follow; only the first ones are reported", {
+        start,
+        end: i,
+      });
+    }
+  }
+
+  tokens.push({
+    kind: "eof",
+    start: length,
+    end: length,
+    text: "",
+    value: 0,
+    unit: "",
+    integer: false,
+    lineStart: true,
+  });
+  return { tokens, diagnostics };
+}
+
+function lexNumber(
+  text: string,
+  i: number,
+  push: (kind: TokenKind, start: number, end: number, text: string) => Token,
+  error: (code: string, message: string, span: Span) => void,
+): number {
+  const length = text.length;
+  const start = i;
+  const negative = text.charCodeAt(i) === CH_MINUS;
+  if (negative) i++;
+  let value = 0;
+  let integer = true;
+  let hex = false;
+
+  if (text.charCodeAt(i) === CH_0 && (text.charCodeAt(i + 1) | 0x20) === 120 /* x */) {
+    hex = true;
+    i += 2;
+    let digits = 0;
+    while (i < length) {
+      const c = text.charCodeAt(i);
+      const d = hexDigitValue(c);
+      if (d >= 0) {
+        value = value * 16 + d;
+        digits++;
+      } else if (c !== CH_UNDERSCORE) break;
+      i++;
+    }
+    if (digits === 0) {
+      error("TL003", "expected hexadecimal digits after `0x`", { start, end: i });
+    }
+  } else {
+    while (i < length) {
+      const c = text.charCodeAt(i);
+      if (isDigit(c)) value = value * 10 + (c - CH_0);
+      else if (c !== CH_UNDERSCORE) break;
+      i++;
+    }
+    // A fraction needs a digit after the dot, so `1..5` stays a range.
+    if (text.charCodeAt(i) === CH_DOT && isDigit(text.charCodeAt(i + 1))) {
+      integer = false;
+      i++;
+      while (i < length && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === CH_UNDERSCORE)) i++;
+      value = Number.parseFloat(text.slice(negative ? start + 1 : start, i).replaceAll("_", ""));
+    }
+  }
+  const numberEnd = i;
+  const numberText = text.slice(start, numberEnd);
+
+  // An attached unit: letters, optionally followed by `/s`; or `/s` alone; or `%`.
+  let unitEnd = i;
+  const c = text.charCodeAt(i);
+  if (c === CH_PERCENT) {
+    unitEnd = i + 1;
+  } else if (isIdentStart(c) || (c === CH_SLASH && text.charCodeAt(i + 1) === 115) /* s */) {
+    while (unitEnd < length && isIdentPart(text.charCodeAt(unitEnd))) unitEnd++;
+    if (text.charCodeAt(unitEnd) === CH_SLASH && isIdentStart(text.charCodeAt(unitEnd + 1))) {
+      unitEnd++;
+      while (unitEnd < length && isIdentPart(text.charCodeAt(unitEnd))) unitEnd++;
+    }
+  }
+
+  if (integer && Math.abs(value) >= TWO_POW_63) {
+    // Doubles round near 2^64, so decide exactly.
+    const exact = BigInt(numberText.replaceAll("_", "").replace("-", ""));
+    if (exact > MAX_U64) {
+      error("TL003", `number \`${numberText}\` is too large: values are at most 64 bits (2^64 − 1)`, {
+        start,
+        end: numberEnd,
+      });
+    }
+  }
+
+  if (unitEnd > numberEnd) {
+    const unit = text.slice(numberEnd, unitEnd);
+    if (hex) {
+      error("TL003", `invalid character \`${unit[0]}\` in hexadecimal number \`${numberText}\``, {
+        start: numberEnd,
+        end: unitEnd,
+      });
+      const token = push("number", start, unitEnd, numberText);
+      token.value = negative ? -value : value;
+      token.integer = true;
+      return unitEnd;
+    }
+    if (!isKnownUnit(unit)) {
+      error("TL004", `unknown unit \`${unit}\` (units: ${UNIT_LIST_TEXT})`, {
+        start: numberEnd,
+        end: unitEnd,
+      });
+    }
+    const token = push("quantity", start, unitEnd, text.slice(start, unitEnd));
+    token.value = negative ? -value : value;
+    token.unit = unit;
+    token.integer = integer;
+    return unitEnd;
+  }
+
+  const token = push("number", start, numberEnd, numberText);
+  token.value = negative ? -value : value;
+  token.integer = integer;
+  return numberEnd;
+}
