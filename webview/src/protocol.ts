@@ -1,0 +1,122 @@
+/**
+ * The message protocol between the timeline panel page and its host (the VS Code extension or
+ * the browser playground). The page knows nothing else about its host: everything crosses as
+ * these messages. Timelines travel as typed arrays (structured clone), never as JSON numbers.
+ */
+import type { GuestEstimate } from "../../core/src/analysis/types";
+import type { Timeline } from "../../core/src/sim/timeline";
+
+/** Per exit reason, as the simulator computed it (times in seconds, as the CLI's JSON). */
+export interface RunReasonStats {
+  reason: string;
+  code: number;
+  count: number;
+  exitsPerSecond: number;
+  /** Mean exit latency (transition + handler + user space), seconds. */
+  mean: number;
+  p99: number;
+  /** Share of all exit-handling time. */
+  share: number;
+  /** Optional: log2 latency histogram, `bins[i]` exits with latency in [2^i, 2^(i+1)) ns. */
+  histogram?: number[];
+}
+
+/** The statistics of one simulation, field names as `trapline simulate --json`. */
+export interface RunStats {
+  guest: string;
+  target?: { profile: string; hz: number };
+  /** Simulated seconds. */
+  duration: number;
+  exits: number;
+  exitsPerSecond: number;
+  overhead: number;
+  hostCpu: number;
+  byReason: RunReasonStats[];
+  /** Seconds. */
+  latency?: Record<string, { p50: number; p99: number; max: number }>;
+}
+
+/** One simulated run as the panel draws it. */
+export interface PanelRun {
+  /** What the panel header calls it ("netperf.vmcs — netperf"). */
+  title: string;
+  guest: string;
+  timeline: Timeline;
+  stats: RunStats;
+  /** The static estimate of the same guest, shown beside the simulated figures. */
+  estimate?: GuestEstimate;
+  /** Exit-reason names by basic reason number, for reasons the stats do not list. */
+  reasonNames?: Record<number, string>;
+}
+
+/** What to simulate; the panel runs it in its worker (see docs/timeline.md). */
+export interface RunRequest {
+  /** Document text. */
+  text: string;
+  /** Shown in titles and export file names. */
+  fileName: string;
+  guest?: string;
+  durationSec?: number;
+  seed?: number;
+  /** Host's document version, echoed in status messages so stale runs can be ignored. */
+  version?: number;
+  defaultTarget?: string;
+}
+
+export type HostToPanel =
+  | { type: "result"; run: PanelRun }
+  | { type: "compare"; a: PanelRun; b: PanelRun }
+  | { type: "simulate"; request: RunRequest }
+  | { type: "compareSimulate"; a: RunRequest; b: RunRequest }
+  /** Stop the running simulation (the host's progress notification was cancelled). */
+  | { type: "cancel" }
+  | { type: "error"; message: string };
+
+/** A source location to reveal: a guest operation or a handler. */
+export interface RevealTarget {
+  line: number;
+  character: number;
+  /** UTF-16 offsets of the token, when known. */
+  start?: number;
+  end?: number;
+  label?: string;
+}
+
+export type ExportFormat = "chrome-json" | "csv";
+
+export type RunStatus = "running" | "done" | "cancelled" | "failed";
+
+export type PanelToHost =
+  /** The page is loaded; `state` is what it saved before a reload (the host re-runs it). */
+  | { type: "ready"; state?: PanelState }
+  | { type: "reveal"; target: RevealTarget }
+  /** Save `content` (built by the page, which holds the timeline) under a suggested name. */
+  | { type: "export"; format: ExportFormat; fileName: string; content: string }
+  | { type: "status"; status: RunStatus; message?: string; version?: number; exits?: number };
+
+/** Persisted with the webview state API: enough to re-request the run after a reload. */
+export interface PanelState {
+  request?: RunRequest;
+  compare?: { a: RunRequest; b: RunRequest };
+  /** Visible range in ns. */
+  view?: { startNs: number; endNs: number };
+}
+
+/** Worker protocol (webview/src/simWorker.ts). */
+export type ToSimWorker = { type: "run"; id: number; request: RunRequest };
+export type FromSimWorker =
+  | { type: "done"; id: number; run: PanelRun }
+  | { type: "failed"; id: number; message: string };
+
+export function isHostToPanel(value: unknown): value is HostToPanel {
+  if (typeof value !== "object" || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return (
+    type === "result" ||
+    type === "compare" ||
+    type === "simulate" ||
+    type === "compareSimulate" ||
+    type === "cancel" ||
+    type === "error"
+  );
+}
