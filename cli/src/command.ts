@@ -1,0 +1,63 @@
+/**
+ * The contract between `runCli` and its commands. A command module exports one `Command`;
+ * main.ts lists it in its command table (the simulator adds `simulate`, the language server
+ * `lsp`, each in its own module).
+ */
+import type { ParseArgsConfig } from "node:util";
+
+/** Everything a command may do to the outside world; tests pass an in-memory implementation. */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Throws (with a Node-style `code` such as ENOENT when it can) if the file cannot be read. */
+  readFile(path: string): string;
+  writeFile(path: string, data: string): void;
+}
+
+export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+export interface Command {
+  name: string;
+  /** One line for `trapline --help`. */
+  summary: string;
+  /** Usage line(s) after `trapline `, e.g. "check FILE… [--json]". */
+  usage: string;
+  /** node:util parseArgs options (`--help` is added for every command). */
+  options: OptionsConfig;
+  /** Text after the usage in `trapline COMMAND --help`: option descriptions. */
+  help?: string;
+  run(args: ParsedArgs, io: CliIO): Promise<number> | number;
+}
+
+/** Exit statuses of the CLI contract (spec/language.md "Command line"). */
+export const EXIT_OK = 0;
+export const EXIT_DIAGNOSTICS = 1;
+export const EXIT_USAGE = 2;
+
+/** A usage or input problem: printed as one line on stderr, exit status 2. */
+export class UsageError extends Error {}
+
+/** Reads a file through io, turning any failure into a one-line UsageError. */
+export function readSource(io: CliIO, path: string): string {
+  try {
+    return io.readFile(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reason =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : error instanceof Error
+              ? error.message.split("\n")[0]
+              : String(error);
+    throw new UsageError(`cannot read ${path}: ${reason}`);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * `trapline estimate FILE [--guest NAME] [--json]`: the static estimate of one guest.
+ *
+ * Without --guest the first guest of the file is estimated. A file with errors prints its
+ * diagnostics on stderr and exits 1 without an estimate, because an illegal VMCS has no
+ * meaningful cost; the one exception is a violated budget (TL401), which is the estimate's own
+ * verdict: the estimate is printed, then the violation, and the exit status is 1.
+ */
+import { type Analysis, analyze, type GuestEstimate } from "../../core/src/index";
+import { formatDiagnosticLine } from "./check";
+import { type CliIO, type Command, EXIT_DIAGNOSTICS, EXIT_OK, readSource, UsageError } from "./command";
+import { formatCycles, formatHz, formatMicros, formatPercent, formatRate, table } from "./format";
+
+const BUDGET_CODE = "TL401";
+
+/** The contract's JSON shape (spec "Command line"), plus vcpus, demand and breakdowns. */
+export function estimateJson(estimate: GuestEstimate): Record<string, unknown> {
+  return {
+    guest: estimate.guest,
+    target: { profile: estimate.target.profile, hz: estimate.target.hz },
+    vcpus: estimate.vcpus,
+    exitsPerSecond: estimate.exitsPerSecond,
+    overhead: estimate.overhead,
+    hostCpu: estimate.hostCpu,
+    demand: estimate.demand,
+    byReason: estimate.byReason.map((r) => ({
+      reason: r.reason,
+      code: r.code,
+      exitsPerSecond: r.exitsPerSecond,
+      cyclesPerExit: r.cyclesPerExit,
+      transitionCycles: r.transitionCycles,
+      handlerCycles: r.handlerCycles,
+      userspaceCycles: r.userspaceCycles,
+      share: r.share,
+    })),
+    paths: estimate.paths.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      executionsPerSecond: p.executionsPerSecond,
+      exits: p.exits.map((e) => ({ reason: e.reason, code: e.code, perExecution: e.perExecution })),
+      cyclesPerExecution: p.cyclesPerExecution,
+      guestCyclesPerExecution: p.guestCyclesPerExecution,
+      exitCyclesPerExecution: p.exitCyclesPerExecution,
+    })),
+  };
+}
+
+/** A readable report: totals, per exit reason, per path. */
+export function estimateText(estimate: GuestEstimate, vmcsName: string | undefined): string {
+  const hz = estimate.target.hz;
+  const lines: string[] = [];
+  lines.push(
+    `guest ${estimate.guest}${vmcsName ? ` on ${vmcsName}` : ""}: target ${estimate.target.profile} @ ${formatHz(hz)}, ${estimate.vcpus} vCPU${estimate.vcpus === 1 ? "" : "s"}`,
+  );
+  lines.push(
+    table([
+      ["exits", formatRate(estimate.exitsPerSecond), "(all vCPUs)"],
+      ["overhead", formatPercent(estimate.overhead), "(share of busy vCPU time spent on exits)"],
+      ["host CPU", `${estimate.hostCpu.toFixed(3)} cores`, "(exit handling)"],
+      ["vCPU demand", formatPercent(estimate.demand), "(guest work + exits per vCPU; >100% saturates)"],
+    ]).replace(/ +\(/g, "   ("),
+  );
+  lines.push("");
+  if (estimate.byReason.length === 0) {
+    lines.push("  no exits");
+  } else {
+    const rows = [
+      ["by reason", "exits/s", "cycles/exit", "µs/exit", "transition", "handler", "userspace", "share"],
+    ];
+    for (const r of estimate.byReason) {
+      rows.push([
+        `${r.reason} (${r.code})`,
+        formatRate(r.exitsPerSecond),
+        formatCycles(r.cyclesPerExit),
+        formatMicros(r.cyclesPerExit, hz),
+        formatCycles(r.transitionCycles),
+        formatCycles(r.handlerCycles),
+        formatCycles(r.userspaceCycles),
+        formatPercent(r.share),
+      ]);
+    }
+    rows.push([
+      "total",
+      formatRate(estimate.exitsPerSecond),
+      "",
+      "",
+      "",
+      "",
+      "",
+      formatPercent(estimate.byReason.reduce((sum, r) => sum + r.share, 0)),
+    ]);
+    lines.push(table(rows));
+  }
+  if (estimate.paths.length > 0) {
+    lines.push("");
+    const rows = [
+      ["by path", "rate/vCPU", "exits per execution", "guest cycles", "exit cycles", "µs/execution"],
+    ];
+    for (const p of estimate.paths) {
+      const exits =
+        p.exits.length === 0
+          ? "none"
+          : p.exits.map((e) => `${e.reason}×${+e.perExecution.toFixed(3)}`).join(" ");
+      rows.push([
+        `${p.kind} ${p.name}`,
+        formatRate(p.executionsPerSecond),
+        exits,
+        formatCycles(p.guestCyclesPerExecution),
+        formatCycles(p.exitCyclesPerExecution),
+        formatMicros(p.cyclesPerExecution, hz),
+      ]);
+    }
+    lines.push(table(rows));
+  }
+  lines.push("");
+  lines.push("Static estimate from the target's cost parameters; see `trapline simulate` for distributions.");
+  return `${lines.join("\n")}\n`;
+}
+
+function pickGuest(analysis: Analysis, requested: string | undefined, file: string): string {
+  const names = [...analysis.program.guests.keys()];
+  if (requested !== undefined) {
+    if (!analysis.program.guests.has(requested)) {
+      throw new UsageError(
+        `${file} has no guest ${requested}${names.length > 0 ? ` (guests: ${names.join(", ")})` : ""}`,
+      );
+    }
+    return requested;
+  }
+  if (names.length === 0) throw new UsageError(`${file} declares no guest to estimate`);
+  return names[0]!;
+}
+
+function printDiagnostics(
+  io: CliIO,
+  file: string,
+  analysis: Analysis,
+  which: (code: string) => boolean,
+): void {
+  const out = analysis.diagnostics
+    .filter((d) => which(d.code))
+    .map((d) => formatDiagnosticLine(file, analysis.lines, d));
+  if (out.length > 0) io.stderr(`${out.join("\n")}\n`);
+}
+
+export const estimateCommand: Command = {
+  name: "estimate",
+  summary: "static estimate of exit rates, costs, overhead and host CPU for one guest",
+  usage: "estimate FILE [--guest NAME] [--json]",
+  options: { guest: { type: "string" }, json: { type: "boolean" } },
+  help: "  --guest NAME   the guest to estimate (default: the first guest in the file)\n  --json         print the estimate as JSON\n\nExit status: 0 success, 1 errors in the file (diagnostics on stderr, no estimate) or a\nviolated budget (estimate printed, violation on stderr), 2 bad usage or an unreadable file.",
+  run({ values, positionals }, io) {
+    if (positionals.length !== 1) throw new UsageError("estimate needs exactly one FILE");
+    const file = positionals[0]!;
+    const text = readSource(io, file);
+    const analysis = analyze(text);
+    const blocking = analysis.diagnostics.filter((d) => d.severity === "error" && d.code !== BUDGET_CODE);
+    if (blocking.length > 0) {
+      printDiagnostics(io, file, analysis, () => true);
+      io.stderr(`trapline: ${file} has errors; no estimate\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    const guestName = pickGuest(analysis, typeof values.guest === "string" ? values.guest : undefined, file);
+    const estimate = analysis.estimates.get(guestName);
+    if (!estimate) {
+      io.stderr(`trapline: could not estimate guest ${guestName}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    if (values.json) io.stdout(`${JSON.stringify(estimateJson(estimate), null, 2)}\n`);
+    else io.stdout(estimateText(estimate, analysis.program.guests.get(guestName)?.vmcs));
+    // Budgets of the estimated guest decide the status; warnings go to stderr for information.
+    const guestBudgetSpans = analysis.program.expects
+      .filter((e) => e.guest === guestName)
+      .flatMap((e) => e.budgets.map((b) => b.span.start));
+    const violated = analysis.diagnostics.filter(
+      (d) => d.code === BUDGET_CODE && guestBudgetSpans.includes(d.span.start),
+    );
+    printDiagnostics(io, file, analysis, (code) => code !== BUDGET_CODE);
+    if (violated.length > 0) {
+      io.stderr(`${violated.map((d) => formatDiagnosticLine(file, analysis.lines, d)).join("\n")}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    return EXIT_OK;
+  },
+};

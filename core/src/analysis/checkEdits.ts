@@ -1,0 +1,143 @@
+/**
+ * Text edits for the quick fixes of the VM-entry checks: adding controls to a vmcs block (appended
+ * to the word's existing statement, or on a new statement line inside the block) and dropping one.
+ * Without the file text (checkProgram called on a bare Program) edits still apply, only the
+ * indentation of a new line is guessed.
+ */
+import type { ControlSetting, VmcsIR } from "../model/ir";
+import type { Span, TextEdit } from "../source";
+import type { ControlDef, ControlWord } from "../vmx/types";
+
+const WORD_ORDER: readonly ControlWord[] = ["pin", "proc", "proc2", "proc3", "exit", "entry"];
+
+/** Column-0 offset of the line holding `offset`. */
+function lineStartOf(text: string, offset: number): number {
+  let i = offset;
+  while (i > 0) {
+    const c = text.charCodeAt(i - 1);
+    if (c === 10 || c === 13) break;
+    i--;
+  }
+  return i;
+}
+
+/** Offset of the line break ending the line that holds `offset` (or text.length). */
+function lineEndOf(text: string, offset: number): number {
+  let i = offset;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) break;
+    i++;
+  }
+  return i;
+}
+
+function indentationAt(text: string | undefined, offset: number): string {
+  if (text === undefined) return "  ";
+  const start = lineStartOf(text, offset);
+  let end = start;
+  while (end < text.length && (text[end] === " " || text[end] === "\t")) end++;
+  return text.slice(start, end);
+}
+
+function lastSettingOfWord(vmcs: VmcsIR, word: ControlWord): ControlSetting | undefined {
+  let last: ControlSetting | undefined;
+  for (const setting of vmcs.settings) {
+    if (setting.control.word === word && (!last || setting.span.end > last.span.end)) last = setting;
+  }
+  return last;
+}
+
+/**
+ * Edits that add `controls` to the vmcs block: per word, appended after the word's last listed
+ * control, or (for a word with no statement yet) as new statement lines after the last control
+ * statement of the block, indented like it.
+ */
+export function addControlsEdits(vmcs: VmcsIR, controls: readonly ControlDef[], text?: string): TextEdit[] {
+  const byWord = new Map<ControlWord, string[]>();
+  for (const control of controls) {
+    const names = byWord.get(control.word) ?? [];
+    if (!names.includes(control.name)) names.push(control.name);
+    byWord.set(control.word, names);
+  }
+  const edits: TextEdit[] = [];
+  const newLines: string[] = [];
+  for (const word of WORD_ORDER) {
+    const names = byWord.get(word);
+    if (!names) continue;
+    const anchor = lastSettingOfWord(vmcs, word)?.span ?? vmcs.wordLines[word];
+    if (anchor) edits.push({ span: { start: anchor.end, end: anchor.end }, newText: ` ${names.join(" ")}` });
+    else newLines.push(`${word} ${names.join(" ")}`);
+  }
+  if (newLines.length > 0) edits.push(newLinesEdit(vmcs, newLines, text));
+  return edits;
+}
+
+function newLinesEdit(vmcs: VmcsIR, lines: string[], text: string | undefined): TextEdit {
+  // The closing brace of the block is its last character.
+  const closeBrace = vmcs.span.end - 1;
+  let lastSetting: ControlSetting | undefined;
+  for (const setting of vmcs.settings) {
+    if (!lastSetting || setting.span.end > lastSetting.span.end) lastSetting = setting;
+  }
+  if (text !== undefined) {
+    const anchor = lastSetting ? lastSetting.span.end : text.indexOf("{", vmcs.nameSpan.end);
+    if (anchor >= 0) {
+      const lineEnd = lineEndOf(text, anchor);
+      if (lineEnd < closeBrace) {
+        const indent = lastSetting ? indentationAt(text, lastSetting.span.start) : "  ";
+        const body = lines.map((line) => `\n${indent}${line}`).join("");
+        return { span: { start: lineEnd, end: lineEnd }, newText: body };
+      }
+    }
+    // A one-line block (`vmcs a { proc hlt_exiting }`): insert before the closing brace.
+    return { span: { start: closeBrace, end: closeBrace }, newText: `${lines.join(" ")} ` };
+  }
+  return { span: { start: closeBrace, end: closeBrace }, newText: `  ${lines.join("\n  ")}\n` };
+}
+
+/**
+ * Edit that removes one listed control. If it is the only name of its statement, the statement
+ * goes with it (the `wordLines` span of that word when the control lies inside it).
+ */
+export function dropControlEdit(vmcs: VmcsIR, setting: ControlSetting, text?: string): TextEdit {
+  const line = vmcs.wordLines[setting.control.word];
+  if (line && line.start <= setting.span.start && setting.span.end <= line.end) {
+    const others = vmcs.settings.filter(
+      (s) =>
+        s !== setting &&
+        s.control.word === setting.control.word &&
+        line.start <= s.span.start &&
+        s.span.end <= line.end,
+    );
+    if (others.length === 0) return { span: wholeLine(line, text), newText: "" };
+  }
+  let start = setting.span.start;
+  if (text !== undefined) {
+    while (start > 0 && (text[start - 1] === " " || text[start - 1] === "\t" || text[start - 1] === ","))
+      start--;
+  }
+  return { span: { start, end: setting.span.end }, newText: "" };
+}
+
+/** The statement span widened to its whole line(s) when nothing else shares them. */
+function wholeLine(span: Span, text: string | undefined): Span {
+  if (text === undefined) return span;
+  const start = lineStartOf(text, span.start);
+  const end = lineEndOf(text, span.end);
+  const before = text.slice(start, span.start);
+  const after = text.slice(span.end, end);
+  if (before.trim() === "" && (after.trim() === "" || after.trim().startsWith("//"))) {
+    const next = end < text.length ? end + (text[end] === "\r" && text[end + 1] === "\n" ? 2 : 1) : end;
+    return { start, end: next };
+  }
+  return span;
+}
+
+/** Apply edits to a text (used by tests and the CLI's future --fix). Edits must not overlap. */
+export function applyEdits(text: string, edits: readonly TextEdit[]): string {
+  const sorted = [...edits].sort((a, b) => b.span.start - a.span.start || b.span.end - a.span.end);
+  let out = text;
+  for (const edit of sorted) out = out.slice(0, edit.span.start) + edit.newText + out.slice(edit.span.end);
+  return out;
+}

@@ -1,0 +1,1070 @@
+/**
+ * VM-entry checks on the control fields of every `vmcs` block (SDM Vol. 3C §26.2.1, as KVM's
+ * nested VMX enforces them in arch/x86/kvm/vmx/nested.c), capability checks against the target's
+ * VMX capability MSRs, and the activation lints for secondary/tertiary controls.
+ *
+ * Rule numbers (E1–E28, X1–X7, N1–N10) are those of the project reference vmx-facts.md §4; the
+ * diagnostic code is `VMX-<rule>`. docs/diagnostics.md lists every code with its source.
+ *
+ * Address fields (I/O bitmaps, MSR bitmap, virtual-APIC page, …): the language does not model
+ * the hypervisor's page allocation, so an address field the file does not set is assumed to hold
+ * a valid address (as any working hypervisor's would). When the file sets it with
+ * `field NAME = VALUE`, the value is checked: alignment and MAXPHYADDR of the target profile.
+ * Non-address fields the file does not set are 0, as after VMCLEAR (so `enable_vpid` without
+ * `field VIRTUAL_PROCESSOR_ID = …` fails E22, and `use_tsc_scaling` without TSC_MULTIPLIER E28).
+ */
+import type { ControlSetting, Program, TargetIR, VmcsIR } from "../model/ir";
+import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
+import {
+  controlWordCapability,
+  cr3TargetLimit,
+  EPT_VPID_CAP,
+  hasEptVpidCap,
+  maxMsrListEntries,
+} from "../vmx/capabilities";
+import { CONTROL_WORD_FIELD, controlInWord } from "../vmx/controls";
+import type { ControlDef, ControlWord } from "../vmx/types";
+import { addControlsEdits, dropControlEdit } from "./checkEdits";
+import { effectiveControls } from "./effective";
+
+export interface CheckOptions {
+  /** The file text: lets quick fixes indent new lines like their neighbours. */
+  text?: string;
+}
+
+type ControlRef = readonly [word: ControlWord, name: string];
+
+const SDM_EXEC = "SDM Vol. 3C §27.2.1.1, VM-execution control fields (§26.2.1.1 in pre-2023 editions)";
+const SDM_EXIT = "SDM Vol. 3C §27.2.1.2, VM-exit control fields (§26.2.1.2 in pre-2023 editions)";
+const SDM_ENTRY = "SDM Vol. 3C §27.2.1.3, VM-entry control fields (§26.2.1.3 in pre-2023 editions)";
+const SDM_HOST =
+  "SDM Vol. 3C §27.2.2–27.2.4, host state and address-space size (§26.2.2–26.2.4 in pre-2023 editions)";
+const NESTED = "Linux arch/x86/kvm/vmx/nested.c";
+
+/** "If control is 1 then requires must be 1" (kind requires) or "… must be 0" (kind excludes). */
+interface PairRule {
+  rule: string;
+  kind: "requires" | "excludes";
+  control: ControlRef;
+  other: ControlRef;
+  reference: string;
+  /** Short reason appended to the message. */
+  why?: string;
+}
+
+/** The control-pair rules of vmx-facts §4, each stated as the SDM states it. */
+export const PAIR_RULES: readonly PairRule[] = [
+  {
+    rule: "E11",
+    kind: "requires",
+    control: ["proc2", "virtualize_x2apic_mode"],
+    other: ["proc", "use_tpr_shadow"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+    why: "the TPR shadow is needed by all APIC virtualization features",
+  },
+  {
+    rule: "E11",
+    kind: "requires",
+    control: ["proc2", "apic_register_virtualization"],
+    other: ["proc", "use_tpr_shadow"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+    why: "the TPR shadow is needed by all APIC virtualization features",
+  },
+  {
+    rule: "E11",
+    kind: "requires",
+    control: ["proc2", "virtual_interrupt_delivery"],
+    other: ["proc", "use_tpr_shadow"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+    why: "the TPR shadow is needed by all APIC virtualization features",
+  },
+  {
+    rule: "E13",
+    kind: "excludes",
+    control: ["proc2", "virtualize_x2apic_mode"],
+    other: ["proc2", "virtualize_apic_accesses"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+    why: "x2APIC virtualization and xAPIC (APIC-access page) virtualization are exclusive",
+  },
+  {
+    rule: "E14",
+    kind: "requires",
+    control: ["proc2", "virtual_interrupt_delivery"],
+    other: ["pin", "external_interrupt_exiting"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+  },
+  {
+    rule: "E15",
+    kind: "requires",
+    control: ["pin", "process_posted_interrupts"],
+    other: ["proc2", "virtual_interrupt_delivery"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+  },
+  {
+    rule: "E15",
+    kind: "requires",
+    control: ["pin", "process_posted_interrupts"],
+    other: ["exit", "acknowledge_interrupt_on_exit"],
+    reference: `${SDM_EXEC} and ${SDM_EXIT} (X6); ${NESTED} nested_vmx_check_apicv_controls`,
+  },
+  {
+    rule: "E16",
+    kind: "requires",
+    control: ["pin", "virtual_nmis"],
+    other: ["pin", "nmi_exiting"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_nmi_controls`,
+  },
+  {
+    rule: "E17",
+    kind: "requires",
+    control: ["proc", "nmi_window_exiting"],
+    other: ["pin", "virtual_nmis"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_nmi_controls`,
+  },
+  {
+    rule: "E18",
+    kind: "requires",
+    control: ["proc2", "enable_pml"],
+    other: ["proc2", "enable_ept"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_pml_controls`,
+  },
+  {
+    rule: "E19",
+    kind: "requires",
+    control: ["proc2", "unrestricted_guest"],
+    other: ["proc2", "enable_ept"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_unrestricted_guest_controls`,
+  },
+  {
+    rule: "E20",
+    kind: "requires",
+    control: ["proc2", "mode_based_execute_control"],
+    other: ["proc2", "enable_ept"],
+    reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_mode_based_ept_exec_controls`,
+  },
+  {
+    rule: "E23",
+    kind: "requires",
+    control: ["exit", "save_vmx_preemption_timer_value"],
+    other: ["pin", "activate_vmx_preemption_timer"],
+    reference: `${SDM_EXIT} (X2); ${NESTED} nested_check_vm_execution_controls`,
+  },
+  {
+    rule: "E27",
+    kind: "requires",
+    control: ["proc2", "sub_page_write_permissions"],
+    other: ["proc2", "enable_ept"],
+    reference: "Bochs bochs/cpu/vmx.cc VMenterLoadCheckVmControls (not in KVM's nested checks)",
+  },
+  {
+    rule: "N10",
+    kind: "requires",
+    control: ["entry", "ia32e_mode_guest"],
+    other: ["exit", "host_address_space_size"],
+    reference: `${SDM_HOST}; ${NESTED} nested_vmx_check_host_state`,
+    why: "a 64-bit guest needs a 64-bit host to exit to",
+  },
+];
+
+/** Control words with an activation control in the primary word (SDM §26.2.1.1 / E3, E4). */
+const ACTIVATION: Partial<Record<ControlWord, { control: ControlRef; code: string; rule: string }>> = {
+  proc2: { control: ["proc", "activate_secondary_controls"], code: "TL301", rule: "E3" },
+  proc3: { control: ["proc", "activate_tertiary_controls"], code: "TL302", rule: "E4" },
+};
+
+const CAP_RULE: Record<ControlWord, string> = {
+  pin: "E1",
+  proc: "E2",
+  proc2: "E3",
+  proc3: "E4",
+  exit: "X1",
+  entry: "N1",
+};
+
+function hex(value: bigint | number): string {
+  return `0x${value.toString(16)}`;
+}
+
+function bit(word: ControlWord, name: string): bigint {
+  const control = controlInWord(word, name);
+  return control ? 1n << BigInt(control.bit) : 0n;
+}
+
+/** Per-vmcs view shared by the rules: written and effective words, settings by control. */
+class VmcsView {
+  readonly effective: Record<ControlWord, bigint>;
+  private readonly settingByKey = new Map<string, ControlSetting>();
+
+  constructor(
+    readonly vmcs: VmcsIR,
+    readonly target: TargetIR,
+    readonly text: string | undefined,
+  ) {
+    this.effective = effectiveControls(vmcs, target);
+    for (const setting of vmcs.settings) {
+      const key = `${setting.control.word}.${setting.control.name}`;
+      if (!this.settingByKey.has(key)) this.settingByKey.set(key, setting);
+    }
+  }
+
+  /** The control is 1 in the word the CPU uses (default1 bits included; inactive words are 0). */
+  has([word, name]: ControlRef): boolean {
+    return (this.effective[word] & bit(word, name)) !== 0n;
+  }
+
+  written([word, name]: ControlRef): boolean {
+    return (this.vmcs.written[word] & bit(word, name)) !== 0n;
+  }
+
+  setting([word, name]: ControlRef): ControlSetting | undefined {
+    return this.settingByKey.get(`${word}.${name}`);
+  }
+
+  field(name: string): { value: bigint; span: Span } | undefined {
+    return this.vmcs.fields.get(name);
+  }
+
+  /** The span a diagnostic about `control` sits on: its token, else the vmcs name. */
+  spanOf(control: ControlRef): Span {
+    return this.setting(control)?.span ?? this.vmcs.nameSpan;
+  }
+
+  relatedTo(control: ControlRef, present: string): RelatedInfo {
+    const setting = this.setting(control);
+    if (setting) return { span: setting.span, message: present };
+    return {
+      span: this.vmcs.nameSpan,
+      message: `${control[1]} (${control[0]}) is not set in vmcs ${this.vmcs.name}`,
+    };
+  }
+
+  get maxPhysAddrBits(): number {
+    return this.target.profile.maxPhysAddrBits;
+  }
+}
+
+/**
+ * Controls to add so that `wanted` can be set legally: `wanted` plus, transitively, what the
+ * pair rules make it require and the activation control of its word.
+ */
+function requiredClosure(view: VmcsView, wanted: ControlRef): ControlDef[] {
+  const out: ControlDef[] = [];
+  const seen = new Set<string>();
+  const visit = (ref: ControlRef) => {
+    const key = `${ref[0]}.${ref[1]}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (view.has(ref)) return;
+    const def = controlInWord(ref[0], ref[1]);
+    if (!def) return;
+    out.push(def);
+    const activation = ACTIVATION[ref[0]];
+    if (activation) visit(activation.control);
+    for (const rule of PAIR_RULES) {
+      if (rule.kind === "requires" && rule.control[0] === ref[0] && rule.control[1] === ref[1])
+        visit(rule.other);
+    }
+  };
+  visit(wanted);
+  return out;
+}
+
+function addFix(view: VmcsView, wanted: ControlRef, preferred: boolean): CodeFix | undefined {
+  const controls = requiredClosure(view, wanted);
+  if (controls.length === 0) return undefined;
+  const names = controls.map((c) => `${c.name} (${c.word})`).join(", ");
+  const fix: CodeFix = { title: `Add ${names}`, edits: addControlsEdits(view.vmcs, controls, view.text) };
+  if (preferred) fix.preferred = true;
+  return fix;
+}
+
+function dropFix(view: VmcsView, control: ControlRef, preferred: boolean): CodeFix | undefined {
+  const setting = view.setting(control);
+  if (!setting) return undefined;
+  const fix: CodeFix = {
+    title: `Remove ${control[1]} (${control[0]})`,
+    edits: [dropControlEdit(view.vmcs, setting, view.text)],
+  };
+  if (preferred) fix.preferred = true;
+  return fix;
+}
+
+function fixes(...candidates: (CodeFix | undefined)[]): CodeFix[] | undefined {
+  const list = candidates.filter((f): f is CodeFix => f !== undefined);
+  return list.length > 0 ? list : undefined;
+}
+
+/** Checks every vmcs block of the program. Never throws on a well-formed Program. */
+export function checkProgram(program: Program, options: CheckOptions = {}): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const vmcs of program.vmcs.values()) {
+    const view = new VmcsView(vmcs, program.target, options.text);
+    checkActivation(view, out);
+    checkCapabilities(view, out);
+    checkPairs(view, out);
+    checkFields(view, out);
+    checkEntryEvent(view, out);
+  }
+  return out;
+}
+
+/** TL301/TL302: secondary or tertiary controls listed while their word is not activated. */
+function checkActivation(view: VmcsView, out: Diagnostic[]): void {
+  for (const word of ["proc2", "proc3"] as const) {
+    const activation = ACTIVATION[word]!;
+    if (view.written(activation.control)) continue;
+    const settings = view.vmcs.settings.filter((s) => s.control.word === word);
+    if (settings.length === 0) continue;
+    const [actWord, actName] = activation.control;
+    const fix = addFix(view, activation.control, true);
+    for (const setting of settings) {
+      out.push({
+        severity: "warning",
+        code: activation.code,
+        message:
+          `${setting.control.name} (${word}) is ignored: ${actName} (${actWord}) is 0, so the CPU ` +
+          `acts as if every ${word === "proc2" ? "secondary" : "tertiary"} control were 0`,
+        span: setting.span,
+        related: [view.relatedTo(activation.control, "")],
+        fixes: fix ? [fix] : undefined,
+        reference: `SDM Vol. 3C §26.2.1.1 (rule ${activation.rule}); ${NESTED} nested_cpu_has2`,
+      });
+    }
+  }
+}
+
+function targetLabel(target: TargetIR, msrName: string): string {
+  const overridden =
+    target.msrs[msrName as keyof typeof target.msrs] !==
+    target.profile.msrs[msrName as keyof typeof target.profile.msrs];
+  return overridden
+    ? `target ${target.profile.name} (with the file's ${msrName} override)`
+    : `target ${target.profile.name}`;
+}
+
+/** VMX-CAP1 / VMX-CAP0: allowed-1 and allowed-0 settings of the capability MSRs (E1–E4, X1, N1). */
+function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
+  const { vmcs, target } = view;
+  const targetRelated: RelatedInfo[] = target.profileSpan
+    ? [{ span: target.profileSpan, message: `target ${target.profile.name}` }]
+    : [];
+  const words: ControlWord[] = ["pin", "proc", "proc2", "proc3", "exit", "entry"];
+  for (const word of words) {
+    const activation = ACTIVATION[word];
+    // An inactive secondary/tertiary word is not checked by VM entry (E3); TL301/302 cover it.
+    if (activation && !view.written(activation.control)) continue;
+    const cap = controlWordCapability(target.msrs, word);
+    const reported = new Set<string>();
+    for (const setting of vmcs.settings) {
+      const control = setting.control;
+      if (control.word !== word || reported.has(control.name)) continue;
+      if ((cap.mayBeOne & (1n << BigInt(control.bit))) !== 0n) continue;
+      reported.add(control.name);
+      const msrBit = word === "proc3" ? control.bit : control.bit + 32;
+      out.push({
+        severity: "error",
+        code: "VMX-CAP1",
+        message:
+          `${control.name} (${word}) cannot be 1 on ${targetLabel(target, cap.msrName)}: ` +
+          `${cap.msrName} bit ${msrBit} (allowed-1 of control bit ${control.bit}) is 0, so VM entry fails`,
+        span: setting.span,
+        related: targetRelated,
+        fixes: fixes(dropFix(view, [word, control.name], true)),
+        reference: `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
+      });
+    }
+    // A raw control word set with `field NAME = VALUE` can clear default1 bits: check it whole.
+    const raw = view.field(CONTROL_WORD_FIELD[word]);
+    if (raw) {
+      const mustBeOneMissing = cap.mustBeOne & ~raw.value;
+      const notAllowed = raw.value & ~cap.mayBeOne;
+      if (mustBeOneMissing !== 0n) {
+        out.push({
+          severity: "error",
+          code: "VMX-CAP0",
+          message:
+            `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} clears bits ${hex(mustBeOneMissing)} that ` +
+            `${targetLabel(target, cap.msrName)} requires to be 1 (allowed-0 settings of ${cap.msrName})`,
+          span: raw.span,
+          related: targetRelated,
+          reference: `SDM Vol. 3D App. A.3–A.5 (default1 class, TRUE controls), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
+        });
+      }
+      if (notAllowed !== 0n) {
+        out.push({
+          severity: "error",
+          code: "VMX-CAP1",
+          message:
+            `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} sets bits ${hex(notAllowed)} that ` +
+            `${targetLabel(target, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})`,
+          span: raw.span,
+          related: targetRelated,
+          reference: `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
+        });
+      }
+    }
+  }
+}
+
+function pairMessage(rule: PairRule): string {
+  const [cw, cn] = rule.control;
+  const [ow, on] = rule.other;
+  const value = rule.kind === "requires" ? 1 : 0;
+  const why = rule.why ? ` (${rule.why})` : "";
+  return `${cn} (${cw}) requires ${on} (${ow}) = ${value}${why}`;
+}
+
+/** Pair rules: E11, E13–E20, E23, E27, N10. */
+function checkPairs(view: VmcsView, out: Diagnostic[]): void {
+  for (const rule of PAIR_RULES) {
+    if (!view.has(rule.control)) continue;
+    const otherSet = view.has(rule.other);
+    if (rule.kind === "requires" ? otherSet : !otherSet) continue;
+    const diagnostic: Diagnostic = {
+      severity: "error",
+      code: `VMX-${rule.rule}`,
+      message: `${pairMessage(rule)}; VM entry fails (rule ${rule.rule})`,
+      span: view.spanOf(rule.control),
+      related: [view.relatedTo(rule.other, `${rule.other[1]} (${rule.other[0]}) is set here`)],
+      reference: rule.reference,
+    };
+    diagnostic.fixes =
+      rule.kind === "requires"
+        ? fixes(addFix(view, rule.other, true), dropFix(view, rule.control, false))
+        : fixes(dropFix(view, rule.other, true), dropFix(view, rule.control, false));
+    out.push(diagnostic);
+  }
+}
+
+interface AddressCheck {
+  field: string;
+  /** Required alignment in bytes. */
+  align: bigint;
+  what: string;
+}
+
+/**
+ * "Valid page address" (KVM page_address_valid): aligned, and no bit at or above MAXPHYADDR.
+ * Also IA32_VMX_BASIC[48] (32-bit physical addresses only) limits every address to 32 bits.
+ */
+function addressProblem(view: VmcsView, value: bigint, align: bigint, lastByte?: bigint): string | undefined {
+  if (value % align !== 0n) return `is not ${align === 4096n ? "4 KiB" : `${align}-byte`} aligned`;
+  let limitBits = BigInt(view.maxPhysAddrBits);
+  let limitWhy = `MAXPHYADDR ${view.maxPhysAddrBits} of ${view.target.profile.name}`;
+  if ((view.target.msrs.IA32_VMX_BASIC >> 48n) & 1n) {
+    limitBits = 32n;
+    limitWhy = "32 bits (IA32_VMX_BASIC[48] = 1)";
+  }
+  if (value >> limitBits !== 0n) return `is beyond ${limitWhy}`;
+  if (lastByte !== undefined && lastByte >> limitBits !== 0n)
+    return `ends (${hex(lastByte)}) beyond ${limitWhy}`;
+  return undefined;
+}
+
+function checkAddress(
+  view: VmcsView,
+  out: Diagnostic[],
+  rule: string,
+  because: ControlRef,
+  check: AddressCheck,
+  reference: string,
+): void {
+  const field = view.field(check.field);
+  if (!field) return;
+  const problem = addressProblem(view, field.value, check.align);
+  if (!problem) return;
+  out.push({
+    severity: "error",
+    code: `VMX-${rule}`,
+    message: `${check.field} = ${hex(field.value)} ${problem}: ${because[1]} (${because[0]}) requires a valid ${check.what} (rule ${rule})`,
+    span: field.span,
+    related: [view.relatedTo(because, `${because[1]} (${because[0]}) is set here`)],
+    reference,
+  });
+}
+
+/** Field-value rules: E5–E9, E12, E15c–e, E18, E21, E22, E24–E26, E28, X3–X5, N8, N9, N10. */
+function checkFields(view: VmcsView, out: Diagnostic[]): void {
+  const { vmcs, target } = view;
+  const page = 4096n;
+
+  // E5: CR3-target count ≤ IA32_VMX_MISC[24:16].
+  const limit = cr3TargetLimit(target.msrs);
+  const countField = view.field("CR3_TARGET_COUNT");
+  const count = countField ? Number(countField.value) : vmcs.cr3Targets.length;
+  if (count > limit) {
+    const span =
+      countField?.span ?? vmcs.cr3Targets[limit]?.span ?? vmcs.cr3Targets[0]?.span ?? vmcs.nameSpan;
+    out.push({
+      severity: "error",
+      code: "VMX-E5",
+      message: `${count} CR3-target values exceed the ${limit} that ${target.profile.name} supports (IA32_VMX_MISC[24:16]) (rule E5)`,
+      span,
+      reference: `${SDM_EXEC}; ${NESTED} nested_check_vm_execution_controls (nested_cpu_vmx_misc_cr3_count)`,
+    });
+  }
+
+  const use = (ref: ControlRef) => view.has(ref);
+  if (use(["proc", "use_io_bitmaps"])) {
+    for (const field of ["IO_BITMAP_A", "IO_BITMAP_B"]) {
+      checkAddress(
+        view,
+        out,
+        "E6",
+        ["proc", "use_io_bitmaps"],
+        { field, align: page, what: "page address" },
+        `${SDM_EXEC}; ${NESTED} nested_vmx_check_io_bitmap_controls`,
+      );
+    }
+  }
+  if (use(["proc", "use_msr_bitmaps"])) {
+    checkAddress(
+      view,
+      out,
+      "E7",
+      ["proc", "use_msr_bitmaps"],
+      { field: "MSR_BITMAP", align: page, what: "page address" },
+      `${SDM_EXEC}; ${NESTED} nested_vmx_check_msr_bitmap_controls`,
+    );
+  }
+  if (use(["proc", "use_tpr_shadow"])) {
+    checkAddress(
+      view,
+      out,
+      "E8",
+      ["proc", "use_tpr_shadow"],
+      { field: "VIRTUAL_APIC_PAGE_ADDR", align: page, what: "page address" },
+      `${SDM_EXEC}; ${NESTED} nested_vmx_check_tpr_shadow_controls`,
+    );
+    // E9: TPR threshold bits 31:4 must be 0 unless virtual-interrupt delivery.
+    const threshold = view.field("TPR_THRESHOLD");
+    const tprValue = threshold?.value ?? (vmcs.tprThreshold ? BigInt(vmcs.tprThreshold.value) : undefined);
+    const tprSpan = threshold?.span ?? vmcs.tprThreshold?.span;
+    if (
+      tprValue !== undefined &&
+      tprSpan &&
+      !use(["proc2", "virtual_interrupt_delivery"]) &&
+      tprValue >> 4n !== 0n
+    ) {
+      out.push({
+        severity: "error",
+        code: "VMX-E9",
+        message: `TPR threshold ${hex(tprValue)} sets bits 31:4: with use_tpr_shadow (proc) = 1 and virtual_interrupt_delivery (proc2) = 0 only bits 3:0 may be set (rule E9)`,
+        span: tprSpan,
+        related: [view.relatedTo(["proc", "use_tpr_shadow"], "use_tpr_shadow (proc) is set here")],
+        reference: `${SDM_EXEC}; Bochs VMenterLoadCheckVmControls; kvm-unit-tests test_tpr_threshold`,
+      });
+    }
+  }
+  if (use(["proc2", "virtualize_apic_accesses"])) {
+    checkAddress(
+      view,
+      out,
+      "E12",
+      ["proc2", "virtualize_apic_accesses"],
+      { field: "APIC_ACCESS_ADDR", align: page, what: "page address" },
+      `${SDM_EXEC}; ${NESTED} nested_vmx_check_apic_access_controls`,
+    );
+  }
+  if (use(["pin", "process_posted_interrupts"])) {
+    // E15c: notification vector bits 15:8 = 0.
+    const nv = view.field("POSTED_INTR_NV");
+    const nvValue =
+      nv?.value ?? (vmcs.postedInterruptVector ? BigInt(vmcs.postedInterruptVector.vector) : undefined);
+    const nvSpan = nv?.span ?? vmcs.postedInterruptVector?.span;
+    if (nvValue !== undefined && nvSpan && nvValue > 0xffn) {
+      out.push({
+        severity: "error",
+        code: "VMX-E15",
+        message: `posted-interrupt notification vector ${hex(nvValue)} is above 255: process_posted_interrupts (pin) requires bits 15:8 = 0 (rule E15)`,
+        span: nvSpan,
+        related: [
+          view.relatedTo(["pin", "process_posted_interrupts"], "process_posted_interrupts (pin) is set here"),
+        ],
+        reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+      });
+    }
+    // E15d/e: descriptor 64-byte aligned and within MAXPHYADDR.
+    checkAddress(
+      view,
+      out,
+      "E15",
+      ["pin", "process_posted_interrupts"],
+      {
+        field: "POSTED_INTR_DESC_ADDR",
+        align: 64n,
+        what: "64-byte aligned posted-interrupt descriptor address",
+      },
+      `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
+    );
+  }
+  if (use(["proc2", "enable_pml"])) {
+    checkAddress(
+      view,
+      out,
+      "E18",
+      ["proc2", "enable_pml"],
+      { field: "PML_ADDRESS", align: page, what: "page address" },
+      `${SDM_EXEC}; ${NESTED} nested_vmx_check_pml_controls`,
+    );
+  }
+  if (use(["proc2", "vmcs_shadowing"])) {
+    for (const field of ["VMREAD_BITMAP", "VMWRITE_BITMAP"]) {
+      checkAddress(
+        view,
+        out,
+        "E21",
+        ["proc2", "vmcs_shadowing"],
+        { field, align: page, what: "page address" },
+        `${SDM_EXEC}; ${NESTED} nested_vmx_check_shadow_vmcs_controls`,
+      );
+    }
+  }
+  // E22: enable VPID ⇒ VPID ≠ 0.
+  if (use(["proc2", "enable_vpid"])) {
+    const vpid = view.field("VIRTUAL_PROCESSOR_ID");
+    if (!vpid || vpid.value === 0n) {
+      const setting = view.setting(["proc2", "enable_vpid"]);
+      const diagnostic: Diagnostic = {
+        severity: "error",
+        code: "VMX-E22",
+        message: vpid
+          ? "enable_vpid (proc2) requires VIRTUAL_PROCESSOR_ID ≠ 0 (VPID 0 is the host's) (rule E22)"
+          : "enable_vpid (proc2) requires VIRTUAL_PROCESSOR_ID ≠ 0, and the file does not set it (it is 0 after VMCLEAR) (rule E22)",
+        span: vpid?.span ?? view.spanOf(["proc2", "enable_vpid"]),
+        reference: `${SDM_EXEC}; ${NESTED} nested_check_vm_execution_controls`,
+      };
+      if (vpid && setting)
+        diagnostic.related = [{ span: setting.span, message: "enable_vpid (proc2) is set here" }];
+      if (!vpid) {
+        diagnostic.fixes = [
+          {
+            title: "Set field VIRTUAL_PROCESSOR_ID = 1",
+            edits: addStatementEdits(view, "field VIRTUAL_PROCESSOR_ID = 1"),
+            preferred: true,
+          },
+        ];
+        const drop = dropFix(view, ["proc2", "enable_vpid"], false);
+        if (drop) diagnostic.fixes.push(drop);
+      }
+      out.push(diagnostic);
+    }
+  }
+  // E24: EPTP valid.
+  if (use(["proc2", "enable_ept"])) checkEptp(view, out);
+  // E25: VM functions.
+  if (use(["proc2", "enable_vm_functions"])) {
+    const vmfunc = view.field("VM_FUNCTION_CONTROL");
+    if (vmfunc) {
+      const unsupported = vmfunc.value & ~target.msrs.IA32_VMX_VMFUNC;
+      if (unsupported !== 0n) {
+        out.push({
+          severity: "error",
+          code: "VMX-E25",
+          message: `VM_FUNCTION_CONTROL = ${hex(vmfunc.value)} enables VM functions ${hex(unsupported)} that ${target.profile.name} does not support (IA32_VMX_VMFUNC = ${hex(target.msrs.IA32_VMX_VMFUNC)}) (rule E25)`,
+          span: vmfunc.span,
+          related: [
+            view.relatedTo(["proc2", "enable_vm_functions"], "enable_vm_functions (proc2) is set here"),
+          ],
+          reference: `${SDM_EXEC}; ${NESTED} nested_check_vm_execution_controls`,
+        });
+      }
+      if (vmfunc.value & 1n) {
+        if (!use(["proc2", "enable_ept"])) {
+          out.push({
+            severity: "error",
+            code: "VMX-E25",
+            message: "EPTP switching (VM function 0) requires enable_ept (proc2) = 1 (rule E25)",
+            span: vmfunc.span,
+            related: [view.relatedTo(["proc2", "enable_ept"], "")],
+            fixes: fixes(addFix(view, ["proc2", "enable_ept"], true)),
+            reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_eptp_switching (nested_check_vm_execution_controls)`,
+          });
+        }
+        checkAddress(
+          view,
+          out,
+          "E25",
+          ["proc2", "enable_vm_functions"],
+          { field: "EPTP_LIST_ADDRESS", align: page, what: "EPTP-list page address" },
+          `${SDM_EXEC}; ${NESTED} nested_check_vm_execution_controls`,
+        );
+      }
+    }
+  }
+  if (use(["proc2", "ept_violation_ve"])) {
+    checkAddress(
+      view,
+      out,
+      "E26",
+      ["proc2", "ept_violation_ve"],
+      { field: "VE_INFORMATION_ADDRESS", align: page, what: "page address" },
+      `${SDM_EXEC}; Bochs VMenterLoadCheckVmControls`,
+    );
+  }
+  // E28: TSC scaling ⇒ multiplier ≠ 0.
+  if (use(["proc2", "use_tsc_scaling"])) {
+    const multiplier = view.field("TSC_MULTIPLIER");
+    if (!multiplier || multiplier.value === 0n) {
+      const diagnostic: Diagnostic = {
+        severity: "error",
+        code: "VMX-E28",
+        message: multiplier
+          ? "use_tsc_scaling (proc2) requires TSC_MULTIPLIER ≠ 0 (rule E28)"
+          : "use_tsc_scaling (proc2) requires TSC_MULTIPLIER ≠ 0, and the file does not set it (rule E28)",
+        span: multiplier?.span ?? view.spanOf(["proc2", "use_tsc_scaling"]),
+        reference:
+          "Bochs bochs/cpu/vmx.cc VMenterLoadCheckVmControls (not confirmed in the SDM text consulted)",
+      };
+      if (!multiplier) {
+        // 1.0 in the 16.48 fixed-point format of the TSC multiplier (SDM Vol. 3C §25.6.5).
+        diagnostic.fixes = [
+          {
+            title: "Set TSC_MULTIPLIER to 1.0 (0x1_0000_0000_0000)",
+            edits: addStatementEdits(view, "field TSC_MULTIPLIER = 0x1_0000_0000_0000"),
+            preferred: true,
+          },
+        ];
+      }
+      out.push(diagnostic);
+    }
+  }
+  // X3/X4/X5/N8: MSR-store/load lists.
+  const lists: [count: string, addr: string, rule: string, reference: string][] = [
+    [
+      "VM_EXIT_MSR_STORE_COUNT",
+      "VM_EXIT_MSR_STORE_ADDR",
+      "X3",
+      `${SDM_EXIT}; ${NESTED} nested_vmx_check_exit_msr_switch_controls`,
+    ],
+    [
+      "VM_EXIT_MSR_LOAD_COUNT",
+      "VM_EXIT_MSR_LOAD_ADDR",
+      "X3",
+      `${SDM_EXIT}; ${NESTED} nested_vmx_check_exit_msr_switch_controls`,
+    ],
+    [
+      "VM_ENTRY_MSR_LOAD_COUNT",
+      "VM_ENTRY_MSR_LOAD_ADDR",
+      "N8",
+      `${SDM_ENTRY}; ${NESTED} nested_vmx_check_entry_msr_switch_controls`,
+    ],
+  ];
+  const maxEntries = maxMsrListEntries(target.msrs);
+  for (const [countName, addrName, rule, reference] of lists) {
+    const countValue = view.field(countName);
+    if (!countValue || countValue.value === 0n) continue;
+    if (countValue.value > BigInt(maxEntries)) {
+      out.push({
+        severity: "error",
+        code: "VMX-X4",
+        message: `${countName} = ${countValue.value} exceeds the ${maxEntries} entries ${target.profile.name} recommends (512 × (IA32_VMX_MISC[27:25] + 1)); beyond it the behaviour is undefined and KVM fails the entry (rule X4)`,
+        span: countValue.span,
+        reference: `SDM Vol. 3D App. A.6 (IA32_VMX_MISC); ${NESTED} nested_vmx_check_msr_switch`,
+      });
+    }
+    const addr = view.field(addrName);
+    if (!addr) continue;
+    const lastByte = addr.value + countValue.value * 16n - 1n;
+    const problem = addressProblem(view, addr.value, 16n, lastByte);
+    if (problem) {
+      out.push({
+        severity: "error",
+        code: `VMX-${rule}`,
+        message: `${addrName} = ${hex(addr.value)} ${problem}: with ${countName} = ${countValue.value} the list must be 16-byte aligned and lie within the physical-address width (rule ${rule})`,
+        span: addr.span,
+        related: [{ span: countValue.span, message: `${countName} is set here` }],
+        reference,
+      });
+    }
+  }
+  // N9: entry to SMM / deactivate dual-monitor treatment only for a VM entry from SMM.
+  for (const name of ["entry_to_smm", "deactivate_dual_monitor_treatment"]) {
+    const setting = view.setting(["entry", name]);
+    if (!setting) continue;
+    out.push({
+      severity: "error",
+      code: "VMX-N9",
+      message: `${name} (entry) must be 0 for a VM entry executed outside SMM, which a hypervisor's is (rule N9)`,
+      span: setting.span,
+      fixes: fixes(dropFix(view, ["entry", name], true)),
+      reference: `${SDM_ENTRY}; Bochs VMenterLoadCheckVmControls`,
+    });
+  }
+  checkHostFields(view, out);
+}
+
+/** Edits adding a statement line to the vmcs block (after its last statement, like a control line). */
+function addStatementEdits(view: VmcsView, statement: string): CodeFix["edits"] {
+  const vmcs = view.vmcs;
+  const text = view.text;
+  const closeBrace = vmcs.span.end - 1;
+  if (text !== undefined) {
+    // After the last non-blank line before the closing brace, indented like the first statement.
+    let end = closeBrace;
+    while (end > vmcs.nameSpan.end && /\s/.test(text[end - 1]!)) end--;
+    const first = vmcs.settings[0]?.span.start;
+    let indent = "  ";
+    if (first !== undefined) {
+      let s = first;
+      while (s > 0 && text[s - 1] !== "\n" && text[s - 1] !== "\r") s--;
+      let e = s;
+      while (text[e] === " " || text[e] === "\t") e++;
+      if (e < first) indent = text.slice(s, e);
+    }
+    const closeLineIsOwn =
+      text.lastIndexOf("\n", closeBrace) > end || text.lastIndexOf("\r", closeBrace) > end;
+    if (closeLineIsOwn && text[end - 1] !== "{")
+      return [{ span: { start: end, end }, newText: `\n${indent}${statement}` }];
+    return [{ span: { start: closeBrace, end: closeBrace }, newText: `${statement} ` }];
+  }
+  return [{ span: { start: closeBrace, end: closeBrace }, newText: `  ${statement}\n` }];
+}
+
+/** E24: the EPT pointer, from `eptp …` or a raw `field EPT_POINTER = …`. */
+function checkEptp(view: VmcsView, out: Diagnostic[]): void {
+  const { vmcs, target } = view;
+  const msrs = target.msrs;
+  const reference = `${SDM_EXEC}; ${NESTED} nested_vmx_check_eptp`;
+  const related = [view.relatedTo(["proc2", "enable_ept"], "enable_ept (proc2) is set here")];
+  const report = (span: Span, message: string) =>
+    out.push({
+      severity: "error",
+      code: "VMX-E24",
+      message: `${message} (rule E24)`,
+      span,
+      related,
+      reference,
+    });
+  const raw = view.field("EPT_POINTER");
+  if (raw) {
+    const value = raw.value;
+    const memtype = Number(value & 7n);
+    const walk = Number((value >> 3n) & 7n);
+    if (memtype !== 0 && memtype !== 6)
+      report(raw.span, `EPT_POINTER memory type ${memtype} is invalid: only UC (0) and WB (6)`);
+    else if (memtype === 0 && !hasEptVpidCap(msrs, EPT_VPID_CAP.EPTP_UC))
+      report(
+        raw.span,
+        `EPT_POINTER memory type UC is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[8] = 0)`,
+      );
+    else if (memtype === 6 && !hasEptVpidCap(msrs, EPT_VPID_CAP.EPTP_WB))
+      report(
+        raw.span,
+        `EPT_POINTER memory type WB is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[14] = 0)`,
+      );
+    if (walk !== 3 && walk !== 4)
+      report(
+        raw.span,
+        `EPT_POINTER page-walk length ${walk + 1} is invalid: bits 5:3 must be 3 (4 levels) or 4 (5 levels)`,
+      );
+    else if (walk === 3 && !hasEptVpidCap(msrs, EPT_VPID_CAP.PAGE_WALK_4))
+      report(
+        raw.span,
+        `4-level EPT is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[6] = 0)`,
+      );
+    else if (walk === 4 && !hasEptVpidCap(msrs, EPT_VPID_CAP.PAGE_WALK_5))
+      report(
+        raw.span,
+        `5-level EPT is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[7] = 0)`,
+      );
+    if ((value >> 6n) & 1n && !hasEptVpidCap(msrs, EPT_VPID_CAP.ACCESSED_DIRTY))
+      report(
+        raw.span,
+        `EPT_POINTER enables accessed/dirty flags (bit 6), which ${target.profile.name} does not support (IA32_VMX_EPT_VPID_CAP[21] = 0)`,
+      );
+    if ((value >> 7n) & 0x1fn) report(raw.span, "EPT_POINTER reserved bits 11:7 must be 0");
+    if (value >> BigInt(view.maxPhysAddrBits) !== 0n)
+      report(
+        raw.span,
+        `EPT_POINTER has bits beyond MAXPHYADDR ${view.maxPhysAddrBits} of ${target.profile.name}`,
+      );
+    return;
+  }
+  const eptp = vmcs.eptp;
+  if (!eptp) return; // The hypervisor builds a supported EPTP, as KVM's construct_eptp does.
+  if (eptp.memtype === "UC" && !hasEptVpidCap(msrs, EPT_VPID_CAP.EPTP_UC))
+    report(
+      eptp.span,
+      `eptp memtype UC is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[8] = 0)`,
+    );
+  if (eptp.memtype === "WB" && !hasEptVpidCap(msrs, EPT_VPID_CAP.EPTP_WB))
+    report(
+      eptp.span,
+      `eptp memtype WB is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[14] = 0)`,
+    );
+  if (eptp.levels === 4 && !hasEptVpidCap(msrs, EPT_VPID_CAP.PAGE_WALK_4))
+    report(
+      eptp.span,
+      `4-level EPT is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[6] = 0)`,
+    );
+  if (eptp.levels === 5 && !hasEptVpidCap(msrs, EPT_VPID_CAP.PAGE_WALK_5))
+    report(
+      eptp.span,
+      `5-level EPT is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[7] = 0)`,
+    );
+  if (eptp.accessedDirty && !hasEptVpidCap(msrs, EPT_VPID_CAP.ACCESSED_DIRTY))
+    report(
+      eptp.span,
+      `eptp accessed_dirty is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[21] = 0)`,
+    );
+}
+
+/** N10 on host-state fields the file sets (HOST_CR4, HOST_RIP, HOST_IA32_EFER). */
+function checkHostFields(view: VmcsView, out: Diagnostic[]): void {
+  const hostWide = view.has(["exit", "host_address_space_size"]);
+  const reference = `${SDM_HOST}; ${NESTED} nested_vmx_check_host_state`;
+  const cr4 = view.field("HOST_CR4");
+  const related = [
+    view.relatedTo(["exit", "host_address_space_size"], "host_address_space_size (exit) is set here"),
+  ];
+  if (cr4) {
+    const pae = (cr4.value >> 5n) & 1n; // CR4.PAE bit 5
+    const pcide = (cr4.value >> 17n) & 1n; // CR4.PCIDE bit 17
+    if (hostWide && !pae)
+      out.push({
+        severity: "error",
+        code: "VMX-N10",
+        message: "with host_address_space_size (exit) = 1, HOST_CR4.PAE (bit 5) must be 1 (rule N10)",
+        span: cr4.span,
+        related,
+        reference,
+      });
+    if (!hostWide && pcide)
+      out.push({
+        severity: "error",
+        code: "VMX-N10",
+        message: "with host_address_space_size (exit) = 0, HOST_CR4.PCIDE (bit 17) must be 0 (rule N10)",
+        span: cr4.span,
+        related,
+        reference,
+      });
+  }
+  const rip = view.field("HOST_RIP");
+  if (rip && !hostWide && rip.value >> 32n !== 0n) {
+    out.push({
+      severity: "error",
+      code: "VMX-N10",
+      message: `HOST_RIP = ${hex(rip.value)} has bits 63:32 set while host_address_space_size (exit) = 0 (rule N10)`,
+      span: rip.span,
+      related,
+      reference,
+    });
+  }
+  const efer = view.field("HOST_IA32_EFER");
+  if (efer && view.has(["exit", "load_ia32_efer"])) {
+    const lma = (efer.value >> 10n) & 1n; // EFER.LMA bit 10
+    const lme = (efer.value >> 8n) & 1n; // EFER.LME bit 8
+    const want = hostWide ? 1n : 0n;
+    if (lma !== want || lme !== want) {
+      out.push({
+        severity: "error",
+        code: "VMX-N10",
+        message: `with load_ia32_efer (exit) = 1, HOST_IA32_EFER.LMA and .LME must both equal host_address_space_size (exit) = ${want} (rule N10)`,
+        span: efer.span,
+        related,
+        reference,
+      });
+    }
+  }
+}
+
+const INTR_TYPE_NAMES = [
+  "external interrupt",
+  "reserved",
+  "NMI",
+  "hardware exception",
+  "software interrupt",
+  "privileged software exception",
+  "software exception",
+  "other event",
+];
+/** Vectors that push an error code (L-x86.h x86_exception_has_error_code): #DF #TS #NP #SS #GP #PF #AC. */
+const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
+
+/** N2–N7: the VM-entry interruption-information field when the file sets it. */
+function checkEntryEvent(view: VmcsView, out: Diagnostic[]): void {
+  const info = view.field("VM_ENTRY_INTR_INFO_FIELD");
+  // Only a valid event (bit 31) is checked.
+  if (!info || ((info.value >> 31n) & 1n) === 0n) return;
+  const { target } = view;
+  const reference = `${SDM_ENTRY}; ${NESTED} nested_check_vm_entry_controls`;
+  const value = info.value;
+  const span = info.span;
+  const vector = Number(value & 0xffn);
+  const type = Number((value >> 8n) & 7n);
+  const deliverError = ((value >> 11n) & 1n) === 1n;
+  const report = (rule: string, message: string) =>
+    out.push({
+      severity: "error",
+      code: `VMX-${rule}`,
+      message: `VM_ENTRY_INTR_INFO_FIELD = ${hex(value)}: ${message} (rule ${rule})`,
+      span,
+      reference,
+    });
+  // N2: type 1 reserved; type 7 only if the CPU supports the monitor trap flag (proc allowed-1 bit 27).
+  if (type === 1) report("N2", "interruption type 1 is reserved");
+  const mtf = controlWordCapability(target.msrs, "proc").mayBeOne & bit("proc", "monitor_trap_flag");
+  if (type === 7 && mtf === 0n)
+    report(
+      "N2",
+      `interruption type 7 (other event) needs monitor-trap-flag support, which ${target.profile.name} lacks`,
+    );
+  // N3: vectors per type.
+  if (type === 2 && vector !== 2) report("N3", `an NMI (type 2) must have vector 2, not ${vector}`);
+  if (type === 3 && vector > 31)
+    report("N3", `a hardware exception (type 3) must have a vector ≤ 31, not ${vector}`);
+  if (type === 7 && vector !== 0)
+    report("N3", `an other event (type 7, pending MTF) must have vector 0, not ${vector}`);
+  // N4: error code iff hardware exception in protected mode with an error-code vector.
+  const unrestricted = view.has(["proc2", "unrestricted_guest"]);
+  const guestCr0 = view.field("GUEST_CR0");
+  const protectedMode = !unrestricted || (guestCr0 ? (guestCr0.value & 1n) === 1n : true);
+  if (!protectedMode || type !== 3) {
+    if (deliverError)
+      report(
+        "N4",
+        `an error code can be delivered only for a hardware exception in protected mode (type ${type}: ${INTR_TYPE_NAMES[type]}${protectedMode ? "" : ", guest CR0.PE = 0"})`,
+      );
+  } else if (((target.msrs.IA32_VMX_BASIC >> 56n) & 1n) === 0n) {
+    const needs = ERROR_CODE_VECTORS.has(vector);
+    if (deliverError !== needs) {
+      report(
+        "N4",
+        needs
+          ? `vector ${vector} pushes an error code: set the deliver-error-code bit (11)`
+          : `vector ${vector} has no error code: clear the deliver-error-code bit (11)`,
+      );
+    }
+  }
+  // N5: error code bits 31:16 = 0.
+  const errorCode = view.field("VM_ENTRY_EXCEPTION_ERROR_CODE");
+  if (deliverError && errorCode && errorCode.value >> 16n !== 0n) {
+    out.push({
+      severity: "error",
+      code: "VMX-N5",
+      message: `VM_ENTRY_EXCEPTION_ERROR_CODE = ${hex(errorCode.value)}: bits 31:16 must be 0 when an error code is delivered (rule N5)`,
+      span: errorCode.span,
+      related: [{ span, message: "the event is injected here" }],
+      reference,
+    });
+  }
+  // N6: reserved bits 30:12.
+  if ((value & 0x7ffff000n) !== 0n)
+    report("N6", `reserved bits 30:12 must be 0 (they are ${hex(value & 0x7ffff000n)})`);
+  // N7: software events need an instruction length 1–15 (0 only with IA32_VMX_MISC[30]).
+  if (type === 4 || type === 5 || type === 6) {
+    const lengthField = view.field("VM_ENTRY_INSTRUCTION_LEN");
+    const length = lengthField?.value ?? 0n;
+    const zeroAllowed = ((target.msrs.IA32_VMX_MISC >> 30n) & 1n) === 1n;
+    if (length > 15n || (length === 0n && !zeroAllowed)) {
+      out.push({
+        severity: "error",
+        code: "VMX-N7",
+        message: `a ${INTR_TYPE_NAMES[type]} (type ${type}) needs VM_ENTRY_INSTRUCTION_LEN between 1 and 15${lengthField ? `, not ${length}` : " (the file does not set it, so it is 0)"} (rule N7)`,
+        span: lengthField?.span ?? span,
+        reference,
+      });
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The core facade: `analyze(text)` runs the whole pipeline (parse → lower → VM-entry checks →
+ * static estimates → lints) and returns everything the CLI, the language server and the
+ * playground need. It never throws: an internal error becomes a TL999 diagnostic at offset 0,
+ * so an editor session survives a bug in one stage.
+ */
+import { checkProgram } from "./analysis/checks";
+import { estimateGuest } from "./analysis/estimate";
+import { lintProgram } from "./analysis/lints";
+import type { GuestEstimate } from "./analysis/types";
+import { type ParseResult, parse } from "./lang/parser";
+import type { Program } from "./model/ir";
+import { type LowerResult, lower, type SymbolIndex } from "./model/lower";
+import { type Diagnostic, LineMap, type Severity } from "./source";
+
+export interface AnalyzeOptions {
+  /** Profile used when the file has no `target` line (default: the documented default profile). */
+  defaultTarget?: string;
+}
+
+export interface Analysis {
+  text: string;
+  lines: LineMap;
+  parse: ParseResult;
+  program: Program;
+  symbols: SymbolIndex;
+  /** Every stage's diagnostics, sorted by position, then severity. */
+  diagnostics: Diagnostic[];
+  /** Static estimate per guest name (guests whose estimate failed are absent). */
+  estimates: Map<string, GuestEstimate>;
+}
+
+/** Code of the diagnostic that reports a bug in Trapline itself rather than in the file. */
+export const INTERNAL_ERROR_CODE = "TL999";
+
+const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2, hint: 3 };
+
+function internalError(stage: string, error: unknown): Diagnostic {
+  const detail = error instanceof Error ? error.message : String(error);
+  return {
+    severity: "error",
+    code: INTERNAL_ERROR_CODE,
+    message: `internal error in ${stage}: ${detail} (this is a bug in Trapline, not in the file)`,
+    span: { start: 0, end: 0 },
+  };
+}
+
+export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
+  return (
+    a.span.start - b.span.start ||
+    a.span.end - b.span.end ||
+    SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+    (a.code < b.code ? -1 : a.code > b.code ? 1 : 0)
+  );
+}
+
+export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
+  const diagnostics: Diagnostic[] = [];
+  const lines = new LineMap(text);
+  let parsed: ParseResult;
+  try {
+    parsed = parse(text);
+  } catch (error) {
+    // A parse failure leaves nothing to lower: analyse the empty text instead.
+    diagnostics.push(internalError("the parser", error));
+    parsed = parse("");
+  }
+  diagnostics.push(...parsed.diagnostics);
+
+  let lowered: LowerResult;
+  try {
+    lowered = lower(
+      parsed,
+      options.defaultTarget !== undefined ? { defaultTarget: options.defaultTarget } : {},
+    );
+  } catch (error) {
+    diagnostics.push(internalError("lowering", error));
+    lowered = lower(parse(""), {});
+  }
+  diagnostics.push(...lowered.diagnostics);
+  const program = lowered.program;
+
+  try {
+    diagnostics.push(...checkProgram(program, { text }));
+  } catch (error) {
+    diagnostics.push(internalError("the VM-entry checks", error));
+  }
+
+  const estimates = new Map<string, GuestEstimate>();
+  for (const name of program.guests.keys()) {
+    try {
+      estimates.set(name, estimateGuest(program, name));
+    } catch (error) {
+      diagnostics.push(internalError(`the estimate of guest ${name}`, error));
+    }
+  }
+
+  try {
+    diagnostics.push(...lintProgram(program, estimates, { text }));
+  } catch (error) {
+    diagnostics.push(internalError("the lints", error));
+  }
+
+  diagnostics.sort(compareDiagnostics);
+  return { text, lines, parse: parsed, program, symbols: lowered.symbols, diagnostics, estimates };
+}
+
+export { applyEdits } from "./analysis/checkEdits";
+export { type CheckOptions, checkProgram, PAIR_RULES } from "./analysis/checks";
+export { handlerCost } from "./analysis/cost";
+export { effectiveControls } from "./analysis/effective";
+export { estimateGuest } from "./analysis/estimate";
+export { decideExit } from "./analysis/exits";
+export { type LintOptions, lintProgram } from "./analysis/lints";
+export type * from "./analysis/types";
+export { nodePathAt, type ParseResult, parse } from "./lang";
+export type * from "./model/ir";
+export { type LowerResult, lower, type SymbolIndex } from "./model/lower";
+export * from "./source";
+export * from "./vmx";
