@@ -1,31 +1,38 @@
 /**
- * `trapline lsp [--stdio | --node-ipc | --socket=PORT]`: the language server from the CLI bundle,
- * as rust-analyzer ships it. It never returns while the client is connected; the process exits
- * when the client sends `exit` or closes the stream.
+ * `trapline lsp --stdio | --node-ipc | --socket=PORT`: the language server from the CLI bundle, as
+ * rust-analyzer ships it. The command does not return while a client is connected: the
+ * connection owns the process and exits it when the client sends `exit` or the stream closes.
  */
 import { startNodeServer } from "../../server/src/node";
+import { type Command, type ParsedArgs, UsageError } from "./command";
 
-export interface LspIO {
-  stderr: (text: string) => void;
-}
-
-export const LSP_USAGE = "usage: trapline lsp --stdio | --node-ipc | --socket=PORT";
-
-/** Starts the server; resolves never on success (the connection owns the process), 2 on bad usage. */
-export function runLsp(args: string[], io: LspIO): Promise<number> {
-  const transports = args.filter(
-    (a) => a === "--stdio" || a === "--node-ipc" || a.startsWith("--socket=") || a.startsWith("--pipe="),
-  );
-  const unknown = args.filter((a) => !transports.includes(a) && !a.startsWith("--clientProcessId"));
-  if (transports.length !== 1 || unknown.length) {
-    io.stderr(`${LSP_USAGE}\n`);
-    return Promise.resolve(2);
-  }
-  // vscode-languageserver reads the transport from process.argv; make sure it sees ours even when
-  // the CLI was started with extra leading arguments.
-  if (!process.argv.includes(transports[0]!)) process.argv.push(transports[0]!);
-  startNodeServer();
-  return new Promise<number>(() => {
-    // Settled by the connection: on `exit` vscode-languageserver calls process.exit itself.
-  });
-}
+export const lspCommand: Command = {
+  name: "lsp",
+  summary: "run the language server (for editors: VS Code, Neovim, Emacs, …)",
+  usage: "lsp --stdio | --node-ipc | --socket=PORT",
+  options: {
+    stdio: { type: "boolean" },
+    "node-ipc": { type: "boolean" },
+    socket: { type: "string" },
+    // Passed by vscode-languageclient; the server library reads it from process.argv itself.
+    clientProcessId: { type: "string" },
+  },
+  help: [
+    "  --stdio       speak LSP over stdin/stdout (Neovim, Emacs, Helix, …)",
+    "  --node-ipc    speak LSP over the Node IPC channel (the VS Code extension's transport)",
+    "  --socket=PORT connect to a client listening on PORT",
+  ].join("\n"),
+  run(args: ParsedArgs): Promise<number> {
+    const transports = ["stdio", "node-ipc", "socket"].filter((name) => args.values[name] !== undefined);
+    if (transports.length !== 1)
+      throw new UsageError("choose exactly one transport: --stdio, --node-ipc or --socket=PORT");
+    // vscode-languageserver picks the transport from process.argv; make sure it sees ours even
+    // when runCli was called with arguments that are not the process's own.
+    const flag = transports[0] === "socket" ? `--socket=${String(args.values.socket)}` : `--${transports[0]}`;
+    if (!process.argv.includes(flag)) process.argv.push(flag);
+    startNodeServer();
+    return new Promise<number>(() => {
+      // Never settles: vscode-languageserver calls process.exit on `exit` or when the stream ends.
+    });
+  },
+};

@@ -1,0 +1,446 @@
+/**
+ * Context-aware completion. The text being typed rarely parses, so the context comes from a small
+ * lexical scan (comments, braces and the words before the cursor) rather than from the syntax
+ * tree; declared names and the target's capabilities come from the cached analysis.
+ */
+import {
+  type CompletionItem,
+  CompletionItemKind,
+  CompletionItemTag,
+  InsertTextFormat,
+  type MarkupContent,
+} from "vscode-languageserver";
+import type { Program } from "../../../core/src/model/ir";
+import { CONTROLS } from "../../../core/src/vmx/controls";
+import { EXCEPTIONS } from "../../../core/src/vmx/exceptions";
+import { EXIT_REASONS } from "../../../core/src/vmx/exitReasons";
+import { MSRS } from "../../../core/src/vmx/msrs";
+import { PROFILES } from "../../../core/src/vmx/profiles";
+import type { ControlDef, ControlWord } from "../../../core/src/vmx/types";
+import { VMCS_FIELDS } from "../../../core/src/vmx/vmcsFields";
+import type { DocumentModel } from "../model";
+import {
+  controlSupport,
+  exitReasonHover,
+  fieldHover,
+  isControlSupported,
+  KEYWORD_DOCS,
+  msrHover,
+} from "./hover";
+
+const CONTROL_WORDS: readonly ControlWord[] = ["pin", "proc", "proc2", "proc3", "exit", "entry"];
+
+// biome-ignore-start lint/suspicious/noTemplateCurlyInString: LSP snippet placeholders, not templates
+const TOP_LEVEL: [string, string][] = [
+  ["target", "target ${1:skylake_server} @ ${2:2.1GHz}"],
+  ["vmcs", "vmcs ${1:name} {\n\t$0\n}"],
+  ["handler", "handler ${1:REASON} {\n\t$0\n}"],
+  ["fn", "fn ${1:name} {\n\t$0\n}"],
+  ["guest", "guest ${1:name} on ${2:vmcs} {\n\tvcpus ${3:1}\n\t$0\n}"],
+  ["expect", "expect ${1:guest} { overhead < ${2:10}% }"],
+  ["simulate", "simulate ${1:guest} for ${2:100ms} seed ${3:1}"],
+];
+// biome-ignore-end lint/suspicious/noTemplateCurlyInString: LSP snippet placeholders, not templates
+
+const VMCS_STATEMENTS = [
+  ...CONTROL_WORDS,
+  "exceptions",
+  "pf_error_code",
+  "io",
+  "msr",
+  "cr0",
+  "cr4",
+  "cr3_targets",
+  "ple",
+  "preemption_timer",
+  "posted_interrupt_vector",
+  "tpr_threshold",
+  "eptp",
+  "field",
+  "ept",
+];
+
+const HANDLER_OPS = [
+  "vmread",
+  "vmwrite",
+  "work",
+  "decode",
+  "advance_rip",
+  "inject",
+  "invept",
+  "invvpid",
+  "userspace",
+  "halt",
+  "kick",
+  "call",
+  "branch",
+  "repeat",
+];
+
+const GUEST_STATEMENTS = ["vcpus", "path", "irq", "timer", "ipi", "nmi", "idle", "apic"];
+
+const GUEST_OPS = [
+  "compute",
+  "cpuid",
+  "hlt",
+  "rdtsc",
+  "rdtscp",
+  "rdpmc",
+  "rdrand",
+  "rdseed",
+  "rdmsr",
+  "wrmsr",
+  "in",
+  "out",
+  "mmio",
+  "read",
+  "write",
+  "exec",
+  "mov",
+  "invlpg",
+  "invpcid",
+  "wbinvd",
+  "xsetbv",
+  "vmcall",
+  "pause_loop",
+  "exception",
+  "eoi",
+  "dirty",
+  "tsx",
+  "branch",
+  "repeat",
+];
+
+const GUEST_OP_DOCS: Record<string, string> = {
+  cpuid: "CPUID: exits unconditionally (SDM Vol. 3C §26.1.2).",
+  hlt: "HLT: exits with `hlt_exiting` (SDM Vol. 3C §26.1.3).",
+  rdtsc: "RDTSC: exits with `rdtsc_exiting`.",
+  rdtscp: "RDTSCP: exits with `rdtsc_exiting` when `enable_rdtscp` is set; #UD without it.",
+  rdpmc: "RDPMC: exits with `rdpmc_exiting`.",
+  rdrand: "RDRAND: exits with `rdrand_exiting`.",
+  rdseed: "RDSEED: exits with `rdseed_exiting`.",
+  rdmsr: "`rdmsr MSR`: exits unless `use_msr_bitmaps` is set and the MSR's read bit is clear.",
+  wrmsr: "`wrmsr MSR`: exits unless `use_msr_bitmaps` is set and the MSR's write bit is clear.",
+  in: "`in PORT`: exits with `unconditional_io_exiting`, or with `use_io_bitmaps` when the port's bit is set.",
+  out: "`out PORT`: as `in`.",
+  mmio: "`mmio read|write GPA`: an access to emulated MMIO (EPT misconfiguration or violation).",
+  mov: "`mov cr0|cr3|cr4|cr8 [VALUE]`, `mov dr`: control-register and debug-register moves.",
+  invlpg: "INVLPG: exits with `invlpg_exiting`.",
+  invpcid: "INVPCID: exits with `invlpg_exiting` when `enable_invpcid` is set.",
+  wbinvd: "WBINVD: exits with `wbinvd_exiting`.",
+  xsetbv: "XSETBV: exits unconditionally.",
+  vmcall: "VMCALL: exits unconditionally (a hypercall).",
+  pause_loop: "`pause_loop TIME`: a PAUSE spin loop, subject to PAUSE-loop exiting.",
+  exception: "`exception VECTOR`: exits when the vector's bit is set in the exception bitmap.",
+  eoi: "End of interrupt: an x2APIC MSR write or an xAPIC MMIO write, virtualized or not by the controls.",
+  dirty: "`dirty N pages`: first writes to clean pages (PML fills its 512-entry buffer).",
+  read: "`read GPA` or `read cr3|cr8`.",
+  write: "`write GPA`: a guest memory write.",
+  exec: "`exec GPA`: an instruction fetch.",
+};
+
+interface LexicalContext {
+  /** Header words of the enclosing blocks, outermost first: ["vmcs", "ept"], ["guest", "path"]. */
+  blocks: string[][];
+  /** Words of the innermost block before the cursor, since its `{` (control lists span lines). */
+  blockWords: string[];
+  /** Words of the cursor's line before it (after any `{` or `}` on that line). */
+  words: string[];
+  /** The word being typed (may be empty). */
+  prefix: string;
+  /** True when the cursor follows `#` (an exception mnemonic). */
+  hash: boolean;
+  /** True inside a comment: nothing to complete. */
+  inComment: boolean;
+}
+
+/**
+ * Scan from the start of the text to `offset`, skipping comments, tracking `{`/`}` and the words
+ * that opened each block. Linear in the offset; ~1 ms on a 10,000-line file.
+ */
+export function lexicalContext(text: string, offset: number): LexicalContext {
+  const blocks: string[][] = [];
+  let statement: string[] = [];
+  let line: string[] = [];
+  let i = 0;
+  while (i < offset) {
+    const c = text.charCodeAt(i);
+    if (c === 10 /* \n */) {
+      line = [];
+      i++;
+      continue;
+    }
+    if (c === 47 /* / */ && text.charCodeAt(i + 1) === 47) {
+      const end = text.indexOf("\n", i);
+      if (end < 0 || end >= offset)
+        return { blocks, blockWords: statement, words: line, prefix: "", hash: false, inComment: true };
+      i = end + 1;
+      continue;
+    }
+    if (c === 47 && text.charCodeAt(i + 1) === 42 /* * */) {
+      const end = text.indexOf("*/", i + 2);
+      if (end < 0 || end + 2 > offset)
+        return { blocks, blockWords: statement, words: line, prefix: "", hash: false, inComment: true };
+      i = end + 2;
+      continue;
+    }
+    if (c === 123 /* { */) {
+      // The header is the words on the line of the `{`: `guest netperf on kvm {`.
+      blocks.push(line);
+      statement = [];
+      line = [];
+      i++;
+      continue;
+    }
+    if (c === 125 /* } */) {
+      blocks.pop();
+      statement = [];
+      line = [];
+      i++;
+      continue;
+    }
+    if (isWordChar(c) || c === 35 /* # */) {
+      let end = i + 1;
+      while (end < text.length && isWordChar(text.charCodeAt(end))) end++;
+      if (end >= offset) {
+        const prefix = text.slice(i, offset);
+        const hash = prefix.startsWith("#");
+        return {
+          blocks,
+          blockWords: statement,
+          words: line,
+          prefix: hash ? prefix.slice(1) : prefix,
+          hash,
+          inComment: false,
+        };
+      }
+      const word = text.slice(i, end);
+      statement.push(word);
+      line.push(word);
+      i = end;
+      continue;
+    }
+    i++;
+  }
+  return { blocks, blockWords: statement, words: line, prefix: "", hash: false, inComment: false };
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+function markdown(value: string): MarkupContent {
+  return { kind: "markdown", value };
+}
+
+function keywordItems(
+  words: readonly string[],
+  kind: CompletionItemKind = CompletionItemKind.Keyword,
+): CompletionItem[] {
+  return words.map((word) => ({
+    label: word,
+    kind,
+    documentation: KEYWORD_DOCS[word] ? markdown(KEYWORD_DOCS[word]!) : undefined,
+  }));
+}
+
+function controlItems(
+  program: Program | undefined,
+  word: ControlWord,
+  already: Set<string>,
+): CompletionItem[] {
+  const items: CompletionItem[] = [];
+  for (const control of CONTROLS as readonly ControlDef[]) {
+    if (control.word !== word || already.has(control.name)) continue;
+    const supported = program ? isControlSupported(program, control) : true;
+    const item: CompletionItem = {
+      label: control.name,
+      kind: CompletionItemKind.EnumMember,
+      detail: `${word} bit ${control.bit}${supported ? "" : " — not supported on " + program!.target.profile.name}`,
+      documentation: markdown(
+        `**${control.sdmName}**\n\n${control.meaning}\n\nSource: ${control.source}${program ? `\n\nOn ${program.target.profile.name}: ${controlSupport(program, control)}` : ""}`,
+      ),
+      // Unsupported controls sort last and render struck through.
+      sortText: `${supported ? "0" : "1"}${String(control.bit).padStart(2, "0")}`,
+    };
+    if (!supported) item.tags = [CompletionItemTag.Deprecated];
+    items.push(item);
+  }
+  return items;
+}
+
+let fieldItemsCache: CompletionItem[] | undefined;
+function fieldItems(writing: boolean): CompletionItem[] {
+  fieldItemsCache ??= VMCS_FIELDS.filter((field) => !field.high).map((field) => ({
+    label: field.name,
+    kind: CompletionItemKind.Field,
+    detail: `${field.type} ${field.width === "natural" ? "natural" : field.width + "-bit"} 0x${field.encoding.toString(16).padStart(4, "0")}${field.readOnly ? " read-only" : ""}`,
+    documentation: markdown(fieldHover(field)),
+  }));
+  if (!writing) return fieldItemsCache;
+  // VMWRITE to a read-only field fails (VMfailValid 13): offer them last, struck through.
+  return fieldItemsCache.map((item) =>
+    item.detail?.endsWith("read-only")
+      ? { ...item, tags: [CompletionItemTag.Deprecated], sortText: `1${item.label}` }
+      : item,
+  );
+}
+
+let msrItemsCache: CompletionItem[] | undefined;
+function msrItems(): CompletionItem[] {
+  msrItemsCache ??= MSRS.map((msr) => ({
+    label: msr.name,
+    kind: CompletionItemKind.Constant,
+    detail: `MSR 0x${msr.index.toString(16)}`,
+    documentation: markdown(msrHover(msr)),
+  }));
+  return msrItemsCache;
+}
+
+function exitReasonItems(program: Program | undefined, forHandler: boolean): CompletionItem[] {
+  return EXIT_REASONS.map((reason) => {
+    const handled = program?.handlers.has(reason.code) ?? false;
+    return {
+      label: reason.name,
+      kind: CompletionItemKind.Event,
+      detail: `exit reason ${reason.code}${forHandler && handled ? " — already handled" : ""}`,
+      documentation: markdown(exitReasonHover(reason)),
+      sortText: `${forHandler && handled ? "1" : "0"}${String(reason.code).padStart(3, "0")}`,
+    };
+  });
+}
+
+function exceptionItems(hash: boolean): CompletionItem[] {
+  return EXCEPTIONS.map((exception) => ({
+    label: exception.mnemonic,
+    insertText: hash ? exception.mnemonic.slice(1) : exception.mnemonic,
+    filterText: hash ? exception.mnemonic.slice(1) : exception.mnemonic,
+    kind: CompletionItemKind.Constant,
+    detail: `vector ${exception.vector}`,
+    documentation: markdown(
+      `${exception.name}${exception.hasErrorCode ? " (pushes an error code)" : ""}\n\nSource: ${exception.source}`,
+    ),
+  }));
+}
+
+function nameItems(names: Iterable<string>, kind: CompletionItemKind, detail: string): CompletionItem[] {
+  return [...names].map((name) => ({ label: name, kind, detail }));
+}
+
+export function completeAt(model: DocumentModel | undefined, text: string, offset: number): CompletionItem[] {
+  const context = lexicalContext(text, offset);
+  if (context.inComment) return [];
+  const program = model?.analysis.program;
+  const words = context.words;
+  const last = words[words.length - 1];
+  const first = words[0];
+  const block = context.blocks[0]?.[0];
+  const inner = context.blocks[context.blocks.length - 1]?.[0];
+
+  if (context.hash) return exceptionItems(true);
+
+  // Top level.
+  if (context.blocks.length === 0) {
+    if (words.length === 0) {
+      return TOP_LEVEL.map(([label, snippet]) => ({
+        label,
+        kind: CompletionItemKind.Keyword,
+        insertText: snippet,
+        insertTextFormat: InsertTextFormat.Snippet,
+        documentation: markdown(KEYWORD_DOCS[label] ?? ""),
+      }));
+    }
+    if (first === "target" && words.length === 1) {
+      return PROFILES.map((profile) => ({
+        label: profile.name,
+        kind: CompletionItemKind.Value,
+        detail: `${profile.displayName} (${profile.year})`,
+        documentation: markdown(profile.notes),
+      }));
+    }
+    if (first === "handler" && words.length === 1) return exitReasonItems(program, true);
+    if (first === "guest" && last === "on")
+      return nameItems(program?.vmcs.keys() ?? [], CompletionItemKind.Class, "vmcs");
+    if (first === "guest" && words.length === 2) return keywordItems(["on"]);
+    if ((first === "expect" || first === "simulate") && words.length === 1)
+      return nameItems(program?.guests.keys() ?? [], CompletionItemKind.Module, "guest");
+    if (first === "simulate" && words.length === 2) return keywordItems(["for"]);
+    if (first === "target" && words.length >= 1) return [];
+    return [];
+  }
+
+  if (block === "vmcs") {
+    if (inner === "ept")
+      return keywordItems(
+        ["rwx", "rw", "r", "rx", "x", "none", "misconfig", "apic"],
+        CompletionItemKind.Value,
+      );
+    // The statement keyword is the last vmcs statement word before the cursor (control lists may
+    // continue on following lines).
+    const blockWords = context.blockWords;
+    let keyword: string | undefined;
+    for (let i = blockWords.length - 1; i >= 0; i--) {
+      if (VMCS_STATEMENTS.includes(blockWords[i]!)) {
+        keyword = blockWords[i];
+        break;
+      }
+    }
+    const vmcsName = context.blocks[0]?.[1];
+    const vmcs = vmcsName ? program?.vmcs.get(vmcsName) : undefined;
+    if (keyword && (CONTROL_WORDS as readonly string[]).includes(keyword)) {
+      const already = new Set(
+        vmcs?.settings.filter((s) => s.control.word === keyword).map((s) => s.control.name) ?? [],
+      );
+      // A new line may start another statement: offer the statement keywords too.
+      return [...controlItems(program, keyword as ControlWord, already), ...keywordItems(VMCS_STATEMENTS)];
+    }
+    if (last === "field") return fieldItems(true);
+    if (keyword === "exceptions") return exceptionItems(false);
+    if (keyword === "msr") {
+      if (last === "msr") return keywordItems(["trap"]);
+      if (last === "trap") return keywordItems(["read", "write", "rw"]);
+      return msrItems();
+    }
+    if (last === "io") return keywordItems(["trap"]);
+    if (keyword === "eptp") return keywordItems(["memtype", "WB", "UC", "levels", "accessed_dirty"]);
+    return keywordItems(VMCS_STATEMENTS);
+  }
+
+  if (block === "handler" || block === "fn") {
+    if (last === "vmread") return fieldItems(false);
+    if (last === "vmwrite") return fieldItems(true);
+    if (last === "call") return nameItems(program?.fns.keys() ?? [], CompletionItemKind.Function, "fn");
+    if (last === "inject") return exceptionItems(false);
+    return keywordItems(HANDLER_OPS, CompletionItemKind.Function);
+  }
+
+  if (block === "guest") {
+    if (last === "rdmsr" || last === "wrmsr") return msrItems();
+    if (last === "exception") return exceptionItems(false);
+    if (last === "mov") return keywordItems(["cr0", "cr3", "cr4", "cr8", "dr"], CompletionItemKind.Value);
+    if (last === "mmio") return keywordItems(["read", "write"]);
+    if (last === "idle") return keywordItems(["halt", "poll", "mwait"], CompletionItemKind.Value);
+    if (last === "apic") return keywordItems(["x2apic", "xapic"], CompletionItemKind.Value);
+    if (last === "timer") return keywordItems(["periodic", "tickless"]);
+    if (context.blocks.length === 1) return keywordItems(GUEST_STATEMENTS);
+    return GUEST_OPS.map((op) => ({
+      label: op,
+      kind: CompletionItemKind.Function,
+      documentation:
+        GUEST_OP_DOCS[op] || KEYWORD_DOCS[op] ? markdown(GUEST_OP_DOCS[op] ?? KEYWORD_DOCS[op]!) : undefined,
+    }));
+  }
+
+  if (block === "expect") {
+    if (last === "exits") return exitReasonItems(program, false);
+    return keywordItems(["overhead", "exits", "host_cpu", "p50", "p99", "irq_latency"]);
+  }
+  if (block === "target") {
+    if (last === "msr")
+      return keywordItems(Object.keys(program?.target.msrs ?? {}), CompletionItemKind.Constant);
+    if (last === "cost")
+      return keywordItems(Object.keys(program?.target.costs ?? {}), CompletionItemKind.Property);
+    return keywordItems(["msr", "cost"]);
+  }
+  return [];
+}

@@ -1,0 +1,530 @@
+/**
+ * Hovers: answered from the cached analysis of the current version through the model's position
+ * index (a binary search), never by re-analysing. Words the index does not cover (a keyword, a
+ * name in a statement the core could not resolve) fall back to the VT-x tables by name.
+ */
+import type { Hover } from "vscode-languageserver";
+import { handlerCost } from "../../../core/src/analysis/cost";
+import type { OperationEstimate } from "../../../core/src/analysis/types";
+import type { FnIR, GuestOp, HandlerIR, HandlerOp, Program, VmcsIR } from "../../../core/src/model/ir";
+import type { Span } from "../../../core/src/source";
+import { controlWordCapability } from "../../../core/src/vmx/capabilities";
+import { CONTROL_WORD_FIELD, findControls } from "../../../core/src/vmx/controls";
+import { EXCEPTIONS, exceptionByMnemonic, exceptionByVector } from "../../../core/src/vmx/exceptions";
+import { exitReasonByCode, exitReasonByName } from "../../../core/src/vmx/exitReasons";
+import { msrByIndex, msrByName } from "../../../core/src/vmx/msrs";
+import { profileByName } from "../../../core/src/vmx/profiles";
+import type {
+  ControlDef,
+  CpuProfile,
+  ExitReasonDef,
+  MsrDef,
+  VmcsFieldDef,
+} from "../../../core/src/vmx/types";
+import { vmcsFieldByName } from "../../../core/src/vmx/vmcsFields";
+import { spanToRange } from "../convert";
+import { formatCount, formatCyclesAt, formatHz, formatPercent, formatRate, hex } from "../format";
+import type { DocumentModel, IndexEntry } from "../model";
+
+export function hoverAt(model: DocumentModel, offset: number): Hover | null {
+  const entry = model.elementAt(offset);
+  const markdown = entry ? hoverForEntry(model, entry, offset) : undefined;
+  if (markdown)
+    return {
+      contents: { kind: "markdown", value: markdown },
+      range: spanToRange(model.analysis.lines, entry!.span),
+    };
+  const word = wordAt(model.analysis.text, offset);
+  if (!word) return null;
+  const fallback = hoverForWord(model, word.text);
+  if (!fallback) return null;
+  return {
+    contents: { kind: "markdown", value: fallback },
+    range: spanToRange(model.analysis.lines, word.span),
+  };
+}
+
+function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number): string | undefined {
+  const program = model.analysis.program;
+  switch (entry.kind) {
+    case "guestOp": {
+      const estimate = model.operationBySpan.get(entry.op.span.start);
+      // On the operand of an MSR access, the MSR itself is the more useful answer.
+      const word = wordAt(model.analysis.text, offset);
+      if (word && (entry.op.op === "rdmsr" || entry.op.op === "wrmsr") && word.text !== entry.op.op) {
+        const msr = msrByIndex(entry.op.msr);
+        if (msr) return `${guestOpHover(model, entry.op, estimate)}\n\n---\n\n${msrHover(msr)}`;
+      }
+      return guestOpHover(model, entry.op, estimate);
+    }
+    case "control":
+      return controlHover(model, entry.vmcs, entry.setting.control);
+    case "handlerReason":
+      return handlerHover(model, entry.handler);
+    case "handlerOp":
+      return handlerOpHover(program, entry.op, entry.owner);
+    case "target":
+      return profileHover(entry.target.profile, program);
+    case "vmcsField": {
+      const field = entry.vmcs.fields.get(entry.name);
+      return field ? `${fieldHover(field.field)}\n\nValue here: \`${hex(field.value)}\`` : undefined;
+    }
+    case "msrTrap": {
+      const msr = msrByIndex(entry.trap.msr);
+      const access = [entry.trap.read ? "reads" : "", entry.trap.write ? "writes" : ""]
+        .filter(Boolean)
+        .join(" and ");
+      const head = `**MSR bitmap**: ${access} of ${msr ? `\`${msr.name}\`` : hex(entry.trap.msr)} (${hex(entry.trap.msr)}) exit`;
+      const note = entry.vmcs.settings.some((s) => s.control.name === "use_msr_bitmaps")
+        ? ""
+        : "\n\n⚠ `use_msr_bitmaps` is not set in this vmcs: every RDMSR/WRMSR exits regardless of the bitmap (SDM Vol. 3C §26.1.3).";
+      return `${head}${note}${msr ? `\n\n---\n\n${msrHover(msr)}` : ""}`;
+    }
+    case "ioTrap": {
+      const { first, last } = entry.ports;
+      const count = last - first + 1;
+      return `**I/O bitmap**: ports ${hex(first)}..${hex(last)} (${count} port${count === 1 ? "" : "s"}) exit with IO_INSTRUCTION (30) when \`use_io_bitmaps\` is set; ports 0x0000–0x7fff are in bitmap A, 0x8000–0xffff in bitmap B (SDM Vol. 3C §26.1.3).`;
+    }
+    case "exceptionBit": {
+      const exception = exceptionByVector(entry.vector);
+      return `**Exception bitmap bit ${entry.vector}**${exception ? `: ${exception.mnemonic} ${exception.name}` : ""} — the exception exits with EXCEPTION_NMI (0) instead of being delivered through the guest IDT${entry.vector === 14 ? ", subject to the page-fault error-code mask/match" : ""} (SDM Vol. 3C §26.2).`;
+    }
+    case "vmcsName":
+      return vmcsHover(model, entry.vmcs);
+    case "vmcsRef": {
+      const vmcs = program.vmcs.get(entry.name);
+      return vmcs ? vmcsHover(model, vmcs) : undefined;
+    }
+    case "guestName":
+      return guestHover(model, entry.guest.name);
+    case "guestRef":
+      return guestHover(model, entry.name);
+    case "fnName":
+      return fnHover(program, entry.fn);
+    case "fnRef": {
+      const fn = program.fns.get(entry.name);
+      return fn ? fnHover(program, fn) : undefined;
+    }
+  }
+}
+
+function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEstimate | undefined): string {
+  const lines: string[] = [];
+  const name = opTitle(model.analysis.text, op.span);
+  if (!estimate) {
+    lines.push(`\`${name}\``, "", "No estimate: the guest or its vmcs has errors.");
+    return lines.join("\n");
+  }
+  const { decision } = estimate;
+  const hz = model.analysis.program.target.hz;
+  if (decision.exits.length === 0) {
+    lines.push(`\`${name}\` — **does not exit**`);
+  } else {
+    const reasons = decision.exits
+      .map(
+        (effect) =>
+          `${effect.reason.name} (${effect.reason.code})${effect.perExecution === 1 ? "" : ` × ${formatCount(effect.perExecution)} per execution`}`,
+      )
+      .join(", ");
+    lines.push(`\`${name}\` — **exits**: ${reasons}`);
+  }
+  lines.push("", `${decision.rule}${decision.detail ? ` ${decision.detail}` : ""}`);
+  if (decision.controls.length)
+    lines.push("", `Controls: ${decision.controls.map((c) => `\`${c}\``).join(", ")}`);
+  lines.push("", `Source: ${decision.reference}`);
+  if (decision.exits.length) {
+    lines.push("", "| per exit | cycles |", "|---|---:|");
+    for (const effect of decision.exits) {
+      const breakdown = reasonBreakdown(model.analysis.program, effect.reason.code);
+      if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
+      lines.push(
+        `| transition (VM exit + entry) | ${Math.round(breakdown.transition).toLocaleString("en-US")} |`,
+        `| handler | ${Math.round(breakdown.handler).toLocaleString("en-US")} |`,
+        `| user space | ${Math.round(breakdown.userspace).toLocaleString("en-US")} |`,
+        `| **total** | **${formatCyclesAt(breakdown.total, hz)}** |`,
+      );
+    }
+    lines.push(
+      "",
+      `**${formatRate(estimate.exitsPerSecond)}** per vCPU · ${formatPercent(estimate.vcpuShare)} of a vCPU · ${formatPercent(estimate.hostShare)} of a host core`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Cycles of one exit of a reason: the core's handler cost (branches weighted). */
+function reasonBreakdown(
+  program: Program,
+  code: number,
+): { transition: number; handler: number; userspace: number; total: number } {
+  const cost = handlerCost(program, code);
+  return { transition: cost.transition, handler: cost.handler, userspace: cost.userspace, total: cost.total };
+}
+
+function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: ControlDef): string {
+  const program = model.analysis.program;
+  const lines = [controlDoc(control, program)];
+  if (vmcs) {
+    // Its effect here: the guest operations whose decision this control took part in.
+    let causes = 0;
+    let avoids = 0;
+    const causing: string[] = [];
+    const avoiding: string[] = [];
+    for (const guest of program.guests.values()) {
+      if (guest.vmcs !== vmcs.name) continue;
+      const estimate = model.analysis.estimates.get(guest.name);
+      if (!estimate) continue;
+      for (const operation of estimate.operations) {
+        if (!operation.decision.controls.includes(control.name)) continue;
+        const label = `\`${opTitle(model.analysis.text, operation.span)}\` in ${guest.name}`;
+        if (operation.decision.exits.length) {
+          causes += operation.exitsPerSecond * guest.vcpus;
+          causing.push(`${label} (${formatRate(operation.exitsPerSecond)} per vCPU)`);
+        } else {
+          avoids++;
+          avoiding.push(label);
+        }
+      }
+    }
+    if (causing.length || avoiding.length) {
+      lines.push("", `**In \`${vmcs.name}\`:**`);
+      if (causing.length)
+        lines.push(
+          `- decides exits of ${causing.slice(0, 6).join(", ")}${causing.length > 6 ? ", …" : ""} — ${formatRate(causes)} in total`,
+        );
+      if (avoiding.length)
+        lines.push(
+          `- keeps ${avoids} operation${avoids === 1 ? "" : "s"} in the guest: ${avoiding.slice(0, 6).join(", ")}${avoiding.length > 6 ? ", …" : ""}`,
+        );
+    } else lines.push("", `No guest operation in this file depends on it under \`${vmcs.name}\`.`);
+  }
+  return lines.join("\n");
+}
+
+function controlDoc(control: ControlDef, program: Program): string {
+  const lines = [
+    `**${control.sdmName}** — \`${control.word}\` bit ${control.bit}${control.linuxMacro ? ` (\`${control.linuxMacro}\`)` : ""}`,
+    "",
+    control.meaning,
+    "",
+    `Field: ${CONTROL_WORD_FIELD[control.word]}`,
+    "",
+    `Source: ${control.source}`,
+  ];
+  const support = controlSupport(program, control);
+  lines.push("", `On **${program.target.profile.name}**: ${support}`);
+  return lines.join("\n");
+}
+
+/** "supported", "not supported (allowed-1 bit clear in …)", or "fixed to 1". */
+export function controlSupport(program: Program, control: ControlDef): string {
+  try {
+    const capability = controlWordCapability(program.target.msrs, control.word);
+    const bit = 1n << BigInt(control.bit);
+    if ((capability.mustBeOne & bit) !== 0n)
+      return `fixed to 1 (default1; allowed-0 bit set in ${capability.msrName})`;
+    if ((capability.mayBeOne & bit) === 0n)
+      return `**not supported** (allowed-1 bit ${control.bit} clear in ${capability.msrName})`;
+    return `supported (${capability.msrName})`;
+  } catch {
+    return "unknown";
+  }
+}
+
+export function isControlSupported(program: Program, control: ControlDef): boolean {
+  try {
+    const capability = controlWordCapability(program.target.msrs, control.word);
+    return (capability.mayBeOne & (1n << BigInt(control.bit))) !== 0n;
+  } catch {
+    return true;
+  }
+}
+
+function handlerHover(model: DocumentModel, handler: HandlerIR): string {
+  const program = model.analysis.program;
+  const reason = handler.reason;
+  const cost = handlerCost(program, reason.code);
+  const hz = program.target.hz;
+  const lines = [
+    `**handler ${reason.name}** (exit reason ${reason.code})`,
+    "",
+    reason.meaning,
+    "",
+    "| per exit | cycles |",
+    "|---|---:|",
+    `| transition (VM exit + entry) | ${Math.round(cost.transition).toLocaleString("en-US")} |`,
+    `| handler | ${Math.round(cost.handler).toLocaleString("en-US")} |`,
+    `| user space | ${Math.round(cost.userspace).toLocaleString("en-US")} |`,
+    `| **total** | **${formatCyclesAt(cost.total, hz)}** |`,
+  ];
+  const arms = armsOf(handler.ops);
+  if (arms.length) {
+    lines.push("", "Branches:");
+    for (const arm of arms)
+      lines.push(`- ${formatPercent(arm.probability)}${arm.label ? ` \`${arm.label}\`` : ""}`);
+  }
+  const served = model.reasonTotals.get(reason.code);
+  if (served && served.exitsPerSecond > 0) {
+    lines.push(
+      "",
+      `Serves **${formatRate(served.exitsPerSecond)}** (${served.perGuest.map((g) => `${g.guest}: ${formatRate(g.estimate.exitsPerSecond)}`).join(", ")}) — ${formatPercent((served.exitsPerSecond * cost.total) / hz)} of a host core`,
+    );
+  } else lines.push("", "No guest in this file exits with this reason.");
+  lines.push("", `Source: ${reason.source}`);
+  return lines.join("\n");
+}
+
+function armsOf(ops: HandlerOp[]): { probability: number; label?: string }[] {
+  for (const op of ops) if (op.op === "branch") return op.arms;
+  return [];
+}
+
+function handlerOpHover(program: Program, op: HandlerOp, owner: HandlerIR | FnIR): string | undefined {
+  const costs = program.target.costs;
+  const hz = program.target.hz;
+  const where = "reason" in owner ? `handler ${owner.reason.name}` : `fn ${owner.name}`;
+  const costLine = (name: keyof typeof costs) =>
+    `${formatCyclesAt(costs[name].cycles, hz)} — ${costs[name].provenance}: ${costs[name].source}`;
+  switch (op.op) {
+    case "vmread":
+    case "vmwrite": {
+      const head = `**${op.op.toUpperCase()}** \`${op.field.name}\` in ${where}: ${costLine(op.op)}`;
+      return `${head}\n\n---\n\n${fieldHover(op.field)}`;
+    }
+    case "work":
+      return `**work**: ${formatCyclesAt(op.cycles, hz)} of hypervisor work (as written)`;
+    case "userspace":
+      return `**userspace**: exit to the user-space VMM and back, ${costLine("userspace_round_trip")}; plus ${formatCyclesAt(op.cycles, hz)} there`;
+    case "decode":
+      return `**decode**: fetch and decode the guest instruction (KVM's emulator front end), ${costLine("decode")}`;
+    case "advance_rip":
+      return `**advance_rip**: read VM_EXIT_INSTRUCTION_LEN, write GUEST_RIP (KVM skip_emulated_instruction), ${costLine("advance_rip")}`;
+    case "invept":
+    case "invvpid":
+      return `**${op.op.toUpperCase()}**: ${costLine(op.op)}`;
+    case "halt":
+      return `**halt**: block the vCPU until its next event (KVM kvm_emulate_halt → kvm_vcpu_halt); waking costs ${costLine("halt_wake")}`;
+    case "kick":
+      return `**kick**: IPI to another vCPU (kvm_vcpu_kick), ${costLine("ipi")}`;
+    case "inject": {
+      const exception = exceptionByVector(op.vector);
+      return `**inject** vector ${op.vector}${exception ? ` (${exception.mnemonic})` : ""}: VM-entry interruption information (VM_ENTRY_INTR_INFO_FIELD 0x4016), ${costLine("inject")}`;
+    }
+    case "call": {
+      const fn = program.fns.get(op.fn);
+      return fn ? fnHover(program, fn) : `**call ${op.fn}**: no such fn`;
+    }
+    case "branch":
+      return `**branch**: ${op.arms.map((arm) => `${formatPercent(arm.probability)}${arm.label ? ` ${arm.label}` : ""}`).join(", ")}`;
+    case "repeat":
+      return `**repeat** ${op.count} times`;
+  }
+}
+
+function fnHover(program: Program, fn: FnIR): string {
+  const costs = program.target.costs;
+  let cycles = 0;
+  let known = true;
+  const sum = (ops: HandlerOp[], weight: number) => {
+    for (const op of ops) {
+      switch (op.op) {
+        case "vmread":
+        case "vmwrite":
+        case "decode":
+        case "advance_rip":
+        case "invept":
+        case "invvpid":
+        case "inject":
+          cycles += weight * costs[op.op].cycles;
+          break;
+        case "kick":
+          cycles += weight * costs.ipi.cycles;
+          break;
+        case "work":
+          cycles += weight * op.cycles;
+          break;
+        case "userspace":
+          cycles += weight * (op.cycles + costs.userspace_round_trip.cycles);
+          break;
+        case "branch":
+          for (const arm of op.arms) sum(arm.ops, weight * arm.probability);
+          break;
+        case "repeat":
+          sum(op.ops, weight * op.count);
+          break;
+        default:
+          known = false;
+      }
+    }
+  };
+  sum(fn.ops, 1);
+  return `**fn ${fn.name}**: ${fn.ops.length} operation${fn.ops.length === 1 ? "" : "s"}${known ? `, ≈ ${formatCyclesAt(cycles, program.target.hz)} per call (branches weighted)` : ""}`;
+}
+
+function vmcsHover(model: DocumentModel, vmcs: VmcsIR): string {
+  const words = Object.entries(vmcs.written)
+    .map(([word, bits]) => `\`${word}\` ${hex(bits as bigint, 8)}`)
+    .join(" · ");
+  const guests = [...model.analysis.program.guests.values()]
+    .filter((g) => g.vmcs === vmcs.name)
+    .map((g) => g.name);
+  return `**vmcs ${vmcs.name}**\n\nControls as written: ${words}\n\nGuests: ${guests.length ? guests.join(", ") : "none"}`;
+}
+
+function guestHover(model: DocumentModel, name: string): string | undefined {
+  const estimate = model.analysis.estimates.get(name);
+  const guest = model.analysis.program.guests.get(name);
+  if (!estimate || !guest) return guest ? `**guest ${name}** on \`${guest.vmcs}\`` : undefined;
+  const lines = [
+    `**guest ${name}** on \`${guest.vmcs}\` · ${guest.vcpus} vCPU${guest.vcpus === 1 ? "" : "s"} · ${estimate.target.profile} @ ${formatHz(estimate.target.hz)}`,
+    "",
+    `Exits: **${formatRate(estimate.exitsPerSecond)}** · overhead **${formatPercent(estimate.overhead)}** · host CPU ${estimate.hostCpu.toFixed(3)} cores · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
+  ];
+  if (estimate.byReason.length) {
+    lines.push("", "| reason | exits/s | cycles/exit | share |", "|---|---:|---:|---:|");
+    for (const reason of [...estimate.byReason]
+      .sort((a, b) => b.exitsPerSecond - a.exitsPerSecond)
+      .slice(0, 8)) {
+      lines.push(
+        `| ${reason.reason} (${reason.code}) | ${formatRate(reason.exitsPerSecond)} | ${Math.round(reason.cyclesPerExit).toLocaleString("en-US")} | ${formatPercent(reason.share)} |`,
+      );
+    }
+  }
+  lines.push("", "_Static estimate from the target's cost parameters._");
+  return lines.join("\n");
+}
+
+function profileHover(profile: CpuProfile, program: Program): string {
+  const lines = [
+    `**${profile.displayName}** (\`${profile.name}\`, ${profile.year}) @ ${formatHz(program.target.profile === profile ? program.target.hz : profile.defaultHz)}`,
+    "",
+    profile.notes,
+    "",
+    `MAXPHYADDR ${profile.maxPhysAddrBits} bits`,
+  ];
+  const secondary = (profile.msrs.IA32_VMX_PROCBASED_CTLS >> 63n) & 1n;
+  const tertiary = (profile.msrs.IA32_VMX_PROCBASED_CTLS >> 49n) & 1n;
+  lines.push(
+    `· secondary controls ${secondary ? "yes" : "no"} · tertiary controls ${tertiary ? "yes" : "no"} · true controls ${(profile.msrs.IA32_VMX_BASIC >> 55n) & 1n ? "yes" : "no"}`,
+    "",
+    "| cost | cycles | provenance |",
+    "|---|---:|---|",
+  );
+  const costs = program.target.profile === profile ? program.target.costs : profile.costs;
+  for (const [name, cost] of Object.entries(costs))
+    lines.push(`| ${name} | ${Math.round(cost.cycles).toLocaleString("en-US")} | ${cost.provenance} |`);
+  lines.push("", `Source: ${profile.source}`);
+  return lines.join("\n");
+}
+
+export function fieldHover(field: VmcsFieldDef): string {
+  return [
+    `**${field.name}** — encoding \`${hex(field.encoding, 4)}\`, ${field.width === "natural" ? "natural-width" : `${field.width}-bit`} ${field.type} field${field.readOnly ? ", **read-only**" : ""}${field.high ? " (high 32 bits of a 64-bit field)" : ""}`,
+    field.description ? `\n${field.description}` : "",
+    `\nSource: ${field.source}`,
+  ].join("\n");
+}
+
+export function msrHover(msr: MsrDef): string {
+  return `**${msr.name}** — MSR \`${hex(msr.index)}\`\n\n${msr.description}\n\nSource: ${msr.source}`;
+}
+
+export function exitReasonHover(reason: ExitReasonDef): string {
+  return `**Exit reason ${reason.code}: ${reason.name}**${reason.aliases?.length ? ` (also ${reason.aliases.join(", ")})` : ""}\n\n${reason.meaning}\n\nSource: ${reason.source}`;
+}
+
+/** A hover for a bare word from the VT-x tables. */
+function hoverForWord(model: DocumentModel, word: string): string | undefined {
+  const program = model.analysis.program;
+  const controls = findControls(word);
+  if (controls.length) {
+    // The word keyword before it on the line decides which word's control is meant.
+    const vmcs = [...program.vmcs.values()][0];
+    return controls
+      .map((control) => controlHover(model, controls.length === 1 ? vmcs : undefined, control))
+      .join("\n\n---\n\n");
+  }
+  const reason = exitReasonByName(word);
+  if (reason) {
+    const handler = program.handlers.get(reason.code);
+    return handler ? handlerHover(model, handler) : exitReasonHover(reason);
+  }
+  const field = vmcsFieldByName(word);
+  if (field) return fieldHover(field);
+  const msr = msrByName(word);
+  if (msr) return msrHover(msr);
+  const exception = exceptionByMnemonic(word);
+  if (exception)
+    return `**${exception.mnemonic}** vector ${exception.vector}: ${exception.name}${exception.hasErrorCode ? " (pushes an error code)" : ""}\n\nSource: ${exception.source}`;
+  const profile = profileByName(word);
+  if (profile) return profileHover(profile, program);
+  return KEYWORD_DOCS[word];
+}
+
+/** One-line documentation of the language's keywords (also used by completion). */
+export const KEYWORD_DOCS: Record<string, string> = {
+  target: "`target PROFILE [@ FREQ]` — the CPU model: its VMX capability MSRs and costs.",
+  vmcs: "`vmcs NAME { … }` — a VMCS configuration.",
+  handler: "`handler REASON { … }` — the hypervisor's handler for one exit reason.",
+  fn: "`fn NAME { … }` — reusable handler operations, used with `call NAME`.",
+  guest: "`guest NAME on VMCS { … }` — a guest workload under one VMCS configuration.",
+  expect: "`expect GUEST { METRIC < VALUE … }` — budgets; a violated budget is a diagnostic.",
+  simulate: "`simulate GUEST for TIME [seed N]` — default simulation parameters.",
+  pin: "Pin-based VM-execution controls (PIN_BASED_VM_EXEC_CONTROL, SDM Vol. 3C §25.6.1).",
+  proc: "Primary processor-based VM-execution controls (CPU_BASED_VM_EXEC_CONTROL, SDM Vol. 3C §25.6.2).",
+  proc2:
+    "Secondary processor-based VM-execution controls (SECONDARY_VM_EXEC_CONTROL, SDM Vol. 3C §25.6.2); active only with `activate_secondary_controls`.",
+  proc3:
+    "Tertiary processor-based VM-execution controls (TERTIARY_VM_EXEC_CONTROL, SDM Vol. 3C §25.6.2); active only with `activate_tertiary_controls`.",
+  exit: "VM-exit controls (VM_EXIT_CONTROLS, SDM Vol. 3C §25.7.1).",
+  entry: "VM-entry controls (VM_ENTRY_CONTROLS, SDM Vol. 3C §25.8.1).",
+  exceptions: "Bits set in the exception bitmap (SDM Vol. 3C §25.6.3).",
+  io: "`io trap PORTS` — ports set in I/O bitmaps A/B (with `use_io_bitmaps`, SDM Vol. 3C §25.6.4).",
+  msr: "`msr trap read|write|rw MSRS` — MSRs set in the MSR bitmap (with `use_msr_bitmaps`, SDM Vol. 3C §25.6.9).",
+  ple: "`ple gap N window N` — PAUSE-loop exiting gap and window in TSC cycles (SDM Vol. 3C §25.6.13).",
+  ept: "`ept { RANGE PERMS … }` — the guest-physical memory map under EPT.",
+  field: "`field NAME = VALUE` — sets any VMCS field by its Linux name.",
+  eptp: "`eptp memtype WB|UC levels 4|5 [accessed_dirty]` — EPT pointer properties VM entry checks.",
+  preemption_timer:
+    "`preemption_timer N` — VMX-preemption timer value in ticks (2^X TSC cycles, X = IA32_VMX_MISC[4:0]).",
+  cr3_targets: "`cr3_targets V…` — CR3-target values (count checked against IA32_VMX_MISC[24:16]).",
+  vcpus: "`vcpus N` — number of vCPUs; rates are per vCPU.",
+  path: "`path NAME rate R { OPS }` or `path NAME every T { OPS }` — a guest code path.",
+  irq: "`irq NAME vector V rate R [posted] { OPS }` — a device interrupt source.",
+  timer: "`timer periodic F { OPS }` or `timer tickless { OPS }` — the guest's timer tick.",
+  idle: "`idle halt|poll|mwait` — what a vCPU does with no work.",
+  apic: "`apic x2apic|xapic` — the guest's local-APIC mode.",
+  work: "`work COST` — hypervisor work of the given cycles or time.",
+  decode: "`decode` — fetch and decode the guest instruction.",
+  advance_rip: "`advance_rip` — skip the exiting instruction.",
+  userspace: "`userspace COST` — round trip to the user-space VMM plus COST there.",
+  halt: "`halt` — block the vCPU until its next event.",
+  kick: "`kick` — send an IPI to another vCPU.",
+  inject: "`inject VECTOR` — queue an event for the next VM entry.",
+  branch: "`branch { P% [LABEL:] OPS … }` — probabilistic paths.",
+  repeat: "`repeat N { OPS }` — a bounded loop.",
+  call: "`call NAME` — run a `fn`.",
+  tsx: "`tsx { OPS }` — a transactional region: an exit inside aborts and re-executes it.",
+  compute: "`compute COST` — guest work that does not exit.",
+};
+
+export function wordAt(text: string, offset: number): { text: string; span: Span } | undefined {
+  const isWord = (c: number) =>
+    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 35; /* # */
+  let start = offset;
+  while (start > 0 && isWord(text.charCodeAt(start - 1))) start--;
+  let end = offset;
+  while (end < text.length && isWord(text.charCodeAt(end))) end++;
+  if (start === end) return undefined;
+  return { text: text.slice(start, end), span: { start, end } };
+}
+
+/** The first line of an operation's source text, for labels ("mmio write 0xfebf_0018"). */
+export function opTitle(text: string, span: Span): string {
+  const source = text.slice(span.start, Math.min(span.end, span.start + 60));
+  const line = source.split(/[\r\n{]/, 1)[0]!.trim();
+  return line.length ? line : source.trim();
+}
+
+/** For code that wants all exceptions (completion). */
+export { EXCEPTIONS, exitReasonByCode };

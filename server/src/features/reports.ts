@@ -1,0 +1,215 @@
+/**
+ * Readable Markdown reports behind "Show Estimate" and "Compare Configurations", and the file
+ * status the client's language status item shows. Comparison re-runs the core's estimator on the
+ * same program with the guest moved to each vmcs block (and, on request, to other target
+ * profiles) — a handful of estimates, on a command, not per keystroke.
+ */
+import { estimateGuest } from "../../../core/src/analysis/estimate";
+import type { GuestEstimate } from "../../../core/src/analysis/types";
+import type { Program } from "../../../core/src/model/ir";
+import { profileByName } from "../../../core/src/vmx/profiles";
+import { spanToRange } from "../convert";
+import { formatCycles, formatHz, formatPercent, formatRate } from "../format";
+import type { DocumentModel } from "../model";
+import type { CompareResult, CompareRow, FileStatusParams } from "../protocol";
+
+export function fileStatus(
+  model: Pick<DocumentModel, "analysis">,
+  uri: string,
+  version: number | null,
+  analysisMs: number,
+): FileStatusParams {
+  const { program, estimates, diagnostics, lines } = model.analysis;
+  let total = 0;
+  let maxOverhead = 0;
+  const guests: FileStatusParams["guests"] = [];
+  for (const guest of program.guests.values()) {
+    const estimate = estimates.get(guest.name);
+    const simulate = program.simulates.find((s) => s.guest === guest.name);
+    guests.push({
+      name: guest.name,
+      vmcs: guest.vmcs,
+      vcpus: guest.vcpus,
+      exitsPerSecond: estimate?.exitsPerSecond ?? 0,
+      overhead: estimate?.overhead ?? 0,
+      hostCpu: estimate?.hostCpu ?? 0,
+      demand: estimate?.demand ?? 0,
+      range: spanToRange(lines, guest.nameSpan),
+      simulate: simulate ? { durationSec: simulate.durationSec, seed: simulate.seed } : undefined,
+    });
+    total += estimate?.exitsPerSecond ?? 0;
+    maxOverhead = Math.max(maxOverhead, estimate?.overhead ?? 0);
+  }
+  return {
+    uri,
+    version,
+    target: {
+      profile: program.target.profile.name,
+      hz: program.target.hz,
+      declared: program.target.span !== undefined,
+      range: program.target.span ? spanToRange(lines, program.target.span) : undefined,
+      profileRange: program.target.profileSpan ? spanToRange(lines, program.target.profileSpan) : undefined,
+    },
+    guests,
+    totalExitsPerSecond: total,
+    maxOverhead,
+    errors: diagnostics.filter((d) => d.severity === "error").length,
+    warnings: diagnostics.filter((d) => d.severity === "warning").length,
+    analysisMs,
+  };
+}
+
+export function estimateReport(model: DocumentModel, fileName: string, onlyGuest?: string): string {
+  const { program, estimates, diagnostics } = model.analysis;
+  const out: string[] = [
+    `# Trapline estimate: ${fileName}`,
+    "",
+    `Target **${program.target.profile.displayName}** (\`${program.target.profile.name}\`) @ ${formatHz(program.target.hz)}${program.target.span ? "" : " — default profile (no `target` line)"}`,
+    "",
+  ];
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  if (errors.length)
+    out.push(
+      `⚠ ${errors.length} error${errors.length === 1 ? "" : "s"} in the file; estimates cover what resolved.`,
+      "",
+    );
+  const names = onlyGuest ? [onlyGuest] : [...estimates.keys()];
+  if (!names.length) out.push("The file has no guest to estimate.");
+  for (const name of names) {
+    const estimate = estimates.get(name);
+    if (!estimate) {
+      out.push(`## guest ${name}`, "", "No estimate (the guest has errors or does not exist).", "");
+      continue;
+    }
+    out.push(...guestSection(estimate, program));
+  }
+  out.push(
+    "_Static estimate: exit rates from the guest's declared arrival rates, cycles from the target's cost parameters (each labelled measured or estimate in the profile)._",
+  );
+  return out.join("\n");
+}
+
+function guestSection(estimate: GuestEstimate, program: Program): string[] {
+  const guest = program.guests.get(estimate.guest);
+  const out = [
+    `## guest ${estimate.guest}${guest ? ` on \`${guest.vmcs}\`` : ""} · ${estimate.vcpus} vCPU${estimate.vcpus === 1 ? "" : "s"}`,
+    "",
+    "| metric | value |",
+    "|---|---:|",
+    `| exits | ${formatRate(estimate.exitsPerSecond)} |`,
+    `| overhead (idle excluded) | ${formatPercent(estimate.overhead)} |`,
+    `| host CPU | ${estimate.hostCpu.toFixed(3)} cores |`,
+    `| demand per vCPU | ${formatPercent(estimate.demand)}${estimate.demand > 1 ? " ⚠ saturated" : ""} |`,
+    "",
+  ];
+  if (estimate.byReason.length) {
+    out.push(
+      "### By exit reason",
+      "",
+      "| reason | code | exits/s | cycles/exit | transition | handler | user space | share |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const r of [...estimate.byReason].sort((a, b) => b.exitsPerSecond - a.exitsPerSecond)) {
+      out.push(
+        `| ${r.reason} | ${r.code} | ${formatRate(r.exitsPerSecond)} | ${Math.round(r.cyclesPerExit).toLocaleString("en-US")} | ${Math.round(r.transitionCycles).toLocaleString("en-US")} | ${Math.round(r.handlerCycles).toLocaleString("en-US")} | ${Math.round(r.userspaceCycles).toLocaleString("en-US")} | ${formatPercent(r.share)} |`,
+      );
+    }
+    out.push("");
+  }
+  if (estimate.paths.length) {
+    out.push(
+      "### By path",
+      "",
+      "| path | kind | runs/s per vCPU | exits per run | cycles per run (guest + exits) |",
+      "|---|---|---:|---|---:|",
+    );
+    for (const p of estimate.paths) {
+      const exits = p.exits.map((e) => `${e.reason} × ${+e.perExecution.toFixed(3)}`).join(", ") || "none";
+      out.push(
+        `| ${p.name} | ${p.kind} | ${formatRate(p.executionsPerSecond)} | ${exits} | ${formatCycles(p.cyclesPerExecution)} (${Math.round(p.guestCyclesPerExecution).toLocaleString("en-US")} + ${Math.round(p.exitCyclesPerExecution).toLocaleString("en-US")}) |`,
+      );
+    }
+    out.push("");
+  }
+  return out;
+}
+
+/** Estimate `guestName` under every vmcs of the file and each requested profile. */
+export function compareConfigurations(
+  model: DocumentModel,
+  guestName: string,
+  profiles: string[] = [],
+): CompareResult {
+  const { program } = model.analysis;
+  const guest = program.guests.get(guestName);
+  if (!guest)
+    return { guest: guestName, rows: [], markdown: `No guest named \`${guestName}\` in this file.` };
+  const targets = [program.target];
+  for (const name of profiles) {
+    const profile = profileByName(name);
+    if (!profile || profile === program.target.profile) continue;
+    // Another CPU: its capability MSRs and costs, at its default clock. The file's own `msr`/`cost`
+    // overrides describe the file's target machine and are not carried over.
+    targets.push({ profile, hz: profile.defaultHz, msrs: profile.msrs, costs: profile.costs });
+  }
+  const errorsOf = (vmcsName: string): string[] => {
+    const vmcs = program.vmcs.get(vmcsName);
+    if (!vmcs) return [];
+    return model.analysis.diagnostics
+      .filter((d) => d.severity === "error" && d.span.start >= vmcs.span.start && d.span.end <= vmcs.span.end)
+      .map((d) => `${d.code}: ${d.message}`);
+  };
+  const rows: CompareRow[] = [];
+  for (const target of targets) {
+    for (const vmcs of program.vmcs.values()) {
+      const variant: Program = {
+        ...program,
+        target,
+        guests: new Map(program.guests).set(guestName, { ...guest, vmcs: vmcs.name }),
+      };
+      let estimate: GuestEstimate | undefined;
+      try {
+        estimate = estimateGuest(variant, guestName);
+      } catch {
+        estimate = undefined;
+      }
+      rows.push({
+        vmcs: vmcs.name,
+        profile: target.profile.name,
+        exitsPerSecond: estimate?.exitsPerSecond ?? Number.NaN,
+        overhead: estimate?.overhead ?? Number.NaN,
+        hostCpu: estimate?.hostCpu ?? Number.NaN,
+        topReasons: [...(estimate?.byReason ?? [])]
+          .sort((a, b) => b.exitsPerSecond - a.exitsPerSecond)
+          .slice(0, 3)
+          .map((r) => ({
+            reason: r.reason,
+            exitsPerSecond: r.exitsPerSecond,
+            cyclesPerExit: r.cyclesPerExit,
+          })),
+        errors: target === program.target ? errorsOf(vmcs.name) : [],
+      });
+    }
+  }
+  const out = [
+    `# Compare configurations: guest ${guestName}`,
+    "",
+    "| vmcs | target | exits/s | overhead | host CPU | top exits |",
+    "|---|---|---:|---:|---:|---|",
+  ];
+  for (const row of rows) {
+    const top = row.topReasons.map((r) => `${r.reason} ${formatRate(r.exitsPerSecond)}`).join(", ") || "—";
+    const mark =
+      row.vmcs === guest.vmcs && row.profile === program.target.profile.name ? " (as written)" : "";
+    out.push(
+      `| ${row.vmcs}${mark}${row.errors.length ? " ⚠" : ""} | ${row.profile} | ${Number.isNaN(row.exitsPerSecond) ? "n/a" : formatRate(row.exitsPerSecond)} | ${Number.isNaN(row.overhead) ? "n/a" : formatPercent(row.overhead)} | ${Number.isNaN(row.hostCpu) ? "n/a" : row.hostCpu.toFixed(3)} | ${top} |`,
+    );
+  }
+  const broken = rows.filter((r) => r.errors.length);
+  if (broken.length) {
+    out.push("", "⚠ Configurations with errors (VM entry would fail):");
+    for (const row of broken) out.push(`- ${row.vmcs}: ${row.errors.slice(0, 3).join("; ")}`);
+  }
+  out.push("", "_Static estimates; run a simulation for distributions._");
+  return { guest: guestName, rows, markdown: out.join("\n") };
+}

@@ -1,0 +1,324 @@
+/**
+ * Everything the request handlers need about one analysed version of a document, built once per
+ * analysis and then only read: a position → element index over the resolved program (so a hover
+ * is a binary search, never a re-analysis), the estimate of each guest operation by span, and the
+ * symbol table used by definition, references and rename.
+ */
+
+import type { OperationEstimate, ReasonEstimate } from "../../core/src/analysis/types";
+import type { Analysis } from "../../core/src/index";
+import type {
+  ControlSetting,
+  FnIR,
+  GuestIR,
+  GuestOp,
+  GuestSource,
+  HandlerIR,
+  HandlerOp,
+  MsrTrap,
+  PortRange,
+  TargetIR,
+  VmcsIR,
+} from "../../core/src/model/ir";
+import type { Span } from "../../core/src/source";
+
+export type IndexEntry =
+  | { kind: "control"; span: Span; vmcs: VmcsIR; setting: ControlSetting }
+  | { kind: "vmcsName"; span: Span; vmcs: VmcsIR }
+  | { kind: "vmcsRef"; span: Span; name: string }
+  | { kind: "guestName"; span: Span; guest: GuestIR }
+  | { kind: "guestRef"; span: Span; name: string }
+  | { kind: "fnName"; span: Span; fn: FnIR }
+  | { kind: "fnRef"; span: Span; name: string }
+  | { kind: "handlerReason"; span: Span; handler: HandlerIR }
+  | { kind: "handlerOp"; span: Span; op: HandlerOp; owner: HandlerIR | FnIR }
+  | { kind: "guestOp"; span: Span; op: GuestOp; guest: GuestIR; source: GuestSource }
+  | { kind: "target"; span: Span; target: TargetIR }
+  | { kind: "vmcsField"; span: Span; vmcs: VmcsIR; name: string }
+  | { kind: "msrTrap"; span: Span; vmcs: VmcsIR; trap: MsrTrap }
+  | { kind: "ioTrap"; span: Span; vmcs: VmcsIR; ports: PortRange }
+  | { kind: "exceptionBit"; span: Span; vmcs: VmcsIR; vector: number };
+
+export type SymbolKindName = "vmcs" | "guest" | "fn";
+
+export interface SymbolInfo {
+  kind: SymbolKindName;
+  name: string;
+  definition: Span;
+  references: Span[];
+}
+
+/** Top-level blocks, for outline and folding. */
+export interface BlockInfo {
+  kind: "target" | "vmcs" | "handler" | "fn" | "guest" | "expect" | "simulate";
+  name: string;
+  span: Span;
+  selection: Span;
+  children: { name: string; detail: string; span: Span; selection: Span }[];
+}
+
+export class DocumentModel {
+  /** Leaf entries sorted by start (ties: larger first, so the innermost comes last). */
+  private readonly entries: IndexEntry[] = [];
+  /** Estimate of every guest operation, keyed by span start. */
+  readonly operationBySpan = new Map<number, OperationEstimate>();
+  readonly symbols = new Map<string, SymbolInfo>();
+  readonly blocks: BlockInfo[] = [];
+  /** Exits/s across every guest by basic reason, with the ReasonEstimate of each guest. */
+  readonly reasonTotals = new Map<
+    number,
+    { exitsPerSecond: number; perGuest: { guest: string; estimate: ReasonEstimate }[] }
+  >();
+
+  constructor(readonly analysis: Analysis) {
+    const { program, text } = analysis;
+    const entries = this.entries;
+
+    if (program.target.span && program.target.profileSpan) {
+      entries.push({ kind: "target", span: program.target.profileSpan, target: program.target });
+      this.blocks.push({
+        kind: "target",
+        name: program.target.profile.name,
+        span: program.target.span,
+        selection: program.target.profileSpan,
+        children: [],
+      });
+    }
+
+    for (const vmcs of program.vmcs.values()) {
+      entries.push({ kind: "vmcsName", span: vmcs.nameSpan, vmcs });
+      this.define("vmcs", vmcs.name, vmcs.nameSpan);
+      for (const setting of vmcs.settings)
+        entries.push({ kind: "control", span: setting.span, vmcs, setting });
+      for (const [name, field] of vmcs.fields)
+        entries.push({ kind: "vmcsField", span: field.span, vmcs, name });
+      for (const trap of vmcs.msrTraps) entries.push({ kind: "msrTrap", span: trap.span, vmcs, trap });
+      for (const ports of vmcs.ioTraps) entries.push({ kind: "ioTrap", span: ports.span, vmcs, ports });
+      for (const [vector, span] of vmcs.exceptionSpans)
+        entries.push({ kind: "exceptionBit", span, vmcs, vector });
+      const children: BlockInfo["children"] = [];
+      for (const [word, span] of Object.entries(vmcs.wordLines)) {
+        if (span) children.push({ name: word, detail: "controls", span, selection: span });
+      }
+      if (vmcs.eptSpan)
+        children.push({
+          name: "ept",
+          detail: `${vmcs.ept.length} regions`,
+          span: vmcs.eptSpan,
+          selection: vmcs.eptSpan,
+        });
+      this.blocks.push({
+        kind: "vmcs",
+        name: vmcs.name,
+        span: vmcs.span,
+        selection: vmcs.nameSpan,
+        children,
+      });
+    }
+
+    for (const fn of program.fns.values()) {
+      entries.push({ kind: "fnName", span: fn.nameSpan, fn });
+      this.define("fn", fn.name, fn.nameSpan);
+      this.indexHandlerOps(fn.ops, fn);
+      this.blocks.push({ kind: "fn", name: fn.name, span: fn.span, selection: fn.nameSpan, children: [] });
+    }
+
+    for (const handler of program.handlers.values()) {
+      entries.push({ kind: "handlerReason", span: handler.reasonSpan, handler });
+      this.indexHandlerOps(handler.ops, handler);
+      this.blocks.push({
+        kind: "handler",
+        name: handler.reason.name,
+        span: handler.span,
+        selection: handler.reasonSpan,
+        children: [],
+      });
+    }
+
+    for (const guest of program.guests.values()) {
+      entries.push({ kind: "guestName", span: guest.nameSpan, guest });
+      this.define("guest", guest.name, guest.nameSpan);
+      entries.push({ kind: "vmcsRef", span: guest.vmcsSpan, name: guest.vmcs });
+      const children: BlockInfo["children"] = [];
+      for (const source of guest.sources) {
+        this.indexGuestOps(source.ops, guest, source);
+        children.push({
+          name: source.name,
+          detail: source.kind,
+          span: source.span,
+          selection: source.nameSpan,
+        });
+      }
+      this.blocks.push({
+        kind: "guest",
+        name: guest.name,
+        span: guest.span,
+        selection: guest.nameSpan,
+        children,
+      });
+    }
+
+    for (const expect of program.expects) {
+      entries.push({ kind: "guestRef", span: expect.guestSpan, name: expect.guest });
+      this.blocks.push({
+        kind: "expect",
+        name: expect.guest,
+        span: expect.span,
+        selection: expect.guestSpan,
+        children: [],
+      });
+    }
+    for (const simulate of program.simulates) {
+      entries.push({ kind: "guestRef", span: simulate.guestSpan, name: simulate.guest });
+      this.blocks.push({
+        kind: "simulate",
+        name: simulate.guest,
+        span: simulate.span,
+        selection: simulate.guestSpan,
+        children: [],
+      });
+    }
+
+    // References, now that every definition is known. A reference to an undefined name still
+    // counts (rename keeps it consistent), it just has no definition to jump to.
+    for (const entry of entries) {
+      if (entry.kind === "vmcsRef") this.reference("vmcs", entry.name, entry.span);
+      else if (entry.kind === "guestRef") this.reference("guest", entry.name, entry.span);
+      else if (entry.kind === "fnRef") this.reference("fn", entry.name, entry.span);
+    }
+
+    for (const estimate of analysis.estimates.values()) {
+      for (const operation of estimate.operations) this.operationBySpan.set(operation.span.start, operation);
+      for (const reason of estimate.byReason) {
+        let total = this.reasonTotals.get(reason.code);
+        if (!total) {
+          total = { exitsPerSecond: 0, perGuest: [] };
+          this.reasonTotals.set(reason.code, total);
+        }
+        total.exitsPerSecond += reason.exitsPerSecond;
+        total.perGuest.push({ guest: estimate.guest, estimate: reason });
+      }
+    }
+
+    entries.sort((a, b) => a.span.start - b.span.start || b.span.end - a.span.end);
+    this.blocks.sort((a, b) => a.span.start - b.span.start);
+    void text;
+  }
+
+  /** The innermost indexed element covering `offset` (an offset at a token's end counts). */
+  elementAt(offset: number): IndexEntry | undefined {
+    const entries = this.entries;
+    let lo = 0;
+    let hi = entries.length - 1;
+    let last = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (entries[mid]!.span.start <= offset) {
+        last = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    // Entries nest only inside compound operations (and `call NAME` holds its name): a covering
+    // entry that starts earlier contains every later-starting covering one, so walking back the
+    // first covering entry is the innermost. The bound keeps a hover on blank space cheap.
+    let best: IndexEntry | undefined;
+    for (let i = last, seen = 0; i >= 0 && seen < 256; i--, seen++) {
+      const entry = entries[i]!;
+      if (entry.span.end >= offset) {
+        best = entry;
+        break;
+      }
+    }
+    return best;
+  }
+
+  /** The top-level block covering `offset`. */
+  blockAt(offset: number): BlockInfo | undefined {
+    for (const block of this.blocks) {
+      if (block.span.start <= offset && offset <= block.span.end) return block;
+      if (block.span.start > offset) break;
+    }
+    return undefined;
+  }
+
+  /** The symbol whose definition or one of whose references covers `offset`. */
+  symbolAt(offset: number): SymbolInfo | undefined {
+    const entry = this.elementAt(offset);
+    if (!entry) return undefined;
+    switch (entry.kind) {
+      case "vmcsName":
+        return this.symbols.get(`vmcs:${entry.vmcs.name}`);
+      case "vmcsRef":
+        return this.symbols.get(`vmcs:${entry.name}`);
+      case "guestName":
+        return this.symbols.get(`guest:${entry.guest.name}`);
+      case "guestRef":
+        return this.symbols.get(`guest:${entry.name}`);
+      case "fnName":
+        return this.symbols.get(`fn:${entry.fn.name}`);
+      case "fnRef":
+        return this.symbols.get(`fn:${entry.name}`);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Guest operations in the file that exit with a basic reason, for references of a handler. */
+  operationsExitingWith(code: number): OperationEstimate[] {
+    const result: OperationEstimate[] = [];
+    for (const operation of this.operationBySpan.values()) {
+      if (operation.decision.exits.some((effect) => effect.reason.code === code)) result.push(operation);
+    }
+    return result.sort((a, b) => a.span.start - b.span.start);
+  }
+
+  /** Every index entry, in source order (semantic tokens walk them). */
+  allEntries(): readonly IndexEntry[] {
+    return this.entries;
+  }
+
+  private define(kind: SymbolKindName, name: string, span: Span): void {
+    const key = `${kind}:${name}`;
+    const existing = this.symbols.get(key);
+    if (existing) existing.definition = span;
+    else this.symbols.set(key, { kind, name, definition: span, references: [] });
+  }
+
+  private reference(kind: SymbolKindName, name: string, span: Span): void {
+    const key = `${kind}:${name}`;
+    let symbol = this.symbols.get(key);
+    if (!symbol) {
+      // Referenced but never defined: no definition span; rename still updates the references.
+      symbol = { kind, name, definition: { start: -1, end: -1 }, references: [] };
+      this.symbols.set(key, symbol);
+    }
+    symbol.references.push(span);
+  }
+
+  private indexHandlerOps(ops: HandlerOp[], owner: HandlerIR | FnIR): void {
+    for (const op of ops) {
+      this.entries.push({ kind: "handlerOp", span: op.span, op, owner });
+      if (op.op === "call") {
+        const nameSpan = nameSpanAtEnd(this.analysis.text, op.span, op.fn);
+        this.entries.push({ kind: "fnRef", span: nameSpan, name: op.fn });
+      } else if (op.op === "branch") {
+        for (const arm of op.arms) this.indexHandlerOps(arm.ops, owner);
+      } else if (op.op === "repeat") this.indexHandlerOps(op.ops, owner);
+    }
+  }
+
+  private indexGuestOps(ops: GuestOp[], guest: GuestIR, source: GuestSource): void {
+    for (const op of ops) {
+      this.entries.push({ kind: "guestOp", span: op.span, op, guest, source });
+      if (op.op === "tsx" || op.op === "repeat") this.indexGuestOps(op.ops, guest, source);
+      else if (op.op === "branch") for (const arm of op.arms) this.indexGuestOps(arm.ops, guest, source);
+    }
+  }
+}
+
+/** The span of `name` inside `span` (the last occurrence: `call NAME` ends with the name). */
+export function nameSpanAtEnd(text: string, span: Span, name: string): Span {
+  const at = text.lastIndexOf(name, span.end - name.length);
+  if (at >= span.start && at + name.length <= span.end) return { start: at, end: at + name.length };
+  return span;
+}

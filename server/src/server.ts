@@ -1,0 +1,412 @@
+/**
+ * The Trapline language server: protocol wiring over any `Connection` (stdio/IPC in node.ts, a
+ * Web Worker in browser.ts). Every handler is a thin adapter: convert positions, read the cached
+ * analysis, call a feature function, convert back. No handler lets an exception escape: failures
+ * are logged and answered with an empty result, so the server survives any text.
+ */
+import {
+  type CancellationToken,
+  type CodeAction,
+  type Connection,
+  type DiagnosticServerCancellationData,
+  DidChangeConfigurationNotification,
+  type DocumentDiagnosticReport,
+  type InitializeParams,
+  type InitializeResult,
+  LSPErrorCodes,
+  type Diagnostic as LspDiagnostic,
+  ResponseError,
+  TextDocumentSyncKind,
+  TextDocuments,
+} from "vscode-languageserver";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import { PROFILES } from "../../core/src/vmx/profiles";
+import {
+  type ClientDiagnosticSupport,
+  coreFixToCodeAction,
+  fixesToCodeActions,
+  rangesOverlap,
+  rangeToSpan,
+  spanToRange,
+  toLspDiagnostic,
+} from "./convert";
+import { AnalysisCache, type AnalyzedVersion, describeError } from "./documents";
+import { completeAt } from "./features/completion";
+import { codeLenses, inlayHints, SEMANTIC_LEGEND, semanticTokens } from "./features/decorations";
+import { hoverAt } from "./features/hover";
+import {
+  definitionAt,
+  documentSymbols,
+  foldingRanges,
+  prepareRenameAt,
+  referencesAt,
+  renameAt,
+} from "./features/navigation";
+import { compareConfigurations, estimateReport, fileStatus } from "./features/reports";
+import type { DocumentModel } from "./model";
+import {
+  CompareRequest,
+  EstimateReportRequest,
+  FileInfoRequest,
+  FileStatusNotification,
+  type TraplineSettings,
+} from "./protocol";
+
+export interface ServerOptions {
+  /** Delay between the last edit and the analysis; typescript-language-server uses 50 ms. */
+  debounceMs?: number;
+}
+
+/** What the client may pass as `initializationOptions`. */
+export interface TraplineInitializationOptions {
+  settings?: TraplineSettings;
+  /** The client implements `trapline.runSimulation` (the VS Code extension does). */
+  simulateCommand?: boolean;
+  /** The client implements `trapline.showEstimate`. */
+  estimateCommand?: boolean;
+}
+
+export function startServer(connection: Connection, options: ServerOptions = {}): void {
+  const documents = new TextDocuments(TextDocument);
+  let pullDiagnostics = false;
+  let configurationRequests = false;
+  let diagnosticSupport: ClientDiagnosticSupport = {
+    relatedInformation: false,
+    tags: false,
+    codeDescription: false,
+  };
+  let lensOptions = { simulateCommand: false, estimateCommand: false };
+  let settings: TraplineSettings = {};
+
+  const log = (message: string) => {
+    try {
+      connection.console.log(message);
+    } catch {
+      // The connection itself is gone; nothing left to tell.
+    }
+  };
+
+  /** The LSP diagnostics last computed per URI and version, reused by pull requests and code actions. */
+  const published = new Map<string, { version: number; diagnostics: LspDiagnostic[] }>();
+
+  const lspDiagnostics = (uri: string, analyzed: AnalyzedVersion): LspDiagnostic[] => {
+    const cached = published.get(uri);
+    if (cached && cached.version === analyzed.version) return cached.diagnostics;
+    const { lines, diagnostics } = analyzed.analysis;
+    const converted = diagnostics.map((d) => toLspDiagnostic(uri, lines, d, diagnosticSupport));
+    published.set(uri, { version: analyzed.version, diagnostics: converted });
+    return converted;
+  };
+
+  const cache = new AnalysisCache(
+    options.debounceMs ?? 50,
+    (uri, analyzed) => {
+      try {
+        if (!pullDiagnostics) {
+          connection.sendDiagnostics({
+            uri,
+            version: analyzed.version,
+            diagnostics: lspDiagnostics(uri, analyzed),
+          });
+        }
+        connection.sendNotification(
+          FileStatusNotification,
+          fileStatus({ analysis: analyzed.analysis }, uri, analyzed.version, analyzed.elapsedMs),
+        );
+      } catch (error) {
+        log(`trapline: publishing results for ${uri} failed: ${describeError(error)}`);
+      }
+    },
+    log,
+  );
+
+  /**
+   * Runs a request handler against the current model: answers "cancelled" when the client has
+   * cancelled, `empty` when the document is unknown or the feature throws (after logging).
+   */
+  function withModel<T>(
+    name: string,
+    uri: string,
+    token: CancellationToken | undefined,
+    empty: T,
+    handler: (model: DocumentModel) => T,
+  ): T | ResponseError<void> {
+    if (token?.isCancellationRequested) return cancelled();
+    try {
+      const model = cache.model(uri);
+      if (!model) return empty;
+      if (token?.isCancellationRequested) return cancelled();
+      return handler(model);
+    } catch (error) {
+      if (error instanceof ResponseError) return error as ResponseError<void>;
+      log(`trapline: ${name} failed on ${uri}: ${describeError(error)}`);
+      return empty;
+    }
+  }
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    const capabilities = params.capabilities;
+    pullDiagnostics = capabilities.textDocument?.diagnostic !== undefined;
+    configurationRequests = capabilities.workspace?.configuration === true;
+    const publish = capabilities.textDocument?.publishDiagnostics;
+    diagnosticSupport = {
+      relatedInformation: publish?.relatedInformation === true || pullDiagnostics,
+      tags: (publish?.tagSupport?.valueSet?.length ?? 0) > 0 || pullDiagnostics,
+      codeDescription: publish?.codeDescriptionSupport === true,
+    };
+    const init = (params.initializationOptions ?? {}) as TraplineInitializationOptions;
+    if (init.settings) settings = init.settings;
+    cache.options = { defaultTarget: settings.defaultTarget };
+    lensOptions = {
+      simulateCommand: init.simulateCommand === true,
+      estimateCommand: init.estimateCommand === true,
+    };
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+        hoverProvider: true,
+        completionProvider: { triggerCharacters: [" ", "#"], resolveProvider: false },
+        definitionProvider: true,
+        referencesProvider: true,
+        renameProvider: { prepareProvider: true },
+        documentSymbolProvider: true,
+        foldingRangeProvider: true,
+        codeActionProvider: { codeActionKinds: ["quickfix"] },
+        codeLensProvider: { resolveProvider: false },
+        inlayHintProvider: { resolveProvider: false },
+        semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: true, range: true },
+        ...(pullDiagnostics
+          ? {
+              diagnosticProvider: {
+                interFileDependencies: false,
+                workspaceDiagnostics: false,
+                identifier: "trapline",
+              },
+            }
+          : {}),
+      },
+      serverInfo: { name: "trapline", version: "0.1.0" },
+    };
+  });
+
+  async function refreshSettings(pushed?: unknown): Promise<void> {
+    let next: TraplineSettings | undefined;
+    if (configurationRequests) {
+      try {
+        next = ((await connection.workspace.getConfiguration("trapline")) ?? {}) as TraplineSettings;
+      } catch (error) {
+        log(`trapline: reading settings failed: ${describeError(error)}`);
+      }
+    } else if (pushed && typeof pushed === "object" && "trapline" in pushed) {
+      next = (pushed as { trapline: TraplineSettings }).trapline;
+    }
+    if (!next) return;
+    const changed = next.defaultTarget !== settings.defaultTarget;
+    settings = next;
+    if (changed) {
+      cache.options = { defaultTarget: settings.defaultTarget || undefined };
+      published.clear();
+      cache.invalidateAll();
+      if (pullDiagnostics) connection.languages.diagnostics.refresh().catch(() => undefined);
+    }
+  }
+
+  connection.onInitialized(() => {
+    if (configurationRequests) {
+      connection.client
+        .register(DidChangeConfigurationNotification.type, { section: "trapline" })
+        .catch(() => undefined);
+      void refreshSettings();
+    }
+  });
+  connection.onDidChangeConfiguration((params) => void refreshSettings(params.settings));
+
+  documents.onDidOpen((event) => cache.schedule(event.document, true));
+  documents.onDidChangeContent((event) => {
+    // onDidChangeContent also fires on open, which onDidOpen already analysed.
+    if (cache.document(event.document.uri)?.version === event.document.version) return;
+    cache.schedule(event.document);
+  });
+  documents.onDidClose((event) => {
+    cache.close(event.document.uri);
+    published.delete(event.document.uri);
+    if (!pullDiagnostics) connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+  });
+
+  connection.languages.diagnostics.on((params, token) => {
+    const uri = params.textDocument.uri;
+    if (token.isCancellationRequested) return cancelled() as ResponseError<DiagnosticServerCancellationData>;
+    const analyzed = cache.ensure(uri);
+    const report: DocumentDiagnosticReport = {
+      kind: "full",
+      items: analyzed ? lspDiagnostics(uri, analyzed) : [],
+    };
+    return report;
+  });
+
+  connection.onHover((params, token) =>
+    withModel("hover", params.textDocument.uri, token, null, (model) =>
+      hoverAt(model, model.analysis.lines.offsetAt(params.position)),
+    ),
+  );
+
+  connection.onCompletion((params, token) => {
+    const uri = params.textDocument.uri;
+    if (token.isCancellationRequested) return cancelled();
+    const document = cache.document(uri);
+    if (!document) return [];
+    try {
+      const model = cache.model(uri);
+      const text = document.getText();
+      return completeAt(model, text, document.offsetAt(params.position));
+    } catch (error) {
+      log(`trapline: completion failed on ${uri}: ${describeError(error)}`);
+      return [];
+    }
+  });
+
+  connection.onDefinition((params, token) =>
+    withModel("definition", params.textDocument.uri, token, null, (model) =>
+      definitionAt(model, params.textDocument.uri, model.analysis.lines.offsetAt(params.position)),
+    ),
+  );
+  connection.onReferences((params, token) =>
+    withModel("references", params.textDocument.uri, token, [], (model) =>
+      referencesAt(
+        model,
+        params.textDocument.uri,
+        model.analysis.lines.offsetAt(params.position),
+        params.context.includeDeclaration,
+      ),
+    ),
+  );
+  connection.onPrepareRename((params, token) =>
+    withModel("prepareRename", params.textDocument.uri, token, null, (model) =>
+      prepareRenameAt(model, model.analysis.lines.offsetAt(params.position)),
+    ),
+  );
+  connection.onRenameRequest((params, token) =>
+    withModel("rename", params.textDocument.uri, token, null, (model) =>
+      renameAt(
+        model,
+        params.textDocument.uri,
+        model.analysis.lines.offsetAt(params.position),
+        params.newName,
+      ),
+    ),
+  );
+  connection.onDocumentSymbol((params, token) =>
+    withModel("documentSymbol", params.textDocument.uri, token, [], (model) => documentSymbols(model)),
+  );
+  connection.onFoldingRanges((params, token) => {
+    if (token.isCancellationRequested) return cancelled();
+    const document = cache.document(params.textDocument.uri);
+    if (!document) return [];
+    try {
+      return foldingRanges(undefined, document.getText(), (offset) => document.positionAt(offset).line);
+    } catch (error) {
+      log(`trapline: folding failed: ${describeError(error)}`);
+      return [];
+    }
+  });
+
+  connection.onCodeAction((params, token) =>
+    withModel("codeAction", params.textDocument.uri, token, [] as CodeAction[], (model) => {
+      const uri = params.textDocument.uri;
+      const actions: CodeAction[] = [];
+      for (const diagnostic of params.context.diagnostics)
+        actions.push(...fixesToCodeActions(uri, diagnostic));
+      if (actions.length) return actions;
+      // The client did not echo `data` back: take the fixes from the cached analysis.
+      const { lines, diagnostics } = model.analysis;
+      for (const diagnostic of diagnostics) {
+        if (!diagnostic.fixes?.length) continue;
+        const range = spanToRange(lines, diagnostic.span);
+        if (!rangesOverlap(range, params.range)) continue;
+        const lsp = toLspDiagnostic(uri, lines, diagnostic, diagnosticSupport);
+        for (const fix of diagnostic.fixes) actions.push(coreFixToCodeAction(uri, lines, fix, lsp));
+      }
+      return actions;
+    }),
+  );
+
+  connection.languages.semanticTokens.on((params, token) =>
+    withModel("semanticTokens", params.textDocument.uri, token, { data: [] }, (model) =>
+      semanticTokens(model),
+    ),
+  );
+  connection.languages.semanticTokens.onRange((params, token) =>
+    withModel("semanticTokens/range", params.textDocument.uri, token, { data: [] }, (model) =>
+      semanticTokens(model, rangeToSpan(model.analysis.lines, params.range)),
+    ),
+  );
+  connection.languages.inlayHint.on((params, token) =>
+    withModel("inlayHint", params.textDocument.uri, token, [], (model) =>
+      settings.inlayHints === false ? [] : inlayHints(model, rangeToSpan(model.analysis.lines, params.range)),
+    ),
+  );
+  connection.onCodeLens((params, token) =>
+    withModel("codeLens", params.textDocument.uri, token, [], (model) =>
+      settings.codeLens === false ? [] : codeLenses(model, params.textDocument.uri, lensOptions),
+    ),
+  );
+
+  connection.onRequest(EstimateReportRequest, (params, token) =>
+    withModel("estimateReport", params.uri, token, { markdown: "The file is not open." }, (model) => ({
+      markdown: estimateReport(model, fileNameOf(params.uri), params.guest),
+    })),
+  );
+  connection.onRequest(CompareRequest, (params, token) =>
+    withModel(
+      "compare",
+      params.uri,
+      token,
+      { guest: params.guest, rows: [], markdown: "The file is not open." },
+      (model) => compareConfigurations(model, params.guest, params.profiles),
+    ),
+  );
+  connection.onRequest(FileInfoRequest, (params, token) =>
+    withModel(
+      "fileInfo",
+      params.uri,
+      token,
+      {
+        guests: [],
+        vmcs: [],
+        profiles: [],
+        target: { profile: "", declared: false, profileRange: undefined },
+      },
+      (model) => {
+        const { program, lines } = model.analysis;
+        return {
+          guests: [...program.guests.keys()],
+          vmcs: [...program.vmcs.keys()],
+          profiles: PROFILES.map((p) => ({ name: p.name, displayName: p.displayName, year: p.year })),
+          target: {
+            profile: program.target.profile.name,
+            declared: program.target.span !== undefined,
+            profileRange: program.target.profileSpan
+              ? spanToRange(lines, program.target.profileSpan)
+              : undefined,
+          },
+        };
+      },
+    ),
+  );
+
+  connection.onShutdown(() => {
+    for (const uri of cache.uris()) cache.close(uri);
+  });
+
+  documents.listen(connection);
+  connection.listen();
+}
+
+function cancelled(): ResponseError<void> {
+  return new ResponseError(LSPErrorCodes.RequestCancelled, "request cancelled");
+}
+
+function fileNameOf(uri: string): string {
+  const path = uri.split(/[?#]/, 1)[0]!;
+  return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1));
+}
