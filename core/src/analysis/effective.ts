@@ -1,0 +1,79 @@
+/**
+ * The control words the CPU actually sees for a VMCS: the bits written in the file plus the
+ * default1 bits the target's capability MSRs force to 1, with the secondary and tertiary words
+ * treated as 0 when the primary word does not activate them.
+ *
+ * - Default1 class and TRUE MSRs: SDM Vol. 3D App. A.2–A.5 (vmx-facts §5). When
+ *   IA32_VMX_BASIC[55] = 0 every default1 bit must be 1 (the non-TRUE MSR reports them as
+ *   allowed-0 = 1); when it is 1 the IA32_VMX_TRUE_*_CTLS MSR says which of them may be 0
+ *   (e.g. CR3-load/CR3-store exiting on most CPUs). `controlWordCapability` picks the right MSR.
+ * - Secondary/tertiary: SDM Vol. 3C §27.2.1.1 (editions before 2023: §26.2.1.1), vmx-facts E3/E4: "If the
+ *   'activate secondary controls' primary processor-based VM-execution control is 0, … the
+ *   logical processor operates as if all the secondary processor-based VM-execution controls
+ *   were 0"; likewise "activate tertiary controls".
+ */
+import type { TargetIR, VmcsIR } from "../model/ir";
+import { controlWordCapability } from "../vmx/capabilities";
+import { DEFAULT1_BITS, findControls } from "../vmx/controls";
+import type { ControlWord } from "../vmx/types";
+
+export type ControlWords = Record<ControlWord, bigint>;
+
+/** Primary processor-based bit 31 "activate secondary controls" (SDM Table 26-6; L-feat). */
+const ACTIVATE_SECONDARY_BIT = 1n << 31n;
+/** Primary processor-based bit 17 "activate tertiary controls" (SDM Table 26-6; L-feat). */
+const ACTIVATE_TERTIARY_BIT = 1n << 17n;
+
+const DEFAULT1_WORDS = ["pin", "proc", "exit", "entry"] as const;
+
+/** One computation per (vmcs, target) pair: the facade, estimator and simulator all ask. */
+const cache = new WeakMap<VmcsIR, { target: TargetIR; words: ControlWords }>();
+
+export function effectiveControls(vmcs: VmcsIR, target: TargetIR): ControlWords {
+  const cached = cache.get(vmcs);
+  if (cached && cached.target === target) return cached.words;
+  const words: ControlWords = { ...vmcs.written };
+  for (const word of DEFAULT1_WORDS) {
+    // Only the default1 class is implied (language spec: "Bits of the default1 class are
+    // implied as the target's capability MSRs require"); other must-be-one bits left out are a
+    // VM-entry failure that checks.ts reports, not something to paper over here.
+    const { mustBeOne } = controlWordCapability(target.msrs, word);
+    words[word] |= mustBeOne & BigInt(DEFAULT1_BITS[word] >>> 0);
+  }
+  if ((words.proc & ACTIVATE_SECONDARY_BIT) === 0n) words.proc2 = 0n;
+  if ((words.proc & ACTIVATE_TERTIARY_BIT) === 0n) words.proc3 = 0n;
+  cache.set(vmcs, { target, words });
+  return words;
+}
+
+/** A control resolved to its word and bit mask once, for hot-path tests. */
+export interface ControlRef {
+  name: string;
+  word: ControlWord;
+  mask: bigint;
+}
+
+const refCache = new Map<string, ControlRef>();
+
+/**
+ * Resolves a control by language name (and word, for names that exist in several words such
+ * as conceal_vmx_from_pt). Throws on an unknown name: callers pass literals, so that is a
+ * programming error, not bad input.
+ */
+export function controlRef(name: string, word?: ControlWord): ControlRef {
+  const key = word ? `${word}:${name}` : name;
+  let ref = refCache.get(key);
+  if (ref) return ref;
+  const defs = findControls(name).filter((d) => word === undefined || d.word === word);
+  const def = defs[0];
+  if (!def) throw new Error(`unknown VMX control ${key}`);
+  ref = { name: def.name, word: def.word, mask: 1n << BigInt(def.bit) };
+  refCache.set(key, ref);
+  return ref;
+}
+
+/** Whether a control is 1 in the given (effective) control words. */
+export function isSet(controls: ControlWords, name: string | ControlRef, word?: ControlWord): boolean {
+  const ref = typeof name === "string" ? controlRef(name, word) : name;
+  return (controls[ref.word] & ref.mask) !== 0n;
+}

@@ -1,0 +1,241 @@
+/**
+ * The static estimator: exits per second, cycles per exit, overhead, host CPU and demand of a
+ * guest, per source, per exit reason and per operation. Every formula is written out with a
+ * worked example in docs/estimator.md. Linear in the number of operations: each operation is
+ * decided once, handler costs are cached per program, and the idle model is solved in closed
+ * form (the busy share enters the equations linearly).
+ */
+import type { Arrival, GuestOp, GuestSource, Program } from "../model/ir";
+import type { Span } from "../source";
+import type { ExitReasonDef } from "../vmx/types";
+import { handlerCost } from "./cost";
+import { effectiveControls } from "./effective";
+import { decideDelivery, decideIdle, type ExitContext, exitCount, walkOps } from "./exits";
+import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
+
+interface SourceModel {
+  source: GuestSource;
+  /** Arrivals per second per vCPU (tickless: solved with the idle model). */
+  rate: number;
+  tickless: boolean;
+  computeCycles: number;
+  /** Exits of the source's operations, per execution. */
+  opExits: ExitDecision["exits"];
+  opExitCycles: number;
+  /** Exits of delivering the interrupt to a vCPU in guest mode, per arrival. */
+  delivery: ExitDecision;
+  deliveryExitCycles: number;
+  visits: { op: GuestOp; decision: ExitDecision; executions: number }[];
+}
+
+export function estimateGuest(program: Program, guestName: string): GuestEstimate {
+  const target = program.target;
+  const hz = target.hz > 0 ? target.hz : 1;
+  const guest = program.guests.get(guestName);
+  const vmcs = guest ? program.vmcs.get(guest.vmcs) : undefined;
+  const empty: GuestEstimate = {
+    guest: guestName,
+    target: { profile: target.profile.name, hz: target.hz },
+    vcpus: guest?.vcpus ?? 0,
+    exitsPerSecond: 0,
+    overhead: 0,
+    hostCpu: 0,
+    demand: 0,
+    byReason: [],
+    paths: [],
+    operations: [],
+  };
+  if (!guest || !vmcs) return empty;
+  const vcpus = Math.max(0, guest.vcpus);
+
+  const ctx: ExitContext = { program, guest, vmcs, controls: effectiveControls(vmcs, target) };
+  const costOf = (code: number) => handlerCost(program, code).total;
+  const exitCycles = (exits: ExitDecision["exits"]) => {
+    let c = 0;
+    for (const e of exits) c += e.perExecution * costOf(e.reason.code);
+    return c;
+  };
+
+  // 1. Decide every operation once, per source.
+  const models: SourceModel[] = guest.sources.map((source) => {
+    const sctx: ExitContext = source.kind === "irq" ? { ...ctx, eoiVector: source.vector } : ctx;
+    const visits: SourceModel["visits"] = [];
+    const walked = walkOps(source.ops, sctx, (op, decision, executions) =>
+      visits.push({ op, decision, executions }),
+    );
+    const delivery = decideDelivery(source, sctx).decision;
+    return {
+      source,
+      rate: arrivalRate(source.arrival),
+      tickless: source.arrival.kind === "tickless",
+      computeCycles: walked.computeCycles,
+      opExits: walked.decision.exits,
+      opExitCycles: exitCycles(walked.decision.exits),
+      delivery,
+      deliveryExitCycles: exitCycles(delivery.exits),
+      visits,
+    };
+  });
+  const idle = decideIdle(ctx);
+  const idleExitCycles = exitCycles(idle.decision.exits);
+
+  // 2. The busy share ρ of a vCPU, in closed form (docs/estimator.md "Idle model"):
+  //    busy cycles/s B(ρ) = Σ λ·(compute + op exits) + Σ λ·p_run·delivery + Λ·(1−ρ)·(idle + tickless)
+  //    with p_run = ρ when an idle vCPU is blocked in the host (arrivals then wake it without an
+  //    exit), else 1; Λ = Σ λ of the non-tickless sources; ρ = B(ρ)/hz.
+  let base = 0; // Σ λ (compute + op exits), non-tickless
+  let deliverySum = 0; // Σ λ · delivery exit cycles, non-tickless
+  let arrivals = 0; // Λ
+  let ticklessCycles = 0; // per busy period
+  for (const m of models) {
+    if (m.tickless) {
+      ticklessCycles += m.computeCycles + m.opExitCycles + m.deliveryExitCycles;
+      continue;
+    }
+    base += m.rate * (m.computeCycles + m.opExitCycles);
+    deliverySum += m.rate * m.deliveryExitCycles;
+    arrivals += m.rate;
+  }
+  const perIdlePeriod = idleExitCycles + ticklessCycles;
+  const blocked = idle.blockedInHost;
+  const k0 = base + (blocked ? 0 : deliverySum) + arrivals * perIdlePeriod;
+  const k1 = (blocked ? deliverySum : 0) - arrivals * perIdlePeriod;
+  let rho = hz - k1 > 0 ? k0 / (hz - k1) : Number.POSITIVE_INFINITY;
+  const saturated = !(rho < 1);
+  if (saturated) rho = 1;
+  const pRun = blocked ? rho : 1;
+  const idlePeriods = arrivals * (1 - rho);
+
+  // 3. Per-source results.
+  const reasonRates = new Map<number, { reason: ExitReasonDef; perSecond: number }>();
+  const addRate = (reason: ExitReasonDef, perSecond: number) => {
+    if (perSecond === 0) return;
+    const r = reasonRates.get(reason.code);
+    if (r) r.perSecond += perSecond;
+    else reasonRates.set(reason.code, { reason, perSecond });
+  };
+  const paths: PathEstimate[] = [];
+  const operations: OperationEstimate[] = [];
+  let guestCyclesPerSec = 0;
+  let exitCyclesPerSec = 0;
+
+  const opEstimate = (span: Span, decision: ExitDecision, exitsPerSecond: number): OperationEstimate => {
+    const n = exitCount(decision);
+    const cyclesPerExit = n > 0 ? exitCycles(decision.exits) / n : 0;
+    const vcpuShare = (exitsPerSecond * cyclesPerExit) / hz;
+    return { span, decision, exitsPerSecond, cyclesPerExit, vcpuShare, hostShare: vcpuShare * vcpus };
+  };
+
+  for (const m of models) {
+    const rate = m.tickless ? idlePeriods : m.rate;
+    const deliveryShare = m.tickless ? 1 : pRun;
+    const exits = new Map<number, { reason: string; code: number; perExecution: number }>();
+    const add = (reason: ExitReasonDef, n: number) => {
+      if (n === 0) return;
+      const e = exits.get(reason.code);
+      if (e) e.perExecution += n;
+      else exits.set(reason.code, { reason: reason.name, code: reason.code, perExecution: n });
+    };
+    for (const e of m.delivery.exits) add(e.reason, e.perExecution * deliveryShare);
+    for (const e of m.opExits) add(e.reason, e.perExecution);
+    const exitCyclesPerExecution = m.opExitCycles + deliveryShare * m.deliveryExitCycles;
+    for (const e of m.delivery.exits) addRate(e.reason, rate * e.perExecution * deliveryShare);
+    for (const e of m.opExits) addRate(e.reason, rate * e.perExecution);
+    guestCyclesPerSec += rate * m.computeCycles;
+    exitCyclesPerSec += rate * exitCyclesPerExecution;
+    paths.push({
+      name: m.source.name,
+      kind: m.source.kind,
+      span: m.source.span,
+      executionsPerSecond: rate,
+      exits: [...exits.values()],
+      cyclesPerExecution: m.computeCycles + exitCyclesPerExecution,
+      guestCyclesPerExecution: m.computeCycles,
+      exitCyclesPerExecution,
+    });
+    if (m.source.kind !== "path")
+      operations.push(
+        opEstimate(m.source.nameSpan, m.delivery, rate * deliveryShare * exitCount(m.delivery)),
+      );
+    for (const v of m.visits)
+      operations.push(opEstimate(v.op.span, v.decision, rate * v.executions * exitCount(v.decision)));
+  }
+
+  // 4. Idle periods.
+  if (idle.decision.exits.length > 0 || guest.idleSpan) {
+    for (const e of idle.decision.exits) addRate(e.reason, idlePeriods * e.perExecution);
+    exitCyclesPerSec += idlePeriods * idleExitCycles;
+    if (idle.decision.exits.length > 0)
+      paths.push({
+        name: "idle",
+        kind: "idle",
+        span: guest.idleSpan ?? guest.span,
+        executionsPerSecond: idlePeriods,
+        exits: idle.decision.exits.map((e) => ({
+          reason: e.reason.name,
+          code: e.reason.code,
+          perExecution: e.perExecution,
+        })),
+        cyclesPerExecution: idleExitCycles,
+        guestCyclesPerExecution: 0,
+        exitCyclesPerExecution: idleExitCycles,
+      });
+    operations.push(
+      opEstimate(guest.idleSpan ?? guest.nameSpan, idle.decision, idlePeriods * exitCount(idle.decision)),
+    );
+  }
+
+  // 5. Per reason, all vCPUs.
+  const byReason: ReasonEstimate[] = [];
+  let totalExitsPerSec = 0;
+  for (const { reason, perSecond } of reasonRates.values()) {
+    const cost = handlerCost(program, reason.code);
+    const exitsPerSecond = perSecond * vcpus;
+    totalExitsPerSec += exitsPerSecond;
+    byReason.push({
+      reason: reason.name,
+      code: reason.code,
+      exitsPerSecond,
+      cyclesPerExit: cost.total,
+      transitionCycles: cost.transition,
+      handlerCycles: cost.handler,
+      userspaceCycles: cost.userspace,
+      share: exitCyclesPerSec > 0 ? (perSecond * cost.total) / exitCyclesPerSec : 0,
+    });
+  }
+  byReason.sort(
+    (a, b) => b.exitsPerSecond * b.cyclesPerExit - a.exitsPerSecond * a.cyclesPerExit || a.code - b.code,
+  );
+
+  const busy = guestCyclesPerSec + exitCyclesPerSec;
+  return {
+    ...empty,
+    vcpus,
+    exitsPerSecond: totalExitsPerSec,
+    overhead: busy > 0 ? exitCyclesPerSec / busy : 0,
+    hostCpu: (exitCyclesPerSec * vcpus) / hz,
+    demand: busy / hz,
+    byReason,
+    paths,
+    operations,
+  };
+}
+
+/** Arrivals per second per vCPU; tickless is solved by the idle model (0 here). */
+export function arrivalRate(arrival: Arrival): number {
+  switch (arrival.kind) {
+    case "poisson":
+      return Math.max(0, arrival.ratePerSec);
+    case "periodic":
+      return arrival.periodSec > 0 ? 1 / arrival.periodSec : 0;
+    case "tickless":
+      return 0;
+  }
+}
+
+/** Estimates every guest of a program, keyed by guest name (what the facade stores). */
+export function estimateAll(program: Program): Map<string, GuestEstimate> {
+  const out = new Map<string, GuestEstimate>();
+  for (const name of program.guests.keys()) out.set(name, estimateGuest(program, name));
+  return out;
+}

@@ -1,0 +1,171 @@
+/**
+ * Per-VMCS lookup structures built once and shared by every exit decision: the I/O bitmaps,
+ * the MSR bitmap in the hardware layout, the EPT map sorted for binary search, the EOI-exit
+ * bitmap and the CR masks. Built lazily on first use and cached by VmcsIR identity, so a
+ * keystroke re-analysis pays for them once per vmcs block.
+ */
+import type { EptPermissions, VmcsIR } from "../model/ir";
+
+export interface EptEntry {
+  start: bigint;
+  end: bigint;
+  perms: EptPermissions;
+  /** Index of the region in the vmcs block, for the decision's detail. */
+  index: number;
+}
+
+export interface VmcsLookup {
+  /**
+   * I/O bitmaps A (ports 0000–7FFF) and B (8000–FFFF) back to back: bit `port` set ⇒ an
+   * access to that port exits when "use I/O bitmaps" = 1 (SDM Vol. 3C §26.1.3; vmx-facts §6).
+   */
+  ioBitmap: Uint8Array;
+  /**
+   * The 4-KiB MSR bitmap exactly as the hardware reads it (L-kvmvmx.h comment, vmx-facts §2g):
+   * read-low 0x000–0x3ff, read-high 0x400–0x7ff, write-low 0x800–0xbff, write-high 0xc00–0xfff.
+   */
+  msrBitmap: Uint8Array;
+  /** Sorted by start; `maxEndBefore[i]` is the largest end among entries 0..i. */
+  ept: EptEntry[];
+  eptStarts: bigint[];
+  eptMaxEnd: bigint[];
+  /** 256-bit EOI-exit bitmap from EOI_EXIT_BITMAP0..3 (bit v ⇒ EOI of vector v exits). */
+  eoiExitBitmap: bigint;
+  cr0Mask: bigint;
+  cr0Shadow: bigint;
+  cr4Mask: bigint;
+  cr4Shadow: bigint;
+  /** The first `cr3TargetCount` values are the ones that let MOV to CR3 through. */
+  cr3TargetValues: bigint[];
+  cr3TargetCount: number;
+  /** TPR threshold bits 3:0 (the only bits compared, SDM Vol. 3C §30.1.2). */
+  tprThreshold: number;
+  pleGap: number;
+  pleWindow: number;
+  pfecMask: number;
+  pfecMatch: number;
+}
+
+const lookups = new WeakMap<VmcsIR, VmcsLookup>();
+
+function fieldValue(vmcs: VmcsIR, name: string): bigint | undefined {
+  return vmcs.fields.get(name)?.value;
+}
+
+export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
+  const cached = lookups.get(vmcs);
+  if (cached) return cached;
+
+  const ioBitmap = new Uint8Array(8192);
+  for (const range of vmcs.ioTraps) {
+    const first = Math.max(0, range.first);
+    const last = Math.min(0xffff, range.last);
+    for (let port = first; port <= last; port++) ioBitmap[port >> 3]! |= 1 << (port & 7);
+  }
+
+  const msrBitmap = new Uint8Array(4096);
+  for (const trap of vmcs.msrTraps) {
+    const offset = msrBitmapOffset(trap.msr);
+    if (offset < 0) continue; // outside both ranges: always exits, nothing to record
+    const byte = offset + ((trap.msr & 0x1fff) >> 3);
+    const bit = 1 << (trap.msr & 7);
+    if (trap.read) msrBitmap[byte]! |= bit;
+    if (trap.write) msrBitmap[byte + 0x800]! |= bit;
+  }
+
+  const ept: EptEntry[] = vmcs.ept.map((r, index) => ({ start: r.start, end: r.end, perms: r.perms, index }));
+  ept.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.index - b.index));
+  const eptStarts = ept.map((e) => e.start);
+  const eptMaxEnd: bigint[] = [];
+  let maxEnd = -1n;
+  for (const e of ept) {
+    if (e.end > maxEnd) maxEnd = e.end;
+    eptMaxEnd.push(maxEnd);
+  }
+
+  let eoiExitBitmap = 0n;
+  for (let i = 0; i < 4; i++) {
+    const word = fieldValue(vmcs, `EOI_EXIT_BITMAP${i}`);
+    if (word !== undefined) eoiExitBitmap |= BigInt.asUintN(64, word) << BigInt(64 * i);
+  }
+
+  const cr3TargetValues = vmcs.cr3Targets.map((t) => t.value);
+  for (let i = cr3TargetValues.length; i < 4; i++) {
+    const v = fieldValue(vmcs, `CR3_TARGET_VALUE${i}`);
+    if (v === undefined) break;
+    cr3TargetValues.push(v);
+  }
+  const countField = fieldValue(vmcs, "CR3_TARGET_COUNT");
+  const cr3TargetCount = countField !== undefined ? Number(countField) : vmcs.cr3Targets.length;
+
+  const tpr = vmcs.tprThreshold?.value ?? Number(fieldValue(vmcs, "TPR_THRESHOLD") ?? 0n);
+  const lookup: VmcsLookup = {
+    ioBitmap,
+    msrBitmap,
+    ept,
+    eptStarts,
+    eptMaxEnd,
+    eoiExitBitmap,
+    cr0Mask: vmcs.cr0?.mask ?? fieldValue(vmcs, "CR0_GUEST_HOST_MASK") ?? 0n,
+    cr0Shadow: vmcs.cr0?.shadow ?? fieldValue(vmcs, "CR0_READ_SHADOW") ?? 0n,
+    cr4Mask: vmcs.cr4?.mask ?? fieldValue(vmcs, "CR4_GUEST_HOST_MASK") ?? 0n,
+    cr4Shadow: vmcs.cr4?.shadow ?? fieldValue(vmcs, "CR4_READ_SHADOW") ?? 0n,
+    cr3TargetValues,
+    cr3TargetCount,
+    tprThreshold: tpr & 0xf,
+    pleGap: vmcs.ple?.gap ?? Number(fieldValue(vmcs, "PLE_GAP") ?? 0n),
+    pleWindow: vmcs.ple?.window ?? Number(fieldValue(vmcs, "PLE_WINDOW") ?? 0n),
+    pfecMask: vmcs.pfErrorCode?.mask ?? Number(fieldValue(vmcs, "PAGE_FAULT_ERROR_CODE_MASK") ?? 0n),
+    pfecMatch: vmcs.pfErrorCode?.match ?? Number(fieldValue(vmcs, "PAGE_FAULT_ERROR_CODE_MATCH") ?? 0n),
+  };
+  lookups.set(vmcs, lookup);
+  return lookup;
+}
+
+/** Byte offset of the read half for an MSR's range, or −1 outside both bitmap ranges. */
+function msrBitmapOffset(msr: number): number {
+  if (msr >= 0 && msr <= 0x1fff) return 0;
+  if (msr >= 0xc0000000 && msr <= 0xc0001fff) return 0x400;
+  return -1;
+}
+
+export function msrInBitmapRange(msr: number): boolean {
+  return msrBitmapOffset(msr) >= 0;
+}
+
+/** Whether the MSR bitmap bit for this access is 1 (the MSR must be inside a bitmap range). */
+export function msrBitmapBit(lookup: VmcsLookup, msr: number, write: boolean): boolean {
+  const offset = msrBitmapOffset(msr);
+  if (offset < 0) return true;
+  const byte = offset + ((msr & 0x1fff) >> 3) + (write ? 0x800 : 0);
+  return (lookup.msrBitmap[byte]! & (1 << (msr & 7))) !== 0;
+}
+
+export function ioBitmapBit(lookup: VmcsLookup, port: number): boolean {
+  const p = port & 0xffff;
+  return (lookup.ioBitmap[p >> 3]! & (1 << (p & 7))) !== 0;
+}
+
+/**
+ * The EPT region that maps a guest-physical address, or undefined when none does. Where
+ * regions overlap, the one starting last (the most specific, e.g. the APIC page inside a RAM
+ * range) wins. O(log n) plus the overlap depth.
+ */
+export function eptRegionAt(lookup: VmcsLookup, gpa: bigint): EptEntry | undefined {
+  const starts = lookup.eptStarts;
+  let lo = 0;
+  let hi = starts.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid]! <= gpa) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  for (let i = found; i >= 0 && lookup.eptMaxEnd[i]! >= gpa; i--) {
+    const e = lookup.ept[i]!;
+    if (e.end >= gpa) return e;
+  }
+  return undefined;
+}

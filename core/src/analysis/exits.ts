@@ -1,0 +1,1496 @@
+/**
+ * Whether a guest operation causes a VM exit under the VMCS in force, and why — deciding as
+ * the SDM states it and keeping the rule, the deciding controls and the reference for hovers.
+ *
+ * Section numbers are those of the current SDM Vol. 3C (2023 and later); the older edition the
+ * project's reference quotes (vmx-facts "SDM-xem") numbers the same sections one chapter lower
+ * (non-root operation = chapter 25, address translation = 28, APIC virtualization = 29).
+ * Modelling choices (values not given, PLE, TSX, dirty logging, shadow paging) are documented
+ * in docs/estimator.md.
+ */
+import type { GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "../model/ir";
+import { exitReasonByCode } from "../vmx/exitReasons";
+import type { ControlWord, ExitReasonDef } from "../vmx/types";
+import { handlerCost } from "./cost";
+import { type ControlRef, controlRef, isSet } from "./effective";
+import { eptRegionAt, ioBitmapBit, msrBitmapBit, msrInBitmapRange, vmcsLookup } from "./exitLookup";
+import type { ExitDecision, ExitEffect } from "./types";
+
+export interface ExitContext {
+  program: Program;
+  guest: GuestIR;
+  vmcs: VmcsIR;
+  /** Effective control words (effectiveControls). */
+  controls: Record<ControlWord, bigint>;
+  /**
+   * The vector whose EOI an `eoi` signals (the interrupt being serviced), for the EOI-exit
+   * bitmap. Absent (timer, IPI, paths): the bit is taken as clear — KVM sets EOI-exit bits only
+   * for level-triggered I/O APIC vectors and vectors with ack notifiers (vcpu_load_eoi_exitmap,
+   * kvm_ioapic_scan_entry), never for the LAPIC timer or IPIs.
+   */
+  eoiVector?: number;
+  /** Guest CPL (default 0: a guest kernel), for PAUSE. */
+  cpl?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// References
+
+const SDM_UNCOND = "SDM Vol. 3C §26.1.2 (older editions §25.1.2)";
+const SDM_COND = "SDM Vol. 3C §26.1.3 (older editions §25.1.3)";
+const SDM_OTHER = "SDM Vol. 3C §26.2 (older editions §25.2), Other Causes of VM Exits";
+const SDM_EPT = "SDM Vol. 3C §29.3.3 (older editions §28.2.3), EPT-Induced VM Exits";
+const SDM_PML = "SDM Vol. 3C §29.3.6 (older editions §28.2.6), Page-Modification Logging";
+const SDM_APIC_MMIO = "SDM Vol. 3C §30.4 (older editions §29.4), Virtualizing Memory-Mapped APIC Accesses";
+const SDM_APIC_MSR = "SDM Vol. 3C §30.5 (older editions §29.5), Virtualizing MSR-Based APIC Accesses";
+const SDM_TPR = "SDM Vol. 3C §30.1.2 (older editions §29.1.2), TPR Virtualization";
+const SDM_EOI = "SDM Vol. 3C §30.1.4 (older editions §29.1.4), EOI Virtualization";
+const SDM_POSTED = "SDM Vol. 3C §30.6 (older editions §29.6), Posted-Interrupt Processing";
+const SDM_CR8 = "SDM Vol. 3C §30.3 (older editions §29.3), Virtualizing CR8-Based TPR Accesses";
+const SDM_TSX = "SDM Vol. 1 ch. 16 (Intel TSX), RTM runtime considerations";
+
+// ---------------------------------------------------------------------------------------------
+// Exit reasons by basic number (vmx-facts §1, L-uapi)
+
+const reasonCache = new Map<number, ExitReasonDef>();
+export function reason(code: number): ExitReasonDef {
+  let r = reasonCache.get(code);
+  if (!r) {
+    r = exitReasonByCode(code);
+    if (!r) throw new Error(`exit reason ${code} missing from the VT-x tables`);
+    reasonCache.set(code, r);
+  }
+  return r;
+}
+
+export const REASON = {
+  EXCEPTION_NMI: 0,
+  EXTERNAL_INTERRUPT: 1,
+  CPUID: 10,
+  GETSEC: 11,
+  HLT: 12,
+  INVD: 13,
+  INVLPG: 14,
+  RDPMC: 15,
+  RDTSC: 16,
+  VMCALL: 18,
+  CR_ACCESS: 28,
+  DR_ACCESS: 29,
+  IO_INSTRUCTION: 30,
+  MSR_READ: 31,
+  MSR_WRITE: 32,
+  MWAIT_INSTRUCTION: 36,
+  MONITOR_INSTRUCTION: 39,
+  PAUSE_INSTRUCTION: 40,
+  TPR_BELOW_THRESHOLD: 43,
+  APIC_ACCESS: 44,
+  EOI_INDUCED: 45,
+  EPT_VIOLATION: 48,
+  EPT_MISCONFIG: 49,
+  RDTSCP: 51,
+  PREEMPTION_TIMER: 52,
+  WBINVD: 54,
+  XSETBV: 55,
+  APIC_WRITE: 56,
+  RDRAND: 57,
+  INVPCID: 58,
+  RDSEED: 61,
+  PML_FULL: 62,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Controls, resolved once
+
+let C: ReturnType<typeof resolveControls> | undefined;
+function resolveControls() {
+  const p = (name: string) => controlRef(name, "proc");
+  const s = (name: string) => controlRef(name, "proc2");
+  return {
+    extInt: controlRef("external_interrupt_exiting", "pin"),
+    nmiExiting: controlRef("nmi_exiting", "pin"),
+    preemptionTimer: controlRef("activate_vmx_preemption_timer", "pin"),
+    postedInterrupts: controlRef("process_posted_interrupts", "pin"),
+    hlt: p("hlt_exiting"),
+    invlpg: p("invlpg_exiting"),
+    mwait: p("mwait_exiting"),
+    rdpmc: p("rdpmc_exiting"),
+    rdtsc: p("rdtsc_exiting"),
+    tscOffset: p("use_tsc_offsetting"),
+    cr3Load: p("cr3_load_exiting"),
+    cr3Store: p("cr3_store_exiting"),
+    cr8Load: p("cr8_load_exiting"),
+    cr8Store: p("cr8_store_exiting"),
+    tprShadow: p("use_tpr_shadow"),
+    movDr: p("mov_dr_exiting"),
+    uncondIo: p("unconditional_io_exiting"),
+    ioBitmaps: p("use_io_bitmaps"),
+    msrBitmaps: p("use_msr_bitmaps"),
+    monitor: p("monitor_exiting"),
+    pause: p("pause_exiting"),
+    apicAccesses: s("virtualize_apic_accesses"),
+    ept: s("enable_ept"),
+    rdtscp: s("enable_rdtscp"),
+    x2apic: s("virtualize_x2apic_mode"),
+    wbinvd: s("wbinvd_exiting"),
+    apicRegs: s("apic_register_virtualization"),
+    vid: s("virtual_interrupt_delivery"),
+    ple: s("pause_loop_exiting"),
+    rdrand: s("rdrand_exiting"),
+    invpcid: s("enable_invpcid"),
+    rdseed: s("rdseed_exiting"),
+    pml: s("enable_pml"),
+    tscScaling: s("use_tsc_scaling"),
+    ipiVirt: controlRef("ipi_virtualization", "proc3"),
+  };
+}
+function ctl() {
+  if (!C) C = resolveControls();
+  return C;
+}
+
+function on(ctx: ExitContext, ref: ControlRef): boolean {
+  return isSet(ctx.controls, ref);
+}
+
+function state(ctx: ExitContext, ...refs: ControlRef[]): string[] {
+  return refs.map((r) => `${r.name}=${on(ctx, r) ? 1 : 0}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decision builders
+
+function exitsWith(
+  code: number,
+  rule: string,
+  controls: string[],
+  reference: string,
+  detail?: string,
+  perExecution = 1,
+): ExitDecision {
+  const d: ExitDecision = { exits: [{ reason: reason(code), perExecution }], rule, controls, reference };
+  if (detail) d.detail = detail;
+  return d;
+}
+
+function noExit(rule: string, controls: string[], reference: string, detail?: string): ExitDecision {
+  const d: ExitDecision = { exits: [], rule, controls, reference };
+  if (detail) d.detail = detail;
+  return d;
+}
+
+function hex(n: number | bigint): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** Total exits per execution of a decision. */
+export function exitCount(d: ExitDecision): number {
+  let n = 0;
+  for (const e of d.exits) n += e.perExecution;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The entry point
+
+/**
+ * Decides one guest operation. For a compound operation (tsx, branch, repeat) the decision of
+ * its whole body: exits per execution summed (branches weighted, repeats multiplied).
+ */
+export function decideExit(op: GuestOp, ctx: ExitContext): ExitDecision {
+  switch (op.op) {
+    case "branch":
+    case "repeat":
+    case "tsx":
+      return walkOps([op], ctx).decision;
+    default:
+      return decideLeaf(op, ctx);
+  }
+}
+
+/** Decides an operation that has no body. */
+export function decideLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  switch (op.op) {
+    case "compute":
+      return noExit("Guest computation runs without exiting.", [], SDM_COND);
+    case "cpuid":
+      return exitsWith(
+        REASON.CPUID,
+        "CPUID causes a VM exit unconditionally in VMX non-root operation.",
+        [],
+        SDM_UNCOND,
+      );
+    case "xsetbv":
+      return exitsWith(REASON.XSETBV, "XSETBV causes a VM exit unconditionally.", [], SDM_UNCOND);
+    case "vmcall":
+      return exitsWith(REASON.VMCALL, "VMCALL causes a VM exit unconditionally.", [], SDM_UNCOND);
+    case "hlt":
+      return on(ctx, c.hlt)
+        ? exitsWith(REASON.HLT, "HLT exits because HLT exiting is 1.", state(ctx, c.hlt), SDM_COND)
+        : noExit(
+            "HLT does not exit (HLT exiting is 0): the logical processor enters the HLT activity state in the guest; the next external interrupt exits if external-interrupt exiting is 1.",
+            state(ctx, c.hlt),
+            SDM_COND,
+          );
+    case "rdtsc":
+      if (on(ctx, c.rdtsc))
+        return exitsWith(
+          REASON.RDTSC,
+          "RDTSC exits because RDTSC exiting is 1.",
+          state(ctx, c.rdtsc),
+          SDM_COND,
+        );
+      return noExit(
+        "RDTSC does not exit (RDTSC exiting is 0).",
+        state(ctx, c.rdtsc, c.tscOffset),
+        SDM_COND,
+        on(ctx, c.tscOffset)
+          ? `The guest reads TSC + TSC_OFFSET${on(ctx, c.tscScaling) ? " (scaled by the TSC multiplier)" : ""}: use TSC offsetting changes the value, never causes an exit.`
+          : "The guest reads the host TSC unmodified.",
+      );
+    case "rdtscp":
+      if (!on(ctx, c.rdtscp))
+        return withUd(
+          ctx,
+          "RDTSCP raises #UD because enable RDTSCP is 0 (it does not exit as RDTSCP).",
+          state(ctx, c.rdtscp),
+        );
+      return on(ctx, c.rdtsc)
+        ? exitsWith(
+            REASON.RDTSCP,
+            "RDTSCP exits because enable RDTSCP and RDTSC exiting are both 1.",
+            state(ctx, c.rdtscp, c.rdtsc),
+            SDM_COND,
+          )
+        : noExit(
+            "RDTSCP does not exit: enable RDTSCP is 1 but RDTSC exiting is 0.",
+            state(ctx, c.rdtscp, c.rdtsc),
+            SDM_COND,
+          );
+    case "rdpmc":
+      return on(ctx, c.rdpmc)
+        ? exitsWith(REASON.RDPMC, "RDPMC exits because RDPMC exiting is 1.", state(ctx, c.rdpmc), SDM_COND)
+        : noExit("RDPMC does not exit (RDPMC exiting is 0).", state(ctx, c.rdpmc), SDM_COND);
+    case "rdrand":
+      return on(ctx, c.rdrand)
+        ? exitsWith(
+            REASON.RDRAND,
+            "RDRAND exits because RDRAND exiting is 1.",
+            state(ctx, c.rdrand),
+            SDM_COND,
+          )
+        : noExit(
+            "RDRAND does not exit (RDRAND exiting is 0, or the secondary controls are not activated).",
+            state(ctx, c.rdrand),
+            SDM_COND,
+          );
+    case "rdseed":
+      return on(ctx, c.rdseed)
+        ? exitsWith(
+            REASON.RDSEED,
+            "RDSEED exits because RDSEED exiting is 1.",
+            state(ctx, c.rdseed),
+            SDM_COND,
+          )
+        : noExit(
+            "RDSEED does not exit (RDSEED exiting is 0, or the secondary controls are not activated).",
+            state(ctx, c.rdseed),
+            SDM_COND,
+          );
+    case "invlpg":
+      return on(ctx, c.invlpg)
+        ? exitsWith(
+            REASON.INVLPG,
+            "INVLPG exits because INVLPG exiting is 1.",
+            state(ctx, c.invlpg),
+            SDM_COND,
+          )
+        : noExit("INVLPG does not exit (INVLPG exiting is 0).", state(ctx, c.invlpg), SDM_COND);
+    case "invpcid":
+      if (!on(ctx, c.invpcid))
+        return withUd(ctx, "INVPCID raises #UD because enable INVPCID is 0.", state(ctx, c.invpcid));
+      return on(ctx, c.invlpg)
+        ? exitsWith(
+            REASON.INVPCID,
+            "INVPCID exits because enable INVPCID and INVLPG exiting are both 1.",
+            state(ctx, c.invpcid, c.invlpg),
+            SDM_COND,
+          )
+        : noExit(
+            "INVPCID does not exit: enable INVPCID is 1 but INVLPG exiting is 0.",
+            state(ctx, c.invpcid, c.invlpg),
+            SDM_COND,
+          );
+    case "wbinvd":
+      return on(ctx, c.wbinvd)
+        ? exitsWith(
+            REASON.WBINVD,
+            "WBINVD exits because WBINVD exiting is 1.",
+            state(ctx, c.wbinvd),
+            SDM_COND,
+          )
+        : noExit("WBINVD does not exit (WBINVD exiting is 0).", state(ctx, c.wbinvd), SDM_COND);
+    case "mov_dr":
+      return on(ctx, c.movDr)
+        ? exitsWith(
+            REASON.DR_ACCESS,
+            "MOV DR exits because MOV-DR exiting is 1.",
+            state(ctx, c.movDr),
+            SDM_COND,
+          )
+        : noExit("MOV DR does not exit (MOV-DR exiting is 0).", state(ctx, c.movDr), SDM_COND);
+    case "in":
+    case "out":
+      return decideIo(op.op, op.port, ctx);
+    case "rdmsr":
+    case "wrmsr":
+      return decideMsr(op.msr, op.op === "wrmsr", ctx, op.msrName);
+    case "mmio":
+      return decideMemory(op.gpa, op.access, ctx, true);
+    case "mem":
+      return decideMemory(op.gpa, op.access, ctx, false);
+    case "mov_cr":
+      return decideMovToCr(op.cr, op.value, ctx);
+    case "read_cr":
+      return decideMovFromCr(op.cr, ctx);
+    case "pause_loop":
+      return decidePauseLoop(op.cycles, ctx);
+    case "exception":
+      return decideException(op.vector, op.errorCode, ctx);
+    case "eoi":
+      return decideEoi(ctx);
+    case "dirty":
+      return decideDirty(op.pages, ctx);
+    case "branch":
+    case "repeat":
+    case "tsx":
+      return walkOps([op], ctx).decision;
+    default:
+      return decideOther((op as { op: string }).op, ctx);
+  }
+}
+
+/**
+ * Operations the IR may grow (the language spec lists only the ones above): the other
+ * unconditional instructions and MONITOR/MWAIT.
+ */
+function decideOther(name: string, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  switch (name) {
+    case "invd":
+      return exitsWith(REASON.INVD, "INVD causes a VM exit unconditionally.", [], SDM_UNCOND);
+    case "getsec":
+      return exitsWith(REASON.GETSEC, "GETSEC causes a VM exit unconditionally.", [], SDM_UNCOND);
+    case "monitor":
+      return on(ctx, c.monitor)
+        ? exitsWith(
+            REASON.MONITOR_INSTRUCTION,
+            "MONITOR exits because MONITOR exiting is 1.",
+            state(ctx, c.monitor),
+            SDM_COND,
+          )
+        : noExit("MONITOR does not exit (MONITOR exiting is 0).", state(ctx, c.monitor), SDM_COND);
+    case "mwait":
+      return on(ctx, c.mwait)
+        ? exitsWith(
+            REASON.MWAIT_INSTRUCTION,
+            "MWAIT exits because MWAIT exiting is 1.",
+            state(ctx, c.mwait),
+            SDM_COND,
+          )
+        : noExit("MWAIT does not exit (MWAIT exiting is 0).", state(ctx, c.mwait), SDM_COND);
+    default:
+      return noExit(`No exit rule is known for "${name}"; treated as not exiting.`, [], SDM_COND);
+  }
+}
+
+/** An instruction that raises #UD: exits only if bit 6 of the exception bitmap is set. */
+function withUd(ctx: ExitContext, rule: string, controls: string[]): ExitDecision {
+  const ud = decideException(6, undefined, ctx);
+  const d: ExitDecision = {
+    exits: ud.exits,
+    rule: `${rule} ${ud.exits.length ? "The #UD exits because bit 6 of the exception bitmap is set." : "The #UD is delivered to the guest (bit 6 of the exception bitmap is 0)."}`,
+    controls: [...controls, ...ud.controls],
+    reference: `${SDM_COND}; ${SDM_OTHER}`,
+  };
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// I/O
+
+function decideIo(kind: "in" | "out", port: number, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  const lookup = vmcsLookup(ctx.vmcs);
+  const insn = kind.toUpperCase();
+  const controls = state(ctx, c.ioBitmaps, c.uncondIo);
+  // A one-byte access is modelled: wider accesses exit if any covered port's bit is set.
+  if (on(ctx, c.ioBitmaps)) {
+    const bitmap = port < 0x8000 ? "A" : "B";
+    return ioBitmapBit(lookup, port)
+      ? exitsWith(
+          REASON.IO_INSTRUCTION,
+          `${insn} ${hex(port)} exits: use I/O bitmaps is 1 and the port's bit is set in I/O bitmap ${bitmap}.`,
+          controls,
+          SDM_COND,
+          "With use I/O bitmaps = 1, unconditional I/O exiting is ignored.",
+        )
+      : noExit(
+          `${insn} ${hex(port)} does not exit: use I/O bitmaps is 1 and the port's bit is clear in I/O bitmap ${bitmap}.`,
+          controls,
+          SDM_COND,
+          "With use I/O bitmaps = 1, unconditional I/O exiting is ignored; add the port to `io trap` to intercept it.",
+        );
+  }
+  return on(ctx, c.uncondIo)
+    ? exitsWith(
+        REASON.IO_INSTRUCTION,
+        `${insn} ${hex(port)} exits: use I/O bitmaps is 0 and unconditional I/O exiting is 1.`,
+        controls,
+        SDM_COND,
+      )
+    : noExit(
+        `${insn} ${hex(port)} does not exit: use I/O bitmaps and unconditional I/O exiting are both 0 (the guest reaches the physical port).`,
+        controls,
+        SDM_COND,
+      );
+}
+
+// ---------------------------------------------------------------------------------------------
+// MSRs and x2APIC virtualization
+
+const X2APIC_FIRST = 0x800;
+const X2APIC_LAST = 0x8ff;
+const X2APIC_TPR = 0x808;
+const X2APIC_EOI = 0x80b;
+const X2APIC_ICR = 0x830;
+const X2APIC_SELF_IPI = 0x83f;
+/** IA32_TSC_DEADLINE (vmx-facts MSR table; SDM Vol. 3A §11.5.4.1). */
+export const IA32_TSC_DEADLINE = 0x6e0;
+
+function decideMsr(msr: number, write: boolean, ctx: ExitContext, msrName?: string): ExitDecision {
+  const c = ctl();
+  const lookup = vmcsLookup(ctx.vmcs);
+  const insn = write ? "WRMSR" : "RDMSR";
+  const code = write ? REASON.MSR_WRITE : REASON.MSR_READ;
+  const label = msrName ? `${msrName} (${hex(msr)})` : hex(msr);
+  const controls = state(ctx, c.msrBitmaps);
+  if (!on(ctx, c.msrBitmaps))
+    return exitsWith(
+      code,
+      `${insn} ${label} exits: use MSR bitmaps is 0, so every ${insn} exits.`,
+      controls,
+      SDM_COND,
+    );
+  if (!msrInBitmapRange(msr))
+    return exitsWith(
+      code,
+      `${insn} ${label} exits: the MSR is outside 0–0x1fff and 0xc0000000–0xc0001fff, which always exit.`,
+      controls,
+      SDM_COND,
+    );
+  if (msrBitmapBit(lookup, msr, write))
+    return exitsWith(
+      code,
+      `${insn} ${label} exits: its ${write ? "write" : "read"} bit is set in the MSR bitmap.`,
+      controls,
+      SDM_COND,
+    );
+  if (msr >= X2APIC_FIRST && msr <= X2APIC_LAST) return decideX2apicPassThrough(msr, write, ctx, label);
+  return noExit(
+    `${insn} ${label} does not exit: its ${write ? "write" : "read"} bit is clear in the MSR bitmap.`,
+    controls,
+    SDM_COND,
+  );
+}
+
+/** An x2APIC MSR access the MSR bitmap lets through (SDM §30.5). */
+function decideX2apicPassThrough(msr: number, write: boolean, ctx: ExitContext, label: string): ExitDecision {
+  const c = ctl();
+  const insn = write ? "WRMSR" : "RDMSR";
+  const controls = state(ctx, c.msrBitmaps, c.x2apic, c.apicRegs, c.vid);
+  const kvm =
+    "KVM clears these bitmap bits only with APICv on (vmx_update_msr_bitmap_x2apic: reads of 0x800–0x8ff except TMCCT, writes of TPR, EOI and SELF_IPI).";
+  if (!on(ctx, c.x2apic))
+    return noExit(
+      `${insn} ${label} does not exit: the MSR bitmap lets it through and virtualize x2APIC mode is 0, so it reaches the physical local APIC.`,
+      controls,
+      SDM_APIC_MSR,
+      `The guest touches the host's APIC: trap the MSR (\`msr trap\`) or virtualize it. ${kvm}`,
+    );
+  if (!write) {
+    const virtualized = on(ctx, c.apicRegs) || msr === X2APIC_TPR;
+    return noExit(
+      `RDMSR ${label} does not exit: the MSR bitmap lets it through and virtualize x2APIC mode is 1.`,
+      controls,
+      SDM_APIC_MSR,
+      virtualized
+        ? "The read is served from the virtual-APIC page (TPR always; other registers with APIC-register virtualization)."
+        : "Without APIC-register virtualization only TPR reads are virtualized; this read executes normally on the physical APIC.",
+    );
+  }
+  if (msr === X2APIC_TPR) return decideTprWrite(ctx, `WRMSR ${label}`, controls, SDM_APIC_MSR);
+  if (msr === X2APIC_EOI && on(ctx, c.vid))
+    return decideVirtualEoi(ctx, `WRMSR ${label}`, controls, SDM_APIC_MSR);
+  if (msr === X2APIC_SELF_IPI && on(ctx, c.vid))
+    return noExit(
+      `WRMSR ${label} does not exit: with virtual-interrupt delivery the self-IPI is virtualized (the vector is set in the virtual IRR).`,
+      controls,
+      SDM_APIC_MSR,
+    );
+  if (msr === X2APIC_ICR && on(ctx, c.ipiVirt))
+    return noExit(
+      `WRMSR ${label} does not exit: IPI virtualization (tertiary control) sends the IPI through the PID-pointer table.`,
+      [...controls, ...state(ctx, c.ipiVirt)],
+      SDM_APIC_MSR,
+    );
+  return noExit(
+    `WRMSR ${label} does not exit: the MSR bitmap lets it through and the write is not one virtualize x2APIC mode virtualizes, so it reaches the physical local APIC.`,
+    controls,
+    SDM_APIC_MSR,
+    `Only TPR, and EOI and SELF_IPI with virtual-interrupt delivery, are virtualized. ${kvm}`,
+  );
+}
+
+/**
+ * A virtualized write to the TPR (x2APIC MSR, APIC page or CR8). With virtual-interrupt
+ * delivery, PPR virtualization follows and nothing exits. Without it, the write exits with
+ * TPR_BELOW_THRESHOLD if VTPR[7:4] < TPR threshold[3:0]. The written value is unknown to the
+ * model: a guest lowering its TPR to 0 (the common "unmask all" write) is assumed, so it exits
+ * iff the threshold is above 0.
+ */
+function decideTprWrite(
+  ctx: ExitContext,
+  what: string,
+  controls: string[],
+  reference: string,
+  newPriorityClass = 0,
+): ExitDecision {
+  const c = ctl();
+  const threshold = vmcsLookup(ctx.vmcs).tprThreshold;
+  if (on(ctx, c.vid))
+    return noExit(
+      `${what} does not exit: TPR virtualization with virtual-interrupt delivery evaluates pending virtual interrupts instead.`,
+      controls,
+      `${reference}; ${SDM_TPR}`,
+    );
+  return newPriorityClass < threshold
+    ? exitsWith(
+        REASON.TPR_BELOW_THRESHOLD,
+        `${what} exits with TPR_BELOW_THRESHOLD: the new TPR class ${newPriorityClass} is below the TPR threshold ${threshold}.`,
+        controls,
+        `${reference}; ${SDM_TPR}`,
+        "Trap-like: the write completes first.",
+      )
+    : noExit(
+        `${what} does not exit: the new TPR class ${newPriorityClass} is not below the TPR threshold ${threshold}.`,
+        controls,
+        `${reference}; ${SDM_TPR}`,
+      );
+}
+
+/** EOI virtualization (virtual-interrupt delivery = 1): exits only per the EOI-exit bitmap. */
+function decideVirtualEoi(
+  ctx: ExitContext,
+  what: string,
+  controls: string[],
+  reference: string,
+): ExitDecision {
+  const vector = ctx.eoiVector;
+  const bitmap = vmcsLookup(ctx.vmcs).eoiExitBitmap;
+  const set = vector !== undefined && ((bitmap >> BigInt(vector & 0xff)) & 1n) === 1n;
+  const which = vector === undefined ? "the serviced vector" : `vector ${hex(vector)}`;
+  return set
+    ? exitsWith(
+        REASON.EOI_INDUCED,
+        `${what} is virtualized and exits with EOI_INDUCED: the EOI-exit bitmap bit of ${which} is set.`,
+        controls,
+        `${reference}; ${SDM_EOI}`,
+      )
+    : noExit(
+        `${what} does not exit: EOI virtualization (virtual-interrupt delivery) and the EOI-exit bitmap bit of ${which} is clear.`,
+        controls,
+        `${reference}; ${SDM_EOI}`,
+        vector === undefined
+          ? "No vector is known here; the bit is taken as clear (KVM sets it only for level-triggered I/O APIC vectors)."
+          : undefined,
+      );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory: EPT and the APIC-access page
+
+/** The architectural xAPIC base (IA32_APIC_BASE reset value; SDM Vol. 3A §11.4.1). */
+export const XAPIC_BASE = 0xfee00000n;
+const XAPIC_EOI_OFFSET = 0xb0;
+
+function decideMemory(
+  gpa: bigint,
+  access: "read" | "write" | "exec",
+  ctx: ExitContext,
+  isMmio: boolean,
+): ExitDecision {
+  const c = ctl();
+  const lookup = vmcsLookup(ctx.vmcs);
+  const what = `${isMmio ? "MMIO " : ""}${access} of ${hex(gpa)}`;
+  const region = eptRegionAt(lookup, gpa);
+  if (region?.perms.kind === "apic") return decideApicPage(gpa, access, ctx, what, on(ctx, c.ept));
+  if (!on(ctx, c.ept))
+    return noExit(
+      `The ${what} does not exit through EPT: enable EPT is 0.`,
+      state(ctx, c.ept),
+      SDM_EPT,
+      "Without EPT the hypervisor uses shadow paging, whose page-fault exits are out of this model's scope.",
+    );
+  const controls = state(ctx, c.ept);
+  if (!region)
+    return exitsWith(
+      REASON.EPT_VIOLATION,
+      `The ${what} exits with EPT_VIOLATION: no EPT mapping covers the address.`,
+      controls,
+      SDM_EPT,
+    );
+  const perms = region.perms;
+  switch (perms.kind) {
+    case "misconfig":
+      return exitsWith(
+        REASON.EPT_MISCONFIG,
+        `The ${what} exits with EPT_MISCONFIG: the EPT entry is misconfigured (KVM's emulated-MMIO marker).`,
+        controls,
+        `${SDM_EPT}; KVM handle_ept_misconfig (arch/x86/kvm/vmx/vmx.c)`,
+      );
+    case "none":
+      return exitsWith(
+        REASON.EPT_VIOLATION,
+        `The ${what} exits with EPT_VIOLATION: the EPT entry grants no access.`,
+        controls,
+        SDM_EPT,
+      );
+    case "rwx": {
+      const allowed = access === "read" ? perms.read : access === "write" ? perms.write : perms.execute;
+      return allowed
+        ? noExit(`The ${what} does not exit: the EPT entry allows ${access}.`, controls, SDM_EPT)
+        : exitsWith(
+            REASON.EPT_VIOLATION,
+            `The ${what} exits with EPT_VIOLATION: the EPT entry does not allow ${access}.`,
+            controls,
+            SDM_EPT,
+          );
+    }
+  }
+  return noExit(`The ${what} does not exit.`, controls, SDM_EPT);
+}
+
+/** APIC registers whose reads are virtualized with APIC-register virtualization (§30.4.2). */
+const APIC_READ_VIRTUALIZED = new Set([
+  0x020, 0x030, 0x080, 0x0b0, 0x0d0, 0x0e0, 0x0f0, 0x100, 0x110, 0x120, 0x130, 0x140, 0x150, 0x160, 0x170,
+  0x180, 0x190, 0x1a0, 0x1b0, 0x1c0, 0x1d0, 0x1e0, 0x1f0, 0x200, 0x210, 0x220, 0x230, 0x240, 0x250, 0x260,
+  0x270, 0x280, 0x300, 0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3e0,
+]);
+/** APIC registers whose writes are virtualized with APIC-register virtualization (§30.4.3.1). */
+const APIC_WRITE_VIRTUALIZED = new Set([
+  0x020, 0x080, 0x0b0, 0x0d0, 0x0e0, 0x0f0, 0x280, 0x300, 0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370,
+  0x380, 0x3e0,
+]);
+
+/** An access to the APIC-access page (the `apic` EPT region). */
+function decideApicPage(
+  gpa: bigint,
+  access: "read" | "write" | "exec",
+  ctx: ExitContext,
+  what: string,
+  eptOn: boolean,
+): ExitDecision {
+  const c = ctl();
+  const offset = Number(gpa & 0xff0n);
+  const controls = state(ctx, c.apicAccesses, c.tprShadow, c.apicRegs, c.vid);
+  const reg = `APIC register ${hex(offset)}`;
+  if (!on(ctx, c.apicAccesses)) {
+    if (!eptOn)
+      return noExit(
+        `The ${what} does not exit: virtualize APIC accesses and enable EPT are both 0.`,
+        controls,
+        SDM_APIC_MMIO,
+        "Without EPT the hypervisor uses shadow paging, whose page-fault exits are out of this model's scope.",
+      );
+    return exitsWith(
+      REASON.EPT_VIOLATION,
+      `The ${what} exits with EPT_VIOLATION: virtualize APIC accesses is 0, so the APIC page has no mapping of its own.`,
+      controls,
+      `${SDM_EPT}; ${SDM_APIC_MMIO}`,
+    );
+  }
+  if (access === "exec")
+    return exitsWith(
+      REASON.APIC_ACCESS,
+      `The ${what} exits with APIC_ACCESS: instruction fetches from the APIC-access page are never virtualized.`,
+      controls,
+      SDM_APIC_MMIO,
+    );
+  if (!on(ctx, c.tprShadow))
+    return exitsWith(
+      REASON.APIC_ACCESS,
+      `The ${what} exits with APIC_ACCESS: use TPR shadow is 0, so no access is virtualized.`,
+      controls,
+      SDM_APIC_MMIO,
+    );
+  const regs = on(ctx, c.apicRegs);
+  const vid = on(ctx, c.vid);
+  if (access === "read") {
+    const virtualized = regs ? APIC_READ_VIRTUALIZED.has(offset) : offset === 0x080;
+    return virtualized
+      ? noExit(
+          `The read of ${reg} does not exit: it is virtualized from the virtual-APIC page.`,
+          controls,
+          SDM_APIC_MMIO,
+        )
+      : exitsWith(
+          REASON.APIC_ACCESS,
+          `The read of ${reg} exits with APIC_ACCESS: it is not a register the CPU virtualizes${regs ? "" : " (only TPR without APIC-register virtualization)"}.`,
+          controls,
+          SDM_APIC_MMIO,
+        );
+  }
+  const virtualized = regs
+    ? APIC_WRITE_VIRTUALIZED.has(offset)
+    : offset === 0x080 || (vid && (offset === XAPIC_EOI_OFFSET || offset === 0x300));
+  if (!virtualized)
+    return exitsWith(
+      REASON.APIC_ACCESS,
+      `The write of ${reg} exits with APIC_ACCESS: the write is not virtualized under these controls.`,
+      controls,
+      SDM_APIC_MMIO,
+    );
+  if (offset === 0x080) return decideTprWrite(ctx, `The write of ${reg} (TPR)`, controls, SDM_APIC_MMIO);
+  if (offset === XAPIC_EOI_OFFSET && vid)
+    return decideVirtualEoi(ctx, `The write of ${reg} (EOI)`, controls, SDM_APIC_MMIO);
+  if (offset === 0x300 && vid && !regs)
+    // Self-IPIs are virtualized; the ICR value is unknown to the model, so a general IPI
+    // (APIC-write VM exit) is assumed.
+    return exitsWith(
+      REASON.APIC_WRITE,
+      `The write of ${reg} (ICR low) exits with APIC_WRITE after the write (only a self-IPI would be virtualized).`,
+      controls,
+      SDM_APIC_MMIO,
+    );
+  return exitsWith(
+    REASON.APIC_WRITE,
+    `The write of ${reg} is virtualized into the virtual-APIC page, then exits with APIC_WRITE (APIC-write emulation, trap-like).`,
+    controls,
+    SDM_APIC_MMIO,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// EOI
+
+function decideEoi(ctx: ExitContext): ExitDecision {
+  if (ctx.guest.apic === "x2apic") {
+    const d = decideMsr(X2APIC_EOI, true, ctx, "X2APIC_EOI");
+    return { ...d, rule: `EOI in x2APIC mode is WRMSR X2APIC_EOI: ${d.rule}` };
+  }
+  const d = decideMemory(XAPIC_BASE + BigInt(XAPIC_EOI_OFFSET), "write", ctx, true);
+  return { ...d, rule: `EOI in xAPIC mode is an MMIO write to 0xfee000b0: ${d.rule}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control registers
+
+function decideMovToCr(cr: 0 | 3 | 4 | 8, value: bigint | undefined, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  const lookup = vmcsLookup(ctx.vmcs);
+  if (cr === 0 || cr === 4) {
+    const mask = cr === 0 ? lookup.cr0Mask : lookup.cr4Mask;
+    const shadow = cr === 0 ? lookup.cr0Shadow : lookup.cr4Shadow;
+    const controls = [`CR${cr}_GUEST_HOST_MASK=${hex(mask)}`, `CR${cr}_READ_SHADOW=${hex(shadow)}`];
+    if (mask === 0n)
+      return noExit(
+        `MOV to CR${cr} does not exit: the CR${cr} guest/host mask is 0 (the guest owns every bit).`,
+        controls,
+        SDM_COND,
+      );
+    if (value === undefined)
+      return exitsWith(
+        REASON.CR_ACCESS,
+        `MOV to CR${cr} exits: the value is taken to differ from the read shadow in a bit set in the guest/host mask ${hex(mask)}.`,
+        controls,
+        SDM_COND,
+        "Give the value (`mov cr" + cr + " VALUE`) to decide exactly.",
+      );
+    const differing = (value ^ shadow) & mask;
+    return differing !== 0n
+      ? exitsWith(
+          REASON.CR_ACCESS,
+          `MOV to CR${cr} of ${hex(value)} exits: it differs from the read shadow in host-owned bits ${hex(differing)}.`,
+          controls,
+          SDM_COND,
+        )
+      : noExit(
+          `MOV to CR${cr} of ${hex(value)} does not exit: it matches the read shadow in every bit of the guest/host mask.`,
+          controls,
+          SDM_COND,
+        );
+  }
+  if (cr === 3) {
+    const controls = [...state(ctx, c.cr3Load), `CR3_TARGET_COUNT=${lookup.cr3TargetCount}`];
+    if (!on(ctx, c.cr3Load))
+      return noExit("MOV to CR3 does not exit (CR3-load exiting is 0).", controls, SDM_COND);
+    const n = Math.min(lookup.cr3TargetCount, lookup.cr3TargetValues.length);
+    if (n === 0)
+      return exitsWith(
+        REASON.CR_ACCESS,
+        "MOV to CR3 exits: CR3-load exiting is 1 and the CR3-target count is 0.",
+        controls,
+        SDM_COND,
+      );
+    if (value === undefined)
+      return exitsWith(
+        REASON.CR_ACCESS,
+        `MOV to CR3 exits: CR3-load exiting is 1 and the value is taken to be none of the ${n} CR3-target values.`,
+        controls,
+        SDM_COND,
+        "Give the value (`mov cr3 VALUE`) to decide exactly.",
+      );
+    for (let i = 0; i < n; i++)
+      if (lookup.cr3TargetValues[i] === value)
+        return noExit(
+          `MOV to CR3 of ${hex(value)} does not exit: it equals CR3-target value ${i}.`,
+          controls,
+          SDM_COND,
+        );
+    return exitsWith(
+      REASON.CR_ACCESS,
+      `MOV to CR3 of ${hex(value)} exits: CR3-load exiting is 1 and it is none of the first ${n} CR3-target values.`,
+      controls,
+      SDM_COND,
+    );
+  }
+  // CR8 (64-bit mode only).
+  const controls = state(ctx, c.cr8Load, c.tprShadow, c.vid);
+  if (on(ctx, c.cr8Load))
+    return exitsWith(REASON.CR_ACCESS, "MOV to CR8 exits because CR8-load exiting is 1.", controls, SDM_COND);
+  if (!on(ctx, c.tprShadow))
+    return noExit(
+      "MOV to CR8 does not exit: CR8-load exiting and use TPR shadow are 0, so the guest writes the physical TPR.",
+      controls,
+      SDM_COND,
+    );
+  const cls = value === undefined ? 0 : Number(value & 0xfn);
+  const d = decideTprWrite(
+    ctx,
+    `MOV to CR8${value === undefined ? "" : ` of ${hex(value)}`}`,
+    controls,
+    `${SDM_COND}; ${SDM_CR8}`,
+    cls,
+  );
+  if (value === undefined && d.exits.length)
+    d.detail = "The value is not given: a write of 0 (unmask every priority class) is assumed.";
+  return d;
+}
+
+function decideMovFromCr(cr: 3 | 8, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  if (cr === 3)
+    return on(ctx, c.cr3Store)
+      ? exitsWith(
+          REASON.CR_ACCESS,
+          "MOV from CR3 exits because CR3-store exiting is 1.",
+          state(ctx, c.cr3Store),
+          SDM_COND,
+        )
+      : noExit("MOV from CR3 does not exit (CR3-store exiting is 0).", state(ctx, c.cr3Store), SDM_COND);
+  const controls = state(ctx, c.cr8Store, c.tprShadow);
+  return on(ctx, c.cr8Store)
+    ? exitsWith(REASON.CR_ACCESS, "MOV from CR8 exits because CR8-store exiting is 1.", controls, SDM_COND)
+    : noExit(
+        `MOV from CR8 does not exit (CR8-store exiting is 0)${on(ctx, c.tprShadow) ? "; it reads VTPR[7:4] from the virtual-APIC page" : "; it reads the physical TPR"}.`,
+        controls,
+        `${SDM_COND}; ${SDM_CR8}`,
+      );
+}
+
+// ---------------------------------------------------------------------------------------------
+// PAUSE loops
+
+/**
+ * Cycles of one spin-loop iteration (PAUSE plus the lock test): an estimate from PAUSE's
+ * latency of "as many as 140 cycles" on Skylake and later (Intel 64 and IA-32 Optimization
+ * Reference Manual, Skylake PAUSE latency). Used only with PAUSE exiting, where every PAUSE exits.
+ */
+export const PAUSE_ITERATION_CYCLES = 140;
+
+function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  const cpl = ctx.cpl ?? 0;
+  const lookup = vmcsLookup(ctx.vmcs);
+  if (on(ctx, c.pause)) {
+    // Every PAUSE exits at any CPL; PAUSE-loop exiting is then ignored. The loop keeps spinning
+    // for its wall time, and each iteration costs one PAUSE plus one exit.
+    const exitCycles = exitRoundTripEstimate(ctx);
+    const n = Math.max(1, Math.floor(cycles / (PAUSE_ITERATION_CYCLES + exitCycles)));
+    return exitsWith(
+      REASON.PAUSE_INSTRUCTION,
+      `Every PAUSE exits because PAUSE exiting is 1: about ${n} exits in a ${Math.round(cycles)}-cycle spin.`,
+      state(ctx, c.pause, c.ple),
+      SDM_COND,
+      `Modelled as max(1, floor(spin / (${PAUSE_ITERATION_CYCLES} cycles per PAUSE iteration (estimate) + ${Math.round(exitCycles)} cycles per exit))).`,
+      n,
+    );
+  }
+  const controls = state(ctx, c.pause, c.ple);
+  if (!on(ctx, c.ple))
+    return noExit(
+      "PAUSE does not exit: PAUSE exiting and PAUSE-loop exiting are both 0.",
+      controls,
+      SDM_COND,
+    );
+  if (cpl > 0)
+    return noExit(
+      "PAUSE does not exit: PAUSE-loop exiting is ignored at CPL > 0 and PAUSE exiting is 0.",
+      controls,
+      SDM_COND,
+    );
+  const gap = lookup.pleGap;
+  const window = lookup.pleWindow;
+  const pleControls = [...controls, `PLE_GAP=${gap}`, `PLE_WINDOW=${window}`];
+  if (gap === 0)
+    return noExit(
+      "PAUSE-loop exiting never fires: PLE_Gap is 0, so every PAUSE starts a new loop.",
+      pleControls,
+      SDM_COND,
+      "Set `ple gap 128 window 4096` (KVM's defaults, KVM_DEFAULT_PLE_GAP / KVM_VMX_DEFAULT_PLE_WINDOW).",
+    );
+  const n = Math.floor(cycles / Math.max(1, window));
+  const model = `A CPL-0 spin of T cycles with PAUSEs closer than PLE_Gap exits floor(T / PLE_Window) times: floor(${Math.round(cycles)} / ${window}) = ${n}. KVM's per-vCPU window growth (grow_ple_window) is left to the simulator.`;
+  return n > 0
+    ? exitsWith(
+        REASON.PAUSE_INSTRUCTION,
+        `PAUSE-loop exiting: the spin outlasts PLE_Window ${n} time${n === 1 ? "" : "s"}.`,
+        pleControls,
+        SDM_COND,
+        model,
+        n,
+      )
+    : noExit(
+        "PAUSE-loop exiting does not fire: the spin is shorter than PLE_Window.",
+        pleControls,
+        SDM_COND,
+        model,
+      );
+}
+
+function exitRoundTripEstimate(ctx: ExitContext): number {
+  return handlerCost(ctx.program, REASON.PAUSE_INSTRUCTION).total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exceptions
+
+function decideException(vector: number, errorCode: number | undefined, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  const v = vector & 0x1f;
+  if (v === 2)
+    return on(ctx, c.nmiExiting)
+      ? exitsWith(
+          REASON.EXCEPTION_NMI,
+          "The NMI exits because NMI exiting is 1.",
+          state(ctx, c.nmiExiting),
+          SDM_OTHER,
+        )
+      : noExit("The NMI is delivered to the guest (NMI exiting is 0).", state(ctx, c.nmiExiting), SDM_OTHER);
+  const bitmap = ctx.vmcs.exceptionBitmap;
+  const bit = ((bitmap >>> v) & 1) === 1;
+  const controls = [`EXCEPTION_BITMAP=${hex(bitmap >>> 0)}`];
+  if (v === 14) {
+    const lookup = vmcsLookup(ctx.vmcs);
+    const pfec = errorCode ?? 0;
+    const matches = (pfec & lookup.pfecMask) === lookup.pfecMatch;
+    const exits = matches ? bit : !bit;
+    controls.push(
+      `PAGE_FAULT_ERROR_CODE_MASK=${hex(lookup.pfecMask)}`,
+      `PAGE_FAULT_ERROR_CODE_MATCH=${hex(lookup.pfecMatch)}`,
+    );
+    const rule = `#PF with error code ${hex(pfec)}: (PFEC & mask) ${matches ? "==" : "!="} match, so the exit ${matches ? "follows" : "inverts"} bit 14 of the exception bitmap (${bit ? 1 : 0}).`;
+    const detail = errorCode === undefined ? "No error code given: 0 is assumed." : undefined;
+    return exits
+      ? exitsWith(REASON.EXCEPTION_NMI, `${rule} It exits.`, controls, SDM_OTHER, detail)
+      : noExit(`${rule} It is delivered to the guest.`, controls, SDM_OTHER, detail);
+  }
+  return bit
+    ? exitsWith(
+        REASON.EXCEPTION_NMI,
+        `Exception vector ${v} exits: its bit is set in the exception bitmap.`,
+        controls,
+        SDM_OTHER,
+      )
+    : noExit(
+        `Exception vector ${v} is delivered to the guest: its bit is clear in the exception bitmap.`,
+        controls,
+        SDM_OTHER,
+      );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dirty pages
+
+/** PML buffer entries (PML_LOG_NR_ENTRIES, arch/x86/kvm/vmx/vmx.h; vmx-facts §8). */
+export const PML_ENTRIES = 512;
+
+function decideDirty(pages: number, ctx: ExitContext): ExitDecision {
+  const c = ctl();
+  const controls = state(ctx, c.ept, c.pml);
+  if (!on(ctx, c.ept))
+    return noExit(
+      "Dirty logging without EPT uses shadow-page write protection, which is out of this model's scope.",
+      controls,
+      SDM_PML,
+    );
+  if (on(ctx, c.pml))
+    return exitsWith(
+      REASON.PML_FULL,
+      `With PML each newly dirtied page is logged; the ${PML_ENTRIES}-entry buffer fills and exits with PML_FULL once every ${PML_ENTRIES} pages: ${pages}/${PML_ENTRIES} = ${(pages / PML_ENTRIES).toFixed(4)} exits per execution.`,
+      controls,
+      `${SDM_PML}; KVM vmx_flush_pml_buffer`,
+      "Dirty logging (e.g. live migration) is assumed to be on.",
+      pages / PML_ENTRIES,
+    );
+  return exitsWith(
+    REASON.EPT_VIOLATION,
+    `Without PML, dirty logging write-protects every page: the first write to each of ${pages} pages exits with EPT_VIOLATION.`,
+    controls,
+    `${SDM_EPT}; KVM write-protection dirty logging (kvm_mmu_slot_remove_write_access)`,
+    "Dirty logging (e.g. live migration) is assumed to be on.",
+    pages,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compound operations
+
+/**
+ * Transactional attempts before the fallback path: glibc's lock elision default
+ * (`glibc.elision.retry_try_xbegin` = 3, sysdeps/unix/sysv/linux/x86/elision-conf.c). A model
+ * parameter, not a hardware fact.
+ */
+export const TSX_ATTEMPTS = 3;
+
+/** Exits taken by a memory access inside a transaction, before it aborts. */
+const MEMORY_EXIT_CODES = new Set<number>([
+  REASON.EPT_VIOLATION,
+  REASON.EPT_MISCONFIG,
+  REASON.APIC_ACCESS,
+  REASON.APIC_WRITE,
+  REASON.PML_FULL,
+  REASON.EOI_INDUCED,
+]);
+
+export interface TsxModel {
+  /** Probability that one transactional attempt aborts (the body would exit). */
+  abortProbability: number;
+  /** Expected transactional attempts per execution (each runs the body's computation). */
+  attempts: number;
+  /** Expected aborted attempts per execution. */
+  abortedAttempts: number;
+  /** Probability the fallback (non-transactional) path runs. */
+  fallbackProbability: number;
+  /** Multiplier on the body's (unconditional) exits for the fallback path: q^(A−1). */
+  fallbackExitFactor: number;
+}
+
+/**
+ * Expected-value model of a transactional region whose body exits with probability q per
+ * attempt, with A = TSX_ATTEMPTS attempts before the fallback:
+ * attempt k (1..A) runs with probability q^(k−1) and aborts with probability q; the fallback
+ * runs with probability q^A and, being conditioned on an exit, carries E/q exits — so
+ * q^(A−1)·E in expectation.
+ */
+export function tsxModel(q: number): TsxModel {
+  let attempts = 0;
+  let aborted = 0;
+  let pk = 1;
+  for (let k = 1; k <= TSX_ATTEMPTS; k++) {
+    attempts += pk;
+    aborted += pk * q;
+    pk *= q;
+  }
+  return {
+    abortProbability: q,
+    attempts,
+    abortedAttempts: aborted,
+    fallbackProbability: pk,
+    fallbackExitFactor: q > 0 ? q ** (TSX_ATTEMPTS - 1) : 0,
+  };
+}
+
+/** Called for every operation of a walk with its expected executions per walk root execution. */
+export type OpVisitor = (op: GuestOp, decision: ExitDecision, executions: number) => void;
+
+export interface WalkResult {
+  decision: ExitDecision;
+  /** Probability that the operations cause no exit (ops taken as independent). */
+  noExitProbability: number;
+  /** Guest computation cycles per execution (tsx attempts included). */
+  computeCycles: number;
+}
+
+/**
+ * Walks an operation list once: decides every leaf, aggregates compound operations from their
+ * children (never re-deciding), reports each operation to `visit`. Linear in the number of
+ * operations.
+ */
+export function walkOps(
+  ops: readonly GuestOp[],
+  ctx: ExitContext,
+  visit?: OpVisitor,
+  executions = 1,
+): WalkResult {
+  const acc = new Map<number, ExitEffect>();
+  const controls = new Set<string>();
+  let noExitP = 1;
+  let compute = 0;
+  let count = 0;
+  for (const op of ops) {
+    const r = walkOne(op, ctx, visit, executions);
+    for (const e of r.decision.exits) addEffect(acc, e.reason, e.perExecution);
+    for (const c of r.decision.controls) controls.add(c);
+    noExitP *= r.noExitProbability;
+    compute += r.computeCycles;
+    count++;
+    if (ops.length === 1) return r;
+  }
+  const exits = [...acc.values()];
+  return {
+    decision: {
+      exits,
+      rule: count === 0 ? "No operations." : summarize(exits, `${count} operations`),
+      controls: [...controls],
+      reference: "the decisions of the operations inside",
+    },
+    noExitProbability: noExitP,
+    computeCycles: compute,
+  };
+}
+
+function walkOne(
+  op: GuestOp,
+  ctx: ExitContext,
+  visit: OpVisitor | undefined,
+  executions: number,
+): WalkResult {
+  switch (op.op) {
+    case "repeat": {
+      const body = walkOps(op.ops, ctx, visit, executions * op.count);
+      const exits = body.decision.exits.map((e) => ({
+        reason: e.reason,
+        perExecution: e.perExecution * op.count,
+      }));
+      const decision: ExitDecision = {
+        exits,
+        rule: summarize(exits, `repeat ${op.count} (the body's exits × ${op.count})`),
+        controls: body.decision.controls,
+        reference: body.decision.reference,
+      };
+      visit?.(op, decision, executions);
+      return {
+        decision,
+        noExitProbability: body.noExitProbability ** op.count,
+        computeCycles: body.computeCycles * op.count,
+      };
+    }
+    case "branch": {
+      const acc = new Map<number, ExitEffect>();
+      const controls = new Set<string>();
+      let noExitP = 0;
+      let compute = 0;
+      let total = 0;
+      for (const arm of op.arms) {
+        const body = walkOps(arm.ops, ctx, visit, executions * arm.probability);
+        for (const e of body.decision.exits) addEffect(acc, e.reason, e.perExecution * arm.probability);
+        for (const c of body.decision.controls) controls.add(c);
+        noExitP += arm.probability * body.noExitProbability;
+        compute += arm.probability * body.computeCycles;
+        total += arm.probability;
+      }
+      noExitP += Math.max(0, 1 - total); // the remainder does nothing
+      const exits = [...acc.values()];
+      const decision: ExitDecision = {
+        exits,
+        rule: summarize(exits, "branch (exits weighted by the arms' probabilities)"),
+        controls: [...controls],
+        reference: "the decisions of the operations inside",
+      };
+      visit?.(op, decision, executions);
+      return { decision, noExitProbability: noExitP, computeCycles: compute };
+    }
+    case "tsx": {
+      // Inner operations are reported with their fallback-path executions; the tsx operation
+      // itself carries the aborted attempts too.
+      const probe = walkOps(op.ops, ctx);
+      const q = 1 - probe.noExitProbability;
+      const model = tsxModel(q);
+      const body = visit ? walkOps(op.ops, ctx, visit, executions * model.fallbackExitFactor) : probe;
+      const bodyExits = body.decision.exits;
+      const total = bodyExits.reduce((s, e) => s + e.perExecution, 0);
+      const acc = new Map<number, ExitEffect>();
+      for (const e of bodyExits) {
+        // Aborted attempts: one exit each if the aborting operation is a memory access (its
+        // EPT/APIC/PML exit happens, then the transaction aborts); an exiting instruction or
+        // an exception aborts the transaction without executing (RTM), so no exit.
+        if (MEMORY_EXIT_CODES.has(e.reason.code) && total > 0)
+          addEffect(acc, e.reason, (model.abortedAttempts * e.perExecution) / total);
+        addEffect(acc, e.reason, model.fallbackExitFactor * e.perExecution);
+      }
+      const exits = [...acc.values()].filter((e) => e.perExecution > 0);
+      const decision: ExitDecision = {
+        exits,
+        rule:
+          q === 0
+            ? "The transaction commits: nothing inside exits."
+            : summarize(
+                exits,
+                `tsx: the body exits with probability ${(q * 100).toFixed(1)}% per attempt; ${TSX_ATTEMPTS} attempts, then the fallback path runs the body non-transactionally`,
+              ),
+        controls: body.decision.controls,
+        reference: SDM_TSX,
+        detail:
+          "A memory-access exit (EPT, APIC, PML) inside a transaction is taken and aborts it; exiting instructions and exceptions abort without an exit. Attempts: glibc's retry_try_xbegin = 3.",
+      };
+      visit?.(op, decision, executions);
+      return {
+        decision,
+        noExitProbability: probe.noExitProbability,
+        computeCycles: body.computeCycles * (model.attempts + model.fallbackProbability),
+      };
+    }
+    default: {
+      const decision = decideLeaf(op, ctx);
+      visit?.(op, decision, executions);
+      const n = exitCount(decision);
+      return {
+        decision,
+        // An expected count below 1 (PML) is read as a probability of exiting.
+        noExitProbability: n >= 1 ? 0 : 1 - n,
+        computeCycles: op.op === "compute" ? op.cycles : op.op === "pause_loop" ? op.cycles : 0,
+      };
+    }
+  }
+}
+
+function addEffect(acc: Map<number, ExitEffect>, r: ExitReasonDef, perExecution: number): void {
+  if (perExecution === 0) return;
+  const e = acc.get(r.code);
+  if (e) e.perExecution += perExecution;
+  else acc.set(r.code, { reason: r, perExecution });
+}
+
+function summarize(exits: ExitEffect[], what: string): string {
+  if (exits.length === 0) return `${capitalize(what)}: no exits.`;
+  const parts = exits.map((e) => `${fmt(e.perExecution)} ${e.reason.name}`);
+  return `${capitalize(what)}: ${parts.join(", ")} per execution.`;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toPrecision(3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interrupt delivery and idle
+
+export interface DeliveryDecision {
+  /** The decision when the interrupt arrives while the vCPU runs in guest mode. */
+  decision: ExitDecision;
+  /**
+   * Whether the exit is avoided when the vCPU is blocked in the host (after a HLT/MWAIT exit):
+   * the interrupt then wakes the vCPU instead (kvm_vcpu_kick), and no VM exit happens because
+   * the vCPU is not in VMX non-root operation.
+   */
+  wakesWhenBlocked: boolean;
+}
+
+/**
+ * What delivering a source's interrupt costs in exits (per arrival, vCPU in guest mode).
+ * Paths are not interrupts: no exit. `irq` exits EXTERNAL_INTERRUPT with external-interrupt
+ * exiting unless posted (the source says `posted` and process_posted_interrupts +
+ * virtual_interrupt_delivery are in force). IPIs between vCPUs are posted by KVM whenever
+ * posted interrupts are on (vmx_deliver_posted_interrupt), otherwise the kick is a host IPI
+ * that exits EXTERNAL_INTERRUPT. The guest timer is KVM's emulated LAPIC timer: with the
+ * VMX-preemption timer active KVM uses it (vmx_set_hv_timer) and expiry exits PREEMPTION_TIMER;
+ * otherwise a host hrtimer interrupt exits EXTERNAL_INTERRUPT. NMIs exit EXCEPTION_NMI with
+ * NMI exiting.
+ */
+export function decideDelivery(source: GuestSource, ctx: ExitContext): DeliveryDecision {
+  const c = ctl();
+  const posted = on(ctx, c.postedInterrupts) && on(ctx, c.vid);
+  const extControls = state(ctx, c.extInt, c.postedInterrupts, c.vid);
+  const external = (what: string): ExitDecision =>
+    on(ctx, c.extInt)
+      ? exitsWith(
+          REASON.EXTERNAL_INTERRUPT,
+          `${what} exits EXTERNAL_INTERRUPT: external-interrupt exiting is 1.`,
+          extControls,
+          SDM_OTHER,
+        )
+      : noExit(
+          `${what} does not exit: external-interrupt exiting is 0 (the guest IDT takes it directly).`,
+          extControls,
+          SDM_OTHER,
+        );
+  switch (source.kind) {
+    case "path":
+      return {
+        decision: noExit("A code path starts without an interrupt.", [], SDM_OTHER),
+        wakesWhenBlocked: true,
+      };
+    case "irq":
+      if (source.posted && posted)
+        return {
+          decision: noExit(
+            `Interrupt vector ${hex(source.vector)} is posted: process posted interrupts and virtual-interrupt delivery deliver it without a VM exit.`,
+            extControls,
+            SDM_POSTED,
+            "A blocked vCPU is woken by the wake-up notification vector (POSTED_INTR_WAKEUP_VECTOR) instead.",
+          ),
+          wakesWhenBlocked: true,
+        };
+      return {
+        decision: external(
+          `Interrupt vector ${hex(source.vector)}${source.posted ? " (posted requested, but process posted interrupts or virtual-interrupt delivery is 0)" : ""}`,
+        ),
+        wakesWhenBlocked: true,
+      };
+    case "ipi":
+      if (posted)
+        return {
+          decision: noExit(
+            "The IPI is posted (KVM vmx_deliver_posted_interrupt) and delivered without a VM exit.",
+            extControls,
+            SDM_POSTED,
+          ),
+          wakesWhenBlocked: true,
+        };
+      return { decision: external("The IPI's kick (a host IPI)"), wakesWhenBlocked: true };
+    case "nmi":
+      return {
+        decision: on(ctx, c.nmiExiting)
+          ? exitsWith(
+              REASON.EXCEPTION_NMI,
+              "The NMI exits EXCEPTION_NMI: NMI exiting is 1.",
+              state(ctx, c.nmiExiting),
+              SDM_OTHER,
+            )
+          : noExit(
+              "The NMI is delivered to the guest: NMI exiting is 0.",
+              state(ctx, c.nmiExiting),
+              SDM_OTHER,
+            ),
+        wakesWhenBlocked: true,
+      };
+    case "timer":
+      if (on(ctx, c.preemptionTimer))
+        return {
+          decision: exitsWith(
+            REASON.PREEMPTION_TIMER,
+            "The guest's timer expires as the VMX-preemption timer (KVM's hv timer, vmx_set_hv_timer): exits PREEMPTION_TIMER.",
+            state(ctx, c.preemptionTimer),
+            "SDM Vol. 3C §26.5.1 (older §25.5.1), VMX-Preemption Timer; KVM vmx_set_hv_timer",
+          ),
+          wakesWhenBlocked: true,
+        };
+      return {
+        decision: external("The timer interrupt (KVM's host hrtimer for the emulated LAPIC timer)"),
+        wakesWhenBlocked: true,
+      };
+  }
+}
+
+export interface IdleDecision {
+  /** Exits taken once per idle period (when the vCPU goes idle). */
+  decision: ExitDecision;
+  /**
+   * Whether the vCPU is blocked in the host while idle (interrupts wake it without exiting)
+   * as opposed to staying in guest mode (halted in the guest, MWAIT in the guest, or polling),
+   * where interrupts arrive as they would to a running vCPU.
+   */
+  blockedInHost: boolean;
+  /** Idle polling: the vCPU keeps its core busy in guest mode. */
+  polling: boolean;
+}
+
+export function decideIdle(ctx: ExitContext): IdleDecision {
+  const c = ctl();
+  switch (ctx.guest.idle) {
+    case "poll":
+      return {
+        decision: noExit(
+          "idle poll: the guest spins in its idle loop without exiting; interrupts find it running.",
+          [],
+          SDM_COND,
+        ),
+        blockedInHost: false,
+        polling: true,
+      };
+    case "mwait": {
+      if (!on(ctx, c.mwait))
+        return {
+          decision: noExit(
+            "idle mwait: MWAIT does not exit (MWAIT exiting is 0); the vCPU waits in guest mode and interrupts exit as for a running vCPU.",
+            state(ctx, c.mwait),
+            SDM_COND,
+          ),
+          blockedInHost: false,
+          polling: false,
+        };
+      const handler = ctx.program.handlers.get(REASON.MWAIT_INSTRUCTION);
+      const blocks = handler ? opsContainHalt(handler.ops, ctx.program) : false;
+      return {
+        decision: exitsWith(
+          REASON.MWAIT_INSTRUCTION,
+          `idle mwait: each idle period starts with an MWAIT exit (MWAIT exiting is 1)${blocks ? "; the handler halts the vCPU" : "; the handler does not halt, so the vCPU returns to its idle loop in guest mode"}.`,
+          state(ctx, c.mwait),
+          SDM_COND,
+        ),
+        blockedInHost: blocks,
+        polling: false,
+      };
+    }
+    default:
+      return on(ctx, c.hlt)
+        ? {
+            decision: exitsWith(
+              REASON.HLT,
+              "idle halt: each idle period starts with a HLT exit (HLT exiting is 1); the vCPU blocks in the host until an interrupt wakes it.",
+              state(ctx, c.hlt),
+              SDM_COND,
+            ),
+            blockedInHost: true,
+            polling: false,
+          }
+        : {
+            decision: noExit(
+              "idle halt: HLT does not exit (HLT exiting is 0); the vCPU halts in guest mode and interrupts exit as for a running vCPU.",
+              state(ctx, c.hlt),
+              SDM_COND,
+            ),
+            blockedInHost: false,
+            polling: false,
+          };
+  }
+}
+
+function opsContainHalt(ops: readonly HandlerOp[], program: Program, depth = 0): boolean {
+  if (depth > 16) return false;
+  for (const op of ops) {
+    if (op.op === "halt") return true;
+    if (op.op === "repeat" && opsContainHalt(op.ops, program, depth + 1)) return true;
+    if (op.op === "branch" && op.arms.some((a) => opsContainHalt(a.ops, program, depth + 1))) return true;
+    if (op.op === "call") {
+      const fn = program.fns.get(op.fn);
+      if (fn && opsContainHalt(fn.ops, program, depth + 1)) return true;
+    }
+  }
+  return false;
+}
