@@ -1,0 +1,10 @@
+/** The VT-x data tables: the one place SDM facts live. */
+export * from "./capabilities";
+export * from "./controls";
+export * from "./exceptions";
+export * from "./exitReasons";
+export * from "./kvmDefaults";
+export * from "./msrs";
+export * from "./profiles";
+export * from "./types";
+export * from "./vmcsFields";
