@@ -482,7 +482,11 @@ class Parser {
           !(token.kind === "ident" && (table.has(token.text) || TOP_LEVEL_KEYWORDS.has(token.text))) &&
           token.kind !== "punct";
         if (!continues) break;
-      } else if (token.kind === "ident" && table.has(token.text) && !shape.subwords?.includes(token.text)) {
+      } else if (
+        token.kind === "ident" &&
+        table.has(token.text) &&
+        !(items.length < shape.maxItems && shape.subwords?.includes(token.text))
+      ) {
         break;
       }
       if (inArm && token.kind === "quantity" && token.unit === "%") break;
