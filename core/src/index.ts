@@ -10,7 +10,8 @@ import { lintProgram } from "./analysis/lints";
 import type { GuestEstimate } from "./analysis/types";
 import { type ParseResult, parse } from "./lang/parser";
 import type { Program } from "./model/ir";
-import { type LowerResult, lower, type SymbolIndex } from "./model/lower";
+import { type LowerResult, lower } from "./model/lower";
+import type { SymbolIndex } from "./model/symbols";
 import { type Diagnostic, LineMap, type Severity } from "./source";
 
 export interface AnalyzeOptions {
@@ -115,6 +116,7 @@ export { type LintOptions, lintProgram } from "./analysis/lints";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse } from "./lang";
 export type * from "./model/ir";
-export { type LowerResult, lower, type SymbolIndex } from "./model/lower";
+export { type LowerResult, lower } from "./model/lower";
+export type * from "./model/symbols";
 export * from "./source";
 export * from "./vmx";

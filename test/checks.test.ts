@@ -1,0 +1,451 @@
+/**
+ * VM-entry checks (checks.ts) through the whole pipeline: text → analyze → diagnostic code, span
+ * on the right token, related information, and quick fixes that apply and leave the file clean.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { type Analysis, analyze, applyEdits, type Diagnostic } from "../core/src/index";
+
+const BASE = {
+  pin: "external_interrupt_exiting nmi_exiting",
+  proc: "hlt_exiting use_tpr_shadow activate_secondary_controls",
+  proc2: "enable_ept",
+  exit: "host_address_space_size acknowledge_interrupt_on_exit",
+  entry: "ia32e_mode_guest",
+};
+type Words = Partial<Record<keyof typeof BASE | "proc3", string>>;
+
+/** A file with one vmcs block: the base controls with `words` replacing lines, plus `extra`. */
+function vmcsFile(words: Words = {}, extra = "", target = "skylake_server"): string {
+  const merged: Record<string, string> = { ...BASE, ...words };
+  const lines = Object.entries(merged)
+    .filter(([, names]) => names.trim() !== "")
+    .map(([word, names]) => `  ${word.padEnd(5)} ${names}`);
+  return `target ${target}\n\nvmcs v {\n${lines.join("\n")}\n${extra ? `  ${extra}\n` : ""}}\n`;
+}
+
+/** Diagnostics of the VM-entry checks and activation lints (not the TL0xx–TL2xx front end). */
+function checkDiagnostics(analysis: Analysis): Diagnostic[] {
+  return analysis.diagnostics.filter((d) => d.code.startsWith("VMX-") || d.code.startsWith("TL30"));
+}
+
+function frontEndErrors(analysis: Analysis): Diagnostic[] {
+  return analysis.diagnostics.filter(
+    (d) => d.severity === "error" && !d.code.startsWith("VMX-") && !d.code.startsWith("TL"),
+  );
+}
+
+function assertNoInternalErrors(analysis: Analysis): void {
+  const internal = analysis.diagnostics.filter(
+    (d) => d.code === "TL999" || (d.severity === "error" && /^TL0|^TL1|^TL2/.test(d.code)),
+  );
+  assert.deepEqual(
+    internal.map((d) => `${d.code} ${d.message}`),
+    [],
+  );
+}
+
+function clean(text: string): void {
+  const analysis = analyze(text);
+  assertNoInternalErrors(analysis);
+  assert.deepEqual(
+    checkDiagnostics(analysis).map((d) => `${d.code} ${d.message}`),
+    [],
+    `expected no check diagnostics in:\n${text}`,
+  );
+}
+
+/** Finds the one diagnostic with `code`, asserts it sits on `token`, returns it with the analysis. */
+function expectCode(text: string, code: string, token?: string): { d: Diagnostic; analysis: Analysis } {
+  const analysis = analyze(text);
+  assert.deepEqual(
+    frontEndErrors(analysis).map((d) => `${d.code} ${d.message}`),
+    [],
+    `front end errors in:\n${text}`,
+  );
+  assertNoInternalErrors(analysis);
+  const found = analysis.diagnostics.filter((d) => d.code === code);
+  assert.ok(
+    found.length > 0,
+    `expected ${code} in:\n${text}\ngot: ${analysis.diagnostics.map((d) => `${d.code} ${d.message}`).join("\n")}`,
+  );
+  const d = found[0]!;
+  if (token !== undefined) assert.equal(text.slice(d.span.start, d.span.end), token);
+  assert.ok(d.reference && d.reference.length > 10, "cites its source");
+  return { d, analysis };
+}
+
+/** Applies preferred fixes of check diagnostics until none is left (bounded), asserts clean. */
+function fixUntilClean(text: string): string {
+  let current = text;
+  for (let round = 0; round < 6; round++) {
+    const remaining = checkDiagnostics(analyze(current));
+    if (remaining.length === 0) return current;
+    const withFix = remaining.find((d) => d.fixes?.some((f) => f.preferred));
+    assert.ok(withFix, `no preferred fix for ${remaining.map((d) => d.code).join(", ")} in:\n${current}`);
+    current = applyEdits(current, withFix.fixes!.find((f) => f.preferred)!.edits);
+  }
+  clean(current);
+  return current;
+}
+
+describe("baseline", () => {
+  test("the base vmcs is legal on skylake_server", () => clean(vmcsFile()));
+});
+
+describe("control-pair rules", () => {
+  const cases: { name: string; code: string; words: Words; token: string; other: string; good: Words }[] = [
+    {
+      name: "E11 virtualize_x2apic_mode needs use_tpr_shadow",
+      code: "VMX-E11",
+      words: { proc: "hlt_exiting activate_secondary_controls", proc2: "enable_ept virtualize_x2apic_mode" },
+      token: "virtualize_x2apic_mode",
+      other: "use_tpr_shadow",
+      good: { proc2: "enable_ept virtualize_x2apic_mode" },
+    },
+    {
+      name: "E13 x2APIC mode excludes APIC-access virtualization",
+      code: "VMX-E13",
+      words: { proc2: "enable_ept virtualize_x2apic_mode virtualize_apic_accesses" },
+      token: "virtualize_x2apic_mode",
+      other: "virtualize_apic_accesses",
+      good: { proc2: "enable_ept virtualize_apic_accesses" },
+    },
+    {
+      name: "E14 virtual-interrupt delivery needs external-interrupt exiting",
+      code: "VMX-E14",
+      words: { pin: "nmi_exiting", proc2: "enable_ept virtual_interrupt_delivery" },
+      token: "virtual_interrupt_delivery",
+      other: "external_interrupt_exiting",
+      good: { proc2: "enable_ept virtual_interrupt_delivery" },
+    },
+    {
+      name: "E15 posted interrupts need acknowledge_interrupt_on_exit",
+      code: "VMX-E15",
+      words: {
+        pin: "external_interrupt_exiting nmi_exiting process_posted_interrupts",
+        proc2: "enable_ept virtual_interrupt_delivery",
+        exit: "host_address_space_size",
+      },
+      token: "process_posted_interrupts",
+      other: "acknowledge_interrupt_on_exit",
+      good: {
+        pin: "external_interrupt_exiting nmi_exiting process_posted_interrupts",
+        proc2: "enable_ept virtual_interrupt_delivery",
+      },
+    },
+    {
+      name: "E16 virtual NMIs need NMI exiting",
+      code: "VMX-E16",
+      words: { pin: "external_interrupt_exiting virtual_nmis" },
+      token: "virtual_nmis",
+      other: "nmi_exiting",
+      good: { pin: "external_interrupt_exiting nmi_exiting virtual_nmis" },
+    },
+    {
+      name: "E17 NMI-window exiting needs virtual NMIs",
+      code: "VMX-E17",
+      words: { proc: "hlt_exiting nmi_window_exiting use_tpr_shadow activate_secondary_controls" },
+      token: "nmi_window_exiting",
+      other: "virtual_nmis",
+      good: {
+        pin: "external_interrupt_exiting nmi_exiting virtual_nmis",
+        proc: "hlt_exiting nmi_window_exiting use_tpr_shadow activate_secondary_controls",
+      },
+    },
+    {
+      name: "E18 PML needs EPT",
+      code: "VMX-E18",
+      words: { proc2: "enable_pml" },
+      token: "enable_pml",
+      other: "enable_ept",
+      good: { proc2: "enable_ept enable_pml" },
+    },
+    {
+      name: "E19 unrestricted guest needs EPT",
+      code: "VMX-E19",
+      words: { proc2: "unrestricted_guest" },
+      token: "unrestricted_guest",
+      other: "enable_ept",
+      good: { proc2: "enable_ept unrestricted_guest" },
+    },
+    {
+      name: "E23 saving the preemption timer needs the timer",
+      code: "VMX-E23",
+      words: {
+        exit: "host_address_space_size acknowledge_interrupt_on_exit save_vmx_preemption_timer_value",
+      },
+      token: "save_vmx_preemption_timer_value",
+      other: "activate_vmx_preemption_timer",
+      good: {
+        pin: "external_interrupt_exiting nmi_exiting activate_vmx_preemption_timer",
+        exit: "host_address_space_size acknowledge_interrupt_on_exit save_vmx_preemption_timer_value",
+      },
+    },
+    {
+      name: "N10 a 64-bit guest needs a 64-bit host",
+      code: "VMX-N10",
+      words: { exit: "acknowledge_interrupt_on_exit" },
+      token: "ia32e_mode_guest",
+      other: "host_address_space_size",
+      good: {},
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: fails, fix applies cleanly`, () => {
+      const text = vmcsFile(c.words);
+      const { d } = expectCode(text, c.code, c.token);
+      assert.equal(d.severity, "error");
+      assert.match(d.message, new RegExp(c.token));
+      assert.match(d.message, new RegExp(c.other));
+      assert.ok(d.related && d.related.length > 0, "has related information");
+      const relatedText = text.slice(d.related[0]!.span.start, d.related[0]!.span.end);
+      assert.ok(
+        relatedText === c.other || relatedText === "v",
+        `related points at ${c.other} or the vmcs name`,
+      );
+      const preferred = d.fixes?.filter((f) => f.preferred) ?? [];
+      assert.equal(preferred.length, 1, "exactly one preferred fix");
+      fixUntilClean(text);
+    });
+    test(`${c.name}: passes when legal`, () => clean(vmcsFile(c.good)));
+  }
+
+  test("E15 posted interrupts without virtual-interrupt delivery: the fix adds it", () => {
+    const text = vmcsFile({ pin: "external_interrupt_exiting nmi_exiting process_posted_interrupts" });
+    const { d } = expectCode(text, "VMX-E15", "process_posted_interrupts");
+    assert.match(d.message, /virtual_interrupt_delivery/);
+    const fixed = applyEdits(text, d.fixes!.find((f) => f.preferred)!.edits);
+    assert.match(fixed, /proc2 enable_ept virtual_interrupt_delivery/);
+    clean(fixed);
+  });
+
+  test("E11 fix for a missing proc line adds a new line inside the block, indented", () => {
+    const text = vmcsFile({
+      proc: "",
+      proc2: "",
+      pin: "external_interrupt_exiting nmi_exiting process_posted_interrupts",
+    });
+    const fixed = fixUntilClean(text);
+    assert.match(fixed, /\n {2}proc activate_secondary_controls use_tpr_shadow|\n {2}proc use_tpr_shadow/);
+    assert.match(fixed, /\n {2}proc2 virtual_interrupt_delivery/);
+  });
+
+  test("fix on a one-line vmcs block inserts before the closing brace", () => {
+    const text =
+      "target skylake_server\nvmcs v { pin virtual_nmis exit host_address_space_size acknowledge_interrupt_on_exit }\n";
+    const { d } = expectCode(text, "VMX-E16", "virtual_nmis");
+    const fixed = applyEdits(text, d.fixes!.find((f) => f.preferred)!.edits);
+    assert.match(fixed, /pin virtual_nmis nmi_exiting/);
+    clean(fixed);
+  });
+
+  test("the drop fix removes the control", () => {
+    const text = vmcsFile({ pin: "external_interrupt_exiting virtual_nmis" });
+    const { d } = expectCode(text, "VMX-E16", "virtual_nmis");
+    const drop = d.fixes!.find((f) => !f.preferred)!;
+    assert.match(drop.title, /Remove virtual_nmis/);
+    const fixed = applyEdits(text, drop.edits);
+    assert.doesNotMatch(fixed, /virtual_nmis/);
+    clean(fixed);
+  });
+});
+
+describe("activation (TL301/TL302)", () => {
+  test("secondary controls without activate_secondary_controls are ignored", () => {
+    const text = vmcsFile({ proc: "hlt_exiting use_tpr_shadow" });
+    const { d } = expectCode(text, "TL301", "enable_ept");
+    assert.equal(d.severity, "warning");
+    assert.match(d.message, /activate_secondary_controls/);
+    const fixed = applyEdits(text, d.fixes!.find((f) => f.preferred)!.edits);
+    assert.match(fixed, /proc {2}hlt_exiting use_tpr_shadow activate_secondary_controls/);
+    clean(fixed);
+  });
+
+  test("an ignored secondary word is not checked further (E19 does not fire)", () => {
+    const analysis = analyze(vmcsFile({ proc: "hlt_exiting", proc2: "unrestricted_guest" }));
+    assert.ok(analysis.diagnostics.some((d) => d.code === "TL301"));
+    assert.ok(!analysis.diagnostics.some((d) => d.code === "VMX-E19"));
+  });
+
+  test("tertiary controls without activate_tertiary_controls", () => {
+    const text = vmcsFile({ proc3: "ipi_virtualization" }, "", "sapphire_rapids");
+    expectCode(text, "TL302", "ipi_virtualization");
+  });
+});
+
+describe("field rules", () => {
+  test("E5 more CR3 targets than IA32_VMX_MISC allows", () => {
+    expectCode(vmcsFile({}, "cr3_targets 0x1000 0x2000 0x3000 0x4000 0x5000"), "VMX-E5");
+    clean(
+      vmcsFile(
+        { proc: "hlt_exiting cr3_load_exiting use_tpr_shadow activate_secondary_controls" },
+        "cr3_targets 0x1000 0x2000 0x3000 0x4000",
+      ),
+    );
+  });
+
+  test("E6/E7/E8 bitmap and virtual-APIC addresses must be page aligned", () => {
+    const proc = "hlt_exiting use_tpr_shadow use_io_bitmaps use_msr_bitmaps activate_secondary_controls";
+    expectCode(vmcsFile({ proc }, "field IO_BITMAP_A = 0x1_0008"), "VMX-E6");
+    expectCode(vmcsFile({ proc }, "field MSR_BITMAP = 0x2_0800"), "VMX-E7");
+    expectCode(vmcsFile({ proc }, "field VIRTUAL_APIC_PAGE_ADDR = 0x3_0010"), "VMX-E8");
+    clean(vmcsFile({ proc }, "field IO_BITMAP_A = 0x1_0000"));
+    clean(vmcsFile({ proc }, "field MSR_BITMAP = 0x2_0000"));
+  });
+
+  test("E6 address beyond MAXPHYADDR", () => {
+    const { d } = expectCode(
+      vmcsFile(
+        { proc: "hlt_exiting use_tpr_shadow use_io_bitmaps activate_secondary_controls" },
+        "field IO_BITMAP_B = 0x8000_0000_0000_0000",
+      ),
+      "VMX-E6",
+    );
+    assert.match(d.message, /MAXPHYADDR/);
+  });
+
+  test("E9 TPR threshold bits 31:4 without virtual-interrupt delivery", () => {
+    expectCode(vmcsFile({}, "tpr_threshold 0x20"), "VMX-E9");
+    clean(vmcsFile({}, "tpr_threshold 0x2"));
+  });
+
+  test("E12 APIC-access address", () => {
+    expectCode(
+      vmcsFile({ proc2: "enable_ept virtualize_apic_accesses" }, "field APIC_ACCESS_ADDR = 0xfee0_0001"),
+      "VMX-E12",
+    );
+  });
+
+  test("E15 notification vector and descriptor alignment", () => {
+    const words = {
+      pin: "external_interrupt_exiting nmi_exiting process_posted_interrupts",
+      proc2: "enable_ept virtual_interrupt_delivery",
+    };
+    expectCode(vmcsFile(words, "field POSTED_INTR_NV = 0x1f2"), "VMX-E15");
+    expectCode(vmcsFile(words, "field POSTED_INTR_DESC_ADDR = 0x1020"), "VMX-E15");
+    clean(vmcsFile(words, "field POSTED_INTR_DESC_ADDR = 0x1040"));
+    clean(vmcsFile(words, "posted_interrupt_vector 0xf2"));
+  });
+
+  test("E18 PML address", () => {
+    expectCode(vmcsFile({ proc2: "enable_ept enable_pml" }, "field PML_ADDRESS = 0x1234"), "VMX-E18");
+  });
+
+  test("E22 enable_vpid needs a non-zero VPID", () => {
+    const text = vmcsFile({ proc2: "enable_ept enable_vpid" });
+    const { d } = expectCode(text, "VMX-E22", "enable_vpid");
+    assert.match(
+      applyEdits(text, d.fixes!.find((f) => f.preferred)!.edits),
+      /field VIRTUAL_PROCESSOR_ID = 1/,
+    );
+    fixUntilClean(text);
+    expectCode(vmcsFile({ proc2: "enable_ept enable_vpid" }, "field VIRTUAL_PROCESSOR_ID = 0"), "VMX-E22");
+    clean(vmcsFile({ proc2: "enable_ept enable_vpid" }, "field VIRTUAL_PROCESSOR_ID = 7"));
+  });
+
+  test("E24 EPTP properties against IA32_VMX_EPT_VPID_CAP", () => {
+    const { d } = expectCode(vmcsFile({}, "eptp memtype WB levels 5"), "VMX-E24");
+    assert.match(d.message, /5-level/);
+    clean(vmcsFile({}, "eptp memtype WB levels 4 accessed_dirty"));
+    expectCode(vmcsFile({}, "field EPT_POINTER = 0x1000_0001"), "VMX-E24");
+    clean(vmcsFile({}, "field EPT_POINTER = 0x1000_005e"));
+  });
+
+  test("E28 TSC scaling needs a multiplier", () => {
+    const text = vmcsFile({ proc2: "enable_ept use_tsc_scaling" });
+    expectCode(text, "VMX-E28", "use_tsc_scaling");
+    fixUntilClean(text);
+  });
+
+  test("X3/X4 MSR-store list alignment and length; N8 MSR-load list", () => {
+    expectCode(
+      vmcsFile({}, "field VM_EXIT_MSR_STORE_COUNT = 2\n  field VM_EXIT_MSR_STORE_ADDR = 0x1008"),
+      "VMX-X3",
+    );
+    expectCode(vmcsFile({}, "field VM_EXIT_MSR_LOAD_COUNT = 100000"), "VMX-X4");
+    expectCode(
+      vmcsFile({}, "field VM_ENTRY_MSR_LOAD_COUNT = 1\n  field VM_ENTRY_MSR_LOAD_ADDR = 0x1004"),
+      "VMX-N8",
+    );
+    clean(vmcsFile({}, "field VM_ENTRY_MSR_LOAD_COUNT = 1\n  field VM_ENTRY_MSR_LOAD_ADDR = 0x1010"));
+  });
+
+  test("N2–N7 the VM-entry interruption-information field", () => {
+    const inject = (value: string, more = "") =>
+      vmcsFile({}, `field VM_ENTRY_INTR_INFO_FIELD = ${value}${more}`);
+    expectCode(inject("0x8000_0100"), "VMX-N2"); // type 1 reserved
+    expectCode(inject("0x8000_0205"), "VMX-N3"); // NMI with vector 5
+    expectCode(inject("0x8000_0320"), "VMX-N3"); // hardware exception vector 32
+    expectCode(inject("0x8000_030e"), "VMX-N4"); // #PF without its error code
+    expectCode(inject("0x8000_0b06"), "VMX-N4"); // #UD with an error code
+    expectCode(inject("0x8000_0b0e", "\n  field VM_ENTRY_EXCEPTION_ERROR_CODE = 0x1_0000"), "VMX-N5");
+    expectCode(inject("0x8001_0b0e"), "VMX-N6");
+    expectCode(inject("0x8000_0403"), "VMX-N7"); // INT3 as a software interrupt, no instruction length
+    clean(inject("0x8000_0403", "\n  field VM_ENTRY_INSTRUCTION_LEN = 1"));
+    clean(inject("0x8000_0b0e")); // #PF with error code
+    clean(inject("0x8000_0202")); // NMI
+    clean(inject("0x0000_0100")); // not valid: nothing is checked
+  });
+
+  test("N9 entry to SMM outside SMM", () => {
+    const text = vmcsFile({ entry: "ia32e_mode_guest entry_to_smm" });
+    expectCode(text, "VMX-N9", "entry_to_smm");
+    fixUntilClean(text);
+  });
+});
+
+describe("capabilities", () => {
+  test("enable_pml is VMX-CAP1 on haswell and fine on broadwell", () => {
+    const words = { proc2: "enable_ept enable_pml" };
+    const { d } = expectCode(vmcsFile(words, "", "haswell"), "VMX-CAP1", "enable_pml");
+    assert.match(d.message, /haswell/);
+    assert.match(d.message, /IA32_VMX_PROCBASED_CTLS2/);
+    assert.ok(d.fixes?.[0]?.preferred);
+    clean(vmcsFile(words, "", "broadwell"));
+  });
+
+  test("ipi_virtualization only on sapphire_rapids", () => {
+    const words = {
+      proc: "hlt_exiting use_tpr_shadow activate_secondary_controls activate_tertiary_controls",
+      proc3: "ipi_virtualization",
+    };
+    clean(vmcsFile(words, "", "sapphire_rapids"));
+    const analysis = analyze(vmcsFile(words, "", "icelake_server"));
+    assert.ok(
+      analysis.diagnostics.some(
+        (d) => d.code === "VMX-CAP1" && /activate_tertiary_controls|ipi_virtualization/.test(d.message),
+      ),
+    );
+  });
+
+  test("a capability MSR override in the target block changes the verdict", () => {
+    const text = `target broadwell {\n  msr IA32_VMX_PROCBASED_CTLS2 = 0\n}\nvmcs v {\n  pin external_interrupt_exiting nmi_exiting\n  proc hlt_exiting activate_secondary_controls\n  proc2 enable_ept\n  exit host_address_space_size acknowledge_interrupt_on_exit\n  entry ia32e_mode_guest\n}\n`;
+    const { d } = expectCode(text, "VMX-CAP1", "enable_ept");
+    assert.match(d.message, /override/);
+  });
+
+  test("VMX-CAP0: a raw control word that clears must-be-one bits", () => {
+    const text = vmcsFile({}, "field PIN_BASED_VM_EXEC_CONTROL = 0x1");
+    const analysis = analyze(text);
+    assertNoInternalErrors(analysis);
+    assert.ok(
+      analysis.diagnostics.some((d) => d.code === "VMX-CAP0"),
+      analysis.diagnostics.map((d) => d.code).join(),
+    );
+  });
+});
+
+describe("examples", () => {
+  test("every example analyses without internal errors", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const dir = new URL("../examples/", import.meta.url);
+    for (const name of readdirSync(dir).filter((n) => n.endsWith(".vmcs"))) {
+      const analysis = analyze(readFileSync(new URL(name, dir), "utf8"));
+      assert.ok(
+        !analysis.diagnostics.some((d) => d.code === "TL999"),
+        `${name}: ${analysis.diagnostics.map((d) => d.message).join("; ")}`,
+      );
+    }
+  });
+});
