@@ -5,13 +5,15 @@
  * headless session. Screenshots go to test-artifacts/harness/.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { artifactPath } from "./support/artifacts";
+import { artifactPath, REPO_ROOT } from "./support/artifacts";
 import { launchChromium, requireChromiumOrSkip } from "./support/chromium";
 import {
+  type CodeServerDirs,
+  installExtensions,
   listExtensions,
   openFileInWorkbench,
   openWorkbench,
@@ -19,7 +21,7 @@ import {
   startCodeServer,
 } from "./support/codeServer";
 import { requireNeovimOrSkip, runNeovimLua } from "./support/neovim";
-import { packageFixtureExtension } from "./support/vsix";
+import { ensureTraplineVsix, packageFixtureExtension, vsixEntries } from "./support/vsix";
 
 const FIXTURE_STATUS_TEXT = "harness-fixture-active";
 
@@ -104,4 +106,39 @@ test("Neovim runs a headless Lua session with the LSP client API", { timeout: 60
     "start_client=true buf_attach_client=true buf_request_sync=true diagnostic.get=true",
     `nvim ${nvim.versionText}: ${result.stderr}`,
   );
+});
+
+test("the Trapline .vsix holds only run-time files and installs into code-server", {
+  timeout: 300_000,
+}, async (t) => {
+  const vsix = await ensureTraplineVsix();
+  const entries = vsixEntries(vsix).filter((name) => name.startsWith("extension/"));
+  const allowed =
+    /^extension\/(package\.json|readme\.md|LICENSE\.txt|changelog\.md|language-configuration\.json|syntaxes\/[^/]+\.json|snippets\/.+|dist\/.+|icon\.png|images\/icon\.png)$/;
+  const unexpected = entries.filter((name) => !allowed.test(name) || name.endsWith(".map"));
+  assert.deepEqual(unexpected, [], "files outside the run-time set (see .vscodeignore)");
+  for (const required of ["extension/package.json", "extension/syntaxes/vmcs.tmLanguage.json"]) {
+    assert.ok(entries.includes(required), `${required} missing from the .vsix`);
+  }
+  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"));
+  const main = String(manifest.main ?? "").replace(/^\.\//, "");
+  if (main) assert.ok(entries.includes(`extension/${main}`), `the extension entry ${main} is not packaged`);
+
+  const launcher = requireCodeServerOrSkip(t);
+  if (!launcher) return;
+  const scratch = mkdtempSync(join(tmpdir(), "trapline-install-"));
+  try {
+    const dirs: CodeServerDirs = {
+      userDataDir: join(scratch, "user-data"),
+      extensionsDir: join(scratch, "extensions"),
+      configFile: join(scratch, "config.yaml"),
+    };
+    writeFileSync(dirs.configFile, "auth: none\n");
+    await installExtensions(dirs, [vsix]);
+    assert.deepEqual(await listExtensions(dirs), [
+      `${manifest.publisher}.${manifest.name}@${manifest.version}`,
+    ]);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 });

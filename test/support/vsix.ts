@@ -3,7 +3,7 @@
  * process, with `npm run package`) and small fixture extensions packaged from a folder.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { artifactPath, REPO_ROOT } from "./artifacts";
@@ -67,4 +67,30 @@ export async function packageFixtureExtension(
     throw new Error(`vsce package of fixture ${dir} failed:\n${stdout ?? ""}${stderr ?? ""}`);
   }
   return out;
+}
+
+/** Names of the files inside a .vsix (a zip), read from its central directory. */
+export function vsixEntries(vsixPath: string): string[] {
+  const zip = readFileSync(vsixPath);
+  // End of central directory record: signature 0x06054b50, at least 22 bytes from the end.
+  let eocd = -1;
+  for (let offset = zip.length - 22; offset >= Math.max(0, zip.length - 22 - 0xffff); offset--) {
+    if (zip.readUInt32LE(offset) === 0x06054b50) {
+      eocd = offset;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error(`${vsixPath} is not a zip file`);
+  const count = zip.readUInt16LE(eocd + 10);
+  let offset = zip.readUInt32LE(eocd + 16);
+  const names: string[] = [];
+  for (let index = 0; index < count; index++) {
+    if (zip.readUInt32LE(offset) !== 0x02014b50) throw new Error(`${vsixPath}: bad central directory entry`);
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const extraLength = zip.readUInt16LE(offset + 30);
+    const commentLength = zip.readUInt16LE(offset + 32);
+    names.push(zip.toString("utf8", offset + 46, offset + 46 + nameLength));
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  return names;
 }
