@@ -161,7 +161,10 @@ function walkOps(ops: readonly GuestOp[], visit: (op: GuestOp) => void): void {
 /** The controls that decided an exit, as spans in the vmcs block, for related information. */
 function controlRelated(vmcs: VmcsIR, controls: readonly string[], rule: string): RelatedInfo[] {
   const related: RelatedInfo[] = [];
-  for (const name of controls) {
+  for (const entry of controls) {
+    // decideExit lists controls as "name=1" / "name=0"; only the set ones make the op exit.
+    const [name, value] = entry.split("=");
+    if (value !== undefined && value.trim() !== "1") continue;
     const setting = vmcs.settings.find((s) => s.control.name === name);
     if (setting)
       related.push({
