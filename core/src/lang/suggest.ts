@@ -50,18 +50,11 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
   for (const candidate of candidates) {
     const candidateLower = candidate.toLowerCase();
     if (candidateLower === lower) return candidate;
-    // A candidate that contains the word or the word the candidate (`hlt` → `hlt_exiting`)
-    // counts as distance 1 when the word is at least 3 characters.
-    if (lower.length >= 3 && (candidateLower.includes(lower) || lower.includes(candidateLower))) {
-      const d = candidateLower.startsWith(lower) || lower.startsWith(candidateLower) ? 1 : 2;
-      if (d < bestDistance || (d === bestDistance && best !== undefined && candidate.length < best.length)) {
-        best = candidate;
-        bestDistance = d;
-      }
-      continue;
-    }
-    const d = editDistance(lower, candidateLower, bestDistance);
-    if (d < bestDistance) {
+    let d = editDistance(lower, candidateLower, bestDistance);
+    // A word that starts a longer candidate (`hlt` → `hlt_exiting`) is accepted as the weakest
+    // match, so real near-misses still win.
+    if (d > limit && lower.length >= 3 && candidateLower.startsWith(lower)) d = limit;
+    if (d < bestDistance || (d === bestDistance && best !== undefined && candidate.length < best.length)) {
       best = candidate;
       bestDistance = d;
     }

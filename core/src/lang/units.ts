@@ -8,23 +8,34 @@ export type Dimension = "time" | "frequency" | "rate" | "percent";
 
 export interface UnitDef {
   dimension: Dimension;
-  /** Multiplier to the base unit of the dimension: seconds, Hz, 1/s, fraction. */
-  scale: number;
+  /**
+   * To the base unit of the dimension (seconds, Hz, 1/s, fraction): multiply by `multiplier`,
+   * divide by `divisor`. Dividing by 1e6 rather than multiplying by 1e-6 keeps `50us` exactly
+   * 5e-5 s.
+   */
+  multiplier: number;
+  divisor: number;
 }
 
+const unit = (dimension: Dimension, multiplier: number, divisor: number): UnitDef => ({
+  dimension,
+  multiplier,
+  divisor,
+});
+
 export const UNITS: ReadonlyMap<string, UnitDef> = new Map<string, UnitDef>([
-  ["ns", { dimension: "time", scale: 1e-9 }],
-  ["us", { dimension: "time", scale: 1e-6 }],
-  ["ms", { dimension: "time", scale: 1e-3 }],
-  ["s", { dimension: "time", scale: 1 }],
-  ["Hz", { dimension: "frequency", scale: 1 }],
-  ["kHz", { dimension: "frequency", scale: 1e3 }],
-  ["MHz", { dimension: "frequency", scale: 1e6 }],
-  ["GHz", { dimension: "frequency", scale: 1e9 }],
-  ["/s", { dimension: "rate", scale: 1 }],
-  ["k/s", { dimension: "rate", scale: 1e3 }],
-  ["M/s", { dimension: "rate", scale: 1e6 }],
-  ["%", { dimension: "percent", scale: 0.01 }],
+  ["ns", unit("time", 1, 1e9)],
+  ["us", unit("time", 1, 1e6)],
+  ["ms", unit("time", 1, 1e3)],
+  ["s", unit("time", 1, 1)],
+  ["Hz", unit("frequency", 1, 1)],
+  ["kHz", unit("frequency", 1e3, 1)],
+  ["MHz", unit("frequency", 1e6, 1)],
+  ["GHz", unit("frequency", 1e9, 1)],
+  ["/s", unit("rate", 1, 1)],
+  ["k/s", unit("rate", 1e3, 1)],
+  ["M/s", unit("rate", 1e6, 1)],
+  ["%", unit("percent", 1, 100)],
 ]);
 
 export const UNIT_LIST_TEXT = "ns us ms s, Hz kHz MHz GHz, /s k/s M/s, %";
@@ -40,7 +51,7 @@ export function unitDimension(unit: string): Dimension | undefined {
 /** Value in the dimension's base unit, or undefined for an unknown unit. */
 export function toBaseUnit(value: number, unit: string): number | undefined {
   const def = UNITS.get(unit);
-  return def === undefined ? undefined : value * def.scale;
+  return def === undefined ? undefined : (value * def.multiplier) / def.divisor;
 }
 
 export const DIMENSION_EXAMPLES: Record<Dimension, string> = {

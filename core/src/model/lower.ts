@@ -29,7 +29,7 @@ import type {
 import { STATEMENTS } from "../lang/grammar";
 import type { ParseResult } from "../lang/parser";
 import { closestMatch } from "../lang/suggest";
-import { DIMENSION_EXAMPLES, type Dimension, UNITS } from "../lang/units";
+import { DIMENSION_EXAMPLES, type Dimension, toBaseUnit, UNITS } from "../lang/units";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
 import { CONTROL_WORDS, controlInWord, controlNames, controlsOfWord, findControls } from "../vmx/controls";
 import { exceptionByMnemonic, exceptionByVector, exceptionMnemonics } from "../vmx/exceptions";
@@ -259,8 +259,7 @@ class Lowerer {
   /** A quantity in its dimension's base unit; undefined (already diagnosed) for unknown units. */
   private base(item: Value): number | undefined {
     if (item.kind === "Number") return item.value;
-    const unit = UNITS.get(item.unit);
-    return unit === undefined ? undefined : item.value * unit.scale;
+    return toBaseUnit(item.value, item.unit);
   }
 
   private checkSeconds(seconds: number, span: Span, what: string): number | undefined {

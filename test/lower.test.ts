@@ -1,0 +1,298 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parse } from "../core/src/lang/parser";
+import { lower } from "../core/src/model/lower";
+import type { Diagnostic, TextEdit } from "../core/src/source";
+import { DEFAULT_PROFILE_NAME } from "../core/src/vmx/profiles";
+
+function lowerText(text: string) {
+  const parsed = parse(text);
+  assert.deepEqual(parsed.diagnostics, [], "no syntax errors expected in this test input");
+  return lower(parsed);
+}
+
+function applyEdits(text: string, edits: TextEdit[]): string {
+  const sorted = [...edits].sort((a, b) => b.span.start - a.span.start);
+  for (const e of sorted) text = text.slice(0, e.span.start) + e.newText + text.slice(e.span.end);
+  return text;
+}
+
+const only = (diagnostics: Diagnostic[], code: string) => diagnostics.filter((d) => d.code === code);
+
+const VMCS = "vmcs kvm { proc hlt_exiting }\n";
+
+describe("lowering", () => {
+  it("converts times to cycles at the target frequency", () => {
+    const { program, diagnostics } = lowerText(
+      "target skylake_server @ 2.1GHz\nhandler HLT { userspace 9us work 900 work 10ns }\n",
+    );
+    assert.deepEqual(diagnostics, []);
+    assert.equal(program.target.hz, 2.1e9);
+    const ops = program.handlers.get(12)!.ops;
+    assert.deepEqual(
+      ops.map((op) => (op.op === "userspace" || op.op === "work" ? op.cycles : -1)),
+      [18_900, 900, 21],
+    );
+  });
+
+  it("converts rates to per second and periods to seconds", () => {
+    const { program, diagnostics } = lowerText(
+      `${VMCS}guest g on kvm { vcpus 4\n path a rate 100k/s { compute 3us }\n path b rate 2.5M/s { cpuid }\n path c every 2ms { cpuid }\n timer periodic 250Hz { eoi }\n irq nic vector 0x41 rate 7/s posted { eoi } }`,
+    );
+    assert.deepEqual(diagnostics, []);
+    const guest = program.guests.get("g")!;
+    assert.equal(guest.vcpus, 4);
+    assert.deepEqual(
+      guest.sources.map((s) => [s.name, s.arrival]),
+      [
+        ["a", { kind: "poisson", ratePerSec: 100_000 }],
+        ["b", { kind: "poisson", ratePerSec: 2_500_000 }],
+        ["c", { kind: "periodic", periodSec: 0.002 }],
+        ["timer", { kind: "periodic", periodSec: 0.004 }],
+        ["nic", { kind: "poisson", ratePerSec: 7 }],
+      ],
+    );
+    const nic = guest.sources[4]!;
+    assert.ok(nic.kind === "irq" && nic.vector === 0x41 && nic.posted);
+    // compute 3us at the default profile's frequency
+    const a = guest.sources[0]!.ops[0]!;
+    assert.ok(a.op === "compute" && a.cycles === Math.round(3e-6 * program.target.hz));
+  });
+
+  it("fills the target with the default profile when there is no target line", () => {
+    const { program } = lowerText(VMCS);
+    assert.equal(program.target.profile.name, DEFAULT_PROFILE_NAME);
+    assert.equal(program.target.span, undefined);
+    assert.equal(program.target.hz, program.target.profile.defaultHz);
+  });
+
+  it("applies target overrides with provenance user, wherever the target is", () => {
+    const { program, diagnostics } = lowerText(
+      `${VMCS}target skylake_server @ 3GHz {\n  msr IA32_VMX_MISC = 0x2000_0000\n  cost round_trip = 1us\n}\n`,
+    );
+    assert.deepEqual(diagnostics, []);
+    assert.equal(program.target.msrs.IA32_VMX_MISC, 0x20000000n);
+    assert.deepEqual(program.target.costs.round_trip, {
+      cycles: 3000,
+      provenance: "user",
+      source: "`target` override in this file",
+    });
+  });
+
+  it("sets controls in their words and records the word lines", () => {
+    const text = "vmcs kvm {\n  proc hlt_exiting\n       activate_secondary_controls\n  proc2 enable_ept\n}";
+    const { program, diagnostics } = lowerText(text);
+    assert.deepEqual(diagnostics, []);
+    const vmcs = program.vmcs.get("kvm")!;
+    assert.equal(vmcs.written.proc, (1n << 7n) | (1n << 31n));
+    assert.equal(vmcs.written.proc2, 1n << 1n);
+    assert.equal(vmcs.settings.length, 3);
+    assert.equal(text.slice(vmcs.wordLines.proc!.start, vmcs.wordLines.proc!.end).split(/\s+/).length, 3);
+  });
+
+  it("names the right word for a control on the wrong line and moves it with the fix", () => {
+    const text = "vmcs kvm {\n  pin nmi_exiting hlt_exiting\n  proc use_tsc_offsetting\n}";
+    const { diagnostics, program } = lowerText(text);
+    assert.equal(diagnostics.length, 1);
+    const d = diagnostics[0]!;
+    assert.equal(d.code, "TL103");
+    assert.equal(
+      d.message,
+      "`hlt_exiting` is a primary processor-based VM-execution control; write it on the `proc` line",
+    );
+    assert.equal(text.slice(d.span.start, d.span.end), "hlt_exiting");
+    const fixed = applyEdits(text, d.fixes![0]!.edits);
+    assert.equal(fixed, "vmcs kvm {\n  pin nmi_exiting\n  proc use_tsc_offsetting hlt_exiting\n}");
+    assert.equal(lowerText(fixed).diagnostics.length, 0);
+    assert.equal(program.vmcs.get("kvm")!.written.proc, 1n << 3n);
+  });
+
+  it("adds a line for the right word when the vmcs has none", () => {
+    const text = "vmcs kvm {\n  proc hlt_exiting enable_ept\n}";
+    const d = lowerText(text).diagnostics[0]!;
+    assert.match(d.message, /secondary processor-based .* `proc2` line/);
+    assert.equal(
+      applyEdits(text, d.fixes![0]!.edits),
+      "vmcs kvm {\n  proc hlt_exiting\n  proc2 enable_ept\n}",
+    );
+  });
+
+  it("suggests the closest name for unknown names, with a replacing fix", () => {
+    const cases: [string, string, string][] = [
+      ["vmcs kvm { proc hlt_exitng }", "TL104", "hlt_exiting"],
+      ["handler EPT_MISCONFG { halt }", "TL105", "EPT_MISCONFIG"],
+      ["handler HLT { vmread GUEST_RIPP }", "TL106", "GUEST_RIP"],
+      ["vmcs kvm { msr trap write IA32_TSC_DEADLIN }", "TL107", "IA32_TSC_DEADLINE"],
+      ["vmcs kvm { exceptions #PFF }", "TL108", "#PF"],
+      ["fn ack { work 5 }\nhandler HLT { call akc }", "TL109", "ack"],
+      ["vmcs kvm { }\nguest g on kvn { vcpus 1 }", "TL111", "kvm"],
+      ["target skylake_servr", "TL102", "skylake_server"],
+    ];
+    for (const [text, code, suggestion] of cases) {
+      const { diagnostics } = lowerText(text);
+      const d = only(diagnostics, code)[0];
+      assert.ok(d, `${text}: ${JSON.stringify(diagnostics)}`);
+      assert.match(d.message, new RegExp(`did you mean \`${suggestion}\``));
+      assert.equal(d.fixes?.[0]?.edits[0]?.newText, suggestion);
+    }
+  });
+
+  it("rejects VMWRITE to a read-only exit-information field, citing the SDM", () => {
+    // Sandy Bridge: IA32_VMX_MISC[29] = 0.
+    const { diagnostics } = lowerText(
+      "target sandy_bridge\nhandler HLT { vmwrite VM_EXIT_REASON vmwrite GUEST_RIP }",
+    );
+    assert.equal(diagnostics.length, 1);
+    assert.equal(diagnostics[0]!.code, "TL203");
+    assert.match(diagnostics[0]!.message, /read-only VM-exit information field .*IA32_VMX_MISC\[29\]/);
+    assert.match(diagnostics[0]!.reference!, /§25\.11/);
+    // Allowed when the target's IA32_VMX_MISC[29] is 1 (Haswell and later, or an override).
+    assert.deepEqual(
+      lowerText("target skylake_server\nhandler HLT { vmwrite VM_EXIT_REASON }").diagnostics,
+      [],
+    );
+    const overridden = lowerText(
+      "target sandy_bridge { msr IA32_VMX_MISC = 0x2000_0000 }\nhandler HLT { vmwrite VM_EXIT_REASON }",
+    );
+    assert.deepEqual(overridden.diagnostics, []);
+    // Setting it with `field` is always an error: it is an output of VM exits.
+    assert.equal(lowerText("vmcs v { field VM_EXIT_REASON = 1 }").diagnostics[0]?.code, "TL203");
+  });
+
+  it("rejects branch probabilities over 100%", () => {
+    const { diagnostics } = lowerText("handler HLT { branch { 60% a: work 1\n 50% b: work 2 } }");
+    const d = only(diagnostics, "TL204");
+    assert.equal(d.length, 1);
+    assert.match(d[0]!.message, /110%/);
+  });
+
+  it("detects recursion through fns", () => {
+    const { diagnostics } = lowerText("fn a { call b }\nfn b { work 1 call a }\nhandler HLT { call a }");
+    const d = only(diagnostics, "TL110");
+    assert.equal(d.length, 1);
+    assert.match(d[0]!.message, /a → b → a|b → a → b/);
+  });
+
+  it("reports duplicates with the first definition as related information", () => {
+    const { diagnostics } = lowerText("vmcs a { }\nvmcs a { }\nhandler HLT { halt }\nhandler 12 { halt }");
+    const d = only(diagnostics, "TL101");
+    assert.equal(d.length, 2);
+    assert.ok(d.every((x) => x.related?.length === 1));
+  });
+
+  it("checks values: vcpus, rates, vectors, durations", () => {
+    const { diagnostics } = lowerText(
+      `${VMCS}guest g on kvm { vcpus 0\n path a rate -5k/s { cpuid }\n path b rate 2000M/s { cpuid }\n path c rate 100 { cpuid }\n irq i vector 3 rate 1/s { eoi } }\nsimulate g for 400000000s`,
+    );
+    const messages = diagnostics.map((d) => `${d.code} ${d.message}`);
+    assert.ok(
+      messages.some((m) => /TL205 a vCPU count must be between 1 and 4096/.test(m)),
+      messages.join("\n"),
+    );
+    assert.ok(messages.some((m) => /TL206 a rate must be greater than zero/.test(m)));
+    assert.ok(messages.some((m) => /TL206 rate `2000M\/s` is above/.test(m)));
+    assert.ok(messages.some((m) => /TL202 expected a rate/.test(m)));
+    assert.ok(messages.some((m) => /TL205 an interrupt vector must be between 32 and 255/.test(m)));
+    assert.ok(messages.some((m) => /TL207 .*longer than a year/.test(m)));
+  });
+
+  it("lowers guest operations, expect budgets and simulate", () => {
+    const { program, diagnostics } = lowerText(
+      `${VMCS}guest g on kvm { apic xapic\n path p rate 1k/s { rdmsr IA32_APIC_BASE wrmsr 0x6e0 in 0x3f8 mmio read 0xfee00000 mov cr3 mov cr0 0x80000031 read cr8 exception #PF 2 dirty 8 pages send_ipi tsx { cpuid } repeat 3 { rdtsc } branch { 30% x: hlt } } }\nexpect g { overhead < 5%  exits EPT_MISCONFIG < 1k/s  host_cpu < 0.5  p99 irq_latency < 50us }\nsimulate g for 100ms`,
+    );
+    assert.deepEqual(diagnostics, []);
+    const ops = program.guests.get("g")!.sources[0]!.ops;
+    assert.deepEqual(
+      ops.map((o) => o.op),
+      [
+        "rdmsr",
+        "wrmsr",
+        "in",
+        "mmio",
+        "mov_cr",
+        "mov_cr",
+        "read_cr",
+        "exception",
+        "dirty",
+        "mmio",
+        "tsx",
+        "repeat",
+        "branch",
+      ],
+    );
+    assert.ok(ops[0]!.op === "rdmsr" && ops[0]!.msr === 0x1b);
+    assert.ok(ops[9]!.op === "mmio" && ops[9]!.gpa === 0xfee00300n, "xAPIC send_ipi writes the ICR");
+    const budgets = program.expects[0]!.budgets;
+    assert.deepEqual(
+      budgets.map((b) => [b.metric.metric, b.value]),
+      [
+        ["overhead", 0.05],
+        ["exits", 1000],
+        ["host_cpu", 0.5],
+        ["latency", 50e-6],
+      ],
+    );
+    assert.deepEqual(program.simulates[0], {
+      guest: "g",
+      guestSpan: program.simulates[0]!.guestSpan,
+      durationSec: 0.1,
+      seed: 1,
+      span: program.simulates[0]!.span,
+    });
+  });
+
+  it("lowers vmcs statements to the IR and their fields", () => {
+    const { program, diagnostics } = lowerText(
+      "vmcs v { exceptions #AC #MC 14\n io trap 0x3f8..0x3ff, 0x60\n msr trap rw IA32_SPEC_CTRL\n cr0 mask 0x1 shadow 0x0\n ple gap 128 window 4096\n eptp memtype WB levels 4 accessed_dirty\n field VIRTUAL_PROCESSOR_ID = 1\n ept { 0x0 .. 0x7fff_ffff rwx\n 0xfebf_0000 .. 0xfebf_ffff misconfig\n 0xfee0_0000 apic } }",
+    );
+    assert.deepEqual(diagnostics, []);
+    const v = program.vmcs.get("v")!;
+    assert.equal(v.exceptionBitmap, (1 << 17) | (1 << 18) | (1 << 14));
+    assert.deepEqual(
+      v.ioTraps.map((r) => [r.first, r.last]),
+      [
+        [0x3f8, 0x3ff],
+        [0x60, 0x60],
+      ],
+    );
+    assert.deepEqual(
+      v.msrTraps.map((m) => [m.msr, m.read, m.write]),
+      [[0x48, true, true]],
+    );
+    assert.deepEqual(v.ple && [v.ple.gap, v.ple.window], [128, 4096]);
+    assert.deepEqual(v.eptp && [v.eptp.memtype, v.eptp.levels, v.eptp.accessedDirty], ["WB", 4, true]);
+    assert.equal(v.fields.get("VIRTUAL_PROCESSOR_ID")?.value, 1n);
+    assert.equal(v.fields.get("PLE_WINDOW")?.value, 4096n);
+    assert.deepEqual(
+      v.ept.map((r) => [r.start, r.end, r.perms.kind]),
+      [
+        [0n, 0x7fffffffn, "rwx"],
+        [0xfebf0000n, 0xfebfffffn, "misconfig"],
+        [0xfee00000n, 0xfee00fffn, "apic"],
+      ],
+    );
+  });
+
+  it("indexes definitions and references for navigation and rename", () => {
+    const text =
+      "vmcs kvm { }\nfn ack { work 1 }\nhandler HLT { call ack }\nguest g on kvm { path p rate 1/s { hlt } }\nexpect g { exits HLT < 1/s }\nsimulate g for 1s";
+    const { symbols } = lowerText(text);
+    assert.deepEqual(
+      symbols.definitions.map((d) => `${d.kind}:${d.name}`),
+      ["vmcs:kvm", "fn:ack", "handler:HLT", "guest:g", "expect:g", "simulate:g"],
+    );
+    assert.deepEqual(
+      symbols.definitions[3]!.children.map((c) => [c.kind, c.name, c.detail]),
+      [["path", "p", "rate 1/s"]],
+    );
+    const kvm = symbols.lookup("vmcs", "kvm")!;
+    const refs = symbols.referencesTo(kvm);
+    assert.equal(refs.length, 1);
+    assert.equal(text.slice(refs[0]!.span.start, refs[0]!.span.end), "kvm");
+    assert.equal(symbols.resolveAt(refs[0]!.span.start), kvm);
+    const g = symbols.lookup("guest", "g")!;
+    assert.equal(symbols.referencesTo(g).length, 2);
+    assert.equal(symbols.referencesTo(symbols.lookup("fn", "ack")!).length, 1);
+    assert.equal(symbols.referencesTo(symbols.lookup("handler", "HLT")!).length, 1);
+  });
+});
