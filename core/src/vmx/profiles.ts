@@ -13,8 +13,9 @@
  *   emulate for a nested guest, and says so: its Skylake-Server model carries the comment
  *   "Missing: Mode-based execute control (XS/XU), processor tracing, TSC scaling".
  * - Features QEMU leaves out because nested KVM does not offer them are added with their own
- *   source: PAUSE-loop exiting (Linux commit "KVM: VMX: Add support for Pause-Loop Exiting", 2009:
- *   "New NHM processors will support Pause-Loop Exiting", i.e. Westmere), Skylake-server MBEC /
+ *   source: PAUSE-loop exiting (Intel's 2009 enabling commit, Xen b67758cd "vmx: Add support for
+ *   Pause-Loop Exiting" by Zhai Edwin, mirrored in KVM: "New NHM processors will support
+ *   Pause-Loop Exiting", i.e. the Nehalem successor Westmere), Skylake-server MBEC /
  *   Intel PT / TSC scaling (the QEMU comment above), XSAVES (QEMU Skylake-Server-v5 "vmx-xsaves"),
  *   5-level EPT (QEMU Icelake-Server-v6 "vmx-page-walk-5"), IPI virtualization, bus-lock detection
  *   and notify VM exits (Linux KVM enabling patches for Sapphire Rapids), SGX ENCLS exiting and
@@ -160,7 +161,7 @@ const GENERATIONS: GenerationSpec[] = [
     addCr4Bits: [17],
     costScale: 1.08,
     notes: "Adds unrestricted guest (real mode under EPT), PAUSE-loop exiting and EFER.LMA saving on exit.",
-    source: `${QEMU} model "Westmere" (adds UNRESTRICTED_GUEST, MSR_VMX_MISC_STORE_LMA); PLE: Linux commit "KVM: VMX: Add support for Pause-Loop Exiting" ("New NHM processors")`,
+    source: `${QEMU} model "Westmere" (adds UNRESTRICTED_GUEST, MSR_VMX_MISC_STORE_LMA); PLE: Intel enabling commit (Xen b67758cd "vmx: Add support for Pause-Loop Exiting": "New NHM processors will support Pause-Loop Exiting")`,
   },
   {
     name: "sandy_bridge",
