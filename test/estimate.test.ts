@@ -1,0 +1,258 @@
+/**
+ * The static estimator against hand-computed figures (arithmetic in the comments; the target's
+ * round-number costs are in exitFixtures.ts: round_trip 1000, vmread 50, vmwrite 60,
+ * decode 800, userspace_round_trip 6000, halt_wake 4000, advance_rip 70).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { handlerCost } from "../core/src/analysis/cost";
+import { estimateGuest } from "../core/src/analysis/estimate";
+import type { GuestEstimate } from "../core/src/analysis/types";
+import type { GuestOp, HandlerOp } from "../core/src/model/ir";
+import { vmcsFieldByName } from "../core/src/vmx/vmcsFields";
+import { guest, handler, irq, path, program, S, span, timer, type VmcsSpec, vmcs } from "./exitFixtures";
+
+const close = (actual: number, expected: number, rel = 1e-9) =>
+  assert.ok(
+    Math.abs(actual - expected) <= rel * Math.max(1, Math.abs(expected)),
+    `${actual} is not ${expected}`,
+  );
+const field = (name: string) => vmcsFieldByName(name)!;
+const reasonRate = (e: GuestEstimate, name: string) =>
+  e.byReason.find((r) => r.reason === name)?.exitsPerSecond ?? 0;
+const compute = (cycles: number): GuestOp => ({ op: "compute", cycles, span: span() });
+
+describe("estimateGuest", () => {
+  it("a path with one EPT_MISCONFIG exit handled in user space", () => {
+    // 2.1 GHz; handler: vmread + decode + userspace 9 us (= 18,900 cycles at 2.1 GHz).
+    // cycles per exit = round_trip 1000 + vmread 50 + decode 800 + userspace_round_trip 6000
+    //                 + 18,900 = 26,750 (transition 1000, handler 850, user space 24,900).
+    // Path: 10k/s per vCPU, compute 3 us = 6,300 cycles, 2 vCPUs, idle poll.
+    // exit cycles/s per vCPU = 10,000 × 26,750 = 267.5 M; guest = 10,000 × 6,300 = 63 M.
+    // overhead = 267.5 / (63 + 267.5) = 0.809380; hostCpu = 2 × 267.5 M / 2.1 G = 0.254762;
+    // demand = 330.5 M / 2.1 G = 0.157381; exits/s = 2 × 10k = 20k.
+    const mmio: GuestOp = { op: "mmio", access: "write", gpa: 0xfebf0018n, span: span() };
+    const v = vmcs({ proc2: ["enable_ept"], ept: [[0xfebf0000n, 0xfebfffffn, { kind: "misconfig" }]] });
+    const g = guest({
+      vcpus: 2,
+      idle: "poll",
+      sources: [path("send", { kind: "poisson", ratePerSec: 10_000 }, [compute(6300), mmio])],
+    });
+    const h = handler("EPT_MISCONFIG", [
+      { op: "vmread", field: field("GUEST_PHYSICAL_ADDRESS"), span: S },
+      { op: "decode", span: S },
+      { op: "userspace", cycles: 18_900, span: S },
+    ]);
+    const p = program(v, g, [h], { hz: 2.1e9 });
+    const cost = handlerCost(p, 49);
+    assert.deepEqual(
+      [cost.transition, cost.handler, cost.userspace, cost.total],
+      [1000, 850, 24_900, 26_750],
+    );
+    const e = estimateGuest(p, "g");
+    close(e.exitsPerSecond, 20_000);
+    close(e.overhead, 267.5 / 330.5);
+    close(e.hostCpu, (2 * 267.5e6) / 2.1e9);
+    close(e.demand, 330.5e6 / 2.1e9);
+    assert.equal(e.byReason.length, 1);
+    assert.equal(e.byReason[0]!.reason, "EPT_MISCONFIG");
+    assert.equal(e.byReason[0]!.cyclesPerExit, 26_750);
+    assert.equal(e.byReason[0]!.share, 1);
+    assert.deepEqual(e.paths[0]!.exits, [{ reason: "EPT_MISCONFIG", code: 49, perExecution: 1 }]);
+    assert.equal(e.paths[0]!.cyclesPerExecution, 6300 + 26_750);
+    // The MMIO operation's hover figures: 10k exits/s per vCPU, 26,750 cycles each;
+    // vcpuShare = 267.5 M / 2.1 G = 0.127381, hostShare = 2 × that.
+    const o = e.operations.find((x) => x.span === mmio.span)!;
+    close(o.exitsPerSecond, 10_000);
+    close(o.cyclesPerExit, 26_750);
+    close(o.vcpuShare, 267.5e6 / 2.1e9);
+    close(o.hostShare, (2 * 267.5e6) / 2.1e9);
+    // Ten times the rate saturates the vCPU: demand = 3,305 M / 2.1 G = 1.5738.
+    const g2 = guest({
+      vcpus: 2,
+      sources: [path("send", { kind: "poisson", ratePerSec: 100_000 }, [compute(6300), mmio])],
+    });
+    close(estimateGuest(program(v, g2, [h], { hz: 2.1e9 }), "g").demand, 3305e6 / 2.1e9);
+  });
+
+  const legacy: VmcsSpec = { pin: ["external_interrupt_exiting"], proc: ["hlt_exiting"] };
+  const handlers = () => [
+    handler("EXTERNAL_INTERRUPT", [{ op: "work", cycles: 400, span: S }]), // 1000 + 400 = 1400
+    handler("HLT", [{ op: "halt", span: S }]), // 1000 + halt_wake 4000 = 5000
+  ];
+
+  it("idle halt: interrupts finding the vCPU halted wake it instead of exiting", () => {
+    // irq 10k/s, 2,000 guest cycles each, 2 GHz, 1 vCPU, idle halt with HLT exiting.
+    // B(ρ) = 10k·2000 + ρ·10k·1400 + 10k·(1−ρ)·5000 = 70 M − 36 M·ρ, ρ = B/2 G
+    // ⇒ ρ = 70 M / 2,036 M = 0.0343811.
+    // EXTERNAL_INTERRUPT/s = 10k·ρ = 343.81; HLT/s = 10k·(1−ρ) = 9,656.19.
+    const g = guest({
+      idle: "halt",
+      sources: [irq("nic", 0x41, { kind: "poisson", ratePerSec: 10_000 }, [compute(2000)])],
+    });
+    const e = estimateGuest(program(vmcs(legacy), g, handlers()), "g");
+    const rho = 70e6 / 2036e6;
+    close(reasonRate(e, "EXTERNAL_INTERRUPT"), 10_000 * rho);
+    close(reasonRate(e, "HLT"), 10_000 * (1 - rho));
+    close(e.demand, rho);
+    // overhead: exit cycles/s = 10k·ρ·1400 + 10k·(1−ρ)·5000; guest 20 M.
+    const exitCycles = 10_000 * rho * 1400 + 10_000 * (1 - rho) * 5000;
+    close(e.overhead, exitCycles / (exitCycles + 20e6));
+    const idle = e.paths.find((p) => p.kind === "idle")!;
+    close(idle.executionsPerSecond, 10_000 * (1 - rho));
+  });
+
+  it("posted interrupts: no EXTERNAL_INTERRUPT exits, HLT still per idle period", () => {
+    // ρ = (20 M + 50 M) / (2,000 M + 50 M) = 0.0341463 (no delivery term).
+    const apicv: VmcsSpec = {
+      pin: ["external_interrupt_exiting", "process_posted_interrupts"],
+      proc: ["hlt_exiting", "use_tpr_shadow"],
+      proc2: ["virtual_interrupt_delivery"],
+    };
+    const g = guest({
+      idle: "halt",
+      sources: [irq("nic", 0x41, { kind: "poisson", ratePerSec: 10_000 }, [compute(2000)], true)],
+    });
+    const e = estimateGuest(program(vmcs(apicv), g, handlers()), "g");
+    const rho = 70e6 / 2050e6;
+    assert.equal(reasonRate(e, "EXTERNAL_INTERRUPT"), 0);
+    close(reasonRate(e, "HLT"), 10_000 * (1 - rho));
+    // Not posted (no `posted`), same VMCS: exits again.
+    const g2 = guest({
+      idle: "halt",
+      sources: [irq("nic", 0x41, { kind: "poisson", ratePerSec: 10_000 }, [compute(2000)])],
+    });
+    assert.ok(
+      reasonRate(estimateGuest(program(vmcs(apicv), g2, handlers()), "g"), "EXTERNAL_INTERRUPT") > 300,
+    );
+  });
+
+  it("halting in the guest (no HLT exiting): every interrupt exits", () => {
+    const g = guest({
+      idle: "halt",
+      sources: [irq("nic", 0x41, { kind: "poisson", ratePerSec: 10_000 }, [compute(2000)])],
+    });
+    const e = estimateGuest(program(vmcs({ pin: ["external_interrupt_exiting"] }), g, handlers()), "g");
+    close(reasonRate(e, "EXTERNAL_INTERRUPT"), 10_000);
+    assert.equal(reasonRate(e, "HLT"), 0);
+  });
+
+  it("PML against write protection for 16 dirty pages per execution", () => {
+    // 2k/s per vCPU, 4 vCPUs, compute 60,000 cycles (30 us at 2 GHz), idle poll.
+    // Write protection: 16 EPT_VIOLATION per execution; handler 1000 + 2·50 + 1200 = 2,300.
+    //   per vCPU 32k exits/s; all 128k/s; exit cycles/s 73.6 M; overhead 73.6/(120+73.6) = 0.380165.
+    // PML: 16/512 = 0.03125 PML_FULL per execution; handler 1000 + 50 + 9000 + 60 = 10,110.
+    //   per vCPU 62.5/s; all 250/s; exit cycles/s 631,875; overhead 631,875/120,631,875 = 0.0052381.
+    const dirty: GuestOp = { op: "dirty", pages: 16, span: span() };
+    const src = () => [path("update", { kind: "poisson", ratePerSec: 2000 }, [compute(60_000), dirty])];
+    const hs = [
+      handler("EPT_VIOLATION", [
+        { op: "vmread", field: field("EXIT_QUALIFICATION"), span: S },
+        { op: "vmread", field: field("GUEST_PHYSICAL_ADDRESS"), span: S },
+        { op: "work", cycles: 1200, span: S },
+      ]),
+      handler("PML_FULL", [
+        { op: "vmread", field: field("GUEST_PML_INDEX"), span: S },
+        { op: "work", cycles: 9000, span: S },
+        { op: "vmwrite", field: field("GUEST_PML_INDEX"), span: S },
+      ]),
+    ];
+    const wp = estimateGuest(
+      program(vmcs({ proc2: ["enable_ept"] }), guest({ vcpus: 4, sources: src() }), hs),
+      "g",
+    );
+    close(reasonRate(wp, "EPT_VIOLATION"), 128_000);
+    close(wp.overhead, 73.6 / 193.6);
+    const pml = estimateGuest(
+      program(vmcs({ proc2: ["enable_ept", "enable_pml"] }), guest({ vcpus: 4, sources: src() }), hs),
+      "g",
+    );
+    close(reasonRate(pml, "PML_FULL"), 250);
+    assert.equal(reasonRate(pml, "EPT_VIOLATION"), 0);
+    close(pml.overhead, 631_875 / 120_631_875);
+  });
+
+  it("PAUSE-loop exiting in a probabilistic spin", () => {
+    // 20k/s; 10% spin 40,000 cycles (20 us) → floor(40000/4096) = 9 exits; 90% spin 600 → 0.
+    // exits per execution 0.9 → 18,000/s per vCPU, 8 vCPUs → 144,000/s.
+    // PAUSE handler work 600 + kick 2000: 1000 + 2600 = 3,600 cycles per exit.
+    // Spinning is guest time: 0.1·40,000 + 0.9·600 = 4,540 guest cycles per execution.
+    const spin = (cycles: number): GuestOp => ({ op: "pause_loop", cycles, span: span() });
+    const b: GuestOp = {
+      op: "branch",
+      span: span(),
+      arms: [
+        { probability: 0.1, ops: [spin(40_000)], span: S },
+        { probability: 0.9, ops: [spin(600)], span: S },
+      ],
+    };
+    const v = vmcs({ proc2: ["pause_loop_exiting"], ple: { gap: 128, window: 4096 } });
+    const g = guest({ vcpus: 8, sources: [path("cs", { kind: "poisson", ratePerSec: 20_000 }, [b])] });
+    const hs = [
+      handler("PAUSE_INSTRUCTION", [
+        { op: "work", cycles: 600, span: S },
+        { op: "kick", span: S },
+      ] satisfies HandlerOp[]),
+    ];
+    const e = estimateGuest(program(v, g, hs), "g");
+    close(reasonRate(e, "PAUSE_INSTRUCTION"), 144_000);
+    close(e.paths[0]!.guestCyclesPerExecution, 4540);
+    close(e.paths[0]!.exitCyclesPerExecution, 0.9 * 3600);
+  });
+
+  it("tickless timer: one deadline write and timer interrupt per busy period", () => {
+    // Housekeeping 20/s × 80,000 cycles; timer ops: wrmsr IA32_TSC_DEADLINE (trapped) + compute
+    // 4,000 + eoi (x2APIC, trapped). MSR_WRITE: 1000 + 300 + 70 = 1,370; EXTERNAL_INTERRUPT:
+    // 1000 + 350 = 1,350; HLT 5,000.
+    // Tickless cycles per busy period = 4,000 + 2·1,370 + 1,350 = 8,090; per idle period with
+    // the HLT exit: 13,090. ρ = (1.6 M + 20·13,090) / (2,000 M + 20·13,090) = 0.000930778.
+    // Rates per second: HLT = timer executions = 20·(1−ρ); MSR_WRITE 2× that; ext. interrupt 1×.
+    const v = vmcs({
+      pin: ["external_interrupt_exiting"],
+      proc: ["hlt_exiting", "use_msr_bitmaps"],
+      msr: [
+        { msr: 0x6e0, read: false, write: true },
+        { msr: 0x80b, read: false, write: true },
+      ],
+    });
+    const timerOps = (): GuestOp[] => [
+      { op: "wrmsr", msr: 0x6e0, span: span() },
+      compute(4000),
+      { op: "eoi", span: span() },
+    ];
+    const hs = [
+      handler("MSR_WRITE", [
+        { op: "work", cycles: 300, span: S },
+        { op: "advance_rip", span: S },
+      ]),
+      handler("EXTERNAL_INTERRUPT", [{ op: "work", cycles: 350, span: S }]),
+      handler("HLT", [{ op: "halt", span: S }]),
+    ];
+    const housekeeping = () => path("hk", { kind: "poisson", ratePerSec: 20 }, [compute(80_000)]);
+    const tickless = guest({
+      idle: "halt",
+      sources: [timer({ kind: "tickless" }, timerOps()), housekeeping()],
+    });
+    const e = estimateGuest(program(v, tickless, hs), "g");
+    const rho = (1.6e6 + 20 * 13_090) / (2e9 + 20 * 13_090);
+    close(reasonRate(e, "HLT"), 20 * (1 - rho));
+    close(reasonRate(e, "MSR_WRITE"), 40 * (1 - rho));
+    close(reasonRate(e, "EXTERNAL_INTERRUPT"), 20 * (1 - rho));
+    close(e.exitsPerSecond, 80 * (1 - rho));
+    // Periodic 1000 Hz: ≥ 1000 timer interrupts and deadline writes every second, idle or not.
+    const periodic = guest({
+      idle: "halt",
+      sources: [timer({ kind: "periodic", periodSec: 0.001 }, timerOps()), housekeeping()],
+    });
+    const p = estimateGuest(program(v, periodic, hs), "g");
+    close(reasonRate(p, "MSR_WRITE"), 2000);
+    assert.ok(reasonRate(p, "HLT") > 1000 && reasonRate(p, "HLT") < 1020);
+    assert.ok(p.exitsPerSecond > 10 * e.exitsPerSecond);
+  });
+
+  it("returns an empty estimate for an unknown guest instead of throwing", () => {
+    const e = estimateGuest(program(vmcs({}), guest({})), "nope");
+    assert.equal(e.exitsPerSecond, 0);
+    assert.deepEqual(e.byReason, []);
+  });
+});
