@@ -19,7 +19,7 @@
  *   Intel PT / TSC scaling (the QEMU comment above), XSAVES (QEMU Skylake-Server-v5 "vmx-xsaves"),
  *   5-level EPT (QEMU Icelake-Server-v6 "vmx-page-walk-5"), IPI virtualization, bus-lock detection
  *   and notify VM exits (Linux KVM enabling patches for Sapphire Rapids), SGX ENCLS exiting and
- *   PCONFIG (Ice Lake-SP's SGX and TME-MK), sub-page write permissions (Ice Lake, Linux SPP series).
+ *   PCONFIG (Ice Lake-SP's SGX and TME-MK), sub-page write permissions (Ice Lake: the KVM SPP series was tested "on Ice-Lake platform").
  * - Every real Intel part reports activity states HLT, shutdown and wait-for-SIPI, UC and WB EPTP
  *   memory types and 4 CR3-target values (SDM Vol. 3D App. A.6, A.10; QEMU omits what nested KVM
  *   cannot emulate).
@@ -275,7 +275,7 @@ const GENERATIONS: GenerationSpec[] = [
     costScale: 0.82,
     notes:
       "5-level EPT, sub-page write permissions, SGX (ENCLS exiting), PCONFIG (TME-MK); MPX gone, so no BNDCFGS controls.",
-    source: `${QEMU} model "Icelake-Server" (-v6 "5-level EPT" vmx-page-walk-5; CPUID has no MPX); SPP: Linux KVM SPP patch series (Ice Lake); SGX/PCONFIG: Ice Lake-SP feature set`,
+    source: `${QEMU} model "Icelake-Server" (-v6 "5-level EPT" vmx-page-walk-5; CPUID has no MPX); SPP: KVM SPP series v4 cover letter (Yang Weijiang, kvm list 2019): "passed SPP function test and selftest on Ice-Lake platform"; SGX/PCONFIG: Ice Lake-SP feature set`,
   },
   {
     name: "sapphire_rapids",
