@@ -1,0 +1,1192 @@
+/**
+ * The discrete-event engine. One state machine per vCPU (guest, VM-exit transition, handler,
+ * user space, halted, halt polling, descheduled), events in an indexed binary heap of numeric
+ * times, all per-vCPU and per-context state in typed arrays, and no allocation per event: the
+ * hot path is exits of a precompiled plan (see plan.ts). Time is kept in CPU cycles of the
+ * target (doubles); the timeline converts to nanoseconds when it records.
+ *
+ * Each vCPU has two execution contexts: level 0 runs a `path` execution, level 1 an interrupt
+ * handler (irq, timer, ipi, nmi), which preempts level 0 and does not nest (the guest runs its
+ * handlers with interrupts disabled). Interrupts that arrive while the vCPU is in root mode,
+ * halted, descheduled or already in a handler wait, and are delivered at the next VM entry or
+ * when the handler returns; delivery latency runs from arrival to the first guest instruction
+ * of the handler.
+ */
+
+import { EventHeap } from "./heap";
+import { LogHistogram } from "./histogram";
+import {
+  type CompiledGuest,
+  OP_BRANCH,
+  OP_COMPUTE,
+  OP_EXIT,
+  OP_FRACTIONAL_EXIT,
+  OP_JUMP,
+  OP_PAUSE_LOOP,
+  OP_REPEAT,
+  OP_REPEAT_END,
+  OP_TSX,
+  OP_TSX_END,
+} from "./plan";
+import { Sfc32 } from "./rng";
+import { type Timeline, VcpuState } from "./timeline";
+import {
+  DEFAULT_MAX_EVENTS,
+  DEFAULT_TIMELINE_INTERVALS,
+  type DurationStats,
+  type LatencyStats,
+  SimulationError,
+  type SimulationOptions,
+  type SimulationResult,
+} from "./types";
+
+// vCPU modes.
+const MODE_GUEST = 0;
+const MODE_ROOT = 1;
+const MODE_HALTED = 2;
+const MODE_HALT_POLL = 3;
+const MODE_DESCHEDULED = 4;
+
+// Pending actions of a context.
+const ACTION_NONE = 0;
+const ACTION_EXIT = 1;
+const ACTION_END = 2;
+
+/** Marker kinds (timeline.ts). */
+const MARK_INJECTION = 0;
+const MARK_ARRIVAL = 1;
+const MARK_POSTED = 2;
+
+const PATH_QUEUE = 4096;
+const IRQ_QUEUE = 1024;
+const INJECT_QUEUE = 8;
+const REPEAT_DEPTH = 8;
+/** glibc's lock elision retries a transaction a few times before taking the lock. */
+const TSX_RETRIES = 3;
+const REASON_PAUSE = 40;
+const MAX_MARKERS = 1 << 18;
+
+export class Engine {
+  private readonly p: CompiledGuest;
+  private readonly rng: Sfc32;
+  private readonly heap: EventHeap;
+  private readonly nV: number;
+  private readonly nS: number;
+  private readonly endTime: number;
+  private readonly maxEvents: number;
+  private readonly nsPerCycle: number;
+  private readonly haltPollCycles: number;
+  private readonly pleGrowth: boolean;
+  private readonly pleMax: number;
+  private readonly preemptRate: number;
+  private readonly preemptCycles: number;
+  private readonly arrivalBase: number;
+  private readonly preemptBase: number;
+  private readonly sourceMean: Float64Array;
+  private readonly sourcePeriodic: Uint8Array;
+  private readonly ticklessSource: number;
+
+  // Per vCPU.
+  private readonly mode: Uint8Array;
+  private readonly guestSince: Float64Array;
+  private readonly idleInGuest: Uint8Array;
+  private readonly idleExitTaken: Uint8Array;
+  private readonly actionTime: Float64Array;
+  private readonly haltRequested: Uint8Array;
+  private readonly haltStart: Float64Array;
+  private readonly ptDeadline: Float64Array;
+  private readonly ptRemaining: Float64Array;
+  private readonly ptFire: Uint8Array;
+  private readonly descheduleRequested: Uint8Array;
+  private readonly descheduledUntil: Float64Array;
+  private readonly pleWindowNow: Float64Array;
+  /** A busy period ran since the last tickless tick (the guest reprograms it going idle). */
+  private readonly tickDue: Uint8Array;
+  private readonly haltPlan: Int32Array;
+  private readonly haltWake: Float64Array;
+  private readonly injectLen: Uint8Array;
+  private readonly injectVector: Int16Array;
+  private readonly pathHead: Int32Array;
+  private readonly pathLen: Int32Array;
+  private readonly pathSrc: Int32Array;
+  private readonly pathTime: Float64Array;
+  private readonly irqHead: Int32Array;
+  private readonly irqLen: Int32Array;
+  private readonly irqSrc: Int32Array;
+  private readonly irqTime: Float64Array;
+  private readonly fraction: Float64Array;
+
+  // Per context (2 per vCPU).
+  private readonly ctxActive: Uint8Array;
+  private readonly ctxSrc: Int32Array;
+  private readonly ctxPc: Int32Array;
+  private readonly computeLeft: Float64Array;
+  private readonly action: Uint8Array;
+  private readonly actPlan: Int32Array;
+  private readonly actCount: Float64Array;
+  private readonly actSource: Int32Array;
+  private readonly spinLeft: Float64Array;
+  private readonly spinning: Uint8Array;
+  /** The pending exit is a memory access inside a transaction: abort after taking it. */
+  private readonly abortAfter: Uint8Array;
+  private readonly spinBase: Float64Array;
+  private readonly spinHolder: Int32Array;
+  private readonly tsxPc: Int32Array;
+  private readonly tsxStart: Float64Array;
+  private readonly tsxFallback: Uint8Array;
+  private readonly tsxRetries: Uint8Array;
+  private readonly tsxDepth: Uint8Array;
+  private readonly repDepth: Uint8Array;
+  private readonly repCount: Float64Array;
+
+  // Statistics (all events).
+  private readonly exitCount: Float64Array;
+  private readonly exitTransition: Float64Array;
+  private readonly exitHandler: Float64Array;
+  private readonly exitUserspace: Float64Array;
+  private readonly exitHist: LogHistogram[];
+  private readonly latencyHist: LogHistogram[];
+  private readonly irqLatency = new LogHistogram();
+  private readonly arrivals: Float64Array;
+  private readonly executions: Float64Array;
+  private readonly dropped: Float64Array;
+  private guestCycles = 0;
+  private idleGuestCycles = 0;
+  private haltedCycles = 0;
+  private pollingCycles = 0;
+  private descheduledCycles = 0;
+  private wakeCycles = 0;
+  private spinCycles = 0;
+  private tsxAborts = 0;
+  private haltWakeups = 0;
+  private haltPollSuccesses = 0;
+  private directedYields = 0;
+  private kicks = 0;
+  private injections = 0;
+  events = 0;
+  private now = 0;
+  private finished = false;
+
+  // Timeline (bounded: the first `capacity` intervals are kept, see docs/simulator.md).
+  private readonly tl: Timeline;
+  private readonly tlCapacity: number;
+  private tlFullAt = -1;
+
+  constructor(plan: CompiledGuest, options: SimulationOptions) {
+    this.p = plan;
+    const hz = plan.hz;
+    this.nV = plan.vcpus;
+    this.nS = plan.sources.length;
+    const nV = this.nV;
+    this.rng = new Sfc32(options.seed ?? 1);
+    this.endTime = options.durationSec * hz;
+    this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
+    this.nsPerCycle = 1e9 / hz;
+    this.haltPollCycles = ((options.haltPollNs ?? 0) * hz) / 1e9;
+    this.pleGrowth = options.pleWindowGrowth ?? false;
+    this.pleMax = options.pleWindowMax ?? 4294967295; // KVM_VMX_DEFAULT_PLE_WINDOW_MAX = UINT_MAX
+    this.preemptRate = options.hostPreemption?.ratePerSec ?? 0;
+    this.preemptCycles = (options.hostPreemption?.durationSec ?? 0) * hz;
+    this.arrivalBase = nV;
+    this.preemptBase = nV + this.nS * nV;
+    this.heap = new EventHeap(this.preemptBase + nV);
+
+    this.sourceMean = new Float64Array(this.nS);
+    this.sourcePeriodic = new Uint8Array(this.nS);
+    let tickless = -1;
+    plan.sources.forEach((s, i) => {
+      if (s.arrival.kind === "poisson")
+        this.sourceMean[i] = s.arrival.ratePerSec > 0 ? hz / s.arrival.ratePerSec : 0;
+      else if (s.arrival.kind === "periodic") {
+        this.sourceMean[i] = s.arrival.periodSec * hz;
+        this.sourcePeriodic[i] = 1;
+      } else tickless = i;
+    });
+    this.ticklessSource = tickless;
+
+    this.mode = new Uint8Array(nV);
+    this.guestSince = new Float64Array(nV);
+    this.idleInGuest = new Uint8Array(nV);
+    this.idleExitTaken = new Uint8Array(nV);
+    this.actionTime = new Float64Array(nV);
+    this.haltRequested = new Uint8Array(nV);
+    this.haltStart = new Float64Array(nV);
+    this.ptDeadline = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.ptRemaining = new Float64Array(nV).fill(plan.preemptionTimerCycles);
+    this.ptFire = new Uint8Array(nV);
+    this.descheduleRequested = new Uint8Array(nV);
+    this.descheduledUntil = new Float64Array(nV);
+    this.pleWindowNow = new Float64Array(nV).fill(plan.pleWindow);
+    this.tickDue = new Uint8Array(nV);
+    this.haltPlan = new Int32Array(nV).fill(-1);
+    this.haltWake = new Float64Array(nV);
+    this.injectLen = new Uint8Array(nV);
+    this.injectVector = new Int16Array(nV * INJECT_QUEUE);
+    this.pathHead = new Int32Array(nV);
+    this.pathLen = new Int32Array(nV);
+    this.pathSrc = new Int32Array(nV * PATH_QUEUE);
+    this.pathTime = new Float64Array(nV * PATH_QUEUE);
+    this.irqHead = new Int32Array(nV);
+    this.irqLen = new Int32Array(nV);
+    this.irqSrc = new Int32Array(nV * IRQ_QUEUE);
+    this.irqTime = new Float64Array(nV * IRQ_QUEUE);
+    const nE = plan.exits.length;
+    this.fraction = new Float64Array(nV * Math.max(1, nE));
+    // Start each fractional-exit accumulator at a random phase so vCPUs do not fill in lockstep.
+    for (let i = 0; i < this.fraction.length; i++) this.fraction[i] = this.rng.next();
+
+    const nC = 2 * nV;
+    this.ctxActive = new Uint8Array(nC);
+    this.ctxSrc = new Int32Array(nC);
+    this.ctxPc = new Int32Array(nC);
+    this.computeLeft = new Float64Array(nC);
+    this.action = new Uint8Array(nC);
+    this.actPlan = new Int32Array(nC);
+    this.actCount = new Float64Array(nC);
+    this.actSource = new Int32Array(nC);
+    this.spinLeft = new Float64Array(nC);
+    this.spinning = new Uint8Array(nC);
+    this.abortAfter = new Uint8Array(nC);
+    this.spinBase = new Float64Array(nC);
+    this.spinHolder = new Int32Array(nC).fill(-1);
+    this.tsxPc = new Int32Array(nC).fill(-1);
+    this.tsxStart = new Float64Array(nC);
+    this.tsxFallback = new Uint8Array(nC);
+    this.tsxRetries = new Uint8Array(nC);
+    this.tsxDepth = new Uint8Array(nC);
+    this.repDepth = new Uint8Array(nC);
+    this.repCount = new Float64Array(nC * REPEAT_DEPTH);
+
+    this.exitCount = new Float64Array(nE);
+    this.exitTransition = new Float64Array(nE);
+    this.exitHandler = new Float64Array(nE);
+    this.exitUserspace = new Float64Array(nE);
+    this.exitHist = plan.exits.map(() => new LogHistogram());
+    this.latencyHist = plan.sources.map(() => new LogHistogram());
+    this.arrivals = new Float64Array(this.nS);
+    this.executions = new Float64Array(this.nS);
+    this.dropped = new Float64Array(this.nS);
+
+    const cap = Math.max(0, Math.floor(options.timelineIntervals ?? DEFAULT_TIMELINE_INTERVALS));
+    this.tlCapacity = cap;
+    const markerCap = Math.min(MAX_MARKERS, cap);
+    this.tl = {
+      vcpus: nV,
+      hz,
+      durationNs: options.durationSec * 1e9,
+      count: 0,
+      start: new Float64Array(cap),
+      duration: new Float64Array(cap),
+      vcpu: new Uint16Array(cap),
+      state: new Uint8Array(cap),
+      reason: new Int16Array(cap),
+      source: new Int32Array(cap),
+      sources: plan.timelineSources,
+      markers: {
+        count: 0,
+        time: new Float64Array(markerCap),
+        vcpu: new Uint16Array(markerCap),
+        kind: new Uint8Array(markerCap),
+        vector: new Int16Array(markerCap),
+      },
+      decimated: false,
+    };
+
+    this.checkBudget(options);
+    this.start();
+  }
+
+  /** Refuses, before running, a run whose expected event count is beyond the budget. */
+  private checkBudget(options: SimulationOptions): void {
+    if (!(options.durationSec > 0) || !Number.isFinite(options.durationSec)) {
+      throw new SimulationError(`the duration must be a positive number of seconds`, "input");
+    }
+    let perSecond = 0;
+    for (let s = 0; s < this.nS; s++) {
+      const mean = this.sourceMean[s];
+      if (mean > 0) perSecond += this.p.hz / mean;
+      else if (
+        this.p.sources[s].arrival.kind === "poisson" ||
+        this.p.sources[s].arrival.kind === "periodic"
+      ) {
+        if (this.p.sources[s].arrival.kind === "periodic") perSecond = Number.POSITIVE_INFINITY;
+      }
+    }
+    if (this.p.preemptionTimerCycles > 0) perSecond += this.p.hz / this.p.preemptionTimerCycles;
+    // Each arrival costs at least one event, and usually an exit and an entry more.
+    const expected = perSecond * this.nV * options.durationSec;
+    if (expected > this.maxEvents) {
+      throw new SimulationError(
+        `the simulation would need about ${fmt(expected)} arrivals (${fmt(perSecond)}/s per vCPU × ${this.nV} vCPUs × ${options.durationSec} s), over the event budget of ${fmt(this.maxEvents)}; shorten the duration or lower the rates`,
+        "budget",
+      );
+    }
+  }
+
+  private start(): void {
+    const nV = this.nV;
+    for (let v = 0; v < nV; v++) {
+      for (let s = 0; s < this.nS; s++) {
+        const mean = this.sourceMean[s];
+        if (mean <= 0) continue;
+        // Periodic sources start at a random phase; Poisson ones after an exponential gap.
+        const first = this.sourcePeriodic[s] ? this.rng.next() * mean : this.rng.exponential(mean);
+        this.heap.set(this.arrivalBase + s * nV + v, first);
+      }
+      if (this.preemptRate > 0)
+        this.heap.set(this.preemptBase + v, this.rng.exponential(this.p.hz / this.preemptRate));
+      // Every vCPU starts in the guest with nothing to do (it goes idle at once).
+      this.mode[v] = MODE_GUEST;
+      this.guestSince[v] = 0;
+      this.ptDeadline[v] =
+        this.p.preemptionTimerCycles > 0 ? this.p.preemptionTimerCycles : Number.POSITIVE_INFINITY;
+      this.runGuest(v, 0);
+    }
+  }
+
+  /** Processes events up to `limit` more; returns true when the run is complete. */
+  run(limit: number): boolean {
+    if (this.finished) return true;
+    const heap = this.heap;
+    const endTime = this.endTime;
+    const nV = this.nV;
+    const stopAt = Math.min(this.events + limit, this.maxEvents + 1);
+    while (heap.size > 0) {
+      const slot = heap.peek();
+      const t = heap.time[slot];
+      if (t >= endTime) break;
+      if (this.events >= stopAt) {
+        if (this.events > this.maxEvents) {
+          throw new SimulationError(
+            `the simulation stopped after ${fmt(this.maxEvents)} events at ${(t / this.p.hz).toPrecision(3)} s of simulated time (event budget); shorten the duration or lower the rates`,
+            "budget",
+          );
+        }
+        return false;
+      }
+      this.events++;
+      heap.pop();
+      this.now = t;
+      if (slot < nV) this.onVcpuEvent(slot, t);
+      else if (slot < this.preemptBase) {
+        const rel = slot - this.arrivalBase;
+        const s = (rel / nV) | 0;
+        this.onArrival(s, rel - s * nV, t);
+      } else this.onHostPreemption(slot - this.preemptBase, t);
+    }
+    this.finish();
+    return true;
+  }
+
+  // ---------------------------------------------------------------- arrivals
+
+  private onArrival(s: number, v: number, t: number): void {
+    const src = this.p.sources[s];
+    const nV = this.nV;
+    const mean = this.sourceMean[s];
+    if (mean > 0) {
+      this.heap.set(
+        this.arrivalBase + s * nV + v,
+        t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)),
+      );
+    }
+    this.arrivals[s]++;
+    const mode = this.mode[v];
+    if (!src.isInterrupt) {
+      const c0 = 2 * v;
+      if (mode === MODE_GUEST && this.ctxActive[c0] === 0 && this.ctxActive[c0 + 1] === 0) {
+        // Idle in the guest (poll, or HLT that does not exit): start at once.
+        this.closeGuest(v, t);
+        this.startJob(c0, s);
+        this.runGuest(v, t);
+        return;
+      }
+      if (this.pathLen[v] >= PATH_QUEUE) {
+        this.dropped[s]++;
+        return;
+      }
+      const i = v * PATH_QUEUE + ((this.pathHead[v] + this.pathLen[v]) % PATH_QUEUE);
+      this.pathSrc[i] = s;
+      this.pathTime[i] = t;
+      this.pathLen[v]++;
+      if (mode === MODE_HALTED) this.wake(v, t);
+      else if (mode === MODE_HALT_POLL) this.pollSuccess(v, t);
+      return;
+    }
+    this.interruptArrives(v, s, t);
+  }
+
+  private interruptArrives(v: number, s: number, t: number): void {
+    const src = this.p.sources[s];
+    const mode = this.mode[v];
+    if (!this.pushIrq(v, s, t)) {
+      this.dropped[s]++;
+      return;
+    }
+    this.mark(t, v, MARK_ARRIVAL, src.vector);
+    if (mode === MODE_GUEST) {
+      if (src.arrivalExit >= 0) {
+        this.stopGuest(v, t);
+        this.beginExit(v, t, src.arrivalExit, -1);
+      } else if (this.ctxActive[2 * v + 1] === 0) {
+        // Posted (or not intercepted): delivered in the guest without an exit.
+        this.stopGuest(v, t);
+        this.deliverIrq(v, t, src.posted ? MARK_POSTED : MARK_INJECTION);
+        this.guestSince[v] = t;
+        this.runGuest(v, t);
+      }
+    } else if (mode === MODE_HALTED) this.wake(v, t);
+    else if (mode === MODE_HALT_POLL) this.pollSuccess(v, t);
+  }
+
+  private pushIrq(v: number, s: number, t: number): boolean {
+    const len = this.irqLen[v];
+    if (len >= IRQ_QUEUE) return false;
+    let i: number;
+    if (this.p.sources[s].isNmi) {
+      // NMIs go first (SDM Vol. 3A §6.9: NMI has priority over maskable interrupts).
+      this.irqHead[v] = (this.irqHead[v] + IRQ_QUEUE - 1) % IRQ_QUEUE;
+      i = v * IRQ_QUEUE + this.irqHead[v];
+    } else i = v * IRQ_QUEUE + ((this.irqHead[v] + len) % IRQ_QUEUE);
+    this.irqSrc[i] = s;
+    this.irqTime[i] = t;
+    this.irqLen[v] = len + 1;
+    return true;
+  }
+
+  /** Starts the first waiting interrupt's guest handler at `t` (level-1 context). */
+  private deliverIrq(v: number, t: number, markKind: number): void {
+    const i = v * IRQ_QUEUE + this.irqHead[v];
+    const s = this.irqSrc[i];
+    const latency = t - this.irqTime[i];
+    this.irqHead[v] = (this.irqHead[v] + 1) % IRQ_QUEUE;
+    this.irqLen[v]--;
+    this.latencyHist[s].add(latency);
+    this.irqLatency.add(latency);
+    this.startJob(2 * v + 1, s);
+    this.mark(t, v, markKind, this.p.sources[s].vector);
+    if (markKind === MARK_INJECTION) this.injections++;
+  }
+
+  private startJob(c: number, s: number): void {
+    if (s !== this.ticklessSource) this.tickDue[c >> 1] = 1;
+    this.ctxActive[c] = 1;
+    this.ctxSrc[c] = s;
+    this.ctxPc[c] = this.p.sources[s].start;
+    this.action[c] = ACTION_NONE;
+    this.computeLeft[c] = 0;
+    this.spinning[c] = 0;
+    this.abortAfter[c] = 0;
+    this.spinHolder[c] = -1;
+    this.tsxPc[c] = -1;
+    this.tsxFallback[c] = 0;
+    this.tsxRetries[c] = 0;
+    this.repDepth[c] = 0;
+  }
+
+  // ---------------------------------------------------------------- host preemption
+
+  private onHostPreemption(v: number, t: number): void {
+    this.heap.set(this.preemptBase + v, t + this.rng.exponential(this.p.hz / this.preemptRate));
+    const mode = this.mode[v];
+    if (mode === MODE_GUEST) {
+      // The host's timer tick or reschedule IPI ends guest execution with an external-interrupt
+      // exit; the vCPU thread is then switched out.
+      this.descheduleRequested[v] = 1;
+      this.stopGuest(v, t);
+      this.beginExit(v, t, this.p.externalInterruptExit, -1);
+    } else if (mode === MODE_ROOT) this.descheduleRequested[v] = 1;
+    // A halted or already descheduled vCPU does not hold a host CPU.
+  }
+
+  // ---------------------------------------------------------------- vCPU events
+
+  private onVcpuEvent(v: number, t: number): void {
+    switch (this.mode[v]) {
+      case MODE_ROOT:
+        this.entry(v, t);
+        return;
+      case MODE_HALT_POLL:
+        // The poll window ended without an event: block for real.
+        this.record(this.haltStart[v], t - this.haltStart[v], v, VcpuState.Polling, -1, -1);
+        this.pollingCycles += t - this.haltStart[v];
+        this.mode[v] = MODE_HALTED;
+        this.haltStart[v] = t;
+        return;
+      case MODE_DESCHEDULED: {
+        const since = this.descheduledUntil[v] - this.preemptCycles;
+        const start = since < 0 ? 0 : since;
+        this.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
+        this.descheduledCycles += t - start;
+        // KVM shrinks (with the default ple_window_shrink = 0: resets) the window on sched-in
+        // (vmx_sched_in → shrink_ple_window, L-kvmvmx.c).
+        if (this.pleGrowth) this.pleWindowNow[v] = this.p.pleWindow;
+        this.descheduledUntil[v] = t;
+        this.entry(v, t);
+        return;
+      }
+      case MODE_GUEST: {
+        if (this.ptFire[v] === 1) {
+          // VMX-preemption timer reached zero (SDM Vol. 3C §26.5.1): exit.
+          this.ptFire[v] = 0;
+          this.stopGuest(v, t);
+          this.ptRemaining[v] = this.p.preemptionTimerCycles;
+          this.beginExit(v, t, this.p.preemptionTimerExit, -1);
+          return;
+        }
+        const c = this.activeContext(v);
+        if (c < 0) return;
+        this.computeLeft[c] = 0;
+        if (this.action[c] === ACTION_EXIT) this.syncExit(v, c, t);
+        else {
+          this.endJob(c);
+          this.runGuest(v, t);
+        }
+        return;
+      }
+    }
+  }
+
+  private activeContext(v: number): number {
+    const c1 = 2 * v + 1;
+    if (this.ctxActive[c1] === 1) return c1;
+    if (this.ctxActive[c1 - 1] === 1) return c1 - 1;
+    return -1;
+  }
+
+  private endJob(c: number): void {
+    this.ctxActive[c] = 0;
+    this.action[c] = ACTION_NONE;
+    this.executions[this.ctxSrc[c]]++;
+  }
+
+  /** Runs the guest on `v` from `t` until the next pending action (scheduled or taken inline). */
+  private runGuest(v: number, t: number): void {
+    for (;;) {
+      const c1 = 2 * v + 1;
+      // An interrupt that waited for the previous handler to return is delivered now.
+      if (this.ctxActive[c1] === 0 && this.irqLen[v] > 0) this.deliverIrq(v, t, MARK_INJECTION);
+      let c = this.activeContext(v);
+      if (c < 0) {
+        if (this.pathLen[v] > 0) {
+          const i = v * PATH_QUEUE + this.pathHead[v];
+          this.pathHead[v] = (this.pathHead[v] + 1) % PATH_QUEUE;
+          this.pathLen[v]--;
+          c = c1 - 1;
+          this.startJob(c, this.pathSrc[i]);
+        } else {
+          this.goIdle(v, t);
+          return;
+        }
+      }
+      this.idleInGuest[v] = 0;
+      this.idleExitTaken[v] = 0;
+      if (this.action[c] === ACTION_NONE) this.interpret(v, c, t);
+      const left = this.computeLeft[c];
+      if (left > 0) {
+        const at = t + left;
+        this.actionTime[v] = at;
+        if (at > this.ptDeadline[v]) {
+          this.ptFire[v] = 1;
+          this.heap.set(v, this.ptDeadline[v]);
+        } else {
+          this.ptFire[v] = 0;
+          this.heap.set(v, at);
+        }
+        return;
+      }
+      if (this.action[c] === ACTION_EXIT) {
+        this.syncExit(v, c, t);
+        return;
+      }
+      this.endJob(c);
+    }
+  }
+
+  private goIdle(v: number, t: number): void {
+    if (this.tickDue[v] === 1 && this.ticklessSource >= 0) {
+      // A tickless guest going idle programs its one-shot tick: once per busy period (the
+      // estimator's model, docs/estimator.md).
+      this.tickDue[v] = 0;
+      this.arrivals[this.ticklessSource]++;
+      this.interruptArrives(v, this.ticklessSource, t);
+      return;
+    }
+    const idleExit = this.p.idleExit;
+    if (idleExit >= 0 && this.idleExitTaken[v] === 0) {
+      this.idleExitTaken[v] = 1;
+      this.closeGuest(v, t);
+      this.beginExit(v, t, idleExit, -1);
+      return;
+    }
+    // Idle in the guest (idle poll, or HLT/MWAIT that do not exit): only interrupts and new
+    // work end it, and the preemption timer if it runs.
+    if (this.idleInGuest[v] === 0) {
+      this.closeGuest(v, t);
+      this.idleInGuest[v] = 1;
+    }
+    if (this.ptDeadline[v] < Number.POSITIVE_INFINITY) {
+      this.ptFire[v] = 1;
+      this.heap.set(v, this.ptDeadline[v]);
+    } else this.heap.remove(v);
+  }
+
+  /** Ends the current guest interval at `t` (busy or idle). */
+  private closeGuest(v: number, t: number): void {
+    const since = this.guestSince[v];
+    const d = t - since;
+    if (d > 0) {
+      if (this.idleInGuest[v] === 1) {
+        this.idleGuestCycles += d;
+        this.record(since, d, v, this.p.idle === "halt" ? VcpuState.Halted : VcpuState.Polling, -1, -1);
+      } else {
+        this.guestCycles += d;
+        this.record(since, d, v, VcpuState.Guest, -1, -1);
+      }
+    }
+    this.guestSince[v] = t;
+  }
+
+  /** Stops the running guest at `t` for an asynchronous event, keeping the context's progress. */
+  private stopGuest(v: number, t: number): void {
+    this.closeGuest(v, t);
+    this.heap.remove(v);
+    this.ptFire[v] = 0;
+    const c = this.activeContext(v);
+    if (c < 0) return;
+    if (this.action[c] !== ACTION_NONE) {
+      const left = this.actionTime[v] - t;
+      this.computeLeft[c] = left > 0 ? left : 0;
+    }
+    // An exit inside a transactional region aborts it: the work so far is lost and the region
+    // runs again (after a few aborts, non-transactionally, as lock-elision fallbacks do).
+    if (this.tsxPc[c] >= 0 && this.tsxFallback[c] === 0 && this.tsxStart[c] <= t) {
+      this.tsxAborts++;
+      this.ctxPc[c] = this.tsxPc[c];
+      this.repDepth[c] = this.tsxDepth[c];
+      this.action[c] = ACTION_NONE;
+      this.computeLeft[c] = 0;
+      this.spinning[c] = 0;
+      this.abortAfter[c] = 0;
+      this.tsxPc[c] = -1;
+      if (++this.tsxRetries[c] >= TSX_RETRIES) this.tsxFallback[c] = 1;
+    }
+  }
+
+  /** The context's pending exit is reached (`t`). */
+  private syncExit(v: number, c: number, t: number): void {
+    this.closeGuest(v, t);
+    const plan = this.actPlan[c];
+    const remaining = this.actCount[c] - 1;
+    this.actCount[c] = remaining;
+    if (remaining <= 0) this.action[c] = ACTION_NONE;
+    this.computeLeft[c] = 0;
+    if (this.spinning[c] === 1 && this.p.exits[plan].code === REASON_PAUSE) this.pleExit(v, c, t);
+    if (this.abortAfter[c] === 1) {
+      this.abortAfter[c] = 0;
+      this.action[c] = ACTION_NONE;
+      this.ctxPc[c] = this.abortTsx(c);
+    }
+    this.beginExit(v, t, plan, this.actSource[c]);
+  }
+
+  /**
+   * A PAUSE-loop exit: KVM's handle_pause grows the window (grow_ple_window) and calls
+   * kvm_vcpu_on_spin, which yields to a preempted vCPU — here the lock holder, which runs
+   * again at once and releases the lock after the critical section's remaining time.
+   */
+  private pleExit(v: number, c: number, t: number): void {
+    if (this.pleGrowth) {
+      const grown = this.pleWindowNow[v] * 2; // KVM_DEFAULT_PLE_WINDOW_GROW 2 (L-x86.h)
+      this.pleWindowNow[v] = grown > this.pleMax ? this.pleMax : grown;
+    }
+    const h = this.spinHolder[c];
+    if (h >= 0 && this.mode[h] === MODE_DESCHEDULED) {
+      this.directedYields++;
+      this.heap.set(h, t);
+      this.spinHolder[c] = -1;
+      if (this.spinLeft[c] > this.spinBase[c]) this.spinLeft[c] = this.spinBase[c];
+    }
+  }
+
+  /** Interprets the context's ops from its pc until an exit or the end; sets computeLeft. */
+  private interpret(v: number, c: number, t: number): void {
+    const p = this.p;
+    const op = p.op;
+    const a = p.a;
+    const f = p.f;
+    let pc = this.ctxPc[c];
+    let acc = 0;
+    for (;;) {
+      switch (op[pc]) {
+        case OP_COMPUTE:
+          acc += f[pc];
+          pc++;
+          break;
+        case OP_EXIT:
+          if (this.tsxPc[c] >= 0 && this.tsxFallback[c] === 0) {
+            if (!p.exits[a[pc]].memoryAccess) {
+              pc = this.abortTsx(c);
+              break;
+            }
+            this.abortAfter[c] = 1;
+          }
+          this.action[c] = ACTION_EXIT;
+          this.actPlan[c] = a[pc];
+          this.actCount[c] = f[pc];
+          this.actSource[c] = p.opSource[pc];
+          this.ctxPc[c] = pc + 1;
+          this.computeLeft[c] = acc;
+          return;
+        case OP_FRACTIONAL_EXIT: {
+          const idx = v * p.exits.length + a[pc];
+          const x = this.fraction[idx] + f[pc];
+          const n = Math.floor(x);
+          this.fraction[idx] = x - n;
+          if (n > 0) {
+            if (this.tsxPc[c] >= 0 && this.tsxFallback[c] === 0) {
+              if (!p.exits[a[pc]].memoryAccess) {
+                pc = this.abortTsx(c);
+                break;
+              }
+              this.abortAfter[c] = 1;
+            }
+            this.action[c] = ACTION_EXIT;
+            this.actPlan[c] = a[pc];
+            this.actCount[c] = n;
+            this.actSource[c] = p.opSource[pc];
+            this.ctxPc[c] = pc + 1;
+            this.computeLeft[c] = acc;
+            return;
+          }
+          pc++;
+          break;
+        }
+        case OP_BRANCH: {
+          const cumulative = p.branchCumulative[a[pc]];
+          const u = this.rng.next();
+          let k = 0;
+          while (cumulative[k] <= u) k++;
+          pc = p.branchTargets[a[pc]][k];
+          break;
+        }
+        case OP_JUMP:
+          pc = a[pc];
+          break;
+        case OP_REPEAT: {
+          const n = f[pc];
+          const d = this.repDepth[c];
+          if (n <= 0 || d >= REPEAT_DEPTH) {
+            pc = a[pc];
+            break;
+          }
+          this.repCount[c * REPEAT_DEPTH + d] = n;
+          this.repDepth[c] = d + 1;
+          pc++;
+          break;
+        }
+        case OP_REPEAT_END: {
+          const i = c * REPEAT_DEPTH + this.repDepth[c] - 1;
+          if (--this.repCount[i] > 0) pc = a[pc] + 1;
+          else {
+            this.repDepth[c]--;
+            pc++;
+          }
+          break;
+        }
+        case OP_TSX:
+          if (this.tsxFallback[c] === 0) {
+            this.tsxPc[c] = pc;
+            this.tsxStart[c] = t + acc;
+            this.tsxDepth[c] = this.repDepth[c];
+          }
+          pc++;
+          break;
+        case OP_TSX_END:
+          this.tsxPc[c] = -1;
+          this.tsxFallback[c] = 0;
+          this.tsxRetries[c] = 0;
+          pc++;
+          break;
+        case OP_PAUSE_LOOP: {
+          let spin = this.spinLeft[c];
+          if (this.spinning[c] === 0) {
+            this.spinning[c] = 1;
+            spin = f[pc];
+            this.spinBase[c] = spin;
+            this.spinHolder[c] = -1;
+            // The lock this loop waits for is taken to be held by the next vCPU: if the host
+            // has descheduled it, the wait lasts until it runs again (lock-holder preemption).
+            if (this.nV > 1) {
+              const h = v + 1 === this.nV ? 0 : v + 1;
+              if (this.mode[h] === MODE_DESCHEDULED) {
+                const extra = this.descheduledUntil[h] - (t + acc);
+                if (extra > 0) spin += extra;
+                this.spinHolder[c] = h;
+              }
+            }
+          }
+          const plan = a[pc];
+          const window = this.pleWindowNow[v];
+          if (plan >= 0 && spin >= window) {
+            // PLE: the loop exceeds PLE_Window TSC cycles → exit (SDM Vol. 3C §26.1.3).
+            acc += window;
+            this.spinCycles += window;
+            this.spinLeft[c] = spin - window;
+            this.action[c] = ACTION_EXIT;
+            this.actPlan[c] = plan;
+            this.actCount[c] = 1;
+            this.actSource[c] = p.opSource[pc];
+            this.ctxPc[c] = pc;
+            this.computeLeft[c] = acc;
+            return;
+          }
+          acc += spin;
+          this.spinCycles += spin;
+          this.spinLeft[c] = 0;
+          this.spinning[c] = 0;
+          this.spinHolder[c] = -1;
+          pc++;
+          break;
+        }
+        default: // OP_END
+          this.action[c] = ACTION_END;
+          this.ctxPc[c] = pc;
+          this.computeLeft[c] = acc;
+          return;
+      }
+    }
+  }
+
+  /**
+   * An exit inside a transaction aborts it: the region runs again, transactionally up to
+   * TSX_RETRIES attempts (glibc's retry_try_xbegin = 3, as the estimator), then without TSX.
+   */
+  private abortTsx(c: number): number {
+    this.tsxAborts++;
+    const pc = this.tsxPc[c];
+    this.repDepth[c] = this.tsxDepth[c];
+    this.tsxPc[c] = -1;
+    if (++this.tsxRetries[c] >= TSX_RETRIES) this.tsxFallback[c] = 1;
+    return pc;
+  }
+
+  // ---------------------------------------------------------------- exits and entries
+
+  private beginExit(v: number, t: number, planIndex: number, source: number): void {
+    const plan = this.p.exits[planIndex];
+    let k = 0;
+    const cumulative = plan.cumulative;
+    if (cumulative.length > 1) {
+      const u = this.rng.next();
+      while (cumulative[k] < u) k++;
+    }
+    const transition = plan.transition;
+    const handler = plan.handler[k];
+    const userspace = plan.userspace[k];
+    const total = transition + handler + userspace;
+    const wake = plan.wake[k];
+    this.exitCount[planIndex]++;
+    this.exitTransition[planIndex] += transition;
+    this.exitHandler[planIndex] += handler + wake;
+    this.exitUserspace[planIndex] += userspace;
+    this.exitHist[planIndex].add(total + wake);
+    if (this.tlFullAt < 0) {
+      const code = plan.code;
+      this.record(t, transition, v, VcpuState.Exit, code, source);
+      if (handler > 0) this.record(t + transition, handler, v, VcpuState.Handler, code, plan.handlerSource);
+      if (userspace > 0)
+        this.record(t + transition + handler, userspace, v, VcpuState.Userspace, code, plan.handlerSource);
+    }
+    if (plan.hasEffects) {
+      if (plan.halt[k] === 1) {
+        this.haltRequested[v] = 1;
+        this.haltPlan[v] = planIndex;
+        this.haltWake[v] = wake;
+      }
+      for (let i = plan.kicks[k]; i > 0; i--) this.kick();
+      const injects = plan.injects[k];
+      for (let i = 0; i < injects.length; i++) {
+        const n = this.injectLen[v];
+        if (n < INJECT_QUEUE) {
+          this.injectVector[v * INJECT_QUEUE + n] = injects[i];
+          this.injectLen[v] = n + 1;
+        }
+      }
+    }
+    if (this.p.preemptionTimerCycles > 0) {
+      if (this.p.preemptionTimerSaved) {
+        const left = this.ptDeadline[v] - t;
+        this.ptRemaining[v] = left > 0 ? left : this.p.preemptionTimerCycles;
+      } else this.ptRemaining[v] = this.p.preemptionTimerCycles;
+    }
+    this.mode[v] = MODE_ROOT;
+    this.heap.set(v, t + total);
+  }
+
+  /**
+   * A handler's `kick` (kvm_vcpu_kick) to the next vCPU. Its cost is in the handler; the target
+   * is not disturbed: a blocked vCPU woken with no pending event goes back to sleep inside
+   * kvm_vcpu_block without re-entering the guest (kvm_vcpu_check_block, virt/kvm/kvm_main.c),
+   * and work for it arrives through its own sources. Counted only.
+   */
+  private kick(): void {
+    this.kicks++;
+  }
+
+  /** VM entry at `t`: pending events are delivered in architectural order, then the guest runs. */
+  private entry(v: number, t: number): void {
+    if (this.descheduleRequested[v] === 1) {
+      this.descheduleRequested[v] = 0;
+      this.mode[v] = MODE_DESCHEDULED;
+      this.descheduledUntil[v] = t + this.preemptCycles;
+      this.heap.set(v, t + this.preemptCycles);
+      return;
+    }
+    // Injected exceptions (a #DB owed by an emulated instruction is a trap on that instruction)
+    // come before NMIs and external interrupts (SDM Vol. 3A §6.9, event priority classes).
+    const n = this.injectLen[v];
+    if (n > 0) {
+      for (let i = 0; i < n; i++) this.mark(t, v, MARK_INJECTION, this.injectVector[v * INJECT_QUEUE + i]);
+      this.injections += n;
+      this.injectLen[v] = 0;
+    }
+    if (this.haltRequested[v] === 1) {
+      this.haltRequested[v] = 0;
+      if (this.irqLen[v] !== 0 || this.pathLen[v] !== 0 || this.ctxActive[2 * v + 1] !== 0) {
+        // An event is already pending: kvm_vcpu_halt returns at once. The wake-up charged to
+        // the exit is spent here instead (the estimator charges it on every HLT exit).
+        const w = this.haltWake[v];
+        if (w > 0) {
+          this.record(t, w, v, VcpuState.Handler, this.p.exits[this.haltPlan[v]].code, -1);
+          this.wakeCycles += w;
+          this.heap.set(v, t + w);
+          return;
+        }
+      } else {
+        this.idleExitTaken[v] = 0;
+        this.haltStart[v] = t;
+        if (this.haltPollCycles > 0) {
+          this.mode[v] = MODE_HALT_POLL;
+          this.heap.set(v, t + this.haltPollCycles);
+        } else this.mode[v] = MODE_HALTED;
+        return;
+      }
+    }
+    this.mode[v] = MODE_GUEST;
+    this.guestSince[v] = t;
+    this.idleInGuest[v] = 0;
+    if (this.p.preemptionTimerCycles > 0) this.ptDeadline[v] = t + this.ptRemaining[v];
+    if (this.ctxActive[2 * v + 1] === 0 && this.irqLen[v] > 0) this.deliverIrq(v, t, MARK_INJECTION);
+    this.runGuest(v, t);
+  }
+
+  /** Wakes a halted vCPU at `t`: KVM schedules its thread back in (the target's halt_wake). */
+  private wake(v: number, t: number): void {
+    const since = this.haltStart[v];
+    this.record(since, t - since, v, VcpuState.Halted, -1, -1);
+    this.haltedCycles += t - since;
+    this.haltWakeups++;
+    const w = this.haltWake[v];
+    this.wakeCycles += w;
+    const reason = this.haltPlan[v] >= 0 ? this.p.exits[this.haltPlan[v]].code : -1;
+    if (w > 0) this.record(t, w, v, VcpuState.Handler, reason, -1);
+    this.mode[v] = MODE_ROOT;
+    this.heap.set(v, t + w);
+  }
+
+  /** An event arrived while KVM was halt-polling: no sleep, no wake-up cost. */
+  private pollSuccess(v: number, t: number): void {
+    const since = this.haltStart[v];
+    this.record(since, t - since, v, VcpuState.Polling, -1, -1);
+    this.pollingCycles += t - since;
+    this.haltPollSuccesses++;
+    // The vCPU never slept: the wake-up charged to its HLT exit did not happen.
+    if (this.haltPlan[v] >= 0) this.exitHandler[this.haltPlan[v]] -= this.haltWake[v];
+    this.mode[v] = MODE_ROOT;
+    this.heap.set(v, t);
+  }
+
+  // ---------------------------------------------------------------- recording
+
+  private record(
+    start: number,
+    duration: number,
+    v: number,
+    state: number,
+    reason: number,
+    source: number,
+  ): void {
+    const tl = this.tl;
+    const i = tl.count;
+    if (i >= this.tlCapacity) {
+      if (this.tlFullAt < 0) {
+        this.tlFullAt = start;
+        tl.decimated = true;
+      }
+      return;
+    }
+    const k = this.nsPerCycle;
+    tl.start[i] = start * k;
+    tl.duration[i] = duration * k;
+    tl.vcpu[i] = v;
+    tl.state[i] = state;
+    tl.reason[i] = reason;
+    tl.source[i] = source;
+    tl.count = i + 1;
+  }
+
+  private mark(t: number, v: number, kind: number, vector: number): void {
+    const m = this.tl.markers;
+    const i = m.count;
+    if (i >= m.time.length || this.tlFullAt >= 0) return;
+    m.time[i] = t * this.nsPerCycle;
+    m.vcpu[i] = v;
+    m.kind[i] = kind;
+    m.vector[i] = vector;
+    m.count = i + 1;
+  }
+
+  /** Closes the open intervals at the end of the run so state times add up to the duration. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const end = this.endTime;
+    for (let v = 0; v < this.nV; v++) {
+      switch (this.mode[v]) {
+        case MODE_GUEST:
+          this.closeGuest(v, end);
+          break;
+        case MODE_HALTED:
+          this.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Halted, -1, -1);
+          this.haltedCycles += end - this.haltStart[v];
+          break;
+        case MODE_HALT_POLL:
+          this.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Polling, -1, -1);
+          this.pollingCycles += end - this.haltStart[v];
+          break;
+        case MODE_DESCHEDULED: {
+          const since = this.descheduledUntil[v] - this.preemptCycles;
+          this.descheduledCycles += end - since;
+          this.record(since, end - since, v, VcpuState.Descheduled, -1, -1);
+          break;
+        }
+      }
+    }
+  }
+
+  result(): SimulationResult {
+    const p = this.p;
+    const hz = p.hz;
+    const duration = this.endTime / hz;
+    let exits = 0;
+    let exitCycles = 0;
+    let transition = 0;
+    let handler = 0;
+    let userspace = 0;
+    for (let i = 0; i < p.exits.length; i++) {
+      exits += this.exitCount[i];
+      transition += this.exitTransition[i];
+      handler += this.exitHandler[i];
+      userspace += this.exitUserspace[i];
+    }
+    exitCycles = transition + handler + userspace;
+    const toSec = (cycles: number): number => cycles / hz;
+    const durationStats = (h: LogHistogram): DurationStats => ({
+      min: h.count ? toSec(h.min) : 0,
+      mean: toSec(h.mean),
+      p50: toSec(h.percentile(0.5)),
+      p99: toSec(h.percentile(0.99)),
+      max: toSec(h.max),
+    });
+    const latencyStats = (h: LogHistogram): LatencyStats => ({ count: h.count, ...durationStats(h) });
+    const byReason = p.exits
+      .map((plan, i) => {
+        const count = this.exitCount[i];
+        const cycles = this.exitTransition[i] + this.exitHandler[i] + this.exitUserspace[i];
+        return {
+          reason: plan.name,
+          code: plan.code,
+          exits: count,
+          exitsPerSecond: count / duration,
+          cyclesPerExit: count ? cycles / count : 0,
+          cycles,
+          transitionCycles: count ? this.exitTransition[i] / count : 0,
+          handlerCycles: count ? this.exitHandler[i] / count : 0,
+          userspaceCycles: count ? this.exitUserspace[i] / count : 0,
+          share: exitCycles > 0 ? cycles / exitCycles : 0,
+          duration: durationStats(this.exitHist[i]),
+        };
+      })
+      .filter((r) => r.exits > 0)
+      .sort((x, y) => y.cycles - x.cycles || x.code - y.code);
+    const bySource: Record<string, LatencyStats> = {};
+    p.sources.forEach((s, i) => {
+      if (s.isInterrupt) bySource[s.name] = latencyStats(this.latencyHist[i]);
+    });
+    const warnings = [...p.warnings];
+    const droppedTotal = this.dropped.reduce((x, y) => x + y, 0);
+    if (droppedTotal > 0) {
+      warnings.push(
+        `saturated: ${droppedTotal} arrivals were dropped because a vCPU's queue was full (demand above 100 %)`,
+      );
+    }
+    if (this.tl.decimated) {
+      warnings.push(
+        `the timeline keeps the first ${this.tlCapacity} intervals (to ${(this.tlFullAt / hz).toPrecision(3)} s); statistics cover the whole run`,
+      );
+    }
+    const busy = this.guestCycles + exitCycles;
+    return {
+      guest: p.guest.name,
+      target: { profile: "", hz },
+      vcpus: this.nV,
+      seed: 0,
+      duration,
+      exits,
+      exitsPerSecond: exits / duration,
+      overhead: busy > 0 ? exitCycles / busy : 0,
+      hostCpu: exitCycles / hz / duration,
+      byReason,
+      paths: p.sources.map((s, i) => ({
+        name: s.name,
+        kind: s.kind,
+        arrivals: this.arrivals[i],
+        executions: this.executions[i],
+        executionsPerSecond: this.executions[i] / duration,
+        dropped: this.dropped[i],
+      })),
+      latency: { irq: latencyStats(this.irqLatency), bySource },
+      time: {
+        guest: toSec(this.guestCycles),
+        idleInGuest: toSec(this.idleGuestCycles),
+        exit: toSec(transition),
+        handler: toSec(handler),
+        userspace: toSec(userspace),
+        halted: toSec(this.haltedCycles),
+        polling: toSec(this.pollingCycles),
+        descheduled: toSec(this.descheduledCycles),
+        spinning: toSec(this.spinCycles),
+      },
+      counters: {
+        events: this.events,
+        tsxAborts: this.tsxAborts,
+        haltWakeups: this.haltWakeups,
+        haltPollSuccesses: this.haltPollSuccesses,
+        directedYields: this.directedYields,
+        kicks: this.kicks,
+        injections: this.injections,
+      },
+      warnings,
+      timeline: this.tl,
+    };
+  }
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return "unbounded";
+  if (n >= 1e9) return `${(n / 1e9).toPrecision(3)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toPrecision(3)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toPrecision(3)}k`;
+  return n.toPrecision(3);
+}

@@ -1,0 +1,570 @@
+/**
+ * Compiles a guest of the resolved program into the simulator's run-time form: per source a
+ * small bytecode over typed arrays, and per exit reason an "exit plan" with its handler's
+ * outcomes (branch arms) already costed. Every exit decision (decideExit) and handler cost
+ * (handlerCost) is asked once here, never per event, and they are the same functions the static
+ * estimator uses, so simulation and estimate agree by construction on stationary workloads.
+ */
+import { handlerCost } from "../analysis/cost";
+import { effectiveControls } from "../analysis/effective";
+import { vmcsLookup } from "../analysis/exitLookup";
+import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../analysis/exits";
+import type { ExitDecision } from "../analysis/types";
+import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
+import type { Position, Span } from "../source";
+import { exitReasonByCode } from "../vmx/exitReasons";
+import type { TimelineSource } from "./timeline";
+
+// Bytecode operations of a guest source.
+export const OP_COMPUTE = 0;
+/** A whole number of exits: a = exit plan, f = count. */
+export const OP_EXIT = 1;
+/** Fractional exits per execution (PML: 1/512 per page): a = exit plan, f = exits per execution. */
+export const OP_FRACTIONAL_EXIT = 2;
+/** a = branch table index. */
+export const OP_BRANCH = 3;
+/** a = target pc. */
+export const OP_JUMP = 4;
+/** f = count, a = pc after the matching OP_REPEAT_END. */
+export const OP_REPEAT = 5;
+/** a = pc of the matching OP_REPEAT. */
+export const OP_REPEAT_END = 6;
+/** a = pc after the matching OP_TSX_END. */
+export const OP_TSX = 7;
+export const OP_TSX_END = 8;
+/** f = spin cycles, a = PLE exit plan (−1: PAUSE-loop exiting not in force). */
+export const OP_PAUSE_LOOP = 9;
+export const OP_END = 10;
+
+export interface HandlerOutcome {
+  probability: number;
+  handler: number;
+  userspace: number;
+  halt: boolean;
+  kicks: number;
+  injects: number[];
+}
+
+export interface ExitPlan {
+  code: number;
+  name: string;
+  transition: number;
+  /** Cumulative probabilities of the outcomes (last is 1). */
+  cumulative: Float64Array;
+  handler: Float64Array;
+  userspace: Float64Array;
+  halt: Uint8Array;
+  /** Wake-up cycles charged to this exit when it halts (spent when the vCPU wakes). */
+  wake: Float64Array;
+  /**
+   * A memory-access exit (EPT, APIC, PML): inside a transaction it is taken and then aborts it;
+   * exiting instructions abort without the exit (SDM Vol. 1 ch. 16; as the estimator's tsx model).
+   */
+  memoryAccess: boolean;
+  kicks: Uint8Array;
+  injects: number[][];
+  /** Whether any outcome halts, kicks or injects (the engine skips the checks otherwise). */
+  hasEffects: boolean;
+  /** Timeline source of the handler (−1 when the reason has no handler). */
+  handlerSource: number;
+  hasHandler: boolean;
+}
+
+export interface SourcePlan {
+  name: string;
+  kind: GuestSource["kind"];
+  arrival: Arrival;
+  /** Interrupt-like sources (irq, timer, ipi, nmi) preempt paths and measure delivery latency. */
+  isInterrupt: boolean;
+  isNmi: boolean;
+  vector: number;
+  /** Exit the arrival causes while the vCPU runs the guest (−1: delivered without an exit). */
+  arrivalExit: number;
+  /** Delivered through the posted-interrupt descriptor (no exit; wakes a halted vCPU). */
+  posted: boolean;
+  start: number;
+}
+
+export interface CompiledGuest {
+  guest: GuestIR;
+  hz: number;
+  vcpus: number;
+  op: Int32Array;
+  a: Int32Array;
+  f: Float64Array;
+  /** Timeline source of each op (for exits: the guest operation that exits). */
+  opSource: Int32Array;
+  branchCumulative: Float64Array[];
+  branchTargets: Int32Array[];
+  sources: SourcePlan[];
+  exits: ExitPlan[];
+  /** Exit plan index by basic reason, −1 when none yet. */
+  exitByCode: Map<number, number>;
+  timelineSources: TimelineSource[];
+  idle: GuestIR["idle"];
+  /** Exit the idle loop's HLT (or MWAIT) causes, −1 when it stays in the guest. */
+  idleExit: number;
+  /** Reason code 1 plan, for host preemption and kicks. */
+  externalInterruptExit: number;
+  haltWakeCycles: number;
+  /** VMX-preemption timer period in TSC cycles (0: not active). */
+  preemptionTimerCycles: number;
+  preemptionTimerExit: number;
+  /** "save VMX-preemption timer value" (exit control bit 22). */
+  preemptionTimerSaved: boolean;
+  pleWindow: number;
+  warnings: string[];
+}
+
+const REASON_EXTERNAL_INTERRUPT = 1;
+const REASON_PREEMPTION_TIMER = 52;
+
+// Control bits (SDM Vol. 3C §25.6; vmx-facts §2a–2e).
+const PIN_PREEMPTION_TIMER = 1n << 6n;
+const PIN_POSTED_INTERRUPTS = 1n << 7n;
+const PROC_PAUSE_EXITING = 1n << 30n;
+const PROC2_PAUSE_LOOP_EXITING = 1n << 10n;
+const EXIT_SAVE_PREEMPTION_TIMER = 1n << 22n;
+
+const MEMORY_EXIT_CODES = new Set<number>([48, 49, 44, 56, 62, 45]); // EPT_VIOLATION, EPT_MISCONFIG, APIC_ACCESS, APIC_WRITE, PML_FULL, EOI_INDUCED
+
+/** Handler outcomes beyond this many are merged into their mean (deeply nested branches). */
+const MAX_OUTCOMES = 64;
+
+/** The guest's tickless one-shot tick when work is pending: HZ=250 (4 ms), Linux's default. */
+export const TICKLESS_TICK_SEC = 0.004;
+
+export function compileGuest(
+  program: Program,
+  guestName: string,
+  positionAt?: (offset: number) => Position,
+): CompiledGuest {
+  const guest = program.guests.get(guestName);
+  if (!guest) throw new Error(`no guest named '${guestName}'`);
+  const vmcs = program.vmcs.get(guest.vmcs);
+  if (!vmcs) throw new Error(`guest '${guestName}' runs on unknown vmcs '${guest.vmcs}'`);
+  const target = program.target;
+  const controls = effectiveControls(vmcs, target);
+  const ctx: ExitContext = { program, guest, vmcs, controls };
+  const costs = target.costs;
+  const warnings: string[] = [];
+
+  const timelineSources: TimelineSource[] = [];
+  const sourceIndex = new Map<string, number>();
+  const sourceOf = (label: string, span: Span | undefined): number => {
+    if (!span) return -1;
+    const key = `${span.start}:${span.end}:${label}`;
+    const known = sourceIndex.get(key);
+    if (known !== undefined) return known;
+    const pos = positionAt ? positionAt(span.start) : { line: 0, character: 0 };
+    timelineSources.push({
+      label,
+      line: pos.line,
+      character: pos.character,
+      start: span.start,
+      end: span.end,
+    });
+    sourceIndex.set(key, timelineSources.length - 1);
+    return timelineSources.length - 1;
+  };
+
+  // ---- exit plans ----
+  const exits: ExitPlan[] = [];
+  const exitByCode = new Map<number, number>();
+  const exitPlan = (code: number): number => {
+    const known = exitByCode.get(code);
+    if (known !== undefined) return known;
+    const def = exitReasonByCode(code);
+    const handler = program.handlers.get(code);
+    const cost = handlerCost(program, code);
+    let outcomes = handler ? walkHandler(handler.ops, program, costs, 0) : [emptyOutcome(1)];
+    if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
+    // handlerCost charges a `halt`'s wake-up (halt_wake) to the exit that blocked; the engine
+    // spends that time when the vCPU wakes, so it is kept apart from the handler's own time.
+    const wake = costs.halt_wake?.cycles ?? 0;
+    const haltShare = outcomes.reduce((sum, o) => sum + (o.halt ? o.probability : 0), 0);
+    const handlerTarget = handler ? cost.handler - haltShare * wake : cost.handler;
+    // The shape (which arm, which effects) comes from the handler's ops; the means are scaled
+    // to handlerCost's, so the simulated mean equals the estimator's exactly.
+    scaleTo(
+      outcomes,
+      (o) => o.handler,
+      (o, v) => {
+        o.handler = v;
+      },
+      Math.max(0, handlerTarget),
+    );
+    scaleTo(
+      outcomes,
+      (o) => o.userspace,
+      (o, v) => {
+        o.userspace = v;
+      },
+      cost.userspace,
+    );
+    const n = outcomes.length;
+    const plan: ExitPlan = {
+      code,
+      name: def?.name ?? `REASON_${code}`,
+      transition: cost.transition,
+      cumulative: new Float64Array(n),
+      handler: new Float64Array(n),
+      userspace: new Float64Array(n),
+      halt: new Uint8Array(n),
+      wake: new Float64Array(n),
+      memoryAccess: MEMORY_EXIT_CODES.has(code),
+      kicks: new Uint8Array(n),
+      injects: [],
+      hasEffects: false,
+      handlerSource: handler ? sourceOf(`handler ${def?.name ?? code}`, handler.reasonSpan) : -1,
+      hasHandler: handler !== undefined,
+    };
+    let cumulative = 0;
+    const total = outcomes.reduce((s, o) => s + o.probability, 0) || 1;
+    outcomes.forEach((o, i) => {
+      cumulative += o.probability / total;
+      plan.cumulative[i] = i === n - 1 ? 1 : cumulative;
+      plan.handler[i] = o.handler;
+      plan.userspace[i] = o.userspace;
+      plan.halt[i] = o.halt ? 1 : 0;
+      plan.wake[i] = handler && o.halt ? wake : 0;
+      plan.kicks[i] = Math.min(255, o.kicks);
+      plan.injects.push(o.injects);
+      if (o.halt || o.kicks > 0 || o.injects.length > 0) plan.hasEffects = true;
+    });
+    exits.push(plan);
+    exitByCode.set(code, exits.length - 1);
+    return exits.length - 1;
+  };
+
+  // ---- bytecode ----
+  const op: number[] = [];
+  const a: number[] = [];
+  const f: number[] = [];
+  const opSource: number[] = [];
+  const branchCumulative: Float64Array[] = [];
+  const branchTargets: Int32Array[] = [];
+  const emit = (kind: number, ai: number, fv: number, src: number): number => {
+    op.push(kind);
+    a.push(ai);
+    f.push(fv);
+    opSource.push(src);
+    return op.length - 1;
+  };
+
+  const lookup = vmcsLookup(vmcs);
+  // PAUSE-loop exiting in force for a CPL-0 spin: secondary bit 10, PAUSE exiting (primary bit
+  // 30) 0 (it would take precedence), and a non-zero PLE_Gap (SDM Vol. 3C §26.1.3).
+  const pleActive =
+    (controls.proc2 & PROC2_PAUSE_LOOP_EXITING) !== 0n &&
+    (controls.proc & PROC_PAUSE_EXITING) === 0n &&
+    lookup.pleGap > 0;
+  const pleWindow = Math.max(1, lookup.pleWindow);
+  let opCtx: ExitContext = ctx;
+
+  const compileOps = (ops: GuestOp[]): void => {
+    for (const g of ops) {
+      switch (g.op) {
+        case "compute":
+          emit(OP_COMPUTE, 0, g.cycles, -1);
+          break;
+        case "branch": {
+          const at = emit(OP_BRANCH, branchCumulative.length, 0, -1);
+          const cumulative = new Float64Array(g.arms.length + 1);
+          const targets = new Int32Array(g.arms.length + 1);
+          branchCumulative.push(cumulative);
+          branchTargets.push(targets);
+          const jumps: number[] = [];
+          let sum = 0;
+          g.arms.forEach((arm, i) => {
+            sum += arm.probability;
+            cumulative[i] = sum;
+            targets[i] = op.length;
+            compileOps(arm.ops);
+            jumps.push(emit(OP_JUMP, 0, 0, -1));
+          });
+          // The remainder (probabilities summing below 100 %) does nothing.
+          cumulative[g.arms.length] = Number.POSITIVE_INFINITY;
+          targets[g.arms.length] = op.length;
+          for (const j of jumps) a[j] = op.length;
+          void at;
+          break;
+        }
+        case "repeat": {
+          const begin = emit(OP_REPEAT, 0, g.count, -1);
+          compileOps(g.ops);
+          emit(OP_REPEAT_END, begin, 0, -1);
+          a[begin] = op.length;
+          break;
+        }
+        case "tsx": {
+          const begin = emit(OP_TSX, 0, 0, sourceOf("tsx", g.span));
+          compileOps(g.ops);
+          emit(OP_TSX_END, 0, 0, -1);
+          a[begin] = op.length;
+          break;
+        }
+        case "pause_loop": {
+          const decision = decideExit(g, opCtx);
+          const src = sourceOf(opLabel(g), g.span);
+          if (pleActive) {
+            // PAUSE-loop exiting: the engine splits the spin at the window itself (it must, to
+            // model the lock holder and KVM's window growth).
+            emit(OP_PAUSE_LOOP, exitPlan(40 /* PAUSE_INSTRUCTION */), g.cycles, src);
+          } else {
+            emit(OP_PAUSE_LOOP, -1, g.cycles, src);
+            emitExits(decision, src);
+          }
+          break;
+        }
+        default: {
+          const decision = decideExit(g, opCtx);
+          const src = sourceOf(opLabel(g), g.span);
+          emitExits(decision, src);
+        }
+      }
+    }
+  };
+  const emitExits = (decision: ExitDecision, src: number): void => {
+    for (const e of decision.exits) {
+      if (!(e.perExecution > 0)) continue;
+      const plan = exitPlan(e.reason.code);
+      if (Number.isInteger(e.perExecution)) emit(OP_EXIT, plan, e.perExecution, src);
+      else emit(OP_FRACTIONAL_EXIT, plan, e.perExecution, src);
+    }
+  };
+
+  const posted = (controls.pin & PIN_POSTED_INTERRUPTS) !== 0n;
+  const sources: SourcePlan[] = guest.sources.map((s) => {
+    const start = op.length;
+    // An irq handler's `eoi` signals its own vector (the EOI-exit bitmap decides on it).
+    opCtx = s.kind === "irq" ? { ...ctx, eoiVector: s.vector } : ctx;
+    compileOps(s.ops);
+    emit(OP_END, 0, 0, -1);
+    const isInterrupt = s.kind !== "path";
+    const isNmi = s.kind === "nmi";
+    // The exit an arrival causes while the vCPU is in guest mode: the estimator's own decision
+    // (EXTERNAL_INTERRUPT, PREEMPTION_TIMER for the timer under the hv timer, EXCEPTION_NMI,
+    // or none when posted).
+    const delivery = isInterrupt ? decideDelivery(s, opCtx).decision : undefined;
+    const first = delivery?.exits[0];
+    const arrivalExit = first ? exitPlan(first.reason.code) : -1;
+    const isPosted = isInterrupt && !first && posted && (s.kind === "ipi" || (s.kind === "irq" && s.posted));
+    return {
+      name: s.name,
+      kind: s.kind,
+      arrival: s.arrival,
+      isInterrupt,
+      isNmi,
+      vector: s.kind === "irq" ? s.vector : isNmi ? 2 : -1,
+      arrivalExit,
+      posted: isPosted,
+      start,
+    };
+  });
+
+  // The idle loop: HLT (or MWAIT) with the decision the estimator uses.
+  const idle = decideIdle(ctx);
+  const idleFirst = idle.decision.exits[0];
+  const idleExit = idleFirst ? exitPlan(idleFirst.reason.code) : -1;
+  if (idleExit >= 0 && !exits[idleExit].halt.some((h) => h === 1)) {
+    warnings.push(
+      `the ${exits[idleExit].name} handler does not 'halt': the simulator keeps the idle vCPU in the guest after that exit`,
+    );
+  }
+
+  // VMX-preemption timer: counts down by 1 each time bit X of the TSC changes, X =
+  // IA32_VMX_MISC[4:0] (SDM Vol. 3C §26.5.1; vmx-facts §5).
+  let preemptionTimerCycles = 0;
+  let preemptionTimerExit = -1;
+  // When the guest has a timer, KVM uses the preemption timer for it (its arrivals exit
+  // PREEMPTION_TIMER, see decideDelivery); otherwise the VMCS value is the hypervisor's own
+  // countdown of guest time.
+  const guestHasTimer = guest.sources.some((s) => s.kind === "timer");
+  if ((controls.pin & PIN_PREEMPTION_TIMER) !== 0n && vmcs.preemptionTimer && !guestHasTimer) {
+    const rate = Number(target.msrs.IA32_VMX_MISC & 0x1fn);
+    preemptionTimerCycles = Math.max(1, vmcs.preemptionTimer.ticks) * 2 ** rate;
+    preemptionTimerExit = exitPlan(REASON_PREEMPTION_TIMER);
+  }
+
+  return {
+    guest,
+    hz: target.hz,
+    vcpus: Math.max(1, guest.vcpus),
+    op: Int32Array.from(op),
+    a: Int32Array.from(a),
+    f: Float64Array.from(f),
+    opSource: Int32Array.from(opSource),
+    branchCumulative,
+    branchTargets,
+    sources,
+    exits,
+    exitByCode,
+    timelineSources,
+    idle: guest.idle,
+    idleExit,
+    externalInterruptExit: exitPlan(REASON_EXTERNAL_INTERRUPT),
+    haltWakeCycles: costs.halt_wake?.cycles ?? 0,
+    preemptionTimerCycles,
+    preemptionTimerExit,
+    preemptionTimerSaved: (controls.exit & EXIT_SAVE_PREEMPTION_TIMER) !== 0n,
+    pleWindow,
+    warnings,
+  };
+}
+
+function opLabel(g: GuestOp): string {
+  switch (g.op) {
+    case "rdmsr":
+    case "wrmsr":
+      return `${g.op} ${g.msrName ?? `0x${g.msr.toString(16)}`}`;
+    case "in":
+    case "out":
+      return `${g.op} 0x${g.port.toString(16)}`;
+    case "mmio":
+      return `mmio ${g.access} 0x${g.gpa.toString(16)}`;
+    case "mem":
+      return `${g.access} 0x${g.gpa.toString(16)}`;
+    case "mov_cr":
+      return `mov cr${g.cr}`;
+    case "read_cr":
+      return `read cr${g.cr}`;
+    case "exception":
+      return `exception ${g.vector}`;
+    case "dirty":
+      return `dirty ${g.pages} pages`;
+    default:
+      return g.op;
+  }
+}
+
+function emptyOutcome(probability: number): HandlerOutcome {
+  return { probability, handler: 0, userspace: 0, halt: false, kicks: 0, injects: [] };
+}
+
+function mergeOutcomes(outcomes: HandlerOutcome[]): HandlerOutcome {
+  const m = emptyOutcome(1);
+  for (const o of outcomes) {
+    m.handler += o.probability * o.handler;
+    m.userspace += o.probability * o.userspace;
+    m.halt ||= o.halt;
+    m.kicks = Math.max(m.kicks, o.kicks);
+    for (const v of o.injects) if (!m.injects.includes(v)) m.injects.push(v);
+  }
+  return m;
+}
+
+function scaleTo(
+  outcomes: HandlerOutcome[],
+  get: (o: HandlerOutcome) => number,
+  set: (o: HandlerOutcome, v: number) => void,
+  target: number,
+): void {
+  const total = outcomes.reduce((s, o) => s + o.probability, 0) || 1;
+  const mean = outcomes.reduce((s, o) => s + o.probability * get(o), 0) / total;
+  if (!(target > 0)) {
+    for (const o of outcomes) set(o, 0);
+  } else if (mean > 0) {
+    const k = target / mean;
+    for (const o of outcomes) set(o, get(o) * k);
+  } else {
+    for (const o of outcomes) set(o, target);
+  }
+}
+
+/** The handler's outcomes: one per combination of branch arms, each with its cost and effects. */
+function walkHandler(
+  ops: HandlerOp[],
+  program: Program,
+  costs: Program["target"]["costs"],
+  depth: number,
+): HandlerOutcome[] {
+  let outcomes: HandlerOutcome[] = [emptyOutcome(1)];
+  const addAll = (cycles: number, userspace = 0): void => {
+    for (const o of outcomes) {
+      o.handler += cycles;
+      o.userspace += userspace;
+    }
+  };
+  const cost = (name: keyof typeof costs): number => costs[name]?.cycles ?? 0;
+  for (const h of ops) {
+    switch (h.op) {
+      case "vmread":
+      case "vmwrite":
+        addAll(cost(h.op));
+        break;
+      case "work":
+        addAll(h.cycles);
+        break;
+      case "decode":
+      case "advance_rip":
+      case "invept":
+      case "invvpid":
+        addAll(cost(h.op));
+        break;
+      case "inject":
+        addAll(cost("inject"));
+        for (const o of outcomes) o.injects.push(h.vector);
+        break;
+      case "userspace":
+        addAll(0, cost("userspace_round_trip") + h.cycles);
+        break;
+      case "halt":
+        for (const o of outcomes) o.halt = true;
+        break;
+      case "kick":
+        addAll(cost("ipi"));
+        for (const o of outcomes) o.kicks++;
+        break;
+      case "call": {
+        const fn = program.fns.get(h.fn);
+        if (fn && depth < 16) outcomes = combine(outcomes, walkHandler(fn.ops, program, costs, depth + 1));
+        break;
+      }
+      case "repeat": {
+        // A repeated body with branches is taken at its mean (the product of arms explodes).
+        const body = mergeOutcomes(walkHandler(h.ops, program, costs, depth + 1));
+        const times = Math.max(0, h.count);
+        body.handler *= times;
+        body.userspace *= times;
+        body.kicks *= times;
+        body.injects = times > 0 ? body.injects : [];
+        outcomes = combine(outcomes, [body]);
+        break;
+      }
+      case "branch": {
+        const arms: HandlerOutcome[] = [];
+        let sum = 0;
+        for (const arm of h.arms) {
+          sum += arm.probability;
+          for (const o of walkHandler(arm.ops, program, costs, depth + 1)) {
+            o.probability *= arm.probability;
+            arms.push(o);
+          }
+        }
+        if (sum < 1) arms.push(emptyOutcome(1 - sum));
+        outcomes = combine(outcomes, arms);
+        if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
+        break;
+      }
+    }
+  }
+  return outcomes;
+}
+
+function combine(left: HandlerOutcome[], right: HandlerOutcome[]): HandlerOutcome[] {
+  const out: HandlerOutcome[] = [];
+  for (const l of left) {
+    for (const r of right) {
+      out.push({
+        probability: l.probability * r.probability,
+        handler: l.handler + r.handler,
+        userspace: l.userspace + r.userspace,
+        halt: l.halt || r.halt,
+        kicks: l.kicks + r.kicks,
+        injects: [...l.injects, ...r.injects],
+      });
+    }
+  }
+  return out;
+}
