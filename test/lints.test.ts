@@ -24,7 +24,7 @@ function withCode(text: string, code: string): Diagnostic[] {
   return analysis.diagnostics.filter((d) => d.code === code);
 }
 
-function slice(text: string, d: Diagnostic): string {
+function slice(text: string, d: { span: { start: number; end: number } }): string {
   return text.slice(d.span.start, d.span.end);
 }
 

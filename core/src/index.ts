@@ -76,6 +76,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     );
   } catch (error) {
     diagnostics.push(internalError("lowering", error));
+    // The empty file lowers to an empty program with the default target (covered by tests).
     lowered = lower(parse(""), {});
   }
   diagnostics.push(...lowered.diagnostics);
@@ -118,5 +119,6 @@ export { nodePathAt, type ParseResult, parse } from "./lang";
 export type * from "./model/ir";
 export { type LowerResult, lower } from "./model/lower";
 export type * from "./model/symbols";
+export * from "./sim";
 export * from "./source";
 export * from "./vmx";
