@@ -11,13 +11,14 @@ import { checkCommand } from "./check";
 import { type CliIO, type Command, EXIT_OK, EXIT_USAGE, UsageError } from "./command";
 import { estimateCommand } from "./estimate";
 import { lspCommand } from "./lsp";
+import { simulateCommand } from "./simulate";
 
 export type { CliIO, Command } from "./command";
 
 export const VERSION: string = packageJson.version;
 
 /** The command table, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [checkCommand, estimateCommand, lspCommand];
+export const COMMANDS: Command[] = [checkCommand, estimateCommand, simulateCommand, lspCommand];
 
 function commandByName(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

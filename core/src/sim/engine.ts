@@ -164,7 +164,7 @@ export class Engine {
   private kicks = 0;
   private injections = 0;
   events = 0;
-  private now = 0;
+
   private finished = false;
 
   // Timeline (bounded: the first `capacity` intervals are kept, see docs/simulator.md).
@@ -366,7 +366,7 @@ export class Engine {
       }
       this.events++;
       heap.pop();
-      this.now = t;
+
       if (slot < nV) this.onVcpuEvent(slot, t);
       else if (slot < this.preemptBase) {
         const rel = slot - this.arrivalBase;
@@ -515,7 +515,7 @@ export class Engine {
         return;
       case MODE_DESCHEDULED: {
         const since = this.descheduledUntil[v] - this.preemptCycles;
-        const start = since < 0 ? 0 : since;
+        const start = Math.max(since, 0);
         this.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
         this.descheduledCycles += t - start;
         // KVM shrinks (with the default ple_window_shrink = 0: resets) the window on sched-in
@@ -656,7 +656,7 @@ export class Engine {
     if (c < 0) return;
     if (this.action[c] !== ACTION_NONE) {
       const left = this.actionTime[v] - t;
-      this.computeLeft[c] = left > 0 ? left : 0;
+      this.computeLeft[c] = Math.max(left, 0);
     }
     // An exit inside a transactional region aborts it: the work so far is lost and the region
     // runs again (after a few aborts, non-transactionally, as lock-elision fallbacks do).
@@ -698,7 +698,7 @@ export class Engine {
   private pleExit(v: number, c: number, t: number): void {
     if (this.pleGrowth) {
       const grown = this.pleWindowNow[v] * 2; // KVM_DEFAULT_PLE_WINDOW_GROW 2 (L-x86.h)
-      this.pleWindowNow[v] = grown > this.pleMax ? this.pleMax : grown;
+      this.pleWindowNow[v] = Math.min(grown, this.pleMax);
     }
     const h = this.spinHolder[c];
     if (h >= 0 && this.mode[h] === MODE_DESCHEDULED) {

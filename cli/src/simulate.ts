@@ -1,0 +1,230 @@
+/**
+ * `trapline simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json]`:
+ * runs the discrete-event simulator on one guest and prints its statistics. Defaults come from
+ * the file's `simulate GUEST for TIME [seed N]` line, then 100 ms and seed 1. Exit status 1
+ * when the file has errors or a budget (including simulated ones such as `p99 irq_latency`)
+ * is violated; 2 for bad usage, an unreadable file, or a run refused by the event budget.
+ */
+import { type Analysis, analyze } from "../../core/src/index";
+import { toBaseUnit } from "../../core/src/lang/units";
+import {
+  checkSimulatedBudgets,
+  SimulationError,
+  type SimulationResult,
+  simulate,
+} from "../../core/src/sim/index";
+import { formatDiagnosticLine } from "./check";
+import { type CliIO, type Command, EXIT_DIAGNOSTICS, EXIT_OK, readSource, UsageError } from "./command";
+import { formatCycles, formatHz, formatPercent, formatRate, table } from "./format";
+import { timelineToTrace } from "./trace";
+
+const BUDGET_CODE = "TL401";
+const DEFAULT_DURATION_SEC = 0.1;
+
+/** "100ms", "1s", "250us", "0.5" (seconds). */
+export function parseDuration(text: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i.exec(text);
+  if (!m) throw new UsageError(`--duration: '${text}' is not a time (e.g. 100ms, 1s)`);
+  const value = Number(m[1]);
+  const unit = (m[2] ?? "s").replace("µs", "us").toLowerCase();
+  const seconds = toBaseUnit(value, unit);
+  if (seconds === undefined || !(seconds > 0) || !Number.isFinite(seconds)) {
+    throw new UsageError(`--duration: '${text}' must be a positive time`);
+  }
+  return seconds;
+}
+
+function parseSeed(text: string): number {
+  if (!/^[0-9]+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--seed: '${text}' is not a non-negative integer`);
+  }
+  return Number(text);
+}
+
+function seconds(s: number): string {
+  if (s === 0) return "0";
+  if (s < 1e-6) return `${(s * 1e9).toFixed(0)} ns`;
+  if (s < 1e-3) return `${(s * 1e6).toFixed(2)} µs`;
+  if (s < 1) return `${(s * 1e3).toFixed(3)} ms`;
+  return `${s.toFixed(3)} s`;
+}
+
+/** The contract's JSON: the estimate's top-level fields measured, plus duration, exits, latency. */
+export function simulationJson(r: SimulationResult): Record<string, unknown> {
+  const { timeline: _timeline, ...rest } = r;
+  return {
+    guest: r.guest,
+    target: r.target,
+    vcpus: r.vcpus,
+    seed: r.seed,
+    duration: r.duration,
+    exits: r.exits,
+    exitsPerSecond: r.exitsPerSecond,
+    overhead: r.overhead,
+    hostCpu: r.hostCpu,
+    latency: {
+      irq: {
+        p50: r.latency.irq.p50,
+        p99: r.latency.irq.p99,
+        max: r.latency.irq.max,
+        mean: r.latency.irq.mean,
+        count: r.latency.irq.count,
+      },
+      bySource: r.latency.bySource,
+    },
+    byReason: r.byReason,
+    paths: r.paths,
+    time: rest.time,
+    counters: rest.counters,
+    warnings: r.warnings,
+  };
+}
+
+export function simulationText(r: SimulationResult, vmcsName: string | undefined): string {
+  const hz = r.target.hz;
+  const lines: string[] = [];
+  lines.push(
+    `guest ${r.guest}${vmcsName ? ` on ${vmcsName}` : ""}: target ${r.target.profile} @ ${formatHz(hz)}, ${r.vcpus} vCPU${r.vcpus === 1 ? "" : "s"}, simulated ${seconds(r.duration)}, seed ${r.seed}`,
+  );
+  lines.push(
+    table([
+      ["exits", `${r.exits}`, `(${formatRate(r.exitsPerSecond)}, all vCPUs)`],
+      ["overhead", formatPercent(r.overhead), "(share of busy vCPU time spent on exits)"],
+      ["host CPU", `${r.hostCpu.toFixed(3)} cores`, "(exit handling)"],
+      [
+        "irq latency",
+        r.latency.irq.count > 0 ? `p50 ${seconds(r.latency.irq.p50)}` : "no interrupts",
+        r.latency.irq.count > 0 ? `p99 ${seconds(r.latency.irq.p99)}  max ${seconds(r.latency.irq.max)}` : "",
+      ],
+    ]),
+  );
+  lines.push("");
+  if (r.byReason.length === 0) lines.push("  no exits");
+  else {
+    const rows = [
+      ["by reason", "exits", "exits/s", "cycles/exit", "min", "mean", "p50", "p99", "max", "share"],
+    ];
+    for (const x of r.byReason) {
+      rows.push([
+        `${x.reason} (${x.code})`,
+        `${x.exits}`,
+        formatRate(x.exitsPerSecond),
+        formatCycles(x.cyclesPerExit),
+        seconds(x.duration.min),
+        seconds(x.duration.mean),
+        seconds(x.duration.p50),
+        seconds(x.duration.p99),
+        seconds(x.duration.max),
+        formatPercent(x.share),
+      ]);
+    }
+    lines.push(table(rows));
+  }
+  const interrupts = Object.entries(r.latency.bySource);
+  if (interrupts.length > 0) {
+    lines.push("");
+    const rows = [["latency", "count", "min", "p50", "p99", "max"]];
+    for (const [name, l] of interrupts) {
+      rows.push([name, `${l.count}`, seconds(l.min), seconds(l.p50), seconds(l.p99), seconds(l.max)]);
+    }
+    lines.push(table(rows));
+  }
+  const t = r.time;
+  lines.push("");
+  lines.push(
+    `  vCPU time: guest ${seconds(t.guest)}, exits ${seconds(t.exit)}, handlers ${seconds(t.handler)}, user space ${seconds(t.userspace)}, halted ${seconds(t.halted)}${t.polling > 0 ? `, polling ${seconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${seconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${seconds(t.descheduled)}` : ""}`,
+  );
+  for (const w of r.warnings) lines.push(`  note: ${w}`);
+  lines.push("");
+  lines.push("Percentiles from log-bucketed histograms over every event (within ±1.1%).");
+  return `${lines.join("\n")}\n`;
+}
+
+function pickGuest(analysis: Analysis, requested: string | undefined, file: string): string {
+  const names = [...analysis.program.guests.keys()];
+  if (requested !== undefined) {
+    if (!analysis.program.guests.has(requested)) {
+      throw new UsageError(
+        `${file} has no guest ${requested}${names.length > 0 ? ` (guests: ${names.join(", ")})` : ""}`,
+      );
+    }
+    return requested;
+  }
+  // The `simulate` line names the default guest; else the first guest.
+  const fromFile = analysis.program.simulates[0]?.guest;
+  if (fromFile && analysis.program.guests.has(fromFile)) return fromFile;
+  if (names.length === 0) throw new UsageError(`${file} declares no guest to simulate`);
+  return names[0]!;
+}
+
+export const simulateCommand: Command = {
+  name: "simulate",
+  summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
+  usage: "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json]",
+  options: {
+    guest: { type: "string" },
+    duration: { type: "string" },
+    seed: { type: "string" },
+    json: { type: "boolean" },
+    trace: { type: "string" },
+  },
+  help: "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run beyond the event budget.",
+  run({ values, positionals }, io: CliIO) {
+    if (positionals.length !== 1) throw new UsageError("simulate needs exactly one FILE");
+    const file = positionals[0]!;
+    const text = readSource(io, file);
+    const analysis = analyze(text);
+    const blocking = analysis.diagnostics.filter((d) => d.severity === "error" && d.code !== BUDGET_CODE);
+    if (blocking.length > 0) {
+      const out = analysis.diagnostics.map((d) => formatDiagnosticLine(file, analysis.lines, d));
+      io.stderr(`${out.join("\n")}\ntrapline: ${file} has errors; no simulation\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    const guest = pickGuest(analysis, typeof values.guest === "string" ? values.guest : undefined, file);
+    const line = analysis.program.simulates.find((s) => s.guest === guest);
+    const durationSec =
+      typeof values.duration === "string"
+        ? parseDuration(values.duration)
+        : (line?.durationSec ?? DEFAULT_DURATION_SEC);
+    const seed = typeof values.seed === "string" ? parseSeed(values.seed) : (line?.seed ?? 1);
+    let result: SimulationResult;
+    try {
+      result = simulate(analysis.program, guest, {
+        durationSec,
+        seed,
+        positionAt: (offset) => analysis.lines.positionAt(offset),
+        timelineIntervals: typeof values.trace === "string" ? undefined : 0,
+      });
+    } catch (error) {
+      if (error instanceof SimulationError) throw new UsageError(error.message);
+      throw error;
+    }
+    if (typeof values.trace === "string") {
+      try {
+        io.writeFile(values.trace, timelineToTrace(result.timeline, { guest }));
+      } catch (error) {
+        throw new UsageError(
+          `cannot write ${values.trace}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+        );
+      }
+    }
+    if (values.json) io.stdout(`${JSON.stringify(simulationJson(result), null, 2)}\n`);
+    else io.stdout(simulationText(result, analysis.program.guests.get(guest)?.vmcs));
+    const budgets = checkSimulatedBudgets(analysis.program, result);
+    const violated = budgets.filter((b) => !b.ok);
+    if (violated.length > 0) {
+      const lines = violated.map((b) => {
+        const pos = analysis.lines.positionAt(b.span.start);
+        const value = b.metric.includes("latency")
+          ? seconds(b.value)
+          : b.metric === "overhead" || b.metric === "host_cpu"
+            ? b.value.toPrecision(3)
+            : formatRate(b.value);
+        return `${file}:${pos.line + 1}:${pos.character + 1}: error ${BUDGET_CODE}: simulated ${b.metric} ${value} violates the budget ${b.comparator} ${b.metric.includes("latency") ? seconds(b.limit) : b.limit}`;
+      });
+      io.stderr(`${lines.join("\n")}\n`);
+      return EXIT_DIAGNOSTICS;
+    }
+    return EXIT_OK;
+  },
+};
