@@ -1,0 +1,367 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { analyze } from "../core/src/index";
+import {
+  HISTOGRAM_RELATIVE_ERROR,
+  LogHistogram,
+  Sfc32,
+  SimulationError,
+  simulate,
+  simulateAsync,
+} from "../core/src/sim/index";
+
+const BASE = `
+target skylake_server @ 2GHz
+vmcs v {
+  pin   external_interrupt_exiting nmi_exiting virtual_nmis
+  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest
+  exit  host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
+  entry ia32e_mode_guest load_debug_controls
+  msr trap write IA32_TSC_DEADLINE, X2APIC_EOI
+  field VIRTUAL_PROCESSOR_ID = 1
+  ept { 0x0 .. 0x3_ffff_ffff rwx }
+}
+handler CPUID { work 200 advance_rip }
+handler MSR_WRITE { work 300 advance_rip }
+handler EXTERNAL_INTERRUPT { work 350 }
+handler HLT { halt }
+`;
+
+function program(text: string) {
+  const a = analyze(text);
+  const errors = a.diagnostics.filter((d) => d.severity === "error");
+  assert.deepEqual(
+    errors.map((d) => `${d.code} ${d.message}`),
+    [],
+  );
+  return a;
+}
+
+function within(actual: number, expected: number, tolerance: number, what: string): void {
+  const err = Math.abs(actual - expected) / Math.max(1e-12, Math.abs(expected));
+  assert.ok(
+    err <= tolerance,
+    `${what}: ${actual} vs ${expected} (${(err * 100).toFixed(2)}% > ${tolerance * 100}%)`,
+  );
+}
+
+describe("random numbers and histograms", () => {
+  it("sfc32 is deterministic per seed and uniform", () => {
+    const a = new Sfc32(42);
+    const b = new Sfc32(42);
+    const c = new Sfc32(43);
+    let sum = 0;
+    let differs = false;
+    for (let i = 0; i < 100_000; i++) {
+      const x = a.next();
+      assert.equal(x, b.next());
+      if (x !== c.next()) differs = true;
+      assert.ok(x >= 0 && x < 1);
+      sum += x;
+    }
+    assert.ok(differs);
+    within(sum / 100_000, 0.5, 0.01, "mean of uniform");
+  });
+
+  it("log histogram percentiles stay within the documented bound", () => {
+    const h = new LogHistogram();
+    const values: number[] = [];
+    const rng = new Sfc32(7);
+    for (let i = 0; i < 50_000; i++) {
+      const v = rng.exponential(5000) + 10;
+      values.push(v);
+      h.add(v);
+    }
+    values.sort((x, y) => x - y);
+    for (const q of [0.5, 0.9, 0.99]) {
+      const exact = values[Math.ceil(q * values.length) - 1];
+      within(h.percentile(q), exact, HISTOGRAM_RELATIVE_ERROR + 1e-9, `p${q * 100}`);
+    }
+    assert.equal(h.max, values[values.length - 1]);
+    assert.equal(h.min, values[0]);
+  });
+});
+
+describe("fidelity against the static estimate", () => {
+  it("a stationary busy workload agrees within 3% over one simulated second", () => {
+    const a = program(`${BASE}
+guest g on v {
+  vcpus 2
+  path work rate 50k/s { compute 2us  cpuid  compute 1us  wrmsr IA32_TSC_DEADLINE }
+  idle poll
+}`);
+    const est = a.estimates.get("g")!;
+    const sim = simulate(a.program, "g", { durationSec: 1, seed: 5, timelineIntervals: 0 });
+    within(sim.exitsPerSecond, est.exitsPerSecond, 0.03, "exits/s");
+    within(sim.overhead, est.overhead, 0.03, "overhead");
+    within(sim.hostCpu, est.hostCpu, 0.03, "host CPU");
+    for (const r of est.byReason) {
+      const s = sim.byReason.find((x) => x.code === r.code)!;
+      within(s.exitsPerSecond, r.exitsPerSecond, 0.03, `${r.reason} exits/s`);
+      within(s.cyclesPerExit, r.cyclesPerExit, 0.001, `${r.reason} cycles/exit`);
+    }
+  });
+
+  it("a halting workload agrees within 10%", () => {
+    const a = program(`${BASE}
+guest g on v {
+  vcpus 2
+  path work rate 20k/s { compute 10us  cpuid }
+  timer periodic 1000Hz { wrmsr IA32_TSC_DEADLINE  compute 2us  eoi }
+  idle halt
+}`);
+    const est = a.estimates.get("g")!;
+    const sim = simulate(a.program, "g", { durationSec: 1, seed: 9, timelineIntervals: 0 });
+    within(sim.exitsPerSecond, est.exitsPerSecond, 0.1, "exits/s");
+    within(sim.overhead, est.overhead, 0.1, "overhead");
+  });
+
+  for (const file of [
+    "cpuid-masking",
+    "hypercall-batching",
+    "pml-vs-write-protect",
+    "single-step-mov-cr3",
+    "pause-loop-exiting",
+  ]) {
+    it(`examples/${file}.vmcs agrees with its estimate within 10%`, () => {
+      const a = analyze(readFileSync(new URL(`../examples/${file}.vmcs`, import.meta.url), "utf8"));
+      for (const [name, est] of a.estimates) {
+        if (est.demand >= 0.9) continue; // saturated guests are not stationary
+        const sim = simulate(a.program, name, { durationSec: 0.5, seed: 1, timelineIntervals: 0 });
+        within(sim.exitsPerSecond, est.exitsPerSecond, 0.1, `${name} exits/s`);
+        within(sim.overhead, est.overhead, 0.1, `${name} overhead`);
+      }
+    });
+  }
+});
+
+describe("scenarios", () => {
+  it("posted interrupts remove the per-interrupt exits and cut delivery latency", () => {
+    const a = analyze(readFileSync(new URL("../examples/posted-interrupts.vmcs", import.meta.url), "utf8"));
+    const without = simulate(a.program, "without_pi", { durationSec: 0.2, seed: 3, timelineIntervals: 0 });
+    const withPi = simulate(a.program, "with_pi", { durationSec: 0.2, seed: 3, timelineIntervals: 0 });
+    const ext = (r: typeof without) => r.byReason.find((x) => x.reason === "EXTERNAL_INTERRUPT")?.exits ?? 0;
+    assert.ok(ext(without) > 10_000, `without PI: ${ext(without)} external-interrupt exits`);
+    assert.equal(ext(withPi), 0);
+    assert.ok(withPi.exitsPerSecond < without.exitsPerSecond * 0.6);
+    assert.ok(
+      withPi.latency.irq.mean < without.latency.irq.mean,
+      `${withPi.latency.irq.mean} < ${without.latency.irq.mean}`,
+    );
+    assert.ok(withPi.latency.irq.p50 < without.latency.irq.p50);
+  });
+
+  it("a tickless idle guest exits a constant handful of times; a periodic one in proportion to its tick", () => {
+    const make = (timer: string) =>
+      program(`${BASE}
+guest g on v {
+  vcpus 1
+  ${timer}
+  idle halt
+}`);
+    const tickless = make("timer tickless { wrmsr IA32_TSC_DEADLINE  eoi }");
+    const periodic = make("timer periodic 1000Hz { wrmsr IA32_TSC_DEADLINE  eoi }");
+    const t1 = simulate(tickless.program, "g", { durationSec: 0.5, seed: 1 }).exits;
+    const t2 = simulate(tickless.program, "g", { durationSec: 2, seed: 1 }).exits;
+    assert.ok(t1 <= 5 && t1 === t2, `tickless: ${t1} then ${t2}`);
+    const p1 = simulate(periodic.program, "g", { durationSec: 0.5, seed: 1 }).exits;
+    const p2 = simulate(periodic.program, "g", { durationSec: 1, seed: 1 }).exits;
+    within(p2 / p1, 2, 0.02, "periodic exits double with twice the time");
+    assert.ok(p1 >= 1000, `periodic: ${p1}`);
+  });
+
+  it("PML exits once per 512 dirtied pages where write protection exits once per page", () => {
+    const a = analyze(
+      readFileSync(new URL("../examples/pml-vs-write-protect.vmcs", import.meta.url), "utf8"),
+    );
+    const wp = simulate(a.program, "migrating_wp", { durationSec: 0.5, seed: 4, timelineIntervals: 0 });
+    const pml = simulate(a.program, "migrating_pml", { durationSec: 0.5, seed: 4, timelineIntervals: 0 });
+    const pages = wp.paths.find((p) => p.name === "update")!.executions * 16;
+    const pagesPml = pml.paths.find((p) => p.name === "update")!.executions * 16;
+    assert.equal(wp.byReason.find((r) => r.reason === "EPT_VIOLATION")!.exits, pages);
+    const full = pml.byReason.find((r) => r.reason === "PML_FULL")!.exits;
+    assert.ok(Math.abs(full - pagesPml / 512) <= 4, `${full} PML_FULL for ${pagesPml} pages`);
+  });
+
+  it("coalescing device notifications (batch of 16) cuts the exit rate", () => {
+    const a = program(
+      `${BASE}
+handler IO_INSTRUCTION { work 600 advance_rip }
+guest per_packet on v {
+  vcpus 1
+  path tx rate 100k/s { compute 1us  out 0x3f8 }
+  idle halt
+}
+guest batched on v {
+  vcpus 1
+  path tx rate 6250/s { repeat 16 { compute 1us }  out 0x3f8 }
+  idle halt
+}`
+        .replace("ept {", "io trap 0x3f8\n  ept {")
+        .replace("use_msr_bitmaps", "use_msr_bitmaps use_io_bitmaps"),
+    );
+    const each = simulate(a.program, "per_packet", { durationSec: 0.2, seed: 2, timelineIntervals: 0 });
+    const batch = simulate(a.program, "batched", { durationSec: 0.2, seed: 2, timelineIntervals: 0 });
+    const io = (r: typeof each) => r.byReason.find((x) => x.reason === "IO_INSTRUCTION")?.exitsPerSecond ?? 0;
+    within(io(each), 100_000, 0.03, "one notification per packet");
+    within(io(batch), 6250, 0.1, "one notification per 16 packets (Poisson noise of 1,250 arrivals)");
+    assert.ok(batch.overhead < each.overhead / 4);
+  });
+
+  it("PAUSE-loop exiting recovers the time lost to a preempted lock holder", () => {
+    const text = (ple: boolean) =>
+      program(
+        `${BASE}
+handler PAUSE_INSTRUCTION { work 600 }
+guest g on v {
+  vcpus 4
+  path lock rate 20k/s { compute 2us  pause_loop 1us  compute 1us }
+  idle poll
+}`.replace(
+          "proc2 enable_ept enable_vpid unrestricted_guest",
+          `proc2 enable_ept enable_vpid unrestricted_guest${ple ? " pause_loop_exiting\n  ple gap 128 window 4096" : ""}`,
+        ),
+      );
+    const opts = {
+      durationSec: 0.5,
+      seed: 6,
+      timelineIntervals: 0,
+      hostPreemption: { ratePerSec: 200, durationSec: 0.001 },
+    };
+    const noPle = simulate(text(false).program, "g", opts);
+    const ple = simulate(text(true).program, "g", opts);
+    assert.equal(
+      noPle.byReason.find((r) => r.reason === "PAUSE_INSTRUCTION"),
+      undefined,
+    );
+    assert.ok(ple.counters.directedYields > 0);
+    assert.ok(
+      ple.time.spinning < noPle.time.spinning / 3,
+      `spin ${ple.time.spinning} vs ${noPle.time.spinning}`,
+    );
+    const grown = simulate(text(true).program, "g", { ...opts, pleWindowGrowth: true });
+    const pauses = (r: typeof ple) => r.byReason.find((x) => x.reason === "PAUSE_INSTRUCTION")?.exits ?? 0;
+    assert.ok(pauses(grown) < pauses(ple), "window growth reduces PLE exits");
+  });
+
+  it("a #DB owed after an emulated MOV CR3 is injected at the next entry, before a waiting interrupt", () => {
+    const a = analyze(readFileSync(new URL("../examples/single-step-mov-cr3.vmcs", import.meta.url), "utf8"));
+    const r = simulate(a.program, "stepping", { durationSec: 0.05, seed: 9 });
+    const m = r.timeline.markers;
+    let injected = 0;
+    for (let i = 0; i < m.count; i++) if (m.kind[i] === 0 && m.vector[i] === 1) injected++;
+    const crExits = r.byReason.find((x) => x.reason === "CR_ACCESS")!.exits;
+    const nmiExits = r.byReason.find((x) => x.reason === "EXCEPTION_NMI")!.exits;
+    assert.equal(injected, r.counters.injections);
+    assert.equal(injected, crExits + nmiExits);
+  });
+
+  it("an exit inside a TSX region aborts and re-executes it", () => {
+    const a = program(`${BASE}
+guest g on v {
+  vcpus 1
+  path t rate 10k/s { tsx { compute 5us  cpuid  compute 5us } }
+  idle halt
+}`);
+    const r = simulate(a.program, "g", { durationSec: 0.1, seed: 1, timelineIntervals: 0 });
+    const runs = r.paths[0].executions;
+    // Three transactional attempts abort at the CPUID, then the fallback runs it once.
+    assert.ok(r.counters.tsxAborts >= 3 * runs, `${r.counters.tsxAborts} aborts for ${runs} runs`);
+    assert.equal(r.byReason.find((x) => x.reason === "CPUID")!.exits, runs);
+  });
+
+  it("halt polling trades wake-ups for polling time", () => {
+    const a = program(`${BASE}
+guest g on v {
+  vcpus 1
+  path p rate 20k/s { compute 5us  cpuid }
+  idle halt
+}`);
+    const plain = simulate(a.program, "g", { durationSec: 0.2, seed: 1, timelineIntervals: 0 });
+    const polled = simulate(a.program, "g", {
+      durationSec: 0.2,
+      seed: 1,
+      timelineIntervals: 0,
+      haltPollNs: 200_000,
+    });
+    assert.equal(plain.counters.haltPollSuccesses, 0);
+    assert.ok(polled.counters.haltPollSuccesses > polled.counters.haltWakeups * 5);
+    assert.ok(polled.time.polling > 0.05);
+  });
+});
+
+describe("determinism, limits and cancellation", () => {
+  const text = `${BASE}
+guest g on v {
+  vcpus 2
+  path p rate 30k/s { compute 3us  branch { 50% cpuid  50% wrmsr IA32_TSC_DEADLINE } }
+  irq nic vector 0x41 rate 10k/s { compute 1us  eoi }
+  idle halt
+}`;
+  it("the same seed gives the same result byte for byte; another seed differs", () => {
+    const a = program(text);
+    const run = (seed: number) => {
+      const r = simulate(a.program, "g", { durationSec: 0.05, seed });
+      return JSON.stringify({ ...r, timeline: Array.from(r.timeline.start.subarray(0, r.timeline.count)) });
+    };
+    assert.equal(run(3), run(3));
+    assert.notEqual(run(3), run(4));
+  });
+
+  it("refuses absurd inputs quickly with a clear message", () => {
+    const a = analyze(text.replace("rate 30k/s", "rate 1000000000000000/s")); // an error diagnostic, but the simulator must still refuse it itself
+    const t0 = Date.now();
+    assert.throws(
+      () => simulate(a.program, "g", { durationSec: 1 }),
+      (e: unknown) => e instanceof SimulationError && /event budget/.test(e.message),
+    );
+    const b = program(text);
+    assert.throws(() => simulate(b.program, "g", { durationSec: 365 * 24 * 3600 }), /event budget/);
+    assert.ok(Date.now() - t0 < 1000);
+  });
+
+  it("simulateAsync yields and can be cancelled", async () => {
+    const a = program(text);
+    const controller = new AbortController();
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks++;
+      if (ticks === 2) controller.abort();
+    }, 5);
+    await assert.rejects(
+      simulateAsync(a.program, "g", {
+        durationSec: 100,
+        seed: 1,
+        timelineIntervals: 0,
+        signal: controller.signal,
+      }),
+      /cancelled/,
+    );
+    clearInterval(timer);
+    assert.ok(ticks >= 2, "the event loop ran while simulating");
+    const r = await simulateAsync(a.program, "g", { durationSec: 0.05, seed: 3 });
+    assert.equal(
+      JSON.stringify(r.byReason),
+      JSON.stringify(simulate(a.program, "g", { durationSec: 0.05, seed: 3 }).byReason),
+    );
+  });
+
+  it("bounds the timeline and still counts every event", () => {
+    const a = program(text);
+    const r = simulate(a.program, "g", { durationSec: 0.05, seed: 1, timelineIntervals: 1000 });
+    assert.equal(r.timeline.count, 1000);
+    assert.ok(r.timeline.decimated);
+    assert.ok(r.exits > 1000);
+    // Intervals of one vCPU never overlap.
+    for (let v = 0; v < 2; v++) {
+      let end = 0;
+      for (let i = 0; i < r.timeline.count; i++) {
+        if (r.timeline.vcpu[i] !== v) continue;
+        assert.ok(r.timeline.start[i] >= end - 1e-6, `overlap at ${i}`);
+        end = r.timeline.start[i] + r.timeline.duration[i];
+      }
+    }
+  });
+});
