@@ -1,0 +1,63 @@
+/**
+ * Parse + full analysis of generated files (issue: ≤ 20 ms median for 10,000 lines after
+ * warm-up, and 100,000 lines ≤ 12× that). The baseline in the same run is the least work any
+ * analysis must do: one pass over every character code of the text (what a lexer cannot avoid).
+ * Figures are medians over repeated runs after warm-up; the ratios are what to compare across
+ * machines.
+ */
+import { analyze } from "../core/src/index";
+import { generateVmcs } from "./generate";
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function time(run: () => void, repeats: number, warmup: number): number {
+  for (let i = 0; i < warmup; i++) run();
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const started = performance.now();
+    run();
+    samples.push(performance.now() - started);
+  }
+  return median(samples);
+}
+
+let sink = 0;
+function scanBaseline(text: string): void {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;
+  sink ^= h;
+}
+
+export function runAnalyzeBench(): { small: number; large: number; growth: number } {
+  const small = generateVmcs(10_000);
+  const large = generateVmcs(100_000);
+  const smallLines = small.split("\n").length;
+  const largeLines = large.split("\n").length;
+
+  const check = analyze(small);
+  const errors = check.diagnostics.filter((d) => d.severity === "error");
+  if (errors.length > 0)
+    throw new Error(`generated file has errors: ${errors[0]!.code} ${errors[0]!.message}`);
+
+  const smallMs = time(() => analyze(small), 30, 10);
+  const largeMs = time(() => analyze(large), 7, 2);
+  const smallScan = time(() => scanBaseline(small), 30, 10);
+  const largeScan = time(() => scanBaseline(large), 7, 2);
+
+  const row = (label: string, lines: number, ms: number, scan: number) =>
+    `  ${label.padEnd(34)} ${String(lines).padStart(7)} lines  ${ms.toFixed(2).padStart(8)} ms median   ` +
+    `baseline scan ${scan.toFixed(3)} ms (×${(ms / scan).toFixed(0)})`;
+  console.log("analyze: parse + lower + checks + estimates + lints");
+  console.log(row("10k-line file", smallLines, smallMs, smallScan));
+  console.log(row("100k-line file", largeLines, largeMs, largeScan));
+  const growth = largeMs / smallMs;
+  console.log(`  growth 100k / 10k: ×${growth.toFixed(1)} (target ≤ 12, linear = 10)`);
+  console.log(`  10k-line median ${smallMs.toFixed(2)} ms (target ≤ 20 ms)`);
+  if (sink === 42) console.log("");
+  return { small: smallMs, large: largeMs, growth };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) runAnalyzeBench();
