@@ -148,278 +148,279 @@ export function integerValue(token: Token): bigint {
 }
 
 export function lex(text: string): LexResult {
+  const scanner = new Scanner(text);
   const tokens: Token[] = [];
-  const diagnostics: Diagnostic[] = [];
-  const length = text.length;
-  let badRuns = 0;
-  let lineStart = true;
-  let i = 0;
-
-  const push = (kind: TokenKind, start: number, end: number, tokenText: string): Token => {
-    const token: Token = { kind, start, end, text: tokenText, value: 0, unit: "", integer: false, lineStart };
+  while (true) {
+    const token = scanner.next();
     tokens.push(token);
-    lineStart = false;
-    return token;
-  };
-  const error = (code: string, message: string, span: Span): void => {
-    diagnostics.push({ severity: "error", code, message, span });
-  };
-
-  while (i < length) {
-    const c = text.charCodeAt(i);
-
-    if (c === CH_LF || c === CH_CR) {
-      lineStart = true;
-      i++;
-      continue;
-    }
-    if (c === CH_SPACE || c === CH_TAB || c === CH_VT || c === CH_FF || c === CH_BOM) {
-      i++;
-      continue;
-    }
-
-    if (isIdentStart(c)) {
-      const start = i;
-      i++;
-      while (i < length && isIdentPart(text.charCodeAt(i))) i++;
-      push("ident", start, i, text.slice(start, i));
-      continue;
-    }
-
-    if (isDigit(c) || (c === CH_MINUS && isDigit(text.charCodeAt(i + 1)))) {
-      i = lexNumber(text, i, push, error);
-      continue;
-    }
-
-    if (c === CH_SLASH) {
-      const n = text.charCodeAt(i + 1);
-      if (n === CH_SLASH) {
-        i += 2;
-        while (i < length) {
-          const d = text.charCodeAt(i);
-          if (d === CH_LF || d === CH_CR) break;
-          i++;
-        }
-        continue;
-      }
-      if (n === CH_STAR) {
-        const start = i;
-        const close = text.indexOf("*/", i + 2);
-        if (close < 0) {
-          error("TL002", "unterminated block comment: `/*` has no matching `*/`", { start, end: start + 2 });
-          i = length;
-        } else {
-          for (let j = i + 2; j < close; j++) {
-            const d = text.charCodeAt(j);
-            if (d === CH_LF || d === CH_CR) {
-              lineStart = true;
-              break;
-            }
-          }
-          i = close + 2;
-        }
-        continue;
-      }
-    }
-
-    switch (c) {
-      case CH_LBRACE:
-        push("punct", i, i + 1, "{");
-        i++;
-        continue;
-      case CH_RBRACE:
-        push("punct", i, i + 1, "}");
-        i++;
-        continue;
-      case CH_LPAREN:
-        push("punct", i, i + 1, "(");
-        i++;
-        continue;
-      case CH_RPAREN:
-        push("punct", i, i + 1, ")");
-        i++;
-        continue;
-      case CH_COMMA:
-        push("punct", i, i + 1, ",");
-        i++;
-        continue;
-      case CH_EQ:
-        push("punct", i, i + 1, "=");
-        i++;
-        continue;
-      case CH_AT:
-        push("punct", i, i + 1, "@");
-        i++;
-        continue;
-      case CH_COLON:
-        push("punct", i, i + 1, ":");
-        i++;
-        continue;
-      case CH_LT:
-      case CH_GT: {
-        const op = c === CH_LT ? "<" : ">";
-        if (text.charCodeAt(i + 1) === CH_EQ) {
-          push("punct", i, i + 2, `${op}=`);
-          i += 2;
-        } else {
-          push("punct", i, i + 1, op);
-          i++;
-        }
-        continue;
-      }
-      case CH_DOT:
-        if (text.charCodeAt(i + 1) === CH_DOT) {
-          push("punct", i, i + 2, "..");
-          i += 2;
-          continue;
-        }
-        break;
-      case CH_HASH:
-        if (isIdentStart(text.charCodeAt(i + 1))) {
-          const start = i;
-          i++;
-          while (i < length && isIdentPart(text.charCodeAt(i))) i++;
-          push("exception", start, i, text.slice(start, i));
-          continue;
-        }
-        break;
-    }
-
-    // A run of characters that cannot start any token: one diagnostic for the whole run.
-    const start = i;
-    i++;
-    while (i < length && !canStartToken(text, i)) i++;
-    badRuns++;
-    if (badRuns <= MAX_BAD_CHARACTER_DIAGNOSTICS) {
-      const run = text.slice(start, i);
-      const hasNul = run.includes("\0");
-      error(
-        "TL001",
-        hasNul
-          ? `unexpected characters \`${showBadRun(run)}\` (NUL bytes: is this a binary file?)`
-          : `unexpected character${i - start > 1 ? "s" : ""} \`${showBadRun(run)}\``,
-        { start, end: i },
-      );
-    } else if (badRuns === MAX_BAD_CHARACTER_DIAGNOSTICS + 1) {
-      error("TL001", "more unexpected characters follow; only the first ones are reported", {
-        start,
-        end: i,
-      });
-    }
+    if (token.kind === "eof") break;
   }
-
-  tokens.push({
-    kind: "eof",
-    start: length,
-    end: length,
-    text: "",
-    value: 0,
-    unit: "",
-    integer: false,
-    lineStart: true,
-  });
-  return { tokens, diagnostics };
+  return { tokens, diagnostics: scanner.diagnostics };
 }
 
-function lexNumber(
-  text: string,
-  i: number,
-  push: (kind: TokenKind, start: number, end: number, text: string) => Token,
-  error: (code: string, message: string, span: Span) => void,
-): number {
-  const length = text.length;
-  const start = i;
-  const negative = text.charCodeAt(i) === CH_MINUS;
-  if (negative) i++;
-  let value = 0;
-  let integer = true;
-  let hex = false;
+/**
+ * The streaming lexer: `next()` returns one token at a time, so the parser never holds the
+ * whole token array (a 10 MB file has millions of tokens; short-lived tokens are cheap for the
+ * garbage collector, retained ones are not).
+ */
+export class Scanner {
+  readonly diagnostics: Diagnostic[] = [];
+  private i = 0;
+  private lineStart = true;
+  private badRuns = 0;
 
-  if (text.charCodeAt(i) === CH_0 && (text.charCodeAt(i + 1) | 0x20) === 120 /* x */) {
-    hex = true;
-    i += 2;
-    let digits = 0;
-    while (i < length) {
-      const c = text.charCodeAt(i);
-      const d = hexDigitValue(c);
-      if (d >= 0) {
-        value = value * 16 + d;
-        digits++;
-      } else if (c !== CH_UNDERSCORE) break;
-      i++;
-    }
-    if (digits === 0) {
-      error("TL003", "expected hexadecimal digits after `0x`", { start, end: i });
-    }
-  } else {
-    while (i < length) {
-      const c = text.charCodeAt(i);
-      if (isDigit(c)) value = value * 10 + (c - CH_0);
-      else if (c !== CH_UNDERSCORE) break;
-      i++;
-    }
-    // A fraction needs a digit after the dot, so `1..5` stays a range.
-    if (text.charCodeAt(i) === CH_DOT && isDigit(text.charCodeAt(i + 1))) {
-      integer = false;
-      i++;
-      while (i < length && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === CH_UNDERSCORE)) i++;
-      value = Number.parseFloat(text.slice(negative ? start + 1 : start, i).replaceAll("_", ""));
-    }
+  constructor(private readonly text: string) {}
+
+  private make(kind: TokenKind, start: number, end: number, tokenText: string): Token {
+    const token: Token = {
+      kind,
+      start,
+      end,
+      text: tokenText,
+      value: 0,
+      unit: "",
+      integer: false,
+      lineStart: this.lineStart,
+    };
+    this.lineStart = false;
+    return token;
   }
-  const numberEnd = i;
-  const numberText = text.slice(start, numberEnd);
 
-  // An attached unit: letters, optionally followed by `/s`; or `/s` alone; or `%`.
-  let unitEnd = i;
-  const c = text.charCodeAt(i);
-  if (c === CH_PERCENT) {
-    unitEnd = i + 1;
-  } else if (isIdentStart(c) || (c === CH_SLASH && text.charCodeAt(i + 1) === 115) /* s */) {
-    while (unitEnd < length && isIdentPart(text.charCodeAt(unitEnd))) unitEnd++;
-    if (text.charCodeAt(unitEnd) === CH_SLASH && isIdentStart(text.charCodeAt(unitEnd + 1))) {
-      unitEnd++;
+  private error(code: string, message: string, span: Span): void {
+    this.diagnostics.push({ severity: "error", code, message, span });
+  }
+
+  next(): Token {
+    const text = this.text;
+    const length = text.length;
+    let i = this.i;
+    while (i < length) {
+      const c = text.charCodeAt(i);
+
+      if (c === CH_LF || c === CH_CR) {
+        this.lineStart = true;
+        i++;
+        continue;
+      }
+      if (c === CH_SPACE || c === CH_TAB || c === CH_VT || c === CH_FF || c === CH_BOM) {
+        i++;
+        continue;
+      }
+
+      if (isIdentStart(c)) {
+        const start = i;
+        i++;
+        while (i < length && isIdentPart(text.charCodeAt(i))) i++;
+        this.i = i;
+        return this.make("ident", start, i, text.slice(start, i));
+      }
+
+      if (isDigit(c) || (c === CH_MINUS && isDigit(text.charCodeAt(i + 1)))) {
+        return this.number(i);
+      }
+
+      if (c === CH_SLASH) {
+        const n = text.charCodeAt(i + 1);
+        if (n === CH_SLASH) {
+          i += 2;
+          while (i < length) {
+            const d = text.charCodeAt(i);
+            if (d === CH_LF || d === CH_CR) break;
+            i++;
+          }
+          continue;
+        }
+        if (n === CH_STAR) {
+          const start = i;
+          const close = text.indexOf("*/", i + 2);
+          if (close < 0) {
+            this.error("TL002", "unterminated block comment: `/*` has no matching `*/`", {
+              start,
+              end: start + 2,
+            });
+            i = length;
+          } else {
+            for (let j = i + 2; j < close; j++) {
+              const d = text.charCodeAt(j);
+              if (d === CH_LF || d === CH_CR) {
+                this.lineStart = true;
+                break;
+              }
+            }
+            i = close + 2;
+          }
+          continue;
+        }
+      }
+
+      const punct = punctuationAt(text, i);
+      if (punct !== undefined) {
+        this.i = i + punct.length;
+        return this.make("punct", i, i + punct.length, punct);
+      }
+      if (c === CH_HASH && isIdentStart(text.charCodeAt(i + 1))) {
+        const start = i;
+        i++;
+        while (i < length && isIdentPart(text.charCodeAt(i))) i++;
+        this.i = i;
+        return this.make("exception", start, i, text.slice(start, i));
+      }
+
+      // A run of characters that cannot start any token: one diagnostic for the whole run.
+      const start = i;
+      i++;
+      while (i < length && !canStartToken(text, i)) i++;
+      this.badRuns++;
+      if (this.badRuns <= MAX_BAD_CHARACTER_DIAGNOSTICS) {
+        const run = text.slice(start, i);
+        const hasNul = run.includes("\0");
+        this.error(
+          "TL001",
+          hasNul
+            ? `unexpected characters \`${showBadRun(run)}\` (NUL bytes: is this a binary file?)`
+            : `unexpected character${i - start > 1 ? "s" : ""} \`${showBadRun(run)}\``,
+          { start, end: i },
+        );
+      } else if (this.badRuns === MAX_BAD_CHARACTER_DIAGNOSTICS + 1) {
+        this.error("TL001", "more unexpected characters follow; only the first ones are reported", {
+          start,
+          end: i,
+        });
+      }
+    }
+    this.i = length;
+    const eof = this.make("eof", length, length, "");
+    eof.lineStart = true;
+    return eof;
+  }
+
+  private number(i: number): Token {
+    const text = this.text;
+    const length = text.length;
+    const start = i;
+    const negative = text.charCodeAt(i) === CH_MINUS;
+    if (negative) i++;
+    let value = 0;
+    let integer = true;
+    let hex = false;
+
+    if (text.charCodeAt(i) === CH_0 && (text.charCodeAt(i + 1) | 0x20) === 120 /* x */) {
+      hex = true;
+      i += 2;
+      let digits = 0;
+      while (i < length) {
+        const c = text.charCodeAt(i);
+        const d = hexDigitValue(c);
+        if (d >= 0) {
+          value = value * 16 + d;
+          digits++;
+        } else if (c !== CH_UNDERSCORE) break;
+        i++;
+      }
+      if (digits === 0) this.error("TL003", "expected hexadecimal digits after `0x`", { start, end: i });
+    } else {
+      while (i < length) {
+        const c = text.charCodeAt(i);
+        if (isDigit(c)) value = value * 10 + (c - CH_0);
+        else if (c !== CH_UNDERSCORE) break;
+        i++;
+      }
+      // A fraction needs a digit after the dot, so `1..5` stays a range.
+      if (text.charCodeAt(i) === CH_DOT && isDigit(text.charCodeAt(i + 1))) {
+        integer = false;
+        i++;
+        while (i < length && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === CH_UNDERSCORE)) i++;
+        value = Number.parseFloat(text.slice(negative ? start + 1 : start, i).replaceAll("_", ""));
+      }
+    }
+    const numberEnd = i;
+    const numberText = text.slice(start, numberEnd);
+
+    // An attached unit: letters, optionally followed by `/s`; or `/s` alone; or `%`.
+    let unitEnd = i;
+    const c = text.charCodeAt(i);
+    if (c === CH_PERCENT) {
+      unitEnd = i + 1;
+    } else if (isIdentStart(c) || (c === CH_SLASH && text.charCodeAt(i + 1) === 115) /* s */) {
       while (unitEnd < length && isIdentPart(text.charCodeAt(unitEnd))) unitEnd++;
+      if (text.charCodeAt(unitEnd) === CH_SLASH && isIdentStart(text.charCodeAt(unitEnd + 1))) {
+        unitEnd++;
+        while (unitEnd < length && isIdentPart(text.charCodeAt(unitEnd))) unitEnd++;
+      }
     }
-  }
 
-  if (integer && Math.abs(value) >= TWO_POW_63) {
-    // Doubles round near 2^64, so decide exactly.
-    const exact = BigInt(numberText.replaceAll("_", "").replace("-", ""));
-    if (exact > MAX_U64) {
-      error("TL003", `number \`${numberText}\` is too large: values are at most 64 bits (2^64 − 1)`, {
-        start,
-        end: numberEnd,
-      });
+    if (integer && Math.abs(value) >= TWO_POW_63) {
+      // Doubles round near 2^64, so decide exactly.
+      const exact = BigInt(numberText.replaceAll("_", "").replace("-", ""));
+      if (exact > MAX_U64) {
+        this.error("TL003", `number \`${numberText}\` is too large: values are at most 64 bits (2^64 − 1)`, {
+          start,
+          end: numberEnd,
+        });
+      }
     }
-  }
+    const signed = negative ? -value : value;
 
-  if (unitEnd > numberEnd) {
-    const unit = text.slice(numberEnd, unitEnd);
-    if (hex) {
-      error("TL003", `invalid character \`${unit[0]}\` in hexadecimal number \`${numberText}\``, {
-        start: numberEnd,
-        end: unitEnd,
-      });
-      const token = push("number", start, unitEnd, numberText);
-      token.value = negative ? -value : value;
-      token.integer = true;
-      return unitEnd;
+    if (unitEnd > numberEnd) {
+      const unit = text.slice(numberEnd, unitEnd);
+      this.i = unitEnd;
+      if (hex) {
+        this.error("TL003", `invalid character \`${unit[0]}\` in hexadecimal number \`${numberText}\``, {
+          start: numberEnd,
+          end: unitEnd,
+        });
+        const token = this.make("number", start, unitEnd, numberText);
+        token.value = signed;
+        token.integer = true;
+        return token;
+      }
+      if (!isKnownUnit(unit)) {
+        this.error("TL004", `unknown unit \`${unit}\` (units: ${UNIT_LIST_TEXT})`, {
+          start: numberEnd,
+          end: unitEnd,
+        });
+      }
+      const token = this.make("quantity", start, unitEnd, text.slice(start, unitEnd));
+      token.value = signed;
+      token.unit = unit;
+      token.integer = integer;
+      return token;
     }
-    if (!isKnownUnit(unit)) {
-      error("TL004", `unknown unit \`${unit}\` (units: ${UNIT_LIST_TEXT})`, {
-        start: numberEnd,
-        end: unitEnd,
-      });
-    }
-    const token = push("quantity", start, unitEnd, text.slice(start, unitEnd));
-    token.value = negative ? -value : value;
-    token.unit = unit;
+
+    this.i = numberEnd;
+    const token = this.make("number", start, numberEnd, numberText);
+    token.value = signed;
     token.integer = integer;
-    return unitEnd;
+    return token;
   }
+}
 
-  const token = push("number", start, numberEnd, numberText);
-  token.value = negative ? -value : value;
-  token.integer = integer;
-  return numberEnd;
+/** The punctuation token at `i`, if any. */
+function punctuationAt(text: string, i: number): string | undefined {
+  switch (text.charCodeAt(i)) {
+    case CH_LBRACE:
+      return "{";
+    case CH_RBRACE:
+      return "}";
+    case CH_LPAREN:
+      return "(";
+    case CH_RPAREN:
+      return ")";
+    case CH_COMMA:
+      return ",";
+    case CH_EQ:
+      return "=";
+    case CH_AT:
+      return "@";
+    case CH_COLON:
+      return ":";
+    case CH_LT:
+      return text.charCodeAt(i + 1) === CH_EQ ? "<=" : "<";
+    case CH_GT:
+      return text.charCodeAt(i + 1) === CH_EQ ? ">=" : ">";
+    case CH_DOT:
+      return text.charCodeAt(i + 1) === CH_DOT ? ".." : undefined;
+    default:
+      return undefined;
+  }
 }

@@ -32,14 +32,15 @@ import type {
   Value,
 } from "./ast";
 import { ARM_OPS, CONTEXT_NOUN, STATEMENTS, type StatementShape, TOP_LEVEL_KEYWORDS } from "./grammar";
-import { lex, type Token } from "./lexer";
+import { lex, Scanner, type Token } from "./lexer";
 import { closestMatch } from "./suggest";
 import { UNITS } from "./units";
 
 export interface ParseResult {
   /** The syntax tree root. */
   file: SourceFile;
-  tokens: Token[];
+  /** Every token (lexed on first access: the parser itself streams them). */
+  readonly tokens: Token[];
   /** Lexical and syntax diagnostics. */
   diagnostics: Diagnostic[];
   text: string;
@@ -55,10 +56,19 @@ const TOP_LEVEL_LIST = "target, vmcs, handler, fn, guest, expect, simulate";
 const DETACHABLE_UNITS = new Set(["ns", "us", "ms", "s", "Hz", "kHz", "MHz", "GHz"]);
 
 export function parse(text: string): ParseResult {
-  const lexed = lex(text);
-  const parser = new Parser(text, lexed.tokens, lexed.diagnostics);
+  const scanner = new Scanner(text);
+  const parser = new Parser(text, scanner);
   const file = parser.parseFile();
-  return { file, tokens: lexed.tokens, diagnostics: parser.diagnostics, text };
+  let tokens: Token[] | undefined;
+  return {
+    file,
+    diagnostics: parser.diagnostics,
+    text,
+    get tokens(): Token[] {
+      tokens ??= lex(text).tokens;
+      return tokens;
+    },
+  };
 }
 
 function describe(token: Token): string {
@@ -79,7 +89,10 @@ function spanOf(token: Token): Span {
 }
 
 class Parser {
+  /** Tokens consumed so far (progress checks compare it). */
   private pos = 0;
+  /** Lookahead: at most two tokens (`label :` in arms needs the second). */
+  private readonly buffer: Token[] = [];
   /** End offset of the last consumed token. */
   private lastEnd = 0;
   private syntaxDiagnostics = 0;
@@ -87,25 +100,31 @@ class Parser {
 
   constructor(
     private readonly text: string,
-    private readonly tokens: Token[],
-    lexDiagnostics: Diagnostic[],
+    private readonly scanner: Scanner,
   ) {
-    this.diagnostics = lexDiagnostics;
+    // Lexical and syntax diagnostics share one list, in the order they are found.
+    this.diagnostics = scanner.diagnostics;
   }
 
   // ---- token access -------------------------------------------------------------------------
 
   private peek(): Token {
-    return this.tokens[this.pos]!;
+    if (this.buffer.length === 0) this.buffer.push(this.scanner.next());
+    return this.buffer[0]!;
   }
 
-  private peekAt(offset: number): Token {
-    return this.tokens[Math.min(this.pos + offset, this.tokens.length - 1)]!;
+  /** The token after the next one. */
+  private peekSecond(): Token {
+    const first = this.peek();
+    if (first.kind === "eof") return first;
+    if (this.buffer.length < 2) this.buffer.push(this.scanner.next());
+    return this.buffer[1]!;
   }
 
   private next(): Token {
-    const token = this.tokens[this.pos]!;
+    const token = this.peek();
     if (token.kind !== "eof") {
+      this.buffer.shift();
       this.pos++;
       this.lastEnd = token.end;
     }
@@ -180,8 +199,8 @@ class Parser {
    * At `{`: skips to its matching `}` by counting, without recursion. Stops early at a line that
    * starts with a top-level keyword (the block was never closed). Returns the `}` span if found.
    */
-  private skipBalanced(): Span | undefined {
-    let depth = 0;
+  private skipBalanced(alreadyOpen = 0): Span | undefined {
+    let depth = alreadyOpen;
     while (true) {
       const token = this.peek();
       if (token.kind === "eof") return undefined;
@@ -369,9 +388,7 @@ class Parser {
     const entries: BlockEntry[] = [];
     if (depth > MAX_BLOCK_DEPTH) {
       this.error("TL013", `blocks are nested more than ${MAX_BLOCK_DEPTH} deep; this block is skipped`, open);
-      // Rewind to the `{` so skipBalanced sees it.
-      this.pos--;
-      const close = this.skipBalanced();
+      const close = this.skipBalanced(1);
       return { kind: "Block", context, entries, open, close, span: { start: open.start, end: this.lastEnd } };
     }
     let close: Span | undefined;
@@ -646,7 +663,7 @@ class Parser {
     };
     let label: Ident | undefined;
     const maybeLabel = this.peek();
-    if (maybeLabel.kind === "ident" && this.isPunct(this.peekAt(1), ":")) {
+    if (maybeLabel.kind === "ident" && this.isPunct(this.peekSecond(), ":")) {
       label = { kind: "Ident", name: maybeLabel.text, span: spanOf(maybeLabel) };
       this.next();
       this.next();

@@ -83,6 +83,8 @@ const MAX_RATE = 1e9;
 const MAX_VCPUS = 4096;
 const MAX_REPEAT = 1_000_000;
 const MAX_U64 = (1n << 64n) - 1n;
+/** `1n << bit` for bits 0–63, built once (BigInt shifts allocate). */
+const BIT_MASKS: readonly bigint[] = Array.from({ length: 64 }, (_, bit) => 1n << BigInt(bit));
 /** IA32_VMX_MISC[29]: VMWRITE may write read-only (VM-exit information) fields. */
 const MISC_VMWRITE_ANY_FIELD = 1n << 29n;
 
@@ -419,24 +421,23 @@ class Lowerer {
 
     // Definitions first, so references resolve regardless of order.
     const defs = new Map<Decl, SymbolDef>();
-    const firstByKey = new Map<string, Span>();
     for (const decl of decls) {
       const def = this.defineDecl(decl);
       if (def === undefined) continue;
       defs.set(decl, def);
-      if (decl.kind === "Handler") continue; // duplicate handlers are checked by reason code
-      const key = `${def.kind}:${def.name}`;
-      const first = firstByKey.get(key);
-      if (first !== undefined && (def.kind === "vmcs" || def.kind === "guest" || def.kind === "fn")) {
+      if (def.kind !== "vmcs" && def.kind !== "guest" && def.kind !== "fn") continue;
+      // Duplicate handlers are checked by reason code in lowerHandler.
+      const first = this.symbols.lookup(def.kind, def.name);
+      if (first !== undefined && first !== def) {
         this.error(
           "TL101",
           `duplicate ${def.kind} \`${def.name}\`: names are unique per kind`,
           def.nameSpan,
           {
-            related: [{ span: first, message: `\`${def.name}\` is first defined here` }],
+            related: [{ span: first.nameSpan, message: `\`${def.name}\` is first defined here` }],
           },
         );
-      } else if (first === undefined) firstByKey.set(key, def.nameSpan);
+      }
     }
 
     for (const decl of decls) {
@@ -469,7 +470,7 @@ class Lowerer {
 
   private defineDecl(decl: Decl): SymbolDef | undefined {
     const make = (kind: SymbolKind, name: string, nameSpan: Span, detail?: string): SymbolDef =>
-      this.symbols.define({ kind, name, span: decl.span, nameSpan, detail, children: [] });
+      this.define(decl, kind, name, nameSpan, detail);
     switch (decl.kind) {
       case "Target":
         return decl.profile ? make("target", decl.profile.name, decl.profile.span) : undefined;
@@ -495,6 +496,10 @@ class Lowerer {
       case "Simulate":
         return decl.guest ? make("simulate", decl.guest.name, decl.guest.span) : undefined;
     }
+  }
+
+  private define(decl: Decl, kind: SymbolKind, name: string, nameSpan: Span, detail?: string): SymbolDef {
+    return this.symbols.define({ kind, name, span: decl.span, nameSpan, detail, children: [] });
   }
 
   private referenceTo(kind: "vmcs" | "guest" | "fn", ident: Ident, code: string): SymbolDef | undefined {
@@ -860,7 +865,7 @@ class Lowerer {
       }
       const control = controlInWord(word, item.name);
       if (control !== undefined) {
-        vmcs.written[word] |= 1n << BigInt(control.bit);
+        vmcs.written[word] |= BIT_MASKS[control.bit]!;
         vmcs.settings.push({ control, span: item.span });
         continue;
       }

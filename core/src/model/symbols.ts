@@ -52,18 +52,22 @@ export class SymbolIndex {
   /** Top-level definitions in source order, children nested. */
   readonly definitions: SymbolDef[] = [];
   readonly references: SymbolRef[] = [];
-  private readonly byKind = new Map<string, SymbolDef>();
+  private readonly byKind = new Map<SymbolKind, Map<string, SymbolDef>>();
 
   /** Registers a top-level definition (the first of a name wins lookups; duplicates are diagnosed). */
   define(def: SymbolDef): SymbolDef {
     this.definitions.push(def);
-    const key = `${def.kind}:${def.name}`;
-    if (!this.byKind.has(key)) this.byKind.set(key, def);
+    let names = this.byKind.get(def.kind);
+    if (names === undefined) {
+      names = new Map();
+      this.byKind.set(def.kind, names);
+    }
+    if (!names.has(def.name)) names.set(def.name, def);
     return def;
   }
 
   lookup(kind: SymbolKind, name: string): SymbolDef | undefined {
-    return this.byKind.get(`${kind}:${name}`);
+    return this.byKind.get(kind)?.get(name);
   }
 
   reference(ref: SymbolRef): void {
