@@ -5,36 +5,13 @@
  */
 import type { GuestEstimate } from "../../core/src/analysis/types";
 import type { Timeline } from "../../core/src/sim/timeline";
+import type { SimulationResult } from "../../core/src/sim/types";
 
-/** Per exit reason, as the simulator computed it (times in seconds, as the CLI's JSON). */
-export interface RunReasonStats {
-  reason: string;
-  code: number;
-  count: number;
-  exitsPerSecond: number;
-  /** Mean exit latency (transition + handler + user space), seconds. */
-  mean: number;
-  p99: number;
-  /** Share of all exit-handling time. */
-  share: number;
-  /** Optional: log2 latency histogram, `bins[i]` exits with latency in [2^i, 2^(i+1)) ns. */
-  histogram?: number[];
-}
-
-/** The statistics of one simulation, field names as `trapline simulate --json`. */
-export interface RunStats {
-  guest: string;
-  target?: { profile: string; hz: number };
-  /** Simulated seconds. */
-  duration: number;
-  exits: number;
-  exitsPerSecond: number;
-  overhead: number;
-  hostCpu: number;
-  byReason: RunReasonStats[];
-  /** Seconds. */
-  latency?: Record<string, { p50: number; p99: number; max: number }>;
-}
+/**
+ * The statistics of one simulation exactly as `simulate` returned them (the fields
+ * `trapline simulate --json` prints), without the timeline, which travels separately.
+ */
+export type RunStats = Omit<SimulationResult, "timeline">;
 
 /** One simulated run as the panel draws it. */
 export interface PanelRun {

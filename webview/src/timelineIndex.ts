@@ -536,7 +536,10 @@ export function rangeStats(index: TimelineIndex, startNs: number, endNs: number)
       exits++;
       const code = lane.exitReason[e]!;
       let list = perReason.get(code);
-      if (!list) perReason.set(code, (list = []));
+      if (!list) {
+        list = [];
+        perReason.set(code, list);
+      }
       list.push(lane.exitLatency[e]!);
     }
   }
