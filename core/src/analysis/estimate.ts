@@ -60,8 +60,14 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   const models: SourceModel[] = guest.sources.map((source) => {
     const sctx: ExitContext = source.kind === "irq" ? { ...ctx, eoiVector: source.vector } : ctx;
     const visits: SourceModel["visits"] = [];
-    const walked = walkOps(source.ops, sctx, (op, decision, executions) =>
-      visits.push({ op, decision, executions }),
+    const walked = walkOps(
+      source.ops,
+      sctx,
+      (op, decision, executions) => {
+        visits.push({ op, decision, executions });
+      },
+      1,
+      false,
     );
     const delivery = decideDelivery(source, sctx).decision;
     return {
@@ -119,9 +125,15 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   let guestCyclesPerSec = 0;
   let exitCyclesPerSec = 0;
 
+  // Decisions are shared between identical operations: cost each one once.
+  const perExitCycles = new Map<ExitDecision, number>();
   const opEstimate = (span: Span, decision: ExitDecision, exitsPerSecond: number): OperationEstimate => {
-    const n = exitCount(decision);
-    const cyclesPerExit = n > 0 ? exitCycles(decision.exits) / n : 0;
+    let cyclesPerExit = perExitCycles.get(decision);
+    if (cyclesPerExit === undefined) {
+      const n = exitCount(decision);
+      cyclesPerExit = n > 0 ? exitCycles(decision.exits) / n : 0;
+      perExitCycles.set(decision, cyclesPerExit);
+    }
     const vcpuShare = (exitsPerSecond * cyclesPerExit) / hz;
     return { span, decision, exitsPerSecond, cyclesPerExit, vcpuShare, hostShare: vcpuShare * vcpus };
   };
@@ -158,7 +170,13 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
         opEstimate(m.source.nameSpan, m.delivery, rate * deliveryShare * exitCount(m.delivery)),
       );
     for (const v of m.visits)
-      operations.push(opEstimate(v.op.span, v.decision, rate * v.executions * exitCount(v.decision)));
+      operations.push(
+        opEstimate(
+          v.op.span,
+          v.decision,
+          v.decision.exits.length ? rate * v.executions * exitCount(v.decision) : 0,
+        ),
+      );
   }
 
   // 4. Idle periods.

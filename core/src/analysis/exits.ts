@@ -209,6 +209,104 @@ export function decideExit(op: GuestOp, ctx: ExitContext): ExitDecision {
 
 /** Decides an operation that has no body. */
 export function decideLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
+  const kind = leafKind(op);
+  if (kind === undefined) return computeLeaf(op, ctx);
+  const cache = leafCache(ctx);
+  let byOperand = cache.get(kind);
+  if (!byOperand) {
+    byOperand = new Map();
+    cache.set(kind, byOperand);
+  }
+  const operand = leafOperand(op);
+  let d = byOperand.get(operand);
+  if (!d) {
+    d = computeLeaf(op, ctx);
+    byOperand.set(operand, d);
+  }
+  return d;
+}
+
+type LeafCache = Map<string, Map<number | bigint | string, ExitDecision>>;
+
+/**
+ * Decisions of identical leaf operations are shared (callers treat decisions as read-only):
+ * a 10,000-line file repeats the same few operations, and building the rule text is the
+ * expensive part. One cache per (vmcs, program, effective controls, APIC mode, EOI vector,
+ * CPL), found through the context object so the hot path does one WeakMap lookup; inside it,
+ * keyed by operation kind and then by the operand value (no string building per operation).
+ */
+const leafCaches = new WeakMap<object, { vmcs: VmcsIR; program: Program; maps: Map<string, LeafCache> }>();
+const contextCaches = new WeakMap<ExitContext, { vmcs: VmcsIR; controls: object; map: LeafCache }>();
+function leafCache(ctx: ExitContext): LeafCache {
+  const direct = contextCaches.get(ctx);
+  if (direct && direct.vmcs === ctx.vmcs && direct.controls === ctx.controls) return direct.map;
+  let entry = leafCaches.get(ctx.controls);
+  if (!entry || entry.vmcs !== ctx.vmcs || entry.program !== ctx.program) {
+    entry = { vmcs: ctx.vmcs, program: ctx.program, maps: new Map() };
+    leafCaches.set(ctx.controls, entry);
+  }
+  const variant = `${ctx.guest.apic}|${ctx.eoiVector ?? ""}|${ctx.cpl ?? 0}`;
+  let map = entry.maps.get(variant);
+  if (!map) {
+    map = new Map();
+    entry.maps.set(variant, map);
+  }
+  contextCaches.set(ctx, { vmcs: ctx.vmcs, controls: ctx.controls, map });
+  return map;
+}
+
+const MEMORY_KINDS = {
+  mmio: { read: "mmio:read", write: "mmio:write", exec: "mmio:exec" },
+  mem: { read: "mem:read", write: "mem:write", exec: "mem:exec" },
+} as const;
+const CR_KINDS = { 0: "mov_cr0", 3: "mov_cr3", 4: "mov_cr4", 8: "mov_cr8" } as const;
+
+/** The cache's first-level key (a constant string); undefined for compound operations. */
+function leafKind(op: GuestOp): string | undefined {
+  switch (op.op) {
+    case "mmio":
+      return MEMORY_KINDS.mmio[op.access];
+    case "mem":
+      return MEMORY_KINDS.mem[op.access];
+    case "mov_cr":
+      return CR_KINDS[op.cr];
+    case "read_cr":
+      return op.cr === 3 ? "read_cr3" : "read_cr8";
+    case "branch":
+    case "repeat":
+    case "tsx":
+      return undefined;
+    default:
+      return op.op;
+  }
+}
+
+/** The operand the decision depends on within a kind. */
+function leafOperand(op: GuestOp): number | bigint | string {
+  switch (op.op) {
+    case "rdmsr":
+    case "wrmsr":
+      return op.msrName === undefined ? op.msr : `${op.msr}:${op.msrName}`;
+    case "in":
+    case "out":
+      return op.port;
+    case "mmio":
+    case "mem":
+      return op.gpa;
+    case "mov_cr":
+      return op.value ?? "none";
+    case "pause_loop":
+      return op.cycles;
+    case "exception":
+      return op.errorCode === undefined ? -1 - op.vector : op.vector + 32 * op.errorCode;
+    case "dirty":
+      return op.pages;
+    default:
+      return 0;
+  }
+}
+
+function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
   const c = ctl();
   switch (op.op) {
     case "compute":
@@ -1143,32 +1241,72 @@ export function walkOps(
   ctx: ExitContext,
   visit?: OpVisitor,
   executions = 1,
+  describe = true,
 ): WalkResult {
+  if (ops.length === 1) return walkOne(ops[0]!, ctx, visit, executions);
   const acc = new Map<number, ExitEffect>();
-  const controls = new Set<string>();
+  const parts: ExitDecision[] = [];
   let noExitP = 1;
   let compute = 0;
-  let count = 0;
   for (const op of ops) {
+    if (op.op === "compute") {
+      // The most common operation: no decision needed in the aggregate.
+      compute += op.cycles;
+      if (visit) visit(op, decideLeaf(op, ctx), executions);
+      continue;
+    }
     const r = walkOne(op, ctx, visit, executions);
     for (const e of r.decision.exits) addEffect(acc, e.reason, e.perExecution);
-    for (const c of r.decision.controls) controls.add(c);
+    parts.push(r.decision);
     noExitP *= r.noExitProbability;
     compute += r.computeCycles;
-    count++;
-    if (ops.length === 1) return r;
   }
   const exits = [...acc.values()];
+  const count = ops.length;
   return {
-    decision: {
+    decision: compound(
       exits,
-      rule: count === 0 ? "No operations." : summarize(exits, `${count} operations`),
-      controls: [...controls],
-      reference: "the decisions of the operations inside",
-    },
+      () => (describe ? (count === 0 ? "No operations." : summarize(exits, `${count} operations`)) : ""),
+      parts,
+      "the decisions of the operations inside",
+    ),
     noExitProbability: noExitP,
     computeCycles: compute,
   };
+}
+
+/**
+ * A decision aggregated from others. Its rule text and control union are built on first read
+ * (hovers read a handful; the estimator creates thousands per keystroke). They are own
+ * enumerable accessors, so JSON, spread and structured cloning see plain values.
+ */
+function compound(
+  exits: ExitEffect[],
+  describe: () => string,
+  parts: readonly ExitDecision[],
+  reference: string,
+  detail?: string,
+): ExitDecision {
+  let rule: string | undefined;
+  let controls: string[] | undefined;
+  const d = {
+    exits,
+    get rule(): string {
+      if (rule === undefined) rule = describe();
+      return rule;
+    },
+    get controls(): string[] {
+      if (controls === undefined) {
+        const set = new Set<string>();
+        for (const p of parts) for (const c of p.controls) set.add(c);
+        controls = [...set];
+      }
+      return controls;
+    },
+    reference,
+  } as ExitDecision;
+  if (detail !== undefined) d.detail = detail;
+  return d;
 }
 
 function walkOne(
@@ -1184,12 +1322,13 @@ function walkOne(
         reason: e.reason,
         perExecution: e.perExecution * op.count,
       }));
-      const decision: ExitDecision = {
+      const count = op.count;
+      const decision = compound(
         exits,
-        rule: summarize(exits, `repeat ${op.count} (the body's exits × ${op.count})`),
-        controls: body.decision.controls,
-        reference: body.decision.reference,
-      };
+        () => summarize(exits, `repeat ${count} (the body's exits × ${count})`),
+        [body.decision],
+        body.decision.reference,
+      );
       visit?.(op, decision, executions);
       return {
         decision,
@@ -1199,26 +1338,26 @@ function walkOne(
     }
     case "branch": {
       const acc = new Map<number, ExitEffect>();
-      const controls = new Set<string>();
+      const parts: ExitDecision[] = [];
       let noExitP = 0;
       let compute = 0;
       let total = 0;
       for (const arm of op.arms) {
-        const body = walkOps(arm.ops, ctx, visit, executions * arm.probability);
+        const body = walkOps(arm.ops, ctx, visit, executions * arm.probability, false);
         for (const e of body.decision.exits) addEffect(acc, e.reason, e.perExecution * arm.probability);
-        for (const c of body.decision.controls) controls.add(c);
+        parts.push(body.decision);
         noExitP += arm.probability * body.noExitProbability;
         compute += arm.probability * body.computeCycles;
         total += arm.probability;
       }
       noExitP += Math.max(0, 1 - total); // the remainder does nothing
       const exits = [...acc.values()];
-      const decision: ExitDecision = {
+      const decision = compound(
         exits,
-        rule: summarize(exits, "branch (exits weighted by the arms' probabilities)"),
-        controls: [...controls],
-        reference: "the decisions of the operations inside",
-      };
+        () => summarize(exits, "branch (exits weighted by the arms' probabilities)"),
+        parts,
+        "the decisions of the operations inside",
+      );
       visit?.(op, decision, executions);
       return { decision, noExitProbability: noExitP, computeCycles: compute };
     }
@@ -1241,20 +1380,19 @@ function walkOne(
         addEffect(acc, e.reason, model.fallbackExitFactor * e.perExecution);
       }
       const exits = [...acc.values()].filter((e) => e.perExecution > 0);
-      const decision: ExitDecision = {
+      const decision = compound(
         exits,
-        rule:
+        () =>
           q === 0
             ? "The transaction commits: nothing inside exits."
             : summarize(
                 exits,
                 `tsx: the body exits with probability ${(q * 100).toFixed(1)}% per attempt; ${TSX_ATTEMPTS} attempts, then the fallback path runs the body non-transactionally`,
               ),
-        controls: body.decision.controls,
-        reference: SDM_TSX,
-        detail:
-          "A memory-access exit (EPT, APIC, PML) inside a transaction is taken and aborts it; exiting instructions and exceptions abort without an exit. Attempts: glibc's retry_try_xbegin = 3.",
-      };
+        [body.decision],
+        SDM_TSX,
+        "A memory-access exit (EPT, APIC, PML) inside a transaction is taken and aborts it; exiting instructions and exceptions abort without an exit. Attempts: glibc's retry_try_xbegin = 3.",
+      );
       visit?.(op, decision, executions);
       return {
         decision,
