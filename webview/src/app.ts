@@ -345,7 +345,9 @@ export class TimelineApp {
       for (const code of index.reasons) if (!time.has(code)) time.set(code, 0);
     [...time.entries()]
       .sort((a, b) => b[1] - a[1])
-      .forEach(([code], i) => this.reasonSlots.set(code, i % REASON_COLOURS));
+      .forEach(([code], i) => {
+        this.reasonSlots.set(code, i % REASON_COLOURS);
+      });
   }
 
   private reasonColour = (code: number): number => this.reasonSlots.get(code) ?? 0;
