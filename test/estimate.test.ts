@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { handlerCost } from "../core/src/analysis/cost";
 import { estimateGuest } from "../core/src/analysis/estimate";
 import type { GuestEstimate } from "../core/src/analysis/types";
+import { analyze } from "../core/src/index";
 import type { GuestOp, HandlerOp } from "../core/src/model/ir";
 import { vmcsFieldByName } from "../core/src/vmx/vmcsFields";
 import { guest, handler, irq, path, program, S, span, timer, type VmcsSpec, vmcs } from "./exitFixtures";
@@ -254,5 +255,53 @@ describe("estimateGuest", () => {
     const e = estimateGuest(program(vmcs({}), guest({})), "nope");
     assert.equal(e.exitsPerSecond, 0);
     assert.deepEqual(e.byReason, []);
+  });
+
+  it("from source text: the spec's netperf doorbell through parse and lower", () => {
+    // cycles per EPT_MISCONFIG = round_trip + vmread + decode
+    //   + 0.95 × (userspace_round_trip + 9 us × 2.1 GHz = 18,900) + 0.05 × 900, from the profile.
+    const text = `target skylake_server @ 2.1GHz
+vmcs kvm {
+  pin external_interrupt_exiting nmi_exiting virtual_nmis
+  proc hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest
+  exit host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
+  entry ia32e_mode_guest load_debug_controls
+  field VIRTUAL_PROCESSOR_ID = 1
+  ept { 0x0 .. 0x7fff_ffff rwx  0xfebf_0000 .. 0xfebf_ffff misconfig }
+}
+handler EPT_MISCONFIG {
+  vmread GUEST_PHYSICAL_ADDRESS
+  decode
+  branch { 95% doorbell: userspace 9us  5% other: work 900 }
+}
+guest netperf on kvm {
+  vcpus 2
+  path send rate 10k/s { compute 3us  mmio write 0xfebf_0018 }
+  idle poll
+}
+`;
+    const a = analyze(text);
+    assert.deepEqual(
+      a.diagnostics.filter((d) => d.severity === "error"),
+      [],
+    );
+    const c = a.program.target.costs;
+    const perExit =
+      c.round_trip.cycles +
+      c.vmread.cycles +
+      c.decode.cycles +
+      0.95 * (c.userspace_round_trip.cycles + 18_900) +
+      0.05 * 900;
+    close(handlerCost(a.program, 49).total, perExit);
+    const e = estimateGuest(a.program, "netperf");
+    close(e.exitsPerSecond, 20_000);
+    const exitCycles = 10_000 * perExit;
+    close(e.overhead, exitCycles / (exitCycles + 10_000 * 6300));
+    close(e.hostCpu, (2 * exitCycles) / 2.1e9);
+    const mmioStart = text.indexOf("mmio write");
+    const o = e.operations.find((x) => x.span.start <= mmioStart && x.span.end > mmioStart)!;
+    assert.equal(o.decision.exits[0]!.reason.name, "EPT_MISCONFIG");
+    close(o.exitsPerSecond, 10_000);
   });
 });
