@@ -17,19 +17,19 @@ import { EventHeap } from "./heap";
 import { LogHistogram } from "./histogram";
 import {
   type CompiledGuest,
-  OP_BRANCH,
-  OP_COMPUTE,
-  OP_EXIT,
-  OP_FRACTIONAL_EXIT,
-  OP_JUMP,
-  OP_PAUSE_LOOP,
-  OP_REPEAT,
-  OP_REPEAT_END,
-  OP_TSX,
-  OP_TSX_END,
+  OP_BRANCH as IMPORTED_OP_BRANCH,
+  OP_COMPUTE as IMPORTED_OP_COMPUTE,
+  OP_EXIT as IMPORTED_OP_EXIT,
+  OP_FRACTIONAL_EXIT as IMPORTED_OP_FRACTIONAL_EXIT,
+  OP_JUMP as IMPORTED_OP_JUMP,
+  OP_PAUSE_LOOP as IMPORTED_OP_PAUSE_LOOP,
+  OP_REPEAT as IMPORTED_OP_REPEAT,
+  OP_REPEAT_END as IMPORTED_OP_REPEAT_END,
+  OP_TSX as IMPORTED_OP_TSX,
+  OP_TSX_END as IMPORTED_OP_TSX_END,
 } from "./plan";
 import { Sfc32 } from "./rng";
-import { type Timeline, VcpuState } from "./timeline";
+import { VcpuState as ImportedVcpuState, type Timeline } from "./timeline";
 import {
   DEFAULT_MAX_EVENTS,
   DEFAULT_TIMELINE_INTERVALS,
@@ -39,6 +39,28 @@ import {
   type SimulationOptions,
   type SimulationResult,
 } from "./types";
+
+// Module-local copies: imported bindings can compile to property getters (CommonJS interop),
+// which the per-event switch must not pay for.
+const OP_BRANCH = IMPORTED_OP_BRANCH;
+const OP_COMPUTE = IMPORTED_OP_COMPUTE;
+const OP_EXIT = IMPORTED_OP_EXIT;
+const OP_FRACTIONAL_EXIT = IMPORTED_OP_FRACTIONAL_EXIT;
+const OP_JUMP = IMPORTED_OP_JUMP;
+const OP_PAUSE_LOOP = IMPORTED_OP_PAUSE_LOOP;
+const OP_REPEAT = IMPORTED_OP_REPEAT;
+const OP_REPEAT_END = IMPORTED_OP_REPEAT_END;
+const OP_TSX = IMPORTED_OP_TSX;
+const OP_TSX_END = IMPORTED_OP_TSX_END;
+const VcpuState = {
+  Guest: ImportedVcpuState.Guest as number,
+  Exit: ImportedVcpuState.Exit as number,
+  Handler: ImportedVcpuState.Handler as number,
+  Userspace: ImportedVcpuState.Userspace as number,
+  Halted: ImportedVcpuState.Halted as number,
+  Polling: ImportedVcpuState.Polling as number,
+  Descheduled: ImportedVcpuState.Descheduled as number,
+} as const;
 
 // vCPU modes.
 const MODE_GUEST = 0;
@@ -365,10 +387,11 @@ export class Engine {
         return false;
       }
       this.events++;
-      heap.pop();
-
-      if (slot < nV) this.onVcpuEvent(slot, t);
-      else if (slot < this.preemptBase) {
+      // Arrival slots are rescheduled in place by their handler (one sift instead of pop + push).
+      if (slot < nV) {
+        heap.pop();
+        this.onVcpuEvent(slot, t);
+      } else if (slot < this.preemptBase) {
         const rel = slot - this.arrivalBase;
         const s = (rel / nV) | 0;
         this.onArrival(s, rel - s * nV, t);
@@ -384,12 +407,9 @@ export class Engine {
     const src = this.p.sources[s];
     const nV = this.nV;
     const mean = this.sourceMean[s];
-    if (mean > 0) {
-      this.heap.set(
-        this.arrivalBase + s * nV + v,
-        t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)),
-      );
-    }
+    const slot = this.arrivalBase + s * nV + v;
+    if (mean > 0) this.heap.set(slot, t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)));
+    else this.heap.remove(slot);
     this.arrivals[s]++;
     const mode = this.mode[v];
     if (!src.isInterrupt) {
