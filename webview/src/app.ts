@@ -198,6 +198,10 @@ export class TimelineApp {
       case "cancel":
         this.cancel();
         break;
+      case "requestExport":
+        if (this.runs.length === 1) this.exportAs(message.format);
+        else this.setStatus("Run a simulation first: there is nothing to export.", true);
+        break;
       case "error":
         this.setStatus(message.message, true);
         break;

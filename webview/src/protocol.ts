@@ -32,6 +32,8 @@ export interface RunRequest {
   text: string;
   /** Shown in titles and export file names. */
   fileName: string;
+  /** The document's URI in the host, so a restored panel can re-run it (VS Code). */
+  uri?: string;
   guest?: string;
   durationSec?: number;
   seed?: number;
@@ -47,6 +49,8 @@ export type HostToPanel =
   | { type: "compareSimulate"; a: RunRequest; b: RunRequest }
   /** Stop the running simulation (the host's progress notification was cancelled). */
   | { type: "cancel" }
+  /** Ask the page to build an export and post it back as an `export` message. */
+  | { type: "requestExport"; format: ExportFormat }
   | { type: "error"; message: string };
 
 /** A source location to reveal: a guest operation or a handler. */
@@ -94,6 +98,7 @@ export function isHostToPanel(value: unknown): value is HostToPanel {
     type === "simulate" ||
     type === "compareSimulate" ||
     type === "cancel" ||
+    type === "requestExport" ||
     type === "error"
   );
 }

@@ -1,0 +1,363 @@
+/**
+ * The VS Code side of the "Trapline Timeline" panel: one webview panel per file (reused),
+ * restored after a window reload, re-run on save, with a cancellable progress notification.
+ *
+ * Where the simulation runs: in the panel page's Web Worker (dist/webview/sim-worker.js), not in
+ * the extension host. A timeline of a million exits is ~100 MB of typed arrays; produced in the
+ * webview it never crosses the extension-host ↔ renderer connection (a WebSocket in remote and
+ * web setups), the extension host (shared with every other extension and the language client)
+ * is never busy, and the browser playground runs the very same worker. The host keeps only the
+ * request (document text + options); a panel recreated after being hidden or after a reload
+ * re-requests the run with its saved state. See docs/timeline.md.
+ *
+ * Settings read: `trapline.simulation.rerunOnSave` (boolean, default true) and
+ * `trapline.defaultTarget` (passed to the analysis like the language server does).
+ */
+import { randomBytes } from "node:crypto";
+import * as vscode from "vscode";
+import type {
+  ExportFormat,
+  HostToPanel,
+  PanelState,
+  PanelToHost,
+  RevealTarget,
+  RunRequest,
+} from "../../webview/src/protocol";
+
+export const TIMELINE_VIEW_TYPE = "trapline.timeline";
+export const RERUN_ON_SAVE_SETTING = "trapline.simulation.rerunOnSave";
+
+export interface TimelineRunOptions {
+  guest?: string;
+  durationSec?: number;
+  seed?: number;
+}
+
+interface RunSpec {
+  uri: vscode.Uri;
+  options: TimelineRunOptions;
+}
+
+interface PanelEntry {
+  key: string;
+  panel: vscode.WebviewPanel;
+  runs: RunSpec[];
+  /** Resolves the progress notification of the run in flight. */
+  finishProgress?: () => void;
+  /** Set when the page has loaded and can take messages. */
+  ready: boolean;
+  /** An export asked for before the panel had a result. */
+  pendingExport?: ExportFormat;
+}
+
+export class TimelinePanels implements vscode.Disposable {
+  private readonly entries = new Map<string, PanelEntry>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.disposables.push(
+      vscode.window.registerWebviewPanelSerializer(TIMELINE_VIEW_TYPE, {
+        deserializeWebviewPanel: async (panel, state: unknown) =>
+          this.restore(panel, state as PanelState | undefined),
+      }),
+      vscode.workspace.onDidSaveTextDocument((document) => this.onSave(document)),
+    );
+  }
+
+  /** Shows (or reuses) the panel of `document` and simulates it. */
+  async show(document: vscode.TextDocument, options: TimelineRunOptions = {}): Promise<void> {
+    const key = document.uri.toString();
+    const entry = this.entries.get(key) ?? this.create(key, `Trapline Timeline: ${basename(document.uri)}`);
+    entry.runs = [{ uri: document.uri, options }];
+    entry.panel.reveal(undefined, true);
+    if (entry.ready) await this.run(entry);
+  }
+
+  /** "Compare Configurations": two runs in one panel with aligned timelines. */
+  async compare(
+    a: { document: vscode.TextDocument; options?: TimelineRunOptions },
+    b: { document: vscode.TextDocument; options?: TimelineRunOptions },
+  ): Promise<void> {
+    const key = `compare:${a.document.uri.toString()}|${b.document.uri.toString()}|${a.options?.guest ?? ""}|${b.options?.guest ?? ""}`;
+    const entry =
+      this.entries.get(key) ??
+      this.create(key, `Trapline Compare: ${basename(a.document.uri)} ↔ ${basename(b.document.uri)}`);
+    entry.runs = [
+      { uri: a.document.uri, options: a.options ?? {} },
+      { uri: b.document.uri, options: b.options ?? {} },
+    ];
+    entry.panel.reveal(undefined, true);
+    if (entry.ready) await this.run(entry);
+  }
+
+  /** Asks the panel of `document` (opened and simulated if needed) to export. */
+  async exportFrom(document: vscode.TextDocument, format: ExportFormat): Promise<void> {
+    const entry = this.entries.get(document.uri.toString());
+    if (!entry) {
+      // Simulate first; the export follows when the run is done.
+      await this.show(document);
+      const created = this.entries.get(document.uri.toString());
+      if (created) created.pendingExport = format;
+      return;
+    }
+    entry.panel.reveal(undefined, true);
+    this.post(entry, { type: "requestExport", format });
+  }
+
+  dispose(): void {
+    for (const entry of this.entries.values()) entry.panel.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+
+  // ---- panels ------------------------------------------------------------------------------
+
+  private webviewRoot(): vscode.Uri {
+    return vscode.Uri.joinPath(this.context.extensionUri, "dist", "webview");
+  }
+
+  private create(key: string, title: string): PanelEntry {
+    const panel = vscode.window.createWebviewPanel(
+      TIMELINE_VIEW_TYPE,
+      title,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      // No retainContextWhenHidden: the page saves its state and re-requests the run instead.
+      { enableScripts: true, localResourceRoots: [this.webviewRoot()] },
+    );
+    return this.attach(key, panel);
+  }
+
+  private attach(key: string, panel: vscode.WebviewPanel): PanelEntry {
+    const entry: PanelEntry = { key, panel, runs: [], ready: false };
+    this.entries.set(key, entry);
+    panel.webview.html = this.html(panel.webview);
+    panel.webview.onDidReceiveMessage((message: PanelToHost) => void this.receive(entry, message));
+    panel.onDidDispose(() => {
+      entry.finishProgress?.();
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    return entry;
+  }
+
+  private async restore(panel: vscode.WebviewPanel, state: PanelState | undefined): Promise<void> {
+    panel.webview.options = { enableScripts: true, localResourceRoots: [this.webviewRoot()] };
+    const requests = state?.compare
+      ? [state.compare.a, state.compare.b]
+      : state?.request
+        ? [state.request]
+        : [];
+    const runs: RunSpec[] = requests
+      .filter((r): r is RunRequest & { uri: string } => typeof r.uri === "string")
+      .map((r) => ({
+        uri: vscode.Uri.parse(r.uri),
+        options: {
+          ...(r.guest !== undefined ? { guest: r.guest } : {}),
+          ...(r.durationSec !== undefined ? { durationSec: r.durationSec } : {}),
+          ...(r.seed !== undefined ? { seed: r.seed } : {}),
+        },
+      }));
+    const key =
+      runs.length === 2
+        ? `compare:${runs[0]!.uri.toString()}|${runs[1]!.uri.toString()}|${runs[0]!.options.guest ?? ""}|${runs[1]!.options.guest ?? ""}`
+        : (runs[0]?.uri.toString() ?? `restored:${Date.now()}`);
+    this.entries.get(key)?.panel.dispose();
+    const entry = this.attach(key, panel);
+    entry.runs = runs;
+  }
+
+  private html(webview: vscode.Webview): string {
+    const nonce = randomBytes(18).toString("base64");
+    const root = this.webviewRoot();
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(root, "timeline.js"));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(root, "timeline.css"));
+    const worker = webview.asWebviewUri(vscode.Uri.joinPath(root, "sim-worker.js"));
+    const source = webview.cspSource;
+    // The worker script is fetched (connect-src) and started from a blob: URL (worker-src),
+    // because a webview resource has another origin than the page.
+    const csp = [
+      "default-src 'none'",
+      `style-src ${source}`,
+      `img-src ${source}`,
+      `font-src ${source}`,
+      `script-src 'nonce-${nonce}'`,
+      `connect-src ${source}`,
+      "worker-src blob:",
+    ].join("; ");
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}">
+<title>Trapline Timeline</title>
+</head>
+<body>
+<main id="trapline-timeline" data-sim-worker="${worker}"></main>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  private post(entry: PanelEntry, message: HostToPanel): void {
+    void entry.panel.webview.postMessage(message);
+  }
+
+  private async receive(entry: PanelEntry, message: PanelToHost): Promise<void> {
+    switch (message.type) {
+      case "ready":
+        entry.ready = true;
+        // A fresh page (first load, shown again after being hidden, or after a reload) has no
+        // timeline: run the current text of its file(s).
+        if (entry.runs.length > 0) await this.run(entry);
+        break;
+      case "reveal":
+        await this.reveal(entry, message.target);
+        break;
+      case "export":
+        await this.saveExport(entry, message.format, message.fileName, message.content);
+        break;
+      case "status":
+        if (message.status === "running") this.startProgress(entry);
+        else {
+          entry.finishProgress?.();
+          entry.finishProgress = undefined;
+          if (message.status === "done" && entry.pendingExport) {
+            this.post(entry, { type: "requestExport", format: entry.pendingExport });
+            entry.pendingExport = undefined;
+          }
+          if (message.status === "failed") {
+            vscode.window.showErrorMessage(
+              `Trapline simulation failed: ${message.message ?? "unknown error"}`,
+            );
+          }
+        }
+        break;
+    }
+  }
+
+  private async request(spec: RunSpec): Promise<RunRequest> {
+    const document = await vscode.workspace.openTextDocument(spec.uri);
+    const defaultTarget = vscode.workspace.getConfiguration("trapline").get<string>("defaultTarget");
+    return {
+      text: document.getText(),
+      fileName: basename(spec.uri),
+      uri: spec.uri.toString(),
+      version: document.version,
+      ...(spec.options.guest !== undefined ? { guest: spec.options.guest } : {}),
+      ...(spec.options.durationSec !== undefined ? { durationSec: spec.options.durationSec } : {}),
+      ...(spec.options.seed !== undefined ? { seed: spec.options.seed } : {}),
+      ...(defaultTarget ? { defaultTarget } : {}),
+    };
+  }
+
+  private async run(entry: PanelEntry): Promise<void> {
+    try {
+      const requests = await Promise.all(entry.runs.map((spec) => this.request(spec)));
+      if (requests.length === 2)
+        this.post(entry, { type: "compareSimulate", a: requests[0]!, b: requests[1]! });
+      else if (requests.length === 1) this.post(entry, { type: "simulate", request: requests[0]! });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.post(entry, { type: "error", message: `Cannot read the file to simulate: ${message}` });
+    }
+  }
+
+  private startProgress(entry: PanelEntry): void {
+    entry.finishProgress?.();
+    void vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Trapline: simulating ${entry.runs.map((r) => basename(r.uri)).join(" and ")}`,
+        cancellable: true,
+      },
+      (_progress, token) =>
+        new Promise<void>((resolve) => {
+          entry.finishProgress = resolve;
+          token.onCancellationRequested(() => {
+            this.post(entry, { type: "cancel" });
+            resolve();
+          });
+        }),
+    );
+  }
+
+  private onSave(document: vscode.TextDocument): void {
+    if (!vscode.workspace.getConfiguration().get<boolean>(RERUN_ON_SAVE_SETTING, true)) return;
+    const uri = document.uri.toString();
+    for (const entry of this.entries.values()) {
+      // A hidden panel has no page; it re-runs when shown again (its page posts "ready").
+      if (!entry.ready || !entry.panel.visible) continue;
+      if (entry.runs.some((r) => r.uri.toString() === uri)) void this.run(entry);
+    }
+  }
+
+  private async reveal(entry: PanelEntry, target: RevealTarget): Promise<void> {
+    // The page does not know which of a compare panel's files the exit came from when both are
+    // the same file; the first run whose file is open wins, which is right for one-file panels.
+    const spec = entry.runs[0];
+    if (!spec) return;
+    const document = await vscode.workspace.openTextDocument(spec.uri);
+    const line = Math.min(target.line, Math.max(0, document.lineCount - 1));
+    const start = new vscode.Position(line, target.character);
+    const length = target.start !== undefined && target.end !== undefined ? target.end - target.start : 0;
+    const end = document.validatePosition(start.translate(0, Math.max(0, length)));
+    const editor = await vscode.window.showTextDocument(document, {
+      viewColumn: vscode.ViewColumn.One,
+      selection: new vscode.Range(start, end),
+      preserveFocus: false,
+    });
+    editor.revealRange(new vscode.Range(start, end), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  private async saveExport(
+    entry: PanelEntry,
+    format: ExportFormat,
+    fileName: string,
+    content: string,
+  ): Promise<void> {
+    const near = entry.runs[0]?.uri;
+    const defaultUri = near ? vscode.Uri.joinPath(near, "..", fileName) : undefined;
+    const target = await vscode.window.showSaveDialog({
+      ...(defaultUri ? { defaultUri } : {}),
+      filters: format === "csv" ? { CSV: ["csv"] } : { "Chrome trace JSON": ["json"] },
+      title:
+        format === "csv"
+          ? "Save exit statistics as CSV"
+          : "Save the trace (opens in Perfetto or chrome://tracing)",
+    });
+    if (!target) return;
+    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(content));
+    const choice = await vscode.window.showInformationMessage(`Trapline: saved ${basename(target)}.`, "Open");
+    if (choice === "Open") await vscode.window.showTextDocument(target);
+  }
+}
+
+function basename(uri: vscode.Uri): string {
+  const path = uri.path;
+  return path.slice(path.lastIndexOf("/") + 1) || path;
+}
+
+let shared: TimelinePanels | undefined;
+
+/**
+ * The panels of this extension, created (with the serializer and the save listener) on first
+ * use; call from `activate` so panels restore after a window reload.
+ */
+export function registerTimelinePanels(context: vscode.ExtensionContext): TimelinePanels {
+  if (!shared) {
+    shared = new TimelinePanels(context);
+    context.subscriptions.push(shared, { dispose: () => (shared = undefined) });
+  }
+  return shared;
+}
+
+/** Shows the "Trapline Timeline" panel of `document` and simulates it. */
+export function showTimeline(
+  context: vscode.ExtensionContext,
+  document: vscode.TextDocument,
+  options: TimelineRunOptions = {},
+): Promise<void> {
+  return registerTimelinePanels(context).show(document, options);
+}
