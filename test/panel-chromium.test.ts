@@ -107,6 +107,26 @@ describe("timeline panel in Chromium", () => {
     );
   });
 
+  it("exports the statistics as CSV and the trace as Chrome JSON", async (t) => {
+    if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const p = browser!.page;
+    const before = (await posted()).length;
+    await p.getByRole("button", { name: "Export CSV…" }).click();
+    await p.getByRole("button", { name: "Export trace…" }).click();
+    const exports = (await posted()).slice(before).filter((m) => m.type === "export");
+    assert.equal(exports.length, 2);
+    const [csv, trace] = exports as Extract<PanelToHost, { type: "export" }>[];
+    assert.equal(csv!.format, "csv");
+    assert.match(csv!.fileName, /\.csv$/);
+    const lines = csv!.content.trim().split("\r\n");
+    assert.ok(lines[0]!.startsWith("reason,code,exits,exits_per_second"));
+    const statsRows = await p.locator("table.stats tbody tr").count();
+    assert.equal(lines.length, 1 + statsRows + 1, "header, one line per reason, total");
+    assert.equal(trace!.format, "chrome-json");
+    const parsed = JSON.parse(trace!.content) as { traceEvents: { ph: string; name: string }[] };
+    assert.ok(parsed.traceEvents.some((e) => e.ph === "X" && e.name === "EPT_MISCONFIG"));
+  });
+
   it("zooms with the wheel and the keyboard", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const p = browser!.page;
