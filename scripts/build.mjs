@@ -37,6 +37,36 @@ export const BUNDLES = [
     out: "playground-dist/editor.worker",
     requires: "playground/src/main.ts",
   },
+  // The playground's copies of the extension's language server (as a worker) and timeline panel
+  // page; playground-dist/ must be self-contained so any static host can serve it.
+  {
+    name: "playground",
+    group: "playground",
+    entry: "server/src/browser.ts",
+    out: "playground-dist/lsp-worker",
+    requires: "playground/src/main.ts",
+  },
+  {
+    name: "playground",
+    group: "playground",
+    entry: "webview/src/main.ts",
+    out: "playground-dist/timeline/timeline",
+    requires: "playground/src/main.ts",
+  },
+  {
+    name: "playground",
+    group: "playground",
+    entry: "webview/src/timeline.css",
+    out: "playground-dist/timeline/timeline",
+    requires: "playground/src/main.ts",
+  },
+  {
+    name: "playground",
+    group: "playground",
+    entry: "webview/src/simWorker.ts",
+    out: "playground-dist/timeline/sim-worker",
+    requires: "playground/src/main.ts",
+  },
 ];
 
 function groupOptions(group, production) {
@@ -80,7 +110,8 @@ function groupOptions(group, production) {
         format: "iife",
         target: ["chrome110", "firefox115", "safari16"],
         // Monaco's codicon font; CSS imported by monaco is collected into main.css.
-        loader: { ".ttf": "file" },
+        // The examples/ files are bundled as text (playground/src/examples.ts).
+        loader: { ".ttf": "file", ".vmcs": "text" },
         assetNames: "playground-dist/assets/[name]-[hash]",
         define: { "process.env.NODE_ENV": production ? '"production"' : '"development"' },
       };
@@ -147,7 +178,8 @@ export async function build(argv) {
   const present = [];
   for (const bundle of selected) {
     const required = bundle.requires ?? bundle.entry;
-    if (existsSync(join(repoRoot, required))) present.push(bundle);
+    if (existsSync(join(repoRoot, required)) && existsSync(join(repoRoot, bundle.entry)))
+      present.push(bundle);
     else if (!bundle.requires)
       console.log(`build: skipping ${bundle.name}: ${bundle.entry} does not exist yet`);
   }

@@ -1,0 +1,48 @@
+/**
+ * The files of examples/, bundled into the playground as text at build time (esbuild's "text"
+ * loader for .vmcs, set in scripts/build.mjs). test/playground-state.test.ts checks that this
+ * list names exactly the files in examples/, so a new example cannot be forgotten here.
+ */
+import cpuidMasking from "../../examples/cpuid-masking.vmcs";
+import e1000VsVirtio from "../../examples/e1000-vs-virtio.vmcs";
+import hypercallBatching from "../../examples/hypercall-batching.vmcs";
+import hypercallUnbatched from "../../examples/hypercall-unbatched.vmcs";
+import kvmDefault from "../../examples/kvm-default.vmcs";
+import pauseLoopExiting from "../../examples/pause-loop-exiting.vmcs";
+import pmlVsWriteProtect from "../../examples/pml-vs-write-protect.vmcs";
+import postedInterrupts from "../../examples/posted-interrupts.vmcs";
+import singleStepMovCr3 from "../../examples/single-step-mov-cr3.vmcs";
+import ticklessVsPeriodic from "../../examples/tickless-vs-periodic.vmcs";
+
+/** File name → text, in the picker's order (alphabetical, as the folder lists them). */
+export const EXAMPLES: ReadonlyMap<string, string> = new Map([
+  ["cpuid-masking.vmcs", cpuidMasking],
+  ["e1000-vs-virtio.vmcs", e1000VsVirtio],
+  ["hypercall-batching.vmcs", hypercallBatching],
+  ["hypercall-unbatched.vmcs", hypercallUnbatched],
+  ["kvm-default.vmcs", kvmDefault],
+  ["pause-loop-exiting.vmcs", pauseLoopExiting],
+  ["pml-vs-write-protect.vmcs", pmlVsWriteProtect],
+  ["posted-interrupts.vmcs", postedInterrupts],
+  ["single-step-mov-cr3.vmcs", singleStepMovCr3],
+  ["tickless-vs-periodic.vmcs", ticklessVsPeriodic],
+]);
+
+/** Opened when the link and local storage give nothing. */
+export const DEFAULT_EXAMPLE = "kvm-default.vmcs";
+
+/**
+ * The example's description: its leading comment block, without the `// name.vmcs — ` prefix,
+ * as one line (for the picker's tooltip and the page's caption).
+ */
+export function exampleSummary(text: string): string {
+  const lines: string[] = [];
+  for (const line of text.split("\n")) {
+    const match = /^\s*\/\/\s?(.*)$/.exec(line);
+    if (!match) break;
+    const content = match[1]!.trim();
+    if (content === "") break;
+    lines.push(content);
+  }
+  return lines.join(" ").replace(/^[\w.-]+\.vmcs\s+—\s+/, "");
+}

@@ -1,0 +1,290 @@
+/**
+ * The Trapline playground page: monaco with the `vmcs` language, the Trapline language server
+ * in a Web Worker (the extension's server, through monaco's LSP client), an example picker, the
+ * text kept in the URL (`#src=`) and local storage, and the extension's timeline panel in an
+ * iframe for "Run simulation". Everything is bundled: the page works offline from any static
+ * host (playground-dist/, see docs/playground.md).
+ */
+import * as monaco from "monaco-editor/editor/editor.api";
+import type { FileStatusParams } from "../../server/src/protocol";
+import type { RevealTarget, RunStatus } from "../../webview/src/protocol";
+import { DEFAULT_EXAMPLE, EXAMPLES, exampleSummary } from "./examples";
+import { registerVmcsLanguage, VMCS_LANGUAGE_ID } from "./language";
+import { startLanguageClient } from "./lspClient";
+import { PanelFrame } from "./panelFrame";
+import { FILE_STATUS_METHOD, RUN_SIMULATION_COMMAND } from "./protocolNames";
+import { hashForSource, initialSource, parseHash, storeSource } from "./state";
+import "./playground.css";
+
+/** Worker scripts, relative to the page (playground-dist/). */
+const EDITOR_WORKER_URL = "editor.worker.js";
+const LANGUAGE_SERVER_URL = "lsp-worker.js";
+const TIMELINE_PAGE_URL = "timeline/index.html";
+/** Delay between the last keystroke and rewriting the URL and local storage. */
+const PERSIST_DELAY_MS = 300;
+/** The name the panel and exports use for text that is not an unchanged example. */
+const SCRATCH_FILE_NAME = "playground.vmcs";
+
+declare global {
+  interface Window {
+    MonacoEnvironment?: monaco.Environment;
+    /** The running playground, for the browser tests (test/playground.test.ts) and debugging. */
+    traplinePlayground?: PlaygroundHandle;
+  }
+}
+
+export interface PlaygroundHandle {
+  monaco: typeof monaco;
+  editor: monaco.editor.IStandaloneCodeEditor;
+  model: monaco.editor.ITextModel;
+  /** The latest `trapline/fileStatus` the server sent (undefined before the first analysis). */
+  fileStatus(): FileStatusParams | undefined;
+  runSimulation(guest?: string): void;
+}
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`playground: the page has no #${id}`);
+  return found as T;
+}
+
+function start(): void {
+  window.MonacoEnvironment = {
+    // Monaco's own language-independent services (word ranges, diff, links) run in this worker.
+    getWorker: () => new Worker(EDITOR_WORKER_URL, { name: "monaco-editor" }),
+  };
+  registerVmcsLanguage(monaco);
+
+  const examplePicker = element<HTMLSelectElement>("example-picker");
+  const guestPicker = element<HTMLSelectElement>("guest-picker");
+  const runButton = element<HTMLButtonElement>("run-simulation");
+  const copyLinkButton = element<HTMLButtonElement>("copy-link");
+  const fileStatusLine = element<HTMLElement>("file-status");
+  const notice = element<HTMLElement>("notice");
+  const noticeText = element<HTMLElement>("notice-text");
+  const runStatusLine = element<HTMLElement>("run-status");
+
+  for (const [name, text] of EXAMPLES) {
+    const option = new Option(name.replace(/\.vmcs$/, ""), name);
+    option.title = exampleSummary(text);
+    examplePicker.append(option);
+  }
+  const customOption = new Option("(your edits)", "");
+  examplePicker.append(customOption);
+
+  const storage = safeLocalStorage();
+  const opening = initialSource(location.hash, storage, EXAMPLES, DEFAULT_EXAMPLE);
+  if (opening.invalid)
+    showNotice(`This link could not be opened: ${opening.invalid}. Showing the last text instead.`);
+
+  const model = monaco.editor.createModel(
+    opening.text,
+    VMCS_LANGUAGE_ID,
+    monaco.Uri.parse("inmemory:/playground.vmcs"),
+  );
+  const prefersDark = window.matchMedia?.("(prefers-color-scheme: dark)").matches === true;
+  const editor = monaco.editor.create(element("editor"), {
+    model,
+    theme: prefersDark ? "vs-dark" : "vs",
+    automaticLayout: true,
+    minimap: { enabled: false },
+    fontSize: 13,
+    scrollBeyondLastLine: false,
+    // The server's semantic tokens refine the Monarch colours (unsupported controls, exiting ops).
+    "semanticHighlighting.enabled": true,
+    inlayHints: { enabled: "on" },
+    codeLens: true,
+    fixedOverflowWidgets: true,
+  });
+
+  let currentExample = opening.example ?? "";
+  examplePicker.value = currentExample;
+
+  // --- Language server -------------------------------------------------------------------
+  const { transport } = startLanguageClient(LANGUAGE_SERVER_URL, {
+    settings: { inlayHints: true, codeLens: true },
+    // The "▶ Simulate" code lens runs RUN_SIMULATION_COMMAND, registered below.
+    simulateCommand: true,
+    estimateCommand: false,
+  });
+  let latestStatus: FileStatusParams | undefined;
+  transport.onNotification<FileStatusParams>(FILE_STATUS_METHOD, (status) => {
+    if (status.uri.toLowerCase() !== model.uri.toString(true).toLowerCase()) return;
+    latestStatus = status;
+    renderFileStatus(status);
+  });
+  monaco.editor.registerCommand(RUN_SIMULATION_COMMAND, (_accessor, _uri: unknown, guest: unknown) => {
+    runSimulation(typeof guest === "string" ? guest : undefined);
+  });
+
+  function renderFileStatus(status: FileStatusParams): void {
+    const parts = [
+      `${status.target.profile} @ ${(status.target.hz / 1e9).toFixed(2)} GHz`,
+      `${status.guests.length} guest${status.guests.length === 1 ? "" : "s"}`,
+    ];
+    if (status.guests.length > 0) parts.push(`max overhead ${(status.maxOverhead * 100).toFixed(1)}%`);
+    parts.push(
+      `${status.errors} error${status.errors === 1 ? "" : "s"}`,
+      `${status.warnings} warning${status.warnings === 1 ? "" : "s"}`,
+      `analysed in ${status.analysisMs.toFixed(1)} ms`,
+    );
+    fileStatusLine.textContent = parts.join(" · ");
+    fileStatusLine.classList.toggle("has-errors", status.errors > 0);
+
+    const previous = guestPicker.value;
+    const names = status.guests.map((guest) => guest.name);
+    if (names.join("\n") !== [...guestPicker.options].map((option) => option.value).join("\n")) {
+      guestPicker.replaceChildren(...names.map((name) => new Option(name, name)));
+    }
+    if (names.includes(previous)) guestPicker.value = previous;
+    guestPicker.disabled = names.length === 0;
+    runButton.disabled = names.length === 0 || status.errors > 0;
+    runButton.title =
+      status.errors > 0
+        ? "Fix the errors first: a VMCS that fails VM entry cannot be simulated"
+        : names.length === 0
+          ? "The file declares no guest"
+          : "Simulate the selected guest (the file's `simulate` line sets duration and seed)";
+  }
+
+  // --- Timeline panel --------------------------------------------------------------------
+  const panel = new PanelFrame(element<HTMLIFrameElement>("timeline-frame"), TIMELINE_PAGE_URL, {
+    reveal: revealInEditor,
+    status: renderRunStatus,
+  });
+
+  function runSimulation(guest?: string): void {
+    const chosen = guest ?? (guestPicker.value || undefined);
+    if (chosen && guestPicker.value !== chosen) guestPicker.value = chosen;
+    panel.simulate({
+      text: model.getValue(),
+      fileName: currentExample || SCRATCH_FILE_NAME,
+      ...(chosen ? { guest: chosen } : {}),
+      version: model.getVersionId(),
+    });
+  }
+  runButton.addEventListener("click", () => runSimulation());
+
+  function renderRunStatus(status: RunStatus, message: string | undefined, exits: number | undefined): void {
+    const text =
+      status === "running"
+        ? "Simulating…"
+        : status === "done"
+          ? `Simulated${exits !== undefined ? `: ${exits.toLocaleString("en-US")} exits` : ""}`
+          : status === "cancelled"
+            ? "Simulation cancelled"
+            : `Simulation failed${message ? `: ${message}` : ""}`;
+    runStatusLine.textContent = text;
+    runStatusLine.dataset.status = status;
+  }
+
+  function revealInEditor(target: RevealTarget): void {
+    const start =
+      target.start !== undefined
+        ? model.getPositionAt(target.start)
+        : { lineNumber: target.line + 1, column: target.character + 1 };
+    const end = target.end !== undefined ? model.getPositionAt(target.end) : start;
+    const range = new monaco.Range(start.lineNumber, start.column, end.lineNumber, end.column);
+    editor.setSelection(range);
+    editor.revealRangeInCenterIfOutsideViewport(range);
+    editor.focus();
+  }
+
+  // --- Examples, URL and local storage ---------------------------------------------------
+  examplePicker.addEventListener("change", () => {
+    const text = EXAMPLES.get(examplePicker.value);
+    if (text === undefined) return;
+    replaceText(text, examplePicker.value);
+  });
+
+  function replaceText(text: string, example: string): void {
+    currentExample = example;
+    examplePicker.value = example;
+    // An edit (not setValue) keeps the previous text on the undo stack.
+    editor.pushUndoStop();
+    editor.executeEdits("playground", [{ range: model.getFullModelRange(), text }]);
+    editor.pushUndoStop();
+    editor.setPosition({ lineNumber: 1, column: 1 });
+    editor.revealLine(1);
+    persistNow();
+  }
+
+  let persistTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastPersistedHash = "";
+  model.onDidChangeContent(() => {
+    const text = model.getValue();
+    if (currentExample && EXAMPLES.get(currentExample) !== text) {
+      currentExample = "";
+      examplePicker.value = "";
+    }
+    clearTimeout(persistTimer);
+    persistTimer = setTimeout(persistNow, PERSIST_DELAY_MS);
+  });
+
+  function persistNow(): void {
+    clearTimeout(persistTimer);
+    const text = model.getValue();
+    storeSource(storage, text);
+    const hash = hashForSource(text);
+    if (hash !== location.hash) {
+      lastPersistedHash = hash;
+      // replaceState: typing must not fill the back button's history.
+      history.replaceState(null, "", hash);
+    }
+  }
+  // Write the opening text back so the address bar always holds a reproducible link.
+  persistNow();
+
+  // A link pasted into the address bar of an open playground.
+  window.addEventListener("hashchange", () => {
+    if (location.hash === lastPersistedHash) return;
+    const request = parseHash(location.hash);
+    if (request.kind === "invalid") {
+      showNotice(`This link could not be opened: ${request.reason}.`);
+      return;
+    }
+    const next = initialSource(location.hash, storage, EXAMPLES, DEFAULT_EXAMPLE);
+    if (next.text !== model.getValue()) replaceText(next.text, next.example ?? "");
+  });
+
+  copyLinkButton.addEventListener("click", async () => {
+    persistNow();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      flash(copyLinkButton, "Link copied");
+    } catch {
+      // Clipboard access needs a secure context or permission; the address bar has the link.
+      flash(copyLinkButton, "Copy the address bar");
+    }
+  });
+
+  function showNotice(text: string): void {
+    noticeText.textContent = text;
+    notice.hidden = false;
+  }
+  element<HTMLButtonElement>("notice-close").addEventListener("click", () => {
+    notice.hidden = true;
+  });
+
+  window.traplinePlayground = { monaco, editor, model, fileStatus: () => latestStatus, runSimulation };
+  editor.focus();
+}
+
+function flash(button: HTMLButtonElement, text: string): void {
+  const original = button.textContent;
+  button.textContent = text;
+  setTimeout(() => {
+    button.textContent = original;
+  }, 1500);
+}
+
+function safeLocalStorage(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start, { once: true });
+else start();

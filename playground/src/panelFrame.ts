@@ -1,0 +1,109 @@
+/**
+ * The playground's side of the timeline panel protocol (webview/src/protocol.ts). The panel is
+ * the extension's own page (webview/src/main.ts, bundled to timeline/timeline.js) in an iframe:
+ * the playground posts `HostToPanel` messages into it and receives its `PanelToHost` messages
+ * through `window.postMessage`, exactly as the extension does through the webview API. The
+ * panel runs the simulation in its own worker (timeline/sim-worker.js).
+ */
+import type {
+  HostToPanel,
+  PanelToHost,
+  RevealTarget,
+  RunRequest,
+  RunStatus,
+} from "../../webview/src/protocol";
+
+export interface PanelFrameEvents {
+  reveal(target: RevealTarget): void;
+  status(status: RunStatus, message: string | undefined, exits: number | undefined): void;
+}
+
+const PANEL_MESSAGE_TYPES = new Set(["ready", "reveal", "export", "status"]);
+
+function isPanelToHost(value: unknown): value is PanelToHost {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    PANEL_MESSAGE_TYPES.has((value as { type?: unknown }).type as string)
+  );
+}
+
+export class PanelFrame {
+  private ready = false;
+  private readonly queue: HostToPanel[] = [];
+
+  /**
+   * Loads the panel page `src` into `frame`. The frame gets its URL only here, after the
+   * listener is in place: a frame loaded by the HTML could post "ready" before this script ran.
+   */
+  constructor(
+    private readonly frame: HTMLIFrameElement,
+    src: string,
+    private readonly events: PanelFrameEvents,
+  ) {
+    window.addEventListener("message", (event: MessageEvent) => {
+      // Only the panel's own frame speaks this protocol; ignore anything else on the window.
+      if (event.source !== this.frame.contentWindow || !isPanelToHost(event.data)) return;
+      this.receive(event.data);
+    });
+    this.frame.src = src;
+  }
+
+  /** Runs `request` in the panel (replacing whatever it shows). */
+  simulate(request: RunRequest): void {
+    this.post({ type: "simulate", request });
+  }
+
+  cancel(): void {
+    this.post({ type: "cancel" });
+  }
+
+  private post(message: HostToPanel): void {
+    if (!this.ready) {
+      // The frame posts "ready" once its script has run; until then, keep only the latest run.
+      this.queue.length = 0;
+      this.queue.push(message);
+      return;
+    }
+    this.frame.contentWindow?.postMessage(message, "*");
+  }
+
+  private receive(message: PanelToHost): void {
+    switch (message.type) {
+      case "ready": {
+        this.ready = true;
+        // A reloaded panel asks to re-run what it showed; the playground re-sends its own latest
+        // request instead (the text may have changed since).
+        for (const queued of this.queue.splice(0)) this.frame.contentWindow?.postMessage(queued, "*");
+        break;
+      }
+      case "reveal":
+        this.events.reveal(message.target);
+        break;
+      case "export":
+        download(
+          message.fileName,
+          message.content,
+          message.format === "csv" ? "text/csv" : "application/json",
+        );
+        break;
+      case "status":
+        this.events.status(message.status, message.message, message.exits);
+        break;
+    }
+  }
+}
+
+/** Saves `content` through the browser's download mechanism. */
+function download(fileName: string, content: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([content], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = fileName;
+  link.style.display = "none";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Give the browser time to start the download before the URL goes away.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,134 @@
+// Serves the built playground (playground-dist/) on the loopback interface with node:http.
+//
+//   node scripts/serve-playground.mjs            port from $PORT, else 8080
+//   node scripts/serve-playground.mjs --dir D    serve another folder
+//
+// `npm start` builds first, then runs this. The playground is static files only; any static
+// host serves playground-dist/ just as well (docs/playground.md). Prints exactly one line,
+// `Trapline playground: http://127.0.0.1:PORT/`, once it is listening (PORT=0 picks a free port,
+// which the line then reports: the browser tests rely on that).
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { dirname, extname, join, normalize, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const CONTENT_TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".ttf": "font/ttf",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".vmcs": "text/plain; charset=utf-8",
+};
+
+/**
+ * Resolves a request path inside `root`, or undefined when it would leave it (`..`, encoded
+ * slashes, NUL) or is not a file. Directories resolve to their index.html.
+ */
+export function resolveStaticPath(root, urlPath) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(urlPath.split("?")[0].split("#")[0]);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes("\0")) return undefined;
+  const candidate = normalize(join(root, decoded));
+  if (candidate !== root && !candidate.startsWith(root + sep)) return undefined;
+  if (!existsSync(candidate)) return undefined;
+  const stats = statSync(candidate);
+  if (stats.isDirectory()) {
+    const index = join(candidate, "index.html");
+    return existsSync(index) ? index : undefined;
+  }
+  return stats.isFile() ? candidate : undefined;
+}
+
+/** Starts the server; resolves with the node:http server and the URL it listens on. */
+export function servePlayground({
+  dir = join(repoRoot, "playground-dist"),
+  port = 8080,
+  host = "127.0.0.1",
+} = {}) {
+  const root = resolve(dir);
+  if (!existsSync(join(root, "index.html"))) {
+    throw new Error(`${root} has no index.html: run \`npm run build:playground\` first`);
+  }
+  const server = createServer((request, response) => {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
+      response.end("method not allowed\n");
+      return;
+    }
+    const file = resolveStaticPath(root, request.url ?? "/");
+    if (!file) {
+      response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+      response.end("not found\n");
+      return;
+    }
+    const headers = {
+      "Content-Type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
+      "Content-Length": statSync(file).size,
+      // A local development server: always revalidate so a rebuild shows on reload.
+      "Cache-Control": "no-cache",
+      "X-Content-Type-Options": "nosniff",
+    };
+    response.writeHead(200, headers);
+    if (request.method === "HEAD") {
+      response.end();
+      return;
+    }
+    const stream = createReadStream(file);
+    stream.on("error", () => response.destroy());
+    stream.pipe(response);
+  });
+  return new Promise((resolvePromise, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolvePromise({ server, url: `http://${host}:${address.port}/` });
+    });
+  });
+}
+
+function parsePort(value) {
+  if (value === undefined || value === "") return 8080;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`serve-playground: PORT must be an integer from 0 to 65535, not ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return port;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const args = process.argv.slice(2);
+  let dir;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--dir" && args[i + 1]) dir = resolve(args[++i]);
+    else {
+      console.error(
+        `serve-playground: unknown argument ${args[i]} (use --dir FOLDER; the port comes from $PORT)`,
+      );
+      process.exit(2);
+    }
+  }
+  try {
+    const { url } = await servePlayground({ ...(dir ? { dir } : {}), port: parsePort(process.env.PORT) });
+    console.log(`Trapline playground: ${url}`);
+  } catch (error) {
+    const message =
+      error?.code === "EADDRINUSE"
+        ? `port ${process.env.PORT || 8080} is in use: set PORT to another port (PORT=0 picks a free one)`
+        : (error?.message ?? String(error));
+    console.error(`serve-playground: ${message}`);
+    process.exit(1);
+  }
+}
