@@ -5,7 +5,7 @@
  *
  * Only plain JSON-serialisable data crosses the wire.
  */
-import { NotificationType, RequestType } from "vscode-languageserver-protocol";
+import { NotificationType, RequestType } from "vscode-languageserver";
 
 /** Zero-based line/character range (the LSP's own shape, repeated to keep this file self-contained). */
 export interface WireRange {

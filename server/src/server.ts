@@ -221,11 +221,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   });
   connection.onDidChangeConfiguration((params) => void refreshSettings(params.settings));
 
-  documents.onDidOpen((event) => cache.schedule(event.document, true));
+  // TextDocuments fires onDidChangeContent on open and on every change (and updates the same
+  // TextDocument object in place): a document the cache does not know yet is new, analyse it at
+  // once; later changes are debounced.
   documents.onDidChangeContent((event) => {
-    // onDidChangeContent also fires on open, which onDidOpen already analysed.
-    if (cache.document(event.document.uri)?.version === event.document.version) return;
-    cache.schedule(event.document);
+    cache.schedule(event.document, cache.document(event.document.uri) === undefined);
   });
   documents.onDidClose((event) => {
     cache.close(event.document.uri);

@@ -137,6 +137,7 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
     for (const effect of decision.exits) {
       const breakdown = reasonBreakdown(model.analysis.program, effect.reason.code);
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
+      if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
         `| transition (VM exit + entry) | ${Math.round(breakdown.transition).toLocaleString("en-US")} |`,
         `| handler | ${Math.round(breakdown.handler).toLocaleString("en-US")} |`,
@@ -156,9 +157,15 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
 function reasonBreakdown(
   program: Program,
   code: number,
-): { transition: number; handler: number; userspace: number; total: number } {
+): { transition: number; handler: number; userspace: number; total: number; handled: boolean } {
   const cost = handlerCost(program, code);
-  return { transition: cost.transition, handler: cost.handler, userspace: cost.userspace, total: cost.total };
+  return {
+    transition: cost.transition,
+    handler: cost.handler,
+    userspace: cost.userspace,
+    total: cost.total,
+    handled: cost.handled,
+  };
 }
 
 function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: ControlDef): string {
@@ -257,12 +264,20 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
     `| user space | ${Math.round(cost.userspace).toLocaleString("en-US")} |`,
     `| **total** | **${formatCyclesAt(cost.total, hz)}** |`,
   ];
-  const arms = armsOf(handler.ops);
-  if (arms.length) {
-    lines.push("", "Branches:");
-    for (const arm of arms)
-      lines.push(`- ${formatPercent(arm.probability)}${arm.label ? ` \`${arm.label}\`` : ""}`);
+  if (cost.arms.length) {
+    lines.push("", "Branches (cycles when taken):");
+    for (const arm of cost.arms) {
+      lines.push(
+        `- ${formatPercent(arm.probability)}${arm.label ? ` \`${arm.label}\`` : ""}: ${Math.round(arm.cycles).toLocaleString("en-US")} cycles${arm.userspace ? ` (${Math.round(arm.userspace).toLocaleString("en-US")} in user space)` : ""}`,
+      );
+    }
+  } else if (cost.ops.length) {
+    lines.push("", "Operations:");
+    for (const op of cost.ops)
+      lines.push(`- \`${op.label}\`: ${Math.round(op.cycles).toLocaleString("en-US")} cycles`);
   }
+  if (cost.estimate)
+    lines.push("", "_Part of this cost is the documented default handler estimate, not a measurement._");
   const served = model.reasonTotals.get(reason.code);
   if (served && served.exitsPerSecond > 0) {
     lines.push(
@@ -272,11 +287,6 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   } else lines.push("", "No guest in this file exits with this reason.");
   lines.push("", `Source: ${reason.source}`);
   return lines.join("\n");
-}
-
-function armsOf(ops: HandlerOp[]): { probability: number; label?: string }[] {
-  for (const op of ops) if (op.op === "branch") return op.arms;
-  return [];
 }
 
 function handlerOpHover(program: Program, op: HandlerOp, owner: HandlerIR | FnIR): string | undefined {
