@@ -15,7 +15,9 @@ import { build } from "./build.mjs";
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const manifest = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8"));
 const outArg = process.argv.slice(2).find((arg) => arg.startsWith("--out="));
-const out = outArg ? outArg.slice("--out=".length) : join(repoRoot, `${manifest.name}-${manifest.version}.vsix`);
+const out = outArg
+  ? outArg.slice("--out=".length)
+  : join(repoRoot, `${manifest.name}-${manifest.version}.vsix`);
 
 const started = performance.now();
 const buildCode = await build(["--production"]);
@@ -34,4 +36,6 @@ try {
 
 const size = statSync(out).size;
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-console.log(`package: ${relative(process.cwd(), out) || out} ${(size / 1024).toFixed(1)} KiB in ${seconds} s`);
+console.log(
+  `package: ${relative(process.cwd(), out) || out} ${(size / 1024).toFixed(1)} KiB in ${seconds} s`,
+);
