@@ -61,6 +61,9 @@ export interface TimelineIndex {
   reasons: number[];
 }
 
+/** Exit reasons are Int16 in the timeline; negative means none. */
+const REASON_SLOTS = 1 << 15;
+
 /** Finest bucket count per lane: enough that the exact path only ever sees a few thousand intervals per lane. */
 const MAX_BUCKETS = 65536;
 
@@ -77,10 +80,13 @@ export function buildIndex(timeline: Timeline): TimelineIndex {
     const v = timeline.vcpu[i]!;
     if (v < vcpus) orders[v]![fill[v]!++] = i;
   }
-  const reasonTime = new Map<number, number>();
+  // Exit time per basic exit reason (16-bit codes: the timeline's reason array is Int16).
+  const reasonTime = new Float64Array(REASON_SLOTS);
   const markerLanes = splitMarkers(timeline);
   const lanes = orders.map((order, v) => buildLane(timeline, v, order, reasonTime, markerLanes[v]!));
-  const reasons = [...reasonTime.entries()].sort((a, b) => b[1] - a[1]).map(([code]) => code);
+  const reasons: number[] = [];
+  for (let code = 0; code < REASON_SLOTS; code++) if (reasonTime[code]! > 0) reasons.push(code);
+  reasons.sort((a, b) => reasonTime[b]! - reasonTime[a]!);
   return { timeline, lanes, totalExits: lanes.reduce((sum, lane) => sum + lane.exitCount, 0), reasons };
 }
 
@@ -109,7 +115,7 @@ function buildLane(
   timeline: Timeline,
   vcpu: number,
   order: Int32Array,
-  reasonTotals: Map<number, number>,
+  reasonTotals: Float64Array,
   markerOrder: Int32Array,
 ): Lane {
   if (!isSortedBy(order, timeline.start)) order.sort((a, b) => timeline.start[a]! - timeline.start[b]!);
@@ -164,7 +170,8 @@ function buildLane(
     if (isExitState(state)) {
       const d = timeline.duration[i]!;
       exitLatency[exits - 1]! += d;
-      reasonTotals.set(exitReason[exits - 1]!, (reasonTotals.get(exitReason[exits - 1]!) ?? 0) + d);
+      const code = exitReason[exits - 1]!;
+      if (code >= 0) reasonTotals[code]! += d;
     }
   }
 
@@ -211,22 +218,26 @@ function buildLevels(
   const stateTime = new Float32Array(count * STATE_COUNT);
   const reason = new Int16Array(count).fill(-1);
   const reasonTime = new Float32Array(count);
-  // Exit time per reason in the bucket being filled; finalised when the bucket is left.
-  const pending = new Map<number, number>();
+  // Exit time per reason in the bucket being filled (a dense array plus the list of codes
+  // touched, so clearing costs only what was used); finalised when the bucket is left.
+  const pending = new Float64Array(REASON_SLOTS);
+  const touched: number[] = [];
   let pendingBucket = -1;
   const finalise = (): void => {
     if (pendingBucket < 0) return;
     let best = -1;
     let bestTime = 0;
-    for (const [code, t] of pending) {
+    for (const code of touched) {
+      const t = pending[code]!;
       if (t > bestTime) {
         best = code;
         bestTime = t;
       }
+      pending[code] = 0;
     }
+    touched.length = 0;
     reason[pendingBucket] = best;
     reasonTime[pendingBucket] = bestTime;
-    pending.clear();
   };
   for (let k = 0; k < n; k++) {
     const i = order[k]!;
@@ -258,7 +269,9 @@ function buildLevels(
           continue;
         }
       }
-      pending.set(code, (pending.get(code) ?? 0) + overlap);
+      if (code < 0) continue;
+      if (pending[code] === 0) touched.push(code);
+      pending[code]! += overlap;
     }
   }
   finalise();
