@@ -1,0 +1,81 @@
+/**
+ * Neovim (Debian's 0.7, a push-diagnostics client) headless against `trapline lsp --stdio`:
+ * diagnostics arrive and a hover answers. Without `nvim` the test fails with a clear message
+ * under CI=true (scripts/install-system-deps.sh installs it) and is skipped otherwise.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { REPO_ROOT, serverCommand } from "./support/lspHarness";
+
+const nvim = spawnSync("nvim", ["--version"], { encoding: "utf8" });
+const available = nvim.status === 0;
+const missing = "nvim is not installed (run scripts/install-system-deps.sh, which installs Debian's neovim)";
+
+test("Neovim gets pushed diagnostics and a hover from trapline lsp --stdio", {
+  skip: !available && process.env.CI !== "true" ? missing : false,
+}, () => {
+  assert.ok(available, missing);
+  const dir = mkdtempSync(join(tmpdir(), "trapline-nvim-"));
+  try {
+    const text = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8").replace(
+      "use_msr_bitmaps",
+      "use_msr_bitmap",
+    );
+    const file = join(dir, "kvm-default.vmcs");
+    writeFileSync(file, text);
+    const at = text.indexOf("mmio write 0xfebf_0018") + 1;
+    const before = text.slice(0, at);
+    const { command, args } = serverCommand();
+    const out = join(dir, "result.json");
+    const run = spawnSync(
+      "nvim",
+      [
+        "--headless",
+        "-u",
+        "NONE",
+        "-i",
+        "NONE",
+        "-c",
+        `luafile ${join(REPO_ROOT, "test", "fixtures", "neovim-lsp.lua")}`,
+      ],
+      {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          TRAPLINE_NVIM_OUT: out,
+          TRAPLINE_NVIM_FILE: file,
+          TRAPLINE_NVIM_CMD: JSON.stringify([command, ...args]),
+          TRAPLINE_NVIM_LINE: String(before.split("\n").length - 1),
+          TRAPLINE_NVIM_COL: String(at - (before.lastIndexOf("\n") + 1)),
+        },
+      },
+    );
+    let result: {
+      diagnostics: { lnum: number; message: string; severity: number }[];
+      hover: string | null;
+      error: string | null;
+    };
+    try {
+      result = JSON.parse(readFileSync(out, "utf8"));
+    } catch {
+      assert.fail(`nvim wrote no result (status ${run.status}): ${run.stderr}${run.stdout}`);
+    }
+    assert.equal(result.error, null);
+    const typoLine = text.slice(0, text.indexOf("use_msr_bitmap")).split("\n").length - 1;
+    assert.ok(
+      result.diagnostics.some(
+        (d) => d.lnum === typoLine && d.severity === 1 && /use_msr_bitmap/.test(d.message),
+      ),
+      JSON.stringify(result.diagnostics),
+    );
+    assert.match(String(result.hover), /EPT_MISCONFIG \(49\)[\s\S]*cycles/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
