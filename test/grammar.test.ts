@@ -10,11 +10,13 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import * as esbuild from "esbuild";
 import * as oniguruma from "vscode-oniguruma";
 import * as textmate from "vscode-textmate";
 import { vmcsMonarchLanguage } from "../playground/src/monarch";
 import { REPO_ROOT, staleFiles, TEXTMATE_PATH } from "../scripts/build-grammar";
 import { NAME_CATEGORIES, WORD_CATEGORIES } from "../syntaxes/vmcs.grammar";
+import { launchChromium, requireChromiumOrSkip } from "./support/chromium";
 
 const execFileAsync = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -260,5 +262,62 @@ test("snippets are valid and scoped to vmcs", () => {
   for (const [name, snippet] of Object.entries(snippets) as [string, { scope: string; body: string[] }][]) {
     assert.equal(snippet.scope, "vmcs", name);
     assert.ok(Array.isArray(snippet.body) && snippet.body.length > 0, name);
+  }
+});
+
+test("the Monarch tokenizer runs in real monaco (Chromium)", { timeout: 120_000 }, async (t) => {
+  const chromium = requireChromiumOrSkip(t);
+  if (!chromium) return;
+  // Bundle monaco's editor API with the generated tokenizer, as the playground does.
+  const bundle = await esbuild.build({
+    stdin: {
+      contents: [
+        'import * as monaco from "monaco-editor/editor/editor.api";',
+        'import { VMCS_LANGUAGE_ID, vmcsMonarchLanguage } from "./playground/src/monarch";',
+        "monaco.languages.register({ id: VMCS_LANGUAGE_ID });",
+        "monaco.languages.setMonarchTokensProvider(VMCS_LANGUAGE_ID, vmcsMonarchLanguage);",
+        "window.tokenizeVmcs = (text) =>",
+        "  monaco.editor.tokenize(text, VMCS_LANGUAGE_ID).map((line) => line.map((token) => [token.offset, token.type]));",
+      ].join("\n"),
+      resolveDir: REPO_ROOT,
+      sourcefile: "monarch-probe.ts",
+      loader: "ts",
+    },
+    bundle: true,
+    write: false,
+    format: "iife",
+    platform: "browser",
+    loader: { ".ttf": "empty", ".css": "empty" },
+    logLevel: "silent",
+  });
+  const script = bundle.outputFiles[0]!.text;
+  const browser = await launchChromium({ executablePath: chromium });
+  try {
+    await browser.page.setContent("<!doctype html><body></body>");
+    await browser.page.addScriptTag({ content: script });
+    const text =
+      "handler EPT_MISCONFIG { 95% doorbell: userspace 9us }\nvmcs kvm { proc2 enable_ept exceptions #PF } // x";
+    const lines = (await browser.page.evaluate(
+      (source) =>
+        (window as unknown as { tokenizeVmcs(text: string): [number, string][][] }).tokenizeVmcs(source),
+      text,
+    )) as [number, string][][];
+    const typeAt = (line: number, offset: number) => lines[line]!.find(([start]) => start === offset)?.[1];
+    assert.equal(typeAt(0, 0), "keyword.declaration.vmcs");
+    assert.equal(typeAt(0, 8), "constant.exit-reason.vmcs");
+    assert.equal(typeAt(0, 24), "number.vmcs");
+    assert.equal(typeAt(0, 26), "number.unit.vmcs");
+    assert.equal(typeAt(0, 28), "type.label.vmcs");
+    assert.equal(typeAt(0, 38), "keyword.handler-op.vmcs");
+    assert.equal(typeAt(1, 11), "type.control-word.vmcs");
+    assert.equal(typeAt(1, 17), "variable.predefined.control.vmcs");
+    assert.equal(typeAt(1, 39), "constant.exception.vmcs");
+    assert.equal(typeAt(1, 45), "comment.vmcs");
+    assert.deepEqual(
+      browser.consoleLog.filter((entry) => entry.startsWith("[pageerror]")),
+      [],
+    );
+  } finally {
+    await browser.close();
   }
 });
