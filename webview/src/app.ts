@@ -52,6 +52,8 @@ interface LoadedRun {
 
 /** Pointer travel (CSS px) below which a press is a click, not a drag. */
 const CLICK_SLOP_PX = 3;
+/** Histogram resolution: 4 bins per power of two (≈19 % wide). */
+const HISTOGRAM_BINS_PER_OCTAVE = 4;
 /** Hover slop: exits within this many CSS px of the pointer are picked. */
 const HOVER_SLOP_PX = 4;
 
@@ -446,13 +448,14 @@ export class TimelineApp {
     const loaded = this.runs[0];
     if (!loaded) return;
     const code = this.histogramReason;
-    const bins = latencyHistogram(loaded.index, code);
-    this.histogramCaption.textContent = `Exit latency histogram, ${code !== undefined ? this.reasonName(code) : "all reasons"} (log2 buckets, from the timeline${loaded.run.timeline.decimated ? ", decimated" : ""})`;
+    const bins = latencyHistogram(loaded.index, code, HISTOGRAM_BINS_PER_OCTAVE);
+    const which = this.runs.length > 1 ? `run A, ` : "";
+    this.histogramCaption.textContent = `Exit latency histogram, ${which}${code !== undefined ? this.reasonName(code) : "all reasons"} (${HISTOGRAM_BINS_PER_OCTAVE} bins per power of two, from the timeline${loaded.run.timeline.decimated ? ", decimated" : ""})`;
     const colour =
       code !== undefined
         ? this.palette.reasons[this.reasonColour(code)]!
         : this.palette.states[VcpuState.Handler]!;
-    drawHistogram(this.histogramCanvas, bins, this.palette, colour);
+    drawHistogram(this.histogramCanvas, bins, HISTOGRAM_BINS_PER_OCTAVE, this.palette, colour);
   }
 
   // ---- drawing -----------------------------------------------------------------------------

@@ -248,10 +248,11 @@ export class TimelineRenderer {
   }
 }
 
-/** Log2 latency histogram: bars per power-of-two bucket, labelled with the bucket's lower bound. */
+/** Logarithmic latency histogram: one bar per bin, labelled with the bin's lower bound. */
 export function drawHistogram(
   canvas: HTMLCanvasElement,
   bins: number[],
+  binsPerOctave: number,
   palette: Palette,
   colour: string,
 ): void {
@@ -283,7 +284,7 @@ export function drawHistogram(
     ctx.fillRect(8 + i * barWidth + 1, 6 + plotHeight - h, Math.max(1, barWidth - 2), h);
     if (i % Math.max(1, Math.ceil(60 / barWidth)) === 0) {
       ctx.fillStyle = palette.muted;
-      ctx.fillText(formatDuration(2 ** (first + i)), 8 + i * barWidth, cssHeight - 18);
+      ctx.fillText(formatDuration(2 ** ((first + i) / binsPerOctave)), 8 + i * barWidth, cssHeight - 18);
     }
   });
 }

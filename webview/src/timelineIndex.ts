@@ -579,13 +579,16 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[rank]!;
 }
 
-/** Log2 histogram of exit latencies: `bins[i]` counts latencies in [2^i, 2^(i+1)) ns. */
-export function latencyHistogram(index: TimelineIndex, reason?: number): number[] {
+/**
+ * Logarithmic histogram of exit latencies with `binsPerOctave` bins per power of two:
+ * `bins[i]` counts latencies in [2^(i/b), 2^((i+1)/b)) ns.
+ */
+export function latencyHistogram(index: TimelineIndex, reason?: number, binsPerOctave = 1): number[] {
   const bins: number[] = [];
   for (const lane of index.lanes) {
     for (let e = 0; e < lane.exitCount; e++) {
       if (reason !== undefined && lane.exitReason[e] !== reason) continue;
-      const bin = Math.max(0, Math.floor(Math.log2(Math.max(1, lane.exitLatency[e]!))));
+      const bin = Math.max(0, Math.floor(Math.log2(Math.max(1, lane.exitLatency[e]!)) * binsPerOctave));
       while (bins.length <= bin) bins.push(0);
       bins[bin]!++;
     }
