@@ -60,6 +60,16 @@ function floorLoop(exits: number, meanGapCycles: number, vcpus: number): number 
   return count + hist.count + t * 0;
 }
 
+/** Wall and CPU (user + system) milliseconds of `fn`; CPU time is what a loaded machine distorts least. */
+function measure<T>(fn: () => T): { value: T; wallMs: number; cpuMs: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = fn();
+  const wallMs = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { value, wallMs, cpuMs: (c.user + c.system) / 1000 };
+}
+
 function main(): void {
   const analysis = analyze(TEXT);
   const errors = analysis.diagnostics.filter((d) => d.severity === "error");
@@ -68,32 +78,45 @@ function main(): void {
   simulate(analysis.program, "bench", { durationSec: 0.02, seed: 1 });
   floorLoop(200_000, 3200, 16);
 
-  const heapBefore = process.memoryUsage();
-  const t0 = performance.now();
-  const result = simulate(analysis.program, "bench", { durationSec: 1, seed: 1 });
-  const simMs = performance.now() - t0;
+  // Simulator and floor alternate, best of ROUNDS each: other processes on a shared machine
+  // slow both, and the best round is the least disturbed.
+  const ROUNDS = Number(process.env.SIM_BENCH_ROUNDS ?? 3);
+  let sim = { wallMs: Number.POSITIVE_INFINITY, cpuMs: Number.POSITIVE_INFINITY };
+  let floor = { wallMs: Number.POSITIVE_INFINITY, cpuMs: Number.POSITIVE_INFINITY };
+  let result: ReturnType<typeof simulate> | undefined;
+  let rssAfter = 0;
+  const rssBefore = process.memoryUsage().rss;
+  for (let round = 0; round < ROUNDS; round++) {
+    result = undefined;
+    const s = measure(() => simulate(analysis.program, "bench", { durationSec: 1, seed: 1 }));
+    result = s.value;
+    rssAfter = Math.max(rssAfter, process.memoryUsage().rss);
+    const exits = result.exits;
+    const f = measure(() => floorLoop(exits, 2e9 / (625e3 * 16), 16));
+    sim = { wallMs: Math.min(sim.wallMs, s.wallMs), cpuMs: Math.min(sim.cpuMs, s.cpuMs) };
+    floor = { wallMs: Math.min(floor.wallMs, f.wallMs), cpuMs: Math.min(floor.cpuMs, f.cpuMs) };
+  }
+  if (!result) return;
   const heapAfter = process.memoryUsage();
-
-  const t1 = performance.now();
-  floorLoop(result.exits, 2e9 / (625e3 * 16), 16);
-  const floorMs = performance.now() - t1;
-
-  const simRate = result.exits / (simMs / 1000);
-  const floorRate = result.exits / (floorMs / 1000);
+  const exits = result.exits;
+  const rate = (ms: number) => exits / (ms / 1000);
+  const m = (ms: number) => `${(rate(ms) / 1e6).toFixed(2)} M exits/s`;
   const mb = (n: number) => (n / 1048576).toFixed(0);
+  console.log(`simulated exits:        ${exits} in 1 simulated second (${result.counters.events} events)`);
   console.log(
-    `simulated exits:        ${result.exits} in 1 simulated second (${result.counters.events} events)`,
+    `simulator (best of ${ROUNDS}):  ${sim.wallMs.toFixed(0)} ms wall → ${m(sim.wallMs)}; ${sim.cpuMs.toFixed(0)} ms CPU → ${m(sim.cpuMs)}`,
   );
   console.log(
-    `simulator:              ${simMs.toFixed(0)} ms wall → ${(simRate / 1e6).toFixed(2)} M exits/s`,
+    `floor loop (best of ${ROUNDS}): ${floor.wallMs.toFixed(0)} ms wall → ${m(floor.wallMs)}; ${floor.cpuMs.toFixed(0)} ms CPU → ${m(floor.cpuMs)}`,
   );
+  const ratioWall = floor.wallMs / sim.wallMs;
+  const ratioCpu = floor.cpuMs / sim.cpuMs;
   console.log(
-    `floor loop:             ${floorMs.toFixed(0)} ms wall → ${(floorRate / 1e6).toFixed(2)} M exits/s`,
+    `ratio simulator/floor:  ${ratioCpu.toFixed(3)} by CPU time, ${ratioWall.toFixed(3)} by wall time (target ≥ 0.25)`,
   );
-  console.log(`ratio simulator/floor:  ${(simRate / floorRate).toFixed(3)} (target ≥ 0.25)`);
-  console.log(`target ≥ 10 M exits/s:  ${simRate >= 10e6 ? "met" : "NOT met"}`);
+  console.log(`target ≥ 10 M exits/s:  ${rate(sim.cpuMs) >= 10e6 ? "met" : "NOT met"} (CPU time)`);
   console.log(
-    `memory: rss ${mb(heapAfter.rss)} MB (before the run ${mb(heapBefore.rss)} MB), heap used ${mb(heapAfter.heapUsed)} MB, array buffers ${mb(heapAfter.arrayBuffers)} MB (target < 400 MB)`,
+    `memory: peak rss ${mb(rssAfter)} MB (before the runs ${mb(rssBefore)} MB), heap used ${mb(heapAfter.heapUsed)} MB, array buffers ${mb(heapAfter.arrayBuffers)} MB (target < 400 MB)`,
   );
   console.log(`timeline: ${result.timeline.count} intervals kept, decimated ${result.timeline.decimated}`);
 }

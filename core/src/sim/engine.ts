@@ -188,6 +188,18 @@ export class Engine {
   events = 0;
 
   private finished = false;
+  /** Event count at which the current `run` slice stops (folded entries respect it too). */
+  private stopAt = 0;
+  /**
+   * Whether a VM entry may be processed as soon as its exit is taken instead of through the
+   * event queue ("folding"), see scheduleEntry. Only without host preemption: that is the one
+   * mechanism by which one vCPU observes another's mode (a descheduled lock holder).
+   */
+  private readonly foldEntries: boolean;
+  private inFold = false;
+  private foldVcpu = -1;
+  private foldNext = false;
+  private foldTime = 0;
 
   // Timeline (bounded: the first `capacity` intervals are kept, see docs/simulator.md).
   private readonly tl: Timeline;
@@ -211,7 +223,9 @@ export class Engine {
     this.preemptCycles = (options.hostPreemption?.durationSec ?? 0) * hz;
     this.arrivalBase = nV;
     this.preemptBase = nV + this.nS * nV;
-    this.heap = new EventHeap(this.preemptBase + nV);
+    // Host-preemption slots only when host preemption is simulated: fewer leaves, a shallower tree.
+    this.heap = new EventHeap(this.preemptBase + (this.preemptRate > 0 ? nV : 0));
+    this.foldEntries = this.preemptRate <= 0;
 
     this.sourceMean = new Float64Array(this.nS);
     this.sourcePeriodic = new Uint8Array(this.nS);
@@ -373,7 +387,9 @@ export class Engine {
     const endTime = this.endTime;
     const nV = this.nV;
     const stopAt = Math.min(this.events + limit, this.maxEvents + 1);
-    while (heap.size > 0) {
+    this.stopAt = stopAt;
+    const time = heap.time;
+    for (;;) {
       const slot = heap.peek();
       const t = heap.time[slot];
       if (t >= endTime) break;
@@ -389,8 +405,11 @@ export class Engine {
       this.events++;
       // Arrival slots are rescheduled in place by their handler (one sift instead of pop + push).
       if (slot < nV) {
-        heap.pop();
+        // The vCPU slot is unscheduled lazily (no tree pass): its handler usually schedules it
+        // again, which repairs the tree; only when it does not is a pass needed here.
+        time[slot] = Number.POSITIVE_INFINITY;
         this.onVcpuEvent(slot, t);
+        if (time[slot] === Number.POSITIVE_INFINITY) heap.set(slot, Number.POSITIVE_INFINITY);
       } else if (slot < this.preemptBase) {
         const rel = slot - this.arrivalBase;
         const s = (rel / nV) | 0;
@@ -941,7 +960,55 @@ export class Engine {
       } else this.ptRemaining[v] = this.p.preemptionTimerCycles;
     }
     this.mode[v] = MODE_ROOT;
-    this.heap.set(v, t + total);
+    this.scheduleEntry(v, t + total);
+  }
+
+  /**
+   * Schedules the VM entry that ends an exit episode at `te`. When no event for this vCPU can
+   * come before `te` (its arrival streams are all later; without host preemption no other vCPU
+   * acts on it), the entry is processed at once ("folded"): the vCPU's state runs ahead of the
+   * global clock by one episode, which changes nothing it or any other vCPU observes, and saves
+   * two queue operations and a dispatch per exit. Chains of exits fold in a loop, not by
+   * recursion. Random draws then interleave differently between vCPUs (the same seed still
+   * gives the same run).
+   */
+  private scheduleEntry(v: number, te: number): void {
+    const heap = this.heap;
+    if (!this.foldEntries || te >= this.endTime || this.events + 1 >= this.stopAt) {
+      heap.set(v, te);
+      return;
+    }
+    const time = heap.time;
+    const nV = this.nV;
+    for (let slot = this.arrivalBase + v, end = this.arrivalBase + this.nS * nV; slot < end; slot += nV) {
+      if (time[slot] < te) {
+        heap.set(v, te);
+        return;
+      }
+    }
+    if (this.inFold) {
+      if (v !== this.foldVcpu) {
+        heap.set(v, te);
+        return;
+      }
+      this.foldNext = true;
+      this.foldTime = te;
+      return;
+    }
+    // A slot still holding an earlier wake-up (idle preemption-timer deadline) must not fire.
+    heap.remove(v);
+    this.inFold = true;
+    this.foldVcpu = v;
+    let at = te;
+    for (;;) {
+      this.events++;
+      this.foldNext = false;
+      this.entry(v, at);
+      if (!this.foldNext) break;
+      at = this.foldTime;
+    }
+    this.inFold = false;
+    this.foldVcpu = -1;
   }
 
   /**

@@ -1,117 +1,65 @@
 /**
- * An indexed binary min-heap of event times: a fixed set of slots (one per vCPU, per arrival
- * stream, …), each with at most one pending time. Updating a slot's time moves it in place, so
- * the simulator reschedules a vCPU whose compute was interrupted without tombstones, and
- * nothing is allocated per event.
+ * The simulator's event queue: a tournament (winner) tree over a fixed set of slots (one per
+ * vCPU, per arrival stream, …), each with at most one pending time. Leaves are the slots in id
+ * order; every internal node holds the slot with the earliest time below it, ties going to the
+ * left subtree, i.e. to the smaller slot id, so the order is the total order on (time, slot) and
+ * runs are reproducible regardless of scheduling history. Scheduling, rescheduling and removing
+ * (time = +∞) are the same operation: one pass from the leaf to the root, log2(slots) steps with
+ * no data-dependent loop exits, no position bookkeeping and no allocation.
  */
 export class EventHeap {
-  /** Pending time of each slot (meaningful while the slot is in the heap). */
+  /** Pending time of each slot (+∞ when not scheduled). */
   readonly time: Float64Array;
-  /** Heap order: slot ids. */
-  private readonly heap: Int32Array;
-  /** Position of each slot in `heap`, −1 when not scheduled. */
-  private readonly position: Int32Array;
-  size = 0;
+  /** Winner slot of each tree node; node 1 is the root, nodes [leaves, 2·leaves) the slots. */
+  private readonly winner: Int32Array;
+  /** Number of leaves: the slot count rounded up to a power of two. */
+  private readonly leaves: number;
 
   constructor(slots: number) {
-    this.time = new Float64Array(slots);
-    this.heap = new Int32Array(slots);
-    this.position = new Int32Array(slots).fill(-1);
+    let leaves = 1;
+    while (leaves < slots) leaves *= 2;
+    this.leaves = leaves;
+    this.time = new Float64Array(leaves).fill(Number.POSITIVE_INFINITY);
+    this.winner = new Int32Array(2 * leaves);
+    for (let s = 0; s < leaves; s++) this.winner[leaves + s] = s;
+    for (let i = leaves - 1; i >= 1; i--) this.winner[i] = this.winner[2 * i];
   }
 
   isScheduled(slot: number): boolean {
-    return this.position[slot] >= 0;
+    return this.time[slot] !== Number.POSITIVE_INFINITY;
   }
 
-  /** Schedules or reschedules `slot` at time `t`. */
+  /** Schedules or reschedules `slot` at time `t` (+∞ unschedules it). */
   set(slot: number, t: number): void {
-    const pos = this.position[slot];
-    if (pos < 0) {
-      const i = this.size++;
-      this.heap[i] = slot;
-      this.position[slot] = i;
-      this.time[slot] = t;
-      this.siftUp(i);
-      return;
+    const time = this.time;
+    const winner = this.winner;
+    time[slot] = t;
+    let i = (slot + this.leaves) >> 1;
+    while (i > 0) {
+      const left = winner[2 * i];
+      const right = winner[2 * i + 1];
+      winner[i] = time[right] < time[left] ? right : left;
+      i >>= 1;
     }
-    const old = this.time[slot];
-    this.time[slot] = t;
-    if (t < old) this.siftUp(pos);
-    else this.siftDown(pos);
   }
 
   remove(slot: number): void {
-    const pos = this.position[slot];
-    if (pos < 0) return;
-    this.position[slot] = -1;
-    const last = --this.size;
-    if (pos === last) return;
-    const moved = this.heap[last];
-    this.heap[pos] = moved;
-    this.position[moved] = pos;
-    this.siftDown(pos);
-    this.siftUp(this.position[moved]);
+    if (this.time[slot] !== Number.POSITIVE_INFINITY) this.set(slot, Number.POSITIVE_INFINITY);
   }
 
-  /** The slot with the earliest time; only valid when size > 0. */
+  /** The slot with the earliest time (its time is +∞ when nothing is scheduled). */
   peek(): number {
-    return this.heap[0];
+    return this.winner[1];
+  }
+
+  /** The earliest pending time (+∞ when nothing is scheduled). */
+  peekTime(): number {
+    return this.time[this.winner[1]];
   }
 
   pop(): number {
-    const top = this.heap[0];
-    this.remove(top);
+    const top = this.winner[1];
+    this.set(top, Number.POSITIVE_INFINITY);
     return top;
-  }
-
-  private siftUp(i: number): void {
-    const heap = this.heap;
-    const time = this.time;
-    const position = this.position;
-    const slot = heap[i];
-    const t = time[slot];
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const ps = heap[parent];
-      // Ties break by slot id so that runs are reproducible regardless of insertion history.
-      if (time[ps] < t || (time[ps] === t && ps < slot)) break;
-      heap[i] = ps;
-      position[ps] = i;
-      i = parent;
-    }
-    heap[i] = slot;
-    position[slot] = i;
-  }
-
-  private siftDown(i: number): void {
-    const heap = this.heap;
-    const time = this.time;
-    const position = this.position;
-    const n = this.size;
-    const slot = heap[i];
-    const t = time[slot];
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      let child = left;
-      let cs = heap[left];
-      let ct = time[cs];
-      const right = left + 1;
-      if (right < n) {
-        const rs = heap[right];
-        const rt = time[rs];
-        if (rt < ct || (rt === ct && rs < cs)) {
-          child = right;
-          cs = rs;
-          ct = rt;
-        }
-      }
-      if (t < ct || (t === ct && slot < cs)) break;
-      heap[i] = cs;
-      position[cs] = i;
-      i = child;
-    }
-    heap[i] = slot;
-    position[slot] = i;
   }
 }
