@@ -127,6 +127,20 @@ function canStartToken(text: string, i: number): boolean {
   }
 }
 
+/** Slots of the intern table (a power of two) and how many of them may be filled. */
+const INTERN_SLOTS = 8192;
+const INTERN_LIMIT = 4096;
+/** Longer texts are rarely repeated: not worth hashing twice. */
+const MAX_INTERNED_LENGTH = 64;
+
+/** Whether `candidate` equals the same-length run of `text` at `start`. */
+function sameText(candidate: string, text: string, start: number): boolean {
+  for (let k = 0; k < candidate.length; k++) {
+    if (candidate.charCodeAt(k) !== text.charCodeAt(start + k)) return false;
+  }
+  return true;
+}
+
 /** Printable rendering of a run of bad characters for a message (control chars as \xNN). */
 function showBadRun(run: string): string {
   let out = "";
@@ -168,8 +182,37 @@ export class Scanner {
   private i = 0;
   private lineStart = true;
   private badRuns = 0;
+  /**
+   * Interned token texts by a hash of their characters (open addressing, linear probing): a
+   * keyword, control or unit written a thousand times is one string, not a thousand copies
+   * (fewer allocations while lexing, a smaller syntax tree for the garbage collector to move).
+   * Filled up to INTERN_LIMIT entries; later texts are sliced as usual.
+   */
+  private readonly interned: (string | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+  private internCount = 0;
 
   constructor(private readonly text: string) {}
+
+  /** `text.slice(start, end)`, shared with every earlier token of the same text. */
+  private intern(start: number, end: number): string {
+    const text = this.text;
+    let hash = end - start;
+    for (let k = start; k < end; k++) hash = (Math.imul(hash, 31) + text.charCodeAt(k)) | 0;
+    const table = this.interned;
+    let slot = hash & (INTERN_SLOTS - 1);
+    while (true) {
+      const candidate = table[slot];
+      if (candidate === undefined) break;
+      if (candidate.length === end - start && sameText(candidate, text, start)) return candidate;
+      slot = (slot + 1) & (INTERN_SLOTS - 1);
+    }
+    const fresh = text.slice(start, end);
+    if (this.internCount < INTERN_LIMIT && end - start <= MAX_INTERNED_LENGTH) {
+      table[slot] = fresh;
+      this.internCount++;
+    }
+    return fresh;
+  }
 
   private make(kind: TokenKind, start: number, end: number, tokenText: string): Token {
     const token: Token = {
@@ -212,7 +255,12 @@ export class Scanner {
         i++;
         while (i < length && isIdentPart(text.charCodeAt(i))) i++;
         this.i = i;
-        return this.make("ident", start, i, text.slice(start, i));
+        return this.make(
+          "ident",
+          start,
+          i,
+          i - start <= MAX_INTERNED_LENGTH ? this.intern(start, i) : text.slice(start, i),
+        );
       }
 
       if (isDigit(c) || (c === CH_MINUS && isDigit(text.charCodeAt(i + 1)))) {
@@ -263,7 +311,7 @@ export class Scanner {
         i++;
         while (i < length && isIdentPart(text.charCodeAt(i))) i++;
         this.i = i;
-        return this.make("exception", start, i, text.slice(start, i));
+        return this.make("exception", start, i, this.intern(start, i));
       }
 
       // A run of characters that cannot start any token: one diagnostic for the whole run.
@@ -334,7 +382,8 @@ export class Scanner {
       }
     }
     const numberEnd = i;
-    const numberText = text.slice(start, numberEnd);
+    const numberText =
+      numberEnd - start <= MAX_INTERNED_LENGTH ? this.intern(start, numberEnd) : text.slice(start, numberEnd);
 
     // An attached unit: letters, optionally followed by `/s`; or `/s` alone; or `%`.
     let unitEnd = i;
@@ -362,7 +411,10 @@ export class Scanner {
     const signed = negative ? -value : value;
 
     if (unitEnd > numberEnd) {
-      const unit = text.slice(numberEnd, unitEnd);
+      const unit =
+        unitEnd - numberEnd <= MAX_INTERNED_LENGTH
+          ? this.intern(numberEnd, unitEnd)
+          : text.slice(numberEnd, unitEnd);
       this.i = unitEnd;
       if (hex) {
         this.error("TL003", `invalid character \`${unit[0]}\` in hexadecimal number \`${numberText}\``, {
@@ -380,7 +432,12 @@ export class Scanner {
           end: unitEnd,
         });
       }
-      const token = this.make("quantity", start, unitEnd, text.slice(start, unitEnd));
+      const token = this.make(
+        "quantity",
+        start,
+        unitEnd,
+        unitEnd - start <= MAX_INTERNED_LENGTH ? this.intern(start, unitEnd) : text.slice(start, unitEnd),
+      );
       token.value = signed;
       token.unit = unit;
       token.integer = integer;

@@ -97,6 +97,12 @@ class Parser {
   private lastEnd = 0;
   private syntaxDiagnostics = 0;
   readonly diagnostics: Diagnostic[];
+  /**
+   * Shared stack the list-building loops push onto; each list is then copied out at its exact
+   * length (`collect`). An array grown by `push` from empty keeps room for 17 elements, and the
+   * syntax tree holds tens of thousands of short lists for the whole analysis.
+   */
+  private readonly scratch: unknown[] = [];
 
   constructor(
     private readonly text: string,
@@ -104,6 +110,14 @@ class Parser {
   ) {
     // Lexical and syntax diagnostics share one list, in the order they are found.
     this.diagnostics = scanner.diagnostics;
+  }
+
+  /** The scratch entries pushed since `base`, as an exact-size array; pops them. */
+  private collect<T>(base: number): T[] {
+    const scratch = this.scratch;
+    const out = scratch.slice(base) as T[];
+    scratch.length = base;
+    return out;
   }
 
   // ---- token access -------------------------------------------------------------------------
@@ -385,12 +399,19 @@ class Parser {
   private parseBlock(context: BlockContext, depth: number): Block {
     const openToken = this.next();
     const open = spanOf(openToken);
-    const entries: BlockEntry[] = [];
     if (depth > MAX_BLOCK_DEPTH) {
       this.error("TL013", `blocks are nested more than ${MAX_BLOCK_DEPTH} deep; this block is skipped`, open);
       const close = this.skipBalanced(1);
-      return { kind: "Block", context, entries, open, close, span: { start: open.start, end: this.lastEnd } };
+      return {
+        kind: "Block",
+        context,
+        entries: [],
+        open,
+        close,
+        span: { start: open.start, end: this.lastEnd },
+      };
     }
+    const base = this.scratch.length;
     let close: Span | undefined;
     const armOps = ARM_OPS[context];
     while (true) {
@@ -415,9 +436,10 @@ class Parser {
       else if (context === "ept") entry = this.parseEptEntry();
       else if (context === "expect") entry = this.parseBudget();
       else entry = this.parseStatement(context, depth, false);
-      if (entry !== undefined) entries.push(entry);
+      if (entry !== undefined) this.scratch.push(entry);
       if (this.pos === before) this.next();
     }
+    const entries = this.collect<BlockEntry>(base);
     return { kind: "Block", context, entries, open, close, span: { start: open.start, end: this.lastEnd } };
   }
 
@@ -444,7 +466,7 @@ class Parser {
         fixes,
       );
       this.next();
-      const items: Item[] = [];
+      const base = this.scratch.length;
       // Keep what follows on the line as items (for completion), without further messages.
       while (true) {
         const token = this.peek();
@@ -456,13 +478,13 @@ class Parser {
           break;
         }
         const item = this.parseItem(true);
-        if (item !== undefined) items.push(item);
+        if (item !== undefined) this.scratch.push(item);
       }
       return {
         kind: "Statement",
         keyword: keywordToken.text,
         keywordSpan: spanOf(keywordToken),
-        items,
+        items: this.collect<Item>(base),
         known: false,
         span: { start: keywordToken.start, end: this.lastEnd },
       };
@@ -479,7 +501,8 @@ class Parser {
   ): Statement {
     const keywordToken = this.next();
     const keyword = keywordToken.text;
-    const items: Item[] = [];
+    const scratch = this.scratch;
+    const base = scratch.length;
     let body: Block | undefined;
     while (true) {
       const token = this.peek();
@@ -502,7 +525,7 @@ class Parser {
       } else if (
         token.kind === "ident" &&
         table.has(token.text) &&
-        !(items.length < shape.maxItems && shape.subwords?.includes(token.text))
+        !(scratch.length - base < shape.maxItems && shape.subwords?.includes(token.text))
       ) {
         break;
       }
@@ -511,7 +534,7 @@ class Parser {
         this.next();
         continue;
       }
-      if (items.length >= shape.maxItems) {
+      if (scratch.length - base >= shape.maxItems) {
         if (shape.maxItems === 0) break;
         // Too many items: report once and drop the rest of the line.
         this.error(
@@ -523,8 +546,9 @@ class Parser {
         break;
       }
       const item = this.parseItem(true);
-      if (item !== undefined) items.push(item);
+      if (item !== undefined) scratch.push(item);
     }
+    const items = this.collect<Item>(base);
     if (shape.body !== undefined && body === undefined) {
       this.error(
         "TL011",
@@ -668,16 +692,17 @@ class Parser {
       this.next();
       this.next();
     }
-    const statements: Statement[] = [];
+    const base = this.scratch.length;
     while (true) {
       const next = this.peek();
       if (next.kind === "eof" || this.isPunct(next, "}") || this.isTopLevelLineStart(next)) break;
       if (next.kind === "quantity" && next.unit === "%") break;
       const before = this.pos;
       const statement = this.parseStatement(opsContext, depth, true);
-      if (statement !== undefined) statements.push(statement);
+      if (statement !== undefined) this.scratch.push(statement);
       if (this.pos === before) this.next();
     }
+    const statements = this.collect<Statement>(base);
     return { kind: "Arm", probability, label, statements, span: { start: token.start, end: this.lastEnd } };
   }
 
@@ -694,13 +719,14 @@ class Parser {
       return undefined;
     }
     const range = this.parseItem(false) as RangeLit | NumberLit;
-    const perms: Ident[] = [];
+    const base = this.scratch.length;
     while (true) {
       const next = this.peek();
       if (next.kind !== "ident" || next.lineStart) break;
-      perms.push({ kind: "Ident", name: next.text, span: spanOf(next) });
+      this.scratch.push({ kind: "Ident", name: next.text, span: spanOf(next) } satisfies Ident);
       this.next();
     }
+    const perms = this.collect<Ident>(base);
     if (perms.length === 0) {
       this.error(
         "TL016",
