@@ -108,8 +108,7 @@ function parsePort(value) {
   return port;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const args = process.argv.slice(2);
+async function main(args) {
   let dir;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--dir" && args[i + 1]) dir = resolve(args[++i]);
@@ -131,4 +130,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     console.error(`serve-playground: ${message}`);
     process.exit(1);
   }
+}
+
+// No top-level await: the tests import this module through tsx's CommonJS transform.
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  void main(process.argv.slice(2));
 }

@@ -3,6 +3,8 @@
  * loader for .vmcs, set in scripts/build.mjs). test/playground-state.test.ts checks that this
  * list names exactly the files in examples/, so a new example cannot be forgotten here.
  */
+export { exampleSummary } from "./exampleSummary";
+
 import cpuidMasking from "../../examples/cpuid-masking.vmcs";
 import e1000VsVirtio from "../../examples/e1000-vs-virtio.vmcs";
 import hypercallBatching from "../../examples/hypercall-batching.vmcs";
@@ -30,19 +32,3 @@ export const EXAMPLES: ReadonlyMap<string, string> = new Map([
 
 /** Opened when the link and local storage give nothing. */
 export const DEFAULT_EXAMPLE = "kvm-default.vmcs";
-
-/**
- * The example's description: its leading comment block, without the `// name.vmcs — ` prefix,
- * as one line (for the picker's tooltip and the page's caption).
- */
-export function exampleSummary(text: string): string {
-  const lines: string[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^\s*\/\/\s?(.*)$/.exec(line);
-    if (!match) break;
-    const content = match[1]!.trim();
-    if (content === "") break;
-    lines.push(content);
-  }
-  return lines.join(" ").replace(/^[\w.-]+\.vmcs\s+—\s+/, "");
-}

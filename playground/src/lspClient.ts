@@ -33,7 +33,7 @@ interface JsonRpcMessage {
   error?: { code: number; message: string; data?: unknown };
 }
 
-/** A request the page sends itself; answered through `TraplineTransport.request`. */
+/** The server's error answer to a request the page sent with `TraplineTransport.request`. */
 export class LspRequestError extends Error {
   constructor(
     readonly code: number,
@@ -50,6 +50,9 @@ export class TraplineTransport implements Transport {
     { resolve: (value: unknown) => void; reject: (error: Error) => void }
   >();
   private readonly notificationHandlers = new Map<string, (params: unknown) => void>();
+  private readonly requestObservers = new Map<string, () => () => void>();
+  /** Client requests in flight that an observer watches: id → what to call once answered. */
+  private readonly observedRequests = new Map<number | string, () => void>();
 
   constructor(
     private readonly inner: Transport,
@@ -62,6 +65,10 @@ export class TraplineTransport implements Transport {
 
   send(message: Message): Promise<void> {
     const rpc = message as unknown as JsonRpcMessage;
+    if (rpc.method !== undefined && rpc.id !== undefined && rpc.id !== null) {
+      const observer = this.requestObservers.get(rpc.method);
+      if (observer) this.observedRequests.set(rpc.id, observer());
+    }
     if (rpc.method === "initialize" && typeof rpc.params === "object" && rpc.params !== null) {
       const amended = {
         ...rpc,
@@ -78,7 +85,17 @@ export class TraplineTransport implements Transport {
       return;
     }
     this.inner.setListener((message) => {
-      if (!this.intercept(message as unknown as JsonRpcMessage)) listener(message);
+      const rpc = message as unknown as JsonRpcMessage;
+      if (this.intercept(rpc)) return;
+      listener(message);
+      if (rpc.method === undefined && rpc.id !== undefined && rpc.id !== null) {
+        const answered = this.observedRequests.get(rpc.id);
+        if (answered) {
+          this.observedRequests.delete(rpc.id);
+          // MonacoLspClient applies the answer after an await; run once it has.
+          setTimeout(answered, 0);
+        }
+      }
     });
   }
 
@@ -89,6 +106,15 @@ export class TraplineTransport implements Transport {
   /** Handles `method` notifications from the server (instead of MonacoLspClient, which ignores them). */
   onNotification<P>(method: string, handler: (params: P) => void): void {
     this.notificationHandlers.set(method, handler as (params: unknown) => void);
+  }
+
+  /**
+   * Watches the client's own `method` requests: `onSend` runs as one is sent and returns what to
+   * run once its answer has been applied (the page uses it to know which document version the
+   * pulled diagnostics belong to).
+   */
+  observeRequest(method: string, onSend: () => () => void): void {
+    this.requestObservers.set(method, onSend);
   }
 
   /** Sends a request of the page's own (a Trapline custom method) and waits for its answer. */

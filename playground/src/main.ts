@@ -39,6 +39,8 @@ export interface PlaygroundHandle {
   model: monaco.editor.ITextModel;
   /** The latest `trapline/fileStatus` the server sent (undefined before the first analysis). */
   fileStatus(): FileStatusParams | undefined;
+  /** The model version whose diagnostics the markers show (0 before the first answer). */
+  diagnosticsVersion(): number;
   runSimulation(guest?: string): void;
 }
 
@@ -106,6 +108,15 @@ function start(): void {
     // The "▶ Simulate" code lens runs RUN_SIMULATION_COMMAND, registered below.
     simulateCommand: true,
     estimateCommand: false,
+  });
+  // Which document version the markers on screen belong to: the server answers pull requests
+  // (textDocument/diagnostic) for the version the client had when it asked.
+  let diagnosticsVersion = 0;
+  transport.observeRequest("textDocument/diagnostic", () => {
+    const version = model.getVersionId();
+    return () => {
+      diagnosticsVersion = Math.max(diagnosticsVersion, version);
+    };
   });
   let latestStatus: FileStatusParams | undefined;
   transport.onNotification<FileStatusParams>(FILE_STATUS_METHOD, (status) => {
@@ -266,7 +277,14 @@ function start(): void {
     notice.hidden = true;
   });
 
-  window.traplinePlayground = { monaco, editor, model, fileStatus: () => latestStatus, runSimulation };
+  window.traplinePlayground = {
+    monaco,
+    editor,
+    model,
+    fileStatus: () => latestStatus,
+    diagnosticsVersion: () => diagnosticsVersion,
+    runSimulation,
+  };
   editor.focus();
 }
 

@@ -1,0 +1,334 @@
+/**
+ * The browser playground end to end in headless Chromium (Debian's, via playwright-core): the
+ * production build of playground-dist/ served by scripts/serve-playground.mjs, the language
+ * server in its worker, monaco's markers/hover/quick fixes, the `#src=` link, and "Run
+ * simulation" drawing lanes in the timeline panel. Screenshots go to test-artifacts/playground/.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Frame, Page } from "playwright-core";
+import type { PlaygroundHandle } from "../playground/src/main";
+import { hashForSource } from "../playground/src/state";
+// @ts-expect-error: a plain ES module without type declarations
+import { servePlayground } from "../scripts/serve-playground.mjs";
+import { artifactPath, REPO_ROOT } from "./support/artifacts";
+import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
+import { missingTool } from "./support/skip";
+
+declare global {
+  interface Window {
+    traplinePlayground?: PlaygroundHandle;
+  }
+}
+
+const DIST = join(REPO_ROOT, "playground-dist");
+/** monaco.MarkerSeverity.Error (the page's monaco is not loaded in Node). */
+const MARKER_ERROR = 8;
+
+/** process_posted_interrupts without acknowledge_interrupt_on_exit: VM entry fails (SDM §26.2.1.1/§26.2.1.2, KVM nested_vmx_check_apicv_controls). */
+const POSTED_WITHOUT_ACK = `target skylake_server @ 2.1GHz
+
+vmcs posted {
+  pin   external_interrupt_exiting nmi_exiting virtual_nmis process_posted_interrupts
+  proc  use_tpr_shadow use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest virtual_interrupt_delivery apic_register_virtualization virtualize_x2apic_mode
+  exit  host_address_space_size
+  entry ia32e_mode_guest
+  field VIRTUAL_PROCESSOR_ID = 1
+}
+
+handler EXTERNAL_INTERRUPT { work 350 }
+
+guest app on posted {
+  vcpus 1
+  path work rate 10k/s { compute 20us  wrmsr IA32_TSC_DEADLINE }
+}
+`;
+
+/** Waits until the server has analysed the model's current version and its markers are on screen. */
+async function waitForAnalysis(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const pg = window.traplinePlayground;
+      if (!pg) return false;
+      const version = pg.model.getVersionId();
+      return pg.fileStatus()?.version === version && pg.diagnosticsVersion() >= version;
+    },
+    undefined,
+    { timeout: 20_000 },
+  );
+}
+
+interface MarkerSummary {
+  severity: number;
+  message: string;
+  code: string;
+  line: number;
+  column: number;
+}
+
+function markers(page: Page): Promise<MarkerSummary[]> {
+  return page.evaluate(() => {
+    const pg = window.traplinePlayground!;
+    return pg.monaco.editor.getModelMarkers({ resource: pg.model.uri }).map((m) => ({
+      severity: m.severity as number,
+      message: m.message,
+      code: typeof m.code === "string" ? m.code : (m.code?.value ?? ""),
+      line: m.startLineNumber,
+      column: m.startColumn,
+    }));
+  });
+}
+
+/** Page coordinates of a model position (1-based), after scrolling it into view. */
+async function pointAt(page: Page, lineNumber: number, column: number): Promise<{ x: number; y: number }> {
+  const point = await page.evaluate(
+    ({ lineNumber, column }) => {
+      const { editor } = window.traplinePlayground!;
+      editor.revealPositionInCenter({ lineNumber, column });
+      const visible = editor.getScrolledVisiblePosition({ lineNumber, column });
+      const box = editor.getDomNode()!.getBoundingClientRect();
+      return visible
+        ? { x: box.left + visible.left + 3, y: box.top + visible.top + visible.height / 2 }
+        : undefined;
+    },
+    { lineNumber, column },
+  );
+  assert.ok(point, `line ${lineNumber} column ${column} is visible`);
+  return point;
+}
+
+describe("browser playground", { timeout: 180_000 }, () => {
+  let browser: LaunchedBrowser | undefined;
+  let server: { close(callback: () => void): void } | undefined;
+  let url = "";
+
+  before(async () => {
+    if (!chromiumPath()) return;
+    // The production build: what `npm start` and `npm run build:playground` serve.
+    execFileSync(process.execPath, ["scripts/build.mjs", "--only=playground", "--production"], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const started = await servePlayground({ dir: DIST, port: 0 });
+    server = started.server;
+    url = started.url;
+    browser = await launchChromium({ viewport: { width: 1400, height: 900 } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  /** The shared page, on the playground (each test can run alone with --test-name-pattern). */
+  async function playgroundPage(): Promise<Page> {
+    const page = browser!.page;
+    if (!page.url().startsWith(url)) await page.goto(url);
+    return page;
+  }
+
+  const pageErrors = () =>
+    browser!.consoleLog.filter((line) => line.startsWith("[pageerror]") || line.startsWith("[error]"));
+
+  it("ships under 6 MB of minified JavaScript, monaco once, workers separate", (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const scripts: { file: string; bytes: number }[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (name.endsWith(".js"))
+          scripts.push({ file: path.slice(DIST.length + 1), bytes: statSync(path).size });
+      }
+    };
+    walk(DIST);
+    const total = scripts.reduce((sum, script) => sum + script.bytes, 0);
+    t.diagnostic(
+      `playground-dist JavaScript: ${scripts.map((s) => `${s.file} ${(s.bytes / 1e6).toFixed(2)} MB`).join(", ")}; total ${(total / 1e6).toFixed(2)} MB`,
+    );
+    assert.ok(total < 6_000_000, `total ${total} bytes`);
+    assert.deepEqual(scripts.map((s) => s.file).sort(), [
+      "editor.worker.js",
+      "lsp-worker.js",
+      "main.js",
+      "timeline/sim-worker.js",
+      "timeline/timeline.js",
+    ]);
+    // The editor (its actions, its CSS class names) is in the page bundle once; the language
+    // server, simulator and panel bundles carry none of it.
+    assert.ok(readFileSync(join(DIST, "main.js"), "utf8").includes("editor.action.quickFix"));
+    for (const worker of ["lsp-worker.js", "timeline/sim-worker.js", "timeline/timeline.js"]) {
+      const text = readFileSync(join(DIST, worker), "utf8");
+      assert.ok(
+        !text.includes("monaco-editor") && !text.includes("editor.action."),
+        `${worker} has no monaco`,
+      );
+    }
+    // Offline: nothing is fetched from another origin.
+    const page = readFileSync(join(DIST, "index.html"), "utf8");
+    assert.ok(
+      !/https?:\/\//.test(page.replace(/<!--[\s\S]*?-->/g, "")),
+      "index.html references no remote URL",
+    );
+  });
+
+  it("opens the default example and every example with no error markers", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = browser.page;
+    await page.goto(url);
+    await waitForAnalysis(page);
+    assert.equal(await page.inputValue("#example-picker"), "kvm-default.vmcs");
+    assert.match(await page.url(), /#src=[A-Za-z0-9_-]+$/, "the address bar holds the text");
+
+    const names = await page.$$eval("#example-picker option", (options) =>
+      options.map((o) => (o as HTMLOptionElement).value).filter(Boolean),
+    );
+    assert.ok(names.length >= 5, `${names.length} examples in the picker`);
+    for (const name of names) {
+      await page.selectOption("#example-picker", name);
+      await waitForAnalysis(page);
+      const errors = (await markers(page)).filter((m) => m.severity === MARKER_ERROR);
+      assert.deepEqual(errors, [], `${name} opens without errors`);
+      const status = await page.evaluate(() => window.traplinePlayground!.fileStatus()!);
+      assert.equal(status.errors, 0);
+      assert.ok(status.guests.length > 0, `${name} has guests`);
+    }
+    assert.deepEqual(pageErrors(), []);
+  });
+
+  it("a #src= link with process_posted_interrupts but no acknowledge_interrupt_on_exit shows the VM-entry error, and its quick fix clears it", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${url}${hashForSource(POSTED_WITHOUT_ACK)}`);
+      await waitForAnalysis(page);
+      assert.equal(
+        await page.evaluate(() => window.traplinePlayground!.model.getValue()),
+        POSTED_WITHOUT_ACK,
+      );
+      const errors = (await markers(page)).filter((m) => m.severity === MARKER_ERROR);
+      assert.equal(errors.length, 1, JSON.stringify(errors));
+      const [error] = errors;
+      assert.equal(error!.code, "VMX-E15");
+      assert.match(
+        error!.message,
+        /process_posted_interrupts \(pin\) requires acknowledge_interrupt_on_exit \(exit\) = 1/,
+      );
+      // On the control's name in the pin line.
+      assert.equal(error!.line, 4);
+      assert.equal(
+        POSTED_WITHOUT_ACK.split("\n")[3]!
+          .slice(error!.column - 1)
+          .startsWith("process_posted_interrupts"),
+        true,
+      );
+      assert.equal(
+        await page.isDisabled("#run-simulation"),
+        true,
+        "a VMCS that fails VM entry cannot be simulated",
+      );
+      await page.screenshot({ path: artifactPath("playground", "posted-without-ack.png") });
+
+      // The server's quick fix, through monaco's lightbulb menu.
+      await page.evaluate(
+        ({ line, column }) => {
+          const { editor } = window.traplinePlayground!;
+          editor.setPosition({ lineNumber: line, column: column + 1 });
+          editor.focus();
+          editor.trigger("test", "editor.action.quickFix", {});
+        },
+        { line: error!.line, column: error!.column },
+      );
+      const fix = page.locator('.action-widget [role="option"]', {
+        hasText: "Add acknowledge_interrupt_on_exit (exit)",
+      });
+      await fix.first().waitFor({ timeout: 10_000 });
+      await fix.first().click();
+      await page.waitForFunction(() =>
+        window.traplinePlayground!.model.getValue().includes("acknowledge_interrupt_on_exit"),
+      );
+      await waitForAnalysis(page);
+      assert.deepEqual(
+        (await markers(page)).filter((m) => m.severity === MARKER_ERROR),
+        [],
+        "the fix removes the error",
+      );
+      assert.match(
+        await page.evaluate(() => window.traplinePlayground!.model.getValue()),
+        /exit {2}host_address_space_size acknowledge_interrupt_on_exit\n/,
+      );
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("hovering a guest operation shows its exit cost in cycles", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await playgroundPage();
+    await page.selectOption("#example-picker", "kvm-default.vmcs");
+    await waitForAnalysis(page);
+    const where = await page.evaluate(() => {
+      const { model } = window.traplinePlayground!;
+      const match = model.findMatches("mmio write 0xfebf_0018", false, false, true, null, false)[0];
+      return match ? { line: match.range.startLineNumber, column: match.range.startColumn } : undefined;
+    });
+    assert.ok(where, "kvm-default.vmcs has the mmio write");
+    const point = await pointAt(page, where.line, where.column + 1);
+    await page.mouse.move(point.x, point.y);
+    const hover = page.locator(".monaco-hover-content", { hasText: "cycles" });
+    await hover.first().waitFor({ state: "visible", timeout: 10_000 });
+    const text = (await hover.first().textContent()) ?? "";
+    assert.match(text, /EPT_MISCONFIG/, text);
+    assert.match(text, /[\d,]+ cycles/, text);
+    await page.screenshot({ path: artifactPath("playground", "hover.png") });
+    await page.mouse.move(5, 5);
+  });
+
+  it("Run simulation draws the vCPU lanes in the timeline panel", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await playgroundPage();
+    await page.selectOption("#example-picker", "kvm-default.vmcs");
+    await waitForAnalysis(page);
+    await page.click("#run-simulation");
+    await page.waitForSelector('#run-status[data-status="done"]', { timeout: 60_000 });
+    assert.match((await page.textContent("#run-status")) ?? "", /Simulated: [\d,]+ exits/);
+
+    const frame: Frame | null = page.frame({ url: /timeline\/index\.html$/ });
+    assert.ok(frame, "the timeline iframe");
+    await frame.waitForFunction(() =>
+      document.querySelector("header.header")?.textContent?.includes("netperf"),
+    );
+    // Lanes: the canvas holds the vCPU state colours (timeline.css --tl-state-*).
+    const colours = await frame.evaluate(() => {
+      const canvas = document.querySelector<HTMLCanvasElement>("canvas.timeline")!;
+      const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const seen = new Set<string>();
+      for (let i = 0; i < data.length; i += 4) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+      const style = getComputedStyle(document.body);
+      // No named helper functions in here: tsx would wrap them in a `__name` the page lacks.
+      const [states, reasons] = [
+        ["guest", "exit", "handler", "userspace", "halted", "polling"].map((name) => `--tl-state-${name}`),
+        Array.from({ length: 10 }, (_, i) => `--tl-reason-${i}`),
+      ].map((names) =>
+        names.filter((name) => {
+          const hex = style.getPropertyValue(name).trim().replace("#", "");
+          return seen.has([0, 2, 4].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join(","));
+        }),
+      );
+      return { states: states!, reasons: reasons!, height: canvas.height };
+    });
+    // netperf idles in HLT between packets and spends its exits in user space (the NIC model).
+    const seen = JSON.stringify(colours);
+    assert.ok(colours.states.includes("--tl-state-halted"), `lanes show halted time: ${seen}`);
+    assert.ok(colours.states.length >= 2, `lanes show several vCPU states: ${seen}`);
+    assert.ok(colours.reasons.length >= 1, `exits are drawn in their reason colours: ${seen}`);
+    assert.ok(colours.height > 40);
+
+    await page.screenshot({ path: artifactPath("playground", "playground.png") });
+    assert.deepEqual(pageErrors(), []);
+  });
+});
