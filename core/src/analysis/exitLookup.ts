@@ -16,15 +16,21 @@ export interface EptEntry {
 
 export interface VmcsLookup {
   /**
-   * I/O bitmaps A (ports 0000–7FFF) and B (8000–FFFF) back to back: bit `port` set ⇒ an
-   * access to that port exits when "use I/O bitmaps" = 1 (SDM Vol. 3C §26.1.3; vmx-facts §6).
+   * The set bits of I/O bitmaps A (ports 0000–7FFF) and B (8000–FFFF): a port in one of these
+   * inclusive ranges ⇒ an access to it exits when "use I/O bitmaps" = 1 (SDM Vol. 3C §26.1.3;
+   * vmx-facts §6). Kept as the trapped ranges rather than the 8-KiB bitmaps: a file has a few
+   * ranges per vmcs, and zero-filling 12 KiB of bitmaps per vmcs on every keystroke cost more
+   * than all the decisions that read them. With many ranges, `ioBitmap` holds the real bitmap.
    */
-  ioBitmap: Uint8Array;
+  ioRanges: readonly { first: number; last: number }[];
+  ioBitmap?: Uint8Array;
   /**
-   * The 4-KiB MSR bitmap exactly as the hardware reads it (L-kvmvmx.h comment, vmx-facts §2g):
-   * read-low 0x000–0x3ff, read-high 0x400–0x7ff, write-low 0x800–0xbff, write-high 0xc00–0xfff.
+   * The set bits of the 4-KiB MSR bitmap (L-kvmvmx.h comment, vmx-facts §2g: read-low
+   * 0x000–0x3ff, read-high 0x400–0x7ff, write-low 0x800–0xbff, write-high 0xc00–0xfff), by MSR
+   * index: bit 0 = read bitmap bit, bit 1 = write bitmap bit. Only MSRs inside the two bitmap
+   * ranges are recorded.
    */
-  msrBitmap: Uint8Array;
+  msrBits: ReadonlyMap<number, number>;
   /** Sorted by start; `maxEndBefore[i]` is the largest end among entries 0..i. */
   ept: EptEntry[];
   eptStarts: bigint[];
@@ -48,6 +54,11 @@ export interface VmcsLookup {
 
 const lookups = new WeakMap<VmcsIR, VmcsLookup>();
 
+/** More trapped I/O ranges than this in one vmcs: build the bitmap instead of scanning ranges. */
+const IO_RANGES_SCAN_LIMIT = 16;
+const MSR_BIT_READ = 1;
+const MSR_BIT_WRITE = 2;
+
 function fieldValue(vmcs: VmcsIR, name: string): bigint | undefined {
   return vmcs.fields.get(name)?.value;
 }
@@ -56,21 +67,26 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   const cached = lookups.get(vmcs);
   if (cached) return cached;
 
-  const ioBitmap = new Uint8Array(8192);
+  const ioRanges: { first: number; last: number }[] = [];
   for (const range of vmcs.ioTraps) {
     const first = Math.max(0, range.first);
     const last = Math.min(0xffff, range.last);
-    for (let port = first; port <= last; port++) ioBitmap[port >> 3]! |= 1 << (port & 7);
+    if (first <= last) ioRanges.push({ first, last });
+  }
+  let ioBitmap: Uint8Array | undefined;
+  if (ioRanges.length > IO_RANGES_SCAN_LIMIT) {
+    ioBitmap = new Uint8Array(8192);
+    for (const { first, last } of ioRanges) {
+      for (let port = first; port <= last; port++) ioBitmap[port >> 3]! |= 1 << (port & 7);
+    }
   }
 
-  const msrBitmap = new Uint8Array(4096);
+  const msrBits = new Map<number, number>();
   for (const trap of vmcs.msrTraps) {
-    const offset = msrBitmapOffset(trap.msr);
-    if (offset < 0) continue; // outside both ranges: always exits, nothing to record
-    const byte = offset + ((trap.msr & 0x1fff) >> 3);
-    const bit = 1 << (trap.msr & 7);
-    if (trap.read) msrBitmap[byte]! |= bit;
-    if (trap.write) msrBitmap[byte + 0x800]! |= bit;
+    // Outside both ranges: always exits, nothing to record.
+    if (msrBitmapOffset(trap.msr) < 0) continue;
+    const bits = (trap.read ? MSR_BIT_READ : 0) | (trap.write ? MSR_BIT_WRITE : 0);
+    msrBits.set(trap.msr, (msrBits.get(trap.msr) ?? 0) | bits);
   }
 
   const ept: EptEntry[] = vmcs.ept.map((r, index) => ({ start: r.start, end: r.end, perms: r.perms, index }));
@@ -100,8 +116,9 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
 
   const tpr = vmcs.tprThreshold?.value ?? Number(fieldValue(vmcs, "TPR_THRESHOLD") ?? 0n);
   const lookup: VmcsLookup = {
+    ioRanges,
     ioBitmap,
-    msrBitmap,
+    msrBits,
     ept,
     eptStarts,
     eptMaxEnd,
@@ -135,15 +152,15 @@ export function msrInBitmapRange(msr: number): boolean {
 
 /** Whether the MSR bitmap bit for this access is 1 (the MSR must be inside a bitmap range). */
 export function msrBitmapBit(lookup: VmcsLookup, msr: number, write: boolean): boolean {
-  const offset = msrBitmapOffset(msr);
-  if (offset < 0) return true;
-  const byte = offset + ((msr & 0x1fff) >> 3) + (write ? 0x800 : 0);
-  return (lookup.msrBitmap[byte]! & (1 << (msr & 7))) !== 0;
+  if (msrBitmapOffset(msr) < 0) return true;
+  return ((lookup.msrBits.get(msr) ?? 0) & (write ? MSR_BIT_WRITE : MSR_BIT_READ)) !== 0;
 }
 
 export function ioBitmapBit(lookup: VmcsLookup, port: number): boolean {
   const p = port & 0xffff;
-  return (lookup.ioBitmap[p >> 3]! & (1 << (p & 7))) !== 0;
+  if (lookup.ioBitmap !== undefined) return (lookup.ioBitmap[p >> 3]! & (1 << (p & 7))) !== 0;
+  for (const range of lookup.ioRanges) if (p >= range.first && p <= range.last) return true;
+  return false;
 }
 
 /**
