@@ -14,6 +14,7 @@ import type { PlaygroundHandle } from "../playground/src/main";
 import { hashForSource } from "../playground/src/state";
 // @ts-expect-error: a plain ES module without type declarations
 import { servePlayground } from "../scripts/serve-playground.mjs";
+import type { TimelineApp } from "../webview/src/app";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
 import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
 import { missingTool } from "./support/skip";
@@ -21,6 +22,7 @@ import { missingTool } from "./support/skip";
 declare global {
   interface Window {
     traplinePlayground?: PlaygroundHandle;
+    traplineTimelineApp?: TimelineApp;
   }
 }
 
@@ -329,6 +331,27 @@ describe("browser playground", { timeout: 180_000 }, () => {
     assert.ok(colours.height > 40);
 
     await page.screenshot({ path: artifactPath("playground", "playground.png") });
+
+    // A click on an exit in the panel selects the guest operation or handler in the editor.
+    await page.evaluate(() => window.traplinePlayground!.editor.setPosition({ lineNumber: 1, column: 1 }));
+    const spot = await frame.evaluate(() => {
+      const app = window.traplineTimelineApp!;
+      return app.locateExit(0, app.longestExit(0));
+    });
+    assert.ok(spot, "vCPU 0 has an exit");
+    const frameBox = (await page.locator("#timeline-frame").boundingBox())!;
+    await page.mouse.click(frameBox.x + spot.clientX, frameBox.y + spot.clientY);
+    await page.waitForFunction(() => window.traplinePlayground!.editor.getPosition()!.lineNumber > 1);
+    const selected = await page.evaluate(() => {
+      const { editor, model } = window.traplinePlayground!;
+      const selection = editor.getSelection()!;
+      return {
+        text: model.getValueInRange(selection),
+        line: model.getLineContent(selection.startLineNumber),
+      };
+    });
+    assert.ok(selected.text.trim().length > 0, `the reveal selects source text: ${JSON.stringify(selected)}`);
+    assert.ok(!selected.line.trim().startsWith("//"), `not a comment: ${selected.line}`);
     assert.deepEqual(pageErrors(), []);
   });
 });
