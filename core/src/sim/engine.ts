@@ -1,6 +1,6 @@
 /**
  * The discrete-event engine. One state machine per vCPU (guest, VM-exit transition, handler,
- * user space, halted, halt polling, descheduled), events in an indexed binary heap of numeric
+ * user space, halted, halt polling, descheduled), events in a tournament tree of per-vCPU numeric
  * times, all per-vCPU and per-context state in typed arrays, and no allocation per event: the
  * hot path is exits of a precompiled plan (see plan.ts). Time is kept in CPU cycles of the
  * target (doubles); the timeline converts to nanoseconds when it records.
@@ -102,8 +102,12 @@ export class Engine {
   private readonly pleMax: number;
   private readonly preemptRate: number;
   private readonly preemptCycles: number;
-  private readonly arrivalBase: number;
-  private readonly preemptBase: number;
+  /** The vCPU's own next event (end of compute, VM entry, wake-up…), +∞ when none. */
+  private readonly vcpuTime: Float64Array;
+  /** Next arrival of each source on each vCPU, index v·nS + s (+∞ when none). */
+  private readonly arrivalTime: Float64Array;
+  /** Next host preemption of each vCPU (+∞ without host preemption). */
+  private readonly preemptTime: Float64Array;
   private readonly sourceMean: Float64Array;
   private readonly sourcePeriodic: Uint8Array;
   private readonly ticklessSource: number;
@@ -200,6 +204,14 @@ export class Engine {
   private foldVcpu = -1;
   private foldNext = false;
   private foldTime = 0;
+  private lastOutcome = 0;
+  private readonly straightAllowed: boolean;
+  private readonly straightStart: Int32Array;
+  private readonly straightLength: Int32Array;
+  private readonly straightMax: Float64Array;
+  private readonly straightCompute: Float64Array;
+  private readonly straightExit: Int32Array;
+  private readonly straightSource: Int32Array;
 
   // Timeline (bounded: the first `capacity` intervals are kept, see docs/simulator.md).
   private readonly tl: Timeline;
@@ -221,11 +233,22 @@ export class Engine {
     this.pleMax = options.pleWindowMax ?? 4294967295; // KVM_VMX_DEFAULT_PLE_WINDOW_MAX = UINT_MAX
     this.preemptRate = options.hostPreemption?.ratePerSec ?? 0;
     this.preemptCycles = (options.hostPreemption?.durationSec ?? 0) * hz;
-    this.arrivalBase = nV;
-    this.preemptBase = nV + this.nS * nV;
-    // Host-preemption slots only when host preemption is simulated: fewer leaves, a shallower tree.
-    this.heap = new EventHeap(this.preemptBase + (this.preemptRate > 0 ? nV : 0));
+    // One queue slot per vCPU holding the earliest of its own event, its arrivals and its host
+    // preemption (refresh): one tree pass per event, over a tree of vCPUs only.
+    this.heap = new EventHeap(nV);
+    this.vcpuTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.arrivalTime = new Float64Array(nV * this.nS).fill(Number.POSITIVE_INFINITY);
+    this.preemptTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
     this.foldEntries = this.preemptRate <= 0;
+    // Straight-line jobs need the folding conditions and no preemption timer (it could expire
+    // inside the job); the tickless tick is programmed by goIdle at the job's end as usual.
+    this.straightAllowed = this.foldEntries && plan.preemptionTimerCycles <= 0;
+    this.straightStart = plan.straight.start;
+    this.straightLength = plan.straight.length;
+    this.straightMax = plan.straight.maxCycles;
+    this.straightCompute = plan.straight.compute;
+    this.straightExit = plan.straight.exit;
+    this.straightSource = plan.straight.source;
 
     this.sourceMean = new Float64Array(this.nS);
     this.sourcePeriodic = new Uint8Array(this.nS);
@@ -367,10 +390,9 @@ export class Engine {
         if (mean <= 0) continue;
         // Periodic sources start at a random phase; Poisson ones after an exponential gap.
         const first = this.sourcePeriodic[s] ? this.rng.next() * mean : this.rng.exponential(mean);
-        this.heap.set(this.arrivalBase + s * nV + v, first);
+        this.arrivalTime[v * this.nS + s] = first;
       }
-      if (this.preemptRate > 0)
-        this.heap.set(this.preemptBase + v, this.rng.exponential(this.p.hz / this.preemptRate));
+      if (this.preemptRate > 0) this.preemptTime[v] = this.rng.exponential(this.p.hz / this.preemptRate);
       // Every vCPU starts in the guest with nothing to do (it goes idle at once).
       this.mode[v] = MODE_GUEST;
       this.guestSince[v] = 0;
@@ -378,6 +400,18 @@ export class Engine {
         this.p.preemptionTimerCycles > 0 ? this.p.preemptionTimerCycles : Number.POSITIVE_INFINITY;
       this.runGuest(v, 0);
     }
+    for (let v = 0; v < nV; v++) this.refresh(v);
+  }
+
+  /** Puts vCPU `v` in the queue at the earliest of its own event, arrivals and preemption. */
+  private refresh(v: number): void {
+    let next = this.vcpuTime[v];
+    const arrivals = this.arrivalTime;
+    for (let i = v * this.nS, end = i + this.nS; i < end; i++) {
+      if (arrivals[i] < next) next = arrivals[i];
+    }
+    if (this.preemptTime[v] < next) next = this.preemptTime[v];
+    if (next !== this.heap.time[v]) this.heap.set(v, next);
   }
 
   /** Processes events up to `limit` more; returns true when the run is complete. */
@@ -385,13 +419,14 @@ export class Engine {
     if (this.finished) return true;
     const heap = this.heap;
     const endTime = this.endTime;
-    const nV = this.nV;
+    const nS = this.nS;
     const stopAt = Math.min(this.events + limit, this.maxEvents + 1);
     this.stopAt = stopAt;
-    const time = heap.time;
+    const vcpuTime = this.vcpuTime;
+    const arrivalTime = this.arrivalTime;
     for (;;) {
-      const slot = heap.peek();
-      const t = heap.time[slot];
+      const v = heap.peek();
+      const t = heap.time[v];
       if (t >= endTime) break;
       if (this.events >= stopAt) {
         if (this.events > this.maxEvents) {
@@ -403,18 +438,19 @@ export class Engine {
         return false;
       }
       this.events++;
-      // Arrival slots are rescheduled in place by their handler (one sift instead of pop + push).
-      if (slot < nV) {
-        // The vCPU slot is unscheduled lazily (no tree pass): its handler usually schedules it
-        // again, which repairs the tree; only when it does not is a pass needed here.
-        time[slot] = Number.POSITIVE_INFINITY;
-        this.onVcpuEvent(slot, t);
-        if (time[slot] === Number.POSITIVE_INFINITY) heap.set(slot, Number.POSITIVE_INFINITY);
-      } else if (slot < this.preemptBase) {
-        const rel = slot - this.arrivalBase;
-        const s = (rel / nV) | 0;
-        this.onArrival(s, rel - s * nV, t);
-      } else this.onHostPreemption(slot - this.preemptBase, t);
+      // At equal times the vCPU's own event goes first, then arrivals in source order, then
+      // host preemption. Handlers set the times they change; refresh requeues the vCPU once.
+      if (vcpuTime[v] === t) {
+        vcpuTime[v] = Number.POSITIVE_INFINITY;
+        this.onVcpuEvent(v, t);
+      } else {
+        let s = 0;
+        const base = v * nS;
+        while (s < nS && arrivalTime[base + s] !== t) s++;
+        if (s < nS) this.onArrival(s, v, t);
+        else this.onHostPreemption(v, t);
+      }
+      this.refresh(v);
     }
     this.finish();
     return true;
@@ -424,17 +460,22 @@ export class Engine {
 
   private onArrival(s: number, v: number, t: number): void {
     const src = this.p.sources[s];
-    const nV = this.nV;
     const mean = this.sourceMean[s];
-    const slot = this.arrivalBase + s * nV + v;
-    if (mean > 0) this.heap.set(slot, t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)));
-    else this.heap.remove(slot);
+    this.arrivalTime[v * this.nS + s] =
+      mean > 0 ? t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)) : Number.POSITIVE_INFINITY;
     this.arrivals[s]++;
     const mode = this.mode[v];
     if (!src.isInterrupt) {
       const c0 = 2 * v;
       if (mode === MODE_GUEST && this.ctxActive[c0] === 0 && this.ctxActive[c0 + 1] === 0) {
         // Idle in the guest (poll, or HLT that does not exit): start at once.
+        if (this.straightStart[s] >= 0) {
+          const end = this.tryStraight(v, s, t);
+          if (end >= 0) {
+            this.goIdle(v, end);
+            return;
+          }
+        }
         this.closeGuest(v, t);
         this.startJob(c0, s);
         this.runGuest(v, t);
@@ -526,7 +567,7 @@ export class Engine {
   // ---------------------------------------------------------------- host preemption
 
   private onHostPreemption(v: number, t: number): void {
-    this.heap.set(this.preemptBase + v, t + this.rng.exponential(this.p.hz / this.preemptRate));
+    this.preemptTime[v] = t + this.rng.exponential(this.p.hz / this.preemptRate);
     const mode = this.mode[v];
     if (mode === MODE_GUEST) {
       // The host's timer tick or reschedule IPI ends guest execution with an external-interrupt
@@ -600,7 +641,8 @@ export class Engine {
   }
 
   /** Runs the guest on `v` from `t` until the next pending action (scheduled or taken inline). */
-  private runGuest(v: number, t: number): void {
+  private runGuest(v: number, start: number): void {
+    let t = start;
     for (;;) {
       const c1 = 2 * v + 1;
       // An interrupt that waited for the previous handler to return is delivered now.
@@ -611,8 +653,16 @@ export class Engine {
           const i = v * PATH_QUEUE + this.pathHead[v];
           this.pathHead[v] = (this.pathHead[v] + 1) % PATH_QUEUE;
           this.pathLen[v]--;
+          const s = this.pathSrc[i];
+          if (this.straightStart[s] >= 0) {
+            const end = this.tryStraight(v, s, t);
+            if (end >= 0) {
+              t = end;
+              continue;
+            }
+          }
           c = c1 - 1;
-          this.startJob(c, this.pathSrc[i]);
+          this.startJob(c, s);
         } else {
           this.goIdle(v, t);
           return;
@@ -627,10 +677,10 @@ export class Engine {
         this.actionTime[v] = at;
         if (at > this.ptDeadline[v]) {
           this.ptFire[v] = 1;
-          this.heap.set(v, this.ptDeadline[v]);
+          this.vcpuTime[v] = this.ptDeadline[v];
         } else {
           this.ptFire[v] = 0;
-          this.heap.set(v, at);
+          this.vcpuTime[v] = at;
         }
         return;
       }
@@ -666,8 +716,8 @@ export class Engine {
     }
     if (this.ptDeadline[v] < Number.POSITIVE_INFINITY) {
       this.ptFire[v] = 1;
-      this.heap.set(v, this.ptDeadline[v]);
-    } else this.heap.remove(v);
+      this.vcpuTime[v] = this.ptDeadline[v];
+    } else this.vcpuTime[v] = Number.POSITIVE_INFINITY;
   }
 
   /** Ends the current guest interval at `t` (busy or idle). */
@@ -689,7 +739,7 @@ export class Engine {
   /** Stops the running guest at `t` for an asynchronous event, keeping the context's progress. */
   private stopGuest(v: number, t: number): void {
     this.closeGuest(v, t);
-    this.heap.remove(v);
+    this.vcpuTime[v] = Number.POSITIVE_INFINITY;
     this.ptFire[v] = 0;
     const c = this.activeContext(v);
     if (c < 0) return;
@@ -742,7 +792,8 @@ export class Engine {
     const h = this.spinHolder[c];
     if (h >= 0 && this.mode[h] === MODE_DESCHEDULED) {
       this.directedYields++;
-      this.heap.set(h, t);
+      this.vcpuTime[h] = t;
+      this.refresh(h);
       this.spinHolder[c] = -1;
       if (this.spinLeft[c] > this.spinBase[c]) this.spinLeft[c] = this.spinBase[c];
     }
@@ -910,9 +961,53 @@ export class Engine {
     return pc;
   }
 
+  // ---------------------------------------------------------------- straight-line jobs
+
+  /**
+   * Runs a straight-line job (plan.ts, StraightPlans) of path source `s` starting on vCPU `v`
+   * at `t` in one step — guest intervals, exits and entries exactly as the interpreter and the
+   * queue would produce them — when nothing can interleave: no other event of this vCPU before
+   * the job's longest possible end, no interrupt waiting, no preemption timer, no host
+   * preemption (the folding conditions, scheduleEntry). Returns the job's end, or −1 when it
+   * cannot (the caller then interprets the job).
+   */
+  private tryStraight(v: number, s: number, t: number): number {
+    const end = t + this.straightMax[s];
+    if (!this.straightAllowed || end >= this.endTime || this.irqLen[v] !== 0) return -1;
+    const arrivals = this.arrivalTime;
+    for (let i = v * this.nS, last = i + this.nS; i < last; i++) if (arrivals[i] < end) return -1;
+    const segments = this.straightLength[s];
+    if (this.events + segments >= this.stopAt) return -1;
+    if (this.idleInGuest[v] === 1) {
+      this.closeGuest(v, t);
+      this.idleInGuest[v] = 0;
+    }
+    this.idleExitTaken[v] = 0;
+    this.tickDue[v] = 1;
+    const compute = this.straightCompute;
+    const exit = this.straightExit;
+    let now = t;
+    for (let i = this.straightStart[s], last = i + segments; i < last; i++) {
+      now += compute[i];
+      const plan = exit[i];
+      if (plan < 0) break; // the tail: its guest interval stays open, as after the interpreter
+      this.closeGuest(v, now);
+      // The exit, then its VM entry (one event, as scheduleEntry counts a folded entry).
+      now += this.exitStatistics(v, now, plan, this.straightSource[i]);
+      this.events++;
+      this.guestSince[v] = now;
+    }
+    this.executions[s]++;
+    return now;
+  }
+
   // ---------------------------------------------------------------- exits and entries
 
-  private beginExit(v: number, t: number, planIndex: number, source: number): void {
+  /**
+   * Counts and records an exit taken at `t` (handler arm drawn when it has several); returns
+   * its duration to the VM entry. The arm is left in `lastOutcome` for its effects.
+   */
+  private exitStatistics(v: number, t: number, planIndex: number, source: number): number {
     const plan = this.p.exits[planIndex];
     let k = 0;
     const cumulative = plan.cumulative;
@@ -920,6 +1015,7 @@ export class Engine {
       const u = this.rng.next();
       while (cumulative[k] < u) k++;
     }
+    this.lastOutcome = k;
     const transition = plan.transition;
     const handler = plan.handler[k];
     const userspace = plan.userspace[k];
@@ -937,7 +1033,15 @@ export class Engine {
       if (userspace > 0)
         this.record(t + transition + handler, userspace, v, VcpuState.Userspace, code, plan.handlerSource);
     }
+    return total;
+  }
+
+  private beginExit(v: number, t: number, planIndex: number, source: number): void {
+    const total = this.exitStatistics(v, t, planIndex, source);
+    const plan = this.p.exits[planIndex];
+    const k = this.lastOutcome;
     if (plan.hasEffects) {
+      const wake = plan.wake[k];
       if (plan.halt[k] === 1) {
         this.haltRequested[v] = 1;
         this.haltPlan[v] = planIndex;
@@ -973,30 +1077,28 @@ export class Engine {
    * gives the same run).
    */
   private scheduleEntry(v: number, te: number): void {
-    const heap = this.heap;
     if (!this.foldEntries || te >= this.endTime || this.events + 1 >= this.stopAt) {
-      heap.set(v, te);
+      this.vcpuTime[v] = te;
       return;
     }
-    const time = heap.time;
-    const nV = this.nV;
-    for (let slot = this.arrivalBase + v, end = this.arrivalBase + this.nS * nV; slot < end; slot += nV) {
-      if (time[slot] < te) {
-        heap.set(v, te);
+    const arrivals = this.arrivalTime;
+    for (let i = v * this.nS, end = i + this.nS; i < end; i++) {
+      if (arrivals[i] < te) {
+        this.vcpuTime[v] = te;
         return;
       }
     }
     if (this.inFold) {
       if (v !== this.foldVcpu) {
-        heap.set(v, te);
+        this.vcpuTime[v] = te;
         return;
       }
       this.foldNext = true;
       this.foldTime = te;
       return;
     }
-    // A slot still holding an earlier wake-up (idle preemption-timer deadline) must not fire.
-    heap.remove(v);
+    // An earlier wake-up still pending (idle preemption-timer deadline) must not fire.
+    this.vcpuTime[v] = Number.POSITIVE_INFINITY;
     this.inFold = true;
     this.foldVcpu = v;
     let at = te;
@@ -1027,7 +1129,7 @@ export class Engine {
       this.descheduleRequested[v] = 0;
       this.mode[v] = MODE_DESCHEDULED;
       this.descheduledUntil[v] = t + this.preemptCycles;
-      this.heap.set(v, t + this.preemptCycles);
+      this.vcpuTime[v] = t + this.preemptCycles;
       return;
     }
     // Injected exceptions (a #DB owed by an emulated instruction is a trap on that instruction)
@@ -1047,7 +1149,7 @@ export class Engine {
         if (w > 0) {
           this.record(t, w, v, VcpuState.Handler, this.p.exits[this.haltPlan[v]].code, -1);
           this.wakeCycles += w;
-          this.heap.set(v, t + w);
+          this.vcpuTime[v] = t + w;
           return;
         }
       } else {
@@ -1055,7 +1157,7 @@ export class Engine {
         this.haltStart[v] = t;
         if (this.haltPollCycles > 0) {
           this.mode[v] = MODE_HALT_POLL;
-          this.heap.set(v, t + this.haltPollCycles);
+          this.vcpuTime[v] = t + this.haltPollCycles;
         } else this.mode[v] = MODE_HALTED;
         return;
       }
@@ -1079,7 +1181,7 @@ export class Engine {
     const reason = this.haltPlan[v] >= 0 ? this.p.exits[this.haltPlan[v]].code : -1;
     if (w > 0) this.record(t, w, v, VcpuState.Handler, reason, -1);
     this.mode[v] = MODE_ROOT;
-    this.heap.set(v, t + w);
+    this.vcpuTime[v] = t + w;
   }
 
   /** An event arrived while KVM was halt-polling: no sleep, no wake-up cost. */
@@ -1091,7 +1193,7 @@ export class Engine {
     // The vCPU never slept: the wake-up charged to its HLT exit did not happen.
     if (this.haltPlan[v] >= 0) this.exitHandler[this.haltPlan[v]] -= this.haltWake[v];
     this.mode[v] = MODE_ROOT;
-    this.heap.set(v, t);
+    this.vcpuTime[v] = t;
   }
 
   // ---------------------------------------------------------------- recording
