@@ -290,6 +290,58 @@ describe("browser playground", { timeout: 180_000 }, () => {
     await page.mouse.move(5, 5);
   });
 
+  it("completes control names from the server", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await playgroundPage();
+    await page.selectOption("#example-picker", "kvm-default.vmcs");
+    await waitForAnalysis(page);
+    const line = await page.evaluate(() => {
+      const { editor, model } = window.traplinePlayground!;
+      const match = model.findMatches("proc2 enable_ept", false, false, true, null, false)[0]!;
+      const lineNumber = match.range.startLineNumber;
+      editor.setPosition({ lineNumber, column: model.getLineMaxColumn(lineNumber) });
+      editor.focus();
+      return lineNumber;
+    });
+    await page.keyboard.type(" enable_p");
+    await page.evaluate(() =>
+      window.traplinePlayground!.editor.trigger("test", "editor.action.triggerSuggest", {}),
+    );
+    const item = page.locator(".suggest-widget .monaco-list-row", { hasText: "enable_pml" });
+    await item.first().waitFor({ state: "visible", timeout: 10_000 });
+    await page.keyboard.press("Escape");
+    // Leave the example as it was for the next test.
+    await page.evaluate((lineNumber) => {
+      const { editor, model } = window.traplinePlayground!;
+      const content = model.getLineContent(lineNumber);
+      editor.executeEdits("test", [
+        {
+          range: {
+            startLineNumber: lineNumber,
+            startColumn: content.length - " enable_p".length + 1,
+            endLineNumber: lineNumber,
+            endColumn: content.length + 1,
+          },
+          text: "",
+        },
+      ]);
+    }, line);
+  });
+
+  it("a broken #src= link says so and opens the last text instead", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${url}#src=not*base64`);
+      await page.locator("#notice").waitFor({ state: "visible" });
+      assert.match((await page.textContent("#notice-text")) ?? "", /could not be opened: .*base64url/);
+      await waitForAnalysis(page);
+      assert.ok((await page.evaluate(() => window.traplinePlayground!.model.getValue())).length > 0);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("Run simulation draws the vCPU lanes in the timeline panel", async (t) => {
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await playgroundPage();
