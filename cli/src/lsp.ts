@@ -26,11 +26,12 @@ export const lspCommand: Command = {
     const transports = ["stdio", "node-ipc", "socket"].filter((name) => args.values[name] !== undefined);
     if (transports.length !== 1)
       throw new UsageError("choose exactly one transport: --stdio, --node-ipc or --socket=PORT");
-    // vscode-languageserver picks the transport from process.argv; make sure it sees ours even
-    // when runCli was called with arguments that are not the process's own.
-    const flag = transports[0] === "socket" ? `--socket=${String(args.values.socket)}` : `--${transports[0]}`;
-    if (!process.argv.includes(flag)) process.argv.push(flag);
-    startNodeServer();
+    if (transports[0] === "socket") {
+      // vscode-languageserver reads --socket=PORT from process.argv.
+      const flag = `--socket=${String(args.values.socket)}`;
+      if (!process.argv.includes(flag)) process.argv.push(flag);
+      startNodeServer("argv");
+    } else startNodeServer(transports[0] === "stdio" ? "stdio" : "node-ipc");
     return new Promise<number>(() => {
       // Never settles: vscode-languageserver calls process.exit on `exit` or when the stream ends.
     });

@@ -3,11 +3,33 @@
  * vscode-languageclient's TransportKind.ipc passes) or a socket (`--socket=PORT`). The transport
  * is chosen from the arguments by vscode-languageserver's own createConnection.
  */
-import { createConnection, ProposedFeatures } from "vscode-languageserver/node";
+import {
+  type Connection,
+  createConnection,
+  IPCMessageReader,
+  IPCMessageWriter,
+  ProposedFeatures,
+} from "vscode-languageserver/node";
 import { type ServerOptions, startServer } from "./server";
 
-export function startNodeServer(options: ServerOptions = {}): void {
-  const connection = createConnection(ProposedFeatures.all);
+export type NodeTransport = "stdio" | "node-ipc" | "argv";
+
+/**
+ * Starts the server on an explicit transport: "stdio" and "node-ipc" do not depend on
+ * process.argv (the CLI may run under `node -e`); "argv" lets vscode-languageserver read
+ * `--socket=PORT` and the like from the command line.
+ */
+export function startNodeServer(transport: NodeTransport = "argv", options: ServerOptions = {}): void {
+  let connection: Connection;
+  if (transport === "stdio")
+    connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
+  else if (transport === "node-ipc") {
+    connection = createConnection(
+      ProposedFeatures.all,
+      new IPCMessageReader(process),
+      new IPCMessageWriter(process),
+    );
+  } else connection = createConnection(ProposedFeatures.all);
   // Keep the process alive through any bug in a handler; the handlers log their own failures.
   process.on("uncaughtException", (error) => {
     try {
