@@ -16,13 +16,14 @@
 import type { ControlSetting, Program, TargetIR, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
 import {
+  type ControlWordCapability,
   controlWordCapability,
   cr3TargetLimit,
   EPT_VPID_CAP,
   hasEptVpidCap,
   maxMsrListEntries,
 } from "../vmx/capabilities";
-import { CONTROL_WORD_FIELD, controlInWord } from "../vmx/controls";
+import { CONTROL_WORD_FIELD, CONTROL_WORDS, controlInWord } from "../vmx/controls";
 import type { ControlDef, ControlWord } from "../vmx/types";
 import { addControlsEdits, dropControlEdit } from "./checkEdits";
 import { effectiveControls } from "./effective";
@@ -185,39 +186,71 @@ function hex(value: bigint | number): string {
   return `0x${value.toString(16)}`;
 }
 
-function bit(word: ControlWord, name: string): bigint {
-  const control = controlInWord(word, name);
-  return control ? 1n << BigInt(control.bit) : 0n;
+/**
+ * Whether bit `bit` (0–63) of a 64-bit control word is set, with the word held as two 32-bit
+ * halves in numbers: the rules ask thousands of these per file, and a bigint `&` allocates.
+ */
+function bitOfHalves(low: number, high: number, bit: number): boolean {
+  return bit < 32 ? ((low >>> bit) & 1) === 1 : ((high >>> (bit - 32)) & 1) === 1;
+}
+
+const LOW32 = 0xffff_ffffn;
+
+/** A control word's low and high 32 bits as numbers. */
+function halvesOf(words: Record<ControlWord, bigint>): Record<ControlWord, readonly [number, number]> {
+  const out = {} as Record<ControlWord, readonly [number, number]>;
+  for (const word of CONTROL_WORDS) {
+    const value = words[word];
+    out[word] = [Number(value & LOW32), Number((value >> 32n) & LOW32)];
+  }
+  return out;
 }
 
 /** Per-vmcs view shared by the rules: written and effective words, settings by control. */
 class VmcsView {
   readonly effective: Record<ControlWord, bigint>;
-  private readonly settingByKey = new Map<string, ControlSetting>();
+  private readonly effectiveHalves: Record<ControlWord, readonly [number, number]>;
+  private readonly writtenHalves: Record<ControlWord, readonly [number, number]>;
+  /** First setting of each control; built on first use (only diagnostics and fixes ask). */
+  private settingByControl: Map<ControlDef, ControlSetting> | undefined;
 
   constructor(
     readonly vmcs: VmcsIR,
     readonly target: TargetIR,
     readonly text: string | undefined,
+    /** Shared by the views of one checkProgram call. */
+    readonly capabilities: Map<ControlWord, WordCapability>,
   ) {
     this.effective = effectiveControls(vmcs, target);
-    for (const setting of vmcs.settings) {
-      const key = `${setting.control.word}.${setting.control.name}`;
-      if (!this.settingByKey.has(key)) this.settingByKey.set(key, setting);
-    }
+    this.effectiveHalves = halvesOf(this.effective);
+    this.writtenHalves = halvesOf(vmcs.written);
   }
 
   /** The control is 1 in the word the CPU uses (default1 bits included; inactive words are 0). */
   has([word, name]: ControlRef): boolean {
-    return (this.effective[word] & bit(word, name)) !== 0n;
+    const control = controlInWord(word, name);
+    if (control === undefined) return false;
+    const [low, high] = this.effectiveHalves[word];
+    return bitOfHalves(low, high, control.bit);
   }
 
   written([word, name]: ControlRef): boolean {
-    return (this.vmcs.written[word] & bit(word, name)) !== 0n;
+    const control = controlInWord(word, name);
+    if (control === undefined) return false;
+    const [low, high] = this.writtenHalves[word];
+    return bitOfHalves(low, high, control.bit);
   }
 
   setting([word, name]: ControlRef): ControlSetting | undefined {
-    return this.settingByKey.get(`${word}.${name}`);
+    const control = controlInWord(word, name);
+    if (control === undefined) return undefined;
+    if (this.settingByControl === undefined) {
+      this.settingByControl = new Map();
+      for (const setting of this.vmcs.settings) {
+        if (!this.settingByControl.has(setting.control)) this.settingByControl.set(setting.control, setting);
+      }
+    }
+    return this.settingByControl.get(control);
   }
 
   field(name: string): { value: bigint; span: Span } | undefined {
@@ -297,8 +330,9 @@ function fixes(...candidates: (CodeFix | undefined)[]): CodeFix[] | undefined {
 /** Checks every vmcs block of the program. Never throws on a well-formed Program. */
 export function checkProgram(program: Program, options: CheckOptions = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
+  const capabilities = new Map<ControlWord, WordCapability>();
   for (const vmcs of program.vmcs.values()) {
-    const view = new VmcsView(vmcs, program.target, options.text);
+    const view = new VmcsView(vmcs, program.target, options.text, capabilities);
     checkActivation(view, out);
     checkCapabilities(view, out);
     checkPairs(view, out);
@@ -342,6 +376,28 @@ function targetLabel(target: TargetIR, msrName: string): string {
     : `target ${target.profile.name}`;
 }
 
+interface WordCapability extends ControlWordCapability {
+  mayBeOneLow: number;
+  mayBeOneHigh: number;
+}
+
+/** A control word's capability, computed once per checkProgram call (every vmcs shares the target). */
+function capabilityOf(view: VmcsView, word: ControlWord): WordCapability {
+  const target = view.target;
+  const perWord = view.capabilities;
+  let cap = perWord.get(word);
+  if (cap === undefined) {
+    const raw = controlWordCapability(target.msrs, word);
+    cap = {
+      ...raw,
+      mayBeOneLow: Number(raw.mayBeOne & LOW32),
+      mayBeOneHigh: Number((raw.mayBeOne >> 32n) & LOW32),
+    };
+    perWord.set(word, cap);
+  }
+  return cap;
+}
+
 /** VMX-CAP1 / VMX-CAP0: allowed-1 and allowed-0 settings of the capability MSRs (E1–E4, X1, N1). */
 function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
   const { vmcs, target } = view;
@@ -353,12 +409,14 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
     const activation = ACTIVATION[word];
     // An inactive secondary/tertiary word is not checked by VM entry (E3); TL301/302 cover it.
     if (activation && !view.written(activation.control)) continue;
-    const cap = controlWordCapability(target.msrs, word);
-    const reported = new Set<string>();
+    const cap = capabilityOf(view, word);
+    let reported: Set<string> | undefined;
     for (const setting of vmcs.settings) {
       const control = setting.control;
-      if (control.word !== word || reported.has(control.name)) continue;
-      if ((cap.mayBeOne & (1n << BigInt(control.bit))) !== 0n) continue;
+      if (control.word !== word) continue;
+      if (bitOfHalves(cap.mayBeOneLow, cap.mayBeOneHigh, control.bit)) continue;
+      reported ??= new Set();
+      if (reported.has(control.name)) continue;
       reported.add(control.name);
       const msrBit = word === "proc3" ? control.bit : control.bit + 32;
       out.push({
@@ -1004,8 +1062,10 @@ function checkEntryEvent(view: VmcsView, out: Diagnostic[]): void {
     });
   // N2: type 1 reserved; type 7 only if the CPU supports the monitor trap flag (proc allowed-1 bit 27).
   if (type === 1) report("N2", "interruption type 1 is reserved");
-  const mtf = controlWordCapability(target.msrs, "proc").mayBeOne & bit("proc", "monitor_trap_flag");
-  if (type === 7 && mtf === 0n)
+  const mtfControl = controlInWord("proc", "monitor_trap_flag");
+  const proc = capabilityOf(view, "proc");
+  const mtf = mtfControl !== undefined && bitOfHalves(proc.mayBeOneLow, proc.mayBeOneHigh, mtfControl.bit);
+  if (type === 7 && !mtf)
     report(
       "N2",
       `interruption type 7 (other event) needs monitor-trap-flag support, which ${target.profile.name} lacks`,
