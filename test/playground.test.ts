@@ -337,6 +337,14 @@ describe("browser playground", { timeout: 180_000 }, () => {
       assert.match((await page.textContent("#notice-text")) ?? "", /could not be opened: .*base64url/);
       await waitForAnalysis(page);
       assert.ok((await page.evaluate(() => window.traplinePlayground!.model.getValue())).length > 0);
+
+      // A good link pasted into the address bar of the open page replaces the text.
+      const pasted = "target skylake_server\n// pasted — µs\n";
+      await page.evaluate((hash) => {
+        location.hash = hash;
+      }, hashForSource(pasted));
+      await page.waitForFunction((text) => window.traplinePlayground!.model.getValue() === text, pasted);
+      assert.equal(await page.isHidden("#notice"), true, "the banner goes once a good link opens");
     } finally {
       await page.close();
     }

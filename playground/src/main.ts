@@ -103,7 +103,7 @@ function start(): void {
   examplePicker.value = currentExample;
 
   // --- Language server -------------------------------------------------------------------
-  const { transport } = startLanguageClient(LANGUAGE_SERVER_URL, {
+  const { transport, worker: languageServer } = startLanguageClient(LANGUAGE_SERVER_URL, {
     settings: { inlayHints: true, codeLens: true },
     // The "▶ Simulate" code lens runs RUN_SIMULATION_COMMAND, registered below.
     simulateCommand: true,
@@ -117,6 +117,12 @@ function start(): void {
     return () => {
       diagnosticsVersion = Math.max(diagnosticsVersion, version);
     };
+  });
+  languageServer.addEventListener("error", (event) => {
+    // A worker that failed to load or threw at the top level: say so rather than leave the
+    // status line claiming the server is starting.
+    fileStatusLine.textContent = `The language server stopped: ${event.message || "the worker failed to load"}. Reload the page.`;
+    fileStatusLine.classList.add("has-errors");
   });
   let latestStatus: FileStatusParams | undefined;
   transport.onNotification<FileStatusParams>(FILE_STATUS_METHOD, (status) => {
@@ -254,6 +260,7 @@ function start(): void {
       showNotice(`This link could not be opened: ${request.reason}.`);
       return;
     }
+    notice.hidden = true;
     const next = initialSource(location.hash, storage, EXAMPLES, DEFAULT_EXAMPLE);
     if (next.text !== model.getValue()) replaceText(next.text, next.example ?? "");
   });
