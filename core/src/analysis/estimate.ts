@@ -85,32 +85,68 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   const idle = decideIdle(ctx);
   const idleExitCycles = exitCycles(idle.decision.exits);
 
-  // 2. The busy share ρ of a vCPU, in closed form (docs/estimator.md "Idle model"):
-  //    busy cycles/s B(ρ) = Σ λ·(compute + op exits) + Σ λ·p_run·delivery + Λ·(1−ρ)·(idle + tickless)
-  //    with p_run = ρ when an idle vCPU is blocked in the host (arrivals then wake it without an
-  //    exit), else 1; Λ = Σ λ of the non-tickless sources; ρ = B(ρ)/hz.
-  let base = 0; // Σ λ (compute + op exits), non-tickless
-  let deliverySum = 0; // Σ λ · delivery exit cycles, non-tickless
+  // 2. The busy share ρ of a vCPU and the share p of interrupt arrivals that take their
+  //    delivery exit, solved together in closed form (docs/estimator.md "Idle model"). An
+  //    interrupt exits only when it arrives in guest mode (SDM Vol. 3C §26.2: external-interrupt
+  //    exiting acts in VMX non-root operation); in root mode it waits for the next VM entry and
+  //    is injected there without another exit; while the vCPU is halted in the host it wakes it.
+  //    With G = Σ λ·compute, X = Σ λ·op-exit cycles, D = Σ λ·delivery-exit cycles,
+  //    N idle periods/s, each costing T = idle exit + tickless (tc guest, tx exits):
+  //      ρ·hz = G + X + D·p + N·T
+  //      p = (G + N·tc)/hz              when the idle vCPU blocks in the host (guest-mode share)
+  //      p = 1 − (X + D·p + N·(T − tc))/hz   otherwise (all but root-mode time)
+  //    N = Λ(1−ρ)/S: Λ(1−ρ) arrivals find the vCPU idle (PASTA), and an idle exit whose window
+  //    τ (tickless + idle exit up to the block) already saw an arrival returns to work without
+  //    an idle period, so N·S = Λ(1−ρ) with S = P(no arrival within τ) =
+  //    e^(−Λ_poisson·τ) · Π_periodic (1 − λ_i·τ).
+  let guestBase = 0; // G
+  let exitBase = 0; // X
+  let deliverySum = 0; // D
   let arrivals = 0; // Λ
-  let ticklessCycles = 0; // per busy period
+  let poissonRate = 0;
+  let ticklessGuest = 0; // tc, per idle period
+  let ticklessExits = 0; // tx, per idle period
   for (const m of models) {
     if (m.tickless) {
-      ticklessCycles += m.computeCycles + m.opExitCycles + m.deliveryExitCycles;
+      ticklessGuest += m.computeCycles;
+      ticklessExits += m.opExitCycles + m.deliveryExitCycles;
       continue;
     }
-    base += m.rate * (m.computeCycles + m.opExitCycles);
+    guestBase += m.rate * m.computeCycles;
+    exitBase += m.rate * m.opExitCycles;
     deliverySum += m.rate * m.deliveryExitCycles;
     arrivals += m.rate;
+    if (m.source.arrival.kind === "poisson") poissonRate += m.rate;
   }
-  const perIdlePeriod = idleExitCycles + ticklessCycles;
   const blocked = idle.blockedInHost;
-  const k0 = base + (blocked ? 0 : deliverySum) + arrivals * perIdlePeriod;
-  const k1 = (blocked ? deliverySum : 0) - arrivals * perIdlePeriod;
-  let rho = hz - k1 > 0 ? k0 / (hz - k1) : Number.POSITIVE_INFINITY;
+  const perIdlePeriod = idleExitCycles + ticklessGuest + ticklessExits; // T
+  // The wake-up handlerCost charges to a halting idle exit is spent after the block.
+  const wake = blocked ? (target.costs.halt_wake?.cycles ?? 0) : 0;
+  const window = Math.max(0, perIdlePeriod - wake) / hz; // τ in seconds
+  let survival = Math.exp(-poissonRate * window);
+  for (const m of models) {
+    if (!m.tickless && m.source.arrival.kind === "periodic") survival *= Math.max(0, 1 - m.rate * window);
+  }
+  const k = arrivals / Math.max(survival, 1e-9); // N = k·(1−ρ)
+  // Linear system a11·ρ + a12·p = b1, a21·ρ + a22·p = b2.
+  const a11 = hz + k * perIdlePeriod;
+  const a12 = -deliverySum;
+  const b1 = guestBase + exitBase + k * perIdlePeriod;
+  const rootPerIdle = perIdlePeriod - ticklessGuest;
+  const a21 = blocked ? k * ticklessGuest : -k * rootPerIdle;
+  const a22 = blocked ? hz : hz + deliverySum;
+  const b2 = blocked ? guestBase + k * ticklessGuest : hz - exitBase - k * rootPerIdle;
+  const det = a11 * a22 - a12 * a21;
+  let rho = det > 0 ? (b1 * a22 - a12 * b2) / det : Number.POSITIVE_INFINITY;
+  let pRun = det > 0 ? (a11 * b2 - a21 * b1) / det : 1;
   const saturated = !(rho < 1);
-  if (saturated) rho = 1;
-  const pRun = blocked ? rho : 1;
-  const idlePeriods = arrivals * (1 - rho);
+  if (saturated) {
+    // No idle periods: the guest-mode share without them.
+    rho = 1;
+    pRun = blocked ? guestBase / hz : (hz - exitBase) / (hz + deliverySum);
+  }
+  pRun = Math.min(1, Math.max(0, pRun));
+  const idlePeriods = k * (1 - rho);
 
   // 3. Per-source results.
   const reasonRates = new Map<number, { reason: ExitReasonDef; perSecond: number }>();

@@ -1320,7 +1320,7 @@ export class Engine {
         `saturated: ${droppedTotal} arrivals were dropped because a vCPU's queue was full (demand above 100 %)`,
       );
     }
-    if (this.tl.decimated) {
+    if (this.tl.decimated && this.tlCapacity > 0) {
       warnings.push(
         `the timeline keeps the first ${this.tlCapacity} intervals (to ${(this.tlFullAt / hz).toPrecision(3)} s); statistics cover the whole run`,
       );
