@@ -63,7 +63,7 @@ test("VS Code: diagnostics in Problems, a hover with cycles, the language status
     await mmio.hover();
     const hover = page.locator(".monaco-hover", { hasText: "cycles" }).first();
     await hover.waitFor({ state: "visible", timeout: 30_000 });
-    assert.match(await hover.innerText(), /EPT_MISCONFIG \(49\)/);
+    assert.match(String(await hover.textContent()), /EPT_MISCONFIG \(49\)/);
     await page.screenshot({ path: artifactPath("vscode-e2e", "hover.png") });
     await page.mouse.move(5, 5);
 
@@ -73,7 +73,7 @@ test("VS Code: diagnostics in Problems, a hover with cycles, the language status
     await languageStatus.hover();
     const statusHover = page.locator(".monaco-hover", { hasText: "overhead" }).first();
     await statusHover.waitFor({ state: "visible", timeout: 30_000 });
-    assert.match(await statusHover.innerText(), /\d+(\.\d+)?% overhead/);
+    assert.match(String(await statusHover.textContent()), /\d+(\.\d+)?% overhead/);
     await page.screenshot({ path: artifactPath("vscode-e2e", "status.png") });
   } catch (error) {
     await page.screenshot({ path: artifactPath("vscode-e2e", "failure.png") }).catch(() => undefined);
