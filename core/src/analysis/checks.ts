@@ -211,8 +211,6 @@ class VmcsView {
   readonly effective: Record<ControlWord, bigint>;
   private readonly effectiveHalves: Record<ControlWord, readonly [number, number]>;
   private readonly writtenHalves: Record<ControlWord, readonly [number, number]>;
-  /** First setting of each control; built on first use (only diagnostics and fixes ask). */
-  private settingByControl: Map<ControlDef, ControlSetting> | undefined;
 
   constructor(
     readonly vmcs: VmcsIR,
@@ -227,30 +225,31 @@ class VmcsView {
   }
 
   /** The control is 1 in the word the CPU uses (default1 bits included; inactive words are 0). */
-  has([word, name]: ControlRef): boolean {
-    const control = controlInWord(word, name);
+  has(ref: ControlRef): boolean {
+    // Indexing, not destructuring: a destructured parameter goes through the array iterator.
+    const word = ref[0];
+    const control = controlInWord(word, ref[1]);
     if (control === undefined) return false;
-    const [low, high] = this.effectiveHalves[word];
-    return bitOfHalves(low, high, control.bit);
+    const halves = this.effectiveHalves[word];
+    return bitOfHalves(halves[0], halves[1], control.bit);
   }
 
-  written([word, name]: ControlRef): boolean {
-    const control = controlInWord(word, name);
+  written(ref: ControlRef): boolean {
+    // Indexing, not destructuring: a destructured parameter goes through the array iterator.
+    const word = ref[0];
+    const control = controlInWord(word, ref[1]);
     if (control === undefined) return false;
-    const [low, high] = this.writtenHalves[word];
-    return bitOfHalves(low, high, control.bit);
+    const halves = this.writtenHalves[word];
+    return bitOfHalves(halves[0], halves[1], control.bit);
   }
 
-  setting([word, name]: ControlRef): ControlSetting | undefined {
-    const control = controlInWord(word, name);
+  setting(ref: ControlRef): ControlSetting | undefined {
+    const control = controlInWord(ref[0], ref[1]);
     if (control === undefined) return undefined;
-    if (this.settingByControl === undefined) {
-      this.settingByControl = new Map();
-      for (const setting of this.vmcs.settings) {
-        if (!this.settingByControl.has(setting.control)) this.settingByControl.set(setting.control, setting);
-      }
-    }
-    return this.settingByControl.get(control);
+    // A linear scan: a vmcs lists a few dozen controls, and few rules ask.
+    const settings = this.vmcs.settings;
+    for (let i = 0; i < settings.length; i++) if (settings[i]!.control === control) return settings[i];
+    return undefined;
   }
 
   field(name: string): { value: bigint; span: Span } | undefined {
@@ -474,7 +473,8 @@ function pairMessage(rule: PairRule): string {
 
 /** Pair rules: E11, E13–E20, E23, E27, N10. */
 function checkPairs(view: VmcsView, out: Diagnostic[]): void {
-  for (const rule of PAIR_RULES) {
+  for (let i = 0; i < PAIR_RULES.length; i++) {
+    const rule = PAIR_RULES[i]!;
     if (!view.has(rule.control)) continue;
     const otherSet = view.has(rule.other);
     if (rule.kind === "requires" ? otherSet : !otherSet) continue;

@@ -127,6 +127,13 @@ function canStartToken(text: string, i: number): boolean {
   }
 }
 
+/** Tokens a reusing scanner cycles through (a power of two). */
+const TOKEN_RING_SIZE = 8;
+
+function newToken(kind: TokenKind, start: number, end: number, text: string, lineStart: boolean): Token {
+  return { kind, start, end, text, value: 0, unit: "", integer: false, lineStart };
+}
+
 /** Slots of the intern table (a power of two) and how many of them may be filled. */
 const INTERN_SLOTS = 8192;
 const INTERN_LIMIT = 4096;
@@ -191,7 +198,24 @@ export class Scanner {
   private readonly interned: (string | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
   private internCount = 0;
 
-  constructor(private readonly text: string) {}
+  /**
+   * With `reuseTokens`, tokens come from a ring of TOKEN_RING_SIZE objects that are overwritten
+   * in turn: a token stays valid for the next TOKEN_RING_SIZE − 1 tokens scanned. The parser
+   * copies what it keeps (text, spans) out of tokens and holds at most a few at once, so it
+   * streams millions of tokens without allocating one object per token.
+   */
+  private readonly ring: Token[] | undefined;
+  private ringNext = 0;
+
+  constructor(
+    private readonly text: string,
+    options?: { reuseTokens?: boolean },
+  ) {
+    if (options?.reuseTokens) {
+      this.ring = [];
+      for (let k = 0; k < TOKEN_RING_SIZE; k++) this.ring.push(newToken("eof", 0, 0, "", false));
+    }
+  }
 
   /** `text.slice(start, end)`, shared with every earlier token of the same text. */
   private intern(start: number, end: number): string {
@@ -215,16 +239,21 @@ export class Scanner {
   }
 
   private make(kind: TokenKind, start: number, end: number, tokenText: string): Token {
-    const token: Token = {
-      kind,
-      start,
-      end,
-      text: tokenText,
-      value: 0,
-      unit: "",
-      integer: false,
-      lineStart: this.lineStart,
-    };
+    const ring = this.ring;
+    let token: Token;
+    if (ring === undefined) token = newToken(kind, start, end, tokenText, this.lineStart);
+    else {
+      token = ring[this.ringNext]!;
+      this.ringNext = (this.ringNext + 1) & (TOKEN_RING_SIZE - 1);
+      token.kind = kind;
+      token.start = start;
+      token.end = end;
+      token.text = tokenText;
+      token.value = 0;
+      token.unit = "";
+      token.integer = false;
+      token.lineStart = this.lineStart;
+    }
     this.lineStart = false;
     return token;
   }

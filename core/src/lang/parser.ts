@@ -56,7 +56,8 @@ const TOP_LEVEL_LIST = "target, vmcs, handler, fn, guest, expect, simulate";
 const DETACHABLE_UNITS = new Set(["ns", "us", "ms", "s", "Hz", "kHz", "MHz", "GHz"]);
 
 export function parse(text: string): ParseResult {
-  const scanner = new Scanner(text);
+  // The parser copies what it keeps out of tokens, so the scanner may recycle them.
+  const scanner = new Scanner(text, { reuseTokens: true });
   const parser = new Parser(text, scanner);
   const file = parser.parseFile();
   let tokens: Token[] | undefined;
@@ -236,14 +237,15 @@ class Parser {
       const token = this.peek();
       const start = this.pos;
       if (token.kind === "ident" && TOP_LEVEL_KEYWORDS.has(token.text)) {
-        const decl = this.parseDecl(token.text);
+        const keyword = token.text;
+        const decl = this.parseDecl(keyword);
         if (decl !== undefined) decls.push(decl);
         // Anything left on the declaration's line is an error.
         const after = this.peek();
         if (after.kind !== "eof" && !after.lineStart) {
           this.error(
             "TL011",
-            `unexpected ${describe(after)} after the \`${token.text}\` declaration`,
+            `unexpected ${describe(after)} after the \`${keyword}\` declaration`,
             spanOf(after),
           );
           this.skipToTopLevel();
@@ -465,6 +467,9 @@ class Parser {
         spanOf(keywordToken),
         fixes,
       );
+      // The token object is recycled by the scanner: keep its text and span.
+      const keyword = keywordToken.text;
+      const keywordSpan = spanOf(keywordToken);
       this.next();
       const base = this.scratch.length;
       // Keep what follows on the line as items (for completion), without further messages.
@@ -482,11 +487,11 @@ class Parser {
       }
       return {
         kind: "Statement",
-        keyword: keywordToken.text,
-        keywordSpan: spanOf(keywordToken),
+        keyword,
+        keywordSpan,
         items: this.collect<Item>(base),
         known: false,
-        span: { start: keywordToken.start, end: this.lastEnd },
+        span: { start: keywordSpan.start, end: this.lastEnd },
       };
     }
     return this.parseKnownStatement(context, table, shape, depth, inArm);
@@ -500,7 +505,9 @@ class Parser {
     inArm: boolean,
   ): Statement {
     const keywordToken = this.next();
+    // The token object is recycled by the scanner: keep its text and span.
     const keyword = keywordToken.text;
+    const keywordSpan = spanOf(keywordToken);
     const scratch = this.scratch;
     const base = scratch.length;
     let body: Block | undefined;
@@ -560,11 +567,11 @@ class Parser {
     return {
       kind: "Statement",
       keyword,
-      keywordSpan: spanOf(keywordToken),
+      keywordSpan,
       items,
       body,
       known: true,
-      span: { start: keywordToken.start, end: this.lastEnd },
+      span: { start: keywordSpan.start, end: this.lastEnd },
     };
   }
 
@@ -677,6 +684,7 @@ class Parser {
       this.skipLine(true);
       return undefined;
     }
+    const start = token.start;
     this.next();
     const probability: QuantityLit = {
       kind: "Quantity",
@@ -703,7 +711,7 @@ class Parser {
       if (this.pos === before) this.next();
     }
     const statements = this.collect<Statement>(base);
-    return { kind: "Arm", probability, label, statements, span: { start: token.start, end: this.lastEnd } };
+    return { kind: "Arm", probability, label, statements, span: { start, end: this.lastEnd } };
   }
 
   private parseEptEntry(): EptEntry | undefined {
@@ -718,6 +726,7 @@ class Parser {
       this.skipLine(false);
       return undefined;
     }
+    const start = token.start;
     const range = this.parseItem(false) as RangeLit | NumberLit;
     const base = this.scratch.length;
     while (true) {
@@ -734,7 +743,7 @@ class Parser {
         spanOf(this.peek()),
       );
     }
-    return { kind: "EptEntry", range, perms, span: { start: token.start, end: this.lastEnd } };
+    return { kind: "EptEntry", range, perms, span: { start, end: this.lastEnd } };
   }
 
   private parseBudget(): Budget | undefined {
@@ -749,6 +758,7 @@ class Parser {
       this.skipLine(false);
       return undefined;
     }
+    const start = first.start;
     const metric: Ident[] = [];
     while (true) {
       const token = this.peek();
@@ -775,6 +785,6 @@ class Parser {
       );
       this.skipLine(false);
     }
-    return { kind: "Budget", metric, comparator, value, span: { start: first.start, end: this.lastEnd } };
+    return { kind: "Budget", metric, comparator, value, span: { start, end: this.lastEnd } };
   }
 }

@@ -83,8 +83,6 @@ const MAX_RATE = 1e9;
 const MAX_VCPUS = 4096;
 const MAX_REPEAT = 1_000_000;
 const MAX_U64 = (1n << 64n) - 1n;
-/** `1n << bit` for bits 0–63, built once (BigInt shifts allocate). */
-const BIT_MASKS: readonly bigint[] = Array.from({ length: 64 }, (_, bit) => 1n << BigInt(bit));
 /** IA32_VMX_MISC[29]: VMWRITE may write read-only (VM-exit information) fields. */
 const MISC_VMWRITE_ANY_FIELD = 1n << 29n;
 
@@ -169,6 +167,8 @@ function itemText(item: Item): string {
 /** Exact value of an integer literal (the lexer already rejected values past 2^64 − 1). */
 function bigOf(n: NumberLit): bigint | undefined {
   if (!n.integer) return undefined;
+  // The lexer's double is exact below 2^53 (every partial sum is smaller than the result).
+  if (Number.isSafeInteger(n.value)) return BigInt(n.value);
   const cleaned = n.text.replaceAll("_", "");
   try {
     return cleaned.startsWith("-") ? -BigInt(cleaned.slice(1)) : BigInt(cleaned);
@@ -187,6 +187,8 @@ class Lowerer {
   private target!: TargetIR;
   private readonly program: Program;
   private readonly fnCalls = new Map<string, { fn: string; span: Span }[]>();
+  /** Low and high 32 bits of each control word (CONTROL_WORDS order) of the vmcs being lowered. */
+  private readonly writtenWords = new Int32Array(2 * CONTROL_WORDS.length);
 
   constructor(
     private readonly parsed: ParseResult,
@@ -627,7 +629,17 @@ class Lowerer {
         vmcs.wordLines[word] = statement.span;
       }
     }
+    const words = this.writtenWords;
+    words.fill(0);
     for (const statement of statements) this.lowerVmcsStatement(vmcs, statement);
+    // The written control words, gathered as 32-bit halves in numbers (a bigint `|=` per
+    // control allocates); the tertiary word is 64 bits wide.
+    for (let w = 0; w < CONTROL_WORDS.length; w++) {
+      const low = words[2 * w]!;
+      const high = words[2 * w + 1]!;
+      if (low === 0 && high === 0) continue;
+      vmcs.written[CONTROL_WORDS[w]!] = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+    }
   }
 
   private setField(vmcs: VmcsIR, name: string, value: bigint, span: Span): void {
@@ -865,7 +877,8 @@ class Lowerer {
       }
       const control = controlInWord(word, item.name);
       if (control !== undefined) {
-        vmcs.written[word] |= BIT_MASKS[control.bit]!;
+        const slot = 2 * CONTROL_WORDS.indexOf(word) + (control.bit >= 32 ? 1 : 0);
+        this.writtenWords[slot]! |= 1 << (control.bit & 31);
         vmcs.settings.push({ control, span: item.span });
         continue;
       }
@@ -1070,8 +1083,13 @@ class Lowerer {
       const region = this.eptRegion(entry);
       if (region !== undefined) vmcs.ept.push(region);
     }
-    // Overlaps: sort a copy by start, compare neighbours.
-    const sorted = [...vmcs.ept].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    // Overlaps: sort a copy by start (unless written in order, as usual), compare neighbours.
+    let inOrder = true;
+    for (let i = 1; i < vmcs.ept.length && inOrder; i++)
+      inOrder = vmcs.ept[i - 1]!.start <= vmcs.ept[i]!.start;
+    const sorted = inOrder
+      ? vmcs.ept
+      : [...vmcs.ept].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     for (let i = 1; i < sorted.length; i++) {
       const prev = sorted[i - 1]!;
       const cur = sorted[i]!;
