@@ -101,3 +101,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 }
 
 export { runNode } from "./node";
+
+// Executed directly (`node dist/cli/trapline.js …`, as the VS Code client starts the language
+// server) rather than required by bin/trapline.js: run. `require`/`module` exist only in the
+// CommonJS bundle, hence the typeof guards.
+declare const module: { id?: string } | undefined;
+if (typeof require !== "undefined" && typeof module !== "undefined" && require.main === module) {
+  void import("./node").then(({ runNode }) => runNode());
+}

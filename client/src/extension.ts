@@ -4,7 +4,6 @@
  * item, and registers the Trapline commands. All analysis happens in the server (or, for
  * simulations, in the timeline panel's worker); this file only wires VS Code to them.
  */
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import {
@@ -12,6 +11,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
   State,
+  TransportKind,
 } from "vscode-languageclient/node";
 import type {
   CompareParams,
@@ -34,19 +34,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const output = vscode.window.createOutputChannel("Trapline", { log: true });
   context.subscriptions.push(output);
 
-  // The server is the CLI bundle's `trapline lsp --stdio` (as rust-analyzer ships it). The bundle
-  // is a library (bin/trapline.js calls its runNode), so a one-line bootstrap runs it. In desktop
-  // VS Code process.execPath is Electron: ELECTRON_RUN_AS_NODE makes it a plain Node, as
-  // vscode-languageclient's own fork does.
+  // The server is the CLI bundle's `trapline lsp --stdio` (as rust-analyzer ships it): the same
+  // file runs as the command line and as the server. vscode-languageclient forks it with Node
+  // (ELECTRON_RUN_AS_NODE in desktop VS Code) and appends `--stdio` for the stdio transport.
   const serverModule = context.asAbsolutePath(join("dist", "cli", "trapline.js"));
-  const serverOptions: ServerOptions = async () => {
-    const child = spawn(
-      process.execPath,
-      ["-e", `require(${JSON.stringify(serverModule)}).runNode(["lsp", "--stdio"])`],
-      { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: ["pipe", "pipe", "pipe"] },
-    );
-    child.stderr?.on("data", (chunk: Buffer) => output.append(String(chunk)));
-    return child;
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.stdio, args: ["lsp"] },
+    debug: { module: serverModule, transport: TransportKind.stdio, args: ["lsp"] },
   };
   const settings = vscode.workspace.getConfiguration("trapline");
   const clientOptions: LanguageClientOptions = {
