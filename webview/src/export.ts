@@ -2,7 +2,7 @@
  * Exports: the per-reason statistics as CSV (raw numbers in SI units, exactly the simulator's
  * fields, so a spreadsheet can recompute anything) and the trace as Chrome trace-event JSON.
  */
-import { timelineToTrace } from "../../cli/src/trace";
+import { timelineToTrace } from "../../core/src/sim/trace";
 import type { PanelRun } from "./protocol";
 
 const CSV_COLUMNS = [
@@ -89,8 +89,7 @@ export function exportFileName(run: PanelRun, extension: string): string {
 
 /**
  * Chrome trace-event JSON of the run's timeline, by the simulator's converter (the same text
- * `trapline simulate --trace` writes). It lives in cli/src/trace.ts but uses only the core, so
- * the page bundles it as is.
+ * `trapline simulate --trace` writes), from core/src/sim/trace.ts.
  */
 export function toChromeTraceJson(run: PanelRun): string {
   return timelineToTrace(run.timeline, { guest: run.guest });
