@@ -212,6 +212,19 @@ export class Engine {
   private readonly straightCompute: Float64Array;
   private readonly straightExit: Int32Array;
   private readonly straightSource: Int32Array;
+  /**
+   * Per source: 1 when its next arrival before a straight-line job's end forbids running the job
+   * in one step. Path sources with straight-line jobs do not when run-ahead is allowed: they
+   * queue behind the job (see onArrival).
+   */
+  private readonly blocksStraight: Uint8Array;
+  /**
+   * Whether a straight-line job may start at a vCPU's run-ahead end (the vCPU is "idle from
+   * guestSince", a time after the current event): only when going idle does nothing but start
+   * an idle interval (no idle exit, no tickless tick), so that a vCPU's state at the end of its
+   * queued jobs is the same whenever the arrivals that make up the queue are processed.
+   */
+  private readonly runAheadAllowed: boolean;
 
   // Timeline (bounded: the first `capacity` intervals are kept, see docs/simulator.md).
   private readonly tl: Timeline;
@@ -262,6 +275,10 @@ export class Engine {
       } else tickless = i;
     });
     this.ticklessSource = tickless;
+    this.runAheadAllowed = this.straightAllowed && tickless < 0 && plan.idleExit < 0;
+    this.blocksStraight = new Uint8Array(this.nS);
+    for (let i = 0; i < this.nS; i++)
+      this.blocksStraight[i] = this.runAheadAllowed && this.straightStart[i] >= 0 ? 0 : 1;
 
     this.mode = new Uint8Array(nV);
     this.guestSince = new Float64Array(nV);
@@ -468,6 +485,23 @@ export class Engine {
     if (!src.isInterrupt) {
       const c0 = 2 * v;
       if (mode === MODE_GUEST && this.ctxActive[c0] === 0 && this.ctxActive[c0 + 1] === 0) {
+        const busyUntil = this.guestSince[v];
+        if (busyUntil > t) {
+          // Run ahead: earlier straight-line jobs keep the vCPU busy until `busyUntil` (its
+          // state is already that of then); this job waits for them, as a queued path would
+          // (FIFO), and starts at their end — in one step again when nothing can interleave.
+          if (this.pathLen[v] === 0) {
+            const end = this.tryStraight(v, s, busyUntil);
+            if (end >= 0) {
+              this.goIdle(v, end);
+              return;
+            }
+          }
+          // Otherwise it waits in the path queue for a vCPU event at `busyUntil`.
+          this.enqueuePath(v, s, t);
+          if (this.vcpuTime[v] > busyUntil) this.vcpuTime[v] = busyUntil;
+          return;
+        }
         // Idle in the guest (poll, or HLT that does not exit): start at once.
         if (this.straightStart[s] >= 0) {
           const end = this.tryStraight(v, s, t);
@@ -481,19 +515,25 @@ export class Engine {
         this.runGuest(v, t);
         return;
       }
-      if (this.pathLen[v] >= PATH_QUEUE) {
-        this.dropped[s]++;
-        return;
-      }
-      const i = v * PATH_QUEUE + ((this.pathHead[v] + this.pathLen[v]) % PATH_QUEUE);
-      this.pathSrc[i] = s;
-      this.pathTime[i] = t;
-      this.pathLen[v]++;
+      if (!this.enqueuePath(v, s, t)) return;
       if (mode === MODE_HALTED) this.wake(v, t);
       else if (mode === MODE_HALT_POLL) this.pollSuccess(v, t);
       return;
     }
     this.interruptArrives(v, s, t);
+  }
+
+  /** Appends a path arrival to the vCPU's FIFO; false (and counted) when the queue is full. */
+  private enqueuePath(v: number, s: number, t: number): boolean {
+    if (this.pathLen[v] >= PATH_QUEUE) {
+      this.dropped[s]++;
+      return false;
+    }
+    const i = v * PATH_QUEUE + ((this.pathHead[v] + this.pathLen[v]) % PATH_QUEUE);
+    this.pathSrc[i] = s;
+    this.pathTime[i] = t;
+    this.pathLen[v]++;
+    return true;
   }
 
   private interruptArrives(v: number, s: number, t: number): void {
@@ -615,7 +655,15 @@ export class Engine {
           return;
         }
         const c = this.activeContext(v);
-        if (c < 0) return;
+        if (c < 0) {
+          // The end of run-ahead jobs (onArrival) with paths queued behind them.
+          if (this.pathLen[v] > 0) {
+            this.closeGuest(v, t);
+            this.idleInGuest[v] = 0;
+            this.runGuest(v, t);
+          }
+          return;
+        }
         this.computeLeft[c] = 0;
         if (this.action[c] === ACTION_EXIT) this.syncExit(v, c, t);
         else {
@@ -975,7 +1023,9 @@ export class Engine {
     const end = t + this.straightMax[s];
     if (!this.straightAllowed || end >= this.endTime || this.irqLen[v] !== 0) return -1;
     const arrivals = this.arrivalTime;
-    for (let i = v * this.nS, last = i + this.nS; i < last; i++) if (arrivals[i] < end) return -1;
+    const blocks = this.blocksStraight;
+    for (let i = v * this.nS, s2 = 0; s2 < this.nS; i++, s2++)
+      if (arrivals[i] < end && blocks[s2] === 1) return -1;
     const segments = this.straightLength[s];
     if (this.events + segments >= this.stopAt) return -1;
     if (this.idleInGuest[v] === 1) {
