@@ -225,6 +225,19 @@ export class Engine {
    * queued jobs is the same whenever the arrivals that make up the queue are processed.
    */
   private readonly runAheadAllowed: boolean;
+  /** Timeline state of idle-in-guest time (Halted for `idle halt`, else Polling). */
+  private readonly idleState: number;
+  // Exit plans flattened into typed arrays for straightArrival: per plan its transition, code,
+  // handler source and outcome range; per outcome its cumulative probability, handler and user
+  // space cycles.
+  private readonly planTransition: Float64Array;
+  private readonly planCode: Int32Array;
+  private readonly planHandlerSource: Int32Array;
+  private readonly planOutcomeStart: Int32Array;
+  private readonly planOutcomeCount: Int32Array;
+  private readonly outcomeCumulative: Float64Array;
+  private readonly outcomeHandler: Float64Array;
+  private readonly outcomeUserspace: Float64Array;
 
   // Timeline (bounded: the first `capacity` intervals are kept, see docs/simulator.md).
   private readonly tl: Timeline;
@@ -276,6 +289,33 @@ export class Engine {
     });
     this.ticklessSource = tickless;
     this.runAheadAllowed = this.straightAllowed && tickless < 0 && plan.idleExit < 0;
+    this.idleState = plan.idle === "halt" ? VcpuState.Halted : VcpuState.Polling;
+    {
+      const nPlans = plan.exits.length;
+      let outcomes = 0;
+      for (const e of plan.exits) outcomes += e.cumulative.length;
+      this.planTransition = new Float64Array(nPlans);
+      this.planCode = new Int32Array(nPlans);
+      this.planHandlerSource = new Int32Array(nPlans);
+      this.planOutcomeStart = new Int32Array(nPlans);
+      this.planOutcomeCount = new Int32Array(nPlans);
+      this.outcomeCumulative = new Float64Array(outcomes);
+      this.outcomeHandler = new Float64Array(outcomes);
+      this.outcomeUserspace = new Float64Array(outcomes);
+      let o = 0;
+      plan.exits.forEach((e, i) => {
+        this.planTransition[i] = e.transition;
+        this.planCode[i] = e.code;
+        this.planHandlerSource[i] = e.handlerSource;
+        this.planOutcomeStart[i] = o;
+        this.planOutcomeCount[i] = e.cumulative.length;
+        for (let k = 0; k < e.cumulative.length; k++, o++) {
+          this.outcomeCumulative[o] = e.cumulative[k];
+          this.outcomeHandler[o] = e.handler[k];
+          this.outcomeUserspace[o] = e.userspace[k];
+        }
+      });
+    }
     this.blocksStraight = new Uint8Array(this.nS);
     for (let i = 0; i < this.nS; i++)
       this.blocksStraight[i] = this.runAheadAllowed && this.straightStart[i] >= 0 ? 0 : 1;
@@ -441,6 +481,7 @@ export class Engine {
     this.stopAt = stopAt;
     const vcpuTime = this.vcpuTime;
     const arrivalTime = this.arrivalTime;
+    const blocksStraight = this.blocksStraight;
     for (;;) {
       const v = heap.peek();
       const t = heap.time[v];
@@ -464,8 +505,9 @@ export class Engine {
         let s = 0;
         const base = v * nS;
         while (s < nS && arrivalTime[base + s] !== t) s++;
-        if (s < nS) this.onArrival(s, v, t);
-        else this.onHostPreemption(v, t);
+        if (s < nS) {
+          if (blocksStraight[s] === 1 || !this.straightArrival(v, s, t)) this.onArrival(s, v, t);
+        } else this.onHostPreemption(v, t);
       }
       this.refresh(v);
     }
@@ -775,7 +817,7 @@ export class Engine {
     if (d > 0) {
       if (this.idleInGuest[v] === 1) {
         this.idleGuestCycles += d;
-        this.record(since, d, v, this.p.idle === "halt" ? VcpuState.Halted : VcpuState.Polling, -1, -1);
+        this.record(since, d, v, this.idleState, -1, -1);
       } else {
         this.guestCycles += d;
         this.record(since, d, v, VcpuState.Guest, -1, -1);
@@ -1049,6 +1091,96 @@ export class Engine {
     }
     this.executions[s]++;
     return now;
+  }
+
+  /**
+   * The common event, specialised: an arrival of a straight-line path source (run-ahead
+   * allowed) on a vCPU idle in the guest or running ahead with nothing queued. Draws the next
+   * arrival and runs the whole job — the same intervals, exits and statistics as onArrival →
+   * tryStraight → goIdle — with flat per-plan arrays and no calls but the histogram and the
+   * timeline. Returns false, having changed nothing, when a precondition fails (onArrival then
+   * takes the event).
+   */
+  private straightArrival(v: number, s: number, t: number): boolean {
+    if (
+      this.mode[v] !== MODE_GUEST ||
+      this.ctxActive[2 * v] !== 0 ||
+      this.ctxActive[2 * v + 1] !== 0 ||
+      this.pathLen[v] !== 0 ||
+      this.irqLen[v] !== 0 ||
+      this.vcpuTime[v] !== Number.POSITIVE_INFINITY
+    )
+      return false;
+    const since = this.guestSince[v];
+    const start = Math.max(since, t);
+    const end = start + this.straightMax[s];
+    if (end >= this.endTime) return false;
+    const nS = this.nS;
+    const arrivals = this.arrivalTime;
+    const blocks = this.blocksStraight;
+    const base = v * nS;
+    for (let i = 0; i < nS; i++) if (blocks[i] === 1 && arrivals[base + i] < end) return false;
+    const first = this.straightStart[s];
+    const segments = this.straightLength[s];
+    if (this.events + segments >= this.stopAt) return false;
+
+    const mean = this.sourceMean[s];
+    arrivals[base + s] = t + (this.sourcePeriodic[s] === 1 ? mean : this.rng.exponential(mean));
+    this.arrivals[s]++;
+    // The guest interval open since `since` (idle, as goIdle leaves it) ends at the start.
+    let guestStart = start;
+    if (this.idleInGuest[v] === 0) guestStart = since;
+    else if (start > since) {
+      this.idleGuestCycles += start - since;
+      this.record(since, start - since, v, this.idleState, -1, -1);
+    }
+    this.idleExitTaken[v] = 0;
+    this.tickDue[v] = 1;
+    const compute = this.straightCompute;
+    const exit = this.straightExit;
+    const exitSource = this.straightSource;
+    let now = start;
+    for (let i = first, last = first + segments; i < last; i++) {
+      now += compute[i];
+      if (now > guestStart) {
+        this.guestCycles += now - guestStart;
+        this.record(guestStart, now - guestStart, v, VcpuState.Guest, -1, -1);
+      }
+      const plan = exit[i];
+      if (plan < 0) break; // the tail
+      // The exit and its VM entry (one event, as a folded entry).
+      let k = this.planOutcomeStart[plan];
+      const lastOutcome = k + this.planOutcomeCount[plan] - 1;
+      if (k < lastOutcome) {
+        const u = this.rng.next();
+        while (k < lastOutcome && this.outcomeCumulative[k] < u) k++;
+      }
+      const transition = this.planTransition[plan];
+      const handler = this.outcomeHandler[k];
+      const userspace = this.outcomeUserspace[k];
+      const total = transition + handler + userspace;
+      this.exitCount[plan]++;
+      this.exitTransition[plan] += transition;
+      this.exitHandler[plan] += handler;
+      this.exitUserspace[plan] += userspace;
+      this.exitHist[plan].add(total);
+      if (this.tlFullAt < 0) {
+        const code = this.planCode[plan];
+        const handlerSource = this.planHandlerSource[plan];
+        this.record(now, transition, v, VcpuState.Exit, code, exitSource[i]);
+        if (handler > 0) this.record(now + transition, handler, v, VcpuState.Handler, code, handlerSource);
+        if (userspace > 0)
+          this.record(now + transition + handler, userspace, v, VcpuState.Userspace, code, handlerSource);
+      }
+      now += total;
+      guestStart = now;
+      this.events++;
+    }
+    this.executions[s]++;
+    // Idle in the guest from the job's end (goIdle with nothing to do).
+    this.guestSince[v] = now;
+    this.idleInGuest[v] = 1;
+    return true;
   }
 
   // ---------------------------------------------------------------- exits and entries
