@@ -1125,7 +1125,7 @@ export class Engine {
     if (this.events + segments >= this.stopAt) return false;
 
     const mean = this.sourceMean[s];
-    arrivals[base + s] = t + (this.sourcePeriodic[s] === 1 ? mean : this.rng.exponential(mean));
+    arrivals[base + s] = t + (this.sourcePeriodic[s] === 1 ? mean : -Math.log(1 - this.rng.next()) * mean);
     this.arrivals[s]++;
     // The guest interval open since `since` (idle, as goIdle leaves it) ends at the start.
     let guestStart = start;
