@@ -1244,7 +1244,7 @@ export function walkOps(
   describe = true,
 ): WalkResult {
   if (ops.length === 1) return walkOne(ops[0]!, ctx, visit, executions);
-  const acc = new Map<number, ExitEffect>();
+  const acc: ExitEffect[] = [];
   const parts: ExitDecision[] = [];
   let noExitP = 1;
   let compute = 0;
@@ -1261,7 +1261,7 @@ export function walkOps(
     noExitP *= r.noExitProbability;
     compute += r.computeCycles;
   }
-  const exits = [...acc.values()];
+  const exits = acc;
   const count = ops.length;
   return {
     decision: compound(
@@ -1337,7 +1337,7 @@ function walkOne(
       };
     }
     case "branch": {
-      const acc = new Map<number, ExitEffect>();
+      const acc: ExitEffect[] = [];
       const parts: ExitDecision[] = [];
       let noExitP = 0;
       let compute = 0;
@@ -1351,7 +1351,7 @@ function walkOne(
         total += arm.probability;
       }
       noExitP += Math.max(0, 1 - total); // the remainder does nothing
-      const exits = [...acc.values()];
+      const exits = acc;
       const decision = compound(
         exits,
         () => summarize(exits, "branch (exits weighted by the arms' probabilities)"),
@@ -1370,7 +1370,7 @@ function walkOne(
       const body = visit ? walkOps(op.ops, ctx, visit, executions * model.fallbackExitFactor) : probe;
       const bodyExits = body.decision.exits;
       const total = bodyExits.reduce((s, e) => s + e.perExecution, 0);
-      const acc = new Map<number, ExitEffect>();
+      const acc: ExitEffect[] = [];
       for (const e of bodyExits) {
         // Aborted attempts: one exit each if the aborting operation is a memory access (its
         // EPT/APIC/PML exit happens, then the transaction aborts); an exiting instruction or
@@ -1379,7 +1379,7 @@ function walkOne(
           addEffect(acc, e.reason, (model.abortedAttempts * e.perExecution) / total);
         addEffect(acc, e.reason, model.fallbackExitFactor * e.perExecution);
       }
-      const exits = [...acc.values()].filter((e) => e.perExecution > 0);
+      const exits = acc.filter((e) => e.perExecution > 0);
       const decision = compound(
         exits,
         () =>
@@ -1414,11 +1414,20 @@ function walkOne(
   }
 }
 
-function addEffect(acc: Map<number, ExitEffect>, r: ExitReasonDef, perExecution: number): void {
+/**
+ * Adds exits of a reason to an accumulator kept in first-seen order. A list, not a map: an
+ * operation list exits with a handful of reasons at most, and walks build thousands of these.
+ */
+function addEffect(acc: ExitEffect[], r: ExitReasonDef, perExecution: number): void {
   if (perExecution === 0) return;
-  const e = acc.get(r.code);
-  if (e) e.perExecution += perExecution;
-  else acc.set(r.code, { reason: r, perExecution });
+  for (let i = 0; i < acc.length; i++) {
+    const e = acc[i]!;
+    if (e.reason.code === r.code) {
+      e.perExecution += perExecution;
+      return;
+    }
+  }
+  acc.push({ reason: r, perExecution });
 }
 
 function summarize(exits: ExitEffect[], what: string): string {

@@ -83,6 +83,10 @@ function isIdentPart(c: number): boolean {
   return isIdentStart(c) || isDigit(c);
 }
 
+/** 1 for the ASCII characters that may continue an identifier (a table load beats four compares). */
+const IDENT_PART = new Uint8Array(128);
+for (let c = 0; c < 128; c++) IDENT_PART[c] = isIdentPart(c) ? 1 : 0;
+
 function hexDigitValue(c: number): number {
   if (c >= CH_0 && c <= CH_9) return c - CH_0;
   if (c >= 97 && c <= 102) return c - 87;
@@ -196,6 +200,7 @@ export class Scanner {
    * Filled up to INTERN_LIMIT entries; later texts are sliced as usual.
    */
   private readonly interned: (string | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+  private readonly internedHashes = new Int32Array(INTERN_SLOTS);
   private internCount = 0;
 
   /**
@@ -220,19 +225,28 @@ export class Scanner {
   /** `text.slice(start, end)`, shared with every earlier token of the same text. */
   private intern(start: number, end: number): string {
     const text = this.text;
-    let hash = end - start;
+    let hash = 0;
     for (let k = start; k < end; k++) hash = (Math.imul(hash, 31) + text.charCodeAt(k)) | 0;
+    return this.internHashed(start, end, hash);
+  }
+
+  /** `intern` with the hash (see `intern`) already computed while scanning. */
+  private internHashed(start: number, end: number, hash: number): string {
+    const text = this.text;
     const table = this.interned;
+    const hashes = this.internedHashes;
     let slot = hash & (INTERN_SLOTS - 1);
     while (true) {
       const candidate = table[slot];
       if (candidate === undefined) break;
-      if (candidate.length === end - start && sameText(candidate, text, start)) return candidate;
+      if (hashes[slot] === hash && candidate.length === end - start && sameText(candidate, text, start))
+        return candidate;
       slot = (slot + 1) & (INTERN_SLOTS - 1);
     }
     const fresh = text.slice(start, end);
     if (this.internCount < INTERN_LIMIT && end - start <= MAX_INTERNED_LENGTH) {
       table[slot] = fresh;
+      hashes[slot] = hash;
       this.internCount++;
     }
     return fresh;
@@ -281,14 +295,21 @@ export class Scanner {
 
       if (isIdentStart(c)) {
         const start = i;
+        // The intern hash is computed in the same pass (same formula as `intern`).
+        let hash = c;
         i++;
-        while (i < length && isIdentPart(text.charCodeAt(i))) i++;
+        while (i < length) {
+          const d = text.charCodeAt(i);
+          if (d >= 128 || IDENT_PART[d] === 0) break;
+          hash = (Math.imul(hash, 31) + d) | 0;
+          i++;
+        }
         this.i = i;
         return this.make(
           "ident",
           start,
           i,
-          i - start <= MAX_INTERNED_LENGTH ? this.intern(start, i) : text.slice(start, i),
+          i - start <= MAX_INTERNED_LENGTH ? this.internHashed(start, i, hash) : text.slice(start, i),
         );
       }
 

@@ -93,7 +93,8 @@ class Parser {
   /** Tokens consumed so far (progress checks compare it). */
   private pos = 0;
   /** Lookahead: at most two tokens (`label :` in arms needs the second). */
-  private readonly buffer: Token[] = [];
+  private ahead0: Token | undefined;
+  private ahead1: Token | undefined;
   /** End offset of the last consumed token. */
   private lastEnd = 0;
   private syntaxDiagnostics = 0;
@@ -124,22 +125,31 @@ class Parser {
   // ---- token access -------------------------------------------------------------------------
 
   private peek(): Token {
-    if (this.buffer.length === 0) this.buffer.push(this.scanner.next());
-    return this.buffer[0]!;
+    let token = this.ahead0;
+    if (token === undefined) {
+      token = this.scanner.next();
+      this.ahead0 = token;
+    }
+    return token;
   }
 
   /** The token after the next one. */
   private peekSecond(): Token {
     const first = this.peek();
     if (first.kind === "eof") return first;
-    if (this.buffer.length < 2) this.buffer.push(this.scanner.next());
-    return this.buffer[1]!;
+    let second = this.ahead1;
+    if (second === undefined) {
+      second = this.scanner.next();
+      this.ahead1 = second;
+    }
+    return second;
   }
 
   private next(): Token {
     const token = this.peek();
     if (token.kind !== "eof") {
-      this.buffer.shift();
+      this.ahead0 = this.ahead1;
+      this.ahead1 = undefined;
       this.pos++;
       this.lastEnd = token.end;
     }
