@@ -1,22 +1,79 @@
 /**
  * Simulation commands: Run Simulation (also the "▶ Simulate" code lens and the editor-title
- * button) and Export Trace. Both open the timeline panel (client/src/timelinePanel.ts), which
- * runs the simulation in its own worker.
+ * button), Compare Configurations and Export Trace. All of them open the timeline panel
+ * (client/src/timelinePanel.ts), which runs the simulations in its own worker.
  */
 import * as vscode from "vscode";
-import type { FileStatusParams } from "../../server/src/protocol";
-import { registerTimelinePanels } from "./timelinePanel";
+import type { FileInfoResult, FileStatusParams } from "../../server/src/protocol";
+import { BUDGET_CODE } from "../../webview/src/protocol";
+import { registerTimelinePanels, type TimelineRunOptions } from "./timelinePanel";
 
 export interface SimulationHost {
   output: vscode.OutputChannel;
   activeVmcsUri: (given?: unknown) => string | undefined;
   pickGuest: (uri: string, given?: unknown) => Promise<string | undefined>;
   statusOf: (uri: string) => FileStatusParams | undefined;
+  fileInfo: (uri: string) => Promise<FileInfoResult>;
+  /** The language server's static comparison (every vmcs block, other CPUs) as a report. */
+  staticCompare: (uri: string, guest: string) => Promise<void>;
 }
 
 /** The panel module is bundled with the extension: the simulate lens can be offered. */
 export function simulationAvailable(): boolean {
   return true;
+}
+
+/** One choice of the Compare Configurations quick pick. */
+export interface CompareChoice extends vscode.QuickPickItem {
+  a?: TimelineRunOptions;
+  b?: TimelineRunOptions;
+  staticReport?: boolean;
+}
+
+/**
+ * The comparisons offered for `guest`: its own vmcs block (A) against each other block (B)
+ * first, then the other pairs, the last saved version against the editor's text, and the
+ * static report. Pure, so the ordering is tested without VS Code.
+ */
+export function compareChoices(
+  guest: string,
+  ownVmcs: string | undefined,
+  vmcsBlocks: readonly string[],
+  dirty: boolean,
+): CompareChoice[] {
+  const choices: CompareChoice[] = [];
+  const pair = (x: string, y: string, own: boolean): CompareChoice => ({
+    label: `${x} ↔ ${y}`,
+    description: own
+      ? `${guest} on its own ${x} (A) and on ${y} (B), simulated`
+      : `${guest} on ${x} (A) and on ${y} (B), simulated`,
+    a: { guest, vmcs: x },
+    b: { guest, vmcs: y },
+  });
+  if (ownVmcs !== undefined) {
+    for (const other of vmcsBlocks) if (other !== ownVmcs) choices.push(pair(ownVmcs, other, true));
+  }
+  for (let i = 0; i < vmcsBlocks.length; i++) {
+    for (let j = i + 1; j < vmcsBlocks.length; j++) {
+      const x = vmcsBlocks[i]!;
+      const y = vmcsBlocks[j]!;
+      if (x !== ownVmcs && y !== ownVmcs) choices.push(pair(x, y, false));
+    }
+  }
+  choices.push({
+    label: "$(history) Last saved version ↔ current text",
+    description: dirty
+      ? `${guest}: the saved file (A) against your unsaved changes (B), simulated`
+      : `${guest}: the file has no unsaved changes, both runs will be the same`,
+    a: { guest, savedVersion: true },
+    b: { guest },
+  });
+  choices.push({
+    label: "$(graph) Static estimate: every vmcs block, other CPUs…",
+    description: "a report from the estimator, without simulating",
+    staticReport: true,
+  });
+  return choices;
 }
 
 export function registerSimulationCommands(context: vscode.ExtensionContext, host: SimulationHost): void {
@@ -40,24 +97,80 @@ export function registerSimulationCommands(context: vscode.ExtensionContext, hos
       }
     };
 
+  /**
+   * Errors in the file are shown, not simulated: when the language server's diagnostics of the
+   * file have errors (other than violated budgets, which the simulation is there to show, as in
+   * `trapline simulate`), say so and offer the Problems view. The panel's worker refuses such
+   * text too, with the first error's location, in case the diagnostics lag behind an edit.
+   */
+  const refuseErrors = (document: vscode.TextDocument): boolean => {
+    const errors = vscode.languages
+      .getDiagnostics(document.uri)
+      .filter(
+        (d) =>
+          d.severity === vscode.DiagnosticSeverity.Error &&
+          (typeof d.code === "object" ? d.code.value : d.code) !== BUDGET_CODE,
+      );
+    if (errors.length === 0) return false;
+    const name = document.uri.path.slice(document.uri.path.lastIndexOf("/") + 1);
+    const first = errors[0]!;
+    void vscode.window
+      .showErrorMessage(
+        `Trapline: ${name} has ${errors.length === 1 ? "an error" : `${errors.length} errors`} (line ${first.range.start.line + 1}: ${first.message}); fix ${errors.length === 1 ? "it" : "them"} to simulate.`,
+        "Show Problems",
+      )
+      .then((choice) => {
+        if (choice === "Show Problems")
+          void vscode.commands.executeCommand("workbench.actions.view.problems");
+      });
+    return true;
+  };
+
   context.subscriptions.push(
     vscode.commands.registerCommand(
       "trapline.runSimulation",
       guarded("Run Simulation", async (uriArg?: unknown, guestArg?: unknown) => {
         const uri = host.activeVmcsUri(uriArg);
         if (!uri) return;
+        const document = await documentOf(uri);
+        if (refuseErrors(document)) return;
         const guest = await host.pickGuest(uri, guestArg);
         if (!guest) {
           void vscode.window.showInformationMessage("Trapline: the file has no guest to simulate.");
           return;
         }
-        // The file's `simulate GUEST for … seed …` line gives the defaults.
-        const defaults = host.statusOf(uri)?.guests.find((g) => g.name === guest)?.simulate;
-        await panels.show(await documentOf(uri), {
-          guest,
-          durationSec: defaults?.durationSec,
-          seed: defaults?.seed,
-        });
+        // Duration and seed: the page reads the file's `simulate GUEST for … seed …` line of the
+        // text it simulates, else the settings (see TimelinePanels.request).
+        await panels.show(document, { guest });
+      }),
+    ),
+    vscode.commands.registerCommand(
+      "trapline.compareConfigurations",
+      guarded("Compare Configurations", async (uriArg?: unknown, guestArg?: unknown) => {
+        const uri = host.activeVmcsUri(uriArg);
+        if (!uri) return;
+        const document = await documentOf(uri);
+        const guest = await host.pickGuest(uri, guestArg);
+        if (!guest) {
+          void vscode.window.showInformationMessage("Trapline: the file has no guest to compare.");
+          return;
+        }
+        const info = await host.fileInfo(uri);
+        const ownVmcs = host.statusOf(uri)?.guests.find((g) => g.name === guest)?.vmcs;
+        const choice = await vscode.window.showQuickPick(
+          compareChoices(guest, ownVmcs, info.vmcs, document.isDirty && !document.isUntitled).filter(
+            (c) => !(c.a?.savedVersion && document.isUntitled),
+          ),
+          { placeHolder: `Compare ${guest}: A ↔ B`, matchOnDescription: true },
+        );
+        if (!choice) return;
+        if (choice.staticReport) {
+          await host.staticCompare(uri, guest);
+          return;
+        }
+        if (!choice.a || !choice.b) return;
+        if (!choice.a.savedVersion && refuseErrors(document)) return;
+        await panels.compare({ document, options: choice.a }, { document, options: choice.b });
       }),
     ),
     vscode.commands.registerCommand(
@@ -69,15 +182,21 @@ export function registerSimulationCommands(context: vscode.ExtensionContext, hos
           [
             {
               label: "Chrome trace JSON",
-              description: "opens in Perfetto and chrome://tracing",
+              description: "the timeline; opens in Perfetto and chrome://tracing",
               format: "chrome-json" as const,
             },
-            { label: "CSV", description: "one interval per line", format: "csv" as const },
+            {
+              label: "CSV",
+              description: "statistics, one line per exit reason",
+              format: "csv" as const,
+            },
           ],
-          { placeHolder: "Export the simulated timeline as" },
+          { placeHolder: "Export the simulated run as" },
         );
         if (!format) return;
-        await panels.exportFrom(await documentOf(uri), format.format);
+        const document = await documentOf(uri);
+        if (refuseErrors(document)) return;
+        await panels.exportFrom(document, format.format);
       }),
     ),
   );

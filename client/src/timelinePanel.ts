@@ -10,8 +10,10 @@
  * request (document text + options); a panel recreated after being hidden or after a reload
  * re-requests the run with its saved state. See docs/timeline.md.
  *
- * Settings read: `trapline.simulation.rerunOnSave` (boolean, default true) and
- * `trapline.defaultTarget` (passed to the analysis like the language server does).
+ * Settings read: `trapline.simulation.rerunOnSave` (boolean, default true),
+ * `trapline.simulation.defaultDurationMs` and `trapline.simulation.defaultSeed` (used when the
+ * file has no `simulate` line for the guest) and `trapline.defaultTarget` (passed to the
+ * analysis like the language server does).
  */
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
@@ -31,6 +33,10 @@ export interface TimelineRunOptions {
   guest?: string;
   durationSec?: number;
   seed?: number;
+  /** Run the guest on this vmcs block instead of its own (Compare Configurations). */
+  vmcs?: string;
+  /** Simulate the file's last saved text instead of the editor's (Compare: saved ↔ unsaved). */
+  savedVersion?: boolean;
 }
 
 interface RunSpec {
@@ -48,6 +54,25 @@ interface PanelEntry {
   ready: boolean;
   /** An export asked for before the panel had a result. */
   pendingExport?: ExportFormat;
+  /** The page reported `running` and not yet its end. */
+  running: boolean;
+}
+
+/** The identity of a panel: one per file, one per compared pair. */
+function panelKey(runs: readonly RunSpec[]): string {
+  if (runs.length === 1) return runs[0]!.uri.toString();
+  return `compare:${runs
+    .map(
+      (r) =>
+        `${r.uri.toString()}|${r.options.guest ?? ""}|${r.options.vmcs ?? ""}|${r.options.savedVersion ? "saved" : ""}`,
+    )
+    .join("||")}`;
+}
+
+/** "with_pi on apicv", "with_pi (saved)", "kvm-default.vmcs". */
+function runLabel(spec: RunSpec): string {
+  const guest = spec.options.guest ?? basename(spec.uri);
+  return `${guest}${spec.options.vmcs ? ` on ${spec.options.vmcs}` : ""}${spec.options.savedVersion ? " (saved)" : ""}`;
 }
 
 export class TimelinePanels implements vscode.Disposable {
@@ -78,14 +103,19 @@ export class TimelinePanels implements vscode.Disposable {
     a: { document: vscode.TextDocument; options?: TimelineRunOptions },
     b: { document: vscode.TextDocument; options?: TimelineRunOptions },
   ): Promise<void> {
-    const key = `compare:${a.document.uri.toString()}|${b.document.uri.toString()}|${a.options?.guest ?? ""}|${b.options?.guest ?? ""}`;
-    const entry =
-      this.entries.get(key) ??
-      this.create(key, `Trapline Compare: ${basename(a.document.uri)} ↔ ${basename(b.document.uri)}`);
-    entry.runs = [
+    const runs: RunSpec[] = [
       { uri: a.document.uri, options: a.options ?? {} },
       { uri: b.document.uri, options: b.options ?? {} },
     ];
+    const key = panelKey(runs);
+    const files =
+      a.document.uri.toString() === b.document.uri.toString()
+        ? basename(a.document.uri)
+        : `${basename(a.document.uri)} ↔ ${basename(b.document.uri)}`;
+    const entry =
+      this.entries.get(key) ??
+      this.create(key, `Trapline Compare: ${files}: ${runLabel(runs[0]!)} ↔ ${runLabel(runs[1]!)}`);
+    entry.runs = runs;
     entry.panel.reveal(undefined, true);
     if (entry.ready) await this.run(entry);
   }
@@ -101,7 +131,10 @@ export class TimelinePanels implements vscode.Disposable {
       return;
     }
     entry.panel.reveal(undefined, true);
-    this.post(entry, { type: "requestExport", format });
+    // A hidden panel has no page until it is shown again (then it re-runs), and a running page
+    // has nothing to export yet: either way the export follows the run's `done`.
+    if (!entry.ready || entry.running || !entry.panel.visible) entry.pendingExport = format;
+    else this.post(entry, { type: "requestExport", format });
   }
 
   dispose(): void {
@@ -127,10 +160,19 @@ export class TimelinePanels implements vscode.Disposable {
   }
 
   private attach(key: string, panel: vscode.WebviewPanel): PanelEntry {
-    const entry: PanelEntry = { key, panel, runs: [], ready: false };
+    const entry: PanelEntry = { key, panel, runs: [], ready: false, running: false };
     this.entries.set(key, entry);
     panel.webview.html = this.html(panel.webview);
     panel.webview.onDidReceiveMessage((message: PanelToHost) => void this.receive(entry, message));
+    // A hidden panel's page is destroyed (no retainContextWhenHidden); the new page posts `ready`.
+    panel.onDidChangeViewState(() => {
+      if (!panel.visible) {
+        entry.ready = false;
+        entry.running = false;
+        entry.finishProgress?.();
+        entry.finishProgress = undefined;
+      }
+    });
     panel.onDidDispose(() => {
       entry.finishProgress?.();
       if (this.entries.get(key) === entry) this.entries.delete(key);
@@ -153,12 +195,11 @@ export class TimelinePanels implements vscode.Disposable {
           ...(r.guest !== undefined ? { guest: r.guest } : {}),
           ...(r.durationSec !== undefined ? { durationSec: r.durationSec } : {}),
           ...(r.seed !== undefined ? { seed: r.seed } : {}),
+          ...(r.vmcs !== undefined ? { vmcs: r.vmcs } : {}),
+          ...(r.savedVersion ? { savedVersion: true } : {}),
         },
       }));
-    const key =
-      runs.length === 2
-        ? `compare:${runs[0]!.uri.toString()}|${runs[1]!.uri.toString()}|${runs[0]!.options.guest ?? ""}|${runs[1]!.options.guest ?? ""}`
-        : (runs[0]?.uri.toString() ?? `restored:${Date.now()}`);
+    const key = runs.length > 0 ? panelKey(runs) : `restored:${Date.now()}`;
     this.entries.get(key)?.panel.dispose();
     const entry = this.attach(key, panel);
     entry.runs = runs;
@@ -219,6 +260,7 @@ export class TimelinePanels implements vscode.Disposable {
         await this.saveExport(entry, message.format, message.fileName, message.content);
         break;
       case "status":
+        entry.running = message.status === "running";
         if (message.status === "running") this.startProgress(entry);
         else {
           entry.finishProgress?.();
@@ -239,16 +281,26 @@ export class TimelinePanels implements vscode.Disposable {
 
   private async request(spec: RunSpec): Promise<RunRequest> {
     const document = await vscode.workspace.openTextDocument(spec.uri);
-    const defaultTarget = vscode.workspace.getConfiguration("trapline").get<string>("defaultTarget");
+    const settings = vscode.workspace.getConfiguration("trapline", spec.uri);
+    const defaultTarget = settings.get<string>("defaultTarget");
+    const durationMs = settings.get<number>("simulation.defaultDurationMs");
+    const seed = settings.get<number>("simulation.defaultSeed");
+    const text = spec.options.savedVersion
+      ? new TextDecoder().decode(await vscode.workspace.fs.readFile(spec.uri))
+      : document.getText();
     return {
-      text: document.getText(),
+      text,
       fileName: basename(spec.uri),
       uri: spec.uri.toString(),
       version: document.version,
       ...(spec.options.guest !== undefined ? { guest: spec.options.guest } : {}),
       ...(spec.options.durationSec !== undefined ? { durationSec: spec.options.durationSec } : {}),
       ...(spec.options.seed !== undefined ? { seed: spec.options.seed } : {}),
+      ...(spec.options.vmcs !== undefined ? { vmcs: spec.options.vmcs } : {}),
+      ...(spec.options.savedVersion ? { savedVersion: true } : {}),
       ...(defaultTarget ? { defaultTarget } : {}),
+      ...(typeof durationMs === "number" && durationMs > 0 ? { defaultDurationSec: durationMs / 1000 } : {}),
+      ...(typeof seed === "number" && Number.isInteger(seed) ? { defaultSeed: seed } : {}),
     };
   }
 
@@ -269,7 +321,7 @@ export class TimelinePanels implements vscode.Disposable {
     void vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Trapline: simulating ${entry.runs.map((r) => basename(r.uri)).join(" and ")}`,
+        title: `Trapline: simulating ${entry.runs.length > 1 ? entry.runs.map(runLabel).join(" and ") : basename(entry.runs[0]?.uri ?? vscode.Uri.file("file"))}`,
         cancellable: true,
       },
       (_progress, token) =>

@@ -338,6 +338,7 @@ export class TimelineApp {
       `${formatCount(total)} exits drawn in ${(performance.now() - started).toFixed(0)} ms${decimated ? " (timeline decimated by the simulator; statistics use every event)" : ""}`,
     );
     this.root.dataset.exits = String(total);
+    this.root.dataset.lanes = String(this.layout.slots.length);
   }
 
   private assignReasonColours(): void {

@@ -40,6 +40,17 @@ export interface RunRequest {
   /** Host's document version, echoed in status messages so stale runs can be ignored. */
   version?: number;
   defaultTarget?: string;
+  /**
+   * Run the guest on this `vmcs` block instead of the one its `guest … on X` line names
+   * (Compare Configurations). The page substitutes the reference in a copy of the text and
+   * analyses that copy, so every check of the new pairing applies.
+   */
+  vmcs?: string;
+  /** Duration and seed when neither the request nor the file's `simulate` line gives them (settings). */
+  defaultDurationSec?: number;
+  defaultSeed?: number;
+  /** The text is the file's last saved version, not the editor's (Compare: saved ↔ unsaved). */
+  savedVersion?: boolean;
 }
 
 export type HostToPanel =
@@ -82,6 +93,12 @@ export interface PanelState {
   /** Visible range in ns. */
   view?: { startNs: number; endNs: number };
 }
+
+/**
+ * A budget the static estimate violates (`expect`, TL401) is an error of the file but does not
+ * stop a simulation, as in `trapline simulate`: simulating is how one sees the violation.
+ */
+export const BUDGET_CODE = "TL401";
 
 /** Worker protocol (webview/src/simWorker.ts). */
 export type ToSimWorker = { type: "run"; id: number; request: RunRequest };

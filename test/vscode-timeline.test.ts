@@ -1,0 +1,241 @@
+/**
+ * The timeline panel in real VS Code (code-server + Chromium via playwright) with the packaged
+ * .vsix: "Trapline: Run Simulation" from the command palette simulates examples/kvm-default.vmcs
+ * in the panel's blob: worker under the panel's CSP and draws its lanes; "Trapline: Compare
+ * Configurations" runs examples/posted-interrupts.vmcs under its two vmcs blocks and shows both
+ * runs with the per-reason differences. Screenshots go to test-artifacts/vscode-timeline/.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { FrameLocator, Page } from "playwright-core";
+import { artifactPath, REPO_ROOT } from "./support/artifacts";
+import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
+import {
+  type CodeServer,
+  codeServerPath,
+  openFileInWorkbench,
+  openWorkbench,
+  startCodeServer,
+} from "./support/codeServer";
+import { isCi } from "./support/skip";
+import { ensureTraplineVsix } from "./support/vsix";
+
+const ARTIFACTS = "vscode-timeline";
+
+/** Runs a command from the palette: F1, type its title, Enter on the matching row. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page
+    .locator(".quick-input-widget .monaco-list-row", { hasText: title })
+    .first()
+    .waitFor({ state: "visible", timeout: 10_000 });
+  await page.keyboard.press("Enter");
+}
+
+/** Clicks the quick-pick row whose text matches `label`. */
+async function pick(page: Page, label: RegExp): Promise<void> {
+  const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: label }).first();
+  await row.waitFor({ state: "visible", timeout: 15_000 });
+  await row.click();
+}
+
+/** The page inside the webview panel whose title contains `title`. */
+function panelFrame(page: Page): FrameLocator {
+  return page.frameLocator("iframe.webview.ready >> visible=true").frameLocator("#active-frame");
+}
+
+/**
+ * Pixels of the timeline canvas that have one of the lane state colours. Plain source text: tsx
+ * would wrap named helpers of a function in a `__name` call the page does not have.
+ */
+const COUNT_STATE_PIXELS = new Function(
+  "canvas",
+  `
+  const style = getComputedStyle(document.body);
+  const probe = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  const colours = new Map();
+  for (const name of ["guest", "exit", "handler", "userspace", "halted", "polling", "descheduled"]) {
+    probe.fillStyle = "#000";
+    probe.fillStyle = style.getPropertyValue("--tl-state-" + name).trim();
+    probe.fillRect(0, 0, 1, 1);
+    const d = probe.getImageData(0, 0, 1, 1).data;
+    colours.set(d[0] + "," + d[1] + "," + d[2], name);
+  }
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const byState = {};
+  let total = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const name = colours.get(data[i] + "," + data[i + 1] + "," + data[i + 2]);
+    if (name) {
+      byState[name] = (byState[name] || 0) + 1;
+      total++;
+    }
+  }
+  return { total, byState };`,
+) as (canvas: HTMLCanvasElement) => { total: number; byState: Record<string, number> };
+
+async function statePixels(frame: FrameLocator): Promise<{ total: number; byState: Record<string, number> }> {
+  return frame.locator("canvas.timeline").first().evaluate(COUNT_STATE_PIXELS);
+}
+
+async function failWith(page: Page, server: CodeServer, name: string, error: unknown): Promise<never> {
+  await page.screenshot({ path: artifactPath(ARTIFACTS, `${name}-failure.png`) }).catch(() => undefined);
+  throw new Error(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\ncode-server output:\n${server.output().slice(-3000)}`,
+  );
+}
+
+/** Waits until the visible panel page has drawn a result; returns the number of exits drawn. */
+async function waitForDrawing(frame: FrameLocator): Promise<number> {
+  const drawn = frame.locator(".panel[data-exits]");
+  await drawn.waitFor({ state: "attached", timeout: 60_000 }).catch(async (error: Error) => {
+    const status = await frame
+      .locator(".status")
+      .textContent({ timeout: 1_000 })
+      .catch(() => "?");
+    throw new Error(`${error.message}\npanel status: ${status}`);
+  });
+  return Number(await drawn.getAttribute("data-exits"));
+}
+
+describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
+  let server: CodeServer | undefined;
+  let browser: LaunchedBrowser | undefined;
+  let folder: string | undefined;
+  let skipped: string | undefined;
+
+  before(async () => {
+    const chromium = chromiumPath();
+    const launcher = codeServerPath();
+    if (!chromium || !launcher) {
+      skipped = !chromium
+        ? "chromium (run scripts/install-system-deps.sh)"
+        : "code-server (run scripts/setup-code-server.sh)";
+      if (isCi()) throw new Error(`missing ${skipped}`);
+      return;
+    }
+    folder = mkdtempSync(join(tmpdir(), "trapline-timeline-"));
+    for (const name of ["kvm-default.vmcs", "posted-interrupts.vmcs"])
+      copyFileSync(join(REPO_ROOT, "examples", name), join(folder, name));
+    server = await startCodeServer({ folder, vsix: await ensureTraplineVsix() });
+    browser = await launchChromium({ executablePath: chromium, viewport: { width: 1600, height: 1000 } });
+    await openWorkbench(browser.page, server.url);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it("Run Simulation from the command palette draws the lanes of kvm-default.vmcs", {
+    timeout: 90_000,
+  }, async (t) => {
+    if (skipped) return t.skip(`missing ${skipped}`);
+    const page = browser!.page;
+    try {
+      await openFileInWorkbench(page, "kvm-default.vmcs");
+      // The extension is active once the language status shows the file's numbers.
+      await page.locator('[id="status.languageStatus"]').waitFor({ state: "visible", timeout: 60_000 });
+
+      const started = Date.now();
+      await runCommand(page, "Trapline: Run Simulation");
+      await page
+        .locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" })
+        .waitFor({ timeout: 30_000 });
+      const frame = panelFrame(page);
+      const exits = await waitForDrawing(frame);
+      const simulateMs = Date.now() - started;
+      assert.ok(exits > 100, `the panel drew ${exits} exits`);
+      assert.match(String(await frame.locator(".status").textContent()), /exits drawn in \d+ ms/);
+      const pixels = await statePixels(frame);
+      // Both lanes are painted in the state colours (the guest is mostly halted at this zoom, its
+      // EPT_MISCONFIG exits spend most of their time in user space).
+      assert.ok(pixels.total > 5000, `state pixels: ${JSON.stringify(pixels)}`);
+      assert.ok(Object.keys(pixels.byState).length >= 2, `state colours: ${JSON.stringify(pixels)}`);
+      // The per-reason table with the simulator's numbers; the file's `simulate` line's seed.
+      await frame.locator("table", { hasText: "EPT_MISCONFIG" }).first().waitFor({ timeout: 10_000 });
+      assert.match(String(await frame.locator(".subtitle").textContent()), /2 vCPUs · seed 1/);
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "run-simulation.png") });
+      t.diagnostic(
+        `Run Simulation → lanes drawn in ${simulateMs} ms; ${exits} exits; ${JSON.stringify(pixels)}`,
+      );
+    } catch (error) {
+      await failWith(page, server!, "run", error);
+    }
+  });
+
+  it("Compare Configurations runs with_pi on apicv and on legacy side by side", {
+    timeout: 90_000,
+  }, async (t) => {
+    if (skipped) return t.skip(`missing ${skipped}`);
+    const page = browser!.page;
+    try {
+      // From the explorer: Quick Open's keyboard shortcut can land in the focused webview.
+      await page
+        .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
+        .click();
+      await page.locator('.tab.active[aria-label*="posted-interrupts.vmcs"]').waitFor({ timeout: 30_000 });
+      await page.locator('[id="status.languageStatus"]').waitFor({ state: "visible", timeout: 60_000 });
+      const started = Date.now();
+      await runCommand(page, "Trapline: Compare Configurations");
+      await pick(page, /^with_pi/);
+      await pick(page, /apicv ↔ legacy|legacy ↔ apicv/);
+      await page
+        .locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs" })
+        .waitFor({ timeout: 30_000 });
+      const frame = panelFrame(page);
+      await waitForDrawing(frame);
+      const compareMs = Date.now() - started;
+      const runs = await frame.locator(".compare-run h3").allTextContents();
+      assert.equal(runs.length, 2, JSON.stringify(runs));
+      const onApicv = runs.findIndex((r) => /with_pi on apicv/.test(r));
+      const onLegacy = runs.findIndex((r) => /with_pi on legacy/.test(r));
+      assert.ok(onApicv >= 0 && onLegacy >= 0, JSON.stringify(runs));
+      // The differences per exit reason: without posted interrupts every device interrupt is an
+      // EXTERNAL_INTERRUPT exit and every EOI an MSR_WRITE exit (x2APIC EOI trapped).
+      const table = frame.locator("table", { hasText: "Differences" }).first();
+      await table.waitFor({ timeout: 10_000 });
+      const rows = await table.locator("tr").allTextContents();
+      const rateOf = async (reason: string): Promise<[string, string]> => {
+        const cells = await table
+          .locator("tr", { hasText: reason })
+          .first()
+          .locator("td, th")
+          .allTextContents();
+        return [cells[1 + onApicv]!, cells[1 + onLegacy]!];
+      };
+      const [externalApicv, externalLegacy] = await rateOf("EXTERNAL_INTERRUPT");
+      const [, eoiLegacy] = await rateOf("MSR_WRITE");
+      assert.ok(
+        parseRate(externalLegacy) > 50_000,
+        `legacy EXTERNAL_INTERRUPT ${externalLegacy}\n${rows.join("\n")}`,
+      );
+      assert.ok(
+        parseRate(externalApicv) < 1_000,
+        `apicv EXTERNAL_INTERRUPT ${externalApicv}\n${rows.join("\n")}`,
+      );
+      assert.ok(parseRate(eoiLegacy) > 50_000, `legacy MSR_WRITE ${eoiLegacy}\n${rows.join("\n")}`);
+      // Both runs' lanes are drawn on one axis: 4 vCPUs each.
+      assert.equal(await frame.locator(".panel").getAttribute("data-lanes"), "8");
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "compare.png") });
+      t.diagnostic(`Compare Configurations → both runs drawn in ${compareMs} ms`);
+    } catch (error) {
+      await failWith(page, server!, "compare", error);
+    }
+  });
+});
+
+/** "137.1k/s" → 137100, "0/s" → 0. */
+function parseRate(text: string): number {
+  const match = /([\d.,]+)\s*([kM]?)\/s/.exec(text);
+  if (!match) return Number.NaN;
+  const value = Number(match[1]!.replace(/,/g, ""));
+  return value * (match[2] === "k" ? 1e3 : match[2] === "M" ? 1e6 : 1);
+}
