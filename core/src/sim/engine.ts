@@ -87,6 +87,21 @@ const REPEAT_DEPTH = 8;
 const TSX_RETRIES = 3;
 const REASON_PAUSE = 40;
 const MAX_MARKERS = 1 << 18;
+/**
+ * Bounds that keep one step short (for simulateAsync's slices and the event budget) without
+ * depending on where a slice ends, so that slicing never changes the order of events and
+ * simulateAsync gives the same result as simulate: entries folded in one chain, events in one
+ * batch.
+ */
+const FOLD_CHAIN_MAX = 4096;
+const BATCH_EVENTS_MAX = 4096;
+/**
+ * Batch window in simulated seconds: how far one vCPU's events may be processed ahead of the
+ * others' when the vCPUs cannot observe each other (no host preemption). Statistics do not
+ * depend on it; the timeline's records come out of time order across vCPUs by up to this much,
+ * and a truncated timeline is complete only to this much before its last record.
+ */
+const BATCH_WINDOW_SEC = 50e-6;
 
 export class Engine {
   private readonly p: CompiledGuest;
@@ -192,8 +207,6 @@ export class Engine {
   events = 0;
 
   private finished = false;
-  /** Event count at which the current `run` slice stops (folded entries respect it too). */
-  private stopAt = 0;
   /**
    * Whether a VM entry may be processed as soon as its exit is taken instead of through the
    * event queue ("folding"), see scheduleEntry. Only without host preemption: that is the one
@@ -204,6 +217,16 @@ export class Engine {
   private foldVcpu = -1;
   private foldNext = false;
   private foldTime = 0;
+  /** Entries folded in the current chain (bounded by FOLD_CHAIN_MAX). */
+  private foldLength = 0;
+  /**
+   * Batching (independent vCPUs only, see run): after the queue's earliest event, the same
+   * vCPU's following events up to this many cycles later are processed before any other vCPU's;
+   * 0 without batching.
+   */
+  private readonly batchCycles: number;
+  /** Time of the current batch's first event: every vCPU has been simulated up to it. */
+  private batchStart = 0;
   private lastOutcome = 0;
   private readonly straightAllowed: boolean;
   private readonly straightStart: Int32Array;
@@ -266,6 +289,11 @@ export class Engine {
     this.arrivalTime = new Float64Array(nV * this.nS).fill(Number.POSITIVE_INFINITY);
     this.preemptTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
     this.foldEntries = this.preemptRate <= 0;
+    // Without host preemption no vCPU's behaviour depends on another's state (kicks are only
+    // counted; a PAUSE loop's lock holder matters only when descheduled): the vCPUs are
+    // independent simulations sharing a clock, and the order in which their events are
+    // processed changes only which random numbers each one draws.
+    this.batchCycles = this.foldEntries ? BATCH_WINDOW_SEC * hz : 0;
     // Straight-line jobs need the folding conditions and no preemption timer (it could expire
     // inside the job); the tickless tick is programmed by goIdle at the job's end as usual.
     this.straightAllowed = this.foldEntries && plan.preemptionTimerCycles <= 0;
@@ -460,6 +488,17 @@ export class Engine {
     for (let v = 0; v < nV; v++) this.refresh(v);
   }
 
+  /** The earliest of vCPU `v`'s own event, arrivals and host preemption. */
+  private nextTime(v: number): number {
+    let next = this.vcpuTime[v];
+    const arrivals = this.arrivalTime;
+    for (let i = v * this.nS, end = i + this.nS; i < end; i++) {
+      if (arrivals[i] < next) next = arrivals[i];
+    }
+    if (this.preemptTime[v] < next) next = this.preemptTime[v];
+    return next;
+  }
+
   /** Puts vCPU `v` in the queue at the earliest of its own event, arrivals and preemption. */
   private refresh(v: number): void {
     let next = this.vcpuTime[v];
@@ -478,13 +517,13 @@ export class Engine {
     const endTime = this.endTime;
     const nS = this.nS;
     const stopAt = Math.min(this.events + limit, this.maxEvents + 1);
-    this.stopAt = stopAt;
     const vcpuTime = this.vcpuTime;
     const arrivalTime = this.arrivalTime;
     const blocksStraight = this.blocksStraight;
+    const batchCycles = this.batchCycles;
     for (;;) {
       const v = heap.peek();
-      const t = heap.time[v];
+      let t = heap.time[v];
       if (t >= endTime) break;
       if (this.events >= stopAt) {
         if (this.events > this.maxEvents) {
@@ -495,19 +534,29 @@ export class Engine {
         }
         return false;
       }
-      this.events++;
-      // At equal times the vCPU's own event goes first, then arrivals in source order, then
-      // host preemption. Handlers set the times they change; refresh requeues the vCPU once.
-      if (vcpuTime[v] === t) {
-        vcpuTime[v] = Number.POSITIVE_INFINITY;
-        this.onVcpuEvent(v, t);
-      } else {
-        let s = 0;
-        const base = v * nS;
-        while (s < nS && arrivalTime[base + s] !== t) s++;
-        if (s < nS) {
-          if (blocksStraight[s] === 1 || !this.straightArrival(v, s, t)) this.onArrival(s, v, t);
-        } else this.onHostPreemption(v, t);
+      // A batch: this event, then (independent vCPUs) the same vCPU's next events before
+      // `horizon`, without a queue pass between them; see batchCycles.
+      const horizon = Math.min(t + batchCycles, endTime);
+      this.batchStart = t;
+      const batchEnd = this.events + BATCH_EVENTS_MAX;
+      for (;;) {
+        this.events++;
+        // At equal times the vCPU's own event goes first, then arrivals in source order, then
+        // host preemption. Handlers set the times they change; refresh requeues the vCPU once.
+        if (vcpuTime[v] === t) {
+          vcpuTime[v] = Number.POSITIVE_INFINITY;
+          this.onVcpuEvent(v, t);
+        } else {
+          let s = 0;
+          const base = v * nS;
+          while (s < nS && arrivalTime[base + s] !== t) s++;
+          if (s < nS) {
+            if (blocksStraight[s] === 1 || !this.straightArrival(v, s, t)) this.onArrival(s, v, t);
+          } else this.onHostPreemption(v, t);
+        }
+        if (batchCycles === 0 || this.events >= batchEnd) break;
+        t = this.nextTime(v);
+        if (!(t < horizon)) break;
       }
       this.refresh(v);
     }
@@ -1069,7 +1118,6 @@ export class Engine {
     for (let i = v * this.nS, s2 = 0; s2 < this.nS; i++, s2++)
       if (arrivals[i] < end && blocks[s2] === 1) return -1;
     const segments = this.straightLength[s];
-    if (this.events + segments >= this.stopAt) return -1;
     if (this.idleInGuest[v] === 1) {
       this.closeGuest(v, t);
       this.idleInGuest[v] = 0;
@@ -1122,7 +1170,6 @@ export class Engine {
     for (let i = 0; i < nS; i++) if (blocks[i] === 1 && arrivals[base + i] < end) return false;
     const first = this.straightStart[s];
     const segments = this.straightLength[s];
-    if (this.events + segments >= this.stopAt) return false;
 
     const mean = this.sourceMean[s];
     arrivals[base + s] = t + (this.sourcePeriodic[s] === 1 ? mean : -Math.log(1 - this.rng.next()) * mean);
@@ -1259,7 +1306,7 @@ export class Engine {
    * gives the same run).
    */
   private scheduleEntry(v: number, te: number): void {
-    if (!this.foldEntries || te >= this.endTime || this.events + 1 >= this.stopAt) {
+    if (!this.foldEntries || te >= this.endTime) {
       this.vcpuTime[v] = te;
       return;
     }
@@ -1271,7 +1318,7 @@ export class Engine {
       }
     }
     if (this.inFold) {
-      if (v !== this.foldVcpu) {
+      if (v !== this.foldVcpu || this.foldLength >= FOLD_CHAIN_MAX) {
         this.vcpuTime[v] = te;
         return;
       }
@@ -1283,9 +1330,11 @@ export class Engine {
     this.vcpuTime[v] = Number.POSITIVE_INFINITY;
     this.inFold = true;
     this.foldVcpu = v;
+    this.foldLength = 0;
     let at = te;
     for (;;) {
       this.events++;
+      this.foldLength++;
       this.foldNext = false;
       this.entry(v, at);
       if (!this.foldNext) break;
@@ -1392,7 +1441,9 @@ export class Engine {
     const i = tl.count;
     if (i >= this.tlCapacity) {
       if (this.tlFullAt < 0) {
-        this.tlFullAt = start;
+        // Complete up to the earlier of this record and the global clock (the start of the
+        // current batch): other vCPUs' records after it were not written yet.
+        this.tlFullAt = Math.min(start, this.batchStart);
         tl.decimated = true;
       }
       return;
