@@ -6,7 +6,7 @@
  * runs with the per-reason differences. Screenshots go to test-artifacts/vscode-timeline/.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -225,9 +225,80 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       // Both runs' lanes are drawn on one axis: 4 vCPUs each.
       assert.equal(await frame.locator(".panel").getAttribute("data-lanes"), "8");
       await page.screenshot({ path: artifactPath(ARTIFACTS, "compare.png") });
+      await table.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "compare-differences.png") });
       t.diagnostic(`Compare Configurations → both runs drawn in ${compareMs} ms`);
     } catch (error) {
       await failWith(page, server!, "compare", error);
+    }
+  });
+
+  it("Export Trace saves the per-reason CSV next to the file (simulating it first)", {
+    timeout: 90_000,
+  }, async (t) => {
+    if (skipped) return t.skip(`missing ${skipped}`);
+    const page = browser!.page;
+    try {
+      // posted-interrupts.vmcs is the active editor and has no single-run panel yet: the export
+      // opens one, simulates the file's `simulate with_pi` line, then saves.
+      await page.locator(".monaco-editor .view-lines").first().click();
+      await runCommand(page, "Trapline: Export Trace");
+      await pick(page, /^CSV/);
+      // VS Code for the Web's save dialog is a quick input holding the suggested path.
+      const input = page.locator(".quick-input-widget input");
+      await page.waitForFunction(
+        () =>
+          (document.querySelector(".quick-input-widget input") as HTMLInputElement | null)?.value.endsWith(
+            ".csv",
+          ),
+        undefined,
+        { timeout: 60_000 },
+      );
+      const suggested = await input.inputValue();
+      assert.match(suggested, /posted-interrupts\.vmcs-with_pi\.csv$/);
+      await page.keyboard.press("Enter");
+      await page
+        .locator(".notification-toast", { hasText: "saved posted-interrupts.vmcs-with_pi.csv" })
+        .waitFor({ timeout: 30_000 });
+      const csv = readFileSync(join(folder!, "posted-interrupts.vmcs-with_pi.csv"), "utf8");
+      const lines = csv.trimEnd().split("\r\n");
+      assert.match(lines[0]!, /^reason,code,exits,exits_per_second,cycles_per_exit,/);
+      assert.ok(
+        lines.some((l) => l.startsWith("HLT,12,")),
+        csv,
+      );
+      assert.match(lines.at(-1)!, /^total,,\d+,/);
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "export.png") });
+    } catch (error) {
+      await failWith(page, server!, "export", error);
+    }
+  });
+
+  it("restores the panels after Developer: Reload Window and re-runs them", {
+    timeout: 90_000,
+  }, async (t) => {
+    if (skipped) return t.skip(`missing ${skipped}`);
+    const page = browser!.page;
+    try {
+      const started = Date.now();
+      await runCommand(page, "Developer: Reload Window");
+      await page.locator(".monaco-workbench .part.statusbar").waitFor({ state: "visible", timeout: 60_000 });
+      // The serializer re-creates the panel; its page posts `ready` with its saved request and
+      // the host simulates the file's current text again.
+      const frame = panelFrame(page);
+      const exits = await waitForDrawing(frame);
+      assert.ok(exits > 100, `restored panel drew ${exits} exits`);
+      const tabs = await page.locator(".tab").allTextContents();
+      assert.ok(
+        tabs.some((tab) => tab.includes("Trapline")),
+        `tabs after reload: ${JSON.stringify(tabs)}`,
+      );
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "restored.png") });
+      t.diagnostic(
+        `reload → restored panel drawn in ${Date.now() - started} ms; tabs ${JSON.stringify(tabs)}`,
+      );
+    } catch (error) {
+      await failWith(page, server!, "reload", error);
     }
   });
 });
