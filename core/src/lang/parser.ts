@@ -117,9 +117,32 @@ class Parser {
   /** The scratch entries pushed since `base`, as an exact-size array; pops them. */
   private collect<T>(base: number): T[] {
     const scratch = this.scratch;
-    const out = scratch.slice(base) as T[];
+    const n = scratch.length - base;
+    // Short lists as array literals: exact size, and V8 tracks literal allocation sites, so it
+    // can allocate these long-lived arrays in the old generation directly (pretenuring)
+    // instead of copying them in every young-generation collection.
+    let out: unknown[];
+    switch (n) {
+      case 0:
+        out = [];
+        break;
+      case 1:
+        out = [scratch[base]];
+        break;
+      case 2:
+        out = [scratch[base], scratch[base + 1]];
+        break;
+      case 3:
+        out = [scratch[base], scratch[base + 1], scratch[base + 2]];
+        break;
+      case 4:
+        out = [scratch[base], scratch[base + 1], scratch[base + 2], scratch[base + 3]];
+        break;
+      default:
+        out = scratch.slice(base);
+    }
     scratch.length = base;
-    return out;
+    return out as T[];
   }
 
   // ---- token access -------------------------------------------------------------------------
