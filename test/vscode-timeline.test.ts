@@ -6,7 +6,7 @@
  * runs with the per-reason differences. Screenshots go to test-artifacts/vscode-timeline/.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -123,7 +123,14 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
     folder = mkdtempSync(join(tmpdir(), "trapline-timeline-"));
     for (const name of ["kvm-default.vmcs", "posted-interrupts.vmcs"])
       copyFileSync(join(REPO_ROOT, "examples", name), join(folder, name));
-    server = await startCodeServer({ folder, vsix: await ensureTraplineVsix() });
+    // No `simulate` line: the settings' default duration (a minute of simulated time) applies.
+    const kvm = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
+    writeFileSync(join(folder, "long.vmcs"), kvm.replace(/^simulate .*$/m, ""));
+    server = await startCodeServer({
+      folder,
+      vsix: await ensureTraplineVsix(),
+      settings: { "trapline.simulation.defaultDurationMs": 60_000 },
+    });
     browser = await launchChromium({ executablePath: chromium, viewport: { width: 1600, height: 1000 } });
     await openWorkbench(browser.page, server.url);
   });
@@ -233,15 +240,41 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
     }
   });
 
+  it("a long run shows a cancellable progress notification; Cancel stops the worker", {
+    timeout: 90_000,
+  }, async (t) => {
+    if (skipped) return t.skip(`missing ${skipped}`);
+    const page = browser!.page;
+    try {
+      await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "long.vmcs" }).click();
+      await page.locator('.tab.active[aria-label*="long.vmcs"]').waitFor({ timeout: 30_000 });
+      await runCommand(page, "Trapline: Run Simulation");
+      const toast = page.locator(".notification-toast", { hasText: "Trapline: simulating long.vmcs" });
+      await toast.waitFor({ timeout: 30_000 });
+      const frame = panelFrame(page);
+      await frame.locator(".status", { hasText: "Simulating long.vmcs" }).waitFor({ timeout: 10_000 });
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "progress.png") });
+      await toast.locator(".monaco-button", { hasText: "Cancel" }).click();
+      await frame.locator(".status", { hasText: "Simulation cancelled." }).waitFor({ timeout: 10_000 });
+      await toast.waitFor({ state: "detached", timeout: 10_000 });
+      assert.equal(await frame.locator(".panel[data-exits]").count(), 0);
+    } catch (error) {
+      await failWith(page, server!, "cancel", error);
+    }
+  });
+
   it("Export Trace saves the per-reason CSV next to the file (simulating it first)", {
     timeout: 90_000,
   }, async (t) => {
     if (skipped) return t.skip(`missing ${skipped}`);
     const page = browser!.page;
     try {
-      // posted-interrupts.vmcs is the active editor and has no single-run panel yet: the export
-      // opens one, simulates the file's `simulate with_pi` line, then saves.
-      await page.locator(".monaco-editor .view-lines").first().click();
+      // posted-interrupts.vmcs has no single-run panel yet: the export opens one, simulates the
+      // file's `simulate with_pi` line, then saves.
+      await page
+        .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
+        .click();
+      await page.locator('.tab.active[aria-label*="posted-interrupts.vmcs"]').waitFor({ timeout: 30_000 });
       await runCommand(page, "Trapline: Export Trace");
       await pick(page, /^CSV/);
       // VS Code for the Web's save dialog is a quick input holding the suggested path.
