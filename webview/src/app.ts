@@ -72,6 +72,8 @@ export class TimelineApp {
   private frameRequested = false;
   private worker: Worker | undefined;
   private nextRunId = 1;
+  /** Incremented by every simulate request; a run whose generation is stale stays silent. */
+  private simulationGeneration = 0;
   private pendingRuns = new Map<
     number,
     { resolve: (run: PanelRun) => void; reject: (error: Error) => void }
@@ -211,6 +213,10 @@ export class TimelineApp {
   }
 
   private async simulate(requests: RunRequest[]): Promise<void> {
+    // A newer request (a save while running, say) replaces the run in flight: stop it, and let
+    // only the newest run report its status, so the host's progress follows the newest run.
+    const generation = ++this.simulationGeneration;
+    if (this.pendingRuns.size > 0) this.cancel();
     this.saveState(
       requests.length === 2 ? { compare: { a: requests[0]!, b: requests[1]! } } : { request: requests[0]! },
     );
@@ -220,6 +226,7 @@ export class TimelineApp {
     try {
       const runs: PanelRun[] = [];
       for (const request of requests) runs.push(await this.runInWorker(request));
+      if (generation !== this.simulationGeneration) return;
       this.show(runs);
       this.host.post({
         type: "status",
@@ -228,6 +235,7 @@ export class TimelineApp {
         ...(version !== undefined ? { version } : {}),
       });
     } catch (error) {
+      if (generation !== this.simulationGeneration) return;
       const message = error instanceof Error ? error.message : String(error);
       const cancelled = message === "cancelled";
       this.setStatus(cancelled ? "Simulation cancelled." : message, !cancelled);
