@@ -237,9 +237,23 @@ type LeafCache = Map<string, Map<number | bigint | string, ExitDecision>>;
  */
 const leafCaches = new WeakMap<object, { vmcs: VmcsIR; program: Program; maps: Map<string, LeafCache> }>();
 const contextCaches = new WeakMap<ExitContext, { vmcs: VmcsIR; controls: object; map: LeafCache }>();
+/** The last context looked up and its cache entry: walks decide runs of leaves in one context. */
+let lastContext: ExitContext | undefined;
+let lastContextCache: { vmcs: VmcsIR; controls: object; map: LeafCache } | undefined;
 function leafCache(ctx: ExitContext): LeafCache {
+  if (
+    ctx === lastContext &&
+    lastContextCache !== undefined &&
+    lastContextCache.vmcs === ctx.vmcs &&
+    lastContextCache.controls === ctx.controls
+  )
+    return lastContextCache.map;
   const direct = contextCaches.get(ctx);
-  if (direct && direct.vmcs === ctx.vmcs && direct.controls === ctx.controls) return direct.map;
+  if (direct && direct.vmcs === ctx.vmcs && direct.controls === ctx.controls) {
+    lastContext = ctx;
+    lastContextCache = direct;
+    return direct.map;
+  }
   let entry = leafCaches.get(ctx.controls);
   if (!entry || entry.vmcs !== ctx.vmcs || entry.program !== ctx.program) {
     entry = { vmcs: ctx.vmcs, program: ctx.program, maps: new Map() };
@@ -251,7 +265,10 @@ function leafCache(ctx: ExitContext): LeafCache {
     map = new Map();
     entry.maps.set(variant, map);
   }
-  contextCaches.set(ctx, { vmcs: ctx.vmcs, controls: ctx.controls, map });
+  const cached = { vmcs: ctx.vmcs, controls: ctx.controls, map };
+  contextCaches.set(ctx, cached);
+  lastContext = ctx;
+  lastContextCache = cached;
   return map;
 }
 
