@@ -105,6 +105,15 @@ class Parser {
    * syntax tree holds tens of thousands of short lists for the whole analysis.
    */
   private readonly scratch: unknown[] = [];
+  /**
+   * Entries in use on the scratch stack. The array itself never shrinks: setting `length`
+   * lower makes V8 trim its backing store, and it grows again at the next list.
+   */
+  private scratchTop = 0;
+
+  private pushScratch(entry: unknown): void {
+    this.scratch[this.scratchTop++] = entry;
+  }
 
   constructor(
     private readonly text: string,
@@ -117,7 +126,7 @@ class Parser {
   /** The scratch entries pushed since `base`, as an exact-size array; pops them. */
   private collect<T>(base: number): T[] {
     const scratch = this.scratch;
-    const n = scratch.length - base;
+    const n = this.scratchTop - base;
     // Short lists as array literals: exact size, and V8 tracks literal allocation sites, so it
     // can allocate these long-lived arrays in the old generation directly (pretenuring)
     // instead of copying them in every young-generation collection.
@@ -139,9 +148,9 @@ class Parser {
         out = [scratch[base], scratch[base + 1], scratch[base + 2], scratch[base + 3]];
         break;
       default:
-        out = scratch.slice(base);
+        out = scratch.slice(base, this.scratchTop);
     }
-    scratch.length = base;
+    this.scratchTop = base;
     return out as T[];
   }
 
@@ -446,7 +455,7 @@ class Parser {
         span: { start: open.start, end: this.lastEnd },
       };
     }
-    const base = this.scratch.length;
+    const base = this.scratchTop;
     let close: Span | undefined;
     const armOps = ARM_OPS[context];
     while (true) {
@@ -471,7 +480,7 @@ class Parser {
       else if (context === "ept") entry = this.parseEptEntry();
       else if (context === "expect") entry = this.parseBudget();
       else entry = this.parseStatement(context, depth, false);
-      if (entry !== undefined) this.scratch.push(entry);
+      if (entry !== undefined) this.pushScratch(entry);
       if (this.pos === before) this.next();
     }
     const entries = this.collect<BlockEntry>(base);
@@ -504,7 +513,7 @@ class Parser {
       const keyword = keywordToken.text;
       const keywordSpan = spanOf(keywordToken);
       this.next();
-      const base = this.scratch.length;
+      const base = this.scratchTop;
       // Keep what follows on the line as items (for completion), without further messages.
       while (true) {
         const token = this.peek();
@@ -516,7 +525,7 @@ class Parser {
           break;
         }
         const item = this.parseItem(true);
-        if (item !== undefined) this.scratch.push(item);
+        if (item !== undefined) this.pushScratch(item);
       }
       return {
         kind: "Statement",
@@ -541,8 +550,7 @@ class Parser {
     // The token object is recycled by the scanner: keep its text and span.
     const keyword = keywordToken.text;
     const keywordSpan = spanOf(keywordToken);
-    const scratch = this.scratch;
-    const base = scratch.length;
+    const base = this.scratchTop;
     let body: Block | undefined;
     while (true) {
       const token = this.peek();
@@ -565,7 +573,7 @@ class Parser {
       } else if (
         token.kind === "ident" &&
         table.has(token.text) &&
-        !(scratch.length - base < shape.maxItems && shape.subwords?.includes(token.text))
+        !(this.scratchTop - base < shape.maxItems && shape.subwords?.includes(token.text))
       ) {
         break;
       }
@@ -574,7 +582,7 @@ class Parser {
         this.next();
         continue;
       }
-      if (scratch.length - base >= shape.maxItems) {
+      if (this.scratchTop - base >= shape.maxItems) {
         if (shape.maxItems === 0) break;
         // Too many items: report once and drop the rest of the line.
         this.error(
@@ -586,7 +594,7 @@ class Parser {
         break;
       }
       const item = this.parseItem(true);
-      if (item !== undefined) scratch.push(item);
+      if (item !== undefined) this.pushScratch(item);
     }
     const items = this.collect<Item>(base);
     if (shape.body !== undefined && body === undefined) {
@@ -733,14 +741,14 @@ class Parser {
       this.next();
       this.next();
     }
-    const base = this.scratch.length;
+    const base = this.scratchTop;
     while (true) {
       const next = this.peek();
       if (next.kind === "eof" || this.isPunct(next, "}") || this.isTopLevelLineStart(next)) break;
       if (next.kind === "quantity" && next.unit === "%") break;
       const before = this.pos;
       const statement = this.parseStatement(opsContext, depth, true);
-      if (statement !== undefined) this.scratch.push(statement);
+      if (statement !== undefined) this.pushScratch(statement);
       if (this.pos === before) this.next();
     }
     const statements = this.collect<Statement>(base);
@@ -761,11 +769,11 @@ class Parser {
     }
     const start = token.start;
     const range = this.parseItem(false) as RangeLit | NumberLit;
-    const base = this.scratch.length;
+    const base = this.scratchTop;
     while (true) {
       const next = this.peek();
       if (next.kind !== "ident" || next.lineStart) break;
-      this.scratch.push({ kind: "Ident", name: next.text, span: spanOf(next) } satisfies Ident);
+      this.pushScratch({ kind: "Ident", name: next.text, span: spanOf(next) } satisfies Ident);
       this.next();
     }
     const perms = this.collect<Ident>(base);
