@@ -173,6 +173,21 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       t.diagnostic(
         `Run Simulation → lanes drawn in ${simulateMs} ms; ${exits} exits; ${JSON.stringify(pixels)}`,
       );
+
+      // The ▶ button in the editor's title bar runs it again in the same panel.
+      const panelRoot = frame.locator(".panel");
+      await panelRoot.evaluate((root: HTMLElement) => delete root.dataset.exits);
+      await page.locator('.editor-actions [aria-label*="Run Simulation"]').first().click();
+      await waitForDrawing(frame);
+      assert.equal(await page.locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" }).count(), 1);
+
+      // Saving the file re-runs the panel (trapline.simulation.rerunOnSave).
+      await panelRoot.evaluate((root: HTMLElement) => delete root.dataset.exits);
+      await page.locator(".monaco-editor .view-lines").first().click();
+      await page.keyboard.press("Control+End");
+      await page.keyboard.type("\n// saved\n");
+      await page.keyboard.press("Control+S");
+      await waitForDrawing(frame);
     } catch (error) {
       await failWith(page, server!, "run", error);
     }
