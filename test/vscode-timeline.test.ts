@@ -24,6 +24,7 @@ import { isCi } from "./support/skip";
 import { ensureTraplineVsix } from "./support/vsix";
 
 const ARTIFACTS = "vscode-timeline";
+const KVM_TEXT = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
 
 /** Runs a command from the palette: F1, type its title, Enter on the matching row. */
 async function runCommand(page: Page, title: string): Promise<void> {
@@ -180,6 +181,31 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       await page.locator('.editor-actions [aria-label*="Run Simulation"]').first().click();
       await waitForDrawing(frame);
       assert.equal(await page.locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" }).count(), 1);
+      // The progress notification ends with the run, however short the run.
+      await page
+        .locator(".notification-toast", { hasText: "Trapline: simulating kvm-default.vmcs" })
+        .waitFor({ state: "detached", timeout: 10_000 });
+
+      // A click on the longest exit of vCPU 0 reveals its source in the editor: a line of the
+      // EPT_MISCONFIG handler (its user-space doorbell or handler work) or the guest's MMIO write.
+      const at = await frame.locator("canvas.timeline").evaluate((canvas: HTMLCanvasElement) => {
+        const app = window.traplineTimelineApp!;
+        const spot = app.locateExit(0, app.longestExit(0))!;
+        const rect = canvas.getBoundingClientRect();
+        return { x: spot.clientX - rect.left, y: spot.clientY - rect.top, reason: spot.reason };
+      });
+      assert.equal(at.reason, "EPT_MISCONFIG");
+      await frame.locator("canvas.timeline").click({ position: { x: at.x, y: at.y } });
+      const selection = page.locator('[id="status.editor.selection"]');
+      await selection.filter({ hasNotText: /Ln 1, Col 1$/ }).waitFor({ timeout: 10_000 });
+      const revealed = Number(/Ln (\d+)/.exec(String(await selection.textContent()))?.[1]);
+      const lineText = KVM_TEXT.split("\n")[revealed - 1] ?? "";
+      assert.match(
+        lineText,
+        /handler EPT_MISCONFIG|doorbell: userspace|work 900|mmio write/,
+        `revealed line ${revealed}: ${lineText}`,
+      );
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "reveal.png") });
 
       // Saving the file re-runs the panel (trapline.simulation.rerunOnSave).
       await panelRoot.evaluate((root: HTMLElement) => delete root.dataset.exits);

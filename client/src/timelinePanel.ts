@@ -318,20 +318,29 @@ export class TimelinePanels implements vscode.Disposable {
 
   private startProgress(entry: PanelEntry): void {
     entry.finishProgress?.();
+    // The resolver exists before withProgress calls back (which it may do later), so a run
+    // that is done before the notification's task starts still ends it.
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    entry.finishProgress = finish;
     void vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
         title: `Trapline: simulating ${entry.runs.length > 1 ? entry.runs.map(runLabel).join(" and ") : basename(entry.runs[0]?.uri ?? vscode.Uri.file("file"))}`,
         cancellable: true,
       },
-      (_progress, token) =>
-        new Promise<void>((resolve) => {
-          entry.finishProgress = resolve;
-          token.onCancellationRequested(() => {
-            this.post(entry, { type: "cancel" });
-            resolve();
-          });
-        }),
+      (_progress, token) => {
+        token.onCancellationRequested(() => {
+          // Only the run this notification belongs to.
+          if (entry.finishProgress !== finish) return;
+          this.post(entry, { type: "cancel" });
+          finish();
+          entry.finishProgress = undefined;
+        });
+        return finished;
+      },
     );
   }
 
