@@ -201,7 +201,11 @@ function halvesOf(words: Record<ControlWord, bigint>): Record<ControlWord, reado
   const out = {} as Record<ControlWord, readonly [number, number]>;
   for (const word of CONTROL_WORDS) {
     const value = words[word];
-    out[word] = [Number(value & LOW32), Number((value >> 32n) & LOW32)];
+    // Every word but the tertiary one fits in 32 bits: no bigint arithmetic (it allocates).
+    out[word] =
+      value >= 0n && value <= LOW32
+        ? [Number(value), 0]
+        : [Number(value & LOW32), Number((value >> 32n) & LOW32)];
   }
   return out;
 }
@@ -342,6 +346,29 @@ export function checkProgram(program: Program, options: CheckOptions = {}): Diag
 }
 
 /** TL301/TL302: secondary or tertiary controls listed while their word is not activated. */
+/**
+ * The ControlRefs the rules below test, built once (an array literal in a rule would be
+ * allocated on every call, for every vmcs).
+ */
+const REF = {
+  proc_use_io_bitmaps: ["proc", "use_io_bitmaps"],
+  proc_use_msr_bitmaps: ["proc", "use_msr_bitmaps"],
+  proc_use_tpr_shadow: ["proc", "use_tpr_shadow"],
+  proc2_virtual_interrupt_delivery: ["proc2", "virtual_interrupt_delivery"],
+  proc2_virtualize_apic_accesses: ["proc2", "virtualize_apic_accesses"],
+  pin_process_posted_interrupts: ["pin", "process_posted_interrupts"],
+  proc2_enable_pml: ["proc2", "enable_pml"],
+  proc2_vmcs_shadowing: ["proc2", "vmcs_shadowing"],
+  proc2_enable_vpid: ["proc2", "enable_vpid"],
+  proc2_enable_ept: ["proc2", "enable_ept"],
+  proc2_enable_vm_functions: ["proc2", "enable_vm_functions"],
+  proc2_ept_violation_ve: ["proc2", "ept_violation_ve"],
+  proc2_use_tsc_scaling: ["proc2", "use_tsc_scaling"],
+  exit_host_address_space_size: ["exit", "host_address_space_size"],
+  exit_load_ia32_efer: ["exit", "load_ia32_efer"],
+  proc2_unrestricted_guest: ["proc2", "unrestricted_guest"],
+} as const satisfies Record<string, ControlRef>;
+
 function checkActivation(view: VmcsView, out: Diagnostic[]): void {
   for (const word of ["proc2", "proc3"] as const) {
     const activation = ACTIVATION[word]!;
@@ -541,6 +568,28 @@ function checkAddress(
   });
 }
 
+/** X3/X4/X5/N8: the MSR-store/load lists (count field, address field, rule, reference). */
+const MSR_LISTS: readonly (readonly [count: string, addr: string, rule: string, reference: string])[] = [
+  [
+    "VM_EXIT_MSR_STORE_COUNT",
+    "VM_EXIT_MSR_STORE_ADDR",
+    "X3",
+    `${SDM_EXIT}; ${NESTED} nested_vmx_check_exit_msr_switch_controls`,
+  ],
+  [
+    "VM_EXIT_MSR_LOAD_COUNT",
+    "VM_EXIT_MSR_LOAD_ADDR",
+    "X3",
+    `${SDM_EXIT}; ${NESTED} nested_vmx_check_exit_msr_switch_controls`,
+  ],
+  [
+    "VM_ENTRY_MSR_LOAD_COUNT",
+    "VM_ENTRY_MSR_LOAD_ADDR",
+    "N8",
+    `${SDM_ENTRY}; ${NESTED} nested_vmx_check_entry_msr_switch_controls`,
+  ],
+];
+
 /** Field-value rules: E5–E9, E12, E15c–e, E18, E21, E22, E24–E26, E28, X3–X5, N8, N9, N10. */
 function checkFields(view: VmcsView, out: Diagnostic[]): void {
   const { vmcs, target } = view;
@@ -563,34 +612,34 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
   }
 
   const use = (ref: ControlRef) => view.has(ref);
-  if (use(["proc", "use_io_bitmaps"])) {
+  if (use(REF.proc_use_io_bitmaps)) {
     for (const field of ["IO_BITMAP_A", "IO_BITMAP_B"]) {
       checkAddress(
         view,
         out,
         "E6",
-        ["proc", "use_io_bitmaps"],
+        REF.proc_use_io_bitmaps,
         { field, align: page, what: "page address" },
         `${SDM_EXEC}; ${NESTED} nested_vmx_check_io_bitmap_controls`,
       );
     }
   }
-  if (use(["proc", "use_msr_bitmaps"])) {
+  if (use(REF.proc_use_msr_bitmaps)) {
     checkAddress(
       view,
       out,
       "E7",
-      ["proc", "use_msr_bitmaps"],
+      REF.proc_use_msr_bitmaps,
       { field: "MSR_BITMAP", align: page, what: "page address" },
       `${SDM_EXEC}; ${NESTED} nested_vmx_check_msr_bitmap_controls`,
     );
   }
-  if (use(["proc", "use_tpr_shadow"])) {
+  if (use(REF.proc_use_tpr_shadow)) {
     checkAddress(
       view,
       out,
       "E8",
-      ["proc", "use_tpr_shadow"],
+      REF.proc_use_tpr_shadow,
       { field: "VIRTUAL_APIC_PAGE_ADDR", align: page, what: "page address" },
       `${SDM_EXEC}; ${NESTED} nested_vmx_check_tpr_shadow_controls`,
     );
@@ -601,7 +650,7 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
     if (
       tprValue !== undefined &&
       tprSpan &&
-      !use(["proc2", "virtual_interrupt_delivery"]) &&
+      !use(REF.proc2_virtual_interrupt_delivery) &&
       tprValue >> 4n !== 0n
     ) {
       out.push({
@@ -609,22 +658,22 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
         code: "VMX-E9",
         message: `TPR threshold ${hex(tprValue)} sets bits 31:4: with use_tpr_shadow (proc) = 1 and virtual_interrupt_delivery (proc2) = 0 only bits 3:0 may be set (rule E9)`,
         span: tprSpan,
-        related: [view.relatedTo(["proc", "use_tpr_shadow"], "use_tpr_shadow (proc) is set here")],
+        related: [view.relatedTo(REF.proc_use_tpr_shadow, "use_tpr_shadow (proc) is set here")],
         reference: `${SDM_EXEC}; Bochs VMenterLoadCheckVmControls; kvm-unit-tests test_tpr_threshold`,
       });
     }
   }
-  if (use(["proc2", "virtualize_apic_accesses"])) {
+  if (use(REF.proc2_virtualize_apic_accesses)) {
     checkAddress(
       view,
       out,
       "E12",
-      ["proc2", "virtualize_apic_accesses"],
+      REF.proc2_virtualize_apic_accesses,
       { field: "APIC_ACCESS_ADDR", align: page, what: "page address" },
       `${SDM_EXEC}; ${NESTED} nested_vmx_check_apic_access_controls`,
     );
   }
-  if (use(["pin", "process_posted_interrupts"])) {
+  if (use(REF.pin_process_posted_interrupts)) {
     // E15c: notification vector bits 15:8 = 0.
     const nv = view.field("POSTED_INTR_NV");
     const nvValue =
@@ -637,7 +686,7 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
         message: `posted-interrupt notification vector ${hex(nvValue)} is above 255: process_posted_interrupts (pin) requires bits 15:8 = 0 (rule E15)`,
         span: nvSpan,
         related: [
-          view.relatedTo(["pin", "process_posted_interrupts"], "process_posted_interrupts (pin) is set here"),
+          view.relatedTo(REF.pin_process_posted_interrupts, "process_posted_interrupts (pin) is set here"),
         ],
         reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
       });
@@ -647,7 +696,7 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
       view,
       out,
       "E15",
-      ["pin", "process_posted_interrupts"],
+      REF.pin_process_posted_interrupts,
       {
         field: "POSTED_INTR_DESC_ADDR",
         align: 64n,
@@ -656,40 +705,40 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
       `${SDM_EXEC}; ${NESTED} nested_vmx_check_apicv_controls`,
     );
   }
-  if (use(["proc2", "enable_pml"])) {
+  if (use(REF.proc2_enable_pml)) {
     checkAddress(
       view,
       out,
       "E18",
-      ["proc2", "enable_pml"],
+      REF.proc2_enable_pml,
       { field: "PML_ADDRESS", align: page, what: "page address" },
       `${SDM_EXEC}; ${NESTED} nested_vmx_check_pml_controls`,
     );
   }
-  if (use(["proc2", "vmcs_shadowing"])) {
+  if (use(REF.proc2_vmcs_shadowing)) {
     for (const field of ["VMREAD_BITMAP", "VMWRITE_BITMAP"]) {
       checkAddress(
         view,
         out,
         "E21",
-        ["proc2", "vmcs_shadowing"],
+        REF.proc2_vmcs_shadowing,
         { field, align: page, what: "page address" },
         `${SDM_EXEC}; ${NESTED} nested_vmx_check_shadow_vmcs_controls`,
       );
     }
   }
   // E22: enable VPID ⇒ VPID ≠ 0.
-  if (use(["proc2", "enable_vpid"])) {
+  if (use(REF.proc2_enable_vpid)) {
     const vpid = view.field("VIRTUAL_PROCESSOR_ID");
     if (!vpid || vpid.value === 0n) {
-      const setting = view.setting(["proc2", "enable_vpid"]);
+      const setting = view.setting(REF.proc2_enable_vpid);
       const diagnostic: Diagnostic = {
         severity: "error",
         code: "VMX-E22",
         message: vpid
           ? "enable_vpid (proc2) requires VIRTUAL_PROCESSOR_ID ≠ 0 (VPID 0 is the host's) (rule E22)"
           : "enable_vpid (proc2) requires VIRTUAL_PROCESSOR_ID ≠ 0, and the file does not set it (it is 0 after VMCLEAR) (rule E22)",
-        span: vpid?.span ?? view.spanOf(["proc2", "enable_vpid"]),
+        span: vpid?.span ?? view.spanOf(REF.proc2_enable_vpid),
         reference: `${SDM_EXEC}; ${NESTED} nested_check_vm_execution_controls`,
       };
       if (vpid && setting)
@@ -702,16 +751,16 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
             preferred: true,
           },
         ];
-        const drop = dropFix(view, ["proc2", "enable_vpid"], false);
+        const drop = dropFix(view, REF.proc2_enable_vpid, false);
         if (drop) diagnostic.fixes.push(drop);
       }
       out.push(diagnostic);
     }
   }
   // E24: EPTP valid.
-  if (use(["proc2", "enable_ept"])) checkEptp(view, out);
+  if (use(REF.proc2_enable_ept)) checkEptp(view, out);
   // E25: VM functions.
-  if (use(["proc2", "enable_vm_functions"])) {
+  if (use(REF.proc2_enable_vm_functions)) {
     const vmfunc = view.field("VM_FUNCTION_CONTROL");
     if (vmfunc) {
       const unsupported = vmfunc.value & ~target.msrs.IA32_VMX_VMFUNC;
@@ -721,21 +770,19 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
           code: "VMX-E25",
           message: `VM_FUNCTION_CONTROL = ${hex(vmfunc.value)} enables VM functions ${hex(unsupported)} that ${target.profile.name} does not support (IA32_VMX_VMFUNC = ${hex(target.msrs.IA32_VMX_VMFUNC)}) (rule E25)`,
           span: vmfunc.span,
-          related: [
-            view.relatedTo(["proc2", "enable_vm_functions"], "enable_vm_functions (proc2) is set here"),
-          ],
+          related: [view.relatedTo(REF.proc2_enable_vm_functions, "enable_vm_functions (proc2) is set here")],
           reference: `${SDM_EXEC}; ${NESTED} nested_check_vm_execution_controls`,
         });
       }
       if (vmfunc.value & 1n) {
-        if (!use(["proc2", "enable_ept"])) {
+        if (!use(REF.proc2_enable_ept)) {
           out.push({
             severity: "error",
             code: "VMX-E25",
             message: "EPTP switching (VM function 0) requires enable_ept (proc2) = 1 (rule E25)",
             span: vmfunc.span,
-            related: [view.relatedTo(["proc2", "enable_ept"], "")],
-            fixes: fixes(addFix(view, ["proc2", "enable_ept"], true)),
+            related: [view.relatedTo(REF.proc2_enable_ept, "")],
+            fixes: fixes(addFix(view, REF.proc2_enable_ept, true)),
             reference: `${SDM_EXEC}; ${NESTED} nested_vmx_check_eptp_switching (nested_check_vm_execution_controls)`,
           });
         }
@@ -743,25 +790,25 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
           view,
           out,
           "E25",
-          ["proc2", "enable_vm_functions"],
+          REF.proc2_enable_vm_functions,
           { field: "EPTP_LIST_ADDRESS", align: page, what: "EPTP-list page address" },
           `${SDM_EXEC}; ${NESTED} nested_check_vm_execution_controls`,
         );
       }
     }
   }
-  if (use(["proc2", "ept_violation_ve"])) {
+  if (use(REF.proc2_ept_violation_ve)) {
     checkAddress(
       view,
       out,
       "E26",
-      ["proc2", "ept_violation_ve"],
+      REF.proc2_ept_violation_ve,
       { field: "VE_INFORMATION_ADDRESS", align: page, what: "page address" },
       `${SDM_EXEC}; Bochs VMenterLoadCheckVmControls`,
     );
   }
   // E28: TSC scaling ⇒ multiplier ≠ 0.
-  if (use(["proc2", "use_tsc_scaling"])) {
+  if (use(REF.proc2_use_tsc_scaling)) {
     const multiplier = view.field("TSC_MULTIPLIER");
     if (!multiplier || multiplier.value === 0n) {
       const diagnostic: Diagnostic = {
@@ -770,7 +817,7 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
         message: multiplier
           ? "use_tsc_scaling (proc2) requires TSC_MULTIPLIER ≠ 0 (rule E28)"
           : "use_tsc_scaling (proc2) requires TSC_MULTIPLIER ≠ 0, and the file does not set it (rule E28)",
-        span: multiplier?.span ?? view.spanOf(["proc2", "use_tsc_scaling"]),
+        span: multiplier?.span ?? view.spanOf(REF.proc2_use_tsc_scaling),
         reference:
           "Bochs bochs/cpu/vmx.cc VMenterLoadCheckVmControls (not confirmed in the SDM text consulted)",
       };
@@ -788,26 +835,7 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
     }
   }
   // X3/X4/X5/N8: MSR-store/load lists.
-  const lists: [count: string, addr: string, rule: string, reference: string][] = [
-    [
-      "VM_EXIT_MSR_STORE_COUNT",
-      "VM_EXIT_MSR_STORE_ADDR",
-      "X3",
-      `${SDM_EXIT}; ${NESTED} nested_vmx_check_exit_msr_switch_controls`,
-    ],
-    [
-      "VM_EXIT_MSR_LOAD_COUNT",
-      "VM_EXIT_MSR_LOAD_ADDR",
-      "X3",
-      `${SDM_EXIT}; ${NESTED} nested_vmx_check_exit_msr_switch_controls`,
-    ],
-    [
-      "VM_ENTRY_MSR_LOAD_COUNT",
-      "VM_ENTRY_MSR_LOAD_ADDR",
-      "N8",
-      `${SDM_ENTRY}; ${NESTED} nested_vmx_check_entry_msr_switch_controls`,
-    ],
-  ];
+  const lists = MSR_LISTS;
   const maxEntries = maxMsrListEntries(target.msrs);
   for (const [countName, addrName, rule, reference] of lists) {
     const countValue = view.field(countName);
@@ -884,7 +912,7 @@ function checkEptp(view: VmcsView, out: Diagnostic[]): void {
   const { vmcs, target } = view;
   const msrs = target.msrs;
   const reference = `${SDM_EXEC}; ${NESTED} nested_vmx_check_eptp`;
-  const related = [view.relatedTo(["proc2", "enable_ept"], "enable_ept (proc2) is set here")];
+  const related = [view.relatedTo(REF.proc2_enable_ept, "enable_ept (proc2) is set here")];
   const report = (span: Span, message: string) =>
     out.push({
       severity: "error",
@@ -970,11 +998,11 @@ function checkEptp(view: VmcsView, out: Diagnostic[]): void {
 
 /** N10 on host-state fields the file sets (HOST_CR4, HOST_RIP, HOST_IA32_EFER). */
 function checkHostFields(view: VmcsView, out: Diagnostic[]): void {
-  const hostWide = view.has(["exit", "host_address_space_size"]);
+  const hostWide = view.has(REF.exit_host_address_space_size);
   const reference = `${SDM_HOST}; ${NESTED} nested_vmx_check_host_state`;
   const cr4 = view.field("HOST_CR4");
   const related = [
-    view.relatedTo(["exit", "host_address_space_size"], "host_address_space_size (exit) is set here"),
+    view.relatedTo(REF.exit_host_address_space_size, "host_address_space_size (exit) is set here"),
   ];
   if (cr4) {
     const pae = (cr4.value >> 5n) & 1n; // CR4.PAE bit 5
@@ -1010,7 +1038,7 @@ function checkHostFields(view: VmcsView, out: Diagnostic[]): void {
     });
   }
   const efer = view.field("HOST_IA32_EFER");
-  if (efer && view.has(["exit", "load_ia32_efer"])) {
+  if (efer && view.has(REF.exit_load_ia32_efer)) {
     const lma = (efer.value >> 10n) & 1n; // EFER.LMA bit 10
     const lme = (efer.value >> 8n) & 1n; // EFER.LME bit 8
     const want = hostWide ? 1n : 0n;
@@ -1077,7 +1105,7 @@ function checkEntryEvent(view: VmcsView, out: Diagnostic[]): void {
   if (type === 7 && vector !== 0)
     report("N3", `an other event (type 7, pending MTF) must have vector 0, not ${vector}`);
   // N4: error code iff hardware exception in protected mode with an error-code vector.
-  const unrestricted = view.has(["proc2", "unrestricted_guest"]);
+  const unrestricted = view.has(REF.proc2_unrestricted_guest);
   const guestCr0 = view.field("GUEST_CR0");
   const protectedMode = !unrestricted || (guestCr0 ? (guestCr0.value & 1n) === 1n : true);
   if (!protectedMode || type !== 3) {
