@@ -127,6 +127,7 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
     // No `simulate` line: the settings' default duration (a minute of simulated time) applies.
     const kvm = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
     writeFileSync(join(folder, "long.vmcs"), kvm.replace(/^simulate .*$/m, ""));
+    writeFileSync(join(folder, "broken.vmcs"), kvm.replace("use_msr_bitmaps", "use_msr_bitmap"));
     server = await startCodeServer({
       folder,
       vsix: await ensureTraplineVsix(),
@@ -304,6 +305,32 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
     }
   });
 
+  it("a file with errors is not simulated: the error is shown instead", { timeout: 60_000 }, async (t) => {
+    if (skipped) return t.skip(`missing ${skipped}`);
+    const page = browser!.page;
+    try {
+      await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "broken.vmcs" }).click();
+      await page.locator('.tab.active[aria-label*="broken.vmcs"]').waitFor({ timeout: 30_000 });
+      await page
+        .locator(".monaco-editor .squiggly-error")
+        .first()
+        .waitFor({ state: "visible", timeout: 30_000 });
+      await runCommand(page, "Trapline: Run Simulation");
+      const toast = page.locator(".notification-toast", { hasText: "broken.vmcs has an error (line 13" });
+      await toast.waitFor({ timeout: 10_000 });
+      assert.match(String(await toast.textContent()), /use_msr_bitmap/);
+      assert.equal(await page.locator(".tab", { hasText: "Trapline Timeline: broken.vmcs" }).count(), 0);
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "errors.png") });
+      await toast.locator(".monaco-button", { hasText: "Show Problems" }).click();
+      await page
+        .locator(".markers-panel .monaco-list-row", { hasText: "use_msr_bitmap" })
+        .first()
+        .waitFor({ timeout: 10_000 });
+    } catch (error) {
+      await failWith(page, server!, "errors", error);
+    }
+  });
+
   it("Export Trace saves the per-reason CSV next to the file (simulating it first)", {
     timeout: 90_000,
   }, async (t) => {
@@ -371,6 +398,18 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       t.diagnostic(
         `reload → restored panel drawn in ${Date.now() - started} ms; tabs ${JSON.stringify(tabs)}`,
       );
+
+      // The compare panel comes back too, with both runs on their vmcs blocks, when shown.
+      await page.locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs" }).click();
+      const compare = panelFrame(page);
+      await waitForDrawing(compare);
+      assert.equal(await compare.locator(".panel").getAttribute("data-lanes"), "8");
+      const runs = await compare.locator(".compare-run h3").allTextContents();
+      assert.ok(
+        runs.some((r) => /with_pi on legacy/.test(r)) && runs.some((r) => /with_pi on apicv/.test(r)),
+        JSON.stringify(runs),
+      );
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "restored-compare.png") });
     } catch (error) {
       await failWith(page, server!, "reload", error);
     }
