@@ -177,15 +177,10 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   for (const m of models) {
     const rate = m.tickless ? idlePeriods : m.rate;
     const deliveryShare = m.tickless ? 1 : pRun;
-    const exits = new Map<number, { reason: string; code: number; perExecution: number }>();
-    const add = (reason: ExitReasonDef, n: number) => {
-      if (n === 0) return;
-      const e = exits.get(reason.code);
-      if (e) e.perExecution += n;
-      else exits.set(reason.code, { reason: reason.name, code: reason.code, perExecution: n });
-    };
-    for (const e of m.delivery.exits) add(e.reason, e.perExecution * deliveryShare);
-    for (const e of m.opExits) add(e.reason, e.perExecution);
+    // A source exits with a handful of reasons: a list in first-seen order, not a map.
+    const exits: PathEstimate["exits"] = [];
+    for (const e of m.delivery.exits) addPathExit(exits, e.reason, e.perExecution * deliveryShare);
+    for (const e of m.opExits) addPathExit(exits, e.reason, e.perExecution);
     const exitCyclesPerExecution = m.opExitCycles + deliveryShare * m.deliveryExitCycles;
     for (const e of m.delivery.exits) addRate(e.reason, rate * e.perExecution * deliveryShare);
     for (const e of m.opExits) addRate(e.reason, rate * e.perExecution);
@@ -196,7 +191,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
       kind: m.source.kind,
       span: m.source.span,
       executionsPerSecond: rate,
-      exits: [...exits.values()],
+      exits,
       cyclesPerExecution: m.computeCycles + exitCyclesPerExecution,
       guestCyclesPerExecution: m.computeCycles,
       exitCyclesPerExecution,
@@ -257,7 +252,8 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
       share: exitCyclesPerSec > 0 ? (perSecond * cost.total) / exitCyclesPerSec : 0,
     });
   }
-  byReason.sort(
+  sortSmall(
+    byReason,
     (a, b) => b.exitsPerSecond * b.cyclesPerExit - a.exitsPerSecond * a.cyclesPerExit || a.code - b.code,
   );
 
@@ -273,6 +269,34 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
     paths,
     operations,
   };
+}
+
+function addPathExit(exits: PathEstimate["exits"], reason: ExitReasonDef, n: number): void {
+  if (n === 0) return;
+  for (let i = 0; i < exits.length; i++) {
+    const e = exits[i]!;
+    if (e.code === reason.code) {
+      e.perExecution += n;
+      return;
+    }
+  }
+  exits.push({ reason: reason.name, code: reason.code, perExecution: n });
+}
+
+/**
+ * Stable in-place insertion sort: the per-reason lists have a few entries, for which
+ * Array.prototype.sort's merge buffer costs more than the comparisons.
+ */
+function sortSmall<T>(items: T[], compare: (a: T, b: T) => number): void {
+  for (let i = 1; i < items.length; i++) {
+    const item = items[i]!;
+    let j = i - 1;
+    while (j >= 0 && compare(items[j]!, item) > 0) {
+      items[j + 1] = items[j]!;
+      j--;
+    }
+    items[j + 1] = item;
+  }
 }
 
 /** Arrivals per second per vCPU; tickless is solved by the idle model (0 here). */

@@ -90,7 +90,10 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   }
 
   const ept: EptEntry[] = vmcs.ept.map((r, index) => ({ start: r.start, end: r.end, perms: r.perms, index }));
-  ept.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.index - b.index));
+  // Usually written in address order already: sort only when not (sorting allocates).
+  let inOrder = true;
+  for (let i = 1; i < ept.length && inOrder; i++) inOrder = ept[i - 1]!.start <= ept[i]!.start;
+  if (!inOrder) ept.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.index - b.index));
   const eptStarts = ept.map((e) => e.start);
   const eptMaxEnd: bigint[] = [];
   let maxEnd = -1n;
