@@ -212,21 +212,36 @@ export function decideLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
   const kind = leafKind(op);
   if (kind === undefined) return computeLeaf(op, ctx);
   const cache = leafCache(ctx);
-  let byOperand = cache.get(kind);
-  if (!byOperand) {
-    byOperand = new Map();
-    cache.set(kind, byOperand);
-  }
   const operand = leafOperand(op);
-  let d = byOperand.get(operand);
+  const byKind = cache.get(kind);
+  if (byKind === undefined) {
+    const d = computeLeaf(op, ctx);
+    cache.set(kind, { operand, decision: d, more: undefined });
+    return d;
+  }
+  // `===` is the map's SameValueZero here: operands are integers, bigints and strings.
+  if (byKind.operand === operand) return byKind.decision;
+  byKind.more ??= new Map();
+  let d = byKind.more.get(operand);
   if (!d) {
     d = computeLeaf(op, ctx);
-    byOperand.set(operand, d);
+    byKind.more.set(operand, d);
   }
   return d;
 }
 
-type LeafCache = Map<string, Map<number | bigint | string, ExitDecision>>;
+type LeafOperand = number | bigint | string;
+/**
+ * The decisions of one operation kind: the first operand seen inline, further ones in a map
+ * made on demand (a vmcs usually meets one operand per kind, and a Map per kind per vmcs was
+ * the bulk of this cache's memory).
+ */
+interface KindCache {
+  operand: LeafOperand;
+  decision: ExitDecision;
+  more: Map<LeafOperand, ExitDecision> | undefined;
+}
+type LeafCache = Map<string, KindCache>;
 
 /**
  * Decisions of identical leaf operations are shared (callers treat decisions as read-only):
@@ -299,7 +314,7 @@ function leafKind(op: GuestOp): string | undefined {
 }
 
 /** The operand the decision depends on within a kind. */
-function leafOperand(op: GuestOp): number | bigint | string {
+function leafOperand(op: GuestOp): LeafOperand {
   switch (op.op) {
     case "rdmsr":
     case "wrmsr":
