@@ -1235,17 +1235,25 @@ class Lowerer {
           this.unknown("TL106", "VMCS field", first, vmcsFieldNames());
           return undefined;
         }
-        if (
-          keyword === "vmwrite" &&
-          field.readOnly &&
-          (this.target.msrs.IA32_VMX_MISC & MISC_VMWRITE_ANY_FIELD) === 0n
-        ) {
-          this.error(
-            "TL203",
-            `VMWRITE to \`${field.name}\` fails: it is a read-only VM-exit information field and the target's IA32_VMX_MISC[29] is 0`,
-            first.span,
-            { reference: READ_ONLY_REFERENCE },
-          );
+        if (keyword === "vmwrite" && field.readOnly) {
+          if ((this.target.msrs.IA32_VMX_MISC & MISC_VMWRITE_ANY_FIELD) === 0n) {
+            this.error(
+              "TL203",
+              `VMWRITE to \`${field.name}\` fails: it is a read-only VM-exit information field and the target's IA32_VMX_MISC[29] is 0`,
+              first.span,
+              { reference: READ_ONLY_REFERENCE },
+            );
+          } else {
+            // The spec calls this an error; the hardware allows it here. Say both: it succeeds,
+            // and it changes nothing VM entry reads (the CPU overwrites the field at the next exit).
+            this.report(
+              "warning",
+              "TL203",
+              `VMWRITE to \`${field.name}\` succeeds on this target (IA32_VMX_MISC[29] = 1) but has no effect: it is VM-exit information, which VM entry does not read and the next VM exit overwrites`,
+              first.span,
+              { reference: READ_ONLY_REFERENCE },
+            );
+          }
         }
         return { op: keyword, field, span };
       }
