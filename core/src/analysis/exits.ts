@@ -1296,49 +1296,105 @@ export function walkOps(
   const exits = acc;
   const count = ops.length;
   return {
-    decision: compound(
+    decision: new CompoundDecision(
       exits,
-      () => (describe ? (count === 0 ? "No operations." : summarize(exits, `${count} operations`)) : ""),
+      describe ? RuleKind.Ops : RuleKind.None,
+      count,
       parts,
       "the decisions of the operations inside",
+      undefined,
     ),
     noExitProbability: noExitP,
     computeCycles: compute,
   };
 }
 
+/** How a compound decision's rule text reads (built on first read). */
+const RuleKind = {
+  /** Rule text not wanted (branch arms: only their exits are aggregated). */
+  None: 0,
+  /** An operation list; `param` = the number of operations. */
+  Ops: 1,
+  /** `repeat N`; `param` = N. */
+  Repeat: 2,
+  Branch: 3,
+  /** `tsx`; `param` = the per-attempt abort probability q. */
+  Tsx: 4,
+} as const;
+type RuleKind = (typeof RuleKind)[keyof typeof RuleKind];
+
 /**
  * A decision aggregated from others. Its rule text and control union are built on first read
- * (hovers read a handful; the estimator creates thousands per keystroke). They are own
- * enumerable accessors, so JSON, spread and structured cloning see plain values.
+ * (hovers read a handful; the estimator creates thousands per keystroke). A class with
+ * prototype getters rather than an object literal with its own accessors: V8 keeps literals
+ * with accessors in dictionary mode, about 1 µs each to create. Callers read decisions only
+ * through their properties; `toJSON` gives JSON the plain values (a spread or structured clone
+ * would not see the lazy fields, and no caller makes one).
  */
-function compound(
-  exits: ExitEffect[],
-  describe: () => string,
-  parts: readonly ExitDecision[],
-  reference: string,
-  detail?: string,
-): ExitDecision {
-  let rule: string | undefined;
-  let controls: string[] | undefined;
-  const d = {
-    exits,
-    get rule(): string {
-      if (rule === undefined) rule = describe();
-      return rule;
-    },
-    get controls(): string[] {
-      if (controls === undefined) {
-        const set = new Set<string>();
-        for (const p of parts) for (const c of p.controls) set.add(c);
-        controls = [...set];
-      }
-      return controls;
-    },
-    reference,
-  } as ExitDecision;
-  if (detail !== undefined) d.detail = detail;
-  return d;
+class CompoundDecision implements ExitDecision {
+  detail?: string;
+  private ruleText: string | undefined = undefined;
+  private controlList: string[] | undefined = undefined;
+
+  constructor(
+    readonly exits: ExitEffect[],
+    private readonly ruleKind: RuleKind,
+    private readonly param: number,
+    /** The decisions aggregated: one decision, or a list of them. */
+    private readonly parts: ExitDecision | readonly ExitDecision[],
+    readonly reference: string,
+    detail: string | undefined,
+  ) {
+    if (detail !== undefined) this.detail = detail;
+  }
+
+  get rule(): string {
+    if (this.ruleText === undefined) this.ruleText = describeCompound(this.ruleKind, this.param, this.exits);
+    return this.ruleText;
+  }
+
+  get controls(): string[] {
+    if (this.controlList === undefined) {
+      const set = new Set<string>();
+      const parts = this.parts;
+      if (Array.isArray(parts)) {
+        for (const p of parts as readonly ExitDecision[]) for (const c of p.controls) set.add(c);
+      } else for (const c of (parts as ExitDecision).controls) set.add(c);
+      this.controlList = [...set];
+    }
+    return this.controlList;
+  }
+
+  toJSON(): ExitDecision {
+    const d: ExitDecision = {
+      exits: this.exits,
+      rule: this.rule,
+      controls: this.controls,
+      reference: this.reference,
+    };
+    if (this.detail !== undefined) d.detail = this.detail;
+    return d;
+  }
+}
+
+function describeCompound(kind: RuleKind, param: number, exits: ExitEffect[]): string {
+  switch (kind) {
+    case RuleKind.None:
+      return "";
+    case RuleKind.Ops:
+      return param === 0 ? "No operations." : summarize(exits, `${param} operations`);
+    case RuleKind.Repeat:
+      return summarize(exits, `repeat ${param} (the body's exits × ${param})`);
+    case RuleKind.Branch:
+      return summarize(exits, "branch (exits weighted by the arms' probabilities)");
+    case RuleKind.Tsx:
+      return param === 0
+        ? "The transaction commits: nothing inside exits."
+        : summarize(
+            exits,
+            `tsx: the body exits with probability ${(param * 100).toFixed(1)}% per attempt; ${TSX_ATTEMPTS} attempts, then the fallback path runs the body non-transactionally`,
+          );
+  }
 }
 
 function walkOne(
@@ -1354,12 +1410,13 @@ function walkOne(
         reason: e.reason,
         perExecution: e.perExecution * op.count,
       }));
-      const count = op.count;
-      const decision = compound(
+      const decision = new CompoundDecision(
         exits,
-        () => summarize(exits, `repeat ${count} (the body's exits × ${count})`),
-        [body.decision],
+        RuleKind.Repeat,
+        op.count,
+        body.decision,
         body.decision.reference,
+        undefined,
       );
       visit?.(op, decision, executions);
       return {
@@ -1384,11 +1441,13 @@ function walkOne(
       }
       noExitP += Math.max(0, 1 - total); // the remainder does nothing
       const exits = acc;
-      const decision = compound(
+      const decision = new CompoundDecision(
         exits,
-        () => summarize(exits, "branch (exits weighted by the arms' probabilities)"),
+        RuleKind.Branch,
+        0,
         parts,
         "the decisions of the operations inside",
+        undefined,
       );
       visit?.(op, decision, executions);
       return { decision, noExitProbability: noExitP, computeCycles: compute };
@@ -1412,16 +1471,11 @@ function walkOne(
         addEffect(acc, e.reason, model.fallbackExitFactor * e.perExecution);
       }
       const exits = acc.filter((e) => e.perExecution > 0);
-      const decision = compound(
+      const decision = new CompoundDecision(
         exits,
-        () =>
-          q === 0
-            ? "The transaction commits: nothing inside exits."
-            : summarize(
-                exits,
-                `tsx: the body exits with probability ${(q * 100).toFixed(1)}% per attempt; ${TSX_ATTEMPTS} attempts, then the fallback path runs the body non-transactionally`,
-              ),
-        [body.decision],
+        RuleKind.Tsx,
+        q,
+        body.decision,
         SDM_TSX,
         "A memory-access exit (EPT, APIC, PML) inside a transaction is taken and aborts it; exiting instructions and exceptions abort without an exit. Attempts: glibc's retry_try_xbegin = 3.",
       );
