@@ -271,7 +271,7 @@ function leafCache(ctx: ExitContext): LeafCache {
   }
   let entry = leafCaches.get(ctx.controls);
   if (!entry || entry.vmcs !== ctx.vmcs || entry.program !== ctx.program) {
-    entry = { vmcs: ctx.vmcs, program: ctx.program, maps: new Map() };
+    entry = { vmcs: ctx.vmcs, program: ctx.program, maps: sharedVariants(ctx) };
     leafCaches.set(ctx.controls, entry);
   }
   const variant = `${ctx.guest.apic}|${ctx.eoiVector ?? ""}|${ctx.cpl ?? 0}`;
@@ -285,6 +285,44 @@ function leafCache(ctx: ExitContext): LeafCache {
   lastContext = ctx;
   lastContextCache = cached;
   return map;
+}
+
+/**
+ * Leaf caches shared by every vmcs whose decisions cannot differ: keyed by a signature of all
+ * that a leaf decision reads (the effective control words, the exception bitmap, the vmcs
+ * lookup's bitmaps, EPT map, fields and the PAUSE exit cost). Identical vmcs blocks in a file
+ * share one set of decisions, and so does the same vmcs in the next analysis of an edited file
+ * (the IR objects are new, their contents mostly not). Bounded: cleared when full.
+ */
+const sharedCaches = new Map<string, Map<string, LeafCache>>();
+const SHARED_CACHE_LIMIT = 512;
+
+function sharedVariants(ctx: ExitContext): Map<string, LeafCache> {
+  const signature = decisionSignature(ctx);
+  let maps = sharedCaches.get(signature);
+  if (maps === undefined) {
+    if (sharedCaches.size >= SHARED_CACHE_LIMIT) sharedCaches.clear();
+    maps = new Map();
+    sharedCaches.set(signature, maps);
+  }
+  return maps;
+}
+
+/** Every input of a leaf decision besides the operation and the variant (APIC mode, EOI vector, CPL). */
+function decisionSignature(ctx: ExitContext): string {
+  const w = ctx.controls;
+  const lookup = vmcsLookup(ctx.vmcs);
+  let sig = `${w.pin}|${w.proc}|${w.proc2}|${w.proc3}|${w.exit}|${w.entry}|${ctx.vmcs.exceptionBitmap}|${exitRoundTripEstimate(ctx)}|io`;
+  for (const r of lookup.ioRanges) sig += `,${r.first}-${r.last}`;
+  sig += "|msr";
+  for (const [msr, bits] of lookup.msrBits) sig += `,${msr}:${bits}`;
+  sig += "|ept";
+  for (const e of lookup.ept) {
+    const p = e.perms;
+    sig += `,${e.start}-${e.end}:${p.kind === "rwx" ? `${p.read ? "r" : ""}${p.write ? "w" : ""}${p.execute ? "x" : ""}` : p.kind}`;
+  }
+  sig += `|${lookup.eoiExitBitmap}|${lookup.cr0Mask}|${lookup.cr0Shadow}|${lookup.cr4Mask}|${lookup.cr4Shadow}|${lookup.cr3TargetCount}:${lookup.cr3TargetValues.join(",")}|${lookup.tprThreshold}|${lookup.pleGap}|${lookup.pleWindow}|${lookup.pfecMask}|${lookup.pfecMatch}`;
+  return sig;
 }
 
 const MEMORY_KINDS = {
@@ -1556,6 +1594,41 @@ export interface DeliveryDecision {
  * NMI exiting.
  */
 export function decideDelivery(source: GuestSource, ctx: ExitContext): DeliveryDecision {
+  // Cached with the leaf decisions: the decision depends on the controls and the source's
+  // kind, vector and `posted` only.
+  const cache = leafCache(ctx);
+  const kind = DELIVERY_KINDS[source.kind];
+  const operand = source.kind === "irq" ? source.vector * 2 + (source.posted ? 1 : 0) : 0;
+  const byKind = cache.get(kind);
+  let decision: ExitDecision | undefined;
+  if (byKind === undefined) {
+    decision = computeDelivery(source, ctx);
+    cache.set(kind, { operand, decision, more: undefined });
+  } else if (byKind.operand === operand) decision = byKind.decision;
+  else {
+    byKind.more ??= new Map();
+    decision = byKind.more.get(operand);
+    if (decision === undefined) {
+      decision = computeDelivery(source, ctx);
+      byKind.more.set(operand, decision);
+    }
+  }
+  return { decision, wakesWhenBlocked: true };
+}
+
+const DELIVERY_KINDS = {
+  path: "delivery:path",
+  irq: "delivery:irq",
+  ipi: "delivery:ipi",
+  nmi: "delivery:nmi",
+  timer: "delivery:timer",
+} as const;
+
+function computeDelivery(source: GuestSource, ctx: ExitContext): ExitDecision {
+  return computeDeliveryResult(source, ctx).decision;
+}
+
+function computeDeliveryResult(source: GuestSource, ctx: ExitContext): DeliveryDecision {
   const c = ctl();
   const posted = on(ctx, c.postedInterrupts) && on(ctx, c.vid);
   const extControls = state(ctx, c.extInt, c.postedInterrupts, c.vid);
