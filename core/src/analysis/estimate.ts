@@ -9,8 +9,7 @@ import type { Arrival, GuestOp, GuestSource, Program } from "../model/ir";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
-import { effectiveControls } from "./effective";
-import { decideDelivery, decideIdle, type ExitContext, exitCount, walkOps } from "./exits";
+import { decideDelivery, decideIdle, type ExitContext, exitCount, guestContext, walkOps } from "./exits";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 interface SourceModel {
@@ -32,7 +31,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   const target = program.target;
   const hz = target.hz > 0 ? target.hz : 1;
   const guest = program.guests.get(guestName);
-  const vmcs = guest ? program.vmcs.get(guest.vmcs) : undefined;
+  const ctx = guest ? guestContext(program, guest) : undefined;
   const empty: GuestEstimate = {
     guest: guestName,
     target: { profile: target.profile.name, hz: target.hz },
@@ -45,10 +44,9 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
     paths: [],
     operations: [],
   };
-  if (!guest || !vmcs) return empty;
+  if (!guest || !ctx) return empty;
   const vcpus = Math.max(0, guest.vcpus);
 
-  const ctx: ExitContext = { program, guest, vmcs, controls: effectiveControls(vmcs, target) };
   const costOf = (code: number) => handlerCost(program, code).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;

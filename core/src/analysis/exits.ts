@@ -12,7 +12,7 @@ import type { GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "
 import { exitReasonByCode } from "../vmx/exitReasons";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
-import { type ControlRef, controlRef, isSet } from "./effective";
+import { type ControlRef, controlRef, effectiveControls, isSet } from "./effective";
 import { eptRegionAt, ioBitmapBit, msrBitmapBit, msrInBitmapRange, vmcsLookup } from "./exitLookup";
 import type { ExitDecision, ExitEffect } from "./types";
 
@@ -32,6 +32,25 @@ export interface ExitContext {
   /** Guest CPL (default 0: a guest kernel), for PAUSE. */
   cpl?: number;
 }
+
+/**
+ * The context of a guest's operations under its vmcs (no EOI vector, CPL 0), one object per
+ * guest: the estimator and the unhandled-exit lint decide in the same context object, so the
+ * lint finds the estimate's leaf decisions without building another cache entry. Undefined
+ * when the guest's vmcs does not exist.
+ */
+export function guestContext(program: Program, guest: GuestIR): ExitContext | undefined {
+  const vmcs = program.vmcs.get(guest.vmcs);
+  if (vmcs === undefined) return undefined;
+  const controls = effectiveControls(vmcs, program.target);
+  const cached = guestContexts.get(guest);
+  if (cached && cached.program === program && cached.vmcs === vmcs && cached.controls === controls)
+    return cached;
+  const ctx: ExitContext = { program, guest, vmcs, controls };
+  guestContexts.set(guest, ctx);
+  return ctx;
+}
+const guestContexts = new WeakMap<GuestIR, ExitContext>();
 
 // ---------------------------------------------------------------------------------------------
 // References

@@ -10,7 +10,7 @@ import { controlInWord } from "../vmx/controls";
 import { exitReasonByCode, exitReasonByName } from "../vmx/exitReasons";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
-import { decideExit } from "./exits";
+import { decideLeaf, type ExitContext, guestContext } from "./exits";
 import type { GuestEstimate } from "./types";
 
 export interface LintOptions {
@@ -150,11 +150,40 @@ function addHandlerFix(reason: ExitReasonDef, text: string | undefined): CodeFix
   ];
 }
 
-function walkOps(ops: readonly GuestOp[], visit: (op: GuestOp) => void): void {
+/** TL310 for every leaf operation (compound ones are walked into) that exits without a handler. */
+function lintOps(
+  ops: readonly GuestOp[],
+  context: ExitContext,
+  guest: GuestIR,
+  reported: Set<number>,
+  options: LintOptions,
+  out: Diagnostic[],
+): void {
+  const handlers = context.program.handlers;
   for (const op of ops) {
-    if (op.op === "tsx" || op.op === "repeat") walkOps(op.ops, visit);
-    else if (op.op === "branch") for (const arm of op.arms) walkOps(arm.ops, visit);
-    else visit(op);
+    if (op.op === "tsx" || op.op === "repeat") {
+      lintOps(op.ops, context, guest, reported, options, out);
+      continue;
+    }
+    if (op.op === "branch") {
+      for (const arm of op.arms) lintOps(arm.ops, context, guest, reported, options, out);
+      continue;
+    }
+    const decision = decideLeaf(op, context);
+    for (const effect of decision.exits) {
+      const code = effect.reason.code;
+      if (handlers.has(code) || effect.perExecution <= 0) continue;
+      reported.add(code);
+      out.push(
+        unhandled(
+          effect.reason,
+          op.span,
+          controlRelated(context.vmcs, decision.controls, decision.rule),
+          guest,
+          options,
+        ),
+      );
+    }
   }
 }
 
@@ -184,30 +213,12 @@ function lintUnhandledExits(
   out: Diagnostic[],
 ): void {
   for (const guest of program.guests.values()) {
-    const vmcs = program.vmcs.get(guest.vmcs);
-    if (!vmcs) continue;
-    const controls = effectiveControls(vmcs, program.target);
+    // The estimator's context object: the leaf decisions it made are found again, not rebuilt.
+    const context = guestContext(program, guest);
+    if (!context) continue;
+    const vmcs = context.vmcs;
     const reported = new Set<number>();
-    const context = { program, guest, vmcs, controls };
-    for (const source of guest.sources) {
-      walkOps(source.ops, (op) => {
-        const decision = decideExit(op, context);
-        for (const effect of decision.exits) {
-          const code = effect.reason.code;
-          if (program.handlers.has(code) || effect.perExecution <= 0) continue;
-          reported.add(code);
-          out.push(
-            unhandled(
-              effect.reason,
-              op.span,
-              controlRelated(vmcs, decision.controls, decision.rule),
-              guest,
-              options,
-            ),
-          );
-        }
-      });
-    }
+    for (const source of guest.sources) lintOps(source.ops, context, guest, reported, options, out);
     // Exits not caused by one operation (interrupt delivery, idle HLT, PML-full, timer …).
     const estimate = estimates.get(guest.name);
     if (!estimate) continue;
