@@ -8,9 +8,11 @@ import {
   createConnection,
   IPCMessageReader,
   IPCMessageWriter,
+  type MessageReader,
   ProposedFeatures,
 } from "vscode-languageserver/node";
 import { type ServerOptions, startServer } from "./server";
+import { ImmediateStreamMessageWriter } from "./streamWriter";
 
 export type NodeTransport = "stdio" | "node-ipc" | "argv";
 
@@ -21,9 +23,17 @@ export type NodeTransport = "stdio" | "node-ipc" | "argv";
  */
 export function startNodeServer(transport: NodeTransport = "argv", options: ServerOptions = {}): void {
   let connection: Connection;
-  if (transport === "stdio")
-    connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
-  else if (transport === "node-ipc") {
+  if (transport === "stdio") {
+    // stdout gets a writer that writes each message at once (see streamWriter.ts). stdin stays
+    // a stream: createConnection accepts a stream or a reader for either side at run time, and
+    // only for a stream input does it exit the process when the client closes it (the typings
+    // offer only stream+stream or reader+writer, hence the cast).
+    connection = createConnection(
+      ProposedFeatures.all,
+      process.stdin as unknown as MessageReader,
+      new ImmediateStreamMessageWriter(process.stdout),
+    );
+  } else if (transport === "node-ipc") {
     connection = createConnection(
       ProposedFeatures.all,
       new IPCMessageReader(process),
