@@ -9,7 +9,7 @@ import type { Arrival, GuestOp, GuestSource, Program } from "../model/ir";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
-import { decideDelivery, decideIdle, type ExitContext, exitCount, guestContext, walkOps } from "./exits";
+import { decideDelivery, decideIdle, exitCount, guestContext, sourceContext, walkOps } from "./exits";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 interface SourceModel {
@@ -56,7 +56,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
 
   // 1. Decide every operation once, per source.
   const models: SourceModel[] = guest.sources.map((source) => {
-    const sctx: ExitContext = source.kind === "irq" ? { ...ctx, eoiVector: source.vector } : ctx;
+    const sctx = sourceContext(ctx, source);
     const visits: SourceModel["visits"] = [];
     const walked = walkOps(
       source.ops,

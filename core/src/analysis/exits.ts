@@ -46,11 +46,39 @@ export function guestContext(program: Program, guest: GuestIR): ExitContext | un
   const cached = guestContexts.get(guest);
   if (cached && cached.program === program && cached.vmcs === vmcs && cached.controls === controls)
     return cached;
-  const ctx: ExitContext = { program, guest, vmcs, controls };
+  const ctx: GuestContext = { program, guest, vmcs, controls, irqContexts: undefined };
   guestContexts.set(guest, ctx);
   return ctx;
 }
-const guestContexts = new WeakMap<GuestIR, ExitContext>();
+
+/**
+ * The context of one source's operations: the guest's, with the source's vector as the EOI
+ * vector for an `irq` (an `eoi` in it signals that vector's EOI). Cached per guest context
+ * and vector, so every estimate decides an irq's operations in the same context object.
+ */
+export function sourceContext(ctx: ExitContext, source: GuestSource): ExitContext {
+  if (source.kind !== "irq") return ctx;
+  const owner = guestContexts.get(ctx.guest);
+  if (owner !== ctx) return { ...ctx, eoiVector: source.vector };
+  owner.irqContexts ??= new Map();
+  let irq = owner.irqContexts.get(source.vector);
+  if (irq === undefined) {
+    irq = {
+      program: ctx.program,
+      guest: ctx.guest,
+      vmcs: ctx.vmcs,
+      controls: ctx.controls,
+      eoiVector: source.vector,
+    };
+    owner.irqContexts.set(source.vector, irq);
+  }
+  return irq;
+}
+
+interface GuestContext extends ExitContext {
+  irqContexts: Map<number, ExitContext> | undefined;
+}
+const guestContexts = new WeakMap<GuestIR, GuestContext>();
 
 // ---------------------------------------------------------------------------------------------
 // References
