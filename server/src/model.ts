@@ -232,6 +232,19 @@ export class DocumentModel {
     return best;
   }
 
+  /** The index of the first entry (in {@link allEntries}) that starts at or after `offset`. */
+  firstEntryFrom(offset: number): number {
+    const entries = this.entries;
+    let lo = 0;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (entries[mid]!.span.start < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** The top-level block covering `offset`. */
   blockAt(offset: number): BlockInfo | undefined {
     for (const block of this.blocks) {
@@ -318,7 +331,18 @@ export class DocumentModel {
 
 /** The span of `name` inside `span` (the last occurrence: `call NAME` ends with the name). */
 export function nameSpanAtEnd(text: string, span: Span, name: string): Span {
-  const at = text.lastIndexOf(name, span.end - name.length);
-  if (at >= span.start && at + name.length <= span.end) return { start: at, end: at + name.length };
+  // Searched inside the span only: an unbounded lastIndexOf walks back through the whole file
+  // when the name is not there.
+  for (let at = span.end - name.length; at >= span.start; at--) {
+    if (text.startsWith(name, at)) return { start: at, end: at + name.length };
+  }
   return span;
+}
+
+/** The first occurrence of `name` inside `span`, or -1 (bounded by the span, unlike indexOf). */
+export function indexInSpan(text: string, span: Span, name: string): number {
+  for (let at = span.start, last = span.end - name.length; at <= last; at++) {
+    if (text.startsWith(name, at)) return at;
+  }
+  return -1;
 }

@@ -16,6 +16,8 @@ import {
   LSPErrorCodes,
   type Diagnostic as LspDiagnostic,
   ResponseError,
+  type SemanticTokens,
+  type SemanticTokensDelta,
   TextDocumentSyncKind,
   TextDocuments,
 } from "vscode-languageserver";
@@ -32,7 +34,13 @@ import {
 } from "./convert";
 import { AnalysisCache, type AnalyzedVersion, describeError } from "./documents";
 import { completeAt } from "./features/completion";
-import { codeLenses, inlayHints, SEMANTIC_LEGEND, semanticTokens } from "./features/decorations";
+import {
+  codeLenses,
+  inlayHints,
+  SEMANTIC_LEGEND,
+  semanticTokens,
+  semanticTokensEdits,
+} from "./features/decorations";
 import { hoverAt } from "./features/hover";
 import {
   definitionAt,
@@ -174,7 +182,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         codeActionProvider: { codeActionKinds: ["quickfix"] },
         codeLensProvider: { resolveProvider: false },
         inlayHintProvider: { resolveProvider: false },
-        semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: true, range: true },
+        semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: { delta: true }, range: true },
         ...(pullDiagnostics
           ? {
               diagnosticProvider: {
@@ -230,6 +238,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   documents.onDidClose((event) => {
     cache.close(event.document.uri);
     published.delete(event.document.uri);
+    tokenResults.delete(event.document.uri);
     if (!pullDiagnostics) connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
   });
 
@@ -330,9 +339,33 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }),
   );
 
+  // The last full result per document, for `semanticTokens/full/delta`: after an edit the client
+  // gets the few numbers that changed instead of every token of the file again.
+  const tokenResults = new Map<string, { resultId: string; data: number[] }>();
+  let tokenResultCounter = 0;
+  const fullTokens = (uri: string, model: DocumentModel) => {
+    const result = { resultId: String(++tokenResultCounter), data: semanticTokens(model).data };
+    tokenResults.set(uri, result);
+    return result;
+  };
   connection.languages.semanticTokens.on((params, token) =>
-    withModel("semanticTokens", params.textDocument.uri, token, { data: [] }, (model) =>
-      semanticTokens(model),
+    withModel<SemanticTokens>("semanticTokens", params.textDocument.uri, token, { data: [] }, (model) =>
+      fullTokens(params.textDocument.uri, model),
+    ),
+  );
+  connection.languages.semanticTokens.onDelta((params, token) =>
+    withModel<SemanticTokens | SemanticTokensDelta>(
+      "semanticTokens/delta",
+      params.textDocument.uri,
+      token,
+      { data: [] },
+      (model) => {
+        const uri = params.textDocument.uri;
+        const previous = tokenResults.get(uri);
+        const next = fullTokens(uri, model);
+        if (!previous || previous.resultId !== params.previousResultId) return next;
+        return { resultId: next.resultId, edits: semanticTokensEdits(previous.data, next.data) };
+      },
     ),
   );
   connection.languages.semanticTokens.onRange((params, token) =>

@@ -8,14 +8,15 @@ import {
   InlayHintKind,
   type Range,
   type SemanticTokens,
-  SemanticTokensBuilder,
+  type SemanticTokensEdit,
   type SemanticTokensLegend,
 } from "vscode-languageserver";
 import { handlerCost } from "../../../core/src/analysis/cost";
 import type { Span } from "../../../core/src/source";
+import type { ControlDef } from "../../../core/src/vmx/types";
 import { spanToRange } from "../convert";
 import { formatCount, formatPercent, formatRate } from "../format";
-import { type DocumentModel, nameSpanAtEnd } from "../model";
+import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
 import { isControlSupported } from "./hover";
 
@@ -38,104 +39,238 @@ export const SEMANTIC_LEGEND: SemanticTokensLegend = {
 };
 
 type TokenType = (typeof TOKEN_TYPES)[number];
-const typeIndex = (type: TokenType) => TOKEN_TYPES.indexOf(type);
+const TYPE_INDEX = Object.fromEntries(TOKEN_TYPES.map((type, index) => [type, index])) as Record<
+  TokenType,
+  number
+>;
 const DECLARATION = 1 << 0;
 const UNSUPPORTED = 1 << 1;
 const EXITS = 1 << 2;
 const READONLY = 1 << 3;
 
-export function semanticTokens(model: DocumentModel, range?: Span): SemanticTokens {
-  const { text, lines } = model.analysis;
-  const program = model.analysis.program;
-  const tokens: { start: number; end: number; type: number; modifiers: number }[] = [];
-  const push = (span: Span, type: TokenType, modifiers = 0) => {
-    if (span.end <= span.start || span.end - span.start > 200) return;
-    if (range && (span.end < range.start || span.start > range.end)) return;
+/**
+ * The tokens of one analysed version, sorted by start and never overlapping: four parallel
+ * columns (offset, length, type, modifiers). Built once per version on the first request, so a
+ * full request after an edit pays for one walk of the index and range requests (the visible part
+ * of a large file, on every scroll) only for a binary search and their own tokens.
+ */
+interface TokenTable {
+  count: number;
+  start: Int32Array;
+  length: Int32Array;
+  type: Uint8Array;
+  modifiers: Uint8Array;
+}
+
+const tokenTables = new WeakMap<DocumentModel, TokenTable>();
+
+/** Longest token kept; with sorted starts, a range request looks back at most this far. */
+const MAX_TOKEN_LENGTH = 200;
+
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+function tokenTable(model: DocumentModel): TokenTable {
+  const cached = tokenTables.get(model);
+  if (cached) return cached;
+  const { text, program } = model.analysis;
+  const found: { start: number; end: number; type: number; modifiers: number }[] = [];
+  const push = (start: number, end: number, type: TokenType, modifiers = 0) => {
+    if (end <= start || end - start > MAX_TOKEN_LENGTH) return;
     // Tokens never span lines (most clients cannot draw multi-line tokens).
-    for (let i = span.start; i < span.end; i++) {
+    for (let i = start; i < end; i++) {
       const c = text.charCodeAt(i);
       if (c === 10 || c === 13) return;
     }
-    tokens.push({ start: span.start, end: span.end, type: typeIndex(type), modifiers });
+    found.push({ start, end, type: TYPE_INDEX[type], modifiers });
   };
-  const firstWord = (span: Span): Span => {
-    let end = span.start;
-    while (end < span.end && /[A-Za-z0-9_]/.test(text[end]!)) end++;
-    return { start: span.start, end };
+  // Support of a control depends only on its word's capability MSR: one lookup per word.
+  const supportedByControl = new Map<ControlDef, boolean>();
+  const supported = (control: ControlDef) => {
+    let value = supportedByControl.get(control);
+    if (value === undefined) {
+      value = isControlSupported(program, control);
+      supportedByControl.set(control, value);
+    }
+    return value;
   };
 
   for (const entry of model.allEntries()) {
+    const { span } = entry;
     switch (entry.kind) {
       case "control":
-        push(entry.span, "vmxControl", isControlSupported(program, entry.setting.control) ? 0 : UNSUPPORTED);
+        push(span.start, span.end, "vmxControl", supported(entry.setting.control) ? 0 : UNSUPPORTED);
         break;
       case "handlerReason":
-        push(entry.span, "exitReason", DECLARATION);
+        push(span.start, span.end, "exitReason", DECLARATION);
         break;
       case "vmcsName":
-        push(entry.span, "struct", DECLARATION);
+        push(span.start, span.end, "struct", DECLARATION);
         break;
       case "vmcsRef":
-        push(entry.span, "struct");
+        push(span.start, span.end, "struct");
         break;
       case "guestName":
-        push(entry.span, "namespace", DECLARATION);
+        push(span.start, span.end, "namespace", DECLARATION);
         break;
       case "guestRef":
-        push(entry.span, "namespace");
+        push(span.start, span.end, "namespace");
         break;
       case "fnName":
-        push(entry.span, "function", DECLARATION);
+        push(span.start, span.end, "function", DECLARATION);
         break;
       case "fnRef":
-        push(entry.span, "function");
+        push(span.start, span.end, "function");
         break;
       case "target":
-        push(entry.span, "type");
+        push(span.start, span.end, "type");
         break;
       case "handlerOp":
         if (entry.op.op === "vmread" || entry.op.op === "vmwrite") {
-          push(
-            nameSpanAtEnd(text, entry.span, entry.op.field.name),
-            "vmcsField",
-            entry.op.field.readOnly ? READONLY : 0,
-          );
+          const name = nameSpanAtEnd(text, span, entry.op.field.name);
+          push(name.start, name.end, "vmcsField", entry.op.field.readOnly ? READONLY : 0);
         }
         break;
       case "vmcsField": {
-        const at = text.indexOf(entry.name, entry.span.start);
-        if (at >= 0 && at < entry.span.end) push({ start: at, end: at + entry.name.length }, "vmcsField");
+        // Fields set by other statements (`ple gap …` sets PLE_GAP) do not spell the name.
+        const at = indexInSpan(text, span, entry.name);
+        if (at >= 0) push(at, at + entry.name.length, "vmcsField");
         break;
       }
       case "guestOp": {
         const operation = model.operationBySpan.get(entry.op.span.start);
         const exits = operation !== undefined && operation.decision.exits.length > 0;
-        push(firstWord(entry.span), "guestOperation", exits ? EXITS : 0);
+        let end = span.start;
+        while (end < span.end && isWordChar(text.charCodeAt(end))) end++;
+        push(span.start, end, "guestOperation", exits ? EXITS : 0);
         break;
       }
       default:
         break;
     }
   }
-  tokens.sort((a, b) => a.start - b.start);
-  const builder = new SemanticTokensBuilder();
+  // The index is sorted by start already; a stable sort keeps the rare ties in index order.
+  found.sort((a, b) => a.start - b.start);
+  const table: TokenTable = {
+    count: 0,
+    start: new Int32Array(found.length),
+    length: new Int32Array(found.length),
+    type: new Uint8Array(found.length),
+    modifiers: new Uint8Array(found.length),
+  };
   let lastEnd = -1;
-  for (const token of tokens) {
+  for (const token of found) {
     if (token.start < lastEnd) continue; // overlapping tokens are not allowed
-    const position = lines.positionAt(token.start);
-    builder.push(position.line, position.character, token.end - token.start, token.type, token.modifiers);
+    const i = table.count++;
+    table.start[i] = token.start;
+    table.length[i] = token.end - token.start;
+    table.type[i] = token.type;
+    table.modifiers[i] = token.modifiers;
     lastEnd = token.end;
   }
-  return builder.build();
+  tokenTables.set(model, table);
+  return table;
 }
 
-/** After each leaf guest operation that exits: "⟶ 100k/s EPT_MISCONFIG". */
+/**
+ * Semantic tokens of the whole file, or of the tokens intersecting `range` (a range request: the
+ * visible lines), relative-encoded as the LSP wants. Positions come from one binary search for
+ * the first token and then a forward sweep over the line starts: linear in the tokens returned.
+ */
+export function semanticTokens(model: DocumentModel, range?: Span): SemanticTokens {
+  const table = tokenTable(model);
+  const lines = model.analysis.lines;
+  let first = 0;
+  let last = table.count; // exclusive
+  if (range) {
+    first = lowerBound(table.start, table.count, range.start - MAX_TOKEN_LENGTH);
+    while (first < table.count && table.start[first]! + table.length[first]! <= range.start) first++;
+    last = lowerBound(table.start, table.count, range.end, first);
+  }
+  const data: number[] = new Array((last - first) * 5);
+  let out = 0;
+  let line = first < last ? lines.positionAt(table.start[first]!).line : 0;
+  let nextLineStart = lines.lineStart(line + 1);
+  const lineCount = lines.lineCount;
+  let lineStart = lines.lineStart(line);
+  let previousLine = 0;
+  let previousCharacter = 0;
+  for (let i = first; i < last; i++) {
+    const start = table.start[i]!;
+    while (line + 1 < lineCount && nextLineStart <= start) {
+      line++;
+      lineStart = nextLineStart;
+      nextLineStart = lines.lineStart(line + 1);
+    }
+    const character = start - lineStart;
+    data[out++] = line - previousLine;
+    data[out++] = line === previousLine ? character - previousCharacter : character;
+    data[out++] = table.length[i]!;
+    data[out++] = table.type[i]!;
+    data[out++] = table.modifiers[i]!;
+    previousLine = line;
+    previousCharacter = character;
+  }
+  return { data };
+}
+
+/** The first index in `values[from, count)` whose value is ≥ `key` (values ascending). */
+function lowerBound(values: Int32Array, count: number, key: number, from = 0): number {
+  let lo = from;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (values[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * `semanticTokens/full/delta`: the edits that turn the previous result's data into `next`'s, as
+ * one replacement between their common prefix and common suffix (an edit usually changes a few
+ * tokens, so the client receives a few numbers instead of the whole file's tokens again).
+ */
+export function semanticTokensEdits(
+  previous: readonly number[],
+  next: readonly number[],
+): SemanticTokensEdit[] {
+  let prefix = 0;
+  const shorter = Math.min(previous.length, next.length);
+  while (prefix < shorter && previous[prefix] === next[prefix]) prefix++;
+  if (prefix === previous.length && prefix === next.length) return [];
+  let suffix = 0;
+  while (
+    suffix < shorter - prefix &&
+    previous[previous.length - 1 - suffix] === next[next.length - 1 - suffix]
+  )
+    suffix++;
+  return [
+    {
+      start: prefix,
+      deleteCount: previous.length - prefix - suffix,
+      data: next.slice(prefix, next.length - suffix),
+    },
+  ];
+}
+
+/**
+ * After each leaf guest operation that exits: "⟶ 100k/s EPT_MISCONFIG", only for the operations
+ * in `range` (the visible lines): a binary search into the index, then the entries in the range.
+ */
 export function inlayHints(model: DocumentModel, range: Span): InlayHint[] {
   const hints: InlayHint[] = [];
   const lines = model.analysis.lines;
-  for (const entry of model.allEntries()) {
-    if (entry.kind !== "guestOp") continue;
-    if (entry.span.end < range.start || entry.span.start > range.end) continue;
+  const entries = model.allEntries();
+  // A leaf operation that starts before the range and reaches into it contains no other entry,
+  // so it is among the few entries just before the first one starting in the range.
+  let i = model.firstEntryFrom(range.start);
+  for (let back = 0; i > 0 && back < 16; back++) i--;
+  for (; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (entry.span.start > range.end) break;
+    if (entry.kind !== "guestOp" || entry.span.end < range.start) continue;
     const op = entry.op.op;
     if (op === "tsx" || op === "branch" || op === "repeat") continue;
     const operation = model.operationBySpan.get(entry.op.span.start);

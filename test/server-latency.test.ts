@@ -1,0 +1,169 @@
+/**
+ * What keeps the language server fast on large files: each version is analysed once, its
+ * diagnostics are published before (and without) any index building, semantic tokens answer a
+ * range request with that range only and a delta request with the changed numbers only, inlay
+ * hints only for the requested range.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { InlayHint, SemanticTokens, SemanticTokensDelta } from "vscode-languageserver";
+import { TextDocument } from "vscode-languageserver-textdocument";
+import { generateVmcs } from "../bench/generate";
+import { AnalysisCache, type AnalyzedVersion } from "../server/src/documents";
+import type { FileStatusParams } from "../server/src/protocol";
+import { startInProcess, type TestClient } from "./support/lspHarness";
+
+const TEXT = generateVmcs(600);
+let client: TestClient;
+let counter = 0;
+
+before(async () => {
+  client = await startInProcess({}, 30);
+});
+after(async () => {
+  await client.close();
+});
+
+async function open(text: string): Promise<string> {
+  const uri = `file:///latency/doc${++counter}.vmcs`;
+  client.open(uri, text);
+  await client.diagnostics(uri, 1);
+  return uri;
+}
+
+function decode(data: readonly number[]): { line: number; character: number; length: number }[] {
+  const tokens: { line: number; character: number; length: number }[] = [];
+  let line = 0;
+  let character = 0;
+  for (let i = 0; i < data.length; i += 5) {
+    line += data[i]!;
+    character = data[i] === 0 ? character + data[i + 1]! : data[i + 1]!;
+    tokens.push({ line, character, length: data[i + 2]! });
+  }
+  return tokens;
+}
+
+test("AnalysisCache: diagnostics go out before any index exists, one analysis per version", () => {
+  const published: { version: number; hadModel: boolean }[] = [];
+  const cache = new AnalysisCache(
+    10_000, // a debounce that never fires in this test: requests catch up by themselves
+    (_uri, analyzed: AnalyzedVersion) =>
+      published.push({ version: analyzed.version, hadModel: !!analyzed.model }),
+    () => undefined,
+  );
+  const uri = "file:///cache.vmcs";
+  const document = TextDocument.create(uri, "vmcs", 1, TEXT);
+  cache.schedule(document, true);
+  assert.deepEqual(published, [{ version: 1, hadModel: false }]);
+  TextDocument.update(document, [{ text: TEXT.replace("compute 3us", "compute 4us") }], 2);
+  cache.schedule(document);
+  // Requests before the debounce fires: the first runs the analysis (publishing first), the
+  // others reuse it; the index is built once, after publishing.
+  const model = cache.model(uri);
+  assert.ok(model);
+  assert.equal(cache.model(uri), model);
+  assert.equal(cache.ensure(uri)?.version, 2);
+  assert.deepEqual(published, [
+    { version: 1, hadModel: false },
+    { version: 2, hadModel: false },
+  ]);
+  cache.close(uri);
+});
+
+test("one analysis and one publication per version, however many requests come before the debounce", async () => {
+  const uri = await open(TEXT);
+  const edited = TEXT.replace("compute 3us", "compute 5us");
+  client.change(uri, 2, edited);
+  const position = { line: 40, character: 4 };
+  await Promise.all([
+    client.request("textDocument/hover", { textDocument: { uri }, position }),
+    client.request("textDocument/semanticTokens/full", { textDocument: { uri } }),
+    client.request("textDocument/inlayHint", {
+      textDocument: { uri },
+      range: { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } },
+    }),
+    client.request("textDocument/codeLens", { textDocument: { uri } }),
+    client.request("textDocument/completion", { textDocument: { uri }, position }),
+    client.request("textDocument/documentSymbol", { textDocument: { uri } }),
+  ]);
+  await client.diagnostics(uri, 2);
+  // Past the debounce delay (30 ms here): the timer must not analyse version 2 again.
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  const again = await Promise.race([
+    client.diagnostics(uri, 2).then(() => "republished"),
+    new Promise((resolve) => setTimeout(() => resolve("none"), 50)),
+  ]);
+  assert.equal(again, "none");
+  const statuses = (client.notifications("trapline/fileStatus") as FileStatusParams[]).filter(
+    (s) => s.uri === uri,
+  );
+  assert.deepEqual(
+    statuses.map((s) => s.version),
+    [1, 2],
+  );
+});
+
+test("semantic tokens: a range request returns only the range's tokens, equal to the full result's", async () => {
+  const uri = await open(TEXT);
+  const full = await client.request<SemanticTokens>("textDocument/semanticTokens/full", {
+    textDocument: { uri },
+  });
+  const range = { start: { line: 200, character: 0 }, end: { line: 260, character: 0 } };
+  const ranged = await client.request<SemanticTokens>("textDocument/semanticTokens/range", {
+    textDocument: { uri },
+    range,
+  });
+  const all = decode(full.data);
+  const inRange = all.filter((t) => t.line >= 200 && t.line < 260);
+  assert.ok(inRange.length > 20, "the range has tokens");
+  assert.deepEqual(decode(ranged.data), inRange);
+  assert.ok(ranged.data.length < full.data.length / 5);
+});
+
+test("semantic tokens delta: the edits turn the previous result into the new full result", async () => {
+  const uri = await open(TEXT);
+  const first = await client.request<SemanticTokens>("textDocument/semanticTokens/full", {
+    textDocument: { uri },
+  });
+  assert.ok(first.resultId);
+  // Insert a line in the middle: every later token keeps its relative encoding.
+  const middle = TEXT.indexOf("\nguest ", TEXT.length >> 1);
+  const edited = `${TEXT.slice(0, middle)}\n// inserted${TEXT.slice(middle)}`;
+  client.change(uri, 2, edited);
+  await client.diagnostics(uri, 2);
+  const delta = await client.request<SemanticTokensDelta>("textDocument/semanticTokens/full/delta", {
+    textDocument: { uri },
+    previousResultId: first.resultId,
+  });
+  assert.ok(delta.edits, "a delta, not a full result");
+  const patched = [...first.data];
+  for (const edit of [...delta.edits].sort((a, b) => b.start - a.start))
+    patched.splice(edit.start, edit.deleteCount, ...(edit.data ?? []));
+  const fresh = await client.request<SemanticTokens>("textDocument/semanticTokens/full", {
+    textDocument: { uri },
+  });
+  assert.deepEqual(patched, fresh.data);
+  const sent = delta.edits.reduce((n, e) => n + (e.data?.length ?? 0), 0);
+  assert.ok(sent <= 10, `the delta carries ${sent} numbers`);
+  // An unknown previous result gets the full tokens.
+  const unknown = await client.request<SemanticTokens>("textDocument/semanticTokens/full/delta", {
+    textDocument: { uri },
+    previousResultId: "no-such-result",
+  });
+  assert.deepEqual(unknown.data, fresh.data);
+});
+
+test("inlay hints: only for the requested range", async () => {
+  const uri = await open(TEXT);
+  const everything = await client.request<InlayHint[]>("textDocument/inlayHint", {
+    textDocument: { uri },
+    range: { start: { line: 0, character: 0 }, end: { line: 100_000, character: 0 } },
+  });
+  const visible = await client.request<InlayHint[]>("textDocument/inlayHint", {
+    textDocument: { uri },
+    range: { start: { line: 300, character: 0 }, end: { line: 350, character: 0 } },
+  });
+  const expected = everything.filter((h) => h.position.line >= 300 && h.position.line <= 350);
+  assert.ok(expected.length > 0);
+  assert.deepEqual(visible, expected);
+});
