@@ -6,6 +6,7 @@
  */
 import { checkProgram } from "./analysis/checks";
 import { estimateGuest } from "./analysis/estimate";
+import { releaseExitMemo } from "./analysis/exits";
 import { lintProgram } from "./analysis/lints";
 import type { GuestEstimate } from "./analysis/types";
 import { type ParseResult, parse } from "./lang/parser";
@@ -103,6 +104,8 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
     diagnostics.push(internalError("the lints", error));
   }
 
+  // The exit-decision memo would keep this program alive into the next analysis.
+  releaseExitMemo();
   diagnostics.sort(compareDiagnostics);
   return { text, lines, parse: parsed, program, symbols: lowered.symbols, diagnostics, estimates };
 }

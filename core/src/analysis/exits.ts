@@ -334,6 +334,12 @@ function leafCache(ctx: ExitContext): LeafCache {
   return map;
 }
 
+/** Drops the memo of the last context (it keeps that context's program alive otherwise). */
+export function releaseExitMemo(): void {
+  lastContext = undefined;
+  lastContextCache = undefined;
+}
+
 /**
  * Leaf caches shared by every vmcs whose decisions cannot differ: keyed by a signature of all
  * that a leaf decision reads (the effective control words, the exception bitmap, the vmcs
