@@ -16,7 +16,8 @@
  * so a stale dist/ never gets measured. Options (environment):
  *   LSP_BENCH_CPU_PROF=DIR   run the server with --cpu-prof, profiles written to DIR
  *   LSP_BENCH_NODE_ARGS="…"  more Node flags for the server (e.g. --trace-gc)
- *   LSP_BENCH_EDITS=N        number of edits (default 40)
+ *   LSP_BENCH_EDITS=N        edits per series (default 30)
+ *   LSP_BENCH_PAUSE_MS=N     gap before each edit of the paced series (default 150)
  *   LSP_BENCH_FROM_DIST=1    measure dist/cli/trapline.js instead of a fresh bundle
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -115,9 +116,18 @@ function startServer(bundle: string, profileDir: string | undefined): Client {
       }
     }
   };
-  connection.onNotification("textDocument/publishDiagnostics", (params: PublishDiagnosticsParams) => {
-    // Stamped on arrival, before anything else the client does with it.
+  // Arrival is stamped when the bytes of a publishDiagnostics message reach this process, before
+  // the JSON-RPC reader parses them (and whatever else arrived in the same chunk, such as the
+  // 70 KB file status): the client's own parsing is not the server's latency.
+  const arrivals: number[] = [];
+  const marker = Buffer.from('"method":"textDocument/publishDiagnostics"');
+  child.stdout!.on("data", (chunk: Buffer) => {
     const at = performance.now();
+    for (let i = chunk.indexOf(marker); i >= 0; i = chunk.indexOf(marker, i + 1)) arrivals.push(at);
+  });
+  connection.onNotification("textDocument/publishDiagnostics", (params: PublishDiagnosticsParams) => {
+    // A marker split across two chunks is missed: then the handler's own time stands in.
+    const at = arrivals.shift() ?? performance.now();
     if (params.version !== undefined) diagnostics.set(params.version, { at, params });
     settle();
   });
@@ -149,7 +159,8 @@ async function main(): Promise<void> {
       ? join(REPO_ROOT, "dist", "cli", "trapline.js")
       : await bundleServer(dir);
   const profileDir = process.env.LSP_BENCH_CPU_PROF ? resolve(process.env.LSP_BENCH_CPU_PROF) : undefined;
-  const editCount = Number(process.env.LSP_BENCH_EDITS ?? 40);
+  const editCount = Number(process.env.LSP_BENCH_EDITS ?? 30);
+  const pauseMs = Number(process.env.LSP_BENCH_PAUSE_MS ?? 150);
   const client = startServer(bundle, profileDir);
   const { connection } = client;
   try {
@@ -223,36 +234,60 @@ async function main(): Promise<void> {
 
     // Edits: retype the compute time of a guest path near the middle of the file (a range edit
     // of its digits, which changes that guest's estimate), time until that version's
-    // diagnostics arrive. The next edit waits for the version's file status, so no edit is
-    // measured while the server still finishes the previous one.
-    const editMs: number[] = [];
-    const coreMs: number[] = [];
+    // diagnostics arrive. Each edit waits for the previous version's file status (the server
+    // has finished it) and then for `pauseMs`, a typist's gap between keystrokes: without it
+    // the edit lands in the garbage collection of the previous analysis (a 10–25 ms scavenge
+    // that V8 runs right after it), which is the previous edit's cost, not this one's. The
+    // back-to-back series (no gap) is reported too.
     const anchor = text.indexOf("compute 3us", text.length >> 1);
     if (anchor < 0) throw new Error("the generated file has no `compute 3us` after its middle");
     const middle = anchor + "compute ".length;
     let digits = "3";
-    for (let version = 2; version < 2 + editCount; version++) {
-      const next = String(2 + (version % 5));
-      const range = { start: positionIn(starts, middle), end: positionIn(starts, middle + digits.length) };
-      text = text.slice(0, middle) + next + text.slice(middle + digits.length);
-      digits = next;
-      starts = lineStarts(text);
-      started = performance.now();
-      void connection.sendNotification("textDocument/didChange", {
-        textDocument: { uri, version },
-        contentChanges: [{ range, text: next }],
-      });
-      const published = await client.diagnosticsOf(version);
-      editMs.push(published.at - started - DEBOUNCE_MS);
-      const status = await client.statusOf(version);
-      coreMs.push(status.analysisMs);
-      if (published.params.diagnostics.length !== opened.params.diagnostics.length)
-        throw new Error(`version ${version}: diagnostics changed under a numeric edit`);
-    }
+    let version = 1;
+    const hoverAfterEditMs: number[] = [];
+    const measureEdits = async (count: number, pauseMs: number, hoverAfter = false) => {
+      const total: number[] = [];
+      const core: number[] = [];
+      for (let i = 0; i < count; i++) {
+        if (pauseMs > 0) await new Promise((resolveGap) => setTimeout(resolveGap, pauseMs));
+        version++;
+        const next = String(2 + (version % 5));
+        const range = { start: positionIn(starts, middle), end: positionIn(starts, middle + digits.length) };
+        text = text.slice(0, middle) + next + text.slice(middle + digits.length);
+        digits = next;
+        starts = lineStarts(text);
+        const sentAt = performance.now();
+        void connection.sendNotification("textDocument/didChange", {
+          textDocument: { uri, version },
+          contentChanges: [{ range, text: next }],
+        });
+        const published = await client.diagnosticsOf(version);
+        total.push(published.at - sentAt - DEBOUNCE_MS);
+        const status = await client.statusOf(version);
+        core.push(status.analysisMs);
+        if (published.params.diagnostics.length !== opened.params.diagnostics.length)
+          throw new Error(`version ${version}: diagnostics changed under a numeric edit`);
+        if (hoverAfter) {
+          // The first request on a new version builds its position index.
+          const hoverAt = performance.now();
+          await connection.sendRequest("textDocument/hover", {
+            textDocument: { uri },
+            position: positionIn(starts, targets[i % targets.length]!),
+          });
+          hoverAfterEditMs.push(performance.now() - hoverAt);
+        }
+      }
+      return { total, core, rest: total.map((ms, i) => ms - core[i]!) };
+    };
+    // Warm-up: the analysis and publishing code runs optimised by the time of the measured
+    // edits, as in an editing session.
+    await measureEdits(10, 0);
+    const paced = await measureEdits(editCount, pauseMs, true);
+    const backToBack = await measureEdits(editCount, 0);
+    const editMs = paced.total;
 
     const p50 = (v: number[]) => percentile(v, 50).toFixed(2);
     const p95 = (v: number[]) => percentile(v, 95).toFixed(2);
-    const serverMs = editMs.map((ms, i) => ms - coreMs[i]!);
     console.log(
       `file: ${starts.length} lines, ${(text.length / 1024).toFixed(0)} KiB, ${opened.params.diagnostics.length} diagnostics; open → diagnostics ${openMs.toFixed(1)} ms (core ${openStatus.analysisMs.toFixed(1)} ms); first hover (index build) ${firstHoverMs.toFixed(1)} ms`,
     );
@@ -262,12 +297,19 @@ async function main(): Promise<void> {
     console.log(
       `completion: p50 ${p50(completionMs)} ms  p95 ${p95(completionMs)} ms  (${completed} answered; target p50 ≤ 5 ms)`,
     );
+    const editLine = (label: string, series: { total: number[]; core: number[]; rest: number[] }) => {
+      console.log(
+        `edit → diagnostics (debounce excluded), ${label}: p50 ${p50(series.total)} ms  p95 ${p95(series.total)} ms  (${series.total.length} edits; target ≤ 50 ms)`,
+      );
+      console.log(
+        `  core analyze: p50 ${p50(series.core)} ms  p95 ${p95(series.core)} ms; the rest (server, transport, timer, GC outside analyze): p50 ${p50(series.rest)} ms  p95 ${p95(series.rest)} ms`,
+      );
+    };
+    editLine(`${pauseMs} ms between edits`, paced);
     console.log(
-      `edit → diagnostics (debounce excluded): p50 ${p50(editMs)} ms  p95 ${p95(editMs)} ms  (${editMs.length} edits; target ≤ 50 ms)`,
+      `  first hover after each of these edits (builds the version's index): p50 ${p50(hoverAfterEditMs)} ms  p95 ${p95(hoverAfterEditMs)} ms`,
     );
-    console.log(
-      `  of which core analyze: p50 ${p50(coreMs)} ms  p95 ${p95(coreMs)} ms; the rest (server, transport, timer): p50 ${p50(serverMs)} ms  p95 ${p95(serverMs)} ms`,
-    );
+    editLine("back to back", backToBack);
     const failures: string[] = [];
     if (percentile(hoverMs, 50) > 2) failures.push("hover p50 > 2 ms");
     if (percentile(completionMs, 50) > 5) failures.push("completion p50 > 5 ms");

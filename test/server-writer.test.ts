@@ -40,7 +40,7 @@ test("messages read back whole and in order", async () => {
   const received: unknown[] = [];
   const done = new Promise<void>((resolve) => {
     reader.listen((message) => {
-      received.push((message as { params: unknown }).params);
+      received.push((message as unknown as { params: unknown }).params);
       if (received.length === 50) resolve();
     });
   });
