@@ -5,13 +5,18 @@
  * hints only for the requested range.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { InlayHint, SemanticTokens, SemanticTokensDelta } from "vscode-languageserver";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { generateVmcs } from "../bench/generate";
+import { analyze } from "../core/src/index";
 import { AnalysisCache, type AnalyzedVersion } from "../server/src/documents";
+import { lexicalContext, scanStart } from "../server/src/features/completion";
+import { DocumentModel } from "../server/src/model";
 import type { FileStatusParams } from "../server/src/protocol";
-import { startInProcess, type TestClient } from "./support/lspHarness";
+import { REPO_ROOT, startInProcess, type TestClient } from "./support/lspHarness";
 
 const TEXT = generateVmcs(600);
 let client: TestClient;
@@ -166,4 +171,36 @@ test("inlay hints: only for the requested range", async () => {
   const expected = everything.filter((h) => h.position.line >= 300 && h.position.line <= 350);
   assert.ok(expected.length > 0);
   assert.deepEqual(visible, expected);
+});
+
+test("completion's lexical scan from the enclosing block gives the context of a scan from the start", () => {
+  const examples = readdirSync(join(REPO_ROOT, "examples"))
+    .filter((name) => name.endsWith(".vmcs"))
+    .map((name) => readFileSync(join(REPO_ROOT, "examples", name), "utf8"));
+  let random = 12345;
+  const next = () => {
+    random = (random * 1103515245 + 12345) % 2147483648;
+    return random;
+  };
+  let shortened = 0;
+  for (const text of [TEXT, ...examples]) {
+    const model = new DocumentModel(analyze(text));
+    for (let k = 0; k < 300; k++) {
+      const offset = next() % (text.length + 1);
+      const from = scanStart(model, text, offset);
+      if (from > 0) shortened++;
+      const whole = lexicalContext(text, offset);
+      const part = lexicalContext(text, offset, from);
+      assert.deepEqual(
+        { ...part, blockWords: part.blocks.length ? part.blockWords : [] },
+        { ...whole, blockWords: whole.blocks.length ? whole.blockWords : [] },
+        `offset ${offset} (scan from ${from})`,
+      );
+    }
+  }
+  assert.ok(shortened > 1000, `the scan was shortened ${shortened} times`);
+  // With a syntax error, the scan starts at the beginning.
+  const broken = `${TEXT}\nvmcs broken {\n  proc hlt_exiting\n`;
+  const brokenModel = new DocumentModel(analyze(broken));
+  assert.equal(scanStart(brokenModel, broken, broken.length), 0);
 });

@@ -155,14 +155,15 @@ interface LexicalContext {
 }
 
 /**
- * Scan from the start of the text to `offset`, skipping comments, tracking `{`/`}` and the words
- * that opened each block. Linear in the offset; ~1 ms on a 10,000-line file.
+ * Scan from `from` (the start of the text, or a line start at brace depth 0: see
+ * {@link scanStart}) to `offset`, skipping comments, tracking `{`/`}` and the words that opened
+ * each block. Linear in `offset - from`.
  */
-export function lexicalContext(text: string, offset: number): LexicalContext {
+export function lexicalContext(text: string, offset: number, from = 0): LexicalContext {
   const blocks: string[][] = [];
   let statement: string[] = [];
   let line: string[] = [];
-  let i = 0;
+  let i = from;
   while (i < offset) {
     const c = text.charCodeAt(i);
     if (c === 10 /* \n */) {
@@ -327,8 +328,44 @@ function nameItems(names: Iterable<string>, kind: CompletionItemKind, detail: st
   return [...names].map((name) => ({ label: name, kind, detail }));
 }
 
+/**
+ * Where the lexical scan for `offset` may start: the start of the line of the last top-level
+ * block that begins at or before `offset` on a line of its own. There the scan from the start of
+ * the file would be at brace depth 0 with no words on the line, and the words of earlier
+ * statements only matter inside a block, whose `{` resets them: the context is the same, and a
+ * completion at the end of a 10,000-line file scans one block instead of the file (2.2 ms →
+ * microseconds). Only when the file parsed without syntax errors (balanced braces, every block
+ * where the parser says); otherwise from the start.
+ */
+export function scanStart(model: DocumentModel | undefined, text: string, offset: number): number {
+  if (!model || model.analysis.parse.diagnostics.some((d) => d.severity === "error")) return 0;
+  const blocks = model.blocks;
+  let lo = 0;
+  let hi = blocks.length - 1;
+  let index = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (blocks[mid]!.span.start <= offset) {
+      index = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  for (; index >= 0; index--) {
+    const start = blocks[index]!.span.start;
+    let lineStart = start;
+    while (lineStart > 0) {
+      const c = text.charCodeAt(lineStart - 1);
+      if (c !== 32 && c !== 9) break;
+      lineStart--;
+    }
+    const before = lineStart > 0 ? text.charCodeAt(lineStart - 1) : 10;
+    if (before === 10 || before === 13) return lineStart;
+  }
+  return 0;
+}
+
 export function completeAt(model: DocumentModel | undefined, text: string, offset: number): CompletionItem[] {
-  const context = lexicalContext(text, offset);
+  const context = lexicalContext(text, offset, scanStart(model, text, offset));
   if (context.inComment) return [];
   const program = model?.analysis.program;
   const words = context.words;

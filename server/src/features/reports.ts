@@ -23,9 +23,13 @@ export function fileStatus(
   let total = 0;
   let maxOverhead = 0;
   const guests: FileStatusParams["guests"] = [];
+  // The first `simulate` line per guest, by name: one pass, not a search per guest.
+  const simulateOf = new Map<string, (typeof program.simulates)[number]>();
+  for (const simulate of program.simulates)
+    if (!simulateOf.has(simulate.guest)) simulateOf.set(simulate.guest, simulate);
   for (const guest of program.guests.values()) {
     const estimate = estimates.get(guest.name);
-    const simulate = program.simulates.find((s) => s.guest === guest.name);
+    const simulate = simulateOf.get(guest.name);
     guests.push({
       name: guest.name,
       vmcs: guest.vmcs,
@@ -40,6 +44,12 @@ export function fileStatus(
     total += estimate?.exitsPerSecond ?? 0;
     maxOverhead = Math.max(maxOverhead, estimate?.overhead ?? 0);
   }
+  let errors = 0;
+  let warnings = 0;
+  for (const diagnostic of diagnostics) {
+    if (diagnostic.severity === "error") errors++;
+    else if (diagnostic.severity === "warning") warnings++;
+  }
   return {
     uri,
     version,
@@ -53,8 +63,8 @@ export function fileStatus(
     guests,
     totalExitsPerSecond: total,
     maxOverhead,
-    errors: diagnostics.filter((d) => d.severity === "error").length,
-    warnings: diagnostics.filter((d) => d.severity === "warning").length,
+    errors,
+    warnings,
     analysisMs,
   };
 }
