@@ -204,3 +204,28 @@ test("completion's lexical scan from the enclosing block gives the context of a 
   const brokenModel = new DocumentModel(analyze(broken));
   assert.equal(scanStart(brokenModel, broken, broken.length), 0);
 });
+
+test("a settings push that changes nothing does not re-analyse; a new default target does", async () => {
+  const uri = await open(TEXT);
+  const statusesOf = () =>
+    (client.notifications("trapline/fileStatus") as FileStatusParams[]).filter((s) => s.uri === uri);
+  await client.request("textDocument/documentSymbol", { textDocument: { uri } });
+  assert.equal(statusesOf().length, 1);
+  // VS Code sends "" for an unset defaultTarget; the server started without one.
+  void client.connection.sendNotification("workspace/didChangeConfiguration", {
+    settings: { trapline: { defaultTarget: "", inlayHints: true } },
+  });
+  await client.request("textDocument/documentSymbol", { textDocument: { uri } });
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(statusesOf().length, 1, "no second analysis of version 1");
+  void client.connection.sendNotification("workspace/didChangeConfiguration", {
+    settings: { trapline: { defaultTarget: "haswell" } },
+  });
+  await client.request("textDocument/documentSymbol", { textDocument: { uri } });
+  assert.equal(statusesOf().length, 2, "the new target re-analyses");
+  void client.connection.sendNotification("workspace/didChangeConfiguration", {
+    settings: { trapline: { defaultTarget: "" } },
+  });
+  await client.request("textDocument/documentSymbol", { textDocument: { uri } });
+  assert.equal(statusesOf().length, 3, "back to the default re-analyses");
+});

@@ -164,7 +164,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     };
     const init = (params.initializationOptions ?? {}) as TraplineInitializationOptions;
     if (init.settings) settings = init.settings;
-    cache.options = { defaultTarget: settings.defaultTarget };
+    cache.options = { defaultTarget: settings.defaultTarget || undefined };
     lensOptions = {
       simulateCommand: init.simulateCommand === true,
       estimateCommand: init.estimateCommand === true,
@@ -209,7 +209,9 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       next = (pushed as { trapline: TraplineSettings }).trapline;
     }
     if (!next) return;
-    const changed = next.defaultTarget !== settings.defaultTarget;
+    // "" (VS Code's default for the setting) and absent both mean the documented default: a
+    // change between them must not re-analyse every open document at the same version.
+    const changed = (next.defaultTarget || undefined) !== (settings.defaultTarget || undefined);
     settings = next;
     if (changed) {
       cache.options = { defaultTarget: settings.defaultTarget || undefined };
