@@ -32,9 +32,11 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
 } from "vscode-languageserver/node";
+import { DEFAULT_DEBOUNCE_MS } from "../server/src/server";
 import { generateVmcs } from "./generate";
 
-const DEBOUNCE_MS = 50;
+/** What the measured server waits after an edit (`trapline lsp` runs with the default). */
+const DEBOUNCE_MS = DEFAULT_DEBOUNCE_MS;
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 function percentile(values: number[], p: number): number {

@@ -60,6 +60,9 @@ import {
   type TraplineSettings,
 } from "./protocol";
 
+/** Delay between the last edit and its analysis unless ServerOptions say otherwise. */
+export const DEFAULT_DEBOUNCE_MS = 50;
+
 export interface ServerOptions {
   /** Delay between the last edit and the analysis; typescript-language-server uses 50 ms. */
   debounceMs?: number;
@@ -107,7 +110,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   };
 
   const cache = new AnalysisCache(
-    options.debounceMs ?? 50,
+    options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
     (uri, analyzed) => {
       try {
         if (!pullDiagnostics) {
