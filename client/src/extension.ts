@@ -38,9 +38,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // file runs as the command line and as the server. vscode-languageclient forks it with Node
   // (ELECTRON_RUN_AS_NODE in desktop VS Code) and appends `--stdio` for the stdio transport.
   const serverModule = context.asAbsolutePath(join("dist", "cli", "trapline.js"));
+  // A larger young generation: one analysis of a large file allocates ~16 MB, and with V8's
+  // default semi-space every keystroke pays several scavenges (bench/analyze.bench.ts measures
+  // both; bin/trapline.js applies the same flag to `trapline lsp`).
+  const options = { execArgv: ["--max-semi-space-size=64"] };
   const serverOptions: ServerOptions = {
-    run: { module: serverModule, transport: TransportKind.stdio, args: ["lsp"] },
-    debug: { module: serverModule, transport: TransportKind.stdio, args: ["lsp"] },
+    run: { module: serverModule, transport: TransportKind.stdio, args: ["lsp"], options },
+    debug: { module: serverModule, transport: TransportKind.stdio, args: ["lsp"], options },
   };
   const settings = vscode.workspace.getConfiguration("trapline");
   const clientOptions: LanguageClientOptions = {
