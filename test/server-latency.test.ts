@@ -14,7 +14,6 @@ import { generateVmcs } from "../bench/generate";
 import { analyze } from "../core/src/index";
 import { AnalysisCache, type AnalyzedVersion } from "../server/src/documents";
 import { lexicalContext, scanStart } from "../server/src/features/completion";
-import { DocumentModel } from "../server/src/model";
 import type { FileStatusParams } from "../server/src/protocol";
 import { REPO_ROOT, startInProcess, type TestClient } from "./support/lspHarness";
 
@@ -173,7 +172,7 @@ test("inlay hints: only for the requested range", async () => {
   assert.deepEqual(visible, expected);
 });
 
-test("completion's lexical scan from the enclosing block gives the context of a scan from the start", () => {
+test("completion's lexical scan from the enclosing declaration gives the context of a scan from the start", () => {
   const examples = readdirSync(join(REPO_ROOT, "examples"))
     .filter((name) => name.endsWith(".vmcs"))
     .map((name) => readFileSync(join(REPO_ROOT, "examples", name), "utf8"));
@@ -184,10 +183,10 @@ test("completion's lexical scan from the enclosing block gives the context of a 
   };
   let shortened = 0;
   for (const text of [TEXT, ...examples]) {
-    const model = new DocumentModel(analyze(text));
+    const analysis = analyze(text);
     for (let k = 0; k < 300; k++) {
       const offset = next() % (text.length + 1);
-      const from = scanStart(model, text, offset);
+      const from = scanStart(analysis, text, offset);
       if (from > 0) shortened++;
       const whole = lexicalContext(text, offset);
       const part = lexicalContext(text, offset, from);
@@ -201,8 +200,7 @@ test("completion's lexical scan from the enclosing block gives the context of a 
   assert.ok(shortened > 1000, `the scan was shortened ${shortened} times`);
   // With a syntax error, the scan starts at the beginning.
   const broken = `${TEXT}\nvmcs broken {\n  proc hlt_exiting\n`;
-  const brokenModel = new DocumentModel(analyze(broken));
-  assert.equal(scanStart(brokenModel, broken, broken.length), 0);
+  assert.equal(scanStart(analyze(broken), broken, broken.length), 0);
 });
 
 test("a settings push that changes nothing does not re-analyse; a new default target does", async () => {
@@ -228,4 +226,31 @@ test("a settings push that changes nothing does not re-analyse; a new default ta
   });
   await client.request("textDocument/documentSymbol", { textDocument: { uri } });
   assert.equal(statusesOf().length, 3, "back to the default re-analyses");
+});
+
+test("completion while an edit waits for its analysis answers at once from the previous analysis", async () => {
+  const uri = await open(TEXT);
+  const statusesOf = (version: number) =>
+    (client.notifications("trapline/fileStatus") as FileStatusParams[]).filter(
+      (s) => s.uri === uri && s.version === version,
+    );
+  // Type a new proc2 line in the first vmcs block, then ask for completion right away.
+  const anchor = TEXT.indexOf("  exit  host_address_space_size");
+  const typed = "  proc2 enable_pml ";
+  const edited = `${TEXT.slice(0, anchor)}${typed}\n${TEXT.slice(anchor)}`;
+  client.change(uri, 2, edited);
+  const before = TEXT.slice(0, anchor).split("\n");
+  const position = { line: before.length - 1, character: typed.length };
+  const items = await client.request<{ label: string }[]>("textDocument/completion", {
+    textDocument: { uri },
+    position,
+  });
+  assert.equal(statusesOf(2).length, 0, "completion did not run the analysis of version 2");
+  const labels = items.map((item) => item.label);
+  assert.ok(labels.includes("enable_vm_functions"), labels.slice(0, 20).join(" "));
+  assert.ok(!labels.includes("enable_ept"), "listed in the block (previous analysis)");
+  assert.ok(!labels.includes("enable_pml"), "typed in this statement (not analysed yet)");
+  await client.diagnostics(uri, 2);
+  await client.request("textDocument/documentSymbol", { textDocument: { uri } });
+  assert.equal(statusesOf(2).length, 1, "the debounce analysed version 2 once");
 });

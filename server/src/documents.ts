@@ -123,6 +123,21 @@ export class AnalysisCache {
     return analyzed.model;
   }
 
+  /**
+   * The newest analysis of the document without running one: the current version's when it has
+   * been analysed, else the previous one's (`current` false). For completion, which reads the
+   * text itself and only names from the analysis, so typing never waits for (or forces) the
+   * analysis that the debounce runs anyway, nor builds a position index.
+   */
+  latestAnalysis(uri: string): { analysis: Analysis; current: boolean } | undefined {
+    const entry = this.tracked.get(uri);
+    if (!entry) return undefined;
+    if (entry.current)
+      return { analysis: entry.current.analysis, current: entry.current.version === entry.document.version };
+    const analyzed = this.ensure(uri);
+    return analyzed ? { analysis: analyzed.analysis, current: true } : undefined;
+  }
+
   private run(document: TextDocument): AnalyzedVersion {
     const text = document.getText();
     const started = now();

@@ -270,9 +270,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const document = cache.document(uri);
     if (!document) return [];
     try {
-      const model = cache.model(uri);
+      // Names from the newest analysed version: completion must not wait for the analysis of
+      // the keystroke that triggered it (the debounce runs that one).
+      const latest = cache.latestAnalysis(uri);
       const text = document.getText();
-      return completeAt(model, text, document.offsetAt(params.position));
+      return completeAt(latest?.analysis, text, document.offsetAt(params.position), latest?.current ?? true);
     } catch (error) {
       log(`trapline: completion failed on ${uri}: ${describeError(error)}`);
       return [];

@@ -10,6 +10,7 @@ import {
   InsertTextFormat,
   type MarkupContent,
 } from "vscode-languageserver";
+import type { Analysis } from "../../../core/src/index";
 import type { Program } from "../../../core/src/model/ir";
 import { CONTROLS } from "../../../core/src/vmx/controls";
 import { EXCEPTIONS } from "../../../core/src/vmx/exceptions";
@@ -18,7 +19,6 @@ import { MSRS } from "../../../core/src/vmx/msrs";
 import { PROFILES } from "../../../core/src/vmx/profiles";
 import type { ControlDef, ControlWord } from "../../../core/src/vmx/types";
 import { VMCS_FIELDS } from "../../../core/src/vmx/vmcsFields";
-import type { DocumentModel } from "../model";
 import {
   controlSupport,
   exitReasonHover,
@@ -330,28 +330,29 @@ function nameItems(names: Iterable<string>, kind: CompletionItemKind, detail: st
 
 /**
  * Where the lexical scan for `offset` may start: the start of the line of the last top-level
- * block that begins at or before `offset` on a line of its own. There the scan from the start of
- * the file would be at brace depth 0 with no words on the line, and the words of earlier
+ * declaration that begins at or before `offset` on a line of its own. There the scan from the
+ * start of the file would be at brace depth 0 with no words on the line, and the words of earlier
  * statements only matter inside a block, whose `{` resets them: the context is the same, and a
  * completion at the end of a 10,000-line file scans one block instead of the file (2.2 ms →
- * microseconds). Only when the file parsed without syntax errors (balanced braces, every block
- * where the parser says); otherwise from the start.
+ * microseconds). Only when the file parsed without syntax errors (balanced braces, every
+ * declaration where the parser says); otherwise from the start. Reads the syntax tree only (no
+ * position index needed).
  */
-export function scanStart(model: DocumentModel | undefined, text: string, offset: number): number {
-  if (!model || model.analysis.parse.diagnostics.some((d) => d.severity === "error")) return 0;
-  const blocks = model.blocks;
+export function scanStart(analysis: Analysis | undefined, text: string, offset: number): number {
+  if (!analysis || analysis.parse.diagnostics.some((d) => d.severity === "error")) return 0;
+  const decls = analysis.parse.file.decls;
   let lo = 0;
-  let hi = blocks.length - 1;
+  let hi = decls.length - 1;
   let index = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (blocks[mid]!.span.start <= offset) {
+    if (decls[mid]!.span.start <= offset) {
       index = mid;
       lo = mid + 1;
     } else hi = mid - 1;
   }
   for (; index >= 0; index--) {
-    const start = blocks[index]!.span.start;
+    const start = decls[index]!.span.start;
     let lineStart = start;
     while (lineStart > 0) {
       const c = text.charCodeAt(lineStart - 1);
@@ -364,10 +365,21 @@ export function scanStart(model: DocumentModel | undefined, text: string, offset
   return 0;
 }
 
-export function completeAt(model: DocumentModel | undefined, text: string, offset: number): CompletionItem[] {
-  const context = lexicalContext(text, offset, scanStart(model, text, offset));
+/**
+ * Completion items at `offset` of `text`. `analysis` supplies names and the target (declared
+ * vmcs, guests, fns, handled reasons, supported controls); it may be the analysis of an earlier
+ * version of the text (`analysisIsCurrent` false: the server answers while the latest keystroke
+ * still waits for its debounced analysis), in which case none of its offsets is used.
+ */
+export function completeAt(
+  analysis: Analysis | undefined,
+  text: string,
+  offset: number,
+  analysisIsCurrent = true,
+): CompletionItem[] {
+  const context = lexicalContext(text, offset, analysisIsCurrent ? scanStart(analysis, text, offset) : 0);
   if (context.inComment) return [];
-  const program = model?.analysis.program;
+  const program = analysis?.program;
   const words = context.words;
   const last = words[words.length - 1];
   const first = words[0];
@@ -428,6 +440,9 @@ export function completeAt(model: DocumentModel | undefined, text: string, offse
       const already = new Set(
         vmcs?.settings.filter((s) => s.control.word === keyword).map((s) => s.control.name) ?? [],
       );
+      // The statement's own words as typed (the model may predate the last keystrokes).
+      for (let i = blockWords.lastIndexOf(keyword) + 1; i < blockWords.length; i++)
+        already.add(blockWords[i]!);
       // A new line may start another statement: offer the statement keywords too.
       return [...controlItems(program, keyword as ControlWord, already), ...keywordItems(VMCS_STATEMENTS)];
     }
