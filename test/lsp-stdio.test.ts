@@ -3,11 +3,24 @@
  * present, else the sources through tsx), driven by a JSON-RPC client as any editor would.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { CodeAction, CompletionItem, Diagnostic, Hover } from "vscode-languageserver";
-import { REPO_ROOT, startStdio, type TestClient } from "./support/lspHarness";
+import type {
+  CodeAction,
+  CompletionItem,
+  Diagnostic,
+  Hover,
+  PublishDiagnosticsParams,
+} from "vscode-languageserver";
+import {
+  createMessageConnection,
+  SocketMessageReader,
+  SocketMessageWriter,
+} from "vscode-languageserver/node";
+import { REPO_ROOT, serverCommand, startStdio, type TestClient } from "./support/lspHarness";
 
 const EXAMPLE = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
 let client: TestClient & { stderr: () => string };
@@ -64,4 +77,50 @@ test("an edit republishes diagnostics for the new version", async () => {
   client.change(uri, 2, "vmcs a { proc hlt_exitin }\n");
   assert.ok((await client.diagnostics(uri, 2)).some((d) => d.severity === 1));
   assert.equal(client.stderr().includes("uncaught"), false, client.stderr());
+});
+
+test("--socket=PORT: the server connects to the client's port and publishes diagnostics", async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+  const { command, args } = serverCommand();
+  assert.equal(args.at(-1), "--stdio", "serverCommand ends with the transport flag");
+  const child = spawn(command, [...args.slice(0, -1), `--socket=${port}`], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  try {
+    const socket = await accepted;
+    const connection = createMessageConnection(
+      new SocketMessageReader(socket),
+      new SocketMessageWriter(socket),
+    );
+    const published = new Promise<PublishDiagnosticsParams>((resolve) =>
+      connection.onNotification("textDocument/publishDiagnostics", resolve),
+    );
+    connection.listen();
+    await connection.sendRequest("initialize", { processId: null, rootUri: null, capabilities: {} });
+    void connection.sendNotification("initialized", {});
+    void connection.sendNotification("textDocument/didOpen", {
+      textDocument: {
+        uri: "file:///socket.vmcs",
+        languageId: "vmcs",
+        version: 1,
+        text: "vmcs a { proc hlt_exitin }\n",
+      },
+    });
+    const params = await published;
+    assert.equal(params.version, 1);
+    assert.ok(params.diagnostics.some((d) => d.severity === 1));
+    await connection.sendRequest("shutdown");
+    void connection.sendNotification("exit");
+    await new Promise<void>((resolve) =>
+      child.exitCode !== null ? resolve() : child.once("exit", () => resolve()),
+    );
+    connection.dispose();
+  } finally {
+    child.kill();
+    server.close();
+  }
 });

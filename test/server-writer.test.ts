@@ -66,3 +66,11 @@ test("a failed write is reported through onError", async () => {
   await new Promise((resolve) => setImmediate(resolve));
   assert.ok(errors.length >= 1);
 });
+
+test("--socket=PORT and --socket PORT are read from the command line", async () => {
+  const { socketPortFromArgv } = await import("../server/src/node");
+  assert.equal(socketPortFromArgv(["node", "trapline", "lsp", "--socket=5007"]), 5007);
+  assert.equal(socketPortFromArgv(["node", "trapline", "lsp", "--socket", "6001"]), 6001);
+  assert.equal(socketPortFromArgv(["node", "trapline", "lsp", "--stdio"]), undefined);
+  assert.equal(socketPortFromArgv(["node", "trapline", "lsp", "--socket=x"]), undefined);
+});

@@ -3,6 +3,8 @@
  * vscode-languageclient's TransportKind.ipc passes) or a socket (`--socket=PORT`). The transport
  * is chosen from the arguments by vscode-languageserver's own createConnection.
  */
+
+import { createConnection as createSocketConnection } from "node:net";
 import {
   type Connection,
   createConnection,
@@ -10,6 +12,7 @@ import {
   IPCMessageWriter,
   type MessageReader,
   ProposedFeatures,
+  SocketMessageReader,
 } from "vscode-languageserver/node";
 import { type ServerOptions, startServer } from "./server";
 import { ImmediateStreamMessageWriter } from "./streamWriter";
@@ -39,7 +42,19 @@ export function startNodeServer(transport: NodeTransport = "argv", options: Serv
       new IPCMessageReader(process),
       new IPCMessageWriter(process),
     );
-  } else connection = createConnection(ProposedFeatures.all);
+  } else {
+    const port = socketPortFromArgv(process.argv);
+    if (port !== undefined) {
+      // As vscode-languageserver's own --socket transport (connect to the client's port on
+      // 127.0.0.1), with the immediate writer.
+      const socket = createSocketConnection(port, "127.0.0.1");
+      connection = createConnection(
+        ProposedFeatures.all,
+        new SocketMessageReader(socket),
+        new ImmediateStreamMessageWriter(socket),
+      );
+    } else connection = createConnection(ProposedFeatures.all);
+  }
   // Keep the process alive through any bug in a handler; the handlers log their own failures.
   process.on("uncaughtException", (error) => {
     try {
@@ -52,4 +67,16 @@ export function startNodeServer(transport: NodeTransport = "argv", options: Serv
     process.stderr.write(`trapline: unhandled rejection: ${String(reason)}\n`);
   });
   startServer(connection, options);
+}
+
+/** `--socket=PORT` or `--socket PORT`, as vscode-languageserver reads it. */
+export function socketPortFromArgv(argv: readonly string[]): number | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = arg === "--socket" ? argv[i + 1] : arg.startsWith("--socket=") ? arg.slice(9) : undefined;
+    if (value === undefined) continue;
+    const port = Number.parseInt(value, 10);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  }
+  return undefined;
 }
