@@ -60,8 +60,24 @@ const MSR_BIT_READ = 1;
 const MSR_BIT_WRITE = 2;
 
 function fieldValue(vmcs: VmcsIR, name: string): bigint | undefined {
+  // Most vmcs blocks set a handful of fields: skip the lookups when there are none.
+  if (vmcs.fields.size === 0) return undefined;
   return vmcs.fields.get(name)?.value;
 }
+
+/** Field names as constants (a template literal per lookup builds a new string to hash). */
+const EOI_EXIT_BITMAP_FIELDS = [
+  "EOI_EXIT_BITMAP0",
+  "EOI_EXIT_BITMAP1",
+  "EOI_EXIT_BITMAP2",
+  "EOI_EXIT_BITMAP3",
+];
+const CR3_TARGET_VALUE_FIELDS = [
+  "CR3_TARGET_VALUE0",
+  "CR3_TARGET_VALUE1",
+  "CR3_TARGET_VALUE2",
+  "CR3_TARGET_VALUE3",
+];
 
 export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   const cached = lookups.get(vmcs);
@@ -104,13 +120,13 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
 
   let eoiExitBitmap = 0n;
   for (let i = 0; i < 4; i++) {
-    const word = fieldValue(vmcs, `EOI_EXIT_BITMAP${i}`);
+    const word = fieldValue(vmcs, EOI_EXIT_BITMAP_FIELDS[i]!);
     if (word !== undefined) eoiExitBitmap |= BigInt.asUintN(64, word) << BigInt(64 * i);
   }
 
   const cr3TargetValues = vmcs.cr3Targets.map((t) => t.value);
   for (let i = cr3TargetValues.length; i < 4; i++) {
-    const v = fieldValue(vmcs, `CR3_TARGET_VALUE${i}`);
+    const v = fieldValue(vmcs, CR3_TARGET_VALUE_FIELDS[i]!);
     if (v === undefined) break;
     cr3TargetValues.push(v);
   }

@@ -365,17 +365,49 @@ function sharedVariants(ctx: ExitContext): Map<string, LeafCache> {
 function decisionSignature(ctx: ExitContext): string {
   const w = ctx.controls;
   const lookup = vmcsLookup(ctx.vmcs);
-  let sig = `${w.pin}|${w.proc}|${w.proc2}|${w.proc3}|${w.exit}|${w.entry}|${ctx.vmcs.exceptionBitmap}|${exitRoundTripEstimate(ctx)}|io`;
-  for (const r of lookup.ioRanges) sig += `,${r.first}-${r.last}`;
-  sig += "|msr";
-  for (const [msr, bits] of lookup.msrBits) sig += `,${msr}:${bits}`;
-  sig += "|ept";
+  // One join of numbers (bigints converted only when they do not fit a double exactly).
+  const parts: (string | number)[] = [
+    num(w.pin),
+    num(w.proc),
+    num(w.proc2),
+    num(w.proc3),
+    num(w.exit),
+    num(w.entry),
+    ctx.vmcs.exceptionBitmap,
+    exitRoundTripEstimate(ctx),
+    num(lookup.eoiExitBitmap),
+    num(lookup.cr0Mask),
+    num(lookup.cr0Shadow),
+    num(lookup.cr4Mask),
+    num(lookup.cr4Shadow),
+    lookup.cr3TargetCount,
+    lookup.tprThreshold,
+    lookup.pleGap,
+    lookup.pleWindow,
+    lookup.pfecMask,
+    lookup.pfecMatch,
+    "cr3",
+  ];
+  for (const v of lookup.cr3TargetValues) parts.push(num(v));
+  parts.push("io");
+  for (const r of lookup.ioRanges) parts.push(r.first, r.last);
+  parts.push("msr");
+  for (const [msr, bits] of lookup.msrBits) parts.push(msr, bits);
+  parts.push("ept");
   for (const e of lookup.ept) {
     const p = e.perms;
-    sig += `,${e.start}-${e.end}:${p.kind === "rwx" ? `${p.read ? "r" : ""}${p.write ? "w" : ""}${p.execute ? "x" : ""}` : p.kind}`;
+    parts.push(
+      num(e.start),
+      num(e.end),
+      p.kind === "rwx" ? (p.read ? 1 : 0) | (p.write ? 2 : 0) | (p.execute ? 4 : 0) : p.kind,
+    );
   }
-  sig += `|${lookup.eoiExitBitmap}|${lookup.cr0Mask}|${lookup.cr0Shadow}|${lookup.cr4Mask}|${lookup.cr4Shadow}|${lookup.cr3TargetCount}:${lookup.cr3TargetValues.join(",")}|${lookup.tprThreshold}|${lookup.pleGap}|${lookup.pleWindow}|${lookup.pfecMask}|${lookup.pfecMatch}`;
-  return sig;
+  return parts.join(",");
+}
+
+/** A bigint as a number where that is exact (the common case), else its decimal text. */
+function num(value: bigint): number | string {
+  return value >= 0n && value <= 0x1f_ffff_ffff_ffffn ? Number(value) : `${value}n`;
 }
 
 const MEMORY_KINDS = {
