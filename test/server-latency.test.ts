@@ -7,14 +7,22 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
 import type { InlayHint, SemanticTokens, SemanticTokensDelta } from "vscode-languageserver";
+import {
+  createConnection,
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from "vscode-languageserver/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { generateVmcs } from "../bench/generate";
 import { analyze } from "../core/src/index";
 import { AnalysisCache, type AnalyzedVersion } from "../server/src/documents";
 import { lexicalContext, scanStart } from "../server/src/features/completion";
 import type { FileStatusParams } from "../server/src/protocol";
+import { startServer } from "../server/src/server";
 import { REPO_ROOT, startInProcess, type TestClient } from "./support/lspHarness";
 
 const TEXT = generateVmcs(600);
@@ -253,4 +261,65 @@ test("completion while an edit waits for its analysis answers at once from the p
   await client.diagnostics(uri, 2);
   await client.request("textDocument/documentSymbol", { textDocument: { uri } });
   assert.equal(statusesOf(2).length, 1, "the debounce analysed version 2 once");
+});
+
+test("pull diagnostics: an unchanged result is answered `unchanged` against its result id", async () => {
+  const toServer = new PassThrough();
+  const toClient = new PassThrough();
+  startServer(createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient)), {
+    debounceMs: 30,
+  });
+  const connection = createMessageConnection(
+    new StreamMessageReader(toClient),
+    new StreamMessageWriter(toServer),
+  );
+  connection.onNotification(() => undefined);
+  connection.onRequest(() => null);
+  connection.listen();
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    const init = await connection.sendRequest<{ capabilities: { diagnosticProvider?: unknown } }>(
+      "initialize",
+      {
+        processId: null,
+        rootUri: null,
+        capabilities: { textDocument: { diagnostic: { dynamicRegistration: false } } },
+      },
+    );
+    assert.ok(init.capabilities.diagnosticProvider, "pull diagnostics offered");
+    const uri = "file:///pull.vmcs";
+    const text = TEXT.replace("hlt_exiting", "hlt_exitting");
+    void connection.sendNotification("textDocument/didOpen", {
+      textDocument: { uri, languageId: "vmcs", version: 1, text },
+    });
+    type Report = { kind: string; resultId?: string; items?: unknown[] };
+    const pull = (previousResultId?: string) =>
+      connection.sendRequest<Report>("textDocument/diagnostic", { textDocument: { uri }, previousResultId });
+    const first = await pull();
+    assert.equal(first.kind, "full");
+    assert.ok(first.items!.length > 0 && first.resultId);
+    // An edit that changes no diagnostic (same line count, after the error).
+    const at = text.lastIndexOf("compute 3us") + "compute ".length;
+    void connection.sendNotification("textDocument/didChange", {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ text: `${text.slice(0, at)}4${text.slice(at + 1)}` }],
+    });
+    assert.deepEqual(await pull(first.resultId), { kind: "unchanged", resultId: first.resultId });
+    // An edit that fixes the error: a full report with a new id.
+    void connection.sendNotification("textDocument/didChange", {
+      textDocument: { uri, version: 3 },
+      contentChanges: [{ text: TEXT }],
+    });
+    const fixed = await pull(first.resultId);
+    assert.equal(fixed.kind, "full");
+    assert.notEqual(fixed.resultId, first.resultId);
+    assert.ok(fixed.items!.length < first.items!.length);
+    // A client without the previous id gets the full report.
+    assert.equal((await pull()).kind, "full");
+  } finally {
+    clearInterval(keepAlive);
+    connection.dispose();
+    toServer.end();
+    toClient.end();
+  }
 });

@@ -219,6 +219,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     if (changed) {
       cache.options = { defaultTarget: settings.defaultTarget || undefined };
       published.clear();
+      pullResults.clear();
       cache.invalidateAll();
       if (pullDiagnostics) connection.languages.diagnostics.refresh().catch(() => undefined);
     }
@@ -243,19 +244,30 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   documents.onDidClose((event) => {
     cache.close(event.document.uri);
     published.delete(event.document.uri);
+    pullResults.delete(event.document.uri);
     tokenResults.delete(event.document.uri);
     if (!pullDiagnostics) connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
   });
 
+  // Pull diagnostics: the last report per document with a result id; when a new version's
+  // diagnostics are the same (same ranges, messages, fixes), the client that sends that id back
+  // gets `unchanged` instead of every diagnostic again.
+  const pullResults = new Map<string, { resultId: string; content: string }>();
+  let pullResultCounter = 0;
   connection.languages.diagnostics.on((params, token) => {
     const uri = params.textDocument.uri;
     if (token.isCancellationRequested) return cancelled() as ResponseError<DiagnosticServerCancellationData>;
     const analyzed = cache.ensure(uri);
-    const report: DocumentDiagnosticReport = {
-      kind: "full",
-      items: analyzed ? lspDiagnostics(uri, analyzed) : [],
-    };
-    return report;
+    const items = analyzed ? lspDiagnostics(uri, analyzed) : [];
+    const content = JSON.stringify(items);
+    let last = pullResults.get(uri);
+    if (!last || last.content !== content) {
+      last = { resultId: `${++pullResultCounter}`, content };
+      pullResults.set(uri, last);
+    } else if (params.previousResultId === last.resultId) {
+      return { kind: "unchanged", resultId: last.resultId } satisfies DocumentDiagnosticReport;
+    }
+    return { kind: "full", resultId: last.resultId, items } satisfies DocumentDiagnosticReport;
   });
 
   connection.onHover((params, token) =>
