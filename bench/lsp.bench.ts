@@ -13,7 +13,8 @@
  *
  * The server measured is the current source: this bench bundles cli/src/main.ts with esbuild
  * into a temporary directory (as scripts/build.mjs does) and runs `trapline lsp --stdio` from it,
- * so a stale dist/ never gets measured. Options (environment):
+ * so a stale dist/ never gets measured, with the Node flags bin/trapline.js gives the server.
+ * Options (environment):
  *   LSP_BENCH_CPU_PROF=DIR   run the server with --cpu-prof, profiles written to DIR
  *   LSP_BENCH_NODE_ARGS="…"  more Node flags for the server (e.g. --trace-gc)
  *   LSP_BENCH_EDITS=N        edits per series (default 30)
@@ -21,7 +22,7 @@
  *   LSP_BENCH_FROM_DIST=1    measure dist/cli/trapline.js instead of a fresh bundle
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -93,8 +94,19 @@ interface Client {
   statusOf(version: number): Promise<FileStatus>;
 }
 
-function startServer(bundle: string, profileDir: string | undefined): Client {
-  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+/**
+ * The Node flags `trapline lsp --stdio` runs the server with: bin/trapline.js re-starts itself
+ * with a larger young generation (SEMI_SPACE_FLAG), which this bench must measure too.
+ */
+function shippedNodeFlags(): string[] {
+  const bin = readFileSync(join(REPO_ROOT, "bin", "trapline.js"), "utf8");
+  const flag = /const SEMI_SPACE_FLAG = "([^"]+)"/.exec(bin)?.[1];
+  return flag ? [flag] : [];
+}
+
+function startServer(bundle: string, profileDir: string | undefined, shippedFlags: string[]): Client {
+  const nodeArgs = [...shippedFlags];
+  if (profileDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
   const extra = process.env.LSP_BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   nodeArgs.push(...extra);
   const child = spawn(process.execPath, [...nodeArgs, bundle, "lsp", "--stdio"], {
@@ -163,7 +175,8 @@ async function main(): Promise<void> {
   const profileDir = process.env.LSP_BENCH_CPU_PROF ? resolve(process.env.LSP_BENCH_CPU_PROF) : undefined;
   const editCount = Number(process.env.LSP_BENCH_EDITS ?? 30);
   const pauseMs = Number(process.env.LSP_BENCH_PAUSE_MS ?? 150);
-  const client = startServer(bundle, profileDir);
+  const flags = shippedNodeFlags();
+  const client = startServer(bundle, profileDir, flags);
   const { connection } = client;
   try {
     await connection.sendRequest("initialize", {
@@ -337,6 +350,7 @@ async function main(): Promise<void> {
 
     const p50 = (v: number[]) => percentile(v, 50).toFixed(2);
     const p95 = (v: number[]) => percentile(v, 95).toFixed(2);
+    console.log(`server: node ${[...flags, "trapline.js lsp --stdio"].join(" ")} (flags as bin/trapline.js)`);
     console.log(fileLine);
     console.log(
       `hover:      p50 ${p50(hoverMs)} ms  p95 ${p95(hoverMs)} ms  (${hoverMs.length} requests, ${hovered} answered; target p50 ≤ 2 ms)`,
