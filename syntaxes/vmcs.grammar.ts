@@ -118,7 +118,7 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
   {
     id: "flow",
     description: "compound operations",
-    words: ["branch", "repeat", "tsx"],
+    words: ["branch", "repeat", "tsx", "coalesce"],
     scope: "keyword.control.flow.vmcs",
     monarch: "keyword.flow",
   },
@@ -131,6 +131,8 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
       "path",
       "rate",
       "every",
+      // `coalesce N or T`
+      "or",
       "irq",
       "vector",
       "posted",

@@ -323,7 +323,8 @@ export class DocumentModel {
   private indexGuestOps(ops: GuestOp[], guest: GuestIR, source: GuestSource): void {
     for (const op of ops) {
       this.entries.push({ kind: "guestOp", span: op.span, op, guest, source });
-      if (op.op === "tsx" || op.op === "repeat") this.indexGuestOps(op.ops, guest, source);
+      if (op.op === "tsx" || op.op === "repeat" || op.op === "coalesce")
+        this.indexGuestOps(op.ops, guest, source);
       else if (op.op === "branch") for (const arm of op.arms) this.indexGuestOps(arm.ops, guest, source);
     }
   }

@@ -24,6 +24,8 @@ interface SourceModel {
   /** Exits of delivering the interrupt to a vCPU in guest mode, per arrival. */
   delivery: ExitDecision;
   deliveryExitCycles: number;
+  /** `coalesce` flushes per execution that run at a timeout, as work of their own (§2.6). */
+  deferredFlushes: number;
   visits: { op: GuestOp; decision: ExitDecision; executions: number }[];
 }
 
@@ -66,6 +68,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
       },
       1,
       false,
+      source.arrival,
     );
     const delivery = decideDelivery(source, sctx).decision;
     return {
@@ -77,6 +80,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
       opExitCycles: exitCycles(walked.decision.exits),
       delivery,
       deliveryExitCycles: exitCycles(delivery.exits),
+      deferredFlushes: walked.deferredFlushes,
       visits,
     };
   });
@@ -115,6 +119,12 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
     deliverySum += m.rate * m.deliveryExitCycles;
     arrivals += m.rate;
     if (m.source.arrival.kind === "poisson") poissonRate += m.rate;
+    // A coalesce flush at its timeout is work arriving of its own: it ends an idle period like
+    // an arrival (taken as Poisson for the idle window's survival).
+    if (m.deferredFlushes > 0) {
+      arrivals += m.rate * m.deferredFlushes;
+      poissonRate += m.rate * m.deferredFlushes;
+    }
   }
   const blocked = idle.blockedInHost;
   const perIdlePeriod = idleExitCycles + ticklessGuest + ticklessExits; // T

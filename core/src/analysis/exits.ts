@@ -8,7 +8,7 @@
  * Modelling choices (values not given, PLE, TSX, dirty logging, shadow paging) are documented
  * in docs/estimator.md.
  */
-import type { GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "../model/ir";
+import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "../model/ir";
 import { exitReasonByCode } from "../vmx/exitReasons";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
@@ -95,6 +95,8 @@ const SDM_EOI = "SDM Vol. 3C §30.1.4 (older editions §29.1.4), EOI Virtualizat
 const SDM_POSTED = "SDM Vol. 3C §30.6 (older editions §29.6), Posted-Interrupt Processing";
 const SDM_CR8 = "SDM Vol. 3C §30.3 (older editions §29.3), Virtualizing CR8-Based TPR Accesses";
 const SDM_TSX = "SDM Vol. 1 ch. 16 (Intel TSX), RTM runtime considerations";
+const COALESCE_REFERENCE =
+  "notification coalescing: VIRTIO 1.2 split virtqueues, Available Buffer Notification Suppression (VIRTIO_F_EVENT_IDX; Linux vring_need_event, include/uapi/linux/virtio_ring.h); NIC moderation (ethtool -C tx-frames/tx-usecs, struct ethtool_coalesce, include/uapi/linux/ethtool.h)";
 
 // ---------------------------------------------------------------------------------------------
 // Exit reasons by basic number (vmx-facts §1, L-uapi)
@@ -240,15 +242,19 @@ export function exitCount(d: ExitDecision): number {
 // The entry point
 
 /**
- * Decides one guest operation. For a compound operation (tsx, branch, repeat) the decision of
- * its whole body: exits per execution summed (branches weighted, repeats multiplied).
+ * Decides one guest operation. For a compound operation (tsx, branch, repeat, coalesce) the
+ * decision of its whole body: exits per execution summed (branches weighted, repeats
+ * multiplied, a coalesce's body scaled by its flushes per execution). `arrival` is how the
+ * enclosing source's executions arrive (what a `coalesce` batch depends on); without it a
+ * `coalesce` is taken at its count limit (one flush per N executions).
  */
-export function decideExit(op: GuestOp, ctx: ExitContext): ExitDecision {
+export function decideExit(op: GuestOp, ctx: ExitContext, arrival?: Arrival): ExitDecision {
   switch (op.op) {
     case "branch":
     case "repeat":
     case "tsx":
-      return walkOps([op], ctx).decision;
+    case "coalesce":
+      return walkOps([op], ctx, undefined, 1, true, arrival).decision;
     default:
       return decideLeaf(op, ctx);
   }
@@ -430,6 +436,7 @@ function leafKind(op: GuestOp): string | undefined {
     case "branch":
     case "repeat":
     case "tsx":
+    case "coalesce":
       return undefined;
     default:
       return op.op;
@@ -617,6 +624,7 @@ function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
     case "branch":
     case "repeat":
     case "tsx":
+    case "coalesce":
       return walkOps([op], ctx).decision;
     default:
       return decideOther((op as { op: string }).op, ctx);
@@ -1384,6 +1392,11 @@ export interface WalkResult {
   noExitProbability: number;
   /** Guest computation cycles per execution (tsx attempts included). */
   computeCycles: number;
+  /**
+   * `coalesce` flushes per execution that run at their batch's timeout, as guest work of their
+   * own on the vCPU (they can wake an idle vCPU, like an arrival); 0 without `coalesce`.
+   */
+  deferredFlushes: number;
 }
 
 /**
@@ -1397,12 +1410,15 @@ export function walkOps(
   visit?: OpVisitor,
   executions = 1,
   describe = true,
+  /** How the enclosing source's executions arrive, for `coalesce` (coalesceModel). */
+  arrival?: Arrival,
 ): WalkResult {
-  if (ops.length === 1) return walkOne(ops[0]!, ctx, visit, executions);
+  if (ops.length === 1) return walkOne(ops[0]!, ctx, visit, executions, arrival);
   const acc: ExitEffect[] = [];
   const parts: ExitDecision[] = [];
   let noExitP = 1;
   let compute = 0;
+  let deferred = 0;
   for (const op of ops) {
     if (op.op === "compute") {
       // The most common operation: no decision needed in the aggregate.
@@ -1410,11 +1426,12 @@ export function walkOps(
       if (visit) visit(op, decideLeaf(op, ctx), executions);
       continue;
     }
-    const r = walkOne(op, ctx, visit, executions);
+    const r = walkOne(op, ctx, visit, executions, arrival);
     for (const e of r.decision.exits) addEffect(acc, e.reason, e.perExecution);
     parts.push(r.decision);
     noExitP *= r.noExitProbability;
     compute += r.computeCycles;
+    deferred += r.deferredFlushes;
   }
   const exits = acc;
   const count = ops.length;
@@ -1429,6 +1446,7 @@ export function walkOps(
     ),
     noExitProbability: noExitP,
     computeCycles: compute,
+    deferredFlushes: deferred,
   };
 }
 
@@ -1443,6 +1461,8 @@ const RuleKind = {
   Branch: 3,
   /** `tsx`; `param` = the per-attempt abort probability q. */
   Tsx: 4,
+  /** `coalesce`; `param` = the expected batch size E[B] (the body runs once per E[B]). */
+  Coalesce: 5,
 } as const;
 type RuleKind = (typeof RuleKind)[keyof typeof RuleKind];
 
@@ -1517,6 +1537,11 @@ function describeCompound(kind: RuleKind, param: number, exits: ExitEffect[]): s
             exits,
             `tsx: the body exits with probability ${(param * 100).toFixed(1)}% per attempt; ${TSX_ATTEMPTS} attempts, then the fallback path runs the body non-transactionally`,
           );
+    case RuleKind.Coalesce:
+      return summarize(
+        exits,
+        `coalesce: the body runs once per ${fmt(param)} executions (expected batch size)`,
+      );
   }
 }
 
@@ -1525,10 +1550,11 @@ function walkOne(
   ctx: ExitContext,
   visit: OpVisitor | undefined,
   executions: number,
+  arrival: Arrival | undefined,
 ): WalkResult {
   switch (op.op) {
     case "repeat": {
-      const body = walkOps(op.ops, ctx, visit, executions * op.count);
+      const body = walkOps(op.ops, ctx, visit, executions * op.count, true, arrival);
       const exits = body.decision.exits.map((e) => ({
         reason: e.reason,
         perExecution: e.perExecution * op.count,
@@ -1546,6 +1572,7 @@ function walkOne(
         decision,
         noExitProbability: body.noExitProbability ** op.count,
         computeCycles: body.computeCycles * op.count,
+        deferredFlushes: body.deferredFlushes * op.count,
       };
     }
     case "branch": {
@@ -1553,13 +1580,15 @@ function walkOne(
       const parts: ExitDecision[] = [];
       let noExitP = 0;
       let compute = 0;
+      let deferred = 0;
       let total = 0;
       for (const arm of op.arms) {
-        const body = walkOps(arm.ops, ctx, visit, executions * arm.probability, false);
+        const body = walkOps(arm.ops, ctx, visit, executions * arm.probability, false, arrival);
         for (const e of body.decision.exits) addEffect(acc, e.reason, e.perExecution * arm.probability);
         parts.push(body.decision);
         noExitP += arm.probability * body.noExitProbability;
         compute += arm.probability * body.computeCycles;
+        deferred += arm.probability * body.deferredFlushes;
         total += arm.probability;
       }
       noExitP += Math.max(0, 1 - total); // the remainder does nothing
@@ -1573,7 +1602,7 @@ function walkOne(
         undefined,
       );
       visit?.(op, decision, executions);
-      return { decision, noExitProbability: noExitP, computeCycles: compute };
+      return { decision, noExitProbability: noExitP, computeCycles: compute, deferredFlushes: deferred };
     }
     case "tsx": {
       // Inner operations are reported with their fallback-path executions; the tsx operation
@@ -1607,6 +1636,32 @@ function walkOne(
         decision,
         noExitProbability: probe.noExitProbability,
         computeCycles: body.computeCycles * (model.attempts + model.fallbackProbability),
+        // Lowering rejects `coalesce` inside `tsx` (TL213).
+        deferredFlushes: 0,
+      };
+    }
+    case "coalesce": {
+      // The body runs once per batch: at the N-th execution, or at the timeout (docs/estimator.md
+      // §2.6). Its operations are reported with their flush executions.
+      const model = coalesceModel(op.count, op.timeoutSec, arrival, executions);
+      const flush = model.flushProbability;
+      const body = walkOps(op.ops, ctx, visit, executions * flush, true, arrival);
+      const exits: ExitEffect[] = [];
+      for (const e of body.decision.exits) addEffect(exits, e.reason, e.perExecution * flush);
+      const decision = new CompoundDecision(
+        exits,
+        RuleKind.Coalesce,
+        model.batchSize,
+        body.decision,
+        COALESCE_REFERENCE,
+        describeCoalesce(op.count, op.timeoutSec, model),
+      );
+      visit?.(op, decision, executions);
+      return {
+        decision,
+        noExitProbability: 1 - flush + flush * body.noExitProbability,
+        computeCycles: body.computeCycles * flush,
+        deferredFlushes: flush * model.timeoutShare,
       };
     }
     default: {
@@ -1618,9 +1673,133 @@ function walkOne(
         // An expected count below 1 (PML) is read as a probability of exiting.
         noExitProbability: n >= 1 ? 0 : 1 - n,
         computeCycles: op.op === "compute" ? op.cycles : op.op === "pause_loop" ? op.cycles : 0,
+        deferredFlushes: 0,
       };
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coalescing (`coalesce N or T`)
+
+/** The batch model of one `coalesce` site (docs/estimator.md §2.6). */
+export interface CoalesceModel {
+  /** How the site's executions were taken to arrive. */
+  arrivals: "poisson" | "periodic" | "unknown";
+  /** Executions of the site per second per vCPU (0 when unknown). */
+  ratePerSec: number;
+  /** Expected executions per batch, E[B] (1 ≤ E[B] ≤ N). */
+  batchSize: number;
+  /** Flushes (runs of the body) per execution: 1 / E[B]. */
+  flushProbability: number;
+  /** Share of batches that close at the timeout rather than at N executions. */
+  timeoutShare: number;
+}
+
+/**
+ * The expected batch of a `coalesce N or T` site. A batch opens at an execution and closes at
+ * the N-th or at T after the first, whichever comes first; the body runs once per batch, so
+ * flushes per execution = 1/E[B] (renewal-reward).
+ *
+ * - Poisson executions at rate r (the source's rate × the site's executions per source
+ *   execution — exact for branch arms, which thin a Poisson stream; the mean for `repeat`):
+ *   K ~ Poisson(rT) executions follow the first inside the window, B = min(N, 1 + K), so
+ *   E[B] = Σ_{k=0}^{N−1} P(K ≥ k) and the timeout closes a batch with P(K ≤ N − 2).
+ * - Periodic executions (`every`, `timer periodic`) spaced d = period / executions:
+ *   B = min(N, ⌈T/d⌉) (an execution exactly at the deadline comes after it), deterministic.
+ * - Unknown (a tickless timer, whose rate the idle model solves later, or no arrival given):
+ *   taken as λ → 0, E[B] = 1: every execution flushes, at its timeout — an upper bound.
+ */
+export function coalesceModel(
+  count: number,
+  timeoutSec: number,
+  arrival: Arrival | undefined,
+  executions = 1,
+): CoalesceModel {
+  const n = Math.max(1, Math.floor(count));
+  if (arrival === undefined || arrival.kind === "tickless" || !(executions > 0)) {
+    // With no arrival given, decideExit on its own: the count limit only.
+    const batch = arrival === undefined ? n : 1;
+    return {
+      arrivals: "unknown",
+      ratePerSec: 0,
+      batchSize: batch,
+      flushProbability: 1 / batch,
+      timeoutShare: arrival === undefined || n === 1 ? 0 : 1,
+    };
+  }
+  if (arrival.kind === "periodic") {
+    const period = arrival.periodSec / executions;
+    const ratio = timeoutSec / period;
+    // Executions at 0, d, 2d, … join while k·d < T: ⌈T/d⌉ of them (float noise at integers).
+    const near = Math.round(ratio);
+    const members = Math.abs(ratio - near) <= 1e-9 * Math.max(1, ratio) ? near : Math.ceil(ratio);
+    const batch = Math.min(n, Math.max(1, members));
+    return {
+      arrivals: "periodic",
+      ratePerSec: 1 / period,
+      batchSize: batch,
+      flushProbability: 1 / batch,
+      timeoutShare: batch < n ? 1 : 0,
+    };
+  }
+  const rate = Math.max(0, arrival.ratePerSec) * executions;
+  const mean = rate * timeoutSec; // E[K]
+  const { batchSize, atLeastLast } = poissonBatch(n, mean);
+  return {
+    arrivals: "poisson",
+    ratePerSec: rate,
+    batchSize,
+    flushProbability: 1 / batchSize,
+    timeoutShare: n === 1 ? 0 : Math.min(1, Math.max(0, 1 - atLeastLast)),
+  };
+}
+
+/**
+ * E[min(N, 1 + K)] = Σ_{k=0}^{N−1} P(K ≥ k) for K ~ Poisson(mean), and P(K ≥ N − 1). The pmf
+ * is stepped in log space (e^−mean underflows past mean ≈ 745); the sum stops once the tail is
+ * below 1e-16 past the mean, and is N at once when N − 1 is far below the mean.
+ */
+function poissonBatch(n: number, mean: number): { batchSize: number; atLeastLast: number } {
+  if (n === 1) return { batchSize: 1, atLeastLast: 1 };
+  // P(K < N−1) < 1e-20 when N−1 is 10 standard deviations (and 20) below the mean.
+  if (n - 1 < mean - 10 * Math.sqrt(mean) - 20) return { batchSize: n, atLeastLast: 1 };
+  let sum = 0;
+  let tail = 1; // P(K ≥ k)
+  let logPmf = -mean; // log P(K = k)
+  const logMean = Math.log(mean);
+  for (let k = 0; k < n; k++) {
+    if (k === n - 1) return { batchSize: sum + tail, atLeastLast: tail };
+    sum += tail;
+    tail -= Math.exp(logPmf);
+    if (tail < 1e-16 && k > mean) return { batchSize: sum, atLeastLast: 0 };
+    if (tail < 0) tail = 0;
+    logPmf += logMean - Math.log(k + 1);
+  }
+  return { batchSize: sum, atLeastLast: tail };
+}
+
+function describeCoalesce(count: number, timeoutSec: number, model: CoalesceModel): string {
+  const window = formatSecondsShort(timeoutSec);
+  const closes = `A batch closes at ${count} executions or ${window} after its first, whichever comes first`;
+  const timeout = `${(model.timeoutShare * 100).toFixed(1)}% of batches close at the timeout (their flush runs then, as guest work of its own)`;
+  switch (model.arrivals) {
+    case "poisson":
+      return `${closes}. Poisson executions at ${fmt(model.ratePerSec)}/s per vCPU: λT = ${fmt(model.ratePerSec * timeoutSec)}, E[batch] = E[min(${count}, 1 + Poisson(λT))] = ${fmt(model.batchSize)}; ${timeout}.`;
+    case "periodic":
+      return `${closes}. Periodic executions every ${formatSecondsShort(1 / model.ratePerSec)}: batch = min(${count}, ⌈T/period⌉) = ${fmt(model.batchSize)}; ${timeout}.`;
+    case "unknown":
+      return model.batchSize === 1
+        ? `${closes}. The execution rate is not known before the idle model (tickless timer): every execution is taken to flush at its timeout (an upper bound).`
+        : `${closes}. No execution rate given: one flush per ${count} executions (the count limit).`;
+  }
+}
+
+function formatSecondsShort(seconds: number): string {
+  if (seconds >= 1) return `${fmt(seconds)} s`;
+  if (seconds >= 1e-3) return `${fmt(seconds * 1e3)} ms`;
+  if (seconds >= 1e-6) return `${fmt(seconds * 1e6)} µs`;
+  return `${fmt(seconds * 1e9)} ns`;
 }
 
 /**

@@ -161,7 +161,7 @@ function lintOps(
 ): void {
   const handlers = context.program.handlers;
   for (const op of ops) {
-    if (op.op === "tsx" || op.op === "repeat") {
+    if (op.op === "tsx" || op.op === "repeat" || op.op === "coalesce") {
       lintOps(op.ops, context, guest, reported, options, out);
       continue;
     }

@@ -125,6 +125,15 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
   ["tsx", { expects: "`{` and operations", maxItems: 0, body: "guestOps" }],
   ["branch", { expects: "`{` and probability arms", maxItems: 0, body: "guestArms" }],
   ["repeat", { expects: "a count and `{`", maxItems: 1, body: "guestOps" }],
+  // Extension: `coalesce N or T { OPS }` (notification coalescing, docs/language.md).
+  [
+    "coalesce",
+    {
+      expects: "a batch size, `or` and a timeout (`coalesce 16 or 50us`), then `{`",
+      maxItems: 3,
+      body: "guestOps",
+    },
+  ],
 ]);
 
 export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([

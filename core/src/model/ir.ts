@@ -173,7 +173,14 @@ export type GuestOp =
   | { op: "dirty"; pages: number; span: Span }
   | { op: "tsx"; ops: GuestOp[]; span: Span }
   | { op: "branch"; arms: GuestArm[]; span: Span }
-  | { op: "repeat"; count: number; ops: GuestOp[]; span: Span };
+  | { op: "repeat"; count: number; ops: GuestOp[]; span: Span }
+  /**
+   * `coalesce N or T { OPS }` (extension, docs/language.md): OPS run once per `count` executions
+   * of this operation on a vCPU, or `timeoutSec` after the first execution still pending,
+   * whichever comes first — virtio's event-index notification suppression and NIC interrupt
+   * moderation (`ethtool -C tx-frames N tx-usecs T`). Never inside `tsx` or another `coalesce`.
+   */
+  | { op: "coalesce"; count: number; timeoutSec: number; ops: GuestOp[]; span: Span };
 
 export interface GuestArm {
   probability: number;

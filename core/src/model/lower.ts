@@ -82,6 +82,11 @@ const MAX_SECONDS = 365 * 24 * 3600;
 const MAX_RATE = 1e9;
 const MAX_VCPUS = 4096;
 const MAX_REPEAT = 1_000_000;
+/**
+ * Largest `coalesce` batch: the largest virtio ring (32,768 descriptors, VIRTIO 1.2 §2.7) twice
+ * over. The estimator's expected batch size is a sum over 0..N−1.
+ */
+const MAX_COALESCE = 65_536;
 const MAX_U64 = (1n << 64n) - 1n;
 /** IA32_VMX_MISC[29]: VMWRITE may write read-only (VM-exit information) fields. */
 const MISC_VMWRITE_ANY_FIELD = 1n << 29n;
@@ -187,6 +192,8 @@ class Lowerer {
   private target!: TargetIR;
   private readonly program: Program;
   private readonly fnCalls = new Map<string, { fn: string; span: Span }[]>();
+  /** The `tsx` / `coalesce` block the guest operations being lowered are in (nesting rules). */
+  private guestOpsInside: { keyword: "tsx" | "coalesce"; span: Span } | undefined = undefined;
   /** Low and high 32 bits of each control word (CONTROL_WORDS order) of the vmcs being lowered. */
   private readonly writtenWords = new Int32Array(2 * CONTROL_WORDS.length);
 
@@ -1698,7 +1705,9 @@ class Lowerer {
         return pages === undefined ? undefined : { op: "dirty", pages, span };
       }
       case "tsx":
-        return { op: "tsx", ops: this.guestOps(statement.body?.entries ?? [], guest), span };
+        return { op: "tsx", ops: this.guestOpsIn("tsx", statement, guest), span };
+      case "coalesce":
+        return this.coalesce(statement, guest);
       case "branch": {
         const armNodes = (statement.body?.entries ?? []).filter((e): e is Arm => e.kind === "Arm");
         const arms: GuestArm[] = armNodes.map((arm) => ({
@@ -1717,6 +1726,61 @@ class Lowerer {
       }
     }
     return undefined;
+  }
+
+  /** The body of a `tsx` or `coalesce`, lowered with that block recorded for the nesting rules. */
+  private guestOpsIn(keyword: "tsx" | "coalesce", statement: Statement, guest: GuestIR): GuestOp[] {
+    const outer = this.guestOpsInside;
+    this.guestOpsInside = { keyword, span: statement.keywordSpan };
+    try {
+      return this.guestOps(statement.body?.entries ?? [], guest);
+    } finally {
+      this.guestOpsInside = outer;
+    }
+  }
+
+  /**
+   * `coalesce N or T { OPS }`. N ≥ 1 (TL205), T > 0 (TL207), and not inside `tsx` or another
+   * `coalesce` (TL213): the pending count lives across executions, which a transaction's abort
+   * would have to roll back, and an inner batch inside an outer one has no single meaning.
+   */
+  private coalesce(statement: Statement, guest: GuestIR): GuestOp | undefined {
+    const [countItem, orItem, timeItem] = statement.items;
+    const outer = this.guestOpsInside;
+    const ops = this.guestOpsIn("coalesce", statement, guest);
+    if (outer !== undefined) {
+      this.error(
+        "TL213",
+        outer.keyword === "tsx"
+          ? "`coalesce` cannot be inside `tsx`: its pending count outlives the transaction; put the `tsx` inside the `coalesce` or the `coalesce` after the `tsx`"
+          : "`coalesce` cannot be inside another `coalesce`: a batch of batches has no single timeout; merge them into one `coalesce`",
+        statement.keywordSpan,
+        { related: [{ span: outer.span, message: `the enclosing \`${outer.keyword}\`` }] },
+      );
+      return undefined;
+    }
+    const count = this.integer(countItem, "a batch size", "coalesce", statement.keywordSpan, 1, MAX_COALESCE);
+    if (count === undefined) return undefined;
+    if (orItem === undefined || orItem.kind !== "Ident" || orItem.name !== "or") {
+      if (orItem === undefined)
+        this.error(
+          "TL201",
+          `expected \`or T\` (the timeout) after \`coalesce ${count}\`, e.g. \`coalesce ${count} or 50us\``,
+          countItem!.span,
+        );
+      else this.wrongItem(orItem, "`or` and a timeout", `coalesce ${count}`);
+      return undefined;
+    }
+    const timeoutSec = this.seconds(timeItem, "or", orItem.span);
+    if (timeoutSec === undefined) return undefined;
+    if (count === 1)
+      this.report(
+        "warning",
+        "TL214",
+        "`coalesce 1` flushes at every execution: the timeout never applies (the operations could be written without `coalesce`)",
+        countItem!.span,
+      );
+    return { op: "coalesce", count, timeoutSec, ops, span: statement.span };
   }
 
   // ---- expect and simulate ------------------------------------------------------------------

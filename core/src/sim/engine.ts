@@ -18,6 +18,7 @@ import { LogHistogram } from "./histogram";
 import {
   type CompiledGuest,
   OP_BRANCH as IMPORTED_OP_BRANCH,
+  OP_COALESCE as IMPORTED_OP_COALESCE,
   OP_COMPUTE as IMPORTED_OP_COMPUTE,
   OP_EXIT as IMPORTED_OP_EXIT,
   OP_FRACTIONAL_EXIT as IMPORTED_OP_FRACTIONAL_EXIT,
@@ -43,6 +44,7 @@ import {
 // Module-local copies: imported bindings can compile to property getters (CommonJS interop),
 // which the per-event switch must not pay for.
 const OP_BRANCH = IMPORTED_OP_BRANCH;
+const OP_COALESCE = IMPORTED_OP_COALESCE;
 const OP_COMPUTE = IMPORTED_OP_COMPUTE;
 const OP_EXIT = IMPORTED_OP_EXIT;
 const OP_FRACTIONAL_EXIT = IMPORTED_OP_FRACTIONAL_EXIT;
@@ -73,6 +75,8 @@ const MODE_DESCHEDULED = 4;
 const ACTION_NONE = 0;
 const ACTION_EXIT = 1;
 const ACTION_END = 2;
+/** The context reaches a point that must run at its own time (a coalesce site), then goes on. */
+const ACTION_RESUME = 3;
 
 /** Marker kinds (timeline.ts). */
 const MARK_INJECTION = 0;
@@ -156,6 +160,12 @@ export class Engine {
   private readonly irqSrc: Int32Array;
   private readonly irqTime: Float64Array;
   private readonly fraction: Float64Array;
+  /** Coalesce sites: executions pending in the open batch, index v·nSites + site. */
+  private readonly nSites: number;
+  private readonly coalescePending: Int32Array;
+  private readonly coalesceCount: Int32Array;
+  private readonly coalesceTimeout: Float64Array;
+  private readonly coalesceFlush: Int32Array;
 
   // Per context (2 per vCPU).
   private readonly ctxActive: Uint8Array;
@@ -378,6 +388,11 @@ export class Engine {
     this.fraction = new Float64Array(nV * Math.max(1, nE));
     // Start each fractional-exit accumulator at a random phase so vCPUs do not fill in lockstep.
     for (let i = 0; i < this.fraction.length; i++) this.fraction[i] = this.rng.next();
+    this.nSites = plan.coalesce.count.length;
+    this.coalescePending = new Int32Array(nV * this.nSites);
+    this.coalesceCount = plan.coalesce.count;
+    this.coalesceTimeout = plan.coalesce.timeoutCycles;
+    this.coalesceFlush = plan.coalesce.flushSource;
 
     const nC = 2 * nV;
     this.ctxActive = new Uint8Array(nC);
@@ -568,6 +583,8 @@ export class Engine {
 
   private onArrival(s: number, v: number, t: number): void {
     const src = this.p.sources[s];
+    // A coalesce batch's timeout: the batch closes now and its flush runs as a path job.
+    if (src.coalesceSite >= 0) this.coalescePending[v * this.nSites + src.coalesceSite] = 0;
     const mean = this.sourceMean[s];
     this.arrivalTime[v * this.nS + s] =
       mean > 0 ? t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)) : Number.POSITIVE_INFINITY;
@@ -756,8 +773,12 @@ export class Engine {
           return;
         }
         this.computeLeft[c] = 0;
-        if (this.action[c] === ACTION_EXIT) this.syncExit(v, c, t);
-        else {
+        const action = this.action[c];
+        if (action === ACTION_EXIT) this.syncExit(v, c, t);
+        else if (action === ACTION_RESUME) {
+          this.action[c] = ACTION_NONE;
+          this.runGuest(v, t);
+        } else {
           this.endJob(c);
           this.runGuest(v, t);
         }
@@ -826,6 +847,12 @@ export class Engine {
       if (this.action[c] === ACTION_EXIT) {
         this.syncExit(v, c, t);
         return;
+      }
+      // A resume point reached with no compute left (an interrupt stopped the guest right at
+      // it): go on interpreting.
+      if (this.action[c] === ACTION_RESUME) {
+        this.action[c] = ACTION_NONE;
+        continue;
       }
       this.endJob(c);
     }
@@ -1002,6 +1029,33 @@ export class Engine {
         case OP_JUMP:
           pc = a[pc];
           break;
+        case OP_COALESCE: {
+          if (acc > 0) {
+            // Counted at its own time, not ahead of the compute before it: a timeout falling
+            // inside that compute closes the batch first.
+            this.action[c] = ACTION_RESUME;
+            this.ctxPc[c] = pc;
+            this.computeLeft[c] = acc;
+            return;
+          }
+          // One more execution in the site's open batch on this vCPU, at t.
+          const site = f[pc];
+          const i = v * this.nSites + site;
+          const pending = this.coalescePending[i] + 1;
+          const flushAt = v * this.nS + this.coalesceFlush[site];
+          if (pending >= this.coalesceCount[site]) {
+            // The N-th: the batch closes; its flush is the body, run inline; no timeout.
+            this.coalescePending[i] = 0;
+            this.arrivalTime[flushAt] = Number.POSITIVE_INFINITY;
+            pc++;
+          } else {
+            // The first arms the timeout (the flush source's next arrival on this vCPU).
+            if (pending === 1) this.arrivalTime[flushAt] = t + this.coalesceTimeout[site];
+            this.coalescePending[i] = pending;
+            pc = a[pc];
+          }
+          break;
+        }
         case OP_REPEAT: {
           const n = f[pc];
           const d = this.repDepth[c];

@@ -35,6 +35,12 @@ export const OP_TSX_END = 8;
 /** f = spin cycles, a = PLE exit plan (−1: PAUSE-loop exiting not in force). */
 export const OP_PAUSE_LOOP = 9;
 export const OP_END = 10;
+/**
+ * `coalesce N or T`: f = coalesce site, a = pc after the body (which follows inline). Counts the
+ * execution on the vCPU; the N-th runs the body (and cancels the timeout), the first of a batch
+ * arms the timeout (the site's flush source "arrives" then), the others skip the body.
+ */
+export const OP_COALESCE = 11;
 
 export interface HandlerOutcome {
   probability: number;
@@ -83,6 +89,22 @@ export interface SourcePlan {
   /** Delivered through the posted-interrupt descriptor (no exit; wakes a halted vCPU). */
   posted: boolean;
   start: number;
+  /**
+   * −1 for the guest's own sources. A coalesce site's flush source (index of the site): its job
+   * is the site's body, it has no arrival process of its own, and it "arrives" when a batch's
+   * timeout expires (the engine sets its arrival time).
+   */
+  coalesceSite: number;
+}
+
+/** The `coalesce` sites of a guest, by site index (OP_COALESCE's f). */
+export interface CoalescePlans {
+  /** Batch size N. */
+  count: Int32Array;
+  /** Timeout T in cycles. */
+  timeoutCycles: Float64Array;
+  /** Source index of the site's flush source (its body, run at a timeout). */
+  flushSource: Int32Array;
 }
 
 export interface CompiledGuest {
@@ -115,6 +137,7 @@ export interface CompiledGuest {
   pleWindow: number;
   /** Straight-line jobs, see {@link StraightPlans}. */
   straight: StraightPlans;
+  coalesce: CoalescePlans;
   warnings: string[];
 }
 
@@ -156,7 +179,9 @@ function straightPlans(
   const exit: number[] = [];
   const source: number[] = [];
   sources.forEach((src, s) => {
-    if (src.isInterrupt) return;
+    // A flush source has no arrival process: the run loop's straightArrival draws the next
+    // arrival of the source it runs, so these go through onArrival.
+    if (src.isInterrupt || src.coalesceSite >= 0) return;
     const segCompute: number[] = [];
     const segExit: number[] = [];
     const segSource: number[] = [];
@@ -353,6 +378,8 @@ export function compileGuest(
     lookup.pleGap > 0;
   const pleWindow = Math.max(1, lookup.pleWindow);
   let opCtx: ExitContext = ctx;
+  let sourceName = "";
+  const coalesceSites: { op: Extract<GuestOp, { op: "coalesce" }>; ctx: ExitContext; source: string }[] = [];
 
   const compileOps = (ops: GuestOp[]): void => {
     for (const g of ops) {
@@ -387,6 +414,15 @@ export function compileGuest(
           compileOps(g.ops);
           emit(OP_REPEAT_END, begin, 0, -1);
           a[begin] = op.length;
+          break;
+        }
+        case "coalesce": {
+          // The body inline (the N-th execution's flush); compiled again as the site's flush
+          // source below (the timeout's flush).
+          const at = emit(OP_COALESCE, 0, coalesceSites.length, -1);
+          coalesceSites.push({ op: g, ctx: opCtx, source: sourceName });
+          compileOps(g.ops);
+          a[at] = op.length;
           break;
         }
         case "tsx": {
@@ -431,6 +467,7 @@ export function compileGuest(
     const start = op.length;
     // An irq handler's `eoi` signals its own vector (the EOI-exit bitmap decides on it).
     opCtx = s.kind === "irq" ? { ...ctx, eoiVector: s.vector } : ctx;
+    sourceName = s.name;
     compileOps(s.ops);
     emit(OP_END, 0, 0, -1);
     const isInterrupt = s.kind !== "path";
@@ -452,7 +489,44 @@ export function compileGuest(
       arrivalExit,
       posted: isPosted,
       start,
+      coalesceSite: -1,
     };
+  });
+
+  // One flush source per coalesce site, after the guest's sources: the body again, as a job of
+  // its own that a batch's timeout starts on that vCPU (guest work then, e.g. the driver's timer
+  // callback; the timer interrupt itself is not modelled). Lowering keeps coalesce out of
+  // coalesce, so compiling a body adds no sites.
+  const siteCount = coalesceSites.length;
+  const coalesce: CoalescePlans = {
+    count: new Int32Array(siteCount),
+    timeoutCycles: new Float64Array(siteCount),
+    flushSource: new Int32Array(siteCount),
+  };
+  const perSource = new Map<string, number>();
+  coalesceSites.forEach((site, i) => {
+    const start = op.length;
+    opCtx = site.ctx;
+    compileOps(site.op.ops);
+    emit(OP_END, 0, 0, -1);
+    const nth = (perSource.get(site.source) ?? 0) + 1;
+    perSource.set(site.source, nth);
+    coalesce.count[i] = site.op.count;
+    coalesce.timeoutCycles[i] = site.op.timeoutSec * target.hz;
+    coalesce.flushSource[i] = sources.length;
+    sources.push({
+      name: `${site.source}/coalesce${nth > 1 ? nth : ""}`,
+      kind: "path",
+      // No arrival process (rate 0): the engine sets the arrival time at a batch's first execution.
+      arrival: { kind: "poisson", ratePerSec: 0 },
+      isInterrupt: false,
+      isNmi: false,
+      vector: -1,
+      arrivalExit: -1,
+      posted: false,
+      start,
+      coalesceSite: i,
+    });
   });
 
   // The idle loop: HLT (or MWAIT) with the decision the estimator uses.
@@ -502,6 +576,7 @@ export function compileGuest(
     preemptionTimerSaved: (controls.exit & EXIT_SAVE_PREEMPTION_TIMER) !== 0n,
     pleWindow,
     straight: straightPlans(sources, exits, op, a, f, opSource),
+    coalesce,
     warnings,
   };
 }

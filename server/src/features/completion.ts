@@ -109,6 +109,7 @@ const GUEST_OPS = [
   "tsx",
   "branch",
   "repeat",
+  "coalesce",
 ];
 
 const GUEST_OP_DOCS: Record<string, string> = {
@@ -137,6 +138,8 @@ const GUEST_OP_DOCS: Record<string, string> = {
   read: "`read GPA` or `read cr3|cr8`.",
   write: "`write GPA`: a guest memory write.",
   exec: "`exec GPA`: an instruction fetch.",
+  coalesce:
+    "`coalesce N or T { OPS }`: OPS run once per N executions on a vCPU, or T after the first pending one (virtio event-index suppression, NIC moderation).",
 };
 
 interface LexicalContext {

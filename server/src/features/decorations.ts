@@ -272,7 +272,7 @@ export function inlayHints(model: DocumentModel, range: Span): InlayHint[] {
     if (entry.span.start > range.end) break;
     if (entry.kind !== "guestOp" || entry.span.end < range.start) continue;
     const op = entry.op.op;
-    if (op === "tsx" || op === "branch" || op === "repeat") continue;
+    if (op === "tsx" || op === "branch" || op === "repeat" || op === "coalesce") continue;
     const operation = model.operationBySpan.get(entry.op.span.start);
     if (!operation || operation.decision.exits.length === 0) continue;
     const reasons = operation.decision.exits.map((effect) => effect.reason.name).join(", ");

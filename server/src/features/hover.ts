@@ -515,6 +515,8 @@ export const KEYWORD_DOCS: Record<string, string> = {
   repeat: "`repeat N { OPS }` — a bounded loop.",
   call: "`call NAME` — run a `fn`.",
   tsx: "`tsx { OPS }` — a transactional region: an exit inside aborts and re-executes it.",
+  coalesce:
+    "`coalesce N or T { OPS }` — notification coalescing: OPS run once per N executions on a vCPU, or T after the first still pending, whichever comes first.",
   compute: "`compute COST` — guest work that does not exit.",
 };
 
