@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { handlerCost } from "../core/src/analysis/cost";
 import { estimateGuest } from "../core/src/analysis/estimate";
+import { coalesceModel } from "../core/src/analysis/exits";
 import type { GuestEstimate } from "../core/src/analysis/types";
 import { analyze } from "../core/src/index";
 import type { GuestOp, HandlerOp } from "../core/src/model/ir";
@@ -315,5 +316,85 @@ guest netperf on kvm {
     const o = e.operations.find((x) => x.span.start <= mmioStart && x.span.end > mmioStart)!;
     assert.equal(o.decision.exits[0]!.reason.name, "EPT_MISCONFIG");
     close(o.exitsPerSecond, 10_000);
+  });
+
+  it("coalesce: expected batch E[min(N, 1 + K)], K ~ Poisson(λT), by hand", () => {
+    // N = 2, λT = 0.5: E[B] = P(K ≥ 0) + P(K ≥ 1) = 1 + (1 − e^−0.5) = 2 − e^−0.5 = 1.39347.
+    const two = coalesceModel(2, 50e-6, { kind: "poisson", ratePerSec: 10_000 });
+    close(two.batchSize, 2 - Math.exp(-0.5));
+    close(two.flushProbability, 1 / (2 - Math.exp(-0.5)));
+    // The timeout closes the batch when K < N − 1 = 1: P(K = 0) = e^−0.5.
+    close(two.timeoutShare, Math.exp(-0.5));
+    // N = 4, λT = 1: 1 + (1 − e^−1) + (1 − 2e^−1) + (1 − 2.5e^−1) = 4 − 5.5/e = 1.97666;
+    // timeout share P(K ≤ 2) = e^−1 (1 + 1 + 1/2) = 2.5/e.
+    const four = coalesceModel(4, 50e-6, { kind: "poisson", ratePerSec: 20_000 });
+    close(four.batchSize, 4 - 5.5 / Math.E);
+    close(four.timeoutShare, 2.5 / Math.E);
+    // The issue's case: λ = 100k/s, N = 16, T = 50 µs, λT = 5. E[min(16, 1 + K)] = 1 + E[K] −
+    // E[(K − 15)⁺] = 6 − Σ_{k≥16} (k − 15)·e^−5·5^k/k! = 6 − 9.6145e−5 = 5.9999039 (the sum
+    // computed term by term); the count limit nearly never closes a batch: P(K ≥ 15) = 2.26e−4.
+    const issue = coalesceModel(16, 50e-6, { kind: "poisson", ratePerSec: 100_000 });
+    close(issue.batchSize, 5.999903855246951, 1e-12);
+    close(issue.timeoutShare, 1 - 0.0002262536761766798, 1e-9);
+    // Count-dominated: λT = 100 ≫ 16, every batch fills: E[B] = 16, no timeouts.
+    const full = coalesceModel(16, 200e-6, { kind: "poisson", ratePerSec: 500_000 });
+    assert.equal(full.batchSize, 16);
+    assert.ok(full.timeoutShare < 1e-15);
+    // e^−1500 underflows: the pmf is stepped in log space. N − 1 = 1999 is 12.9σ above the
+    // mean, so E[B] = 1 + E[K] = 1501 to double precision.
+    close(coalesceModel(2000, 1, { kind: "poisson", ratePerSec: 1500 }).batchSize, 1501, 1e-12);
+    // A branch arm thins the stream: 25 % of 80k/s = 20k/s at the site, as the N = 4 case.
+    close(coalesceModel(4, 50e-6, { kind: "poisson", ratePerSec: 80_000 }, 0.25).batchSize, 4 - 5.5 / Math.E);
+  });
+
+  it("coalesce: periodic executions are deterministic, tickless an upper bound", () => {
+    // Every 7 µs, T = 50 µs: executions at 0, 7, …, 49 µs join: ⌈50/7⌉ = 8 per batch.
+    const seven = coalesceModel(16, 50e-6, { kind: "periodic", periodSec: 7e-6 });
+    assert.equal(seven.batchSize, 8);
+    assert.equal(seven.timeoutShare, 1);
+    // Every 10 µs: the execution at 50 µs comes after the deadline: 5, not 6.
+    assert.equal(coalesceModel(16, 50e-6, { kind: "periodic", periodSec: 10e-6 }).batchSize, 5);
+    const count = coalesceModel(4, 50e-6, { kind: "periodic", periodSec: 10e-6 });
+    assert.equal(count.batchSize, 4);
+    assert.equal(count.timeoutShare, 0);
+    // repeat 2 in an `every 10us` path: spacing 5 µs ⇒ 10 per batch.
+    assert.equal(coalesceModel(16, 50e-6, { kind: "periodic", periodSec: 10e-6 }, 2).batchSize, 10);
+    assert.equal(coalesceModel(16, 50e-6, { kind: "tickless" }).flushProbability, 1);
+    // No arrival given (decideExit alone): the count limit.
+    assert.equal(coalesceModel(16, 50e-6, undefined).flushProbability, 1 / 16);
+  });
+
+  it("coalesce: a source's exits, compute and operation estimates scale by 1/E[B]", () => {
+    const text = `target skylake_server @ 2GHz
+vmcs kvm {
+  proc hlt_exiting use_tsc_offsetting use_msr_bitmaps use_io_bitmaps activate_secondary_controls
+  proc2 enable_ept
+  io trap 0xc050
+  ept { 0x0 .. 0xffff_ffff rwx }
+}
+handler IO_INSTRUCTION { work 1000 }
+guest virtio on kvm {
+  vcpus 2
+  idle poll
+  path tx rate 100k/s { compute 2000  coalesce 16 or 50us { out 0xc050  compute 400 } }
+}
+`;
+    const a = analyze(text);
+    assert.deepEqual(
+      a.diagnostics.filter((d) => d.severity === "error").map((d) => d.message),
+      [],
+    );
+    const batch = 5.999903855246951;
+    const e = estimateGuest(a.program, "virtio");
+    close(reasonRate(e, "IO_INSTRUCTION"), (2 * 100_000) / batch, 1e-12);
+    const tx = e.paths.find((p) => p.name === "tx")!;
+    close(tx.exits[0]!.perExecution, 1 / batch, 1e-12);
+    close(tx.guestCyclesPerExecution, 2000 + 400 / batch, 1e-12);
+    const at = (needle: string) => e.operations.find((o) => o.span.start === text.indexOf(needle))!;
+    close(at("out 0xc050").exitsPerSecond, 100_000 / batch, 1e-12);
+    const site = at("coalesce 16");
+    close(site.exitsPerSecond, 100_000 / batch, 1e-12);
+    assert.match(site.decision.rule, /once per 6\.00 executions/);
+    assert.match(site.decision.detail ?? "", /λT = 5, E\[batch\]/);
   });
 });

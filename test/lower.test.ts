@@ -300,4 +300,65 @@ describe("lowering", () => {
     assert.equal(symbols.referencesTo(symbols.lookup("fn", "ack")!).length, 1);
     assert.equal(symbols.referencesTo(symbols.lookup("handler", "HLT")!).length, 1);
   });
+
+  it("lowers `coalesce N or T { OPS }` to the coalesce operation", () => {
+    const { program, diagnostics } = lowerText(
+      `target skylake_server @ 2GHz\n${VMCS}guest g on kvm { path tx rate 100k/s { compute 1us  coalesce 16 or 50us { out 0xc050  compute 100 } } }`,
+    );
+    assert.deepEqual(diagnostics, []);
+    const ops = program.guests.get("g")!.sources[0]!.ops;
+    assert.equal(ops.length, 2);
+    const op = ops[1]!;
+    assert.equal(op.op, "coalesce");
+    if (op.op !== "coalesce") return;
+    assert.equal(op.count, 16);
+    assert.equal(op.timeoutSec, 50e-6);
+    assert.deepEqual(
+      op.ops.map((o) =>
+        o.op === "out" ? `out ${o.port}` : o.op === "compute" ? `compute ${o.cycles}` : o.op,
+      ),
+      ["out 49232", "compute 100"],
+    );
+  });
+
+  it("checks `coalesce`: N ≥ 1, T > 0 after `or`, not inside `tsx` or `coalesce`", () => {
+    const cases: [string, string, string][] = [
+      ["coalesce 0 or 50us { cpuid }", "TL205", "0"],
+      ["coalesce 65537 or 50us { cpuid }", "TL205", "65537"],
+      ["coalesce 4 or 0us { cpuid }", "TL207", "0us"],
+      ["coalesce 4 50us { cpuid }", "TL201", "50us"],
+      ["coalesce 4 { cpuid }", "TL201", "4"],
+      ["coalesce 4 or 10k/s { cpuid }", "TL202", "10k/s"],
+      ["tsx { coalesce 4 or 1us { cpuid } }", "TL213", "coalesce"],
+      ["coalesce 4 or 1us { branch { 50% coalesce 2 or 1us { cpuid } } }", "TL213", "coalesce"],
+    ];
+    for (const [ops, code, at] of cases) {
+      const text = `${VMCS}guest g on kvm { path a rate 1k/s { ${ops} } }`;
+      const { diagnostics, program } = lower(parse(text));
+      assert.deepEqual(
+        diagnostics.map((d) => d.code),
+        [code],
+        ops,
+      );
+      const d = diagnostics[0]!;
+      const offset = text.indexOf(ops);
+      // The nested case points at the inner `coalesce`, which the `related` entry tells apart.
+      assert.equal(text.slice(d.span.start, d.span.end), at, ops);
+      if (code === "TL213") {
+        assert.ok(d.span.start > offset, "the inner keyword, not the outer one");
+        assert.equal(d.related?.[0]?.span.start, offset);
+        // The inner coalesce is dropped; its cpuid with it.
+        const json = JSON.stringify(program.guests.get("g")!.sources[0]!.ops, (_k, v) =>
+          typeof v === "bigint" ? String(v) : v,
+        );
+        assert.equal(json.split('"coalesce"').length - 1, ops.startsWith("tsx") ? 0 : 1);
+      }
+    }
+    const one = lower(parse(`${VMCS}guest g on kvm { path a rate 1k/s { coalesce 1 or 1us { cpuid } } }`));
+    assert.deepEqual(
+      one.diagnostics.map((d) => [d.code, d.severity]),
+      [["TL214", "warning"]],
+    );
+    assert.equal(one.program.guests.get("g")!.sources[0]!.ops[0]!.op, "coalesce");
+  });
 });

@@ -233,6 +233,29 @@ describe("parser", () => {
     );
   });
 
+  it("parses `coalesce N or T { OPS }` as a guest operation with three items and a body", () => {
+    const { file, diagnostics } = parse(
+      "guest g on a { path tx rate 100k/s { compute 1us\n coalesce 16 or 50us { out 0xc050 } cpuid } }",
+    );
+    assert.deepEqual(diagnostics, []);
+    const path = stmts((file.decls[0] as GuestDecl).body)[0]!;
+    const ops = stmts(path.body);
+    assert.deepEqual(
+      ops.map((s) => s.keyword),
+      ["compute", "coalesce", "cpuid"],
+    );
+    const coalesce = ops[1]!;
+    assert.deepEqual(
+      coalesce.items.map((i) => i.kind),
+      ["Number", "Ident", "Quantity"],
+    );
+    assert.equal(coalesce.body?.context, "guestOps");
+    assert.deepEqual(
+      stmts(coalesce.body).map((s) => s.keyword),
+      ["out"],
+    );
+  });
+
   it("accepts a detached unit with a fix", () => {
     const { file, diagnostics } = parse("handler HLT { work 3 us }");
     assert.equal(diagnostics.length, 1);
