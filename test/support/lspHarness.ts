@@ -167,7 +167,9 @@ export function serverCommand(): { command: string; args: string[] } {
       "--import",
       "tsx",
       "--eval",
-      'import("./cli/src/main.ts").then((m) => m.runNode(["lsp", "--stdio"]))',
+      // The package is CommonJS, so tsx loads the source as CommonJS and a dynamic import sees
+      // its exports under `default`.
+      'import("./cli/src/main.ts").then((m) => (m.runNode ?? m.default.runNode)(["lsp", "--stdio"]))',
     ],
   };
 }
