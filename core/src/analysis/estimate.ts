@@ -157,12 +157,20 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   const idlePeriods = k * (1 - rho);
 
   // 3. Per-source results.
-  const reasonRates = new Map<number, { reason: ExitReasonDef; perSecond: number }>();
+  // A guest exits with a handful of reasons: a list in first-seen order (a Map per guest costs
+  // more to allocate than the linear search).
+  const reasonRates: { reason: ExitReasonDef; perSecond: number }[] = [];
   const addRate = (reason: ExitReasonDef, perSecond: number) => {
     if (perSecond === 0) return;
-    const r = reasonRates.get(reason.code);
-    if (r) r.perSecond += perSecond;
-    else reasonRates.set(reason.code, { reason, perSecond });
+    const code = reason.code;
+    for (let i = 0; i < reasonRates.length; i++) {
+      const r = reasonRates[i]!;
+      if (r.reason.code === code) {
+        r.perSecond += perSecond;
+        return;
+      }
+    }
+    reasonRates.push({ reason, perSecond });
   };
   const paths: PathEstimate[] = [];
   const operations: OperationEstimate[] = [];
@@ -245,7 +253,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   // 5. Per reason, all vCPUs.
   const byReason: ReasonEstimate[] = [];
   let totalExitsPerSec = 0;
-  for (const { reason, perSecond } of reasonRates.values()) {
+  for (const { reason, perSecond } of reasonRates) {
     const cost = handlerCost(program, reason.code);
     const exitsPerSecond = perSecond * vcpus;
     totalExitsPerSec += exitsPerSecond;

@@ -605,6 +605,7 @@ class Parser {
       );
     }
     void context;
+    const end = this.lastEnd;
     return {
       kind: "Statement",
       keyword,
@@ -612,7 +613,9 @@ class Parser {
       items,
       body,
       known: true,
-      span: { start: keywordSpan.start, end: this.lastEnd },
+      // A bare keyword (`eoi`, `halt`): the statement's span is the keyword's. Spans are never
+      // mutated once built, so sharing the object saves one per such statement.
+      span: end === keywordSpan.end ? keywordSpan : { start: keywordSpan.start, end },
     };
   }
 

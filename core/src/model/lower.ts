@@ -88,6 +88,16 @@ const MAX_REPEAT = 1_000_000;
  */
 const MAX_COALESCE = 65_536;
 const MAX_U64 = (1n << 64n) - 1n;
+
+// Keyword-argument words of statements, allocated once rather than as literals per statement.
+const NO_FLAGS: readonly string[] = [];
+const MASK_MATCH_ARGS: readonly string[] = ["mask", "match"];
+const MASK_SHADOW_ARGS: readonly string[] = ["mask", "shadow"];
+const PLE_ARGS: readonly string[] = ["gap", "window"];
+const EPTP_ARGS: readonly string[] = ["memtype", "levels"];
+const EPTP_FLAGS: readonly string[] = ["accessed_dirty"];
+const IRQ_ARGS: readonly string[] = ["vector", "rate"];
+const IRQ_FLAGS: readonly string[] = ["posted"];
 /** IA32_VMX_MISC[29]: VMWRITE may write read-only (VM-exit information) fields. */
 const MISC_VMWRITE_ANY_FIELD = 1n << 29n;
 
@@ -478,18 +488,22 @@ class Lowerer {
   }
 
   private defineDecl(decl: Decl): SymbolDef | undefined {
-    const make = (kind: SymbolKind, name: string, nameSpan: Span, detail?: string): SymbolDef =>
-      this.define(decl, kind, name, nameSpan, detail);
     switch (decl.kind) {
       case "Target":
-        return decl.profile ? make("target", decl.profile.name, decl.profile.span) : undefined;
+        return decl.profile ? this.define(decl, "target", decl.profile.name, decl.profile.span) : undefined;
       case "Vmcs":
-        return decl.name ? make("vmcs", decl.name.name, decl.name.span) : undefined;
+        return decl.name ? this.define(decl, "vmcs", decl.name.name, decl.name.span) : undefined;
       case "Fn":
-        return decl.name ? make("fn", decl.name.name, decl.name.span) : undefined;
+        return decl.name ? this.define(decl, "fn", decl.name.name, decl.name.span) : undefined;
       case "Guest":
         return decl.name
-          ? make("guest", decl.name.name, decl.name.span, decl.vmcs ? `on ${decl.vmcs.name}` : undefined)
+          ? this.define(
+              decl,
+              "guest",
+              decl.name.name,
+              decl.name.span,
+              decl.vmcs ? `on ${decl.vmcs.name}` : undefined,
+            )
           : undefined;
       case "Handler": {
         if (decl.reason === undefined) return undefined;
@@ -498,12 +512,18 @@ class Lowerer {
             ? exitReasonByName(decl.reason.name)
             : exitReasonByCode(decl.reason.value);
         const name = reason?.name ?? (decl.reason.kind === "Ident" ? decl.reason.name : decl.reason.text);
-        return make("handler", name, decl.reason.span, reason ? `exit reason ${reason.code}` : undefined);
+        return this.define(
+          decl,
+          "handler",
+          name,
+          decl.reason.span,
+          reason ? `exit reason ${reason.code}` : undefined,
+        );
       }
       case "Expect":
-        return decl.guest ? make("expect", decl.guest.name, decl.guest.span) : undefined;
+        return decl.guest ? this.define(decl, "expect", decl.guest.name, decl.guest.span) : undefined;
       case "Simulate":
-        return decl.guest ? make("simulate", decl.guest.name, decl.guest.span) : undefined;
+        return decl.guest ? this.define(decl, "simulate", decl.guest.name, decl.guest.span) : undefined;
     }
   }
 
@@ -658,11 +678,12 @@ class Lowerer {
   private keywordArgs(
     statement: Statement,
     allowed: readonly string[],
-    flags: readonly string[] = [],
+    flags: readonly string[] = NO_FLAGS,
+    firstItem = 0,
   ): Map<string, Item | null> | undefined {
     const out = new Map<string, Item | null>();
     const items = statement.items;
-    for (let i = 0; i < items.length; i++) {
+    for (let i = firstItem; i < items.length; i++) {
       const item = items[i]!;
       if (item.kind === "Ident" && flags.includes(item.name)) {
         out.set(item.name, null);
@@ -708,7 +729,7 @@ class Lowerer {
         return;
       }
       case "pf_error_code": {
-        const args = this.keywordArgs(statement, ["mask", "match"]);
+        const args = this.keywordArgs(statement, MASK_MATCH_ARGS);
         if (args === undefined) return;
         const mask = this.u64(args.get("mask") ?? undefined, "a 32-bit mask", "mask", statement.keywordSpan);
         const match = this.u64(
@@ -746,7 +767,7 @@ class Lowerer {
         return;
       case "cr0":
       case "cr4": {
-        const args = this.keywordArgs(statement, ["mask", "shadow"]);
+        const args = this.keywordArgs(statement, MASK_SHADOW_ARGS);
         if (args === undefined) return;
         const mask = this.u64(args.get("mask") ?? undefined, "a mask", "mask", statement.keywordSpan);
         if (mask === undefined) return;
@@ -774,7 +795,7 @@ class Lowerer {
         return;
       }
       case "ple": {
-        const args = this.keywordArgs(statement, ["gap", "window"]);
+        const args = this.keywordArgs(statement, PLE_ARGS);
         if (args === undefined) return;
         const gap = this.integer(
           args.get("gap") ?? undefined,
@@ -834,7 +855,7 @@ class Lowerer {
         return;
       }
       case "eptp": {
-        const args = this.keywordArgs(statement, ["memtype", "levels"], ["accessed_dirty"]);
+        const args = this.keywordArgs(statement, EPTP_ARGS, EPTP_FLAGS);
         if (args === undefined) return;
         const memtypeItem = args.get("memtype");
         const levelsItem = args.get("levels");
@@ -1499,13 +1520,13 @@ class Lowerer {
         return { kind: "path", name: name.name, arrival, ops, span, nameSpan: name.span };
       }
       case "irq": {
-        const [name, ...rest] = items;
+        const name = items[0];
         if (name?.kind !== "Ident") {
           if (name === undefined) this.error("TL201", "expected a name after `irq`", statement.keywordSpan);
           else this.wrongItem(name, "an irq name", "irq");
           return undefined;
         }
-        const args = this.keywordArgs({ ...statement, items: rest }, ["vector", "rate"], ["posted"]);
+        const args = this.keywordArgs(statement, IRQ_ARGS, IRQ_FLAGS, 1);
         if (args === undefined) return undefined;
         const vectorItem = args.get("vector");
         const rateItem = args.get("rate");
