@@ -88,6 +88,11 @@ export function runAnalyzeBench(options: { huge?: boolean } = {}): {
   const growth = largeMs / smallMs;
   console.log(`  growth 100k / 10k: ×${growth.toFixed(1)} (target ≤ 12, linear = 10)`);
   console.log(`  10k-line median ${smallMs.toFixed(2)} ms (target ≤ 20 ms)`);
+  const missed = [smallMs > 20 && "10k-line median", growth > 12 && "growth"].filter(Boolean);
+  if (missed.length > 0) {
+    console.log(`  target missed: ${missed.join(", ")}`);
+    process.exitCode = 1;
+  }
   // On a shared machine the wall clock includes time spent waiting for a core; CPU time does
   // not (it does include the garbage collector's helper threads).
   console.log(
