@@ -8,6 +8,7 @@
  * Word lists follow spec/language.md. Hardware names (controls, exit reasons, exception
  * mnemonics, MSRs) come from the VT-x tables in core/src/vmx, which carry their sources.
  */
+import { GUEST_OP_STATEMENTS, HANDLER_STATEMENTS } from "../core/src/lang/grammar";
 import { CONTROLS } from "../core/src/vmx/controls";
 import { exceptionMnemonics } from "../core/src/vmx/exceptions";
 import { EXIT_REASONS } from "../core/src/vmx/exitReasons";
@@ -37,7 +38,13 @@ const msrNames = unique(MSRS.flatMap((msr) => [msr.name, ...(msr.aliases ?? [])]
 /** Mnemonics without the leading `#` ("PF"); the grammar adds it. */
 export const EXCEPTION_MNEMONICS = unique(exceptionMnemonics().map((mnemonic) => mnemonic.replace(/^#/, "")));
 
+/** Compound operations, coloured as control flow in handlers and guests alike. */
+const FLOW_WORDS: readonly string[] = ["branch", "repeat", "tsx", "coalesce"];
+
 /**
+ * Operation words come from the parser's statement tables (core/src/lang/grammar.ts), so the
+ * colouring knows every operation the parser accepts.
+ *
  * Lower-case words, matched as whole words anywhere outside comments. A word belongs to one
  * category only (build-grammar checks this); words with two roles (`read` in `msr trap read`
  * and in `mmio read`) sit in the category that fits both.
@@ -98,27 +105,14 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
   {
     id: "handlerOps",
     description: "handler operations",
-    words: [
-      "vmread",
-      "vmwrite",
-      "work",
-      "decode",
-      "advance_rip",
-      "inject",
-      "invept",
-      "invvpid",
-      "userspace",
-      "halt",
-      "kick",
-      "call",
-    ],
+    words: [...HANDLER_STATEMENTS.keys()].filter((word) => !FLOW_WORDS.includes(word)),
     scope: "support.function.handler-op.vmcs",
     monarch: "keyword.handler-op",
   },
   {
     id: "flow",
     description: "compound operations",
-    words: ["branch", "repeat", "tsx", "coalesce"],
+    words: FLOW_WORDS,
     scope: "keyword.control.flow.vmcs",
     monarch: "keyword.flow",
   },
@@ -156,35 +150,8 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
   {
     id: "guestOps",
     description: "guest operations (instructions and events)",
-    words: [
-      "compute",
-      "cpuid",
-      "hlt",
-      "rdtsc",
-      "rdtscp",
-      "rdpmc",
-      "rdrand",
-      "rdseed",
-      "rdmsr",
-      "wrmsr",
-      "in",
-      "out",
-      "mmio",
-      "read",
-      "write",
-      "exec",
-      "mov",
-      "invlpg",
-      "invpcid",
-      "wbinvd",
-      "xsetbv",
-      "vmcall",
-      "pause_loop",
-      "exception",
-      "eoi",
-      "dirty",
-      "pages",
-    ],
+    // `pages` is the unit word of `dirty N pages`.
+    words: [...[...GUEST_OP_STATEMENTS.keys()].filter((word) => !FLOW_WORDS.includes(word)), "pages"],
     scope: "support.function.guest-op.vmcs",
     monarch: "keyword.guest-op",
   },

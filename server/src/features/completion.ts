@@ -11,6 +11,12 @@ import {
   type MarkupContent,
 } from "vscode-languageserver";
 import type { Analysis } from "../../../core/src/index";
+import {
+  GUEST_OP_STATEMENTS as GUEST_OP_STATEMENT_SHAPES,
+  GUEST_STATEMENTS as GUEST_STATEMENT_SHAPES,
+  HANDLER_STATEMENTS as HANDLER_STATEMENT_SHAPES,
+  VMCS_STATEMENTS as VMCS_STATEMENT_SHAPES,
+} from "../../../core/src/lang/grammar";
 import type { Program } from "../../../core/src/model/ir";
 import { CONTROLS } from "../../../core/src/vmx/controls";
 import { EXCEPTIONS } from "../../../core/src/vmx/exceptions";
@@ -42,75 +48,15 @@ const TOP_LEVEL: [string, string][] = [
 ];
 // biome-ignore-end lint/suspicious/noTemplateCurlyInString: LSP snippet placeholders, not templates
 
-const VMCS_STATEMENTS = [
-  ...CONTROL_WORDS,
-  "exceptions",
-  "pf_error_code",
-  "io",
-  "msr",
-  "cr0",
-  "cr4",
-  "cr3_targets",
-  "ple",
-  "preemption_timer",
-  "posted_interrupt_vector",
-  "tpr_threshold",
-  "eptp",
-  "field",
-  "ept",
-];
+// Keyword lists come from the parser's statement tables (core/src/lang/grammar.ts), so
+// completion offers exactly what the parser accepts.
+const VMCS_STATEMENTS = [...VMCS_STATEMENT_SHAPES.keys()];
 
-const HANDLER_OPS = [
-  "vmread",
-  "vmwrite",
-  "work",
-  "decode",
-  "advance_rip",
-  "inject",
-  "invept",
-  "invvpid",
-  "userspace",
-  "halt",
-  "kick",
-  "call",
-  "branch",
-  "repeat",
-];
+const HANDLER_OPS = [...HANDLER_STATEMENT_SHAPES.keys()];
 
-const GUEST_STATEMENTS = ["vcpus", "path", "irq", "timer", "ipi", "nmi", "idle", "apic"];
+const GUEST_STATEMENTS = [...GUEST_STATEMENT_SHAPES.keys()];
 
-const GUEST_OPS = [
-  "compute",
-  "cpuid",
-  "hlt",
-  "rdtsc",
-  "rdtscp",
-  "rdpmc",
-  "rdrand",
-  "rdseed",
-  "rdmsr",
-  "wrmsr",
-  "in",
-  "out",
-  "mmio",
-  "read",
-  "write",
-  "exec",
-  "mov",
-  "invlpg",
-  "invpcid",
-  "wbinvd",
-  "xsetbv",
-  "vmcall",
-  "pause_loop",
-  "exception",
-  "eoi",
-  "dirty",
-  "tsx",
-  "branch",
-  "repeat",
-  "coalesce",
-];
+const GUEST_OPS = [...GUEST_OP_STATEMENT_SHAPES.keys()];
 
 const GUEST_OP_DOCS: Record<string, string> = {
   cpuid: "CPUID: exits unconditionally (SDM Vol. 3C §26.1.2).",
