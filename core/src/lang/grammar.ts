@@ -86,7 +86,8 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["apic", one("`x2apic` or `xapic`")],
 ]);
 
-const GUEST_SIMPLE_OPS = [
+/** Guest operations that take no operand. */
+export const GUEST_SIMPLE_OPS = [
   "cpuid",
   "hlt",
   "rdtsc",

@@ -26,7 +26,7 @@ import type {
   Value,
   VmcsDecl,
 } from "../lang/ast";
-import { STATEMENTS } from "../lang/grammar";
+import { GUEST_SIMPLE_OPS, STATEMENTS } from "../lang/grammar";
 import type { ParseResult } from "../lang/parser";
 import { closestMatch } from "../lang/suggest";
 import { DIMENSION_EXAMPLES, type Dimension, toBaseUnit, UNITS } from "../lang/units";
@@ -136,22 +136,11 @@ const CAPABILITY_MSR_NAMES: readonly CapabilityMsrName[] = [
   "IA32_VMX_PROCBASED_CTLS3",
 ];
 
-/** Guest operations without operands, as the IR spells them. */
-const SIMPLE_GUEST_OPS = new Set([
-  "cpuid",
-  "hlt",
-  "rdtsc",
-  "rdtscp",
-  "rdpmc",
-  "rdrand",
-  "rdseed",
-  "invlpg",
-  "invpcid",
-  "wbinvd",
-  "xsetbv",
-  "vmcall",
-  "eoi",
-]);
+/**
+ * Guest operations without operands that keep their name in the IR (the parser's list, less
+ * `send_ipi`, which lowers to an ICR write).
+ */
+const SIMPLE_GUEST_OPS: ReadonlySet<string> = new Set(GUEST_SIMPLE_OPS.filter((op) => op !== "send_ipi"));
 
 const SIMPLE_HANDLER_OPS = new Set(["decode", "advance_rip", "invept", "invvpid", "halt", "kick"]);
 
