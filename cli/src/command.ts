@@ -4,6 +4,7 @@
  * `lsp`, each in its own module).
  */
 import type { ParseArgsConfig } from "node:util";
+import type { Analysis } from "../../core/src/index";
 
 /** Everything a command may do to the outside world; tests pass an in-memory implementation. */
 export interface CliIO {
@@ -60,4 +61,29 @@ export function readSource(io: CliIO, path: string): string {
               : String(error);
     throw new UsageError(`cannot read ${path}: ${reason}`);
   }
+}
+
+/**
+ * The guest a command works on: the one asked for (a usage error if the file has none of that
+ * name), else `preferred` when the file declares it, else the file's first guest.
+ */
+export function pickGuest(
+  analysis: Analysis,
+  requested: string | undefined,
+  file: string,
+  purpose: string,
+  preferred?: string,
+): string {
+  const names = [...analysis.program.guests.keys()];
+  if (requested !== undefined) {
+    if (!analysis.program.guests.has(requested)) {
+      throw new UsageError(
+        `${file} has no guest ${requested}${names.length > 0 ? ` (guests: ${names.join(", ")})` : ""}`,
+      );
+    }
+    return requested;
+  }
+  if (preferred !== undefined && analysis.program.guests.has(preferred)) return preferred;
+  if (names.length === 0) throw new UsageError(`${file} declares no guest to ${purpose}`);
+  return names[0]!;
 }

@@ -8,7 +8,15 @@
  */
 import { type Analysis, analyze, type GuestEstimate } from "../../core/src/index";
 import { formatDiagnosticLine } from "./check";
-import { type CliIO, type Command, EXIT_DIAGNOSTICS, EXIT_OK, readSource, UsageError } from "./command";
+import {
+  type CliIO,
+  type Command,
+  EXIT_DIAGNOSTICS,
+  EXIT_OK,
+  pickGuest,
+  readSource,
+  UsageError,
+} from "./command";
 import { formatCycles, formatHz, formatMicros, formatPercent, formatRate, table } from "./format";
 
 const BUDGET_CODE = "TL401";
@@ -117,20 +125,6 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
   return `${lines.join("\n")}\n`;
 }
 
-function pickGuest(analysis: Analysis, requested: string | undefined, file: string): string {
-  const names = [...analysis.program.guests.keys()];
-  if (requested !== undefined) {
-    if (!analysis.program.guests.has(requested)) {
-      throw new UsageError(
-        `${file} has no guest ${requested}${names.length > 0 ? ` (guests: ${names.join(", ")})` : ""}`,
-      );
-    }
-    return requested;
-  }
-  if (names.length === 0) throw new UsageError(`${file} declares no guest to estimate`);
-  return names[0]!;
-}
-
 function printDiagnostics(
   io: CliIO,
   file: string,
@@ -160,7 +154,12 @@ export const estimateCommand: Command = {
       io.stderr(`trapline: ${file} has errors; no estimate\n`);
       return EXIT_DIAGNOSTICS;
     }
-    const guestName = pickGuest(analysis, typeof values.guest === "string" ? values.guest : undefined, file);
+    const guestName = pickGuest(
+      analysis,
+      typeof values.guest === "string" ? values.guest : undefined,
+      file,
+      "estimate",
+    );
     const estimate = analysis.estimates.get(guestName);
     if (!estimate) {
       io.stderr(`trapline: could not estimate guest ${guestName}\n`);

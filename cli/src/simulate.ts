@@ -5,7 +5,7 @@
  * when the file has errors or a budget (including simulated ones such as `p99 irq_latency`)
  * is violated; 2 for bad usage, an unreadable file, or a run refused by the event budget.
  */
-import { type Analysis, analyze } from "../../core/src/index";
+import { analyze } from "../../core/src/index";
 import { toBaseUnit } from "../../core/src/lang/units";
 import {
   checkSimulatedBudgets,
@@ -14,7 +14,15 @@ import {
   simulate,
 } from "../../core/src/sim/index";
 import { formatDiagnosticLine } from "./check";
-import { type CliIO, type Command, EXIT_DIAGNOSTICS, EXIT_OK, readSource, UsageError } from "./command";
+import {
+  type CliIO,
+  type Command,
+  EXIT_DIAGNOSTICS,
+  EXIT_OK,
+  pickGuest,
+  readSource,
+  UsageError,
+} from "./command";
 import { formatCycles, formatHz, formatPercent, formatRate, table } from "./format";
 import { timelineToTrace } from "./trace";
 
@@ -140,23 +148,6 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
   return `${lines.join("\n")}\n`;
 }
 
-function pickGuest(analysis: Analysis, requested: string | undefined, file: string): string {
-  const names = [...analysis.program.guests.keys()];
-  if (requested !== undefined) {
-    if (!analysis.program.guests.has(requested)) {
-      throw new UsageError(
-        `${file} has no guest ${requested}${names.length > 0 ? ` (guests: ${names.join(", ")})` : ""}`,
-      );
-    }
-    return requested;
-  }
-  // The `simulate` line names the default guest; else the first guest.
-  const fromFile = analysis.program.simulates[0]?.guest;
-  if (fromFile && analysis.program.guests.has(fromFile)) return fromFile;
-  if (names.length === 0) throw new UsageError(`${file} declares no guest to simulate`);
-  return names[0]!;
-}
-
 export const simulateCommand: Command = {
   name: "simulate",
   summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
@@ -180,7 +171,14 @@ export const simulateCommand: Command = {
       io.stderr(`${out.join("\n")}\ntrapline: ${file} has errors; no simulation\n`);
       return EXIT_DIAGNOSTICS;
     }
-    const guest = pickGuest(analysis, typeof values.guest === "string" ? values.guest : undefined, file);
+    // The `simulate` line names the default guest; else the first guest.
+    const guest = pickGuest(
+      analysis,
+      typeof values.guest === "string" ? values.guest : undefined,
+      file,
+      "simulate",
+      analysis.program.simulates[0]?.guest,
+    );
     const line = analysis.program.simulates.find((s) => s.guest === guest);
     const durationSec =
       typeof values.duration === "string"
