@@ -5,9 +5,9 @@
  * Figures are medians over repeated runs after warm-up; the ratios are what to compare across
  * machines.
  */
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { analyze, parse } from "../core/src/index";
+import { runAsBundle } from "./bundle";
 import { generateVmcs } from "./generate";
 
 /**
@@ -82,7 +82,7 @@ export function runAnalyzeBench(options: { huge?: boolean } = {}): {
   const row = (label: string, lines: number, ms: number, scan: number) =>
     `  ${label.padEnd(34)} ${String(lines).padStart(7)} lines  ${ms.toFixed(2).padStart(8)} ms median   ` +
     `baseline scan ${scan.toFixed(3)} ms (×${(ms / scan).toFixed(0)})`;
-  console.log(`analyze: parse + lower + checks + estimates + lints (node ${heapFlags()})`);
+  console.log(`analyze: parse + lower + checks + estimates + lints (esbuild bundle, node ${heapFlags()})`);
   console.log(row("10k-line file", smallLines, smallMs, smallScan));
   console.log(row("100k-line file", largeLines, largeMs, largeScan));
   const growth = largeMs / smallMs;
@@ -118,26 +118,23 @@ export function runAnalyzeBench(options: { huge?: boolean } = {}): {
 }
 
 /**
- * Runs the bench in this process, then again in a child Node started with SEMI_SPACE_FLAG (the
- * flag the language server is launched with), unless this process already has it.
+ * Runs the bench as the shipped esbuild bundle, twice: with Node's default heap flags (the CLI)
+ * and with SEMI_SPACE_FLAG (the flag the language server is launched with).
  */
-function main(): void {
-  if (process.env[CHILD_ENV] === "1") {
-    runAnalyzeBench({ huge: false });
-    return;
-  }
-  runAnalyzeBench();
-  if (process.execArgv.some((a) => a.startsWith("--max-semi-space-size"))) return;
-  console.log("");
-  const child = spawnSync(
-    process.execPath,
-    [...process.execArgv, SEMI_SPACE_FLAG, fileURLToPath(import.meta.url)],
-    { stdio: "inherit", env: { ...process.env, [CHILD_ENV]: "1" } },
-  );
-  if (child.status !== 0) {
-    console.log(`analyze bench with ${SEMI_SPACE_FLAG} exited with status ${child.status}`);
-    process.exitCode = 1;
-  }
+async function main(): Promise<void> {
+  const statuses = await runAsBundle(fileURLToPath(import.meta.url), [
+    { env: { [CHILD_ENV]: "default" } },
+    { execArgv: [SEMI_SPACE_FLAG], env: { [CHILD_ENV]: "server" } },
+  ]);
+  if (statuses.some((status) => status !== 0)) process.exitCode = 1;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main();
+const mode = process.env[CHILD_ENV];
+if (mode === "default" || mode === "server") {
+  runAnalyzeBench({ huge: mode === "default" });
+} else if (mode === undefined && import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

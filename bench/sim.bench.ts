@@ -13,13 +13,10 @@
  * code that draws the same random numbers (one exponential per arrival) and writes the same
  * records (the timeline's intervals up to its capacity, one histogram sample per exit).
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { analyze } from "../core/src/index";
 import { DEFAULT_TIMELINE_INTERVALS, LogHistogram, Sfc32, simulate } from "../core/src/sim/index";
+import { runAsBundle } from "./bundle";
 
 const TEXT = `
 target skylake_server @ 2GHz
@@ -136,28 +133,8 @@ function main(label: string): void {
 
 /** Bundles this file with esbuild and runs the bundle in a child process (the figures that count). */
 async function runBundled(): Promise<void> {
-  const esbuild = await import("esbuild");
-  const dir = mkdtempSync(join(tmpdir(), "trapline-sim-bench-"));
-  try {
-    const outfile = join(dir, "sim.bench.js");
-    await esbuild.build({
-      entryPoints: [fileURLToPath(import.meta.url)],
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      target: "node20",
-      outfile,
-      logLevel: "warning",
-      external: ["esbuild"],
-    });
-    const child = spawnSync(process.execPath, [outfile], {
-      stdio: "inherit",
-      env: { ...process.env, SIM_BENCH_BUNDLED: "1" },
-    });
-    if (child.status !== 0) throw new Error(`the bundled bench exited with status ${child.status}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const [status] = await runAsBundle(fileURLToPath(import.meta.url), [{ env: { SIM_BENCH_BUNDLED: "1" } }]);
+  if (status !== 0) throw new Error(`the bundled bench exited with status ${status}`);
 }
 
 if (process.env.SIM_BENCH_BUNDLED === "1") main("esbuild bundle");
