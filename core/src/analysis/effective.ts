@@ -29,16 +29,30 @@ const DEFAULT1_WORDS = ["pin", "proc", "exit", "entry"] as const;
 /** One computation per (vmcs, target) pair: the facade, estimator and simulator all ask. */
 const cache = new WeakMap<VmcsIR, { target: TargetIR; words: ControlWords }>();
 
+/** The implied default1 bits per DEFAULT1_WORDS entry, once per target (not per vmcs block). */
+const impliedCache = new WeakMap<TargetIR, { msrs: TargetIR["msrs"]; bits: bigint[] }>();
+
+function impliedDefault1(target: TargetIR): bigint[] {
+  const cached = impliedCache.get(target);
+  if (cached && cached.msrs === target.msrs) return cached.bits;
+  // Only the default1 class is implied (language spec: "Bits of the default1 class are
+  // implied as the target's capability MSRs require"); other must-be-one bits left out are a
+  // VM-entry failure that checks.ts reports, not something to paper over here.
+  const bits = DEFAULT1_WORDS.map(
+    (word) => controlWordCapability(target.msrs, word).mustBeOne & BigInt(DEFAULT1_BITS[word] >>> 0),
+  );
+  impliedCache.set(target, { msrs: target.msrs, bits });
+  return bits;
+}
+
 export function effectiveControls(vmcs: VmcsIR, target: TargetIR): ControlWords {
   const cached = cache.get(vmcs);
   if (cached && cached.target === target) return cached.words;
   const words: ControlWords = { ...vmcs.written };
-  for (const word of DEFAULT1_WORDS) {
-    // Only the default1 class is implied (language spec: "Bits of the default1 class are
-    // implied as the target's capability MSRs require"); other must-be-one bits left out are a
-    // VM-entry failure that checks.ts reports, not something to paper over here.
-    const { mustBeOne } = controlWordCapability(target.msrs, word);
-    words[word] |= mustBeOne & BigInt(DEFAULT1_BITS[word] >>> 0);
+  const implied = impliedDefault1(target);
+  for (let i = 0; i < DEFAULT1_WORDS.length; i++) {
+    const bits = implied[i]!;
+    if (bits !== 0n) words[DEFAULT1_WORDS[i]!] |= bits;
   }
   if ((words.proc & ACTIVATE_SECONDARY_BIT) === 0n) words.proc2 = 0n;
   if ((words.proc & ACTIVATE_TERTIARY_BIT) === 0n) words.proc3 = 0n;
