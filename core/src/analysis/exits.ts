@@ -221,6 +221,30 @@ function exitsWith(
   return d;
 }
 
+/** The wording for a secondary control, which also reads as 0 while the word is not activated. */
+const SECONDARY_NOTE = ", or the secondary controls are not activated";
+
+/**
+ * An instruction that exits exactly when one control is 1 (SDM Vol. 3C §26.1.3, the table of
+ * instructions that cause VM exits conditionally).
+ */
+function exitsIfSet(
+  ctx: ExitContext,
+  control: ControlRef,
+  code: number,
+  instruction: string,
+  controlName: string,
+  whenClearNote = "",
+): ExitDecision {
+  return on(ctx, control)
+    ? exitsWith(code, `${instruction} exits because ${controlName} is 1.`, state(ctx, control), SDM_COND)
+    : noExit(
+        `${instruction} does not exit (${controlName} is 0${whenClearNote}).`,
+        state(ctx, control),
+        SDM_COND,
+      );
+}
+
 function noExit(rule: string, controls: string[], reference: string, detail?: string): ExitDecision {
   const d: ExitDecision = { exits: [], rule, controls, reference };
   if (detail) d.detail = detail;
@@ -528,44 +552,13 @@ function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
             SDM_COND,
           );
     case "rdpmc":
-      return on(ctx, c.rdpmc)
-        ? exitsWith(REASON.RDPMC, "RDPMC exits because RDPMC exiting is 1.", state(ctx, c.rdpmc), SDM_COND)
-        : noExit("RDPMC does not exit (RDPMC exiting is 0).", state(ctx, c.rdpmc), SDM_COND);
+      return exitsIfSet(ctx, c.rdpmc, REASON.RDPMC, "RDPMC", "RDPMC exiting");
     case "rdrand":
-      return on(ctx, c.rdrand)
-        ? exitsWith(
-            REASON.RDRAND,
-            "RDRAND exits because RDRAND exiting is 1.",
-            state(ctx, c.rdrand),
-            SDM_COND,
-          )
-        : noExit(
-            "RDRAND does not exit (RDRAND exiting is 0, or the secondary controls are not activated).",
-            state(ctx, c.rdrand),
-            SDM_COND,
-          );
+      return exitsIfSet(ctx, c.rdrand, REASON.RDRAND, "RDRAND", "RDRAND exiting", SECONDARY_NOTE);
     case "rdseed":
-      return on(ctx, c.rdseed)
-        ? exitsWith(
-            REASON.RDSEED,
-            "RDSEED exits because RDSEED exiting is 1.",
-            state(ctx, c.rdseed),
-            SDM_COND,
-          )
-        : noExit(
-            "RDSEED does not exit (RDSEED exiting is 0, or the secondary controls are not activated).",
-            state(ctx, c.rdseed),
-            SDM_COND,
-          );
+      return exitsIfSet(ctx, c.rdseed, REASON.RDSEED, "RDSEED", "RDSEED exiting", SECONDARY_NOTE);
     case "invlpg":
-      return on(ctx, c.invlpg)
-        ? exitsWith(
-            REASON.INVLPG,
-            "INVLPG exits because INVLPG exiting is 1.",
-            state(ctx, c.invlpg),
-            SDM_COND,
-          )
-        : noExit("INVLPG does not exit (INVLPG exiting is 0).", state(ctx, c.invlpg), SDM_COND);
+      return exitsIfSet(ctx, c.invlpg, REASON.INVLPG, "INVLPG", "INVLPG exiting");
     case "invpcid":
       if (!on(ctx, c.invpcid))
         return withUd(ctx, "INVPCID raises #UD because enable INVPCID is 0.", state(ctx, c.invpcid));
@@ -582,23 +575,9 @@ function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
             SDM_COND,
           );
     case "wbinvd":
-      return on(ctx, c.wbinvd)
-        ? exitsWith(
-            REASON.WBINVD,
-            "WBINVD exits because WBINVD exiting is 1.",
-            state(ctx, c.wbinvd),
-            SDM_COND,
-          )
-        : noExit("WBINVD does not exit (WBINVD exiting is 0).", state(ctx, c.wbinvd), SDM_COND);
+      return exitsIfSet(ctx, c.wbinvd, REASON.WBINVD, "WBINVD", "WBINVD exiting");
     case "mov_dr":
-      return on(ctx, c.movDr)
-        ? exitsWith(
-            REASON.DR_ACCESS,
-            "MOV DR exits because MOV-DR exiting is 1.",
-            state(ctx, c.movDr),
-            SDM_COND,
-          )
-        : noExit("MOV DR does not exit (MOV-DR exiting is 0).", state(ctx, c.movDr), SDM_COND);
+      return exitsIfSet(ctx, c.movDr, REASON.DR_ACCESS, "MOV DR", "MOV-DR exiting");
     case "in":
     case "out":
       return decideIo(op.op, op.port, ctx);
