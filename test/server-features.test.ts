@@ -207,6 +207,48 @@ describe("completion", () => {
   });
 });
 
+describe("coalesce (notification coalescing extension)", () => {
+  const VIRTIO = readFileSync(join(REPO_ROOT, "examples", "e1000-vs-virtio.vmcs"), "utf8");
+
+  test("completion offers coalesce and send_ipi among the guest operations", async () => {
+    const { uri, position } = await openAt(
+      "vmcs k { }\nguest g on k {\n  path p rate 1k/s {\n    $0\n  }\n}\n",
+    );
+    const items = await client.request<CompletionItem[]>("textDocument/completion", {
+      textDocument: { uri },
+      position,
+    });
+    const coalesce = items.find((i) => i.label === "coalesce");
+    assert.ok(coalesce, "coalesce offered");
+    assert.match(JSON.stringify(coalesce.documentation), /once per N executions/);
+    assert.ok(items.some((i) => i.label === "send_ipi"));
+  });
+
+  test("hover on the keyword explains it; on the notification inside, the coalesced rate", async () => {
+    const at = VIRTIO.indexOf("coalesce 8 or 200us");
+    const keyword = await openAt(`${VIRTIO.slice(0, at + 2)}$0${VIRTIO.slice(at + 2)}`);
+    const keywordText = hoverText(
+      await client.request("textDocument/hover", {
+        textDocument: { uri: keyword.uri },
+        position: keyword.position,
+      }),
+    );
+    assert.match(keywordText, /notification coalescing/);
+
+    const notify = VIRTIO.indexOf("out 0xc010", at);
+    const op = await openAt(`${VIRTIO.slice(0, notify + 1)}$0${VIRTIO.slice(notify + 1)}`);
+    const opText = hoverText(
+      await client.request("textDocument/hover", { textDocument: { uri: op.uri }, position: op.position }),
+    );
+    assert.match(opText, /IO_INSTRUCTION \(30\)/);
+    // The rate the hover reports is the estimator's: fewer notifications than the 50k/s sends.
+    const estimate = analyze(VIRTIO).estimates.get("virtio")!;
+    const notifications = estimate.operations.find((o) => o.span.start === notify)!;
+    assert.ok(notifications.exitsPerSecond < 50_000 / 4, `coalesced: ${notifications.exitsPerSecond}/s`);
+    assert.ok(opText.includes(formatRate(notifications.exitsPerSecond)), "the hover shows that rate");
+  });
+});
+
 describe("navigation", () => {
   test("definition of a vmcs from a guest, references, rename", async () => {
     const { uri, position } = await openAt(exampleAt("on kvm {", 4));
