@@ -385,6 +385,22 @@ class Lowerer {
   }
 
   /** An integer in [min, max]. */
+  /**
+   * A one-value sugar statement (`preemption_timer N`, `posted_interrupt_vector V`,
+   * `tpr_threshold N`): the value, range-checked and also recorded as the VMCS field it sets.
+   */
+  private sugarField(
+    vmcs: VmcsIR,
+    statement: Statement,
+    what: string,
+    max: number,
+    fieldName: string,
+  ): number | undefined {
+    const value = this.integer(statement.items[0], what, statement.keyword, statement.keywordSpan, 0, max);
+    if (value !== undefined) this.setField(vmcs, fieldName, BigInt(value), statement.span);
+    return value;
+  }
+
   private integer(item: Item | undefined, what: string, after: string, at: Span, min: number, max: number) {
     if (item === undefined) {
       this.error("TL201", `expected ${what} after \`${after}\``, at);
@@ -809,38 +825,24 @@ class Lowerer {
         return;
       }
       case "preemption_timer": {
-        const ticks = this.integer(
-          statement.items[0],
+        const ticks = this.sugarField(
+          vmcs,
+          statement,
           "a timer value in ticks",
-          keyword,
-          statement.keywordSpan,
-          0,
           0xffffffff,
+          "VMX_PREEMPTION_TIMER_VALUE",
         );
-        if (ticks === undefined) return;
-        vmcs.preemptionTimer = { ticks, span: statement.span };
-        this.setField(vmcs, "VMX_PREEMPTION_TIMER_VALUE", BigInt(ticks), statement.span);
+        if (ticks !== undefined) vmcs.preemptionTimer = { ticks, span: statement.span };
         return;
       }
       case "posted_interrupt_vector": {
-        const vector = this.integer(statement.items[0], "a vector", keyword, statement.keywordSpan, 0, 255);
-        if (vector === undefined) return;
-        vmcs.postedInterruptVector = { vector, span: statement.span };
-        this.setField(vmcs, "POSTED_INTR_NV", BigInt(vector), statement.span);
+        const vector = this.sugarField(vmcs, statement, "a vector", 255, "POSTED_INTR_NV");
+        if (vector !== undefined) vmcs.postedInterruptVector = { vector, span: statement.span };
         return;
       }
       case "tpr_threshold": {
-        const value = this.integer(
-          statement.items[0],
-          "a TPR threshold",
-          keyword,
-          statement.keywordSpan,
-          0,
-          0xffffffff,
-        );
-        if (value === undefined) return;
-        vmcs.tprThreshold = { value, span: statement.span };
-        this.setField(vmcs, "TPR_THRESHOLD", BigInt(value), statement.span);
+        const value = this.sugarField(vmcs, statement, "a TPR threshold", 0xffffffff, "TPR_THRESHOLD");
+        if (value !== undefined) vmcs.tprThreshold = { value, span: statement.span };
         return;
       }
       case "eptp": {
