@@ -10,6 +10,7 @@
  */
 import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "../model/ir";
 import { exitReasonByCode } from "../vmx/exitReasons";
+import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
 import { type ControlRef, controlRef, effectiveControls, isSet } from "./effective";
@@ -1273,8 +1274,8 @@ function decideException(vector: number, errorCode: number | undefined, ctx: Exi
 // ---------------------------------------------------------------------------------------------
 // Dirty pages
 
-/** PML buffer entries (PML_LOG_NR_ENTRIES, arch/x86/kvm/vmx/vmx.h; vmx-facts §8). */
-export const PML_ENTRIES = 512;
+/** PML buffer entries (PML_LOG_NR_ENTRIES, arch/x86/kvm/vmx/vmx.h; the KVM_DEFAULTS table). */
+export const PML_ENTRIES = KVM_DEFAULTS.pmlEntries.value;
 
 function decideDirty(pages: number, ctx: ExitContext): ExitDecision {
   const c = ctl();
