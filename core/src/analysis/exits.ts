@@ -1199,7 +1199,7 @@ function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision {
       "PAUSE-loop exiting never fires: PLE_Gap is 0, so every PAUSE starts a new loop.",
       pleControls,
       SDM_COND,
-      "Set `ple gap 128 window 4096` (KVM's defaults, KVM_DEFAULT_PLE_GAP / KVM_VMX_DEFAULT_PLE_WINDOW).",
+      `Set \`ple gap ${KVM_DEFAULTS.pleGap.value} window ${KVM_DEFAULTS.pleWindow.value}\` (KVM's defaults, KVM_DEFAULT_PLE_GAP / KVM_VMX_DEFAULT_PLE_WINDOW).`,
     );
   const n = Math.floor(cycles / Math.max(1, window));
   const model = `A CPL-0 spin of T cycles with PAUSEs closer than PLE_Gap exits floor(T / PLE_Window) times: floor(${Math.round(cycles)} / ${window}) = ${n}. KVM's per-vCPU window growth (grow_ple_window) is left to the simulator.`;
