@@ -60,8 +60,12 @@ export interface BlockInfo {
 export class DocumentModel {
   /** Leaf entries sorted by start (ties: larger first, so the innermost comes last). */
   private readonly entries: IndexEntry[] = [];
-  /** Estimate of every guest operation, keyed by span start. */
-  readonly operationBySpan = new Map<number, OperationEstimate>();
+  /**
+   * Estimates of each guest's operations by span start, built per guest on first use: the
+   * core derives a guest's per-operation figures only when they are read, so a hover or the
+   * inlay hints of the visible lines cost only the guests they touch.
+   */
+  private readonly operationsByGuest = new Map<string, Map<number, OperationEstimate>>();
   readonly symbols = new Map<string, SymbolInfo>();
   readonly blocks: BlockInfo[] = [];
   /** Exits/s across every guest by basic reason, with the ReasonEstimate of each guest. */
@@ -188,7 +192,6 @@ export class DocumentModel {
     }
 
     for (const estimate of analysis.estimates.values()) {
-      for (const operation of estimate.operations) this.operationBySpan.set(operation.span.start, operation);
       for (const reason of estimate.byReason) {
         let total = this.reasonTotals.get(reason.code);
         if (!total) {
@@ -276,11 +279,29 @@ export class DocumentModel {
     }
   }
 
+  /** The estimate of a guest operation (or of a source's interrupt delivery) starting at `start`. */
+  operationAt(guest: GuestIR, start: number): OperationEstimate | undefined {
+    return this.operationsOf(guest.name).get(start);
+  }
+
+  private operationsOf(guestName: string): Map<number, OperationEstimate> {
+    let byStart = this.operationsByGuest.get(guestName);
+    if (byStart === undefined) {
+      byStart = new Map();
+      const estimate = this.analysis.estimates.get(guestName);
+      if (estimate) for (const operation of estimate.operations) byStart.set(operation.span.start, operation);
+      this.operationsByGuest.set(guestName, byStart);
+    }
+    return byStart;
+  }
+
   /** Guest operations in the file that exit with a basic reason, for references of a handler. */
   operationsExitingWith(code: number): OperationEstimate[] {
     const result: OperationEstimate[] = [];
-    for (const operation of this.operationBySpan.values()) {
-      if (operation.decision.exits.some((effect) => effect.reason.code === code)) result.push(operation);
+    for (const guestName of this.analysis.estimates.keys()) {
+      for (const operation of this.operationsOf(guestName).values()) {
+        if (operation.decision.exits.some((effect) => effect.reason.code === code)) result.push(operation);
+      }
     }
     return result.sort((a, b) => a.span.start - b.span.start);
   }

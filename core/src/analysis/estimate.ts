@@ -5,11 +5,19 @@
  * decided once, handler costs are cached per program, and the idle model is solved in closed
  * form (the busy share enters the equations linearly).
  */
-import type { Arrival, GuestOp, GuestSource, Program } from "../model/ir";
+import type { Arrival, GuestIR, GuestSource, Program } from "../model/ir";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
-import { decideDelivery, decideIdle, exitCount, guestContext, sourceContext, walkOps } from "./exits";
+import {
+  decideDelivery,
+  decideIdle,
+  type ExitContext,
+  exitCount,
+  guestContext,
+  sourceContext,
+  walkOps,
+} from "./exits";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 interface SourceModel {
@@ -26,7 +34,8 @@ interface SourceModel {
   deliveryExitCycles: number;
   /** `coalesce` flushes per execution that run at a timeout, as work of their own (§2.6). */
   deferredFlushes: number;
-  visits: { op: GuestOp; decision: ExitDecision; executions: number }[];
+  /** The context the source's operations are decided in (re-walked for `operations`). */
+  context: ExitContext;
 }
 
 export function estimateGuest(program: Program, guestName: string): GuestEstimate {
@@ -56,20 +65,11 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
     return c;
   };
 
-  // 1. Decide every operation once, per source.
+  // 1. Decide every operation once, per source (the per-operation figures are derived from the
+  //    same walk when first asked for: see GuestEstimateResult).
   const models: SourceModel[] = guest.sources.map((source) => {
     const sctx = sourceContext(ctx, source);
-    const visits: SourceModel["visits"] = [];
-    const walked = walkOps(
-      source.ops,
-      sctx,
-      (op, decision, executions) => {
-        visits.push({ op, decision, executions });
-      },
-      1,
-      false,
-      source.arrival,
-    );
+    const walked = walkOps(source.ops, sctx, undefined, 1, false, source.arrival);
     const delivery = decideDelivery(source, sctx).decision;
     return {
       source,
@@ -81,7 +81,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
       delivery,
       deliveryExitCycles: exitCycles(delivery.exits),
       deferredFlushes: walked.deferredFlushes,
-      visits,
+      context: sctx,
     };
   });
   const idle = decideIdle(ctx);
@@ -173,22 +173,8 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
     reasonRates.push({ reason, perSecond });
   };
   const paths: PathEstimate[] = [];
-  const operations: OperationEstimate[] = [];
   let guestCyclesPerSec = 0;
   let exitCyclesPerSec = 0;
-
-  // Decisions are shared between identical operations: cost each one once.
-  const perExitCycles = new Map<ExitDecision, number>();
-  const opEstimate = (span: Span, decision: ExitDecision, exitsPerSecond: number): OperationEstimate => {
-    let cyclesPerExit = perExitCycles.get(decision);
-    if (cyclesPerExit === undefined) {
-      const n = exitCount(decision);
-      cyclesPerExit = n > 0 ? exitCycles(decision.exits) / n : 0;
-      perExitCycles.set(decision, cyclesPerExit);
-    }
-    const vcpuShare = (exitsPerSecond * cyclesPerExit) / hz;
-    return { span, decision, exitsPerSecond, cyclesPerExit, vcpuShare, hostShare: vcpuShare * vcpus };
-  };
 
   for (const m of models) {
     const rate = m.tickless ? idlePeriods : m.rate;
@@ -212,18 +198,6 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
       guestCyclesPerExecution: m.computeCycles,
       exitCyclesPerExecution,
     });
-    if (m.source.kind !== "path")
-      operations.push(
-        opEstimate(m.source.nameSpan, m.delivery, rate * deliveryShare * exitCount(m.delivery)),
-      );
-    for (const v of m.visits)
-      operations.push(
-        opEstimate(
-          v.op.span,
-          v.decision,
-          v.decision.exits.length ? rate * v.executions * exitCount(v.decision) : 0,
-        ),
-      );
   }
 
   // 4. Idle periods.
@@ -245,9 +219,6 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
         guestCyclesPerExecution: 0,
         exitCyclesPerExecution: idleExitCycles,
       });
-    operations.push(
-      opEstimate(guest.idleSpan ?? guest.nameSpan, idle.decision, idlePeriods * exitCount(idle.decision)),
-    );
   }
 
   // 5. Per reason, all vCPUs.
@@ -274,17 +245,125 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   );
 
   const busy = guestCyclesPerSec + exitCyclesPerSec;
-  return {
-    ...empty,
-    vcpus,
-    exitsPerSecond: totalExitsPerSec,
-    overhead: busy > 0 ? exitCyclesPerSec / busy : 0,
-    hostCpu: (exitCyclesPerSec * vcpus) / hz,
-    demand: busy / hz,
-    byReason,
-    paths,
-    operations,
+  return new GuestEstimateResult(
+    {
+      guest: guestName,
+      target: empty.target,
+      vcpus,
+      exitsPerSecond: totalExitsPerSec,
+      overhead: busy > 0 ? exitCyclesPerSec / busy : 0,
+      hostCpu: (exitCyclesPerSec * vcpus) / hz,
+      demand: busy / hz,
+      byReason,
+      paths,
+    },
+    { models, idle, idleExitCycles, idlePeriods, pRun, hz, vcpus, guest, costOf },
+  );
+}
+
+/** What the per-operation figures are derived from, kept by the estimate until first asked. */
+interface OperationInputs {
+  models: SourceModel[];
+  idle: ReturnType<typeof decideIdle>;
+  idleExitCycles: number;
+  idlePeriods: number;
+  /** Share of interrupt arrivals that take their delivery exit. */
+  pRun: number;
+  hz: number;
+  vcpus: number;
+  guest: GuestIR;
+  costOf: (code: number) => number;
+}
+
+/**
+ * A guest's estimate. The per-operation figures (`operations`, for hovers, inlay hints and
+ * references) are derived on first read by walking the sources again with the same decisions
+ * (they are cached per vmcs): a diagnostic pass over a large file reads the totals of every
+ * guest but the operations of only the guests in view. The inputs are a private field, so a
+ * structured clone or JSON of the estimate carries the figures and not the program.
+ */
+class GuestEstimateResult implements GuestEstimate {
+  readonly guest: string;
+  readonly target: GuestEstimate["target"];
+  readonly vcpus: number;
+  readonly exitsPerSecond: number;
+  readonly overhead: number;
+  readonly hostCpu: number;
+  readonly demand: number;
+  readonly byReason: ReasonEstimate[];
+  readonly paths: PathEstimate[];
+  #operations: OperationEstimate[] | undefined = undefined;
+  #inputs: OperationInputs | undefined;
+
+  constructor(totals: Omit<GuestEstimate, "operations">, inputs: OperationInputs) {
+    this.guest = totals.guest;
+    this.target = totals.target;
+    this.vcpus = totals.vcpus;
+    this.exitsPerSecond = totals.exitsPerSecond;
+    this.overhead = totals.overhead;
+    this.hostCpu = totals.hostCpu;
+    this.demand = totals.demand;
+    this.byReason = totals.byReason;
+    this.paths = totals.paths;
+    this.#inputs = inputs;
+  }
+
+  get operations(): OperationEstimate[] {
+    if (this.#operations === undefined) {
+      this.#operations = operationEstimates(this.#inputs!);
+      this.#inputs = undefined;
+    }
+    return this.#operations;
+  }
+
+  toJSON(): GuestEstimate {
+    return { ...this, operations: this.operations };
+  }
+}
+
+/** Every operation's exits per second and cost, in source order, then the idle loop. */
+function operationEstimates(inputs: OperationInputs): OperationEstimate[] {
+  const { models, idle, idlePeriods, pRun, hz, vcpus, guest, costOf } = inputs;
+  const operations: OperationEstimate[] = [];
+  // Decisions are shared between identical operations: cost each one once.
+  const perExitCycles = new Map<ExitDecision, number>();
+  const opEstimate = (span: Span, decision: ExitDecision, exitsPerSecond: number): OperationEstimate => {
+    let cyclesPerExit = perExitCycles.get(decision);
+    if (cyclesPerExit === undefined) {
+      const n = exitCount(decision);
+      let cycles = 0;
+      for (const e of decision.exits) cycles += e.perExecution * costOf(e.reason.code);
+      cyclesPerExit = n > 0 ? cycles / n : 0;
+      perExitCycles.set(decision, cyclesPerExit);
+    }
+    const vcpuShare = (exitsPerSecond * cyclesPerExit) / hz;
+    return { span, decision, exitsPerSecond, cyclesPerExit, vcpuShare, hostShare: vcpuShare * vcpus };
   };
+  for (const m of models) {
+    const rate = m.tickless ? idlePeriods : m.rate;
+    const deliveryShare = m.tickless ? 1 : pRun;
+    if (m.source.kind !== "path")
+      operations.push(
+        opEstimate(m.source.nameSpan, m.delivery, rate * deliveryShare * exitCount(m.delivery)),
+      );
+    walkOps(
+      m.source.ops,
+      m.context,
+      (op, decision, executions) => {
+        operations.push(
+          opEstimate(op.span, decision, decision.exits.length ? rate * executions * exitCount(decision) : 0),
+        );
+      },
+      1,
+      false,
+      m.source.arrival,
+    );
+  }
+  if (idle.decision.exits.length > 0 || guest.idleSpan)
+    operations.push(
+      opEstimate(guest.idleSpan ?? guest.nameSpan, idle.decision, idlePeriods * exitCount(idle.decision)),
+    );
+  return operations;
 }
 
 function addPathExit(exits: PathEstimate["exits"], reason: ExitReasonDef, n: number): void {

@@ -139,7 +139,7 @@ function tokenTable(model: DocumentModel): TokenTable {
         break;
       }
       case "guestOp": {
-        const operation = model.operationBySpan.get(entry.op.span.start);
+        const operation = model.operationAt(entry.guest, entry.op.span.start);
         const exits = operation !== undefined && operation.decision.exits.length > 0;
         let end = span.start;
         while (end < span.end && isWordChar(text.charCodeAt(end))) end++;
@@ -273,7 +273,7 @@ export function inlayHints(model: DocumentModel, range: Span): InlayHint[] {
     if (entry.kind !== "guestOp" || entry.span.end < range.start) continue;
     const op = entry.op.op;
     if (op === "tsx" || op === "branch" || op === "repeat" || op === "coalesce") continue;
-    const operation = model.operationBySpan.get(entry.op.span.start);
+    const operation = model.operationAt(entry.guest, entry.op.span.start);
     if (!operation || operation.decision.exits.length === 0) continue;
     const reasons = operation.decision.exits.map((effect) => effect.reason.name).join(", ");
     hints.push({

@@ -48,7 +48,7 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
   const program = model.analysis.program;
   switch (entry.kind) {
     case "guestOp": {
-      const estimate = model.operationBySpan.get(entry.op.span.start);
+      const estimate = model.operationAt(entry.guest, entry.op.span.start);
       // On the operand of an MSR access, the MSR itself is the more useful answer.
       const word = wordAt(model.analysis.text, offset);
       if (word && (entry.op.op === "rdmsr" || entry.op.op === "wrmsr") && word.text !== entry.op.op) {

@@ -30,7 +30,7 @@ export function definitionAt(model: DocumentModel, uri: string, offset: number):
   // From a guest operation that exits, jump to the handler of its (first) exit reason.
   const entry = model.elementAt(offset);
   if (entry?.kind === "guestOp") {
-    const estimate = model.operationBySpan.get(entry.op.span.start);
+    const estimate = model.operationAt(entry.guest, entry.op.span.start);
     const reason = estimate?.decision.exits[0]?.reason;
     const handler = reason ? model.analysis.program.handlers.get(reason.code) : undefined;
     if (handler) return { uri, range: spanToRange(lines, handler.reasonSpan) };
