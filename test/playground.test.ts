@@ -1,8 +1,9 @@
 /**
  * The browser playground end to end in headless Chromium (Debian's, via playwright-core): the
  * production build of playground-dist/ served by scripts/serve-playground.mjs, the language
- * server in its worker, monaco's markers/hover/quick fixes, the `#src=` link, and "Run
- * simulation" drawing lanes in the timeline panel. Screenshots go to test-artifacts/playground/.
+ * server in its worker, monaco's markers/hover/quick fixes, the `#src=` link, "Run simulation"
+ * drawing lanes in the timeline panel, the target-CPU picker, the estimate report and the
+ * comparison of configurations. Screenshots go to test-artifacts/playground/.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -14,6 +15,7 @@ import type { PlaygroundHandle } from "../playground/src/main";
 import { hashForSource } from "../playground/src/state";
 // @ts-expect-error: a plain ES module without type declarations
 import { servePlayground } from "../scripts/serve-playground.mjs";
+import { formatRate } from "../server/src/format";
 import type { TimelineApp } from "../webview/src/app";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
 import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
@@ -49,6 +51,10 @@ guest app on posted {
   path work rate 10k/s { compute 20us  wrmsr IA32_TSC_DEADLINE }
 }
 `;
+
+const PML_EXAMPLE = readFileSync(join(REPO_ROOT, "examples", "pml-vs-write-protect.vmcs"), "utf8");
+/** The PML example without its `target broadwell` line: the page's default target applies. */
+const PML_WITHOUT_TARGET = PML_EXAMPLE.replace(/^target .*\n/m, "");
 
 /** Waits until the server has analysed the model's current version and its markers are on screen. */
 async function waitForAnalysis(page: Page): Promise<void> {
@@ -103,7 +109,7 @@ async function pointAt(page: Page, lineNumber: number, column: number): Promise<
   return point;
 }
 
-describe("browser playground", { timeout: 180_000 }, () => {
+describe("browser playground", { timeout: 360_000 }, () => {
   let browser: LaunchedBrowser | undefined;
   let server: { close(callback: () => void): void } | undefined;
   let url = "";
@@ -413,5 +419,348 @@ describe("browser playground", { timeout: 180_000 }, () => {
     assert.ok(selected.text.trim().length > 0, `the reveal selects source text: ${JSON.stringify(selected)}`);
     assert.ok(!selected.line.trim().startsWith("//"), `not a comment: ${selected.line}`);
     assert.deepEqual(pageErrors(), []);
+  });
+
+  it("the target-CPU picker: without a target line it sets the page's default target (kept in the link)", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    assert.ok(!/^target /m.test(PML_WITHOUT_TARGET));
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${url}${hashForSource(PML_WITHOUT_TARGET)}`);
+      await waitForAnalysis(page);
+      await page.waitForSelector("#target-picker:not([disabled])");
+      // The documented default profile: enable_pml is supported, no error.
+      assert.equal(await page.inputValue("#target-picker"), "skylake_server");
+      assert.equal(await page.getAttribute("#target-picker", "data-source"), "default");
+      assert.match((await page.textContent("#target-note")) ?? "", /no target line/);
+      assert.deepEqual(
+        (await markers(page)).filter((m) => m.severity === MARKER_ERROR),
+        [],
+      );
+      const options = await page.$$eval("#target-picker option", (list) =>
+        list.map((o) => (o as HTMLOptionElement).value),
+      );
+      assert.ok(options.includes("nehalem") && options.includes("sapphire_rapids"), options.join(", "));
+      assert.equal(options.length, 10, "every profile of core/src/vmx/profiles.ts");
+
+      const versionBefore = await page.evaluate(() => window.traplinePlayground!.model.getVersionId());
+      await page.selectOption("#target-picker", "nehalem");
+      await page.waitForFunction(() => window.traplinePlayground!.fileStatus()?.target.profile === "nehalem");
+      await page.waitForFunction(
+        (before) => window.traplinePlayground!.model.getVersionId() > before,
+        versionBefore,
+      );
+      await waitForAnalysis(page);
+      // Nehalem has no page-modification logging (Broadwell and later): VM entry would fail.
+      const errors = (await markers(page)).filter((m) => m.severity === MARKER_ERROR);
+      const pml = errors.find((m) => m.code === "VMX-CAP1" && /enable_pml/.test(m.message));
+      assert.ok(pml, JSON.stringify(errors));
+      assert.equal(await page.inputValue("#target-picker"), "nehalem");
+      assert.equal(
+        await page.evaluate(() => window.traplinePlayground!.model.getValue()),
+        PML_WITHOUT_TARGET,
+        "the text is unchanged",
+      );
+      assert.equal(
+        await page.evaluate(() => window.traplinePlayground!.editor.getModel()!.canUndo()),
+        false,
+        "nothing to undo: the target is not an edit of the text",
+      );
+      assert.equal(await page.isDisabled("#run-simulation"), true);
+      await page.waitForFunction(() => location.hash.endsWith("&target=nehalem"));
+
+      // The link reproduces it on a fresh page.
+      const link = page.url();
+      const second = await browser.context.newPage();
+      try {
+        await second.goto(link);
+        await waitForAnalysis(second);
+        assert.equal(
+          (await second.evaluate(() => window.traplinePlayground!.fileStatus()!)).target.profile,
+          "nehalem",
+        );
+        assert.ok((await markers(second)).some((m) => m.code === "VMX-CAP1"));
+      } finally {
+        await second.close();
+      }
+
+      // Back to a CPU with PML: the error goes.
+      await page.selectOption("#target-picker", "skylake_server");
+      await page.waitForFunction(
+        () => window.traplinePlayground!.fileStatus()?.target.profile === "skylake_server",
+      );
+      await page.waitForFunction(
+        () =>
+          window
+            .traplinePlayground!.monaco.editor.getModelMarkers({
+              resource: window.traplinePlayground!.model.uri,
+            })
+            .every(
+              (m) =>
+                m.code === undefined ||
+                !String(typeof m.code === "string" ? m.code : m.code.value).startsWith("VMX-CAP"),
+            ),
+        undefined,
+        { timeout: 20_000 },
+      );
+      await waitForAnalysis(page);
+      assert.deepEqual(
+        (await markers(page)).filter((m) => m.severity === MARKER_ERROR),
+        [],
+      );
+      assert.deepEqual(pageErrors(), []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the target-CPU picker rewrites the file's own target line, and undo takes it back", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${url}#example=pml-vs-write-protect.vmcs`);
+      await waitForAnalysis(page);
+      await page.waitForSelector("#target-picker:not([disabled])");
+      assert.equal(await page.inputValue("#target-picker"), "broadwell");
+      assert.equal(await page.getAttribute("#target-picker", "data-source"), "file");
+      assert.match((await page.textContent("#target-note")) ?? "", /target line/);
+      const defaultBefore = await page.evaluate(() => window.traplinePlayground!.defaultTarget());
+
+      await page.selectOption("#target-picker", "nehalem");
+      await page.waitForFunction(() =>
+        window.traplinePlayground!.model.getValue().includes("\ntarget nehalem @ 2.2GHz\n"),
+      );
+      await waitForAnalysis(page);
+      assert.equal(
+        (await page.evaluate(() => window.traplinePlayground!.fileStatus()!)).target.profile,
+        "nehalem",
+      );
+      assert.ok(
+        (await markers(page)).some((m) => m.code === "VMX-CAP1" && /enable_pml/.test(m.message)),
+        "PML is not available on Nehalem",
+      );
+      assert.equal(await page.inputValue("#example-picker"), "", "the text is now an edit of the example");
+      assert.equal(
+        await page.evaluate(() => window.traplinePlayground!.defaultTarget()),
+        defaultBefore,
+        "the page's default target is left alone",
+      );
+
+      await page.evaluate(() => {
+        const { editor } = window.traplinePlayground!;
+        editor.focus();
+        editor.trigger("test", "undo", null);
+      });
+      await page.waitForFunction(() =>
+        window.traplinePlayground!.model.getValue().includes("\ntarget broadwell @ 2.2GHz\n"),
+      );
+      await waitForAnalysis(page);
+      assert.equal(await page.inputValue("#target-picker"), "broadwell");
+      assert.deepEqual(
+        (await markers(page)).filter((m) => m.severity === MARKER_ERROR),
+        [],
+      );
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("Estimate report shows the server's Markdown report, with each guest's exits/s as the server computes it", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${url}#example=pml-vs-write-protect.vmcs`);
+      await waitForAnalysis(page);
+      await page.waitForSelector("#show-report:not([disabled])");
+      await page.click("#show-report");
+      await page.waitForSelector("#side-pane:not([hidden]) .report-markdown table");
+      const status = await page.evaluate(() => window.traplinePlayground!.fileStatus()!);
+      assert.equal(status.guests.length, 2);
+      const pane = page.locator("#side-pane .report-markdown");
+      for (const guest of status.guests) {
+        const section = pane.locator("h2", { hasText: `guest ${guest.name}` });
+        assert.equal(await section.count(), 1, `a section for ${guest.name}`);
+        // The section's first table is its totals: "exits | <rate>".
+        const exits = await section.evaluate((h2) => {
+          let node = h2.nextElementSibling;
+          while (node && node.tagName !== "TABLE") node = node.nextElementSibling;
+          const row = [...(node?.querySelectorAll("tr") ?? [])].find(
+            (tr) => tr.querySelector("td")?.textContent === "exits",
+          );
+          return row?.querySelectorAll("td")[1]?.textContent ?? "";
+        });
+        assert.equal(exits, formatRate(guest.exitsPerSecond), `${guest.name}'s exits/s`);
+      }
+      assert.match((await page.textContent("#side-pane-title")) ?? "", /Estimate report/);
+      // Rendered Markdown: headings and tables, no Markdown syntax left.
+      const text = (await pane.textContent()) ?? "";
+      assert.ok(!text.includes("|---"), "tables are rendered");
+      assert.match(text, /Broadwell/);
+      await page.screenshot({ path: artifactPath("playground", "estimate-report.png") });
+
+      // Live: an edit changes the report (the PML guest's rate doubled).
+      const pmlRateBefore = formatRate(status.guests.find((g) => g.name === "migrating_pml")!.exitsPerSecond);
+      await page.evaluate(() => {
+        const { editor, model } = window.traplinePlayground!;
+        const match = model.findMatches("dirty 16 pages", false, false, true, null, false)[1]!;
+        editor.executeEdits("test", [{ range: match.range, text: "dirty 32 pages" }]);
+      });
+      await waitForAnalysis(page);
+      const after = await page.evaluate(() => window.traplinePlayground!.fileStatus()!);
+      const pmlRateAfter = formatRate(after.guests.find((g) => g.name === "migrating_pml")!.exitsPerSecond);
+      assert.notEqual(pmlRateAfter, pmlRateBefore);
+      await page.waitForFunction(
+        (rate) =>
+          [...document.querySelectorAll("#side-pane .report-markdown td")].some(
+            (td) => td.textContent === rate,
+          ),
+        pmlRateAfter,
+      );
+
+      // A guest's cost lens (trapline.showEstimate) opens the report of that guest alone.
+      await page.evaluate(() => {
+        const { editor, model } = window.traplinePlayground!;
+        const match = model.findMatches("guest migrating_pml", false, false, true, null, false)[0]!;
+        editor.revealLineInCenter(match.range.startLineNumber);
+      });
+      const lens = page.locator(".codelens-decoration a", { hasText: /^overhead/ }).locator("visible=true");
+      await lens.last().waitFor({ timeout: 10_000 });
+      await lens.last().click();
+      await page.waitForFunction(() =>
+        /Estimate report: guest migrating_pml/.test(document.querySelector("#side-pane-title")?.textContent ?? ""),
+      );
+      await page.waitForFunction(
+        () => document.querySelectorAll("#side-pane .report-markdown h2").length === 1,
+      );
+
+      await page.click("#side-pane .side-pane-close");
+      assert.equal(await page.isHidden("#side-pane"), true);
+      assert.deepEqual(pageErrors(), []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the report pane escapes HTML in Markdown", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await playgroundPage();
+    await waitForAnalysis(page);
+    const result = await page.evaluate(() => {
+      const target = document.createElement("div");
+      document.body.append(target);
+      const rendered = window.traplinePlayground!.renderMarkdown(
+        target,
+        [
+          '# guest <img src=x onerror="window.__traplineInjected=1">',
+          "",
+          "| a | b |",
+          "|---|---:|",
+          "| <script>window.__traplineInjected=2</script> | [x](javascript:window.__traplineInjected=3) |",
+          "",
+          '<iframe src="javascript:1"></iframe>',
+          "",
+          "**bold** `code`",
+        ].join("\n"),
+      );
+      const summary = {
+        html: target.innerHTML,
+        text: target.textContent ?? "",
+        dangerous: target.querySelectorAll("img, script, iframe, [onerror]").length,
+        javascriptLinks: [...target.querySelectorAll("a")].filter((a) =>
+          /javascript:/i.test(a.getAttribute("href") ?? ""),
+        ).length,
+        tables: target.querySelectorAll("table").length,
+        bold: target.querySelectorAll("strong").length,
+      };
+      rendered.dispose();
+      target.remove();
+      return summary;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(result.dangerous, 0, result.html);
+    assert.equal(result.javascriptLinks, 0, result.html);
+    assert.equal(result.tables, 1, result.html);
+    assert.equal(result.bold, 1, result.html);
+    assert.match(result.text, /<img src=x/, "raw HTML shows as text");
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { __traplineInjected?: number }).__traplineInjected),
+      undefined,
+    );
+  });
+
+  it("Compare lists one row per vmcs block (and per extra CPU), and simulates A ↔ B in the panel", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${url}#example=pml-vs-write-protect.vmcs`);
+      await waitForAnalysis(page);
+      const info = await page.evaluate(() => window.traplinePlayground!.fileStatus()!);
+      const vmcsBlocks = [...PML_EXAMPLE.matchAll(/^vmcs (\w+)/gm)].map((m) => m[1]);
+      assert.deepEqual(vmcsBlocks, ["write_protect", "pml"]);
+      const guest = info.guests[0]!;
+      assert.equal(guest.name, "migrating_wp");
+      await page.waitForSelector("#show-compare:not([disabled])");
+      await page.click("#show-compare");
+      await page.waitForSelector("#side-pane:not([hidden]) table.compare-table tbody tr");
+      const rows = () =>
+        page.$$eval("#side-pane table.compare-table tbody tr", (trs) =>
+          trs.map((tr) => ({
+            vmcs: tr.getAttribute("data-vmcs"),
+            profile: tr.getAttribute("data-profile"),
+            cells: [...tr.querySelectorAll("td")].map((td) => td.textContent ?? ""),
+          })),
+        );
+      const first = await rows();
+      assert.deepEqual(
+        first.map((r) => [r.vmcs, r.profile]),
+        vmcsBlocks.map((name) => [name, "broadwell"]),
+        "one row per vmcs block on the file's target",
+      );
+      // The guest's own configuration is marked, with the exits/s the file status reports.
+      const own = first.find((r) => r.vmcs === guest.vmcs)!;
+      assert.match(own.cells[0]!, /\(as written\)/);
+      assert.equal(own.cells[2], formatRate(guest.exitsPerSecond));
+      // PML turns the write-protection faults into PML_FULL exits: far fewer exits.
+      const wp = first.find((r) => r.vmcs === "write_protect")!;
+      const pml = first.find((r) => r.vmcs === "pml")!;
+      assert.match(wp.cells[5]!, /EPT_VIOLATION/);
+      assert.match(pml.cells[5]!, /PML_FULL/);
+
+      // Another CPU: one more row per vmcs block.
+      await page.check('#side-pane .compare-profiles input[value="sapphire_rapids"]');
+      await page.waitForFunction(
+        () => document.querySelectorAll("#side-pane table.compare-table tbody tr").length === 4,
+      );
+      const second = await rows();
+      assert.deepEqual(
+        second.map((r) => [r.vmcs, r.profile]),
+        [
+          ["write_protect", "broadwell"],
+          ["pml", "broadwell"],
+          ["write_protect", "sapphire_rapids"],
+          ["pml", "sapphire_rapids"],
+        ],
+      );
+      await page.screenshot({ path: artifactPath("playground", "compare.png") });
+
+      // The simulated comparison: the panel's own compare view.
+      const simulate = page.locator('#side-pane tr[data-vmcs="pml"][data-profile="broadwell"] button', {
+        hasText: "Simulate",
+      });
+      assert.equal(await simulate.isEnabled(), true);
+      await simulate.click();
+      assert.equal(await page.isHidden("#side-pane"), true, "the pane gives way to the panel");
+      await page.waitForSelector('#run-status[data-status="done"]', { timeout: 90_000 });
+      const frame: Frame | null = page.frame({ url: /timeline\/index\.html$/ });
+      assert.ok(frame);
+      await frame.waitForFunction(
+        () => document.querySelector("header.header h2")?.textContent === "Compare configurations",
+      );
+      const runs = await frame.$$eval("header.header h3", (h3s) => h3s.map((h) => h.textContent ?? ""));
+      assert.equal(runs.length, 2, runs.join(" | "));
+      assert.deepEqual(pageErrors(), []);
+    } finally {
+      await page.close();
+    }
   });
 });

@@ -50,6 +50,7 @@ export class TraplineTransport implements Transport {
     { resolve: (value: unknown) => void; reject: (error: Error) => void }
   >();
   private readonly notificationHandlers = new Map<string, (params: unknown) => void>();
+  private readonly serverRequestHandlers = new Map<string, (params: unknown) => unknown>();
   private readonly requestObservers = new Map<string, () => () => void>();
   /** Client requests in flight that an observer watches: id → what to call once answered. */
   private readonly observedRequests = new Map<number | string, () => void>();
@@ -109,6 +110,14 @@ export class TraplineTransport implements Transport {
   }
 
   /**
+   * Answers the server's `method` requests (instead of MonacoLspClient, which answers the ones it
+   * does not know with an error): `handler`'s return value is the result.
+   */
+  onServerRequest(method: string, handler: (params: unknown) => unknown): void {
+    this.serverRequestHandlers.set(method, handler);
+  }
+
+  /**
    * Watches the client's own `method` requests: `onSend` runs as one is sent and returns what to
    * run once its answer has been applied (the page uses it to know which document version the
    * pulled diagnostics belong to).
@@ -143,6 +152,22 @@ export class TraplineTransport implements Transport {
       this.pending.delete(message.id);
       if (message.error) waiting.reject(new LspRequestError(message.error.code, message.error.message));
       else waiting.resolve(message.result);
+      return true;
+    }
+    if (message.method !== undefined && message.id !== undefined && message.id !== null) {
+      const handler = this.serverRequestHandlers.get(message.method);
+      if (!handler) return false;
+      let reply: JsonRpcMessage;
+      try {
+        reply = { jsonrpc: "2.0", id: message.id, result: handler(message.params) ?? null };
+      } catch (error) {
+        reply = {
+          jsonrpc: "2.0",
+          id: message.id,
+          error: { code: -32603, message: error instanceof Error ? error.message : String(error) },
+        };
+      }
+      this.inner.send(reply as unknown as Message).catch(() => undefined);
       return true;
     }
     if (message.method !== undefined && message.id === undefined) {

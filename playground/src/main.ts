@@ -1,19 +1,29 @@
 /**
  * The Trapline playground page: monaco with the `vmcs` language, the Trapline language server
- * in a Web Worker (the extension's server, through monaco's LSP client), an example picker, the
- * text kept in the URL (`#src=`) and local storage, and the extension's timeline panel in an
+ * in a Web Worker (the extension's server, through monaco's LSP client), an example picker, a
+ * target-CPU picker, the text kept in the URL (`#src=`) and local storage, the server's estimate
+ * report and configuration comparison in a pane, and the extension's timeline panel in an
  * iframe for "Run simulation". Everything is bundled: the page works offline from any static
  * host (playground-dist/, see docs/playground.md).
  */
 import * as monaco from "monaco-editor/editor/editor.api";
-import type { FileStatusParams } from "../../server/src/protocol";
-import type { RevealTarget, RunStatus } from "../../webview/src/protocol";
+import type { FileInfoResult, FileStatusParams, TraplineSettings } from "../../server/src/protocol";
+import type { RevealTarget, RunRequest, RunStatus } from "../../webview/src/protocol";
 import { DEFAULT_EXAMPLE, EXAMPLES, exampleSummary } from "./examples";
 import { registerVmcsLanguage, VMCS_LANGUAGE_ID } from "./language";
 import { startLanguageClient } from "./lspClient";
+import { renderUntrustedMarkdown } from "./markdown";
 import { PanelFrame } from "./panelFrame";
-import { FILE_STATUS_METHOD, RUN_SIMULATION_COMMAND } from "./protocolNames";
-import { hashForSource, initialSource, parseHash, storeSource } from "./state";
+import {
+  DIAGNOSTIC_REFRESH_METHOD,
+  DID_CHANGE_CONFIGURATION_METHOD,
+  FILE_INFO_METHOD,
+  FILE_STATUS_METHOD,
+  RUN_SIMULATION_COMMAND,
+  SHOW_ESTIMATE_COMMAND,
+} from "./protocolNames";
+import { type ProfileInfo, SidePane } from "./sidePane";
+import { hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
 import "./playground.css";
 
 /** Worker scripts, relative to the page (playground-dist/). */
@@ -42,6 +52,12 @@ export interface PlaygroundHandle {
   /** The model version whose diagnostics the markers show (0 before the first answer). */
   diagnosticsVersion(): number;
   runSimulation(guest?: string): void;
+  /** The target CPU for a file without a `target` line (undefined: the documented default). */
+  defaultTarget(): string | undefined;
+  /** The estimate report / comparison pane. */
+  sidePane: SidePane;
+  /** The report pane's Markdown renderer, for the escaping test. */
+  renderMarkdown(target: HTMLElement, markdown: string): { dispose(): void };
 }
 
 function element<T extends HTMLElement>(id: string): T {
@@ -59,6 +75,10 @@ function start(): void {
 
   const examplePicker = element<HTMLSelectElement>("example-picker");
   const guestPicker = element<HTMLSelectElement>("guest-picker");
+  const targetPicker = element<HTMLSelectElement>("target-picker");
+  const targetNote = element<HTMLElement>("target-note");
+  const reportButton = element<HTMLButtonElement>("show-report");
+  const compareButton = element<HTMLButtonElement>("show-compare");
   const runButton = element<HTMLButtonElement>("run-simulation");
   const copyLinkButton = element<HTMLButtonElement>("copy-link");
   const fileStatusLine = element<HTMLElement>("file-status");
@@ -101,13 +121,21 @@ function start(): void {
 
   let currentExample = opening.example ?? "";
   examplePicker.value = currentExample;
+  /** The target CPU for a file without a `target` line (the extension's `trapline.defaultTarget`). */
+  let defaultTarget = opening.target;
+  const settings = (): TraplineSettings => ({
+    inlayHints: true,
+    codeLens: true,
+    ...(defaultTarget ? { defaultTarget } : {}),
+  });
 
   // --- Language server -------------------------------------------------------------------
   const { transport, worker: languageServer } = startLanguageClient(LANGUAGE_SERVER_URL, {
-    settings: { inlayHints: true, codeLens: true },
-    // The "▶ Simulate" code lens runs RUN_SIMULATION_COMMAND, registered below.
+    settings: settings(),
+    // The "▶ Simulate" code lens runs RUN_SIMULATION_COMMAND, the cost lenses SHOW_ESTIMATE_COMMAND;
+    // both are registered below.
     simulateCommand: true,
-    estimateCommand: false,
+    estimateCommand: true,
   });
   // Which document version the markers on screen belong to: the server answers pull requests
   // (textDocument/diagnostic) for the version the client had when it asked.
@@ -129,10 +157,133 @@ function start(): void {
     if (status.uri.toLowerCase() !== model.uri.toString(true).toLowerCase()) return;
     latestStatus = status;
     renderFileStatus(status);
+    renderTarget(status);
+    if (profiles.length === 0) void loadProfiles();
+    sidePane.refresh();
   });
+  /** The document's URI exactly as the server knows it (the client's spelling). */
+  const documentUri = () => latestStatus?.uri ?? model.uri.toString();
   monaco.editor.registerCommand(RUN_SIMULATION_COMMAND, (_accessor, _uri: unknown, guest: unknown) => {
     runSimulation(typeof guest === "string" ? guest : undefined);
   });
+  monaco.editor.registerCommand(SHOW_ESTIMATE_COMMAND, (_accessor, _uri: unknown, guest: unknown) => {
+    sidePane.showReport(typeof guest === "string" ? guest : undefined);
+  });
+
+  // --- Target CPU ------------------------------------------------------------------------
+  // A file's own `target` line wins: with one, the picker rewrites its CPU name (an edit, so undo
+  // takes it back and the link carries it); without one, the picker sets the playground's default
+  // target, the extension's `trapline.defaultTarget` setting, which the server applies to files
+  // without a `target` line and the link carries as `&target=`.
+  let profiles: readonly ProfileInfo[] = [];
+  let loadingProfiles = false;
+  async function loadProfiles(): Promise<void> {
+    if (loadingProfiles) return;
+    loadingProfiles = true;
+    try {
+      const info = await transport.request<FileInfoResult>(FILE_INFO_METHOD, { uri: documentUri() });
+      if (info.profiles.length === 0) return;
+      profiles = info.profiles;
+      targetPicker.replaceChildren(
+        ...profiles.map((profile) => {
+          const option = new Option(`${profile.name} (${profile.year})`, profile.name);
+          option.title = profile.displayName;
+          return option;
+        }),
+      );
+      if (defaultTarget && !profiles.some((profile) => profile.name === defaultTarget)) {
+        showNotice(
+          `There is no target CPU named ${defaultTarget}: files without a target line use the default.`,
+        );
+        setDefaultTarget(undefined);
+      }
+      if (latestStatus) renderTarget(latestStatus);
+    } catch {
+      // The next file status tries again.
+    } finally {
+      loadingProfiles = false;
+    }
+  }
+
+  function renderTarget(status: FileStatusParams): void {
+    if (profiles.length === 0) return;
+    const { profile, declared } = status.target;
+    targetPicker.disabled = false;
+    targetPicker.value = profile;
+    const shown = profiles.find((p) => p.name === profile);
+    targetPicker.dataset.source = declared ? "file" : "default";
+    targetNote.textContent = declared ? "from the file's target line" : "no target line: playground default";
+    targetPicker.title = declared
+      ? `${shown?.displayName ?? profile}, named by the file's target line, which wins. Choosing another CPU rewrites that line (undo takes it back).`
+      : `${shown?.displayName ?? profile}. The file has no target line: it is analysed for the CPU chosen here (kept in the link). A target line in the file would win.`;
+  }
+
+  targetPicker.addEventListener("change", async () => {
+    const name = targetPicker.value;
+    const version = model.getVersionId();
+    let info: FileInfoResult;
+    try {
+      // The target line's range in the current version (the server analyses it first if needed).
+      info = await transport.request<FileInfoResult>(FILE_INFO_METHOD, { uri: documentUri() });
+    } catch (error) {
+      showNotice(
+        `The language server did not answer: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return;
+    }
+    if (model.getVersionId() !== version) {
+      // The text changed while asking: the range may be stale. Show what is in force; pick again.
+      if (latestStatus) renderTarget(latestStatus);
+      return;
+    }
+    const range = info.target.profileRange;
+    if (info.target.declared && range) {
+      editor.pushUndoStop();
+      editor.executeEdits("target-picker", [
+        {
+          range: new monaco.Range(
+            range.start.line + 1,
+            range.start.character + 1,
+            range.end.line + 1,
+            range.end.character + 1,
+          ),
+          text: name,
+        },
+      ]);
+      editor.pushUndoStop();
+    } else {
+      setDefaultTarget(name);
+    }
+  });
+
+  function setDefaultTarget(name: string | undefined): void {
+    if (name === defaultTarget) return;
+    defaultTarget = name;
+    storeTarget(storage, name);
+    // The server re-analyses every open file and asks for a diagnostics refresh (below).
+    void transport.notify(DID_CHANGE_CONFIGURATION_METHOD, { settings: { trapline: settings() } });
+    persistNow();
+  }
+
+  // The server asks the client to pull diagnostics again after a settings change. Monaco's LSP
+  // client has no handler for that request, and re-asks for diagnostics, semantic tokens and code
+  // lenses only when the text changes; so the page changes it and changes it back (one space at
+  // the end, outside the undo stack: the text and the undo history are as they were).
+  transport.onServerRequest(DIAGNOSTIC_REFRESH_METHOD, () => {
+    setTimeout(touchModel, 0);
+    return null;
+  });
+  let touching = false;
+  function touchModel(): void {
+    const end = model.getFullModelRange().getEndPosition();
+    touching = true;
+    try {
+      model.applyEdits([{ range: monaco.Range.fromPositions(end), text: " " }]);
+      model.applyEdits([{ range: monaco.Range.fromPositions(end, end.delta(0, 1)), text: "" }]);
+    } finally {
+      touching = false;
+    }
+  }
 
   function renderFileStatus(status: FileStatusParams): void {
     const parts = [
@@ -155,6 +306,12 @@ function start(): void {
     }
     if (names.includes(previous)) guestPicker.value = previous;
     guestPicker.disabled = names.length === 0;
+    reportButton.disabled = false;
+    compareButton.disabled = names.length === 0;
+    compareButton.title =
+      names.length === 0
+        ? "The file declares no guest"
+        : "The selected guest estimated under each vmcs block of the file, and on other CPUs";
     runButton.disabled = names.length === 0 || status.errors > 0;
     runButton.title =
       status.errors > 0
@@ -170,17 +327,42 @@ function start(): void {
     status: renderRunStatus,
   });
 
+  function runRequest(guest: string | undefined, vmcs?: string): RunRequest {
+    return {
+      text: model.getValue(),
+      fileName: currentExample || SCRATCH_FILE_NAME,
+      ...(guest ? { guest } : {}),
+      ...(vmcs ? { vmcs } : {}),
+      version: model.getVersionId(),
+      ...(defaultTarget ? { defaultTarget } : {}),
+    };
+  }
+
   function runSimulation(guest?: string): void {
     const chosen = guest ?? (guestPicker.value || undefined);
     if (chosen && guestPicker.value !== chosen) guestPicker.value = chosen;
-    panel.simulate({
-      text: model.getValue(),
-      fileName: currentExample || SCRATCH_FILE_NAME,
-      ...(chosen ? { guest: chosen } : {}),
-      version: model.getVersionId(),
-    });
+    sidePane.close();
+    panel.simulate(runRequest(chosen));
   }
   runButton.addEventListener("click", () => runSimulation());
+
+  // --- Estimate report and comparison ----------------------------------------------------
+  const sidePane = new SidePane(element("side-pane"), {
+    request: (method, params) => transport.request(method, params),
+    uri: documentUri,
+    status: () => latestStatus,
+    profiles: () => profiles,
+    selectedGuest: () => guestPicker.value || undefined,
+    simulateCompare: (guest, a, b) => {
+      sidePane.close();
+      panel.compare(runRequest(guest, a), runRequest(guest, b));
+    },
+  });
+  reportButton.addEventListener("click", () => sidePane.showReport());
+  compareButton.addEventListener("click", () => sidePane.showCompare(guestPicker.value || undefined));
+  guestPicker.addEventListener("change", () => {
+    if (sidePane.showing === "compare") sidePane.showCompare(guestPicker.value || undefined);
+  });
 
   function renderRunStatus(status: RunStatus, message: string | undefined, exits: number | undefined): void {
     const text =
@@ -229,6 +411,7 @@ function start(): void {
   let persistTimer: ReturnType<typeof setTimeout> | undefined;
   let lastPersistedHash = "";
   model.onDidChangeContent(() => {
+    if (touching) return;
     const text = model.getValue();
     if (currentExample && EXAMPLES.get(currentExample) !== text) {
       currentExample = "";
@@ -242,7 +425,7 @@ function start(): void {
     clearTimeout(persistTimer);
     const text = model.getValue();
     storeSource(storage, text);
-    const hash = hashForSource(text);
+    const hash = hashForSource(text, defaultTarget);
     if (hash !== location.hash) {
       lastPersistedHash = hash;
       // replaceState: typing must not fill the back button's history.
@@ -263,6 +446,7 @@ function start(): void {
     notice.hidden = true;
     const next = initialSource(location.hash, storage, EXAMPLES, DEFAULT_EXAMPLE);
     if (next.text !== model.getValue()) replaceText(next.text, next.example ?? "");
+    setDefaultTarget(next.target);
   });
 
   copyLinkButton.addEventListener("click", async () => {
@@ -291,6 +475,9 @@ function start(): void {
     fileStatus: () => latestStatus,
     diagnosticsVersion: () => diagnosticsVersion,
     runSimulation,
+    defaultTarget: () => defaultTarget,
+    sidePane,
+    renderMarkdown: renderUntrustedMarkdown,
   };
   editor.focus();
 }

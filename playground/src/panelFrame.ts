@@ -54,6 +54,11 @@ export class PanelFrame {
     this.post({ type: "simulate", request });
   }
 
+  /** Runs `a` and `b` in the panel's compare view (two aligned timelines, their differences). */
+  compare(a: RunRequest, b: RunRequest): void {
+    this.post({ type: "compareSimulate", a, b });
+  }
+
   cancel(): void {
     this.post({ type: "cancel" });
   }

@@ -10,6 +10,15 @@
 export const SOURCE_PARAM = "src";
 export const EXAMPLE_PARAM = "example";
 export const STORAGE_KEY = "trapline.playground.source";
+/**
+ * The target CPU the playground analyses a file without a `target` line for (the extension's
+ * `trapline.defaultTarget` setting): `&target=NAME` after the source in the link, and this key in
+ * local storage. A file's own `target` line always wins over it.
+ */
+export const TARGET_PARAM = "target";
+export const TARGET_STORAGE_KEY = "trapline.playground.defaultTarget";
+/** What a profile name looks like (core/src/vmx/profiles.ts); anything else in a link is dropped. */
+const PROFILE_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** Encodes text as base64url (RFC 4648 §5, no padding) of its UTF-8 bytes. */
 export function encodeSource(text: string): string {
@@ -51,8 +60,8 @@ export function decodeSource(encoded: string): string {
 
 /** What the fragment asks for: a source text, an example by file name, or nothing. */
 export type HashRequest =
-  | { kind: "source"; text: string }
-  | { kind: "example"; name: string }
+  | { kind: "source"; text: string; target?: string }
+  | { kind: "example"; name: string; target?: string }
   | { kind: "none" }
   | { kind: "invalid"; reason: string };
 
@@ -61,21 +70,24 @@ export function parseHash(hash: string): HashRequest {
   const params = new URLSearchParams(hash.startsWith("#") ? hash.slice(1) : hash);
   // URLSearchParams turns '+' into ' '; base64url has no '+', but a standard-base64 link might.
   const raw = params.get(SOURCE_PARAM);
+  const targetParam = params.get(TARGET_PARAM);
+  const target = targetParam !== null && PROFILE_NAME.test(targetParam) ? { target: targetParam } : {};
   if (raw !== null) {
     try {
-      return { kind: "source", text: decodeSource(raw.replace(/ /g, "+")) };
+      return { kind: "source", text: decodeSource(raw.replace(/ /g, "+")), ...target };
     } catch (error) {
       return { kind: "invalid", reason: error instanceof Error ? error.message : String(error) };
     }
   }
   const example = params.get(EXAMPLE_PARAM);
-  if (example) return { kind: "example", name: example };
+  if (example) return { kind: "example", name: example, ...target };
   return { kind: "none" };
 }
 
-/** The fragment for a text: `#src=…`. */
-export function hashForSource(text: string): string {
-  return `#${SOURCE_PARAM}=${encodeSource(text)}`;
+/** The fragment for a text: `#src=…`, then `&target=NAME` when the page has a default target. */
+export function hashForSource(text: string, target?: string): string {
+  const suffix = target && PROFILE_NAME.test(target) ? `&${TARGET_PARAM}=${target}` : "";
+  return `#${SOURCE_PARAM}=${encodeSource(text)}${suffix}`;
 }
 
 /** Local storage that tolerates being unavailable (private mode, opaque origins, quota). */
@@ -95,32 +107,67 @@ export function storeSource(storage: Storage | undefined, text: string): void {
   }
 }
 
+export function loadStoredTarget(storage: Storage | undefined): string | undefined {
+  try {
+    const stored = storage?.getItem(TARGET_STORAGE_KEY) ?? undefined;
+    return stored !== undefined && PROFILE_NAME.test(stored) ? stored : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stores the page's default target (`undefined`: the documented default, the key is removed). */
+export function storeTarget(storage: Storage | undefined, target: string | undefined): void {
+  try {
+    if (target) storage?.setItem(TARGET_STORAGE_KEY, target);
+    else storage?.removeItem(TARGET_STORAGE_KEY);
+  } catch {
+    // As for the source: the link still holds it.
+  }
+}
+
 /**
  * Which text to open with, in order: the link's `#src`, the link's `#example`, the last edit in
  * local storage, the default example. `invalid` carries the reason the link was rejected, so
- * the page can say so instead of silently showing something else.
+ * the page can say so instead of silently showing something else. `target` is the default target
+ * CPU that travels with the text: the link's `&target=` with a link's text (a link without one
+ * means the documented default, as its sender saw it), the stored one with the stored text.
  */
 export function initialSource(
   hash: string,
   storage: Storage | undefined,
   examples: ReadonlyMap<string, string>,
   defaultExample: string,
-): { text: string; example?: string; invalid?: string } {
+): { text: string; example?: string; target?: string; invalid?: string } {
   const request = parseHash(hash);
-  if (request.kind === "source") return { text: request.text, ...matchingExample(request.text, examples) };
+  const linkTarget = "target" in request && request.target ? { target: request.target } : {};
+  if (request.kind === "source")
+    return { text: request.text, ...matchingExample(request.text, examples), ...linkTarget };
   let invalid: string | undefined;
   if (request.kind === "invalid") invalid = request.reason;
   if (request.kind === "example") {
     const text = examples.get(request.name);
-    if (text !== undefined) return { text, example: request.name };
+    if (text !== undefined) return { text, example: request.name, ...linkTarget };
     invalid = `there is no example named ${request.name}`;
   }
   const stored = loadStoredSource(storage);
-  const base = stored !== undefined ? { text: stored, ...matchingExample(stored, examples) } : defaultText();
+  const storedTarget = loadStoredTarget(storage);
+  const base =
+    stored !== undefined
+      ? {
+          text: stored,
+          ...matchingExample(stored, examples),
+          ...(storedTarget ? { target: storedTarget } : {}),
+        }
+      : defaultText();
   return invalid ? { ...base, invalid } : base;
 
-  function defaultText(): { text: string; example?: string } {
-    return { text: examples.get(defaultExample) ?? "", example: defaultExample };
+  function defaultText(): { text: string; example?: string; target?: string } {
+    return {
+      text: examples.get(defaultExample) ?? "",
+      example: defaultExample,
+      ...(storedTarget ? { target: storedTarget } : {}),
+    };
   }
 }
 
