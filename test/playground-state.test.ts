@@ -10,7 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exampleSummary } from "../playground/src/exampleSummary";
-import { FILE_STATUS_METHOD, RUN_SIMULATION_COMMAND } from "../playground/src/protocolNames";
+import {
+  COMPARE_METHOD,
+  ESTIMATE_REPORT_METHOD,
+  FILE_INFO_METHOD,
+  FILE_STATUS_METHOD,
+  RUN_SIMULATION_COMMAND,
+  SHOW_ESTIMATE_COMMAND,
+} from "../playground/src/protocolNames";
 import {
   decodeSource,
   encodeSource,
@@ -19,10 +26,15 @@ import {
   parseHash,
   SourceDecodeError,
   STORAGE_KEY,
+  storeTarget,
+  TARGET_STORAGE_KEY,
 } from "../playground/src/state";
 // @ts-expect-error: a plain ES module without type declarations
 import { resolveStaticPath, servePlayground } from "../scripts/serve-playground.mjs";
 import {
+  CompareRequest,
+  EstimateReportRequest,
+  FileInfoRequest,
   FileStatusNotification,
   RUN_SIMULATION_COMMAND as SERVER_RUN_SIMULATION,
 } from "../server/src/protocol";
@@ -101,6 +113,23 @@ describe("parseHash", () => {
     const result = parseHash("#src=%%%");
     assert.equal(result.kind, "invalid");
   });
+
+  it("carries the default target CPU as &target=, and drops one that is not a profile name", () => {
+    assert.equal(hashForSource("vmcs a {}", "nehalem"), `${hashForSource("vmcs a {}")}&target=nehalem`);
+    assert.equal(hashForSource("vmcs a {}", undefined), hashForSource("vmcs a {}"));
+    assert.deepEqual(parseHash(hashForSource("vmcs a {}", "nehalem")), {
+      kind: "source",
+      text: "vmcs a {}",
+      target: "nehalem",
+    });
+    assert.deepEqual(parseHash("#example=ple.vmcs&target=haswell"), {
+      kind: "example",
+      name: "ple.vmcs",
+      target: "haswell",
+    });
+    assert.deepEqual(parseHash(`${hashForSource("x")}&target=%3Cb%3E`), { kind: "source", text: "x" });
+    assert.equal(hashForSource("x", "<b>"), hashForSource("x"));
+  });
 });
 
 describe("initialSource", () => {
@@ -144,6 +173,25 @@ describe("initialSource", () => {
     assert.match(unknown.invalid ?? "", /no example named zzz\.vmcs/);
   });
 
+  it("takes the default target with the text: the link's with a link, the stored one with the stored text", () => {
+    const storage = memoryStorage({ [STORAGE_KEY]: "stored", [TARGET_STORAGE_KEY]: "westmere" });
+    assert.deepEqual(initialSource(hashForSource("edited", "nehalem"), storage, examples, "a.vmcs"), {
+      text: "edited",
+      target: "nehalem",
+    });
+    // A link without &target= is what its sender saw with the documented default.
+    assert.deepEqual(initialSource(hashForSource("edited"), storage, examples, "a.vmcs"), { text: "edited" });
+    assert.deepEqual(initialSource("#example=b.vmcs&target=haswell", storage, examples, "a.vmcs"), {
+      text: "vmcs b {}\n",
+      example: "b.vmcs",
+      target: "haswell",
+    });
+    assert.deepEqual(initialSource("", storage, examples, "a.vmcs"), { text: "stored", target: "westmere" });
+    storeTarget(storage, undefined);
+    assert.equal(storage.getItem(TARGET_STORAGE_KEY), null);
+    assert.deepEqual(initialSource("", storage, examples, "a.vmcs"), { text: "stored" });
+  });
+
   it("survives a storage that throws", () => {
     const hostile = memoryStorage();
     hostile.getItem = () => {
@@ -180,7 +228,13 @@ describe("examples and protocol names", () => {
 
   it("uses the server's method and command names", () => {
     assert.equal(FILE_STATUS_METHOD, FileStatusNotification.method);
+    assert.equal(ESTIMATE_REPORT_METHOD, EstimateReportRequest.method);
+    assert.equal(COMPARE_METHOD, CompareRequest.method);
+    assert.equal(FILE_INFO_METHOD, FileInfoRequest.method);
     assert.equal(RUN_SIMULATION_COMMAND, SERVER_RUN_SIMULATION);
+    // The cost lenses' command has no constant in protocol.ts: the lens code names it.
+    const decorations = readFileSync(join(REPO_ROOT, "server", "src", "features", "decorations.ts"), "utf8");
+    assert.ok(decorations.includes(`command: "${SHOW_ESTIMATE_COMMAND}"`));
   });
 });
 

@@ -109,7 +109,7 @@ async function pointAt(page: Page, lineNumber: number, column: number): Promise<
   return point;
 }
 
-describe("browser playground", { timeout: 360_000 }, () => {
+describe("browser playground", { timeout: 240_000 }, () => {
   let browser: LaunchedBrowser | undefined;
   let server: { close(callback: () => void): void } | undefined;
   let url = "";
