@@ -89,7 +89,7 @@ describe("parser", () => {
     );
     const vmcs = file.decls[1] as VmcsDecl;
     assert.equal(vmcs.name?.name, "kvm");
-    assert.equal(text.slice(vmcs.name!.span.start, vmcs.name!.span.end), "kvm");
+    assert.equal(text.slice(vmcs.name!.start, vmcs.name!.end), "kvm");
     const body = stmts(vmcs.body);
     assert.deepEqual(
       body.map((s) => s.keyword),
@@ -105,7 +105,7 @@ describe("parser", () => {
       "activate_secondary_controls",
     ]);
     assert.equal(text.slice(body[1]!.keywordSpan.start, body[1]!.keywordSpan.end), "proc");
-    assert.ok(text.slice(body[1]!.span.start, body[1]!.span.end).endsWith("activate_secondary_controls"));
+    assert.ok(text.slice(body[1]!.start, body[1]!.end).endsWith("activate_secondary_controls"));
     assert.deepEqual(words(body[6]!), ["trap", "Range", "Range"]);
     assert.equal(body[10]!.body?.entries.length, 2);
     assert.equal(body[10]?.body?.entries[1]?.kind, "EptEntry");

@@ -1,7 +1,11 @@
 /**
- * The syntax tree. Every node has a precise `span`; declarations keep their keyword and name
- * spans; statements keep their keyword span and every item with its own span, so the language
- * server can append to a `proc` line, complete inside a list, or rename a single token.
+ * The syntax tree. Every node is its own text range: it extends {@link Span} with the `start`
+ * and `end` offsets of the text it covers (as TypeScript's nodes carry `pos` and `end`), so a
+ * node is passed wherever a span is expected and the tree holds no separate span objects —
+ * a 10,000-line file has some 40,000 nodes, and half of the tree's objects were their spans.
+ * Declarations also keep their keyword span, statements their keyword span, blocks their
+ * braces, so the language server can append to a `proc` line, complete inside a list, or
+ * rename a single token.
  *
  * Statements are uniform (keyword + items + optional body) rather than one node type per
  * keyword: the parser knows each keyword's shape (grammar.ts) for extent and messages, and
@@ -9,51 +13,45 @@
  */
 import type { Span } from "../source";
 
-export interface Ident {
+export interface Ident extends Span {
   kind: "Ident";
   name: string;
-  span: Span;
 }
 
-export interface NumberLit {
+export interface NumberLit extends Span {
   kind: "Number";
   /** Numeric value (may be inexact beyond 2^53; use `integerValue` from the lexer for bigint). */
   value: number;
   /** Source text, e.g. `0xfebf_0000`. */
   text: string;
   integer: boolean;
-  span: Span;
 }
 
-export interface QuantityLit {
+export interface QuantityLit extends Span {
   kind: "Quantity";
   /** The number part. */
   value: number;
   /** As written: `us`, `GHz`, `k/s`, `%`. */
   unit: string;
   text: string;
-  span: Span;
 }
 
-export interface ExceptionLit {
+export interface ExceptionLit extends Span {
   kind: "Exception";
   /** With the `#`: `#PF`. */
   mnemonic: string;
-  span: Span;
 }
 
-export interface RangeLit {
+export interface RangeLit extends Span {
   kind: "Range";
   from: NumberLit;
   to: NumberLit;
-  span: Span;
 }
 
 /** `=`, `<`, `<=`, `:` and `@` kept as items where the grammar has them (`field X = 1`). */
-export interface PunctLit {
+export interface PunctLit extends Span {
   kind: "Punct";
   text: string;
-  span: Span;
 }
 
 export type Value = NumberLit | QuantityLit;
@@ -71,7 +69,7 @@ export type BlockContext =
   | "handlerArms"
   | "guestArms";
 
-export interface Statement {
+export interface Statement extends Span {
   kind: "Statement";
   keyword: string;
   keywordSpan: Span;
@@ -80,39 +78,35 @@ export interface Statement {
   body?: Block;
   /** False when the keyword is not a statement of its block (already diagnosed). */
   known: boolean;
-  span: Span;
 }
 
 /** One arm of `branch { P% [LABEL:] OPS … }`. */
-export interface Arm {
+export interface Arm extends Span {
   kind: "Arm";
   probability: Value;
   label?: Ident;
   statements: Statement[];
-  span: Span;
 }
 
 /** One line of an `ept { … }` block: `RANGE PERMS`. A single address means its 4 KiB page. */
-export interface EptEntry {
+export interface EptEntry extends Span {
   kind: "EptEntry";
   range: RangeLit | NumberLit;
   perms: Ident[];
-  span: Span;
 }
 
 /** One budget in `expect G { METRIC < VALUE … }`: metric words, comparator, limit. */
-export interface Budget {
+export interface Budget extends Span {
   kind: "Budget";
   /** `overhead`, `exits EPT_MISCONFIG`, `p99 irq_latency`. */
   metric: Ident[];
   comparator?: PunctLit;
   value?: Value;
-  span: Span;
 }
 
 export type BlockEntry = Statement | Arm | EptEntry | Budget;
 
-export interface Block {
+export interface Block extends Span {
   kind: "Block";
   context: BlockContext;
   entries: BlockEntry[];
@@ -120,12 +114,10 @@ export interface Block {
   open: Span;
   /** The `}`; absent when the block is unclosed (diagnosed). */
   close?: Span;
-  span: Span;
 }
 
-interface DeclBase {
+interface DeclBase extends Span {
   keywordSpan: Span;
-  span: Span;
 }
 
 export interface TargetDecl extends DeclBase {
@@ -178,10 +170,9 @@ export interface SimulateDecl extends DeclBase {
 
 export type Decl = TargetDecl | VmcsDecl | HandlerDecl | FnDecl | GuestDecl | ExpectDecl | SimulateDecl;
 
-export interface SourceFile {
+export interface SourceFile extends Span {
   kind: "File";
   decls: Decl[];
-  span: Span;
 }
 
 export type Node = SourceFile | Decl | Block | BlockEntry | Item;

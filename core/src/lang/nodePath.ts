@@ -5,8 +5,8 @@
  */
 import type { Block, BlockEntry, Decl, Item, Node, SourceFile } from "./ast";
 
-function covers(node: { span: { start: number; end: number } }, offset: number): boolean {
-  return node.span.start <= offset && offset <= node.span.end;
+function covers(node: Node, offset: number): boolean {
+  return node.start <= offset && offset <= node.end;
 }
 
 function childrenOf(node: Node): readonly Node[] {
@@ -58,7 +58,7 @@ export function nodePathAt(file: SourceFile, offset: number): Node[] {
     // Children are in source order; prefer the last one covering the offset (so at `a|b`
     // boundaries the token that starts at the offset wins).
     for (const child of children) {
-      if (child.span.start > offset) break;
+      if (child.start > offset) break;
       if (covers(child, offset)) found = child;
     }
     if (found === undefined) return path;

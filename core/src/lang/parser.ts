@@ -307,7 +307,7 @@ class Parser {
       }
       if (this.pos === start) this.next();
     }
-    return { kind: "File", decls, span: { start: 0, end: this.text.length } };
+    return { kind: "File", decls, start: 0, end: this.text.length };
   }
 
   private parseDecl(keyword: string): Decl | undefined {
@@ -323,12 +323,12 @@ class Parser {
           frequency = this.expectValue("a frequency such as `2.1GHz`", "@");
         }
         const body = this.isPunct(this.peek(), "{") ? this.parseBlock("target", 1) : undefined;
-        return { kind: "Target", keywordSpan, profile, frequency, body, span: { start, end: this.lastEnd } };
+        return { kind: "Target", keywordSpan, profile, frequency, body, start, end: this.lastEnd };
       }
       case "vmcs": {
         const name = this.expectIdent("a name", "vmcs");
         const body = this.expectBlock("vmcs", name ? `vmcs ${name.name}` : "vmcs");
-        return { kind: "Vmcs", keywordSpan, name, body, span: { start, end: this.lastEnd } };
+        return { kind: "Vmcs", keywordSpan, name, body, start, end: this.lastEnd };
       }
       case "handler": {
         let reason: Ident | NumberLit | undefined;
@@ -337,12 +337,12 @@ class Parser {
         else reason = this.expectIdent("an exit reason such as `EPT_VIOLATION`", "handler");
         const title = reason ? `handler ${reason.kind === "Ident" ? reason.name : reason.text}` : "handler";
         const body = this.expectBlock("handler", title);
-        return { kind: "Handler", keywordSpan, reason, body, span: { start, end: this.lastEnd } };
+        return { kind: "Handler", keywordSpan, reason, body, start, end: this.lastEnd };
       }
       case "fn": {
         const name = this.expectIdent("a name", "fn");
         const body = this.expectBlock("handler", name ? `fn ${name.name}` : "fn");
-        return { kind: "Fn", keywordSpan, name, body, span: { start, end: this.lastEnd } };
+        return { kind: "Fn", keywordSpan, name, body, start, end: this.lastEnd };
       }
       case "guest": {
         const name = this.expectIdent("a name", "guest");
@@ -360,12 +360,12 @@ class Parser {
           );
         }
         const body = this.expectBlock("guest", name ? `guest ${name.name}` : "guest");
-        return { kind: "Guest", keywordSpan, name, onSpan, vmcs, body, span: { start, end: this.lastEnd } };
+        return { kind: "Guest", keywordSpan, name, onSpan, vmcs, body, start, end: this.lastEnd };
       }
       case "expect": {
         const guest = this.expectIdent("a guest name", "expect");
         const body = this.expectBlock("expect", guest ? `expect ${guest.name}` : "expect");
-        return { kind: "Expect", keywordSpan, guest, body, span: { start, end: this.lastEnd } };
+        return { kind: "Expect", keywordSpan, guest, body, start, end: this.lastEnd };
       }
       case "simulate": {
         const guest = this.expectIdent("a guest name", "simulate");
@@ -398,7 +398,7 @@ class Parser {
             spanOf(this.peek()),
           );
         }
-        return { kind: "Simulate", keywordSpan, guest, duration, seed, span: { start, end: this.lastEnd } };
+        return { kind: "Simulate", keywordSpan, guest, duration, seed, start, end: this.lastEnd };
       }
     }
     return undefined;
@@ -413,7 +413,7 @@ class Parser {
     const token = this.peek();
     if (token.kind === "ident" && !token.lineStart && !this.isPunct(token, "{")) {
       this.next();
-      return { kind: "Ident", name: token.text, span: spanOf(token) };
+      return { kind: "Ident", name: token.text, start: token.start, end: token.end };
     }
     this.error("TL011", `expected ${what} after \`${after}\`, found ${this.found(token)}`, spanOf(token));
     return undefined;
@@ -452,7 +452,8 @@ class Parser {
         entries: [],
         open,
         close,
-        span: { start: open.start, end: this.lastEnd },
+        start: open.start,
+        end: this.lastEnd,
       };
     }
     const base = this.scratchTop;
@@ -484,7 +485,7 @@ class Parser {
       if (this.pos === before) this.next();
     }
     const entries = this.collect<BlockEntry>(base);
-    return { kind: "Block", context, entries, open, close, span: { start: open.start, end: this.lastEnd } };
+    return { kind: "Block", context, entries, open, close, start: open.start, end: this.lastEnd };
   }
 
   private parseStatement(context: BlockContext, depth: number, inArm: boolean): Statement | undefined {
@@ -533,7 +534,8 @@ class Parser {
         keywordSpan,
         items: this.collect<Item>(base),
         known: false,
-        span: { start: keywordSpan.start, end: this.lastEnd },
+        start: keywordSpan.start,
+        end: this.lastEnd,
       };
     }
     return this.parseKnownStatement(context, table, shape, depth, inArm);
@@ -613,9 +615,8 @@ class Parser {
       items,
       body,
       known: true,
-      // A bare keyword (`eoi`, `halt`): the statement's span is the keyword's. Spans are never
-      // mutated once built, so sharing the object saves one per such statement.
-      span: end === keywordSpan.end ? keywordSpan : { start: keywordSpan.start, end },
+      start: keywordSpan.start,
+      end,
     };
   }
 
@@ -625,7 +626,8 @@ class Parser {
       value: token.value,
       text: token.text,
       integer: token.integer,
-      span: spanOf(token),
+      start: token.start,
+      end: token.end,
     };
   }
 
@@ -634,16 +636,22 @@ class Parser {
     const token = this.next();
     switch (token.kind) {
       case "ident":
-        return { kind: "Ident", name: token.text, span: spanOf(token) };
+        return { kind: "Ident", name: token.text, start: token.start, end: token.end };
       case "exception":
-        return { kind: "Exception", mnemonic: token.text, span: spanOf(token) } satisfies ExceptionLit;
+        return {
+          kind: "Exception",
+          mnemonic: token.text,
+          start: token.start,
+          end: token.end,
+        } satisfies ExceptionLit;
       case "quantity":
         return {
           kind: "Quantity",
           value: token.value,
           unit: token.unit,
           text: token.text,
-          span: spanOf(token),
+          start: token.start,
+          end: token.end,
         } satisfies QuantityLit;
       case "number": {
         const from = this.numberLit(token);
@@ -657,7 +665,8 @@ class Parser {
               kind: "Range",
               from,
               to: this.numberLit(to),
-              span: { start: token.start, end: to.end },
+              start: token.start,
+              end: to.end,
             } satisfies RangeLit;
           }
           this.error(
@@ -696,7 +705,8 @@ class Parser {
             value: token.value,
             unit: after.text,
             text: `${token.text}${after.text}`,
-            span: { start: token.start, end: after.end },
+            start: token.start,
+            end: after.end,
           };
         }
         return from;
@@ -704,7 +714,7 @@ class Parser {
       case "punct": {
         const text = token.text;
         if (text === "=" || text === "<" || text === "<=" || text === ":" || text === "@") {
-          return { kind: "Punct", text, span: spanOf(token) } satisfies PunctLit;
+          return { kind: "Punct", text, start: token.start, end: token.end } satisfies PunctLit;
         }
         this.error("TL011", `unexpected \`${text}\``, spanOf(token));
         return undefined;
@@ -735,12 +745,13 @@ class Parser {
       value: token.value,
       unit: token.unit,
       text: token.text,
-      span: spanOf(token),
+      start: token.start,
+      end: token.end,
     };
     let label: Ident | undefined;
     const maybeLabel = this.peek();
     if (maybeLabel.kind === "ident" && this.isPunct(this.peekSecond(), ":")) {
-      label = { kind: "Ident", name: maybeLabel.text, span: spanOf(maybeLabel) };
+      label = { kind: "Ident", name: maybeLabel.text, start: maybeLabel.start, end: maybeLabel.end };
       this.next();
       this.next();
     }
@@ -755,7 +766,7 @@ class Parser {
       if (this.pos === before) this.next();
     }
     const statements = this.collect<Statement>(base);
-    return { kind: "Arm", probability, label, statements, span: { start, end: this.lastEnd } };
+    return { kind: "Arm", probability, label, statements, start, end: this.lastEnd };
   }
 
   private parseEptEntry(): EptEntry | undefined {
@@ -776,7 +787,7 @@ class Parser {
     while (true) {
       const next = this.peek();
       if (next.kind !== "ident" || next.lineStart) break;
-      this.pushScratch({ kind: "Ident", name: next.text, span: spanOf(next) } satisfies Ident);
+      this.pushScratch({ kind: "Ident", name: next.text, start: next.start, end: next.end } satisfies Ident);
       this.next();
     }
     const perms = this.collect<Ident>(base);
@@ -787,7 +798,7 @@ class Parser {
         spanOf(this.peek()),
       );
     }
-    return { kind: "EptEntry", range, perms, span: { start, end: this.lastEnd } };
+    return { kind: "EptEntry", range, perms, start, end: this.lastEnd };
   }
 
   private parseBudget(): Budget | undefined {
@@ -807,7 +818,7 @@ class Parser {
     while (true) {
       const token = this.peek();
       if (token.kind !== "ident" || (metric.length > 0 && token.lineStart)) break;
-      metric.push({ kind: "Ident", name: token.text, span: spanOf(token) });
+      metric.push({ kind: "Ident", name: token.text, start: token.start, end: token.end });
       this.next();
     }
     const metricText = metric.map((m) => m.name).join(" ");
@@ -819,7 +830,7 @@ class Parser {
       (compare.text === "<" || compare.text === "<=" || compare.text === ">" || compare.text === ">=")
     ) {
       this.next();
-      comparator = { kind: "Punct", text: compare.text, span: spanOf(compare) };
+      comparator = { kind: "Punct", text: compare.text, start: compare.start, end: compare.end };
       value = this.expectValue("a limit", compare.text);
     } else {
       this.error(
@@ -829,6 +840,6 @@ class Parser {
       );
       this.skipLine(false);
     }
-    return { kind: "Budget", metric, comparator, value, span: { start, end: this.lastEnd } };
+    return { kind: "Budget", metric, comparator, value, start, end: this.lastEnd };
   }
 }

@@ -12,7 +12,6 @@ import type {
   Budget,
   Decl,
   EptEntry,
-  ExceptionLit,
   ExpectDecl,
   FnDecl,
   GuestDecl,
@@ -148,6 +147,16 @@ const SIMPLE_HANDLER_OPS = new Set(["decode", "advance_rip", "invept", "invvpid"
 const X2APIC_ICR_MSR = 0x830;
 const XAPIC_ICR_LOW_GPA = 0xfee00300n;
 
+/**
+ * A plain copy of a syntax node's range. The IR keeps a statement's or a declaration's range as
+ * a span of its own rather than the node itself (which is a span too): the node would carry its
+ * whole subtree into anything that copies the IR or the estimates (a structured clone to the
+ * timeline panel, JSON). Single tokens (Ident, Number, …) are kept as they are: they are small.
+ */
+function spanOf(node: Span): Span {
+  return { start: node.start, end: node.end };
+}
+
 function spanUnion(a: Span, b: Span): Span {
   return { start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) };
 }
@@ -220,9 +229,15 @@ class Lowerer {
     span: Span,
     extra?: { fixes?: CodeFix[]; related?: RelatedInfo[]; reference?: string },
   ): void {
-    const diagnostic: Diagnostic = { severity, code, message, span };
-    if (extra?.fixes && extra.fixes.length > 0) diagnostic.fixes = extra.fixes;
-    if (extra?.related && extra.related.length > 0) diagnostic.related = extra.related;
+    // Copies: the spans passed are often syntax nodes, which a diagnostic must not hold.
+    const diagnostic: Diagnostic = { severity, code, message, span: spanOf(span) };
+    if (extra?.fixes && extra.fixes.length > 0)
+      diagnostic.fixes = extra.fixes.map((fix) => ({
+        ...fix,
+        edits: fix.edits.map((edit) => ({ span: spanOf(edit.span), newText: edit.newText })),
+      }));
+    if (extra?.related && extra.related.length > 0)
+      diagnostic.related = extra.related.map((r) => ({ span: spanOf(r.span), message: r.message }));
     if (extra?.reference) diagnostic.reference = extra.reference;
     this.diagnostics.push(diagnostic);
   }
@@ -235,17 +250,22 @@ class Lowerer {
   private unknown(
     code: string,
     what: string,
-    token: { name: string; span: Span },
+    /** The name as written, and where (an Ident, which is its own span). */
+    token: { name: string } & Span,
     candidates: Iterable<string>,
   ): void {
     const best = closestMatch(token.name, candidates);
     if (best === undefined) {
-      this.error(code, `unknown ${what} \`${token.name}\``, token.span);
+      this.error(code, `unknown ${what} \`${token.name}\``, token);
       return;
     }
-    this.error(code, `unknown ${what} \`${token.name}\`; did you mean \`${best}\`?`, token.span, {
+    this.error(code, `unknown ${what} \`${token.name}\`; did you mean \`${best}\`?`, token, {
       fixes: [
-        { title: `Change to \`${best}\``, edits: [{ span: token.span, newText: best }], preferred: true },
+        {
+          title: `Change to \`${best}\``,
+          edits: [{ span: { start: token.start, end: token.end }, newText: best }],
+          preferred: true,
+        },
       ],
     });
   }
@@ -257,7 +277,7 @@ class Lowerer {
   }
 
   private wrongItem(item: Item, expected: string, after: string): void {
-    this.error("TL201", `expected ${expected} after \`${after}\`, found \`${itemText(item)}\``, item.span);
+    this.error("TL201", `expected ${expected} after \`${after}\`, found \`${itemText(item)}\``, item);
   }
 
   // ---- values -------------------------------------------------------------------------------
@@ -296,11 +316,11 @@ class Lowerer {
     }
     if (item.kind === "Number") {
       if (item.value < 0) {
-        this.error("TL205", `a cost must not be negative`, item.span);
+        this.error("TL205", `a cost must not be negative`, item);
         return undefined;
       }
       if (item.value / this.target.hz > MAX_SECONDS) {
-        this.error("TL207", `${item.text} cycles is longer than a year at the target frequency`, item.span);
+        this.error("TL207", `${item.text} cycles is longer than a year at the target frequency`, item);
         return undefined;
       }
       return item.value;
@@ -312,11 +332,11 @@ class Lowerer {
         this.error(
           "TL202",
           `expected a cost in cycles or a time (\`900\`, \`3us\`), found ${DIMENSION_EXAMPLES[dimension].replace(/ such as.*/, "")} \`${item.text}\``,
-          item.span,
+          item,
         );
         return undefined;
       }
-      const seconds = this.checkSeconds(this.base(item)!, item.span, "a time");
+      const seconds = this.checkSeconds(this.base(item)!, item, "a time");
       return seconds === undefined ? undefined : Math.round(seconds * this.target.hz);
     }
     this.wrongItem(item, "a cost in cycles or a time", statement.keyword);
@@ -329,9 +349,9 @@ class Lowerer {
       return undefined;
     }
     if (item.kind === "Quantity" && this.dimensionOf(item) === "time") {
-      const seconds = this.checkSeconds(this.base(item)!, item.span, "a time");
+      const seconds = this.checkSeconds(this.base(item)!, item, "a time");
       if (seconds === 0) {
-        this.error("TL207", "the time must be greater than zero", item.span);
+        this.error("TL207", "the time must be greater than zero", item);
         return undefined;
       }
       return seconds;
@@ -340,7 +360,7 @@ class Lowerer {
     this.error(
       "TL202",
       `expected a time such as \`100ms\` after \`${after}\`, found \`${itemText(item)}\``,
-      item.span,
+      item,
     );
     return undefined;
   }
@@ -357,14 +377,14 @@ class Lowerer {
       if (dimension === "rate" || dimension === "frequency") {
         const perSecond = this.base(item)!;
         if (!(perSecond > 0)) {
-          this.error("TL206", `a rate must be greater than zero, found \`${item.text}\``, item.span);
+          this.error("TL206", `a rate must be greater than zero, found \`${item.text}\``, item);
           return undefined;
         }
         if (perSecond > MAX_RATE) {
           this.error(
             "TL206",
             `rate \`${item.text}\` is above 1G/s per vCPU (one event per nanosecond): not a plausible workload`,
-            item.span,
+            item,
           );
           return undefined;
         }
@@ -373,12 +393,12 @@ class Lowerer {
     }
     const fix: CodeFix[] =
       item.kind === "Number"
-        ? [{ title: `Write \`${item.text}/s\``, edits: [{ span: item.span, newText: `${item.text}/s` }] }]
+        ? [{ title: `Write \`${item.text}/s\``, edits: [{ span: item, newText: `${item.text}/s` }] }]
         : [];
     this.error(
       "TL202",
       `expected a rate such as \`100k/s\` or \`250Hz\` after \`${after}\`, found \`${itemText(item)}\``,
-      item.span,
+      item,
       { fixes: fix },
     );
     return undefined;
@@ -397,7 +417,7 @@ class Lowerer {
     fieldName: string,
   ): number | undefined {
     const value = this.integer(statement.items[0], what, statement.keyword, statement.keywordSpan, 0, max);
-    if (value !== undefined) this.setField(vmcs, fieldName, BigInt(value), statement.span);
+    if (value !== undefined) this.setField(vmcs, fieldName, BigInt(value), statement);
     return value;
   }
 
@@ -407,11 +427,11 @@ class Lowerer {
       return undefined;
     }
     if (item.kind !== "Number" || !item.integer) {
-      this.error("TL201", `expected ${what} after \`${after}\`, found \`${itemText(item)}\``, item.span);
+      this.error("TL201", `expected ${what} after \`${after}\`, found \`${itemText(item)}\``, item);
       return undefined;
     }
     if (item.value < min || item.value > max) {
-      this.error("TL205", `${what} must be between ${min} and ${max}, found ${item.text}`, item.span);
+      this.error("TL205", `${what} must be between ${min} and ${max}, found ${item.text}`, item);
       return undefined;
     }
     return item.value;
@@ -424,13 +444,13 @@ class Lowerer {
       return undefined;
     }
     if (item.kind !== "Number" || !item.integer) {
-      this.error("TL201", `expected ${what} after \`${after}\`, found \`${itemText(item)}\``, item.span);
+      this.error("TL201", `expected ${what} after \`${after}\`, found \`${itemText(item)}\``, item);
       return undefined;
     }
     const value = bigOf(item);
     if (value === undefined) return undefined;
     if (value < 0n) {
-      this.error("TL205", `${what} must not be negative`, item.span);
+      this.error("TL205", `${what} must not be negative`, item);
       return undefined;
     }
     return value > MAX_U64 ? undefined : value;
@@ -495,18 +515,18 @@ class Lowerer {
   private defineDecl(decl: Decl): SymbolDef | undefined {
     switch (decl.kind) {
       case "Target":
-        return decl.profile ? this.define(decl, "target", decl.profile.name, decl.profile.span) : undefined;
+        return decl.profile ? this.define(decl, "target", decl.profile.name, decl.profile) : undefined;
       case "Vmcs":
-        return decl.name ? this.define(decl, "vmcs", decl.name.name, decl.name.span) : undefined;
+        return decl.name ? this.define(decl, "vmcs", decl.name.name, decl.name) : undefined;
       case "Fn":
-        return decl.name ? this.define(decl, "fn", decl.name.name, decl.name.span) : undefined;
+        return decl.name ? this.define(decl, "fn", decl.name.name, decl.name) : undefined;
       case "Guest":
         return decl.name
           ? this.define(
               decl,
               "guest",
               decl.name.name,
-              decl.name.span,
+              decl.name,
               decl.vmcs ? `on ${decl.vmcs.name}` : undefined,
             )
           : undefined;
@@ -521,24 +541,24 @@ class Lowerer {
           decl,
           "handler",
           name,
-          decl.reason.span,
+          decl.reason,
           reason ? `exit reason ${reason.code}` : undefined,
         );
       }
       case "Expect":
-        return decl.guest ? this.define(decl, "expect", decl.guest.name, decl.guest.span) : undefined;
+        return decl.guest ? this.define(decl, "expect", decl.guest.name, decl.guest) : undefined;
       case "Simulate":
-        return decl.guest ? this.define(decl, "simulate", decl.guest.name, decl.guest.span) : undefined;
+        return decl.guest ? this.define(decl, "simulate", decl.guest.name, decl.guest) : undefined;
     }
   }
 
   private define(decl: Decl, kind: SymbolKind, name: string, nameSpan: Span, detail?: string): SymbolDef {
-    return this.symbols.define({ kind, name, span: decl.span, nameSpan, detail, children: [] });
+    return this.symbols.define({ kind, name, span: spanOf(decl), nameSpan, detail, children: [] });
   }
 
   private referenceTo(kind: "vmcs" | "guest" | "fn", ident: Ident, code: string): SymbolDef | undefined {
     const definition = this.symbols.lookup(kind, ident.name);
-    this.symbols.reference({ kind, name: ident.name, span: ident.span, definition });
+    this.symbols.reference({ kind, name: ident.name, span: ident, definition });
     if (definition === undefined) {
       const candidates = this.symbols.definitions.filter((d) => d.kind === kind).map((d) => d.name);
       this.unknown(code, kind, ident, candidates);
@@ -576,14 +596,10 @@ class Lowerer {
       if (f.kind === "Quantity" && this.dimensionOf(f) === "frequency") {
         const value = this.base(f)!;
         if (value < 1e8 || value > 1e10) {
-          this.error("TL212", `core frequency \`${f.text}\` is outside 100MHz–10GHz`, f.span);
+          this.error("TL212", `core frequency \`${f.text}\` is outside 100MHz–10GHz`, f);
         } else hz = value;
       } else if (!(f.kind === "Quantity" && this.dimensionOf(f) === undefined)) {
-        this.error(
-          "TL202",
-          `expected a frequency such as \`2.1GHz\` after \`@\`, found \`${f.text}\``,
-          f.span,
-        );
+        this.error("TL202", `expected a frequency such as \`2.1GHz\` after \`@\`, found \`${f.text}\``, f);
       }
     }
 
@@ -591,8 +607,8 @@ class Lowerer {
     const costs = { ...profile.costs } as Record<CostName, CostParam>;
     this.target = { profile, hz, msrs, costs };
     if (decl !== undefined) {
-      this.target.span = decl.span;
-      if (decl.profile) this.target.profileSpan = decl.profile.span;
+      this.target.span = spanOf(decl);
+      if (decl.profile) this.target.profileSpan = decl.profile;
     }
 
     for (const entry of decl?.body?.entries ?? []) {
@@ -602,7 +618,7 @@ class Lowerer {
         this.error(
           "TL201",
           `expected \`${entry.keyword} NAME = ${entry.keyword === "msr" ? "VALUE" : "CYCLES"}\``,
-          entry.span,
+          entry,
         );
         continue;
       }
@@ -637,8 +653,8 @@ class Lowerer {
     if (decl.name === undefined) return;
     const vmcs: VmcsIR = {
       name: decl.name.name,
-      span: decl.span,
-      nameSpan: decl.name.span,
+      span: spanOf(decl),
+      nameSpan: decl.name,
       written: { pin: 0n, proc: 0n, proc2: 0n, proc3: 0n, exit: 0n, entry: 0n },
       settings: [],
       wordLines: {},
@@ -658,7 +674,7 @@ class Lowerer {
     for (const statement of statements) {
       const word = statement.keyword as ControlWord;
       if ((CONTROL_WORDS as readonly string[]).includes(word) && vmcs.wordLines[word] === undefined) {
-        vmcs.wordLines[word] = statement.span;
+        vmcs.wordLines[word] = spanOf(statement);
       }
     }
     const words = this.writtenWords;
@@ -676,7 +692,7 @@ class Lowerer {
 
   private setField(vmcs: VmcsIR, name: string, value: bigint, span: Span): void {
     const field = vmcsFieldByName(name);
-    if (field !== undefined) vmcs.fields.set(name, { field, value, span });
+    if (field !== undefined) vmcs.fields.set(name, { field, value, span: spanOf(span) });
   }
 
   /** `WORD VALUE WORD VALUE …` items (pf_error_code, cr0, ple, eptp): word → value item. */
@@ -702,7 +718,7 @@ class Lowerer {
       }
       const value = items[i + 1];
       if (value === undefined) {
-        this.error("TL201", `expected a value after \`${item.name}\``, item.span);
+        this.error("TL201", `expected a value after \`${item.name}\``, item);
         return undefined;
       }
       out.set(item.name, value);
@@ -728,9 +744,9 @@ class Lowerer {
           const vector = this.exceptionVector(item, "exceptions", 31);
           if (vector === undefined) continue;
           vmcs.exceptionBitmap = (vmcs.exceptionBitmap | (1 << vector)) >>> 0;
-          vmcs.exceptionSpans.set(vector, item.span);
+          vmcs.exceptionSpans.set(vector, item);
         }
-        this.setField(vmcs, "EXCEPTION_BITMAP", BigInt(vmcs.exceptionBitmap), statement.span);
+        this.setField(vmcs, "EXCEPTION_BITMAP", BigInt(vmcs.exceptionBitmap), statement);
         return;
       }
       case "pf_error_code": {
@@ -745,12 +761,12 @@ class Lowerer {
         );
         if (mask === undefined || match === undefined) return;
         if (mask > 0xffffffffn || match > 0xffffffffn) {
-          this.error("TL205", "the page-fault error-code mask and match are 32-bit fields", statement.span);
+          this.error("TL205", "the page-fault error-code mask and match are 32-bit fields", statement);
           return;
         }
-        vmcs.pfErrorCode = { mask: Number(mask), match: Number(match), span: statement.span };
-        this.setField(vmcs, "PAGE_FAULT_ERROR_CODE_MASK", mask, statement.span);
-        this.setField(vmcs, "PAGE_FAULT_ERROR_CODE_MATCH", match, statement.span);
+        vmcs.pfErrorCode = { mask: Number(mask), match: Number(match), span: spanOf(statement) };
+        this.setField(vmcs, "PAGE_FAULT_ERROR_CODE_MASK", mask, statement);
+        this.setField(vmcs, "PAGE_FAULT_ERROR_CODE_MATCH", match, statement);
         return;
       }
       case "io": {
@@ -763,7 +779,7 @@ class Lowerer {
         if (ports.length === 0) this.missing(statement, "ports after `io trap`");
         for (const item of ports) {
           const range = this.portRange(item, "io trap");
-          if (range !== undefined) vmcs.ioTraps.push({ first: range[0], last: range[1], span: item.span });
+          if (range !== undefined) vmcs.ioTraps.push({ first: range[0], last: range[1], span: item });
         }
         return;
       }
@@ -781,10 +797,10 @@ class Lowerer {
           ? this.u64(shadowItem, "a read shadow", "shadow", statement.keywordSpan)
           : 0n;
         if (shadow === undefined) return;
-        vmcs[keyword] = { mask, shadow, span: statement.span };
+        vmcs[keyword] = { mask, shadow, span: spanOf(statement) };
         const upper = keyword.toUpperCase();
-        this.setField(vmcs, `${upper}_GUEST_HOST_MASK`, mask, statement.span);
-        this.setField(vmcs, `${upper}_READ_SHADOW`, shadow, statement.span);
+        this.setField(vmcs, `${upper}_GUEST_HOST_MASK`, mask, statement);
+        this.setField(vmcs, `${upper}_READ_SHADOW`, shadow, statement);
         return;
       }
       case "cr3_targets": {
@@ -792,11 +808,11 @@ class Lowerer {
           const value = this.u64(item, "a CR3 value", "cr3_targets", statement.keywordSpan);
           if (value !== undefined) {
             const index = vmcs.cr3Targets.length;
-            vmcs.cr3Targets.push({ value, span: item.span });
-            if (index < 4) this.setField(vmcs, `CR3_TARGET_VALUE${index}`, value, item.span);
+            vmcs.cr3Targets.push({ value, span: item });
+            if (index < 4) this.setField(vmcs, `CR3_TARGET_VALUE${index}`, value, item);
           }
         }
-        this.setField(vmcs, "CR3_TARGET_COUNT", BigInt(vmcs.cr3Targets.length), statement.span);
+        this.setField(vmcs, "CR3_TARGET_COUNT", BigInt(vmcs.cr3Targets.length), statement);
         return;
       }
       case "ple": {
@@ -819,9 +835,9 @@ class Lowerer {
           0xffffffff,
         );
         if (gap === undefined || window === undefined) return;
-        vmcs.ple = { gap, window, span: statement.span };
-        this.setField(vmcs, "PLE_GAP", BigInt(gap), statement.span);
-        this.setField(vmcs, "PLE_WINDOW", BigInt(window), statement.span);
+        vmcs.ple = { gap, window, span: spanOf(statement) };
+        this.setField(vmcs, "PLE_GAP", BigInt(gap), statement);
+        this.setField(vmcs, "PLE_WINDOW", BigInt(window), statement);
         return;
       }
       case "preemption_timer": {
@@ -832,17 +848,17 @@ class Lowerer {
           0xffffffff,
           "VMX_PREEMPTION_TIMER_VALUE",
         );
-        if (ticks !== undefined) vmcs.preemptionTimer = { ticks, span: statement.span };
+        if (ticks !== undefined) vmcs.preemptionTimer = { ticks, span: spanOf(statement) };
         return;
       }
       case "posted_interrupt_vector": {
         const vector = this.sugarField(vmcs, statement, "a vector", 255, "POSTED_INTR_NV");
-        if (vector !== undefined) vmcs.postedInterruptVector = { vector, span: statement.span };
+        if (vector !== undefined) vmcs.postedInterruptVector = { vector, span: spanOf(statement) };
         return;
       }
       case "tpr_threshold": {
         const value = this.sugarField(vmcs, statement, "a TPR threshold", 0xffffffff, "TPR_THRESHOLD");
-        if (value !== undefined) vmcs.tprThreshold = { value, span: statement.span };
+        if (value !== undefined) vmcs.tprThreshold = { value, span: spanOf(statement) };
         return;
       }
       case "eptp": {
@@ -871,14 +887,14 @@ class Lowerer {
             return;
           }
         }
-        vmcs.eptp = { memtype, levels, accessedDirty: args.has("accessed_dirty"), span: statement.span };
+        vmcs.eptp = { memtype, levels, accessedDirty: args.has("accessed_dirty"), span: spanOf(statement) };
         return;
       }
       case "field":
         this.lowerFieldStatement(vmcs, statement);
         return;
       case "ept":
-        vmcs.eptSpan = statement.span;
+        vmcs.eptSpan = spanOf(statement);
         this.lowerEpt(vmcs, statement.body);
         return;
     }
@@ -898,7 +914,7 @@ class Lowerer {
       if (control !== undefined) {
         const slot = 2 * CONTROL_WORDS.indexOf(word) + (control.bit >= 32 ? 1 : 0);
         this.writtenWords[slot]! |= 1 << (control.bit & 31);
-        vmcs.settings.push({ control, span: item.span });
+        vmcs.settings.push({ control, span: item });
         continue;
       }
       const elsewhere = findControls(item.name);
@@ -919,10 +935,10 @@ class Lowerer {
           this.error(
             "TL104",
             `unknown control \`${item.name}\`; did you mean \`${anywhere}\` (${WORD_DESCRIPTION[otherWord]}, written on the \`${otherWord}\` line)?`,
-            item.span,
+            item,
           );
         } else {
-          this.error("TL104", `unknown ${word} control \`${item.name}\``, item.span);
+          this.error("TL104", `unknown ${word} control \`${item.name}\``, item);
         }
       }
     }
@@ -938,25 +954,25 @@ class Lowerer {
   ): void {
     const text = this.parsed.text;
     // Delete the token with the blanks before it (keeping the line's other items intact).
-    let deleteStart = item.span.start;
+    let deleteStart = item.start;
     while (deleteStart > 0) {
       const c = text.charCodeAt(deleteStart - 1);
       if (c !== 32 && c !== 9) break;
       deleteStart--;
     }
     if (text.charCodeAt(deleteStart - 1) === 44 /* , */) deleteStart--;
-    const edits = [{ span: { start: deleteStart, end: item.span.end }, newText: "" }];
+    const edits = [{ span: { start: deleteStart, end: item.end }, newText: "" }];
     const line = vmcs.wordLines[right];
     if (line !== undefined) {
       edits.push({ span: { start: line.end, end: line.end }, newText: ` ${item.name}` });
     } else {
       // No line for that word yet: add one after this statement, with this line's indentation.
-      let lineStart = statement.span.start;
+      let lineStart = statement.start;
       while (lineStart > 0 && text.charCodeAt(lineStart - 1) !== 10 && text.charCodeAt(lineStart - 1) !== 13)
         lineStart--;
-      const indent = text.slice(lineStart, statement.span.start).replace(/[^ \t]/g, " ");
+      const indent = text.slice(lineStart, statement.start).replace(/[^ \t]/g, " ");
       edits.push({
-        span: { start: statement.span.end, end: statement.span.end },
+        span: { start: statement.end, end: statement.end },
         newText: `\n${indent}${right} ${item.name}`,
       });
     }
@@ -964,7 +980,7 @@ class Lowerer {
     this.error(
       "TL103",
       `\`${item.name}\` is ${WORD_DESCRIPTION[right]}; write it on the \`${right}\` line`,
-      item.span,
+      item,
       { fixes: [{ title: `Move \`${item.name}\` to the \`${right}\` line`, edits, preferred: true }] },
     );
     void word;
@@ -977,7 +993,7 @@ class Lowerer {
         this.unknown(
           "TL108",
           "exception",
-          { name: item.mnemonic, span: (item as ExceptionLit).span },
+          { name: item.mnemonic, start: item.start, end: item.end },
           exceptionMnemonics(),
         );
         return undefined;
@@ -985,7 +1001,7 @@ class Lowerer {
       return exception.vector;
     }
     if (item.kind === "Number") {
-      return this.integer(item, `an exception vector (0–${maxVector})`, after, item.span, 0, maxVector);
+      return this.integer(item, `an exception vector (0–${maxVector})`, after, item, 0, maxVector);
     }
     this.wrongItem(item, "an exception vector (`#PF` or a number)", after);
     return undefined;
@@ -993,15 +1009,15 @@ class Lowerer {
 
   private portRange(item: Item, after: string): [number, number] | undefined {
     if (item.kind === "Number") {
-      const port = this.integer(item, "a port (0–0xffff)", after, item.span, 0, 0xffff);
+      const port = this.integer(item, "a port (0–0xffff)", after, item, 0, 0xffff);
       return port === undefined ? undefined : [port, port];
     }
     if (item.kind === "Range") {
-      const first = this.integer(item.from, "a port (0–0xffff)", after, item.span, 0, 0xffff);
-      const last = this.integer(item.to, "a port (0–0xffff)", after, item.span, 0, 0xffff);
+      const first = this.integer(item.from, "a port (0–0xffff)", after, item, 0, 0xffff);
+      const last = this.integer(item.to, "a port (0–0xffff)", after, item, 0, 0xffff);
       if (first === undefined || last === undefined) return undefined;
       if (first > last) {
-        this.error("TL209", `the range ${item.from.text}..${item.to.text} ends before it starts`, item.span);
+        this.error("TL209", `the range ${item.from.text}..${item.to.text} ends before it starts`, item);
         return undefined;
       }
       return [first, last];
@@ -1021,7 +1037,7 @@ class Lowerer {
       return { index: msr.index, name: msr.name };
     }
     if (item.kind === "Number") {
-      const index = this.integer(item, "an MSR number (0–0xffffffff)", after, item.span, 0, 0xffffffff);
+      const index = this.integer(item, "an MSR number (0–0xffffffff)", after, item, 0, 0xffffffff);
       if (index === undefined) return undefined;
       return { index, name: msrByIndex(index)?.name };
     }
@@ -1037,15 +1053,14 @@ class Lowerer {
       return;
     }
     if (mode?.kind !== "Ident" || !["read", "write", "rw"].includes(mode.name)) {
-      if (mode === undefined)
-        this.error("TL201", "expected `read`, `write` or `rw` after `msr trap`", trap.span);
+      if (mode === undefined) this.error("TL201", "expected `read`, `write` or `rw` after `msr trap`", trap);
       else if (mode.kind === "Ident") this.unknown("TL114", "MSR access", mode, ["read", "write", "rw"]);
       else this.wrongItem(mode, "`read`, `write` or `rw`", "msr trap");
       return;
     }
     const read = mode.name !== "write";
     const write = mode.name !== "read";
-    if (msrs.length === 0) this.error("TL201", `expected MSRs after \`msr trap ${mode.name}\``, mode.span);
+    if (msrs.length === 0) this.error("TL201", `expected MSRs after \`msr trap ${mode.name}\``, mode);
     for (const item of msrs) {
       const msr = this.msrIndex(item, `msr trap ${mode.name}`);
       if (msr === undefined) continue;
@@ -1054,18 +1069,18 @@ class Lowerer {
           "warning",
           "TL210",
           `MSR 0x${msr.index.toString(16)} is outside the ranges the MSR bitmap covers (0–0x1fff, 0xc0000000–0xc0001fff): RDMSR/WRMSR of it always exit`,
-          item.span,
+          item,
           { reference: "SDM Vol. 3C §25.6.9 (MSR-Bitmap Address); L-kvmvmx.h MSR bitmap layout" },
         );
       }
-      vmcs.msrTraps.push({ msr: msr.index, read, write, span: item.span });
+      vmcs.msrTraps.push({ msr: msr.index, read, write, span: item });
     }
   }
 
   private lowerFieldStatement(vmcs: VmcsIR, statement: Statement): void {
     const [name, eq, value] = statement.items;
     if (name?.kind !== "Ident" || eq?.kind !== "Punct" || eq.text !== "=" || value === undefined) {
-      this.error("TL201", "expected `field NAME = VALUE`", statement.span);
+      this.error("TL201", "expected `field NAME = VALUE`", statement);
       return;
     }
     const field = vmcsFieldByName(name.name);
@@ -1077,7 +1092,7 @@ class Lowerer {
       this.error(
         "TL203",
         `\`${field.name}\` is a read-only VM-exit information field; a hypervisor cannot set it`,
-        name.span,
+        name,
         { reference: READ_ONLY_REFERENCE },
       );
       return;
@@ -1089,11 +1104,11 @@ class Lowerer {
       this.error(
         "TL205",
         `\`${field.name}\` is a ${field.width}-bit field; ${itemText(value)} does not fit`,
-        value.span,
+        value,
       );
       return;
     }
-    vmcs.fields.set(field.name, { field, value: v, span: statement.span });
+    vmcs.fields.set(field.name, { field, value: v, span: spanOf(statement) });
   }
 
   private lowerEpt(vmcs: VmcsIR, body: Block | undefined): void {
@@ -1124,15 +1139,15 @@ class Lowerer {
     let start: bigint | undefined;
     let end: bigint | undefined;
     if (entry.range.kind === "Range") {
-      start = this.u64(entry.range.from, "a guest-physical address", "ept", entry.range.span);
-      end = this.u64(entry.range.to, "a guest-physical address", "ept", entry.range.span);
+      start = this.u64(entry.range.from, "a guest-physical address", "ept", entry.range);
+      end = this.u64(entry.range.to, "a guest-physical address", "ept", entry.range);
       if (start !== undefined && end !== undefined && start > end) {
-        this.error("TL209", "the range ends before it starts", entry.range.span);
+        this.error("TL209", "the range ends before it starts", entry.range);
         return undefined;
       }
     } else {
       // A single address: its 4 KiB page.
-      const address = this.u64(entry.range, "a guest-physical address", "ept", entry.range.span);
+      const address = this.u64(entry.range, "a guest-physical address", "ept", entry.range);
       if (address !== undefined) {
         start = address & ~0xfffn;
         end = start + 0xfffn;
@@ -1147,16 +1162,16 @@ class Lowerer {
         "warning",
         "TL209",
         `the range reaches past the target's ${this.target.profile.maxPhysAddrBits}-bit physical-address width`,
-        entry.range.span,
+        entry.range,
         { reference: "CPUID.80000008H:EAX[7:0] (MAXPHYADDR)" },
       );
     }
-    return { start, end, perms, span: entry.span };
+    return { start, end, perms, span: spanOf(entry) };
   }
 
   private eptPermissions(perms: Ident[]): EptPermissions | undefined {
     if (perms.length > 1) {
-      this.error("TL201", "expected one permission word per region (`rwx`, `r`, `none`, …)", perms[1]!.span);
+      this.error("TL201", "expected one permission word per region (`rwx`, `r`, `none`, …)", perms[1]!);
       return undefined;
     }
     const word = perms[0]!;
@@ -1199,7 +1214,7 @@ class Lowerer {
     } else {
       reason = exitReasonByCode(decl.reason.value);
       if (reason === undefined || !decl.reason.integer) {
-        this.error("TL105", `no basic exit reason has number ${decl.reason.text}`, decl.reason.span);
+        this.error("TL105", `no basic exit reason has number ${decl.reason.text}`, decl.reason);
         reason = undefined;
       }
     }
@@ -1207,19 +1222,19 @@ class Lowerer {
     if (reason === undefined) return;
     const existing = this.program.handlers.get(reason.code);
     if (existing !== undefined) {
-      this.error("TL101", `duplicate handler for ${reason.name}`, decl.reason.span, {
+      this.error("TL101", `duplicate handler for ${reason.name}`, decl.reason, {
         related: [{ span: existing.reasonSpan, message: "the first handler for this exit reason" }],
       });
       return;
     }
-    this.program.handlers.set(reason.code, { reason, ops, span: decl.span, reasonSpan: decl.reason.span });
+    this.program.handlers.set(reason.code, { reason, ops, span: spanOf(decl), reasonSpan: decl.reason });
     void def;
   }
 
   private lowerFn(decl: FnDecl): void {
     if (decl.name === undefined) return;
     const ops = this.handlerOps(decl.body?.entries ?? [], decl.name.name);
-    const fn: FnIR = { name: decl.name.name, ops, span: decl.span, nameSpan: decl.name.span };
+    const fn: FnIR = { name: decl.name.name, ops, span: spanOf(decl), nameSpan: decl.name };
     if (!this.program.fns.has(fn.name)) this.program.fns.set(fn.name, fn);
   }
 
@@ -1235,7 +1250,7 @@ class Lowerer {
 
   private handlerOp(statement: Statement, inFn: string | undefined): HandlerOp | undefined {
     const keyword = statement.keyword;
-    const span = statement.span;
+    const span = spanOf(statement);
     const first = statement.items[0];
     if (SIMPLE_HANDLER_OPS.has(keyword)) {
       return { op: keyword as "decode", span };
@@ -1259,7 +1274,7 @@ class Lowerer {
             this.error(
               "TL203",
               `VMWRITE to \`${field.name}\` fails: it is a read-only VM-exit information field and the target's IA32_VMX_MISC[29] is 0`,
-              first.span,
+              first,
               { reference: READ_ONLY_REFERENCE },
             );
           } else {
@@ -1269,7 +1284,7 @@ class Lowerer {
               "warning",
               "TL203",
               `VMWRITE to \`${field.name}\` succeeds on this target (IA32_VMX_MISC[29] = 1) but has no effect: it is VM-exit information, which VM entry does not read and the next VM exit overwrites`,
-              first.span,
+              first,
               { reference: READ_ONLY_REFERENCE },
             );
           }
@@ -1301,7 +1316,7 @@ class Lowerer {
         if (def === undefined) return undefined;
         if (inFn !== undefined) {
           const calls = this.fnCalls.get(inFn) ?? [];
-          calls.push({ fn: first.name, span: first.span });
+          calls.push({ fn: first.name, span: first });
           this.fnCalls.set(inFn, calls);
         }
         return { op: "call", fn: first.name, span };
@@ -1314,7 +1329,7 @@ class Lowerer {
             probability: this.armProbability(arm),
             label: arm.label?.name,
             ops: this.handlerOps(arm.statements, inFn),
-            span: arm.span,
+            span: spanOf(arm),
           });
         }
         this.checkArmSum(armNodes, statement);
@@ -1336,7 +1351,7 @@ class Lowerer {
       this.error(
         "TL204",
         `a probability must be between 0% and 100%, found ${arm.probability.text}`,
-        arm.probability.span,
+        arm.probability,
       );
       return Math.min(1, Math.max(0, value));
     }
@@ -1352,7 +1367,7 @@ class Lowerer {
         "TL204",
         `branch probabilities add up to ${Math.round(total * 1e4) / 100}%, more than 100%`,
         statement.keywordSpan,
-        { related: arms.map((arm) => ({ span: arm.probability.span, message: arm.probability.text })) },
+        { related: arms.map((arm) => ({ span: arm.probability, message: arm.probability.text })) },
       );
     }
   }
@@ -1402,10 +1417,10 @@ class Lowerer {
     );
     const guest: GuestIR = {
       name: decl.name.name,
-      span: decl.span,
-      nameSpan: decl.name.span,
+      span: spanOf(decl),
+      nameSpan: decl.name,
       vmcs: decl.vmcs?.name ?? "",
-      vmcsSpan: decl.vmcs?.span ?? decl.name.span,
+      vmcsSpan: decl.vmcs ?? decl.name,
       vcpus: 1,
       apic: "x2apic",
       idle: "halt",
@@ -1445,7 +1460,7 @@ class Lowerer {
             (mode.name === "halt" || mode.name === "poll" || mode.name === "mwait")
           ) {
             guest.idle = mode.name;
-            guest.idleSpan = statement.span;
+            guest.idleSpan = spanOf(statement);
           } else if (mode?.kind === "Ident")
             this.unknown("TL114", "idle mode", mode, ["halt", "poll", "mwait"]);
           else if (mode === undefined)
@@ -1486,7 +1501,7 @@ class Lowerer {
 
   private guestSource(statement: Statement, guest: GuestIR): GuestSource | undefined {
     const items = statement.items;
-    const span = statement.span;
+    const span = spanOf(statement);
     const ops = this.guestOps(statement.body?.entries ?? [], guest);
     switch (statement.keyword) {
       case "path": {
@@ -1498,17 +1513,17 @@ class Lowerer {
         }
         let arrival: Arrival | undefined;
         if (how?.kind === "Ident" && how.name === "rate") {
-          const rate = this.rate(value, "rate", how.span);
+          const rate = this.rate(value, "rate", how);
           if (rate !== undefined) arrival = { kind: "poisson", ratePerSec: rate };
         } else if (how?.kind === "Ident" && how.name === "every") {
-          const period = this.seconds(value, "every", how.span);
+          const period = this.seconds(value, "every", how);
           if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
         } else if (how === undefined) {
-          this.error("TL201", `expected \`rate R\` or \`every T\` after \`path ${name.name}\``, name.span);
+          this.error("TL201", `expected \`rate R\` or \`every T\` after \`path ${name.name}\``, name);
         } else if (how.kind === "Ident") this.unknown("TL114", "arrival", how, ["rate", "every"]);
         else this.wrongItem(how, "`rate R` or `every T`", `path ${name.name}`);
         if (arrival === undefined) return undefined;
-        return { kind: "path", name: name.name, arrival, ops, span, nameSpan: name.span };
+        return { kind: "path", name: name.name, arrival, ops, span, nameSpan: name };
       }
       case "irq": {
         const name = items[0];
@@ -1522,13 +1537,13 @@ class Lowerer {
         const vectorItem = args.get("vector");
         const rateItem = args.get("rate");
         if (vectorItem == null) {
-          this.error("TL201", `expected \`vector V\` in \`irq ${name.name}\``, name.span);
+          this.error("TL201", `expected \`vector V\` in \`irq ${name.name}\``, name);
           return undefined;
         }
         // Vectors 0–31 are exceptions; external interrupts use 32–255 (SDM Vol. 3A §6.2).
-        const vector = this.integer(vectorItem, "an interrupt vector", "vector", name.span, 32, 255);
-        const rate = rateItem == null ? undefined : this.rate(rateItem, "rate", name.span);
-        if (rateItem == null) this.error("TL201", `expected \`rate R\` in \`irq ${name.name}\``, name.span);
+        const vector = this.integer(vectorItem, "an interrupt vector", "vector", name, 32, 255);
+        const rate = rateItem == null ? undefined : this.rate(rateItem, "rate", name);
+        if (rateItem == null) this.error("TL201", `expected \`rate R\` in \`irq ${name.name}\``, name);
         if (vector === undefined || rate === undefined) return undefined;
         return {
           kind: "irq",
@@ -1538,7 +1553,7 @@ class Lowerer {
           posted: args.has("posted"),
           ops,
           span,
-          nameSpan: name.span,
+          nameSpan: name,
         };
       }
       case "timer": {
@@ -1547,10 +1562,10 @@ class Lowerer {
         if (mode?.kind === "Ident" && mode.name === "tickless") arrival = { kind: "tickless" };
         else if (mode?.kind === "Ident" && mode.name === "periodic") {
           if (value?.kind === "Quantity" && this.dimensionOf(value) === "time") {
-            const period = this.seconds(value, "periodic", mode.span);
+            const period = this.seconds(value, "periodic", mode);
             if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
           } else {
-            const hz = this.rate(value, "periodic", mode.span);
+            const hz = this.rate(value, "periodic", mode);
             if (hz !== undefined) arrival = { kind: "periodic", periodSec: 1 / hz };
           }
         } else if (mode === undefined) {
@@ -1569,7 +1584,7 @@ class Lowerer {
           else this.wrongItem(how, "`rate R`", statement.keyword);
           return undefined;
         }
-        const rate = this.rate(value, "rate", how.span);
+        const rate = this.rate(value, "rate", how);
         if (rate === undefined) return undefined;
         return {
           kind: statement.keyword,
@@ -1601,7 +1616,7 @@ class Lowerer {
 
   private guestOp(statement: Statement, guest: GuestIR): GuestOp | undefined {
     const keyword = statement.keyword;
-    const span = statement.span;
+    const span = spanOf(statement);
     const [first, second] = statement.items;
     if (SIMPLE_GUEST_OPS.has(keyword)) return { op: keyword as "cpuid", span };
     switch (keyword) {
@@ -1643,7 +1658,7 @@ class Lowerer {
           else this.wrongItem(first, "`read` or `write`", "mmio");
           return undefined;
         }
-        const gpa = this.address(second, `mmio ${first.name}`, first.span);
+        const gpa = this.address(second, `mmio ${first.name}`, first);
         return gpa === undefined ? undefined : { op: "mmio", access: first.name, gpa, span };
       }
       case "read":
@@ -1694,13 +1709,13 @@ class Lowerer {
         const vector = this.exceptionVector(first, "exception", 31);
         if (vector === undefined) return undefined;
         if (second === undefined) return { op: "exception", vector, span };
-        const errorCode = this.integer(second, "an error code", "exception", second.span, 0, 0xffffffff);
+        const errorCode = this.integer(second, "an error code", "exception", second, 0, 0xffffffff);
         if (errorCode !== undefined && exceptionByVector(vector)?.hasErrorCode === false) {
           this.report(
             "warning",
             "TL205",
             `${exceptionByVector(vector)!.mnemonic} pushes no error code`,
-            second.span,
+            second,
             { reference: "L-x86.h x86_exception_has_error_code" },
           );
         }
@@ -1726,7 +1741,7 @@ class Lowerer {
           probability: this.armProbability(arm),
           label: arm.label?.name,
           ops: this.guestOps(arm.statements, guest),
-          span: arm.span,
+          span: spanOf(arm),
         }));
         this.checkArmSum(armNodes, statement);
         return { op: "branch", arms, span };
@@ -1778,21 +1793,21 @@ class Lowerer {
         this.error(
           "TL201",
           `expected \`or T\` (the timeout) after \`coalesce ${count}\`, e.g. \`coalesce ${count} or 50us\``,
-          countItem!.span,
+          countItem!,
         );
       else this.wrongItem(orItem, "`or` and a timeout", `coalesce ${count}`);
       return undefined;
     }
-    const timeoutSec = this.seconds(timeItem, "or", orItem.span);
+    const timeoutSec = this.seconds(timeItem, "or", orItem);
     if (timeoutSec === undefined) return undefined;
     if (count === 1)
       this.report(
         "warning",
         "TL214",
         "`coalesce 1` flushes at every execution: the timeout never applies (the operations could be written without `coalesce`)",
-        countItem!.span,
+        countItem!,
       );
-    return { op: "coalesce", count, timeoutSec, ops, span: statement.span };
+    return { op: "coalesce", count, timeoutSec, ops, span: spanOf(statement) };
   }
 
   // ---- expect and simulate ------------------------------------------------------------------
@@ -1802,9 +1817,9 @@ class Lowerer {
     this.referenceTo("guest", decl.guest, "TL112");
     const expect: ExpectIR = {
       guest: decl.guest.name,
-      guestSpan: decl.guest.span,
+      guestSpan: decl.guest,
       budgets: [],
-      span: decl.span,
+      span: spanOf(decl),
     };
     for (const entry of decl.body?.entries ?? []) {
       if (entry.kind !== "Budget") continue;
@@ -1818,7 +1833,7 @@ class Lowerer {
     if (entry.comparator === undefined || entry.value === undefined) return undefined;
     const comparator = entry.comparator.text;
     if (comparator !== "<" && comparator !== "<=") {
-      this.error("TL208", "budgets are upper limits: write `<` or `<=`", entry.comparator.span);
+      this.error("TL208", "budgets are upper limits: write `<` or `<=`", entry.comparator);
       return undefined;
     }
     const [head, ...rest] = entry.metric;
@@ -1828,7 +1843,7 @@ class Lowerer {
     let normalised: number | undefined;
     const percentile = /^p(\d{1,2}(?:_\d+)?)$/.exec(head.name);
     if (head.name === "overhead" || head.name === "host_cpu") {
-      if (rest.length > 0) this.error("TL201", `\`${head.name}\` takes no argument`, rest[0]!.span);
+      if (rest.length > 0) this.error("TL201", `\`${head.name}\` takes no argument`, rest[0]!);
       metric = { metric: head.name };
       if (value.kind === "Quantity" && this.dimensionOf(value) === "percent") normalised = this.base(value);
       else if (head.name === "host_cpu" && value.kind === "Number")
@@ -1837,11 +1852,11 @@ class Lowerer {
         this.error(
           "TL202",
           `expected a percentage${head.name === "host_cpu" ? " or a number of cores" : ""} for \`${head.name}\``,
-          value.span,
+          value,
         );
     } else if (head.name === "exits") {
       let reason: ExitReasonDef | undefined;
-      if (rest.length > 1) this.error("TL201", "`exits` takes at most one exit reason", rest[1]!.span);
+      if (rest.length > 1) this.error("TL201", "`exits` takes at most one exit reason", rest[1]!);
       if (rest[0] !== undefined) {
         reason = exitReasonByName(rest[0].name);
         if (reason === undefined) {
@@ -1849,33 +1864,33 @@ class Lowerer {
           return undefined;
         }
         const definition = this.symbols.lookup("handler", reason.name);
-        this.symbols.reference({ kind: "handler", name: rest[0].name, span: rest[0].span, definition });
+        this.symbols.reference({ kind: "handler", name: rest[0].name, span: rest[0], definition });
       }
       metric = reason === undefined ? { metric: "exits" } : { metric: "exits", reason };
-      normalised = this.rate(value, "<", entry.comparator.span);
+      normalised = this.rate(value, "<", entry.comparator);
     } else if (percentile !== null) {
       const of = rest[0];
       if (of === undefined) {
         this.error(
           "TL201",
           `expected what \`${head.name}\` measures, e.g. \`${head.name} irq_latency\``,
-          head.span,
+          head,
         );
         return undefined;
       }
       const p = Number(percentile[1]!.replace("_", "."));
       metric = { metric: "latency", percentile: p, of: of.name };
-      normalised = this.seconds(value, "<", entry.comparator.span);
+      normalised = this.seconds(value, "<", entry.comparator);
     } else {
       this.unknown("TL114", "metric", head, ["overhead", "exits", "host_cpu", "p50", "p99"]);
       return undefined;
     }
     if (normalised === undefined || metric === undefined) return undefined;
     if (normalised < 0) {
-      this.error("TL205", "a budget must not be negative", value.span);
+      this.error("TL205", "a budget must not be negative", value);
       return undefined;
     }
-    return { metric, comparator, value: normalised, span: entry.span };
+    return { metric, comparator, value: normalised, span: spanOf(entry) };
   }
 
   private lowerSimulate(decl: SimulateDecl): void {
@@ -1885,16 +1900,16 @@ class Lowerer {
     const durationSec = this.seconds(decl.duration, "for", decl.keywordSpan);
     let seed = 1;
     if (decl.seed !== undefined) {
-      const s = this.integer(decl.seed, "a seed", "seed", decl.seed.span, 0, Number.MAX_SAFE_INTEGER);
+      const s = this.integer(decl.seed, "a seed", "seed", decl.seed, 0, Number.MAX_SAFE_INTEGER);
       if (s !== undefined) seed = s;
     }
     if (durationSec === undefined) return;
     const simulate: SimulateIR = {
       guest: decl.guest.name,
-      guestSpan: decl.guest.span,
+      guestSpan: decl.guest,
       durationSec,
       seed,
-      span: decl.span,
+      span: spanOf(decl),
     };
     this.program.simulates.push(simulate);
   }

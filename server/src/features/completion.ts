@@ -295,13 +295,13 @@ export function scanStart(analysis: Analysis | undefined, text: string, offset: 
   let index = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (decls[mid]!.span.start <= offset) {
+    if (decls[mid]!.start <= offset) {
       index = mid;
       lo = mid + 1;
     } else hi = mid - 1;
   }
   for (; index >= 0; index--) {
-    const start = decls[index]!.span.start;
+    const start = decls[index]!.start;
     let lineStart = start;
     while (lineStart > 0) {
       const c = text.charCodeAt(lineStart - 1);
