@@ -627,7 +627,9 @@ describe("browser playground", { timeout: 240_000 }, () => {
       await lens.last().waitFor({ timeout: 10_000 });
       await lens.last().click();
       await page.waitForFunction(() =>
-        /Estimate report: guest migrating_pml/.test(document.querySelector("#side-pane-title")?.textContent ?? ""),
+        /Estimate report: guest migrating_pml/.test(
+          document.querySelector("#side-pane-title")?.textContent ?? "",
+        ),
       );
       await page.waitForFunction(
         () => document.querySelectorAll("#side-pane .report-markdown h2").length === 1,
