@@ -468,6 +468,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
       );
       assert.equal(await page.isDisabled("#run-simulation"), true);
       await page.waitForFunction(() => location.hash.endsWith("&target=nehalem"));
+      await page.screenshot({ path: artifactPath("playground", "target-default.png") });
 
       // The link reproduces it on a fresh page.
       const link = page.url();
