@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import type { Arm, Block, GuestDecl, Statement, VmcsDecl } from "../core/src/lang/ast";
+import {
+  type Arm,
+  type Block,
+  type GuestDecl,
+  keywordSpanOf,
+  type Statement,
+  type VmcsDecl,
+} from "../core/src/lang/ast";
 import { nodePathAt } from "../core/src/lang/nodePath";
 import { parse } from "../core/src/lang/parser";
 
@@ -104,7 +111,7 @@ describe("parser", () => {
       "use_msr_bitmaps",
       "activate_secondary_controls",
     ]);
-    assert.equal(text.slice(body[1]!.keywordSpan.start, body[1]!.keywordSpan.end), "proc");
+    assert.equal(text.slice(keywordSpanOf(body[1]!).start, keywordSpanOf(body[1]!).end), "proc");
     assert.ok(text.slice(body[1]!.start, body[1]!.end).endsWith("activate_secondary_controls"));
     assert.deepEqual(words(body[6]!), ["trap", "Range", "Range"]);
     assert.equal(body[10]!.body?.entries.length, 2);

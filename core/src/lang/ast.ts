@@ -69,10 +69,11 @@ export type BlockContext =
   | "handlerArms"
   | "guestArms";
 
+/** A statement starts with its keyword: the keyword's span is `keywordSpanOf(statement)`. */
 export interface Statement extends Span {
   kind: "Statement";
+  /** As written (an identifier is exactly its text, so it ends at `start + keyword.length`). */
   keyword: string;
-  keywordSpan: Span;
   /** Items in order; commas are separators and not kept. */
   items: Item[];
   body?: Block;
@@ -105,6 +106,11 @@ export interface Budget extends Span {
 }
 
 export type BlockEntry = Statement | Arm | EptEntry | Budget;
+
+/** The span of a statement's keyword (made on demand: the tree does not store one per statement). */
+export function keywordSpanOf(statement: Statement): Span {
+  return { start: statement.start, end: statement.start + statement.keyword.length };
+}
 
 export interface Block extends Span {
   kind: "Block";

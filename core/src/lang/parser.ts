@@ -512,7 +512,7 @@ class Parser {
       );
       // The token object is recycled by the scanner: keep its text and span.
       const keyword = keywordToken.text;
-      const keywordSpan = spanOf(keywordToken);
+      const start = keywordToken.start;
       this.next();
       const base = this.scratchTop;
       // Keep what follows on the line as items (for completion), without further messages.
@@ -531,10 +531,9 @@ class Parser {
       return {
         kind: "Statement",
         keyword,
-        keywordSpan,
         items: this.collect<Item>(base),
         known: false,
-        start: keywordSpan.start,
+        start,
         end: this.lastEnd,
       };
     }
@@ -549,9 +548,9 @@ class Parser {
     inArm: boolean,
   ): Statement {
     const keywordToken = this.next();
-    // The token object is recycled by the scanner: keep its text and span.
+    // The token object is recycled by the scanner: keep its text and start.
     const keyword = keywordToken.text;
-    const keywordSpan = spanOf(keywordToken);
+    const start = keywordToken.start;
     const base = this.scratchTop;
     let body: Block | undefined;
     while (true) {
@@ -611,11 +610,10 @@ class Parser {
     return {
       kind: "Statement",
       keyword,
-      keywordSpan,
       items,
       body,
       known: true,
-      start: keywordSpan.start,
+      start,
       end,
     };
   }

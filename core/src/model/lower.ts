@@ -25,6 +25,7 @@ import type {
   Value,
   VmcsDecl,
 } from "../lang/ast";
+import { keywordSpanOf } from "../lang/ast";
 import { GUEST_SIMPLE_OPS, STATEMENTS } from "../lang/grammar";
 import type { ParseResult } from "../lang/parser";
 import { closestMatch } from "../lang/suggest";
@@ -273,7 +274,7 @@ class Lowerer {
   private missing(statement: Statement, what?: string): void {
     const shape = STATEMENTS.vmcs?.get(statement.keyword);
     const expects = what ?? shape?.expects ?? "a value";
-    this.error("TL201", `expected ${expects} after \`${statement.keyword}\``, statement.keywordSpan);
+    this.error("TL201", `expected ${expects} after \`${statement.keyword}\``, keywordSpanOf(statement));
   }
 
   private wrongItem(item: Item, expected: string, after: string): void {
@@ -310,7 +311,7 @@ class Lowerer {
       this.error(
         "TL201",
         `expected a cost in cycles or a time after \`${statement.keyword}\``,
-        statement.keywordSpan,
+        keywordSpanOf(statement),
       );
       return undefined;
     }
@@ -416,7 +417,7 @@ class Lowerer {
     max: number,
     fieldName: string,
   ): number | undefined {
-    const value = this.integer(statement.items[0], what, statement.keyword, statement.keywordSpan, 0, max);
+    const value = this.integer(statement.items[0], what, statement.keyword, keywordSpanOf(statement), 0, max);
     if (value !== undefined) this.setField(vmcs, fieldName, BigInt(value), statement);
     return value;
   }
@@ -628,7 +629,7 @@ class Lowerer {
           this.unknown("TL113", "VMX capability MSR", name, CAPABILITY_MSR_NAMES);
           continue;
         }
-        const v = this.u64(value, "a 64-bit MSR value", name.name, entry.keywordSpan);
+        const v = this.u64(value, "a 64-bit MSR value", name.name, keywordSpanOf(entry));
         if (v !== undefined) msrs[msrName] = v;
       } else {
         if (!(name.name in profile.costs)) {
@@ -752,12 +753,17 @@ class Lowerer {
       case "pf_error_code": {
         const args = this.keywordArgs(statement, MASK_MATCH_ARGS);
         if (args === undefined) return;
-        const mask = this.u64(args.get("mask") ?? undefined, "a 32-bit mask", "mask", statement.keywordSpan);
+        const mask = this.u64(
+          args.get("mask") ?? undefined,
+          "a 32-bit mask",
+          "mask",
+          keywordSpanOf(statement),
+        );
         const match = this.u64(
           args.get("match") ?? undefined,
           "a 32-bit value",
           "match",
-          statement.keywordSpan,
+          keywordSpanOf(statement),
         );
         if (mask === undefined || match === undefined) return;
         if (mask > 0xffffffffn || match > 0xffffffffn) {
@@ -790,11 +796,11 @@ class Lowerer {
       case "cr4": {
         const args = this.keywordArgs(statement, MASK_SHADOW_ARGS);
         if (args === undefined) return;
-        const mask = this.u64(args.get("mask") ?? undefined, "a mask", "mask", statement.keywordSpan);
+        const mask = this.u64(args.get("mask") ?? undefined, "a mask", "mask", keywordSpanOf(statement));
         if (mask === undefined) return;
         const shadowItem = args.get("shadow");
         const shadow = shadowItem
-          ? this.u64(shadowItem, "a read shadow", "shadow", statement.keywordSpan)
+          ? this.u64(shadowItem, "a read shadow", "shadow", keywordSpanOf(statement))
           : 0n;
         if (shadow === undefined) return;
         vmcs[keyword] = { mask, shadow, span: spanOf(statement) };
@@ -805,7 +811,7 @@ class Lowerer {
       }
       case "cr3_targets": {
         for (const item of statement.items) {
-          const value = this.u64(item, "a CR3 value", "cr3_targets", statement.keywordSpan);
+          const value = this.u64(item, "a CR3 value", "cr3_targets", keywordSpanOf(statement));
           if (value !== undefined) {
             const index = vmcs.cr3Targets.length;
             vmcs.cr3Targets.push({ value, span: item });
@@ -822,7 +828,7 @@ class Lowerer {
           args.get("gap") ?? undefined,
           "a PLE gap in TSC cycles",
           "gap",
-          statement.keywordSpan,
+          keywordSpanOf(statement),
           0,
           0xffffffff,
         );
@@ -830,7 +836,7 @@ class Lowerer {
           args.get("window") ?? undefined,
           "a PLE window in TSC cycles",
           "window",
-          statement.keywordSpan,
+          keywordSpanOf(statement),
           0,
           0xffffffff,
         );
@@ -902,7 +908,7 @@ class Lowerer {
 
   private lowerControls(vmcs: VmcsIR, word: ControlWord, statement: Statement): void {
     if (statement.items.length === 0) {
-      this.error("TL201", `expected a control name after \`${word}\``, statement.keywordSpan);
+      this.error("TL201", `expected a control name after \`${word}\``, keywordSpanOf(statement));
       return;
     }
     for (const item of statement.items) {
@@ -1097,7 +1103,7 @@ class Lowerer {
       );
       return;
     }
-    const v = this.u64(value, "a value", "=", statement.keywordSpan);
+    const v = this.u64(value, "a value", "=", keywordSpanOf(statement));
     if (v === undefined) return;
     const bits = field.width === "16" ? 16n : field.width === "32" ? 32n : 64n;
     if (v >> bits !== 0n) {
@@ -1260,7 +1266,7 @@ class Lowerer {
       case "vmwrite": {
         if (first === undefined || first.kind !== "Ident") {
           if (first === undefined)
-            this.error("TL201", `expected a VMCS field name after \`${keyword}\``, statement.keywordSpan);
+            this.error("TL201", `expected a VMCS field name after \`${keyword}\``, keywordSpanOf(statement));
           else this.wrongItem(first, "a VMCS field name", keyword);
           return undefined;
         }
@@ -1299,7 +1305,7 @@ class Lowerer {
       }
       case "inject": {
         if (first === undefined) {
-          this.error("TL201", "expected an exception vector after `inject`", statement.keywordSpan);
+          this.error("TL201", "expected an exception vector after `inject`", keywordSpanOf(statement));
           return undefined;
         }
         const vector = this.exceptionVector(first, "inject", 255);
@@ -1308,7 +1314,7 @@ class Lowerer {
       case "call": {
         if (first?.kind !== "Ident") {
           if (first === undefined)
-            this.error("TL201", "expected a fn name after `call`", statement.keywordSpan);
+            this.error("TL201", "expected a fn name after `call`", keywordSpanOf(statement));
           else this.wrongItem(first, "a fn name", "call");
           return undefined;
         }
@@ -1336,7 +1342,14 @@ class Lowerer {
         return { op: "branch", arms, span };
       }
       case "repeat": {
-        const count = this.integer(first, "a repeat count", "repeat", statement.keywordSpan, 0, MAX_REPEAT);
+        const count = this.integer(
+          first,
+          "a repeat count",
+          "repeat",
+          keywordSpanOf(statement),
+          0,
+          MAX_REPEAT,
+        );
         const ops = this.handlerOps(statement.body?.entries ?? [], inFn);
         return count === undefined ? undefined : { op: "repeat", count, ops, span };
       }
@@ -1366,7 +1379,7 @@ class Lowerer {
       this.error(
         "TL204",
         `branch probabilities add up to ${Math.round(total * 1e4) / 100}%, more than 100%`,
-        statement.keywordSpan,
+        keywordSpanOf(statement),
         { related: arms.map((arm) => ({ span: arm.probability, message: arm.probability.text })) },
       );
     }
@@ -1433,7 +1446,7 @@ class Lowerer {
       if (mode?.kind === "Ident" && (mode.name === "x2apic" || mode.name === "xapic")) guest.apic = mode.name;
       else if (mode?.kind === "Ident") this.unknown("TL114", "APIC mode", mode, ["x2apic", "xapic"]);
       else if (mode === undefined)
-        this.error("TL201", "expected `x2apic` or `xapic` after `apic`", statement.keywordSpan);
+        this.error("TL201", "expected `x2apic` or `xapic` after `apic`", keywordSpanOf(statement));
       else this.wrongItem(mode, "`x2apic` or `xapic`", "apic");
     }
     const sourceNames = new Map<string, Span>();
@@ -1446,7 +1459,7 @@ class Lowerer {
             statement.items[0],
             "a vCPU count",
             "vcpus",
-            statement.keywordSpan,
+            keywordSpanOf(statement),
             1,
             MAX_VCPUS,
           );
@@ -1464,7 +1477,7 @@ class Lowerer {
           } else if (mode?.kind === "Ident")
             this.unknown("TL114", "idle mode", mode, ["halt", "poll", "mwait"]);
           else if (mode === undefined)
-            this.error("TL201", "expected `halt`, `poll` or `mwait` after `idle`", statement.keywordSpan);
+            this.error("TL201", "expected `halt`, `poll` or `mwait` after `idle`", keywordSpanOf(statement));
           else this.wrongItem(mode, "`halt`, `poll` or `mwait`", "idle");
           break;
         }
@@ -1507,7 +1520,8 @@ class Lowerer {
       case "path": {
         const [name, how, value] = items;
         if (name?.kind !== "Ident") {
-          if (name === undefined) this.error("TL201", "expected a name after `path`", statement.keywordSpan);
+          if (name === undefined)
+            this.error("TL201", "expected a name after `path`", keywordSpanOf(statement));
           else this.wrongItem(name, "a path name", "path");
           return undefined;
         }
@@ -1528,7 +1542,8 @@ class Lowerer {
       case "irq": {
         const name = items[0];
         if (name?.kind !== "Ident") {
-          if (name === undefined) this.error("TL201", "expected a name after `irq`", statement.keywordSpan);
+          if (name === undefined)
+            this.error("TL201", "expected a name after `irq`", keywordSpanOf(statement));
           else this.wrongItem(name, "an irq name", "irq");
           return undefined;
         }
@@ -1569,18 +1584,22 @@ class Lowerer {
             if (hz !== undefined) arrival = { kind: "periodic", periodSec: 1 / hz };
           }
         } else if (mode === undefined) {
-          this.error("TL201", "expected `periodic F` or `tickless` after `timer`", statement.keywordSpan);
+          this.error("TL201", "expected `periodic F` or `tickless` after `timer`", keywordSpanOf(statement));
         } else if (mode.kind === "Ident") this.unknown("TL114", "timer mode", mode, ["periodic", "tickless"]);
         else this.wrongItem(mode, "`periodic F` or `tickless`", "timer");
         if (arrival === undefined) return undefined;
-        return { kind: "timer", name: "timer", arrival, ops, span, nameSpan: statement.keywordSpan };
+        return { kind: "timer", name: "timer", arrival, ops, span, nameSpan: keywordSpanOf(statement) };
       }
       case "ipi":
       case "nmi": {
         const [how, value] = items;
         if (how?.kind !== "Ident" || how.name !== "rate") {
           if (how === undefined)
-            this.error("TL201", `expected \`rate R\` after \`${statement.keyword}\``, statement.keywordSpan);
+            this.error(
+              "TL201",
+              `expected \`rate R\` after \`${statement.keyword}\``,
+              keywordSpanOf(statement),
+            );
           else this.wrongItem(how, "`rate R`", statement.keyword);
           return undefined;
         }
@@ -1592,7 +1611,7 @@ class Lowerer {
           arrival: { kind: "poisson", ratePerSec: rate },
           ops,
           span,
-          nameSpan: statement.keywordSpan,
+          nameSpan: keywordSpanOf(statement),
         };
       }
     }
@@ -1637,7 +1656,11 @@ class Lowerer {
       case "rdmsr":
       case "wrmsr": {
         if (first === undefined) {
-          this.error("TL201", `expected an MSR name or number after \`${keyword}\``, statement.keywordSpan);
+          this.error(
+            "TL201",
+            `expected an MSR name or number after \`${keyword}\``,
+            keywordSpanOf(statement),
+          );
           return undefined;
         }
         const msr = this.msrIndex(first, keyword);
@@ -1648,13 +1671,13 @@ class Lowerer {
       }
       case "in":
       case "out": {
-        const port = this.integer(first, "a port (0–0xffff)", keyword, statement.keywordSpan, 0, 0xffff);
+        const port = this.integer(first, "a port (0–0xffff)", keyword, keywordSpanOf(statement), 0, 0xffff);
         return port === undefined ? undefined : { op: keyword, port, span };
       }
       case "mmio": {
         if (first?.kind !== "Ident" || (first.name !== "read" && first.name !== "write")) {
           if (first === undefined)
-            this.error("TL201", "expected `read` or `write` after `mmio`", statement.keywordSpan);
+            this.error("TL201", "expected `read` or `write` after `mmio`", keywordSpanOf(statement));
           else this.wrongItem(first, "`read` or `write`", "mmio");
           return undefined;
         }
@@ -1667,7 +1690,7 @@ class Lowerer {
         if (keyword === "read" && first?.kind === "Ident" && (first.name === "cr3" || first.name === "cr8")) {
           return { op: "read_cr", cr: first.name === "cr3" ? 3 : 8, span };
         }
-        const gpa = this.address(first, keyword, statement.keywordSpan);
+        const gpa = this.address(first, keyword, keywordSpanOf(statement));
         return gpa === undefined ? undefined : { op: "mem", access: keyword, gpa, span };
       }
       case "mov": {
@@ -1679,7 +1702,7 @@ class Lowerer {
             this.error(
               "TL201",
               "expected `cr0`, `cr3`, `cr4`, `cr8` or `dr` after `mov`",
-              statement.keywordSpan,
+              keywordSpanOf(statement),
             );
           else if (first.kind === "Ident")
             this.unknown("TL114", "register", first, ["cr0", "cr3", "cr4", "cr8", "dr"]);
@@ -1696,14 +1719,14 @@ class Lowerer {
         return value === undefined ? undefined : { op: "mov_cr", cr, value, span };
       }
       case "pause_loop": {
-        const seconds = this.seconds(first, "pause_loop", statement.keywordSpan);
+        const seconds = this.seconds(first, "pause_loop", keywordSpanOf(statement));
         return seconds === undefined
           ? undefined
           : { op: "pause_loop", cycles: Math.round(seconds * this.target.hz), span };
       }
       case "exception": {
         if (first === undefined) {
-          this.error("TL201", "expected an exception vector after `exception`", statement.keywordSpan);
+          this.error("TL201", "expected an exception vector after `exception`", keywordSpanOf(statement));
           return undefined;
         }
         const vector = this.exceptionVector(first, "exception", 31);
@@ -1722,7 +1745,7 @@ class Lowerer {
         return errorCode === undefined ? undefined : { op: "exception", vector, errorCode, span };
       }
       case "dirty": {
-        const pages = this.integer(first, "a page count", "dirty", statement.keywordSpan, 0, 1 << 30);
+        const pages = this.integer(first, "a page count", "dirty", keywordSpanOf(statement), 0, 1 << 30);
         if (
           second !== undefined &&
           !(second.kind === "Ident" && (second.name === "pages" || second.name === "page"))
@@ -1747,7 +1770,14 @@ class Lowerer {
         return { op: "branch", arms, span };
       }
       case "repeat": {
-        const count = this.integer(first, "a repeat count", "repeat", statement.keywordSpan, 0, MAX_REPEAT);
+        const count = this.integer(
+          first,
+          "a repeat count",
+          "repeat",
+          keywordSpanOf(statement),
+          0,
+          MAX_REPEAT,
+        );
         const ops = this.guestOps(statement.body?.entries ?? [], guest);
         return count === undefined ? undefined : { op: "repeat", count, ops, span };
       }
@@ -1758,7 +1788,7 @@ class Lowerer {
   /** The body of a `tsx` or `coalesce`, lowered with that block recorded for the nesting rules. */
   private guestOpsIn(keyword: "tsx" | "coalesce", statement: Statement, guest: GuestIR): GuestOp[] {
     const outer = this.guestOpsInside;
-    this.guestOpsInside = { keyword, span: statement.keywordSpan };
+    this.guestOpsInside = { keyword, span: keywordSpanOf(statement) };
     try {
       return this.guestOps(statement.body?.entries ?? [], guest);
     } finally {
@@ -1781,12 +1811,19 @@ class Lowerer {
         outer.keyword === "tsx"
           ? "`coalesce` cannot be inside `tsx`: its pending count outlives the transaction; put the `tsx` inside the `coalesce` or the `coalesce` after the `tsx`"
           : "`coalesce` cannot be inside another `coalesce`: a batch of batches has no single timeout; merge them into one `coalesce`",
-        statement.keywordSpan,
+        keywordSpanOf(statement),
         { related: [{ span: outer.span, message: `the enclosing \`${outer.keyword}\`` }] },
       );
       return undefined;
     }
-    const count = this.integer(countItem, "a batch size", "coalesce", statement.keywordSpan, 1, MAX_COALESCE);
+    const count = this.integer(
+      countItem,
+      "a batch size",
+      "coalesce",
+      keywordSpanOf(statement),
+      1,
+      MAX_COALESCE,
+    );
     if (count === undefined) return undefined;
     if (orItem === undefined || orItem.kind !== "Ident" || orItem.name !== "or") {
       if (orItem === undefined)
