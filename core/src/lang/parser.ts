@@ -532,6 +532,9 @@ class Parser {
         kind: "Statement",
         keyword,
         items: this.collect<Item>(base),
+        // Same fields in the same order as a known statement: one object shape for the tree's
+        // most common node keeps property reads monomorphic.
+        body: undefined,
         known: false,
         start,
         end: this.lastEnd,
