@@ -436,6 +436,120 @@ describe("capabilities", () => {
   });
 });
 
+describe("VMX-CAP0 quick fix", () => {
+  /** The base file with `msr NAME = VALUE` overriding the target's capability MSR. */
+  function withMsr(msr: string, words: Words = {}, extra = ""): string {
+    return vmcsFile(words, extra).replace(
+      "target skylake_server\n",
+      `target skylake_server {\n  msr ${msr}\n}\n`,
+    );
+  }
+
+  const errors = (analysis: Analysis) =>
+    analysis.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code} ${d.message}`);
+
+  /** Applies the preferred fix of `d`: CAP0 is gone and no error appeared that was not there. */
+  function applyPreferred(text: string, d: Diagnostic): string {
+    const fix = d.fixes?.find((f) => f.preferred);
+    assert.ok(fix, `no preferred fix: ${JSON.stringify(d.fixes)}`);
+    const before = new Set(errors(analyze(text)));
+    const fixed = applyEdits(text, fix.edits);
+    const after = analyze(fixed);
+    assertNoInternalErrors(after);
+    assert.ok(!after.diagnostics.some((x) => x.code === "VMX-CAP0"), `CAP0 left in:\n${fixed}`);
+    assert.deepEqual(
+      errors(after).filter((e) => !before.has(e)),
+      [],
+      `new errors in:\n${fixed}`,
+    );
+    return fixed;
+  }
+
+  test("a raw control word: the fix sets the required bits in the field, as adjust_vmx_controls does", () => {
+    const text = vmcsFile({}, "field PIN_BASED_VM_EXEC_CONTROL = 0x1");
+    const { d } = expectCode(text, "VMX-CAP0", "field PIN_BASED_VM_EXEC_CONTROL = 0x1");
+    assert.match(d.message, /clears bits 0x16 that target skylake_server requires to be 1/);
+    const fixed = applyPreferred(text, d);
+    assert.match(fixed, /\n {2}field PIN_BASED_VM_EXEC_CONTROL = 0x17\n/);
+    clean(fixed);
+  });
+
+  test("a raw primary word on a CPU without TRUE controls keeps its other bits", () => {
+    const text = vmcsFile({}, "field CPU_BASED_VM_EXEC_CONTROL = 0x8020_0080", "nehalem");
+    const { d } = expectCode(text, "VMX-CAP0");
+    const fixed = applyPreferred(text, d);
+    // 0x8020_0080 | default1 bits 0x0400_6172 (IA32_VMX_TRUE_PROCBASED_CTLS allowed-0 of nehalem).
+    assert.match(fixed, /field CPU_BASED_VM_EXEC_CONTROL = 0x842061f2/);
+  });
+
+  test("a must-be-one control the block does not list is appended to its word's line", () => {
+    // An override requiring unrestricted_guest (PROCBASED_CTLS2 allowed-0 bit 7).
+    const text = withMsr("IA32_VMX_PROCBASED_CTLS2 = 0x35f7fff_00000080");
+    const { d } = expectCode(text, "VMX-CAP0", "v");
+    assert.match(
+      d.message,
+      /unrestricted_guest \(proc2\) must be 1 on target skylake_server \(with the file's/,
+    );
+    assert.ok(d.related?.some((r) => text.slice(r.span.start, r.span.end).startsWith("proc2")));
+    const fix = d.fixes!.find((f) => f.preferred)!;
+    assert.equal(fix.title, "Add unrestricted_guest (proc2)");
+    const fixed = applyPreferred(text, d);
+    assert.match(fixed, /\n {2}proc2 enable_ept unrestricted_guest\n/);
+    clean(fixed);
+  });
+
+  test("the word has no line yet: a new line with the block's indentation, with what the control requires", () => {
+    // virtual_nmis (pin bit 5) required; it needs nmi_exiting (E16), added in the same fix.
+    const text = withMsr("IA32_VMX_TRUE_PINBASED_CTLS = 0xff_0000_0036", { pin: "" });
+    assert.doesNotMatch(text, /\bpin\b/);
+    const { d } = expectCode(text, "VMX-CAP0", "v");
+    const fix = d.fixes!.find((f) => f.preferred)!;
+    assert.match(fix.title, /^Add virtual_nmis \(pin\) with what it requires: nmi_exiting \(pin\)$/);
+    const fixed = applyPreferred(text, d);
+    assert.match(fixed, /\n {2}entry ia32e_mode_guest\n {2}pin virtual_nmis nmi_exiting\n}/);
+    clean(fixed);
+  });
+
+  test("a control that would fail another rule is offered, not preferred, and the title says why", () => {
+    // enable_vpid required: adding it alone fails E22 (VIRTUAL_PROCESSOR_ID is 0).
+    const text = withMsr("IA32_VMX_PROCBASED_CTLS2 = 0x35f7fff_00000020");
+    const { d } = expectCode(text, "VMX-CAP0", "v");
+    assert.equal(d.fixes?.length, 1);
+    const fix = d.fixes![0]!;
+    assert.ok(!fix.preferred);
+    assert.match(fix.title, /^Add enable_vpid \(proc2\) — not preferred: VM entry would then fail VMX-E22/);
+    const fixed = applyEdits(text, fix.edits);
+    assert.ok(!analyze(fixed).diagnostics.some((x) => x.code === "VMX-CAP0"));
+    expectCode(fixed, "VMX-E22", "enable_vpid");
+    // With the field set, the same fix is preferred.
+    const withVpid = withMsr(
+      "IA32_VMX_PROCBASED_CTLS2 = 0x35f7fff_00000020",
+      {},
+      "field VIRTUAL_PROCESSOR_ID = 1",
+    );
+    const { d: d2 } = expectCode(withVpid, "VMX-CAP0", "v");
+    assert.equal(d2.fixes?.find((f) => f.preferred)?.title, "Add enable_vpid (proc2)");
+    clean(applyPreferred(withVpid, d2));
+  });
+
+  test("a must-be-one bit without a language name gets no fix, and the message says why", () => {
+    // Secondary bit 21 is named by neither Linux nor Bochs (vmx-facts §1).
+    const text = withMsr("IA32_VMX_PROCBASED_CTLS2 = 0x37f7fff_00200000");
+    const { d } = expectCode(text, "VMX-CAP0", "v");
+    assert.match(d.message, /leaves proc2 bits 0x200000 0/);
+    assert.match(d.message, /no control name/);
+    assert.equal(d.fixes, undefined);
+  });
+
+  test("an inactive secondary word is not checked (E3)", () => {
+    const text = withMsr("IA32_VMX_PROCBASED_CTLS2 = 0x35f7fff_00000080", {
+      proc: "hlt_exiting use_tpr_shadow",
+      proc2: "",
+    });
+    assert.ok(!analyze(text).diagnostics.some((d) => d.code === "VMX-CAP0"));
+  });
+});
+
 describe("examples", () => {
   test("every example analyses without internal errors", async () => {
     const { readdirSync, readFileSync } = await import("node:fs");

@@ -23,7 +23,13 @@ import {
   hasEptVpidCap,
   maxMsrListEntries,
 } from "../vmx/capabilities";
-import { CONTROL_WORD_FIELD, CONTROL_WORDS, controlInWord } from "../vmx/controls";
+import {
+  CONTROL_WORD_FIELD,
+  CONTROL_WORDS,
+  controlAtBit,
+  controlInWord,
+  DEFAULT1_BITS,
+} from "../vmx/controls";
 import type { ControlDef, ControlWord } from "../vmx/types";
 import { addControlsEdits, dropControlEdit } from "./checkEdits";
 import { effectiveControls } from "./effective";
@@ -222,6 +228,8 @@ class VmcsView {
     readonly text: string | undefined,
     /** Shared by the views of one checkProgram call. */
     readonly capabilities: Map<ControlWord, WordCapability>,
+    /** A what-if view (see `errorsAfterAdding`): diagnostics only, no fixes that probe again. */
+    readonly probe = false,
   ) {
     this.effective = effectiveControls(vmcs, target);
     this.effectiveHalves = halvesOf(this.effective);
@@ -335,14 +343,40 @@ export function checkProgram(program: Program, options: CheckOptions = {}): Diag
   const out: Diagnostic[] = [];
   const capabilities = new Map<ControlWord, WordCapability>();
   for (const vmcs of program.vmcs.values()) {
-    const view = new VmcsView(vmcs, program.target, options.text, capabilities);
-    checkActivation(view, out);
-    checkCapabilities(view, out);
-    checkPairs(view, out);
-    checkFields(view, out);
-    checkEntryEvent(view, out);
+    checkVmcs(new VmcsView(vmcs, program.target, options.text, capabilities), out);
   }
   return out;
+}
+
+function checkVmcs(view: VmcsView, out: Diagnostic[]): void {
+  checkActivation(view, out);
+  checkCapabilities(view, out);
+  checkPairs(view, out);
+  checkFields(view, out);
+  checkEntryEvent(view, out);
+}
+
+/**
+ * The VM-entry errors the block would have with `controls` added that it does not have now:
+ * every rule above re-run on a copy of the block (so "would this fix cause another failure"
+ * is answered by the same tables, not a second list of them).
+ */
+function errorsAfterAdding(view: VmcsView, controls: readonly ControlDef[]): Diagnostic[] {
+  const errorsOf = (v: VmcsView): Diagnostic[] => {
+    const found: Diagnostic[] = [];
+    checkVmcs(v, found);
+    return found.filter((d) => d.severity === "error");
+  };
+  const key = (d: Diagnostic) => `${d.code}\u0000${d.message}`;
+  const { vmcs } = view;
+  const written = { ...vmcs.written };
+  for (const control of controls) written[control.word] |= 1n << BigInt(control.bit);
+  const settings = [...vmcs.settings, ...controls.map((control) => ({ control, span: vmcs.nameSpan }))];
+  const before = new Set(
+    errorsOf(new VmcsView(vmcs, view.target, undefined, view.capabilities, true)).map(key),
+  );
+  const after = new VmcsView({ ...vmcs, written, settings }, view.target, undefined, view.capabilities, true);
+  return errorsOf(after).filter((d) => !before.has(key(d)));
 }
 
 /** TL301/TL302: secondary or tertiary controls listed while their word is not activated. */
@@ -405,6 +439,8 @@ function targetLabel(target: TargetIR, msrName: string): string {
 interface WordCapability extends ControlWordCapability {
   mayBeOneLow: number;
   mayBeOneHigh: number;
+  /** Must-be-one bits outside the default1 class (which `effectiveControls` does not imply). */
+  mustBeOneBeyondDefault1: bigint;
 }
 
 /** A control word's capability, computed once per checkProgram call (every vmcs shares the target). */
@@ -414,10 +450,12 @@ function capabilityOf(view: VmcsView, word: ControlWord): WordCapability {
   let cap = perWord.get(word);
   if (cap === undefined) {
     const raw = controlWordCapability(target.msrs, word);
+    const default1 = word in DEFAULT1_BITS ? DEFAULT1_BITS[word as keyof typeof DEFAULT1_BITS] : 0;
     cap = {
       ...raw,
       mayBeOneLow: Number(raw.mayBeOne & LOW32),
       mayBeOneHigh: Number((raw.mayBeOne >> 32n) & LOW32),
+      mustBeOneBeyondDefault1: raw.mustBeOne & ~BigInt(default1 >>> 0),
     };
     perWord.set(word, cap);
   }
@@ -459,35 +497,134 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
     }
     // A raw control word set with `field NAME = VALUE` can clear default1 bits: check it whole.
     const raw = view.field(CONTROL_WORD_FIELD[word]);
-    if (raw) {
-      const mustBeOneMissing = cap.mustBeOne & ~raw.value;
-      const notAllowed = raw.value & ~cap.mayBeOne;
-      if (mustBeOneMissing !== 0n) {
-        out.push({
-          severity: "error",
-          code: "VMX-CAP0",
-          message:
-            `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} clears bits ${hex(mustBeOneMissing)} that ` +
-            `${targetLabel(target, cap.msrName)} requires to be 1 (allowed-0 settings of ${cap.msrName})`,
-          span: raw.span,
-          related: targetRelated,
-          reference: `SDM Vol. 3D App. A.3–A.5 (default1 class, TRUE controls), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
-        });
-      }
-      if (notAllowed !== 0n) {
-        out.push({
-          severity: "error",
-          code: "VMX-CAP1",
-          message:
-            `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} sets bits ${hex(notAllowed)} that ` +
-            `${targetLabel(target, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})`,
-          span: raw.span,
-          related: targetRelated,
-          reference: `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
-        });
-      }
+    if (!raw) {
+      checkMustBeOne(view, word, cap, targetRelated, out);
+      continue;
+    }
+    const fieldName = CONTROL_WORD_FIELD[word];
+    const mustBeOneMissing = cap.mustBeOne & ~raw.value;
+    const notAllowed = raw.value & ~cap.mayBeOne;
+    if (mustBeOneMissing !== 0n) {
+      // The fix sets the missing bits, as KVM's adjust_vmx_controls does (`ctl |= vmx_msr_low`).
+      // It adds only must-be-one bits, so it cannot fail another rule unless the MSR itself is
+      // inconsistent (a bit required to be 1 that allowed-1 forbids, possible only by override).
+      const fixedValue = raw.value | mustBeOneMissing;
+      const forbidden = mustBeOneMissing & ~cap.mayBeOne;
+      const fix: CodeFix = {
+        title:
+          forbidden === 0n
+            ? `Set the required bits: ${fieldName} = ${hex(fixedValue)}`
+            : `Set the required bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(forbidden)} then fail VMX-CAP1: ${cap.msrName} requires and forbids them)`,
+        edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
+      };
+      if (forbidden === 0n) fix.preferred = true;
+      out.push({
+        severity: "error",
+        code: "VMX-CAP0",
+        message:
+          `${fieldName} = ${hex(raw.value)} clears bits ${hex(mustBeOneMissing)} that ` +
+          `${targetLabel(target, cap.msrName)} requires to be 1 (allowed-0 settings of ${cap.msrName})`,
+        span: raw.span,
+        related: targetRelated,
+        fixes: [fix],
+        reference: `SDM Vol. 3D App. A.3–A.5 (default1 class, TRUE controls), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
+      });
+    }
+    if (notAllowed !== 0n) {
+      out.push({
+        severity: "error",
+        code: "VMX-CAP1",
+        message:
+          `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} sets bits ${hex(notAllowed)} that ` +
+          `${targetLabel(target, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})`,
+        span: raw.span,
+        related: targetRelated,
+        reference: `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
+      });
     }
   }
+}
+
+/**
+ * VMX-CAP0 for the control statements: a bit the target requires to be 1 that the block leaves 0.
+ * Default1 bits are implied (`effectiveControls`), so this is a must-be-one bit outside the default1
+ * class, which only a capability-MSR override (or a future profile) can require.
+ * A named control gets one diagnostic with a fix that adds it (and what it requires) to its word's
+ * line; bits the language has no name for get one diagnostic without a fix.
+ */
+function checkMustBeOne(
+  view: VmcsView,
+  word: ControlWord,
+  cap: WordCapability,
+  targetRelated: RelatedInfo[],
+  out: Diagnostic[],
+): void {
+  // Every profile's must-be-one bits are default1 bits: no bigint work on the common path.
+  if (cap.mustBeOneBeyondDefault1 === 0n) return;
+  const missing = cap.mustBeOneBeyondDefault1 & ~view.effective[word];
+  if (missing === 0n) return;
+  const { vmcs, target } = view;
+  const where = targetLabel(target, cap.msrName);
+  const reference = `SDM Vol. 3D App. A.3–A.5 (allowed-0 settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`;
+  const line = vmcs.wordLines[word];
+  const related = line
+    ? [...targetRelated, { span: line, message: `the ${word} controls of vmcs ${vmcs.name}` }]
+    : targetRelated;
+  let unnamed = 0n;
+  for (let bit = 0; bit < 64; bit++) {
+    if (((missing >> BigInt(bit)) & 1n) === 0n) continue;
+    const control = controlAtBit(word, bit);
+    if (control === undefined) {
+      unnamed |= 1n << BigInt(bit);
+      continue;
+    }
+    const diagnostic: Diagnostic = {
+      severity: "error",
+      code: "VMX-CAP0",
+      message:
+        `${control.name} (${word}) must be 1 on ${where}: ${cap.msrName} bit ${bit} (allowed-0 of ` +
+        `control bit ${bit}) is 1, and vmcs ${vmcs.name} does not set it, so VM entry fails`,
+      span: vmcs.nameSpan,
+      related,
+      reference,
+    };
+    if (!view.probe) diagnostic.fixes = fixes(mustBeOneFix(view, [word, control.name]));
+    out.push(diagnostic);
+  }
+  if (unnamed !== 0n) {
+    out.push({
+      severity: "error",
+      code: "VMX-CAP0",
+      message:
+        `vmcs ${vmcs.name} leaves ${word} bits ${hex(unnamed)} 0, which ${where} requires to be 1 ` +
+        `(allowed-0 settings of ${cap.msrName}); no quick fix: the language has no control name for ` +
+        `them and implies only default1 bits, so only ${CONTROL_WORD_FIELD[word]} set in full with \`field\` can hold them`,
+      span: vmcs.nameSpan,
+      related,
+      reference,
+    });
+  }
+}
+
+/**
+ * Fix for a must-be-one control: the control with what it requires (its word's activation control
+ * and the pair rules' prerequisites) in one fix, appended to each word's line or on a new line.
+ * Preferred only if the block then has no VM-entry error it did not have before; otherwise the
+ * title names the failures that would follow.
+ */
+function mustBeOneFix(view: VmcsView, wanted: ControlRef): CodeFix | undefined {
+  const controls = requiredClosure(view, wanted);
+  if (controls.length === 0) return undefined;
+  const [first, ...rest] = controls.map((c) => `${c.name} (${c.word})`);
+  let title = rest.length === 0 ? `Add ${first}` : `Add ${first} with what it requires: ${rest.join(", ")}`;
+  const after = errorsAfterAdding(view, controls);
+  if (after.length > 0) {
+    const codes = [...new Set(after.map((d) => d.code))].join(", ");
+    title += ` — not preferred: VM entry would then fail ${codes} (${after[0]!.message})`;
+  }
+  const fix: CodeFix = { title, edits: addControlsEdits(view.vmcs, controls, view.text) };
+  if (after.length === 0) fix.preferred = true;
+  return fix;
 }
 
 function pairMessage(rule: PairRule): string {
