@@ -436,35 +436,35 @@ describe("capabilities", () => {
   });
 });
 
+/** The base file with `msr NAME = VALUE` overriding the target's capability MSR. */
+function withMsr(msr: string, words: Words = {}, extra = ""): string {
+  return vmcsFile(words, extra).replace(
+    "target skylake_server\n",
+    `target skylake_server {\n  msr ${msr}\n}\n`,
+  );
+}
+
+const errors = (analysis: Analysis) =>
+  analysis.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code} ${d.message}`);
+
+/** Applies the preferred fix of `d`: its code is gone and no error appeared that was not there. */
+function applyPreferred(text: string, d: Diagnostic): string {
+  const fix = d.fixes?.find((f) => f.preferred);
+  assert.ok(fix, `no preferred fix: ${JSON.stringify(d.fixes)}`);
+  const before = new Set(errors(analyze(text)));
+  const fixed = applyEdits(text, fix.edits);
+  const after = analyze(fixed);
+  assertNoInternalErrors(after);
+  assert.ok(!after.diagnostics.some((x) => x.code === d.code), `${d.code} left in:\n${fixed}`);
+  assert.deepEqual(
+    errors(after).filter((e) => !before.has(e)),
+    [],
+    `new errors in:\n${fixed}`,
+  );
+  return fixed;
+}
+
 describe("VMX-CAP0 quick fix", () => {
-  /** The base file with `msr NAME = VALUE` overriding the target's capability MSR. */
-  function withMsr(msr: string, words: Words = {}, extra = ""): string {
-    return vmcsFile(words, extra).replace(
-      "target skylake_server\n",
-      `target skylake_server {\n  msr ${msr}\n}\n`,
-    );
-  }
-
-  const errors = (analysis: Analysis) =>
-    analysis.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code} ${d.message}`);
-
-  /** Applies the preferred fix of `d`: CAP0 is gone and no error appeared that was not there. */
-  function applyPreferred(text: string, d: Diagnostic): string {
-    const fix = d.fixes?.find((f) => f.preferred);
-    assert.ok(fix, `no preferred fix: ${JSON.stringify(d.fixes)}`);
-    const before = new Set(errors(analyze(text)));
-    const fixed = applyEdits(text, fix.edits);
-    const after = analyze(fixed);
-    assertNoInternalErrors(after);
-    assert.ok(!after.diagnostics.some((x) => x.code === "VMX-CAP0"), `CAP0 left in:\n${fixed}`);
-    assert.deepEqual(
-      errors(after).filter((e) => !before.has(e)),
-      [],
-      `new errors in:\n${fixed}`,
-    );
-    return fixed;
-  }
-
   test("a raw control word: the fix sets the required bits in the field, as adjust_vmx_controls does", () => {
     const text = vmcsFile({}, "field PIN_BASED_VM_EXEC_CONTROL = 0x1");
     const { d } = expectCode(text, "VMX-CAP0", "field PIN_BASED_VM_EXEC_CONTROL = 0x1");
@@ -547,6 +547,116 @@ describe("VMX-CAP0 quick fix", () => {
       proc2: "",
     });
     assert.ok(!analyze(text).diagnostics.some((d) => d.code === "VMX-CAP0"));
+  });
+});
+
+describe("VMX-CAP1 quick fix", () => {
+  test("a raw control word: the fix clears the disallowed bits in the field, as adjust_vmx_controls does", () => {
+    // Pin bits 8 and 15 are reserved (allowed-1 = 0 on every profile); 0x16 are the default1 bits.
+    const text = vmcsFile({}, "field PIN_BASED_VM_EXEC_CONTROL = 0x8117");
+    const { d } = expectCode(text, "VMX-CAP1", "field PIN_BASED_VM_EXEC_CONTROL = 0x8117");
+    assert.match(d.message, /sets bits 0x8100 that target skylake_server does not allow to be 1/);
+    assert.equal(
+      d.fixes?.find((f) => f.preferred)?.title,
+      "Clear the disallowed bits: PIN_BASED_VM_EXEC_CONTROL = 0x17",
+    );
+    const fixed = applyPreferred(text, d);
+    assert.match(fixed, /\n {2}field PIN_BASED_VM_EXEC_CONTROL = 0x17\n/);
+    clean(fixed);
+  });
+
+  test("a raw bit the MSR override both forbids and requires: offered, not preferred, the title says why", () => {
+    // Allowed-0 bit 8 set, allowed-1 bit 8 clear: clearing it fails VMX-CAP0 instead.
+    const text = withMsr(
+      "IA32_VMX_TRUE_PINBASED_CTLS = 0xff_0000_0116",
+      {},
+      "field PIN_BASED_VM_EXEC_CONTROL = 0x117",
+    );
+    const { d } = expectCode(text, "VMX-CAP1", "field PIN_BASED_VM_EXEC_CONTROL = 0x117");
+    assert.equal(d.fixes?.length, 1);
+    const fix = d.fixes![0]!;
+    assert.ok(!fix.preferred);
+    assert.match(
+      fix.title,
+      /= 0x17 \(bits 0x100 then fail VMX-CAP0: IA32_VMX_TRUE_PINBASED_CTLS requires and forbids them\)$/,
+    );
+    const after = analyze(applyEdits(text, fix.edits));
+    assert.ok(!after.diagnostics.some((x) => x.code === "VMX-CAP1"));
+    assert.ok(after.diagnostics.some((x) => x.code === "VMX-CAP0"));
+  });
+
+  test("an unsupported control on its word's line is removed with its blank", () => {
+    const text = vmcsFile({ proc2: "enable_ept enable_pml" }, "", "haswell");
+    const { d } = expectCode(text, "VMX-CAP1", "enable_pml");
+    assert.equal(d.fixes?.length, 1);
+    assert.equal(d.fixes![0]!.title, "Remove enable_pml (proc2)");
+    const fixed = applyPreferred(text, d);
+    assert.match(fixed, /\n {2}proc2 enable_ept\n/);
+    clean(fixed);
+  });
+
+  test("the controls that require it go in the same fix (removing enable_ept alone fails E19)", () => {
+    // An override without enable_ept (PROCBASED_CTLS2 allowed-1 bit 1) that keeps unrestricted_guest.
+    const msr = "IA32_VMX_PROCBASED_CTLS2 = 0x35f7ffd_00000000";
+    const text = withMsr(msr, { proc2: "wbinvd_exiting, enable_ept, unrestricted_guest" });
+    const { d } = expectCode(text, "VMX-CAP1", "enable_ept");
+    assert.ok(!analyze(text).diagnostics.some((x) => x.code === "VMX-E19"));
+    expectCode(text.replace(", enable_ept", ""), "VMX-E19", "unrestricted_guest");
+    assert.equal(d.fixes?.length, 1);
+    assert.equal(
+      d.fixes![0]!.title,
+      "Remove enable_ept (proc2) with what depends on it: unrestricted_guest (proc2)",
+    );
+    const fixed = applyPreferred(text, d);
+    assert.match(fixed, /\n {2}proc2 wbinvd_exiting\n {2}exit/);
+    clean(fixed);
+    // Every name of the statement goes: so does the statement's line.
+    const whole = withMsr(msr, { proc2: "enable_ept unrestricted_guest" });
+    const fixedWhole = applyPreferred(whole, expectCode(whole, "VMX-CAP1", "enable_ept").d);
+    assert.doesNotMatch(fixedWhole, /proc2/);
+    assert.match(fixedWhole, /activate_secondary_controls\n {2}exit /);
+    clean(fixedWhole);
+  });
+
+  test("an unsupported activation control goes with the controls of the word it activates", () => {
+    const text = vmcsFile(
+      {
+        proc: "hlt_exiting use_tpr_shadow activate_secondary_controls activate_tertiary_controls",
+        proc3: "ipi_virtualization",
+      },
+      "",
+      "icelake_server",
+    );
+    const { d } = expectCode(text, "VMX-CAP1", "activate_tertiary_controls");
+    assert.equal(
+      d.fixes?.find((f) => f.preferred)?.title,
+      "Remove activate_tertiary_controls (proc) with what depends on it: ipi_virtualization (proc3)",
+    );
+    const fixed = applyPreferred(text, d);
+    assert.doesNotMatch(fixed, /proc3|tertiary/);
+    clean(fixed);
+  });
+
+  test("removal that would fail a field rule is offered, not preferred, and the title says why", () => {
+    // sandy_bridge has no virtual_interrupt_delivery; without it a TPR threshold above 15 fails E9.
+    const words = { proc2: "enable_ept virtual_interrupt_delivery" };
+    const text = vmcsFile(words, "tpr_threshold 0x20", "sandy_bridge");
+    const { d } = expectCode(text, "VMX-CAP1", "virtual_interrupt_delivery");
+    assert.equal(d.fixes?.length, 1);
+    const fix = d.fixes![0]!;
+    assert.ok(!fix.preferred);
+    assert.match(
+      fix.title,
+      /^Remove virtual_interrupt_delivery \(proc2\) — not preferred: VM entry would then fail VMX-E9 \(TPR threshold 0x20/,
+    );
+    const fixed = applyEdits(text, fix.edits);
+    assert.ok(!analyze(fixed).diagnostics.some((x) => x.code === "VMX-CAP1"));
+    expectCode(fixed, "VMX-E9", "tpr_threshold 0x20");
+    // With a threshold in bits 3:0 the same removal is preferred.
+    const low = vmcsFile(words, "tpr_threshold 0x2", "sandy_bridge");
+    const { d: d2 } = expectCode(low, "VMX-CAP1", "virtual_interrupt_delivery");
+    assert.equal(d2.fixes?.find((f) => f.preferred)?.title, "Remove virtual_interrupt_delivery (proc2)");
+    clean(applyPreferred(low, d2));
   });
 });
 

@@ -5,6 +5,7 @@
  * indentation of a new line is guessed.
  */
 import type { ControlSetting, VmcsIR } from "../model/ir";
+import { tokenDeletionSpan } from "../model/lower";
 import type { Span, TextEdit } from "../source";
 import type { ControlDef, ControlWord } from "../vmx/types";
 
@@ -101,23 +102,44 @@ function newLinesEdit(vmcs: VmcsIR, lines: string[], text: string | undefined): 
  * goes with it (the `wordLines` span of that word when the control lies inside it).
  */
 export function dropControlEdit(vmcs: VmcsIR, setting: ControlSetting, text?: string): TextEdit {
-  const line = vmcs.wordLines[setting.control.word];
-  if (line && line.start <= setting.span.start && setting.span.end <= line.end) {
-    const others = vmcs.settings.filter(
-      (s) =>
-        s !== setting &&
-        s.control.word === setting.control.word &&
-        line.start <= s.span.start &&
-        s.span.end <= line.end,
-    );
-    if (others.length === 0) return { span: wholeLine(line, text), newText: "" };
+  return dropControlsEdits(vmcs, [setting], text)[0]!;
+}
+
+/**
+ * Edits that remove several listed controls: each token with its blanks and comma (as lowering's
+ * wrong-word fix deletes one), or the whole statement of a word (its `wordLines` span) when every
+ * name on it goes. The edits do not overlap.
+ */
+export function dropControlsEdits(
+  vmcs: VmcsIR,
+  settings: readonly ControlSetting[],
+  text?: string,
+): TextEdit[] {
+  const dropping = new Set(settings);
+  const inside = (span: Span, line: Span) => line.start <= span.start && span.end <= line.end;
+  const wholeStatements = new Set<ControlWord>();
+  const edits: TextEdit[] = [];
+  for (const setting of dropping) {
+    const word = setting.control.word;
+    const line = vmcs.wordLines[word];
+    if (line && inside(setting.span, line)) {
+      if (wholeStatements.has(word)) continue;
+      const kept = vmcs.settings.some(
+        (s) => !dropping.has(s) && s.control.word === word && inside(s.span, line),
+      );
+      if (!kept) {
+        wholeStatements.add(word);
+        edits.push({ span: wholeLine(line, text), newText: "" });
+        continue;
+      }
+    }
+    const { start, end } = setting.span;
+    edits.push({
+      span: text === undefined ? { start, end } : tokenDeletionSpan(text, setting.span),
+      newText: "",
+    });
   }
-  let start = setting.span.start;
-  if (text !== undefined) {
-    while (start > 0 && (text[start - 1] === " " || text[start - 1] === "\t" || text[start - 1] === ","))
-      start--;
-  }
-  return { span: { start, end: setting.span.end }, newText: "" };
+  return edits;
 }
 
 /** The statement span widened to its whole line(s) when nothing else shares them. */

@@ -31,7 +31,7 @@ import {
   DEFAULT1_BITS,
 } from "../vmx/controls";
 import type { ControlDef, ControlWord } from "../vmx/types";
-import { addControlsEdits, dropControlEdit } from "./checkEdits";
+import { addControlsEdits, dropControlEdit, dropControlsEdits } from "./checkEdits";
 import { effectiveControls } from "./effective";
 
 export interface CheckOptions {
@@ -228,7 +228,7 @@ class VmcsView {
     readonly text: string | undefined,
     /** Shared by the views of one checkProgram call. */
     readonly capabilities: Map<ControlWord, WordCapability>,
-    /** A what-if view (see `errorsAfterAdding`): diagnostics only, no fixes that probe again. */
+    /** A what-if view (see `errorsAfterChanging`): diagnostics only, no fixes that probe again. */
     readonly probe = false,
   ) {
     this.effective = effectiveControls(vmcs, target);
@@ -357,11 +357,15 @@ function checkVmcs(view: VmcsView, out: Diagnostic[]): void {
 }
 
 /**
- * The VM-entry errors the block would have with `controls` added that it does not have now:
- * every rule above re-run on a copy of the block (so "would this fix cause another failure"
- * is answered by the same tables, not a second list of them).
+ * The VM-entry errors the block would have with `controls` added (and `removed` taken out, every
+ * listing of them) that it does not have now: every rule above re-run on a copy of the block (so
+ * "would this fix cause another failure" is answered by the same tables, not a second list of them).
  */
-function errorsAfterAdding(view: VmcsView, controls: readonly ControlDef[]): Diagnostic[] {
+function errorsAfterChanging(
+  view: VmcsView,
+  controls: readonly ControlDef[],
+  removed: readonly ControlDef[] = [],
+): Diagnostic[] {
   const errorsOf = (v: VmcsView): Diagnostic[] => {
     const found: Diagnostic[] = [];
     checkVmcs(v, found);
@@ -370,8 +374,12 @@ function errorsAfterAdding(view: VmcsView, controls: readonly ControlDef[]): Dia
   const key = (d: Diagnostic) => `${d.code}\u0000${d.message}`;
   const { vmcs } = view;
   const written = { ...vmcs.written };
+  for (const control of removed) written[control.word] &= ~(1n << BigInt(control.bit));
   for (const control of controls) written[control.word] |= 1n << BigInt(control.bit);
-  const settings = [...vmcs.settings, ...controls.map((control) => ({ control, span: vmcs.nameSpan }))];
+  const settings = [
+    ...vmcs.settings.filter((setting) => !removed.includes(setting.control)),
+    ...controls.map((control) => ({ control, span: vmcs.nameSpan })),
+  ];
   const before = new Set(
     errorsOf(new VmcsView(vmcs, view.target, undefined, view.capabilities, true)).map(key),
   );
@@ -491,7 +499,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
           `${cap.msrName} bit ${msrBit} (allowed-1 of control bit ${control.bit}) is 0, so VM entry fails`,
         span: setting.span,
         related: targetRelated,
-        fixes: fixes(dropFix(view, [word, control.name], true)),
+        fixes: view.probe ? undefined : fixes(unsupportedControlFix(view, control)),
         reference: `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
       });
     }
@@ -531,6 +539,19 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
       });
     }
     if (notAllowed !== 0n) {
+      // The fix clears the disallowed bits, as KVM's adjust_vmx_controls does (`ctl &= vmx_msr_high`).
+      // The raw word feeds no rule but the capability checks above, so clearing can fail only VMX-CAP0,
+      // for a bit the MSR both forbids and requires (possible only by override).
+      const fixedValue = raw.value & cap.mayBeOne;
+      const required = notAllowed & cap.mustBeOne;
+      const fix: CodeFix = {
+        title:
+          required === 0n
+            ? `Clear the disallowed bits: ${fieldName} = ${hex(fixedValue)}`
+            : `Clear the disallowed bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(required)} then fail VMX-CAP0: ${cap.msrName} requires and forbids them)`,
+        edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
+      };
+      if (required === 0n) fix.preferred = true;
       out.push({
         severity: "error",
         code: "VMX-CAP1",
@@ -539,6 +560,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
           `${targetLabel(target, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})`,
         span: raw.span,
         related: targetRelated,
+        fixes: [fix],
         reference: `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
       });
     }
@@ -617,12 +639,61 @@ function mustBeOneFix(view: VmcsView, wanted: ControlRef): CodeFix | undefined {
   if (controls.length === 0) return undefined;
   const [first, ...rest] = controls.map((c) => `${c.name} (${c.word})`);
   let title = rest.length === 0 ? `Add ${first}` : `Add ${first} with what it requires: ${rest.join(", ")}`;
-  const after = errorsAfterAdding(view, controls);
+  const after = errorsAfterChanging(view, controls);
   if (after.length > 0) {
     const codes = [...new Set(after.map((d) => d.code))].join(", ");
     title += ` — not preferred: VM entry would then fail ${codes} (${after[0]!.message})`;
   }
   const fix: CodeFix = { title, edits: addControlsEdits(view.vmcs, controls, view.text) };
+  if (after.length === 0) fix.preferred = true;
+  return fix;
+}
+
+/**
+ * Controls to remove so that `control` can go without breaking a rule: `control` plus,
+ * transitively, the listed controls that need it — those a pair rule makes require it, and every
+ * control of the word it activates (which the CPU would otherwise ignore, TL301/TL302).
+ */
+function dependentClosure(view: VmcsView, control: ControlDef): ControlDef[] {
+  const out: ControlDef[] = [];
+  const visit = (def: ControlDef) => {
+    if (out.includes(def)) return;
+    out.push(def);
+    for (const word of ["proc2", "proc3"] as const) {
+      const activation = ACTIVATION[word]!.control;
+      if (activation[0] !== def.word || activation[1] !== def.name) continue;
+      for (const setting of view.vmcs.settings) if (setting.control.word === word) visit(setting.control);
+    }
+    for (const rule of PAIR_RULES) {
+      if (rule.kind !== "requires" || rule.other[0] !== def.word || rule.other[1] !== def.name) continue;
+      const dependent = view.setting(rule.control);
+      if (dependent && view.has(rule.control)) visit(dependent.control);
+    }
+  };
+  visit(control);
+  return out;
+}
+
+/**
+ * Fix for a control the target cannot set (VMX-CAP1): remove every listing of it together with the
+ * listed controls that depend on it (`dependentClosure`), so no pair rule fails instead. Preferred
+ * only if re-running every check on the block without them finds no new error (a field rule can
+ * still fail: e.g. without virtual_interrupt_delivery a TPR threshold above 15 fails E9); otherwise
+ * the title names the failure.
+ */
+function unsupportedControlFix(view: VmcsView, control: ControlDef): CodeFix | undefined {
+  const controls = dependentClosure(view, control);
+  const settings = view.vmcs.settings.filter((setting) => controls.includes(setting.control));
+  if (settings.length === 0) return undefined;
+  const [first, ...rest] = controls.map((c) => `${c.name} (${c.word})`);
+  let title =
+    rest.length === 0 ? `Remove ${first}` : `Remove ${first} with what depends on it: ${rest.join(", ")}`;
+  const after = errorsAfterChanging(view, [], controls);
+  if (after.length > 0) {
+    const codes = [...new Set(after.map((d) => d.code))].join(", ");
+    title += ` — not preferred: VM entry would then fail ${codes} (${after[0]!.message})`;
+  }
+  const fix: CodeFix = { title, edits: dropControlsEdits(view.vmcs, settings, view.text) };
   if (after.length === 0) fix.preferred = true;
   return fix;
 }

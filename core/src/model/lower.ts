@@ -149,6 +149,22 @@ const X2APIC_ICR_MSR = 0x830;
 const XAPIC_ICR_LOW_GPA = 0xfee00300n;
 
 /**
+ * The span that deletes one list item: the token with the blanks before it and the comma before
+ * those, so the line's other items stay intact (`proc a, b` without `b` is `proc a`). Shared by
+ * lowering's wrong-word fix and the VM-entry checks' remove-control fixes.
+ */
+export function tokenDeletionSpan(text: string, token: Span): Span {
+  let start = token.start;
+  while (start > 0) {
+    const c = text.charCodeAt(start - 1);
+    if (c !== 32 && c !== 9) break;
+    start--;
+  }
+  if (text.charCodeAt(start - 1) === 44 /* , */) start--;
+  return { start, end: token.end };
+}
+
+/**
  * A plain copy of a syntax node's range. The IR keeps a statement's or a declaration's range as
  * a span of its own rather than the node itself (which is a span too): the node would carry its
  * whole subtree into anything that copies the IR or the estimates (a structured clone to the
@@ -959,15 +975,7 @@ class Lowerer {
     right: ControlWord,
   ): void {
     const text = this.parsed.text;
-    // Delete the token with the blanks before it (keeping the line's other items intact).
-    let deleteStart = item.start;
-    while (deleteStart > 0) {
-      const c = text.charCodeAt(deleteStart - 1);
-      if (c !== 32 && c !== 9) break;
-      deleteStart--;
-    }
-    if (text.charCodeAt(deleteStart - 1) === 44 /* , */) deleteStart--;
-    const edits = [{ span: { start: deleteStart, end: item.end }, newText: "" }];
+    const edits = [{ span: tokenDeletionSpan(text, item), newText: "" }];
     const line = vmcs.wordLines[right];
     if (line !== undefined) {
       edits.push({ span: { start: line.end, end: line.end }, newText: ` ${item.name}` });
