@@ -107,24 +107,36 @@ export interface Budget extends Span {
 
 export type BlockEntry = Statement | Arm | EptEntry | Budget;
 
-/** The span of a statement's keyword (made on demand: the tree does not store one per statement). */
-export function keywordSpanOf(statement: Statement): Span {
-  return { start: statement.start, end: statement.start + statement.keyword.length };
+/** The keyword each declaration starts with. */
+const DECL_KEYWORDS = {
+  Target: "target",
+  Vmcs: "vmcs",
+  Handler: "handler",
+  Fn: "fn",
+  Guest: "guest",
+  Expect: "expect",
+  Simulate: "simulate",
+} as const;
+
+/**
+ * The span of a statement's or a declaration's keyword. Both start with their keyword, so the
+ * span is made on demand (for a diagnostic) instead of being stored in every node.
+ */
+export function keywordSpanOf(node: Statement | Decl): Span {
+  const keyword = node.kind === "Statement" ? node.keyword : DECL_KEYWORDS[node.kind];
+  return { start: node.start, end: node.start + keyword.length };
 }
 
+/** `{ … }`: it starts at its `{`; when `closed`, it ends just after its `}`. */
 export interface Block extends Span {
   kind: "Block";
   context: BlockContext;
   entries: BlockEntry[];
-  /** The `{`. */
-  open: Span;
-  /** The `}`; absent when the block is unclosed (diagnosed). */
-  close?: Span;
+  /** False when the `}` is missing (diagnosed); the block then ends at its last entry. */
+  closed: boolean;
 }
 
-interface DeclBase extends Span {
-  keywordSpan: Span;
-}
+type DeclBase = Span;
 
 export interface TargetDecl extends DeclBase {
   kind: "Target";

@@ -312,7 +312,6 @@ class Parser {
 
   private parseDecl(keyword: string): Decl | undefined {
     const keywordToken = this.next();
-    const keywordSpan = spanOf(keywordToken);
     const start = keywordToken.start;
     switch (keyword) {
       case "target": {
@@ -323,12 +322,12 @@ class Parser {
           frequency = this.expectValue("a frequency such as `2.1GHz`", "@");
         }
         const body = this.isPunct(this.peek(), "{") ? this.parseBlock("target", 1) : undefined;
-        return { kind: "Target", keywordSpan, profile, frequency, body, start, end: this.lastEnd };
+        return { kind: "Target", profile, frequency, body, start, end: this.lastEnd };
       }
       case "vmcs": {
         const name = this.expectIdent("a name", "vmcs");
         const body = this.expectBlock("vmcs", name ? `vmcs ${name.name}` : "vmcs");
-        return { kind: "Vmcs", keywordSpan, name, body, start, end: this.lastEnd };
+        return { kind: "Vmcs", name, body, start, end: this.lastEnd };
       }
       case "handler": {
         let reason: Ident | NumberLit | undefined;
@@ -337,12 +336,12 @@ class Parser {
         else reason = this.expectIdent("an exit reason such as `EPT_VIOLATION`", "handler");
         const title = reason ? `handler ${reason.kind === "Ident" ? reason.name : reason.text}` : "handler";
         const body = this.expectBlock("handler", title);
-        return { kind: "Handler", keywordSpan, reason, body, start, end: this.lastEnd };
+        return { kind: "Handler", reason, body, start, end: this.lastEnd };
       }
       case "fn": {
         const name = this.expectIdent("a name", "fn");
         const body = this.expectBlock("handler", name ? `fn ${name.name}` : "fn");
-        return { kind: "Fn", keywordSpan, name, body, start, end: this.lastEnd };
+        return { kind: "Fn", name, body, start, end: this.lastEnd };
       }
       case "guest": {
         const name = this.expectIdent("a name", "guest");
@@ -360,12 +359,12 @@ class Parser {
           );
         }
         const body = this.expectBlock("guest", name ? `guest ${name.name}` : "guest");
-        return { kind: "Guest", keywordSpan, name, onSpan, vmcs, body, start, end: this.lastEnd };
+        return { kind: "Guest", name, onSpan, vmcs, body, start, end: this.lastEnd };
       }
       case "expect": {
         const guest = this.expectIdent("a guest name", "expect");
         const body = this.expectBlock("expect", guest ? `expect ${guest.name}` : "expect");
-        return { kind: "Expect", keywordSpan, guest, body, start, end: this.lastEnd };
+        return { kind: "Expect", guest, body, start, end: this.lastEnd };
       }
       case "simulate": {
         const guest = this.expectIdent("a guest name", "simulate");
@@ -398,7 +397,7 @@ class Parser {
             spanOf(this.peek()),
           );
         }
-        return { kind: "Simulate", keywordSpan, guest, duration, seed, start, end: this.lastEnd };
+        return { kind: "Simulate", guest, duration, seed, start, end: this.lastEnd };
       }
     }
     return undefined;
@@ -442,27 +441,24 @@ class Parser {
   /** At `{`. */
   private parseBlock(context: BlockContext, depth: number): Block {
     const openToken = this.next();
-    const open = spanOf(openToken);
+    const start = openToken.start;
     if (depth > MAX_BLOCK_DEPTH) {
-      this.error("TL013", `blocks are nested more than ${MAX_BLOCK_DEPTH} deep; this block is skipped`, open);
+      this.error(
+        "TL013",
+        `blocks are nested more than ${MAX_BLOCK_DEPTH} deep; this block is skipped`,
+        spanOf(openToken),
+      );
       const close = this.skipBalanced(1);
-      return {
-        kind: "Block",
-        context,
-        entries: [],
-        open,
-        close,
-        start: open.start,
-        end: this.lastEnd,
-      };
+      return { kind: "Block", context, entries: [], closed: close !== undefined, start, end: this.lastEnd };
     }
     const base = this.scratchTop;
-    let close: Span | undefined;
+    let closed = false;
     const armOps = ARM_OPS[context];
     while (true) {
       const token = this.peek();
       if (this.isPunct(token, "}")) {
-        close = spanOf(this.next());
+        this.next();
+        closed = true;
         break;
       }
       if (token.kind === "eof" || this.isTopLevelLineStart(token)) {
@@ -471,7 +467,7 @@ class Parser {
           token.kind === "eof"
             ? "this `{` is never closed: expected `}` before the end of the file"
             : `this \`{\` is never closed: expected \`}\` before \`${token.text}\``,
-          open,
+          { start, end: start + 1 },
         );
         break;
       }
@@ -485,7 +481,7 @@ class Parser {
       if (this.pos === before) this.next();
     }
     const entries = this.collect<BlockEntry>(base);
-    return { kind: "Block", context, entries, open, close, start: open.start, end: this.lastEnd };
+    return { kind: "Block", context, entries, closed, start, end: this.lastEnd };
   }
 
   private parseStatement(context: BlockContext, depth: number, inArm: boolean): Statement | undefined {

@@ -588,8 +588,8 @@ class Lowerer {
   private lowerTarget(targets: TargetDecl[]): void {
     const decl = targets[0];
     for (const extra of targets.slice(1)) {
-      this.error("TL101", "only one `target` per file", extra.keywordSpan, {
-        related: [{ span: decl!.keywordSpan, message: "the target is declared here" }],
+      this.error("TL101", "only one `target` per file", keywordSpanOf(extra), {
+        related: [{ span: keywordSpanOf(decl!), message: "the target is declared here" }],
       });
     }
     const defaultName = this.options.defaultTarget ?? DEFAULT_PROFILE_NAME;
@@ -1942,7 +1942,7 @@ class Lowerer {
     if (decl.guest === undefined) return;
     this.referenceTo("guest", decl.guest, "TL112");
     if (decl.duration === undefined) return;
-    const durationSec = this.seconds(decl.duration, "for", decl.keywordSpan);
+    const durationSec = this.seconds(decl.duration, "for", keywordSpanOf(decl));
     let seed = 1;
     if (decl.seed !== undefined) {
       const s = this.integer(decl.seed, "a seed", "seed", decl.seed, 0, Number.MAX_SAFE_INTEGER);
