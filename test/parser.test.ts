@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { analyze } from "../core/src/index";
 import {
   type Arm,
   type Block,
@@ -148,6 +149,26 @@ describe("parser", () => {
     );
     const expect = file.decls[8]!;
     assert.equal(expect.kind === "Expect" ? expect.body?.entries.length : 0, 2);
+  });
+
+  it("an analysis keeps the declaration starts and rebuilds its syntax tree only when read", () => {
+    for (const name of readdirSync(EXAMPLES).filter((f) => f.endsWith(".vmcs"))) {
+      const text = readFileSync(new URL(name, EXAMPLES), "utf8");
+      const fresh = parse(text).file;
+      const analysis = analyze(text);
+      assert.deepEqual(
+        [...analysis.declarationStarts],
+        fresh.decls.map((d) => d.start),
+        name,
+      );
+      const rebuilt = analysis.parse.file;
+      assert.equal(analysis.parse.file, rebuilt, "rebuilt once, then kept");
+      assert.deepEqual(
+        rebuilt.decls.map((d) => [d.kind, d.start, d.end]),
+        fresh.decls.map((d) => [d.kind, d.start, d.end]),
+        name,
+      );
+    }
   });
 
   it("parses every example in the repository without syntax errors", () => {

@@ -9,6 +9,8 @@ import { estimateGuest } from "./analysis/estimate";
 import { releaseExitMemo } from "./analysis/exits";
 import { lintProgram } from "./analysis/lints";
 import type { GuestEstimate } from "./analysis/types";
+import type { SourceFile } from "./lang/ast";
+import { lex, type Token } from "./lang/lexer";
 import { type ParseResult, parse } from "./lang/parser";
 import type { Program } from "./model/ir";
 import { type LowerResult, lower } from "./model/lower";
@@ -23,7 +25,16 @@ export interface AnalyzeOptions {
 export interface Analysis {
   text: string;
   lines: LineMap;
+  /**
+   * The parse: its diagnostics, and the syntax tree and tokens rebuilt on first read. The
+   * analysis does not keep the tree it lowered: everything after lowering reads the program
+   * (whose spans keep only the single-token nodes they point at), so the statements, blocks
+   * and lists of the tree become garbage while the checks and estimates run, and an open
+   * document holds about half the objects.
+   */
   parse: ParseResult;
+  /** Start offset of every top-level declaration, in order (where completion starts a scan). */
+  declarationStarts: Uint32Array;
   program: Program;
   symbols: SymbolIndex;
   /** Every stage's diagnostics, sorted by position, then severity. */
@@ -82,6 +93,12 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   }
   diagnostics.push(...lowered.diagnostics);
   const program = lowered.program;
+  const decls = parsed.file.decls;
+  const declarationStarts = new Uint32Array(decls.length);
+  for (let i = 0; i < decls.length; i++) declarationStarts[i] = decls[i]!.start;
+  const parseResult = withoutTree(parsed);
+  // Nothing below reads the tree: let it go.
+  parsed = parseResult;
 
   try {
     diagnostics.push(...checkProgram(program, { text }));
@@ -107,7 +124,35 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   // The exit-decision memo would keep this program alive into the next analysis.
   releaseExitMemo();
   diagnostics.sort(compareDiagnostics);
-  return { text, lines, parse: parsed, program, symbols: lowered.symbols, diagnostics, estimates };
+  return {
+    text,
+    lines,
+    parse: parseResult,
+    declarationStarts,
+    program,
+    symbols: lowered.symbols,
+    diagnostics,
+    estimates,
+  };
+}
+
+/** The parse result without its tree: `file` and `tokens` are parsed and lexed again when read. */
+function withoutTree(parsed: ParseResult): ParseResult {
+  const { text, diagnostics } = parsed;
+  let file: SourceFile | undefined;
+  let tokens: Token[] | undefined;
+  return {
+    text,
+    diagnostics,
+    get file(): SourceFile {
+      file ??= parse(text).file;
+      return file;
+    },
+    get tokens(): Token[] {
+      tokens ??= lex(text).tokens;
+      return tokens;
+    },
+  };
 }
 
 export { applyEdits } from "./analysis/checkEdits";
