@@ -257,7 +257,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
       byReason,
       paths,
     },
-    { models, idle, idleExitCycles, idlePeriods, pRun, hz, vcpus, guest, costOf },
+    { models, idle, idlePeriods, pRun, hz, vcpus, guest, exitCycles },
   );
 }
 
@@ -265,14 +265,14 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
 interface OperationInputs {
   models: SourceModel[];
   idle: ReturnType<typeof decideIdle>;
-  idleExitCycles: number;
   idlePeriods: number;
   /** Share of interrupt arrivals that take their delivery exit. */
   pRun: number;
   hz: number;
   vcpus: number;
   guest: GuestIR;
-  costOf: (code: number) => number;
+  /** Cycles of a list of exits (transition + handler of each reason, weighted). */
+  exitCycles: (exits: ExitDecision["exits"]) => number;
 }
 
 /**
@@ -323,7 +323,7 @@ class GuestEstimateResult implements GuestEstimate {
 
 /** Every operation's exits per second and cost, in source order, then the idle loop. */
 function operationEstimates(inputs: OperationInputs): OperationEstimate[] {
-  const { models, idle, idlePeriods, pRun, hz, vcpus, guest, costOf } = inputs;
+  const { models, idle, idlePeriods, pRun, hz, vcpus, guest, exitCycles } = inputs;
   const operations: OperationEstimate[] = [];
   // Decisions are shared between identical operations: cost each one once.
   const perExitCycles = new Map<ExitDecision, number>();
@@ -331,9 +331,7 @@ function operationEstimates(inputs: OperationInputs): OperationEstimate[] {
     let cyclesPerExit = perExitCycles.get(decision);
     if (cyclesPerExit === undefined) {
       const n = exitCount(decision);
-      let cycles = 0;
-      for (const e of decision.exits) cycles += e.perExecution * costOf(e.reason.code);
-      cyclesPerExit = n > 0 ? cycles / n : 0;
+      cyclesPerExit = n > 0 ? exitCycles(decision.exits) / n : 0;
       perExitCycles.set(decision, cyclesPerExit);
     }
     const vcpuShare = (exitsPerSecond * cyclesPerExit) / hz;
