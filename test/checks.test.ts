@@ -565,6 +565,25 @@ describe("VMX-CAP1 quick fix", () => {
     clean(fixed);
   });
 
+  test("a raw word with required bits missing and disallowed bits set: one adjust_vmx_controls fix for both", () => {
+    // 0x16 (default1) missing, reserved bits 8 and 15 set.
+    const text = vmcsFile({}, "field PIN_BASED_VM_EXEC_CONTROL = 0x8101");
+    const cap0 = expectCode(text, "VMX-CAP0", "field PIN_BASED_VM_EXEC_CONTROL = 0x8101").d;
+    const cap1 = expectCode(text, "VMX-CAP1", "field PIN_BASED_VM_EXEC_CONTROL = 0x8101").d;
+    for (const d of [cap0, cap1]) {
+      const preferred = d.fixes?.filter((f) => f.preferred) ?? [];
+      assert.deepEqual(
+        preferred.map((f) => f.title),
+        ["Set the required and clear the disallowed bits: PIN_BASED_VM_EXEC_CONTROL = 0x17"],
+      );
+      // The single-step fix is still offered, no longer preferred.
+      assert.equal(d.fixes?.length, 2);
+      const fixed = applyPreferred(text, d);
+      assert.match(fixed, /\n {2}field PIN_BASED_VM_EXEC_CONTROL = 0x17\n/);
+      clean(fixed);
+    }
+  });
+
   test("a raw bit the MSR override both forbids and requires: offered, not preferred, the title says why", () => {
     // Allowed-0 bit 8 set, allowed-1 bit 8 clear: clearing it fails VMX-CAP0 instead.
     const text = withMsr(

@@ -512,6 +512,11 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
     const fieldName = CONTROL_WORD_FIELD[word];
     const mustBeOneMissing = cap.mustBeOne & ~raw.value;
     const notAllowed = raw.value & ~cap.mayBeOne;
+    // Both wrong at once: one edit doing all of KVM's adjust_vmx_controls (`ctl &= vmx_msr_high;
+    // ctl |= vmx_msr_low`) is each diagnostic's preferred fix, since the two single-step fixes
+    // rewrite the same text and could not both be applied.
+    const adjustFix =
+      mustBeOneMissing !== 0n && notAllowed !== 0n ? adjustWordFix(fieldName, raw, cap) : undefined;
     if (mustBeOneMissing !== 0n) {
       // The fix sets the missing bits, as KVM's adjust_vmx_controls does (`ctl |= vmx_msr_low`).
       // It adds only must-be-one bits, so it cannot fail another rule unless the MSR itself is
@@ -525,7 +530,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
             : `Set the required bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(forbidden)} then fail VMX-CAP1: ${cap.msrName} requires and forbids them)`,
         edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
       };
-      if (forbidden === 0n) fix.preferred = true;
+      if (forbidden === 0n && adjustFix === undefined) fix.preferred = true;
       out.push({
         severity: "error",
         code: "VMX-CAP0",
@@ -534,7 +539,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
           `${targetLabel(target, cap.msrName)} requires to be 1 (allowed-0 settings of ${cap.msrName})`,
         span: raw.span,
         related: targetRelated,
-        fixes: [fix],
+        fixes: adjustFix ? [adjustFix, fix] : [fix],
         reference: `SDM Vol. 3D App. A.3–A.5 (default1 class, TRUE controls), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
       });
     }
@@ -551,7 +556,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
             : `Clear the disallowed bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(required)} then fail VMX-CAP0: ${cap.msrName} requires and forbids them)`,
         edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
       };
-      if (required === 0n) fix.preferred = true;
+      if (required === 0n && adjustFix === undefined) fix.preferred = true;
       out.push({
         severity: "error",
         code: "VMX-CAP1",
@@ -560,11 +565,32 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
           `${targetLabel(target, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})`,
         span: raw.span,
         related: targetRelated,
-        fixes: [fix],
+        fixes: adjustFix ? [adjustFix, fix] : [fix],
         reference: `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${CAP_RULE[word]}; ${NESTED} vmx_control_verify`,
       });
     }
   }
+}
+
+/**
+ * A raw control word rewritten as KVM's adjust_vmx_controls (arch/x86/kvm/vmx/vmx.c) does:
+ * disallowed bits cleared, then required bits set. Preferred unless the capability MSR (by an
+ * override) both requires and forbids one of the bits involved: that bit then ends 1 and still
+ * fails VMX-CAP1, which the title says.
+ */
+function adjustWordFix(fieldName: string, raw: { value: bigint; span: Span }, cap: WordCapability): CodeFix {
+  const adjusted = (raw.value & cap.mayBeOne) | cap.mustBeOne;
+  const conflicting = cap.mustBeOne & ~cap.mayBeOne;
+  const title = `Set the required and clear the disallowed bits: ${fieldName} = ${hex(adjusted)}`;
+  const fix: CodeFix = {
+    title:
+      conflicting === 0n
+        ? title
+        : `${title} (bits ${hex(conflicting)} then fail VMX-CAP1: ${cap.msrName} requires and forbids them)`,
+    edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(adjusted)}` }],
+  };
+  if (conflicting === 0n) fix.preferred = true;
+  return fix;
 }
 
 /**
