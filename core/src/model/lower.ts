@@ -9,6 +9,7 @@
 import type {
   Arm,
   Block,
+  BlockEntry,
   Budget,
   Decl,
   EptEntry,
@@ -1336,33 +1337,52 @@ class Lowerer {
         return { op: "call", fn: first.name, span };
       }
       case "branch": {
-        const arms: HandlerArm[] = [];
-        const armNodes = (statement.body?.entries ?? []).filter((e): e is Arm => e.kind === "Arm");
-        for (const arm of armNodes) {
-          arms.push({
-            probability: this.armProbability(arm),
-            label: arm.label?.name,
-            ops: this.handlerOps(arm.statements, inFn),
-            span: spanOf(arm),
-          });
-        }
-        this.checkArmSum(armNodes, statement);
+        const arms: HandlerArm[] = this.branchArms(statement, (entries) => this.handlerOps(entries, inFn));
         return { op: "branch", arms, span };
       }
       case "repeat": {
-        const count = this.integer(
-          first,
-          "a repeat count",
-          "repeat",
-          keywordSpanOf(statement),
-          0,
-          MAX_REPEAT,
-        );
-        const ops = this.handlerOps(statement.body?.entries ?? [], inFn);
-        return count === undefined ? undefined : { op: "repeat", count, ops, span };
+        const body = this.repeatBody(statement, (entries) => this.handlerOps(entries, inFn));
+        return body && { op: "repeat", count: body.count, ops: body.ops, span };
       }
     }
     return undefined;
+  }
+
+  /**
+   * `branch { P% [LABEL:] OPS … }` in a handler or a guest: each arm with its operations lowered
+   * by `lowerOps`, and the probabilities checked (TL204).
+   */
+  private branchArms<Op>(
+    statement: Statement,
+    lowerOps: (entries: readonly BlockEntry[]) => Op[],
+  ): { probability: number; label: string | undefined; ops: Op[]; span: Span }[] {
+    const armNodes = (statement.body?.entries ?? []).filter((e): e is Arm => e.kind === "Arm");
+    const arms = armNodes.map((arm) => ({
+      probability: this.armProbability(arm),
+      label: arm.label?.name,
+      ops: lowerOps(arm.statements),
+      span: spanOf(arm),
+    }));
+    this.checkArmSum(armNodes, statement);
+    return arms;
+  }
+
+  /** `repeat N { OPS }`: the count and the lowered body; undefined (diagnosed) for a bad count. */
+  private repeatBody<Op>(
+    statement: Statement,
+    lowerOps: (entries: readonly BlockEntry[]) => Op[],
+  ): { count: number; ops: Op[] } | undefined {
+    const count = this.integer(
+      statement.items[0],
+      "a repeat count",
+      "repeat",
+      keywordSpanOf(statement),
+      0,
+      MAX_REPEAT,
+    );
+    // The body is lowered (and diagnosed) even when the count is not valid.
+    const ops = lowerOps(statement.body?.entries ?? []);
+    return count === undefined ? undefined : { count, ops };
   }
 
   private armProbability(arm: Arm): number {
@@ -1767,27 +1787,12 @@ class Lowerer {
       case "coalesce":
         return this.coalesce(statement, guest);
       case "branch": {
-        const armNodes = (statement.body?.entries ?? []).filter((e): e is Arm => e.kind === "Arm");
-        const arms: GuestArm[] = armNodes.map((arm) => ({
-          probability: this.armProbability(arm),
-          label: arm.label?.name,
-          ops: this.guestOps(arm.statements, guest),
-          span: spanOf(arm),
-        }));
-        this.checkArmSum(armNodes, statement);
+        const arms: GuestArm[] = this.branchArms(statement, (entries) => this.guestOps(entries, guest));
         return { op: "branch", arms, span };
       }
       case "repeat": {
-        const count = this.integer(
-          first,
-          "a repeat count",
-          "repeat",
-          keywordSpanOf(statement),
-          0,
-          MAX_REPEAT,
-        );
-        const ops = this.guestOps(statement.body?.entries ?? [], guest);
-        return count === undefined ? undefined : { op: "repeat", count, ops, span };
+        const body = this.repeatBody(statement, (entries) => this.guestOps(entries, guest));
+        return body && { op: "repeat", count: body.count, ops: body.ops, span };
       }
     }
     return undefined;
