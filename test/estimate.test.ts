@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { handlerCost } from "../core/src/analysis/cost";
-import { estimateGuest } from "../core/src/analysis/estimate";
+import { estimateData, estimateGuest } from "../core/src/analysis/estimate";
 import { coalesceModel } from "../core/src/analysis/exits";
 import type { GuestEstimate } from "../core/src/analysis/types";
 import { analyze } from "../core/src/index";
@@ -396,5 +396,71 @@ guest virtio on kvm {
     close(site.exitsPerSecond, 100_000 / batch, 1e-12);
     assert.match(site.decision.rule, /once per 6\.00 executions/);
     assert.match(site.decision.detail ?? "", /λT = 5, E\[batch\]/);
+  });
+});
+
+describe("estimate breakdowns solved on first read", () => {
+  const text = `target skylake_server @ 2GHz
+vmcs kvm {
+  pin external_interrupt_exiting
+  proc hlt_exiting use_io_bitmaps activate_secondary_controls
+  proc2 enable_ept
+  io trap 0x3f8
+  ept { 0x0 .. 0xffff_ffff rwx }
+}
+handler IO_INSTRUCTION { work 600  advance_rip }
+handler EXTERNAL_INTERRUPT { work 350 }
+handler HLT { halt }
+guest serial on kvm {
+  vcpus 2
+  path log rate 1k/s { compute 2us  out 0x3f8 }
+  irq nic vector 0x41 rate 5k/s { compute 1us }
+  idle halt
+}
+`;
+
+  it("the kept exit-reason codes are the breakdown's, and reads give the same figures each time", () => {
+    const a = analyze(text);
+    const e = a.estimates.get("serial")!;
+    // Read before the breakdown is solved: the codes the diagnostic pass uses.
+    const codes = [...e.exitingReasonCodes];
+    const byReason = e.byReason;
+    assert.deepEqual(
+      codes,
+      byReason.filter((r) => r.exitsPerSecond > 0).map((r) => r.code),
+    );
+    assert.deepEqual(new Set(codes), new Set([30, 1, 12])); // IO_INSTRUCTION, EXTERNAL_INTERRUPT, HLT
+    assert.equal(e.byReason, byReason, "solved once, then kept");
+    // The totals are the breakdown's sums.
+    close(
+      e.exitsPerSecond,
+      byReason.reduce((sum, r) => sum + r.exitsPerSecond, 0),
+    );
+    // A fresh estimate of the same program solves to the same figures.
+    const again = estimateGuest(a.program, "serial");
+    assert.deepEqual(JSON.parse(JSON.stringify(again)), JSON.parse(JSON.stringify(e)));
+  });
+
+  it("plain data survives a structured clone (the playground's panel) and JSON alike", () => {
+    const e = analyze(text).estimates.get("serial")!;
+    const cloned = structuredClone(estimateData(e, false));
+    assert.deepEqual(cloned.byReason, JSON.parse(JSON.stringify(e.byReason)));
+    assert.deepEqual(cloned.paths, JSON.parse(JSON.stringify(e.paths)));
+    assert.equal("operations" in cloned, false);
+    const json = JSON.parse(JSON.stringify(e));
+    assert.deepEqual(Object.keys(json), [
+      "guest",
+      "target",
+      "vcpus",
+      "exitsPerSecond",
+      "overhead",
+      "hostCpu",
+      "demand",
+      "exitingReasonCodes",
+      "byReason",
+      "paths",
+      "operations",
+    ]);
+    assert.equal(json.operations.length, e.operations.length);
   });
 });

@@ -159,7 +159,7 @@ export { applyEdits } from "./analysis/checkEdits";
 export { type CheckOptions, checkProgram, PAIR_RULES } from "./analysis/checks";
 export { handlerCost } from "./analysis/cost";
 export { effectiveControls } from "./analysis/effective";
-export { estimateGuest } from "./analysis/estimate";
+export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export type * from "./analysis/types";

@@ -57,6 +57,12 @@ export interface BlockInfo {
   children: { name: string; detail: string; span: Span; selection: Span }[];
 }
 
+/** One exit reason's rate across every guest of the file. */
+export interface ReasonTotal {
+  exitsPerSecond: number;
+  perGuest: { guest: string; estimate: ReasonEstimate }[];
+}
+
 export class DocumentModel {
   /** Leaf entries sorted by start (ties: larger first, so the innermost comes last). */
   private readonly entries: IndexEntry[] = [];
@@ -68,11 +74,7 @@ export class DocumentModel {
   private readonly operationsByGuest = new Map<string, Map<number, OperationEstimate>>();
   readonly symbols = new Map<string, SymbolInfo>();
   readonly blocks: BlockInfo[] = [];
-  /** Exits/s across every guest by basic reason, with the ReasonEstimate of each guest. */
-  readonly reasonTotals = new Map<
-    number,
-    { exitsPerSecond: number; perGuest: { guest: string; estimate: ReasonEstimate }[] }
-  >();
+  #reasonTotals: Map<number, ReasonTotal> | undefined;
 
   constructor(readonly analysis: Analysis) {
     const { program, text } = analysis;
@@ -191,18 +193,6 @@ export class DocumentModel {
       else if (entry.kind === "fnRef") this.reference("fn", entry.name, entry.span);
     }
 
-    for (const estimate of analysis.estimates.values()) {
-      for (const reason of estimate.byReason) {
-        let total = this.reasonTotals.get(reason.code);
-        if (!total) {
-          total = { exitsPerSecond: 0, perGuest: [] };
-          this.reasonTotals.set(reason.code, total);
-        }
-        total.exitsPerSecond += reason.exitsPerSecond;
-        total.perGuest.push({ guest: estimate.guest, estimate: reason });
-      }
-    }
-
     entries.sort((a, b) => a.span.start - b.span.start || b.span.end - a.span.end);
     this.blocks.sort((a, b) => a.span.start - b.span.start);
     void text;
@@ -277,6 +267,29 @@ export class DocumentModel {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * Exits/s across every guest by basic reason, with the ReasonEstimate of each guest; built on
+   * first use (it solves every guest's per-reason breakdown: see estimateGuest).
+   */
+  get reasonTotals(): ReadonlyMap<number, ReasonTotal> {
+    if (this.#reasonTotals === undefined) {
+      const totals = new Map<number, ReasonTotal>();
+      for (const estimate of this.analysis.estimates.values()) {
+        for (const reason of estimate.byReason) {
+          let total = totals.get(reason.code);
+          if (!total) {
+            total = { exitsPerSecond: 0, perGuest: [] };
+            totals.set(reason.code, total);
+          }
+          total.exitsPerSecond += reason.exitsPerSecond;
+          total.perGuest.push({ guest: estimate.guest, estimate: reason });
+        }
+      }
+      this.#reasonTotals = totals;
+    }
+    return this.#reasonTotals;
   }
 
   /** The estimate of a guest operation (or of a source's interrupt delivery) starting at `start`. */

@@ -20,8 +20,8 @@ export interface PanelRun {
   guest: string;
   timeline: Timeline;
   stats: RunStats;
-  /** The static estimate of the same guest, shown beside the simulated figures. */
-  estimate?: GuestEstimate;
+  /** The static estimate of the same guest, shown beside the simulated figures (plain data). */
+  estimate?: Omit<GuestEstimate, "operations">;
   /** Exit-reason names by basic reason number, for reasons the stats do not list. */
   reasonNames?: Record<number, string>;
 }

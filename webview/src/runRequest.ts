@@ -3,7 +3,7 @@
  * the panel. Used by the panel's Web Worker (webview/src/simWorker.ts); no DOM, no Node APIs.
  * Defaults follow the `simulate GUEST for TIME seed N` line of the file, as `trapline simulate`.
  */
-import { analyze } from "../../core/src/index";
+import { analyze, estimateData } from "../../core/src/index";
 import { simulateAsync } from "../../core/src/sim/index";
 import { BUDGET_CODE, type PanelRun, type RunRequest } from "./protocol";
 
@@ -40,7 +40,8 @@ export async function runRequest(request: RunRequest, signal?: AbortSignal): Pro
     guest,
     timeline,
     stats,
-    ...(estimate ? { estimate } : {}),
+    // Plain data: the panel receives it as JSON (VS Code) or a structured clone (playground).
+    ...(estimate ? { estimate: estimateData(estimate, false) } : {}),
   };
 }
 

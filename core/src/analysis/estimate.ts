@@ -38,24 +38,60 @@ interface SourceModel {
   context: ExitContext;
 }
 
+/**
+ * The estimate of one guest. Only the totals (and which exit reasons occur) are kept: the
+ * per-reason, per-path and per-operation breakdowns are solved again from the program when
+ * first read (see GuestEstimateResult), so a whole-file analysis does not keep thousands of
+ * small objects alive that a diagnostic pass never reads.
+ */
 export function estimateGuest(program: Program, guestName: string): GuestEstimate {
-  const target = program.target;
-  const hz = target.hz > 0 ? target.hz : 1;
   const guest = program.guests.get(guestName);
-  const ctx = guest ? guestContext(program, guest) : undefined;
-  const empty: GuestEstimate = {
+  const solved = guest ? solveGuest(program, guest) : undefined;
+  if (!guest || !solved) return emptyEstimate(program, guestName, guest);
+  return new GuestEstimateResult(program, guest, solved);
+}
+
+/** Guest name, CPU profile and frequency of an estimate: one object per program, shared. */
+const targetSummaries = new WeakMap<Program, GuestEstimate["target"]>();
+function targetSummary(program: Program): GuestEstimate["target"] {
+  let summary = targetSummaries.get(program);
+  if (summary === undefined) {
+    summary = { profile: program.target.profile.name, hz: program.target.hz };
+    targetSummaries.set(program, summary);
+  }
+  return summary;
+}
+
+function emptyEstimate(program: Program, guestName: string, guest: GuestIR | undefined): GuestEstimate {
+  return {
     guest: guestName,
-    target: { profile: target.profile.name, hz: target.hz },
+    target: targetSummary(program),
     vcpus: guest?.vcpus ?? 0,
     exitsPerSecond: 0,
     overhead: 0,
     hostCpu: 0,
     demand: 0,
+    exitingReasonCodes: [],
     byReason: [],
     paths: [],
     operations: [],
   };
-  if (!guest || !ctx) return empty;
+}
+
+/** Everything one solution of a guest's estimate yields: totals, breakdowns, operation inputs. */
+interface SolvedGuest {
+  totals: Pick<GuestEstimate, "vcpus" | "exitsPerSecond" | "overhead" | "hostCpu" | "demand">;
+  byReason: ReasonEstimate[];
+  paths: PathEstimate[];
+  operations: OperationInputs;
+}
+
+/** Solves a guest's estimate (steps 1–5 below); undefined when its vmcs is unknown. */
+function solveGuest(program: Program, guest: GuestIR): SolvedGuest | undefined {
+  const ctx = guestContext(program, guest);
+  if (!ctx) return undefined;
+  const target = program.target;
+  const hz = target.hz > 0 ? target.hz : 1;
   const vcpus = Math.max(0, guest.vcpus);
 
   const costOf = (code: number) => handlerCost(program, code).total;
@@ -65,8 +101,8 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
     return c;
   };
 
-  // 1. Decide every operation once, per source (the per-operation figures are derived from the
-  //    same walk when first asked for: see GuestEstimateResult).
+  // 1. Decide every operation once, per source (the per-operation figures walk the sources
+  //    again when first asked for: see GuestEstimateResult).
   const models: SourceModel[] = guest.sources.map((source) => {
     const sctx = sourceContext(ctx, source);
     const walked = walkOps(source.ops, sctx, undefined, 1, false, source.arrival);
@@ -245,20 +281,18 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   );
 
   const busy = guestCyclesPerSec + exitCyclesPerSec;
-  return new GuestEstimateResult(
-    {
-      guest: guestName,
-      target: empty.target,
+  return {
+    totals: {
       vcpus,
       exitsPerSecond: totalExitsPerSec,
       overhead: busy > 0 ? exitCyclesPerSec / busy : 0,
       hostCpu: (exitCyclesPerSec * vcpus) / hz,
       demand: busy / hz,
-      byReason,
-      paths,
     },
-    { models, idle, idlePeriods, pRun, hz, vcpus, guest, exitCycles },
-  );
+    byReason,
+    paths,
+    operations: { models, idle, idlePeriods, pRun, hz, vcpus, guest, exitCycles },
+  };
 }
 
 /** What the per-operation figures are derived from, kept by the estimate until first asked. */
@@ -276,11 +310,14 @@ interface OperationInputs {
 }
 
 /**
- * A guest's estimate. The per-operation figures (`operations`, for hovers, inlay hints and
- * references) are derived on first read by walking the sources again with the same decisions
- * (they are cached per vmcs): a diagnostic pass over a large file reads the totals of every
- * guest but the operations of only the guests in view. The inputs are a private field, so a
- * structured clone or JSON of the estimate carries the figures and not the program.
+ * A guest's estimate: the totals as fields, the breakdowns (`byReason`, `paths`, `operations`)
+ * solved again on first read. A diagnostic pass over a large file reads the totals of every
+ * guest but the breakdowns of few (budgets per reason, a saturated guest, an unhandled exit);
+ * hovers, lenses and reports read those of the guests they show. Solving again gives the same
+ * figures: the estimate is a function of the program, which is not changed after lowering.
+ * Not kept, the breakdowns die young; kept for every guest they were most of what a whole-file
+ * analysis left for the garbage collector to copy (docs/ARCHITECTURE.md, "Speed").
+ * `toJSON` gives the plain figures; `estimateData` does the same for a structured clone.
  */
 class GuestEstimateResult implements GuestEstimate {
   readonly guest: string;
@@ -290,35 +327,89 @@ class GuestEstimateResult implements GuestEstimate {
   readonly overhead: number;
   readonly hostCpu: number;
   readonly demand: number;
-  readonly byReason: ReasonEstimate[];
-  readonly paths: PathEstimate[];
-  #operations: OperationEstimate[] | undefined = undefined;
-  #inputs: OperationInputs | undefined;
+  readonly exitingReasonCodes: readonly number[];
+  readonly #program: Program;
+  readonly #guest: GuestIR;
+  #breakdown: { byReason: ReasonEstimate[]; paths: PathEstimate[] } | undefined;
+  #operations: OperationEstimate[] | undefined;
 
-  constructor(totals: Omit<GuestEstimate, "operations">, inputs: OperationInputs) {
-    this.guest = totals.guest;
-    this.target = totals.target;
-    this.vcpus = totals.vcpus;
-    this.exitsPerSecond = totals.exitsPerSecond;
-    this.overhead = totals.overhead;
-    this.hostCpu = totals.hostCpu;
-    this.demand = totals.demand;
-    this.byReason = totals.byReason;
-    this.paths = totals.paths;
-    this.#inputs = inputs;
+  constructor(program: Program, guest: GuestIR, solved: SolvedGuest) {
+    this.guest = guest.name;
+    this.target = targetSummary(program);
+    this.vcpus = solved.totals.vcpus;
+    this.exitsPerSecond = solved.totals.exitsPerSecond;
+    this.overhead = solved.totals.overhead;
+    this.hostCpu = solved.totals.hostCpu;
+    this.demand = solved.totals.demand;
+    const codes: number[] = [];
+    for (const reason of solved.byReason) if (reason.exitsPerSecond > 0) codes.push(reason.code);
+    this.exitingReasonCodes = codes;
+    this.#program = program;
+    this.#guest = guest;
   }
 
+  get byReason(): ReasonEstimate[] {
+    return this.#breakdownOnce().byReason;
+  }
+
+  get paths(): PathEstimate[] {
+    return this.#breakdownOnce().paths;
+  }
+
+  /** Kept apart from the other breakdowns: one object per operation, read for hovers. */
   get operations(): OperationEstimate[] {
     if (this.#operations === undefined) {
-      this.#operations = operationEstimates(this.#inputs!);
-      this.#inputs = undefined;
+      const solved = this.#solveFully();
+      this.#breakdown ??= { byReason: solved.byReason, paths: solved.paths };
+      this.#operations = operationEstimates(solved.operations);
     }
     return this.#operations;
   }
 
-  toJSON(): GuestEstimate {
-    return { ...this, operations: this.operations };
+  #breakdownOnce(): { byReason: ReasonEstimate[]; paths: PathEstimate[] } {
+    if (this.#breakdown === undefined) {
+      const { byReason, paths } = this.#solveFully();
+      this.#breakdown = { byReason, paths };
+    }
+    return this.#breakdown;
   }
+
+  #solveFully(): SolvedGuest {
+    // The vmcs was known when the totals were solved and the program has not changed since.
+    return solveGuest(this.#program, this.#guest)!;
+  }
+
+  toJSON(): GuestEstimate {
+    return estimateData(this);
+  }
+}
+
+/**
+ * A guest estimate as plain data, for JSON and for structured clones (which drop getters).
+ * Without `operations` unless asked: one object per guest operation, for hovers only.
+ */
+export function estimateData(estimate: GuestEstimate): GuestEstimate;
+export function estimateData(
+  estimate: GuestEstimate,
+  withOperations: false,
+): Omit<GuestEstimate, "operations">;
+export function estimateData(
+  estimate: GuestEstimate,
+  withOperations = true,
+): GuestEstimate | Omit<GuestEstimate, "operations"> {
+  const data = {
+    guest: estimate.guest,
+    target: estimate.target,
+    vcpus: estimate.vcpus,
+    exitsPerSecond: estimate.exitsPerSecond,
+    overhead: estimate.overhead,
+    hostCpu: estimate.hostCpu,
+    demand: estimate.demand,
+    exitingReasonCodes: estimate.exitingReasonCodes,
+    byReason: estimate.byReason,
+    paths: estimate.paths,
+  };
+  return withOperations ? { ...data, operations: estimate.operations } : data;
 }
 
 /** Every operation's exits per second and cost, in source order, then the idle loop. */

@@ -7,7 +7,7 @@
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
 import { controlInWord } from "../vmx/controls";
-import { exitReasonByCode, exitReasonByName } from "../vmx/exitReasons";
+import { exitReasonByCode } from "../vmx/exitReasons";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
@@ -222,15 +222,13 @@ function lintUnhandledExits(
     // Exits not caused by one operation (interrupt delivery, idle HLT, PML-full, timer …).
     const estimate = estimates.get(guest.name);
     if (!estimate) continue;
-    for (const reason of estimate.byReason) {
-      if (reason.exitsPerSecond <= 0 || program.handlers.has(reason.code) || reported.has(reason.code))
-        continue;
-      const def = exitReasonByCode(reason.code) ?? exitReasonByName(reason.reason);
+    for (const code of estimate.exitingReasonCodes) {
+      if (program.handlers.has(code) || reported.has(code)) continue;
+      const def = exitReasonByCode(code);
       if (!def) continue;
-      reported.add(reason.code);
-      const path = estimate.paths.find((p) =>
-        p.exits.some((e) => e.code === reason.code && e.perExecution > 0),
-      );
+      reported.add(code);
+      // Reported: now the breakdown of this guest is worth solving, to point at the path.
+      const path = estimate.paths.find((p) => p.exits.some((e) => e.code === code && e.perExecution > 0));
       const source = path ? guest.sources.find((s) => s.span.start === path.span.start) : undefined;
       const span =
         source?.nameSpan ??

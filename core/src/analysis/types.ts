@@ -77,6 +77,12 @@ export interface GuestEstimate {
   hostCpu: number;
   /** Busy share of one vCPU (guest work + exit handling); above 1 means saturated. */
   demand: number;
+  /**
+   * Codes of the exit reasons with a positive rate, in `byReason` order: what a diagnostic
+   * pass asks of every guest, readable without solving the breakdowns below.
+   */
+  exitingReasonCodes: readonly number[];
+  /** Per exit reason, costliest first. */
   byReason: ReasonEstimate[];
   paths: PathEstimate[];
   /** Every guest operation's decision and cost, for hovers and inlay hints. */
