@@ -46,7 +46,7 @@ interface SourceModel {
  */
 export function estimateGuest(program: Program, guestName: string): GuestEstimate {
   const guest = program.guests.get(guestName);
-  const solved = guest ? solveGuest(program, guest) : undefined;
+  const solved = guest ? solveGuest(program, guest, false) : undefined;
   if (!guest || !solved) return emptyEstimate(program, guestName, guest);
   return new GuestEstimateResult(program, guest, solved);
 }
@@ -86,8 +86,12 @@ interface SolvedGuest {
   operations: OperationInputs;
 }
 
-/** Solves a guest's estimate (steps 1–5 below); undefined when its vmcs is unknown. */
-function solveGuest(program: Program, guest: GuestIR): SolvedGuest | undefined {
+/**
+ * Solves a guest's estimate (steps 1–5 below); undefined when its vmcs is unknown. Without
+ * `breakdown`, `paths` is left empty and `byReason` holds only the reasons' codes and rates
+ * (what the totals and `exitingReasonCodes` need).
+ */
+function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): SolvedGuest | undefined {
   const ctx = guestContext(program, guest);
   if (!ctx) return undefined;
   const target = program.target;
@@ -215,15 +219,16 @@ function solveGuest(program: Program, guest: GuestIR): SolvedGuest | undefined {
   for (const m of models) {
     const rate = m.tickless ? idlePeriods : m.rate;
     const deliveryShare = m.tickless ? 1 : pRun;
-    // A source exits with a handful of reasons: a list in first-seen order, not a map.
-    const exits: PathEstimate["exits"] = [];
-    for (const e of m.delivery.exits) addPathExit(exits, e.reason, e.perExecution * deliveryShare);
-    for (const e of m.opExits) addPathExit(exits, e.reason, e.perExecution);
     const exitCyclesPerExecution = m.opExitCycles + deliveryShare * m.deliveryExitCycles;
     for (const e of m.delivery.exits) addRate(e.reason, rate * e.perExecution * deliveryShare);
     for (const e of m.opExits) addRate(e.reason, rate * e.perExecution);
     guestCyclesPerSec += rate * m.computeCycles;
     exitCyclesPerSec += rate * exitCyclesPerExecution;
+    if (!breakdown) continue;
+    // A source exits with a handful of reasons: a list in first-seen order, not a map.
+    const exits: PathEstimate["exits"] = [];
+    for (const e of m.delivery.exits) addPathExit(exits, e.reason, e.perExecution * deliveryShare);
+    for (const e of m.opExits) addPathExit(exits, e.reason, e.perExecution);
     paths.push({
       name: m.source.name,
       kind: m.source.kind,
@@ -240,7 +245,7 @@ function solveGuest(program: Program, guest: GuestIR): SolvedGuest | undefined {
   if (idle.decision.exits.length > 0 || guest.idleSpan) {
     for (const e of idle.decision.exits) addRate(e.reason, idlePeriods * e.perExecution);
     exitCyclesPerSec += idlePeriods * idleExitCycles;
-    if (idle.decision.exits.length > 0)
+    if (breakdown && idle.decision.exits.length > 0)
       paths.push({
         name: "idle",
         kind: "idle",
@@ -376,7 +381,7 @@ class GuestEstimateResult implements GuestEstimate {
 
   #solveFully(): SolvedGuest {
     // The vmcs was known when the totals were solved and the program has not changed since.
-    return solveGuest(this.#program, this.#guest)!;
+    return solveGuest(this.#program, this.#guest, true)!;
   }
 
   toJSON(): GuestEstimate {

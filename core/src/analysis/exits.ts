@@ -378,26 +378,58 @@ export function releaseExitMemo(): void {
  * share one set of decisions, and so does the same vmcs in the next analysis of an edited file
  * (the IR objects are new, their contents mostly not). Bounded: cleared when full.
  */
-const sharedCaches = new Map<string, Map<string, LeafCache>>();
+const sharedCaches = new Map<number, { signature: Signature; maps: Map<string, LeafCache> }[]>();
+let sharedCacheCount = 0;
 const SHARED_CACHE_LIMIT = 512;
 
 function sharedVariants(ctx: ExitContext): Map<string, LeafCache> {
   const signature = decisionSignature(ctx);
-  let maps = sharedCaches.get(signature);
-  if (maps === undefined) {
-    if (sharedCaches.size >= SHARED_CACHE_LIMIT) sharedCaches.clear();
-    maps = new Map();
-    sharedCaches.set(signature, maps);
+  // Hashed and compared as numbers: joining them into a string key cost more than the lookup.
+  const hash = signatureHash(signature);
+  let bucket = sharedCaches.get(hash);
+  if (bucket !== undefined) {
+    for (const entry of bucket) if (sameSignature(entry.signature, signature)) return entry.maps;
   }
+  if (sharedCacheCount >= SHARED_CACHE_LIMIT) {
+    sharedCaches.clear();
+    sharedCacheCount = 0;
+    bucket = undefined;
+  }
+  const maps = new Map<string, LeafCache>();
+  if (bucket === undefined) sharedCaches.set(hash, [{ signature, maps }]);
+  else bucket.push({ signature, maps });
+  sharedCacheCount++;
   return maps;
 }
 
+type Signature = (string | number)[];
+
+function signatureHash(signature: Signature): number {
+  let h = 0x811c9dc5;
+  for (const part of signature) {
+    if (typeof part === "number") {
+      // Both 32-bit halves of values up to 2^53 (addresses, bitmaps).
+      h = Math.imul(h ^ (part | 0), 0x01000193);
+      h = Math.imul(h ^ ((part / 0x1_0000_0000) | 0), 0x01000193);
+    } else {
+      for (let i = 0; i < part.length; i++) h = Math.imul(h ^ part.charCodeAt(i), 0x01000193);
+    }
+  }
+  return h;
+}
+
+function sameSignature(a: Signature, b: Signature): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Every input of a leaf decision besides the operation and the variant (APIC mode, EOI vector, CPL). */
-function decisionSignature(ctx: ExitContext): string {
+function decisionSignature(ctx: ExitContext): Signature {
   const w = ctx.controls;
   const lookup = vmcsLookup(ctx.vmcs);
-  // One join of numbers (bigints converted only when they do not fit a double exactly).
-  const parts: (string | number)[] = [
+  // Numbers (bigints converted only when they do not fit a double exactly).
+  const parts: Signature = [
     num(w.pin),
     num(w.proc),
     num(w.proc2),
@@ -433,7 +465,7 @@ function decisionSignature(ctx: ExitContext): string {
       p.kind === "rwx" ? (p.read ? 1 : 0) | (p.write ? 2 : 0) | (p.execute ? 4 : 0) : p.kind,
     );
   }
-  return parts.join(",");
+  return parts;
 }
 
 /** A bigint as a number where that is exact (the common case), else its decimal text. */
