@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { analyze } from "../core/src/index";
 import { parse } from "../core/src/lang/parser";
 import { lower } from "../core/src/model/lower";
 import type { Diagnostic, TextEdit } from "../core/src/source";
@@ -20,6 +23,7 @@ function applyEdits(text: string, edits: TextEdit[]): string {
 const only = (diagnostics: Diagnostic[], code: string) => diagnostics.filter((d) => d.code === code);
 
 const VMCS = "vmcs kvm { proc hlt_exiting }\n";
+const EXAMPLES = join(import.meta.dirname, "..", "examples");
 
 describe("lowering", () => {
   it("converts times to cycles at the target frequency", () => {
@@ -360,5 +364,70 @@ describe("lowering", () => {
       [["TL214", "warning"]],
     );
     assert.equal(one.program.guests.get("g")!.sources[0]!.ops[0]!.op, "coalesce");
+  });
+});
+
+describe("lowering declaration by declaration (what analyze does)", () => {
+  /** The file with its top-level declarations in reverse order (comments between them dropped). */
+  function reversed(text: string): string {
+    const decls = parse(text).file.decls;
+    return decls
+      .map((d) => text.slice(d.start, d.end))
+      .reverse()
+      .join("\n\n");
+  }
+
+  /** analyze's program, symbols and lowering diagnostics against lowering the whole tree. */
+  function assertSameAsWholeTree(text: string): void {
+    const whole = parse(text);
+    const expected = lower(whole);
+    const analysis = analyze(text);
+    assert.deepStrictEqual(analysis.program, expected.program);
+    assert.deepStrictEqual(analysis.symbols.definitions, expected.symbols.definitions);
+    assert.deepStrictEqual(
+      [...analysis.symbols.references].sort((a, b) => a.span.start - b.span.start),
+      [...expected.symbols.references].sort((a, b) => a.span.start - b.span.start),
+    );
+    const codes = (ds: Diagnostic[]) =>
+      ds.map((d) => `${d.span.start}-${d.span.end} ${d.code} ${d.message}`).sort();
+    const lowerCodes = new Set(
+      expected.diagnostics.map((d) => `${d.span.start}-${d.span.end} ${d.code} ${d.message}`),
+    );
+    assert.deepStrictEqual(
+      codes(analysis.diagnostics).filter((line) => lowerCodes.has(line)),
+      codes(expected.diagnostics),
+    );
+    assert.deepStrictEqual(
+      [...analysis.declarationStarts],
+      whole.file.decls.map((d) => d.start),
+    );
+  }
+
+  for (const name of readdirSync(EXAMPLES).filter((f) => f.endsWith(".vmcs"))) {
+    it(`${name}, as written and with its declarations reversed (target last, fns after their callers)`, () => {
+      const text = readFileSync(join(EXAMPLES, name), "utf8");
+      assertSameAsWholeTree(text);
+      assertSameAsWholeTree(reversed(text));
+    });
+  }
+
+  it("forward references, unknown names, a second target and no target at all", () => {
+    const text = `guest g on later { path p rate 1k/s { cpuid } }
+expect g { exits CPUID < 10k/s  exits HLT < 1/s }
+simulate nobody for 1ms
+handler CPUID { call helper  work 100 }
+fn helper { call missing  work 10 }
+vmcs later { proc hlt_exiting }
+target skylake_server @ 3GHz
+target haswell
+`;
+    assertSameAsWholeTree(text);
+    assertSameAsWholeTree(text.replace(/^target.*$/gm, ""));
+    const analysis = analyze(text);
+    assert.equal(analysis.program.target.hz, 3e9, "declarations before the target wait for it");
+    assert.equal(analysis.program.guests.get("g")!.sources[0]!.ops.length, 1);
+    assert.ok(analysis.diagnostics.some((d) => d.code === "TL109" && d.message.includes("missing")));
+    assert.ok(analysis.diagnostics.some((d) => d.code === "TL112" && d.message.includes("nobody")));
+    assert.ok(analysis.diagnostics.some((d) => d.code === "TL101" && d.message.includes("only one")));
   });
 });

@@ -11,9 +11,9 @@ import { lintProgram } from "./analysis/lints";
 import type { GuestEstimate } from "./analysis/types";
 import type { SourceFile } from "./lang/ast";
 import { lex, type Token } from "./lang/lexer";
-import { type ParseResult, parse } from "./lang/parser";
+import { type ParseResult, parse, parseDeclarations } from "./lang/parser";
 import type { Program } from "./model/ir";
-import { type LowerResult, lower } from "./model/lower";
+import { Lowerer, type LowerOptions, type LowerResult, lower } from "./model/lower";
 import type { SymbolIndex } from "./model/symbols";
 import { type Diagnostic, LineMap, type Severity } from "./source";
 
@@ -70,35 +70,53 @@ export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const diagnostics: Diagnostic[] = [];
   const lines = new LineMap(text);
-  let parsed: ParseResult;
+  const lowerOptions: LowerOptions =
+    options.defaultTarget !== undefined ? { defaultTarget: options.defaultTarget } : {};
+  // Parsed and lowered one declaration at a time: each declaration's statements, blocks and
+  // lists are garbage before the next is parsed, so the young-generation collector finds them
+  // dead instead of copying the whole tree (see Lowerer).
+  const lowerer = new Lowerer(text, lowerOptions);
+  const starts: number[] = [];
+  /** What lowering threw, if it did: parsing goes on (its diagnostics stand), lowering stops. */
+  let loweringError: { error: unknown } | undefined;
+  let parserFailed = false;
+  let parseDiagnostics: Diagnostic[];
   try {
-    parsed = parse(text);
+    parseDiagnostics = parseDeclarations(text, (decl) => {
+      starts.push(decl.start);
+      if (loweringError !== undefined) return;
+      try {
+        lowerer.add(decl);
+      } catch (error) {
+        loweringError = { error };
+      }
+    });
   } catch (error) {
     // A parse failure leaves nothing to lower: analyse the empty text instead.
     diagnostics.push(internalError("the parser", error));
-    parsed = parse("");
+    parseDiagnostics = [];
+    parserFailed = true;
+    starts.length = 0;
   }
-  diagnostics.push(...parsed.diagnostics);
+  diagnostics.push(...parseDiagnostics);
 
-  let lowered: LowerResult;
-  try {
-    lowered = lower(
-      parsed,
-      options.defaultTarget !== undefined ? { defaultTarget: options.defaultTarget } : {},
-    );
-  } catch (error) {
-    diagnostics.push(internalError("lowering", error));
-    // The empty file lowers to an empty program with the default target (covered by tests).
-    lowered = lower(parse(""), {});
+  let lowered: LowerResult | undefined;
+  if (!parserFailed) {
+    if (loweringError === undefined) {
+      try {
+        lowered = lowerer.finish();
+      } catch (error) {
+        loweringError = { error };
+      }
+    }
+    if (loweringError !== undefined) diagnostics.push(internalError("lowering", loweringError.error));
   }
+  // The empty file lowers to an empty program with the default target (covered by tests).
+  lowered ??= lower(parse(""), lowerOptions);
   diagnostics.push(...lowered.diagnostics);
   const program = lowered.program;
-  const decls = parsed.file.decls;
-  const declarationStarts = new Uint32Array(decls.length);
-  for (let i = 0; i < decls.length; i++) declarationStarts[i] = decls[i]!.start;
-  const parseResult = withoutTree(parsed);
-  // Nothing below reads the tree: let it go.
-  parsed = parseResult;
+  const declarationStarts = Uint32Array.from(starts);
+  const parseResult = withoutTree({ text, diagnostics: parseDiagnostics });
 
   try {
     diagnostics.push(...checkProgram(program, { text }));
@@ -137,7 +155,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
 }
 
 /** The parse result without its tree: `file` and `tokens` are parsed and lexed again when read. */
-function withoutTree(parsed: ParseResult): ParseResult {
+function withoutTree(parsed: Pick<ParseResult, "text" | "diagnostics">): ParseResult {
   const { text, diagnostics } = parsed;
   let file: SourceFile | undefined;
   let tokens: Token[] | undefined;

@@ -72,6 +72,18 @@ export function parse(text: string): ParseResult {
   };
 }
 
+/**
+ * Parses the file one top-level declaration at a time, handing each to `visit` as soon as it
+ * is parsed and keeping none: a caller that lowers each declaration and lets it go never has
+ * the whole syntax tree alive at once (analyze does this). The declarations, and the
+ * diagnostics returned, are exactly `parse(text)`'s.
+ */
+export function parseDeclarations(text: string, visit: (decl: Decl) => void): Diagnostic[] {
+  const parser = new Parser(text, new Scanner(text, { reuseTokens: true }));
+  parser.parseFile(visit);
+  return parser.diagnostics;
+}
+
 function describe(token: Token): string {
   switch (token.kind) {
     case "eof":
@@ -273,7 +285,8 @@ class Parser {
 
   // ---- file and declarations ----------------------------------------------------------------
 
-  parseFile(): SourceFile {
+  /** The file; with `visit`, each declaration goes to it instead of into `decls`. */
+  parseFile(visit?: (decl: Decl) => void): SourceFile {
     const decls: Decl[] = [];
     while (this.peek().kind !== "eof") {
       const token = this.peek();
@@ -281,7 +294,10 @@ class Parser {
       if (token.kind === "ident" && TOP_LEVEL_KEYWORDS.has(token.text)) {
         const keyword = token.text;
         const decl = this.parseDecl(keyword);
-        if (decl !== undefined) decls.push(decl);
+        if (decl !== undefined) {
+          if (visit === undefined) decls.push(decl);
+          else visit(decl);
+        }
         // Anything left on the declaration's line is an error.
         const after = this.peek();
         if (after.kind !== "eof" && !after.lineStart) {

@@ -209,10 +209,22 @@ function bigOf(n: NumberLit): bigint | undefined {
 }
 
 export function lower(parse: ParseResult, options: LowerOptions = {}): LowerResult {
-  return new Lowerer(parse, options).run();
+  const lowerer = new Lowerer(parse.text, options);
+  for (const decl of parse.file.decls) lowerer.add(decl);
+  return lowerer.finish();
 }
 
-class Lowerer {
+/**
+ * Lowers declarations as they are parsed (`add`, in source order), then `finish`. Each
+ * declaration is lowered as soon as what it needs is known, so its syntax tree can go before
+ * the next one is parsed: the target (times become cycles at its frequency) and, for handlers
+ * and fns, every fn (a `call` of an unknown fn is dropped). Declarations before the `target`
+ * line wait for it, or for the end of the file (the default target); handlers and fns wait for
+ * the end. References to vmcs, guests and handlers are resolved at the end, when every name is
+ * defined, so the order of declarations never matters. The result is the same as lowering the
+ * whole tree at once.
+ */
+export class Lowerer {
   private readonly diagnostics: Diagnostic[] = [];
   private readonly symbols = new SymbolIndex();
   private target!: TargetIR;
@@ -223,8 +235,25 @@ class Lowerer {
   /** Low and high 32 bits of each control word (CONTROL_WORDS order) of the vmcs being lowered. */
   private readonly writtenWords = new Int32Array(2 * CONTROL_WORDS.length);
 
+  /** Whether the target is known (its declaration lowered, or the end reached without one). */
+  private targetKnown = false;
+  /** The first `target` declaration (later ones are reported against it). */
+  private firstTarget: TargetDecl | undefined;
+  /** Declarations waiting for the target. */
+  private readonly waitingForTarget: { decl: Decl; def: SymbolDef | undefined }[] = [];
+  /** Handlers and fns, lowered at the end (they may call fns defined further down). */
+  private readonly waitingForFns: { decl: Decl; def: SymbolDef | undefined }[] = [];
+  /** References whose definition may come later in the file: resolved in `finish`. */
+  private readonly pendingReferences: {
+    kind: "vmcs" | "guest" | "handler";
+    ident: Ident;
+    code: string | undefined;
+    /** The defined name to look up, when not the name as written (a handler's canonical reason). */
+    lookupName: string | undefined;
+  }[] = [];
+
   constructor(
-    private readonly parsed: ParseResult,
+    private readonly text: string,
     private readonly options: LowerOptions,
   ) {
     this.program = {
@@ -476,18 +505,10 @@ class Lowerer {
 
   // ---- driver -------------------------------------------------------------------------------
 
-  run(): LowerResult {
-    const decls = this.parsed.file.decls;
-    this.lowerTarget(decls.filter((d): d is TargetDecl => d.kind === "Target"));
-    this.program.target = this.target;
-
-    // Definitions first, so references resolve regardless of order.
-    const defs = new Map<Decl, SymbolDef>();
-    for (const decl of decls) {
-      const def = this.defineDecl(decl);
-      if (def === undefined) continue;
-      defs.set(decl, def);
-      if (def.kind !== "vmcs" && def.kind !== "guest" && def.kind !== "fn") continue;
+  /** The next top-level declaration, in source order. */
+  add(decl: Decl): void {
+    const def = this.defineDecl(decl);
+    if (def !== undefined && (def.kind === "vmcs" || def.kind === "guest" || def.kind === "fn")) {
       // Duplicate handlers are checked by reason code in lowerHandler.
       const first = this.symbols.lookup(def.kind, def.name);
       if (first !== undefined && first !== def) {
@@ -501,33 +522,61 @@ class Lowerer {
         );
       }
     }
-
-    for (const decl of decls) {
-      switch (decl.kind) {
-        case "Vmcs":
-          this.lowerVmcs(decl);
-          break;
-        case "Handler":
-          this.lowerHandler(decl, defs.get(decl));
-          break;
-        case "Fn":
-          this.lowerFn(decl);
-          break;
-        case "Guest":
-          this.lowerGuest(decl, defs.get(decl));
-          break;
-        case "Expect":
-          this.lowerExpect(decl);
-          break;
-        case "Simulate":
-          this.lowerSimulate(decl);
-          break;
-        case "Target":
-          break;
+    if (decl.kind === "Target") {
+      if (this.firstTarget === undefined) {
+        this.firstTarget = decl;
+        this.lowerTarget(decl);
+        for (const waiting of this.waitingForTarget.splice(0)) this.lowerDecl(waiting.decl, waiting.def);
+      } else {
+        this.error("TL101", "only one `target` per file", keywordSpanOf(decl), {
+          related: [{ span: keywordSpanOf(this.firstTarget), message: "the target is declared here" }],
+        });
       }
+      return;
     }
+    if (decl.kind === "Handler" || decl.kind === "Fn") this.waitingForFns.push({ decl, def });
+    else if (!this.targetKnown) this.waitingForTarget.push({ decl, def });
+    else this.lowerDecl(decl, def);
+  }
+
+  /** After the last declaration: what waited, the references, the recursion check. */
+  finish(): LowerResult {
+    if (!this.targetKnown) {
+      this.lowerTarget(undefined);
+      for (const waiting of this.waitingForTarget.splice(0)) this.lowerDecl(waiting.decl, waiting.def);
+    }
+    for (const waiting of this.waitingForFns.splice(0)) this.lowerDecl(waiting.decl, waiting.def);
+    // In source order, as they would have been found in one pass.
+    const pending = this.pendingReferences.sort((a, b) => a.ident.start - b.ident.start);
+    for (const { kind, ident, code, lookupName } of pending)
+      this.resolveReference(kind, ident, code, lookupName);
     this.checkRecursion();
     return { program: this.program, symbols: this.symbols, diagnostics: this.diagnostics };
+  }
+
+  private lowerDecl(decl: Decl, def: SymbolDef | undefined): void {
+    switch (decl.kind) {
+      case "Vmcs":
+        this.lowerVmcs(decl);
+        break;
+      case "Handler":
+        this.lowerHandler(decl, def);
+        break;
+      case "Fn":
+        this.lowerFn(decl);
+        break;
+      case "Guest":
+        this.lowerGuest(decl, def);
+        break;
+      case "Expect":
+        this.lowerExpect(decl);
+        break;
+      case "Simulate":
+        this.lowerSimulate(decl);
+        break;
+      case "Target":
+        break;
+    }
   }
 
   private defineDecl(decl: Decl): SymbolDef | undefined {
@@ -574,10 +623,31 @@ class Lowerer {
     return this.symbols.define({ kind, name, span: spanOf(decl), nameSpan, detail, children: [] });
   }
 
-  private referenceTo(kind: "vmcs" | "guest" | "fn", ident: Ident, code: string): SymbolDef | undefined {
-    const definition = this.symbols.lookup(kind, ident.name);
+  /** A reference to a fn, resolved now: handlers and fns are lowered when every fn is defined. */
+  private referenceTo(kind: "fn", ident: Ident, code: string): SymbolDef | undefined {
+    return this.resolveReference(kind, ident, code);
+  }
+
+  /** A reference resolved in `finish`, when every declaration is defined. */
+  private referenceLater(
+    kind: "vmcs" | "guest" | "handler",
+    ident: Ident,
+    code: string | undefined,
+    lookupName?: string,
+  ): void {
+    this.pendingReferences.push({ kind, ident, code, lookupName });
+  }
+
+  /** Records the reference; an unknown name is reported with `code` (none: not reported here). */
+  private resolveReference(
+    kind: "vmcs" | "guest" | "fn" | "handler",
+    ident: Ident,
+    code: string | undefined,
+    lookupName = ident.name,
+  ): SymbolDef | undefined {
+    const definition = this.symbols.lookup(kind, lookupName);
     this.symbols.reference({ kind, name: ident.name, span: ident, definition });
-    if (definition === undefined) {
+    if (definition === undefined && code !== undefined) {
       const candidates = this.symbols.definitions.filter((d) => d.kind === kind).map((d) => d.name);
       this.unknown(code, kind, ident, candidates);
     }
@@ -586,13 +656,8 @@ class Lowerer {
 
   // ---- target -------------------------------------------------------------------------------
 
-  private lowerTarget(targets: TargetDecl[]): void {
-    const decl = targets[0];
-    for (const extra of targets.slice(1)) {
-      this.error("TL101", "only one `target` per file", keywordSpanOf(extra), {
-        related: [{ span: keywordSpanOf(decl!), message: "the target is declared here" }],
-      });
-    }
+  private lowerTarget(decl: TargetDecl | undefined): void {
+    this.targetKnown = true;
     const defaultName = this.options.defaultTarget ?? DEFAULT_PROFILE_NAME;
     let profile: CpuProfile | undefined;
     if (decl?.profile) {
@@ -624,6 +689,7 @@ class Lowerer {
     const msrs = { ...profile.msrs };
     const costs = { ...profile.costs } as Record<CostName, CostParam>;
     this.target = { profile, hz, msrs, costs };
+    this.program.target = this.target;
     if (decl !== undefined) {
       this.target.span = spanOf(decl);
       if (decl.profile) this.target.profileSpan = decl.profile;
@@ -975,7 +1041,7 @@ class Lowerer {
     item: Ident,
     right: ControlWord,
   ): void {
-    const text = this.parsed.text;
+    const text = this.text;
     const edits = [{ span: tokenDeletionSpan(text, item), newText: "" }];
     const line = vmcs.wordLines[right];
     if (line !== undefined) {
@@ -1452,7 +1518,7 @@ class Lowerer {
 
   private lowerGuest(decl: GuestDecl, def: SymbolDef | undefined): void {
     if (decl.name === undefined) return;
-    if (decl.vmcs !== undefined) this.referenceTo("vmcs", decl.vmcs, "TL111");
+    if (decl.vmcs !== undefined) this.referenceLater("vmcs", decl.vmcs, "TL111");
     const statements = (decl.body?.entries ?? []).filter(
       (e): e is Statement => e.kind === "Statement" && e.known,
     );
@@ -1864,7 +1930,7 @@ class Lowerer {
 
   private lowerExpect(decl: ExpectDecl): void {
     if (decl.guest === undefined) return;
-    this.referenceTo("guest", decl.guest, "TL112");
+    this.referenceLater("guest", decl.guest, "TL112");
     const expect: ExpectIR = {
       guest: decl.guest.name,
       guestSpan: decl.guest,
@@ -1913,8 +1979,7 @@ class Lowerer {
           this.unknown("TL105", "exit reason", rest[0], exitReasonNames());
           return undefined;
         }
-        const definition = this.symbols.lookup("handler", reason.name);
-        this.symbols.reference({ kind: "handler", name: rest[0].name, span: rest[0], definition });
+        this.referenceLater("handler", rest[0], undefined, reason.name);
       }
       metric = reason === undefined ? { metric: "exits" } : { metric: "exits", reason };
       normalised = this.rate(value, "<", entry.comparator);
@@ -1945,7 +2010,7 @@ class Lowerer {
 
   private lowerSimulate(decl: SimulateDecl): void {
     if (decl.guest === undefined) return;
-    this.referenceTo("guest", decl.guest, "TL112");
+    this.referenceLater("guest", decl.guest, "TL112");
     if (decl.duration === undefined) return;
     const durationSec = this.seconds(decl.duration, "for", keywordSpanOf(decl));
     let seed = 1;
