@@ -4,6 +4,7 @@
  * bitmap and the CR masks. Built lazily on first use and cached by VmcsIR identity, so a
  * keystroke re-analysis pays for them once per vmcs block.
  */
+import { fitted } from "../arrays";
 import type { EptPermissions, VmcsIR } from "../model/ir";
 
 export interface EptEntry {
@@ -83,12 +84,13 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   const cached = lookups.get(vmcs);
   if (cached) return cached;
 
-  const ioRanges: { first: number; last: number }[] = [];
+  let ioRanges: { first: number; last: number }[] = [];
   for (const range of vmcs.ioTraps) {
     const first = Math.max(0, range.first);
     const last = Math.min(0xffff, range.last);
     if (first <= last) ioRanges.push({ first, last });
   }
+  ioRanges = fitted(ioRanges);
   let ioBitmap: Uint8Array | undefined;
   if (ioRanges.length > IO_RANGES_SCAN_LIMIT) {
     ioBitmap = new Uint8Array(8192);
@@ -111,12 +113,11 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   for (let i = 1; i < ept.length && inOrder; i++) inOrder = ept[i - 1]!.start <= ept[i]!.start;
   if (!inOrder) ept.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.index - b.index));
   const eptStarts = ept.map((e) => e.start);
-  const eptMaxEnd: bigint[] = [];
   let maxEnd = -1n;
-  for (const e of ept) {
+  const eptMaxEnd = ept.map((e) => {
     if (e.end > maxEnd) maxEnd = e.end;
-    eptMaxEnd.push(maxEnd);
-  }
+    return maxEnd;
+  });
 
   let eoiExitBitmap = 0n;
   for (let i = 0; i < 4; i++) {

@@ -6,6 +6,7 @@
  * throws on any tree the parser produces.
  */
 
+import { fitted } from "../arrays";
 import type {
   Arm,
   Block,
@@ -772,6 +773,11 @@ export class Lowerer {
       if (low === 0 && high === 0) continue;
       vmcs.written[CONTROL_WORDS[w]!] = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
     }
+    vmcs.settings = fitted(vmcs.settings);
+    vmcs.ioTraps = fitted(vmcs.ioTraps);
+    vmcs.msrTraps = fitted(vmcs.msrTraps);
+    vmcs.cr3Targets = fitted(vmcs.cr3Targets);
+    vmcs.ept = fitted(vmcs.ept);
   }
 
   private setField(vmcs: VmcsIR, name: string, value: bigint, span: Span): void {
@@ -1326,7 +1332,7 @@ export class Lowerer {
       const op = this.handlerOp(entry, inFn);
       if (op !== undefined) ops.push(op);
     }
-    return ops;
+    return fitted(ops);
   }
 
   private handlerOp(statement: Statement, inFn: string | undefined): HandlerOp | undefined {
@@ -1603,6 +1609,8 @@ export class Lowerer {
         }
       }
     }
+    guest.sources = fitted(guest.sources);
+    if (def !== undefined) def.children = fitted(def.children);
     if (!this.program.guests.has(guest.name)) this.program.guests.set(guest.name, guest);
   }
 
@@ -1720,7 +1728,7 @@ export class Lowerer {
       const op = this.guestOp(entry, guest);
       if (op !== undefined) ops.push(op);
     }
-    return ops;
+    return fitted(ops);
   }
 
   private address(item: Item | undefined, after: string, at: Span): bigint | undefined {
@@ -1942,6 +1950,7 @@ export class Lowerer {
       const budget = this.budget(entry);
       if (budget !== undefined) expect.budgets.push(budget);
     }
+    expect.budgets = fitted(expect.budgets);
     this.program.expects.push(expect);
   }
 
