@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type Analysis, analyze, applyEdits, type Diagnostic } from "../core/src/index";
+import { controlWordCapability } from "../core/src/vmx/capabilities";
+import { profileByName } from "../core/src/vmx/profiles";
 
 const BASE = {
   pin: "external_interrupt_exiting nmi_exiting",
@@ -690,5 +692,86 @@ describe("examples", () => {
         `${name}: ${analysis.diagnostics.map((d) => d.message).join("; ")}`,
       );
     }
+  });
+});
+
+describe("raw control words (`field …_CONTROL = V`) are in force", () => {
+  const procMustBeOne = controlWordCapability(profileByName("skylake_server")!.msrs, "proc").mustBeOne;
+  const HLT_EXITING = 1n << 7n; // primary processor-based bit 7 (SDM Table 26-6)
+
+  function guestWithRawProc(procWord: bigint): string {
+    return `target skylake_server
+vmcs v {
+  field CPU_BASED_VM_EXEC_CONTROL = 0x${procWord.toString(16)}
+}
+handler HLT { work 100 }
+handler EXTERNAL_INTERRUPT { work 100 }
+guest g on v {
+  irq nic vector 0x41 rate 1k/s { compute 1us }
+  idle halt
+}
+`;
+  }
+
+  test("a raw primary word with HLT exiting makes the idle loop exit, one without does not", () => {
+    const hltOf = (text: string) =>
+      analyze(text)
+        .estimates.get("g")!
+        .byReason.find((r) => r.reason === "HLT")?.exitsPerSecond ?? 0;
+    const withHlt = analyze(guestWithRawProc(procMustBeOne | HLT_EXITING));
+    assert.deepEqual(
+      checkDiagnostics(withHlt).map((d) => d.code),
+      [],
+    );
+    assert.ok(hltOf(guestWithRawProc(procMustBeOne | HLT_EXITING)) > 0);
+    assert.equal(hltOf(guestWithRawProc(procMustBeOne)), 0);
+    const decision = withHlt.estimates.get("g")!.operations.at(-1)!.decision;
+    assert.deepEqual(
+      decision.exits.map((e) => e.reason.name),
+      ["HLT"],
+    );
+  });
+
+  test("a pair rule broken by raw bits sits on the field statement", () => {
+    // Pin: default1 0x16 with virtual NMIs (bit 5) but not NMI exiting (bit 3): E16.
+    const text = vmcsFile({ pin: "" }, "field PIN_BASED_VM_EXEC_CONTROL = 0x36");
+    const { d } = expectCode(text, "VMX-E16", "field PIN_BASED_VM_EXEC_CONTROL = 0x36");
+    assert.match(d.message, /virtual_nmis/);
+    clean(vmcsFile({ pin: "" }, "field PIN_BASED_VM_EXEC_CONTROL = 0x3e"));
+  });
+
+  test("clearing a disallowed raw bit that a pair rule needs: offered, not preferred, the title says why", () => {
+    // Allowed-1 without bit 3 (NMI exiting); the word also sets virtual NMIs, which needs it (E16).
+    const text = withMsr(
+      "IA32_VMX_TRUE_PINBASED_CTLS = 0xf7_0000_0016",
+      { pin: "" },
+      "field PIN_BASED_VM_EXEC_CONTROL = 0x3e",
+    );
+    const { d } = expectCode(text, "VMX-CAP1", "field PIN_BASED_VM_EXEC_CONTROL = 0x3e");
+    assert.equal(d.fixes?.length, 1);
+    const fix = d.fixes![0]!;
+    assert.ok(!fix.preferred);
+    assert.match(
+      fix.title,
+      /^Clear the disallowed bits: PIN_BASED_VM_EXEC_CONTROL = 0x36 — not preferred: VM entry would then fail VMX-E16/,
+    );
+  });
+
+  test("removing a named control leaves the bits its raw word sets: the fix says what then fails", () => {
+    // nmi_exiting cannot be 1 (allowed-1 without bit 3); removing it takes the named
+    // virtual_nmis along, but the raw word still sets virtual NMIs (0x20), which then lack NMI
+    // exiting (E16): the fix is offered, not preferred.
+    const text = withMsr(
+      "IA32_VMX_TRUE_PINBASED_CTLS = 0xf7_0000_0016",
+      { pin: "nmi_exiting virtual_nmis" },
+      "field PIN_BASED_VM_EXEC_CONTROL = 0x36",
+    );
+    const { d } = expectCode(text, "VMX-CAP1", "nmi_exiting");
+    const fix = d.fixes![0]!;
+    assert.ok(!fix.preferred);
+    assert.match(
+      fix.title,
+      /^Remove nmi_exiting \(pin\) with what depends on it: virtual_nmis \(pin\) — not preferred: VM entry would then fail VMX-E16/,
+    );
   });
 });

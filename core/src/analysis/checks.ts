@@ -268,14 +268,29 @@ class VmcsView {
     return this.vmcs.fields.get(name);
   }
 
-  /** The span a diagnostic about `control` sits on: its token, else the vmcs name. */
+  /** The `field` statement of the raw control word that sets `control`, if one does. */
+  rawWordSetting(ref: ControlRef): Span | undefined {
+    const raw = this.vmcs.fields.get(CONTROL_WORD_FIELD[ref[0]]);
+    if (raw === undefined) return undefined;
+    const control = controlInWord(ref[0], ref[1]);
+    if (control === undefined || ((raw.value >> BigInt(control.bit)) & 1n) === 0n) return undefined;
+    return raw.span;
+  }
+
+  /** The span a diagnostic about `control` sits on: its token, its raw word, else the vmcs name. */
   spanOf(control: ControlRef): Span {
-    return this.setting(control)?.span ?? this.vmcs.nameSpan;
+    return this.setting(control)?.span ?? this.rawWordSetting(control) ?? this.vmcs.nameSpan;
   }
 
   relatedTo(control: ControlRef, present: string): RelatedInfo {
     const setting = this.setting(control);
     if (setting) return { span: setting.span, message: present };
+    const raw = this.rawWordSetting(control);
+    if (raw)
+      return {
+        span: raw,
+        message: `${present} (bit ${controlInWord(control[0], control[1])!.bit} of the raw word)`,
+      };
     return {
       span: this.vmcs.nameSpan,
       message: `${control[1]} (${control[0]}) is not set in vmcs ${this.vmcs.name}`,
@@ -374,7 +389,9 @@ function errorsAfterChanging(
   const key = (d: Diagnostic) => `${d.code}\u0000${d.message}`;
   const { vmcs } = view;
   const written = { ...vmcs.written };
-  for (const control of removed) written[control.word] &= ~(1n << BigInt(control.bit));
+  // A removed name leaves its bit set when the word's raw `field` value sets it too.
+  for (const control of removed)
+    written[control.word] &= ~((1n << BigInt(control.bit)) & ~rawWordValue(vmcs, control.word));
   for (const control of controls) written[control.word] |= 1n << BigInt(control.bit);
   const settings = [
     ...vmcs.settings.filter((setting) => !removed.includes(setting.control)),
@@ -384,6 +401,41 @@ function errorsAfterChanging(
     errorsOf(new VmcsView(vmcs, view.target, undefined, view.capabilities, true)).map(key),
   );
   const after = new VmcsView({ ...vmcs, written, settings }, view.target, undefined, view.capabilities, true);
+  return errorsOf(after).filter((d) => !before.has(key(d)));
+}
+
+/** The value of the word's raw `field` statement, 0 without one. */
+function rawWordValue(vmcs: VmcsIR, word: ControlWord): bigint {
+  return vmcs.fields.get(CONTROL_WORD_FIELD[word])?.value ?? 0n;
+}
+
+/**
+ * Errors a raw control word rewritten to `value` would bring that the block does not have now
+ * (a cleared bit that a pair rule needs, …), leaving out the capability checks of that word,
+ * which the rewrite is meant to settle.
+ */
+function errorsAfterRawWord(view: VmcsView, word: ControlWord, value: bigint): Diagnostic[] {
+  const { vmcs } = view;
+  const fieldName = CONTROL_WORD_FIELD[word];
+  const raw = vmcs.fields.get(fieldName)!;
+  let named = 0n;
+  for (const setting of vmcs.settings)
+    if (setting.control.word === word) named |= 1n << BigInt(setting.control.bit);
+  const written = { ...vmcs.written, [word]: named | value };
+  const fields = new Map(vmcs.fields);
+  fields.set(fieldName, { ...raw, value });
+  const errorsOf = (v: VmcsView): Diagnostic[] => {
+    const found: Diagnostic[] = [];
+    checkVmcs(v, found);
+    return found.filter(
+      (d) => d.severity === "error" && !(d.span === raw.span && d.code.startsWith("VMX-CAP")),
+    );
+  };
+  const key = (d: Diagnostic) => `${d.code}\u0000${d.message}`;
+  const before = new Set(
+    errorsOf(new VmcsView(vmcs, view.target, undefined, view.capabilities, true)).map(key),
+  );
+  const after = new VmcsView({ ...vmcs, written, fields }, view.target, undefined, view.capabilities, true);
   return errorsOf(after).filter((d) => !before.has(key(d)));
 }
 
@@ -516,7 +568,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
     // ctl |= vmx_msr_low`) is each diagnostic's preferred fix, since the two single-step fixes
     // rewrite the same text and could not both be applied.
     const adjustFix =
-      mustBeOneMissing !== 0n && notAllowed !== 0n ? adjustWordFix(fieldName, raw, cap) : undefined;
+      mustBeOneMissing !== 0n && notAllowed !== 0n ? adjustWordFix(view, word, raw, cap) : undefined;
     if (mustBeOneMissing !== 0n) {
       // The fix sets the missing bits, as KVM's adjust_vmx_controls does (`ctl |= vmx_msr_low`).
       // It adds only must-be-one bits, so it cannot fail another rule unless the MSR itself is
@@ -530,7 +582,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
             : `Set the required bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(forbidden)} then fail VMX-CAP1: ${cap.msrName} requires and forbids them)`,
         edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
       };
-      if (forbidden === 0n && adjustFix === undefined) fix.preferred = true;
+      if (forbidden === 0n && adjustFix === undefined) preferUnlessNewErrors(view, word, fixedValue, fix);
       out.push({
         severity: "error",
         code: "VMX-CAP0",
@@ -545,8 +597,8 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
     }
     if (notAllowed !== 0n) {
       // The fix clears the disallowed bits, as KVM's adjust_vmx_controls does (`ctl &= vmx_msr_high`).
-      // The raw word feeds no rule but the capability checks above, so clearing can fail only VMX-CAP0,
-      // for a bit the MSR both forbids and requires (possible only by override).
+      // Clearing can fail VMX-CAP0 for a bit the MSR both forbids and requires (possible only by
+      // override), or a pair rule that needed a cleared bit (preferUnlessNewErrors).
       const fixedValue = raw.value & cap.mayBeOne;
       const required = notAllowed & cap.mustBeOne;
       const fix: CodeFix = {
@@ -556,7 +608,7 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
             : `Clear the disallowed bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(required)} then fail VMX-CAP0: ${cap.msrName} requires and forbids them)`,
         edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
       };
-      if (required === 0n && adjustFix === undefined) fix.preferred = true;
+      if (required === 0n && adjustFix === undefined) preferUnlessNewErrors(view, word, fixedValue, fix);
       out.push({
         severity: "error",
         code: "VMX-CAP1",
@@ -578,7 +630,13 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
  * override) both requires and forbids one of the bits involved: that bit then ends 1 and still
  * fails VMX-CAP1, which the title says.
  */
-function adjustWordFix(fieldName: string, raw: { value: bigint; span: Span }, cap: WordCapability): CodeFix {
+function adjustWordFix(
+  view: VmcsView,
+  word: ControlWord,
+  raw: { value: bigint; span: Span },
+  cap: WordCapability,
+): CodeFix {
+  const fieldName = CONTROL_WORD_FIELD[word];
   const adjusted = (raw.value & cap.mayBeOne) | cap.mustBeOne;
   const conflicting = cap.mustBeOne & ~cap.mayBeOne;
   const title = `Set the required and clear the disallowed bits: ${fieldName} = ${hex(adjusted)}`;
@@ -589,8 +647,24 @@ function adjustWordFix(fieldName: string, raw: { value: bigint; span: Span }, ca
         : `${title} (bits ${hex(conflicting)} then fail VMX-CAP1: ${cap.msrName} requires and forbids them)`,
     edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(adjusted)}` }],
   };
-  if (conflicting === 0n) fix.preferred = true;
+  if (conflicting === 0n) preferUnlessNewErrors(view, word, adjusted, fix);
   return fix;
+}
+
+/**
+ * Marks a raw-word rewrite preferred when the block, with the word rewritten to `value`, has no
+ * VM-entry error it does not have now (its bits are in force, so clearing one a pair rule needs
+ * would fail that rule instead); otherwise the title names the failure, as for the control fixes.
+ */
+function preferUnlessNewErrors(view: VmcsView, word: ControlWord, value: bigint, fix: CodeFix): void {
+  if (view.probe) return;
+  const after = errorsAfterRawWord(view, word, value);
+  if (after.length === 0) {
+    fix.preferred = true;
+    return;
+  }
+  const codes = [...new Set(after.map((d) => d.code))].join(", ");
+  fix.title += ` — not preferred: VM entry would then fail ${codes} (${after[0]!.message})`;
 }
 
 /**

@@ -33,7 +33,14 @@ import type { ParseResult } from "../lang/parser";
 import { closestMatch } from "../lang/suggest";
 import { DIMENSION_EXAMPLES, type Dimension, toBaseUnit, UNITS } from "../lang/units";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
-import { CONTROL_WORDS, controlInWord, controlNames, controlsOfWord, findControls } from "../vmx/controls";
+import {
+  CONTROL_WORD_FIELD,
+  CONTROL_WORDS,
+  controlInWord,
+  controlNames,
+  controlsOfWord,
+  findControls,
+} from "../vmx/controls";
 import { exceptionByMnemonic, exceptionByVector, exceptionMnemonics } from "../vmx/exceptions";
 import { exitReasonByCode, exitReasonByName, exitReasonNames } from "../vmx/exitReasons";
 import { msrBitmapBit, msrByIndex, msrByName, msrNames } from "../vmx/msrs";
@@ -772,6 +779,13 @@ export class Lowerer {
       const high = words[2 * w + 1]!;
       if (low === 0 && high === 0) continue;
       vmcs.written[CONTROL_WORDS[w]!] = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+    }
+    // A raw control word (`field CPU_BASED_VM_EXEC_CONTROL = V`) is the word as a hypervisor
+    // writes it (KVM's vmcs_write32 of the whole word): its bits are in force as if each were
+    // named on the word's line (docs/language.md, "VMCS fields").
+    for (const word of CONTROL_WORDS) {
+      const raw = vmcs.fields.get(CONTROL_WORD_FIELD[word]);
+      if (raw !== undefined) vmcs.written[word] |= raw.value;
     }
     vmcs.settings = fitted(vmcs.settings);
     vmcs.ioTraps = fitted(vmcs.ioTraps);
