@@ -695,6 +695,18 @@ describe("examples", () => {
   });
 });
 
+describe("VMX-CAP1 quick fix on a word written twice", () => {
+  test("every name of the word's second statement removed: the statement goes too, no bare keyword", () => {
+    const text = vmcsFile({}, "proc2 enable_pml", "haswell");
+    assert.match(text, /entry ia32e_mode_guest\n {2}proc2 enable_pml\n\}/);
+    const { d } = expectCode(text, "VMX-CAP1", "enable_pml");
+    const fixed = applyPreferred(text, d);
+    assert.doesNotMatch(fixed, /enable_pml/);
+    assert.match(fixed, /entry ia32e_mode_guest\n\}/);
+    clean(fixed);
+  });
+});
+
 describe("raw control words (`field …_CONTROL = V`) are in force", () => {
   const procMustBeOne = controlWordCapability(profileByName("skylake_server")!.msrs, "proc").mustBeOne;
   const HLT_EXITING = 1n << 7n; // primary processor-based bit 7 (SDM Table 26-6)

@@ -99,7 +99,7 @@ function newLinesEdit(vmcs: VmcsIR, lines: string[], text: string | undefined): 
 
 /**
  * Edit that removes one listed control. If it is the only name of its statement, the statement
- * goes with it (the `wordLines` span of that word when the control lies inside it).
+ * goes with it.
  */
 export function dropControlEdit(vmcs: VmcsIR, setting: ControlSetting, text?: string): TextEdit {
   return dropControlsEdits(vmcs, [setting], text)[0]!;
@@ -107,8 +107,8 @@ export function dropControlEdit(vmcs: VmcsIR, setting: ControlSetting, text?: st
 
 /**
  * Edits that remove several listed controls: each token with its blanks and comma (as lowering's
- * wrong-word fix deletes one), or the whole statement of a word (its `wordLines` span) when every
- * name on it goes. The edits do not overlap.
+ * wrong-word fix deletes one), or the whole statement of a word (its `wordLines` or
+ * `moreWordLines` span) when every name on it goes. The edits do not overlap.
  */
 export function dropControlsEdits(
   vmcs: VmcsIR,
@@ -117,18 +117,21 @@ export function dropControlsEdits(
 ): TextEdit[] {
   const dropping = new Set(settings);
   const inside = (span: Span, line: Span) => line.start <= span.start && span.end <= line.end;
-  const wholeStatements = new Set<ControlWord>();
+  const statementOf = (setting: ControlSetting): Span | undefined => {
+    const word = setting.control.word;
+    const first = vmcs.wordLines[word];
+    if (first && inside(setting.span, first)) return first;
+    return vmcs.moreWordLines?.find((line) => line.word === word && inside(setting.span, line.span))?.span;
+  };
+  const wholeStatements = new Set<Span>();
   const edits: TextEdit[] = [];
   for (const setting of dropping) {
-    const word = setting.control.word;
-    const line = vmcs.wordLines[word];
-    if (line && inside(setting.span, line)) {
-      if (wholeStatements.has(word)) continue;
-      const kept = vmcs.settings.some(
-        (s) => !dropping.has(s) && s.control.word === word && inside(s.span, line),
-      );
+    const line = statementOf(setting);
+    if (line) {
+      if (wholeStatements.has(line)) continue;
+      const kept = vmcs.settings.some((s) => !dropping.has(s) && inside(s.span, line));
       if (!kept) {
-        wholeStatements.add(word);
+        wholeStatements.add(line);
         edits.push({ span: wholeLine(line, text), newText: "" });
         continue;
       }

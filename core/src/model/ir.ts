@@ -89,6 +89,11 @@ export interface VmcsIR {
   settings: ControlSetting[];
   /** Span of each control-word keyword line (`pin`, `proc`, …), where quick fixes append. */
   wordLines: Partial<Record<ControlWord, Span>>;
+  /**
+   * Later statements of a word already written (`proc a` … `proc b`), when there are any: a
+   * fix that removes every name of such a statement removes the statement.
+   */
+  moreWordLines?: { word: ControlWord; span: Span }[];
   exceptionBitmap: number;
   exceptionSpans: Map<number, Span>;
   pfErrorCode?: { mask: number; match: number; span: Span };

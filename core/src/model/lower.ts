@@ -765,9 +765,9 @@ export class Lowerer {
     // Where each word's first line is, so a wrong-word fix can append there.
     for (const statement of statements) {
       const word = statement.keyword as ControlWord;
-      if ((CONTROL_WORDS as readonly string[]).includes(word) && vmcs.wordLines[word] === undefined) {
-        vmcs.wordLines[word] = spanOf(statement);
-      }
+      if (!(CONTROL_WORDS as readonly string[]).includes(word)) continue;
+      if (vmcs.wordLines[word] === undefined) vmcs.wordLines[word] = spanOf(statement);
+      else (vmcs.moreWordLines ??= []).push({ word, span: spanOf(statement) });
     }
     const words = this.writtenWords;
     words.fill(0);
