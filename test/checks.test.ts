@@ -264,6 +264,21 @@ describe("activation (TL301/TL302)", () => {
     clean(fixed);
   });
 
+  test("a raw secondary word without activate_secondary_controls is ignored too", () => {
+    // Secondary bit 1 = enable_ept (SDM Table 26-7).
+    const text = vmcsFile(
+      { proc: "hlt_exiting use_tpr_shadow", proc2: "" },
+      "field SECONDARY_VM_EXEC_CONTROL = 0x2",
+    );
+    const { d } = expectCode(text, "TL301", "field SECONDARY_VM_EXEC_CONTROL = 0x2");
+    assert.match(d.message, /= 0x2 is ignored: activate_secondary_controls \(proc\) is 0/);
+    const fixed = applyEdits(text, d.fixes!.find((f) => f.preferred)!.edits);
+    clean(fixed);
+    clean(
+      vmcsFile({ proc: "hlt_exiting use_tpr_shadow", proc2: "" }, "field SECONDARY_VM_EXEC_CONTROL = 0x0"),
+    );
+  });
+
   test("an ignored secondary word is not checked further (E19 does not fire)", () => {
     const analysis = analyze(vmcsFile({ proc: "hlt_exiting", proc2: "unrestricted_guest" }));
     assert.ok(analysis.diagnostics.some((d) => d.code === "TL301"));

@@ -439,7 +439,6 @@ function errorsAfterRawWord(view: VmcsView, word: ControlWord, value: bigint): D
   return errorsOf(after).filter((d) => !before.has(key(d)));
 }
 
-/** TL301/TL302: secondary or tertiary controls listed while their word is not activated. */
 /**
  * The ControlRefs the rules below test, built once (an array literal in a rule would be
  * allocated on every call, for every vmcs).
@@ -463,14 +462,33 @@ const REF = {
   proc2_unrestricted_guest: ["proc2", "unrestricted_guest"],
 } as const satisfies Record<string, ControlRef>;
 
+/**
+ * TL301/TL302: secondary or tertiary controls listed, or a raw word for them written, while their
+ * word is not activated.
+ */
 function checkActivation(view: VmcsView, out: Diagnostic[]): void {
   for (const word of ["proc2", "proc3"] as const) {
     const activation = ACTIVATION[word]!;
     if (view.written(activation.control)) continue;
     const settings = view.vmcs.settings.filter((s) => s.control.word === word);
-    if (settings.length === 0) continue;
+    const raw = view.field(CONTROL_WORD_FIELD[word]);
+    const rawIgnored = raw !== undefined && raw.value !== 0n;
+    if (settings.length === 0 && !rawIgnored) continue;
     const [actWord, actName] = activation.control;
     const fix = addFix(view, activation.control, true);
+    if (rawIgnored) {
+      out.push({
+        severity: "warning",
+        code: activation.code,
+        message:
+          `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} is ignored: ${actName} (${actWord}) is 0, so ` +
+          `the CPU acts as if every ${word === "proc2" ? "secondary" : "tertiary"} control were 0`,
+        span: raw.span,
+        related: [view.relatedTo(activation.control, "")],
+        fixes: fix ? [fix] : undefined,
+        reference: `SDM Vol. 3C §26.2.1.1 (rule ${activation.rule}); ${NESTED} nested_cpu_has2`,
+      });
+    }
     for (const setting of settings) {
       out.push({
         severity: "warning",
