@@ -14,6 +14,7 @@ import {
   tsxModel,
 } from "../core/src/analysis/exits";
 import type { ExitDecision } from "../core/src/analysis/types";
+import { analyze } from "../core/src/index";
 import type { GuestOp } from "../core/src/model/ir";
 import { context, guest, handler, irq, program, RO, RWX, S, timer, vmcs } from "./exitFixtures";
 
@@ -459,5 +460,38 @@ describe("interrupt delivery and idle", () => {
     exitsWith(mw.decision, "MWAIT_INSTRUCTION");
     assert.equal(mw.blockedInHost, true);
     noExit(decideIdle(context({}, { guest: { idle: "mwait" } })).decision);
+  });
+});
+
+describe("raw fields in force", () => {
+  const fileWith = (line: string) => `target skylake_server
+vmcs v {
+  pin external_interrupt_exiting
+  proc hlt_exiting
+  ${line}
+}
+handler EXCEPTION_NMI { work 100 }
+handler EXTERNAL_INTERRUPT { work 100 }
+handler HLT { halt }
+guest g on v { path p rate 1k/s { exception #UD } }
+`;
+  const udExits = (text: string) => {
+    const a = analyze(text);
+    assert.deepEqual(
+      a.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.code} ${d.message}`),
+      [],
+    );
+    const op = a.estimates.get("g")!.operations.find((o) => o.span.start === text.indexOf("exception #UD"))!;
+    return op.decision.exits.map((e) => e.reason.name);
+  };
+
+  it("`field EXCEPTION_BITMAP = V` makes the exception exit, as `exceptions` does (SDM Vol. 3C §25.6.3, Exception Bitmap)", () => {
+    // #UD is vector 6: bit 6 = 0x40.
+    assert.deepEqual(udExits(fileWith("field EXCEPTION_BITMAP = 0x40")), ["EXCEPTION_NMI"]);
+    assert.deepEqual(udExits(fileWith("exceptions #UD")), ["EXCEPTION_NMI"]);
+    assert.deepEqual(udExits(fileWith("field EXCEPTION_BITMAP = 0x4000")), []);
+    // Both: ORed.
+    assert.deepEqual(udExits(fileWith("exceptions #PF\n  field EXCEPTION_BITMAP = 0x40")), ["EXCEPTION_NMI"]);
+    assert.deepEqual(udExits(fileWith("field EXCEPTION_BITMAP = 0x40\n  exceptions #PF")), ["EXCEPTION_NMI"]);
   });
 });

@@ -1210,6 +1210,12 @@ export class Lowerer {
       return;
     }
     vmcs.fields.set(field.name, { field, value: v, span: spanOf(statement) });
+    // A raw exception bitmap is in force like the `exceptions` statement (the two are ORed, as
+    // raw control words are with their named controls).
+    if (field.name === "EXCEPTION_BITMAP") {
+      vmcs.exceptionBitmap = (vmcs.exceptionBitmap | Number(v)) >>> 0;
+      vmcs.fields.set(field.name, { field, value: BigInt(vmcs.exceptionBitmap), span: spanOf(statement) });
+    }
   }
 
   private lowerEpt(vmcs: VmcsIR, body: Block | undefined): void {
