@@ -431,3 +431,29 @@ target haswell
     assert.ok(analysis.diagnostics.some((d) => d.code === "TL101" && d.message.includes("only one")));
   });
 });
+
+describe("raw fields that a sugar statement also sets", () => {
+  it("VMX_PREEMPTION_TIMER_VALUE, POSTED_INTR_NV and TPR_THRESHOLD fill the same IR (last statement wins)", () => {
+    const text = `vmcs v {
+  field VMX_PREEMPTION_TIMER_VALUE = 5000
+  field POSTED_INTR_NV = 0xf2
+  tpr_threshold 3
+  field TPR_THRESHOLD = 5
+}
+`;
+    const analysis = analyze(text);
+    const v = analysis.program.vmcs.get("v")!;
+    assert.equal(v.preemptionTimer?.ticks, 5000);
+    assert.equal(v.postedInterruptVector?.vector, 0xf2);
+    assert.equal(v.tprThreshold?.value, 5);
+    // The timer's value without the timer control: TL323 on the field statement.
+    const d = analysis.diagnostics.find((x) => x.code === "TL323")!;
+    assert.equal(text.slice(d.span.start, d.span.end), "field VMX_PREEMPTION_TIMER_VALUE = 5000");
+    assert.equal(
+      lowerText(
+        "vmcs v {\n  field VMX_PREEMPTION_TIMER_VALUE = 5000\n  preemption_timer 7\n}\n",
+      ).program.vmcs.get("v")!.preemptionTimer?.ticks,
+      7,
+    );
+  });
+});

@@ -1210,11 +1210,23 @@ export class Lowerer {
       return;
     }
     vmcs.fields.set(field.name, { field, value: v, span: spanOf(statement) });
-    // A raw exception bitmap is in force like the `exceptions` statement (the two are ORed, as
-    // raw control words are with their named controls).
-    if (field.name === "EXCEPTION_BITMAP") {
-      vmcs.exceptionBitmap = (vmcs.exceptionBitmap | Number(v)) >>> 0;
-      vmcs.fields.set(field.name, { field, value: BigInt(vmcs.exceptionBitmap), span: spanOf(statement) });
+    // Raw fields a sugar statement also sets are in force like it. The exception bitmap is ORed
+    // with the `exceptions` statement (as raw control words are with their named controls);
+    // the scalar ones take the value of the last statement that sets them.
+    switch (field.name) {
+      case "EXCEPTION_BITMAP":
+        vmcs.exceptionBitmap = (vmcs.exceptionBitmap | Number(v)) >>> 0;
+        vmcs.fields.set(field.name, { field, value: BigInt(vmcs.exceptionBitmap), span: spanOf(statement) });
+        break;
+      case "VMX_PREEMPTION_TIMER_VALUE":
+        vmcs.preemptionTimer = { ticks: Number(v), span: spanOf(statement) };
+        break;
+      case "POSTED_INTR_NV":
+        vmcs.postedInterruptVector = { vector: Number(v), span: spanOf(statement) };
+        break;
+      case "TPR_THRESHOLD":
+        vmcs.tprThreshold = { value: Number(v), span: spanOf(statement) };
+        break;
     }
   }
 
