@@ -767,7 +767,8 @@ export class Lowerer {
       const word = statement.keyword as ControlWord;
       if (!(CONTROL_WORDS as readonly string[]).includes(word)) continue;
       if (vmcs.wordLines[word] === undefined) vmcs.wordLines[word] = spanOf(statement);
-      else (vmcs.moreWordLines ??= []).push({ word, span: spanOf(statement) });
+      else if (vmcs.moreWordLines === undefined) vmcs.moreWordLines = [{ word, span: spanOf(statement) }];
+      else vmcs.moreWordLines.push({ word, span: spanOf(statement) });
     }
     const words = this.writtenWords;
     words.fill(0);
