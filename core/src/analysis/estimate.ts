@@ -16,6 +16,7 @@ import {
   type ExitContext,
   exitCount,
   guestContext,
+  releaseExitMemo,
   sourceContext,
   walkOps,
 } from "./exits";
@@ -52,7 +53,7 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
   return new GuestEstimateResult(program, guest, solved);
 }
 
-/** Guest name, CPU profile and frequency of an estimate: one object per program, shared. */
+/** The CPU profile and frequency an estimate is for: one object per program, shared by its guests. */
 const targetSummaries = new WeakMap<Program, GuestEstimate["target"]>();
 function targetSummary(program: Program): GuestEstimate["target"] {
   let summary = targetSummaries.get(program);
@@ -89,8 +90,7 @@ interface SolvedGuest {
 
 /**
  * Solves a guest's estimate (steps 1–5 below); undefined when its vmcs is unknown. Without
- * `breakdown`, `paths` is left empty and `byReason` holds only the reasons' codes and rates
- * (what the totals and `exitingReasonCodes` need).
+ * `breakdown`, `paths` is left empty: the totals and `exitingReasonCodes` need only `byReason`.
  */
 function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): SolvedGuest | undefined {
   const ctx = guestContext(program, guest);
@@ -322,7 +322,7 @@ interface OperationInputs {
  * hovers, lenses and reports read those of the guests they show. Solving again gives the same
  * figures: the estimate is a function of the program, which is not changed after lowering.
  * Not kept, the breakdowns die young; kept for every guest they were most of what a whole-file
- * analysis left for the garbage collector to copy (docs/ARCHITECTURE.md, "Speed").
+ * analysis left for the garbage collector to copy (docs/ARCHITECTURE.md, "Data flow").
  * `toJSON` gives the plain figures; `estimateData` does the same for a structured clone.
  */
 class GuestEstimateResult implements GuestEstimate {
@@ -381,8 +381,14 @@ class GuestEstimateResult implements GuestEstimate {
   }
 
   #solveFully(): SolvedGuest {
-    // The vmcs was known when the totals were solved and the program has not changed since.
-    return solveGuest(this.#program, this.#guest, true)!;
+    try {
+      // The vmcs was known when the totals were solved and the program has not changed since.
+      return solveGuest(this.#program, this.#guest, true)!;
+    } finally {
+      // As analyze does: the exit-decision memo would keep this program alive (a hover on a
+      // document that is then closed).
+      releaseExitMemo();
+    }
   }
 
   toJSON(): GuestEstimate {
