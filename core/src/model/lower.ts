@@ -631,11 +631,6 @@ export class Lowerer {
     return this.symbols.define({ kind, name, span: spanOf(decl), nameSpan, detail, children: [] });
   }
 
-  /** A reference to a fn, resolved now: handlers and fns are lowered when every fn is defined. */
-  private referenceTo(kind: "fn", ident: Ident, code: string): SymbolDef | undefined {
-    return this.resolveReference(kind, ident, code);
-  }
-
   /** A reference resolved in `finish`, when every declaration is defined. */
   private referenceLater(
     kind: "vmcs" | "guest" | "handler",
@@ -1432,7 +1427,8 @@ export class Lowerer {
           else this.wrongItem(first, "a fn name", "call");
           return undefined;
         }
-        const def = this.referenceTo("fn", first, "TL109");
+        // Resolved now: handlers and fns are lowered once every fn is defined.
+        const def = this.resolveReference("fn", first, "TL109");
         if (def === undefined) return undefined;
         if (inFn !== undefined) {
           const calls = this.fnCalls.get(inFn) ?? [];
