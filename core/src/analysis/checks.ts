@@ -381,12 +381,6 @@ function errorsAfterChanging(
   controls: readonly ControlDef[],
   removed: readonly ControlDef[] = [],
 ): Diagnostic[] {
-  const errorsOf = (v: VmcsView): Diagnostic[] => {
-    const found: Diagnostic[] = [];
-    checkVmcs(v, found);
-    return found.filter((d) => d.severity === "error");
-  };
-  const key = (d: Diagnostic) => `${d.code}\u0000${d.message}`;
   const { vmcs } = view;
   const written = { ...vmcs.written };
   // A removed name leaves its bit set when the word's raw `field` value sets it too.
@@ -397,11 +391,7 @@ function errorsAfterChanging(
     ...vmcs.settings.filter((setting) => !removed.includes(setting.control)),
     ...controls.map((control) => ({ control, span: vmcs.nameSpan })),
   ];
-  const before = new Set(
-    errorsOf(new VmcsView(vmcs, view.target, undefined, view.capabilities, true)).map(key),
-  );
-  const after = new VmcsView({ ...vmcs, written, settings }, view.target, undefined, view.capabilities, true);
-  return errorsOf(after).filter((d) => !before.has(key(d)));
+  return newErrors(view, { ...vmcs, written, settings });
 }
 
 /** The value of the word's raw `field` statement, 0 without one. */
@@ -424,18 +414,25 @@ function errorsAfterRawWord(view: VmcsView, word: ControlWord, value: bigint): D
   const written = { ...vmcs.written, [word]: named | value };
   const fields = new Map(vmcs.fields);
   fields.set(fieldName, { ...raw, value });
+  return newErrors(
+    view,
+    { ...vmcs, written, fields },
+    (d) => d.span === raw.span && d.code.startsWith("VMX-CAP"),
+  );
+}
+
+/** Errors of the changed copy of the block that the block does not have (by code and message). */
+function newErrors(view: VmcsView, changed: VmcsIR, ignore?: (d: Diagnostic) => boolean): Diagnostic[] {
   const errorsOf = (v: VmcsView): Diagnostic[] => {
     const found: Diagnostic[] = [];
     checkVmcs(v, found);
-    return found.filter(
-      (d) => d.severity === "error" && !(d.span === raw.span && d.code.startsWith("VMX-CAP")),
-    );
+    return found.filter((d) => d.severity === "error" && !ignore?.(d));
   };
   const key = (d: Diagnostic) => `${d.code}\u0000${d.message}`;
   const before = new Set(
-    errorsOf(new VmcsView(vmcs, view.target, undefined, view.capabilities, true)).map(key),
+    errorsOf(new VmcsView(view.vmcs, view.target, undefined, view.capabilities, true)).map(key),
   );
-  const after = new VmcsView({ ...vmcs, written, fields }, view.target, undefined, view.capabilities, true);
+  const after = new VmcsView(changed, view.target, undefined, view.capabilities, true);
   return errorsOf(after).filter((d) => !before.has(key(d)));
 }
 
