@@ -21,6 +21,7 @@ import {
 import {
   decodeSource,
   encodeSource,
+  exampleWithText,
   hashForSource,
   initialSource,
   parseHash,
@@ -201,6 +202,109 @@ describe("initialSource", () => {
       text: "vmcs a {}\n",
       example: "a.vmcs",
     });
+  });
+});
+
+describe("exampleWithText (the example picker after an edit)", () => {
+  /** The files of examples/, as the playground bundles them. */
+  const bundled: ReadonlyMap<string, string> = new Map(
+    readdirSync(join(REPO_ROOT, "examples"))
+      .filter((name) => name.endsWith(".vmcs"))
+      .sort()
+      .map((name) => [name, readFileSync(join(REPO_ROOT, "examples", name), "utf8")]),
+  );
+  const match = (text: string, preferred?: string) =>
+    exampleWithText(bundled, text.length, () => text, preferred);
+
+  it("names every example for its own text, and nothing for an edit of it", () => {
+    assert.ok(bundled.size >= 5);
+    for (const [name, text] of bundled) {
+      assert.equal(match(text), name);
+      assert.equal(match(`${text}x`), undefined, `${name} with a character typed at the end`);
+      assert.equal(match(text.slice(1)), undefined, `${name} with its first character deleted`);
+    }
+  });
+
+  it("an edit then the reverse edit is the example again", () => {
+    const name = "kvm-default.vmcs";
+    const original = bundled.get(name)!;
+    const at = original.indexOf("\n") + 1;
+    // Type "x" at the start of line 2, the picker's "(your edits)"; delete it, the example again.
+    const typed = `${original.slice(0, at)}x${original.slice(at)}`;
+    assert.equal(match(typed, name), undefined);
+    const undone = typed.slice(0, at) + typed.slice(at + 1);
+    assert.equal(match(undone), name);
+    // Lines deleted and pasted back.
+    const lines = original.split("\n");
+    const cut = [...lines.slice(0, 3), ...lines.slice(6)].join("\n");
+    assert.equal(match(cut, name), undefined);
+    const pasted = cut.split("\n");
+    pasted.splice(3, 0, ...lines.slice(3, 6));
+    assert.equal(match(pasted.join("\n")), name);
+  });
+
+  it("a different text of the same length is not the example", () => {
+    for (const [name, text] of bundled) {
+      // One character replaced by another: same length, different text.
+      const i = Math.floor(text.length / 2);
+      const replaced = text.slice(0, i) + (text[i] === "#" ? "@" : "#") + text.slice(i + 1);
+      assert.equal(replaced.length, text.length);
+      let reads = 0;
+      assert.equal(
+        exampleWithText(
+          bundled,
+          replaced.length,
+          () => {
+            reads++;
+            return replaced;
+          },
+          name,
+        ),
+        undefined,
+        name,
+      );
+      assert.equal(reads, 1, "the text is compared because the length matches");
+    }
+  });
+
+  it("reads the text only when an example has its length, and then once", () => {
+    const examples = new Map([
+      ["a.vmcs", "vmcs a {}\n"],
+      ["b.vmcs", "vmcs b {}\n"],
+      ["long.vmcs", "vmcs long {}\n"],
+    ]);
+    let reads = 0;
+    const reader = (text: string) => () => {
+      reads++;
+      return text;
+    };
+    const large = "path p rate 1k/s { compute 1us cpuid }\n".repeat(10_000);
+    assert.equal(exampleWithText(examples, large.length, reader(large), "a.vmcs"), undefined);
+    assert.equal(exampleWithText(examples, 0, reader(""), "a.vmcs"), undefined);
+    assert.equal(reads, 0, "no example has those lengths: the text is never built");
+    assert.equal(exampleWithText(examples, 10, reader("vmcs b {}\n")), "b.vmcs");
+    assert.equal(reads, 1, "two examples of that length, one read");
+    assert.equal(exampleWithText(new Map(), 10, reader("vmcs b {}\n")), undefined);
+    assert.equal(reads, 1);
+  });
+
+  it("keeps the shown example among identical ones, else takes the first", () => {
+    const examples = new Map([
+      ["a.vmcs", "same\n"],
+      ["b.vmcs", "same\n"],
+    ]);
+    assert.equal(
+      exampleWithText(examples, 5, () => "same\n"),
+      "a.vmcs",
+    );
+    assert.equal(
+      exampleWithText(examples, 5, () => "same\n", "b.vmcs"),
+      "b.vmcs",
+    );
+    assert.equal(
+      exampleWithText(examples, 5, () => "same\n", "gone.vmcs"),
+      "a.vmcs",
+    );
   });
 });
 

@@ -334,6 +334,47 @@ describe("browser playground", { timeout: 240_000 }, () => {
     }, line);
   });
 
+  it("the example picker follows the text: an edit is (your edits), undone or typed back it is the example again", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const page = await playgroundPage();
+    await page.selectOption("#example-picker", "kvm-default.vmcs");
+    await waitForAnalysis(page);
+    const original = await page.evaluate(() => window.traplinePlayground!.model.getValue());
+    // The end of the first line, a comment: no completion widget to get in the way.
+    await page.evaluate(() => {
+      const { editor, model } = window.traplinePlayground!;
+      editor.setPosition({ lineNumber: 1, column: model.getLineMaxColumn(1) });
+      editor.focus();
+    });
+    const picker = () => page.inputValue("#example-picker");
+
+    await page.keyboard.type("x");
+    assert.equal(await picker(), "", "an edit of the example");
+    await page.keyboard.press("Control+z");
+    assert.equal(await page.evaluate(() => window.traplinePlayground!.model.getValue()), original);
+    assert.equal(await picker(), "kvm-default.vmcs", "undo: the example again");
+
+    await page.keyboard.type("y");
+    assert.equal(await picker(), "");
+    await page.keyboard.press("Backspace");
+    assert.equal(await picker(), "kvm-default.vmcs", "typed back: the example again");
+
+    // The same length, a different text: one character replaced.
+    await page.keyboard.press("Shift+ArrowLeft");
+    await page.keyboard.type("#");
+    assert.equal(
+      await page.evaluate(() => window.traplinePlayground!.model.getValueLength()),
+      original.length,
+    );
+    assert.equal(await picker(), "", "a text of the example's length that is not the example");
+    await page.keyboard.press("Control+z");
+    assert.equal(await picker(), "kvm-default.vmcs");
+    assert.equal(await page.evaluate(() => window.traplinePlayground!.model.getValue()), original);
+    // The link holds the example's text, as when it is picked.
+    const target = await page.evaluate(() => window.traplinePlayground!.defaultTarget());
+    await page.waitForFunction((hash) => location.hash === hash, hashForSource(original, target));
+  });
+
   it("a broken #src= link says so and opens the last text instead", async (t) => {
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await browser.context.newPage();
@@ -557,6 +598,11 @@ describe("browser playground", { timeout: 240_000 }, () => {
       );
       await waitForAnalysis(page);
       assert.equal(await page.inputValue("#target-picker"), "broadwell");
+      assert.equal(
+        await page.inputValue("#example-picker"),
+        "pml-vs-write-protect.vmcs",
+        "undone, the text is the example again",
+      );
       assert.deepEqual(
         (await markers(page)).filter((m) => m.severity === MARKER_ERROR),
         [],

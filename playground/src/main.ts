@@ -23,7 +23,7 @@ import {
   SHOW_ESTIMATE_COMMAND,
 } from "./protocolNames";
 import { type ProfileInfo, SidePane } from "./sidePane";
-import { hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
+import { exampleWithText, hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
 import "./playground.css";
 
 /** Worker scripts, relative to the page (playground-dist/). */
@@ -412,10 +412,14 @@ function start(): void {
   let lastPersistedHash = "";
   model.onDidChangeContent(() => {
     if (touching) return;
-    const text = model.getValue();
-    if (currentExample && EXAMPLES.get(currentExample) !== text) {
-      currentExample = "";
-      examplePicker.value = "";
+    // The example the text now is (an edit undone or typed back is the example again), else
+    // "(your edits)". The model's length costs no copy of the text; the text is read only when an
+    // example has that length.
+    const example =
+      exampleWithText(EXAMPLES, model.getValueLength(), () => model.getValue(), currentExample) ?? "";
+    if (example !== currentExample) {
+      currentExample = example;
+      examplePicker.value = example;
     }
     clearTimeout(persistTimer);
     persistTimer = setTimeout(persistNow, PERSIST_DELAY_MS);

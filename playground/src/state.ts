@@ -172,6 +172,31 @@ export function initialSource(
 }
 
 function matchingExample(text: string, examples: ReadonlyMap<string, string>): { example?: string } {
-  for (const [name, exampleText] of examples) if (exampleText === text) return { example: name };
-  return {};
+  const name = exampleWithText(examples, text.length, () => text);
+  return name !== undefined ? { example: name } : {};
+}
+
+/**
+ * The example whose text the editor's text is exactly, or undefined: the picker shows it after
+ * every edit, so an edit undone (or typed back) is that example again. Cheap enough for every
+ * keystroke of a large file: `text` is read only when an example has `length` UTF-16 units (the
+ * editor's length is known without building its text), and then once. Of examples with the same
+ * text, `preferred` (the one shown) wins, else the first.
+ */
+export function exampleWithText(
+  examples: ReadonlyMap<string, string>,
+  length: number,
+  text: () => string,
+  preferred?: string,
+): string | undefined {
+  let current: string | undefined;
+  let found: string | undefined;
+  for (const [name, exampleText] of examples) {
+    if (exampleText.length !== length) continue;
+    current ??= text();
+    if (exampleText !== current) continue;
+    if (name === preferred) return name;
+    found ??= name;
+  }
+  return found;
 }
