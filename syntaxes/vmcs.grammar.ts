@@ -91,6 +91,7 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
       "preemption_timer",
       "posted_interrupt_vector",
       "tpr_threshold",
+      "vtpr",
       "eptp",
       "memtype",
       "levels",

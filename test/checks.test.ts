@@ -327,6 +327,28 @@ describe("field rules", () => {
     clean(vmcsFile({}, "tpr_threshold 0x2"));
   });
 
+  test("E10 TPR threshold bits 3:0 above VTPR bits 7:4 without VID or APIC-access virtualization", () => {
+    // Threshold 5 > VTPR 0x40 >> 4 = 4: fails; VTPR 0x50 (5): passes; no vtpr: not checked.
+    const { d } = expectCode(vmcsFile({}, "tpr_threshold 5\n  vtpr 0x40"), "VMX-E10", "tpr_threshold 5");
+    assert.match(d.message, /bits 3:0 \(5\) exceed VTPR bits 7:4 \(4, VTPR 0x40\)/);
+    assert.ok(d.related?.some((r) => r.message.startsWith("VTPR 0x40")));
+    clean(vmcsFile({}, "tpr_threshold 5\n  vtpr 0x50"));
+    clean(vmcsFile({}, "tpr_threshold 5"));
+    // With APIC-access virtualization (or virtual-interrupt delivery) the rule does not apply.
+    clean(
+      vmcsFile(
+        { proc2: "enable_ept virtualize_apic_accesses" },
+        "tpr_threshold 5\n  vtpr 0x40\n  field APIC_ACCESS_ADDR = 0xfee0_0000",
+      ),
+    );
+    // Without the TPR shadow there is no virtual-APIC page: TL327.
+    const analysis = analyze(vmcsFile({ proc: "hlt_exiting activate_secondary_controls" }, "vtpr 0x40"));
+    assert.deepEqual(
+      analysis.diagnostics.filter((x) => x.code === "TL327").map((x) => x.severity),
+      ["warning"],
+    );
+  });
+
   test("E12 APIC-access address", () => {
     expectCode(
       vmcsFile({ proc2: "enable_ept virtualize_apic_accesses" }, "field APIC_ACCESS_ADDR = 0xfee0_0001"),

@@ -108,6 +108,7 @@ export const vmcsMonarchLanguage: languages.IMonarchLanguage = {
     "preemption_timer",
     "posted_interrupt_vector",
     "tpr_threshold",
+    "vtpr",
     "eptp",
     "memtype",
     "levels",

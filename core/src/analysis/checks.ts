@@ -985,6 +985,31 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
         reference: `${SDM_EXEC}; Bochs VMenterLoadCheckVmControls; kvm-unit-tests test_tpr_threshold`,
       });
     }
+    // E10: with neither virtual-interrupt delivery nor APIC-access virtualization, TPR threshold
+    // bits 3:0 must not exceed VTPR bits 7:4 (the virtual-APIC page's byte 80H, `vtpr`).
+    const vtpr = vmcs.vtpr;
+    if (
+      vtpr !== undefined &&
+      !use(REF.proc2_virtual_interrupt_delivery) &&
+      !use(REF.proc2_virtualize_apic_accesses)
+    ) {
+      const thresholdLow = Number((tprValue ?? 0n) & 0xfn);
+      if (thresholdLow > vtpr.value >> 4) {
+        out.push({
+          severity: "error",
+          code: "VMX-E10",
+          message:
+            `TPR threshold bits 3:0 (${thresholdLow}) exceed VTPR bits 7:4 (${vtpr.value >> 4}, VTPR ${hex(vtpr.value)}): ` +
+            "with use_tpr_shadow (proc) = 1 and neither virtual_interrupt_delivery nor virtualize_apic_accesses (proc2), VM entry fails (rule E10)",
+          span: tprSpan ?? vtpr.span,
+          related: [
+            { span: vtpr.span, message: `VTPR ${hex(vtpr.value)} at VM entry` },
+            view.relatedTo(REF.proc_use_tpr_shadow, "use_tpr_shadow (proc) is set here"),
+          ],
+          reference: `${SDM_EXEC}; Bochs VMenterLoadCheckVmControls; kvm-unit-tests test_tpr_threshold`,
+        });
+      }
+    }
   }
   if (use(REF.proc2_virtualize_apic_accesses)) {
     checkAddress(

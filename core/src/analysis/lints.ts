@@ -371,6 +371,13 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     needs: ["pin", "process_posted_interrupts"],
     consequence: "interrupts are not posted",
   },
+  {
+    code: "TL327",
+    span: (v) => v.vtpr?.span,
+    what: "vtpr",
+    needs: ["proc", "use_tpr_shadow"],
+    consequence: "there is no virtual-APIC page and VTPR is not compared with the TPR threshold",
+  },
 ];
 
 function lintIgnoredSettings(program: Program, out: Diagnostic[]): void {

@@ -53,6 +53,7 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["preemption_timer", one("a timer value in ticks")],
   ["posted_interrupt_vector", one("a vector number")],
   ["tpr_threshold", one("a TPR threshold (0–15)")],
+  ["vtpr", one("the VTPR byte at VM entry (offset 80H of the virtual-APIC page, 0–255)")],
   ["eptp", { expects: "`memtype WB|UC levels 4|5 [accessed_dirty]`", maxItems: 5 }],
   ["field", { expects: "`NAME = VALUE`", maxItems: 3 }],
   ["ept", { expects: "`{` and the guest-physical memory map", maxItems: 0, body: "ept" }],

@@ -107,6 +107,11 @@ export interface VmcsIR {
   preemptionTimer?: { ticks: number; span: Span };
   postedInterruptVector?: { vector: number; span: Span };
   tprThreshold?: { value: number; span: Span };
+  /**
+   * VTPR, byte 80H of the virtual-APIC page, as the hypervisor leaves it for VM entry (`vtpr V`;
+   * memory, not a VMCS field): what rule E10 compares the TPR threshold with.
+   */
+  vtpr?: { value: number; span: Span };
   eptp?: { memtype: "WB" | "UC"; levels: 4 | 5; accessedDirty: boolean; span: Span };
   /** `field NAME = VALUE` statements and the sugar above, by field name. */
   fields: Map<string, { field: VmcsFieldDef; value: bigint; span: Span }>;

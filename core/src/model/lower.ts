@@ -459,7 +459,6 @@ export class Lowerer {
     return undefined;
   }
 
-  /** An integer in [min, max]. */
   /**
    * A one-value sugar statement (`preemption_timer N`, `posted_interrupt_vector V`,
    * `tpr_threshold N`): the value, range-checked and also recorded as the VMCS field it sets.
@@ -476,6 +475,7 @@ export class Lowerer {
     return value;
   }
 
+  /** An integer in [min, max]. */
   private integer(item: Item | undefined, what: string, after: string, at: Span, min: number, max: number) {
     if (item === undefined) {
       this.error("TL201", `expected ${what} after \`${after}\``, at);
@@ -964,6 +964,18 @@ export class Lowerer {
       case "tpr_threshold": {
         const value = this.sugarField(vmcs, statement, "a TPR threshold", 0xffffffff, "TPR_THRESHOLD");
         if (value !== undefined) vmcs.tprThreshold = { value, span: spanOf(statement) };
+        return;
+      }
+      case "vtpr": {
+        const value = this.integer(
+          statement.items[0],
+          "a VTPR value",
+          "vtpr",
+          keywordSpanOf(statement),
+          0,
+          255,
+        );
+        if (value !== undefined) vmcs.vtpr = { value, span: spanOf(statement) };
         return;
       }
       case "eptp": {
