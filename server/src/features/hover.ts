@@ -498,6 +498,11 @@ export const KEYWORD_DOCS: Record<string, string> = {
   preemption_timer:
     "`preemption_timer N` — VMX-preemption timer value in ticks (2^X TSC cycles, X = IA32_VMX_MISC[4:0]).",
   cr3_targets: "`cr3_targets V…` — CR3-target values (count checked against IA32_VMX_MISC[24:16]).",
+  tpr_threshold:
+    "`tpr_threshold N` — TPR threshold (TPR_THRESHOLD): with `use_tpr_shadow`, lowering VTPR[7:4] below bits 3:0 exits TPR_BELOW_THRESHOLD (SDM Vol. 3C §30.1.2).",
+  vtpr: "`vtpr V` — VTPR, byte 80H of the virtual-APIC page, at VM entry (memory, not a VMCS field): rule E10 compares it with the TPR threshold (SDM Vol. 3C §27.2.1.1).",
+  posted_interrupt_vector:
+    "`posted_interrupt_vector V` — posted-interrupt notification vector (POSTED_INTR_NV, with `process_posted_interrupts`, SDM Vol. 3C §30.6).",
   vcpus: "`vcpus N` — number of vCPUs; rates are per vCPU.",
   path: "`path NAME rate R { OPS }` or `path NAME every T { OPS }` — a guest code path.",
   irq: "`irq NAME vector V rate R [posted] { OPS }` — a device interrupt source.",
