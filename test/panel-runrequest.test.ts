@@ -3,15 +3,21 @@
  * guest on another vmcs block (Compare Configurations) is the same simulation as the text with
  * the guest's `on X` rewritten by hand; budgets do not block a run but other errors do, with
  * their location; duration and seed come from the request, then the `simulate` line, then the
- * settings. Also the order of the Compare Configurations choices (client/src/compareChoices.ts).
+ * settings. A run on another CPU (`target`) is the program the file lowers to with the target
+ * replaced by that CPU's profile, the same program whose estimate the language server's
+ * `trapline/compare` row shows. Also the order of the Compare Configurations choices
+ * (client/src/compareChoices.ts).
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { compareChoices } from "../client/src/compareChoices";
-import { analyze } from "../core/src/index";
+import { analyze, type Program } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
+import { PROFILES, profileByName } from "../core/src/vmx/profiles";
+import { compareConfigurations } from "../server/src/features/reports";
+import { DocumentModel } from "../server/src/model";
 import { RunError, runRequest } from "../webview/src/runRequest";
 import { REPO_ROOT } from "./support/artifacts";
 
@@ -120,6 +126,242 @@ describe("panel run requests", () => {
     });
     assert.equal(fromRequest.stats.duration, 0.002);
     assert.equal(fromRequest.stats.seed, 4);
+  });
+});
+
+describe("panel run requests on another CPU", () => {
+  // `target broadwell @ 2.2GHz`; `pml` uses enable_pml, which Haswell lacks (Broadwell and later).
+  const PML_FILE = "pml-vs-write-protect.vmcs";
+  const PML_TEXT = readFileSync(join(REPO_ROOT, "examples", PML_FILE), "utf8");
+  const ENABLE_PML_LINE = PML_TEXT.split("\n").findIndex((l) => /^\s*proc2 .*\benable_pml\b/.test(l)) + 1;
+
+  /** The estimate the server's Compare Configurations row shows for (vmcs, profile). */
+  function compareRow(text: string, guest: string, vmcs: string, profile: string, defaultTarget?: string) {
+    const model = new DocumentModel(analyze(text, defaultTarget ? { defaultTarget } : {}));
+    const row = compareConfigurations(model, guest, [profile]).rows.find(
+      (r) => r.vmcs === vmcs && r.profile === profile,
+    );
+    assert.ok(row, `no compare row ${vmcs}@${profile}`);
+    return row;
+  }
+
+  /** The file's program with its target replaced by `name`'s profile at its default clock, by hand. */
+  function onProfile(program: Program, name: string): Program {
+    const profile = profileByName(name)!;
+    return {
+      ...program,
+      target: { profile, hz: profile.defaultHz, msrs: profile.msrs, costs: profile.costs },
+    };
+  }
+
+  function perExit(
+    stats: { byReason: { reason: string; exits: number; transitionCycles: number }[] },
+    reason: string,
+  ) {
+    const r = stats.byReason.find((x) => x.reason === reason);
+    assert.ok(r && r.exits > 0, `no ${reason} exits: ${JSON.stringify(stats.byReason)}`);
+    return r.transitionCycles / r.exits;
+  }
+
+  it("simulates the program with that CPU's profile, as the compare row estimates it", async () => {
+    const asWritten = await runRequest({
+      text: PML_TEXT,
+      fileName: PML_FILE,
+      guest: "migrating_wp",
+      durationSec: SHORT,
+    });
+    assert.deepEqual(asWritten.stats.target, { profile: "broadwell", hz: 2.2e9 });
+    const onHaswell = await runRequest({
+      text: PML_TEXT,
+      fileName: PML_FILE,
+      guest: "migrating_wp",
+      target: "haswell",
+      durationSec: SHORT,
+    });
+    assert.equal(onHaswell.title, `${PML_FILE} — migrating_wp (haswell)`);
+    // Haswell's profile at its default clock: the file's `@ 2.2GHz` describes the Broadwell.
+    assert.deepEqual(onHaswell.stats.target, { profile: "haswell", hz: profileByName("haswell")!.defaultHz });
+    assert.notEqual(onHaswell.stats.target.hz, 2.2e9);
+    assert.equal(onHaswell.estimate?.target.profile, "haswell");
+
+    // The same simulation as the file's program with the target replaced by hand.
+    const expected = simulate(onProfile(analyze(PML_TEXT).program, "haswell"), "migrating_wp", {
+      durationSec: SHORT,
+      seed: asWritten.stats.seed,
+    });
+    assert.equal(onHaswell.stats.exits, expected.exits);
+    assert.deepEqual(
+      onHaswell.stats.byReason.map((r) => [r.reason, r.exits, r.cycles]),
+      expected.byReason.map((r) => [r.reason, r.exits, r.cycles]),
+    );
+    // The CPU matters: a VM exit and entry cost Haswell other cycles than Broadwell.
+    assert.notEqual(perExit(onHaswell.stats, "EPT_VIOLATION"), perExit(asWritten.stats, "EPT_VIOLATION"));
+
+    // The estimate beside the run is the one the Compare Configurations row shows.
+    const row = compareRow(PML_TEXT, "migrating_wp", "write_protect", "haswell");
+    assert.equal(onHaswell.estimate?.exitsPerSecond, row.exitsPerSecond);
+    assert.equal(onHaswell.estimate?.hostCpu, row.hostCpu);
+    assert.notEqual(row.hostCpu, asWritten.estimate?.hostCpu);
+  });
+
+  it("runs another vmcs block on another CPU, in agreement with every compare row", async () => {
+    const run = await runRequest({
+      text: PML_TEXT,
+      fileName: PML_FILE,
+      guest: "migrating_wp",
+      vmcs: "pml",
+      target: "sapphire_rapids",
+      durationSec: SHORT,
+    });
+    assert.equal(run.title, `${PML_FILE} — migrating_wp on pml (sapphire_rapids)`);
+    assert.equal(run.stats.target.profile, "sapphire_rapids");
+    assert.ok(
+      run.stats.byReason.some((r) => r.reason === "PML_FULL"),
+      JSON.stringify(run.stats.byReason),
+    );
+    assert.ok(
+      !run.stats.byReason.some((r) => r.reason === "EPT_VIOLATION"),
+      JSON.stringify(run.stats.byReason),
+    );
+
+    // Every row of every guest of every example that runs has the estimate of its row.
+    const examples = ["posted-interrupts.vmcs", PML_FILE, "e1000-vs-virtio.vmcs"];
+    let compared = 0;
+    for (const file of examples) {
+      const text = readFileSync(join(REPO_ROOT, "examples", file), "utf8");
+      const model = new DocumentModel(analyze(text));
+      for (const guest of model.analysis.program.guests.keys()) {
+        const rows = compareConfigurations(
+          model,
+          guest,
+          PROFILES.map((p) => p.name),
+        ).rows;
+        for (const row of rows) {
+          let estimate: number | undefined;
+          try {
+            const r = await runRequest({
+              text,
+              fileName: file,
+              guest,
+              vmcs: row.vmcs,
+              target: row.profile,
+              durationSec: 0.001,
+            });
+            assert.equal(r.estimate?.target.profile, row.profile);
+            estimate = r.estimate?.exitsPerSecond;
+          } catch (error) {
+            // A configuration the CPU cannot enter is refused (the row does not say so).
+            assert.ok(error instanceof RunError && /VMX-CAP1/.test(error.message), String(error));
+            continue;
+          }
+          assert.equal(estimate, row.exitsPerSecond, `${file} ${guest} ${row.vmcs}@${row.profile}`);
+          compared++;
+        }
+      }
+    }
+    assert.ok(compared > 40, `only ${compared} rows compared`);
+  });
+
+  it("refuses a vmcs block the CPU cannot enter, but not for another block's sake", async () => {
+    // The file retargeted to Haswell has a VMX-CAP1 error in the pml block …
+    const retargeted = analyze(PML_TEXT.replace("target broadwell", "target haswell"));
+    assert.ok(
+      retargeted.diagnostics.some(
+        (d) =>
+          d.code === "VMX-CAP1" && retargeted.lines.positionAt(d.span.start).line + 1 === ENABLE_PML_LINE,
+      ),
+    );
+    // … which stops the guest on pml, with its location and the CPU,
+    await assert.rejects(
+      runRequest({ text: PML_TEXT, fileName: PML_FILE, guest: "migrating_pml", target: "haswell" }),
+      (error: Error) =>
+        error instanceof RunError &&
+        error.message.startsWith(`${PML_FILE} (target haswell):${ENABLE_PML_LINE}:`) &&
+        /VMX-CAP1: enable_pml \(proc2\) cannot be 1 on target haswell/.test(error.message),
+    );
+    await assert.rejects(
+      runRequest({
+        text: PML_TEXT,
+        fileName: PML_FILE,
+        guest: "migrating_wp",
+        vmcs: "pml",
+        target: "haswell",
+      }),
+      (error: Error) =>
+        error instanceof RunError &&
+        error.message.startsWith(
+          `${PML_FILE} (guest migrating_wp on pml, target haswell):${ENABLE_PML_LINE}:`,
+        ),
+    );
+    // … and not the guest on write_protect (the first test runs it on Haswell).
+    const wp = await runRequest({
+      text: PML_TEXT,
+      fileName: PML_FILE,
+      guest: "migrating_wp",
+      target: "haswell",
+      durationSec: SHORT,
+    });
+    assert.ok(wp.stats.exits > 0);
+  });
+
+  it("runs the file as written on its own CPU", async () => {
+    const asWritten = await runRequest({
+      text: PML_TEXT,
+      fileName: PML_FILE,
+      guest: "migrating_wp",
+      durationSec: SHORT,
+    });
+    const own = await runRequest({
+      text: PML_TEXT,
+      fileName: PML_FILE,
+      guest: "migrating_wp",
+      target: "broadwell",
+      durationSec: SHORT,
+    });
+    assert.equal(own.title, `${PML_FILE} — migrating_wp (broadwell)`);
+    // The file's clock and its figures, unchanged.
+    assert.deepEqual(own.stats.target, { profile: "broadwell", hz: 2.2e9 });
+    assert.equal(own.stats.exits, asWritten.stats.exits);
+    assert.equal(own.estimate?.exitsPerSecond, asWritten.estimate?.exitsPerSecond);
+  });
+
+  it("retargets a file without a target line from its default CPU", async () => {
+    const text = PML_TEXT.replace("target broadwell @ 2.2GHz", "// no target line");
+    assert.notEqual(text, PML_TEXT);
+    for (const defaultTarget of [undefined, "icelake_server"]) {
+      const asWritten = await runRequest({
+        text,
+        fileName: PML_FILE,
+        guest: "migrating_wp",
+        durationSec: SHORT,
+        ...(defaultTarget ? { defaultTarget } : {}),
+      });
+      assert.equal(asWritten.stats.target.profile, defaultTarget ?? "skylake_server");
+      const run = await runRequest({
+        text,
+        fileName: PML_FILE,
+        guest: "migrating_wp",
+        target: "westmere",
+        durationSec: SHORT,
+        ...(defaultTarget ? { defaultTarget } : {}),
+      });
+      assert.equal(run.title, `${PML_FILE} — migrating_wp (westmere)`);
+      assert.deepEqual(run.stats.target, { profile: "westmere", hz: profileByName("westmere")!.defaultHz });
+      assert.notEqual(perExit(run.stats, "EPT_VIOLATION"), perExit(asWritten.stats, "EPT_VIOLATION"));
+      const row = compareRow(text, "migrating_wp", "write_protect", "westmere", defaultTarget);
+      assert.equal(run.estimate?.exitsPerSecond, row.exitsPerSecond);
+    }
+  });
+
+  it("names the profiles when the CPU is unknown", async () => {
+    await assert.rejects(
+      runRequest({ text: PML_TEXT, fileName: PML_FILE, guest: "migrating_wp", target: "pentium" }),
+      (error: Error) =>
+        error instanceof RunError &&
+        error.message ===
+          `${PML_FILE}: there is no CPU profile named pentium (profiles: ${PROFILES.map((p) => p.name).join(", ")})` &&
+        error.message.includes("sapphire_rapids"),
+    );
   });
 });
 

@@ -807,6 +807,37 @@ describe("browser playground", { timeout: 240_000 }, () => {
       );
       const runs = await frame.$$eval("header.header h3", (h3s) => h3s.map((h) => h.textContent ?? ""));
       assert.equal(runs.length, 2, runs.join(" | "));
+
+      // A row on another CPU: the guest as written (A) against that block on that CPU (B).
+      await page.click("#show-compare");
+      await page.waitForFunction(
+        () => document.querySelectorAll("#side-pane:not([hidden]) table.compare-table tbody tr").length === 4,
+      );
+      const onOtherCpu = page.locator(
+        '#side-pane tr[data-vmcs="pml"][data-profile="sapphire_rapids"] button',
+        { hasText: "Simulate" },
+      );
+      assert.equal(await onOtherCpu.isEnabled(), true);
+      assert.equal(
+        await onOtherCpu.getAttribute("title"),
+        "Simulate write_protect on broadwell ↔ pml on sapphire_rapids in the timeline panel",
+      );
+      await onOtherCpu.click();
+      assert.equal(await page.isHidden("#side-pane"), true);
+      const expected = [
+        "A: pml-vs-write-protect.vmcs — migrating_wp on write_protect (broadwell)",
+        "B: pml-vs-write-protect.vmcs — migrating_wp on pml (sapphire_rapids)",
+      ];
+      await frame.waitForFunction(
+        (titles) =>
+          JSON.stringify([...document.querySelectorAll("header.header h3")].map((h) => h.textContent)) ===
+          JSON.stringify(titles),
+        expected,
+        { timeout: 90_000 },
+      );
+      // The titles show before the page reports the status; "running" was reported long before.
+      await page.waitForSelector('#run-status[data-status="done"]', { timeout: 10_000 });
+      assert.match((await page.textContent("#run-status")) ?? "", /^Simulated: [\d,]+ exits$/);
       assert.deepEqual(pageErrors(), []);
     } finally {
       await page.close();

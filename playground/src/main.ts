@@ -327,12 +327,13 @@ function start(): void {
     status: renderRunStatus,
   });
 
-  function runRequest(guest: string | undefined, vmcs?: string): RunRequest {
+  function runRequest(guest: string | undefined, vmcs?: string, target?: string): RunRequest {
     return {
       text: model.getValue(),
       fileName: currentExample || SCRATCH_FILE_NAME,
       ...(guest ? { guest } : {}),
       ...(vmcs ? { vmcs } : {}),
+      ...(target ? { target } : {}),
       version: model.getVersionId(),
       ...(defaultTarget ? { defaultTarget } : {}),
     };
@@ -355,7 +356,7 @@ function start(): void {
     selectedGuest: () => guestPicker.value || undefined,
     simulateCompare: (guest, a, b) => {
       sidePane.close();
-      panel.compare(runRequest(guest, a), runRequest(guest, b));
+      panel.compare(runRequest(guest, a.vmcs, a.profile), runRequest(guest, b.vmcs, b.profile));
     },
   });
   reportButton.addEventListener("click", () => sidePane.showReport());

@@ -32,7 +32,17 @@ export interface SidePaneHost {
   /** The guest the toolbar's Guest picker shows. */
   selectedGuest(): string | undefined;
   /** Simulate `guest` on `a` and on `b` in the timeline panel's compare view. */
-  simulateCompare(guest: string, a: string, b: string): void;
+  simulateCompare(guest: string, a: CompareSide, b: CompareSide): void;
+}
+
+/**
+ * One side of a simulated comparison: the guest on a vmcs block, and on a CPU profile when
+ * `profile` is given (the run request's `target`: that CPU at its default clock, as the compare
+ * row estimates it); without it, on the file's target as written.
+ */
+export interface CompareSide {
+  vmcs: string;
+  profile?: string;
 }
 
 type Mode = { kind: "report"; guest?: string } | { kind: "compare"; guest?: string };
@@ -190,19 +200,32 @@ export class SidePane {
         el("th", { scope: "col" }, h),
       ),
     );
-    const rows = result.rows.map((row) =>
-      compareRowView(row, {
-        asWritten: row.vmcs === own && row.profile === fileTarget,
+    const rows = result.rows.map((row) => {
+      const onFileTarget = row.profile === fileTarget;
+      return compareRowView(row, {
+        asWritten: row.vmcs === own && onFileTarget,
         simulate:
-          own !== undefined && row.profile === fileTarget && row.vmcs !== own
-            ? {
-                blocked: simulateBlocked,
-                run: () => this.host.simulateCompare(result.guest, own, row.vmcs),
-                label: `Simulate ${own} ↔ ${row.vmcs}`,
-              }
-            : undefined,
-      }),
-    );
+          own === undefined || (onFileTarget && row.vmcs === own)
+            ? undefined
+            : onFileTarget
+              ? {
+                  blocked: simulateBlocked,
+                  run: () => this.host.simulateCompare(result.guest, { vmcs: own }, { vmcs: row.vmcs }),
+                  label: `Simulate ${own} ↔ ${row.vmcs}`,
+                }
+              : {
+                  // A is the guest as written; both runs name their CPU in the panel.
+                  blocked: simulateBlocked,
+                  run: () =>
+                    this.host.simulateCompare(
+                      result.guest,
+                      fileTarget ? { vmcs: own, profile: fileTarget } : { vmcs: own },
+                      { vmcs: row.vmcs, profile: row.profile },
+                    ),
+                  label: `Simulate ${own} on ${fileTarget ?? "the file's target"} ↔ ${row.vmcs} on ${row.profile}`,
+                },
+      });
+    });
     const table = el("table", { class: "compare-table" }, el("thead", {}, head), el("tbody", {}, ...rows));
     const broken = result.rows.filter((row) => row.errors.length > 0);
     const children: Node[] = [note, options, table];

@@ -46,6 +46,15 @@ export interface RunRequest {
    * analyses that copy, so every check of the new pairing applies.
    */
   vmcs?: string;
+  /**
+   * Run on this CPU profile (by name) instead of the file's target (Compare Configurations,
+   * other CPUs). As the language server's `trapline/compare` rows estimate another CPU: the
+   * program as the file lowers it (its times already cycles at the file's clock), with the
+   * profile's capability MSRs and costs at its default clock, without the file's `@` frequency
+   * and `msr`/`cost` overrides; the VM-entry checks and lints run again on it. The file's own
+   * profile runs the file as written. Applied after `vmcs`.
+   */
+  target?: string;
   /** Duration and seed when neither the request nor the file's `simulate` line gives them (settings). */
   defaultDurationSec?: number;
   defaultSeed?: number;

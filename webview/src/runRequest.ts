@@ -3,8 +3,22 @@
  * the panel. Used by the panel's Web Worker (webview/src/simWorker.ts); no DOM, no Node APIs.
  * Defaults follow the `simulate GUEST for TIME seed N` line of the file, as `trapline simulate`.
  */
-import { analyze, estimateData } from "../../core/src/index";
+import { releaseExitMemo } from "../../core/src/analysis/exits";
+import {
+  analyze,
+  checkProgram,
+  compareDiagnostics,
+  type Diagnostic,
+  estimateData,
+  estimateGuest,
+  type GuestEstimate,
+  lintProgram,
+  type Program,
+  type Span,
+} from "../../core/src/index";
 import { simulateAsync } from "../../core/src/sim/index";
+import { PROFILES, profileByName } from "../../core/src/vmx/profiles";
+import type { CpuProfile } from "../../core/src/vmx/types";
 import { BUDGET_CODE, type PanelRun, type RunRequest } from "./protocol";
 
 /** Simulated time when neither the request nor the file's `simulate` line gives one. */
@@ -13,6 +27,7 @@ export const FALLBACK_DURATION_SEC = 0.1;
 export class RunError extends Error {}
 
 export async function runRequest(request: RunRequest, signal?: AbortSignal): Promise<PanelRun> {
+  const profile = request.target !== undefined ? requestedProfile(request, request.target) : undefined;
   const options = request.defaultTarget ? { defaultTarget: request.defaultTarget } : {};
   let analysis = analyze(request.text, options);
   let guest = pickGuest(request, analysis.program);
@@ -22,6 +37,7 @@ export async function runRequest(request: RunRequest, signal?: AbortSignal): Pro
   } else {
     throwOnErrors(request, analysis);
   }
+  if (profile !== undefined) analysis = onOtherCpu(request, analysis, guest, profile);
   const program = analysis.program;
   const line = program.simulates.find((s) => s.guest === guest);
   const durationSec =
@@ -36,7 +52,7 @@ export async function runRequest(request: RunRequest, signal?: AbortSignal): Pro
   const estimate = analysis.estimates.get(guest);
   const vmcs = program.guests.get(guest)?.vmcs;
   return {
-    title: runTitle(request, guest, request.vmcs !== undefined ? vmcs : undefined),
+    title: runTitle(request, guest, request.vmcs !== undefined ? vmcs : undefined, profile?.name),
     guest,
     timeline,
     stats,
@@ -45,9 +61,23 @@ export async function runRequest(request: RunRequest, signal?: AbortSignal): Pro
   };
 }
 
-/** "netperf.vmcs — netperf", "posted-interrupts.vmcs (saved) — with_pi on legacy". */
-export function runTitle(request: RunRequest, guest: string, vmcs?: string): string {
-  return `${request.fileName}${request.savedVersion ? " (saved)" : ""} — ${guest}${vmcs ? ` on ${vmcs}` : ""}`;
+/**
+ * "netperf.vmcs — netperf", "posted-interrupts.vmcs (saved) — with_pi on legacy",
+ * "posted-interrupts.vmcs — with_pi on legacy (sapphire_rapids)": the CPU is named when the
+ * request names one (`target`), so both runs of a comparison across CPUs say which is which.
+ */
+export function runTitle(request: RunRequest, guest: string, vmcs?: string, cpu?: string): string {
+  return `${request.fileName}${request.savedVersion ? " (saved)" : ""} — ${guest}${vmcs ? ` on ${vmcs}` : ""}${cpu ? ` (${cpu})` : ""}`;
+}
+
+function requestedProfile(request: RunRequest, name: string): CpuProfile {
+  const profile = profileByName(name);
+  if (profile === undefined) {
+    throw new RunError(
+      `${request.fileName}: there is no CPU profile named ${name} (profiles: ${PROFILES.map((p) => p.name).join(", ")})`,
+    );
+  }
+  return profile;
 }
 
 type Analysis = ReturnType<typeof analyze>;
@@ -105,6 +135,54 @@ function onOtherVmcs(
   const rewritten = analyze(text, options);
   throwOnErrors(request, rewritten, ` (guest ${guest} on ${vmcs})`);
   return rewritten;
+}
+
+/**
+ * The analysis on another CPU, evaluated as the language server's `trapline/compare` evaluates
+ * its rows for other CPUs (server/src/features/reports.ts), so the simulation and its estimate
+ * match the row the run was started from: the program as lowered from the file (times are
+ * cycles at the file's clock), with the target replaced by the profile's capability MSRs and
+ * costs at its default clock (the file's `@` frequency and `msr`/`cost` overrides describe the
+ * file's machine and are not carried over). The VM-entry checks and lints run again on it (an
+ * unsupported control is VMX-CAP1, a reason that now exits without a handler TL310), except
+ * that errors inside the other vmcs blocks and other guests do not stop this guest's run (the
+ * file as written passed every check; an older CPU may lack a control only another block
+ * uses). Checks made while lowering (an EPT range past the CPU's physical-address width,
+ * VMWRITE to a read-only field) stay the file's target's. The file's own profile is the file
+ * as written.
+ */
+function onOtherCpu(request: RunRequest, analysis: Analysis, guest: string, profile: CpuProfile): Analysis {
+  if (profile === analysis.program.target.profile) return analysis;
+  const program: Program = {
+    ...analysis.program,
+    target: { profile, hz: profile.defaultHz, msrs: { ...profile.msrs }, costs: { ...profile.costs } },
+  };
+  const text = request.text;
+  try {
+    const estimates = new Map<string, GuestEstimate>();
+    for (const name of program.guests.keys()) estimates.set(name, estimateGuest(program, name));
+    const diagnostics = [
+      ...checkProgram(program, { text }),
+      ...lintProgram(program, estimates, { text }),
+    ].sort(compareDiagnostics);
+    const onCpu: Analysis = { ...analysis, program, diagnostics, estimates };
+    const own = program.guests.get(guest)!;
+    const elsewhere = [
+      ...[...program.vmcs.values()].filter((v) => v.name !== own.vmcs).map((v) => v.span),
+      ...[...program.guests.values()].filter((g) => g !== own).map((g) => g.span),
+    ];
+    const inside = (d: Diagnostic, s: Span) => d.span.start >= s.start && d.span.end <= s.end;
+    const guestOn = request.vmcs !== undefined ? `guest ${guest} on ${request.vmcs}, ` : "";
+    throwOnErrors(
+      request,
+      { ...onCpu, diagnostics: diagnostics.filter((d) => !elsewhere.some((s) => inside(d, s))) },
+      ` (${guestOn}target ${profile.name})`,
+    );
+    return onCpu;
+  } finally {
+    // As in analyze: the exit-decision memo would keep this program alive.
+    releaseExitMemo();
+  }
 }
 
 /** The buffers of a run's timeline, to transfer (not copy) across postMessage. */
