@@ -425,4 +425,21 @@ describe("code actions, semantic tokens, inlay hints, lenses", () => {
       ["kvm@skylake_server", "kvm@haswell"],
     );
   });
+
+  test("compare on another CPU runs the VM-entry checks on that CPU", async () => {
+    // PML arrived with Broadwell server parts: the pml block cannot run on Haswell.
+    const text = readFileSync(join(REPO_ROOT, "examples", "pml-vs-write-protect.vmcs"), "utf8");
+    const { uri } = await openAt(`${text}$0`);
+    const compare = await client.request<{ rows: { vmcs: string; profile: string; errors: string[] }[] }>(
+      "trapline/compare",
+      { uri, guest: "migrating_pml", profiles: ["haswell"] },
+    );
+    const errorsOf = (vmcs: string, profile: string) =>
+      compare.rows.find((r) => r.vmcs === vmcs && r.profile === profile)!.errors;
+    assert.deepEqual(errorsOf("pml", "broadwell"), []);
+    assert.deepEqual(errorsOf("write_protect", "haswell"), []);
+    const onHaswell = errorsOf("pml", "haswell");
+    assert.equal(onHaswell.length, 1);
+    assert.match(onHaswell[0]!, /^VMX-CAP1: enable_pml \(proc2\) cannot be 1 on target haswell/);
+  });
 });

@@ -4,9 +4,11 @@
  * same program with the guest moved to each vmcs block (and, on request, to other target
  * profiles) — a handful of estimates, on a command, not per keystroke.
  */
+import { checkProgram } from "../../../core/src/analysis/checks";
 import { estimateGuest } from "../../../core/src/analysis/estimate";
 import type { GuestEstimate } from "../../../core/src/analysis/types";
-import type { Program } from "../../../core/src/model/ir";
+import type { Program, TargetIR, VmcsIR } from "../../../core/src/model/ir";
+import type { Diagnostic } from "../../../core/src/source";
 import { profileByName } from "../../../core/src/vmx/profiles";
 import { spanToRange } from "../convert";
 import { formatCycles, formatHz, formatPercent, formatRate } from "../format";
@@ -162,12 +164,24 @@ export function compareConfigurations(
     // overrides describe the file's target machine and are not carried over.
     targets.push({ profile, hz: profile.defaultHz, msrs: profile.msrs, costs: profile.costs });
   }
-  const errorsOf = (vmcsName: string): string[] => {
+  const inBlock = (vmcs: VmcsIR) => (d: Diagnostic) =>
+    d.severity === "error" && d.span.start >= vmcs.span.start && d.span.end <= vmcs.span.end;
+  // On another CPU the VM-entry checks (VMX-*) are run again on that CPU; the file's other
+  // errors in the block do not depend on it.
+  const checksOn = new Map<TargetIR, Diagnostic[]>();
+  const errorsOf = (target: TargetIR, vmcsName: string): string[] => {
     const vmcs = program.vmcs.get(vmcsName);
     if (!vmcs) return [];
-    return model.analysis.diagnostics
-      .filter((d) => d.severity === "error" && d.span.start >= vmcs.span.start && d.span.end <= vmcs.span.end)
-      .map((d) => `${d.code}: ${d.message}`);
+    let found = model.analysis.diagnostics.filter(inBlock(vmcs));
+    if (target !== program.target) {
+      let checks = checksOn.get(target);
+      if (checks === undefined) {
+        checks = checkProgram({ ...program, target }, { text: model.analysis.text });
+        checksOn.set(target, checks);
+      }
+      found = [...found.filter((d) => !d.code.startsWith("VMX-")), ...checks.filter(inBlock(vmcs))];
+    }
+    return found.map((d) => `${d.code}: ${d.message}`);
   };
   const rows: CompareRow[] = [];
   for (const target of targets) {
@@ -197,7 +211,7 @@ export function compareConfigurations(
             exitsPerSecond: r.exitsPerSecond,
             cyclesPerExit: r.cyclesPerExit,
           })),
-        errors: target === program.target ? errorsOf(vmcs.name) : [],
+        errors: errorsOf(target, vmcs.name),
       });
     }
   }
