@@ -12,10 +12,11 @@ import type { GuestEstimate } from "./analysis/types";
 import type { SourceFile } from "./lang/ast";
 import { lex, type Token } from "./lang/lexer";
 import { type ParseResult, parse, parseDeclarations } from "./lang/parser";
-import type { Program } from "./model/ir";
+import type { Program, TargetIR } from "./model/ir";
 import { Lowerer, type LowerOptions, type LowerResult, lower } from "./model/lower";
 import type { SymbolIndex } from "./model/symbols";
 import { type Diagnostic, LineMap, type Severity } from "./source";
+import type { CpuProfile } from "./vmx/types";
 
 export interface AnalyzeOptions {
   /** Profile used when the file has no `target` line (default: the documented default profile). */
@@ -118,6 +119,32 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   const declarationStarts = Uint32Array.from(starts);
   const parseResult = withoutTree({ text, diagnostics: parseDiagnostics });
 
+  const analysed = analyzeProgram(program, text);
+  diagnostics.push(...analysed.diagnostics);
+  diagnostics.sort(compareDiagnostics);
+  return {
+    text,
+    lines,
+    parse: parseResult,
+    declarationStarts,
+    program,
+    symbols: lowered.symbols,
+    diagnostics,
+    estimates: analysed.estimates,
+  };
+}
+
+/**
+ * What `analyze` does after lowering: the VM-entry checks, every guest's estimate and the lints
+ * of a program, each stage's failure a TL999 diagnostic. For a program lowered from `text` and
+ * then changed (another CPU as the target, another vmcs for a guest): a comparison of
+ * configurations runs the same stages as the file's own analysis. Diagnostics unsorted.
+ */
+export function analyzeProgram(
+  program: Program,
+  text: string,
+): { diagnostics: Diagnostic[]; estimates: Map<string, GuestEstimate> } {
+  const diagnostics: Diagnostic[] = [];
   try {
     diagnostics.push(...checkProgram(program, { text }));
   } catch (error) {
@@ -141,17 +168,18 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
 
   // The exit-decision memo would keep this program alive into the next analysis.
   releaseExitMemo();
-  diagnostics.sort(compareDiagnostics);
-  return {
-    text,
-    lines,
-    parse: parseResult,
-    declarationStarts,
-    program,
-    symbols: lowered.symbols,
-    diagnostics,
-    estimates,
-  };
+  return { diagnostics, estimates };
+}
+
+/**
+ * The target of a comparison on another CPU: the profile's capability MSRs and costs at its
+ * default clock. The file's `@` frequency and `msr`/`cost` overrides describe the file's own
+ * machine and are not carried over; times in the program stay the cycles they were at the
+ * file's clock. The language server's compare rows and the panel's runs on another CPU both use
+ * it, so a row and its simulation agree.
+ */
+export function otherCpuTarget(profile: CpuProfile): TargetIR {
+  return { profile, hz: profile.defaultHz, msrs: { ...profile.msrs }, costs: { ...profile.costs } };
 }
 
 /** The parse result without its tree: `file` and `tokens` are parsed and lexed again when read. */

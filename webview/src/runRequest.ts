@@ -3,16 +3,13 @@
  * the panel. Used by the panel's Web Worker (webview/src/simWorker.ts); no DOM, no Node APIs.
  * Defaults follow the `simulate GUEST for TIME seed N` line of the file, as `trapline simulate`.
  */
-import { releaseExitMemo } from "../../core/src/analysis/exits";
 import {
   analyze,
-  checkProgram,
+  analyzeProgram,
   compareDiagnostics,
   type Diagnostic,
   estimateData,
-  estimateGuest,
-  type GuestEstimate,
-  lintProgram,
+  otherCpuTarget,
   type Program,
   type Span,
 } from "../../core/src/index";
@@ -139,11 +136,10 @@ function onOtherVmcs(
 
 /**
  * The analysis on another CPU, evaluated as the language server's `trapline/compare` evaluates
- * its rows for other CPUs (server/src/features/reports.ts), so the simulation and its estimate
- * match the row the run was started from: the program as lowered from the file (times are
- * cycles at the file's clock), with the target replaced by the profile's capability MSRs and
- * costs at its default clock (the file's `@` frequency and `msr`/`cost` overrides describe the
- * file's machine and are not carried over). The VM-entry checks and lints run again on it (an
+ * its rows for other CPUs (both through core's `otherCpuTarget`), so the simulation and its
+ * estimate match the row the run was started from: the program as lowered from the file (times
+ * are cycles at the file's clock) with the profile as its target. The VM-entry checks, estimates
+ * and lints run again on it (`analyzeProgram`: an
  * unsupported control is VMX-CAP1, a reason that now exits without a handler TL310), except
  * that errors inside the other vmcs blocks and other guests do not stop this guest's run (the
  * file as written passed every check; an older CPU may lack a control only another block
@@ -153,36 +149,23 @@ function onOtherVmcs(
  */
 function onOtherCpu(request: RunRequest, analysis: Analysis, guest: string, profile: CpuProfile): Analysis {
   if (profile === analysis.program.target.profile) return analysis;
-  const program: Program = {
-    ...analysis.program,
-    target: { profile, hz: profile.defaultHz, msrs: { ...profile.msrs }, costs: { ...profile.costs } },
-  };
-  const text = request.text;
-  try {
-    const estimates = new Map<string, GuestEstimate>();
-    for (const name of program.guests.keys()) estimates.set(name, estimateGuest(program, name));
-    const diagnostics = [
-      ...checkProgram(program, { text }),
-      ...lintProgram(program, estimates, { text }),
-    ].sort(compareDiagnostics);
-    const onCpu: Analysis = { ...analysis, program, diagnostics, estimates };
-    const own = program.guests.get(guest)!;
-    const elsewhere = [
-      ...[...program.vmcs.values()].filter((v) => v.name !== own.vmcs).map((v) => v.span),
-      ...[...program.guests.values()].filter((g) => g !== own).map((g) => g.span),
-    ];
-    const inside = (d: Diagnostic, s: Span) => d.span.start >= s.start && d.span.end <= s.end;
-    const guestOn = request.vmcs !== undefined ? `guest ${guest} on ${request.vmcs}, ` : "";
-    throwOnErrors(
-      request,
-      { ...onCpu, diagnostics: diagnostics.filter((d) => !elsewhere.some((s) => inside(d, s))) },
-      ` (${guestOn}target ${profile.name})`,
-    );
-    return onCpu;
-  } finally {
-    // As in analyze: the exit-decision memo would keep this program alive.
-    releaseExitMemo();
-  }
+  const program: Program = { ...analysis.program, target: otherCpuTarget(profile) };
+  const analysed = analyzeProgram(program, request.text);
+  const diagnostics = analysed.diagnostics.sort(compareDiagnostics);
+  const onCpu: Analysis = { ...analysis, program, diagnostics, estimates: analysed.estimates };
+  const own = program.guests.get(guest)!;
+  const elsewhere = [
+    ...[...program.vmcs.values()].filter((v) => v.name !== own.vmcs).map((v) => v.span),
+    ...[...program.guests.values()].filter((g) => g !== own).map((g) => g.span),
+  ];
+  const inside = (d: Diagnostic, s: Span) => d.span.start >= s.start && d.span.end <= s.end;
+  const guestOn = request.vmcs !== undefined ? `guest ${guest} on ${request.vmcs}, ` : "";
+  throwOnErrors(
+    request,
+    { ...onCpu, diagnostics: diagnostics.filter((d) => !elsewhere.some((s) => inside(d, s))) },
+    ` (${guestOn}target ${profile.name})`,
+  );
+  return onCpu;
 }
 
 /** The buffers of a run's timeline, to transfer (not copy) across postMessage. */

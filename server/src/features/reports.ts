@@ -4,9 +4,9 @@
  * same program with the guest moved to each vmcs block (and, on request, to other target
  * profiles) — a handful of estimates, on a command, not per keystroke.
  */
-import { checkProgram } from "../../../core/src/analysis/checks";
 import { estimateGuest } from "../../../core/src/analysis/estimate";
 import type { GuestEstimate } from "../../../core/src/analysis/types";
+import { checkProgram, otherCpuTarget } from "../../../core/src/index";
 import type { Program, TargetIR, VmcsIR } from "../../../core/src/model/ir";
 import type { Diagnostic } from "../../../core/src/source";
 import { profileByName } from "../../../core/src/vmx/profiles";
@@ -160,9 +160,7 @@ export function compareConfigurations(
   for (const name of profiles) {
     const profile = profileByName(name);
     if (!profile || profile === program.target.profile) continue;
-    // Another CPU: its capability MSRs and costs, at its default clock. The file's own `msr`/`cost`
-    // overrides describe the file's target machine and are not carried over.
-    targets.push({ profile, hz: profile.defaultHz, msrs: profile.msrs, costs: profile.costs });
+    targets.push(otherCpuTarget(profile));
   }
   const inBlock = (vmcs: VmcsIR) => (d: Diagnostic) =>
     d.severity === "error" && d.span.start >= vmcs.span.start && d.span.end <= vmcs.span.end;
