@@ -5,14 +5,14 @@
  * their location; duration and seed come from the request, then the `simulate` line, then the
  * settings. A run on another CPU (`target`) is the program the file lowers to with the target
  * replaced by that CPU's profile, the same program whose estimate the language server's
- * `trapline/compare` row shows. Also the order of the Compare Configurations choices
- * (client/src/compareChoices.ts).
+ * `trapline/compare` row shows. Also the order of the Compare Configurations choices and the
+ * CPUs its "another CPU" choice offers (client/src/compareChoices.ts).
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { compareChoices } from "../client/src/compareChoices";
+import { compareChoices, otherCpuChoices } from "../client/src/compareChoices";
 import { analyze, type Program } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import { PROFILES, profileByName } from "../core/src/vmx/profiles";
@@ -366,23 +366,33 @@ describe("panel run requests on another CPU", () => {
 });
 
 describe("Compare Configurations choices", () => {
-  it("offers the guest's own block against each other first, then other pairs, saved ↔ current, the report", () => {
-    const choices = compareChoices("g", "b", ["a", "b", "c"], true);
+  it("offers the guest's own block against each other first, then other pairs, another CPU, saved ↔ current, the report", () => {
+    const choices = compareChoices("g", "b", ["a", "b", "c"], true, "haswell");
     assert.deepEqual(
       choices.map((c) => c.label),
       [
         "b ↔ a",
         "b ↔ c",
         "a ↔ c",
+        "$(chip) haswell ↔ another CPU…",
         "$(history) Last saved version ↔ current text",
         "$(graph) Static estimate: every vmcs block, other CPUs…",
       ],
     );
     assert.deepEqual(choices[0]!.a, { guest: "g", vmcs: "b" });
     assert.deepEqual(choices[0]!.b, { guest: "g", vmcs: "a" });
-    assert.deepEqual(choices[3]!.a, { guest: "g", savedVersion: true });
-    assert.deepEqual(choices[3]!.b, { guest: "g" });
-    assert.equal(choices[4]!.staticReport, true);
+    // The CPU is asked next (otherCpuChoices): this choice runs nothing itself.
+    assert.equal(choices[3]!.otherCpu, true);
+    assert.equal(choices[3]!.a, undefined);
+    assert.equal(choices[3]!.b, undefined);
+    assert.equal(
+      choices[3]!.description,
+      "g on its own b, as written (A) and on a CPU you pick next (B), simulated",
+    );
+    assert.deepEqual(choices[4]!.a, { guest: "g", savedVersion: true });
+    assert.deepEqual(choices[4]!.b, { guest: "g" });
+    assert.equal(choices[5]!.staticReport, true);
+    assert.equal(choices.filter((c) => c.otherCpu).length, 1);
     assert.match(
       String(compareChoices("g", "b", ["a", "b"], false).at(-2)!.description),
       /no unsaved changes/,
@@ -395,6 +405,54 @@ describe("Compare Configurations choices", () => {
         .filter((c) => c.a?.vmcs)
         .map((c) => c.label),
       ["a ↔ b"],
+    );
+    const cpu = compareChoices("g", undefined, ["a", "b"], false).find((c) => c.otherCpu);
+    assert.equal(cpu?.label, "$(chip) This CPU ↔ another CPU…");
+    assert.equal(cpu?.description, "g, as written (A) and on a CPU you pick next (B), simulated");
+  });
+
+  // As the language server's trapline/fileInfo lists them.
+  const profiles = PROFILES.map((p) => ({ name: p.name, displayName: p.displayName, year: p.year }));
+
+  it("offers every CPU but the file's, oldest first: A as written, B on its own block on that CPU", () => {
+    const choices = otherCpuChoices("with_pi", profiles, "icelake_server");
+    assert.deepEqual(
+      choices.map((c) => c.b?.target),
+      PROFILES.map((p) => p.name).filter((name) => name !== "icelake_server"),
+    );
+    for (const choice of choices) {
+      const profile = profileByName(choice.b!.target!)!;
+      assert.equal(choice.label, profile.displayName);
+      assert.deepEqual(choice.a, { guest: "with_pi" });
+      assert.deepEqual(choice.b, { guest: "with_pi", target: profile.name });
+    }
+    const described = Object.fromEntries(choices.map((c) => [c.b!.target!, c.description]));
+    assert.equal(described.haswell, "haswell · 2014 · 4 generations older than icelake_server");
+    assert.equal(described.cascade_lake, "cascade_lake · 2019 · 1 generation older than icelake_server");
+    assert.equal(
+      described.sapphire_rapids,
+      "sapphire_rapids · 2023 · 1 generation newer than icelake_server",
+    );
+    // Without the file's CPU (not analysed yet), every profile, with its name and year only.
+    const all = otherCpuChoices("g", profiles, undefined);
+    assert.equal(all.length, PROFILES.length);
+    assert.equal(all[0]!.description, `${PROFILES[0]!.name} · ${PROFILES[0]!.year}`);
+  });
+
+  it("runs a CPU choice's B as the request field target, refused where the CPU lacks the block's controls", async () => {
+    const choices = otherCpuChoices("with_pi", profiles, "icelake_server");
+    const on = (name: string) => choices.find((c) => c.b?.target === name)!;
+    // Haswell has APICv (since Ivy Bridge): the run names its CPU; A is the file as written.
+    const a = await runRequest({ text: TEXT, fileName: FILE, ...on("haswell").a, durationSec: SHORT });
+    const b = await runRequest({ text: TEXT, fileName: FILE, ...on("haswell").b, durationSec: SHORT });
+    assert.equal(a.title, `${FILE} — with_pi`);
+    assert.equal(a.stats.target.profile, "icelake_server");
+    assert.equal(b.title, `${FILE} — with_pi (haswell)`);
+    assert.equal(b.stats.target.profile, "haswell");
+    // Westmere has no posted interrupts: apicv cannot be entered there.
+    await assert.rejects(
+      runRequest({ text: TEXT, fileName: FILE, ...on("westmere").b, durationSec: SHORT }),
+      (error: Error) => error instanceof RunError && /VMX-CAP1/.test(error.message),
     );
   });
 });

@@ -3,7 +3,8 @@
  * .vsix: "Trapline: Run Simulation" from the command palette simulates examples/kvm-default.vmcs
  * in the panel's blob: worker under the panel's CSP and draws its lanes; "Trapline: Compare
  * Configurations" runs examples/posted-interrupts.vmcs under its two vmcs blocks and shows both
- * runs with the per-reason differences. Screenshots go to test-artifacts/vscode-timeline/.
+ * runs with the per-reason differences, then the guest as written against the guest on another
+ * CPU picked from the second quick pick. Screenshots go to test-artifacts/vscode-timeline/.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -277,6 +278,28 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       await table.scrollIntoViewIfNeeded();
       await page.screenshot({ path: artifactPath(ARTIFACTS, "compare-differences.png") });
       t.diagnostic(`Compare Configurations → both runs drawn in ${compareMs} ms`);
+
+      // On another CPU: with_pi as written (icelake_server) against with_pi on Haswell-EP, picked
+      // from the second quick pick (every profile but the file's, by display name).
+      await page
+        .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
+        .click();
+      await runCommand(page, "Trapline: Compare Configurations");
+      await pick(page, /^with_pi/);
+      await pick(page, /icelake_server ↔ another CPU/);
+      await pick(page, /Haswell-EP/);
+      await page
+        .locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs: with_pi ↔ with_pi (haswell)" })
+        .waitFor({ timeout: 30_000 });
+      const cpuFrame = panelFrame(page);
+      await waitForDrawing(cpuFrame);
+      const cpuRuns = await cpuFrame.locator(".compare-run h3").allTextContents();
+      assert.ok(
+        cpuRuns.some((r) => /with_pi \(haswell\)/.test(r)) && cpuRuns.some((r) => /with_pi$/.test(r.trim())),
+        JSON.stringify(cpuRuns),
+      );
+      assert.equal(await cpuFrame.locator(".panel").getAttribute("data-lanes"), "8");
+      await page.screenshot({ path: artifactPath(ARTIFACTS, "compare-cpu.png") });
     } catch (error) {
       await failWith(page, server!, "compare", error);
     }
@@ -400,7 +423,7 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       );
 
       // The compare panel comes back too, with both runs on their vmcs blocks, when shown.
-      await page.locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs" }).click();
+      await page.locator(".tab", { hasText: "with_pi on apicv ↔ with_pi on legacy" }).click();
       const compare = panelFrame(page);
       await waitForDrawing(compare);
       assert.equal(await compare.locator(".panel").getAttribute("data-lanes"), "8");
@@ -410,6 +433,16 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
         JSON.stringify(runs),
       );
       await page.screenshot({ path: artifactPath(ARTIFACTS, "restored-compare.png") });
+
+      // The comparison on another CPU comes back with its CPU (the request's `target`).
+      await page.locator(".tab", { hasText: "with_pi ↔ with_pi (haswell)" }).click();
+      const onCpu = panelFrame(page);
+      await waitForDrawing(onCpu);
+      const cpuRuns = await onCpu.locator(".compare-run h3").allTextContents();
+      assert.ok(
+        cpuRuns.some((r) => /with_pi \(haswell\)/.test(r)),
+        JSON.stringify(cpuRuns),
+      );
     } catch (error) {
       await failWith(page, server!, "reload", error);
     }

@@ -6,7 +6,7 @@
 import * as vscode from "vscode";
 import type { FileInfoResult, FileStatusParams } from "../../server/src/protocol";
 import { BUDGET_CODE } from "../../webview/src/protocol";
-import { compareChoices } from "./compareChoices";
+import { type CompareChoice, compareChoices, otherCpuChoices } from "./compareChoices";
 import { registerTimelinePanels } from "./timelinePanel";
 
 export interface SimulationHost {
@@ -105,8 +105,10 @@ export function registerSimulationCommands(context: vscode.ExtensionContext, hos
         }
         const info = await host.fileInfo(uri);
         const ownVmcs = host.statusOf(uri)?.guests.find((g) => g.name === guest)?.vmcs;
-        const choice = await vscode.window.showQuickPick(
-          compareChoices(guest, ownVmcs, info.vmcs, document.isDirty && !document.isUntitled).filter(
+        // "" when the server has not analysed the file (it then lists no guest either).
+        const fileCpu = info.target.profile || undefined;
+        let choice: CompareChoice | undefined = await vscode.window.showQuickPick(
+          compareChoices(guest, ownVmcs, info.vmcs, document.isDirty && !document.isUntitled, fileCpu).filter(
             (c) => !(c.a?.savedVersion && document.isUntitled),
           ),
           { placeHolder: `Compare ${guest}: A ↔ B`, matchOnDescription: true },
@@ -115,6 +117,13 @@ export function registerSimulationCommands(context: vscode.ExtensionContext, hos
         if (choice.staticReport) {
           await host.staticCompare(uri, guest);
           return;
+        }
+        if (choice.otherCpu) {
+          choice = await vscode.window.showQuickPick(otherCpuChoices(guest, info.profiles, fileCpu), {
+            placeHolder: `Compare ${guest}: as written${fileCpu ? ` on ${fileCpu}` : ""} (A) ↔ on this CPU (B)`,
+            matchOnDescription: true,
+          });
+          if (!choice) return;
         }
         if (!choice.a || !choice.b) return;
         if (!choice.a.savedVersion && refuseErrors(document)) return;

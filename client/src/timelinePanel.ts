@@ -37,6 +37,8 @@ export interface TimelineRunOptions {
   vmcs?: string;
   /** Simulate the file's last saved text instead of the editor's (Compare: saved ↔ unsaved). */
   savedVersion?: boolean;
+  /** Run on this CPU profile instead of the file's target (Compare: another CPU; RunRequest.target). */
+  target?: string;
 }
 
 interface RunSpec {
@@ -64,15 +66,15 @@ function panelKey(runs: readonly RunSpec[]): string {
   return `compare:${runs
     .map(
       (r) =>
-        `${r.uri.toString()}|${r.options.guest ?? ""}|${r.options.vmcs ?? ""}|${r.options.savedVersion ? "saved" : ""}`,
+        `${r.uri.toString()}|${r.options.guest ?? ""}|${r.options.vmcs ?? ""}|${r.options.savedVersion ? "saved" : ""}|${r.options.target ?? ""}`,
     )
     .join("||")}`;
 }
 
-/** "with_pi on apicv", "with_pi (saved)", "kvm-default.vmcs". */
+/** "with_pi on apicv", "with_pi (saved)", "with_pi (haswell)", "kvm-default.vmcs". */
 function runLabel(spec: RunSpec): string {
   const guest = spec.options.guest ?? basename(spec.uri);
-  return `${guest}${spec.options.vmcs ? ` on ${spec.options.vmcs}` : ""}${spec.options.savedVersion ? " (saved)" : ""}`;
+  return `${guest}${spec.options.vmcs ? ` on ${spec.options.vmcs}` : ""}${spec.options.savedVersion ? " (saved)" : ""}${spec.options.target ? ` (${spec.options.target})` : ""}`;
 }
 
 export class TimelinePanels implements vscode.Disposable {
@@ -197,6 +199,7 @@ export class TimelinePanels implements vscode.Disposable {
           ...(r.seed !== undefined ? { seed: r.seed } : {}),
           ...(r.vmcs !== undefined ? { vmcs: r.vmcs } : {}),
           ...(r.savedVersion ? { savedVersion: true } : {}),
+          ...(r.target !== undefined ? { target: r.target } : {}),
         },
       }));
     const key = runs.length > 0 ? panelKey(runs) : `restored:${Date.now()}`;
@@ -298,6 +301,7 @@ export class TimelinePanels implements vscode.Disposable {
       ...(spec.options.seed !== undefined ? { seed: spec.options.seed } : {}),
       ...(spec.options.vmcs !== undefined ? { vmcs: spec.options.vmcs } : {}),
       ...(spec.options.savedVersion ? { savedVersion: true } : {}),
+      ...(spec.options.target !== undefined ? { target: spec.options.target } : {}),
       ...(defaultTarget ? { defaultTarget } : {}),
       ...(typeof durationMs === "number" && durationMs > 0 ? { defaultDurationSec: durationMs / 1000 } : {}),
       ...(typeof seed === "number" && Number.isInteger(seed) ? { defaultSeed: seed } : {}),
