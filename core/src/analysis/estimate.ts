@@ -5,7 +5,6 @@
  * decided once, handler costs are cached per program, and the idle model is solved in closed
  * form (the busy share enters the equations linearly).
  */
-import { fitted } from "../arrays";
 import type { Arrival, GuestIR, GuestSource, Program } from "../model/ir";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
@@ -349,7 +348,7 @@ class GuestEstimateResult implements GuestEstimate {
     this.demand = solved.totals.demand;
     const codes: number[] = [];
     for (const reason of solved.byReason) if (reason.exitsPerSecond > 0) codes.push(reason.code);
-    this.exitingReasonCodes = fitted(codes);
+    this.exitingReasonCodes = codes;
     this.#program = program;
     this.#guest = guest;
   }

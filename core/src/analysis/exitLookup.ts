@@ -4,7 +4,6 @@
  * bitmap and the CR masks. Built lazily on first use and cached by VmcsIR identity, so a
  * keystroke re-analysis pays for them once per vmcs block.
  */
-import { fitted } from "../arrays";
 import type { EptPermissions, VmcsIR } from "../model/ir";
 
 export interface EptEntry {
@@ -84,13 +83,12 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   const cached = lookups.get(vmcs);
   if (cached) return cached;
 
-  let ioRanges: { first: number; last: number }[] = [];
+  const ioRanges: { first: number; last: number }[] = [];
   for (const range of vmcs.ioTraps) {
     const first = Math.max(0, range.first);
     const last = Math.min(0xffff, range.last);
     if (first <= last) ioRanges.push({ first, last });
   }
-  ioRanges = fitted(ioRanges);
   let ioBitmap: Uint8Array | undefined;
   if (ioRanges.length > IO_RANGES_SCAN_LIMIT) {
     ioBitmap = new Uint8Array(8192);
@@ -113,11 +111,12 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   for (let i = 1; i < ept.length && inOrder; i++) inOrder = ept[i - 1]!.start <= ept[i]!.start;
   if (!inOrder) ept.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.index - b.index));
   const eptStarts = ept.map((e) => e.start);
+  const eptMaxEnd: bigint[] = [];
   let maxEnd = -1n;
-  const eptMaxEnd = ept.map((e) => {
+  for (const e of ept) {
     if (e.end > maxEnd) maxEnd = e.end;
-    return maxEnd;
-  });
+    eptMaxEnd.push(maxEnd);
+  }
 
   let eoiExitBitmap = 0n;
   for (let i = 0; i < 4; i++) {

@@ -6,7 +6,6 @@
  * throws on any tree the parser produces.
  */
 
-import { fitted } from "../arrays";
 import type {
   Arm,
   Block,
@@ -783,11 +782,6 @@ export class Lowerer {
       const raw = vmcs.fields.get(CONTROL_WORD_FIELD[word]);
       if (raw !== undefined) vmcs.written[word] |= raw.value;
     }
-    vmcs.settings = fitted(vmcs.settings);
-    vmcs.ioTraps = fitted(vmcs.ioTraps);
-    vmcs.msrTraps = fitted(vmcs.msrTraps);
-    vmcs.cr3Targets = fitted(vmcs.cr3Targets);
-    vmcs.ept = fitted(vmcs.ept);
   }
 
   private setField(vmcs: VmcsIR, name: string, value: bigint, span: Span): void {
@@ -1372,7 +1366,7 @@ export class Lowerer {
       const op = this.handlerOp(entry, inFn);
       if (op !== undefined) ops.push(op);
     }
-    return fitted(ops);
+    return ops;
   }
 
   private handlerOp(statement: Statement, inFn: string | undefined): HandlerOp | undefined {
@@ -1650,8 +1644,6 @@ export class Lowerer {
         }
       }
     }
-    guest.sources = fitted(guest.sources);
-    if (def !== undefined) def.children = fitted(def.children);
     if (!this.program.guests.has(guest.name)) this.program.guests.set(guest.name, guest);
   }
 
@@ -1769,7 +1761,7 @@ export class Lowerer {
       const op = this.guestOp(entry, guest);
       if (op !== undefined) ops.push(op);
     }
-    return fitted(ops);
+    return ops;
   }
 
   private address(item: Item | undefined, after: string, at: Span): bigint | undefined {
@@ -1991,7 +1983,6 @@ export class Lowerer {
       const budget = this.budget(entry);
       if (budget !== undefined) expect.budgets.push(budget);
     }
-    expect.budgets = fitted(expect.budgets);
     this.program.expects.push(expect);
   }
 
