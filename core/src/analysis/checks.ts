@@ -588,16 +588,13 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
       // The fix sets the missing bits, as KVM's adjust_vmx_controls does (`ctl |= vmx_msr_low`).
       // It adds only must-be-one bits, so it cannot fail another rule unless the MSR itself is
       // inconsistent (a bit required to be 1 that allowed-1 forbids, possible only by override).
-      const fixedValue = raw.value | mustBeOneMissing;
-      const forbidden = mustBeOneMissing & ~cap.mayBeOne;
-      const fix: CodeFix = {
-        title:
-          forbidden === 0n
-            ? `Set the required bits: ${fieldName} = ${hex(fixedValue)}`
-            : `Set the required bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(forbidden)} then fail VMX-CAP1: ${cap.msrName} requires and forbids them)`,
-        edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
-      };
-      if (forbidden === 0n && adjustFix === undefined) preferUnlessNewErrors(view, word, fixedValue, fix);
+      const fix = rawWordFix(view, word, raw, cap, {
+        action: "Set the required bits",
+        value: raw.value | mustBeOneMissing,
+        conflicting: mustBeOneMissing & ~cap.mayBeOne,
+        thenFails: "VMX-CAP1",
+        mayPrefer: adjustFix === undefined,
+      });
       out.push({
         severity: "error",
         code: "VMX-CAP0",
@@ -614,16 +611,13 @@ function checkCapabilities(view: VmcsView, out: Diagnostic[]): void {
       // The fix clears the disallowed bits, as KVM's adjust_vmx_controls does (`ctl &= vmx_msr_high`).
       // Clearing can fail VMX-CAP0 for a bit the MSR both forbids and requires (possible only by
       // override), or a pair rule that needed a cleared bit (preferUnlessNewErrors).
-      const fixedValue = raw.value & cap.mayBeOne;
-      const required = notAllowed & cap.mustBeOne;
-      const fix: CodeFix = {
-        title:
-          required === 0n
-            ? `Clear the disallowed bits: ${fieldName} = ${hex(fixedValue)}`
-            : `Clear the disallowed bits: ${fieldName} = ${hex(fixedValue)} (bits ${hex(required)} then fail VMX-CAP0: ${cap.msrName} requires and forbids them)`,
-        edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(fixedValue)}` }],
-      };
-      if (required === 0n && adjustFix === undefined) preferUnlessNewErrors(view, word, fixedValue, fix);
+      const fix = rawWordFix(view, word, raw, cap, {
+        action: "Clear the disallowed bits",
+        value: raw.value & cap.mayBeOne,
+        conflicting: notAllowed & cap.mustBeOne,
+        thenFails: "VMX-CAP0",
+        mayPrefer: adjustFix === undefined,
+      });
       out.push({
         severity: "error",
         code: "VMX-CAP1",
@@ -651,18 +645,38 @@ function adjustWordFix(
   raw: { value: bigint; span: Span },
   cap: WordCapability,
 ): CodeFix {
+  return rawWordFix(view, word, raw, cap, {
+    action: "Set the required and clear the disallowed bits",
+    value: (raw.value & cap.mayBeOne) | cap.mustBeOne,
+    conflicting: cap.mustBeOne & ~cap.mayBeOne,
+    thenFails: "VMX-CAP1",
+    mayPrefer: true,
+  });
+}
+
+/**
+ * A raw control word rewritten to `value`. `conflicting` are bits the capability MSR (by an
+ * override) both requires and forbids, which then still fail `thenFails`: the title says so and
+ * the fix is not preferred. Otherwise preferred if `mayPrefer` and no other rule then fails.
+ */
+function rawWordFix(
+  view: VmcsView,
+  word: ControlWord,
+  raw: { value: bigint; span: Span },
+  cap: WordCapability,
+  rewrite: { action: string; value: bigint; conflicting: bigint; thenFails: string; mayPrefer: boolean },
+): CodeFix {
   const fieldName = CONTROL_WORD_FIELD[word];
-  const adjusted = (raw.value & cap.mayBeOne) | cap.mustBeOne;
-  const conflicting = cap.mustBeOne & ~cap.mayBeOne;
-  const title = `Set the required and clear the disallowed bits: ${fieldName} = ${hex(adjusted)}`;
+  const { action, value, conflicting } = rewrite;
+  const title = `${action}: ${fieldName} = ${hex(value)}`;
   const fix: CodeFix = {
     title:
       conflicting === 0n
         ? title
-        : `${title} (bits ${hex(conflicting)} then fail VMX-CAP1: ${cap.msrName} requires and forbids them)`,
-    edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(adjusted)}` }],
+        : `${title} (bits ${hex(conflicting)} then fail ${rewrite.thenFails}: ${cap.msrName} requires and forbids them)`,
+    edits: [{ span: raw.span, newText: `field ${fieldName} = ${hex(value)}` }],
   };
-  if (conflicting === 0n) preferUnlessNewErrors(view, word, adjusted, fix);
+  if (conflicting === 0n && rewrite.mayPrefer) preferUnlessNewErrors(view, word, value, fix);
   return fix;
 }
 
