@@ -97,6 +97,31 @@ function newLinesEdit(vmcs: VmcsIR, lines: string[], text: string | undefined): 
   return { span: { start: closeBrace, end: closeBrace }, newText: `  ${lines.join("\n  ")}\n` };
 }
 
+/** Edits adding a statement line to the vmcs block (after its last statement, like a control line). */
+export function addStatementEdits(vmcs: VmcsIR, statement: string, text?: string): TextEdit[] {
+  const closeBrace = vmcs.span.end - 1;
+  if (text !== undefined) {
+    // After the last non-blank line before the closing brace, indented like the first statement.
+    let end = closeBrace;
+    while (end > vmcs.nameSpan.end && /\s/.test(text[end - 1]!)) end--;
+    const first = vmcs.settings[0]?.span.start;
+    let indent = "  ";
+    if (first !== undefined) {
+      let s = first;
+      while (s > 0 && text[s - 1] !== "\n" && text[s - 1] !== "\r") s--;
+      let e = s;
+      while (text[e] === " " || text[e] === "\t") e++;
+      if (e < first) indent = text.slice(s, e);
+    }
+    const closeLineIsOwn =
+      text.lastIndexOf("\n", closeBrace) > end || text.lastIndexOf("\r", closeBrace) > end;
+    if (closeLineIsOwn && text[end - 1] !== "{")
+      return [{ span: { start: end, end }, newText: `\n${indent}${statement}` }];
+    return [{ span: { start: closeBrace, end: closeBrace }, newText: `${statement} ` }];
+  }
+  return [{ span: { start: closeBrace, end: closeBrace }, newText: `  ${statement}\n` }];
+}
+
 /**
  * Edit that removes one listed control. If it is the only name of its statement, the statement
  * goes with it.

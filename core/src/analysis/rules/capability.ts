@@ -1,0 +1,203 @@
+/**
+ * VMX-CAP1 / VMX-CAP0: the allowed-1 and allowed-0 settings of the target's capability MSRs, one
+ * unit per control word (rules E1–E4, X1, N1). An inactive secondary/tertiary word is not checked
+ * by VM entry (E3); TL301/TL302 cover it.
+ */
+import type { Diagnostic, RelatedInfo } from "../../source";
+import { CONTROL_WORD_FIELD, controlAtBit } from "../../vmx/controls";
+import type { ControlWord } from "../../vmx/types";
+import { bitOfHalves, type EntryRule, hex, type VmcsView, type WordCapability } from "./context";
+import { adjustWordFix, fixes, mustBeOneFix, rawWordFix, unsupportedControlFix } from "./fixes";
+import { ACTIVATION } from "./pairTable";
+import { NESTED } from "./references";
+
+const CAP_RULE: Record<ControlWord, string> = {
+  pin: "E1",
+  proc: "E2",
+  proc2: "E3",
+  proc3: "E4",
+  exit: "X1",
+  entry: "N1",
+};
+
+function targetLabel(view: VmcsView, msrName: string): string {
+  const target = view.target;
+  const overridden =
+    target.msrs[msrName as keyof typeof target.msrs] !==
+    target.profile.msrs[msrName as keyof typeof target.profile.msrs];
+  return overridden
+    ? `target ${target.profile.name} (with the file's ${msrName} override)`
+    : `target ${target.profile.name}`;
+}
+
+/** The target line as related information (built only when a diagnostic is reported). */
+function targetRelated(view: VmcsView): RelatedInfo[] {
+  const target = view.target;
+  return target.profileSpan ? [{ span: target.profileSpan, message: `target ${target.profile.name}` }] : [];
+}
+
+function capabilityRule(word: ControlWord): EntryRule {
+  const rule = CAP_RULE[word];
+  const activation = ACTIVATION[word];
+  const allowedReference = `SDM Vol. 3D App. A.3–A.5 (allowed settings), rule ${rule}; ${NESTED} vmx_control_verify`;
+  return {
+    id: `CAP ${word}`,
+    codes: ["VMX-CAP1", "VMX-CAP0"],
+    rules: [rule],
+    title: `The \`${word}\` controls against the allowed-1 and allowed-0 settings of the target's capability MSR.`,
+    reference: allowedReference,
+    check(view, out) {
+      // An inactive secondary/tertiary word is not checked by VM entry (E3); TL301/302 cover it.
+      if (activation && !view.written(activation.control)) return;
+      const { vmcs } = view;
+      const cap = view.capabilityOf(word);
+      let reported: Set<string> | undefined;
+      for (const setting of vmcs.settings) {
+        const control = setting.control;
+        if (control.word !== word) continue;
+        if (bitOfHalves(cap.mayBeOneLow, cap.mayBeOneHigh, control.bit)) continue;
+        reported ??= new Set();
+        if (reported.has(control.name)) continue;
+        reported.add(control.name);
+        const msrBit = word === "proc3" ? control.bit : control.bit + 32;
+        out.push({
+          severity: "error",
+          code: "VMX-CAP1",
+          message:
+            `${control.name} (${word}) cannot be 1 on ${targetLabel(view, cap.msrName)}: ` +
+            `${cap.msrName} bit ${msrBit} (allowed-1 of control bit ${control.bit}) is 0, so VM entry fails`,
+          span: setting.span,
+          related: targetRelated(view),
+          fixes: view.probe ? undefined : fixes(unsupportedControlFix(view, control)),
+          reference: allowedReference,
+        });
+      }
+      // A raw control word set with `field NAME = VALUE` can clear default1 bits: check it whole.
+      const raw = view.field(CONTROL_WORD_FIELD[word]);
+      if (!raw) {
+        checkMustBeOne(view, word, cap, rule, out);
+        return;
+      }
+      const fieldName = CONTROL_WORD_FIELD[word];
+      const mustBeOneMissing = cap.mustBeOne & ~raw.value;
+      const notAllowed = raw.value & ~cap.mayBeOne;
+      // Both wrong at once: one edit doing all of KVM's adjust_vmx_controls (`ctl &= vmx_msr_high;
+      // ctl |= vmx_msr_low`) is each diagnostic's preferred fix, since the two single-step fixes
+      // rewrite the same text and could not both be applied.
+      const adjustFix =
+        mustBeOneMissing !== 0n && notAllowed !== 0n ? adjustWordFix(view, word, raw, cap) : undefined;
+      if (mustBeOneMissing !== 0n) {
+        // The fix sets the missing bits, as KVM's adjust_vmx_controls does (`ctl |= vmx_msr_low`).
+        // It adds only must-be-one bits, so it cannot fail another rule unless the MSR itself is
+        // inconsistent (a bit required to be 1 that allowed-1 forbids, possible only by override).
+        const fix = rawWordFix(view, word, raw, cap, {
+          action: "Set the required bits",
+          value: raw.value | mustBeOneMissing,
+          conflicting: mustBeOneMissing & ~cap.mayBeOne,
+          thenFails: "VMX-CAP1",
+          mayPrefer: adjustFix === undefined,
+        });
+        out.push({
+          severity: "error",
+          code: "VMX-CAP0",
+          message:
+            `${fieldName} = ${hex(raw.value)} clears bits ${hex(mustBeOneMissing)} that ` +
+            `${targetLabel(view, cap.msrName)} requires to be 1 (allowed-0 settings of ${cap.msrName})`,
+          span: raw.span,
+          related: targetRelated(view),
+          fixes: adjustFix ? [adjustFix, fix] : [fix],
+          reference: `SDM Vol. 3D App. A.3–A.5 (default1 class, TRUE controls), rule ${rule}; ${NESTED} vmx_control_verify`,
+        });
+      }
+      if (notAllowed !== 0n) {
+        // The fix clears the disallowed bits, as KVM's adjust_vmx_controls does (`ctl &= vmx_msr_high`).
+        // Clearing can fail VMX-CAP0 for a bit the MSR both forbids and requires (possible only by
+        // override), or a pair rule that needed a cleared bit (preferUnlessNewErrors).
+        const fix = rawWordFix(view, word, raw, cap, {
+          action: "Clear the disallowed bits",
+          value: raw.value & cap.mayBeOne,
+          conflicting: notAllowed & cap.mustBeOne,
+          thenFails: "VMX-CAP0",
+          mayPrefer: adjustFix === undefined,
+        });
+        out.push({
+          severity: "error",
+          code: "VMX-CAP1",
+          message:
+            `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} sets bits ${hex(notAllowed)} that ` +
+            `${targetLabel(view, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})`,
+          span: raw.span,
+          related: targetRelated(view),
+          fixes: adjustFix ? [adjustFix, fix] : [fix],
+          reference: allowedReference,
+        });
+      }
+    },
+  };
+}
+
+/**
+ * VMX-CAP0 for the control statements: a bit the target requires to be 1 that the block leaves 0.
+ * Default1 bits are implied (`effectiveControls`), so this is a must-be-one bit outside the default1
+ * class, which only a capability-MSR override (or a future profile) can require.
+ * A named control gets one diagnostic with a fix that adds it (and what it requires) to its word's
+ * line; bits the language has no name for get one diagnostic without a fix.
+ */
+function checkMustBeOne(
+  view: VmcsView,
+  word: ControlWord,
+  cap: WordCapability,
+  rule: string,
+  out: Diagnostic[],
+): void {
+  // Every profile's must-be-one bits are default1 bits: no bigint work on the common path.
+  if (cap.mustBeOneBeyondDefault1 === 0n) return;
+  const missing = cap.mustBeOneBeyondDefault1 & ~view.effective[word];
+  if (missing === 0n) return;
+  const { vmcs } = view;
+  const where = targetLabel(view, cap.msrName);
+  const reference = `SDM Vol. 3D App. A.3–A.5 (allowed-0 settings), rule ${rule}; ${NESTED} vmx_control_verify`;
+  const line = vmcs.wordLines[word];
+  const related = line
+    ? [...targetRelated(view), { span: line, message: `the ${word} controls of vmcs ${vmcs.name}` }]
+    : targetRelated(view);
+  let unnamed = 0n;
+  for (let bit = 0; bit < 64; bit++) {
+    if (((missing >> BigInt(bit)) & 1n) === 0n) continue;
+    const control = controlAtBit(word, bit);
+    if (control === undefined) {
+      unnamed |= 1n << BigInt(bit);
+      continue;
+    }
+    const diagnostic: Diagnostic = {
+      severity: "error",
+      code: "VMX-CAP0",
+      message:
+        `${control.name} (${word}) must be 1 on ${where}: ${cap.msrName} bit ${bit} (allowed-0 of ` +
+        `control bit ${bit}) is 1, and vmcs ${vmcs.name} does not set it, so VM entry fails`,
+      span: vmcs.nameSpan,
+      related,
+      reference,
+    };
+    if (!view.probe) diagnostic.fixes = fixes(mustBeOneFix(view, [word, control.name]));
+    out.push(diagnostic);
+  }
+  if (unnamed !== 0n) {
+    out.push({
+      severity: "error",
+      code: "VMX-CAP0",
+      message:
+        `vmcs ${vmcs.name} leaves ${word} bits ${hex(unnamed)} 0, which ${where} requires to be 1 ` +
+        `(allowed-0 settings of ${cap.msrName}); no quick fix: the language has no control name for ` +
+        `them and implies only default1 bits, so only ${CONTROL_WORD_FIELD[word]} set in full with \`field\` can hold them`,
+      span: vmcs.nameSpan,
+      related,
+      reference,
+    });
+  }
+}
+
+/** In the order VM entry checks the words (SDM §27.2.1.1–27.2.1.3). */
+export const CAPABILITY_RULES: readonly EntryRule[] = (
+  ["pin", "proc", "proc2", "proc3", "exit", "entry"] as const
+).map(capabilityRule);
