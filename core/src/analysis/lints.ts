@@ -6,7 +6,7 @@
  */
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
-import { controlInWord } from "../vmx/controls";
+import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
 import { exitReasonByCode } from "../vmx/exitReasons";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
@@ -20,11 +20,6 @@ export interface LintOptions {
 
 type Words = Record<ControlWord, bigint>;
 
-function on(words: Words, word: ControlWord, name: string): boolean {
-  const control = controlInWord(word, name);
-  return control !== undefined && (words[word] & (1n << BigInt(control.bit))) !== 0n;
-}
-
 /**
  * When an exit reason can occur under one vmcs, by the SDM's conditions (vmx-facts §6; SDM Vol. 3C
  * §26.1–26.2 "Instructions that cause VM exits", pre-2023 §25.1–25.2). Reasons absent from this
@@ -37,56 +32,64 @@ function on(words: Words, word: ControlWord, name: string): boolean {
  * (INTERRUPT_WINDOW, NMI_WINDOW, MONITOR_TRAP_FLAG), which the language does not model statically.
  */
 const REASON_CONDITIONS: Record<string, (w: Words, vmcs: VmcsIR) => boolean> = {
-  HLT: (w) => on(w, "proc", "hlt_exiting"),
-  INVLPG: (w) => on(w, "proc", "invlpg_exiting"),
-  RDPMC: (w) => on(w, "proc", "rdpmc_exiting"),
-  RDTSC: (w) => on(w, "proc", "rdtsc_exiting"),
+  HLT: (w) => isControlSet(w, CONTROL.proc.hlt_exiting),
+  INVLPG: (w) => isControlSet(w, CONTROL.proc.invlpg_exiting),
+  RDPMC: (w) => isControlSet(w, CONTROL.proc.rdpmc_exiting),
+  RDTSC: (w) => isControlSet(w, CONTROL.proc.rdtsc_exiting),
   CR_ACCESS: (w, vmcs) =>
-    on(w, "proc", "cr3_load_exiting") ||
-    on(w, "proc", "cr3_store_exiting") ||
-    on(w, "proc", "cr8_load_exiting") ||
-    on(w, "proc", "cr8_store_exiting") ||
+    isControlSet(w, CONTROL.proc.cr3_load_exiting) ||
+    isControlSet(w, CONTROL.proc.cr3_store_exiting) ||
+    isControlSet(w, CONTROL.proc.cr8_load_exiting) ||
+    isControlSet(w, CONTROL.proc.cr8_store_exiting) ||
     (vmcs.cr0 !== undefined && vmcs.cr0.mask !== 0n) ||
     (vmcs.cr4 !== undefined && vmcs.cr4.mask !== 0n),
-  DR_ACCESS: (w) => on(w, "proc", "mov_dr_exiting"),
+  DR_ACCESS: (w) => isControlSet(w, CONTROL.proc.mov_dr_exiting),
   IO_INSTRUCTION: (w, vmcs) =>
-    on(w, "proc", "use_io_bitmaps") ? vmcs.ioTraps.length > 0 : on(w, "proc", "unconditional_io_exiting"),
-  MWAIT_INSTRUCTION: (w) => on(w, "proc", "mwait_exiting"),
-  MONITOR_INSTRUCTION: (w) => on(w, "proc", "monitor_exiting"),
-  PAUSE_INSTRUCTION: (w) => on(w, "proc", "pause_exiting") || on(w, "proc2", "pause_loop_exiting"),
+    isControlSet(w, CONTROL.proc.use_io_bitmaps)
+      ? vmcs.ioTraps.length > 0
+      : isControlSet(w, CONTROL.proc.unconditional_io_exiting),
+  MWAIT_INSTRUCTION: (w) => isControlSet(w, CONTROL.proc.mwait_exiting),
+  MONITOR_INSTRUCTION: (w) => isControlSet(w, CONTROL.proc.monitor_exiting),
+  PAUSE_INSTRUCTION: (w) =>
+    isControlSet(w, CONTROL.proc.pause_exiting) || isControlSet(w, CONTROL.proc2.pause_loop_exiting),
   // TPR-below-threshold exits happen only with the TPR shadow and without virtual-interrupt delivery.
   TPR_BELOW_THRESHOLD: (w) =>
-    on(w, "proc", "use_tpr_shadow") && !on(w, "proc2", "virtual_interrupt_delivery"),
-  APIC_ACCESS: (w) => on(w, "proc2", "virtualize_apic_accesses"),
-  EOI_INDUCED: (w) => on(w, "proc2", "virtual_interrupt_delivery"),
+    isControlSet(w, CONTROL.proc.use_tpr_shadow) &&
+    !isControlSet(w, CONTROL.proc2.virtual_interrupt_delivery),
+  APIC_ACCESS: (w) => isControlSet(w, CONTROL.proc2.virtualize_apic_accesses),
+  EOI_INDUCED: (w) => isControlSet(w, CONTROL.proc2.virtual_interrupt_delivery),
   APIC_WRITE: (w) =>
-    on(w, "proc2", "apic_register_virtualization") || on(w, "proc2", "virtual_interrupt_delivery"),
-  GDTR_IDTR: (w) => on(w, "proc2", "descriptor_table_exiting"),
-  LDTR_TR: (w) => on(w, "proc2", "descriptor_table_exiting"),
-  EPT_VIOLATION: (w) => on(w, "proc2", "enable_ept"),
-  EPT_MISCONFIG: (w) => on(w, "proc2", "enable_ept"),
+    isControlSet(w, CONTROL.proc2.apic_register_virtualization) ||
+    isControlSet(w, CONTROL.proc2.virtual_interrupt_delivery),
+  GDTR_IDTR: (w) => isControlSet(w, CONTROL.proc2.descriptor_table_exiting),
+  LDTR_TR: (w) => isControlSet(w, CONTROL.proc2.descriptor_table_exiting),
+  EPT_VIOLATION: (w) => isControlSet(w, CONTROL.proc2.enable_ept),
+  EPT_MISCONFIG: (w) => isControlSet(w, CONTROL.proc2.enable_ept),
   // RDTSCP: needs "enable RDTSCP" (else #UD) and "RDTSC exiting" (SDM App. C reason 51).
-  RDTSCP: (w) => on(w, "proc2", "enable_rdtscp") && on(w, "proc", "rdtsc_exiting"),
-  PREEMPTION_TIMER: (w) => on(w, "pin", "activate_vmx_preemption_timer"),
-  WBINVD: (w) => on(w, "proc2", "wbinvd_exiting"),
-  RDRAND: (w) => on(w, "proc2", "rdrand_exiting"),
-  RDSEED: (w) => on(w, "proc2", "rdseed_exiting"),
+  RDTSCP: (w) => isControlSet(w, CONTROL.proc2.enable_rdtscp) && isControlSet(w, CONTROL.proc.rdtsc_exiting),
+  PREEMPTION_TIMER: (w) => isControlSet(w, CONTROL.pin.activate_vmx_preemption_timer),
+  WBINVD: (w) => isControlSet(w, CONTROL.proc2.wbinvd_exiting),
+  RDRAND: (w) => isControlSet(w, CONTROL.proc2.rdrand_exiting),
+  RDSEED: (w) => isControlSet(w, CONTROL.proc2.rdseed_exiting),
   // INVPCID: "enable INVPCID" and "INVLPG exiting" both 1 (SDM App. C reason 58).
-  INVPCID: (w) => on(w, "proc2", "enable_invpcid") && on(w, "proc", "invlpg_exiting"),
-  VMFUNC: (w) => on(w, "proc2", "enable_vm_functions"),
-  ENCLS: (w) => on(w, "proc2", "enable_encls_exiting"),
-  PML_FULL: (w) => on(w, "proc2", "enable_pml"),
-  XSAVES: (w) => on(w, "proc2", "enable_xsaves_xrstors"),
-  XRSTORS: (w) => on(w, "proc2", "enable_xsaves_xrstors"),
+  INVPCID: (w) =>
+    isControlSet(w, CONTROL.proc2.enable_invpcid) && isControlSet(w, CONTROL.proc.invlpg_exiting),
+  VMFUNC: (w) => isControlSet(w, CONTROL.proc2.enable_vm_functions),
+  ENCLS: (w) => isControlSet(w, CONTROL.proc2.enable_encls_exiting),
+  PML_FULL: (w) => isControlSet(w, CONTROL.proc2.enable_pml),
+  XSAVES: (w) => isControlSet(w, CONTROL.proc2.enable_xsaves_xrstors),
+  XRSTORS: (w) => isControlSet(w, CONTROL.proc2.enable_xsaves_xrstors),
   // Bochs: UMWAIT/TPAUSE exit with "enable user wait and pause" and "RDTSC exiting".
-  UMWAIT: (w) => on(w, "proc2", "enable_user_wait_and_pause") && on(w, "proc", "rdtsc_exiting"),
-  TPAUSE: (w) => on(w, "proc2", "enable_user_wait_and_pause") && on(w, "proc", "rdtsc_exiting"),
-  BUS_LOCK: (w) => on(w, "proc2", "bus_lock_detection"),
-  NOTIFY: (w) => on(w, "proc2", "notify_vm_exiting"),
-  PCONFIG: (w) => on(w, "proc2", "enable_pconfig"),
-  SPP: (w) => on(w, "proc2", "sub_page_write_permissions"),
-  LOADIWKEY: (w) => on(w, "proc3", "loadiwkey_exiting"),
-  ENCLV: (w) => on(w, "proc2", "enable_enclv_exiting"),
+  UMWAIT: (w) =>
+    isControlSet(w, CONTROL.proc2.enable_user_wait_and_pause) && isControlSet(w, CONTROL.proc.rdtsc_exiting),
+  TPAUSE: (w) =>
+    isControlSet(w, CONTROL.proc2.enable_user_wait_and_pause) && isControlSet(w, CONTROL.proc.rdtsc_exiting),
+  BUS_LOCK: (w) => isControlSet(w, CONTROL.proc2.bus_lock_detection),
+  NOTIFY: (w) => isControlSet(w, CONTROL.proc2.notify_vm_exiting),
+  PCONFIG: (w) => isControlSet(w, CONTROL.proc2.enable_pconfig),
+  SPP: (w) => isControlSet(w, CONTROL.proc2.sub_page_write_permissions),
+  LOADIWKEY: (w) => isControlSet(w, CONTROL.proc3.loadiwkey_exiting),
+  ENCLV: (w) => isControlSet(w, CONTROL.proc2.enable_enclv_exiting),
 };
 
 /** Exits caused by executing an instruction, whose handler normally skips it (advance_rip). */
@@ -315,7 +318,7 @@ interface IgnoredRule {
   /** The setting's span if the vmcs has it. */
   span: (vmcs: VmcsIR) => Span | undefined;
   what: string;
-  needs: readonly [ControlWord, string];
+  needs: ControlRef;
   consequence: string;
 }
 
@@ -324,7 +327,7 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     code: "TL320",
     span: (v) => v.ioTraps[0]?.span,
     what: "io trap",
-    needs: ["proc", "use_io_bitmaps"],
+    needs: CONTROL.proc.use_io_bitmaps,
     consequence:
       "the I/O bitmaps are not used (every port exits with unconditional_io_exiting, none without it)",
   },
@@ -332,28 +335,28 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     code: "TL321",
     span: (v) => v.msrTraps[0]?.span,
     what: "msr trap",
-    needs: ["proc", "use_msr_bitmaps"],
+    needs: CONTROL.proc.use_msr_bitmaps,
     consequence: "the MSR bitmap is not used: every RDMSR and WRMSR exits",
   },
   {
     code: "TL322",
     span: (v) => v.ple?.span,
     what: "ple",
-    needs: ["proc2", "pause_loop_exiting"],
+    needs: CONTROL.proc2.pause_loop_exiting,
     consequence: "PLE_GAP and PLE_WINDOW are not used",
   },
   {
     code: "TL323",
     span: (v) => v.preemptionTimer?.span,
     what: "preemption_timer",
-    needs: ["pin", "activate_vmx_preemption_timer"],
+    needs: CONTROL.pin.activate_vmx_preemption_timer,
     consequence: "the VMX-preemption timer does not count down",
   },
   {
     code: "TL324",
     span: (v) => v.eptSpan ?? v.eptp?.span,
     what: "ept",
-    needs: ["proc2", "enable_ept"],
+    needs: CONTROL.proc2.enable_ept,
     consequence:
       "guest-physical addresses are not translated through EPT, so no EPT violation or misconfiguration occurs",
   },
@@ -361,21 +364,21 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     code: "TL325",
     span: (v) => v.cr3Targets[0]?.span,
     what: "cr3_targets",
-    needs: ["proc", "cr3_load_exiting"],
+    needs: CONTROL.proc.cr3_load_exiting,
     consequence: "MOV to CR3 does not exit anyway",
   },
   {
     code: "TL326",
     span: (v) => v.postedInterruptVector?.span,
     what: "posted_interrupt_vector",
-    needs: ["pin", "process_posted_interrupts"],
+    needs: CONTROL.pin.process_posted_interrupts,
     consequence: "interrupts are not posted",
   },
   {
     code: "TL327",
     span: (v) => v.vtpr?.span,
     what: "vtpr",
-    needs: ["proc", "use_tpr_shadow"],
+    needs: CONTROL.proc.use_tpr_shadow,
     consequence: "there is no virtual-APIC page and VTPR is not compared with the TPR threshold",
   },
 ];
@@ -385,11 +388,11 @@ function lintIgnoredSettings(program: Program, out: Diagnostic[]): void {
     const words = effectiveControls(vmcs, program.target);
     for (const rule of IGNORED_SETTINGS) {
       const span = rule.span(vmcs);
-      if (!span || on(words, rule.needs[0], rule.needs[1])) continue;
+      if (!span || isControlSet(words, rule.needs)) continue;
       out.push({
         severity: "warning",
         code: rule.code,
-        message: `${rule.what} has no effect: ${rule.needs[1]} (${rule.needs[0]}) is 0, so ${rule.consequence}`,
+        message: `${rule.what} has no effect: ${rule.needs.name} (${rule.needs.word}) is 0, so ${rule.consequence}`,
         span,
         related: [{ span: vmcs.nameSpan, message: `vmcs ${vmcs.name}` }],
         reference:
