@@ -11,6 +11,7 @@
 import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "../model/ir";
 import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
+import { type InstructionExitDef, instructionExitByOp, SDM_CONDITIONAL } from "../vmx/instructions";
 import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
@@ -85,8 +86,7 @@ const guestContexts = new WeakMap<GuestIR, GuestContext>();
 // ---------------------------------------------------------------------------------------------
 // References
 
-const SDM_UNCOND = "SDM Vol. 3C §26.1.2 (older editions §25.1.2)";
-const SDM_COND = "SDM Vol. 3C §26.1.3 (older editions §25.1.3)";
+const SDM_COND = SDM_CONDITIONAL;
 const SDM_OTHER = "SDM Vol. 3C §26.2 (older editions §25.2), Other Causes of VM Exits";
 const SDM_EPT = "SDM Vol. 3C §29.3.3 (older editions §28.2.3), EPT-Induced VM Exits";
 const SDM_PML = "SDM Vol. 3C §29.3.6 (older editions §28.2.6), Page-Modification Logging";
@@ -185,27 +185,6 @@ function exitsWith(
 
 /** The wording for a secondary control, which also reads as 0 while the word is not activated. */
 const SECONDARY_NOTE = ", or the secondary controls are not activated";
-
-/**
- * An instruction that exits exactly when one control is 1 (SDM Vol. 3C §26.1.3, the table of
- * instructions that cause VM exits conditionally).
- */
-function exitsIfSet(
-  ctx: ExitContext,
-  control: ControlRef,
-  code: number,
-  instruction: string,
-  controlName: string,
-  whenClearNote = "",
-): ExitDecision {
-  return on(ctx, control)
-    ? exitsWith(code, `${instruction} exits because ${controlName} is 1.`, state(ctx, control), SDM_COND)
-    : noExit(
-        `${instruction} does not exit (${controlName} is 0${whenClearNote}).`,
-        state(ctx, control),
-        SDM_COND,
-      );
-}
 
 function noExit(rule: string, controls: string[], reference: string, detail?: string): ExitDecision {
   const d: ExitDecision = { exits: [], rule, controls, reference };
@@ -487,91 +466,24 @@ function leafOperand(op: GuestOp): LeafOperand {
 }
 
 function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
-  const c = ctl();
   switch (op.op) {
     case "compute":
       return noExit("Guest computation runs without exiting.", [], SDM_COND);
-    case "cpuid":
-      return exitsWith(
-        EXIT.CPUID,
-        "CPUID causes a VM exit unconditionally in VMX non-root operation.",
-        [],
-        SDM_UNCOND,
-      );
-    case "xsetbv":
-      return exitsWith(EXIT.XSETBV, "XSETBV causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "vmcall":
-      return exitsWith(EXIT.VMCALL, "VMCALL causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "hlt":
-      return on(ctx, c.hlt)
-        ? exitsWith(EXIT.HLT, "HLT exits because HLT exiting is 1.", state(ctx, c.hlt), SDM_COND)
-        : noExit(
-            "HLT does not exit (HLT exiting is 0): the logical processor enters the HLT activity state in the guest; the next external interrupt exits if external-interrupt exiting is 1.",
-            state(ctx, c.hlt),
-            SDM_COND,
-          );
     case "rdtsc":
-      if (on(ctx, c.rdtsc))
-        return exitsWith(
-          EXIT.RDTSC,
-          "RDTSC exits because RDTSC exiting is 1.",
-          state(ctx, c.rdtsc),
-          SDM_COND,
-        );
-      return noExit(
-        "RDTSC does not exit (RDTSC exiting is 0).",
-        state(ctx, c.rdtsc, c.tscOffset),
-        SDM_COND,
-        on(ctx, c.tscOffset)
-          ? `The guest reads TSC + TSC_OFFSET${on(ctx, c.tscScaling) ? " (scaled by the TSC multiplier)" : ""}: use TSC offsetting changes the value, never causes an exit.`
-          : "The guest reads the host TSC unmodified.",
-      );
+      return decideRdtsc(ctx);
+    case "cpuid":
+    case "xsetbv":
+    case "vmcall":
+    case "hlt":
     case "rdtscp":
-      if (!on(ctx, c.rdtscp))
-        return withUd(
-          ctx,
-          "RDTSCP raises #UD because enable RDTSCP is 0 (it does not exit as RDTSCP).",
-          state(ctx, c.rdtscp),
-        );
-      return on(ctx, c.rdtsc)
-        ? exitsWith(
-            EXIT.RDTSCP,
-            "RDTSCP exits because enable RDTSCP and RDTSC exiting are both 1.",
-            state(ctx, c.rdtscp, c.rdtsc),
-            SDM_COND,
-          )
-        : noExit(
-            "RDTSCP does not exit: enable RDTSCP is 1 but RDTSC exiting is 0.",
-            state(ctx, c.rdtscp, c.rdtsc),
-            SDM_COND,
-          );
     case "rdpmc":
-      return exitsIfSet(ctx, c.rdpmc, EXIT.RDPMC, "RDPMC", "RDPMC exiting");
     case "rdrand":
-      return exitsIfSet(ctx, c.rdrand, EXIT.RDRAND, "RDRAND", "RDRAND exiting", SECONDARY_NOTE);
     case "rdseed":
-      return exitsIfSet(ctx, c.rdseed, EXIT.RDSEED, "RDSEED", "RDSEED exiting", SECONDARY_NOTE);
     case "invlpg":
-      return exitsIfSet(ctx, c.invlpg, EXIT.INVLPG, "INVLPG", "INVLPG exiting");
     case "invpcid":
-      if (!on(ctx, c.invpcid))
-        return withUd(ctx, "INVPCID raises #UD because enable INVPCID is 0.", state(ctx, c.invpcid));
-      return on(ctx, c.invlpg)
-        ? exitsWith(
-            EXIT.INVPCID,
-            "INVPCID exits because enable INVPCID and INVLPG exiting are both 1.",
-            state(ctx, c.invpcid, c.invlpg),
-            SDM_COND,
-          )
-        : noExit(
-            "INVPCID does not exit: enable INVPCID is 1 but INVLPG exiting is 0.",
-            state(ctx, c.invpcid, c.invlpg),
-            SDM_COND,
-          );
     case "wbinvd":
-      return exitsIfSet(ctx, c.wbinvd, EXIT.WBINVD, "WBINVD", "WBINVD exiting");
     case "mov_dr":
-      return exitsIfSet(ctx, c.movDr, EXIT.DR_ACCESS, "MOV DR", "MOV-DR exiting");
+      return decideInstruction(instructionExitByOp(op.op)!, ctx);
     case "in":
     case "out":
       return decideIo(op.op, op.port, ctx);
@@ -605,37 +517,66 @@ function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
 }
 
 /**
- * Operations the IR may grow (the language spec lists only the ones above): the other
- * unconditional instructions and MONITOR/MWAIT.
+ * Operations the IR may grow (the language spec lists only the ones above): any other instruction
+ * of the table (INVD, GETSEC, MONITOR, MWAIT).
  */
 function decideOther(name: string, ctx: ExitContext): ExitDecision {
+  const row = instructionExitByOp(name);
+  if (row) return decideInstruction(row, ctx);
+  return noExit(`No exit rule is known for "${name}"; treated as not exiting.`, [], SDM_COND);
+}
+
+/** "HLT exiting", "enable RDTSCP": the SDM name as it reads inside a sentence. */
+function controlText(control: ControlRef): string {
+  const name = control.sdmName;
+  return /^[A-Z][a-z]/.test(name) ? name[0]!.toLowerCase() + name.slice(1) : name;
+}
+
+/**
+ * An instruction decided by its row of the instruction table (vmx/instructions.ts): exits
+ * unconditionally, or when every control of the row is 1; #UD when the control that enables it
+ * is 0 (the #UD then exits only through the exception bitmap).
+ */
+function decideInstruction(row: InstructionExitDef, ctx: ExitContext): ExitDecision {
+  const code = EXIT[row.reason];
+  const insn = row.mnemonic;
+  if (row.exitsWhen === "always")
+    return exitsWith(code, `${insn} causes a VM exit unconditionally.`, [], row.reference);
+  const controls = row.exitsWhen;
+  const all = row.enabledBy ? [row.enabledBy, ...controls] : controls;
+  if (row.enabledBy && !on(ctx, row.enabledBy))
+    return withUd(
+      ctx,
+      `${insn} raises #UD because ${controlText(row.enabledBy)} is 0 (it does not exit as ${insn}).`,
+      state(ctx, row.enabledBy),
+    );
+  const names = all.map(controlText);
+  const listed =
+    names.length === 1 ? `${names[0]} is` : `${names.join(" and ")} are ${names.length === 2 ? "both " : ""}`;
+  if (controls.every((c) => on(ctx, c)))
+    return exitsWith(code, `${insn} exits because ${listed.trimEnd()} 1.`, state(ctx, ...all), row.reference);
+  const clear = controls.filter((c) => !on(ctx, c));
+  const secondary = clear.some((c) => c.word === "proc2" || c.word === "proc3") ? SECONDARY_NOTE : "";
+  const otherwise = row.otherwise ? `: ${row.otherwise}` : "";
+  const because = row.enabledBy
+    ? `: ${controlText(row.enabledBy)} is 1 but ${clear.map(controlText).join(" and ")} ${clear.length === 1 ? "is" : "are"} 0${secondary}${otherwise}.`
+    : ` (${clear.map(controlText).join(" and ")} ${clear.length === 1 ? "is" : "are"} 0${secondary})${otherwise}.`;
+  return noExit(`${insn} does not exit${because}`, state(ctx, ...all), row.reference);
+}
+
+/** RDTSC: the table's rule, and what the guest reads when it does not exit. */
+function decideRdtsc(ctx: ExitContext): ExitDecision {
   const c = ctl();
-  switch (name) {
-    case "invd":
-      return exitsWith(EXIT.INVD, "INVD causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "getsec":
-      return exitsWith(EXIT.GETSEC, "GETSEC causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "monitor":
-      return on(ctx, c.monitor)
-        ? exitsWith(
-            EXIT.MONITOR_INSTRUCTION,
-            "MONITOR exits because MONITOR exiting is 1.",
-            state(ctx, c.monitor),
-            SDM_COND,
-          )
-        : noExit("MONITOR does not exit (MONITOR exiting is 0).", state(ctx, c.monitor), SDM_COND);
-    case "mwait":
-      return on(ctx, c.mwait)
-        ? exitsWith(
-            EXIT.MWAIT_INSTRUCTION,
-            "MWAIT exits because MWAIT exiting is 1.",
-            state(ctx, c.mwait),
-            SDM_COND,
-          )
-        : noExit("MWAIT does not exit (MWAIT exiting is 0).", state(ctx, c.mwait), SDM_COND);
-    default:
-      return noExit(`No exit rule is known for "${name}"; treated as not exiting.`, [], SDM_COND);
-  }
+  const d = decideInstruction(instructionExitByOp("rdtsc")!, ctx);
+  if (d.exits.length > 0) return d;
+  return noExit(
+    d.rule,
+    state(ctx, c.rdtsc, c.tscOffset),
+    d.reference,
+    on(ctx, c.tscOffset)
+      ? `The guest reads TSC + TSC_OFFSET${on(ctx, c.tscScaling) ? " (scaled by the TSC multiplier)" : ""}: use TSC offsetting changes the value, never causes an exit.`
+      : "The guest reads the host TSC unmodified.",
+  );
 }
 
 /** An instruction that raises #UD: exits only if bit 6 of the exception bitmap is set. */

@@ -8,6 +8,13 @@ import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
 import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
 import { exitReasonByCode } from "../vmx/exitReasons";
+import {
+  CONTROLLED_EXITS,
+  type ControlledExitDef,
+  INSTRUCTION_EXITS,
+  type InstructionExitDef,
+  type OperandSelector,
+} from "../vmx/instructions";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
@@ -21,100 +28,74 @@ export interface LintOptions {
 type Words = Record<ControlWord, bigint>;
 
 /**
- * When an exit reason can occur under one vmcs, by the SDM's conditions (vmx-facts §6; SDM Vol. 3C
- * §26.1–26.2 "Instructions that cause VM exits", pre-2023 §25.1–25.2). Reasons absent from this
- * table are treated as always possible: unconditional exits (CPUID, GETSEC, INVD, XSETBV,
- * VMCALL and the VMX instructions, INVEPT/INVVPID, task switches, triple fault, INIT/SIPI, SMIs,
- * failed entries), exits every hypervisor must handle (EXCEPTION_NMI: KVM requires NMI exiting and
- * changes the exception bitmap at run time; EXTERNAL_INTERRUPT: KVM requires external-interrupt
- * exiting; MSR_READ/MSR_WRITE: MSRs outside the bitmap ranges always exit), and the window/MTF
- * exits that a hypervisor enables at run time when it has an event to inject or is single-stepping
- * (INTERRUPT_WINDOW, NMI_WINDOW, MONITOR_TRAP_FLAG), which the language does not model statically.
+ * When an exit reason can occur under one vmcs, derived from the VT-x tables: the instruction
+ * rows (vmx/instructions.ts, SDM Vol. 3C §26.1.2–26.1.3, pre-2023 §25.1.2–25.1.3) and the
+ * control-gated event and memory exits (CONTROLLED_EXITS). A reason is possible if any of its
+ * rows can fire. Reasons with no row are treated as always possible: exits every hypervisor must
+ * handle (EXCEPTION_NMI: KVM requires NMI exiting and changes the exception bitmap at run time;
+ * EXTERNAL_INTERRUPT: KVM requires external-interrupt exiting), task switches, triple fault,
+ * INIT/SIPI, SMIs, failed entries, and the window/MTF exits that a hypervisor enables at run time
+ * when it has an event to inject or is single-stepping (INTERRUPT_WINDOW, NMI_WINDOW,
+ * MONITOR_TRAP_FLAG), which the language does not model statically.
  */
-const REASON_CONDITIONS: Record<string, (w: Words, vmcs: VmcsIR) => boolean> = {
-  HLT: (w) => isControlSet(w, CONTROL.proc.hlt_exiting),
-  INVLPG: (w) => isControlSet(w, CONTROL.proc.invlpg_exiting),
-  RDPMC: (w) => isControlSet(w, CONTROL.proc.rdpmc_exiting),
-  RDTSC: (w) => isControlSet(w, CONTROL.proc.rdtsc_exiting),
-  CR_ACCESS: (w, vmcs) =>
-    isControlSet(w, CONTROL.proc.cr3_load_exiting) ||
-    isControlSet(w, CONTROL.proc.cr3_store_exiting) ||
-    isControlSet(w, CONTROL.proc.cr8_load_exiting) ||
-    isControlSet(w, CONTROL.proc.cr8_store_exiting) ||
-    (vmcs.cr0 !== undefined && vmcs.cr0.mask !== 0n) ||
-    (vmcs.cr4 !== undefined && vmcs.cr4.mask !== 0n),
-  DR_ACCESS: (w) => isControlSet(w, CONTROL.proc.mov_dr_exiting),
-  IO_INSTRUCTION: (w, vmcs) =>
-    isControlSet(w, CONTROL.proc.use_io_bitmaps)
-      ? vmcs.ioTraps.length > 0
-      : isControlSet(w, CONTROL.proc.unconditional_io_exiting),
-  MWAIT_INSTRUCTION: (w) => isControlSet(w, CONTROL.proc.mwait_exiting),
-  MONITOR_INSTRUCTION: (w) => isControlSet(w, CONTROL.proc.monitor_exiting),
-  PAUSE_INSTRUCTION: (w) =>
-    isControlSet(w, CONTROL.proc.pause_exiting) || isControlSet(w, CONTROL.proc2.pause_loop_exiting),
-  // TPR-below-threshold exits happen only with the TPR shadow and without virtual-interrupt delivery.
-  TPR_BELOW_THRESHOLD: (w) =>
-    isControlSet(w, CONTROL.proc.use_tpr_shadow) &&
-    !isControlSet(w, CONTROL.proc2.virtual_interrupt_delivery),
-  APIC_ACCESS: (w) => isControlSet(w, CONTROL.proc2.virtualize_apic_accesses),
-  EOI_INDUCED: (w) => isControlSet(w, CONTROL.proc2.virtual_interrupt_delivery),
-  APIC_WRITE: (w) =>
-    isControlSet(w, CONTROL.proc2.apic_register_virtualization) ||
-    isControlSet(w, CONTROL.proc2.virtual_interrupt_delivery),
-  GDTR_IDTR: (w) => isControlSet(w, CONTROL.proc2.descriptor_table_exiting),
-  LDTR_TR: (w) => isControlSet(w, CONTROL.proc2.descriptor_table_exiting),
-  EPT_VIOLATION: (w) => isControlSet(w, CONTROL.proc2.enable_ept),
-  EPT_MISCONFIG: (w) => isControlSet(w, CONTROL.proc2.enable_ept),
-  // RDTSCP: needs "enable RDTSCP" (else #UD) and "RDTSC exiting" (SDM App. C reason 51).
-  RDTSCP: (w) => isControlSet(w, CONTROL.proc2.enable_rdtscp) && isControlSet(w, CONTROL.proc.rdtsc_exiting),
-  PREEMPTION_TIMER: (w) => isControlSet(w, CONTROL.pin.activate_vmx_preemption_timer),
-  WBINVD: (w) => isControlSet(w, CONTROL.proc2.wbinvd_exiting),
-  RDRAND: (w) => isControlSet(w, CONTROL.proc2.rdrand_exiting),
-  RDSEED: (w) => isControlSet(w, CONTROL.proc2.rdseed_exiting),
-  // INVPCID: "enable INVPCID" and "INVLPG exiting" both 1 (SDM App. C reason 58).
-  INVPCID: (w) =>
-    isControlSet(w, CONTROL.proc2.enable_invpcid) && isControlSet(w, CONTROL.proc.invlpg_exiting),
-  VMFUNC: (w) => isControlSet(w, CONTROL.proc2.enable_vm_functions),
-  ENCLS: (w) => isControlSet(w, CONTROL.proc2.enable_encls_exiting),
-  PML_FULL: (w) => isControlSet(w, CONTROL.proc2.enable_pml),
-  XSAVES: (w) => isControlSet(w, CONTROL.proc2.enable_xsaves_xrstors),
-  XRSTORS: (w) => isControlSet(w, CONTROL.proc2.enable_xsaves_xrstors),
-  // Bochs: UMWAIT/TPAUSE exit with "enable user wait and pause" and "RDTSC exiting".
-  UMWAIT: (w) =>
-    isControlSet(w, CONTROL.proc2.enable_user_wait_and_pause) && isControlSet(w, CONTROL.proc.rdtsc_exiting),
-  TPAUSE: (w) =>
-    isControlSet(w, CONTROL.proc2.enable_user_wait_and_pause) && isControlSet(w, CONTROL.proc.rdtsc_exiting),
-  BUS_LOCK: (w) => isControlSet(w, CONTROL.proc2.bus_lock_detection),
-  NOTIFY: (w) => isControlSet(w, CONTROL.proc2.notify_vm_exiting),
-  PCONFIG: (w) => isControlSet(w, CONTROL.proc2.enable_pconfig),
-  SPP: (w) => isControlSet(w, CONTROL.proc2.sub_page_write_permissions),
-  LOADIWKEY: (w) => isControlSet(w, CONTROL.proc3.loadiwkey_exiting),
-  ENCLV: (w) => isControlSet(w, CONTROL.proc2.enable_enclv_exiting),
-};
+type ReasonCondition = (w: Words, vmcs: VmcsIR) => boolean;
 
-/** Exits caused by executing an instruction, whose handler normally skips it (advance_rip). */
-const INSTRUCTION_EXITS = new Set([
-  "CPUID",
-  "HLT",
-  "INVLPG",
-  "RDPMC",
-  "RDTSC",
-  "VMCALL",
-  "CR_ACCESS",
-  "DR_ACCESS",
-  "IO_INSTRUCTION",
-  "MSR_READ",
-  "MSR_WRITE",
-  "MWAIT_INSTRUCTION",
-  "MONITOR_INSTRUCTION",
-  "PAUSE_INSTRUCTION",
-  "RDTSCP",
-  "WBINVD",
-  "XSETBV",
-  "RDRAND",
-  "RDSEED",
-  "INVPCID",
-]);
+/** Whether the operand selector can select some operand under this vmcs. */
+function selectorMaySelect(selector: OperandSelector, vmcs: VmcsIR): boolean {
+  switch (selector) {
+    case "io-bitmap":
+      return vmcs.ioTraps.length > 0;
+    case "cr0-mask":
+      return vmcs.cr0 !== undefined && vmcs.cr0.mask !== 0n;
+    case "cr4-mask":
+      return vmcs.cr4 !== undefined && vmcs.cr4.mask !== 0n;
+    // MSRs outside the bitmap ranges always exit; the PLE window, the VMREAD/VMWRITE bitmaps and
+    // the exiting bitmaps are not modelled per operand: any operand may be selected.
+    default:
+      return true;
+  }
+}
+
+/** Selectors that, once their control is 1, decide alone (the row's exitsWhen no longer applies). */
+const DECIDES_ALONE: ReadonlySet<OperandSelector> = new Set(["io-bitmap", "msr-bitmap", "vmcs-bitmap"]);
+
+function instructionCondition(row: InstructionExitDef): ReasonCondition {
+  const { enabledBy, exitsWhen, selector, selectorControl } = row;
+  const byControls = (w: Words) =>
+    exitsWhen === "always" || (exitsWhen.length > 0 && exitsWhen.every((c) => isControlSet(w, c)));
+  return (w, vmcs) => {
+    if (enabledBy && !isControlSet(w, enabledBy)) return false;
+    if (selector === undefined) return byControls(w);
+    // The exiting bitmaps refine the controls: the controls must be 1 (any leaf may be selected).
+    if (selector === "exiting-bitmap")
+      return exitsWhen === "always" || exitsWhen.every((c) => isControlSet(w, c));
+    const selectorOn = selectorControl === undefined || isControlSet(w, selectorControl);
+    if (DECIDES_ALONE.has(selector)) return selectorOn ? selectorMaySelect(selector, vmcs) : byControls(w);
+    return byControls(w) || (selectorOn && selectorMaySelect(selector, vmcs));
+  };
+}
+
+function controlledCondition(row: ControlledExitDef): ReasonCondition {
+  return (w) => row.anyOf.some((c) => isControlSet(w, c)) && !(row.unless && isControlSet(w, row.unless));
+}
+
+const REASON_CONDITIONS: ReadonlyMap<string, ReasonCondition> = (() => {
+  const byReason = new Map<string, ReasonCondition[]>();
+  const add = (reason: string, condition: ReasonCondition) => {
+    const list = byReason.get(reason);
+    if (list) list.push(condition);
+    else byReason.set(reason, [condition]);
+  };
+  for (const row of INSTRUCTION_EXITS) add(row.reason, instructionCondition(row));
+  for (const row of CONTROLLED_EXITS) add(row.reason, controlledCondition(row));
+  const out = new Map<string, ReasonCondition>();
+  for (const [reason, conditions] of byReason)
+    out.set(
+      reason,
+      conditions.length === 1 ? conditions[0]! : (w, vmcs) => conditions.some((c) => c(w, vmcs)),
+    );
+  return out;
+})();
 
 export function lintProgram(
   program: Program,
@@ -134,7 +115,8 @@ function handlerSkeleton(reason: ExitReasonDef): string {
   if (reason.name === "EPT_MISCONFIG" || reason.name === "EPT_VIOLATION")
     lines.push("  vmread GUEST_PHYSICAL_ADDRESS");
   lines.push("  work 1000  // placeholder estimate: replace with the measured cost of your handler");
-  if (INSTRUCTION_EXITS.has(reason.name)) lines.push("  advance_rip");
+  // An instruction-caused exit: the handler that emulates it skips the instruction.
+  if (reason.instructionCaused) lines.push("  advance_rip");
   if (reason.name === "HLT") lines.push("  halt");
   lines.push("}");
   return lines.join("\n");
@@ -295,7 +277,7 @@ function lintDeadHandlers(program: Program, options: LintOptions, out: Diagnosti
     words: effectiveControls(vmcs, program.target),
   }));
   for (const handler of program.handlers.values()) {
-    const condition = REASON_CONDITIONS[handler.reason.name];
+    const condition = REASON_CONDITIONS.get(handler.reason.name);
     if (!condition) continue;
     if (vmcsList.some(({ vmcs, words }) => condition(words, vmcs))) continue;
     const names = [...program.vmcs.keys()].join(", ");

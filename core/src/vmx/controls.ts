@@ -698,6 +698,8 @@ export interface ControlRef {
   readonly name: string;
   readonly word: ControlWord;
   readonly mask: bigint;
+  /** The SDM's name ("HLT exiting"), for rule texts. */
+  readonly sdmName: string;
 }
 
 /** The six control words as the CPU sees them (or as written), one bigint per word. */
@@ -706,7 +708,7 @@ export type ControlWords = Record<ControlWord, bigint>;
 function refsOf<W extends ControlWord>(word: W): { readonly [name in ControlNames[W]]: ControlRef } {
   const refs: Record<string, ControlRef> = {};
   for (const def of BY_WORD[word])
-    refs[def.name] = Object.freeze({ name: def.name, word, mask: controlMask(def) });
+    refs[def.name] = Object.freeze({ name: def.name, word, mask: controlMask(def), sdmName: def.sdmName });
   return Object.freeze(refs) as { readonly [name in ControlNames[W]]: ControlRef };
 }
 
