@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { handlerCost } from "../core/src/analysis/cost";
-import { effectiveControls, isSet } from "../core/src/analysis/effective";
+import { effectiveControls } from "../core/src/analysis/effective";
 import {
   decideDelivery,
   decideExit,
@@ -16,6 +16,7 @@ import {
 import type { ExitDecision } from "../core/src/analysis/types";
 import { analyze } from "../core/src/index";
 import type { GuestOp } from "../core/src/model/ir";
+import { CONTROL, isControlSet } from "../core/src/vmx/controls";
 import { context, guest, handler, irq, program, RO, RWX, S, timer, vmcs } from "./exitFixtures";
 
 function reasons(d: ExitDecision): string[] {
@@ -44,13 +45,15 @@ describe("effective controls", () => {
     v.written.proc2 = 1n << 11n; // rdrand_exiting written but secondary not activated
     const p = program(v, guest({}), [], { trueControls: false });
     const c = effectiveControls(v, p.target);
-    assert.ok(isSet(c, "cr3_load_exiting") && isSet(c, "cr3_store_exiting"));
+    assert.ok(
+      isControlSet(c, CONTROL.proc.cr3_load_exiting) && isControlSet(c, CONTROL.proc.cr3_store_exiting),
+    );
     assert.equal(c.proc2, 0n);
     // With TRUE MSRs (Bochs' TRUE_PROCBASED allowed-0 0x04006172) bits 15/16 may be 0.
     const v2 = vmcs({ proc: ["hlt_exiting"] });
     const c2 = effectiveControls(v2, program(v2, guest({})).target);
-    assert.ok(!isSet(c2, "cr3_load_exiting"));
-    assert.ok(isSet(c2, "hlt_exiting"));
+    assert.ok(!isControlSet(c2, CONTROL.proc.cr3_load_exiting));
+    assert.ok(isControlSet(c2, CONTROL.proc.hlt_exiting));
     assert.equal(c2.proc & 0x04006172n, 0x04006172n);
   });
 });

@@ -7,6 +7,7 @@
  */
 import type { HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
+import { EXIT } from "../vmx/exitReasons";
 import type { CostName } from "../vmx/types";
 
 export interface HandlerOpCost {
@@ -63,9 +64,6 @@ export interface HandlerCost {
  */
 export const DEFAULT_HANDLER_WORK_CYCLES = 300;
 
-const PML_FULL = 62;
-const HLT = 12;
-
 const costCache = new WeakMap<Program, Map<number, HandlerCost>>();
 
 export function handlerCost(program: Program, reasonCode: number): HandlerCost {
@@ -88,10 +86,10 @@ function computeHandlerCost(program: Program, reasonCode: number): HandlerCost {
   if (!handler) {
     let cycles = costs.vmread.cycles + DEFAULT_HANDLER_WORK_CYCLES;
     let note = `No handler: round trip + one VMREAD + ${DEFAULT_HANDLER_WORK_CYCLES} cycles (default handler, an estimate)`;
-    if (reasonCode === PML_FULL) {
+    if (reasonCode === EXIT.PML_FULL) {
       cycles += costs.pml_drain.cycles;
       note += " + the target's PML drain";
-    } else if (reasonCode === HLT) {
+    } else if (reasonCode === EXIT.HLT) {
       cycles += costs.halt_wake.cycles;
       note += " + the target's halt wake-up";
     }

@@ -14,15 +14,9 @@
  */
 import type { TargetIR, VmcsIR } from "../model/ir";
 import { controlWordCapability } from "../vmx/capabilities";
-import { DEFAULT1_BITS, findControls } from "../vmx/controls";
-import type { ControlWord } from "../vmx/types";
+import { CONTROL, type ControlWords, DEFAULT1_BITS, isControlSet } from "../vmx/controls";
 
-export type ControlWords = Record<ControlWord, bigint>;
-
-/** Primary processor-based bit 31 "activate secondary controls" (SDM Table 26-6; L-feat). */
-const ACTIVATE_SECONDARY_BIT = 1n << 31n;
-/** Primary processor-based bit 17 "activate tertiary controls" (SDM Table 26-6; L-feat). */
-const ACTIVATE_TERTIARY_BIT = 1n << 17n;
+export type { ControlRef, ControlWords } from "../vmx/controls";
 
 const DEFAULT1_WORDS = ["pin", "proc", "exit", "entry"] as const;
 
@@ -54,40 +48,8 @@ export function effectiveControls(vmcs: VmcsIR, target: TargetIR): ControlWords 
     const bits = implied[i]!;
     if (bits !== 0n) words[DEFAULT1_WORDS[i]!] |= bits;
   }
-  if ((words.proc & ACTIVATE_SECONDARY_BIT) === 0n) words.proc2 = 0n;
-  if ((words.proc & ACTIVATE_TERTIARY_BIT) === 0n) words.proc3 = 0n;
+  if (!isControlSet(words, CONTROL.proc.activate_secondary_controls)) words.proc2 = 0n;
+  if (!isControlSet(words, CONTROL.proc.activate_tertiary_controls)) words.proc3 = 0n;
   cache.set(vmcs, { target, words });
   return words;
-}
-
-/** A control resolved to its word and bit mask once, for hot-path tests. */
-export interface ControlRef {
-  name: string;
-  word: ControlWord;
-  mask: bigint;
-}
-
-const refCache = new Map<string, ControlRef>();
-
-/**
- * Resolves a control by language name (and word, for names that exist in several words such
- * as conceal_vmx_from_pt). Throws on an unknown name: callers pass literals, so that is a
- * programming error, not bad input.
- */
-export function controlRef(name: string, word?: ControlWord): ControlRef {
-  const key = word ? `${word}:${name}` : name;
-  let ref = refCache.get(key);
-  if (ref) return ref;
-  const defs = findControls(name).filter((d) => word === undefined || d.word === word);
-  const def = defs[0];
-  if (!def) throw new Error(`unknown VMX control ${key}`);
-  ref = { name: def.name, word: def.word, mask: 1n << BigInt(def.bit) };
-  refCache.set(key, ref);
-  return ref;
-}
-
-/** Whether a control is 1 in the given (effective) control words. */
-export function isSet(controls: ControlWords, name: string | ControlRef, word?: ControlWord): boolean {
-  const ref = typeof name === "string" ? controlRef(name, word) : name;
-  return (controls[ref.word] & ref.mask) !== 0n;
 }

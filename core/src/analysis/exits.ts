@@ -9,11 +9,13 @@
  * in docs/estimator.md.
  */
 import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "../model/ir";
-import { exitReasonByCode } from "../vmx/exitReasons";
+import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
+import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
+import { type InstructionExitDef, instructionExitByOp, SDM_CONDITIONAL } from "../vmx/instructions";
 import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
-import { type ControlRef, controlRef, effectiveControls, isSet } from "./effective";
+import { effectiveControls } from "./effective";
 import { eptRegionAt, ioBitmapBit, msrBitmapBit, msrInBitmapRange, vmcsLookup } from "./exitLookup";
 import type { ExitDecision, ExitEffect } from "./types";
 
@@ -84,8 +86,7 @@ const guestContexts = new WeakMap<GuestIR, GuestContext>();
 // ---------------------------------------------------------------------------------------------
 // References
 
-const SDM_UNCOND = "SDM Vol. 3C §26.1.2 (older editions §25.1.2)";
-const SDM_COND = "SDM Vol. 3C §26.1.3 (older editions §25.1.3)";
+const SDM_COND = SDM_CONDITIONAL;
 const SDM_OTHER = "SDM Vol. 3C §26.2 (older editions §25.2), Other Causes of VM Exits";
 const SDM_EPT = "SDM Vol. 3C §29.3.3 (older editions §28.2.3), EPT-Induced VM Exits";
 const SDM_PML = "SDM Vol. 3C §29.3.6 (older editions §28.2.6), Page-Modification Logging";
@@ -113,93 +114,53 @@ export function reason(code: number): ExitReasonDef {
   return r;
 }
 
-export const REASON = {
-  EXCEPTION_NMI: 0,
-  EXTERNAL_INTERRUPT: 1,
-  CPUID: 10,
-  GETSEC: 11,
-  HLT: 12,
-  INVD: 13,
-  INVLPG: 14,
-  RDPMC: 15,
-  RDTSC: 16,
-  VMCALL: 18,
-  CR_ACCESS: 28,
-  DR_ACCESS: 29,
-  IO_INSTRUCTION: 30,
-  MSR_READ: 31,
-  MSR_WRITE: 32,
-  MWAIT_INSTRUCTION: 36,
-  MONITOR_INSTRUCTION: 39,
-  PAUSE_INSTRUCTION: 40,
-  TPR_BELOW_THRESHOLD: 43,
-  APIC_ACCESS: 44,
-  EOI_INDUCED: 45,
-  EPT_VIOLATION: 48,
-  EPT_MISCONFIG: 49,
-  RDTSCP: 51,
-  PREEMPTION_TIMER: 52,
-  WBINVD: 54,
-  XSETBV: 55,
-  APIC_WRITE: 56,
-  RDRAND: 57,
-  INVPCID: 58,
-  RDSEED: 61,
-  PML_FULL: 62,
-} as const;
-
 // ---------------------------------------------------------------------------------------------
 // Controls, resolved once
 
-let C: ReturnType<typeof resolveControls> | undefined;
-function resolveControls() {
-  const p = (name: string) => controlRef(name, "proc");
-  const s = (name: string) => controlRef(name, "proc2");
-  return {
-    extInt: controlRef("external_interrupt_exiting", "pin"),
-    nmiExiting: controlRef("nmi_exiting", "pin"),
-    preemptionTimer: controlRef("activate_vmx_preemption_timer", "pin"),
-    postedInterrupts: controlRef("process_posted_interrupts", "pin"),
-    hlt: p("hlt_exiting"),
-    invlpg: p("invlpg_exiting"),
-    mwait: p("mwait_exiting"),
-    rdpmc: p("rdpmc_exiting"),
-    rdtsc: p("rdtsc_exiting"),
-    tscOffset: p("use_tsc_offsetting"),
-    cr3Load: p("cr3_load_exiting"),
-    cr3Store: p("cr3_store_exiting"),
-    cr8Load: p("cr8_load_exiting"),
-    cr8Store: p("cr8_store_exiting"),
-    tprShadow: p("use_tpr_shadow"),
-    movDr: p("mov_dr_exiting"),
-    uncondIo: p("unconditional_io_exiting"),
-    ioBitmaps: p("use_io_bitmaps"),
-    msrBitmaps: p("use_msr_bitmaps"),
-    monitor: p("monitor_exiting"),
-    pause: p("pause_exiting"),
-    apicAccesses: s("virtualize_apic_accesses"),
-    ept: s("enable_ept"),
-    rdtscp: s("enable_rdtscp"),
-    x2apic: s("virtualize_x2apic_mode"),
-    wbinvd: s("wbinvd_exiting"),
-    apicRegs: s("apic_register_virtualization"),
-    vid: s("virtual_interrupt_delivery"),
-    ple: s("pause_loop_exiting"),
-    rdrand: s("rdrand_exiting"),
-    invpcid: s("enable_invpcid"),
-    rdseed: s("rdseed_exiting"),
-    pml: s("enable_pml"),
-    tscScaling: s("use_tsc_scaling"),
-    ipiVirt: controlRef("ipi_virtualization", "proc3"),
-  };
-}
+/** The controls the decisions test, by short name (resolved refs: one AND per test). */
+const C = {
+  extInt: CONTROL.pin.external_interrupt_exiting,
+  nmiExiting: CONTROL.pin.nmi_exiting,
+  preemptionTimer: CONTROL.pin.activate_vmx_preemption_timer,
+  postedInterrupts: CONTROL.pin.process_posted_interrupts,
+  hlt: CONTROL.proc.hlt_exiting,
+  invlpg: CONTROL.proc.invlpg_exiting,
+  mwait: CONTROL.proc.mwait_exiting,
+  rdpmc: CONTROL.proc.rdpmc_exiting,
+  rdtsc: CONTROL.proc.rdtsc_exiting,
+  tscOffset: CONTROL.proc.use_tsc_offsetting,
+  cr3Load: CONTROL.proc.cr3_load_exiting,
+  cr3Store: CONTROL.proc.cr3_store_exiting,
+  cr8Load: CONTROL.proc.cr8_load_exiting,
+  cr8Store: CONTROL.proc.cr8_store_exiting,
+  tprShadow: CONTROL.proc.use_tpr_shadow,
+  movDr: CONTROL.proc.mov_dr_exiting,
+  uncondIo: CONTROL.proc.unconditional_io_exiting,
+  ioBitmaps: CONTROL.proc.use_io_bitmaps,
+  msrBitmaps: CONTROL.proc.use_msr_bitmaps,
+  monitor: CONTROL.proc.monitor_exiting,
+  pause: CONTROL.proc.pause_exiting,
+  apicAccesses: CONTROL.proc2.virtualize_apic_accesses,
+  ept: CONTROL.proc2.enable_ept,
+  rdtscp: CONTROL.proc2.enable_rdtscp,
+  x2apic: CONTROL.proc2.virtualize_x2apic_mode,
+  wbinvd: CONTROL.proc2.wbinvd_exiting,
+  apicRegs: CONTROL.proc2.apic_register_virtualization,
+  vid: CONTROL.proc2.virtual_interrupt_delivery,
+  ple: CONTROL.proc2.pause_loop_exiting,
+  rdrand: CONTROL.proc2.rdrand_exiting,
+  invpcid: CONTROL.proc2.enable_invpcid,
+  rdseed: CONTROL.proc2.rdseed_exiting,
+  pml: CONTROL.proc2.enable_pml,
+  tscScaling: CONTROL.proc2.use_tsc_scaling,
+  ipiVirt: CONTROL.proc3.ipi_virtualization,
+} as const;
 function ctl() {
-  if (!C) C = resolveControls();
   return C;
 }
 
 function on(ctx: ExitContext, ref: ControlRef): boolean {
-  return isSet(ctx.controls, ref);
+  return isControlSet(ctx.controls, ref);
 }
 
 function state(ctx: ExitContext, ...refs: ControlRef[]): string[] {
@@ -224,27 +185,6 @@ function exitsWith(
 
 /** The wording for a secondary control, which also reads as 0 while the word is not activated. */
 const SECONDARY_NOTE = ", or the secondary controls are not activated";
-
-/**
- * An instruction that exits exactly when one control is 1 (SDM Vol. 3C §26.1.3, the table of
- * instructions that cause VM exits conditionally).
- */
-function exitsIfSet(
-  ctx: ExitContext,
-  control: ControlRef,
-  code: number,
-  instruction: string,
-  controlName: string,
-  whenClearNote = "",
-): ExitDecision {
-  return on(ctx, control)
-    ? exitsWith(code, `${instruction} exits because ${controlName} is 1.`, state(ctx, control), SDM_COND)
-    : noExit(
-        `${instruction} does not exit (${controlName} is 0${whenClearNote}).`,
-        state(ctx, control),
-        SDM_COND,
-      );
-}
 
 function noExit(rule: string, controls: string[], reference: string, detail?: string): ExitDecision {
   const d: ExitDecision = { exits: [], rule, controls, reference };
@@ -526,91 +466,24 @@ function leafOperand(op: GuestOp): LeafOperand {
 }
 
 function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
-  const c = ctl();
   switch (op.op) {
     case "compute":
       return noExit("Guest computation runs without exiting.", [], SDM_COND);
-    case "cpuid":
-      return exitsWith(
-        REASON.CPUID,
-        "CPUID causes a VM exit unconditionally in VMX non-root operation.",
-        [],
-        SDM_UNCOND,
-      );
-    case "xsetbv":
-      return exitsWith(REASON.XSETBV, "XSETBV causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "vmcall":
-      return exitsWith(REASON.VMCALL, "VMCALL causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "hlt":
-      return on(ctx, c.hlt)
-        ? exitsWith(REASON.HLT, "HLT exits because HLT exiting is 1.", state(ctx, c.hlt), SDM_COND)
-        : noExit(
-            "HLT does not exit (HLT exiting is 0): the logical processor enters the HLT activity state in the guest; the next external interrupt exits if external-interrupt exiting is 1.",
-            state(ctx, c.hlt),
-            SDM_COND,
-          );
     case "rdtsc":
-      if (on(ctx, c.rdtsc))
-        return exitsWith(
-          REASON.RDTSC,
-          "RDTSC exits because RDTSC exiting is 1.",
-          state(ctx, c.rdtsc),
-          SDM_COND,
-        );
-      return noExit(
-        "RDTSC does not exit (RDTSC exiting is 0).",
-        state(ctx, c.rdtsc, c.tscOffset),
-        SDM_COND,
-        on(ctx, c.tscOffset)
-          ? `The guest reads TSC + TSC_OFFSET${on(ctx, c.tscScaling) ? " (scaled by the TSC multiplier)" : ""}: use TSC offsetting changes the value, never causes an exit.`
-          : "The guest reads the host TSC unmodified.",
-      );
+      return decideRdtsc(ctx);
+    case "cpuid":
+    case "xsetbv":
+    case "vmcall":
+    case "hlt":
     case "rdtscp":
-      if (!on(ctx, c.rdtscp))
-        return withUd(
-          ctx,
-          "RDTSCP raises #UD because enable RDTSCP is 0 (it does not exit as RDTSCP).",
-          state(ctx, c.rdtscp),
-        );
-      return on(ctx, c.rdtsc)
-        ? exitsWith(
-            REASON.RDTSCP,
-            "RDTSCP exits because enable RDTSCP and RDTSC exiting are both 1.",
-            state(ctx, c.rdtscp, c.rdtsc),
-            SDM_COND,
-          )
-        : noExit(
-            "RDTSCP does not exit: enable RDTSCP is 1 but RDTSC exiting is 0.",
-            state(ctx, c.rdtscp, c.rdtsc),
-            SDM_COND,
-          );
     case "rdpmc":
-      return exitsIfSet(ctx, c.rdpmc, REASON.RDPMC, "RDPMC", "RDPMC exiting");
     case "rdrand":
-      return exitsIfSet(ctx, c.rdrand, REASON.RDRAND, "RDRAND", "RDRAND exiting", SECONDARY_NOTE);
     case "rdseed":
-      return exitsIfSet(ctx, c.rdseed, REASON.RDSEED, "RDSEED", "RDSEED exiting", SECONDARY_NOTE);
     case "invlpg":
-      return exitsIfSet(ctx, c.invlpg, REASON.INVLPG, "INVLPG", "INVLPG exiting");
     case "invpcid":
-      if (!on(ctx, c.invpcid))
-        return withUd(ctx, "INVPCID raises #UD because enable INVPCID is 0.", state(ctx, c.invpcid));
-      return on(ctx, c.invlpg)
-        ? exitsWith(
-            REASON.INVPCID,
-            "INVPCID exits because enable INVPCID and INVLPG exiting are both 1.",
-            state(ctx, c.invpcid, c.invlpg),
-            SDM_COND,
-          )
-        : noExit(
-            "INVPCID does not exit: enable INVPCID is 1 but INVLPG exiting is 0.",
-            state(ctx, c.invpcid, c.invlpg),
-            SDM_COND,
-          );
     case "wbinvd":
-      return exitsIfSet(ctx, c.wbinvd, REASON.WBINVD, "WBINVD", "WBINVD exiting");
     case "mov_dr":
-      return exitsIfSet(ctx, c.movDr, REASON.DR_ACCESS, "MOV DR", "MOV-DR exiting");
+      return decideInstruction(instructionExitByOp(op.op)!, ctx);
     case "in":
     case "out":
       return decideIo(op.op, op.port, ctx);
@@ -644,37 +517,66 @@ function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
 }
 
 /**
- * Operations the IR may grow (the language spec lists only the ones above): the other
- * unconditional instructions and MONITOR/MWAIT.
+ * Operations the IR may grow (the language spec lists only the ones above): any other instruction
+ * of the table (INVD, GETSEC, MONITOR, MWAIT).
  */
 function decideOther(name: string, ctx: ExitContext): ExitDecision {
+  const row = instructionExitByOp(name);
+  if (row) return decideInstruction(row, ctx);
+  return noExit(`No exit rule is known for "${name}"; treated as not exiting.`, [], SDM_COND);
+}
+
+/** "HLT exiting", "enable RDTSCP": the SDM name as it reads inside a sentence. */
+function controlText(control: ControlRef): string {
+  const name = control.sdmName;
+  return /^[A-Z][a-z]/.test(name) ? name[0]!.toLowerCase() + name.slice(1) : name;
+}
+
+/**
+ * An instruction decided by its row of the instruction table (vmx/instructions.ts): exits
+ * unconditionally, or when every control of the row is 1; #UD when the control that enables it
+ * is 0 (the #UD then exits only through the exception bitmap).
+ */
+function decideInstruction(row: InstructionExitDef, ctx: ExitContext): ExitDecision {
+  const code = EXIT[row.reason];
+  const insn = row.mnemonic;
+  if (row.exitsWhen === "always")
+    return exitsWith(code, `${insn} causes a VM exit unconditionally.`, [], row.reference);
+  const controls = row.exitsWhen;
+  const all = row.enabledBy ? [row.enabledBy, ...controls] : controls;
+  if (row.enabledBy && !on(ctx, row.enabledBy))
+    return withUd(
+      ctx,
+      `${insn} raises #UD because ${controlText(row.enabledBy)} is 0 (it does not exit as ${insn}).`,
+      state(ctx, row.enabledBy),
+    );
+  const names = all.map(controlText);
+  const listed =
+    names.length === 1 ? `${names[0]} is` : `${names.join(" and ")} are ${names.length === 2 ? "both " : ""}`;
+  if (controls.every((c) => on(ctx, c)))
+    return exitsWith(code, `${insn} exits because ${listed.trimEnd()} 1.`, state(ctx, ...all), row.reference);
+  const clear = controls.filter((c) => !on(ctx, c));
+  const secondary = clear.some((c) => c.word === "proc2" || c.word === "proc3") ? SECONDARY_NOTE : "";
+  const otherwise = row.otherwise ? `: ${row.otherwise}` : "";
+  const because = row.enabledBy
+    ? `: ${controlText(row.enabledBy)} is 1 but ${clear.map(controlText).join(" and ")} ${clear.length === 1 ? "is" : "are"} 0${secondary}${otherwise}.`
+    : ` (${clear.map(controlText).join(" and ")} ${clear.length === 1 ? "is" : "are"} 0${secondary})${otherwise}.`;
+  return noExit(`${insn} does not exit${because}`, state(ctx, ...all), row.reference);
+}
+
+/** RDTSC: the table's rule, and what the guest reads when it does not exit. */
+function decideRdtsc(ctx: ExitContext): ExitDecision {
   const c = ctl();
-  switch (name) {
-    case "invd":
-      return exitsWith(REASON.INVD, "INVD causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "getsec":
-      return exitsWith(REASON.GETSEC, "GETSEC causes a VM exit unconditionally.", [], SDM_UNCOND);
-    case "monitor":
-      return on(ctx, c.monitor)
-        ? exitsWith(
-            REASON.MONITOR_INSTRUCTION,
-            "MONITOR exits because MONITOR exiting is 1.",
-            state(ctx, c.monitor),
-            SDM_COND,
-          )
-        : noExit("MONITOR does not exit (MONITOR exiting is 0).", state(ctx, c.monitor), SDM_COND);
-    case "mwait":
-      return on(ctx, c.mwait)
-        ? exitsWith(
-            REASON.MWAIT_INSTRUCTION,
-            "MWAIT exits because MWAIT exiting is 1.",
-            state(ctx, c.mwait),
-            SDM_COND,
-          )
-        : noExit("MWAIT does not exit (MWAIT exiting is 0).", state(ctx, c.mwait), SDM_COND);
-    default:
-      return noExit(`No exit rule is known for "${name}"; treated as not exiting.`, [], SDM_COND);
-  }
+  const d = decideInstruction(instructionExitByOp("rdtsc")!, ctx);
+  if (d.exits.length > 0) return d;
+  return noExit(
+    d.rule,
+    state(ctx, c.rdtsc, c.tscOffset),
+    d.reference,
+    on(ctx, c.tscOffset)
+      ? `The guest reads TSC + TSC_OFFSET${on(ctx, c.tscScaling) ? " (scaled by the TSC multiplier)" : ""}: use TSC offsetting changes the value, never causes an exit.`
+      : "The guest reads the host TSC unmodified.",
+  );
 }
 
 /** An instruction that raises #UD: exits only if bit 6 of the exception bitmap is set. */
@@ -702,7 +604,7 @@ function decideIo(kind: "in" | "out", port: number, ctx: ExitContext): ExitDecis
     const bitmap = port < 0x8000 ? "A" : "B";
     return ioBitmapBit(lookup, port)
       ? exitsWith(
-          REASON.IO_INSTRUCTION,
+          EXIT.IO_INSTRUCTION,
           `${insn} ${hex(port)} exits: use I/O bitmaps is 1 and the port's bit is set in I/O bitmap ${bitmap}.`,
           controls,
           SDM_COND,
@@ -717,7 +619,7 @@ function decideIo(kind: "in" | "out", port: number, ctx: ExitContext): ExitDecis
   }
   return on(ctx, c.uncondIo)
     ? exitsWith(
-        REASON.IO_INSTRUCTION,
+        EXIT.IO_INSTRUCTION,
         `${insn} ${hex(port)} exits: use I/O bitmaps is 0 and unconditional I/O exiting is 1.`,
         controls,
         SDM_COND,
@@ -745,7 +647,7 @@ function decideMsr(msr: number, write: boolean, ctx: ExitContext, msrName?: stri
   const c = ctl();
   const lookup = vmcsLookup(ctx.vmcs);
   const insn = write ? "WRMSR" : "RDMSR";
-  const code = write ? REASON.MSR_WRITE : REASON.MSR_READ;
+  const code = write ? EXIT.MSR_WRITE : EXIT.MSR_READ;
   const label = msrName ? `${msrName} (${hex(msr)})` : hex(msr);
   const controls = state(ctx, c.msrBitmaps);
   if (!on(ctx, c.msrBitmaps))
@@ -849,7 +751,7 @@ function decideTprWrite(
     );
   return newPriorityClass < threshold
     ? exitsWith(
-        REASON.TPR_BELOW_THRESHOLD,
+        EXIT.TPR_BELOW_THRESHOLD,
         `${what} exits with TPR_BELOW_THRESHOLD: the new TPR class ${newPriorityClass} is below the TPR threshold ${threshold}.`,
         controls,
         `${reference}; ${SDM_TPR}`,
@@ -875,7 +777,7 @@ function decideVirtualEoi(
   const which = vector === undefined ? "the serviced vector" : `vector ${hex(vector)}`;
   return set
     ? exitsWith(
-        REASON.EOI_INDUCED,
+        EXIT.EOI_INDUCED,
         `${what} is virtualized and exits with EOI_INDUCED: the EOI-exit bitmap bit of ${which} is set.`,
         controls,
         `${reference}; ${SDM_EOI}`,
@@ -918,7 +820,7 @@ function decideMemory(
   const controls = state(ctx, c.ept);
   if (!region)
     return exitsWith(
-      REASON.EPT_VIOLATION,
+      EXIT.EPT_VIOLATION,
       `The ${what} exits with EPT_VIOLATION: no EPT mapping covers the address.`,
       controls,
       SDM_EPT,
@@ -927,14 +829,14 @@ function decideMemory(
   switch (perms.kind) {
     case "misconfig":
       return exitsWith(
-        REASON.EPT_MISCONFIG,
+        EXIT.EPT_MISCONFIG,
         `The ${what} exits with EPT_MISCONFIG: the EPT entry is misconfigured (KVM's emulated-MMIO marker).`,
         controls,
         `${SDM_EPT}; KVM handle_ept_misconfig (arch/x86/kvm/vmx/vmx.c)`,
       );
     case "none":
       return exitsWith(
-        REASON.EPT_VIOLATION,
+        EXIT.EPT_VIOLATION,
         `The ${what} exits with EPT_VIOLATION: the EPT entry grants no access.`,
         controls,
         SDM_EPT,
@@ -944,7 +846,7 @@ function decideMemory(
       return allowed
         ? noExit(`The ${what} does not exit: the EPT entry allows ${access}.`, controls, SDM_EPT)
         : exitsWith(
-            REASON.EPT_VIOLATION,
+            EXIT.EPT_VIOLATION,
             `The ${what} exits with EPT_VIOLATION: the EPT entry does not allow ${access}.`,
             controls,
             SDM_EPT,
@@ -987,7 +889,7 @@ function decideApicPage(
         "Without EPT the hypervisor uses shadow paging, whose page-fault exits are out of this model's scope.",
       );
     return exitsWith(
-      REASON.EPT_VIOLATION,
+      EXIT.EPT_VIOLATION,
       `The ${what} exits with EPT_VIOLATION: virtualize APIC accesses is 0, so the APIC page has no mapping of its own.`,
       controls,
       `${SDM_EPT}; ${SDM_APIC_MMIO}`,
@@ -995,14 +897,14 @@ function decideApicPage(
   }
   if (access === "exec")
     return exitsWith(
-      REASON.APIC_ACCESS,
+      EXIT.APIC_ACCESS,
       `The ${what} exits with APIC_ACCESS: instruction fetches from the APIC-access page are never virtualized.`,
       controls,
       SDM_APIC_MMIO,
     );
   if (!on(ctx, c.tprShadow))
     return exitsWith(
-      REASON.APIC_ACCESS,
+      EXIT.APIC_ACCESS,
       `The ${what} exits with APIC_ACCESS: use TPR shadow is 0, so no access is virtualized.`,
       controls,
       SDM_APIC_MMIO,
@@ -1018,7 +920,7 @@ function decideApicPage(
           SDM_APIC_MMIO,
         )
       : exitsWith(
-          REASON.APIC_ACCESS,
+          EXIT.APIC_ACCESS,
           `The read of ${reg} exits with APIC_ACCESS: it is not a register the CPU virtualizes${regs ? "" : " (only TPR without APIC-register virtualization)"}.`,
           controls,
           SDM_APIC_MMIO,
@@ -1029,7 +931,7 @@ function decideApicPage(
     : offset === 0x080 || (vid && (offset === XAPIC_EOI_OFFSET || offset === 0x300));
   if (!virtualized)
     return exitsWith(
-      REASON.APIC_ACCESS,
+      EXIT.APIC_ACCESS,
       `The write of ${reg} exits with APIC_ACCESS: the write is not virtualized under these controls.`,
       controls,
       SDM_APIC_MMIO,
@@ -1041,13 +943,13 @@ function decideApicPage(
     // Self-IPIs are virtualized; the ICR value is unknown to the model, so a general IPI
     // (APIC-write VM exit) is assumed.
     return exitsWith(
-      REASON.APIC_WRITE,
+      EXIT.APIC_WRITE,
       `The write of ${reg} (ICR low) exits with APIC_WRITE after the write (only a self-IPI would be virtualized).`,
       controls,
       SDM_APIC_MMIO,
     );
   return exitsWith(
-    REASON.APIC_WRITE,
+    EXIT.APIC_WRITE,
     `The write of ${reg} is virtualized into the virtual-APIC page, then exits with APIC_WRITE (APIC-write emulation, trap-like).`,
     controls,
     SDM_APIC_MMIO,
@@ -1084,7 +986,7 @@ function decideMovToCr(cr: 0 | 3 | 4 | 8, value: bigint | undefined, ctx: ExitCo
       );
     if (value === undefined)
       return exitsWith(
-        REASON.CR_ACCESS,
+        EXIT.CR_ACCESS,
         `MOV to CR${cr} exits: the value is taken to differ from the read shadow in a bit set in the guest/host mask ${hex(mask)}.`,
         controls,
         SDM_COND,
@@ -1093,7 +995,7 @@ function decideMovToCr(cr: 0 | 3 | 4 | 8, value: bigint | undefined, ctx: ExitCo
     const differing = (value ^ shadow) & mask;
     return differing !== 0n
       ? exitsWith(
-          REASON.CR_ACCESS,
+          EXIT.CR_ACCESS,
           `MOV to CR${cr} of ${hex(value)} exits: it differs from the read shadow in host-owned bits ${hex(differing)}.`,
           controls,
           SDM_COND,
@@ -1111,14 +1013,14 @@ function decideMovToCr(cr: 0 | 3 | 4 | 8, value: bigint | undefined, ctx: ExitCo
     const n = Math.min(lookup.cr3TargetCount, lookup.cr3TargetValues.length);
     if (n === 0)
       return exitsWith(
-        REASON.CR_ACCESS,
+        EXIT.CR_ACCESS,
         "MOV to CR3 exits: CR3-load exiting is 1 and the CR3-target count is 0.",
         controls,
         SDM_COND,
       );
     if (value === undefined)
       return exitsWith(
-        REASON.CR_ACCESS,
+        EXIT.CR_ACCESS,
         `MOV to CR3 exits: CR3-load exiting is 1 and the value is taken to be none of the ${n} CR3-target values.`,
         controls,
         SDM_COND,
@@ -1132,7 +1034,7 @@ function decideMovToCr(cr: 0 | 3 | 4 | 8, value: bigint | undefined, ctx: ExitCo
           SDM_COND,
         );
     return exitsWith(
-      REASON.CR_ACCESS,
+      EXIT.CR_ACCESS,
       `MOV to CR3 of ${hex(value)} exits: CR3-load exiting is 1 and it is none of the first ${n} CR3-target values.`,
       controls,
       SDM_COND,
@@ -1141,7 +1043,7 @@ function decideMovToCr(cr: 0 | 3 | 4 | 8, value: bigint | undefined, ctx: ExitCo
   // CR8 (64-bit mode only).
   const controls = state(ctx, c.cr8Load, c.tprShadow, c.vid);
   if (on(ctx, c.cr8Load))
-    return exitsWith(REASON.CR_ACCESS, "MOV to CR8 exits because CR8-load exiting is 1.", controls, SDM_COND);
+    return exitsWith(EXIT.CR_ACCESS, "MOV to CR8 exits because CR8-load exiting is 1.", controls, SDM_COND);
   if (!on(ctx, c.tprShadow))
     return noExit(
       "MOV to CR8 does not exit: CR8-load exiting and use TPR shadow are 0, so the guest writes the physical TPR.",
@@ -1166,7 +1068,7 @@ function decideMovFromCr(cr: 3 | 8, ctx: ExitContext): ExitDecision {
   if (cr === 3)
     return on(ctx, c.cr3Store)
       ? exitsWith(
-          REASON.CR_ACCESS,
+          EXIT.CR_ACCESS,
           "MOV from CR3 exits because CR3-store exiting is 1.",
           state(ctx, c.cr3Store),
           SDM_COND,
@@ -1174,7 +1076,7 @@ function decideMovFromCr(cr: 3 | 8, ctx: ExitContext): ExitDecision {
       : noExit("MOV from CR3 does not exit (CR3-store exiting is 0).", state(ctx, c.cr3Store), SDM_COND);
   const controls = state(ctx, c.cr8Store, c.tprShadow);
   return on(ctx, c.cr8Store)
-    ? exitsWith(REASON.CR_ACCESS, "MOV from CR8 exits because CR8-store exiting is 1.", controls, SDM_COND)
+    ? exitsWith(EXIT.CR_ACCESS, "MOV from CR8 exits because CR8-store exiting is 1.", controls, SDM_COND)
     : noExit(
         `MOV from CR8 does not exit (CR8-store exiting is 0)${on(ctx, c.tprShadow) ? "; it reads VTPR[7:4] from the virtual-APIC page" : "; it reads the physical TPR"}.`,
         controls,
@@ -1202,7 +1104,7 @@ function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision {
     const exitCycles = exitRoundTripEstimate(ctx);
     const n = Math.max(1, Math.floor(cycles / (PAUSE_ITERATION_CYCLES + exitCycles)));
     return exitsWith(
-      REASON.PAUSE_INSTRUCTION,
+      EXIT.PAUSE_INSTRUCTION,
       `Every PAUSE exits because PAUSE exiting is 1: about ${n} exits in a ${Math.round(cycles)}-cycle spin.`,
       state(ctx, c.pause, c.ple),
       SDM_COND,
@@ -1237,7 +1139,7 @@ function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision {
   const model = `A CPL-0 spin of T cycles with PAUSEs closer than PLE_Gap exits floor(T / PLE_Window) times: floor(${Math.round(cycles)} / ${window}) = ${n}. KVM's per-vCPU window growth (grow_ple_window) is left to the simulator.`;
   return n > 0
     ? exitsWith(
-        REASON.PAUSE_INSTRUCTION,
+        EXIT.PAUSE_INSTRUCTION,
         `PAUSE-loop exiting: the spin outlasts PLE_Window ${n} time${n === 1 ? "" : "s"}.`,
         pleControls,
         SDM_COND,
@@ -1253,7 +1155,7 @@ function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision {
 }
 
 function exitRoundTripEstimate(ctx: ExitContext): number {
-  return handlerCost(ctx.program, REASON.PAUSE_INSTRUCTION).total;
+  return handlerCost(ctx.program, EXIT.PAUSE_INSTRUCTION).total;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1265,7 +1167,7 @@ function decideException(vector: number, errorCode: number | undefined, ctx: Exi
   if (v === 2)
     return on(ctx, c.nmiExiting)
       ? exitsWith(
-          REASON.EXCEPTION_NMI,
+          EXIT.EXCEPTION_NMI,
           "The NMI exits because NMI exiting is 1.",
           state(ctx, c.nmiExiting),
           SDM_OTHER,
@@ -1286,12 +1188,12 @@ function decideException(vector: number, errorCode: number | undefined, ctx: Exi
     const rule = `#PF with error code ${hex(pfec)}: (PFEC & mask) ${matches ? "==" : "!="} match, so the exit ${matches ? "follows" : "inverts"} bit 14 of the exception bitmap (${bit ? 1 : 0}).`;
     const detail = errorCode === undefined ? "No error code given: 0 is assumed." : undefined;
     return exits
-      ? exitsWith(REASON.EXCEPTION_NMI, `${rule} It exits.`, controls, SDM_OTHER, detail)
+      ? exitsWith(EXIT.EXCEPTION_NMI, `${rule} It exits.`, controls, SDM_OTHER, detail)
       : noExit(`${rule} It is delivered to the guest.`, controls, SDM_OTHER, detail);
   }
   return bit
     ? exitsWith(
-        REASON.EXCEPTION_NMI,
+        EXIT.EXCEPTION_NMI,
         `Exception vector ${v} exits: its bit is set in the exception bitmap.`,
         controls,
         SDM_OTHER,
@@ -1320,7 +1222,7 @@ function decideDirty(pages: number, ctx: ExitContext): ExitDecision {
     );
   if (on(ctx, c.pml))
     return exitsWith(
-      REASON.PML_FULL,
+      EXIT.PML_FULL,
       `With PML each newly dirtied page is logged; the ${PML_ENTRIES}-entry buffer fills and exits with PML_FULL once every ${PML_ENTRIES} pages: ${pages}/${PML_ENTRIES} = ${(pages / PML_ENTRIES).toFixed(4)} exits per execution.`,
       controls,
       `${SDM_PML}; KVM vmx_flush_pml_buffer`,
@@ -1328,7 +1230,7 @@ function decideDirty(pages: number, ctx: ExitContext): ExitDecision {
       pages / PML_ENTRIES,
     );
   return exitsWith(
-    REASON.EPT_VIOLATION,
+    EXIT.EPT_VIOLATION,
     `Without PML, dirty logging write-protects every page: the first write to each of ${pages} pages exits with EPT_VIOLATION.`,
     controls,
     `${SDM_EPT}; KVM write-protection dirty logging (kvm_mmu_slot_remove_write_access)`,
@@ -1346,16 +1248,6 @@ function decideDirty(pages: number, ctx: ExitContext): ExitDecision {
  * parameter, not a hardware fact.
  */
 export const TSX_ATTEMPTS = 3;
-
-/** Exits taken by a memory access inside a transaction, before it aborts. */
-const MEMORY_EXIT_CODES = new Set<number>([
-  REASON.EPT_VIOLATION,
-  REASON.EPT_MISCONFIG,
-  REASON.APIC_ACCESS,
-  REASON.APIC_WRITE,
-  REASON.PML_FULL,
-  REASON.EOI_INDUCED,
-]);
 
 export interface TsxModel {
   /** Probability that one transactional attempt aborts (the body would exit). */
@@ -1630,7 +1522,7 @@ function walkOne(
         // Aborted attempts: one exit each if the aborting operation is a memory access (its
         // EPT/APIC/PML exit happens, then the transaction aborts); an exiting instruction or
         // an exception aborts the transaction without executing (RTM), so no exit.
-        if (MEMORY_EXIT_CODES.has(e.reason.code) && total > 0)
+        if (e.reason.memoryAccess && total > 0)
           addEffect(acc, e.reason, (model.abortedAttempts * e.perExecution) / total);
         addEffect(acc, e.reason, model.fallbackExitFactor * e.perExecution);
       }
@@ -1911,7 +1803,7 @@ function computeDeliveryResult(source: GuestSource, ctx: ExitContext): DeliveryD
   const external = (what: string): ExitDecision =>
     on(ctx, c.extInt)
       ? exitsWith(
-          REASON.EXTERNAL_INTERRUPT,
+          EXIT.EXTERNAL_INTERRUPT,
           `${what} exits EXTERNAL_INTERRUPT: external-interrupt exiting is 1.`,
           extControls,
           SDM_OTHER,
@@ -1959,7 +1851,7 @@ function computeDeliveryResult(source: GuestSource, ctx: ExitContext): DeliveryD
       return {
         decision: on(ctx, c.nmiExiting)
           ? exitsWith(
-              REASON.EXCEPTION_NMI,
+              EXIT.EXCEPTION_NMI,
               "The NMI exits EXCEPTION_NMI: NMI exiting is 1.",
               state(ctx, c.nmiExiting),
               SDM_OTHER,
@@ -1975,7 +1867,7 @@ function computeDeliveryResult(source: GuestSource, ctx: ExitContext): DeliveryD
       if (on(ctx, c.preemptionTimer))
         return {
           decision: exitsWith(
-            REASON.PREEMPTION_TIMER,
+            EXIT.PREEMPTION_TIMER,
             "The guest's timer expires as the VMX-preemption timer (KVM's hv timer, vmx_set_hv_timer): exits PREEMPTION_TIMER.",
             state(ctx, c.preemptionTimer),
             "SDM Vol. 3C §26.5.1 (older §25.5.1), VMX-Preemption Timer; KVM vmx_set_hv_timer",
@@ -2026,11 +1918,11 @@ export function decideIdle(ctx: ExitContext): IdleDecision {
           blockedInHost: false,
           polling: false,
         };
-      const handler = ctx.program.handlers.get(REASON.MWAIT_INSTRUCTION);
+      const handler = ctx.program.handlers.get(EXIT.MWAIT_INSTRUCTION);
       const blocks = handler ? opsContainHalt(handler.ops, ctx.program) : false;
       return {
         decision: exitsWith(
-          REASON.MWAIT_INSTRUCTION,
+          EXIT.MWAIT_INSTRUCTION,
           `idle mwait: each idle period starts with an MWAIT exit (MWAIT exiting is 1)${blocks ? "; the handler halts the vCPU" : "; the handler does not halt, so the vCPU returns to its idle loop in guest mode"}.`,
           state(ctx, c.mwait),
           SDM_COND,
@@ -2043,7 +1935,7 @@ export function decideIdle(ctx: ExitContext): IdleDecision {
       return on(ctx, c.hlt)
         ? {
             decision: exitsWith(
-              REASON.HLT,
+              EXIT.HLT,
               "idle halt: each idle period starts with a HLT exit (HLT exiting is 1); the vCPU blocks in the host until an interrupt wakes it.",
               state(ctx, c.hlt),
               SDM_COND,

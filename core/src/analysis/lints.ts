@@ -6,8 +6,15 @@
  */
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
-import { controlInWord } from "../vmx/controls";
+import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
 import { exitReasonByCode } from "../vmx/exitReasons";
+import {
+  CONTROLLED_EXITS,
+  type ControlledExitDef,
+  INSTRUCTION_EXITS,
+  type InstructionExitDef,
+  type OperandSelector,
+} from "../vmx/instructions";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
@@ -20,98 +27,75 @@ export interface LintOptions {
 
 type Words = Record<ControlWord, bigint>;
 
-function on(words: Words, word: ControlWord, name: string): boolean {
-  const control = controlInWord(word, name);
-  return control !== undefined && (words[word] & (1n << BigInt(control.bit))) !== 0n;
+/**
+ * When an exit reason can occur under one vmcs, derived from the VT-x tables: the instruction
+ * rows (vmx/instructions.ts, SDM Vol. 3C §26.1.2–26.1.3, pre-2023 §25.1.2–25.1.3) and the
+ * control-gated event and memory exits (CONTROLLED_EXITS). A reason is possible if any of its
+ * rows can fire. Reasons with no row are treated as always possible: exits every hypervisor must
+ * handle (EXCEPTION_NMI: KVM requires NMI exiting and changes the exception bitmap at run time;
+ * EXTERNAL_INTERRUPT: KVM requires external-interrupt exiting), task switches, triple fault,
+ * INIT/SIPI, SMIs, failed entries, and the window/MTF exits that a hypervisor enables at run time
+ * when it has an event to inject or is single-stepping (INTERRUPT_WINDOW, NMI_WINDOW,
+ * MONITOR_TRAP_FLAG), which the language does not model statically.
+ */
+type ReasonCondition = (w: Words, vmcs: VmcsIR) => boolean;
+
+/** Whether the operand selector can select some operand under this vmcs. */
+function selectorMaySelect(selector: OperandSelector, vmcs: VmcsIR): boolean {
+  switch (selector) {
+    case "io-bitmap":
+      return vmcs.ioTraps.length > 0;
+    case "cr0-mask":
+      return vmcs.cr0 !== undefined && vmcs.cr0.mask !== 0n;
+    case "cr4-mask":
+      return vmcs.cr4 !== undefined && vmcs.cr4.mask !== 0n;
+    // MSRs outside the bitmap ranges always exit; the PLE window, the VMREAD/VMWRITE bitmaps and
+    // the exiting bitmaps are not modelled per operand: any operand may be selected.
+    default:
+      return true;
+  }
 }
 
-/**
- * When an exit reason can occur under one vmcs, by the SDM's conditions (vmx-facts §6; SDM Vol. 3C
- * §26.1–26.2 "Instructions that cause VM exits", pre-2023 §25.1–25.2). Reasons absent from this
- * table are treated as always possible: unconditional exits (CPUID, GETSEC, INVD, XSETBV,
- * VMCALL and the VMX instructions, INVEPT/INVVPID, task switches, triple fault, INIT/SIPI, SMIs,
- * failed entries), exits every hypervisor must handle (EXCEPTION_NMI: KVM requires NMI exiting and
- * changes the exception bitmap at run time; EXTERNAL_INTERRUPT: KVM requires external-interrupt
- * exiting; MSR_READ/MSR_WRITE: MSRs outside the bitmap ranges always exit), and the window/MTF
- * exits that a hypervisor enables at run time when it has an event to inject or is single-stepping
- * (INTERRUPT_WINDOW, NMI_WINDOW, MONITOR_TRAP_FLAG), which the language does not model statically.
- */
-const REASON_CONDITIONS: Record<string, (w: Words, vmcs: VmcsIR) => boolean> = {
-  HLT: (w) => on(w, "proc", "hlt_exiting"),
-  INVLPG: (w) => on(w, "proc", "invlpg_exiting"),
-  RDPMC: (w) => on(w, "proc", "rdpmc_exiting"),
-  RDTSC: (w) => on(w, "proc", "rdtsc_exiting"),
-  CR_ACCESS: (w, vmcs) =>
-    on(w, "proc", "cr3_load_exiting") ||
-    on(w, "proc", "cr3_store_exiting") ||
-    on(w, "proc", "cr8_load_exiting") ||
-    on(w, "proc", "cr8_store_exiting") ||
-    (vmcs.cr0 !== undefined && vmcs.cr0.mask !== 0n) ||
-    (vmcs.cr4 !== undefined && vmcs.cr4.mask !== 0n),
-  DR_ACCESS: (w) => on(w, "proc", "mov_dr_exiting"),
-  IO_INSTRUCTION: (w, vmcs) =>
-    on(w, "proc", "use_io_bitmaps") ? vmcs.ioTraps.length > 0 : on(w, "proc", "unconditional_io_exiting"),
-  MWAIT_INSTRUCTION: (w) => on(w, "proc", "mwait_exiting"),
-  MONITOR_INSTRUCTION: (w) => on(w, "proc", "monitor_exiting"),
-  PAUSE_INSTRUCTION: (w) => on(w, "proc", "pause_exiting") || on(w, "proc2", "pause_loop_exiting"),
-  // TPR-below-threshold exits happen only with the TPR shadow and without virtual-interrupt delivery.
-  TPR_BELOW_THRESHOLD: (w) =>
-    on(w, "proc", "use_tpr_shadow") && !on(w, "proc2", "virtual_interrupt_delivery"),
-  APIC_ACCESS: (w) => on(w, "proc2", "virtualize_apic_accesses"),
-  EOI_INDUCED: (w) => on(w, "proc2", "virtual_interrupt_delivery"),
-  APIC_WRITE: (w) =>
-    on(w, "proc2", "apic_register_virtualization") || on(w, "proc2", "virtual_interrupt_delivery"),
-  GDTR_IDTR: (w) => on(w, "proc2", "descriptor_table_exiting"),
-  LDTR_TR: (w) => on(w, "proc2", "descriptor_table_exiting"),
-  EPT_VIOLATION: (w) => on(w, "proc2", "enable_ept"),
-  EPT_MISCONFIG: (w) => on(w, "proc2", "enable_ept"),
-  // RDTSCP: needs "enable RDTSCP" (else #UD) and "RDTSC exiting" (SDM App. C reason 51).
-  RDTSCP: (w) => on(w, "proc2", "enable_rdtscp") && on(w, "proc", "rdtsc_exiting"),
-  PREEMPTION_TIMER: (w) => on(w, "pin", "activate_vmx_preemption_timer"),
-  WBINVD: (w) => on(w, "proc2", "wbinvd_exiting"),
-  RDRAND: (w) => on(w, "proc2", "rdrand_exiting"),
-  RDSEED: (w) => on(w, "proc2", "rdseed_exiting"),
-  // INVPCID: "enable INVPCID" and "INVLPG exiting" both 1 (SDM App. C reason 58).
-  INVPCID: (w) => on(w, "proc2", "enable_invpcid") && on(w, "proc", "invlpg_exiting"),
-  VMFUNC: (w) => on(w, "proc2", "enable_vm_functions"),
-  ENCLS: (w) => on(w, "proc2", "enable_encls_exiting"),
-  PML_FULL: (w) => on(w, "proc2", "enable_pml"),
-  XSAVES: (w) => on(w, "proc2", "enable_xsaves_xrstors"),
-  XRSTORS: (w) => on(w, "proc2", "enable_xsaves_xrstors"),
-  // Bochs: UMWAIT/TPAUSE exit with "enable user wait and pause" and "RDTSC exiting".
-  UMWAIT: (w) => on(w, "proc2", "enable_user_wait_and_pause") && on(w, "proc", "rdtsc_exiting"),
-  TPAUSE: (w) => on(w, "proc2", "enable_user_wait_and_pause") && on(w, "proc", "rdtsc_exiting"),
-  BUS_LOCK: (w) => on(w, "proc2", "bus_lock_detection"),
-  NOTIFY: (w) => on(w, "proc2", "notify_vm_exiting"),
-  PCONFIG: (w) => on(w, "proc2", "enable_pconfig"),
-  SPP: (w) => on(w, "proc2", "sub_page_write_permissions"),
-  LOADIWKEY: (w) => on(w, "proc3", "loadiwkey_exiting"),
-  ENCLV: (w) => on(w, "proc2", "enable_enclv_exiting"),
-};
+/** Selectors that, once their control is 1, decide alone (the row's exitsWhen no longer applies). */
+const DECIDES_ALONE: ReadonlySet<OperandSelector> = new Set(["io-bitmap", "msr-bitmap", "vmcs-bitmap"]);
 
-/** Exits caused by executing an instruction, whose handler normally skips it (advance_rip). */
-const INSTRUCTION_EXITS = new Set([
-  "CPUID",
-  "HLT",
-  "INVLPG",
-  "RDPMC",
-  "RDTSC",
-  "VMCALL",
-  "CR_ACCESS",
-  "DR_ACCESS",
-  "IO_INSTRUCTION",
-  "MSR_READ",
-  "MSR_WRITE",
-  "MWAIT_INSTRUCTION",
-  "MONITOR_INSTRUCTION",
-  "PAUSE_INSTRUCTION",
-  "RDTSCP",
-  "WBINVD",
-  "XSETBV",
-  "RDRAND",
-  "RDSEED",
-  "INVPCID",
-]);
+function instructionCondition(row: InstructionExitDef): ReasonCondition {
+  const { enabledBy, exitsWhen, selector, selectorControl } = row;
+  const byControls = (w: Words) =>
+    exitsWhen === "always" || (exitsWhen.length > 0 && exitsWhen.every((c) => isControlSet(w, c)));
+  return (w, vmcs) => {
+    if (enabledBy && !isControlSet(w, enabledBy)) return false;
+    if (selector === undefined) return byControls(w);
+    // The exiting bitmaps refine the controls: the controls must be 1 (any leaf may be selected).
+    if (selector === "exiting-bitmap")
+      return exitsWhen === "always" || exitsWhen.every((c) => isControlSet(w, c));
+    const selectorOn = selectorControl === undefined || isControlSet(w, selectorControl);
+    if (DECIDES_ALONE.has(selector)) return selectorOn ? selectorMaySelect(selector, vmcs) : byControls(w);
+    return byControls(w) || (selectorOn && selectorMaySelect(selector, vmcs));
+  };
+}
+
+function controlledCondition(row: ControlledExitDef): ReasonCondition {
+  return (w) => row.anyOf.some((c) => isControlSet(w, c)) && !(row.unless && isControlSet(w, row.unless));
+}
+
+const REASON_CONDITIONS: ReadonlyMap<string, ReasonCondition> = (() => {
+  const byReason = new Map<string, ReasonCondition[]>();
+  const add = (reason: string, condition: ReasonCondition) => {
+    const list = byReason.get(reason);
+    if (list) list.push(condition);
+    else byReason.set(reason, [condition]);
+  };
+  for (const row of INSTRUCTION_EXITS) add(row.reason, instructionCondition(row));
+  for (const row of CONTROLLED_EXITS) add(row.reason, controlledCondition(row));
+  const out = new Map<string, ReasonCondition>();
+  for (const [reason, conditions] of byReason)
+    out.set(
+      reason,
+      conditions.length === 1 ? conditions[0]! : (w, vmcs) => conditions.some((c) => c(w, vmcs)),
+    );
+  return out;
+})();
 
 export function lintProgram(
   program: Program,
@@ -131,7 +115,8 @@ function handlerSkeleton(reason: ExitReasonDef): string {
   if (reason.name === "EPT_MISCONFIG" || reason.name === "EPT_VIOLATION")
     lines.push("  vmread GUEST_PHYSICAL_ADDRESS");
   lines.push("  work 1000  // placeholder estimate: replace with the measured cost of your handler");
-  if (INSTRUCTION_EXITS.has(reason.name)) lines.push("  advance_rip");
+  // An instruction-caused exit: the handler that emulates it skips the instruction.
+  if (reason.instructionCaused) lines.push("  advance_rip");
   if (reason.name === "HLT") lines.push("  halt");
   lines.push("}");
   return lines.join("\n");
@@ -292,7 +277,7 @@ function lintDeadHandlers(program: Program, options: LintOptions, out: Diagnosti
     words: effectiveControls(vmcs, program.target),
   }));
   for (const handler of program.handlers.values()) {
-    const condition = REASON_CONDITIONS[handler.reason.name];
+    const condition = REASON_CONDITIONS.get(handler.reason.name);
     if (!condition) continue;
     if (vmcsList.some(({ vmcs, words }) => condition(words, vmcs))) continue;
     const names = [...program.vmcs.keys()].join(", ");
@@ -315,7 +300,7 @@ interface IgnoredRule {
   /** The setting's span if the vmcs has it. */
   span: (vmcs: VmcsIR) => Span | undefined;
   what: string;
-  needs: readonly [ControlWord, string];
+  needs: ControlRef;
   consequence: string;
 }
 
@@ -324,7 +309,7 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     code: "TL320",
     span: (v) => v.ioTraps[0]?.span,
     what: "io trap",
-    needs: ["proc", "use_io_bitmaps"],
+    needs: CONTROL.proc.use_io_bitmaps,
     consequence:
       "the I/O bitmaps are not used (every port exits with unconditional_io_exiting, none without it)",
   },
@@ -332,28 +317,28 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     code: "TL321",
     span: (v) => v.msrTraps[0]?.span,
     what: "msr trap",
-    needs: ["proc", "use_msr_bitmaps"],
+    needs: CONTROL.proc.use_msr_bitmaps,
     consequence: "the MSR bitmap is not used: every RDMSR and WRMSR exits",
   },
   {
     code: "TL322",
     span: (v) => v.ple?.span,
     what: "ple",
-    needs: ["proc2", "pause_loop_exiting"],
+    needs: CONTROL.proc2.pause_loop_exiting,
     consequence: "PLE_GAP and PLE_WINDOW are not used",
   },
   {
     code: "TL323",
     span: (v) => v.preemptionTimer?.span,
     what: "preemption_timer",
-    needs: ["pin", "activate_vmx_preemption_timer"],
+    needs: CONTROL.pin.activate_vmx_preemption_timer,
     consequence: "the VMX-preemption timer does not count down",
   },
   {
     code: "TL324",
     span: (v) => v.eptSpan ?? v.eptp?.span,
     what: "ept",
-    needs: ["proc2", "enable_ept"],
+    needs: CONTROL.proc2.enable_ept,
     consequence:
       "guest-physical addresses are not translated through EPT, so no EPT violation or misconfiguration occurs",
   },
@@ -361,21 +346,21 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     code: "TL325",
     span: (v) => v.cr3Targets[0]?.span,
     what: "cr3_targets",
-    needs: ["proc", "cr3_load_exiting"],
+    needs: CONTROL.proc.cr3_load_exiting,
     consequence: "MOV to CR3 does not exit anyway",
   },
   {
     code: "TL326",
     span: (v) => v.postedInterruptVector?.span,
     what: "posted_interrupt_vector",
-    needs: ["pin", "process_posted_interrupts"],
+    needs: CONTROL.pin.process_posted_interrupts,
     consequence: "interrupts are not posted",
   },
   {
     code: "TL327",
     span: (v) => v.vtpr?.span,
     what: "vtpr",
-    needs: ["proc", "use_tpr_shadow"],
+    needs: CONTROL.proc.use_tpr_shadow,
     consequence: "there is no virtual-APIC page and VTPR is not compared with the TPR threshold",
   },
 ];
@@ -385,11 +370,11 @@ function lintIgnoredSettings(program: Program, out: Diagnostic[]): void {
     const words = effectiveControls(vmcs, program.target);
     for (const rule of IGNORED_SETTINGS) {
       const span = rule.span(vmcs);
-      if (!span || on(words, rule.needs[0], rule.needs[1])) continue;
+      if (!span || isControlSet(words, rule.needs)) continue;
       out.push({
         severity: "warning",
         code: rule.code,
-        message: `${rule.what} has no effect: ${rule.needs[1]} (${rule.needs[0]}) is 0, so ${rule.consequence}`,
+        message: `${rule.what} has no effect: ${rule.needs.name} (${rule.needs.word}) is 0, so ${rule.consequence}`,
         span,
         related: [{ span: vmcs.nameSpan, message: `vmcs ${vmcs.name}` }],
         reference:

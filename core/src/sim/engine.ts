@@ -13,6 +13,7 @@
  * of the handler.
  */
 
+import { EXIT } from "../vmx/exitReasons";
 import { EventHeap } from "./heap";
 import { LogHistogram } from "./histogram";
 import {
@@ -89,7 +90,7 @@ const INJECT_QUEUE = 8;
 const REPEAT_DEPTH = 8;
 /** glibc's lock elision retries a transaction a few times before taking the lock. */
 const TSX_RETRIES = 3;
-const REASON_PAUSE = 40;
+const REASON_PAUSE = EXIT.PAUSE_INSTRUCTION;
 const MAX_MARKERS = 1 << 18;
 /**
  * Bounds that keep one step short (for simulateAsync's slices and the event budget) without

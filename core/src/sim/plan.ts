@@ -12,7 +12,9 @@ import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../ana
 import type { ExitDecision } from "../analysis/types";
 import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
 import type { Position, Span } from "../source";
-import { exitReasonByCode } from "../vmx/exitReasons";
+import { preemptionTimerRate } from "../vmx/capabilities";
+import { CONTROL, isControlSet } from "../vmx/controls";
+import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
 import type { TimelineSource } from "./timeline";
 
 // Bytecode operations of a guest source.
@@ -233,18 +235,6 @@ function straightPlans(
   };
 }
 
-const REASON_EXTERNAL_INTERRUPT = 1;
-const REASON_PREEMPTION_TIMER = 52;
-
-// Control bits (SDM Vol. 3C §25.6; vmx-facts §2a–2e).
-const PIN_PREEMPTION_TIMER = 1n << 6n;
-const PIN_POSTED_INTERRUPTS = 1n << 7n;
-const PROC_PAUSE_EXITING = 1n << 30n;
-const PROC2_PAUSE_LOOP_EXITING = 1n << 10n;
-const EXIT_SAVE_PREEMPTION_TIMER = 1n << 22n;
-
-const MEMORY_EXIT_CODES = new Set<number>([48, 49, 44, 56, 62, 45]); // EPT_VIOLATION, EPT_MISCONFIG, APIC_ACCESS, APIC_WRITE, PML_FULL, EOI_INDUCED
-
 /** Handler outcomes beyond this many are merged into their mean (deeply nested branches). */
 const MAX_OUTCOMES = 64;
 
@@ -329,7 +319,7 @@ export function compileGuest(
       userspace: new Float64Array(n),
       halt: new Uint8Array(n),
       wake: new Float64Array(n),
-      memoryAccess: MEMORY_EXIT_CODES.has(code),
+      memoryAccess: def?.memoryAccess === true,
       kicks: new Uint8Array(n),
       injects: [],
       hasEffects: false,
@@ -373,8 +363,8 @@ export function compileGuest(
   // PAUSE-loop exiting in force for a CPL-0 spin: secondary bit 10, PAUSE exiting (primary bit
   // 30) 0 (it would take precedence), and a non-zero PLE_Gap (SDM Vol. 3C §26.1.3).
   const pleActive =
-    (controls.proc2 & PROC2_PAUSE_LOOP_EXITING) !== 0n &&
-    (controls.proc & PROC_PAUSE_EXITING) === 0n &&
+    isControlSet(controls, CONTROL.proc2.pause_loop_exiting) &&
+    !isControlSet(controls, CONTROL.proc.pause_exiting) &&
     lookup.pleGap > 0;
   const pleWindow = Math.max(1, lookup.pleWindow);
   let opCtx: ExitContext = ctx;
@@ -462,7 +452,7 @@ export function compileGuest(
     }
   };
 
-  const posted = (controls.pin & PIN_POSTED_INTERRUPTS) !== 0n;
+  const posted = isControlSet(controls, CONTROL.pin.process_posted_interrupts);
   const sources: SourcePlan[] = guest.sources.map((s) => {
     const start = op.length;
     // An irq handler's `eoi` signals its own vector (the EOI-exit bitmap decides on it).
@@ -547,10 +537,14 @@ export function compileGuest(
   // PREEMPTION_TIMER, see decideDelivery); otherwise the VMCS value is the hypervisor's own
   // countdown of guest time.
   const guestHasTimer = guest.sources.some((s) => s.kind === "timer");
-  if ((controls.pin & PIN_PREEMPTION_TIMER) !== 0n && vmcs.preemptionTimer && !guestHasTimer) {
-    const rate = Number(target.msrs.IA32_VMX_MISC & 0x1fn);
+  if (
+    isControlSet(controls, CONTROL.pin.activate_vmx_preemption_timer) &&
+    vmcs.preemptionTimer &&
+    !guestHasTimer
+  ) {
+    const rate = preemptionTimerRate(target.msrs);
     preemptionTimerCycles = Math.max(1, vmcs.preemptionTimer.ticks) * 2 ** rate;
-    preemptionTimerExit = exitPlan(REASON_PREEMPTION_TIMER);
+    preemptionTimerExit = exitPlan(EXIT.PREEMPTION_TIMER);
   }
 
   return {
@@ -569,11 +563,11 @@ export function compileGuest(
     timelineSources,
     idle: guest.idle,
     idleExit,
-    externalInterruptExit: exitPlan(REASON_EXTERNAL_INTERRUPT),
+    externalInterruptExit: exitPlan(EXIT.EXTERNAL_INTERRUPT),
     haltWakeCycles: costs.halt_wake?.cycles ?? 0,
     preemptionTimerCycles,
     preemptionTimerExit,
-    preemptionTimerSaved: (controls.exit & EXIT_SAVE_PREEMPTION_TIMER) !== 0n,
+    preemptionTimerSaved: isControlSet(controls, CONTROL.exit.save_vmx_preemption_timer_value),
     pleWindow,
     straight: straightPlans(sources, exits, op, a, f, opSource),
     coalesce,

@@ -24,9 +24,15 @@ const SDM_PROC3 = "SDM Vol. 3C §25.6.2 Table 25-8";
 const SDM_EXIT = "SDM Vol. 3C §25.7.1";
 const SDM_ENTRY = "SDM Vol. 3C §25.8.1";
 
-type Row = [name: string, bit: number, sdmName: string, linuxMacro: string | undefined, meaning: string];
+type Row = readonly [
+  name: string,
+  bit: number,
+  sdmName: string,
+  linuxMacro: string | undefined,
+  meaning: string,
+];
 
-function build(word: ControlWord, sdmSection: string, bitSource: string, rows: Row[]): ControlDef[] {
+function build(word: ControlWord, sdmSection: string, bitSource: string, rows: readonly Row[]): ControlDef[] {
   return rows.map(([name, bit, sdmName, linuxMacro, meaning]) => {
     const fromLinux = linuxMacro !== undefined;
     const def: ControlDef = {
@@ -42,7 +48,7 @@ function build(word: ControlWord, sdmSection: string, bitSource: string, rows: R
   });
 }
 
-const PIN: ControlDef[] = build("pin", SDM_PIN, `${LINUX_FEAT} / ${LINUX_VMX_H}`, [
+const PIN_ROWS = [
   [
     "external_interrupt_exiting",
     0,
@@ -78,9 +84,10 @@ const PIN: ControlDef[] = build("pin", SDM_PIN, `${LINUX_FEAT} / ${LINUX_VMX_H}`
     "PIN_BASED_POSTED_INTR",
     "Interrupts with the posted-interrupt notification vector are processed by updating the virtual-APIC page from the posted-interrupt descriptor instead of exiting.",
   ],
-]);
+] as const satisfies readonly Row[];
+const PIN: ControlDef[] = build("pin", SDM_PIN, `${LINUX_FEAT} / ${LINUX_VMX_H}`, PIN_ROWS);
 
-const PROC: ControlDef[] = build("proc", SDM_PROC, `${LINUX_FEAT} / ${LINUX_VMX_H}`, [
+const PROC_ROWS = [
   [
     "interrupt_window_exiting",
     2,
@@ -199,9 +206,10 @@ const PROC: ControlDef[] = build("proc", SDM_PROC, `${LINUX_FEAT} / ${LINUX_VMX_
     "CPU_BASED_ACTIVATE_SECONDARY_CONTROLS",
     "The secondary processor-based VM-execution controls are used; if 0 they are treated as all 0.",
   ],
-]);
+] as const satisfies readonly Row[];
+const PROC: ControlDef[] = build("proc", SDM_PROC, `${LINUX_FEAT} / ${LINUX_VMX_H}`, PROC_ROWS);
 
-const PROC2: ControlDef[] = build("proc2", SDM_PROC2, `${LINUX_FEAT} / ${LINUX_VMX_H}`, [
+const PROC2_ROWS = [
   [
     "virtualize_apic_accesses",
     0,
@@ -412,9 +420,10 @@ const PROC2: ControlDef[] = build("proc2", SDM_PROC2, `${LINUX_FEAT} / ${LINUX_V
     "SECONDARY_EXEC_NOTIFY_VM_EXITING",
     "A VM exit (reason 75) occurs if the processor stays in a window without an instruction boundary longer than the notify window.",
   ],
-]);
+] as const satisfies readonly Row[];
+const PROC2: ControlDef[] = build("proc2", SDM_PROC2, `${LINUX_FEAT} / ${LINUX_VMX_H}`, PROC2_ROWS);
 
-const PROC3: ControlDef[] = build("proc3", SDM_PROC3, `${LINUX_FEAT} / ${LINUX_VMX_H}`, [
+const PROC3_ROWS = [
   ["loadiwkey_exiting", 0, "LOADIWKEY exiting", undefined, "Executions of LOADIWKEY cause VM exits."],
   [
     "enable_hlat",
@@ -444,9 +453,10 @@ const PROC3: ControlDef[] = build("proc3", SDM_PROC3, `${LINUX_FEAT} / ${LINUX_V
     "TERTIARY_EXEC_IPI_VIRT",
     "Writes to the ICR that send a fixed-mode IPI are virtualized through the PID-pointer table without a VM exit.",
   ],
-]);
+] as const satisfies readonly Row[];
+const PROC3: ControlDef[] = build("proc3", SDM_PROC3, `${LINUX_FEAT} / ${LINUX_VMX_H}`, PROC3_ROWS);
 
-const EXIT: ControlDef[] = build("exit", SDM_EXIT, LINUX_VMX_H, [
+const EXIT_ROWS = [
   [
     "save_debug_controls",
     2,
@@ -519,9 +529,10 @@ const EXIT: ControlDef[] = build("exit", SDM_EXIT, LINUX_VMX_H, [
     "VM_EXIT_CLEAR_IA32_RTIT_CTL",
     "IA32_RTIT_CTL is cleared on VM exit.",
   ],
-]);
+] as const satisfies readonly Row[];
+const EXIT: ControlDef[] = build("exit", SDM_EXIT, LINUX_VMX_H, EXIT_ROWS);
 
-const ENTRY: ControlDef[] = build("entry", SDM_ENTRY, LINUX_VMX_H, [
+const ENTRY_ROWS = [
   [
     "load_debug_controls",
     2,
@@ -592,7 +603,8 @@ const ENTRY: ControlDef[] = build("entry", SDM_ENTRY, LINUX_VMX_H, [
     "VM_ENTRY_LOAD_IA32_RTIT_CTL",
     "IA32_RTIT_CTL is loaded from the guest-state area on VM entry.",
   ],
-]);
+] as const satisfies readonly Row[];
+const ENTRY: ControlDef[] = build("entry", SDM_ENTRY, LINUX_VMX_H, ENTRY_ROWS);
 
 export const CONTROL_WORDS: readonly ControlWord[] = ["pin", "proc", "proc2", "proc3", "exit", "entry"];
 
@@ -669,4 +681,53 @@ export const CONTROL_WORD_FIELD: Record<ControlWord, string> = {
 /** Bit mask of a control as a bigint (the tertiary word is 64 bits wide). */
 export function controlMask(control: ControlDef): bigint {
   return 1n << BigInt(control.bit);
+}
+
+/** The language names of each word's controls, from the rows above: a typo is a compile error. */
+export interface ControlNames {
+  pin: (typeof PIN_ROWS)[number][0];
+  proc: (typeof PROC_ROWS)[number][0];
+  proc2: (typeof PROC2_ROWS)[number][0];
+  proc3: (typeof PROC3_ROWS)[number][0];
+  exit: (typeof EXIT_ROWS)[number][0];
+  entry: (typeof ENTRY_ROWS)[number][0];
+}
+
+/** A control resolved to its word and bit mask once (tests on hot paths are one AND). */
+export interface ControlRef {
+  readonly name: string;
+  readonly word: ControlWord;
+  readonly mask: bigint;
+  /** The SDM's name ("HLT exiting"), for rule texts. */
+  readonly sdmName: string;
+}
+
+/** The six control words as the CPU sees them (or as written), one bigint per word. */
+export type ControlWords = Record<ControlWord, bigint>;
+
+function refsOf<W extends ControlWord>(word: W): { readonly [name in ControlNames[W]]: ControlRef } {
+  const refs: Record<string, ControlRef> = {};
+  for (const def of BY_WORD[word])
+    refs[def.name] = Object.freeze({ name: def.name, word, mask: controlMask(def), sdmName: def.sdmName });
+  return Object.freeze(refs) as { readonly [name in ControlNames[W]]: ControlRef };
+}
+
+/**
+ * Every control as a resolved reference, by word and name: `CONTROL.proc.hlt_exiting`. The one
+ * way to name a control in the engine: an unknown name or a name in the wrong word does not
+ * compile, so a typo cannot silently read as 0.
+ */
+export const CONTROL: { readonly [W in ControlWord]: { readonly [name in ControlNames[W]]: ControlRef } } =
+  Object.freeze({
+    pin: refsOf("pin"),
+    proc: refsOf("proc"),
+    proc2: refsOf("proc2"),
+    proc3: refsOf("proc3"),
+    exit: refsOf("exit"),
+    entry: refsOf("entry"),
+  });
+
+/** Whether a control is 1 in the given control words (effective words: analysis/effective.ts). */
+export function isControlSet(words: Readonly<ControlWords>, control: ControlRef): boolean {
+  return (words[control.word] & control.mask) !== 0n;
 }

@@ -8,17 +8,45 @@
  * Lookup accepts the Linux name, the `EXIT_REASON_` prefixed form, any alias (older Linux,
  * Bochs or kvm-unit-tests spelling), case-insensitively.
  */
-import type { ExitReasonDef } from "./types";
+import type { ExitCause, ExitReasonDef } from "./types";
 
 const L_UAPI = "L-uapi (Linux arch/x86/include/uapi/asm/vmx.h)";
 const BOCHS = "Bochs bochs/cpu/vmx.h enum VMX_vmexit_reason";
 const SDM = "SDM Vol. 3D App. C Table C-1";
 
-type Row = [code: number, name: string, meaning: string, source?: string, aliases?: string[]];
+/**
+ * What causes an exit with this reason, the classification of SDM Vol. 3D App. C's descriptions
+ * (editions from 2023; the same appendix in older editions):
+ * - "instruction": guest software attempted to execute an instruction (SDM Vol. 3C §26.1,
+ *   "Instructions That Cause VM Exits"; pre-2023 editions §25.1). The VM-exit instruction-length
+ *   field is valid and a handler that emulates the instruction advances RIP past it.
+ * - "memory": a guest memory access: EPT violation and misconfiguration (§29.3.3, pre-2023
+ *   §28.2.3), SPP-related events (§29.3.4), PML-full (§29.3.6, pre-2023 §28.2.6), APIC-access,
+ *   APIC-write and EOI-induced exits of the virtualized APIC page (§30.4 / §30.1.4, pre-2023
+ *   §29.4 / §29.1.4). Inside an RTM transaction such an access is taken before the abort.
+ * - "event": an event or condition not tied to executing one instruction (exceptions, interrupts,
+ *   windows, timers, signals, task switches: §26.2, pre-2023 §25.2).
+ * - "entry-failure": a VM-entry failure, reported with bit 31 of the exit reason set (§27.8,
+ *   pre-2023 §26.8).
+ */
+const INSTRUCTION = "instruction";
+const MEMORY = "memory";
+const EVENT = "event";
+const ENTRY_FAILURE = "entry-failure";
 
-const ROWS: Row[] = [
+type Row = readonly [
+  code: number,
+  cause: ExitCause,
+  name: string,
+  meaning: string,
+  source?: string,
+  aliases?: readonly string[],
+];
+
+const ROWS = [
   [
     0,
+    EVENT,
     "EXCEPTION_NMI",
     "Exception or non-maskable interrupt: an exception whose bit is set in the exception bitmap, or an NMI with NMI exiting = 1.",
     undefined,
@@ -26,14 +54,21 @@ const ROWS: Row[] = [
   ],
   [
     1,
+    EVENT,
     "EXTERNAL_INTERRUPT",
     "An external interrupt arrived and the external-interrupt exiting control was 1.",
   ],
-  [2, "TRIPLE_FAULT", "The logical processor encountered an exception while delivering a double fault."],
-  [3, "INIT_SIGNAL", "An INIT signal arrived."],
-  [4, "SIPI_SIGNAL", "A SIPI arrived while the logical processor was in the wait-for-SIPI state."],
+  [
+    2,
+    EVENT,
+    "TRIPLE_FAULT",
+    "The logical processor encountered an exception while delivering a double fault.",
+  ],
+  [3, EVENT, "INIT_SIGNAL", "An INIT signal arrived."],
+  [4, EVENT, "SIPI_SIGNAL", "A SIPI arrived while the logical processor was in the wait-for-SIPI state."],
   [
     5,
+    EVENT,
     "IO_SMI",
     "An SMI arrived immediately after retirement of an I/O instruction and caused an SMM VM exit (dual-monitor treatment).",
     `${BOCHS} (VMX_VMEXIT_IO_SMI); KUT x86/vmx.h SMI_IO`,
@@ -41,6 +76,7 @@ const ROWS: Row[] = [
   ],
   [
     6,
+    EVENT,
     "OTHER_SMI",
     "An SMI arrived and caused an SMM VM exit, not immediately after an I/O instruction (dual-monitor treatment).",
     undefined,
@@ -48,6 +84,7 @@ const ROWS: Row[] = [
   ],
   [
     7,
+    EVENT,
     "INTERRUPT_WINDOW",
     "At the beginning of an instruction RFLAGS.IF was 1, events were not blocked, and interrupt-window exiting was 1.",
     `${L_UAPI} (older kernels: EXIT_REASON_PENDING_INTERRUPT)`,
@@ -55,6 +92,7 @@ const ROWS: Row[] = [
   ],
   [
     8,
+    EVENT,
     "NMI_WINDOW",
     "At the beginning of an instruction there was no virtual-NMI blocking, events were not blocked by MOV SS, and NMI-window exiting was 1.",
     undefined,
@@ -62,60 +100,73 @@ const ROWS: Row[] = [
   ],
   [
     9,
+    EVENT,
     "TASK_SWITCH",
     "Guest software attempted a task switch (CALL/JMP/IRET/INT to a task, or a task gate in the IDT).",
   ],
-  [10, "CPUID", "Guest software attempted to execute CPUID (unconditional exit)."],
+  [10, INSTRUCTION, "CPUID", "Guest software attempted to execute CPUID (unconditional exit)."],
   [
     11,
+    INSTRUCTION,
     "GETSEC",
     "Guest software attempted to execute GETSEC (unconditional exit).",
     `${BOCHS} (VMX_VMEXIT_GETSEC); KUT x86/vmx.h`,
   ],
-  [12, "HLT", "Guest software attempted to execute HLT and HLT exiting was 1."],
-  [13, "INVD", "Guest software attempted to execute INVD (unconditional exit)."],
-  [14, "INVLPG", "Guest software attempted to execute INVLPG and INVLPG exiting was 1."],
-  [15, "RDPMC", "Guest software attempted to execute RDPMC and RDPMC exiting was 1."],
-  [16, "RDTSC", "Guest software attempted to execute RDTSC and RDTSC exiting was 1."],
+  [12, INSTRUCTION, "HLT", "Guest software attempted to execute HLT and HLT exiting was 1."],
+  [13, INSTRUCTION, "INVD", "Guest software attempted to execute INVD (unconditional exit)."],
+  [14, INSTRUCTION, "INVLPG", "Guest software attempted to execute INVLPG and INVLPG exiting was 1."],
+  [15, INSTRUCTION, "RDPMC", "Guest software attempted to execute RDPMC and RDPMC exiting was 1."],
+  [16, INSTRUCTION, "RDTSC", "Guest software attempted to execute RDTSC and RDTSC exiting was 1."],
   [
     17,
+    INSTRUCTION,
     "RSM",
     "Guest software attempted to execute RSM in SMM (dual-monitor treatment).",
     `${BOCHS} (VMX_VMEXIT_RSM); KUT x86/vmx.h`,
   ],
-  [18, "VMCALL", "VMCALL was executed by guest software (unconditional exit)."],
-  [19, "VMCLEAR", "Guest software attempted to execute VMCLEAR."],
-  [20, "VMLAUNCH", "Guest software attempted to execute VMLAUNCH."],
-  [21, "VMPTRLD", "Guest software attempted to execute VMPTRLD."],
-  [22, "VMPTRST", "Guest software attempted to execute VMPTRST."],
+  [18, INSTRUCTION, "VMCALL", "VMCALL was executed by guest software (unconditional exit)."],
+  [19, INSTRUCTION, "VMCLEAR", "Guest software attempted to execute VMCLEAR."],
+  [20, INSTRUCTION, "VMLAUNCH", "Guest software attempted to execute VMLAUNCH."],
+  [21, INSTRUCTION, "VMPTRLD", "Guest software attempted to execute VMPTRLD."],
+  [22, INSTRUCTION, "VMPTRST", "Guest software attempted to execute VMPTRST."],
   [
     23,
+    INSTRUCTION,
     "VMREAD",
     "Guest software attempted to execute VMREAD (without VMCS shadowing, or the VMREAD-bitmap bit was 1).",
   ],
-  [24, "VMRESUME", "Guest software attempted to execute VMRESUME."],
+  [24, INSTRUCTION, "VMRESUME", "Guest software attempted to execute VMRESUME."],
   [
     25,
+    INSTRUCTION,
     "VMWRITE",
     "Guest software attempted to execute VMWRITE (without VMCS shadowing, or the VMWRITE-bitmap bit was 1).",
   ],
-  [26, "VMOFF", "Guest software attempted to execute VMXOFF.", undefined, ["VMXOFF"]],
-  [27, "VMON", "Guest software attempted to execute VMXON.", undefined, ["VMXON"]],
+  [26, INSTRUCTION, "VMOFF", "Guest software attempted to execute VMXOFF.", undefined, ["VMXOFF"]],
+  [27, INSTRUCTION, "VMON", "Guest software attempted to execute VMXON.", undefined, ["VMXON"]],
   [
     28,
+    INSTRUCTION,
     "CR_ACCESS",
     "Control-register access: MOV to/from CR0, CR3, CR4 or CR8, CLTS or LMSW, as the CR masks and exiting controls require.",
     undefined,
     ["CR_ACCESSES"],
   ],
-  [29, "DR_ACCESS", "Guest software attempted a MOV to or from a debug register and MOV-DR exiting was 1."],
+  [
+    29,
+    INSTRUCTION,
+    "DR_ACCESS",
+    "Guest software attempted a MOV to or from a debug register and MOV-DR exiting was 1.",
+  ],
   [
     30,
+    INSTRUCTION,
     "IO_INSTRUCTION",
     "Guest software attempted IN, INS, OUT or OUTS and the I/O bitmaps or unconditional I/O exiting required an exit.",
   ],
   [
     31,
+    INSTRUCTION,
     "MSR_READ",
     "Guest software attempted RDMSR and the MSR bitmap (or use MSR bitmaps = 0) required an exit.",
     undefined,
@@ -123,6 +174,7 @@ const ROWS: Row[] = [
   ],
   [
     32,
+    INSTRUCTION,
     "MSR_WRITE",
     "Guest software attempted WRMSR and the MSR bitmap (or use MSR bitmaps = 0) required an exit.",
     undefined,
@@ -130,6 +182,7 @@ const ROWS: Row[] = [
   ],
   [
     33,
+    ENTRY_FAILURE,
     "INVALID_STATE",
     "VM-entry failure due to invalid guest state (reported with bit 31 of the exit reason set).",
     undefined,
@@ -137,6 +190,7 @@ const ROWS: Row[] = [
   ],
   [
     34,
+    ENTRY_FAILURE,
     "MSR_LOAD_FAIL",
     "VM-entry failure due to MSR loading (reported with bit 31 of the exit reason set).",
     undefined,
@@ -144,6 +198,7 @@ const ROWS: Row[] = [
   ],
   [
     36,
+    INSTRUCTION,
     "MWAIT_INSTRUCTION",
     "Guest software attempted to execute MWAIT and MWAIT exiting was 1.",
     undefined,
@@ -151,6 +206,7 @@ const ROWS: Row[] = [
   ],
   [
     37,
+    EVENT,
     "MONITOR_TRAP_FLAG",
     "A VM entry with the monitor trap flag control 1 completed an instruction (or injected an event).",
     undefined,
@@ -158,6 +214,7 @@ const ROWS: Row[] = [
   ],
   [
     39,
+    INSTRUCTION,
     "MONITOR_INSTRUCTION",
     "Guest software attempted to execute MONITOR and MONITOR exiting was 1.",
     undefined,
@@ -165,6 +222,7 @@ const ROWS: Row[] = [
   ],
   [
     40,
+    INSTRUCTION,
     "PAUSE_INSTRUCTION",
     "Guest software attempted PAUSE with PAUSE exiting = 1, or a PAUSE loop at CPL 0 exceeded PLE_Window with PAUSE-loop exiting = 1.",
     undefined,
@@ -172,6 +230,7 @@ const ROWS: Row[] = [
   ],
   [
     41,
+    ENTRY_FAILURE,
     "MCE_DURING_VMENTRY",
     "VM-entry failure due to a machine-check event during VM entry (reported with bit 31 of the exit reason set).",
     undefined,
@@ -179,12 +238,19 @@ const ROWS: Row[] = [
   ],
   [
     43,
+    EVENT,
     "TPR_BELOW_THRESHOLD",
     "With use TPR shadow = 1, the virtual TPR dropped below the TPR threshold (MOV to CR8, or TPR virtualization).",
   ],
-  [44, "APIC_ACCESS", "Guest software accessed the APIC-access page and virtualize APIC accesses was 1."],
+  [
+    44,
+    MEMORY,
+    "APIC_ACCESS",
+    "Guest software accessed the APIC-access page and virtualize APIC accesses was 1.",
+  ],
   [
     45,
+    MEMORY,
     "EOI_INDUCED",
     "EOI virtualization was performed for a vector whose bit is set in the EOI-exit bitmap.",
     undefined,
@@ -192,6 +258,7 @@ const ROWS: Row[] = [
   ],
   [
     46,
+    INSTRUCTION,
     "GDTR_IDTR",
     "Guest software attempted LGDT, LIDT, SGDT or SIDT and descriptor-table exiting was 1.",
     undefined,
@@ -199,6 +266,7 @@ const ROWS: Row[] = [
   ],
   [
     47,
+    INSTRUCTION,
     "LDTR_TR",
     "Guest software attempted LLDT, LTR, SLDT or STR and descriptor-table exiting was 1.",
     undefined,
@@ -206,54 +274,67 @@ const ROWS: Row[] = [
   ],
   [
     48,
+    MEMORY,
     "EPT_VIOLATION",
     "An access to a guest-physical address was not allowed by the EPT paging structures.",
   ],
   [
     49,
+    MEMORY,
     "EPT_MISCONFIG",
     "An access to a guest-physical address encountered a misconfigured EPT paging-structure entry.",
     undefined,
     ["EPT_MISCONFIGURATION"],
   ],
-  [50, "INVEPT", "Guest software attempted to execute INVEPT (unconditional exit)."],
-  [51, "RDTSCP", "Guest software attempted RDTSCP with enable RDTSCP and RDTSC exiting both 1."],
+  [50, INSTRUCTION, "INVEPT", "Guest software attempted to execute INVEPT (unconditional exit)."],
+  [51, INSTRUCTION, "RDTSCP", "Guest software attempted RDTSCP with enable RDTSCP and RDTSC exiting both 1."],
   [
     52,
+    EVENT,
     "PREEMPTION_TIMER",
     "The VMX-preemption timer counted down to zero.",
     undefined,
     ["VMX_PREEMPTION_TIMER_EXPIRED", "PREEMPTION_TIMER_EXPIRED"],
   ],
-  [53, "INVVPID", "Guest software attempted to execute INVVPID (unconditional exit)."],
+  [53, INSTRUCTION, "INVVPID", "Guest software attempted to execute INVVPID (unconditional exit)."],
   [
     54,
+    INSTRUCTION,
     "WBINVD",
     "Guest software attempted WBINVD or WBNOINVD and WBINVD exiting was 1.",
     undefined,
     ["WBNOINVD"],
   ],
-  [55, "XSETBV", "Guest software attempted to execute XSETBV (unconditional exit)."],
+  [55, INSTRUCTION, "XSETBV", "Guest software attempted to execute XSETBV (unconditional exit)."],
   [
     56,
+    MEMORY,
     "APIC_WRITE",
     "Guest software completed a write to the virtual-APIC page that must be virtualized by VMM software (trap-like).",
   ],
-  [57, "RDRAND", "Guest software attempted to execute RDRAND and RDRAND exiting was 1."],
-  [58, "INVPCID", "Guest software attempted INVPCID with enable INVPCID and INVLPG exiting both 1."],
+  [57, INSTRUCTION, "RDRAND", "Guest software attempted to execute RDRAND and RDRAND exiting was 1."],
+  [
+    58,
+    INSTRUCTION,
+    "INVPCID",
+    "Guest software attempted INVPCID with enable INVPCID and INVLPG exiting both 1.",
+  ],
   [
     59,
+    INSTRUCTION,
     "VMFUNC",
     "Guest software invoked a VM function that is not enabled or that failed (e.g. EPTP switching with an invalid index).",
   ],
   [
     60,
+    INSTRUCTION,
     "ENCLS",
     "Guest software attempted ENCLS with enable ENCLS exiting = 1 and the ENCLS-exiting bitmap selecting the leaf.",
   ],
-  [61, "RDSEED", "Guest software attempted to execute RDSEED and RDSEED exiting was 1."],
+  [61, INSTRUCTION, "RDSEED", "Guest software attempted to execute RDSEED and RDSEED exiting was 1."],
   [
     62,
+    MEMORY,
     "PML_FULL",
     "The processor attempted to log a guest-physical address while the PML index was outside 0–511 (log full).",
     undefined,
@@ -261,22 +342,26 @@ const ROWS: Row[] = [
   ],
   [
     63,
+    INSTRUCTION,
     "XSAVES",
     "Guest software attempted XSAVES with enable XSAVES/XRSTORS = 1 and a component selected in the XSS-exiting bitmap.",
   ],
   [
     64,
+    INSTRUCTION,
     "XRSTORS",
     "Guest software attempted XRSTORS with enable XSAVES/XRSTORS = 1 and a component selected in the XSS-exiting bitmap.",
   ],
   [
     65,
+    INSTRUCTION,
     "PCONFIG",
     "Guest software attempted PCONFIG with enable PCONFIG = 1 and the PCONFIG-exiting bitmap selecting the leaf.",
     `${BOCHS} (VMX_VMEXIT_PCONFIG)`,
   ],
   [
     66,
+    MEMORY,
     "SPP",
     "A sub-page-permission-related event: a miss or misconfiguration of the SPP table during an SPP-enabled access.",
     `${BOCHS} (VMX_VMEXIT_SPP)`,
@@ -284,28 +369,33 @@ const ROWS: Row[] = [
   ],
   [
     67,
+    INSTRUCTION,
     "UMWAIT",
     "Guest software attempted to execute UMWAIT and RDTSC exiting (with enable user wait and pause) was 1.",
   ],
   [
     68,
+    INSTRUCTION,
     "TPAUSE",
     "Guest software attempted to execute TPAUSE and RDTSC exiting (with enable user wait and pause) was 1.",
   ],
   [
     69,
+    INSTRUCTION,
     "LOADIWKEY",
     "Guest software attempted to execute LOADIWKEY and LOADIWKEY exiting (tertiary bit 0) was 1.",
     `${BOCHS} (VMX_VMEXIT_LOADIWKEY)`,
   ],
   [
     70,
+    INSTRUCTION,
     "ENCLV",
     "Guest software attempted ENCLV with enable ENCLV exiting = 1 and the ENCLV-exiting bitmap selecting the leaf.",
     `${BOCHS} (VMX_VMEXIT_ENCLV); older Linux EXIT_REASON_ENCLV 70 (sean-jc/linux)`,
   ],
   [
     72,
+    INSTRUCTION,
     "ENQCMD_PASID",
     "ENQCMD found no valid guest-to-host PASID translation (PASID translation miss).",
     `${BOCHS} (VMX_VMEXIT_ENQCMD_PASID)`,
@@ -313,6 +403,7 @@ const ROWS: Row[] = [
   ],
   [
     73,
+    INSTRUCTION,
     "ENQCMDS_PASID",
     "ENQCMDS found no valid guest-to-host PASID translation (PASID translation miss).",
     `${BOCHS} (VMX_VMEXIT_ENQCMDS_PASID)`,
@@ -320,11 +411,13 @@ const ROWS: Row[] = [
   ],
   [
     74,
+    EVENT,
     "BUS_LOCK",
     "A guest instruction acquired a bus lock and VMM bus-lock detection was 1 (trap-like, after the instruction).",
   ],
   [
     75,
+    EVENT,
     "NOTIFY",
     "The processor was prevented from reaching an instruction boundary for longer than the notify window (instruction timeout).",
     `${L_UAPI}; Bochs calls it VMX_VMEXIT_INSTRUCTION_TIMEOUT`,
@@ -332,37 +425,43 @@ const ROWS: Row[] = [
   ],
   [
     76,
+    INSTRUCTION,
     "SEAMCALL",
     "Guest software attempted to execute SEAMCALL (unconditional exit).",
     `Linux patch "SEAMCALL and TDCALL unconditionally VM-Exit" (lore 20251016182148.69085-2-seanjc@google.com); ${BOCHS}`,
   ],
-  [77, "TDCALL", "Guest software attempted to execute TDCALL (unconditional exit)."],
+  [77, INSTRUCTION, "TDCALL", "Guest software attempted to execute TDCALL (unconditional exit)."],
   [
     78,
+    INSTRUCTION,
     "RDMSRLIST",
     "Guest software attempted RDMSRLIST and an MSR in the list required an exit.",
     `${BOCHS} (VMX_VMEXIT_RDMSRLIST)`,
   ],
   [
     79,
+    INSTRUCTION,
     "WRMSRLIST",
     "Guest software attempted WRMSRLIST and an MSR in the list required an exit.",
     `${BOCHS} (VMX_VMEXIT_WRMSRLIST)`,
   ],
   [
     80,
+    INSTRUCTION,
     "URDMSR",
     "Guest software attempted URDMSR (user-mode RDMSR) and the MSR bitmap required an exit.",
     `${BOCHS} (VMX_VMEXIT_URDMSR)`,
   ],
   [
     81,
+    INSTRUCTION,
     "UWRMSR",
     "Guest software attempted UWRMSR (user-mode WRMSR) and the MSR bitmap required an exit.",
     `${BOCHS} (VMX_VMEXIT_UWRMSR)`,
   ],
   [
     84,
+    INSTRUCTION,
     "MSR_READ_IMM",
     "Guest software attempted RDMSR with an immediate MSR index and the MSR bitmap required an exit.",
     `Linux KVM patch adding EXIT_REASON_MSR_READ_IMM 84 to uapi vmx.h; ${BOCHS} (VMX_VMEXIT_RDMSR_IMM)`,
@@ -370,23 +469,45 @@ const ROWS: Row[] = [
   ],
   [
     85,
+    INSTRUCTION,
     "MSR_WRITE_IMM",
     "Guest software attempted WRMSRNS with an immediate MSR index and the MSR bitmap required an exit.",
     `Linux KVM patch adding EXIT_REASON_MSR_WRITE_IMM 85 to uapi vmx.h; ${BOCHS} calls it VMX_VMEXIT_WRMSRNS`,
     ["WRMSRNS", "WRMSRNS_IMM", "WRMSR_IMM"],
   ],
-];
+] as const satisfies readonly Row[];
 
-export const EXIT_REASONS: readonly ExitReasonDef[] = ROWS.map(([code, name, meaning, source, aliases]) => {
-  const def: ExitReasonDef = {
-    code,
-    name,
-    meaning,
-    source: `${source ?? `${L_UAPI} EXIT_REASON_${name}`}; ${SDM}`,
-  };
-  if (aliases) def.aliases = aliases;
-  return def;
-});
+export const EXIT_REASONS: readonly ExitReasonDef[] = (ROWS as readonly Row[]).map(
+  ([code, cause, name, meaning, source, aliases]) => {
+    const def: ExitReasonDef = {
+      code,
+      name,
+      cause,
+      instructionCaused: cause === INSTRUCTION,
+      memoryAccess: cause === MEMORY,
+      meaning,
+      source: `${source ?? `${L_UAPI} EXIT_REASON_${name}`}; ${SDM}`,
+    };
+    if (aliases) def.aliases = [...aliases];
+    return def;
+  },
+);
+
+/** Every exit-reason name of the table (Linux's, prefix dropped): a typo is a compile error. */
+export type ExitReasonName = (typeof ROWS)[number][2];
+
+/**
+ * The basic exit-reason numbers by name, read from the table above: callers write
+ * `EXIT.EPT_MISCONFIG`, never 49.
+ */
+export const EXIT: { readonly [name in ExitReasonName]: number } = Object.freeze(
+  Object.fromEntries(EXIT_REASONS.map((r) => [r.name, r.code])) as Record<ExitReasonName, number>,
+);
+
+/** The reason with that name; unlike `exitReasonByName` the name is checked at compile time. */
+export function exitReason(name: ExitReasonName): ExitReasonDef {
+  return BY_CODE.get(EXIT[name])!;
+}
 
 /** Bit 31 of VM_EXIT_REASON: VM-entry failure (L-uapi VMX_EXIT_REASONS_FAILED_VMENTRY). */
 export const EXIT_REASON_FAILED_VMENTRY = 0x80000000;

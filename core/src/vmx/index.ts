@@ -3,6 +3,7 @@ export * from "./capabilities";
 export * from "./controls";
 export * from "./exceptions";
 export * from "./exitReasons";
+export * from "./instructions";
 export * from "./kvmDefaults";
 export * from "./msrs";
 export * from "./profiles";

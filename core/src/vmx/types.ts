@@ -22,11 +22,19 @@ export interface ControlDef {
   source: string;
 }
 
+/** What causes an exit with a reason (exitReasons.ts says where each class comes from). */
+export type ExitCause = "instruction" | "memory" | "event" | "entry-failure";
+
 export interface ExitReasonDef {
   /** Basic exit reason (bits 15:0 of VM_EXIT_REASON). */
   code: number;
   /** Linux name without EXIT_REASON_: "EPT_MISCONFIG". Reasons Linux does not name use Bochs' name. */
   name: string;
+  cause: ExitCause;
+  /** cause = "instruction": the guest attempted to execute an instruction (exit length valid). */
+  instructionCaused: boolean;
+  /** cause = "memory": a guest memory access (EPT, SPP, PML, virtual-APIC page). */
+  memoryAccess: boolean;
   /** SDM Appendix C meaning, one sentence. */
   meaning: string;
   source: string;
