@@ -8,7 +8,7 @@
  * parser and completion read too.
  */
 
-import type { Item, Statement, Value } from "../lang/ast";
+import type { Ident, Item, Statement, Value } from "../lang/ast";
 import { keywordSpanOf } from "../lang/ast";
 import { DIMENSION_EXAMPLES, type Dimension, toBaseUnit, UNITS } from "../lang/units";
 import type { CodeFix, Span } from "../source";
@@ -250,6 +250,41 @@ export function choice<W extends string>(
 }
 
 /**
+ * A name (of a path, an irq, a fn, a VMCS field): the identifier, or undefined (diagnosed:
+ * `missing` at `at`, or an item that is not an identifier).
+ */
+export function identifier(
+  ctx: LowerContext,
+  item: Item | undefined,
+  after: string,
+  at: Span,
+  messages: { expected: string; missing?: string },
+): Ident | undefined {
+  if (item?.kind === "Ident") return item;
+  if (item === undefined)
+    ctx.error("TL201", `expected ${messages.missing ?? messages.expected} after \`${after}\``, at);
+  else ctx.wrongItem(item, messages.expected, after);
+  return undefined;
+}
+
+/**
+ * `KEYWORD NAME = VALUE` (`field`, and the target's `msr` and `cost`): the name and the value
+ * item, or undefined (diagnosed at the statement).
+ */
+export function assignment(
+  ctx: LowerContext,
+  statement: Statement,
+  valueWord: string,
+): { name: Ident; value: Item } | undefined {
+  const [name, eq, value] = statement.items;
+  if (name?.kind !== "Ident" || eq?.kind !== "Punct" || eq.text !== "=" || value === undefined) {
+    ctx.error("TL201", `expected \`${statement.keyword} NAME = ${valueWord}\``, statement);
+    return undefined;
+  }
+  return { name, value };
+}
+
+/**
  * `WORD VALUE WORD VALUE …` items (pf_error_code, cr0, ple, eptp, irq), from `firstItem` on:
  * word → value item, flag → null; undefined (diagnosed) at the first item that is neither.
  */
@@ -285,13 +320,18 @@ export function keywordArgs(
   return out;
 }
 
-/** An exception vector by mnemonic (`#PF`) or number (0–maxVector). */
+/** An exception vector by mnemonic (`#PF`) or number (0–maxVector); a missing one is reported at `at`. */
 export function exceptionVector(
   ctx: LowerContext,
-  item: Item,
+  item: Item | undefined,
   after: string,
   maxVector: number,
+  at?: Span,
 ): number | undefined {
+  if (item === undefined) {
+    if (at !== undefined) ctx.error("TL201", `expected an exception vector after \`${after}\``, at);
+    return undefined;
+  }
   if (item.kind === "Exception") {
     const exception = exceptionByMnemonic(item.mnemonic);
     if (exception === undefined) {
@@ -332,12 +372,17 @@ export function portRange(ctx: LowerContext, item: Item, after: string): [number
   return undefined;
 }
 
-/** An MSR by name or number; undefined (diagnosed) when unknown. */
+/** An MSR by name or number; undefined (diagnosed) when unknown, or missing (reported at `at`). */
 export function msrIndex(
   ctx: LowerContext,
-  item: Item,
+  item: Item | undefined,
   after: string,
+  at?: Span,
 ): { index: number; name?: string } | undefined {
+  if (item === undefined) {
+    if (at !== undefined) ctx.error("TL201", `expected an MSR name or number after \`${after}\``, at);
+    return undefined;
+  }
   if (item.kind === "Ident") {
     const msr = msrByName(item.name);
     if (msr === undefined) {

@@ -12,8 +12,9 @@ import type { LowerContext } from "../context";
 import type { VmcsIR } from "../ir";
 import type { StatementLowerer } from "./table";
 
-const IO_WORDS = argumentWords("vmcs", "io");
+const IO_LEAD = [argumentWords("vmcs", "io").lead!];
 const MSR_WORDS = argumentWords("vmcs", "msr");
+const MSR_LEAD = [MSR_WORDS.lead!];
 const MSR_ACCESS = MSR_WORDS.choice!;
 
 /** `exceptions #PF, #UD, 13`: the exception bitmap (a vector's bit set makes it exit). */
@@ -31,20 +32,24 @@ export const exceptionsStatement: StatementLowerer<VmcsIR, void> = {
   },
 };
 
-/** The lead word (`trap`) of `io trap …` / `msr trap …`: whether it is there (diagnosed if not). */
-function leadWord(ctx: LowerContext, statement: Statement, lead: string, missing: string): boolean {
-  const first = statement.items[0];
-  if (first?.kind === "Ident" && first.name === lead) return true;
-  if (first === undefined) ctx.missing(statement, missing);
-  else ctx.wrongItem(first, `\`${lead}\``, statement.keyword);
-  return false;
+/** The lead word (`["trap"]`) of `io trap …` / `msr trap …`: whether it is there (diagnosed if not). */
+function leadWord(
+  ctx: LowerContext,
+  statement: Statement,
+  lead: readonly string[],
+  missing: string,
+): boolean {
+  return (
+    choice(ctx, statement.items[0], lead, statement.keyword, keywordSpanOf(statement), { missing }) !==
+    undefined
+  );
 }
 
 /** `io trap 0x3f8..0x3ff, 0x60`: ports whose bits are set in the I/O bitmaps. */
 export const ioStatement: StatementLowerer<VmcsIR, void> = {
   keywords: ["io"],
   lower(ctx, vmcs, statement) {
-    if (!leadWord(ctx, statement, IO_WORDS.lead!, "`trap` and ports")) return;
+    if (!leadWord(ctx, statement, IO_LEAD, "`trap` and ports")) return;
     const items = statement.items;
     if (items.length === 1) ctx.missing(statement, "ports after `io trap`");
     for (let i = 1; i < items.length; i++) {
@@ -59,7 +64,7 @@ export const ioStatement: StatementLowerer<VmcsIR, void> = {
 export const msrStatement: StatementLowerer<VmcsIR, void> = {
   keywords: ["msr"],
   lower(ctx, vmcs, statement) {
-    if (!leadWord(ctx, statement, MSR_WORDS.lead!, "`trap read|write|rw` and MSRs")) return;
+    if (!leadWord(ctx, statement, MSR_LEAD, "`trap read|write|rw` and MSRs")) return;
     const items = statement.items;
     const trap = items[0]!;
     const mode = choice(ctx, items[1], MSR_ACCESS, "msr trap", trap, { unknown: "MSR access" });

@@ -6,7 +6,7 @@
 
 import { keywordSpanOf } from "../../lang/ast";
 import { vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
-import { u64 } from "../args";
+import { assignment, u64 } from "../args";
 import { itemText, spanOf } from "../context";
 import type { VmcsIR } from "../ir";
 import type { StatementLowerer } from "./table";
@@ -18,11 +18,9 @@ export const READ_ONLY_REFERENCE =
 export const fieldStatement: StatementLowerer<VmcsIR, void> = {
   keywords: ["field"],
   lower(ctx, vmcs, statement) {
-    const [name, eq, value] = statement.items;
-    if (name?.kind !== "Ident" || eq?.kind !== "Punct" || eq.text !== "=" || value === undefined) {
-      ctx.error("TL201", "expected `field NAME = VALUE`", statement);
-      return;
-    }
+    const assigned = assignment(ctx, statement, "VALUE");
+    if (assigned === undefined) return;
+    const { name, value } = assigned;
     const field = vmcsFieldByName(name.name);
     if (field === undefined) {
       ctx.unknown("TL106", "VMCS field", name, vmcsFieldNames());

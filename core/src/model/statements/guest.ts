@@ -8,7 +8,7 @@ import type { GuestDecl, Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords } from "../../lang/grammar";
 import type { Span } from "../../source";
-import { choice, dimensionOf, integer, keywordArgs, rate, seconds } from "../args";
+import { choice, dimensionOf, identifier, integer, keywordArgs, rate, seconds } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { Arrival, GuestIR, GuestSource } from "../ir";
 import type { SymbolDef } from "../symbols";
@@ -22,7 +22,7 @@ const IDLE_MODES = argumentWords("guest", "idle").choice! as readonly ("halt" | 
 const PATH_ARRIVALS = argumentWords("guest", "path").choice!;
 const IRQ_WORDS = argumentWords("guest", "irq");
 const TIMER_MODES = argumentWords("guest", "timer").choice!;
-const RATE_WORD = argumentWords("guest", "ipi").lead!;
+const RATE_WORD = [argumentWords("guest", "ipi").lead!];
 
 /** A guest statement: a source, or undefined (a setting of the guest, or diagnosed). */
 type GuestStatement = StatementLowerer<GuestIR, GuestSource | undefined>;
@@ -62,12 +62,12 @@ const path: GuestStatement = {
   keywords: ["path"],
   lower(ctx, guest, statement) {
     const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
-    const [name, how, value] = statement.items;
-    if (name?.kind !== "Ident") {
-      if (name === undefined) ctx.error("TL201", "expected a name after `path`", keywordSpanOf(statement));
-      else ctx.wrongItem(name, "a path name", "path");
-      return undefined;
-    }
+    const [nameItem, how, value] = statement.items;
+    const name = identifier(ctx, nameItem, "path", keywordSpanOf(statement), {
+      expected: "a path name",
+      missing: "a name",
+    });
+    if (name === undefined) return undefined;
     const arrivalWord = choice(ctx, how, PATH_ARRIVALS, `path ${name.name}`, name, {
       unknown: "arrival",
       expected: "`rate R` or `every T`",
@@ -89,12 +89,11 @@ const irq: GuestStatement = {
   keywords: ["irq"],
   lower(ctx, guest, statement) {
     const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
-    const name = statement.items[0];
-    if (name?.kind !== "Ident") {
-      if (name === undefined) ctx.error("TL201", "expected a name after `irq`", keywordSpanOf(statement));
-      else ctx.wrongItem(name, "an irq name", "irq");
-      return undefined;
-    }
+    const name = identifier(ctx, statement.items[0], "irq", keywordSpanOf(statement), {
+      expected: "an irq name",
+      missing: "a name",
+    });
+    if (name === undefined) return undefined;
     const args = keywordArgs(ctx, statement, IRQ_WORDS.pairs!, IRQ_WORDS.flags!, 1);
     if (args === undefined) return undefined;
     const vectorItem = args.get("vector");
@@ -159,13 +158,11 @@ const ipiNmi: GuestStatement = {
     const keyword = statement.keyword as "ipi" | "nmi";
     const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
     const [how, value] = statement.items;
-    if (how?.kind !== "Ident" || how.name !== RATE_WORD) {
-      if (how === undefined)
-        ctx.error("TL201", `expected \`rate R\` after \`${keyword}\``, keywordSpanOf(statement));
-      else ctx.wrongItem(how, "`rate R`", keyword);
+    if (
+      choice(ctx, how, RATE_WORD, keyword, keywordSpanOf(statement), { expected: "`rate R`" }) === undefined
+    )
       return undefined;
-    }
-    const perSecond = rate(ctx, value, "rate", how);
+    const perSecond = rate(ctx, value, "rate", how!);
     if (perSecond === undefined) return undefined;
     return {
       kind: keyword,

@@ -63,12 +63,7 @@ const msrAccess: GuestOpStatement = {
   keywords: ["rdmsr", "wrmsr"],
   lower(ctx, _guest, statement) {
     const keyword = statement.keyword as "rdmsr" | "wrmsr";
-    const first = statement.items[0];
-    if (first === undefined) {
-      ctx.error("TL201", `expected an MSR name or number after \`${keyword}\``, keywordSpanOf(statement));
-      return undefined;
-    }
-    const msr = msrIndex(ctx, first, keyword);
+    const msr = msrIndex(ctx, statement.items[0], keyword, keywordSpanOf(statement));
     if (msr === undefined) return undefined;
     const span = spanOf(statement);
     return msr.name === undefined
@@ -151,11 +146,7 @@ const exception: GuestOpStatement = {
   lower(ctx, _guest, statement) {
     const [first, second] = statement.items;
     const span = spanOf(statement);
-    if (first === undefined) {
-      ctx.error("TL201", "expected an exception vector after `exception`", keywordSpanOf(statement));
-      return undefined;
-    }
-    const vector = exceptionVector(ctx, first, "exception", 31);
+    const vector = exceptionVector(ctx, first, "exception", 31, keywordSpanOf(statement));
     if (vector === undefined) return undefined;
     if (second === undefined) return { op: "exception", vector, span };
     const errorCode = integer(ctx, second, "an error code", "exception", second, 0, 0xffffffff);

@@ -9,7 +9,7 @@ import { keywordSpanOf } from "../../lang/ast";
 import { exitReasonByCode, exitReasonByName, exitReasonNames } from "../../vmx/exitReasons";
 import type { ExitReasonDef } from "../../vmx/types";
 import { vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
-import { cycles, exceptionVector } from "../args";
+import { cycles, exceptionVector, identifier } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { FnIR, HandlerArm, HandlerOp } from "../ir";
 import { branchArms, repeatBody } from "./blocks";
@@ -32,13 +32,10 @@ const vmcsAccess: HandlerStatement = {
   keywords: ["vmread", "vmwrite"],
   lower(ctx, _inFn, statement) {
     const keyword = statement.keyword as "vmread" | "vmwrite";
-    const first = statement.items[0];
-    if (first === undefined || first.kind !== "Ident") {
-      if (first === undefined)
-        ctx.error("TL201", `expected a VMCS field name after \`${keyword}\``, keywordSpanOf(statement));
-      else ctx.wrongItem(first, "a VMCS field name", keyword);
-      return undefined;
-    }
+    const first = identifier(ctx, statement.items[0], keyword, keywordSpanOf(statement), {
+      expected: "a VMCS field name",
+    });
+    if (first === undefined) return undefined;
     const field = vmcsFieldByName(first.name);
     if (field === undefined) {
       ctx.unknown("TL106", "VMCS field", first, vmcsFieldNames());
@@ -83,12 +80,7 @@ const costOps: HandlerStatement = {
 const inject: HandlerStatement = {
   keywords: ["inject"],
   lower(ctx, _inFn, statement) {
-    const first = statement.items[0];
-    if (first === undefined) {
-      ctx.error("TL201", "expected an exception vector after `inject`", keywordSpanOf(statement));
-      return undefined;
-    }
-    const vector = exceptionVector(ctx, first, "inject", 255);
+    const vector = exceptionVector(ctx, statement.items[0], "inject", 255, keywordSpanOf(statement));
     return vector === undefined ? undefined : { op: "inject", vector, span: spanOf(statement) };
   },
 };
@@ -96,13 +88,10 @@ const inject: HandlerStatement = {
 const call: HandlerStatement = {
   keywords: ["call"],
   lower(ctx, inFn, statement) {
-    const first = statement.items[0];
-    if (first?.kind !== "Ident") {
-      if (first === undefined)
-        ctx.error("TL201", "expected a fn name after `call`", keywordSpanOf(statement));
-      else ctx.wrongItem(first, "a fn name", "call");
-      return undefined;
-    }
+    const first = identifier(ctx, statement.items[0], "call", keywordSpanOf(statement), {
+      expected: "a fn name",
+    });
+    if (first === undefined) return undefined;
     // Resolved now: handlers and fns are lowered once every fn is defined.
     const def = ctx.resolveReference("fn", first, "TL109");
     if (def === undefined) return undefined;

@@ -4,11 +4,11 @@
  * overrides of capability MSRs and costs. Without a `target` line, the default profile.
  */
 
-import type { Statement, TargetDecl } from "../../lang/ast";
+import type { TargetDecl } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { DEFAULT_PROFILE_NAME, PROFILES, profileByName } from "../../vmx/profiles";
 import type { CapabilityMsrName, CostName, CostParam, CpuProfile } from "../../vmx/types";
-import { base, cycles, dimensionOf, u64 } from "../args";
+import { assignment, base, cycles, dimensionOf, u64 } from "../args";
 import type { LowerContext } from "../context";
 import { spanOf } from "../context";
 import type { TargetIR } from "../ir";
@@ -36,24 +36,10 @@ const CAPABILITY_MSR_NAMES: readonly CapabilityMsrName[] = [
   "IA32_VMX_PROCBASED_CTLS3",
 ];
 
-/** `NAME = VALUE`: the name and the value item, or undefined (diagnosed). */
-function assignment(ctx: LowerContext, statement: Statement) {
-  const [name, eq, value] = statement.items;
-  if (name?.kind !== "Ident" || eq?.kind !== "Punct" || eq.text !== "=" || value === undefined) {
-    ctx.error(
-      "TL201",
-      `expected \`${statement.keyword} NAME = ${statement.keyword === "msr" ? "VALUE" : "CYCLES"}\``,
-      statement,
-    );
-    return undefined;
-  }
-  return { name, value };
-}
-
 const msrOverride: StatementLowerer<TargetIR, void> = {
   keywords: ["msr"],
   lower(ctx, target, statement) {
-    const assigned = assignment(ctx, statement);
+    const assigned = assignment(ctx, statement, statement.keyword === "msr" ? "VALUE" : "CYCLES");
     if (assigned === undefined) return;
     const { name, value } = assigned;
     const msrName = CAPABILITY_MSR_NAMES.find((n) => n === name.name.toUpperCase());
@@ -69,7 +55,7 @@ const msrOverride: StatementLowerer<TargetIR, void> = {
 const costOverride: StatementLowerer<TargetIR, void> = {
   keywords: ["cost"],
   lower(ctx, target, statement) {
-    const assigned = assignment(ctx, statement);
+    const assigned = assignment(ctx, statement, statement.keyword === "msr" ? "VALUE" : "CYCLES");
     if (assigned === undefined) return;
     const { name, value } = assigned;
     if (!(name.name in target.profile.costs)) {
