@@ -1,7 +1,10 @@
 /**
  * The statement shapes of each block context: which keywords start statements, how many items
- * each takes, whether it continues on following lines, whether it has a body. The parser uses
- * this for statement extent and for "expected …" messages; completion uses it for keyword lists.
+ * each takes, whether it continues on following lines, whether it has a body, and the words its
+ * arguments are made of. The parser uses this for statement extent and for "expected …"
+ * messages; completion for keyword lists and the words it offers after a keyword; lowering
+ * (core/src/model/statements/) builds its keyword tables against it and reads the argument
+ * words from it, so a word is accepted, diagnosed and completed from this one declaration.
  */
 import type { BlockContext } from "./ast";
 
@@ -19,6 +22,36 @@ export interface StatementShape {
   body?: BlockContext;
   /** Keywords of the block that are items here (`mmio write`: `write` is also an operation). */
   subwords?: readonly string[];
+  /** The words of the arguments, when the statement has any. */
+  words?: ArgumentWords;
+}
+
+/**
+ * The fixed words of a statement's arguments, in the order completion offers them. Numbers,
+ * times, rates and names of things (controls, MSRs, fields) are not words: lowering reads those
+ * with the argument reader (core/src/model/args.ts).
+ */
+export interface ArgumentWords {
+  /** The word the arguments start with (`io trap …`, `msr trap …`, `ipi rate R`). */
+  lead?: string;
+  /** One word of a set (`apic x2apic|xapic`; after `lead`: `msr trap read|write|rw`). */
+  choice?: readonly string[];
+  /** `WORD VALUE` pairs in any order (`ple gap N window N`). */
+  pairs?: readonly string[];
+  /** The words a pair's value may be (`eptp memtype WB|UC`). */
+  pairValues?: Readonly<Record<string, readonly string[]>>;
+  /** Words that stand alone among the pairs (`eptp … accessed_dirty`, `irq … posted`). */
+  flags?: readonly string[];
+}
+
+/** The words completion offers for a statement's arguments: lead, choice, pairs (each with its values) and flags. */
+export function argumentWordList(words: ArgumentWords): string[] {
+  const out: string[] = [];
+  if (words.lead !== undefined) out.push(words.lead);
+  if (words.choice) out.push(...words.choice);
+  for (const pair of words.pairs ?? []) out.push(pair, ...(words.pairValues?.[pair] ?? []));
+  if (words.flags) out.push(...words.flags);
+  return out;
 }
 
 const controlList: StatementShape = { expects: "a control name", maxItems: Infinity, list: true };
@@ -43,18 +76,40 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["exit", controlList],
   ["entry", controlList],
   ["exceptions", { expects: "exception vectors (`#PF` or 0–31)", maxItems: Infinity, list: true }],
-  ["pf_error_code", { expects: "`mask M match V`", maxItems: 4 }],
-  ["io", { expects: "`trap` and ports (`0x3f8..0x3ff`)", maxItems: Infinity, list: true }],
-  ["msr", { expects: "`trap read|write|rw` and MSRs", maxItems: Infinity, list: true }],
-  ["cr0", { expects: "`mask M [shadow S]`", maxItems: 4 }],
-  ["cr4", { expects: "`mask M [shadow S]`", maxItems: 4 }],
+  ["pf_error_code", { expects: "`mask M match V`", maxItems: 4, words: { pairs: ["mask", "match"] } }],
+  [
+    "io",
+    { expects: "`trap` and ports (`0x3f8..0x3ff`)", maxItems: Infinity, list: true, words: { lead: "trap" } },
+  ],
+  [
+    "msr",
+    {
+      expects: "`trap read|write|rw` and MSRs",
+      maxItems: Infinity,
+      list: true,
+      words: { lead: "trap", choice: ["read", "write", "rw"] },
+    },
+  ],
+  ["cr0", { expects: "`mask M [shadow S]`", maxItems: 4, words: { pairs: ["mask", "shadow"] } }],
+  ["cr4", { expects: "`mask M [shadow S]`", maxItems: 4, words: { pairs: ["mask", "shadow"] } }],
   ["cr3_targets", { expects: "CR3-target values", maxItems: Infinity, list: true }],
-  ["ple", { expects: "`gap N window N`", maxItems: 4 }],
+  ["ple", { expects: "`gap N window N`", maxItems: 4, words: { pairs: ["gap", "window"] } }],
   ["preemption_timer", one("a timer value in ticks")],
   ["posted_interrupt_vector", one("a vector number")],
   ["tpr_threshold", one("a TPR threshold (0–15)")],
   ["vtpr", one("the VTPR byte at VM entry (offset 80H of the virtual-APIC page, 0–255)")],
-  ["eptp", { expects: "`memtype WB|UC levels 4|5 [accessed_dirty]`", maxItems: 5 }],
+  [
+    "eptp",
+    {
+      expects: "`memtype WB|UC levels 4|5 [accessed_dirty]`",
+      maxItems: 5,
+      words: {
+        pairs: ["memtype", "levels"],
+        pairValues: { memtype: ["WB", "UC"] },
+        flags: ["accessed_dirty"],
+      },
+    },
+  ],
   ["field", { expects: "`NAME = VALUE`", maxItems: 3 }],
   ["ept", { expects: "`{` and the guest-physical memory map", maxItems: 0, body: "ept" }],
 ]);
@@ -78,13 +133,37 @@ export const HANDLER_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
 
 export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["vcpus", one("a vCPU count")],
-  ["path", { expects: "a name and `rate R` or `every T`", maxItems: 3, body: "guestOps" }],
-  ["irq", { expects: "a name, `vector V` and `rate R`", maxItems: 6, body: "guestOps" }],
-  ["timer", { expects: "`periodic F` or `tickless`", maxItems: 2, body: "guestOps" }],
-  ["ipi", { expects: "`rate R`", maxItems: 2, body: "guestOps" }],
-  ["nmi", { expects: "`rate R`", maxItems: 2, body: "guestOps" }],
-  ["idle", one("`halt`, `poll` or `mwait`")],
-  ["apic", one("`x2apic` or `xapic`")],
+  [
+    "path",
+    {
+      expects: "a name and `rate R` or `every T`",
+      maxItems: 3,
+      body: "guestOps",
+      words: { choice: ["rate", "every"] },
+    },
+  ],
+  [
+    "irq",
+    {
+      expects: "a name, `vector V` and `rate R`",
+      maxItems: 6,
+      body: "guestOps",
+      words: { pairs: ["vector", "rate"], flags: ["posted"] },
+    },
+  ],
+  [
+    "timer",
+    {
+      expects: "`periodic F` or `tickless`",
+      maxItems: 2,
+      body: "guestOps",
+      words: { choice: ["periodic", "tickless"] },
+    },
+  ],
+  ["ipi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
+  ["nmi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
+  ["idle", { ...one("`halt`, `poll` or `mwait`"), words: { choice: ["halt", "poll", "mwait"] } }],
+  ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
 ]);
 
 /** Guest operations that take no operand. */
@@ -115,12 +194,24 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
   ["out", one("a port number")],
   [
     "mmio",
-    { expects: "`read` or `write` and a guest-physical address", maxItems: 2, subwords: ["read", "write"] },
+    {
+      expects: "`read` or `write` and a guest-physical address",
+      maxItems: 2,
+      subwords: ["read", "write"],
+      words: { choice: ["read", "write"] },
+    },
   ],
   ["read", one("a guest-physical address, `cr3` or `cr8`")],
   ["write", one("a guest-physical address")],
   ["exec", one("a guest-physical address")],
-  ["mov", { expects: "`cr0`, `cr3`, `cr4`, `cr8` (and a value) or `dr`", maxItems: 2 }],
+  [
+    "mov",
+    {
+      expects: "`cr0`, `cr3`, `cr4`, `cr8` (and a value) or `dr`",
+      maxItems: 2,
+      words: { choice: ["cr0", "cr3", "cr4", "cr8", "dr"] },
+    },
+  ],
   ["pause_loop", one("a time")],
   ["exception", { expects: "an exception vector (`#PF` or 0–31)", maxItems: 2 }],
   ["dirty", { expects: "a page count and `pages`", maxItems: 2 }],
@@ -142,6 +233,22 @@ export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["msr", { expects: "`NAME = VALUE`", maxItems: 3 }],
   ["cost", { expects: "`NAME = CYCLES`", maxItems: 3 }],
 ]);
+
+/** The permission words of an `ept { RANGE PERMS }` line (docs/language.md, "EPT"). */
+export const EPT_PERMISSIONS = ["rwx", "rw", "r", "rx", "x", "none", "misconfig", "apic"] as const;
+
+/** The metrics an `expect` budget can limit (a percentile is `pNN`; these two are examples). */
+export const BUDGET_METRICS = ["overhead", "exits", "host_cpu", "p50", "p99"] as const;
+
+/**
+ * The argument words of `keyword` in `context`. Read once at module load by the lowerers: a
+ * statement without words is a programming error, thrown then (every test would fail).
+ */
+export function argumentWords(context: BlockContext, keyword: string): ArgumentWords {
+  const words = STATEMENTS[context]?.get(keyword)?.words;
+  if (words === undefined) throw new Error(`\`${keyword}\` in ${context} declares no argument words`);
+  return words;
+}
 
 /** Statement tables of the keyword-led contexts. */
 export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, StatementShape>>> = {

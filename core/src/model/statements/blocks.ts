@@ -1,0 +1,77 @@
+/**
+ * The nested blocks handlers and guests share: `branch { P% [LABEL:] OPS … }` (probability
+ * arms, TL204) and `repeat N { OPS }`. The caller passes how to lower the operations inside.
+ */
+
+import type { Arm, BlockEntry, Statement } from "../../lang/ast";
+import { keywordSpanOf } from "../../lang/ast";
+import type { Span } from "../../source";
+import { base, integer } from "../args";
+import { type LowerContext, spanOf } from "../context";
+
+const MAX_REPEAT = 1_000_000;
+
+/** Each arm of a `branch` with its operations lowered by `lowerOps`, and the probabilities checked. */
+export function branchArms<Op>(
+  ctx: LowerContext,
+  statement: Statement,
+  lowerOps: (entries: readonly BlockEntry[]) => Op[],
+): { probability: number; label: string | undefined; ops: Op[]; span: Span }[] {
+  const armNodes = (statement.body?.entries ?? []).filter((e): e is Arm => e.kind === "Arm");
+  const arms = armNodes.map((arm) => ({
+    probability: armProbability(ctx, arm),
+    label: arm.label?.name,
+    ops: lowerOps(arm.statements),
+    span: spanOf(arm),
+  }));
+  checkArmSum(ctx, armNodes, statement);
+  return arms;
+}
+
+/** `repeat N { OPS }`: the count and the lowered body; undefined (diagnosed) for a bad count. */
+export function repeatBody<Op>(
+  ctx: LowerContext,
+  statement: Statement,
+  lowerOps: (entries: readonly BlockEntry[]) => Op[],
+): { count: number; ops: Op[] } | undefined {
+  const count = integer(
+    ctx,
+    statement.items[0],
+    "a repeat count",
+    "repeat",
+    keywordSpanOf(statement),
+    0,
+    MAX_REPEAT,
+  );
+  // The body is lowered (and diagnosed) even when the count is not valid.
+  const ops = lowerOps(statement.body?.entries ?? []);
+  return count === undefined ? undefined : { count, ops };
+}
+
+function armProbability(ctx: LowerContext, arm: Arm): number {
+  const value = base(arm.probability);
+  if (value === undefined) return 0;
+  if (value < 0 || value > 1) {
+    ctx.error(
+      "TL204",
+      `a probability must be between 0% and 100%, found ${arm.probability.text}`,
+      arm.probability,
+    );
+    return Math.min(1, Math.max(0, value));
+  }
+  return value;
+}
+
+function checkArmSum(ctx: LowerContext, arms: Arm[], statement: Statement): void {
+  let total = 0;
+  for (const arm of arms) total += Math.max(0, base(arm.probability) ?? 0);
+  // Percentages are written with at most a few decimals; allow rounding noise.
+  if (total > 1 + 1e-9) {
+    ctx.error(
+      "TL204",
+      `branch probabilities add up to ${Math.round(total * 1e4) / 100}%, more than 100%`,
+      keywordSpanOf(statement),
+      { related: arms.map((arm) => ({ span: arm.probability, message: arm.probability.text })) },
+    );
+  }
+}

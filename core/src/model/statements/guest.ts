@@ -1,0 +1,260 @@
+/**
+ * `guest NAME on VMCS { … }`: the guest statements (`vcpus`, `idle`, `apic`) and its event
+ * sources (`path`, `irq`, `timer`, `ipi`, `nmi`), each source with its arrival and its guest
+ * operations (guestOps.ts). Sources are named uniquely per guest and listed in the outline.
+ */
+
+import type { GuestDecl, Statement } from "../../lang/ast";
+import { keywordSpanOf } from "../../lang/ast";
+import { argumentWords } from "../../lang/grammar";
+import type { Span } from "../../source";
+import { choice, dimensionOf, identifier, integer, keywordArgs, rate, seconds } from "../args";
+import { type LowerContext, spanOf } from "../context";
+import type { Arrival, GuestIR, GuestSource } from "../ir";
+import type { SymbolDef } from "../symbols";
+import { guestOps } from "./guestOps";
+import { type StatementLowerer, statementTable } from "./table";
+
+const MAX_VCPUS = 4096;
+
+const APIC_MODES = argumentWords("guest", "apic").choice! as readonly ("x2apic" | "xapic")[];
+const IDLE_MODES = argumentWords("guest", "idle").choice! as readonly ("halt" | "poll" | "mwait")[];
+const PATH_ARRIVALS = argumentWords("guest", "path").choice!;
+const IRQ_WORDS = argumentWords("guest", "irq");
+const TIMER_MODES = argumentWords("guest", "timer").choice!;
+const RATE_WORD = [argumentWords("guest", "ipi").lead!];
+
+/** A guest statement: a source, or undefined (a setting of the guest, or diagnosed). */
+type GuestStatement = StatementLowerer<GuestIR, GuestSource | undefined>;
+
+const vcpus: GuestStatement = {
+  keywords: ["vcpus"],
+  lower(ctx, guest, statement) {
+    const n = integer(
+      ctx,
+      statement.items[0],
+      "a vCPU count",
+      "vcpus",
+      keywordSpanOf(statement),
+      1,
+      MAX_VCPUS,
+    );
+    if (n !== undefined) guest.vcpus = n;
+    return undefined;
+  },
+};
+
+const idle: GuestStatement = {
+  keywords: ["idle"],
+  lower(ctx, guest, statement) {
+    const mode = choice(ctx, statement.items[0], IDLE_MODES, "idle", keywordSpanOf(statement), {
+      unknown: "idle mode",
+    });
+    if (mode !== undefined) {
+      guest.idle = mode;
+      guest.idleSpan = spanOf(statement);
+    }
+    return undefined;
+  },
+};
+
+const path: GuestStatement = {
+  keywords: ["path"],
+  lower(ctx, guest, statement) {
+    const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
+    const [nameItem, how, value] = statement.items;
+    const name = identifier(ctx, nameItem, "path", keywordSpanOf(statement), {
+      expected: "a path name",
+      missing: "a name",
+    });
+    if (name === undefined) return undefined;
+    const arrivalWord = choice(ctx, how, PATH_ARRIVALS, `path ${name.name}`, name, {
+      unknown: "arrival",
+      expected: "`rate R` or `every T`",
+    });
+    let arrival: Arrival | undefined;
+    if (arrivalWord === "rate") {
+      const r = rate(ctx, value, "rate", how!);
+      if (r !== undefined) arrival = { kind: "poisson", ratePerSec: r };
+    } else if (arrivalWord === "every") {
+      const period = seconds(ctx, value, "every", how!);
+      if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
+    }
+    if (arrival === undefined) return undefined;
+    return { kind: "path", name: name.name, arrival, ops, span: spanOf(statement), nameSpan: name };
+  },
+};
+
+const irq: GuestStatement = {
+  keywords: ["irq"],
+  lower(ctx, guest, statement) {
+    const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
+    const name = identifier(ctx, statement.items[0], "irq", keywordSpanOf(statement), {
+      expected: "an irq name",
+      missing: "a name",
+    });
+    if (name === undefined) return undefined;
+    const args = keywordArgs(ctx, statement, IRQ_WORDS.pairs!, IRQ_WORDS.flags!, 1);
+    if (args === undefined) return undefined;
+    const vectorItem = args.get("vector");
+    const rateItem = args.get("rate");
+    if (vectorItem == null) {
+      ctx.error("TL201", `expected \`vector V\` in \`irq ${name.name}\``, name);
+      return undefined;
+    }
+    // Vectors 0–31 are exceptions; external interrupts use 32–255 (SDM Vol. 3A §6.2).
+    const vector = integer(ctx, vectorItem, "an interrupt vector", "vector", name, 32, 255);
+    const perSecond = rateItem == null ? undefined : rate(ctx, rateItem, "rate", name);
+    if (rateItem == null) ctx.error("TL201", `expected \`rate R\` in \`irq ${name.name}\``, name);
+    if (vector === undefined || perSecond === undefined) return undefined;
+    return {
+      kind: "irq",
+      name: name.name,
+      vector,
+      arrival: { kind: "poisson", ratePerSec: perSecond },
+      posted: args.has("posted"),
+      ops,
+      span: spanOf(statement),
+      nameSpan: name,
+    };
+  },
+};
+
+const timer: GuestStatement = {
+  keywords: ["timer"],
+  lower(ctx, guest, statement) {
+    const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
+    const [modeItem, value] = statement.items;
+    const mode = choice(ctx, modeItem, TIMER_MODES, "timer", keywordSpanOf(statement), {
+      unknown: "timer mode",
+      expected: "`periodic F` or `tickless`",
+    });
+    let arrival: Arrival | undefined;
+    if (mode === "tickless") arrival = { kind: "tickless" };
+    else if (mode === "periodic") {
+      if (value?.kind === "Quantity" && dimensionOf(value) === "time") {
+        const period = seconds(ctx, value, "periodic", modeItem!);
+        if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
+      } else {
+        const hz = rate(ctx, value, "periodic", modeItem!);
+        if (hz !== undefined) arrival = { kind: "periodic", periodSec: 1 / hz };
+      }
+    }
+    if (arrival === undefined) return undefined;
+    return {
+      kind: "timer",
+      name: "timer",
+      arrival,
+      ops,
+      span: spanOf(statement),
+      nameSpan: keywordSpanOf(statement),
+    };
+  },
+};
+
+const ipiNmi: GuestStatement = {
+  keywords: ["ipi", "nmi"],
+  lower(ctx, guest, statement) {
+    const keyword = statement.keyword as "ipi" | "nmi";
+    const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
+    const [how, value] = statement.items;
+    if (
+      choice(ctx, how, RATE_WORD, keyword, keywordSpanOf(statement), { expected: "`rate R`" }) === undefined
+    )
+      return undefined;
+    const perSecond = rate(ctx, value, "rate", how!);
+    if (perSecond === undefined) return undefined;
+    return {
+      kind: keyword,
+      name: keyword,
+      arrival: { kind: "poisson", ratePerSec: perSecond },
+      ops,
+      span: spanOf(statement),
+      nameSpan: keywordSpanOf(statement),
+    };
+  },
+};
+
+/** The guest statements after `apic` (read first: it decides how `eoi`/`send_ipi` lower). */
+const GUEST_LOWERERS = statementTable("guest", [vcpus, idle, path, irq, timer, ipiNmi], ["apic"]);
+
+export function lowerGuest(ctx: LowerContext, decl: GuestDecl, def: SymbolDef | undefined): void {
+  if (decl.name === undefined) return;
+  if (decl.vmcs !== undefined) ctx.referenceLater("vmcs", decl.vmcs, "TL111");
+  const statements = (decl.body?.entries ?? []).filter(
+    (e): e is Statement => e.kind === "Statement" && e.known,
+  );
+  const guest: GuestIR = {
+    name: decl.name.name,
+    span: spanOf(decl),
+    nameSpan: decl.name,
+    vmcs: decl.vmcs?.name ?? "",
+    vmcsSpan: decl.vmcs ?? decl.name,
+    vcpus: 1,
+    apic: "x2apic",
+    idle: "halt",
+    sources: [],
+  };
+  // The APIC mode decides how `eoi`/`send_ipi` lower, so read it first.
+  for (const statement of statements) {
+    if (statement.keyword !== "apic") continue;
+    const mode = choice(ctx, statement.items[0], APIC_MODES, "apic", keywordSpanOf(statement), {
+      unknown: "APIC mode",
+    });
+    if (mode !== undefined) guest.apic = mode;
+  }
+  const sourceNames = new Map<string, Span>();
+  for (const statement of statements) {
+    const lowerStatement = GUEST_LOWERERS.get(statement.keyword);
+    if (lowerStatement === undefined) continue;
+    const source = lowerStatement(ctx, guest, statement);
+    if (source === undefined) continue;
+    const first = sourceNames.get(source.name);
+    if (first !== undefined) {
+      ctx.error(
+        "TL101",
+        `duplicate ${source.kind} \`${source.name}\` in guest \`${guest.name}\``,
+        source.nameSpan,
+        {
+          related: [{ span: first, message: "first defined here" }],
+        },
+      );
+      continue;
+    }
+    sourceNames.set(source.name, source.nameSpan);
+    guest.sources.push(source);
+    def?.children.push({
+      kind: source.kind,
+      name: source.name,
+      span: source.span,
+      nameSpan: source.nameSpan,
+      detail: arrivalText(source.arrival),
+      children: [],
+    });
+  }
+  if (!ctx.program.guests.has(guest.name)) ctx.program.guests.set(guest.name, guest);
+}
+
+function arrivalText(arrival: Arrival): string {
+  switch (arrival.kind) {
+    case "poisson":
+      return `rate ${formatRate(arrival.ratePerSec)}`;
+    case "periodic":
+      return `every ${formatSeconds(arrival.periodSec)}`;
+    case "tickless":
+      return "tickless";
+  }
+}
+
+function formatRate(perSecond: number): string {
+  if (perSecond >= 1e6) return `${+(perSecond / 1e6).toPrecision(3)}M/s`;
+  if (perSecond >= 1e3) return `${+(perSecond / 1e3).toPrecision(3)}k/s`;
+  return `${+perSecond.toPrecision(3)}/s`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds >= 1) return `${+seconds.toPrecision(3)}s`;
+  if (seconds >= 1e-3) return `${+(seconds * 1e3).toPrecision(3)}ms`;
+  if (seconds >= 1e-6) return `${+(seconds * 1e6).toPrecision(3)}us`;
+  return `${+(seconds * 1e9).toPrecision(3)}ns`;
+}

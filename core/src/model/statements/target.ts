@@ -1,0 +1,121 @@
+/**
+ * `target PROFILE @ FREQ { msr NAME = VALUE; cost NAME = CYCLES }`: the CPU profile
+ * (core/src/vmx/profiles.ts), the core frequency times are converted at, and the file's
+ * overrides of capability MSRs and costs. Without a `target` line, the default profile.
+ */
+
+import type { TargetDecl } from "../../lang/ast";
+import { keywordSpanOf } from "../../lang/ast";
+import { DEFAULT_PROFILE_NAME, PROFILES, profileByName } from "../../vmx/profiles";
+import type { CapabilityMsrName, CostName, CostParam, CpuProfile } from "../../vmx/types";
+import { assignment, base, cycles, dimensionOf, u64 } from "../args";
+import type { LowerContext } from "../context";
+import { spanOf } from "../context";
+import type { TargetIR } from "../ir";
+import { type StatementLowerer, statementTable } from "./table";
+
+const CAPABILITY_MSR_NAMES: readonly CapabilityMsrName[] = [
+  "IA32_VMX_BASIC",
+  "IA32_VMX_PINBASED_CTLS",
+  "IA32_VMX_PROCBASED_CTLS",
+  "IA32_VMX_EXIT_CTLS",
+  "IA32_VMX_ENTRY_CTLS",
+  "IA32_VMX_MISC",
+  "IA32_VMX_CR0_FIXED0",
+  "IA32_VMX_CR0_FIXED1",
+  "IA32_VMX_CR4_FIXED0",
+  "IA32_VMX_CR4_FIXED1",
+  "IA32_VMX_VMCS_ENUM",
+  "IA32_VMX_PROCBASED_CTLS2",
+  "IA32_VMX_EPT_VPID_CAP",
+  "IA32_VMX_TRUE_PINBASED_CTLS",
+  "IA32_VMX_TRUE_PROCBASED_CTLS",
+  "IA32_VMX_TRUE_EXIT_CTLS",
+  "IA32_VMX_TRUE_ENTRY_CTLS",
+  "IA32_VMX_VMFUNC",
+  "IA32_VMX_PROCBASED_CTLS3",
+];
+
+const msrOverride: StatementLowerer<TargetIR, void> = {
+  keywords: ["msr"],
+  lower(ctx, target, statement) {
+    const assigned = assignment(ctx, statement, statement.keyword === "msr" ? "VALUE" : "CYCLES");
+    if (assigned === undefined) return;
+    const { name, value } = assigned;
+    const msrName = CAPABILITY_MSR_NAMES.find((n) => n === name.name.toUpperCase());
+    if (msrName === undefined) {
+      ctx.unknown("TL113", "VMX capability MSR", name, CAPABILITY_MSR_NAMES);
+      return;
+    }
+    const v = u64(ctx, value, "a 64-bit MSR value", name.name, keywordSpanOf(statement));
+    if (v !== undefined) target.msrs[msrName] = v;
+  },
+};
+
+const costOverride: StatementLowerer<TargetIR, void> = {
+  keywords: ["cost"],
+  lower(ctx, target, statement) {
+    const assigned = assignment(ctx, statement, statement.keyword === "msr" ? "VALUE" : "CYCLES");
+    if (assigned === undefined) return;
+    const { name, value } = assigned;
+    if (!(name.name in target.profile.costs)) {
+      ctx.unknown("TL113", "cost parameter", name, Object.keys(target.profile.costs));
+      return;
+    }
+    const n = cycles(ctx, value, statement);
+    if (n !== undefined) {
+      target.costs[name.name as CostName] = {
+        cycles: n,
+        provenance: "user",
+        source: "`target` override in this file",
+      };
+    }
+  },
+};
+
+const TARGET_LOWERERS = statementTable("target", [msrOverride, costOverride]);
+
+export function lowerTarget(ctx: LowerContext, decl: TargetDecl | undefined): void {
+  const defaultName = ctx.options.defaultTarget ?? DEFAULT_PROFILE_NAME;
+  let profile: CpuProfile | undefined;
+  if (decl?.profile) {
+    profile = profileByName(decl.profile.name);
+    if (profile === undefined) {
+      ctx.unknown(
+        "TL102",
+        "CPU profile",
+        decl.profile,
+        PROFILES.map((p) => p.name),
+      );
+    }
+  }
+  profile ??= profileByName(defaultName) ?? profileByName(DEFAULT_PROFILE_NAME) ?? PROFILES[0]!;
+
+  let hz = profile.defaultHz;
+  if (decl?.frequency) {
+    const f = decl.frequency;
+    if (f.kind === "Quantity" && dimensionOf(f) === "frequency") {
+      const value = base(f)!;
+      if (value < 1e8 || value > 1e10) {
+        ctx.error("TL212", `core frequency \`${f.text}\` is outside 100MHz–10GHz`, f);
+      } else hz = value;
+    } else if (!(f.kind === "Quantity" && dimensionOf(f) === undefined)) {
+      ctx.error("TL202", `expected a frequency such as \`2.1GHz\` after \`@\`, found \`${f.text}\``, f);
+    }
+  }
+
+  const msrs = { ...profile.msrs };
+  const costs = { ...profile.costs } as Record<CostName, CostParam>;
+  const target: TargetIR = { profile, hz, msrs, costs };
+  ctx.target = target;
+  ctx.program.target = target;
+  if (decl !== undefined) {
+    target.span = spanOf(decl);
+    if (decl.profile) target.profileSpan = decl.profile;
+  }
+
+  for (const entry of decl?.body?.entries ?? []) {
+    if (entry.kind !== "Statement" || !entry.known) continue;
+    TARGET_LOWERERS.get(entry.keyword)?.(ctx, target, entry);
+  }
+}
