@@ -1128,6 +1128,14 @@ export class Engine {
           pc++;
           break;
         case OP_TSX_END:
+          if (this.tsxPc[c] >= 0 && acc > 0 && t + acc > this.tsxStart[c]) {
+            // The region's compute is still ahead: the transaction stays open through it, so
+            // an asynchronous exit landing there aborts it (stopGuest). Commit at its end.
+            this.action[c] = ACTION_RESUME;
+            this.ctxPc[c] = pc;
+            this.computeLeft[c] = acc;
+            return;
+          }
           this.tsxPc[c] = -1;
           this.tsxFallback[c] = 0;
           this.tsxRetries[c] = 0;
