@@ -45,6 +45,39 @@ describe("simulator model (issue 12)", () => {
     assert.equal(r.paths[0].executions, r.paths[0].arrivals);
     // Without interrupts nothing aborts it.
     const quiet = program(`${HEAD}guest g on v { path p rate 50k/s { tsx { compute 5us } } }`);
-    assert.equal(simulate(quiet.program, "g", { durationSec: 0.05, timelineIntervals: 0 }).counters.tsxAborts, 0);
+    assert.equal(
+      simulate(quiet.program, "g", { durationSec: 0.05, timelineIntervals: 0 }).counters.tsxAborts,
+      0,
+    );
+  });
+
+  it("the PLE window grown in a busy period is reset when the vCPU wakes from HLT (item 8)", () => {
+    // Each execution spins 200 µs = 400k cycles; with the window doubling from 4096 it takes
+    // ⌊log2(400k/4096 + 1)⌋ = 6 PLE exits (windows 4096 … 131072, 258k cycles in all). KVM resets the window on sched-in (vmx_sched_in →
+    // shrink_ple_window, ple_window_shrink = 0), so every execution after a HLT wake-up pays
+    // them again; a window kept grown (the old behaviour) would let later spins run exit-free.
+    const a = program(`${HEAD}guest g on v { path p every 1ms { pause_loop 200us } idle halt }`);
+    const r = simulate(a.program, "g", {
+      durationSec: 0.1,
+      seed: 1,
+      timelineIntervals: 0,
+      pleWindowGrowth: true,
+    });
+    const pauses = r.byReason.find((x) => x.reason === "PAUSE_INSTRUCTION")?.exits ?? 0;
+    const executions = r.paths[0].executions;
+    assert.ok(executions >= 99, `executions ${executions}`);
+    assert.ok(r.counters.haltWakeups >= executions - 1);
+    assert.equal(pauses, 6 * executions);
+    // Halt polling that catches the next arrival never schedules out: the window stays grown.
+    const polled = simulate(a.program, "g", {
+      durationSec: 0.1,
+      seed: 1,
+      timelineIntervals: 0,
+      pleWindowGrowth: true,
+      haltPollNs: 2_000_000,
+    });
+    const polledPauses = polled.byReason.find((x) => x.reason === "PAUSE_INSTRUCTION")?.exits ?? 0;
+    assert.ok(polled.counters.haltPollSuccesses > 90);
+    assert.ok(polledPauses <= 6 + 2, `PLE exits with halt polling ${polledPauses}`);
   });
 });

@@ -783,7 +783,7 @@ export class Engine {
         this.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
         this.descheduledCycles += t - start;
         // KVM shrinks (with the default ple_window_shrink = 0: resets) the window on sched-in
-        // (vmx_sched_in → shrink_ple_window, L-kvmvmx.c).
+        // (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; see wake).
         if (this.pleGrowth) this.pleWindowNow[v] = this.p.pleWindow;
         this.descheduledUntil[v] = t;
         this.entry(v, t);
@@ -988,7 +988,9 @@ export class Engine {
    */
   private pleExit(v: number, c: number, t: number): void {
     if (this.pleGrowth) {
-      const grown = this.pleWindowNow[v] * 2; // KVM_DEFAULT_PLE_WINDOW_GROW 2 (L-x86.h)
+      // __grow_ple_window with KVM_DEFAULT_PLE_WINDOW_GROW 2 (< base: multiply), capped at
+      // ple_window_max (arch/x86/kvm/x86.h).
+      const grown = this.pleWindowNow[v] * 2;
       this.pleWindowNow[v] = Math.min(grown, this.pleMax);
     }
     const h = this.spinHolder[c];
@@ -1515,6 +1517,12 @@ export class Engine {
     this.wakeCycles += w;
     const reason = this.haltPlan[v] >= 0 ? this.p.exits[this.haltPlan[v]].code : -1;
     if (w > 0) this.record(t, w, v, VcpuState.Handler, reason, -1);
+    // The vCPU thread blocked and is scheduled in again: KVM shrinks the PLE window on
+    // sched-in (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; since Linux 6.11
+    // vmx_vcpu_load when vcpu->scheduled_out), and with the default ple_window_shrink = 0
+    // __shrink_ple_window returns the base window (arch/x86/kvm/x86.h). A successful halt
+    // poll never schedules out, so pollSuccess keeps the window.
+    if (this.pleGrowth) this.pleWindowNow[v] = this.p.pleWindow;
     this.mode[v] = MODE_ROOT;
     this.vcpuTime[v] = t + w;
   }
