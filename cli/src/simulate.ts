@@ -3,7 +3,8 @@
  * runs the discrete-event simulator on one guest and prints its statistics. Defaults come from
  * the file's `simulate GUEST for TIME [seed N]` line, then 100 ms and seed 1. Exit status 1
  * when the file has errors or a budget (including simulated ones such as `p99 irq_latency`)
- * is violated; 2 for bad usage, an unreadable file, or a run refused by the event budget.
+ * is violated; 2 for bad usage, an unreadable file, or a run refused or stopped by a budget (a
+ * stopped run prints its statistics, which cover the part simulated, and says so).
  */
 import { analyze } from "../../core/src/index";
 import { toBaseUnit } from "../../core/src/lang/units";
@@ -19,6 +20,7 @@ import {
   type Command,
   EXIT_DIAGNOSTICS,
   EXIT_OK,
+  EXIT_USAGE,
   pickGuest,
   readSource,
   UsageError,
@@ -85,6 +87,7 @@ export function simulationJson(r: SimulationResult): Record<string, unknown> {
     time: rest.time,
     counters: rest.counters,
     warnings: r.warnings,
+    ...(r.stopped ? { stopped: r.stopped } : {}),
   };
 }
 
@@ -159,7 +162,7 @@ export const simulateCommand: Command = {
     json: { type: "boolean" },
     trace: { type: "string" },
   },
-  help: "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run beyond the event budget.",
+  help: "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run refused or stopped by the event or step budget (its statistics are printed).",
   run({ values, positionals }, io: CliIO) {
     if (positionals.length !== 1) throw new UsageError("simulate needs exactly one FILE");
     const file = positionals[0]!;
@@ -208,6 +211,10 @@ export const simulateCommand: Command = {
     }
     if (values.json) io.stdout(`${JSON.stringify(simulationJson(result), null, 2)}\n`);
     else io.stdout(simulationText(result, analysis.program.guests.get(guest)?.vmcs));
+    if (result.stopped) {
+      io.stderr(`simulate: ${result.warnings[result.warnings.length - 1]}\n`);
+      return EXIT_USAGE;
+    }
     const budgets = checkSimulatedBudgets(analysis.program, result);
     const violated = budgets.filter((b) => !b.ok);
     if (violated.length > 0) {

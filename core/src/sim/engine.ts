@@ -34,12 +34,14 @@ import { Sfc32 } from "./rng";
 import { VcpuState as ImportedVcpuState, type Timeline } from "./timeline";
 import {
   DEFAULT_MAX_EVENTS,
+  DEFAULT_MAX_STEPS,
   DEFAULT_TIMELINE_INTERVALS,
   type DurationStats,
   type LatencyStats,
   SimulationError,
   type SimulationOptions,
   type SimulationResult,
+  type SimulationStop,
 } from "./types";
 
 // Module-local copies: imported bindings can compile to property getters (CommonJS interop),
@@ -78,6 +80,20 @@ const ACTION_EXIT = 1;
 const ACTION_END = 2;
 /** The context reaches a point that must run at its own time (a coalesce site), then goes on. */
 const ACTION_RESUME = 3;
+/**
+ * The interpreter has run STEP_CHUNK loop iterations in one go: it goes on at its own time, as
+ * an event of its own (even after no compute), so long loops are sliced and counted.
+ */
+const ACTION_YIELD = 4;
+/** Loop iterations the interpreter runs in one call before it yields (ACTION_YIELD). */
+const STEP_CHUNK = 1 << 16;
+
+// Why a run stopped before its end (result.stopped).
+const STOP_NONE = 0;
+const STOP_EVENTS = 1;
+const STOP_STEPS = 2;
+/** Largest timeline the options may ask for (intervals; 48 bytes each). */
+const MAX_TIMELINE_INTERVALS = 1 << 24;
 
 /** Marker kinds (timeline.ts). */
 const MARK_INJECTION = 0;
@@ -87,7 +103,6 @@ const MARK_POSTED = 2;
 const PATH_QUEUE = 4096;
 const IRQ_QUEUE = 1024;
 const INJECT_QUEUE = 8;
-const REPEAT_DEPTH = 8;
 /** glibc's lock elision retries a transaction a few times before taking the lock. */
 const TSX_RETRIES = 3;
 const REASON_PAUSE = EXIT.PAUSE_INSTRUCTION;
@@ -114,8 +129,16 @@ export class Engine {
   private readonly heap: EventHeap;
   private readonly nV: number;
   private readonly nS: number;
-  private readonly endTime: number;
+  /** The run's end in cycles: the duration asked for, or where a budget stopped it. */
+  private endTime: number;
   private readonly maxEvents: number;
+  private readonly maxSteps: number;
+  private readonly requestedSec: number;
+  /** Interpreter loop iterations so far (counted per STEP_CHUNK yield). */
+  private steps = 0;
+  private stopReason = STOP_NONE;
+  /** Loop levels per context (repCount's stride), from the plan: no level is ever dropped. */
+  private readonly repeatDepth: number;
   private readonly nsPerCycle: number;
   private readonly haltPollCycles: number;
   private readonly pleGrowth: boolean;
@@ -286,7 +309,10 @@ export class Engine {
     const nV = this.nV;
     this.rng = new Sfc32(options.seed ?? 1);
     this.endTime = options.durationSec * hz;
+    this.requestedSec = options.durationSec;
     this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
+    this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+    this.repeatDepth = Math.max(1, plan.repeatDepth);
     this.nsPerCycle = 1e9 / hz;
     this.haltPollCycles = ((options.haltPollNs ?? 0) * hz) / 1e9;
     this.pleGrowth = options.pleWindowGrowth ?? false;
@@ -415,7 +441,7 @@ export class Engine {
     this.tsxRetries = new Uint8Array(nC);
     this.tsxDepth = new Uint8Array(nC);
     this.repDepth = new Uint8Array(nC);
-    this.repCount = new Float64Array(nC * REPEAT_DEPTH);
+    this.repCount = new Float64Array(nC * this.repeatDepth);
 
     this.exitCount = new Float64Array(nE);
     this.exitTransition = new Float64Array(nE);
@@ -427,6 +453,7 @@ export class Engine {
     this.executions = new Float64Array(this.nS);
     this.dropped = new Float64Array(this.nS);
 
+    validateOptions(options);
     const cap = Math.max(0, Math.floor(options.timelineIntervals ?? DEFAULT_TIMELINE_INTERVALS));
     this.tlCapacity = cap;
     const markerCap = Math.min(MAX_MARKERS, cap);
@@ -458,11 +485,19 @@ export class Engine {
 
   /** Refuses, before running, a run whose expected event count is beyond the budget. */
   private checkBudget(options: SimulationOptions): void {
-    if (!(options.durationSec > 0) || !Number.isFinite(options.durationSec)) {
-      throw new SimulationError(`the duration must be a positive number of seconds`, "input");
-    }
     let perSecond = 0;
     for (let s = 0; s < this.nS; s++) {
+      const arrival = this.p.sources[s].arrival;
+      const bad =
+        arrival.kind === "poisson"
+          ? !(arrival.ratePerSec >= 0 && Number.isFinite(arrival.ratePerSec))
+          : arrival.kind === "periodic" && !(arrival.periodSec >= 0 && Number.isFinite(arrival.periodSec));
+      if (bad) {
+        throw new SimulationError(
+          `source '${this.p.sources[s].name}' has ${arrival.kind === "poisson" ? `rate ${arrival.ratePerSec}/s` : `period ${arrival.kind === "periodic" ? arrival.periodSec : ""} s`}: not a finite, non-negative number`,
+          "input",
+        );
+      }
       const mean = this.sourceMean[s];
       if (mean > 0) perSecond += this.p.hz / mean;
       else if (
@@ -473,6 +508,7 @@ export class Engine {
       }
     }
     if (this.p.preemptionTimerCycles > 0) perSecond += this.p.hz / this.p.preemptionTimerCycles;
+    perSecond += this.preemptRate;
     // Each arrival costs at least one event, and usually an exit and an entry more.
     const expected = perSecond * this.nV * options.durationSec;
     if (expected > this.maxEvents) {
@@ -541,12 +577,12 @@ export class Engine {
       const v = heap.peek();
       let t = heap.time[v];
       if (t >= endTime) break;
-      if (this.events >= stopAt) {
-        if (this.events > this.maxEvents) {
-          throw new SimulationError(
-            `the simulation stopped after ${fmt(this.maxEvents)} events at ${(t / this.p.hz).toPrecision(3)} s of simulated time (event budget); shorten the duration or lower the rates`,
-            "budget",
-          );
+      if (this.events >= stopAt || this.steps > this.maxSteps) {
+        if (this.events > this.maxEvents) this.stopReason = STOP_EVENTS;
+        else if (this.steps > this.maxSteps) this.stopReason = STOP_STEPS;
+        if (this.stopReason !== STOP_NONE) {
+          this.stopAt(t);
+          return true;
         }
         return false;
       }
@@ -748,7 +784,7 @@ export class Engine {
         this.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
         this.descheduledCycles += t - start;
         // KVM shrinks (with the default ple_window_shrink = 0: resets) the window on sched-in
-        // (vmx_sched_in → shrink_ple_window, L-kvmvmx.c).
+        // (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; see wake).
         if (this.pleGrowth) this.pleWindowNow[v] = this.p.pleWindow;
         this.descheduledUntil[v] = t;
         this.entry(v, t);
@@ -776,7 +812,7 @@ export class Engine {
         this.computeLeft[c] = 0;
         const action = this.action[c];
         if (action === ACTION_EXIT) this.syncExit(v, c, t);
-        else if (action === ACTION_RESUME) {
+        else if (action === ACTION_RESUME || action === ACTION_YIELD) {
           this.action[c] = ACTION_NONE;
           this.runGuest(v, t);
         } else {
@@ -833,7 +869,7 @@ export class Engine {
       this.idleExitTaken[v] = 0;
       if (this.action[c] === ACTION_NONE) this.interpret(v, c, t);
       const left = this.computeLeft[c];
-      if (left > 0) {
+      if (left > 0 || this.action[c] === ACTION_YIELD) {
         const at = t + left;
         this.actionTime[v] = at;
         if (at > this.ptDeadline[v]) {
@@ -953,7 +989,9 @@ export class Engine {
    */
   private pleExit(v: number, c: number, t: number): void {
     if (this.pleGrowth) {
-      const grown = this.pleWindowNow[v] * 2; // KVM_DEFAULT_PLE_WINDOW_GROW 2 (L-x86.h)
+      // __grow_ple_window with KVM_DEFAULT_PLE_WINDOW_GROW 2 (< base: multiply), capped at
+      // ple_window_max (arch/x86/kvm/x86.h).
+      const grown = this.pleWindowNow[v] * 2;
       this.pleWindowNow[v] = Math.min(grown, this.pleMax);
     }
     const h = this.spinHolder[c];
@@ -974,6 +1012,7 @@ export class Engine {
     const f = p.f;
     let pc = this.ctxPc[c];
     let acc = 0;
+    let iterations = 0;
     for (;;) {
       switch (op[pc]) {
         case OP_COMPUTE:
@@ -1058,21 +1097,26 @@ export class Engine {
           break;
         }
         case OP_REPEAT: {
-          const n = f[pc];
+          // plan.ts drops loops of no iteration and sizes repeatDepth to the deepest nesting.
           const d = this.repDepth[c];
-          if (n <= 0 || d >= REPEAT_DEPTH) {
-            pc = a[pc];
-            break;
-          }
-          this.repCount[c * REPEAT_DEPTH + d] = n;
+          this.repCount[c * this.repeatDepth + d] = f[pc];
           this.repDepth[c] = d + 1;
           pc++;
           break;
         }
         case OP_REPEAT_END: {
-          const i = c * REPEAT_DEPTH + this.repDepth[c] - 1;
-          if (--this.repCount[i] > 0) pc = a[pc] + 1;
-          else {
+          const i = c * this.repeatDepth + this.repDepth[c] - 1;
+          if (--this.repCount[i] > 0) {
+            pc = a[pc] + 1;
+            this.steps++;
+            if (++iterations >= STEP_CHUNK) {
+              // Long loop without exits: go on as an event of its own (sliced, counted).
+              this.action[c] = ACTION_YIELD;
+              this.ctxPc[c] = pc;
+              this.computeLeft[c] = acc;
+              return;
+            }
+          } else {
             this.repDepth[c]--;
             pc++;
           }
@@ -1087,6 +1131,14 @@ export class Engine {
           pc++;
           break;
         case OP_TSX_END:
+          if (this.tsxPc[c] >= 0 && acc > 0 && t + acc > this.tsxStart[c]) {
+            // The region's compute is still ahead: the transaction stays open through it, so
+            // an asynchronous exit landing there aborts it (stopGuest). Commit at its end.
+            this.action[c] = ACTION_RESUME;
+            this.ctxPc[c] = pc;
+            this.computeLeft[c] = acc;
+            return;
+          }
           this.tsxPc[c] = -1;
           this.tsxFallback[c] = 0;
           this.tsxRetries[c] = 0;
@@ -1466,6 +1518,12 @@ export class Engine {
     this.wakeCycles += w;
     const reason = this.haltPlan[v] >= 0 ? this.p.exits[this.haltPlan[v]].code : -1;
     if (w > 0) this.record(t, w, v, VcpuState.Handler, reason, -1);
+    // The vCPU thread blocked and is scheduled in again: KVM shrinks the PLE window on
+    // sched-in (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; since Linux 6.11
+    // vmx_vcpu_load when vcpu->scheduled_out), and with the default ple_window_shrink = 0
+    // __shrink_ple_window returns the base window (arch/x86/kvm/x86.h). A successful halt
+    // poll never schedules out, so pollSuccess keeps the window.
+    if (this.pleGrowth) this.pleWindowNow[v] = this.p.pleWindow;
     this.mode[v] = MODE_ROOT;
     this.vcpuTime[v] = t + w;
   }
@@ -1524,6 +1582,16 @@ export class Engine {
     m.count = i + 1;
   }
 
+  /**
+   * A budget stopped the run at `t` (the global clock: every vCPU is simulated up to it): the
+   * statistics cover [0, t), and the result says so (result.stopped and a warning).
+   */
+  private stopAt(t: number): void {
+    this.endTime = t;
+    this.tl.durationNs = t * this.nsPerCycle;
+    this.finish();
+  }
+
   /** Closes the open intervals at the end of the run so state times add up to the duration. */
   private finish(): void {
     if (this.finished) return;
@@ -1534,16 +1602,21 @@ export class Engine {
         case MODE_GUEST:
           this.closeGuest(v, end);
           break;
+        // A run stopped by a budget ends at the global clock, which a vCPU that ran ahead
+        // (folded entries) may have passed: its open interval then adds nothing.
         case MODE_HALTED:
+          if (end < this.haltStart[v]) break;
           this.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Halted, -1, -1);
           this.haltedCycles += end - this.haltStart[v];
           break;
         case MODE_HALT_POLL:
+          if (end < this.haltStart[v]) break;
           this.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Polling, -1, -1);
           this.pollingCycles += end - this.haltStart[v];
           break;
         case MODE_DESCHEDULED: {
           const since = this.descheduledUntil[v] - this.preemptCycles;
+          if (end < since) break;
           this.descheduledCycles += end - since;
           this.record(since, end - since, v, VcpuState.Descheduled, -1, -1);
           break;
@@ -1614,6 +1687,19 @@ export class Engine {
       );
     }
     const busy = this.guestCycles + exitCycles;
+    let stopped: SimulationStop | undefined;
+    if (this.stopReason !== STOP_NONE) {
+      const byEvents = this.stopReason === STOP_EVENTS;
+      stopped = {
+        budget: byEvents ? "events" : "steps",
+        limit: byEvents ? this.maxEvents : this.maxSteps,
+        atSec: duration,
+        requestedSec: this.requestedSec,
+      };
+      warnings.push(
+        `stopped by the ${byEvents ? `event budget (${fmt(this.maxEvents)} events)` : `step budget (${fmt(this.maxSteps)} interpreter loop iterations)`} at ${duration.toPrecision(3)} s of the ${this.requestedSec} s asked for; the statistics cover that part`,
+      );
+    }
     return {
       guest: p.guest.name,
       target: { profile: "", hz },
@@ -1655,8 +1741,39 @@ export class Engine {
         injections: this.injections,
       },
       warnings,
+      ...(stopped ? { stopped } : {}),
       timeline: this.tl,
     };
+  }
+}
+
+/** Refuses options no run could honour (through the API: the CLI and the language bound them). */
+function validateOptions(options: SimulationOptions): void {
+  const bad = (what: string, value: unknown): never => {
+    throw new SimulationError(
+      `${what} must be a finite, non-negative number (got ${String(value)})`,
+      "input",
+    );
+  };
+  if (!(options.durationSec > 0) || !Number.isFinite(options.durationSec)) {
+    throw new SimulationError(`the duration must be a positive number of seconds`, "input");
+  }
+  const finite = (x: number | undefined): boolean => x === undefined || (x >= 0 && Number.isFinite(x));
+  if (!finite(options.maxEvents)) bad("maxEvents", options.maxEvents);
+  if (!finite(options.maxSteps)) bad("maxSteps", options.maxSteps);
+  if (!finite(options.haltPollNs)) bad("haltPollNs", options.haltPollNs);
+  if (options.pleWindowMax !== undefined && !finite(options.pleWindowMax))
+    bad("pleWindowMax", options.pleWindowMax);
+  const preemption = options.hostPreemption;
+  if (preemption && !finite(preemption.ratePerSec)) bad("hostPreemption.ratePerSec", preemption.ratePerSec);
+  if (preemption && !finite(preemption.durationSec))
+    bad("hostPreemption.durationSec", preemption.durationSec);
+  const intervals = options.timelineIntervals;
+  if (intervals !== undefined && !(finite(intervals) && intervals <= MAX_TIMELINE_INTERVALS)) {
+    throw new SimulationError(
+      `timelineIntervals must be between 0 and ${MAX_TIMELINE_INTERVALS} (got ${String(intervals)})`,
+      "input",
+    );
   }
 }
 

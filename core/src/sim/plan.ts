@@ -137,6 +137,8 @@ export interface CompiledGuest {
   /** "save VMX-preemption timer value" (exit control bit 22). */
   preemptionTimerSaved: boolean;
   pleWindow: number;
+  /** Deepest nesting of the loops left in the bytecode (pure-compute repeats are folded). */
+  repeatDepth: number;
   /** Straight-line jobs, see {@link StraightPlans}. */
   straight: StraightPlans;
   coalesce: CoalescePlans;
@@ -278,13 +280,15 @@ export function compileGuest(
   // ---- exit plans ----
   const exits: ExitPlan[] = [];
   const exitByCode = new Map<number, number>();
+  const fnOutcomes: FnOutcomes = new Map();
   const exitPlan = (code: number): number => {
     const known = exitByCode.get(code);
     if (known !== undefined) return known;
     const def = exitReasonByCode(code);
     const handler = program.handlers.get(code);
     const cost = handlerCost(program, code);
-    let outcomes = handler ? walkHandler(handler.ops, program, costs, 0) : [emptyOutcome(1)];
+    if (handler) walkCalledFns(handler.ops, program, costs, fnOutcomes);
+    let outcomes = handler ? walkHandler(handler.ops, program, costs, fnOutcomes) : [emptyOutcome(1)];
     if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
     // handlerCost charges a `halt`'s wake-up (halt_wake) to the exit that blocked; the engine
     // spends that time when the vCPU wakes, so it is kept apart from the handler's own time.
@@ -368,6 +372,9 @@ export function compileGuest(
     lookup.pleGap > 0;
   const pleWindow = Math.max(1, lookup.pleWindow);
   let opCtx: ExitContext = ctx;
+  /** Repeat levels open around the op being compiled, and the most any loop left needs. */
+  let repeatNesting = 0;
+  let repeatDepth = 0;
   let sourceName = "";
   const coalesceSites: { op: Extract<GuestOp, { op: "coalesce" }>; ctx: ExitContext; source: string }[] = [];
 
@@ -400,8 +407,26 @@ export function compileGuest(
           break;
         }
         case "repeat": {
+          if (!(g.count > 0)) break; // runs no iteration: nothing to compile
           const begin = emit(OP_REPEAT, 0, g.count, -1);
+          repeatNesting++;
           compileOps(g.ops);
+          repeatNesting--;
+          // A body of computes only (nested pure repeats are folded already) has no exit and no
+          // random draw: its time is count × the body's, taken in one step however large the
+          // count (issue 15: `repeat 1000000 { repeat 1000000 { … compute 1 } }`).
+          let pure = true;
+          let bodyCycles = 0;
+          for (let i = begin + 1; i < op.length && pure; i++) {
+            if (op[i] === OP_COMPUTE) bodyCycles += f[i];
+            else pure = false;
+          }
+          if (pure) {
+            op.length = a.length = f.length = opSource.length = begin;
+            if (bodyCycles > 0) emit(OP_COMPUTE, 0, g.count * bodyCycles, -1);
+            break;
+          }
+          repeatDepth = Math.max(repeatDepth, repeatNesting + 1);
           emit(OP_REPEAT_END, begin, 0, -1);
           a[begin] = op.length;
           break;
@@ -569,6 +594,7 @@ export function compileGuest(
     preemptionTimerExit,
     preemptionTimerSaved: isControlSet(controls, CONTROL.exit.save_vmx_preemption_timer_value),
     pleWindow,
+    repeatDepth,
     straight: straightPlans(sources, exits, op, a, f, opSource),
     coalesce,
     warnings,
@@ -634,13 +660,53 @@ function scaleTo(
   }
 }
 
-/** The handler's outcomes: one per combination of branch arms, each with its cost and effects. */
-function walkHandler(
-  ops: HandlerOp[],
-  program: Program,
-  costs: Program["target"]["costs"],
-  depth: number,
-): HandlerOutcome[] {
+/**
+ * The outcomes of every fn a handler's ops reach, each walked once (a call graph costs its size,
+ * not its paths: diamond-shaped graphs stay linear) and in post-order by an explicit stack (a
+ * chain of thousands of fns does not deepen the JS stack). A call back into a fn being walked
+ * (a cycle, TL110) adds nothing, as handlerCost does not count a recursive call.
+ */
+function walkCalledFns(ops: HandlerOp[], program: Program, costs: Costs, memo: FnOutcomes): void {
+  const started = new Set<string>(memo.keys());
+  const stack: { name: string; ops: HandlerOp[]; calls: string[]; next: number }[] = [];
+  const visit = (name: string): void => {
+    const fn = program.fns.get(name);
+    if (!fn || started.has(name)) return;
+    started.add(name);
+    stack.push({ name, ops: fn.ops, calls: callsIn(fn.ops), next: 0 });
+  };
+  for (const name of callsIn(ops)) {
+    visit(name);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.calls.length) visit(top.calls[top.next++]);
+      else {
+        stack.pop();
+        memo.set(top.name, walkHandler(top.ops, program, costs, memo));
+      }
+    }
+  }
+}
+
+/** The fns called in `ops` (nested blocks included; block nesting is capped by the parser). */
+function callsIn(ops: HandlerOp[], out: string[] = []): string[] {
+  for (const h of ops) {
+    if (h.op === "call") out.push(h.fn);
+    else if (h.op === "repeat") callsIn(h.ops, out);
+    else if (h.op === "branch") for (const arm of h.arms) callsIn(arm.ops, out);
+  }
+  return out;
+}
+
+type Costs = Program["target"]["costs"];
+/** Outcomes of each fn walked so far, by name (shared, never mutated: combine copies). */
+type FnOutcomes = Map<string, HandlerOutcome[]>;
+
+/**
+ * The handler's outcomes: one per combination of branch arms, each with its cost and effects.
+ * Called fns are read from `memo` (walkCalledFns fills it first).
+ */
+function walkHandler(ops: HandlerOp[], program: Program, costs: Costs, memo: FnOutcomes): HandlerOutcome[] {
   let outcomes: HandlerOutcome[] = [emptyOutcome(1)];
   const addAll = (cycles: number, userspace = 0): void => {
     for (const o of outcomes) {
@@ -679,13 +745,14 @@ function walkHandler(
         for (const o of outcomes) o.kicks++;
         break;
       case "call": {
-        const fn = program.fns.get(h.fn);
-        if (fn && depth < 16) outcomes = combine(outcomes, walkHandler(fn.ops, program, costs, depth + 1));
+        const called = memo.get(h.fn);
+        if (called) outcomes = combine(outcomes, called);
+        if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
         break;
       }
       case "repeat": {
         // A repeated body with branches is taken at its mean (the product of arms explodes).
-        const body = mergeOutcomes(walkHandler(h.ops, program, costs, depth + 1));
+        const body = mergeOutcomes(walkHandler(h.ops, program, costs, memo));
         const times = Math.max(0, h.count);
         body.handler *= times;
         body.userspace *= times;
@@ -699,7 +766,7 @@ function walkHandler(
         let sum = 0;
         for (const arm of h.arms) {
           sum += arm.probability;
-          for (const o of walkHandler(arm.ops, program, costs, depth + 1)) {
+          for (const o of walkHandler(arm.ops, program, costs, memo)) {
             o.probability *= arm.probability;
             arms.push(o);
           }

@@ -13,10 +13,17 @@ export interface SimulationOptions {
   seed?: number;
   /**
    * Upper bound on processed events (arrivals, exits, entries). A run whose expected event
-   * count exceeds it is refused before it starts; one that reaches it stops with an error.
+   * count exceeds it is refused before it starts; one that reaches it stops there, and the
+   * result says so (`stopped`).
    * Default {@link DEFAULT_MAX_EVENTS}.
    */
   maxEvents?: number;
+  /**
+   * Upper bound on interpreter loop iterations (`repeat` bodies that have exits or branches;
+   * bodies of computes only are folded into one step). A run that reaches it stops; the result
+   * says so (`stopped`). Default {@link DEFAULT_MAX_STEPS}.
+   */
+  maxSteps?: number;
   /** Timeline capacity in intervals (default {@link DEFAULT_TIMELINE_INTERVALS}); 0 records none. */
   timelineIntervals?: number;
   /**
@@ -38,6 +45,7 @@ export interface SimulationOptions {
 }
 
 export const DEFAULT_MAX_EVENTS = 200_000_000;
+export const DEFAULT_MAX_STEPS = 100_000_000;
 export const DEFAULT_TIMELINE_INTERVALS = 1 << 20;
 
 export interface DurationStats {
@@ -126,7 +134,20 @@ export interface SimulationResult {
     injections: number;
   };
   warnings: string[];
+  /** Present when a budget stopped the run before its end (a warning says so too). */
+  stopped?: SimulationStop;
   timeline: Timeline;
+}
+
+/** Where and why a run stopped before the duration asked for. */
+export interface SimulationStop {
+  budget: "events" | "steps";
+  /** The budget: events, or interpreter loop iterations. */
+  limit: number;
+  /** Simulated seconds covered (the result's `duration`). */
+  atSec: number;
+  /** Simulated seconds asked for. */
+  requestedSec: number;
 }
 
 /** A run refused or stopped because it would exceed the event budget or was cancelled. */
