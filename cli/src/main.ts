@@ -1,111 +1,20 @@
 /**
- * The `trapline` command line. `runCli(argv, io)` is the whole program, free of process
- * globals so tests run it in-process; `runNode()` binds it to the real process (bin/trapline.js).
- *
- * Commands live in their own modules and are listed in COMMANDS below: add yours with one
- * import and one entry (the simulator's `simulate`, the language server's `lsp`).
+ * The `trapline` command line, the entry of the CLI bundle (dist/cli/trapline.js):
+ * `runCli(argv, io)` (run.ts) is the whole program, free of process globals so tests run it
+ * in-process; `runNode()` (node.ts) binds it to the real process (bin/trapline.js). This module
+ * only re-exports them, so the import graph has no cycle: main → run, main → node → run.
  */
-import { parseArgs } from "node:util";
-import packageJson from "../../package.json";
-import { checkCommand } from "./check";
-import { type CliIO, type Command, EXIT_OK, EXIT_USAGE, UsageError } from "./command";
-import { estimateCommand } from "./estimate";
-import { lspCommand } from "./lsp";
-import { simulateCommand } from "./simulate";
-
 export type { CliIO, Command } from "./command";
 
-export const VERSION: string = packageJson.version;
+import { runNode } from "./node";
 
-/** The command table, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [checkCommand, estimateCommand, simulateCommand, lspCommand];
-
-function commandByName(name: string): Command | undefined {
-  return COMMANDS.find((c) => c.name === name);
-}
-
-export function usageText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
-  const lines = [
-    "Usage: trapline COMMAND [OPTIONS]",
-    "",
-    "Commands:",
-    ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
-    "",
-    "Options:",
-    "  -h, --help     show help (also `trapline COMMAND --help`)",
-    "  -v, --version  print the version",
-    "",
-    "Exit status: 0 success, 1 diagnostics with errors or a violated budget, 2 bad usage or an unreadable file.",
-  ];
-  return `${lines.join("\n")}\n`;
-}
-
-function commandHelp(command: Command): string {
-  return `Usage: trapline ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help}\n` : ""}`;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0]!;
-}
-
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
-    if (name === undefined) {
-      io.stderr(usageText());
-      return EXIT_USAGE;
-    }
-    io.stdout(usageText());
-    return EXIT_OK;
-  }
-  if (name === "-v" || name === "--version" || name === "version") {
-    io.stdout(`trapline ${VERSION}\n`);
-    return EXIT_OK;
-  }
-  const command = commandByName(name);
-  if (!command) {
-    io.stderr(
-      `trapline: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(", ")}; see trapline --help)\n`,
-    );
-    return EXIT_USAGE;
-  }
-  let args: ReturnType<typeof parseArgs>;
-  try {
-    args = parseArgs({
-      args: rest,
-      options: { ...command.options, help: { type: "boolean", short: "h" } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    io.stderr(`trapline ${command.name}: ${firstLine(error)} (usage: trapline ${command.usage})\n`);
-    return EXIT_USAGE;
-  }
-  if (args.values.help) {
-    io.stdout(commandHelp(command));
-    return EXIT_OK;
-  }
-  try {
-    return await command.run({ values: args.values, positionals: args.positionals }, io);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`trapline ${command.name}: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    // A bug in Trapline: still one line, never a stack trace (TRAPLINE_DEBUG is for developers).
-    io.stderr(`trapline ${command.name}: internal error: ${firstLine(error)}\n`);
-    return EXIT_USAGE;
-  }
-}
-
-export { runNode } from "./node";
+export { COMMANDS, runCli, usageText, VERSION } from "./run";
+export { runNode };
 
 // Executed directly (`node dist/cli/trapline.js …`, as the VS Code client starts the language
 // server) rather than required by bin/trapline.js: run. `require`/`module` exist only in the
 // CommonJS bundle, hence the typeof guards.
 declare const module: { id?: string } | undefined;
 if (typeof require !== "undefined" && typeof module !== "undefined" && require.main === module) {
-  void import("./node").then(({ runNode }) => runNode());
+  runNode();
 }

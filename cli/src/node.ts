@@ -1,7 +1,7 @@
 /** Binds runCli to the real process: files through node:fs, exit status through process.exitCode. */
 import { readFileSync, writeFileSync } from "node:fs";
 import type { CliIO } from "./command";
-import { runCli } from "./main";
+import { runCli } from "./run";
 
 export const nodeIO: CliIO = {
   stdout: (text) => process.stdout.write(text),
