@@ -20,7 +20,14 @@ import {
   SocketMessageReader,
   SocketMessageWriter,
 } from "vscode-languageserver/node";
-import { REPO_ROOT, serverCommand, startStdio, type TestClient } from "./support/lspHarness";
+import {
+  assertAnswersAboutTheEdit,
+  REPO_ROOT,
+  requestsAfterAnEdit,
+  serverCommand,
+  startStdio,
+  type TestClient,
+} from "./support/lspHarness";
 
 const EXAMPLE = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
 let client: TestClient & { stderr: () => string };
@@ -77,6 +84,11 @@ test("an edit republishes diagnostics for the new version", async () => {
   client.change(uri, 2, "vmcs a { proc hlt_exitin }\n");
   assert.ok((await client.diagnostics(uri, 2)).some((d) => d.severity === 1));
   assert.equal(client.stderr().includes("uncaught"), false, client.stderr());
+});
+
+test("every request sent right after an edit is answered from the edited text", async () => {
+  const uri = "file:///stdio/fresh.vmcs";
+  assertAnswersAboutTheEdit(await requestsAfterAnEdit(client, uri), uri);
 });
 
 test("--socket=PORT: the server connects to the client's port and publishes diagnostics", async () => {

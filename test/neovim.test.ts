@@ -1,6 +1,7 @@
 /**
  * Neovim (Debian's 0.7, a push-diagnostics client) headless against `trapline lsp --stdio`:
- * diagnostics arrive and a hover answers. Without `nvim` the test fails with a clear message
+ * diagnostics arrive, a hover answers, and a completion requested right after an edit (before the
+ * server's debounce) is answered from the edited text. Without `nvim` the test fails with a clear message
  * under CI=true (scripts/install-system-deps.sh installs it) and is skipped otherwise.
  */
 import assert from "node:assert/strict";
@@ -15,7 +16,7 @@ const nvim = spawnSync("nvim", ["--version"], { encoding: "utf8" });
 const available = nvim.status === 0;
 const missing = "nvim is not installed (run scripts/install-system-deps.sh, which installs Debian's neovim)";
 
-test("Neovim gets pushed diagnostics and a hover from trapline lsp --stdio", {
+test("Neovim gets pushed diagnostics, a hover and a completion on the text just edited", {
   skip: !available && process.env.CI !== "true" ? missing : false,
 }, () => {
   assert.ok(available, missing);
@@ -29,6 +30,11 @@ test("Neovim gets pushed diagnostics and a hover from trapline lsp --stdio", {
     writeFileSync(file, text);
     const at = text.indexOf("mmio write 0xfebf_0018") + 1;
     const before = text.slice(0, at);
+    // The issue's case: `enable_ept` deleted from `proc2 enable_ept enable_vpid …` and `enab`
+    // typed in its place must offer `enable_ept` at once.
+    const editAt = text.indexOf("enable_ept enable_vpid");
+    const editBefore = text.slice(0, editAt);
+    const editColumn = editAt - (editBefore.lastIndexOf("\n") + 1);
     const { command, args } = serverCommand();
     const out = join(dir, "result.json");
     const run = spawnSync(
@@ -53,12 +59,17 @@ test("Neovim gets pushed diagnostics and a hover from trapline lsp --stdio", {
           TRAPLINE_NVIM_CMD: JSON.stringify([command, ...args]),
           TRAPLINE_NVIM_LINE: String(before.split("\n").length - 1),
           TRAPLINE_NVIM_COL: String(at - (before.lastIndexOf("\n") + 1)),
+          TRAPLINE_NVIM_EDIT_LINE: String(editBefore.split("\n").length - 1),
+          TRAPLINE_NVIM_EDIT_FROM: String(editColumn),
+          TRAPLINE_NVIM_EDIT_TO: String(editColumn + "enable_ept".length),
+          TRAPLINE_NVIM_EDIT_TEXT: "enab",
         },
       },
     );
     let result: {
       diagnostics: { lnum: number; message: string; severity: number }[];
       hover: string | null;
+      completion: string[];
       error: string | null;
     };
     try {
@@ -75,6 +86,11 @@ test("Neovim gets pushed diagnostics and a hover from trapline lsp --stdio", {
       JSON.stringify(result.diagnostics),
     );
     assert.match(String(result.hover), /EPT_MISCONFIG \(49\)[\s\S]*cycles/);
+    assert.ok(
+      result.completion.includes("enable_ept"),
+      `deleted, so offered: ${result.completion.join(" ")}`,
+    );
+    assert.ok(!result.completion.includes("enable_vpid"), "still on the line");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

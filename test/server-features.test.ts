@@ -22,7 +22,14 @@ import { analyze } from "../core/src/index";
 import { SEMANTIC_LEGEND } from "../server/src/features/decorations";
 import { formatRate } from "../server/src/format";
 import type { FileStatusParams } from "../server/src/protocol";
-import { REPO_ROOT, startInProcess, type TestClient, withCursor } from "./support/lspHarness";
+import {
+  assertAnswersAboutTheEdit,
+  REPO_ROOT,
+  requestsAfterAnEdit,
+  startInProcess,
+  type TestClient,
+  withCursor,
+} from "./support/lspHarness";
 
 const EXAMPLE = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
 
@@ -442,4 +449,9 @@ describe("code actions, semantic tokens, inlay hints, lenses", () => {
     assert.equal(onHaswell.length, 1);
     assert.match(onHaswell[0]!, /^VMX-CAP1: enable_pml \(proc2\) cannot be 1 on target haswell/);
   });
+});
+
+test("every request sent right after an edit is answered from the edited text", async () => {
+  const uri = `file:///test/doc${++counter}.vmcs`;
+  assertAnswersAboutTheEdit(await requestsAfterAnEdit(client, uri), uri);
 });

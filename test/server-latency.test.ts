@@ -55,30 +55,42 @@ function decode(data: readonly number[]): { line: number; character: number; len
   return tokens;
 }
 
-test("AnalysisCache: diagnostics go out before any index exists, one analysis per version", () => {
+test("AnalysisCache: diagnostics go out before any index exists, one analysis per version", async () => {
   const published: { version: number; hadModel: boolean }[] = [];
   const cache = new AnalysisCache(
-    10_000, // a debounce that never fires in this test: requests catch up by themselves
+    20,
     (_uri, analyzed: AnalyzedVersion) =>
       published.push({ version: analyzed.version, hadModel: !!analyzed.model }),
     () => undefined,
   );
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 80));
   const uri = "file:///cache.vmcs";
   const document = TextDocument.create(uri, "vmcs", 1, TEXT);
   cache.schedule(document, true);
   assert.deepEqual(published, [{ version: 1, hadModel: false }]);
+  // An edit nobody asks about: the debounce analyses and publishes it, without an index.
   TextDocument.update(document, [{ text: TEXT.replace("compute 3us", "compute 4us") }], 2);
   cache.schedule(document);
-  // Requests before the debounce fires: the first runs the analysis (publishing first), the
-  // others reuse it; the index is built once, after publishing.
+  assert.equal(cache.analysesRun, 1, "nothing runs before the debounce");
+  await settle();
+  assert.deepEqual(published.at(-1), { version: 2, hadModel: false });
+  assert.equal(cache.analysesRun, 2);
+  // Requests before the debounce fires: the first runs the analysis of the new version (without
+  // publishing it: publication stays debounced), the others reuse it, the index is built once.
+  TextDocument.update(document, [{ text: TEXT.replace("compute 3us", "compute 6us") }], 3);
+  cache.schedule(document);
   const model = cache.model(uri);
   assert.ok(model);
+  assert.match(model.analysis.text, /compute 6us/);
   assert.equal(cache.model(uri), model);
-  assert.equal(cache.ensure(uri)?.version, 2);
-  assert.deepEqual(published, [
-    { version: 1, hadModel: false },
-    { version: 2, hadModel: false },
-  ]);
+  assert.equal(cache.ensure(uri)?.version, 3);
+  assert.equal(cache.analysesRun, 3);
+  assert.equal(published.length, 2, "not published before the debounce");
+  await settle();
+  // The debounce publishes the analysis the requests ran: no second analysis of version 3.
+  assert.deepEqual(published.at(-1), { version: 3, hadModel: true });
+  assert.equal(published.length, 3);
+  assert.equal(cache.analysesRun, 3);
   cache.close(uri);
 });
 
@@ -236,31 +248,33 @@ test("a settings push that changes nothing does not re-analyse; a new default ta
   assert.equal(statusesOf().length, 3, "back to the default re-analyses");
 });
 
-test("completion while an edit waits for its analysis answers at once from the previous analysis", async () => {
+test("completion right after an edit answers from the edited text, analysed once for the request and the debounce", async () => {
   const uri = await open(TEXT);
   const statusesOf = (version: number) =>
     (client.notifications("trapline/fileStatus") as FileStatusParams[]).filter(
       (s) => s.uri === uri && s.version === version,
     );
-  // Type a new proc2 line in the first vmcs block, then ask for completion right away.
-  const anchor = TEXT.indexOf("  exit  host_address_space_size");
-  const typed = "  proc2 enable_pml ";
-  const edited = `${TEXT.slice(0, anchor)}${typed}\n${TEXT.slice(anchor)}`;
+  // The first vmcs block lists `proc2 enable_ept enable_vpid …`: delete `enable_ept` and start
+  // typing it again, then ask for completion at once (as an editor does while one types).
+  const line = "  proc2 enable_ept enable_vpid unrestricted_guest pause_loop_exiting";
+  const anchor = TEXT.indexOf(line);
+  assert.ok(anchor > 0);
+  const typed = "  proc2 enab";
+  const edited = `${TEXT.slice(0, anchor)}${typed} enable_vpid unrestricted_guest pause_loop_exiting${TEXT.slice(anchor + line.length)}`;
   client.change(uri, 2, edited);
-  const before = TEXT.slice(0, anchor).split("\n");
-  const position = { line: before.length - 1, character: typed.length };
+  const position = { line: TEXT.slice(0, anchor).split("\n").length - 1, character: typed.length };
   const items = await client.request<{ label: string }[]>("textDocument/completion", {
     textDocument: { uri },
     position,
   });
-  assert.equal(statusesOf(2).length, 0, "completion did not run the analysis of version 2");
   const labels = items.map((item) => item.label);
-  assert.ok(labels.includes("enable_vm_functions"), labels.slice(0, 20).join(" "));
-  assert.ok(!labels.includes("enable_ept"), "listed in the block (previous analysis)");
-  assert.ok(!labels.includes("enable_pml"), "typed in this statement (not analysed yet)");
+  assert.ok(labels.includes("enable_ept"), "deleted in version 2: offered again");
+  assert.ok(!labels.includes("enable_vpid"), "still listed in version 2");
+  assert.ok(labels.includes("enable_pml"));
+  // The diagnostics of version 2 come with the debounce, from the analysis completion ran.
   await client.diagnostics(uri, 2);
-  await client.request("textDocument/documentSymbol", { textDocument: { uri } });
-  assert.equal(statusesOf(2).length, 1, "the debounce analysed version 2 once");
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.equal(statusesOf(2).length, 1, "version 2 analysed and published once");
 });
 
 test("pull diagnostics: an unchanged result is answered `unchanged` against its result id", async () => {

@@ -1,8 +1,10 @@
 /**
- * Per-document analysis state: debounced re-analysis after edits (a newer edit cancels the stale
- * pending run), a synchronous catch-up when a request needs the current version, and the cached
- * {@link DocumentModel} every request reads. The core's `analyze` is synchronous; "cancelling"
- * stale work means never starting it, and never publishing results of a superseded version.
+ * Per-document analysis state. Every request reads the analysis of the document's *current*
+ * version: when the debounced analysis has not run yet, the request runs it (once per version:
+ * the debounce then publishes that same analysis instead of analysing again). Only publishing
+ * diagnostics is debounced, so the client does not get a diagnostics flicker per keystroke; a
+ * newer edit restarts the delay and a superseded version is never published. The core's
+ * `analyze` is synchronous, so no two analyses of one version can be in flight.
  */
 import type { TextDocument } from "vscode-languageserver-textdocument";
 import { type Analysis, analyze } from "../../core/src/index";
@@ -27,10 +29,13 @@ export interface AnalyzedVersion {
 interface Tracked {
   document: TextDocument;
   timer?: ReturnType<typeof setTimeout>;
+  /** The one analysis kept per document: of the current version, or of an older one. */
   current?: AnalyzedVersion;
+  /** The analysis that went to the listener last (each analysis goes out once). */
+  published?: AnalyzedVersion;
 }
 
-/** Called after each analysis of the latest version of a document. */
+/** Called once per published version of a document, after the debounce (or at once on open). */
 export type AnalysisListener = (uri: string, analyzed: AnalyzedVersion) => void;
 
 const now: () => number = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
@@ -38,6 +43,8 @@ const now: () => number = typeof performance !== "undefined" ? () => performance
 export class AnalysisCache {
   private readonly tracked = new Map<string, Tracked>();
   options: AnalysisOptions = {};
+  /** Analyses run so far (tests and benches read it: one per version, whoever asked first). */
+  analysesRun = 0;
 
   constructor(
     private readonly debounceMs: number,
@@ -45,7 +52,10 @@ export class AnalysisCache {
     private readonly log: (message: string) => void,
   ) {}
 
-  /** A document was opened or changed: analyse it after the debounce delay. */
+  /**
+   * A document was opened or changed: publish its analysis after the debounce delay (or now).
+   * The analysis itself runs when the delay ends, or earlier if a request needs it.
+   */
   schedule(document: TextDocument, immediately = false): void {
     let entry = this.tracked.get(document.uri);
     if (!entry) {
@@ -56,14 +66,15 @@ export class AnalysisCache {
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = undefined;
     if (immediately) {
-      this.ensure(document.uri);
+      this.publish(document.uri);
       return;
     }
+    const uri = document.uri;
     entry.timer = setTimeout(() => {
-      const tracked = this.tracked.get(document.uri);
+      const tracked = this.tracked.get(uri);
       if (!tracked) return;
       tracked.timer = undefined;
-      this.ensure(document.uri);
+      this.publish(uri);
     }, this.debounceMs);
   }
 
@@ -81,30 +92,43 @@ export class AnalysisCache {
     return this.tracked.get(uri)?.document;
   }
 
-  /** Re-analyse everything (settings changed). */
+  /** Re-analyse and re-publish everything (settings changed). */
   invalidateAll(): void {
     for (const entry of this.tracked.values()) {
       entry.current = undefined;
+      entry.published = undefined;
       this.schedule(entry.document, true);
     }
   }
 
+  /** True when a debounced publication is pending for `uri` (its analysis may have run). */
+  pending(uri: string): boolean {
+    return this.tracked.get(uri)?.timer !== undefined;
+  }
+
   /**
-   * The analysis of the document's current version, running it now if the debounced run has not
-   * happened yet (a request must never answer from stale offsets).
+   * The analysis of the document's current version, running it now if nobody has yet (a request
+   * must never answer from stale text). It does not publish: the pending debounce does, with
+   * this same analysis.
    */
   ensure(uri: string): AnalyzedVersion | undefined {
     const entry = this.tracked.get(uri);
     if (!entry) return undefined;
-    const version = entry.document.version;
-    if (entry.current && entry.current.version === version) return entry.current;
-    if (entry.timer !== undefined) {
-      clearTimeout(entry.timer);
-      entry.timer = undefined;
-    }
+    const current = entry.current;
+    // The text is compared too (the same string when unchanged: a pointer check), for a client
+    // that sends a change without a new version number.
+    if (
+      current &&
+      current.version === entry.document.version &&
+      current.analysis.text === entry.document.getText()
+    )
+      return current;
+    // The previous version's analysis (and its position index) is dropped before the new one
+    // is built: one analysis per document is alive at a time.
+    entry.current = undefined;
+    entry.published = undefined;
     const analyzed = this.run(entry.document);
     entry.current = analyzed;
-    this.onAnalyzed(uri, analyzed);
     return analyzed;
   }
 
@@ -123,24 +147,19 @@ export class AnalysisCache {
     return analyzed.model;
   }
 
-  /**
-   * The newest analysis of the document without running one: the current version's when it has
-   * been analysed, else the previous one's (`current` false). For completion, which reads the
-   * text itself and only names from the analysis, so typing never waits for (or forces) the
-   * analysis that the debounce runs anyway, nor builds a position index.
-   */
-  latestAnalysis(uri: string): { analysis: Analysis; current: boolean } | undefined {
-    const entry = this.tracked.get(uri);
-    if (!entry) return undefined;
-    if (entry.current)
-      return { analysis: entry.current.analysis, current: entry.current.version === entry.document.version };
+  /** Analyse the current version if needed and hand it to the listener, once per version. */
+  private publish(uri: string): void {
     const analyzed = this.ensure(uri);
-    return analyzed ? { analysis: analyzed.analysis, current: true } : undefined;
+    const entry = this.tracked.get(uri);
+    if (!analyzed || !entry || entry.published === analyzed) return;
+    entry.published = analyzed;
+    this.onAnalyzed(uri, analyzed);
   }
 
   private run(document: TextDocument): AnalyzedVersion {
     const text = document.getText();
     const started = now();
+    this.analysesRun++;
     try {
       const analysis = analyze(
         text,

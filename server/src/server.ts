@@ -282,11 +282,11 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     const document = cache.document(uri);
     if (!document) return [];
     try {
-      // Names from the newest analysed version: completion must not wait for the analysis of
-      // the keystroke that triggered it (the debounce runs that one).
-      const latest = cache.latestAnalysis(uri);
-      const text = document.getText();
-      return completeAt(latest?.analysis, text, document.offsetAt(params.position), latest?.current ?? true);
+      // The analysis of the text as it is now (run here when the debounce has not run it yet,
+      // then published by the debounce): names, the target and the controls already listed
+      // all come from the version the client just sent.
+      const analyzed = cache.ensure(uri);
+      return completeAt(analyzed?.analysis, document.getText(), document.offsetAt(params.position));
     } catch (error) {
       log(`trapline: completion failed on ${uri}: ${describeError(error)}`);
       return [];
@@ -341,11 +341,18 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   connection.onCodeAction((params, token) =>
     withModel("codeAction", params.textDocument.uri, token, [] as CodeAction[], (model) => {
       const uri = params.textDocument.uri;
+      const analyzed = cache.ensure(uri);
+      const current = analyzed ? lspDiagnostics(uri, analyzed) : [];
       const actions: CodeAction[] = [];
-      for (const diagnostic of params.context.diagnostics)
-        actions.push(...fixesToCodeActions(uri, diagnostic));
-      if (actions.length) return actions;
-      // The client did not echo `data` back: take the fixes from the cached analysis.
+      // The client echoes the diagnostics it shows, which may be those of an earlier version
+      // (publication is debounced): only one the current version still has, at the same range,
+      // gets its fixes, and the fixes are the current version's (their edits use its offsets).
+      for (const echoed of params.context.diagnostics) {
+        const match = current.find((d) => sameDiagnostic(d, echoed));
+        if (match) actions.push(...fixesToCodeActions(uri, match));
+      }
+      if (actions.length || params.context.diagnostics.some((d) => d.source === "trapline")) return actions;
+      // The client sent no diagnostics of ours: the fixes of the current analysis in the range.
       const { lines, diagnostics } = model.analysis;
       for (const diagnostic of diagnostics) {
         if (!diagnostic.fixes?.length) continue;
@@ -452,6 +459,18 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   documents.listen(connection);
   connection.listen();
+}
+
+/** The same diagnostic (as published and as echoed by the client, which may drop `data`). */
+function sameDiagnostic(a: LspDiagnostic, b: LspDiagnostic): boolean {
+  return (
+    a.code === b.code &&
+    a.message === b.message &&
+    a.range.start.line === b.range.start.line &&
+    a.range.start.character === b.range.start.character &&
+    a.range.end.line === b.range.end.line &&
+    a.range.end.character === b.range.end.character
+  );
 }
 
 function cancelled(): ResponseError<void> {

@@ -2,6 +2,7 @@
  * A JSON-RPC LSP client for tests: in-process (the server's startServer over in-memory streams)
  * or over a spawned `trapline lsp --stdio`. Cursor markers `$0` in test text give positions.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -203,4 +204,148 @@ export async function startStdio(
   });
   await initialize(client, initializationOptions);
   return Object.assign(client, { child, stderr: () => stderr });
+}
+
+/** The position of the `occurrence`-th (0-based) match of `needle` in `text`, plus `shift`. */
+export function positionIn(text: string, needle: string, shift = 0, occurrence = 0): Position {
+  let at = -1;
+  for (let k = 0; k <= occurrence; k++) {
+    at = text.indexOf(needle, at + 1);
+    if (at < 0) throw new Error(`${needle} (occurrence ${occurrence}) not in the test text`);
+  }
+  at += shift;
+  const before = text.slice(0, at);
+  return { line: before.split("\n").length - 1, character: at - (before.lastIndexOf("\n") + 1) };
+}
+
+/** Version 1 of the document {@link requestsAfterAnEdit} edits. */
+export const BEFORE_EDIT = `target skylake_server
+vmcs kvm { proc hlt_exiting }
+handler HLT { work 100 halt }
+guest g on kvm { vcpus 1 path p rate 1k/s { hlt } }
+`;
+
+/**
+ * Version 2: two lines inserted above, the vmcs renamed `box`, the guest `h`, a control
+ * misspelt (a diagnostic with a quick fix) and a half-typed `guest h2 on ` line. Every answer to
+ * a request about version 2 differs from the same request's answer about version 1.
+ */
+export const AFTER_EDIT = `// two lines
+// inserted
+target skylake_server
+vmcs box { proc hlt_exiting rdtsc_exitting }
+handler HLT {
+  work 100 halt
+}
+guest h on box { vcpus 1 path p rate 1k/s { hlt } }
+guest h2 on 
+`;
+
+/**
+ * Sends BEFORE_EDIT, waits for its analysis, replaces it with AFTER_EDIT and, without waiting for
+ * anything, sends every request that reads the document (one batch, before the debounce could
+ * have run): each answer must be computed on version 2. Returns the answers for the caller's own
+ * extra checks.
+ */
+export async function requestsAfterAnEdit(client: TestClient, uri: string): Promise<Record<string, unknown>> {
+  client.open(uri, BEFORE_EDIT);
+  await client.diagnostics(uri, 1);
+  client.change(uri, 2, AFTER_EDIT);
+  const doc = { textDocument: { uri } };
+  const at = (needle: string, shift = 0, occurrence = 0) => ({
+    ...doc,
+    position: positionIn(AFTER_EDIT, needle, shift, occurrence),
+  });
+  const whole = { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } };
+  const typo = positionIn(AFTER_EDIT, "rdtsc_exitting");
+  const requests: Record<string, [string, unknown]> = {
+    completion: ["textDocument/completion", at("guest h2 on ", 12)],
+    hover: ["textDocument/hover", at("box", 1, 1)],
+    definition: ["textDocument/definition", at("box", 1, 1)],
+    references: ["textDocument/references", { ...at("box", 1, 1), context: { includeDeclaration: true } }],
+    prepareRename: ["textDocument/prepareRename", at("box", 1, 1)],
+    rename: ["textDocument/rename", { ...at("box", 1, 1), newName: "vm" }],
+    codeAction: [
+      "textDocument/codeAction",
+      { ...doc, range: { start: typo, end: typo }, context: { diagnostics: [] } },
+    ],
+    codeLens: ["textDocument/codeLens", doc],
+    inlayHint: ["textDocument/inlayHint", { ...doc, range: whole }],
+    semanticTokens: ["textDocument/semanticTokens/full", doc],
+    semanticTokensRange: ["textDocument/semanticTokens/range", { ...doc, range: whole }],
+    documentSymbol: ["textDocument/documentSymbol", doc],
+    foldingRange: ["textDocument/foldingRange", doc],
+    fileInfo: ["trapline/fileInfo", { uri }],
+    estimateReport: ["trapline/estimateReport", { uri }],
+    compare: ["trapline/compare", { uri, guest: "h" }],
+  };
+  const names = Object.keys(requests);
+  const answers = await Promise.all(names.map((name) => client.request(...requests[name]!)));
+  const result: Record<string, unknown> = {};
+  names.forEach((name, i) => {
+    result[name] = answers[i];
+  });
+  return result;
+}
+
+/** Asserts that every answer of {@link requestsAfterAnEdit} is about AFTER_EDIT. */
+export function assertAnswersAboutTheEdit(answers: Record<string, unknown>, uri: string): void {
+  const line = (needle: string) => positionIn(AFTER_EDIT, needle).line;
+  const boxDecl = positionIn(AFTER_EDIT, "box");
+  const boxRef = positionIn(AFTER_EDIT, "box", 0, 1);
+  const labels = (answers.completion as { label: string }[]).map((i) => i.label);
+  assert.deepEqual(labels, ["box"], "completion after `on` offers the vmcs of version 2");
+  const hover = answers.hover as { contents: { value: string } };
+  assert.match(hover.contents.value, /\*\*vmcs box\*\*[\s\S]*Guests: h\b/);
+  const definition = answers.definition as { uri: string; range: { start: Position } };
+  assert.deepEqual(definition.range.start, boxDecl);
+  const references = answers.references as { range: { start: Position } }[];
+  assert.deepEqual(
+    references.map((r) => r.range.start),
+    [boxDecl, boxRef],
+  );
+  const prepare = answers.prepareRename as { placeholder: string; range: { start: Position } };
+  assert.equal(prepare.placeholder, "box");
+  assert.deepEqual(prepare.range.start, boxRef);
+  const rename = answers.rename as { changes: Record<string, { range: { start: Position } }[]> };
+  assert.deepEqual(
+    rename.changes[uri]!.map((e) => e.range.start),
+    [boxDecl, boxRef],
+  );
+  const actions = answers.codeAction as {
+    edit: { changes: Record<string, { newText: string; range: { start: Position } }[]> };
+  }[];
+  assert.ok(actions.length > 0, "the misspelt control of version 2 has a quick fix");
+  const fix = actions[0]!.edit.changes[uri]![0]!;
+  assert.equal(fix.newText, "rdtsc_exiting");
+  assert.deepEqual(fix.range.start, positionIn(AFTER_EDIT, "rdtsc_exitting"));
+  const lenses = answers.codeLens as { range: { start: Position } }[];
+  assert.deepEqual(
+    [...new Set(lenses.map((l) => l.range.start.line))],
+    [line("handler HLT"), line("guest h on"), line("guest h2")],
+  );
+  const hints = answers.inlayHint as { position: Position }[];
+  assert.deepEqual(
+    hints.map((h) => h.position.line),
+    [line("{ hlt }")],
+  );
+  const tokens = answers.semanticTokens as { data: number[] };
+  assert.equal(tokens.data[0], line("target"), "the first token is on the target line of version 2");
+  assert.deepEqual((answers.semanticTokensRange as { data: number[] }).data, tokens.data);
+  const symbols = answers.documentSymbol as { name: string }[];
+  assert.ok(symbols.some((s) => s.name === "box") && symbols.some((s) => s.name === "h"));
+  assert.ok(!symbols.some((s) => s.name === "kvm" || s.name === "g"));
+  const folding = answers.foldingRange as { startLine: number; endLine: number }[];
+  assert.ok(
+    folding.some((f) => f.startLine === line("handler HLT") && f.endLine === line("handler HLT") + 1),
+  );
+  const info = answers.fileInfo as { guests: string[]; vmcs: string[] };
+  assert.deepEqual(info.vmcs, ["box"]);
+  assert.ok(info.guests.includes("h") && !info.guests.includes("g"));
+  assert.match((answers.estimateReport as { markdown: string }).markdown, /guest h on `box`/);
+  const compare = answers.compare as { rows: { vmcs: string }[] };
+  assert.deepEqual(
+    compare.rows.map((r) => r.vmcs),
+    ["box"],
+  );
 }
