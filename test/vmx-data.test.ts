@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import * as vmx from "../core/src/vmx";
 import {
   CONTROL_WORDS,
   CONTROLS,
@@ -298,5 +299,58 @@ describe("KVM defaults", () => {
     assert.equal(growPleWindow(4096, 4096, 5000, 6000), 6000);
     assert.equal(shrinkPleWindow(8192, 4096, 0, 4096), 4096);
     assert.equal(shrinkPleWindow(8192, 4096, 2, 4096), 4096);
+  });
+});
+
+describe("one home per fact", () => {
+  it("names exit reasons once: EXIT.* and the cause columns read the rows", () => {
+    assert.equal(vmx.EXIT.EPT_MISCONFIG, 49);
+    assert.equal(vmx.exitReason("PAUSE_INSTRUCTION").code, vmx.EXIT.PAUSE_INSTRUCTION);
+    const memory = vmx.EXIT_REASONS.filter((r) => r.memoryAccess).map((r) => r.name);
+    assert.deepEqual(memory, [
+      "APIC_ACCESS",
+      "EOI_INDUCED",
+      "EPT_VIOLATION",
+      "EPT_MISCONFIG",
+      "APIC_WRITE",
+      "PML_FULL",
+      "SPP",
+    ]);
+    for (const r of vmx.EXIT_REASONS) assert.equal(r.instructionCaused, r.cause === "instruction", r.name);
+    // Every instruction row's reason is instruction-caused; every gated event is not.
+    for (const row of vmx.INSTRUCTION_EXITS)
+      assert.ok(vmx.exitReason(row.reason).instructionCaused, row.mnemonic);
+    for (const row of vmx.CONTROLLED_EXITS)
+      assert.ok(!vmx.exitReason(row.reason).instructionCaused, row.reason);
+  });
+
+  it("resolves controls by typed name to the table's bit", () => {
+    const hlt = vmx.CONTROL.proc.hlt_exiting;
+    assert.equal(hlt.mask, 1n << BigInt(vmx.controlInWord("proc", "hlt_exiting")!.bit));
+    const words = { pin: 0n, proc: hlt.mask, proc2: 0n, proc3: 0n, exit: 0n, entry: 0n };
+    assert.ok(vmx.isControlSet(words, hlt));
+    assert.ok(!vmx.isControlSet(words, vmx.CONTROL.proc2.enable_ept));
+    for (const word of vmx.CONTROL_WORDS)
+      assert.deepEqual(
+        Object.keys(vmx.CONTROL[word]).sort(),
+        vmx
+          .controlsOfWord(word)
+          .map((c) => c.name)
+          .sort(),
+      );
+  });
+
+  it("lists every capability MSR once, as each profile carries them", () => {
+    for (const profile of vmx.PROFILES)
+      assert.deepEqual(Object.keys(profile.msrs).sort(), [...vmx.CAPABILITY_MSR_NAMES].sort());
+  });
+
+  it("takes the PAUSE iteration per generation: about 10 cycles before Skylake, 140 from Skylake on", () => {
+    const cycles = Object.fromEntries(vmx.PROFILES.map((p) => [p.name, p.pauseIteration.cycles]));
+    assert.equal(cycles.haswell, 10);
+    assert.equal(cycles.broadwell, 10);
+    assert.equal(cycles.skylake_server, 140);
+    assert.equal(cycles.sapphire_rapids, 140);
+    for (const p of vmx.PROFILES) assert.equal(p.pauseIteration.provenance, "estimate");
   });
 });

@@ -9,9 +9,25 @@
  * in docs/estimator.md.
  */
 import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program, VmcsIR } from "../model/ir";
+import {
+  APIC_READ_VIRTUALIZED,
+  APIC_WRITE_VIRTUALIZED,
+  apicRegisterOffset,
+  cr8PriorityClass,
+  eoiExitBitSet,
+  isX2apicMsr,
+  X2APIC_MSR,
+  XAPIC_BASE,
+  XAPIC_OFFSET,
+} from "../vmx/apic";
 import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
-import { type InstructionExitDef, instructionExitByOp, SDM_CONDITIONAL } from "../vmx/instructions";
+import {
+  type InstructionExitDef,
+  instructionExitByOp,
+  ioBitmapOf,
+  SDM_CONDITIONAL,
+} from "../vmx/instructions";
 import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { handlerCost } from "./cost";
@@ -378,6 +394,7 @@ function decisionSignature(ctx: ExitContext): Signature {
     num(w.entry),
     ctx.vmcs.exceptionBitmap,
     exitRoundTripEstimate(ctx),
+    pauseIterationCycles(ctx),
     num(lookup.eoiExitBitmap),
     num(lookup.cr0Mask),
     num(lookup.cr0Shadow),
@@ -409,8 +426,9 @@ function decisionSignature(ctx: ExitContext): Signature {
 }
 
 /** A bigint as a number where that is exact (the common case), else its decimal text. */
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 function num(value: bigint): number | string {
-  return value >= 0n && value <= 0x1f_ffff_ffff_ffffn ? Number(value) : `${value}n`;
+  return value >= 0n && value <= MAX_EXACT ? Number(value) : `${value}n`;
 }
 
 const MEMORY_KINDS = {
@@ -601,7 +619,7 @@ function decideIo(kind: "in" | "out", port: number, ctx: ExitContext): ExitDecis
   const controls = state(ctx, c.ioBitmaps, c.uncondIo);
   // A one-byte access is modelled: wider accesses exit if any covered port's bit is set.
   if (on(ctx, c.ioBitmaps)) {
-    const bitmap = port < 0x8000 ? "A" : "B";
+    const bitmap = ioBitmapOf(port);
     return ioBitmapBit(lookup, port)
       ? exitsWith(
           EXIT.IO_INSTRUCTION,
@@ -634,15 +652,6 @@ function decideIo(kind: "in" | "out", port: number, ctx: ExitContext): ExitDecis
 // ---------------------------------------------------------------------------------------------
 // MSRs and x2APIC virtualization
 
-const X2APIC_FIRST = 0x800;
-const X2APIC_LAST = 0x8ff;
-const X2APIC_TPR = 0x808;
-const X2APIC_EOI = 0x80b;
-const X2APIC_ICR = 0x830;
-const X2APIC_SELF_IPI = 0x83f;
-/** IA32_TSC_DEADLINE (vmx-facts MSR table; SDM Vol. 3A §11.5.4.1). */
-export const IA32_TSC_DEADLINE = 0x6e0;
-
 function decideMsr(msr: number, write: boolean, ctx: ExitContext, msrName?: string): ExitDecision {
   const c = ctl();
   const lookup = vmcsLookup(ctx.vmcs);
@@ -671,7 +680,7 @@ function decideMsr(msr: number, write: boolean, ctx: ExitContext, msrName?: stri
       controls,
       SDM_COND,
     );
-  if (msr >= X2APIC_FIRST && msr <= X2APIC_LAST) return decideX2apicPassThrough(msr, write, ctx, label);
+  if (isX2apicMsr(msr)) return decideX2apicPassThrough(msr, write, ctx, label);
   return noExit(
     `${insn} ${label} does not exit: its ${write ? "write" : "read"} bit is clear in the MSR bitmap.`,
     controls,
@@ -694,7 +703,7 @@ function decideX2apicPassThrough(msr: number, write: boolean, ctx: ExitContext, 
       `The guest touches the host's APIC: trap the MSR (\`msr trap\`) or virtualize it. ${kvm}`,
     );
   if (!write) {
-    const virtualized = on(ctx, c.apicRegs) || msr === X2APIC_TPR;
+    const virtualized = on(ctx, c.apicRegs) || msr === X2APIC_MSR.TPR;
     return noExit(
       `RDMSR ${label} does not exit: the MSR bitmap lets it through and virtualize x2APIC mode is 1.`,
       controls,
@@ -704,16 +713,16 @@ function decideX2apicPassThrough(msr: number, write: boolean, ctx: ExitContext, 
         : "Without APIC-register virtualization only TPR reads are virtualized; this read executes normally on the physical APIC.",
     );
   }
-  if (msr === X2APIC_TPR) return decideTprWrite(ctx, `WRMSR ${label}`, controls, SDM_APIC_MSR);
-  if (msr === X2APIC_EOI && on(ctx, c.vid))
+  if (msr === X2APIC_MSR.TPR) return decideTprWrite(ctx, `WRMSR ${label}`, controls, SDM_APIC_MSR);
+  if (msr === X2APIC_MSR.EOI && on(ctx, c.vid))
     return decideVirtualEoi(ctx, `WRMSR ${label}`, controls, SDM_APIC_MSR);
-  if (msr === X2APIC_SELF_IPI && on(ctx, c.vid))
+  if (msr === X2APIC_MSR.SELF_IPI && on(ctx, c.vid))
     return noExit(
       `WRMSR ${label} does not exit: with virtual-interrupt delivery the self-IPI is virtualized (the vector is set in the virtual IRR).`,
       controls,
       SDM_APIC_MSR,
     );
-  if (msr === X2APIC_ICR && on(ctx, c.ipiVirt))
+  if (msr === X2APIC_MSR.ICR && on(ctx, c.ipiVirt))
     return noExit(
       `WRMSR ${label} does not exit: IPI virtualization (tertiary control) sends the IPI through the PID-pointer table.`,
       [...controls, ...state(ctx, c.ipiVirt)],
@@ -773,7 +782,7 @@ function decideVirtualEoi(
 ): ExitDecision {
   const vector = ctx.eoiVector;
   const bitmap = vmcsLookup(ctx.vmcs).eoiExitBitmap;
-  const set = vector !== undefined && ((bitmap >> BigInt(vector & 0xff)) & 1n) === 1n;
+  const set = vector !== undefined && eoiExitBitSet(bitmap, vector);
   const which = vector === undefined ? "the serviced vector" : `vector ${hex(vector)}`;
   return set
     ? exitsWith(
@@ -794,10 +803,6 @@ function decideVirtualEoi(
 
 // ---------------------------------------------------------------------------------------------
 // Memory: EPT and the APIC-access page
-
-/** The architectural xAPIC base (IA32_APIC_BASE reset value; SDM Vol. 3A §11.4.1). */
-export const XAPIC_BASE = 0xfee00000n;
-const XAPIC_EOI_OFFSET = 0xb0;
 
 function decideMemory(
   gpa: bigint,
@@ -856,18 +861,6 @@ function decideMemory(
   return noExit(`The ${what} does not exit.`, controls, SDM_EPT);
 }
 
-/** APIC registers whose reads are virtualized with APIC-register virtualization (§30.4.2). */
-const APIC_READ_VIRTUALIZED = new Set([
-  0x020, 0x030, 0x080, 0x0b0, 0x0d0, 0x0e0, 0x0f0, 0x100, 0x110, 0x120, 0x130, 0x140, 0x150, 0x160, 0x170,
-  0x180, 0x190, 0x1a0, 0x1b0, 0x1c0, 0x1d0, 0x1e0, 0x1f0, 0x200, 0x210, 0x220, 0x230, 0x240, 0x250, 0x260,
-  0x270, 0x280, 0x300, 0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3e0,
-]);
-/** APIC registers whose writes are virtualized with APIC-register virtualization (§30.4.3.1). */
-const APIC_WRITE_VIRTUALIZED = new Set([
-  0x020, 0x080, 0x0b0, 0x0d0, 0x0e0, 0x0f0, 0x280, 0x300, 0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370,
-  0x380, 0x3e0,
-]);
-
 /** An access to the APIC-access page (the `apic` EPT region). */
 function decideApicPage(
   gpa: bigint,
@@ -877,7 +870,7 @@ function decideApicPage(
   eptOn: boolean,
 ): ExitDecision {
   const c = ctl();
-  const offset = Number(gpa & 0xff0n);
+  const offset = apicRegisterOffset(gpa);
   const controls = state(ctx, c.apicAccesses, c.tprShadow, c.apicRegs, c.vid);
   const reg = `APIC register ${hex(offset)}`;
   if (!on(ctx, c.apicAccesses)) {
@@ -912,7 +905,7 @@ function decideApicPage(
   const regs = on(ctx, c.apicRegs);
   const vid = on(ctx, c.vid);
   if (access === "read") {
-    const virtualized = regs ? APIC_READ_VIRTUALIZED.has(offset) : offset === 0x080;
+    const virtualized = regs ? APIC_READ_VIRTUALIZED.has(offset) : offset === XAPIC_OFFSET.TPR;
     return virtualized
       ? noExit(
           `The read of ${reg} does not exit: it is virtualized from the virtual-APIC page.`,
@@ -928,7 +921,8 @@ function decideApicPage(
   }
   const virtualized = regs
     ? APIC_WRITE_VIRTUALIZED.has(offset)
-    : offset === 0x080 || (vid && (offset === XAPIC_EOI_OFFSET || offset === 0x300));
+    : offset === XAPIC_OFFSET.TPR ||
+      (vid && (offset === XAPIC_OFFSET.EOI || offset === XAPIC_OFFSET.ICR_LOW));
   if (!virtualized)
     return exitsWith(
       EXIT.APIC_ACCESS,
@@ -936,10 +930,11 @@ function decideApicPage(
       controls,
       SDM_APIC_MMIO,
     );
-  if (offset === 0x080) return decideTprWrite(ctx, `The write of ${reg} (TPR)`, controls, SDM_APIC_MMIO);
-  if (offset === XAPIC_EOI_OFFSET && vid)
+  if (offset === XAPIC_OFFSET.TPR)
+    return decideTprWrite(ctx, `The write of ${reg} (TPR)`, controls, SDM_APIC_MMIO);
+  if (offset === XAPIC_OFFSET.EOI && vid)
     return decideVirtualEoi(ctx, `The write of ${reg} (EOI)`, controls, SDM_APIC_MMIO);
-  if (offset === 0x300 && vid && !regs)
+  if (offset === XAPIC_OFFSET.ICR_LOW && vid && !regs)
     // Self-IPIs are virtualized; the ICR value is unknown to the model, so a general IPI
     // (APIC-write VM exit) is assumed.
     return exitsWith(
@@ -961,10 +956,10 @@ function decideApicPage(
 
 function decideEoi(ctx: ExitContext): ExitDecision {
   if (ctx.guest.apic === "x2apic") {
-    const d = decideMsr(X2APIC_EOI, true, ctx, "X2APIC_EOI");
+    const d = decideMsr(X2APIC_MSR.EOI, true, ctx, "X2APIC_EOI");
     return { ...d, rule: `EOI in x2APIC mode is WRMSR X2APIC_EOI: ${d.rule}` };
   }
-  const d = decideMemory(XAPIC_BASE + BigInt(XAPIC_EOI_OFFSET), "write", ctx, true);
+  const d = decideMemory(XAPIC_BASE + BigInt(XAPIC_OFFSET.EOI), "write", ctx, true);
   return { ...d, rule: `EOI in xAPIC mode is an MMIO write to 0xfee000b0: ${d.rule}` };
 }
 
@@ -1050,7 +1045,7 @@ function decideMovToCr(cr: 0 | 3 | 4 | 8, value: bigint | undefined, ctx: ExitCo
       controls,
       SDM_COND,
     );
-  const cls = value === undefined ? 0 : Number(value & 0xfn);
+  const cls = value === undefined ? 0 : cr8PriorityClass(value);
   const d = decideTprWrite(
     ctx,
     `MOV to CR8${value === undefined ? "" : ` of ${hex(value)}`}`,
@@ -1087,12 +1082,10 @@ function decideMovFromCr(cr: 3 | 8, ctx: ExitContext): ExitDecision {
 // ---------------------------------------------------------------------------------------------
 // PAUSE loops
 
-/**
- * Cycles of one spin-loop iteration (PAUSE plus the lock test): an estimate from PAUSE's
- * latency of "as many as 140 cycles" on Skylake and later (Intel 64 and IA-32 Optimization
- * Reference Manual, Skylake PAUSE latency). Used only with PAUSE exiting, where every PAUSE exits.
- */
-export const PAUSE_ITERATION_CYCLES = 140;
+/** Cycles of one spin-loop iteration on the target: the profile's estimate (vmx/profiles.ts). */
+function pauseIterationCycles(ctx: ExitContext): number {
+  return ctx.program.target.profile.pauseIteration.cycles;
+}
 
 function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision {
   const c = ctl();
@@ -1102,13 +1095,14 @@ function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision {
     // Every PAUSE exits at any CPL; PAUSE-loop exiting is then ignored. The loop keeps spinning
     // for its wall time, and each iteration costs one PAUSE plus one exit.
     const exitCycles = exitRoundTripEstimate(ctx);
-    const n = Math.max(1, Math.floor(cycles / (PAUSE_ITERATION_CYCLES + exitCycles)));
+    const iteration = pauseIterationCycles(ctx);
+    const n = Math.max(1, Math.floor(cycles / (iteration + exitCycles)));
     return exitsWith(
       EXIT.PAUSE_INSTRUCTION,
       `Every PAUSE exits because PAUSE exiting is 1: about ${n} exits in a ${Math.round(cycles)}-cycle spin.`,
       state(ctx, c.pause, c.ple),
       SDM_COND,
-      `Modelled as max(1, floor(spin / (${PAUSE_ITERATION_CYCLES} cycles per PAUSE iteration (estimate) + ${Math.round(exitCycles)} cycles per exit))).`,
+      `Modelled as max(1, floor(spin / (${iteration} cycles per PAUSE iteration (the target's estimate) + ${Math.round(exitCycles)} cycles per exit))).`,
       n,
     );
   }

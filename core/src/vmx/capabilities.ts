@@ -135,6 +135,45 @@ export function cr3TargetLimit(msrs: CapabilityMsrs): number {
   return Number((msrs.IA32_VMX_MISC >> 16n) & 0x1ffn);
 }
 
+/**
+ * Every VMX capability MSR of a profile, once (SDM Vol. 3D App. A). Written as the keys of a
+ * record so that a name added to CapabilityMsrs and missing here is a compile error.
+ */
+const CAPABILITY_MSR_SET: Record<CapabilityMsrName, true> = {
+  IA32_VMX_BASIC: true,
+  IA32_VMX_PINBASED_CTLS: true,
+  IA32_VMX_PROCBASED_CTLS: true,
+  IA32_VMX_EXIT_CTLS: true,
+  IA32_VMX_ENTRY_CTLS: true,
+  IA32_VMX_MISC: true,
+  IA32_VMX_CR0_FIXED0: true,
+  IA32_VMX_CR0_FIXED1: true,
+  IA32_VMX_CR4_FIXED0: true,
+  IA32_VMX_CR4_FIXED1: true,
+  IA32_VMX_VMCS_ENUM: true,
+  IA32_VMX_PROCBASED_CTLS2: true,
+  IA32_VMX_EPT_VPID_CAP: true,
+  IA32_VMX_TRUE_PINBASED_CTLS: true,
+  IA32_VMX_TRUE_PROCBASED_CTLS: true,
+  IA32_VMX_TRUE_EXIT_CTLS: true,
+  IA32_VMX_TRUE_ENTRY_CTLS: true,
+  IA32_VMX_VMFUNC: true,
+  IA32_VMX_PROCBASED_CTLS3: true,
+};
+export const CAPABILITY_MSR_NAMES: readonly CapabilityMsrName[] = Object.keys(
+  CAPABILITY_MSR_SET,
+) as CapabilityMsrName[];
+
+/** IA32_VMX_MISC[29]: VMWRITE may write the read-only (exit-information) fields. */
+export function vmwriteAnyField(msrs: CapabilityMsrs): boolean {
+  return bitSet(msrs.IA32_VMX_MISC, VMX_MISC.VMWRITE_READ_ONLY_FIELDS);
+}
+
+/** IA32_VMX_MISC[30]: VM entry may inject a software event with instruction length 0. */
+export function zeroLengthInjection(msrs: CapabilityMsrs): boolean {
+  return bitSet(msrs.IA32_VMX_MISC, VMX_MISC.ZERO_LENGTH_INJECTION);
+}
+
 /** IA32_VMX_MISC[4:0]: the preemption timer counts down once per 2^X TSC cycles. */
 export function preemptionTimerRate(msrs: CapabilityMsrs): number {
   return Number(msrs.IA32_VMX_MISC & 0x1fn);
