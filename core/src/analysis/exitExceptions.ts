@@ -1,3 +1,4 @@
+import { exceptionBitmapIndex } from "../vmx/exceptions";
 import { EXIT } from "../vmx/exitReasons";
 import { vmcsLookup } from "./exitLookup";
 import { ctl, type ExitContext, exitsWith, hex, noExit, on, SDM_OTHER, state } from "./exitRules";
@@ -12,7 +13,7 @@ export function decideException(
   ctx: ExitContext,
 ): ExitDecision {
   const c = ctl();
-  const v = vector & 0x1f;
+  const v = exceptionBitmapIndex(vector);
   if (v === 2)
     return on(ctx, c.nmiExiting)
       ? exitsWith(

@@ -107,3 +107,11 @@ export function exceptionByVector(vector: number): ExceptionInfo | undefined {
 export function exceptionMnemonics(): string[] {
   return EXCEPTIONS.filter((exception) => !exception.reserved).map((exception) => exception.mnemonic);
 }
+
+/**
+ * The exception-bitmap bit of a vector: the bitmap has one bit per exception vector 0–31
+ * (SDM Vol. 3C §25.6.3, pre-2023 §24.6.3); vectors are taken modulo 32 as the field is 32 bits.
+ */
+export function exceptionBitmapIndex(vector: number): number {
+  return vector & 0x1f;
+}
