@@ -22,14 +22,14 @@ export interface VmcsLookup {
   /**
    * The set bits of I/O bitmaps A (ports 0000–7FFF) and B (8000–FFFF): a port in one of these
    * inclusive ranges ⇒ an access to it exits when "use I/O bitmaps" = 1 (SDM Vol. 3C §26.1.3;
-   * vmx-facts §6). Kept as the trapped ranges rather than the 8-KiB bitmaps: a file has a few
+   * docs/hardware.md). Kept as the trapped ranges rather than the 8-KiB bitmaps: a file has a few
    * ranges per vmcs, and zero-filling 12 KiB of bitmaps per vmcs on every keystroke cost more
    * than all the decisions that read them. With many ranges, `ioBitmap` holds the real bitmap.
    */
   ioRanges: readonly { first: number; last: number }[];
   ioBitmap?: Uint8Array;
   /**
-   * The set bits of the 4-KiB MSR bitmap (L-kvmvmx.h comment, vmx-facts §2g: read-low
+   * The set bits of the 4-KiB MSR bitmap (L-kvmvmx.h comment, docs/hardware.md: read-low
    * 0x000–0x3ff, read-high 0x400–0x7ff, write-low 0x800–0xbff, write-high 0xc00–0xfff), by MSR
    * index: bit 0 = read bitmap bit, bit 1 = write bitmap bit. Only MSRs inside the two bitmap
    * ranges are recorded.

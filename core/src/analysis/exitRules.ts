@@ -92,7 +92,7 @@ export const COALESCE_REFERENCE =
   "notification coalescing: VIRTIO 1.2 split virtqueues, Available Buffer Notification Suppression (VIRTIO_F_EVENT_IDX; Linux vring_need_event, include/uapi/linux/virtio_ring.h); NIC moderation (ethtool -C tx-frames/tx-usecs, struct ethtool_coalesce, include/uapi/linux/ethtool.h)";
 
 // ---------------------------------------------------------------------------------------------
-// Exit reasons by basic number (vmx-facts §1, L-uapi)
+// Exit reasons by basic number
 
 export const reasonCache = new Map<number, ExitReasonDef>();
 export function reason(code: number): ExitReasonDef {

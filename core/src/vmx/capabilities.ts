@@ -1,7 +1,7 @@
 /**
  * Reading the VMX capability MSRs (SDM Vol. 3D Appendix A).
  *
- * Allowed-0/allowed-1 (App. A.3.1–A.5, quoted in vmx-facts.md §5): in a control MSR, bits 31:0 are
+ * Allowed-0/allowed-1 (App. A.3.1–A.5, quoted in docs/hardware.md): in a control MSR, bits 31:0 are
  * the allowed 0-settings ("if bit X in the MSR is set to 1, VM entry fails if control X is 0") and
  * bits 63:32 the allowed 1-settings ("if bit 32+X in the MSR is cleared to 0, VM entry fails if
  * control X is 1"). Linux `adjust_vmx_controls`: `ctl &= high; ctl |= low`.

@@ -332,11 +332,11 @@ const PAUSE_ITERATION = {
 } as const;
 
 const COST_SCALE_REASON =
-  "scaled from the Sandy Bridge figure by a generation factor following Intel's published trend of falling VM-transition latency (VMware/Intel 2009 charts in vmx-facts.md §7, no numbers per part)";
+  "scaled from the Sandy Bridge figure by a generation factor following Intel's published trend of falling VM-transition latency (VMware/Intel 2009 charts in docs/hardware.md, no numbers per part)";
 
 /**
  * Cost parameters at Sandy Bridge (cycles) and the reasoning behind each. Only round_trip is a
- * measurement (vmx-facts.md §7: Shalabi, i7-3960X, 95% of VMCALL round trips 1,600–1,700 cycles).
+ * measurement (docs/hardware.md: Shalabi, i7-3960X, 95% of VMCALL round trips 1,600–1,700 cycles).
  */
 const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
   round_trip: {
@@ -433,7 +433,7 @@ function bits(list: Iterable<number>): bigint {
   return value;
 }
 
-/** Bits of the default1 class that the TRUE MSRs report as may-be-0 (Bochs vmx.cc TRUE values, vmx-facts.md §5). */
+/** Bits of the default1 class that the TRUE MSRs report as may-be-0 (Bochs vmx.cc TRUE values, docs/hardware.md). */
 const TRUE_RELAXED: Record<"pin" | "proc" | "exit" | "entry", number> = {
   pin: 0,
   // CR3-load and CR3-store exiting (bits 15, 16): TRUE_PROCBASED allowed-0 0x04006172.
@@ -487,7 +487,7 @@ function buildMsrs(acc: Accumulated): CapabilityMsrs {
     IA32_VMX_EXIT_CTLS: exit.plain,
     IA32_VMX_ENTRY_CTLS: entry.plain,
     IA32_VMX_MISC: misc,
-    // PE (0), NE (5), PG (31) fixed to 1 (Bochs example, vmx-facts.md §5); without unrestricted guest these apply to guests too.
+    // PE (0), NE (5), PG (31) fixed to 1 (Bochs example, docs/hardware.md); without unrestricted guest these apply to guests too.
     IA32_VMX_CR0_FIXED0: 0x8000_0021n,
     IA32_VMX_CR0_FIXED1: 0xffff_ffffn,
     // VMXE (13) fixed to 1.
