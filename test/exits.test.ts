@@ -507,8 +507,11 @@ describe("instructions decided from the instruction table", () => {
   const plain = INSTRUCTION_EXITS.filter((row) => row.op !== undefined && row.selector === undefined);
   const names = (refs: readonly { word: string; name: string }[]) => {
     const spec: Record<string, string[]> = {};
-    for (const ref of refs) (spec[ref.word] ??= []).push(ref.name);
-    if (spec.proc2) (spec.proc ??= []).push("activate_secondary_controls");
+    const add = (word: string, name: string) => {
+      spec[word] = [...(spec[word] ?? []), name];
+    };
+    for (const ref of refs) add(ref.word, ref.name);
+    if (spec.proc2) add("proc", "activate_secondary_controls");
     return spec;
   };
 
