@@ -55,31 +55,26 @@ export type LeafCache = Map<string, KindCache>;
  * Decisions of identical leaf operations are shared (callers treat decisions as read-only):
  * a 10,000-line file repeats the same few operations, and building the rule text is the
  * expensive part. One cache per (vmcs, program, effective controls, APIC mode, EOI vector,
- * CPL), found through the context object so the hot path does one WeakMap lookup; inside it,
+ * CPL), carried by the context object itself so the hot path does one property read; inside it,
  * keyed by operation kind and then by the operand value (no string building per operation).
  */
 export const leafCaches = new WeakMap<
   object,
   { vmcs: VmcsIR; program: Program; maps: Map<string, LeafCache> }
 >();
-export const contextCaches = new WeakMap<ExitContext, { vmcs: VmcsIR; controls: object; map: LeafCache }>();
-/** The last context looked up and its cache entry: walks decide runs of leaves in one context. */
-let lastContext: ExitContext | undefined;
-let lastContextCache: { vmcs: VmcsIR; controls: object; map: LeafCache } | undefined;
+type ContextMemo = { vmcs: VmcsIR; controls: object; map: LeafCache };
+/**
+ * Each context carries its own leaf cache, under a non-enumerable symbol: the memo is owned by
+ * the analysis that made the context and goes with it (no module-level reference keeps a
+ * program alive), and a context copied with a spread (`{ ...ctx, eoiVector }`) does not inherit
+ * it. A context that cannot take the property (frozen) uses the weak map.
+ */
+const MEMO: unique symbol = Symbol("exit-decision memo");
+type MemoHolder = { [MEMO]?: ContextMemo };
+const frozenContextMemos = new WeakMap<ExitContext, ContextMemo>();
 export function leafCache(ctx: ExitContext): LeafCache {
-  if (
-    ctx === lastContext &&
-    lastContextCache !== undefined &&
-    lastContextCache.vmcs === ctx.vmcs &&
-    lastContextCache.controls === ctx.controls
-  )
-    return lastContextCache.map;
-  const direct = contextCaches.get(ctx);
-  if (direct && direct.vmcs === ctx.vmcs && direct.controls === ctx.controls) {
-    lastContext = ctx;
-    lastContextCache = direct;
-    return direct.map;
-  }
+  const own = (ctx as MemoHolder)[MEMO] ?? frozenContextMemos.get(ctx);
+  if (own !== undefined && own.vmcs === ctx.vmcs && own.controls === ctx.controls) return own.map;
   let entry = leafCaches.get(ctx.controls);
   if (!entry || entry.vmcs !== ctx.vmcs || entry.program !== ctx.program) {
     entry = { vmcs: ctx.vmcs, program: ctx.program, maps: sharedVariants(ctx) };
@@ -91,17 +86,16 @@ export function leafCache(ctx: ExitContext): LeafCache {
     map = new Map();
     entry.maps.set(variant, map);
   }
-  const cached = { vmcs: ctx.vmcs, controls: ctx.controls, map };
-  contextCaches.set(ctx, cached);
-  lastContext = ctx;
-  lastContextCache = cached;
+  const cached: ContextMemo = { vmcs: ctx.vmcs, controls: ctx.controls, map };
+  if (Object.isExtensible(ctx))
+    Object.defineProperty(ctx, MEMO, {
+      value: cached,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  else frozenContextMemos.set(ctx, cached);
   return map;
-}
-
-/** Drops the memo of the last context (it keeps that context's program alive otherwise). */
-export function releaseExitMemo(): void {
-  lastContext = undefined;
-  lastContextCache = undefined;
 }
 
 /**
