@@ -89,6 +89,7 @@ export function target(options: { hz?: number; trueControls?: boolean } = {}): T
     maxPhysAddrBits: 46,
     msrs: m,
     costs,
+    pauseIteration: { cycles: 140, provenance: "user", source: "test" },
     notes: "",
     source: "test",
   };

@@ -17,6 +17,7 @@ import type { ExitDecision } from "../core/src/analysis/types";
 import { analyze } from "../core/src/index";
 import type { GuestOp } from "../core/src/model/ir";
 import { CONTROL, isControlSet } from "../core/src/vmx/controls";
+import { INSTRUCTION_EXITS } from "../core/src/vmx/instructions";
 import { context, guest, handler, irq, program, RO, RWX, S, timer, vmcs } from "./exitFixtures";
 
 function reasons(d: ExitDecision): string[] {
@@ -497,4 +498,60 @@ guest g on v { path p rate 1k/s { exception #UD } }
     assert.deepEqual(udExits(fileWith("exceptions #PF\n  field EXCEPTION_BITMAP = 0x40")), ["EXCEPTION_NMI"]);
     assert.deepEqual(udExits(fileWith("field EXCEPTION_BITMAP = 0x40\n  exceptions #PF")), ["EXCEPTION_NMI"]);
   });
+});
+
+describe("instructions decided from the instruction table", () => {
+  // Every language operation with a plain row of vmx/instructions.ts: unconditional rows always
+  // exit; conditional rows exit iff all their controls are 1, and raise #UD (no exit with an
+  // empty exception bitmap) when the enabling control is 0. The lints read the same rows.
+  const plain = INSTRUCTION_EXITS.filter((row) => row.op !== undefined && row.selector === undefined);
+  const names = (refs: readonly { word: string; name: string }[]) => {
+    const spec: Record<string, string[]> = {};
+    const add = (word: string, name: string) => {
+      spec[word] = [...(spec[word] ?? []), name];
+    };
+    for (const ref of refs) add(ref.word, ref.name);
+    if (spec.proc2) add("proc", "activate_secondary_controls");
+    return spec;
+  };
+
+  it("covers every simple guest instruction of the language", () => {
+    assert.deepEqual(plain.map((row) => row.op).sort(), [
+      "cpuid",
+      "getsec",
+      "hlt",
+      "invd",
+      "invlpg",
+      "invpcid",
+      "monitor",
+      "mov_dr",
+      "mwait",
+      "rdpmc",
+      "rdrand",
+      "rdseed",
+      "rdtsc",
+      "rdtscp",
+      "vmcall",
+      "wbinvd",
+      "xsetbv",
+    ]);
+  });
+
+  for (const row of plain) {
+    it(`${row.mnemonic}: ${row.exitsWhen === "always" ? "always exits" : `exits with ${row.exitsWhen.map((c) => c.name).join(" + ")}`}`, () => {
+      const op = leaf(row.op!);
+      if (row.exitsWhen === "always") {
+        exitsWith(decide(op, context({})), row.reason);
+        return;
+      }
+      const enabling = row.enabledBy ? [row.enabledBy] : [];
+      exitsWith(decide(op, context(names([...enabling, ...row.exitsWhen]))), row.reason);
+      noExit(decide(op, context(names(enabling))));
+      if (row.enabledBy) {
+        const ud = decide(op, context(names(row.exitsWhen)));
+        noExit(ud);
+        assert.match(ud.rule, /#UD/);
+      }
+    });
+  }
 });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import * as vmx from "../core/src/vmx";
 import {
   CONTROL_WORDS,
   CONTROLS,
@@ -298,5 +300,168 @@ describe("KVM defaults", () => {
     assert.equal(growPleWindow(4096, 4096, 5000, 6000), 6000);
     assert.equal(shrinkPleWindow(8192, 4096, 0, 4096), 4096);
     assert.equal(shrinkPleWindow(8192, 4096, 2, 4096), 4096);
+  });
+});
+
+describe("one home per fact", () => {
+  it("names exit reasons once: EXIT.* and the cause columns read the rows", () => {
+    assert.equal(vmx.EXIT.EPT_MISCONFIG, 49);
+    assert.equal(vmx.exitReason("PAUSE_INSTRUCTION").code, vmx.EXIT.PAUSE_INSTRUCTION);
+    const memory = vmx.EXIT_REASONS.filter((r) => r.memoryAccess).map((r) => r.name);
+    assert.deepEqual(memory, [
+      "APIC_ACCESS",
+      "EOI_INDUCED",
+      "EPT_VIOLATION",
+      "EPT_MISCONFIG",
+      "APIC_WRITE",
+      "PML_FULL",
+      "SPP",
+    ]);
+    for (const r of vmx.EXIT_REASONS) assert.equal(r.instructionCaused, r.cause === "instruction", r.name);
+    // Every instruction row's reason is instruction-caused; every gated event is not.
+    for (const row of vmx.INSTRUCTION_EXITS)
+      assert.ok(vmx.exitReason(row.reason).instructionCaused, row.mnemonic);
+    for (const row of vmx.CONTROLLED_EXITS)
+      assert.ok(!vmx.exitReason(row.reason).instructionCaused, row.reason);
+  });
+
+  it("resolves controls by typed name to the table's bit", () => {
+    const hlt = vmx.CONTROL.proc.hlt_exiting;
+    assert.equal(hlt.mask, 1n << BigInt(vmx.controlInWord("proc", "hlt_exiting")!.bit));
+    const words = { pin: 0n, proc: hlt.mask, proc2: 0n, proc3: 0n, exit: 0n, entry: 0n };
+    assert.ok(vmx.isControlSet(words, hlt));
+    assert.ok(!vmx.isControlSet(words, vmx.CONTROL.proc2.enable_ept));
+    for (const word of vmx.CONTROL_WORDS)
+      assert.deepEqual(
+        Object.keys(vmx.CONTROL[word]).sort(),
+        vmx
+          .controlsOfWord(word)
+          .map((c) => c.name)
+          .sort(),
+      );
+  });
+
+  it("lists every capability MSR once, as each profile carries them", () => {
+    for (const profile of vmx.PROFILES)
+      assert.deepEqual(Object.keys(profile.msrs).sort(), [...vmx.CAPABILITY_MSR_NAMES].sort());
+  });
+
+  it("takes the PAUSE iteration per generation: about 10 cycles before Skylake, 140 from Skylake on", () => {
+    const cycles = Object.fromEntries(vmx.PROFILES.map((p) => [p.name, p.pauseIteration.cycles]));
+    assert.equal(cycles.haswell, 10);
+    assert.equal(cycles.broadwell, 10);
+    assert.equal(cycles.skylake_server, 140);
+    assert.equal(cycles.sapphire_rapids, 140);
+    for (const p of vmx.PROFILES) assert.equal(p.pauseIteration.provenance, "estimate");
+  });
+});
+
+/**
+ * The tables against Linux's own headers (test/fixtures/linux, extracted `#define` lines with the
+ * commit they come from): names, numbers and bit positions must agree, both ways.
+ */
+describe("the tables match Linux's vmx.h, uapi vmx.h and vmxfeatures.h", () => {
+  const fixture = (name: string) =>
+    readFileSync(new URL(`./fixtures/linux/${name}`, import.meta.url), "utf8");
+  const defines = (name: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const line of fixture(name).split("\n")) {
+      const m = /^#define (\w+(?:\(\w+\))?) (.+)$/.exec(line);
+      if (m) out.set(m[1]!, m[2]!);
+    }
+    return out;
+  };
+  const uapi = defines("uapi-asm-vmx.h.defines");
+  const features = defines("asm-vmxfeatures.h.defines");
+  const asm = defines("asm-vmx.h.defines");
+  const number = (text: string) => Number(text);
+  const FEATURE_WORDS: vmx.ControlWord[] = ["pin", "proc", "proc2", "proc3"];
+  /** `( 2*32+ 10)` → word 2, bit 10, as the C preprocessor evaluates it. */
+  const feature = (name: string): { word: vmx.ControlWord; bit: number } => {
+    const text = features.get(name);
+    assert.ok(text, `${name} in vmxfeatures.h`);
+    const m = /^\( *(\d+)\*32\+ *(\d+)\)$/.exec(text);
+    assert.ok(m, text);
+    return { word: FEATURE_WORDS[Number(m[1])]!, bit: Number(m[2]) };
+  };
+  /** A control macro of asm/vmx.h: VMCS_CONTROL_BIT(X) (BIT(VMX_FEATURE_X & 0x1f)) or a one-bit mask. */
+  const macroBit = (macro: string): { word?: vmx.ControlWord; bit: number } => {
+    const value = asm.get(macro);
+    assert.ok(value, `${macro} in asm/vmx.h`);
+    const viaFeature = /^VMCS_CONTROL_BIT\((\w+)\)$/.exec(value);
+    if (viaFeature) return feature(`VMX_FEATURE_${viaFeature[1]}`);
+    const mask = number(value);
+    assert.equal(mask & (mask - 1), 0, `${macro} is one bit`);
+    return { bit: Math.log2(mask) };
+  };
+
+  it("every EXIT_REASON_* of Linux is a row with that number and name, and every L-uapi row is in Linux", () => {
+    const linux = [...uapi].filter(([name]) => name.startsWith("EXIT_REASON_"));
+    assert.ok(linux.length > 60);
+    for (const [name, value] of linux)
+      assert.equal(vmx.exitReasonByCode(number(value))?.name, name.slice("EXIT_REASON_".length), name);
+    const names = new Set(linux.map(([name]) => name.slice("EXIT_REASON_".length)));
+    for (const reason of vmx.EXIT_REASONS)
+      if (reason.source.startsWith("L-uapi"))
+        assert.ok(names.has(reason.name), `${reason.name} cites L-uapi`);
+      else assert.ok(!names.has(reason.name), `${reason.name} is in Linux: cite it`);
+    assert.equal(vmx.EXIT_REASON_FAILED_VMENTRY, number(uapi.get("VMX_EXIT_REASONS_FAILED_VMENTRY")!));
+    assert.equal(vmx.EXIT_REASON_SGX_ENCLAVE_MODE, number(uapi.get("VMX_EXIT_REASONS_SGX_ENCLAVE_MODE")!));
+  });
+
+  it("every control that cites a Linux macro sits at the macro's word and bit", () => {
+    let checked = 0;
+    for (const control of vmx.CONTROLS) {
+      const cited = control.linuxMacro ?? /VMX_FEATURE_\w+/.exec(control.source)?.[0];
+      if (cited === undefined) continue;
+      const at = cited.startsWith("VMX_FEATURE_") ? feature(cited) : macroBit(cited);
+      assert.equal(control.bit, at.bit, `${control.word}.${control.name} (${cited})`);
+      if (at.word) assert.equal(control.word, at.word, `${control.name} (${cited})`);
+      checked++;
+    }
+    assert.ok(checked > 60, `${checked} controls checked`);
+  });
+
+  it("every control macro of asm/vmx.h names a control of the table", () => {
+    const prefixes: [string, vmx.ControlWord][] = [
+      ["PIN_BASED_", "pin"],
+      ["CPU_BASED_", "proc"],
+      ["SECONDARY_EXEC_", "proc2"],
+      ["TERTIARY_EXEC_", "proc3"],
+      ["VM_EXIT_", "exit"],
+      ["VM_ENTRY_", "entry"],
+    ];
+    for (const macro of asm.keys()) {
+      const word = prefixes.find(([prefix]) => macro.startsWith(prefix))?.[1];
+      if (!word || macro.endsWith("_ALWAYSON_WITHOUT_TRUE_MSR")) continue;
+      const { bit } = macroBit(macro);
+      assert.ok(vmx.controlAtBit(word, bit), `${macro}: no ${word} control at bit ${bit}`);
+    }
+  });
+
+  it("default1 bits are Linux's *_ALWAYSON_WITHOUT_TRUE_MSR and the MISC bits are VMX_MISC_*", () => {
+    assert.equal(vmx.DEFAULT1_BITS.pin, number(asm.get("PIN_BASED_ALWAYSON_WITHOUT_TRUE_MSR")!));
+    assert.equal(vmx.DEFAULT1_BITS.proc, number(asm.get("CPU_BASED_ALWAYSON_WITHOUT_TRUE_MSR")!));
+    assert.equal(vmx.DEFAULT1_BITS.exit, number(asm.get("VM_EXIT_ALWAYSON_WITHOUT_TRUE_MSR")!));
+    assert.equal(vmx.DEFAULT1_BITS.entry, number(asm.get("VM_ENTRY_ALWAYSON_WITHOUT_TRUE_MSR")!));
+    // Our names for Linux's VMX_MISC_* (Linux abbreviates three of them).
+    const ours: Record<string, keyof typeof vmx.VMX_MISC> = {
+      SAVE_EFER_LMA: "SAVE_EFER_LMA",
+      ACTIVITY_HLT: "ACTIVITY_HLT",
+      ACTIVITY_SHUTDOWN: "ACTIVITY_SHUTDOWN",
+      ACTIVITY_WAIT_SIPI: "ACTIVITY_WAIT_SIPI",
+      INTEL_PT: "INTEL_PT",
+      RDMSR_IN_SMM: "RDMSR_IN_SMM",
+      VMXOFF_BLOCK_SMI: "VMXOFF_BLOCKS_SMI",
+      VMWRITE_SHADOW_RO_FIELDS: "VMWRITE_READ_ONLY_FIELDS",
+      ZERO_LEN_INS: "ZERO_LENGTH_INJECTION",
+    };
+    for (const [macro, value] of asm) {
+      const bit = /^VMX_MISC_(\w+)$/.exec(macro) && /^BIT_ULL\((\d+)\)$/.exec(value);
+      if (!bit) continue;
+      const name = ours[macro.slice("VMX_MISC_".length)];
+      assert.ok(name, `${macro} has a VMX_MISC entry`);
+      assert.equal(vmx.VMX_MISC[name], Number(bit[1]), macro);
+    }
   });
 });

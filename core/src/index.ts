@@ -6,7 +6,6 @@
  */
 import { checkProgram } from "./analysis/checks";
 import { estimateGuest } from "./analysis/estimate";
-import { releaseExitMemo } from "./analysis/exits";
 import { lintProgram } from "./analysis/lints";
 import type { GuestEstimate } from "./analysis/types";
 import type { SourceFile } from "./lang/ast";
@@ -166,8 +165,6 @@ export function analyzeProgram(
     diagnostics.push(internalError("the lints", error));
   }
 
-  // The exit-decision memo would keep this program alive into the next analysis.
-  releaseExitMemo();
   return { diagnostics, estimates };
 }
 

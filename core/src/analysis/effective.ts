@@ -3,11 +3,11 @@
  * default1 bits the target's capability MSRs force to 1, with the secondary and tertiary words
  * treated as 0 when the primary word does not activate them.
  *
- * - Default1 class and TRUE MSRs: SDM Vol. 3D App. A.2–A.5 (vmx-facts §5). When
+ * - Default1 class and TRUE MSRs: SDM Vol. 3D App. A.2–A.5. When
  *   IA32_VMX_BASIC[55] = 0 every default1 bit must be 1 (the non-TRUE MSR reports them as
  *   allowed-0 = 1); when it is 1 the IA32_VMX_TRUE_*_CTLS MSR says which of them may be 0
  *   (e.g. CR3-load/CR3-store exiting on most CPUs). `controlWordCapability` picks the right MSR.
- * - Secondary/tertiary: SDM Vol. 3C §27.2.1.1 (editions before 2023: §26.2.1.1), vmx-facts E3/E4: "If the
+ * - Secondary/tertiary: SDM Vol. 3C §27.2.1.1 (older editions §26.2.1.1), rules E3/E4 of docs/diagnostics.md: "If the
  *   'activate secondary controls' primary processor-based VM-execution control is 0, … the
  *   logical processor operates as if all the secondary processor-based VM-execution controls
  *   were 0"; likewise "activate tertiary controls".

@@ -15,7 +15,6 @@ import {
   type ExitContext,
   exitCount,
   guestContext,
-  releaseExitMemo,
   sourceContext,
   walkOps,
 } from "./exits";
@@ -380,14 +379,8 @@ class GuestEstimateResult implements GuestEstimate {
   }
 
   #solveFully(): SolvedGuest {
-    try {
-      // The vmcs was known when the totals were solved and the program has not changed since.
-      return solveGuest(this.#program, this.#guest, true)!;
-    } finally {
-      // As analyze does: the exit-decision memo would keep this program alive (a hover on a
-      // document that is then closed).
-      releaseExitMemo();
-    }
+    // The vmcs was known when the totals were solved and the program has not changed since.
+    return solveGuest(this.#program, this.#guest, true)!;
   }
 
   toJSON(): GuestEstimate {

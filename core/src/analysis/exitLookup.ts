@@ -4,7 +4,11 @@
  * bitmap and the CR masks. Built lazily on first use and cached by VmcsIR identity, so a
  * keystroke re-analysis pays for them once per vmcs block.
  */
+
 import type { EptPermissions, VmcsIR } from "../model/ir";
+import { tprThresholdValue } from "../vmx/apic";
+import { IO_PORT_LAST } from "../vmx/instructions";
+import { msrBitmapBit as msrBitmapPageBit } from "../vmx/msrs";
 
 export interface EptEntry {
   start: bigint;
@@ -18,14 +22,14 @@ export interface VmcsLookup {
   /**
    * The set bits of I/O bitmaps A (ports 0000–7FFF) and B (8000–FFFF): a port in one of these
    * inclusive ranges ⇒ an access to it exits when "use I/O bitmaps" = 1 (SDM Vol. 3C §26.1.3;
-   * vmx-facts §6). Kept as the trapped ranges rather than the 8-KiB bitmaps: a file has a few
+   * docs/hardware.md). Kept as the trapped ranges rather than the 8-KiB bitmaps: a file has a few
    * ranges per vmcs, and zero-filling 12 KiB of bitmaps per vmcs on every keystroke cost more
    * than all the decisions that read them. With many ranges, `ioBitmap` holds the real bitmap.
    */
   ioRanges: readonly { first: number; last: number }[];
   ioBitmap?: Uint8Array;
   /**
-   * The set bits of the 4-KiB MSR bitmap (L-kvmvmx.h comment, vmx-facts §2g: read-low
+   * The set bits of the 4-KiB MSR bitmap (L-kvmvmx.h comment, docs/hardware.md: read-low
    * 0x000–0x3ff, read-high 0x400–0x7ff, write-low 0x800–0xbff, write-high 0xc00–0xfff), by MSR
    * index: bit 0 = read bitmap bit, bit 1 = write bitmap bit. Only MSRs inside the two bitmap
    * ranges are recorded.
@@ -86,7 +90,7 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   const ioRanges: { first: number; last: number }[] = [];
   for (const range of vmcs.ioTraps) {
     const first = Math.max(0, range.first);
-    const last = Math.min(0xffff, range.last);
+    const last = Math.min(IO_PORT_LAST, range.last);
     if (first <= last) ioRanges.push({ first, last });
   }
   let ioBitmap: Uint8Array | undefined;
@@ -100,7 +104,7 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   const msrBits = new Map<number, number>();
   for (const trap of vmcs.msrTraps) {
     // Outside both ranges: always exits, nothing to record.
-    if (msrBitmapOffset(trap.msr) < 0) continue;
+    if (!msrInBitmapRange(trap.msr)) continue;
     const bits = (trap.read ? MSR_BIT_READ : 0) | (trap.write ? MSR_BIT_WRITE : 0);
     msrBits.set(trap.msr, (msrBits.get(trap.msr) ?? 0) | bits);
   }
@@ -148,7 +152,7 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
     cr4Shadow: vmcs.cr4?.shadow ?? fieldValue(vmcs, "CR4_READ_SHADOW") ?? 0n,
     cr3TargetValues,
     cr3TargetCount,
-    tprThreshold: tpr & 0xf,
+    tprThreshold: tprThresholdValue(tpr),
     pleGap: vmcs.ple?.gap ?? Number(fieldValue(vmcs, "PLE_GAP") ?? 0n),
     pleWindow: vmcs.ple?.window ?? Number(fieldValue(vmcs, "PLE_WINDOW") ?? 0n),
     pfecMask: vmcs.pfErrorCode?.mask ?? Number(fieldValue(vmcs, "PAGE_FAULT_ERROR_CODE_MASK") ?? 0n),
@@ -158,25 +162,19 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
   return lookup;
 }
 
-/** Byte offset of the read half for an MSR's range, or −1 outside both bitmap ranges. */
-function msrBitmapOffset(msr: number): number {
-  if (msr >= 0 && msr <= 0x1fff) return 0;
-  if (msr >= 0xc0000000 && msr <= 0xc0001fff) return 0x400;
-  return -1;
-}
-
+/** Whether an MSR bitmap covers the MSR (vmx/msrs.ts; outside both ranges an access always exits). */
 export function msrInBitmapRange(msr: number): boolean {
-  return msrBitmapOffset(msr) >= 0;
+  return msrBitmapPageBit(msr, "read") !== undefined;
 }
 
 /** Whether the MSR bitmap bit for this access is 1 (the MSR must be inside a bitmap range). */
 export function msrBitmapBit(lookup: VmcsLookup, msr: number, write: boolean): boolean {
-  if (msrBitmapOffset(msr) < 0) return true;
+  if (!msrInBitmapRange(msr)) return true;
   return ((lookup.msrBits.get(msr) ?? 0) & (write ? MSR_BIT_WRITE : MSR_BIT_READ)) !== 0;
 }
 
 export function ioBitmapBit(lookup: VmcsLookup, port: number): boolean {
-  const p = port & 0xffff;
+  const p = port & IO_PORT_LAST;
   if (lookup.ioBitmap !== undefined) return (lookup.ioBitmap[p >> 3]! & (1 << (p & 7))) !== 0;
   for (const range of lookup.ioRanges) if (p >= range.first && p <= range.last) return true;
   return false;

@@ -7,7 +7,7 @@
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
 import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
-import { exitReasonByCode } from "../vmx/exitReasons";
+import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
 import {
   CONTROLLED_EXITS,
   type ControlledExitDef,
@@ -112,12 +112,12 @@ export function lintProgram(
 
 function handlerSkeleton(reason: ExitReasonDef): string {
   const lines = [`handler ${reason.name} {`];
-  if (reason.name === "EPT_MISCONFIG" || reason.name === "EPT_VIOLATION")
+  if (reason.code === EXIT.EPT_MISCONFIG || reason.code === EXIT.EPT_VIOLATION)
     lines.push("  vmread GUEST_PHYSICAL_ADDRESS");
   lines.push("  work 1000  // placeholder estimate: replace with the measured cost of your handler");
   // An instruction-caused exit: the handler that emulates it skips the instruction.
   if (reason.instructionCaused) lines.push("  advance_rip");
-  if (reason.name === "HLT") lines.push("  halt");
+  if (reason.code === EXIT.HLT) lines.push("  halt");
   lines.push("}");
   return lines.join("\n");
 }

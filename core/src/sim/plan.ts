@@ -453,7 +453,7 @@ export function compileGuest(
           if (pleActive) {
             // PAUSE-loop exiting: the engine splits the spin at the window itself (it must, to
             // model the lock holder and KVM's window growth).
-            emit(OP_PAUSE_LOOP, exitPlan(40 /* PAUSE_INSTRUCTION */), g.cycles, src);
+            emit(OP_PAUSE_LOOP, exitPlan(EXIT.PAUSE_INSTRUCTION), g.cycles, src);
           } else {
             emit(OP_PAUSE_LOOP, -1, g.cycles, src);
             emitExits(decision, src);

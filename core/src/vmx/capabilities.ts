@@ -1,7 +1,7 @@
 /**
  * Reading the VMX capability MSRs (SDM Vol. 3D Appendix A).
  *
- * Allowed-0/allowed-1 (App. A.3.1–A.5, quoted in vmx-facts.md §5): in a control MSR, bits 31:0 are
+ * Allowed-0/allowed-1 (App. A.3.1–A.5, quoted in docs/hardware.md): in a control MSR, bits 31:0 are
  * the allowed 0-settings ("if bit X in the MSR is set to 1, VM entry fails if control X is 0") and
  * bits 63:32 the allowed 1-settings ("if bit 32+X in the MSR is cleared to 0, VM entry fails if
  * control X is 1"). Linux `adjust_vmx_controls`: `ctl &= high; ctl |= low`.
@@ -133,6 +133,45 @@ export function controlWordCapability(msrs: CapabilityMsrs, word: ControlWord): 
 /** IA32_VMX_MISC[24:16]: how many CR3-target values the CPU supports (SDM says 4 on all so far). */
 export function cr3TargetLimit(msrs: CapabilityMsrs): number {
   return Number((msrs.IA32_VMX_MISC >> 16n) & 0x1ffn);
+}
+
+/**
+ * Every VMX capability MSR of a profile, once (SDM Vol. 3D App. A). Written as the keys of a
+ * record so that a name added to CapabilityMsrs and missing here is a compile error.
+ */
+const CAPABILITY_MSR_SET: Record<CapabilityMsrName, true> = {
+  IA32_VMX_BASIC: true,
+  IA32_VMX_PINBASED_CTLS: true,
+  IA32_VMX_PROCBASED_CTLS: true,
+  IA32_VMX_EXIT_CTLS: true,
+  IA32_VMX_ENTRY_CTLS: true,
+  IA32_VMX_MISC: true,
+  IA32_VMX_CR0_FIXED0: true,
+  IA32_VMX_CR0_FIXED1: true,
+  IA32_VMX_CR4_FIXED0: true,
+  IA32_VMX_CR4_FIXED1: true,
+  IA32_VMX_VMCS_ENUM: true,
+  IA32_VMX_PROCBASED_CTLS2: true,
+  IA32_VMX_EPT_VPID_CAP: true,
+  IA32_VMX_TRUE_PINBASED_CTLS: true,
+  IA32_VMX_TRUE_PROCBASED_CTLS: true,
+  IA32_VMX_TRUE_EXIT_CTLS: true,
+  IA32_VMX_TRUE_ENTRY_CTLS: true,
+  IA32_VMX_VMFUNC: true,
+  IA32_VMX_PROCBASED_CTLS3: true,
+};
+export const CAPABILITY_MSR_NAMES: readonly CapabilityMsrName[] = Object.keys(
+  CAPABILITY_MSR_SET,
+) as CapabilityMsrName[];
+
+/** IA32_VMX_MISC[29]: VMWRITE may write the read-only (exit-information) fields. */
+export function vmwriteAnyField(msrs: CapabilityMsrs): boolean {
+  return bitSet(msrs.IA32_VMX_MISC, VMX_MISC.VMWRITE_READ_ONLY_FIELDS);
+}
+
+/** IA32_VMX_MISC[30]: VM entry may inject a software event with instruction length 0. */
+export function zeroLengthInjection(msrs: CapabilityMsrs): boolean {
+  return bitSet(msrs.IA32_VMX_MISC, VMX_MISC.ZERO_LENGTH_INJECTION);
 }
 
 /** IA32_VMX_MISC[4:0]: the preemption timer counts down once per 2^X TSC cycles. */

@@ -5,7 +5,7 @@
  * `hasErrorCode` follows Linux arch/x86/kvm/x86.h `x86_exception_has_error_code`, whose mask is
  * BIT(DF_VECTOR) | BIT(TS_VECTOR) | BIT(NP_VECTOR) | BIT(SS_VECTOR) | BIT(GP_VECTOR) |
  * BIT(PF_VECTOR) | BIT(AC_VECTOR): vectors 8, 10–14 and 17. #CP (21) also delivers an error code
- * (SDM Vol. 3A Table 6-1, CET). The kernel snapshot vmx-facts.md cites (Kingxukai/linux @ 9b44fff6)
+ * (SDM Vol. 3A Table 6-1, CET). The kernel snapshot docs/hardware.md cites (Kingxukai/linux @ 9b44fff6)
  * still lacks it; the KVM CET-virtualization series adds `| BIT(CP_VECTOR)` and makes #CP count
  * only when CET is exposed to the guest (`!(vcpu->arch.cr4_guest_rsvd_bits & X86_CR4_CET)`). We
  * follow the newer kernels: 21 has an error code, flagged `errorCodeNeedsCet` so the VM-entry check
@@ -106,4 +106,12 @@ export function exceptionByVector(vector: number): ExceptionInfo | undefined {
 /** The mnemonics the language accepts, in vector order. */
 export function exceptionMnemonics(): string[] {
   return EXCEPTIONS.filter((exception) => !exception.reserved).map((exception) => exception.mnemonic);
+}
+
+/**
+ * The exception-bitmap bit of a vector: the bitmap has one bit per exception vector 0–31
+ * (SDM Vol. 3C §25.6.3, pre-2023 §24.6.3); vectors are taken modulo 32 as the field is 32 bits.
+ */
+export function exceptionBitmapIndex(vector: number): number {
+  return vector & 0x1f;
 }

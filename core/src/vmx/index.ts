@@ -1,4 +1,5 @@
 /** The VT-x data tables: the one place SDM facts live. */
+export * from "./apic";
 export * from "./capabilities";
 export * from "./controls";
 export * from "./exceptions";

@@ -47,6 +47,14 @@ export type OperandSelector =
   | "vmcs-bitmap"
   | "exiting-bitmap";
 
+/** The last I/O port (the I/O space is 64 KiB; SDM Vol. 1 §19.2, pre-2023 §18.2). */
+export const IO_PORT_LAST = 0xffff;
+
+/** The I/O bitmap that holds a port's bit: A for 0000H–7FFFH, B for 8000H–FFFFH (SDM Vol. 3C §25.6.4, pre-2023 §24.6.4). */
+export function ioBitmapOf(port: number): "A" | "B" {
+  return port < 0x8000 ? "A" : "B";
+}
+
 export interface InstructionExitDef {
   /** "RDTSCP" (SDM spelling; MOV CR rows name the direction: "MOV to CR3"). */
   mnemonic: string;

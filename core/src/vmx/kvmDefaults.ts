@@ -1,5 +1,5 @@
 /**
- * KVM's default tuning parameters that decide exit behaviour (vmx-facts.md §8). Each carries the
+ * KVM's default tuning parameters that decide exit behaviour. Each carries the
  * Linux symbol and file it comes from; the simulator and the PLE/halt-polling models read these.
  */
 

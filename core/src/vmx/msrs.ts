@@ -4,7 +4,7 @@
  * (`MSR_IA32_*`, `MSR_*`); the x2APIC register MSRs 800H–8FFH from SDM Vol. 3A §11.12.1.2
  * Table 11-6 (x2APIC register address space: MSR = 800H + xAPIC MMIO offset / 10H); the VMX
  * capability MSRs 480H–493H from kvm-unit-tests lib/x86/msr.h and Bochs bochs/cpu/msr.h
- * (vmx-facts.md §5); KVM paravirtual MSRs from Linux arch/x86/include/uapi/asm/kvm_para.h.
+ *; KVM paravirtual MSRs from Linux arch/x86/include/uapi/asm/kvm_para.h.
  *
  * Lookup is case-insensitive and accepts Linux's spellings: `MSR_IA32_TSC_DEADLINE`, `MSR_EFER`,
  * `MSR_LSTAR` all resolve (the `MSR_` prefix is dropped, then `IA32_` is tried).

@@ -50,6 +50,8 @@ interface GenerationSpec {
   addCr4Bits?: number[];
   /** Multiplier on the Sandy Bridge cost figures (see COST_SCALE_REASON). */
   costScale: number;
+  /** Cycles of one spin-loop iteration under PAUSE exiting (see PAUSE_ITERATION). */
+  pauseIteration: keyof typeof PAUSE_ITERATION;
   notes: string;
   source: string;
 }
@@ -145,6 +147,7 @@ const GENERATIONS: GenerationSpec[] = [
     addMiscBits: [VMX_MISC.ACTIVITY_HLT, VMX_MISC.ACTIVITY_SHUTDOWN, VMX_MISC.ACTIVITY_WAIT_SIPI],
     addCr4Bits: CR4_BASE,
     costScale: 1.15,
+    pauseIteration: "beforeSkylake",
     notes:
       "First generation with EPT, VPID, secondary controls, the VMX-preemption timer, virtualized APIC accesses and x2APIC virtualization.",
     source: `${QEMU} model "Nehalem" (FEAT_VMX_*; its EPT caps include 1 GB pages)`,
@@ -160,6 +163,7 @@ const GENERATIONS: GenerationSpec[] = [
     addMiscBits: [VMX_MISC.SAVE_EFER_LMA],
     addCr4Bits: [17],
     costScale: 1.08,
+    pauseIteration: "beforeSkylake",
     notes: "Adds unrestricted guest (real mode under EPT), PAUSE-loop exiting and EFER.LMA saving on exit.",
     source: `${QEMU} model "Westmere" (adds UNRESTRICTED_GUEST, MSR_VMX_MISC_STORE_LMA); PLE: Intel enabling commit (Xen b67758cd "vmx: Add support for Pause-Loop Exiting": "New NHM processors will support Pause-Loop Exiting")`,
   },
@@ -173,6 +177,7 @@ const GENERATIONS: GenerationSpec[] = [
     addControls: {},
     addCr4Bits: [18],
     costScale: 1,
+    pauseIteration: "beforeSkylake",
     notes:
       "No new VMX controls over Westmere (QEMU's SandyBridge VMX words equal Westmere's); the measured round trip is from this generation.",
     source: `${QEMU} model "SandyBridge"`,
@@ -190,6 +195,7 @@ const GENERATIONS: GenerationSpec[] = [
     },
     addCr4Bits: [16, 20],
     costScale: 0.97,
+    pauseIteration: "beforeSkylake",
     notes:
       "APICv: APIC-register virtualization, virtual-interrupt delivery and posted interrupts (Ivy Bridge-EP); RDRAND exiting.",
     source: `${QEMU} model "IvyBridge" (adds POSTED_INTR, APIC_REGISTER_VIRT, VIRTUAL_INTR_DELIVERY, RDRAND_EXITING)`,
@@ -206,6 +212,7 @@ const GENERATIONS: GenerationSpec[] = [
     addMiscBits: [VMX_MISC.VMWRITE_READ_ONLY_FIELDS],
     addVmfunc: [VMFUNC_EPTP_SWITCHING],
     costScale: 0.9,
+    pauseIteration: "beforeSkylake",
     notes:
       "VMCS shadowing, EPT accessed/dirty flags, VM functions (EPTP switching), INVPCID; VMWRITE to exit-information fields.",
     source: `${QEMU} model "Haswell" (adds ENABLE_INVPCID, ENABLE_VMFUNC, SHADOW_VMCS, MSR_VMX_EPT_AD_BITS, MSR_VMX_MISC_VMWRITE_VMEXIT, MSR_VMX_VMFUNC_EPT_SWITCHING)`,
@@ -220,6 +227,7 @@ const GENERATIONS: GenerationSpec[] = [
     addControls: { proc2: ["rdseed_exiting", "enable_pml", "ept_violation_ve"] },
     addCr4Bits: [21],
     costScale: 0.88,
+    pauseIteration: "beforeSkylake",
     notes: "Page-modification logging, EPT-violation #VE, RDSEED exiting.",
     source: `${QEMU} model "Broadwell" (adds RDSEED_EXITING, ENABLE_PML); #VE: introduced with Broadwell (virtualization exceptions, SDM Vol. 3C §26.5.7 describes them; QEMU omits the control because nested KVM does not offer it)`,
   },
@@ -244,6 +252,7 @@ const GENERATIONS: GenerationSpec[] = [
     addMiscBits: [VMX_MISC.INTEL_PT],
     addCr4Bits: [22],
     costScale: 0.86,
+    pauseIteration: "skylakeAndLater",
     notes:
       "XSAVES/XRSTORS, TSC scaling, mode-based execute control for EPT, Intel PT in VMX operation, MPX (BNDCFGS) controls.",
     source: `${QEMU} model "Skylake-Server" (comment "Missing: Mode-based execute control (XS/XU), processor tracing, TSC scaling"; -v5 adds vmx-xsaves)`,
@@ -257,6 +266,7 @@ const GENERATIONS: GenerationSpec[] = [
     maxPhysAddrBits: 46,
     addControls: {},
     costScale: 0.86,
+    pauseIteration: "skylakeAndLater",
     notes:
       "Same VMX features as Skylake-SP; hardware mitigations (IBRS_ALL, RDCL_NO, skip L1D flush on VM entry).",
     source: `${QEMU} model "Cascadelake-Server" (VMX words identical to Skylake-Server; -v2 adds skip-l1dfl-vmentry)`,
@@ -273,6 +283,7 @@ const GENERATIONS: GenerationSpec[] = [
     addEptVpidCaps: [EPT_VPID_CAP.PAGE_WALK_5],
     addCr4Bits: [11, 12],
     costScale: 0.82,
+    pauseIteration: "skylakeAndLater",
     notes:
       "5-level EPT, sub-page write permissions, SGX (ENCLS exiting), PCONFIG (TME-MK); MPX gone, so no BNDCFGS controls.",
     source: `${QEMU} model "Icelake-Server" (-v6 "5-level EPT" vmx-page-walk-5; CPUID has no MPX); SPP: KVM SPP series v4 cover letter (Yang Weijiang, kvm list 2019): "passed SPP function test and selftest on Ice-Lake platform"; SGX/PCONFIG: Ice Lake-SP feature set`,
@@ -291,18 +302,41 @@ const GENERATIONS: GenerationSpec[] = [
     },
     addCr4Bits: [23, 24],
     costScale: 0.8,
+    pauseIteration: "skylakeAndLater",
     notes:
       "Tertiary controls with IPI virtualization, VMM bus-lock detection, notify (instruction-timeout) VM exits, user wait/pause (WAITPKG).",
     source: `${QEMU} model "SapphireRapids" (CPUID BUS_LOCK_DETECT); Linux KVM patches "KVM: VMX: enable IPI virtualization", "KVM: VMX: Enable bus lock VM exit", "KVM: VMX: Enable Notify VM exit"`,
   },
 ];
 
+/**
+ * Cycles of one spin-loop iteration (PAUSE plus the lock test), used with PAUSE exiting, where
+ * every PAUSE exits. From PAUSE's documented latency: Intel 64 and IA-32 Architectures
+ * Optimization Reference Manual, Skylake microarchitecture, "Pause Latency in Skylake
+ * Microarchitecture", which gives PAUSE's latency as about 10 cycles on the generations before
+ * Skylake and as many as 140 cycles on Skylake (paraphrased; the later server parts here are taken
+ * at the Skylake figure, no newer figure found). The iteration is taken at PAUSE's latency (the lock test
+ * beside it is a few cycles): an estimate, not a measurement.
+ */
+const PAUSE_ITERATION = {
+  beforeSkylake: {
+    cycles: 10,
+    reason:
+      "estimate from PAUSE's latency before Skylake, 'about 10 cycles' (Intel Optimization Reference Manual, Pause Latency in Skylake Microarchitecture)",
+  },
+  skylakeAndLater: {
+    cycles: 140,
+    reason:
+      "estimate from PAUSE's latency on Skylake and later, 'as many as 140 cycles' (Intel Optimization Reference Manual, Pause Latency in Skylake Microarchitecture)",
+  },
+} as const;
+
 const COST_SCALE_REASON =
-  "scaled from the Sandy Bridge figure by a generation factor following Intel's published trend of falling VM-transition latency (VMware/Intel 2009 charts in vmx-facts.md §7, no numbers per part)";
+  "scaled from the Sandy Bridge figure by a generation factor following Intel's published trend of falling VM-transition latency (VMware/Intel 2009 charts in docs/hardware.md, no numbers per part)";
 
 /**
  * Cost parameters at Sandy Bridge (cycles) and the reasoning behind each. Only round_trip is a
- * measurement (vmx-facts.md §7: Shalabi, i7-3960X, 95% of VMCALL round trips 1,600–1,700 cycles).
+ * measurement (docs/hardware.md: Shalabi, i7-3960X, 95% of VMCALL round trips 1,600–1,700 cycles).
  */
 const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
   round_trip: {
@@ -399,7 +433,7 @@ function bits(list: Iterable<number>): bigint {
   return value;
 }
 
-/** Bits of the default1 class that the TRUE MSRs report as may-be-0 (Bochs vmx.cc TRUE values, vmx-facts.md §5). */
+/** Bits of the default1 class that the TRUE MSRs report as may-be-0 (Bochs vmx.cc TRUE values, docs/hardware.md). */
 const TRUE_RELAXED: Record<"pin" | "proc" | "exit" | "entry", number> = {
   pin: 0,
   // CR3-load and CR3-store exiting (bits 15, 16): TRUE_PROCBASED allowed-0 0x04006172.
@@ -453,7 +487,7 @@ function buildMsrs(acc: Accumulated): CapabilityMsrs {
     IA32_VMX_EXIT_CTLS: exit.plain,
     IA32_VMX_ENTRY_CTLS: entry.plain,
     IA32_VMX_MISC: misc,
-    // PE (0), NE (5), PG (31) fixed to 1 (Bochs example, vmx-facts.md §5); without unrestricted guest these apply to guests too.
+    // PE (0), NE (5), PG (31) fixed to 1 (Bochs example, docs/hardware.md); without unrestricted guest these apply to guests too.
     IA32_VMX_CR0_FIXED0: 0x8000_0021n,
     IA32_VMX_CR0_FIXED1: 0xffff_ffffn,
     // VMXE (13) fixed to 1.
@@ -518,6 +552,11 @@ function buildProfiles(): CpuProfile[] {
       maxPhysAddrBits: spec.maxPhysAddrBits,
       msrs: buildMsrs(acc),
       costs: costsFor(spec),
+      pauseIteration: {
+        cycles: PAUSE_ITERATION[spec.pauseIteration].cycles,
+        provenance: "estimate",
+        source: PAUSE_ITERATION[spec.pauseIteration].reason,
+      },
       notes: `${spec.notes} Default clock: ${spec.sku}.`,
       source: spec.source,
     });

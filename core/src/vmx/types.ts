@@ -155,6 +155,8 @@ export interface CpuProfile {
   maxPhysAddrBits: number;
   msrs: CapabilityMsrs;
   costs: Record<CostName, CostParam>;
+  /** Cycles of one spin-loop iteration (PAUSE + lock test), for PAUSE exiting's exit count. */
+  pauseIteration: CostParam;
   /** What features arrived with this generation, for hovers and docs. */
   notes: string;
   source: string;

@@ -1,6 +1,6 @@
 /**
  * VMCS fields: every member of Linux's `enum vmcs_field` (arch/x86/include/asm/vmx.h, Kingxukai/linux
- * @ 9b44fff6, vmx-facts.md §3), including the `_HIGH` alias (encoding + 1, access type "high") of
+ * @ 9b44fff6, docs/hardware.md), including the `_HIGH` alias (encoding + 1, access type "high") of
  * every 64-bit field that Linux names (all of them except SHARED_EPT_POINTER).
  *
  * Width, type and access type are not stored per field: `decodeFieldEncoding` derives them from
