@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type EntryRule, VmcsView } from "../core/src/analysis/rules/context";
+import { type EntryRule, runEntryRules, VmcsView } from "../core/src/analysis/rules/context";
 import { ENTRY_RULES } from "../core/src/analysis/rules/registry";
 import { analyze, type Diagnostic } from "../core/src/index";
 import { ACTIVATION_CASES, CAPABILITY_CASES, PAIR_CASES } from "./rules/controls";
@@ -41,8 +41,16 @@ function run(unit: EntryRule, text: string): { unitOut: Diagnostic[]; all: Diagn
   const program = analysis.program;
   const vmcs = program.vmcs.get("v");
   assert.ok(vmcs, "the case has a vmcs v");
+  // Through the runner, so its gate (`when`) is exercised too; and the unit's check alone agrees.
   const unitOut: Diagnostic[] = [];
-  unit.check(new VmcsView(vmcs, program.target, text, new Map(), ENTRY_RULES), unitOut);
+  runEntryRules([unit], new VmcsView(vmcs, program.target, text, new Map(), ENTRY_RULES), unitOut);
+  const direct: Diagnostic[] = [];
+  unit.check(new VmcsView(vmcs, program.target, text, new Map(), ENTRY_RULES), direct);
+  assert.deepEqual(
+    direct.map((d) => `${d.code} ${d.message}`),
+    unitOut.map((d) => `${d.code} ${d.message}`),
+    `${unit.id}: the runner's gate skipped a report`,
+  );
   return { unitOut, all: analysis.diagnostics };
 }
 

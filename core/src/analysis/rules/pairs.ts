@@ -31,6 +31,7 @@ function pairRule(rule: PairRule): EntryRule {
       rule.kind === "requires"
         ? "add the required control with what it in turn requires (preferred), or remove the offending one."
         : "remove the excluded control (preferred) or the offending one.",
+    when: rule.control,
     check(view, out) {
       if (!view.has(rule.control)) return;
       const otherSet = view.has(rule.other);
