@@ -7,13 +7,18 @@ import { CONTROL_WORD_FIELD } from "../../vmx/controls";
 import { type EntryRule, hex } from "./context";
 import { addFix } from "./fixes";
 import { ACTIVATION } from "./pairTable";
-import { NESTED } from "./references";
+import { SDM_EXEC } from "./references";
 
 function activationRule(word: "proc2" | "proc3"): EntryRule {
   const activation = ACTIVATION[word]!;
   const [actWord, actName] = activation.control;
   const wordName = word === "proc2" ? "secondary" : "tertiary";
-  const reference = `SDM Vol. 3C §26.2.1.1 (rule ${activation.rule}); ${NESTED} nested_cpu_has2`;
+  // KVM reads a secondary control only through nested_cpu_has2 (arch/x86/kvm/vmx/nested.h), which
+  // tests the activation control first (it used to be cited for the tertiary word too, wrongly).
+  const reference =
+    word === "proc2"
+      ? `${SDM_EXEC} (rule ${activation.rule}); Linux arch/x86/kvm/vmx/nested.h nested_cpu_has2`
+      : `${SDM_EXEC} (rule ${activation.rule})`;
   return {
     id: activation.code,
     codes: [activation.code],

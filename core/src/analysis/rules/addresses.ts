@@ -78,6 +78,7 @@ export function pageAddressRule(
     rules: [rule],
     title: `\`${because[1]}\` ⇒ ${fields.join(" / ")} valid page address${fields.length > 1 ? "es" : ""} (when set in the file).`,
     reference,
+    when: because,
     check(view, out) {
       if (!view.has(because)) return;
       for (let i = 0; i < checks.length; i++) checkAddress(view, out, rule, because, checks[i]!, reference);

@@ -25,6 +25,7 @@ export const TPR_THRESHOLD_HIGH_BITS: EntryRule = {
   title:
     "`use_tpr_shadow` = 1 and `virtual_interrupt_delivery` = 0 ⇒ TPR threshold (`tpr_threshold` or TPR_THRESHOLD) bits 31:4 = 0.",
   reference: TPR_REFERENCE,
+  when: REF.proc_use_tpr_shadow,
   check(view, out) {
     if (!view.has(REF.proc_use_tpr_shadow) || view.has(REF.proc2_virtual_interrupt_delivery)) return;
     const { vmcs } = view;
@@ -50,6 +51,7 @@ export const TPR_THRESHOLD_VTPR: EntryRule = {
   title:
     "`use_tpr_shadow` = 1, `virtual_interrupt_delivery` = 0 and `virtualize_apic_accesses` = 0 ⇒ TPR threshold bits 3:0 ≤ VTPR bits 7:4; checked when the block gives `vtpr` (the virtual-APIC page's byte 80H).",
   reference: TPR_REFERENCE,
+  when: REF.proc_use_tpr_shadow,
   check(view, out) {
     // With neither virtual-interrupt delivery nor APIC-access virtualization, TPR threshold bits
     // 3:0 must not exceed VTPR bits 7:4 (the virtual-APIC page's byte 80H, `vtpr`).
@@ -97,6 +99,7 @@ export const POSTED_INTERRUPT_VECTOR: EntryRule = {
   title:
     "`process_posted_interrupts` ⇒ notification vector (`posted_interrupt_vector` / POSTED_INTR_NV) ≤ 255 (bits 15:8 = 0).",
   reference: APICV_REFERENCE,
+  when: REF.pin_process_posted_interrupts,
   check(view, out) {
     if (!view.has(REF.pin_process_posted_interrupts)) return;
     const { vmcs } = view;
@@ -130,6 +133,7 @@ export const POSTED_INTERRUPT_DESCRIPTOR: EntryRule = {
   rules: ["E15"],
   title: "`process_posted_interrupts` ⇒ POSTED_INTR_DESC_ADDR 64-byte aligned and within MAXPHYADDR.",
   reference: APICV_REFERENCE,
+  when: REF.pin_process_posted_interrupts,
   check(view, out) {
     if (!view.has(REF.pin_process_posted_interrupts)) return;
     checkAddress(view, out, "E15", REF.pin_process_posted_interrupts, DESCRIPTOR_CHECK, APICV_REFERENCE);

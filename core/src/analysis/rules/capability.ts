@@ -36,6 +36,14 @@ function targetRelated(view: VmcsView): RelatedInfo[] {
   return target.profileSpan ? [{ span: target.profileSpan, message: `target ${target.profile.name}` }] : [];
 }
 
+const CAPABILITY_TITLE =
+  "A control set to 1 that the target cannot set (VMX-CAP1: its allowed-1 bit — bit 32+X of the (TRUE_)PINBASED / PROCBASED / PROCBASED_CTLS2 / EXIT / ENTRY MSR, bit X of PROCBASED_CTLS3 — is 0), or one the target requires left 0 (VMX-CAP0: its allowed-0 bit is 1), word by word. Secondary controls are allowed only when PROCBASED allowed-1 bit 31 is 1, tertiary ones when bit 17 is. A raw control word (`field PIN_BASED_VM_EXEC_CONTROL = …` etc.) is checked whole and can clear default1 bits (e.g. CR3-load exiting on a CPU without TRUE controls); the diagnostic sits on the field statement. Control statements can leave a must-be-one bit 0 only outside the default1 class (default1 bits are implied), i.e. through a capability-MSR override: that VMX-CAP0 sits on the vmcs name, related to the target and the word's line, one per named control and one per word for bits without a name. The message names the target and says when the file's `msr` override is in force. An inactive secondary/tertiary word is not checked (E3).";
+
+const CAPABILITY_FIX =
+  "(a) A raw control word is rewritten as KVM's `adjust_vmx_controls` does: disallowed bits cleared (`VALUE & allowed-1`) for VMX-CAP1, required bits set (`VALUE | allowed-0`) for VMX-CAP0, and, when the word has both faults, one fix doing both that each diagnostic prefers (the single-step fixes stay offered). A rewrite is not preferred when the file's MSR override both requires and forbids one of its bits (the title says so) or when it would fail another rule. (b) A control on a `pin`/`proc`/… line that the target cannot set is removed (every listing of it: the token with its blanks and comma, or the whole statement when no name is left) with the listed controls that depend on it: those a pair rule makes require it (e.g. `unrestricted_guest` for `enable_ept`, E19), transitively, and the controls of the word an activation control activates. (c) A named must-be-one control is added with what it requires (its word's activation control, pair-rule prerequisites) to its word's statement or a new line; bits without a language name get no fix. (b) and (c) are preferred only if re-running every check on the changed block finds no new error; otherwise the title names the failure (e.g. removing `virtual_interrupt_delivery` with a TPR threshold above 15 fails E9; adding `enable_vpid` without `field VIRTUAL_PROCESSOR_ID` fails E22).";
+
+const CAPABILITY_REFERENCE = `SDM Vol. 3D App. A.3–A.5 (allowed settings, default1 class, IA32_VMX_BASIC[55] TRUE controls); ${NESTED} vmx_control_verify; Linux arch/x86/kvm/vmx/vmx.c adjust_vmx_controls`;
+
 function capabilityRule(word: ControlWord): EntryRule {
   const rule = CAP_RULE[word];
   const activation = ACTIVATION[word];
@@ -44,8 +52,9 @@ function capabilityRule(word: ControlWord): EntryRule {
     id: `CAP ${word}`,
     codes: ["VMX-CAP1", "VMX-CAP0"],
     rules: [rule],
-    title: `The \`${word}\` controls against the allowed-1 and allowed-0 settings of the target's capability MSR.`,
-    reference: allowedReference,
+    title: CAPABILITY_TITLE,
+    reference: CAPABILITY_REFERENCE,
+    fix: CAPABILITY_FIX,
     check(view, out) {
       // An inactive secondary/tertiary word is not checked by VM entry (E3); TL301/302 cover it.
       if (activation && !view.written(activation.control)) return;

@@ -32,11 +32,24 @@ export interface EntryRule {
   readonly fix?: string;
   /** Appends the rule's diagnostics for the vmcs of `view` to `out`; reports nothing when it holds. */
   readonly check: (view: VmcsView, out: Diagnostic[]) => void;
+  /**
+   * The control without which the unit reports nothing (its `check` tests it too): the runner
+   * skips the call when it is 0, which most units are on most vmcs blocks.
+   */
+  readonly when?: ControlRef;
+  /** `when` resolved by the registry (bit −1: no gate), so the runner tests a bit, not a name. */
+  readonly gateWord?: ControlWord;
+  readonly gateBit?: number;
 }
 
 /** Runs `rules` in order on one vmcs: a plain loop, nothing allocated per rule. */
 export function runEntryRules(rules: readonly EntryRule[], view: VmcsView, out: Diagnostic[]): void {
-  for (let i = 0; i < rules.length; i++) rules[i]!.check(view, out);
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    const bit = rule.gateBit;
+    if (bit !== undefined && bit >= 0 && !view.hasBit(rule.gateWord!, bit)) continue;
+    rule.check(view, out);
+  }
 }
 
 export function hex(value: bigint | number): string {
@@ -104,6 +117,12 @@ export class VmcsView {
     if (control === undefined) return false;
     const halves = this.effectiveHalves[word];
     return bitOfHalves(halves[0], halves[1], control.bit);
+  }
+
+  /** Bit `bit` of the word the CPU uses (as `has`, for a control already resolved to its bit). */
+  hasBit(word: ControlWord, bit: number): boolean {
+    const halves = this.effectiveHalves[word];
+    return bitOfHalves(halves[0], halves[1], bit);
   }
 
   written(ref: ControlRef): boolean {

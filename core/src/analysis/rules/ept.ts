@@ -32,6 +32,7 @@ export const EPT_POINTER: EntryRule = {
   title:
     "`enable_ept` ⇒ EPTP valid: memory type UC needs IA32_VMX_EPT_VPID_CAP[8], WB needs [14], others invalid; 4 levels need [6], 5 levels [7]; accessed/dirty flags need [21]; raw EPT_POINTER also reserved bits 11:7 and MAXPHYADDR. Without `eptp` or `field EPT_POINTER` the hypervisor is assumed to build a supported pointer (as KVM's `construct_eptp` does).",
   reference: EPTP_REFERENCE,
+  when: REF.proc2_enable_ept,
   check: checkEptp,
 };
 

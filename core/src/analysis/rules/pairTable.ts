@@ -17,6 +17,8 @@ export interface PairRule {
   reference: string;
   /** Short reason appended to the message. */
   why?: string;
+  /** A rule of the numbering that states the same condition again (X2 = E23, X6 = E15b). */
+  sameAs?: string;
 }
 
 /** The control-pair rules (docs/diagnostics.md, "Rule numbering"), each stated as the SDM states it. */
@@ -73,6 +75,7 @@ export const PAIR_RULES: readonly PairRule[] = [
     control: ["pin", "process_posted_interrupts"],
     other: ["exit", "acknowledge_interrupt_on_exit"],
     reference: `${SDM_EXEC} and ${SDM_EXIT} (X6); ${NESTED} nested_vmx_check_apicv_controls`,
+    sameAs: "X6",
   },
   {
     rule: "E16",
@@ -115,6 +118,7 @@ export const PAIR_RULES: readonly PairRule[] = [
     control: ["exit", "save_vmx_preemption_timer_value"],
     other: ["pin", "activate_vmx_preemption_timer"],
     reference: `${SDM_EXIT} (X2); ${NESTED} nested_check_vm_execution_controls`,
+    sameAs: "X2",
   },
   {
     rule: "E27",

@@ -24,13 +24,14 @@ function pairRule(rule: PairRule): EntryRule {
   return {
     id: `${rule.rule} ${cn} ⇒ ${on}`,
     codes: [`VMX-${rule.rule}`],
-    rules: [rule.rule],
+    rules: rule.sameAs ? [rule.rule, rule.sameAs] : [rule.rule],
     title: `\`${cn}\` (${cw}) ⇒ \`${on}\` (${ow}) = ${rule.kind === "requires" ? 1 : 0}.`,
     reference: rule.reference,
     fix:
       rule.kind === "requires"
-        ? `add \`${on}\` with what it requires (preferred), or remove \`${cn}\`.`
-        : `remove \`${on}\` (preferred) or \`${cn}\`.`,
+        ? "add the required control with what it in turn requires (preferred), or remove the offending one."
+        : "remove the excluded control (preferred) or the offending one.",
+    when: rule.control,
     check(view, out) {
       if (!view.has(rule.control)) return;
       const otherSet = view.has(rule.other);

@@ -8,6 +8,7 @@
  * entry would check it, give it a failing and a passing case in test/rules/, and regenerate the
  * docs.
  */
+import { controlInWord } from "../../vmx/controls";
 import { ACTIVATION_RULES } from "./activation";
 import {
   APIC_ACCESS_PAGE,
@@ -37,6 +38,9 @@ import { VPID_NONZERO } from "./vpid";
  * factories would make it megamorphic, and it runs for every vmcs on every keystroke).
  */
 function sameShape(rule: EntryRule): EntryRule {
+  const gate = rule.when && controlInWord(rule.when[0], rule.when[1]);
+  if (rule.when && !gate)
+    throw new Error(`rule ${rule.id}: unknown control ${rule.when[1]} (${rule.when[0]})`);
   return {
     id: rule.id,
     codes: rule.codes,
@@ -45,6 +49,9 @@ function sameShape(rule: EntryRule): EntryRule {
     reference: rule.reference,
     fix: rule.fix,
     check: rule.check,
+    when: rule.when,
+    gateWord: gate ? gate.word : undefined,
+    gateBit: gate ? gate.bit : -1,
   };
 }
 

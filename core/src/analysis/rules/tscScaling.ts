@@ -13,6 +13,7 @@ export const TSC_MULTIPLIER_NONZERO: EntryRule = {
   title: "`use_tsc_scaling` ⇒ TSC_MULTIPLIER ≠ 0 (unset counts as 0).",
   reference: REFERENCE,
   fix: "set TSC_MULTIPLIER to 1.0 = 0x1_0000_0000_0000 (16.48 fixed point).",
+  when: REF.proc2_use_tsc_scaling,
   check(view, out) {
     if (!view.has(REF.proc2_use_tsc_scaling)) return;
     const multiplier = view.field("TSC_MULTIPLIER");

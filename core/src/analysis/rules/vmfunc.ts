@@ -20,6 +20,7 @@ export const VM_FUNCTIONS: EntryRule = {
     "`enable_vm_functions` ⇒ VM_FUNCTION_CONTROL ⊆ IA32_VMX_VMFUNC; EPTP switching (bit 0) ⇒ `enable_ept` and EPTP_LIST_ADDRESS valid page address. Not checked without `field VM_FUNCTION_CONTROL`.",
   reference: REFERENCE,
   fix: "for EPTP switching without EPT: add `enable_ept`.",
+  when: REF.proc2_enable_vm_functions,
   check(view, out) {
     if (!view.has(REF.proc2_enable_vm_functions)) return;
     const vmfunc = view.field("VM_FUNCTION_CONTROL");

@@ -15,6 +15,7 @@ export const VPID_NONZERO: EntryRule = {
   title: "`enable_vpid` ⇒ VIRTUAL_PROCESSOR_ID ≠ 0 (unset counts as 0, as after VMCLEAR).",
   reference: REFERENCE,
   fix: "add `field VIRTUAL_PROCESSOR_ID = 1` (preferred), or remove `enable_vpid`.",
+  when: REF.proc2_enable_vpid,
   check(view, out) {
     if (!view.has(REF.proc2_enable_vpid)) return;
     const vpid = view.field("VIRTUAL_PROCESSOR_ID");
