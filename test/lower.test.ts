@@ -3,6 +3,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { analyze } from "../core/src/index";
+import type { BlockContext } from "../core/src/lang/ast";
+import { argumentWordList, argumentWords } from "../core/src/lang/grammar";
 import { parse } from "../core/src/lang/parser";
 import { lower } from "../core/src/model/lower";
 import type { Diagnostic, TextEdit } from "../core/src/source";
@@ -455,5 +457,76 @@ describe("raw fields that a sugar statement also sets", () => {
       ).program.vmcs.get("v")!.preemptionTimer?.ticks,
       7,
     );
+  });
+});
+
+describe("statement argument words: declared once in grammar.ts, accepted by lowering", () => {
+  const GUEST = (body: string) => `${VMCS}guest g on kvm {\n${body}\n}\n`;
+  const OPS = (op: string) => GUEST(`  path p rate 1k/s { ${op} }`);
+  // A complete statement around each declared word: lowering must accept every one.
+  const cases: { context: BlockContext; keyword: string; source: (word: string) => string }[] = [
+    {
+      context: "vmcs",
+      keyword: "msr",
+      source: (w) => `vmcs kvm { proc use_msr_bitmaps\n msr trap ${w} IA32_EFER }\n`,
+    },
+    { context: "guest", keyword: "apic", source: (w) => GUEST(`  apic ${w}`) },
+    { context: "guest", keyword: "idle", source: (w) => GUEST(`  idle ${w}`) },
+    {
+      context: "guest",
+      keyword: "timer",
+      source: (w) => GUEST(`  timer ${w}${w === "periodic" ? " 250Hz" : ""} { }`),
+    },
+    {
+      context: "guest",
+      keyword: "path",
+      source: (w) => GUEST(`  path p ${w} ${w === "rate" ? "1k/s" : "1ms"} { }`),
+    },
+    { context: "guestOps", keyword: "mmio", source: (w) => OPS(`mmio ${w} 0xfee00000`) },
+    { context: "guestOps", keyword: "mov", source: (w) => OPS(`mov ${w}`) },
+  ];
+  for (const { context, keyword, source } of cases) {
+    const words = argumentWords(context, keyword).choice!;
+    it(`\`${keyword}\` accepts ${words.join(", ")}`, () => {
+      for (const word of words) {
+        const { diagnostics } = lowerText(source(word));
+        assert.deepEqual(
+          diagnostics.filter((d) => d.severity === "error"),
+          [],
+          `${keyword} ${word}`,
+        );
+      }
+    });
+  }
+
+  it("a misspelt word gets TL114 with a fix to a declared word", () => {
+    for (const [source, expected] of [
+      [GUEST("  apic x2apc"), "x2apic"],
+      [GUEST("  idle mwiat"), "mwait"],
+      [OPS("mov cr9"), "cr0"],
+      ["vmcs kvm { msr trap wrte IA32_EFER }\n", "write"],
+    ] as const) {
+      const [diagnostic] = only(lowerText(source).diagnostics, "TL114");
+      assert.ok(diagnostic, source);
+      assert.equal(diagnostic.fixes?.[0]?.edits[0]?.newText, expected, source);
+    }
+  });
+
+  it("a word that is a property of every object is still an unknown register", () => {
+    const { diagnostics, program } = lowerText(OPS("mov constructor"));
+    assert.match(only(diagnostics, "TL114")[0]?.message ?? "", /unknown register `constructor`/);
+    assert.deepEqual(program.guests.get("g")!.sources[0]!.ops, []);
+  });
+
+  it("pairs and flags: `eptp` takes its declared pair words, values and flag", () => {
+    const eptp = argumentWords("vmcs", "eptp");
+    const source = `vmcs kvm { eptp ${eptp.pairs![0]} ${eptp.pairValues!.memtype![1]} ${eptp.pairs![1]} 5 ${eptp.flags![0]} }\n`;
+    const { program, diagnostics } = lowerText(source);
+    assert.deepEqual(diagnostics, []);
+    assert.deepEqual(
+      { ...program.vmcs.get("kvm")!.eptp, span: undefined },
+      { memtype: "UC", levels: 5, accessedDirty: true, span: undefined },
+    );
+    assert.deepEqual(argumentWordList(eptp), ["memtype", "WB", "UC", "levels", "accessed_dirty"]);
   });
 });

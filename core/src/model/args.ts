@@ -8,7 +8,7 @@
  * parser and completion read too.
  */
 
-import type { Ident, Item, Statement, Value } from "../lang/ast";
+import type { Ident, Item, NumberLit, Statement, Value } from "../lang/ast";
 import { keywordSpanOf } from "../lang/ast";
 import { DIMENSION_EXAMPLES, type Dimension, toBaseUnit, UNITS } from "../lang/units";
 import type { CodeFix, Span } from "../source";
@@ -158,6 +158,25 @@ export function rate(ctx: LowerContext, item: Item | undefined, after: string, a
   return undefined;
 }
 
+/** An integer literal, or undefined (diagnosed: missing at `at`, or not an integer). */
+function integerLiteral(
+  ctx: LowerContext,
+  item: Item | undefined,
+  what: string,
+  after: string,
+  at: Span,
+): NumberLit | undefined {
+  if (item === undefined) {
+    ctx.error("TL201", `expected ${what} after \`${after}\``, at);
+    return undefined;
+  }
+  if (item.kind !== "Number" || !item.integer) {
+    ctx.error("TL201", `expected ${what} after \`${after}\`, found \`${itemText(item)}\``, item);
+    return undefined;
+  }
+  return item;
+}
+
 /** An integer in [min, max]; `at` is where a missing one is reported. */
 export function integer(
   ctx: LowerContext,
@@ -168,14 +187,18 @@ export function integer(
   min: number,
   max: number,
 ): number | undefined {
-  if (item === undefined) {
-    ctx.error("TL201", `expected ${what} after \`${after}\``, at);
-    return undefined;
-  }
-  if (item.kind !== "Number" || !item.integer) {
-    ctx.error("TL201", `expected ${what} after \`${after}\`, found \`${itemText(item)}\``, item);
-    return undefined;
-  }
+  const literal = integerLiteral(ctx, item, what, after, at);
+  if (literal === undefined) return undefined;
+  return inRange(ctx, literal, what, min, max);
+}
+
+function inRange(
+  ctx: LowerContext,
+  item: NumberLit,
+  what: string,
+  min: number,
+  max: number,
+): number | undefined {
   if (item.value < min || item.value > max) {
     ctx.error("TL205", `${what} must be between ${min} and ${max}, found ${item.text}`, item);
     return undefined;
@@ -191,18 +214,12 @@ export function u64(
   after: string,
   at: Span,
 ): bigint | undefined {
-  if (item === undefined) {
-    ctx.error("TL201", `expected ${what} after \`${after}\``, at);
-    return undefined;
-  }
-  if (item.kind !== "Number" || !item.integer) {
-    ctx.error("TL201", `expected ${what} after \`${after}\`, found \`${itemText(item)}\``, item);
-    return undefined;
-  }
-  const value = bigOf(item);
+  const literal = integerLiteral(ctx, item, what, after, at);
+  if (literal === undefined) return undefined;
+  const value = bigOf(literal);
   if (value === undefined) return undefined;
   if (value < 0n) {
-    ctx.error("TL205", `${what} must not be negative`, item);
+    ctx.error("TL205", `${what} must not be negative`, literal);
     return undefined;
   }
   return value > MAX_U64 ? undefined : value;

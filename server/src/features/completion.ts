@@ -12,6 +12,10 @@ import {
 } from "vscode-languageserver";
 import type { Analysis } from "../../../core/src/index";
 import {
+  argumentWordList,
+  argumentWords,
+  BUDGET_METRICS,
+  EPT_PERMISSIONS,
   GUEST_OP_STATEMENTS as GUEST_OP_STATEMENT_SHAPES,
   GUEST_STATEMENTS as GUEST_STATEMENT_SHAPES,
   HANDLER_STATEMENTS as HANDLER_STATEMENT_SHAPES,
@@ -57,6 +61,18 @@ const HANDLER_OPS = [...HANDLER_STATEMENT_SHAPES.keys()];
 const GUEST_STATEMENTS = [...GUEST_STATEMENT_SHAPES.keys()];
 
 const GUEST_OPS = [...GUEST_OP_STATEMENT_SHAPES.keys()];
+
+// The argument words are the statement shapes' too: lowering accepts and diagnoses the same.
+const IO_WORDS = argumentWords("vmcs", "io");
+const MSR_TRAP_WORDS = argumentWords("vmcs", "msr");
+const EPTP_WORD_LIST = argumentWordList(argumentWords("vmcs", "eptp"));
+const MOV_REGISTERS = argumentWords("guestOps", "mov").choice!;
+const MMIO_ACCESS = argumentWords("guestOps", "mmio").choice!;
+const IDLE_MODES = argumentWords("guest", "idle").choice!;
+const APIC_MODES = argumentWords("guest", "apic").choice!;
+const TIMER_MODES = argumentWords("guest", "timer").choice!;
+/** Budget metrics, and the latency a percentile measures. */
+const EXPECT_WORDS = [...BUDGET_METRICS, "irq_latency"];
 
 const GUEST_OP_DOCS: Record<string, string> = {
   cpuid: "CPUID: exits unconditionally (SDM Vol. 3C §26.1.2).",
@@ -368,11 +384,7 @@ export function completeAt(
   }
 
   if (block === "vmcs") {
-    if (inner === "ept")
-      return keywordItems(
-        ["rwx", "rw", "r", "rx", "x", "none", "misconfig", "apic"],
-        CompletionItemKind.Value,
-      );
+    if (inner === "ept") return keywordItems(EPT_PERMISSIONS, CompletionItemKind.Value);
     // The statement keyword is the last vmcs statement word before the cursor (control lists may
     // continue on following lines).
     const blockWords = context.blockWords;
@@ -398,12 +410,12 @@ export function completeAt(
     if (last === "field") return fieldItems(true);
     if (keyword === "exceptions") return exceptionItems(false);
     if (keyword === "msr") {
-      if (last === "msr") return keywordItems(["trap"]);
-      if (last === "trap") return keywordItems(["read", "write", "rw"]);
+      if (last === "msr") return keywordItems([MSR_TRAP_WORDS.lead!]);
+      if (last === "trap") return keywordItems(MSR_TRAP_WORDS.choice!);
       return msrItems();
     }
-    if (last === "io") return keywordItems(["trap"]);
-    if (keyword === "eptp") return keywordItems(["memtype", "WB", "UC", "levels", "accessed_dirty"]);
+    if (last === "io") return keywordItems([IO_WORDS.lead!]);
+    if (keyword === "eptp") return keywordItems(EPTP_WORD_LIST);
     return keywordItems(VMCS_STATEMENTS);
   }
 
@@ -418,11 +430,11 @@ export function completeAt(
   if (block === "guest") {
     if (last === "rdmsr" || last === "wrmsr") return msrItems();
     if (last === "exception") return exceptionItems(false);
-    if (last === "mov") return keywordItems(["cr0", "cr3", "cr4", "cr8", "dr"], CompletionItemKind.Value);
-    if (last === "mmio") return keywordItems(["read", "write"]);
-    if (last === "idle") return keywordItems(["halt", "poll", "mwait"], CompletionItemKind.Value);
-    if (last === "apic") return keywordItems(["x2apic", "xapic"], CompletionItemKind.Value);
-    if (last === "timer") return keywordItems(["periodic", "tickless"]);
+    if (last === "mov") return keywordItems(MOV_REGISTERS, CompletionItemKind.Value);
+    if (last === "mmio") return keywordItems(MMIO_ACCESS);
+    if (last === "idle") return keywordItems(IDLE_MODES, CompletionItemKind.Value);
+    if (last === "apic") return keywordItems(APIC_MODES, CompletionItemKind.Value);
+    if (last === "timer") return keywordItems(TIMER_MODES);
     if (context.blocks.length === 1) return keywordItems(GUEST_STATEMENTS);
     return GUEST_OPS.map((op) => ({
       label: op,
@@ -434,7 +446,7 @@ export function completeAt(
 
   if (block === "expect") {
     if (last === "exits") return exitReasonItems(program, false);
-    return keywordItems(["overhead", "exits", "host_cpu", "p50", "p99", "irq_latency"]);
+    return keywordItems(EXPECT_WORDS);
   }
   if (block === "target") {
     if (last === "msr")

@@ -8,11 +8,12 @@ import { keywordSpanOf } from "../../lang/ast";
 import type { Span } from "../../source";
 import { base, integer } from "../args";
 import { type LowerContext, spanOf } from "../context";
+import type { StatementLowerer } from "./table";
 
 const MAX_REPEAT = 1_000_000;
 
 /** Each arm of a `branch` with its operations lowered by `lowerOps`, and the probabilities checked. */
-export function branchArms<Op>(
+function branchArms<Op>(
   ctx: LowerContext,
   statement: Statement,
   lowerOps: (entries: readonly BlockEntry[]) => Op[],
@@ -29,7 +30,7 @@ export function branchArms<Op>(
 }
 
 /** `repeat N { OPS }`: the count and the lowered body; undefined (diagnosed) for a bad count. */
-export function repeatBody<Op>(
+function repeatBody<Op>(
   ctx: LowerContext,
   statement: Statement,
   lowerOps: (entries: readonly BlockEntry[]) => Op[],
@@ -74,4 +75,35 @@ function checkArmSum(ctx: LowerContext, arms: Arm[], statement: Statement): void
       { related: arms.map((arm) => ({ span: arm.probability, message: arm.probability.text })) },
     );
   }
+}
+
+/** The operations `branch` and `repeat` lower to, whose inner operations are `Op`s. */
+export type NestedBlockOp<Op> =
+  | {
+      op: "branch";
+      arms: { probability: number; label: string | undefined; ops: Op[]; span: Span }[];
+      span: Span;
+    }
+  | { op: "repeat"; count: number; ops: Op[]; span: Span };
+
+/** The `branch` and `repeat` lowerers of a block whose operations `lowerOps` lowers (handlers, guests). */
+export function nestedBlockStatements<Scope, Op>(
+  lowerOps: (ctx: LowerContext, entries: readonly BlockEntry[], scope: Scope) => Op[],
+): StatementLowerer<Scope, NestedBlockOp<Op> | undefined>[] {
+  return [
+    {
+      keywords: ["branch"],
+      lower(ctx, scope, statement) {
+        const arms = branchArms(ctx, statement, (entries) => lowerOps(ctx, entries, scope));
+        return { op: "branch", arms, span: spanOf(statement) };
+      },
+    },
+    {
+      keywords: ["repeat"],
+      lower(ctx, scope, statement) {
+        const body = repeatBody(ctx, statement, (entries) => lowerOps(ctx, entries, scope));
+        return body && { op: "repeat", count: body.count, ops: body.ops, span: spanOf(statement) };
+      },
+    },
+  ];
 }

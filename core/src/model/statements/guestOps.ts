@@ -11,8 +11,8 @@ import { exceptionByVector } from "../../vmx/exceptions";
 import { msrByIndex } from "../../vmx/msrs";
 import { address, choice, cycles, exceptionVector, integer, msrIndex, seconds, u64 } from "../args";
 import { itemText, type LowerContext, spanOf } from "../context";
-import type { GuestArm, GuestIR, GuestOp } from "../ir";
-import { branchArms, repeatBody } from "./blocks";
+import type { GuestIR, GuestOp } from "../ir";
+import { nestedBlockStatements } from "./blocks";
 import { type StatementLowerer, statementTable } from "./table";
 
 /**
@@ -183,22 +183,6 @@ const tsx: GuestOpStatement = {
   }),
 };
 
-const branch: GuestOpStatement = {
-  keywords: ["branch"],
-  lower(ctx, guest, statement) {
-    const arms: GuestArm[] = branchArms(ctx, statement, (entries) => guestOps(ctx, entries, guest));
-    return { op: "branch", arms, span: spanOf(statement) };
-  },
-};
-
-const repeat: GuestOpStatement = {
-  keywords: ["repeat"],
-  lower(ctx, guest, statement) {
-    const body = repeatBody(ctx, statement, (entries) => guestOps(ctx, entries, guest));
-    return body && { op: "repeat", count: body.count, ops: body.ops, span: spanOf(statement) };
-  },
-};
-
 /**
  * `coalesce N or T { OPS }`. N ≥ 1 (TL205), T > 0 (TL207), and not inside `tsx` or another
  * `coalesce` (TL213): the pending count lives across executions, which a transaction's abort
@@ -254,7 +238,7 @@ const coalesce: GuestOpStatement = {
   },
 };
 
-const GUEST_OP_LOWERERS = statementTable("guestOps", [
+const GUEST_OP_LOWERERS = statementTable<GuestIR, GuestOp | undefined>("guestOps", [
   simpleOps,
   compute,
   sendIpi,
@@ -267,8 +251,7 @@ const GUEST_OP_LOWERERS = statementTable("guestOps", [
   exception,
   dirty,
   tsx,
-  branch,
-  repeat,
+  ...nestedBlockStatements<GuestIR, GuestOp>(guestOps),
   coalesce,
 ]);
 

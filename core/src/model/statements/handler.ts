@@ -11,8 +11,8 @@ import type { ExitReasonDef } from "../../vmx/types";
 import { vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
 import { cycles, exceptionVector, identifier } from "../args";
 import { type LowerContext, spanOf } from "../context";
-import type { FnIR, HandlerArm, HandlerOp } from "../ir";
-import { branchArms, repeatBody } from "./blocks";
+import type { FnIR, HandlerOp } from "../ir";
+import { nestedBlockStatements } from "./blocks";
 import { READ_ONLY_REFERENCE } from "./field";
 import { type StatementLowerer, statementTable } from "./table";
 
@@ -104,30 +104,13 @@ const call: HandlerStatement = {
   },
 };
 
-const branch: HandlerStatement = {
-  keywords: ["branch"],
-  lower(ctx, inFn, statement) {
-    const arms: HandlerArm[] = branchArms(ctx, statement, (entries) => handlerOps(ctx, entries, inFn));
-    return { op: "branch", arms, span: spanOf(statement) };
-  },
-};
-
-const repeat: HandlerStatement = {
-  keywords: ["repeat"],
-  lower(ctx, inFn, statement) {
-    const body = repeatBody(ctx, statement, (entries) => handlerOps(ctx, entries, inFn));
-    return body && { op: "repeat", count: body.count, ops: body.ops, span: spanOf(statement) };
-  },
-};
-
-const HANDLER_LOWERERS = statementTable("handler", [
+const HANDLER_LOWERERS = statementTable<InFn, HandlerOp | undefined>("handler", [
   simpleOps,
   vmcsAccess,
   costOps,
   inject,
   call,
-  branch,
-  repeat,
+  ...nestedBlockStatements<InFn, HandlerOp>(handlerOps),
 ]);
 
 function handlerOps(ctx: LowerContext, entries: readonly BlockEntry[], inFn: InFn): HandlerOp[] {
