@@ -5,14 +5,14 @@
  * when the file has errors or a budget (including simulated ones such as `p99 irq_latency`)
  * is violated; 2 for bad usage, an unreadable file, or a run refused by the event budget.
  */
-import { analyze } from "../../core/src/index";
-import { toBaseUnit } from "../../core/src/lang/units";
 import {
+  analyze,
   checkSimulatedBudgets,
   SimulationError,
   type SimulationResult,
   simulate,
-} from "../../core/src/sim/index";
+  toBaseUnit,
+} from "../../core/src/index";
 import { formatDiagnosticLine } from "./check";
 import {
   type CliIO,

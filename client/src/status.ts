@@ -2,8 +2,9 @@
  * Text of the language status item from the server's `trapline/fileStatus` (pure: unit-tested
  * without VS Code).
  */
+
+import type { FileStatusParams } from "../../protocol/lsp";
 import { formatPercent, formatRate } from "../../server/src/format";
-import type { FileStatusParams } from "../../server/src/protocol";
 
 export interface StatusText {
   text: string;

@@ -7,21 +7,22 @@
  * host (playground-dist/, see docs/playground.md).
  */
 import * as monaco from "monaco-editor/editor/editor.api";
-import type { FileInfoResult, FileStatusParams, TraplineSettings } from "../../server/src/protocol";
-import type { RevealTarget, RunRequest, RunStatus } from "../../webview/src/protocol";
+import {
+  FILE_INFO_METHOD,
+  FILE_STATUS_METHOD,
+  type FileInfoResult,
+  type FileStatusParams,
+  RUN_SIMULATION_COMMAND,
+  SHOW_ESTIMATE_COMMAND,
+  type TraplineSettings,
+} from "../../protocol/lsp";
+import type { RevealTarget, RunRequest, RunStatus } from "../../protocol/panel";
 import { DEFAULT_EXAMPLE, EXAMPLES, exampleSummary } from "./examples";
 import { registerVmcsLanguage, VMCS_LANGUAGE_ID } from "./language";
 import { startLanguageClient } from "./lspClient";
 import { renderUntrustedMarkdown } from "./markdown";
 import { PanelFrame } from "./panelFrame";
-import {
-  DIAGNOSTIC_REFRESH_METHOD,
-  DID_CHANGE_CONFIGURATION_METHOD,
-  FILE_INFO_METHOD,
-  FILE_STATUS_METHOD,
-  RUN_SIMULATION_COMMAND,
-  SHOW_ESTIMATE_COMMAND,
-} from "./protocolNames";
+import { DIAGNOSTIC_REFRESH_METHOD, DID_CHANGE_CONFIGURATION_METHOD } from "./protocolNames";
 import { type ProfileInfo, SidePane } from "./sidePane";
 import { exampleWithText, hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
 import "./playground.css";

@@ -7,18 +7,19 @@
  * analysis (`trapline/fileStatus`), so it follows the text as one types.
  */
 
+import {
+  COMPARE_METHOD,
+  type CompareParams,
+  type CompareResult,
+  type CompareRow,
+  ESTIMATE_REPORT_METHOD,
+  type EstimateReportParams,
+  type EstimateReportResult,
+  type FileInfoResult,
+  type FileStatusParams,
+} from "../../protocol/lsp";
 import { formatPercent, formatRate } from "../../server/src/format";
-import type {
-  CompareParams,
-  CompareResult,
-  CompareRow,
-  EstimateReportParams,
-  EstimateReportResult,
-  FileInfoResult,
-  FileStatusParams,
-} from "../../server/src/protocol";
 import { renderUntrustedMarkdown } from "./markdown";
-import { COMPARE_METHOD, ESTIMATE_REPORT_METHOD } from "./protocolNames";
 
 export type ProfileInfo = FileInfoResult["profiles"][number];
 

@@ -5,8 +5,7 @@
  * stale work means never starting it, and never publishing results of a superseded version.
  */
 import type { TextDocument } from "vscode-languageserver-textdocument";
-import { type Analysis, analyze } from "../../core/src/index";
-import { LineMap } from "../../core/src/source";
+import { type Analysis, analyze, LineMap } from "../../core/src/index";
 import { DocumentModel } from "./model";
 
 export interface AnalysisOptions {

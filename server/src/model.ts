@@ -5,9 +5,8 @@
  * symbol table used by definition, references and rename.
  */
 
-import type { OperationEstimate, ReasonEstimate } from "../../core/src/analysis/types";
-import type { Analysis } from "../../core/src/index";
 import type {
+  Analysis,
   ControlSetting,
   FnIR,
   GuestIR,
@@ -16,11 +15,13 @@ import type {
   HandlerIR,
   HandlerOp,
   MsrTrap,
+  OperationEstimate,
   PortRange,
+  ReasonEstimate,
+  Span,
   TargetIR,
   VmcsIR,
-} from "../../core/src/model/ir";
-import type { Span } from "../../core/src/source";
+} from "../../core/src/index";
 
 export type IndexEntry =
   | { kind: "control"; span: Span; vmcs: VmcsIR; setting: ControlSetting }

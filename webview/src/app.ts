@@ -8,10 +8,7 @@
  * focus): + / − zoom, ← / → pan, Home shows the whole run, ↑ / ↓ pick a vCPU, N / P move to the
  * next / previous exit on it, Enter reveals that exit, Z zooms to the selection, Esc clears.
  */
-import { VCPU_STATE_NAMES, VcpuState } from "../../core/src/sim/timeline";
-import { exportFileName, statsCsv, toChromeTraceJson } from "./export";
-import { formatCount } from "./format";
-import type { PanelHost } from "./host";
+import { VCPU_STATE_NAMES, VcpuState } from "../../core/src/results";
 import type {
   ExportFormat,
   FromSimWorker,
@@ -21,7 +18,10 @@ import type {
   RevealTarget,
   RunRequest,
   ToSimWorker,
-} from "./protocol";
+} from "../../protocol/panel";
+import { exportFileName, statsCsv, toChromeTraceJson } from "./export";
+import { formatCount } from "./format";
+import type { PanelHost } from "./host";
 import {
   drawHistogram,
   type FrameState,

@@ -5,10 +5,9 @@
  * interval (these are computed from the drawn timeline, and say so), and the per-reason
  * differences of two runs for "Compare Configurations".
  */
-import type { ReasonEstimate } from "../../core/src/analysis/types";
-import { VCPU_STATE_NAMES } from "../../core/src/sim/timeline";
+import { type ReasonEstimate, VCPU_STATE_NAMES } from "../../core/src/results";
+import type { PanelRun } from "../../protocol/panel";
 import { formatChange, formatCount, formatCycles, formatPercent, formatRate, formatSeconds } from "./format";
-import type { PanelRun } from "./protocol";
 import { formatDuration } from "./scale";
 import type { RangeStats } from "./timelineIndex";
 

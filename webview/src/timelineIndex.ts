@@ -12,7 +12,7 @@
  *
  * Pure data code: no DOM, testable in Node.
  */
-import { type Timeline, VcpuState } from "../../core/src/sim/timeline";
+import { type Timeline, VcpuState } from "../../core/src/results";
 
 export const STATE_COUNT = 7;
 /** Column value meaning "nothing recorded here". */

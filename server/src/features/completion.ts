@@ -10,21 +10,22 @@ import {
   InsertTextFormat,
   type MarkupContent,
 } from "vscode-languageserver";
-import type { Analysis } from "../../../core/src/index";
 import {
+  type Analysis,
+  CONTROLS,
+  type ControlDef,
+  type ControlWord,
+  EXCEPTIONS,
+  EXIT_REASONS,
   GUEST_OP_STATEMENTS as GUEST_OP_STATEMENT_SHAPES,
   GUEST_STATEMENTS as GUEST_STATEMENT_SHAPES,
   HANDLER_STATEMENTS as HANDLER_STATEMENT_SHAPES,
+  MSRS,
+  PROFILES,
+  type Program,
+  VMCS_FIELDS,
   VMCS_STATEMENTS as VMCS_STATEMENT_SHAPES,
-} from "../../../core/src/lang/grammar";
-import type { Program } from "../../../core/src/model/ir";
-import { CONTROLS } from "../../../core/src/vmx/controls";
-import { EXCEPTIONS } from "../../../core/src/vmx/exceptions";
-import { EXIT_REASONS } from "../../../core/src/vmx/exitReasons";
-import { MSRS } from "../../../core/src/vmx/msrs";
-import { PROFILES } from "../../../core/src/vmx/profiles";
-import type { ControlDef, ControlWord } from "../../../core/src/vmx/types";
-import { VMCS_FIELDS } from "../../../core/src/vmx/vmcsFields";
+} from "../../../core/src/index";
 import {
   controlSupport,
   exitReasonHover,

@@ -11,9 +11,7 @@ import {
   type SemanticTokensEdit,
   type SemanticTokensLegend,
 } from "vscode-languageserver";
-import { handlerCost } from "../../../core/src/analysis/cost";
-import type { Span } from "../../../core/src/source";
-import type { ControlDef } from "../../../core/src/vmx/types";
+import { type ControlDef, handlerCost, type Span } from "../../../core/src/index";
 import { spanToRange } from "../convert";
 import { formatCount, formatPercent, formatRate } from "../format";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";

@@ -4,24 +4,34 @@
  * name in a statement the core could not resolve) fall back to the VT-x tables by name.
  */
 import type { Hover } from "vscode-languageserver";
-import { handlerCost } from "../../../core/src/analysis/cost";
-import type { OperationEstimate } from "../../../core/src/analysis/types";
-import type { FnIR, GuestOp, HandlerIR, HandlerOp, Program, VmcsIR } from "../../../core/src/model/ir";
-import type { Span } from "../../../core/src/source";
-import { controlWordCapability } from "../../../core/src/vmx/capabilities";
-import { CONTROL_WORD_FIELD, findControls } from "../../../core/src/vmx/controls";
-import { EXCEPTIONS, exceptionByMnemonic, exceptionByVector } from "../../../core/src/vmx/exceptions";
-import { exitReasonByCode, exitReasonByName } from "../../../core/src/vmx/exitReasons";
-import { msrByIndex, msrByName } from "../../../core/src/vmx/msrs";
-import { profileByName } from "../../../core/src/vmx/profiles";
-import type {
-  ControlDef,
-  CpuProfile,
-  ExitReasonDef,
-  MsrDef,
-  VmcsFieldDef,
-} from "../../../core/src/vmx/types";
-import { vmcsFieldByName } from "../../../core/src/vmx/vmcsFields";
+import {
+  CONTROL_WORD_FIELD,
+  type ControlDef,
+  type CpuProfile,
+  controlWordCapability,
+  EXCEPTIONS,
+  type ExitReasonDef,
+  exceptionByMnemonic,
+  exceptionByVector,
+  exitReasonByCode,
+  exitReasonByName,
+  type FnIR,
+  findControls,
+  type GuestOp,
+  type HandlerIR,
+  type HandlerOp,
+  handlerCost,
+  type MsrDef,
+  msrByIndex,
+  msrByName,
+  type OperationEstimate,
+  type Program,
+  profileByName,
+  type Span,
+  type VmcsFieldDef,
+  type VmcsIR,
+  vmcsFieldByName,
+} from "../../../core/src/index";
 import { spanToRange } from "../convert";
 import { formatCount, formatCyclesAt, formatHz, formatPercent, formatRate, hex } from "../format";
 import type { DocumentModel, IndexEntry } from "../model";

@@ -4,12 +4,17 @@
  * same program with the guest moved to each vmcs block (and, on request, to other target
  * profiles) — a handful of estimates, on a command, not per keystroke.
  */
-import { estimateGuest } from "../../../core/src/analysis/estimate";
-import type { GuestEstimate } from "../../../core/src/analysis/types";
-import { checkProgram, otherCpuTarget } from "../../../core/src/index";
-import type { Program, TargetIR, VmcsIR } from "../../../core/src/model/ir";
-import type { Diagnostic } from "../../../core/src/source";
-import { profileByName } from "../../../core/src/vmx/profiles";
+import {
+  checkProgram,
+  type Diagnostic,
+  estimateGuest,
+  type GuestEstimate,
+  otherCpuTarget,
+  type Program,
+  profileByName,
+  type TargetIR,
+  type VmcsIR,
+} from "../../../core/src/index";
 import { spanToRange } from "../convert";
 import { formatCycles, formatHz, formatPercent, formatRate } from "../format";
 import type { DocumentModel } from "../model";
