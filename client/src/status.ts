@@ -3,8 +3,8 @@
  * without VS Code).
  */
 
+import { formatCores, formatPercent, formatRate } from "../../core/src/util/format";
 import type { FileStatusParams } from "../../protocol/lsp";
-import { formatPercent, formatRate } from "../../server/src/format";
 
 export interface StatusText {
   text: string;
@@ -25,7 +25,7 @@ export function formatStatus(file: FileStatusParams | undefined): StatusText {
   const perGuest = file.guests
     .map(
       (g) =>
-        `${g.name}: ${formatPercent(g.overhead)}, ${formatRate(g.exitsPerSecond)}, ${g.hostCpu.toFixed(2)} host cores`,
+        `${g.name}: ${formatPercent(g.overhead)}, ${formatRate(g.exitsPerSecond)}, host CPU ${formatCores(g.hostCpu)}`,
     )
     .join(" · ");
   return { text, detail: `${target} · ${perGuest}${problems}`, severity };

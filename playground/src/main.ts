@@ -26,6 +26,7 @@ import { DIAGNOSTIC_REFRESH_METHOD, DID_CHANGE_CONFIGURATION_METHOD } from "./pr
 import { type ProfileInfo, SidePane } from "./sidePane";
 import { exampleWithText, hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
 import "./playground.css";
+import { formatHz, formatInteger, formatPercent, formatSeconds } from "../../core/src/util/format";
 
 /** Worker scripts, relative to the page (playground-dist/). */
 const EDITOR_WORKER_URL = "editor.worker.js";
@@ -288,14 +289,14 @@ function start(): void {
 
   function renderFileStatus(status: FileStatusParams): void {
     const parts = [
-      `${status.target.profile} @ ${(status.target.hz / 1e9).toFixed(2)} GHz`,
+      `${status.target.profile} @ ${formatHz(status.target.hz)}`,
       `${status.guests.length} guest${status.guests.length === 1 ? "" : "s"}`,
     ];
-    if (status.guests.length > 0) parts.push(`max overhead ${(status.maxOverhead * 100).toFixed(1)}%`);
+    if (status.guests.length > 0) parts.push(`max overhead ${formatPercent(status.maxOverhead)}`);
     parts.push(
       `${status.errors} error${status.errors === 1 ? "" : "s"}`,
       `${status.warnings} warning${status.warnings === 1 ? "" : "s"}`,
-      `analysed in ${status.analysisMs.toFixed(1)} ms`,
+      `analysed in ${formatSeconds(status.analysisMs / 1000)}`,
     );
     fileStatusLine.textContent = parts.join(" · ");
     fileStatusLine.classList.toggle("has-errors", status.errors > 0);
@@ -371,7 +372,7 @@ function start(): void {
       status === "running"
         ? "Simulating…"
         : status === "done"
-          ? `Simulated${exits !== undefined ? `: ${exits.toLocaleString("en-US")} exits` : ""}`
+          ? `Simulated${exits !== undefined ? `: ${formatInteger(exits)} exits` : ""}`
           : status === "cancelled"
             ? "Simulation cancelled"
             : `Simulation failed${message ? `: ${message}` : ""}`;

@@ -7,6 +7,7 @@
  * analysis (`trapline/fileStatus`), so it follows the text as one types.
  */
 
+import { formatCores, formatPercent, formatRate } from "../../core/src/util/format";
 import {
   COMPARE_METHOD,
   type CompareParams,
@@ -18,7 +19,6 @@ import {
   type FileInfoResult,
   type FileStatusParams,
 } from "../../protocol/lsp";
-import { formatPercent, formatRate } from "../../server/src/format";
 import { renderUntrustedMarkdown } from "./markdown";
 
 export type ProfileInfo = FileInfoResult["profiles"][number];
@@ -274,11 +274,7 @@ function compareRowView(
     el("td", {}, row.profile),
     el("td", { class: "num" }, number(row.exitsPerSecond, formatRate)),
     el("td", { class: "num" }, number(row.overhead, formatPercent)),
-    el(
-      "td",
-      { class: "num" },
-      number(row.hostCpu, (v) => v.toFixed(3)),
-    ),
+    el("td", { class: "num" }, number(row.hostCpu, formatCores)),
     el("td", {}, row.topReasons.map((r) => `${r.reason} ${formatRate(r.exitsPerSecond)}`).join(", ") || "—"),
     action,
   );

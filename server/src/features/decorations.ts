@@ -12,8 +12,14 @@ import {
   type SemanticTokensLegend,
 } from "vscode-languageserver";
 import { type ControlDef, handlerCost, type Span } from "../../../core/src/index";
+import {
+  formatCompact,
+  formatCores,
+  formatInteger,
+  formatPercent,
+  formatRate,
+} from "../../../core/src/util/format";
 import { spanToRange } from "../convert";
-import { formatCount, formatPercent, formatRate } from "../format";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
 import { isControlSupported } from "./hover";
@@ -309,7 +315,7 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
     }
     const exitsPerSecond = model.reasonTotals.get(handler.reason.code)?.exitsPerSecond ?? 0;
     const cpu = (exitsPerSecond * total) / program.target.hz;
-    const title = `≈ ${Math.round(total).toLocaleString("en-US")} cycles · ${formatCount(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU`;
+    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU`;
     lenses.push({
       range: lensRange(handler.span),
       command: options.estimateCommand
@@ -320,7 +326,7 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
   for (const guest of program.guests.values()) {
     const estimate = model.analysis.estimates.get(guest.name);
     if (estimate) {
-      const title = `overhead ${formatPercent(estimate.overhead)} · ${formatRate(estimate.exitsPerSecond)} exits · ${estimate.hostCpu.toFixed(2)} host cores`;
+      const title = `overhead ${formatPercent(estimate.overhead)} · ${formatRate(estimate.exitsPerSecond)} exits · host CPU ${formatCores(estimate.hostCpu)}`;
       lenses.push({
         range: lensRange(guest.span),
         command: options.estimateCommand
