@@ -7,6 +7,7 @@
  */
 
 import { formatNanoseconds } from "../../core/src/util/format";
+import { lowerBound } from "../../core/src/util/search";
 import { generateTicks, timeToX, type Viewport } from "./scale";
 import type { Palette } from "./theme";
 import {
@@ -15,7 +16,6 @@ import {
   createColumnBuffer,
   firstAfter,
   type Lane,
-  lowerBound,
   NO_STATE,
   type TimelineIndex,
 } from "./timelineIndex";

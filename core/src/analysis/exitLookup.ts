@@ -5,6 +5,7 @@
  * keystroke re-analysis pays for them once per vmcs block.
  */
 import type { EptPermissions, VmcsIR } from "../model/ir";
+import { upperBound } from "../util/search";
 
 export interface EptEntry {
   start: bigint;
@@ -188,17 +189,8 @@ export function ioBitmapBit(lookup: VmcsLookup, port: number): boolean {
  * range) wins. O(log n) plus the overlap depth.
  */
 export function eptRegionAt(lookup: VmcsLookup, gpa: bigint): EptEntry | undefined {
-  const starts = lookup.eptStarts;
-  let lo = 0;
-  let hi = starts.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid]! <= gpa) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
+  // The last region starting at or before gpa, then back over the ones that still reach it.
+  const found = upperBound(lookup.eptStarts, gpa) - 1;
   for (let i = found; i >= 0 && lookup.eptMaxEnd[i]! >= gpa; i--) {
     const e = lookup.ept[i]!;
     if (e.end >= gpa) return e;

@@ -26,6 +26,7 @@ import {
   VMCS_FIELDS,
   VMCS_STATEMENTS as VMCS_STATEMENT_SHAPES,
 } from "../../../core/src/index";
+import { upperBound } from "../../../core/src/util/search";
 import {
   controlSupport,
   exitReasonHover,
@@ -291,17 +292,8 @@ function nameItems(names: Iterable<string>, kind: CompletionItemKind, detail: st
 export function scanStart(analysis: Analysis | undefined, text: string, offset: number): number {
   if (!analysis || analysis.parse.diagnostics.some((d) => d.severity === "error")) return 0;
   const starts = analysis.declarationStarts;
-  let lo = 0;
-  let hi = starts.length - 1;
-  let index = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid]! <= offset) {
-      index = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  for (; index >= 0; index--) {
+  // From the last declaration starting at or before the offset, backwards.
+  for (let index = upperBound(starts, offset) - 1; index >= 0; index--) {
     const start = starts[index]!;
     let lineStart = start;
     while (lineStart > 0) {

@@ -19,6 +19,7 @@ import {
   formatPercent,
   formatRate,
 } from "../../../core/src/util/format";
+import { lowerBound } from "../../../core/src/util/search";
 import { spanToRange } from "../convert";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
@@ -188,9 +189,9 @@ export function semanticTokens(model: DocumentModel, range?: Span): SemanticToke
   let first = 0;
   let last = table.count; // exclusive
   if (range) {
-    first = lowerBound(table.start, table.count, range.start - MAX_TOKEN_LENGTH);
+    first = lowerBound(table.start, range.start - MAX_TOKEN_LENGTH, 0, table.count);
     while (first < table.count && table.start[first]! + table.length[first]! <= range.start) first++;
-    last = lowerBound(table.start, table.count, range.end, first);
+    last = lowerBound(table.start, range.end, first, table.count);
   }
   const data: number[] = new Array((last - first) * 5);
   let out = 0;
@@ -217,18 +218,6 @@ export function semanticTokens(model: DocumentModel, range?: Span): SemanticToke
     previousCharacter = character;
   }
   return { data };
-}
-
-/** The first index in `values[from, count)` whose value is ≥ `key` (values ascending). */
-function lowerBound(values: Int32Array, count: number, key: number, from = 0): number {
-  let lo = from;
-  let hi = count;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (values[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
