@@ -33,6 +33,7 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
 } from "vscode-languageserver/node";
+import { upperBound } from "../core/src/util/search";
 import { DEFAULT_DEBOUNCE_MS } from "../server/src/server";
 import { generateVmcs } from "./generate";
 
@@ -53,14 +54,8 @@ function lineStarts(text: string): number[] {
 }
 
 function positionIn(starts: number[], offset: number): Position {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return { line: lo, character: offset - starts[lo]! };
+  const line = upperBound(starts, offset) - 1;
+  return { line, character: offset - starts[line]! };
 }
 
 /** Bundles the CLI (the `trapline lsp` entry) as scripts/build.mjs's node group does. */

@@ -14,8 +14,7 @@
  * records (the timeline's intervals up to its capacity, one histogram sample per exit).
  */
 import { fileURLToPath } from "node:url";
-import { analyze } from "../core/src/index";
-import { DEFAULT_TIMELINE_INTERVALS, LogHistogram, Sfc32, simulate } from "../core/src/sim/index";
+import { analyze, DEFAULT_TIMELINE_INTERVALS, LogHistogram, Sfc32, simulate } from "../core/src/index";
 import { runAsBundle } from "./bundle";
 
 const TEXT = `

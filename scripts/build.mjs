@@ -12,6 +12,7 @@
 import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import * as esbuild from "esbuild";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -120,28 +121,39 @@ function groupOptions(group, production) {
   }
 }
 
-function parseArgs(argv) {
-  const args = { watch: false, production: false, only: null };
-  for (const arg of argv) {
-    if (arg === "--watch") args.watch = true;
-    else if (arg === "--production") args.production = true;
-    else if (arg.startsWith("--only="))
-      args.only = new Set(arg.slice("--only=".length).split(",").filter(Boolean));
-    else {
-      console.error(`build: unknown argument ${arg} (use --watch, --production, --only=NAME[,NAME])`);
-      process.exit(2);
-    }
+/**
+ * The command line, read by node:util's parseArgs (strict: an unknown option or a missing
+ * value is an error with its name). `--only` takes a comma-separated list, `--only=a,b` or
+ * `--only a,b`.
+ */
+function parseCommandLine(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        watch: { type: "boolean", default: false },
+        production: { type: "boolean", default: false },
+        only: { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    console.error(`build: ${error.message} (use --watch, --production, --only=NAME[,NAME])`);
+    process.exit(2);
   }
-  if (args.only) {
+  const only = values.only === undefined ? null : new Set(values.only.split(",").filter(Boolean));
+  if (only) {
     const known = new Set(BUNDLES.map((bundle) => bundle.name));
-    for (const name of args.only) {
+    for (const name of only) {
       if (!known.has(name)) {
         console.error(`build: unknown bundle ${name}; known: ${[...known].join(", ")}`);
         process.exit(2);
       }
     }
   }
-  return args;
+  return { watch: values.watch, production: values.production, only };
 }
 
 /** Logs each rebuild in watch mode, in the shape VS Code's esbuild problem matchers expect. */
@@ -173,7 +185,7 @@ function copyPlaygroundStatic() {
 }
 
 export async function build(argv) {
-  const args = parseArgs(argv);
+  const args = parseCommandLine(argv);
   const selected = BUNDLES.filter((bundle) => !args.only || args.only.has(bundle.name));
   const present = [];
   for (const bundle of selected) {

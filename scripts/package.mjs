@@ -10,14 +10,19 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { build } from "./build.mjs";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 const manifest = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8"));
-const outArg = process.argv.slice(2).find((arg) => arg.startsWith("--out="));
-const out = outArg
-  ? outArg.slice("--out=".length)
-  : join(repoRoot, `${manifest.name}-${manifest.version}.vsix`);
+let outOption;
+try {
+  outOption = parseArgs({ options: { out: { type: "string" } }, strict: true }).values.out;
+} catch (error) {
+  console.error(`package: ${error.message} (use --out=FILE.vsix)`);
+  process.exit(2);
+}
+const out = outOption ?? join(repoRoot, `${manifest.name}-${manifest.version}.vsix`);
 
 const started = performance.now();
 const buildCode = await build(["--production"]);

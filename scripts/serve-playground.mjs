@@ -11,6 +11,7 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -110,14 +111,12 @@ function parsePort(value) {
 
 async function main(args) {
   let dir;
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--dir" && args[i + 1]) dir = resolve(args[++i]);
-    else {
-      console.error(
-        `serve-playground: unknown argument ${args[i]} (use --dir FOLDER; the port comes from $PORT)`,
-      );
-      process.exit(2);
-    }
+  try {
+    const { values } = parseArgs({ args, options: { dir: { type: "string" } }, strict: true });
+    if (values.dir !== undefined) dir = resolve(values.dir);
+  } catch (error) {
+    console.error(`serve-playground: ${error.message} (use --dir FOLDER; the port comes from $PORT)`);
+    process.exit(2);
   }
   try {
     const { url } = await servePlayground({ ...(dir ? { dir } : {}), port: parsePort(process.env.PORT) });

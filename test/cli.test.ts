@@ -171,11 +171,11 @@ describe("estimate", () => {
     const r = await run(["estimate", "a.vmcs"], { "a.vmcs": LEGAL });
     assert.equal(r.status, 0);
     assert.match(r.stdout, /guest first on kvm: target skylake_server @ 2 GHz, 2 vCPUs/);
-    assert.match(r.stdout, /IO_INSTRUCTION \(30\)\s+20\.0k\/s/);
+    assert.match(r.stdout, /IO_INSTRUCTION \(30\)\s+20k\/s/);
     assert.match(r.stdout, /cycles\/exit/);
     assert.match(r.stdout, /µs\/exit/);
-    assert.match(r.stdout, /path serial\s+10\.0k\/s\s+IO_INSTRUCTION×1/);
-    assert.match(r.stdout, /overhead\s+\d+\.\d%/);
+    assert.match(r.stdout, /path serial\s+10k\/s\s+IO_INSTRUCTION×1/);
+    assert.match(r.stdout, /overhead\s+\d+(\.\d+)?%/);
   });
 
   test("a file with errors: diagnostics on stderr, no estimate, exit 1", async () => {

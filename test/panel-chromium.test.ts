@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
-import type { PanelToHost } from "../webview/src/protocol";
+import type { PanelToHost } from "../protocol/panel";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
 import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
 import { type PanelPage, servePanelPage } from "./support/panelPage";

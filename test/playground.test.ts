@@ -11,11 +11,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Frame, Page } from "playwright-core";
+import { formatRate } from "../core/src/util/format";
 import type { PlaygroundHandle } from "../playground/src/main";
 import { hashForSource } from "../playground/src/state";
 // @ts-expect-error: a plain ES module without type declarations
 import { servePlayground } from "../scripts/serve-playground.mjs";
-import { formatRate } from "../server/src/format";
 import type { TimelineApp } from "../webview/src/app";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
 import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";

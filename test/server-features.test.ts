@@ -19,8 +19,8 @@ import type {
   WorkspaceEdit,
 } from "vscode-languageserver";
 import { analyze } from "../core/src/index";
+import { formatRate } from "../core/src/util/format";
 import { SEMANTIC_LEGEND } from "../server/src/features/decorations";
-import { formatRate } from "../server/src/format";
 import type { FileStatusParams } from "../server/src/protocol";
 import {
   assertAnswersAboutTheEdit,

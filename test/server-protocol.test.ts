@@ -40,7 +40,7 @@ test("the language status shows the headline overhead and exits, and saturation"
   assert.equal(text.text, "$(pulse) 12.5% overhead · 120k/s exits $(warning)");
   assert.match(
     text.detail,
-    /^haswell \(default\) · g: 12\.5%, 120k\/s, 0\.50 host cores · 0 errors, 1 warnings$/,
+    /^haswell \(default\) · g: 12.5%, 120k\/s, host CPU 0.500 cores · 0 errors, 1 warnings$/,
   );
   assert.equal(text.severity, "warning");
   assert.equal(formatStatus(undefined).detail, "analysing…");

@@ -8,7 +8,6 @@ import { describe, it } from "node:test";
 import { type Timeline, VcpuState } from "../core/src/sim/timeline";
 import {
   clampView,
-  formatDuration,
   generateTicks,
   panBy,
   tickStep,
@@ -71,15 +70,6 @@ describe("time scale", () => {
   it("maps time to pixels and back", () => {
     assert.equal(timeToX(view, 500_000), 500);
     assert.equal(xToTime(view, 250), 250_000);
-  });
-
-  it("formats durations in s, ms, µs and ns", () => {
-    assert.equal(formatDuration(2.5e9), "2.5 s");
-    assert.equal(formatDuration(1_250_000), "1.25 ms");
-    assert.equal(formatDuration(4_200), "4.2 µs");
-    assert.equal(formatDuration(830), "830 ns");
-    assert.equal(formatDuration(0.5), "0.5 ns");
-    assert.equal(formatDuration(0), "0 ns");
   });
 
   it("picks 1-2-5 tick steps at least 80 px apart", () => {

@@ -7,6 +7,14 @@
  * verdict: the estimate is printed, then the violation, and the exit status is 1.
  */
 import { type Analysis, analyze, type GuestEstimate } from "../../core/src/index";
+import {
+  formatCores,
+  formatHz,
+  formatInteger,
+  formatPercent,
+  formatRate,
+  formatSignificant,
+} from "../../core/src/util/format";
 import { formatDiagnosticLine } from "./check";
 import {
   type CliIO,
@@ -17,7 +25,7 @@ import {
   readSource,
   UsageError,
 } from "./command";
-import { formatCycles, formatHz, formatMicros, formatPercent, formatRate, table } from "./format";
+import { table } from "./format";
 
 const BUDGET_CODE = "TL401";
 
@@ -64,7 +72,7 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
     table([
       ["exits", formatRate(estimate.exitsPerSecond), "(all vCPUs)"],
       ["overhead", formatPercent(estimate.overhead), "(share of busy vCPU time spent on exits)"],
-      ["host CPU", `${estimate.hostCpu.toFixed(3)} cores`, "(exit handling)"],
+      ["host CPU", `${formatCores(estimate.hostCpu)}`, "(exit handling)"],
       ["vCPU demand", formatPercent(estimate.demand), "(guest work + exits per vCPU; >100% saturates)"],
     ]).replace(/ +\(/g, "   ("),
   );
@@ -79,11 +87,11 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
       rows.push([
         `${r.reason} (${r.code})`,
         formatRate(r.exitsPerSecond),
-        formatCycles(r.cyclesPerExit),
-        formatMicros(r.cyclesPerExit, hz),
-        formatCycles(r.transitionCycles),
-        formatCycles(r.handlerCycles),
-        formatCycles(r.userspaceCycles),
+        formatInteger(r.cyclesPerExit),
+        formatSignificant((r.cyclesPerExit / hz) * 1e6),
+        formatInteger(r.transitionCycles),
+        formatInteger(r.handlerCycles),
+        formatInteger(r.userspaceCycles),
         formatPercent(r.share),
       ]);
     }
@@ -108,14 +116,14 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
       const exits =
         p.exits.length === 0
           ? "none"
-          : p.exits.map((e) => `${e.reason}×${+e.perExecution.toFixed(3)}`).join(" ");
+          : p.exits.map((e) => `${e.reason}×${formatSignificant(e.perExecution)}`).join(" ");
       rows.push([
         `${p.kind} ${p.name}`,
         formatRate(p.executionsPerSecond),
         exits,
-        formatCycles(p.guestCyclesPerExecution),
-        formatCycles(p.exitCyclesPerExecution),
-        formatMicros(p.cyclesPerExecution, hz),
+        formatInteger(p.guestCyclesPerExecution),
+        formatInteger(p.exitCyclesPerExecution),
+        formatSignificant((p.cyclesPerExecution / hz) * 1e6),
       ]);
     }
     lines.push(table(rows));

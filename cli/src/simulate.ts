@@ -6,14 +6,22 @@
  * is violated; 2 for bad usage, an unreadable file, or a run refused or stopped by a budget (a
  * stopped run prints its statistics, which cover the part simulated, and says so).
  */
-import { analyze } from "../../core/src/index";
-import { toBaseUnit } from "../../core/src/lang/units";
 import {
+  analyze,
   checkSimulatedBudgets,
   SimulationError,
   type SimulationResult,
   simulate,
-} from "../../core/src/sim/index";
+  toBaseUnit,
+} from "../../core/src/index";
+import {
+  formatCores,
+  formatHz,
+  formatInteger,
+  formatPercent,
+  formatRate,
+  formatSeconds,
+} from "../../core/src/util/format";
 import { formatDiagnosticLine } from "./check";
 import {
   type CliIO,
@@ -25,7 +33,7 @@ import {
   readSource,
   UsageError,
 } from "./command";
-import { formatCycles, formatHz, formatPercent, formatRate, table } from "./format";
+import { table } from "./format";
 import { timelineToTrace } from "./trace";
 
 const BUDGET_CODE = "TL401";
@@ -49,14 +57,6 @@ function parseSeed(text: string): number {
     throw new UsageError(`--seed: '${text}' is not a non-negative integer`);
   }
   return Number(text);
-}
-
-function seconds(s: number): string {
-  if (s === 0) return "0";
-  if (s < 1e-6) return `${(s * 1e9).toFixed(0)} ns`;
-  if (s < 1e-3) return `${(s * 1e6).toFixed(2)} µs`;
-  if (s < 1) return `${(s * 1e3).toFixed(3)} ms`;
-  return `${s.toFixed(3)} s`;
 }
 
 /** The contract's JSON: the estimate's top-level fields measured, plus duration, exits, latency. */
@@ -95,17 +95,19 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
   const hz = r.target.hz;
   const lines: string[] = [];
   lines.push(
-    `guest ${r.guest}${vmcsName ? ` on ${vmcsName}` : ""}: target ${r.target.profile} @ ${formatHz(hz)}, ${r.vcpus} vCPU${r.vcpus === 1 ? "" : "s"}, simulated ${seconds(r.duration)}, seed ${r.seed}`,
+    `guest ${r.guest}${vmcsName ? ` on ${vmcsName}` : ""}: target ${r.target.profile} @ ${formatHz(hz)}, ${r.vcpus} vCPU${r.vcpus === 1 ? "" : "s"}, simulated ${formatSeconds(r.duration)}, seed ${r.seed}`,
   );
   lines.push(
     table([
       ["exits", `${r.exits}`, `(${formatRate(r.exitsPerSecond)}, all vCPUs)`],
       ["overhead", formatPercent(r.overhead), "(share of busy vCPU time spent on exits)"],
-      ["host CPU", `${r.hostCpu.toFixed(3)} cores`, "(exit handling)"],
+      ["host CPU", `${formatCores(r.hostCpu)}`, "(exit handling)"],
       [
         "irq latency",
-        r.latency.irq.count > 0 ? `p50 ${seconds(r.latency.irq.p50)}` : "no interrupts",
-        r.latency.irq.count > 0 ? `p99 ${seconds(r.latency.irq.p99)}  max ${seconds(r.latency.irq.max)}` : "",
+        r.latency.irq.count > 0 ? `p50 ${formatSeconds(r.latency.irq.p50)}` : "no interrupts",
+        r.latency.irq.count > 0
+          ? `p99 ${formatSeconds(r.latency.irq.p99)}  max ${formatSeconds(r.latency.irq.max)}`
+          : "",
       ],
     ]),
   );
@@ -120,12 +122,12 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
         `${x.reason} (${x.code})`,
         `${x.exits}`,
         formatRate(x.exitsPerSecond),
-        formatCycles(x.cyclesPerExit),
-        seconds(x.duration.min),
-        seconds(x.duration.mean),
-        seconds(x.duration.p50),
-        seconds(x.duration.p99),
-        seconds(x.duration.max),
+        formatInteger(x.cyclesPerExit),
+        formatSeconds(x.duration.min),
+        formatSeconds(x.duration.mean),
+        formatSeconds(x.duration.p50),
+        formatSeconds(x.duration.p99),
+        formatSeconds(x.duration.max),
         formatPercent(x.share),
       ]);
     }
@@ -136,14 +138,21 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
     lines.push("");
     const rows = [["latency", "count", "min", "p50", "p99", "max"]];
     for (const [name, l] of interrupts) {
-      rows.push([name, `${l.count}`, seconds(l.min), seconds(l.p50), seconds(l.p99), seconds(l.max)]);
+      rows.push([
+        name,
+        `${l.count}`,
+        formatSeconds(l.min),
+        formatSeconds(l.p50),
+        formatSeconds(l.p99),
+        formatSeconds(l.max),
+      ]);
     }
     lines.push(table(rows));
   }
   const t = r.time;
   lines.push("");
   lines.push(
-    `  vCPU time: guest ${seconds(t.guest)}, exits ${seconds(t.exit)}, handlers ${seconds(t.handler)}, user space ${seconds(t.userspace)}, halted ${seconds(t.halted)}${t.polling > 0 ? `, polling ${seconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${seconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${seconds(t.descheduled)}` : ""}`,
+    `  vCPU time: guest ${formatSeconds(t.guest)}, exits ${formatSeconds(t.exit)}, handlers ${formatSeconds(t.handler)}, user space ${formatSeconds(t.userspace)}, halted ${formatSeconds(t.halted)}${t.polling > 0 ? `, polling ${formatSeconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${formatSeconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${formatSeconds(t.descheduled)}` : ""}`,
   );
   for (const w of r.warnings) lines.push(`  note: ${w}`);
   lines.push("");
@@ -220,12 +229,14 @@ export const simulateCommand: Command = {
     if (violated.length > 0) {
       const lines = violated.map((b) => {
         const pos = analysis.lines.positionAt(b.span.start);
-        const value = b.metric.includes("latency")
-          ? seconds(b.value)
-          : b.metric === "overhead" || b.metric === "host_cpu"
-            ? b.value.toPrecision(3)
-            : formatRate(b.value);
-        return `${file}:${pos.line + 1}:${pos.character + 1}: error ${BUDGET_CODE}: simulated ${b.metric} ${value} violates the budget ${b.comparator} ${b.metric.includes("latency") ? seconds(b.limit) : b.limit}`;
+        const format = b.metric.includes("latency")
+          ? formatSeconds
+          : b.metric === "overhead"
+            ? formatPercent
+            : b.metric === "host_cpu"
+              ? formatCores
+              : formatRate;
+        return `${file}:${pos.line + 1}:${pos.character + 1}: error ${BUDGET_CODE}: simulated ${b.metric} ${format(b.value)} violates the budget ${b.comparator} ${format(b.limit)}`;
       });
       io.stderr(`${lines.join("\n")}\n`);
       return EXIT_DIAGNOSTICS;

@@ -7,7 +7,7 @@
  * for other CPUs do.
  */
 import type * as vscode from "vscode";
-import type { FileInfoResult } from "../../server/src/protocol";
+import type { FileInfoResult } from "../../protocol/lsp";
 import type { TimelineRunOptions } from "./timelinePanel";
 
 /** One choice of the Compare Configurations quick pick. */

@@ -21,7 +21,7 @@ import type {
   FileInfoParams,
   FileInfoResult,
   FileStatusParams,
-} from "../../server/src/protocol";
+} from "../../protocol/lsp";
 import { registerSimulationCommands, simulationAvailable } from "./simulation";
 import { formatStatus } from "./status";
 

@@ -4,8 +4,8 @@
  * (client/src/timelinePanel.ts), which runs the simulations in its own worker.
  */
 import * as vscode from "vscode";
-import type { FileInfoResult, FileStatusParams } from "../../server/src/protocol";
-import { BUDGET_CODE } from "../../webview/src/protocol";
+import type { FileInfoResult, FileStatusParams } from "../../protocol/lsp";
+import { BUDGET_CODE } from "../../protocol/panel";
 import { type CompareChoice, compareChoices, otherCpuChoices } from "./compareChoices";
 import { registerTimelinePanels } from "./timelinePanel";
 

@@ -2,8 +2,9 @@
  * Text of the language status item from the server's `trapline/fileStatus` (pure: unit-tested
  * without VS Code).
  */
-import { formatPercent, formatRate } from "../../server/src/format";
-import type { FileStatusParams } from "../../server/src/protocol";
+
+import { formatCores, formatPercent, formatRate } from "../../core/src/util/format";
+import type { FileStatusParams } from "../../protocol/lsp";
 
 export interface StatusText {
   text: string;
@@ -24,7 +25,7 @@ export function formatStatus(file: FileStatusParams | undefined): StatusText {
   const perGuest = file.guests
     .map(
       (g) =>
-        `${g.name}: ${formatPercent(g.overhead)}, ${formatRate(g.exitsPerSecond)}, ${g.hostCpu.toFixed(2)} host cores`,
+        `${g.name}: ${formatPercent(g.overhead)}, ${formatRate(g.exitsPerSecond)}, host CPU ${formatCores(g.hostCpu)}`,
     )
     .join(" · ");
   return { text, detail: `${target} · ${perGuest}${problems}`, severity };

@@ -24,7 +24,7 @@ import type {
   PanelToHost,
   RevealTarget,
   RunRequest,
-} from "../../webview/src/protocol";
+} from "../../protocol/panel";
 
 export const TIMELINE_VIEW_TYPE = "trapline.timeline";
 export const RERUN_ON_SAVE_SETTING = "trapline.simulation.rerunOnSave";

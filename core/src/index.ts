@@ -207,9 +207,23 @@ export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
+export {
+  type ArgumentWords,
+  argumentWordList,
+  argumentWords,
+  BUDGET_METRICS,
+  EPT_PERMISSIONS,
+  GUEST_OP_STATEMENTS,
+  GUEST_STATEMENTS,
+  HANDLER_STATEMENTS,
+  type StatementShape,
+  VMCS_STATEMENTS,
+} from "./lang/grammar";
+export { toBaseUnit } from "./lang/units";
 export type * from "./model/ir";
 export { Lowerer, type LowerOptions, type LowerResult, lower } from "./model/lower";
 export type * from "./model/symbols";
 export * from "./sim";
+export { type TraceOptions, timelineToTrace } from "./sim/trace";
 export * from "./source";
 export * from "./vmx";

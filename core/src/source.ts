@@ -1,3 +1,4 @@
+import { upperBound } from "./util/search";
 /**
  * Source positions, diagnostics and fixes: the editor-free vocabulary every layer shares.
  * Spans are UTF-16 code-unit offsets into the file text (what JavaScript strings index), so the
@@ -90,14 +91,9 @@ export class LineMap {
   positionAt(offset: number): Position {
     const clamped = Math.max(0, Math.min(offset, this.text.length));
     const starts = this.lineStarts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= clamped) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo, character: clamped - starts[lo]! };
+    // The last line starting at or before the offset (line 0 starts at 0, so there is one).
+    const line = upperBound(starts, clamped) - 1;
+    return { line, character: clamped - starts[line]! };
   }
 
   offsetAt(position: Position): number {

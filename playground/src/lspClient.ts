@@ -18,7 +18,7 @@ import {
   createTransportToWorker,
   MonacoLspClient,
 } from "../../node_modules/monaco-editor/esm/external/monaco-lsp-client/out/index.js";
-import type { TraplineInitializationOptions } from "../../server/src/server";
+import type { TraplineInitializationOptions } from "../../protocol/lsp";
 
 type Transport = ConstructorParameters<typeof MonacoLspClient>[0];
 type Message = Parameters<Transport["send"]>[0];

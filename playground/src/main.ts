@@ -7,24 +7,26 @@
  * host (playground-dist/, see docs/playground.md).
  */
 import * as monaco from "monaco-editor/editor/editor.api";
-import type { FileInfoResult, FileStatusParams, TraplineSettings } from "../../server/src/protocol";
-import type { RevealTarget, RunRequest, RunStatus } from "../../webview/src/protocol";
+import {
+  FILE_INFO_METHOD,
+  FILE_STATUS_METHOD,
+  type FileInfoResult,
+  type FileStatusParams,
+  RUN_SIMULATION_COMMAND,
+  SHOW_ESTIMATE_COMMAND,
+  type TraplineSettings,
+} from "../../protocol/lsp";
+import type { RevealTarget, RunRequest, RunStatus } from "../../protocol/panel";
 import { DEFAULT_EXAMPLE, EXAMPLES, exampleSummary } from "./examples";
 import { registerVmcsLanguage, VMCS_LANGUAGE_ID } from "./language";
 import { startLanguageClient } from "./lspClient";
 import { renderUntrustedMarkdown } from "./markdown";
 import { PanelFrame } from "./panelFrame";
-import {
-  DIAGNOSTIC_REFRESH_METHOD,
-  DID_CHANGE_CONFIGURATION_METHOD,
-  FILE_INFO_METHOD,
-  FILE_STATUS_METHOD,
-  RUN_SIMULATION_COMMAND,
-  SHOW_ESTIMATE_COMMAND,
-} from "./protocolNames";
+import { DIAGNOSTIC_REFRESH_METHOD, DID_CHANGE_CONFIGURATION_METHOD } from "./protocolNames";
 import { type ProfileInfo, SidePane } from "./sidePane";
 import { exampleWithText, hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
 import "./playground.css";
+import { formatHz, formatInteger, formatPercent, formatSeconds } from "../../core/src/util/format";
 
 /** Worker scripts, relative to the page (playground-dist/). */
 const EDITOR_WORKER_URL = "editor.worker.js";
@@ -287,14 +289,14 @@ function start(): void {
 
   function renderFileStatus(status: FileStatusParams): void {
     const parts = [
-      `${status.target.profile} @ ${(status.target.hz / 1e9).toFixed(2)} GHz`,
+      `${status.target.profile} @ ${formatHz(status.target.hz)}`,
       `${status.guests.length} guest${status.guests.length === 1 ? "" : "s"}`,
     ];
-    if (status.guests.length > 0) parts.push(`max overhead ${(status.maxOverhead * 100).toFixed(1)}%`);
+    if (status.guests.length > 0) parts.push(`max overhead ${formatPercent(status.maxOverhead)}`);
     parts.push(
       `${status.errors} error${status.errors === 1 ? "" : "s"}`,
       `${status.warnings} warning${status.warnings === 1 ? "" : "s"}`,
-      `analysed in ${status.analysisMs.toFixed(1)} ms`,
+      `analysed in ${formatSeconds(status.analysisMs / 1000)}`,
     );
     fileStatusLine.textContent = parts.join(" · ");
     fileStatusLine.classList.toggle("has-errors", status.errors > 0);
@@ -370,7 +372,7 @@ function start(): void {
       status === "running"
         ? "Simulating…"
         : status === "done"
-          ? `Simulated${exits !== undefined ? `: ${exits.toLocaleString("en-US")} exits` : ""}`
+          ? `Simulated${exits !== undefined ? `: ${formatInteger(exits)} exits` : ""}`
           : status === "cancelled"
             ? "Simulation cancelled"
             : `Simulation failed${message ? `: ${message}` : ""}`;

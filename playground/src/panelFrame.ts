@@ -5,13 +5,7 @@
  * through `window.postMessage`, exactly as the extension does through the webview API. The
  * panel runs the simulation in its own worker (timeline/sim-worker.js).
  */
-import type {
-  HostToPanel,
-  PanelToHost,
-  RevealTarget,
-  RunRequest,
-  RunStatus,
-} from "../../webview/src/protocol";
+import type { HostToPanel, PanelToHost, RevealTarget, RunRequest, RunStatus } from "../../protocol/panel";
 
 export interface PanelFrameEvents {
   reveal(target: RevealTarget): void;

@@ -7,18 +7,19 @@
  * analysis (`trapline/fileStatus`), so it follows the text as one types.
  */
 
-import { formatPercent, formatRate } from "../../server/src/format";
-import type {
-  CompareParams,
-  CompareResult,
-  CompareRow,
-  EstimateReportParams,
-  EstimateReportResult,
-  FileInfoResult,
-  FileStatusParams,
-} from "../../server/src/protocol";
+import { formatCores, formatPercent, formatRate } from "../../core/src/util/format";
+import {
+  COMPARE_METHOD,
+  type CompareParams,
+  type CompareResult,
+  type CompareRow,
+  ESTIMATE_REPORT_METHOD,
+  type EstimateReportParams,
+  type EstimateReportResult,
+  type FileInfoResult,
+  type FileStatusParams,
+} from "../../protocol/lsp";
 import { renderUntrustedMarkdown } from "./markdown";
-import { COMPARE_METHOD, ESTIMATE_REPORT_METHOD } from "./protocolNames";
 
 export type ProfileInfo = FileInfoResult["profiles"][number];
 
@@ -273,11 +274,7 @@ function compareRowView(
     el("td", {}, row.profile),
     el("td", { class: "num" }, number(row.exitsPerSecond, formatRate)),
     el("td", { class: "num" }, number(row.overhead, formatPercent)),
-    el(
-      "td",
-      { class: "num" },
-      number(row.hostCpu, (v) => v.toFixed(3)),
-    ),
+    el("td", { class: "num" }, number(row.hostCpu, formatCores)),
     el("td", {}, row.topReasons.map((r) => `${r.reason} ${formatRate(r.exitsPerSecond)}`).join(", ") || "—"),
     action,
   );

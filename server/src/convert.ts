@@ -12,7 +12,7 @@ import {
   type TextEdit as LspTextEdit,
   type Range,
 } from "vscode-languageserver";
-import type { CodeFix, Diagnostic, LineMap, Severity, Span } from "../../core/src/source";
+import type { CodeFix, Diagnostic, LineMap, Severity, Span } from "../../core/src/index";
 
 export function spanToRange(lines: LineMap, span: Span): Range {
   return { start: lines.positionAt(span.start), end: lines.positionAt(span.end) };

@@ -7,8 +7,7 @@
  * `analyze` is synchronous, so no two analyses of one version can be in flight.
  */
 import type { TextDocument } from "vscode-languageserver-textdocument";
-import { type Analysis, analyze } from "../../core/src/index";
-import { LineMap } from "../../core/src/source";
+import { type Analysis, analyze, LineMap } from "../../core/src/index";
 import { DocumentModel } from "./model";
 
 export interface AnalysisOptions {

@@ -5,9 +5,8 @@
  * symbol table used by definition, references and rename.
  */
 
-import type { OperationEstimate, ReasonEstimate } from "../../core/src/analysis/types";
-import type { Analysis } from "../../core/src/index";
 import type {
+  Analysis,
   ControlSetting,
   FnIR,
   GuestIR,
@@ -16,11 +15,14 @@ import type {
   HandlerIR,
   HandlerOp,
   MsrTrap,
+  OperationEstimate,
   PortRange,
+  ReasonEstimate,
+  Span,
   TargetIR,
   VmcsIR,
-} from "../../core/src/model/ir";
-import type { Span } from "../../core/src/source";
+} from "../../core/src/index";
+import { partitionPoint } from "../../core/src/util/search";
 
 export type IndexEntry =
   | { kind: "control"; span: Span; vmcs: VmcsIR; setting: ControlSetting }
@@ -201,16 +203,8 @@ export class DocumentModel {
   /** The innermost indexed element covering `offset` (an offset at a token's end counts). */
   elementAt(offset: number): IndexEntry | undefined {
     const entries = this.entries;
-    let lo = 0;
-    let hi = entries.length - 1;
-    let last = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (entries[mid]!.span.start <= offset) {
-        last = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    // The last entry starting at or before the offset.
+    const last = partitionPoint(0, entries.length, (i) => entries[i]!.span.start <= offset) - 1;
     // Entries nest only inside compound operations (and `call NAME` holds its name): a covering
     // entry that starts earlier contains every later-starting covering one, so walking back the
     // first covering entry is the innermost. The bound keeps a hover on blank space cheap.
@@ -228,14 +222,7 @@ export class DocumentModel {
   /** The index of the first entry (in {@link allEntries}) that starts at or after `offset`. */
   firstEntryFrom(offset: number): number {
     const entries = this.entries;
-    let lo = 0;
-    let hi = entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (entries[mid]!.span.start < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return partitionPoint(0, entries.length, (i) => entries[i]!.span.start < offset);
   }
 
   /** The top-level block covering `offset`. */

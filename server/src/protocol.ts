@@ -1,127 +1,28 @@
 /**
- * Trapline's extensions to the Language Server Protocol, typed once and imported by both the
- * server and the VS Code client (as rust-analyzer's lsp_ext.ts). Documented in docs/lsp.md; a
- * test checks that every method named here appears there.
- *
- * Only plain JSON-serialisable data crosses the wire.
+ * The server's typed handles on Trapline's LSP extensions: the messages and their shapes are
+ * defined once in protocol/lsp.ts (shared with the VS Code client and the playground); this
+ * module adds vscode-languageserver's RequestType/NotificationType objects for the server.
  */
 import { NotificationType, RequestType } from "vscode-languageserver";
+import {
+  COMPARE_METHOD,
+  type CompareParams,
+  type CompareResult,
+  ESTIMATE_REPORT_METHOD,
+  type EstimateReportParams,
+  type EstimateReportResult,
+  FILE_INFO_METHOD,
+  FILE_STATUS_METHOD,
+  type FileInfoParams,
+  type FileInfoResult,
+  type FileStatusParams,
+} from "../../protocol/lsp";
 
-/** Zero-based line/character range (the LSP's own shape, repeated to keep this file self-contained). */
-export interface WireRange {
-  start: { line: number; character: number };
-  end: { line: number; character: number };
-}
+export * from "../../protocol/lsp";
 
-export interface GuestSummary {
-  name: string;
-  /** The `vmcs` block the guest runs on. */
-  vmcs: string;
-  vcpus: number;
-  /** All vCPUs together. */
-  exitsPerSecond: number;
-  /** Exit-handling share of the busy time, 0..1 (idle excluded). */
-  overhead: number;
-  /** Exit-handling cycles per second in host cores. */
-  hostCpu: number;
-  /** Busy share of one vCPU; above 1 means saturated. */
-  demand: number;
-  /** Range of the guest's name, for "go to guest". */
-  range: WireRange;
-  /** The file's `simulate GUEST for … seed …` defaults, when present. */
-  simulate?: { durationSec: number; seed: number };
-}
-
-/**
- * Sent by the server after each analysis it publishes diagnostics for: the numbers the client's
- * language status item shows. Method `trapline/fileStatus`.
- */
-export interface FileStatusParams {
-  uri: string;
-  /** Document version the numbers belong to. */
-  version: number | null;
-  target: { profile: string; hz: number; declared: boolean; range?: WireRange; profileRange?: WireRange };
-  guests: GuestSummary[];
-  /** Sum over the guests. */
-  totalExitsPerSecond: number;
-  /** Largest overhead of any guest (the file's headline number). */
-  maxOverhead: number;
-  errors: number;
-  warnings: number;
-  /** Analysis time of this version in milliseconds. */
-  analysisMs: number;
-}
-export const FileStatusNotification = new NotificationType<FileStatusParams>("trapline/fileStatus");
-
-/** A readable Markdown report of the static estimate of every guest (or of one). */
-export interface EstimateReportParams {
-  uri: string;
-  guest?: string;
-}
-export interface EstimateReportResult {
-  markdown: string;
-}
+export const FileStatusNotification = new NotificationType<FileStatusParams>(FILE_STATUS_METHOD);
 export const EstimateReportRequest = new RequestType<EstimateReportParams, EstimateReportResult, void>(
-  "trapline/estimateReport",
+  ESTIMATE_REPORT_METHOD,
 );
-
-/**
- * The static estimate of one guest run under each `vmcs` block of the file in turn (and under
- * other target profiles when `profiles` is given): the data behind "Compare Configurations".
- */
-export interface CompareParams {
-  uri: string;
-  guest: string;
-  /** Extra target profiles to compare, by name; the file's own target is always included. */
-  profiles?: string[];
-}
-export interface CompareRow {
-  vmcs: string;
-  profile: string;
-  exitsPerSecond: number;
-  overhead: number;
-  hostCpu: number;
-  /** Top exit reasons by exits per second. */
-  topReasons: { reason: string; exitsPerSecond: number; cyclesPerExit: number }[];
-  /** Error diagnostics the configuration has (an entry check it fails, say): it would not run. */
-  errors: string[];
-}
-export interface CompareResult {
-  guest: string;
-  rows: CompareRow[];
-  markdown: string;
-}
-export const CompareRequest = new RequestType<CompareParams, CompareResult, void>("trapline/compare");
-
-/** Names the client's pickers offer: guests of a file and the known target profiles. */
-export interface FileInfoParams {
-  uri: string;
-}
-export interface FileInfoResult {
-  guests: string[];
-  vmcs: string[];
-  profiles: { name: string; displayName: string; year: number }[];
-  target: { profile: string; declared: boolean; profileRange?: WireRange };
-}
-export const FileInfoRequest = new RequestType<FileInfoParams, FileInfoResult, void>("trapline/fileInfo");
-
-/** Settings under the `trapline` section. */
-export interface TraplineSettings {
-  /** Target profile for files without a `target` line. */
-  defaultTarget?: string;
-  /** Show exits/s inlay hints after guest operations. */
-  inlayHints?: boolean;
-  /** Show cost code lenses above handlers and guests. */
-  codeLens?: boolean;
-}
-
-/** The command the "▶ Simulate" code lens runs; arguments: [uri: string, guest: string]. */
-export const RUN_SIMULATION_COMMAND = "trapline.runSimulation";
-
-/** Every custom method, for the documentation test. */
-export const CUSTOM_METHODS = [
-  FileStatusNotification.method,
-  EstimateReportRequest.method,
-  CompareRequest.method,
-  FileInfoRequest.method,
-] as const;
+export const CompareRequest = new RequestType<CompareParams, CompareResult, void>(COMPARE_METHOD);
+export const FileInfoRequest = new RequestType<FileInfoParams, FileInfoResult, void>(FILE_INFO_METHOD);

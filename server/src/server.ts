@@ -22,7 +22,7 @@ import {
   TextDocuments,
 } from "vscode-languageserver";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import { PROFILES } from "../../core/src/vmx/profiles";
+import { PROFILES } from "../../core/src/index";
 import {
   type ClientDiagnosticSupport,
   coreFixToCodeAction,
@@ -57,6 +57,7 @@ import {
   EstimateReportRequest,
   FileInfoRequest,
   FileStatusNotification,
+  type TraplineInitializationOptions,
   type TraplineSettings,
 } from "./protocol";
 
@@ -68,14 +69,8 @@ export interface ServerOptions {
   debounceMs?: number;
 }
 
-/** What the client may pass as `initializationOptions`. */
-export interface TraplineInitializationOptions {
-  settings?: TraplineSettings;
-  /** The client implements `trapline.runSimulation` (the VS Code extension does). */
-  simulateCommand?: boolean;
-  /** The client implements `trapline.showEstimate`. */
-  estimateCommand?: boolean;
-}
+/** What the client may pass as `initializationOptions` (defined with the protocol). */
+export type { TraplineInitializationOptions } from "./protocol";
 
 export function startServer(connection: Connection, options: ServerOptions = {}): void {
   const documents = new TextDocuments(TextDocument);

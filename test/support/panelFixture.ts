@@ -5,7 +5,7 @@
  * Statistics of generated runs are derived from the generated exits and marked as such; tests of
  * the statistics view use real simulations instead.
  */
-import type { PanelRun, RunStats } from "../../webview/src/protocol";
+import type { PanelRun, RunStats } from "../../protocol/panel";
 import { buildIndex } from "../../webview/src/timelineIndex";
 import { DEFAULT_REASONS, type GeneratorOptions, generateTimeline } from "./timelineGen";
 

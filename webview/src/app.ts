@@ -8,10 +8,8 @@
  * focus): + / − zoom, ← / → pan, Home shows the whole run, ↑ / ↓ pick a vCPU, N / P move to the
  * next / previous exit on it, Enter reveals that exit, Z zooms to the selection, Esc clears.
  */
-import { VCPU_STATE_NAMES, VcpuState } from "../../core/src/sim/timeline";
-import { exportFileName, statsCsv, toChromeTraceJson } from "./export";
-import { formatCount } from "./format";
-import type { PanelHost } from "./host";
+import { VCPU_STATE_NAMES, VcpuState } from "../../core/src/results";
+import { formatHz, formatInteger, formatNanoseconds } from "../../core/src/util/format";
 import type {
   ExportFormat,
   FromSimWorker,
@@ -21,7 +19,9 @@ import type {
   RevealTarget,
   RunRequest,
   ToSimWorker,
-} from "./protocol";
+} from "../../protocol/panel";
+import { exportFileName, statsCsv, toChromeTraceJson } from "./export";
+import type { PanelHost } from "./host";
 import {
   drawHistogram,
   type FrameState,
@@ -32,7 +32,7 @@ import {
   slotAtY,
   TimelineRenderer,
 } from "./render";
-import { clampView, formatDuration, nsToCycles, panBy, type Viewport, xToTime, zoomAt } from "./scale";
+import { clampView, nsToCycles, panBy, type Viewport, xToTime, zoomAt } from "./scale";
 import { compareTable, el, reasonTable, selectionView, summaryView } from "./statsView";
 import { type Palette, REASON_COLOURS, readPalette, watchTheme } from "./theme";
 import {
@@ -343,7 +343,7 @@ export class TimelineApp {
     const total = this.runs.reduce((sum, r) => sum + r.index.totalExits, 0);
     const decimated = runs.some((r) => r.timeline.decimated);
     this.setStatus(
-      `${formatCount(total)} exits drawn in ${(performance.now() - started).toFixed(0)} ms${decimated ? " (timeline decimated by the simulator; statistics use every event)" : ""}`,
+      `${formatInteger(total)} exits drawn in ${(performance.now() - started).toFixed(0)} ms${decimated ? " (timeline decimated by the simulator; statistics use every event)" : ""}`,
     );
     this.root.dataset.exits = String(total);
     this.root.dataset.lanes = String(this.layout.slots.length);
@@ -386,7 +386,7 @@ export class TimelineApp {
         el(
           "p",
           { class: "subtitle" },
-          `guest ${run.guest} · ${run.stats.target.profile} @ ${(run.stats.target.hz / 1e9).toFixed(2)} GHz · ${run.stats.vcpus} vCPUs · seed ${run.stats.seed}`,
+          `guest ${run.guest} · ${run.stats.target.profile} @ ${formatHz(run.stats.target.hz)} · ${run.stats.vcpus} vCPUs · seed ${run.stats.seed}`,
         ),
         summaryView(run),
       );
@@ -680,7 +680,7 @@ export class TimelineApp {
       return view;
     });
     this.selectionPane.replaceChildren(...views);
-    this.live.textContent = `Selected ${formatDuration(selection.endNs - selection.startNs)}`;
+    this.live.textContent = `Selected ${formatNanoseconds(selection.endNs - selection.startNs)}`;
   }
 
   private hover(x: number, y: number, clientX: number, clientY: number): void {
@@ -713,20 +713,20 @@ export class TimelineApp {
     const duration = timeline.duration[i]!;
     const lines: string[] = [];
     const nsAndCycles = (ns: number): string =>
-      `${ns.toFixed(ns < 10 ? 1 : 0)} ns = ${formatCount(nsToCycles(ns, hz))} cycles`;
+      `${ns.toFixed(ns < 10 ? 1 : 0)} ns = ${formatInteger(nsToCycles(ns, hz))} cycles`;
     if (hit.exit >= 0) {
       const lane = slot.lane;
       const code = lane.exitReason[hit.exit]!;
       lines.push(`${this.reasonName(code)} (exit reason ${code})`);
       lines.push(
-        `exit #${formatCount(hit.exit + 1)} on vCPU ${lane.vcpu}, start ${formatDuration(lane.exitStart[hit.exit]!)}`,
+        `exit #${formatInteger(hit.exit + 1)} on vCPU ${lane.vcpu}, start ${formatNanoseconds(lane.exitStart[hit.exit]!)}`,
       );
       lines.push(`latency ${nsAndCycles(lane.exitLatency[hit.exit]!)} (transition + handler + user space)`);
       lines.push(`${stateName} part: ${nsAndCycles(duration)}`);
       for (const source of this.exitSources(slot, hit.exit)) lines.push(source);
     } else {
       lines.push(`${stateName} on vCPU ${slot.lane.vcpu}`);
-      lines.push(`start ${formatDuration(timeline.start[i]!)}, ${nsAndCycles(duration)}`);
+      lines.push(`start ${formatNanoseconds(timeline.start[i]!)}, ${nsAndCycles(duration)}`);
       const src = timeline.source[i]!;
       if (src >= 0 && timeline.sources[src]) {
         const s = timeline.sources[src]!;

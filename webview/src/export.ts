@@ -2,8 +2,8 @@
  * Exports: the per-reason statistics as CSV (raw numbers in SI units, exactly the simulator's
  * fields, so a spreadsheet can recompute anything) and the trace as Chrome trace-event JSON.
  */
-import { timelineToTrace } from "../../core/src/sim/trace";
-import type { PanelRun } from "./protocol";
+import { timelineToTrace } from "../../core/src/results";
+import type { PanelRun } from "../../protocol/panel";
 
 const CSV_COLUMNS = [
   "reason",

@@ -5,7 +5,7 @@
  * window (the page may be in an iframe) or calls `window.traplinePanel.receive(message)`
  * directly and listens with `window.traplinePanel.onPost(listener)`.
  */
-import { type HostToPanel, isHostToPanel, type PanelState, type PanelToHost } from "./protocol";
+import { type HostToPanel, isHostToPanel, type PanelState, type PanelToHost } from "../../protocol/panel";
 
 export interface PanelHost {
   readonly kind: "vscode" | "window";

@@ -5,7 +5,10 @@
  * {@link aggregateLane} and equal neighbouring columns are drawn as one rectangle, so a frame
  * costs O(lanes × width) fillRects at most, whatever the number of exits.
  */
-import { formatDuration, generateTicks, timeToX, type Viewport } from "./scale";
+
+import { formatNanoseconds } from "../../core/src/util/format";
+import { lowerBound } from "../../core/src/util/search";
+import { generateTicks, timeToX, type Viewport } from "./scale";
 import type { Palette } from "./theme";
 import {
   aggregateLane,
@@ -13,7 +16,6 @@ import {
   createColumnBuffer,
   firstAfter,
   type Lane,
-  lowerBound,
   NO_STATE,
   type TimelineIndex,
 } from "./timelineIndex";
@@ -169,7 +171,7 @@ export class TimelineRenderer {
       }
     }
     ctx.fillStyle = p.muted;
-    ctx.fillText(formatDuration(view.endNs - view.startNs), 4, 4);
+    ctx.fillText(formatNanoseconds(view.endNs - view.startNs), 4, 4);
     ctx.fillRect(LABEL_WIDTH, AXIS_HEIGHT - 1, view.widthPx, 1);
   }
 
@@ -284,7 +286,7 @@ export function drawHistogram(
     ctx.fillRect(8 + i * barWidth + 1, 6 + plotHeight - h, Math.max(1, barWidth - 2), h);
     if (i % Math.max(1, Math.ceil(60 / barWidth)) === 0) {
       ctx.fillStyle = palette.muted;
-      ctx.fillText(formatDuration(2 ** ((first + i) / binsPerOctave)), 8 + i * barWidth, cssHeight - 18);
+      ctx.fillText(formatNanoseconds(2 ** ((first + i) / binsPerOctave)), 8 + i * barWidth, cssHeight - 18);
     }
   });
 }

@@ -6,17 +6,18 @@
 import {
   analyze,
   analyzeProgram,
+  type CpuProfile,
   compareDiagnostics,
   type Diagnostic,
   estimateData,
   otherCpuTarget,
+  PROFILES,
   type Program,
+  profileByName,
   type Span,
+  simulateAsync,
 } from "../../core/src/index";
-import { simulateAsync } from "../../core/src/sim/index";
-import { PROFILES, profileByName } from "../../core/src/vmx/profiles";
-import type { CpuProfile } from "../../core/src/vmx/types";
-import { BUDGET_CODE, type PanelRun, type RunRequest } from "./protocol";
+import { BUDGET_CODE, type PanelRun, type RunRequest } from "../../protocol/panel";
 
 /** Simulated time when neither the request nor the file's `simulate` line gives one. */
 export const FALLBACK_DURATION_SEC = 0.1;

@@ -73,20 +73,6 @@ export function unitFor(ns: number): TimeUnit {
   return UNITS[UNITS.length - 1]!;
 }
 
-/** "1.25 ms", "830 ns", "2.5 s": three significant digits, trailing zeros dropped. */
-export function formatDuration(ns: number): string {
-  if (!Number.isFinite(ns)) return "—";
-  if (ns === 0) return "0 ns";
-  const unit = unitFor(ns);
-  const value = ns / unit.ns;
-  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
-  return `${trimZeros(value.toFixed(digits))} ${unit.symbol}`;
-}
-
-function trimZeros(text: string): string {
-  return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
-}
-
 export interface Tick {
   ns: number;
   x: number;

@@ -3,7 +3,7 @@
  * the page's thread and transfers the timeline's typed arrays back without copying. Cancelling
  * is done by the page terminating the worker, which stops the simulator wherever it is.
  */
-import type { FromSimWorker, ToSimWorker } from "./protocol";
+import type { FromSimWorker, ToSimWorker } from "../../protocol/panel";
 import { runRequest, timelineTransferables } from "./runRequest";
 
 interface WorkerScope {

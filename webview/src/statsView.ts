@@ -5,11 +5,17 @@
  * interval (these are computed from the drawn timeline, and say so), and the per-reason
  * differences of two runs for "Compare Configurations".
  */
-import type { ReasonEstimate } from "../../core/src/analysis/types";
-import { VCPU_STATE_NAMES } from "../../core/src/sim/timeline";
-import { formatChange, formatCount, formatCycles, formatPercent, formatRate, formatSeconds } from "./format";
-import type { PanelRun } from "./protocol";
-import { formatDuration } from "./scale";
+import { type ReasonEstimate, VCPU_STATE_NAMES } from "../../core/src/results";
+import {
+  formatCores,
+  formatInteger,
+  formatNanoseconds,
+  formatPercent,
+  formatRate,
+  formatSeconds,
+} from "../../core/src/util/format";
+import type { PanelRun } from "../../protocol/panel";
+import { formatChange } from "./format";
 import type { RangeStats } from "./timelineIndex";
 
 type Child = Node | string;
@@ -88,10 +94,10 @@ export function summaryView(run: PanelRun): HTMLElement {
     "div",
     { class: "summary", role: "group", "aria-label": "Summary" },
     item("simulated", formatSeconds(s.duration)),
-    item("exits", formatCount(s.exits)),
+    item("exits", formatInteger(s.exits)),
     item("exits/s", formatRate(s.exitsPerSecond), e ? formatRate(e.exitsPerSecond) : undefined),
     item("overhead", formatPercent(s.overhead), e ? formatPercent(e.overhead) : undefined),
-    item("host CPU", `${s.hostCpu.toFixed(3)} cores`, e ? `${e.hostCpu.toFixed(3)} cores` : undefined),
+    item("host CPU", `${formatCores(s.hostCpu)}`, e ? `${formatCores(e.hostCpu)}` : undefined),
     irq && irq.count > 0
       ? item("irq latency p50 / p99", `${formatSeconds(irq.p50)} / ${formatSeconds(irq.p99)}`)
       : "",
@@ -114,13 +120,13 @@ export function reasonTable(
     const tr = row(
       [
         el("span", {}, swatch(colourClass(r.code)), `${r.reason} (${r.code})`),
-        formatCount(r.exits),
+        formatInteger(r.exits),
         formatRate(r.exitsPerSecond),
         est ? formatRate(est.exitsPerSecond) : "—",
         formatSeconds(r.duration.mean),
         formatSeconds(r.duration.p99),
-        formatCycles(r.cyclesPerExit),
-        est ? formatCycles(est.cyclesPerExit) : "—",
+        formatInteger(r.cyclesPerExit),
+        est ? formatInteger(est.cyclesPerExit) : "—",
         formatPercent(r.share),
       ],
       1,
@@ -184,11 +190,11 @@ export function selectionView(
   const rows = stats.byReason.map((r) =>
     row([
       reasonName(r.code),
-      formatCount(r.count),
+      formatInteger(r.count),
       formatRate(r.count / (span / 1e9)),
-      formatDuration(r.meanNs),
-      formatDuration(r.p99Ns),
-      formatDuration(r.maxNs),
+      formatNanoseconds(r.meanNs),
+      formatNanoseconds(r.p99Ns),
+      formatNanoseconds(r.maxNs),
     ]),
   );
   return el(
@@ -197,7 +203,7 @@ export function selectionView(
     el(
       "h3",
       {},
-      `Selection ${formatDuration(stats.startNs)} – ${formatDuration(stats.endNs)} (${formatDuration(span)}, ${vcpus} vCPU${vcpus === 1 ? "" : "s"}): ${formatCount(stats.exits)} exits`,
+      `Selection ${formatNanoseconds(stats.startNs)} – ${formatNanoseconds(stats.endNs)} (${formatNanoseconds(span)}, ${vcpus} vCPU${vcpus === 1 ? "" : "s"}): ${formatInteger(stats.exits)} exits`,
     ),
     states,
     table(
@@ -244,8 +250,8 @@ export function compareTable(a: PanelRun, b: PanelRun): HTMLElement {
         `overhead ${formatPercent(sa.overhead)}`,
         `overhead ${formatPercent(sb.overhead)}`,
         formatChange(sa.overhead, sb.overhead),
-        `${sa.hostCpu.toFixed(3)} cores`,
-        `${sb.hostCpu.toFixed(3)} cores`,
+        `${formatCores(sa.hostCpu)}`,
+        `${formatCores(sb.hostCpu)}`,
       ],
       1,
       { class: "total" },

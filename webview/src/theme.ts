@@ -3,7 +3,7 @@
  * editor's --vscode-* theme variables, with fallbacks for the playground). Re-read when the
  * theme changes (VS Code swaps the body class: vscode-light / vscode-dark / vscode-high-contrast).
  */
-import { VCPU_STATE_NAMES } from "../../core/src/sim/timeline";
+import { VCPU_STATE_NAMES } from "../../core/src/results";
 
 export interface Palette {
   states: string[];

@@ -12,7 +12,8 @@
  *
  * Pure data code: no DOM, testable in Node.
  */
-import { type Timeline, VcpuState } from "../../core/src/sim/timeline";
+import { type Timeline, VcpuState } from "../../core/src/results";
+import { lowerBound, upperBound } from "../../core/src/util/search";
 
 export const STATE_COUNT = 7;
 /** Column value meaning "nothing recorded here". */
@@ -304,31 +305,12 @@ function buildLevels(
 
 /** Last position whose value is ≤ `x` (-1 if none), for sorted arrays. */
 export function lastAtOrBefore(sorted: Float64Array, x: number, length = sorted.length): number {
-  let lo = 0;
-  let hi = length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
-
-/** First position whose value is ≥ `x` (length if none). */
-export function lowerBound(sorted: Float64Array, x: number, length = sorted.length): number {
-  let lo = 0;
-  let hi = length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return upperBound(sorted, x, 0, length) - 1;
 }
 
 /** First position whose value is > `x` (length if none). */
 export function firstAfter(sorted: Float64Array, x: number, length = sorted.length): number {
-  return lastAtOrBefore(sorted, x, length) + 1;
+  return upperBound(sorted, x, 0, length);
 }
 
 /** Above this many intervals per pixel column in view, the bucket pyramid draws the lane. */
@@ -497,14 +479,7 @@ export function hitTest(index: TimelineIndex, lane: Lane, t: number, slopNs = 0)
 /** Index of the exit containing lane position `k`, or -1. */
 export function exitAt(lane: Lane, k: number): number {
   // Last exit whose first position is ≤ k.
-  let lo = 0;
-  let hi = lane.exitCount;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (lane.exitFirst[mid]! <= k) lo = mid + 1;
-    else hi = mid;
-  }
-  const e = lo - 1;
+  const e = upperBound(lane.exitFirst, k, 0, lane.exitCount) - 1;
   return e >= 0 && lane.exitLast[e]! >= k ? e : -1;
 }
 
@@ -544,7 +519,7 @@ export function rangeStats(index: TimelineIndex, startNs: number, endNs: number)
         stateTime[state]! += Math.min(lane.ends[k]!, endNs) - Math.max(lane.starts[k]!, startNs);
       }
     }
-    for (let e = lowerBound(lane.exitStart, startNs, lane.exitCount); e < lane.exitCount; e++) {
+    for (let e = lowerBound(lane.exitStart, startNs, 0, lane.exitCount); e < lane.exitCount; e++) {
       if (lane.exitStart[e]! >= endNs) break;
       exits++;
       const code = lane.exitReason[e]!;
@@ -603,5 +578,5 @@ export function neighbourExit(lane: Lane, t: number, dir: 1 | -1): number {
     const e = firstAfter(lane.exitStart, t, lane.exitCount);
     return e < lane.exitCount ? e : -1;
   }
-  return lowerBound(lane.exitStart, t, lane.exitCount) - 1;
+  return lowerBound(lane.exitStart, t, 0, lane.exitCount) - 1;
 }

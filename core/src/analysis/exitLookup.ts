@@ -6,6 +6,7 @@
  */
 
 import type { EptPermissions, VmcsIR } from "../model/ir";
+import { upperBound } from "../util/search";
 import { tprThresholdValue } from "../vmx/apic";
 import { IO_PORT_LAST } from "../vmx/instructions";
 import { msrBitmapBit as msrBitmapPageBit } from "../vmx/msrs";
@@ -186,17 +187,8 @@ export function ioBitmapBit(lookup: VmcsLookup, port: number): boolean {
  * range) wins. O(log n) plus the overlap depth.
  */
 export function eptRegionAt(lookup: VmcsLookup, gpa: bigint): EptEntry | undefined {
-  const starts = lookup.eptStarts;
-  let lo = 0;
-  let hi = starts.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid]! <= gpa) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
+  // The last region starting at or before gpa, then back over the ones that still reach it.
+  const found = upperBound(lookup.eptStarts, gpa) - 1;
   for (let i = found; i >= 0 && lookup.eptMaxEnd[i]! >= gpa; i--) {
     const e = lookup.ept[i]!;
     if (e.end >= gpa) return e;

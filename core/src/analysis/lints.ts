@@ -6,6 +6,7 @@
  */
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
+import { formatCycles, formatPercent, formatRate } from "../util/format";
 import { CONTROL, type ControlRef, isControlSet } from "../vmx/controls";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
 import {
@@ -384,16 +385,6 @@ function lintIgnoredSettings(program: Program, out: Diagnostic[]): void {
   }
 }
 
-function formatRate(perSecond: number): string {
-  if (perSecond >= 1e6) return `${+(perSecond / 1e6).toFixed(2)}M/s`;
-  if (perSecond >= 1e3) return `${+(perSecond / 1e3).toFixed(1)}k/s`;
-  return `${+perSecond.toFixed(1)}/s`;
-}
-
-function formatPercent(fraction: number): string {
-  return `${+(fraction * 100).toFixed(1)}%`;
-}
-
 function lintBudgets(
   program: Program,
   estimates: ReadonlyMap<string, GuestEstimate>,
@@ -424,7 +415,7 @@ function lintBudgets(
       } else if (metric.metric === "host_cpu") {
         actual = estimate.hostCpu;
         label = "host CPU";
-        format = (v) => `${+(v * 100).toFixed(1)}% of a core`;
+        format = (v) => `${formatPercent(v)} of a core`;
       } else {
         // Latency percentiles need a simulation; `trapline simulate` checks them.
         continue;
@@ -463,7 +454,7 @@ function topContributors(program: Program, estimate: GuestEstimate): RelatedInfo
     if (!handler) continue;
     related.push({
       span: handler.reasonSpan,
-      message: `${reason.reason}: ${formatRate(reason.exitsPerSecond)}, ${Math.round(reason.cyclesPerExit)} cycles per exit, ${formatPercent(reason.share)} of exit time`,
+      message: `${reason.reason}: ${formatRate(reason.exitsPerSecond)}, ${formatCycles(reason.cyclesPerExit)} per exit, ${formatPercent(reason.share)} of exit time`,
     });
   }
   return related;

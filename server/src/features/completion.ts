@@ -10,25 +10,27 @@ import {
   InsertTextFormat,
   type MarkupContent,
 } from "vscode-languageserver";
-import type { Analysis } from "../../../core/src/index";
 import {
+  type Analysis,
   argumentWordList,
   argumentWords,
   BUDGET_METRICS,
+  CONTROLS,
+  type ControlDef,
+  type ControlWord,
   EPT_PERMISSIONS,
+  EXCEPTIONS,
+  EXIT_REASONS,
   GUEST_OP_STATEMENTS as GUEST_OP_STATEMENT_SHAPES,
   GUEST_STATEMENTS as GUEST_STATEMENT_SHAPES,
   HANDLER_STATEMENTS as HANDLER_STATEMENT_SHAPES,
+  MSRS,
+  PROFILES,
+  type Program,
+  VMCS_FIELDS,
   VMCS_STATEMENTS as VMCS_STATEMENT_SHAPES,
-} from "../../../core/src/lang/grammar";
-import type { Program } from "../../../core/src/model/ir";
-import { CONTROLS } from "../../../core/src/vmx/controls";
-import { EXCEPTIONS } from "../../../core/src/vmx/exceptions";
-import { EXIT_REASONS } from "../../../core/src/vmx/exitReasons";
-import { MSRS } from "../../../core/src/vmx/msrs";
-import { PROFILES } from "../../../core/src/vmx/profiles";
-import type { ControlDef, ControlWord } from "../../../core/src/vmx/types";
-import { VMCS_FIELDS } from "../../../core/src/vmx/vmcsFields";
+} from "../../../core/src/index";
+import { upperBound } from "../../../core/src/util/search";
 import {
   controlSupport,
   exitReasonHover,
@@ -306,17 +308,8 @@ function nameItems(names: Iterable<string>, kind: CompletionItemKind, detail: st
 export function scanStart(analysis: Analysis | undefined, text: string, offset: number): number {
   if (!analysis || analysis.parse.diagnostics.some((d) => d.severity === "error")) return 0;
   const starts = analysis.declarationStarts;
-  let lo = 0;
-  let hi = starts.length - 1;
-  let index = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid]! <= offset) {
-      index = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  for (; index >= 0; index--) {
+  // From the last declaration starting at or before the offset, backwards.
+  for (let index = upperBound(starts, offset) - 1; index >= 0; index--) {
     const start = starts[index]!;
     let lineStart = start;
     while (lineStart > 0) {

@@ -11,11 +11,16 @@ import {
   type SemanticTokensEdit,
   type SemanticTokensLegend,
 } from "vscode-languageserver";
-import { handlerCost } from "../../../core/src/analysis/cost";
-import type { Span } from "../../../core/src/source";
-import type { ControlDef } from "../../../core/src/vmx/types";
+import { type ControlDef, handlerCost, type Span } from "../../../core/src/index";
+import {
+  formatCompact,
+  formatCores,
+  formatInteger,
+  formatPercent,
+  formatRate,
+} from "../../../core/src/util/format";
+import { lowerBound } from "../../../core/src/util/search";
 import { spanToRange } from "../convert";
-import { formatCount, formatPercent, formatRate } from "../format";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
 import { isControlSupported } from "./hover";
@@ -184,9 +189,9 @@ export function semanticTokens(model: DocumentModel, range?: Span): SemanticToke
   let first = 0;
   let last = table.count; // exclusive
   if (range) {
-    first = lowerBound(table.start, table.count, range.start - MAX_TOKEN_LENGTH);
+    first = lowerBound(table.start, range.start - MAX_TOKEN_LENGTH, 0, table.count);
     while (first < table.count && table.start[first]! + table.length[first]! <= range.start) first++;
-    last = lowerBound(table.start, table.count, range.end, first);
+    last = lowerBound(table.start, range.end, first, table.count);
   }
   const data: number[] = new Array((last - first) * 5);
   let out = 0;
@@ -213,18 +218,6 @@ export function semanticTokens(model: DocumentModel, range?: Span): SemanticToke
     previousCharacter = character;
   }
   return { data };
-}
-
-/** The first index in `values[from, count)` whose value is ≥ `key` (values ascending). */
-function lowerBound(values: Int32Array, count: number, key: number, from = 0): number {
-  let lo = from;
-  let hi = count;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (values[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
@@ -311,7 +304,7 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
     }
     const exitsPerSecond = model.reasonTotals.get(handler.reason.code)?.exitsPerSecond ?? 0;
     const cpu = (exitsPerSecond * total) / program.target.hz;
-    const title = `≈ ${Math.round(total).toLocaleString("en-US")} cycles · ${formatCount(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU`;
+    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU`;
     lenses.push({
       range: lensRange(handler.span),
       command: options.estimateCommand
@@ -322,7 +315,7 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
   for (const guest of program.guests.values()) {
     const estimate = model.analysis.estimates.get(guest.name);
     if (estimate) {
-      const title = `overhead ${formatPercent(estimate.overhead)} · ${formatRate(estimate.exitsPerSecond)} exits · ${estimate.hostCpu.toFixed(2)} host cores`;
+      const title = `overhead ${formatPercent(estimate.overhead)} · ${formatRate(estimate.exitsPerSecond)} exits · host CPU ${formatCores(estimate.hostCpu)}`;
       lenses.push({
         range: lensRange(guest.span),
         command: options.estimateCommand

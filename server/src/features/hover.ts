@@ -4,26 +4,45 @@
  * name in a statement the core could not resolve) fall back to the VT-x tables by name.
  */
 import type { Hover } from "vscode-languageserver";
-import { handlerCost } from "../../../core/src/analysis/cost";
-import type { OperationEstimate } from "../../../core/src/analysis/types";
-import type { FnIR, GuestOp, HandlerIR, HandlerOp, Program, VmcsIR } from "../../../core/src/model/ir";
-import type { Span } from "../../../core/src/source";
-import { controlWordCapability } from "../../../core/src/vmx/capabilities";
-import { CONTROL_WORD_FIELD, findControls } from "../../../core/src/vmx/controls";
-import { EXCEPTIONS, exceptionByMnemonic, exceptionByVector } from "../../../core/src/vmx/exceptions";
-import { exitReasonByCode, exitReasonByName } from "../../../core/src/vmx/exitReasons";
-import { msrByIndex, msrByName } from "../../../core/src/vmx/msrs";
-import { profileByName } from "../../../core/src/vmx/profiles";
-import type {
-  ControlDef,
-  CpuProfile,
-  ExitReasonDef,
-  MsrDef,
-  VmcsFieldDef,
-} from "../../../core/src/vmx/types";
-import { vmcsFieldByName } from "../../../core/src/vmx/vmcsFields";
+import {
+  CONTROL_WORD_FIELD,
+  type ControlDef,
+  type CpuProfile,
+  controlWordCapability,
+  EXCEPTIONS,
+  type ExitReasonDef,
+  exceptionByMnemonic,
+  exceptionByVector,
+  exitReasonByCode,
+  exitReasonByName,
+  type FnIR,
+  findControls,
+  type GuestOp,
+  type HandlerIR,
+  type HandlerOp,
+  handlerCost,
+  type MsrDef,
+  msrByIndex,
+  msrByName,
+  type OperationEstimate,
+  type Program,
+  profileByName,
+  type Span,
+  type VmcsFieldDef,
+  type VmcsIR,
+  vmcsFieldByName,
+} from "../../../core/src/index";
+import {
+  formatCompact,
+  formatCores,
+  formatCyclesAt,
+  formatHex,
+  formatHz,
+  formatInteger,
+  formatPercent,
+  formatRate,
+} from "../../../core/src/util/format";
 import { spanToRange } from "../convert";
-import { formatCount, formatCyclesAt, formatHz, formatPercent, formatRate, hex } from "../format";
 import type { DocumentModel, IndexEntry } from "../model";
 
 export function hoverAt(model: DocumentModel, offset: number): Hover | null {
@@ -67,14 +86,14 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
       return profileHover(entry.target.profile, program);
     case "vmcsField": {
       const field = entry.vmcs.fields.get(entry.name);
-      return field ? `${fieldHover(field.field)}\n\nValue here: \`${hex(field.value)}\`` : undefined;
+      return field ? `${fieldHover(field.field)}\n\nValue here: \`${formatHex(field.value)}\`` : undefined;
     }
     case "msrTrap": {
       const msr = msrByIndex(entry.trap.msr);
       const access = [entry.trap.read ? "reads" : "", entry.trap.write ? "writes" : ""]
         .filter(Boolean)
         .join(" and ");
-      const head = `**MSR bitmap**: ${access} of ${msr ? `\`${msr.name}\`` : hex(entry.trap.msr)} (${hex(entry.trap.msr)}) exit`;
+      const head = `**MSR bitmap**: ${access} of ${msr ? `\`${msr.name}\`` : formatHex(entry.trap.msr)} (${formatHex(entry.trap.msr)}) exit`;
       const note = entry.vmcs.settings.some((s) => s.control.name === "use_msr_bitmaps")
         ? ""
         : "\n\n⚠ `use_msr_bitmaps` is not set in this vmcs: every RDMSR/WRMSR exits regardless of the bitmap (SDM Vol. 3C §26.1.3).";
@@ -83,7 +102,7 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
     case "ioTrap": {
       const { first, last } = entry.ports;
       const count = last - first + 1;
-      return `**I/O bitmap**: ports ${hex(first)}..${hex(last)} (${count} port${count === 1 ? "" : "s"}) exit with IO_INSTRUCTION (30) when \`use_io_bitmaps\` is set; ports 0x0000–0x7fff are in bitmap A, 0x8000–0xffff in bitmap B (SDM Vol. 3C §26.1.3).`;
+      return `**I/O bitmap**: ports ${formatHex(first)}..${formatHex(last)} (${count} port${count === 1 ? "" : "s"}) exit with IO_INSTRUCTION (30) when \`use_io_bitmaps\` is set; ports 0x0000–0x7fff are in bitmap A, 0x8000–0xffff in bitmap B (SDM Vol. 3C §26.1.3).`;
     }
     case "exceptionBit": {
       const exception = exceptionByVector(entry.vector);
@@ -123,7 +142,7 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
     const reasons = decision.exits
       .map(
         (effect) =>
-          `${effect.reason.name} (${effect.reason.code})${effect.perExecution === 1 ? "" : ` × ${formatCount(effect.perExecution)} per execution`}`,
+          `${effect.reason.name} (${effect.reason.code})${effect.perExecution === 1 ? "" : ` × ${formatCompact(effect.perExecution)} per execution`}`,
       )
       .join(", ");
     lines.push(`\`${name}\` — **exits**: ${reasons}`);
@@ -139,9 +158,9 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
       if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
-        `| transition (VM exit + entry) | ${Math.round(breakdown.transition).toLocaleString("en-US")} |`,
-        `| handler | ${Math.round(breakdown.handler).toLocaleString("en-US")} |`,
-        `| user space | ${Math.round(breakdown.userspace).toLocaleString("en-US")} |`,
+        `| transition (VM exit + entry) | ${formatInteger(breakdown.transition)} |`,
+        `| handler | ${formatInteger(breakdown.handler)} |`,
+        `| user space | ${formatInteger(breakdown.userspace)} |`,
         `| **total** | **${formatCyclesAt(breakdown.total, hz)}** |`,
       );
     }
@@ -259,22 +278,21 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
     "",
     "| per exit | cycles |",
     "|---|---:|",
-    `| transition (VM exit + entry) | ${Math.round(cost.transition).toLocaleString("en-US")} |`,
-    `| handler | ${Math.round(cost.handler).toLocaleString("en-US")} |`,
-    `| user space | ${Math.round(cost.userspace).toLocaleString("en-US")} |`,
+    `| transition (VM exit + entry) | ${formatInteger(cost.transition)} |`,
+    `| handler | ${formatInteger(cost.handler)} |`,
+    `| user space | ${formatInteger(cost.userspace)} |`,
     `| **total** | **${formatCyclesAt(cost.total, hz)}** |`,
   ];
   if (cost.arms.length) {
     lines.push("", "Branches (cycles when taken):");
     for (const arm of cost.arms) {
       lines.push(
-        `- ${formatPercent(arm.probability)}${arm.label ? ` \`${arm.label}\`` : ""}: ${Math.round(arm.cycles).toLocaleString("en-US")} cycles${arm.userspace ? ` (${Math.round(arm.userspace).toLocaleString("en-US")} in user space)` : ""}`,
+        `- ${formatPercent(arm.probability)}${arm.label ? ` \`${arm.label}\`` : ""}: ${formatInteger(arm.cycles)} cycles${arm.userspace ? ` (${formatInteger(arm.userspace)} in user space)` : ""}`,
       );
     }
   } else if (cost.ops.length) {
     lines.push("", "Operations:");
-    for (const op of cost.ops)
-      lines.push(`- \`${op.label}\`: ${Math.round(op.cycles).toLocaleString("en-US")} cycles`);
+    for (const op of cost.ops) lines.push(`- \`${op.label}\`: ${formatInteger(op.cycles)} cycles`);
   }
   if (cost.estimate)
     lines.push("", "_Part of this cost is the documented default handler estimate, not a measurement._");
@@ -373,7 +391,7 @@ function fnHover(program: Program, fn: FnIR): string {
 
 function vmcsHover(model: DocumentModel, vmcs: VmcsIR): string {
   const words = Object.entries(vmcs.written)
-    .map(([word, bits]) => `\`${word}\` ${hex(bits as bigint, 8)}`)
+    .map(([word, bits]) => `\`${word}\` ${formatHex(bits as bigint, 8)}`)
     .join(" · ");
   const guests = [...model.analysis.program.guests.values()]
     .filter((g) => g.vmcs === vmcs.name)
@@ -388,7 +406,7 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
   const lines = [
     `**guest ${name}** on \`${guest.vmcs}\` · ${guest.vcpus} vCPU${guest.vcpus === 1 ? "" : "s"} · ${estimate.target.profile} @ ${formatHz(estimate.target.hz)}`,
     "",
-    `Exits: **${formatRate(estimate.exitsPerSecond)}** · overhead **${formatPercent(estimate.overhead)}** · host CPU ${estimate.hostCpu.toFixed(3)} cores · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
+    `Exits: **${formatRate(estimate.exitsPerSecond)}** · overhead **${formatPercent(estimate.overhead)}** · host CPU ${formatCores(estimate.hostCpu)} · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
   ];
   if (estimate.byReason.length) {
     lines.push("", "| reason | exits/s | cycles/exit | share |", "|---|---:|---:|---:|");
@@ -396,7 +414,7 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
       .sort((a, b) => b.exitsPerSecond - a.exitsPerSecond)
       .slice(0, 8)) {
       lines.push(
-        `| ${reason.reason} (${reason.code}) | ${formatRate(reason.exitsPerSecond)} | ${Math.round(reason.cyclesPerExit).toLocaleString("en-US")} | ${formatPercent(reason.share)} |`,
+        `| ${reason.reason} (${reason.code}) | ${formatRate(reason.exitsPerSecond)} | ${formatInteger(reason.cyclesPerExit)} | ${formatPercent(reason.share)} |`,
       );
     }
   }
@@ -422,21 +440,21 @@ function profileHover(profile: CpuProfile, program: Program): string {
   );
   const costs = program.target.profile === profile ? program.target.costs : profile.costs;
   for (const [name, cost] of Object.entries(costs))
-    lines.push(`| ${name} | ${Math.round(cost.cycles).toLocaleString("en-US")} | ${cost.provenance} |`);
+    lines.push(`| ${name} | ${formatInteger(cost.cycles)} | ${cost.provenance} |`);
   lines.push("", `Source: ${profile.source}`);
   return lines.join("\n");
 }
 
 export function fieldHover(field: VmcsFieldDef): string {
   return [
-    `**${field.name}** — encoding \`${hex(field.encoding, 4)}\`, ${field.width === "natural" ? "natural-width" : `${field.width}-bit`} ${field.type} field${field.readOnly ? ", **read-only**" : ""}${field.high ? " (high 32 bits of a 64-bit field)" : ""}`,
+    `**${field.name}** — encoding \`${formatHex(field.encoding, 4)}\`, ${field.width === "natural" ? "natural-width" : `${field.width}-bit`} ${field.type} field${field.readOnly ? ", **read-only**" : ""}${field.high ? " (high 32 bits of a 64-bit field)" : ""}`,
     field.description ? `\n${field.description}` : "",
     `\nSource: ${field.source}`,
   ].join("\n");
 }
 
 export function msrHover(msr: MsrDef): string {
-  return `**${msr.name}** — MSR \`${hex(msr.index)}\`\n\n${msr.description}\n\nSource: ${msr.source}`;
+  return `**${msr.name}** — MSR \`${formatHex(msr.index)}\`\n\n${msr.description}\n\nSource: ${msr.source}`;
 }
 
 export function exitReasonHover(reason: ExitReasonDef): string {

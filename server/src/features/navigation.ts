@@ -14,7 +14,7 @@ import {
   type TextEdit,
   type WorkspaceEdit,
 } from "vscode-languageserver";
-import type { Span } from "../../../core/src/source";
+import type { Span } from "../../../core/src/index";
 import { spanToRange } from "../convert";
 import type { BlockInfo, DocumentModel } from "../model";
 

@@ -4,14 +4,27 @@
  * same program with the guest moved to each vmcs block (and, on request, to other target
  * profiles) — a handful of estimates, on a command, not per keystroke.
  */
-import { estimateGuest } from "../../../core/src/analysis/estimate";
-import type { GuestEstimate } from "../../../core/src/analysis/types";
-import { checkProgram, otherCpuTarget } from "../../../core/src/index";
-import type { Program, TargetIR, VmcsIR } from "../../../core/src/model/ir";
-import type { Diagnostic } from "../../../core/src/source";
-import { profileByName } from "../../../core/src/vmx/profiles";
+import {
+  checkProgram,
+  type Diagnostic,
+  estimateGuest,
+  type GuestEstimate,
+  otherCpuTarget,
+  type Program,
+  profileByName,
+  type TargetIR,
+  type VmcsIR,
+} from "../../../core/src/index";
+import {
+  formatCores,
+  formatCycles,
+  formatHz,
+  formatInteger,
+  formatPercent,
+  formatRate,
+  formatSignificant,
+} from "../../../core/src/util/format";
 import { spanToRange } from "../convert";
-import { formatCycles, formatHz, formatPercent, formatRate } from "../format";
 import type { DocumentModel } from "../model";
 import type { CompareResult, CompareRow, FileStatusParams } from "../protocol";
 
@@ -110,7 +123,7 @@ function guestSection(estimate: GuestEstimate, program: Program): string[] {
     "|---|---:|",
     `| exits | ${formatRate(estimate.exitsPerSecond)} |`,
     `| overhead (idle excluded) | ${formatPercent(estimate.overhead)} |`,
-    `| host CPU | ${estimate.hostCpu.toFixed(3)} cores |`,
+    `| host CPU | ${formatCores(estimate.hostCpu)} |`,
     `| demand per vCPU | ${formatPercent(estimate.demand)}${estimate.demand > 1 ? " ⚠ saturated" : ""} |`,
     "",
   ];
@@ -123,7 +136,7 @@ function guestSection(estimate: GuestEstimate, program: Program): string[] {
     );
     for (const r of [...estimate.byReason].sort((a, b) => b.exitsPerSecond - a.exitsPerSecond)) {
       out.push(
-        `| ${r.reason} | ${r.code} | ${formatRate(r.exitsPerSecond)} | ${Math.round(r.cyclesPerExit).toLocaleString("en-US")} | ${Math.round(r.transitionCycles).toLocaleString("en-US")} | ${Math.round(r.handlerCycles).toLocaleString("en-US")} | ${Math.round(r.userspaceCycles).toLocaleString("en-US")} | ${formatPercent(r.share)} |`,
+        `| ${r.reason} | ${r.code} | ${formatRate(r.exitsPerSecond)} | ${formatInteger(r.cyclesPerExit)} | ${formatInteger(r.transitionCycles)} | ${formatInteger(r.handlerCycles)} | ${formatInteger(r.userspaceCycles)} | ${formatPercent(r.share)} |`,
       );
     }
     out.push("");
@@ -136,9 +149,10 @@ function guestSection(estimate: GuestEstimate, program: Program): string[] {
       "|---|---|---:|---|---:|",
     );
     for (const p of estimate.paths) {
-      const exits = p.exits.map((e) => `${e.reason} × ${+e.perExecution.toFixed(3)}`).join(", ") || "none";
+      const exits =
+        p.exits.map((e) => `${e.reason} × ${formatSignificant(e.perExecution)}`).join(", ") || "none";
       out.push(
-        `| ${p.name} | ${p.kind} | ${formatRate(p.executionsPerSecond)} | ${exits} | ${formatCycles(p.cyclesPerExecution)} (${Math.round(p.guestCyclesPerExecution).toLocaleString("en-US")} + ${Math.round(p.exitCyclesPerExecution).toLocaleString("en-US")}) |`,
+        `| ${p.name} | ${p.kind} | ${formatRate(p.executionsPerSecond)} | ${exits} | ${formatCycles(p.cyclesPerExecution)} (${formatInteger(p.guestCyclesPerExecution)} + ${formatInteger(p.exitCyclesPerExecution)}) |`,
       );
     }
     out.push("");
@@ -224,7 +238,7 @@ export function compareConfigurations(
     const mark =
       row.vmcs === guest.vmcs && row.profile === program.target.profile.name ? " (as written)" : "";
     out.push(
-      `| ${row.vmcs}${mark}${row.errors.length ? " ⚠" : ""} | ${row.profile} | ${Number.isNaN(row.exitsPerSecond) ? "n/a" : formatRate(row.exitsPerSecond)} | ${Number.isNaN(row.overhead) ? "n/a" : formatPercent(row.overhead)} | ${Number.isNaN(row.hostCpu) ? "n/a" : row.hostCpu.toFixed(3)} | ${top} |`,
+      `| ${row.vmcs}${mark}${row.errors.length ? " ⚠" : ""} | ${row.profile} | ${Number.isNaN(row.exitsPerSecond) ? "n/a" : formatRate(row.exitsPerSecond)} | ${Number.isNaN(row.overhead) ? "n/a" : formatPercent(row.overhead)} | ${Number.isNaN(row.hostCpu) ? "n/a" : formatCores(row.hostCpu)} | ${top} |`,
     );
   }
   const broken = rows.filter((r) => r.errors.length);

@@ -2,10 +2,13 @@
  * The message protocol between the timeline panel page and its host (the VS Code extension or
  * the browser playground). The page knows nothing else about its host: everything crosses as
  * these messages. Timelines travel as typed arrays (structured clone), never as JSON numbers.
+ *
+ * It lives in protocol/, not in webview/src, because both ends import it: the page
+ * (webview/src), the extension's panel host (client/src/timelinePanel.ts) and the playground
+ * (playground/src/panelFrame.ts). The client may not import the page's sources, nor the page
+ * the client's; a wire contract both sides share is neither's (docs/ARCHITECTURE.md).
  */
-import type { GuestEstimate } from "../../core/src/analysis/types";
-import type { Timeline } from "../../core/src/sim/timeline";
-import type { SimulationResult } from "../../core/src/sim/types";
+import type { GuestEstimate, SimulationResult, Timeline } from "../core/src/results";
 
 /**
  * The statistics of one simulation exactly as `simulate` returned them (the fields
