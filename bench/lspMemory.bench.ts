@@ -18,6 +18,8 @@
  * Options (environment):
  *   LSP_MEMORY_EDITS=N       edits (default 20000)
  *   LSP_MEMORY_FILE=PATH     the edited file (default examples/kvm-default.vmcs)
+ *   LSP_MEMORY_SHIPPED_FLAGS=0  without bin/trapline.js's --max-semi-space-size (V8's default
+ *                            young generation), to see how much of the RSS is that flag's
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -75,7 +77,15 @@ function startServer(probe: string): {
   if (!existsSync(bundle)) throw new Error("dist/cli/trapline.js is missing: run `npm run build` first");
   const child = spawn(
     process.execPath,
-    [...shippedNodeFlags(), "--expose-gc", "--require", probe, bundle, "lsp", "--stdio"],
+    [
+      ...(process.env.LSP_MEMORY_SHIPPED_FLAGS === "0" ? [] : shippedNodeFlags()),
+      "--expose-gc",
+      "--require",
+      probe,
+      bundle,
+      "lsp",
+      "--stdio",
+    ],
     { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] },
   );
   let stderr = "";

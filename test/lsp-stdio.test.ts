@@ -20,6 +20,7 @@ import {
   SocketMessageReader,
   SocketMessageWriter,
 } from "vscode-languageserver/node";
+import { escapeMarkdown } from "../server/src/markdown";
 import {
   assertAnswersAboutTheEdit,
   REPO_ROOT,
@@ -177,6 +178,19 @@ function rawServer() {
     notify(method: string, params?: unknown) {
       send(params === undefined ? { method } : { method, params });
     },
+    /** A request and its `$/cancelRequest` in one write: the server reads both before running it. */
+    requestCancelled(method: string, params: unknown): Promise<RawResponse> {
+      const id = ++nextId;
+      const answered = new Promise<RawResponse>((resolve) => responses.set(id, resolve));
+      const frame = (message: object) => {
+        const body = Buffer.from(JSON.stringify({ jsonrpc: "2.0", ...message }), "utf8");
+        return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
+      };
+      child.stdin!.write(
+        Buffer.concat([frame({ id, method, params }), frame({ method: "$/cancelRequest", params: { id } })]),
+      );
+      return answered;
+    },
   };
 }
 
@@ -228,9 +242,15 @@ test("raw JSON-RPC: bad params answer InvalidParams, a malformed %-escape is an 
     const hover = await server.request("textDocument/hover", { ...doc, position });
     assert.match(JSON.stringify(hover.result), /HLT/);
     const report = (await server.request("trapline/estimateReport", { uri })).result as { markdown: string };
-    assert.match(report.markdown, /bad%zz-escape%\.vmcs/);
+    // The file name as written (%-escapes that do not decode stay), Markdown-escaped.
+    assert.ok(report.markdown.includes(escapeMarkdown("bad%zz-escape%.vmcs")), report.markdown.slice(0, 80));
     const info = (await server.request("trapline/fileInfo", { uri })).result as { guests: string[] };
     assert.deepEqual(info.guests, ["g"]);
+    // Every request cancelled before it runs answers RequestCancelled.
+    for (const [method, params] of good) {
+      const response = await server.requestCancelled(method, params);
+      assert.equal(response.error?.code, -32800, `${method} cancelled: ${JSON.stringify(response)}`);
+    }
     // A character past the end of its line means the end of the line (LSP), not an error.
     const clamped = await server.request("textDocument/hover", {
       ...doc,

@@ -358,7 +358,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 
   connection.onRequest(
     CompletionRequest.type,
-    guard(CompletionRequest.method, readDocumentPosition, (params) => {
+    guard(CompletionRequest.method, readDocumentPosition, (params, token) => {
       const uri = params.uri;
       const document = cache.document(uri);
       if (!document) return [];
@@ -368,6 +368,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         // then published by the debounce): names, the target and the controls already listed
         // all come from the version the client just sent.
         const analyzed = cache.ensure(uri);
+        if (token.isCancellationRequested) return cancelled();
         return completeAt(analyzed?.analysis, document.getText(), offset);
       } catch (error) {
         log(`trapline: completion failed on ${uri}: ${describeError(error)}`);
