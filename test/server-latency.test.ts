@@ -9,6 +9,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { InlayHint, SemanticTokens, SemanticTokensDelta } from "vscode-languageserver";
 import {
   createConnection,
@@ -336,4 +338,35 @@ test("pull diagnostics: an unchanged result is answered `unchanged` against its 
     toServer.end();
     toClient.end();
   }
+});
+
+test("AnalysisCache keeps one analysis per document: earlier versions' analyses and indexes are collectable", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const cache = new AnalysisCache(
+    5,
+    () => undefined,
+    () => undefined,
+  );
+  const uri = "file:///retention.vmcs";
+  const text = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
+  const document = TextDocument.create(uri, "vmcs", 1, text);
+  cache.schedule(document, true);
+  const earlier: WeakRef<object>[] = [];
+  for (let version = 2; version <= 30; version++) {
+    TextDocument.update(document, [{ text: text.replace("compute 3us", `compute ${version}us`) }], version);
+    cache.schedule(document);
+    const model = cache.model(uri)!;
+    if (version < 30) earlier.push(new WeakRef(model), new WeakRef(model.analysis));
+    // Now and then the debounce publishes too (the published analysis must not be kept either).
+    if (version % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 15));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  const alive = earlier.filter((ref) => ref.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} analyses or indexes of superseded versions still reachable`);
+  assert.match(cache.model(uri)!.analysis.text, /compute 30us/);
+  cache.close(uri);
 });
