@@ -22,7 +22,7 @@ import { TextDocument } from "vscode-languageserver-textdocument";
 import { generateVmcs } from "../bench/generate";
 import { analyze } from "../core/src/index";
 import { AnalysisCache, type AnalyzedVersion } from "../server/src/documents";
-import { lexicalContext, scanStart } from "../server/src/features/completion";
+import { completeAt, lexicalContext, scanStart } from "../server/src/features/completion";
 import type { FileStatusParams } from "../server/src/protocol";
 import { startServer } from "../server/src/server";
 import { REPO_ROOT, startInProcess, type TestClient } from "./support/lspHarness";
@@ -369,4 +369,25 @@ test("AnalysisCache keeps one analysis per document: earlier versions' analyses 
   assert.equal(alive, 0, `${alive} analyses or indexes of superseded versions still reachable`);
   assert.match(cache.model(uri)!.analysis.text, /compute 30us/);
   cache.close(uri);
+});
+
+test("completion asks for the analysis only in contexts that offer names or the target's items", () => {
+  const text = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
+  const analysis = analyze(text);
+  let calls = 0;
+  const load = () => {
+    calls++;
+    return analysis;
+  };
+  // A guest operation keyword inside a path: the operation list, no names.
+  const inPath = text.indexOf("mmio write 0xfebf_0018");
+  const keywords = completeAt(load, text, inPath);
+  assert.ok(keywords.some((item) => item.label === "cpuid"));
+  assert.equal(calls, 0, "keyword completion did not analyse");
+  // Controls of a proc2 line: the target's support and the block's listed controls.
+  const controls = completeAt(load, text, text.indexOf("enable_ept"));
+  assert.ok(controls.some((item) => item.label === "enable_pml"));
+  assert.equal(calls, 1, "control completion analysed once");
+  // Passing the analysis itself gives the same items.
+  assert.deepEqual(completeAt(analysis, text, text.indexOf("enable_ept")), controls);
 });

@@ -364,12 +364,15 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       if (!document) return [];
       const offset = checkedOffset(document.lineCount, params.position, (p) => document.offsetAt(p));
       try {
-        // The analysis of the text as it is now (run here when the debounce has not run it yet,
-        // then published by the debounce): names, the target and the controls already listed
-        // all come from the version the client just sent.
-        const analyzed = cache.ensure(uri);
+        // The analysis of the text as it is now: names, the target and the controls already
+        // listed all come from the version the client just sent. When the debounce has not run
+        // it yet, completion runs it (the debounce then publishes it) — only in the contexts
+        // that need names or the target; a keyword completion reads the text alone.
+        const ready = cache.ready(uri);
+        if (ready) return completeAt(ready.analysis, document.getText(), offset);
+        const items = completeAt(() => cache.ensure(uri)?.analysis, document.getText(), offset);
         if (token.isCancellationRequested) return cancelled();
-        return completeAt(analyzed?.analysis, document.getText(), offset);
+        return items;
       } catch (error) {
         log(`trapline: completion failed on ${uri}: ${describeError(error)}`);
         return [];
