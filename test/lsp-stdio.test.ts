@@ -20,6 +20,7 @@ import {
   SocketMessageReader,
   SocketMessageWriter,
 } from "vscode-languageserver/node";
+import { escapeMarkdown } from "../server/src/markdown";
 import {
   assertAnswersAboutTheEdit,
   REPO_ROOT,
@@ -134,5 +135,200 @@ test("--socket=PORT: the server connects to the client's port and publishes diag
   } finally {
     child.kill();
     server.close();
+  }
+});
+
+/**
+ * A raw JSON-RPC client over the server's stdio (no vscode-jsonrpc on the client side, so the
+ * params go out exactly as written, `null` included).
+ */
+function rawServer() {
+  const { command, args } = serverCommand();
+  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  let buffer = Buffer.alloc(0);
+  const responses = new Map<number, (message: RawResponse) => void>();
+  child.stdout!.on("data", (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      const headerEnd = buffer.indexOf("\r\n\r\n");
+      if (headerEnd < 0) return;
+      const length = Number(/Content-Length: (\d+)/i.exec(buffer.subarray(0, headerEnd).toString())![1]);
+      if (buffer.length < headerEnd + 4 + length) return;
+      const message = JSON.parse(buffer.subarray(headerEnd + 4, headerEnd + 4 + length).toString("utf8"));
+      buffer = buffer.subarray(headerEnd + 4 + length);
+      if (typeof message.id === "number" && !("method" in message)) responses.get(message.id)?.(message);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let nextId = 0;
+  const send = (message: object) => {
+    const body = Buffer.from(JSON.stringify({ jsonrpc: "2.0", ...message }), "utf8");
+    child.stdin!.write(`Content-Length: ${body.length}\r\n\r\n`);
+    child.stdin!.write(body);
+  };
+  return {
+    child,
+    exited,
+    request(method: string, params: unknown): Promise<RawResponse> {
+      const id = ++nextId;
+      const answered = new Promise<RawResponse>((resolve) => responses.set(id, resolve));
+      send(params === undefined ? { id, method } : { id, method, params });
+      return answered;
+    },
+    notify(method: string, params?: unknown) {
+      send(params === undefined ? { method } : { method, params });
+    },
+    /** A request and its `$/cancelRequest` in one write: the server reads both before running it. */
+    requestCancelled(method: string, params: unknown): Promise<RawResponse> {
+      const id = ++nextId;
+      const answered = new Promise<RawResponse>((resolve) => responses.set(id, resolve));
+      const frame = (message: object) => {
+        const body = Buffer.from(JSON.stringify({ jsonrpc: "2.0", ...message }), "utf8");
+        return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
+      };
+      child.stdin!.write(
+        Buffer.concat([frame({ id, method, params }), frame({ method: "$/cancelRequest", params: { id } })]),
+      );
+      return answered;
+    },
+  };
+}
+
+interface RawResponse {
+  id: number;
+  result?: unknown;
+  error?: { code: number; message: string };
+}
+
+const INVALID_PARAMS = -32602;
+const INVALID_REQUEST = -32600;
+
+test("raw JSON-RPC: bad params answer InvalidParams, a malformed %-escape is an ordinary URI, shutdown then exit 0", async () => {
+  const server = rawServer();
+  try {
+    await server.request("initialize", { processId: null, rootUri: null, capabilities: {} });
+    server.notify("initialized", {});
+    const uri = "file:///stdio/bad%zz-escape%.vmcs";
+    const text =
+      "vmcs kvm { proc hlt_exiting }\nhandler HLT { halt }\nguest g on kvm { path p rate 1k/s { hlt } }\n";
+    server.notify("textDocument/didOpen", { textDocument: { uri, languageId: "vmcs", version: 1, text } });
+    const doc = { textDocument: { uri } };
+    const position = { line: 2, character: 37 };
+    const range = { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } };
+    const good: [string, unknown][] = [
+      ["textDocument/hover", { ...doc, position }],
+      ["textDocument/completion", { ...doc, position }],
+      ["textDocument/definition", { ...doc, position }],
+      ["textDocument/references", { ...doc, position, context: { includeDeclaration: true } }],
+      ["textDocument/prepareRename", { ...doc, position }],
+      ["textDocument/rename", { ...doc, position, newName: "x" }],
+      ["textDocument/documentSymbol", doc],
+      ["textDocument/foldingRange", doc],
+      ["textDocument/codeAction", { ...doc, range, context: { diagnostics: [] } }],
+      ["textDocument/codeLens", doc],
+      ["textDocument/inlayHint", { ...doc, range }],
+      ["textDocument/semanticTokens/full", doc],
+      ["textDocument/semanticTokens/full/delta", { ...doc, previousResultId: "1" }],
+      ["textDocument/semanticTokens/range", { ...doc, range }],
+      ["trapline/estimateReport", { uri }],
+      ["trapline/compare", { uri, guest: "g" }],
+      ["trapline/fileInfo", { uri }],
+    ];
+    // Each request with valid params is answered (the URI with `%zz` and a lone `%` is open).
+    for (const [method, params] of good) {
+      const response = await server.request(method, params);
+      assert.equal(response.error, undefined, `${method}: ${JSON.stringify(response.error)}`);
+    }
+    const hover = await server.request("textDocument/hover", { ...doc, position });
+    assert.match(JSON.stringify(hover.result), /HLT/);
+    const report = (await server.request("trapline/estimateReport", { uri })).result as { markdown: string };
+    // The file name as written (%-escapes that do not decode stay), Markdown-escaped.
+    assert.ok(report.markdown.includes(escapeMarkdown("bad%zz-escape%.vmcs")), report.markdown.slice(0, 80));
+    const info = (await server.request("trapline/fileInfo", { uri })).result as { guests: string[] };
+    assert.deepEqual(info.guests, ["g"]);
+    // Every request cancelled before it runs answers RequestCancelled.
+    for (const [method, params] of good) {
+      const response = await server.requestCancelled(method, params);
+      assert.equal(response.error?.code, -32800, `${method} cancelled: ${JSON.stringify(response)}`);
+    }
+    // A character past the end of its line means the end of the line (LSP), not an error.
+    const clamped = await server.request("textDocument/hover", {
+      ...doc,
+      position: { line: 2, character: 9999 },
+    });
+    assert.equal(clamped.error, undefined);
+
+    // params null, and each method's params broken in one field: InvalidParams, never an
+    // InternalError or an empty result.
+    for (const [method] of good) {
+      const response = await server.request(method, null);
+      assert.equal(
+        response.error?.code,
+        INVALID_PARAMS,
+        `${method} with params null: ${JSON.stringify(response)}`,
+      );
+    }
+    const broken: [string, unknown][] = [
+      ["textDocument/hover", { position }],
+      ["textDocument/hover", { textDocument: { uri: 42 }, position }],
+      ["textDocument/hover", { ...doc, position: { line: "2", character: 0 } }],
+      ["textDocument/hover", { ...doc, position: { line: -1, character: 0 } }],
+      ["textDocument/hover", { ...doc, position: { line: 1.5, character: 0 } }],
+      ["textDocument/hover", { ...doc, position: { line: 99, character: 0 } }],
+      ["textDocument/completion", { ...doc, position: { line: 99, character: 0 } }],
+      ["textDocument/completion", { ...doc }],
+      ["textDocument/definition", { ...doc, position: null }],
+      ["textDocument/references", { ...doc, position }],
+      ["textDocument/references", { ...doc, position, context: { includeDeclaration: "yes" } }],
+      ["textDocument/rename", { ...doc, position, newName: 7 }],
+      ["textDocument/prepareRename", { ...doc, position: { line: 0 } }],
+      ["textDocument/codeAction", { ...doc, range }],
+      ["textDocument/codeAction", { ...doc, range, context: { diagnostics: [{ message: "m" }] } }],
+      ["textDocument/inlayHint", doc],
+      ["textDocument/inlayHint", { ...doc, range: { start: range.end, end: range.start } }],
+      ["textDocument/semanticTokens/range", { ...doc, range: "all" }],
+      ["textDocument/semanticTokens/full/delta", { ...doc, previousResultId: 3 }],
+      ["textDocument/documentSymbol", { textDocument: "x" }],
+      ["trapline/compare", { uri }],
+      ["trapline/compare", { uri, guest: "g", profiles: "haswell" }],
+      ["trapline/fileInfo", { uri: 1 }],
+      ["trapline/estimateReport", []],
+    ];
+    for (const [method, params] of broken) {
+      const response = await server.request(method, params);
+      assert.equal(
+        response.error?.code,
+        INVALID_PARAMS,
+        `${method} ${JSON.stringify(params)}: ${JSON.stringify(response)}`,
+      );
+    }
+
+    const shutdown = await server.request("shutdown", undefined);
+    assert.equal(shutdown.error, undefined);
+    assert.equal(shutdown.result, null);
+    // After shutdown every request is InvalidRequest (LSP: "should error with InvalidRequest").
+    for (const [method, params] of [...good, ["shutdown", undefined] as [string, unknown]]) {
+      const response = await server.request(method, params);
+      assert.equal(
+        response.error?.code,
+        INVALID_REQUEST,
+        `${method} after shutdown: ${JSON.stringify(response)}`,
+      );
+    }
+    server.notify("exit");
+    assert.equal(await server.exited, 0, "exit after shutdown ends the process with 0");
+  } finally {
+    server.child.kill();
+  }
+});
+
+test("raw JSON-RPC: exit without shutdown ends the process with 1", async () => {
+  const server = rawServer();
+  try {
+    await server.request("initialize", { processId: null, rootUri: null, capabilities: {} });
+    server.notify("exit");
+    assert.equal(await server.exited, 1);
+  } finally {
+    server.child.kill();
   }
 });

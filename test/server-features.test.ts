@@ -455,3 +455,88 @@ test("every request sent right after an edit is answered from the edited text", 
   const uri = `file:///test/doc${++counter}.vmcs`;
   assertAnswersAboutTheEdit(await requestsAfterAnEdit(client, uri), uri);
 });
+
+describe("user text in Markdown", () => {
+  // marked, as VS Code's hovers and monaco (the playground) render Markdown; loaded by a
+  // non-literal specifier because monaco ships no typings for this module.
+  const markedModule = "monaco-editor/base/common/marked/marked.js";
+  let render: (markdown: string) => string;
+  before(async () => {
+    const { marked } = (await import(markedModule)) as { marked: { parse(text: string): string } };
+    render = (markdown) => marked.parse(markdown);
+  });
+
+  /**
+   * No element a user's text could have smuggled in: the rendered HTML holds only the structural
+   * tags the server's own Markdown makes (text `<` comes out as `&lt;`), so no link, image or
+   * raw HTML.
+   */
+  function assertInert(html: string, context: string): void {
+    const foreign =
+      /<(?!\/?(?:p|code|strong|em|h[1-6]|ul|ol|li|table|thead|tbody|tr|th|td|hr|br)\b)[a-z/][^>]*>/i.exec(
+        html,
+      );
+    assert.equal(foreign, null, `${context}: ${foreign?.[0]} in ${html}`);
+  }
+  const textOf = (html: string) =>
+    html
+      .replace(/<[^>]*>/g, "")
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, "&");
+
+  const PAYLOADS = [
+    "/*` [click me](https://evil.invalid/x) `*/",
+    "/* ``` <img src=x onerror=alert(1)> ``` */",
+    "/* ](javascript:alert(1)) [x](javascript:alert(1)) */",
+    "/* ![i](https://evil.invalid/i.png) <https://evil.invalid> */",
+    "/* ` `` ``` <script>alert(1)</script> | cell | */",
+  ];
+
+  test("codeSpan and escapeMarkdown render every payload as its own characters, inert", async () => {
+    const { codeSpan, escapeMarkdown } = await import("../server/src/markdown");
+    for (const payload of [...PAYLOADS, "`", "``", " `x` ", "*bold* _it_ ~~s~~ # h", "a\nb"]) {
+      const flat = payload.replace(/\n/g, " ");
+      const code = render(`x ${codeSpan(payload)} y`);
+      assertInert(code, payload);
+      const inner = /<code>([\s\S]*)<\/code>/.exec(code);
+      assert.ok(inner, code);
+      assert.equal(textOf(inner[1]!), flat, payload);
+      const plain = render(`x ${escapeMarkdown(payload)} y`);
+      assertInert(plain, payload);
+      assert.doesNotMatch(plain, /<(code|em|strong|del|h\d)>/, payload);
+      assert.equal(textOf(plain).trim(), `x ${flat} y`, payload);
+    }
+  });
+
+  test("a hover on an operation whose source holds a payload renders it as code, no link or image", async () => {
+    for (const payload of PAYLOADS) {
+      const { uri, position } = await openAt(
+        EXAMPLE.replace("mmio write 0xfebf_0018", `mmio ${payload} write 0xfebf_$00018`),
+      );
+      const hover = await client.request<Hover>("textDocument/hover", { textDocument: { uri }, position });
+      const html = render(hoverText(hover));
+      assertInert(html, payload);
+      assert.ok(textOf(html).includes(`mmio ${payload}`.slice(0, 40)), html);
+    }
+  });
+
+  test("the estimate report's title from the file name and the compare report's guest name are escaped", async () => {
+    const name = "%5Bclick%5D(https%3A%2F%2Fevil.invalid)%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E%60.vmcs";
+    const uri = `file:///test/${name}`;
+    client.open(uri, EXAMPLE);
+    await client.diagnostics(uri);
+    const report = await client.request<{ markdown: string }>("trapline/estimateReport", { uri });
+    const html = render(report.markdown);
+    assertInert(html, "estimate report");
+    assert.ok(textOf(html).includes(decodeURIComponent(name)), html.slice(0, 300));
+    const compare = await client.request<{ markdown: string }>("trapline/compare", {
+      uri,
+      guest: "`<img src=x onerror=alert(1)>`](javascript:alert(1))",
+    });
+    assertInert(render(compare.markdown), "compare");
+    assert.match(compare.markdown, /^No guest named /);
+  });
+});

@@ -9,6 +9,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { InlayHint, SemanticTokens, SemanticTokensDelta } from "vscode-languageserver";
 import {
   createConnection,
@@ -20,7 +22,7 @@ import { TextDocument } from "vscode-languageserver-textdocument";
 import { generateVmcs } from "../bench/generate";
 import { analyze } from "../core/src/index";
 import { AnalysisCache, type AnalyzedVersion } from "../server/src/documents";
-import { lexicalContext, scanStart } from "../server/src/features/completion";
+import { completeAt, lexicalContext, scanStart } from "../server/src/features/completion";
 import type { FileStatusParams } from "../server/src/protocol";
 import { startServer } from "../server/src/server";
 import { REPO_ROOT, startInProcess, type TestClient } from "./support/lspHarness";
@@ -336,4 +338,56 @@ test("pull diagnostics: an unchanged result is answered `unchanged` against its 
     toServer.end();
     toClient.end();
   }
+});
+
+test("AnalysisCache keeps one analysis per document: earlier versions' analyses and indexes are collectable", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const cache = new AnalysisCache(
+    5,
+    () => undefined,
+    () => undefined,
+  );
+  const uri = "file:///retention.vmcs";
+  const text = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
+  const document = TextDocument.create(uri, "vmcs", 1, text);
+  cache.schedule(document, true);
+  const earlier: WeakRef<object>[] = [];
+  for (let version = 2; version <= 30; version++) {
+    TextDocument.update(document, [{ text: text.replace("compute 3us", `compute ${version}us`) }], version);
+    cache.schedule(document);
+    const model = cache.model(uri)!;
+    if (version < 30) earlier.push(new WeakRef(model), new WeakRef(model.analysis));
+    // Now and then the debounce publishes too (the published analysis must not be kept either).
+    if (version % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 15));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  const alive = earlier.filter((ref) => ref.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} analyses or indexes of superseded versions still reachable`);
+  assert.match(cache.model(uri)!.analysis.text, /compute 30us/);
+  cache.close(uri);
+});
+
+test("completion asks for the analysis only in contexts that offer names or the target's items", () => {
+  const text = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
+  const analysis = analyze(text);
+  let calls = 0;
+  const load = () => {
+    calls++;
+    return analysis;
+  };
+  // A guest operation keyword inside a path: the operation list, no names.
+  const inPath = text.indexOf("mmio write 0xfebf_0018");
+  const keywords = completeAt(load, text, inPath);
+  assert.ok(keywords.some((item) => item.label === "cpuid"));
+  assert.equal(calls, 0, "keyword completion did not analyse");
+  // Controls of a proc2 line: the target's support and the block's listed controls.
+  const controls = completeAt(load, text, text.indexOf("enable_ept"));
+  assert.ok(controls.some((item) => item.label === "enable_pml"));
+  assert.equal(calls, 1, "control completion analysed once");
+  // Passing the analysis itself gives the same items.
+  assert.deepEqual(completeAt(analysis, text, text.indexOf("enable_ept")), controls);
 });

@@ -105,6 +105,19 @@ export class AnalysisCache {
     return this.tracked.get(uri)?.timer !== undefined;
   }
 
+  /** The analysis of the document's current version if it has run, without running it. */
+  ready(uri: string): AnalyzedVersion | undefined {
+    const entry = this.tracked.get(uri);
+    const current = entry?.current;
+    // The text is compared too (the same string when unchanged: a pointer check), for a client
+    // that sends a change without a new version number.
+    return current &&
+      current.version === entry.document.version &&
+      current.analysis.text === entry.document.getText()
+      ? current
+      : undefined;
+  }
+
   /**
    * The analysis of the document's current version, running it now if nobody has yet (a request
    * must never answer from stale text). It does not publish: the pending debounce does, with
@@ -113,15 +126,8 @@ export class AnalysisCache {
   ensure(uri: string): AnalyzedVersion | undefined {
     const entry = this.tracked.get(uri);
     if (!entry) return undefined;
-    const current = entry.current;
-    // The text is compared too (the same string when unchanged: a pointer check), for a client
-    // that sends a change without a new version number.
-    if (
-      current &&
-      current.version === entry.document.version &&
-      current.analysis.text === entry.document.getText()
-    )
-      return current;
+    const ready = this.ready(uri);
+    if (ready) return ready;
     // The previous version's analysis (and its position index) is dropped before the new one
     // is built: one analysis per document is alive at a time.
     entry.current = undefined;

@@ -7,17 +7,36 @@
 import {
   type CancellationToken,
   type CodeAction,
+  CodeActionRequest,
+  CodeLensRequest,
+  CompletionRequest,
   type Connection,
+  DefinitionRequest,
   type DiagnosticServerCancellationData,
   DidChangeConfigurationNotification,
+  type DocumentDiagnosticParams,
   type DocumentDiagnosticReport,
+  DocumentDiagnosticRequest,
+  DocumentSymbolRequest,
+  ErrorCodes,
+  FoldingRangeRequest,
+  HoverRequest,
   type InitializeParams,
   type InitializeResult,
+  InlayHintRequest,
   LSPErrorCodes,
   type Diagnostic as LspDiagnostic,
+  type Position,
+  PrepareRenameRequest,
+  ReferencesRequest,
+  RenameRequest,
+  type RequestHandler,
   ResponseError,
   type SemanticTokens,
   type SemanticTokensDelta,
+  SemanticTokensDeltaRequest,
+  SemanticTokensRangeRequest,
+  SemanticTokensRequest,
   TextDocumentSyncKind,
   TextDocuments,
 } from "vscode-languageserver";
@@ -52,6 +71,19 @@ import {
 } from "./features/navigation";
 import { compareConfigurations, estimateReport, fileStatus } from "./features/reports";
 import type { DocumentModel } from "./model";
+import {
+  checkedOffset,
+  type EchoedDiagnostic,
+  invalidParams,
+  readCodeAction,
+  readCustom,
+  readDocument,
+  readDocumentPosition,
+  readDocumentRange,
+  readPreviousResultId,
+  readReferences,
+  readRename,
+} from "./params";
 import {
   CompareRequest,
   EstimateReportRequest,
@@ -126,9 +158,43 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     log,
   );
 
+  /** Set by `shutdown`: every later request is answered InvalidRequest, as the LSP says. */
+  let shutDown = false;
+
+  /**
+   * Wraps a request handler: after `shutdown` the answer is InvalidRequest; the raw params are
+   * read (and checked) by `read` first, a bad field answering InvalidParams; a cancelled request
+   * answers RequestCancelled. Registered with `connection.onRequest` directly: the library's
+   * `onHover`-style helpers read `params.workDoneToken` before any handler runs and threw on
+   * `params: null`.
+   */
+  function guard<P, R>(
+    method: string,
+    read: (raw: unknown) => P,
+    handler: (params: P, token: CancellationToken) => R | ResponseError<void>,
+  ): (raw: unknown, token: CancellationToken) => R | ResponseError<void> {
+    return (raw, token) => {
+      if (shutDown) return new ResponseError(ErrorCodes.InvalidRequest, `${method}: the server is shut down`);
+      // Params sent as an array are spread into the handler's arguments by vscode-jsonrpc: with
+      // other than one element the token is not where it belongs.
+      if (typeof (token as Partial<CancellationToken> | undefined)?.isCancellationRequested !== "boolean")
+        return invalidParams(`${method}: params must be an object`);
+      if (token.isCancellationRequested) return cancelled();
+      let params: P;
+      try {
+        params = read(raw);
+      } catch (error) {
+        if (error instanceof ResponseError) return error as ResponseError<void>;
+        throw error;
+      }
+      return handler(params, token);
+    };
+  }
+
   /**
    * Runs a request handler against the current model: answers "cancelled" when the client has
-   * cancelled, `empty` when the document is unknown or the feature throws (after logging).
+   * cancelled, `empty` when the document is not open or the feature throws (after logging); an
+   * InvalidParams the handler throws (a position past the last line) is the answer.
    */
   function withModel<T>(
     name: string,
@@ -149,6 +215,10 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       return empty;
     }
   }
+
+  /** The offset of a request's position in the analysed text (InvalidParams past the last line). */
+  const offsetIn = (model: DocumentModel, position: Position) =>
+    checkedOffset(model.analysis.lines.lineCount, position, (p) => model.analysis.lines.offsetAt(p));
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const capabilities = params.capabilities;
@@ -249,115 +319,143 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   // gets `unchanged` instead of every diagnostic again.
   const pullResults = new Map<string, { resultId: string; content: string }>();
   let pullResultCounter = 0;
-  connection.languages.diagnostics.on((params, token) => {
-    const uri = params.textDocument.uri;
-    if (token.isCancellationRequested) return cancelled() as ResponseError<DiagnosticServerCancellationData>;
-    const analyzed = cache.ensure(uri);
-    const items = analyzed ? lspDiagnostics(uri, analyzed) : [];
-    const content = JSON.stringify(items);
-    let last = pullResults.get(uri);
-    if (!last || last.content !== content) {
-      last = { resultId: `${++pullResultCounter}`, content };
-      pullResults.set(uri, last);
-    } else if (params.previousResultId === last.resultId) {
-      return { kind: "unchanged", resultId: last.resultId } satisfies DocumentDiagnosticReport;
-    }
-    return { kind: "full", resultId: last.resultId, items } satisfies DocumentDiagnosticReport;
-  });
-
-  connection.onHover((params, token) =>
-    withModel("hover", params.textDocument.uri, token, null, (model) =>
-      hoverAt(model, model.analysis.lines.offsetAt(params.position)),
-    ),
-  );
-
-  connection.onCompletion((params, token) => {
-    const uri = params.textDocument.uri;
-    if (token.isCancellationRequested) return cancelled();
-    const document = cache.document(uri);
-    if (!document) return [];
-    try {
-      // The analysis of the text as it is now (run here when the debounce has not run it yet,
-      // then published by the debounce): names, the target and the controls already listed
-      // all come from the version the client just sent.
+  connection.onRequest(
+    DocumentDiagnosticRequest.type,
+    guard(DocumentDiagnosticRequest.method, readDocument, (params) => {
+      const uri = params.uri;
+      const previousResultId = readPreviousResultId(params, "previousResultId");
       const analyzed = cache.ensure(uri);
-      return completeAt(analyzed?.analysis, document.getText(), document.offsetAt(params.position));
-    } catch (error) {
-      log(`trapline: completion failed on ${uri}: ${describeError(error)}`);
-      return [];
-    }
-  });
-
-  connection.onDefinition((params, token) =>
-    withModel("definition", params.textDocument.uri, token, null, (model) =>
-      definitionAt(model, params.textDocument.uri, model.analysis.lines.offsetAt(params.position)),
-    ),
+      const items = analyzed ? lspDiagnostics(uri, analyzed) : [];
+      const content = JSON.stringify(items);
+      let last = pullResults.get(uri);
+      if (!last || last.content !== content) {
+        last = { resultId: `${++pullResultCounter}`, content };
+        pullResults.set(uri, last);
+      } else if (previousResultId === last.resultId) {
+        return { kind: "unchanged", resultId: last.resultId } satisfies DocumentDiagnosticReport;
+      }
+      return { kind: "full", resultId: last.resultId, items } satisfies DocumentDiagnosticReport;
+    }) as RequestHandler<
+      DocumentDiagnosticParams,
+      DocumentDiagnosticReport,
+      DiagnosticServerCancellationData
+    >,
   );
-  connection.onReferences((params, token) =>
-    withModel("references", params.textDocument.uri, token, [], (model) =>
-      referencesAt(
-        model,
-        params.textDocument.uri,
-        model.analysis.lines.offsetAt(params.position),
-        params.context.includeDeclaration,
+
+  connection.onRequest(
+    HoverRequest.type,
+    guard(HoverRequest.method, readDocumentPosition, (params, token) =>
+      withModel("hover", params.uri, token, null, (model) =>
+        hoverAt(model, offsetIn(model, params.position)),
       ),
     ),
   );
-  connection.onPrepareRename((params, token) =>
-    withModel("prepareRename", params.textDocument.uri, token, null, (model) =>
-      prepareRenameAt(model, model.analysis.lines.offsetAt(params.position)),
-    ),
-  );
-  connection.onRenameRequest((params, token) =>
-    withModel("rename", params.textDocument.uri, token, null, (model) =>
-      renameAt(
-        model,
-        params.textDocument.uri,
-        model.analysis.lines.offsetAt(params.position),
-        params.newName,
-      ),
-    ),
-  );
-  connection.onDocumentSymbol((params, token) =>
-    withModel("documentSymbol", params.textDocument.uri, token, [], (model) => documentSymbols(model)),
-  );
-  connection.onFoldingRanges((params, token) => {
-    if (token.isCancellationRequested) return cancelled();
-    const document = cache.document(params.textDocument.uri);
-    if (!document) return [];
-    try {
-      return foldingRanges(undefined, document.getText(), (offset) => document.positionAt(offset).line);
-    } catch (error) {
-      log(`trapline: folding failed: ${describeError(error)}`);
-      return [];
-    }
-  });
 
-  connection.onCodeAction((params, token) =>
-    withModel("codeAction", params.textDocument.uri, token, [] as CodeAction[], (model) => {
-      const uri = params.textDocument.uri;
-      const analyzed = cache.ensure(uri);
-      const current = analyzed ? lspDiagnostics(uri, analyzed) : [];
-      const actions: CodeAction[] = [];
-      // The client echoes the diagnostics it shows, which may be those of an earlier version
-      // (publication is debounced): only one the current version still has, at the same range,
-      // gets its fixes, and the fixes are the current version's (their edits use its offsets).
-      for (const echoed of params.context.diagnostics) {
-        const match = current.find((d) => sameDiagnostic(d, echoed));
-        if (match) actions.push(...fixesToCodeActions(uri, match));
+  connection.onRequest(
+    CompletionRequest.type,
+    guard(CompletionRequest.method, readDocumentPosition, (params, token) => {
+      const uri = params.uri;
+      const document = cache.document(uri);
+      if (!document) return [];
+      const offset = checkedOffset(document.lineCount, params.position, (p) => document.offsetAt(p));
+      try {
+        // The analysis of the text as it is now: names, the target and the controls already
+        // listed all come from the version the client just sent. When the debounce has not run
+        // it yet, completion runs it (the debounce then publishes it) — only in the contexts
+        // that need names or the target; a keyword completion reads the text alone.
+        const ready = cache.ready(uri);
+        if (ready) return completeAt(ready.analysis, document.getText(), offset);
+        const items = completeAt(() => cache.ensure(uri)?.analysis, document.getText(), offset);
+        if (token.isCancellationRequested) return cancelled();
+        return items;
+      } catch (error) {
+        log(`trapline: completion failed on ${uri}: ${describeError(error)}`);
+        return [];
       }
-      if (actions.length || params.context.diagnostics.some((d) => d.source === "trapline")) return actions;
-      // The client sent no diagnostics of ours: the fixes of the current analysis in the range.
-      const { lines, diagnostics } = model.analysis;
-      for (const diagnostic of diagnostics) {
-        if (!diagnostic.fixes?.length) continue;
-        const range = spanToRange(lines, diagnostic.span);
-        if (!rangesOverlap(range, params.range)) continue;
-        const lsp = toLspDiagnostic(uri, lines, diagnostic, diagnosticSupport);
-        for (const fix of diagnostic.fixes) actions.push(coreFixToCodeAction(uri, lines, fix, lsp));
-      }
-      return actions;
     }),
+  );
+
+  connection.onRequest(
+    DefinitionRequest.type,
+    guard(DefinitionRequest.method, readDocumentPosition, (params, token) =>
+      withModel("definition", params.uri, token, null, (model) =>
+        definitionAt(model, params.uri, offsetIn(model, params.position)),
+      ),
+    ),
+  );
+  connection.onRequest(
+    ReferencesRequest.type,
+    guard(ReferencesRequest.method, readReferences, (params, token) =>
+      withModel("references", params.uri, token, [], (model) =>
+        referencesAt(model, params.uri, offsetIn(model, params.position), params.includeDeclaration),
+      ),
+    ),
+  );
+  connection.onRequest(
+    PrepareRenameRequest.type,
+    guard(PrepareRenameRequest.method, readDocumentPosition, (params, token) =>
+      withModel("prepareRename", params.uri, token, null, (model) =>
+        prepareRenameAt(model, offsetIn(model, params.position)),
+      ),
+    ),
+  );
+  connection.onRequest(
+    RenameRequest.type,
+    guard(RenameRequest.method, readRename, (params, token) =>
+      withModel("rename", params.uri, token, null, (model) =>
+        renameAt(model, params.uri, offsetIn(model, params.position), params.newName),
+      ),
+    ),
+  );
+  connection.onRequest(
+    DocumentSymbolRequest.type,
+    guard(DocumentSymbolRequest.method, readDocument, (params, token) =>
+      withModel("documentSymbol", params.uri, token, [], (model) => documentSymbols(model)),
+    ),
+  );
+  connection.onRequest(
+    FoldingRangeRequest.type,
+    guard(FoldingRangeRequest.method, readDocument, (params) => {
+      // Braces and comments of the current text: no analysis needed.
+      const document = cache.document(params.uri);
+      if (!document) return [];
+      try {
+        return foldingRanges(undefined, document.getText(), (offset) => document.positionAt(offset).line);
+      } catch (error) {
+        log(`trapline: folding failed: ${describeError(error)}`);
+        return [];
+      }
+    }),
+  );
+
+  connection.onRequest(
+    CodeActionRequest.type,
+    guard(CodeActionRequest.method, readCodeAction, (params, token) =>
+      withModel("codeAction", params.uri, token, [] as CodeAction[], (model) => {
+        const uri = params.uri;
+        const analyzed = cache.ensure(uri);
+        const current = analyzed ? lspDiagnostics(uri, analyzed) : [];
+        const actions: CodeAction[] = [];
+        // The client echoes the diagnostics it shows, which may be those of an earlier version
+        // (publication is debounced): only one the current version still has, at the same
+        // range, gets fixes, and they are the current version's (edits at its offsets).
+        for (const echoed of params.diagnostics) {
+          const match = current.find((d) => sameDiagnostic(d, echoed));
+          if (match) actions.push(...fixesToCodeActions(uri, match));
+        }
+        if (actions.length || params.diagnostics.some((d) => d.source === "trapline")) return actions;
+        // The client sent no diagnostics of ours: the fixes of the current analysis in the range.
+        const { lines, diagnostics } = model.analysis;
+        for (const diagnostic of diagnostics) {
+          if (!diagnostic.fixes?.length) continue;
+          const range = spanToRange(lines, diagnostic.span);
+          if (!rangesOverlap(range, params.range)) continue;
+          const lsp = toLspDiagnostic(uri, lines, diagnostic, diagnosticSupport);
+          for (const fix of diagnostic.fixes) actions.push(coreFixToCodeAction(uri, lines, fix, lsp));
+        }
+        return actions;
+      }),
+    ),
   );
 
   // The last full result per document, for `semanticTokens/full/delta`: after an edit the client
@@ -369,87 +467,127 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     tokenResults.set(uri, result);
     return result;
   };
-  connection.languages.semanticTokens.on((params, token) =>
-    withModel<SemanticTokens>("semanticTokens", params.textDocument.uri, token, { data: [] }, (model) =>
-      fullTokens(params.textDocument.uri, model),
+  connection.onRequest(
+    SemanticTokensRequest.type,
+    guard(SemanticTokensRequest.method, readDocument, (params, token) =>
+      withModel<SemanticTokens>("semanticTokens", params.uri, token, { data: [] }, (model) =>
+        fullTokens(params.uri, model),
+      ),
     ),
   );
-  connection.languages.semanticTokens.onDelta((params, token) =>
-    withModel<SemanticTokens | SemanticTokensDelta>(
-      "semanticTokens/delta",
-      params.textDocument.uri,
-      token,
-      { data: [] },
-      (model) => {
-        const uri = params.textDocument.uri;
-        const previous = tokenResults.get(uri);
-        const next = fullTokens(uri, model);
-        if (!previous || previous.resultId !== params.previousResultId) return next;
-        return { resultId: next.resultId, edits: semanticTokensEdits(previous.data, next.data) };
-      },
+  connection.onRequest(
+    SemanticTokensDeltaRequest.type,
+    guard(SemanticTokensDeltaRequest.method, readDocument, (params, token) => {
+      const previousResultId = readPreviousResultId(params, "previousResultId");
+      return withModel<SemanticTokens | SemanticTokensDelta>(
+        "semanticTokens/delta",
+        params.uri,
+        token,
+        { data: [] },
+        (model) => {
+          const previous = tokenResults.get(params.uri);
+          const next = fullTokens(params.uri, model);
+          if (!previous || previous.resultId !== previousResultId) return next;
+          return { resultId: next.resultId, edits: semanticTokensEdits(previous.data, next.data) };
+        },
+      );
+    }),
+  );
+  connection.onRequest(
+    SemanticTokensRangeRequest.type,
+    guard(SemanticTokensRangeRequest.method, readDocumentRange, (params, token) =>
+      withModel("semanticTokens/range", params.uri, token, { data: [] }, (model) =>
+        semanticTokens(model, rangeToSpan(model.analysis.lines, params.range)),
+      ),
     ),
   );
-  connection.languages.semanticTokens.onRange((params, token) =>
-    withModel("semanticTokens/range", params.textDocument.uri, token, { data: [] }, (model) =>
-      semanticTokens(model, rangeToSpan(model.analysis.lines, params.range)),
+  connection.onRequest(
+    InlayHintRequest.type,
+    guard(InlayHintRequest.method, readDocumentRange, (params, token) =>
+      withModel("inlayHint", params.uri, token, [], (model) =>
+        settings.inlayHints === false
+          ? []
+          : inlayHints(model, rangeToSpan(model.analysis.lines, params.range)),
+      ),
     ),
   );
-  connection.languages.inlayHint.on((params, token) =>
-    withModel("inlayHint", params.textDocument.uri, token, [], (model) =>
-      settings.inlayHints === false ? [] : inlayHints(model, rangeToSpan(model.analysis.lines, params.range)),
-    ),
-  );
-  connection.onCodeLens((params, token) =>
-    withModel("codeLens", params.textDocument.uri, token, [], (model) =>
-      settings.codeLens === false ? [] : codeLenses(model, params.textDocument.uri, lensOptions),
+  connection.onRequest(
+    CodeLensRequest.type,
+    guard(CodeLensRequest.method, readDocument, (params, token) =>
+      withModel("codeLens", params.uri, token, [], (model) =>
+        settings.codeLens === false ? [] : codeLenses(model, params.uri, lensOptions),
+      ),
     ),
   );
 
-  connection.onRequest(EstimateReportRequest, (params, token) =>
-    withModel("estimateReport", params.uri, token, { markdown: "The file is not open." }, (model) => ({
-      markdown: estimateReport(model, fileNameOf(params.uri), params.guest),
-    })),
-  );
-  connection.onRequest(CompareRequest, (params, token) =>
-    withModel(
-      "compare",
-      params.uri,
-      token,
-      { guest: params.guest, rows: [], markdown: "The file is not open." },
-      (model) => compareConfigurations(model, params.guest, params.profiles),
+  connection.onRequest(
+    EstimateReportRequest,
+    guard(
+      EstimateReportRequest.method,
+      (raw) => readCustom(raw, "optional"),
+      (params, token) =>
+        withModel("estimateReport", params.uri, token, { markdown: "The file is not open." }, (model) => ({
+          markdown: estimateReport(model, fileNameOf(params.uri), params.guest),
+        })),
     ),
   );
-  connection.onRequest(FileInfoRequest, (params, token) =>
-    withModel(
-      "fileInfo",
-      params.uri,
-      token,
-      {
-        guests: [],
-        vmcs: [],
-        profiles: [],
-        target: { profile: "", declared: false, profileRange: undefined },
-      },
-      (model) => {
-        const { program, lines } = model.analysis;
-        return {
-          guests: [...program.guests.keys()],
-          vmcs: [...program.vmcs.keys()],
-          profiles: PROFILES.map((p) => ({ name: p.name, displayName: p.displayName, year: p.year })),
-          target: {
-            profile: program.target.profile.name,
-            declared: program.target.span !== undefined,
-            profileRange: program.target.profileSpan
-              ? spanToRange(lines, program.target.profileSpan)
-              : undefined,
+  connection.onRequest(
+    CompareRequest,
+    guard(
+      CompareRequest.method,
+      (raw) => readCustom(raw, "required"),
+      (params, token) =>
+        withModel(
+          "compare",
+          params.uri,
+          token,
+          { guest: params.guest!, rows: [], markdown: "The file is not open." },
+          (model) => compareConfigurations(model, params.guest!, params.profiles),
+        ),
+    ),
+  );
+  connection.onRequest(
+    FileInfoRequest,
+    guard(
+      FileInfoRequest.method,
+      (raw) => readCustom(raw, "none"),
+      (params, token) =>
+        withModel(
+          "fileInfo",
+          params.uri,
+          token,
+          {
+            guests: [],
+            vmcs: [],
+            profiles: [],
+            target: { profile: "", declared: false, profileRange: undefined },
           },
-        };
-      },
+          (model) => {
+            const { program, lines } = model.analysis;
+            return {
+              guests: [...program.guests.keys()],
+              vmcs: [...program.vmcs.keys()],
+              profiles: PROFILES.map((p) => ({ name: p.name, displayName: p.displayName, year: p.year })),
+              target: {
+                profile: program.target.profile.name,
+                declared: program.target.span !== undefined,
+                profileRange: program.target.profileSpan
+                  ? spanToRange(lines, program.target.profileSpan)
+                  : undefined,
+              },
+            };
+          },
+        ),
     ),
   );
 
   connection.onShutdown(() => {
+    // A second `shutdown` is a request after shutdown too.
+    if (shutDown)
+      return new ResponseError(ErrorCodes.InvalidRequest, "shutdown: the server is already shut down");
+    shutDown = true;
     for (const uri of cache.uris()) cache.close(uri);
+    return undefined;
   });
 
   documents.listen(connection);
@@ -457,7 +595,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
 }
 
 /** The same diagnostic (as published and as echoed by the client, which may drop `data`). */
-function sameDiagnostic(a: LspDiagnostic, b: LspDiagnostic): boolean {
+function sameDiagnostic(a: LspDiagnostic, b: EchoedDiagnostic): boolean {
   return (
     a.code === b.code &&
     a.message === b.message &&
@@ -472,7 +610,14 @@ function cancelled(): ResponseError<void> {
   return new ResponseError(LSPErrorCodes.RequestCancelled, "request cancelled");
 }
 
-function fileNameOf(uri: string): string {
+/** The last path segment of `uri`, percent-decoded when its escapes are valid (else as written). */
+export function fileNameOf(uri: string): string {
   const path = uri.split(/[?#]/, 1)[0]!;
-  return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1));
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    // `%zz` or a lone `%`: an ordinary URI string to us (the document is keyed by it as sent).
+    return name;
+  }
 }

@@ -325,19 +325,28 @@ export function scanStart(analysis: Analysis | undefined, text: string, offset: 
 
 /**
  * Completion items at `offset` of `text`. `analysis` supplies names and the target (declared
- * vmcs, guests, fns, handled reasons, supported controls); it may be the analysis of an earlier
- * version of the text (`analysisIsCurrent` false: the server answers while the latest keystroke
- * still waits for its debounced analysis), in which case none of its offsets is used.
+ * vmcs, guests, fns, handled reasons, supported controls) and must be the analysis of `text`
+ * (the server runs it when the debounce has not). It may be passed as a function that analyses
+ * on first call: only the contexts that offer names or target-dependent items call it, so a
+ * keyword completion right after a keystroke does not wait for the analysis. With a function
+ * (or `analysisIsCurrent` false) none of its offsets is used: the lexical scan starts at the
+ * beginning of the text.
  */
 export function completeAt(
-  analysis: Analysis | undefined,
+  analysis: Analysis | undefined | (() => Analysis | undefined),
   text: string,
   offset: number,
   analysisIsCurrent = true,
 ): CompletionItem[] {
-  const context = lexicalContext(text, offset, analysisIsCurrent ? scanStart(analysis, text, offset) : 0);
+  const eager = typeof analysis === "function" ? undefined : analysis;
+  const from = eager && analysisIsCurrent ? scanStart(eager, text, offset) : 0;
+  const context = lexicalContext(text, offset, from);
   if (context.inComment) return [];
-  const program = analysis?.program;
+  let loaded: { program: Program | undefined } | undefined;
+  const programOf = (): Program | undefined => {
+    loaded ??= { program: (typeof analysis === "function" ? analysis() : analysis)?.program };
+    return loaded.program;
+  };
   const words = context.words;
   const last = words[words.length - 1];
   const first = words[0];
@@ -365,12 +374,12 @@ export function completeAt(
         documentation: markdown(profile.notes),
       }));
     }
-    if (first === "handler" && words.length === 1) return exitReasonItems(program, true);
+    if (first === "handler" && words.length === 1) return exitReasonItems(programOf(), true);
     if (first === "guest" && last === "on")
-      return nameItems(program?.vmcs.keys() ?? [], CompletionItemKind.Class, "vmcs");
+      return nameItems(programOf()?.vmcs.keys() ?? [], CompletionItemKind.Class, "vmcs");
     if (first === "guest" && words.length === 2) return keywordItems(["on"]);
     if ((first === "expect" || first === "simulate") && words.length === 1)
-      return nameItems(program?.guests.keys() ?? [], CompletionItemKind.Module, "guest");
+      return nameItems(programOf()?.guests.keys() ?? [], CompletionItemKind.Module, "guest");
     if (first === "simulate" && words.length === 2) return keywordItems(["for"]);
     if (first === "target" && words.length >= 1) return [];
     return [];
@@ -389,7 +398,7 @@ export function completeAt(
       }
     }
     const vmcsName = context.blocks[0]?.[1];
-    const vmcs = vmcsName ? program?.vmcs.get(vmcsName) : undefined;
+    const vmcs = vmcsName ? programOf()?.vmcs.get(vmcsName) : undefined;
     if (keyword && (CONTROL_WORDS as readonly string[]).includes(keyword)) {
       const already = new Set(
         vmcs?.settings.filter((s) => s.control.word === keyword).map((s) => s.control.name) ?? [],
@@ -398,7 +407,10 @@ export function completeAt(
       for (let i = blockWords.lastIndexOf(keyword) + 1; i < blockWords.length; i++)
         already.add(blockWords[i]!);
       // A new line may start another statement: offer the statement keywords too.
-      return [...controlItems(program, keyword as ControlWord, already), ...keywordItems(VMCS_STATEMENTS)];
+      return [
+        ...controlItems(programOf(), keyword as ControlWord, already),
+        ...keywordItems(VMCS_STATEMENTS),
+      ];
     }
     if (last === "field") return fieldItems(true);
     if (keyword === "exceptions") return exceptionItems(false);
@@ -415,7 +427,7 @@ export function completeAt(
   if (block === "handler" || block === "fn") {
     if (last === "vmread") return fieldItems(false);
     if (last === "vmwrite") return fieldItems(true);
-    if (last === "call") return nameItems(program?.fns.keys() ?? [], CompletionItemKind.Function, "fn");
+    if (last === "call") return nameItems(programOf()?.fns.keys() ?? [], CompletionItemKind.Function, "fn");
     if (last === "inject") return exceptionItems(false);
     return keywordItems(HANDLER_OPS, CompletionItemKind.Function);
   }
@@ -438,14 +450,14 @@ export function completeAt(
   }
 
   if (block === "expect") {
-    if (last === "exits") return exitReasonItems(program, false);
+    if (last === "exits") return exitReasonItems(programOf(), false);
     return keywordItems(EXPECT_WORDS);
   }
   if (block === "target") {
     if (last === "msr")
-      return keywordItems(Object.keys(program?.target.msrs ?? {}), CompletionItemKind.Constant);
+      return keywordItems(Object.keys(programOf()?.target.msrs ?? {}), CompletionItemKind.Constant);
     if (last === "cost")
-      return keywordItems(Object.keys(program?.target.costs ?? {}), CompletionItemKind.Property);
+      return keywordItems(Object.keys(programOf()?.target.costs ?? {}), CompletionItemKind.Property);
     return keywordItems(["msr", "cost"]);
   }
   return [];

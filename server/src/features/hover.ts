@@ -43,6 +43,7 @@ import {
   formatRate,
 } from "../../../core/src/util/format";
 import { spanToRange } from "../convert";
+import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel, IndexEntry } from "../model";
 
 export function hoverAt(model: DocumentModel, offset: number): Hover | null {
@@ -131,13 +132,13 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
   const lines: string[] = [];
   const name = opTitle(model.analysis.text, op.span);
   if (!estimate) {
-    lines.push(`\`${name}\``, "", "No estimate: the guest or its vmcs has errors.");
+    lines.push(codeSpan(name), "", "No estimate: the guest or its vmcs has errors.");
     return lines.join("\n");
   }
   const { decision } = estimate;
   const hz = model.analysis.program.target.hz;
   if (decision.exits.length === 0) {
-    lines.push(`\`${name}\` — **does not exit**`);
+    lines.push(`${codeSpan(name)} — **does not exit**`);
   } else {
     const reasons = decision.exits
       .map(
@@ -145,7 +146,7 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
           `${effect.reason.name} (${effect.reason.code})${effect.perExecution === 1 ? "" : ` × ${formatCompact(effect.perExecution)} per execution`}`,
       )
       .join(", ");
-    lines.push(`\`${name}\` — **exits**: ${reasons}`);
+    lines.push(`${codeSpan(name)} — **exits**: ${reasons}`);
   }
   lines.push("", `${decision.rule}${decision.detail ? ` ${decision.detail}` : ""}`);
   if (decision.controls.length)
@@ -202,7 +203,7 @@ function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: C
       if (!estimate) continue;
       for (const operation of estimate.operations) {
         if (!operation.decision.controls.includes(control.name)) continue;
-        const label = `\`${opTitle(model.analysis.text, operation.span)}\` in ${guest.name}`;
+        const label = `${codeSpan(opTitle(model.analysis.text, operation.span))} in ${escapeMarkdown(guest.name)}`;
         if (operation.decision.exits.length) {
           causes += operation.exitsPerSecond * guest.vcpus;
           causing.push(`${label} (${formatRate(operation.exitsPerSecond)} per vCPU)`);
@@ -213,7 +214,7 @@ function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: C
       }
     }
     if (causing.length || avoiding.length) {
-      lines.push("", `**In \`${vmcs.name}\`:**`);
+      lines.push("", `**In ${codeSpan(vmcs.name)}:**`);
       if (causing.length)
         lines.push(
           `- decides exits of ${causing.slice(0, 6).join(", ")}${causing.length > 6 ? ", …" : ""} — ${formatRate(causes)} in total`,
@@ -222,7 +223,7 @@ function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: C
         lines.push(
           `- keeps ${avoids} operation${avoids === 1 ? "" : "s"} in the guest: ${avoiding.slice(0, 6).join(", ")}${avoiding.length > 6 ? ", …" : ""}`,
         );
-    } else lines.push("", `No guest operation in this file depends on it under \`${vmcs.name}\`.`);
+    } else lines.push("", `No guest operation in this file depends on it under ${codeSpan(vmcs.name)}.`);
   }
   return lines.join("\n");
 }
@@ -287,12 +288,12 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
     lines.push("", "Branches (cycles when taken):");
     for (const arm of cost.arms) {
       lines.push(
-        `- ${formatPercent(arm.probability)}${arm.label ? ` \`${arm.label}\`` : ""}: ${formatInteger(arm.cycles)} cycles${arm.userspace ? ` (${formatInteger(arm.userspace)} in user space)` : ""}`,
+        `- ${formatPercent(arm.probability)}${arm.label ? ` ${codeSpan(arm.label)}` : ""}: ${formatInteger(arm.cycles)} cycles${arm.userspace ? ` (${formatInteger(arm.userspace)} in user space)` : ""}`,
       );
     }
   } else if (cost.ops.length) {
     lines.push("", "Operations:");
-    for (const op of cost.ops) lines.push(`- \`${op.label}\`: ${formatInteger(op.cycles)} cycles`);
+    for (const op of cost.ops) lines.push(`- ${codeSpan(op.label)}: ${formatInteger(op.cycles)} cycles`);
   }
   if (cost.estimate)
     lines.push("", "_Part of this cost is the documented default handler estimate, not a measurement._");
@@ -300,7 +301,7 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   if (served && served.exitsPerSecond > 0) {
     lines.push(
       "",
-      `Serves **${formatRate(served.exitsPerSecond)}** (${served.perGuest.map((g) => `${g.guest}: ${formatRate(g.estimate.exitsPerSecond)}`).join(", ")}) — ${formatPercent((served.exitsPerSecond * cost.total) / hz)} of a host core`,
+      `Serves **${formatRate(served.exitsPerSecond)}** (${served.perGuest.map((g) => `${escapeMarkdown(g.guest)}: ${formatRate(g.estimate.exitsPerSecond)}`).join(", ")}) — ${formatPercent((served.exitsPerSecond * cost.total) / hz)} of a host core`,
     );
   } else lines.push("", "No guest in this file exits with this reason.");
   lines.push("", `Source: ${reason.source}`);
@@ -310,7 +311,7 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
 function handlerOpHover(program: Program, op: HandlerOp, owner: HandlerIR | FnIR): string | undefined {
   const costs = program.target.costs;
   const hz = program.target.hz;
-  const where = "reason" in owner ? `handler ${owner.reason.name}` : `fn ${owner.name}`;
+  const where = "reason" in owner ? `handler ${owner.reason.name}` : `fn ${escapeMarkdown(owner.name)}`;
   const costLine = (name: keyof typeof costs) =>
     `${formatCyclesAt(costs[name].cycles, hz)} — ${costs[name].provenance}: ${costs[name].source}`;
   switch (op.op) {
@@ -340,10 +341,10 @@ function handlerOpHover(program: Program, op: HandlerOp, owner: HandlerIR | FnIR
     }
     case "call": {
       const fn = program.fns.get(op.fn);
-      return fn ? fnHover(program, fn) : `**call ${op.fn}**: no such fn`;
+      return fn ? fnHover(program, fn) : `**call ${escapeMarkdown(op.fn)}**: no such fn`;
     }
     case "branch":
-      return `**branch**: ${op.arms.map((arm) => `${formatPercent(arm.probability)}${arm.label ? ` ${arm.label}` : ""}`).join(", ")}`;
+      return `**branch**: ${op.arms.map((arm) => `${formatPercent(arm.probability)}${arm.label ? ` ${escapeMarkdown(arm.label)}` : ""}`).join(", ")}`;
     case "repeat":
       return `**repeat** ${op.count} times`;
   }
@@ -386,7 +387,7 @@ function fnHover(program: Program, fn: FnIR): string {
     }
   };
   sum(fn.ops, 1);
-  return `**fn ${fn.name}**: ${fn.ops.length} operation${fn.ops.length === 1 ? "" : "s"}${known ? `, ≈ ${formatCyclesAt(cycles, program.target.hz)} per call (branches weighted)` : ""}`;
+  return `**fn ${escapeMarkdown(fn.name)}**: ${fn.ops.length} operation${fn.ops.length === 1 ? "" : "s"}${known ? `, ≈ ${formatCyclesAt(cycles, program.target.hz)} per call (branches weighted)` : ""}`;
 }
 
 function vmcsHover(model: DocumentModel, vmcs: VmcsIR): string {
@@ -396,15 +397,16 @@ function vmcsHover(model: DocumentModel, vmcs: VmcsIR): string {
   const guests = [...model.analysis.program.guests.values()]
     .filter((g) => g.vmcs === vmcs.name)
     .map((g) => g.name);
-  return `**vmcs ${vmcs.name}**\n\nControls as written: ${words}\n\nGuests: ${guests.length ? guests.join(", ") : "none"}`;
+  return `**vmcs ${escapeMarkdown(vmcs.name)}**\n\nControls as written: ${words}\n\nGuests: ${guests.length ? guests.map(escapeMarkdown).join(", ") : "none"}`;
 }
 
 function guestHover(model: DocumentModel, name: string): string | undefined {
   const estimate = model.analysis.estimates.get(name);
   const guest = model.analysis.program.guests.get(name);
-  if (!estimate || !guest) return guest ? `**guest ${name}** on \`${guest.vmcs}\`` : undefined;
+  if (!estimate || !guest)
+    return guest ? `**guest ${escapeMarkdown(name)}** on ${codeSpan(guest.vmcs)}` : undefined;
   const lines = [
-    `**guest ${name}** on \`${guest.vmcs}\` · ${guest.vcpus} vCPU${guest.vcpus === 1 ? "" : "s"} · ${estimate.target.profile} @ ${formatHz(estimate.target.hz)}`,
+    `**guest ${escapeMarkdown(name)}** on ${codeSpan(guest.vmcs)} · ${guest.vcpus} vCPU${guest.vcpus === 1 ? "" : "s"} · ${estimate.target.profile} @ ${formatHz(estimate.target.hz)}`,
     "",
     `Exits: **${formatRate(estimate.exitsPerSecond)}** · overhead **${formatPercent(estimate.overhead)}** · host CPU ${formatCores(estimate.hostCpu)} · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
   ];

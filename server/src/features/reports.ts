@@ -25,6 +25,7 @@ import {
   formatSignificant,
 } from "../../../core/src/util/format";
 import { spanToRange } from "../convert";
+import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel } from "../model";
 import type { CompareResult, CompareRow, FileStatusParams } from "../protocol";
 
@@ -87,7 +88,7 @@ export function fileStatus(
 export function estimateReport(model: DocumentModel, fileName: string, onlyGuest?: string): string {
   const { program, estimates, diagnostics } = model.analysis;
   const out: string[] = [
-    `# Trapline estimate: ${fileName}`,
+    `# Trapline estimate: ${escapeMarkdown(fileName)}`,
     "",
     `Target **${program.target.profile.displayName}** (\`${program.target.profile.name}\`) @ ${formatHz(program.target.hz)}${program.target.span ? "" : " — default profile (no `target` line)"}`,
     "",
@@ -103,7 +104,12 @@ export function estimateReport(model: DocumentModel, fileName: string, onlyGuest
   for (const name of names) {
     const estimate = estimates.get(name);
     if (!estimate) {
-      out.push(`## guest ${name}`, "", "No estimate (the guest has errors or does not exist).", "");
+      out.push(
+        `## guest ${escapeMarkdown(name)}`,
+        "",
+        "No estimate (the guest has errors or does not exist).",
+        "",
+      );
       continue;
     }
     out.push(...guestSection(estimate, program));
@@ -117,7 +123,7 @@ export function estimateReport(model: DocumentModel, fileName: string, onlyGuest
 function guestSection(estimate: GuestEstimate, program: Program): string[] {
   const guest = program.guests.get(estimate.guest);
   const out = [
-    `## guest ${estimate.guest}${guest ? ` on \`${guest.vmcs}\`` : ""} · ${estimate.vcpus} vCPU${estimate.vcpus === 1 ? "" : "s"}`,
+    `## guest ${escapeMarkdown(estimate.guest)}${guest ? ` on ${codeSpan(guest.vmcs)}` : ""} · ${estimate.vcpus} vCPU${estimate.vcpus === 1 ? "" : "s"}`,
     "",
     "| metric | value |",
     "|---|---:|",
@@ -152,7 +158,7 @@ function guestSection(estimate: GuestEstimate, program: Program): string[] {
       const exits =
         p.exits.map((e) => `${e.reason} × ${formatSignificant(e.perExecution)}`).join(", ") || "none";
       out.push(
-        `| ${p.name} | ${p.kind} | ${formatRate(p.executionsPerSecond)} | ${exits} | ${formatCycles(p.cyclesPerExecution)} (${formatInteger(p.guestCyclesPerExecution)} + ${formatInteger(p.exitCyclesPerExecution)}) |`,
+        `| ${escapeMarkdown(p.name)} | ${p.kind} | ${formatRate(p.executionsPerSecond)} | ${exits} | ${formatCycles(p.cyclesPerExecution)} (${formatInteger(p.guestCyclesPerExecution)} + ${formatInteger(p.exitCyclesPerExecution)}) |`,
       );
     }
     out.push("");
@@ -169,7 +175,7 @@ export function compareConfigurations(
   const { program } = model.analysis;
   const guest = program.guests.get(guestName);
   if (!guest)
-    return { guest: guestName, rows: [], markdown: `No guest named \`${guestName}\` in this file.` };
+    return { guest: guestName, rows: [], markdown: `No guest named ${codeSpan(guestName)} in this file.` };
   const targets = [program.target];
   for (const name of profiles) {
     const profile = profileByName(name);
@@ -228,7 +234,7 @@ export function compareConfigurations(
     }
   }
   const out = [
-    `# Compare configurations: guest ${guestName}`,
+    `# Compare configurations: guest ${escapeMarkdown(guestName)}`,
     "",
     "| vmcs | target | exits/s | overhead | host CPU | top exits |",
     "|---|---|---:|---:|---:|---|",
@@ -238,13 +244,14 @@ export function compareConfigurations(
     const mark =
       row.vmcs === guest.vmcs && row.profile === program.target.profile.name ? " (as written)" : "";
     out.push(
-      `| ${row.vmcs}${mark}${row.errors.length ? " ⚠" : ""} | ${row.profile} | ${Number.isNaN(row.exitsPerSecond) ? "n/a" : formatRate(row.exitsPerSecond)} | ${Number.isNaN(row.overhead) ? "n/a" : formatPercent(row.overhead)} | ${Number.isNaN(row.hostCpu) ? "n/a" : formatCores(row.hostCpu)} | ${top} |`,
+      `| ${escapeMarkdown(row.vmcs)}${mark}${row.errors.length ? " ⚠" : ""} | ${escapeMarkdown(row.profile)} | ${Number.isNaN(row.exitsPerSecond) ? "n/a" : formatRate(row.exitsPerSecond)} | ${Number.isNaN(row.overhead) ? "n/a" : formatPercent(row.overhead)} | ${Number.isNaN(row.hostCpu) ? "n/a" : formatCores(row.hostCpu)} | ${top} |`,
     );
   }
   const broken = rows.filter((r) => r.errors.length);
   if (broken.length) {
     out.push("", "⚠ Configurations with errors (VM entry would fail):");
-    for (const row of broken) out.push(`- ${row.vmcs}: ${row.errors.slice(0, 3).join("; ")}`);
+    for (const row of broken)
+      out.push(`- ${escapeMarkdown(row.vmcs)}: ${row.errors.slice(0, 3).map(escapeMarkdown).join("; ")}`);
   }
   out.push("", "_Static estimates; run a simulation for distributions._");
   return { guest: guestName, rows, markdown: out.join("\n") };
