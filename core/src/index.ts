@@ -215,4 +215,11 @@ export { Lowerer, type LowerOptions, type LowerResult, lower } from "./model/low
 export type * from "./model/symbols";
 export * from "./sim";
 export * from "./source";
+export * from "./trace";
 export * from "./vmx";
+export {
+  SVM_EXIT_REASONS,
+  type SvmExitReasonDef,
+  svmExitReasonByCode,
+  svmExitReasonByName,
+} from "./vmx/svmExitReasons";
