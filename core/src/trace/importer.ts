@@ -86,6 +86,15 @@ export class TraceImporter {
     return this.cancelled;
   }
 
+  /**
+   * The format once decided (after the first 200 lines or 256 KiB, or at the end): undefined
+   * while undecided, null when the text matched no format (a caller may stop reading then).
+   */
+  get detectedFormat(): TraceFormat | null | undefined {
+    if (!this.decided) return undefined;
+    return this.format ?? null;
+  }
+
   /** Lines and characters consumed so far. */
   get progress(): { lines: number; chars: number } {
     return { lines: this.lineNo, chars: this.chars };
