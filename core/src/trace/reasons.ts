@@ -47,6 +47,8 @@ function hasLowerCase(text: string): boolean {
 
 function resolveName(name: string): { code?: number; isa?: TraceIsa } {
   if (isDigits(name)) return { code: Number(name), isa: "vmx" };
+  // __print_symbolic prints a value missing from its table as 0x%lx (kernel/trace/trace_output.c).
+  if (/^0x[0-9a-f]+$/i.test(name)) return { code: Number.parseInt(name, 16), isa: "vmx" };
   if (hasLowerCase(name)) {
     const svm = svmExitReasonByName(name);
     if (svm) return { code: svm.code, isa: "svm" };
