@@ -111,6 +111,23 @@ function readTimestamp(s: string, p: number, end: number, out: EventLine): numbe
   return p;
 }
 
+/** Where the last '[' search in `bracketText` from `bracketFrom` landed (-1: none after it). */
+let bracketText = "";
+let bracketFrom = 0;
+let bracketAt = -1;
+
+/**
+ * The first '[' at or after `from` in s. A line without one makes indexOf run on into later
+ * lines; remembering where it landed keeps a run of such lines linear, not quadratic.
+ */
+function nextBracket(s: string, from: number): number {
+  if (s === bracketText && from >= bracketFrom && (bracketAt < 0 || bracketAt >= from)) return bracketAt;
+  bracketText = s;
+  bracketFrom = from;
+  bracketAt = s.indexOf("[", from);
+  return bracketAt;
+}
+
 /**
  * Parses the common prefix of an event line in s[start, end). Returns false when the line is not
  * an event line (no CPU field, no timestamp, no event name).
@@ -134,11 +151,11 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
     }
   }
   const taskStart = p;
-  // The CPU field: the first '[' followed by digits and ']'.
+  // The CPU field: the first '[' followed by digits and ']' (indexOf is vectorised; a line
+  // without one costs a scan into the next line, which then has one).
   let lb = -1;
   let rb = -1;
-  for (let i = p; i < end; i++) {
-    if (s.charCodeAt(i) !== LBRACKET) continue;
+  for (let i = nextBracket(s, p); i >= 0 && i < end; i = nextBracket(s, i + 1)) {
     let j = i + 1;
     while (j < end && isDigit(s.charCodeAt(j))) j++;
     if (j > i + 1 && j < end && s.charCodeAt(j) === RBRACKET) {
@@ -231,7 +248,7 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
   }
   if (nameEnd === nameStart) return false;
   let ns = nameStart;
-  if (nameEnd - ns > 4 && s.startsWith("kvm:", ns)) {
+  if (nameEnd - ns > 4 && at(s, ns, "kvm:")) {
     out.perfPrefix = true;
     ns += 4;
   }
@@ -244,13 +261,24 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
   return true;
 }
 
+/**
+ * `word` occurs at p. A char-code loop: TurboFan inlines charCodeAt, where a startsWith call
+ * costs a builtin call per test (measured: the hot path of bench/trace.bench.ts).
+ */
+export function at(s: string, p: number, word: string): boolean {
+  const n = word.length;
+  if (p + n > s.length) return false;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(p + i) !== word.charCodeAt(i)) return false;
+  return true;
+}
+
 function is(s: string, start: number, end: number, name: string): boolean {
-  return end - start === name.length && s.startsWith(name, start);
+  return end - start === name.length && at(s, start, name);
 }
 
 function classify(s: string, start: number, end: number): number {
   const len = end - start;
-  if (len < 6 || !s.startsWith("kvm_", start)) return EV_OTHER;
+  if (len < 6 || !at(s, start, "kvm_")) return EV_OTHER;
   switch (s.charCodeAt(start + 4)) {
     case 101: // e
       if (is(s, start, end, "kvm_exit")) return EV_EXIT;
@@ -279,10 +307,17 @@ function classify(s: string, start: number, end: number): number {
 
 // ---- field helpers (all bounded by the line's end) ----
 
-/** Index of `needle` in s[from, end), or -1. */
+/**
+ * Index of `needle` in s[from, end), or -1. Scans only the line: `indexOf` would run on to the
+ * end of the chunk whenever the needle is missing from the line.
+ */
 export function find(s: string, needle: string, from: number, end: number): number {
-  const i = s.indexOf(needle, from);
-  return i < 0 || i + needle.length > end ? -1 : i;
+  const first = needle.charCodeAt(0);
+  const last = end - needle.length;
+  for (let i = from; i <= last; i++) {
+    if (s.charCodeAt(i) === first && at(s, i, needle)) return i;
+  }
+  return -1;
 }
 
 export function skipSpaces(s: string, p: number, end: number): number {

@@ -21,6 +21,7 @@
  * kvm_page_fault) and the guest RIPs of the exits.
  */
 import {
+  at,
   EV_APIC,
   EV_CPUID,
   EV_CR,
@@ -168,6 +169,7 @@ export class Pairer {
   private readonly files: string[] = [];
   private readonly vcpus = new Map<number, VcpuState>();
   private readonly reasonsByText = new Map<string, ReasonEntry>();
+  private readonly reasonsByHash = new Map<number, { text: string; entry: ReasonEntry }>();
   private readonly reasonsByIdentity = new Map<string, ReasonEntry>();
   readonly reasons: ReasonEntry[] = [];
   private readonly mmio = new Map<string, AccessEntry>();
@@ -190,7 +192,7 @@ export class Pairer {
     // The thread: tid (per input file), else the vCPU the line names, else the CPU.
     let key: number;
     let vcpuField = -1;
-    if (s.startsWith("vcpu ", f)) {
+    if (at(s, f, "vcpu ")) {
       const v = readDecimal(s, f + 5, end);
       if (!Number.isNaN(v)) vcpuField = v;
     }
@@ -249,7 +251,7 @@ export class Pairer {
     const len = ev.fileEnd - ev.fileStart;
     for (let i = 0; i < this.files.length; i++) {
       const name = this.files[i]!;
-      if (name.length === len && s.startsWith(name, ev.fileStart)) return i;
+      if (name.length === len && at(s, ev.fileStart, name)) return i;
     }
     this.files.push(ownString(s.slice(ev.fileStart, ev.fileEnd)));
     return this.files.length - 1;
@@ -292,20 +294,32 @@ export class Pairer {
     return undefined;
   }
 
+  /**
+   * The row of the reason text s[start, end). Looked up by a hash of its characters, so the hot
+   * path slices no string: the text is compared in place with the cached one.
+   */
   private reason(s: string, start: number, end: number): ReasonEntry {
     while (end > start && s.charCodeAt(end - 1) === 32) end--;
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ s.charCodeAt(i), 0x01000193);
+    hash = (hash ^ (end - start)) >>> 0;
+    const cached = this.reasonsByHash.get(hash);
+    if (cached !== undefined && cached.text.length === end - start && at(s, start, cached.text))
+      return cached.entry;
     const text = s.slice(start, end);
     let entry = this.reasonsByText.get(text);
-    if (entry) return entry;
-    const resolved = resolveReasonText(text);
-    if (resolved.isa && !this.isa) this.isa = resolved.isa;
-    entry = this.reasonsByIdentity.get(resolved.identity);
     if (!entry) {
-      entry = new ReasonEntry(this.reasons.length, resolved);
-      this.reasons.push(entry);
-      this.reasonsByIdentity.set(resolved.identity, entry);
+      const resolved = resolveReasonText(text);
+      if (resolved.isa && !this.isa) this.isa = resolved.isa;
+      entry = this.reasonsByIdentity.get(resolved.identity);
+      if (!entry) {
+        entry = new ReasonEntry(this.reasons.length, resolved);
+        this.reasons.push(entry);
+        this.reasonsByIdentity.set(resolved.identity, entry);
+      }
+      this.reasonsByText.set(ownString(text), entry);
     }
-    this.reasonsByText.set(ownString(text), entry);
+    if (cached === undefined) this.reasonsByHash.set(hash, { text: ownString(text), entry });
     return entry;
   }
 
@@ -368,13 +382,13 @@ export class Pairer {
 
   /** `mmio %s len %u gpa 0x%llx val 0x%llx`, %s one of unsatisfied-read, read, write. */
   private mmioEvent(s: string, f: number, end: number, thread: ThreadState, t: number): string | undefined {
-    if (!s.startsWith("mmio ", f)) return "kvm_mmio without its type";
+    if (!at(s, f, "mmio ")) return "kvm_mmio without its type";
     const typeStart = f + 5;
-    const type = s.startsWith("write", typeStart)
+    const type = at(s, typeStart, "write")
       ? MMIO_WRITE
-      : s.startsWith("read", typeStart)
+      : at(s, typeStart, "read")
         ? MMIO_READ
-        : s.startsWith("unsatisfied-read", typeStart)
+        : at(s, typeStart, "unsatisfied-read")
           ? 0
           : -1;
     if (type < 0) return "kvm_mmio with an unknown type";
@@ -397,8 +411,8 @@ export class Pairer {
 
   /** `pio_%s at 0x%x size %d count %d val 0x%x %s`. */
   private pioEvent(s: string, f: number, end: number, thread: ThreadState, t: number): string | undefined {
-    const write = s.startsWith("pio_write", f);
-    if (!write && !s.startsWith("pio_read", f)) return "kvm_pio without its direction";
+    const write = at(s, f, "pio_write");
+    if (!write && !at(s, f, "pio_read")) return "kvm_pio without its direction";
     const a = find(s, "at ", f, end);
     const port = a < 0 ? Number.NaN : readHexNumber(s, a + 3, end);
     if (Number.isNaN(port)) return "kvm_pio without a port";
@@ -556,16 +570,16 @@ function detailKey(s: string, kind: number, f: number, end: number): string | un
   switch (kind) {
     case EV_MSR: {
       // `msr_%s %x = 0x%llx%s`
-      const write = s.startsWith("msr_write", f);
-      if (!write && !s.startsWith("msr_read", f)) return undefined;
+      const write = at(s, f, "msr_write");
+      if (!write && !at(s, f, "msr_read")) return undefined;
       const p = skipSpaces(s, f + (write ? 9 : 8), end);
       const index = readHexNumber(s, p, end);
       if (Number.isNaN(index)) return undefined;
-      const gp = find(s, "(#GP)", p, end) >= 0 ? " (#GP)" : "";
+      const gp = s.charCodeAt(end - 1) === 41 /* ) */ && find(s, "(#GP)", p, end) >= 0 ? " (#GP)" : "";
       return `${write ? "msr_write" : "msr_read"} 0x${index.toString(16)}${gp}`;
     }
     case EV_PIO: {
-      const write = s.startsWith("pio_write", f);
+      const write = at(s, f, "pio_write");
       const a = find(s, "at ", f, end);
       const port = a < 0 ? Number.NaN : readHexNumber(s, a + 3, end);
       return Number.isNaN(port) ? undefined : `${write ? "pio_write" : "pio_read"} 0x${port.toString(16)}`;
@@ -590,7 +604,7 @@ function detailKey(s: string, kind: number, f: number, end: number): string | un
     }
     case EV_CPUID: {
       // `func %x idx %x rax …` (old: `func %x rax …`)
-      if (!s.startsWith("func ", f)) return undefined;
+      if (!at(s, f, "func ")) return undefined;
       const p = f + 5;
       const func = readHexNumber(s, p, end);
       return Number.isNaN(func) ? undefined : `cpuid 0x${func.toString(16)}`;
