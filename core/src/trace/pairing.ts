@@ -71,6 +71,8 @@ class ReasonEntry {
   readonly stats = new LatencyStats(true);
   readonly rips = new RipCounter(RIPS_PER_REASON);
   readonly details = new Map<string, DetailEntry>();
+  /** The same entries by a number per event kind (see detailNumber), so a repeat costs no string. */
+  readonly detailsByNumber: (Map<number, DetailEntry> | undefined)[] = [];
   detailsOverflow = 0;
   constructor(
     readonly index: number,
@@ -424,17 +426,31 @@ export class Pairer {
   }
 
   private detail(s: string, kind: number, f: number, end: number, thread: ThreadState): void {
-    const key = detailKey(s, kind, f, end);
-    if (key === undefined) return;
     const reason = thread.vReason!;
-    let entry = reason.details.get(key);
-    if (!entry) {
-      if (reason.details.size >= DETAIL_KEYS_PER_REASON) {
-        reason.detailsOverflow++;
-        return;
+    const number = detailNumber(s, kind, f, end);
+    let byNumber: Map<number, DetailEntry> | undefined;
+    let entry: DetailEntry | undefined;
+    if (!Number.isNaN(number)) {
+      byNumber = reason.detailsByNumber[kind];
+      if (!byNumber) {
+        byNumber = new Map();
+        reason.detailsByNumber[kind] = byNumber;
       }
-      entry = { key: ownString(key), count: 0, totalNs: 0 };
-      reason.details.set(entry.key, entry);
+      entry = byNumber.get(number);
+    }
+    if (!entry) {
+      const key = detailKey(s, kind, f, end);
+      if (key === undefined) return;
+      entry = reason.details.get(key);
+      if (!entry) {
+        if (reason.details.size >= DETAIL_KEYS_PER_REASON) {
+          reason.detailsOverflow++;
+          return;
+        }
+        entry = { key: ownString(key), count: 0, totalNs: 0 };
+        reason.details.set(entry.key, entry);
+      }
+      byNumber?.set(number, entry);
     }
     if (thread.pendingCount < thread.pending.length) thread.pending[thread.pendingCount] = entry;
     else thread.pending.push(entry);
@@ -563,6 +579,47 @@ function reasonFields(entry: ReasonEntry): RowIdentity {
   if (rips.length > 0) out.rips = rips;
   if (entry.rips.overflow > 0) out.ripsOverflow = entry.rips.overflow;
   return out;
+}
+
+/** A hex value below 2^51 (so ×4 stays exact), else NaN: larger ones are keyed by their text. */
+function smallHex(s: string, p: number, end: number): number {
+  const v = readHexNumber(s, p, end);
+  return scan.hi >= 0x80000 ? Number.NaN : v;
+}
+
+/**
+ * A number that identifies the detail within its event kind (MSR index and direction, port and
+ * direction, gpa and access type, CPUID function, fault address), NaN for kinds keyed by text.
+ */
+function detailNumber(s: string, kind: number, f: number, end: number): number {
+  switch (kind) {
+    case EV_MSR: {
+      const write = at(s, f, "msr_write");
+      if (!write && !at(s, f, "msr_read")) return Number.NaN;
+      // A faulting access (" (#GP)") is keyed apart.
+      const gp = s.charCodeAt(end - 1) === 41 ? 2 : 0;
+      return smallHex(s, skipSpaces(s, f + (write ? 9 : 8), end), end) * 4 + gp + (write ? 1 : 0);
+    }
+    case EV_PIO: {
+      const write = at(s, f, "pio_write");
+      return at(s, f + (write ? 9 : 8), " at ")
+        ? smallHex(s, f + (write ? 13 : 12), end) * 2 + (write ? 1 : 0)
+        : Number.NaN;
+    }
+    case EV_MMIO: {
+      const type = at(s, f + 5, "write") ? 2 : at(s, f + 5, "read") ? 1 : 0;
+      const g = find(s, "gpa ", f, end);
+      return g < 0 ? Number.NaN : smallHex(s, g + 4, end) * 4 + type;
+    }
+    case EV_CPUID:
+      return at(s, f, "func ") ? smallHex(s, f + 5, end) : Number.NaN;
+    case EV_PAGE_FAULT: {
+      const a = find(s, "address ", f, end);
+      return a < 0 ? Number.NaN : smallHex(s, a + 8, end);
+    }
+    default:
+      return Number.NaN;
+  }
 }
 
 /** The normalised key of a detail event (see DetailCount.key), or undefined if unreadable. */
