@@ -90,7 +90,8 @@ class AccessEntry {
 
 class VcpuState {
   readonly stats = new LatencyStats(true);
-  readonly byReason = new Map<number, LatencyStats>();
+  /** By reason entry index (an array: the lookup runs once per exit). */
+  readonly byReason: (LatencyStats | undefined)[] = [];
   readonly threads: number[] = [];
   // Timeline sample: every `stride`-th exit, halved (every other kept, stride doubled) when full.
   tlStart: Float64Array;
@@ -337,11 +338,12 @@ export class Pairer {
         thread.exits++;
         const vcpu = thread.vcpu!;
         vcpu.stats.add(ns);
-        let byReason = vcpu.byReason.get(reason.index);
+        let byReason = vcpu.byReason[reason.index];
         if (!byReason) {
           byReason = new LatencyStats(this.vcpuReasonHistograms < VCPU_REASON_HISTOGRAMS);
           if (byReason.histogram) this.vcpuReasonHistograms++;
-          vcpu.byReason.set(reason.index, byReason);
+          while (vcpu.byReason.length < reason.index) vcpu.byReason.push(undefined);
+          vcpu.byReason[reason.index] = byReason;
         }
         byReason.add(ns);
         vcpu.sample(thread.vStart, ns, reason.index);
@@ -515,7 +517,7 @@ export class Pairer {
       .sort((a, b) => a.id - b.id)
       .map((v) => {
         const entries = this.reasons.map((r) => ({
-          stats: v.byReason.get(r.index) ?? new LatencyStats(false),
+          stats: v.byReason[r.index] ?? new LatencyStats(false),
         }));
         const { rows } = this.rowsOf(entries, windowSec, (i) => {
           const {
