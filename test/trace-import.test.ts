@@ -378,6 +378,20 @@ describe("exit reasons, flags, unknown codes, bad lines, truncation", () => {
     assert.equal(r.truncated, false);
   });
 
+  test("details are bounded per reason; the overflow is counted, repeats included", () => {
+    const lines = [" q-1 [000] 1.000000: kvm_entry: vcpu 0, rip 0x0"];
+    for (let i = 0; i < 70 * 2; i++) {
+      const us = (10 + i * 3).toString().padStart(6, "0");
+      lines.push(` q-1 [000] 1.${us}: kvm_exit: vcpu 0 reason MSR_WRITE rip 0x10 info1 0x0 info2 0x0`);
+      lines.push(` q-1 [000] 1.${us}: kvm_msr: msr_write ${(0x800 + (i % 70)).toString(16)} = 0x1`);
+      lines.push(` q-1 [000] 1.${us}: kvm_entry: vcpu 0, rip 0x12`);
+    }
+    const row = rowOf(importTrace(lines.join("\n")), "MSR_WRITE");
+    assert.equal(row.details?.length, 64);
+    assert.ok(row.details!.every((d) => d.count === 2));
+    assert.equal(row.detailsOverflow, 12);
+  });
+
   test("reason text resolution", () => {
     assert.equal(resolveReasonText("UNKNOWN (131072)").code, 131072);
     assert.equal(resolveReasonText("PENDING_INTERRUPT").code, 7);

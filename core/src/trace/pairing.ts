@@ -67,6 +67,9 @@ export const VCPU_REASON_HISTOGRAMS = 512;
 
 interface DetailEntry extends DetailCount {}
 
+/** Marks a detail number seen after its reason's DETAIL_KEYS_PER_REASON bound was reached. */
+const OVERFLOWED: DetailEntry = { key: "", count: 0, totalNs: 0 };
+
 class ReasonEntry {
   readonly stats = new LatencyStats(true);
   readonly rips = new RipCounter(RIPS_PER_REASON);
@@ -439,6 +442,10 @@ export class Pairer {
         reason.detailsByNumber[kind] = byNumber;
       }
       entry = byNumber.get(number);
+      if (entry === OVERFLOWED) {
+        reason.detailsOverflow++;
+        return;
+      }
     }
     if (!entry) {
       const key = detailKey(s, kind, f, end);
@@ -447,6 +454,8 @@ export class Pairer {
       if (!entry) {
         if (reason.details.size >= DETAIL_KEYS_PER_REASON) {
           reason.detailsOverflow++;
+          // Remember it (up to a bound) so a repeat costs no string either.
+          if (byNumber && byNumber.size < 4 * DETAIL_KEYS_PER_REASON) byNumber.set(number, OVERFLOWED);
           return;
         }
         entry = { key: ownString(key), count: 0, totalNs: 0 };
