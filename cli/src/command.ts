@@ -13,6 +13,20 @@ export interface CliIO {
   /** Throws (with a Node-style `code` such as ENOENT when it can) if the file cannot be read. */
   readFile(path: string): string;
   writeFile(path: string, data: string): void;
+  /**
+   * Reads a file as UTF-8 text in chunks, for inputs too large to hold (`trapline trace`).
+   * Optional: without it commands fall back to readFile. Fails like readFile (synchronously
+   * when the file cannot be opened, else while iterating).
+   */
+  streamFile?(path: string): TextStream;
+  /** stderr is a terminal (progress lines are drawn only then). */
+  stderrIsTTY?: boolean;
+}
+
+/** A file being read: its size in bytes when known, and its text in chunks with their byte counts. */
+export interface TextStream {
+  size?: number;
+  chunks: AsyncIterable<{ text: string; bytes: number }>;
 }
 
 export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
@@ -48,19 +62,24 @@ export function readSource(io: CliIO, path: string): string {
   try {
     return io.readFile(path);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const reason =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : error instanceof Error
-              ? error.message.split("\n")[0]
-              : String(error);
-    throw new UsageError(`cannot read ${path}: ${reason}`);
+    throw cannotRead(path, error);
   }
+}
+
+/** The one-line UsageError for a file that could not be read. */
+export function cannotRead(path: string, error: unknown): UsageError {
+  const code = (error as { code?: unknown }).code;
+  const reason =
+    code === "ENOENT"
+      ? "no such file"
+      : code === "EISDIR"
+        ? "is a directory"
+        : code === "EACCES"
+          ? "permission denied"
+          : error instanceof Error
+            ? error.message.split("\n")[0]
+            : String(error);
+  return new UsageError(`cannot read ${path}: ${reason}`);
 }
 
 /**

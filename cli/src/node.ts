@@ -1,6 +1,7 @@
 /** Binds runCli to the real process: files through node:fs, exit status through process.exitCode. */
-import { readFileSync, writeFileSync } from "node:fs";
-import type { CliIO } from "./command";
+import { createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
+import type { CliIO, TextStream } from "./command";
 import { runCli } from "./run";
 
 export const nodeIO: CliIO = {
@@ -8,7 +9,25 @@ export const nodeIO: CliIO = {
   stderr: (text) => process.stderr.write(text),
   readFile: (path) => readFileSync(path, "utf8"),
   writeFile: (path, data) => writeFileSync(path, data),
+  streamFile: streamFile,
+  stderrIsTTY: process.stderr.isTTY === true,
 };
+
+/** 1 MiB chunks, decoded as UTF-8 across chunk boundaries. */
+function streamFile(path: string): TextStream {
+  const stat = statSync(path);
+  if (stat.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+  async function* chunks(): AsyncGenerator<{ text: string; bytes: number }> {
+    const decoder = new StringDecoder("utf8");
+    for await (const buffer of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      const bytes = (buffer as Buffer).length;
+      yield { text: decoder.write(buffer as Buffer), bytes };
+    }
+    const rest = decoder.end();
+    if (rest.length > 0) yield { text: rest, bytes: 0 };
+  }
+  return { size: stat.size, chunks: chunks() };
+}
 
 /** Entry point of bin/trapline.js. Sets the exit status once output is flushed. */
 export function runNode(argv: string[] = process.argv.slice(2)): void {

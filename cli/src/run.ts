@@ -12,11 +12,12 @@ import { type CliIO, type Command, EXIT_OK, EXIT_USAGE, UsageError } from "./com
 import { estimateCommand } from "./estimate";
 import { lspCommand } from "./lsp";
 import { simulateCommand } from "./simulate";
+import { traceCommand } from "./trace";
 
 export const VERSION: string = packageJson.version;
 
 /** The command table, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [checkCommand, estimateCommand, simulateCommand, lspCommand];
+export const COMMANDS: Command[] = [checkCommand, estimateCommand, simulateCommand, traceCommand, lspCommand];
 
 function commandByName(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -226,4 +226,11 @@ export type * from "./model/symbols";
 export * from "./sim";
 export { type TraceOptions, timelineToTrace } from "./sim/trace";
 export * from "./source";
+export * from "./trace";
 export * from "./vmx";
+export {
+  SVM_EXIT_REASONS,
+  type SvmExitReasonDef,
+  svmExitReasonByCode,
+  svmExitReasonByName,
+} from "./vmx/svmExitReasons";

@@ -1,0 +1,333 @@
+/**
+ * The streaming importer: push text with `feed(chunk)` as it is read, then `end()`. Memory is
+ * bounded whatever the input size: statistics are exact and fixed-size per key, the per-vCPU
+ * timeline is a bounded sample (pairing.ts VcpuState.sample), bad lines are counted and only the
+ * first MAX_BAD_LINES_SHOWN kept. Nothing throws on bad input; a line that does not parse is
+ * counted with its line number, and an input that ends mid-line gives what it holds.
+ *
+ * Lines starting with `#` are comments for every event format (ftrace's header, and the
+ * `# source: …` line Trapline's fixtures carry); for aggregate formats they are ignored too.
+ */
+import { DETECTION_LINES, detectFormat, isTraceCmdHeader } from "./detect";
+import { EV_OTHER, EVENT_NAMES, EventLine, parseEventLine } from "./events";
+import { ownString, Pairer, TIMELINE_CAPACITY } from "./pairing";
+import {
+  emptyTable,
+  KvmStatLogReader,
+  KvmStatReader,
+  type LineVerdict,
+  PerfReportReader,
+  type ReportTables,
+} from "./reports";
+import type { BadLine, TraceFormat, TraceImportOptions, TraceKind, TraceResult } from "./types";
+
+/** Bad lines kept with their text; the rest are only counted. */
+export const MAX_BAD_LINES_SHOWN = 10;
+/** Detection waits for this many characters (or DETECTION_LINES lines, or the end). */
+const DETECTION_CHARS = 256 * 1024;
+
+const EVENT_FORMATS = new Set<TraceFormat>(["trace-cmd", "ftrace", "perf-script"]);
+
+export function kindOfFormat(format: TraceFormat): TraceKind {
+  if (EVENT_FORMATS.has(format)) return "events";
+  return format === "perf-kvm-stat" ? "report" : "counters";
+}
+
+interface LineReader {
+  line(text: string): LineVerdict;
+  finish(): ReportTables;
+}
+
+export class TraceImporter {
+  private readonly options: TraceImportOptions;
+  private format: TraceFormat | undefined;
+  private detectedBy: TraceResult["detectedBy"] = "none";
+  private decided = false;
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private pendingNewlines = 0;
+  private carry = "";
+  private lineNo = 0;
+  private chars = 0;
+  private recognized = 0;
+  private ignored = 0;
+  private badLineCount = 0;
+  private readonly badLines: BadLine[] = [];
+  private lastLineBad = false;
+  private cancelled = false;
+  private finished: TraceResult | undefined;
+  private readonly progressEvery: number;
+  private nextProgress: number;
+  // events
+  private readonly ev = new EventLine();
+  private readonly pairer: Pairer;
+  private readonly kindCounts = new Float64Array(EVENT_NAMES.length);
+  private readonly otherCounts = new Map<string, number>();
+  private baseSec = Number.NaN;
+  private minT = Number.POSITIVE_INFINITY;
+  private maxT = Number.NEGATIVE_INFINITY;
+  // aggregate formats
+  private reader: LineReader | undefined;
+
+  constructor(options: TraceImportOptions = {}) {
+    this.options = options;
+    this.pairer = new Pairer(Math.max(0, Math.floor(options.timelineCapacity ?? TIMELINE_CAPACITY)));
+    this.progressEvery = Math.max(1, options.progressEveryLines ?? 65_536);
+    this.nextProgress = this.progressEvery;
+    if (options.format) this.choose(options.format, "override");
+  }
+
+  /** Stops the import: later chunks are ignored, `end()` returns what was read, marked cancelled. */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  /**
+   * The format once decided (after the first 200 lines or 256 KiB, or at the end): undefined
+   * while undecided, null when the text matched no format (a caller may stop reading then).
+   */
+  get detectedFormat(): TraceFormat | null | undefined {
+    if (!this.decided) return undefined;
+    return this.format ?? null;
+  }
+
+  /** Lines and characters consumed so far. */
+  get progress(): { lines: number; chars: number } {
+    return { lines: this.lineNo, chars: this.chars };
+  }
+
+  feed(chunk: string): void {
+    if (this.cancelled || this.finished || chunk.length === 0) return;
+    this.chars += chunk.length;
+    if (!this.decided) {
+      this.pending.push(chunk);
+      this.pendingChars += chunk.length;
+      for (
+        let i = chunk.indexOf("\n");
+        i >= 0 && this.pendingNewlines <= DETECTION_LINES;
+        i = chunk.indexOf("\n", i + 1)
+      )
+        this.pendingNewlines++;
+      if (this.pendingChars >= DETECTION_CHARS || this.pendingNewlines > DETECTION_LINES) this.decide();
+      return;
+    }
+    this.process(chunk);
+  }
+
+  end(): TraceResult {
+    if (this.finished) return this.finished;
+    if (!this.decided) this.decide();
+    if (!this.cancelled && this.carry.length > 0) {
+      const last = this.carry;
+      this.carry = "";
+      this.line(last, 0, last.length);
+    }
+    const truncated = this.lastLineBad && this.endedWithoutNewline;
+    this.finished = this.result(truncated);
+    return this.finished;
+  }
+
+  private endedWithoutNewline = false;
+
+  private choose(format: TraceFormat, by: TraceResult["detectedBy"]): void {
+    this.format = format;
+    this.detectedBy = by;
+    this.decided = true;
+    if (format === "perf-kvm-stat") this.reader = new PerfReportReader();
+    else if (format === "kvm-stat") this.reader = new KvmStatReader();
+    else if (format === "kvm-stat-log") this.reader = new KvmStatLogReader();
+  }
+
+  private decide(): void {
+    const text = this.pending.join("");
+    this.pending = [];
+    if (!this.decided) {
+      const format = detectFormat(text.split("\n", DETECTION_LINES * 4));
+      if (format) this.choose(format, "content");
+      else this.decided = true;
+    }
+    if (text.length > 0) this.process(text);
+  }
+
+  private process(chunk: string): void {
+    let start = 0;
+    if (this.carry.length > 0) {
+      const nl = chunk.indexOf("\n");
+      if (nl < 0) {
+        this.carry += chunk;
+        this.endedWithoutNewline = true;
+        return;
+      }
+      const line = this.carry + chunk.slice(0, nl);
+      this.carry = "";
+      this.line(line, 0, line.length);
+      start = nl + 1;
+    }
+    for (;;) {
+      if (this.cancelled) return;
+      const nl = chunk.indexOf("\n", start);
+      if (nl < 0) break;
+      this.line(chunk, start, nl);
+      start = nl + 1;
+    }
+    this.carry = start < chunk.length ? chunk.slice(start) : "";
+    this.endedWithoutNewline = this.carry.length > 0;
+  }
+
+  private line(s: string, start: number, end: number): void {
+    this.lineNo++;
+    if (this.lineNo >= this.nextProgress) {
+      this.nextProgress += this.progressEvery;
+      this.options.onProgress?.({ lines: this.lineNo, chars: this.chars });
+      if ((this.options.signal?.aborted ?? false) === true) this.cancelled = true;
+    }
+    if (end > start && s.charCodeAt(end - 1) === 13) end--;
+    let p = start;
+    while (p < end && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9)) p++;
+    if (p === end || s.charCodeAt(p) === 35 /* # */) {
+      this.ignored++;
+      this.lastLineBad = false;
+      return;
+    }
+    if (this.reader) {
+      const verdict = this.reader.line(s.slice(start, end));
+      if (verdict === "data") this.recognized++;
+      else if (verdict === "ignored") this.ignored++;
+      else {
+        this.bad(s, start, end, verdict);
+        return;
+      }
+      this.lastLineBad = false;
+      return;
+    }
+    if (this.format === undefined) {
+      this.bad(s, start, end, "unrecognized trace format");
+      return;
+    }
+    const ev = this.ev;
+    if (!parseEventLine(s, start, end, ev)) {
+      if (isTraceCmdHeader(s.slice(start, end))) {
+        this.ignored++;
+        this.lastLineBad = false;
+        return;
+      }
+      this.bad(s, start, end, "not a trace event line");
+      return;
+    }
+    this.recognized++;
+    this.lastLineBad = false;
+    if (Number.isNaN(this.baseSec)) this.baseSec = ev.sec;
+    const t = (ev.sec - this.baseSec) * 1e9 + ev.fracNs;
+    if (t < this.minT) this.minT = t;
+    if (t > this.maxT) this.maxT = t;
+    const kind = ev.kind;
+    if (kind === EV_OTHER) {
+      const name = s.slice(ev.nameStart, ev.nameEnd);
+      this.otherCounts.set(name, (this.otherCounts.get(name) ?? 0) + 1);
+      return;
+    }
+    this.kindCounts[kind]!++;
+    const problem = this.pairer.handle(s, ev, t);
+    if (problem !== undefined) {
+      this.recognized--;
+      this.bad(s, start, end, problem);
+    }
+  }
+
+  private bad(s: string, start: number, end: number, reason: string): void {
+    this.badLineCount++;
+    this.lastLineBad = true;
+    if (this.badLines.length < MAX_BAD_LINES_SHOWN) {
+      this.badLines.push({
+        line: this.lineNo,
+        text: ownString(s.slice(start, Math.min(end, start + 200))),
+        reason,
+      });
+    }
+  }
+
+  private result(truncated: boolean): TraceResult {
+    const format = this.format;
+    const kind = format ? kindOfFormat(format) : undefined;
+    const base: Omit<TraceResult, "exits" | "mmio" | "ioport"> = {
+      format,
+      kind,
+      detectedBy: this.detectedBy,
+      lines: this.lineNo,
+      recognized: this.recognized,
+      ignored: this.ignored,
+      badLineCount: this.badLineCount,
+      badLines: this.badLines,
+      truncated,
+      cancelled: this.cancelled,
+      vcpus: [],
+      threads: [],
+      eventCounts: {},
+      pairing: { unpairedEntries: 0, endBeforeBegin: 0, ignoredBeforeFirstEntry: 0 },
+      counters: [],
+    };
+    if (this.reader) {
+      const tables = this.reader.finish();
+      const out: TraceResult = { ...base, exits: tables.exits, mmio: tables.mmio, ioport: tables.ioport };
+      out.counters = tables.counters;
+      if (tables.isa) out.isa = tables.isa;
+      if (tables.windowSec !== undefined) {
+        const startSec = tables.windowStartSec ?? 0;
+        out.window = { startSec, endSec: startSec + tables.windowSec, durationSec: tables.windowSec };
+      }
+      if (tables.lostEvents !== undefined) out.lostEvents = tables.lostEvents;
+      if (tables.report) out.report = tables.report;
+      return out;
+    }
+    if (kind !== "events") {
+      return { ...base, exits: emptyTable("vmexit"), mmio: emptyTable("mmio"), ioport: emptyTable("ioport") };
+    }
+    let windowSec: number | undefined;
+    const out: TraceResult = {
+      ...base,
+      exits: emptyTable("vmexit"),
+      mmio: emptyTable("mmio"),
+      ioport: emptyTable("ioport"),
+    };
+    if (this.maxT >= this.minT) {
+      windowSec = (this.maxT - this.minT) / 1e9;
+      const startSec = this.baseSec + this.minT / 1e9;
+      out.window = { startSec, endSec: this.baseSec + this.maxT / 1e9, durationSec: windowSec };
+    }
+    const { table, rowOfReason } = this.pairer.exitTable(windowSec);
+    out.exits = table;
+    out.mmio = this.pairer.accessTable("mmio", windowSec);
+    out.ioport = this.pairer.accessTable("ioport", windowSec);
+    // Timeline sample times are relative to the window start.
+    out.vcpus = this.pairer.vcpuSummaries(windowSec, rowOfReason);
+    if (Number.isFinite(this.minT) && this.minT !== 0) {
+      for (const v of out.vcpus)
+        if (v.timeline)
+          for (let i = 0; i < v.timeline.startNs.length; i++) v.timeline.startNs[i]! -= this.minT;
+    }
+    out.threads = this.pairer.threadSummaries();
+    if (this.pairer.isa) out.isa = this.pairer.isa;
+    const counts: Record<string, number> = {};
+    for (let k = 1; k < EVENT_NAMES.length; k++)
+      if (this.kindCounts[k]! > 0) counts[EVENT_NAMES[k]!] = this.kindCounts[k]!;
+    for (const [name, count] of [...this.otherCounts].sort((a, b) => b[1] - a[1])) counts[name] = count;
+    out.eventCounts = counts;
+    out.pairing = {
+      unpairedEntries: this.pairer.unpairedEntries,
+      endBeforeBegin: this.pairer.endBeforeBegin,
+      ignoredBeforeFirstEntry: this.pairer.ignoredBeforeFirstEntry,
+    };
+    return out;
+  }
+}
+
+/** Imports a whole text at once (the same code path as feeding it in chunks). */
+export function importTrace(text: string, options: TraceImportOptions = {}): TraceResult {
+  const importer = new TraceImporter(options);
+  importer.feed(text);
+  return importer.end();
+}

@@ -1,0 +1,16 @@
+/**
+ * Importing real KVM traces (docs/traces.md): perf kvm stat report/live, trace-cmd report,
+ * ftrace, perf script, kvm_stat. `TraceImporter` streams (`feed`/`end`); `importTrace` takes a
+ * whole text. Editor-free: the caller reads the file.
+ */
+export { DETECTION_LINES, detectFormat } from "./detect";
+export { importTrace, kindOfFormat, MAX_BAD_LINES_SHOWN, TraceImporter } from "./importer";
+export {
+  DETAIL_KEYS_PER_REASON,
+  RIPS_LISTED,
+  RIPS_PER_REASON,
+  TIMELINE_CAPACITY,
+  VCPU_REASON_HISTOGRAMS,
+} from "./pairing";
+export { type ResolvedReason, resolveReasonText } from "./reasons";
+export * from "./types";
