@@ -63,7 +63,7 @@ describe("trapline trace", () => {
     assert.equal(r.stderr, "");
     assert.match(r.stdout, /^trace t\.txt: trace-cmd \(detected, VMX reasons\), 24 lines$/m);
     assert.match(r.stdout, /window 1000\.000000 … 1000\.000102 s/);
-    assert.match(r.stdout, /^ {2}MSR_WRITE \(32\) +2 +19\.6k\/s +25\.0% +5\.00 /m);
+    assert.match(r.stdout, /^ {2}MSR_WRITE \(32\) +2 +19\.61k\/s +25% +5\.00 /m);
     assert.match(r.stdout, /^ {2}vCPU 1 +5002 +2 /m);
     assert.match(r.stdout, /0xfebf0000:W/);
   });
