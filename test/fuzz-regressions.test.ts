@@ -1,0 +1,73 @@
+/**
+ * Inputs that crashed, hung or gave figures that are not numbers, each kept as a regression test
+ * in its smallest form: those listed in issue 15 and the counterexamples the fuzz harness
+ * (test/fuzz.test.ts, scripts/fuzz.ts) shrank to.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { analyze, handlerCost, lower, parse } from "../core/src/index";
+
+/** `fn f0 { call f1 call f1 } … fn f{n-1} { call fn call fn }  fn fn { work 1 }`. */
+function diamond(levels: number): string {
+  let text = "";
+  for (let i = 0; i < levels; i++) text += `fn f${i} { call f${i + 1} call f${i + 1} }\n`;
+  return `${text}fn f${levels} { work 1 }\n`;
+}
+
+const HALTING = `vmcs kvm { proc hlt_exiting }
+handler HLT { call f0 halt }
+guest g on kvm { path p rate 1k/s { compute 1us } }
+`;
+
+describe("fn call graphs cost linear time in their size", () => {
+  it("a diamond of 24 levels (2^24 expanded calls) is costed once per fn", () => {
+    const analysis = analyze(diamond(24) + HALTING);
+    assert.deepEqual(
+      analysis.diagnostics.filter((d) => d.severity === "error"),
+      [],
+    );
+    const costs = analysis.program.target.costs;
+    const cost = handlerCost(analysis.program, 12);
+    // 2^24 executions of `work 1`, then the halt's wake-up: the memo must not change the sum.
+    assert.equal(cost.total, costs.round_trip.cycles + 2 ** 24 + costs.halt_wake.cycles);
+    const estimate = analysis.estimates.get("g")!;
+    assert.ok(Number.isFinite(estimate.hostCpu) && estimate.hostCpu >= 0);
+  });
+
+  it("a chain of 5,000 fns (each calling the next) does not overflow the stack", () => {
+    let text = "";
+    for (let i = 0; i < 5_000; i++) text += `fn f${i} { call f${i + 1} work 1 }\n`;
+    text += `fn f5000 { work 1 }\n${HALTING}`;
+    const analysis = analyze(text);
+    assert.deepEqual(
+      analysis.diagnostics.filter((d) => d.code === "TL999"),
+      [],
+    );
+    const costs = analysis.program.target.costs;
+    assert.equal(
+      handlerCost(analysis.program, 12).total,
+      costs.round_trip.cycles + 5_001 + costs.halt_wake.cycles,
+    );
+  });
+
+  it("a cyclic graph (TL110) is costed once per fn, a call back into the chain counting 0", () => {
+    // f0 → f1 → f0 and f1 → f1, below a diamond, so an exponential walk would not end.
+    const text = `${diamond(22).replace("fn f22 { work 1 }", "fn f22 { call fa work 1 }")}
+fn fa { call fb work 10 }
+fn fb { call fa call fb work 100 }
+${HALTING}`;
+    const { program, diagnostics } = lower(parse(text));
+    assert.ok(diagnostics.some((d) => d.code === "TL110"));
+    const costs = program.target.costs;
+    // fa = 10 + fb, fb = 100 (its calls of fa and of itself are cycles): f22 = 1 + 110.
+    assert.equal(
+      handlerCost(program, 12).total,
+      costs.round_trip.cycles + 2 ** 22 * 111 + costs.halt_wake.cycles,
+    );
+    const analysis = analyze(text);
+    assert.deepEqual(
+      analysis.diagnostics.filter((d) => d.code === "TL999"),
+      [],
+    );
+  });
+});
