@@ -71,3 +71,23 @@ ${HALTING}`;
     );
   });
 });
+
+describe("estimate figures are finite and non-negative, or a located diagnostic says why", () => {
+  it("a period shorter than 1 ns (`every 0.<300 zeros>1ns`) is TL206 at the literal, as a rate above 1G/s is", () => {
+    const tiny = `0.${"0".repeat(300)}1ns`;
+    const text = `vmcs kvm { proc hlt_exiting }
+guest g on kvm { path p every ${tiny} { compute 1 }
+  timer periodic 0.5ns { compute 1 }
+  path ok every 1ns { compute 1 } }
+`;
+    const analysis = analyze(text);
+    const tl206 = analysis.diagnostics.filter((d) => d.code === "TL206");
+    assert.deepEqual(
+      tl206.map((d) => text.slice(d.span.start, d.span.end)),
+      [tiny, "0.5ns"],
+    );
+    const estimate = analysis.estimates.get("g")!;
+    for (const figure of [estimate.exitsPerSecond, estimate.overhead, estimate.hostCpu])
+      assert.ok(Number.isFinite(figure) && figure >= 0, String(figure));
+  });
+});

@@ -419,6 +419,18 @@ export class Lowerer {
     return undefined;
   }
 
+  /** The period of a periodic source: a time whose rate (1 / period) TL206 bounds as rates are. */
+  private period(item: Item | undefined, after: string, at: Span): number | undefined {
+    const seconds = this.seconds(item, after, at);
+    if (seconds === undefined || seconds >= 1 / MAX_RATE) return seconds;
+    this.error(
+      "TL206",
+      `period \`${itemText(item!)}\` is shorter than 1ns: above 1G/s per vCPU, not a plausible workload`,
+      item!,
+    );
+    return undefined;
+  }
+
   /** Events per second from a rate (`100k/s`) or a frequency (`250Hz`). */
   private rate(item: Item | undefined, after: string, at: Span): number | undefined {
     if (item === undefined) {
@@ -1665,7 +1677,7 @@ export class Lowerer {
           const rate = this.rate(value, "rate", how);
           if (rate !== undefined) arrival = { kind: "poisson", ratePerSec: rate };
         } else if (how?.kind === "Ident" && how.name === "every") {
-          const period = this.seconds(value, "every", how);
+          const period = this.period(value, "every", how);
           if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
         } else if (how === undefined) {
           this.error("TL201", `expected \`rate R\` or \`every T\` after \`path ${name.name}\``, name);
@@ -1712,7 +1724,7 @@ export class Lowerer {
         if (mode?.kind === "Ident" && mode.name === "tickless") arrival = { kind: "tickless" };
         else if (mode?.kind === "Ident" && mode.name === "periodic") {
           if (value?.kind === "Quantity" && this.dimensionOf(value) === "time") {
-            const period = this.seconds(value, "periodic", mode);
+            const period = this.period(value, "periodic", mode);
             if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
           } else {
             const hz = this.rate(value, "periodic", mode);
