@@ -4,7 +4,14 @@
  * (test/fuzz.test.ts, scripts/fuzz.ts) shrank to.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { type CliIO, MAX_SOURCE_BYTES } from "../cli/src/command";
+import { runCli } from "../cli/src/main";
+import { nodeIO } from "../cli/src/node";
 import { analyze, handlerCost, lower, parse } from "../core/src/index";
 
 /** `fn f0 { call f1 call f1 } … fn f{n-1} { call fn call fn }  fn fn { work 1 }`. */
@@ -89,5 +96,56 @@ guest g on kvm { path p every ${tiny} { compute 1 }
     const estimate = analysis.estimates.get("g")!;
     for (const figure of [estimate.exitsPerSecond, estimate.overhead, estimate.hostCpu])
       assert.ok(Number.isFinite(figure) && figure >= 0, String(figure));
+  });
+});
+
+describe("the CLI reads only regular files of a bounded size", () => {
+  /** `trapline check PATH` with the real file system, output captured. */
+  async function check(path: string): Promise<{ status: number; stdout: string; stderr: string }> {
+    let stdout = "";
+    let stderr = "";
+    const io: CliIO = {
+      ...nodeIO,
+      stdout: (text) => {
+        stdout += text;
+      },
+      stderr: (text) => {
+        stderr += text;
+      },
+    };
+    const status = await runCli(["check", path], io);
+    return { status, stdout, stderr };
+  }
+
+  function assertRefused(result: { status: number; stdout: string; stderr: string }, reason: RegExp): void {
+    assert.equal(result.status, 2);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
+    assert.match(result.stderr, reason);
+  }
+
+  it("/dev/zero and /dev/urandom (devices that never end) are refused before a byte is read", async () => {
+    assertRefused(await check("/dev/zero"), /cannot read \/dev\/zero: not a regular file/);
+    assertRefused(await check("/dev/urandom"), /cannot read \/dev\/urandom: not a regular file/);
+  });
+
+  it("a FIFO without a writer is refused, not waited on; a directory and a file past the limit too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trapline-cli-"));
+    try {
+      const fifo = join(dir, "pipe.vmcs");
+      execFileSync("mkfifo", [fifo]);
+      assertRefused(await check(fifo), /not a regular file/);
+      assertRefused(await check(dir), /is a directory/);
+      const big = join(dir, "big.vmcs");
+      writeFileSync(big, "");
+      truncateSync(big, MAX_SOURCE_BYTES + 1); // sparse: no 64 MiB written
+      assertRefused(await check(big), /larger than the 64 MiB limit/);
+      const fits = join(dir, "ok.vmcs");
+      writeFileSync(fits, "vmcs kvm { proc hlt_exiting }\n");
+      const ok = await check(fits);
+      assert.equal(ok.status, 0, ok.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,12 +1,30 @@
 /** Binds runCli to the real process: files through node:fs, exit status through process.exitCode. */
-import { readFileSync, writeFileSync } from "node:fs";
-import type { CliIO } from "./command";
+import { closeSync, constants, fstatSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { type CliIO, MAX_SOURCE_BYTES } from "./command";
 import { runCli } from "./main";
+
+/**
+ * Reads a regular file of at most `limit` bytes. What is not a regular file is refused before a
+ * byte is read: `/dev/zero` and `/dev/urandom` never end, and a FIFO without a writer would
+ * block (it is opened with O_NONBLOCK, so the open returns and fstat says what it is).
+ */
+export function readRegularFile(path: string, limit: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    if (!stat.isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTREGULAR" });
+    if (stat.size > limit) throw Object.assign(new Error("too large"), { code: "EFBIG", size: stat.size });
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export const nodeIO: CliIO = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  readFile: (path) => readFileSync(path, "utf8"),
+  readFile: (path) => readRegularFile(path, MAX_SOURCE_BYTES),
   writeFile: (path, data) => writeFileSync(path, data),
 };
 
