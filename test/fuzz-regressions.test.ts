@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { type CliIO, MAX_SOURCE_BYTES } from "../cli/src/command";
 import { runCli } from "../cli/src/main";
 import { nodeIO } from "../cli/src/node";
-import { analyze, handlerCost, lower, parse } from "../core/src/index";
+import { analyze, applyEdits, handlerCost, lower, parse } from "../core/src/index";
 
 /** `fn f0 { call f1 call f1 } … fn f{n-1} { call fn call fn }  fn fn { work 1 }`. */
 function diamond(levels: number): string {
@@ -146,6 +146,30 @@ describe("the CLI reads only regular files of a bounded size", () => {
       assert.equal(ok.status, 0, ok.stderr);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("quick fixes on a file with a syntax error produce text that parses no worse", () => {
+  it("a statement added to an unclosed vmcs block goes on its own line, not inside its last token", () => {
+    // Shrunk from a mutated examples/hypercall-unbatched.vmcs: the vmcs block's `}` deleted.
+    const text = `vmcs kvm {
+  pin   external_interrupt_exiting nmi_exiting virtual_nmis
+  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest
+  exit  host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
+  entry ia32e_mode_guest load_debug_controls
+
+handler VMCALL { work 250 }
+guest g on kvm { path p rate 1k/s { vmcall } }
+`;
+    const parseErrors = (t: string) => parse(t).diagnostics.filter((d) => d.severity === "error").length;
+    const analysis = analyze(text);
+    const fixes = analysis.diagnostics.flatMap((d) => d.fixes ?? []);
+    assert.ok(fixes.some((f) => f.title === "Set field VIRTUAL_PROCESSOR_ID = 1"));
+    for (const fix of fixes) {
+      const fixed = applyEdits(text, fix.edits);
+      assert.ok(parseErrors(fixed) <= parseErrors(text), `${fix.title}:\n${fixed}`);
     }
   });
 });

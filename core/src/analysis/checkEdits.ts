@@ -81,6 +81,12 @@ function newLinesEdit(vmcs: VmcsIR, lines: string[], text: string | undefined): 
   for (const setting of vmcs.settings) {
     if (!lastSetting || setting.span.end > lastSetting.span.end) lastSetting = setting;
   }
+  // An unclosed block (TL012) ends at its last token: new lines go after it, on lines of their own.
+  if (text !== undefined && text[closeBrace] !== "}")
+    return {
+      span: { start: vmcs.span.end, end: vmcs.span.end },
+      newText: lines.map((l) => `\n  ${l}`).join(""),
+    };
   if (text !== undefined) {
     const anchor = lastSetting ? lastSetting.span.end : text.indexOf("{", vmcs.nameSpan.end);
     if (anchor >= 0) {

@@ -1246,7 +1246,7 @@ function checkFields(view: VmcsView, out: Diagnostic[]): void {
 function addStatementEdits(view: VmcsView, statement: string): CodeFix["edits"] {
   const vmcs = view.vmcs;
   const text = view.text;
-  const closeBrace = vmcs.span.end - 1;
+  const closeBrace = text?.[vmcs.span.end - 1] === "}" ? vmcs.span.end - 1 : vmcs.span.end;
   if (text !== undefined) {
     // After the last non-blank line before the closing brace, indented like the first statement.
     let end = closeBrace;
@@ -1260,8 +1260,11 @@ function addStatementEdits(view: VmcsView, statement: string): CodeFix["edits"] 
       while (text[e] === " " || text[e] === "\t") e++;
       if (e < first) indent = text.slice(s, e);
     }
+    // An unclosed block (TL012) ends at its last token: the statement goes on a line of its own.
     const closeLineIsOwn =
-      text.lastIndexOf("\n", closeBrace) > end || text.lastIndexOf("\r", closeBrace) > end;
+      text[closeBrace] !== "}" ||
+      text.lastIndexOf("\n", closeBrace) > end ||
+      text.lastIndexOf("\r", closeBrace) > end;
     if (closeLineIsOwn && text[end - 1] !== "{")
       return [{ span: { start: end, end }, newText: `\n${indent}${statement}` }];
     return [{ span: { start: closeBrace, end: closeBrace }, newText: `${statement} ` }];
