@@ -173,3 +173,18 @@ guest g on kvm { path p rate 1k/s { vmcall } }
     }
   });
 });
+
+describe("did-you-mean fixes on a word glued to bad characters", () => {
+  it("`sim<U+F0000>ulate` keeps the hint but offers no fix (the fix left the line to fail anew)", () => {
+    // Shrunk from a mutated examples/pause-loop-exiting.vmcs (random bytes in `simulate`).
+    const text = "vmcs kvm { proc hlt_exiting }\nsim\u{f05c5}ulate g for 1ms\n";
+    const d = parse(text).diagnostics.find((x) => x.code === "TL010")!;
+    assert.match(d.message, /did you mean `simulate`\?/);
+    assert.equal(d.fixes, undefined);
+    // A whole misspelled word still gets its fix.
+    const whole = parse("vmcs kvm { proc hlt_exiting }\nsimulat g for 1ms\n").diagnostics.find(
+      (x) => x.code === "TL010",
+    )!;
+    assert.equal(whole.fixes?.[0]?.edits[0]?.newText, "simulate");
+  });
+});
