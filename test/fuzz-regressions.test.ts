@@ -188,3 +188,20 @@ describe("did-you-mean fixes on a word glued to bad characters", () => {
     assert.equal(whole.fixes?.[0]?.edits[0]?.newText, "simulate");
   });
 });
+
+describe("a unit fix on a hex literal", () => {
+  it("`rate 0x10` is fixed to `16/s` (hex literals take no unit: `0x10/s` did not parse)", () => {
+    // Shrunk from mutated examples (a number replaced by a hex one after `rate`).
+    const text = "vmcs kvm { proc hlt_exiting }\nguest g on kvm { path p rate 0x10 { compute 1 } }\n";
+    const analysis = analyze(text);
+    assert.deepEqual(parse(text).diagnostics, []);
+    const fix = analysis.diagnostics.find((d) => d.code === "TL202")!.fixes![0]!;
+    assert.equal(fix.title, "Write `16/s`");
+    const fixed = applyEdits(text, fix.edits);
+    assert.deepEqual(parse(fixed).diagnostics, []);
+    assert.ok(!analyze(fixed).diagnostics.some((d) => d.code === "TL202"));
+    // A decimal number keeps its spelling.
+    const decimal = analyze(text.replace("0x10", "1_000")).diagnostics.find((d) => d.code === "TL202")!;
+    assert.equal(decimal.fixes![0]!.title, "Write `1_000/s`");
+  });
+});

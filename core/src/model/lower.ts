@@ -457,9 +457,12 @@ export class Lowerer {
         return perSecond;
       }
     }
+    // Hex literals take no unit (`0x10/s` does not lex): the fix writes such a number in decimal.
+    const perSecond =
+      item.kind === "Number" ? `${/^0x/i.test(item.text) ? String(item.value) : item.text}/s` : "";
     const fix: CodeFix[] =
       item.kind === "Number"
-        ? [{ title: `Write \`${item.text}/s\``, edits: [{ span: item, newText: `${item.text}/s` }] }]
+        ? [{ title: `Write \`${perSecond}\``, edits: [{ span: item, newText: perSecond }] }]
         : [];
     this.error(
       "TL202",
