@@ -31,6 +31,7 @@ import {
 } from "../../core/src/index";
 import {
   GUEST_OP_STATEMENTS,
+  GUEST_SIMPLE_OPS,
   GUEST_STATEMENTS,
   HANDLER_STATEMENTS,
   VMCS_STATEMENTS,
@@ -261,7 +262,7 @@ const fnDecl = fc
 function guestOps(depth: number, repeatCounts: fc.Arbitrary<string>): fc.Arbitrary<string> {
   const leaf: fc.Arbitrary<string> = fc.oneof(
     noisyItem(cost).map((c) => `compute ${c}`),
-    pick(GUEST_OP_STATEMENTS_SIMPLE),
+    pick(GUEST_SIMPLE_OPS),
     fc.tuple(pick(["rdmsr", "wrmsr"]), msr).map(([k, m]) => `${k} ${m}`),
     fc.tuple(pick(["in", "out"]), numberText).map(([k, p]) => `${k} ${p}`),
     fc.tuple(pick(["read", "write"]), numberText).map(([k, a]) => `mmio ${k} ${a}`),
@@ -300,23 +301,6 @@ function guestOps(depth: number, repeatCounts: fc.Arbitrary<string>): fc.Arbitra
     },
   );
 }
-
-const GUEST_OP_STATEMENTS_SIMPLE = [
-  "cpuid",
-  "hlt",
-  "rdtsc",
-  "rdtscp",
-  "rdpmc",
-  "rdrand",
-  "rdseed",
-  "invlpg",
-  "invpcid",
-  "wbinvd",
-  "xsetbv",
-  "vmcall",
-  "eoi",
-  "send_ipi",
-];
 
 const smallRepeat = fc.integer({ min: 0, max: 64 }).map(String);
 
