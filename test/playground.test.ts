@@ -742,7 +742,8 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
     // Anything the rendered HTML could have started (an image's onerror, a script) runs by the
     // next frames: wait for two animation frames instead of a fixed time.
     await page.evaluate(
-      () => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))),
+      () =>
+        new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))),
     );
     assert.equal(result.dangerous, 0, result.html);
     assert.equal(result.javascriptLinks, 0, result.html);
