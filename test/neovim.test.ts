@@ -16,6 +16,9 @@ const nvim = spawnSync("nvim", ["--version"], { encoding: "utf8" });
 const available = nvim.status === 0;
 const missing = "nvim is not installed (run scripts/install-system-deps.sh, which installs Debian's neovim)";
 
+/** The whole headless Neovim session (start, attach the server, the requests): generous, for a loaded machine. */
+const NVIM_RUN_MS = 180_000;
+
 test("Neovim gets pushed diagnostics, a hover and a completion on the text just edited", {
   skip: !available && process.env.CI !== "true" ? missing : false,
 }, () => {
@@ -51,7 +54,7 @@ test("Neovim gets pushed diagnostics, a hover and a completion on the text just 
       {
         cwd: REPO_ROOT,
         encoding: "utf8",
-        timeout: 60_000,
+        timeout: NVIM_RUN_MS,
         env: {
           ...process.env,
           TRAPLINE_NVIM_OUT: out,

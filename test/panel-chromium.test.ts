@@ -21,6 +21,9 @@ import { missingTool } from "./support/skip";
 const EXAMPLE = "examples/kvm-default.vmcs";
 const TEXT = readFileSync(join(REPO_ROOT, EXAMPLE), "utf8");
 
+/** A simulation run in the panel's worker and drawn: generous, for a loaded 2-core machine. */
+const RUN_DRAWN_MS = 180_000;
+
 describe("timeline panel in Chromium", () => {
   let page: PanelPage | undefined;
   let browser: LaunchedBrowser | undefined;
@@ -48,7 +51,7 @@ describe("timeline panel in Chromium", () => {
       ([text, fileName]) => window.traplinePanel!.receive({ type: "simulate", request: { text, fileName } }),
       [TEXT, "kvm-default.vmcs"],
     );
-    await p.waitForSelector(".panel[data-exits]", { timeout: 60_000 }).catch(async (error: Error) => {
+    await p.waitForSelector(".panel[data-exits]", { timeout: RUN_DRAWN_MS }).catch(async (error: Error) => {
       const status = await p.locator(".status").textContent();
       throw new Error(`${error.message}\nstatus: ${status}\n${browser!.consoleLog.join("\n")}`);
     });

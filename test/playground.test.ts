@@ -56,6 +56,20 @@ const PML_EXAMPLE = readFileSync(join(REPO_ROOT, "examples", "pml-vs-write-prote
 /** The PML example without its `target broadwell` line: the page's default target applies. */
 const PML_WITHOUT_TARGET = PML_EXAMPLE.replace(/^target .*\n/m, "");
 
+/**
+ * How long a test waits for each kind of condition (each wait returns once its condition
+ * holds): generous, for loaded 2-core machines where the server worker, the simulation worker
+ * and Chromium's renderer share two cores. No test sleeps for a fixed time.
+ */
+const WAIT = {
+  /** The server's analysis of the current version, its markers on screen. */
+  analysis: 60_000,
+  /** An element a key press, click or hover shows (quick fix, hover, completion, lens). */
+  ui: 60_000,
+  /** A simulation run and drawn in the panel. */
+  run: 180_000,
+} as const;
+
 /** Waits until the server has analysed the model's current version and its markers are on screen. */
 async function waitForAnalysis(page: Page): Promise<void> {
   await page.waitForFunction(
@@ -66,7 +80,7 @@ async function waitForAnalysis(page: Page): Promise<void> {
       return pg.fileStatus()?.version === version && pg.diagnosticsVersion() >= version;
     },
     undefined,
-    { timeout: 20_000 },
+    { timeout: WAIT.analysis },
   );
 }
 
@@ -109,7 +123,7 @@ async function pointAt(page: Page, lineNumber: number, column: number): Promise<
   return point;
 }
 
-describe("browser playground", { timeout: 240_000 }, () => {
+describe("browser playground", { timeout: 30 * 60_000 }, () => {
   let browser: LaunchedBrowser | undefined;
   let server: { close(callback: () => void): void } | undefined;
   let url = "";
@@ -254,7 +268,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
       const fix = page.locator('.action-widget [role="option"]', {
         hasText: "Add acknowledge_interrupt_on_exit (exit)",
       });
-      await fix.first().waitFor({ timeout: 10_000 });
+      await fix.first().waitFor({ timeout: WAIT.ui });
       await fix.first().click();
       await page.waitForFunction(() =>
         window.traplinePlayground!.model.getValue().includes("acknowledge_interrupt_on_exit"),
@@ -288,7 +302,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
     const point = await pointAt(page, where.line, where.column + 1);
     await page.mouse.move(point.x, point.y);
     const hover = page.locator(".monaco-hover-content", { hasText: "cycles" });
-    await hover.first().waitFor({ state: "visible", timeout: 10_000 });
+    await hover.first().waitFor({ state: "visible", timeout: WAIT.ui });
     const text = (await hover.first().textContent()) ?? "";
     assert.match(text, /EPT_MISCONFIG/, text);
     assert.match(text, /[\d,]+ cycles/, text);
@@ -314,7 +328,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
       window.traplinePlayground!.editor.trigger("test", "editor.action.triggerSuggest", {}),
     );
     const item = page.locator(".suggest-widget .monaco-list-row", { hasText: "enable_pml" });
-    await item.first().waitFor({ state: "visible", timeout: 10_000 });
+    await item.first().waitFor({ state: "visible", timeout: WAIT.ui });
     await page.keyboard.press("Escape");
     // Leave the example as it was for the next test.
     await page.evaluate((lineNumber) => {
@@ -403,7 +417,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
     await page.selectOption("#example-picker", "kvm-default.vmcs");
     await waitForAnalysis(page);
     await page.click("#run-simulation");
-    await page.waitForSelector('#run-status[data-status="done"]', { timeout: 60_000 });
+    await page.waitForSelector('#run-status[data-status="done"]', { timeout: WAIT.run });
     assert.match((await page.textContent("#run-status")) ?? "", /Simulated: [\d,]+ exits/);
 
     const frame: Frame | null = page.frame({ url: /timeline\/index\.html$/ });
@@ -543,7 +557,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
                 !String(typeof m.code === "string" ? m.code : m.code.value).startsWith("VMX-CAP"),
             ),
         undefined,
-        { timeout: 20_000 },
+        { timeout: WAIT.analysis },
       );
       await waitForAnalysis(page);
       assert.deepEqual(
@@ -671,7 +685,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
         editor.revealLineInCenter(match.range.startLineNumber);
       });
       const lens = page.locator(".codelens-decoration a", { hasText: /^overhead/ }).locator("visible=true");
-      await lens.last().waitFor({ timeout: 10_000 });
+      await lens.last().waitFor({ timeout: WAIT.ui });
       await lens.last().click();
       await page.waitForFunction(() =>
         /Estimate report: guest migrating_pml/.test(
@@ -725,7 +739,12 @@ describe("browser playground", { timeout: 240_000 }, () => {
       target.remove();
       return summary;
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Anything the rendered HTML could have started (an image's onerror, a script) runs by the
+    // next frames: wait for two animation frames instead of a fixed time.
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))),
+    );
     assert.equal(result.dangerous, 0, result.html);
     assert.equal(result.javascriptLinks, 0, result.html);
     assert.equal(result.tables, 1, result.html);
@@ -799,7 +818,7 @@ describe("browser playground", { timeout: 240_000 }, () => {
       assert.equal(await simulate.isEnabled(), true);
       await simulate.click();
       assert.equal(await page.isHidden("#side-pane"), true, "the pane gives way to the panel");
-      await page.waitForSelector('#run-status[data-status="done"]', { timeout: 90_000 });
+      await page.waitForSelector('#run-status[data-status="done"]', { timeout: WAIT.run });
       const frame: Frame | null = page.frame({ url: /timeline\/index\.html$/ });
       assert.ok(frame);
       await frame.waitForFunction(
@@ -833,10 +852,10 @@ describe("browser playground", { timeout: 240_000 }, () => {
           JSON.stringify([...document.querySelectorAll("header.header h3")].map((h) => h.textContent)) ===
           JSON.stringify(titles),
         expected,
-        { timeout: 90_000 },
+        { timeout: WAIT.run },
       );
       // The titles show before the page reports the status; "running" was reported long before.
-      await page.waitForSelector('#run-status[data-status="done"]', { timeout: 10_000 });
+      await page.waitForSelector('#run-status[data-status="done"]', { timeout: WAIT.run });
       assert.match((await page.textContent("#run-status")) ?? "", /^Simulated: [\d,]+ exits$/);
       assert.deepEqual(pageErrors(), []);
     } finally {

@@ -12,6 +12,7 @@ import { test } from "node:test";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
 import { launchChromium, requireChromiumOrSkip } from "./support/chromium";
 import {
+  E2E_WAIT,
   openFileInWorkbench,
   openWorkbench,
   requireCodeServerOrSkip,
@@ -19,8 +20,11 @@ import {
 } from "./support/codeServer";
 import { ensureTraplineVsix } from "./support/vsix";
 
+/** One hover attempt: VS Code does not ask again while the mouse stays put, so the test moves it and retries. */
+const HOVER_ATTEMPT_MS = 10_000;
+
 test("VS Code: diagnostics in Problems, a hover with cycles, the language status item", {
-  timeout: 400_000,
+  timeout: 15 * 60_000,
 }, async (t) => {
   const chromium = requireChromiumOrSkip(t);
   const launcher = requireCodeServerOrSkip(t);
@@ -42,10 +46,10 @@ test("VS Code: diagnostics in Problems, a hover with cycles, the language status
     await page
       .locator(".monaco-editor .squiggly-error")
       .first()
-      .waitFor({ state: "visible", timeout: 60_000 });
+      .waitFor({ state: "visible", timeout: E2E_WAIT.server });
     await page.keyboard.press("Control+Shift+M");
     const problem = page.locator(".markers-panel .monaco-list-row", { hasText: "use_msr_bitmap" }).first();
-    await problem.waitFor({ state: "visible", timeout: 30_000 });
+    await problem.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
     await page.screenshot({ path: artifactPath("vscode-e2e", "problems.png") });
 
     // Hover on the trapped MMIO write.
@@ -55,21 +59,21 @@ test("VS Code: diagnostics in Problems, a hover with cycles, the language status
     // Quick Open's `:LINE` (Ctrl+G is taken by the browser in code-server).
     await page.keyboard.press("Control+P");
     const goTo = page.locator(".quick-input-widget input");
-    await goTo.waitFor({ state: "visible", timeout: 10_000 });
+    await goTo.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
     await goTo.fill(`:${mmioLine}`);
     await page.keyboard.press("Enter");
     const mmio = page.locator(".monaco-editor .view-line span", { hasText: /^mmio$/ }).first();
-    await mmio.waitFor({ state: "visible", timeout: 30_000 });
+    await mmio.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
     // A hover requested before the server's first analysis has landed comes back empty, and
     // VS Code does not ask again while the mouse stays put: move away and hover again.
     const hover = page.locator(".monaco-hover", { hasText: "cycles" }).first();
     for (let attempt = 1; ; attempt++) {
       await mmio.hover();
       try {
-        await hover.waitFor({ state: "visible", timeout: 5_000 });
+        await hover.waitFor({ state: "visible", timeout: HOVER_ATTEMPT_MS });
         break;
       } catch (error) {
-        if (attempt >= 6) throw error;
+        if (attempt * HOVER_ATTEMPT_MS >= E2E_WAIT.server) throw error;
         await page.mouse.move(5, 5);
       }
     }
@@ -79,10 +83,10 @@ test("VS Code: diagnostics in Problems, a hover with cycles, the language status
 
     // The language status item lives in the hover of the status bar's `{ }` entry.
     const languageStatus = page.locator('[id="status.languageStatus"]');
-    await languageStatus.waitFor({ state: "visible", timeout: 30_000 });
+    await languageStatus.waitFor({ state: "visible", timeout: E2E_WAIT.server });
     await languageStatus.hover();
     const statusHover = page.locator(".monaco-hover", { hasText: "overhead" }).first();
-    await statusHover.waitFor({ state: "visible", timeout: 30_000 });
+    await statusHover.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
     assert.match(String(await statusHover.textContent()), /\d+(\.\d+)?% overhead/);
     await page.screenshot({ path: artifactPath("vscode-e2e", "status.png") });
   } catch (error) {

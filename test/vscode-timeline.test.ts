@@ -10,15 +10,19 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import type { FrameLocator, Page } from "playwright-core";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
 import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
 import {
+  activeFileTab,
   type CodeServer,
   codeServerPath,
+  E2E_WAIT,
   openFileInWorkbench,
   openWorkbench,
+  resetWorkbench,
+  runCommand,
   startCodeServer,
 } from "./support/codeServer";
 import { isCi } from "./support/skip";
@@ -27,23 +31,16 @@ import { ensureTraplineVsix } from "./support/vsix";
 const ARTIFACTS = "vscode-timeline";
 const KVM_TEXT = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
 
-/** Runs a command from the palette: F1, type its title, Enter on the matching row. */
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page
-    .locator(".quick-input-widget .monaco-list-row", { hasText: title })
-    .first()
-    .waitFor({ state: "visible", timeout: 10_000 });
-  await page.keyboard.press("Enter");
+/** Opens a file of the workspace from the explorer (Quick Open's shortcut can land in a webview). */
+async function openFromExplorer(page: Page, fileName: string): Promise<void> {
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: fileName }).first().click();
+  await activeFileTab(page, fileName).waitFor({ timeout: E2E_WAIT.ui });
 }
 
 /** Clicks the quick-pick row whose text matches `label`. */
 async function pick(page: Page, label: RegExp): Promise<void> {
   const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: label }).first();
-  await row.waitFor({ state: "visible", timeout: 15_000 });
+  await row.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
   await row.click();
 }
 
@@ -96,17 +93,20 @@ async function failWith(page: Page, server: CodeServer, name: string, error: unk
 /** Waits until the visible panel page has drawn a result; returns the number of exits drawn. */
 async function waitForDrawing(frame: FrameLocator): Promise<number> {
   const drawn = frame.locator(".panel[data-exits]");
-  await drawn.waitFor({ state: "attached", timeout: 60_000 }).catch(async (error: Error) => {
+  await drawn.waitFor({ state: "attached", timeout: E2E_WAIT.drawing }).catch(async (error: Error) => {
     const status = await frame
       .locator(".status")
-      .textContent({ timeout: 1_000 })
+      .textContent({ timeout: E2E_WAIT.ui / 10 })
       .catch(() => "?");
     throw new Error(`${error.message}\npanel status: ${status}`);
   });
   return Number(await drawn.getAttribute("data-exits"));
 }
 
-describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
+/** Per test: several waits for a drawing, each bounded by E2E_WAIT. */
+const TEST_TIMEOUT_MS = 10 * 60_000;
+
+describe("VS Code: the timeline panel", { timeout: 8 * TEST_TIMEOUT_MS }, () => {
   let server: CodeServer | undefined;
   let browser: LaunchedBrowser | undefined;
   let folder: string | undefined;
@@ -138,6 +138,11 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
     await openWorkbench(browser.page, server.url);
   });
 
+  // Every test starts from an empty editor area: no tabs, panels or notifications of the last.
+  afterEach(async () => {
+    if (browser) await resetWorkbench(browser.page);
+  });
+
   after(async () => {
     await browser?.close();
     await server?.stop();
@@ -145,20 +150,22 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
   });
 
   it("Run Simulation from the command palette draws the lanes of kvm-default.vmcs", {
-    timeout: 90_000,
+    timeout: TEST_TIMEOUT_MS,
   }, async (t) => {
     if (skipped) return t.skip(`missing ${skipped}`);
     const page = browser!.page;
     try {
       await openFileInWorkbench(page, "kvm-default.vmcs");
       // The extension is active once the language status shows the file's numbers.
-      await page.locator('[id="status.languageStatus"]').waitFor({ state: "visible", timeout: 60_000 });
+      await page
+        .locator('[id="status.languageStatus"]')
+        .waitFor({ state: "visible", timeout: E2E_WAIT.server });
 
       const started = Date.now();
-      await runCommand(page, "Trapline: Run Simulation");
+      await runCommand(page, "Trapline: Run Simulation", { fileName: "kvm-default.vmcs" });
       await page
         .locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" })
-        .waitFor({ timeout: 30_000 });
+        .waitFor({ timeout: E2E_WAIT.ui });
       const frame = panelFrame(page);
       const exits = await waitForDrawing(frame);
       const simulateMs = Date.now() - started;
@@ -170,7 +177,7 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       assert.ok(pixels.total > 5000, `state pixels: ${JSON.stringify(pixels)}`);
       assert.ok(Object.keys(pixels.byState).length >= 2, `state colours: ${JSON.stringify(pixels)}`);
       // The per-reason table with the simulator's numbers; the file's `simulate` line's seed.
-      await frame.locator("table", { hasText: "EPT_MISCONFIG" }).first().waitFor({ timeout: 10_000 });
+      await frame.locator("table", { hasText: "EPT_MISCONFIG" }).first().waitFor({ timeout: E2E_WAIT.ui });
       assert.match(String(await frame.locator(".subtitle").textContent()), /2 vCPUs · seed 1/);
       await page.screenshot({ path: artifactPath(ARTIFACTS, "run-simulation.png") });
       t.diagnostic(
@@ -186,7 +193,7 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       // The progress notification ends with the run, however short the run.
       await page
         .locator(".notification-toast", { hasText: "Trapline: simulating kvm-default.vmcs" })
-        .waitFor({ state: "detached", timeout: 10_000 });
+        .waitFor({ state: "detached", timeout: E2E_WAIT.ui });
 
       // A click on the longest exit of vCPU 0 reveals its source in the editor: a line of the
       // EPT_MISCONFIG handler (its user-space doorbell or handler work) or the guest's MMIO write.
@@ -199,7 +206,7 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       assert.equal(at.reason, "EPT_MISCONFIG");
       await frame.locator("canvas.timeline").click({ position: { x: at.x, y: at.y } });
       const selection = page.locator('[id="status.editor.selection"]');
-      await selection.filter({ hasNotText: /Ln 1, Col 1$/ }).waitFor({ timeout: 10_000 });
+      await selection.filter({ hasNotText: /Ln 1, Col 1$/ }).waitFor({ timeout: E2E_WAIT.ui });
       const revealed = Number(/Ln (\d+)/.exec(String(await selection.textContent()))?.[1]);
       const lineText = KVM_TEXT.split("\n")[revealed - 1] ?? "";
       assert.match(
@@ -222,7 +229,7 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
   });
 
   it("Compare Configurations runs with_pi on apicv and on legacy side by side", {
-    timeout: 90_000,
+    timeout: TEST_TIMEOUT_MS,
   }, async (t) => {
     if (skipped) return t.skip(`missing ${skipped}`);
     const page = browser!.page;
@@ -231,15 +238,17 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       await page
         .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
         .click();
-      await page.locator('.tab.active[aria-label*="posted-interrupts.vmcs"]').waitFor({ timeout: 30_000 });
-      await page.locator('[id="status.languageStatus"]').waitFor({ state: "visible", timeout: 60_000 });
+      await activeFileTab(page, "posted-interrupts.vmcs").waitFor({ timeout: E2E_WAIT.ui });
+      await page
+        .locator('[id="status.languageStatus"]')
+        .waitFor({ state: "visible", timeout: E2E_WAIT.server });
       const started = Date.now();
-      await runCommand(page, "Trapline: Compare Configurations");
+      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
       await pick(page, /^with_pi/);
       await pick(page, /apicv ↔ legacy|legacy ↔ apicv/);
       await page
         .locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs" })
-        .waitFor({ timeout: 30_000 });
+        .waitFor({ timeout: E2E_WAIT.ui });
       const frame = panelFrame(page);
       await waitForDrawing(frame);
       const compareMs = Date.now() - started;
@@ -251,7 +260,7 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       // The differences per exit reason: without posted interrupts every device interrupt is an
       // EXTERNAL_INTERRUPT exit and every EOI an MSR_WRITE exit (x2APIC EOI trapped).
       const table = frame.locator("table", { hasText: "Differences" }).first();
-      await table.waitFor({ timeout: 10_000 });
+      await table.waitFor({ timeout: E2E_WAIT.ui });
       const rows = await table.locator("tr").allTextContents();
       const rateOf = async (reason: string): Promise<[string, string]> => {
         const cells = await table
@@ -284,13 +293,13 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       await page
         .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
         .click();
-      await runCommand(page, "Trapline: Compare Configurations");
+      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
       await pick(page, /^with_pi/);
       await pick(page, /icelake_server ↔ another CPU/);
       await pick(page, /Haswell-EP/);
       await page
         .locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs: with_pi ↔ with_pi (haswell)" })
-        .waitFor({ timeout: 30_000 });
+        .waitFor({ timeout: E2E_WAIT.ui });
       const cpuFrame = panelFrame(page);
       await waitForDrawing(cpuFrame);
       const cpuRuns = await cpuFrame.locator(".compare-run h3").allTextContents();
@@ -306,41 +315,43 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
   });
 
   it("a long run shows a cancellable progress notification; Cancel stops the worker", {
-    timeout: 90_000,
+    timeout: TEST_TIMEOUT_MS,
   }, async (t) => {
     if (skipped) return t.skip(`missing ${skipped}`);
     const page = browser!.page;
     try {
       await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "long.vmcs" }).click();
-      await page.locator('.tab.active[aria-label*="long.vmcs"]').waitFor({ timeout: 30_000 });
-      await runCommand(page, "Trapline: Run Simulation");
+      await activeFileTab(page, "long.vmcs").waitFor({ timeout: E2E_WAIT.ui });
+      await runCommand(page, "Trapline: Run Simulation", { fileName: "long.vmcs" });
       const toast = page.locator(".notification-toast", { hasText: "Trapline: simulating long.vmcs" });
-      await toast.waitFor({ timeout: 30_000 });
+      await toast.waitFor({ timeout: E2E_WAIT.ui });
       const frame = panelFrame(page);
-      await frame.locator(".status", { hasText: "Simulating long.vmcs" }).waitFor({ timeout: 10_000 });
+      await frame.locator(".status", { hasText: "Simulating long.vmcs" }).waitFor({ timeout: E2E_WAIT.ui });
       await page.screenshot({ path: artifactPath(ARTIFACTS, "progress.png") });
       await toast.locator(".monaco-button", { hasText: "Cancel" }).click();
-      await frame.locator(".status", { hasText: "Simulation cancelled." }).waitFor({ timeout: 10_000 });
-      await toast.waitFor({ state: "detached", timeout: 10_000 });
+      await frame.locator(".status", { hasText: "Simulation cancelled." }).waitFor({ timeout: E2E_WAIT.ui });
+      await toast.waitFor({ state: "detached", timeout: E2E_WAIT.ui });
       assert.equal(await frame.locator(".panel[data-exits]").count(), 0);
     } catch (error) {
       await failWith(page, server!, "cancel", error);
     }
   });
 
-  it("a file with errors is not simulated: the error is shown instead", { timeout: 60_000 }, async (t) => {
+  it("a file with errors is not simulated: the error is shown instead", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async (t) => {
     if (skipped) return t.skip(`missing ${skipped}`);
     const page = browser!.page;
     try {
       await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "broken.vmcs" }).click();
-      await page.locator('.tab.active[aria-label*="broken.vmcs"]').waitFor({ timeout: 30_000 });
+      await activeFileTab(page, "broken.vmcs").waitFor({ timeout: E2E_WAIT.ui });
       await page
         .locator(".monaco-editor .squiggly-error")
         .first()
-        .waitFor({ state: "visible", timeout: 30_000 });
-      await runCommand(page, "Trapline: Run Simulation");
+        .waitFor({ state: "visible", timeout: E2E_WAIT.server });
+      await runCommand(page, "Trapline: Run Simulation", { fileName: "broken.vmcs" });
       const toast = page.locator(".notification-toast", { hasText: "broken.vmcs has an error (line 13" });
-      await toast.waitFor({ timeout: 10_000 });
+      await toast.waitFor({ timeout: E2E_WAIT.ui });
       assert.match(String(await toast.textContent()), /use_msr_bitmap/);
       assert.equal(await page.locator(".tab", { hasText: "Trapline Timeline: broken.vmcs" }).count(), 0);
       await page.screenshot({ path: artifactPath(ARTIFACTS, "errors.png") });
@@ -348,14 +359,14 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       await page
         .locator(".markers-panel .monaco-list-row", { hasText: "use_msr_bitmap" })
         .first()
-        .waitFor({ timeout: 10_000 });
+        .waitFor({ timeout: E2E_WAIT.ui });
     } catch (error) {
       await failWith(page, server!, "errors", error);
     }
   });
 
   it("Export Trace saves the per-reason CSV next to the file (simulating it first)", {
-    timeout: 90_000,
+    timeout: TEST_TIMEOUT_MS,
   }, async (t) => {
     if (skipped) return t.skip(`missing ${skipped}`);
     const page = browser!.page;
@@ -365,8 +376,8 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
       await page
         .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
         .click();
-      await page.locator('.tab.active[aria-label*="posted-interrupts.vmcs"]').waitFor({ timeout: 30_000 });
-      await runCommand(page, "Trapline: Export Trace");
+      await activeFileTab(page, "posted-interrupts.vmcs").waitFor({ timeout: E2E_WAIT.ui });
+      await runCommand(page, "Trapline: Export Trace", { fileName: "posted-interrupts.vmcs" });
       await pick(page, /^CSV/);
       // VS Code for the Web's save dialog is a quick input holding the suggested path.
       const input = page.locator(".quick-input-widget input");
@@ -376,14 +387,14 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
             ".csv",
           ),
         undefined,
-        { timeout: 60_000 },
+        { timeout: E2E_WAIT.drawing },
       );
       const suggested = await input.inputValue();
       assert.match(suggested, /posted-interrupts\.vmcs-with_pi\.csv$/);
       await page.keyboard.press("Enter");
       await page
         .locator(".notification-toast", { hasText: "saved posted-interrupts.vmcs-with_pi.csv" })
-        .waitFor({ timeout: 30_000 });
+        .waitFor({ timeout: E2E_WAIT.ui });
       const csv = readFileSync(join(folder!, "posted-interrupts.vmcs-with_pi.csv"), "utf8");
       const lines = csv.trimEnd().split("\r\n");
       assert.match(lines[0]!, /^reason,code,exits,exits_per_second,cycles_per_exit,/);
@@ -399,14 +410,32 @@ describe("VS Code: the timeline panel", { timeout: 400_000 }, () => {
   });
 
   it("restores the panels after Developer: Reload Window and re-runs them", {
-    timeout: 90_000,
+    timeout: TEST_TIMEOUT_MS,
   }, async (t) => {
     if (skipped) return t.skip(`missing ${skipped}`);
     const page = browser!.page;
     try {
+      // Its own panels (each test starts without any): a run, a comparison of the two vmcs
+      // blocks and one on another CPU.
+      await openFromExplorer(page, "kvm-default.vmcs");
+      await runCommand(page, "Trapline: Run Simulation", { fileName: "kvm-default.vmcs" });
+      await waitForDrawing(panelFrame(page));
+      await openFromExplorer(page, "posted-interrupts.vmcs");
+      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
+      await pick(page, /^with_pi/);
+      await pick(page, /apicv ↔ legacy|legacy ↔ apicv/);
+      await waitForDrawing(panelFrame(page));
+      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
+      await pick(page, /^with_pi/);
+      await pick(page, /icelake_server ↔ another CPU/);
+      await pick(page, /Haswell-EP/);
+      await waitForDrawing(panelFrame(page));
+
       const started = Date.now();
       await runCommand(page, "Developer: Reload Window");
-      await page.locator(".monaco-workbench .part.statusbar").waitFor({ state: "visible", timeout: 60_000 });
+      await page
+        .locator(".monaco-workbench .part.statusbar")
+        .waitFor({ state: "visible", timeout: E2E_WAIT.server });
       // The serializer re-creates the panel; its page posts `ready` with its saved request and
       // the host simulates the file's current text again.
       const frame = panelFrame(page);

@@ -1,13 +1,40 @@
 /** Binds runCli to the real process: files through node:fs, exit status through process.exitCode. */
-import { createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { StringDecoder } from "node:string_decoder";
-import type { CliIO, TextStream } from "./command";
+import { type CliIO, MAX_SOURCE_BYTES, type TextStream } from "./command";
 import { runCli } from "./run";
+
+/**
+ * Reads a regular file of at most `limit` bytes. What is not a regular file is refused before a
+ * byte is read: `/dev/zero` and `/dev/urandom` never end, and a FIFO without a writer would
+ * block (it is opened with O_NONBLOCK, so the open returns and fstat says what it is).
+ */
+export function readRegularFile(path: string, limit: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    if (!stat.isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTREGULAR" });
+    if (stat.size > limit) throw Object.assign(new Error("too large"), { code: "EFBIG", size: stat.size });
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export const nodeIO: CliIO = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  readFile: (path) => readFileSync(path, "utf8"),
+  readFile: (path) => readRegularFile(path, MAX_SOURCE_BYTES),
   writeFile: (path, data) => writeFileSync(path, data),
   streamFile: streamFile,
   stderrIsTTY: process.stderr.isTTY === true,

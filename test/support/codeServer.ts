@@ -18,11 +18,31 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { REPO_ROOT } from "./artifacts";
 import { missingTool } from "./skip";
 
 const execFileAsync = promisify(execFile);
+
+/**
+ * How long an end-to-end test waits for each kind of condition. Generous, because the suite
+ * runs on loaded 2-core machines (CI, helpers in parallel) where code-server, the extension
+ * host, the language server and Chromium share two cores; a wait returns as soon as its
+ * condition holds, so a generous bound costs nothing when the machine is fast. No test sleeps
+ * for a fixed time: each waits on a condition with one of these.
+ */
+export const E2E_WAIT = {
+  /** A workbench element a key press or click shows: quick input, a row, a tab, a hover. */
+  ui: 60_000,
+  /** The language server's answer for a newly opened file: squiggles, the status item. */
+  server: 120_000,
+  /** A simulation drawn in a panel: the webview, its worker, the run and the drawing. */
+  drawing: 180_000,
+  /** code-server up (/healthz) and the workbench loaded. */
+  startup: 180_000,
+  /** Between two polls of a condition that has no event to wait on (/healthz). */
+  poll: 200,
+} as const;
 
 /** The launcher written by scripts/setup-code-server.sh (runs code-server under its Node 24). */
 export const CODE_SERVER_LAUNCHER = join(REPO_ROOT, ".tools", "code-server", "code-server");
@@ -130,7 +150,7 @@ export interface StartOptions {
   vsix?: string | readonly string[];
   /** User settings merged over TEST_SETTINGS. */
   settings?: Record<string, unknown>;
-  /** How long to wait for /healthz (default 60 s). */
+  /** How long to wait for /healthz (default E2E_WAIT.startup). */
   timeoutMs?: number;
 }
 
@@ -204,7 +224,7 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
   };
 
   const url = `http://127.0.0.1:${port}/`;
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const deadline = Date.now() + (options.timeoutMs ?? E2E_WAIT.startup);
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
@@ -220,7 +240,8 @@ export async function startCodeServer(options: StartOptions): Promise<CodeServer
       await stop();
       throw new Error(`code-server did not answer ${url}healthz in time:\n${output}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // /healthz has no event to wait on: poll it until the deadline.
+    await new Promise((resolve) => setTimeout(resolve, E2E_WAIT.poll));
   }
   return { ...dirs, url, port, folder: options.folder, output: () => output, stop };
 }
@@ -234,12 +255,26 @@ export async function openWorkbench(
   url: string,
   options: { timeoutMs?: number } = {},
 ): Promise<void> {
-  const timeout = options.timeoutMs ?? 90_000;
+  const timeout = options.timeoutMs ?? E2E_WAIT.startup;
   await page.goto(url, { timeout });
   await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout });
   await page.locator(".monaco-workbench .part.activitybar").waitFor({ state: "visible", timeout });
   await page.locator(".monaco-workbench .part.statusbar").waitFor({ state: "visible", timeout });
   await page.locator(".monaco-workbench .explorer-folders-view").waitFor({ state: "visible", timeout });
+}
+
+/**
+ * The active editor tab of a file, by its exact resource name (`data-resource-name`, the
+ * basename VS Code puts on a file's tab): `.tab.active[aria-label*="a.vmcs"]` also matched a
+ * webview tab whose title contains the file name ("Trapline Compare: a.vmcs").
+ */
+export function activeFileTab(page: Page, fileName: string): Locator {
+  return page.locator(`.tab.active[data-resource-name=${JSON.stringify(fileName)}]`);
+}
+
+/** The editor tab of a file, active or not. */
+export function fileTab(page: Page, fileName: string): Locator {
+  return page.locator(`.tab[data-resource-name=${JSON.stringify(fileName)}]`);
 }
 
 /** Opens a workspace file through Quick Open and waits for its editor tab to be active. */
@@ -248,7 +283,7 @@ export async function openFileInWorkbench(
   fileName: string,
   options: { timeoutMs?: number } = {},
 ) {
-  const timeout = options.timeoutMs ?? 30_000;
+  const timeout = options.timeoutMs ?? E2E_WAIT.ui;
   await page
     .locator(".monaco-workbench .part.editor")
     .click({ position: { x: 5, y: 5 } })
@@ -259,6 +294,73 @@ export async function openFileInWorkbench(
   await input.fill(fileName);
   await page.locator(".quick-input-widget .monaco-list-row").first().waitFor({ state: "visible", timeout });
   await page.keyboard.press("Enter");
-  await page.locator(`.tab.active[aria-label*="${fileName}"]`).waitFor({ state: "visible", timeout });
+  await activeFileTab(page, fileName).waitFor({ state: "visible", timeout });
   await page.locator(".monaco-editor .view-lines").first().waitFor({ state: "visible", timeout });
+}
+
+/**
+ * Runs a command from the palette: F1, type its title, Enter on the row. Trapline's commands
+ * are offered only while a `.vmcs` editor has focus (`editorLangId == vmcs`): with `fileName`
+ * its tab and editor are focused first (after a panel took the focus, the row never showed).
+ * The row is looked for once more after reopening the palette: a palette opened while the
+ * extension host was still registering commands lists them only when asked again.
+ */
+export async function runCommand(
+  page: Page,
+  title: string,
+  options: { fileName?: string } = {},
+): Promise<void> {
+  const input = page.locator(".quick-input-widget input");
+  const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first();
+  for (let attempt = 1; ; attempt++) {
+    if (await input.isVisible()) await page.keyboard.press("Escape");
+    if (options.fileName !== undefined) {
+      await fileTab(page, options.fileName).first().click();
+      await activeFileTab(page, options.fileName).waitFor({ state: "visible", timeout: E2E_WAIT.ui });
+      await page.locator(".editor-group-container.active .monaco-editor .view-lines").first().click();
+    }
+    await page.keyboard.press("F1");
+    await input.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ state: "visible", timeout: attempt === 1 ? E2E_WAIT.ui / 2 : E2E_WAIT.ui });
+      break;
+    } catch (error) {
+      if (attempt >= 2) throw error;
+    }
+  }
+  await page.keyboard.press("Enter");
+}
+
+/**
+ * Leaves the workbench as the next test expects it: no quick input, no editors or panels
+ * (webview panels included), no notifications, the bottom panel closed.
+ */
+export async function resetWorkbench(page: Page): Promise<void> {
+  for (const command of [
+    "View: Close All Editor Groups",
+    "Notifications: Clear All Notifications",
+    "View: Close Panel",
+  ]) {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("F1");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
+    await input.fill(`>${command}`);
+    const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: command }).first();
+    // A command that has nothing to do (no panel open) may be absent from the palette.
+    if (
+      await row.waitFor({ state: "visible", timeout: E2E_WAIT.ui / 4 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      await page.keyboard.press("Enter");
+    else await page.keyboard.press("Escape");
+    await input.waitFor({ state: "hidden", timeout: E2E_WAIT.ui });
+  }
+  await page
+    .locator(".editor-group-container .tab")
+    .first()
+    .waitFor({ state: "detached", timeout: E2E_WAIT.ui });
 }

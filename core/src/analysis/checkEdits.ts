@@ -81,6 +81,12 @@ function newLinesEdit(vmcs: VmcsIR, lines: string[], text: string | undefined): 
   for (const setting of vmcs.settings) {
     if (!lastSetting || setting.span.end > lastSetting.span.end) lastSetting = setting;
   }
+  // An unclosed block (TL012) ends at its last token: new lines go after it, on lines of their own.
+  if (text !== undefined && text[closeBrace] !== "}")
+    return {
+      span: { start: vmcs.span.end, end: vmcs.span.end },
+      newText: lines.map((l) => `\n  ${l}`).join(""),
+    };
   if (text !== undefined) {
     const anchor = lastSetting ? lastSetting.span.end : text.indexOf("{", vmcs.nameSpan.end);
     if (anchor >= 0) {
@@ -99,7 +105,7 @@ function newLinesEdit(vmcs: VmcsIR, lines: string[], text: string | undefined): 
 
 /** Edits adding a statement line to the vmcs block (after its last statement, like a control line). */
 export function addStatementEdits(vmcs: VmcsIR, statement: string, text?: string): TextEdit[] {
-  const closeBrace = vmcs.span.end - 1;
+  const closeBrace = text?.[vmcs.span.end - 1] === "}" ? vmcs.span.end - 1 : vmcs.span.end;
   if (text !== undefined) {
     // After the last non-blank line before the closing brace, indented like the first statement.
     let end = closeBrace;
@@ -113,8 +119,11 @@ export function addStatementEdits(vmcs: VmcsIR, statement: string, text?: string
       while (text[e] === " " || text[e] === "\t") e++;
       if (e < first) indent = text.slice(s, e);
     }
+    // An unclosed block (TL012) ends at its last token: the statement goes on a line of its own.
     const closeLineIsOwn =
-      text.lastIndexOf("\n", closeBrace) > end || text.lastIndexOf("\r", closeBrace) > end;
+      text[closeBrace] !== "}" ||
+      text.lastIndexOf("\n", closeBrace) > end ||
+      text.lastIndexOf("\r", closeBrace) > end;
     if (closeLineIsOwn && text[end - 1] !== "{")
       return [{ span: { start: end, end }, newText: `\n${indent}${statement}` }];
     return [{ span: { start: closeBrace, end: closeBrace }, newText: `${statement} ` }];

@@ -66,6 +66,37 @@ export const DEFAULT_HANDLER_WORK_CYCLES = 300;
 
 const costCache = new WeakMap<Program, Map<number, HandlerCost>>();
 
+/** A fn's operations costed once per program: every `call` of it shares the result. */
+interface FnCost {
+  cycles: number;
+  userspace: number;
+  children: HandlerOpCost[];
+}
+
+/**
+ * Per program, each fn's cost, and the fns being costed now (the current call chain). A fn is
+ * costed once and every later `call` of it reuses that (the `children` of those calls are the
+ * same array), so a call graph costs time linear in its size: a diamond of 25 levels
+ * (`fn f0 { call f1 call f1 } … fn f24 { work 1 }`) is 25 fns, not 2^25 expansions. In a cyclic
+ * graph (TL110, an error) a call back into a fn of the chain counts 0, and the fns of the cycle
+ * keep the cost they were first given, entered wherever the cycle was first reached.
+ */
+interface FnCosts {
+  done: Map<string, FnCost>;
+  calling: Set<string>;
+}
+
+const fnCostCache = new WeakMap<Program, FnCosts>();
+
+function fnCostsOf(program: Program): FnCosts {
+  let costs = fnCostCache.get(program);
+  if (!costs) {
+    costs = { done: new Map(), calling: new Set() };
+    fnCostCache.set(program, costs);
+  }
+  return costs;
+}
+
 export function handlerCost(program: Program, reasonCode: number): HandlerCost {
   let perProgram = costCache.get(program);
   if (!perProgram) {
@@ -106,7 +137,7 @@ function computeHandlerCost(program: Program, reasonCode: number): HandlerCost {
       note: `${note}.`,
     };
   }
-  const ops = costOps(handler.ops, program, new Set());
+  const ops = costOps(handler.ops, program, fnCostsOf(program));
   let total = 0;
   let userspace = 0;
   const arms: HandlerArmCost[] = [];
@@ -128,8 +159,52 @@ function computeHandlerCost(program: Program, reasonCode: number): HandlerCost {
   };
 }
 
-function costOps(ops: readonly HandlerOp[], program: Program, calling: Set<string>): HandlerOpCost[] {
-  return ops.map((op) => costOp(op, program, calling));
+function costOps(ops: readonly HandlerOp[], program: Program, fns: FnCosts): HandlerOpCost[] {
+  return ops.map((op) => costOp(op, program, fns));
+}
+
+/**
+ * Costs `name` and every fn it reaches that is not costed yet, callees first, with an explicit
+ * stack: a chain of fns thousands deep (each `call`ing the next) would overflow the JavaScript
+ * stack if each call were costed by recursion. When a fn's operations are costed, each fn they
+ * call is done already or on the chain (a cycle: counts 0), so `costOps` never descends into a
+ * call; its own recursion is bounded by the 64 levels blocks may nest.
+ */
+function costFn(name: string, program: Program, fns: FnCosts): FnCost {
+  const chain: { name: string; ops: readonly HandlerOp[]; callees: string[]; next: number }[] = [];
+  const enter = (callee: string): void => {
+    const fn = program.fns.get(callee);
+    if (!fn || fns.done.has(callee) || fns.calling.has(callee)) return;
+    fns.calling.add(callee);
+    chain.push({ name: callee, ops: fn.ops, callees: calledFns(fn.ops), next: 0 });
+  };
+  try {
+    enter(name);
+    while (chain.length > 0) {
+      const top = chain[chain.length - 1]!;
+      if (top.next < top.callees.length) {
+        enter(top.callees[top.next++]!);
+        continue;
+      }
+      const children = costOps(top.ops, program, fns);
+      fns.done.set(top.name, { ...sum(children), children });
+      fns.calling.delete(top.name);
+      chain.pop();
+    }
+  } finally {
+    for (const frame of chain) fns.calling.delete(frame.name);
+  }
+  return fns.done.get(name) ?? { cycles: 0, userspace: 0, children: [] };
+}
+
+/** The fns `ops` call, in order, inside repeats and branch arms too. */
+function calledFns(ops: readonly HandlerOp[], into: string[] = []): string[] {
+  for (const op of ops) {
+    if (op.op === "call") into.push(op.fn);
+    else if (op.op === "repeat") calledFns(op.ops, into);
+    else if (op.op === "branch") for (const arm of op.arms) calledFns(arm.ops, into);
+  }
+  return into;
 }
 
 function sum(ops: HandlerOpCost[]): { cycles: number; userspace: number } {
@@ -142,7 +217,7 @@ function sum(ops: HandlerOpCost[]): { cycles: number; userspace: number } {
   return { cycles, userspace };
 }
 
-function costOp(op: HandlerOp, program: Program, calling: Set<string>): HandlerOpCost {
+function costOp(op: HandlerOp, program: Program, fns: FnCosts): HandlerOpCost {
   const costs = program.target.costs;
   const fixed = (name: CostName, label: string, note?: string): HandlerOpCost => {
     const c: HandlerOpCost = {
@@ -196,7 +271,7 @@ function costOp(op: HandlerOp, program: Program, calling: Set<string>): HandlerO
           userspace: 0,
           note: "unknown fn",
         };
-      if (calling.has(op.fn))
+      if (fns.calling.has(op.fn))
         return {
           op: "call",
           label: `call ${op.fn}`,
@@ -205,13 +280,11 @@ function costOp(op: HandlerOp, program: Program, calling: Set<string>): HandlerO
           userspace: 0,
           note: "recursive call: not counted",
         };
-      calling.add(op.fn);
-      const children = costOps(fn.ops, program, calling);
-      calling.delete(op.fn);
-      return { op: "call", label: `call ${op.fn}`, span: op.span, ...sum(children), children };
+      const cost = fns.done.get(op.fn) ?? costFn(op.fn, program, fns);
+      return { op: "call", label: `call ${op.fn}`, span: op.span, ...cost };
     }
     case "repeat": {
-      const children = costOps(op.ops, program, calling);
+      const children = costOps(op.ops, program, fns);
       const s = sum(children);
       return {
         op: "repeat",
@@ -224,7 +297,7 @@ function costOp(op: HandlerOp, program: Program, calling: Set<string>): HandlerO
     }
     case "branch": {
       const arms: HandlerArmCost[] = op.arms.map((arm) => {
-        const armOps = costOps(arm.ops, program, calling);
+        const armOps = costOps(arm.ops, program, fns);
         const s = sum(armOps);
         const a: HandlerArmCost = { probability: arm.probability, span: arm.span, ...s, ops: armOps };
         if (arm.label !== undefined) a.label = arm.label;

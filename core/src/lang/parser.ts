@@ -230,8 +230,13 @@ class Parser {
   private suggestion(token: Token, candidates: Iterable<string>): { hint: string; fixes?: CodeFix[] } {
     const best = closestMatch(token.text, candidates);
     if (best === undefined) return { hint: "" };
+    const hint = `; did you mean \`${best}\`?`;
+    // A word glued to characters that cannot start a token (`sim\u{1F600}ulate`) is a fragment:
+    // replacing it would leave the rest of the line to fail anew, so no fix, only the hint.
+    const next = this.text.charCodeAt(token.end);
+    if (token.end < this.text.length && !/[\s{}/,=:;.%#@-]/.test(String.fromCharCode(next))) return { hint };
     return {
-      hint: `; did you mean \`${best}\`?`,
+      hint,
       fixes: [
         { title: `Change to \`${best}\``, edits: [{ span: spanOf(token), newText: best }], preferred: true },
       ],

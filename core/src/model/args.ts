@@ -119,6 +119,23 @@ export function seconds(
   return undefined;
 }
 
+/** The period of a periodic source: a time whose rate (1 / period) TL206 bounds as rates are. */
+export function period(
+  ctx: LowerContext,
+  item: Item | undefined,
+  after: string,
+  at: Span,
+): number | undefined {
+  const value = seconds(ctx, item, after, at);
+  if (value === undefined || value >= 1 / MAX_RATE) return value;
+  ctx.error(
+    "TL206",
+    `period \`${itemText(item!)}\` is shorter than 1ns: above 1G/s per vCPU, not a plausible workload`,
+    item!,
+  );
+  return undefined;
+}
+
 /** Events per second from a rate (`100k/s`) or a frequency (`250Hz`). */
 export function rate(ctx: LowerContext, item: Item | undefined, after: string, at: Span): number | undefined {
   if (item === undefined) {
@@ -145,9 +162,12 @@ export function rate(ctx: LowerContext, item: Item | undefined, after: string, a
       return perSecond;
     }
   }
+  // Hex literals take no unit (`0x10/s` does not lex): the fix writes such a number in decimal.
+  const perSecond =
+    item.kind === "Number" ? `${/^0x/i.test(item.text) ? String(item.value) : item.text}/s` : "";
   const fix: CodeFix[] =
     item.kind === "Number"
-      ? [{ title: `Write \`${item.text}/s\``, edits: [{ span: item, newText: `${item.text}/s` }] }]
+      ? [{ title: `Write \`${perSecond}\``, edits: [{ span: item, newText: perSecond }] }]
       : [];
   ctx.error(
     "TL202",

@@ -8,7 +8,7 @@ import type { GuestDecl, Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords } from "../../lang/grammar";
 import type { Span } from "../../source";
-import { choice, dimensionOf, identifier, integer, keywordArgs, rate, seconds } from "../args";
+import { choice, dimensionOf, identifier, integer, keywordArgs, period, rate } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { Arrival, GuestIR, GuestSource } from "../ir";
 import type { SymbolDef } from "../symbols";
@@ -77,8 +77,8 @@ const path: GuestStatement = {
       const r = rate(ctx, value, "rate", how!);
       if (r !== undefined) arrival = { kind: "poisson", ratePerSec: r };
     } else if (arrivalWord === "every") {
-      const period = seconds(ctx, value, "every", how!);
-      if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
+      const periodSec = period(ctx, value, "every", how!);
+      if (periodSec !== undefined) arrival = { kind: "periodic", periodSec };
     }
     if (arrival === undefined) return undefined;
     return { kind: "path", name: name.name, arrival, ops, span: spanOf(statement), nameSpan: name };
@@ -133,8 +133,8 @@ const timer: GuestStatement = {
     if (mode === "tickless") arrival = { kind: "tickless" };
     else if (mode === "periodic") {
       if (value?.kind === "Quantity" && dimensionOf(value) === "time") {
-        const period = seconds(ctx, value, "periodic", modeItem!);
-        if (period !== undefined) arrival = { kind: "periodic", periodSec: period };
+        const periodSec = period(ctx, value, "periodic", modeItem!);
+        if (periodSec !== undefined) arrival = { kind: "periodic", periodSec };
       } else {
         const hz = rate(ctx, value, "periodic", modeItem!);
         if (hz !== undefined) arrival = { kind: "periodic", periodSec: 1 / hz };
