@@ -83,9 +83,13 @@ export function cannotRead(path: string, error: unknown): UsageError {
         ? "is a directory"
         : code === "EACCES"
           ? "permission denied"
-          : error instanceof Error
-            ? error.message.split("\n")[0]
-            : String(error);
+          : code === "ENOTREGULAR"
+            ? "not a regular file (a device, FIFO or socket)"
+            : code === "EFBIG"
+              ? `larger than the ${MAX_SOURCE_BYTES / (1024 * 1024)} MiB limit`
+              : error instanceof Error
+                ? error.message.split("\n")[0]
+                : String(error);
   return new UsageError(`cannot read ${path}: ${reason}`);
 }
 
