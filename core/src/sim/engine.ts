@@ -14,7 +14,6 @@
  */
 
 import { EventHeap } from "./heap";
-import { LogHistogram } from "./histogram";
 import {
   type CompiledGuest,
   OP_BRANCH as IMPORTED_OP_BRANCH,
@@ -29,18 +28,18 @@ import {
   OP_TSX as IMPORTED_OP_TSX,
   OP_TSX_END as IMPORTED_OP_TSX_END,
 } from "./plan";
+import { TimelineRecorder } from "./recorder";
+import { buildResult, formatCount } from "./result";
 import { Sfc32 } from "./rng";
-import { VcpuState as ImportedVcpuState, type Timeline } from "./timeline";
+import { SimStatistics } from "./statistics";
+import { VcpuState as ImportedVcpuState } from "./timeline";
 import {
   DEFAULT_MAX_EVENTS,
   DEFAULT_MAX_STEPS,
   DEFAULT_TIMELINE_INTERVALS,
-  type DurationStats,
-  type LatencyStats,
   SimulationError,
   type SimulationOptions,
   type SimulationResult,
-  type SimulationStop,
 } from "./types";
 
 // Module-local copies: imported bindings can compile to property getters (CommonJS interop),
@@ -105,7 +104,6 @@ const INJECT_QUEUE = 8;
 /** glibc's lock elision retries a transaction a few times before taking the lock. */
 const TSX_RETRIES = 3;
 const REASON_PAUSE = 40;
-const MAX_MARKERS = 1 << 18;
 /**
  * Bounds that keep one step short (for simulateAsync's slices and the event budget) without
  * depending on where a slice ends, so that slicing never changes the order of events and
@@ -133,12 +131,12 @@ export class Engine {
   private readonly maxEvents: number;
   private readonly maxSteps: number;
   private readonly requestedSec: number;
+  private readonly seed: number;
   /** Interpreter loop iterations so far (counted per STEP_CHUNK yield). */
   private steps = 0;
   private stopReason = STOP_NONE;
   /** Loop levels per context (repCount's stride), from the plan: no level is ever dropped. */
   private readonly repeatDepth: number;
-  private readonly nsPerCycle: number;
   private readonly haltPollCycles: number;
   private readonly pleGrowth: boolean;
   private readonly pleMax: number;
@@ -213,30 +211,9 @@ export class Engine {
   private readonly repDepth: Uint8Array;
   private readonly repCount: Float64Array;
 
-  // Statistics (all events).
-  private readonly exitCount: Float64Array;
-  private readonly exitTransition: Float64Array;
-  private readonly exitHandler: Float64Array;
-  private readonly exitUserspace: Float64Array;
-  private readonly exitHist: LogHistogram[];
-  private readonly latencyHist: LogHistogram[];
-  private readonly irqLatency = new LogHistogram();
-  private readonly arrivals: Float64Array;
-  private readonly executions: Float64Array;
-  private readonly dropped: Float64Array;
-  private guestCycles = 0;
-  private idleGuestCycles = 0;
-  private haltedCycles = 0;
-  private pollingCycles = 0;
-  private descheduledCycles = 0;
-  private wakeCycles = 0;
-  private spinCycles = 0;
-  private tsxAborts = 0;
-  private haltWakeups = 0;
-  private haltPollSuccesses = 0;
-  private directedYields = 0;
-  private kicks = 0;
-  private injections = 0;
+  /** The observers: statistics over every event, and the bounded timeline. */
+  readonly stats: SimStatistics;
+  readonly recorder: TimelineRecorder;
   events = 0;
 
   private finished = false;
@@ -258,8 +235,6 @@ export class Engine {
    * 0 without batching.
    */
   private readonly batchCycles: number;
-  /** Time of the current batch's first event: every vCPU has been simulated up to it. */
-  private batchStart = 0;
   private lastOutcome = 0;
   private readonly straightAllowed: boolean;
   private readonly straightStart: Int32Array;
@@ -295,24 +270,19 @@ export class Engine {
   private readonly outcomeHandler: Float64Array;
   private readonly outcomeUserspace: Float64Array;
 
-  // Timeline (bounded: the first `capacity` intervals are kept, see docs/simulator.md).
-  private readonly tl: Timeline;
-  private readonly tlCapacity: number;
-  private tlFullAt = -1;
-
   constructor(plan: CompiledGuest, options: SimulationOptions) {
     this.p = plan;
     const hz = plan.hz;
     this.nV = plan.vcpus;
     this.nS = plan.sources.length;
     const nV = this.nV;
-    this.rng = new Sfc32(options.seed ?? 1);
+    this.seed = options.seed ?? 1;
+    this.rng = new Sfc32(this.seed);
     this.endTime = options.durationSec * hz;
     this.requestedSec = options.durationSec;
     this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
     this.repeatDepth = Math.max(1, plan.repeatDepth);
-    this.nsPerCycle = 1e9 / hz;
     this.haltPollCycles = ((options.haltPollNs ?? 0) * hz) / 1e9;
     this.pleGrowth = options.pleWindowGrowth ?? false;
     this.pleMax = options.pleWindowMax ?? 4294967295; // KVM_VMX_DEFAULT_PLE_WINDOW_MAX = UINT_MAX
@@ -442,41 +412,15 @@ export class Engine {
     this.repDepth = new Uint8Array(nC);
     this.repCount = new Float64Array(nC * this.repeatDepth);
 
-    this.exitCount = new Float64Array(nE);
-    this.exitTransition = new Float64Array(nE);
-    this.exitHandler = new Float64Array(nE);
-    this.exitUserspace = new Float64Array(nE);
-    this.exitHist = plan.exits.map(() => new LogHistogram());
-    this.latencyHist = plan.sources.map(() => new LogHistogram());
-    this.arrivals = new Float64Array(this.nS);
-    this.executions = new Float64Array(this.nS);
-    this.dropped = new Float64Array(this.nS);
-
     validateOptions(options);
-    const cap = Math.max(0, Math.floor(options.timelineIntervals ?? DEFAULT_TIMELINE_INTERVALS));
-    this.tlCapacity = cap;
-    const markerCap = Math.min(MAX_MARKERS, cap);
-    this.tl = {
-      vcpus: nV,
+    this.stats = new SimStatistics(plan);
+    this.recorder = new TimelineRecorder(
+      nV,
       hz,
-      durationNs: options.durationSec * 1e9,
-      count: 0,
-      start: new Float64Array(cap),
-      duration: new Float64Array(cap),
-      vcpu: new Uint16Array(cap),
-      state: new Uint8Array(cap),
-      reason: new Int16Array(cap),
-      source: new Int32Array(cap),
-      sources: plan.timelineSources,
-      markers: {
-        count: 0,
-        time: new Float64Array(markerCap),
-        vcpu: new Uint16Array(markerCap),
-        kind: new Uint8Array(markerCap),
-        vector: new Int16Array(markerCap),
-      },
-      decimated: false,
-    };
+      options.durationSec,
+      Math.max(0, Math.floor(options.timelineIntervals ?? DEFAULT_TIMELINE_INTERVALS)),
+      plan.timelineSources,
+    );
 
     this.checkBudget(options);
     this.start();
@@ -512,7 +456,7 @@ export class Engine {
     const expected = perSecond * this.nV * options.durationSec;
     if (expected > this.maxEvents) {
       throw new SimulationError(
-        `the simulation would need about ${fmt(expected)} arrivals (${fmt(perSecond)}/s per vCPU × ${this.nV} vCPUs × ${options.durationSec} s), over the event budget of ${fmt(this.maxEvents)}; shorten the duration or lower the rates`,
+        `the simulation would need about ${formatCount(expected)} arrivals (${formatCount(perSecond)}/s per vCPU × ${this.nV} vCPUs × ${options.durationSec} s), over the event budget of ${formatCount(this.maxEvents)}; shorten the duration or lower the rates`,
         "budget",
       );
     }
@@ -588,7 +532,7 @@ export class Engine {
       // A batch: this event, then (independent vCPUs) the same vCPU's next events before
       // `horizon`, without a queue pass between them; see batchCycles.
       const horizon = Math.min(t + batchCycles, endTime);
-      this.batchStart = t;
+      this.recorder.clock = t;
       const batchEnd = this.events + BATCH_EVENTS_MAX;
       for (;;) {
         this.events++;
@@ -624,7 +568,7 @@ export class Engine {
     const mean = this.sourceMean[s];
     this.arrivalTime[v * this.nS + s] =
       mean > 0 ? t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)) : Number.POSITIVE_INFINITY;
-    this.arrivals[s]++;
+    this.stats.arrivals[s]++;
     const mode = this.mode[v];
     if (!src.isInterrupt) {
       const c0 = 2 * v;
@@ -670,7 +614,7 @@ export class Engine {
   /** Appends a path arrival to the vCPU's FIFO; false (and counted) when the queue is full. */
   private enqueuePath(v: number, s: number, t: number): boolean {
     if (this.pathLen[v] >= PATH_QUEUE) {
-      this.dropped[s]++;
+      this.stats.dropped[s]++;
       return false;
     }
     const i = v * PATH_QUEUE + ((this.pathHead[v] + this.pathLen[v]) % PATH_QUEUE);
@@ -684,10 +628,10 @@ export class Engine {
     const src = this.p.sources[s];
     const mode = this.mode[v];
     if (!this.pushIrq(v, s, t)) {
-      this.dropped[s]++;
+      this.stats.dropped[s]++;
       return;
     }
-    this.mark(t, v, MARK_ARRIVAL, src.vector);
+    this.recorder.mark(t, v, MARK_ARRIVAL, src.vector);
     if (mode === MODE_GUEST) {
       if (src.arrivalExit >= 0) {
         this.stopGuest(v, t);
@@ -725,11 +669,10 @@ export class Engine {
     const latency = t - this.irqTime[i];
     this.irqHead[v] = (this.irqHead[v] + 1) % IRQ_QUEUE;
     this.irqLen[v]--;
-    this.latencyHist[s].add(latency);
-    this.irqLatency.add(latency);
+    this.stats.delivered(s, latency);
     this.startJob(2 * v + 1, s);
-    this.mark(t, v, markKind, this.p.sources[s].vector);
-    if (markKind === MARK_INJECTION) this.injections++;
+    this.recorder.mark(t, v, markKind, this.p.sources[s].vector);
+    if (markKind === MARK_INJECTION) this.stats.injections++;
   }
 
   private startJob(c: number, s: number): void {
@@ -772,16 +715,16 @@ export class Engine {
         return;
       case MODE_HALT_POLL:
         // The poll window ended without an event: block for real.
-        this.record(this.haltStart[v], t - this.haltStart[v], v, VcpuState.Polling, -1, -1);
-        this.pollingCycles += t - this.haltStart[v];
+        this.recorder.record(this.haltStart[v], t - this.haltStart[v], v, VcpuState.Polling, -1, -1);
+        this.stats.pollingCycles += t - this.haltStart[v];
         this.mode[v] = MODE_HALTED;
         this.haltStart[v] = t;
         return;
       case MODE_DESCHEDULED: {
         const since = this.descheduledUntil[v] - this.preemptCycles;
         const start = Math.max(since, 0);
-        this.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
-        this.descheduledCycles += t - start;
+        this.recorder.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
+        this.stats.descheduledCycles += t - start;
         // KVM shrinks (with the default ple_window_shrink = 0: resets) the window on sched-in
         // (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; see wake).
         if (this.pleGrowth) this.pleWindowNow[v] = this.p.pleWindow;
@@ -833,7 +776,7 @@ export class Engine {
   private endJob(c: number): void {
     this.ctxActive[c] = 0;
     this.action[c] = ACTION_NONE;
-    this.executions[this.ctxSrc[c]]++;
+    this.stats.executions[this.ctxSrc[c]]++;
   }
 
   /** Runs the guest on `v` from `t` until the next pending action (scheduled or taken inline). */
@@ -899,7 +842,7 @@ export class Engine {
       // A tickless guest going idle programs its one-shot tick: once per busy period (the
       // estimator's model, docs/estimator.md).
       this.tickDue[v] = 0;
-      this.arrivals[this.ticklessSource]++;
+      this.stats.arrivals[this.ticklessSource]++;
       this.interruptArrives(v, this.ticklessSource, t);
       return;
     }
@@ -928,11 +871,11 @@ export class Engine {
     const d = t - since;
     if (d > 0) {
       if (this.idleInGuest[v] === 1) {
-        this.idleGuestCycles += d;
-        this.record(since, d, v, this.idleState, -1, -1);
+        this.stats.idleGuestCycles += d;
+        this.recorder.record(since, d, v, this.idleState, -1, -1);
       } else {
-        this.guestCycles += d;
-        this.record(since, d, v, VcpuState.Guest, -1, -1);
+        this.stats.guestCycles += d;
+        this.recorder.record(since, d, v, VcpuState.Guest, -1, -1);
       }
     }
     this.guestSince[v] = t;
@@ -952,7 +895,7 @@ export class Engine {
     // An exit inside a transactional region aborts it: the work so far is lost and the region
     // runs again (after a few aborts, non-transactionally, as lock-elision fallbacks do).
     if (this.tsxPc[c] >= 0 && this.tsxFallback[c] === 0 && this.tsxStart[c] <= t) {
-      this.tsxAborts++;
+      this.stats.tsxAborts++;
       this.ctxPc[c] = this.tsxPc[c];
       this.repDepth[c] = this.tsxDepth[c];
       this.action[c] = ACTION_NONE;
@@ -995,7 +938,7 @@ export class Engine {
     }
     const h = this.spinHolder[c];
     if (h >= 0 && this.mode[h] === MODE_DESCHEDULED) {
-      this.directedYields++;
+      this.stats.directedYields++;
       this.vcpuTime[h] = t;
       this.refresh(h);
       this.spinHolder[c] = -1;
@@ -1166,7 +1109,7 @@ export class Engine {
           if (plan >= 0 && spin >= window) {
             // PLE: the loop exceeds PLE_Window TSC cycles → exit (SDM Vol. 3C §26.1.3).
             acc += window;
-            this.spinCycles += window;
+            this.stats.spinCycles += window;
             this.spinLeft[c] = spin - window;
             this.action[c] = ACTION_EXIT;
             this.actPlan[c] = plan;
@@ -1177,7 +1120,7 @@ export class Engine {
             return;
           }
           acc += spin;
-          this.spinCycles += spin;
+          this.stats.spinCycles += spin;
           this.spinLeft[c] = 0;
           this.spinning[c] = 0;
           this.spinHolder[c] = -1;
@@ -1198,7 +1141,7 @@ export class Engine {
    * TSX_RETRIES attempts (glibc's retry_try_xbegin = 3, as the estimator), then without TSX.
    */
   private abortTsx(c: number): number {
-    this.tsxAborts++;
+    this.stats.tsxAborts++;
     const pc = this.tsxPc[c];
     this.repDepth[c] = this.tsxDepth[c];
     this.tsxPc[c] = -1;
@@ -1243,7 +1186,7 @@ export class Engine {
       this.events++;
       this.guestSince[v] = now;
     }
-    this.executions[s]++;
+    this.stats.executions[s]++;
     return now;
   }
 
@@ -1279,13 +1222,13 @@ export class Engine {
 
     const mean = this.sourceMean[s];
     arrivals[base + s] = t + (this.sourcePeriodic[s] === 1 ? mean : -Math.log(1 - this.rng.next()) * mean);
-    this.arrivals[s]++;
+    this.stats.arrivals[s]++;
     // The guest interval open since `since` (idle, as goIdle leaves it) ends at the start.
     let guestStart = start;
     if (this.idleInGuest[v] === 0) guestStart = since;
     else if (start > since) {
-      this.idleGuestCycles += start - since;
-      this.record(since, start - since, v, this.idleState, -1, -1);
+      this.stats.idleGuestCycles += start - since;
+      this.recorder.record(since, start - since, v, this.idleState, -1, -1);
     }
     this.idleExitTaken[v] = 0;
     this.tickDue[v] = 1;
@@ -1296,8 +1239,8 @@ export class Engine {
     for (let i = first, last = first + segments; i < last; i++) {
       now += compute[i];
       if (now > guestStart) {
-        this.guestCycles += now - guestStart;
-        this.record(guestStart, now - guestStart, v, VcpuState.Guest, -1, -1);
+        this.stats.guestCycles += now - guestStart;
+        this.recorder.record(guestStart, now - guestStart, v, VcpuState.Guest, -1, -1);
       }
       const plan = exit[i];
       if (plan < 0) break; // the tail
@@ -1312,24 +1255,28 @@ export class Engine {
       const handler = this.outcomeHandler[k];
       const userspace = this.outcomeUserspace[k];
       const total = transition + handler + userspace;
-      this.exitCount[plan]++;
-      this.exitTransition[plan] += transition;
-      this.exitHandler[plan] += handler;
-      this.exitUserspace[plan] += userspace;
-      this.exitHist[plan].add(total);
-      if (this.tlFullAt < 0) {
+      this.stats.exit(plan, transition, handler, userspace, 0);
+      if (this.recorder.fullAt < 0) {
         const code = this.planCode[plan];
         const handlerSource = this.planHandlerSource[plan];
-        this.record(now, transition, v, VcpuState.Exit, code, exitSource[i]);
-        if (handler > 0) this.record(now + transition, handler, v, VcpuState.Handler, code, handlerSource);
+        this.recorder.record(now, transition, v, VcpuState.Exit, code, exitSource[i]);
+        if (handler > 0)
+          this.recorder.record(now + transition, handler, v, VcpuState.Handler, code, handlerSource);
         if (userspace > 0)
-          this.record(now + transition + handler, userspace, v, VcpuState.Userspace, code, handlerSource);
+          this.recorder.record(
+            now + transition + handler,
+            userspace,
+            v,
+            VcpuState.Userspace,
+            code,
+            handlerSource,
+          );
       }
       now += total;
       guestStart = now;
       this.events++;
     }
-    this.executions[s]++;
+    this.stats.executions[s]++;
     // Idle in the guest from the job's end (goIdle with nothing to do).
     this.guestSince[v] = now;
     this.idleInGuest[v] = 1;
@@ -1356,17 +1303,21 @@ export class Engine {
     const userspace = plan.userspace[k];
     const total = transition + handler + userspace;
     const wake = plan.wake[k];
-    this.exitCount[planIndex]++;
-    this.exitTransition[planIndex] += transition;
-    this.exitHandler[planIndex] += handler + wake;
-    this.exitUserspace[planIndex] += userspace;
-    this.exitHist[planIndex].add(total + wake);
-    if (this.tlFullAt < 0) {
+    this.stats.exit(planIndex, transition, handler, userspace, wake);
+    if (this.recorder.fullAt < 0) {
       const code = plan.code;
-      this.record(t, transition, v, VcpuState.Exit, code, source);
-      if (handler > 0) this.record(t + transition, handler, v, VcpuState.Handler, code, plan.handlerSource);
+      this.recorder.record(t, transition, v, VcpuState.Exit, code, source);
+      if (handler > 0)
+        this.recorder.record(t + transition, handler, v, VcpuState.Handler, code, plan.handlerSource);
       if (userspace > 0)
-        this.record(t + transition + handler, userspace, v, VcpuState.Userspace, code, plan.handlerSource);
+        this.recorder.record(
+          t + transition + handler,
+          userspace,
+          v,
+          VcpuState.Userspace,
+          code,
+          plan.handlerSource,
+        );
     }
     return total;
   }
@@ -1457,7 +1408,7 @@ export class Engine {
    * and work for it arrives through its own sources. Counted only.
    */
   private kick(): void {
-    this.kicks++;
+    this.stats.kicks++;
   }
 
   /** VM entry at `t`: pending events are delivered in architectural order, then the guest runs. */
@@ -1473,8 +1424,9 @@ export class Engine {
     // come before NMIs and external interrupts (SDM Vol. 3A §6.9, event priority classes).
     const n = this.injectLen[v];
     if (n > 0) {
-      for (let i = 0; i < n; i++) this.mark(t, v, MARK_INJECTION, this.injectVector[v * INJECT_QUEUE + i]);
-      this.injections += n;
+      for (let i = 0; i < n; i++)
+        this.recorder.mark(t, v, MARK_INJECTION, this.injectVector[v * INJECT_QUEUE + i]);
+      this.stats.injections += n;
       this.injectLen[v] = 0;
     }
     if (this.haltRequested[v] === 1) {
@@ -1484,8 +1436,8 @@ export class Engine {
         // the exit is spent here instead (the estimator charges it on every HLT exit).
         const w = this.haltWake[v];
         if (w > 0) {
-          this.record(t, w, v, VcpuState.Handler, this.p.exits[this.haltPlan[v]].code, -1);
-          this.wakeCycles += w;
+          this.recorder.record(t, w, v, VcpuState.Handler, this.p.exits[this.haltPlan[v]].code, -1);
+          this.stats.wakeCycles += w;
           this.vcpuTime[v] = t + w;
           return;
         }
@@ -1510,13 +1462,13 @@ export class Engine {
   /** Wakes a halted vCPU at `t`: KVM schedules its thread back in (the target's halt_wake). */
   private wake(v: number, t: number): void {
     const since = this.haltStart[v];
-    this.record(since, t - since, v, VcpuState.Halted, -1, -1);
-    this.haltedCycles += t - since;
-    this.haltWakeups++;
+    this.recorder.record(since, t - since, v, VcpuState.Halted, -1, -1);
+    this.stats.haltedCycles += t - since;
+    this.stats.haltWakeups++;
     const w = this.haltWake[v];
-    this.wakeCycles += w;
+    this.stats.wakeCycles += w;
     const reason = this.haltPlan[v] >= 0 ? this.p.exits[this.haltPlan[v]].code : -1;
-    if (w > 0) this.record(t, w, v, VcpuState.Handler, reason, -1);
+    if (w > 0) this.recorder.record(t, w, v, VcpuState.Handler, reason, -1);
     // The vCPU thread blocked and is scheduled in again: KVM shrinks the PLE window on
     // sched-in (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; since Linux 6.11
     // vmx_vcpu_load when vcpu->scheduled_out), and with the default ple_window_shrink = 0
@@ -1530,55 +1482,13 @@ export class Engine {
   /** An event arrived while KVM was halt-polling: no sleep, no wake-up cost. */
   private pollSuccess(v: number, t: number): void {
     const since = this.haltStart[v];
-    this.record(since, t - since, v, VcpuState.Polling, -1, -1);
-    this.pollingCycles += t - since;
-    this.haltPollSuccesses++;
+    this.recorder.record(since, t - since, v, VcpuState.Polling, -1, -1);
+    this.stats.pollingCycles += t - since;
+    this.stats.haltPollSuccesses++;
     // The vCPU never slept: the wake-up charged to its HLT exit did not happen.
-    if (this.haltPlan[v] >= 0) this.exitHandler[this.haltPlan[v]] -= this.haltWake[v];
+    if (this.haltPlan[v] >= 0) this.stats.wakeNotSpent(this.haltPlan[v], this.haltWake[v]);
     this.mode[v] = MODE_ROOT;
     this.vcpuTime[v] = t;
-  }
-
-  // ---------------------------------------------------------------- recording
-
-  private record(
-    start: number,
-    duration: number,
-    v: number,
-    state: number,
-    reason: number,
-    source: number,
-  ): void {
-    const tl = this.tl;
-    const i = tl.count;
-    if (i >= this.tlCapacity) {
-      if (this.tlFullAt < 0) {
-        // Complete up to the earlier of this record and the global clock (the start of the
-        // current batch): other vCPUs' records after it were not written yet.
-        this.tlFullAt = Math.min(start, this.batchStart);
-        tl.decimated = true;
-      }
-      return;
-    }
-    const k = this.nsPerCycle;
-    tl.start[i] = start * k;
-    tl.duration[i] = duration * k;
-    tl.vcpu[i] = v;
-    tl.state[i] = state;
-    tl.reason[i] = reason;
-    tl.source[i] = source;
-    tl.count = i + 1;
-  }
-
-  private mark(t: number, v: number, kind: number, vector: number): void {
-    const m = this.tl.markers;
-    const i = m.count;
-    if (i >= m.time.length || this.tlFullAt >= 0) return;
-    m.time[i] = t * this.nsPerCycle;
-    m.vcpu[i] = v;
-    m.kind[i] = kind;
-    m.vector[i] = vector;
-    m.count = i + 1;
   }
 
   /**
@@ -1587,7 +1497,7 @@ export class Engine {
    */
   private stopAt(t: number): void {
     this.endTime = t;
-    this.tl.durationNs = t * this.nsPerCycle;
+    this.recorder.endAt(t);
     this.finish();
   }
 
@@ -1605,144 +1515,42 @@ export class Engine {
         // (folded entries) may have passed: its open interval then adds nothing.
         case MODE_HALTED:
           if (end < this.haltStart[v]) break;
-          this.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Halted, -1, -1);
-          this.haltedCycles += end - this.haltStart[v];
+          this.recorder.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Halted, -1, -1);
+          this.stats.haltedCycles += end - this.haltStart[v];
           break;
         case MODE_HALT_POLL:
           if (end < this.haltStart[v]) break;
-          this.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Polling, -1, -1);
-          this.pollingCycles += end - this.haltStart[v];
+          this.recorder.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Polling, -1, -1);
+          this.stats.pollingCycles += end - this.haltStart[v];
           break;
         case MODE_DESCHEDULED: {
           const since = this.descheduledUntil[v] - this.preemptCycles;
           if (end < since) break;
-          this.descheduledCycles += end - since;
-          this.record(since, end - since, v, VcpuState.Descheduled, -1, -1);
+          this.stats.descheduledCycles += end - since;
+          this.recorder.record(since, end - since, v, VcpuState.Descheduled, -1, -1);
           break;
         }
       }
     }
   }
 
+  /** The result, built whole from the observers and how the run ended. */
   result(): SimulationResult {
-    const p = this.p;
-    const hz = p.hz;
-    const duration = this.endTime / hz;
-    let exits = 0;
-    let exitCycles = 0;
-    let transition = 0;
-    let handler = 0;
-    let userspace = 0;
-    for (let i = 0; i < p.exits.length; i++) {
-      exits += this.exitCount[i];
-      transition += this.exitTransition[i];
-      handler += this.exitHandler[i];
-      userspace += this.exitUserspace[i];
-    }
-    exitCycles = transition + handler + userspace;
-    const toSec = (cycles: number): number => cycles / hz;
-    const durationStats = (h: LogHistogram): DurationStats => ({
-      min: h.count ? toSec(h.min) : 0,
-      mean: toSec(h.mean),
-      p50: toSec(h.percentile(0.5)),
-      p99: toSec(h.percentile(0.99)),
-      max: toSec(h.max),
+    const byEvents = this.stopReason === STOP_EVENTS;
+    return buildResult(this.p, this.stats, this.recorder, {
+      endCycles: this.endTime,
+      events: this.events,
+      seed: this.seed,
+      stopped:
+        this.stopReason === STOP_NONE
+          ? undefined
+          : {
+              budget: byEvents ? "events" : "steps",
+              limit: byEvents ? this.maxEvents : this.maxSteps,
+              atSec: this.endTime / this.p.hz,
+              requestedSec: this.requestedSec,
+            },
     });
-    const latencyStats = (h: LogHistogram): LatencyStats => ({ count: h.count, ...durationStats(h) });
-    const byReason = p.exits
-      .map((plan, i) => {
-        const count = this.exitCount[i];
-        const cycles = this.exitTransition[i] + this.exitHandler[i] + this.exitUserspace[i];
-        return {
-          reason: plan.name,
-          code: plan.code,
-          exits: count,
-          exitsPerSecond: count / duration,
-          cyclesPerExit: count ? cycles / count : 0,
-          cycles,
-          transitionCycles: count ? this.exitTransition[i] / count : 0,
-          handlerCycles: count ? this.exitHandler[i] / count : 0,
-          userspaceCycles: count ? this.exitUserspace[i] / count : 0,
-          share: exitCycles > 0 ? cycles / exitCycles : 0,
-          duration: durationStats(this.exitHist[i]),
-        };
-      })
-      .filter((r) => r.exits > 0)
-      .sort((x, y) => y.cycles - x.cycles || x.code - y.code);
-    const bySource: Record<string, LatencyStats> = {};
-    p.sources.forEach((s, i) => {
-      if (s.isInterrupt) bySource[s.name] = latencyStats(this.latencyHist[i]);
-    });
-    const warnings = [...p.warnings];
-    const droppedTotal = this.dropped.reduce((x, y) => x + y, 0);
-    if (droppedTotal > 0) {
-      warnings.push(
-        `saturated: ${droppedTotal} arrivals were dropped because a vCPU's queue was full (demand above 100 %)`,
-      );
-    }
-    if (this.tl.decimated && this.tlCapacity > 0) {
-      warnings.push(
-        `the timeline keeps the first ${this.tlCapacity} intervals (to ${(this.tlFullAt / hz).toPrecision(3)} s); statistics cover the whole run`,
-      );
-    }
-    const busy = this.guestCycles + exitCycles;
-    let stopped: SimulationStop | undefined;
-    if (this.stopReason !== STOP_NONE) {
-      const byEvents = this.stopReason === STOP_EVENTS;
-      stopped = {
-        budget: byEvents ? "events" : "steps",
-        limit: byEvents ? this.maxEvents : this.maxSteps,
-        atSec: duration,
-        requestedSec: this.requestedSec,
-      };
-      warnings.push(
-        `stopped by the ${byEvents ? `event budget (${fmt(this.maxEvents)} events)` : `step budget (${fmt(this.maxSteps)} interpreter loop iterations)`} at ${duration.toPrecision(3)} s of the ${this.requestedSec} s asked for; the statistics cover that part`,
-      );
-    }
-    return {
-      guest: p.guest.name,
-      target: { profile: "", hz },
-      vcpus: this.nV,
-      seed: 0,
-      duration,
-      exits,
-      exitsPerSecond: exits / duration,
-      overhead: busy > 0 ? exitCycles / busy : 0,
-      hostCpu: exitCycles / hz / duration,
-      byReason,
-      paths: p.sources.map((s, i) => ({
-        name: s.name,
-        kind: s.kind,
-        arrivals: this.arrivals[i],
-        executions: this.executions[i],
-        executionsPerSecond: this.executions[i] / duration,
-        dropped: this.dropped[i],
-      })),
-      latency: { irq: latencyStats(this.irqLatency), bySource },
-      time: {
-        guest: toSec(this.guestCycles),
-        idleInGuest: toSec(this.idleGuestCycles),
-        exit: toSec(transition),
-        handler: toSec(handler),
-        userspace: toSec(userspace),
-        halted: toSec(this.haltedCycles),
-        polling: toSec(this.pollingCycles),
-        descheduled: toSec(this.descheduledCycles),
-        spinning: toSec(this.spinCycles),
-      },
-      counters: {
-        events: this.events,
-        tsxAborts: this.tsxAborts,
-        haltWakeups: this.haltWakeups,
-        haltPollSuccesses: this.haltPollSuccesses,
-        directedYields: this.directedYields,
-        kicks: this.kicks,
-        injections: this.injections,
-      },
-      warnings,
-      ...(stopped ? { stopped } : {}),
-      timeline: this.tl,
-    };
   }
 }
 
@@ -1774,12 +1582,4 @@ function validateOptions(options: SimulationOptions): void {
       "input",
     );
   }
-}
-
-function fmt(n: number): string {
-  if (!Number.isFinite(n)) return "unbounded";
-  if (n >= 1e9) return `${(n / 1e9).toPrecision(3)}G`;
-  if (n >= 1e6) return `${(n / 1e6).toPrecision(3)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toPrecision(3)}k`;
-  return n.toPrecision(3);
 }

@@ -109,6 +109,8 @@ export interface CoalescePlans {
 
 export interface CompiledGuest {
   guest: GuestIR;
+  /** The target's CPU profile name (the result's `target.profile`). */
+  profile: string;
   hz: number;
   vcpus: number;
   op: Int32Array;
@@ -580,6 +582,7 @@ export function compileGuest(
 
   return {
     guest,
+    profile: target.profile.name,
     hz: target.hz,
     vcpus: Math.max(1, guest.vcpus),
     op: Int32Array.from(op),
