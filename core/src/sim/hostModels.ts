@@ -4,10 +4,12 @@
  * and the PAUSE-loop exit (the window's growth and kvm_vcpu_on_spin's directed yield).
  */
 
+import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import type { EngineState } from "./state";
 import * as S from "./state";
 
 const { VcpuState, MODE_ROOT, MODE_DESCHEDULED } = S;
+const PLE_WINDOW_GROW = KVM_DEFAULTS.pleWindowGrow.value;
 
 /** Wakes a halted vCPU at `t`: KVM schedules its thread back in (the target's halt_wake). */
 export function wake(e: EngineState, v: number, t: number): void {
@@ -50,7 +52,7 @@ export function pleExit(e: EngineState, v: number, c: number, t: number): void {
   if (e.pleGrowth) {
     // __grow_ple_window with KVM_DEFAULT_PLE_WINDOW_GROW 2 (< base: multiply), capped at
     // ple_window_max (arch/x86/kvm/x86.h).
-    const grown = e.pleWindowNow[v] * 2;
+    const grown = e.pleWindowNow[v] * PLE_WINDOW_GROW;
     e.pleWindowNow[v] = Math.min(grown, e.pleMax);
   }
   const h = e.spinHolder[c];

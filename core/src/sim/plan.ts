@@ -12,7 +12,11 @@ import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../ana
 import type { ExitDecision } from "../analysis/types";
 import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
 import type { Position, Span } from "../source";
-import { exitReasonByCode } from "../vmx/exitReasons";
+import { preemptionTimerRate } from "../vmx/capabilities";
+import { controlInWord, controlMask } from "../vmx/controls";
+import { exceptionByMnemonic } from "../vmx/exceptions";
+import { exitReasonByCode, exitReasonByName } from "../vmx/exitReasons";
+import type { ControlWord } from "../vmx/types";
 import type { TimelineSource } from "./timeline";
 
 // Bytecode operations of a guest source.
@@ -128,13 +132,13 @@ export interface CompiledGuest {
   idle: GuestIR["idle"];
   /** Exit the idle loop's HLT (or MWAIT) causes, −1 when it stays in the guest. */
   idleExit: number;
-  /** Reason code 1 plan, for host preemption and kicks. */
+  /** The EXTERNAL_INTERRUPT plan, for host preemption and kicks. */
   externalInterruptExit: number;
   haltWakeCycles: number;
   /** VMX-preemption timer period in TSC cycles (0: not active). */
   preemptionTimerCycles: number;
   preemptionTimerExit: number;
-  /** "save VMX-preemption timer value" (exit control bit 22). */
+  /** The exit control "save VMX-preemption timer value". */
   preemptionTimerSaved: boolean;
   pleWindow: number;
   /** Deepest nesting of the loops left in the bytecode (pure-compute repeats are folded). */
@@ -237,17 +241,40 @@ function straightPlans(
   };
 }
 
-const REASON_EXTERNAL_INTERRUPT = 1;
-const REASON_PREEMPTION_TIMER = 52;
+// The VT-x facts the plan needs, looked up by name in core/src/vmx once at load (the tables
+// there cite the SDM); a name missing from a table fails at load instead of silently.
+function reasonCode(name: string): number {
+  const def = exitReasonByName(name);
+  if (!def) throw new Error(`sim/plan: no exit reason named ${name}`);
+  return def.code;
+}
+function controlBit(word: ControlWord, name: string): bigint {
+  const def = controlInWord(word, name);
+  if (!def) throw new Error(`sim/plan: no ${word} control named ${name}`);
+  return controlMask(def);
+}
 
-// Control bits (SDM Vol. 3C §25.6; vmx-facts §2a–2e).
-const PIN_PREEMPTION_TIMER = 1n << 6n;
-const PIN_POSTED_INTERRUPTS = 1n << 7n;
-const PROC_PAUSE_EXITING = 1n << 30n;
-const PROC2_PAUSE_LOOP_EXITING = 1n << 10n;
-const EXIT_SAVE_PREEMPTION_TIMER = 1n << 22n;
+const REASON_EXTERNAL_INTERRUPT = reasonCode("EXTERNAL_INTERRUPT");
+const REASON_PREEMPTION_TIMER = reasonCode("PREEMPTION_TIMER");
+/** The PLE exit's reason (the engine checks it for a PAUSE loop's exit). */
+export const REASON_PAUSE_INSTRUCTION = reasonCode("PAUSE_INSTRUCTION");
 
-const MEMORY_EXIT_CODES = new Set<number>([48, 49, 44, 56, 62, 45]); // EPT_VIOLATION, EPT_MISCONFIG, APIC_ACCESS, APIC_WRITE, PML_FULL, EOI_INDUCED
+const PIN_PREEMPTION_TIMER = controlBit("pin", "activate_vmx_preemption_timer");
+const PIN_POSTED_INTERRUPTS = controlBit("pin", "process_posted_interrupts");
+const PROC_PAUSE_EXITING = controlBit("proc", "pause_exiting");
+const PROC2_PAUSE_LOOP_EXITING = controlBit("proc2", "pause_loop_exiting");
+const EXIT_SAVE_PREEMPTION_TIMER = controlBit("exit", "save_vmx_preemption_timer_value");
+
+/** NMI's vector (SDM Vol. 3A §6.3.1, Table 6-1). */
+const NMI_VECTOR = exceptionByMnemonic("NMI")?.vector ?? -1;
+
+/**
+ * Memory-access exits: inside a transaction they are taken, then abort it (see ExitPlan).
+ * A reason column for this in the exit-reason table would be the one place for it (issue 14).
+ */
+const MEMORY_EXIT_CODES = new Set<number>(
+  ["EPT_VIOLATION", "EPT_MISCONFIG", "APIC_ACCESS", "APIC_WRITE", "PML_FULL", "EOI_INDUCED"].map(reasonCode),
+);
 
 /** Handler outcomes beyond this many are merged into their mean (deeply nested branches). */
 const MAX_OUTCOMES = 64;
@@ -465,7 +492,7 @@ export function compileGuest(
           if (pleActive) {
             // PAUSE-loop exiting: the engine splits the spin at the window itself (it must, to
             // model the lock holder and KVM's window growth).
-            emit(OP_PAUSE_LOOP, exitPlan(40 /* PAUSE_INSTRUCTION */), g.cycles, src);
+            emit(OP_PAUSE_LOOP, exitPlan(REASON_PAUSE_INSTRUCTION), g.cycles, src);
           } else {
             emit(OP_PAUSE_LOOP, -1, g.cycles, src);
             emitExits(decision, src);
@@ -512,7 +539,7 @@ export function compileGuest(
       arrival: s.arrival,
       isInterrupt,
       isNmi,
-      vector: s.kind === "irq" ? s.vector : isNmi ? 2 : -1,
+      vector: s.kind === "irq" ? s.vector : isNmi ? NMI_VECTOR : -1,
       arrivalExit,
       posted: isPosted,
       start,
@@ -567,7 +594,7 @@ export function compileGuest(
   }
 
   // VMX-preemption timer: counts down by 1 each time bit X of the TSC changes, X =
-  // IA32_VMX_MISC[4:0] (SDM Vol. 3C §26.5.1; vmx-facts §5).
+  // IA32_VMX_MISC[4:0] (SDM Vol. 3C §26.5.1; vmx/capabilities.ts preemptionTimerRate).
   let preemptionTimerCycles = 0;
   let preemptionTimerExit = -1;
   // When the guest has a timer, KVM uses the preemption timer for it (its arrivals exit
@@ -575,8 +602,7 @@ export function compileGuest(
   // countdown of guest time.
   const guestHasTimer = guest.sources.some((s) => s.kind === "timer");
   if ((controls.pin & PIN_PREEMPTION_TIMER) !== 0n && vmcs.preemptionTimer && !guestHasTimer) {
-    const rate = Number(target.msrs.IA32_VMX_MISC & 0x1fn);
-    preemptionTimerCycles = Math.max(1, vmcs.preemptionTimer.ticks) * 2 ** rate;
+    preemptionTimerCycles = Math.max(1, vmcs.preemptionTimer.ticks) * 2 ** preemptionTimerRate(target.msrs);
     preemptionTimerExit = exitPlan(REASON_PREEMPTION_TIMER);
   }
 

@@ -6,8 +6,9 @@
  * (a context's bytecode), straight.ts (straight-line jobs in one step), hostModels.ts (KVM's
  * halt wake-up and polling, PLE). Nothing here allocates per event.
  */
+import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import { EventHeap } from "./heap";
-import type { CompiledGuest } from "./plan";
+import { type CompiledGuest, REASON_PAUSE_INSTRUCTION } from "./plan";
 import { TimelineRecorder } from "./recorder";
 import { formatCount } from "./result";
 import { Sfc32 } from "./rng";
@@ -72,7 +73,7 @@ export const IRQ_QUEUE = 1024;
 export const INJECT_QUEUE = 8;
 /** glibc's lock elision retries a transaction a few times before taking the lock. */
 export const TSX_RETRIES = 3;
-export const REASON_PAUSE = 40;
+export const REASON_PAUSE = REASON_PAUSE_INSTRUCTION;
 /**
  * Bounds that keep one step short (for simulateAsync's slices and the event budget) without
  * depending on where a slice ends, so that slicing never changes the order of events and
@@ -254,7 +255,7 @@ export class EngineState {
     this.repeatDepth = Math.max(1, plan.repeatDepth);
     this.haltPollCycles = ((options.haltPollNs ?? 0) * hz) / 1e9;
     this.pleGrowth = options.pleWindowGrowth ?? false;
-    this.pleMax = options.pleWindowMax ?? 4294967295; // KVM_VMX_DEFAULT_PLE_WINDOW_MAX = UINT_MAX
+    this.pleMax = options.pleWindowMax ?? KVM_DEFAULTS.pleWindowMax.value;
     this.preemptRate = options.hostPreemption?.ratePerSec ?? 0;
     this.preemptCycles = (options.hostPreemption?.durationSec ?? 0) * hz;
     // One queue slot per vCPU holding the earliest of its own event, its arrivals and its host
