@@ -17,7 +17,7 @@ import {
   OP_REPEAT_END as IMPORTED_OP_REPEAT_END,
   OP_TSX as IMPORTED_OP_TSX,
   OP_TSX_END as IMPORTED_OP_TSX_END,
-} from "./plan";
+} from "./bytecode";
 import type { EngineState } from "./state";
 import * as S from "./state";
 
