@@ -51,7 +51,22 @@ export function interpret(e: EngineState, v: number, c: number, t: number): void
         pc++;
         break;
       case OP_EXIT:
+      case OP_FRACTIONAL_EXIT: {
+        let n = f[pc];
+        if (op[pc] === OP_FRACTIONAL_EXIT) {
+          // PML-like exits per execution: a per-vCPU accumulator exits at each whole one.
+          const idx = v * p.exits.length + a[pc];
+          const x = e.fraction[idx] + n;
+          n = Math.floor(x);
+          e.fraction[idx] = x - n;
+          if (!(n > 0)) {
+            pc++;
+            break;
+          }
+        }
         if (e.tsxPc[c] >= 0 && e.tsxFallback[c] === 0) {
+          // Inside a transaction an exiting instruction aborts it without the exit; a
+          // memory-access exit is taken, then aborts it (ExitPlan.memoryAccess).
           if (!p.exits[a[pc]].memoryAccess) {
             pc = abortTsx(e, c);
             break;
@@ -60,34 +75,11 @@ export function interpret(e: EngineState, v: number, c: number, t: number): void
         }
         e.action[c] = ACTION_EXIT;
         e.actPlan[c] = a[pc];
-        e.actCount[c] = f[pc];
+        e.actCount[c] = n;
         e.actSource[c] = p.opSource[pc];
         e.ctxPc[c] = pc + 1;
         e.computeLeft[c] = acc;
         return;
-      case OP_FRACTIONAL_EXIT: {
-        const idx = v * p.exits.length + a[pc];
-        const x = e.fraction[idx] + f[pc];
-        const n = Math.floor(x);
-        e.fraction[idx] = x - n;
-        if (n > 0) {
-          if (e.tsxPc[c] >= 0 && e.tsxFallback[c] === 0) {
-            if (!p.exits[a[pc]].memoryAccess) {
-              pc = abortTsx(e, c);
-              break;
-            }
-            e.abortAfter[c] = 1;
-          }
-          e.action[c] = ACTION_EXIT;
-          e.actPlan[c] = a[pc];
-          e.actCount[c] = n;
-          e.actSource[c] = p.opSource[pc];
-          e.ctxPc[c] = pc + 1;
-          e.computeLeft[c] = acc;
-          return;
-        }
-        pc++;
-        break;
       }
       case OP_BRANCH: {
         const cumulative = p.branchCumulative[a[pc]];
