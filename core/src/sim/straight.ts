@@ -74,18 +74,21 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
   const blocks = e.blocksStraight;
   const base = v * nS;
   for (let i = 0; i < nS; i++) if (blocks[i] === 1 && arrivals[base + i] < end) return false;
+  // The observers in locals: the loop below is the simulator's hottest.
+  const stats = e.stats;
+  const recorder = e.recorder;
   const first = e.straightStart[s];
   const segments = e.straightLength[s];
 
   const mean = e.sourceMean[s];
   arrivals[base + s] = t + (e.sourcePeriodic[s] === 1 ? mean : -Math.log(1 - e.rng.next()) * mean);
-  e.stats.arrivals[s]++;
+  stats.arrivals[s]++;
   // The guest interval open since `since` (idle, as goIdle leaves it) ends at the start.
   let guestStart = start;
   if (e.idleInGuest[v] === 0) guestStart = since;
   else if (start > since) {
-    e.stats.idleGuestCycles += start - since;
-    e.recorder.record(since, start - since, v, e.idleState, -1, -1);
+    stats.idleGuestCycles += start - since;
+    recorder.record(since, start - since, v, e.idleState, -1, -1);
   }
   e.idleExitTaken[v] = 0;
   e.tickDue[v] = 1;
@@ -96,8 +99,8 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
   for (let i = first, last = first + segments; i < last; i++) {
     now += compute[i];
     if (now > guestStart) {
-      e.stats.guestCycles += now - guestStart;
-      e.recorder.record(guestStart, now - guestStart, v, VcpuState.Guest, -1, -1);
+      stats.guestCycles += now - guestStart;
+      recorder.record(guestStart, now - guestStart, v, VcpuState.Guest, -1, -1);
     }
     const plan = exit[i];
     if (plan < 0) break; // the tail
@@ -112,21 +115,20 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
     const handler = e.outcomeHandler[k];
     const userspace = e.outcomeUserspace[k];
     const total = transition + handler + userspace;
-    e.stats.exit(plan, transition, handler, userspace, 0);
-    if (e.recorder.fullAt < 0) {
+    stats.exit(plan, transition, handler, userspace, 0);
+    if (recorder.fullAt < 0) {
       const code = e.planCode[plan];
       const handlerSource = e.planHandlerSource[plan];
-      e.recorder.record(now, transition, v, VcpuState.Exit, code, exitSource[i]);
-      if (handler > 0)
-        e.recorder.record(now + transition, handler, v, VcpuState.Handler, code, handlerSource);
+      recorder.record(now, transition, v, VcpuState.Exit, code, exitSource[i]);
+      if (handler > 0) recorder.record(now + transition, handler, v, VcpuState.Handler, code, handlerSource);
       if (userspace > 0)
-        e.recorder.record(now + transition + handler, userspace, v, VcpuState.Userspace, code, handlerSource);
+        recorder.record(now + transition + handler, userspace, v, VcpuState.Userspace, code, handlerSource);
     }
     now += total;
     guestStart = now;
     e.events++;
   }
-  e.stats.executions[s]++;
+  stats.executions[s]++;
   // Idle in the guest from the job's end (goIdle with nothing to do).
   e.guestSince[v] = now;
   e.idleInGuest[v] = 1;
