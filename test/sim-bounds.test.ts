@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { estimateGuest } from "../core/src/analysis/estimate";
 import { analyze } from "../core/src/index";
 import { SimulationError, simulate, simulateAsync } from "../core/src/sim/index";
+import { cleanProgram } from "./support/cleanProgram";
 
 const HEAD = `
 target skylake_server @ 2GHz
@@ -22,15 +23,7 @@ handler EXTERNAL_INTERRUPT { work 350 }
 handler HLT { halt }
 `;
 
-function program(text: string) {
-  const a = analyze(text);
-  const errors = a.diagnostics.filter((d) => d.severity === "error");
-  assert.deepEqual(
-    errors.map((d) => `${d.code} ${d.message}`),
-    [],
-  );
-  return a;
-}
+const program = cleanProgram;
 
 function nested(levels: number, count: number, body: string): string {
   return `${"repeat ".concat(String(count), " { ").repeat(levels)}${body}${" }".repeat(levels)}`;

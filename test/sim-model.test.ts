@@ -4,18 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
+import { cleanProgram } from "./support/cleanProgram";
 
-function program(text: string) {
-  const a = analyze(text);
-  const errors = a.diagnostics.filter((d) => d.severity === "error");
-  assert.deepEqual(
-    errors.map((d) => `${d.code} ${d.message}`),
-    [],
-  );
-  return a;
-}
+const program = cleanProgram;
 
 const HEAD = `
 target skylake_server @ 2GHz

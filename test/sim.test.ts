@@ -10,6 +10,7 @@ import {
   simulate,
   simulateAsync,
 } from "../core/src/sim/index";
+import { cleanProgram } from "./support/cleanProgram";
 
 const BASE = `
 target skylake_server @ 2GHz
@@ -29,15 +30,7 @@ handler EXTERNAL_INTERRUPT { work 350 }
 handler HLT { halt }
 `;
 
-function program(text: string) {
-  const a = analyze(text);
-  const errors = a.diagnostics.filter((d) => d.severity === "error");
-  assert.deepEqual(
-    errors.map((d) => `${d.code} ${d.message}`),
-    [],
-  );
-  return a;
-}
+const program = cleanProgram;
 
 function within(actual: number, expected: number, tolerance: number, what: string): void {
   const err = Math.abs(actual - expected) / Math.max(1e-12, Math.abs(expected));

@@ -24,17 +24,10 @@ function prepare(program: Program, guestName: string, options: SimulationOptions
   return new Engine(plan, options);
 }
 
-function finish(engine: Engine, program: Program, options: SimulationOptions): SimulationResult {
-  const result = engine.result();
-  result.target.profile = program.target.profile.name;
-  result.seed = options.seed ?? 1;
-  return result;
-}
-
 export function simulate(program: Program, guestName: string, options: SimulationOptions): SimulationResult {
   const engine = prepare(program, guestName, options);
   engine.run(Number.POSITIVE_INFINITY);
-  return finish(engine, program, options);
+  return engine.result();
 }
 
 /** Events processed between clock checks: small enough to notice a 5 ms slice quickly. */
@@ -66,5 +59,5 @@ export async function simulateAsync(
     if (done) break;
     await yieldToEventLoop();
   }
-  return finish(engine, program, options);
+  return engine.result();
 }

@@ -10,48 +10,41 @@ import { effectiveControls } from "../analysis/effective";
 import { vmcsLookup } from "../analysis/exitLookup";
 import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../analysis/exits";
 import type { ExitDecision } from "../analysis/types";
-import type { Arrival, GuestIR, GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
+import type { Arrival, GuestIR, GuestOp, GuestSource, Program } from "../model/ir";
 import type { Position, Span } from "../source";
 import { preemptionTimerRate } from "../vmx/capabilities";
 import { CONTROL, isControlSet } from "../vmx/controls";
+import { exceptionByMnemonic } from "../vmx/exceptions";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
+import {
+  OP_BRANCH,
+  OP_COALESCE,
+  OP_COMPUTE,
+  OP_END,
+  OP_EXIT,
+  OP_FRACTIONAL_EXIT,
+  OP_JUMP,
+  OP_PAUSE_LOOP,
+  OP_REPEAT,
+  OP_REPEAT_END,
+  OP_TSX,
+  OP_TSX_END,
+} from "./bytecode";
+import {
+  emptyOutcome,
+  type FnOutcomes,
+  MAX_OUTCOMES,
+  mergeOutcomes,
+  scaleTo,
+  walkCalledFns,
+  walkHandler,
+} from "./handlerOutcomes";
+import { type StraightPlans, straightPlans } from "./straightPlan";
 import type { TimelineSource } from "./timeline";
 
-// Bytecode operations of a guest source.
-export const OP_COMPUTE = 0;
-/** A whole number of exits: a = exit plan, f = count. */
-export const OP_EXIT = 1;
-/** Fractional exits per execution (PML: 1/512 per page): a = exit plan, f = exits per execution. */
-export const OP_FRACTIONAL_EXIT = 2;
-/** a = branch table index. */
-export const OP_BRANCH = 3;
-/** a = target pc. */
-export const OP_JUMP = 4;
-/** f = count, a = pc after the matching OP_REPEAT_END. */
-export const OP_REPEAT = 5;
-/** a = pc of the matching OP_REPEAT. */
-export const OP_REPEAT_END = 6;
-/** a = pc after the matching OP_TSX_END. */
-export const OP_TSX = 7;
-export const OP_TSX_END = 8;
-/** f = spin cycles, a = PLE exit plan (−1: PAUSE-loop exiting not in force). */
-export const OP_PAUSE_LOOP = 9;
-export const OP_END = 10;
-/**
- * `coalesce N or T`: f = coalesce site, a = pc after the body (which follows inline). Counts the
- * execution on the vCPU; the N-th runs the body (and cancels the timeout), the first of a batch
- * arms the timeout (the site's flush source "arrives" then), the others skip the body.
- */
-export const OP_COALESCE = 11;
-
-export interface HandlerOutcome {
-  probability: number;
-  handler: number;
-  userspace: number;
-  halt: boolean;
-  kicks: number;
-  injects: number[];
-}
+export * from "./bytecode";
+export type { HandlerOutcome } from "./handlerOutcomes";
+export type { StraightPlans } from "./straightPlan";
 
 export interface ExitPlan {
   code: number;
@@ -111,6 +104,8 @@ export interface CoalescePlans {
 
 export interface CompiledGuest {
   guest: GuestIR;
+  /** The target's CPU profile name (the result's `target.profile`). */
+  profile: string;
   hz: number;
   vcpus: number;
   op: Int32Array;
@@ -128,13 +123,13 @@ export interface CompiledGuest {
   idle: GuestIR["idle"];
   /** Exit the idle loop's HLT (or MWAIT) causes, −1 when it stays in the guest. */
   idleExit: number;
-  /** Reason code 1 plan, for host preemption and kicks. */
+  /** The EXTERNAL_INTERRUPT plan, for host preemption and kicks. */
   externalInterruptExit: number;
   haltWakeCycles: number;
   /** VMX-preemption timer period in TSC cycles (0: not active). */
   preemptionTimerCycles: number;
   preemptionTimerExit: number;
-  /** "save VMX-preemption timer value" (exit control bit 22). */
+  /** The exit control "save VMX-preemption timer value". */
   preemptionTimerSaved: boolean;
   pleWindow: number;
   /** Deepest nesting of the loops left in the bytecode (pure-compute repeats are folded). */
@@ -145,103 +140,11 @@ export interface CompiledGuest {
   warnings: string[];
 }
 
-/**
- * Path sources whose job is a straight line of computes and whole exits with effect-free
- * handlers (no branch, repeat, TSX, PAUSE loop, PML fraction; no halt, kick or inject): the
- * engine runs such a job in one step when it finds the vCPU idle and no other event of that
- * vCPU can come before the job's longest possible end. Segment i is `compute[i]` guest cycles,
- * then exit plan `exit[i]` (`exit[i]` = −1: compute only, the job's tail).
- */
-export interface StraightPlans {
-  /** First segment of each source's job, −1 when the source has no straight-line plan. */
-  start: Int32Array;
-  /** Segment count of each source's job. */
-  length: Int32Array;
-  /** Upper bound of each job's duration (every handler at its longest arm). */
-  maxCycles: Float64Array;
-  compute: Float64Array;
-  exit: Int32Array;
-  /** Timeline source of each segment's exit. */
-  source: Int32Array;
-}
+/** The PLE exit's reason (the engine checks it for a PAUSE loop's exit). */
+export const REASON_PAUSE_INSTRUCTION = EXIT.PAUSE_INSTRUCTION;
 
-/** A straight-line job longer than this many segments runs through the interpreter. */
-const MAX_STRAIGHT_SEGMENTS = 64;
-
-function straightPlans(
-  sources: SourcePlan[],
-  exits: ExitPlan[],
-  op: number[],
-  a: number[],
-  f: number[],
-  opSource: number[],
-): StraightPlans {
-  const start = new Int32Array(sources.length).fill(-1);
-  const length = new Int32Array(sources.length);
-  const maxCycles = new Float64Array(sources.length);
-  const compute: number[] = [];
-  const exit: number[] = [];
-  const source: number[] = [];
-  sources.forEach((src, s) => {
-    // A flush source has no arrival process: the run loop's straightArrival draws the next
-    // arrival of the source it runs, so these go through onArrival.
-    if (src.isInterrupt || src.coalesceSite >= 0) return;
-    const segCompute: number[] = [];
-    const segExit: number[] = [];
-    const segSource: number[] = [];
-    let acc = 0;
-    let longest = 0;
-    for (let pc = src.start; ; pc++) {
-      const kind = op[pc];
-      if (kind === OP_COMPUTE) {
-        acc += f[pc];
-        continue;
-      }
-      if (kind === OP_END) {
-        segCompute.push(acc);
-        segExit.push(-1);
-        segSource.push(-1);
-        longest += acc;
-        break;
-      }
-      const plan = exits[a[pc]];
-      const count = f[pc];
-      if (kind !== OP_EXIT || plan.hasEffects || !Number.isInteger(count) || count > MAX_STRAIGHT_SEGMENTS)
-        return;
-      let armMax = 0;
-      for (let k = 0; k < plan.handler.length; k++)
-        armMax = Math.max(armMax, plan.handler[k] + plan.userspace[k]);
-      for (let i = 0; i < count; i++) {
-        segCompute.push(i === 0 ? acc : 0);
-        segExit.push(a[pc]);
-        segSource.push(opSource[pc]);
-        longest += (i === 0 ? acc : 0) + plan.transition + armMax;
-      }
-      acc = 0;
-      if (segExit.length > MAX_STRAIGHT_SEGMENTS) return;
-    }
-    start[s] = compute.length;
-    length[s] = segExit.length;
-    maxCycles[s] = longest;
-    compute.push(...segCompute);
-    exit.push(...segExit);
-    source.push(...segSource);
-  });
-  return {
-    start,
-    length,
-    maxCycles,
-    compute: Float64Array.from(compute),
-    exit: Int32Array.from(exit),
-    source: Int32Array.from(source),
-  };
-}
-
-/** Handler outcomes beyond this many are merged into their mean (deeply nested branches). */
-const MAX_OUTCOMES = 64;
-
-/** The guest's tickless one-shot tick when work is pending: HZ=250 (4 ms), Linux's default. */
-export const TICKLESS_TICK_SEC = 0.004;
+/** NMI's vector (SDM Vol. 3A §6.3.1, Table 6-1). */
+const NMI_VECTOR = exceptionByMnemonic("NMI")?.vector ?? -1;
 
 export function compileGuest(
   program: Program,
@@ -453,7 +356,7 @@ export function compileGuest(
           if (pleActive) {
             // PAUSE-loop exiting: the engine splits the spin at the window itself (it must, to
             // model the lock holder and KVM's window growth).
-            emit(OP_PAUSE_LOOP, exitPlan(EXIT.PAUSE_INSTRUCTION), g.cycles, src);
+            emit(OP_PAUSE_LOOP, exitPlan(REASON_PAUSE_INSTRUCTION), g.cycles, src);
           } else {
             emit(OP_PAUSE_LOOP, -1, g.cycles, src);
             emitExits(decision, src);
@@ -500,7 +403,7 @@ export function compileGuest(
       arrival: s.arrival,
       isInterrupt,
       isNmi,
-      vector: s.kind === "irq" ? s.vector : isNmi ? 2 : -1,
+      vector: s.kind === "irq" ? s.vector : isNmi ? NMI_VECTOR : -1,
       arrivalExit,
       posted: isPosted,
       start,
@@ -555,7 +458,7 @@ export function compileGuest(
   }
 
   // VMX-preemption timer: counts down by 1 each time bit X of the TSC changes, X =
-  // IA32_VMX_MISC[4:0] (SDM Vol. 3C §26.5.1; vmx-facts §5).
+  // IA32_VMX_MISC[4:0] (SDM Vol. 3C §26.5.1; vmx/capabilities.ts preemptionTimerRate).
   let preemptionTimerCycles = 0;
   let preemptionTimerExit = -1;
   // When the guest has a timer, KVM uses the preemption timer for it (its arrivals exit
@@ -567,13 +470,13 @@ export function compileGuest(
     vmcs.preemptionTimer &&
     !guestHasTimer
   ) {
-    const rate = preemptionTimerRate(target.msrs);
-    preemptionTimerCycles = Math.max(1, vmcs.preemptionTimer.ticks) * 2 ** rate;
+    preemptionTimerCycles = Math.max(1, vmcs.preemptionTimer.ticks) * 2 ** preemptionTimerRate(target.msrs);
     preemptionTimerExit = exitPlan(EXIT.PREEMPTION_TIMER);
   }
 
   return {
     guest,
+    profile: target.profile.name,
     hz: target.hz,
     vcpus: Math.max(1, guest.vcpus),
     op: Int32Array.from(op),
@@ -624,176 +527,4 @@ function opLabel(g: GuestOp): string {
     default:
       return g.op;
   }
-}
-
-function emptyOutcome(probability: number): HandlerOutcome {
-  return { probability, handler: 0, userspace: 0, halt: false, kicks: 0, injects: [] };
-}
-
-function mergeOutcomes(outcomes: HandlerOutcome[]): HandlerOutcome {
-  const m = emptyOutcome(1);
-  for (const o of outcomes) {
-    m.handler += o.probability * o.handler;
-    m.userspace += o.probability * o.userspace;
-    m.halt ||= o.halt;
-    m.kicks = Math.max(m.kicks, o.kicks);
-    for (const v of o.injects) if (!m.injects.includes(v)) m.injects.push(v);
-  }
-  return m;
-}
-
-function scaleTo(
-  outcomes: HandlerOutcome[],
-  get: (o: HandlerOutcome) => number,
-  set: (o: HandlerOutcome, v: number) => void,
-  target: number,
-): void {
-  const total = outcomes.reduce((s, o) => s + o.probability, 0) || 1;
-  const mean = outcomes.reduce((s, o) => s + o.probability * get(o), 0) / total;
-  if (!(target > 0)) {
-    for (const o of outcomes) set(o, 0);
-  } else if (mean > 0) {
-    const k = target / mean;
-    for (const o of outcomes) set(o, get(o) * k);
-  } else {
-    for (const o of outcomes) set(o, target);
-  }
-}
-
-/**
- * The outcomes of every fn a handler's ops reach, each walked once (a call graph costs its size,
- * not its paths: diamond-shaped graphs stay linear) and in post-order by an explicit stack (a
- * chain of thousands of fns does not deepen the JS stack). A call back into a fn being walked
- * (a cycle, TL110) adds nothing, as handlerCost does not count a recursive call.
- */
-function walkCalledFns(ops: HandlerOp[], program: Program, costs: Costs, memo: FnOutcomes): void {
-  const started = new Set<string>(memo.keys());
-  const stack: { name: string; ops: HandlerOp[]; calls: string[]; next: number }[] = [];
-  const visit = (name: string): void => {
-    const fn = program.fns.get(name);
-    if (!fn || started.has(name)) return;
-    started.add(name);
-    stack.push({ name, ops: fn.ops, calls: callsIn(fn.ops), next: 0 });
-  };
-  for (const name of callsIn(ops)) {
-    visit(name);
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      if (top.next < top.calls.length) visit(top.calls[top.next++]);
-      else {
-        stack.pop();
-        memo.set(top.name, walkHandler(top.ops, program, costs, memo));
-      }
-    }
-  }
-}
-
-/** The fns called in `ops` (nested blocks included; block nesting is capped by the parser). */
-function callsIn(ops: HandlerOp[], out: string[] = []): string[] {
-  for (const h of ops) {
-    if (h.op === "call") out.push(h.fn);
-    else if (h.op === "repeat") callsIn(h.ops, out);
-    else if (h.op === "branch") for (const arm of h.arms) callsIn(arm.ops, out);
-  }
-  return out;
-}
-
-type Costs = Program["target"]["costs"];
-/** Outcomes of each fn walked so far, by name (shared, never mutated: combine copies). */
-type FnOutcomes = Map<string, HandlerOutcome[]>;
-
-/**
- * The handler's outcomes: one per combination of branch arms, each with its cost and effects.
- * Called fns are read from `memo` (walkCalledFns fills it first).
- */
-function walkHandler(ops: HandlerOp[], program: Program, costs: Costs, memo: FnOutcomes): HandlerOutcome[] {
-  let outcomes: HandlerOutcome[] = [emptyOutcome(1)];
-  const addAll = (cycles: number, userspace = 0): void => {
-    for (const o of outcomes) {
-      o.handler += cycles;
-      o.userspace += userspace;
-    }
-  };
-  const cost = (name: keyof typeof costs): number => costs[name]?.cycles ?? 0;
-  for (const h of ops) {
-    switch (h.op) {
-      case "vmread":
-      case "vmwrite":
-        addAll(cost(h.op));
-        break;
-      case "work":
-        addAll(h.cycles);
-        break;
-      case "decode":
-      case "advance_rip":
-      case "invept":
-      case "invvpid":
-        addAll(cost(h.op));
-        break;
-      case "inject":
-        addAll(cost("inject"));
-        for (const o of outcomes) o.injects.push(h.vector);
-        break;
-      case "userspace":
-        addAll(0, cost("userspace_round_trip") + h.cycles);
-        break;
-      case "halt":
-        for (const o of outcomes) o.halt = true;
-        break;
-      case "kick":
-        addAll(cost("ipi"));
-        for (const o of outcomes) o.kicks++;
-        break;
-      case "call": {
-        const called = memo.get(h.fn);
-        if (called) outcomes = combine(outcomes, called);
-        if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
-        break;
-      }
-      case "repeat": {
-        // A repeated body with branches is taken at its mean (the product of arms explodes).
-        const body = mergeOutcomes(walkHandler(h.ops, program, costs, memo));
-        const times = Math.max(0, h.count);
-        body.handler *= times;
-        body.userspace *= times;
-        body.kicks *= times;
-        body.injects = times > 0 ? body.injects : [];
-        outcomes = combine(outcomes, [body]);
-        break;
-      }
-      case "branch": {
-        const arms: HandlerOutcome[] = [];
-        let sum = 0;
-        for (const arm of h.arms) {
-          sum += arm.probability;
-          for (const o of walkHandler(arm.ops, program, costs, memo)) {
-            o.probability *= arm.probability;
-            arms.push(o);
-          }
-        }
-        if (sum < 1) arms.push(emptyOutcome(1 - sum));
-        outcomes = combine(outcomes, arms);
-        if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
-        break;
-      }
-    }
-  }
-  return outcomes;
-}
-
-function combine(left: HandlerOutcome[], right: HandlerOutcome[]): HandlerOutcome[] {
-  const out: HandlerOutcome[] = [];
-  for (const l of left) {
-    for (const r of right) {
-      out.push({
-        probability: l.probability * r.probability,
-        handler: l.handler + r.handler,
-        userspace: l.userspace + r.userspace,
-        halt: l.halt || r.halt,
-        kicks: l.kicks + r.kicks,
-        injects: [...l.injects, ...r.injects],
-      });
-    }
-  }
-  return out;
 }

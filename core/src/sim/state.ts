@@ -1,0 +1,545 @@
+/**
+ * The engine's state: the compiled plan, the event queue, every per-vCPU and per-context
+ * variable in typed arrays (index v, or c = 2·v + level), the run's budgets, and the two
+ * observers (statistics, timeline) the engine reports to. The modules of the engine read and
+ * write it directly: engine.ts (the event loop, arrivals, exits and entries), interpreter.ts
+ * (a context's bytecode), straight.ts (straight-line jobs in one step), hostModels.ts (KVM's
+ * halt wake-up and polling, PLE). Nothing here allocates per event.
+ */
+import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
+import { EventHeap } from "./heap";
+import { type CompiledGuest, REASON_PAUSE_INSTRUCTION } from "./plan";
+import { TimelineRecorder } from "./recorder";
+import { formatCount } from "./result";
+import { Sfc32 } from "./rng";
+import { SimStatistics } from "./statistics";
+import { VcpuState as ImportedVcpuState } from "./timeline";
+import {
+  DEFAULT_MAX_EVENTS,
+  DEFAULT_MAX_STEPS,
+  DEFAULT_TIMELINE_INTERVALS,
+  SimulationError,
+  type SimulationOptions,
+} from "./types";
+
+// Module-local copies: imported bindings can compile to property getters (CommonJS interop),
+// which the per-event switch must not pay for. The modules of the engine (engine.ts,
+// interpreter.ts, straight.ts, hostModels.ts) copy what they use into module constants too.
+export const VcpuState = {
+  Guest: ImportedVcpuState.Guest as number,
+  Exit: ImportedVcpuState.Exit as number,
+  Handler: ImportedVcpuState.Handler as number,
+  Userspace: ImportedVcpuState.Userspace as number,
+  Halted: ImportedVcpuState.Halted as number,
+  Polling: ImportedVcpuState.Polling as number,
+  Descheduled: ImportedVcpuState.Descheduled as number,
+} as const;
+
+// vCPU modes.
+export const MODE_GUEST = 0;
+export const MODE_ROOT = 1;
+export const MODE_HALTED = 2;
+export const MODE_HALT_POLL = 3;
+export const MODE_DESCHEDULED = 4;
+
+// Pending actions of a context.
+export const ACTION_NONE = 0;
+export const ACTION_EXIT = 1;
+export const ACTION_END = 2;
+/** The context reaches a point that must run at its own time (a coalesce site), then goes on. */
+export const ACTION_RESUME = 3;
+/**
+ * The interpreter has run STEP_CHUNK loop iterations in one go: it goes on at its own time, as
+ * an event of its own (even after no compute), so long loops are sliced and counted.
+ */
+export const ACTION_YIELD = 4;
+/** Loop iterations the interpreter runs in one call before it yields (ACTION_YIELD). */
+export const STEP_CHUNK = 1 << 16;
+
+// Why a run stopped before its end (result.stopped).
+export const STOP_NONE = 0;
+export const STOP_EVENTS = 1;
+export const STOP_STEPS = 2;
+/** Largest timeline the options may ask for (intervals; 48 bytes each). */
+export const MAX_TIMELINE_INTERVALS = 1 << 24;
+
+/** Marker kinds (timeline.ts). */
+export const MARK_INJECTION = 0;
+export const MARK_ARRIVAL = 1;
+export const MARK_POSTED = 2;
+
+export const PATH_QUEUE = 4096;
+export const IRQ_QUEUE = 1024;
+export const INJECT_QUEUE = 8;
+/** glibc's lock elision retries a transaction a few times before taking the lock. */
+export const TSX_RETRIES = 3;
+export const REASON_PAUSE = REASON_PAUSE_INSTRUCTION;
+/**
+ * Bounds that keep one step short (for simulateAsync's slices and the event budget) without
+ * depending on where a slice ends, so that slicing never changes the order of events and
+ * simulateAsync gives the same result as simulate: entries folded in one chain, events in one
+ * batch.
+ */
+export const FOLD_CHAIN_MAX = 4096;
+export const BATCH_EVENTS_MAX = 4096;
+/**
+ * Batch window in simulated seconds: how far one vCPU's events may be processed ahead of the
+ * others' when the vCPUs cannot observe each other (no host preemption). Statistics do not
+ * depend on it; the timeline's records come out of time order across vCPUs by up to this much,
+ * and a truncated timeline is complete only to this much before its last record.
+ */
+export const BATCH_WINDOW_SEC = 50e-6;
+
+export class EngineState {
+  readonly p: CompiledGuest;
+  readonly rng: Sfc32;
+  readonly heap: EventHeap;
+  readonly nV: number;
+  readonly nS: number;
+  /** The run's end in cycles: the duration asked for, or where a budget stopped it. */
+  endTime: number;
+  readonly maxEvents: number;
+  readonly maxSteps: number;
+  readonly requestedSec: number;
+  readonly seed: number;
+  /** Interpreter loop iterations so far (counted per STEP_CHUNK yield). */
+  steps = 0;
+  stopReason = STOP_NONE;
+  /** Loop levels per context (repCount's stride), from the plan: no level is ever dropped. */
+  readonly repeatDepth: number;
+  readonly haltPollCycles: number;
+  readonly pleGrowth: boolean;
+  readonly pleMax: number;
+  readonly preemptRate: number;
+  readonly preemptCycles: number;
+  /** The vCPU's own next event (end of compute, VM entry, wake-up…), +∞ when none. */
+  readonly vcpuTime: Float64Array;
+  /** Next arrival of each source on each vCPU, index v·nS + s (+∞ when none). */
+  readonly arrivalTime: Float64Array;
+  /** Next host preemption of each vCPU (+∞ without host preemption). */
+  readonly preemptTime: Float64Array;
+  readonly sourceMean: Float64Array;
+  readonly sourcePeriodic: Uint8Array;
+  readonly ticklessSource: number;
+
+  // Per vCPU.
+  readonly mode: Uint8Array;
+  readonly guestSince: Float64Array;
+  readonly idleInGuest: Uint8Array;
+  readonly idleExitTaken: Uint8Array;
+  readonly actionTime: Float64Array;
+  readonly haltRequested: Uint8Array;
+  readonly haltStart: Float64Array;
+  readonly ptDeadline: Float64Array;
+  readonly ptRemaining: Float64Array;
+  readonly ptFire: Uint8Array;
+  readonly descheduleRequested: Uint8Array;
+  readonly descheduledUntil: Float64Array;
+  readonly pleWindowNow: Float64Array;
+  /** A busy period ran since the last tickless tick (the guest reprograms it going idle). */
+  readonly tickDue: Uint8Array;
+  readonly haltPlan: Int32Array;
+  readonly haltWake: Float64Array;
+  readonly injectLen: Uint8Array;
+  readonly injectVector: Int16Array;
+  readonly pathHead: Int32Array;
+  readonly pathLen: Int32Array;
+  readonly pathSrc: Int32Array;
+  readonly pathTime: Float64Array;
+  readonly irqHead: Int32Array;
+  readonly irqLen: Int32Array;
+  readonly irqSrc: Int32Array;
+  readonly irqTime: Float64Array;
+  readonly fraction: Float64Array;
+  /** Coalesce sites: executions pending in the open batch, index v·nSites + site. */
+  readonly nSites: number;
+  readonly coalescePending: Int32Array;
+  readonly coalesceCount: Int32Array;
+  readonly coalesceTimeout: Float64Array;
+  readonly coalesceFlush: Int32Array;
+
+  // Per context (2 per vCPU).
+  readonly ctxActive: Uint8Array;
+  readonly ctxSrc: Int32Array;
+  readonly ctxPc: Int32Array;
+  readonly computeLeft: Float64Array;
+  readonly action: Uint8Array;
+  readonly actPlan: Int32Array;
+  readonly actCount: Float64Array;
+  readonly actSource: Int32Array;
+  readonly spinLeft: Float64Array;
+  readonly spinning: Uint8Array;
+  /** The pending exit is a memory access inside a transaction: abort after taking it. */
+  readonly abortAfter: Uint8Array;
+  readonly spinBase: Float64Array;
+  readonly spinHolder: Int32Array;
+  readonly tsxPc: Int32Array;
+  readonly tsxStart: Float64Array;
+  readonly tsxFallback: Uint8Array;
+  readonly tsxRetries: Uint8Array;
+  readonly tsxDepth: Uint8Array;
+  readonly repDepth: Uint8Array;
+  readonly repCount: Float64Array;
+
+  /** The observers: statistics over every event, and the bounded timeline. */
+  readonly stats: SimStatistics;
+  readonly recorder: TimelineRecorder;
+  events = 0;
+
+  finished = false;
+  /**
+   * Whether a VM entry may be processed as soon as its exit is taken instead of through the
+   * event queue ("folding"), see scheduleEntry. Only without host preemption: that is the one
+   * mechanism by which one vCPU observes another's mode (a descheduled lock holder).
+   */
+  readonly foldEntries: boolean;
+  inFold = false;
+  foldVcpu = -1;
+  foldNext = false;
+  foldTime = 0;
+  /** Entries folded in the current chain (bounded by FOLD_CHAIN_MAX). */
+  foldLength = 0;
+  /**
+   * Batching (independent vCPUs only, see run): after the queue's earliest event, the same
+   * vCPU's following events up to this many cycles later are processed before any other vCPU's;
+   * 0 without batching.
+   */
+  readonly batchCycles: number;
+  lastOutcome = 0;
+  readonly straightAllowed: boolean;
+  readonly straightStart: Int32Array;
+  readonly straightLength: Int32Array;
+  readonly straightMax: Float64Array;
+  readonly straightCompute: Float64Array;
+  readonly straightExit: Int32Array;
+  readonly straightSource: Int32Array;
+  /**
+   * Per source: 1 when its next arrival before a straight-line job's end forbids running the job
+   * in one step. Path sources with straight-line jobs do not when run-ahead is allowed: they
+   * queue behind the job (see onArrival).
+   */
+  readonly blocksStraight: Uint8Array;
+  /**
+   * Whether a straight-line job may start at a vCPU's run-ahead end (the vCPU is "idle from
+   * guestSince", a time after the current event): only when going idle does nothing but start
+   * an idle interval (no idle exit, no tickless tick), so that a vCPU's state at the end of its
+   * queued jobs is the same whenever the arrivals that make up the queue are processed.
+   */
+  readonly runAheadAllowed: boolean;
+  /** Timeline state of idle-in-guest time (Halted for `idle halt`, else Polling). */
+  readonly idleState: number;
+  // Exit plans flattened into typed arrays for straightArrival: per plan its transition, code,
+  // handler source and outcome range; per outcome its cumulative probability, handler and user
+  // space cycles.
+  readonly planTransition: Float64Array;
+  readonly planCode: Int32Array;
+  readonly planHandlerSource: Int32Array;
+  readonly planOutcomeStart: Int32Array;
+  readonly planOutcomeCount: Int32Array;
+  readonly outcomeCumulative: Float64Array;
+  readonly outcomeHandler: Float64Array;
+  readonly outcomeUserspace: Float64Array;
+
+  constructor(plan: CompiledGuest, options: SimulationOptions) {
+    this.p = plan;
+    const hz = plan.hz;
+    this.nV = plan.vcpus;
+    this.nS = plan.sources.length;
+    const nV = this.nV;
+    this.seed = options.seed ?? 1;
+    this.rng = new Sfc32(this.seed);
+    this.endTime = options.durationSec * hz;
+    this.requestedSec = options.durationSec;
+    this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
+    this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+    this.repeatDepth = Math.max(1, plan.repeatDepth);
+    this.haltPollCycles = ((options.haltPollNs ?? 0) * hz) / 1e9;
+    this.pleGrowth = options.pleWindowGrowth ?? false;
+    this.pleMax = options.pleWindowMax ?? KVM_DEFAULTS.pleWindowMax.value;
+    this.preemptRate = options.hostPreemption?.ratePerSec ?? 0;
+    this.preemptCycles = (options.hostPreemption?.durationSec ?? 0) * hz;
+    // One queue slot per vCPU holding the earliest of its own event, its arrivals and its host
+    // preemption (refresh): one tree pass per event, over a tree of vCPUs only.
+    this.heap = new EventHeap(nV);
+    this.vcpuTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.arrivalTime = new Float64Array(nV * this.nS).fill(Number.POSITIVE_INFINITY);
+    this.preemptTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.foldEntries = this.preemptRate <= 0;
+    // Without host preemption no vCPU's behaviour depends on another's state (kicks are only
+    // counted; a PAUSE loop's lock holder matters only when descheduled): the vCPUs are
+    // independent simulations sharing a clock, and the order in which their events are
+    // processed changes only which random numbers each one draws.
+    this.batchCycles = this.foldEntries ? BATCH_WINDOW_SEC * hz : 0;
+    // Straight-line jobs need the folding conditions and no preemption timer (it could expire
+    // inside the job); the tickless tick is programmed by goIdle at the job's end as usual.
+    this.straightAllowed = this.foldEntries && plan.preemptionTimerCycles <= 0;
+    this.straightStart = plan.straight.start;
+    this.straightLength = plan.straight.length;
+    this.straightMax = plan.straight.maxCycles;
+    this.straightCompute = plan.straight.compute;
+    this.straightExit = plan.straight.exit;
+    this.straightSource = plan.straight.source;
+
+    this.sourceMean = new Float64Array(this.nS);
+    this.sourcePeriodic = new Uint8Array(this.nS);
+    let tickless = -1;
+    plan.sources.forEach((s, i) => {
+      if (s.arrival.kind === "poisson")
+        this.sourceMean[i] = s.arrival.ratePerSec > 0 ? hz / s.arrival.ratePerSec : 0;
+      else if (s.arrival.kind === "periodic") {
+        this.sourceMean[i] = s.arrival.periodSec * hz;
+        this.sourcePeriodic[i] = 1;
+      } else tickless = i;
+    });
+    this.ticklessSource = tickless;
+    this.runAheadAllowed = this.straightAllowed && tickless < 0 && plan.idleExit < 0;
+    this.idleState = plan.idle === "halt" ? VcpuState.Halted : VcpuState.Polling;
+    {
+      const nPlans = plan.exits.length;
+      let outcomes = 0;
+      for (const e of plan.exits) outcomes += e.cumulative.length;
+      this.planTransition = new Float64Array(nPlans);
+      this.planCode = new Int32Array(nPlans);
+      this.planHandlerSource = new Int32Array(nPlans);
+      this.planOutcomeStart = new Int32Array(nPlans);
+      this.planOutcomeCount = new Int32Array(nPlans);
+      this.outcomeCumulative = new Float64Array(outcomes);
+      this.outcomeHandler = new Float64Array(outcomes);
+      this.outcomeUserspace = new Float64Array(outcomes);
+      let o = 0;
+      plan.exits.forEach((e, i) => {
+        this.planTransition[i] = e.transition;
+        this.planCode[i] = e.code;
+        this.planHandlerSource[i] = e.handlerSource;
+        this.planOutcomeStart[i] = o;
+        this.planOutcomeCount[i] = e.cumulative.length;
+        for (let k = 0; k < e.cumulative.length; k++, o++) {
+          this.outcomeCumulative[o] = e.cumulative[k];
+          this.outcomeHandler[o] = e.handler[k];
+          this.outcomeUserspace[o] = e.userspace[k];
+        }
+      });
+    }
+    this.blocksStraight = new Uint8Array(this.nS);
+    for (let i = 0; i < this.nS; i++)
+      this.blocksStraight[i] = this.runAheadAllowed && this.straightStart[i] >= 0 ? 0 : 1;
+
+    this.mode = new Uint8Array(nV);
+    this.guestSince = new Float64Array(nV);
+    this.idleInGuest = new Uint8Array(nV);
+    this.idleExitTaken = new Uint8Array(nV);
+    this.actionTime = new Float64Array(nV);
+    this.haltRequested = new Uint8Array(nV);
+    this.haltStart = new Float64Array(nV);
+    this.ptDeadline = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.ptRemaining = new Float64Array(nV).fill(plan.preemptionTimerCycles);
+    this.ptFire = new Uint8Array(nV);
+    this.descheduleRequested = new Uint8Array(nV);
+    this.descheduledUntil = new Float64Array(nV);
+    this.pleWindowNow = new Float64Array(nV).fill(plan.pleWindow);
+    this.tickDue = new Uint8Array(nV);
+    this.haltPlan = new Int32Array(nV).fill(-1);
+    this.haltWake = new Float64Array(nV);
+    this.injectLen = new Uint8Array(nV);
+    this.injectVector = new Int16Array(nV * INJECT_QUEUE);
+    this.pathHead = new Int32Array(nV);
+    this.pathLen = new Int32Array(nV);
+    this.pathSrc = new Int32Array(nV * PATH_QUEUE);
+    this.pathTime = new Float64Array(nV * PATH_QUEUE);
+    this.irqHead = new Int32Array(nV);
+    this.irqLen = new Int32Array(nV);
+    this.irqSrc = new Int32Array(nV * IRQ_QUEUE);
+    this.irqTime = new Float64Array(nV * IRQ_QUEUE);
+    const nE = plan.exits.length;
+    this.fraction = new Float64Array(nV * Math.max(1, nE));
+    // Start each fractional-exit accumulator at a random phase so vCPUs do not fill in lockstep.
+    for (let i = 0; i < this.fraction.length; i++) this.fraction[i] = this.rng.next();
+    this.nSites = plan.coalesce.count.length;
+    this.coalescePending = new Int32Array(nV * this.nSites);
+    this.coalesceCount = plan.coalesce.count;
+    this.coalesceTimeout = plan.coalesce.timeoutCycles;
+    this.coalesceFlush = plan.coalesce.flushSource;
+
+    const nC = 2 * nV;
+    this.ctxActive = new Uint8Array(nC);
+    this.ctxSrc = new Int32Array(nC);
+    this.ctxPc = new Int32Array(nC);
+    this.computeLeft = new Float64Array(nC);
+    this.action = new Uint8Array(nC);
+    this.actPlan = new Int32Array(nC);
+    this.actCount = new Float64Array(nC);
+    this.actSource = new Int32Array(nC);
+    this.spinLeft = new Float64Array(nC);
+    this.spinning = new Uint8Array(nC);
+    this.abortAfter = new Uint8Array(nC);
+    this.spinBase = new Float64Array(nC);
+    this.spinHolder = new Int32Array(nC).fill(-1);
+    this.tsxPc = new Int32Array(nC).fill(-1);
+    this.tsxStart = new Float64Array(nC);
+    this.tsxFallback = new Uint8Array(nC);
+    this.tsxRetries = new Uint8Array(nC);
+    this.tsxDepth = new Uint8Array(nC);
+    this.repDepth = new Uint8Array(nC);
+    this.repCount = new Float64Array(nC * this.repeatDepth);
+
+    validateOptions(options);
+    this.stats = new SimStatistics(plan);
+    this.recorder = new TimelineRecorder(
+      nV,
+      hz,
+      options.durationSec,
+      Math.max(0, Math.floor(options.timelineIntervals ?? DEFAULT_TIMELINE_INTERVALS)),
+      plan.timelineSources,
+    );
+
+    this.checkBudget(options);
+  }
+
+  /** Refuses, before running, a run whose expected event count is beyond the budget. */
+  checkBudget(options: SimulationOptions): void {
+    let perSecond = 0;
+    for (let s = 0; s < this.nS; s++) {
+      const arrival = this.p.sources[s].arrival;
+      const bad =
+        arrival.kind === "poisson"
+          ? !(arrival.ratePerSec >= 0 && Number.isFinite(arrival.ratePerSec))
+          : arrival.kind === "periodic" && !(arrival.periodSec >= 0 && Number.isFinite(arrival.periodSec));
+      if (bad) {
+        throw new SimulationError(
+          `source '${this.p.sources[s].name}' has ${arrival.kind === "poisson" ? `rate ${arrival.ratePerSec}/s` : `period ${arrival.kind === "periodic" ? arrival.periodSec : ""} s`}: not a finite, non-negative number`,
+          "input",
+        );
+      }
+      const mean = this.sourceMean[s];
+      if (mean > 0) perSecond += this.p.hz / mean;
+      else if (
+        this.p.sources[s].arrival.kind === "poisson" ||
+        this.p.sources[s].arrival.kind === "periodic"
+      ) {
+        if (this.p.sources[s].arrival.kind === "periodic") perSecond = Number.POSITIVE_INFINITY;
+      }
+    }
+    if (this.p.preemptionTimerCycles > 0) perSecond += this.p.hz / this.p.preemptionTimerCycles;
+    perSecond += this.preemptRate;
+    // Each arrival costs at least one event, and usually an exit and an entry more.
+    const expected = perSecond * this.nV * options.durationSec;
+    if (expected > this.maxEvents) {
+      throw new SimulationError(
+        `the simulation would need about ${formatCount(expected)} arrivals (${formatCount(perSecond)}/s per vCPU × ${this.nV} vCPUs × ${options.durationSec} s), over the event budget of ${formatCount(this.maxEvents)}; shorten the duration or lower the rates`,
+        "budget",
+      );
+    }
+  }
+
+  /** The earliest of vCPU `v`'s own event, arrivals and host preemption. */
+  nextTime(v: number): number {
+    let next = this.vcpuTime[v];
+    const arrivals = this.arrivalTime;
+    for (let i = v * this.nS, end = i + this.nS; i < end; i++) {
+      if (arrivals[i] < next) next = arrivals[i];
+    }
+    if (this.preemptTime[v] < next) next = this.preemptTime[v];
+    return next;
+  }
+
+  /** Puts vCPU `v` in the queue at the earliest of its own event, arrivals and preemption. */
+  refresh(v: number): void {
+    let next = this.vcpuTime[v];
+    const arrivals = this.arrivalTime;
+    for (let i = v * this.nS, end = i + this.nS; i < end; i++) {
+      if (arrivals[i] < next) next = arrivals[i];
+    }
+    if (this.preemptTime[v] < next) next = this.preemptTime[v];
+    if (next !== this.heap.time[v]) this.heap.set(v, next);
+  }
+
+  activeContext(v: number): number {
+    const c1 = 2 * v + 1;
+    if (this.ctxActive[c1] === 1) return c1;
+    if (this.ctxActive[c1 - 1] === 1) return c1 - 1;
+    return -1;
+  }
+
+  /** Ends the current guest interval at `t` (busy or idle). */
+  closeGuest(v: number, t: number): void {
+    const since = this.guestSince[v];
+    const d = t - since;
+    if (d > 0) {
+      if (this.idleInGuest[v] === 1) {
+        this.stats.idleGuestCycles += d;
+        this.recorder.record(since, d, v, this.idleState, -1, -1);
+      } else {
+        this.stats.guestCycles += d;
+        this.recorder.record(since, d, v, VcpuState.Guest, -1, -1);
+      }
+    }
+    this.guestSince[v] = t;
+  }
+
+  /**
+   * Counts and records an exit taken at `t` (handler arm drawn when it has several); returns
+   * its duration to the VM entry. The arm is left in `lastOutcome` for its effects.
+   */
+  exitStatistics(v: number, t: number, planIndex: number, source: number): number {
+    const plan = this.p.exits[planIndex];
+    let k = 0;
+    const cumulative = plan.cumulative;
+    if (cumulative.length > 1) {
+      const u = this.rng.next();
+      while (cumulative[k] < u) k++;
+    }
+    this.lastOutcome = k;
+    const transition = plan.transition;
+    const handler = plan.handler[k];
+    const userspace = plan.userspace[k];
+    const total = transition + handler + userspace;
+    const wake = plan.wake[k];
+    this.stats.exit(planIndex, transition, handler, userspace, wake);
+    if (this.recorder.fullAt < 0) {
+      const code = plan.code;
+      this.recorder.record(t, transition, v, VcpuState.Exit, code, source);
+      if (handler > 0)
+        this.recorder.record(t + transition, handler, v, VcpuState.Handler, code, plan.handlerSource);
+      if (userspace > 0)
+        this.recorder.record(
+          t + transition + handler,
+          userspace,
+          v,
+          VcpuState.Userspace,
+          code,
+          plan.handlerSource,
+        );
+    }
+    return total;
+  }
+}
+
+/** Refuses options no run could honour (through the API: the CLI and the language bound them). */
+function validateOptions(options: SimulationOptions): void {
+  const bad = (what: string, value: unknown): never => {
+    throw new SimulationError(
+      `${what} must be a finite, non-negative number (got ${String(value)})`,
+      "input",
+    );
+  };
+  if (!(options.durationSec > 0) || !Number.isFinite(options.durationSec)) {
+    throw new SimulationError(`the duration must be a positive number of seconds`, "input");
+  }
+  const finite = (x: number | undefined): boolean => x === undefined || (x >= 0 && Number.isFinite(x));
+  if (!finite(options.maxEvents)) bad("maxEvents", options.maxEvents);
+  if (!finite(options.maxSteps)) bad("maxSteps", options.maxSteps);
+  if (!finite(options.haltPollNs)) bad("haltPollNs", options.haltPollNs);
+  if (options.pleWindowMax !== undefined && !finite(options.pleWindowMax))
+    bad("pleWindowMax", options.pleWindowMax);
+  const preemption = options.hostPreemption;
+  if (preemption && !finite(preemption.ratePerSec)) bad("hostPreemption.ratePerSec", preemption.ratePerSec);
+  if (preemption && !finite(preemption.durationSec))
+    bad("hostPreemption.durationSec", preemption.durationSec);
+  const intervals = options.timelineIntervals;
+  if (intervals !== undefined && !(finite(intervals) && intervals <= MAX_TIMELINE_INTERVALS)) {
+    throw new SimulationError(
+      `timelineIntervals must be between 0 and ${MAX_TIMELINE_INTERVALS} (got ${String(intervals)})`,
+      "input",
+    );
+  }
+}
