@@ -12,13 +12,12 @@ import { VCPU_STATE_NAMES, VcpuState } from "../../core/src/results";
 import { formatHz, formatInteger, formatNanoseconds } from "../../core/src/util/format";
 import type {
   ExportFormat,
-  FromSimWorker,
   HostToPanel,
   PanelRun,
   PanelState,
   RevealTarget,
   RunRequest,
-  ToSimWorker,
+  TraceFile,
 } from "../../protocol/panel";
 import { exportFileName, statsCsv, toChromeTraceJson } from "./export";
 import type { PanelHost } from "./host";
@@ -44,10 +43,27 @@ import {
   rangeStats,
   type TimelineIndex,
 } from "./timelineIndex";
+import { traceReasonTable, traceSubtitle } from "./traceView";
+import { SimWorkerClient } from "./workerClient";
 
 interface LoadedRun {
   run: PanelRun;
   index: TimelineIndex;
+}
+
+function isTraceFile(request: RunRequest | TraceFile): request is TraceFile {
+  return "bytes" in request;
+}
+
+/** What to save so a reloaded panel can ask its host for the same runs (a trace is saved by reference). */
+function stateOf(requests: (RunRequest | TraceFile)[]): Partial<PanelState> {
+  const trace = requests.find(isTraceFile);
+  const runs = requests.filter((r): r is RunRequest => !isTraceFile(r));
+  if (trace) {
+    const ref = { fileName: trace.fileName, ...(trace.uri !== undefined ? { uri: trace.uri } : {}) };
+    return runs[0] ? { request: runs[0], trace: ref } : { trace: ref };
+  }
+  return runs.length === 2 ? { compare: { a: runs[0]!, b: runs[1]! } } : { request: runs[0]! };
 }
 
 /** Pointer travel (CSS px) below which a press is a click, not a drag. */
@@ -70,14 +86,9 @@ export class TimelineApp {
   private palette: Palette;
   private renderer: TimelineRenderer;
   private frameRequested = false;
-  private worker: Worker | undefined;
-  private nextRunId = 1;
+  private readonly worker: SimWorkerClient;
   /** Incremented by every simulate request; a run whose generation is stale stays silent. */
   private simulationGeneration = 0;
-  private pendingRuns = new Map<
-    number,
-    { resolve: (run: PanelRun) => void; reject: (error: Error) => void }
-  >();
   private state: PanelState;
   /** Last frame's draw time, ms (benchmark and tests). */
   lastFrameMs = 0;
@@ -95,15 +106,16 @@ export class TimelineApp {
   private readonly histogramCanvas: HTMLCanvasElement;
   private readonly histogramCaption: HTMLElement;
   private readonly buttons: Record<
-    "reset" | "zoomSelection" | "exportTrace" | "exportCsv",
+    "reset" | "zoomSelection" | "exportTrace" | "exportCsv" | "cancel",
     HTMLButtonElement
   >;
 
   constructor(
     private readonly host: PanelHost,
-    private readonly workerUrl: string | undefined,
+    workerUrl: string | undefined,
     container: HTMLElement,
   ) {
+    this.worker = new SimWorkerClient(workerUrl, host.kind === "vscode");
     this.state = host.getState() ?? {};
     this.palette = readPalette();
     const button = (label: string, title: string): HTMLButtonElement => {
@@ -119,7 +131,9 @@ export class TimelineApp {
         "Save the timeline as Chrome trace-event JSON (opens in Perfetto)",
       ),
       exportCsv: button("Export CSV…", "Save the per-reason statistics as CSV"),
+      cancel: button("Cancel", "Stop the simulation or trace import in progress"),
     };
+    this.buttons.cancel.hidden = true;
     this.status = el("div", { class: "status", role: "status" }, "Waiting for a simulation…");
     this.header = el("header", { class: "header" });
     this.legend = el("div", { class: "legend", "aria-label": "Legend" });
@@ -153,6 +167,7 @@ export class TimelineApp {
         this.buttons.zoomSelection,
         this.buttons.exportTrace,
         this.buttons.exportCsv,
+        this.buttons.cancel,
         this.status,
       ),
       this.header,
@@ -170,6 +185,8 @@ export class TimelineApp {
     this.buttons.zoomSelection.addEventListener("click", () => this.zoomToSelection());
     this.buttons.exportTrace.addEventListener("click", () => this.exportAs("chrome-json"));
     this.buttons.exportCsv.addEventListener("click", () => this.exportAs("csv"));
+    this.buttons.cancel.addEventListener("click", () => this.cancel());
+    this.bindTraceDrop();
     this.bindPointer();
     this.bindKeyboard();
     new ResizeObserver(() => this.invalidate()).observe(this.canvasWrap);
@@ -180,7 +197,8 @@ export class TimelineApp {
       this.drawHistogram();
     });
     host.onMessage((message) => void this.receive(message));
-    host.post({ type: "ready", ...(this.state.request || this.state.compare ? { state: this.state } : {}) });
+    const restorable = this.state.request || this.state.compare || this.state.trace;
+    host.post({ type: "ready", ...(restorable ? { state: this.state } : {}) });
   }
 
   // ---- messages ----------------------------------------------------------------------------
@@ -199,6 +217,9 @@ export class TimelineApp {
       case "compareSimulate":
         await this.simulate([message.a, message.b]);
         break;
+      case "openTrace":
+        await this.simulate(message.request ? [message.request, message.trace] : [message.trace]);
+        break;
       case "cancel":
         this.cancel();
         break;
@@ -212,21 +233,38 @@ export class TimelineApp {
     }
   }
 
-  private async simulate(requests: RunRequest[]): Promise<void> {
+  /** Simulates the requests and imports the traces (in the worker, one after the other), then shows them. */
+  private async simulate(requests: (RunRequest | TraceFile)[]): Promise<void> {
     // A newer request (a save while running, say) replaces the run in flight: stop it, and let
     // only the newest run report its status, so the host's progress follows the newest run.
     const generation = ++this.simulationGeneration;
-    if (this.pendingRuns.size > 0) this.cancel();
-    this.saveState(
-      requests.length === 2 ? { compare: { a: requests[0]!, b: requests[1]! } } : { request: requests[0]! },
-    );
-    const version = requests[0]!.version;
-    this.setStatus(`Simulating ${requests.map((r) => r.fileName).join(" and ")}…`);
+    if (this.worker.busy) this.cancel();
+    this.saveState(stateOf(requests));
+    const first = requests[0]!;
+    const version = "version" in first ? first.version : undefined;
+    const verb = requests.some(isTraceFile) ? "Opening" : "Simulating";
+    this.setStatus(`${verb} ${requests.map((r) => r.fileName).join(" and ")}…`);
+    this.buttons.cancel.hidden = false;
+    this.buttons.cancel.disabled = false;
     this.host.post({ type: "status", status: "running", ...(version !== undefined ? { version } : {}) });
     try {
       const runs: PanelRun[] = [];
-      for (const request of requests) runs.push(await this.runInWorker(request));
+      for (const request of requests) {
+        if (!isTraceFile(request)) runs.push(await this.worker.run(request));
+        else
+          runs.push(
+            await this.worker.importTrace(request.fileName, request.bytes, (p) => {
+              if (generation !== this.simulationGeneration) return;
+              const share = p.totalBytes > 0 ? p.bytes / p.totalBytes : 1;
+              this.setStatus(
+                `Importing ${request.fileName}… ${Math.floor(share * 100)}% (${formatInteger(p.bytes)} of ${formatInteger(p.totalBytes)} bytes, ${formatInteger(p.lines)} lines)`,
+              );
+              this.root.dataset.importProgress = share.toFixed(3);
+            }),
+          );
+      }
       if (generation !== this.simulationGeneration) return;
+      this.buttons.cancel.hidden = true;
       this.show(runs);
       this.host.post({
         type: "status",
@@ -236,9 +274,13 @@ export class TimelineApp {
       });
     } catch (error) {
       if (generation !== this.simulationGeneration) return;
+      this.buttons.cancel.hidden = true;
       const message = error instanceof Error ? error.message : String(error);
       const cancelled = message === "cancelled";
-      this.setStatus(cancelled ? "Simulation cancelled." : message, !cancelled);
+      this.setStatus(
+        cancelled ? `${verb === "Opening" ? "Import" : "Simulation"} cancelled.` : message,
+        !cancelled,
+      );
       this.host.post({
         type: "status",
         status: cancelled ? "cancelled" : "failed",
@@ -248,62 +290,40 @@ export class TimelineApp {
     }
   }
 
-  private async ensureWorker(): Promise<Worker> {
-    if (this.worker) return this.worker;
-    if (!this.workerUrl) throw new Error("This page has no simulation worker (data-sim-worker is missing).");
-    let worker: Worker;
-    if (this.host.kind === "vscode") {
-      // Webview resources have another origin than the page: a Worker cannot load them by URL,
-      // so load the script text (connect-src allows the resource origin) into a blob: worker.
-      const response = await fetch(this.workerUrl);
-      if (!response.ok) throw new Error(`Cannot load the simulation worker (${response.status}).`);
-      worker = new Worker(URL.createObjectURL(await response.blob()));
-    } else {
-      worker = new Worker(this.workerUrl);
-    }
-    worker.addEventListener("message", (event: MessageEvent<FromSimWorker>) => {
-      const message = event.data;
-      const pending = this.pendingRuns.get(message.id);
-      if (!pending) return;
-      this.pendingRuns.delete(message.id);
-      if (message.type === "done") pending.resolve(message.run);
-      else pending.reject(new Error(message.message));
-    });
-    worker.addEventListener("error", (event) => {
-      for (const pending of this.pendingRuns.values())
-        pending.reject(new Error(`simulation worker failed: ${event.message}`));
-      this.pendingRuns.clear();
-    });
-    this.worker = worker;
-    return worker;
-  }
-
-  private async runInWorker(request: RunRequest): Promise<PanelRun> {
-    const worker = await this.ensureWorker();
-    const id = this.nextRunId++;
-    return new Promise<PanelRun>((resolve, reject) => {
-      this.pendingRuns.set(id, { resolve, reject });
-      worker.postMessage({ type: "run", id, request } satisfies ToSimWorker);
-    });
-  }
-
-  /** Terminating the worker is immediate, whatever the simulator is doing; a new one starts on the next run. */
+  /** Terminating the worker is immediate, whatever it is doing; a new one starts on the next run. */
   cancel(): void {
-    this.worker?.terminate();
-    this.worker = undefined;
-    for (const pending of this.pendingRuns.values()) pending.reject(new Error("cancelled"));
-    this.pendingRuns.clear();
+    this.worker.cancel();
   }
 
   private saveState(patch: Partial<PanelState>): void {
     const next: PanelState = { ...patch };
-    if (!patch.request && !patch.compare) {
+    if (!patch.request && !patch.compare && !patch.trace) {
       if (this.state.request) next.request = this.state.request;
       if (this.state.compare) next.compare = this.state.compare;
+      if (this.state.trace) next.trace = this.state.trace;
     }
     if (!patch.view && this.state.view) next.view = this.state.view;
     this.state = next;
     this.host.setState(next);
+  }
+
+  /** A trace file dropped on the panel opens as "Open Trace" does (the playground; VS Code with Shift). */
+  private bindTraceDrop(): void {
+    this.root.addEventListener("dragover", (event) => {
+      if (!event.dataTransfer?.types.includes("Files")) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    });
+    this.root.addEventListener("drop", (event) => {
+      const file = event.dataTransfer?.files[0];
+      if (!file) return;
+      event.preventDefault();
+      void file
+        .arrayBuffer()
+        .then((buffer) =>
+          this.simulate([{ fileName: file.name || "trace.txt", bytes: new Uint8Array(buffer) }]),
+        );
+    });
   }
 
   // ---- showing results ---------------------------------------------------------------------
@@ -341,9 +361,10 @@ export class TimelineApp {
     this.drawNow();
     this.drawHistogram();
     const total = this.runs.reduce((sum, r) => sum + r.index.totalExits, 0);
-    const decimated = runs.some((r) => r.timeline.decimated);
+    const decimated = runs.some((r) => r.timeline.decimated && !r.trace);
+    const sampled = runs.some((r) => r.trace && r.trace.sampleStride > 1);
     this.setStatus(
-      `${formatInteger(total)} exits drawn in ${(performance.now() - started).toFixed(0)} ms${decimated ? " (timeline decimated by the simulator; statistics use every event)" : ""}`,
+      `${formatInteger(total)} exits drawn in ${(performance.now() - started).toFixed(0)} ms${decimated ? " (timeline decimated by the simulator; statistics use every event)" : ""}${sampled ? " (trace lanes are a bounded sample; statistics count every exit)" : ""}`,
     );
     this.root.dataset.exits = String(total);
     this.root.dataset.lanes = String(this.layout.slots.length);
@@ -386,13 +407,20 @@ export class TimelineApp {
         el(
           "p",
           { class: "subtitle" },
-          `guest ${run.guest} · ${run.stats.target.profile} @ ${formatHz(run.stats.target.hz)} · ${run.stats.vcpus} vCPUs · seed ${run.stats.seed}`,
+          run.trace
+            ? traceSubtitle(run)
+            : `guest ${run.guest} · ${run.stats.target.profile} @ ${formatHz(run.stats.target.hz)} · ${run.stats.vcpus} vCPUs · seed ${run.stats.seed}`,
         ),
         summaryView(run),
+        ...run.stats.warnings.map((w) => el("p", { class: "warning" }, w)),
       );
     } else {
       this.header.replaceChildren(
-        el("h2", {}, "Compare configurations"),
+        el(
+          "h2",
+          {},
+          this.runs.some((r) => r.run.trace) ? "Simulation beside the trace" : "Compare configurations",
+        ),
         ...this.runs.map(({ run }, i) =>
           el("div", { class: "compare-run" }, el("h3", {}, `${"AB"[i]}: ${run.title}`), summaryView(run)),
         ),
@@ -439,8 +467,11 @@ export class TimelineApp {
       return;
     }
     const { run } = this.runs[0]!;
+    const select = (code: number | undefined): void => this.selectHistogramReason(code);
     this.details.replaceChildren(
-      reasonTable(run, this.reasonClass, (code) => this.selectHistogramReason(code), this.histogramReason),
+      run.trace
+        ? traceReasonTable(run, this.reasonClass, select, this.histogramReason)
+        : reasonTable(run, this.reasonClass, select, this.histogramReason),
     );
   }
 

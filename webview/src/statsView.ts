@@ -34,11 +34,11 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
-function swatch(className: string): HTMLElement {
+export function swatch(className: string): HTMLElement {
   return el("span", { class: `swatch ${className}`, "aria-hidden": "true" });
 }
 
-function table(
+export function table(
   caption: string,
   headers: string[],
   rows: HTMLTableRowElement[],
@@ -61,7 +61,11 @@ function table(
   );
 }
 
-function row(cells: Child[], numericFrom = 1, attributes: Record<string, string> = {}): HTMLTableRowElement {
+export function row(
+  cells: Child[],
+  numericFrom = 1,
+  attributes: Record<string, string> = {},
+): HTMLTableRowElement {
   return el(
     "tr",
     attributes,
@@ -93,7 +97,7 @@ export function summaryView(run: PanelRun): HTMLElement {
   return el(
     "div",
     { class: "summary", role: "group", "aria-label": "Summary" },
-    item("simulated", formatSeconds(s.duration)),
+    item(run.trace ? "measured" : "simulated", formatSeconds(s.duration)),
     item("exits", formatInteger(s.exits)),
     item("exits/s", formatRate(s.exitsPerSecond), e ? formatRate(e.exitsPerSecond) : undefined),
     item("overhead", formatPercent(s.overhead), e ? formatPercent(e.overhead) : undefined),
