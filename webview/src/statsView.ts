@@ -75,6 +75,24 @@ export function row(
   );
 }
 
+/** A reason row that selects (or, selected already, clears) its reason on click, Enter or Space. */
+export function selectable(
+  tr: HTMLTableRowElement,
+  code: number,
+  onSelect: (code: number | undefined) => void,
+  selected: number | undefined,
+): HTMLTableRowElement {
+  const activate = (): void => onSelect(selected === code ? undefined : code);
+  tr.addEventListener("click", activate);
+  tr.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      activate();
+    }
+  });
+  return tr;
+}
+
 function estimateOf(run: PanelRun, code: number): ReasonEstimate | undefined {
   return run.estimate?.byReason.find((r) => r.code === code);
 }
@@ -141,15 +159,7 @@ export function reasonTable(
         title: "Show this reason's latency histogram",
       },
     );
-    const activate = (): void => onSelect(selected === r.code ? undefined : r.code);
-    tr.addEventListener("click", activate);
-    tr.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        activate();
-      }
-    });
-    return tr;
+    return selectable(tr, r.code, onSelect, selected);
   });
   return table(
     "Exits per reason (simulated; est. = static estimate)",

@@ -6,7 +6,7 @@
  */
 import { formatInteger, formatPercent, formatRate, formatSeconds } from "../../core/src/util/format";
 import type { PanelRun } from "../../protocol/panel";
-import { el, row, swatch, table } from "./statsView";
+import { el, row, selectable, swatch, table } from "./statsView";
 
 export function traceSubtitle(run: PanelRun): string {
   const t = run.trace!;
@@ -57,15 +57,7 @@ export function traceReasonTable(
         title: "Show this reason's latency histogram (from the drawn exits)",
       },
     );
-    const activate = (): void => onSelect(selected === r.code ? undefined : r.code);
-    tr.addEventListener("click", activate);
-    tr.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        activate();
-      }
-    });
-    return tr;
+    return selectable(tr, r.code, onSelect, selected);
   });
   const percentiles =
     run.trace?.kind === "events"
