@@ -27,6 +27,40 @@ export interface PanelRun {
   estimate?: Omit<GuestEstimate, "operations">;
   /** Exit-reason names by basic reason number, for reasons the stats do not list. */
   reasonNames?: Record<number, string>;
+  /** Present when the run is an imported trace, not a simulation (docs/timeline.md "Traces"). */
+  trace?: TraceInfo;
+}
+
+/** What the panel says about an imported trace beside its lanes and statistics. */
+export interface TraceInfo {
+  /** The importer's format name ("trace-cmd", "ftrace", …). */
+  format: string;
+  /** "events" (lanes drawn), "report" or "counters" (statistics only). */
+  kind: string;
+  /** The trace's own clock, seconds: where its window starts and ends. */
+  window?: { startSec: number; endSec: number };
+  /** 1 when every paired exit is drawn; N when the lanes are a bounded sample of every N-th. */
+  sampleStride: number;
+  drawnExits: number;
+  lines: number;
+  badLines: number;
+}
+
+/**
+ * A trace file for the panel to import (in its worker, in chunks: docs/timeline.md "Traces").
+ * The bytes cross as a typed array (structured clone / transfer), never as a string.
+ */
+export interface TraceFile {
+  fileName: string;
+  /** The file's URI in the host, so a restored panel can read it again (VS Code). */
+  uri?: string;
+  bytes: Uint8Array;
+}
+
+/** What a restored panel needs to open a trace again (no bytes: the host reads the file). */
+export interface TraceRef {
+  fileName: string;
+  uri?: string;
 }
 
 /** What to simulate; the panel runs it in its worker (see docs/timeline.md). */
@@ -70,6 +104,11 @@ export type HostToPanel =
   | { type: "compare"; a: PanelRun; b: PanelRun }
   | { type: "simulate"; request: RunRequest }
   | { type: "compareSimulate"; a: RunRequest; b: RunRequest }
+  /**
+   * Import a trace and show it; with `request`, simulate that too and compare them (A: the
+   * simulation, B: the trace) on aligned lanes.
+   */
+  | { type: "openTrace"; trace: TraceFile; request?: RunRequest }
   /** Stop the running simulation (the host's progress notification was cancelled). */
   | { type: "cancel" }
   /** Ask the page to build an export and post it back as an `export` message. */
@@ -102,6 +141,8 @@ export type PanelToHost =
 export interface PanelState {
   request?: RunRequest;
   compare?: { a: RunRequest; b: RunRequest };
+  /** An imported trace; with `request` too, the panel compares the simulation with it. */
+  trace?: TraceRef;
   /** Visible range in ns. */
   view?: { startNs: number; endNs: number };
 }
@@ -113,9 +154,14 @@ export interface PanelState {
 export const BUDGET_CODE = "TL401";
 
 /** Worker protocol (webview/src/simWorker.ts). */
-export type ToSimWorker = { type: "run"; id: number; request: RunRequest };
+export type ToSimWorker =
+  | { type: "run"; id: number; request: RunRequest }
+  /** Import a trace; the worker owns the bytes (transferred). */
+  | { type: "importTrace"; id: number; fileName: string; bytes: Uint8Array };
 export type FromSimWorker =
   | { type: "done"; id: number; run: PanelRun }
+  /** Import progress: bytes decoded of the total. */
+  | { type: "progress"; id: number; bytes: number; totalBytes: number; lines: number }
   | { type: "failed"; id: number; message: string };
 
 export function isHostToPanel(value: unknown): value is HostToPanel {
@@ -126,6 +172,7 @@ export function isHostToPanel(value: unknown): value is HostToPanel {
     type === "compare" ||
     type === "simulate" ||
     type === "compareSimulate" ||
+    type === "openTrace" ||
     type === "cancel" ||
     type === "requestExport" ||
     type === "error"

@@ -1,7 +1,8 @@
 /**
  * Simulation commands: Run Simulation (also the "▶ Simulate" code lens and the editor-title
- * button), Compare Configurations and Export Trace. All of them open the timeline panel
- * (client/src/timelinePanel.ts), which runs the simulations in its own worker.
+ * button), Compare Configurations, Export Trace and Open Trace (a measured KVM trace in the same
+ * panel, alone or beside the simulation shown). All of them open the timeline panel
+ * (client/src/timelinePanel.ts), which runs the simulations and trace imports in its own worker.
  */
 import * as vscode from "vscode";
 import type { FileInfoResult, FileStatusParams } from "../../protocol/lsp";
@@ -128,6 +129,48 @@ export function registerSimulationCommands(context: vscode.ExtensionContext, hos
         if (!choice.a || !choice.b) return;
         if (!choice.a.savedVersion && refuseErrors(document)) return;
         await panels.compare({ document, options: choice.a }, { document, options: choice.b });
+      }),
+    ),
+    vscode.commands.registerCommand(
+      "trapline.openTrace",
+      guarded("Open Trace", async (uriArg?: unknown) => {
+        // A URI (or its string) argument skips the picker: keybindings, tasks and tests.
+        const given =
+          uriArg instanceof vscode.Uri
+            ? uriArg
+            : typeof uriArg === "string"
+              ? vscode.Uri.parse(uriArg)
+              : undefined;
+        const picked =
+          given ??
+          (
+            await vscode.window.showOpenDialog({
+              canSelectMany: false,
+              openLabel: "Open Trace",
+              title: "Open a KVM trace (trace-cmd report, ftrace, perf script, perf kvm stat, kvm_stat)",
+              filters: { "Trace text": ["txt", "log", "trace", "report", "out"], "All files": ["*"] },
+            })
+          )?.[0];
+        if (!picked) return;
+        // While a simulation panel is shown, offer to set the trace beside it (docs/timeline.md).
+        const shown = panels.shownSimulation();
+        if (shown) {
+          const alone = { label: "Open the trace alone", compare: false };
+          const beside = {
+            label: `Compare with the simulation shown: ${shown.label}`,
+            description: "aligned lanes, A = simulation, B = trace",
+            compare: true,
+          };
+          const choice = await vscode.window.showQuickPick([beside, alone], {
+            placeHolder: `Open ${picked.path.slice(picked.path.lastIndexOf("/") + 1)}`,
+          });
+          if (!choice) return;
+          if (choice.compare) {
+            await panels.openTrace(picked, { uri: shown.uri, options: shown.options });
+            return;
+          }
+        }
+        await panels.openTrace(picked);
       }),
     ),
     vscode.commands.registerCommand(

@@ -10,6 +10,12 @@
  * request (document text + options); a panel recreated after being hidden or after a reload
  * re-requests the run with its saved state. See docs/timeline.md.
  *
+ * Traces ("Trapline: Open Trace"): the host reads the file's bytes (vscode.workspace.fs, which
+ * has no streaming read, hence TRACE_MAX_BYTES) and posts them to the page as a typed array; the
+ * page's worker imports them in chunks with the core's TraceImporter, with progress in the panel
+ * and cancellation (the notification's or the panel's Cancel). A restored panel reads the file
+ * again from the URI its page saved.
+ *
  * Settings read: `trapline.simulation.rerunOnSave` (boolean, default true),
  * `trapline.simulation.defaultDurationMs` and `trapline.simulation.defaultSeed` (used when the
  * file has no `simulate` line for the guest) and `trapline.defaultTarget` (passed to the
@@ -24,6 +30,7 @@ import type {
   PanelToHost,
   RevealTarget,
   RunRequest,
+  TraceFile,
 } from "../../protocol/panel";
 
 export const TIMELINE_VIEW_TYPE = "trapline.timeline";
@@ -44,7 +51,15 @@ export interface TimelineRunOptions {
 interface RunSpec {
   uri: vscode.Uri;
   options: TimelineRunOptions;
+  /** The file is a KVM trace to import, not a .vmcs file to simulate. */
+  trace?: boolean;
 }
+
+/**
+ * The largest trace the host reads into memory to hand to the panel (vscode.workspace.fs reads
+ * whole files). Larger traces are for `trapline trace`, which streams from disk.
+ */
+export const TRACE_MAX_BYTES = 512 * 1024 * 1024;
 
 interface PanelEntry {
   key: string;
@@ -62,17 +77,18 @@ interface PanelEntry {
 
 /** The identity of a panel: one per file, one per compared pair. */
 function panelKey(runs: readonly RunSpec[]): string {
-  if (runs.length === 1) return runs[0]!.uri.toString();
+  if (runs.length === 1) return `${runs[0]!.trace ? "trace:" : ""}${runs[0]!.uri.toString()}`;
   return `compare:${runs
     .map(
       (r) =>
-        `${r.uri.toString()}|${r.options.guest ?? ""}|${r.options.vmcs ?? ""}|${r.options.savedVersion ? "saved" : ""}|${r.options.target ?? ""}`,
+        `${r.trace ? "trace:" : ""}${r.uri.toString()}|${r.options.guest ?? ""}|${r.options.vmcs ?? ""}|${r.options.savedVersion ? "saved" : ""}|${r.options.target ?? ""}`,
     )
     .join("||")}`;
 }
 
 /** "with_pi on apicv", "with_pi (saved)", "with_pi (haswell)", "kvm-default.vmcs". */
 function runLabel(spec: RunSpec): string {
+  if (spec.trace) return `${basename(spec.uri)} (measured)`;
   const guest = spec.options.guest ?? basename(spec.uri);
   return `${guest}${spec.options.vmcs ? ` on ${spec.options.vmcs}` : ""}${spec.options.savedVersion ? " (saved)" : ""}${spec.options.target ? ` (${spec.options.target})` : ""}`;
 }
@@ -120,6 +136,39 @@ export class TimelinePanels implements vscode.Disposable {
     entry.runs = runs;
     entry.panel.reveal(undefined, true);
     if (entry.ready) await this.run(entry);
+  }
+
+  /**
+   * "Open Trace": shows (or reuses) the panel of the trace file; with `compareWith`, one panel
+   * with that simulation (A) beside the trace (B) on aligned lanes.
+   */
+  async openTrace(
+    trace: vscode.Uri,
+    compareWith?: { uri: vscode.Uri; options: TimelineRunOptions },
+  ): Promise<void> {
+    const traceSpec: RunSpec = { uri: trace, options: {}, trace: true };
+    const runs: RunSpec[] = compareWith ? [{ ...compareWith }, traceSpec] : [traceSpec];
+    const key = panelKey(runs);
+    const title = compareWith
+      ? `Trapline Compare: ${runLabel(runs[0]!)} ↔ ${basename(trace)} (measured)`
+      : `Trapline Trace: ${basename(trace)}`;
+    const entry = this.entries.get(key) ?? this.create(key, title);
+    entry.runs = runs;
+    entry.panel.reveal(undefined, true);
+    if (entry.ready) await this.run(entry);
+  }
+
+  /**
+   * The simulation shown in the active (else the only visible) single-simulation panel, which
+   * "Open Trace" offers to compare the trace with.
+   */
+  shownSimulation(): { uri: vscode.Uri; options: TimelineRunOptions; label: string } | undefined {
+    const single = [...this.entries.values()].filter(
+      (e) => e.panel.visible && e.runs.length === 1 && !e.runs[0]!.trace,
+    );
+    const entry = single.find((e) => e.panel.active) ?? (single.length === 1 ? single[0] : undefined);
+    const spec = entry?.runs[0];
+    return spec ? { uri: spec.uri, options: spec.options, label: runLabel(spec) } : undefined;
   }
 
   /** Asks the panel of `document` (opened and simulated if needed) to export. */
@@ -189,7 +238,7 @@ export class TimelinePanels implements vscode.Disposable {
       : state?.request
         ? [state.request]
         : [];
-    const runs: RunSpec[] = requests
+    const simulations: RunSpec[] = requests
       .filter((r): r is RunRequest & { uri: string } => typeof r.uri === "string")
       .map((r) => ({
         uri: vscode.Uri.parse(r.uri),
@@ -202,6 +251,11 @@ export class TimelinePanels implements vscode.Disposable {
           ...(r.target !== undefined ? { target: r.target } : {}),
         },
       }));
+    // A trace restores from the URI its page saved; with a request too, as the comparison.
+    const trace = state?.trace?.uri;
+    const runs: RunSpec[] = trace
+      ? [...simulations.slice(0, 1), { uri: vscode.Uri.parse(trace), options: {}, trace: true }]
+      : simulations;
     const key = runs.length > 0 ? panelKey(runs) : `restored:${Date.now()}`;
     this.entries.get(key)?.panel.dispose();
     const entry = this.attach(key, panel);
@@ -274,12 +328,23 @@ export class TimelinePanels implements vscode.Disposable {
           }
           if (message.status === "failed") {
             vscode.window.showErrorMessage(
-              `Trapline simulation failed: ${message.message ?? "unknown error"}`,
+              `Trapline ${entry.runs.some((r) => r.trace) ? "trace import" : "simulation"} failed: ${message.message ?? "unknown error"}`,
             );
           }
         }
         break;
     }
+  }
+
+  private async traceFile(spec: RunSpec): Promise<TraceFile> {
+    const size = (await vscode.workspace.fs.stat(spec.uri)).size;
+    if (size > TRACE_MAX_BYTES) {
+      throw new Error(
+        `${basename(spec.uri)} is ${(size / 2 ** 20).toFixed(0)} MiB; the panel reads traces up to ${TRACE_MAX_BYTES / 2 ** 20} MiB. \`trapline trace\` streams larger ones from disk.`,
+      );
+    }
+    const bytes = await vscode.workspace.fs.readFile(spec.uri);
+    return { fileName: basename(spec.uri), uri: spec.uri.toString(), bytes };
   }
 
   private async request(spec: RunSpec): Promise<RunRequest> {
@@ -309,6 +374,20 @@ export class TimelinePanels implements vscode.Disposable {
   }
 
   private async run(entry: PanelEntry): Promise<void> {
+    const traceSpec = entry.runs.find((r) => r.trace);
+    if (traceSpec) {
+      try {
+        const simulation = entry.runs.find((r) => !r.trace);
+        const request = simulation ? await this.request(simulation) : undefined;
+        const trace = await this.traceFile(traceSpec);
+        this.post(entry, { type: "openTrace", trace, ...(request ? { request } : {}) });
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.post(entry, { type: "error", message: `Cannot read the trace: ${message}` });
+        void vscode.window.showErrorMessage(`Trapline Open Trace: ${message}`);
+      }
+      return;
+    }
     try {
       const requests = await Promise.all(entry.runs.map((spec) => this.request(spec)));
       if (requests.length === 2)
@@ -332,7 +411,7 @@ export class TimelinePanels implements vscode.Disposable {
     void vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Trapline: simulating ${entry.runs.length > 1 ? entry.runs.map(runLabel).join(" and ") : basename(entry.runs[0]?.uri ?? vscode.Uri.file("file"))}`,
+        title: `Trapline: ${entry.runs.some((r) => r.trace) ? "opening" : "simulating"} ${entry.runs.length > 1 ? entry.runs.map(runLabel).join(" and ") : basename(entry.runs[0]?.uri ?? vscode.Uri.file("file"))}`,
         cancellable: true,
       },
       (_progress, token) => {
@@ -362,7 +441,7 @@ export class TimelinePanels implements vscode.Disposable {
     // The page does not know which of a compare panel's files the exit came from when both are
     // the same file; the first run whose file is open wins, which is right for one-file panels.
     const spec = entry.runs[0];
-    if (!spec) return;
+    if (!spec || spec.trace) return;
     const document = await vscode.workspace.openTextDocument(spec.uri);
     const line = Math.min(target.line, Math.max(0, document.lineCount - 1));
     const start = new vscode.Position(line, target.character);

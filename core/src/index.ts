@@ -227,6 +227,7 @@ export * from "./sim";
 export { type TraceOptions, timelineToTrace } from "./sim/trace";
 export * from "./source";
 export * from "./trace";
+export { TRACE_NOMINAL_HZ, type TraceRun, traceToRun, UNKNOWN_REASON_BASE } from "./trace/timeline";
 export * from "./vmx";
 export {
   SVM_EXIT_REASONS,

@@ -25,6 +25,7 @@ import { PanelFrame } from "./panelFrame";
 import { DIAGNOSTIC_REFRESH_METHOD, DID_CHANGE_CONFIGURATION_METHOD } from "./protocolNames";
 import { type ProfileInfo, SidePane } from "./sidePane";
 import { exampleWithText, hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
+import { installTraceInput } from "./traceInput";
 import "./playground.css";
 import { formatHz, formatInteger, formatPercent, formatSeconds } from "../../core/src/util/format";
 
@@ -324,6 +325,8 @@ function start(): void {
   }
 
   // --- Timeline panel --------------------------------------------------------------------
+  /** What the panel runs now, for the status line's wording. */
+  let lastRunKind: "simulation" | "trace" = "simulation";
   const panel = new PanelFrame(element<HTMLIFrameElement>("timeline-frame"), TIMELINE_PAGE_URL, {
     reveal: revealInEditor,
     status: renderRunStatus,
@@ -345,9 +348,20 @@ function start(): void {
     const chosen = guest ?? (guestPicker.value || undefined);
     if (chosen && guestPicker.value !== chosen) guestPicker.value = chosen;
     sidePane.close();
+    lastRunKind = "simulation";
     panel.simulate(runRequest(chosen));
   }
   runButton.addEventListener("click", () => runSimulation());
+
+  // --- Traces: the same panel imports a measured trace (docs/playground.md "Traces") -------
+  installTraceInput(copyLinkButton, {
+    comparableGuest: () => (runButton.disabled ? undefined : guestPicker.value || undefined),
+    open: (trace, compare) => {
+      sidePane.close();
+      lastRunKind = "trace";
+      panel.openTrace(trace, compare ? runRequest(guestPicker.value || undefined) : undefined);
+    },
+  });
 
   // --- Estimate report and comparison ----------------------------------------------------
   const sidePane = new SidePane(element("side-pane"), {
@@ -358,6 +372,7 @@ function start(): void {
     selectedGuest: () => guestPicker.value || undefined,
     simulateCompare: (guest, a, b) => {
       sidePane.close();
+      lastRunKind = "simulation";
       panel.compare(runRequest(guest, a.vmcs, a.profile), runRequest(guest, b.vmcs, b.profile));
     },
   });
@@ -368,14 +383,19 @@ function start(): void {
   });
 
   function renderRunStatus(status: RunStatus, message: string | undefined, exits: number | undefined): void {
+    const trace = lastRunKind === "trace";
     const text =
       status === "running"
-        ? "Simulating…"
+        ? trace
+          ? "Importing the trace…"
+          : "Simulating…"
         : status === "done"
-          ? `Simulated${exits !== undefined ? `: ${formatInteger(exits)} exits` : ""}`
+          ? `${trace ? "Trace opened" : "Simulated"}${exits !== undefined ? `: ${formatInteger(exits)} exits` : ""}`
           : status === "cancelled"
-            ? "Simulation cancelled"
-            : `Simulation failed${message ? `: ${message}` : ""}`;
+            ? trace
+              ? "Import cancelled"
+              : "Simulation cancelled"
+            : `${trace ? "Import" : "Simulation"} failed${message ? `: ${message}` : ""}`;
     runStatusLine.textContent = text;
     runStatusLine.dataset.status = status;
   }

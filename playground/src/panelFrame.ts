@@ -5,7 +5,14 @@
  * through `window.postMessage`, exactly as the extension does through the webview API. The
  * panel runs the simulation in its own worker (timeline/sim-worker.js).
  */
-import type { HostToPanel, PanelToHost, RevealTarget, RunRequest, RunStatus } from "../../protocol/panel";
+import type {
+  HostToPanel,
+  PanelToHost,
+  RevealTarget,
+  RunRequest,
+  RunStatus,
+  TraceFile,
+} from "../../protocol/panel";
 
 export interface PanelFrameEvents {
   reveal(target: RevealTarget): void;
@@ -51,6 +58,11 @@ export class PanelFrame {
   /** Runs `a` and `b` in the panel's compare view (two aligned timelines, their differences). */
   compare(a: RunRequest, b: RunRequest): void {
     this.post({ type: "compareSimulate", a, b });
+  }
+
+  /** Imports `trace` in the panel; with `request`, simulates it too and shows both aligned (A: simulation, B: trace). */
+  openTrace(trace: TraceFile, request?: RunRequest): void {
+    this.post({ type: "openTrace", trace, ...(request ? { request } : {}) });
   }
 
   cancel(): void {

@@ -34,11 +34,11 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
-function swatch(className: string): HTMLElement {
+export function swatch(className: string): HTMLElement {
   return el("span", { class: `swatch ${className}`, "aria-hidden": "true" });
 }
 
-function table(
+export function table(
   caption: string,
   headers: string[],
   rows: HTMLTableRowElement[],
@@ -61,7 +61,11 @@ function table(
   );
 }
 
-function row(cells: Child[], numericFrom = 1, attributes: Record<string, string> = {}): HTMLTableRowElement {
+export function row(
+  cells: Child[],
+  numericFrom = 1,
+  attributes: Record<string, string> = {},
+): HTMLTableRowElement {
   return el(
     "tr",
     attributes,
@@ -69,6 +73,24 @@ function row(cells: Child[], numericFrom = 1, attributes: Record<string, string>
       i === 0 ? el("th", { scope: "row" }, cell) : el("td", { class: i >= numericFrom ? "num" : "" }, cell),
     ),
   );
+}
+
+/** A reason row that selects (or, selected already, clears) its reason on click, Enter or Space. */
+export function selectable(
+  tr: HTMLTableRowElement,
+  code: number,
+  onSelect: (code: number | undefined) => void,
+  selected: number | undefined,
+): HTMLTableRowElement {
+  const activate = (): void => onSelect(selected === code ? undefined : code);
+  tr.addEventListener("click", activate);
+  tr.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      activate();
+    }
+  });
+  return tr;
 }
 
 function estimateOf(run: PanelRun, code: number): ReasonEstimate | undefined {
@@ -93,7 +115,7 @@ export function summaryView(run: PanelRun): HTMLElement {
   return el(
     "div",
     { class: "summary", role: "group", "aria-label": "Summary" },
-    item("simulated", formatSeconds(s.duration)),
+    item(run.trace ? "measured" : "simulated", formatSeconds(s.duration)),
     item("exits", formatInteger(s.exits)),
     item("exits/s", formatRate(s.exitsPerSecond), e ? formatRate(e.exitsPerSecond) : undefined),
     item("overhead", formatPercent(s.overhead), e ? formatPercent(e.overhead) : undefined),
@@ -137,15 +159,7 @@ export function reasonTable(
         title: "Show this reason's latency histogram",
       },
     );
-    const activate = (): void => onSelect(selected === r.code ? undefined : r.code);
-    tr.addEventListener("click", activate);
-    tr.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        activate();
-      }
-    });
-    return tr;
+    return selectable(tr, r.code, onSelect, selected);
   });
   return table(
     "Exits per reason (simulated; est. = static estimate)",

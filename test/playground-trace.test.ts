@@ -1,0 +1,118 @@
+/**
+ * Traces in the browser playground (docs/playground.md "Open trace…"), end to end in headless
+ * Chromium on the production build: a trace pasted into the Open trace… dialog, and a trace file
+ * dropped on the page, open in the timeline panel's frame with a lane per vCPU and the measured
+ * per-reason rows (the panel's worker imports them, as in the extension).
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Frame, Page } from "playwright-core";
+import { importTrace } from "../core/src/index";
+// @ts-expect-error: a plain ES module without type declarations
+import { servePlayground } from "../scripts/serve-playground.mjs";
+import { artifactPath, REPO_ROOT } from "./support/artifacts";
+import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
+import { missingTool } from "./support/skip";
+
+const DIST = join(REPO_ROOT, "playground-dist");
+const PASTED = readFileSync(join(REPO_ROOT, "test/fixtures/traces/trace-cmd-generated-pairing.txt"), "utf8");
+const DROPPED_NAME = "ftrace-generated-flags.txt";
+const DROPPED = readFileSync(join(REPO_ROOT, "test/fixtures/traces", DROPPED_NAME), "utf8");
+const OPEN_TIMEOUT_MS = 90_000;
+
+describe("traces in the browser playground", { timeout: 300_000 }, () => {
+  let browser: LaunchedBrowser | undefined;
+  let server: { close(callback: () => void): void } | undefined;
+  let url = "";
+
+  before(async () => {
+    if (!chromiumPath()) return;
+    execFileSync(process.execPath, ["scripts/build.mjs", "--only=playground", "--production"], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const started = await servePlayground({ dir: DIST, port: 0 });
+    server = started.server;
+    url = started.url;
+    browser = await launchChromium({ viewport: { width: 1400, height: 900 } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  async function playgroundPage(): Promise<{ page: Page; frame: Frame }> {
+    const page = browser!.page;
+    if (!page.url().startsWith(url)) await page.goto(url);
+    await page.waitForSelector("#open-trace", { timeout: OPEN_TIMEOUT_MS });
+    const frame = page.frame({ url: /timeline\/index\.html$/ });
+    assert.ok(frame, "the timeline iframe");
+    return { page, frame };
+  }
+
+  async function waitForPanelTitle(page: Page, frame: Frame, title: string): Promise<void> {
+    await frame
+      .waitForFunction((t) => document.querySelector(".header h2")?.textContent === t, title, {
+        timeout: OPEN_TIMEOUT_MS,
+      })
+      .catch(async (error: Error) => {
+        const status = await frame.locator(".status").textContent();
+        throw new Error(
+          `${error.message}\npanel status: ${status}\npage: ${await page.textContent("#run-status")}`,
+        );
+      });
+  }
+
+  it("a trace pasted into the Open trace… dialog opens in the panel", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const { page, frame } = await playgroundPage();
+    await page.click("#open-trace");
+    await page.locator("#trace-dialog").waitFor({ state: "visible" });
+    await page.fill("#trace-text", PASTED);
+    await page.click("#trace-open");
+    await waitForPanelTitle(page, frame, "pasted-trace.txt (measured)");
+    await page.waitForSelector('#run-status[data-status="done"]', { timeout: OPEN_TIMEOUT_MS });
+    assert.match((await page.textContent("#run-status")) ?? "", /Trace opened: 5 exits/);
+    const expected = importTrace(PASTED);
+    assert.equal(await frame.locator(".panel").getAttribute("data-lanes"), String(expected.vcpus.length));
+    const reasons = await frame
+      .locator("table.stats tbody tr")
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-reason")));
+    assert.deepEqual(
+      reasons,
+      expected.exits.rows.map((r) => r.key),
+    );
+    await page.screenshot({ path: artifactPath("playground", "playground-trace.png") });
+  });
+
+  it("a trace file dropped on the page opens in the panel", async (t) => {
+    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    const { page, frame } = await playgroundPage();
+    await page.evaluate(
+      ([text, fileName]) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([text], fileName, { type: "text/plain" }));
+        const target = document.querySelector(".editor-pane")!;
+        target.dispatchEvent(
+          new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }),
+        );
+        target.dispatchEvent(
+          new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }),
+        );
+      },
+      [DROPPED, DROPPED_NAME],
+    );
+    await waitForPanelTitle(page, frame, `${DROPPED_NAME} (measured)`);
+    const reasons = await frame
+      .locator("table.stats tbody tr")
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-reason")));
+    assert.deepEqual(
+      reasons,
+      importTrace(DROPPED).exits.rows.map((r) => r.key),
+    );
+  });
+});
