@@ -35,16 +35,6 @@ const ALLOWED: Record<string, string> = {
   // IEEE-754 double layout (the histogram's bucket index reads the exponent bits).
   "core/src/sim/histogram.ts 0x3ff00000": "high word of the double 1.0 (endianness probe)",
   "core/src/sim/histogram.ts 0xfffff": "the 20 mantissa bits of a double's high word",
-  // checks.ts belongs to the VM-entry checks registry work; these are VT-x facts to move into
-  // core/src/vmx with it (listed so that no new one appears meanwhile).
-  "core/src/analysis/checks.ts 0xffff_ffffn":
-    "to vmx/capabilities.ts: the 32-bit halves of a capability MSR (App. A.3)",
-  "core/src/analysis/checks.ts 0xfn": "to vmx/apic.ts tprThresholdValue: TPR threshold bits 3:0 (E10)",
-  "core/src/analysis/checks.ts 0xffn":
-    "to vmx: an 8-bit vector (posted-interrupt notification vector E15, N3)",
-  "core/src/analysis/checks.ts 0x1fn": "to vmx: EPTP reserved bits 11:7 (E24)",
-  "core/src/analysis/checks.ts 0x7ffff000n":
-    "to vmx: interruption-information reserved bits 30:12 (N6, L-vmx.h INTR_INFO_RESVD_BITS_MASK)",
 };
 
 /** Names that say a value is an exit reason. */
