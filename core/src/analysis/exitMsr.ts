@@ -1,5 +1,6 @@
 import { isX2apicMsr, X2APIC_MSR } from "../vmx/apic";
 import { EXIT } from "../vmx/exitReasons";
+import { msrBitmapRangesText } from "../vmx/msrs";
 import { decideTprWrite, decideVirtualEoi } from "./exitApicVirtualization";
 import { msrBitmapBit, msrInBitmapRange, vmcsLookup } from "./exitLookup";
 import {
@@ -35,7 +36,7 @@ export function decideMsr(msr: number, write: boolean, ctx: ExitContext, msrName
   if (!msrInBitmapRange(msr))
     return exitsWith(
       code,
-      `${insn} ${label} exits: the MSR is outside 0–0x1fff and 0xc0000000–0xc0001fff, which always exit.`,
+      `${insn} ${label} exits: the MSR is outside ${msrBitmapRangesText(" and ")}, which always exit.`,
       controls,
       SDM_COND,
     );

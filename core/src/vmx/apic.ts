@@ -66,8 +66,20 @@ export const APIC_WRITE_VIRTUALIZED: ReadonlySet<number> = new Set([
 ]);
 
 /** TPR threshold: bits 3:0 of the field (SDM Vol. 3C §25.6.8, pre-2023 §24.6.8). */
-export function tprThresholdValue(field: number): number {
-  return field & 0xf;
+export function tprThresholdValue(field: number | bigint): number {
+  return typeof field === "bigint" ? Number(field & 0xfn) : field & 0xf;
+}
+
+/**
+ * Interrupt and exception vectors are 8 bits, 0–255; vectors 0–31 are reserved for exceptions,
+ * so external interrupts use 32–255 (SDM Vol. 3A §6.2, "Exception and Interrupt Vectors").
+ */
+export const MAX_VECTOR = 255;
+export const FIRST_EXTERNAL_INTERRUPT_VECTOR = 32;
+
+/** The VTPR priority class: bits 7:4 of the virtual-APIC page's TPR byte (SDM Vol. 3C §30.1.1, pre-2023 §29.1.1). */
+export function vtprPriorityClass(vtpr: number): number {
+  return vtpr >> 4;
 }
 
 /** The priority class (bits 7:4 of TPR, which CR8 bits 3:0 map to; SDM Vol. 3A §11.8.6.1, pre-2023 §10.8.6.1). */

@@ -17,7 +17,8 @@
 import { DEFAULT1_BITS } from "./controls";
 import type { CapabilityMsrName, CapabilityMsrs, ControlWord } from "./types";
 
-const LOW32 = 0xffff_ffffn;
+/** The low 32 bits of a 64-bit MSR or control word: a control MSR's allowed-0 half (App. A.3.1). */
+export const LOW32 = 0xffff_ffffn;
 
 export interface ControlWordCapability {
   /** Controls that must be 1 (allowed-0 bits set). */

@@ -4,6 +4,7 @@ export * from "./capabilities";
 export * from "./controls";
 export * from "./exceptions";
 export * from "./exitReasons";
+export * from "./fieldFormats";
 export * from "./instructions";
 export * from "./kvmDefaults";
 export * from "./msrs";

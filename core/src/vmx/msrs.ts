@@ -292,6 +292,11 @@ export function msrNames(): string[] {
  * The former (low) uses bytes 0-0x3ff for reads and 0x800-0xbff for writes. The latter (high)
  * uses 0x400-0x7ff for reads and 0xc00-0xfff for writes." Returns the bit index in the page.
  */
+/** The MSR ranges the bitmap covers, as people read them ("0–0x1fff" + joiner + "0xc0000000–0xc0001fff"). */
+export function msrBitmapRangesText(joiner: string): string {
+  return `0–0x1fff${joiner}0xc0000000–0xc0001fff`;
+}
+
 export function msrBitmapBit(index: number, access: "read" | "write"): number | undefined {
   let base: number;
   let offset: number;

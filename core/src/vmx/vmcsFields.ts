@@ -33,6 +33,11 @@ export interface DecodedFieldEncoding {
   valid: boolean;
 }
 
+/** Where a VMWRITE to a read-only (VM-exit information) field is ruled on. */
+export const VMCS_READ_ONLY_REFERENCE =
+  "SDM Vol. 3C §25.11.2 (VM-exit information fields are read-only), VMWRITE: VM-instruction error 13 " +
+  '"VMWRITE to read-only VMCS component"; SDM Vol. 3D App. A.6 IA32_VMX_MISC[29]';
+
 /** Decode a VMCS-field encoding (SDM Vol. 3C §25.11.2, Table 25-21). */
 export function decodeFieldEncoding(encoding: number): DecodedFieldEncoding {
   const width = WIDTHS[(encoding >>> 13) & 3]!;

@@ -4,6 +4,7 @@
  * The control pairs of APIC virtualization (E11, E13–E15a/b) are rows of `pairTable.ts`.
  */
 
+import { MAX_VECTOR, tprThresholdValue, vtprPriorityClass } from "../../vmx/apic";
 import { checkAddress, pageAddressRule } from "./addresses";
 import { type EntryRule, hex, REF } from "./context";
 import { BOCHS, NESTED, SDM_EXEC } from "./references";
@@ -67,13 +68,13 @@ export const TPR_THRESHOLD_VTPR: EntryRule = {
     const threshold = view.field("TPR_THRESHOLD");
     const tprValue = threshold?.value ?? (vmcs.tprThreshold ? BigInt(vmcs.tprThreshold.value) : undefined);
     const tprSpan = threshold?.span ?? vmcs.tprThreshold?.span;
-    const thresholdLow = Number((tprValue ?? 0n) & 0xfn);
-    if (thresholdLow <= vtpr.value >> 4) return;
+    const thresholdLow = tprThresholdValue(tprValue ?? 0n);
+    if (thresholdLow <= vtprPriorityClass(vtpr.value)) return;
     out.push({
       severity: "error",
       code: "VMX-E10",
       message:
-        `TPR threshold bits 3:0 (${thresholdLow}) exceed VTPR bits 7:4 (${vtpr.value >> 4}, VTPR ${hex(vtpr.value)}): ` +
+        `TPR threshold bits 3:0 (${thresholdLow}) exceed VTPR bits 7:4 (${vtprPriorityClass(vtpr.value)}, VTPR ${hex(vtpr.value)}): ` +
         "with use_tpr_shadow (proc) = 1 and neither virtual_interrupt_delivery nor virtualize_apic_accesses (proc2), VM entry fails (rule E10)",
       span: tprSpan ?? vtpr.span,
       related: [
@@ -107,7 +108,7 @@ export const POSTED_INTERRUPT_VECTOR: EntryRule = {
     const nvValue =
       nv?.value ?? (vmcs.postedInterruptVector ? BigInt(vmcs.postedInterruptVector.vector) : undefined);
     const nvSpan = nv?.span ?? vmcs.postedInterruptVector?.span;
-    if (nvValue === undefined || !nvSpan || nvValue <= 0xffn) return;
+    if (nvValue === undefined || !nvSpan || nvValue <= BigInt(MAX_VECTOR)) return;
     out.push({
       severity: "error",
       code: "VMX-E15",

@@ -5,7 +5,7 @@
  */
 import type { ControlSetting, TargetIR, VmcsIR } from "../../model/ir";
 import type { Diagnostic, RelatedInfo, Span } from "../../source";
-import { type ControlWordCapability, controlWordCapability } from "../../vmx/capabilities";
+import { type ControlWordCapability, controlWordCapability, LOW32 } from "../../vmx/capabilities";
 import { CONTROL_WORD_FIELD, CONTROL_WORDS, controlInWord, DEFAULT1_BITS } from "../../vmx/controls";
 import type { ControlWord } from "../../vmx/types";
 import { effectiveControls } from "../effective";
@@ -63,8 +63,6 @@ export function hex(value: bigint | number): string {
 export function bitOfHalves(low: number, high: number, bit: number): boolean {
   return bit < 32 ? ((low >>> bit) & 1) === 1 : ((high >>> (bit - 32)) & 1) === 1;
 }
-
-export const LOW32 = 0xffff_ffffn;
 
 /** A control word's low and high 32 bits as numbers. */
 function halvesOf(words: Record<ControlWord, bigint>): Record<ControlWord, readonly [number, number]> {

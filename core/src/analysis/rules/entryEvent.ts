@@ -7,7 +7,15 @@
  * exception, 7 other event.
  */
 import type { Diagnostic, Span } from "../../source";
+import { zeroLengthInjection } from "../../vmx/capabilities";
 import { controlInWord } from "../../vmx/controls";
+import {
+  interruptionDeliversErrorCode,
+  interruptionReservedBits,
+  interruptionType,
+  interruptionValid,
+  interruptionVector,
+} from "../../vmx/fieldFormats";
 import { bitOfHalves, type EntryRule, hex, REF, type VmcsView } from "./context";
 import { NESTED, SDM_ENTRY } from "./references";
 
@@ -29,7 +37,7 @@ const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17]);
 /** The interruption-information field when the file sets it with the valid bit (31) on. */
 function injectedEvent(view: VmcsView): { value: bigint; span: Span } | undefined {
   const info = view.field("VM_ENTRY_INTR_INFO_FIELD");
-  return info && ((info.value >> 31n) & 1n) === 1n ? info : undefined;
+  return info && interruptionValid(info.value) ? info : undefined;
 }
 
 function report(out: Diagnostic[], info: { value: bigint; span: Span }, rule: string, message: string): void {
@@ -42,9 +50,9 @@ function report(out: Diagnostic[], info: { value: bigint; span: Span }, rule: st
   });
 }
 
-const typeOf = (value: bigint) => Number((value >> 8n) & 7n);
-const vectorOf = (value: bigint) => Number(value & 0xffn);
-const deliversErrorCode = (value: bigint) => ((value >> 11n) & 1n) === 1n;
+const typeOf = interruptionType;
+const vectorOf = interruptionVector;
+const deliversErrorCode = interruptionDeliversErrorCode;
 
 function unit(rule: string, title: string, check: EntryRule["check"]): EntryRule {
   return { id: rule, codes: [`VMX-${rule}`], rules: [rule], title, reference: REFERENCE, check };
@@ -142,8 +150,7 @@ export const ENTRY_EVENT_RULES: readonly EntryRule[] = [
   unit("N6", "Interruption-information reserved bits 30:12 = 0.", (view, out) => {
     const info = injectedEvent(view);
     if (!info) return;
-    // Linux asm/vmx.h INTR_INFO_RESVD_BITS_MASK.
-    const reserved = info.value & 0x7ffff000n;
+    const reserved = interruptionReservedBits(info.value);
     if (reserved !== 0n) report(out, info, "N6", `reserved bits 30:12 must be 0 (they are ${hex(reserved)})`);
   }),
   unit(
@@ -156,7 +163,7 @@ export const ENTRY_EVENT_RULES: readonly EntryRule[] = [
       if (type !== 4 && type !== 5 && type !== 6) return;
       const lengthField = view.field("VM_ENTRY_INSTRUCTION_LEN");
       const length = lengthField?.value ?? 0n;
-      const zeroAllowed = ((view.target.msrs.IA32_VMX_MISC >> 30n) & 1n) === 1n;
+      const zeroAllowed = zeroLengthInjection(view.target.msrs);
       if (length <= 15n && (length !== 0n || zeroAllowed)) return;
       out.push({
         severity: "error",

@@ -5,6 +5,12 @@
  */
 import type { Diagnostic, Span } from "../../source";
 import { EPT_VPID_CAP, hasEptVpidCap } from "../../vmx/capabilities";
+import {
+  eptpAccessedDirty,
+  eptpMemoryType,
+  eptpReservedBits,
+  eptpWalkLengthMinusOne,
+} from "../../vmx/fieldFormats";
 import { pageAddressRule } from "./addresses";
 import { type EntryRule, REF, type VmcsView } from "./context";
 import { BOCHS, NESTED, SDM_EXEC } from "./references";
@@ -54,8 +60,8 @@ function checkEptp(view: VmcsView, out: Diagnostic[]): void {
   const raw = view.field("EPT_POINTER");
   if (raw) {
     const value = raw.value;
-    const memtype = Number(value & 7n);
-    const walk = Number((value >> 3n) & 7n);
+    const memtype = eptpMemoryType(value);
+    const walk = eptpWalkLengthMinusOne(value);
     if (memtype !== 0 && memtype !== 6)
       report(raw.span, `EPT_POINTER memory type ${memtype} is invalid: only UC (0) and WB (6)`);
     else if (memtype === 0 && !hasEptVpidCap(msrs, EPT_VPID_CAP.EPTP_UC))
@@ -83,12 +89,12 @@ function checkEptp(view: VmcsView, out: Diagnostic[]): void {
         raw.span,
         `5-level EPT is not supported by ${target.profile.name} (IA32_VMX_EPT_VPID_CAP[7] = 0)`,
       );
-    if ((value >> 6n) & 1n && !hasEptVpidCap(msrs, EPT_VPID_CAP.ACCESSED_DIRTY))
+    if (eptpAccessedDirty(value) && !hasEptVpidCap(msrs, EPT_VPID_CAP.ACCESSED_DIRTY))
       report(
         raw.span,
         `EPT_POINTER enables accessed/dirty flags (bit 6), which ${target.profile.name} does not support (IA32_VMX_EPT_VPID_CAP[21] = 0)`,
       );
-    if ((value >> 7n) & 0x1fn) report(raw.span, "EPT_POINTER reserved bits 11:7 must be 0");
+    if (eptpReservedBits(value) !== 0n) report(raw.span, "EPT_POINTER reserved bits 11:7 must be 0");
     if (value >> BigInt(view.maxPhysAddrBits) !== 0n)
       report(
         raw.span,

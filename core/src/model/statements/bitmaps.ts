@@ -6,7 +6,7 @@
 import type { Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords } from "../../lang/grammar";
-import { msrBitmapBit } from "../../vmx/msrs";
+import { msrBitmapBit, msrBitmapRangesText } from "../../vmx/msrs";
 import { choice, exceptionVector, msrIndex, portRange, u64 } from "../args";
 import type { LowerContext } from "../context";
 import type { VmcsIR } from "../ir";
@@ -81,7 +81,7 @@ export const msrStatement: StatementLowerer<VmcsIR, void> = {
         ctx.report(
           "warning",
           "TL210",
-          `MSR 0x${msr.index.toString(16)} is outside the ranges the MSR bitmap covers (0–0x1fff, 0xc0000000–0xc0001fff): RDMSR/WRMSR of it always exit`,
+          `MSR 0x${msr.index.toString(16)} is outside the ranges the MSR bitmap covers (${msrBitmapRangesText(", ")}): RDMSR/WRMSR of it always exit`,
           item,
           { reference: "SDM Vol. 3C §25.6.9 (MSR-Bitmap Address); L-kvmvmx.h MSR bitmap layout" },
         );

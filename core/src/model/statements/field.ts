@@ -5,15 +5,11 @@
  */
 
 import { keywordSpanOf } from "../../lang/ast";
-import { vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
+import { VMCS_READ_ONLY_REFERENCE, vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
 import { assignment, u64 } from "../args";
 import { itemText, spanOf } from "../context";
 import type { VmcsIR } from "../ir";
 import type { StatementLowerer } from "./table";
-
-export const READ_ONLY_REFERENCE =
-  "SDM Vol. 3C §25.11.2 (VM-exit information fields are read-only), VMWRITE: VM-instruction error 13 " +
-  '"VMWRITE to read-only VMCS component"; SDM Vol. 3D App. A.6 IA32_VMX_MISC[29]';
 
 export const fieldStatement: StatementLowerer<VmcsIR, void> = {
   keywords: ["field"],
@@ -31,7 +27,7 @@ export const fieldStatement: StatementLowerer<VmcsIR, void> = {
         "TL203",
         `\`${field.name}\` is a read-only VM-exit information field; a hypervisor cannot set it`,
         name,
-        { reference: READ_ONLY_REFERENCE },
+        { reference: VMCS_READ_ONLY_REFERENCE },
       );
       return;
     }

@@ -8,6 +8,7 @@ import type { GuestDecl, Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords } from "../../lang/grammar";
 import type { Span } from "../../source";
+import { FIRST_EXTERNAL_INTERRUPT_VECTOR, MAX_VECTOR } from "../../vmx/apic";
 import { choice, dimensionOf, identifier, integer, keywordArgs, period, rate } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { Arrival, GuestIR, GuestSource } from "../ir";
@@ -102,8 +103,15 @@ const irq: GuestStatement = {
       ctx.error("TL201", `expected \`vector V\` in \`irq ${name.name}\``, name);
       return undefined;
     }
-    // Vectors 0–31 are exceptions; external interrupts use 32–255 (SDM Vol. 3A §6.2).
-    const vector = integer(ctx, vectorItem, "an interrupt vector", "vector", name, 32, 255);
+    const vector = integer(
+      ctx,
+      vectorItem,
+      "an interrupt vector",
+      "vector",
+      name,
+      FIRST_EXTERNAL_INTERRUPT_VECTOR,
+      MAX_VECTOR,
+    );
     const perSecond = rateItem == null ? undefined : rate(ctx, rateItem, "rate", name);
     if (rateItem == null) ctx.error("TL201", `expected \`rate R\` in \`irq ${name.name}\``, name);
     if (vector === undefined || perSecond === undefined) return undefined;

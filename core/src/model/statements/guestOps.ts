@@ -7,6 +7,7 @@
 import type { BlockEntry, Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords, GUEST_SIMPLE_OPS } from "../../lang/grammar";
+import { X2APIC_MSR, XAPIC_BASE, XAPIC_OFFSET } from "../../vmx/apic";
 import { exceptionByVector } from "../../vmx/exceptions";
 import { msrByIndex } from "../../vmx/msrs";
 import { address, choice, cycles, exceptionVector, integer, msrIndex, seconds, u64 } from "../args";
@@ -21,9 +22,9 @@ import { type StatementLowerer, statementTable } from "./table";
  */
 const MAX_COALESCE = 65_536;
 
-/** x2APIC ICR (SDM Vol. 3A §11.12.1.2 Table 11-6: MSR 0x830) and the xAPIC ICR low at 0xFEE00300. */
-const X2APIC_ICR_MSR = 0x830;
-const XAPIC_ICR_LOW_GPA = 0xfee00300n;
+/** The ICR: x2APIC MSR 830H, or xAPIC offset 300H (ICR low, the write that sends) in the APIC page (vmx/apic.ts). */
+const X2APIC_ICR_MSR = X2APIC_MSR.ICR;
+const XAPIC_ICR_LOW_GPA = XAPIC_BASE + BigInt(XAPIC_OFFSET.ICR_LOW);
 
 const MMIO_ACCESS = argumentWords("guestOps", "mmio").choice! as readonly ("read" | "write")[];
 const MOV_REGISTERS = argumentWords("guestOps", "mov").choice!;

@@ -6,18 +6,15 @@
 
 import type { BlockEntry, FnDecl, HandlerDecl } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
+import { vmwriteAnyField } from "../../vmx/capabilities";
 import { exitReasonByCode, exitReasonByName, exitReasonNames } from "../../vmx/exitReasons";
 import type { ExitReasonDef } from "../../vmx/types";
-import { vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
+import { VMCS_READ_ONLY_REFERENCE, vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
 import { cycles, exceptionVector, identifier } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { FnIR, HandlerOp } from "../ir";
 import { nestedBlockStatements } from "./blocks";
-import { READ_ONLY_REFERENCE } from "./field";
 import { type StatementLowerer, statementTable } from "./table";
-
-/** IA32_VMX_MISC[29]: VMWRITE may write read-only (VM-exit information) fields. */
-const MISC_VMWRITE_ANY_FIELD = 1n << 29n;
 
 /** The fn whose operations are being lowered (its calls are recorded), or undefined in a handler. */
 type InFn = string | undefined;
@@ -42,12 +39,12 @@ const vmcsAccess: HandlerStatement = {
       return undefined;
     }
     if (keyword === "vmwrite" && field.readOnly) {
-      if ((ctx.target.msrs.IA32_VMX_MISC & MISC_VMWRITE_ANY_FIELD) === 0n) {
+      if (!vmwriteAnyField(ctx.target.msrs)) {
         ctx.error(
           "TL203",
           `VMWRITE to \`${field.name}\` fails: it is a read-only VM-exit information field and the target's IA32_VMX_MISC[29] is 0`,
           first,
-          { reference: READ_ONLY_REFERENCE },
+          { reference: VMCS_READ_ONLY_REFERENCE },
         );
       } else {
         // The spec calls this an error; the hardware allows it here. Say both: it succeeds,
@@ -57,7 +54,7 @@ const vmcsAccess: HandlerStatement = {
           "TL203",
           `VMWRITE to \`${field.name}\` succeeds on this target (IA32_VMX_MISC[29] = 1) but has no effect: it is VM-exit information, which VM entry does not read and the next VM exit overwrites`,
           first,
-          { reference: READ_ONLY_REFERENCE },
+          { reference: VMCS_READ_ONLY_REFERENCE },
         );
       }
     }

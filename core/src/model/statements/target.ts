@@ -6,35 +6,14 @@
 
 import type { TargetDecl } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
+import { CAPABILITY_MSR_NAMES } from "../../vmx/capabilities";
 import { DEFAULT_PROFILE_NAME, PROFILES, profileByName } from "../../vmx/profiles";
-import type { CapabilityMsrName, CostName, CostParam, CpuProfile } from "../../vmx/types";
+import type { CostName, CostParam, CpuProfile } from "../../vmx/types";
 import { assignment, base, cycles, dimensionOf, u64 } from "../args";
 import type { LowerContext } from "../context";
 import { spanOf } from "../context";
 import type { TargetIR } from "../ir";
 import { type StatementLowerer, statementTable } from "./table";
-
-const CAPABILITY_MSR_NAMES: readonly CapabilityMsrName[] = [
-  "IA32_VMX_BASIC",
-  "IA32_VMX_PINBASED_CTLS",
-  "IA32_VMX_PROCBASED_CTLS",
-  "IA32_VMX_EXIT_CTLS",
-  "IA32_VMX_ENTRY_CTLS",
-  "IA32_VMX_MISC",
-  "IA32_VMX_CR0_FIXED0",
-  "IA32_VMX_CR0_FIXED1",
-  "IA32_VMX_CR4_FIXED0",
-  "IA32_VMX_CR4_FIXED1",
-  "IA32_VMX_VMCS_ENUM",
-  "IA32_VMX_PROCBASED_CTLS2",
-  "IA32_VMX_EPT_VPID_CAP",
-  "IA32_VMX_TRUE_PINBASED_CTLS",
-  "IA32_VMX_TRUE_PROCBASED_CTLS",
-  "IA32_VMX_TRUE_EXIT_CTLS",
-  "IA32_VMX_TRUE_ENTRY_CTLS",
-  "IA32_VMX_VMFUNC",
-  "IA32_VMX_PROCBASED_CTLS3",
-];
 
 const msrOverride: StatementLowerer<TargetIR, void> = {
   keywords: ["msr"],
