@@ -131,10 +131,18 @@ function nextBracket(s: string, from: number): number {
 /**
  * Parses the common prefix of an event line in s[start, end). Returns false when the line is not
  * an event line (no CPU field, no timestamp, no event name).
+ *
+ * The character tests are written out in place rather than through isSpace/isDigit/at: this
+ * function is too large for TurboFan to inline all its helpers (its inlining budget is spent
+ * early), and a call per character was most of the importer's time (bench/trace.bench.ts).
  */
 export function parseEventLine(s: string, start: number, end: number, out: EventLine): boolean {
   let p = start;
-  while (p < end && isSpace(s.charCodeAt(p))) p++;
+  let c = 0;
+  for (; p < end; p++) {
+    c = s.charCodeAt(p);
+    if (c !== SPACE && c !== TAB) break;
+  }
   out.fileStart = -1;
   out.flagsColumn = false;
   out.perfPrefix = false;
@@ -142,12 +150,18 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
   // trace-cmd's multi-file prefix: a first token ending in ':' ("trace.dat:").
   {
     let q = p;
-    while (q < end && !isSpace(s.charCodeAt(q))) q++;
+    for (; q < end; q++) {
+      c = s.charCodeAt(q);
+      if (c === SPACE || c === TAB) break;
+    }
     if (q > p + 1 && q < end && s.charCodeAt(q - 1) === COLON && s.charCodeAt(p) !== LBRACKET) {
       out.fileStart = p;
       out.fileEnd = q - 1;
       p = q;
-      while (p < end && isSpace(s.charCodeAt(p))) p++;
+      for (; p < end; p++) {
+        c = s.charCodeAt(p);
+        if (c !== SPACE && c !== TAB) break;
+      }
     }
   }
   const taskStart = p;
@@ -155,30 +169,45 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
   // without one costs a scan into the next line, which then has one).
   let lb = -1;
   let rb = -1;
+  let cpu = 0;
   for (let i = nextBracket(s, p); i >= 0 && i < end; i = nextBracket(s, i + 1)) {
     let j = i + 1;
-    while (j < end && isDigit(s.charCodeAt(j))) j++;
-    if (j > i + 1 && j < end && s.charCodeAt(j) === RBRACKET) {
+    let value = 0;
+    for (; j < end; j++) {
+      c = s.charCodeAt(j);
+      if (c < ZERO || c > NINE) break;
+      value = value * 10 + (c - ZERO);
+    }
+    if (j > i + 1 && j < end && c === RBRACKET) {
       lb = i;
       rb = j;
+      cpu = value;
       break;
     }
   }
   if (lb < 0) return false;
-  let cpu = 0;
-  for (let i = lb + 1; i < rb; i++) cpu = cpu * 10 + (s.charCodeAt(i) - ZERO);
   out.cpu = cpu;
 
   // Backwards from the CPU field: the pid (or a timestamp, in libtraceevent's example layout).
   let e = lb;
-  while (e > taskStart && isSpace(s.charCodeAt(e - 1))) e--;
+  for (; e > taskStart; e--) {
+    c = s.charCodeAt(e - 1);
+    if (c !== SPACE && c !== TAB) break;
+  }
   let timestampBefore = false;
   out.tid = -1;
   out.commStart = taskStart;
   out.commEnd = taskStart;
   if (e > taskStart) {
     let d = e;
-    while (d > taskStart && isDigit(s.charCodeAt(d - 1))) d--;
+    let tid = 0;
+    let scale = 1;
+    for (; d > taskStart; d--) {
+      c = s.charCodeAt(d - 1);
+      if (c < ZERO || c > NINE) break;
+      tid += (c - ZERO) * scale;
+      scale *= 10;
+    }
     if (d > taskStart && d < e && s.charCodeAt(d - 1) === DOT) {
       // `<task>-<pid> <sec>.<frac> [cpu]`
       let t = d - 1;
@@ -189,10 +218,10 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
       while (e > taskStart && isSpace(s.charCodeAt(e - 1))) e--;
       d = e;
       while (d > taskStart && isDigit(s.charCodeAt(d - 1))) d--;
+      tid = 0;
+      for (let i = d; i < e; i++) tid = tid * 10 + (s.charCodeAt(i) - ZERO);
     }
     if (d < e) {
-      let tid = 0;
-      for (let i = d; i < e; i++) tid = tid * 10 + (s.charCodeAt(i) - ZERO);
       out.tid = tid;
       let commEnd = d;
       if (d > taskStart) {
@@ -203,7 +232,10 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
           commEnd = d - 1;
           while (commEnd > taskStart && isDigit(s.charCodeAt(commEnd - 1))) commEnd--;
         }
-        while (commEnd > taskStart && isSpace(s.charCodeAt(commEnd - 1))) commEnd--;
+        for (; commEnd > taskStart; commEnd--) {
+          c = s.charCodeAt(commEnd - 1);
+          if (c !== SPACE && c !== TAB) break;
+        }
       }
       out.commEnd = commEnd;
     } else if (e > taskStart) {
@@ -213,30 +245,68 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
   }
 
   p = rb + 1;
-  while (p < end && isSpace(s.charCodeAt(p))) p++;
+  for (; p < end; p++) {
+    c = s.charCodeAt(p);
+    if (c !== SPACE && c !== TAB) break;
+  }
   if (!timestampBefore) {
-    if (p < end && !isDigit(s.charCodeAt(p))) {
+    c = p < end ? s.charCodeAt(p) : ZERO;
+    if (c < ZERO || c > NINE) {
       // irq-flags / latency column: `d....`, `d..2.`, `....`
       out.flagsColumn = true;
-      while (p < end && !isSpace(s.charCodeAt(p))) p++;
-      while (p < end && isSpace(s.charCodeAt(p))) p++;
+      for (; p < end; p++) {
+        c = s.charCodeAt(p);
+        if (c === SPACE || c === TAB) break;
+      }
+      for (; p < end; p++) {
+        c = s.charCodeAt(p);
+        if (c !== SPACE && c !== TAB) break;
+      }
     }
-    p = readTimestamp(s, p, end, out);
-    if (p < 0 || p >= end || s.charCodeAt(p) !== COLON) return false;
+    // `<sec>.<frac>:` (readTimestamp, written out).
+    const secStart = p;
+    let sec = 0;
+    for (; p < end; p++) {
+      c = s.charCodeAt(p);
+      if (c < ZERO || c > NINE) break;
+      sec = sec * 10 + (c - ZERO);
+    }
+    if (p === secStart || p >= end || c !== DOT) return false;
     p++;
-    while (p < end && isSpace(s.charCodeAt(p))) p++;
+    let frac = 0;
+    let digits = 0;
+    for (; p < end; p++) {
+      c = s.charCodeAt(p);
+      if (c < ZERO || c > NINE) break;
+      if (digits < 9) {
+        frac = frac * 10 + (c - ZERO);
+        digits++;
+      }
+    }
+    if (digits === 0) return false;
+    for (let d = digits; d < 9; d++) frac *= 10;
+    out.sec = sec;
+    out.fracNs = frac;
+    if (p >= end || c !== COLON) return false;
+    p++;
+    for (; p < end; p++) {
+      c = s.charCodeAt(p);
+      if (c !== SPACE && c !== TAB) break;
+    }
   }
   // Event name: up to ':' followed by a blank (or the line's end); the example layout has none.
   const nameStart = p;
   let nameEnd = -1;
   let q = p;
   while (q < end) {
-    const c = s.charCodeAt(q);
-    if (c === COLON && (q + 1 === end || isSpace(s.charCodeAt(q + 1)))) {
-      nameEnd = q;
-      break;
-    }
-    if (isSpace(c)) {
+    c = s.charCodeAt(q);
+    if (c === COLON) {
+      const next = q + 1 === end ? SPACE : s.charCodeAt(q + 1);
+      if (next === SPACE || next === TAB) {
+        nameEnd = q;
+        break;
+      }
+    } else if (c === SPACE || c === TAB) {
       if (timestampBefore) nameEnd = q;
       break;
     }
@@ -248,14 +318,24 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
   }
   if (nameEnd === nameStart) return false;
   let ns = nameStart;
-  if (nameEnd - ns > 4 && at(s, ns, "kvm:")) {
+  // perf's `kvm:` subsystem prefix.
+  if (
+    nameEnd - ns > 4 &&
+    s.charCodeAt(ns + 3) === COLON &&
+    s.charCodeAt(ns) === 107 /* k */ &&
+    s.charCodeAt(ns + 1) === 118 /* v */ &&
+    s.charCodeAt(ns + 2) === 109 /* m */
+  ) {
     out.perfPrefix = true;
     ns += 4;
   }
   out.nameStart = ns;
   out.nameEnd = nameEnd;
   p = nameEnd < end && s.charCodeAt(nameEnd) === COLON ? nameEnd + 1 : nameEnd;
-  while (p < end && isSpace(s.charCodeAt(p))) p++;
+  for (; p < end; p++) {
+    c = s.charCodeAt(p);
+    if (c !== SPACE && c !== TAB) break;
+  }
   out.fieldsStart = p;
   out.kind = classify(s, ns, nameEnd);
   return true;
@@ -278,12 +358,35 @@ function is(s: string, start: number, end: number, name: string): boolean {
 
 function classify(s: string, start: number, end: number): number {
   const len = end - start;
-  if (len < 6 || !at(s, start, "kvm_")) return EV_OTHER;
-  switch (s.charCodeAt(start + 4)) {
-    case 101: // e
-      if (is(s, start, end, "kvm_exit")) return EV_EXIT;
-      if (is(s, start, end, "kvm_entry")) return EV_ENTRY;
-      return EV_OTHER;
+  if (
+    len < 6 ||
+    s.charCodeAt(start) !== 107 /* k */ ||
+    s.charCodeAt(start + 1) !== 118 /* v */ ||
+    s.charCodeAt(start + 2) !== 109 /* m */ ||
+    s.charCodeAt(start + 3) !== 95 /* _ */
+  )
+    return EV_OTHER;
+  const c4 = s.charCodeAt(start + 4);
+  // The two events of every exit, tested in place: kvm_exit, kvm_entry.
+  if (c4 === 101 /* e */) {
+    if (
+      len === 8 &&
+      s.charCodeAt(start + 5) === 120 &&
+      s.charCodeAt(start + 6) === 105 &&
+      s.charCodeAt(start + 7) === 116
+    )
+      return EV_EXIT;
+    if (
+      len === 9 &&
+      s.charCodeAt(start + 5) === 110 &&
+      s.charCodeAt(start + 6) === 116 &&
+      s.charCodeAt(start + 7) === 114 &&
+      s.charCodeAt(start + 8) === 121
+    )
+      return EV_ENTRY;
+    return EV_OTHER;
+  }
+  switch (c4) {
     case 109: // m
       if (is(s, start, end, "kvm_mmio")) return EV_MMIO;
       if (is(s, start, end, "kvm_msr")) return EV_MSR;

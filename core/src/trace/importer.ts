@@ -209,7 +209,8 @@ export class TraceImporter {
       return;
     }
     const ev = this.ev;
-    if (!parseEventLine(s, start, end, ev)) {
+    // From p: the leading blanks are already skipped (parseEventLine would skip them again).
+    if (!parseEventLine(s, p, end, ev)) {
       if (isTraceCmdHeader(s.slice(start, end))) {
         this.ignored++;
         this.lastLineBad = false;

@@ -64,6 +64,12 @@ export const RIPS_LISTED = 16;
 export const TIMELINE_CAPACITY = 65_536;
 /** Per-(vCPU, reason) percentile histograms kept at most (16 KiB each); beyond, no p50/p99 there. */
 export const VCPU_REASON_HISTOGRAMS = 512;
+/**
+ * MMIO and port keys (per table) that get a percentile histogram (16 KiB each); later keys keep
+ * exact count/min/max/mean/stddev only. A trace touching thousands of gpas would otherwise hold
+ * 16 KiB per gpa (measured: 64 MB for 4,096 gpas, bench/traceStream.bench.ts).
+ */
+export const ACCESS_HISTOGRAMS = 256;
 
 interface DetailEntry extends DetailCount {}
 
@@ -84,11 +90,14 @@ class ReasonEntry {
 }
 
 class AccessEntry {
-  readonly stats = new LatencyStats(true);
+  readonly stats: LatencyStats;
   constructor(
     readonly key: string,
     readonly code: number,
-  ) {}
+    withHistogram: boolean,
+  ) {
+    this.stats = new LatencyStats(withHistogram);
+  }
 }
 
 class VcpuState {
@@ -181,6 +190,8 @@ export class Pairer {
   private readonly mmio = new Map<string, AccessEntry>();
   private readonly ioport = new Map<string, AccessEntry>();
   private lastThreadKey = Number.NaN;
+  /** Index after the `vcpu <n>` field of the current line, -1 without one. */
+  private afterVcpu = -1;
   private lastThread: ThreadState | undefined;
   private vcpuReasonHistograms = 0;
   isa: TraceIsa | undefined;
@@ -198,9 +209,21 @@ export class Pairer {
     // The thread: tid (per input file), else the vCPU the line names, else the CPU.
     let key: number;
     let vcpuField = -1;
-    if (at(s, f, "vcpu ")) {
+    this.afterVcpu = -1;
+    // `vcpu <n>` (written out: at() is not inlined into this large function).
+    if (
+      s.charCodeAt(f) === 118 /* v */ &&
+      s.charCodeAt(f + 1) === 99 /* c */ &&
+      s.charCodeAt(f + 2) === 112 /* p */ &&
+      s.charCodeAt(f + 3) === 117 /* u */ &&
+      s.charCodeAt(f + 4) === 32 &&
+      f + 5 <= end
+    ) {
       const v = readDecimal(s, f + 5, end);
-      if (!Number.isNaN(v)) vcpuField = v;
+      if (!Number.isNaN(v)) {
+        vcpuField = v;
+        this.afterVcpu = scan.end;
+      }
     }
     if (ev.tid >= 0) {
       key = ev.fileStart >= 0 ? this.fileIndex(s, ev) * 4294967296 + ev.tid : ev.tid;
@@ -273,12 +296,39 @@ export class Pairer {
   }
 
   private exit(s: string, f: number, end: number, thread: ThreadState, t: number): string | undefined {
-    const r = find(s, "reason ", f, end);
+    // The usual `vcpu N reason X rip R …`: `reason` right after the vCPU, tested in place.
+    const a = this.afterVcpu;
+    const r =
+      a >= 0 && a + 8 <= end && s.charCodeAt(a) === 32 && at(s, a + 1, "reason ")
+        ? a + 1
+        : find(s, "reason ", f, end);
     if (r < 0) return "kvm_exit without a reason";
     const nameStart = r + 7;
-    let rip = find(s, " rip ", nameStart, end);
-    const nameEnd = rip < 0 ? end : rip;
-    const reason = this.reason(s, nameStart, nameEnd);
+    // The reason text runs to " rip " (or the end); its hash is taken on the way.
+    let rip = -1;
+    let hash = 0x811c9dc5;
+    let hashEnd = nameStart;
+    for (let i = nameStart; i < end; i++) {
+      const c = s.charCodeAt(i);
+      if (
+        c === 32 &&
+        i + 5 <= end &&
+        s.charCodeAt(i + 1) === 114 /* r */ &&
+        s.charCodeAt(i + 2) === 105 /* i */ &&
+        s.charCodeAt(i + 3) === 112 /* p */ &&
+        s.charCodeAt(i + 4) === 32
+      ) {
+        rip = i;
+        break;
+      }
+      if (c !== 32) {
+        // Trailing blanks are not part of the text: hash up to the last non-blank.
+        for (let k = hashEnd; k < i; k++) hash = Math.imul(hash ^ 32, 0x01000193);
+        hash = Math.imul(hash ^ c, 0x01000193);
+        hashEnd = i + 1;
+      }
+    }
+    const reason = this.reason(s, nameStart, hashEnd, (hash ^ (hashEnd - nameStart)) & 0x3fffffff);
     // vmexit: begin.
     thread.vHas = true;
     thread.vStart = t;
@@ -301,14 +351,11 @@ export class Pairer {
   }
 
   /**
-   * The row of the reason text s[start, end). Looked up by a hash of its characters, so the hot
-   * path slices no string: the text is compared in place with the cached one.
+   * The row of the reason text s[start, end) (trailing blanks trimmed), given the FNV-1a hash of
+   * its characters cut to a small integer (a Map key that needs no heap number). Looked up by
+   * that hash, so the hot path slices no string: the text is compared in place with the cached one.
    */
-  private reason(s: string, start: number, end: number): ReasonEntry {
-    while (end > start && s.charCodeAt(end - 1) === 32) end--;
-    let hash = 0x811c9dc5;
-    for (let i = start; i < end; i++) hash = Math.imul(hash ^ s.charCodeAt(i), 0x01000193);
-    hash = (hash ^ (end - start)) >>> 0;
+  private reason(s: string, start: number, end: number, hash: number): ReasonEntry {
     const cached = this.reasonsByHash.get(hash);
     if (cached !== undefined && cached.text.length === end - start && at(s, start, cached.text))
       return cached.entry;
@@ -381,7 +428,7 @@ export class Pairer {
     const key = `0x${code.toString(16)}:${suffix}`;
     let entry = table.get(key);
     if (!entry) {
-      entry = new AccessEntry(key, code);
+      entry = new AccessEntry(key, code, table.size < ACCESS_HISTOGRAMS);
       table.set(key, entry);
     }
     return entry;
@@ -528,16 +575,8 @@ export class Pairer {
         const entries = this.reasons.map((r) => ({
           stats: v.byReason[r.index] ?? new LatencyStats(false),
         }));
-        const { rows } = this.rowsOf(entries, windowSec, (i) => {
-          const {
-            details: _d,
-            detailsOverflow: _o,
-            rips: _r,
-            ripsOverflow: _ro,
-            ...rest
-          } = reasonFields(this.reasons[i]!);
-          return rest;
-        });
+        // Details and RIPs are per reason, not per vCPU: not built here.
+        const { rows } = this.rowsOf(entries, windowSec, (i) => reasonFields(this.reasons[i]!, false));
         const summary: VcpuSummary = {
           vcpu: v.id,
           threads: [...v.threads].sort((a, b) => a - b),
@@ -570,7 +609,7 @@ export class Pairer {
 /** The fields of a row that are not statistics. */
 type RowIdentity = Omit<ReasonRow, keyof LatencySummary | "sampleShare" | "timeShare">;
 
-function reasonFields(entry: ReasonEntry): RowIdentity {
+function reasonFields(entry: ReasonEntry, withAttachments = true): RowIdentity {
   const r = entry.resolved;
   const out: RowIdentity = {
     key: r.display,
@@ -579,6 +618,7 @@ function reasonFields(entry: ReasonEntry): RowIdentity {
   if (r.code !== undefined) out.code = r.code;
   if (r.isa) out.isa = r.isa;
   if (r.flags.length > 0) out.flags = r.flags;
+  if (!withAttachments) return out;
   if (entry.details.size > 0) {
     out.details = [...entry.details.values()]
       .filter((d) => d.count > 0)

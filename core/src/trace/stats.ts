@@ -79,12 +79,19 @@ export class RipCounter {
   private readonly lo: Uint32Array;
   private readonly counts: Float64Array;
   private readonly mask: number;
+  /** 32 − log2(table size): the slot is the hash's top bits. */
+  private readonly shift: number;
   private used = 0;
   overflow = 0;
 
   constructor(private readonly capacity: number) {
     let size = 16;
-    while (size < capacity * 2) size *= 2;
+    let bits = 4;
+    while (size < capacity * 2) {
+      size *= 2;
+      bits++;
+    }
+    this.shift = 32 - bits;
     this.hi = new Uint32Array(size);
     this.lo = new Uint32Array(size);
     this.counts = new Float64Array(size);
@@ -92,7 +99,9 @@ export class RipCounter {
   }
 
   add(hi: number, lo: number): void {
-    let slot = (Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b) >>> 0) & this.mask;
+    // Multiplicative hashing: the top bits of the product depend on every bit of the RIP; the
+    // low bits only on its low bits, which aligned RIPs share (measured: long probe chains).
+    let slot = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b) >>> this.shift;
     for (;;) {
       const c = this.counts[slot]!;
       if (c === 0) {
