@@ -1,0 +1,73 @@
+/**
+ * Regression tests of issue 12's "wrong results to fix first", one `describe` per item: each
+ * asserts the behaviour that was wrong (and the corrected file, where the fix is a diagnostic,
+ * is asserted clean so a check that always fires is caught).
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { analyze, applyEdits } from "../core/src/index";
+
+/** A KVM-like vmcs on skylake_server with `extra` statements, a guest `body`, and handlers. */
+function file(extra: string, body: string, handlers = ""): string {
+  return `target skylake_server @ 2.1GHz
+
+vmcs v {
+  pin   external_interrupt_exiting nmi_exiting virtual_nmis
+  proc  hlt_exiting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest
+  exit  host_address_space_size acknowledge_interrupt_on_exit
+  entry ia32e_mode_guest
+  field VIRTUAL_PROCESSOR_ID = 1
+${extra}
+}
+
+handler EXTERNAL_INTERRUPT { work 350 }
+handler HLT { halt }
+handler EPT_MISCONFIG { work 2000 }
+handler EPT_VIOLATION { work 3000 }
+${handlers}
+guest g on v {
+${body}
+  idle halt
+}
+`;
+}
+
+describe("issue 12.1: EPT write-without-read is a misconfiguration", () => {
+  for (const perm of ["w", "wx"]) {
+    test(`\`${perm}\` is a TL215 warning on the word, and accesses exit with EPT_MISCONFIG`, () => {
+      const text = file(
+        `  ept {\n    0x0 .. 0x7fff_ffff  rwx\n    0x8000_0000 .. 0x8000_ffff  ${perm}\n  }`,
+        "  path p rate 10k/s { compute 1us  mmio read 0x8000_0010 }",
+      );
+      const analysis = analyze(text);
+      const diagnostic = analysis.diagnostics.find((d) => d.code === "TL215");
+      assert.ok(diagnostic, JSON.stringify(analysis.diagnostics));
+      assert.equal(diagnostic.severity, "warning");
+      assert.equal(text.slice(diagnostic.span.start, diagnostic.span.end), perm);
+      const estimate = analysis.estimates.get("g")!;
+      const reasons = estimate.byReason.map((r) => r.reason);
+      assert.ok(reasons.includes("EPT_MISCONFIG"), reasons.join(","));
+      assert.ok(!reasons.includes("EPT_VIOLATION"), reasons.join(","));
+      const misconfig = estimate.byReason.find((r) => r.reason === "EPT_MISCONFIG")!;
+      assert.ok(Math.abs(misconfig.exitsPerSecond - 10_000) < 1, String(misconfig.exitsPerSecond));
+      // The preferred fix makes the region readable: no TL215, and the read no longer exits.
+      const fix = diagnostic.fixes?.find((f) => f.preferred);
+      assert.ok(fix);
+      const fixed = applyEdits(text, fix.edits);
+      const after = analyze(fixed);
+      assert.ok(!after.diagnostics.some((d) => d.code === "TL215"));
+      const afterReasons = after.estimates.get("g")!.byReason.map((r) => r.reason);
+      assert.ok(!afterReasons.includes("EPT_MISCONFIG"), afterReasons.join(","));
+    });
+  }
+  test("`rx`, `r`, `x` and `rw` stay valid permissions", () => {
+    for (const perm of ["r", "rx", "x", "rw", "rwx"]) {
+      const text = file(
+        `  ept {\n    0x0 .. 0xffff_ffff  ${perm}\n  }`,
+        "  path p rate 1k/s { compute 1us }",
+      );
+      assert.ok(!analyze(text).diagnostics.some((d) => d.code === "TL215"), perm);
+    }
+  });
+});
