@@ -71,3 +71,38 @@ describe("issue 12.1: EPT write-without-read is a misconfiguration", () => {
     }
   });
 });
+
+describe("issue 12.10: one error in a path header is one located diagnostic", () => {
+  const header = (path: string) =>
+    file("", `  ${path}\n  path next rate 1k/s { compute 1us  cpuid }`, "handler CPUID { work 100 }");
+  const lineOf = (text: string, offset: number) => text.slice(0, offset).split("\n").length;
+
+  test("`rate 100 k/s`: one TL005 on `100 k/s` with a fix, nothing on the next line", () => {
+    const text = header("path b rate 100 k/s { cpuid }");
+    const diagnostics = analyze(text).diagnostics.filter((d) => d.severity === "error");
+    assert.equal(diagnostics.length, 1, JSON.stringify(diagnostics));
+    const [only] = diagnostics;
+    assert.equal(only!.code, "TL005");
+    assert.equal(text.slice(only!.span.start, only!.span.end), "100 k/s");
+    const fixed = applyEdits(text, only!.fixes![0]!.edits);
+    assert.ok(fixed.includes("rate 100k/s {"));
+    assert.deepEqual(
+      analyze(fixed).diagnostics.filter((d) => d.severity === "error"),
+      [],
+    );
+    // The path is still read, with its rate and body: its CPUID exits are estimated.
+    const cpuid = analyze(text)
+      .estimates.get("g")
+      ?.byReason.find((r) => r.reason === "CPUID");
+    assert.ok(cpuid && Math.abs(cpuid.exitsPerSecond - 101_000) < 1, JSON.stringify(cpuid));
+  });
+
+  test("`rate 1k/s extra { … }`: one TL011 on `extra`, the body kept, nothing on the next line", () => {
+    const text = header("path b rate 1k/s extra { cpuid }");
+    const errors = analyze(text).diagnostics.filter((d) => d.severity === "error");
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    assert.equal(text.slice(errors[0]!.span.start, errors[0]!.span.end), "extra");
+    const pathLine = lineOf(text, text.indexOf("path b"));
+    assert.equal(lineOf(text, errors[0]!.span.start), pathLine);
+  });
+});
