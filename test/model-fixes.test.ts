@@ -106,3 +106,44 @@ describe("issue 12.10: one error in a path header is one located diagnostic", ()
     assert.equal(lineOf(text, errors[0]!.span.start), pathLine);
   });
 });
+
+describe("issue 12.5: PML needs EPT accessed/dirty flags", () => {
+  const pmlFile = (eptp: string) =>
+    file(
+      `  proc2 enable_pml\n  field PML_ADDRESS = 0x1_2345_6000\n  field GUEST_PML_INDEX = 511\n${eptp}  ept { 0x0 .. 0x1_ffff_ffff rwx }`,
+      "  path flush rate 1k/s { compute 2us  dirty 16 pages }",
+      "handler PML_FULL { work 20000 }",
+    );
+  const reasons = (text: string) =>
+    Object.fromEntries(
+      analyze(text)
+        .estimates.get("g")!
+        .byReason.map((r) => [r.reason, r.exitsPerSecond]),
+    );
+
+  for (const [what, eptp] of [
+    ["no eptp", ""],
+    ["eptp without accessed_dirty", "  eptp memtype WB levels 4\n"],
+  ] as const) {
+    test(`${what}: TL328 with a fix, and \`dirty\` write-protects (EPT_VIOLATION per page)`, () => {
+      const text = pmlFile(eptp);
+      const analysis = analyze(text);
+      const diagnostic = analysis.diagnostics.find((d) => d.code === "TL328");
+      assert.ok(diagnostic, JSON.stringify(analysis.diagnostics));
+      assert.equal(text.slice(diagnostic.span.start, diagnostic.span.end), "enable_pml");
+      const before = reasons(text);
+      assert.ok(Math.abs((before.EPT_VIOLATION ?? 0) - 16_000) < 1, JSON.stringify(before));
+      assert.equal(before.PML_FULL, undefined);
+      const fixed = applyEdits(text, diagnostic.fixes![0]!.edits);
+      const after = analyze(fixed);
+      assert.ok(!after.diagnostics.some((d) => d.code === "TL328"), fixed);
+      assert.deepEqual(
+        after.diagnostics.filter((d) => d.severity === "error"),
+        [],
+      );
+      const logged = reasons(fixed);
+      assert.ok(Math.abs((logged.PML_FULL ?? 0) - 1000 * (16 / 512)) < 1e-6, JSON.stringify(logged));
+      assert.equal(logged.EPT_VIOLATION, undefined);
+    });
+  }
+});
