@@ -147,3 +147,15 @@ describe("issue 12.5: PML needs EPT accessed/dirty flags", () => {
     });
   }
 });
+
+describe("issue 12.4: monitor_trap_flag is not silently ignored", () => {
+  test("TL329 warns on the control; without it there is no TL329", () => {
+    const guest = "  path p rate 1k/s { compute 1us }";
+    const withMtf = file("  proc monitor_trap_flag", guest, "handler MONITOR_TRAP_FLAG { work 500 }");
+    const diagnostic = analyze(withMtf).diagnostics.find((d) => d.code === "TL329");
+    assert.ok(diagnostic);
+    assert.equal(diagnostic.severity, "warning");
+    assert.equal(withMtf.slice(diagnostic.span.start, diagnostic.span.end), "monitor_trap_flag");
+    assert.ok(!analyze(file("", guest)).diagnostics.some((d) => d.code === "TL329"));
+  });
+});

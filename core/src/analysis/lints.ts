@@ -109,6 +109,7 @@ export function lintProgram(
   lintDeadHandlers(program, options, out);
   lintIgnoredSettings(program, out);
   lintPmlWithoutAccessedDirty(program, options, out);
+  lintMonitorTrapFlag(program, out);
   lintBudgets(program, estimates, out);
   return out;
 }
@@ -442,6 +443,30 @@ function lintPmlWithoutAccessedDirty(program: Program, options: LintOptions, out
     };
     if (fix) diagnostic.fixes = [fix];
     out.push(diagnostic);
+  }
+}
+
+/**
+ * TL329: `monitor_trap_flag` set in a vmcs. MTF (primary processor-based bit 27) makes the CPU
+ * exit with MONITOR_TRAP_FLAG after every guest instruction (SDM Vol. 3C §26.5.2, older editions
+ * §25.5.2): a debugging control. KVM runs L2 with it only on behalf of an L1 that sets it
+ * (nested_cpu_has_mtf, arch/x86/kvm/vmx/nested.h); its own single-step uses RFLAGS.TF. The static estimate
+ * does not yet model the per-instruction exits, so it is far too optimistic for such a vmcs.
+ */
+function lintMonitorTrapFlag(program: Program, out: Diagnostic[]): void {
+  for (const vmcs of program.vmcs.values()) {
+    const words = effectiveControls(vmcs, program.target);
+    if (!isControlSet(words, CONTROL.proc.monitor_trap_flag)) continue;
+    const setting = vmcs.settings.find((s) => s.control.name === "monitor_trap_flag");
+    out.push({
+      severity: "warning",
+      code: "TL329",
+      message:
+        "monitor_trap_flag is a debugging control: the guest exits with MONITOR_TRAP_FLAG after every instruction it executes; the static estimate does not count these per-instruction exits",
+      span: setting?.span ?? vmcs.wordLines.proc ?? vmcs.nameSpan,
+      related: [{ span: vmcs.nameSpan, message: `vmcs ${vmcs.name}` }],
+      reference: "SDM Vol. 3C §26.5.2 Monitor Trap Flag (older editions §25.5.2)",
+    });
   }
 }
 
