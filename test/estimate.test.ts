@@ -174,7 +174,12 @@ describe("estimateGuest", () => {
     close(reasonRate(wp, "EPT_VIOLATION"), 128_000);
     close(wp.overhead, 73.6 / 193.6);
     const pml = estimateGuest(
-      program(vmcs({ proc2: ["enable_ept", "enable_pml"] }), guest({ vcpus: 4, sources: src() }), hs),
+      // PML logs only with EPT A/D flags (EPTP bit 6; issue 12.5): WB, 4 levels, A/D = 0x5e.
+      program(
+        vmcs({ proc2: ["enable_ept", "enable_pml"], fields: { EPT_POINTER: 0x5en } }),
+        guest({ vcpus: 4, sources: src() }),
+        hs,
+      ),
       "g",
     );
     close(reasonRate(pml, "PML_FULL"), 250);

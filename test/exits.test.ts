@@ -322,8 +322,19 @@ describe("memory and EPT", () => {
     exitsWith(decide(leaf("eoi"), context({ proc2: ["enable_ept"], ept: apicPage }, xapic)), "EPT_VIOLATION");
   });
   it("dirty pages: PML exits once per 512 pages, write protection once per page", () => {
-    const pml = decide({ op: "dirty", pages: 16, span: S }, context({ proc2: ["enable_ept", "enable_pml"] }));
+    // EPTP: WB (6), 4-level walk (3 << 3), A/D enable (bit 6).
+    const eptpWithAd = { EPT_POINTER: 0x5en };
+    const pml = decide(
+      { op: "dirty", pages: 16, span: S },
+      context({ proc2: ["enable_ept", "enable_pml"], fields: eptpWithAd }),
+    );
     exitsWith(pml, "PML_FULL", 16 / 512);
+    // PML without EPT A/D flags logs nothing (issue 12.5): KVM write-protects instead.
+    exitsWith(
+      decide({ op: "dirty", pages: 16, span: S }, context({ proc2: ["enable_ept", "enable_pml"] })),
+      "EPT_VIOLATION",
+      16,
+    );
     exitsWith(
       decide({ op: "dirty", pages: 16, span: S }, context({ proc2: ["enable_ept"] })),
       "EPT_VIOLATION",

@@ -1,7 +1,19 @@
+import type { VmcsIR } from "../model/ir";
 import { EXIT } from "../vmx/exitReasons";
 import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import { ctl, type ExitContext, exitsWith, noExit, on, SDM_EPT, SDM_PML, state } from "./exitRules";
 import type { ExitDecision } from "./types";
+
+/**
+ * EPT accessed/dirty flags enabled: `eptp … accessed_dirty`, or bit 6 of a raw EPT_POINTER
+ * (SDM Vol. 3C §25.6.11 EPTP, older editions §24.6.11). PML logs a guest-physical address only
+ * when a write sets an EPT dirty flag, which needs them (SDM §29.3.6).
+ */
+export function eptAccessedDirty(vmcs: VmcsIR): boolean {
+  if (vmcs.eptp !== undefined) return vmcs.eptp.accessedDirty;
+  const raw = vmcs.fields.size === 0 ? undefined : vmcs.fields.get("EPT_POINTER")?.value;
+  return raw !== undefined && (raw & 0x40n) !== 0n;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Dirty pages
@@ -17,6 +29,15 @@ export function decideDirty(pages: number, ctx: ExitContext): ExitDecision {
       "Dirty logging without EPT uses shadow-page write protection, which is out of this model's scope.",
       controls,
       SDM_PML,
+    );
+  if (on(ctx, c.pml) && !eptAccessedDirty(ctx.vmcs))
+    return exitsWith(
+      EXIT.EPT_VIOLATION,
+      `PML is on but EPT accessed/dirty flags are off (\`eptp … accessed_dirty\`, EPTP bit 6): the CPU logs a page only when it sets its dirty flag, so nothing is logged and KVM does not use PML (it disables enable_pml without A/D). Dirty logging falls back to write protection: the first write to each of ${pages} pages exits with EPT_VIOLATION.`,
+      controls,
+      `${SDM_PML}; KVM hardware_setup (arch/x86/kvm/vmx/vmx.c: \`if (!enable_ept || !enable_ept_ad_bits || !cpu_has_vmx_pml()) enable_pml = 0;\`)`,
+      "Dirty logging (e.g. live migration) is assumed to be on.",
+      pages,
     );
   if (on(ctx, c.pml))
     return exitsWith(

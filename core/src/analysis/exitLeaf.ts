@@ -4,7 +4,7 @@
 import type { GuestOp, Program, VmcsIR } from "../model/ir";
 import { instructionExitByOp } from "../vmx/instructions";
 import { decideMovFromCr, decideMovToCr } from "./exitCr";
-import { decideDirty } from "./exitDirty";
+import { decideDirty, eptAccessedDirty } from "./exitDirty";
 import { decideException } from "./exitExceptions";
 import { decideInstruction, decideOther, decideRdtsc } from "./exitInstructions";
 import { decideIo } from "./exitIo";
@@ -177,6 +177,8 @@ export function decisionSignature(ctx: ExitContext): Signature {
     lookup.pleWindow,
     lookup.pfecMask,
     lookup.pfecMatch,
+    // EPT A/D flags decide whether PML logs (`dirty`, exitDirty.ts).
+    eptAccessedDirty(ctx.vmcs) ? 1 : 0,
     "cr3",
   ];
   for (const v of lookup.cr3TargetValues) parts.push(num(v));

@@ -18,6 +18,7 @@ import {
 } from "../vmx/instructions";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
+import { eptAccessedDirty } from "./exitDirty";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
 import type { GuestEstimate } from "./types";
 
@@ -107,6 +108,8 @@ export function lintProgram(
   lintUnhandledExits(program, estimates, options, out);
   lintDeadHandlers(program, options, out);
   lintIgnoredSettings(program, out);
+  lintPmlWithoutAccessedDirty(program, options, out);
+  lintMonitorTrapFlag(program, out);
   lintBudgets(program, estimates, out);
   return out;
 }
@@ -382,6 +385,88 @@ function lintIgnoredSettings(program: Program, out: Diagnostic[]): void {
           "SDM Vol. 3C §26.1.3 / §25.6 (how the controls use these fields; pre-2023 §25.1.3 / §24.6)",
       });
     }
+  }
+}
+
+/** The indentation of the line holding `offset`. */
+function indentationAt(text: string, offset: number): string {
+  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+  return /^[ \t]*/.exec(text.slice(lineStart))![0];
+}
+
+/**
+ * TL328: `enable_pml` without EPT accessed/dirty flags. The CPU logs a guest-physical address
+ * only when a write sets an EPT dirty flag (SDM Vol. 3C §29.3.6, older editions §28.2.6), and
+ * KVM turns PML off without them (arch/x86/kvm/vmx/vmx.c hardware_setup:
+ * `if (!enable_ept || !enable_ept_ad_bits || !cpu_has_vmx_pml()) enable_pml = 0;`), so dirty
+ * logging write-protects pages (exitDirty.ts decides `dirty` that way).
+ */
+function lintPmlWithoutAccessedDirty(program: Program, options: LintOptions, out: Diagnostic[]): void {
+  for (const vmcs of program.vmcs.values()) {
+    const words = effectiveControls(vmcs, program.target);
+    if (!isControlSet(words, CONTROL.proc2.enable_pml) || !isControlSet(words, CONTROL.proc2.enable_ept))
+      continue;
+    if (eptAccessedDirty(vmcs)) continue;
+    const setting = vmcs.settings.find((s) => s.control.name === "enable_pml");
+    const span = setting?.span ?? vmcs.wordLines.proc2 ?? vmcs.nameSpan;
+    let fix: CodeFix | undefined;
+    if (vmcs.eptp !== undefined) {
+      fix = {
+        title: "Add `accessed_dirty` to `eptp`",
+        edits: [{ span: { start: vmcs.eptp.span.end, end: vmcs.eptp.span.end }, newText: " accessed_dirty" }],
+        preferred: true,
+      };
+    } else if (options.text !== undefined && !vmcs.fields.has("EPT_POINTER")) {
+      const line = vmcs.wordLines.proc2 ?? span;
+      const lineEnd = options.text.indexOf("\n", line.end);
+      const at = lineEnd < 0 ? options.text.length : lineEnd;
+      fix = {
+        title: "Add `eptp memtype WB levels 4 accessed_dirty`",
+        edits: [
+          {
+            span: { start: at, end: at },
+            newText: `\n${indentationAt(options.text, line.start)}eptp memtype WB levels 4 accessed_dirty`,
+          },
+        ],
+        preferred: true,
+      };
+    }
+    const diagnostic: Diagnostic = {
+      severity: "warning",
+      code: "TL328",
+      message:
+        "enable_pml without EPT accessed/dirty flags (`eptp … accessed_dirty`): the CPU logs no dirty page and KVM disables PML, so dirty logging write-protects every page (an EPT_VIOLATION per first write)",
+      span,
+      related: [{ span: vmcs.nameSpan, message: `vmcs ${vmcs.name}` }],
+      reference:
+        "SDM Vol. 3C §29.3.6 Page-Modification Logging (older editions §28.2.6); Linux arch/x86/kvm/vmx/vmx.c hardware_setup",
+    };
+    if (fix) diagnostic.fixes = [fix];
+    out.push(diagnostic);
+  }
+}
+
+/**
+ * TL329: `monitor_trap_flag` set in a vmcs. MTF (primary processor-based bit 27) makes the CPU
+ * exit with MONITOR_TRAP_FLAG after every guest instruction (SDM Vol. 3C §26.5.2, older editions
+ * §25.5.2): a debugging control. KVM runs L2 with it only on behalf of an L1 that sets it
+ * (nested_cpu_has_mtf, arch/x86/kvm/vmx/nested.h); its own single-step uses RFLAGS.TF. The static estimate
+ * does not yet model the per-instruction exits, so it is far too optimistic for such a vmcs.
+ */
+function lintMonitorTrapFlag(program: Program, out: Diagnostic[]): void {
+  for (const vmcs of program.vmcs.values()) {
+    const words = effectiveControls(vmcs, program.target);
+    if (!isControlSet(words, CONTROL.proc.monitor_trap_flag)) continue;
+    const setting = vmcs.settings.find((s) => s.control.name === "monitor_trap_flag");
+    out.push({
+      severity: "warning",
+      code: "TL329",
+      message:
+        "monitor_trap_flag is a debugging control: the guest exits with MONITOR_TRAP_FLAG after every instruction it executes; the static estimate does not count these per-instruction exits",
+      span: setting?.span ?? vmcs.wordLines.proc ?? vmcs.nameSpan,
+      related: [{ span: vmcs.nameSpan, message: `vmcs ${vmcs.name}` }],
+      reference: "SDM Vol. 3C §26.5.2 Monitor Trap Flag (older editions §25.5.2)",
+    });
   }
 }
 

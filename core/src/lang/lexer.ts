@@ -272,6 +272,24 @@ export class Scanner {
     return token;
   }
 
+  /**
+   * After a number without a unit: the span of a known rate unit (one with a `/`: `k/s`, `/s`)
+   * that follows on the same line after spaces, or undefined.
+   */
+  private detachedRateUnit(numberEnd: number): [number, number] | undefined {
+    const text = this.text;
+    const length = text.length;
+    let i = numberEnd;
+    while (i < length && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+    if (i === numberEnd) return undefined;
+    const unitStart = i;
+    while (i < length && isIdentPart(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== CH_SLASH || !isIdentStart(text.charCodeAt(i + 1))) return undefined;
+    i++;
+    while (i < length && isIdentPart(text.charCodeAt(i))) i++;
+    return isKnownUnit(text.slice(unitStart, i)) ? [unitStart, i] : undefined;
+  }
+
   private error(code: string, message: string, span: Span): void {
     this.diagnostics.push({ severity: "error", code, message, span });
   }
@@ -494,6 +512,36 @@ export class Scanner {
       return token;
     }
 
+    if (!hex) {
+      const detached = this.detachedRateUnit(numberEnd);
+      if (detached !== undefined) {
+        // `100 k/s`: a rate unit written apart. Its `/` is no token of its own, so read it here
+        // as one quantity with one located error (the parser does the same for `3 us`), instead
+        // of an unexpected `/` that derails the statement and the line after it (issue 12.10).
+        const [unitStart, end] = detached;
+        const unit = text.slice(unitStart, end);
+        const attached = `${numberText}${unit}`;
+        this.diagnostics.push({
+          severity: "error",
+          code: "TL005",
+          message: `write the unit attached to the number: \`${attached}\``,
+          span: { start, end },
+          fixes: [
+            {
+              title: `Write \`${attached}\``,
+              edits: [{ span: { start: numberEnd, end: unitStart }, newText: "" }],
+              preferred: true,
+            },
+          ],
+        });
+        this.i = end;
+        const token = this.make("quantity", start, end, attached);
+        token.value = signed;
+        token.unit = unit;
+        token.integer = integer;
+        return token;
+      }
+    }
     this.i = numberEnd;
     const token = this.make("number", start, numberEnd, numberText);
     token.value = signed;

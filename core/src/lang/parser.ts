@@ -269,6 +269,17 @@ class Parser {
     }
   }
 
+  /** Skips the rest of the line up to a `{` on it (not consumed), like `skipLine` otherwise. */
+  private skipToBody(inArm: boolean): void {
+    while (true) {
+      const token = this.peek();
+      if (token.kind === "eof" || token.lineStart || this.isPunct(token, "}") || this.isPunct(token, "{"))
+        return;
+      if (inArm && token.kind === "quantity" && token.unit === "%") return;
+      this.next();
+    }
+  }
+
   /**
    * At `{`: skips to its matching `}` by counting, without recursion. Stops early at a line that
    * starts with a top-level keyword (the block was never closed). Returns the `}` span if found.
@@ -611,8 +622,15 @@ class Parser {
           `unexpected ${describe(token)}: \`${keyword}\` takes ${shape.expects}`,
           spanOf(token),
         );
-        this.skipLine(inArm);
-        break;
+        if (shape.body === undefined) {
+          this.skipLine(inArm);
+          break;
+        }
+        // A statement with a body: drop the extra items but keep its `{ … }` (skipping it too
+        // would report a missing `{` on the next line and lose the body's statements).
+        this.skipToBody(inArm);
+        if (!this.isPunct(this.peek(), "{")) break;
+        continue;
       }
       const item = this.parseItem(true);
       if (item !== undefined) this.pushScratch(item);

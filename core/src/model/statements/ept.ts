@@ -95,5 +95,33 @@ function eptPermissions(ctx: LowerContext, perms: Ident[]): EptPermissions | und
     else if (ch === "w") write = true;
     else execute = true;
   }
+  if (write && !read) {
+    // Bits 2:0 = 010b (`w`) or 110b (`wx`): write without read is an EPT misconfiguration,
+    // whatever the access (SDM Vol. 3C §29.3.3.1 "EPT Misconfigurations", older editions
+    // §28.2.3.1). The region is modelled as the hardware treats it: every access exits with
+    // EPT_MISCONFIG, as with the `misconfig` word KVM's MMIO marker is written with.
+    const readable = execute ? "rwx" : "rw";
+    ctx.report(
+      "warning",
+      "TL215",
+      `EPT permission \`${word.name}\` allows writes but not reads (bits 2:0 = ${execute ? "110b" : "010b"}): an EPT misconfiguration, so every access to this region exits with EPT_MISCONFIG`,
+      word,
+      {
+        reference: "SDM Vol. 3C §29.3.3.1 EPT Misconfigurations (older editions §28.2.3.1)",
+        fixes: [
+          {
+            title: `Change to \`${readable}\` (readable)`,
+            edits: [{ span: { start: word.start, end: word.end }, newText: readable }],
+            preferred: true,
+          },
+          {
+            title: "Change to `misconfig` (a deliberate misconfiguration, as KVM marks MMIO)",
+            edits: [{ span: { start: word.start, end: word.end }, newText: "misconfig" }],
+          },
+        ],
+      },
+    );
+    return { kind: "misconfig" };
+  }
   return { kind: "rwx", read, write, execute };
 }
