@@ -7,6 +7,13 @@
 // host serves playground-dist/ just as well (docs/playground.md). Prints exactly one line,
 // `Trapline playground: http://127.0.0.1:PORT/`, once it is listening (PORT=0 picks a free port,
 // which the line then reports: the browser tests rely on that).
+//
+// Security (docs/playground.md, "Security"): only requests whose Host header names this server
+// on a loopback name (127.0.0.1, localhost, [::1], with its port) are answered, others get 421,
+// which stops DNS rebinding (a site whose name resolves to 127.0.0.1 reading the playground);
+// HTML pages carry `Content-Security-Policy: frame-ancestors 'self'` and `X-Frame-Options:
+// SAMEORIGIN` (a <meta> CSP cannot say frame-ancestors, CSP Level 3 §6.4.2), so no other site
+// can frame them; every response carries `X-Content-Type-Options: nosniff`.
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, extname, join, normalize, resolve, sep } from "node:path";
@@ -27,6 +34,38 @@ const CONTENT_TYPES = {
   ".ico": "image/x-icon",
   ".vmcs": "text/plain; charset=utf-8",
 };
+
+/** Host names the server answers to besides the address it listens on (all loopback). */
+const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"];
+
+/** Headers of every response: no MIME sniffing, so a text/plain error is never run as HTML or script. */
+const COMMON_HEADERS = { "X-Content-Type-Options": "nosniff" };
+
+/** Headers of HTML pages: only pages of this origin may frame them (the playground frames its panel). */
+const HTML_HEADERS = {
+  "Content-Security-Policy": "frame-ancestors 'self'",
+  "X-Frame-Options": "SAMEORIGIN",
+};
+
+/**
+ * The `host:port` values (lower case) a request's Host header may hold for a server listening
+ * on `host`:`port`. Port 80 may also be left out (RFC 9110 §7.2: the default port).
+ */
+export function allowedHosts(host, port) {
+  const listenName = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  const names = new Set([...LOOPBACK_NAMES, listenName.toLowerCase()]);
+  const allowed = new Set();
+  for (const name of names) {
+    allowed.add(`${name}:${port}`);
+    if (port === 80) allowed.add(name);
+  }
+  return allowed;
+}
+
+function send(response, status, body, headers = {}) {
+  response.writeHead(status, { ...COMMON_HEADERS, "Content-Type": "text/plain; charset=utf-8", ...headers });
+  response.end(body);
+}
 
 /**
  * Resolves a request path inside `root`, or undefined when it would leave it (`..`, encoded
@@ -61,24 +100,35 @@ export function servePlayground({
   if (!existsSync(join(root, "index.html"))) {
     throw new Error(`${root} has no index.html: run \`npm run build:playground\` first`);
   }
+  // Filled in once listening: with PORT=0 the port is known only then.
+  let allowed = new Set();
   const server = createServer((request, response) => {
+    const hostHeader = (request.headers.host ?? "").toLowerCase();
+    if (!allowed.has(hostHeader)) {
+      send(
+        response,
+        421,
+        `misdirected request: this server answers only to Host ${[...allowed].join(", ")}\n`,
+      );
+      return;
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
-      response.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
-      response.end("method not allowed\n");
+      send(response, 405, "method not allowed\n", { Allow: "GET, HEAD" });
       return;
     }
     const file = resolveStaticPath(root, request.url ?? "/");
     if (!file) {
-      response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
-      response.end("not found\n");
+      send(response, 404, "not found\n");
       return;
     }
+    const type = CONTENT_TYPES[extname(file)] ?? "application/octet-stream";
     const headers = {
-      "Content-Type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
+      ...COMMON_HEADERS,
+      ...(extname(file) === ".html" ? HTML_HEADERS : {}),
+      "Content-Type": type,
       "Content-Length": statSync(file).size,
       // A local development server: always revalidate so a rebuild shows on reload.
       "Cache-Control": "no-cache",
-      "X-Content-Type-Options": "nosniff",
     };
     response.writeHead(200, headers);
     if (request.method === "HEAD") {
@@ -94,6 +144,7 @@ export function servePlayground({
     server.listen(port, host, () => {
       server.off("error", reject);
       const address = server.address();
+      allowed = allowedHosts(host, address.port);
       resolvePromise({ server, url: `http://${host}:${address.port}/` });
     });
   });

@@ -4,6 +4,11 @@
  * the playground posts `HostToPanel` messages into it and receives its `PanelToHost` messages
  * through `window.postMessage`, exactly as the extension does through the webview API. The
  * panel runs the simulation in its own worker (timeline/sim-worker.js).
+ *
+ * The panel page is loaded from the playground's own folder, so it has the playground's
+ * origin: messages are accepted only from the frame's window with that origin (a frame that
+ * navigated elsewhere keeps its window but not its origin) and posted with that origin as the
+ * target, never "*" (docs/playground.md, "Security").
  */
 import type {
   HostToPanel,
@@ -32,6 +37,8 @@ function isPanelToHost(value: unknown): value is PanelToHost {
 export class PanelFrame {
   private ready = false;
   private readonly queue: HostToPanel[] = [];
+  /** The playground's own origin: the panel's, and the only target its messages go to. */
+  private readonly origin = window.location.origin;
 
   /**
    * Loads the panel page `src` into `frame`. The frame gets its URL only here, after the
@@ -43,8 +50,9 @@ export class PanelFrame {
     private readonly events: PanelFrameEvents,
   ) {
     window.addEventListener("message", (event: MessageEvent) => {
-      // Only the panel's own frame speaks this protocol; ignore anything else on the window.
-      if (event.source !== this.frame.contentWindow || !isPanelToHost(event.data)) return;
+      // Only the panel's own frame, still on the playground's origin, speaks this protocol.
+      if (event.source !== this.frame.contentWindow || event.origin !== this.origin) return;
+      if (!isPanelToHost(event.data)) return;
       this.receive(event.data);
     });
     this.frame.src = src;
@@ -76,7 +84,7 @@ export class PanelFrame {
       this.queue.push(message);
       return;
     }
-    this.frame.contentWindow?.postMessage(message, "*");
+    this.frame.contentWindow?.postMessage(message, this.origin);
   }
 
   private receive(message: PanelToHost): void {
@@ -85,7 +93,7 @@ export class PanelFrame {
         this.ready = true;
         // A reloaded panel asks to re-run what it showed; the playground re-sends its own latest
         // request instead (the text may have changed since).
-        for (const queued of this.queue.splice(0)) this.frame.contentWindow?.postMessage(queued, "*");
+        for (const queued of this.queue.splice(0)) this.frame.contentWindow?.postMessage(queued, this.origin);
         break;
       }
       case "reveal":

@@ -4,6 +4,12 @@
  * the webview). In the playground or a test page the host either posts `message` events to the
  * window (the page may be in an iframe) or calls `window.traplinePanel.receive(message)`
  * directly and listens with `window.traplinePanel.onPost(listener)`.
+ *
+ * Window messaging is same-origin only (docs/timeline.md, "Security"): the playground loads the
+ * panel from its own folder (`timeline/index.html`), so its parent has the page's own origin.
+ * The page accepts a `message` event only from `window.parent` with that origin, and posts to
+ * the parent with that origin as the target, never "*": a page of another origin that frames
+ * or opens it can neither drive it nor read what it posts (reveal targets, exported traces).
  */
 import { type HostToPanel, isHostToPanel, type PanelState, type PanelToHost } from "../../protocol/panel";
 
@@ -37,9 +43,46 @@ declare global {
   }
 }
 
+/** VS Code's webview delivers the host's messages as `message` events; its own frame vets them. */
 function listenToWindow(listener: (message: HostToPanel) => void): void {
   window.addEventListener("message", (event: MessageEvent) => {
     if (isHostToPanel(event.data)) listener(event.data);
+  });
+}
+
+/** What `isFromParentHost` reads of the page's window (a structural type, so Node tests can fake it). */
+export interface MessagingWindow {
+  readonly parent: unknown;
+  readonly location: { readonly origin: string };
+}
+
+/**
+ * The origin the page exchanges window messages with: its own (the playground frames it from
+ * the same folder). Undefined for an opaque origin ("null": a sandboxed frame, file://), which
+ * cannot be a postMessage target, so the page then uses only the direct-call API.
+ */
+export function hostOrigin(self: MessagingWindow): string | undefined {
+  const origin = self.location.origin;
+  return origin && origin !== "null" ? origin : undefined;
+}
+
+/**
+ * True when `event` comes from the page's parent window and from the page's own origin. A
+ * top-level page (its own parent) accepts no window messages at all.
+ */
+export function isFromParentHost(
+  event: { readonly source: unknown; readonly origin: string },
+  self: MessagingWindow,
+): boolean {
+  const origin = hostOrigin(self);
+  return (
+    origin !== undefined && self.parent !== self && event.source === self.parent && event.origin === origin
+  );
+}
+
+function listenToParent(listener: (message: HostToPanel) => void): void {
+  window.addEventListener("message", (event: MessageEvent) => {
+    if (isFromParentHost(event, window) && isHostToPanel(event.data)) listener(event.data);
   });
 }
 
@@ -75,11 +118,13 @@ function windowHost(): PanelHost {
     post: (message, transfer) => {
       posted.push(message);
       for (const listener of postListeners) listener(message);
-      if (window.parent !== window) window.parent.postMessage(message, "*", transfer ?? []);
+      // The exact origin, never "*": if another site framed the page, the browser drops this.
+      const origin = hostOrigin(window);
+      if (window.parent !== window && origin) window.parent.postMessage(message, origin, transfer ?? []);
     },
     onMessage: (listener) => {
       listeners.push(listener);
-      listenToWindow(listener);
+      listenToParent(listener);
     },
     getState: () => {
       try {
