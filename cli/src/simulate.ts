@@ -13,6 +13,7 @@ import {
   type SimulationResult,
   simulate,
 } from "../../core/src/sim/index";
+import { simulationFigures } from "../../core/src/trace/index";
 import { formatDiagnosticLine } from "./check";
 import {
   type CliIO,
@@ -24,6 +25,7 @@ import {
   UsageError,
 } from "./command";
 import { formatCycles, formatHz, formatPercent, formatRate, table } from "./format";
+import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
 import { timelineToTrace } from "./trace";
 
 const BUDGET_CODE = "TL401";
@@ -151,16 +153,21 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
 export const simulateCommand: Command = {
   name: "simulate",
   summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
-  usage: "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json]",
+  usage:
+    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--measured TRACE [--tolerance P]]",
   options: {
     guest: { type: "string" },
     duration: { type: "string" },
     seed: { type: "string" },
     json: { type: "boolean" },
     trace: { type: "string" },
+    ...MEASURED_OPTIONS,
   },
-  help: "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run beyond the event budget.",
-  run({ values, positionals }, io: CliIO) {
+  help:
+    "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n" +
+    MEASURED_HELP +
+    "\n\nA figure beyond the tolerance is flagged, not an error: it does not change the status.\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run beyond the event budget.",
+  async run({ values, positionals }, io: CliIO) {
     if (positionals.length !== 1) throw new UsageError("simulate needs exactly one FILE");
     const file = positionals[0]!;
     const text = readSource(io, file);
@@ -206,8 +213,15 @@ export const simulateCommand: Command = {
         );
       }
     }
-    if (values.json) io.stdout(`${JSON.stringify(simulationJson(result), null, 2)}\n`);
-    else io.stdout(simulationText(result, analysis.program.guests.get(guest)?.vmcs));
+    const measured = await measuredComparison(io, values, () => simulationFigures(result));
+    if (values.json) {
+      const json = simulationJson(result);
+      if (measured) json.measured = { file: values.measured, ...measured };
+      io.stdout(`${JSON.stringify(json, null, 2)}\n`);
+    } else {
+      io.stdout(simulationText(result, analysis.program.guests.get(guest)?.vmcs));
+      if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);
+    }
     const budgets = checkSimulatedBudgets(analysis.program, result);
     const violated = budgets.filter((b) => !b.ok);
     if (violated.length > 0) {

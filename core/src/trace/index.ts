@@ -3,6 +3,19 @@
  * ftrace, perf script, kvm_stat. `TraceImporter` streams (`feed`/`end`); `importTrace` takes a
  * whole text. Editor-free: the caller reads the file.
  */
+
+export {
+  type ComparedFigure,
+  compareWithTrace,
+  DEFAULT_TOLERANCE,
+  estimateFigures,
+  type MeasuredComparison,
+  type ModelFigures,
+  type ReasonComparison,
+  simulationFigures,
+  type TotalComparison,
+  type VcpuComparison,
+} from "./compare";
 export { DETECTION_LINES, detectFormat } from "./detect";
 export { importTrace, kindOfFormat, MAX_BAD_LINES_SHOWN, TraceImporter } from "./importer";
 export {
