@@ -13,7 +13,7 @@ import {
   type SimulationResult,
   simulate,
 } from "../../core/src/sim/index";
-import { simulationFigures } from "../../core/src/trace/index";
+import { simulationFigures, TraceExportError, timelineToTraceCmd } from "../../core/src/trace/index";
 import { formatDiagnosticLine } from "./check";
 import {
   type CliIO,
@@ -154,17 +154,18 @@ export const simulateCommand: Command = {
   name: "simulate",
   summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
   usage:
-    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--measured TRACE [--tolerance P]]",
+    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]]",
   options: {
     guest: { type: "string" },
     duration: { type: "string" },
     seed: { type: "string" },
     json: { type: "boolean" },
     trace: { type: "string" },
+    "trace-cmd": { type: "string" },
     ...MEASURED_OPTIONS,
   },
   help:
-    "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n" +
+    "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n  --trace-cmd OUT.txt  write the run as `trace-cmd report` text (kvm_exit/kvm_entry per vCPU thread)\n" +
     MEASURED_HELP +
     "\n\nA figure beyond the tolerance is flagged, not an error: it does not change the status.\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run beyond the event budget.",
   async run({ values, positionals }, io: CliIO) {
@@ -198,7 +199,8 @@ export const simulateCommand: Command = {
         durationSec,
         seed,
         positionAt: (offset) => analysis.lines.positionAt(offset),
-        timelineIntervals: typeof values.trace === "string" ? undefined : 0,
+        timelineIntervals:
+          typeof values.trace === "string" || typeof values["trace-cmd"] === "string" ? undefined : 0,
       });
     } catch (error) {
       if (error instanceof SimulationError) throw new UsageError(error.message);
@@ -210,6 +212,25 @@ export const simulateCommand: Command = {
       } catch (error) {
         throw new UsageError(
           `cannot write ${values.trace}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+        );
+      }
+    }
+    const traceCmd = values["trace-cmd"];
+    if (typeof traceCmd === "string") {
+      let text: string;
+      try {
+        text = timelineToTraceCmd(result.timeline, {
+          header: [`trapline simulate ${file} --guest ${guest} --duration ${durationSec}s --seed ${seed}`],
+        });
+      } catch (error) {
+        if (error instanceof TraceExportError) throw new UsageError(`--trace-cmd: ${error.message}`);
+        throw error;
+      }
+      try {
+        io.writeFile(traceCmd, text);
+      } catch (error) {
+        throw new UsageError(
+          `cannot write ${traceCmd}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
         );
       }
     }

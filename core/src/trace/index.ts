@@ -17,6 +17,7 @@ export {
   type VcpuComparison,
 } from "./compare";
 export { DETECTION_LINES, detectFormat } from "./detect";
+export { type TraceCmdExportOptions, TraceExportError, timelineToTraceCmd } from "./export";
 export { importTrace, kindOfFormat, MAX_BAD_LINES_SHOWN, TraceImporter } from "./importer";
 export {
   DETAIL_KEYS_PER_REASON,
