@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import packageJson from "../../package.json";
+import { calibrateCommand } from "./calibrate";
 import { checkCommand } from "./check";
 import { type CliIO, type Command, EXIT_OK, EXIT_USAGE, UsageError } from "./command";
 import { estimateCommand } from "./estimate";
@@ -19,7 +20,14 @@ export type { CliIO, Command } from "./command";
 export const VERSION: string = packageJson.version;
 
 /** The command table, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [checkCommand, estimateCommand, simulateCommand, traceCommand, lspCommand];
+export const COMMANDS: Command[] = [
+  checkCommand,
+  estimateCommand,
+  simulateCommand,
+  traceCommand,
+  calibrateCommand,
+  lspCommand,
+];
 
 function commandByName(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -5,6 +5,13 @@
  */
 
 export {
+  applyTextEdits,
+  type CalibratedReason,
+  CalibrationError,
+  type CalibrationResult,
+  calibrate,
+} from "./calibrate";
+export {
   type ComparedFigure,
   compareWithTrace,
   DEFAULT_TOLERANCE,
