@@ -11,6 +11,7 @@ import { calibrateCommand } from "./calibrate";
 import { checkCommand } from "./check";
 import { type CliIO, type Command, EXIT_OK, EXIT_USAGE, UsageError } from "./command";
 import { estimateCommand } from "./estimate";
+import { inferCommand } from "./infer";
 import { lspCommand } from "./lsp";
 import { simulateCommand } from "./simulate";
 import { traceCommand } from "./trace";
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   simulateCommand,
   traceCommand,
   calibrateCommand,
+  inferCommand,
   lspCommand,
 ];
 

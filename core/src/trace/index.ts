@@ -26,6 +26,7 @@ export {
 export { DETECTION_LINES, detectFormat } from "./detect";
 export { type TraceCmdExportOptions, TraceExportError, timelineToTraceCmd } from "./export";
 export { importTrace, kindOfFormat, MAX_BAD_LINES_SHOWN, TraceImporter } from "./importer";
+export { type InferOptions, type InferResult, inferVmcs } from "./infer";
 export {
   DETAIL_KEYS_PER_REASON,
   RIPS_LISTED,
