@@ -6,7 +6,7 @@
  * meaningful cost; the one exception is a violated budget (TL401), which is the estimate's own
  * verdict: the estimate is printed, then the violation, and the exit status is 1.
  */
-import { type Analysis, analyze, type GuestEstimate } from "../../core/src/index";
+import { type Analysis, analyze, estimateFigures, type GuestEstimate } from "../../core/src/index";
 import {
   formatCores,
   formatHz,
@@ -26,6 +26,7 @@ import {
   UsageError,
 } from "./command";
 import { table } from "./format";
+import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
 
 const BUDGET_CODE = "TL401";
 
@@ -148,10 +149,10 @@ function printDiagnostics(
 export const estimateCommand: Command = {
   name: "estimate",
   summary: "static estimate of exit rates, costs, overhead and host CPU for one guest",
-  usage: "estimate FILE [--guest NAME] [--json]",
-  options: { guest: { type: "string" }, json: { type: "boolean" } },
-  help: "  --guest NAME   the guest to estimate (default: the first guest in the file)\n  --json         print the estimate as JSON\n\nExit status: 0 success, 1 errors in the file (diagnostics on stderr, no estimate) or a\nviolated budget (estimate printed, violation on stderr), 2 bad usage or an unreadable file.",
-  run({ values, positionals }, io) {
+  usage: "estimate FILE [--guest NAME] [--json] [--measured TRACE [--tolerance P]]",
+  options: { guest: { type: "string" }, json: { type: "boolean" }, ...MEASURED_OPTIONS },
+  help: `  --guest NAME       the guest to estimate (default: the first guest in the file)\n  --json             print the estimate as JSON (with --measured: a "measured" object added)\n${MEASURED_HELP}\n\nA figure beyond the tolerance is flagged, not an error: the status stays 0.\n\nExit status: 0 success, 1 errors in the file (diagnostics on stderr, no estimate) or a\nviolated budget (estimate printed, violation on stderr), 2 bad usage or an unreadable file (or trace).`,
+  async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError("estimate needs exactly one FILE");
     const file = positionals[0]!;
     const text = readSource(io, file);
@@ -173,8 +174,15 @@ export const estimateCommand: Command = {
       io.stderr(`trapline: could not estimate guest ${guestName}\n`);
       return EXIT_DIAGNOSTICS;
     }
-    if (values.json) io.stdout(`${JSON.stringify(estimateJson(estimate), null, 2)}\n`);
-    else io.stdout(estimateText(estimate, analysis.program.guests.get(guestName)?.vmcs));
+    const measured = await measuredComparison(io, values, () => estimateFigures(estimate));
+    if (values.json) {
+      const json = estimateJson(estimate);
+      if (measured) json.measured = { file: values.measured, ...measured };
+      io.stdout(`${JSON.stringify(json, null, 2)}\n`);
+    } else {
+      io.stdout(estimateText(estimate, analysis.program.guests.get(guestName)?.vmcs));
+      if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);
+    }
     // Budgets of the estimated guest decide the status; warnings go to stderr for information.
     const guestBudgetSpans = analysis.program.expects
       .filter((e) => e.guest === guestName)

@@ -7,9 +7,11 @@
  */
 import { parseArgs } from "node:util";
 import packageJson from "../../package.json";
+import { calibrateCommand } from "./calibrate";
 import { checkCommand } from "./check";
 import { type CliIO, type Command, EXIT_OK, EXIT_USAGE, UsageError } from "./command";
 import { estimateCommand } from "./estimate";
+import { inferCommand } from "./infer";
 import { lspCommand } from "./lsp";
 import { simulateCommand } from "./simulate";
 import { traceCommand } from "./trace";
@@ -17,7 +19,15 @@ import { traceCommand } from "./trace";
 export const VERSION: string = packageJson.version;
 
 /** The command table, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [checkCommand, estimateCommand, simulateCommand, traceCommand, lspCommand];
+export const COMMANDS: Command[] = [
+  checkCommand,
+  estimateCommand,
+  simulateCommand,
+  traceCommand,
+  calibrateCommand,
+  inferCommand,
+  lspCommand,
+];
 
 function commandByName(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

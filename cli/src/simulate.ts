@@ -12,6 +12,9 @@ import {
   SimulationError,
   type SimulationResult,
   simulate,
+  simulationFigures,
+  TraceExportError,
+  timelineToTraceCmd,
   toBaseUnit,
 } from "../../core/src/index";
 import {
@@ -34,6 +37,7 @@ import {
   UsageError,
 } from "./command";
 import { table } from "./format";
+import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
 import { timelineToTrace } from "./trace";
 
 const BUDGET_CODE = "TL401";
@@ -163,16 +167,22 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
 export const simulateCommand: Command = {
   name: "simulate",
   summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
-  usage: "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json]",
+  usage:
+    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]]",
   options: {
     guest: { type: "string" },
     duration: { type: "string" },
     seed: { type: "string" },
     json: { type: "boolean" },
     trace: { type: "string" },
+    "trace-cmd": { type: "string" },
+    ...MEASURED_OPTIONS,
   },
-  help: "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run refused or stopped by the event or step budget (its statistics are printed).",
-  run({ values, positionals }, io: CliIO) {
+  help:
+    "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n  --trace-cmd OUT.txt  write the run as `trace-cmd report` text (kvm_exit/kvm_entry per vCPU thread)\n" +
+    MEASURED_HELP +
+    "\n\nA figure beyond the tolerance is flagged, not an error: it does not change the status.\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run refused or stopped by the event or step budget (its statistics are printed).",
+  async run({ values, positionals }, io: CliIO) {
     if (positionals.length !== 1) throw new UsageError("simulate needs exactly one FILE");
     const file = positionals[0]!;
     const text = readSource(io, file);
@@ -203,7 +213,8 @@ export const simulateCommand: Command = {
         durationSec,
         seed,
         positionAt: (offset) => analysis.lines.positionAt(offset),
-        timelineIntervals: typeof values.trace === "string" ? undefined : 0,
+        timelineIntervals:
+          typeof values.trace === "string" || typeof values["trace-cmd"] === "string" ? undefined : 0,
       });
     } catch (error) {
       if (error instanceof SimulationError) throw new UsageError(error.message);
@@ -218,8 +229,34 @@ export const simulateCommand: Command = {
         );
       }
     }
-    if (values.json) io.stdout(`${JSON.stringify(simulationJson(result), null, 2)}\n`);
-    else io.stdout(simulationText(result, analysis.program.guests.get(guest)?.vmcs));
+    const traceCmd = values["trace-cmd"];
+    if (typeof traceCmd === "string") {
+      let text: string;
+      try {
+        text = timelineToTraceCmd(result.timeline, {
+          header: [`trapline simulate ${file} --guest ${guest} --duration ${durationSec}s --seed ${seed}`],
+        });
+      } catch (error) {
+        if (error instanceof TraceExportError) throw new UsageError(`--trace-cmd: ${error.message}`);
+        throw error;
+      }
+      try {
+        io.writeFile(traceCmd, text);
+      } catch (error) {
+        throw new UsageError(
+          `cannot write ${traceCmd}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+        );
+      }
+    }
+    const measured = await measuredComparison(io, values, () => simulationFigures(result));
+    if (values.json) {
+      const json = simulationJson(result);
+      if (measured) json.measured = { file: values.measured, ...measured };
+      io.stdout(`${JSON.stringify(json, null, 2)}\n`);
+    } else {
+      io.stdout(simulationText(result, analysis.program.guests.get(guest)?.vmcs));
+      if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);
+    }
     if (result.stopped) {
       io.stderr(`simulate: ${result.warnings[result.warnings.length - 1]}\n`);
       return EXIT_USAGE;

@@ -139,3 +139,8 @@ export function formatSignificant(value: number): string {
 export function formatHex(value: number | bigint, digits = 0): string {
   return `0x${value.toString(16).padStart(digits, "0")}`;
 }
+
+/** Cycles at hz as microseconds, to three significant digits: (21_345, 2.1e9) → "10.2". */
+export function formatMicros(cycles: number, hz: number): string {
+  return formatSignificant((cycles / hz) * 1e6);
+}

@@ -1,0 +1,154 @@
+/**
+ * A simulated timeline as `trace-cmd report` text (docs/traces.md "Simulation as a trace"), so
+ * that the importer, `--measured` and `calibrate` read a simulation as they read a real trace.
+ *
+ * Rendering: trace-cmd's default layout (`<task>-<tid> [cpu] <sec>.<nsec>: <event>: <fields>`,
+ * timestamps in nanoseconds as `trace-cmd report -t` prints them) with libtraceevent's
+ * plugin_kvm fields: `kvm_exit: vcpu %u reason %s rip 0x%llx info %llx %llx intr_info 0x%llx
+ * error_code 0x%llx` and the comma-less `kvm_entry: vcpu %u rip 0x%llx`
+ * (libtraceevent plugins/plugin_kvm.c, kvm_exit_handler / kvm_entry_handler). Each vCPU is its
+ * own host thread named as QEMU names its vCPU threads, `CPU <n>/KVM` (qemu_thread_create in
+ * accel/kvm's kvm_start_vcpu_thread), with tid = pid + 1 + n, on host CPU n (pinned).
+ *
+ * What the lines mean:
+ * - A `kvm_entry` at time 0 starts each vCPU thread (perf learns the vCPU id from a thread's
+ *   first kvm_entry and ignores its events before it; that entry pairs with nothing).
+ * - An exit episode (transition, handler, user space) is a `kvm_exit` at its start and a
+ *   `kvm_entry` at its end. A HLT exit that blocks the vCPU enters again only after the halted
+ *   (or halt-polling) time and the wake-up, as in KVM, where the vCPU thread sleeps inside the
+ *   exit (kvm_vcpu_halt): so the trace's HLT latency holds the idle time, as a real one does.
+ * - An exit still open when the run ends gets its `kvm_entry` at its end (possibly after the
+ *   run's end), so that the exported count equals the simulation's (which counts an exit when it
+ *   begins); a real trace stopped there would lose that one exit per vCPU.
+ * - MSR exits of a guest `wrmsr`/`rdmsr` of a named MSR carry a `kvm_msr` line
+ *   (`msr_write %x = 0x%llx`, arch/x86/kvm/trace.h TRACE_EVENT(kvm_msr)); the value is not
+ *   simulated and printed as 0.
+ *
+ * Guest RIPs are not simulated: each exit source gets a made-up RIP (0xffffffff81000000 plus
+ * 0x10 × its source index), so distinct operations stay distinct in the RIP table.
+ */
+import type { Timeline } from "../sim/timeline";
+import { VcpuState } from "../sim/timeline";
+import { exitReasonByCode } from "../vmx/exitReasons";
+import { msrByName } from "../vmx/msrs";
+
+export interface TraceCmdExportOptions {
+  /** Process id of the VMM (QEMU); the vCPU threads are pid + 1 + vCPU. Default 4000. */
+  pid?: number;
+  /** Timestamp of the run's start on the trace clock, seconds. Default 1000. */
+  baseSec?: number;
+  /** Prefix lines (comments). */
+  header?: string[];
+}
+
+const HLT = 12;
+const RIP_BASE = 0xffffffff81000000n;
+
+/** Thrown when the timeline does not hold every interval (a decimated timeline cannot be exported). */
+export class TraceExportError extends Error {}
+
+function hex(n: bigint): string {
+  return `0x${n.toString(16)}`;
+}
+
+function timestamp(baseNs: bigint, ns: number): string {
+  const t = baseNs + BigInt(Math.round(ns));
+  const sec = t / 1_000_000_000n;
+  const frac = (t % 1_000_000_000n).toString().padStart(9, "0");
+  return `${sec}.${frac}`;
+}
+
+/** The `kvm_msr` detail a guest operation's label implies ("wrmsr IA32_TSC_DEADLINE"). */
+function msrDetail(label: string | undefined): string | undefined {
+  if (!label) return undefined;
+  const m = /^(wrmsr|rdmsr)\s+([A-Za-z0-9_]+)/.exec(label);
+  if (!m) return undefined;
+  const msr = msrByName(m[2]!);
+  if (!msr) return undefined;
+  return `msr_${m[1] === "wrmsr" ? "write" : "read"} ${msr.index.toString(16)} = 0x0`;
+}
+
+interface Line {
+  ns: number;
+  text: string;
+}
+
+/**
+ * The timeline as `trace-cmd report` text. Throws TraceExportError for a decimated timeline
+ * (intervals merged or dropped: the exits could not be written one by one).
+ */
+export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOptions = {}): string {
+  if (timeline.decimated)
+    throw new TraceExportError(
+      "the timeline was decimated (more intervals than it holds): shorten the run to export every exit",
+    );
+  const pid = options.pid ?? 4000;
+  const baseNs = BigInt(Math.round((options.baseSec ?? 1000) * 1e9));
+  const n = timeline.count;
+  // Intervals per vCPU in time order (halted intervals are recorded when they end).
+  const perVcpu: number[][] = Array.from({ length: timeline.vcpus }, () => []);
+  for (let i = 0; i < n; i++) perVcpu[timeline.vcpu[i]!]?.push(i);
+  const lines: Line[][] = [];
+  for (let v = 0; v < timeline.vcpus; v++) {
+    const idx = perVcpu[v]!;
+    idx.sort((a, b) => timeline.start[a]! - timeline.start[b]! || a - b);
+    const task = `CPU ${v}/KVM-${pid + 1 + v}`;
+    const cpu = `[${String(v).padStart(3, "0")}]`;
+    const prefix = (ns: number) => `${task.padStart(16)} ${cpu} ${timestamp(baseNs, ns)}: `;
+    const out: Line[] = [];
+    let rip = RIP_BASE;
+    const entry = (ns: number) =>
+      out.push({
+        ns,
+        text: `${prefix(ns)}kvm_entry:            vcpu ${v} rip ${hex(rip + 4n)}`,
+      });
+    entry(0);
+    let k = 0;
+    while (k < idx.length) {
+      const i = idx[k]!;
+      if (timeline.state[i] !== VcpuState.Exit) {
+        k++;
+        continue;
+      }
+      const code = timeline.reason[i]!;
+      const start = timeline.start[i]!;
+      let end = start + timeline.duration[i]!;
+      const source = timeline.source[i]!;
+      rip = RIP_BASE + BigInt(source >= 0 ? source * 0x10 : 0);
+      const name = exitReasonByCode(code)?.name ?? `UNKNOWN (${code})`;
+      out.push({
+        ns: start,
+        text: `${prefix(start)}kvm_exit:             vcpu ${v} reason ${name} rip ${hex(rip)} info 0 0 intr_info 0x0 error_code 0x0`,
+      });
+      const detail = code === 31 || code === 32 ? msrDetail(timeline.sources[source]?.label) : undefined;
+      if (detail) out.push({ ns: start, text: `${prefix(start)}kvm_msr:              ${detail}` });
+      k++;
+      // The handler and user-space parts; for HLT also the halted/polling time and the wake-up.
+      while (k < idx.length) {
+        const j = idx[k]!;
+        const state = timeline.state[j]!;
+        const part =
+          ((state === VcpuState.Handler || state === VcpuState.Userspace) && timeline.reason[j] === code) ||
+          (code === HLT && (state === VcpuState.Halted || state === VcpuState.Polling));
+        if (!part || Math.abs(timeline.start[j]! - end) > 1e-3) break;
+        end = timeline.start[j]! + timeline.duration[j]!;
+        k++;
+      }
+      entry(end);
+    }
+    lines.push(out);
+  }
+  // Merge the vCPUs' lines by time (stable: a vCPU's own order kept).
+  const all: { ns: number; v: number; seq: number; text: string }[] = [];
+  for (let v = 0; v < lines.length; v++)
+    lines[v]!.forEach((l, seq) => {
+      all.push({ ns: Math.round(l.ns), v, seq, text: l.text });
+    });
+  all.sort((a, b) => a.ns - b.ns || a.v - b.v || a.seq - b.seq);
+  const header = [
+    ...(options.header ?? []).map((h) => `# ${h}`),
+    "version = 6",
+    `cpus=${Math.max(1, timeline.vcpus)}`,
+  ];
+  return `${header.join("\n")}\n${all.map((l) => l.text).join("\n")}\n`;
+}
