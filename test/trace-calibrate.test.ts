@@ -153,7 +153,7 @@ describe("trapline calibrate", () => {
     const r = await run(["calibrate", "a.vmcs", "t.txt"], files);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /round trip 2,000 → 3,000 cycles/);
-    assert.match(r.stdout, /MSR_WRITE \(32\) +2 +3\.00 +2\.00 +3\.00 +0\.0% +2,000 → 3,000 +work edited/);
+    assert.match(r.stdout, /MSR_WRITE \(32\) +2 +3\.00 +2\.00 +3\.00 +0% +2,000 → 3,000 +work edited/);
     assert.match(r.stdout, /^-handler MSR_WRITE \{ work 2000 \}$/m);
     assert.match(r.stdout, /^\+handler MSR_WRITE \{ work 3000 \}$/m);
     assert.equal(files["a.vmcs"], TSC);

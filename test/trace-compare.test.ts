@@ -150,7 +150,7 @@ describe("estimate/simulate --measured", () => {
     const r = await run(["estimate", "a.vmcs", "--measured", "t.txt"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /measured: t\.txt \(trace-cmd, 0\.004 s window, 5 exits, 1 vCPU\)/);
-    assert.match(r.stdout, /MSR_WRITE \(32\) +1\.0k\/s +500\/s +0\.50× ! +2\.00 +3\.00 +1\.50× !/);
+    assert.match(r.stdout, /MSR_WRITE \(32\) +1k\/s +500\/s +0\.50× ! +2\.00 +3\.00 +1\.50× !/);
     assert.match(r.stdout, /EPT_MISCONFIG \(49\) \[trace only\]/);
   });
 

@@ -1,5 +1,6 @@
 import type { VmcsIR } from "../model/ir";
 import { EXIT } from "../vmx/exitReasons";
+import { eptpAccessedDirty } from "../vmx/fieldFormats";
 import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import { ctl, type ExitContext, exitsWith, noExit, on, SDM_EPT, SDM_PML, state } from "./exitRules";
 import type { ExitDecision } from "./types";
@@ -12,7 +13,7 @@ import type { ExitDecision } from "./types";
 export function eptAccessedDirty(vmcs: VmcsIR): boolean {
   if (vmcs.eptp !== undefined) return vmcs.eptp.accessedDirty;
   const raw = vmcs.fields.size === 0 ? undefined : vmcs.fields.get("EPT_POINTER")?.value;
-  return raw !== undefined && (raw & 0x40n) !== 0n;
+  return raw !== undefined && eptpAccessedDirty(raw);
 }
 
 // ---------------------------------------------------------------------------------------------
