@@ -42,6 +42,7 @@ import {
   formatPercent,
   formatRate,
 } from "../../../core/src/util/format";
+import { unsetStateNote } from "../../../core/src/vmx/stateChecks";
 import { spanToRange } from "../convert";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel, IndexEntry } from "../model";
@@ -451,6 +452,7 @@ export function fieldHover(field: VmcsFieldDef): string {
   return [
     `**${field.name}** — encoding \`${formatHex(field.encoding, 4)}\`, ${field.width === "natural" ? "natural-width" : `${field.width}-bit`} ${field.type} field${field.readOnly ? ", **read-only**" : ""}${field.high ? " (high 32 bits of a 64-bit field)" : ""}`,
     field.description ? `\n${field.description}` : "",
+    unsetStateNote(field) ? `\n${unsetStateNote(field)}` : "",
     `\nSource: ${field.source}`,
   ].join("\n");
 }
