@@ -157,6 +157,13 @@ export const GUEST_STATE_CASES: readonly RuleCase[] = [
   pair("G10", "field GUEST_PENDING_DBG_EXCEPTIONS = 0x10", "field GUEST_PENDING_DBG_EXCEPTIONS = 0x4001"),
   pair("G11", "field VMCS_LINK_POINTER = 0x1008", "field VMCS_LINK_POINTER = 0xffff_ffff_ffff_ffff"),
   pair("G11", "field VMCS_LINK_POINTER = 0x4000_0000_0000", "field VMCS_LINK_POINTER = 0x1000"),
+  pair("G13", "field GUEST_TR_SELECTOR = 0x44", "field GUEST_TR_SELECTOR = 0x40"),
+  pair("G13", "field GUEST_LDTR_SELECTOR = 0x54", "field GUEST_LDTR_SELECTOR = 0x50", {}, [
+    "field GUEST_LDTR_AR_BYTES = 0x82",
+  ]),
+  pair("G13", "field GUEST_SS_SELECTOR = 0x18", "field GUEST_SS_SELECTOR = 0x1b", {}, [
+    "field GUEST_CS_SELECTOR = 0x23",
+  ]),
   pair("G14", "field GUEST_BNDCFGS = 0x1004", "field GUEST_BNDCFGS = 0x1001", {
     entry: "ia32e_mode_guest load_ia32_bndcfgs",
   }),

@@ -153,3 +153,9 @@ export const DESCRIPTOR_TABLE_LIMIT_MAX = bits(15, 0);
  * canonical (SDM Vol. 3C §27.3.1.1 "load IA32_BNDCFGS"; Linux msr-index.h MSR_IA32_BNDCFGS_RSVD).
  */
 export const BNDCFGS_RESERVED = bits(11, 2);
+
+/** Selector TI flag (bit 2) and RPL (bits 1:0) (SDM Vol. 3A §3.4.2). */
+export const SELECTOR_TI = 2;
+export const SELECTOR_RPL = bits(1, 0);
+/** Access rights: segment unusable (bit 16) (SDM Vol. 3C Table 25-2). */
+export const AR_UNUSABLE = 16;

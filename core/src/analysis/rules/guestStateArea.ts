@@ -15,6 +15,7 @@ import {
   AR_DPL_BITS,
   AR_DPL_SHIFT,
   AR_L,
+  AR_UNUSABLE,
   BNDCFGS_RESERVED,
   beyondWidth,
   bitOf,
@@ -34,6 +35,8 @@ import {
   PENDING_DEBUG_RESERVED,
   RFLAGS,
   RFLAGS_RESERVED0,
+  SELECTOR_RPL,
+  SELECTOR_TI,
   VMCS_LINK_POINTER_UNUSED,
 } from "../../vmx/stateChecks";
 import type { ControlRef, EntryRule, VmcsView } from "./context";
@@ -544,6 +547,59 @@ export const GUEST_VMCS_LINK_POINTER: EntryRule = {
   },
 };
 
+const G13_REFERENCE = `${SDM_GUEST_SEG}; ${KUT} test_guest_segment_sel_fields (the processor's checks: KVM leaves them to vmcs02)`;
+
+export const GUEST_SELECTORS: EntryRule = {
+  id: "G13",
+  codes: ["VMX-G13"],
+  rules: ["G13"],
+  title:
+    "Guest selectors: GUEST_TR_SELECTOR TI (bit 2) = 0; GUEST_LDTR_SELECTOR TI = 0 when GUEST_LDTR_AR_BYTES says LDTR is usable; without `unrestricted_guest` and outside virtual-8086 mode, GUEST_SS_SELECTOR RPL = GUEST_CS_SELECTOR RPL.",
+  reference: G13_REFERENCE,
+  check(view, out) {
+    const tr = view.field("GUEST_TR_SELECTOR");
+    if (tr && bitOf(tr.value, SELECTOR_TI))
+      report(
+        out,
+        "G13",
+        tr.span,
+        `GUEST_TR_SELECTOR = ${hex(tr.value)}: TI (bit 2) must be 0`,
+        G13_REFERENCE,
+      );
+    const ldtr = view.field("GUEST_LDTR_SELECTOR");
+    const ldtrAr = view.field("GUEST_LDTR_AR_BYTES");
+    if (ldtr && ldtrAr && !bitOf(ldtrAr.value, AR_UNUSABLE) && bitOf(ldtr.value, SELECTOR_TI))
+      report(
+        out,
+        "G13",
+        ldtr.span,
+        `GUEST_LDTR_SELECTOR = ${hex(ldtr.value)}: TI (bit 2) must be 0 while LDTR is usable (GUEST_LDTR_AR_BYTES bit 16 = 0)`,
+        G13_REFERENCE,
+      );
+    const cs = view.field("GUEST_CS_SELECTOR");
+    const ss = view.field("GUEST_SS_SELECTOR");
+    const rflags = view.field("GUEST_RFLAGS");
+    const v86 = rflags !== undefined && bitOf(rflags.value, RFLAGS.VM);
+    if (
+      cs &&
+      ss &&
+      !v86 &&
+      !view.has(PROC2_UNRESTRICTED_GUEST) &&
+      (cs.value & SELECTOR_RPL) !== (ss.value & SELECTOR_RPL)
+    )
+      report(
+        out,
+        "G13",
+        ss.span,
+        `GUEST_SS_SELECTOR = ${hex(ss.value)}: its RPL must equal GUEST_CS_SELECTOR's (${cs.value & SELECTOR_RPL}) without unrestricted_guest`,
+        G13_REFERENCE,
+        view,
+        PROC2_UNRESTRICTED_GUEST,
+        false,
+      );
+  },
+};
+
 const G14_REFERENCE = `${SDM_GUEST_CR}; ${KVM} (MSR_IA32_BNDCFGS_RSVD, is_noncanonical_address); ${KUT} test_guest_bndcfgs`;
 
 export const GUEST_BNDCFGS: EntryRule = {
@@ -583,5 +639,6 @@ export const GUEST_STATE_AREA_RULES: readonly EntryRule[] = [
   GUEST_INTERRUPTIBILITY,
   GUEST_PENDING_DEBUG,
   GUEST_VMCS_LINK_POINTER,
+  GUEST_SELECTORS,
   GUEST_BNDCFGS,
 ];

@@ -535,11 +535,11 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     id: "G13",
     fields: "guest",
     summary:
-      "Segment registers (selector, base, limit, access rights of CS, SS, DS, ES, FS, GS, TR, LDTR): the type, S, DPL, P, granularity and usable-bit rules, per virtual-8086, unrestricted and IA-32e mode",
+      "Segment registers (selector, base, limit, access rights of CS, SS, DS, ES, FS, GS, TR, LDTR): TR.TI = 0; usable LDTR.TI = 0; SS.RPL = CS.RPL (not virtual-8086, no unrestricted guest); and the type, S, DPL, P, limit/granularity and usable-bit rules per virtual-8086, unrestricted and IA-32e mode",
     kvm: "— (the processor's check of vmcs02)",
     also: "kvm-unit-tests `test_guest_segment_sel_fields`, `test_guest_segment_base_addr_fields`",
-    notChecked:
-      "not yet implemented: the rules need the whole register (selector, base, limit and access rights together) and a file rarely sets all four; base canonicality is in G3",
+    partly:
+      "only the selector rules: the access-rights and limit rules need the whole register (selector, base, limit and access rights together), which a file rarely sets; base canonicality is in G3",
   },
   {
     id: "G14",
