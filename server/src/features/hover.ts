@@ -28,6 +28,7 @@ import {
   type Program,
   profileByName,
   type Span,
+  unsetStateNote,
   type VmcsFieldDef,
   type VmcsIR,
   vmcsFieldByName,
@@ -42,7 +43,6 @@ import {
   formatPercent,
   formatRate,
 } from "../../../core/src/util/format";
-import { unsetStateNote } from "../../../core/src/vmx/stateChecks";
 import { spanToRange } from "../convert";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel, IndexEntry } from "../model";
