@@ -12,7 +12,7 @@
  * exceptions, VMCS link pointer). Linux arch/x86/kvm/x86.h `kvm_pat_valid`, `kvm_dr7_valid`;
  * arch/x86/include/asm/msr-index.h (`EFER_*`, `DEBUGCTLMSR_*`); arch/x86/include/asm/vmx.h
  * (`GUEST_INTR_STATE_*`, `GUEST_ACTIVITY_*`); kvm-unit-tests x86/vmx_tests.c (`test_host_*`,
- * `test_guest_*`, `test_pat`, `test_load_host_pat`, `vmx_host_state_area_test`,
+ * `test_load_host_pat`, `test_load_guest_pat`, `vmx_host_state_area_test`,
  * `vmx_guest_state_area_test`).
  */
 import type { VmcsFieldDef } from "./types";
@@ -63,7 +63,7 @@ export const SELECTOR_RPL_TI = bits(2, 0);
 
 /**
  * RFLAGS (SDM Vol. 3C §27.3.1.4, Vol. 1 §3.4.3): bit 1 reserved as 1; bits 3, 5, 15 and 63:22
- * reserved as 0 (Linux X86_EFLAGS_FIXED; kvm-unit-tests `test_guest_rflags`). TF 8, IF 9, VM 17.
+ * reserved as 0 (Linux X86_EFLAGS_FIXED; SDM only (no kvm-unit-tests case)). TF 8, IF 9, VM 17.
  */
 export const RFLAGS = { FIXED1: 1, TF: 8, IF: 9, VM: 17 } as const;
 export const RFLAGS_RESERVED0 = bit(3) | bit(5) | bit(15) | bits(63, 22);

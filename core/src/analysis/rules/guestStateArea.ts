@@ -3,7 +3,7 @@
  * editions) on every guest-state field the file sets. KVM checks part of them in software for a
  * nested guest (`nested_vmx_check_guest_state` and `nested_check_guest_non_reg_state`) and leaves
  * the rest to the processor's own checks of vmcs02; kvm-unit-tests x86/vmx_tests.c tests them
- * (`vmx_guest_state_area_test`: `test_guest_*`). A field the file leaves unset is assumed valid
+ * (`vmx_guest_state_area_test`). A field the file leaves unset is assumed valid
  * (and valid together with the fields it does set): a rule reads only fields the file sets and
  * controls, which always have a value (named or raw words, through the VmcsView).
  */
@@ -149,7 +149,7 @@ export const GUEST_CONTROL_REGISTERS: EntryRule = {
   },
 };
 
-const G2_REFERENCE = `${SDM_GUEST_CR}; ${KUT} test_guest_cr4 / test_guest_efer`;
+const G2_REFERENCE = `${SDM_GUEST_CR}; ${KUT} test_guest_efer`;
 
 export const GUEST_PAGING_MODE: EntryRule = {
   id: "G2",
@@ -207,7 +207,7 @@ const GUEST_CANONICAL_FIELDS = [
   "GUEST_IDTR_BASE",
 ] as const;
 
-const G3_REFERENCE = `${SDM_GUEST_CR}; ${SDM_GUEST_SEG}; ${NESTED} nested_vmx_load_cr3 (kvm_vcpu_is_legal_cr3); ${KUT} test_guest_cr3 / test_guest_sysenter`;
+const G3_REFERENCE = `${SDM_GUEST_CR}; ${SDM_GUEST_SEG}; ${NESTED} nested_vmx_load_cr3 (kvm_vcpu_is_legal_cr3); ${KUT} test_guest_segment_base_addr_fields`;
 
 export const GUEST_CR3_SYSENTER: EntryRule = {
   id: "G3",
@@ -246,7 +246,7 @@ export const GUEST_CR3_SYSENTER: EntryRule = {
   },
 };
 
-const G4_REFERENCE = `${SDM_GUEST_CR}; ${KVM} (kvm_dr7_valid, arch/x86/kvm/x86.h); Linux commit "KVM: nVMX: Check vmcs12->guest_ia32_debugctl on nested VM-Enter"`;
+const G4_REFERENCE = `${SDM_GUEST_CR}; ${KVM} (kvm_dr7_valid, arch/x86/kvm/x86.h)`;
 
 export const GUEST_DEBUG_CONTROLS: EntryRule = {
   id: "G4",
@@ -354,7 +354,7 @@ export const GUEST_PAT: EntryRule = {
   },
 };
 
-const G7_REFERENCE = `${SDM_GUEST_RIP}; ${KUT} test_guest_rflags (the processor's checks: KVM leaves them to vmcs02)`;
+const G7_REFERENCE = `${SDM_GUEST_RIP} (the processor's checks: KVM leaves them to vmcs02)`;
 
 export const GUEST_RIP_RFLAGS: EntryRule = {
   id: "G7",
@@ -430,7 +430,7 @@ export const GUEST_RIP_RFLAGS: EntryRule = {
   },
 };
 
-const G8_REFERENCE = `${SDM_GUEST_NONREG}; ${NESTED} nested_check_guest_non_reg_state (KVM offers L1 only active and HLT); ${KUT} test_guest_activity_state`;
+const G8_REFERENCE = `${SDM_GUEST_NONREG}; ${NESTED} nested_check_guest_non_reg_state (KVM offers L1 only active and HLT)`;
 
 export const GUEST_ACTIVITY_STATE: EntryRule = {
   id: "G8",
@@ -468,7 +468,7 @@ export const GUEST_ACTIVITY_STATE: EntryRule = {
   },
 };
 
-const G9_REFERENCE = `${SDM_GUEST_NONREG}; ${KUT} test_guest_intr_state (the processor's checks: KVM leaves them to vmcs02)`;
+const G9_REFERENCE = `${SDM_GUEST_NONREG} (the processor's checks: KVM leaves them to vmcs02)`;
 
 export const GUEST_INTERRUPTIBILITY: EntryRule = {
   id: "G9",
@@ -501,7 +501,7 @@ export const GUEST_INTERRUPTIBILITY: EntryRule = {
   },
 };
 
-const G10_REFERENCE = `${SDM_GUEST_NONREG}; ${KUT} test_pending_dbg_exceptions (the processor's check: KVM leaves it to vmcs02)`;
+const G10_REFERENCE = `${SDM_GUEST_NONREG} (the processor's check: KVM leaves it to vmcs02)`;
 
 export const GUEST_PENDING_DEBUG: EntryRule = {
   id: "G10",
@@ -600,7 +600,7 @@ export const GUEST_SELECTORS: EntryRule = {
   },
 };
 
-const G14_REFERENCE = `${SDM_GUEST_CR}; ${KVM} (MSR_IA32_BNDCFGS_RSVD, is_noncanonical_address); ${KUT} test_guest_bndcfgs`;
+const G14_REFERENCE = `${SDM_GUEST_CR}; ${KVM} (MSR_IA32_BNDCFGS_RSVD, is_noncanonical_address); ${KUT} test_load_guest_bndcfgs`;
 
 export const GUEST_BNDCFGS: EntryRule = {
   id: "G14",

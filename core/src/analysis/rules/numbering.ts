@@ -378,7 +378,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "HOST_CR0 and HOST_CR4: bits 1 in IA32_VMX_CR0_FIXED0 / CR4_FIXED0 are 1, bits 0 in CR0_FIXED1 / CR4_FIXED1 are 0 (and CR4 bits reserved on the CPU are 0)",
     kvm: "`nested_vmx_check_host_state` (`nested_host_cr0_valid`, `nested_host_cr4_valid`)",
-    also: "kvm-unit-tests `test_host_ctl_regs`; Bochs `VMenterLoadCheckHostState`",
+    also: "kvm-unit-tests `test_host_ctl_regs`",
   },
   {
     id: "H2",
@@ -395,7 +395,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "Canonical: HOST_IA32_SYSENTER_ESP/EIP, HOST_FS_BASE, HOST_GS_BASE, HOST_GDTR_BASE, HOST_IDTR_BASE, HOST_TR_BASE; with “host address-space size” = 1, HOST_RIP",
     kvm: "`nested_vmx_check_host_state` (`is_noncanonical_address`)",
-    also: "kvm-unit-tests `test_host_addr_size`, `test_host_segment_regs`, `test_sysenter_field`",
+    also: "kvm-unit-tests `test_host_addr_size`, `test_host_desc_tables`",
   },
   {
     id: "H4",
@@ -436,14 +436,14 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "GUEST_CR0 and GUEST_CR4 respect IA32_VMX_CR0/CR4_FIXED0/1, with CR0.PE and CR0.PG free when “unrestricted guest” = 1; CR0.PG = 1 ⇒ CR0.PE = 1",
     kvm: "`nested_vmx_check_guest_state` (`nested_guest_cr0_valid`, `nested_guest_cr4_valid`)",
-    also: "kvm-unit-tests `test_guest_cr0`, `test_guest_cr4`",
+    also: "kvm-unit-tests `vmx_guest_state_area_test` (no dedicated CR0/CR4 case)",
   },
   {
     id: "G2",
     fields: "guest",
     summary: "“IA-32e mode guest” = 1 ⇒ CR0.PG = 1 and CR4.PAE = 1; = 0 ⇒ CR4.PCIDE = 0",
     kvm: "— (the processor's check of vmcs02)",
-    also: "kvm-unit-tests `test_guest_efer`; Bochs `VMenterLoadCheckGuestState`",
+    also: "kvm-unit-tests `test_guest_efer`",
   },
   {
     id: "G3",
@@ -451,13 +451,13 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "GUEST_CR3 within the physical-address width; canonical SYSENTER_ESP/EIP and FS, GS, LDTR, TR, GDTR, IDTR bases; GDTR/IDTR limits bits 31:16 = 0",
     kvm: "`nested_vmx_load_cr3` (`kvm_vcpu_is_legal_cr3`); the rest the processor's check of vmcs02",
-    also: "kvm-unit-tests `test_guest_dr7`… `test_guest_segment_base_addr_fields`",
+    also: "kvm-unit-tests `test_guest_segment_base_addr_fields`",
   },
   {
     id: "G4",
     fields: "guest",
     summary: "“load debug controls” = 1 ⇒ GUEST_DR7 bits 63:32 = 0 and GUEST_IA32_DEBUGCTL reserved bits 0",
-    kvm: "`nested_vmx_check_guest_state` (`kvm_dr7_valid`; DEBUGCTL in newer kernels)",
+    kvm: "`nested_vmx_check_guest_state` (`kvm_dr7_valid`; DEBUGCTL not in the kernel read)",
     also: "kvm-unit-tests `test_guest_dr7`",
     partly:
       "DEBUGCTL: only the bits reserved on every model (5:3, 63:16); the model-specific ones are allowed",
@@ -483,14 +483,14 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "RFLAGS bit 1 = 1, bits 3, 5, 15, 63:22 = 0; VM = 0 with “IA-32e mode guest” or CR0.PE = 0; IF = 1 when injecting an external interrupt. RIP bits 63:32 = 0 unless IA-32e mode with CS.L = 1, canonical then",
     kvm: "— (the processor's check of vmcs02)",
-    also: "kvm-unit-tests `test_guest_rflags`",
+    also: "SDM only (no kvm-unit-tests case)",
   },
   {
     id: "G8",
     fields: "guest",
     summary: "Activity state 0–3 and supported (IA32_VMX_MISC bits 8:6); HLT ⇒ SS.DPL = 0",
     kvm: "`nested_check_guest_non_reg_state` (L1 may use only active and HLT)",
-    also: "kvm-unit-tests `test_guest_activity_state`",
+    also: "SDM only (no kvm-unit-tests case)",
     partly:
       "the events an activity state allows to inject (SDM: e.g. only NMI, #MC, INIT/SIPI-free in shutdown) are not checked",
   },
@@ -500,7 +500,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "Interruptibility state: bits 31:5 = 0; not STI and MOV-SS blocking both; STI blocking ⇒ RFLAGS.IF = 1; no STI/MOV-SS blocking when injecting an external interrupt, no MOV-SS blocking with an NMI; SMI blocking 0 outside SMM; with “virtual NMIs”, no NMI blocking when injecting an NMI",
     kvm: "— (the processor's check of vmcs02)",
-    also: "kvm-unit-tests `test_guest_intr_state`",
+    also: "SDM only (no kvm-unit-tests case)",
     partly: "enclave-interruption blocking (bit 4) needs SGX state the language does not describe",
   },
   {
@@ -508,7 +508,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     fields: "guest",
     summary: "Pending debug exceptions: bits 11:4, 13, 15, 63:17 = 0",
     kvm: "— (the processor's check of vmcs02)",
-    also: "kvm-unit-tests `test_pending_dbg_exceptions`",
+    also: "SDM only (no kvm-unit-tests case)",
     partly:
       "the BS bit (14) rule with STI/MOV-SS blocking or HLT (BS = RFLAGS.TF ∧ ¬DEBUGCTL.BTF) and the RTM bit (16) rule are not checked",
   },
@@ -518,7 +518,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "VMCS link pointer FFFFFFFF_FFFFFFFFH, or a valid page address (bits 11:0 = 0, within MAXPHYADDR)",
     kvm: "`nested_vmx_check_vmcs_link_ptr`",
-    also: "kvm-unit-tests `test_vmcs_link_ptr`",
+    also: "SDM; KVM",
     partly:
       "the revision identifier and shadow-VMCS indicator of the linked VMCS are memory, not VMCS fields",
   },
@@ -547,7 +547,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary:
       "“load IA32_BNDCFGS” (entry) = 1 ⇒ GUEST_BNDCFGS reserved bits 11:2 = 0 and its base (bits 63:12) canonical",
     kvm: "`nested_vmx_check_guest_state` (`MSR_IA32_BNDCFGS_RSVD`, `is_noncanonical_address`)",
-    also: "kvm-unit-tests `test_guest_bndcfgs`",
+    also: "kvm-unit-tests `test_load_guest_bndcfgs`",
   },
   {
     id: "G15",
