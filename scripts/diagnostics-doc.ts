@@ -34,11 +34,11 @@ function unique(values: Iterable<string>): string[] {
   return [...new Set(values)];
 }
 
-/** Sort key of a code: TL3xx lints, then VMX-CAP, then E, X, N by number. */
+/** Sort key of a code: TL3xx lints, then VMX-CAP, then E, X, N, H, G by number. */
 function codeOrder(code: string): [number, number] {
-  const match = /^(?:VMX-)?(TL|CAP|E|X|N)(\d*)$/.exec(code);
+  const match = /^(?:VMX-)?(TL|CAP|E|X|N|H|G)(\d*)$/.exec(code);
   if (!match) return [9, 0];
-  const group = ["TL", "CAP", "E", "X", "N"].indexOf(match[1]!);
+  const group = ["TL", "CAP", "E", "X", "N", "H", "G"].indexOf(match[1]!);
   return [group, Number(match[2] || 0)];
 }
 
@@ -79,11 +79,13 @@ const FIELD_HEADINGS: Record<RuleNumber["fields"], string> = {
   exit: "VM-exit control fields (X) — SDM Vol. 3C §27.2.1.2 (§26.2.1.2)",
   entry:
     "VM-entry control fields and the host state they constrain (N) — SDM Vol. 3C §27.2.1.3, §27.2.2–27.2.4 (§26.2.1.3, §26.2.2–26.2.4)",
+  host: "Host-state area (H) — SDM Vol. 3C §27.2.2–27.2.4 (§26.2.2–26.2.4)",
+  guest: "Guest-state area (G) — SDM Vol. 3C §27.3.1 (§26.3.1)",
 };
 
 function numberingTables(numbering: readonly RuleNumber[], rules: readonly EntryRule[]): string {
   const out: string[] = [];
-  for (const fields of ["execution", "exit", "entry"] as const) {
+  for (const fields of ["execution", "exit", "entry", "host", "guest"] as const) {
     out.push(`### ${FIELD_HEADINGS[fields]}`, "");
     out.push(
       "| Rule | Requires | Linux KVM (nested.c) | Also stated in | Checked by |",

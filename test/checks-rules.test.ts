@@ -11,6 +11,7 @@ import { ENTRY_RULES } from "../core/src/analysis/rules/registry";
 import { analyze, type Diagnostic } from "../core/src/index";
 import { ACTIVATION_CASES, CAPABILITY_CASES, PAIR_CASES } from "./rules/controls";
 import { ENTRY_EVENT_CASES, FIELD_CASES } from "./rules/fields";
+import { GUEST_STATE_CASES, HOST_STATE_CASES } from "./rules/state";
 import { marked, type RuleCase } from "./rules/support";
 
 const CASES: readonly RuleCase[] = [
@@ -19,6 +20,8 @@ const CASES: readonly RuleCase[] = [
   ...PAIR_CASES,
   ...FIELD_CASES,
   ...ENTRY_EVENT_CASES,
+  ...HOST_STATE_CASES,
+  ...GUEST_STATE_CASES,
 ];
 
 function unitById(id: string): EntryRule {

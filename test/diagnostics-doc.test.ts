@@ -27,11 +27,13 @@ describe("docs/diagnostics.md from the rule registry", () => {
     assert.notEqual(renderDiagnosticsDoc(stale), stale);
   });
 
-  test("the numbering is E1–E28, X1–X7, N1–N10, each once", () => {
+  test("the numbering is E1–E28, X1–X7, N1–N10, H1–H7, G1–G15, each once", () => {
     const expected = [
       ...Array.from({ length: 28 }, (_, i) => `E${i + 1}`),
       ...Array.from({ length: 7 }, (_, i) => `X${i + 1}`),
       ...Array.from({ length: 10 }, (_, i) => `N${i + 1}`),
+      ...Array.from({ length: 7 }, (_, i) => `H${i + 1}`),
+      ...Array.from({ length: 15 }, (_, i) => `G${i + 1}`),
     ];
     assert.deepEqual(
       RULE_NUMBERING.map((row) => row.id),
@@ -55,7 +57,7 @@ describe("docs/diagnostics.md from the rule registry", () => {
       seen.add(rule.id);
       for (const id of rule.rules) assert.ok(ids.has(id), `${rule.id} cites ${id}, which is not numbered`);
       assert.ok(rule.codes.length > 0);
-      for (const code of rule.codes) assert.match(code, /^(VMX-(CAP[01]|[EXN]\d+)|TL30[12])$/);
+      for (const code of rule.codes) assert.match(code, /^(VMX-(CAP[01]|[EXNHG]\d+)|TL30[12])$/);
       assert.match(rule.reference, /SDM|Linux|Bochs/, `${rule.id} cites its source`);
       assert.ok(rule.title.length > 20, `${rule.id} says what it checks`);
     }

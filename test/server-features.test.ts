@@ -158,6 +158,15 @@ describe("hover", () => {
     );
   });
 
+  test("on a guest-state field: an unset one is assumed valid", async () => {
+    const text = readFileSync(join(REPO_ROOT, "examples", "hypercall-batching.vmcs"), "utf8");
+    const at = text.indexOf("GUEST_RIP") + 3;
+    const { uri, position } = await openAt(`${text.slice(0, at)}$0${text.slice(at)}`);
+    const hover = hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position }));
+    assert.match(hover, /GUEST_RIP\*\* — encoding `0x681e`, natural-width guest-state field/);
+    assert.match(hover, /When a vmcs leaves it unset: assumed a valid value/);
+  });
+
   test("on the target profile", async () => {
     const { uri, position } = await openAt(exampleAt("skylake_server", 2));
     const text = hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position }));

@@ -9,5 +9,7 @@ export * from "./instructions";
 export * from "./kvmDefaults";
 export * from "./msrs";
 export * from "./profiles";
+// Only the hover note: the state-check constants are the rules' own (short names like CR0, EFER).
+export { unsetStateNote } from "./stateChecks";
 export * from "./types";
 export * from "./vmcsFields";

@@ -28,6 +28,7 @@ import {
   type Program,
   profileByName,
   type Span,
+  unsetStateNote,
   type VmcsFieldDef,
   type VmcsIR,
   vmcsFieldByName,
@@ -451,6 +452,7 @@ export function fieldHover(field: VmcsFieldDef): string {
   return [
     `**${field.name}** — encoding \`${formatHex(field.encoding, 4)}\`, ${field.width === "natural" ? "natural-width" : `${field.width}-bit`} ${field.type} field${field.readOnly ? ", **read-only**" : ""}${field.high ? " (high 32 bits of a 64-bit field)" : ""}`,
     field.description ? `\n${field.description}` : "",
+    unsetStateNote(field) ? `\n${unsetStateNote(field)}` : "",
     `\nSource: ${field.source}`,
   ].join("\n");
 }

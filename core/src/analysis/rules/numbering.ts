@@ -2,7 +2,9 @@
  * The numbering of the VM-entry checks on control fields that the rules, their diagnostic codes
  * (`VMX-<id>`) and the comments cite: E1–E28 for the VM-execution control fields, X1–X7 for the
  * VM-exit control fields, N1–N10 for the VM-entry control fields (and the host state they
- * constrain). Each row says what the SDM requires, the Linux KVM function that enforces it for a
+ * constrain), H1–H7 for the host-state area and G1–G14 for the guest-state area (SDM Vol. 3C
+ * §27.2.2–27.2.4 and §27.3.1, §26.x in pre-2023 editions; kvm-unit-tests `test_host_*`,
+ * `test_guest_*`). Each row says what the SDM requires, the Linux KVM function that enforces it for a
  * nested guest (arch/x86/kvm/vmx/nested.c unless stated) and where else it is stated or tested.
  * docs/diagnostics.md prints this table with the codes of the registry units that check each row
  * (test/diagnostics-doc.test.ts fails when a row has no unit and no `notChecked` reason).
@@ -16,7 +18,7 @@
 export interface RuleNumber {
   readonly id: string;
   /** The control fields the rule is about (the SDM subsection). */
-  readonly fields: "execution" | "exit" | "entry";
+  readonly fields: "execution" | "exit" | "entry" | "host" | "guest";
   /** What the rule requires, in the SDM's terms (Markdown). */
   readonly summary: string;
   /** The Linux KVM function that checks it, or "—" when KVM's nested checks do not. */
@@ -369,5 +371,192 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
       "Host state tied to the controls: “host address-space size” = 0 ⇒ “IA-32e mode guest” = 0, HOST_CR4.PCIDE = 0, HOST_RIP[63:32] = 0; = 1 ⇒ HOST_CR4.PAE = 1; “load IA32_EFER” (exit) ⇒ host EFER.LMA = EFER.LME = “host address-space size”",
     kvm: "`nested_vmx_check_host_state`",
     also: "SDM Vol. 3C §27.2.2–27.2.4",
+  },
+  {
+    id: "H1",
+    fields: "host",
+    summary:
+      "HOST_CR0 and HOST_CR4: bits 1 in IA32_VMX_CR0_FIXED0 / CR4_FIXED0 are 1, bits 0 in CR0_FIXED1 / CR4_FIXED1 are 0 (and CR4 bits reserved on the CPU are 0)",
+    kvm: "`nested_vmx_check_host_state` (`nested_host_cr0_valid`, `nested_host_cr4_valid`)",
+    also: "kvm-unit-tests `test_host_ctl_regs`",
+  },
+  {
+    id: "H2",
+    fields: "host",
+    summary: "HOST_CR3: no bit beyond the processor's physical-address width",
+    kvm: "`nested_vmx_check_host_state` (`nested_cr3_valid` / `kvm_vcpu_is_legal_cr3`)",
+    also: "kvm-unit-tests `test_host_ctl_regs`",
+    partly:
+      "LAM's CR3 bits 61/62 (allowed when the CPU has LAM) are not modelled: they count as beyond MAXPHYADDR",
+  },
+  {
+    id: "H3",
+    fields: "host",
+    summary:
+      "Canonical: HOST_IA32_SYSENTER_ESP/EIP, HOST_FS_BASE, HOST_GS_BASE, HOST_GDTR_BASE, HOST_IDTR_BASE, HOST_TR_BASE; with “host address-space size” = 1, HOST_RIP",
+    kvm: "`nested_vmx_check_host_state` (`is_noncanonical_address`)",
+    also: "kvm-unit-tests `test_host_addr_size`, `test_host_desc_tables`",
+  },
+  {
+    id: "H4",
+    fields: "host",
+    summary:
+      "Host selectors ES, CS, SS, DS, FS, GS, TR: RPL = 0 and TI = 0; CS ≠ 0; TR ≠ 0; SS ≠ 0 when “host address-space size” = 0",
+    kvm: "`nested_vmx_check_host_state`",
+    also: "kvm-unit-tests `test_host_segment_regs`",
+  },
+  {
+    id: "H5",
+    fields: "host",
+    summary:
+      "“load IA32_PAT” (exit) = 1 ⇒ each HOST_IA32_PAT entry is 0, 1, 4, 5, 6 or 7 (bits 7:3 of each 0)",
+    kvm: "`nested_vmx_check_host_state` (`kvm_pat_valid`)",
+    also: "kvm-unit-tests `test_load_host_pat`",
+  },
+  {
+    id: "H6",
+    fields: "host",
+    summary:
+      "“load IA32_EFER” (exit) = 1 ⇒ HOST_IA32_EFER reserved bits are 0 (LMA and LME = “host address-space size” is N10)",
+    kvm: "`nested_vmx_check_host_state` (`kvm_valid_efer`)",
+    also: "kvm-unit-tests `test_host_efer`",
+  },
+  {
+    id: "H7",
+    fields: "host",
+    summary: "“load IA32_PERF_GLOBAL_CTRL” (exit) = 1 ⇒ HOST_IA32_PERF_GLOBAL_CTRL reserved bits are 0",
+    kvm: "`nested_vmx_check_host_state` (`kvm_valid_perf_global_ctrl`)",
+    also: "kvm-unit-tests `test_load_host_perf_global_ctrl`",
+    notChecked:
+      "the reserved bits follow the PMU's counter counts (CPUID leaf 0AH), which the CPU profiles do not model",
+  },
+  {
+    id: "G1",
+    fields: "guest",
+    summary:
+      "GUEST_CR0 and GUEST_CR4 respect IA32_VMX_CR0/CR4_FIXED0/1, with CR0.PE and CR0.PG free when “unrestricted guest” = 1; CR0.PG = 1 ⇒ CR0.PE = 1",
+    kvm: "`nested_vmx_check_guest_state` (`nested_guest_cr0_valid`, `nested_guest_cr4_valid`)",
+    also: "kvm-unit-tests `vmx_guest_state_area_test` (no dedicated CR0/CR4 case)",
+  },
+  {
+    id: "G2",
+    fields: "guest",
+    summary: "“IA-32e mode guest” = 1 ⇒ CR0.PG = 1 and CR4.PAE = 1; = 0 ⇒ CR4.PCIDE = 0",
+    kvm: "— (the processor's check of vmcs02)",
+    also: "kvm-unit-tests `test_guest_efer`",
+  },
+  {
+    id: "G3",
+    fields: "guest",
+    summary:
+      "GUEST_CR3 within the physical-address width; canonical SYSENTER_ESP/EIP and FS, GS, LDTR, TR, GDTR, IDTR bases; GDTR/IDTR limits bits 31:16 = 0",
+    kvm: "`nested_vmx_load_cr3` (`kvm_vcpu_is_legal_cr3`); the rest the processor's check of vmcs02",
+    also: "kvm-unit-tests `test_guest_segment_base_addr_fields`",
+  },
+  {
+    id: "G4",
+    fields: "guest",
+    summary: "“load debug controls” = 1 ⇒ GUEST_DR7 bits 63:32 = 0 and GUEST_IA32_DEBUGCTL reserved bits 0",
+    kvm: "`nested_vmx_check_guest_state` (`kvm_dr7_valid`; DEBUGCTL not in the kernel read)",
+    also: "kvm-unit-tests `test_guest_dr7`",
+    partly:
+      "DEBUGCTL: only the bits reserved on every model (5:3, 63:16); the model-specific ones are allowed",
+  },
+  {
+    id: "G5",
+    fields: "guest",
+    summary:
+      "“load IA32_EFER” (entry) = 1 ⇒ GUEST_IA32_EFER reserved bits 0, LMA = “IA-32e mode guest”, and LME = LMA when CR0.PG = 1",
+    kvm: "`nested_vmx_check_guest_state` (`kvm_valid_efer`)",
+    also: "kvm-unit-tests `test_guest_efer`",
+  },
+  {
+    id: "G6",
+    fields: "guest",
+    summary: "“load IA32_PAT” (entry) = 1 ⇒ each GUEST_IA32_PAT entry is 0, 1, 4, 5, 6 or 7",
+    kvm: "`nested_vmx_check_guest_state` (`kvm_pat_valid`)",
+    also: "kvm-unit-tests `test_load_guest_pat`",
+  },
+  {
+    id: "G7",
+    fields: "guest",
+    summary:
+      "RFLAGS bit 1 = 1, bits 3, 5, 15, 63:22 = 0; VM = 0 with “IA-32e mode guest” or CR0.PE = 0; IF = 1 when injecting an external interrupt. RIP bits 63:32 = 0 unless IA-32e mode with CS.L = 1, canonical then",
+    kvm: "— (the processor's check of vmcs02)",
+    also: "SDM only (no kvm-unit-tests case)",
+  },
+  {
+    id: "G8",
+    fields: "guest",
+    summary: "Activity state 0–3 and supported (IA32_VMX_MISC bits 8:6); HLT ⇒ SS.DPL = 0",
+    kvm: "`nested_check_guest_non_reg_state` (L1 may use only active and HLT)",
+    also: "SDM only (no kvm-unit-tests case)",
+    partly:
+      "the events an activity state allows to inject (SDM: e.g. only NMI, #MC, INIT/SIPI-free in shutdown) are not checked",
+  },
+  {
+    id: "G9",
+    fields: "guest",
+    summary:
+      "Interruptibility state: bits 31:5 = 0; not STI and MOV-SS blocking both; STI blocking ⇒ RFLAGS.IF = 1; no STI/MOV-SS blocking when injecting an external interrupt, no MOV-SS blocking with an NMI; SMI blocking 0 outside SMM; with “virtual NMIs”, no NMI blocking when injecting an NMI",
+    kvm: "— (the processor's check of vmcs02)",
+    also: "SDM only (no kvm-unit-tests case)",
+    partly: "enclave-interruption blocking (bit 4) needs SGX state the language does not describe",
+  },
+  {
+    id: "G10",
+    fields: "guest",
+    summary: "Pending debug exceptions: bits 11:4, 13, 15, 63:17 = 0",
+    kvm: "— (the processor's check of vmcs02)",
+    also: "SDM only (no kvm-unit-tests case)",
+    partly:
+      "the BS bit (14) rule with STI/MOV-SS blocking or HLT (BS = RFLAGS.TF ∧ ¬DEBUGCTL.BTF) and the RTM bit (16) rule are not checked",
+  },
+  {
+    id: "G11",
+    fields: "guest",
+    summary:
+      "VMCS link pointer FFFFFFFF_FFFFFFFFH, or a valid page address (bits 11:0 = 0, within MAXPHYADDR)",
+    kvm: "`nested_vmx_check_vmcs_link_ptr`",
+    also: "SDM; KVM",
+    partly:
+      "the revision identifier and shadow-VMCS indicator of the linked VMCS are memory, not VMCS fields",
+  },
+  {
+    id: "G12",
+    fields: "guest",
+    summary: "“load IA32_PERF_GLOBAL_CTRL” (entry) = 1 ⇒ GUEST_IA32_PERF_GLOBAL_CTRL reserved bits are 0",
+    kvm: "`nested_vmx_check_guest_state` (`kvm_valid_perf_global_ctrl`)",
+    also: "kvm-unit-tests `test_load_guest_perf_global_ctrl`",
+    notChecked:
+      "the reserved bits follow the PMU's counter counts (CPUID leaf 0AH), which the CPU profiles do not model",
+  },
+  {
+    id: "G13",
+    fields: "guest",
+    summary:
+      "Segment registers (selector, base, limit, access rights of CS, SS, DS, ES, FS, GS, TR, LDTR): TR.TI = 0; usable LDTR.TI = 0; SS.RPL = CS.RPL (not virtual-8086, no unrestricted guest); and the type, S, DPL, P, limit/granularity and usable-bit rules per virtual-8086, unrestricted and IA-32e mode",
+    kvm: "— (the processor's check of vmcs02)",
+    also: "kvm-unit-tests `test_guest_segment_sel_fields`, `test_guest_segment_base_addr_fields`",
+    partly:
+      "only the selector rules: the access-rights and limit rules need the whole register (selector, base, limit and access rights together), which a file rarely sets; base canonicality is in G3",
+  },
+  {
+    id: "G14",
+    fields: "guest",
+    summary:
+      "“load IA32_BNDCFGS” (entry) = 1 ⇒ GUEST_BNDCFGS reserved bits 11:2 = 0 and its base (bits 63:12) canonical",
+    kvm: "`nested_vmx_check_guest_state` (`MSR_IA32_BNDCFGS_RSVD`, `is_noncanonical_address`)",
+    also: "kvm-unit-tests `test_load_guest_bndcfgs`",
+  },
+  {
+    id: "G15",
+    fields: "guest",
+    summary:
+      "PDPTEs (PAE paging outside IA-32e mode with EPT), “load IA32_RTIT_CTL” ⇒ IA32_RTIT_CTL reserved bits 0",
+    kvm: "`nested_vmx_load_cr3` (PDPTEs); RTIT_CTL the processor's check",
+    also: "SDM Vol. 3C §27.3.1.6 (PDPTEs), §27.3.1.1",
+    notChecked:
+      "PDPTEs need the paging mode from GUEST_CR0, GUEST_CR4 and the controls together and are read from guest memory when EPT is off; IA32_RTIT_CTL's reserved bits follow CPUID leaf 14H, which the CPU profiles do not model",
   },
 ];

@@ -25,7 +25,9 @@ import { CR3_TARGET_COUNT } from "./cr3Targets";
 import { SMM_ENTRY_CONTROLS } from "./entryControls";
 import { ENTRY_EVENT_RULES } from "./entryEvent";
 import { EPT_POINTER, PML_LOG, VE_INFORMATION } from "./ept";
+import { GUEST_STATE_AREA_RULES } from "./guestStateArea";
 import { HOST_STATE } from "./hostState";
+import { HOST_STATE_AREA_RULES } from "./hostStateArea";
 import { MSR_LIST_RULES } from "./msrLists";
 import { PAIR_RULE_UNITS } from "./pairs";
 import { TSC_MULTIPLIER_NONZERO } from "./tscScaling";
@@ -79,4 +81,8 @@ export const ENTRY_RULES: readonly EntryRule[] = [
   SMM_ENTRY_CONTROLS,
   HOST_STATE,
   ...ENTRY_EVENT_RULES,
+  // The host-state area (SDM §27.2.2–27.2.4), then the guest-state area (§27.3.1): the order in
+  // which VM entry checks them, after the control fields.
+  ...HOST_STATE_AREA_RULES,
+  ...GUEST_STATE_AREA_RULES,
 ].map(sameShape);
