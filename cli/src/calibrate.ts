@@ -3,9 +3,9 @@
  * handlers' `work` to the trace's per-reason latencies (core/src/trace/calibrate.ts), prints the
  * fit with its residual per reason, and the edits as a unified diff — or applies them (`--write`).
  */
-import { analyze } from "../../core/src/index";
-import type { TextEdit } from "../../core/src/source";
-import { applyTextEdits, CalibrationError, calibrate } from "../../core/src/trace/index";
+
+import type { TextEdit } from "../../core/src/index";
+import { analyze, applyTextEdits, CalibrationError, calibrate } from "../../core/src/index";
 import { formatInteger, formatPercent } from "../../core/src/util/format";
 import { formatDiagnosticLine } from "./check";
 import { type Command, EXIT_DIAGNOSTICS, EXIT_OK, readSource, UsageError } from "./command";

@@ -3,9 +3,7 @@
  * (core/src/trace/infer.ts): controls consistent with the exits seen, handlers costing the
  * measured means, a guest whose paths give the measured rates.
  */
-import { analyze } from "../../core/src/index";
-import { inferVmcs } from "../../core/src/trace/index";
-import { profileByName } from "../../core/src/vmx/profiles";
+import { analyze, inferVmcs, profileByName } from "../../core/src/index";
 import { formatDiagnosticLine } from "./check";
 import { type Command, EXIT_DIAGNOSTICS, EXIT_OK, UsageError } from "./command";
 import { readTrace } from "./trace";

@@ -11,7 +11,7 @@ import {
   type MeasuredComparison,
   type ModelFigures,
   type TotalComparison,
-} from "../../core/src/trace/index";
+} from "../../core/src/index";
 import { formatPercent, formatRate } from "../../core/src/util/format";
 import { type CliIO, type OptionsConfig, UsageError } from "./command";
 import { table } from "./format";
