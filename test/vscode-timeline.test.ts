@@ -205,15 +205,28 @@ describe("VS Code: the timeline panel", { timeout: 8 * TEST_TIMEOUT_MS }, () => 
       });
       assert.equal(at.reason, "EPT_MISCONFIG");
       await frame.locator("canvas.timeline").click({ position: { x: at.x, y: at.y } });
+      // The status bar shows the selection once the editor has revealed it; it may first show
+      // the cursor of an earlier step, so wait until it names a line of the exit's source.
       const selection = page.locator('[id="status.editor.selection"]');
-      await selection.filter({ hasNotText: /Ln 1, Col 1$/ }).waitFor({ timeout: E2E_WAIT.ui });
-      const revealed = Number(/Ln (\d+)/.exec(String(await selection.textContent()))?.[1]);
-      const lineText = KVM_TEXT.split("\n")[revealed - 1] ?? "";
-      assert.match(
-        lineText,
-        /handler EPT_MISCONFIG|doorbell: userspace|work 900|mmio write/,
-        `revealed line ${revealed}: ${lineText}`,
-      );
+      const exitSource = /handler EPT_MISCONFIG|doorbell: userspace|work 900|mmio write/;
+      let revealed = 0;
+      let lineText = "";
+      const deadline = Date.now() + E2E_WAIT.ui;
+      do {
+        await selection.filter({ hasNotText: /Ln 1, Col 1$/ }).waitFor({ timeout: E2E_WAIT.ui });
+        revealed = Number(/Ln (\d+)/.exec(String(await selection.textContent()))?.[1]);
+        lineText = KVM_TEXT.split("\n")[revealed - 1] ?? "";
+        if (exitSource.test(lineText)) break;
+        await page
+          .waitForFunction(
+            (previous) =>
+              !document.getElementById("status.editor.selection")?.textContent?.includes(previous),
+            `Ln ${revealed},`,
+            { timeout: Math.max(1, deadline - Date.now()) },
+          )
+          .catch(() => undefined);
+      } while (Date.now() < deadline);
+      assert.match(lineText, exitSource, `revealed line ${revealed}: ${lineText}`);
       await page.screenshot({ path: artifactPath(ARTIFACTS, "reveal.png") });
 
       // Saving the file re-runs the panel (trapline.simulation.rerunOnSave).
