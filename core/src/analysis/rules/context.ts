@@ -42,13 +42,23 @@ export interface EntryRule {
   readonly gateBit?: number;
 }
 
-/** Runs `rules` in order on one vmcs: a plain loop, nothing allocated per rule. */
-export function runEntryRules(rules: readonly EntryRule[], view: VmcsView, out: Diagnostic[]): void {
+/**
+ * Runs `rules` in order on one vmcs: a plain loop, nothing allocated per rule. `after` (a vmcs12's
+ * annotation, `nested.ts`) sees each rule's diagnostics: those from index `from` of `out`.
+ */
+export function runEntryRules(
+  rules: readonly EntryRule[],
+  view: VmcsView,
+  out: Diagnostic[],
+  after?: (rule: EntryRule, out: Diagnostic[], from: number) => void,
+): void {
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     const bit = rule.gateBit;
     if (bit !== undefined && bit >= 0 && !view.hasBit(rule.gateWord!, bit)) continue;
+    const from = out.length;
     rule.check(view, out);
+    if (after !== undefined && out.length > from) after(rule, out, from);
   }
 }
 
