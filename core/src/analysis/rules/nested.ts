@@ -40,6 +40,11 @@ export function nestedTarget(target: TargetIR): TargetIR {
   return nested;
 }
 
+/** The file's target behind a vmcs12's nested target; undefined for any other target. */
+export function hostTargetOf(target: TargetIR): TargetIR | undefined {
+  return HOSTS.get(target);
+}
+
 /** The target a vmcs's rules run against: L1's view for a vmcs12, the file's otherwise. */
 export function targetFor(vmcs: VmcsIR, target: TargetIR): TargetIR {
   return vmcs.nested ? nestedTarget(target) : target;
