@@ -90,7 +90,7 @@ export function annotateNested(rule: EntryRule, out: Diagnostic[], from: number)
     const failure = NESTED_ENTRY_FAILURE[area];
     const where = fn
       ? `${failure.kvm}: ${fn}`
-      : `not in ${failure.kvm}: the processor's check of vmcs02 (prepare_vmcs02 copies the field)`;
+      : `not in ${failure.kvm}: left to the processor's checks of vmcs02`;
     out[i] = {
       ...d,
       message: `${d.message} [vmcs12, ${where}]`,
