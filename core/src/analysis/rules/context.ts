@@ -281,12 +281,13 @@ export function fixedBitsMessage(
   fixed0: bigint,
   fixed1: bigint,
   msr: "CR0" | "CR4",
+  where = "this target",
 ): string | undefined {
   const { mustBeOne, mustBeZero } = fixedBitViolations(value, fixed0, fixed1);
   const parts: string[] = [];
   if (mustBeOne !== 0n) parts.push(`bits ${hex(mustBeOne)} must be 1 (IA32_VMX_${msr}_FIXED0)`);
   if (mustBeZero !== 0n) parts.push(`bits ${hex(mustBeZero)} must be 0 (not in IA32_VMX_${msr}_FIXED1)`);
-  return parts.length ? `${name} = ${hex(value)}: ${parts.join("; ")} on this target` : undefined;
+  return parts.length ? `${name} = ${hex(value)}: ${parts.join("; ")} on ${where}` : undefined;
 }
 
 /**
@@ -309,7 +310,14 @@ export function checkCrFixedBits(
   const msrs = view.target.msrs;
   const fixed0 = cr === "CR0" ? msrs.IA32_VMX_CR0_FIXED0 : msrs.IA32_VMX_CR4_FIXED0;
   const fixed1 = cr === "CR0" ? msrs.IA32_VMX_CR0_FIXED1 : msrs.IA32_VMX_CR4_FIXED1;
-  const message = fixedBitsMessage(name, field.value, fixed0 & ~relaxed, fixed1, cr);
+  const message = fixedBitsMessage(
+    name,
+    field.value,
+    fixed0 & ~relaxed,
+    fixed1,
+    cr,
+    view.target.profile.name,
+  );
   if (message === undefined) return false;
   reportState(out, rule, field.span, `${message}${note}`, reference);
   return true;

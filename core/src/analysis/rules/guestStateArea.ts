@@ -152,7 +152,7 @@ export const GUEST_ACTIVITY_STATE: EntryRule = {
         activity.span,
         name === undefined
           ? `GUEST_ACTIVITY_STATE = ${activity.value} is not an activity state (0 active, 1 HLT, 2 shutdown, 3 wait-for-SIPI)`
-          : `GUEST_ACTIVITY_STATE = ${state} (${name}) is not supported by this target (IA32_VMX_MISC bit ${5 + state} is 0)`,
+          : `GUEST_ACTIVITY_STATE = ${state} (${name}) is not supported by ${view.target.profile.name} (IA32_VMX_MISC bit ${5 + state} is 0)`,
         G8_REFERENCE,
       );
       return;
