@@ -9,6 +9,7 @@ import { type ControlWordCapability, controlWordCapability, LOW32 } from "../../
 import { CONTROL_WORD_FIELD, CONTROL_WORDS, controlInWord, DEFAULT1_BITS } from "../../vmx/controls";
 import type { ControlWord } from "../../vmx/types";
 import { effectiveControls } from "../effective";
+import type { L1Mode } from "./nested";
 
 export type ControlRef = readonly [word: ControlWord, name: string];
 
@@ -98,6 +99,8 @@ export interface WordCapability extends ControlWordCapability {
 /** Per-vmcs view shared by the rules: written and effective words, settings by control. */
 export class VmcsView {
   readonly effective: Record<ControlWord, bigint>;
+  /** For a vmcs12: L1's mode as the file's vmcs01 enters it (`nested.ts`), set by checkProgram. */
+  l1Mode: L1Mode | undefined = undefined;
   private readonly effectiveHalves: Record<ControlWord, readonly [number, number]>;
   private readonly writtenHalves: Record<ControlWord, readonly [number, number]>;
 

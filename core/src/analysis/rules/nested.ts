@@ -5,15 +5,16 @@
  * naming the nested.c function that performs the check and what L1's VMLAUNCH/VMRESUME then
  * gets. Rules KVM leaves to the processor's checks of vmcs02 say so.
  */
-import type { TargetIR, VmcsIR } from "../../model/ir";
-import type { Diagnostic } from "../../source";
+import type { Program, TargetIR, VmcsIR } from "../../model/ir";
+import type { Diagnostic, Span } from "../../source";
 import { controlWordCapability } from "../../vmx/capabilities";
 import { controlInWord } from "../../vmx/controls";
 import { NESTED_ENTRY_FAILURE, nestedCapabilityMsrs, nestedProfileName } from "../../vmx/nestedCapabilities";
 import type { ControlWord } from "../../vmx/types";
-import type { EntryRule } from "./context";
+import { effectiveControls } from "../effective";
+import { type EntryRule, REF } from "./context";
 import { RULE_NUMBERING } from "./numbering";
-import { NESTED } from "./references";
+import { NESTED, SDM_HOST } from "./references";
 
 const HOSTS = new WeakMap<TargetIR, TargetIR>();
 const NESTED_TARGETS = new WeakMap<TargetIR, TargetIR>();
@@ -89,7 +90,9 @@ export function annotateNested(rule: EntryRule, out: Diagnostic[], from: number)
     const { fn, area } = kvmFunctionOf(rule.rules[0] ?? "");
     const failure = NESTED_ENTRY_FAILURE[area];
     const where = fn
-      ? `${failure.kvm}: ${fn}`
+      ? fn.startsWith(failure.kvm)
+        ? fn
+        : `${failure.kvm}: ${fn}`
       : `not in ${failure.kvm}: left to the processor's checks of vmcs02`;
     out[i] = {
       ...d,
@@ -97,4 +100,86 @@ export function annotateNested(rule: EntryRule, out: Diagnostic[], from: number)
       reference: `${NESTED} ${where}, against L1's capability MSRs (nested_vmx_setup_ctls_msrs); L1's VMLAUNCH/VMRESUME gets ${failure.outcome}; ${d.reference ?? ""}`,
     };
   }
+}
+
+const ENTRY_IA32E_MODE = ["entry", "ia32e_mode_guest"] as const;
+
+/**
+ * L1's mode as the file's plain vmcs blocks (vmcs01, the VMCS L0 runs L1 with) enter it: IA-32e
+ * mode when they set `ia32e_mode_guest`; undefined when the file has none or they disagree.
+ */
+export interface L1Mode {
+  longMode: boolean;
+  /** The vmcs01 that says it, for related information. */
+  vmcs: VmcsIR;
+  span: Span;
+}
+
+const L1_MODE_REFERENCE = `${SDM_HOST} ("if the logical processor is in IA-32e mode, host address-space size must be 1"); ${NESTED} nested_vmx_check_host_state (ia32e = L1's EFER.LMA)`;
+
+/**
+ * N10 for a vmcs12: KVM checks "host address-space size" against L1's own mode
+ * (`ia32e = !!(vcpu->arch.efer & EFER_LMA)` in `nested_vmx_check_host_state`), which the file
+ * says through its vmcs01: in IA-32e mode the vmcs12 must set it, outside it must leave it and
+ * `ia32e_mode_guest` 0.
+ */
+export const L1_ADDRESS_SPACE_SIZE: EntryRule = {
+  id: "N10 L1 mode",
+  codes: ["VMX-N10"],
+  rules: ["N10"],
+  title:
+    "A vmcs12 whose L1 runs in IA-32e mode (the file's plain vmcs, vmcs01, sets `ia32e_mode_guest`) sets `host_address_space_size` (exit); one whose L1 does not leaves it and `ia32e_mode_guest` 0. Only when every plain vmcs of the file agrees on L1's mode.",
+  reference: L1_MODE_REFERENCE,
+  check(view, out) {
+    const l1 = view.vmcs.nested ? view.l1Mode : undefined;
+    if (l1 === undefined) return;
+    const wide = view.has(REF.exit_host_address_space_size);
+    const ia32e = view.has(ENTRY_IA32E_MODE);
+    const related = [
+      {
+        span: l1.span,
+        message: `vmcs ${l1.vmcs.name} (vmcs01) enters L1 ${l1.longMode ? "in" : "outside"} IA-32e mode`,
+      },
+    ];
+    const push = (span: Span, message: string) =>
+      out.push({
+        severity: "error",
+        code: "VMX-N10",
+        message: `${message} (rule N10)`,
+        span,
+        related,
+        reference: L1_MODE_REFERENCE,
+      });
+    if (l1.longMode && !wide)
+      push(
+        view.spanOf(REF.exit_host_address_space_size),
+        "L1 runs in IA-32e mode, so this vmcs12 must set host_address_space_size (exit): L1 returns to 64-bit code on every L2 exit",
+      );
+    else if (!l1.longMode && wide)
+      push(
+        view.spanOf(REF.exit_host_address_space_size),
+        "L1 runs outside IA-32e mode, so host_address_space_size (exit) must be 0 in its vmcs12",
+      );
+    if (!l1.longMode && ia32e)
+      push(
+        view.spanOf(ENTRY_IA32E_MODE),
+        "L1 runs outside IA-32e mode, so its vmcs12 cannot set ia32e_mode_guest (entry)",
+      );
+  },
+};
+
+/** L1's mode from the file's plain vmcs blocks (vmcs01), when they agree; see `L1Mode`. */
+export function l1ModeOf(program: Program): L1Mode | undefined {
+  let mode: L1Mode | undefined;
+  const bit = controlInWord("entry", "ia32e_mode_guest")!.bit;
+  for (const vmcs of program.vmcs.values()) {
+    if (vmcs.nested) continue;
+    const longMode = ((effectiveControls(vmcs, program.target).entry >> BigInt(bit)) & 1n) === 1n;
+    if (mode !== undefined && mode.longMode !== longMode) return undefined;
+    if (mode === undefined) {
+      const setting = vmcs.settings.find((s) => s.control.word === "entry" && s.control.bit === bit);
+      mode = { longMode, vmcs, span: setting?.span ?? vmcs.nameSpan };
+    }
+  }
+  return mode;
 }
