@@ -19,6 +19,8 @@
  * the floor's throughput and ≥ 1 M lines/s. Runs as the esbuild bundle (bench/bundle.ts), the
  * code the CLI ships. Exit status 1 if a target is missed.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import { TraceImporter } from "../core/src/trace/index";
@@ -181,6 +183,9 @@ interface Figures {
 function benchFormat(format: BenchFormat, megabytes: number, rounds: number): Figures {
   const g = measure(() => generate(format, megabytes));
   const { chunks, lines, bytes } = g.value;
+  // TRACE_BENCH_DUMP=DIR writes one 8 MiB block per format there, to profile the importer on.
+  const dump = process.env.TRACE_BENCH_DUMP;
+  if (dump) writeFileSync(join(dump, `${format}.txt`), Buffer.concat(chunks.slice(0, 8)));
   console.log(
     `trace (${format}): generated, ${(bytes / 1e6).toFixed(0)} MB, ${lines.toLocaleString("en-US")} lines, ${chunks.length} chunks (${g.wallMs.toFixed(0)} ms, not measured)`,
   );

@@ -9,7 +9,7 @@
  * `# source: …` line Trapline's fixtures carry); for aggregate formats they are ignored too.
  */
 import { DETECTION_LINES, detectFormat, isTraceCmdHeader } from "./detect";
-import { EV_OTHER, EVENT_NAMES, EventLine, parseEventLine } from "./events";
+import { EV_OTHER, EVENT_NAMES, EventLine, parseEventName, parseEventPrefix, quickKvmEvent } from "./events";
 import { ownString, Pairer, TIMELINE_CAPACITY } from "./pairing";
 import {
   emptyTable,
@@ -209,8 +209,27 @@ export class TraceImporter {
       return;
     }
     const ev = this.ev;
-    // From p: the leading blanks are already skipped (parseEventLine would skip them again).
-    if (!parseEventLine(s, p, end, ev)) {
+    // From p: the leading blanks are already skipped (parseEventPrefix would skip them again).
+    const nameAt = parseEventPrefix(s, p, end, ev);
+    if (nameAt >= 0 && !ev.timestampBefore) {
+      // The fast path of kvm_exit/kvm_entry on a known thread (Pairer.quick); the same result
+      // as the general path below, which handles everything it declines.
+      const kind = quickKvmEvent(s, nameAt, end, ev);
+      if (kind !== EV_OTHER) {
+        const sec = ev.sec;
+        if (Number.isNaN(this.baseSec)) this.baseSec = sec;
+        const t = (sec - this.baseSec) * 1e9 + ev.fracNs;
+        if (this.pairer.quick(s, ev, t)) {
+          this.recognized++;
+          this.lastLineBad = false;
+          if (t < this.minT) this.minT = t;
+          if (t > this.maxT) this.maxT = t;
+          this.kindCounts[kind]!++;
+          return;
+        }
+      }
+    }
+    if (nameAt < 0 || !parseEventName(s, nameAt, end, ev)) {
       if (isTraceCmdHeader(s.slice(start, end))) {
         this.ignored++;
         this.lastLineBad = false;
