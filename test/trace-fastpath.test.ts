@@ -43,7 +43,7 @@ function generate(seed: number, lines: number, prefix: string): string {
   const out: string[] = [];
   let us = 1_000_000;
   const stamp = () => `${Math.floor(us / 1e6)}.${(us % 1e6).toString().padStart(6, "0")}`;
-  for (let i = 0; out.length < lines; i++) {
+  while (out.length < lines) {
     const vcpu = Math.floor(rng.next() * 4);
     const task = `${prefix}     CPU ${vcpu}/KVM-${900 + vcpu}  [00${vcpu}]`;
     const pick = rng.next();
