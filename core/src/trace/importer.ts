@@ -187,8 +187,12 @@ export class TraceImporter {
     }
     if (end > start && s.charCodeAt(end - 1) === 13) end--;
     let p = start;
-    while (p < end && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9)) p++;
-    if (p === end || s.charCodeAt(p) === 35 /* # */) {
+    let c = 35;
+    for (; p < end; p++) {
+      c = s.charCodeAt(p);
+      if (c !== 32 && c !== 9) break;
+    }
+    if (p === end || c === 35 /* # */) {
       this.ignored++;
       this.lastLineBad = false;
       return;

@@ -75,6 +75,12 @@ interface ReasonText {
   entry: ReasonEntry;
 }
 
+/** A reason text's character codes (a typed-array read is cheaper than charCodeAt) and its row. */
+interface ReasonCodes {
+  codes: Uint16Array;
+  entry: ReasonEntry;
+}
+
 export class Pairer {
   private readonly threads = new Map<number, ThreadState>();
   private readonly threadCache: (ThreadState | undefined)[] = new Array(THREAD_CACHE).fill(undefined);
@@ -85,7 +91,7 @@ export class Pairer {
   private readonly reasonsByHash = new Map<number, ReasonText>();
   private readonly reasonsByIdentity = new Map<string, ReasonEntry>();
   /** Reason texts by their first character's code (mod 128), compared in place by exitAt. */
-  private readonly reasonsByFirst: (ReasonText[] | undefined)[] = new Array(128).fill(undefined);
+  private readonly reasonsByFirst: (ReasonCodes[] | undefined)[] = new Array(128).fill(undefined);
   readonly reasons: ReasonEntry[] = [];
   private readonly mmio = new AccessTable();
   private readonly ioport = new AccessTable();
@@ -261,12 +267,13 @@ export class Pairer {
     if (list !== undefined) {
       for (let k = 0; k < list.length; k++) {
         const candidate = list[k]!;
-        const text = candidate.text;
-        const e = nameStart + text.length;
+        const codes = candidate.codes;
+        const n = codes.length;
+        const e = nameStart + n;
         if (e > end) continue;
         let i = 0;
-        while (i < text.length && s.charCodeAt(nameStart + i) === text.charCodeAt(i)) i++;
-        if (i < text.length) continue;
+        while (i < n && s.charCodeAt(nameStart + i) === codes[i]) i++;
+        if (i < n) continue;
         if (e === end) {
           reason = candidate.entry;
           break;
@@ -357,7 +364,11 @@ export class Pairer {
         const first = owned.charCodeAt(0) & 127;
         const list = this.reasonsByFirst[first] ?? [];
         this.reasonsByFirst[first] = list;
-        if (list.length < REASONS_PER_FIRST_CHAR) list.push({ text: owned, entry });
+        if (list.length < REASONS_PER_FIRST_CHAR) {
+          const codes = new Uint16Array(owned.length);
+          for (let i = 0; i < owned.length; i++) codes[i] = owned.charCodeAt(i);
+          list.push({ codes, entry });
+        }
       }
     }
     if (cached === undefined) this.reasonsByHash.set(hash, { text: ownString(text), entry });
