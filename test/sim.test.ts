@@ -355,6 +355,8 @@ guest g on v {
       seed: 6,
       timelineIntervals: 0,
       hostPreemption: { ratePerSec: 200, durationSec: 0.001 },
+      // A fixed window first (KVM's growth is on by default; `grown` below turns it on).
+      pleWindowGrowth: false,
     };
     const noPle = simulate(text(false).program, "g", opts);
     const ple = simulate(text(true).program, "g", opts);
@@ -405,7 +407,12 @@ guest g on v {
   path p rate 20k/s { compute 5us  cpuid }
   idle halt
 }`);
-    const plain = simulate(a.program, "g", { durationSec: 0.2, seed: 1, timelineIntervals: 0 });
+    const plain = simulate(a.program, "g", {
+      durationSec: 0.2,
+      seed: 1,
+      timelineIntervals: 0,
+      haltPollNs: 0,
+    });
     const polled = simulate(a.program, "g", {
       durationSec: 0.2,
       seed: 1,
