@@ -92,7 +92,9 @@ export function prepareHost(
         sites.map((s) => ({ cycles: s.cycles, rate: s.model.rate * s.executions })),
         window,
         host,
-        schedInsPerSecond,
+        poll.chain,
+        blocksPerSecond,
+        host.preemptRate.value,
       );
       const fewer = new Map<SourceModel, number>();
       for (let i = 0; i < sites.length; i++) {
@@ -137,7 +139,12 @@ export function prepareHost(
   return { update, report };
 }
 
-const NO_POLL: HaltPollTerms = { success: 0, pollSec: 0, meanWindowSec: 0 };
+const NO_POLL: HaltPollTerms = {
+  success: 0,
+  pollSec: 0,
+  meanWindowSec: 0,
+  chain: { states: [0], next: [[{ to: 0, p: 1, sleeps: true }]], pi: [1] },
+};
 
 function settingsReport(host: HostIR, guest: GuestIR): HostEstimate["settings"] {
   const one = (p: HostParam): HostSettingEstimate => {

@@ -66,9 +66,22 @@ export interface HaltPollTerms {
   pollSec: number;
   /** Mean poll window at a block, seconds (kvm's vcpu->halt_poll_ns). */
   meanWindowSec: number;
+  /** The chain, for the PLE window's sched-ins (a block that sleeps is one). */
+  chain: PollChain;
 }
 
-const NO_POLL: HaltPollTerms = { success: 0, pollSec: 0, meanWindowSec: 0 };
+/** kvm_vcpu_halt's window as a Markov chain: per state, where a block goes and whether it slept. */
+export interface PollChain {
+  /** Windows in seconds (state 0 is 0: no polling). */
+  states: number[];
+  next: { to: number; p: number; sleeps: boolean }[][];
+  /** Stationary distribution over states at a block. */
+  pi: number[];
+}
+
+/** No polling: every block sleeps. */
+const SLEEP_ALWAYS: PollChain = { states: [0], next: [[{ to: 0, p: 1, sleeps: true }]], pi: [1] };
+const NO_POLL: HaltPollTerms = { success: 0, pollSec: 0, meanWindowSec: 0, chain: SLEEP_ALWAYS };
 
 /** The stationary halt-poll chain for blocks whose time to the next arrival has survival `S`. */
 export function haltPollTerms(host: HostIR, S: (x: number) => number): HaltPollTerms {
@@ -90,18 +103,18 @@ export function haltPollTerms(host: HostIR, S: (x: number) => number): HaltPollT
     states.push(w);
     return states.length - 1;
   };
-  const next: { to: number; p: number }[][] = [];
+  const next: PollChain["next"] = [];
   const sMax = S(max);
   for (let i = 0; i < states.length; i++) {
     const w = states[i]!;
-    const out: { to: number; p: number }[] = [];
+    const out: PollChain["next"][number] = [];
     if (w === 0) {
       // No poll: a block shorter than halt_poll_ns grows the window to grow_start.
-      out.push({ to: index(growOf(0)), p: 1 - sMax }, { to: i, p: sMax });
+      out.push({ to: index(growOf(0)), p: 1 - sMax, sleeps: true }, { to: i, p: sMax, sleeps: true });
     } else {
       const sw = S(w);
-      out.push({ to: i, p: 1 - sw }, { to: index(shrinkOf(w)), p: sMax });
-      if (w < max) out.push({ to: index(growOf(w)), p: Math.max(0, sw - sMax) });
+      out.push({ to: i, p: 1 - sw, sleeps: false }, { to: index(shrinkOf(w)), p: sMax, sleeps: true });
+      if (w < max) out.push({ to: index(growOf(w)), p: Math.max(0, sw - sMax), sleeps: true });
     }
     next.push(out);
   }
@@ -125,7 +138,7 @@ export function haltPollTerms(host: HostIR, S: (x: number) => number): HaltPollT
     pollSec += pi[i]! * integrate(S, w);
     meanWindowSec += pi[i]! * w;
   }
-  return { success, pollSec, meanWindowSec };
+  return { success, pollSec, meanWindowSec, chain: { states, next, pi } };
 }
 
 /** ∫₀^w S(x) dx = E[min(H, w)] (Simpson's rule; S is smooth but for a periodic step). */
@@ -163,16 +176,21 @@ export function spinLoops(
 }
 
 /**
- * PLE exits per spin of each site with KVM's window growth: a chain over the vCPU's current
- * window, where each spin starts after a sched-in (window shrunk) with probability
- * schedIns / (schedIns + spins), then exits while its remaining spin is at least the window
- * (SDM Vol. 3C §26.1.3), the window growing after each exit. Returns per-site exits per spin.
+ * PLE exits per spin of each site with KVM's window growth: a chain over (the vCPU's halt-poll
+ * window, its PLE window), driven by the vCPU's events in the ratio of their rates — a block
+ * (the poll chain's step; a block that sleeps is a sched-in, which shrinks the PLE window), a
+ * host preemption (a sched-in), or a spin, which exits while its remaining spin is at least the
+ * window (SDM Vol. 3C §26.1.3), the window growing after each exit. Sleeps cluster (a sleep
+ * shrinks the poll window, making the next sleep likelier), which a chain over the PLE window
+ * alone would miss. Returns per-site exits per spin.
  */
 export function pleGrowthExits(
   sites: readonly SpinSite[],
   baseWindow: number,
   host: HostIR,
-  schedInsPerSec: number,
+  poll: PollChain,
+  blocksPerSec: number,
+  preemptsPerSec: number,
 ): number[] {
   const grow = host.pleWindowGrow.value;
   const shrink = host.pleWindowShrink.value;
@@ -181,17 +199,21 @@ export function pleGrowthExits(
   if (grow < 1 || baseWindow <= 0) return sites.map((s) => fixed(s.cycles));
   const spinRate = sites.reduce((a, s) => a + s.rate, 0);
   if (!(spinRate > 0)) return sites.map(() => 0);
-  const states: number[] = [baseWindow];
+  const windows: number[] = [baseWindow];
   const index = (w: number): number => {
-    for (let i = 0; i < states.length; i++) if (states[i] === w) return i;
-    if (states.length >= 64) return states.length - 1;
-    states.push(w);
-    return states.length - 1;
+    for (let i = 0; i < windows.length; i++) if (windows[i] === w) return i;
+    if (windows.length >= 64) return windows.length - 1;
+    windows.push(w);
+    return windows.length - 1;
   };
-  // One spin of `cycles` from window state i: (exits, state after).
-  const spin = (i: number, cycles: number): [number, number] => {
-    let w = states[i]!;
-    let left = cycles;
+  // One spin of `cycles` from window state k: [exits, state after].
+  const spinMemo = new Map<number, [number, number]>();
+  const spin = (k: number, j: number): [number, number] => {
+    const key = k * sites.length + j;
+    const hit = spinMemo.get(key);
+    if (hit) return hit;
+    let w = windows[k]!;
+    let left = sites[j]!.cycles;
     let n = 0;
     while (left >= w && n < 4096) {
       left -= w;
@@ -203,38 +225,46 @@ export function pleGrowthExits(
       }
       w = g;
     }
-    return [n, index(w)];
+    const out: [number, number] = [n, index(w)];
+    spinMemo.set(key, out);
+    return out;
   };
-  const reset = Math.min(1, schedInsPerSec / (schedInsPerSec + spinRate));
-  let pi = [1];
+  const shrunk = (k: number) => index(shrinkPleWindow(windows[k]!, baseWindow, shrink, baseWindow));
+  const total = blocksPerSec + preemptsPerSec + spinRate;
+  const pBlock = blocksPerSec / total;
+  const pPreempt = preemptsPerSec / total;
+  const nP = poll.states.length;
+  // Distribution over (poll state i, PLE state k), index i·64 + k.
+  const W = 64;
+  let dist = new Map<number, number>([[0, 1]]);
   let exits = sites.map(() => 0);
-  for (let iter = 0; iter < 500; iter++) {
-    const before = states.map((_, i) => pi[i] ?? 0);
-    // A sched-in before the spin shrinks the window.
-    const start = states.map(() => 0);
-    for (let i = 0; i < before.length; i++) {
-      const p = before[i]!;
-      if (p === 0) continue;
-      start[i]! += p * (1 - reset);
-      const to = index(shrinkPleWindow(states[i]!, baseWindow, shrink, baseWindow));
-      start[to] = (start[to] ?? 0) + p * reset;
-    }
-    const after = states.map(() => 0);
+  const add = (m: Map<number, number>, key: number, p: number) => m.set(key, (m.get(key) ?? 0) + p);
+  for (let iter = 0; iter < 1000; iter++) {
+    const n = new Map<number, number>();
     const perSite = sites.map(() => 0);
-    for (let i = 0; i < start.length; i++) {
-      const p = start[i] ?? 0;
-      if (p === 0) continue;
-      sites.forEach((site, j) => {
-        const [n, to] = spin(i, site.cycles);
-        perSite[j]! += p * n;
-        while (after.length < states.length) after.push(0);
-        after[to]! += (p * site.rate) / spinRate;
-      });
+    let spinMass = 0;
+    for (const [key, mass] of dist) {
+      const i = Math.floor(key / W);
+      const k = key % W;
+      if (pBlock > 0)
+        for (const t of poll.next[Math.min(i, nP - 1)]!)
+          add(n, t.to * W + (t.sleeps ? shrunk(k) : k), mass * pBlock * t.p);
+      if (pPreempt > 0) add(n, i * W + shrunk(k), mass * pPreempt);
+      const pSpin = 1 - pBlock - pPreempt;
+      spinMass += mass * pSpin;
+      for (let j = 0; j < sites.length; j++) {
+        const q = (mass * pSpin * sites[j]!.rate) / spinRate;
+        const [e, to] = spin(k, j);
+        perSite[j]! += mass * e;
+        add(n, i * W + to, q);
+      }
     }
     let delta = 0;
-    for (let i = 0; i < after.length; i++) delta += Math.abs((after[i] ?? 0) - (pi[i] ?? 0));
-    pi = after;
+    for (const [key, p] of n) delta += Math.abs(p - (dist.get(key) ?? 0));
+    for (const [key, p] of dist) if (!n.has(key)) delta += p;
+    dist = n;
     exits = perSite;
+    void spinMass;
     if (delta < 1e-10) break;
   }
   return exits;

@@ -20,7 +20,8 @@ const { VcpuState, MODE_ROOT, MODE_DESCHEDULED, MODE_GUEST, MODE_HALTED, MODE_HA
 export function tickStopped(e: EngineState, v: number): boolean {
   const mode = e.mode[v];
   if (mode === MODE_HALTED || mode === MODE_HALT_POLL) return true;
-  if (mode === MODE_GUEST) return e.activeContext(v) < 0 && e.pathLen[v] === 0 && e.guestSince[v] <= e.recorder.clock;
+  if (mode === MODE_GUEST)
+    return e.activeContext(v) < 0 && e.pathLen[v] === 0 && e.guestSince[v] <= e.recorder.clock;
   return mode === MODE_ROOT && e.haltRequested[v] === 1;
 }
 
