@@ -176,7 +176,13 @@ export function analyzeProgram(
  * it, so a row and its simulation agree.
  */
 export function otherCpuTarget(profile: CpuProfile): TargetIR {
-  return { profile, hz: profile.defaultHz, msrs: { ...profile.msrs }, costs: { ...profile.costs } };
+  return {
+    profile,
+    hz: profile.defaultHz,
+    msrs: { ...profile.msrs },
+    costs: { ...profile.costs },
+    mitigations: [],
+  };
 }
 
 /** The parse result without its tree: `file` and `tokens` are parsed and lexed again when read. */

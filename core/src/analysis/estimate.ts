@@ -8,7 +8,6 @@
 import type { Arrival, GuestIR, GuestSource, Program } from "../model/ir";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
-import { handlerCost } from "./cost";
 import {
   decideDelivery,
   decideIdle,
@@ -18,6 +17,7 @@ import {
   sourceContext,
   walkOps,
 } from "./exits";
+import { exitCost } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 interface SourceModel {
@@ -97,7 +97,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const hz = target.hz > 0 ? target.hz : 1;
   const vcpus = Math.max(0, guest.vcpus);
 
-  const costOf = (code: number) => handlerCost(program, code).total;
+  const costOf = (code: number) => exitCost(program, ctx.vmcs, code).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;
     for (const e of exits) c += e.perExecution * costOf(e.reason.code);
@@ -265,7 +265,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const byReason: ReasonEstimate[] = [];
   let totalExitsPerSec = 0;
   for (const { reason, perSecond } of reasonRates) {
-    const cost = handlerCost(program, reason.code);
+    const cost = exitCost(program, ctx.vmcs, reason.code);
     const exitsPerSecond = perSecond * vcpus;
     totalExitsPerSec += exitsPerSecond;
     byReason.push({

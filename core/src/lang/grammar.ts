@@ -232,6 +232,15 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
 export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["msr", { expects: "`NAME = VALUE`", maxItems: 3 }],
   ["cost", { expects: "`NAME = CYCLES`", maxItems: 3 }],
+  [
+    "mitigations",
+    {
+      expects: "mitigation names (`l1d_flush`, `l1d_flush_always`, `verw`, `rsb`, `ibpb`) or `none`",
+      maxItems: Infinity,
+      list: true,
+      words: { choice: ["l1d_flush", "l1d_flush_always", "verw", "rsb", "ibpb", "none"] },
+    },
+  ],
 ]);
 
 /** The permission words of an `ept { RANGE PERMS }` line (docs/language.md, "EPT"). */
