@@ -211,6 +211,13 @@ export { effectiveControls } from "./analysis/effective";
 export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
+export {
+  type ExitCost,
+  exitCost,
+  primaryVmcs,
+  type TransitionCost,
+  transitionBreakdown,
+} from "./analysis/transitionCost";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {

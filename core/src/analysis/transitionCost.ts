@@ -176,7 +176,10 @@ export function transitionCost(program: Program, vmcs: VmcsIR | undefined, code:
     );
     // Save/load controls beyond the measured baseline's (absent baseline controls are not
     // credited: the measurement does not say what they cost, so the round trip is the floor).
-    const moved = registersMoved(words, SAVE_LOAD_CONTROLS.filter((row) => !isBaseline(row)));
+    const moved = registersMoved(
+      words,
+      SAVE_LOAD_CONTROLS.filter((row) => !isBaseline(row)),
+    );
     add(
       `save/load controls (${moved.n} register${moved.n === 1 ? "" : "s"})`,
       moved.n * c("save_load_register"),
@@ -265,4 +268,32 @@ export function exitCost(program: Program, vmcs: VmcsIR | undefined, code: numbe
   };
   entry.byCode.set(code, result);
   return result;
+}
+
+/**
+ * The rows a hover shows under "transition": each term, then the tail's share of the mean
+ * ("tail: 5 % × 860"), summing to the mean the estimate charges.
+ */
+export function transitionBreakdown(detail: TransitionCost): { label: string; cycles: number }[] {
+  const rows = detail.terms.map((t) => ({ label: t.label, cycles: t.cycles }));
+  const tail = detail.mean - detail.body;
+  if (tail > 0)
+    rows.push({
+      label: `tail (${Math.round(detail.tailShare * 100)} % of exits, +${Math.round(detail.tailMean)} on average)`,
+      cycles: tail,
+    });
+  return rows;
+}
+
+/**
+ * The vmcs a handler's cost is shown for where no guest picks one (handler hover, code lens):
+ * that of the first guest, else the first vmcs; undefined in a file without vmcs.
+ */
+export function primaryVmcs(program: Program): VmcsIR | undefined {
+  for (const guest of program.guests.values()) {
+    const vmcs = program.vmcs.get(guest.vmcs);
+    if (vmcs) return vmcs;
+  }
+  for (const vmcs of program.vmcs.values()) return vmcs;
+  return undefined;
 }
