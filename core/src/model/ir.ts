@@ -88,6 +88,12 @@ export interface VmcsIR {
   span: Span;
   nameSpan: Span;
   /**
+   * `vmcs NAME nested { … }`: the VMCS an L1 hypervisor writes for its L2 (vmcs12), with the
+   * span of the `nested` keyword. Checked as KVM checks it on nested VM entry, against the
+   * capabilities L0 exposes to L1 (core/src/vmx/nestedCapabilities.ts), not the hardware's.
+   */
+  nested?: { span: Span };
+  /**
    * Controls exactly as written, per word (no default1 bits added). `controlsIn(vmcs, target)`
    * in analysis gives the effective words the CPU sees.
    */
