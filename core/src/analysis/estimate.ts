@@ -12,6 +12,7 @@ import type { ExitReasonDef } from "../vmx/types";
 import { decideDelivery, decideIdle, exitCount, guestContext, sourceContext, walkOps } from "./exits";
 import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
+import { memoOf } from "./memo";
 import { exitCost } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
@@ -29,14 +30,10 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
 }
 
 /** The CPU profile and frequency an estimate is for: one object per program, shared by its guests. */
-const targetSummaries = new WeakMap<Program, GuestEstimate["target"]>();
 function targetSummary(program: Program): GuestEstimate["target"] {
-  let summary = targetSummaries.get(program);
-  if (summary === undefined) {
-    summary = { profile: program.target.profile.name, hz: program.target.hz };
-    targetSummaries.set(program, summary);
-  }
-  return summary;
+  const memo = memoOf(program);
+  memo.targetSummary ??= { profile: program.target.profile.name, hz: program.target.hz };
+  return memo.targetSummary;
 }
 
 function emptyEstimate(program: Program, guestName: string, guest: GuestIR | undefined): GuestEstimate {
