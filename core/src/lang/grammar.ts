@@ -164,6 +164,15 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["nmi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
   ["idle", { ...one("`halt`, `poll` or `mwait`"), words: { choice: ["halt", "poll", "mwait"] } }],
   ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
+  // The measurement of this guest: a KVM trace file (docs/traces.md "In the editor").
+  [
+    "measured",
+    {
+      expects: 'a trace file in quotes (`"trace.txt"`), then optionally `tolerance P%`',
+      maxItems: 3,
+      words: { pairs: ["tolerance"] },
+    },
+  ],
 ]);
 
 /** Guest operations that take no operand. */
@@ -263,7 +272,7 @@ export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, Statem
 export const CONTEXT_NOUN: Record<BlockContext, string> = {
   vmcs: "a vmcs statement",
   handler: "a handler operation",
-  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic)",
+  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, measured)",
   guestOps: "a guest operation",
   target: "`msr NAME = VALUE` or `cost NAME = CYCLES`",
   ept: "a guest-physical range and permissions",
