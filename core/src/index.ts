@@ -243,12 +243,27 @@ export {
 } from "./lang/grammar";
 export { toBaseUnit } from "./lang/units";
 export type * from "./model/ir";
+// ---- The editor's measured view (server/src/features/measured.ts, issue 11): names it uses
+// beyond the `export *` above, listed so that an explicit export list keeps them. ----
+export type { MeasuredIR } from "./model/ir";
 export { Lowerer, type LowerOptions, type LowerResult, lower } from "./model/lower";
 export type * from "./model/symbols";
 export * from "./sim";
 export { type TraceOptions, timelineToTrace } from "./sim/trace";
 export * from "./source";
 export * from "./trace";
+export {
+  CalibrationError,
+  type CalibrationResult,
+  type ComparedFigure,
+  calibrate,
+  compareWithTrace,
+  estimateFigures,
+  type MeasuredComparison,
+  type ReasonComparison,
+  TraceImporter,
+  type TraceResult,
+} from "./trace";
 export { TRACE_NOMINAL_HZ, type TraceRun, traceToRun, UNKNOWN_REASON_BASE } from "./trace/timeline";
 export * from "./vmx";
 export {

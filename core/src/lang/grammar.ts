@@ -166,6 +166,15 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
   // Host: each vCPU thread pinned to one physical CPU (docs/language.md, "Host").
   ["pinned", none],
+  // The measurement of this guest: a KVM trace file (docs/traces.md "In the editor").
+  [
+    "measured",
+    {
+      expects: 'a trace file in quotes (`"trace.txt"`), then optionally `tolerance P%`',
+      maxItems: 3,
+      words: { pairs: ["tolerance"] },
+    },
+  ],
 ]);
 
 /** Guest operations that take no operand. */
@@ -289,7 +298,7 @@ export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, Statem
 export const CONTEXT_NOUN: Record<BlockContext, string> = {
   vmcs: "a vmcs statement",
   handler: "a handler operation",
-  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned)",
+  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned, measured)",
   guestOps: "a guest operation",
   target:
     "`msr NAME = VALUE`, `cost NAME = CYCLES` or a host setting (pcpus, halt_poll, ple_window, preempt)",

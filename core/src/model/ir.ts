@@ -291,6 +291,20 @@ export interface GuestIR {
   /** `pinned`: each vCPU thread is pinned to one physical CPU (no migration); its span. */
   pinned?: Span;
   sources: GuestSource[];
+  /** `measured "PATH" [tolerance P%]`: the KVM trace this guest is compared with (docs/traces.md). */
+  measured?: MeasuredIR;
+}
+
+/** The trace a guest names; reading it is the adapter's job (the core reads no files). */
+export interface MeasuredIR {
+  /** As written, relative to the .vmcs file unless absolute. */
+  path: string;
+  /** The string literal (quotes included). */
+  pathSpan: Span;
+  /** Fraction (0.25 = 25 %); undefined: the default of compareWithTrace. */
+  tolerance?: number;
+  /** The whole statement. */
+  span: Span;
 }
 
 export type ExpectMetric =

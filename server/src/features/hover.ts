@@ -50,10 +50,22 @@ import {
 import { spanToRange } from "../convert";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel, IndexEntry } from "../model";
+import { handlerMeasuredLines, type MeasuredView, measuredHover } from "./measured";
 
-export function hoverAt(model: DocumentModel, offset: number): Hover | null {
+export function hoverAt(model: DocumentModel, offset: number, measured?: MeasuredView): Hover | null {
+  for (const m of measured?.values() ?? []) {
+    if (offset < m.ir.span.start || offset > m.ir.span.end) continue;
+    return {
+      contents: { kind: "markdown", value: measuredHover(m) },
+      range: spanToRange(model.analysis.lines, m.ir.span),
+    };
+  }
   const entry = model.elementAt(offset);
-  const markdown = entry ? hoverForEntry(model, entry, offset) : undefined;
+  let markdown = entry ? hoverForEntry(model, entry, offset) : undefined;
+  if (markdown && entry?.kind === "handlerReason") {
+    const lines = handlerMeasuredLines(measured, entry.handler.reason.code);
+    if (lines.length) markdown = `${markdown}\n\n---\n\n${lines.join("\n\n")}`;
+  }
   if (markdown)
     return {
       contents: { kind: "markdown", value: markdown },
