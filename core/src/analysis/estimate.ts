@@ -119,7 +119,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   // idle exit that blocks by the wake-up it saves; PLE window growth lowers the PAUSE-loop
   // exits of `pause_loop`s. Both depend on the solution (blocks and sched-ins per second), so
   // the system is solved again with them, to a fixed point in a few passes.
-  const host = hostSettings(program);
+  const host = hostSettings(program, guest);
   const hostRun = prepareHost(program, guest, models, ctx, idle.blockedInHost);
   let pollSaving = 0; // cycles per idle exit
   let solution = solveShares(models, idleExitCycles, pollSaving, idle.blockedInHost, target, hz);

@@ -175,6 +175,8 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
       words: { pairs: ["tolerance"] },
     },
   ],
+  // This VM's halt-poll ceiling (KVM_CAP_HALT_POLL), over the target's `halt_poll`.
+  ["halt_poll", one("a time (`50us`; `0` disables polling for this guest)")],
 ]);
 
 /** Guest operations that take no operand. */
@@ -298,7 +300,7 @@ export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, Statem
 export const CONTEXT_NOUN: Record<BlockContext, string> = {
   vmcs: "a vmcs statement",
   handler: "a handler operation",
-  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned, measured)",
+  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned, halt_poll, measured)",
   guestOps: "a guest operation",
   target:
     "`msr NAME = VALUE`, `cost NAME = CYCLES` or a host setting (pcpus, halt_poll, ple_window, preempt)",

@@ -290,6 +290,8 @@ export interface GuestIR {
   idleSpan?: Span;
   /** `pinned`: each vCPU thread is pinned to one physical CPU (no migration); its span. */
   pinned?: Span;
+  /** `halt_poll T`: this VM's halt_poll_ns ceiling (KVM_CAP_HALT_POLL), over the host's. */
+  haltPollNs?: HostValue;
   sources: GuestSource[];
   /** `measured "PATH" [tolerance P%]`: the KVM trace this guest is compared with (docs/traces.md). */
   measured?: MeasuredIR;

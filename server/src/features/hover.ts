@@ -474,7 +474,7 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
         ? `halt_poll ${formatNanoseconds(s.haltPollNs.value)} grow ${s.haltPollGrow.value} shrink ${s.haltPollShrink.value} (${from(s.haltPollNs)}): ${formatPercent(host.haltPollSuccess)} of blocks polled, ${formatCores(host.pollCpu)} polling`
         : `halt_poll off (${from(s.haltPollNs)})`;
     const ple = `ple_window grow ${s.pleWindowGrow.value} shrink ${s.pleWindowShrink.value} (${from(s.pleWindowGrow)})`;
-    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${from(s.pcpus)})`;
+    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${s.pcpus.source === "file" ? "file" : "model default"})`;
     lines.push("", `Host: ${poll} · ${ple} · ${cpus}`);
     if (host.saturation)
       lines.push(

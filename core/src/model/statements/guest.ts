@@ -15,7 +15,7 @@ import { type LowerContext, spanOf } from "../context";
 import type { Arrival, GuestIR, GuestSource } from "../ir";
 import type { SymbolDef } from "../symbols";
 import { guestOps } from "./guestOps";
-import { pinned } from "./host";
+import { guestHaltPoll, pinned } from "./host";
 import { type StatementLowerer, statementTable } from "./table";
 
 const MAX_VCPUS = 4096;
@@ -245,7 +245,7 @@ const measured: GuestStatement = {
 /** The guest statements after `apic` (read first: it decides how `eoi`/`send_ipi` lower). */
 const GUEST_LOWERERS = statementTable(
   "guest",
-  [vcpus, idle, path, irq, timer, ipiNmi, pinned, measured],
+  [vcpus, idle, path, irq, timer, ipiNmi, pinned, guestHaltPoll, measured],
   ["apic"],
 );
 
