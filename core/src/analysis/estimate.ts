@@ -104,10 +104,18 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
     return c;
   };
 
+  // Interrupts that can land while a path runs: each aborts an open transaction (tsxModel).
+  let interruptRate = 0;
+  for (const source of guest.sources)
+    if (source.kind !== "path" && source.arrival.kind !== "tickless")
+      interruptRate += arrivalRate(source.arrival);
+  const pathCtx: ExitContext =
+    interruptRate > 0 ? { ...ctx, asyncArrivalsPerCycle: interruptRate / hz } : ctx;
+
   // 1. Decide every operation once, per source (the per-operation figures walk the sources
   //    again when first asked for: see GuestEstimateResult).
   const models: SourceModel[] = guest.sources.map((source) => {
-    const sctx = sourceContext(ctx, source);
+    const sctx = source.kind === "path" ? pathCtx : sourceContext(ctx, source);
     const walked = walkOps(source.ops, sctx, undefined, 1, false, source.arrival);
     const delivery = decideDelivery(source, sctx).decision;
     return {

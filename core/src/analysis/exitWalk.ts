@@ -243,7 +243,9 @@ export function walkOne(
       const probe = walkOps(op.ops, ctx);
       // A probability whatever the arms inside say (lowering scales arms above 100 %, TL204).
       const q = Math.min(1, Math.max(0, 1 - probe.noExitProbability));
-      const model = tsxModel(q);
+      // Interrupts arriving while the transaction is open abort it (ctx.asyncArrivalsPerCycle,
+      // set by the estimator for paths: the interrupt sources beside them).
+      const model = tsxModel(q, ctx.asyncArrivalsPerCycle ?? 0, probe.computeCycles);
       const body = visit ? walkOps(op.ops, ctx, visit, executions * model.fallbackExitFactor) : probe;
       const bodyExits = body.decision.exits;
       const total = bodyExits.reduce((s, e) => s + e.perExecution, 0);
@@ -269,7 +271,7 @@ export function walkOne(
       return {
         decision,
         noExitProbability: probe.noExitProbability,
-        computeCycles: body.computeCycles * (model.attempts + model.fallbackProbability),
+        computeCycles: probe.computeCycles * model.computeFactor,
         // Lowering rejects `coalesce` inside `tsx` (TL213).
         deferredFlushes: 0,
       };
