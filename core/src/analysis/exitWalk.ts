@@ -1,9 +1,11 @@
 /**
  * Walking operation lists: branches weighted, repeats multiplied, TSX and coalescing through their models.
  */
+
 import type { Arrival, GuestOp } from "../model/ir";
 import { coalesceModel, describeCoalesce } from "./coalesceModel";
 import { decideLeafOp } from "./exitLeaf";
+import { mtfOn } from "./exitMtf";
 import {
   addEffect,
   COALESCE_REFERENCE,
@@ -53,8 +55,8 @@ export function walkOps(
   let compute = 0;
   let deferred = 0;
   for (const op of ops) {
-    if (op.op === "compute") {
-      // The most common operation: no decision needed in the aggregate.
+    if (op.op === "compute" && !mtfOn(ctx)) {
+      // The most common operation: no decision needed in the aggregate (without MTF).
       compute += op.cycles;
       if (visit) visit(op, decideLeafOp(op, ctx), executions);
       continue;
