@@ -52,7 +52,7 @@ describe("vmcs NAME nested: the language", () => {
     const plainText = vmcs({ proc2: "enable_ept use_tsc_scaling" });
     const plain = hoverAt(new DocumentModel(analyze(plainText)), plainText.indexOf("use_tsc_scaling") + 1);
     const plainValue = (plain?.contents as { value: string } | undefined)?.value ?? "";
-    assert.match(plainValue, /use_tsc_scaling/);
+    assert.match(plainValue, /Use TSC scaling/);
     assert.doesNotMatch(plainValue, /vmcs12/);
   });
 
