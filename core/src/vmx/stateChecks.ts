@@ -99,6 +99,13 @@ export const INTERRUPTIBILITY_RESERVED = bits(31, 5);
  * BS 14, RTM 16; bits 11:4, 13, 15 and 63:17 reserved (§27.3.1.5).
  */
 export const PENDING_DEBUG_RESERVED = bits(11, 4) | bit(13) | bit(15) | bits(63, 17);
+/**
+ * Pending debug exceptions BS (bit 14): with STI or MOV-SS blocking or activity HLT, BS must be 1
+ * when RFLAGS.TF = 1 and IA32_DEBUGCTL.BTF (bit 1) = 0, and 0 when TF = 0 or BTF = 1 (SDM Vol. 3C
+ * §27.3.1.5, §26.3.1.5 in pre-2023 editions).
+ */
+export const PENDING_DEBUG_BS = 14;
+export const DEBUGCTL_BTF = 1;
 
 /** VMCS link pointer when unused: FFFFFFFF_FFFFFFFFH (SDM Vol. 3C §25.4.2, §27.3.1.5). */
 export const VMCS_LINK_POINTER_UNUSED = bits(63, 0);
