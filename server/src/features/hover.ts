@@ -42,6 +42,7 @@ import {
   formatHex,
   formatHz,
   formatInteger,
+  formatNanoseconds,
   formatPercent,
   formatRate,
 } from "../../../core/src/util/format";
@@ -447,6 +448,24 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
         `| ${reason.reason} (${reason.code}) | ${formatRate(reason.exitsPerSecond)} | ${formatInteger(reason.cyclesPerExit)} | ${formatPercent(reason.share)} |`,
       );
     }
+  }
+  // The host settings in force and their source (the file's `target` block or KVM's default).
+  const host = estimate.host;
+  if (host) {
+    const s = host.settings;
+    const from = (x: { source: string }) => (x.source === "file" ? "file" : "KVM default");
+    const poll =
+      s.haltPollNs.value > 0
+        ? `halt_poll ${formatNanoseconds(s.haltPollNs.value)} grow ${s.haltPollGrow.value} shrink ${s.haltPollShrink.value} (${from(s.haltPollNs)}): ${formatPercent(host.haltPollSuccess)} of blocks polled, ${formatCores(host.pollCpu)} polling`
+        : `halt_poll off (${from(s.haltPollNs)})`;
+    const ple = `ple_window grow ${s.pleWindowGrow.value} shrink ${s.pleWindowShrink.value} (${from(s.pleWindowGrow)})`;
+    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${from(s.pcpus)})`;
+    lines.push("", `Host: ${poll} · ${ple} · ${cpus}`);
+    if (host.saturation)
+      lines.push(
+        "",
+        `⚠ Delivered, not offered: ${host.saturation.note} (offered ${formatRate(host.saturation.offeredExitsPerSecond)} exits, ${formatCores(host.saturation.offeredHostCpu)}).`,
+      );
   }
   lines.push("", "_Static estimate from the target's cost parameters._");
   return lines.join("\n");
