@@ -56,6 +56,18 @@ describe("vmcs NAME nested: the language", () => {
     assert.doesNotMatch(plainValue, /vmcs12/);
   });
 
+  test("a misspelt `nested`: one located error with a did-you-mean fix, and the block still lowered", () => {
+    const text = "target skylake_server\n\nvmcs v nestd {\n  proc hlt_exiting\n}\n";
+    const analysis = analyze(text);
+    const ds = analysis.diagnostics.filter((d) => d.severity === "error");
+    assert.equal(ds.length, 1, show(ds));
+    const d = ds[0]!;
+    assert.equal(text.slice(d.span.start, d.span.end), "nestd");
+    assert.match(d.message, /did you mean `nested`\?/);
+    assert.equal(d.fixes?.[0]?.edits[0]?.newText, "nested");
+    assert.equal(analysis.program.vmcs.get("v")?.settings.length, 1);
+  });
+
   test("`nested` on the next line is not the modifier", () => {
     const analysis = analyze("target skylake_server\n\nvmcs v\nnested {\n}\n");
     assert.ok(
