@@ -176,7 +176,13 @@ export function analyzeProgram(
  * it, so a row and its simulation agree.
  */
 export function otherCpuTarget(profile: CpuProfile): TargetIR {
-  return { profile, hz: profile.defaultHz, msrs: { ...profile.msrs }, costs: { ...profile.costs } };
+  return {
+    profile,
+    hz: profile.defaultHz,
+    msrs: { ...profile.msrs },
+    costs: { ...profile.costs },
+    mitigations: [],
+  };
 }
 
 /** The parse result without its tree: `file` and `tokens` are parsed and lexed again when read. */
@@ -205,6 +211,13 @@ export { effectiveControls } from "./analysis/effective";
 export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
+export {
+  type ExitCost,
+  exitCost,
+  primaryVmcs,
+  type TransitionCost,
+  transitionBreakdown,
+} from "./analysis/transitionCost";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {
