@@ -71,6 +71,10 @@ export const COSTS: Record<CostName, number> = {
   inject: 100,
   advance_rip: 70,
   pml_drain: 9000,
+  nested_vmexit: 4000,
+  nested_vmentry: 5000,
+  vmx_emulate: 200,
+  vmptrld: 100,
 };
 
 export function target(options: { hz?: number; trueControls?: boolean } = {}): TargetIR {
@@ -229,6 +233,7 @@ export function program(
     handlers: new Map(handlers.map((h) => [h.reason.code, h])),
     fns: new Map(),
     guests: new Map([[g.name, g]]),
+    hypervisors: new Map(),
     expects: [],
     simulates: [],
   };

@@ -123,6 +123,11 @@ export const HANDLER_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["inject", one("an exception vector (`#GP` or 0–255)")],
   ["invept", none],
   ["invvpid", none],
+  // L1's VMX instructions (nested virtualization: a `hypervisor`'s handlers; docs/language.md)
+  ["vmresume", none],
+  ["vmlaunch", none],
+  ["vmptrld", none],
+  ["vmclear", none],
   ["userspace", one("a cost in cycles or a time")],
   ["halt", none],
   ["kick", none],

@@ -336,6 +336,12 @@ function handlerOpHover(program: Program, op: HandlerOp, owner: HandlerIR | FnIR
       return `**halt**: block the vCPU until its next event (KVM kvm_emulate_halt → kvm_vcpu_halt); waking costs ${costLine("halt_wake")}`;
     case "kick":
       return `**kick**: IPI to another vCPU (kvm_vcpu_kick), ${costLine("ipi")}`;
+    case "vmptrld":
+    case "vmclear":
+      return `**${op.op.toUpperCase()}** in ${where}: ${costLine("vmptrld")} (in a \`hypervisor\` handler: L1's instruction, an exit to L0)`;
+    case "vmresume":
+    case "vmlaunch":
+      return `**${op.op.toUpperCase()}** in ${where}: the VM entry (in a \`hypervisor\` handler: L1's nested VM entry, emulated by L0's nested_vmx_run)`;
     case "inject": {
       const exception = exceptionByVector(op.vector);
       return `**inject** vector ${op.vector}${exception ? ` (${exception.mnemonic})` : ""}: VM-entry interruption information (VM_ENTRY_INTR_INFO_FIELD 0x4016), ${costLine("inject")}`;

@@ -21,7 +21,18 @@ type InFn = string | undefined;
 type HandlerStatement = StatementLowerer<InFn, HandlerOp | undefined>;
 
 const simpleOps: HandlerStatement = {
-  keywords: ["decode", "advance_rip", "invept", "invvpid", "halt", "kick"],
+  keywords: [
+    "decode",
+    "advance_rip",
+    "invept",
+    "invvpid",
+    "halt",
+    "kick",
+    "vmresume",
+    "vmlaunch",
+    "vmptrld",
+    "vmclear",
+  ],
   lower: (_ctx, _inFn, statement) => ({ op: statement.keyword as "decode", span: spanOf(statement) }),
 };
 
