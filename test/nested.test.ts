@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { reflectedChainCost } from "../core/src/analysis/nested/chain";
 import { nestedEstimate } from "../core/src/analysis/nested/estimate";
 import { decideNested, nestedSetup } from "../core/src/analysis/nested/reflect";
+import { analyze } from "../core/src/index";
 import type { GuestOp, GuestSource, HandlerOp, HypervisorIR, Program, VmcsIR } from "../core/src/model/ir";
 import { KVM_SHADOW_READ_ONLY, KVM_SHADOW_READ_WRITE } from "../core/src/vmx/nested";
 import { vmcsFieldByName } from "../core/src/vmx/vmcsFields";
@@ -50,7 +51,7 @@ function nested(
   } = {},
 ): Program {
   const v12 = vmcs(spec12, "vmcs12");
-  v12.nested = true;
+  v12.nested = { span: S };
   const v01 = vmcs(options.vmcs01 ?? VMCS01, "vmcs01");
   if (options.shadow) v01.shadow = options.shadow;
   const l2 = guest({ sources: options.sources ?? [], vcpus: options.vcpus ?? 1 }, "vmcs12", "l2");
@@ -77,7 +78,7 @@ function levels(p: Program, o: GuestOp): string[] {
 describe("nested reflection (nested_vmx_reflect_vmexit)", () => {
   it("a guest on a vmcs that is not nested is not an L2", () => {
     const p = nested({});
-    p.vmcs.get("vmcs12")!.nested = false;
+    delete p.vmcs.get("vmcs12")!.nested;
     assert.equal(nestedSetup(p, p.guests.get("l2")!), undefined);
   });
 
@@ -257,5 +258,71 @@ describe("the chain of a reflected exit", () => {
     assert.ok(Math.abs(e.hostCpu.l1 - 0.003) < 1e-12);
     assert.equal(e.operations.length, 1);
     assert.equal(e.operations[0]!.l0CyclesPerExecution, 13_400);
+  });
+});
+
+describe("the hypervisor declaration and the shadow statement", () => {
+  const VMCS01_TEXT = `target skylake_server @ 2.1GHz
+vmcs vmcs01 {
+  pin   external_interrupt_exiting nmi_exiting virtual_nmis
+  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_io_bitmaps use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest vmcs_shadowing
+  exit  host_address_space_size acknowledge_interrupt_on_exit
+  entry ia32e_mode_guest
+  field VIRTUAL_PROCESSOR_ID = 1
+  cr0 mask 0x1 shadow 0x0
+  SHADOW
+}
+`;
+  const file = (shadow: string, hv: string) => VMCS01_TEXT.replace("SHADOW", shadow) + hv;
+
+  it("lowers L1's handlers (L1's VMX instructions included) and the vmcs01 it runs on", () => {
+    const a = analyze(
+      file(
+        "shadow read VM_EXIT_REASON\n  shadow write GUEST_RIP",
+        "hypervisor l1 on vmcs01 {\n  handler CPUID { vmread VM_EXIT_REASON  work 300  vmwrite GUEST_RIP  vmresume }\n  handler 18 {\n    vmptrld\n    vmlaunch\n  }\n}\n",
+      ),
+    );
+    assert.deepEqual(
+      a.diagnostics.filter((d) => d.severity === "error"),
+      [],
+    );
+    const hv = a.program.hypervisors.get("l1")!;
+    assert.equal(hv.vmcs, "vmcs01");
+    assert.deepEqual(
+      [...hv.handlers.values()].map((x) => `${x.reason.name}:${x.ops.map((o) => o.op).join(",")}`),
+      ["CPUID:vmread,work,vmwrite,vmresume", "VMCALL:vmptrld,vmlaunch"],
+    );
+    // L1's handlers are not L0's.
+    assert.equal(a.program.handlers.size, 0);
+    const v01 = a.program.vmcs.get("vmcs01")!;
+    assert.deepEqual([...v01.shadow!.read], ["VM_EXIT_REASON"]);
+    assert.deepEqual([...v01.shadow!.write], ["GUEST_RIP"]);
+    assert.equal(v01.cr0?.shadow, 0n, "`cr0 … shadow S` keeps its pair word");
+  });
+
+  it("reports bad L1 handlers, an unknown vmcs01, a duplicate, a read-only field in `shadow write`", () => {
+    const a = analyze(
+      file(
+        "shadow write VM_EXIT_REASON",
+        "hypervisor l1 on nowhere {\n  handler CPUIDX { work 1 }\n  handler CPUID { work 1 }\n  handler CPUID { work 2 }\n}\n",
+      ),
+    );
+    const codes = a.diagnostics.map((d) => d.code);
+    for (const code of ["TL216", "TL111", "TL105", "TL101"])
+      assert.ok(codes.includes(code), `${code} in ${codes}`);
+    assert.equal(
+      analyze(file("", "hypervisor l1 {\n}\n")).diagnostics.some((d) => d.code === "TL011"),
+      true,
+    );
+  });
+
+  it("`handler` inside the hypervisor block does not end it; one after it is L0's", () => {
+    const a = analyze(
+      file("shadow kvm", "hypervisor l1 on vmcs01 {\n  handler HLT { halt }\n}\nhandler HLT { halt }\n"),
+    );
+    assert.equal(a.program.hypervisors.get("l1")!.handlers.size, 1);
+    assert.equal(a.program.handlers.size, 1);
+    assert.ok(!a.diagnostics.some((d) => d.code === "TL012"));
   });
 });

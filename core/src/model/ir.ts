@@ -87,6 +87,12 @@ export interface VmcsIR {
   span: Span;
   nameSpan: Span;
   /**
+   * `vmcs NAME nested { … }`: the VMCS an L1 hypervisor writes for its L2 (vmcs12), with the
+   * span of the `nested` keyword. Checked as KVM checks it on nested VM entry, against the
+   * capabilities L0 exposes to L1 (core/src/vmx/nestedCapabilities.ts), not the hardware's.
+   */
+  nested?: { span: Span };
+  /**
    * Controls exactly as written, per word (no default1 bits added). `controlsIn(vmcs, target)`
    * in analysis gives the effective words the CPU sees.
    */
@@ -123,8 +129,6 @@ export interface VmcsIR {
   fields: Map<string, { field: VmcsFieldDef; value: bigint; span: Span }>;
   ept: EptRegion[];
   eptSpan?: Span;
-  /** `vmcs NAME nested { … }`: a vmcs12, the VMCS an L1 hypervisor asks for its L2. */
-  nested?: boolean;
   /**
    * `shadow { read F… write F… }` (vmcs01 with `proc2 vmcs_shadowing`): the fields whose bit is
    * 0 in the VMREAD / VMWRITE bitmap, i.e. L1 accesses them without an exit. `kvm: true` for

@@ -72,8 +72,10 @@ export function shadowSets(program: Program, vmcs01: VmcsIR): ShadowSets {
   const on = isControlSet(effectiveControls(vmcs01, program.target), VMCS_SHADOWING);
   if (!on) return { on, read: NONE, write: NONE };
   const s = vmcs01.shadow;
-  if (!s || s.kvm) return { on, read: KVM_READ, write: KVM_WRITE };
-  return { on, read: s.read, write: s.write };
+  if (!s) return { on, read: KVM_READ, write: KVM_WRITE };
+  if (!s.kvm) return { on, read: s.read, write: s.write };
+  // `shadow kvm` plus more fields: KVM's list and the ones named.
+  return { on, read: new Set([...KVM_READ, ...s.read]), write: new Set([...KVM_WRITE, ...s.write]) };
 }
 
 const cache = new WeakMap<Program, Map<string, ChainCost>>();

@@ -121,7 +121,7 @@ const HANDLER_LOWERERS = statementTable<InFn, HandlerOp | undefined>("handler", 
   ...nestedBlockStatements<InFn, HandlerOp>(handlerOps),
 ]);
 
-function handlerOps(ctx: LowerContext, entries: readonly BlockEntry[], inFn: InFn): HandlerOp[] {
+export function handlerOps(ctx: LowerContext, entries: readonly BlockEntry[], inFn: InFn): HandlerOp[] {
   const ops: HandlerOp[] = [];
   for (const entry of entries) {
     if (entry.kind !== "Statement" || !entry.known) continue;
