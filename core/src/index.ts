@@ -205,6 +205,13 @@ export { effectiveControls } from "./analysis/effective";
 export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
+export type { ChainCost, ChainStep } from "./analysis/nested/chain";
+export {
+  type NestedEstimate,
+  type NestedOperationEstimate,
+  type NestedReasonEstimate,
+  nestedEstimate,
+} from "./analysis/nested/estimate";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {
