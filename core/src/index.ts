@@ -212,6 +212,7 @@ export {
   type NestedReasonEstimate,
   nestedEstimate,
 } from "./analysis/nested/estimate";
+export { nestedOperationHover } from "./analysis/nested/hover";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {

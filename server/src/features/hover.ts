@@ -24,6 +24,7 @@ import {
   type MsrDef,
   msrByIndex,
   msrByName,
+  nestedOperationHover,
   type OperationEstimate,
   type Program,
   profileByName,
@@ -171,6 +172,8 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
       `**${formatRate(estimate.exitsPerSecond)}** per vCPU · ${formatPercent(estimate.vcpuShare)} of a vCPU · ${formatPercent(estimate.hostShare)} of a host core`,
     );
   }
+  // An L2 guest's operation: which level handles each exit (nested virtualization).
+  lines.push(...(nestedOperationHover(model.analysis.program, op.span) ?? []));
   return lines.join("\n");
 }
 
