@@ -41,6 +41,7 @@ import {
   formatHex,
   formatHz,
   formatInteger,
+  formatNanoseconds,
   formatPercent,
   formatRate,
 } from "../../../core/src/util/format";
@@ -407,7 +408,10 @@ function vmcsHover(model: DocumentModel, vmcs: VmcsIR): string {
   const guests = [...model.analysis.program.guests.values()]
     .filter((g) => g.vmcs === vmcs.name)
     .map((g) => g.name);
-  return `**vmcs ${escapeMarkdown(vmcs.name)}**\n\nControls as written: ${words}\n\nGuests: ${guests.length ? guests.map(escapeMarkdown).join(", ") : "none"}`;
+  const nested = vmcs.nested
+    ? "\n\n**nested** (vmcs12): checked as KVM's nested VM entry checks it, against the VMX capability MSRs L0 exposes to L1 (`nested_vmx_setup_ctls_msrs`), not the hardware's."
+    : "";
+  return `**vmcs ${escapeMarkdown(vmcs.name)}**${nested}\n\nControls as written: ${words}\n\nGuests: ${guests.length ? guests.map(escapeMarkdown).join(", ") : "none"}`;
 }
 
 function guestHover(model: DocumentModel, name: string): string | undefined {
@@ -429,6 +433,24 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
         `| ${reason.reason} (${reason.code}) | ${formatRate(reason.exitsPerSecond)} | ${formatInteger(reason.cyclesPerExit)} | ${formatPercent(reason.share)} |`,
       );
     }
+  }
+  // The host settings in force and their source (the file's `target` block or KVM's default).
+  const host = estimate.host;
+  if (host) {
+    const s = host.settings;
+    const from = (x: { source: string }) => (x.source === "file" ? "file" : "KVM default");
+    const poll =
+      s.haltPollNs.value > 0
+        ? `halt_poll ${formatNanoseconds(s.haltPollNs.value)} grow ${s.haltPollGrow.value} shrink ${s.haltPollShrink.value} (${from(s.haltPollNs)}): ${formatPercent(host.haltPollSuccess)} of blocks polled, ${formatCores(host.pollCpu)} polling`
+        : `halt_poll off (${from(s.haltPollNs)})`;
+    const ple = `ple_window grow ${s.pleWindowGrow.value} shrink ${s.pleWindowShrink.value} (${from(s.pleWindowGrow)})`;
+    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${from(s.pcpus)})`;
+    lines.push("", `Host: ${poll} · ${ple} · ${cpus}`);
+    if (host.saturation)
+      lines.push(
+        "",
+        `⚠ Delivered, not offered: ${host.saturation.note} (offered ${formatRate(host.saturation.offeredExitsPerSecond)} exits, ${formatCores(host.saturation.offeredHostCpu)}).`,
+      );
   }
   lines.push("", "_Static estimate from the target's cost parameters._");
   return lines.join("\n");
@@ -505,7 +527,9 @@ function hoverForWord(model: DocumentModel, word: string): string | undefined {
 /** One-line documentation of the language's keywords (also used by completion). */
 export const KEYWORD_DOCS: Record<string, string> = {
   target: "`target PROFILE [@ FREQ]` — the CPU model: its VMX capability MSRs and costs.",
-  vmcs: "`vmcs NAME { … }` — a VMCS configuration.",
+  vmcs: "`vmcs NAME [nested] { … }` — a VMCS configuration; `nested`: the VMCS an L1 hypervisor writes for its L2 (vmcs12), checked as KVM's nested VM entry checks it, against the capabilities L0 exposes to L1.",
+  nested:
+    "`vmcs NAME nested { … }` — this VMCS is a vmcs12, the one L1 writes for its L2: checked as KVM checks it on nested VM entry (arch/x86/kvm/vmx/nested.c `nested_vmx_check_controls`, `nested_vmx_check_host_state`, `nested_vmx_check_guest_state`) against L1's VMX capability MSRs as KVM computes them (`nested_vmx_setup_ctls_msrs`), not the hardware's. Unset state fields are assumed valid, as for every vmcs.",
   handler: "`handler REASON { … }` — the hypervisor's handler for one exit reason.",
   fn: "`fn NAME { … }` — reusable handler operations, used with `call NAME`.",
   guest: "`guest NAME on VMCS { … }` — a guest workload under one VMCS configuration.",
