@@ -2,7 +2,7 @@
  * The unhandled-exit lint for an L2 guest: each exit needs a handler at the level that handles
  * it (reflect.ts). An exit L0 keeps needs an L0 `handler` (TL310, as for any guest); an exit L0
  * reflects to L1 needs a `handler` in the `hypervisor` block, else it is costed with the default
- * handler estimate (TL328, a warning: the chain's transitions are still modelled).
+ * handler estimate (TL330, a warning: the chain's transitions are still modelled).
  */
 import type { GuestIR, Program } from "../../model/ir";
 import type { Diagnostic } from "../../source";
@@ -46,7 +46,7 @@ export function lintNestedGuest(
       reported.add(key);
       out.push({
         severity: "warning",
-        code: "TL328",
+        code: "TL330",
         message: `L0 reflects ${def.name} (${def.code}) of L2 guest ${guest.name} to hypervisor ${setup.hypervisor.name}, which has no handler ${def.name}: costed with the default handler estimate`,
         span: spanOf(r.code, "L1"),
         related: [{ span: setup.hypervisor.nameSpan, message: `hypervisor ${setup.hypervisor.name}` }],
