@@ -176,7 +176,13 @@ export function analyzeProgram(
  * it, so a row and its simulation agree.
  */
 export function otherCpuTarget(profile: CpuProfile): TargetIR {
-  return { profile, hz: profile.defaultHz, msrs: { ...profile.msrs }, costs: { ...profile.costs } };
+  return {
+    profile,
+    hz: profile.defaultHz,
+    msrs: { ...profile.msrs },
+    costs: { ...profile.costs },
+    mitigations: [],
+  };
 }
 
 /** The parse result without its tree: `file` and `tokens` are parsed and lexed again when read. */
@@ -213,6 +219,13 @@ export {
   nestedEstimate,
 } from "./analysis/nested/estimate";
 export { nestedOperationHover } from "./analysis/nested/hover";
+export {
+  type ExitCost,
+  exitCost,
+  primaryVmcs,
+  type TransitionCost,
+  transitionBreakdown,
+} from "./analysis/transitionCost";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {

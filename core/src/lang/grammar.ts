@@ -288,6 +288,15 @@ export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
     { expects: "`grow N`, `shrink N`, `max N`", maxItems: 6, words: { pairs: ["grow", "shrink", "max"] } },
   ],
   ["preempt", { expects: "`rate R for T`", maxItems: 4, words: { pairs: ["rate", "for"] } }],
+  [
+    "mitigations",
+    {
+      expects: "mitigation names (`l1d_flush`, `l1d_flush_always`, `verw`, `rsb`, `ibpb`) or `none`",
+      maxItems: Infinity,
+      list: true,
+      words: { choice: ["l1d_flush", "l1d_flush_always", "verw", "rsb", "ibpb", "none"] },
+    },
+  ],
 ]);
 
 /** The permission words of an `ept { RANGE PERMS }` line (docs/language.md, "EPT"). */

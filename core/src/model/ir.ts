@@ -5,6 +5,7 @@
  * it came from, so diagnostics and hovers land on the right token.
  */
 import type { Span } from "../source";
+import type { MitigationName } from "../vmx/transitionTerms";
 import type {
   CapabilityMsrs,
   ControlDef,
@@ -41,6 +42,12 @@ export interface TargetIR {
   msrs: CapabilityMsrs;
   /** The profile's costs with the file's `cost NAME = CYCLES` overrides (provenance "user"). */
   costs: Record<CostName, CostParam>;
+  /**
+   * The speculative-execution mitigations KVM runs around each transition, from
+   * `mitigations …` (none by default, or when absent — a program built through the API;
+   * vmx/transitionTerms.ts MITIGATIONS).
+   */
+  mitigations?: MitigationName[];
   /** Absent when the file has no `target` line (the documented default profile applies). */
   span?: Span;
   profileSpan?: Span;

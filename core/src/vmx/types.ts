@@ -141,7 +141,27 @@ export type CostName =
   /** Nested: L0 emulating one trapped VMREAD/VMWRITE of L1 beyond the round trip (handle_vmread/handle_vmwrite). */
   | "vmx_emulate"
   /** One VMPTRLD in L0 (switching to and from the shadow VMCS in copy_vmcs12_to_shadow). */
-  | "vmptrld";
+  | "vmptrld"
+  /** One entry of a VM-exit MSR-store, VM-exit MSR-load or VM-entry MSR-load list, per transition. */
+  | "msr_list_entry"
+  /** One register a save/load VM-exit or VM-entry control moves, per transition (vmx/transitionTerms.ts). */
+  | "save_load_register"
+  /** The guest's TLB refill after an entry that flushed it (no VPID), at 4-level paging under 4-level EPT. */
+  | "tlb_refill"
+  /** One EPT level walked on an EPT violation or misconfiguration (hardware walk + KVM's TDP walk). */
+  | "ept_walk_level"
+  /** Flushing the L1 data cache before VM entry (L1TF). */
+  | "l1d_flush"
+  /** VERW clearing the CPU buffers before VM entry (MDS). */
+  | "verw"
+  /** Stuffing the return stack buffer after VM exit (RSB_CLEAR_LOOPS). */
+  | "rsb_fill"
+  /** An indirect-branch prediction barrier on a vCPU switch. */
+  | "ibpb"
+  /** Standard deviation of a transition's body (the pinned, common case). */
+  | "transition_jitter"
+  /** Mean extra cycles of a transition in the tail (5 % of transitions). */
+  | "transition_tail";
 
 export type Provenance = "measured" | "estimate" | "user";
 

@@ -13,22 +13,25 @@ import {
   type ExitReasonDef,
   exceptionByMnemonic,
   exceptionByVector,
+  exitCost,
   exitReasonByCode,
   exitReasonByName,
   type FnIR,
   findControls,
+  type GuestIR,
   type GuestOp,
   type HandlerIR,
   type HandlerOp,
-  handlerCost,
   type MsrDef,
   msrByIndex,
   msrByName,
   nestedOperationHover,
   type OperationEstimate,
   type Program,
+  primaryVmcs,
   profileByName,
   type Span,
+  transitionBreakdown,
   unsetStateNote,
   type VmcsFieldDef,
   type VmcsIR,
@@ -76,9 +79,9 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
       const word = wordAt(model.analysis.text, offset);
       if (word && (entry.op.op === "rdmsr" || entry.op.op === "wrmsr") && word.text !== entry.op.op) {
         const msr = msrByIndex(entry.op.msr);
-        if (msr) return `${guestOpHover(model, entry.op, estimate)}\n\n---\n\n${msrHover(msr)}`;
+        if (msr) return `${guestOpHover(model, entry.op, estimate, entry.guest)}\n\n---\n\n${msrHover(msr)}`;
       }
-      return guestOpHover(model, entry.op, estimate);
+      return guestOpHover(model, entry.op, estimate, entry.guest);
     }
     case "control":
       return controlHover(model, entry.vmcs, entry.setting.control);
@@ -131,7 +134,12 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
   }
 }
 
-function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEstimate | undefined): string {
+function guestOpHover(
+  model: DocumentModel,
+  op: GuestOp,
+  estimate: OperationEstimate | undefined,
+  guest: GuestIR,
+): string {
   const lines: string[] = [];
   const name = opTitle(model.analysis.text, op.span);
   if (!estimate) {
@@ -158,11 +166,13 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
   if (decision.exits.length) {
     lines.push("", "| per exit | cycles |", "|---|---:|");
     for (const effect of decision.exits) {
-      const breakdown = reasonBreakdown(model.analysis.program, effect.reason.code);
+      const program = model.analysis.program;
+      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs));
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
       if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
         `| transition (VM exit + entry) | ${formatInteger(breakdown.transition)} |`,
+        ...transitionRows(breakdown.transitionRows),
         `| handler | ${formatInteger(breakdown.handler)} |`,
         `| user space | ${formatInteger(breakdown.userspace)} |`,
         `| **total** | **${formatCyclesAt(breakdown.total, hz)}** |`,
@@ -178,19 +188,34 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
   return lines.join("\n");
 }
 
-/** Cycles of one exit of a reason: the core's handler cost (branches weighted). */
+/** Cycles of one exit of a reason under a vmcs: the core's exit cost (branches weighted). */
 function reasonBreakdown(
   program: Program,
   code: number,
-): { transition: number; handler: number; userspace: number; total: number; handled: boolean } {
-  const cost = handlerCost(program, code);
+  vmcs: VmcsIR | undefined,
+): {
+  transition: number;
+  transitionRows: { label: string; cycles: number }[];
+  handler: number;
+  userspace: number;
+  total: number;
+  handled: boolean;
+} {
+  const cost = exitCost(program, vmcs, code);
   return {
     transition: cost.transition,
+    transitionRows: transitionBreakdown(cost.transitionDetail),
     handler: cost.handler,
     userspace: cost.userspace,
     total: cost.total,
     handled: cost.handled,
   };
+}
+
+/** The transition's terms as indented table rows (only when there is more than the round trip). */
+function transitionRows(rows: { label: string; cycles: number }[]): string[] {
+  if (rows.length <= 1) return [];
+  return rows.map((r) => `| &nbsp;&nbsp;${escapeMarkdown(r.label)} | ${formatInteger(r.cycles)} |`);
 }
 
 function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: ControlDef): string {
@@ -275,7 +300,8 @@ export function isControlSupported(program: Program, control: ControlDef): boole
 function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   const program = model.analysis.program;
   const reason = handler.reason;
-  const cost = handlerCost(program, reason.code);
+  const vmcs = primaryVmcs(program);
+  const cost = exitCost(program, vmcs, reason.code);
   const hz = program.target.hz;
   const lines = [
     `**handler ${reason.name}** (exit reason ${reason.code})`,
@@ -284,7 +310,8 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
     "",
     "| per exit | cycles |",
     "|---|---:|",
-    `| transition (VM exit + entry) | ${formatInteger(cost.transition)} |`,
+    `| transition (VM exit + entry${vmcs && program.vmcs.size > 1 ? `, vmcs ${escapeMarkdown(vmcs.name)}` : ""}) | ${formatInteger(cost.transition)} |`,
+    ...transitionRows(transitionBreakdown(cost.transitionDetail)),
     `| handler | ${formatInteger(cost.handler)} |`,
     `| user space | ${formatInteger(cost.userspace)} |`,
     `| **total** | **${formatCyclesAt(cost.total, hz)}** |`,
