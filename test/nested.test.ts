@@ -378,3 +378,15 @@ describe("the nested hover of an L2 operation", () => {
     assert.equal(nestedOperationHover(q, g.sources[0]!.ops[0]!.span), undefined);
   });
 });
+
+describe("EPT12 faults first", () => {
+  it("an access EPT12 misconfigures is L1's even where EPT01 has no mapping (the walk stops in EPT12)", () => {
+    const spec12: VmcsSpec = {
+      proc2: ["enable_ept"],
+      ept: [[0xfeb0_0000n, 0xfeb0_ffffn, { kind: "misconfig" }]],
+    };
+    assert.deepEqual(levels(nested(spec12), op({ op: "mmio", access: "write", gpa: 0xfeb0_0010n })), [
+      "EPT_MISCONFIG@L1",
+    ]);
+  });
+});

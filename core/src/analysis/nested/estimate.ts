@@ -16,7 +16,7 @@ import type { Span } from "../../source";
 import { EXIT } from "../../vmx/exitReasons";
 import { NESTED_EXIT_ON_INTR } from "../../vmx/nested";
 import { handlerCost } from "../cost";
-import { arrivalRate } from "../estimate";
+import { arrivalRate, estimateGuest } from "../estimate";
 import { decideDelivery, reason, walkOps } from "../exits";
 import { type ChainCost, reflectedChainCost } from "./chain";
 import {
@@ -148,8 +148,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     return c;
   };
 
-  for (const source of guest.sources) {
-    const rate = arrivalRate(source.arrival);
+  const leavesOf = (source: (typeof guest.sources)[number]) => {
     const leaves: { op: GuestOp; executions: number }[] = [];
     const walked = walkOps(
       source.ops,
@@ -162,7 +161,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       false,
       source.arrival,
     );
-    l2Cycles += rate * walked.computeCycles;
+    return { leaves, computeCycles: walked.computeCycles };
+  };
+  const addOps = (leaves: { op: GuestOp; executions: number }[], rate: number) => {
     for (const { op, executions } of leaves) {
       const d = decideNested(setup, op);
       if (d.exits.length === 0) continue;
@@ -190,6 +191,12 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
         l1CyclesPerExecution: l1,
       });
     }
+  };
+  for (const source of guest.sources) {
+    const rate = arrivalRate(source.arrival);
+    const { leaves, computeCycles } = leavesOf(source);
+    l2Cycles += rate * computeCycles;
+    addOps(leaves, rate);
     // Delivery of the source's interrupt (paths have none).
     if (source.kind !== "path") {
       const delivery = decideDelivery(source, setup.ctx01).decision;
@@ -197,6 +204,17 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       if (source.kind !== "nmi" && interruptGoesToL1(setup, NESTED_EXIT_ON_INTR))
         record({ reason: reason(EXIT.EXTERNAL_INTERRUPT), level: "L1" }, rate);
     }
+  }
+
+  // Idle: the idle periods per second of the single-level estimate's idle model (the busy share
+  // barely moves them), each an L2 HLT decided like a written `hlt` (idle halt only).
+  if (guest.idle === "halt") {
+    const idle = estimateGuest(program, guest.name).paths.find((p) => p.kind === "idle");
+    if (idle && idle.executionsPerSecond > 0)
+      addOps(
+        [{ op: { op: "hlt", span: guest.idleSpan ?? guest.nameSpan }, executions: 1 }],
+        idle.executionsPerSecond,
+      );
   }
 
   const byReason: NestedReasonEstimate[] = [];

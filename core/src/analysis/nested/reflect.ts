@@ -115,8 +115,12 @@ export function decideNested(setup: NestedSetup, op: GuestOp): NestedDecision {
       e.pe01 = Math.max(e.pe01, pe01);
     } else perReason.set(r.code, { reason: r, pe12, pe01 });
   };
+  const isEpt = (code: number) => code === EXIT.EPT_VIOLATION || code === EXIT.EPT_MISCONFIG;
+  // An access that faults in EPT12 never reaches EPT01: L0's nested MMU walks L1's table first
+  // and reflects the fault (nested_ept_inject_page_fault).
+  const ept12Faults = l1.exits.some((e) => isEpt(e.reason.code));
   for (const e of l1.exits) add(e.reason, e.perExecution, 0);
-  for (const e of l0.exits) add(e.reason, 0, e.perExecution);
+  for (const e of l0.exits) if (!(ept12Faults && isEpt(e.reason.code))) add(e.reason, 0, e.perExecution);
   if ((op.op === "in" || op.op === "out") && !perReason.has(EXIT.IO_INSTRUCTION))
     add(reason(EXIT.IO_INSTRUCTION), 0, 1);
 
@@ -125,8 +129,7 @@ export function decideNested(setup: NestedSetup, op: GuestOp): NestedDecision {
     const l0Why = L0_ALWAYS.get(r.code);
     const l1Case = L1_WANTS_CASE.get(r.code) ?? "default: return true";
     if (l0Why !== undefined) {
-      const isEpt = r.code === EXIT.EPT_VIOLATION || r.code === EXIT.EPT_MISCONFIG;
-      if (isEpt && pe12 > 0) {
+      if (isEpt(r.code) && pe12 > 0) {
         exits.push({
           reason: r,
           perExecution: pe12,
