@@ -71,6 +71,10 @@ export const COSTS: Record<CostName, number> = {
   inject: 100,
   advance_rip: 70,
   pml_drain: 9000,
+  nested_vmexit: 4000,
+  nested_vmentry: 5000,
+  vmx_emulate: 200,
+  vmptrld: 100,
   // The transition's configuration terms and its distribution are off in these fixtures, so
   // hand arithmetic sees the round trip alone (test/transition-cost.test.ts covers them).
   msr_list_entry: 0,
@@ -248,6 +252,7 @@ export function program(
     handlers: new Map(handlers.map((h) => [h.reason.code, h])),
     fns: new Map(),
     guests: new Map([[g.name, g]]),
+    hypervisors: new Map(),
     expects: [],
     simulates: [],
   };

@@ -6,7 +6,13 @@
  * meaningful cost; the one exception is a violated budget (TL401), which is the estimate's own
  * verdict: the estimate is printed, then the violation, and the exit status is 1.
  */
-import { type Analysis, analyze, estimateFigures, type GuestEstimate } from "../../core/src/index";
+import {
+  type Analysis,
+  analyze,
+  estimateFigures,
+  type GuestEstimate,
+  nestedEstimate,
+} from "../../core/src/index";
 import {
   formatCores,
   formatHz,
@@ -28,6 +34,7 @@ import {
 } from "./command";
 import { table } from "./format";
 import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
+import { nestedJson, nestedText } from "./nestedEstimate";
 
 const BUDGET_CODE = "TL401";
 
@@ -194,12 +201,15 @@ export const estimateCommand: Command = {
       return EXIT_DIAGNOSTICS;
     }
     const measured = await measuredComparison(io, values, () => estimateFigures(estimate));
+    const nested = nestedEstimate(analysis.program, guestName);
     if (values.json) {
       const json = estimateJson(estimate);
+      if (nested) json.nested = nestedJson(nested);
       if (measured) json.measured = { file: values.measured, ...measured };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     } else {
       io.stdout(estimateText(estimate, analysis.program.guests.get(guestName)?.vmcs));
+      if (nested) io.stdout(`\n${nestedText(nested, estimate.target.hz)}`);
       if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);
     }
     // Budgets of the estimated guest decide the status; warnings go to stderr for information.

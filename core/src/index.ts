@@ -220,6 +220,14 @@ export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export { DecisionStore } from "./analysis/memo";
+export type { ChainCost, ChainStep } from "./analysis/nested/chain";
+export {
+  type NestedEstimate,
+  type NestedOperationEstimate,
+  type NestedReasonEstimate,
+  nestedEstimate,
+} from "./analysis/nested/estimate";
+export { nestedOperationHover } from "./analysis/nested/hover";
 export {
   type ExitCost,
   exitCost,

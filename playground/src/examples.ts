@@ -10,6 +10,11 @@ import e1000VsVirtio from "../../examples/e1000-vs-virtio.vmcs";
 import hypercallBatching from "../../examples/hypercall-batching.vmcs";
 import hypercallUnbatched from "../../examples/hypercall-unbatched.vmcs";
 import kvmDefault from "../../examples/kvm-default.vmcs";
+import nestedCpuidReflected from "../../examples/nested-cpuid-reflected.vmcs";
+import nestedEpt from "../../examples/nested-ept.vmcs";
+import nestedExceptionBitmap from "../../examples/nested-exception-bitmap.vmcs";
+import nestedKvmOnKvm from "../../examples/nested-kvm-on-kvm.vmcs";
+import nestedKvmOnKvmNoshadow from "../../examples/nested-kvm-on-kvm-noshadow.vmcs";
 import pauseLoopExiting from "../../examples/pause-loop-exiting.vmcs";
 import pmlVsWriteProtect from "../../examples/pml-vs-write-protect.vmcs";
 import postedInterrupts from "../../examples/posted-interrupts.vmcs";
@@ -23,6 +28,11 @@ export const EXAMPLES: ReadonlyMap<string, string> = new Map([
   ["hypercall-batching.vmcs", hypercallBatching],
   ["hypercall-unbatched.vmcs", hypercallUnbatched],
   ["kvm-default.vmcs", kvmDefault],
+  ["nested-cpuid-reflected.vmcs", nestedCpuidReflected],
+  ["nested-ept.vmcs", nestedEpt],
+  ["nested-exception-bitmap.vmcs", nestedExceptionBitmap],
+  ["nested-kvm-on-kvm-noshadow.vmcs", nestedKvmOnKvmNoshadow],
+  ["nested-kvm-on-kvm.vmcs", nestedKvmOnKvm],
   ["pause-loop-exiting.vmcs", pauseLoopExiting],
   ["pml-vs-write-protect.vmcs", pmlVsWriteProtect],
   ["posted-interrupts.vmcs", postedInterrupts],

@@ -212,6 +212,23 @@ function costOp(op: HandlerOp, program: Program, fns: FnCosts): HandlerOpCost {
       return fixed("halt_wake", "halt", "The wake-up is charged to the exit that blocked the vCPU.");
     case "kick":
       return fixed("ipi", "kick");
+    case "vmptrld":
+    case "vmclear":
+      return fixed(
+        "vmptrld",
+        op.op,
+        "L0's own VMPTRLD/VMCLEAR (in a `hypervisor` handler these exit to L0).",
+      );
+    case "vmresume":
+    case "vmlaunch":
+      return {
+        op: op.op,
+        label: op.op,
+        span: op.span,
+        cycles: 0,
+        userspace: 0,
+        note: "L0's VM entry is part of the round trip (in a `hypervisor` handler it is L1's nested VM entry).",
+      };
     case "userspace": {
       const cycles = costs.userspace_round_trip.cycles + op.cycles;
       return {

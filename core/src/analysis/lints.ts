@@ -20,6 +20,7 @@ import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
 import { eptAccessedDirty } from "./exitDirty";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
+import { lintNestedGuest } from "./nested/lint";
 import type { GuestEstimate } from "./types";
 
 export interface LintOptions {
@@ -205,6 +206,8 @@ function lintUnhandledExits(
     // The estimator's context object: the leaf decisions it made are found again, not rebuilt.
     const context = guestContext(program, guest);
     if (!context) continue;
+    // An L2: each exit needs a handler at the level that handles it (nested/lint.ts).
+    if (lintNestedGuest(program, guest, options.text, out)) continue;
     const vmcs = context.vmcs;
     const reported = new Set<number>();
     for (const source of guest.sources) lintOps(source.ops, context, guest, reported, options, out);

@@ -73,7 +73,9 @@ export type BlockContext =
   | "ept"
   | "expect"
   | "handlerArms"
-  | "guestArms";
+  | "guestArms"
+  /** `hypervisor NAME on VMCS { handler REASON { … } … }`: L1's handlers (nested virtualization). */
+  | "hypervisor";
 
 /** A statement starts with its keyword: the keyword's span is `keywordSpanOf(statement)`. */
 export interface Statement extends Span {
@@ -122,6 +124,7 @@ const DECL_KEYWORDS = {
   Guest: "guest",
   Expect: "expect",
   Simulate: "simulate",
+  Hypervisor: "hypervisor",
 } as const;
 
 /**
@@ -194,7 +197,24 @@ export interface SimulateDecl extends DeclBase {
   seed?: NumberLit;
 }
 
-export type Decl = TargetDecl | VmcsDecl | HandlerDecl | FnDecl | GuestDecl | ExpectDecl | SimulateDecl;
+/** `hypervisor NAME on VMCS { handler REASON { … } … }`: L1 and the VMCS L0 runs it with (vmcs01). */
+export interface HypervisorDecl extends DeclBase {
+  kind: "Hypervisor";
+  name?: Ident;
+  onSpan?: Span;
+  vmcs?: Ident;
+  body?: Block;
+}
+
+export type Decl =
+  | TargetDecl
+  | VmcsDecl
+  | HandlerDecl
+  | FnDecl
+  | GuestDecl
+  | ExpectDecl
+  | SimulateDecl
+  | HypervisorDecl;
 
 export interface SourceFile extends Span {
   kind: "File";

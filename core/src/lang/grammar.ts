@@ -66,6 +66,7 @@ export const TOP_LEVEL_KEYWORDS: ReadonlySet<string> = new Set([
   "guest",
   "expect",
   "simulate",
+  "hypervisor",
 ]);
 
 export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
@@ -90,8 +91,25 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
       words: { lead: "trap", choice: ["read", "write", "rw"] },
     },
   ],
-  ["cr0", { expects: "`mask M [shadow S]`", maxItems: 4, words: { pairs: ["mask", "shadow"] } }],
-  ["cr4", { expects: "`mask M [shadow S]`", maxItems: 4, words: { pairs: ["mask", "shadow"] } }],
+  // `shadow` is also a vmcs statement (VMCS shadowing): here it is the pair word.
+  [
+    "cr0",
+    {
+      expects: "`mask M [shadow S]`",
+      maxItems: 4,
+      subwords: ["shadow"],
+      words: { pairs: ["mask", "shadow"] },
+    },
+  ],
+  [
+    "cr4",
+    {
+      expects: "`mask M [shadow S]`",
+      maxItems: 4,
+      subwords: ["shadow"],
+      words: { pairs: ["mask", "shadow"] },
+    },
+  ],
   ["cr3_targets", { expects: "CR3-target values", maxItems: Infinity, list: true }],
   ["ple", { expects: "`gap N window N`", maxItems: 4, words: { pairs: ["gap", "window"] } }],
   ["preemption_timer", one("a timer value in ticks")],
@@ -111,6 +129,17 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
     },
   ],
   ["field", { expects: "`NAME = VALUE`", maxItems: 3 }],
+  // Nested virtualization: the VMREAD/VMWRITE bitmaps of a vmcs01 with vmcs_shadowing
+  // (docs/language.md "Nested virtualization").
+  [
+    "shadow",
+    {
+      expects: "`kvm`, or `read` or `write` and VMCS field names",
+      maxItems: Infinity,
+      list: true,
+      words: { choice: ["kvm", "read", "write"] },
+    },
+  ],
   ["ept", { expects: "`{` and the guest-physical memory map", maxItems: 0, body: "ept" }],
 ]);
 
@@ -123,6 +152,11 @@ export const HANDLER_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["inject", one("an exception vector (`#GP` or 0–255)")],
   ["invept", none],
   ["invvpid", none],
+  // L1's VMX instructions (nested virtualization: a `hypervisor`'s handlers; docs/language.md)
+  ["vmresume", none],
+  ["vmlaunch", none],
+  ["vmptrld", none],
+  ["vmclear", none],
   ["userspace", one("a cost in cycles or a time")],
   ["halt", none],
   ["kick", none],
@@ -242,6 +276,11 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
   ],
 ]);
 
+/** Inside `hypervisor NAME on VMCS { … }`: L1's handlers (docs/language.md "Nested virtualization"). */
+export const HYPERVISOR_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
+  ["handler", { expects: "an exit reason and `{`", maxItems: 1, body: "handler" }],
+]);
+
 export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["msr", { expects: "`NAME = VALUE`", maxItems: 3 }],
   ["cost", { expects: "`NAME = CYCLES`", maxItems: 3 }],
@@ -294,6 +333,7 @@ export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, Statem
   guest: GUEST_STATEMENTS,
   guestOps: GUEST_OP_STATEMENTS,
   target: TARGET_STATEMENTS,
+  hypervisor: HYPERVISOR_STATEMENTS,
 };
 
 /** What a block context holds, for "expected …" messages. */
@@ -308,6 +348,7 @@ export const CONTEXT_NOUN: Record<BlockContext, string> = {
   expect: "a budget such as `overhead < 20%`",
   handlerArms: "a probability arm such as `50% label: …`",
   guestArms: "a probability arm such as `50% label: …`",
+  hypervisor: "an L1 handler such as `handler CPUID { … }`",
 };
 
 /** The operation context inside arms of a `branch`. */

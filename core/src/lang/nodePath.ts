@@ -27,6 +27,8 @@ function childrenOf(node: Node): readonly Node[] {
       return compact([node.guest, node.body]);
     case "Simulate":
       return compact([node.guest, node.duration, node.seed]);
+    case "Hypervisor":
+      return compact([node.name, node.vmcs, node.body]);
     case "Block":
       return node.entries;
     case "Statement":

@@ -118,6 +118,7 @@ export class LowerContext {
       handlers: new Map(),
       fns: new Map(),
       guests: new Map(),
+      hypervisors: new Map(),
       expects: [],
       simulates: [],
     };

@@ -24,6 +24,12 @@ export interface Program {
   handlers: Map<number, HandlerIR>;
   fns: Map<string, FnIR>;
   guests: Map<string, GuestIR>;
+  /**
+   * `hypervisor NAME on VMCS { handler … }` (nested virtualization, docs/language.md "Nested
+   * virtualization"): L1, the VMCS L0 runs it with (vmcs01) and its handlers for the exits of
+   * its L2 guests that L0 reflects to it. Empty in a file without nesting.
+   */
+  hypervisors: Map<string, HypervisorIR>;
   expects: ExpectIR[];
   simulates: SimulateIR[];
 }
@@ -171,12 +177,24 @@ export interface VmcsIR {
   fields: Map<string, { field: VmcsFieldDef; value: bigint; span: Span }>;
   ept: EptRegion[];
   eptSpan?: Span;
+  /**
+   * `shadow { read F… write F… }` (vmcs01 with `proc2 vmcs_shadowing`): the fields whose bit is
+   * 0 in the VMREAD / VMWRITE bitmap, i.e. L1 accesses them without an exit. `kvm: true` for
+   * `shadow kvm`: KVM's list (vmx/nested.ts). Absent with vmcs_shadowing: KVM's list too.
+   */
+  shadow?: { read: Set<string>; write: Set<string>; kvm: boolean; span: Span };
 }
 
 export type HandlerOp =
   | { op: "vmread" | "vmwrite"; field: VmcsFieldDef; span: Span }
   | { op: "work"; cycles: number; span: Span }
   | { op: "decode" | "advance_rip" | "invept" | "invvpid" | "halt" | "kick"; span: Span }
+  /**
+   * L1's VMX instructions in a `hypervisor` handler (docs/language.md "Nested virtualization"):
+   * each exits to L0 unconditionally (SDM §26.1.2). In an L0 `handler` they are L0's own
+   * instructions (VMPTRLD/VMCLEAR: `vmptrld` cost; VMRESUME/VMLAUNCH: part of the round trip).
+   */
+  | { op: "vmresume" | "vmlaunch" | "vmptrld" | "vmclear"; span: Span }
   | { op: "inject"; vector: number; span: Span }
   | { op: "userspace"; cycles: number; span: Span }
   | { op: "call"; fn: string; span: Span }
@@ -196,6 +214,18 @@ export interface HandlerIR {
   ops: HandlerOp[];
   span: Span;
   reasonSpan: Span;
+}
+
+/** L1 (docs/language.md "Nested virtualization"). */
+export interface HypervisorIR {
+  name: string;
+  span: Span;
+  nameSpan: Span;
+  /** vmcs01: the VMCS L0 runs L1 with (its VMCS shadowing decides L1's VMREAD/VMWRITE exits). */
+  vmcs: string;
+  vmcsSpan: Span;
+  /** L1's handlers, keyed by basic exit reason: what L1 does with each exit L0 reflects to it. */
+  handlers: Map<number, HandlerIR>;
 }
 
 export interface FnIR {

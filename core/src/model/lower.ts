@@ -22,6 +22,7 @@ import type { Program } from "./ir";
 import { lowerExpect, lowerSimulate } from "./statements/expect";
 import { lowerGuest } from "./statements/guest";
 import { checkRecursion, lowerFn, lowerHandler } from "./statements/handler";
+import { lowerHypervisor } from "./statements/nested";
 import { lowerTarget } from "./statements/target";
 import { lowerVmcs } from "./statements/vmcs";
 import type { SymbolDef, SymbolIndex, SymbolKind } from "./symbols";
@@ -90,7 +91,8 @@ export class Lowerer {
       }
       return;
     }
-    if (decl.kind === "Handler" || decl.kind === "Fn") this.waitingForFns.push({ decl, def });
+    if (decl.kind === "Handler" || decl.kind === "Fn" || decl.kind === "Hypervisor")
+      this.waitingForFns.push({ decl, def });
     else if (!this.targetKnown) this.waitingForTarget.push({ decl, def });
     else this.lowerDecl(decl, def);
   }
@@ -136,6 +138,9 @@ export class Lowerer {
       case "Simulate":
         lowerSimulate(this.ctx, decl);
         break;
+      case "Hypervisor":
+        lowerHypervisor(this.ctx, decl);
+        break;
       case "Target":
         break;
     }
@@ -178,6 +183,16 @@ export class Lowerer {
         return decl.guest ? this.define(decl, "expect", decl.guest.name, decl.guest) : undefined;
       case "Simulate":
         return decl.guest ? this.define(decl, "simulate", decl.guest.name, decl.guest) : undefined;
+      case "Hypervisor":
+        return decl.name
+          ? this.define(
+              decl,
+              "hypervisor",
+              decl.name.name,
+              decl.name,
+              decl.vmcs ? `on ${decl.vmcs.name}` : undefined,
+            )
+          : undefined;
     }
   }
 

@@ -17,7 +17,8 @@ export type SymbolKind =
   | "ipi"
   | "nmi"
   | "expect"
-  | "simulate";
+  | "simulate"
+  | "hypervisor";
 
 export interface SymbolDef {
   kind: SymbolKind;

@@ -136,6 +136,14 @@ export function walkHandler(
       case "halt":
         for (const o of outcomes) o.halt = true;
         break;
+      case "vmptrld":
+      case "vmclear":
+        addAll(cost("vmptrld"));
+        break;
+      case "vmresume":
+      case "vmlaunch":
+        // L0's VM entry is part of the round trip (analysis/cost.ts).
+        break;
       case "kick":
         addAll(cost("ipi"));
         for (const o of outcomes) o.kicks++;

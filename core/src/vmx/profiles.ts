@@ -397,6 +397,26 @@ const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
     reason:
       "estimate: 512 PML entries (PML_LOG_NR_ENTRIES) × ~15 cycles to read a GPA and set its bit in the dirty bitmap",
   },
+  nested_vmexit: {
+    cycles: 4600,
+    reason:
+      "estimate, calibrated: L0's emulated VM exit into L1 (nested_vmx_vmexit: sync_vmcs02_to_vmcs12, prepare_vmcs12, load_vmcs12_host_state, vmx_switch_vmcs) beyond its round trip; with nested_vmentry chosen so that the modelled L2 VMCALL reflected to a KVM L1 with VMCS shadowing totals the published nested vmcall 14,918 cycles (kvm-unit-tests vmexit in L2, Bonzini 2019; docs/estimator.md 'Nested chain'); the 4,600/5,700 split between exit and entry is an estimate",
+  },
+  nested_vmentry: {
+    cycles: 5700,
+    reason:
+      "estimate, calibrated: L0's emulated VMRESUME of L1 (nested_vmx_run: nested_vmx_check_controls/host/guest state, prepare_vmcs02_early, prepare_vmcs02, vmx_switch_vmcs) beyond its round trip; calibrated with nested_vmexit against the nested vmcall 14,918 cycles (Bonzini 2019; docs/estimator.md 'Nested chain')",
+  },
+  vmx_emulate: {
+    cycles: 200,
+    reason:
+      "estimate: handle_vmread/handle_vmwrite beyond the round trip (decode VMX_INSTRUCTION_INFO, vmcs12 field offset lookup, register or memory operand); no measurement found",
+  },
+  vmptrld: {
+    cycles: 100,
+    reason:
+      "estimate: VMPTRLD of a VMCS already in the processor's cache, a microcode flow of about 100 cycles; no measurement found",
+  },
   // Transition terms (vmx/transitionTerms.ts says which a VMCS incurs; analysis/transitionCost.ts adds them).
   msr_list_entry: {
     cycles: 100,

@@ -134,6 +134,14 @@ export type CostName =
   | "advance_rip"
   /** Draining a full PML buffer into the dirty bitmap (512 entries). */
   | "pml_drain"
+  /** Nested: L0's emulated VM exit into L1 beyond the round trip (nested.c nested_vmx_vmexit). */
+  | "nested_vmexit"
+  /** Nested: L0's emulated VMLAUNCH/VMRESUME of L1 beyond the round trip (nested.c nested_vmx_run). */
+  | "nested_vmentry"
+  /** Nested: L0 emulating one trapped VMREAD/VMWRITE of L1 beyond the round trip (handle_vmread/handle_vmwrite). */
+  | "vmx_emulate"
+  /** One VMPTRLD in L0 (switching to and from the shadow VMCS in copy_vmcs12_to_shadow). */
+  | "vmptrld"
   /** One entry of a VM-exit MSR-store, VM-exit MSR-load or VM-entry MSR-load list, per transition. */
   | "msr_list_entry"
   /** One register a save/load VM-exit or VM-entry control moves, per transition (vmx/transitionTerms.ts). */

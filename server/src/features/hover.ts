@@ -27,6 +27,7 @@ import {
   msrByName,
   NESTED_EMULATED,
   nestedCapabilityMsrs,
+  nestedOperationHover,
   type OperationEstimate,
   type Program,
   primaryVmcs,
@@ -196,6 +197,8 @@ function guestOpHover(
       `**${formatRate(estimate.exitsPerSecond)}** per vCPU · ${formatPercent(estimate.vcpuShare)} of a vCPU · ${formatPercent(estimate.hostShare)} of a host core`,
     );
   }
+  // An L2 guest's operation: which level handles each exit (nested virtualization).
+  lines.push(...(nestedOperationHover(model.analysis.program, op.span) ?? []));
   return lines.join("\n");
 }
 
@@ -400,6 +403,12 @@ function handlerOpHover(program: Program, op: HandlerOp, owner: HandlerIR | FnIR
       return `**halt**: block the vCPU until its next event (KVM kvm_emulate_halt → kvm_vcpu_halt); waking costs ${costLine("halt_wake")}`;
     case "kick":
       return `**kick**: IPI to another vCPU (kvm_vcpu_kick), ${costLine("ipi")}`;
+    case "vmptrld":
+    case "vmclear":
+      return `**${op.op.toUpperCase()}** in ${where}: ${costLine("vmptrld")} (in a \`hypervisor\` handler: L1's instruction, an exit to L0)`;
+    case "vmresume":
+    case "vmlaunch":
+      return `**${op.op.toUpperCase()}** in ${where}: the VM entry (in a \`hypervisor\` handler: L1's nested VM entry, emulated by L0's nested_vmx_run)`;
     case "inject": {
       const exception = exceptionByVector(op.vector);
       return `**inject** vector ${op.vector}${exception ? ` (${exception.mnemonic})` : ""}: VM-entry interruption information (VM_ENTRY_INTR_INFO_FIELD 0x4016), ${costLine("inject")}`;

@@ -54,7 +54,8 @@ export function parseBlock(p: Parser, context: BlockContext, depth: number): Blo
       closed = true;
       break;
     }
-    if (token.kind === "eof" || p.isTopLevelLineStart(token)) {
+    // `handler` inside `hypervisor { … }` is the block's statement, not the next declaration.
+    if (token.kind === "eof" || (p.isTopLevelLineStart(token) && !STATEMENTS[context]?.has(token.text))) {
       p.error(
         "TL012",
         token.kind === "eof"

@@ -90,6 +90,26 @@ function parseGuest(p: Parser, start: number): Decl {
   return { kind: "Guest", name, onSpan, vmcs, body, start, end: p.lastEnd };
 }
 
+/** `hypervisor NAME on VMCS { handler REASON { … } … }` (L1; VMCS is its vmcs01) */
+function parseHypervisor(p: Parser, start: number): Decl {
+  const name = expectIdent(p, "a name", "hypervisor");
+  let onSpan: Span | undefined;
+  let vmcs: Ident | undefined;
+  const on = p.peek();
+  if (on.kind === "ident" && on.text === "on" && !on.lineStart) {
+    onSpan = spanOf(p.next());
+    vmcs = expectIdent(p, "a vmcs name (the vmcs01 L0 runs it with)", "on");
+  } else if (name !== undefined) {
+    p.error(
+      "TL011",
+      `expected \`on VMCS\` after \`hypervisor ${name.name}\` (the vmcs01 L0 runs it with), found ${p.found(on)}`,
+      spanOf(on),
+    );
+  }
+  const body = expectBlock(p, "hypervisor", name ? `hypervisor ${name.name}` : "hypervisor");
+  return { kind: "Hypervisor", name, onSpan, vmcs, body, start, end: p.lastEnd };
+}
+
 /** `expect GUEST { budgets }` */
 function parseExpect(p: Parser, start: number): Decl {
   const guest = expectIdent(p, "a guest name", "expect");
@@ -136,6 +156,7 @@ export const DECLARATIONS: ReadonlyMap<string, DeclarationParser> = new Map<stri
   ["guest", parseGuest],
   ["expect", parseExpect],
   ["simulate", parseSimulate],
+  ["hypervisor", parseHypervisor],
 ]);
 
 /** The keywords as "expected a declaration (…)" lists them. */

@@ -21,7 +21,18 @@ type InFn = string | undefined;
 type HandlerStatement = StatementLowerer<InFn, HandlerOp | undefined>;
 
 const simpleOps: HandlerStatement = {
-  keywords: ["decode", "advance_rip", "invept", "invvpid", "halt", "kick"],
+  keywords: [
+    "decode",
+    "advance_rip",
+    "invept",
+    "invvpid",
+    "halt",
+    "kick",
+    "vmresume",
+    "vmlaunch",
+    "vmptrld",
+    "vmclear",
+  ],
   lower: (_ctx, _inFn, statement) => ({ op: statement.keyword as "decode", span: spanOf(statement) }),
 };
 
@@ -110,7 +121,7 @@ const HANDLER_LOWERERS = statementTable<InFn, HandlerOp | undefined>("handler", 
   ...nestedBlockStatements<InFn, HandlerOp>(handlerOps),
 ]);
 
-function handlerOps(ctx: LowerContext, entries: readonly BlockEntry[], inFn: InFn): HandlerOp[] {
+export function handlerOps(ctx: LowerContext, entries: readonly BlockEntry[], inFn: InFn): HandlerOp[] {
   const ops: HandlerOp[] = [];
   for (const entry of entries) {
     if (entry.kind !== "Statement" || !entry.known) continue;

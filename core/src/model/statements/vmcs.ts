@@ -12,6 +12,7 @@ import { cr3TargetsStatement, exceptionsStatement, ioStatement, msrStatement } f
 import { controlWordStatements } from "./controls";
 import { eptStatement } from "./ept";
 import { fieldStatement } from "./field";
+import { shadowStatement } from "./nested";
 import { statementTable } from "./table";
 import {
   crMaskStatement,
@@ -40,6 +41,7 @@ const VMCS_LOWERERS = statementTable<VmcsIR, void>("vmcs", [
   eptpStatement,
   fieldStatement,
   eptStatement,
+  shadowStatement,
 ]);
 
 export function lowerVmcs(ctx: LowerContext, decl: VmcsDecl): void {

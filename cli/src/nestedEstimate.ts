@@ -1,0 +1,92 @@
+/**
+ * The per-level part of `trapline estimate` for an L2 guest (nested virtualization): exits per
+ * second by level, the chain of each reflected reason, host CPU by level. The JSON object is
+ * added as `nested` beside the contract's fields (which keep their meaning: L1's view, the L2
+ * guest as if L0 ran it on vmcs12 directly).
+ */
+import type { NestedEstimate } from "../../core/src/index";
+import {
+  formatCores,
+  formatInteger,
+  formatPercent,
+  formatRate,
+  formatSignificant,
+} from "../../core/src/util/format";
+import { table } from "./format";
+
+export function nestedJson(n: NestedEstimate): Record<string, unknown> {
+  return {
+    hypervisor: n.hypervisor,
+    vmcs01: n.vmcs01,
+    vmcs12: n.vmcs12,
+    shadowing: n.shadowing,
+    l2ExitsPerSecond: n.l2ExitsPerSecond,
+    reflectedPerSecond: n.reflectedPerSecond,
+    l0HandledPerSecond: n.l0HandledPerSecond,
+    l1ExitsPerSecond: n.l1ExitsPerSecond,
+    l0ExitsPerSecond: n.l0ExitsPerSecond,
+    hostCpu: n.hostCpu,
+    overhead: n.overhead,
+    byReason: n.byReason,
+    chains: n.chains.map((c) => ({
+      reason: c.reasonCode,
+      handled: c.handled,
+      l0Cycles: c.l0Cycles,
+      l1Cycles: c.l1Cycles,
+      total: c.total,
+      l0Transitions: c.l0Transitions,
+      trappedAccesses: c.trappedAccesses,
+      shadowedAccesses: c.shadowedAccesses,
+      steps: c.steps.map((s) => ({ label: s.label, level: s.level, cycles: s.cycles })),
+    })),
+  };
+}
+
+export function nestedText(n: NestedEstimate, hz: number): string {
+  const lines: string[] = [];
+  lines.push(
+    `nested: L2 ${n.guest} on vmcs ${n.vmcs12}, L1 ${n.hypervisor} on vmcs ${n.vmcs01} (VMCS shadowing ${n.shadowing ? "on" : "off"})`,
+  );
+  lines.push(
+    table([
+      [
+        "L2 → L0 exits",
+        formatRate(n.l2ExitsPerSecond),
+        `(${formatRate(n.reflectedPerSecond)} reflected to L1)`,
+      ],
+      ["L1 → L0 exits", formatRate(n.l1ExitsPerSecond), "(L1's trapped VMX instructions and VMRESUMEs)"],
+      ["exits into L0", formatRate(n.l0ExitsPerSecond), "(all levels)"],
+      ["overhead", formatPercent(n.overhead), "(share of L2's busy time spent in L0 and L1)"],
+      [
+        "host CPU",
+        formatCores(n.hostCpu.total),
+        `(L2 ${formatCores(n.hostCpu.l2)}, L1 ${formatCores(n.hostCpu.l1)}, L0 ${formatCores(n.hostCpu.l0)})`,
+      ],
+    ]),
+  );
+  if (n.byReason.length > 0) {
+    lines.push("");
+    const rows: string[][] = [["reason", "level", "exits/s", "L0 cycles", "L1 cycles", "L0 exits", "µs"]];
+    for (const r of n.byReason)
+      rows.push([
+        r.reason,
+        r.level,
+        formatRate(r.exitsPerSecond),
+        formatInteger(r.l0CyclesPerExit),
+        formatInteger(r.l1CyclesPerExit),
+        formatSignificant(r.l0TransitionsPerExit),
+        formatSignificant(((r.l0CyclesPerExit + r.l1CyclesPerExit) / hz) * 1e6),
+      ]);
+    lines.push(table(rows));
+  }
+  for (const c of n.chains) {
+    const reason =
+      n.byReason.find((r) => r.code === c.reasonCode && r.level === "L1")?.reason ?? String(c.reasonCode);
+    lines.push(
+      "",
+      `chain of a reflected ${reason}: ${formatInteger(c.total)} cycles (L0 ${formatInteger(c.l0Cycles)}, L1 ${formatInteger(c.l1Cycles)})`,
+    );
+    lines.push(table(c.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,276 @@
+/**
+ * The cost of one L2 exit that L0 reflects to L1, as the chain of L0 transitions KVM runs:
+ *
+ *  1. L2 → L0 VM exit, L0's emulated VM exit into L1 (nested_vmx_vmexit: sync_vmcs02_to_vmcs12,
+ *     prepare_vmcs12, load_vmcs12_host_state), VM entry into L1: `round_trip` + `nested_vmexit`,
+ *     plus, with VMCS shadowing, copy_vmcs12_to_shadow (a VMWRITE per shadowed field and two
+ *     VMPTRLDs: nested_sync_vmcs12_to_shadow before L1 runs).
+ *  2. L1's handler: its work runs in L1; each VMREAD/VMWRITE of a field outside the shadow
+ *     bitmaps (every one without shadowing) exits to L0 (`round_trip` + `vmx_emulate`:
+ *     handle_vmread/handle_vmwrite); INVEPT, INVVPID, VMPTRLD, VMCLEAR always exit.
+ *  3. L1's VMRESUME exits to L0, which emulates the nested entry (nested_vmx_run: the
+ *     nested_vmx_check_* checks, prepare_vmcs02) and enters L2: `round_trip` + `nested_vmentry`,
+ *     plus, with shadowing, copy_shadow_to_vmcs12 (a VMREAD per read-write shadowed field and
+ *     two VMPTRLDs).
+ *
+ * Cycles are split by the level that spends them (L0's cycles are host time outside L1; L1's
+ * run in L1's vCPU). The numbers are the target's cost parameters, overridable with
+ * `target { cost NAME = N }`; docs/estimator.md "Nested chain" gives the calibration.
+ */
+import type { HandlerOp, HypervisorIR, Program, VmcsIR } from "../../model/ir";
+import { formatSignificant as fmt } from "../../util/format";
+import { isControlSet } from "../../vmx/controls";
+import {
+  KVM_SHADOW_READ_ONLY,
+  KVM_SHADOW_READ_WRITE,
+  L1_VMX_INSTRUCTIONS,
+  NESTED_C,
+  VMCS_SHADOWING,
+} from "../../vmx/nested";
+import type { CostName } from "../../vmx/types";
+import { DEFAULT_HANDLER_WORK_CYCLES } from "../cost";
+import { effectiveControls } from "../effective";
+
+export interface ChainStep {
+  label: string;
+  level: "L0" | "L1";
+  /** Expected cycles of the step per chain (branches weighted, repeats multiplied). */
+  cycles: number;
+  /** Expected exits from L1 to L0 this step causes per chain. */
+  traps: number;
+  reference?: string;
+}
+
+export interface ChainCost {
+  reasonCode: number;
+  /** Whether L1 has a handler for the reason (else the default handler estimate). */
+  handled: boolean;
+  shadowing: boolean;
+  steps: ChainStep[];
+  l0Cycles: number;
+  l1Cycles: number;
+  total: number;
+  /** Exits into L0 per chain: the L2 exit, L1's trapped instructions, the VMRESUME. */
+  l0Transitions: number;
+  /** L1 VMREAD/VMWRITEs that exit to L0 / that the shadow VMCS served, per chain. */
+  trappedAccesses: number;
+  shadowedAccesses: number;
+}
+
+/** Which fields L1 reads and writes without exiting (none without VMCS shadowing in vmcs01). */
+export interface ShadowSets {
+  on: boolean;
+  read: ReadonlySet<string>;
+  write: ReadonlySet<string>;
+}
+
+const KVM_READ = new Set([...KVM_SHADOW_READ_WRITE, ...KVM_SHADOW_READ_ONLY]);
+const KVM_WRITE = new Set(KVM_SHADOW_READ_WRITE);
+const NONE: ReadonlySet<string> = new Set();
+
+export function shadowSets(program: Program, vmcs01: VmcsIR): ShadowSets {
+  const on = isControlSet(effectiveControls(vmcs01, program.target), VMCS_SHADOWING);
+  if (!on) return { on, read: NONE, write: NONE };
+  const s = vmcs01.shadow;
+  if (!s) return { on, read: KVM_READ, write: KVM_WRITE };
+  if (!s.kvm) return { on, read: s.read, write: s.write };
+  // `shadow kvm` plus more fields: KVM's list and the ones named.
+  return { on, read: new Set([...KVM_READ, ...s.read]), write: new Set([...KVM_WRITE, ...s.write]) };
+}
+
+const cache = new WeakMap<Program, Map<string, ChainCost>>();
+
+/** The chain of one exit of `reasonCode` reflected to `hypervisor` (memoized per program). */
+export function reflectedChainCost(
+  program: Program,
+  hypervisor: HypervisorIR,
+  reasonCode: number,
+): ChainCost {
+  let perProgram = cache.get(program);
+  if (!perProgram) {
+    perProgram = new Map();
+    cache.set(program, perProgram);
+  }
+  const key = `${hypervisor.name}:${reasonCode}`;
+  let c = perProgram.get(key);
+  if (!c) {
+    c = computeChain(program, hypervisor, reasonCode);
+    perProgram.set(key, c);
+  }
+  return c;
+}
+
+function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: number): ChainCost {
+  const costs = program.target.costs;
+  const cost = (name: CostName) => costs[name].cycles;
+  const vmcs01 = program.vmcs.get(hypervisor.vmcs);
+  const shadow: ShadowSets = vmcs01 ? shadowSets(program, vmcs01) : { on: false, read: NONE, write: NONE };
+  const steps: ChainStep[] = [];
+  let trapped = 0;
+  let shadowed = 0;
+
+  // 1. The exit into L1.
+  steps.push({
+    label: "L2 → L0 exit, L0 → L1 entry",
+    level: "L0",
+    cycles: cost("round_trip"),
+    traps: 0,
+  });
+  steps.push({
+    label: "emulated VM exit into L1 (vmcs02 → vmcs12 sync)",
+    level: "L0",
+    cycles: cost("nested_vmexit"),
+    traps: 0,
+    reference: `${NESTED_C} nested_vmx_vmexit, sync_vmcs02_to_vmcs12, prepare_vmcs12`,
+  });
+  if (shadow.on) {
+    const fields = new Set([...shadow.read, ...shadow.write]).size;
+    steps.push({
+      label: `vmcs12 → shadow VMCS (${fields} VMWRITEs, 2 VMPTRLDs)`,
+      level: "L0",
+      cycles: fields * cost("vmwrite") + 2 * cost("vmptrld"),
+      traps: 0,
+      reference: `${NESTED_C} copy_vmcs12_to_shadow`,
+    });
+  }
+
+  // 2. L1's handler.
+  const handler = hypervisor.handlers.get(reasonCode);
+  const ops: HandlerOp[] = handler ? handler.ops : [];
+  let l1 = 0;
+  let l0 = 0;
+  const access = (kind: "vmread" | "vmwrite", field: string, weight: number) => {
+    const served = kind === "vmread" ? shadow.read.has(field) : shadow.write.has(field);
+    if (served) {
+      shadowed += weight;
+      l1 += weight * cost(kind);
+    } else {
+      trapped += weight;
+      l0 += weight * (cost("round_trip") + cost("vmx_emulate"));
+    }
+  };
+  let traps = 0;
+  const walk = (list: readonly HandlerOp[], weight: number, depth: number) => {
+    for (const op of list) {
+      switch (op.op) {
+        case "vmread":
+        case "vmwrite":
+          access(op.op, op.field.name, weight);
+          break;
+        case "work":
+          l1 += weight * op.cycles;
+          break;
+        case "decode":
+          l1 += weight * cost("decode");
+          break;
+        case "advance_rip":
+          access("vmread", "VM_EXIT_INSTRUCTION_LEN", weight);
+          access("vmwrite", "GUEST_RIP", weight);
+          l1 += weight * cost("advance_rip");
+          break;
+        case "inject":
+          access("vmwrite", "VM_ENTRY_INTR_INFO_FIELD", weight);
+          l1 += weight * cost("inject");
+          break;
+        case "invept":
+        case "invvpid":
+          traps += weight;
+          l0 += weight * (cost("round_trip") + cost(op.op));
+          break;
+        case "vmptrld":
+        case "vmclear":
+          traps += weight;
+          l0 += weight * (cost("round_trip") + cost("vmx_emulate") + cost("vmptrld"));
+          break;
+        case "vmresume":
+        case "vmlaunch":
+          // The entry back into L2 is step 3 (one per chain, written or not).
+          break;
+        case "userspace":
+          l1 += weight * (cost("userspace_round_trip") + op.cycles);
+          break;
+        case "halt":
+          l1 += weight * cost("halt_wake");
+          break;
+        case "kick":
+          l1 += weight * cost("ipi");
+          break;
+        case "call": {
+          const fn = program.fns.get(op.fn);
+          if (fn && depth < 32) walk(fn.ops, weight, depth + 1);
+          break;
+        }
+        case "branch":
+          for (const arm of op.arms) walk(arm.ops, weight * arm.probability, depth);
+          break;
+        case "repeat":
+          walk(op.ops, weight * op.count, depth);
+          break;
+      }
+    }
+  };
+  if (handler) walk(ops, 1, 0);
+  else {
+    access("vmread", "VM_EXIT_REASON", 1);
+    l1 += DEFAULT_HANDLER_WORK_CYCLES;
+  }
+  steps.push({
+    label: handler
+      ? `L1's handler ${handler.reason.name}`
+      : "L1's handler (none written: one VMREAD + default work, an estimate)",
+    level: "L1",
+    cycles: l1,
+    traps: 0,
+  });
+  if (l0 > 0)
+    steps.push({
+      label: `L1's trapped VMX instructions (${fmt(trapped)} VMREAD/VMWRITE, ${fmt(traps)} other)`,
+      level: "L0",
+      cycles: l0,
+      traps: trapped + traps,
+      reference: `${L1_VMX_INSTRUCTIONS.get("vmread")!.kvm}, ${L1_VMX_INSTRUCTIONS.get("vmwrite")!.kvm}`,
+    });
+
+  // 3. VMRESUME.
+  steps.push({
+    label: "L1 VMRESUME → L0, L0 → L2 entry",
+    level: "L0",
+    cycles: cost("round_trip"),
+    traps: 1,
+  });
+  steps.push({
+    label: "emulated VM entry (nested checks, prepare_vmcs02)",
+    level: "L0",
+    cycles: cost("nested_vmentry"),
+    traps: 0,
+    reference: `${NESTED_C} nested_vmx_run, nested_vmx_check_controls, prepare_vmcs02`,
+  });
+  if (shadow.on) {
+    steps.push({
+      label: `shadow VMCS → vmcs12 (${shadow.write.size} VMREADs, 2 VMPTRLDs)`,
+      level: "L0",
+      cycles: shadow.write.size * cost("vmread") + 2 * cost("vmptrld"),
+      traps: 0,
+      reference: `${NESTED_C} copy_shadow_to_vmcs12`,
+    });
+  }
+
+  let l0Cycles = 0;
+  let l1Cycles = 0;
+  for (const s of steps) {
+    if (s.level === "L0") l0Cycles += s.cycles;
+    else l1Cycles += s.cycles;
+  }
+  return {
+    reasonCode,
+    handled: handler !== undefined,
+    shadowing: shadow.on,
+    steps,
+    l0Cycles,
+    l1Cycles,
+    total: l0Cycles + l1Cycles,
+    l0Transitions: 2 + trapped + traps,
+    trappedAccesses: trapped,
+    shadowedAccesses: shadowed,
+  };
+}
