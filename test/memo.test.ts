@@ -27,6 +27,7 @@ describe("analysis memo", () => {
       "fns",
       "guests",
       "handlers",
+      "hypervisors",
       "simulates",
       "target",
       "vmcs",
