@@ -10,8 +10,10 @@ import {
   type Statement,
   type VmcsDecl,
 } from "../core/src/lang/ast";
+import { TOP_LEVEL_KEYWORDS } from "../core/src/lang/grammar";
 import { nodePathAt } from "../core/src/lang/nodePath";
 import { parse } from "../core/src/lang/parser";
+import { DECLARATIONS } from "../core/src/lang/parser/declarations";
 
 const EXAMPLES = new URL("../examples/", import.meta.url);
 
@@ -76,6 +78,10 @@ const words = (s: Statement) => s.items.map((i) => (i.kind === "Ident" ? i.name 
 const stmts = (b: Block | undefined) => (b?.entries ?? []) as Statement[];
 
 describe("parser", () => {
+  it("has one declaration parser per top-level keyword, and no other", () => {
+    assert.deepEqual([...DECLARATIONS.keys()].sort(), [...TOP_LEVEL_KEYWORDS].sort());
+  });
+
   it("parses the spec's complete example with no diagnostics and the expected structure", () => {
     const text = specExample();
     const { file, diagnostics } = parse(text);

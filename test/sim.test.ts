@@ -534,7 +534,8 @@ guest g on v {
     for (const r of plain.byReason) {
       const f = fast.byReason.find((x) => x.code === r.code)!;
       within(f.exitsPerSecond, r.exitsPerSecond, 0.02, `${r.reason} exits/s`);
-      within(f.cyclesPerExit, r.cyclesPerExit, 1e-9, `${r.reason} cycles/exit`);
+      // Transitions are drawn (sim/transitionSample.ts): the means agree within their sampling error.
+      within(f.cyclesPerExit, r.cyclesPerExit, 0.002, `${r.reason} cycles/exit`);
       within(f.duration.p99, r.duration.p99, 0.03, `${r.reason} p99`);
     }
     for (const p of plain.paths) {

@@ -149,6 +149,8 @@ export const vmcsMonarchLanguage: languages.IMonarchLanguage = {
     "nmi",
     "idle",
     "poll",
+    "measured",
+    "tolerance",
     "mwait",
     "apic",
     "x2apic",
@@ -539,6 +541,7 @@ export const vmcsMonarchLanguage: languages.IMonarchLanguage = {
       [/\s+/, "white"],
       [/\/\/.*$/, "comment"],
       [/\/\*/, "comment", "@blockComment"],
+      [/"[^"]*("|$)/, "string"],
       [/(ept)(\s*)(\{)/, ["keyword", "white", { token: "@brackets", next: "@eptBlock" }]],
       [
         /(guest)(\s+)([A-Za-z_][A-Za-z0-9_]*)(\s+)(on)(\s+)([A-Za-z_][A-Za-z0-9_]*)/,

@@ -5,9 +5,9 @@
  * are logged and answered with an empty result, so the server survives any text.
  */
 import {
-  type CancellationToken,
   type CodeAction,
   CodeActionRequest,
+  CodeLensRefreshRequest,
   CodeLensRequest,
   CompletionRequest,
   type Connection,
@@ -24,9 +24,6 @@ import {
   type InitializeParams,
   type InitializeResult,
   InlayHintRequest,
-  LSPErrorCodes,
-  type Diagnostic as LspDiagnostic,
-  type Position,
   PrepareRenameRequest,
   ReferencesRequest,
   RenameRequest,
@@ -41,9 +38,8 @@ import {
   TextDocuments,
 } from "vscode-languageserver";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import { PROFILES } from "../../core/src/index";
+import type { Analysis } from "../../core/src/index";
 import {
-  type ClientDiagnosticSupport,
   coreFixToCodeAction,
   fixesToCodeActions,
   rangesOverlap,
@@ -51,7 +47,8 @@ import {
   spanToRange,
   toLspDiagnostic,
 } from "./convert";
-import { AnalysisCache, type AnalyzedVersion, describeError } from "./documents";
+import { registerCustomRequests } from "./custom";
+import { describeError } from "./documents";
 import { completeAt } from "./features/completion";
 import {
   codeLenses,
@@ -61,6 +58,7 @@ import {
   semanticTokensEdits,
 } from "./features/decorations";
 import { hoverAt } from "./features/hover";
+import { type MeasuredView, measuredDiagnostics, measuredView } from "./features/measured";
 import {
   definitionAt,
   documentSymbols,
@@ -69,14 +67,11 @@ import {
   referencesAt,
   renameAt,
 } from "./features/navigation";
-import { compareConfigurations, estimateReport, fileStatus } from "./features/reports";
+import { type TraceFiles, TraceStore } from "./measurements";
 import type { DocumentModel } from "./model";
 import {
   checkedOffset,
-  type EchoedDiagnostic,
-  invalidParams,
   readCodeAction,
-  readCustom,
   readDocument,
   readDocumentPosition,
   readDocumentRange,
@@ -85,13 +80,14 @@ import {
   readRename,
 } from "./params";
 import {
-  CompareRequest,
-  EstimateReportRequest,
-  FileInfoRequest,
-  FileStatusNotification,
   type TraplineInitializationOptions,
   type TraplineSettings,
+  WORKSPACE_TRUST_METHOD,
 } from "./protocol";
+import { Publishing } from "./publishing";
+import { cancelled, offsetIn, RequestRunner, sameDiagnostic } from "./requests";
+
+export { fileNameOf } from "./requests";
 
 /** Delay between the last edit and its analysis unless ServerOptions say otherwise. */
 export const DEFAULT_DEBOUNCE_MS = 50;
@@ -99,6 +95,8 @@ export const DEFAULT_DEBOUNCE_MS = 50;
 export interface ServerOptions {
   /** Delay between the last edit and the analysis; typescript-language-server uses 50 ms. */
   debounceMs?: number;
+  /** How to read the traces `measured` statements name (none in the browser). */
+  traceFiles?: TraceFiles;
 }
 
 /** What the client may pass as `initializationOptions` (defined with the protocol). */
@@ -106,13 +104,7 @@ export type { TraplineInitializationOptions } from "./protocol";
 
 export function startServer(connection: Connection, options: ServerOptions = {}): void {
   const documents = new TextDocuments(TextDocument);
-  let pullDiagnostics = false;
   let configurationRequests = false;
-  let diagnosticSupport: ClientDiagnosticSupport = {
-    relatedInformation: false,
-    tags: false,
-    codeDescription: false,
-  };
   let lensOptions = { simulateCommand: false, estimateCommand: false };
   let settings: TraplineSettings = {};
 
@@ -124,113 +116,58 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }
   };
 
-  /** The LSP diagnostics last computed per URI and version, reused by pull requests and code actions. */
-  const published = new Map<string, { version: number; diagnostics: LspDiagnostic[] }>();
+  const publishing = new Publishing(connection, options.debounceMs ?? DEFAULT_DEBOUNCE_MS, log);
+  const cache = publishing.cache;
+  const run = new RequestRunner(cache, log);
+  const guard = run.guard.bind(run);
+  const withModel = run.withModel.bind(run);
+  let codeLensRefresh = false;
 
-  const lspDiagnostics = (uri: string, analyzed: AnalyzedVersion): LspDiagnostic[] => {
-    const cached = published.get(uri);
-    if (cached && cached.version === analyzed.version) return cached.diagnostics;
-    const { lines, diagnostics } = analyzed.analysis;
-    const converted = diagnostics.map((d) => toLspDiagnostic(uri, lines, d, diagnosticSupport));
-    published.set(uri, { version: analyzed.version, diagnostics: converted });
-    return converted;
+  // The traces `measured` statements name: read in the background; when one is read (or
+  // fails), the documents that name a trace get their diagnostics and lenses again.
+  const traces = new TraceStore(options.traceFiles, () => republishMeasured(), log);
+  const views = new WeakMap<Analysis, { generation: number; view: MeasuredView }>();
+  const measuredOf = (uri: string, analysis: Analysis): MeasuredView | undefined => {
+    if (![...analysis.program.guests.values()].some((g) => g.measured)) return undefined;
+    const cached = views.get(analysis);
+    if (cached && cached.generation === traces.generation) return cached.view;
+    const generation = traces.generation;
+    const view = measuredView(analysis, (ir) => traces.get(uri, ir.path));
+    views.set(analysis, { generation, view });
+    return view;
   };
-
-  const cache = new AnalysisCache(
-    options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
-    (uri, analyzed) => {
-      try {
-        if (!pullDiagnostics) {
-          connection.sendDiagnostics({
-            uri,
-            version: analyzed.version,
-            diagnostics: lspDiagnostics(uri, analyzed),
-          });
-        }
-        connection.sendNotification(
-          FileStatusNotification,
-          fileStatus({ analysis: analyzed.analysis }, uri, analyzed.version, analyzed.elapsedMs),
-        );
-      } catch (error) {
-        log(`trapline: publishing results for ${uri} failed: ${describeError(error)}`);
-      }
+  publishing.extra = {
+    diagnostics: (uri, analyzed) => {
+      const view = measuredOf(uri, analyzed.analysis);
+      return view ? measuredDiagnostics(analyzed.analysis, view) : [];
     },
-    log,
-  );
-
-  /** Set by `shutdown`: every later request is answered InvalidRequest, as the LSP says. */
-  let shutDown = false;
-
-  /**
-   * Wraps a request handler: after `shutdown` the answer is InvalidRequest; the raw params are
-   * read (and checked) by `read` first, a bad field answering InvalidParams; a cancelled request
-   * answers RequestCancelled. Registered with `connection.onRequest` directly: the library's
-   * `onHover`-style helpers read `params.workDoneToken` before any handler runs and threw on
-   * `params: null`.
-   */
-  function guard<P, R>(
-    method: string,
-    read: (raw: unknown) => P,
-    handler: (params: P, token: CancellationToken) => R | ResponseError<void>,
-  ): (raw: unknown, token: CancellationToken) => R | ResponseError<void> {
-    return (raw, token) => {
-      if (shutDown) return new ResponseError(ErrorCodes.InvalidRequest, `${method}: the server is shut down`);
-      // Params sent as an array are spread into the handler's arguments by vscode-jsonrpc: with
-      // other than one element the token is not where it belongs.
-      if (typeof (token as Partial<CancellationToken> | undefined)?.isCancellationRequested !== "boolean")
-        return invalidParams(`${method}: params must be an object`);
-      if (token.isCancellationRequested) return cancelled();
-      let params: P;
-      try {
-        params = read(raw);
-      } catch (error) {
-        if (error instanceof ResponseError) return error as ResponseError<void>;
-        throw error;
-      }
-      return handler(params, token);
-    };
-  }
-
-  /**
-   * Runs a request handler against the current model: answers "cancelled" when the client has
-   * cancelled, `empty` when the document is not open or the feature throws (after logging); an
-   * InvalidParams the handler throws (a position past the last line) is the answer.
-   */
-  function withModel<T>(
-    name: string,
-    uri: string,
-    token: CancellationToken | undefined,
-    empty: T,
-    handler: (model: DocumentModel) => T,
-  ): T | ResponseError<void> {
-    if (token?.isCancellationRequested) return cancelled();
-    try {
-      const model = cache.model(uri);
-      if (!model) return empty;
-      if (token?.isCancellationRequested) return cancelled();
-      return handler(model);
-    } catch (error) {
-      if (error instanceof ResponseError) return error as ResponseError<void>;
-      log(`trapline: ${name} failed on ${uri}: ${describeError(error)}`);
-      return empty;
+    generation: () => traces.generation,
+  };
+  function republishMeasured(): void {
+    for (const uri of cache.uris()) {
+      const analyzed = cache.ready(uri);
+      if (analyzed && [...analyzed.analysis.program.guests.values()].some((g) => g.measured))
+        publishing.republish(uri);
     }
+    if (codeLensRefresh) connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
   }
-
-  /** The offset of a request's position in the analysed text (InvalidParams past the last line). */
-  const offsetIn = (model: DocumentModel, position: Position) =>
-    checkedOffset(model.analysis.lines.lineCount, position, (p) => model.analysis.lines.offsetAt(p));
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const capabilities = params.capabilities;
-    pullDiagnostics = capabilities.textDocument?.diagnostic !== undefined;
+    const pullDiagnostics = capabilities.textDocument?.diagnostic !== undefined;
     configurationRequests = capabilities.workspace?.configuration === true;
     const publish = capabilities.textDocument?.publishDiagnostics;
-    diagnosticSupport = {
-      relatedInformation: publish?.relatedInformation === true || pullDiagnostics,
-      tags: (publish?.tagSupport?.valueSet?.length ?? 0) > 0 || pullDiagnostics,
-      codeDescription: publish?.codeDescriptionSupport === true,
+    publishing.mode = {
+      pull: pullDiagnostics,
+      support: {
+        relatedInformation: publish?.relatedInformation === true || pullDiagnostics,
+        tags: (publish?.tagSupport?.valueSet?.length ?? 0) > 0 || pullDiagnostics,
+        codeDescription: publish?.codeDescriptionSupport === true,
+      },
     };
+    codeLensRefresh = capabilities.workspace?.codeLens?.refreshSupport === true;
     const init = (params.initializationOptions ?? {}) as TraplineInitializationOptions;
+    traces.trusted = init.workspaceTrusted !== false;
     if (init.settings) settings = init.settings;
     cache.options = { defaultTarget: settings.defaultTarget || undefined };
     lensOptions = {
@@ -281,13 +218,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     // change between them must not re-analyse every open document at the same version.
     const changed = (next.defaultTarget || undefined) !== (settings.defaultTarget || undefined);
     settings = next;
-    if (changed) {
-      cache.options = { defaultTarget: settings.defaultTarget || undefined };
-      published.clear();
-      pullResults.clear();
-      cache.invalidateAll();
-      if (pullDiagnostics) connection.languages.diagnostics.refresh().catch(() => undefined);
-    }
+    if (changed) publishing.reanalyzeAll({ defaultTarget: settings.defaultTarget || undefined });
   }
 
   connection.onInitialized(() => {
@@ -299,42 +230,19 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }
   });
   connection.onDidChangeConfiguration((params) => void refreshSettings(params.settings));
-
-  // TextDocuments fires onDidChangeContent on open and on every change (and updates the same
-  // TextDocument object in place): a document the cache does not know yet is new, analyse it at
-  // once; later changes are debounced.
-  documents.onDidChangeContent((event) => {
-    cache.schedule(event.document, cache.document(event.document.uri) === undefined);
-  });
-  documents.onDidClose((event) => {
-    cache.close(event.document.uri);
-    published.delete(event.document.uri);
-    pullResults.delete(event.document.uri);
-    tokenResults.delete(event.document.uri);
-    if (!pullDiagnostics) connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+  connection.onNotification(WORKSPACE_TRUST_METHOD, () => {
+    if (traces.trusted) return;
+    traces.trusted = true;
+    traces.clear();
+    republishMeasured();
   });
 
-  // Pull diagnostics: the last report per document with a result id; when a new version's
-  // diagnostics are the same (same ranges, messages, fixes), the client that sends that id back
-  // gets `unchanged` instead of every diagnostic again.
-  const pullResults = new Map<string, { resultId: string; content: string }>();
-  let pullResultCounter = 0;
+  publishing.listen(documents, (uri) => tokenResults.delete(uri));
+
   connection.onRequest(
     DocumentDiagnosticRequest.type,
     guard(DocumentDiagnosticRequest.method, readDocument, (params) => {
-      const uri = params.uri;
-      const previousResultId = readPreviousResultId(params, "previousResultId");
-      const analyzed = cache.ensure(uri);
-      const items = analyzed ? lspDiagnostics(uri, analyzed) : [];
-      const content = JSON.stringify(items);
-      let last = pullResults.get(uri);
-      if (!last || last.content !== content) {
-        last = { resultId: `${++pullResultCounter}`, content };
-        pullResults.set(uri, last);
-      } else if (previousResultId === last.resultId) {
-        return { kind: "unchanged", resultId: last.resultId } satisfies DocumentDiagnosticReport;
-      }
-      return { kind: "full", resultId: last.resultId, items } satisfies DocumentDiagnosticReport;
+      return publishing.pullReport(params.uri, readPreviousResultId(params, "previousResultId"));
     }) as RequestHandler<
       DocumentDiagnosticParams,
       DocumentDiagnosticReport,
@@ -346,7 +254,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     HoverRequest.type,
     guard(HoverRequest.method, readDocumentPosition, (params, token) =>
       withModel("hover", params.uri, token, null, (model) =>
-        hoverAt(model, offsetIn(model, params.position)),
+        hoverAt(model, offsetIn(model, params.position), measuredOf(params.uri, model.analysis)),
       ),
     ),
   );
@@ -434,7 +342,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
       withModel("codeAction", params.uri, token, [] as CodeAction[], (model) => {
         const uri = params.uri;
         const analyzed = cache.ensure(uri);
-        const current = analyzed ? lspDiagnostics(uri, analyzed) : [];
+        const current = analyzed ? publishing.lspDiagnostics(uri, analyzed) : [];
         const actions: CodeAction[] = [];
         // The client echoes the diagnostics it shows, which may be those of an earlier version
         // (publication is debounced): only one the current version still has, at the same
@@ -445,12 +353,13 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         }
         if (actions.length || params.diagnostics.some((d) => d.source === "trapline")) return actions;
         // The client sent no diagnostics of ours: the fixes of the current analysis in the range.
-        const { lines, diagnostics } = model.analysis;
+        const { lines } = model.analysis;
+        const diagnostics = analyzed ? publishing.coreDiagnostics(uri, analyzed) : [];
         for (const diagnostic of diagnostics) {
           if (!diagnostic.fixes?.length) continue;
           const range = spanToRange(lines, diagnostic.span);
           if (!rangesOverlap(range, params.range)) continue;
-          const lsp = toLspDiagnostic(uri, lines, diagnostic, diagnosticSupport);
+          const lsp = toLspDiagnostic(uri, lines, diagnostic, publishing.mode.support);
           for (const fix of diagnostic.fixes) actions.push(coreFixToCodeAction(uri, lines, fix, lsp));
         }
         return actions;
@@ -515,109 +424,24 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     CodeLensRequest.type,
     guard(CodeLensRequest.method, readDocument, (params, token) =>
       withModel("codeLens", params.uri, token, [], (model) =>
-        settings.codeLens === false ? [] : codeLenses(model, params.uri, lensOptions),
+        settings.codeLens === false
+          ? []
+          : codeLenses(model, params.uri, lensOptions, measuredOf(params.uri, model.analysis)),
       ),
     ),
   );
 
-  connection.onRequest(
-    EstimateReportRequest,
-    guard(
-      EstimateReportRequest.method,
-      (raw) => readCustom(raw, "optional"),
-      (params, token) =>
-        withModel("estimateReport", params.uri, token, { markdown: "The file is not open." }, (model) => ({
-          markdown: estimateReport(model, fileNameOf(params.uri), params.guest),
-        })),
-    ),
-  );
-  connection.onRequest(
-    CompareRequest,
-    guard(
-      CompareRequest.method,
-      (raw) => readCustom(raw, "required"),
-      (params, token) =>
-        withModel(
-          "compare",
-          params.uri,
-          token,
-          { guest: params.guest!, rows: [], markdown: "The file is not open." },
-          (model) => compareConfigurations(model, params.guest!, params.profiles),
-        ),
-    ),
-  );
-  connection.onRequest(
-    FileInfoRequest,
-    guard(
-      FileInfoRequest.method,
-      (raw) => readCustom(raw, "none"),
-      (params, token) =>
-        withModel(
-          "fileInfo",
-          params.uri,
-          token,
-          {
-            guests: [],
-            vmcs: [],
-            profiles: [],
-            target: { profile: "", declared: false, profileRange: undefined },
-          },
-          (model) => {
-            const { program, lines } = model.analysis;
-            return {
-              guests: [...program.guests.keys()],
-              vmcs: [...program.vmcs.keys()],
-              profiles: PROFILES.map((p) => ({ name: p.name, displayName: p.displayName, year: p.year })),
-              target: {
-                profile: program.target.profile.name,
-                declared: program.target.span !== undefined,
-                profileRange: program.target.profileSpan
-                  ? spanToRange(lines, program.target.profileSpan)
-                  : undefined,
-              },
-            };
-          },
-        ),
-    ),
-  );
+  registerCustomRequests(connection, run, (uri, model) => measuredOf(uri, model.analysis));
 
   connection.onShutdown(() => {
     // A second `shutdown` is a request after shutdown too.
-    if (shutDown)
+    if (run.shutDown)
       return new ResponseError(ErrorCodes.InvalidRequest, "shutdown: the server is already shut down");
-    shutDown = true;
+    run.shutDown = true;
     for (const uri of cache.uris()) cache.close(uri);
     return undefined;
   });
 
   documents.listen(connection);
   connection.listen();
-}
-
-/** The same diagnostic (as published and as echoed by the client, which may drop `data`). */
-function sameDiagnostic(a: LspDiagnostic, b: EchoedDiagnostic): boolean {
-  return (
-    a.code === b.code &&
-    a.message === b.message &&
-    a.range.start.line === b.range.start.line &&
-    a.range.start.character === b.range.start.character &&
-    a.range.end.line === b.range.end.line &&
-    a.range.end.character === b.range.end.character
-  );
-}
-
-function cancelled(): ResponseError<void> {
-  return new ResponseError(LSPErrorCodes.RequestCancelled, "request cancelled");
-}
-
-/** The last path segment of `uri`, percent-decoded when its escapes are valid (else as written). */
-export function fileNameOf(uri: string): string {
-  const path = uri.split(/[?#]/, 1)[0]!;
-  const name = path.slice(path.lastIndexOf("/") + 1);
-  try {
-    return decodeURIComponent(name);
-  } catch {
-    // `%zz` or a lone `%`: an ordinary URI string to us (the document is keyed by it as sent).
-    return name;
-  }
 }

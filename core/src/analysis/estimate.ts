@@ -9,10 +9,11 @@ import type { Arrival, GuestIR, Program } from "../model/ir";
 import { hostSettings } from "../model/statements/host";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
-import { handlerCost } from "./cost";
 import { decideDelivery, decideIdle, exitCount, guestContext, sourceContext, walkOps } from "./exits";
 import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
+import { memoOf } from "./memo";
+import { exitCost } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 /**
@@ -29,14 +30,10 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
 }
 
 /** The CPU profile and frequency an estimate is for: one object per program, shared by its guests. */
-const targetSummaries = new WeakMap<Program, GuestEstimate["target"]>();
 function targetSummary(program: Program): GuestEstimate["target"] {
-  let summary = targetSummaries.get(program);
-  if (summary === undefined) {
-    summary = { profile: program.target.profile.name, hz: program.target.hz };
-    targetSummaries.set(program, summary);
-  }
-  return summary;
+  const memo = memoOf(program);
+  memo.targetSummary ??= { profile: program.target.profile.name, hz: program.target.hz };
+  return memo.targetSummary;
 }
 
 function emptyEstimate(program: Program, guestName: string, guest: GuestIR | undefined): GuestEstimate {
@@ -74,7 +71,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const hz = target.hz > 0 ? target.hz : 1;
   const vcpus = Math.max(0, guest.vcpus);
 
-  const costOf = (code: number) => handlerCost(program, code).total;
+  const costOf = (code: number) => exitCost(program, ctx.vmcs, code).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;
     for (const e of exits) c += e.perExecution * costOf(e.reason.code);
@@ -213,7 +210,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const savedPerSec = idlePeriods * pollSaving;
   const idleReason = idle.blockedInHost ? idle.decision.exits[0]?.reason.code : undefined;
   for (const { reason, perSecond } of reasonRates) {
-    const base = handlerCost(program, reason.code);
+    const base = exitCost(program, ctx.vmcs, reason.code);
     const saved = reason.code === idleReason && perSecond > 0 ? savedPerSec / perSecond : 0;
     const cost = saved > 0 ? { ...base, handler: base.handler - saved, total: base.total - saved } : base;
     const exitsPerSecond = perSecond * vcpus;

@@ -8,7 +8,6 @@
 import type { GuestIR, HostIR, Program } from "../model/ir";
 import { HOST_DEFAULT_SOURCE, type HostParam, hostSettings } from "../model/statements/host";
 import { EXIT } from "../vmx/exitReasons";
-import { handlerCost } from "./cost";
 import { vmcsLookup } from "./exitLookup";
 import { ctl, type ExitContext, on } from "./exitRules";
 import type { ShareSolution, SourceModel } from "./hostShares";
@@ -20,6 +19,7 @@ import {
   pleGrowthExits,
   spinLoops,
 } from "./hostTerms";
+import { exitCost } from "./transitionCost";
 import type { HostEstimate, HostSettingEstimate } from "./types";
 
 export interface HostTermsNow {
@@ -49,7 +49,7 @@ export function prepareHost(
 ) {
   const host = hostSettings(program, guest);
   const wake = program.target.costs.halt_wake?.cycles ?? 0;
-  const pauseCost = handlerCost(program, EXIT.PAUSE_INSTRUCTION).total;
+  const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION).total;
   const sites: SpinSiteOf[] = [];
   const window = vmcsLookup(ctx.vmcs).pleWindow;
   const gap = vmcsLookup(ctx.vmcs).pleGap;

@@ -166,6 +166,15 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
   // Host: each vCPU thread pinned to one physical CPU (docs/language.md, "Host").
   ["pinned", none],
+  // The measurement of this guest: a KVM trace file (docs/traces.md "In the editor").
+  [
+    "measured",
+    {
+      expects: 'a trace file in quotes (`"trace.txt"`), then optionally `tolerance P%`',
+      maxItems: 3,
+      words: { pairs: ["tolerance"] },
+    },
+  ],
   // This VM's halt-poll ceiling (KVM_CAP_HALT_POLL), over the target's `halt_poll`.
   ["halt_poll", one("a time (`50us`; `0` disables polling for this guest)")],
 ]);
@@ -251,6 +260,15 @@ export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
     { expects: "`grow N`, `shrink N`, `max N`", maxItems: 6, words: { pairs: ["grow", "shrink", "max"] } },
   ],
   ["preempt", { expects: "`rate R for T`", maxItems: 4, words: { pairs: ["rate", "for"] } }],
+  [
+    "mitigations",
+    {
+      expects: "mitigation names (`l1d_flush`, `l1d_flush_always`, `verw`, `rsb`, `ibpb`) or `none`",
+      maxItems: Infinity,
+      list: true,
+      words: { choice: ["l1d_flush", "l1d_flush_always", "verw", "rsb", "ibpb", "none"] },
+    },
+  ],
 ]);
 
 /** The permission words of an `ept { RANGE PERMS }` line (docs/language.md, "EPT"). */
@@ -282,7 +300,7 @@ export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, Statem
 export const CONTEXT_NOUN: Record<BlockContext, string> = {
   vmcs: "a vmcs statement",
   handler: "a handler operation",
-  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned, halt_poll)",
+  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned, halt_poll, measured)",
   guestOps: "a guest operation",
   target:
     "`msr NAME = VALUE`, `cost NAME = CYCLES` or a host setting (pcpus, halt_poll, ple_window, preempt)",

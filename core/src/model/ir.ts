@@ -5,6 +5,7 @@
  * it came from, so diagnostics and hovers land on the right token.
  */
 import type { Span } from "../source";
+import type { MitigationName } from "../vmx/transitionTerms";
 import type {
   CapabilityMsrs,
   ControlDef,
@@ -35,6 +36,12 @@ export interface TargetIR {
   msrs: CapabilityMsrs;
   /** The profile's costs with the file's `cost NAME = CYCLES` overrides (provenance "user"). */
   costs: Record<CostName, CostParam>;
+  /**
+   * The speculative-execution mitigations KVM runs around each transition, from
+   * `mitigations …` (none by default, or when absent — a program built through the API;
+   * vmx/transitionTerms.ts MITIGATIONS).
+   */
+  mitigations?: MitigationName[];
   /** Absent when the file has no `target` line (the documented default profile applies). */
   span?: Span;
   profileSpan?: Span;
@@ -121,6 +128,12 @@ export interface VmcsIR {
   name: string;
   span: Span;
   nameSpan: Span;
+  /**
+   * `vmcs NAME nested { … }`: the VMCS an L1 hypervisor writes for its L2 (vmcs12), with the
+   * span of the `nested` keyword. Checked as KVM checks it on nested VM entry, against the
+   * capabilities L0 exposes to L1 (core/src/vmx/nestedCapabilities.ts), not the hardware's.
+   */
+  nested?: { span: Span };
   /**
    * Controls exactly as written, per word (no default1 bits added). `controlsIn(vmcs, target)`
    * in analysis gives the effective words the CPU sees.
@@ -280,6 +293,20 @@ export interface GuestIR {
   /** `halt_poll T`: this VM's halt_poll_ns ceiling (KVM_CAP_HALT_POLL), over the host's. */
   haltPollNs?: HostValue;
   sources: GuestSource[];
+  /** `measured "PATH" [tolerance P%]`: the KVM trace this guest is compared with (docs/traces.md). */
+  measured?: MeasuredIR;
+}
+
+/** The trace a guest names; reading it is the adapter's job (the core reads no files). */
+export interface MeasuredIR {
+  /** As written, relative to the .vmcs file unless absolute. */
+  path: string;
+  /** The string literal (quotes included). */
+  pathSpan: Span;
+  /** Fraction (0.25 = 25 %); undefined: the default of compareWithTrace. */
+  tolerance?: number;
+  /** The whole statement. */
+  span: Span;
 }
 
 export type ExpectMetric =

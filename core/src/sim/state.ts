@@ -14,6 +14,7 @@ import { formatCount } from "./result";
 import { Sfc32 } from "./rng";
 import { SimStatistics } from "./statistics";
 import { VcpuState as ImportedVcpuState } from "./timeline";
+import { sampleTransition, transitionStream } from "./transitionSample";
 import {
   DEFAULT_MAX_EVENTS,
   DEFAULT_MAX_STEPS,
@@ -93,6 +94,13 @@ export const BATCH_WINDOW_SEC = 50e-6;
 export class EngineState {
   readonly p: CompiledGuest;
   readonly rng: Sfc32;
+  /**
+   * Per vCPU, the stream transition durations are drawn from (sim/transitionSample.ts): a
+   * vCPU's exits come in the same order whichever way the engine steps (event by event, run-
+   * ahead jobs, batches), so each exit draws the same duration; and the main stream's draws
+   * (arrivals, arms) stay those of a run without the distribution.
+   */
+  readonly transitionRng: Sfc32[];
   readonly heap: EventHeap;
   readonly nV: number;
   readonly nS: number;
@@ -233,6 +241,9 @@ export class EngineState {
   // handler source and outcome range; per outcome its cumulative probability, handler and user
   // space cycles.
   readonly planTransition: Float64Array;
+  /** Per plan: the transition body's σ and the tail's mean (sim/transitionSample.ts). */
+  readonly planJitter: Float64Array;
+  readonly planTailMean: Float64Array;
   readonly planCode: Int32Array;
   readonly planHandlerSource: Int32Array;
   readonly planOutcomeStart: Int32Array;
@@ -249,6 +260,8 @@ export class EngineState {
     const nV = this.nV;
     this.seed = options.seed ?? 1;
     this.rng = new Sfc32(this.seed);
+    this.transitionRng = [];
+    for (let v = 0; v < nV; v++) this.transitionRng.push(transitionStream(this.seed, v));
     this.endTime = options.durationSec * hz;
     this.requestedSec = options.durationSec;
     this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
@@ -308,6 +321,8 @@ export class EngineState {
       let outcomes = 0;
       for (const e of plan.exits) outcomes += e.cumulative.length;
       this.planTransition = new Float64Array(nPlans);
+      this.planJitter = new Float64Array(nPlans);
+      this.planTailMean = new Float64Array(nPlans);
       this.planCode = new Int32Array(nPlans);
       this.planHandlerSource = new Int32Array(nPlans);
       this.planOutcomeStart = new Int32Array(nPlans);
@@ -318,6 +333,8 @@ export class EngineState {
       let o = 0;
       plan.exits.forEach((e, i) => {
         this.planTransition[i] = e.transition;
+        this.planJitter[i] = e.jitter;
+        this.planTailMean[i] = e.tailMean;
         this.planCode[i] = e.code;
         this.planHandlerSource[i] = e.handlerSource;
         this.planOutcomeStart[i] = o;
@@ -498,7 +515,7 @@ export class EngineState {
       while (cumulative[k] < u) k++;
     }
     this.lastOutcome = k;
-    const transition = plan.transition;
+    const transition = sampleTransition(this.transitionRng[v]!, plan.transition, plan.jitter, plan.tailMean);
     const handler = plan.handler[k];
     const userspace = plan.userspace[k];
     const total = transition + handler + userspace;

@@ -11,7 +11,7 @@ import {
   type SemanticTokensEdit,
   type SemanticTokensLegend,
 } from "vscode-languageserver";
-import { type ControlDef, handlerCost, type Span } from "../../../core/src/index";
+import { type ControlDef, exitCost, primaryVmcs, type Span } from "../../../core/src/index";
 import {
   formatCompact,
   formatCores,
@@ -24,6 +24,7 @@ import { spanToRange } from "../convert";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
 import { isControlSupported } from "./hover";
+import { handlerLensSuffix, type MeasuredView, measuredLensTitle } from "./measured";
 
 export const TOKEN_TYPES = [
   "vmxControl",
@@ -287,7 +288,12 @@ export interface LensOptions {
   estimateCommand: boolean;
 }
 
-export function codeLenses(model: DocumentModel, uri: string, options: LensOptions): CodeLens[] {
+export function codeLenses(
+  model: DocumentModel,
+  uri: string,
+  options: LensOptions,
+  measured?: MeasuredView,
+): CodeLens[] {
   const program = model.analysis.program;
   const lines = model.analysis.lines;
   const lenses: CodeLens[] = [];
@@ -298,13 +304,13 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
   for (const handler of program.handlers.values()) {
     let total = 0;
     try {
-      total = handlerCost(program, handler.reason.code).total;
+      total = exitCost(program, primaryVmcs(program), handler.reason.code).total;
     } catch {
       continue;
     }
     const exitsPerSecond = model.reasonTotals.get(handler.reason.code)?.exitsPerSecond ?? 0;
     const cpu = (exitsPerSecond * total) / program.target.hz;
-    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU`;
+    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU${handlerLensSuffix(measured, handler.reason.code)}`;
     lenses.push({
       range: lensRange(handler.span),
       command: options.estimateCommand
@@ -329,6 +335,15 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
         command: { title: "▶ Simulate", command: RUN_SIMULATION_COMMAND, arguments: [uri, guest.name] },
       });
     }
+  }
+  for (const m of measured?.values() ?? []) {
+    const title = measuredLensTitle(m);
+    lenses.push({
+      range: lensRange(m.ir.span),
+      command: options.estimateCommand
+        ? { title, command: "trapline.showEstimate", arguments: [uri, m.guest] }
+        : { title, command: "" },
+    });
   }
   return lenses.sort((a, b) => a.range.start.line - b.range.start.line);
 }

@@ -1,0 +1,161 @@
+/**
+ * The file and its top-level declarations. Each declaration keyword has one small function in
+ * DECLARATIONS that parses what follows the keyword (the keyword itself is consumed, its start
+ * offset passed in); parseFile dispatches on the table and reports what is left on the
+ * declaration's line. To add a declaration: add its keyword to TOP_LEVEL_KEYWORDS
+ * (core/src/lang/grammar.ts), its node to core/src/lang/ast.ts, and its function here.
+ */
+import type { Span } from "../../source";
+import type { Decl, Ident, NumberLit, SourceFile, Value } from "../ast";
+import { TOP_LEVEL_KEYWORDS } from "../grammar";
+import { expectBlock, parseBlock } from "./blocks";
+import { describe, type Parser, spanOf } from "./cursor";
+import { expectIdent, expectValue, numberLit } from "./values";
+
+/** Parses a declaration after its keyword; `start` is the keyword's start offset. */
+export type DeclarationParser = (p: Parser, start: number) => Decl | undefined;
+
+/** `target PROFILE [@ FREQUENCY] [{ … }]` */
+function parseTarget(p: Parser, start: number): Decl {
+  const profile = expectIdent(p, "a CPU profile name", "target");
+  let frequency: Value | undefined;
+  if (p.isPunct(p.peek(), "@")) {
+    p.next();
+    frequency = expectValue(p, "a frequency such as `2.1GHz`", "@");
+  }
+  const body = p.isPunct(p.peek(), "{") ? parseBlock(p, "target", 1) : undefined;
+  return { kind: "Target", profile, frequency, body, start, end: p.lastEnd };
+}
+
+/** `vmcs NAME [nested] { … }` (`nested`: the vmcs12 an L1 hypervisor writes for its L2) */
+function parseVmcs(p: Parser, start: number): Decl {
+  const name = expectIdent(p, "a name", "vmcs");
+  let nested: Span | undefined;
+  const modifier = p.peek();
+  if (name !== undefined && modifier.kind === "ident" && modifier.text === "nested" && !modifier.lineStart)
+    nested = spanOf(p.next());
+  const title = name ? `vmcs ${name.name}${nested ? " nested" : ""}` : "vmcs";
+  const body = expectBlock(p, "vmcs", title);
+  return { kind: "Vmcs", name, ...(nested ? { nested } : {}), body, start, end: p.lastEnd };
+}
+
+/** `handler REASON { … }` (REASON a name or an exit-reason number) */
+function parseHandler(p: Parser, start: number): Decl {
+  let reason: Ident | NumberLit | undefined;
+  const token = p.peek();
+  if (token.kind === "number" && !token.lineStart) reason = numberLit(p.next());
+  else reason = expectIdent(p, "an exit reason such as `EPT_VIOLATION`", "handler");
+  const title = reason ? `handler ${reason.kind === "Ident" ? reason.name : reason.text}` : "handler";
+  const body = expectBlock(p, "handler", title);
+  return { kind: "Handler", reason, body, start, end: p.lastEnd };
+}
+
+/** `fn NAME { … }` (a handler body) */
+function parseFn(p: Parser, start: number): Decl {
+  const name = expectIdent(p, "a name", "fn");
+  const body = expectBlock(p, "handler", name ? `fn ${name.name}` : "fn");
+  return { kind: "Fn", name, body, start, end: p.lastEnd };
+}
+
+/** `guest NAME on VMCS { … }` */
+function parseGuest(p: Parser, start: number): Decl {
+  const name = expectIdent(p, "a name", "guest");
+  let onSpan: Span | undefined;
+  let vmcs: Ident | undefined;
+  const on = p.peek();
+  if (on.kind === "ident" && on.text === "on" && !on.lineStart) {
+    onSpan = spanOf(p.next());
+    vmcs = expectIdent(p, "a vmcs name", "on");
+  } else if (name !== undefined) {
+    p.error("TL011", `expected \`on VMCS\` after \`guest ${name.name}\`, found ${p.found(on)}`, spanOf(on));
+  }
+  const body = expectBlock(p, "guest", name ? `guest ${name.name}` : "guest");
+  return { kind: "Guest", name, onSpan, vmcs, body, start, end: p.lastEnd };
+}
+
+/** `expect GUEST { budgets }` */
+function parseExpect(p: Parser, start: number): Decl {
+  const guest = expectIdent(p, "a guest name", "expect");
+  const body = expectBlock(p, "expect", guest ? `expect ${guest.name}` : "expect");
+  return { kind: "Expect", guest, body, start, end: p.lastEnd };
+}
+
+/** `simulate GUEST for TIME [seed N]` (the two clauses in either order) */
+function parseSimulate(p: Parser, start: number): Decl {
+  const guest = expectIdent(p, "a guest name", "simulate");
+  let duration: Value | undefined;
+  let seed: NumberLit | undefined;
+  let sawFor = false;
+  while (true) {
+    const token = p.peek();
+    if (token.kind !== "ident" || token.lineStart) break;
+    if (token.text === "for") {
+      sawFor = true;
+      p.next();
+      duration = expectValue(p, "a duration such as `100ms`", "for");
+    } else if (token.text === "seed") {
+      p.next();
+      const value = p.peek();
+      if (value.kind === "number" && !value.lineStart) seed = numberLit(p.next());
+      else p.error("TL011", `expected a seed number after \`seed\`, found ${p.found(value)}`, spanOf(value));
+    } else break;
+  }
+  if (!sawFor && guest !== undefined) {
+    p.error(
+      "TL011",
+      `expected \`for TIME\` after \`simulate ${guest.name}\`, found ${p.found(p.peek())}`,
+      spanOf(p.peek()),
+    );
+  }
+  return { kind: "Simulate", guest, duration, seed, start, end: p.lastEnd };
+}
+
+/** One parser per top-level keyword (test/parser.test.ts checks it covers TOP_LEVEL_KEYWORDS). */
+export const DECLARATIONS: ReadonlyMap<string, DeclarationParser> = new Map<string, DeclarationParser>([
+  ["target", parseTarget],
+  ["vmcs", parseVmcs],
+  ["handler", parseHandler],
+  ["fn", parseFn],
+  ["guest", parseGuest],
+  ["expect", parseExpect],
+  ["simulate", parseSimulate],
+]);
+
+/** The keywords as "expected a declaration (…)" lists them. */
+const TOP_LEVEL_LIST = [...TOP_LEVEL_KEYWORDS].join(", ");
+
+/** The file; with `visit`, each declaration goes to it instead of into `decls`. */
+export function parseFile(p: Parser, visit?: (decl: Decl) => void): SourceFile {
+  const decls: Decl[] = [];
+  while (p.peek().kind !== "eof") {
+    const token = p.peek();
+    const start = p.pos;
+    if (token.kind === "ident" && TOP_LEVEL_KEYWORDS.has(token.text)) {
+      const keyword = token.text;
+      const keywordStart = p.next().start;
+      const decl = DECLARATIONS.get(keyword)?.(p, keywordStart);
+      if (decl !== undefined) {
+        if (visit === undefined) decls.push(decl);
+        else visit(decl);
+      }
+      // Anything left on the declaration's line is an error.
+      const after = p.peek();
+      if (after.kind !== "eof" && !after.lineStart) {
+        p.error("TL011", `unexpected ${describe(after)} after the \`${keyword}\` declaration`, spanOf(after));
+        p.skipToTopLevel();
+      }
+    } else {
+      const { hint, fixes } =
+        token.kind === "ident" ? p.suggestion(token, TOP_LEVEL_KEYWORDS) : { hint: "", fixes: undefined };
+      p.error(
+        "TL010",
+        `expected a declaration (${TOP_LEVEL_LIST}), found ${describe(token)}${hint}`,
+        spanOf(token),
+        fixes,
+      );
+      p.skipToTopLevel();
+    }
+    if (p.pos === start) p.next();
+  }
+  return { kind: "File", decls, start: 0, end: p.text.length };
+}
