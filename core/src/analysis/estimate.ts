@@ -9,7 +9,15 @@ import type { Arrival, GuestIR, Program } from "../model/ir";
 import { hostSettings } from "../model/statements/host";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
-import { decideDelivery, decideIdle, exitCount, guestContext, sourceContext, walkOps } from "./exits";
+import {
+  decideDelivery,
+  decideIdle,
+  type ExitContext,
+  exitCount,
+  guestContext,
+  sourceContext,
+  walkOps,
+} from "./exits";
 import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
 import { memoOf } from "./memo";
@@ -78,10 +86,18 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
     return c;
   };
 
+  // Interrupts that can land while a path runs: each aborts an open transaction (tsxModel).
+  let interruptRate = 0;
+  for (const source of guest.sources)
+    if (source.kind !== "path" && source.arrival.kind !== "tickless")
+      interruptRate += arrivalRate(source.arrival);
+  const pathCtx: ExitContext =
+    interruptRate > 0 ? { ...ctx, asyncArrivalsPerCycle: interruptRate / hz } : ctx;
+
   // 1. Decide every operation once, per source (the per-operation figures walk the sources
   //    again when first asked for: see GuestEstimateResult).
   const models: SourceModel[] = guest.sources.map((source) => {
-    const sctx = sourceContext(ctx, source);
+    const sctx = source.kind === "path" ? pathCtx : sourceContext(ctx, source);
     const walked = walkOps(source.ops, sctx, undefined, 1, false, source.arrival);
     const delivery = decideDelivery(source, sctx).decision;
     return {

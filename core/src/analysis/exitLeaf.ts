@@ -11,6 +11,7 @@ import { decideIo } from "./exitIo";
 import { vmcsLookup } from "./exitLookup";
 import { decideEoi, decideMemory } from "./exitMemory";
 import { decideMsr } from "./exitMsr";
+import { decideComputeMtf, mtfOn, withMtf } from "./exitMtf";
 import { decidePauseLoop, exitRoundTripEstimate, pauseIterationCycles } from "./exitPause";
 import { type ExitContext, noExit, SDM_COND } from "./exitRules";
 import {
@@ -27,6 +28,16 @@ import type { ExitDecision } from "./types";
 
 /** Decides an operation that has no body. */
 export function decideLeafOp(op: GuestOp, ctx: ExitContext): ExitDecision {
+  // Monitor trap flag: per-instruction exits (exitMtf.ts); a compute's depend on its cycles,
+  // which the memo's operand does not hold.
+  if (mtfOn(ctx)) {
+    if (op.op === "compute") return decideComputeMtf(op.cycles, ctx);
+    return withMtf(op, decideLeafUncached(op, ctx));
+  }
+  return decideLeafUncached(op, ctx);
+}
+
+function decideLeafUncached(op: GuestOp, ctx: ExitContext): ExitDecision {
   const kind = leafKind(op);
   if (kind === undefined) return computeLeaf(op, ctx);
   const cache = leafCache(ctx);

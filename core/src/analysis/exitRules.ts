@@ -25,6 +25,11 @@ export interface ExitContext {
   eoiVector?: number;
   /** Guest CPL (default 0: a guest kernel), for PAUSE. */
   cpl?: number;
+  /**
+   * Interrupts per guest cycle that can land while a path runs (the guest's interrupt sources:
+   * each, exiting or posted, aborts an open transaction), for `tsx` (tsxModel). Absent: 0.
+   */
+  asyncArrivalsPerCycle?: number;
 }
 
 /**
