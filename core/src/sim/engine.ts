@@ -13,7 +13,18 @@
  * of the handler.
  */
 
-import { beginHalt, pleExit, pollSuccess, schedIn, tickStopped, wake } from "./hostModels";
+import {
+  beginHalt,
+  blockAfterPoll,
+  hostPreemptionDue,
+  pleExit,
+  pollSuccess,
+  poolDeschedule,
+  schedIn,
+  startVcpu,
+  tickStopped,
+  wake,
+} from "./hostModels";
 import type { EngineOptions } from "./hostState";
 import { abortTsx, interpret } from "./interpreter";
 import type { CompiledGuest } from "./plan";
@@ -66,7 +77,8 @@ export class Engine extends EngineState {
         const first = this.sourcePeriodic[s] ? this.rng.next() * mean : this.rng.exponential(mean);
         this.arrivalTime[v * this.nS + s] = first;
       }
-      if (this.preemptRate > 0) this.preemptTime[v] = this.rng.exponential(this.p.hz / this.preemptRate);
+      // The first host preemption; with over-committed pCPUs a vCPU may start waiting for one.
+      if (startVcpu(this, v)) continue;
       // Every vCPU starts in the guest with nothing to do (it goes idle at once).
       this.mode[v] = MODE_GUEST;
       this.guestSince[v] = 0;
@@ -267,7 +279,7 @@ export class Engine extends EngineState {
   // ---------------------------------------------------------------- host preemption
 
   private onHostPreemption(v: number, t: number): void {
-    this.preemptTime[v] = t + this.rng.exponential(this.p.hz / this.preemptRate);
+    if (!hostPreemptionDue(this, v, t)) return;
     const mode = this.mode[v];
     if (mode === MODE_GUEST) {
       // The host's timer tick or reschedule IPI ends guest execution with an external-interrupt
@@ -292,6 +304,7 @@ export class Engine extends EngineState {
         this.stats.pollingCycles += t - this.haltStart[v];
         this.mode[v] = MODE_HALTED;
         this.haltStart[v] = t;
+        blockAfterPoll(this, v, t);
         return;
       case MODE_DESCHEDULED: {
         const since = this.descheduledUntil[v] - this.preemptCycles;
@@ -569,10 +582,14 @@ export class Engine extends EngineState {
   private entry(v: number, t: number): void {
     if (this.descheduleRequested[v] === 1) {
       this.descheduleRequested[v] = 0;
-      this.mode[v] = MODE_DESCHEDULED;
-      this.descheduledUntil[v] = t + this.preemptCycles;
-      this.vcpuTime[v] = t + this.preemptCycles;
-      return;
+      const slice = poolDeschedule(this, v, t);
+      if (slice === 1) return;
+      if (slice === 0) {
+        this.mode[v] = MODE_DESCHEDULED;
+        this.descheduledUntil[v] = t + this.preemptCycles;
+        this.vcpuTime[v] = t + this.preemptCycles;
+        return;
+      }
     }
     // Injected exceptions (a #DB owed by an emulated instruction is a trap on that instruction)
     // come before NMIs and external interrupts (SDM Vol. 3A §6.9, event priority classes).

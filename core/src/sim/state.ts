@@ -279,7 +279,7 @@ export class EngineState {
     this.vcpuTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
     this.arrivalTime = new Float64Array(nV * this.nS).fill(Number.POSITIVE_INFINITY);
     this.preemptTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
-    this.foldEntries = this.preemptRate <= 0;
+    this.foldEntries = this.preemptRate <= 0 && !this.host.pool;
     // Without host preemption no vCPU's behaviour depends on another's state (kicks are only
     // counted; a PAUSE loop's lock holder matters only when descheduled): the vCPUs are
     // independent simulations sharing a clock, and the order in which their events are
