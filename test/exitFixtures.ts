@@ -83,6 +83,7 @@ export const COSTS: Record<CostName, number> = {
   ibpb: 0,
   transition_jitter: 0,
   transition_tail: 0,
+  transition_tail_migrating: 0,
   guest_instruction: 1,
 };
 
@@ -226,6 +227,9 @@ export function irq(
   return { kind: "irq", name, vector, arrival, posted, ops, span: span(), nameSpan: span() };
 }
 
+import type { HostIR } from "../core/src/model/ir";
+import { defaultHost } from "../core/src/model/statements/host";
+
 export function timer(arrival: Arrival, ops: GuestOp[]): GuestSource {
   return { kind: "timer", name: "timer", arrival, ops, span: span(), nameSpan: span() };
 }
@@ -234,10 +238,13 @@ export function program(
   v: VmcsIR,
   g: GuestIR,
   handlers: ReturnType<typeof handler>[] = [],
-  options: { hz?: number; trueControls?: boolean } = {},
+  options: { hz?: number; trueControls?: boolean; host?: HostIR } = {},
 ): Program {
+  // The hand-computed figures are the base model's: no halt polling, a fixed PLE window
+  // (the host terms have tests of their own, test/host.test.ts); `host` gives others.
+  const host = options.host ?? { ...defaultHost(), haltPollNs: { value: 0 }, pleWindowGrow: { value: 0 } };
   return {
-    target: target(options),
+    target: { ...target(options), host },
     vmcs: new Map([[v.name, v]]),
     handlers: new Map(handlers.map((h) => [h.reason.code, h])),
     fns: new Map(),

@@ -214,9 +214,11 @@ export { type LintOptions, lintProgram } from "./analysis/lints";
 export {
   type ExitCost,
   exitCost,
+  primaryGuest,
   primaryVmcs,
   type TransitionCost,
   transitionBreakdown,
+  vcpuMayMigrate,
 } from "./analysis/transitionCost";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";

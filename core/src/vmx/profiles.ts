@@ -448,6 +448,11 @@ const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
     reason:
       "estimate: mean extra cycles of the ~5% of round trips outside the 1,600–1,700 band (Shalabi's pinned curve: a host interrupt, cache or TLB misses in the exit path); a vCPU that may migrate has a longer tail (Shalabi: 'the rest creep on the higher cost when migration is allowed') — raise it, e.g. `cost transition_tail = 20000`",
   },
+  transition_tail_migrating: {
+    cycles: 2000,
+    reason:
+      "estimate: mean extra cycles of the ~5% tail when the vCPU thread may migrate (a guest without `pinned`): Shalabi's unpinned samples 'creep on the higher cost' (a migration reloads the VMCS on the new CPU — VMCLEAR, VMPTRLD — with cold caches); no figure can be read from the text, taken as twice the pinned tail",
+  },
   guest_instruction: {
     cycles: 1,
     reason:

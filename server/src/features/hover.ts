@@ -27,6 +27,7 @@ import {
   msrByName,
   type OperationEstimate,
   type Program,
+  primaryGuest,
   primaryVmcs,
   profileByName,
   type Span,
@@ -34,6 +35,7 @@ import {
   unsetStateNote,
   type VmcsFieldDef,
   type VmcsIR,
+  vcpuMayMigrate,
   vmcsFieldByName,
 } from "../../../core/src/index";
 import {
@@ -43,6 +45,7 @@ import {
   formatHex,
   formatHz,
   formatInteger,
+  formatNanoseconds,
   formatPercent,
   formatRate,
 } from "../../../core/src/util/format";
@@ -165,7 +168,7 @@ function guestOpHover(
     lines.push("", "| per exit | cycles |", "|---|---:|");
     for (const effect of decision.exits) {
       const program = model.analysis.program;
-      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs));
+      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs), guest);
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
       if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
@@ -189,6 +192,7 @@ function reasonBreakdown(
   program: Program,
   code: number,
   vmcs: VmcsIR | undefined,
+  guest: GuestIR | undefined,
 ): {
   transition: number;
   transitionRows: { label: string; cycles: number }[];
@@ -197,7 +201,7 @@ function reasonBreakdown(
   total: number;
   handled: boolean;
 } {
-  const cost = exitCost(program, vmcs, code);
+  const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest));
   return {
     transition: cost.transition,
     transitionRows: transitionBreakdown(cost.transitionDetail),
@@ -297,7 +301,7 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   const program = model.analysis.program;
   const reason = handler.reason;
   const vmcs = primaryVmcs(program);
-  const cost = exitCost(program, vmcs, reason.code);
+  const cost = exitCost(program, vmcs, reason.code, vcpuMayMigrate(primaryGuest(program)));
   const hz = program.target.hz;
   const lines = [
     `**handler ${reason.name}** (exit reason ${reason.code})`,
@@ -450,6 +454,24 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
         `| ${reason.reason} (${reason.code}) | ${formatRate(reason.exitsPerSecond)} | ${formatInteger(reason.cyclesPerExit)} | ${formatPercent(reason.share)} |`,
       );
     }
+  }
+  // The host settings in force and their source (the file's `target` block or KVM's default).
+  const host = estimate.host;
+  if (host) {
+    const s = host.settings;
+    const from = (x: { source: string }) => (x.source === "file" ? "file" : "KVM default");
+    const poll =
+      s.haltPollNs.value > 0
+        ? `halt_poll ${formatNanoseconds(s.haltPollNs.value)} grow ${s.haltPollGrow.value} shrink ${s.haltPollShrink.value} (${from(s.haltPollNs)}): ${formatPercent(host.haltPollSuccess)} of blocks polled, ${formatCores(host.pollCpu)} polling`
+        : `halt_poll off (${from(s.haltPollNs)})`;
+    const ple = `ple_window grow ${s.pleWindowGrow.value} shrink ${s.pleWindowShrink.value} (${from(s.pleWindowGrow)})`;
+    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${from(s.pcpus)})`;
+    lines.push("", `Host: ${poll} · ${ple} · ${cpus}`);
+    if (host.saturation)
+      lines.push(
+        "",
+        `⚠ Delivered, not offered: ${host.saturation.note} (offered ${formatRate(host.saturation.offeredExitsPerSecond)} exits, ${formatCores(host.saturation.offeredHostCpu)}).`,
+      );
   }
   lines.push("", "_Static estimate from the target's cost parameters._");
   return lines.join("\n");

@@ -16,6 +16,7 @@ import { assignment, base, cycles, dimensionOf, u64 } from "../args";
 import type { LowerContext } from "../context";
 import { spanOf } from "../context";
 import type { TargetIR } from "../ir";
+import { HOST_LOWERERS } from "./host";
 import { type StatementLowerer, statementTable } from "./table";
 
 const msrOverride: StatementLowerer<TargetIR, void> = {
@@ -100,7 +101,12 @@ const mitigationsStatement: StatementLowerer<TargetIR, void> = {
   },
 };
 
-const TARGET_LOWERERS = statementTable("target", [msrOverride, costOverride, mitigationsStatement]);
+const TARGET_LOWERERS = statementTable("target", [
+  msrOverride,
+  costOverride,
+  mitigationsStatement,
+  ...HOST_LOWERERS,
+]);
 
 export function lowerTarget(ctx: LowerContext, decl: TargetDecl | undefined): void {
   const defaultName = ctx.options.defaultTarget ?? DEFAULT_PROFILE_NAME;
