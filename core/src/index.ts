@@ -231,9 +231,11 @@ export { nestedOperationHover } from "./analysis/nested/hover";
 export {
   type ExitCost,
   exitCost,
+  primaryGuest,
   primaryVmcs,
   type TransitionCost,
   transitionBreakdown,
+  vcpuMayMigrate,
 } from "./analysis/transitionCost";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";

@@ -19,7 +19,7 @@ import {
   pleGrowthExits,
   spinLoops,
 } from "./hostTerms";
-import { exitCost } from "./transitionCost";
+import { exitCost, vcpuMayMigrate } from "./transitionCost";
 import type { HostEstimate, HostSettingEstimate } from "./types";
 
 export interface HostTermsNow {
@@ -49,7 +49,7 @@ export function prepareHost(
 ) {
   const host = hostSettings(program, guest);
   const wake = program.target.costs.halt_wake?.cycles ?? 0;
-  const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION).total;
+  const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total;
   const sites: SpinSiteOf[] = [];
   const window = vmcsLookup(ctx.vmcs).pleWindow;
   const gap = vmcsLookup(ctx.vmcs).pleGap;
