@@ -15,10 +15,21 @@ import { fileURLToPath } from "node:url";
 import type { EntryRule } from "../core/src/analysis/rules/context";
 import { RULE_NUMBERING, type RuleNumber } from "../core/src/analysis/rules/numbering";
 import { ENTRY_RULES } from "../core/src/analysis/rules/registry";
+import {
+  controlWordCapability,
+  cr3TargetLimit,
+  decodeVmxMisc,
+  EPT_VPID_CAP,
+  hasEptVpidCap,
+} from "../core/src/vmx/capabilities";
+import { controlsOfWord } from "../core/src/vmx/controls";
+import { NESTED_CAPABILITY_STEPS, nestedCapabilityMsrs } from "../core/src/vmx/nestedCapabilities";
+import { PROFILES } from "../core/src/vmx/profiles";
+import type { CapabilityMsrs, ControlWord } from "../core/src/vmx/types";
 
 export const DOC_PATH = join(dirname(fileURLToPath(import.meta.url)), "..", "docs", "diagnostics.md");
 
-const SECTIONS = ["checks", "numbering"] as const;
+const SECTIONS = ["checks", "numbering", "nested"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const begin = (section: Section) =>
@@ -107,7 +118,55 @@ function numberingTables(numbering: readonly RuleNumber[], rules: readonly Entry
   return out.join("\n").trimEnd();
 }
 
+/** Controls of `word` `a` may set and `b` may not. */
+function onlyIn(a: CapabilityMsrs, b: CapabilityMsrs, word: ControlWord): string[] {
+  const mayA = controlWordCapability(a, word).mayBeOne;
+  const mayB = controlWordCapability(b, word).mayBeOne;
+  return controlsOfWord(word)
+    .filter((c) => ((mayA >> BigInt(c.bit)) & 1n) === 1n && ((mayB >> BigInt(c.bit)) & 1n) === 0n)
+    .map((c) => `\`${c.name}\``);
+}
+
+/** The derivation of L1's capability MSRs, then what it hides and adds on each profile. */
+function nestedTables(): string {
+  const out = ["| MSR | What L1 gets | Source |", "| --- | --- | --- |"];
+  for (const step of NESTED_CAPABILITY_STEPS)
+    out.push(`| ${cell(step.msr)} | ${cell(step.rule)} | ${cell(step.source)} |`);
+  out.push(
+    "",
+    "| Profile | Controls the host has that L1 does not get | Controls L1 gets that the host lacks | Other differences |",
+  );
+  out.push("| --- | --- | --- | --- |");
+  const words: ControlWord[] = ["pin", "proc", "proc2", "proc3", "exit", "entry"];
+  for (const profile of PROFILES) {
+    const host = profile.msrs;
+    const l1 = nestedCapabilityMsrs(host);
+    const hidden = words.flatMap((w) => onlyIn(host, l1, w).map((n) => `${n} (${w})`));
+    const added = words.flatMap((w) => onlyIn(l1, host, w).map((n) => `${n} (${w})`));
+    const other: string[] = [];
+    if (hasEptVpidCap(host, EPT_VPID_CAP.EPTP_UC) && !hasEptVpidCap(l1, EPT_VPID_CAP.EPTP_UC))
+      other.push("no UC EPTP");
+    other.push(`${cr3TargetLimit(l1)} CR3 targets (host ${cr3TargetLimit(host)})`);
+    const misc = decodeVmxMisc(l1.IA32_VMX_MISC);
+    other.push(
+      `activity states: HLT${misc.activityShutdown ? ", shutdown" : ""}${misc.activityWaitForSipi ? ", wait-for-SIPI" : ""}`,
+    );
+    other.push(`preemption-timer rate ${misc.preemptionTimerRate}`);
+    const cr4Hidden = host.IA32_VMX_CR4_FIXED1 & ~l1.IA32_VMX_CR4_FIXED1;
+    if (cr4Hidden !== 0n) {
+      const bits: number[] = [];
+      for (let b = 0; b < 64; b++) if ((cr4Hidden >> BigInt(b)) & 1n) bits.push(b);
+      other.push(`CR4 bits ${bits.join(", ")} not in CR4_FIXED1`);
+    }
+    out.push(
+      `| ${profile.name} | ${cell(hidden.join(", ") || "—")} | ${cell(added.join(", ") || "—")} | ${cell(other.join("; "))} |`,
+    );
+  }
+  return out.join("\n");
+}
+
 function generated(section: Section): string {
+  if (section === "nested") return nestedTables();
   return section === "checks" ? checksTable(ENTRY_RULES) : numberingTables(RULE_NUMBERING, ENTRY_RULES);
 }
 

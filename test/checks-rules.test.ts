@@ -7,10 +7,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type EntryRule, runEntryRules, VmcsView } from "../core/src/analysis/rules/context";
+import { l1ModeOf, targetFor } from "../core/src/analysis/rules/nested";
 import { ENTRY_RULES } from "../core/src/analysis/rules/registry";
 import { analyze, type Diagnostic } from "../core/src/index";
 import { ACTIVATION_CASES, CAPABILITY_CASES, PAIR_CASES } from "./rules/controls";
 import { ENTRY_EVENT_CASES, FIELD_CASES } from "./rules/fields";
+import { NESTED_CASES } from "./rules/nested";
 import { GUEST_STATE_CASES, HOST_STATE_CASES } from "./rules/state";
 import { marked, type RuleCase } from "./rules/support";
 
@@ -22,6 +24,7 @@ const CASES: readonly RuleCase[] = [
   ...ENTRY_EVENT_CASES,
   ...HOST_STATE_CASES,
   ...GUEST_STATE_CASES,
+  ...NESTED_CASES,
 ];
 
 function unitById(id: string): EntryRule {
@@ -45,10 +48,17 @@ function run(unit: EntryRule, text: string): { unitOut: Diagnostic[]; all: Diagn
   const vmcs = program.vmcs.get("v");
   assert.ok(vmcs, "the case has a vmcs v");
   // Through the runner, so its gate (`when`) is exercised too; and the unit's check alone agrees.
+  // A vmcs12 runs against L1's capability MSRs and knows L1's mode, as checkProgram sets them.
+  const target = targetFor(vmcs, program.target);
+  const view = () => {
+    const v = new VmcsView(vmcs, target, text, new Map(), ENTRY_RULES);
+    if (vmcs.nested) v.l1Mode = l1ModeOf(program);
+    return v;
+  };
   const unitOut: Diagnostic[] = [];
-  runEntryRules([unit], new VmcsView(vmcs, program.target, text, new Map(), ENTRY_RULES), unitOut);
+  runEntryRules([unit], view(), unitOut);
   const direct: Diagnostic[] = [];
-  unit.check(new VmcsView(vmcs, program.target, text, new Map(), ENTRY_RULES), direct);
+  unit.check(view(), direct);
   assert.deepEqual(
     direct.map((d) => `${d.code} ${d.message}`),
     unitOut.map((d) => `${d.code} ${d.message}`),

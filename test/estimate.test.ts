@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { handlerCost } from "../core/src/analysis/cost";
 import { estimateData, estimateGuest } from "../core/src/analysis/estimate";
 import { coalesceModel } from "../core/src/analysis/exits";
+import { exitCost } from "../core/src/analysis/transitionCost";
 import type { GuestEstimate } from "../core/src/analysis/types";
 import { analyze } from "../core/src/index";
 import type { GuestOp, HandlerOp } from "../core/src/model/ir";
@@ -248,16 +249,19 @@ describe("estimateGuest", () => {
     const housekeeping = () => path("hk", { kind: "poisson", ratePerSec: 20 }, [compute(80_000)]);
     const tickless = guest({
       idle: "halt",
-      sources: [timer({ kind: "tickless" }, timerOps()), housekeeping()],
+      sources: [timer({ kind: "tickless", hz: 250 }, timerOps()), housekeeping()],
     });
     const e = estimateGuest(program(v, tickless, hs), "g");
+    // While busy the tick runs at HZ = 250 (tick-sched.c stops it only on idle entry): ρ·250
+    // more ticks of 8,090 cycles each, so ρ = (1.6 M + k·T)/(2 G + k·T − 250·8,090).
     const k = 20 * Math.exp((20 * 9090) / 2e9);
-    const rho = (1.6e6 + k * 13_090) / (2e9 + k * 13_090);
+    const rho = (1.6e6 + k * 13_090) / (2e9 + k * 13_090 - 250 * 8090);
     const n = k * (1 - rho);
+    const busy = 250 * rho;
     close(reasonRate(e, "HLT"), n);
-    close(reasonRate(e, "MSR_WRITE"), 2 * n);
-    close(reasonRate(e, "EXTERNAL_INTERRUPT"), n);
-    close(e.exitsPerSecond, 4 * n);
+    close(reasonRate(e, "MSR_WRITE"), 2 * (n + busy));
+    close(reasonRate(e, "EXTERNAL_INTERRUPT"), n + busy);
+    close(e.exitsPerSecond, 4 * n + 3 * busy);
     // Periodic 1000 Hz: ≥ 1000 timer interrupts and deadline writes every second, idle or not.
     const periodic = guest({
       idle: "halt",
@@ -312,9 +316,15 @@ guest netperf on kvm {
       0.95 * (c.userspace_round_trip.cycles + 18_900) +
       0.05 * 900;
     close(handlerCost(a.program, 49).total, perExit);
+    // The vmcs's transition adds the EPT walk of a misconfiguration (4 levels) and the
+    // distribution's tail share (docs/estimator.md, "Transition cost").
+    const transitionExtra =
+      4 * c.ept_walk_level.cycles + 0.05 * c.transition_tail.cycles * (1 - Math.exp(-10));
+    const vmcs = a.program.vmcs.get("kvm");
+    close(exitCost(a.program, vmcs, 49).total, perExit + transitionExtra);
     const e = estimateGuest(a.program, "netperf");
     close(e.exitsPerSecond, 20_000);
-    const exitCycles = 10_000 * perExit;
+    const exitCycles = 10_000 * (perExit + transitionExtra);
     close(e.overhead, exitCycles / (exitCycles + 10_000 * 6300));
     close(e.hostCpu, (2 * exitCycles) / 2.1e9);
     const mmioStart = text.indexOf("mmio write");
@@ -364,7 +374,7 @@ guest netperf on kvm {
     assert.equal(count.timeoutShare, 0);
     // repeat 2 in an `every 10us` path: spacing 5 µs ⇒ 10 per batch.
     assert.equal(coalesceModel(16, 50e-6, { kind: "periodic", periodSec: 10e-6 }, 2).batchSize, 10);
-    assert.equal(coalesceModel(16, 50e-6, { kind: "tickless" }).flushProbability, 1);
+    assert.equal(coalesceModel(16, 50e-6, { kind: "tickless", hz: 250 }).flushProbability, 1);
     // No arrival given (decideExit alone): the count limit.
     assert.equal(coalesceModel(16, 50e-6, undefined).flushProbability, 1 / 16);
   });
@@ -461,6 +471,7 @@ guest serial on kvm {
       "overhead",
       "hostCpu",
       "demand",
+      "host",
       "exitingReasonCodes",
       "byReason",
       "paths",

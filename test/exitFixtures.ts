@@ -71,6 +71,18 @@ export const COSTS: Record<CostName, number> = {
   inject: 100,
   advance_rip: 70,
   pml_drain: 9000,
+  // The transition's configuration terms and its distribution are off in these fixtures, so
+  // hand arithmetic sees the round trip alone (test/transition-cost.test.ts covers them).
+  msr_list_entry: 0,
+  save_load_register: 0,
+  tlb_refill: 0,
+  ept_walk_level: 0,
+  l1d_flush: 0,
+  verw: 0,
+  rsb_fill: 0,
+  ibpb: 0,
+  transition_jitter: 0,
+  transition_tail: 0,
 };
 
 export function target(options: { hz?: number; trueControls?: boolean } = {}): TargetIR {
@@ -213,6 +225,9 @@ export function irq(
   return { kind: "irq", name, vector, arrival, posted, ops, span: span(), nameSpan: span() };
 }
 
+import type { HostIR } from "../core/src/model/ir";
+import { defaultHost } from "../core/src/model/statements/host";
+
 export function timer(arrival: Arrival, ops: GuestOp[]): GuestSource {
   return { kind: "timer", name: "timer", arrival, ops, span: span(), nameSpan: span() };
 }
@@ -221,10 +236,13 @@ export function program(
   v: VmcsIR,
   g: GuestIR,
   handlers: ReturnType<typeof handler>[] = [],
-  options: { hz?: number; trueControls?: boolean } = {},
+  options: { hz?: number; trueControls?: boolean; host?: HostIR } = {},
 ): Program {
+  // The hand-computed figures are the base model's: no halt polling, a fixed PLE window
+  // (the host terms have tests of their own, test/host.test.ts); `host` gives others.
+  const host = options.host ?? { ...defaultHost(), haltPollNs: { value: 0 }, pleWindowGrow: { value: 0 } };
   return {
-    target: target(options),
+    target: { ...target(options), host },
     vmcs: new Map([[v.name, v]]),
     handlers: new Map(handlers.map((h) => [h.reason.code, h])),
     fns: new Map(),

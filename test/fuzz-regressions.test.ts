@@ -12,7 +12,9 @@ import { describe, it } from "node:test";
 import { type CliIO, MAX_SOURCE_BYTES } from "../cli/src/command";
 import { runCli } from "../cli/src/main";
 import { nodeIO } from "../cli/src/node";
+import { opsContainHalt } from "../core/src/analysis/exitDelivery";
 import { analyze, applyEdits, handlerCost, lower, parse } from "../core/src/index";
+import { estimateProblems } from "./support/fuzz";
 
 /** `fn f0 { call f1 call f1 } … fn f{n-1} { call fn call fn }  fn fn { work 1 }`. */
 function diamond(levels: number): string {
@@ -79,6 +81,66 @@ ${HALTING}`;
   });
 });
 
+describe("whether an MWAIT handler halts is exact at any call depth, linear in the call graph", () => {
+  const MWAIT = `vmcs kvm { proc mwait_exiting }
+handler MWAIT_INSTRUCTION { work 5 call f0 }
+guest g on kvm { idle mwait  path p rate 1k/s { compute 1us } }
+`;
+  /** `fn f0 { call f1 } … fn f{n-1} { call fn }  fn fn { <last> }`. */
+  const chain = (n: number, last: string) => {
+    let text = "";
+    for (let i = 0; i < n; i++) text += `fn f${i} { work 1 call f${i + 1} }\n`;
+    return `${text}fn f${n} { ${last} }\n`;
+  };
+  const mwaitHandler = (program: ReturnType<typeof lower>["program"]) =>
+    [...program.handlers.values()].find((h) => h.ops.some((o) => o.op === "call"))!;
+
+  it("a halt 40 calls deep (past the old cap of 16) halts; the same chain ending in work does not", () => {
+    for (const [last, halts] of [
+      ["halt", true],
+      ["work 1", false],
+    ] as const) {
+      const text = chain(40, last) + MWAIT;
+      const { program } = lower(parse(text));
+      assert.equal(opsContainHalt(mwaitHandler(program).ops, program), halts, last);
+      const analysis = analyze(text);
+      const idleNote = analysis.estimates.get("g")!;
+      assert.ok(Number.isFinite(idleNote.hostCpu));
+    }
+    // 5,000 deep: no stack overflow, still exact.
+    const { program } = lower(parse(chain(5_000, "repeat 0 { branch { 0% halt } }") + MWAIT));
+    assert.equal(opsContainHalt(mwaitHandler(program).ops, program), true);
+  });
+
+  it("a diamond of 30 levels without a halt answers at once (2^30 paths, 31 fns)", () => {
+    let text = "";
+    for (let i = 0; i < 30; i++) text += `fn f${i} { call f${i + 1} call f${i + 1} }\n`;
+    const { program } = lower(parse(`${text}fn f30 { work 1 }\n${MWAIT}`));
+    assert.equal(opsContainHalt(mwaitHandler(program).ops, program), false);
+  });
+
+  it("in a cyclic graph (TL110) a halt anywhere on the cycle is found from wherever it is entered", () => {
+    // f0 → fa → fb → fa; the halt sits in fa after its call of fb, so a walk that stops at the
+    // back edge fb → fa and memoizes fb as "no halt" would answer wrongly when entered at fb.
+    for (const entry of ["fa", "fb"]) {
+      const text = `fn f0 { call ${entry} }
+fn fa { call fb halt }
+fn fb { work 1 call fa }
+${MWAIT}`;
+      const { program, diagnostics } = lower(parse(text));
+      assert.ok(diagnostics.some((d) => d.code === "TL110"));
+      assert.equal(opsContainHalt(mwaitHandler(program).ops, program), true, entry);
+      // Both orders on the same program (the per-program memo does not depend on the entry).
+      assert.equal(opsContainHalt(program.fns.get("fb")!.ops, program), true);
+      assert.equal(opsContainHalt(program.fns.get("fa")!.ops, program), true);
+    }
+    const { program } = lower(
+      parse(`fn f0 { call fa }\nfn fa { call fb }\nfn fb { call fa work 1 }\n${MWAIT}`),
+    );
+    assert.equal(opsContainHalt(mwaitHandler(program).ops, program), false);
+  });
+});
+
 describe("estimate figures are finite and non-negative, or a located diagnostic says why", () => {
   it("a period shorter than 1 ns (`every 0.<300 zeros>1ns`) is TL206 at the literal, as a rate above 1G/s is", () => {
     const tiny = `0.${"0".repeat(300)}1ns`;
@@ -96,6 +158,45 @@ guest g on kvm { path p every ${tiny} { compute 1 }
     const estimate = analysis.estimates.get("g")!;
     for (const figure of [estimate.exitsPerSecond, estimate.overhead, estimate.hostCpu])
       assert.ok(Number.isFinite(figure) && figure >= 0, String(figure));
+  });
+});
+
+describe("branch arms above 100 % (TL204) are scaled to 100 % by lowering, so no figure goes negative", () => {
+  // Shrunk from 29 inputs of `npm run fuzz -- 30000 7` (generated files with errors): three
+  // empty arms of 100 % inside a `tsx` made its per-attempt exit probability 1 − 300 % = −2,
+  // and the path's guest cycles −5,000 per execution (demand −0.09 %).
+  const text = `vmcs kvm { proc hlt_exiting }
+handler CPUID { branch { 100% work 1000 100% work 3000 } }
+guest g on kvm { path p rate 1k/s { tsx { compute 1000 branch { 100% 100% 100% } } }
+  path q rate 1k/s { branch { 100% cpuid 100% compute 500 } } }
+`;
+
+  it("the estimate of the file is finite and non-negative; TL204 is located at the branch", () => {
+    const analysis = analyze(text);
+    const sums = analysis.diagnostics.filter((d) => d.code === "TL204");
+    assert.deepEqual(
+      sums.map((d) => text.slice(d.span.start, d.span.end)),
+      ["branch", "branch", "branch"],
+    );
+    assert.ok(sums.every((d) => d.severity === "error" && /more than 100%/.test(d.message)));
+    const estimate = analysis.estimates.get("g")!;
+    assert.deepEqual(estimateProblems("g", estimate), []);
+    const p = estimate.paths.find((x) => x.name === "p")!;
+    // The tsx body never exits: the path is its 1,000 cycles of compute, once.
+    assert.equal(p.guestCyclesPerExecution, 1000);
+  });
+
+  it("each arm weighs its share of the sum: 100 % + 100 % is 50 % each, in handlers and guests", () => {
+    const { program } = lower(parse(text));
+    const costs = program.target.costs;
+    assert.equal(handlerCost(program, 10).total, costs.round_trip.cycles + (1000 + 3000) / 2);
+    const q = program.guests.get("g")!.sources.find((s) => s.name === "q")!;
+    const branch = q.ops[0]!;
+    assert.ok(branch.op === "branch");
+    assert.deepEqual(
+      branch.arms.map((a) => a.probability),
+      [0.5, 0.5],
+    );
   });
 });
 

@@ -127,6 +127,11 @@ describe("hover", () => {
     assert.match(text, /cycles/);
     assert.match(text, /\/s\*\* per vCPU/);
     assert.match(text, /of a host core/);
+    // The transition's terms under the guest's vmcs (analysis/transitionCost.ts), summing to it.
+    assert.match(text, /round trip \| 1,419 \|/);
+    assert.match(text, /EPT walk \\\(4 levels\\\) \| 104 \|/);
+    assert.match(text, /tail \\\(5 \\% of exits/);
+    assert.match(text, /transition \(VM exit \+ entry\) \| 1,566 \|/);
   });
 
   test("on a control: word, bit, meaning, support on the target, effect here", async () => {

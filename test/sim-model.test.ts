@@ -69,7 +69,9 @@ describe("simulator model (issue 12)", () => {
       haltPollNs: 2_000_000,
     });
     const polledPauses = polled.byReason.find((x) => x.reason === "PAUSE_INSTRUCTION")?.exits ?? 0;
-    assert.ok(polled.counters.haltPollSuccesses > 90);
-    assert.ok(polledPauses <= 6 + 2, `PLE exits with halt polling ${polledPauses}`);
+    // KVM's adaptive window starts at 0 and grows 10 µs, 20 µs … until it covers the ~800 µs
+    // halt (7 grows): only the executions before that sleep, and pay the 6 exits again.
+    assert.ok(polled.counters.haltPollSuccesses > 85);
+    assert.ok(polledPauses <= 6 * 9, `PLE exits with halt polling ${polledPauses}`);
   });
 });

@@ -111,16 +111,17 @@ guest g on v {
     within(sim.overhead, est.overhead, 0.1, "overhead");
   });
 
-  // Every example, every guest, one simulated second: totals within 3 % (10 % when the vCPUs
+  // Every example, every guest, two simulated seconds: totals within 3 % (10 % when the vCPUs
   // halt and the rate is low enough for Poisson noise to matter), every reason with at least
-  // 2,000 exits/s within 5 % (its Poisson noise is ≤ 2.2 %).
+  // 2,000 exits/s within 5 % (its Poisson noise is ≤ 1.6 %; bursts — cpuid-masking's 2 %
+  // branch of 12 CPUIDs — make it 1.9 % there, 2.7 % in one second, too close to 5 %).
   const examples = readdirSync(new URL("../examples/", import.meta.url)).filter((f) => f.endsWith(".vmcs"));
   for (const file of examples) {
     it(`examples/${file} agrees with its estimate`, () => {
       const a = analyze(readFileSync(new URL(`../examples/${file}`, import.meta.url), "utf8"));
       assert.ok(a.estimates.size > 0);
       for (const [name, est] of a.estimates) {
-        const sim = simulate(a.program, name, { durationSec: 1, seed: 1, timelineIntervals: 0 });
+        const sim = simulate(a.program, name, { durationSec: 2, seed: 1, timelineIntervals: 0 });
         if (est.demand >= 1) {
           assert.ok(
             sim.warnings.some((w) => /saturated/.test(w)),
@@ -355,6 +356,8 @@ guest g on v {
       seed: 6,
       timelineIntervals: 0,
       hostPreemption: { ratePerSec: 200, durationSec: 0.001 },
+      // A fixed window first (KVM's growth is on by default; `grown` below turns it on).
+      pleWindowGrowth: false,
     };
     const noPle = simulate(text(false).program, "g", opts);
     const ple = simulate(text(true).program, "g", opts);
@@ -405,7 +408,12 @@ guest g on v {
   path p rate 20k/s { compute 5us  cpuid }
   idle halt
 }`);
-    const plain = simulate(a.program, "g", { durationSec: 0.2, seed: 1, timelineIntervals: 0 });
+    const plain = simulate(a.program, "g", {
+      durationSec: 0.2,
+      seed: 1,
+      timelineIntervals: 0,
+      haltPollNs: 0,
+    });
     const polled = simulate(a.program, "g", {
       durationSec: 0.2,
       seed: 1,
@@ -526,7 +534,8 @@ guest g on v {
     for (const r of plain.byReason) {
       const f = fast.byReason.find((x) => x.code === r.code)!;
       within(f.exitsPerSecond, r.exitsPerSecond, 0.02, `${r.reason} exits/s`);
-      within(f.cyclesPerExit, r.cyclesPerExit, 1e-9, `${r.reason} cycles/exit`);
+      // Transitions are drawn (sim/transitionSample.ts): the means agree within their sampling error.
+      within(f.cyclesPerExit, r.cyclesPerExit, 0.002, `${r.reason} cycles/exit`);
       within(f.duration.p99, r.duration.p99, 0.03, `${r.reason} p99`);
     }
     for (const p of plain.paths) {

@@ -7,6 +7,7 @@
 import { checkProgram } from "./analysis/checks";
 import { estimateGuest } from "./analysis/estimate";
 import { lintProgram } from "./analysis/lints";
+import { adoptDecisions, type DecisionStore } from "./analysis/memo";
 import type { GuestEstimate } from "./analysis/types";
 import type { SourceFile } from "./lang/ast";
 import { lex, type Token } from "./lang/lexer";
@@ -20,6 +21,12 @@ import type { CpuProfile } from "./vmx/types";
 export interface AnalyzeOptions {
   /** Profile used when the file has no `target` line (default: the documented default profile). */
   defaultTarget?: string;
+  /**
+   * Leaf exit decisions to share with earlier analyses (analysis/memo.ts): the language server
+   * keeps one store per open document so a new version re-decides only what changed. Without
+   * it the analysis makes its own.
+   */
+  decisions?: DecisionStore;
 }
 
 export interface Analysis {
@@ -115,6 +122,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   lowered ??= lower(parse(""), lowerOptions);
   diagnostics.push(...lowered.diagnostics);
   const program = lowered.program;
+  if (options.decisions !== undefined) adoptDecisions(program, options.decisions);
   const declarationStarts = Uint32Array.from(starts);
   const parseResult = withoutTree({ text, diagnostics: parseDiagnostics });
 
@@ -176,7 +184,13 @@ export function analyzeProgram(
  * it, so a row and its simulation agree.
  */
 export function otherCpuTarget(profile: CpuProfile): TargetIR {
-  return { profile, hz: profile.defaultHz, msrs: { ...profile.msrs }, costs: { ...profile.costs } };
+  return {
+    profile,
+    hz: profile.defaultHz,
+    msrs: { ...profile.msrs },
+    costs: { ...profile.costs },
+    mitigations: [],
+  };
 }
 
 /** The parse result without its tree: `file` and `tokens` are parsed and lexed again when read. */
@@ -205,6 +219,14 @@ export { effectiveControls } from "./analysis/effective";
 export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
+export { DecisionStore } from "./analysis/memo";
+export {
+  type ExitCost,
+  exitCost,
+  primaryVmcs,
+  type TransitionCost,
+  transitionBreakdown,
+} from "./analysis/transitionCost";
 export type * from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {

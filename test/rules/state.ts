@@ -62,7 +62,26 @@ export const HOST_STATE_CASES: readonly RuleCase[] = [
   pair("H6", "field HOST_IA32_EFER = 0x1d01", "field HOST_IA32_EFER = 0xd01", {
     exit: `${EXIT} load_ia32_efer`,
   }),
+  // Fixed counter 3 (bit 35) exists from Ice Lake on; skylake_server has 8 GP and 3 fixed counters.
+  pair(
+    "H7",
+    "field HOST_IA32_PERF_GLOBAL_CTRL = 0xf_0000_00ff",
+    "field HOST_IA32_PERF_GLOBAL_CTRL = 0x7_0000_00ff",
+    {
+      exit: `${EXIT} load_ia32_perf_global_ctrl`,
+    },
+  ),
 ];
+
+/** A case of a unit whose id is not its rule (several units of one rule). */
+const unitCase = (
+  id: string,
+  rule: string,
+  failing: string,
+  passing: string,
+  spec: Parameters<typeof vmcs>[0] = {},
+  before: readonly string[] = [],
+): RuleCase => ({ ...pair(rule, failing, passing, spec, before), rule: id });
 
 const INJECT_EXTERNAL = "field VM_ENTRY_INTR_INFO_FIELD = 0x8000_0020";
 const INJECT_NMI = "field VM_ENTRY_INTR_INFO_FIELD = 0x8000_0202";
@@ -170,4 +189,81 @@ export const GUEST_STATE_CASES: readonly RuleCase[] = [
   pair("G14", "field GUEST_BNDCFGS = 0x8000_0000_0001", "field GUEST_BNDCFGS = 0x1001", {
     entry: "ia32e_mode_guest load_ia32_bndcfgs",
   }),
+  // PERF_METRICS (bit 48): Ice Lake and later only.
+  {
+    rule: "G12",
+    code: "VMX-G12",
+    failing: vmcs({
+      entry: "ia32e_mode_guest load_ia32_perf_global_ctrl",
+      extra: ["«field GUEST_IA32_PERF_GLOBAL_CTRL = 0x1_0000_0000_0001»"],
+    }),
+    passing: vmcs({
+      target: "icelake_server",
+      entry: "ia32e_mode_guest load_ia32_perf_global_ctrl",
+      extra: ["field GUEST_IA32_PERF_GLOBAL_CTRL = 0x1_0000_0000_0001"],
+    }),
+  },
+  pair("G12", "field GUEST_IA32_PERF_GLOBAL_CTRL = 0x100", "field GUEST_IA32_PERF_GLOBAL_CTRL = 0xff", {
+    entry: "ia32e_mode_guest load_ia32_perf_global_ctrl",
+  }),
+  // TraceEn with bit 18 (reserved on every Intel PT implementation).
+  unitCase(
+    "G15 RTIT_CTL",
+    "G15",
+    "field GUEST_IA32_RTIT_CTL = 0x4_0001",
+    "field GUEST_IA32_RTIT_CTL = 0x2001",
+    {
+      entry: "ia32e_mode_guest load_ia32_rtit_ctl",
+    },
+  ),
+  // PAE paging (PG, PAE, no IA-32e mode) with EPT: PDPTE 0 present with bits 2:1 set.
+  unitCase("G15 PDPTE", "G15", "field GUEST_PDPTR0 = 0x1007", "field GUEST_PDPTR0 = 0x1001", { entry: "" }, [
+    "field GUEST_CR0 = 0x8000_0031",
+    "field GUEST_CR4 = 0x2020",
+  ]),
+  unitCase(
+    "G15 PDPTE",
+    "G15",
+    "field GUEST_PDPTR3 = 0x4000_0000_0001",
+    "field GUEST_PDPTR3 = 0x4000_0000_0000",
+    { entry: "" },
+    ["field GUEST_CR0 = 0x8000_0031", "field GUEST_CR4 = 0x2020"],
+  ),
+  // CS of type 3 needs unrestricted guest.
+  unitCase(
+    "G13 access rights",
+    "G13",
+    "field GUEST_CS_AR_BYTES = 0xa093",
+    "field GUEST_CS_AR_BYTES = 0xa09b",
+  ),
+  // A 4 GiB limit needs G = 1.
+  unitCase(
+    "G13 access rights",
+    "G13",
+    "field GUEST_DS_AR_BYTES = 0x93",
+    "field GUEST_DS_AR_BYTES = 0xc093",
+    {},
+    ["field GUEST_DS_LIMIT = 0xffff_ffff"],
+  ),
+  // An available TSS (type 9) in TR; a busy one (11) is required.
+  unitCase("G13 access rights", "G13", "field GUEST_TR_AR_BYTES = 0x89", "field GUEST_TR_AR_BYTES = 0x8b"),
+  // A non-conforming CS with DPL 0 while SS.DPL is 3.
+  unitCase(
+    "G13 access rights",
+    "G13",
+    "field GUEST_CS_AR_BYTES = 0xa09b",
+    "field GUEST_CS_AR_BYTES = 0xa0fb",
+    {},
+    ["field GUEST_SS_AR_BYTES = 0xc0f3"],
+  ),
+  // Virtual-8086 mode: access rights F3H.
+  unitCase(
+    "G13 access rights",
+    "G13",
+    "field GUEST_SS_AR_BYTES = 0x93",
+    "field GUEST_SS_AR_BYTES = 0xf3",
+    { entry: "" },
+    ["field GUEST_RFLAGS = 0x2_0002"],
+  ),
+  unitCase("G13 access rights", "G13", "field GUEST_CS_BASE = 0x1_0000_0000", "field GUEST_CS_BASE = 0"),
 ];

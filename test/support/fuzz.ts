@@ -573,19 +573,18 @@ const errorsOf = (diagnostics: readonly Diagnostic[]) =>
   diagnostics.filter((d) => d.severity === "error").length;
 
 /**
- * Every figure of an estimate is a finite number; in a file without errors also non-negative,
- * with overhead at most 100 % (in a file with errors a located diagnostic says why a figure is
- * off — branch arms above 100 %, say — and the CLI prints no estimate).
+ * Every figure of an estimate is a finite, non-negative number, with overhead at most 100 % —
+ * in a file with errors too: where the text is wrong (branch arms above 100 %, say) a located
+ * diagnostic says so and lowering hands the estimator a value it can use.
  */
-export function estimateProblems(guest: string, e: GuestEstimate, fileHasErrors = false): string[] {
+export function estimateProblems(guest: string, e: GuestEstimate): string[] {
   const problems: string[] = [];
   const figure = (where: string, value: unknown) => {
-    if (typeof value !== "number" || !Number.isFinite(value) || (value < 0 && !fileHasErrors))
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
       problems.push(`estimate of ${guest}: ${where} = ${String(value)}`);
   };
   for (const key of ["exitsPerSecond", "overhead", "hostCpu", "demand"] as const) figure(key, e[key]);
-  if (e.overhead > 1 + 1e-9 && !fileHasErrors)
-    problems.push(`estimate of ${guest}: overhead ${e.overhead} above 100 %`);
+  if (e.overhead > 1 + 1e-9) problems.push(`estimate of ${guest}: overhead ${e.overhead} above 100 %`);
   for (const r of e.byReason) {
     figure(`byReason ${r.reason}.exitsPerSecond`, r.exitsPerSecond);
     figure(`byReason ${r.reason}.cyclesPerExit`, r.cyclesPerExit);
@@ -663,10 +662,9 @@ export function checkPipeline(text: string, options: PipelineOptions = DEFAULT_P
     problems.push(`lower(parse(text)) threw: ${String((error as Error)?.stack ?? error)}`);
   }
 
-  const fileHasErrors = errorsOf(analysis.diagnostics) > 0;
   for (const [guest, estimate] of analysis.estimates) {
     try {
-      problems.push(...estimateProblems(guest, estimate, fileHasErrors));
+      problems.push(...estimateProblems(guest, estimate));
     } catch (error) {
       problems.push(`reading the estimate of ${guest} threw: ${String((error as Error)?.stack ?? error)}`);
     }

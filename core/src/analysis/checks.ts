@@ -17,6 +17,7 @@ import type { Program } from "../model/ir";
 import type { Diagnostic } from "../source";
 import type { ControlWord } from "../vmx/types";
 import { runEntryRules, VmcsView, type WordCapability } from "./rules/context";
+import { annotateNested, type L1Mode, l1ModeOf, nestedTarget } from "./rules/nested";
 import { ENTRY_RULES } from "./rules/registry";
 
 export { PAIR_RULES } from "./rules/pairTable";
@@ -30,7 +31,19 @@ export interface CheckOptions {
 export function checkProgram(program: Program, options: CheckOptions = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
   const capabilities = new Map<ControlWord, WordCapability>();
+  let nestedCapabilities: Map<ControlWord, WordCapability> | undefined;
+  let l1Mode: L1Mode | undefined | null = null;
   for (const vmcs of program.vmcs.values()) {
+    if (vmcs.nested) {
+      // A vmcs12: the same units against L1's capability MSRs, as KVM's nested VM entry checks it.
+      nestedCapabilities ??= new Map();
+      if (l1Mode === null) l1Mode = l1ModeOf(program);
+      const target = nestedTarget(program.target);
+      const view = new VmcsView(vmcs, target, options.text, nestedCapabilities, ENTRY_RULES);
+      view.l1Mode = l1Mode;
+      runEntryRules(ENTRY_RULES, view, out, annotateNested);
+      continue;
+    }
     const view = new VmcsView(vmcs, program.target, options.text, capabilities, ENTRY_RULES);
     runEntryRules(ENTRY_RULES, view, out);
   }

@@ -5,38 +5,16 @@
  * decided once, handler costs are cached per program, and the idle model is solved in closed
  * form (the busy share enters the equations linearly).
  */
-import type { Arrival, GuestIR, GuestSource, Program } from "../model/ir";
+import type { Arrival, GuestIR, Program } from "../model/ir";
+import { hostSettings } from "../model/statements/host";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
-import { handlerCost } from "./cost";
-import {
-  decideDelivery,
-  decideIdle,
-  type ExitContext,
-  exitCount,
-  guestContext,
-  sourceContext,
-  walkOps,
-} from "./exits";
+import { decideDelivery, decideIdle, exitCount, guestContext, sourceContext, walkOps } from "./exits";
+import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
+import { type SourceModel, solveShares } from "./hostShares";
+import { memoOf } from "./memo";
+import { exitCost } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
-
-interface SourceModel {
-  source: GuestSource;
-  /** Arrivals per second per vCPU (tickless: solved with the idle model). */
-  rate: number;
-  tickless: boolean;
-  computeCycles: number;
-  /** Exits of the source's operations, per execution. */
-  opExits: ExitDecision["exits"];
-  opExitCycles: number;
-  /** Exits of delivering the interrupt to a vCPU in guest mode, per arrival. */
-  delivery: ExitDecision;
-  deliveryExitCycles: number;
-  /** `coalesce` flushes per execution that run at a timeout, as work of their own (§2.6). */
-  deferredFlushes: number;
-  /** The context the source's operations are decided in (re-walked for `operations`). */
-  context: ExitContext;
-}
 
 /**
  * The estimate of one guest. Only the totals (and which exit reasons occur) are kept: the
@@ -52,14 +30,10 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
 }
 
 /** The CPU profile and frequency an estimate is for: one object per program, shared by its guests. */
-const targetSummaries = new WeakMap<Program, GuestEstimate["target"]>();
 function targetSummary(program: Program): GuestEstimate["target"] {
-  let summary = targetSummaries.get(program);
-  if (summary === undefined) {
-    summary = { profile: program.target.profile.name, hz: program.target.hz };
-    targetSummaries.set(program, summary);
-  }
-  return summary;
+  const memo = memoOf(program);
+  memo.targetSummary ??= { profile: program.target.profile.name, hz: program.target.hz };
+  return memo.targetSummary;
 }
 
 function emptyEstimate(program: Program, guestName: string, guest: GuestIR | undefined): GuestEstimate {
@@ -80,7 +54,7 @@ function emptyEstimate(program: Program, guestName: string, guest: GuestIR | und
 
 /** Everything one solution of a guest's estimate yields: totals, breakdowns, operation inputs. */
 interface SolvedGuest {
-  totals: Pick<GuestEstimate, "vcpus" | "exitsPerSecond" | "overhead" | "hostCpu" | "demand">;
+  totals: Pick<GuestEstimate, "vcpus" | "exitsPerSecond" | "overhead" | "hostCpu" | "demand" | "host">;
   byReason: ReasonEstimate[];
   paths: PathEstimate[];
   operations: OperationInputs;
@@ -97,7 +71,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const hz = target.hz > 0 ? target.hz : 1;
   const vcpus = Math.max(0, guest.vcpus);
 
-  const costOf = (code: number) => handlerCost(program, code).total;
+  const costOf = (code: number) => exitCost(program, ctx.vmcs, code).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;
     for (const e of exits) c += e.perExecution * costOf(e.reason.code);
@@ -121,6 +95,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
       deliveryExitCycles: exitCycles(delivery.exits),
       deferredFlushes: walked.deferredFlushes,
       context: sctx,
+      busyTicks: source.arrival.kind === "tickless" ? source.arrival.hz : 0,
     };
   });
   const idle = decideIdle(ctx);
@@ -140,60 +115,27 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   //    τ (tickless + idle exit up to the block) already saw an arrival returns to work without
   //    an idle period, so N·S = Λ(1−ρ) with S = P(no arrival within τ) =
   //    e^(−Λ_poisson·τ) · Π_periodic (1 − λ_i·τ).
-  let guestBase = 0; // G
-  let exitBase = 0; // X
-  let deliverySum = 0; // D
-  let arrivals = 0; // Λ
-  let poissonRate = 0;
-  let ticklessGuest = 0; // tc, per idle period
-  let ticklessExits = 0; // tx, per idle period
-  for (const m of models) {
-    if (m.tickless) {
-      ticklessGuest += m.computeCycles;
-      ticklessExits += m.opExitCycles + m.deliveryExitCycles;
-      continue;
-    }
-    guestBase += m.rate * m.computeCycles;
-    exitBase += m.rate * m.opExitCycles;
-    deliverySum += m.rate * m.deliveryExitCycles;
-    arrivals += m.rate;
-    if (m.source.arrival.kind === "poisson") poissonRate += m.rate;
-    // A coalesce flush at its timeout is work arriving of its own: it ends an idle period like
-    // an arrival (taken as Poisson for the idle window's survival).
-    if (m.deferredFlushes > 0) {
-      arrivals += m.rate * m.deferredFlushes;
-      poissonRate += m.rate * m.deferredFlushes;
-    }
+  // Host terms (hostTerms.ts, docs/estimator.md "Host"): halt polling lowers the cost of an
+  // idle exit that blocks by the wake-up it saves; PLE window growth lowers the PAUSE-loop
+  // exits of `pause_loop`s. Both depend on the solution (blocks and sched-ins per second), so
+  // the system is solved again with them, to a fixed point in a few passes.
+  const host = hostSettings(program);
+  const hostRun = prepareHost(program, guest, models, ctx, idle.blockedInHost);
+  let pollSaving = 0; // cycles per idle exit
+  let solution = solveShares(models, idleExitCycles, pollSaving, idle.blockedInHost, target, hz);
+  let terms = hostRun.update(solution, hz);
+  for (let pass = 0; pass < 3 && terms.changed; pass++) {
+    pollSaving = terms.pollSavingPerIdleExit;
+    solution = solveShares(models, idleExitCycles, pollSaving, idle.blockedInHost, target, hz);
+    terms = hostRun.update(solution, hz);
   }
-  const blocked = idle.blockedInHost;
-  const perIdlePeriod = idleExitCycles + ticklessGuest + ticklessExits; // T
-  // The wake-up handlerCost charges to a halting idle exit is spent after the block.
-  const wake = blocked ? (target.costs.halt_wake?.cycles ?? 0) : 0;
-  const window = Math.max(0, perIdlePeriod - wake) / hz; // τ in seconds
-  let survival = Math.exp(-poissonRate * window);
-  for (const m of models) {
-    if (!m.tickless && m.source.arrival.kind === "periodic") survival *= Math.max(0, 1 - m.rate * window);
-  }
-  const k = arrivals / Math.max(survival, 1e-9); // N = k·(1−ρ)
-  // Linear system a11·ρ + a12·p = b1, a21·ρ + a22·p = b2.
-  const a11 = hz + k * perIdlePeriod;
-  const a12 = -deliverySum;
-  const b1 = guestBase + exitBase + k * perIdlePeriod;
-  const rootPerIdle = perIdlePeriod - ticklessGuest;
-  const a21 = blocked ? k * ticklessGuest : -k * rootPerIdle;
-  const a22 = blocked ? hz : hz + deliverySum;
-  const b2 = blocked ? guestBase + k * ticklessGuest : hz - exitBase - k * rootPerIdle;
-  const det = a11 * a22 - a12 * a21;
-  let rho = det > 0 ? (b1 * a22 - a12 * b2) / det : Number.POSITIVE_INFINITY;
-  let pRun = det > 0 ? (a11 * b2 - a21 * b1) / det : 1;
-  const saturated = !(rho < 1);
-  if (saturated) {
-    // No idle periods: the guest-mode share without them.
-    rho = 1;
-    pRun = blocked ? guestBase / hz : (hz - exitBase) / (hz + deliverySum);
-  }
-  pRun = Math.min(1, Math.max(0, pRun));
-  const idlePeriods = k * (1 - rho);
+  const { saturated, pRun } = solution;
+  // What a vCPU can deliver (item 6 of issue 12): its share of a physical CPU; above it, paths
+  // get what interrupts (which preempt them) leave, as in the simulator, and it never idles.
+  const capacity = hostCapacity(host, guest);
+  const scale = deliveredScale(models, pRun, hz, capacity, saturated || solution.demand > capacity);
+  const rho = scale.idle === 0 ? 1 : solution.rho;
+  const idlePeriods = scale.idle === 0 ? 0 : solution.idlePeriods;
 
   // 3. Per-source results.
   // A guest exits with a handful of reasons: a list in first-seen order (a Map per guest costs
@@ -216,7 +158,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   let exitCyclesPerSec = 0;
 
   for (const m of models) {
-    const rate = m.tickless ? idlePeriods : m.rate;
+    const rate = (m.tickless ? idlePeriods + m.busyTicks * rho : m.rate) * scale.of(m);
     const deliveryShare = m.tickless ? 1 : pRun;
     const exitCyclesPerExecution = m.opExitCycles + deliveryShare * m.deliveryExitCycles;
     for (const e of m.delivery.exits) addRate(e.reason, rate * e.perExecution * deliveryShare);
@@ -243,7 +185,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   // 4. Idle periods.
   if (idle.decision.exits.length > 0 || guest.idleSpan) {
     for (const e of idle.decision.exits) addRate(e.reason, idlePeriods * e.perExecution);
-    exitCyclesPerSec += idlePeriods * idleExitCycles;
+    exitCyclesPerSec += idlePeriods * (idleExitCycles - pollSaving);
     if (breakdown && idle.decision.exits.length > 0)
       paths.push({
         name: "idle",
@@ -264,8 +206,13 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   // 5. Per reason, all vCPUs.
   const byReason: ReasonEstimate[] = [];
   let totalExitsPerSec = 0;
+  // The wake-ups a successful poll saves come off the blocking idle exit's cost.
+  const savedPerSec = idlePeriods * pollSaving;
+  const idleReason = idle.blockedInHost ? idle.decision.exits[0]?.reason.code : undefined;
   for (const { reason, perSecond } of reasonRates) {
-    const cost = handlerCost(program, reason.code);
+    const base = exitCost(program, ctx.vmcs, reason.code);
+    const saved = reason.code === idleReason && perSecond > 0 ? savedPerSec / perSecond : 0;
+    const cost = saved > 0 ? { ...base, handler: base.handler - saved, total: base.total - saved } : base;
     const exitsPerSecond = perSecond * vcpus;
     totalExitsPerSec += exitsPerSecond;
     byReason.push({
@@ -285,17 +232,21 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   );
 
   const busy = guestCyclesPerSec + exitCyclesPerSec;
+  const pollCpu = terms.blocksPerSecond * terms.poll.pollSec * vcpus * scale.idle;
+  const hostCpu = (exitCyclesPerSec * vcpus) / hz + pollCpu;
+  const hostEstimate = hostRun.report(terms, capacity, pollCpu, scale.saturation(vcpus));
   return {
     totals: {
       vcpus,
       exitsPerSecond: totalExitsPerSec,
       overhead: busy > 0 ? exitCyclesPerSec / busy : 0,
-      hostCpu: (exitCyclesPerSec * vcpus) / hz,
-      demand: busy / hz,
+      hostCpu,
+      demand: scale.offeredDemand ?? busy / hz,
+      host: hostEstimate,
     },
     byReason,
     paths,
-    operations: { models, idle, idlePeriods, pRun, hz, vcpus, guest, exitCycles },
+    operations: { models, idle, idlePeriods, pRun, rho, hz, vcpus, guest, exitCycles },
   };
 }
 
@@ -306,6 +257,8 @@ interface OperationInputs {
   idlePeriods: number;
   /** Share of interrupt arrivals that take their delivery exit. */
   pRun: number;
+  /** Busy share of a vCPU (a tickless tick fires at HZ while busy). */
+  rho: number;
   hz: number;
   vcpus: number;
   guest: GuestIR;
@@ -331,6 +284,7 @@ class GuestEstimateResult implements GuestEstimate {
   readonly overhead: number;
   readonly hostCpu: number;
   readonly demand: number;
+  readonly host: GuestEstimate["host"];
   readonly exitingReasonCodes: readonly number[];
   readonly #program: Program;
   readonly #guest: GuestIR;
@@ -345,6 +299,7 @@ class GuestEstimateResult implements GuestEstimate {
     this.overhead = solved.totals.overhead;
     this.hostCpu = solved.totals.hostCpu;
     this.demand = solved.totals.demand;
+    this.host = solved.totals.host;
     const codes: number[] = [];
     for (const reason of solved.byReason) if (reason.exitsPerSecond > 0) codes.push(reason.code);
     this.exitingReasonCodes = codes;
@@ -409,6 +364,7 @@ export function estimateData(
     overhead: estimate.overhead,
     hostCpu: estimate.hostCpu,
     demand: estimate.demand,
+    ...(estimate.host ? { host: estimate.host } : {}),
     exitingReasonCodes: estimate.exitingReasonCodes,
     byReason: estimate.byReason,
     paths: estimate.paths,
@@ -433,7 +389,7 @@ function operationEstimates(inputs: OperationInputs): OperationEstimate[] {
     return { span, decision, exitsPerSecond, cyclesPerExit, vcpuShare, hostShare: vcpuShare * vcpus };
   };
   for (const m of models) {
-    const rate = m.tickless ? idlePeriods : m.rate;
+    const rate = m.tickless ? idlePeriods + m.busyTicks * inputs.rho : m.rate;
     const deliveryShare = m.tickless ? 1 : pRun;
     if (m.source.kind !== "path")
       operations.push(

@@ -237,16 +237,68 @@ export function decideIdle(ctx: ExitContext): IdleDecision {
   }
 }
 
-export function opsContainHalt(ops: readonly HandlerOp[], program: Program, depth = 0): boolean {
-  if (depth > 16) return false;
-  for (const op of ops) {
-    if (op.op === "halt") return true;
-    if (op.op === "repeat" && opsContainHalt(op.ops, program, depth + 1)) return true;
-    if (op.op === "branch" && op.arms.some((a) => opsContainHalt(a.ops, program, depth + 1))) return true;
-    if (op.op === "call") {
-      const fn = program.fns.get(op.fn);
-      if (fn && opsContainHalt(fn.ops, program, depth + 1)) return true;
+/**
+ * Whether a handler's operations can halt the vCPU: a `halt` in them, in any nested block, or in
+ * any fn they reach through `call`s, however deep (a structural question, as the simulator's
+ * handler outcomes ask it: a `halt` inside `repeat 0` or a 0 % arm still counts).
+ */
+export function opsContainHalt(ops: readonly HandlerOp[], program: Program): boolean {
+  const halting = haltingFns(program);
+  const scan = scanOps(ops);
+  return scan.halts || scan.calls.some((name) => halting.has(name));
+}
+
+const haltingCache = new WeakMap<Program, ReadonlySet<string>>();
+
+/**
+ * The fns of a program that can reach a `halt`, once per program and in time linear in the call
+ * graph: each fn's operations are scanned once for a direct `halt` and the fns it calls, then
+ * the fns that halt directly are propagated backwards along the calls (a breadth-first walk of
+ * the reversed graph). Reachability is exact in a cyclic graph too (TL110 reports the cycle; as
+ * for the costs, going round it again adds nothing), and no fn's answer depends on where the
+ * graph was entered.
+ */
+function haltingFns(program: Program): ReadonlySet<string> {
+  const cached = haltingCache.get(program);
+  if (cached) return cached;
+  const callers = new Map<string, string[]>();
+  const halting = new Set<string>();
+  const queue: string[] = [];
+  for (const [name, fn] of program.fns) {
+    const scan = scanOps(fn.ops);
+    if (scan.halts) {
+      halting.add(name);
+      queue.push(name);
+    }
+    for (const callee of scan.calls) {
+      const list = callers.get(callee);
+      if (list) list.push(name);
+      else callers.set(callee, [name]);
     }
   }
-  return false;
+  for (let i = 0; i < queue.length; i++) {
+    for (const caller of callers.get(queue[i]!) ?? []) {
+      if (halting.has(caller)) continue;
+      halting.add(caller);
+      queue.push(caller);
+    }
+  }
+  haltingCache.set(program, halting);
+  return halting;
+}
+
+/** A direct `halt` in `ops` (nested blocks included) and the fns they call, by an explicit stack. */
+function scanOps(ops: readonly HandlerOp[]): { halts: boolean; calls: string[] } {
+  const calls: string[] = [];
+  let halts = false;
+  const stack: (readonly HandlerOp[])[] = [ops];
+  for (let block = stack.pop(); block !== undefined; block = stack.pop()) {
+    for (const op of block) {
+      if (op.op === "halt") halts = true;
+      else if (op.op === "call") calls.push(op.fn);
+      else if (op.op === "repeat") stack.push(op.ops);
+      else if (op.op === "branch") for (const arm of op.arms) stack.push(arm.ops);
+    }
+  }
+  return { halts, calls };
 }

@@ -241,7 +241,8 @@ export function walkOne(
       // Inner operations are reported with their fallback-path executions; the tsx operation
       // itself carries the aborted attempts too.
       const probe = walkOps(op.ops, ctx);
-      const q = 1 - probe.noExitProbability;
+      // A probability whatever the arms inside say (lowering scales arms above 100 %, TL204).
+      const q = Math.min(1, Math.max(0, 1 - probe.noExitProbability));
       const model = tsxModel(q);
       const body = visit ? walkOps(op.ops, ctx, visit, executions * model.fallbackExitFactor) : probe;
       const bodyExits = body.decision.exits;

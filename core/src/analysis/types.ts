@@ -87,4 +87,53 @@ export interface GuestEstimate {
   paths: PathEstimate[];
   /** Every guest operation's decision and cost, for hovers and inlay hints. */
   operations: OperationEstimate[];
+  /** The host settings in force and what they did (docs/estimator.md, "Host"). */
+  host?: HostEstimate;
+}
+
+/** One host setting as the estimate used it, and whether the file or the default set it. */
+export interface HostSettingEstimate {
+  value: number;
+  source: "file" | "default";
+  /** The statement that set it, or the default's citation. */
+  from: string;
+}
+
+export interface HostEstimate {
+  settings: {
+    pcpus: HostSettingEstimate;
+    pinned: boolean;
+    haltPollNs: HostSettingEstimate;
+    haltPollGrow: HostSettingEstimate;
+    haltPollGrowStartNs: HostSettingEstimate;
+    haltPollShrink: HostSettingEstimate;
+    pleWindowGrow: HostSettingEstimate;
+    pleWindowShrink: HostSettingEstimate;
+    pleWindowMax: HostSettingEstimate;
+    preemptRate: HostSettingEstimate;
+    preemptSec: HostSettingEstimate;
+  };
+  /** Blocks per second per vCPU (halts that wait in the host). */
+  blocksPerSecond: number;
+  /** Share of blocks the adaptive poll window catches. */
+  haltPollSuccess: number;
+  /** Mean halt_poll_ns window at a block, ns. */
+  haltPollWindowNs: number;
+  /** Host cores spent polling, all vCPUs (part of `hostCpu`). */
+  pollCpu: number;
+  /** Sched-ins per second per vCPU (blocks that slept, host preemptions): PLE window resets. */
+  schedInsPerSecond: number;
+  /** Share of a physical CPU one vCPU can have (1 without overcommit). */
+  capacity: number;
+  /**
+   * Present when the offered load exceeds what a vCPU can deliver (demand above 1, or above
+   * its share of an over-committed host): the offered figures, before scaling to the delivered
+   * ones the estimate's totals, reasons and paths give (budgets are checked against those).
+   */
+  saturation?: {
+    offeredExitsPerSecond: number;
+    offeredHostCpu: number;
+    deliveredShare: number;
+    note: string;
+  };
 }

@@ -155,6 +155,8 @@ export interface TargetDecl extends DeclBase {
 export interface VmcsDecl extends DeclBase {
   kind: "Vmcs";
   name?: Ident;
+  /** `vmcs NAME nested { … }`: the span of `nested` (the VMCS L1 writes for its L2, vmcs12). */
+  nested?: Span;
   body?: Block;
 }
 

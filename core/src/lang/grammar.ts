@@ -154,7 +154,7 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   [
     "timer",
     {
-      expects: "`periodic F` or `tickless`",
+      expects: "`periodic F` or `tickless [HZ]`",
       maxItems: 2,
       body: "guestOps",
       words: { choice: ["periodic", "tickless"] },
@@ -164,6 +164,8 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["nmi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
   ["idle", { ...one("`halt`, `poll` or `mwait`"), words: { choice: ["halt", "poll", "mwait"] } }],
   ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
+  // Host: each vCPU thread pinned to one physical CPU (docs/language.md, "Host").
+  ["pinned", none],
   // The measurement of this guest: a KVM trace file (docs/traces.md "In the editor").
   [
     "measured",
@@ -241,6 +243,30 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
 export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["msr", { expects: "`NAME = VALUE`", maxItems: 3 }],
   ["cost", { expects: "`NAME = CYCLES`", maxItems: 3 }],
+  // The host (docs/language.md, "Host"; model/statements/host.ts): KVM's defaults when absent.
+  ["pcpus", one("a physical CPU count")],
+  [
+    "halt_poll",
+    {
+      expects: "a time (`200us`; `0` disables) and `grow N`, `start T`, `shrink N`",
+      maxItems: 7,
+      words: { pairs: ["grow", "start", "shrink"] },
+    },
+  ],
+  [
+    "ple_window",
+    { expects: "`grow N`, `shrink N`, `max N`", maxItems: 6, words: { pairs: ["grow", "shrink", "max"] } },
+  ],
+  ["preempt", { expects: "`rate R for T`", maxItems: 4, words: { pairs: ["rate", "for"] } }],
+  [
+    "mitigations",
+    {
+      expects: "mitigation names (`l1d_flush`, `l1d_flush_always`, `verw`, `rsb`, `ibpb`) or `none`",
+      maxItems: Infinity,
+      list: true,
+      words: { choice: ["l1d_flush", "l1d_flush_always", "verw", "rsb", "ibpb", "none"] },
+    },
+  ],
 ]);
 
 /** The permission words of an `ept { RANGE PERMS }` line (docs/language.md, "EPT"). */
@@ -272,9 +298,10 @@ export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, Statem
 export const CONTEXT_NOUN: Record<BlockContext, string> = {
   vmcs: "a vmcs statement",
   handler: "a handler operation",
-  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, measured)",
+  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned, measured)",
   guestOps: "a guest operation",
-  target: "`msr NAME = VALUE` or `cost NAME = CYCLES`",
+  target:
+    "`msr NAME = VALUE`, `cost NAME = CYCLES` or a host setting (pcpus, halt_poll, ple_window, preempt)",
   ept: "a guest-physical range and permissions",
   expect: "a budget such as `overhead < 20%`",
   handlerArms: "a probability arm such as `50% label: …`",

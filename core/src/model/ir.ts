@@ -5,6 +5,7 @@
  * it came from, so diagnostics and hovers land on the right token.
  */
 import type { Span } from "../source";
+import type { MitigationName } from "../vmx/transitionTerms";
 import type {
   CapabilityMsrs,
   ControlDef,
@@ -35,9 +36,56 @@ export interface TargetIR {
   msrs: CapabilityMsrs;
   /** The profile's costs with the file's `cost NAME = CYCLES` overrides (provenance "user"). */
   costs: Record<CostName, CostParam>;
+  /**
+   * The speculative-execution mitigations KVM runs around each transition, from
+   * `mitigations …` (none by default, or when absent — a program built through the API;
+   * vmx/transitionTerms.ts MITIGATIONS).
+   */
+  mitigations?: MitigationName[];
   /** Absent when the file has no `target` line (the documented default profile applies). */
   span?: Span;
   profileSpan?: Span;
+  /**
+   * The host's settings (physical CPUs, halt polling, PLE window growth, host preemption) as
+   * the `target` block's host statements set them; absent or partly absent: KVM's defaults
+   * (`hostSettings` in model/statements/host.ts fills them in, docs/language.md "Host").
+   */
+  host?: HostIR;
+}
+
+/** One host setting: its value and, when a statement of the file set it, that statement's span. */
+export interface HostValue {
+  value: number;
+  /** Present when the file set it; absent: the default (KVM's, or the model's), see `source`. */
+  span?: Span;
+}
+
+/**
+ * What the host does around the guest's vCPUs. Every value has a default — KVM's module
+ * parameter (virt/kvm/kvm_main.c, arch/x86/kvm/vmx/vmx.c) or the model's own, each cited in
+ * core/src/vmx/kvmDefaults.ts — and the span of the statement that overrode it.
+ */
+export interface HostIR {
+  /** Physical CPUs the guest's vCPU threads run on; 0: one each (no overcommit). */
+  pcpus: HostValue;
+  /** KVM's halt_poll_ns (the per-vCPU poll window's ceiling), nanoseconds; 0 disables polling. */
+  haltPollNs: HostValue;
+  /** halt_poll_ns_grow: the factor grow_halt_poll_ns multiplies the window by (0: never grows). */
+  haltPollGrow: HostValue;
+  /** halt_poll_ns_grow_start: the first window after 0, nanoseconds. */
+  haltPollGrowStartNs: HostValue;
+  /** halt_poll_ns_shrink: the divisor of shrink_halt_poll_ns (0: back to 0 at once). */
+  haltPollShrink: HostValue;
+  /** ple_window_grow (kvm_intel): __grow_ple_window's modifier (< 1: the window never grows). */
+  pleWindowGrow: HostValue;
+  /** ple_window_shrink: __shrink_ple_window's modifier on sched-in (< 1: back to the base). */
+  pleWindowShrink: HostValue;
+  /** ple_window_max: the grown window's cap, TSC cycles. */
+  pleWindowMax: HostValue;
+  /** Host preemption of each vCPU thread (other host work), per second; 0: none. */
+  preemptRate: HostValue;
+  /** How long each host preemption keeps the vCPU thread off its CPU, seconds. */
+  preemptSec: HostValue;
 }
 
 /** One control as written in a vmcs block. */
@@ -80,6 +128,12 @@ export interface VmcsIR {
   name: string;
   span: Span;
   nameSpan: Span;
+  /**
+   * `vmcs NAME nested { … }`: the VMCS an L1 hypervisor writes for its L2 (vmcs12), with the
+   * span of the `nested` keyword. Checked as KVM checks it on nested VM entry, against the
+   * capabilities L0 exposes to L1 (core/src/vmx/nestedCapabilities.ts), not the hardware's.
+   */
+  nested?: { span: Span };
   /**
    * Controls exactly as written, per word (no default1 bits added). `controlsIn(vmcs, target)`
    * in analysis gives the effective words the CPU sees.
@@ -203,8 +257,11 @@ export type Arrival =
   /** Poisson arrivals, per vCPU. */
   | { kind: "poisson"; ratePerSec: number }
   | { kind: "periodic"; periodSec: number }
-  /** Tickless timer: fires only when other work is pending (see docs/language.md). */
-  | { kind: "tickless" };
+  /**
+   * Tickless timer (CONFIG_NO_HZ_IDLE): ticks at `hz` while the vCPU is busy and stops while it
+   * is idle, reprogramming its one-shot timer each time it goes idle (docs/language.md).
+   */
+  | { kind: "tickless"; hz: number };
 
 export type GuestSource =
   | { kind: "path"; name: string; arrival: Arrival; ops: GuestOp[]; span: Span; nameSpan: Span }
@@ -231,6 +288,8 @@ export interface GuestIR {
   apic: "x2apic" | "xapic";
   idle: "halt" | "poll" | "mwait";
   idleSpan?: Span;
+  /** `pinned`: each vCPU thread is pinned to one physical CPU (no migration); its span. */
+  pinned?: Span;
   sources: GuestSource[];
   /** `measured "PATH" [tolerance P%]`: the KVM trace this guest is compared with (docs/traces.md). */
   measured?: MeasuredIR;

@@ -13,14 +13,15 @@
  * of the handler.
  */
 
-import { pleExit, pollSuccess, wake } from "./hostModels";
+import { beginHalt, pleExit, pollSuccess, schedIn, tickStopped, wake } from "./hostModels";
+import type { EngineOptions } from "./hostState";
 import { abortTsx, interpret } from "./interpreter";
 import type { CompiledGuest } from "./plan";
 import { buildResult } from "./result";
 import * as S from "./state";
 import { EngineState } from "./state";
 import { straightArrival, tryStraight } from "./straight";
-import type { SimulationOptions, SimulationResult } from "./types";
+import type { SimulationResult } from "./types";
 
 // Module-local copies (see state.ts).
 const {
@@ -50,7 +51,7 @@ const {
 } = S;
 
 export class Engine extends EngineState {
-  constructor(plan: CompiledGuest, options: SimulationOptions) {
+  constructor(plan: CompiledGuest, options: EngineOptions) {
     super(plan, options);
     this.start();
   }
@@ -139,6 +140,7 @@ export class Engine extends EngineState {
     const mean = this.sourceMean[s];
     this.arrivalTime[v * this.nS + s] =
       mean > 0 ? t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)) : Number.POSITIVE_INFINITY;
+    if (s === this.ticklessSource && tickStopped(this, v)) return;
     this.stats.arrivals[s]++;
     const mode = this.mode[v];
     if (!src.isInterrupt) {
@@ -296,9 +298,7 @@ export class Engine extends EngineState {
         const start = Math.max(since, 0);
         this.recorder.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
         this.stats.descheduledCycles += t - start;
-        // KVM shrinks (with the default ple_window_shrink = 0: resets) the window on sched-in
-        // (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; see wake).
-        if (this.pleGrowth) this.pleWindowNow[v] = this.p.pleWindow;
+        schedIn(this, v);
         this.descheduledUntil[v] = t;
         this.entry(v, t);
         return;
@@ -598,9 +598,10 @@ export class Engine extends EngineState {
       } else {
         this.idleExitTaken[v] = 0;
         this.haltStart[v] = t;
-        if (this.haltPollCycles > 0) {
+        const poll = beginHalt(this, v, t);
+        if (poll > 0) {
           this.mode[v] = MODE_HALT_POLL;
-          this.vcpuTime[v] = t + this.haltPollCycles;
+          this.vcpuTime[v] = t + poll;
         } else this.mode[v] = MODE_HALTED;
         return;
       }
@@ -663,6 +664,9 @@ export class Engine extends EngineState {
       endCycles: this.endTime,
       events: this.events,
       seed: this.seed,
+      host: this.hostSettings,
+      pollGrows: this.host.pollGrows,
+      pollShrinks: this.host.pollShrinks,
       stopped:
         this.stopReason === STOP_NONE
           ? undefined

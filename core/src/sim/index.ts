@@ -5,11 +5,13 @@
  */
 import type { Program } from "../model/ir";
 import { Engine } from "./engine";
+import { type EngineOptions, resolveHost } from "./hostState";
 import { compileGuest } from "./plan";
 import { SimulationError, type SimulationOptions, type SimulationResult } from "./types";
 
 export { checkSimulatedBudgets, type SimulatedBudgetResult } from "./budgets";
 export { HISTOGRAM_RELATIVE_ERROR, LogHistogram } from "./histogram";
+export type { ResolvedHost } from "./hostState";
 export { Sfc32 } from "./rng";
 export * from "./timeline";
 export * from "./types";
@@ -21,7 +23,8 @@ function prepare(program: Program, guestName: string, options: SimulationOptions
   } catch (error) {
     throw new SimulationError(error instanceof Error ? error.message : String(error), "input");
   }
-  return new Engine(plan, options);
+  const engineOptions: EngineOptions = { ...options, resolvedHost: resolveHost(program, guestName, options) };
+  return new Engine(plan, engineOptions);
 }
 
 export function simulate(program: Program, guestName: string, options: SimulationOptions): SimulationResult {

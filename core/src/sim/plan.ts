@@ -5,10 +5,10 @@
  * (handlerCost) is asked once here, never per event, and they are the same functions the static
  * estimator uses, so simulation and estimate agree by construction on stationary workloads.
  */
-import { handlerCost } from "../analysis/cost";
 import { effectiveControls } from "../analysis/effective";
 import { vmcsLookup } from "../analysis/exitLookup";
 import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../analysis/exits";
+import { exitCost } from "../analysis/transitionCost";
 import type { ExitDecision } from "../analysis/types";
 import type { Arrival, GuestIR, GuestOp, GuestSource, Program } from "../model/ir";
 import type { Position, Span } from "../source";
@@ -49,7 +49,14 @@ export type { StraightPlans } from "./straightPlan";
 export interface ExitPlan {
   code: number;
   name: string;
+  /**
+   * The transition's body centre; each exit draws body + N(0, jitter) + (with the tail share)
+   * an exponential tail of mean tailMean (sim/transitionSample.ts): its mean is the
+   * estimator's transition (analysis/transitionCost.ts).
+   */
   transition: number;
+  jitter: number;
+  tailMean: number;
   /** Cumulative probabilities of the outcomes (last is 1). */
   cumulative: Float64Array;
   handler: Float64Array;
@@ -189,7 +196,7 @@ export function compileGuest(
     if (known !== undefined) return known;
     const def = exitReasonByCode(code);
     const handler = program.handlers.get(code);
-    const cost = handlerCost(program, code);
+    const cost = exitCost(program, vmcs, code);
     if (handler) walkCalledFns(handler.ops, program, costs, fnOutcomes);
     let outcomes = handler ? walkHandler(handler.ops, program, costs, fnOutcomes) : [emptyOutcome(1)];
     if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
@@ -220,7 +227,9 @@ export function compileGuest(
     const plan: ExitPlan = {
       code,
       name: def?.name ?? `REASON_${code}`,
-      transition: cost.transition,
+      transition: cost.transitionDetail.body,
+      jitter: cost.transitionDetail.jitter,
+      tailMean: cost.transitionDetail.tailMean,
       cumulative: new Float64Array(n),
       handler: new Float64Array(n),
       userspace: new Float64Array(n),

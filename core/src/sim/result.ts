@@ -4,6 +4,7 @@
  * that stopped it). Field names follow the CLI's JSON (types.ts).
  */
 import type { LogHistogram } from "./histogram";
+import type { ResolvedHost } from "./hostState";
 import type { CompiledGuest } from "./plan";
 import type { TimelineRecorder } from "./recorder";
 import type { SimStatistics } from "./statistics";
@@ -16,6 +17,9 @@ export interface RunEnd {
   seed: number;
   /** Set when a budget stopped the run before the duration asked for. */
   stopped: SimulationStop | undefined;
+  host: ResolvedHost;
+  pollGrows: number;
+  pollShrinks: number;
 }
 
 export function buildResult(
@@ -99,7 +103,8 @@ export function buildResult(
     exits,
     exitsPerSecond: exits / duration,
     overhead: busy > 0 ? exitCycles / busy : 0,
-    hostCpu: exitCycles / hz / duration,
+    // The vCPU threads' host CPU outside guest mode: exit handling and halt polling (docs/simulator.md "Host").
+    hostCpu: (exitCycles + stats.pollingCycles) / hz / duration,
     byReason,
     paths: p.sources.map((s, i) => ({
       name: s.name,
@@ -129,7 +134,10 @@ export function buildResult(
       directedYields: stats.directedYields,
       kicks: stats.kicks,
       injections: stats.injections,
+      haltPollGrows: run.pollGrows,
+      haltPollShrinks: run.pollShrinks,
     },
+    host: run.host,
     warnings,
     ...(stopped ? { stopped } : {}),
     timeline,

@@ -6,14 +6,15 @@
  * (a context's bytecode), straight.ts (straight-line jobs in one step), hostModels.ts (KVM's
  * halt wake-up and polling, PLE). Nothing here allocates per event.
  */
-import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import { EventHeap } from "./heap";
+import { type EngineOptions, HostRuntime, type ResolvedHost, resolveDefaults } from "./hostState";
 import { type CompiledGuest, REASON_PAUSE_INSTRUCTION } from "./plan";
 import { TimelineRecorder } from "./recorder";
 import { formatCount } from "./result";
 import { Sfc32 } from "./rng";
 import { SimStatistics } from "./statistics";
 import { VcpuState as ImportedVcpuState } from "./timeline";
+import { sampleTransition, transitionStream } from "./transitionSample";
 import {
   DEFAULT_MAX_EVENTS,
   DEFAULT_MAX_STEPS,
@@ -93,6 +94,13 @@ export const BATCH_WINDOW_SEC = 50e-6;
 export class EngineState {
   readonly p: CompiledGuest;
   readonly rng: Sfc32;
+  /**
+   * Per vCPU, the stream transition durations are drawn from (sim/transitionSample.ts): a
+   * vCPU's exits come in the same order whichever way the engine steps (event by event, run-
+   * ahead jobs, batches), so each exit draws the same duration; and the main stream's draws
+   * (arrivals, arms) stay those of a run without the distribution.
+   */
+  readonly transitionRng: Sfc32[];
   readonly heap: EventHeap;
   readonly nV: number;
   readonly nS: number;
@@ -107,9 +115,10 @@ export class EngineState {
   stopReason = STOP_NONE;
   /** Loop levels per context (repCount's stride), from the plan: no level is ever dropped. */
   readonly repeatDepth: number;
-  readonly haltPollCycles: number;
+  /** The host settings in force and the per-vCPU halt-poll state (hostState.ts). */
+  readonly hostSettings: ResolvedHost;
+  readonly host: HostRuntime;
   readonly pleGrowth: boolean;
-  readonly pleMax: number;
   readonly preemptRate: number;
   readonly preemptCycles: number;
   /** The vCPU's own next event (end of compute, VM entry, wake-up…), +∞ when none. */
@@ -232,6 +241,9 @@ export class EngineState {
   // handler source and outcome range; per outcome its cumulative probability, handler and user
   // space cycles.
   readonly planTransition: Float64Array;
+  /** Per plan: the transition body's σ and the tail's mean (sim/transitionSample.ts). */
+  readonly planJitter: Float64Array;
+  readonly planTailMean: Float64Array;
   readonly planCode: Int32Array;
   readonly planHandlerSource: Int32Array;
   readonly planOutcomeStart: Int32Array;
@@ -240,7 +252,7 @@ export class EngineState {
   readonly outcomeHandler: Float64Array;
   readonly outcomeUserspace: Float64Array;
 
-  constructor(plan: CompiledGuest, options: SimulationOptions) {
+  constructor(plan: CompiledGuest, options: EngineOptions) {
     this.p = plan;
     const hz = plan.hz;
     this.nV = plan.vcpus;
@@ -248,16 +260,19 @@ export class EngineState {
     const nV = this.nV;
     this.seed = options.seed ?? 1;
     this.rng = new Sfc32(this.seed);
+    this.transitionRng = [];
+    for (let v = 0; v < nV; v++) this.transitionRng.push(transitionStream(this.seed, v));
     this.endTime = options.durationSec * hz;
     this.requestedSec = options.durationSec;
     this.maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
     this.repeatDepth = Math.max(1, plan.repeatDepth);
-    this.haltPollCycles = ((options.haltPollNs ?? 0) * hz) / 1e9;
-    this.pleGrowth = options.pleWindowGrowth ?? false;
-    this.pleMax = options.pleWindowMax ?? KVM_DEFAULTS.pleWindowMax.value;
-    this.preemptRate = options.hostPreemption?.ratePerSec ?? 0;
-    this.preemptCycles = (options.hostPreemption?.durationSec ?? 0) * hz;
+    // The options reach the engine resolved against the file (sim/index.ts, resolveHost).
+    this.hostSettings = options.resolvedHost ?? resolveDefaults(options);
+    this.host = new HostRuntime(nV, hz, this.hostSettings);
+    this.pleGrowth = this.host.pleGrow >= 1;
+    this.preemptRate = this.hostSettings.preemptRate;
+    this.preemptCycles = this.hostSettings.preemptSec * hz;
     // One queue slot per vCPU holding the earliest of its own event, its arrivals and its host
     // preemption (refresh): one tree pass per event, over a tree of vCPUs only.
     this.heap = new EventHeap(nV);
@@ -289,7 +304,14 @@ export class EngineState {
       else if (s.arrival.kind === "periodic") {
         this.sourceMean[i] = s.arrival.periodSec * hz;
         this.sourcePeriodic[i] = 1;
-      } else tickless = i;
+      } else {
+        tickless = i;
+        // While busy a tickless guest ticks at HZ on the tick grid (tick_nohz_restart forwards
+        // the tick from last_tick, kernel/time/tick-sched.c); ticks that find it idle are
+        // stopped (tickStopped, hostModels.ts).
+        this.sourceMean[i] = s.arrival.hz > 0 ? hz / s.arrival.hz : 0;
+        this.sourcePeriodic[i] = 1;
+      }
     });
     this.ticklessSource = tickless;
     this.runAheadAllowed = this.straightAllowed && tickless < 0 && plan.idleExit < 0;
@@ -299,6 +321,8 @@ export class EngineState {
       let outcomes = 0;
       for (const e of plan.exits) outcomes += e.cumulative.length;
       this.planTransition = new Float64Array(nPlans);
+      this.planJitter = new Float64Array(nPlans);
+      this.planTailMean = new Float64Array(nPlans);
       this.planCode = new Int32Array(nPlans);
       this.planHandlerSource = new Int32Array(nPlans);
       this.planOutcomeStart = new Int32Array(nPlans);
@@ -309,6 +333,8 @@ export class EngineState {
       let o = 0;
       plan.exits.forEach((e, i) => {
         this.planTransition[i] = e.transition;
+        this.planJitter[i] = e.jitter;
+        this.planTailMean[i] = e.tailMean;
         this.planCode[i] = e.code;
         this.planHandlerSource[i] = e.handlerSource;
         this.planOutcomeStart[i] = o;
@@ -489,7 +515,7 @@ export class EngineState {
       while (cumulative[k] < u) k++;
     }
     this.lastOutcome = k;
-    const transition = plan.transition;
+    const transition = sampleTransition(this.transitionRng[v]!, plan.transition, plan.jitter, plan.tailMean);
     const handler = plan.handler[k];
     const userspace = plan.userspace[k];
     const total = transition + handler + userspace;
@@ -529,6 +555,15 @@ function validateOptions(options: SimulationOptions): void {
   if (!finite(options.maxEvents)) bad("maxEvents", options.maxEvents);
   if (!finite(options.maxSteps)) bad("maxSteps", options.maxSteps);
   if (!finite(options.haltPollNs)) bad("haltPollNs", options.haltPollNs);
+  for (const name of [
+    "haltPollGrow",
+    "haltPollGrowStartNs",
+    "haltPollShrink",
+    "pleWindowGrow",
+    "pleWindowShrink",
+    "pcpus",
+  ] as const)
+    if (!finite(options[name])) bad(name, options[name]);
   if (options.pleWindowMax !== undefined && !finite(options.pleWindowMax))
     bad("pleWindowMax", options.pleWindowMax);
   const preemption = options.hostPreemption;

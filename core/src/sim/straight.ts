@@ -6,6 +6,7 @@
 
 import type { EngineState } from "./state";
 import * as S from "./state";
+import { sampleTransition } from "./transitionSample";
 
 const { VcpuState, MODE_GUEST } = S;
 
@@ -111,7 +112,12 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
       const u = e.rng.next();
       while (k < lastOutcome && e.outcomeCumulative[k] < u) k++;
     }
-    const transition = e.planTransition[plan];
+    const transition = sampleTransition(
+      e.transitionRng[v]!,
+      e.planTransition[plan],
+      e.planJitter[plan],
+      e.planTailMean[plan],
+    );
     const handler = e.outcomeHandler[k];
     const userspace = e.outcomeUserspace[k];
     const total = transition + handler + userspace;

@@ -2,6 +2,8 @@
  * Straight-line plans: the jobs the engine can run in one step (straight.ts), found in the
  * compiled bytecode.
  */
+
+import { transitionMax } from "../analysis/transitionCost";
 import { OP_COMPUTE, OP_END, OP_EXIT } from "./bytecode";
 import type { ExitPlan, SourcePlan } from "./plan";
 
@@ -75,7 +77,7 @@ export function straightPlans(
         segCompute.push(i === 0 ? acc : 0);
         segExit.push(a[pc]);
         segSource.push(opSource[pc]);
-        longest += (i === 0 ? acc : 0) + plan.transition + armMax;
+        longest += (i === 0 ? acc : 0) + transitionMax(plan.transition, plan.jitter, plan.tailMean) + armMax;
       }
       acc = 0;
       if (segExit.length > MAX_STRAIGHT_SEGMENTS) return;

@@ -4,6 +4,7 @@
  * `latency.irq`), so `trapline simulate --json` serialises it almost as is.
  */
 import type { Position } from "../source";
+import type { ResolvedHost } from "./hostState";
 import type { Timeline } from "./timeline";
 
 export interface SimulationOptions {
@@ -27,16 +28,34 @@ export interface SimulationOptions {
   /** Timeline capacity in intervals (default {@link DEFAULT_TIMELINE_INTERVALS}); 0 records none. */
   timelineIntervals?: number;
   /**
-   * KVM halt polling: poll this long before blocking a halted vCPU (KVM_HALT_POLL_NS_DEFAULT
-   * 200000 ns, arch/x86/include/asm/kvm_host.h). Off when absent or 0.
+   * The host's settings. Each overrides the file's (`target { halt_poll … ple_window … pcpus …
+   * preempt … }`, `pinned` in the guest), which default to KVM's (core/src/vmx/kvmDefaults.ts,
+   * docs/simulator.md "Host").
+   *
+   * halt_poll_ns: the ceiling of each vCPU's adaptive poll window in ns (KVM_HALT_POLL_NS_DEFAULT
+   * 200000, arch/x86/include/asm/kvm_host.h); 0 disables polling.
    */
   haltPollNs?: number;
-  /** KVM's per-vCPU PLE window growth (grow_ple_window: ×2 per exit, reset on sched-in). */
+  /** halt_poll_ns_grow (default 2). */
+  haltPollGrow?: number;
+  /** halt_poll_ns_grow_start in ns (default 10000). */
+  haltPollGrowStartNs?: number;
+  /** halt_poll_ns_shrink (default 2). */
+  haltPollShrink?: number;
+  /** KVM's per-vCPU PLE window growth on or off (default: on, as ple_window_grow = 2 is ≥ 1). */
   pleWindowGrowth?: boolean;
+  /** ple_window_grow (default 2). */
+  pleWindowGrow?: number;
+  /** ple_window_shrink, applied on sched-in (default 0: back to the base window). */
+  pleWindowShrink?: number;
   /** Cap for a grown PLE window in TSC cycles (KVM_VMX_DEFAULT_PLE_WINDOW_MAX is UINT_MAX). */
   pleWindowMax?: number;
+  /** Physical CPUs the vCPU threads share; 0 (default): one each. */
+  pcpus?: number;
+  /** vCPU threads pinned to physical CPUs (vCPU v on pCPU v mod pcpus). */
+  pinned?: boolean;
   /**
-   * Host overcommit: each vCPU is preempted on the host at Poisson rate `ratePerSec` for
+   * Host preemption: each vCPU is preempted on the host at Poisson rate `ratePerSec` for
    * `durationSec` each time (Descheduled state). Drives the lock-holder-preemption scenario.
    */
   hostPreemption?: { ratePerSec: number; durationSec: number };
@@ -132,7 +151,12 @@ export interface SimulationResult {
     directedYields: number;
     kicks: number;
     injections: number;
+    /** grow_halt_poll_ns / shrink_halt_poll_ns calls (the adaptive poll window). */
+    haltPollGrows?: number;
+    haltPollShrinks?: number;
   };
+  /** The host settings the run used (the file's, KVM's defaults, the options' overrides). */
+  host?: ResolvedHost;
   warnings: string[];
   /** Present when a budget stopped the run before its end (a warning says so too). */
   stopped?: SimulationStop;

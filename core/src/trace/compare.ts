@@ -99,32 +99,32 @@ export interface ModelFigures {
   reasons: { reason: string; code: number; exitsPerSecond: number; usPerExit: number }[];
 }
 
-export function estimateFigures(estimate: GuestEstimate): ModelFigures {
-  const hz = estimate.target.hz > 0 ? estimate.target.hz : 1;
+/** The per-reason figures both models report alike (byReason rows with cycles per exit). */
+function modelFigures(
+  model: ModelFigures["model"],
+  vcpus: number,
+  hz: number,
+  byReason: readonly { reason: string; code: number; exitsPerSecond: number; cyclesPerExit: number }[],
+): ModelFigures {
+  const clock = hz > 0 ? hz : 1;
   return {
-    model: "estimate",
-    vcpus: estimate.vcpus,
-    reasons: estimate.byReason.map((r) => ({
+    model,
+    vcpus,
+    reasons: byReason.map((r) => ({
       reason: r.reason,
       code: r.code,
       exitsPerSecond: r.exitsPerSecond,
-      usPerExit: (r.cyclesPerExit / hz) * 1e6,
+      usPerExit: (r.cyclesPerExit / clock) * 1e6,
     })),
   };
 }
 
+export function estimateFigures(estimate: GuestEstimate): ModelFigures {
+  return modelFigures("estimate", estimate.vcpus, estimate.target.hz, estimate.byReason);
+}
+
 export function simulationFigures(result: SimulationResult): ModelFigures {
-  const hz = result.target.hz > 0 ? result.target.hz : 1;
-  return {
-    model: "simulation",
-    vcpus: result.vcpus,
-    reasons: result.byReason.map((r) => ({
-      reason: r.reason,
-      code: r.code,
-      exitsPerSecond: r.exitsPerSecond,
-      usPerExit: (r.cyclesPerExit / hz) * 1e6,
-    })),
-  };
+  return modelFigures("simulation", result.vcpus, result.target.hz, result.byReason);
 }
 
 function figure(model: number | undefined, measured: number | undefined, tolerance: number, compared = true) {

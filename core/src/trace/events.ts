@@ -71,6 +71,8 @@ export class EventLine {
   flagsColumn = false;
   /** The event name carried perf's `kvm:` subsystem prefix. */
   perfPrefix = false;
+  /** libtraceevent's example layout: the timestamp before the CPU field, names without a colon. */
+  timestampBefore = false;
 }
 
 function isDigit(c: number): boolean {
@@ -137,6 +139,16 @@ function nextBracket(s: string, from: number): number {
  * early), and a call per character was most of the importer's time (bench/trace.bench.ts).
  */
 export function parseEventLine(s: string, start: number, end: number, out: EventLine): boolean {
+  const p = parseEventPrefix(s, start, end, out);
+  return p >= 0 && parseEventName(s, p, end, out);
+}
+
+/**
+ * The common prefix of an event line (file, task, pid, CPU, flags, timestamp): fills `out` and
+ * returns where the event name starts, or -1 when the line is not an event line. The name and
+ * the fields are read by parseEventName, or by quickKvmEvent for the two events of every exit.
+ */
+export function parseEventPrefix(s: string, start: number, end: number, out: EventLine): number {
   let p = start;
   let c = 0;
   for (; p < end; p++) {
@@ -185,7 +197,7 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
       break;
     }
   }
-  if (lb < 0) return false;
+  if (lb < 0) return -1;
   out.cpu = cpu;
 
   // Backwards from the CPU field: the pid (or a timestamp, in libtraceevent's example layout).
@@ -212,7 +224,7 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
       // `<task>-<pid> <sec>.<frac> [cpu]`
       let t = d - 1;
       while (t > taskStart && isDigit(s.charCodeAt(t - 1))) t--;
-      if (readTimestamp(s, t, e, out) !== e) return false;
+      if (readTimestamp(s, t, e, out) !== e) return -1;
       timestampBefore = true;
       e = t;
       while (e > taskStart && isSpace(s.charCodeAt(e - 1))) e--;
@@ -240,7 +252,7 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
       out.commEnd = commEnd;
     } else if (e > taskStart) {
       // Text without a pid before the CPU field: not an event line.
-      return false;
+      return -1;
     }
   }
 
@@ -271,7 +283,7 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
       if (c < ZERO || c > NINE) break;
       sec = sec * 10 + (c - ZERO);
     }
-    if (p === secStart || p >= end || c !== DOT) return false;
+    if (p === secStart || p >= end || c !== DOT) return -1;
     p++;
     let frac = 0;
     let digits = 0;
@@ -283,17 +295,25 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
         digits++;
       }
     }
-    if (digits === 0) return false;
+    if (digits === 0) return -1;
     for (let d = digits; d < 9; d++) frac *= 10;
     out.sec = sec;
     out.fracNs = frac;
-    if (p >= end || c !== COLON) return false;
+    if (p >= end || c !== COLON) return -1;
     p++;
     for (; p < end; p++) {
       c = s.charCodeAt(p);
       if (c !== SPACE && c !== TAB) break;
     }
   }
+  out.timestampBefore = timestampBefore;
+  return p;
+}
+
+/** The event name at p (after parseEventPrefix) and where its fields start; false if there is none. */
+export function parseEventName(s: string, p: number, end: number, out: EventLine): boolean {
+  const timestampBefore = out.timestampBefore;
+  let c = 0;
   // Event name: up to ':' followed by a blank (or the line's end); the example layout has none.
   const nameStart = p;
   let nameEnd = -1;
@@ -339,6 +359,66 @@ export function parseEventLine(s: string, start: number, end: number, out: Event
   out.fieldsStart = p;
   out.kind = classify(s, ns, nameEnd);
   return true;
+}
+
+/**
+ * The two events of every exit, recognised without parseEventName: at p (after
+ * parseEventPrefix, not in the example layout) `kvm_exit:` or `kvm_entry:`, with or without
+ * perf's `kvm:` prefix, then a blank or the line's end — exactly the lines parseEventName would
+ * name kvm_exit or kvm_entry. Returns EV_EXIT, EV_ENTRY or EV_OTHER; for the first two sets the
+ * name and `fieldsStart` to the index after the colon (the blanks there are not skipped: the
+ * fast path does not need where the fields start, only that what precedes them is blank).
+ */
+export function quickKvmEvent(s: string, p: number, end: number, out: EventLine): number {
+  let n = p;
+  if (
+    s.charCodeAt(n) !== 107 /* k */ ||
+    s.charCodeAt(n + 1) !== 118 /* v */ ||
+    s.charCodeAt(n + 2) !== 109 /* m */
+  )
+    return EV_OTHER;
+  let c = s.charCodeAt(n + 3);
+  let perf = false;
+  if (c === COLON) {
+    perf = true;
+    n += 4;
+    if (s.charCodeAt(n) !== 107 || s.charCodeAt(n + 1) !== 118 || s.charCodeAt(n + 2) !== 109)
+      return EV_OTHER;
+    c = s.charCodeAt(n + 3);
+  }
+  if (c !== 95 /* _ */ || s.charCodeAt(n + 4) !== 101 /* e */) return EV_OTHER;
+  let kind: number;
+  let colon: number;
+  c = s.charCodeAt(n + 5);
+  if (
+    c === 120 /* x */ &&
+    s.charCodeAt(n + 6) === 105 /* i */ &&
+    s.charCodeAt(n + 7) === 116 /* t */ &&
+    s.charCodeAt(n + 8) === COLON
+  ) {
+    kind = EV_EXIT;
+    colon = n + 8;
+  } else if (
+    c === 110 /* n */ &&
+    s.charCodeAt(n + 6) === 116 /* t */ &&
+    s.charCodeAt(n + 7) === 114 /* r */ &&
+    s.charCodeAt(n + 8) === 121 /* y */ &&
+    s.charCodeAt(n + 9) === COLON
+  ) {
+    kind = EV_ENTRY;
+    colon = n + 9;
+  } else return EV_OTHER;
+  if (colon >= end) return EV_OTHER;
+  if (colon + 1 < end) {
+    c = s.charCodeAt(colon + 1);
+    if (c !== SPACE && c !== TAB) return EV_OTHER;
+  }
+  out.perfPrefix = perf;
+  out.nameStart = n;
+  out.nameEnd = colon;
+  out.fieldsStart = colon + 1;
+  out.kind = kind;
+  return kind;
 }
 
 /**
@@ -445,25 +525,38 @@ export function readDecimal(s: string, p: number, end: number): number {
   return p === start ? Number.NaN : v;
 }
 
-function hexDigit(c: number): number {
-  if (c >= ZERO && c <= NINE) return c - ZERO;
-  const l = c | 0x20;
-  if (l >= 97 && l <= 102) return l - 87;
-  return -1;
+/** Hex digit values by char code (-1: not a hex digit). */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[ZERO + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX[65 + i] = 10 + i;
+  HEX[97 + i] = 10 + i;
 }
 
-/** The 64-bit hex number at p (optional 0x) split into 32-bit halves, scan.hi and scan.lo; returns its end or -1. */
+/**
+ * The 64-bit hex number at p (optional 0x) split into 32-bit halves, scan.hi and scan.lo;
+ * returns its end or -1. Digits beyond 16 shift the high ones out, as a 64-bit register would.
+ */
 export function readHex64(s: string, p: number, end: number): number {
   if (p + 1 < end && s.charCodeAt(p) === ZERO && (s.charCodeAt(p + 1) | 0x20) === 120) p += 2;
   let hi = 0;
   let lo = 0;
   const start = p;
-  while (p < end) {
-    const d = hexDigit(s.charCodeAt(p));
+  // The first 8 digits go straight into lo; after that each digit shifts lo's top one into hi.
+  for (; p < end && p - start < 8; p++) {
+    const c = s.charCodeAt(p);
+    const d = c < 128 ? HEX[c]! : -1;
     if (d < 0) break;
-    hi = ((hi << 4) | (lo >>> 28)) >>> 0;
-    lo = ((lo << 4) | d) >>> 0;
-    p++;
+    lo = lo * 16 + d;
+  }
+  if (p - start === 8) {
+    for (; p < end; p++) {
+      const c = s.charCodeAt(p);
+      const d = c < 128 ? HEX[c]! : -1;
+      if (d < 0) break;
+      hi = ((hi << 4) | (lo >>> 28)) >>> 0;
+      lo = ((lo << 4) | d) >>> 0;
+    }
   }
   scan.hi = hi;
   scan.lo = lo;

@@ -9,7 +9,7 @@
  * `# source: …` line Trapline's fixtures carry); for aggregate formats they are ignored too.
  */
 import { DETECTION_LINES, detectFormat, isTraceCmdHeader } from "./detect";
-import { EV_OTHER, EVENT_NAMES, EventLine, parseEventLine } from "./events";
+import { EV_OTHER, EVENT_NAMES, EventLine, parseEventName, parseEventPrefix, quickKvmEvent } from "./events";
 import { ownString, Pairer, TIMELINE_CAPACITY } from "./pairing";
 import {
   emptyTable,
@@ -187,8 +187,12 @@ export class TraceImporter {
     }
     if (end > start && s.charCodeAt(end - 1) === 13) end--;
     let p = start;
-    while (p < end && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9)) p++;
-    if (p === end || s.charCodeAt(p) === 35 /* # */) {
+    let c = 35;
+    for (; p < end; p++) {
+      c = s.charCodeAt(p);
+      if (c !== 32 && c !== 9) break;
+    }
+    if (p === end || c === 35 /* # */) {
       this.ignored++;
       this.lastLineBad = false;
       return;
@@ -209,8 +213,27 @@ export class TraceImporter {
       return;
     }
     const ev = this.ev;
-    // From p: the leading blanks are already skipped (parseEventLine would skip them again).
-    if (!parseEventLine(s, p, end, ev)) {
+    // From p: the leading blanks are already skipped (parseEventPrefix would skip them again).
+    const nameAt = parseEventPrefix(s, p, end, ev);
+    if (nameAt >= 0 && !ev.timestampBefore) {
+      // The fast path of kvm_exit/kvm_entry on a known thread (Pairer.quick); the same result
+      // as the general path below, which handles everything it declines.
+      const kind = quickKvmEvent(s, nameAt, end, ev);
+      if (kind !== EV_OTHER) {
+        const sec = ev.sec;
+        if (Number.isNaN(this.baseSec)) this.baseSec = sec;
+        const t = (sec - this.baseSec) * 1e9 + ev.fracNs;
+        if (this.pairer.quick(s, ev, t)) {
+          this.recognized++;
+          this.lastLineBad = false;
+          if (t < this.minT) this.minT = t;
+          if (t > this.maxT) this.maxT = t;
+          this.kindCounts[kind]!++;
+          return;
+        }
+      }
+    }
+    if (nameAt < 0 || !parseEventName(s, nameAt, end, ev)) {
       if (isTraceCmdHeader(s.slice(start, end))) {
         this.ignored++;
         this.lastLineBad = false;

@@ -20,17 +20,13 @@
  * exit and its entry (kvm_msr, kvm_pio, kvm_mmio, kvm_inj_virq, kvm_apic, kvm_cr, kvm_cpuid,
  * kvm_page_fault) and the guest RIPs of the exits.
  */
+
+import { detailKey, detailNumber, detailTextEnd } from "./details";
 import {
   at,
-  EV_APIC,
-  EV_CPUID,
-  EV_CR,
   EV_ENTRY,
   EV_EXIT,
-  EV_INJ_VIRQ,
   EV_MMIO,
-  EV_MSR,
-  EV_PAGE_FAULT,
   EV_PIO,
   type EventLine,
   find,
@@ -40,166 +36,127 @@ import {
   scan,
   skipSpaces,
 } from "./events";
-import { type ResolvedReason, resolveReasonText } from "./reasons";
-import { LatencyStats, RipCounter } from "./stats";
-import type {
-  DetailCount,
-  LatencySummary,
-  PairedTable,
-  PairingMode,
-  ReasonRow,
-  ThreadSummary,
-  TraceIsa,
-  VcpuSummary,
-  VcpuTimeline,
-} from "./types";
+import {
+  AccessTable,
+  DETAIL_KEYS_PER_REASON,
+  DETAIL_TEXTS_PER_REASON,
+  type DetailEntry,
+  OVERFLOWED,
+  ownString,
+  ReasonEntry,
+  ThreadState,
+  VCPU_REASON_HISTOGRAMS,
+  VcpuState,
+} from "./pairingState";
+import { accessTable, exitTable, threadSummaries, vcpuSummaries } from "./pairingTables";
+import { resolveReasonText } from "./reasons";
+import { LatencyStats, NumberMap } from "./stats";
+import type { PairedTable, PairingMode, ThreadSummary, TraceIsa, VcpuSummary } from "./types";
 
-/** Distinct detail keys kept per exit reason; more are counted in `detailsOverflow`. */
-export const DETAIL_KEYS_PER_REASON = 64;
-/** Distinct guest RIPs counted per exit reason; more are counted in `ripsOverflow`. */
-export const RIPS_PER_REASON = 1024;
-/** RIPs listed per reason in the result. */
-export const RIPS_LISTED = 16;
-/** Default exits kept per vCPU in the timeline sample. */
-export const TIMELINE_CAPACITY = 65_536;
-/** Per-(vCPU, reason) percentile histograms kept at most (16 KiB each); beyond, no p50/p99 there. */
-export const VCPU_REASON_HISTOGRAMS = 512;
-/**
- * MMIO and port keys (per table) that get a percentile histogram (16 KiB each); later keys keep
- * exact count/min/max/mean/stddev only. A trace touching thousands of gpas would otherwise hold
- * 16 KiB per gpa (measured: 64 MB for 4,096 gpas, bench/traceStream.bench.ts).
- */
-export const ACCESS_HISTOGRAMS = 256;
-
-interface DetailEntry extends DetailCount {}
-
-/** Marks a detail number seen after its reason's DETAIL_KEYS_PER_REASON bound was reached. */
-const OVERFLOWED: DetailEntry = { key: "", count: 0, totalNs: 0 };
-
-class ReasonEntry {
-  readonly stats = new LatencyStats(true);
-  readonly rips = new RipCounter(RIPS_PER_REASON);
-  readonly details = new Map<string, DetailEntry>();
-  /** The same entries by a number per event kind (see detailNumber), so a repeat costs no string. */
-  readonly detailsByNumber: (Map<number, DetailEntry> | undefined)[] = [];
-  detailsOverflow = 0;
-  constructor(
-    readonly index: number,
-    readonly resolved: ResolvedReason,
-  ) {}
-}
-
-class AccessEntry {
-  readonly stats: LatencyStats;
-  constructor(
-    readonly key: string,
-    readonly code: number,
-    withHistogram: boolean,
-  ) {
-    this.stats = new LatencyStats(withHistogram);
-  }
-}
-
-class VcpuState {
-  readonly stats = new LatencyStats(true);
-  /** By reason entry index (an array: the lookup runs once per exit). */
-  readonly byReason: (LatencyStats | undefined)[] = [];
-  readonly threads: number[] = [];
-  // Timeline sample: every `stride`-th exit, halved (every other kept, stride doubled) when full.
-  tlStart: Float64Array;
-  tlDuration: Float64Array;
-  tlReason: Int32Array;
-  tlCount = 0;
-  stride = 1;
-  seen = 0;
-  constructor(
-    readonly id: number,
-    readonly capacity: number,
-  ) {
-    this.tlStart = new Float64Array(capacity);
-    this.tlDuration = new Float64Array(capacity);
-    this.tlReason = new Int32Array(capacity);
-  }
-
-  sample(startNs: number, durationNs: number, reason: number): void {
-    if (this.capacity === 0) return;
-    const n = this.seen++;
-    if (n % this.stride !== 0) return;
-    if (this.tlCount === this.capacity) {
-      let w = 0;
-      for (let r = 0; r < this.tlCount; r += 2, w++) {
-        this.tlStart[w] = this.tlStart[r]!;
-        this.tlDuration[w] = this.tlDuration[r]!;
-        this.tlReason[w] = this.tlReason[r]!;
-      }
-      this.tlCount = w;
-      this.stride *= 2;
-      if (n % this.stride !== 0) return;
-    }
-    this.tlStart[this.tlCount] = startNs;
-    this.tlDuration[this.tlCount] = durationNs;
-    this.tlReason[this.tlCount] = reason;
-    this.tlCount++;
-  }
-}
-
-class ThreadState {
-  vcpu: VcpuState | undefined;
-  exits = 0;
-  // vmexit pairing
-  vHas = false;
-  vStart = 0;
-  vReason: ReasonEntry | undefined;
-  ripHi = 0;
-  ripLo = 0;
-  ripValid = false;
-  pending: DetailEntry[] = [];
-  pendingCount = 0;
-  // mmio pairing
-  mHas = false;
-  mStart = 0;
-  mKey: AccessEntry | undefined;
-  // ioport pairing
-  iHas = false;
-  iStart = 0;
-  iKey: AccessEntry | undefined;
-  constructor(
-    readonly tid: number,
-    readonly comm: string,
-    readonly file: string | undefined,
-  ) {}
-}
-
-/** A string that owns its characters (a slice of a big chunk would keep the chunk alive). */
-export function ownString(text: string): string {
-  return text.length < 13 ? text : text.split("").join("");
-}
+export {
+  DETAIL_KEYS_PER_REASON,
+  ownString,
+  RIPS_LISTED,
+  RIPS_PER_REASON,
+  TIMELINE_CAPACITY,
+  VCPU_REASON_HISTOGRAMS,
+} from "./pairingState";
 
 const MMIO_WRITE = 2;
 const MMIO_READ = 1;
+/** Threads remembered by the low bits of their key (a lookup per line without a Map). */
+const THREAD_CACHE = 256;
+/** Reason texts tried in place per first character before the hashed lookup. */
+const REASONS_PER_FIRST_CHAR = 8;
+
+/** A reason text as the trace printed it and its row. */
+interface ReasonText {
+  text: string;
+  entry: ReasonEntry;
+}
+
+/** A reason text's character codes (a typed-array read is cheaper than charCodeAt) and its row. */
+interface ReasonCodes {
+  codes: Uint16Array;
+  entry: ReasonEntry;
+}
 
 export class Pairer {
   private readonly threads = new Map<number, ThreadState>();
+  private readonly threadCache: (ThreadState | undefined)[] = new Array(THREAD_CACHE).fill(undefined);
   private readonly threadOrder: ThreadState[] = [];
   private readonly files: string[] = [];
   private readonly vcpus = new Map<number, VcpuState>();
   private readonly reasonsByText = new Map<string, ReasonEntry>();
-  private readonly reasonsByHash = new Map<number, { text: string; entry: ReasonEntry }>();
+  private readonly reasonsByHash = new Map<number, ReasonText>();
   private readonly reasonsByIdentity = new Map<string, ReasonEntry>();
+  /** Reason texts by their first character's code (mod 128), compared in place by exitAt. */
+  private readonly reasonsByFirst: (ReasonCodes[] | undefined)[] = new Array(128).fill(undefined);
   readonly reasons: ReasonEntry[] = [];
-  private readonly mmio = new Map<string, AccessEntry>();
-  private readonly ioport = new Map<string, AccessEntry>();
-  private lastThreadKey = Number.NaN;
+  private readonly mmio = new AccessTable();
+  private readonly ioport = new AccessTable();
   /** Index after the `vcpu <n>` field of the current line, -1 without one. */
   private afterVcpu = -1;
-  private lastThread: ThreadState | undefined;
   private vcpuReasonHistograms = 0;
+  // Where the last `reason ` search in `searchText` from `searchFrom` landed (see findReason).
+  private searchText = "";
+  private searchFrom = 0;
+  private searchAt = -1;
   isa: TraceIsa | undefined;
   unpairedEntries = 0;
   endBeforeBegin = 0;
   ignoredBeforeFirstEntry = 0;
 
   constructor(private readonly timelineCapacity: number) {}
+
+  private thread(key: number): ThreadState | undefined {
+    const slot = key & (THREAD_CACHE - 1);
+    let thread = this.threadCache[slot];
+    if (thread !== undefined && thread.key === key) return thread;
+    thread = this.threads.get(key);
+    if (thread !== undefined) this.threadCache[slot] = thread;
+    return thread;
+  }
+
+  /**
+   * The fast path of the two events of every exit (quickKvmEvent recognised the name; the
+   * fields start after `ev.fieldsStart`'s blanks): an entry or exit of a known thread keyed by
+   * its tid. Returns false, having changed nothing, for anything else (a first entry, a line
+   * without a tid, several input files, an exit without a reason): `handle` does those.
+   */
+  quick(s: string, ev: EventLine, t: number): boolean {
+    if (ev.tid < 0 || ev.fileStart >= 0) return false;
+    const thread = this.thread(ev.tid);
+    if (thread === undefined || thread.vcpu === undefined) return false;
+    if (ev.kind === EV_ENTRY) {
+      this.entry(thread, t);
+      return true;
+    }
+    // The first `reason ` after the colon is the first after the fields' start: only blanks
+    // are between (handle's exit finds the same one).
+    const r = this.findReason(s, ev.fieldsStart, ev.end);
+    if (r < 0) return false;
+    this.exitAt(s, r, ev.end, thread, t);
+    return true;
+  }
+
+  /**
+   * The first `reason ` in s[from, end), or -1. indexOf is vectorised but does not stop at the
+   * line's end: where it landed is remembered, so lines without one cost a scan to the next
+   * occurrence once, not once per line (linear, not quadratic, in a run of such lines).
+   */
+  private findReason(s: string, from: number, end: number): number {
+    let found: number;
+    if (s === this.searchText && from >= this.searchFrom && (this.searchAt < 0 || this.searchAt >= from))
+      found = this.searchAt;
+    else {
+      found = s.indexOf("reason ", from);
+      this.searchText = s;
+      this.searchFrom = from;
+      this.searchAt = found;
+    }
+    return found >= 0 && found + 7 <= end ? found : -1;
+  }
 
   /** Handles one kvm event line; returns a reason when the line is malformed. */
   handle(s: string, ev: EventLine, t: number): string | undefined {
@@ -230,15 +187,7 @@ export class Pairer {
     } else {
       key = vcpuField >= 0 ? -1 - vcpuField : -1_000_000 - ev.cpu;
     }
-    let thread: ThreadState | undefined;
-    if (key === this.lastThreadKey) thread = this.lastThread;
-    else {
-      thread = this.threads.get(key);
-      if (thread) {
-        this.lastThreadKey = key;
-        this.lastThread = thread;
-      }
-    }
+    let thread = this.thread(key);
     if (thread === undefined || thread.vcpu === undefined) {
       if (kind !== EV_ENTRY) {
         if (kind === EV_EXIT && find(s, "reason", f, end) < 0) return "kvm_exit without a reason";
@@ -248,14 +197,14 @@ export class Pairer {
       if (vcpuField < 0) return "kvm_entry without a vcpu id";
       if (thread === undefined) {
         thread = new ThreadState(
+          key,
           ev.tid,
           ownString(s.slice(ev.commStart, ev.commEnd)),
           ev.fileStart >= 0 ? this.files[this.fileIndex(s, ev)] : undefined,
         );
         this.threads.set(key, thread);
         this.threadOrder.push(thread);
-        this.lastThreadKey = key;
-        this.lastThread = thread;
+        this.threadCache[key & (THREAD_CACHE - 1)] = thread;
       }
       thread.vcpu = this.vcpu(vcpuField);
       if (!thread.vcpu.threads.includes(thread.tid)) thread.vcpu.threads.push(thread.tid);
@@ -271,7 +220,7 @@ export class Pairer {
       case EV_PIO:
         return this.pioEvent(s, f, end, thread, t);
       default:
-        if (thread.vHas) this.detail(s, kind, f, end, thread);
+        if (thread.vHas) this.detail(s, kind, f, end, thread, detailNumber(s, kind, f, end));
         return undefined;
     }
   }
@@ -303,32 +252,72 @@ export class Pairer {
         ? a + 1
         : find(s, "reason ", f, end);
     if (r < 0) return "kvm_exit without a reason";
+    this.exitAt(s, r, end, thread, t);
+    return undefined;
+  }
+
+  /** The exit whose `reason ` is at r: its reason row, its RIP, the begin of its intervals. */
+  private exitAt(s: string, r: number, end: number, thread: ThreadState, t: number): void {
     const nameStart = r + 7;
-    // The reason text runs to " rip " (or the end); its hash is taken on the way.
+    // The reason text runs to " rip " (or the end), trailing blanks not included. First tried:
+    // the texts already seen that start with the same character, compared in place.
+    let reason: ReasonEntry | undefined;
     let rip = -1;
-    let hash = 0x811c9dc5;
-    let hashEnd = nameStart;
-    for (let i = nameStart; i < end; i++) {
-      const c = s.charCodeAt(i);
-      if (
-        c === 32 &&
-        i + 5 <= end &&
-        s.charCodeAt(i + 1) === 114 /* r */ &&
-        s.charCodeAt(i + 2) === 105 /* i */ &&
-        s.charCodeAt(i + 3) === 112 /* p */ &&
-        s.charCodeAt(i + 4) === 32
-      ) {
-        rip = i;
-        break;
-      }
-      if (c !== 32) {
-        // Trailing blanks are not part of the text: hash up to the last non-blank.
-        for (let k = hashEnd; k < i; k++) hash = Math.imul(hash ^ 32, 0x01000193);
-        hash = Math.imul(hash ^ c, 0x01000193);
-        hashEnd = i + 1;
+    const list = nameStart < end ? this.reasonsByFirst[s.charCodeAt(nameStart) & 127] : undefined;
+    if (list !== undefined) {
+      for (let k = 0; k < list.length; k++) {
+        const candidate = list[k]!;
+        const codes = candidate.codes;
+        const n = codes.length;
+        const e = nameStart + n;
+        if (e > end) continue;
+        let i = 0;
+        while (i < n && s.charCodeAt(nameStart + i) === codes[i]) i++;
+        if (i < n) continue;
+        if (e === end) {
+          reason = candidate.entry;
+          break;
+        }
+        if (
+          e + 5 <= end &&
+          s.charCodeAt(e) === 32 &&
+          s.charCodeAt(e + 1) === 114 /* r */ &&
+          s.charCodeAt(e + 2) === 105 /* i */ &&
+          s.charCodeAt(e + 3) === 112 /* p */ &&
+          s.charCodeAt(e + 4) === 32
+        ) {
+          reason = candidate.entry;
+          rip = e;
+          break;
+        }
       }
     }
-    const reason = this.reason(s, nameStart, hashEnd, (hash ^ (hashEnd - nameStart)) & 0x3fffffff);
+    if (reason === undefined) {
+      // Its hash is taken on the way to " rip ".
+      let hash = 0x811c9dc5;
+      let hashEnd = nameStart;
+      for (let i = nameStart; i < end; i++) {
+        const c = s.charCodeAt(i);
+        if (
+          c === 32 &&
+          i + 5 <= end &&
+          s.charCodeAt(i + 1) === 114 /* r */ &&
+          s.charCodeAt(i + 2) === 105 /* i */ &&
+          s.charCodeAt(i + 3) === 112 /* p */ &&
+          s.charCodeAt(i + 4) === 32
+        ) {
+          rip = i;
+          break;
+        }
+        if (c !== 32) {
+          // Trailing blanks are not part of the text: hash up to the last non-blank.
+          for (let k = hashEnd; k < i; k++) hash = Math.imul(hash ^ 32, 0x01000193);
+          hash = Math.imul(hash ^ c, 0x01000193);
+          hashEnd = i + 1;
+        }
+      }
+      reason = this.reason(s, nameStart, hashEnd, (hash ^ (hashEnd - nameStart)) & 0x3fffffff);
+    }
     // vmexit: begin.
     thread.vHas = true;
     thread.vStart = t;
@@ -347,7 +336,11 @@ export class Pairer {
     thread.mHas = true;
     thread.mStart = t;
     thread.mKey = undefined;
-    return undefined;
+    // The vector of an external interrupt, kept as a detail of the exit ("vector 0xec").
+    if (reason.externalInterrupt) {
+      const from = rip >= 0 ? rip : nameStart;
+      this.detail(s, EV_EXIT, from, end, thread, detailNumber(s, EV_EXIT, from, end));
+    }
   }
 
   /**
@@ -370,7 +363,18 @@ export class Pairer {
         this.reasons.push(entry);
         this.reasonsByIdentity.set(resolved.identity, entry);
       }
-      this.reasonsByText.set(ownString(text), entry);
+      const owned = ownString(text);
+      this.reasonsByText.set(owned, entry);
+      if (owned.length > 0) {
+        const first = owned.charCodeAt(0) & 127;
+        const list = this.reasonsByFirst[first] ?? [];
+        this.reasonsByFirst[first] = list;
+        if (list.length < REASONS_PER_FIRST_CHAR) {
+          const codes = new Uint16Array(owned.length);
+          for (let i = 0; i < owned.length; i++) codes[i] = owned.charCodeAt(i);
+          list.push({ codes, entry });
+        }
+      }
     }
     if (cached === undefined) this.reasonsByHash.set(hash, { text: ownString(text), entry });
     return entry;
@@ -424,16 +428,6 @@ export class Pairer {
     }
   }
 
-  private access(table: Map<string, AccessEntry>, code: number, suffix: string): AccessEntry {
-    const key = `0x${code.toString(16)}:${suffix}`;
-    let entry = table.get(key);
-    if (!entry) {
-      entry = new AccessEntry(key, code, table.size < ACCESS_HISTOGRAMS);
-      table.set(key, entry);
-    }
-    return entry;
-  }
-
   /** `mmio %s len %u gpa 0x%llx val 0x%llx`, %s one of unsatisfied-read, read, write. */
   private mmioEvent(s: string, f: number, end: number, thread: ThreadState, t: number): string | undefined {
     if (!at(s, f, "mmio ")) return "kvm_mmio without its type";
@@ -449,13 +443,15 @@ export class Pairer {
     const g = find(s, "gpa ", typeStart, end);
     const gpa = g < 0 ? Number.NaN : readHexNumber(s, g + 4, end);
     if (Number.isNaN(gpa)) return "kvm_mmio without a gpa";
-    if (thread.vHas) this.detail(s, EV_MMIO, f, end, thread);
+    // detailNumber's number for kvm_mmio, from what was read here: gpa × 4 + type below 2^51.
+    if (thread.vHas)
+      this.detail(s, EV_MMIO, f, end, thread, gpa < 2251799813685248 ? gpa * 4 + type : Number.NaN);
     if (type === MMIO_WRITE) {
       thread.mHas = true;
       thread.mStart = t;
-      thread.mKey = this.access(this.mmio, gpa, "W");
+      thread.mKey = this.mmio.get(gpa, 1, "W");
     } else if (type === MMIO_READ && thread.mHas) {
-      const key = thread.mKey ?? this.access(this.mmio, gpa, "R");
+      const key = thread.mKey ?? this.mmio.get(gpa, 0, "R");
       thread.mHas = false;
       thread.mKey = undefined;
       if (t >= thread.mStart) key.stats.add(t - thread.mStart);
@@ -470,29 +466,47 @@ export class Pairer {
     const a = find(s, "at ", f, end);
     const port = a < 0 ? Number.NaN : readHexNumber(s, a + 3, end);
     if (Number.isNaN(port)) return "kvm_pio without a port";
-    if (thread.vHas) this.detail(s, EV_PIO, f, end, thread);
+    // detailNumber's number for kvm_pio: port × 2 + direction, when " at " follows the direction.
+    if (thread.vHas) {
+      const direct = a === f + (write ? 10 : 9) && port < 2251799813685248;
+      this.detail(s, EV_PIO, f, end, thread, direct ? port * 2 + (write ? 1 : 0) : Number.NaN);
+    }
     thread.iHas = true;
     thread.iStart = t;
-    thread.iKey = this.access(this.ioport, port, write ? "POUT" : "PIN");
+    thread.iKey = this.ioport.get(port, write ? 1 : 0, write ? "POUT" : "PIN");
     return undefined;
   }
 
-  private detail(s: string, kind: number, f: number, end: number, thread: ThreadState): void {
+  /** A detail event while an exit is open; `number` is detailNumber's (callers that read it already pass it). */
+  private detail(s: string, kind: number, f: number, end: number, thread: ThreadState, number: number): void {
     const reason = thread.vReason!;
-    const number = detailNumber(s, kind, f, end);
-    let byNumber: Map<number, DetailEntry> | undefined;
+    let byNumber: NumberMap<DetailEntry> | undefined;
     let entry: DetailEntry | undefined;
+    // Text-keyed kinds: the raw text's hash, its extent and whether a repeat was found in place.
+    let textEnd = -1;
+    let textHash = 0;
     if (!Number.isNaN(number)) {
       byNumber = reason.detailsByNumber[kind];
       if (!byNumber) {
-        byNumber = new Map();
+        byNumber = new NumberMap();
         reason.detailsByNumber[kind] = byNumber;
       }
       entry = byNumber.get(number);
-      if (entry === OVERFLOWED) {
-        reason.detailsOverflow++;
-        return;
+    } else {
+      // A numeric kind whose number does not fit (NaN) has no text extent: keyed by its string.
+      textEnd = detailTextEnd(s, kind, f, end);
+      if (textEnd >= 0) {
+        let hash = 0x811c9dc5 ^ kind;
+        for (let i = f; i < textEnd; i++) hash = Math.imul(hash ^ s.charCodeAt(i), 0x01000193);
+        textHash = (hash ^ (textEnd - f)) & 0x3fffffff;
+        const cached = reason.detailsByText.get(textHash);
+        if (cached !== undefined && cached.raw.length === textEnd - f && at(s, f, cached.raw))
+          entry = cached.entry;
       }
+    }
+    if (entry === OVERFLOWED) {
+      reason.detailsOverflow++;
+      return;
     }
     if (!entry) {
       const key = detailKey(s, kind, f, end);
@@ -502,227 +516,50 @@ export class Pairer {
         if (reason.details.size >= DETAIL_KEYS_PER_REASON) {
           reason.detailsOverflow++;
           // Remember it (up to a bound) so a repeat costs no string either.
-          if (byNumber && byNumber.size < 4 * DETAIL_KEYS_PER_REASON) byNumber.set(number, OVERFLOWED);
+          if (byNumber && byNumber.size < DETAIL_TEXTS_PER_REASON) byNumber.set(number, OVERFLOWED);
+          else if (textEnd >= 0) this.rememberText(reason, textHash, s, f, textEnd, OVERFLOWED);
           return;
         }
         entry = { key: ownString(key), count: 0, totalNs: 0 };
         reason.details.set(entry.key, entry);
       }
       byNumber?.set(number, entry);
+      if (textEnd >= 0) this.rememberText(reason, textHash, s, f, textEnd, entry);
     }
     if (thread.pendingCount < thread.pending.length) thread.pending[thread.pendingCount] = entry;
     else thread.pending.push(entry);
     thread.pendingCount++;
   }
 
-  // ---- results ----
-
-  private rowsOf(
-    entries: { stats: LatencyStats }[],
-    windowSec: number | undefined,
-    build: (i: number) => RowIdentity,
-  ): { rows: ReasonRow[]; order: number[]; totalCount: number; totalNs: number } {
-    let totalCount = 0;
-    let totalNs = 0;
-    for (const e of entries) {
-      totalCount += e.stats.count;
-      totalNs += e.stats.totalNs;
-    }
-    // perf's default sort key `sample`: by count, descending (ties: first seen first).
-    const order = entries
-      .map((_, i) => i)
-      .filter((i) => entries[i]!.stats.count > 0)
-      .sort((a, b) => entries[b]!.stats.count - entries[a]!.stats.count || a - b);
-    const rows = order.map((i): ReasonRow => {
-      const stats = entries[i]!.stats;
-      const row: ReasonRow = {
-        ...build(i),
-        ...stats.summary(),
-        sampleShare: totalCount === 0 ? 0 : stats.count / totalCount,
-        timeShare: totalNs === 0 ? 0 : stats.totalNs / totalNs,
-      };
-      if (windowSec !== undefined && windowSec > 0) row.ratePerSecond = stats.count / windowSec;
-      return row;
-    });
-    return { rows, order, totalCount, totalNs };
+  /** Remembers a text-keyed detail's raw text (first come, up to a bound per reason). */
+  private rememberText(
+    reason: ReasonEntry,
+    hash: number,
+    s: string,
+    f: number,
+    textEnd: number,
+    entry: DetailEntry,
+  ): void {
+    if (reason.detailsByText.size >= DETAIL_TEXTS_PER_REASON || reason.detailsByText.has(hash)) return;
+    reason.detailsByText.set(hash, { raw: ownString(s.slice(f, textEnd)), entry });
   }
+
+  // ---- results ----
 
   /** The vmexit table, and for each reason entry (by index) its row in the table. */
   exitTable(windowSec: number | undefined): { table: PairedTable; rowOfReason: Map<number, number> } {
-    const { rows, order, totalCount, totalNs } = this.rowsOf(this.reasons, windowSec, (i) =>
-      reasonFields(this.reasons[i]!),
-    );
-    const rowOfReason = new Map<number, number>();
-    order.forEach((reasonIndex, row) => {
-      rowOfReason.set(reasonIndex, row);
-    });
-    return { table: { mode: "vmexit", title: "VM-EXIT", rows, totalCount, totalNs }, rowOfReason };
+    return exitTable(this.reasons, windowSec);
   }
 
   accessTable(mode: Exclude<PairingMode, "vmexit">, windowSec: number | undefined): PairedTable {
-    const entries = [...(mode === "mmio" ? this.mmio : this.ioport).values()];
-    const { rows, totalCount, totalNs } = this.rowsOf(entries, windowSec, (i) => ({
-      key: entries[i]!.key,
-      code: entries[i]!.code,
-    }));
-    return { mode, title: mode === "mmio" ? "MMIO Access" : "IO Port Access", rows, totalCount, totalNs };
+    return accessTable(mode, (mode === "mmio" ? this.mmio : this.ioport).entries, windowSec);
   }
 
   vcpuSummaries(windowSec: number | undefined, rowIndexOfReason: Map<number, number>): VcpuSummary[] {
-    return [...this.vcpus.values()]
-      .sort((a, b) => a.id - b.id)
-      .map((v) => {
-        const entries = this.reasons.map((r) => ({
-          stats: v.byReason[r.index] ?? new LatencyStats(false),
-        }));
-        // Details and RIPs are per reason, not per vCPU: not built here.
-        const { rows } = this.rowsOf(entries, windowSec, (i) => reasonFields(this.reasons[i]!, false));
-        const summary: VcpuSummary = {
-          vcpu: v.id,
-          threads: [...v.threads].sort((a, b) => a - b),
-          exits: v.stats.summary(),
-          rows,
-        };
-        if (v.capacity > 0) {
-          const timeline: VcpuTimeline = {
-            startNs: v.tlStart.slice(0, v.tlCount),
-            durationNs: v.tlDuration.slice(0, v.tlCount),
-            reason: v.tlReason.slice(0, v.tlCount).map((r) => rowIndexOfReason.get(r) ?? -1),
-            stride: v.stride,
-          };
-          summary.timeline = timeline;
-        }
-        return summary;
-      });
+    return vcpuSummaries(this.vcpus.values(), this.reasons, windowSec, rowIndexOfReason);
   }
 
   threadSummaries(): ThreadSummary[] {
-    return this.threadOrder.map((t) => {
-      const out: ThreadSummary = { tid: t.tid, comm: t.comm, exits: t.exits };
-      if (t.file !== undefined) out.file = t.file;
-      if (t.vcpu) out.vcpu = t.vcpu.id;
-      return out;
-    });
-  }
-}
-
-/** The fields of a row that are not statistics. */
-type RowIdentity = Omit<ReasonRow, keyof LatencySummary | "sampleShare" | "timeShare">;
-
-function reasonFields(entry: ReasonEntry, withAttachments = true): RowIdentity {
-  const r = entry.resolved;
-  const out: RowIdentity = {
-    key: r.display,
-    reason: r.name,
-  };
-  if (r.code !== undefined) out.code = r.code;
-  if (r.isa) out.isa = r.isa;
-  if (r.flags.length > 0) out.flags = r.flags;
-  if (!withAttachments) return out;
-  if (entry.details.size > 0) {
-    out.details = [...entry.details.values()]
-      .filter((d) => d.count > 0)
-      .map((d) => ({ key: d.key, count: d.count, totalNs: d.totalNs }))
-      .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
-  }
-  if (entry.detailsOverflow > 0) out.detailsOverflow = entry.detailsOverflow;
-  const rips = entry.rips.top(RIPS_LISTED);
-  if (rips.length > 0) out.rips = rips;
-  if (entry.rips.overflow > 0) out.ripsOverflow = entry.rips.overflow;
-  return out;
-}
-
-/** A hex value below 2^51 (so ×4 stays exact), else NaN: larger ones are keyed by their text. */
-function smallHex(s: string, p: number, end: number): number {
-  const v = readHexNumber(s, p, end);
-  return scan.hi >= 0x80000 ? Number.NaN : v;
-}
-
-/**
- * A number that identifies the detail within its event kind (MSR index and direction, port and
- * direction, gpa and access type, CPUID function, fault address), NaN for kinds keyed by text.
- */
-function detailNumber(s: string, kind: number, f: number, end: number): number {
-  switch (kind) {
-    case EV_MSR: {
-      const write = at(s, f, "msr_write");
-      if (!write && !at(s, f, "msr_read")) return Number.NaN;
-      // A faulting access (" (#GP)") is keyed apart.
-      const gp = s.charCodeAt(end - 1) === 41 ? 2 : 0;
-      return smallHex(s, skipSpaces(s, f + (write ? 9 : 8), end), end) * 4 + gp + (write ? 1 : 0);
-    }
-    case EV_PIO: {
-      const write = at(s, f, "pio_write");
-      return at(s, f + (write ? 9 : 8), " at ")
-        ? smallHex(s, f + (write ? 13 : 12), end) * 2 + (write ? 1 : 0)
-        : Number.NaN;
-    }
-    case EV_MMIO: {
-      const type = at(s, f + 5, "write") ? 2 : at(s, f + 5, "read") ? 1 : 0;
-      const g = find(s, "gpa ", f, end);
-      return g < 0 ? Number.NaN : smallHex(s, g + 4, end) * 4 + type;
-    }
-    case EV_CPUID:
-      return at(s, f, "func ") ? smallHex(s, f + 5, end) : Number.NaN;
-    case EV_PAGE_FAULT: {
-      const a = find(s, "address ", f, end);
-      return a < 0 ? Number.NaN : smallHex(s, a + 8, end);
-    }
-    default:
-      return Number.NaN;
-  }
-}
-
-/** The normalised key of a detail event (see DetailCount.key), or undefined if unreadable. */
-function detailKey(s: string, kind: number, f: number, end: number): string | undefined {
-  switch (kind) {
-    case EV_MSR: {
-      // `msr_%s %x = 0x%llx%s`
-      const write = at(s, f, "msr_write");
-      if (!write && !at(s, f, "msr_read")) return undefined;
-      const p = skipSpaces(s, f + (write ? 9 : 8), end);
-      const index = readHexNumber(s, p, end);
-      if (Number.isNaN(index)) return undefined;
-      const gp = s.charCodeAt(end - 1) === 41 /* ) */ && find(s, "(#GP)", p, end) >= 0 ? " (#GP)" : "";
-      return `${write ? "msr_write" : "msr_read"} 0x${index.toString(16)}${gp}`;
-    }
-    case EV_PIO: {
-      const write = at(s, f, "pio_write");
-      const a = find(s, "at ", f, end);
-      const port = a < 0 ? Number.NaN : readHexNumber(s, a + 3, end);
-      return Number.isNaN(port) ? undefined : `${write ? "pio_write" : "pio_read"} 0x${port.toString(16)}`;
-    }
-    case EV_MMIO: {
-      const typeEnd = find(s, " ", f + 5, end);
-      const g = find(s, "gpa ", f, end);
-      const gpa = g < 0 ? Number.NaN : readHexNumber(s, g + 4, end);
-      if (typeEnd < 0 || Number.isNaN(gpa)) return undefined;
-      return `mmio ${s.slice(f + 5, typeEnd)} 0x${gpa.toString(16)}`;
-    }
-    case EV_INJ_VIRQ: {
-      let e = end;
-      while (e > f && s.charCodeAt(e - 1) === 32) e--;
-      return e > f ? `inj_virq ${s.slice(f, e)}` : undefined;
-    }
-    case EV_APIC:
-    case EV_CR: {
-      // `apic_%s %s = 0x%llx`, `cr_%s %x = 0x%lx`
-      const eq = find(s, " =", f, end);
-      return eq > f ? s.slice(f, eq) : undefined;
-    }
-    case EV_CPUID: {
-      // `func %x idx %x rax …` (old: `func %x rax …`)
-      if (!at(s, f, "func ")) return undefined;
-      const p = f + 5;
-      const func = readHexNumber(s, p, end);
-      return Number.isNaN(func) ? undefined : `cpuid 0x${func.toString(16)}`;
-    }
-    case EV_PAGE_FAULT: {
-      const a = find(s, "address ", f, end);
-      const address = a < 0 ? Number.NaN : readHexNumber(s, a + 8, end);
-      return Number.isNaN(address) ? undefined : `page_fault 0x${address.toString(16)}`;
-    }
-    default:
-      return undefined;
+    return threadSummaries(this.threadOrder);
   }
 }

@@ -135,3 +135,63 @@ export class RipCounter {
     }));
   }
 }
+
+/**
+ * A map from integer-valued numbers below 2^53 (gpas, ports, MSR indexes, scaled by a small
+ * factor) to values, without the boxed number a `Map.get` of a large key costs: open addressing
+ * over a Float64Array of keys (NaN marks an empty slot), grown at half full.
+ */
+export class NumberMap<V> {
+  private keys = new Float64Array(16).fill(Number.NaN);
+  private values: (V | undefined)[] = new Array(16).fill(undefined);
+  private shift = 28;
+  size = 0;
+
+  private slotOf(key: number): number {
+    const lo = key >>> 0;
+    const hi = (key / 4294967296) | 0;
+    return Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b) >>> this.shift;
+  }
+
+  get(key: number): V | undefined {
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    for (let slot = this.slotOf(key); ; slot = (slot + 1) & mask) {
+      const k = keys[slot]!;
+      if (k === key) return this.values[slot];
+      if (Number.isNaN(k)) return undefined;
+    }
+  }
+
+  set(key: number, value: V): void {
+    if ((this.size + 1) * 2 > this.keys.length) this.grow();
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    for (let slot = this.slotOf(key); ; slot = (slot + 1) & mask) {
+      const k = keys[slot]!;
+      if (k === key) {
+        this.values[slot] = value;
+        return;
+      }
+      if (Number.isNaN(k)) {
+        keys[slot] = key;
+        this.values[slot] = value;
+        this.size++;
+        return;
+      }
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    this.keys = new Float64Array(oldKeys.length * 2).fill(Number.NaN);
+    this.values = new Array(oldKeys.length * 2).fill(undefined);
+    this.shift--;
+    this.size = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i]!;
+      if (!Number.isNaN(k)) this.set(k, oldValues[i] as V);
+    }
+  }
+}

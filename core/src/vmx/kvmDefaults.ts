@@ -60,6 +60,19 @@ export const KVM_DEFAULTS = {
     source: "halt_poll_ns_shrink, virt/kvm/kvm_main.c",
     meaning: "Default halves per-vcpu halt_poll_ns.",
   },
+  tickHz: {
+    value: 250,
+    source: "CONFIG_HZ default HZ_250 (the `Timer frequency` choice), kernel/Kconfig.hz",
+    meaning:
+      "The guest kernel's tick rate: a tickless (NO_HZ_IDLE) kernel ticks at HZ while a CPU is busy (tick_sched_timer, kernel/time/tick-sched.c) and stops the tick only on idle entry (tick_nohz_idle_stop_tick); tick_nohz_idle_exit restarts it on the tick grid (tick_nohz_restart: hrtimer_forward from last_tick).",
+  },
+  schedBaseSliceNs: {
+    value: 750_000,
+    source:
+      "sysctl_sched_base_slice = 750000ULL, kernel/sched/fair.c (EEVDF; scaled by 1 + ilog2(min(ncpus, 8)), SCHED_TUNABLESCALING_LOG, get_update_sysctl_factor)",
+    meaning:
+      "The host scheduler's base time slice: an over-committed vCPU thread runs this long (× 1 + ilog2(min(pCPUs, 8))) before a waiting one gets its CPU.",
+  },
   pmlEntries: {
     value: 512,
     source: "PML_LOG_NR_ENTRIES (older PML_ENTITY_NUM), arch/x86/kvm/vmx/vmx.h",

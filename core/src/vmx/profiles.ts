@@ -397,6 +397,57 @@ const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
     reason:
       "estimate: 512 PML entries (PML_LOG_NR_ENTRIES) × ~15 cycles to read a GPA and set its bit in the dirty bitmap",
   },
+  // Transition terms (vmx/transitionTerms.ts says which a VMCS incurs; analysis/transitionCost.ts adds them).
+  msr_list_entry: {
+    cycles: 100,
+    reason:
+      "estimate: each VM-exit MSR-store, VM-exit MSR-load or VM-entry MSR-load entry is a microcoded RDMSR or WRMSR of the listed MSR (SDM Vol. 3C §27.4, §28.4, §28.6), on the order of a WRMSR, ~100 cycles; no measurement found",
+  },
+  save_load_register: {
+    cycles: 40,
+    reason:
+      "estimate: a register moved by a save/load control (DR7, DEBUGCTL, PAT, EFER, PERF_GLOBAL_CTRL…) in the transition microcode, cheaper than an MSR-list entry (KVM prefers the controls: add_atomic_switch_msr_special(), arch/x86/kvm/vmx/vmx.c); no measurement found",
+  },
+  tlb_refill: {
+    cycles: 1500,
+    reason:
+      "estimate: after an entry without VPID the guest refills ~32 translations (hot code, stack, data), each a 24-reference two-dimensional walk (Bhargava et al., ASPLOS 2008) mostly hitting the paging-structure caches, ~2 cycles a reference; no measurement found",
+  },
+  ept_walk_level: {
+    cycles: 30,
+    reason:
+      "estimate: per EPT level on an EPT violation or misconfiguration, one paging-structure reference of the CPU's walk (cache hit) plus one tdp_iter step of KVM's TDP MMU; no measurement found",
+  },
+  l1d_flush: {
+    cycles: 2000,
+    reason:
+      "estimate: IA32_FLUSH_CMD (or KVM's software fill of 64 KiB, vmx_l1d_flush()) writes back and invalidates the 32 KiB L1D, 512 lines, and the guest then runs on a cold L1D; no measurement found",
+  },
+  verw: {
+    cycles: 400,
+    reason:
+      "estimate: VERW with the MD_CLEAR microcode overwrites the store, fill and load buffers before VM entry; a few hundred cycles; no measurement found",
+  },
+  rsb_fill: {
+    cycles: 60,
+    reason:
+      "estimate: FILL_RETURN_BUFFER with RSB_CLEAR_LOOPS (32) issues 32 CALLs in 16 loop iterations and resets the stack pointer, ~2 cycles a CALL; no measurement found",
+  },
+  ibpb: {
+    cycles: 4000,
+    reason:
+      "estimate: an IA32_PRED_CMD write (IBPB) flushes the indirect branch predictors; thousands of cycles on microcode-updated Skylake-era parts, plus the retraining after it; no measurement found",
+  },
+  transition_jitter: {
+    cycles: 26,
+    reason:
+      "from the Sandy Bridge measurement: ~95% of pinned VMCALL round trips within 1,600–1,700 cycles (Y. Shalabi, 'The Cost of Virtualization Exits'), a ±50-cycle band read as ±1.96σ of a normal body, σ ≈ 26",
+  },
+  transition_tail: {
+    cycles: 1000,
+    reason:
+      "estimate: mean extra cycles of the ~5% of round trips outside the 1,600–1,700 band (Shalabi's pinned curve: a host interrupt, cache or TLB misses in the exit path); a vCPU that may migrate has a longer tail (Shalabi: 'the rest creep on the higher cost when migration is allowed') — raise it, e.g. `cost transition_tail = 20000`",
+  },
 };
 
 function costsFor(spec: GenerationSpec): Record<CostName, CostParam> {

@@ -159,3 +159,113 @@ export const SELECTOR_TI = 2;
 export const SELECTOR_RPL = bits(1, 0);
 /** Access rights: segment unusable (bit 16) (SDM Vol. 3C Table 25-2). */
 export const AR_UNUSABLE = 16;
+
+/**
+ * IA32_PERF_GLOBAL_CTRL (38FH): bit i enables general-purpose counter i, bit 32+j fixed counter j,
+ * bit 48 the performance metrics (PERF_METRICS, with IA32_PERF_CAPABILITIES.PERF_METRICS_AVAILABLE);
+ * every other bit is reserved, and which counters exist follows CPUID leaf 0AH (SDM Vol. 3B,
+ * "Architectural Performance Monitoring", §18.2 in pre-2023 editions; Linux arch/x86/kvm/vmx/
+ * pmu_intel.c, `global_ctrl_mask`, and x86.h `kvm_valid_perf_global_ctrl`). The VM-entry and
+ * VM-exit checks reject a reserved bit set in GUEST/HOST_IA32_PERF_GLOBAL_CTRL (SDM Vol. 3C
+ * §27.2.2, §27.3.1.1).
+ *
+ * Per generation, the most counters any configuration of it has (so a value valid with
+ * Hyper-Threading off is not rejected): Nehalem and Westmere 4 general-purpose counters per
+ * logical processor; Sandy Bridge to Cascade Lake 8 per core, 4 per logical processor with
+ * Hyper-Threading on (SDM Vol. 3B, performance monitoring for the Sandy Bridge to Skylake
+ * microarchitectures, §18.3.4 and §18.3.8 in pre-2023 editions); Ice Lake and Sapphire Rapids 8
+ * per logical processor and a fourth fixed counter (TOPDOWN.SLOTS) with the metrics bit (the
+ * Ice Lake microarchitecture section, §18.3.9 in pre-2023 editions). 3 fixed counters before
+ * Ice Lake (architectural performance monitoring versions 3 and 4).
+ */
+export interface PmuCounters {
+  generalPurpose: number;
+  fixed: number;
+  perfMetrics: boolean;
+}
+
+const PMU_V3 = { generalPurpose: 4, fixed: 3, perfMetrics: false } as const;
+const PMU_SNB = { generalPurpose: 8, fixed: 3, perfMetrics: false } as const;
+const PMU_ICX = { generalPurpose: 8, fixed: 4, perfMetrics: true } as const;
+
+export const PMU_BY_PROFILE: Readonly<Record<string, PmuCounters>> = {
+  nehalem: PMU_V3,
+  westmere: PMU_V3,
+  sandy_bridge: PMU_SNB,
+  ivy_bridge: PMU_SNB,
+  haswell: PMU_SNB,
+  broadwell: PMU_SNB,
+  skylake_server: PMU_SNB,
+  cascade_lake: PMU_SNB,
+  icelake_server: PMU_ICX,
+  sapphire_rapids: PMU_ICX,
+};
+
+/** The widest PMU of the table, for a profile without a row. */
+export const PMU_WIDEST: PmuCounters = PMU_ICX;
+
+/**
+ * What KVM gives a guest (here L1 or L2 under KVM): at most 3 fixed counters in the v5.10-era
+ * tree (`INTEL_PMC_MAX_FIXED` 3, arch/x86/include/asm/perf_event.h) and no PERF_METRICS
+ * (`intel_pmu_refresh` builds `global_ctrl` from the GP and fixed counters only).
+ */
+export const KVM_GUEST_MAX_FIXED_COUNTERS = 3;
+
+/** PERF_METRICS enable, bit 48 of IA32_PERF_GLOBAL_CTRL (SDM Vol. 3B, §18.3.9.3 in pre-2023 editions). */
+export const PERF_GLOBAL_CTRL_METRICS = 48;
+
+/** The bits of IA32_PERF_GLOBAL_CTRL reserved with `pmu`'s counters. */
+export function perfGlobalCtrlReserved(pmu: PmuCounters): bigint {
+  let allowed = ((1n << BigInt(pmu.generalPurpose)) - 1n) | (((1n << BigInt(pmu.fixed)) - 1n) << 32n);
+  if (pmu.perfMetrics) allowed |= bit(PERF_GLOBAL_CTRL_METRICS);
+  return bits(63, 0) & ~allowed;
+}
+
+/**
+ * IA32_RTIT_CTL (570H) bits reserved on every processor with Intel PT (SDM Vol. 3C chapter
+ * "Intel Processor Trace", table "IA32_RTIT_CTL MSR", §32.2.7.2 in pre-2023 editions): 18, 23, 31:28, 54:48 and
+ * 63:56. The other bits exist only with the CPUID leaf 14H features (e.g. PTWRITE, power-event
+ * trace, address ranges), which the profiles do not model: they are allowed.
+ */
+export const RTIT_CTL_RESERVED = bit(18) | bit(23) | bits(31, 28) | bits(54, 48) | bits(63, 56);
+
+/**
+ * PAE paging's PDPTEs (SDM Vol. 3A "PAE Paging", PDPTE format table, §4.4.1 in pre-2023 editions; Vol. 3C §27.3.1.6
+ * "Checks on Guest Page-Directory-Pointer-Table Entries", §26.3.1.6 in pre-2023 editions): a present entry (bit 0) has bits 2:1 and
+ * 8:5 reserved, and no bit at or above MAXPHYADDR (bits 63:MAXPHYADDR; bit 63 is XD only in
+ * IA-32e paging, reserved here).
+ */
+export const PDPTE_PRESENT = 0;
+export const PDPTE_RESERVED_LOW = bits(2, 1) | bits(8, 5);
+
+/**
+ * Segment access rights (SDM Vol. 3C §25.4.1 Table 25-2, §24.4.1 in pre-2023 editions): type 3:0,
+ * S 4 (code/data), DPL 6:5, P 7, reserved 11:8, AVL 12, L 13, D/B 14, G 15, unusable 16, reserved
+ * 31:17. Type bits: accessed 0, readable/writable 1, code 3.
+ */
+export const AR = { TYPE_BITS: 0xfn, S: 4, P: 7, DB: 14, G: 15 } as const;
+export const AR_RESERVED = bits(11, 8) | bits(31, 17);
+export const AR_TYPE_ACCESSED = 0;
+export const AR_TYPE_READ_WRITE = 1;
+export const AR_TYPE_CODE = 3;
+/** CS types allowed (§27.3.1.2): 9, 11 (non-conforming code), 13, 15 (conforming); 3 with unrestricted guest. */
+export const CS_TYPES: readonly number[] = [9, 11, 13, 15];
+export const CS_TYPE_UNRESTRICTED = 3;
+/** Non-conforming code (9, 11: CS.DPL = SS.DPL) and conforming code (13, 15: CS.DPL ≤ SS.DPL). */
+export const CS_TYPES_NONCONFORMING: readonly number[] = [9, 11];
+export const CS_TYPES_CONFORMING: readonly number[] = [13, 15];
+/** Data or non-conforming code types (0–11): DS–GS DPL ≥ RPL without unrestricted guest. */
+export const DPL_CHECKED_TYPES_MAX = 11;
+/** SS types allowed when usable: 3 or 7 (read/write data). */
+export const SS_TYPES: readonly number[] = [3, 7];
+/** TR type: 11 (busy 32/64-bit TSS); 3 (busy 16-bit TSS) only outside IA-32e mode. */
+export const TR_TYPE_BUSY_TSS = 11;
+export const TR_TYPE_BUSY_TSS16 = 3;
+/** LDTR type when usable: 2. */
+export const LDTR_TYPE = 2;
+/** Virtual-8086 mode: every segment's access rights are F3H, its limit FFFFH (§27.3.1.2). */
+export const V86_ACCESS_RIGHTS = 0xf3n;
+export const V86_LIMIT = 0xffffn;
+/** Limit/granularity: limit bits 11:0 not all 1 ⇒ G = 0; any of bits 31:20 set ⇒ G = 1. */
+export const LIMIT_LOW_12 = bits(11, 0);
+export const LIMIT_HIGH_12 = bits(31, 20);

@@ -133,7 +133,27 @@ export type CostName =
   /** RIP advance: read VM_EXIT_INSTRUCTION_LEN, write GUEST_RIP (beyond the VMREAD/VMWRITE). */
   | "advance_rip"
   /** Draining a full PML buffer into the dirty bitmap (512 entries). */
-  | "pml_drain";
+  | "pml_drain"
+  /** One entry of a VM-exit MSR-store, VM-exit MSR-load or VM-entry MSR-load list, per transition. */
+  | "msr_list_entry"
+  /** One register a save/load VM-exit or VM-entry control moves, per transition (vmx/transitionTerms.ts). */
+  | "save_load_register"
+  /** The guest's TLB refill after an entry that flushed it (no VPID), at 4-level paging under 4-level EPT. */
+  | "tlb_refill"
+  /** One EPT level walked on an EPT violation or misconfiguration (hardware walk + KVM's TDP walk). */
+  | "ept_walk_level"
+  /** Flushing the L1 data cache before VM entry (L1TF). */
+  | "l1d_flush"
+  /** VERW clearing the CPU buffers before VM entry (MDS). */
+  | "verw"
+  /** Stuffing the return stack buffer after VM exit (RSB_CLEAR_LOOPS). */
+  | "rsb_fill"
+  /** An indirect-branch prediction barrier on a vCPU switch. */
+  | "ibpb"
+  /** Standard deviation of a transition's body (the pinned, common case). */
+  | "transition_jitter"
+  /** Mean extra cycles of a transition in the tail (5 % of transitions). */
+  | "transition_tail";
 
 export type Provenance = "measured" | "estimate" | "user";
 

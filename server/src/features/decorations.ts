@@ -11,7 +11,7 @@ import {
   type SemanticTokensEdit,
   type SemanticTokensLegend,
 } from "vscode-languageserver";
-import { type ControlDef, handlerCost, type Span } from "../../../core/src/index";
+import { type ControlDef, exitCost, primaryVmcs, type Span } from "../../../core/src/index";
 import {
   formatCompact,
   formatCores,
@@ -304,7 +304,7 @@ export function codeLenses(
   for (const handler of program.handlers.values()) {
     let total = 0;
     try {
-      total = handlerCost(program, handler.reason.code).total;
+      total = exitCost(program, primaryVmcs(program), handler.reason.code).total;
     } catch {
       continue;
     }

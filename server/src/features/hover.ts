@@ -13,21 +13,24 @@ import {
   type ExitReasonDef,
   exceptionByMnemonic,
   exceptionByVector,
+  exitCost,
   exitReasonByCode,
   exitReasonByName,
   type FnIR,
   findControls,
+  type GuestIR,
   type GuestOp,
   type HandlerIR,
   type HandlerOp,
-  handlerCost,
   type MsrDef,
   msrByIndex,
   msrByName,
   type OperationEstimate,
   type Program,
+  primaryVmcs,
   profileByName,
   type Span,
+  transitionBreakdown,
   unsetStateNote,
   type VmcsFieldDef,
   type VmcsIR,
@@ -40,6 +43,7 @@ import {
   formatHex,
   formatHz,
   formatInteger,
+  formatNanoseconds,
   formatPercent,
   formatRate,
 } from "../../../core/src/util/format";
@@ -86,9 +90,9 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
       const word = wordAt(model.analysis.text, offset);
       if (word && (entry.op.op === "rdmsr" || entry.op.op === "wrmsr") && word.text !== entry.op.op) {
         const msr = msrByIndex(entry.op.msr);
-        if (msr) return `${guestOpHover(model, entry.op, estimate)}\n\n---\n\n${msrHover(msr)}`;
+        if (msr) return `${guestOpHover(model, entry.op, estimate, entry.guest)}\n\n---\n\n${msrHover(msr)}`;
       }
-      return guestOpHover(model, entry.op, estimate);
+      return guestOpHover(model, entry.op, estimate, entry.guest);
     }
     case "control":
       return controlHover(model, entry.vmcs, entry.setting.control);
@@ -141,7 +145,12 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
   }
 }
 
-function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEstimate | undefined): string {
+function guestOpHover(
+  model: DocumentModel,
+  op: GuestOp,
+  estimate: OperationEstimate | undefined,
+  guest: GuestIR,
+): string {
   const lines: string[] = [];
   const name = opTitle(model.analysis.text, op.span);
   if (!estimate) {
@@ -168,11 +177,13 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
   if (decision.exits.length) {
     lines.push("", "| per exit | cycles |", "|---|---:|");
     for (const effect of decision.exits) {
-      const breakdown = reasonBreakdown(model.analysis.program, effect.reason.code);
+      const program = model.analysis.program;
+      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs));
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
       if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
         `| transition (VM exit + entry) | ${formatInteger(breakdown.transition)} |`,
+        ...transitionRows(breakdown.transitionRows),
         `| handler | ${formatInteger(breakdown.handler)} |`,
         `| user space | ${formatInteger(breakdown.userspace)} |`,
         `| **total** | **${formatCyclesAt(breakdown.total, hz)}** |`,
@@ -186,19 +197,34 @@ function guestOpHover(model: DocumentModel, op: GuestOp, estimate: OperationEsti
   return lines.join("\n");
 }
 
-/** Cycles of one exit of a reason: the core's handler cost (branches weighted). */
+/** Cycles of one exit of a reason under a vmcs: the core's exit cost (branches weighted). */
 function reasonBreakdown(
   program: Program,
   code: number,
-): { transition: number; handler: number; userspace: number; total: number; handled: boolean } {
-  const cost = handlerCost(program, code);
+  vmcs: VmcsIR | undefined,
+): {
+  transition: number;
+  transitionRows: { label: string; cycles: number }[];
+  handler: number;
+  userspace: number;
+  total: number;
+  handled: boolean;
+} {
+  const cost = exitCost(program, vmcs, code);
   return {
     transition: cost.transition,
+    transitionRows: transitionBreakdown(cost.transitionDetail),
     handler: cost.handler,
     userspace: cost.userspace,
     total: cost.total,
     handled: cost.handled,
   };
+}
+
+/** The transition's terms as indented table rows (only when there is more than the round trip). */
+function transitionRows(rows: { label: string; cycles: number }[]): string[] {
+  if (rows.length <= 1) return [];
+  return rows.map((r) => `| &nbsp;&nbsp;${escapeMarkdown(r.label)} | ${formatInteger(r.cycles)} |`);
 }
 
 function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: ControlDef): string {
@@ -283,7 +309,8 @@ export function isControlSupported(program: Program, control: ControlDef): boole
 function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   const program = model.analysis.program;
   const reason = handler.reason;
-  const cost = handlerCost(program, reason.code);
+  const vmcs = primaryVmcs(program);
+  const cost = exitCost(program, vmcs, reason.code);
   const hz = program.target.hz;
   const lines = [
     `**handler ${reason.name}** (exit reason ${reason.code})`,
@@ -292,7 +319,8 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
     "",
     "| per exit | cycles |",
     "|---|---:|",
-    `| transition (VM exit + entry) | ${formatInteger(cost.transition)} |`,
+    `| transition (VM exit + entry${vmcs && program.vmcs.size > 1 ? `, vmcs ${escapeMarkdown(vmcs.name)}` : ""}) | ${formatInteger(cost.transition)} |`,
+    ...transitionRows(transitionBreakdown(cost.transitionDetail)),
     `| handler | ${formatInteger(cost.handler)} |`,
     `| user space | ${formatInteger(cost.userspace)} |`,
     `| **total** | **${formatCyclesAt(cost.total, hz)}** |`,
@@ -410,7 +438,10 @@ function vmcsHover(model: DocumentModel, vmcs: VmcsIR): string {
   const guests = [...model.analysis.program.guests.values()]
     .filter((g) => g.vmcs === vmcs.name)
     .map((g) => g.name);
-  return `**vmcs ${escapeMarkdown(vmcs.name)}**\n\nControls as written: ${words}\n\nGuests: ${guests.length ? guests.map(escapeMarkdown).join(", ") : "none"}`;
+  const nested = vmcs.nested
+    ? "\n\n**nested** (vmcs12): checked as KVM's nested VM entry checks it, against the VMX capability MSRs L0 exposes to L1 (`nested_vmx_setup_ctls_msrs`), not the hardware's."
+    : "";
+  return `**vmcs ${escapeMarkdown(vmcs.name)}**${nested}\n\nControls as written: ${words}\n\nGuests: ${guests.length ? guests.map(escapeMarkdown).join(", ") : "none"}`;
 }
 
 function guestHover(model: DocumentModel, name: string): string | undefined {
@@ -432,6 +463,24 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
         `| ${reason.reason} (${reason.code}) | ${formatRate(reason.exitsPerSecond)} | ${formatInteger(reason.cyclesPerExit)} | ${formatPercent(reason.share)} |`,
       );
     }
+  }
+  // The host settings in force and their source (the file's `target` block or KVM's default).
+  const host = estimate.host;
+  if (host) {
+    const s = host.settings;
+    const from = (x: { source: string }) => (x.source === "file" ? "file" : "KVM default");
+    const poll =
+      s.haltPollNs.value > 0
+        ? `halt_poll ${formatNanoseconds(s.haltPollNs.value)} grow ${s.haltPollGrow.value} shrink ${s.haltPollShrink.value} (${from(s.haltPollNs)}): ${formatPercent(host.haltPollSuccess)} of blocks polled, ${formatCores(host.pollCpu)} polling`
+        : `halt_poll off (${from(s.haltPollNs)})`;
+    const ple = `ple_window grow ${s.pleWindowGrow.value} shrink ${s.pleWindowShrink.value} (${from(s.pleWindowGrow)})`;
+    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${from(s.pcpus)})`;
+    lines.push("", `Host: ${poll} · ${ple} · ${cpus}`);
+    if (host.saturation)
+      lines.push(
+        "",
+        `⚠ Delivered, not offered: ${host.saturation.note} (offered ${formatRate(host.saturation.offeredExitsPerSecond)} exits, ${formatCores(host.saturation.offeredHostCpu)}).`,
+      );
   }
   lines.push("", "_Static estimate from the target's cost parameters._");
   return lines.join("\n");
@@ -508,7 +557,9 @@ function hoverForWord(model: DocumentModel, word: string): string | undefined {
 /** One-line documentation of the language's keywords (also used by completion). */
 export const KEYWORD_DOCS: Record<string, string> = {
   target: "`target PROFILE [@ FREQ]` — the CPU model: its VMX capability MSRs and costs.",
-  vmcs: "`vmcs NAME { … }` — a VMCS configuration.",
+  vmcs: "`vmcs NAME [nested] { … }` — a VMCS configuration; `nested`: the VMCS an L1 hypervisor writes for its L2 (vmcs12), checked as KVM's nested VM entry checks it, against the capabilities L0 exposes to L1.",
+  nested:
+    "`vmcs NAME nested { … }` — this VMCS is a vmcs12, the one L1 writes for its L2: checked as KVM checks it on nested VM entry (arch/x86/kvm/vmx/nested.c `nested_vmx_check_controls`, `nested_vmx_check_host_state`, `nested_vmx_check_guest_state`) against L1's VMX capability MSRs as KVM computes them (`nested_vmx_setup_ctls_msrs`), not the hardware's. Unset state fields are assumed valid, as for every vmcs.",
   handler: "`handler REASON { … }` — the hypervisor's handler for one exit reason.",
   fn: "`fn NAME { … }` — reusable handler operations, used with `call NAME`.",
   guest: "`guest NAME on VMCS { … }` — a guest workload under one VMCS configuration.",

@@ -8,6 +8,7 @@ import { CONTROL_WORD_FIELD, controlAtBit } from "../../vmx/controls";
 import type { ControlWord } from "../../vmx/types";
 import { bitOfHalves, type EntryRule, hex, type VmcsView, type WordCapability } from "./context";
 import { adjustWordFix, fixes, mustBeOneFix, rawWordFix, unsupportedControlFix } from "./fixes";
+import { hiddenByL0 } from "./nested";
 import { ACTIVATION } from "./pairTable";
 import { NESTED } from "./references";
 
@@ -28,6 +29,22 @@ function targetLabel(view: VmcsView, msrName: string): string {
   return overridden
     ? `target ${target.profile.name} (with the file's ${msrName} override)`
     : `target ${target.profile.name}`;
+}
+
+/**
+ * For a vmcs12: which of `bits` the host CPU allows but KVM does not offer L1, said in the message
+ * ("" otherwise), so the diagnostic tells a missing host feature from one L0 hides.
+ */
+function l0Note(view: VmcsView, word: ControlWord, bits: bigint): string {
+  const hidden: string[] = [];
+  for (let bit = 0; bit < 64; bit++) {
+    if (((bits >> BigInt(bit)) & 1n) === 0n) continue;
+    if (hiddenByL0(view.target, word, bit) === true)
+      hidden.push(controlAtBit(word, bit)?.name ?? `bit ${bit}`);
+  }
+  return hidden.length === 0
+    ? ""
+    : `; the host CPU has ${hidden.join(", ")}, but KVM does not offer ${hidden.length === 1 ? "it" : "them"} to L1 (nested_vmx_setup_ctls_msrs)`;
 }
 
 /** The target line as related information (built only when a diagnostic is reported). */
@@ -74,7 +91,8 @@ function capabilityRule(word: ControlWord): EntryRule {
           code: "VMX-CAP1",
           message:
             `${control.name} (${word}) cannot be 1 on ${targetLabel(view, cap.msrName)}: ` +
-            `${cap.msrName} bit ${msrBit} (allowed-1 of control bit ${control.bit}) is 0, so VM entry fails`,
+            `${cap.msrName} bit ${msrBit} (allowed-1 of control bit ${control.bit}) is 0, so VM entry fails` +
+            l0Note(view, word, 1n << BigInt(control.bit)),
           span: setting.span,
           related: targetRelated(view),
           fixes: view.probe ? undefined : fixes(unsupportedControlFix(view, control)),
@@ -134,7 +152,8 @@ function capabilityRule(word: ControlWord): EntryRule {
           code: "VMX-CAP1",
           message:
             `${CONTROL_WORD_FIELD[word]} = ${hex(raw.value)} sets bits ${hex(notAllowed)} that ` +
-            `${targetLabel(view, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})`,
+            `${targetLabel(view, cap.msrName)} does not allow to be 1 (allowed-1 settings of ${cap.msrName})` +
+            l0Note(view, word, notAllowed),
           span: raw.span,
           related: targetRelated(view),
           fixes: adjustFix ? [adjustFix, fix] : [fix],

@@ -9,6 +9,7 @@ import { type ControlWordCapability, controlWordCapability, LOW32 } from "../../
 import { CONTROL_WORD_FIELD, CONTROL_WORDS, controlInWord, DEFAULT1_BITS } from "../../vmx/controls";
 import type { ControlWord } from "../../vmx/types";
 import { effectiveControls } from "../effective";
+import type { L1Mode } from "./nested";
 
 export type ControlRef = readonly [word: ControlWord, name: string];
 
@@ -42,13 +43,23 @@ export interface EntryRule {
   readonly gateBit?: number;
 }
 
-/** Runs `rules` in order on one vmcs: a plain loop, nothing allocated per rule. */
-export function runEntryRules(rules: readonly EntryRule[], view: VmcsView, out: Diagnostic[]): void {
+/**
+ * Runs `rules` in order on one vmcs: a plain loop, nothing allocated per rule. `after` (a vmcs12's
+ * annotation, `nested.ts`) sees each rule's diagnostics: those from index `from` of `out`.
+ */
+export function runEntryRules(
+  rules: readonly EntryRule[],
+  view: VmcsView,
+  out: Diagnostic[],
+  after?: (rule: EntryRule, out: Diagnostic[], from: number) => void,
+): void {
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     const bit = rule.gateBit;
     if (bit !== undefined && bit >= 0 && !view.hasBit(rule.gateWord!, bit)) continue;
+    const from = out.length;
     rule.check(view, out);
+    if (after !== undefined && out.length > from) after(rule, out, from);
   }
 }
 
@@ -88,6 +99,8 @@ export interface WordCapability extends ControlWordCapability {
 /** Per-vmcs view shared by the rules: written and effective words, settings by control. */
 export class VmcsView {
   readonly effective: Record<ControlWord, bigint>;
+  /** For a vmcs12: L1's mode as the file's vmcs01 enters it (`nested.ts`), set by checkProgram. */
+  l1Mode: L1Mode | undefined = undefined;
   private readonly effectiveHalves: Record<ControlWord, readonly [number, number]>;
   private readonly writtenHalves: Record<ControlWord, readonly [number, number]>;
 
@@ -223,3 +236,92 @@ export const REF = {
   entry_entry_to_smm: ["entry", "entry_to_smm"],
   entry_deactivate_dual_monitor_treatment: ["entry", "deactivate_dual_monitor_treatment"],
 } as const satisfies Record<string, ControlRef>;
+
+/**
+ * The diagnostic of a host- or guest-state rule (H/G): `VMX-<rule>`, the rule in the message and,
+ * when a control conditions it, the control as related information ("… is set here", or "is not
+ * set here" with `present` false).
+ */
+export function reportState(
+  out: Diagnostic[],
+  rule: string,
+  span: Span,
+  message: string,
+  reference: string,
+  view?: VmcsView,
+  control?: ControlRef,
+  present = true,
+): void {
+  out.push({
+    severity: "error",
+    code: `VMX-${rule}`,
+    message: `${message} (rule ${rule})`,
+    span,
+    reference,
+    ...(view && control
+      ? {
+          related: [
+            view.relatedTo(control, `${control[1]} (${control[0]}) is ${present ? "set" : "not set"} here`),
+          ],
+        }
+      : {}),
+  });
+}
+
+/** The bits of `value` a fixed-bits pair forbids: FIXED0 bits left 0, bits not in FIXED1 set. */
+export function fixedBitViolations(
+  value: bigint,
+  fixed0: bigint,
+  fixed1: bigint,
+): { mustBeOne: bigint; mustBeZero: bigint } {
+  return { mustBeOne: fixed0 & ~value, mustBeZero: value & ~(fixed1 | fixed0) };
+}
+
+/** "CR0 = 0x…: bits 0x… must be 1 (IA32_VMX_CR0_FIXED0)…" or undefined when the value holds. */
+export function fixedBitsMessage(
+  name: string,
+  value: bigint,
+  fixed0: bigint,
+  fixed1: bigint,
+  msr: "CR0" | "CR4",
+  where = "this target",
+): string | undefined {
+  const { mustBeOne, mustBeZero } = fixedBitViolations(value, fixed0, fixed1);
+  const parts: string[] = [];
+  if (mustBeOne !== 0n) parts.push(`bits ${hex(mustBeOne)} must be 1 (IA32_VMX_${msr}_FIXED0)`);
+  if (mustBeZero !== 0n) parts.push(`bits ${hex(mustBeZero)} must be 0 (not in IA32_VMX_${msr}_FIXED1)`);
+  return parts.length ? `${name} = ${hex(value)}: ${parts.join("; ")} on ${where}` : undefined;
+}
+
+/**
+ * The host and guest CR0/CR4 fixed-bit check (H1, G1): the field, when the file sets it, against
+ * the target's IA32_VMX_CR0/CR4_FIXED0/1 (`relaxed` bits taken out of FIXED0: CR0.PE and PG with
+ * unrestricted guest). Returns whether it reported; `note` is appended to a report's message.
+ */
+export function checkCrFixedBits(
+  view: VmcsView,
+  out: Diagnostic[],
+  rule: string,
+  name: string,
+  cr: "CR0" | "CR4",
+  reference: string,
+  relaxed = 0n,
+  note = "",
+): boolean {
+  const field = view.field(name);
+  if (!field) return false;
+  const msrs = view.target.msrs;
+  const fixed0 = cr === "CR0" ? msrs.IA32_VMX_CR0_FIXED0 : msrs.IA32_VMX_CR4_FIXED0;
+  const fixed1 = cr === "CR0" ? msrs.IA32_VMX_CR0_FIXED1 : msrs.IA32_VMX_CR4_FIXED1;
+  const message = fixedBitsMessage(
+    name,
+    field.value,
+    fixed0 & ~relaxed,
+    fixed1,
+    cr,
+    view.target.profile.name,
+  );
+  if (message === undefined) return false;
+  reportState(out, rule, field.span, `${message}${note}`, reference);
+  return true;
+}

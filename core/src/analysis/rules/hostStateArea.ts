@@ -5,22 +5,27 @@
  * writes the host state from the running CPU, as KVM's `vmx_set_constant_host_state` does).
  * The address-space-size rules tied to the controls are N10 (`hostState.ts`).
  */
-import type { Diagnostic, Span } from "../../source";
 import {
   beyondWidth,
   bitOf,
   CR4,
   EFER_RESERVED,
   isCanonical,
+  KVM_GUEST_MAX_FIXED_COUNTERS,
   LINEAR_ADDRESS_BITS,
   LINEAR_ADDRESS_BITS_LA57,
   PAT_ENTRIES,
   PAT_ENTRY_BITS,
   PAT_VALID_TYPES,
+  PMU_BY_PROFILE,
+  PMU_WIDEST,
+  type PmuCounters,
+  perfGlobalCtrlReserved,
   SELECTOR_RPL_TI,
 } from "../../vmx/stateChecks";
 import type { ControlRef, EntryRule, VmcsView } from "./context";
-import { hex } from "./context";
+import { checkCrFixedBits, hex, reportState as report } from "./context";
+import { hostTargetOf } from "./nested";
 import { NESTED } from "./references";
 
 const SDM_HOST_CR =
@@ -34,51 +39,6 @@ const KVM = `${NESTED} nested_vmx_check_host_state`;
 const EXIT_HOST_ADDRESS_SPACE_SIZE = ["exit", "host_address_space_size"] as const satisfies ControlRef;
 const EXIT_LOAD_IA32_PAT = ["exit", "load_ia32_pat"] as const satisfies ControlRef;
 const EXIT_LOAD_IA32_EFER = ["exit", "load_ia32_efer"] as const satisfies ControlRef;
-
-function report(
-  out: Diagnostic[],
-  rule: string,
-  span: Span,
-  message: string,
-  reference: string,
-  view?: VmcsView,
-  control?: ControlRef,
-): void {
-  out.push({
-    severity: "error",
-    code: `VMX-${rule}`,
-    message: `${message} (rule ${rule})`,
-    span,
-    reference,
-    ...(view && control
-      ? { related: [view.relatedTo(control, `${control[1]} (${control[0]}) is set here`)] }
-      : {}),
-  });
-}
-
-/** The bits of `value` a fixed-bits pair forbids: FIXED0 bits left 0, bits not in FIXED1 set. */
-export function fixedBitViolations(
-  value: bigint,
-  fixed0: bigint,
-  fixed1: bigint,
-): { mustBeOne: bigint; mustBeZero: bigint } {
-  return { mustBeOne: fixed0 & ~value, mustBeZero: value & ~(fixed1 | fixed0) };
-}
-
-/** "CR0 = 0x…: bits 0x… must be 1 (IA32_VMX_CR0_FIXED0)…" or undefined when the value holds. */
-export function fixedBitsMessage(
-  name: string,
-  value: bigint,
-  fixed0: bigint,
-  fixed1: bigint,
-  msr: "CR0" | "CR4",
-): string | undefined {
-  const { mustBeOne, mustBeZero } = fixedBitViolations(value, fixed0, fixed1);
-  const parts: string[] = [];
-  if (mustBeOne !== 0n) parts.push(`bits ${hex(mustBeOne)} must be 1 (IA32_VMX_${msr}_FIXED0)`);
-  if (mustBeZero !== 0n) parts.push(`bits ${hex(mustBeZero)} must be 0 (not in IA32_VMX_${msr}_FIXED1)`);
-  return parts.length ? `${name} = ${hex(value)}: ${parts.join("; ")} on this target` : undefined;
-}
 
 /** The processor's linear-address width: 57 when it supports 5-level paging (CR4.LA57 may be 1). */
 export function linearAddressBits(view: VmcsView): number {
@@ -113,29 +73,8 @@ export const HOST_CONTROL_REGISTERS: EntryRule = {
     "HOST_CR0 and HOST_CR4 respect the target's IA32_VMX_CR0_FIXED0/1 and IA32_VMX_CR4_FIXED0/1 (bits fixed to 1 set, bits not allowed to be 1 clear; CR4.VMXE = 1).",
   reference: HOST_CONTROL_REGISTERS_REFERENCE,
   check(view, out) {
-    const msrs = view.target.msrs;
-    const cr0 = view.field("HOST_CR0");
-    if (cr0) {
-      const message = fixedBitsMessage(
-        "HOST_CR0",
-        cr0.value,
-        msrs.IA32_VMX_CR0_FIXED0,
-        msrs.IA32_VMX_CR0_FIXED1,
-        "CR0",
-      );
-      if (message) report(out, "H1", cr0.span, message, HOST_CONTROL_REGISTERS_REFERENCE);
-    }
-    const cr4 = view.field("HOST_CR4");
-    if (cr4) {
-      const message = fixedBitsMessage(
-        "HOST_CR4",
-        cr4.value,
-        msrs.IA32_VMX_CR4_FIXED0,
-        msrs.IA32_VMX_CR4_FIXED1,
-        "CR4",
-      );
-      if (message) report(out, "H1", cr4.span, message, HOST_CONTROL_REGISTERS_REFERENCE);
-    }
+    checkCrFixedBits(view, out, "H1", "HOST_CR0", "CR0", HOST_CONTROL_REGISTERS_REFERENCE);
+    checkCrFixedBits(view, out, "H1", "HOST_CR4", "CR4", HOST_CONTROL_REGISTERS_REFERENCE);
   },
 };
 
@@ -301,6 +240,45 @@ export const HOST_EFER: EntryRule = {
   },
 };
 
+/**
+ * The PMU whose IA32_PERF_GLOBAL_CTRL the checks read: the profile's (PMU_BY_PROFILE), and for a
+ * vmcs12 the one KVM gives L1 (at most 3 fixed counters, no PERF_METRICS; `intel_pmu_refresh`).
+ */
+export function pmuOf(view: VmcsView): PmuCounters {
+  const host = hostTargetOf(view.target);
+  const pmu = PMU_BY_PROFILE[(host ?? view.target).profile.name] ?? PMU_WIDEST;
+  if (host === undefined) return pmu;
+  return { ...pmu, fixed: Math.min(pmu.fixed, KVM_GUEST_MAX_FIXED_COUNTERS), perfMetrics: false };
+}
+
+/** "… sets reserved bits 0x… (4 general-purpose and 3 fixed counters on …)", or undefined. */
+export function perfGlobalCtrlMessage(view: VmcsView, name: string, value: bigint): string | undefined {
+  const pmu = pmuOf(view);
+  const reserved = value & perfGlobalCtrlReserved(pmu);
+  if (reserved === 0n) return undefined;
+  return `${name} = ${hex(value)} sets reserved bits ${hex(reserved)}: ${view.target.profile.name} has at most ${pmu.generalPurpose} general-purpose and ${pmu.fixed} fixed counters${pmu.perfMetrics ? " and PERF_METRICS (bit 48)" : ""}`;
+}
+
+const EXIT_LOAD_PERF_GLOBAL_CTRL = ["exit", "load_ia32_perf_global_ctrl"] as const satisfies ControlRef;
+const HOST_PERF_REFERENCE = `${SDM_HOST_CR}; ${KVM} (kvm_valid_perf_global_ctrl, arch/x86/kvm/x86.h); kvm-unit-tests x86/vmx_tests.c test_load_host_perf_global_ctrl`;
+
+export const HOST_PERF_GLOBAL_CTRL: EntryRule = {
+  id: "H7",
+  codes: ["VMX-H7"],
+  rules: ["H7"],
+  title:
+    "`load_ia32_perf_global_ctrl` (exit) ⇒ HOST_IA32_PERF_GLOBAL_CTRL enables only counters the target has (general-purpose bits below its counter count, fixed-counter bits 32 and up, bit 48 with PERF_METRICS); per generation the most counters any configuration has (8 general-purpose with Hyper-Threading off), for a vmcs12 KVM's guest PMU (3 fixed counters, no PERF_METRICS).",
+  reference: HOST_PERF_REFERENCE,
+  when: EXIT_LOAD_PERF_GLOBAL_CTRL,
+  check(view, out) {
+    const field = view.field("HOST_IA32_PERF_GLOBAL_CTRL");
+    if (!field || !view.has(EXIT_LOAD_PERF_GLOBAL_CTRL)) return;
+    const message = perfGlobalCtrlMessage(view, "HOST_IA32_PERF_GLOBAL_CTRL", field.value);
+    if (message)
+      report(out, "H7", field.span, message, HOST_PERF_REFERENCE, view, EXIT_LOAD_PERF_GLOBAL_CTRL);
+  },
+};
+
 export const HOST_STATE_AREA_RULES: readonly EntryRule[] = [
   HOST_CONTROL_REGISTERS,
   HOST_CR3,
@@ -308,4 +286,5 @@ export const HOST_STATE_AREA_RULES: readonly EntryRule[] = [
   HOST_SELECTOR_FIELDS,
   HOST_PAT,
   HOST_EFER,
+  HOST_PERF_GLOBAL_CTRL,
 ];

@@ -427,8 +427,8 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary: "“load IA32_PERF_GLOBAL_CTRL” (exit) = 1 ⇒ HOST_IA32_PERF_GLOBAL_CTRL reserved bits are 0",
     kvm: "`nested_vmx_check_host_state` (`kvm_valid_perf_global_ctrl`)",
     also: "kvm-unit-tests `test_load_host_perf_global_ctrl`",
-    notChecked:
-      "the reserved bits follow the PMU's counter counts (CPUID leaf 0AH), which the CPU profiles do not model",
+    partly:
+      "the counters are per generation, the most any configuration has (8 general-purpose counters with Hyper-Threading off from Sandy Bridge on), not CPUID leaf 0AH of one part: a bit only some configurations have is allowed",
   },
   {
     id: "G1",
@@ -528,8 +528,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     summary: "“load IA32_PERF_GLOBAL_CTRL” (entry) = 1 ⇒ GUEST_IA32_PERF_GLOBAL_CTRL reserved bits are 0",
     kvm: "`nested_vmx_check_guest_state` (`kvm_valid_perf_global_ctrl`)",
     also: "kvm-unit-tests `test_load_guest_perf_global_ctrl`",
-    notChecked:
-      "the reserved bits follow the PMU's counter counts (CPUID leaf 0AH), which the CPU profiles do not model",
+    partly: "as H7: the counters are the generation's widest configuration, not one part's CPUID leaf 0AH",
   },
   {
     id: "G13",
@@ -539,7 +538,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     kvm: "— (the processor's check of vmcs02)",
     also: "kvm-unit-tests `test_guest_segment_sel_fields`, `test_guest_segment_base_addr_fields`",
     partly:
-      "only the selector rules: the access-rights and limit rules need the whole register (selector, base, limit and access rights together), which a file rarely sets; base canonicality is in G3",
+      "each rule runs on the fields the file sets: a rule relating two fields (G and the limit, CS.DPL and SS.DPL, DPL and RPL, a virtual-8086 base and its selector) only when the file sets both; the unusable segments' remaining rules and SS.DPL in SMM (no SMM entries, N9) are not modelled; base canonicality is in G3",
   },
   {
     id: "G14",
@@ -556,7 +555,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
       "PDPTEs (PAE paging outside IA-32e mode with EPT), “load IA32_RTIT_CTL” ⇒ IA32_RTIT_CTL reserved bits 0",
     kvm: "`nested_vmx_load_cr3` (PDPTEs); RTIT_CTL the processor's check",
     also: "SDM Vol. 3C §27.3.1.6 (PDPTEs), §27.3.1.1",
-    notChecked:
-      "PDPTEs need the paging mode from GUEST_CR0, GUEST_CR4 and the controls together and are read from guest memory when EPT is off; IA32_RTIT_CTL's reserved bits follow CPUID leaf 14H, which the CPU profiles do not model",
+    partly:
+      "PDPTEs only with EPT and when the file sets GUEST_CR0 and GUEST_CR4 (the paging mode): without EPT VM entry reads them from guest memory at CR3, which the language does not describe; IA32_RTIT_CTL only the bits reserved on every Intel PT implementation (the rest follow CPUID leaf 14H, which the profiles do not model). CET state (“load CET state”, GUEST/HOST_S_CET, SSP) is not checked: the language has no CET controls or fields",
   },
 ];

@@ -29,6 +29,7 @@ import { GUEST_STATE_AREA_RULES } from "./guestStateArea";
 import { HOST_STATE } from "./hostState";
 import { HOST_STATE_AREA_RULES } from "./hostStateArea";
 import { MSR_LIST_RULES } from "./msrLists";
+import { L1_ADDRESS_SPACE_SIZE } from "./nested";
 import { PAIR_RULE_UNITS } from "./pairs";
 import { TSC_MULTIPLIER_NONZERO } from "./tscScaling";
 import { VM_FUNCTIONS } from "./vmfunc";
@@ -80,6 +81,7 @@ export const ENTRY_RULES: readonly EntryRule[] = [
   ...MSR_LIST_RULES,
   SMM_ENTRY_CONTROLS,
   HOST_STATE,
+  L1_ADDRESS_SPACE_SIZE,
   ...ENTRY_EVENT_RULES,
   // The host-state area (SDM §27.2.2–27.2.4), then the guest-state area (§27.3.1): the order in
   // which VM entry checks them, after the control fields.

@@ -27,11 +27,16 @@ function parseTarget(p: Parser, start: number): Decl {
   return { kind: "Target", profile, frequency, body, start, end: p.lastEnd };
 }
 
-/** `vmcs NAME { … }` */
+/** `vmcs NAME [nested] { … }` (`nested`: the vmcs12 an L1 hypervisor writes for its L2) */
 function parseVmcs(p: Parser, start: number): Decl {
   const name = expectIdent(p, "a name", "vmcs");
-  const body = expectBlock(p, "vmcs", name ? `vmcs ${name.name}` : "vmcs");
-  return { kind: "Vmcs", name, body, start, end: p.lastEnd };
+  let nested: Span | undefined;
+  const modifier = p.peek();
+  if (name !== undefined && modifier.kind === "ident" && modifier.text === "nested" && !modifier.lineStart)
+    nested = spanOf(p.next());
+  const title = name ? `vmcs ${name.name}${nested ? " nested" : ""}` : "vmcs";
+  const body = expectBlock(p, "vmcs", title);
+  return { kind: "Vmcs", name, ...(nested ? { nested } : {}), body, start, end: p.lastEnd };
 }
 
 /** `handler REASON { … }` (REASON a name or an exit-reason number) */

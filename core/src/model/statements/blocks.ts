@@ -26,6 +26,10 @@ function branchArms<Op>(
     span: spanOf(arm),
   }));
   checkArmSum(ctx, armNodes, statement);
+  // Arms above 100% in all (TL204, an error) are scaled to 100%: an estimate of the file is
+  // then still made of probabilities (a remainder of 1 − 300% would weigh operations negatively).
+  const total = arms.reduce((sum, arm) => sum + arm.probability, 0);
+  if (total > 1 + 1e-9) for (const arm of arms) arm.probability /= total;
   return arms;
 }
 

@@ -9,11 +9,13 @@ import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords } from "../../lang/grammar";
 import type { Span } from "../../source";
 import { FIRST_EXTERNAL_INTERRUPT_VECTOR, MAX_VECTOR } from "../../vmx/apic";
+import { KVM_DEFAULTS } from "../../vmx/kvmDefaults";
 import { choice, dimensionOf, identifier, integer, keywordArgs, period, rate } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { Arrival, GuestIR, GuestSource } from "../ir";
 import type { SymbolDef } from "../symbols";
 import { guestOps } from "./guestOps";
+import { pinned } from "./host";
 import { type StatementLowerer, statementTable } from "./table";
 
 const MAX_VCPUS = 4096;
@@ -138,11 +140,14 @@ const timer: GuestStatement = {
     const [modeItem, value] = statement.items;
     const mode = choice(ctx, modeItem, TIMER_MODES, "timer", keywordSpanOf(statement), {
       unknown: "timer mode",
-      expected: "`periodic F` or `tickless`",
+      expected: "`periodic F` or `tickless [HZ]`",
     });
     let arrival: Arrival | undefined;
-    if (mode === "tickless") arrival = { kind: "tickless" };
-    else if (mode === "periodic") {
+    if (mode === "tickless") {
+      // The tick rate while busy: `timer tickless 1000Hz`, or CONFIG_HZ's default (kvmDefaults).
+      const hz = value === undefined ? KVM_DEFAULTS.tickHz.value : rate(ctx, value, "tickless", modeItem!);
+      if (hz !== undefined) arrival = { kind: "tickless", hz };
+    } else if (mode === "periodic") {
       if (value?.kind === "Quantity" && dimensionOf(value) === "time") {
         const periodSec = period(ctx, value, "periodic", modeItem!);
         if (periodSec !== undefined) arrival = { kind: "periodic", periodSec };
@@ -238,7 +243,11 @@ const measured: GuestStatement = {
 };
 
 /** The guest statements after `apic` (read first: it decides how `eoi`/`send_ipi` lower). */
-const GUEST_LOWERERS = statementTable("guest", [vcpus, idle, path, irq, timer, ipiNmi, measured], ["apic"]);
+const GUEST_LOWERERS = statementTable(
+  "guest",
+  [vcpus, idle, path, irq, timer, ipiNmi, pinned, measured],
+  ["apic"],
+);
 
 export function lowerGuest(ctx: LowerContext, decl: GuestDecl, def: SymbolDef | undefined): void {
   if (decl.name === undefined) return;
@@ -304,7 +313,7 @@ function arrivalText(arrival: Arrival): string {
     case "periodic":
       return `every ${formatSeconds(arrival.periodSec)}`;
     case "tickless":
-      return "tickless";
+      return `tickless, ${formatRate(arrival.hz).replace("/s", "Hz")} while busy`;
   }
 }
 

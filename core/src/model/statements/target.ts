@@ -1,18 +1,22 @@
 /**
- * `target PROFILE @ FREQ { msr NAME = VALUE; cost NAME = CYCLES }`: the CPU profile
- * (core/src/vmx/profiles.ts), the core frequency times are converted at, and the file's
- * overrides of capability MSRs and costs. Without a `target` line, the default profile.
+ * `target PROFILE @ FREQ { msr NAME = VALUE; cost NAME = CYCLES; mitigations NAME… }`: the CPU
+ * profile (core/src/vmx/profiles.ts), the core frequency times are converted at, the file's
+ * overrides of capability MSRs and costs, and the speculative-execution mitigations KVM runs
+ * around each transition (core/src/vmx/transitionTerms.ts). Without a `target` line, the
+ * default profile, no mitigations.
  */
 
 import type { TargetDecl } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { CAPABILITY_MSR_NAMES } from "../../vmx/capabilities";
 import { DEFAULT_PROFILE_NAME, PROFILES, profileByName } from "../../vmx/profiles";
+import { MITIGATIONS, mitigationByName } from "../../vmx/transitionTerms";
 import type { CostName, CostParam, CpuProfile } from "../../vmx/types";
 import { assignment, base, cycles, dimensionOf, u64 } from "../args";
 import type { LowerContext } from "../context";
 import { spanOf } from "../context";
 import type { TargetIR } from "../ir";
+import { HOST_LOWERERS } from "./host";
 import { type StatementLowerer, statementTable } from "./table";
 
 const msrOverride: StatementLowerer<TargetIR, void> = {
@@ -52,7 +56,57 @@ const costOverride: StatementLowerer<TargetIR, void> = {
   },
 };
 
-const TARGET_LOWERERS = statementTable("target", [msrOverride, costOverride]);
+/**
+ * `mitigations l1d_flush verw rsb …` (or `none`): the mitigations KVM runs on entry or exit.
+ * `l1d_flush` and `l1d_flush_always` are KVM's two flushing modes (vmentry_l1d_flush=cond /
+ * always): naming both is TL101. Repeated statements add up.
+ */
+const mitigationsStatement: StatementLowerer<TargetIR, void> = {
+  keywords: ["mitigations"],
+  lower(ctx, target, statement) {
+    if (statement.items.length === 0) {
+      ctx.error("TL201", "expected mitigation names or `none` after `mitigations`", keywordSpanOf(statement));
+      return;
+    }
+    for (const item of statement.items) {
+      if (item.kind !== "Ident") {
+        ctx.wrongItem(item, "a mitigation name", "mitigations");
+        continue;
+      }
+      if (item.name === "none") continue;
+      const def = mitigationByName(item.name);
+      if (def === undefined) {
+        ctx.unknown(
+          "TL114",
+          "mitigation",
+          item,
+          MITIGATIONS.map((m) => m.name),
+        );
+        continue;
+      }
+      const flush = (n: string) => n === "l1d_flush" || n === "l1d_flush_always";
+      target.mitigations ??= [];
+      const chosen = target.mitigations;
+      const clash = chosen.find((m) => m !== def.name && flush(m) && flush(def.name));
+      if (clash !== undefined) {
+        ctx.error(
+          "TL101",
+          `\`${def.name}\` and \`${clash}\` are two modes of KVM's L1D flush (vmentry_l1d_flush); name one`,
+          item,
+        );
+        continue;
+      }
+      if (!chosen.includes(def.name)) chosen.push(def.name);
+    }
+  },
+};
+
+const TARGET_LOWERERS = statementTable("target", [
+  msrOverride,
+  costOverride,
+  mitigationsStatement,
+  ...HOST_LOWERERS,
+]);
 
 export function lowerTarget(ctx: LowerContext, decl: TargetDecl | undefined): void {
   const defaultName = ctx.options.defaultTarget ?? DEFAULT_PROFILE_NAME;
@@ -85,7 +139,7 @@ export function lowerTarget(ctx: LowerContext, decl: TargetDecl | undefined): vo
 
   const msrs = { ...profile.msrs };
   const costs = { ...profile.costs } as Record<CostName, CostParam>;
-  const target: TargetIR = { profile, hz, msrs, costs };
+  const target: TargetIR = { profile, hz, msrs, costs, mitigations: [] };
   ctx.target = target;
   ctx.program.target = target;
   if (decl !== undefined) {

@@ -48,6 +48,7 @@ export function lowerVmcs(ctx: LowerContext, decl: VmcsDecl): void {
     name: decl.name.name,
     span: spanOf(decl),
     nameSpan: decl.name,
+    ...(decl.nested ? { nested: { span: decl.nested } } : {}),
     written: { pin: 0n, proc: 0n, proc2: 0n, proc3: 0n, exit: 0n, entry: 0n },
     settings: [],
     wordLines: {},
