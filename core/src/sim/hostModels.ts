@@ -8,7 +8,7 @@ import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import type { EngineState } from "./state";
 import * as S from "./state";
 
-const { VcpuState, MODE_ROOT, MODE_DESCHEDULED } = S;
+const { VcpuState, MODE_ROOT, MODE_HALTED, MODE_DESCHEDULED } = S;
 const PLE_WINDOW_GROW = KVM_DEFAULTS.pleWindowGrow.value;
 
 /** Wakes a halted vCPU at `t`: KVM schedules its thread back in (the target's halt_wake). */
@@ -29,6 +29,26 @@ export function wake(e: EngineState, v: number, t: number): void {
   if (e.pleGrowth) e.pleWindowNow[v] = e.p.pleWindow;
   e.mode[v] = MODE_ROOT;
   e.vcpuTime[v] = t + w;
+}
+
+/** The halt-poll window ended at `t` without an event: the vCPU blocks for real. */
+export function pollWindowEnds(e: EngineState, v: number, t: number): void {
+  e.recorder.record(e.haltStart[v], t - e.haltStart[v], v, VcpuState.Polling, -1, -1);
+  e.stats.pollingCycles += t - e.haltStart[v];
+  e.mode[v] = MODE_HALTED;
+  e.haltStart[v] = t;
+}
+
+/** A descheduled vCPU's thread is scheduled in again at `t` (the caller then enters the guest). */
+export function schedIn(e: EngineState, v: number, t: number): void {
+  const since = e.descheduledUntil[v] - e.preemptCycles;
+  const start = Math.max(since, 0);
+  e.recorder.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
+  e.stats.descheduledCycles += t - start;
+  // KVM shrinks (with the default ple_window_shrink = 0: resets) the window on sched-in
+  // (vmx_sched_in → shrink_ple_window, arch/x86/kvm/vmx/vmx.c; see wake).
+  if (e.pleGrowth) e.pleWindowNow[v] = e.p.pleWindow;
+  e.descheduledUntil[v] = t;
 }
 
 /** An event arrived while KVM was halt-polling: no sleep, no wake-up cost. */
