@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { type CliIO, MAX_SOURCE_BYTES } from "../cli/src/command";
-import { runCli } from "../cli/src/main";
+import { MAX_SOURCE_BYTES } from "../cli/src/command";
 import { nodeIO } from "../cli/src/node";
 import { analyze, applyEdits, handlerCost, lower, parse } from "../core/src/index";
+import { runCliCaptured } from "./support/cliIO";
 
 /** `fn f0 { call f1 call f1 } … fn f{n-1} { call fn call fn }  fn fn { work 1 }`. */
 function diamond(levels: number): string {
@@ -102,18 +102,7 @@ guest g on kvm { path p every ${tiny} { compute 1 }
 describe("the CLI reads only regular files of a bounded size", () => {
   /** `trapline check PATH` with the real file system, output captured. */
   async function check(path: string): Promise<{ status: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const io: CliIO = {
-      ...nodeIO,
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-    };
-    const status = await runCli(["check", path], io);
+    const { status, stdout, stderr } = await runCliCaptured(["check", path], {}, { base: nodeIO });
     return { status, stdout, stderr };
   }
 
