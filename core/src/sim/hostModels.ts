@@ -203,6 +203,25 @@ export function wake(e: EngineState, v: number, t: number): void {
   e.vcpuTime[v] = t + w;
 }
 
+/** The halt-poll window ended at `t` without an event: the vCPU blocks for real. */
+export function pollWindowEnds(e: EngineState, v: number, t: number): void {
+  e.recorder.record(e.haltStart[v], t - e.haltStart[v], v, VcpuState.Polling, -1, -1);
+  e.stats.pollingCycles += t - e.haltStart[v];
+  e.mode[v] = MODE_HALTED;
+  e.haltStart[v] = t;
+  blockAfterPoll(e, v, t);
+}
+
+/** A descheduled vCPU's thread is scheduled in again at `t` (the caller then enters the guest). */
+export function descheduledEnds(e: EngineState, v: number, t: number): void {
+  const since = e.descheduledUntil[v] - e.preemptCycles;
+  const start = Math.max(since, 0);
+  e.recorder.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
+  e.stats.descheduledCycles += t - start;
+  schedIn(e, v);
+  e.descheduledUntil[v] = t;
+}
+
 /** An event arrived while KVM was halt-polling: no sleep, no wake-up cost. */
 export function pollSuccess(e: EngineState, v: number, t: number): void {
   const since = e.haltStart[v];
