@@ -125,7 +125,15 @@ export interface TraplineInitializationOptions {
   simulateCommand?: boolean;
   /** The client implements `trapline.showEstimate`. */
   estimateCommand?: boolean;
+  /**
+   * False in an untrusted workspace: the server reads no trace a `measured` statement names
+   * until WORKSPACE_TRUST_METHOD arrives. Absent: trusted (a client without the notion).
+   */
+  workspaceTrusted?: boolean;
 }
+
+/** Notification client → server, no params: the user trusted the workspace. */
+export const WORKSPACE_TRUST_METHOD = "trapline/didGrantWorkspaceTrust";
 
 /** The command the "▶ Simulate" code lens runs; arguments: [uri: string, guest: string]. */
 export const RUN_SIMULATION_COMMAND = "trapline.runSimulation";
@@ -138,4 +146,5 @@ export const CUSTOM_METHODS = [
   ESTIMATE_REPORT_METHOD,
   COMPARE_METHOD,
   FILE_INFO_METHOD,
+  WORKSPACE_TRUST_METHOD,
 ] as const;

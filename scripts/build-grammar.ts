@@ -83,6 +83,14 @@ export function generateTextMate(): object {
         },
       ],
     },
+    strings: {
+      // As the lexer: no escapes, closed by the next `"` or left open at the end of the line.
+      name: SCOPES.string,
+      begin: '"',
+      end: '"|$',
+      beginCaptures: { 0: { name: SCOPES.stringPunctuationBegin } },
+      endCaptures: { 0: { name: SCOPES.stringPunctuationEnd } },
+    },
     declarations: {
       patterns: [
         {
@@ -192,6 +200,7 @@ export function generateTextMate(): object {
     fileTypes: ["vmcs"],
     patterns: [
       { include: "#comments" },
+      { include: "#strings" },
       { include: "#ept-block" },
       { include: "#declarations" },
       { include: "#branch-label" },
@@ -250,6 +259,8 @@ export function generateMonarchObject(): Record<string, unknown> {
   const root: MonarchRule[] = [
     [/\s+/, "white"],
     ...comments,
+    // As the lexer: no escapes, closed by the next `"` or left open at the end of the line.
+    [/"[^"]*("|$)/, t.string],
     [/(ept)(\s*)(\{)/, [vmcsStatement, "white", { token: t.bracket, next: "@eptBlock" }]],
     [
       new RegExp(`(guest)(\\s+)(${id})(\\s+)(on)(\\s+)(${id})`),

@@ -138,6 +138,9 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
       "nmi",
       "idle",
       "poll",
+      // `measured "trace.txt" tolerance 25%`
+      "measured",
+      "tolerance",
       "mwait",
       "apic",
       "x2apic",
@@ -236,6 +239,10 @@ export const SCOPES = {
   braceOpen: "punctuation.section.block.begin.vmcs",
   braceClose: "punctuation.section.block.end.vmcs",
   comma: "punctuation.separator.comma.vmcs",
+  /** `"traces/run1.txt"`: no escapes, ends at the next `"` or the end of the line. */
+  string: "string.quoted.double.vmcs",
+  stringPunctuationBegin: "punctuation.definition.string.begin.vmcs",
+  stringPunctuationEnd: "punctuation.definition.string.end.vmcs",
 } as const;
 
 /** Monarch tokens for the same. */
@@ -255,6 +262,7 @@ export const MONARCH_TOKENS = {
   identifier: "identifier",
   delimiter: "delimiter",
   bracket: "@brackets",
+  string: "string",
 } as const;
 
 /** Regular expressions shared by both generators (Oniguruma and JavaScript agree on them). */

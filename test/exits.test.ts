@@ -418,12 +418,14 @@ describe("compound operations", () => {
       4,
     );
     noExit(decide({ op: "tsx", ops: [{ op: "compute", cycles: 100, span: S }], span: S }, ctx));
-    // q = 0.5: attempts 1 + 0.5 + 0.25 = 1.75, aborted 0.5 + 0.25 + 0.125 = 0.875, fallback 0.125.
+    // q = 0.5: attempts 1 + 0.5 + 0.25 = 1.75, aborted 0.5 + 0.25 + 0.125 = 0.875, fallback 0.125;
+    // the fallback's pass draws afresh (as the simulator re-runs the region): its exits × 0.125.
     const m = tsxModel(0.5);
     assert.equal(m.attempts, 1.75);
     assert.equal(m.abortedAttempts, 0.875);
     assert.equal(m.fallbackProbability, 0.125);
-    assert.equal(m.fallbackExitFactor, 0.25);
+    assert.equal(m.fallbackExitFactor, 0.125);
+    assert.equal(m.computeFactor, 1.875);
   });
 });
 

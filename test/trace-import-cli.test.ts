@@ -151,4 +151,16 @@ describe("trapline trace", () => {
     assert.equal(dirRun.status, 2);
     assert.equal(dirRun.stderr, `trapline trace: cannot read ${dir}: is a directory\n`);
   });
+  test("--progress writes progress lines to a stderr that is not a terminal; without it nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "trapline-trace-"));
+    const path = join(dir, "t.txt");
+    writeFileSync(path, PAIRING);
+    const quiet = await runOnDisk(["trace", path, "--json"]);
+    assert.equal(quiet.status, 0, quiet.stderr);
+    assert.equal(quiet.stderr, "");
+    const loud = await runOnDisk(["trace", path, "--json", "--progress"]);
+    assert.equal(loud.status, 0, loud.stderr);
+    assert.equal(loud.stdout, quiet.stdout);
+    assert.match(loud.stderr, /^trapline trace: [\d.]+ MB of [\d.]+ MB \(100%\), [\d,]+ lines\n$/);
+  });
 });

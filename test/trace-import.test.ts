@@ -293,7 +293,8 @@ describe("real event fixtures", () => {
       [["EPT_VIOLATION", 1, 5000]],
     );
     assert.deepEqual(rowOf(r, "EPT_VIOLATION").details, [
-      { key: "page_fault 0x1050", count: 1, totalNs: 5000 },
+      // error_code 0x181 is the EPT-violation exit qualification: bit 0, a data read.
+      { key: "page_fault 0x1050 read", count: 1, totalNs: 5000 },
     ]);
     assert.equal(r.pairing.ignoredBeforeFirstEntry, 1);
     assert.equal(r.eventCounts.kvm_nested_vmexit, 3);
@@ -368,6 +369,8 @@ describe("exit reasons, flags, unknown codes, bad lines, truncation", () => {
     assert.equal(rowOf(r, "EXTERNAL_INTERRUPT").meanNs, 2000);
     assert.deepEqual(rowOf(r, "EXTERNAL_INTERRUPT").details, [
       { key: "inj_virq irq 236", count: 1, totalNs: 2000 },
+      // The old `info A B`: B is the interruption information, valid, vector 0xec.
+      { key: "vector 0xec", count: 1, totalNs: 2000 },
     ]);
     assert.equal(r.badLineCount, 1);
     assert.deepEqual(r.badLines[0], {

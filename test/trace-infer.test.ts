@@ -52,12 +52,14 @@ describe("inferVmcs", () => {
     assert.match(r.text, /idle halt/);
   });
 
-  test("the real nested-repro ftrace lines: one EPT_VIOLATION, not expressible, still checks clean", () => {
+  test("the real nested-repro ftrace lines: the EPT_VIOLATION read at gpa 0x1050 is a page without access", () => {
     const r = assertInfers(importTrace(read("./fixtures/traces/ftrace-nested-repro.txt")));
-    assert.deepEqual(
-      r.notExpressed.map((n) => n.reason),
-      ["EPT_VIOLATION"],
-    );
+    assert.deepEqual(r.expressed, ["EPT_VIOLATION"]);
+    assert.deepEqual(r.notExpressed, []);
+    assert.match(r.text, /^ {4}0x1000 \.\. 0x1fff none {3}\/\/ EPT_VIOLATION: read$/m);
+    assert.match(r.text, /^ {4}0x0 \.\. 0xfff rwx$/m);
+    assert.match(r.text, /^ {4}0x2000 \.\. 0x7fffffff rwx$/m);
+    assert.match(r.text, /read 0x1050/);
   });
 
   test("the generated pairing trace: msr, mmio at the gpa seen, io at the port seen", () => {
@@ -66,6 +68,68 @@ describe("inferVmcs", () => {
     assert.match(r.text, /0xfebf0000 \.\. 0xfebf0fff misconfig/);
     assert.match(r.text, /io trap 0xcf8/);
     assert.match(r.text, /use_io_bitmaps/);
+  });
+
+  test("round trip: EXTERNAL_INTERRUPT (two vectors), PREEMPTION_TIMER, EPT_VIOLATION reads and writes, HLT", () => {
+    const source = `target skylake_server @ 2.1GHz
+vmcs v {
+  pin   external_interrupt_exiting nmi_exiting virtual_nmis activate_vmx_preemption_timer
+  proc  use_tsc_offsetting activate_secondary_controls hlt_exiting
+  proc2 enable_ept enable_vpid unrestricted_guest
+  exit  host_address_space_size acknowledge_interrupt_on_exit
+  entry ia32e_mode_guest
+  preemption_timer 100000
+  field VIRTUAL_PROCESSOR_ID = 1
+  ept {
+    0x0 .. 0xfff rwx
+    0x1000 .. 0x1fff none
+    0x2000 .. 0x2fff rx
+    0x3000 .. 0x7fff_ffff rwx
+  }
+}
+handler HLT { halt }
+handler EXTERNAL_INTERRUPT { work 2000 }
+handler PREEMPTION_TIMER { work 800 }
+handler EPT_VIOLATION { work 5000 }
+guest g on v {
+  vcpus 2
+  irq nic vector 0x41 rate 3k/s { compute 20us }
+  irq disk vector 0x52 rate 1k/s { compute 40us }
+  timer periodic 1000Hz { compute 5us }
+  path touch rate 2k/s { compute 10us  read 0x1050  write 0x2008 }
+  idle halt
+}
+`;
+    const analysis = analyze(source);
+    assert.deepEqual(
+      analysis.diagnostics.filter((d) => d.severity === "error"),
+      [],
+    );
+    const sim = simulate(analysis.program, "g", { durationSec: 0.2, seed: 11 });
+    const trace = importTrace(timelineToTraceCmd(sim.timeline));
+    // The export carries what inference reads: the vectors and the faulting accesses.
+    const ext = trace.exits.rows.find((x) => x.reason === "EXTERNAL_INTERRUPT")!;
+    assert.deepEqual(ext.details?.map((d) => d.key).sort(), ["vector 0x41", "vector 0x52"]);
+    const ept = trace.exits.rows.find((x) => x.reason === "EPT_VIOLATION")!;
+    assert.deepEqual(ept.details?.map((d) => d.key).sort(), [
+      "page_fault 0x1050 read",
+      "page_fault 0x2008 write",
+    ]);
+    const r = assertInfers(trace);
+    assert.deepEqual([...r.expressed].sort(), [
+      "EPT_VIOLATION",
+      "EXTERNAL_INTERRUPT",
+      "HLT",
+      "PREEMPTION_TIMER",
+    ]);
+    assert.deepEqual(r.notExpressed, []);
+    assert.match(r.text, /irq irq_41 vector 0x41 rate /);
+    assert.match(r.text, /irq irq_52 vector 0x52 rate /);
+    assert.match(r.text, /timer periodic [\d.]+Hz/);
+    assert.match(r.text, /pin .*activate_vmx_preemption_timer/);
+    assert.match(r.text, /preemption_timer \d+/);
+    assert.match(r.text, /0x1000 \.\. 0x1fff none/);
+    assert.match(r.text, /0x2000 \.\. 0x2fff rx/);
   });
 
   for (const example of ["kvm-default", "cpuid-masking", "hypercall-unbatched", "e1000-vs-virtio"]) {

@@ -19,6 +19,7 @@ import {
   formatInteger,
   formatPercent,
   formatRate,
+  formatSeconds,
   formatSignificant,
 } from "../../core/src/util/format";
 import { formatDiagnosticLine } from "./check";
@@ -47,6 +48,8 @@ export function estimateJson(estimate: GuestEstimate): Record<string, unknown> {
     overhead: estimate.overhead,
     hostCpu: estimate.hostCpu,
     demand: estimate.demand,
+    // The host settings in force (each with its source) and what they did (docs/language.md "Host").
+    ...(estimate.host ? { host: estimate.host } : {}),
     byReason: estimate.byReason.map((r) => ({
       reason: r.reason,
       code: r.code,
@@ -80,10 +83,26 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
     table([
       ["exits", formatRate(estimate.exitsPerSecond), "(all vCPUs)"],
       ["overhead", formatPercent(estimate.overhead), "(share of busy vCPU time spent on exits)"],
-      ["host CPU", `${formatCores(estimate.hostCpu)}`, "(exit handling)"],
+      ["host CPU", `${formatCores(estimate.hostCpu)}`, "(exit handling + halt polling)"],
       ["vCPU demand", formatPercent(estimate.demand), "(guest work + exits per vCPU; >100% saturates)"],
     ]).replace(/ +\(/g, "   ("),
   );
+  const host = estimate.host;
+  if (host) {
+    const s = host.settings;
+    const from = (x: { source: string }) => (x.source === "file" ? "file" : "KVM default");
+    lines.push(
+      `host: ${s.haltPollNs.value > 0 ? `halt_poll ${formatSeconds(s.haltPollNs.value / 1e9)} grow ${s.haltPollGrow.value} start ${formatSeconds(s.haltPollGrowStartNs.value / 1e9)} shrink ${s.haltPollShrink.value}` : "halt_poll off"} (${from(s.haltPollNs)}); ple_window grow ${s.pleWindowGrow.value} shrink ${s.pleWindowShrink.value} (${from(s.pleWindowGrow)}); ${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "one pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${s.pcpus.source === "file" ? "file" : "model default"})${s.preemptRate.value > 0 ? `; preempt ${formatRate(s.preemptRate.value)} for ${formatSeconds(s.preemptSec.value)}` : ""}`,
+    );
+    if (host.blocksPerSecond > 0)
+      lines.push(
+        `  halt polling: ${formatPercent(host.haltPollSuccess)} of ${formatRate(host.blocksPerSecond)} blocks per vCPU caught, mean window ${formatSeconds(host.haltPollWindowNs / 1e9)}, ${formatCores(host.pollCpu)} polling`,
+      );
+    if (host.saturation)
+      lines.push(
+        `  saturated: ${host.saturation.note}; offered ${formatRate(host.saturation.offeredExitsPerSecond)} exits, ${formatCores(host.saturation.offeredHostCpu)}`,
+      );
+  }
   lines.push("");
   if (estimate.byReason.length === 0) {
     lines.push("  no exits");

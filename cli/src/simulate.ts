@@ -90,6 +90,7 @@ export function simulationJson(r: SimulationResult): Record<string, unknown> {
     paths: r.paths,
     time: rest.time,
     counters: rest.counters,
+    ...(r.host ? { host: r.host } : {}),
     warnings: r.warnings,
     ...(r.stopped ? { stopped: r.stopped } : {}),
   };
@@ -105,7 +106,7 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
     table([
       ["exits", `${r.exits}`, `(${formatRate(r.exitsPerSecond)}, all vCPUs)`],
       ["overhead", formatPercent(r.overhead), "(share of busy vCPU time spent on exits)"],
-      ["host CPU", `${formatCores(r.hostCpu)}`, "(exit handling)"],
+      ["host CPU", `${formatCores(r.hostCpu)}`, "(exit handling + halt polling)"],
       [
         "irq latency",
         r.latency.irq.count > 0 ? `p50 ${formatSeconds(r.latency.irq.p50)}` : "no interrupts",

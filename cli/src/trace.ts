@@ -2,7 +2,8 @@
  * `trapline trace TRACE [--format F] [--json] [--vcpu N]`: the measured exits of a real KVM
  * trace (docs/traces.md). The file is streamed in chunks through the core's TraceImporter, so
  * a 1 GB `trace-cmd report` is read in bounded memory; progress goes to stderr when it is a
- * terminal.
+ * terminal (redrawn in place) or with `--progress` (a line per update, for logs). Ctrl-C stops
+ * the process as for any command; the editor cancels through TraceImporter's signal.
  *
  * Exit status: 0 imported cleanly; 1 imported, but some lines did not parse (the table is still
  * printed, the bad lines are summarised on stderr); 2 bad usage, an unreadable file, or text in
@@ -36,11 +37,15 @@ import { table } from "./format";
 
 export { type TraceOptions, timelineToTrace } from "../../core/src/index";
 
-/** Reads TRACE through io (streamed when io can), with progress on a terminal. */
+/**
+ * Reads TRACE through io (streamed when io can), with progress on a terminal, or as lines on
+ * any stderr when `forceProgress` (`--progress`).
+ */
 export async function readTrace(
   io: CliIO,
   path: string,
   format: TraceFormat | undefined,
+  forceProgress = false,
 ): Promise<TraceResult> {
   const importer = new TraceImporter(format ? { format } : {});
   if (!io.streamFile) {
@@ -53,7 +58,10 @@ export async function readTrace(
   } catch (error) {
     throw cannotRead(path, error);
   }
-  const progress = io.stderrIsTTY === true;
+  const inPlace = io.stderrIsTTY === true;
+  const progress = inPlace || forceProgress;
+  // A terminal is redrawn five times a second; a log gets a line a second.
+  const every = inPlace ? 200 : 1000;
   let bytes = 0;
   let lastDraw = 0;
   try {
@@ -63,21 +71,20 @@ export async function readTrace(
       if (importer.detectedFormat === null) break;
       if (progress) {
         const now = Date.now();
-        if (now - lastDraw >= 200) {
+        if (now - lastDraw >= every) {
           lastDraw = now;
           const of = stream.size
             ? ` of ${megabytes(stream.size)} (${formatPercent(bytes / stream.size)})`
             : "";
-          io.stderr(
-            `\rtrapline trace: ${megabytes(bytes)}${of}, ${importer.progress.lines.toLocaleString("en-US")} lines`,
-          );
+          const text = `trapline trace: ${megabytes(bytes)}${of}, ${importer.progress.lines.toLocaleString("en-US")} lines`;
+          io.stderr(inPlace ? `\r${text}` : `${text}\n`);
         }
       }
     }
   } catch (error) {
     throw cannotRead(path, error);
   } finally {
-    if (progress && lastDraw > 0) io.stderr("\r\x1b[K");
+    if (inPlace && lastDraw > 0) io.stderr("\r\x1b[K");
   }
   return importer.end();
 }
@@ -336,11 +343,18 @@ function badLineSummary(file: string, result: TraceResult): string {
 export const traceCommand: Command = {
   name: "trace",
   summary: "import a real KVM trace: measured exits per reason and per vCPU",
-  usage: "trace TRACE [--format F] [--json] [--vcpu N]",
-  options: { format: { type: "string" }, json: { type: "boolean" }, vcpu: { type: "string" } },
+  usage: "trace TRACE [--format F] [--json] [--vcpu N] [--progress]",
+  options: {
+    format: { type: "string" },
+    json: { type: "boolean" },
+    vcpu: { type: "string" },
+    progress: { type: "boolean" },
+  },
   help: `  --format F   read TRACE as F instead of detecting it: ${TRACE_FORMATS.join(", ")}
   --json       print the import as JSON (docs/traces.md)
   --vcpu N     only vCPU N (its id from kvm_entry), as perf kvm stat --vcpu
+  --progress   progress lines on stderr even when it is not a terminal (on a terminal the
+               progress is always shown, redrawn in place)
 
 TRACE is perf kvm stat report/live output, trace-cmd report, the ftrace trace file, perf script
 of the kvm tracepoints, or kvm_stat output. Lines starting with # are comments.
@@ -361,7 +375,7 @@ usage, an unreadable file or an unknown format.`,
       if (!/^\d+$/.test(values.vcpu)) throw new UsageError(`--vcpu needs a vCPU number, not ${values.vcpu}`);
       vcpu = Number(values.vcpu);
     }
-    const result = await readTrace(io, file, format);
+    const result = await readTrace(io, file, format, values.progress === true);
     if (result.format === undefined) {
       io.stderr(
         `trapline trace: ${file}: not a trace format Trapline reads (${result.lines === 0 ? "empty file" : "first lines match none"}; formats: ${TRACE_FORMATS.join(", ")}; see --format)\n`,

@@ -61,6 +61,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       },
       simulateCommand: simulationAvailable(),
       estimateCommand: true,
+      // The server reads the traces `measured` statements name only in a trusted workspace.
+      workspaceTrusted: vscode.workspace.isTrusted,
     },
   };
   client = new LanguageClient("trapline", "Trapline Language Server", serverOptions, clientOptions);
@@ -234,6 +236,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusByUri.set(params.uri, params);
     if (vscode.window.activeTextEditor?.document.uri.toString() === params.uri) refreshStatus();
   });
+  context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      // protocol/lsp.ts WORKSPACE_TRUST_METHOD
+      client?.sendNotification("trapline/didGrantWorkspaceTrust").catch(() => undefined);
+    }),
+  );
   try {
     await client.start();
     refreshStatus();

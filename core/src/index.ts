@@ -7,6 +7,7 @@
 import { checkProgram } from "./analysis/checks";
 import { estimateGuest } from "./analysis/estimate";
 import { lintProgram } from "./analysis/lints";
+import { adoptDecisions, type DecisionStore } from "./analysis/memo";
 import type { GuestEstimate } from "./analysis/types";
 import type { SourceFile } from "./lang/ast";
 import { lex, type Token } from "./lang/lexer";
@@ -20,6 +21,12 @@ import type { CpuProfile } from "./vmx/types";
 export interface AnalyzeOptions {
   /** Profile used when the file has no `target` line (default: the documented default profile). */
   defaultTarget?: string;
+  /**
+   * Leaf exit decisions to share with earlier analyses (analysis/memo.ts): the language server
+   * keeps one store per open document so a new version re-decides only what changed. Without
+   * it the analysis makes its own.
+   */
+  decisions?: DecisionStore;
 }
 
 export interface Analysis {
@@ -115,6 +122,7 @@ export function analyze(text: string, options: AnalyzeOptions = {}): Analysis {
   lowered ??= lower(parse(""), lowerOptions);
   diagnostics.push(...lowered.diagnostics);
   const program = lowered.program;
+  if (options.decisions !== undefined) adoptDecisions(program, options.decisions);
   const declarationStarts = Uint32Array.from(starts);
   const parseResult = withoutTree({ text, diagnostics: parseDiagnostics });
 
@@ -211,6 +219,7 @@ export { effectiveControls } from "./analysis/effective";
 export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
+export { DecisionStore } from "./analysis/memo";
 export type { ChainCost, ChainStep } from "./analysis/nested/chain";
 export {
   type NestedEstimate,
@@ -242,12 +251,27 @@ export {
 } from "./lang/grammar";
 export { toBaseUnit } from "./lang/units";
 export type * from "./model/ir";
+// ---- The editor's measured view (server/src/features/measured.ts, issue 11): names it uses
+// beyond the `export *` above, listed so that an explicit export list keeps them. ----
+export type { MeasuredIR } from "./model/ir";
 export { Lowerer, type LowerOptions, type LowerResult, lower } from "./model/lower";
 export type * from "./model/symbols";
 export * from "./sim";
 export { type TraceOptions, timelineToTrace } from "./sim/trace";
 export * from "./source";
 export * from "./trace";
+export {
+  CalibrationError,
+  type CalibrationResult,
+  type ComparedFigure,
+  calibrate,
+  compareWithTrace,
+  estimateFigures,
+  type MeasuredComparison,
+  type ReasonComparison,
+  TraceImporter,
+  type TraceResult,
+} from "./trace";
 export { TRACE_NOMINAL_HZ, type TraceRun, traceToRun, UNKNOWN_REASON_BASE } from "./trace/timeline";
 export * from "./vmx";
 export {

@@ -153,6 +153,8 @@ export const vmcsMonarchLanguage: languages.IMonarchLanguage = {
     "nmi",
     "idle",
     "poll",
+    "measured",
+    "tolerance",
     "mwait",
     "apic",
     "x2apic",
@@ -543,6 +545,7 @@ export const vmcsMonarchLanguage: languages.IMonarchLanguage = {
       [/\s+/, "white"],
       [/\/\/.*$/, "comment"],
       [/\/\*/, "comment", "@blockComment"],
+      [/"[^"]*("|$)/, "string"],
       [/(ept)(\s*)(\{)/, ["keyword", "white", { token: "@brackets", next: "@eptBlock" }]],
       [
         /(guest)(\s+)([A-Za-z_][A-Za-z0-9_]*)(\s+)(on)(\s+)([A-Za-z_][A-Za-z0-9_]*)/,

@@ -5,12 +5,18 @@
 import type { Connection } from "vscode-languageserver";
 import { PROFILES } from "../../core/src/index";
 import { spanToRange } from "./convert";
+import type { MeasuredView } from "./features/measured";
 import { compareConfigurations, estimateReport } from "./features/reports";
+import type { DocumentModel } from "./model";
 import { readCustom } from "./params";
 import { CompareRequest, EstimateReportRequest, FileInfoRequest } from "./protocol";
 import { fileNameOf, type RequestRunner } from "./requests";
 
-export function registerCustomRequests(connection: Connection, run: RequestRunner): void {
+export function registerCustomRequests(
+  connection: Connection,
+  run: RequestRunner,
+  measuredOf: (uri: string, model: DocumentModel) => MeasuredView | undefined,
+): void {
   connection.onRequest(
     EstimateReportRequest,
     run.guard(
@@ -23,7 +29,12 @@ export function registerCustomRequests(connection: Connection, run: RequestRunne
           token,
           { markdown: "The file is not open." },
           (model) => ({
-            markdown: estimateReport(model, fileNameOf(params.uri), params.guest),
+            markdown: estimateReport(
+              model,
+              fileNameOf(params.uri),
+              params.guest,
+              measuredOf(params.uri, model),
+            ),
           }),
         ),
     ),

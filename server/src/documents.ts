@@ -7,7 +7,7 @@
  * `analyze` is synchronous, so no two analyses of one version can be in flight.
  */
 import type { TextDocument } from "vscode-languageserver-textdocument";
-import { type Analysis, analyze, LineMap } from "../../core/src/index";
+import { type Analysis, analyze, DecisionStore, LineMap } from "../../core/src/index";
 import { DocumentModel } from "./model";
 
 export interface AnalysisOptions {
@@ -32,6 +32,8 @@ interface Tracked {
   current?: AnalyzedVersion;
   /** The analysis that went to the listener last (each analysis goes out once). */
   published?: AnalyzedVersion;
+  /** Exit decisions shared from one version's analysis to the next (core AnalyzeOptions). */
+  decisions: DecisionStore;
 }
 
 /** Called once per published version of a document, after the debounce (or at once on open). */
@@ -58,7 +60,7 @@ export class AnalysisCache {
   schedule(document: TextDocument, immediately = false): void {
     let entry = this.tracked.get(document.uri);
     if (!entry) {
-      entry = { document };
+      entry = { document, decisions: new DecisionStore() };
       this.tracked.set(document.uri, entry);
     }
     entry.document = document;
@@ -132,7 +134,7 @@ export class AnalysisCache {
     // is built: one analysis per document is alive at a time.
     entry.current = undefined;
     entry.published = undefined;
-    const analyzed = this.run(entry.document);
+    const analyzed = this.run(entry.document, entry.decisions);
     entry.current = analyzed;
     return analyzed;
   }
@@ -161,14 +163,14 @@ export class AnalysisCache {
     this.onAnalyzed(uri, analyzed);
   }
 
-  private run(document: TextDocument): AnalyzedVersion {
+  private run(document: TextDocument, decisions: DecisionStore): AnalyzedVersion {
     const text = document.getText();
     const started = now();
     this.analysesRun++;
     try {
       const analysis = analyze(
         text,
-        this.options.defaultTarget ? { defaultTarget: this.options.defaultTarget } : {},
+        this.options.defaultTarget ? { defaultTarget: this.options.defaultTarget, decisions } : { decisions },
       );
       return { version: document.version, analysis, elapsedMs: now() - started };
     } catch (error) {

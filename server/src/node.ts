@@ -4,7 +4,12 @@
  * is chosen from the arguments by vscode-languageserver's own createConnection.
  */
 
+import { createReadStream, watch } from "node:fs";
+import { stat } from "node:fs/promises";
 import { createConnection as createSocketConnection } from "node:net";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { fileURLToPath } from "node:url";
 import {
   type Connection,
   createConnection,
@@ -14,6 +19,7 @@ import {
   ProposedFeatures,
   SocketMessageReader,
 } from "vscode-languageserver/node";
+import type { TraceFiles } from "./measurements";
 import { type ServerOptions, startServer } from "./server";
 import { ImmediateStreamMessageWriter } from "./streamWriter";
 
@@ -66,8 +72,56 @@ export function startNodeServer(transport: NodeTransport = "argv", options: Serv
   process.on("unhandledRejection", (reason) => {
     process.stderr.write(`trapline: unhandled rejection: ${String(reason)}\n`);
   });
-  startServer(connection, options);
+  startServer(connection, { traceFiles: nodeTraceFiles, ...options });
 }
+
+/**
+ * Trace files on the local disk for `measured "PATH"`: relative to the document's directory
+ * (a `file:` URI), regular files only (a FIFO would block, a device never ends), streamed in
+ * 1 MiB chunks decoded as UTF-8 across chunk boundaries, watched with fs.watch.
+ */
+export const nodeTraceFiles: TraceFiles = {
+  resolve(documentUri, path) {
+    if (isAbsolute(path)) return { file: resolve(path) };
+    if (!documentUri.startsWith("file:"))
+      return {
+        error:
+          "the document is not a file on disk, so a relative trace path has no directory: write an absolute path",
+      };
+    try {
+      return { file: resolve(dirname(fileURLToPath(documentUri)), path) };
+    } catch {
+      return { error: "the document's file name could not be read from its URI" };
+    }
+  },
+  async stat(file) {
+    const info = await stat(file);
+    if (info.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    if (!info.isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTREGULAR" });
+    return { size: info.size, mtimeMs: info.mtimeMs };
+  },
+  async *chunks(file) {
+    const decoder = new StringDecoder("utf8");
+    for await (const buffer of createReadStream(file, { highWaterMark: 1 << 20 }))
+      yield decoder.write(buffer as Buffer);
+    const rest = decoder.end();
+    if (rest.length > 0) yield rest;
+  },
+  watch(file, onChange) {
+    // A file that does not exist yet is watched through its directory (created later).
+    let watcher: ReturnType<typeof watch>;
+    try {
+      watcher = watch(file, { persistent: false }, () => onChange());
+    } catch {
+      const name = basename(file);
+      watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+        if (changed === null || String(changed) === name) onChange();
+      });
+    }
+    watcher.on("error", () => watcher.close());
+    return { dispose: () => watcher.close() };
+  },
+};
 
 /** `--socket=PORT` or `--socket PORT`, as vscode-languageserver reads it. */
 export function socketPortFromArgv(argv: readonly string[]): number | undefined {

@@ -11,6 +11,7 @@ import type {
   TextDocuments,
 } from "vscode-languageserver";
 import type { TextDocument } from "vscode-languageserver-textdocument";
+import type { Diagnostic } from "../../core/src/index";
 import { type ClientDiagnosticSupport, toLspDiagnostic } from "./convert";
 import { AnalysisCache, type AnalysisOptions, type AnalyzedVersion, describeError } from "./documents";
 import { fileStatus } from "./features/reports";
@@ -30,7 +31,19 @@ export class Publishing {
     support: { relatedInformation: false, tags: false, codeDescription: false },
   };
   /** The LSP diagnostics last computed per URI and version, reused by pull requests and code actions. */
-  private readonly published = new Map<string, { version: number; diagnostics: LspDiagnostic[] }>();
+  private readonly published = new Map<
+    string,
+    { version: number; generation: number; diagnostics: LspDiagnostic[] }
+  >();
+  /**
+   * Diagnostics beyond the analysis' own (the measurements', features/measured.ts), and the
+   * generation that changes when they may have: converted diagnostics are cached per version
+   * and generation.
+   */
+  extra?: {
+    diagnostics(uri: string, analyzed: AnalyzedVersion): Diagnostic[];
+    generation(): number;
+  };
   /**
    * Pull diagnostics: the last report per document with a result id; when a new version's
    * diagnostics are the same (same ranges, messages, fixes), the client that sends that id back
@@ -49,12 +62,51 @@ export class Publishing {
 
   /** The LSP form of the diagnostics of `analyzed` (converted once per version). */
   lspDiagnostics(uri: string, analyzed: AnalyzedVersion): LspDiagnostic[] {
+    const generation = this.extra?.generation() ?? 0;
     const cached = this.published.get(uri);
-    if (cached && cached.version === analyzed.version) return cached.diagnostics;
-    const { lines, diagnostics } = analyzed.analysis;
-    const converted = diagnostics.map((d) => toLspDiagnostic(uri, lines, d, this.mode.support));
-    this.published.set(uri, { version: analyzed.version, diagnostics: converted });
+    if (cached && cached.version === analyzed.version && cached.generation === generation)
+      return cached.diagnostics;
+    const { lines } = analyzed.analysis;
+    const converted = this.coreDiagnostics(uri, analyzed).map((d) =>
+      toLspDiagnostic(uri, lines, d, this.mode.support),
+    );
+    this.published.set(uri, { version: analyzed.version, generation, diagnostics: converted });
     return converted;
+  }
+
+  /** The analysis' diagnostics and the extra ones, in the core's form. */
+  coreDiagnostics(uri: string, analyzed: AnalyzedVersion): Diagnostic[] {
+    const own = analyzed.analysis.diagnostics;
+    if (!this.extra) return own;
+    try {
+      const more = this.extra.diagnostics(uri, analyzed);
+      return more.length ? [...own, ...more] : own;
+    } catch (error) {
+      this.log(`trapline: extra diagnostics of ${uri} failed: ${describeError(error)}`);
+      return own;
+    }
+  }
+
+  /**
+   * The extra diagnostics of `uri` changed (a trace was read): publish again, at the analysed
+   * version, or ask a pulling client to pull again.
+   */
+  republish(uri: string): void {
+    if (this.mode.pull) {
+      this.connection.languages.diagnostics.refresh().catch(() => undefined);
+      return;
+    }
+    const analyzed = this.cache.ready(uri);
+    if (!analyzed || this.cache.pending(uri)) return; // the pending publication will carry them
+    try {
+      this.connection.sendDiagnostics({
+        uri,
+        version: analyzed.version,
+        diagnostics: this.lspDiagnostics(uri, analyzed),
+      });
+    } catch (error) {
+      this.log(`trapline: republishing ${uri} failed: ${describeError(error)}`);
+    }
   }
 
   /**

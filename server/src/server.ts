@@ -7,6 +7,7 @@
 import {
   type CodeAction,
   CodeActionRequest,
+  CodeLensRefreshRequest,
   CodeLensRequest,
   CompletionRequest,
   type Connection,
@@ -37,6 +38,7 @@ import {
   TextDocuments,
 } from "vscode-languageserver";
 import { TextDocument } from "vscode-languageserver-textdocument";
+import type { Analysis } from "../../core/src/index";
 import {
   coreFixToCodeAction,
   fixesToCodeActions,
@@ -56,6 +58,7 @@ import {
   semanticTokensEdits,
 } from "./features/decorations";
 import { hoverAt } from "./features/hover";
+import { type MeasuredView, measuredDiagnostics, measuredView } from "./features/measured";
 import {
   definitionAt,
   documentSymbols,
@@ -64,6 +67,7 @@ import {
   referencesAt,
   renameAt,
 } from "./features/navigation";
+import { type TraceFiles, TraceStore } from "./measurements";
 import type { DocumentModel } from "./model";
 import {
   checkedOffset,
@@ -75,7 +79,11 @@ import {
   readReferences,
   readRename,
 } from "./params";
-import type { TraplineInitializationOptions, TraplineSettings } from "./protocol";
+import {
+  type TraplineInitializationOptions,
+  type TraplineSettings,
+  WORKSPACE_TRUST_METHOD,
+} from "./protocol";
 import { Publishing } from "./publishing";
 import { cancelled, offsetIn, RequestRunner, sameDiagnostic } from "./requests";
 
@@ -87,6 +95,8 @@ export const DEFAULT_DEBOUNCE_MS = 50;
 export interface ServerOptions {
   /** Delay between the last edit and the analysis; typescript-language-server uses 50 ms. */
   debounceMs?: number;
+  /** How to read the traces `measured` statements name (none in the browser). */
+  traceFiles?: TraceFiles;
 }
 
 /** What the client may pass as `initializationOptions` (defined with the protocol). */
@@ -111,6 +121,36 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   const run = new RequestRunner(cache, log);
   const guard = run.guard.bind(run);
   const withModel = run.withModel.bind(run);
+  let codeLensRefresh = false;
+
+  // The traces `measured` statements name: read in the background; when one is read (or
+  // fails), the documents that name a trace get their diagnostics and lenses again.
+  const traces = new TraceStore(options.traceFiles, () => republishMeasured(), log);
+  const views = new WeakMap<Analysis, { generation: number; view: MeasuredView }>();
+  const measuredOf = (uri: string, analysis: Analysis): MeasuredView | undefined => {
+    if (![...analysis.program.guests.values()].some((g) => g.measured)) return undefined;
+    const cached = views.get(analysis);
+    if (cached && cached.generation === traces.generation) return cached.view;
+    const generation = traces.generation;
+    const view = measuredView(analysis, (ir) => traces.get(uri, ir.path));
+    views.set(analysis, { generation, view });
+    return view;
+  };
+  publishing.extra = {
+    diagnostics: (uri, analyzed) => {
+      const view = measuredOf(uri, analyzed.analysis);
+      return view ? measuredDiagnostics(analyzed.analysis, view) : [];
+    },
+    generation: () => traces.generation,
+  };
+  function republishMeasured(): void {
+    for (const uri of cache.uris()) {
+      const analyzed = cache.ready(uri);
+      if (analyzed && [...analyzed.analysis.program.guests.values()].some((g) => g.measured))
+        publishing.republish(uri);
+    }
+    if (codeLensRefresh) connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+  }
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const capabilities = params.capabilities;
@@ -125,7 +165,9 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         codeDescription: publish?.codeDescriptionSupport === true,
       },
     };
+    codeLensRefresh = capabilities.workspace?.codeLens?.refreshSupport === true;
     const init = (params.initializationOptions ?? {}) as TraplineInitializationOptions;
+    traces.trusted = init.workspaceTrusted !== false;
     if (init.settings) settings = init.settings;
     cache.options = { defaultTarget: settings.defaultTarget || undefined };
     lensOptions = {
@@ -188,6 +230,12 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     }
   });
   connection.onDidChangeConfiguration((params) => void refreshSettings(params.settings));
+  connection.onNotification(WORKSPACE_TRUST_METHOD, () => {
+    if (traces.trusted) return;
+    traces.trusted = true;
+    traces.clear();
+    republishMeasured();
+  });
 
   publishing.listen(documents, (uri) => tokenResults.delete(uri));
 
@@ -206,7 +254,7 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     HoverRequest.type,
     guard(HoverRequest.method, readDocumentPosition, (params, token) =>
       withModel("hover", params.uri, token, null, (model) =>
-        hoverAt(model, offsetIn(model, params.position)),
+        hoverAt(model, offsetIn(model, params.position), measuredOf(params.uri, model.analysis)),
       ),
     ),
   );
@@ -305,7 +353,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
         }
         if (actions.length || params.diagnostics.some((d) => d.source === "trapline")) return actions;
         // The client sent no diagnostics of ours: the fixes of the current analysis in the range.
-        const { lines, diagnostics } = model.analysis;
+        const { lines } = model.analysis;
+        const diagnostics = analyzed ? publishing.coreDiagnostics(uri, analyzed) : [];
         for (const diagnostic of diagnostics) {
           if (!diagnostic.fixes?.length) continue;
           const range = spanToRange(lines, diagnostic.span);
@@ -375,12 +424,14 @@ export function startServer(connection: Connection, options: ServerOptions = {})
     CodeLensRequest.type,
     guard(CodeLensRequest.method, readDocument, (params, token) =>
       withModel("codeLens", params.uri, token, [], (model) =>
-        settings.codeLens === false ? [] : codeLenses(model, params.uri, lensOptions),
+        settings.codeLens === false
+          ? []
+          : codeLenses(model, params.uri, lensOptions, measuredOf(params.uri, model.analysis)),
       ),
     ),
   );
 
-  registerCustomRequests(connection, run);
+  registerCustomRequests(connection, run, (uri, model) => measuredOf(uri, model.analysis));
 
   connection.onShutdown(() => {
     // A second `shutdown` is a request after shutdown too.

@@ -35,8 +35,13 @@ export interface TestClient {
   connection: MessageConnection;
   open(uri: string, text: string): void;
   change(uri: string, version: number, text: string): void;
-  /** The next diagnostics published for `uri` (with `version` when given). */
+  /**
+   * The next diagnostics published for `uri` (with `version` when given) that no earlier call
+   * took: each publication answers one call.
+   */
   diagnostics(uri: string, version?: number): Promise<Diagnostic[]>;
+  /** Every publication received for `uri` so far, in order (taken by `diagnostics` or not). */
+  publications(uri: string): PublishDiagnosticsParams[];
   notifications(method: string): unknown[];
   request<R>(method: string, params: unknown): Promise<R>;
   close(): Promise<void>;
@@ -57,22 +62,32 @@ const CLIENT_CAPABILITIES = {
   workspace: { configuration: false },
 };
 
-function wrap(connection: MessageConnection, dispose: () => Promise<void>): TestClient {
+/** How the test client answers `workspace/configuration` (one item per section asked). */
+export type ConfigurationAnswer = (section: string | undefined) => unknown;
+
+function wrap(
+  connection: MessageConnection,
+  dispose: () => Promise<void>,
+  configuration: ConfigurationAnswer = () => ({}),
+): TestClient {
+  /** Publications no `diagnostics` call has taken yet. */
   const published: PublishDiagnosticsParams[] = [];
+  const received: PublishDiagnosticsParams[] = [];
   const waiters: { uri: string; version?: number; resolve: (d: Diagnostic[]) => void }[] = [];
   const other = new Map<string, unknown[]>();
   connection.onNotification((method: string, params: unknown) => {
     if (process.env.LSP_DEBUG) console.log("notification", method, JSON.stringify(params).slice(0, 120));
     if (method === "textDocument/publishDiagnostics") {
       const p = params as PublishDiagnosticsParams;
-      published.push(p);
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        const w = waiters[i]!;
-        if (w.uri === p.uri && (w.version === undefined || w.version === p.version)) {
-          waiters.splice(i, 1);
-          w.resolve(p.diagnostics);
-        }
-      }
+      received.push(p);
+      // The oldest waiter for it takes it; otherwise it waits for the next call. (A publication
+      // both handed to a waiter and kept for the next call answered that call too: a test that
+      // asked twice for one version saw one publication as two.)
+      const i = waiters.findIndex(
+        (w) => w.uri === p.uri && (w.version === undefined || w.version === p.version),
+      );
+      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(p.diagnostics);
+      else published.push(p);
       return;
     }
     const list = other.get(method) ?? [];
@@ -80,7 +95,9 @@ function wrap(connection: MessageConnection, dispose: () => Promise<void>): Test
     other.set(method, list);
   });
   // The server logs through window/logMessage; keep it quiet but accepted.
-  connection.onRequest("workspace/configuration", () => [{}]);
+  connection.onRequest("workspace/configuration", (params: { items?: { section?: string }[] }) =>
+    Promise.all((params?.items ?? [{}]).map((item) => configuration(item.section))),
+  );
   connection.onRequest("client/registerCapability", () => null);
   connection.listen();
   return {
@@ -104,6 +121,9 @@ function wrap(connection: MessageConnection, dispose: () => Promise<void>): Test
       }
       return new Promise((resolve) => waiters.push({ uri, version, resolve }));
     },
+    publications(uri) {
+      return received.filter((p) => p.uri === uri);
+    },
     notifications(method) {
       return other.get(method) ?? [];
     },
@@ -114,11 +134,20 @@ function wrap(connection: MessageConnection, dispose: () => Promise<void>): Test
   };
 }
 
-async function initialize(client: TestClient, initializationOptions: unknown): Promise<unknown> {
+async function initialize(
+  client: TestClient,
+  initializationOptions: unknown,
+  configurationRequests = false,
+): Promise<unknown> {
   const result = await client.request("initialize", {
     processId: null,
     rootUri: null,
-    capabilities: CLIENT_CAPABILITIES,
+    capabilities: configurationRequests
+      ? {
+          ...CLIENT_CAPABILITIES,
+          workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: true } },
+        }
+      : CLIENT_CAPABILITIES,
     initializationOptions,
   });
   void client.connection.sendNotification("initialized", {});
@@ -129,6 +158,8 @@ async function initialize(client: TestClient, initializationOptions: unknown): P
 export async function startInProcess(
   initializationOptions: unknown = {},
   debounceMs = 50,
+  /** When given, the client advertises `workspace/configuration` and answers it with this. */
+  configuration?: ConfigurationAnswer,
 ): Promise<TestClient & { capabilities: Record<string, unknown> }> {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
@@ -143,14 +174,18 @@ export async function startInProcess(
   );
   // In-memory streams hold no event-loop handle: keep the loop alive while the client is open.
   const keepAlive = setInterval(() => undefined, 1000);
-  const client = wrap(connection, async () => {
-    clearInterval(keepAlive);
-    connection.dispose();
-    serverConnection.dispose();
-    toServer.end();
-    toClient.end();
-  });
-  const result = (await initialize(client, initializationOptions)) as {
+  const client = wrap(
+    connection,
+    async () => {
+      clearInterval(keepAlive);
+      connection.dispose();
+      serverConnection.dispose();
+      toServer.end();
+      toClient.end();
+    },
+    configuration,
+  );
+  const result = (await initialize(client, initializationOptions, configuration !== undefined)) as {
     capabilities: Record<string, unknown>;
   };
   return Object.assign(client, { capabilities: result.capabilities });

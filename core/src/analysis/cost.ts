@@ -9,6 +9,7 @@ import type { HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
 import { EXIT } from "../vmx/exitReasons";
 import type { CostName } from "../vmx/types";
+import { type FnCost, type FnCosts, memoOf } from "./memo";
 
 export interface HandlerOpCost {
   op: HandlerOp["op"];
@@ -64,49 +65,12 @@ export interface HandlerCost {
  */
 export const DEFAULT_HANDLER_WORK_CYCLES = 300;
 
-const costCache = new WeakMap<Program, Map<number, HandlerCost>>();
-
-/** A fn's operations costed once per program: every `call` of it shares the result. */
-interface FnCost {
-  cycles: number;
-  userspace: number;
-  children: HandlerOpCost[];
-}
-
-/**
- * Per program, each fn's cost, and the fns being costed now (the current call chain). A fn is
- * costed once and every later `call` of it reuses that (the `children` of those calls are the
- * same array), so a call graph costs time linear in its size: a diamond of 25 levels
- * (`fn f0 { call f1 call f1 } … fn f24 { work 1 }`) is 25 fns, not 2^25 expansions. In a cyclic
- * graph (TL110, an error) a call back into a fn of the chain counts 0, and the fns of the cycle
- * keep the cost they were first given, entered wherever the cycle was first reached.
- */
-interface FnCosts {
-  done: Map<string, FnCost>;
-  calling: Set<string>;
-}
-
-const fnCostCache = new WeakMap<Program, FnCosts>();
-
-function fnCostsOf(program: Program): FnCosts {
-  let costs = fnCostCache.get(program);
-  if (!costs) {
-    costs = { done: new Map(), calling: new Set() };
-    fnCostCache.set(program, costs);
-  }
-  return costs;
-}
-
 export function handlerCost(program: Program, reasonCode: number): HandlerCost {
-  let perProgram = costCache.get(program);
-  if (!perProgram) {
-    perProgram = new Map();
-    costCache.set(program, perProgram);
-  }
-  const cached = perProgram.get(reasonCode);
+  const costs = memoOf(program).handlerCosts;
+  const cached = costs.get(reasonCode);
   if (cached) return cached;
   const result = computeHandlerCost(program, reasonCode);
-  perProgram.set(reasonCode, result);
+  costs.set(reasonCode, result);
   return result;
 }
 
@@ -137,7 +101,7 @@ function computeHandlerCost(program: Program, reasonCode: number): HandlerCost {
       note: `${note}.`,
     };
   }
-  const ops = costOps(handler.ops, program, fnCostsOf(program));
+  const ops = costOps(handler.ops, program, memoOf(program).fnCosts);
   let total = 0;
   let userspace = 0;
   const arms: HandlerArmCost[] = [];

@@ -15,33 +15,39 @@
 import type { TargetIR, VmcsIR } from "../model/ir";
 import { controlWordCapability } from "../vmx/capabilities";
 import { CONTROL, type ControlWords, DEFAULT1_BITS, isControlSet } from "../vmx/controls";
+import { ownMemo, vmcsMemo } from "./memo";
 
 export type { ControlRef, ControlWords } from "../vmx/controls";
 
 const DEFAULT1_WORDS = ["pin", "proc", "exit", "entry"] as const;
 
-/** One computation per (vmcs, target) pair: the facade, estimator and simulator all ask. */
-const cache = new WeakMap<VmcsIR, { target: TargetIR; words: ControlWords }>();
-
-/** The implied default1 bits per DEFAULT1_WORDS entry, once per target (not per vmcs block). */
-const impliedCache = new WeakMap<TargetIR, { msrs: TargetIR["msrs"]; bits: bigint[] }>();
-
+/**
+ * The implied default1 bits per DEFAULT1_WORDS entry, once per target (not per vmcs block),
+ * carried by the target (memo.ts ownMemo) while its capability MSRs are the same object.
+ */
 function impliedDefault1(target: TargetIR): bigint[] {
-  const cached = impliedCache.get(target);
-  if (cached && cached.msrs === target.msrs) return cached.bits;
+  const memo = ownMemo(target, (): { msrs: TargetIR["msrs"] | undefined; bits: bigint[] } => ({
+    msrs: undefined,
+    bits: [],
+  }));
+  if (memo.msrs === target.msrs) return memo.bits;
   // Only the default1 class is implied (language spec: "Bits of the default1 class are
   // implied as the target's capability MSRs require"); other must-be-one bits left out are a
   // VM-entry failure that checks.ts reports, not something to paper over here.
-  const bits = DEFAULT1_WORDS.map(
+  memo.bits = DEFAULT1_WORDS.map(
     (word) => controlWordCapability(target.msrs, word).mustBeOne & BigInt(DEFAULT1_BITS[word] >>> 0),
   );
-  impliedCache.set(target, { msrs: target.msrs, bits });
-  return bits;
+  memo.msrs = target.msrs;
+  return memo.bits;
 }
 
+/**
+ * One computation per (vmcs, target) pair — the facade, estimator and simulator all ask —
+ * carried by the vmcs (memo.ts vmcsMemo) for the last target asked.
+ */
 export function effectiveControls(vmcs: VmcsIR, target: TargetIR): ControlWords {
-  const cached = cache.get(vmcs);
-  if (cached && cached.target === target) return cached.words;
+  const memo = vmcsMemo(vmcs);
+  if (memo.controls !== undefined && memo.controlsTarget === target) return memo.controls;
   const words: ControlWords = { ...vmcs.written };
   const implied = impliedDefault1(target);
   for (let i = 0; i < DEFAULT1_WORDS.length; i++) {
@@ -50,6 +56,7 @@ export function effectiveControls(vmcs: VmcsIR, target: TargetIR): ControlWords 
   }
   if (!isControlSet(words, CONTROL.proc.activate_secondary_controls)) words.proc2 = 0n;
   if (!isControlSet(words, CONTROL.proc.activate_tertiary_controls)) words.proc3 = 0n;
-  cache.set(vmcs, { target, words });
+  memo.controls = words;
+  memo.controlsTarget = target;
   return words;
 }

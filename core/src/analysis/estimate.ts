@@ -9,9 +9,18 @@ import type { Arrival, GuestIR, Program } from "../model/ir";
 import { hostSettings } from "../model/statements/host";
 import type { Span } from "../source";
 import type { ExitReasonDef } from "../vmx/types";
-import { decideDelivery, decideIdle, exitCount, guestContext, sourceContext, walkOps } from "./exits";
+import {
+  decideDelivery,
+  decideIdle,
+  type ExitContext,
+  exitCount,
+  guestContext,
+  sourceContext,
+  walkOps,
+} from "./exits";
 import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
+import { memoOf } from "./memo";
 import { exitCost } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
@@ -29,14 +38,10 @@ export function estimateGuest(program: Program, guestName: string): GuestEstimat
 }
 
 /** The CPU profile and frequency an estimate is for: one object per program, shared by its guests. */
-const targetSummaries = new WeakMap<Program, GuestEstimate["target"]>();
 function targetSummary(program: Program): GuestEstimate["target"] {
-  let summary = targetSummaries.get(program);
-  if (summary === undefined) {
-    summary = { profile: program.target.profile.name, hz: program.target.hz };
-    targetSummaries.set(program, summary);
-  }
-  return summary;
+  const memo = memoOf(program);
+  memo.targetSummary ??= { profile: program.target.profile.name, hz: program.target.hz };
+  return memo.targetSummary;
 }
 
 function emptyEstimate(program: Program, guestName: string, guest: GuestIR | undefined): GuestEstimate {
@@ -81,10 +86,18 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
     return c;
   };
 
+  // Interrupts that can land while a path runs: each aborts an open transaction (tsxModel).
+  let interruptRate = 0;
+  for (const source of guest.sources)
+    if (source.kind !== "path" && source.arrival.kind !== "tickless")
+      interruptRate += arrivalRate(source.arrival);
+  const pathCtx: ExitContext =
+    interruptRate > 0 ? { ...ctx, asyncArrivalsPerCycle: interruptRate / hz } : ctx;
+
   // 1. Decide every operation once, per source (the per-operation figures walk the sources
   //    again when first asked for: see GuestEstimateResult).
   const models: SourceModel[] = guest.sources.map((source) => {
-    const sctx = sourceContext(ctx, source);
+    const sctx = source.kind === "path" ? pathCtx : sourceContext(ctx, source);
     const walked = walkOps(source.ops, sctx, undefined, 1, false, source.arrival);
     const delivery = decideDelivery(source, sctx).decision;
     return {
@@ -122,7 +135,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   // idle exit that blocks by the wake-up it saves; PLE window growth lowers the PAUSE-loop
   // exits of `pause_loop`s. Both depend on the solution (blocks and sched-ins per second), so
   // the system is solved again with them, to a fixed point in a few passes.
-  const host = hostSettings(program);
+  const host = hostSettings(program, guest);
   const hostRun = prepareHost(program, guest, models, ctx, idle.blockedInHost);
   let pollSaving = 0; // cycles per idle exit
   let solution = solveShares(models, idleExitCycles, pollSaving, idle.blockedInHost, target, hz);

@@ -1,7 +1,7 @@
 /**
  * The leaf decision: the dispatcher over the families and the memo of leaf decisions shared between identical operations in identical contexts.
  */
-import type { GuestOp, Program, VmcsIR } from "../model/ir";
+import type { GuestOp, VmcsIR } from "../model/ir";
 import { instructionExitByOp } from "../vmx/instructions";
 import { decideMovFromCr, decideMovToCr } from "./exitCr";
 import { decideDirty, eptAccessedDirty } from "./exitDirty";
@@ -11,12 +11,33 @@ import { decideIo } from "./exitIo";
 import { vmcsLookup } from "./exitLookup";
 import { decideEoi, decideMemory } from "./exitMemory";
 import { decideMsr } from "./exitMsr";
+import { decideComputeMtf, mtfOn, withMtf } from "./exitMtf";
 import { decidePauseLoop, exitRoundTripEstimate, pauseIterationCycles } from "./exitPause";
 import { type ExitContext, noExit, SDM_COND } from "./exitRules";
+import {
+  type ContextMemo,
+  type DecisionStore,
+  type LeafCache,
+  type LeafOperand,
+  type LeafVariants,
+  memoOf,
+  ownMemo,
+  type Signature,
+} from "./memo";
 import type { ExitDecision } from "./types";
 
 /** Decides an operation that has no body. */
 export function decideLeafOp(op: GuestOp, ctx: ExitContext): ExitDecision {
+  // Monitor trap flag: per-instruction exits (exitMtf.ts); a compute's depend on its cycles,
+  // which the memo's operand does not hold.
+  if (mtfOn(ctx)) {
+    if (op.op === "compute") return decideComputeMtf(op.cycles, ctx);
+    return withMtf(op, decideLeafUncached(op, ctx));
+  }
+  return decideLeafUncached(op, ctx);
+}
+
+function decideLeafUncached(op: GuestOp, ctx: ExitContext): ExitDecision {
   const kind = leafKind(op);
   if (kind === undefined) return computeLeaf(op, ctx);
   const cache = leafCache(ctx);
@@ -38,47 +59,31 @@ export function decideLeafOp(op: GuestOp, ctx: ExitContext): ExitDecision {
   return d;
 }
 
-export type LeafOperand = number | bigint | string;
-/**
- * The decisions of one operation kind: the first operand seen inline, further ones in a map
- * made on demand (a vmcs usually meets one operand per kind, and a Map per kind per vmcs was
- * the bulk of this cache's memory).
- */
-export interface KindCache {
-  operand: LeafOperand;
-  decision: ExitDecision;
-  more: Map<LeafOperand, ExitDecision> | undefined;
-}
-export type LeafCache = Map<string, KindCache>;
-
 /**
  * Decisions of identical leaf operations are shared (callers treat decisions as read-only):
  * a 10,000-line file repeats the same few operations, and building the rule text is the
  * expensive part. One cache per (vmcs, program, effective controls, APIC mode, EOI vector,
  * CPL), carried by the context object itself so the hot path does one property read; inside it,
  * keyed by operation kind and then by the operand value (no string building per operation).
+ *
+ * Each context carries its own leaf cache (memo.ts ownMemo): the memo is owned by the analysis
+ * that made the context and goes with it, and a context copied with a spread
+ * (`{ ...ctx, eoiVector }`) does not inherit it. A context that cannot take the property
+ * (frozen) keeps it in the program's memo.
  */
-export const leafCaches = new WeakMap<
-  object,
-  { vmcs: VmcsIR; program: Program; maps: Map<string, LeafCache> }
->();
-type ContextMemo = { vmcs: VmcsIR; controls: object; map: LeafCache };
-/**
- * Each context carries its own leaf cache, under a non-enumerable symbol: the memo is owned by
- * the analysis that made the context and goes with it (no module-level reference keeps a
- * program alive), and a context copied with a spread (`{ ...ctx, eoiVector }`) does not inherit
- * it. A context that cannot take the property (frozen) uses the weak map.
- */
-const MEMO: unique symbol = Symbol("exit-decision memo");
-type MemoHolder = { [MEMO]?: ContextMemo };
-const frozenContextMemos = new WeakMap<ExitContext, ContextMemo>();
 export function leafCache(ctx: ExitContext): LeafCache {
-  const own = (ctx as MemoHolder)[MEMO] ?? frozenContextMemos.get(ctx);
-  if (own !== undefined && own.vmcs === ctx.vmcs && own.controls === ctx.controls) return own.map;
-  let entry = leafCaches.get(ctx.controls);
-  if (!entry || entry.vmcs !== ctx.vmcs || entry.program !== ctx.program) {
-    entry = { vmcs: ctx.vmcs, program: ctx.program, maps: sharedVariants(ctx) };
-    leafCaches.set(ctx.controls, entry);
+  const own = ownMemo(ctx, newContextMemo);
+  if (own.vmcs === ctx.vmcs && own.controls === ctx.controls) return own.map;
+  const memo = memoOf(ctx.program);
+  const frozen = !Object.isExtensible(ctx);
+  if (frozen) {
+    const kept = memo.frozenContexts.get(ctx);
+    if (kept !== undefined && kept.vmcs === ctx.vmcs && kept.controls === ctx.controls) return kept.map;
+  }
+  let entry = memo.leafVariants.get(ctx.controls);
+  if (!entry || entry.vmcs !== ctx.vmcs) {
+    entry = { vmcs: ctx.vmcs, maps: sharedVariants(ctx, memo.decisions) };
+    memo.leafVariants.set(ctx.controls, entry);
   }
   const variant = `${ctx.guest.apic}|${ctx.eoiVector ?? ""}|${ctx.cpl ?? 0}`;
   let map = entry.maps.get(variant);
@@ -86,50 +91,34 @@ export function leafCache(ctx: ExitContext): LeafCache {
     map = new Map();
     entry.maps.set(variant, map);
   }
-  const cached: ContextMemo = { vmcs: ctx.vmcs, controls: ctx.controls, map };
-  if (Object.isExtensible(ctx))
-    Object.defineProperty(ctx, MEMO, {
-      value: cached,
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
-  else frozenContextMemos.set(ctx, cached);
+  own.vmcs = ctx.vmcs;
+  own.controls = ctx.controls;
+  own.map = map;
+  if (frozen) memo.frozenContexts.set(ctx, own);
   return map;
 }
 
-/**
- * Leaf caches shared by every vmcs whose decisions cannot differ: keyed by a signature of all
- * that a leaf decision reads (the effective control words, the exception bitmap, the vmcs
- * lookup's bitmaps, EPT map, fields and the PAUSE exit cost). Identical vmcs blocks in a file
- * share one set of decisions, and so does the same vmcs in the next analysis of an edited file
- * (the IR objects are new, their contents mostly not). Bounded: cleared when full.
- */
-export const sharedCaches = new Map<number, { signature: Signature; maps: Map<string, LeafCache> }[]>();
-let sharedCacheCount = 0;
-export const SHARED_CACHE_LIMIT = 512;
-
-export function sharedVariants(ctx: ExitContext): Map<string, LeafCache> {
-  const signature = decisionSignature(ctx);
-  // Hashed and compared as numbers: joining them into a string key cost more than the lookup.
-  const hash = signatureHash(signature);
-  let bucket = sharedCaches.get(hash);
-  if (bucket !== undefined) {
-    for (const entry of bucket) if (sameSignature(entry.signature, signature)) return entry.maps;
-  }
-  if (sharedCacheCount >= SHARED_CACHE_LIMIT) {
-    sharedCaches.clear();
-    sharedCacheCount = 0;
-    bucket = undefined;
-  }
-  const maps = new Map<string, LeafCache>();
-  if (bucket === undefined) sharedCaches.set(hash, [{ signature, maps }]);
-  else bucket.push({ signature, maps });
-  sharedCacheCount++;
-  return maps;
+/** A context memo that matches no context yet (`vmcs` and `controls` are placeholders). */
+const UNSET: VmcsIR = Object.freeze({}) as VmcsIR;
+/** Never returned: a memo with `UNSET` fails the check before its map is read. */
+const UNSET_MAP: LeafCache = new Map();
+function newContextMemo(): ContextMemo {
+  return { vmcs: UNSET, controls: UNSET, map: UNSET_MAP };
 }
 
-export type Signature = (string | number)[];
+/**
+ * Leaf caches shared by every vmcs whose decisions cannot differ, from the analysis' decision
+ * store (memo.ts DecisionStore): keyed by a signature of all that a leaf decision reads (the
+ * effective control words, the exception bitmap, the vmcs lookup's bitmaps, EPT map, fields and
+ * the PAUSE exit cost). Identical vmcs blocks in a file share one set of decisions, and so does
+ * the same vmcs in the next analysis of an edited file when the language server passes the
+ * document's store (the IR objects are new, their contents mostly not).
+ */
+export function sharedVariants(ctx: ExitContext, decisions: DecisionStore): LeafVariants {
+  const signature = decisionSignature(ctx);
+  // Hashed and compared as numbers: joining them into a string key cost more than the lookup.
+  return decisions.variants(signatureHash(signature), signature);
+}
 
 export function signatureHash(signature: Signature): number {
   let h = 0x811c9dc5;
@@ -143,12 +132,6 @@ export function signatureHash(signature: Signature): number {
     }
   }
   return h;
-}
-
-export function sameSignature(a: Signature, b: Signature): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Every input of a leaf decision besides the operation and the variant (APIC mode, EOI vector, CPL). */

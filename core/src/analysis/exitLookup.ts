@@ -1,8 +1,8 @@
 /**
  * Per-VMCS lookup structures built once and shared by every exit decision: the I/O bitmaps,
  * the MSR bitmap in the hardware layout, the EPT map sorted for binary search, the EOI-exit
- * bitmap and the CR masks. Built lazily on first use and cached by VmcsIR identity, so a
- * keystroke re-analysis pays for them once per vmcs block.
+ * bitmap and the CR masks. Built lazily on first use and carried by the VmcsIR (memo.ts
+ * vmcsMemo), so an analysis pays for them once per vmcs block.
  */
 
 import type { EptPermissions, VmcsIR } from "../model/ir";
@@ -10,6 +10,7 @@ import { upperBound } from "../util/search";
 import { tprThresholdValue } from "../vmx/apic";
 import { IO_PORT_LAST } from "../vmx/instructions";
 import { msrBitmapBit as msrBitmapPageBit } from "../vmx/msrs";
+import { vmcsMemo } from "./memo";
 
 export interface EptEntry {
   start: bigint;
@@ -57,8 +58,6 @@ export interface VmcsLookup {
   pfecMatch: number;
 }
 
-const lookups = new WeakMap<VmcsIR, VmcsLookup>();
-
 /** More trapped I/O ranges than this in one vmcs: build the bitmap instead of scanning ranges. */
 const IO_RANGES_SCAN_LIMIT = 16;
 const MSR_BIT_READ = 1;
@@ -85,8 +84,8 @@ const CR3_TARGET_VALUE_FIELDS = [
 ];
 
 export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
-  const cached = lookups.get(vmcs);
-  if (cached) return cached;
+  const memo = vmcsMemo(vmcs);
+  if (memo.lookup !== undefined) return memo.lookup;
 
   const ioRanges: { first: number; last: number }[] = [];
   for (const range of vmcs.ioTraps) {
@@ -159,7 +158,7 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
     pfecMask: vmcs.pfErrorCode?.mask ?? Number(fieldValue(vmcs, "PAGE_FAULT_ERROR_CODE_MASK") ?? 0n),
     pfecMatch: vmcs.pfErrorCode?.match ?? Number(fieldValue(vmcs, "PAGE_FAULT_ERROR_CODE_MATCH") ?? 0n),
   };
-  lookups.set(vmcs, lookup);
+  memo.lookup = lookup;
   return lookup;
 }
 

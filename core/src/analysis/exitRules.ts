@@ -7,6 +7,7 @@ import { exitReasonByCode } from "../vmx/exitReasons";
 import { SDM_CONDITIONAL } from "../vmx/instructions";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
+import { memoOf } from "./memo";
 import type { ExitDecision, ExitEffect } from "./types";
 
 export interface ExitContext {
@@ -24,23 +25,28 @@ export interface ExitContext {
   eoiVector?: number;
   /** Guest CPL (default 0: a guest kernel), for PAUSE. */
   cpl?: number;
+  /**
+   * Interrupts per guest cycle that can land while a path runs (the guest's interrupt sources:
+   * each, exiting or posted, aborts an open transaction), for `tsx` (tsxModel). Absent: 0.
+   */
+  asyncArrivalsPerCycle?: number;
 }
 
 /**
  * The context of a guest's operations under its vmcs (no EOI vector, CPL 0), one object per
- * guest: the estimator and the unhandled-exit lint decide in the same context object, so the
- * lint finds the estimate's leaf decisions without building another cache entry. Undefined
- * when the guest's vmcs does not exist.
+ * guest, kept in the program's memo (memo.ts): the estimator and the unhandled-exit lint decide
+ * in the same context object, so the lint finds the estimate's leaf decisions without building
+ * another cache entry. Undefined when the guest's vmcs does not exist.
  */
 export function guestContext(program: Program, guest: GuestIR): ExitContext | undefined {
   const vmcs = program.vmcs.get(guest.vmcs);
   if (vmcs === undefined) return undefined;
   const controls = effectiveControls(vmcs, program.target);
-  const cached = guestContexts.get(guest);
-  if (cached && cached.program === program && cached.vmcs === vmcs && cached.controls === controls)
-    return cached;
+  const contexts = memoOf(program).guestContexts;
+  const cached = contexts.get(guest);
+  if (cached && cached.vmcs === vmcs && cached.controls === controls) return cached;
   const ctx: GuestContext = { program, guest, vmcs, controls, irqContexts: undefined };
-  guestContexts.set(guest, ctx);
+  contexts.set(guest, ctx);
   return ctx;
 }
 
@@ -51,7 +57,7 @@ export function guestContext(program: Program, guest: GuestIR): ExitContext | un
  */
 export function sourceContext(ctx: ExitContext, source: GuestSource): ExitContext {
   if (source.kind !== "irq") return ctx;
-  const owner = guestContexts.get(ctx.guest);
+  const owner = memoOf(ctx.program).guestContexts.get(ctx.guest);
   if (owner !== ctx) return { ...ctx, eoiVector: source.vector };
   owner.irqContexts ??= new Map();
   let irq = owner.irqContexts.get(source.vector);
@@ -71,7 +77,6 @@ export function sourceContext(ctx: ExitContext, source: GuestSource): ExitContex
 export interface GuestContext extends ExitContext {
   irqContexts: Map<number, ExitContext> | undefined;
 }
-export const guestContexts = new WeakMap<GuestIR, GuestContext>();
 
 // ---------------------------------------------------------------------------------------------
 // References
@@ -94,14 +99,9 @@ export const COALESCE_REFERENCE =
 // ---------------------------------------------------------------------------------------------
 // Exit reasons by basic number
 
-export const reasonCache = new Map<number, ExitReasonDef>();
 export function reason(code: number): ExitReasonDef {
-  let r = reasonCache.get(code);
-  if (!r) {
-    r = exitReasonByCode(code);
-    if (!r) throw new Error(`exit reason ${code} missing from the VT-x tables`);
-    reasonCache.set(code, r);
-  }
+  const r = exitReasonByCode(code);
+  if (!r) throw new Error(`exit reason ${code} missing from the VT-x tables`);
   return r;
 }
 

@@ -1,9 +1,11 @@
 /**
  * Walking operation lists: branches weighted, repeats multiplied, TSX and coalescing through their models.
  */
+
 import type { Arrival, GuestOp } from "../model/ir";
 import { coalesceModel, describeCoalesce } from "./coalesceModel";
 import { decideLeafOp } from "./exitLeaf";
+import { mtfOn } from "./exitMtf";
 import {
   addEffect,
   COALESCE_REFERENCE,
@@ -53,8 +55,8 @@ export function walkOps(
   let compute = 0;
   let deferred = 0;
   for (const op of ops) {
-    if (op.op === "compute") {
-      // The most common operation: no decision needed in the aggregate.
+    if (op.op === "compute" && !mtfOn(ctx)) {
+      // The most common operation: no decision needed in the aggregate (without MTF).
       compute += op.cycles;
       if (visit) visit(op, decideLeafOp(op, ctx), executions);
       continue;
@@ -243,7 +245,9 @@ export function walkOne(
       const probe = walkOps(op.ops, ctx);
       // A probability whatever the arms inside say (lowering scales arms above 100 %, TL204).
       const q = Math.min(1, Math.max(0, 1 - probe.noExitProbability));
-      const model = tsxModel(q);
+      // Interrupts arriving while the transaction is open abort it (ctx.asyncArrivalsPerCycle,
+      // set by the estimator for paths: the interrupt sources beside them).
+      const model = tsxModel(q, ctx.asyncArrivalsPerCycle ?? 0, probe.computeCycles);
       const body = visit ? walkOps(op.ops, ctx, visit, executions * model.fallbackExitFactor) : probe;
       const bodyExits = body.decision.exits;
       const total = bodyExits.reduce((s, e) => s + e.perExecution, 0);
@@ -269,7 +273,7 @@ export function walkOne(
       return {
         decision,
         noExitProbability: probe.noExitProbability,
-        computeCycles: body.computeCycles * (model.attempts + model.fallbackProbability),
+        computeCycles: probe.computeCycles * model.computeFactor,
         // Lowering rejects `coalesce` inside `tsx` (TL213).
         deferredFlushes: 0,
       };

@@ -47,7 +47,7 @@ export function prepareHost(
   /** Whether an idle vCPU blocks in the host (kvm_vcpu_halt), where halt polling acts. */
   blocks: boolean,
 ) {
-  const host = hostSettings(program);
+  const host = hostSettings(program, guest);
   const wake = program.target.costs.halt_wake?.cycles ?? 0;
   const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION).total;
   const sites: SpinSiteOf[] = [];
@@ -78,6 +78,8 @@ export function prepareHost(
     return out;
   };
   const arrivals = arrivalsOf();
+  let executionsPerSec = 0;
+  for (const m of models) if (!m.tickless) executionsPerSec += m.rate;
   let last: HostTermsNow | undefined;
 
   const update = (solution: ShareSolution, hz: number): HostTermsNow => {
@@ -88,8 +90,18 @@ export function prepareHost(
     const pollSavingPerIdleExit = solution.survival * poll.success * wake;
     const schedInsPerSecond = blocksPerSecond * (1 - poll.success) + host.preemptRate.value;
     if (sites.length > 0) {
-      const grown = pleGrowthExits(
-        sites.map((s) => ({ cycles: s.cycles, rate: s.model.rate * s.executions })),
+      // Sources in the order of `sites` (grouped by model), each with its spins per execution.
+      const order = [...new Set(sites.map((s) => s.model))];
+      const grouped = order.map((m) => ({
+        rate: m.rate,
+        sites: sites
+          .filter((s) => s.model === m)
+          .map((s) => ({ cycles: s.cycles, executions: s.executions })),
+      }));
+      const flat = order.flatMap((m) => sites.filter((s) => s.model === m));
+      const grownFlat = pleGrowthExits(
+        grouped,
+        executionsPerSec,
         window,
         host,
         poll.chain,
@@ -97,9 +109,9 @@ export function prepareHost(
         host.preemptRate.value,
       );
       const fewer = new Map<SourceModel, number>();
-      for (let i = 0; i < sites.length; i++) {
-        const s = sites[i]!;
-        fewer.set(s.model, (fewer.get(s.model) ?? 0) + s.executions * (s.fixed - grown[i]!));
+      for (let i = 0; i < flat.length; i++) {
+        const s = flat[i]!;
+        fewer.set(s.model, (fewer.get(s.model) ?? 0) + s.executions * (s.fixed - grownFlat[i]!));
       }
       for (const [m, less] of fewer) {
         const b = base.get(m)!;
@@ -150,7 +162,12 @@ function settingsReport(host: HostIR, guest: GuestIR): HostEstimate["settings"] 
   const one = (p: HostParam): HostSettingEstimate => {
     const v = host[p];
     return v.span
-      ? { value: v.value, source: "file", from: "the file's `target` block" }
+      ? {
+          value: v.value,
+          source: "file",
+          from:
+            p === "haltPollNs" && guest.haltPollNs ? "the guest's `halt_poll`" : "the file's `target` block",
+        }
       : { value: v.value, source: "default", from: HOST_DEFAULT_SOURCE[p] };
   };
   return {

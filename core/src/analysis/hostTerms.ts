@@ -150,12 +150,11 @@ function integrate(S: (x: number) => number, w: number): number {
   return (sum * h) / 3;
 }
 
-/** A `pause_loop` whose PAUSE-loop exits the fixed-window model counted. */
-export interface SpinSite {
-  /** Spin length, TSC cycles. */
-  cycles: number;
-  /** Spins per second per vCPU. */
+/** A source whose executions spin: its rate and its `pause_loop`s (spins per execution). */
+export interface SpinSource {
+  /** Executions per second per vCPU. */
   rate: number;
+  sites: { cycles: number; executions: number }[];
 }
 
 /** Every `pause_loop` of `ops`, with its executions per execution of the ops. */
@@ -176,16 +175,20 @@ export function spinLoops(
 }
 
 /**
- * PLE exits per spin of each site with KVM's window growth: a chain over (the vCPU's halt-poll
- * window, its PLE window), driven by the vCPU's events in the ratio of their rates — a block
- * (the poll chain's step; a block that sleeps is a sched-in, which shrinks the PLE window), a
- * host preemption (a sched-in), or a spin, which exits while its remaining spin is at least the
- * window (SDM Vol. 3C §26.1.3), the window growing after each exit. Sleeps cluster (a sleep
- * shrinks the poll window, making the next sleep likelier), which a chain over the PLE window
- * alone would miss. Returns per-site exits per spin.
+ * PLE exits per spin of each site with KVM's window growth, for sources in order of `sources`
+ * (their sites flattened): a chain over (the vCPU's halt-poll window, its PLE window) stepped
+ * once per block. A block is the poll chain's step, and one that sleeps is a sched-in, which
+ * shrinks the PLE window (as does a host preemption, at its rate per block); then the busy
+ * period up to the next block runs 1 + Poisson(μ) executions (μ = executions per block − 1),
+ * each of a source in the ratio of the rates, whose spins exit while the remaining spin is at
+ * least the window (SDM Vol. 3C §26.1.3), the window growing after each exit. Sleeps cluster
+ * (a sleep shrinks the poll window, making the next one likelier), which the joint chain keeps.
+ * Without blocks, each execution is a step, after a preemption with its probability.
  */
 export function pleGrowthExits(
-  sites: readonly SpinSite[],
+  sources: readonly SpinSource[],
+  /** Executions per second per vCPU of all sources (those without spins too). */
+  executionsPerSec: number,
   baseWindow: number,
   host: HostIR,
   poll: PollChain,
@@ -195,25 +198,21 @@ export function pleGrowthExits(
   const grow = host.pleWindowGrow.value;
   const shrink = host.pleWindowShrink.value;
   const max = host.pleWindowMax.value;
+  const flat = sources.flatMap((src) => src.sites);
   const fixed = (c: number) => Math.floor(c / Math.max(1, baseWindow));
-  if (grow < 1 || baseWindow <= 0) return sites.map((s) => fixed(s.cycles));
-  const spinRate = sites.reduce((a, s) => a + s.rate, 0);
-  if (!(spinRate > 0)) return sites.map(() => 0);
+  if (grow < 1 || baseWindow <= 0) return flat.map((s) => fixed(s.cycles));
+  if (!(executionsPerSec > 0) || flat.length === 0) return flat.map(() => 0);
   const windows: number[] = [baseWindow];
   const index = (w: number): number => {
     for (let i = 0; i < windows.length; i++) if (windows[i] === w) return i;
-    if (windows.length >= 64) return windows.length - 1;
+    if (windows.length >= 63) return windows.length - 1;
     windows.push(w);
     return windows.length - 1;
   };
   // One spin of `cycles` from window state k: [exits, state after].
-  const spinMemo = new Map<number, [number, number]>();
-  const spin = (k: number, j: number): [number, number] => {
-    const key = k * sites.length + j;
-    const hit = spinMemo.get(key);
-    if (hit) return hit;
+  const spin = (k: number, cycles: number): [number, number] => {
     let w = windows[k]!;
-    let left = sites[j]!.cycles;
+    let left = cycles;
     let n = 0;
     while (left >= w && n < 4096) {
       left -= w;
@@ -225,47 +224,106 @@ export function pleGrowthExits(
       }
       w = g;
     }
-    const out: [number, number] = [n, index(w)];
-    spinMemo.set(key, out);
-    return out;
+    return [n, index(w)];
   };
   const shrunk = (k: number) => index(shrinkPleWindow(windows[k]!, baseWindow, shrink, baseWindow));
-  const total = blocksPerSec + preemptsPerSec + spinRate;
-  const pBlock = blocksPerSec / total;
-  const pPreempt = preemptsPerSec / total;
-  const nP = poll.states.length;
-  // Distribution over (poll state i, PLE state k), index i·64 + k.
+  type Dist = Map<number, number>;
+  const add = (m: Dist, key: number, p: number) => {
+    if (p > 0) m.set(key, (m.get(key) ?? 0) + p);
+  };
+  const exitsAcc = flat.map(() => 0);
+  const spinsAcc = flat.map(() => 0);
+  // One execution (a source drawn by rate, its sites in order) on a distribution over k.
+  const execute = (d: Dist, count: boolean): Dist => {
+    const out: Dist = new Map();
+    let other = 1;
+    let offset = 0;
+    for (const src of sources) {
+      const share = src.rate / executionsPerSec;
+      other -= share;
+      let cur: Dist = new Map();
+      for (const [k, p] of d) add(cur, k, p * share);
+      src.sites.forEach((site, j) => {
+        const idx = offset + j;
+        const whole = Math.floor(site.executions);
+        const frac = site.executions - whole;
+        for (let r = 0; r <= whole; r++) {
+          const q = r < whole ? 1 : frac;
+          if (q <= 0) continue;
+          const next: Dist = new Map();
+          for (const [k, p] of cur) {
+            const [e, to] = spin(k, site.cycles);
+            if (count) {
+              exitsAcc[idx]! += p * q * e;
+              spinsAcc[idx]! += p * q;
+            }
+            add(next, to, p * q);
+            add(next, k, p * (1 - q));
+          }
+          cur = next;
+        }
+      });
+      offset += src.sites.length;
+      for (const [k, p] of cur) add(out, k, p);
+    }
+    for (const [k, p] of d) add(out, k, p * Math.max(0, other));
+    return out;
+  };
   const W = 64;
-  let dist = new Map<number, number>([[0, 1]]);
-  let exits = sites.map(() => 0);
-  const add = (m: Map<number, number>, key: number, p: number) => m.set(key, (m.get(key) ?? 0) + p);
-  for (let iter = 0; iter < 1000; iter++) {
-    const n = new Map<number, number>();
-    const perSite = sites.map(() => 0);
-    let spinMass = 0;
-    for (const [key, mass] of dist) {
+  const blocks = blocksPerSec > 0;
+  const mu = blocks ? Math.max(0, executionsPerSec / blocksPerSec - 1) : 0;
+  const pPreempt = blocks
+    ? 1 - Math.exp(-preemptsPerSec / blocksPerSec)
+    : preemptsPerSec / (preemptsPerSec + executionsPerSec);
+  // Poisson(μ) weights for the executions after the first in a busy period.
+  const poissonWeights: number[] = [];
+  for (let n = 0, p = Math.exp(-mu), cum = 0; n < 64 && cum < 1 - 1e-9; n++) {
+    poissonWeights.push(p);
+    cum += p;
+    p *= mu / (n + 1);
+  }
+  let dist: Dist = new Map([[0, 1]]);
+  for (let iter = 0; iter < 2000; iter++) {
+    const count = iter >= 200;
+    // Sched-ins: the block (when it sleeps) and host preemptions shrink the window.
+    const afterBlock: Dist = new Map();
+    for (const [key, p] of dist) {
       const i = Math.floor(key / W);
       const k = key % W;
-      if (pBlock > 0)
-        for (const t of poll.next[Math.min(i, nP - 1)]!)
-          add(n, t.to * W + (t.sleeps ? shrunk(k) : k), mass * pBlock * t.p);
-      if (pPreempt > 0) add(n, i * W + shrunk(k), mass * pPreempt);
-      const pSpin = 1 - pBlock - pPreempt;
-      spinMass += mass * pSpin;
-      for (let j = 0; j < sites.length; j++) {
-        const q = (mass * pSpin * sites[j]!.rate) / spinRate;
-        const [e, to] = spin(k, j);
-        perSite[j]! += mass * e;
-        add(n, i * W + to, q);
+      const moves = blocks ? poll.next[Math.min(i, poll.next.length - 1)]! : [{ to: i, p: 1, sleeps: false }];
+      for (const t of moves) {
+        const k1 = t.sleeps ? shrunk(k) : k;
+        add(afterBlock, t.to * W + shrunk(k1), p * t.p * pPreempt);
+        add(afterBlock, t.to * W + k1, p * t.p * (1 - pPreempt));
       }
     }
-    let delta = 0;
-    for (const [key, p] of n) delta += Math.abs(p - (dist.get(key) ?? 0));
-    for (const [key, p] of dist) if (!n.has(key)) delta += p;
-    dist = n;
-    exits = perSite;
-    void spinMass;
-    if (delta < 1e-10) break;
+    // The busy period's executions, per poll state (executions leave the poll state alone).
+    const next: Dist = new Map();
+    const byPoll = new Map<number, Dist>();
+    for (const [key, p] of afterBlock) {
+      const i = Math.floor(key / W);
+      if (!byPoll.has(i)) byPoll.set(i, new Map());
+      add(byPoll.get(i)!, key % W, p);
+    }
+    for (const [i, d0] of byPoll) {
+      let d = execute(d0, count);
+      if (blocks)
+        for (let n = 0; n < poissonWeights.length; n++) {
+          // Mix: with weight P(extra = n) stop here; the rest runs one more execution.
+          const stop = poissonWeights[n]!;
+          const remaining = 1 - poissonWeights.slice(0, n).reduce((x, y) => x + y, 0);
+          if (remaining <= 1e-12) break;
+          const keep = stop / remaining;
+          for (const [k, p] of d) add(next, i * W + k, p * keep);
+          const rest: Dist = new Map();
+          for (const [k, p] of d) add(rest, k, p * (1 - keep));
+          if (rest.size === 0) break;
+          d = execute(rest, count);
+        }
+      else for (const [k, p] of d) add(next, i * W + k, p);
+    }
+    dist = next;
+    if (iter >= 400) break;
   }
-  return exits;
+  return flat.map((_, j) => (spinsAcc[j]! > 0 ? exitsAcc[j]! / spinsAcc[j]! : 0));
 }

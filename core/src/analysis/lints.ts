@@ -453,8 +453,9 @@ function lintPmlWithoutAccessedDirty(program: Program, options: LintOptions, out
  * TL329: `monitor_trap_flag` set in a vmcs. MTF (primary processor-based bit 27) makes the CPU
  * exit with MONITOR_TRAP_FLAG after every guest instruction (SDM Vol. 3C §26.5.2, older editions
  * §25.5.2): a debugging control. KVM runs L2 with it only on behalf of an L1 that sets it
- * (nested_cpu_has_mtf, arch/x86/kvm/vmx/nested.h); its own single-step uses RFLAGS.TF. The static estimate
- * does not yet model the per-instruction exits, so it is far too optimistic for such a vmcs.
+ * (nested_cpu_has_mtf, arch/x86/kvm/vmx/nested.h); its own single-step uses RFLAGS.TF. The
+ * estimate and the simulation count the per-instruction exits (analysis/exitMtf.ts), a compute's
+ * at the target's `guest_instruction` cycles per instruction (an estimate).
  */
 function lintMonitorTrapFlag(program: Program, out: Diagnostic[]): void {
   for (const vmcs of program.vmcs.values()) {
@@ -465,7 +466,7 @@ function lintMonitorTrapFlag(program: Program, out: Diagnostic[]): void {
       severity: "warning",
       code: "TL329",
       message:
-        "monitor_trap_flag is a debugging control: the guest exits with MONITOR_TRAP_FLAG after every instruction it executes; the static estimate does not count these per-instruction exits",
+        "monitor_trap_flag is a debugging control: the guest exits with MONITOR_TRAP_FLAG after every instruction it executes (counted in the estimate, a `compute`'s at `cost guest_instruction` cycles per instruction)",
       span: setting?.span ?? vmcs.wordLines.proc ?? vmcs.nameSpan,
       related: [{ span: vmcs.nameSpan, message: `vmcs ${vmcs.name}` }],
       reference: "SDM Vol. 3C §26.5.2 Monitor Trap Flag (older editions §25.5.2)",

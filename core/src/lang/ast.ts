@@ -54,8 +54,14 @@ export interface PunctLit extends Span {
   text: string;
 }
 
+/** A string literal (`"traces/run1.txt"`): `value` is the content without the quotes, no escapes. */
+export interface StringLit extends Span {
+  kind: "String";
+  value: string;
+}
+
 export type Value = NumberLit | QuantityLit;
-export type Item = Ident | NumberLit | QuantityLit | ExceptionLit | RangeLit | PunctLit;
+export type Item = Ident | NumberLit | QuantityLit | ExceptionLit | RangeLit | PunctLit | StringLit;
 
 /** The grammar context of a block: which statements it holds. */
 export type BlockContext =

@@ -200,6 +200,17 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
   // Host: each vCPU thread pinned to one physical CPU (docs/language.md, "Host").
   ["pinned", none],
+  // The measurement of this guest: a KVM trace file (docs/traces.md "In the editor").
+  [
+    "measured",
+    {
+      expects: 'a trace file in quotes (`"trace.txt"`), then optionally `tolerance P%`',
+      maxItems: 3,
+      words: { pairs: ["tolerance"] },
+    },
+  ],
+  // This VM's halt-poll ceiling (KVM_CAP_HALT_POLL), over the target's `halt_poll`.
+  ["halt_poll", one("a time (`50us`; `0` disables polling for this guest)")],
 ]);
 
 /** Guest operations that take no operand. */
@@ -329,7 +340,7 @@ export const STATEMENTS: Partial<Record<BlockContext, ReadonlyMap<string, Statem
 export const CONTEXT_NOUN: Record<BlockContext, string> = {
   vmcs: "a vmcs statement",
   handler: "a handler operation",
-  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned)",
+  guest: "a guest statement (vcpus, path, irq, timer, ipi, nmi, idle, apic, pinned, halt_poll, measured)",
   guestOps: "a guest operation",
   target:
     "`msr NAME = VALUE`, `cost NAME = CYCLES` or a host setting (pcpus, halt_poll, ple_window, preempt)",

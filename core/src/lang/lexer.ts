@@ -4,6 +4,40 @@
  * its line (`lineStart`), which is all the parser needs to find statement ends.
  */
 import type { Diagnostic, Span } from "../source";
+import {
+  CH_0,
+  CH_AT,
+  CH_BOM,
+  CH_COLON,
+  CH_COMMA,
+  CH_CR,
+  CH_DOT,
+  CH_EQ,
+  CH_FF,
+  CH_GT,
+  CH_HASH,
+  CH_LBRACE,
+  CH_LF,
+  CH_LPAREN,
+  CH_LT,
+  CH_MINUS,
+  CH_PERCENT,
+  CH_QUOTE,
+  CH_RBRACE,
+  CH_RPAREN,
+  CH_SLASH,
+  CH_SPACE,
+  CH_STAR,
+  CH_TAB,
+  CH_UNDERSCORE,
+  CH_VT,
+  canStartToken,
+  hexDigitValue,
+  IDENT_PART,
+  isDigit,
+  isIdentPart,
+  isIdentStart,
+} from "./chars";
 import { isKnownUnit, UNIT_LIST_TEXT } from "./units";
 
 export type TokenKind =
@@ -16,13 +50,22 @@ export type TokenKind =
   | "exception"
   /** `{ } ( ) , = @ : < <= > >= ..` */
   | "punct"
+  /**
+   * A string literal: `"traces/run1.txt"`. It ends at the next `"` on the same line; there are
+   * no escapes (a backslash is an ordinary character, so `"C:\traces\a.txt"` is what it
+   * says), so a string cannot hold `"` or a line break. `text` is the content without quotes.
+   */
+  | "string"
   | "eof";
 
 export interface Token {
   kind: TokenKind;
   start: number;
   end: number;
-  /** Identifier name, punctuation, exception mnemonic (with `#`), or the number's source text. */
+  /**
+   * Identifier name, punctuation, exception mnemonic (with `#`), the number's source text, or a
+   * string's content (without the quotes).
+   */
   text: string;
   /** Numeric value of a number or quantity (the number part, before the unit); 0 otherwise. */
   value: number;
@@ -43,93 +86,6 @@ export interface LexResult {
 const MAX_BAD_CHARACTER_DIAGNOSTICS = 20;
 const TWO_POW_63 = 2 ** 63;
 const MAX_U64 = (1n << 64n) - 1n;
-
-const CH_TAB = 9;
-const CH_LF = 10;
-const CH_VT = 11;
-const CH_FF = 12;
-const CH_CR = 13;
-const CH_SPACE = 32;
-const CH_HASH = 35;
-const CH_PERCENT = 37;
-const CH_LPAREN = 40;
-const CH_RPAREN = 41;
-const CH_STAR = 42;
-const CH_COMMA = 44;
-const CH_MINUS = 45;
-const CH_DOT = 46;
-const CH_SLASH = 47;
-const CH_0 = 48;
-const CH_9 = 57;
-const CH_COLON = 58;
-const CH_LT = 60;
-const CH_EQ = 61;
-const CH_GT = 62;
-const CH_AT = 64;
-const CH_UNDERSCORE = 95;
-const CH_LBRACE = 123;
-const CH_RBRACE = 125;
-const CH_BOM = 0xfeff;
-
-function isDigit(c: number): boolean {
-  return c >= CH_0 && c <= CH_9;
-}
-
-function isIdentStart(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === CH_UNDERSCORE;
-}
-
-function isIdentPart(c: number): boolean {
-  return isIdentStart(c) || isDigit(c);
-}
-
-/** 1 for the ASCII characters that may continue an identifier (a table load beats four compares). */
-const IDENT_PART = new Uint8Array(128);
-for (let c = 0; c < 128; c++) IDENT_PART[c] = isIdentPart(c) ? 1 : 0;
-
-function hexDigitValue(c: number): number {
-  if (c >= CH_0 && c <= CH_9) return c - CH_0;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-function isSpace(c: number): boolean {
-  return (
-    c === CH_SPACE || c === CH_TAB || c === CH_CR || c === CH_LF || c === CH_VT || c === CH_FF || c === CH_BOM
-  );
-}
-
-/** A character that may start some token (or whitespace/comment); anything else is "bad". */
-function canStartToken(text: string, i: number): boolean {
-  const c = text.charCodeAt(i);
-  if (isSpace(c) || isIdentStart(c) || isDigit(c)) return true;
-  switch (c) {
-    case CH_LBRACE:
-    case CH_RBRACE:
-    case CH_LPAREN:
-    case CH_RPAREN:
-    case CH_COMMA:
-    case CH_EQ:
-    case CH_AT:
-    case CH_COLON:
-    case CH_LT:
-    case CH_GT:
-      return true;
-    case CH_DOT:
-      return text.charCodeAt(i + 1) === CH_DOT;
-    case CH_SLASH: {
-      const n = text.charCodeAt(i + 1);
-      return n === CH_SLASH || n === CH_STAR;
-    }
-    case CH_HASH:
-      return isIdentStart(text.charCodeAt(i + 1));
-    case CH_MINUS:
-      return isDigit(text.charCodeAt(i + 1));
-    default:
-      return false;
-  }
-}
 
 /** Tokens a reusing scanner cycles through (a power of two). */
 const TOKEN_RING_SIZE = 8;
@@ -369,6 +325,8 @@ export class Scanner {
         }
       }
 
+      if (c === CH_QUOTE) return this.string(i);
+
       const punct = punctuationAt(text, i);
       if (punct !== undefined) {
         this.i = i + punct.length;
@@ -408,6 +366,36 @@ export class Scanner {
     const eof = this.make("eof", length, length, "");
     eof.lineStart = true;
     return eof;
+  }
+
+  /** A string literal at `i` (its opening quote); TL006 when the line ends before it closes. */
+  private string(i: number): Token {
+    const text = this.text;
+    const length = text.length;
+    const start = i;
+    let j = i + 1;
+    while (j < length) {
+      const d = text.charCodeAt(j);
+      if (d === CH_QUOTE || d === CH_LF || d === CH_CR) break;
+      j++;
+    }
+    if (j < length && text.charCodeAt(j) === CH_QUOTE) {
+      this.i = j + 1;
+      return this.make("string", start, j + 1, text.slice(start + 1, j));
+    }
+    // Unterminated: the string runs to the end of the line (the next line lexes as usual). Binary
+    // input is full of stray quotes: these count towards the cap on bad-character runs.
+    this.badRuns++;
+    if (this.badRuns <= MAX_BAD_CHARACTER_DIAGNOSTICS)
+      this.error("TL006", 'unterminated string: `"` has no closing `"` on its line', { start, end: j });
+    else if (this.badRuns === MAX_BAD_CHARACTER_DIAGNOSTICS + 1)
+      this.error(
+        "TL006",
+        "more unterminated strings or unexpected characters follow; only the first ones are reported",
+        { start, end: j },
+      );
+    this.i = j;
+    return this.make("string", start, j, text.slice(start + 1, j));
   }
 
   private number(i: number): Token {

@@ -52,6 +52,8 @@ export function itemText(item: Item): string {
       return item.text;
     case "Range":
       return `${item.from.text}..${item.to.text}`;
+    case "String":
+      return `"${item.value}"`;
   }
 }
 

@@ -320,7 +320,23 @@ export interface GuestIR {
   idleSpan?: Span;
   /** `pinned`: each vCPU thread is pinned to one physical CPU (no migration); its span. */
   pinned?: Span;
+  /** `halt_poll T`: this VM's halt_poll_ns ceiling (KVM_CAP_HALT_POLL), over the host's. */
+  haltPollNs?: HostValue;
   sources: GuestSource[];
+  /** `measured "PATH" [tolerance P%]`: the KVM trace this guest is compared with (docs/traces.md). */
+  measured?: MeasuredIR;
+}
+
+/** The trace a guest names; reading it is the adapter's job (the core reads no files). */
+export interface MeasuredIR {
+  /** As written, relative to the .vmcs file unless absolute. */
+  path: string;
+  /** The string literal (quotes included). */
+  pathSpan: Span;
+  /** Fraction (0.25 = 25 %); undefined: the default of compareWithTrace. */
+  tolerance?: number;
+  /** The whole statement. */
+  span: Span;
 }
 
 export type ExpectMetric =

@@ -31,7 +31,8 @@ export type EngineOptions = SimulationOptions & { resolvedHost?: ResolvedHost };
 
 /** The file's host settings (KVM's defaults where absent) with the options' overrides. */
 export function resolveHost(program: Program, guestName: string, options: SimulationOptions): ResolvedHost {
-  return resolve(hostSettings(program), program.guests.get(guestName)?.pinned !== undefined, options);
+  const guest = program.guests.get(guestName);
+  return resolve(hostSettings(program, guest), guest?.pinned !== undefined, options);
 }
 
 /** KVM's defaults with the options' overrides (an engine built without a program's settings). */

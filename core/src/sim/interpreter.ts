@@ -68,6 +68,14 @@ export function interpret(e: EngineState, v: number, c: number, t: number): void
           // Inside a transaction an exiting instruction aborts it without the exit; a
           // memory-access exit is taken, then aborts it (ExitPlan.memoryAccess).
           if (!p.exits[a[pc]].memoryAccess) {
+            if (acc > 0) {
+              // The abort happens when the instruction is reached, after the compute before
+              // it: run that first (an interrupt landing in it aborts this attempt instead).
+              e.action[c] = ACTION_RESUME;
+              e.ctxPc[c] = pc;
+              e.computeLeft[c] = acc;
+              return;
+            }
             pc = abortTsx(e, c);
             break;
           }

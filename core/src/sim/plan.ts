@@ -290,11 +290,14 @@ export function compileGuest(
   let sourceName = "";
   const coalesceSites: { op: Extract<GuestOp, { op: "coalesce" }>; ctx: ExitContext; source: string }[] = [];
 
+  const mtf = isControlSet(controls, CONTROL.proc.monitor_trap_flag);
   const compileOps = (ops: GuestOp[]): void => {
     for (const g of ops) {
       switch (g.op) {
         case "compute":
           emit(OP_COMPUTE, 0, g.cycles, -1);
+          // Under the monitor trap flag its instructions' MTF exits follow it (exitMtf.ts).
+          if (mtf) emitExits(decideExit(g, opCtx), sourceOf("compute (MTF)", g.span));
           break;
         case "branch": {
           const at = emit(OP_BRANCH, branchCumulative.length, 0, -1);

@@ -24,12 +24,23 @@
  *   (`msr_write %x = 0x%llx`, arch/x86/kvm/trace.h TRACE_EVENT(kvm_msr)); the value is not
  *   simulated and printed as 0.
  *
+ * - EXTERNAL_INTERRUPT exits print the VM-exit interruption information KVM's kvm_exit shows
+ *   (`intr_info`): valid (bit 31), type external interrupt (0, bits 10:8) and the arriving
+ *   source's vector (bits 7:0) (SDM Vol. 3C §28.2.2, pre-2023 §27.2.2; KVM acknowledges
+ *   interrupts on exit). A guest timer without the VMX-preemption timer is a host hrtimer
+ *   interrupt: Linux's LOCAL_TIMER_VECTOR, 0xec (arch/x86/include/asm/irq_vectors.h).
+ * - EPT_VIOLATION exits of a guest `read`/`write`/`exec ADDR` carry a `kvm_page_fault` line
+ *   (`vcpu %u rip 0x%lx address 0x%016llx error_code 0x%llx`, arch/x86/kvm/trace.h) with the
+ *   gpa and, as KVM's handle_ept_violation passes it, the exit qualification: bit 0 read, 1
+ *   write, 2 fetch, with bits 7 and 8 (linear address valid, a translated access) set as in
+ *   real traces (SDM Vol. 3C §28.2.1, Table 28-7; pre-2023 §27.2.1, Table 27-7).
+ *
  * Guest RIPs are not simulated: each exit source gets a made-up RIP (0xffffffff81000000 plus
  * 0x10 × its source index), so distinct operations stay distinct in the RIP table.
  */
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
-import { exitReasonByCode } from "../vmx/exitReasons";
+import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
 import { msrByName } from "../vmx/msrs";
 
 export interface TraceCmdExportOptions {
@@ -68,6 +79,41 @@ function msrDetail(label: string | undefined): string | undefined {
   return `msr_${m[1] === "wrmsr" ? "write" : "read"} ${msr.index.toString(16)} = 0x0`;
 }
 
+/** Linux's LOCAL_TIMER_VECTOR (arch/x86/include/asm/irq_vectors.h): a host hrtimer's vector. */
+const LOCAL_TIMER_VECTOR = 0xec;
+/** Interruption information: valid (bit 31), type 0 external interrupt, vector in bits 7:0. */
+const INTR_INFO_VALID = 0x80000000;
+/** EPT-violation exit qualification: linear address valid (bit 7), translated access (bit 8). */
+const QUAL_LINEAR_TRANSLATED = 0x180;
+const QUAL_ACCESS: Record<string, number> = { read: 1, write: 2, exec: 4 };
+
+/** The `kvm_page_fault` fields of a guest memory access's label ("write 0x2000"). */
+function pageFaultDetail(label: string | undefined, vcpu: number, rip: string): string | undefined {
+  const m = label ? /^(read|write|exec) 0x([0-9a-f]+)$/.exec(label) : null;
+  if (!m) return undefined;
+  const qual = QUAL_LINEAR_TRANSLATED | QUAL_ACCESS[m[1]!]!;
+  return `vcpu ${vcpu} rip ${rip} address 0x${m[2]!.padStart(16, "0")} error_code 0x${qual.toString(16)}`;
+}
+
+/** Per vCPU, the times and vectors of interrupt arrivals (markers of kind 1), in time order. */
+function arrivalsByVcpu(timeline: Timeline): { time: number[]; vector: number[] }[] {
+  const out = Array.from({ length: timeline.vcpus }, () => ({
+    time: [] as number[],
+    vector: [] as number[],
+  }));
+  const m = timeline.markers;
+  const order: number[] = [];
+  for (let i = 0; i < m.count; i++) if (m.kind[i] === 1) order.push(i);
+  order.sort((a, b) => m.time[a]! - m.time[b]!);
+  for (const i of order) {
+    const lane = out[m.vcpu[i]!];
+    if (!lane) continue;
+    lane.time.push(m.time[i]!);
+    lane.vector.push(m.vector[i]!);
+  }
+  return out;
+}
+
 interface Line {
   ns: number;
   text: string;
@@ -89,6 +135,7 @@ export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOp
   const perVcpu: number[][] = Array.from({ length: timeline.vcpus }, () => []);
   for (let i = 0; i < n; i++) perVcpu[timeline.vcpu[i]!]?.push(i);
   const lines: Line[][] = [];
+  const arrivalsOf = arrivalsByVcpu(timeline);
   for (let v = 0; v < timeline.vcpus; v++) {
     const idx = perVcpu[v]!;
     idx.sort((a, b) => timeline.start[a]! - timeline.start[b]! || a - b);
@@ -96,6 +143,8 @@ export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOp
     const cpu = `[${String(v).padStart(3, "0")}]`;
     const prefix = (ns: number) => `${task.padStart(16)} ${cpu} ${timestamp(baseNs, ns)}: `;
     const out: Line[] = [];
+    const arrivals = arrivalsOf[v]!;
+    let nextArrival = 0;
     let rip = RIP_BASE;
     const entry = (ns: number) =>
       out.push({
@@ -116,12 +165,23 @@ export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOp
       const source = timeline.source[i]!;
       rip = RIP_BASE + BigInt(source >= 0 ? source * 0x10 : 0);
       const name = exitReasonByCode(code)?.name ?? `UNKNOWN (${code})`;
+      let intrInfo = 0;
+      if (code === EXIT.EXTERNAL_INTERRUPT) {
+        // The arrival that made this exit: the last one at or before its start.
+        while (nextArrival < arrivals.time.length && arrivals.time[nextArrival]! <= start + 1e-3)
+          nextArrival++;
+        const vector = nextArrival > 0 ? arrivals.vector[nextArrival - 1]! : -1;
+        intrInfo = INTR_INFO_VALID + (vector >= 0 ? vector : LOCAL_TIMER_VECTOR);
+      }
       out.push({
         ns: start,
-        text: `${prefix(start)}kvm_exit:             vcpu ${v} reason ${name} rip ${hex(rip)} info 0 0 intr_info 0x0 error_code 0x0`,
+        text: `${prefix(start)}kvm_exit:             vcpu ${v} reason ${name} rip ${hex(rip)} info 0 0 intr_info 0x${intrInfo.toString(16)} error_code 0x0`,
       });
-      const detail = code === 31 || code === 32 ? msrDetail(timeline.sources[source]?.label) : undefined;
+      const label = timeline.sources[source]?.label;
+      const detail = code === EXIT.MSR_READ || code === EXIT.MSR_WRITE ? msrDetail(label) : undefined;
       if (detail) out.push({ ns: start, text: `${prefix(start)}kvm_msr:              ${detail}` });
+      const fault = code === EXIT.EPT_VIOLATION ? pageFaultDetail(label, v, hex(rip)) : undefined;
+      if (fault) out.push({ ns: start, text: `${prefix(start)}kvm_page_fault:       ${fault}` });
       k++;
       // The handler and user-space parts; for HLT also the halted/polling time and the wake-up.
       while (k < idx.length) {

@@ -16,14 +16,28 @@
  * - HLT: `hlt_exiting` and `idle halt`; the halted time is the measured HLT time (the estimate's
  *   idle model makes one HLT per idle period: a path without exits tops the arrivals up to the
  *   HLT rate when the other paths do not reach it).
- * - Everything else (EXTERNAL_INTERRUPT, PREEMPTION_TIMER, EPT_VIOLATION, …) depends on timing
- *   or host state the estimate derives rather than takes as a rate, and is listed as a comment.
+ * - EXTERNAL_INTERRUPT: an `irq` source per vector seen (the `vector 0xNN` the kvm_exit's
+ *   interruption information carried, else kvm_inj_virq's, else 32), with external-interrupt
+ *   exiting (§26.2). An interrupt exits only when it finds the vCPU in guest mode (it wakes a
+ *   halted one without an exit): the sources carry the measured guest time, and their rates are
+ *   refined until the estimate's rate is the measured one.
+ * - PREEMPTION_TIMER: `activate_vmx_preemption_timer` and a guest `timer periodic` at the
+ *   measured rate (KVM runs the guest's LAPIC timer on the VMX-preemption timer, vmx_set_hv_timer;
+ *   its expiry exits, SDM Vol. 3C §26.5.1), with `preemption_timer` set to the same period in
+ *   timer ticks (IA32_VMX_MISC[4:0]); refined like the interrupts.
+ * - EPT_VIOLATION: the 4 KiB page of each gpa of the kvm_page_fault details as an `ept` region
+ *   without the permission its access needed (`none` for a read, `rx` for a write, `rw` for a
+ *   fetch; §29.3.3, pre-2023 §28.2.3), and a path of `read`/`write`/`exec` there; 0x1000 when the
+ *   trace named no gpa.
+ * - Everything else depends on timing or host state the estimate derives rather than takes as a
+ *   rate, and is listed as a comment.
  *
  * Costs: the round trip stays the profile's unless a measured mean is below it (then the
  * fastest mean), and each handler is `work` = measured mean − round trip.
  */
 
-import { exitReasonByCode } from "../vmx/exitReasons";
+import { preemptionTimerRate } from "../vmx/capabilities";
+import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
 import { msrByIndex } from "../vmx/msrs";
 import { DEFAULT_PROFILE_NAME, profileByName } from "../vmx/profiles";
 import type { ReasonRow, TraceResult } from "./types";
@@ -52,7 +66,13 @@ export interface InferResult {
   windowSec?: number;
 }
 
-const HLT = 12;
+const HLT = EXIT.HLT;
+/** The first vector that is not an exception (irq vectors are 32–255, docs/language.md). */
+const DEFAULT_VECTOR = 32;
+/** Where EPT_VIOLATION ops go when the trace named no gpa. */
+const DEFAULT_FAULT_GPA = 0x1000;
+/** The identity-mapped guest memory the inferred EPT grants (the existing layout). */
+const EPT_TOP = 0x7fff_ffff;
 
 /** Instructions that exit by themselves or under one control, as guest ops. */
 const INSTRUCTIONS: Record<number, { op: string; control?: string; why: string }> = {
@@ -106,6 +126,11 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
   const msrTraps = { read: new Set<string>(), write: new Set<string>() };
   const ioTraps = new Set<number>();
   const misconfig = new Set<bigint>();
+  const pin = new Set(["external_interrupt_exiting", "nmi_exiting", "virtual_nmis"]);
+  const irqs: { vector: number; rate: number }[] = [];
+  let timerRate: number | undefined;
+  /** EPT_VIOLATION pages and the accesses that faulted there. */
+  const faults = new Map<number, Set<string>>();
   const handlers: string[] = [];
   const ops: { name: string; op: string; rate: number; comment?: string }[] = [];
   let hltRow: ReasonRow | undefined;
@@ -173,6 +198,59 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
         const port = part.value.port.toString(16);
         ops.push({ name: `io_${port}`, op: `${part.value.out ? "out" : "in"} 0x${port}`, rate: part.rate });
       }
+    } else if (
+      (def.code === EXIT.EXTERNAL_INTERRUPT || def.code === EXIT.PREEMPTION_TIMER) &&
+      (!windowSec || !latency)
+    ) {
+      notExpressed.push({
+        reason: def.name,
+        why: `${rateText(rowRate(r))} measured: without a trace window and latencies the guest-mode share an interrupt needs to exit is unknown`,
+      });
+      handlers.push(handler);
+      continue;
+    } else if (def.code === EXIT.EXTERNAL_INTERRUPT) {
+      const vectors = new Map<number, number>();
+      for (const d of r.details ?? []) {
+        const m = /^(?:vector|inj_virq IRQ) 0x([0-9a-f]+)$/.exec(d.key);
+        const vector = m ? Number.parseInt(m[1]!, 16) : Number.NaN;
+        if (vector >= 32 && vector <= 255) vectors.set(vector, (vectors.get(vector) ?? 0) + d.count);
+      }
+      // A vector seen both ways is counted once: prefer the exit's own (`vector`) if it has any.
+      const own = (r.details ?? []).filter((d) => d.key.startsWith("vector ")).length > 0;
+      if (own) {
+        vectors.clear();
+        for (const d of r.details ?? []) {
+          const m = /^vector 0x([0-9a-f]+)$/.exec(d.key);
+          const vector = m ? Number.parseInt(m[1]!, 16) : Number.NaN;
+          if (vector >= 32 && vector <= 255) vectors.set(vector, (vectors.get(vector) ?? 0) + d.count);
+        }
+      }
+      const items = [...vectors].map(([value, count]) => ({ value, count }));
+      for (const part of split(perVcpu, items, DEFAULT_VECTOR))
+        irqs.push({ vector: part.value, rate: part.rate });
+    } else if (def.code === EXIT.PREEMPTION_TIMER) {
+      pin.add("activate_vmx_preemption_timer");
+      timerRate = perVcpu;
+    } else if (def.code === EXIT.EPT_VIOLATION) {
+      const items = detailsOf(r, "page_fault ").map((d) => {
+        const [, gpa, access] = d.key.split(" ");
+        return {
+          value: {
+            gpa: Number.parseInt(gpa ?? "0", 16),
+            access: access === "write" || access === "fetch" ? access : "read",
+          },
+          count: d.count,
+        };
+      });
+      for (const part of split(perVcpu, items, { gpa: DEFAULT_FAULT_GPA, access: "read" })) {
+        const page = part.value.gpa - (part.value.gpa % 4096);
+        const needs = faults.get(page) ?? new Set<string>();
+        needs.add(part.value.access);
+        faults.set(page, needs);
+        const op = part.value.access === "fetch" ? "exec" : part.value.access;
+        const gpa = part.value.gpa.toString(16);
+        ops.push({ name: `${op}_${gpa}`, op: `${op} 0x${gpa}`, rate: part.rate });
+      }
     } else if (INSTRUCTIONS[def.code]) {
       const ins = INSTRUCTIONS[def.code]!;
       if (ins.control) proc.add(ins.control);
@@ -189,8 +267,29 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
     expressed.push(def.name);
   }
   const hltPerVcpu = hltRow ? rowRate(hltRow) / vcpus : undefined;
-  const render = (wakeRate: number | undefined): string => {
-    const paths = guestPaths(ops, wakeRate);
+  // An interrupt exits only in guest mode; with `idle halt` the estimate's guest-mode share is
+  // the guest's compute, so the interrupt and timer sources carry the measured guest time: the
+  // window less every exit→entry interval (HLT's holds the halted time).
+  const exitShare = windowSec ? Math.min(1, trace.exits.totalNs / 1e9 / windowSec / vcpus) : 1;
+  const guestShare = Math.max(0.001, 1 - exitShare);
+  // Spread over every arrival of the sources, whatever rates the refinement gives them.
+  const bodyOf = (k: { irq: number; timer: number }) => {
+    const arrivals = irqs.reduce((sum, i) => sum + i.rate * k.irq, 0) + (timerRate ?? 0) * k.timer;
+    const us = hltRow && arrivals > 0 ? (guestShare / arrivals) * 1e6 : 0;
+    return us > 0 ? `compute ${+us.toPrecision(4)}us` : "";
+  };
+  const timerTicks = (rate: number) =>
+    Math.max(1, Math.round(hz / rate / 2 ** preemptionTimerRate(profile.msrs)));
+
+  /** Multipliers the refinement sets: wake-ups, interrupt sources, the timer. */
+  interface Knobs {
+    wake: number | undefined;
+    irq: number;
+    timer: number;
+  }
+  const render = (k: Knobs): string => {
+    const paths = guestPaths(ops, k.wake);
+    const body = bodyOf(k);
     const lines: string[] = [];
     lines.push(
       `// Inferred by trapline infer${options.sourceName ? ` from ${options.sourceName}` : ""} (${trace.format}, ${trace.exits.totalCount} exits, ${vcpus} vCPU${vcpus === 1 ? "" : "s"}${windowSec ? `, ${+windowSec.toPrecision(6)} s window` : ", no window: rates are counts per 1 s"}).`,
@@ -202,7 +301,7 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
     );
     lines.push("");
     lines.push("vmcs inferred {");
-    lines.push("  pin   external_interrupt_exiting nmi_exiting virtual_nmis");
+    lines.push(`  pin   ${[...pin].join(" ")}`);
     lines.push(`  proc  ${[...proc].join(" ")}`);
     lines.push("  proc2 enable_ept enable_vpid unrestricted_guest");
     lines.push("  exit  host_address_space_size acknowledge_interrupt_on_exit");
@@ -211,9 +310,13 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
     if (msrTraps.read.size > 0) lines.push(`  msr trap read ${[...msrTraps.read].join(", ")}`);
     if (ioTraps.size > 0)
       lines.push(`  io trap ${[...ioTraps].map((p) => `0x${p.toString(16)}`).join(", ")}`);
+    if (timerRate !== undefined)
+      lines.push(
+        `  preemption_timer ${timerTicks(timerRate * k.timer)}   // the guest timer's period in timer ticks (KVM's hv timer)`,
+      );
     lines.push("  field VIRTUAL_PROCESSOR_ID = 1");
     lines.push("  ept {");
-    lines.push("    0x0 .. 0x7fff_ffff rwx");
+    lines.push(...eptLines(faults));
     for (const page of [...misconfig].sort((a, b) => (a < b ? -1 : 1)))
       lines.push(`    0x${page.toString(16)} .. 0x${(page + 0xfffn).toString(16)} misconfig`);
     lines.push("  }");
@@ -226,22 +329,52 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
     lines.push("guest inferred on inferred {");
     lines.push(`  vcpus ${vcpus}`);
     lines.push(...paths);
+    for (const irq of irqs)
+      lines.push(
+        `  irq irq_${irq.vector.toString(16)} vector 0x${irq.vector.toString(16)} rate ${rateText(irq.rate * k.irq)} { ${body} }`,
+      );
+    if (timerRate !== undefined)
+      lines.push(`  timer periodic ${+(timerRate * k.timer).toPrecision(6)}Hz { ${body} }`);
     if (hltRow) lines.push("  idle halt");
     lines.push("}");
     return `${lines.join("\n")}\n`;
   };
-  let wakeRate = hltPerVcpu;
-  let text = render(wakeRate);
+  const knobs: Knobs = { wake: hltPerVcpu, irq: 1, timer: 1 };
+  let text = render(knobs);
   // One idle period per arrival that finds the vCPU idle: the HLT rate is the wake-up rate times
-  // the idle share, which the wake-ups change; a few multiplicative steps settle it.
-  if (options.estimate && hltPerVcpu !== undefined && wakeRate !== undefined) {
-    for (let step = 0; step < 12; step++) {
-      const hlt = options.estimate(text)?.find((r) => r.code === HLT)?.exitsPerSecond;
-      if (hlt === undefined || !(hlt > 0)) break;
-      const ratio = (hltPerVcpu * vcpus) / hlt;
-      if (Math.abs(ratio - 1) < 0.002) break;
-      wakeRate *= ratio;
-      text = render(wakeRate);
+  // the idle share, which the wake-ups change; interrupts and timer expiries exit only when they
+  // find the vCPU in guest mode. A few multiplicative steps settle all three.
+  const measuredOf = (code: number) => {
+    const row = rows.find((r) => r.code === code);
+    return row ? rowRate(row) : undefined;
+  };
+  const targets = {
+    hlt: hltPerVcpu !== undefined ? hltPerVcpu * vcpus : undefined,
+    irq: irqs.length > 0 ? measuredOf(EXIT.EXTERNAL_INTERRUPT) : undefined,
+    timer: timerRate !== undefined ? measuredOf(EXIT.PREEMPTION_TIMER) : undefined,
+  };
+  if (
+    options.estimate &&
+    (targets.hlt !== undefined || targets.irq !== undefined || targets.timer !== undefined)
+  ) {
+    for (let step = 0; step < 60; step++) {
+      const estimated = options.estimate(text);
+      if (!estimated) break;
+      const rateOf = (code: number) => estimated.find((r) => r.code === code)?.exitsPerSecond ?? 0;
+      const ratio = (target: number | undefined, code: number) => {
+        if (target === undefined) return 1;
+        const now = rateOf(code);
+        return now > 0 ? target / now : 2;
+      };
+      const rIrq = ratio(targets.irq, EXIT.EXTERNAL_INTERRUPT);
+      const rTimer = ratio(targets.timer, EXIT.PREEMPTION_TIMER);
+      const rHlt = ratio(targets.hlt, HLT);
+      if ([rIrq, rTimer, rHlt].every((r) => Math.abs(r - 1) < 0.002)) break;
+      // Damped (the square root of each ratio): the three interact through the busy share.
+      knobs.irq *= Math.sqrt(rIrq);
+      knobs.timer *= Math.sqrt(rTimer);
+      if (knobs.wake !== undefined) knobs.wake = Math.max(knobs.wake * Math.sqrt(rHlt), 1e-3);
+      text = render(knobs);
     }
   }
   return { text, expressed, notExpressed, ...(windowSec ? { windowSec } : {}) };
@@ -284,4 +417,33 @@ function guestPaths(
     ...body,
     "  }",
   ];
+}
+
+/**
+ * The EPT block's regions: the identity-mapped memory (0 .. EPT_TOP, rwx) with each faulting page
+ * cut out and mapped without the permission its accesses needed: a read needs none (`none`), a
+ * write `rx`, a fetch `rw`, a write and a fetch `r` (regions must not overlap, TL209).
+ */
+function eptLines(faults: Map<number, Set<string>>): string[] {
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  const pages = [...faults.keys()].sort((a, b) => a - b);
+  const out: string[] = [];
+  let from = 0;
+  for (const page of pages) {
+    const needs = faults.get(page)!;
+    const perms = needs.has("read")
+      ? "none"
+      : needs.has("write") && needs.has("fetch")
+        ? "r"
+        : needs.has("write")
+          ? "rx"
+          : "rw";
+    if (page <= EPT_TOP && page > from) out.push(`    ${hex(from)} .. ${hex(page - 1)} rwx`);
+    out.push(
+      `    ${hex(page)} .. ${hex(page + 0xfff)} ${perms}   // EPT_VIOLATION: ${[...needs].join(", ")}`,
+    );
+    from = Math.max(from, page + 0x1000);
+  }
+  if (from <= EPT_TOP) out.push(`    ${hex(from)} .. ${hex(EPT_TOP)} rwx`);
+  return out;
 }

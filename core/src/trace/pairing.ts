@@ -336,6 +336,11 @@ export class Pairer {
     thread.mHas = true;
     thread.mStart = t;
     thread.mKey = undefined;
+    // The vector of an external interrupt, kept as a detail of the exit ("vector 0xec").
+    if (reason.externalInterrupt) {
+      const from = rip >= 0 ? rip : nameStart;
+      this.detail(s, EV_EXIT, from, end, thread, detailNumber(s, EV_EXIT, from, end));
+    }
   }
 
   /**

@@ -4,6 +4,7 @@
  * fixed-size whatever the input (docs/traces.md "Bounds").
  */
 
+import { EXIT } from "../vmx/exitReasons";
 import type { ResolvedReason } from "./reasons";
 import { LatencyStats, NumberMap, RipCounter } from "./stats";
 import type { DetailCount } from "./types";
@@ -50,10 +51,14 @@ export class ReasonEntry {
    */
   readonly detailsByText = new Map<number, DetailText>();
   detailsOverflow = 0;
+  /** A VT-x EXTERNAL_INTERRUPT row: its kvm_exit lines carry the vector (details.interruptVector). */
+  readonly externalInterrupt: boolean;
   constructor(
     readonly index: number,
     readonly resolved: ResolvedReason,
-  ) {}
+  ) {
+    this.externalInterrupt = resolved.isa === "vmx" && resolved.code === EXIT.EXTERNAL_INTERRUPT;
+  }
 }
 
 export class AccessEntry {

@@ -468,12 +468,24 @@ const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
     reason:
       "estimate: mean extra cycles of the ~5% of round trips outside the 1,600–1,700 band (Shalabi's pinned curve: a host interrupt, cache or TLB misses in the exit path); a vCPU that may migrate has a longer tail (Shalabi: 'the rest creep on the higher cost when migration is allowed') — raise it, e.g. `cost transition_tail = 20000`",
   },
+  guest_instruction: {
+    cycles: 1,
+    reason:
+      "estimate: one guest instruction per cycle (IPC 1) to count the instructions of a `compute`, whose cycles the language gives but not its instructions; used for the monitor trap flag's exit after every instruction (SDM Vol. 3C §26.5.2). Not scaled per generation",
+  },
 };
+
+/** Costs that are not VM-transition latencies and do not follow the generation factor. */
+const UNSCALED: ReadonlySet<CostName> = new Set(["guest_instruction"]);
 
 function costsFor(spec: GenerationSpec): Record<CostName, CostParam> {
   const costs = {} as Record<CostName, CostParam>;
   for (const name of Object.keys(BASE_COSTS) as CostName[]) {
     const base = BASE_COSTS[name];
+    if (UNSCALED.has(name)) {
+      costs[name] = { cycles: base.cycles, provenance: "estimate", source: base.reason };
+      continue;
+    }
     const measured = name === "round_trip" && spec.name === "sandy_bridge";
     if (measured) {
       costs[name] = { cycles: base.cycles, provenance: "measured", source: base.reason };

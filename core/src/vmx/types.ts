@@ -161,7 +161,9 @@ export type CostName =
   /** Standard deviation of a transition's body (the pinned, common case). */
   | "transition_jitter"
   /** Mean extra cycles of a transition in the tail (5 % of transitions). */
-  | "transition_tail";
+  | "transition_tail"
+  /** Guest cycles per instruction, to count a `compute`'s instructions (monitor trap flag). */
+  | "guest_instruction";
 
 export type Provenance = "measured" | "estimate" | "user";
 

@@ -68,6 +68,7 @@ const GUEST_OPS = [...GUEST_OP_STATEMENT_SHAPES.keys()];
 const IO_WORDS = argumentWords("vmcs", "io");
 const MSR_TRAP_WORDS = argumentWords("vmcs", "msr");
 const EPTP_WORD_LIST = argumentWordList(argumentWords("vmcs", "eptp"));
+const MEASURED_WORDS = argumentWordList(argumentWords("guest", "measured"));
 const MOV_REGISTERS = argumentWords("guestOps", "mov").choice!;
 const MMIO_ACCESS = argumentWords("guestOps", "mmio").choice!;
 const IDLE_MODES = argumentWords("guest", "idle").choice!;
@@ -165,6 +166,22 @@ export function lexicalContext(text: string, offset: number, from = 0): LexicalC
       statement = [];
       line = [];
       i++;
+      continue;
+    }
+    if (c === 34 /* " */) {
+      // A string (`measured "trace.txt"`): one word; inside it nothing is offered (as in a comment).
+      let end = i + 1;
+      while (end < text.length) {
+        const d = text.charCodeAt(end);
+        if (d === 34 || d === 10 || d === 13) break;
+        end++;
+      }
+      if (offset > i && offset <= end)
+        return { blocks, blockWords: statement, words: line, prefix: "", hash: false, inComment: true };
+      const word = text.slice(i, end + 1);
+      statement.push(word);
+      line.push(word);
+      i = text.charCodeAt(end) === 34 ? end + 1 : end;
       continue;
     }
     if (isWordChar(c) || c === 35 /* # */) {
@@ -440,6 +457,7 @@ export function completeAt(
     if (last === "idle") return keywordItems(IDLE_MODES, CompletionItemKind.Value);
     if (last === "apic") return keywordItems(APIC_MODES, CompletionItemKind.Value);
     if (last === "timer") return keywordItems(TIMER_MODES);
+    if (first === "measured") return words.length === 2 ? keywordItems(MEASURED_WORDS) : [];
     if (context.blocks.length === 1) return keywordItems(GUEST_STATEMENTS);
     return GUEST_OPS.map((op) => ({
       label: op,

@@ -24,6 +24,7 @@ import { spanToRange } from "../convert";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
 import { isControlSupported } from "./hover";
+import { handlerLensSuffix, type MeasuredView, measuredLensTitle } from "./measured";
 
 export const TOKEN_TYPES = [
   "vmxControl",
@@ -287,7 +288,12 @@ export interface LensOptions {
   estimateCommand: boolean;
 }
 
-export function codeLenses(model: DocumentModel, uri: string, options: LensOptions): CodeLens[] {
+export function codeLenses(
+  model: DocumentModel,
+  uri: string,
+  options: LensOptions,
+  measured?: MeasuredView,
+): CodeLens[] {
   const program = model.analysis.program;
   const lines = model.analysis.lines;
   const lenses: CodeLens[] = [];
@@ -304,7 +310,7 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
     }
     const exitsPerSecond = model.reasonTotals.get(handler.reason.code)?.exitsPerSecond ?? 0;
     const cpu = (exitsPerSecond * total) / program.target.hz;
-    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU`;
+    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU${handlerLensSuffix(measured, handler.reason.code)}`;
     lenses.push({
       range: lensRange(handler.span),
       command: options.estimateCommand
@@ -329,6 +335,15 @@ export function codeLenses(model: DocumentModel, uri: string, options: LensOptio
         command: { title: "▶ Simulate", command: RUN_SIMULATION_COMMAND, arguments: [uri, guest.name] },
       });
     }
+  }
+  for (const m of measured?.values() ?? []) {
+    const title = measuredLensTitle(m);
+    lenses.push({
+      range: lensRange(m.ir.span),
+      command: options.estimateCommand
+        ? { title, command: "trapline.showEstimate", arguments: [uri, m.guest] }
+        : { title, command: "" },
+    });
   }
   return lenses.sort((a, b) => a.range.start.line - b.range.start.line);
 }

@@ -51,10 +51,22 @@ import {
 import { spanToRange } from "../convert";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel, IndexEntry } from "../model";
+import { handlerMeasuredLines, type MeasuredView, measuredHover } from "./measured";
 
-export function hoverAt(model: DocumentModel, offset: number): Hover | null {
+export function hoverAt(model: DocumentModel, offset: number, measured?: MeasuredView): Hover | null {
+  for (const m of measured?.values() ?? []) {
+    if (offset < m.ir.span.start || offset > m.ir.span.end) continue;
+    return {
+      contents: { kind: "markdown", value: measuredHover(m) },
+      range: spanToRange(model.analysis.lines, m.ir.span),
+    };
+  }
   const entry = model.elementAt(offset);
-  const markdown = entry ? hoverForEntry(model, entry, offset) : undefined;
+  let markdown = entry ? hoverForEntry(model, entry, offset) : undefined;
+  if (markdown && entry?.kind === "handlerReason") {
+    const lines = handlerMeasuredLines(measured, entry.handler.reason.code);
+    if (lines.length) markdown = `${markdown}\n\n---\n\n${lines.join("\n\n")}`;
+  }
   if (markdown)
     return {
       contents: { kind: "markdown", value: markdown },
@@ -471,7 +483,7 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
         ? `halt_poll ${formatNanoseconds(s.haltPollNs.value)} grow ${s.haltPollGrow.value} shrink ${s.haltPollShrink.value} (${from(s.haltPollNs)}): ${formatPercent(host.haltPollSuccess)} of blocks polled, ${formatCores(host.pollCpu)} polling`
         : `halt_poll off (${from(s.haltPollNs)})`;
     const ple = `ple_window grow ${s.pleWindowGrow.value} shrink ${s.pleWindowShrink.value} (${from(s.pleWindowGrow)})`;
-    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${from(s.pcpus)})`;
+    const cpus = `${s.pcpus.value > 0 ? `pcpus ${s.pcpus.value}` : "a pCPU per vCPU"}${s.pinned ? ", pinned" : ""} (${s.pcpus.source === "file" ? "file" : "model default"})`;
     lines.push("", `Host: ${poll} · ${ple} · ${cpus}`);
     if (host.saturation)
       lines.push(

@@ -28,6 +28,7 @@ import { spanToRange } from "../convert";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel } from "../model";
 import type { CompareResult, CompareRow, FileStatusParams } from "../protocol";
+import { type MeasuredView, measuredReportSection } from "./measured";
 
 export function fileStatus(
   model: Pick<DocumentModel, "analysis">,
@@ -85,7 +86,12 @@ export function fileStatus(
   };
 }
 
-export function estimateReport(model: DocumentModel, fileName: string, onlyGuest?: string): string {
+export function estimateReport(
+  model: DocumentModel,
+  fileName: string,
+  onlyGuest?: string,
+  measured?: MeasuredView,
+): string {
   const { program, estimates, diagnostics } = model.analysis;
   const out: string[] = [
     `# Trapline estimate: ${escapeMarkdown(fileName)}`,
@@ -113,6 +119,8 @@ export function estimateReport(model: DocumentModel, fileName: string, onlyGuest
       continue;
     }
     out.push(...guestSection(estimate, program));
+    const m = measured?.get(name);
+    if (m) out.push(...measuredReportSection(m));
   }
   out.push(
     "_Static estimate: exit rates from the guest's declared arrival rates, cycles from the target's cost parameters (each labelled measured or estimate in the profile)._",

@@ -25,6 +25,8 @@ export function describe(token: Token): string {
     case "number":
     case "quantity":
       return `\`${token.text}\``;
+    case "string":
+      return `the string \`"${token.text}"\``;
   }
 }
 

@@ -3,7 +3,17 @@
  * punctuation a statement's arguments are made of, and the `expect…` helpers declarations use
  * for their header words (`vmcs NAME`, `target PROFILE @ FREQ`).
  */
-import type { ExceptionLit, Ident, Item, NumberLit, PunctLit, QuantityLit, RangeLit, Value } from "../ast";
+import type {
+  ExceptionLit,
+  Ident,
+  Item,
+  NumberLit,
+  PunctLit,
+  QuantityLit,
+  RangeLit,
+  StringLit,
+  Value,
+} from "../ast";
 import type { Token } from "../lexer";
 import { UNITS } from "../units";
 import { type Parser, spanOf } from "./cursor";
@@ -106,6 +116,8 @@ export function parseItem(p: Parser, allowDetachedUnit: boolean): Item | undefin
       p.error("TL011", `unexpected \`${text}\``, spanOf(token));
       return undefined;
     }
+    case "string":
+      return { kind: "String", value: token.text, start: token.start, end: token.end } satisfies StringLit;
     case "eof":
       return undefined;
   }

@@ -15,7 +15,7 @@ import { type LowerContext, spanOf } from "../context";
 import type { Arrival, GuestIR, GuestSource } from "../ir";
 import type { SymbolDef } from "../symbols";
 import { guestOps } from "./guestOps";
-import { pinned } from "./host";
+import { guestHaltPoll, pinned } from "./host";
 import { type StatementLowerer, statementTable } from "./table";
 
 const MAX_VCPUS = 4096;
@@ -26,6 +26,9 @@ const PATH_ARRIVALS = argumentWords("guest", "path").choice!;
 const IRQ_WORDS = argumentWords("guest", "irq");
 const TIMER_MODES = argumentWords("guest", "timer").choice!;
 const RATE_WORD = [argumentWords("guest", "ipi").lead!];
+const MEASURED_WORDS = argumentWords("guest", "measured").pairs!;
+/** Largest `tolerance` accepted: beyond 10× apart a comparison flags nothing useful. */
+const MAX_TOLERANCE = 10;
 
 /** A guest statement: a source, or undefined (a setting of the guest, or diagnosed). */
 type GuestStatement = StatementLowerer<GuestIR, GuestSource | undefined>;
@@ -188,8 +191,63 @@ const ipiNmi: GuestStatement = {
   },
 };
 
+/**
+ * `measured "PATH" [tolerance P%]`: the KVM trace this guest is set beside (docs/traces.md "In the
+ * editor"). Only recorded here: the adapter reads the file, the core compares.
+ */
+const measured: GuestStatement = {
+  keywords: ["measured"],
+  lower(ctx, guest, statement) {
+    const [pathItem] = statement.items;
+    const at = keywordSpanOf(statement);
+    if (pathItem === undefined || pathItem.kind !== "String") {
+      if (pathItem === undefined)
+        ctx.error("TL201", 'expected a trace file in quotes after `measured` (`measured "trace.txt"`)', at);
+      else ctx.wrongItem(pathItem, 'a trace file in quotes (`"trace.txt"`)', "measured");
+      return undefined;
+    }
+    if (pathItem.value.trim() === "") {
+      ctx.error("TL201", "the trace file name is empty", pathItem);
+      return undefined;
+    }
+    const args = keywordArgs(ctx, statement, MEASURED_WORDS, [], 1);
+    if (args === undefined) return undefined;
+    let tolerance: number | undefined;
+    const toleranceItem = args.get("tolerance");
+    if (toleranceItem != null) {
+      if (toleranceItem.kind !== "Quantity" || toleranceItem.unit !== "%") {
+        ctx.error("TL202", "a tolerance is a percentage (`tolerance 25%`)", toleranceItem);
+        return undefined;
+      }
+      const fraction = toleranceItem.value / 100;
+      if (!(fraction > 0) || fraction > MAX_TOLERANCE) {
+        ctx.error("TL205", `a tolerance must be above 0% and at most ${MAX_TOLERANCE * 100}%`, toleranceItem);
+        return undefined;
+      }
+      tolerance = fraction;
+    }
+    if (guest.measured !== undefined) {
+      ctx.error("TL101", `duplicate \`measured\` in guest \`${guest.name}\`: a guest has one trace`, at, {
+        related: [{ span: guest.measured.span, message: "first named here" }],
+      });
+      return undefined;
+    }
+    guest.measured = {
+      path: pathItem.value,
+      pathSpan: { start: pathItem.start, end: pathItem.end },
+      span: spanOf(statement),
+      ...(tolerance === undefined ? {} : { tolerance }),
+    };
+    return undefined;
+  },
+};
+
 /** The guest statements after `apic` (read first: it decides how `eoi`/`send_ipi` lower). */
-const GUEST_LOWERERS = statementTable("guest", [vcpus, idle, path, irq, timer, ipiNmi, pinned], ["apic"]);
+const GUEST_LOWERERS = statementTable(
+  "guest",
+  [vcpus, idle, path, irq, timer, ipiNmi, pinned, guestHaltPoll, measured],
+  ["apic"],
+);
 
 export function lowerGuest(ctx: LowerContext, decl: GuestDecl, def: SymbolDef | undefined): void {
   if (decl.name === undefined) return;

@@ -51,9 +51,14 @@ export function defaultHost(): HostIR {
 
 const DEFAULT_HOST = defaultHost();
 
-/** The host settings in force for a program: the file's, KVM's defaults for the rest. */
-export function hostSettings(program: Program | { target: TargetIR }): HostIR {
-  return program.target.host ?? DEFAULT_HOST;
+/**
+ * The host settings in force for a program (and a guest): the file's, KVM's defaults for the
+ * rest, with a guest's own `halt_poll T` (the VM's max_halt_poll_ns, KVM_CAP_HALT_POLL) over
+ * the host's.
+ */
+export function hostSettings(program: Program | { target: TargetIR }, guest?: GuestIR): HostIR {
+  const host = program.target.host ?? DEFAULT_HOST;
+  return guest?.haltPollNs ? { ...host, haltPollNs: guest.haltPollNs } : host;
 }
 
 export type HostParam = keyof HostIR;
@@ -203,6 +208,20 @@ export const HOST_LOWERERS: readonly StatementLowerer<TargetIR, void>[] = [
   pleWindow,
   preempt,
 ];
+
+/**
+ * The guest statement `halt_poll T`: this VM's ceiling of the poll window, as a VMM sets it with
+ * KVM_CAP_HALT_POLL (kvm->max_halt_poll_ns, read by kvm_vcpu_max_halt_poll_ns,
+ * virt/kvm/kvm_main.c); the host's grow/start/shrink still apply.
+ */
+export const guestHaltPoll: StatementLowerer<GuestIR, undefined> = {
+  keywords: ["halt_poll"],
+  lower(ctx, guest, statement: Statement) {
+    const max = timeOrZero(ctx, statement.items[0], "halt_poll", keywordSpanOf(statement), MAX_HALT_POLL_SEC);
+    if (max !== undefined) guest.haltPollNs = { value: Math.round(max * 1e9), span: spanOf(statement) };
+    return undefined;
+  },
+};
 
 /** The guest statement `pinned`. */
 export const pinned: StatementLowerer<GuestIR, undefined> = {
