@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { analyze, type Diagnostic } from "../core/src/index";
+import { hoverAt } from "../server/src/features/hover";
+import { DocumentModel } from "../server/src/model";
 import { ACTIVATION_CASES, CAPABILITY_CASES, PAIR_CASES } from "./rules/controls";
 import { ENTRY_EVENT_CASES, FIELD_CASES } from "./rules/fields";
 import { GUEST_STATE_CASES, HOST_STATE_CASES } from "./rules/state";
@@ -30,6 +32,40 @@ describe("vmcs NAME nested: the language", () => {
     assert.ok(v?.nested, "nested flag");
     assert.equal(text.slice(v.nested.span.start, v.nested.span.end), "nested");
     assert.equal(analyze(vmcs()).program.vmcs.get("v")?.nested, undefined);
+  });
+
+  test("hovers: the vmcs name and `nested` say vmcs12; a control says whether KVM offers it to L1", () => {
+    const text = nested(vmcs({ proc2: "enable_ept vmcs_shadowing use_tsc_scaling" }));
+    const model = new DocumentModel(analyze(text));
+    const at = (word: string) => {
+      const hover = hoverAt(model, text.indexOf(word) + 1);
+      const contents = hover?.contents as { value: string } | undefined;
+      return contents?.value ?? "";
+    };
+    assert.match(at("nested"), /vmcs12/);
+    assert.match(
+      at("use_tsc_scaling"),
+      /may not set it under KVM — the host has it, but KVM does not offer it/,
+    );
+    assert.match(at("vmcs_shadowing"), /may set it under KVM — KVM emulates it for L1 on any host/);
+    assert.match(at("enable_ept"), /may set it under KVM — KVM offers it where the host has it/);
+    const plainText = vmcs({ proc2: "enable_ept use_tsc_scaling" });
+    const plain = hoverAt(new DocumentModel(analyze(plainText)), plainText.indexOf("use_tsc_scaling") + 1);
+    const plainValue = (plain?.contents as { value: string } | undefined)?.value ?? "";
+    assert.match(plainValue, /Use TSC scaling/);
+    assert.doesNotMatch(plainValue, /vmcs12/);
+  });
+
+  test("a misspelt `nested`: one located error with a did-you-mean fix, and the block still lowered", () => {
+    const text = "target skylake_server\n\nvmcs v nestd {\n  proc hlt_exiting\n}\n";
+    const analysis = analyze(text);
+    const ds = analysis.diagnostics.filter((d) => d.severity === "error");
+    assert.equal(ds.length, 1, show(ds));
+    const d = ds[0]!;
+    assert.equal(text.slice(d.span.start, d.span.end), "nestd");
+    assert.match(d.message, /did you mean `nested`\?/);
+    assert.equal(d.fixes?.[0]?.edits[0]?.newText, "nested");
+    assert.equal(analysis.program.vmcs.get("v")?.settings.length, 1);
   });
 
   test("`nested` on the next line is not the modifier", () => {

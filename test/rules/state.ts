@@ -174,6 +174,17 @@ export const GUEST_STATE_CASES: readonly RuleCase[] = [
     [INJECT_NMI],
   ),
   pair("G10", "field GUEST_PENDING_DBG_EXCEPTIONS = 0x10", "field GUEST_PENDING_DBG_EXCEPTIONS = 0x4001"),
+  // STI blocking with TF = 1 and BTF = 0: a pending single-step trap, BS must be 1.
+  pair("G10", "field GUEST_PENDING_DBG_EXCEPTIONS = 0", "field GUEST_PENDING_DBG_EXCEPTIONS = 0x4000", {}, [
+    "field GUEST_INTERRUPTIBILITY_INFO = 1",
+    "field GUEST_RFLAGS = 0x302",
+    "field GUEST_IA32_DEBUGCTL = 0",
+  ]),
+  // HLT with TF = 0: BS must be 0.
+  pair("G10", "field GUEST_PENDING_DBG_EXCEPTIONS = 0x4000", "field GUEST_PENDING_DBG_EXCEPTIONS = 0", {}, [
+    "field GUEST_ACTIVITY_STATE = 1",
+    "field GUEST_RFLAGS = 0x202",
+  ]),
   pair("G11", "field VMCS_LINK_POINTER = 0x1008", "field VMCS_LINK_POINTER = 0xffff_ffff_ffff_ffff"),
   pair("G11", "field VMCS_LINK_POINTER = 0x4000_0000_0000", "field VMCS_LINK_POINTER = 0x1000"),
   pair("G13", "field GUEST_TR_SELECTOR = 0x44", "field GUEST_TR_SELECTOR = 0x40"),

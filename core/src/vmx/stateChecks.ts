@@ -99,6 +99,13 @@ export const INTERRUPTIBILITY_RESERVED = bits(31, 5);
  * BS 14, RTM 16; bits 11:4, 13, 15 and 63:17 reserved (§27.3.1.5).
  */
 export const PENDING_DEBUG_RESERVED = bits(11, 4) | bit(13) | bit(15) | bits(63, 17);
+/**
+ * Pending debug exceptions BS (bit 14): with STI or MOV-SS blocking or activity HLT, BS must be 1
+ * when RFLAGS.TF = 1 and IA32_DEBUGCTL.BTF (bit 1) = 0, and 0 when TF = 0 or BTF = 1 (SDM Vol. 3C
+ * §27.3.1.5, §26.3.1.5 in pre-2023 editions).
+ */
+export const PENDING_DEBUG_BS = 14;
+export const DEBUGCTL_BTF = 1;
 
 /** VMCS link pointer when unused: FFFFFFFF_FFFFFFFFH (SDM Vol. 3C §25.4.2, §27.3.1.5). */
 export const VMCS_LINK_POINTER_UNUSED = bits(63, 0);
@@ -233,7 +240,8 @@ export const RTIT_CTL_RESERVED = bit(18) | bit(23) | bits(31, 28) | bits(54, 48)
  * PAE paging's PDPTEs (SDM Vol. 3A "PAE Paging", PDPTE format table, §4.4.1 in pre-2023 editions; Vol. 3C §27.3.1.6
  * "Checks on Guest Page-Directory-Pointer-Table Entries", §26.3.1.6 in pre-2023 editions): a present entry (bit 0) has bits 2:1 and
  * 8:5 reserved, and no bit at or above MAXPHYADDR (bits 63:MAXPHYADDR; bit 63 is XD only in
- * IA-32e paging, reserved here).
+ * IA-32e paging, reserved here). KVM uses the same mask: arch/x86/kvm/x86.c `pdptr_rsvd_bits`
+ * (`reserved_gpa_bits | rsvd_bits(5, 8) | rsvd_bits(1, 2)`), mmu.c `__reset_rsvds_bits_mask` (PT32E).
  */
 export const PDPTE_PRESENT = 0;
 export const PDPTE_RESERVED_LOW = bits(2, 1) | bits(8, 5);

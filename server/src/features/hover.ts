@@ -25,6 +25,8 @@ import {
   type MsrDef,
   msrByIndex,
   msrByName,
+  NESTED_EMULATED,
+  nestedCapabilityMsrs,
   nestedOperationHover,
   type OperationEstimate,
   type Program,
@@ -224,6 +226,27 @@ function reasonBreakdown(
   };
 }
 
+/** For a control of a vmcs12: whether KVM offers it to L1, and why (nested_vmx_setup_ctls_msrs). */
+function nestedControlNote(program: Program, control: ControlDef): string {
+  const bit = (msrs: Program["target"]["msrs"]) =>
+    ((controlWordCapability(msrs, control.word).mayBeOne >> BigInt(control.bit)) & 1n) === 1n;
+  const host = bit(program.target.msrs);
+  const l1 = bit(nestedCapabilityMsrs(program.target.msrs));
+  const emulated = (NESTED_EMULATED as Partial<Record<string, readonly string[]>>)[control.word]?.includes(
+    control.name,
+  );
+  const why = l1
+    ? emulated
+      ? "KVM emulates it for L1 on any host"
+      : host
+        ? "KVM offers it where the host has it"
+        : "KVM emulates it for L1 although the host lacks it"
+    : host
+      ? "the host has it, but KVM does not offer it to L1"
+      : "neither the host nor KVM has it";
+  return `**vmcs12:** L1 ${l1 ? "may" : "may not"} set it under KVM — ${why} (arch/x86/kvm/vmx/nested.c \`nested_vmx_setup_ctls_msrs\`).`;
+}
+
 /** The transition's terms as indented table rows (only when there is more than the round trip). */
 function transitionRows(rows: { label: string; cycles: number }[]): string[] {
   if (rows.length <= 1) return [];
@@ -233,6 +256,7 @@ function transitionRows(rows: { label: string; cycles: number }[]): string[] {
 function controlHover(model: DocumentModel, vmcs: VmcsIR | undefined, control: ControlDef): string {
   const program = model.analysis.program;
   const lines = [controlDoc(control, program)];
+  if (vmcs?.nested) lines.push("", nestedControlNote(program, control));
   if (vmcs) {
     // Its effect here: the guest operations whose decision this control took part in.
     let causes = 0;

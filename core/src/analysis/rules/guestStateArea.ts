@@ -19,12 +19,14 @@ import {
   beyondWidth,
   bitOf,
   CR0,
+  DEBUGCTL_BTF,
   ENTRY_EVENT,
   INTERRUPTIBILITY,
   INTERRUPTIBILITY_RESERVED,
   isCanonical,
   LOW_32,
   PAGE_OFFSET_BITS,
+  PENDING_DEBUG_BS,
   PENDING_DEBUG_RESERVED,
   RFLAGS,
   RFLAGS_RESERVED0,
@@ -208,16 +210,50 @@ export const GUEST_PENDING_DEBUG: EntryRule = {
   id: "G10",
   codes: ["VMX-G10"],
   rules: ["G10"],
-  title: "GUEST_PENDING_DBG_EXCEPTIONS: reserved bits 11:4, 13, 15 and 63:17 = 0.",
+  title:
+    "GUEST_PENDING_DBG_EXCEPTIONS: reserved bits 11:4, 13, 15 and 63:17 = 0; with STI or MOV-SS blocking (the file's GUEST_INTERRUPTIBILITY_INFO) or GUEST_ACTIVITY_STATE = HLT, BS (bit 14) = 1 exactly when GUEST_RFLAGS.TF = 1 and GUEST_IA32_DEBUGCTL.BTF = 0 (BTF taken from the file; when it leaves DEBUGCTL unset, only TF = 0 ⇒ BS = 0 is checked).",
   reference: G10_REFERENCE,
   check(view, out) {
     const field = view.field("GUEST_PENDING_DBG_EXCEPTIONS");
-    if (field && (field.value & PENDING_DEBUG_RESERVED) !== 0n)
+    if (!field) return;
+    if ((field.value & PENDING_DEBUG_RESERVED) !== 0n) {
       report(
         out,
         "G10",
         field.span,
         `GUEST_PENDING_DBG_EXCEPTIONS = ${hex(field.value)} sets reserved bits ${hex(field.value & PENDING_DEBUG_RESERVED)}`,
+        G10_REFERENCE,
+      );
+      return;
+    }
+    const interruptibility = view.field("GUEST_INTERRUPTIBILITY_INFO");
+    const activity = view.field("GUEST_ACTIVITY_STATE");
+    const blocked =
+      (interruptibility !== undefined &&
+        (bitOf(interruptibility.value, INTERRUPTIBILITY.STI) ||
+          bitOf(interruptibility.value, INTERRUPTIBILITY.MOV_SS))) ||
+      (activity !== undefined && activity.value === BigInt(ACTIVITY_HLT));
+    const rflags = view.field("GUEST_RFLAGS");
+    if (!blocked || !rflags) return;
+    const tf = bitOf(rflags.value, RFLAGS.TF);
+    const debugctl = view.field("GUEST_IA32_DEBUGCTL");
+    const btf = debugctl === undefined ? undefined : bitOf(debugctl.value, DEBUGCTL_BTF);
+    const bs = bitOf(field.value, PENDING_DEBUG_BS);
+    const why = "with STI/MOV-SS blocking or HLT";
+    if (bs && (!tf || btf === true))
+      report(
+        out,
+        "G10",
+        field.span,
+        `GUEST_PENDING_DBG_EXCEPTIONS = ${hex(field.value)}: BS (bit 14) must be 0 ${why} when ${!tf ? "GUEST_RFLAGS.TF = 0" : "GUEST_IA32_DEBUGCTL.BTF = 1"}`,
+        G10_REFERENCE,
+      );
+    else if (!bs && tf && btf === false)
+      report(
+        out,
+        "G10",
+        field.span,
+        `GUEST_PENDING_DBG_EXCEPTIONS = ${hex(field.value)}: BS (bit 14) must be 1 ${why} when GUEST_RFLAGS.TF = 1 and GUEST_IA32_DEBUGCTL.BTF = 0 (a single-step trap is pending)`,
         G10_REFERENCE,
       );
   },

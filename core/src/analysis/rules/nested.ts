@@ -87,7 +87,9 @@ export function annotateNested(rule: EntryRule, out: Diagnostic[], from: number)
   for (let i = from; i < out.length; i++) {
     const d = out[i]!;
     if (!d.code.startsWith("VMX-")) continue;
-    const { fn, area } = kvmFunctionOf(rule.rules[0] ?? "");
+    // The diagnostic's own rule when its code is one (VMX-X4 of an MSR-list unit), else the unit's.
+    const own = d.code.slice(4);
+    const { fn, area } = kvmFunctionOf(KVM_BY_RULE.has(own) ? own : (rule.rules[0] ?? ""));
     const failure = NESTED_ENTRY_FAILURE[area];
     const where = fn
       ? fn.startsWith(failure.kvm)

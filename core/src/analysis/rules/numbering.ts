@@ -510,7 +510,7 @@ export const RULE_NUMBERING: readonly RuleNumber[] = [
     kvm: "— (the processor's check of vmcs02)",
     also: "SDM only (no kvm-unit-tests case)",
     partly:
-      "the BS bit (14) rule with STI/MOV-SS blocking or HLT (BS = RFLAGS.TF ∧ ¬DEBUGCTL.BTF) and the RTM bit (16) rule are not checked",
+      "the BS bit (14) rule with STI/MOV-SS blocking or HLT runs on the fields the file sets (the TF = 1 half only with GUEST_IA32_DEBUGCTL set); the RTM bit (16) rule is not checked (it needs the processor's RTM support, which the profiles do not model)",
   },
   {
     id: "G11",

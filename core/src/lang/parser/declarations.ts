@@ -27,13 +27,30 @@ function parseTarget(p: Parser, start: number): Decl {
   return { kind: "Target", profile, frequency, body, start, end: p.lastEnd };
 }
 
+/** The words that may follow `vmcs NAME` before its block. */
+const VMCS_MODIFIERS = ["nested"] as const;
+
 /** `vmcs NAME [nested] { … }` (`nested`: the vmcs12 an L1 hypervisor writes for its L2) */
 function parseVmcs(p: Parser, start: number): Decl {
   const name = expectIdent(p, "a name", "vmcs");
   let nested: Span | undefined;
   const modifier = p.peek();
-  if (name !== undefined && modifier.kind === "ident" && modifier.text === "nested" && !modifier.lineStart)
-    nested = spanOf(p.next());
+  if (name !== undefined && modifier.kind === "ident" && !modifier.lineStart) {
+    if (modifier.text === "nested") nested = spanOf(p.next());
+    else {
+      // A misspelt modifier (`nestd`): one located error with its did-you-mean fix, then the block.
+      const { hint, fixes } = p.suggestion(modifier, VMCS_MODIFIERS);
+      if (hint) {
+        p.next();
+        p.error(
+          "TL011",
+          `expected \`{\` or \`nested\` after \`vmcs ${name.name}\`, found ${p.found(modifier)}${hint}`,
+          spanOf(modifier),
+          fixes,
+        );
+      }
+    }
+  }
   const title = name ? `vmcs ${name.name}${nested ? " nested" : ""}` : "vmcs";
   const body = expectBlock(p, "vmcs", title);
   return { kind: "Vmcs", name, ...(nested ? { nested } : {}), body, start, end: p.lastEnd };
