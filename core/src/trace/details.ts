@@ -4,7 +4,6 @@
  * (DetailCount.key), and the cheaper handles the pairing finds a repeat by without building that
  * string — a number for the numeric kinds, the raw text's extent for the text-keyed ones.
  */
-
 import {
   EPT_QUAL_FETCH,
   EPT_QUAL_READ,
@@ -163,7 +162,8 @@ const ACCESS_NAMES = ["", "read", "write", "fetch"] as const;
  * The access of a kvm_page_fault on VMX (`vcpu %u rip 0x%lx address 0x%016llx error_code
  * 0x%llx`): KVM's handle_ept_violation (arch/x86/kvm/vmx/vmx.c) passes the EPT-violation exit
  * qualification as the error code, whose bits 0, 1, 2 say the access was a data read, a data
- * write, an instruction fetch (the bits core/src/vmx/fieldFormats.ts names and cites). A write is named first, then a fetch (a write also reads). Undefined without an error code.
+ * write, an instruction fetch (the bits core/src/vmx/fieldFormats.ts names and cites). A write
+ * is named first, then a fetch (a write also reads). Undefined without an error code.
  */
 export function pageFaultAccess(s: string, f: number, end: number): "read" | "write" | "fetch" | undefined {
   const e = find(s, "error_code ", f, end);

@@ -60,6 +60,12 @@ export const EPT_QUAL_GLA_VALID = 0x80;
 /** EPT-violation exit qualification bit 8 (with bit 7): the access was to a linear address's translation. */
 export const EPT_QUAL_TRANSLATED = 0x100;
 
+/**
+ * The smallest page an EPT paging-structure entry maps, 4 KiB: bits 11:0 of a guest-physical
+ * address are the offset in it (SDM Vol. 3C §29.3.2, pre-2023 §28.2.2, "EPT Translation Mechanism").
+ */
+export const EPT_PAGE_SIZE = 0x1000;
+
 /** Bits 2:0 (read, write, fetch) of an EPT-violation exit qualification held as a number. */
 export function eptViolationAccessBits(qualification: number): number {
   return qualification % (EPT_QUAL_FETCH * 2);
