@@ -118,15 +118,24 @@ export function haltPollTerms(host: HostIR, S: (x: number) => number): HaltPollT
     }
     next.push(out);
   }
-  // Power iteration to the stationary distribution (the chain is small and mixes fast).
-  let pi: number[] = states.map((_, i) => (i === 0 ? 1 : 0));
-  for (let iter = 0; iter < 2000; iter++) {
-    const n = states.map(() => 0);
-    for (let i = 0; i < states.length; i++) for (const { to, p } of next[i]!) n[to]! += pi[i]! * p;
-    let delta = 0;
-    for (let i = 0; i < n.length; i++) delta += Math.abs(n[i]! - pi[i]!);
-    pi = n;
-    if (delta < 1e-12) break;
+  // The stationary distribution, solved directly (power iteration mixes slowly when blocks are
+  // much shorter than the window: ~1,000 steps); power iteration only if the system is singular.
+  const pi = stationaryOf((d) => {
+    const out = new Map<number, number>();
+    for (const [i, p] of d) for (const t of next[i]!) out.set(t.to, (out.get(t.to) ?? 0) + p * t.p);
+    return out;
+  });
+  let piArray: number[] = states.map((_, i) => pi?.get(i) ?? 0);
+  if (pi === undefined) {
+    piArray = states.map((_, i) => (i === 0 ? 1 : 0));
+    for (let iter = 0; iter < 2000; iter++) {
+      const n = states.map(() => 0);
+      for (let i = 0; i < states.length; i++) for (const { to, p } of next[i]!) n[to]! += piArray[i]! * p;
+      let delta = 0;
+      for (let i = 0; i < n.length; i++) delta += Math.abs(n[i]! - piArray[i]!);
+      piArray = n;
+      if (delta < 1e-12) break;
+    }
   }
   let success = 0;
   let pollSec = 0;
@@ -134,11 +143,11 @@ export function haltPollTerms(host: HostIR, S: (x: number) => number): HaltPollT
   for (let i = 0; i < states.length; i++) {
     const w = states[i]!;
     if (w === 0) continue;
-    success += pi[i]! * (1 - S(w));
-    pollSec += pi[i]! * integrate(S, w);
-    meanWindowSec += pi[i]! * w;
+    success += piArray[i]! * (1 - S(w));
+    pollSec += piArray[i]! * integrate(S, w);
+    meanWindowSec += piArray[i]! * w;
   }
-  return { success, pollSec, meanWindowSec, chain: { states, next, pi } };
+  return { success, pollSec, meanWindowSec, chain: { states, next, pi: piArray } };
 }
 
 /** ∫₀^w S(x) dx = E[min(H, w)] (Simpson's rule; S is smooth but for a periodic step). */
