@@ -1,0 +1,121 @@
+/** `trapline estimate --explain` (issue #12 "Also"): why each exit reason exits, in text and JSON. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { type CliIO, runCli } from "../cli/src/main";
+
+const FILE = `target skylake_server @ 2GHz
+vmcs kvm {
+  pin   external_interrupt_exiting nmi_exiting
+  proc  hlt_exiting use_tpr_shadow use_io_bitmaps activate_secondary_controls
+  proc2 enable_ept
+  exit  host_address_space_size acknowledge_interrupt_on_exit
+  entry ia32e_mode_guest
+  io trap 0x3f8..0x3ff
+  ept { 0x0 .. 0x7fff_ffff rwx }
+}
+handler IO_INSTRUCTION { work 600 advance_rip }
+handler EXTERNAL_INTERRUPT { work 300 }
+handler HLT { halt }
+guest first on kvm {
+  vcpus 2
+  path serial rate 10k/s { compute 2us  out 0x3f8 }
+  path quiet rate 1k/s { compute 1us  out 0x3f9 }
+  idle halt
+}
+`;
+
+async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    readFile: (path) => {
+      if (path !== "a.vmcs") throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
+      return FILE;
+    },
+    writeFile: () => {},
+  };
+  const status = await runCli(argv, io);
+  return { status, stdout, stderr };
+}
+
+interface Explained {
+  reason: string;
+  code: number;
+  exitsPerSecond: number;
+  decisions: {
+    rule: string;
+    detail?: string;
+    controls: string[];
+    source: string;
+    operations: { line: number; text: string; exitsPerSecond: number }[];
+  }[];
+}
+
+describe("estimate --explain", () => {
+  test("text: the normal report, then per exit reason the rule, controls and source", async () => {
+    const plain = await run(["estimate", "a.vmcs"]);
+    const r = await run(["estimate", "a.vmcs", "--explain"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.startsWith(plain.stdout), "the report without --explain comes first, unchanged");
+    const section = r.stdout.slice(plain.stdout.length);
+    assert.match(section, /^\nWhy it exits \(per exit reason\):\n/);
+    // The I/O exits: both ports, their lines, the I/O-bitmap rule and its controls and section.
+    assert.match(section, / {2}IO_INSTRUCTION \(30\), 22k\/s \(all vCPUs\)\n/);
+    assert.match(section, /at line 16 `out 0x3f8` \(20k\/s\)/);
+    assert.match(section, /line 17 `out 0x3f9` \(2k\/s\)/);
+    assert.match(section, /rule: OUT 0x3f8 exits: use I\/O bitmaps is 1/);
+    assert.match(section, /controls: use_io_bitmaps=1, unconditional_io_exiting=0/);
+    assert.match(section, /source: SDM Vol\. 3C §26\.1\.3/);
+    // The idle loop's HLT, decided by hlt_exiting.
+    assert.match(
+      section,
+      / {2}HLT \(12\), [^\n]+\n {4}at line 18 `idle halt`[^\n]*\n {6}rule: idle halt[^\n]*\n {6}controls: hlt_exiting=1\n/,
+    );
+  });
+
+  test("JSON: an explain array only with --explain; the contract's fields unchanged", async () => {
+    const plain = JSON.parse((await run(["estimate", "a.vmcs", "--json"])).stdout) as Record<string, unknown>;
+    assert.equal("explain" in plain, false);
+    const r = await run(["estimate", "a.vmcs", "--json", "--explain"]);
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as Record<string, unknown> & { explain: Explained[] };
+    const { explain, ...rest } = json;
+    assert.deepEqual(rest, plain);
+    const byReason = plain.byReason as { reason: string; exitsPerSecond: number }[];
+    assert.deepEqual(
+      explain.map((e) => e.reason),
+      byReason.filter((b) => b.exitsPerSecond > 0).map((b) => b.reason),
+    );
+    for (const e of explain) {
+      const reason = byReason.find((b) => b.reason === e.reason)!;
+      assert.equal(e.exitsPerSecond, reason.exitsPerSecond);
+      assert.ok(e.decisions.length > 0, `${e.reason} is explained`);
+      // The operations' rates add up to the reason's (no enclosing operation counted twice).
+      const sum = e.decisions.flatMap((d) => d.operations).reduce((s, o) => s + o.exitsPerSecond, 0);
+      assert.ok(Math.abs(sum - e.exitsPerSecond) <= 1e-6 * e.exitsPerSecond, `${e.reason}: ${sum}`);
+      for (const d of e.decisions) {
+        assert.ok(d.rule.length > 0 && d.source.length > 0);
+        assert.ok(d.controls.length > 0, `${e.reason}: the deciding controls`);
+      }
+    }
+    const io = explain.find((e) => e.reason === "IO_INSTRUCTION")!;
+    assert.deepEqual(
+      io.decisions.flatMap((d) => d.operations.map((o) => [o.line, o.text])),
+      [
+        [16, "out 0x3f8"],
+        [17, "out 0x3f9"],
+      ],
+    );
+  });
+
+  test("help names the flag", async () => {
+    const r = await run(["estimate", "--help"]);
+    assert.match(r.stdout, /--explain/);
+  });
+});
