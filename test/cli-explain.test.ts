@@ -1,7 +1,11 @@
-/** `trapline estimate --explain` (issue #12 "Also"): why each exit reason exits, in text and JSON. */
+/**
+ * Issue #12 "Also": `trapline estimate --explain` (why each exit reason exits, in text and JSON),
+ * and the simulate report's text showing what only its JSON had (TSX aborts, mean latency, paths).
+ */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type CliIO, runCli } from "../cli/src/main";
+import { formatRate, formatSeconds } from "../core/src/util/format";
 
 const FILE = `target skylake_server @ 2GHz
 vmcs kvm {
@@ -24,6 +28,28 @@ guest first on kvm {
 }
 `;
 
+// Interrupts beside a pure-compute transaction abort it (issue #12, wrong result 2).
+const TSX = `target skylake_server @ 2GHz
+vmcs kvm {
+  pin   external_interrupt_exiting nmi_exiting
+  proc  hlt_exiting use_tpr_shadow use_io_bitmaps activate_secondary_controls
+  proc2 enable_ept
+  exit  host_address_space_size acknowledge_interrupt_on_exit
+  entry ia32e_mode_guest
+  ept { 0x0 .. 0x7fff_ffff rwx }
+}
+handler EXTERNAL_INTERRUPT { work 300 }
+handler HLT { halt }
+guest g on kvm {
+  vcpus 1
+  path t rate 50k/s { tsx { compute 5us } }
+  irq nic vector 0x41 rate 50k/s { compute 1us }
+  idle halt
+}
+`;
+
+const FILES: Record<string, string> = { "a.vmcs": FILE, "tsx.vmcs": TSX };
+
 async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
@@ -35,8 +61,9 @@ async function run(argv: string[]): Promise<{ status: number; stdout: string; st
       stderr += s;
     },
     readFile: (path) => {
-      if (path !== "a.vmcs") throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
-      return FILE;
+      const text = FILES[path];
+      if (text === undefined) throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
+      return text;
     },
     writeFile: () => {},
   };
@@ -117,5 +144,50 @@ describe("estimate --explain", () => {
   test("help names the flag", async () => {
     const r = await run(["estimate", "--help"]);
     assert.match(r.stdout, /--explain/);
+  });
+});
+
+describe("simulate text: what only --json had", () => {
+  test("TSX aborts, mean irq latency (total and per source), paths, the counters", async () => {
+    const args = ["simulate", "tsx.vmcs", "--duration", "20ms", "--seed", "3"];
+    const text = await run(args);
+    const r = await run([...args, "--json"]);
+    assert.equal(text.status, 0, text.stderr);
+    const json = JSON.parse(r.stdout) as {
+      counters: Record<string, number>;
+      latency: { irq: { mean: number }; bySource: Record<string, { mean: number; count: number }> };
+      paths: {
+        name: string;
+        kind: string;
+        arrivals: number;
+        executions: number;
+        executionsPerSecond: number;
+        dropped: number;
+      }[];
+    };
+    const c = json.counters;
+    assert.ok(c.tsxAborts! > 0, "interrupts abort the transactions");
+    assert.ok(
+      text.stdout.includes(
+        `  events ${c.events}, TSX aborts ${c.tsxAborts}, halts ended by polling ${c.haltPollSuccesses}, after sleeping ${c.haltWakeups}, injections ${c.injections}, kicks ${c.kicks}, directed yields ${c.directedYields}\n`,
+      ),
+      text.stdout,
+    );
+    assert.match(
+      text.stdout,
+      new RegExp(`irq latency .* mean ${formatSeconds(json.latency.irq.mean)}  p99 `),
+    );
+    const nic = json.latency.bySource.nic!;
+    assert.match(text.stdout, / {2}latency {2}count +min +mean +p50 +p99 +max\n/);
+    assert.match(text.stdout, new RegExp(`  nic +${nic.count} +\\S+ \\S+ +${formatSeconds(nic.mean)} `));
+    assert.match(text.stdout, / {2}by path +arrivals +executions +executions\/s +dropped\n/);
+    for (const p of json.paths) {
+      assert.match(
+        text.stdout,
+        new RegExp(
+          `  ${p.kind} ${p.name} +${p.arrivals} +${p.executions} +${formatRate(p.executionsPerSecond).replace("/", "\\/")} +${p.dropped}\n`,
+        ),
+      );
+    }
   });
 });

@@ -111,7 +111,7 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
         "irq latency",
         r.latency.irq.count > 0 ? `p50 ${formatSeconds(r.latency.irq.p50)}` : "no interrupts",
         r.latency.irq.count > 0
-          ? `p99 ${formatSeconds(r.latency.irq.p99)}  max ${formatSeconds(r.latency.irq.max)}`
+          ? `mean ${formatSeconds(r.latency.irq.mean)}  p99 ${formatSeconds(r.latency.irq.p99)}  max ${formatSeconds(r.latency.irq.max)}`
           : "",
       ],
     ]),
@@ -141,12 +141,13 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
   const interrupts = Object.entries(r.latency.bySource);
   if (interrupts.length > 0) {
     lines.push("");
-    const rows = [["latency", "count", "min", "p50", "p99", "max"]];
+    const rows = [["latency", "count", "min", "mean", "p50", "p99", "max"]];
     for (const [name, l] of interrupts) {
       rows.push([
         name,
         `${l.count}`,
         formatSeconds(l.min),
+        formatSeconds(l.mean),
         formatSeconds(l.p50),
         formatSeconds(l.p99),
         formatSeconds(l.max),
@@ -154,10 +155,28 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
     }
     lines.push(table(rows));
   }
+  if (r.paths.length > 0) {
+    lines.push("");
+    const rows = [["by path", "arrivals", "executions", "executions/s", "dropped"]];
+    for (const p of r.paths) {
+      rows.push([
+        `${p.kind} ${p.name}`,
+        `${p.arrivals}`,
+        `${p.executions}`,
+        formatRate(p.executionsPerSecond),
+        `${p.dropped}`,
+      ]);
+    }
+    lines.push(table(rows));
+  }
   const t = r.time;
+  const c = r.counters;
   lines.push("");
   lines.push(
-    `  vCPU time: guest ${formatSeconds(t.guest)}, exits ${formatSeconds(t.exit)}, handlers ${formatSeconds(t.handler)}, user space ${formatSeconds(t.userspace)}, halted ${formatSeconds(t.halted)}${t.polling > 0 ? `, polling ${formatSeconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${formatSeconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${formatSeconds(t.descheduled)}` : ""}`,
+    `  events ${c.events}, TSX aborts ${c.tsxAborts}, halts ended by polling ${c.haltPollSuccesses}, after sleeping ${c.haltWakeups}, injections ${c.injections}, kicks ${c.kicks}, directed yields ${c.directedYields}`,
+  );
+  lines.push(
+    `  vCPU time: guest ${formatSeconds(t.guest)}${t.spinning > 0 ? ` (spinning ${formatSeconds(t.spinning)})` : ""}, exits ${formatSeconds(t.exit)}, handlers ${formatSeconds(t.handler)}, user space ${formatSeconds(t.userspace)}, halted ${formatSeconds(t.halted)}${t.polling > 0 ? `, polling ${formatSeconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${formatSeconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${formatSeconds(t.descheduled)}` : ""}`,
   );
   for (const w of r.warnings) lines.push(`  note: ${w}`);
   lines.push("");
