@@ -1,6 +1,7 @@
 /**
  * Issue #12 "Also": `trapline estimate --explain` (why each exit reason exits, in text and JSON),
- * and the simulate report's text showing what only its JSON had (TSX aborts, mean latency, paths).
+ * the simulate report's text showing what only its JSON had (TSX aborts, mean latency, paths), and
+ * CLI messages the issue found confusing.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -189,5 +190,24 @@ describe("simulate text: what only --json had", () => {
         ),
       );
     }
+  });
+});
+
+describe("messages seen to confuse (issue #12)", () => {
+  test("`--duration -1s`: says how to pass a value starting with '-', not 'ambiguous'", async () => {
+    const r = await run(["simulate", "tsx.vmcs", "--duration", "-1s"]);
+    assert.equal(r.status, 2);
+    assert.doesNotMatch(r.stderr, /ambiguous/);
+    assert.match(
+      r.stderr,
+      /^trapline simulate: --duration -1s: the value starts with '-', so it reads as an option; write --duration=-1s to pass it \(usage: /,
+    );
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+  });
+
+  test("`--duration=-1s`: must be positive (not 'not a time')", async () => {
+    const r = await run(["simulate", "tsx.vmcs", "--duration=-1s"]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, "trapline simulate: --duration: '-1s' must be a positive time\n");
   });
 });

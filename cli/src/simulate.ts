@@ -45,7 +45,8 @@ const DEFAULT_DURATION_SEC = 0.1;
 
 /** "100ms", "1s", "250us", "0.5" (seconds). */
 export function parseDuration(text: string): number {
-  const m = /^\s*([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i.exec(text);
+  // A sign is read so that `-1s` is told it must be positive rather than that it is not a time.
+  const m = /^\s*([+-]?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i.exec(text);
   if (!m) throw new UsageError(`--duration: '${text}' is not a time (e.g. 100ms, 1s)`);
   const value = Number(m[1]);
   const unit = (m[2] ?? "s").replace("µs", "us").toLowerCase();
