@@ -49,7 +49,10 @@ guest g on kvm {
 }
 `;
 
-const FILES: Record<string, string> = { "a.vmcs": FILE, "tsx.vmcs": TSX };
+// A keyword where a name goes: \`ipi\` is the guest statement of inter-processor interrupts.
+const KEYWORD_NAME = FILE.replace("path quiet rate 1k/s", "path ipi rate 1k/s");
+
+const FILES: Record<string, string> = { "a.vmcs": FILE, "tsx.vmcs": TSX, "ipi.vmcs": KEYWORD_NAME };
 
 async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = "";
@@ -209,5 +212,14 @@ describe("messages seen to confuse (issue #12)", () => {
     const r = await run(["simulate", "tsx.vmcs", "--duration=-1s"]);
     assert.equal(r.status, 2);
     assert.equal(r.stderr, "trapline simulate: --duration: '-1s' must be a positive time\n");
+  });
+
+  test("`path ipi …`: one message saying `ipi` is a keyword, on the name, nothing after", async () => {
+    const r = await run(["check", "ipi.vmcs"]);
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stdout,
+      "ipi.vmcs:17:8: error TL011: `ipi` is a keyword and cannot name a `path`; choose another name (e.g. `ipi_path`)\n",
+    );
   });
 });
