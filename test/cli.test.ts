@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type CliIO, runCli } from "../cli/src/main";
+import { type CliRun, runCliCaptured } from "./support/cliIO";
 
 const LEGAL = `target skylake_server @ 2GHz
 vmcs kvm {
@@ -42,38 +42,8 @@ vmcs v {
 
 const OVER_BUDGET = `${LEGAL}expect first { exits < 1k/s }\n`;
 
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-  written: Map<string, string>;
-}
-
-async function run(argv: string[], files: Record<string, string> = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const written = new Map<string, string>();
-  const io: CliIO = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    readFile: (path) => {
-      const text = files[path];
-      if (text === undefined)
-        throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), {
-          code: "ENOENT",
-        });
-      return text;
-    },
-    writeFile: (path, data) => {
-      written.set(path, data);
-    },
-  };
-  const status = await runCli(argv, io);
-  return { status, stdout, stderr, written };
+async function run(argv: string[], files: Record<string, string> = {}): Promise<CliRun> {
+  return runCliCaptured(argv, files);
 }
 
 function assertOneLine(text: string): void {

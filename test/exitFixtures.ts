@@ -87,6 +87,7 @@ export const COSTS: Record<CostName, number> = {
   ibpb: 0,
   transition_jitter: 0,
   transition_tail: 0,
+  transition_tail_migrating: 0,
   guest_instruction: 1,
 };
 

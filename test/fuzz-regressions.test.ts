@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { type CliIO, MAX_SOURCE_BYTES } from "../cli/src/command";
-import { runCli } from "../cli/src/main";
+import { MAX_SOURCE_BYTES } from "../cli/src/command";
 import { nodeIO } from "../cli/src/node";
 import { opsContainHalt } from "../core/src/analysis/exitDelivery";
 import { analyze, applyEdits, handlerCost, lower, parse } from "../core/src/index";
+import { runCliCaptured } from "./support/cliIO";
 import { estimateProblems } from "./support/fuzz";
 
 /** `fn f0 { call f1 call f1 } … fn f{n-1} { call fn call fn }  fn fn { work 1 }`. */
@@ -203,18 +203,7 @@ guest g on kvm { path p rate 1k/s { tsx { compute 1000 branch { 100% 100% 100% }
 describe("the CLI reads only regular files of a bounded size", () => {
   /** `trapline check PATH` with the real file system, output captured. */
   async function check(path: string): Promise<{ status: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const io: CliIO = {
-      ...nodeIO,
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-    };
-    const status = await runCli(["check", path], io);
+    const { status, stdout, stderr } = await runCliCaptured(["check", path], {}, { base: nodeIO });
     return { status, stdout, stderr };
   }
 

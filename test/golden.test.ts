@@ -12,30 +12,15 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { generateVmcs } from "../bench/generate";
-import { type CliIO, runCli } from "../cli/src/main";
 import { analyze } from "../core/src/index";
+import { runCliCaptured } from "./support/cliIO";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GOLDEN = join(ROOT, "test", "golden");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
 async function cli(argv: string[], name: string, text: string): Promise<string> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIO = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    readFile: (path) => {
-      if (path !== name) throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
-      return text;
-    },
-    writeFile: () => {},
-  };
-  const status = await runCli([...argv, name], io);
+  const { status, stdout, stderr } = await runCliCaptured([...argv, name], { [name]: text });
   return `$ trapline ${argv.join(" ")} ${name}\nstatus ${status}\n--- stdout\n${stdout}\n--- stderr\n${stderr}\n`;
 }
 

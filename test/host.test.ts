@@ -186,4 +186,25 @@ describe("host terms: estimator against simulator", () => {
       );
     }
   });
+  it("over-committed pCPUs: vCPUs share them, saturate at their share, and stop polling (simulator pool)", () => {
+    const guest = (name: string, rate: string, extra = "") =>
+      `guest ${name} on v { vcpus 4 ${extra} path work rate ${rate} { compute 35us  cpuid } idle halt }`;
+    const a = cleanProgram(
+      `target skylake_server { pcpus 2 }\n${VMCS}${guest("light", "9k/s")}\n${guest("heavy", "20k/s")}\n${guest("pinned_heavy", "20k/s", "pinned")}`,
+    );
+    // Offered 72 % of a CPU per vCPU, 50 % available: delivered ≈ 0.5 / 0.72 of the offered.
+    for (const name of ["heavy", "pinned_heavy"]) {
+      const est = a.estimates.get(name)!;
+      const sim = simulate(a.program, name, { durationSec: 1, seed: 1, timelineIntervals: 0 });
+      assert.ok(hostOf(a, name).saturation, `${name} saturated`);
+      within(sim.exitsPerSecond, est.exitsPerSecond, 0.05, `${name} delivered exits/s`);
+      assert.ok(sim.time.descheduled > 1.5, `${name} waits for a pCPU ${sim.time.descheduled} s`);
+    }
+    // Below saturation nothing is lost, but polling gets only the CPU the busy vCPUs leave.
+    const est = a.estimates.get("light")!;
+    const sim = simulate(a.program, "light", { durationSec: 1, seed: 1, timelineIntervals: 0 });
+    within(sim.exitsPerSecond, est.exitsPerSecond, 0.05, "light exits/s");
+    within(sim.overhead, est.overhead, 0.05, "light overhead");
+    assert.ok(sim.time.polling < 0.8 && est.host!.pollCpu < 1, "polling bounded by the spare pCPU time");
+  });
 });

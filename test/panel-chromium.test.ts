@@ -9,13 +9,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import type { PanelToHost } from "../protocol/panel";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
-import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
-import { type PanelPage, servePanelPage } from "./support/panelPage";
+import { panelInChromium } from "./support/panelBrowser";
 import { missingTool } from "./support/skip";
 
 const EXAMPLE = "examples/kvm-default.vmcs";
@@ -25,35 +24,19 @@ const TEXT = readFileSync(join(REPO_ROOT, EXAMPLE), "utf8");
 const RUN_DRAWN_MS = 180_000;
 
 describe("timeline panel in Chromium", () => {
-  let page: PanelPage | undefined;
-  let browser: LaunchedBrowser | undefined;
-  const executable = chromiumPath();
-
-  before(async () => {
-    if (!executable) return;
-    page = await servePanelPage();
-    browser = await launchChromium({ executablePath: executable, viewport: { width: 1280, height: 1000 } });
-    await browser.page.goto(page.url);
-    await browser.page.waitForFunction(() => window.traplinePanel !== undefined);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await page?.close();
-  });
-
-  const posted = (): Promise<PanelToHost[]> => browser!.page.evaluate(() => window.traplinePanel!.posted);
+  const panel = panelInChromium();
+  const { executable, posted } = panel;
 
   it("runs a real simulation in the worker and draws every vCPU lane", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     await p.evaluate(
       ([text, fileName]) => window.traplinePanel!.receive({ type: "simulate", request: { text, fileName } }),
       [TEXT, "kvm-default.vmcs"],
     );
     await p.waitForSelector(".panel[data-exits]", { timeout: RUN_DRAWN_MS }).catch(async (error: Error) => {
       const status = await p.locator(".status").textContent();
-      throw new Error(`${error.message}\nstatus: ${status}\n${browser!.consoleLog.join("\n")}`);
+      throw new Error(`${error.message}\nstatus: ${status}\n${panel.browser!.consoleLog.join("\n")}`);
     });
     const messages = await posted();
     assert.deepEqual(
@@ -104,7 +87,7 @@ describe("timeline panel in Chromium", () => {
     for (const colours of lanes) assert.ok(colours >= 2, `lane shows several states (${colours} colours)`);
     await p.screenshot({ path: artifactPath("webview", "panel-whole-run.png"), fullPage: true });
     assert.deepEqual(
-      browser!.consoleLog.filter((l) => l.startsWith("[error]") || l.startsWith("[pageerror]")),
+      panel.browser!.consoleLog.filter((l) => l.startsWith("[error]") || l.startsWith("[pageerror]")),
       [],
       "no console errors (CSP violations would show here)",
     );
@@ -112,7 +95,7 @@ describe("timeline panel in Chromium", () => {
 
   it("exports the statistics as CSV and the trace as Chrome JSON", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     const before = (await posted()).length;
     await p.getByRole("button", { name: "Export CSV…" }).click();
     await p.getByRole("button", { name: "Export trace…" }).click();
@@ -132,7 +115,7 @@ describe("timeline panel in Chromium", () => {
 
   it("zooms with the wheel and the keyboard", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     const span = () => p.evaluate(() => window.traplineTimelineApp!.getView());
     const whole = await span();
     const box = (await p.locator("canvas.timeline").boundingBox())!;
@@ -155,7 +138,7 @@ describe("timeline panel in Chromium", () => {
 
   it("shows an exit's reason on hover and posts a reveal message on click", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     const spot = await p.evaluate(() => {
       const app = window.traplineTimelineApp!;
       return app.locateExit(0, app.longestExit(0));
@@ -183,7 +166,7 @@ describe("timeline panel in Chromium", () => {
 
   it("steps through exits with the keyboard and selects a range", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     await p.locator("canvas.timeline").focus();
     await p.keyboard.press("Home");
     await p.keyboard.press("n");
@@ -208,7 +191,7 @@ describe("timeline panel in Chromium", () => {
 
   it("compares two configurations", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     // B: the same file with the packet path sent at a rate of 1k/s, far below A's, so
     // EPT_MISCONFIG (the doorbell) drops while the reasons stay the same.
     const sendRate = /path send rate [^ ]+/;

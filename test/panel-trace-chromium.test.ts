@@ -8,13 +8,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { importTrace } from "../core/src/index";
 import { formatSeconds } from "../core/src/util/format";
-import type { PanelToHost } from "../protocol/panel";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
-import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
-import { type PanelPage, servePanelPage } from "./support/panelPage";
+import { panelInChromium } from "./support/panelBrowser";
 import { missingTool } from "./support/skip";
 
 const TRACE_NAME = "trace-cmd-generated-pairing.txt";
@@ -25,28 +23,12 @@ const EXAMPLE = readFileSync(join(REPO_ROOT, "examples/kvm-default.vmcs"), "utf8
 const IMPORT_TIMEOUT_MS = 90_000;
 
 describe("traces in the timeline panel (Chromium)", () => {
-  let page: PanelPage | undefined;
-  let browser: LaunchedBrowser | undefined;
-  const executable = chromiumPath();
-
-  before(async () => {
-    if (!executable) return;
-    page = await servePanelPage();
-    browser = await launchChromium({ executablePath: executable, viewport: { width: 1280, height: 1000 } });
-    await browser.page.goto(page.url);
-    await browser.page.waitForFunction(() => window.traplinePanel !== undefined);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await page?.close();
-  });
-
-  const posted = (): Promise<PanelToHost[]> => browser!.page.evaluate(() => window.traplinePanel!.posted);
+  const panel = panelInChromium();
+  const { executable, posted } = panel;
 
   /** Waits until the panel shows a run whose header names `title`, with the status on failure. */
   async function waitForTitle(title: string): Promise<void> {
-    const p = browser!.page;
+    const p = panel.browser!.page;
     await p
       .waitForFunction(
         (t) => document.querySelector(".header h2, .header h3")?.textContent?.includes(t),
@@ -57,13 +39,13 @@ describe("traces in the timeline panel (Chromium)", () => {
       )
       .catch(async (error: Error) => {
         const status = await p.locator(".status").textContent();
-        throw new Error(`${error.message}\nstatus: ${status}\n${browser!.consoleLog.join("\n")}`);
+        throw new Error(`${error.message}\nstatus: ${status}\n${panel.browser!.consoleLog.join("\n")}`);
       });
   }
 
   it("imports a trace's bytes in the worker: a lane per vCPU and the measured rows", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     const before = (await posted()).length;
     await p.evaluate(
       ([text, fileName]) =>
@@ -109,7 +91,7 @@ describe("traces in the timeline panel (Chromium)", () => {
 
   it("opens a trace file dropped on the panel", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     await p.evaluate(
       ([text, fileName]) => {
         const transfer = new DataTransfer();
@@ -133,7 +115,7 @@ describe("traces in the timeline panel (Chromium)", () => {
 
   it("compares a simulation (A) with a trace (B) on aligned lanes with shared colours", async (t) => {
     if (!executable) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
-    const p = browser!.page;
+    const p = panel.browser!.page;
     await p.evaluate(
       ([text, fileName, example]) =>
         window.traplinePanel!.receive({
@@ -161,7 +143,7 @@ describe("traces in the timeline panel (Chromium)", () => {
     assert.ok(lanes >= 3, `A's lanes and B's two lanes (${lanes})`);
     await p.screenshot({ path: artifactPath("webview", "panel-trace-compare.png"), fullPage: true });
     assert.deepEqual(
-      browser!.consoleLog.filter((l) => l.startsWith("[error]") || l.startsWith("[pageerror]")),
+      panel.browser!.consoleLog.filter((l) => l.startsWith("[error]") || l.startsWith("[pageerror]")),
       [],
       "no console errors (CSP violations would show here)",
     );

@@ -5,49 +5,25 @@
  * per-reason rows (the panel's worker imports them, as in the extension).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Frame, Page } from "playwright-core";
 import { importTrace } from "../core/src/index";
-// @ts-expect-error: a plain ES module without type declarations
-import { servePlayground } from "../scripts/serve-playground.mjs";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
-import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
+import { playgroundInChromium } from "./support/playgroundBrowser";
 import { missingTool } from "./support/skip";
 
-const DIST = join(REPO_ROOT, "playground-dist");
 const PASTED = readFileSync(join(REPO_ROOT, "test/fixtures/traces/trace-cmd-generated-pairing.txt"), "utf8");
 const DROPPED_NAME = "ftrace-generated-flags.txt";
 const DROPPED = readFileSync(join(REPO_ROOT, "test/fixtures/traces", DROPPED_NAME), "utf8");
 const OPEN_TIMEOUT_MS = 90_000;
 
 describe("traces in the browser playground", { timeout: 300_000 }, () => {
-  let browser: LaunchedBrowser | undefined;
-  let server: { close(callback: () => void): void } | undefined;
-  let url = "";
-
-  before(async () => {
-    if (!chromiumPath()) return;
-    execFileSync(process.execPath, ["scripts/build.mjs", "--only=playground", "--production"], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    const started = await servePlayground({ dir: DIST, port: 0 });
-    server = started.server;
-    url = started.url;
-    browser = await launchChromium({ viewport: { width: 1400, height: 900 } });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  });
+  const playground = playgroundInChromium();
 
   async function playgroundPage(): Promise<{ page: Page; frame: Frame }> {
-    const page = browser!.page;
-    if (!page.url().startsWith(url)) await page.goto(url);
+    const page = await playground.page();
     await page.waitForSelector("#open-trace", { timeout: OPEN_TIMEOUT_MS });
     const frame = page.frame({ url: /timeline\/index\.html$/ });
     assert.ok(frame, "the timeline iframe");
@@ -68,7 +44,7 @@ describe("traces in the browser playground", { timeout: 300_000 }, () => {
   }
 
   it("a trace pasted into the Open trace… dialog opens in the panel", async (t) => {
-    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    if (!playground.browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const { page, frame } = await playgroundPage();
     await page.click("#open-trace");
     await page.locator("#trace-dialog").waitFor({ state: "visible" });
@@ -90,7 +66,7 @@ describe("traces in the browser playground", { timeout: 300_000 }, () => {
   });
 
   it("a trace file dropped on the page opens in the panel", async (t) => {
-    if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
+    if (!playground.browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const { page, frame } = await playgroundPage();
     await page.evaluate(
       ([text, fileName]) => {

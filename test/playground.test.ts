@@ -6,19 +6,16 @@
  * comparison of configurations. Screenshots go to test-artifacts/playground/.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Frame, Page } from "playwright-core";
 import { formatRate } from "../core/src/util/format";
 import type { PlaygroundHandle } from "../playground/src/main";
 import { hashForSource } from "../playground/src/state";
-// @ts-expect-error: a plain ES module without type declarations
-import { servePlayground } from "../scripts/serve-playground.mjs";
 import type { TimelineApp } from "../webview/src/app";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
-import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
+import { PLAYGROUND_DIST, playgroundInChromium } from "./support/playgroundBrowser";
 import { missingTool } from "./support/skip";
 
 declare global {
@@ -28,7 +25,7 @@ declare global {
   }
 }
 
-const DIST = join(REPO_ROOT, "playground-dist");
+const DIST = PLAYGROUND_DIST;
 /** monaco.MarkerSeverity.Error (the page's monaco is not loaded in Node). */
 const MARKER_ERROR = 8;
 
@@ -124,39 +121,16 @@ async function pointAt(page: Page, lineNumber: number, column: number): Promise<
 }
 
 describe("browser playground", { timeout: 30 * 60_000 }, () => {
-  let browser: LaunchedBrowser | undefined;
-  let server: { close(callback: () => void): void } | undefined;
-  let url = "";
-
-  before(async () => {
-    if (!chromiumPath()) return;
-    // The production build: what `npm start` and `npm run build:playground` serve.
-    execFileSync(process.execPath, ["scripts/build.mjs", "--only=playground", "--production"], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    const started = await servePlayground({ dir: DIST, port: 0 });
-    server = started.server;
-    url = started.url;
-    browser = await launchChromium({ viewport: { width: 1400, height: 900 } });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  });
-
-  /** The shared page, on the playground (each test can run alone with --test-name-pattern). */
-  async function playgroundPage(): Promise<Page> {
-    const page = browser!.page;
-    if (!page.url().startsWith(url)) await page.goto(url);
-    return page;
-  }
+  const playground = playgroundInChromium();
+  const playgroundPage = (): Promise<Page> => playground.page();
 
   const pageErrors = () =>
-    browser!.consoleLog.filter((line) => line.startsWith("[pageerror]") || line.startsWith("[error]"));
+    playground.browser!.consoleLog.filter(
+      (line) => line.startsWith("[pageerror]") || line.startsWith("[error]"),
+    );
 
   it("ships under 6 MB of minified JavaScript, monaco once, workers separate", (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const scripts: { file: string; bytes: number }[] = [];
     const walk = (dir: string) => {
@@ -199,9 +173,10 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("opens the default example and every example with no error markers", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = browser.page;
-    await page.goto(url);
+    await page.goto(playground.url);
     await waitForAnalysis(page);
     assert.equal(await page.inputValue("#example-picker"), "kvm-default.vmcs");
     assert.match(await page.url(), /#src=[A-Za-z0-9_-]+$/, "the address bar holds the text");
@@ -223,10 +198,11 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("a #src= link with process_posted_interrupts but no acknowledge_interrupt_on_exit shows the VM-entry error, and its quick fix clears it", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await browser.context.newPage();
     try {
-      await page.goto(`${url}${hashForSource(POSTED_WITHOUT_ACK)}`);
+      await page.goto(`${playground.url}${hashForSource(POSTED_WITHOUT_ACK)}`);
       await waitForAnalysis(page);
       assert.equal(
         await page.evaluate(() => window.traplinePlayground!.model.getValue()),
@@ -289,6 +265,7 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("hovering a guest operation shows its exit cost in cycles", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await playgroundPage();
     await page.selectOption("#example-picker", "kvm-default.vmcs");
@@ -311,6 +288,7 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("completes control names from the server", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await playgroundPage();
     await page.selectOption("#example-picker", "kvm-default.vmcs");
@@ -349,6 +327,7 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("the example picker follows the text: an edit is (your edits), undone or typed back it is the example again", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await playgroundPage();
     await page.selectOption("#example-picker", "kvm-default.vmcs");
@@ -390,10 +369,11 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("a broken #src= link says so and opens the last text instead", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await browser.context.newPage();
     try {
-      await page.goto(`${url}#src=not*base64`);
+      await page.goto(`${playground.url}#src=not*base64`);
       await page.locator("#notice").waitFor({ state: "visible" });
       assert.match((await page.textContent("#notice-text")) ?? "", /could not be opened: .*base64url/);
       await waitForAnalysis(page);
@@ -412,6 +392,7 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("Run simulation draws the vCPU lanes in the timeline panel", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await playgroundPage();
     await page.selectOption("#example-picker", "kvm-default.vmcs");
@@ -477,11 +458,12 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("the target-CPU picker: without a target line it sets the page's default target (kept in the link)", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     assert.ok(!/^target /m.test(PML_WITHOUT_TARGET));
     const page = await browser.context.newPage();
     try {
-      await page.goto(`${url}${hashForSource(PML_WITHOUT_TARGET)}`);
+      await page.goto(`${playground.url}${hashForSource(PML_WITHOUT_TARGET)}`);
       await waitForAnalysis(page);
       await page.waitForSelector("#target-picker:not([disabled])");
       // The documented default profile: enable_pml is supported, no error.
@@ -571,10 +553,11 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("the target-CPU picker rewrites the file's own target line, and undo takes it back", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await browser.context.newPage();
     try {
-      await page.goto(`${url}#example=pml-vs-write-protect.vmcs`);
+      await page.goto(`${playground.url}#example=pml-vs-write-protect.vmcs`);
       await waitForAnalysis(page);
       await page.waitForSelector("#target-picker:not([disabled])");
       assert.equal(await page.inputValue("#target-picker"), "broadwell");
@@ -627,10 +610,11 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("Estimate report shows the server's Markdown report, with each guest's exits/s as the server computes it", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await browser.context.newPage();
     try {
-      await page.goto(`${url}#example=pml-vs-write-protect.vmcs`);
+      await page.goto(`${playground.url}#example=pml-vs-write-protect.vmcs`);
       await waitForAnalysis(page);
       await page.waitForSelector("#show-report:not([disabled])");
       await page.click("#show-report");
@@ -705,6 +689,7 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("the report pane escapes HTML in Markdown", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await playgroundPage();
     await waitForAnalysis(page);
@@ -757,10 +742,11 @@ describe("browser playground", { timeout: 30 * 60_000 }, () => {
   });
 
   it("Compare lists one row per vmcs block (and per extra CPU), and simulates A ↔ B in the panel", async (t) => {
+    const browser = playground.browser;
     if (!browser) return missingTool(t, "chromium", "run scripts/install-system-deps.sh");
     const page = await browser.context.newPage();
     try {
-      await page.goto(`${url}#example=pml-vs-write-protect.vmcs`);
+      await page.goto(`${playground.url}#example=pml-vs-write-protect.vmcs`);
       await waitForAnalysis(page);
       const info = await page.evaluate(() => window.traplinePlayground!.fileStatus()!);
       const vmcsBlocks = [...PML_EXAMPLE.matchAll(/^vmcs (\w+)/gm)].map((m) => m[1]);

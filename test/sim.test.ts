@@ -93,7 +93,8 @@ guest g on v {
     for (const r of est.byReason) {
       const s = sim.byReason.find((x) => x.code === r.code)!;
       within(s.exitsPerSecond, r.exitsPerSecond, 0.03, `${r.reason} exits/s`);
-      within(s.cyclesPerExit, r.cyclesPerExit, 0.001, `${r.reason} cycles/exit`);
+      // Drawn transitions (sim/transitionSample.ts): the mean per exit carries ~0.1 % sampling error.
+      within(s.cyclesPerExit, r.cyclesPerExit, 0.005, `${r.reason} cycles/exit`);
     }
   });
 

@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { unifiedDiff } from "../cli/src/calibrate";
-import { type CliIO, runCli } from "../cli/src/main";
 import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import {
@@ -14,6 +13,7 @@ import {
   importTrace,
   timelineToTraceCmd,
 } from "../core/src/trace/index";
+import { runCliCaptured } from "./support/cliIO";
 
 const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), "utf8");
 const TSC = read("./fixtures/measured/tsc-deadline.vmcs");
@@ -128,24 +128,7 @@ describe("calibrate", () => {
 
 describe("trapline calibrate", () => {
   async function run(argv: string[], files: Record<string, string>) {
-    let stdout = "";
-    let stderr = "";
-    const io: CliIO = {
-      stdout: (s) => {
-        stdout += s;
-      },
-      stderr: (s) => {
-        stderr += s;
-      },
-      readFile: (p) => {
-        if (files[p] === undefined) throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
-        return files[p]!;
-      },
-      writeFile: (p, d) => {
-        files[p] = d;
-      },
-    };
-    return { status: await runCli(argv, io), stdout, stderr };
+    return runCliCaptured(argv, files, { writeThrough: true });
   }
 
   test("prints the fit and a unified diff; --write applies it", async () => {

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type CliIO, runCli } from "../cli/src/main";
 import { parseTolerance } from "../cli/src/measured";
 import { analyze } from "../core/src/index";
 import { compareWithTrace, estimateFigures, importTrace } from "../core/src/trace/index";
+import { runCliCaptured } from "./support/cliIO";
 
 const DIR = fileURLToPath(new URL("./fixtures/measured/", import.meta.url));
 /** 2 GHz, round trip 2,000 cycles, MSR_WRITE handler work 2,000: 2 µs per exit, 1,000/s. */
@@ -125,24 +125,7 @@ describe("compareWithTrace", () => {
 });
 
 async function run(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const files: Record<string, string> = { "a.vmcs": VMCS, "t.txt": TRACE, "junk.txt": "hello\nworld\n" };
-  const io: CliIO = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    readFile: (path) => {
-      const text = files[path];
-      if (text === undefined) throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
-      return text;
-    },
-    writeFile: () => {},
-  };
-  return { status: await runCli(argv, io), stdout, stderr };
+  return runCliCaptured(argv, { "a.vmcs": VMCS, "t.txt": TRACE, "junk.txt": "hello\nworld\n" });
 }
 
 describe("estimate/simulate --measured", () => {

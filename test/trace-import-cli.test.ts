@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type CliIO, runCli } from "../cli/src/main";
 import { nodeIO } from "../cli/src/node";
+import { runCliCaptured } from "./support/cliIO";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/traces/", import.meta.url));
 const PAIRING = readFileSync(`${FIXTURES}trace-cmd-generated-pairing.txt`, "utf8");
@@ -18,42 +18,12 @@ interface Run {
 }
 
 async function run(argv: string[], files: Record<string, string> = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIO = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    readFile: (path) => {
-      const text = files[path];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: open '${path}'`), { code: "ENOENT" });
-      return text;
-    },
-    writeFile: () => {},
-  };
-  const status = await runCli(argv, io);
-  return { status, stdout, stderr };
+  return runCliCaptured(argv, files);
 }
 
 /** The real process binding (streamFile), with stdout/stderr captured. */
 async function runOnDisk(argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIO = {
-    ...nodeIO,
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    stderrIsTTY: false,
-  };
-  const status = await runCli(argv, io);
-  return { status, stdout, stderr };
+  return runCliCaptured(argv, {}, { base: nodeIO, override: { stderrIsTTY: false } });
 }
 
 describe("trapline trace", () => {

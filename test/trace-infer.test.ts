@@ -4,10 +4,11 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { inferredEstimate } from "../cli/src/infer";
-import { type CliIO, runCli } from "../cli/src/main";
+import { runCli } from "../cli/src/main";
 import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import { importTrace, inferVmcs, type TraceResult, timelineToTraceCmd } from "../core/src/trace/index";
+import { CapturedIO } from "./support/cliIO";
 
 const read = (rel: string) => readFileSync(fileURLToPath(new URL(rel, import.meta.url)), "utf8");
 
@@ -148,25 +149,13 @@ describe("trapline infer", () => {
       "t.txt": read("./fixtures/traces/trace-cmd-generated-pairing.txt"),
       "junk.txt": "nothing\n",
     };
-    let stdout = "";
-    const io: CliIO = {
-      stdout: (s) => {
-        stdout += s;
-      },
-      stderr: () => {},
-      readFile: (p) => {
-        if (files[p] === undefined) throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
-        return files[p]!;
-      },
-      writeFile: (p, d) => {
-        files[p] = d;
-      },
-    };
+    const captured = new CapturedIO(files, { writeThrough: true });
+    const io = captured.io;
     assert.equal(await runCli(["infer", "t.txt", "-o", "out.vmcs"], io), 0);
     assert.match(files["out.vmcs"]!, /^\/\/ Inferred by trapline infer from t\.txt/);
     assert.equal(await runCli(["check", "out.vmcs"], io), 0);
     assert.equal(await runCli(["infer", "t.txt"], io), 0);
-    assert.match(stdout, /guest inferred on inferred/);
+    assert.match(captured.stdout, /guest inferred on inferred/);
     assert.equal(await runCli(["infer", "junk.txt"], io), 2);
   });
 });

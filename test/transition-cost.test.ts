@@ -36,6 +36,7 @@ vmcs v {
 ${o.handlers ?? "handler CPUID { work 200 advance_rip }\nhandler EPT_MISCONFIG { decode work 500 }"}
 guest g on v {
   vcpus 1
+  pinned
   path p rate 20k/s { compute 10us  cpuid }
   idle poll
 }
@@ -186,6 +187,7 @@ vmcs v {
 handler VMCALL { work 1 }
 guest g on v {
   vcpus 1
+  pinned
   path p rate 100k/s { compute 2us  vmcall }
   idle poll
 }
@@ -209,6 +211,25 @@ guest g on v {
     assert.ok(Math.abs(p50 - body) < 30, `p50 ${p50} vs ${body}`);
     assert.ok(p99 > body + 1000, `p99 ${p99}`);
     assert.ok(p99 < body + 2500, `p99 ${p99}`);
+  });
+
+  it("a vCPU that may migrate (no `pinned`) has the longer tail, in the estimate and the simulation", () => {
+    const a = analyze(text.replace("  pinned\n", ""));
+    const vmcs = a.program.vmcs.get("v");
+    const c = a.program.target.costs;
+    const cost = exitCost(a.program, vmcs, EXIT.VMCALL, true);
+    assert.equal(cost.transitionDetail.tailMean, c.transition_tail_migrating.cycles);
+    assert.ok(c.transition_tail_migrating.cycles > c.transition_tail.cycles);
+    const e = estimateGuest(a.program, "g");
+    assert.ok(Math.abs(e.byReason[0]!.cyclesPerExit - cost.total) < 1e-9);
+    const r = simulate(a.program, "g", { durationSec: 0.5, seed: 11, timelineIntervals: 0 });
+    const row = r.byReason.find((x) => x.code === EXIT.VMCALL)!;
+    assert.ok(
+      Math.abs(row.cyclesPerExit - cost.total) / cost.total < 0.005,
+      `${row.cyclesPerExit} vs ${cost.total}`,
+    );
+    const p99 = row.duration.p99 * a.program.target.hz;
+    assert.ok(p99 > cost.transitionDetail.body + 2500, `p99 ${p99}`);
   });
 
   it("is deterministic with the seed and changes with it", () => {

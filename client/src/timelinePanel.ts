@@ -343,7 +343,12 @@ export class TimelinePanels implements vscode.Disposable {
         `${basename(spec.uri)} is ${(size / 2 ** 20).toFixed(0)} MiB; the panel reads traces up to ${TRACE_MAX_BYTES / 2 ** 20} MiB. \`trapline trace\` streams larger ones from disk.`,
       );
     }
-    const bytes = await vscode.workspace.fs.readFile(spec.uri);
+    const read = await vscode.workspace.fs.readFile(spec.uri);
+    // A plain Uint8Array over its own buffer: in a Node extension host readFile may return a
+    // Node Buffer, which webview.postMessage does not transfer as a typed array (VS Code's
+    // serializer tells views apart by `constructor.name`; a Buffer goes through JSON as
+    // `{type: "Buffer", data: [...]}` and the panel got no bytes: "t.slice is not a function").
+    const bytes = read.constructor === Uint8Array ? read : new Uint8Array(read);
     return { fileName: basename(spec.uri), uri: spec.uri.toString(), bytes };
   }
 

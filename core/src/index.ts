@@ -212,6 +212,11 @@ function withoutTree(parsed: Pick<ParseResult, "text" | "diagnostics">): ParseRe
   };
 }
 
+// ---- The facade's names: the one door adapters use (cli/, server/, client/, webview/,
+// playground/, tests and benches). Listed by name, no `export *`: a name an adapter needs is
+// added to its group here.
+
+// Analysis: VM-entry checks, exit decisions, costs, estimates, lints, and their result types.
 export { applyEdits } from "./analysis/checkEdits";
 export { type CheckOptions, checkProgram, PAIR_RULES } from "./analysis/checks";
 export { handlerCost } from "./analysis/cost";
@@ -220,6 +225,7 @@ export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export { DecisionStore } from "./analysis/memo";
+// Language: parsing, the statement shapes completion offers, units.
 export type { ChainCost, ChainStep } from "./analysis/nested/chain";
 export {
   type NestedEstimate,
@@ -231,11 +237,13 @@ export { nestedOperationHover } from "./analysis/nested/hover";
 export {
   type ExitCost,
   exitCost,
+  primaryGuest,
   primaryVmcs,
   type TransitionCost,
   transitionBreakdown,
+  vcpuMayMigrate,
 } from "./analysis/transitionCost";
-export type * from "./analysis/types";
+export type { GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./analysis/types";
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {
   type ArgumentWords,
@@ -250,30 +258,103 @@ export {
   VMCS_STATEMENTS,
 } from "./lang/grammar";
 export { toBaseUnit } from "./lang/units";
-export type * from "./model/ir";
+// Model: lowering and the program (IR) it builds, the symbol index.
 // ---- The editor's measured view (server/src/features/measured.ts, issue 11): names it uses
 // beyond the `export *` above, listed so that an explicit export list keeps them. ----
-export type { MeasuredIR } from "./model/ir";
+export type {
+  ControlSetting,
+  FnIR,
+  GuestIR,
+  GuestOp,
+  GuestSource,
+  HandlerIR,
+  HandlerOp,
+  MeasuredIR,
+  MsrTrap,
+  PortRange,
+  Program,
+  TargetIR,
+  VmcsIR,
+} from "./model/ir";
 export { Lowerer, type LowerOptions, type LowerResult, lower } from "./model/lower";
-export type * from "./model/symbols";
-export * from "./sim";
-export { type TraceOptions, timelineToTrace } from "./sim/trace";
-export * from "./source";
-export * from "./trace";
+export type { SymbolIndex } from "./model/symbols";
+// Simulation: the simulator, its result, budgets, timelines and Chrome trace export.
 export {
+  checkSimulatedBudgets,
+  DEFAULT_TIMELINE_INTERVALS,
+  LogHistogram,
+  Sfc32,
+  SimulationError,
+  type SimulationResult,
+  simulate,
+  simulateAsync,
+  VcpuState,
+} from "./sim";
+export { type TraceOptions, timelineToTrace } from "./sim/trace";
+// Source text: spans, diagnostics and their fixes, offsets to lines.
+export { type CodeFix, type Diagnostic, LineMap, type Severity, type Span, type TextEdit } from "./source";
+
+// Traces: import of measured traces, comparison with the model, calibration, inference, export.
+export {
+  applyTextEdits,
   CalibrationError,
   type CalibrationResult,
   type ComparedFigure,
   calibrate,
   compareWithTrace,
+  DEFAULT_TOLERANCE,
+  detectFormat,
   estimateFigures,
+  importTrace,
+  inferVmcs,
+  type LatencySummary,
   type MeasuredComparison,
+  type ModelFigures,
+  type PairedTable,
   type ReasonComparison,
+  type ReasonRow,
+  resolveReasonText,
+  simulationFigures,
+  type TotalComparison,
+  TRACE_FORMATS,
+  TraceExportError,
+  type TraceFormat,
   TraceImporter,
   type TraceResult,
+  timelineToTraceCmd,
+  type VcpuSummary,
 } from "./trace";
 export { TRACE_NOMINAL_HZ, type TraceRun, traceToRun, UNKNOWN_REASON_BASE } from "./trace/timeline";
-export * from "./vmx";
+
+// VT-x facts: controls, exit reasons, exceptions, MSRs, VMCS fields, CPU profiles.
+export {
+  CONTROL_WORD_FIELD,
+  CONTROLS,
+  type ControlDef,
+  type ControlWord,
+  type CpuProfile,
+  controlWordCapability,
+  EXCEPTIONS,
+  EXIT_REASONS,
+  type ExitReasonDef,
+  exceptionByMnemonic,
+  exceptionByVector,
+  exitReasonByCode,
+  exitReasonByName,
+  findControls,
+  MSRS,
+  type MsrDef,
+  msrByIndex,
+  msrByName,
+  NESTED_EMULATED,
+  nestedCapabilityMsrs,
+  PROFILES,
+  profileByName,
+  unsetStateNote,
+  VMCS_FIELDS,
+  type VmcsFieldDef,
+  vmcsFieldByName,
+} from "./vmx";
 export {
   SVM_EXIT_REASONS,
   type SvmExitReasonDef,

@@ -7,6 +7,7 @@ export { exampleSummary } from "./exampleSummary";
 
 import cpuidMasking from "../../examples/cpuid-masking.vmcs";
 import e1000VsVirtio from "../../examples/e1000-vs-virtio.vmcs";
+import haltPolling from "../../examples/halt-polling.vmcs";
 import hypercallBatching from "../../examples/hypercall-batching.vmcs";
 import hypercallUnbatched from "../../examples/hypercall-unbatched.vmcs";
 import kvmDefault from "../../examples/kvm-default.vmcs";
@@ -25,6 +26,7 @@ import ticklessVsPeriodic from "../../examples/tickless-vs-periodic.vmcs";
 export const EXAMPLES: ReadonlyMap<string, string> = new Map([
   ["cpuid-masking.vmcs", cpuidMasking],
   ["e1000-vs-virtio.vmcs", e1000VsVirtio],
+  ["halt-polling.vmcs", haltPolling],
   ["hypercall-batching.vmcs", hypercallBatching],
   ["hypercall-unbatched.vmcs", hypercallUnbatched],
   ["kvm-default.vmcs", kvmDefault],

@@ -21,7 +21,7 @@ import {
 import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
 import { memoOf } from "./memo";
-import { exitCost } from "./transitionCost";
+import { exitCost, vcpuMayMigrate } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 /**
@@ -79,7 +79,8 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const hz = target.hz > 0 ? target.hz : 1;
   const vcpus = Math.max(0, guest.vcpus);
 
-  const costOf = (code: number) => exitCost(program, ctx.vmcs, code).total;
+  const migrating = vcpuMayMigrate(guest);
+  const costOf = (code: number) => exitCost(program, ctx.vmcs, code, migrating).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;
     for (const e of exits) c += e.perExecution * costOf(e.reason.code);
@@ -226,7 +227,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const savedPerSec = idlePeriods * pollSaving;
   const idleReason = idle.blockedInHost ? idle.decision.exits[0]?.reason.code : undefined;
   for (const { reason, perSecond } of reasonRates) {
-    const base = exitCost(program, ctx.vmcs, reason.code);
+    const base = exitCost(program, ctx.vmcs, reason.code, migrating);
     const saved = reason.code === idleReason && perSecond > 0 ? savedPerSec / perSecond : 0;
     const cost = saved > 0 ? { ...base, handler: base.handler - saved, total: base.total - saved } : base;
     const exitsPerSecond = perSecond * vcpus;

@@ -2,7 +2,7 @@ import { EXIT } from "../vmx/exitReasons";
 import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import { vmcsLookup } from "./exitLookup";
 import { ctl, type ExitContext, exitsWith, noExit, on, SDM_COND, state } from "./exitRules";
-import { exitCost } from "./transitionCost";
+import { exitCost, vcpuMayMigrate } from "./transitionCost";
 import type { ExitDecision } from "./types";
 
 // ---------------------------------------------------------------------------------------------
@@ -75,5 +75,5 @@ export function decidePauseLoop(cycles: number, ctx: ExitContext): ExitDecision 
 }
 
 export function exitRoundTripEstimate(ctx: ExitContext): number {
-  return exitCost(ctx.program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION).total;
+  return exitCost(ctx.program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total;
 }

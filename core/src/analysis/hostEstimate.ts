@@ -19,7 +19,7 @@ import {
   pleGrowthExits,
   spinLoops,
 } from "./hostTerms";
-import { exitCost } from "./transitionCost";
+import { exitCost, vcpuMayMigrate } from "./transitionCost";
 import type { HostEstimate, HostSettingEstimate } from "./types";
 
 export interface HostTermsNow {
@@ -49,7 +49,7 @@ export function prepareHost(
 ) {
   const host = hostSettings(program, guest);
   const wake = program.target.costs.halt_wake?.cycles ?? 0;
-  const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION).total;
+  const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total;
   const sites: SpinSiteOf[] = [];
   const window = vmcsLookup(ctx.vmcs).pleWindow;
   const gap = vmcsLookup(ctx.vmcs).pleGap;
@@ -86,7 +86,17 @@ export function prepareHost(
     const blocking = blocks && solution.idlePeriods > 0;
     const blocksPerSecond = blocking ? solution.idlePeriods * solution.survival : 0;
     const busySec = blocksPerSecond > 0 ? Math.min(1, solution.rho / blocksPerSecond) : 0;
-    const poll = blocksPerSecond > 0 ? haltPollTerms(host, haltSurvival(arrivals, busySec)) : NO_POLL;
+    let poll = blocksPerSecond > 0 ? haltPollTerms(host, haltSurvival(arrivals, busySec)) : NO_POLL;
+    // Over-committed pCPUs: a vCPU polls only while no other one waits for a CPU
+    // (kvm_vcpu_can_poll: single_task_running()), so polling gets at most the CPU time the busy
+    // vCPUs leave, capacity − ρ per vCPU; successes and polling time shrink in that ratio (an
+    // estimate).
+    const capacity = hostCapacity(host, guest);
+    if (capacity < 1 && poll.pollSec > 0) {
+      const spare = Math.max(0, capacity - solution.rho);
+      const f = Math.min(1, spare / (blocksPerSecond * poll.pollSec));
+      poll = { ...poll, success: poll.success * f, pollSec: poll.pollSec * f };
+    }
     const pollSavingPerIdleExit = solution.survival * poll.success * wake;
     const schedInsPerSecond = blocksPerSecond * (1 - poll.success) + host.preemptRate.value;
     if (sites.length > 0) {

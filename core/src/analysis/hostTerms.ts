@@ -209,8 +209,23 @@ export function pleGrowthExits(
     windows.push(w);
     return windows.length - 1;
   };
-  // One spin of `cycles` from window state k: [exits, state after].
+  // One spin of `cycles` from window state k: [exits, state after]. Memoised: the chain asks
+  // the same (state, spin) pair on every step.
+  const spins = new Map<number, Map<number, [number, number]>>();
   const spin = (k: number, cycles: number): [number, number] => {
+    let byCycles = spins.get(k);
+    if (byCycles === undefined) {
+      byCycles = new Map();
+      spins.set(k, byCycles);
+    }
+    let known = byCycles.get(cycles);
+    if (known === undefined) {
+      known = spinFrom(k, cycles);
+      byCycles.set(cycles, known);
+    }
+    return known;
+  };
+  const spinFrom = (k: number, cycles: number): [number, number] => {
     let w = windows[k]!;
     let left = cycles;
     let n = 0;
@@ -277,14 +292,16 @@ export function pleGrowthExits(
     : preemptsPerSec / (preemptsPerSec + executionsPerSec);
   // Poisson(μ) weights for the executions after the first in a busy period.
   const poissonWeights: number[] = [];
+  /** P(extra ≥ n): the weight still running before the n-th extra execution. */
+  const poissonTail: number[] = [];
   for (let n = 0, p = Math.exp(-mu), cum = 0; n < 64 && cum < 1 - 1e-9; n++) {
     poissonWeights.push(p);
+    poissonTail.push(1 - cum);
     cum += p;
     p *= mu / (n + 1);
   }
-  let dist: Dist = new Map([[0, 1]]);
-  for (let iter = 0; iter < 2000; iter++) {
-    const count = iter >= 200;
+  // One step of the joint chain (a block, then its busy period); `count` accumulates the exits.
+  const step = (dist: Dist, count: boolean): Dist => {
     // Sched-ins: the block (when it sleeps) and host preemptions shrink the window.
     const afterBlock: Dist = new Map();
     for (const [key, p] of dist) {
@@ -311,7 +328,7 @@ export function pleGrowthExits(
         for (let n = 0; n < poissonWeights.length; n++) {
           // Mix: with weight P(extra = n) stop here; the rest runs one more execution.
           const stop = poissonWeights[n]!;
-          const remaining = 1 - poissonWeights.slice(0, n).reduce((x, y) => x + y, 0);
+          const remaining = poissonTail[n]!;
           if (remaining <= 1e-12) break;
           const keep = stop / remaining;
           for (const [k, p] of d) add(next, i * W + k, p * keep);
@@ -322,8 +339,66 @@ export function pleGrowthExits(
         }
       else for (const [k, p] of d) add(next, i * W + k, p);
     }
-    dist = next;
-    if (iter >= 400) break;
+    return next;
+  };
+  // The chain is linear in its distribution and has few states (window × poll states): its
+  // stationary distribution is solved directly (πT = π, Σπ = 1) from T's rows, one step of each
+  // state; the exits per spin are those of one counted step from it. Power iteration converges
+  // too slowly here (~2 % a step). Without a unique solution, 400 steps and 200 counted ones.
+  const stationary = stationaryOf(step);
+  if (stationary !== undefined) step(stationary, true);
+  else {
+    let dist: Dist = new Map([[0, 1]]);
+    for (let iter = 0; iter < 400; iter++) dist = step(dist, false);
+    for (let iter = 0; iter < 200; iter++) dist = step(dist, true);
   }
   return flat.map((_, j) => (spinsAcc[j]! > 0 ? exitsAcc[j]! / spinsAcc[j]! : 0));
+}
+
+/**
+ * The stationary distribution of the linear chain `step` reaches from state 0, or undefined when
+ * it is not unique (a singular system) or the chain has more than 512 states.
+ */
+function stationaryOf(step: (d: Map<number, number>, count: boolean) => Map<number, number>) {
+  const order: number[] = [0];
+  const indexOf = new Map<number, number>([[0, 0]]);
+  const rows: Map<number, number>[] = [];
+  for (let i = 0; i < order.length; i++) {
+    if (order.length > 512) return undefined;
+    const row = step(new Map([[order[i]!, 1]]), false);
+    rows.push(row);
+    for (const key of row.keys())
+      if (!indexOf.has(key)) {
+        indexOf.set(key, order.length);
+        order.push(key);
+      }
+  }
+  const n = order.length;
+  // (Tᵀ − I) π = 0 with the last equation replaced by Σπ = 1; Gaussian elimination.
+  const a = Array.from({ length: n }, () => new Float64Array(n + 1));
+  for (let i = 0; i < n; i++) {
+    for (const [key, p] of rows[i]!) a[indexOf.get(key)!]![i]! += p;
+    a[i]![i]! -= 1;
+  }
+  a[n - 1]!.fill(1);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r]![col]!) > Math.abs(a[pivot]![col]!)) pivot = r;
+    if (Math.abs(a[pivot]![col]!) < 1e-12) return undefined;
+    [a[col], a[pivot]] = [a[pivot]!, a[col]!];
+    const rowC = a[col]!;
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const rowR = a[r]!;
+      const f = rowR[col]! / rowC[col]!;
+      if (f !== 0) for (let c = col; c <= n; c++) rowR[c]! -= f * rowC[c]!;
+    }
+  }
+  const pi = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const p = a[i]![n]! / a[i]![i]!;
+    if (p < -1e-9) return undefined;
+    if (p > 0) pi.set(order[i]!, p);
+  }
+  return pi;
 }

@@ -18,7 +18,7 @@
  * it (core/src/sim/transitionSample.ts), so both agree in the mean. docs/estimator.md,
  * "Transition cost".
  */
-import type { HandlerOp, Program, VmcsIR } from "../model/ir";
+import type { GuestIR, HandlerOp, Program, VmcsIR } from "../model/ir";
 import { CONTROL, type ControlWords, controlInWord, isControlSet } from "../vmx/controls";
 import { EXIT } from "../vmx/exitReasons";
 import { eptpWalkLengthMinusOne } from "../vmx/fieldFormats";
@@ -54,8 +54,10 @@ export interface TransitionCost {
   jitter: number;
   /** Share of transitions in the tail (vmx/transitionTerms.ts TRANSITION_DISTRIBUTION). */
   tailShare: number;
-  /** Mean extra cycles of a tail transition before the cap (`transition_tail`). */
+  /** Mean extra cycles of a tail transition before the cap (`transition_tail`, or `transition_tail_migrating`). */
   tailMean: number;
+  /** Whether the tail is that of a vCPU that may migrate (the guest is not `pinned`). */
+  migrating: boolean;
   /** Expected cycles per transition: what the estimator charges. */
   mean: number;
   terms: TransitionTerm[];
@@ -145,8 +147,17 @@ function handlerProbability(program: Program, code: number, which: (op: HandlerO
   return probabilityOf(handler.ops, program, which);
 }
 
-/** The transition cost of an exit of reason `code` under `vmcs` (the target's round trip alone without one). */
-export function transitionCost(program: Program, vmcs: VmcsIR | undefined, code: number): TransitionCost {
+/**
+ * The transition cost of an exit of reason `code` under `vmcs` (the target's round trip alone
+ * without one); `migrating`: the vCPU thread may migrate (a guest without `pinned`), whose tail
+ * is `transition_tail_migrating` instead of the pinned `transition_tail`.
+ */
+export function transitionCost(
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  code: number,
+  migrating = false,
+): TransitionCost {
   const target = program.target;
   const costs = target.costs;
   const c = (name: CostName) => costs[name]?.cycles ?? 0;
@@ -221,9 +232,17 @@ export function transitionCost(program: Program, vmcs: VmcsIR | undefined, code:
   for (const t of terms) body += t.cycles;
   body = Math.max(0, body);
   const jitter = Math.max(0, c("transition_jitter"));
-  const tailMean = Math.max(0, c("transition_tail"));
+  const tailMean = Math.max(0, c(migrating ? "transition_tail_migrating" : "transition_tail"));
   const tailShare = TRANSITION_DISTRIBUTION.tailShare;
-  return { body, jitter, tailShare, tailMean, mean: transitionMean(body, tailShare, tailMean), terms };
+  return {
+    body,
+    jitter,
+    tailShare,
+    tailMean,
+    migrating,
+    mean: transitionMean(body, tailShare, tailMean),
+    terms,
+  };
 }
 
 function isBaseline(row: { word: string; control: string }): boolean {
@@ -235,14 +254,23 @@ export interface ExitCost extends HandlerCost {
   transitionDetail: TransitionCost;
 }
 
-const exitCosts = new WeakMap<object, { program: Program; byCode: Map<number, ExitCost> }>();
+const exitCosts = new WeakMap<
+  object,
+  { program: Program; byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
+>();
 const NO_VMCS = new WeakMap<Program, object>();
 
 /**
  * The cost of one exit of reason `code` in a guest of `vmcs`: the handler's (cost.ts) plus the
- * transition this vmcs and the target's mitigations give (transitionCost). Cached per vmcs.
+ * transition this vmcs and the target's mitigations give (transitionCost); `migrating` for a
+ * guest whose vCPUs are not pinned (`vcpuMayMigrate`). Cached per vmcs.
  */
-export function exitCost(program: Program, vmcs: VmcsIR | undefined, code: number): ExitCost {
+export function exitCost(
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  code: number,
+  migrating = false,
+): ExitCost {
   let key: object | undefined = vmcs;
   if (key === undefined) {
     key = NO_VMCS.get(program);
@@ -253,21 +281,27 @@ export function exitCost(program: Program, vmcs: VmcsIR | undefined, code: numbe
   }
   let entry = exitCosts.get(key);
   if (entry === undefined || entry.program !== program) {
-    entry = { program, byCode: new Map() };
+    entry = { program, byCode: new Map(), migrating: new Map() };
     exitCosts.set(key, entry);
   }
-  const cached = entry.byCode.get(code);
+  const map = migrating ? entry.migrating : entry.byCode;
+  const cached = map.get(code);
   if (cached) return cached;
   const base = handlerCost(program, code);
-  const detail = transitionCost(program, vmcs, code);
+  const detail = transitionCost(program, vmcs, code, migrating);
   const result: ExitCost = {
     ...base,
     transition: detail.mean,
     total: base.total - base.transition + detail.mean,
     transitionDetail: detail,
   };
-  entry.byCode.set(code, result);
+  map.set(code, result);
   return result;
+}
+
+/** Whether a guest's vCPU threads may migrate between physical CPUs: no `pinned` statement. */
+export function vcpuMayMigrate(guest: GuestIR | undefined): boolean {
+  return guest !== undefined && guest.pinned === undefined;
 }
 
 /**
@@ -279,7 +313,7 @@ export function transitionBreakdown(detail: TransitionCost): { label: string; cy
   const tail = detail.mean - detail.body;
   if (tail > 0)
     rows.push({
-      label: `tail (${Math.round(detail.tailShare * 100)} % of exits, +${Math.round(detail.tailMean)} on average)`,
+      label: `tail (${Math.round(detail.tailShare * 100)} % of exits, +${Math.round(detail.tailMean)} on average; vCPU ${detail.migrating ? "may migrate" : "pinned"})`,
       cycles: tail,
     });
   return rows;
@@ -289,6 +323,11 @@ export function transitionBreakdown(detail: TransitionCost): { label: string; cy
  * The vmcs a handler's cost is shown for where no guest picks one (handler hover, code lens):
  * that of the first guest, else the first vmcs; undefined in a file without vmcs.
  */
+export function primaryGuest(program: Program): GuestIR | undefined {
+  for (const guest of program.guests.values()) if (program.vmcs.has(guest.vmcs)) return guest;
+  return undefined;
+}
+
 export function primaryVmcs(program: Program): VmcsIR | undefined {
   for (const guest of program.guests.values()) {
     const vmcs = program.vmcs.get(guest.vmcs);

@@ -13,11 +13,22 @@
  * of the handler.
  */
 
-import { beginHalt, pleExit, pollSuccess, schedIn, tickStopped, wake } from "./hostModels";
+import {
+  beginHalt,
+  descheduledEnds,
+  hostPreemptionDue,
+  pleExit,
+  pollSuccess,
+  pollWindowEnds,
+  poolDeschedule,
+  startVcpu,
+  tickStopped,
+  wake,
+} from "./hostModels";
 import type { EngineOptions } from "./hostState";
 import { abortTsx, interpret } from "./interpreter";
 import type { CompiledGuest } from "./plan";
-import { buildResult } from "./result";
+import { closeOpenIntervals, engineResult } from "./runEnd";
 import * as S from "./state";
 import { EngineState } from "./state";
 import { straightArrival, tryStraight } from "./straight";
@@ -66,7 +77,8 @@ export class Engine extends EngineState {
         const first = this.sourcePeriodic[s] ? this.rng.next() * mean : this.rng.exponential(mean);
         this.arrivalTime[v * this.nS + s] = first;
       }
-      if (this.preemptRate > 0) this.preemptTime[v] = this.rng.exponential(this.p.hz / this.preemptRate);
+      // The first host preemption; with over-committed pCPUs a vCPU may start waiting for one.
+      if (startVcpu(this, v)) continue;
       // Every vCPU starts in the guest with nothing to do (it goes idle at once).
       this.mode[v] = MODE_GUEST;
       this.guestSince[v] = 0;
@@ -185,18 +197,6 @@ export class Engine extends EngineState {
   }
 
   /** Appends a path arrival to the vCPU's FIFO; false (and counted) when the queue is full. */
-  private enqueuePath(v: number, s: number, t: number): boolean {
-    if (this.pathLen[v] >= PATH_QUEUE) {
-      this.stats.dropped[s]++;
-      return false;
-    }
-    const i = v * PATH_QUEUE + ((this.pathHead[v] + this.pathLen[v]) % PATH_QUEUE);
-    this.pathSrc[i] = s;
-    this.pathTime[i] = t;
-    this.pathLen[v]++;
-    return true;
-  }
-
   private interruptArrives(v: number, s: number, t: number): void {
     const src = this.p.sources[s];
     const mode = this.mode[v];
@@ -218,21 +218,6 @@ export class Engine extends EngineState {
       }
     } else if (mode === MODE_HALTED) wake(this, v, t);
     else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t);
-  }
-
-  private pushIrq(v: number, s: number, t: number): boolean {
-    const len = this.irqLen[v];
-    if (len >= IRQ_QUEUE) return false;
-    let i: number;
-    if (this.p.sources[s].isNmi) {
-      // NMIs go first (SDM Vol. 3A §6.9: NMI has priority over maskable interrupts).
-      this.irqHead[v] = (this.irqHead[v] + IRQ_QUEUE - 1) % IRQ_QUEUE;
-      i = v * IRQ_QUEUE + this.irqHead[v];
-    } else i = v * IRQ_QUEUE + ((this.irqHead[v] + len) % IRQ_QUEUE);
-    this.irqSrc[i] = s;
-    this.irqTime[i] = t;
-    this.irqLen[v] = len + 1;
-    return true;
   }
 
   /** Starts the first waiting interrupt's guest handler at `t` (level-1 context). */
@@ -267,7 +252,7 @@ export class Engine extends EngineState {
   // ---------------------------------------------------------------- host preemption
 
   private onHostPreemption(v: number, t: number): void {
-    this.preemptTime[v] = t + this.rng.exponential(this.p.hz / this.preemptRate);
+    if (!hostPreemptionDue(this, v, t)) return;
     const mode = this.mode[v];
     if (mode === MODE_GUEST) {
       // The host's timer tick or reschedule IPI ends guest execution with an external-interrupt
@@ -287,22 +272,12 @@ export class Engine extends EngineState {
         this.entry(v, t);
         return;
       case MODE_HALT_POLL:
-        // The poll window ended without an event: block for real.
-        this.recorder.record(this.haltStart[v], t - this.haltStart[v], v, VcpuState.Polling, -1, -1);
-        this.stats.pollingCycles += t - this.haltStart[v];
-        this.mode[v] = MODE_HALTED;
-        this.haltStart[v] = t;
+        pollWindowEnds(this, v, t);
         return;
-      case MODE_DESCHEDULED: {
-        const since = this.descheduledUntil[v] - this.preemptCycles;
-        const start = Math.max(since, 0);
-        this.recorder.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
-        this.stats.descheduledCycles += t - start;
-        schedIn(this, v);
-        this.descheduledUntil[v] = t;
+      case MODE_DESCHEDULED:
+        descheduledEnds(this, v, t);
         this.entry(v, t);
         return;
-      }
       case MODE_GUEST: {
         if (this.ptFire[v] === 1) {
           // VMX-preemption timer reached zero (SDM Vol. 3C §26.5.1): exit.
@@ -569,10 +544,14 @@ export class Engine extends EngineState {
   private entry(v: number, t: number): void {
     if (this.descheduleRequested[v] === 1) {
       this.descheduleRequested[v] = 0;
-      this.mode[v] = MODE_DESCHEDULED;
-      this.descheduledUntil[v] = t + this.preemptCycles;
-      this.vcpuTime[v] = t + this.preemptCycles;
-      return;
+      const slice = poolDeschedule(this, v, t);
+      if (slice === 1) return;
+      if (slice === 0) {
+        this.mode[v] = MODE_DESCHEDULED;
+        this.descheduledUntil[v] = t + this.preemptCycles;
+        this.vcpuTime[v] = t + this.preemptCycles;
+        return;
+      }
     }
     // Injected exceptions (a #DB owed by an emulated instruction is a trap on that instruction)
     // come before NMIs and external interrupts (SDM Vol. 3A §6.9, event priority classes).
@@ -628,54 +607,15 @@ export class Engine extends EngineState {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    const end = this.endTime;
-    for (let v = 0; v < this.nV; v++) {
-      switch (this.mode[v]) {
-        case MODE_GUEST:
-          this.closeGuest(v, end);
-          break;
-        // A run stopped by a budget ends at the global clock, which a vCPU that ran ahead
-        // (folded entries) may have passed: its open interval then adds nothing.
-        case MODE_HALTED:
-          if (end < this.haltStart[v]) break;
-          this.recorder.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Halted, -1, -1);
-          this.stats.haltedCycles += end - this.haltStart[v];
-          break;
-        case MODE_HALT_POLL:
-          if (end < this.haltStart[v]) break;
-          this.recorder.record(this.haltStart[v], end - this.haltStart[v], v, VcpuState.Polling, -1, -1);
-          this.stats.pollingCycles += end - this.haltStart[v];
-          break;
-        case MODE_DESCHEDULED: {
-          const since = this.descheduledUntil[v] - this.preemptCycles;
-          if (end < since) break;
-          this.stats.descheduledCycles += end - since;
-          this.recorder.record(since, end - since, v, VcpuState.Descheduled, -1, -1);
-          break;
-        }
-      }
-    }
+    closeOpenIntervals(this);
   }
 
   /** The result, built whole from the observers and how the run ended. */
   result(): SimulationResult {
-    const byEvents = this.stopReason === STOP_EVENTS;
-    return buildResult(this.p, this.stats, this.recorder, {
-      endCycles: this.endTime,
-      events: this.events,
-      seed: this.seed,
+    return engineResult(this, {
       host: this.hostSettings,
       pollGrows: this.host.pollGrows,
       pollShrinks: this.host.pollShrinks,
-      stopped:
-        this.stopReason === STOP_NONE
-          ? undefined
-          : {
-              budget: byEvents ? "events" : "steps",
-              limit: byEvents ? this.maxEvents : this.maxSteps,
-              atSec: this.endTime / this.p.hz,
-              requestedSec: this.requestedSec,
-            },
     });
   }
 }

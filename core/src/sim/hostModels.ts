@@ -30,8 +30,141 @@ export function tickStopped(e: EngineState, v: number): boolean {
  * the vCPU's current halt_poll_ns window (0: it blocks at once).
  */
 export function beginHalt(e: EngineState, v: number, t: number): number {
-  e.host.haltBegin[v] = t;
-  return e.host.pollWindow[v];
+  const h = e.host;
+  h.haltBegin[v] = t;
+  // kvm_vcpu_can_poll: polling needs single_task_running() — not with a vCPU waiting for the CPU.
+  const poll = h.pool && h.queueLen[h.group[v]] > 0 ? 0 : h.pollWindow[v];
+  if (poll <= 0) release(e, v, t);
+  return poll;
+}
+
+/** The poll window ended without an event: the vCPU blocks and gives up its CPU. */
+export function blockAfterPoll(e: EngineState, v: number, t: number): void {
+  release(e, v, t);
+}
+
+// ------------------------------------------------------------------ over-committed pCPUs
+
+function setPreemptTime(e: EngineState, v: number): void {
+  const h = e.host;
+  const next = Math.min(h.poissonNext[v], h.sliceEnd[v]);
+  if (e.preemptTime[v] !== next) {
+    e.preemptTime[v] = next;
+    e.refresh(v);
+  }
+}
+
+/** While vCPUs of the group wait, every running one has a slice end (EEVDF's slice). */
+function armSlices(e: EngineState, g: number, t: number): void {
+  const h = e.host;
+  for (let w = 0; w < e.nV; w++) {
+    if (h.group[w] !== g || h.holds[w] === 0 || h.sliceEnd[w] < Number.POSITIVE_INFINITY) continue;
+    h.sliceEnd[w] = t + h.sliceCycles;
+    setPreemptTime(e, w);
+  }
+}
+
+/** vCPU `v` waits for a CPU of its group from `t` (Descheduled). */
+function enqueue(e: EngineState, v: number, t: number): void {
+  const h = e.host;
+  const g = h.group[v];
+  h.queue[g * e.nV + ((h.queueHead[g] + h.queueLen[g]) % e.nV)] = v;
+  h.queueLen[g]++;
+  e.mode[v] = MODE_DESCHEDULED;
+  e.descheduledUntil[v] = t + e.preemptCycles; // the engine reads the wait's start back from it
+  e.vcpuTime[v] = Number.POSITIVE_INFINITY;
+  h.sliceEnd[v] = Number.POSITIVE_INFINITY;
+  setPreemptTime(e, v);
+  armSlices(e, g, t);
+  // A polling vCPU of the group stops polling now (kvm_vcpu_can_poll) and gives up its CPU.
+  for (let w = 0; w < e.nV; w++) {
+    if (h.group[w] === g && e.mode[w] === MODE_HALT_POLL && e.vcpuTime[w] > t) {
+      e.vcpuTime[w] = t;
+      e.refresh(w);
+    }
+  }
+}
+
+/** vCPU `v` gives up its CPU at `t`; the group's first waiting vCPU gets it. */
+function release(e: EngineState, v: number, t: number): void {
+  const h = e.host;
+  if (!h.pool || h.holds[v] === 0) return;
+  h.holds[v] = 0;
+  const g = h.group[v];
+  h.running[g]--;
+  h.sliceEnd[v] = Number.POSITIVE_INFINITY;
+  setPreemptTime(e, v);
+  if (h.queueLen[g] === 0 || h.running[g] >= h.capacity[g]) return;
+  const w = h.queue[g * e.nV + h.queueHead[g]];
+  h.queueHead[g] = (h.queueHead[g] + 1) % e.nV;
+  h.queueLen[g]--;
+  h.holds[w] = 1;
+  h.running[g]++;
+  e.vcpuTime[w] = t;
+  e.refresh(w);
+  if (h.queueLen[g] > 0) armSlices(e, g, t);
+}
+
+/** A vCPU becomes runnable at `t`: true when it has a CPU, false when it waits for one. */
+function acquire(e: EngineState, v: number, t: number): boolean {
+  const h = e.host;
+  if (!h.pool) return true;
+  const g = h.group[v];
+  if (h.running[g] < h.capacity[g]) {
+    h.holds[v] = 1;
+    h.running[g]++;
+    if (h.queueLen[g] > 0) armSlices(e, g, t);
+    return true;
+  }
+  enqueue(e, v, t);
+  return false;
+}
+
+/**
+ * At the start every vCPU wants a CPU: the first ones of each group get one, the others wait
+ * (true: the engine does not run it). Also draws the first `preempt` time.
+ */
+export function startVcpu(e: EngineState, v: number): boolean {
+  const h = e.host;
+  if (e.preemptRate > 0) {
+    h.poissonNext[v] = e.rng.exponential(e.p.hz / e.preemptRate);
+    e.preemptTime[v] = h.poissonNext[v];
+  }
+  return !acquire(e, v, 0);
+}
+
+/**
+ * The vCPU's preemption time is reached: a `preempt` (other host work, for its fixed time) or
+ * the end of its slice with vCPUs waiting (to the back of the run queue). False: nothing to do.
+ */
+export function hostPreemptionDue(e: EngineState, v: number, t: number): boolean {
+  const h = e.host;
+  if (h.poissonNext[v] <= t) {
+    h.poissonNext[v] = t + e.rng.exponential(e.p.hz / e.preemptRate);
+    h.sliceDeschedule[v] = 0;
+    setPreemptTime(e, v);
+    return true;
+  }
+  h.sliceEnd[v] = Number.POSITIVE_INFINITY;
+  setPreemptTime(e, v);
+  if (!h.pool || h.holds[v] === 0 || h.queueLen[h.group[v]] === 0) return false;
+  h.sliceDeschedule[v] = 1;
+  return true;
+}
+
+/**
+ * A deschedule requested for `v` is due at its VM entry `t`: 0 — a `preempt` (the engine keeps
+ * the vCPU off for its fixed time); 1 — a slice end, the vCPU now waits at the back of the run
+ * queue; 2 — a slice end with nobody waiting any more: it runs on.
+ */
+export function poolDeschedule(e: EngineState, v: number, t: number): 0 | 1 | 2 {
+  const h = e.host;
+  if (h.sliceDeschedule[v] === 0) return 0;
+  h.sliceDeschedule[v] = 0;
+  if (h.queueLen[h.group[v]] === 0) return 2;
+  release(e, v, t);
+  enqueue(e, v, t);
+  return 1;
 }
 
 /**
@@ -52,6 +185,11 @@ export function wake(e: EngineState, v: number, t: number): void {
   e.recorder.record(since, t - since, v, VcpuState.Halted, -1, -1);
   e.stats.haltedCycles += t - since;
   e.stats.haltWakeups++;
+  if (e.host.pool && !acquire(e, v, t)) {
+    // No CPU free: the woken vCPU waits in the run queue (its wake-up is counted with the exit).
+    e.host.haltEnded(v, t - e.host.haltBegin[v]);
+    return;
+  }
   const w = e.haltWake[v];
   e.stats.wakeCycles += w;
   const reason = e.haltPlan[v] >= 0 ? e.p.exits[e.haltPlan[v]].code : -1;
@@ -63,6 +201,25 @@ export function wake(e: EngineState, v: number, t: number): void {
   schedIn(e, v);
   e.mode[v] = MODE_ROOT;
   e.vcpuTime[v] = t + w;
+}
+
+/** The halt-poll window ended at `t` without an event: the vCPU blocks for real. */
+export function pollWindowEnds(e: EngineState, v: number, t: number): void {
+  e.recorder.record(e.haltStart[v], t - e.haltStart[v], v, VcpuState.Polling, -1, -1);
+  e.stats.pollingCycles += t - e.haltStart[v];
+  e.mode[v] = MODE_HALTED;
+  e.haltStart[v] = t;
+  blockAfterPoll(e, v, t);
+}
+
+/** A descheduled vCPU's thread is scheduled in again at `t` (the caller then enters the guest). */
+export function descheduledEnds(e: EngineState, v: number, t: number): void {
+  const since = e.descheduledUntil[v] - e.preemptCycles;
+  const start = Math.max(since, 0);
+  e.recorder.record(start, t - start, v, VcpuState.Descheduled, -1, -1);
+  e.stats.descheduledCycles += t - start;
+  schedIn(e, v);
+  e.descheduledUntil[v] = t;
 }
 
 /** An event arrived while KVM was halt-polling: no sleep, no wake-up cost. */

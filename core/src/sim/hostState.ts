@@ -7,6 +7,7 @@
  */
 import type { HostIR, Program } from "../model/ir";
 import { defaultHost, hostSettings } from "../model/statements/host";
+import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import type { SimulationOptions } from "./types";
 
 /** The host settings in force for one run, after the file and the options. */
@@ -74,6 +75,30 @@ export class HostRuntime {
   readonly haltBegin: Float64Array;
   pollGrows = 0;
   pollShrinks = 0;
+  /**
+   * Over-committed physical CPUs (`pcpus` below the vCPU count): vCPU v belongs to pCPU group
+   * group[v] (pinned: pCPU v mod pcpus, one CPU each; else one group of all the pCPUs), and
+   * holds one of its CPUs while in guest or root mode or polling. A vCPU that becomes runnable
+   * with none free waits in the group's FIFO (Descheduled); while anyone waits, the running
+   * ones are preempted at the end of a slice (EEVDF's base slice, kvmDefaults). Off when
+   * every vCPU has a CPU of its own.
+   */
+  readonly pool: boolean;
+  readonly group: Int32Array;
+  readonly capacity: Int32Array;
+  readonly running: Int32Array;
+  readonly holds: Uint8Array;
+  /** Per group, a FIFO of waiting vCPUs (as a ring of nV slots). */
+  readonly queue: Int32Array;
+  readonly queueHead: Int32Array;
+  readonly queueLen: Int32Array;
+  readonly sliceCycles: number;
+  readonly sliceEnd: Float64Array;
+  /** Next Poisson host preemption (`preempt`), kept apart from the slice ends. */
+  readonly poissonNext: Float64Array;
+  /** The pending deschedule is a slice's end (to the run queue), not a `preempt`. */
+  readonly sliceDeschedule: Uint8Array;
+  readonly groups: number;
 
   constructor(nV: number, hz: number, host: ResolvedHost) {
     const cycles = (ns: number) => (ns * hz) / 1e9;
@@ -86,6 +111,24 @@ export class HostRuntime {
     this.pleMax = host.pleWindowMax;
     this.pollWindow = new Float64Array(nV);
     this.haltBegin = new Float64Array(nV);
+    const p = Math.floor(host.pcpus);
+    this.pool = p > 0 && p < nV;
+    this.groups = this.pool ? (host.pinned ? p : 1) : 0;
+    this.group = new Int32Array(nV);
+    this.capacity = new Int32Array(Math.max(1, this.groups));
+    this.running = new Int32Array(Math.max(1, this.groups));
+    for (let v = 0; v < nV; v++) this.group[v] = this.pool && host.pinned ? v % p : 0;
+    this.capacity.fill(this.pool && host.pinned ? 1 : p);
+    this.holds = new Uint8Array(nV);
+    this.queue = new Int32Array(Math.max(1, this.groups) * nV);
+    this.queueHead = new Int32Array(Math.max(1, this.groups));
+    this.queueLen = new Int32Array(Math.max(1, this.groups));
+    const cpus = host.pinned ? 1 : Math.max(1, p);
+    const factor = 1 + Math.floor(Math.log2(Math.min(cpus, 8)));
+    this.sliceCycles = cycles(KVM_DEFAULTS.schedBaseSliceNs.value * factor);
+    this.sliceEnd = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.poissonNext = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.sliceDeschedule = new Uint8Array(nV);
   }
 
   /**

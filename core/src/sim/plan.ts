@@ -8,7 +8,7 @@
 import { effectiveControls } from "../analysis/effective";
 import { vmcsLookup } from "../analysis/exitLookup";
 import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../analysis/exits";
-import { exitCost } from "../analysis/transitionCost";
+import { exitCost, vcpuMayMigrate } from "../analysis/transitionCost";
 import type { ExitDecision } from "../analysis/types";
 import type { Arrival, GuestIR, GuestOp, GuestSource, Program } from "../model/ir";
 import type { Position, Span } from "../source";
@@ -196,7 +196,7 @@ export function compileGuest(
     if (known !== undefined) return known;
     const def = exitReasonByCode(code);
     const handler = program.handlers.get(code);
-    const cost = exitCost(program, vmcs, code);
+    const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest));
     if (handler) walkCalledFns(handler.ops, program, costs, fnOutcomes);
     let outcomes = handler ? walkHandler(handler.ops, program, costs, fnOutcomes) : [emptyOutcome(1)];
     if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];

@@ -279,7 +279,7 @@ export class EngineState {
     this.vcpuTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
     this.arrivalTime = new Float64Array(nV * this.nS).fill(Number.POSITIVE_INFINITY);
     this.preemptTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
-    this.foldEntries = this.preemptRate <= 0;
+    this.foldEntries = this.preemptRate <= 0 && !this.host.pool;
     // Without host preemption no vCPU's behaviour depends on another's state (kicks are only
     // counted; a PAUSE loop's lock holder matters only when descheduled): the vCPUs are
     // independent simulations sharing a clock, and the order in which their events are
@@ -484,6 +484,35 @@ export class EngineState {
     if (this.ctxActive[c1] === 1) return c1;
     if (this.ctxActive[c1 - 1] === 1) return c1 - 1;
     return -1;
+  }
+
+  /** Queues a path execution of source `s` on vCPU `v`; false (counted as dropped) when full. */
+  enqueuePath(v: number, s: number, t: number): boolean {
+    if (this.pathLen[v] >= PATH_QUEUE) {
+      this.stats.dropped[s]++;
+      return false;
+    }
+    const i = v * PATH_QUEUE + ((this.pathHead[v] + this.pathLen[v]) % PATH_QUEUE);
+    this.pathSrc[i] = s;
+    this.pathTime[i] = t;
+    this.pathLen[v]++;
+    return true;
+  }
+
+  /** Queues an interrupt of source `s` (an NMI first); false when the queue is full. */
+  pushIrq(v: number, s: number, t: number): boolean {
+    const len = this.irqLen[v];
+    if (len >= IRQ_QUEUE) return false;
+    let i: number;
+    if (this.p.sources[s].isNmi) {
+      // NMIs go first (SDM Vol. 3A §6.9: NMI has priority over maskable interrupts).
+      this.irqHead[v] = (this.irqHead[v] + IRQ_QUEUE - 1) % IRQ_QUEUE;
+      i = v * IRQ_QUEUE + this.irqHead[v];
+    } else i = v * IRQ_QUEUE + ((this.irqHead[v] + len) % IRQ_QUEUE);
+    this.irqSrc[i] = s;
+    this.irqTime[i] = t;
+    this.irqLen[v] = len + 1;
+    return true;
   }
 
   /** Ends the current guest interval at `t` (busy or idle). */

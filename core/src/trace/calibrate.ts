@@ -20,10 +20,11 @@
 import { handlerCost } from "../analysis/cost";
 import type { HandlerOp, Program } from "../model/ir";
 import type { TextEdit } from "../source";
-import { exitReasonByCode } from "../vmx/exitReasons";
+import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
+import { BASIC_EXIT_REASON_MASK } from "../vmx/fieldFormats";
 import type { TraceResult } from "./types";
 
-const HLT = 12;
+const HLT = EXIT.HLT;
 
 export interface CalibratedReason {
   reason: string;
@@ -94,7 +95,7 @@ export function calibrate(program: Program, text: string, trace: TraceResult): C
       row.code === undefined ||
       row.isa === "svm" ||
       (row.flags && row.flags.length > 0) ||
-      row.code > 0xffff
+      row.code > BASIC_EXIT_REASON_MASK
     ) {
       skipped.push({ reason: name, why: "no VT-x basic reason (flags, an SVM code or an unknown name)" });
       continue;

@@ -22,13 +22,14 @@
  */
 import type { GuestEstimate } from "../analysis/types";
 import type { SimulationResult } from "../sim/types";
+import { EXIT } from "../vmx/exitReasons";
+import { BASIC_EXIT_REASON_MASK } from "../vmx/fieldFormats";
 import type { PairedTable, ReasonRow, TraceResult } from "./types";
 
 /** Default tolerance: a figure is flagged when measured/model is beyond 1 ± 0.25. */
 export const DEFAULT_TOLERANCE = 0.25;
 
-/** VT-x basic exit reason 12 (SDM Vol. 3D Appendix C). */
-const HLT_CODE = 12;
+const HLT_CODE = EXIT.HLT;
 
 /** One figure on both sides. `ratio` is measured / model when both exist and the model's is not 0. */
 export interface ComparedFigure {
@@ -145,7 +146,7 @@ function rowCode(row: ReasonRow): { code?: number; note?: string } {
   if (row.code === undefined) return { note: "a reason name no table knows" };
   if (row.isa === "svm") return { note: "an AMD SVM exit code (the model is VT-x)" };
   if (row.flags && row.flags.length > 0) return { note: `exit with ${row.flags.join(" ")}` };
-  if (row.code > 0xffff) return { note: "exit reason with flag bits" };
+  if (row.code > BASIC_EXIT_REASON_MASK) return { note: "exit reason with flag bits" };
   return { code: row.code };
 }
 

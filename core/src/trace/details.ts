@@ -5,6 +5,13 @@
  * string — a number for the numeric kinds, the raw text's extent for the text-keyed ones.
  */
 import {
+  EPT_QUAL_FETCH,
+  EPT_QUAL_READ,
+  EPT_QUAL_WRITE,
+  eptViolationAccessBits,
+  validInterruptionVector,
+} from "../vmx/fieldFormats";
+import {
   at,
   EV_APIC,
   EV_CPUID,
@@ -155,18 +162,18 @@ const ACCESS_NAMES = ["", "read", "write", "fetch"] as const;
  * The access of a kvm_page_fault on VMX (`vcpu %u rip 0x%lx address 0x%016llx error_code
  * 0x%llx`): KVM's handle_ept_violation (arch/x86/kvm/vmx/vmx.c) passes the EPT-violation exit
  * qualification as the error code, whose bits 0, 1, 2 say the access was a data read, a data
- * write, an instruction fetch (SDM Vol. 3C §28.2.1, Table 28-7; pre-2023 §27.2.1, Table 27-7).
- * A write is named first, then a fetch (a write also reads). Undefined without an error code.
+ * write, an instruction fetch (the bits core/src/vmx/fieldFormats.ts names and cites). A write
+ * is named first, then a fetch (a write also reads). Undefined without an error code.
  */
 export function pageFaultAccess(s: string, f: number, end: number): "read" | "write" | "fetch" | undefined {
   const e = find(s, "error_code ", f, end);
   if (e < 0) return undefined;
   const code = readHexNumber(s, e + 11, end);
   if (Number.isNaN(code)) return undefined;
-  const low = code % 8;
-  if (low & 2) return "write";
-  if (low & 4) return "fetch";
-  if (low & 1) return "read";
+  const low = eptViolationAccessBits(code);
+  if (low & EPT_QUAL_WRITE) return "write";
+  if (low & EPT_QUAL_FETCH) return "fetch";
+  if (low & EPT_QUAL_READ) return "read";
   return undefined;
 }
 
@@ -174,8 +181,8 @@ export function pageFaultAccess(s: string, f: number, end: number): "read" | "wr
  * The vector of an EXTERNAL_INTERRUPT exit, from the kvm_exit fields after f: `intr_info 0x%x`
  * (current TP_printk and plugin_kvm) or the second number of the old `info %llx %llx`, the
  * VM-exit interruption-information field. With "acknowledge interrupt on exit" (KVM's default,
- * vmx.c setup_vmcs_config) it is valid (bit 31) and holds the vector in bits 7:0 (SDM Vol. 3C
- * §28.2.2, pre-2023 §27.2.2; the layout core/src/vmx/fieldFormats.ts decodes). NaN without one.
+ * vmx.c setup_vmcs_config) it is valid and holds the vector (the layout, with its SDM sections,
+ * core/src/vmx/fieldFormats.ts decodes). NaN without one.
  */
 export function interruptVector(s: string, f: number, end: number): number {
   let p = find(s, "intr_info ", f, end);
@@ -188,7 +195,5 @@ export function interruptVector(s: string, f: number, end: number): number {
     while (p < end && s.charCodeAt(p) !== 32) p++;
     p = skipSpaces(s, p, end);
   }
-  const info = readHexNumber(s, p, end);
-  if (Number.isNaN(info) || info >= 4294967296 || info < 2147483648) return Number.NaN;
-  return info % 256;
+  return validInterruptionVector(readHexNumber(s, p, end));
 }

@@ -25,15 +25,15 @@
  *   simulated and printed as 0.
  *
  * - EXTERNAL_INTERRUPT exits print the VM-exit interruption information KVM's kvm_exit shows
- *   (`intr_info`): valid (bit 31), type external interrupt (0, bits 10:8) and the arriving
- *   source's vector (bits 7:0) (SDM Vol. 3C §28.2.2, pre-2023 §27.2.2; KVM acknowledges
- *   interrupts on exit). A guest timer without the VMX-preemption timer is a host hrtimer
- *   interrupt: Linux's LOCAL_TIMER_VECTOR, 0xec (arch/x86/include/asm/irq_vectors.h).
+ *   (`intr_info`): valid, type external interrupt and the arriving source's vector (the layout
+ *   and its SDM sections: core/src/vmx/fieldFormats.ts; KVM acknowledges interrupts on exit).
+ *   A guest timer without the VMX-preemption timer is a host hrtimer interrupt: Linux's
+ *   LOCAL_TIMER_VECTOR (core/src/vmx/kvmDefaults.ts, localTimerVector).
  * - EPT_VIOLATION exits of a guest `read`/`write`/`exec ADDR` carry a `kvm_page_fault` line
  *   (`vcpu %u rip 0x%lx address 0x%016llx error_code 0x%llx`, arch/x86/kvm/trace.h) with the
- *   gpa and, as KVM's handle_ept_violation passes it, the exit qualification: bit 0 read, 1
- *   write, 2 fetch, with bits 7 and 8 (linear address valid, a translated access) set as in
- *   real traces (SDM Vol. 3C §28.2.1, Table 28-7; pre-2023 §27.2.1, Table 27-7).
+ *   gpa and, as KVM's handle_ept_violation passes it, the exit qualification: the read, write
+ *   or fetch bit, with the linear-address-valid and translated-access bits set as in real
+ *   traces (the bits and their SDM table: core/src/vmx/fieldFormats.ts).
  *
  * Guest RIPs are not simulated: each exit source gets a made-up RIP (0xffffffff81000000 plus
  * 0x10 × its source index), so distinct operations stay distinct in the RIP table.
@@ -41,6 +41,15 @@
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
+import {
+  EPT_QUAL_FETCH,
+  EPT_QUAL_GLA_VALID,
+  EPT_QUAL_READ,
+  EPT_QUAL_TRANSLATED,
+  EPT_QUAL_WRITE,
+  interruptionInfo,
+} from "../vmx/fieldFormats";
+import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import { msrByName } from "../vmx/msrs";
 
 export interface TraceCmdExportOptions {
@@ -52,7 +61,7 @@ export interface TraceCmdExportOptions {
   header?: string[];
 }
 
-const HLT = 12;
+const HLT = EXIT.HLT;
 const RIP_BASE = 0xffffffff81000000n;
 
 /** Thrown when the timeline does not hold every interval (a decimated timeline cannot be exported). */
@@ -79,13 +88,15 @@ function msrDetail(label: string | undefined): string | undefined {
   return `msr_${m[1] === "wrmsr" ? "write" : "read"} ${msr.index.toString(16)} = 0x0`;
 }
 
-/** Linux's LOCAL_TIMER_VECTOR (arch/x86/include/asm/irq_vectors.h): a host hrtimer's vector. */
-const LOCAL_TIMER_VECTOR = 0xec;
-/** Interruption information: valid (bit 31), type 0 external interrupt, vector in bits 7:0. */
-const INTR_INFO_VALID = 0x80000000;
-/** EPT-violation exit qualification: linear address valid (bit 7), translated access (bit 8). */
-const QUAL_LINEAR_TRANSLATED = 0x180;
-const QUAL_ACCESS: Record<string, number> = { read: 1, write: 2, exec: 4 };
+/** A host hrtimer's vector: the arrival of a guest timer KVM emulates with one. */
+const LOCAL_TIMER_VECTOR = KVM_DEFAULTS.localTimerVector.value;
+/** EPT-violation exit qualification of a guest access: linear address valid, translated access. */
+const QUAL_LINEAR_TRANSLATED = EPT_QUAL_GLA_VALID | EPT_QUAL_TRANSLATED;
+const QUAL_ACCESS: Record<string, number> = {
+  read: EPT_QUAL_READ,
+  write: EPT_QUAL_WRITE,
+  exec: EPT_QUAL_FETCH,
+};
 
 /** The `kvm_page_fault` fields of a guest memory access's label ("write 0x2000"). */
 function pageFaultDetail(label: string | undefined, vcpu: number, rip: string): string | undefined {
@@ -171,7 +182,7 @@ export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOp
         while (nextArrival < arrivals.time.length && arrivals.time[nextArrival]! <= start + 1e-3)
           nextArrival++;
         const vector = nextArrival > 0 ? arrivals.vector[nextArrival - 1]! : -1;
-        intrInfo = INTR_INFO_VALID + (vector >= 0 ? vector : LOCAL_TIMER_VECTOR);
+        intrInfo = interruptionInfo(vector >= 0 ? vector : LOCAL_TIMER_VECTOR);
       }
       out.push({
         ns: start,

@@ -38,6 +38,7 @@
 
 import { preemptionTimerRate } from "../vmx/capabilities";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
+import { BASIC_EXIT_REASON_MASK, EPT_PAGE_SIZE } from "../vmx/fieldFormats";
 import { msrByIndex } from "../vmx/msrs";
 import { DEFAULT_PROFILE_NAME, profileByName } from "../vmx/profiles";
 import type { ReasonRow, TraceResult } from "./types";
@@ -69,6 +70,8 @@ export interface InferResult {
 const HLT = EXIT.HLT;
 /** The first vector that is not an exception (irq vectors are 32–255, docs/language.md). */
 const DEFAULT_VECTOR = 32;
+/** EPT_PAGE_SIZE as a bigint, for guest-physical addresses kept as bigints. */
+const PAGE_BIG = BigInt(EPT_PAGE_SIZE);
 /** Where EPT_VIOLATION ops go when the trace named no gpa. */
 const DEFAULT_FAULT_GPA = 0x1000;
 /** The identity-mapped guest memory the inferred EPT grants (the existing layout). */
@@ -76,11 +79,15 @@ const EPT_TOP = 0x7fff_ffff;
 
 /** Instructions that exit by themselves or under one control, as guest ops. */
 const INSTRUCTIONS: Record<number, { op: string; control?: string; why: string }> = {
-  10: { op: "cpuid", why: "CPUID exits unconditionally (SDM Vol. 3C §26.1.2)" },
-  18: { op: "vmcall", why: "VMCALL exits unconditionally in VMX non-root operation (§26.1.2)" },
-  16: { op: "rdtsc", control: "rdtsc_exiting", why: "RDTSC exits under RDTSC exiting (§26.1.3)" },
-  54: { op: "wbinvd", control: "wbinvd_exiting", why: "WBINVD exits under WBINVD exiting (§26.1.3)" },
-  55: { op: "xsetbv", why: "XSETBV exits unconditionally (§26.1.2)" },
+  [EXIT.CPUID]: { op: "cpuid", why: "CPUID exits unconditionally (SDM Vol. 3C §26.1.2)" },
+  [EXIT.VMCALL]: { op: "vmcall", why: "VMCALL exits unconditionally in VMX non-root operation (§26.1.2)" },
+  [EXIT.RDTSC]: { op: "rdtsc", control: "rdtsc_exiting", why: "RDTSC exits under RDTSC exiting (§26.1.3)" },
+  [EXIT.WBINVD]: {
+    op: "wbinvd",
+    control: "wbinvd_exiting",
+    why: "WBINVD exits under WBINVD exiting (§26.1.3)",
+  },
+  [EXIT.XSETBV]: { op: "xsetbv", why: "XSETBV exits unconditionally (§26.1.2)" },
 };
 
 function rateText(perSecond: number): string {
@@ -119,7 +126,7 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
   const meanCycles = (r: ReasonRow) => (latency ? (r.meanNs * hz) / 1e9 : 0);
   let roundTrip = profile.costs.round_trip.cycles;
   for (const r of rows)
-    if (latency && r.code !== HLT && r.code !== undefined && r.code <= 0xffff)
+    if (latency && r.code !== HLT && r.code !== undefined && r.code <= BASIC_EXIT_REASON_MASK)
       roundTrip = Math.min(roundTrip, Math.round(meanCycles(r)));
 
   const proc = new Set(["use_tsc_offsetting", "activate_secondary_controls"]);
@@ -137,7 +144,10 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
 
   for (const r of rows) {
     const code = r.code;
-    const def = code !== undefined && code <= 0xffff && r.isa !== "svm" ? exitReasonByCode(code) : undefined;
+    const def =
+      code !== undefined && code <= BASIC_EXIT_REASON_MASK && r.isa !== "svm"
+        ? exitReasonByCode(code)
+        : undefined;
     if (!def) {
       notExpressed.push({
         reason: r.key,
@@ -158,8 +168,8 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
       continue;
     }
     const name = def.name.toLowerCase();
-    if (def.code === 31 || def.code === 32) {
-      const access = def.code === 32 ? "write" : "read";
+    if (def.code === EXIT.MSR_READ || def.code === EXIT.MSR_WRITE) {
+      const access = def.code === EXIT.MSR_WRITE ? "write" : "read";
       const items = detailsOf(r, `msr_${access} `).map((d) => ({
         value: msrByIndex(Number.parseInt(d.key.split(" ")[1]!, 16))?.name,
         count: d.count,
@@ -171,7 +181,7 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
         const op = access === "write" ? "wrmsr" : "rdmsr";
         ops.push({ name: `${op}_${part.value.toLowerCase()}`, op: `${op} ${part.value}`, rate: part.rate });
       }
-    } else if (def.code === 49) {
+    } else if (def.code === EXIT.EPT_MISCONFIG) {
       const items = detailsOf(r, "mmio ").map((d) => {
         const [, access, gpa] = d.key.split(" ");
         return {
@@ -180,11 +190,11 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
         };
       });
       for (const part of split(perVcpu, items, { access: "write", gpa: 0xfebf0000n })) {
-        misconfig.add(part.value.gpa & ~0xfffn);
+        misconfig.add(part.value.gpa & ~(PAGE_BIG - 1n));
         const gpa = part.value.gpa.toString(16);
         ops.push({ name: `mmio_${gpa}`, op: `mmio ${part.value.access} 0x${gpa}`, rate: part.rate });
       }
-    } else if (def.code === 30) {
+    } else if (def.code === EXIT.IO_INSTRUCTION) {
       const items = detailsOf(r, "pio_").map((d) => {
         const [kind, port] = d.key.split(" ");
         return {
@@ -243,7 +253,7 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
         };
       });
       for (const part of split(perVcpu, items, { gpa: DEFAULT_FAULT_GPA, access: "read" })) {
-        const page = part.value.gpa - (part.value.gpa % 4096);
+        const page = part.value.gpa - (part.value.gpa % EPT_PAGE_SIZE);
         const needs = faults.get(page) ?? new Set<string>();
         needs.add(part.value.access);
         faults.set(page, needs);
@@ -318,7 +328,7 @@ export function inferVmcs(trace: TraceResult, options: InferOptions = {}): Infer
     lines.push("  ept {");
     lines.push(...eptLines(faults));
     for (const page of [...misconfig].sort((a, b) => (a < b ? -1 : 1)))
-      lines.push(`    0x${page.toString(16)} .. 0x${(page + 0xfffn).toString(16)} misconfig`);
+      lines.push(`    0x${page.toString(16)} .. 0x${(page + PAGE_BIG - 1n).toString(16)} misconfig`);
     lines.push("  }");
     lines.push("}");
     lines.push("");
@@ -440,9 +450,9 @@ function eptLines(faults: Map<number, Set<string>>): string[] {
           : "rw";
     if (page <= EPT_TOP && page > from) out.push(`    ${hex(from)} .. ${hex(page - 1)} rwx`);
     out.push(
-      `    ${hex(page)} .. ${hex(page + 0xfff)} ${perms}   // EPT_VIOLATION: ${[...needs].join(", ")}`,
+      `    ${hex(page)} .. ${hex(page + EPT_PAGE_SIZE - 1)} ${perms}   // EPT_VIOLATION: ${[...needs].join(", ")}`,
     );
-    from = Math.max(from, page + 0x1000);
+    from = Math.max(from, page + EPT_PAGE_SIZE);
   }
   if (from <= EPT_TOP) out.push(`    ${hex(from)} .. ${hex(EPT_TOP)} rwx`);
   return out;

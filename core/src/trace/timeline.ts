@@ -13,6 +13,7 @@
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
 import type { SimReasonStats, SimulationResult } from "../sim/types";
+import { BASIC_EXIT_REASON_MASK } from "../vmx/fieldFormats";
 import type { ReasonRow, TraceResult } from "./types";
 
 /** A trace has no TSC frequency: cycles are nanoseconds on a nominal 1 GHz clock. */
@@ -46,7 +47,7 @@ export interface TraceRun {
  */
 function reasonValue(row: ReasonRow, index: number): number {
   const named = row.reason !== undefined && !/^(0x)?[0-9a-f]+$/i.test(row.reason);
-  if (row.code !== undefined && row.code >= 0 && named) return row.code & 0xffff;
+  if (row.code !== undefined && row.code >= 0 && named) return row.code & BASIC_EXIT_REASON_MASK;
   return UNKNOWN_REASON_BASE + index;
 }
 

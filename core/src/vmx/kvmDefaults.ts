@@ -99,6 +99,12 @@ export const KVM_DEFAULTS = {
     source: "POSTED_INTR_WAKEUP_VECTOR, arch/x86/include/asm/irq_vectors.h",
     meaning: "Host vector that wakes a blocked vCPU when a posted interrupt arrives.",
   },
+  localTimerVector: {
+    value: 0xec,
+    source: "LOCAL_TIMER_VECTOR, arch/x86/include/asm/irq_vectors.h",
+    meaning:
+      "Host vector of the local APIC timer: a host hrtimer (a guest timer KVM emulates without the VMX-preemption timer) arrives on it.",
+  },
 } as const satisfies Record<string, KvmDefault>;
 
 export type KvmDefaultName = keyof typeof KVM_DEFAULTS;

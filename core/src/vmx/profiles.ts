@@ -466,7 +466,12 @@ const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
   transition_tail: {
     cycles: 1000,
     reason:
-      "estimate: mean extra cycles of the ~5% of round trips outside the 1,600–1,700 band (Shalabi's pinned curve: a host interrupt, cache or TLB misses in the exit path); a vCPU that may migrate has a longer tail (Shalabi: 'the rest creep on the higher cost when migration is allowed') — raise it, e.g. `cost transition_tail = 20000`",
+      "estimate: mean extra cycles of the ~5% of round trips outside the 1,600–1,700 band (Shalabi's pinned curve: a host interrupt, cache or TLB misses in the exit path); a vCPU that may migrate has a longer tail (Shalabi: 'the rest creep on the higher cost when migration is allowed'): transition_tail_migrating, used for a guest without `pinned`",
+  },
+  transition_tail_migrating: {
+    cycles: 2000,
+    reason:
+      "estimate: mean extra cycles of the ~5% tail when the vCPU thread may migrate (a guest without `pinned`): Shalabi's unpinned samples 'creep on the higher cost' (a migration reloads the VMCS on the new CPU — VMCLEAR, VMPTRLD — with cold caches); no figure can be read from the text, taken as twice the pinned tail",
   },
   guest_instruction: {
     cycles: 1,

@@ -274,7 +274,8 @@ export const L1TF_COND_REASONS: ReadonlySet<number> = new Set([EXIT.EXTERNAL_INT
  * VMCALL): with the vCPU pinned "the majority (~95%)" of round trips lie within 1,600–1,700
  * cycles, and "the rest creep on the higher cost when migration is allowed". Taken as: 95 % of
  * samples in a normal body whose ±1.96σ is that 100-cycle band (σ = `transition_jitter`), 5 %
- * in a tail of exponentially distributed extra cycles (mean `transition_tail`).
+ * in a tail of exponentially distributed extra cycles (mean `transition_tail` for a pinned vCPU,
+ * `transition_tail_migrating` for one that may migrate).
  */
 export const TRANSITION_DISTRIBUTION = {
   tailShare: 0.05,

@@ -160,8 +160,10 @@ export type CostName =
   | "ibpb"
   /** Standard deviation of a transition's body (the pinned, common case). */
   | "transition_jitter"
-  /** Mean extra cycles of a transition in the tail (5 % of transitions). */
+  /** Mean extra cycles of a transition in the tail (5 % of transitions), vCPU pinned. */
   | "transition_tail"
+  /** The same for a vCPU that may migrate (a guest without `pinned`). */
+  | "transition_tail_migrating"
   /** Guest cycles per instruction, to count a `compute`'s instructions (monitor trap flag). */
   | "guest_instruction";
 

@@ -11,7 +11,14 @@ import {
   type SemanticTokensEdit,
   type SemanticTokensLegend,
 } from "vscode-languageserver";
-import { type ControlDef, exitCost, primaryVmcs, type Span } from "../../../core/src/index";
+import {
+  type ControlDef,
+  exitCost,
+  primaryGuest,
+  primaryVmcs,
+  type Span,
+  vcpuMayMigrate,
+} from "../../../core/src/index";
 import {
   formatCompact,
   formatCores,
@@ -304,7 +311,12 @@ export function codeLenses(
   for (const handler of program.handlers.values()) {
     let total = 0;
     try {
-      total = exitCost(program, primaryVmcs(program), handler.reason.code).total;
+      total = exitCost(
+        program,
+        primaryVmcs(program),
+        handler.reason.code,
+        vcpuMayMigrate(primaryGuest(program)),
+      ).total;
     } catch {
       continue;
     }

@@ -30,6 +30,7 @@ import {
   nestedOperationHover,
   type OperationEstimate,
   type Program,
+  primaryGuest,
   primaryVmcs,
   profileByName,
   type Span,
@@ -37,6 +38,7 @@ import {
   unsetStateNote,
   type VmcsFieldDef,
   type VmcsIR,
+  vcpuMayMigrate,
   vmcsFieldByName,
 } from "../../../core/src/index";
 import {
@@ -181,7 +183,7 @@ function guestOpHover(
     lines.push("", "| per exit | cycles |", "|---|---:|");
     for (const effect of decision.exits) {
       const program = model.analysis.program;
-      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs));
+      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs), guest);
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
       if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
@@ -207,6 +209,7 @@ function reasonBreakdown(
   program: Program,
   code: number,
   vmcs: VmcsIR | undefined,
+  guest: GuestIR | undefined,
 ): {
   transition: number;
   transitionRows: { label: string; cycles: number }[];
@@ -215,7 +218,7 @@ function reasonBreakdown(
   total: number;
   handled: boolean;
 } {
-  const cost = exitCost(program, vmcs, code);
+  const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest));
   return {
     transition: cost.transition,
     transitionRows: transitionBreakdown(cost.transitionDetail),
@@ -337,7 +340,7 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   const program = model.analysis.program;
   const reason = handler.reason;
   const vmcs = primaryVmcs(program);
-  const cost = exitCost(program, vmcs, reason.code);
+  const cost = exitCost(program, vmcs, reason.code, vcpuMayMigrate(primaryGuest(program)));
   const hz = program.target.hz;
   const lines = [
     `**handler ${reason.name}** (exit reason ${reason.code})`,
