@@ -173,6 +173,18 @@ describe("hover", () => {
     assert.match(hover, /When a vmcs leaves it unset: assumed a valid value/);
   });
 
+  test("on a handler's vmread: the cost's provenance said once (not 'estimate: estimate:')", async () => {
+    const text = readFileSync(join(REPO_ROOT, "examples", "hypercall-batching.vmcs"), "utf8");
+    const at = text.indexOf("vmread GUEST_RIP") + 2;
+    const { uri, position } = await openAt(`${text.slice(0, at)}$0${text.slice(at)}`);
+    const hover = hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position }));
+    assert.match(
+      hover,
+      /\*\*VMREAD\*\* `GUEST_RIP` in handler [A-Z_]+: [^\n]* — estimate: VMREAD of a cached VMCS field/,
+    );
+    assert.doesNotMatch(hover, /estimate: estimate/);
+  });
+
   test("on the target profile", async () => {
     const { uri, position } = await openAt(exampleAt("skylake_server", 2));
     const text = hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position }));

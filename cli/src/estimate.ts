@@ -1,5 +1,8 @@
 /**
- * `trapline estimate FILE [--guest NAME] [--json]`: the static estimate of one guest.
+ * `trapline estimate FILE [--guest NAME] [--json] [--explain]`: the static estimate of one guest.
+ *
+ * `--explain` adds, per exit reason, the rule, the deciding controls and the source of each
+ * decision that causes it (cli/src/explain.ts); in JSON an `explain` array, only when asked.
  *
  * Without --guest the first guest of the file is estimated. A file with errors prints its
  * diagnostics on stderr and exits 1 without an estimate, because an illegal VMCS has no
@@ -32,6 +35,7 @@ import {
   readSource,
   UsageError,
 } from "./command";
+import { explainEstimate, explainText } from "./explain";
 import { table } from "./format";
 import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
 import { nestedJson, nestedText } from "./nestedEstimate";
@@ -175,9 +179,14 @@ function printDiagnostics(
 export const estimateCommand: Command = {
   name: "estimate",
   summary: "static estimate of exit rates, costs, overhead and host CPU for one guest",
-  usage: "estimate FILE [--guest NAME] [--json] [--measured TRACE [--tolerance P]]",
-  options: { guest: { type: "string" }, json: { type: "boolean" }, ...MEASURED_OPTIONS },
-  help: `  --guest NAME       the guest to estimate (default: the first guest in the file)\n  --json             print the estimate as JSON (with --measured: a "measured" object added)\n${MEASURED_HELP}\n\nA figure beyond the tolerance is flagged, not an error: the status stays 0.\n\nExit status: 0 success, 1 errors in the file (diagnostics on stderr, no estimate) or a\nviolated budget (estimate printed, violation on stderr), 2 bad usage or an unreadable file (or trace).`,
+  usage: "estimate FILE [--guest NAME] [--json] [--explain] [--measured TRACE [--tolerance P]]",
+  options: {
+    guest: { type: "string" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+    ...MEASURED_OPTIONS,
+  },
+  help: `  --guest NAME       the guest to estimate (default: the first guest in the file)\n  --json             print the estimate as JSON (with --measured: a "measured" object added)\n  --explain          per exit reason, why it exits: the rule, the controls that decide it and\n                     its source (SDM section or KVM function), with the operations it applies\n                     to (the editor's hover); with --json an "explain" array is added\n${MEASURED_HELP}\n\nA figure beyond the tolerance is flagged, not an error: the status stays 0.\n\nExit status: 0 success, 1 errors in the file (diagnostics on stderr, no estimate) or a\nviolated budget (estimate printed, violation on stderr), 2 bad usage or an unreadable file (or trace).`,
   async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError("estimate needs exactly one FILE");
     const file = positionals[0]!;
@@ -202,14 +211,17 @@ export const estimateCommand: Command = {
     }
     const measured = await measuredComparison(io, values, () => estimateFigures(estimate));
     const nested = nestedEstimate(analysis.program, guestName);
+    const explained = values.explain ? explainEstimate(estimate, analysis.text, analysis.lines) : undefined;
     if (values.json) {
       const json = estimateJson(estimate);
       if (nested) json.nested = nestedJson(nested);
+      if (explained) json.explain = explained;
       if (measured) json.measured = { file: values.measured, ...measured };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     } else {
       io.stdout(estimateText(estimate, analysis.program.guests.get(guestName)?.vmcs));
       if (nested) io.stdout(`\n${nestedText(nested, estimate.target.hz)}`);
+      if (explained) io.stdout(`\n${explainText(explained)}`);
       if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);
     }
     // Budgets of the estimated guest decide the status; warnings go to stderr for information.

@@ -54,6 +54,18 @@ function commandHelp(command: Command): string {
   return `Usage: trapline ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help}\n` : ""}`;
 }
 
+/**
+ * parseArgs' error in one line. Its "argument is ambiguous" (a value that starts with `-`, such
+ * as `--duration -1s`) names neither the value nor the fix: say both.
+ */
+function parseArgsMessage(error: unknown, args: string[]): string {
+  const m = /^Option '(-[^']+)' argument is ambiguous/.exec(firstLine(error));
+  const option = m?.[1];
+  const value = option === undefined ? undefined : args[args.indexOf(option) + 1];
+  if (option === undefined || value === undefined) return firstLine(error);
+  return `${option} ${value}: the value starts with '-', so it reads as an option; write ${option}=${value} to pass it`;
+}
+
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split("\n")[0]!;
@@ -89,7 +101,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    io.stderr(`trapline ${command.name}: ${firstLine(error)} (usage: trapline ${command.usage})\n`);
+    io.stderr(
+      `trapline ${command.name}: ${parseArgsMessage(error, rest)} (usage: trapline ${command.usage})\n`,
+    );
     return EXIT_USAGE;
   }
   if (args.values.help) {

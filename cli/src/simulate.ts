@@ -45,7 +45,8 @@ const DEFAULT_DURATION_SEC = 0.1;
 
 /** "100ms", "1s", "250us", "0.5" (seconds). */
 export function parseDuration(text: string): number {
-  const m = /^\s*([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i.exec(text);
+  // A sign is read so that `-1s` is told it must be positive rather than that it is not a time.
+  const m = /^\s*([+-]?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i.exec(text);
   if (!m) throw new UsageError(`--duration: '${text}' is not a time (e.g. 100ms, 1s)`);
   const value = Number(m[1]);
   const unit = (m[2] ?? "s").replace("µs", "us").toLowerCase();
@@ -111,7 +112,7 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
         "irq latency",
         r.latency.irq.count > 0 ? `p50 ${formatSeconds(r.latency.irq.p50)}` : "no interrupts",
         r.latency.irq.count > 0
-          ? `p99 ${formatSeconds(r.latency.irq.p99)}  max ${formatSeconds(r.latency.irq.max)}`
+          ? `mean ${formatSeconds(r.latency.irq.mean)}  p99 ${formatSeconds(r.latency.irq.p99)}  max ${formatSeconds(r.latency.irq.max)}`
           : "",
       ],
     ]),
@@ -141,12 +142,13 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
   const interrupts = Object.entries(r.latency.bySource);
   if (interrupts.length > 0) {
     lines.push("");
-    const rows = [["latency", "count", "min", "p50", "p99", "max"]];
+    const rows = [["latency", "count", "min", "mean", "p50", "p99", "max"]];
     for (const [name, l] of interrupts) {
       rows.push([
         name,
         `${l.count}`,
         formatSeconds(l.min),
+        formatSeconds(l.mean),
         formatSeconds(l.p50),
         formatSeconds(l.p99),
         formatSeconds(l.max),
@@ -154,10 +156,28 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
     }
     lines.push(table(rows));
   }
+  if (r.paths.length > 0) {
+    lines.push("");
+    const rows = [["by path", "arrivals", "executions", "executions/s", "dropped"]];
+    for (const p of r.paths) {
+      rows.push([
+        `${p.kind} ${p.name}`,
+        `${p.arrivals}`,
+        `${p.executions}`,
+        formatRate(p.executionsPerSecond),
+        `${p.dropped}`,
+      ]);
+    }
+    lines.push(table(rows));
+  }
   const t = r.time;
+  const c = r.counters;
   lines.push("");
   lines.push(
-    `  vCPU time: guest ${formatSeconds(t.guest)}, exits ${formatSeconds(t.exit)}, handlers ${formatSeconds(t.handler)}, user space ${formatSeconds(t.userspace)}, halted ${formatSeconds(t.halted)}${t.polling > 0 ? `, polling ${formatSeconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${formatSeconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${formatSeconds(t.descheduled)}` : ""}`,
+    `  events ${c.events}, TSX aborts ${c.tsxAborts}, halts ended by polling ${c.haltPollSuccesses}, after sleeping ${c.haltWakeups}, injections ${c.injections}, kicks ${c.kicks}, directed yields ${c.directedYields}`,
+  );
+  lines.push(
+    `  vCPU time: guest ${formatSeconds(t.guest)}${t.spinning > 0 ? ` (spinning ${formatSeconds(t.spinning)})` : ""}, exits ${formatSeconds(t.exit)}, handlers ${formatSeconds(t.handler)}, user space ${formatSeconds(t.userspace)}, halted ${formatSeconds(t.halted)}${t.polling > 0 ? `, polling ${formatSeconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${formatSeconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${formatSeconds(t.descheduled)}` : ""}`,
   );
   for (const w of r.warnings) lines.push(`  note: ${w}`);
   lines.push("");

@@ -383,8 +383,11 @@ function handlerOpHover(program: Program, op: HandlerOp, owner: HandlerIR | FnIR
   const costs = program.target.costs;
   const hz = program.target.hz;
   const where = "reason" in owner ? `handler ${owner.reason.name}` : `fn ${escapeMarkdown(owner.name)}`;
-  const costLine = (name: keyof typeof costs) =>
-    `${formatCyclesAt(costs[name].cycles, hz)} — ${costs[name].provenance}: ${costs[name].source}`;
+  // A source that already says what it is ("estimate: …", "estimate from …") is not prefixed again.
+  const costLine = (name: keyof typeof costs) => {
+    const { cycles, provenance, source } = costs[name];
+    return `${formatCyclesAt(cycles, hz)} — ${source.startsWith(provenance) ? source : `${provenance}: ${source}`}`;
+  };
   switch (op.op) {
     case "vmread":
     case "vmwrite": {

@@ -175,7 +175,14 @@ function parseKnownStatement(
       table.has(token.text) &&
       !(p.scratchTop - base < shape.maxItems && shape.subwords?.includes(token.text))
     ) {
-      break;
+      // A keyword where the statement's name goes (`path ipi rate …`): say so, and keep it as
+      // the name so the rest of the line stays this statement's (one message, no cascade).
+      if (!(p.scratchTop === base && shape.expects.startsWith("a name"))) break;
+      p.error(
+        "TL011",
+        `\`${token.text}\` is a keyword and cannot name ${/^[aeiou]/.test(keyword) ? "an" : "a"} \`${keyword}\`; choose another name (e.g. \`${token.text}_${keyword}\`)`,
+        spanOf(token),
+      );
     }
     if (inArm && token.kind === "quantity" && token.unit === "%") break;
     if (p.isPunct(token, ",")) {
