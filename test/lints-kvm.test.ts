@@ -92,8 +92,14 @@ describe("TL340 no external-interrupt exiting", () => {
     assert.deepEqual(errors(good), []);
   });
 
-  test("KVM's pin word is quiet", () => {
+  test("KVM's pin word is quiet, and so is a sketch that writes no pin word", () => {
     assert.deepEqual(withCode(vmcs() + guest("compute 1us"), "TL340"), []);
+    const sketch = "target skylake_server\nvmcs a {\n  proc hlt_exiting\n}\n";
+    assert.deepEqual(withCode(sketch, "TL340"), []);
+    assert.deepEqual(withCode(sketch, "TL342"), []);
+    // A raw pin word is a configuration too.
+    const raw = sketch.replace("  proc", "  field PIN_BASED_VM_EXEC_CONTROL = 0x8\n  proc");
+    assert.equal(withCode(raw, "TL340").length, 1);
   });
 });
 

@@ -9,13 +9,14 @@
  *   `vmx_exec_control`, `vmx_update_exception_bitmap`);
  * - TL343: `use_msr_bitmaps` with a guest access to an MSR that KVM always intercepts left free
  *   (`vmx_possible_passthrough_msrs`, `vmx_disable_intercept_for_msr`).
- * TL341 and TL343 sit on the guest operation that touches the MSR, so a bitmap left free for MSRs
+ * TL340 and TL342 are asked only of a vmcs that writes its pin word (`writesPinWord`). TL341 and
+ * TL343 sit on the guest operation that touches the MSR, so a bitmap left free for MSRs
  * no guest uses stays quiet. docs/diagnostics.md lists the codes.
  */
 import type { GuestIR, GuestOp, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, Span } from "../source";
 import { isX2apicMsr, X2APIC_KVM_INTERCEPTED, X2APIC_MSR, type X2apicPassCondition } from "../vmx/apic";
-import { CONTROL, type ControlRef, controlInWord, isControlSet } from "../vmx/controls";
+import { CONTROL, CONTROL_WORD_FIELD, type ControlRef, controlInWord, isControlSet } from "../vmx/controls";
 import { exceptionByMnemonic } from "../vmx/exceptions";
 import { KVM_PASSTHROUGH_MSRS, msrByIndex } from "../vmx/msrs";
 import type { ControlWord } from "../vmx/types";
@@ -30,6 +31,7 @@ const VMX_C = "Linux arch/x86/kvm/vmx/vmx.c";
 
 export function lintKvmConfigurations(program: Program, text: string | undefined, out: Diagnostic[]): void {
   for (const vmcs of program.vmcs.values()) {
+    if (!writesPinWord(vmcs)) continue;
     const words = effectiveControls(vmcs, program.target);
     lintExternalInterruptExiting(vmcs, words, text, out);
     lintShadowPaging(vmcs, words, text, out);
@@ -52,6 +54,15 @@ export function lintKvmConfigurations(program: Program, text: string | undefined
     };
     for (const source of guest.sources) visit(source.ops);
   }
+}
+
+/**
+ * TL340 and TL342 judge a whole configuration: only a vmcs that writes its pin-based word (a
+ * `pin` line or `field PIN_BASED_VM_EXEC_CONTROL`) is one. A sketch that names only the controls
+ * of the exit it studies (`vmcs a { proc hlt_exiting }`) is not a configuration anyone ships.
+ */
+function writesPinWord(vmcs: VmcsIR): boolean {
+  return vmcs.wordLines.pin !== undefined || vmcs.fields.has(CONTROL_WORD_FIELD.pin);
 }
 
 function vmcsRelated(vmcs: VmcsIR) {
