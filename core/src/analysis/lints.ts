@@ -2,7 +2,8 @@
  * Whole-program lints: guest operations that exit with no handler for the reason (TL310),
  * handlers that no vmcs in the file can ever trigger (TL311), vmcs settings that the controls make
  * meaningless (TL320–TL326), budgets the static estimate violates (TL401) and saturated vCPUs
- * (TL402). docs/diagnostics.md lists every code.
+ * (TL402); lintsKvm.ts adds configurations KVM never ships (TL340–TL343). docs/diagnostics.md
+ * lists every code.
  */
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
@@ -20,6 +21,7 @@ import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
 import { eptAccessedDirty } from "./exitDirty";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
+import { lintKvmConfigurations } from "./lintsKvm";
 import { lintNestedGuest } from "./nested/lint";
 import type { GuestEstimate } from "./types";
 
@@ -111,6 +113,7 @@ export function lintProgram(
   lintIgnoredSettings(program, out);
   lintPmlWithoutAccessedDirty(program, options, out);
   lintMonitorTrapFlag(program, out);
+  lintKvmConfigurations(program, options.text, out);
   lintBudgets(program, estimates, out);
   return out;
 }

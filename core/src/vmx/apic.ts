@@ -91,3 +91,46 @@ export function cr8PriorityClass(value: bigint): number {
 export function eoiExitBitSet(bitmap: bigint, vector: number): boolean {
   return ((bitmap >> BigInt(vector & 0xff)) & 1n) === 1n;
 }
+
+/**
+ * The x2APIC register MSRs a guest must never reach the physical local APIC through, and when
+ * KVM lets the MSR bitmap pass a write through: arch/x86/kvm/vmx/vmx.c
+ * `vmx_update_msr_bitmap_x2apic` intercepts the whole range 800H–8FFH unless APICv is active
+ * and the vCPU's APIC is in x2APIC mode; then it clears the read bits (all but TMCCT, which stays
+ * intercepted) and the write bits of TPR, EOI and SELF_IPI only (and ICR with IPI virtualization,
+ * `!enable_ipiv`). The timer registers (LVT timer, initial count, current count, divide) are never
+ * passed through: KVM emulates the APIC timer (lapic.c, hrtimer or the VMX-preemption timer).
+ * `write`/`read`: which accesses are passed through and when ("never", or the controls that must
+ * be 1 — the hardware virtualizes those accesses, SDM Vol. 3C §30.5, pre-2023 §29.5).
+ */
+export type X2apicPassCondition =
+  | "never"
+  | readonly (
+      | "virtualize_x2apic_mode"
+      | "apic_register_virtualization"
+      | "virtual_interrupt_delivery"
+      | "ipi_virtualization"
+    )[];
+
+export interface X2apicKvmRow {
+  name: string;
+  msr: number;
+  read: X2apicPassCondition;
+  write: X2apicPassCondition;
+}
+
+const APICV_READS = ["virtualize_x2apic_mode", "apic_register_virtualization"] as const;
+
+const X2APIC_KVM_ROWS: readonly Omit<X2apicKvmRow, "msr">[] = [
+  { name: "X2APIC_EOI", read: APICV_READS, write: ["virtualize_x2apic_mode", "virtual_interrupt_delivery"] },
+  { name: "X2APIC_ICR", read: APICV_READS, write: ["virtualize_x2apic_mode", "ipi_virtualization"] },
+  { name: "X2APIC_LVT_TIMER", read: APICV_READS, write: "never" },
+  { name: "X2APIC_TIMER_ICR", read: APICV_READS, write: "never" },
+  { name: "X2APIC_TIMER_CCR", read: "never", write: "never" },
+  { name: "X2APIC_TIMER_DCR", read: APICV_READS, write: "never" },
+];
+
+export const X2APIC_KVM_INTERCEPTED: readonly X2apicKvmRow[] = X2APIC_KVM_ROWS.map((row) => ({
+  ...row,
+  msr: msrIndex(row.name),
+}));

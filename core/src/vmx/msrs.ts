@@ -114,8 +114,14 @@ const ARCHITECTURAL: Row[] = [
     "Global performance counter overflow clear.",
     "MSR_CORE_PERF_GLOBAL_OVF_CTRL",
   ],
+  // Core C-state residency counters: model-specific (SDM Vol. 4 Table 2-20 ff.), in KVM's
+  // vmx_possible_passthrough_msrs (arch/x86/kvm/vmx/vmx.c).
+  ["MSR_CORE_C3_RESIDENCY", 0x3fc, "Core C3 residency counter (model-specific).", "MSR_CORE_C3_RESIDENCY"],
+  ["MSR_CORE_C6_RESIDENCY", 0x3fd, "Core C6 residency counter (model-specific).", "MSR_CORE_C6_RESIDENCY"],
+  ["MSR_CORE_C7_RESIDENCY", 0x3fe, "Core C7 residency counter (model-specific).", "MSR_CORE_C7_RESIDENCY"],
   ["IA32_PEBS_ENABLE", 0x3f1, "PEBS enables.", "MSR_IA32_PEBS_ENABLE"],
   ["IA32_RTIT_CTL", 0x570, "Intel Processor Trace control.", "MSR_IA32_RTIT_CTL"],
+  ["MSR_CORE_C1_RES", 0x660, "Core C1 residency counter (model-specific).", "MSR_CORE_C1_RES"],
   ["IA32_U_CET", 0x6a0, "User-mode CET configuration.", "MSR_IA32_U_CET"],
   ["IA32_S_CET", 0x6a2, "Supervisor-mode CET configuration.", "MSR_IA32_S_CET"],
   ["IA32_PL0_SSP", 0x6a4, "Ring-0 shadow-stack pointer.", "MSR_IA32_PL0_SSP"],
@@ -309,3 +315,53 @@ export function msrBitmapBit(index: number, access: "read" | "write"): number | 
   } else return undefined;
   return base * 8 + offset;
 }
+
+/**
+ * The MSRs KVM may ever clear the MSR-bitmap bits of (pass through to the guest), by name:
+ * arch/x86/kvm/vmx/vmx.c `vmx_possible_passthrough_msrs` (SPEC_CTRL, PRED_CMD, FLUSH_CMD, TSC,
+ * FS/GS/KERNEL_GS base, XFD, XFD_ERR, SYSENTER_CS/ESP/EIP, the C1/C3/C6/C7 residency counters)
+ * and the families its comment says are "handled specially" — x2APIC (`vmx_update_msr_bitmap_x2apic`,
+ * see apic.ts), Intel PT (`pt_update_intercept_for_msr`: IA32_RTIT_CTL …), LBR, the PMU counters
+ * of the mediated PMU, and the CET MSRs with guest CET (`vmx_recalc_msr_intercepts`). Every other
+ * MSR in the bitmap's ranges KVM always intercepts (`vmx_create_vcpu` starts from an all-ones
+ * bitmap; `vmx_disable_intercept_for_msr` refuses an MSR without a slot in this list:
+ * `vmx_get_passthrough_msr_slot` WARNs). The x2APIC range is not listed here (apic.ts).
+ */
+export const KVM_PASSTHROUGH_MSR_NAMES: readonly string[] = [
+  "IA32_SPEC_CTRL",
+  "IA32_PRED_CMD",
+  "IA32_FLUSH_CMD",
+  "IA32_TSC",
+  "IA32_FS_BASE",
+  "IA32_GS_BASE",
+  "IA32_KERNEL_GS_BASE",
+  "IA32_XFD",
+  "IA32_XFD_ERR",
+  "IA32_SYSENTER_CS",
+  "IA32_SYSENTER_ESP",
+  "IA32_SYSENTER_EIP",
+  "MSR_CORE_C1_RES",
+  "MSR_CORE_C3_RESIDENCY",
+  "MSR_CORE_C6_RESIDENCY",
+  "MSR_CORE_C7_RESIDENCY",
+  // Handled specially (PT, PMU, CET): passed through only when the guest has the feature.
+  "IA32_RTIT_CTL",
+  "IA32_PMC0",
+  "IA32_FIXED_CTR0",
+  "IA32_PERF_GLOBAL_STATUS",
+  "IA32_PERF_GLOBAL_CTRL",
+  "IA32_PERF_GLOBAL_OVF_CTRL",
+  "IA32_U_CET",
+  "IA32_S_CET",
+  "IA32_PL0_SSP",
+  "IA32_INTERRUPT_SSP_TABLE_ADDR",
+];
+
+/** The indices of KVM_PASSTHROUGH_MSR_NAMES (each name is a row of this table). */
+export const KVM_PASSTHROUGH_MSRS: ReadonlySet<number> = new Set(
+  KVM_PASSTHROUGH_MSR_NAMES.map((name) => {
+    const def = msrByName(name);
+    if (!def) throw new Error(`MSR ${name} missing from the MSR table`);
+    return def.index;
+  }),
+);
