@@ -292,8 +292,14 @@ export async function openFileInWorkbench(
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible", timeout });
   await input.fill(fileName);
-  await page.locator(".quick-input-widget .monaco-list-row").first().waitFor({ state: "visible", timeout });
-  await page.keyboard.press("Enter");
+  // Wait for the row of this file, not the first row: until the search for the typed name
+  // answers, the list still shows recently opened files, and Enter would open one of those.
+  const row = page
+    .locator(".quick-input-widget .monaco-list-row")
+    .filter({ has: page.locator(".label-name", { hasText: fileName }) })
+    .first();
+  await row.waitFor({ state: "visible", timeout });
+  await row.click();
   await activeFileTab(page, fileName).waitFor({ state: "visible", timeout });
   await page.locator(".monaco-editor .view-lines").first().waitFor({ state: "visible", timeout });
 }
