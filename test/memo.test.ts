@@ -4,7 +4,7 @@
  * the language server keeps per document is reused from one version to the next.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import {
   analyze,
@@ -59,5 +59,39 @@ describe("analysis memo", () => {
     assert.deepEqual(JSON.stringify([...second.estimates]), JSON.stringify([...alone.estimates]));
     assert.deepEqual(second.diagnostics, alone.diagnostics);
     assert.ok(first.estimates.size > 0);
+  });
+});
+
+describe("no memo table at module level", () => {
+  // A module-level Map or WeakMap in the engine is a memo that outlives its analysis (the
+  // parallel work of one session added six after they had been moved out: this keeps them out).
+  // Read-only tables built once from data are listed with their reason.
+  const READ_ONLY: Record<string, string> = {
+    "analysis/exitLeaf.ts UNSET_MAP": "the placeholder map of an unset context memo, never read",
+    "analysis/rules/nested.ts KVM_BY_RULE": "rule numbering by id, built once from a data table",
+  };
+  const MODULE_MAP = /^(?:export )?(?:const|let) (\w+)\b[^=]*= new (?:Weak)?Map\b/;
+  const root = new URL("../core/src/", import.meta.url);
+  const files = ["analysis", "sim", "model", "trace"].flatMap((dir) =>
+    readdirSync(new URL(dir, root), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `${dir}/${f}`),
+  );
+
+  it("core/src/{analysis,sim,model,trace} declare no Map or WeakMap outside a function", () => {
+    const found: string[] = [];
+    for (const file of files) {
+      const lines = readFileSync(new URL(file, root), "utf8").split("\n");
+      for (const line of lines) {
+        const m = MODULE_MAP.exec(line);
+        if (m && READ_ONLY[`${file} ${m[1]}`] === undefined) found.push(`${file}: ${m[1]}`);
+      }
+    }
+    assert.deepEqual(found, []);
+  });
+
+  it("the pattern finds a module-level memo (the check can fail)", () => {
+    assert.equal(MODULE_MAP.exec("const cache = new WeakMap<Program, Map<string, number>>();")?.[1], "cache");
+    assert.equal(MODULE_MAP.exec("  const local = new Map();"), null);
   });
 });

@@ -15,7 +15,7 @@
 import type { TargetIR, VmcsIR } from "../model/ir";
 import { controlWordCapability } from "../vmx/capabilities";
 import { CONTROL, type ControlWords, DEFAULT1_BITS, isControlSet } from "../vmx/controls";
-import { ownMemo, vmcsMemo } from "./memo";
+import { targetMemo, vmcsMemo } from "./memo";
 
 export type { ControlRef, ControlWords } from "../vmx/controls";
 
@@ -23,22 +23,19 @@ const DEFAULT1_WORDS = ["pin", "proc", "exit", "entry"] as const;
 
 /**
  * The implied default1 bits per DEFAULT1_WORDS entry, once per target (not per vmcs block),
- * carried by the target (memo.ts ownMemo) while its capability MSRs are the same object.
+ * carried by the target (memo.ts targetMemo) while its capability MSRs are the same object.
  */
 function impliedDefault1(target: TargetIR): bigint[] {
-  const memo = ownMemo(target, (): { msrs: TargetIR["msrs"] | undefined; bits: bigint[] } => ({
-    msrs: undefined,
-    bits: [],
-  }));
-  if (memo.msrs === target.msrs) return memo.bits;
+  const memo = targetMemo(target);
+  if (memo.impliedFor === target.msrs) return memo.implied;
   // Only the default1 class is implied (language spec: "Bits of the default1 class are
   // implied as the target's capability MSRs require"); other must-be-one bits left out are a
   // VM-entry failure that checks.ts reports, not something to paper over here.
-  memo.bits = DEFAULT1_WORDS.map(
+  memo.implied = DEFAULT1_WORDS.map(
     (word) => controlWordCapability(target.msrs, word).mustBeOne & BigInt(DEFAULT1_BITS[word] >>> 0),
   );
-  memo.msrs = target.msrs;
-  return memo.bits;
+  memo.impliedFor = target.msrs;
+  return memo.implied;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   SDM_POSTED,
   state,
 } from "./exitRules";
+import { memoOf } from "./memo";
 import type { ExitDecision } from "./types";
 
 // ---------------------------------------------------------------------------------------------
@@ -248,8 +249,6 @@ export function opsContainHalt(ops: readonly HandlerOp[], program: Program): boo
   return scan.halts || scan.calls.some((name) => halting.has(name));
 }
 
-const haltingCache = new WeakMap<Program, ReadonlySet<string>>();
-
 /**
  * The fns of a program that can reach a `halt`, once per program and in time linear in the call
  * graph: each fn's operations are scanned once for a direct `halt` and the fns it calls, then
@@ -259,8 +258,8 @@ const haltingCache = new WeakMap<Program, ReadonlySet<string>>();
  * graph was entered.
  */
 function haltingFns(program: Program): ReadonlySet<string> {
-  const cached = haltingCache.get(program);
-  if (cached) return cached;
+  const memo = memoOf(program);
+  if (memo.haltingFns) return memo.haltingFns;
   const callers = new Map<string, string[]>();
   const halting = new Set<string>();
   const queue: string[] = [];
@@ -283,7 +282,7 @@ function haltingFns(program: Program): ReadonlySet<string> {
       queue.push(caller);
     }
   }
-  haltingCache.set(program, halting);
+  memo.haltingFns = halting;
   return halting;
 }
 

@@ -3,14 +3,17 @@
  * at module level, nothing to release:
  *
  * - `AnalysisMemo`, one per program (`memoOf(program)`): handler and fn costs (cost.ts), the
- *   estimate's target summary (estimate.ts), each guest's exit context (exitRules.ts) and the
- *   leaf-decision caches per effective control words (exitLeaf.ts). It is carried by the program
+ *   estimate's target summary (estimate.ts), each guest's exit context (exitRules.ts), the
+ *   leaf-decision caches per effective control words (exitLeaf.ts), the fns that can halt
+ *   (exitDelivery.ts), each vmcs's exit costs with their transition (transitionCost.ts), and the
+ *   nested levels and reflected-exit chains (nested/). It is carried by the program
  *   object under a non-enumerable symbol, so it lives and dies with the program, and a program
  *   copied with a spread (`{ ...program, target }`: a comparison on another CPU) starts a memo of
  *   its own, as its costs differ.
  * - What is derived from one vmcs block (its lookup bitmaps, exitLookup.ts; its effective
- *   controls, effective.ts) or one target (the implied default1 bits) is carried the same way by
- *   that IR object (`ownMemo`).
+ *   controls, effective.ts) or one target (the implied default1 bits, the nested target of a
+ *   vmcs12) is carried the same way by that IR object (`vmcsMemo`, `targetMemo`; each IR object
+ *   carries one memo, so every kind of memo an object carries is a field of its one memo type).
  * - `DecisionStore`: leaf decisions shared by every vmcs whose decisions cannot differ (keyed by
  *   a signature of all a decision reads, exitLeaf.ts). It is the one memo worth keeping across
  *   analyses: the language server keeps one per open document and passes it to each version's
@@ -22,6 +25,9 @@ import type { ControlWords } from "../vmx/controls";
 import type { HandlerCost, HandlerOpCost } from "./cost";
 import type { VmcsLookup } from "./exitLookup";
 import type { ExitContext, GuestContext } from "./exitRules";
+import type { ChainCost } from "./nested/chain";
+import type { NestedSetup } from "./nested/reflect";
+import type { ExitCost } from "./transitionCost";
 import type { ExitDecision, GuestEstimate } from "./types";
 
 /** The decisions of one operation kind (exitLeaf.ts): the first operand inline, more in a map. */
@@ -118,6 +124,17 @@ export class AnalysisMemo {
   readonly leafVariants = new Map<object, { vmcs: VmcsIR; maps: LeafVariants }>();
   /** Leaf caches of exit contexts that cannot carry their own (frozen objects). */
   readonly frozenContexts = new Map<ExitContext, ContextMemo>();
+  /** The fns that can reach a `halt` (exitDelivery.ts haltingFns). */
+  haltingFns: ReadonlySet<string> | undefined = undefined;
+  /** exitCost per vmcs (undefined: a guest without one), pinned and may-migrate (transitionCost.ts). */
+  readonly exitCosts = new Map<
+    VmcsIR | undefined,
+    { byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
+  >();
+  /** Reflected-exit chains by `hypervisor:reason` (nested/chain.ts). */
+  readonly nestedChains = new Map<string, ChainCost>();
+  /** Each guest's levels, undefined when it is not an L2 (nested/reflect.ts). */
+  readonly nestedSetups = new Map<GuestIR, NestedSetup | undefined>();
 
   constructor(readonly decisions: DecisionStore) {}
 }
@@ -156,6 +173,26 @@ export function vmcsMemo(vmcs: VmcsIR): VmcsMemo {
   return ownMemo(
     vmcs,
     (): VmcsMemo => ({ lookup: undefined, controls: undefined, controlsTarget: undefined }),
+  );
+}
+
+/**
+ * What is derived from one target: the implied default1 bits (effective.ts), and for a vmcs12
+ * the nested target L1 sees and, on that nested target, the file's target behind it
+ * (rules/nested.ts).
+ */
+export interface TargetMemo {
+  /** The capability MSRs `implied` was computed from. */
+  impliedFor: TargetIR["msrs"] | undefined;
+  implied: bigint[];
+  nested: TargetIR | undefined;
+  host: TargetIR | undefined;
+}
+
+export function targetMemo(target: TargetIR): TargetMemo {
+  return ownMemo(
+    target,
+    (): TargetMemo => ({ impliedFor: undefined, implied: [], nested: undefined, host: undefined }),
   );
 }
 

@@ -36,6 +36,7 @@ import {
 import type { CostName } from "../vmx/types";
 import { type HandlerCost, handlerCost } from "./cost";
 import { effectiveControls } from "./effective";
+import { memoOf } from "./memo";
 
 export interface TransitionTerm {
   /** "round trip", "MSR lists (3 entries)", "VERW", … */
@@ -254,12 +255,6 @@ export interface ExitCost extends HandlerCost {
   transitionDetail: TransitionCost;
 }
 
-const exitCosts = new WeakMap<
-  object,
-  { program: Program; byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
->();
-const NO_VMCS = new WeakMap<Program, object>();
-
 /**
  * The cost of one exit of reason `code` in a guest of `vmcs`: the handler's (cost.ts) plus the
  * transition this vmcs and the target's mitigations give (transitionCost); `migrating` for a
@@ -271,18 +266,11 @@ export function exitCost(
   code: number,
   migrating = false,
 ): ExitCost {
-  let key: object | undefined = vmcs;
-  if (key === undefined) {
-    key = NO_VMCS.get(program);
-    if (key === undefined) {
-      key = {};
-      NO_VMCS.set(program, key);
-    }
-  }
-  let entry = exitCosts.get(key);
-  if (entry === undefined || entry.program !== program) {
-    entry = { program, byCode: new Map(), migrating: new Map() };
-    exitCosts.set(key, entry);
+  const costs = memoOf(program).exitCosts;
+  let entry = costs.get(vmcs);
+  if (entry === undefined) {
+    entry = { byCode: new Map(), migrating: new Map() };
+    costs.set(vmcs, entry);
   }
   const map = migrating ? entry.migrating : entry.byCode;
   const cached = map.get(code);

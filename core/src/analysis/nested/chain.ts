@@ -30,6 +30,7 @@ import {
 import type { CostName } from "../../vmx/types";
 import { DEFAULT_HANDLER_WORK_CYCLES } from "../cost";
 import { effectiveControls } from "../effective";
+import { memoOf } from "../memo";
 
 export interface ChainStep {
   label: string;
@@ -78,19 +79,13 @@ export function shadowSets(program: Program, vmcs01: VmcsIR): ShadowSets {
   return { on, read: new Set([...KVM_READ, ...s.read]), write: new Set([...KVM_WRITE, ...s.write]) };
 }
 
-const cache = new WeakMap<Program, Map<string, ChainCost>>();
-
 /** The chain of one exit of `reasonCode` reflected to `hypervisor` (memoized per program). */
 export function reflectedChainCost(
   program: Program,
   hypervisor: HypervisorIR,
   reasonCode: number,
 ): ChainCost {
-  let perProgram = cache.get(program);
-  if (!perProgram) {
-    perProgram = new Map();
-    cache.set(program, perProgram);
-  }
+  const perProgram = memoOf(program).nestedChains;
   const key = `${hypervisor.name}:${reasonCode}`;
   let c = perProgram.get(key);
   if (!c) {

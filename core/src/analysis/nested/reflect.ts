@@ -32,6 +32,7 @@ import {
 import type { ExitReasonDef } from "../../vmx/types";
 import { effectiveControls } from "../effective";
 import { decideLeaf, type ExitContext, guestContext, reason } from "../exits";
+import { memoOf } from "../memo";
 import type { ExitDecision } from "../types";
 
 export type Level = "L0" | "L1";
@@ -67,18 +68,16 @@ export interface NestedSetup {
   ctx01: ExitContext;
 }
 
-const setups = new WeakMap<GuestIR, { program: Program; setup: NestedSetup | undefined }>();
-
 /**
  * The levels of a guest, when it is an L2: its vmcs is `nested` and the file has a hypervisor
  * whose vmcs01 exists. With several hypervisors the first declared runs every L2 (the language
  * has no `in HYPERVISOR` clause yet: docs/language.md).
  */
 export function nestedSetup(program: Program, guest: GuestIR): NestedSetup | undefined {
-  const cached = setups.get(guest);
-  if (cached && cached.program === program) return cached.setup;
+  const setups = memoOf(program).nestedSetups;
+  if (setups.has(guest)) return setups.get(guest);
   const setup = computeSetup(program, guest);
-  setups.set(guest, { program, setup });
+  setups.set(guest, setup);
   return setup;
 }
 

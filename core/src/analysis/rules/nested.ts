@@ -12,19 +12,18 @@ import { controlInWord } from "../../vmx/controls";
 import { NESTED_ENTRY_FAILURE, nestedCapabilityMsrs, nestedProfileName } from "../../vmx/nestedCapabilities";
 import type { ControlWord } from "../../vmx/types";
 import { effectiveControls } from "../effective";
+import { targetMemo } from "../memo";
 import { type EntryRule, REF } from "./context";
 import { RULE_NUMBERING } from "./numbering";
 import { NESTED, SDM_HOST } from "./references";
-
-const HOSTS = new WeakMap<TargetIR, TargetIR>();
-const NESTED_TARGETS = new WeakMap<TargetIR, TargetIR>();
 
 /**
  * The target a vmcs12 is checked against: the file's target with L1's capability MSRs (the
  * file's `msr` overrides are the host's, so they go through the derivation too).
  */
 export function nestedTarget(target: TargetIR): TargetIR {
-  let nested = NESTED_TARGETS.get(target);
+  const memo = targetMemo(target);
+  let nested = memo.nested;
   if (nested === undefined) {
     nested = {
       ...target,
@@ -35,15 +34,15 @@ export function nestedTarget(target: TargetIR): TargetIR {
         msrs: nestedCapabilityMsrs(target.profile.msrs),
       },
     };
-    NESTED_TARGETS.set(target, nested);
-    HOSTS.set(nested, target);
+    memo.nested = nested;
+    targetMemo(nested).host = target;
   }
   return nested;
 }
 
 /** The file's target behind a vmcs12's nested target; undefined for any other target. */
 export function hostTargetOf(target: TargetIR): TargetIR | undefined {
-  return HOSTS.get(target);
+  return targetMemo(target).host;
 }
 
 /** The target a vmcs's rules run against: L1's view for a vmcs12, the file's otherwise. */
@@ -56,7 +55,7 @@ export function targetFor(vmcs: VmcsIR, target: TargetIR): TargetIR {
  * undefined when `target` is not a nested target.
  */
 export function hiddenByL0(target: TargetIR, word: ControlWord, bit: number): boolean | undefined {
-  const host = HOSTS.get(target);
+  const host = targetMemo(target).host;
   if (host === undefined) return undefined;
   const cap = controlWordCapability(host.msrs, word);
   return ((cap.mayBeOne >> BigInt(bit)) & 1n) === 1n;
