@@ -225,7 +225,6 @@ export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export { DecisionStore } from "./analysis/memo";
-// Language: parsing, the statement shapes completion offers, units.
 export type { ChainCost, ChainStep } from "./analysis/nested/chain";
 export {
   type NestedEstimate,
@@ -244,6 +243,8 @@ export {
   vcpuMayMigrate,
 } from "./analysis/transitionCost";
 export type { GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./analysis/types";
+
+// Language: parsing, the statement shapes completion offers, units.
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
 export {
   type ArgumentWords,
@@ -258,9 +259,8 @@ export {
   VMCS_STATEMENTS,
 } from "./lang/grammar";
 export { toBaseUnit } from "./lang/units";
+
 // Model: lowering and the program (IR) it builds, the symbol index.
-// ---- The editor's measured view (server/src/features/measured.ts, issue 11): names it uses
-// beyond the `export *` above, listed so that an explicit export list keeps them. ----
 export type {
   ControlSetting,
   FnIR,

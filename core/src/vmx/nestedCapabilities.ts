@@ -264,26 +264,19 @@ export function nestedCapabilityMsrs(
     d1("pin") |
     mask("pin", NESTED_EMULATED.pin);
 
+  // Exit, entry and primary words take the same steps: the allowed-0 half is the word's
+  // default1 bits less those KVM lets L1 clear; the allowed-1 half is the host's bits KVM passes
+  // through, plus default1, plus what KVM emulates.
+  const word = (w: "exit" | "entry" | "proc", hostMsr: bigint): [bigint, bigint] => [
+    d1(w) & ~mask(w, NESTED_MAY_BE_ZERO[w]),
+    (high(hostMsr) & mask(w, NESTED_FROM_HOST[w])) | d1(w) | mask(w, NESTED_EMULATED[w]),
+  ];
   // Exit: "exit_ctls_low = VM_EXIT_ALWAYSON_WITHOUT_TRUE_MSR; … exit_ctls_low &= ~VM_EXIT_SAVE_DEBUG_CONTROLS"
-  const exitLow = d1("exit") & ~mask("exit", NESTED_MAY_BE_ZERO.exit);
-  const exitHigh =
-    (high(host.IA32_VMX_EXIT_CTLS) & mask("exit", NESTED_FROM_HOST.exit)) |
-    d1("exit") |
-    mask("exit", NESTED_EMULATED.exit);
-
+  const [exitLow, exitHigh] = word("exit", host.IA32_VMX_EXIT_CTLS);
   // Entry: "entry_ctls_low = VM_ENTRY_ALWAYSON_WITHOUT_TRUE_MSR; … &= ~VM_ENTRY_LOAD_DEBUG_CONTROLS"
-  const entryLow = d1("entry") & ~mask("entry", NESTED_MAY_BE_ZERO.entry);
-  const entryHigh =
-    (high(host.IA32_VMX_ENTRY_CTLS) & mask("entry", NESTED_FROM_HOST.entry)) |
-    d1("entry") |
-    mask("entry", NESTED_EMULATED.entry);
-
+  const [entryLow, entryHigh] = word("entry", host.IA32_VMX_ENTRY_CTLS);
   // Primary: "procbased_ctls_low = CPU_BASED_ALWAYSON_WITHOUT_TRUE_MSR; … &= ~(CR3_LOAD | CR3_STORE)"
-  const procLow = d1("proc") & ~mask("proc", NESTED_MAY_BE_ZERO.proc);
-  const procHigh =
-    (high(host.IA32_VMX_PROCBASED_CTLS) & mask("proc", NESTED_FROM_HOST.proc)) |
-    d1("proc") |
-    mask("proc", NESTED_EMULATED.proc);
+  const [procLow, procHigh] = word("proc", host.IA32_VMX_PROCBASED_CTLS);
 
   // Secondary: "if (procbased_ctls_high & ACTIVATE_SECONDARY) rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2…);
   // secondary_ctls_low = 0;" then the pass-through list, VMCS shadowing, and the KVM features.
