@@ -52,10 +52,10 @@ export function prepareHost(
 ) {
   const host = hostSettings(program, guest);
   const wake = program.target.costs.halt_wake?.cycles ?? 0;
-  const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total;
   const sites: SpinSiteOf[] = [];
-  const window = vmcsLookup(ctx.vmcs).pleWindow;
-  const gap = vmcsLookup(ctx.vmcs).pleGap;
+  const lookup = vmcsLookup(ctx.vmcs);
+  const window = lookup.pleWindow;
+  const gap = lookup.pleGap;
   const c = ctl();
   for (const m of models) {
     const sctx = m.context;
@@ -69,6 +69,11 @@ export function prepareHost(
         fixed: Math.floor(loop.cycles / Math.max(1, window)),
       });
   }
+  // A PAUSE exit's cost, for the exits window growth saves (only guests with spin sites ask).
+  const pauseCost =
+    sites.length > 0
+      ? exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total
+      : 0;
   const base = new Map<SourceModel, { exits: SourceModel["opExits"]; cycles: number }>();
   for (const s of sites) base.set(s.model, { exits: s.model.opExits, cycles: s.model.opExitCycles });
   const arrivalsOf = (): HaltArrival[] => {
@@ -86,6 +91,16 @@ export function prepareHost(
   const memo = memoOf(program);
   // Every input of the halt-poll chain but the busy time before a block (hostTerms.ts).
   const pollKey = `${host.haltPollNs.value} ${host.haltPollGrow.value} ${host.haltPollGrowStartNs.value} ${host.haltPollShrink.value}|${arrivals.map((a) => `${a.periodic ? "p" : "e"}${a.rate}`).join(" ")}`;
+  // Sources in the order of `sites` (grouped by model), each with its spins per execution.
+  const order = [...new Set(sites.map((s) => s.model))];
+  const grouped: SpinSource[] = order.map((m) => ({
+    rate: m.rate,
+    sites: sites.filter((s) => s.model === m).map((s) => ({ cycles: s.cycles, executions: s.executions })),
+  }));
+  const flat = order.flatMap((m) => sites.filter((s) => s.model === m));
+  const spinsKey = grouped
+    .map((src) => `${src.rate}:${src.sites.map((s) => `${s.cycles}x${s.executions}`).join(",")}`)
+    .join(" ");
   let last: HostTermsNow | undefined;
 
   const update = (solution: ShareSolution, hz: number): HostTermsNow => {
@@ -107,18 +122,10 @@ export function prepareHost(
     const pollSavingPerIdleExit = solution.survival * poll.success * wake;
     const schedInsPerSecond = blocksPerSecond * (1 - poll.success) + host.preemptRate.value;
     if (sites.length > 0) {
-      // Sources in the order of `sites` (grouped by model), each with its spins per execution.
-      const order = [...new Set(sites.map((s) => s.model))];
-      const grouped = order.map((m) => ({
-        rate: m.rate,
-        sites: sites
-          .filter((s) => s.model === m)
-          .map((s) => ({ cycles: s.cycles, executions: s.executions })),
-      }));
-      const flat = order.flatMap((m) => sites.filter((s) => s.model === m));
       const grownFlat = pleGrowthOnce(
         memo,
         grouped,
+        spinsKey,
         executionsPerSec,
         window,
         host,
@@ -188,6 +195,8 @@ function haltPollOnce(
 function pleGrowthOnce(
   memo: AnalysisMemo,
   sources: readonly SpinSource[],
+  /** Names `sources` (their rates and spins) in the key. */
+  spins: string,
   executionsPerSec: number,
   window: number,
   host: HostIR,
@@ -199,9 +208,6 @@ function pleGrowthOnce(
     chainId = memo.pollChainIds.size;
     memo.pollChainIds.set(chain, chainId);
   }
-  const spins = sources
-    .map((src) => `${src.rate}:${src.sites.map((s) => `${s.cycles}x${s.executions}`).join(",")}`)
-    .join(" ");
   const key = `${chainId}|${executionsPerSec} ${window} ${blocksPerSecond}|${host.pleWindowGrow.value} ${host.pleWindowShrink.value} ${host.pleWindowMax.value} ${host.preemptRate.value}|${spins}`;
   let exits = memo.pleGrowth.get(key);
   if (exits === undefined) {
