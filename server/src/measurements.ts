@@ -31,6 +31,11 @@ export interface TraceFiles {
   open(file: string): Promise<OpenTrace>;
   /** Calls `onChange` when the file changes; optional (the re-check on analysis is the fallback). */
   watch?(file: string, onChange: () => void): { dispose(): void };
+  /**
+   * Calls `listener` when what paths resolve to may have changed as a whole (the browser's
+   * provided trace, server/src/memoryTraces.ts): the store forgets every trace and republishes.
+   */
+  onDidChangeFiles?(listener: () => void): { dispose(): void };
 }
 
 /** A trace file opened by TraceFiles.open. */
@@ -71,7 +76,16 @@ export class TraceStore {
     private readonly files: TraceFiles | undefined,
     private readonly onChange: (file: string) => void,
     private readonly log: (message: string) => void,
-  ) {}
+  ) {
+    files?.onDidChangeFiles?.(() => {
+      this.clear();
+      try {
+        this.onChange("");
+      } catch (error) {
+        this.log(`trapline: republishing after a trace change failed: ${describeError(error)}`);
+      }
+    });
+  }
 
   /**
    * The state of the trace `path` names from `documentUri`. Never waits: a trace not read yet
