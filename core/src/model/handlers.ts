@@ -97,3 +97,10 @@ export function handlerTitle(handler: HandlerIR): string {
 export function handlerKey(code: number, variant: number | undefined): number {
   return variant === undefined ? code : code + (variant + 1) * 0x10000;
 }
+
+/** A specialised handler's index in its reason's list (what ExitEffect.handler holds); undefined for a general one. */
+export function handlerVariantOf(program: Program, handler: HandlerIR): number | undefined {
+  if (handler.operand === undefined) return undefined;
+  const index = program.operandHandlers?.get(handler.reason.code)?.indexOf(handler) ?? -1;
+  return index < 0 ? undefined : index;
+}

@@ -14,6 +14,7 @@ import {
   exceptionByMnemonic,
   exceptionByVector,
   exitCost,
+  exitOperandOf,
   exitReasonByCode,
   exitReasonByName,
   type FnIR,
@@ -22,6 +23,9 @@ import {
   type GuestOp,
   type HandlerIR,
   type HandlerOp,
+  handlerOf,
+  handlerTitle,
+  handlerVariantOf,
   type MsrDef,
   msrByIndex,
   msrByName,
@@ -183,8 +187,19 @@ function guestOpHover(
     lines.push("", "| per exit | cycles |", "|---|---:|");
     for (const effect of decision.exits) {
       const program = model.analysis.program;
-      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs), guest);
+      const breakdown = reasonBreakdown(
+        program,
+        effect.reason.code,
+        program.vmcs.get(guest.vmcs),
+        guest,
+        effect.handler,
+      );
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
+      const runs = handlerOf(program, effect.reason.code, effect.handler);
+      if (runs)
+        lines.push(
+          `| _runs the ${escapeMarkdown(handlerTitle(runs))} handler, line ${model.analysis.lines.positionAt(runs.reasonSpan.start).line + 1}_ | |`,
+        );
       if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
         `| transition (VM exit + entry) | ${formatInteger(breakdown.transition)} |`,
@@ -210,6 +225,8 @@ function reasonBreakdown(
   code: number,
   vmcs: VmcsIR | undefined,
   guest: GuestIR | undefined,
+  /** The specialised handler that takes the exit (ExitEffect.handler). */
+  variant?: number,
 ): {
   transition: number;
   transitionRows: { label: string; cycles: number }[];
@@ -218,7 +235,7 @@ function reasonBreakdown(
   total: number;
   handled: boolean;
 } {
-  const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest));
+  const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest), variant);
   return {
     transition: cost.transition,
     transitionRows: transitionBreakdown(cost.transitionDetail),
@@ -340,12 +357,20 @@ function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   const program = model.analysis.program;
   const reason = handler.reason;
   const vmcs = primaryVmcs(program);
-  const cost = exitCost(program, vmcs, reason.code, vcpuMayMigrate(primaryGuest(program)));
+  const variant = handlerVariantOf(program, handler);
+  const cost = exitCost(program, vmcs, reason.code, vcpuMayMigrate(primaryGuest(program)), variant);
   const hz = program.target.hz;
+  const general = program.handlers.get(reason.code);
   const lines = [
-    `**handler ${reason.name}** (exit reason ${reason.code})`,
+    `**handler ${escapeMarkdown(handlerTitle(handler))}** (exit reason ${reason.code})`,
     "",
     reason.meaning,
+    ...(handler.operand
+      ? [
+          "",
+          `Specialised by operand: it takes the ${reason.name} exits whose ${exitOperandOf(reason.code)?.kind === "msr" ? "MSR" : "operand"} is \`${handler.operand.label}\`; ${general ? `every other runs the general handler (line ${model.analysis.lines.positionAt(general.reasonSpan.start).line + 1})` : "every other has no handler (TL310)"}.`,
+        ]
+      : []),
     "",
     "| per exit | cycles |",
     "|---|---:|",
