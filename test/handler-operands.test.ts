@@ -167,6 +167,16 @@ describe("handlers by operand: diagnostics", () => {
     assert.deepEqual(codes(analyze(passing).diagnostics, "TL107"), []);
   });
 
+  test("TL311 on a specialised handler whose exit no vmcs enables", () => {
+    const noIo = VMCS.replace(" use_io_bitmaps", "").replace("  io  trap 0x3f8..0x3ff, 0x60\n", "");
+    const failing = `${noIo}handler IO_INSTRUCTION port 0x60 { work 1 }\n`;
+    const [d] = codes(analyze(failing).diagnostics, "TL311");
+    assert.ok(d, "TL311 reported");
+    assert.match(d.message, /handler IO_INSTRUCTION port 0x60 never runs/);
+    const passing = `${VMCS}handler IO_INSTRUCTION port 0x60 { work 1 }\n`;
+    assert.deepEqual(codes(analyze(passing).diagnostics, "TL311"), []);
+  });
+
   test("TL310 for an operand no handler takes; none once the general handler is there", () => {
     const failing = MSR_FILE.replace("handler MSR_WRITE { work 1000 }\n", "");
     const unhandled = codes(analyze(failing).diagnostics, "TL310");

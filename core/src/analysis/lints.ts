@@ -6,7 +6,7 @@
  * lists every code.
  */
 
-import { hasAnyHandler } from "../model/handlers";
+import { handlerTitle, hasAnyHandler } from "../model/handlers";
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
 import { formatCycles, formatPercent, formatRate } from "../util/format";
@@ -300,7 +300,9 @@ function lintDeadHandlers(program: Program, options: LintOptions, out: Diagnosti
     vmcs,
     words: effectiveControls(vmcs, program.target),
   }));
-  for (const handler of program.handlers.values()) {
+  // Handlers specialised by operand too: they never run either when the exit is never enabled.
+  const specialised = [...(program.operandHandlers?.values() ?? [])].flat();
+  for (const handler of [...program.handlers.values(), ...specialised]) {
     const condition = REASON_CONDITIONS.get(handler.reason.name);
     if (!condition) continue;
     if (vmcsList.some(({ vmcs, words }) => condition(words, vmcs))) continue;
@@ -308,7 +310,7 @@ function lintDeadHandlers(program: Program, options: LintOptions, out: Diagnosti
     const diagnostic: Diagnostic = {
       severity: "warning",
       code: "TL311",
-      message: `handler ${handler.reason.name} never runs: no vmcs in this file (${names}) enables the exit`,
+      message: `handler ${handlerTitle(handler)} never runs: no vmcs in this file (${names}) enables the exit`,
       span: handler.reasonSpan,
       tags: ["unnecessary"],
       reference: "SDM Vol. 3C §26.1–26.2 (instructions that cause VM exits; §25.1–25.2 in pre-2023 editions)",
