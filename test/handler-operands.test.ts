@@ -331,6 +331,24 @@ describe("handlers by operand: language server", () => {
     assert.equal(general?.range.start.line, lineOf(other.text, "handler MSR_WRITE {"));
   });
 
+  test("hover on a specialised handler: its own cost and the fallback it stands beside", async () => {
+    const marked = MSR_FILE.replace(
+      "handler MSR_WRITE IA32_TSC_DEADLINE",
+      "handler $0MSR_WRITE IA32_TSC_DEADLINE",
+    );
+    const { uri, position, text } = await openAt(marked);
+    const hover = await client.request<Hover | null>("textDocument/hover", {
+      textDocument: { uri },
+      position,
+    });
+    assert.ok(hover);
+    const value = (hover.contents as { value: string }).value.replaceAll("\\", "");
+    assert.match(value, /\*\*handler MSR_WRITE IA32_TSC_DEADLINE\*\*/);
+    assert.match(value, /\| handler \| 100 \|/);
+    const general = lineOf(text, "handler MSR_WRITE {") + 1;
+    assert.match(value, new RegExp(`every other runs the general handler \\(line ${general}\\)`));
+  });
+
   test("references of a specialised handler are the operations it takes", async () => {
     const marked = MSR_FILE.replace(
       "handler MSR_WRITE IA32_TSC_DEADLINE",
