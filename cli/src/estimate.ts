@@ -63,6 +63,20 @@ export function estimateJson(estimate: GuestEstimate): Record<string, unknown> {
       handlerCycles: r.handlerCycles,
       userspaceCycles: r.userspaceCycles,
       share: r.share,
+      // Handlers specialised by operand: each handler's part (docs/language.md "Handlers by operand").
+      ...(r.handlers
+        ? {
+            handlers: r.handlers.map((h) => ({
+              handler: h.handler,
+              ...(h.operand !== undefined ? { operand: h.operand } : {}),
+              exitsPerSecond: h.exitsPerSecond,
+              cyclesPerExit: h.cyclesPerExit,
+              transitionCycles: h.transitionCycles,
+              handlerCycles: h.handlerCycles,
+              userspaceCycles: h.userspaceCycles,
+            })),
+          }
+        : {}),
     })),
     paths: estimate.paths.map((p) => ({
       name: p.name,
@@ -125,6 +139,17 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
         formatInteger(r.userspaceCycles),
         formatPercent(r.share),
       ]);
+      for (const h of r.handlers ?? [])
+        rows.push([
+          `  ↳ ${h.operand ?? "other operands"}`,
+          formatRate(h.exitsPerSecond),
+          formatInteger(h.cyclesPerExit),
+          formatSignificant((h.cyclesPerExit / hz) * 1e6),
+          formatInteger(h.transitionCycles),
+          formatInteger(h.handlerCycles),
+          formatInteger(h.userspaceCycles),
+          "",
+        ]);
     }
     rows.push([
       "total",

@@ -136,6 +136,20 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
         formatSeconds(x.duration.max),
         formatPercent(x.share),
       ]);
+      // Handlers specialised by operand: each handler's part (docs/language.md "Handlers by operand").
+      for (const h of x.handlers ?? [])
+        rows.push([
+          `  ↳ ${h.operand ?? "other operands"}`,
+          `${h.exits}`,
+          formatRate(h.exitsPerSecond),
+          formatInteger(h.cyclesPerExit),
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+        ]);
     }
     lines.push(table(rows));
   }

@@ -242,7 +242,13 @@ export {
   transitionBreakdown,
   vcpuMayMigrate,
 } from "./analysis/transitionCost";
-export type { GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./analysis/types";
+export type {
+  GuestEstimate,
+  HandlerEstimate,
+  OperationEstimate,
+  PathEstimate,
+  ReasonEstimate,
+} from "./analysis/types";
 
 // Language: parsing, the statement shapes completion offers, units.
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
@@ -259,8 +265,16 @@ export {
   VMCS_STATEMENTS,
 } from "./lang/grammar";
 export { toBaseUnit } from "./lang/units";
-
+export {
+  type ExitOperand,
+  guestOperandOf,
+  handlerOf,
+  handlerTitle,
+  handlerVariantOf,
+  hasAnyHandler,
+} from "./model/handlers";
 // Model: lowering and the program (IR) it builds, the symbol index.
+// Handlers by operand: which handler takes an exit (docs/language.md "Handlers by operand").
 export type {
   ControlSetting,
   FnIR,
@@ -269,6 +283,7 @@ export type {
   GuestSource,
   HandlerIR,
   HandlerOp,
+  HandlerOperand,
   MeasuredIR,
   MsrTrap,
   PortRange,
@@ -293,7 +308,6 @@ export {
 export { type TraceOptions, timelineToTrace } from "./sim/trace";
 // Source text: spans, diagnostics and their fixes, offsets to lines.
 export { type CodeFix, type Diagnostic, LineMap, type Severity, type Span, type TextEdit } from "./source";
-
 // Traces: import of measured traces, comparison with the model, calibration, inference, export.
 export {
   applyTextEdits,
@@ -325,7 +339,6 @@ export {
   type VcpuSummary,
 } from "./trace";
 export { TRACE_NOMINAL_HZ, type TraceRun, traceToRun, UNKNOWN_REASON_BASE } from "./trace/timeline";
-
 // VT-x facts: controls, exit reasons, exceptions, MSRs, VMCS fields, CPU profiles.
 export {
   CONTROL_WORD_FIELD,
@@ -355,6 +368,7 @@ export {
   type VmcsFieldDef,
   vmcsFieldByName,
 } from "./vmx";
+export { EXIT_OPERANDS, type ExitOperandDef, exitOperandOf } from "./vmx/exitOperands";
 export {
   SVM_EXIT_REASONS,
   type SvmExitReasonDef,

@@ -10,6 +10,11 @@ export interface ExitEffect {
   reason: ExitReasonDef;
   /** Expected exits per execution of the operation (fractional: PML exits once per 512 pages). */
   perExecution: number;
+  /**
+   * Present when a handler specialised by the exit's operand takes it: its index in
+   * `program.operandHandlers.get(reason.code)` (model/handlers.ts); absent: the general handler.
+   */
+  handler?: number;
 }
 
 /**
@@ -38,6 +43,28 @@ export interface ReasonEstimate {
   userspaceCycles: number;
   /** Share of all exit-handling time of the guest. */
   share: number;
+  /**
+   * Present when handlers specialised by operand take some of the reason's exits
+   * (docs/language.md "Handlers by operand"): each handler's part; the row's cycles are their
+   * rate-weighted mean.
+   */
+  handlers?: HandlerEstimate[];
+}
+
+/** One handler's part of an exit reason's exits (ReasonEstimate.handlers). */
+export interface HandlerEstimate {
+  /** "MSR_WRITE IA32_TSC_DEADLINE", or "MSR_WRITE" for the general handler. */
+  handler: string;
+  /** The specialised handler's operand (`IA32_TSC_DEADLINE`, `port 0x3f8..0x3ff`); absent: the general handler. */
+  operand?: string;
+  /** The handler's header (the reason token), absent for exits no handler takes. */
+  span?: Span;
+  /** All vCPUs. */
+  exitsPerSecond: number;
+  cyclesPerExit: number;
+  transitionCycles: number;
+  handlerCycles: number;
+  userspaceCycles: number;
 }
 
 export interface PathEstimate {

@@ -235,6 +235,8 @@ export const GUEST_SIMPLE_OPS = [
 export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<string, StatementShape>([
   ["compute", one("a cost in cycles or a time")],
   ...GUEST_SIMPLE_OPS.map((op): [string, StatementShape] => [op, none]),
+  // `vmcall [NR]`: the hypercall number in RAX, which `handler VMCALL nr N` dispatches on.
+  ["vmcall", { expects: "an optional hypercall number (RAX)", maxItems: 1 }],
   ["rdmsr", one("an MSR name or number")],
   ["wrmsr", one("an MSR name or number")],
   ["in", one("a port number")],
@@ -278,7 +280,8 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
 
 /** Inside `hypervisor NAME on VMCS { … }`: L1's handlers (docs/language.md "Nested virtualization"). */
 export const HYPERVISOR_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
-  ["handler", { expects: "an exit reason and `{`", maxItems: 1, body: "handler" }],
+  // `handler REASON [OPERAND] { … }`: the operand as at the top level (docs/language.md "Handlers by operand").
+  ["handler", { expects: "an exit reason (and an operand) and `{`", maxItems: 5, body: "handler" }],
 ]);
 
 export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([

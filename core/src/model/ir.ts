@@ -20,8 +20,15 @@ import type {
 export interface Program {
   target: TargetIR;
   vmcs: Map<string, VmcsIR>;
-  /** Keyed by basic exit reason number. */
+  /** Keyed by basic exit reason number: the general handlers (the fallback of specialised ones). */
   handlers: Map<number, HandlerIR>;
+  /**
+   * `handler REASON OPERAND { … }` (docs/language.md "Handlers by operand"): the handlers
+   * specialised by operand, keyed by basic exit reason, in source order. An exit whose operand
+   * one of them matches runs it (model/handlers.ts); any other runs the general handler.
+   * Absent or empty: none (a program built through the API may leave it out).
+   */
+  operandHandlers?: Map<number, HandlerIR[]>;
   fns: Map<string, FnIR>;
   guests: Map<string, GuestIR>;
   /**
@@ -214,7 +221,20 @@ export interface HandlerIR {
   ops: HandlerOp[];
   span: Span;
   reasonSpan: Span;
+  /** Present on a handler specialised by operand. */
+  operand?: HandlerOperand;
 }
+
+/**
+ * What a specialised handler matches (inclusive ranges; vmx/exitOperands.ts says where the
+ * hardware puts each operand). `label` is how hovers and reports name it (`IA32_TSC_DEADLINE`,
+ * `port 0x3f8..0x3ff out`).
+ */
+export type HandlerOperand =
+  | { kind: "msr"; msr: number; name?: string; label: string; span: Span }
+  | { kind: "port"; from: number; to: number; direction?: "in" | "out"; label: string; span: Span }
+  | { kind: "gpa"; from: bigint; to: bigint; label: string; span: Span }
+  | { kind: "nr"; from: number; to: number; label: string; span: Span };
 
 /** L1 (docs/language.md "Nested virtualization"). */
 export interface HypervisorIR {
@@ -226,6 +246,8 @@ export interface HypervisorIR {
   vmcsSpan: Span;
   /** L1's handlers, keyed by basic exit reason: what L1 does with each exit L0 reflects to it. */
   handlers: Map<number, HandlerIR>;
+  /** L1's handlers specialised by operand (as Program.operandHandlers). */
+  operandHandlers?: Map<number, HandlerIR[]>;
 }
 
 export interface FnIR {
@@ -250,11 +272,12 @@ export type GuestOp =
         | "invpcid"
         | "wbinvd"
         | "xsetbv"
-        | "vmcall"
         | "eoi"
         | "mov_dr";
       span: Span;
     }
+  /** `vmcall [NR]`: `nr` the hypercall number in RAX (absent: unknown, only a general handler takes it). */
+  | { op: "vmcall"; nr?: number; span: Span }
   | { op: "rdmsr" | "wrmsr"; msr: number; msrName?: string; span: Span }
   | { op: "in" | "out"; port: number; span: Span }
   | { op: "mmio"; access: "read" | "write"; gpa: bigint; span: Span }

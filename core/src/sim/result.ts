@@ -3,12 +3,19 @@
  * histograms), the timeline, and how the run ended (its duration, its event count, a budget
  * that stopped it). Field names follow the CLI's JSON (types.ts).
  */
-import type { LogHistogram } from "./histogram";
+import { LogHistogram as HistogramOf, type LogHistogram } from "./histogram";
 import type { ResolvedHost } from "./hostState";
 import type { CompiledGuest } from "./plan";
 import type { TimelineRecorder } from "./recorder";
 import type { SimStatistics } from "./statistics";
-import type { DurationStats, LatencyStats, SimulationResult, SimulationStop } from "./types";
+import type {
+  DurationStats,
+  LatencyStats,
+  SimHandlerStats,
+  SimReasonStats,
+  SimulationResult,
+  SimulationStop,
+} from "./types";
 
 export interface RunEnd {
   /** Simulated cycles covered. */
@@ -50,26 +57,51 @@ export function buildResult(
     max: toSec(h.max),
   });
   const latencyStats = (h: LogHistogram): LatencyStats => ({ count: h.count, ...durationStats(h) });
-  const byReason = p.exits
-    .map((plan, i) => {
-      const count = stats.exitCount[i];
-      const cycles = stats.exitTransition[i] + stats.exitHandler[i] + stats.exitUserspace[i];
-      return {
-        reason: plan.name,
-        code: plan.code,
-        exits: count,
-        exitsPerSecond: count / duration,
-        cyclesPerExit: count ? cycles / count : 0,
-        cycles,
-        transitionCycles: count ? stats.exitTransition[i] / count : 0,
-        handlerCycles: count ? stats.exitHandler[i] / count : 0,
-        userspaceCycles: count ? stats.exitUserspace[i] / count : 0,
-        share: exitCycles > 0 ? cycles / exitCycles : 0,
-        duration: durationStats(stats.exitHist[i]),
-      };
-    })
-    .filter((r) => r.exits > 0)
-    .sort((x, y) => y.cycles - x.cycles || x.code - y.code);
+  // One row per reason; the plans of one reason (its specialised handlers' and the general
+  // one's, sim/plan.ts) are summed into it, each handler's part kept in `handlers`.
+  const groups = new Map<number, number[]>();
+  p.exits.forEach((plan, i) => {
+    const group = groups.get(plan.code);
+    if (group) group.push(i);
+    else groups.set(plan.code, [i]);
+  });
+  const byReason: SimReasonStats[] = [];
+  for (const [code, plans] of groups) {
+    let count = 0;
+    let tr = 0;
+    let hd = 0;
+    let us = 0;
+    for (const i of plans) {
+      count += stats.exitCount[i];
+      tr += stats.exitTransition[i];
+      hd += stats.exitHandler[i];
+      us += stats.exitUserspace[i];
+    }
+    if (!(count > 0)) continue;
+    const cycles = tr + hd + us;
+    let hist = stats.exitHist[plans[0]!]!;
+    if (plans.length > 1) {
+      hist = new HistogramOf();
+      for (const i of plans) hist.merge(stats.exitHist[i]!);
+    }
+    const row: SimReasonStats = {
+      reason: p.exits[plans[0]!]!.name,
+      code,
+      exits: count,
+      exitsPerSecond: count / duration,
+      cyclesPerExit: cycles / count,
+      cycles,
+      transitionCycles: tr / count,
+      handlerCycles: hd / count,
+      userspaceCycles: us / count,
+      share: exitCycles > 0 ? cycles / exitCycles : 0,
+      duration: durationStats(hist),
+    };
+    if (plans.some((i) => p.exits[i]!.operand !== undefined))
+      row.handlers = handlerRows(p, stats, plans, duration);
+    byReason.push(row);
+  }
+  byReason.sort((x, y) => y.cycles - x.cycles || x.code - y.code);
   const bySource: Record<string, LatencyStats> = {};
   p.sources.forEach((s, i) => {
     if (s.isInterrupt) bySource[s.name] = latencyStats(stats.latencyHist[i]);
@@ -142,6 +174,36 @@ export function buildResult(
     ...(stopped ? { stopped } : {}),
     timeline,
   };
+}
+
+/** Each handler's part of one reason's exits: its plans, specialised first, the general one last. */
+function handlerRows(
+  p: CompiledGuest,
+  stats: SimStatistics,
+  plans: number[],
+  duration: number,
+): SimHandlerStats[] {
+  const rows: SimHandlerStats[] = [];
+  const ordered = [...plans].sort(
+    (a, b) => Number(p.exits[a]!.operand === undefined) - Number(p.exits[b]!.operand === undefined) || a - b,
+  );
+  for (const i of ordered) {
+    const plan = p.exits[i]!;
+    const count = stats.exitCount[i];
+    if (!(count > 0)) continue;
+    const row: SimHandlerStats = {
+      handler: plan.operand === undefined ? plan.name : `${plan.name} ${plan.operand}`,
+      exits: count,
+      exitsPerSecond: count / duration,
+      cyclesPerExit: (stats.exitTransition[i] + stats.exitHandler[i] + stats.exitUserspace[i]) / count,
+      transitionCycles: stats.exitTransition[i] / count,
+      handlerCycles: stats.exitHandler[i] / count,
+      userspaceCycles: stats.exitUserspace[i] / count,
+    };
+    if (plan.operand !== undefined) row.operand = plan.operand;
+    rows.push(row);
+  }
+  return rows;
 }
 
 /** 1.23k, 4.56M, 2.00G: the budgets' figures in messages. */

@@ -91,6 +91,25 @@ export interface SimReasonStats {
   /** Share of all exit-handling time. */
   share: number;
   duration: DurationStats;
+  /**
+   * Present when handlers specialised by operand took some of the reason's exits
+   * (docs/language.md "Handlers by operand"): each handler's part, the general one last.
+   */
+  handlers?: SimHandlerStats[];
+}
+
+/** One handler's part of an exit reason's exits (SimReasonStats.handlers). */
+export interface SimHandlerStats {
+  /** "MSR_WRITE IA32_TSC_DEADLINE", or "MSR_WRITE" for the general handler. */
+  handler: string;
+  /** The specialised handler's operand; absent: the general handler (or none). */
+  operand?: string;
+  exits: number;
+  exitsPerSecond: number;
+  cyclesPerExit: number;
+  transitionCycles: number;
+  handlerCycles: number;
+  userspaceCycles: number;
 }
 
 export interface LatencyStats {

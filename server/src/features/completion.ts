@@ -21,6 +21,8 @@ import {
   EPT_PERMISSIONS,
   EXCEPTIONS,
   EXIT_REASONS,
+  exitOperandOf,
+  exitReasonByName,
   GUEST_OP_STATEMENTS as GUEST_OP_STATEMENT_SHAPES,
   GUEST_STATEMENTS as GUEST_STATEMENT_SHAPES,
   HANDLER_STATEMENTS as HANDLER_STATEMENT_SHAPES,
@@ -289,6 +291,16 @@ function exitReasonItems(program: Program | undefined, forHandler: boolean): Com
   });
 }
 
+/** After `handler REASON`: MSR names for an MSR reason, else the operand's word (`port`, `gpa`, `nr`), then `in`/`out`. */
+function handlerOperandItems(words: readonly string[]): CompletionItem[] {
+  const reason = exitReasonByName(words[1]!);
+  const operand = reason ? exitOperandOf(reason.code) : undefined;
+  if (!operand) return [];
+  if (words.length === 2) return operand.kind === "msr" ? msrItems() : keywordItems([operand.keyword]);
+  if (operand.kind === "port" && words.length === 4) return keywordItems(["in", "out"]);
+  return [];
+}
+
 function exceptionItems(hash: boolean): CompletionItem[] {
   return EXCEPTIONS.map((exception) => ({
     label: exception.mnemonic,
@@ -386,6 +398,8 @@ export function completeAt(
       }));
     }
     if (first === "handler" && words.length === 1) return exitReasonItems(programOf(), true);
+    // `handler REASON ` : the operand it may be specialised by (docs/language.md "Handlers by operand").
+    if (first === "handler" && words.length >= 2) return handlerOperandItems(words);
     if (first === "guest" && last === "on")
       return nameItems(programOf()?.vmcs.keys() ?? [], CompletionItemKind.Class, "vmcs");
     if (first === "guest" && words.length === 2) return keywordItems(["on"]);

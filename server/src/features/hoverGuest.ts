@@ -7,6 +7,8 @@ import {
   exitCost,
   type GuestIR,
   type GuestOp,
+  handlerOf,
+  handlerTitle,
   nestedOperationHover,
   type OperationEstimate,
   type Program,
@@ -61,8 +63,19 @@ export function guestOpHover(
     lines.push("", "| per exit | cycles |", "|---|---:|");
     for (const effect of decision.exits) {
       const program = model.analysis.program;
-      const breakdown = reasonBreakdown(program, effect.reason.code, program.vmcs.get(guest.vmcs), guest);
+      const breakdown = reasonBreakdown(
+        program,
+        effect.reason.code,
+        program.vmcs.get(guest.vmcs),
+        guest,
+        effect.handler,
+      );
       if (decision.exits.length > 1) lines.push(`| **${effect.reason.name}** | |`);
+      const runs = handlerOf(program, effect.reason.code, effect.handler);
+      if (runs)
+        lines.push(
+          `| _runs the ${escapeMarkdown(handlerTitle(runs))} handler, line ${model.analysis.lines.positionAt(runs.reasonSpan.start).line + 1}_ | |`,
+        );
       if (!breakdown.handled) lines.push(`| _no handler for ${effect.reason.name}: default estimate_ | |`);
       lines.push(
         `| transition (VM exit + entry) | ${formatInteger(breakdown.transition)} |`,
@@ -88,6 +101,8 @@ function reasonBreakdown(
   code: number,
   vmcs: VmcsIR | undefined,
   guest: GuestIR | undefined,
+  /** The specialised handler that takes the exit (ExitEffect.handler). */
+  variant?: number,
 ): {
   transition: number;
   transitionRows: { label: string; cycles: number }[];
@@ -96,7 +111,7 @@ function reasonBreakdown(
   total: number;
   handled: boolean;
 } {
-  const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest));
+  const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest), variant);
   return {
     transition: cost.transition,
     transitionRows: transitionBreakdown(cost.transitionDetail),

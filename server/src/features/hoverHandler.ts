@@ -5,9 +5,12 @@
 import {
   exceptionByVector,
   exitCost,
+  exitOperandOf,
   type FnIR,
   type HandlerIR,
   type HandlerOp,
+  handlerTitle,
+  handlerVariantOf,
   type Program,
   primaryGuest,
   primaryVmcs,
@@ -24,12 +27,20 @@ export function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   const program = model.analysis.program;
   const reason = handler.reason;
   const vmcs = primaryVmcs(program);
-  const cost = exitCost(program, vmcs, reason.code, vcpuMayMigrate(primaryGuest(program)));
+  const variant = handlerVariantOf(program, handler);
+  const cost = exitCost(program, vmcs, reason.code, vcpuMayMigrate(primaryGuest(program)), variant);
   const hz = program.target.hz;
+  const general = program.handlers.get(reason.code);
   const lines = [
-    `**handler ${reason.name}** (exit reason ${reason.code})`,
+    `**handler ${escapeMarkdown(handlerTitle(handler))}** (exit reason ${reason.code})`,
     "",
     reason.meaning,
+    ...(handler.operand
+      ? [
+          "",
+          `Specialised by operand: it takes the ${reason.name} exits whose ${exitOperandOf(reason.code)?.kind === "msr" ? "MSR" : "operand"} is \`${handler.operand.label}\`; ${general ? `every other runs the general handler (line ${model.analysis.lines.positionAt(general.reasonSpan.start).line + 1})` : "every other has no handler (TL310)"}.`,
+        ]
+      : []),
     "",
     "| per exit | cycles |",
     "|---|---:|",
