@@ -21,6 +21,7 @@ import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
 import { eptAccessedDirty } from "./exitDirty";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
+import { lintGuestState } from "./lintsGuestState";
 import { lintKvmConfigurations } from "./lintsKvm";
 import { lintNestedGuest } from "./nested/lint";
 import type { GuestEstimate } from "./types";
@@ -114,6 +115,7 @@ export function lintProgram(
   lintPmlWithoutAccessedDirty(program, options, out);
   lintMonitorTrapFlag(program, out);
   lintKvmConfigurations(program, options.text, out);
+  lintGuestState(program, options.text, out);
   lintBudgets(program, estimates, out);
   return out;
 }
