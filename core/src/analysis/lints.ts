@@ -375,6 +375,21 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     needs: CONTROL.proc.use_tpr_shadow,
     consequence: "there is no virtual-APIC page and VTPR is not compared with the TPR threshold",
   },
+  // Guest-visible TSC (vmx/tsc.ts; docs/language.md "TSC"): RDTSC reads the TSC unmodified.
+  {
+    code: "TL354",
+    span: (v) => v.fields.get("TSC_OFFSET")?.span,
+    what: "TSC_OFFSET",
+    needs: CONTROL.proc.use_tsc_offsetting,
+    consequence: "the guest reads the host's TSC unmodified",
+  },
+  {
+    code: "TL355",
+    span: (v) => v.fields.get("TSC_MULTIPLIER")?.span,
+    what: "TSC_MULTIPLIER",
+    needs: CONTROL.proc2.use_tsc_scaling,
+    consequence: "the guest's TSC is not scaled",
+  },
 ];
 
 function lintIgnoredSettings(program: Program, out: Diagnostic[]): void {

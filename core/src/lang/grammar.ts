@@ -141,6 +141,15 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
     },
   ],
   ["ept", { expects: "`{` and the guest-physical memory map", maxItems: 0, body: "ept" }],
+  // The TSC the guest reads (docs/language.md "TSC"): sugar for TSC_OFFSET and TSC_MULTIPLIER.
+  [
+    "tsc",
+    {
+      expects: "`offset N` (TSC ticks, may be negative) and/or `scale R` (the multiplier as a ratio, `1.5`)",
+      maxItems: 4,
+      words: { pairs: ["offset", "scale"] },
+    },
+  ],
   // CPUID as presented to the guest (docs/language.md "CPUID"; vmx/cpuid.ts).
   [
     "cpuid",

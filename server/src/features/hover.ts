@@ -55,6 +55,7 @@ import {
 import { spanToRange } from "../convert";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel, IndexEntry } from "../model";
+import { guestTimeLines, sourceNameHover } from "./guestTimeHover";
 import { handlerMeasuredLines, type MeasuredView, measuredHover } from "./measured";
 
 export function hoverAt(model: DocumentModel, offset: number, measured?: MeasuredView): Hover | null {
@@ -75,6 +76,12 @@ export function hoverAt(model: DocumentModel, offset: number, measured?: Measure
     return {
       contents: { kind: "markdown", value: markdown },
       range: spanToRange(model.analysis.lines, entry!.span),
+    };
+  const source = sourceNameHover(model, offset);
+  if (source)
+    return {
+      contents: { kind: "markdown", value: source.markdown },
+      range: spanToRange(model.analysis.lines, source.span),
     };
   const word = wordAt(model.analysis.text, offset);
   if (!word) return null;
@@ -521,6 +528,7 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
         `⚠ Delivered, not offered: ${host.saturation.note} (offered ${formatRate(host.saturation.offeredExitsPerSecond)} exits, ${formatCores(host.saturation.offeredHostCpu)}).`,
       );
   }
+  lines.push(...guestTimeLines(model, name));
   lines.push("", "_Static estimate from the target's cost parameters._");
   return lines.join("\n");
 }

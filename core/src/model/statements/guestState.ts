@@ -1,5 +1,6 @@
 /**
  * Guest-visible state (docs/language.md "CPUID", "Single-step"):
+ * - `tsc offset N scale R` (vmcs): TSC_OFFSET (signed ticks) and TSC_MULTIPLIER (R in 16.48);
  * - `cpuid hide F…` (vmcs): the CPU features the guest's CPUID does not show (vmx/cpuid.ts);
  * - `pool P…` (target): the CPUs a guest may migrate between, checked against every vmcs's CPUID;
  * - `uses F` (guest op): an instruction of CPU feature F;
@@ -8,11 +9,58 @@
  */
 import type { BlockEntry, Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
+import { argumentWords } from "../../lang/grammar";
 import { cpuFeatureByName, cpuFeatureNames } from "../../vmx/cpuid";
 import { PROFILES, profileByName } from "../../vmx/profiles";
+import { TSC_MULTIPLIER_ONE, TSC_REFERENCE } from "../../vmx/tsc";
+import { integer, keywordArgs } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { GuestIR, GuestOp, TargetIR, VmcsIR } from "../ir";
 import type { StatementLowerer } from "./table";
+
+const TSC_WORDS = argumentWords("vmcs", "tsc");
+/** Largest ratio the 16.48 multiplier holds (16 integer bits). */
+const MAX_SCALE = 65_535;
+/** ±2^53 ticks (52 days at 2 GHz): offsets past it do not round-trip through a number. */
+const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/**
+ * `tsc offset N scale R`: sugar for `field TSC_OFFSET` (N may be negative: the field is two's
+ * complement, SDM Vol. 3C §25.6.5) and `field TSC_MULTIPLIER` (R × 2^48 rounded). The controls stay
+ * the `proc`/`proc2` lines' (`use_tsc_offsetting`, `use_tsc_scaling`); TL354/TL355 say when they are 0.
+ */
+export const tscStatement: StatementLowerer<VmcsIR, void> = {
+  keywords: ["tsc"],
+  lower(ctx, vmcs, statement) {
+    const args = keywordArgs(ctx, statement, TSC_WORDS.pairs!);
+    if (args === undefined) return;
+    if (args.size === 0) {
+      ctx.error("TL201", "expected `offset N` or `scale R` after `tsc`", keywordSpanOf(statement));
+      return;
+    }
+    const at = keywordSpanOf(statement);
+    const offsetItem = args.get("offset");
+    if (offsetItem) {
+      const offset = integer(ctx, offsetItem, "a TSC offset in ticks", "offset", at, -MAX_OFFSET, MAX_OFFSET);
+      if (offset !== undefined)
+        ctx.setField(vmcs, "TSC_OFFSET", BigInt.asUintN(64, BigInt(offset)), statement);
+    }
+    const scaleItem = args.get("scale");
+    if (scaleItem) {
+      if (scaleItem.kind !== "Number" || !(scaleItem.value > 0) || scaleItem.value > MAX_SCALE) {
+        ctx.error(
+          scaleItem.kind === "Number" ? "TL205" : "TL201",
+          `expected a TSC scale ratio above 0 and at most ${MAX_SCALE} after \`scale\` (the multiplier has 16 integer and 48 fraction bits)`,
+          scaleItem,
+          { reference: TSC_REFERENCE },
+        );
+        return;
+      }
+      const multiplier = BigInt(Math.round(scaleItem.value * Number(TSC_MULTIPLIER_ONE)));
+      ctx.setField(vmcs, "TSC_MULTIPLIER", multiplier, statement);
+    }
+  },
+};
 
 /** `cpuid hide F…`: statements accumulate; an unknown feature is TL114 with a did-you-mean. */
 export const cpuidStatement: StatementLowerer<VmcsIR, void> = {

@@ -12,7 +12,7 @@ import { cr3TargetsStatement, exceptionsStatement, ioStatement, msrStatement } f
 import { controlWordStatements } from "./controls";
 import { eptStatement } from "./ept";
 import { fieldStatement } from "./field";
-import { cpuidStatement } from "./guestState";
+import { cpuidStatement, tscStatement } from "./guestState";
 import { shadowStatement } from "./nested";
 import { statementTable } from "./table";
 import {
@@ -44,6 +44,7 @@ const VMCS_LOWERERS = statementTable<VmcsIR, void>("vmcs", [
   eptStatement,
   shadowStatement,
   cpuidStatement,
+  tscStatement,
 ]);
 
 export function lowerVmcs(ctx: LowerContext, decl: VmcsDecl): void {
