@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import { estimateCommand, guestTimeText } from "../cli/src/estimate";
 import { analyze, applyEdits, type Diagnostic, guestTime } from "../core/src/index";
 import { profileFeatures } from "../core/src/vmx/cpuid";
 import { TSC_MULTIPLIER_ONE } from "../core/src/vmx/tsc";
-import { estimateCommand, guestTimeText } from "../cli/src/estimate";
 
 const HANDLERS = `
 handler CPUID { work 1000 advance_rip }
@@ -19,7 +19,13 @@ handler EXTERNAL_INTERRUPT { work 300 }
 handler EXCEPTION_NMI { vmread VM_EXIT_INTR_INFO work 300 inject #UD }
 `;
 
-function file(opts: { target?: string; pool?: string; vmcs?: string; ops: string; handlers?: string }): string {
+function file(opts: {
+  target?: string;
+  pool?: string;
+  vmcs?: string;
+  ops: string;
+  handlers?: string;
+}): string {
   return `target ${opts.target ?? "skylake_server"} @ 2GHz${opts.pool ? ` {\n  pool ${opts.pool}\n}` : ""}
 vmcs v {
   pin external_interrupt_exiting nmi_exiting
@@ -52,7 +58,9 @@ function fixed(text: string, d: Diagnostic): string {
 
 describe("TSC as the guest sees it", () => {
   test("tsc offset/scale set TSC_OFFSET (two's complement) and TSC_MULTIPLIER (16.48)", () => {
-    const a = analyze(file({ vmcs: "proc2 use_tsc_scaling\n  tsc offset -1000 scale 1.5", ops: "compute 1us" }));
+    const a = analyze(
+      file({ vmcs: "proc2 use_tsc_scaling\n  tsc offset -1000 scale 1.5", ops: "compute 1us" }),
+    );
     const vmcs = a.program.vmcs.get("v")!;
     assert.equal(vmcs.fields.get("TSC_OFFSET")?.value, (1n << 64n) - 1000n);
     assert.equal(vmcs.fields.get("TSC_MULTIPLIER")?.value, TSC_MULTIPLIER_ONE + TSC_MULTIPLIER_ONE / 2n);
@@ -125,7 +133,10 @@ handler EXTERNAL_INTERRUPT { work 300 }
 `;
     assert.equal(codes(text, "TL354").length, 1);
     assert.equal(codes(text, "TL355").length, 1);
-    const ok = text.replace("proc hlt_exiting", "proc hlt_exiting use_tsc_offsetting activate_secondary_controls\n  proc2 use_tsc_scaling");
+    const ok = text.replace(
+      "proc hlt_exiting",
+      "proc hlt_exiting use_tsc_offsetting activate_secondary_controls\n  proc2 use_tsc_scaling",
+    );
     assert.equal(codes(ok, "TL354").length, 0);
     assert.equal(codes(ok, "TL355").length, 0);
   });
@@ -165,7 +176,11 @@ describe("CPUID as presented", () => {
   });
 
   test("TL350: a pool member lacks an advertised feature; the fix hides them", () => {
-    const text = file({ target: "icelake_server", pool: "icelake_server skylake_server", ops: "compute 1us" });
+    const text = file({
+      target: "icelake_server",
+      pool: "icelake_server skylake_server",
+      ops: "compute 1us",
+    });
     const d = codes(text, "TL350");
     assert.equal(d.length, 1);
     assert.match(d[0]!.message, /pool member skylake_server lacks/);
@@ -180,7 +195,12 @@ describe("CPUID as presented", () => {
   });
 
   test("TL350: the fix appends to an existing cpuid hide", () => {
-    const text = file({ target: "icelake_server", pool: "skylake_server", vmcs: "cpuid hide sha_ni", ops: "compute 1us" });
+    const text = file({
+      target: "icelake_server",
+      pool: "skylake_server",
+      vmcs: "cpuid hide sha_ni",
+      ops: "compute 1us",
+    });
     const after = fixed(text, codes(text, "TL350")[0]!);
     assert.match(after, /cpuid hide sha_ni avx512_vnni/);
     assert.deepEqual(codes(after, "TL350"), []);
@@ -197,7 +217,9 @@ describe("CPUID as presented", () => {
   test("uses of a hidden XSAVE-owning feature: #UD, an EXCEPTION_NMI exit with #UD in the bitmap (TL351)", () => {
     const text = file({ vmcs: "exceptions #UD\n  cpuid hide avx512f", ops: "uses avx512f" });
     const a = analyze(text);
-    const op = a.estimates.get("g")!.operations.find((o) => text.slice(o.span.start, o.span.end) === "uses avx512f")!;
+    const op = a.estimates
+      .get("g")!
+      .operations.find((o) => text.slice(o.span.start, o.span.end) === "uses avx512f")!;
     assert.deepEqual(
       op.decision.exits.map((e) => e.reason.name),
       ["EXCEPTION_NMI"],
@@ -212,7 +234,9 @@ describe("CPUID as presented", () => {
   test("without #UD in the bitmap the guest takes #UD through its IDT: no exit, TL351 says so", () => {
     const text = file({ vmcs: "cpuid hide avx512f", ops: "uses avx512bw" });
     const a = analyze(text);
-    const op = a.estimates.get("g")!.operations.find((o) => text.slice(o.span.start, o.span.end) === "uses avx512bw")!;
+    const op = a.estimates
+      .get("g")!
+      .operations.find((o) => text.slice(o.span.start, o.span.end) === "uses avx512bw")!;
     assert.deepEqual(op.decision.exits, []);
     const d = codes(text, "TL351");
     assert.equal(d.length, 1);
@@ -252,7 +276,8 @@ guest gb on b { path p rate 1k/s { uses avx512f } }
 });
 
 describe("single-step over an emulated instruction", () => {
-  const handlers = (cr: string) => `${HANDLERS}\nhandler CR_ACCESS {\n  vmread EXIT_QUALIFICATION\n  work 400\n  advance_rip${cr}\n}\n`;
+  const handlers = (cr: string) =>
+    `${HANDLERS}\nhandler CR_ACCESS {\n  vmread EXIT_QUALIFICATION\n  work 400\n  advance_rip${cr}\n}\n`;
 
   test("TL353: the handler emulates and skips without queuing #DB; the fix adds inject #DB", () => {
     const text = file({ ops: "single_step { mov cr3 0x5000 }", handlers: handlers("") });
