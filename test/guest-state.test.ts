@@ -11,6 +11,8 @@ import { estimateCommand, guestTimeText } from "../cli/src/estimate";
 import { analyze, applyEdits, type Diagnostic, guestTime } from "../core/src/index";
 import { profileFeatures } from "../core/src/vmx/cpuid";
 import { TSC_MULTIPLIER_ONE } from "../core/src/vmx/tsc";
+import { hoverAt } from "../server/src/features/hover";
+import { DocumentModel } from "../server/src/model";
 
 const HANDLERS = `
 handler CPUID { work 1000 advance_rip }
@@ -157,6 +159,27 @@ handler EXTERNAL_INTERRUPT { work 300 }
     assert.equal(json.guestTime.multiplier, 1);
     assert.equal(json.guestTime.paths[0].name, "p");
     assert.ok(json.guestTime.paths[0].guestObservedNs > json.guestTime.paths[0].hostExitNs);
+  });
+});
+
+describe("guest-observed time in hovers", () => {
+  test("the hover on a path's name: guest sees X, host spends Y on its exits", () => {
+    const text = file({ ops: "cpuid  compute 2us" });
+    const a = analyze(text);
+    const model = new DocumentModel(a);
+    const cpuid = a.estimates.get("g")!.byReason.find((r) => r.reason === "CPUID")!;
+    const hover = hoverAt(model, text.indexOf("path p") + "path ".length);
+    const value = (hover?.contents as { value: string }).value;
+    // 4,000 + CPUID cycles at 2 GHz, and the CPUID cycles alone.
+    const seen = (4000 + cpuid.cyclesPerExit) / 2e3;
+    assert.match(value, /^\*\*path p\*\* \(guest g\)/);
+    assert.ok(value.includes(`guest sees **${seen.toPrecision(3)} µs**`), value);
+    assert.ok(
+      value.includes(`host spends **${(cpuid.cyclesPerExit / 2e3).toPrecision(3)} µs** on its exits`),
+      value,
+    );
+    const guest = hoverAt(model, text.indexOf("guest g") + "guest ".length);
+    assert.match((guest?.contents as { value: string }).value, /Guest-observed time per execution/);
   });
 });
 
