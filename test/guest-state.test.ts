@@ -169,7 +169,7 @@ describe("guest-observed time in hovers", () => {
     const model = new DocumentModel(a);
     const cpuid = a.estimates.get("g")!.byReason.find((r) => r.reason === "CPUID")!;
     const hover = hoverAt(model, text.indexOf("path p") + "path ".length);
-    const value = (hover?.contents as { value: string }).value;
+    const value = (hover!.contents as { value: string }).value;
     // 4,000 + CPUID cycles at 2 GHz, and the CPUID cycles alone.
     const seen = (4000 + cpuid.cyclesPerExit) / 2e3;
     assert.match(value, /^\*\*path p\*\* \(guest g\)/);
@@ -179,7 +179,7 @@ describe("guest-observed time in hovers", () => {
       value,
     );
     const guest = hoverAt(model, text.indexOf("guest g") + "guest ".length);
-    assert.match((guest?.contents as { value: string }).value, /Guest-observed time per execution/);
+    assert.match((guest!.contents as { value: string }).value, /Guest-observed time per execution/);
   });
 });
 
