@@ -14,6 +14,8 @@ import {
   analyze,
   estimateFigures,
   type GuestEstimate,
+  type GuestTimeEstimate,
+  guestTime,
   nestedEstimate,
 } from "../../core/src/index";
 import {
@@ -189,6 +191,44 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
   return `${lines.join("\n")}\n`;
 }
 
+/** `guestTime` in --json: the TSC the guest reads and each path's guest-observed time (docs/estimator.md). */
+export function guestTimeJson(t: GuestTimeEstimate): Record<string, unknown> {
+  return {
+    hostTscHz: t.hostTscHz,
+    guestTscHz: t.guestTscHz,
+    multiplier: t.multiplier,
+    ...(t.offset !== undefined ? { offset: t.offset } : {}),
+    rdtscExiting: t.rdtscExiting,
+    paths: t.paths.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      guestObservedNs: p.guestObservedNs,
+      guestObservedTicks: p.guestObservedTicks,
+      hostExitNs: p.hostExitNs,
+      guestWorkNs: p.guestWorkNs,
+      exitingTscReads: p.exitingTscReads,
+    })),
+  };
+}
+
+/** What RDTSC in the guest measures per execution, beside the host's exit time. */
+export function guestTimeText(t: GuestTimeEstimate): string {
+  const clock =
+    t.multiplier === 1
+      ? `guest TSC = host TSC${t.offset !== undefined ? ` + offset ${t.offset}` : ""} (${formatHz(t.guestTscHz)})`
+      : `guest TSC = host TSC × ${formatSignificant(t.multiplier)}${t.offset !== undefined ? ` + offset ${t.offset}` : ""} (${formatHz(t.guestTscHz)})`;
+  const rows = [["guest-observed time", "guest sees", "TSC ticks", "host spends on exits", "guest work"]];
+  for (const p of t.paths)
+    rows.push([
+      `${p.kind} ${p.name}`,
+      formatSeconds(p.guestObservedNs / 1e9),
+      formatInteger(p.guestObservedTicks),
+      formatSeconds(p.hostExitNs / 1e9),
+      formatSeconds(p.guestWorkNs / 1e9),
+    ]);
+  return `${clock}${t.rdtscExiting ? "; RDTSC exits" : ""}; exit time is visible to the guest (KVM does not subtract it)\n${table(rows)}\n`;
+}
+
 function printDiagnostics(
   io: CliIO,
   file: string,
@@ -236,15 +276,18 @@ export const estimateCommand: Command = {
     }
     const measured = await measuredComparison(io, values, () => estimateFigures(estimate));
     const nested = nestedEstimate(analysis.program, guestName);
+    const observed = guestTime(analysis.program, estimate);
     const explained = values.explain ? explainEstimate(estimate, analysis.text, analysis.lines) : undefined;
     if (values.json) {
       const json = estimateJson(estimate);
       if (nested) json.nested = nestedJson(nested);
+      if (observed) json.guestTime = guestTimeJson(observed);
       if (explained) json.explain = explained;
       if (measured) json.measured = { file: values.measured, ...measured };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     } else {
       io.stdout(estimateText(estimate, analysis.program.guests.get(guestName)?.vmcs));
+      if (observed && observed.paths.length > 0) io.stdout(`\n${guestTimeText(observed)}`);
       if (nested) io.stdout(`\n${nestedText(nested, estimate.target.hz)}`);
       if (explained) io.stdout(`\n${explainText(explained)}`);
       if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);

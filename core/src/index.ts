@@ -223,6 +223,7 @@ export { handlerCost } from "./analysis/cost";
 export { effectiveControls } from "./analysis/effective";
 export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
+export { type GuestTimeEstimate, guestTime, type PathGuestTime } from "./analysis/guestTime";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export { DecisionStore } from "./analysis/memo";
 export type { ChainCost, ChainStep } from "./analysis/nested/chain";

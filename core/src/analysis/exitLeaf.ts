@@ -4,6 +4,7 @@
 import { guestOperandOf, operandHandlerIndex } from "../model/handlers";
 import type { GuestOp, VmcsIR } from "../model/ir";
 import { instructionExitByOp } from "../vmx/instructions";
+import { decideUses } from "./exitCpuid";
 import { decideMovFromCr, decideMovToCr } from "./exitCr";
 import { decideDirty, eptAccessedDirty } from "./exitDirty";
 import { decideException } from "./exitExceptions";
@@ -186,6 +187,9 @@ export function decisionSignature(ctx: ExitContext): Signature {
     "cr3",
   ];
   for (const v of lookup.cr3TargetValues) parts.push(num(v));
+  // `uses F` reads the CPUID presentation (exitCpuid.ts); the target is the program's.
+  parts.push("cpuid", ctx.program.target.profile.name);
+  for (const f of ctx.vmcs.cpuid?.hidden.keys() ?? []) parts.push(f);
   parts.push("io");
   for (const r of lookup.ioRanges) parts.push(r.first, r.last);
   parts.push("msr");
@@ -257,6 +261,8 @@ export function leafOperand(op: GuestOp): LeafOperand {
       return op.pages;
     case "vmcall":
       return op.nr ?? -1;
+    case "uses":
+      return op.feature;
     default:
       return 0;
   }
@@ -303,6 +309,8 @@ export function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
       return decideEoi(ctx);
     case "dirty":
       return decideDirty(op.pages, ctx);
+    case "uses":
+      return decideUses(op.feature, ctx);
     case "branch":
     case "repeat":
     case "tsx":

@@ -23,6 +23,7 @@ import type { ControlWord, ExitReasonDef } from "../vmx/types";
 import { effectiveControls } from "./effective";
 import { eptAccessedDirty } from "./exitDirty";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
+import { lintGuestState } from "./lintsGuestState";
 import { lintKvmConfigurations } from "./lintsKvm";
 import { lintNestedGuest } from "./nested/lint";
 import type { GuestEstimate } from "./types";
@@ -116,6 +117,7 @@ export function lintProgram(
   lintPmlWithoutAccessedDirty(program, options, out);
   lintMonitorTrapFlag(program, out);
   lintKvmConfigurations(program, options.text, out);
+  lintGuestState(program, options.text, out);
   lintBudgets(program, estimates, out);
   return out;
 }
@@ -388,6 +390,21 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     what: "vtpr",
     needs: CONTROL.proc.use_tpr_shadow,
     consequence: "there is no virtual-APIC page and VTPR is not compared with the TPR threshold",
+  },
+  // Guest-visible TSC (vmx/tsc.ts; docs/language.md "TSC"): RDTSC reads the TSC unmodified.
+  {
+    code: "TL354",
+    span: (v) => v.fields.get("TSC_OFFSET")?.span,
+    what: "TSC_OFFSET",
+    needs: CONTROL.proc.use_tsc_offsetting,
+    consequence: "the guest reads the host's TSC unmodified",
+  },
+  {
+    code: "TL355",
+    span: (v) => v.fields.get("TSC_MULTIPLIER")?.span,
+    what: "TSC_MULTIPLIER",
+    needs: CONTROL.proc2.use_tsc_scaling,
+    consequence: "the guest's TSC is not scaled",
   },
 ];
 

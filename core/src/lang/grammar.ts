@@ -141,6 +141,25 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
     },
   ],
   ["ept", { expects: "`{` and the guest-physical memory map", maxItems: 0, body: "ept" }],
+  // The TSC the guest reads (docs/language.md "TSC"): sugar for TSC_OFFSET and TSC_MULTIPLIER.
+  [
+    "tsc",
+    {
+      expects: "`offset N` (TSC ticks, may be negative) and/or `scale R` (the multiplier as a ratio, `1.5`)",
+      maxItems: 4,
+      words: { pairs: ["offset", "scale"] },
+    },
+  ],
+  // CPUID as presented to the guest (docs/language.md "CPUID"; vmx/cpuid.ts).
+  [
+    "cpuid",
+    {
+      expects: "`hide` and CPU feature names (`avx512f`)",
+      maxItems: Infinity,
+      list: true,
+      words: { lead: "hide" },
+    },
+  ],
 ]);
 
 export const HANDLER_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
@@ -267,6 +286,12 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
   ["tsx", { expects: "`{` and operations", maxItems: 0, body: "guestOps" }],
   ["branch", { expects: "`{` and probability arms", maxItems: 0, body: "guestArms" }],
   ["repeat", { expects: "a count and `{`", maxItems: 1, body: "guestOps" }],
+  // Guest-visible state (docs/language.md "CPUID", "Single-step").
+  ["uses", one("a CPU feature name (`avx512f`)")],
+  [
+    "single_step",
+    { expects: "`{` and the operations run with RFLAGS.TF = 1", maxItems: 0, body: "guestOps" },
+  ],
   // Extension: `coalesce N or T { OPS }` (notification coalescing, docs/language.md).
   [
     "coalesce",
@@ -310,6 +335,11 @@ export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
       list: true,
       words: { choice: ["l1d_flush", "l1d_flush_always", "verw", "rsb", "ibpb", "none"] },
     },
+  ],
+  // The migration pool (docs/language.md "CPUID").
+  [
+    "pool",
+    { expects: "CPU profile names (`skylake_server icelake_server`)", maxItems: Infinity, list: true },
   ],
 ]);
 

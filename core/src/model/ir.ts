@@ -64,6 +64,11 @@ export interface TargetIR {
    * (`hostSettings` in model/statements/host.ts fills them in, docs/language.md "Host").
    */
   host?: HostIR;
+  /**
+   * `pool P…` (docs/language.md "CPUID"): the CPUs a guest may be migrated between; every
+   * vmcs's CPUID must show only features all of them (and the target) have.
+   */
+  pool?: { members: { profile: string; span: Span }[]; span: Span };
 }
 
 /** One host setting: its value and, when a statement of the file set it, that statement's span. */
@@ -190,6 +195,12 @@ export interface VmcsIR {
    * `shadow kvm`: KVM's list (vmx/nested.ts). Absent with vmcs_shadowing: KVM's list too.
    */
   shadow?: { read: Set<string>; write: Set<string>; kvm: boolean; span: Span };
+  /**
+   * `cpuid hide F…` (docs/language.md "CPUID"): the features (vmx/cpuid.ts names) the guest's
+   * CPUID does not show, each with the span of its name; `span` is the first statement's. Absent:
+   * the guest sees every feature of the target CPU (KVM with `-cpu host`).
+   */
+  cpuid?: { hidden: Map<string, Span>; span: Span };
 }
 
 export type HandlerOp =
@@ -290,7 +301,13 @@ export type GuestOp =
   | { op: "dirty"; pages: number; span: Span }
   | { op: "tsx"; ops: GuestOp[]; span: Span }
   | { op: "branch"; arms: GuestArm[]; span: Span }
-  | { op: "repeat"; count: number; ops: GuestOp[]; span: Span }
+  /**
+   * `single_step { OPS }` lowers to a `repeat 1` with `singleStep` set: OPS run with RFLAGS.TF = 1
+   * (docs/language.md "Single-step"); every walker treats it as the repeat it is.
+   */
+  | { op: "repeat"; count: number; ops: GuestOp[]; span: Span; singleStep?: true }
+  /** `uses F`: the guest executes an instruction of CPU feature F (vmx/cpuid.ts). */
+  | { op: "uses"; feature: string; span: Span }
   /**
    * `coalesce N or T { OPS }` (extension, docs/language.md): OPS run once per `count` executions
    * of this operation on a vCPU, or `timeoutSec` after the first execution still pending,

@@ -101,6 +101,9 @@ const GUEST_OP_DOCS: Record<string, string> = {
   exec: "`exec GPA`: an instruction fetch.",
   coalesce:
     "`coalesce N or T { OPS }`: OPS run once per N executions on a vCPU, or T after the first pending one (virtio event-index suppression, NIC moderation).",
+  uses: "`uses FEATURE`: an instruction of a CPU feature (`avx512f`); #UD when the vmcs's CPUID hides it (`cpuid hide`) and it cannot be enabled.",
+  single_step:
+    "`single_step { OPS }`: OPS run with RFLAGS.TF = 1; a handler that emulates one must queue #DB (TL353).",
 };
 
 interface LexicalContext {

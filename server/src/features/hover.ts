@@ -20,6 +20,7 @@ import {
 import { formatHex } from "../../../core/src/util/format";
 import { spanToRange } from "../convert";
 import type { DocumentModel, IndexEntry } from "../model";
+import { sourceNameHover } from "./guestTimeHover";
 import { guestHover, guestOpHover } from "./hoverGuest";
 import { fnHover, handlerHover, handlerOpHover } from "./hoverHandler";
 import { wordAt } from "./hoverText";
@@ -45,6 +46,12 @@ export function hoverAt(model: DocumentModel, offset: number, measured?: Measure
     return {
       contents: { kind: "markdown", value: markdown },
       range: spanToRange(model.analysis.lines, entry!.span),
+    };
+  const source = sourceNameHover(model, offset);
+  if (source)
+    return {
+      contents: { kind: "markdown", value: source.markdown },
+      range: spanToRange(model.analysis.lines, source.span),
     };
   const word = wordAt(model.analysis.text, offset);
   if (!word) return null;

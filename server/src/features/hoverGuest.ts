@@ -28,6 +28,7 @@ import {
 } from "../../../core/src/util/format";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel } from "../model";
+import { guestTimeLines } from "./guestTimeHover";
 import { opTitle, transitionRows } from "./hoverText";
 
 export function guestOpHover(
@@ -160,6 +161,7 @@ export function guestHover(model: DocumentModel, name: string): string | undefin
         `⚠ Delivered, not offered: ${host.saturation.note} (offered ${formatRate(host.saturation.offeredExitsPerSecond)} exits, ${formatCores(host.saturation.offeredHostCpu)}).`,
       );
   }
+  lines.push(...guestTimeLines(model, name));
   lines.push("", "_Static estimate from the target's cost parameters._");
   return lines.join("\n");
 }

@@ -14,6 +14,7 @@ import { address, choice, cycles, exceptionVector, integer, msrIndex, seconds, u
 import { itemText, type LowerContext, spanOf } from "../context";
 import type { GuestIR, GuestOp } from "../ir";
 import { nestedBlockStatements } from "./blocks";
+import { guestStateOps } from "./guestState";
 import { type StatementLowerer, statementTable } from "./table";
 
 /**
@@ -267,6 +268,7 @@ const GUEST_OP_LOWERERS = statementTable<GuestIR, GuestOp | undefined>("guestOps
   tsx,
   ...nestedBlockStatements<GuestIR, GuestOp>(guestOps),
   coalesce,
+  ...guestStateOps(guestOps),
 ]);
 
 /** The operations of a block's entries, in order; statements that do not lower are left out (diagnosed). */
