@@ -234,6 +234,25 @@ export {
 } from "./analysis/nested/estimate";
 export { nestedOperationHover } from "./analysis/nested/hover";
 export {
+  meanCyclesPerExit,
+  overrideProgram,
+  parseSweepSpec,
+  parseTargets,
+  pointLabel,
+  programOnTarget,
+  resolveSweepParameter,
+  SweepError,
+  type SweepKind,
+  type SweepParameter,
+  type SweepRow,
+  type SweepSpec,
+  type SweepStatus,
+  type SweepValue,
+  sweepEstimates,
+  sweepParameterNames,
+  sweepPrograms,
+} from "./analysis/sweep";
+export {
   type ExitCost,
   exitCost,
   primaryGuest,
