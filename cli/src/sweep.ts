@@ -94,7 +94,7 @@ export interface RowFigures {
 export function estimateFigures(row: SweepRow): RowFigures | undefined {
   const e = row.estimate;
   if (!e) return undefined;
-  const cyclesPerExit = meanCyclesPerExit(e);
+  const cyclesPerExit = meanCycles(e.byReason, e.exitsPerSecond);
   return {
     exitsPerSecond: e.exitsPerSecond,
     cyclesPerExit,
@@ -103,6 +103,14 @@ export function estimateFigures(row: SweepRow): RowFigures | undefined {
     overhead: e.overhead,
     demand: e.demand,
   };
+}
+
+/** Mean cycles of one exit, weighted by each reason's rate (an estimate's or a simulation's). */
+export function meanCycles(
+  byReason: readonly { exitsPerSecond: number; cyclesPerExit: number }[],
+  exitsPerSecond: number,
+): number {
+  return meanCyclesPerExit({ byReason, exitsPerSecond });
 }
 
 const STATUS_TEXT: Record<SweepRow["status"], string> = {

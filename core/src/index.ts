@@ -216,6 +216,7 @@ function withoutTree(parsed: Pick<ParseResult, "text" | "diagnostics">): ParseRe
 // playground/, tests and benches). Listed by name, no `export *`: a name an adapter needs is
 // added to its group here.
 
+export { type BudgetFigure, budgetFigure, budgetViolationMessage } from "./analysis/budgetText";
 // Analysis: VM-entry checks, exit decisions, costs, estimates, lints, and their result types.
 export { applyEdits } from "./analysis/checkEdits";
 export { type CheckOptions, checkProgram, PAIR_RULES } from "./analysis/checks";
@@ -282,6 +283,8 @@ export { toBaseUnit } from "./lang/units";
 // Model: lowering and the program (IR) it builds, the symbol index.
 export type {
   ControlSetting,
+  ExpectIR,
+  ExpectMetric,
   FnIR,
   GuestIR,
   GuestOp,

@@ -405,7 +405,10 @@ function estimateRow(
 }
 
 /** Mean cycles of one exit over every reason, weighted by rate. */
-export function meanCyclesPerExit(estimate: Pick<GuestEstimate, "byReason" | "exitsPerSecond">): number {
+export function meanCyclesPerExit(estimate: {
+  byReason: readonly { exitsPerSecond: number; cyclesPerExit: number }[];
+  exitsPerSecond: number;
+}): number {
   if (!(estimate.exitsPerSecond > 0)) return 0;
   let cycles = 0;
   for (const r of estimate.byReason) cycles += r.exitsPerSecond * r.cyclesPerExit;
