@@ -54,7 +54,7 @@ describe("estimate --sweep", () => {
     assert.equal(out.parameter, "path.serial.rate");
     assert.deepEqual(
       out.rows.map((r: { label: string }) => r.label),
-      ["5000/s", "20k/s", "40k/s"],
+      ["5k/s", "20k/s", "40k/s"],
     );
     for (const [i, rate] of ["5k/s", "20k/s", "40k/s"].entries()) {
       const expected = estimateOf(FILE(rate));
@@ -119,7 +119,7 @@ describe("estimate --sweep", () => {
       lines[1]!,
       /path\.serial\.rate\s+exits\/s\s+µs\/exit\s+host CPU\s+overhead\s+demand\s+budget/,
     );
-    assert.match(lines[2]!, /^\s+5000\/s .* ok$/);
+    assert.match(lines[2]!, /^\s+5k\/s .* ok$/);
     assert.match(lines[3]!, /^\s+40k\/s .* VIOLATED$/);
     assert.equal(lines.length, 4);
     assert.match(
@@ -204,7 +204,7 @@ describe("--target", () => {
     );
     assert.deepEqual(
       out.rows.map((r: { target: string; label: string }) => `${r.target} ${r.label}`),
-      ["haswell 1000/s", "haswell 4000/s", "icelake_server 1000/s", "icelake_server 4000/s"],
+      ["haswell 1k/s", "haswell 4k/s", "icelake_server 1k/s", "icelake_server 4k/s"],
     );
     const r = await runCliCaptured(
       ["estimate", "a.vmcs", "--target", "haswell,icelake_server", "--sweep", "irq.nic.rate=1k/s,4k/s"],

@@ -12,9 +12,11 @@ import {
   parseSweepSpec,
   parseTargets,
   SweepError,
+  type SweepFigures,
   type SweepRow,
   type SweepSpec,
   sweepEstimates,
+  sweepRowFigures,
 } from "../../core/src/index";
 import {
   formatCores,
@@ -79,31 +81,10 @@ export function estimateRows(analysis: Analysis, guest: string, request: SweepRe
   return sweepEstimates(analysis.program, analysis.text, guest, request.spec, request.targets);
 }
 
-/** A row's figures, for the table and the JSON (µs per exit at the row's clock). */
-export interface RowFigures {
-  exitsPerSecond: number;
-  cyclesPerExit: number;
-  microsecondsPerExit: number;
-  hostCpu: number;
-  overhead: number;
-  demand?: number;
-  /** Simulated rows: the p99 interrupt latency, seconds (absent without interrupts). */
-  irqLatencyP99?: number;
-}
+export type RowFigures = SweepFigures;
 
-export function estimateFigures(row: SweepRow): RowFigures | undefined {
-  const e = row.estimate;
-  if (!e) return undefined;
-  const cyclesPerExit = meanCycles(e.byReason, e.exitsPerSecond);
-  return {
-    exitsPerSecond: e.exitsPerSecond,
-    cyclesPerExit,
-    microsecondsPerExit: (cyclesPerExit / e.target.hz) * 1e6,
-    hostCpu: e.hostCpu,
-    overhead: e.overhead,
-    demand: e.demand,
-  };
-}
+/** The figures of an estimated row (core/src/analysis/sweep.ts sweepRowFigures). */
+export const estimateFigures = sweepRowFigures;
 
 /** Mean cycles of one exit, weighted by each reason's rate (an estimate's or a simulation's). */
 export function meanCycles(

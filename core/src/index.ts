@@ -243,6 +243,7 @@ export {
   programOnTarget,
   resolveSweepParameter,
   SweepError,
+  type SweepFigures,
   type SweepKind,
   type SweepParameter,
   type SweepRow,
@@ -252,6 +253,7 @@ export {
   sweepEstimates,
   sweepParameterNames,
   sweepPrograms,
+  sweepRowFigures,
 } from "./analysis/sweep";
 export {
   type ExitCost,

@@ -21,6 +21,7 @@
 import { closestMatch } from "../lang/suggest";
 import type { ControlSetting, GuestIR, GuestSource, Program, TargetIR, VmcsIR } from "../model/ir";
 import type { Diagnostic } from "../source";
+import { formatCompact, formatInteger, formatRate } from "../util/format";
 import { CONTROLS } from "../vmx/controls";
 import { PROFILES, profileByName } from "../vmx/profiles";
 import type { ControlDef, CostName, CpuProfile } from "../vmx/types";
@@ -342,16 +343,8 @@ export function sweepPrograms(
 export function pointLabel(parameter: SweepParameter, value: SweepValue): string {
   if (typeof value === "boolean") return value ? "on" : "off";
   if (typeof value === "string") return value;
-  if (parameter.kind === "rate") return `${compact(value)}/s`;
-  return compact(value);
-}
-
-function compact(value: number): string {
-  const abs = Math.abs(value);
-  const [div, suffix] = abs >= 1e6 ? [1e6, "M"] : abs >= 1e4 ? [1e3, "k"] : [1, ""];
-  const scaled = value / div;
-  const text = Number.isInteger(scaled) ? String(scaled) : String(Number(scaled.toPrecision(4)));
-  return `${text}${suffix}`;
+  if (parameter.kind === "rate") return formatRate(value);
+  return parameter.kind === "cost" ? formatInteger(value) : formatCompact(value);
 }
 
 /**
@@ -413,4 +406,31 @@ export function meanCyclesPerExit(estimate: {
   let cycles = 0;
   for (const r of estimate.byReason) cycles += r.exitsPerSecond * r.cyclesPerExit;
   return cycles / estimate.exitsPerSecond;
+}
+
+/** A row's figures as the CLI's table and JSON and the panel's plot show them. */
+export interface SweepFigures {
+  exitsPerSecond: number;
+  cyclesPerExit: number;
+  /** Mean time of one exit at the row's clock. */
+  microsecondsPerExit: number;
+  hostCpu: number;
+  overhead: number;
+  demand?: number;
+  /** Simulated rows: the p99 interrupt latency, seconds (absent without interrupts). */
+  irqLatencyP99?: number;
+}
+
+/** The figures of an estimated row; undefined for a row with errors. */
+export function sweepRowFigures(row: Pick<SweepRow, "estimate" | "cyclesPerExit">): SweepFigures | undefined {
+  const e = row.estimate;
+  if (!e) return undefined;
+  return {
+    exitsPerSecond: e.exitsPerSecond,
+    cyclesPerExit: row.cyclesPerExit,
+    microsecondsPerExit: (row.cyclesPerExit / e.target.hz) * 1e6,
+    hostCpu: e.hostCpu,
+    overhead: e.overhead,
+    demand: e.demand,
+  };
 }
