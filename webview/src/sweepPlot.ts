@@ -144,10 +144,12 @@ export function plotModel(
 
   const xTicks = categorical
     ? labels.map((label, i) => ({ x: toX(i), label }))
-    : (logX ? logTicks(x0, x1) : niceTicks(x0, x1, 6).filter((v) => v >= x0 && v <= x1)).map((v) => ({
-        x: toX(v),
-        label: input.kind === "rate" ? formatRate(v) : formatCompact(v),
-      }));
+    : (logX ? logAxisTicks(x0, x1, numbers) : niceTicks(x0, x1, 6).filter((v) => v >= x0 && v <= x1)).map(
+        (v) => ({
+          x: toX(v),
+          label: input.kind === "rate" ? formatRate(v) : formatCompact(v),
+        }),
+      );
   return {
     width,
     height,
@@ -181,6 +183,13 @@ export function logTicks(from: number, to: number): number[] {
   const ticks: number[] = [];
   for (let e = Math.ceil(Math.log10(from) - 1e-9); 10 ** e <= to * (1 + 1e-9); e++) ticks.push(10 ** e);
   return ticks.length >= 2 ? ticks : [from, to];
+}
+
+/** Powers of ten on a log axis; the swept values themselves when fewer than three fall inside. */
+function logAxisTicks(from: number, to: number, values: readonly number[]): number[] {
+  const powers = logTicks(from, to);
+  if (powers.length >= 3 || values.length > 8) return powers;
+  return [...new Set(values)].sort((a, b) => a - b);
 }
 
 function clean(value: number, step: number): number {
