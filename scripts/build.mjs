@@ -28,6 +28,9 @@ export const BUNDLES = [
   { name: "webview", group: "browser", entry: "webview/src/main.ts", out: "dist/webview/timeline" },
   { name: "webview-css", group: "browser", entry: "webview/src/timeline.css", out: "dist/webview/timeline" },
   { name: "sim-worker", group: "browser", entry: "webview/src/simWorker.ts", out: "dist/webview/sim-worker" },
+  // The sweep panel page (Trapline: Run Sweep): its own page, estimates run in it.
+  { name: "sweep", group: "browser", entry: "webview/src/sweepPage.ts", out: "dist/webview/sweep" },
+  { name: "sweep", group: "browser", entry: "webview/src/sweep.css", out: "dist/webview/sweep" },
   { name: "playground", group: "playground", entry: "playground/src/main.ts", out: "playground-dist/main" },
   {
     // Monaco runs its language-independent services (diffing, links, word ranges) in a worker;

@@ -12,6 +12,7 @@
 import {
   type Analysis,
   analyze,
+  type Diagnostic,
   estimateFigures,
   type GuestEstimate,
   type GuestTimeEstimate,
@@ -41,6 +42,17 @@ import { explainEstimate, explainText } from "./explain";
 import { table } from "./format";
 import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
 import { nestedJson, nestedText } from "./nestedEstimate";
+import {
+  estimateRows,
+  rowDiagnostics,
+  estimateFigures as rowFigures,
+  SWEEP_HELP,
+  SWEEP_OPTIONS,
+  type SweepRequest,
+  sweepJson,
+  sweepRequest,
+  sweepTable,
+} from "./sweep";
 
 const BUDGET_CODE = "TL401";
 
@@ -244,14 +256,16 @@ function printDiagnostics(
 export const estimateCommand: Command = {
   name: "estimate",
   summary: "static estimate of exit rates, costs, overhead and host CPU for one guest",
-  usage: "estimate FILE [--guest NAME] [--json] [--explain] [--measured TRACE [--tolerance P]]",
+  usage:
+    "estimate FILE [--guest NAME] [--json] [--explain] [--measured TRACE [--tolerance P]] [--target CPU[,CPU…]] [--sweep NAME=FROM..TO[:STEPS][:log]]",
   options: {
     guest: { type: "string" },
     json: { type: "boolean" },
     explain: { type: "boolean" },
     ...MEASURED_OPTIONS,
+    ...SWEEP_OPTIONS,
   },
-  help: `  --guest NAME       the guest to estimate (default: the first guest in the file)\n  --json             print the estimate as JSON (with --measured: a "measured" object added)\n  --explain          per exit reason, why it exits: the rule, the controls that decide it and\n                     its source (SDM section or KVM function), with the operations it applies\n                     to (the editor's hover); with --json an "explain" array is added\n${MEASURED_HELP}\n\nA figure beyond the tolerance is flagged, not an error: the status stays 0.\n\nExit status: 0 success, 1 errors in the file (diagnostics on stderr, no estimate) or a\nviolated budget (estimate printed, violation on stderr), 2 bad usage or an unreadable file (or trace).`,
+  help: `  --guest NAME       the guest to estimate (default: the first guest in the file)\n  --json             print the estimate as JSON (with --measured: a "measured" object added)\n  --explain          per exit reason, why it exits: the rule, the controls that decide it and\n                     its source (SDM section or KVM function), with the operations it applies\n                     to (the editor's hover); with --json an "explain" array is added\n${MEASURED_HELP}\n${SWEEP_HELP}\n\nA figure beyond the tolerance is flagged, not an error: the status stays 0.\n\nExit status: 0 success, 1 errors in the file (diagnostics on stderr, no estimate) or a\nviolated budget (estimate printed, violation on stderr) — with --target/--sweep: at some CPU or\npoint (rows printed, \`invalid\` or \`VIOLATED\`) — 2 bad usage (an unknown CPU or sweep parameter)\nor an unreadable file (or trace).`,
   async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError("estimate needs exactly one FILE");
     const file = positionals[0]!;
@@ -269,14 +283,36 @@ export const estimateCommand: Command = {
       file,
       "estimate",
     );
-    const estimate = analysis.estimates.get(guestName);
+    const request = sweepRequest(values, analysis, guestName);
+    if (request && (request.spec !== undefined || request.targets.length > 1)) {
+      if (values.explain || values.measured !== undefined)
+        throw new UsageError(
+          "--explain and --measured take one estimate: not with --sweep or several --target CPUs",
+        );
+      return printEstimateSweep(io, file, analysis, guestName, request, values.json === true);
+    }
+    let program = analysis.program;
+    let estimate = analysis.estimates.get(guestName);
+    let targetViolations: Diagnostic[] | undefined;
+    if (request) {
+      // One CPU named: the file's program on it (its own CPU: the file as it is).
+      const row = estimateRows(analysis, guestName, request)[0]!;
+      if (row.status === "error") {
+        io.stderr(`${rowDiagnostics(file, analysis, row, row.diagnostics).join("\n")}\n`);
+        io.stderr(`trapline: ${file} is not valid on ${row.target}; no estimate\n`);
+        return EXIT_DIAGNOSTICS;
+      }
+      program = row.program;
+      estimate = row.estimate;
+      targetViolations = row.diagnostics;
+    }
     if (!estimate) {
       io.stderr(`trapline: could not estimate guest ${guestName}\n`);
       return EXIT_DIAGNOSTICS;
     }
     const measured = await measuredComparison(io, values, () => estimateFigures(estimate));
-    const nested = nestedEstimate(analysis.program, guestName);
-    const observed = guestTime(analysis.program, estimate);
+    const nested = nestedEstimate(program, guestName);
+    const observed = guestTime(program, estimate);
     const explained = values.explain ? explainEstimate(estimate, analysis.text, analysis.lines) : undefined;
     if (values.json) {
       const json = estimateJson(estimate);
@@ -286,7 +322,7 @@ export const estimateCommand: Command = {
       if (measured) json.measured = { file: values.measured, ...measured };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     } else {
-      io.stdout(estimateText(estimate, analysis.program.guests.get(guestName)?.vmcs));
+      io.stdout(estimateText(estimate, program.guests.get(guestName)?.vmcs));
       if (observed && observed.paths.length > 0) io.stdout(`\n${guestTimeText(observed)}`);
       if (nested) io.stdout(`\n${nestedText(nested, estimate.target.hz)}`);
       if (explained) io.stdout(`\n${explainText(explained)}`);
@@ -296,9 +332,9 @@ export const estimateCommand: Command = {
     const guestBudgetSpans = analysis.program.expects
       .filter((e) => e.guest === guestName)
       .flatMap((e) => e.budgets.map((b) => b.span.start));
-    const violated = analysis.diagnostics.filter(
-      (d) => d.code === BUDGET_CODE && guestBudgetSpans.includes(d.span.start),
-    );
+    const violated =
+      targetViolations ??
+      analysis.diagnostics.filter((d) => d.code === BUDGET_CODE && guestBudgetSpans.includes(d.span.start));
     printDiagnostics(io, file, analysis, (code) => code !== BUDGET_CODE);
     if (violated.length > 0) {
       io.stderr(`${violated.map((d) => formatDiagnosticLine(file, analysis.lines, d)).join("\n")}\n`);
@@ -307,3 +343,54 @@ export const estimateCommand: Command = {
     return EXIT_OK;
   },
 };
+
+/** Several CPUs (one section each) or a sweep (one table row per CPU and point). */
+function printEstimateSweep(
+  io: CliIO,
+  file: string,
+  analysis: Analysis,
+  guest: string,
+  request: SweepRequest,
+  json: boolean,
+): number {
+  const rows = estimateRows(analysis, guest, request);
+  const vmcsName = analysis.program.guests.get(guest)?.vmcs;
+  if (request.spec === undefined) {
+    // --target A,B: the estimate per CPU, as `estimate --target A` prints each.
+    if (json) {
+      const out = rows.map((row) =>
+        row.estimate
+          ? estimateJson(row.estimate)
+          : { guest, target: { profile: row.target }, errors: row.diagnostics.map((d) => d.message) },
+      );
+      io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      io.stdout(
+        rows
+          .map((row) =>
+            row.estimate
+              ? estimateText(row.estimate, vmcsName)
+              : `guest ${guest} on ${row.target}: not valid on this CPU (diagnostics on stderr); no estimate\n`,
+          )
+          .join("\n"),
+      );
+    }
+  } else {
+    const table = rows.map((row) => ({
+      row,
+      figures: rowFigures(row),
+      status: row.status,
+      messages: row.diagnostics.map((d) => d.message),
+    }));
+    io.stdout(
+      json
+        ? `${JSON.stringify(sweepJson(guest, request.spec, table), null, 2)}\n`
+        : sweepTable(guest, request.spec, table, "estimate"),
+    );
+  }
+  printDiagnostics(io, file, analysis, (code) => code !== BUDGET_CODE);
+  const bad = rows.filter((row) => row.status === "error" || row.status === "violated");
+  const lines = bad.flatMap((row) => rowDiagnostics(file, analysis, row, row.diagnostics));
+  if (lines.length > 0) io.stderr(`${lines.join("\n")}\n`);
+  return bad.length > 0 ? EXIT_DIAGNOSTICS : EXIT_OK;
+}

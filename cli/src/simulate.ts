@@ -7,8 +7,12 @@
  * stopped run prints its statistics, which cover the part simulated, and says so).
  */
 import {
+  type Analysis,
   analyze,
+  budgetViolationMessage,
   checkSimulatedBudgets,
+  type ExpectIR,
+  type Program,
   SimulationError,
   type SimulationResult,
   simulate,
@@ -38,6 +42,18 @@ import {
 } from "./command";
 import { table } from "./format";
 import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
+import {
+  estimateRows,
+  meanCycles,
+  type RowFigures,
+  rowDiagnostics,
+  SWEEP_HELP,
+  SWEEP_OPTIONS,
+  type SweepRequest,
+  sweepJson,
+  sweepRequest,
+  sweepTable,
+} from "./sweep";
 import { timelineToTrace } from "./trace";
 
 const BUDGET_CODE = "TL401";
@@ -203,7 +219,7 @@ export const simulateCommand: Command = {
   name: "simulate",
   summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
   usage:
-    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]]",
+    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]] [--target CPU[,CPU…]] [--sweep NAME=FROM..TO[:STEPS][:log]]",
   options: {
     guest: { type: "string" },
     duration: { type: "string" },
@@ -212,10 +228,12 @@ export const simulateCommand: Command = {
     trace: { type: "string" },
     "trace-cmd": { type: "string" },
     ...MEASURED_OPTIONS,
+    ...SWEEP_OPTIONS,
   },
   help:
     "  --guest NAME       the guest (default: the file's `simulate` line, else the first guest)\n  --duration TIME    simulated time, e.g. 100ms, 1s (default: the `simulate` line, else 100ms)\n  --seed N           PRNG seed (default: the `simulate` line, else 1); same seed, same output\n  --json             print the statistics as JSON (times in seconds)\n  --trace OUT.json   write Chrome trace-event JSON (opens in ui.perfetto.dev)\n  --trace-cmd OUT.txt  write the run as `trace-cmd report` text (kvm_exit/kvm_entry per vCPU thread)\n" +
     MEASURED_HELP +
+    `\n${SWEEP_HELP.replaceAll("estimate on", "simulate on")}` +
     "\n\nA figure beyond the tolerance is flagged, not an error: it does not change the status.\n\nExit status: 0 success, 1 errors in the file or a violated budget, 2 bad usage, an unreadable\nfile, or a run refused or stopped by the event or step budget (its statistics are printed).",
   async run({ values, positionals }, io: CliIO) {
     if (positionals.length !== 1) throw new UsageError("simulate needs exactly one FILE");
@@ -242,9 +260,26 @@ export const simulateCommand: Command = {
         ? parseDuration(values.duration)
         : (line?.durationSec ?? DEFAULT_DURATION_SEC);
     const seed = typeof values.seed === "string" ? parseSeed(values.seed) : (line?.seed ?? 1);
+    const request = sweepRequest(values, analysis, guest);
+    if (request && (request.spec !== undefined || request.targets.length > 1)) {
+      for (const option of ["trace", "trace-cmd", "measured"])
+        if (values[option] !== undefined)
+          throw new UsageError(`--${option} takes one run: not with --sweep or several --target CPUs`);
+      return simulateSweep(io, file, analysis, guest, request, durationSec, seed, values.json === true);
+    }
+    let program = analysis.program;
+    if (request) {
+      const row = estimateRows(analysis, guest, request)[0]!;
+      if (row.status === "error") {
+        io.stderr(`${rowDiagnostics(file, analysis, row, row.diagnostics).join("\n")}\n`);
+        io.stderr(`trapline: ${file} is not valid on ${row.target}; no simulation\n`);
+        return EXIT_DIAGNOSTICS;
+      }
+      program = row.program;
+    }
     let result: SimulationResult;
     try {
-      result = simulate(analysis.program, guest, {
+      result = simulate(program, guest, {
         durationSec,
         seed,
         positionAt: (offset) => analysis.lines.positionAt(offset),
@@ -289,30 +324,137 @@ export const simulateCommand: Command = {
       if (measured) json.measured = { file: values.measured, ...measured };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     } else {
-      io.stdout(simulationText(result, analysis.program.guests.get(guest)?.vmcs));
+      io.stdout(simulationText(result, program.guests.get(guest)?.vmcs));
       if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);
     }
     if (result.stopped) {
       io.stderr(`simulate: ${result.warnings[result.warnings.length - 1]}\n`);
       return EXIT_USAGE;
     }
-    const budgets = checkSimulatedBudgets(analysis.program, result);
-    const violated = budgets.filter((b) => !b.ok);
-    if (violated.length > 0) {
-      const lines = violated.map((b) => {
-        const pos = analysis.lines.positionAt(b.span.start);
-        const format = b.metric.includes("latency")
-          ? formatSeconds
-          : b.metric === "overhead"
-            ? formatPercent
-            : b.metric === "host_cpu"
-              ? formatCores
-              : formatRate;
-        return `${file}:${pos.line + 1}:${pos.character + 1}: error ${BUDGET_CODE}: simulated ${b.metric} ${format(b.value)} violates the budget ${b.comparator} ${format(b.limit)}`;
-      });
+    const lines = simulatedViolations(file, analysis, program, result);
+    if (lines.length > 0) {
       io.stderr(`${lines.join("\n")}\n`);
       return EXIT_DIAGNOSTICS;
     }
     return EXIT_OK;
   },
 };
+
+/**
+ * The simulated budgets a run violates, as `FILE:L:C: error TL401: …` lines in the words and
+ * units of the static check (analysis/budgetText.ts).
+ */
+function simulatedViolations(
+  file: string,
+  analysis: Analysis,
+  program: Program,
+  result: SimulationResult,
+): string[] {
+  const budgets = new Map<number, ExpectIR["budgets"][number]>();
+  for (const e of program.expects) for (const b of e.budgets) budgets.set(b.span.start, b);
+  return checkSimulatedBudgets(program, result)
+    .filter((b) => !b.ok)
+    .map((b) => {
+      const pos = analysis.lines.positionAt(b.span.start);
+      const budget = budgets.get(b.span.start);
+      const message = budget
+        ? budgetViolationMessage(budget.metric, b.value, b.comparator, b.limit, result.guest, "simulated")
+        : `simulated ${b.metric} ${b.value} violates the budget ${b.comparator} ${b.limit}`;
+      return `${file}:${pos.line + 1}:${pos.character + 1}: error ${BUDGET_CODE}: ${message}`;
+    });
+}
+
+/** One simulation per (CPU, point), a table row each; a point the checks reject is not run. */
+function simulateSweep(
+  io: CliIO,
+  file: string,
+  analysis: Analysis,
+  guest: string,
+  request: SweepRequest,
+  durationSec: number,
+  seed: number,
+  json: boolean,
+): number {
+  const rows = estimateRows(analysis, guest, request).map((row) => {
+    const messages = row.diagnostics.filter((d) => d.severity === "error" && d.code !== BUDGET_CODE);
+    if (row.status === "error")
+      return {
+        row,
+        figures: undefined,
+        status: row.status,
+        messages: messages.map((d) => d.message),
+        stderr: rowDiagnostics(file, analysis, row, messages),
+        result: undefined,
+      };
+    let result: SimulationResult;
+    try {
+      result = simulate(row.program, guest, {
+        durationSec,
+        seed,
+        positionAt: (offset) => analysis.lines.positionAt(offset),
+        timelineIntervals: 0,
+      });
+    } catch (error) {
+      if (!(error instanceof SimulationError)) throw error;
+      const where = `[at ${row.target}${row.label !== row.target ? `, ${row.label}` : ""}]`;
+      return {
+        row,
+        figures: undefined,
+        status: "error" as const,
+        messages: [error.message],
+        stderr: [`trapline: ${error.message} ${where}`],
+        result: undefined,
+      };
+    }
+    const violations = simulatedViolations(file, analysis, row.program, result).map(
+      (line) => `${line} [at ${row.target}${row.label !== row.target ? `, ${row.label}` : ""}]`,
+    );
+    const hasBudgets = row.program.expects.some((e) => e.guest === guest && e.budgets.length > 0);
+    const cyclesPerExit = meanCycles(result.byReason, result.exitsPerSecond);
+    const figures: RowFigures = {
+      exitsPerSecond: result.exitsPerSecond,
+      cyclesPerExit,
+      microsecondsPerExit: (cyclesPerExit / result.target.hz) * 1e6,
+      hostCpu: result.hostCpu,
+      overhead: result.overhead,
+      ...(result.latency.irq.count > 0 ? { irqLatencyP99: result.latency.irq.p99 } : {}),
+    };
+    const status = result.stopped
+      ? ("error" as const)
+      : violations.length > 0
+        ? ("violated" as const)
+        : hasBudgets
+          ? ("ok" as const)
+          : ("none" as const);
+    const stopped = result.stopped ? [`simulate: ${result.warnings[result.warnings.length - 1]}`] : [];
+    return {
+      row,
+      figures,
+      status,
+      messages: [...stopped, ...violations],
+      stderr: [...stopped, ...violations],
+      result,
+    };
+  });
+  const spec = request.spec;
+  if (json) {
+    const out = sweepJson(guest, spec, rows);
+    io.stdout(
+      `${JSON.stringify(spec ? { ...out, duration: durationSec, seed } : rows.map((r) => (r.result ? simulationJson(r.result) : { guest, target: { profile: r.row.target }, errors: r.messages })), null, 2)}\n`,
+    );
+  } else if (spec) io.stdout(sweepTable(guest, spec, rows, "simulation"));
+  else
+    io.stdout(
+      rows
+        .map((r) =>
+          r.result
+            ? simulationText(r.result, analysis.program.guests.get(guest)?.vmcs)
+            : `guest ${guest} on ${r.row.target}: not simulated (diagnostics on stderr)\n`,
+        )
+        .join("\n"),
+    );
+  const lines = rows.flatMap((r) => r.stderr);
+  if (lines.length > 0) io.stderr(`${lines.join("\n")}\n`);
+  if (rows.some((r) => r.result?.stopped)) return EXIT_USAGE;
+  return rows.some((r) => r.status === "error" || r.status === "violated") ? EXIT_DIAGNOSTICS : EXIT_OK;
+}

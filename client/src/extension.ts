@@ -24,6 +24,7 @@ import type {
 } from "../../protocol/lsp";
 import { registerSimulationCommands, simulationAvailable } from "./simulation";
 import { formatStatus } from "./status";
+import { registerSweepCommand } from "./sweepPanel";
 
 const LANGUAGE_ID = "vmcs";
 const REPORT_SCHEME = "trapline-report";
@@ -202,6 +203,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ),
   );
 
+  registerSweepCommand(context, { output, activeVmcsUri, pickGuest: (uri, given) => pickGuest(uri, given) });
   registerSimulationCommands(context, {
     output,
     activeVmcsUri,

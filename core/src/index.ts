@@ -216,6 +216,7 @@ function withoutTree(parsed: Pick<ParseResult, "text" | "diagnostics">): ParseRe
 // playground/, tests and benches). Listed by name, no `export *`: a name an adapter needs is
 // added to its group here.
 
+export { type BudgetFigure, budgetFigure, budgetViolationMessage } from "./analysis/budgetText";
 // Analysis: VM-entry checks, exit decisions, costs, estimates, lints, and their result types.
 export { applyEdits } from "./analysis/checkEdits";
 export { type CheckOptions, checkProgram, PAIR_RULES } from "./analysis/checks";
@@ -234,6 +235,27 @@ export {
   nestedEstimate,
 } from "./analysis/nested/estimate";
 export { nestedOperationHover } from "./analysis/nested/hover";
+export {
+  meanCyclesPerExit,
+  overrideProgram,
+  parseSweepSpec,
+  parseTargets,
+  pointLabel,
+  programOnTarget,
+  resolveSweepParameter,
+  SweepError,
+  type SweepFigures,
+  type SweepKind,
+  type SweepParameter,
+  type SweepRow,
+  type SweepSpec,
+  type SweepStatus,
+  type SweepValue,
+  sweepEstimates,
+  sweepParameterNames,
+  sweepPrograms,
+  sweepRowFigures,
+} from "./analysis/sweep";
 export {
   type ExitCost,
   exitCost,
@@ -278,6 +300,8 @@ export {
 // Handlers by operand: which handler takes an exit (docs/language.md "Handlers by operand").
 export type {
   ControlSetting,
+  ExpectIR,
+  ExpectMetric,
   FnIR,
   GuestIR,
   GuestOp,

@@ -20,6 +20,7 @@ import {
   type OperandSelector,
 } from "../vmx/instructions";
 import type { ControlWord, ExitReasonDef } from "../vmx/types";
+import { budgetViolationMessage } from "./budgetText";
 import { effectiveControls } from "./effective";
 import { eptAccessedDirty } from "./exitDirty";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
@@ -519,38 +520,31 @@ function lintBudgets(
     const estimate = estimates.get(expect.guest);
     if (!estimate) continue;
     for (const budget of expect.budgets) {
-      let actual: number;
-      let label: string;
-      let format: (v: number) => string;
       const metric = budget.metric;
-      if (metric.metric === "overhead") {
-        actual = estimate.overhead;
-        label = "overhead";
-        format = formatPercent;
-      } else if (metric.metric === "exits") {
-        if (metric.reason) {
-          const code = metric.reason.code;
-          actual = estimate.byReason.find((r) => r.code === code)?.exitsPerSecond ?? 0;
-          label = `${metric.reason.name} exits`;
-        } else {
-          actual = estimate.exitsPerSecond;
-          label = "exits";
-        }
-        format = formatRate;
-      } else if (metric.metric === "host_cpu") {
-        actual = estimate.hostCpu;
-        label = "host CPU";
-        format = (v) => `${formatPercent(v)} of a core`;
-      } else {
-        // Latency percentiles need a simulation; `trapline simulate` checks them.
-        continue;
-      }
+      let actual: number;
+      if (metric.metric === "overhead") actual = estimate.overhead;
+      else if (metric.metric === "exits") {
+        const code = metric.reason?.code;
+        actual =
+          code === undefined
+            ? estimate.exitsPerSecond
+            : (estimate.byReason.find((r) => r.code === code)?.exitsPerSecond ?? 0);
+      } else if (metric.metric === "host_cpu") actual = estimate.hostCpu;
+      // Latency percentiles need a simulation; `trapline simulate` checks them.
+      else continue;
       const violated = budget.comparator === "<" ? !(actual < budget.value) : !(actual <= budget.value);
       if (!violated) continue;
       out.push({
         severity: "error",
         code: "TL401",
-        message: `${label} ${format(actual)} (static estimate) violates the budget ${budget.comparator} ${format(budget.value)} of guest ${expect.guest}`,
+        message: budgetViolationMessage(
+          metric,
+          actual,
+          budget.comparator,
+          budget.value,
+          expect.guest,
+          "static estimate",
+        ),
         span: budget.span,
         related: topContributors(program, estimate),
       });

@@ -138,6 +138,9 @@ function parseStatement(
   return parseKnownStatement(p, context, table, shape, depth, inArm);
 }
 
+/** Blocks of operations, several on a line: a surplus word there starts the next operation. */
+const OPERATION_CONTEXTS: ReadonlySet<BlockContext> = new Set<BlockContext>(["guestOps", "handler"]);
+
 function parseKnownStatement(
   p: Parser,
   context: BlockContext,
@@ -191,6 +194,10 @@ function parseKnownStatement(
     }
     if (p.scratchTop - base >= shape.maxItems) {
       if (shape.maxItems === 0) break;
+      // A word after a complete operation on the same line (`compute 3us frobnicate`) is the next
+      // operation, misspelt: end this one so the block reports an unknown operation there,
+      // rather than blaming `compute` (issue #12).
+      if (token.kind === "ident" && shape.body === undefined && OPERATION_CONTEXTS.has(context)) break;
       // Too many items: report once and drop the rest of the line.
       p.error("TL011", `unexpected ${describe(token)}: \`${keyword}\` takes ${shape.expects}`, spanOf(token));
       if (shape.body === undefined) {
@@ -214,7 +221,6 @@ function parseKnownStatement(
       spanOf(p.peek()),
     );
   }
-  void context;
   const end = p.lastEnd;
   return {
     kind: "Statement",
