@@ -6,7 +6,7 @@
  * nested exit, or posted by L1). `nestedGuestHover` adds the guest-wide terms (idle, posted
  * interrupts, EPT02's start-up). Markdown lines; the language server appends them.
  */
-import type { GuestIR, Program } from "../../model/ir";
+import type { GuestIR, GuestOp, Program } from "../../model/ir";
 import type { Span } from "../../source";
 import { formatCompact, formatInteger, formatPercent, formatRate } from "../../util/format";
 import { type NestedEstimate, nestedEstimate } from "./estimate";
@@ -36,9 +36,7 @@ export function nestedOperationHover(program: Program, opSpan: Span): string[] |
     const isIdle =
       guest.idleSpan && guest.idleSpan.start === opSpan.start && guest.idleSpan.end === opSpan.end;
     if (isIdle) lines.push(...idleLines(estimate));
-    const source = guest.sources.find(
-      (s) => s.kind !== "path" && opSpan.start >= s.span.start && opSpan.end <= s.span.end,
-    );
+    const source = guest.sources.find((s) => s.kind !== "path" && holds(s.ops, opSpan));
     if (source) {
       const d = nestedDelivery(setup, source);
       lines.push("", `Its interrupt (\`${source.name}\`): ${d.rule} — ${d.reference}`);
@@ -46,6 +44,15 @@ export function nestedOperationHover(program: Program, opSpan: Span): string[] |
     return lines;
   }
   return undefined;
+}
+
+function holds(ops: readonly GuestOp[], span: Span): boolean {
+  for (const o of ops) {
+    if (o.span.start === span.start && o.span.end === span.end) return true;
+    if (o.op === "branch" ? o.arms.some((a) => holds(a.ops, span)) : "ops" in o && holds(o.ops, span))
+      return true;
+  }
+  return false;
 }
 
 function idleLines(e: NestedEstimate): string[] {
