@@ -206,7 +206,7 @@ describe("posted interrupts into L2 (vmcs12 process posted interrupts + virtual-
       false,
     );
     assert.equal(e.posted!.postedPerSecond, 10_000);
-    assert.equal(e.posted!.notifyExitsPerSecond, 10_000);
+    assert.deepEqual(e.l1Notify, { sendsPerSecond: 10_000, exitsPerSecond: 10_000, cyclesPerExit: 1_350 });
     near(e.posted!.inGuestModePerSecond, 100, "in guest mode (p = 0.01)");
     near(e.posted!.avoidedExitsPerSecond, 200, "avoided");
   });

@@ -48,6 +48,7 @@ export function nestedJson(n: NestedEstimate): Record<string, unknown> {
         }
       : undefined,
     posted: n.posted,
+    l1Notify: n.l1Notify,
     ept02: n.ept02,
   };
 }
@@ -106,9 +107,13 @@ export function nestedText(n: NestedEstimate, hz: number): string {
     const p = n.posted;
     lines.push(
       "",
-      `posted into L2: ${formatRate(p.postedPerSecond)} interrupts (${formatRate(p.inGuestModePerSecond)} in guest mode) avoid ${formatRate(p.avoidedExitsPerSecond)} L2 exits, ${formatCores(p.avoidedCyclesPerSecond / hz)}; L1's notifications: ${formatRate(p.notifyExitsPerSecond)} exits into L0 (${formatInteger(p.notifyCyclesPerExit)} cycles each, on the sender)`,
+      `posted into L2: ${formatRate(p.postedPerSecond)} interrupts (${formatRate(p.inGuestModePerSecond)} in guest mode) avoid ${formatRate(p.avoidedExitsPerSecond)} L2 exits, ${formatCores(p.avoidedCyclesPerSecond / hz)}`,
     );
   }
+  if (n.l1Notify)
+    lines.push(
+      `interrupts L1 sends: ${formatRate(n.l1Notify.sendsPerSecond)}, each an ICR write of L1: ${formatRate(n.l1Notify.exitsPerSecond)} exits into L0 on the sender (${formatInteger(n.l1Notify.cyclesPerExit)} cycles each)`,
+    );
   if (n.ept02) {
     const e = n.ept02;
     lines.push(

@@ -23,7 +23,15 @@ import type { ExitDecision } from "../types";
 import { type ChainCost, type ChainStep, reflectedChainCost } from "./chain";
 import { type Ept02StartUp, ept02StartUp } from "./ept02";
 import { decideNested, type Level, type NestedExit, type NestedSetup, nestedSetup } from "./reflect";
-import { type IdleMode, idleMode, idleWindowCycles, nestedDelivery, type WakeChain, wakeChain } from "./wake";
+import {
+  type IdleMode,
+  idleMode,
+  idleWindowCycles,
+  l1Sends,
+  nestedDelivery,
+  type WakeChain,
+  wakeChain,
+} from "./wake";
 
 export interface NestedReasonEstimate {
   reason: string;
@@ -87,6 +95,11 @@ export interface NestedEstimate {
   idle?: NestedIdleEstimate;
   /** Interrupts L1 posts into L2 (undefined when none is). */
   posted?: NestedPostedEstimate;
+  /**
+   * Interrupts L1 sends (a `posted` irq, an ipi): its ICR write to the vCPU, exits into L0 on the
+   * sender's vCPU per second (all vCPUs) and cycles each (undefined when L1 sends none).
+   */
+  l1Notify?: { sendsPerSecond: number; exitsPerSecond: number; cyclesPerExit: number };
   /** The one-time cost of building EPT02 (undefined without EPT12). */
   ept02?: Ept02StartUp;
 }
@@ -122,9 +135,6 @@ export interface NestedPostedEstimate {
   /** L2 exits (L0's physical exit + the nested exit into L1) and cycles they avoid, per second. */
   avoidedExitsPerSecond: number;
   avoidedCyclesPerSecond: number;
-  /** L1's notification (ICR write) exits into L0 on the sender's vCPU, per second, and their cycles each. */
-  notifyExitsPerSecond: number;
-  notifyCyclesPerExit: number;
   rule: string;
   reference: string;
 }
@@ -302,7 +312,15 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     wakeL1 += perSecond * w.l1;
     wakeExits += perSecond * w.l0Exits;
   };
-  const posted = { posted: 0, inGuest: 0, avoided: 0, avoidedCycles: 0, notify: 0, notifyCycles: 0 };
+  const posted = {
+    posted: 0,
+    inGuest: 0,
+    avoided: 0,
+    avoidedCycles: 0,
+    sends: 0,
+    notify: 0,
+    notifyCycles: 0,
+  };
   let postedRule: { rule: string; reference: string } | undefined;
   let topWake: { rate: number; wake?: WakeChain } = { rate: -1 };
   for (const x of perSource) {
@@ -319,6 +337,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       posted.inGuest += inGuest;
       posted.avoided += inGuest * x.delivery.avoidedExits;
       posted.avoidedCycles += inGuest * x.delivery.avoidedCycles;
+    }
+    if (l1Sends(x.model.source)) {
+      posted.sends += executions;
       posted.notify += executions * x.delivery.notifyExits;
       posted.notifyCycles += executions * x.delivery.notifyCycles;
     }
@@ -411,11 +432,17 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
           inGuestModePerSecond: vcpus * posted.inGuest,
           avoidedExitsPerSecond: vcpus * posted.avoided,
           avoidedCyclesPerSecond: vcpus * posted.avoidedCycles,
-          notifyExitsPerSecond: vcpus * posted.notify,
-          notifyCyclesPerExit: posted.notify > 0 ? posted.notifyCycles / posted.notify : 0,
           ...postedRule,
         }
       : undefined,
+    l1Notify:
+      posted.sends > 0
+        ? {
+            sendsPerSecond: vcpus * posted.sends,
+            exitsPerSecond: vcpus * posted.notify,
+            cyclesPerExit: posted.notify > 0 ? posted.notifyCycles / posted.notify : 0,
+          }
+        : undefined,
     ept02: ept02StartUp(setup),
   };
 }

@@ -81,7 +81,12 @@ export function nestedGuestHover(program: Program, guest: GuestIR): string[] | u
   if (e.posted)
     lines.push(
       "",
-      `Posted into L2: ${formatRate(e.posted.postedPerSecond)} interrupts avoid ${formatRate(e.posted.avoidedExitsPerSecond)} L2 exits; L1's notifications cost ${formatRate(e.posted.notifyExitsPerSecond)} exits into L0 on the sender — ${e.posted.reference}`,
+      `Posted into L2: ${formatRate(e.posted.postedPerSecond)} interrupts avoid ${formatRate(e.posted.avoidedExitsPerSecond)} L2 exits — ${e.posted.reference}`,
+    );
+  if (e.l1Notify)
+    lines.push(
+      "",
+      `Interrupts L1 sends: ${formatRate(e.l1Notify.sendsPerSecond)}, each an ICR write of L1 (${formatRate(e.l1Notify.exitsPerSecond)} exits into L0 on the sender's vCPU)`,
     );
   if (e.ept02)
     lines.push(

@@ -57,7 +57,7 @@ export interface NestedDelivery {
   /** Posted: the L2 exits it avoids (L0's physical exit, the nested exit into L1) and their cycles. */
   avoidedExits: number;
   avoidedCycles: number;
-  /** Posted: L1's notification to the vCPU (ICR write) exits to L0 this often, at this cost, on the sender. */
+  /** An interrupt L1 sends: its ICR write to the vCPU exits to L0 this often, at this cost, on the sender. */
   notifyExits: number;
   notifyCycles: number;
   rule: string;
@@ -90,11 +90,16 @@ export function idleMode(setup: NestedSetup): IdleMode {
 
 const isInterrupt = (s: GuestSource) => s.kind !== "path";
 
+/** Whether L1 sends this source's interrupts (an IPI between L2's vCPUs, a `posted` irq: L1's KVM delivers it). */
+export function l1Sends(source: GuestSource): boolean {
+  return source.kind === "ipi" || (source.kind === "irq" && source.posted);
+}
+
 /** Whether L1 posts this source's interrupts into L2 (vmcs12 PI + VID; a `posted` irq, or an IPI). */
 export function postedIntoL2(setup: NestedSetup, source: GuestSource): boolean {
   const c = setup.ctx12.controls;
   if (!isControlSet(c, NESTED_POSTED.pi) || !isControlSet(c, NESTED_POSTED.vid)) return false;
-  return source.kind === "ipi" || (source.kind === "irq" && source.posted);
+  return l1Sends(source);
 }
 
 /** L0's physical exit for an interrupt that arrives while L2 runs (vmcs02's pin controls). */
@@ -148,29 +153,36 @@ export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedD
       : [];
   const exits = [...physical, ...toL1];
   const c = sum(setup, exits);
+  // An interrupt L1 sends (its emulated device's, an IPI between L2's vCPUs) costs L1 an ICR
+  // write to the vCPU running L2 — the notification vector when it posts, a kick otherwise
+  // (kvm_vcpu_kick) — decided on vmcs01, on the sender's vCPU.
+  let notifyExits = 0;
+  let notifyCycles = 0;
+  const icr = msrByName(L1_NOTIFY_MSR);
+  if (l1Sends(source) && icr)
+    for (const e of decideLeaf({ op: "wrmsr", msr: icr.index, msrName: icr.name, span: NO_SPAN }, setup.ctx01)
+      .exits) {
+      notifyExits += e.perExecution;
+      notifyCycles += e.perExecution * handlerCost(setup.program, e.reason.code).total;
+    }
+  const sender = l1Sends(source)
+    ? `; L1's ${L1_NOTIFY_MSR} write to the vCPU ${notifyExits > 0 ? "exits to L0 on the sender's vCPU" : "does not exit (vmcs01 passes it through)"}`
+    : "";
   if (!postedIntoL2(setup, source))
     return {
       ...none,
       exits,
       l0: c.l0,
       l1: c.l1,
+      notifyExits,
+      notifyCycles,
       rule:
-        toL1.length > 0
+        (toL1.length > 0
           ? "L0 takes the physical interrupt (nested_vmx_l0_wants_exit) and, vmcs12 having external-interrupt exiting, reflects it to L1, which injects it into L2"
-          : "L0 takes the physical interrupt and injects it into L2 itself (vmcs12 has no external-interrupt exiting)",
+          : "L0 takes the physical interrupt and injects it into L2 itself (vmcs12 has no external-interrupt exiting)") +
+        sender,
       reference: NESTED_EXIT_ON_INTR_REFERENCE,
     };
-  // Posted by L1: the notification is L1's ICR write, decided on vmcs01 (L1's own exits).
-  const icr = msrByName(L1_NOTIFY_MSR);
-  const notify = icr
-    ? decideLeaf({ op: "wrmsr", msr: icr.index, msrName: icr.name, span: NO_SPAN }, setup.ctx01).exits
-    : [];
-  let notifyExits = 0;
-  let notifyCycles = 0;
-  for (const e of notify) {
-    notifyExits += e.perExecution;
-    notifyCycles += e.perExecution * handlerCost(setup.program, e.reason.code).total;
-  }
   return {
     ...none,
     posted: true,
@@ -178,7 +190,7 @@ export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedD
     avoidedCycles: c.l0 + c.l1,
     notifyExits,
     notifyCycles,
-    rule: `posted by L1 into L2 (vmcs12 process posted interrupts + virtual-interrupt delivery): no exit on L2's vCPU; L1's notification (${L1_NOTIFY_MSR} write) ${notifyExits > 0 ? "exits to L0 on the sender's vCPU" : "does not exit (vmcs01 passes it through)"}, and L0 sends the nested notification vector`,
+    rule: `posted by L1 into L2 (vmcs12 process posted interrupts + virtual-interrupt delivery): no exit on L2's vCPU${sender}, and L0 forwards the notification as its nested vector`,
     reference: NESTED_POSTED_REFERENCE,
   };
 }
