@@ -234,7 +234,7 @@ export {
   type NestedReasonEstimate,
   nestedEstimate,
 } from "./analysis/nested/estimate";
-export { nestedOperationHover } from "./analysis/nested/hover";
+export { nestedGuestHover, nestedOperationHover } from "./analysis/nested/hover";
 export {
   meanCyclesPerExit,
   overrideProgram,
