@@ -233,6 +233,7 @@ export {
   nestedEstimate,
 } from "./analysis/nested/estimate";
 export { nestedOperationHover } from "./analysis/nested/hover";
+export { coalesceText, formatLatencySummary, pathFigureLines, pathRateText } from "./analysis/pathReport";
 export {
   type ExitCost,
   exitCost,
@@ -242,7 +243,14 @@ export {
   transitionBreakdown,
   vcpuMayMigrate,
 } from "./analysis/transitionCost";
-export type { GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./analysis/types";
+export type {
+  CoalesceWaitEstimate,
+  GuestEstimate,
+  OperationEstimate,
+  PathEstimate,
+  PathLatencySummary,
+  ReasonEstimate,
+} from "./analysis/types";
 
 // Language: parsing, the statement shapes completion offers, units.
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
