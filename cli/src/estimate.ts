@@ -12,12 +12,14 @@
 import {
   type Analysis,
   analyze,
+  coalesceText,
   type Diagnostic,
   estimateFigures,
   type GuestEstimate,
   type GuestTimeEstimate,
   guestTime,
   nestedEstimate,
+  pathRateText,
 } from "../../core/src/index";
 import {
   formatCores,
@@ -100,6 +102,11 @@ export function estimateJson(estimate: GuestEstimate): Record<string, unknown> {
       cyclesPerExecution: p.cyclesPerExecution,
       guestCyclesPerExecution: p.guestCyclesPerExecution,
       exitCyclesPerExecution: p.exitCyclesPerExecution,
+      exitsPerExecution: p.exitsPerExecution,
+      guestExecutionsPerSecond: p.guestExecutionsPerSecond,
+      ...(p.ratePer ? { ratePer: p.ratePer } : {}),
+      ...(p.latency ? { latency: p.latency } : {}),
+      ...(p.coalesce ? { coalesce: p.coalesce } : {}),
     })),
   };
 }
@@ -180,23 +187,47 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
   if (estimate.paths.length > 0) {
     lines.push("");
     const rows = [
-      ["by path", "rate/vCPU", "exits per execution", "guest cycles", "exit cycles", "µs/execution"],
+      [
+        "by path",
+        "rate/vCPU",
+        "exits per execution",
+        "exits",
+        "guest cycles",
+        "host cycles",
+        "µs/execution",
+        "added µs mean",
+        "p50",
+        "p99",
+      ],
     ];
+    const notes: string[] = [];
     for (const p of estimate.paths) {
       const exits =
         p.exits.length === 0
           ? "none"
           : p.exits.map((e) => `${e.reason}×${formatSignificant(e.perExecution)}`).join(" ");
+      const us = (sec: number | undefined) => (sec === undefined ? "" : formatSignificant(sec * 1e6));
       rows.push([
         `${p.kind} ${p.name}`,
         formatRate(p.executionsPerSecond),
         exits,
+        formatSignificant(p.exitsPerExecution),
         formatInteger(p.guestCyclesPerExecution),
         formatInteger(p.exitCyclesPerExecution),
         formatSignificant((p.cyclesPerExecution / hz) * 1e6),
+        us(p.latency?.mean),
+        us(p.latency?.p50),
+        us(p.latency?.p99),
       ]);
+      if (p.kind !== "idle" && (estimate.vcpus > 1 || p.ratePer))
+        notes.push(`  ${p.kind} ${p.name}: rate ${pathRateText(p, estimate.vcpus)}`);
+      for (const c of p.coalesce ?? []) notes.push(`  ${p.kind} ${p.name}: ${coalesceText(c)}`);
     }
     lines.push(table(rows));
+    lines.push(
+      "  host cycles: the exits' transition + handler + user space per execution; added µs: the latency one execution's own exits add (an interrupt's delivery exit is counted in its exits, not added)",
+    );
+    lines.push(...notes);
   }
   lines.push("");
   lines.push("Static estimate from the target's cost parameters; see `trapline simulate` for distributions.");

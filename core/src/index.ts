@@ -235,6 +235,7 @@ export {
   nestedEstimate,
 } from "./analysis/nested/estimate";
 export { nestedGuestHover, nestedOperationHover } from "./analysis/nested/hover";
+export { coalesceText, formatLatencySummary, pathFigureLines, pathRateText } from "./analysis/pathReport";
 export {
   meanCyclesPerExit,
   overrideProgram,
@@ -266,10 +267,12 @@ export {
   vcpuMayMigrate,
 } from "./analysis/transitionCost";
 export type {
+  CoalesceWaitEstimate,
   GuestEstimate,
   HandlerEstimate,
   OperationEstimate,
   PathEstimate,
+  PathLatencySummary,
   ReasonEstimate,
 } from "./analysis/types";
 

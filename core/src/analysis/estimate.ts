@@ -22,6 +22,7 @@ import { handlerSplit } from "./handlerSplit";
 import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
 import { memoOf } from "./memo";
+import { ExitDurations, pathLatency, summarize } from "./pathLatency";
 import { exitCost, vcpuMayMigrate } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
@@ -183,6 +184,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
     }
   };
   const paths: PathEstimate[] = [];
+  const durations = breakdown ? new ExitDurations(program, ctx.vmcs, migrating) : undefined;
   let guestCyclesPerSec = 0;
   let exitCyclesPerSec = 0;
 
@@ -199,6 +201,8 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
     const exits: PathEstimate["exits"] = [];
     for (const e of m.delivery.exits) addPathExit(exits, e.reason, e.perExecution * deliveryShare);
     for (const e of m.opExits) addPathExit(exits, e.reason, e.perExecution);
+    const latency = pathLatency(m.source.ops, m.context, m.source.arrival, durations!, hz);
+    const per = m.source.arrival.kind === "poisson" ? m.source.arrival.per : undefined;
     paths.push({
       name: m.source.name,
       kind: m.source.kind,
@@ -208,6 +212,11 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
       cyclesPerExecution: m.computeCycles + exitCyclesPerExecution,
       guestCyclesPerExecution: m.computeCycles,
       exitCyclesPerExecution,
+      exitsPerExecution: sumExits(exits),
+      guestExecutionsPerSecond: rate * vcpus,
+      ...(per === undefined ? {} : { ratePer: per }),
+      latency: summarize(latency.dist, hz),
+      ...(latency.coalesce.length > 0 ? { coalesce: latency.coalesce } : {}),
     });
   }
 
@@ -215,21 +224,25 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   if (idle.decision.exits.length > 0 || guest.idleSpan) {
     for (const e of idle.decision.exits) addRate(e.reason, idlePeriods * e.perExecution);
     exitCyclesPerSec += idlePeriods * (idleExitCycles - pollSaving);
-    if (breakdown && idle.decision.exits.length > 0)
+    if (breakdown && idle.decision.exits.length > 0) {
+      const exits = idle.decision.exits.map((e) => ({
+        reason: e.reason.name,
+        code: e.reason.code,
+        perExecution: e.perExecution,
+      }));
       paths.push({
         name: "idle",
         kind: "idle",
         span: guest.idleSpan ?? guest.span,
         executionsPerSecond: idlePeriods,
-        exits: idle.decision.exits.map((e) => ({
-          reason: e.reason.name,
-          code: e.reason.code,
-          perExecution: e.perExecution,
-        })),
+        exits,
         cyclesPerExecution: idleExitCycles,
         guestCyclesPerExecution: 0,
         exitCyclesPerExecution: idleExitCycles,
+        exitsPerExecution: sumExits(exits),
+        guestExecutionsPerSecond: idlePeriods * vcpus,
       });
+    }
   }
 
   // 5. Per reason, all vCPUs.
@@ -447,6 +460,12 @@ function operationEstimates(inputs: OperationInputs): OperationEstimate[] {
       opEstimate(guest.idleSpan ?? guest.nameSpan, idle.decision, idlePeriods * exitCount(idle.decision)),
     );
   return operations;
+}
+
+function sumExits(exits: PathEstimate["exits"]): number {
+  let n = 0;
+  for (const e of exits) n += e.perExecution;
+  return n;
 }
 
 function addPathExit(exits: PathEstimate["exits"], reason: ExitReasonDef, n: number): void {

@@ -184,24 +184,27 @@ export const HANDLER_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["repeat", { expects: "a count and `{`", maxItems: 1, body: "handler" }],
 ]);
 
+/** What a source's `rate R per …` counts: each vCPU's arrivals (the default) or the guest's. */
+export const RATE_SCOPES = ["vcpu", "guest"] as const;
+
 export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["vcpus", one("a vCPU count")],
   [
     "path",
     {
-      expects: "a name and `rate R` or `every T`",
-      maxItems: 3,
+      expects: "a name and `rate R [per vcpu|guest]` or `every T`",
+      maxItems: 5,
       body: "guestOps",
-      words: { choice: ["rate", "every"] },
+      words: { choice: ["rate", "every"], pairs: ["per"], pairValues: { per: RATE_SCOPES } },
     },
   ],
   [
     "irq",
     {
-      expects: "a name, `vector V` and `rate R`",
-      maxItems: 6,
+      expects: "a name, `vector V` and `rate R [per vcpu|guest]`",
+      maxItems: 8,
       body: "guestOps",
-      words: { pairs: ["vector", "rate"], flags: ["posted"] },
+      words: { pairs: ["vector", "rate", "per"], pairValues: { per: RATE_SCOPES }, flags: ["posted"] },
     },
   ],
   [
@@ -213,8 +216,24 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
       words: { choice: ["periodic", "tickless"] },
     },
   ],
-  ["ipi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
-  ["nmi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
+  [
+    "ipi",
+    {
+      expects: "`rate R [per vcpu|guest]`",
+      maxItems: 4,
+      body: "guestOps",
+      words: { lead: "rate", pairs: ["per"], pairValues: { per: RATE_SCOPES } },
+    },
+  ],
+  [
+    "nmi",
+    {
+      expects: "`rate R [per vcpu|guest]`",
+      maxItems: 4,
+      body: "guestOps",
+      words: { lead: "rate", pairs: ["per"], pairValues: { per: RATE_SCOPES } },
+    },
+  ],
   ["idle", { ...one("`halt`, `poll` or `mwait`"), words: { choice: ["halt", "poll", "mwait"] } }],
   ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
   // Host: each vCPU thread pinned to one physical CPU (docs/language.md, "Host").

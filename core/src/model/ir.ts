@@ -324,8 +324,12 @@ export interface GuestArm {
 }
 
 export type Arrival =
-  /** Poisson arrivals, per vCPU. */
-  | { kind: "poisson"; ratePerSec: number }
+  /**
+   * Poisson arrivals, per vCPU. `per` is how the file wrote the rate: absent or "vcpu", each
+   * vCPU's; "guest", the guest's total, split evenly (ratePerSec is then that total / vcpus:
+   * a Poisson stream split at random over n vCPUs is n Poisson streams of rate R/n).
+   */
+  | { kind: "poisson"; ratePerSec: number; per?: "vcpu" | "guest" }
   | { kind: "periodic"; periodSec: number }
   /**
    * Tickless timer (CONFIG_NO_HZ_IDLE): ticks at `hz` while the vCPU is busy and stops while it

@@ -11,7 +11,9 @@ import type { SimStatistics } from "./statistics";
 import type {
   DurationStats,
   LatencyStats,
+  SimCoalesceStats,
   SimHandlerStats,
+  SimPathStats,
   SimReasonStats,
   SimulationResult,
   SimulationStop,
@@ -138,14 +140,7 @@ export function buildResult(
     // The vCPU threads' host CPU outside guest mode: exit handling and halt polling (docs/simulator.md "Host").
     hostCpu: (exitCycles + stats.pollingCycles) / hz / duration,
     byReason,
-    paths: p.sources.map((s, i) => ({
-      name: s.name,
-      kind: s.kind,
-      arrivals: stats.arrivals[i],
-      executions: stats.executions[i],
-      executionsPerSecond: stats.executions[i] / duration,
-      dropped: stats.dropped[i],
-    })),
+    paths: pathStats(p, stats, duration, latencyStats),
     latency: { irq: latencyStats(stats.irqLatency), bySource },
     time: {
       guest: toSec(stats.guestCycles),
@@ -213,4 +208,72 @@ export function formatCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toPrecision(3)}M`;
   if (n >= 1e3) return `${(n / 1e3).toPrecision(3)}k`;
   return n.toPrecision(3);
+}
+
+/**
+ * Per source: arrivals, executions, and the per-execution figures (exits, their cycles, the
+ * latency they add). A coalesce site's timeout flushes run as a source of their own
+ * (`NAME/coalesce`, plan.ts); their exits are counted in the parent path's per-execution
+ * figures too, as the estimator amortises them (1/E[B] flushes per execution).
+ */
+function pathStats(
+  p: CompiledGuest,
+  stats: SimStatistics,
+  duration: number,
+  latencyStats: (h: LogHistogram) => LatencyStats,
+): SimPathStats[] {
+  const hz = p.hz;
+  // Below one cycle is a zero (the histogram's bucket 0: an execution without exits).
+  const cycleFloor = (l: LatencyStats): LatencyStats => {
+    const z = (x: number) => (x * hz < 1.5 ? 0 : x);
+    return { count: l.count, min: z(l.min), mean: z(l.mean), p50: z(l.p50), p99: z(l.p99), max: z(l.max) };
+  };
+  const parentOf = (site: number): number => {
+    const flush = p.sources[p.coalesce.flushSource[site]];
+    const name = flush.name.slice(0, flush.name.lastIndexOf("/coalesce"));
+    return p.sources.findIndex((s) => s.coalesceSite < 0 && s.name === name);
+  };
+  const extraExits = new Float64Array(p.sources.length);
+  const extraCycles = new Float64Array(p.sources.length);
+  const sites: SimCoalesceStats[][] = p.sources.map(() => []);
+  const siteParents: number[] = [];
+  for (let site = 0; site < p.coalesce.count.length; site++) {
+    const parent = parentOf(site);
+    siteParents.push(parent);
+    if (parent < 0) continue;
+    const f = p.coalesce.flushSource[site];
+    extraExits[parent] += stats.pathExits[f];
+    extraCycles[parent] += stats.pathExitCycles[f];
+  }
+  for (let site = 0; site < p.coalesce.count.length; site++) {
+    const parent = siteParents[site];
+    if (parent < 0) continue;
+    const wait = stats.coalesceWait[site];
+    const flushes = stats.coalesceFlushes[site];
+    const executions = stats.executions[parent];
+    sites[parent].push({
+      count: p.coalesce.count[site],
+      timeoutSec: p.coalesce.timeoutCycles[site] / hz,
+      batchSize: flushes > 0 ? wait.count / flushes : 0,
+      flushesPerExecution: executions > 0 ? flushes / executions : 0,
+      wait: cycleFloor(latencyStats(wait)),
+    });
+  }
+  return p.sources.map((s, i) => {
+    const executions = stats.executions[i];
+    const per = (x: number) => (executions > 0 ? x / executions : 0);
+    const out: SimPathStats = {
+      name: s.name,
+      kind: s.kind,
+      arrivals: stats.arrivals[i],
+      executions,
+      executionsPerSecond: executions / duration,
+      dropped: stats.dropped[i],
+      exitsPerExecution: per(stats.pathExits[i] + extraExits[i]),
+      exitCyclesPerExecution: per(stats.pathExitCycles[i] + extraCycles[i]),
+      latency: cycleFloor(latencyStats(stats.pathHist[i])),
+    };
+    if (sites[i].length > 0) out.coalesce = sites[i];
+    return out;
+  });
 }
