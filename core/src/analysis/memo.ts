@@ -6,7 +6,8 @@
  *   estimate's target summary (estimate.ts), each guest's exit context (exitRules.ts), the
  *   leaf-decision caches per effective control words (exitLeaf.ts), the fns that can halt
  *   (exitDelivery.ts), each vmcs's exit costs with their transition (transitionCost.ts), and the
- *   nested levels and reflected-exit chains (nested/). It is carried by the program
+ *   nested levels and reflected-exit chains (nested/), and the host terms by their inputs
+ *   (hostEstimate.ts: the halt-poll and PLE-growth chains guests alike share). It is carried by the program
  *   object under a non-enumerable symbol, so it lives and dies with the program, and a program
  *   copied with a spread (`{ ...program, target }`: a comparison on another CPU) starts a memo of
  *   its own, as its costs differ.
