@@ -33,14 +33,8 @@ import {
   VMCS_STATEMENTS as VMCS_STATEMENT_SHAPES,
 } from "../../../core/src/index";
 import { upperBound } from "../../../core/src/util/search";
-import {
-  controlSupport,
-  exitReasonHover,
-  fieldHover,
-  isControlSupported,
-  KEYWORD_DOCS,
-  msrHover,
-} from "./hover";
+import { controlSupport, exitReasonHover, fieldHover, isControlSupported, msrHover } from "./hoverVmx";
+import { KEYWORD_DOCS } from "./keywordDocs";
 
 const CONTROL_WORDS: readonly ControlWord[] = ["pin", "proc", "proc2", "proc3", "exit", "entry"];
 

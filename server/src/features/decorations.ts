@@ -33,7 +33,7 @@ import { lowerBound } from "../../../core/src/util/search";
 import { spanToRange } from "../convert";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
-import { isControlSupported } from "./hover";
+import { isControlSupported } from "./hoverVmx";
 import { handlerLensSuffix, type MeasuredView, measuredLensTitle } from "./measured";
 
 export const TOKEN_TYPES = [
