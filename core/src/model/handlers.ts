@@ -95,7 +95,7 @@ export function handlerTitle(handler: HandlerIR): string {
  * general handler (or none), above the basic-reason range for a specialised one.
  */
 export function handlerKey(code: number, variant: number | undefined): number {
-  return variant === undefined ? code : code + (variant + 1) * 0x10000;
+  return variant === undefined ? code : code + (variant + 1) * 65_536;
 }
 
 /** A specialised handler's index in its reason's list (what ExitEffect.handler holds); undefined for a general one. */

@@ -73,6 +73,13 @@ export const EXIT_OPERANDS: ReadonlyMap<number, ExitOperandDef> = new Map<number
   ],
 ]);
 
+/**
+ * The largest hypercall number: KVM reads RAX and, outside 64-bit mode, keeps its low 32 bits
+ * (kvm_emulate_hypercall, arch/x86/kvm/x86.c: `if (!op_64_bit) nr &= 0xFFFFFFFF`); the model
+ * takes 32-bit numbers everywhere (`vmcall N`, `handler VMCALL nr N`).
+ */
+export const HYPERCALL_NR_MAX = 0xffffffff;
+
 export function exitOperandOf(code: number): ExitOperandDef | undefined {
   return EXIT_OPERANDS.get(code);
 }

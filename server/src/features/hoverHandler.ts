@@ -32,7 +32,7 @@ export function handlerHover(model: DocumentModel, handler: HandlerIR): string {
   const hz = program.target.hz;
   const general = program.handlers.get(reason.code);
   const lines = [
-    `**handler ${escapeMarkdown(handlerTitle(handler))}** (exit reason ${reason.code})`,
+    `**handler ${handlerTitle(handler)}** (exit reason ${reason.code})`,
     "",
     reason.meaning,
     ...(handler.operand

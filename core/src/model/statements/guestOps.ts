@@ -9,6 +9,7 @@ import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords, GUEST_SIMPLE_OPS } from "../../lang/grammar";
 import { X2APIC_MSR, XAPIC_BASE, XAPIC_OFFSET } from "../../vmx/apic";
 import { exceptionByVector } from "../../vmx/exceptions";
+import { HYPERCALL_NR_MAX } from "../../vmx/exitOperands";
 import { msrByIndex } from "../../vmx/msrs";
 import { address, choice, cycles, exceptionVector, integer, msrIndex, seconds, u64 } from "../args";
 import { itemText, type LowerContext, spanOf } from "../context";
@@ -68,7 +69,7 @@ const vmcall: GuestOpStatement = {
     const span = spanOf(statement);
     const item = statement.items[0];
     if (item === undefined) return { op: "vmcall", span };
-    const nr = integer(ctx, item, "a hypercall number (0–0xffffffff)", "vmcall", item, 0, 0xffffffff);
+    const nr = integer(ctx, item, "a hypercall number (0–0xffffffff)", "vmcall", item, 0, HYPERCALL_NR_MAX);
     return nr === undefined ? { op: "vmcall", span } : { op: "vmcall", nr, span };
   },
 };

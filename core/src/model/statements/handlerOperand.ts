@@ -7,7 +7,7 @@
  */
 import type { Item } from "../../lang/ast";
 import type { Span } from "../../source";
-import { EXIT_OPERANDS, type ExitOperandDef, exitOperandOf } from "../../vmx/exitOperands";
+import { EXIT_OPERANDS, type ExitOperandDef, exitOperandOf, HYPERCALL_NR_MAX } from "../../vmx/exitOperands";
 import { exitReasonByCode } from "../../vmx/exitReasons";
 import type { ExitReasonDef } from "../../vmx/types";
 import { integer, msrIndex, portRange, u64 } from "../args";
@@ -156,8 +156,8 @@ function readOperand(
       const what = "a hypercall number (0–0xffffffff)";
       const from = value.kind === "Range" ? value.from : value;
       const to = value.kind === "Range" ? value.to : value;
-      const a = integer(ctx, from, what, "nr", value, 0, 0xffffffff);
-      const b = from === to ? a : integer(ctx, to, what, "nr", value, 0, 0xffffffff);
+      const a = integer(ctx, from, what, "nr", value, 0, HYPERCALL_NR_MAX);
+      const b = from === to ? a : integer(ctx, to, what, "nr", value, 0, HYPERCALL_NR_MAX);
       if (a === undefined || b === undefined) return undefined;
       if (a > b) {
         ctx.error("TL209", `the range ${itemText(value)} ends before it starts`, value);
