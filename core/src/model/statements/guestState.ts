@@ -10,7 +10,13 @@
 import type { BlockEntry, Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
 import { argumentWords } from "../../lang/grammar";
-import { CPU_FEATURES, type CpuidRegister, cpuFeatureByName, cpuFeatureNames } from "../../vmx/cpuid";
+import {
+  CPU_FEATURES,
+  CPUID_REGISTER_MAX,
+  type CpuidRegister,
+  cpuFeatureByName,
+  cpuFeatureNames,
+} from "../../vmx/cpuid";
 import { PROFILES, profileByName } from "../../vmx/profiles";
 import { TSC_MULTIPLIER_ONE, TSC_REFERENCE } from "../../vmx/tsc";
 import { integer, keywordArgs } from "../args";
@@ -63,8 +69,8 @@ export const tscStatement: StatementLowerer<VmcsIR, void> = {
 };
 
 const CPUID_REGISTERS = argumentWords("vmcs", "cpuid").flags! as readonly CpuidRegister[];
-/** A CPUID leaf or sub-leaf number (EAX/ECX inputs are 32 bits). */
-const MAX_LEAF = 0xffff_ffff;
+/** A CPUID leaf, sub-leaf or register mask: 32 bits. */
+const MAX_LEAF = CPUID_REGISTER_MAX;
 
 /**
  * `cpuid hide F…` | `cpuid leaf N [subleaf S] REGISTER mask M`: statements accumulate. A name
