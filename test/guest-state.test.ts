@@ -11,6 +11,7 @@ import { estimateCommand, guestTimeText } from "../cli/src/estimate";
 import { analyze, applyEdits, type Diagnostic, guestTime } from "../core/src/index";
 import { profileFeatures } from "../core/src/vmx/cpuid";
 import { TSC_MULTIPLIER_ONE } from "../core/src/vmx/tsc";
+import { completeAt } from "../server/src/features/completion";
 import { hoverAt } from "../server/src/features/hover";
 import { DocumentModel } from "../server/src/model";
 
@@ -227,6 +228,45 @@ describe("CPUID as presented", () => {
     const after = fixed(text, codes(text, "TL350")[0]!);
     assert.match(after, /cpuid hide sha_ni avx512_vnni/);
     assert.deepEqual(codes(after, "TL350"), []);
+  });
+
+  test("cpuid leaf 7 ebx mask M hides the table's features whose bit is 0 in M", () => {
+    // 0xfffeffff clears EBX[16], AVX-512F; the other bits are kept.
+    const text = file({
+      vmcs: "exceptions #UD\n  cpuid leaf 7 subleaf 0 ebx mask 0xfffeffff",
+      ops: "uses avx512f",
+    });
+    const vmcs = analyze(text).program.vmcs.get("v")!;
+    assert.deepEqual([...vmcs.cpuid!.hidden.keys()], ["avx512f"]);
+    const d = codes(text, "TL351");
+    assert.equal(d.length, 1);
+    // Hidden by a mask: no fix that would delete the mask.
+    assert.equal(d[0]!.fixes, undefined);
+    assert.equal(
+      codes(file({ vmcs: "cpuid leaf 7 ebx mask 0xffffffff", ops: "uses avx512f" }), "TL351").length,
+      0,
+    );
+    assert.equal(codes(file({ vmcs: "cpuid leaf 7 xmm mask 1", ops: "compute 1us" }), "TL201").length, 1);
+  });
+
+  test("TL350's fix appends to a cpuid hide, not to a mask statement", () => {
+    const text = file({
+      target: "icelake_server",
+      pool: "skylake_server",
+      vmcs: "cpuid leaf 1 ecx mask 0xffffffff\n  cpuid hide sha_ni",
+      ops: "compute 1us",
+    });
+    const after = fixed(text, codes(text, "TL350")[0]!);
+    assert.match(after, /cpuid leaf 1 ecx mask 0xffffffff\n {2}cpuid hide sha_ni avx512_vnni/);
+    assert.deepEqual(codes(after, "TL350"), []);
+  });
+
+  test("completion offers feature names after `uses` and `cpuid hide`, profiles after `pool`", () => {
+    const labels = (text: string) => completeAt(analyze(text), text, text.length).map((i) => i.label);
+    assert.ok(labels("guest g on v {\n  path p rate 1/s {\n    uses ").includes("avx512f"));
+    assert.ok(labels("vmcs v {\n  cpuid hide ").includes("amx_tile"));
+    assert.deepEqual(labels("vmcs v {\n  cpuid "), ["hide", "leaf"]);
+    assert.ok(labels("target skylake_server {\n  pool ").includes("icelake_server"));
   });
 
   test("TL350: a pool whose members all have the features is clean", () => {

@@ -396,6 +396,8 @@ export {
   type VmcsFieldDef,
   vmcsFieldByName,
 } from "./vmx";
+// CPUID as presented: the feature table and each profile's features (docs/language.md "CPUID").
+export { CPU_FEATURES, type CpuFeatureDef, cpuidBitText, profileFeatures } from "./vmx/cpuid";
 export { EXIT_OPERANDS, type ExitOperandDef, exitOperandOf } from "./vmx/exitOperands";
 export {
   SVM_EXIT_REASONS,

@@ -74,10 +74,8 @@ function lintPool(program: Program, text: string | undefined, out: Diagnostic[])
 
 /** Appends to the first `cpuid hide` statement, or adds one to the vmcs. */
 function hideEdits(vmcs: VmcsIR, names: readonly string[], text: string | undefined) {
-  if (vmcs.cpuid)
-    return [
-      { span: { start: vmcs.cpuid.span.end, end: vmcs.cpuid.span.end }, newText: ` ${names.join(" ")}` },
-    ];
+  const at = vmcs.cpuid?.hideSpan;
+  if (at) return [{ span: { start: at.end, end: at.end }, newText: ` ${names.join(" ")}` }];
   return addStatementEdits(vmcs, `cpuid hide ${names.join(" ")}`, text);
 }
 
@@ -110,7 +108,9 @@ function lintUses(name: string, span: Span, ctx: ExitContext, out: Diagnostic[])
   const why = hiddenBecause(ctx.program, ctx.vmcs, name);
   if (!ud && why === undefined) return;
   const fixes: CodeFix[] = [];
-  const hiddenHere = (f: string | undefined) => (f === undefined ? undefined : ctx.vmcs.cpuid?.hidden.get(f));
+  // A feature hidden by name is removed from its `cpuid hide`; one hidden by a mask has no such fix.
+  const hiddenHere = (f: string | undefined) =>
+    f === undefined || ctx.vmcs.cpuid?.masked.has(f) ? undefined : ctx.vmcs.cpuid?.hidden.get(f);
   const hideSpan = hiddenHere(name) ?? hiddenHere(feature.owner);
   if (hideSpan) {
     const shown = hiddenHere(name) ? name : feature.owner!;

@@ -154,10 +154,10 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   [
     "cpuid",
     {
-      expects: "`hide` and CPU feature names (`avx512f`)",
+      expects: "`hide` and CPU feature names (`avx512f`), or `leaf N [subleaf S] REGISTER mask M`",
       maxItems: Infinity,
       list: true,
-      words: { lead: "hide" },
+      words: { choice: ["hide", "leaf"], pairs: ["subleaf", "mask"], flags: ["eax", "ebx", "ecx", "edx"] },
     },
   ],
 ]);

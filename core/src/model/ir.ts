@@ -200,7 +200,14 @@ export interface VmcsIR {
    * CPUID does not show, each with the span of its name; `span` is the first statement's. Absent:
    * the guest sees every feature of the target CPU (KVM with `-cpu host`).
    */
-  cpuid?: { hidden: Map<string, Span>; span: Span };
+  cpuid?: {
+    hidden: Map<string, Span>;
+    /** Hidden by `cpuid leaf … mask M` (their span is the mask's), not by name. */
+    masked: Set<string>;
+    span: Span;
+    /** The first `cpuid hide` statement, where a fix appends names. */
+    hideSpan?: Span;
+  };
 }
 
 export type HandlerOp =

@@ -491,4 +491,7 @@ export function profileFeatureSource(profile: string): string {
   return out.join("; ");
 }
 
+/** CPUID's leaf and sub-leaf inputs (EAX, ECX) and its output registers are 32 bits. */
+export const CPUID_REGISTER_MAX = 0xffff_ffff;
+
 export const CPUID_REFERENCE = "SDM Vol. 2A CPUID; Linux arch/x86/include/asm/cpufeatures.h";

@@ -18,6 +18,8 @@ import {
   CONTROLS,
   type ControlDef,
   type ControlWord,
+  CPU_FEATURES,
+  cpuidBitText,
   EPT_PERMISSIONS,
   EXCEPTIONS,
   EXIT_REASONS,
@@ -317,6 +319,25 @@ function exceptionItems(hash: boolean): CompletionItem[] {
   }));
 }
 
+/** CPU feature names (`cpuid hide`, `uses`), with their CPUID bit. */
+function featureItems(): CompletionItem[] {
+  return CPU_FEATURES.map((f) => ({
+    label: f.name,
+    kind: CompletionItemKind.Constant,
+    detail: cpuidBitText(f),
+    documentation: markdown(f.description),
+  }));
+}
+
+function profileItems(): CompletionItem[] {
+  return PROFILES.map((profile) => ({
+    label: profile.name,
+    kind: CompletionItemKind.Value,
+    detail: `${profile.displayName} (${profile.year})`,
+    documentation: markdown(profile.notes),
+  }));
+}
+
 function nameItems(names: Iterable<string>, kind: CompletionItemKind, detail: string): CompletionItem[] {
   return [...names].map((name) => ({ label: name, kind, detail }));
 }
@@ -449,6 +470,7 @@ export function completeAt(
     }
     if (last === "io") return keywordItems([IO_WORDS.lead!]);
     if (keyword === "eptp") return keywordItems(EPTP_WORD_LIST);
+    if (keyword === "cpuid") return last === "cpuid" ? keywordItems(["hide", "leaf"]) : featureItems();
     return keywordItems(VMCS_STATEMENTS);
   }
 
@@ -462,6 +484,7 @@ export function completeAt(
 
   if (block === "guest") {
     if (last === "rdmsr" || last === "wrmsr") return msrItems();
+    if (last === "uses") return featureItems();
     if (last === "exception") return exceptionItems(false);
     if (last === "mov") return keywordItems(MOV_REGISTERS, CompletionItemKind.Value);
     if (last === "mmio") return keywordItems(MMIO_ACCESS);
@@ -487,6 +510,7 @@ export function completeAt(
       return keywordItems(Object.keys(programOf()?.target.msrs ?? {}), CompletionItemKind.Constant);
     if (last === "cost")
       return keywordItems(Object.keys(programOf()?.target.costs ?? {}), CompletionItemKind.Property);
+    if (first === "pool") return profileItems();
     return keywordItems(["msr", "cost"]);
   }
   return [];
