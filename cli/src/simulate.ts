@@ -211,7 +211,7 @@ export const simulateCommand: Command = {
   name: "simulate",
   summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
   usage:
-    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]] [--target CPU[,CPU…]] [--sweep NAME=FROM..TO[:STEPS][:log]]",
+    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]] [--target CPUS] [--sweep SPEC]",
   options: {
     guest: { type: "string" },
     duration: { type: "string" },
