@@ -259,22 +259,27 @@ async function main(): Promise<void> {
     let version = 1;
     let expectedDiagnostics = opened.params.diagnostics.length;
     const hoverAfterEditMs: number[] = [];
+    /** Retypes the digits at `middle` as the next version (one range edit); returns when it was sent. */
+    const sendEdit = (): number => {
+      version++;
+      const next = String(2 + (version % 5));
+      const range = { start: positionIn(starts, middle), end: positionIn(starts, middle + digits.length) };
+      text = text.slice(0, middle) + next + text.slice(middle + digits.length);
+      digits = next;
+      starts = lineStarts(text);
+      const sentAt = performance.now();
+      void connection.sendNotification("textDocument/didChange", {
+        textDocument: { uri, version },
+        contentChanges: [{ range, text: next }],
+      });
+      return sentAt;
+    };
     const measureEdits = async (count: number, pauseMs: number, hoverAfter = false) => {
       const total: number[] = [];
       const core: number[] = [];
       for (let i = 0; i < count; i++) {
         if (pauseMs > 0) await new Promise((resolveGap) => setTimeout(resolveGap, pauseMs));
-        version++;
-        const next = String(2 + (version % 5));
-        const range = { start: positionIn(starts, middle), end: positionIn(starts, middle + digits.length) };
-        text = text.slice(0, middle) + next + text.slice(middle + digits.length);
-        digits = next;
-        starts = lineStarts(text);
-        const sentAt = performance.now();
-        void connection.sendNotification("textDocument/didChange", {
-          textDocument: { uri, version },
-          contentChanges: [{ range, text: next }],
-        });
+        const sentAt = sendEdit();
         const published = await client.diagnosticsOf(version);
         total.push(published.at - sentAt - DEBOUNCE_MS);
         const status = await client.statusOf(version);
@@ -304,16 +309,7 @@ async function main(): Promise<void> {
     const completionAfterEditMs: number[] = [];
     for (let i = 0; i < Math.min(editCount, 15); i++) {
       await new Promise((resolveGap) => setTimeout(resolveGap, pauseMs));
-      version++;
-      const next = String(2 + (version % 5));
-      const range = { start: positionIn(starts, middle), end: positionIn(starts, middle + digits.length) };
-      text = text.slice(0, middle) + next + text.slice(middle + digits.length);
-      digits = next;
-      starts = lineStarts(text);
-      void connection.sendNotification("textDocument/didChange", {
-        textDocument: { uri, version },
-        contentChanges: [{ range, text: next }],
-      });
+      sendEdit();
       const askedAt = performance.now();
       await connection.sendRequest("textDocument/completion", {
         textDocument: { uri },

@@ -1,15 +1,18 @@
 /**
  * Trace import throughput: `node --import tsx bench/trace.bench.ts`.
  *
- * Workload: for each format of TRACE_BENCH_FORMATS (default all three event formats:
- * trace-cmd, ftrace, perf-script), a trace of TRACE_BENCH_MB (default 128) MB generated in this
+ * Workload: for each format of TRACE_BENCH_FORMATS (default all: the event formats trace-cmd,
+ * ftrace, perf-script, and the aggregate perf-kvm-stat-live and kvm-stat-log), a trace of TRACE_BENCH_MB (default 128) MB generated in this
  * process (8 vCPU threads "CPU n/KVM"; per exit a kvm_exit and a kvm_entry, and for about half
  * the exits a detail line: kvm_msr, kvm_mmio, kvm_pio or kvm_inj_virq), held as 1 MiB UTF-8
  * buffers as a file read would deliver them (an 8 MiB block repeated, see generate()). The
  * renderings: `trace-cmd report` (libtraceevent plugin_kvm's kvm_exit/kvm_entry, padded event
  * names, no flags column), the ftrace `trace` file (TP_printk of arch/x86/kvm/trace.h: `info1 0x…
  * info2 0x…`, `kvm_entry: vcpu N, rip 0x…`, a `d....` flags column) and `perf script` (comm,
- * tid, padded `kvm:` event names, the TP_printk fields).
+ * tid, padded `kvm:` event names, the TP_printk fields). The aggregate formats: `perf kvm stat
+ * live` displays (a time of day, the table, the totals line) and `kvm_stat -l` lines of deltas
+ * under a banner repeated every 20 lines — inputs that are small in practice (a display or a
+ * line per second), measured so that no format is left out.
  *
  * Floor: decoding the same buffers (StringDecoder, as the CLI's stream does) and splitting them
  * into lines (indexOf per line, the partial last line carried to the next chunk) — the least
@@ -60,11 +63,67 @@ const REASONS: { name: string; detail: ((i: number) => { event: string; fields: 
  * restart with each repetition, which the pairing never sees (an exit and its entry are in the
  * same block), and the input costs 8 MiB of memory whatever its size.
  */
-type BenchFormat = "trace-cmd" | "ftrace" | "perf-script";
-const FORMATS: readonly BenchFormat[] = ["trace-cmd", "ftrace", "perf-script"];
+type EventFormat = "trace-cmd" | "ftrace" | "perf-script";
+/** The aggregate formats: `perf kvm stat live` (a table per second) and `kvm_stat --log`. */
+type AggregateFormat = "perf-kvm-stat-live" | "kvm-stat-log";
+type BenchFormat = EventFormat | AggregateFormat;
+const FORMATS: readonly BenchFormat[] = [
+  "trace-cmd",
+  "ftrace",
+  "perf-script",
+  "perf-kvm-stat-live",
+  "kvm-stat-log",
+];
+/** The importer's name for each bench format. */
+const IMPORTED_AS: Record<BenchFormat, string> = {
+  "trace-cmd": "trace-cmd",
+  ftrace: "ftrace",
+  "perf-script": "perf-script",
+  "perf-kvm-stat-live": "perf-kvm-stat",
+  "kvm-stat-log": "kvm-stat-log",
+};
+
+/**
+ * One `perf kvm stat live -d 1` display (print_result()'s format strings, tools/perf/builtin-kvm.c)
+ * or one `kvm_stat -l` line of deltas (its banner repeated every 20 lines, as log() prints it).
+ */
+function aggregateLines(format: AggregateFormat, i: number): string[] {
+  if (format === "kvm-stat-log") {
+    const banner =
+      "kvm_entry kvm_exit kvm_exit(EPT_MISCONFIG) kvm_exit(HLT) kvm_exit(MSR_WRITE) kvm_msr kvm_pio ";
+    const deltas = [5000, 5000, 1200, 2100, 1700, 1700, 300].map(
+      (v) => ` ${(v + (i % 97)).toString().padStart(9)}`,
+    );
+    return i % 20 === 0 ? [banner, deltas.join("")] : [deltas.join("")];
+  }
+  const second = i % 86400;
+  const clock = `${Math.floor(second / 3600)
+    .toString()
+    .padStart(2, "0")}:${Math.floor((second / 60) % 60)
+    .toString()
+    .padStart(2, "0")}:${(second % 60).toString().padStart(2, "0")}.000000`;
+  const row = (name: string, n: number, share: number, time: number, min: number, max: number, avg: number) =>
+    `${name.padStart(20)} ${n.toString().padStart(10)} ${share.toFixed(2).padStart(8)}% ${time.toFixed(2).padStart(8)}% ${min.toFixed(2).padStart(9)}us ${max.toFixed(2).padStart(9)}us ${avg.toFixed(2).padStart(9)}us ( +-${(5).toFixed(2).padStart(7)}% )`;
+  const hlt = 2000 + (i % 50);
+  return [
+    clock,
+    "",
+    "Analyze events for all VMs, all VCPUs:",
+    "",
+    `${"VM-EXIT".padStart(20)} ${"Samples".padStart(10)} ${"Samples%".padStart(9)} ${"Time%".padStart(9)} ${"Min Time".padStart(11)} ${"Max Time".padStart(11)} ${"Avg time".padStart(16)} `,
+    "",
+    row("HLT", hlt, 40, 95, 1.5, 4000, 450),
+    row("MSR_WRITE", 1700, 30, 2, 0.8, 30, 1.2),
+    row("EPT_MISCONFIG", 1200, 20, 2, 2.1, 50, 3.1),
+    row("EXTERNAL_INTERRUPT", 600, 10, 1, 0.9, 20, 1.1),
+    "",
+    `Total Samples:${hlt + 3500}, Total events handled time:${(1000000 + i).toFixed(2)}us.`,
+    "",
+  ];
+}
 
 /** One event line of `format`: the thread's prefix, the timestamp, the event name, its fields. */
-function render(format: BenchFormat, vcpu: number, stamp: string, event: string, fields: string): string {
+function render(format: EventFormat, vcpu: number, stamp: string, event: string, fields: string): string {
   const pid = 41000 + vcpu;
   const cpu = (vcpu * 3).toString().padStart(3, "0");
   switch (format) {
@@ -78,13 +137,13 @@ function render(format: BenchFormat, vcpu: number, stamp: string, event: string,
 }
 
 /** kvm_exit's and kvm_entry's fields as `format` prints them (the others are TP_printk's in all three). */
-function exitFields(format: BenchFormat, vcpu: number, reason: string, rip: string): string {
+function exitFields(format: EventFormat, vcpu: number, reason: string, rip: string): string {
   return format === "trace-cmd"
     ? `vcpu ${vcpu} reason ${reason} rip ${rip} info 0 0 intr_info 0x0 error_code 0x0`
     : `vcpu ${vcpu} reason ${reason} rip ${rip} info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000`;
 }
 
-function entryFields(format: BenchFormat, vcpu: number, rip: string): string {
+function entryFields(format: EventFormat, vcpu: number, rip: string): string {
   return format === "trace-cmd" ? `vcpu ${vcpu} rip ${rip}` : `vcpu ${vcpu}, rip ${rip}`;
 }
 
@@ -102,6 +161,10 @@ function generate(
     blockLines++;
   };
   for (let i = 0; size < 8 * CHUNK - 4096 * 4; i++) {
+    if (format === "perf-kvm-stat-live" || format === "kvm-stat-log") {
+      for (const line of aggregateLines(format, i)) push(line);
+      continue;
+    }
     const vcpu = i & 7;
     const ts = () =>
       `${(5000 + Math.floor(ns / 1e9)).toString()}.${Math.floor((ns % 1e9) / 1e3)
@@ -220,7 +283,8 @@ function benchFormat(format: BenchFormat, megabytes: number, rounds: number): Fi
     throw new Error(`line counts differ: ${floorLines}, ${result.lines}, ${lines}`);
   if (result.badLineCount !== 0)
     throw new Error(`bad lines in the generated trace: ${JSON.stringify(result.badLines)}`);
-  if (result.format !== format) throw new Error(`detected as ${result.format}, generated ${format}`);
+  if (result.format !== IMPORTED_AS[format])
+    throw new Error(`detected as ${result.format}, generated ${format}`);
   const mbps = (ms: number) => `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
   const lps = (ms: number) => lines / (ms / 1000);
   console.log(
@@ -234,7 +298,7 @@ function benchFormat(format: BenchFormat, megabytes: number, rounds: number): Fi
     `  ratio import/floor: ${ratio.toFixed(3)} by CPU time, ${(best.floorWall / best.impWall).toFixed(3)} by wall time (target ≥ ${RATIO_TARGET})`,
   );
   console.log(
-    `  paired exits: ${result.exits.totalCount.toLocaleString("en-US")} over ${result.vcpus.length} vCPUs; peak rss ${(peakRss / 1048576).toFixed(0)} MB for ${(bytes / 1e6).toFixed(0)} MB of input (an 8 MiB block repeated)`,
+    `  exits: ${result.exits.totalCount.toLocaleString("en-US")} (${result.kind === "events" ? `paired, over ${result.vcpus.length} vCPUs` : "as the report counts them"}); peak rss ${(peakRss / 1048576).toFixed(0)} MB for ${(bytes / 1e6).toFixed(0)} MB of input (an 8 MiB block repeated)`,
   );
   return { format, floorLps: lps(best.floor), importLps: lps(best.imp), ratio };
 }

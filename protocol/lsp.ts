@@ -135,6 +135,13 @@ export interface TraplineInitializationOptions {
 /** Notification client → server, no params: the user trusted the workspace. */
 export const WORKSPACE_TRUST_METHOD = "trapline/didGrantWorkspaceTrust";
 
+/**
+ * Notification client → server, `{ fileName: string, text: string }`: a trace that stands in for
+ * the `measured` paths where the server has no file system (the playground's dropped or pasted
+ * trace; server/src/memoryTraces.ts).
+ */
+export const TRACE_PROVIDED_METHOD = "trapline/didProvideTrace";
+
 /** The command the "▶ Simulate" code lens runs; arguments: [uri: string, guest: string]. */
 export const RUN_SIMULATION_COMMAND = "trapline.runSimulation";
 /** The command of the cost lenses when the client says it implements it (`estimateCommand`). */
@@ -147,4 +154,5 @@ export const CUSTOM_METHODS = [
   COMPARE_METHOD,
   FILE_INFO_METHOD,
   WORKSPACE_TRUST_METHOD,
+  TRACE_PROVIDED_METHOD,
 ] as const;

@@ -14,6 +14,7 @@ import { analyze } from "../core/src/index";
 import type { GuestOp, HandlerOp } from "../core/src/model/ir";
 import { vmcsFieldByName } from "../core/src/vmx/vmcsFields";
 import { guest, handler, irq, path, program, S, span, timer, type VmcsSpec, vmcs } from "./exitFixtures";
+import { EPT_WITH_DOORBELL, kvmVmcs } from "./support/kvmVmcs";
 
 const close = (actual: number, expected: number, rel = 1e-9) =>
   assert.ok(
@@ -283,15 +284,7 @@ describe("estimateGuest", () => {
     // cycles per EPT_MISCONFIG = round_trip + vmread + decode
     //   + 0.95 × (userspace_round_trip + 9 us × 2.1 GHz = 18,900) + 0.05 × 900, from the profile.
     const text = `target skylake_server @ 2.1GHz
-vmcs kvm {
-  pin external_interrupt_exiting nmi_exiting virtual_nmis
-  proc hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
-  entry ia32e_mode_guest load_debug_controls
-  field VIRTUAL_PROCESSOR_ID = 1
-  ept { 0x0 .. 0x7fff_ffff rwx  0xfebf_0000 .. 0xfebf_ffff misconfig }
-}
+${kvmVmcs({ name: "kvm", ept: EPT_WITH_DOORBELL })}
 handler EPT_MISCONFIG {
   vmread GUEST_PHYSICAL_ADDRESS
   decode

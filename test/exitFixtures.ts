@@ -75,6 +75,7 @@ export const COSTS: Record<CostName, number> = {
   nested_vmentry: 5000,
   vmx_emulate: 200,
   vmptrld: 100,
+  ept02_fault: 3000,
   // The transition's configuration terms and its distribution are off in these fixtures, so
   // hand arithmetic sees the round trip alone (test/transition-cost.test.ts covers them).
   msr_list_entry: 0,

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { generateVmcs } from "../bench/generate";
+import { memoOf } from "../core/src/analysis/memo";
 import {
   analyze,
   DecisionStore,
@@ -59,6 +61,24 @@ describe("analysis memo", () => {
     assert.deepEqual(JSON.stringify([...second.estimates]), JSON.stringify([...alone.estimates]));
     assert.deepEqual(second.diagnostics, alone.diagnostics);
     assert.ok(first.estimates.size > 0);
+  });
+
+  it("solves the host terms once for guests alike, apart for guests that differ", () => {
+    // 20 units alike but for their names: one halt-poll chain per fixed-point pass, not per guest.
+    const alike = analyze(generateVmcs(20 * 41));
+    const guests = [...alike.estimates.values()];
+    assert.equal(guests.length, 20);
+    const solved = memoOf(alike.program).haltPoll.size;
+    assert.ok(solved > 0 && solved <= 4, `${solved} halt-poll chains solved for 20 guests alike`);
+    const first = JSON.stringify(guests[0]!.host);
+    for (const g of guests) assert.equal(JSON.stringify(g.host), first);
+    // A guest with another timer rate has other arrivals: its own chain, its own figures.
+    const differ = analyze(generateVmcs(2 * 41).replace("timer periodic 250Hz", "timer periodic 1000Hz"));
+    const [a, b] = [...differ.estimates.values()];
+    assert.ok(memoOf(differ.program).haltPoll.size > 1);
+    assert.ok(a?.host && b?.host);
+    assert.notEqual(a.host.haltPollSuccess, b.host.haltPollSuccess);
+    assert.deepEqual(b.host, analyze(generateVmcs(2 * 41)).estimates.get(b.guest)!.host);
   });
 });
 

@@ -8,17 +8,10 @@ import { describe, it } from "node:test";
 import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import { EXIT } from "../core/src/vmx/exitReasons";
+import { kvmVmcs } from "./support/kvmVmcs";
 
 const text = (mtf: boolean, target = "skylake_server @ 2GHz") => `target ${target}
-vmcs v {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls${mtf ? " monitor_trap_flag" : ""}
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
-  entry ia32e_mode_guest load_debug_controls
-  field VIRTUAL_PROCESSOR_ID = 1
-  ept { 0x0 .. 0x7fff_ffff rwx }
-}
+${kvmVmcs({ proc: mtf ? "monitor_trap_flag" : "" })}
 handler CPUID { work 200 advance_rip }
 handler MONITOR_TRAP_FLAG { work 100 }
 guest g on v {

@@ -11,19 +11,11 @@ import {
   simulateAsync,
 } from "../core/src/sim/index";
 import { cleanProgram } from "./support/cleanProgram";
+import { kvmVmcs } from "./support/kvmVmcs";
 
 const BASE = `
 target skylake_server @ 2GHz
-vmcs v {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
-  entry ia32e_mode_guest load_debug_controls
-  msr trap write IA32_TSC_DEADLINE, X2APIC_EOI
-  field VIRTUAL_PROCESSOR_ID = 1
-  ept { 0x0 .. 0x3_ffff_ffff rwx }
-}
+${kvmVmcs({ ept: "0x0 .. 0x3_ffff_ffff rwx", lines: ["msr trap write IA32_TSC_DEADLINE, X2APIC_EOI"] })}
 handler CPUID { work 200 advance_rip }
 handler MSR_WRITE { work 300 advance_rip }
 handler EXTERNAL_INTERRUPT { work 350 }

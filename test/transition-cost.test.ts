@@ -11,6 +11,7 @@ import { exitCost, TAIL_CAP, transitionCost } from "../core/src/analysis/transit
 import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import { EXIT } from "../core/src/vmx/exitReasons";
+import { EPT_WITH_DOORBELL, kvmVmcs } from "./support/kvmVmcs";
 
 interface Opts {
   target?: string;
@@ -23,16 +24,7 @@ interface Opts {
 
 function source(o: Opts = {}): string {
   return `target ${o.target ?? "skylake_server @ 2GHz"}
-vmcs v {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
-  proc2 ${o.proc2 ?? "enable_ept enable_vpid unrestricted_guest"}
-  exit  host_address_space_size acknowledge_interrupt_on_exit ${o.exit ?? "save_debug_controls"}
-  entry ia32e_mode_guest ${o.entry ?? "load_debug_controls"}
-  field VIRTUAL_PROCESSOR_ID = 1
-  ept { 0x0 .. 0x7fff_ffff rwx  0xfebf_0000 .. 0xfebf_ffff misconfig }
-  ${o.extra ?? ""}
-}
+${kvmVmcs({ proc2: o.proc2, exit: o.exit, entry: o.entry, ept: EPT_WITH_DOORBELL, lines: o.extra ? [o.extra] : [] })}
 ${o.handlers ?? "handler CPUID { work 200 advance_rip }\nhandler EPT_MISCONFIG { decode work 500 }"}
 guest g on v {
   vcpus 1
@@ -175,15 +167,7 @@ handler EXTERNAL_INTERRUPT { work 350 }`,
 describe("transition cost distribution in the simulator", () => {
   // Sandy Bridge, the measured generation: body 1,650 ± 26 (σ), 5 % tail of mean 1,000.
   const text = `target sandy_bridge @ 2.7GHz
-vmcs v {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
-  entry ia32e_mode_guest load_debug_controls
-  field VIRTUAL_PROCESSOR_ID = 1
-  ept { 0x0 .. 0x3_ffff_ffff rwx }
-}
+${kvmVmcs({ ept: "0x0 .. 0x3_ffff_ffff rwx" })}
 handler VMCALL { work 1 }
 guest g on v {
   vcpus 1

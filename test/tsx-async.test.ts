@@ -9,18 +9,11 @@ import { tsxModel } from "../core/src/analysis/tsxModel";
 import { analyze } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import { EXIT } from "../core/src/vmx/exitReasons";
+import { EPT_WITH_DOORBELL, kvmVmcs } from "./support/kvmVmcs";
 
 const program = (paths: string) =>
   analyze(`target skylake_server @ 2GHz
-vmcs v {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit save_debug_controls
-  entry ia32e_mode_guest load_debug_controls
-  field VIRTUAL_PROCESSOR_ID = 1
-  ept { 0x0 .. 0x7fff_ffff rwx  0xfebf_0000 .. 0xfebf_ffff misconfig }
-}
+${kvmVmcs({ ept: EPT_WITH_DOORBELL })}
 handler EPT_MISCONFIG { work 500 }
 handler EXTERNAL_INTERRUPT { work 350 }
 handler CPUID { work 200 advance_rip }

@@ -7,46 +7,27 @@
  * CPU picked from the second quick pick. Screenshots go to test-artifacts/vscode-timeline/.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { FrameLocator, Page } from "playwright-core";
 import { artifactPath, REPO_ROOT } from "./support/artifacts";
-import { chromiumPath, type LaunchedBrowser, launchChromium } from "./support/chromium";
+import { E2E_WAIT, openFileInWorkbench, runCommand } from "./support/codeServer";
 import {
-  activeFileTab,
-  type CodeServer,
-  codeServerPath,
-  E2E_WAIT,
-  openFileInWorkbench,
-  openWorkbench,
-  resetWorkbench,
-  runCommand,
-  startCodeServer,
-} from "./support/codeServer";
-import { isCi } from "./support/skip";
-import { ensureTraplineVsix } from "./support/vsix";
+  openFromExplorer,
+  visiblePanelFrame,
+  waitForLanguageStatus,
+  workbenchSuite,
+} from "./support/workbenchSuite";
 
 const ARTIFACTS = "vscode-timeline";
 const KVM_TEXT = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
-
-/** Opens a file of the workspace from the explorer (Quick Open's shortcut can land in a webview). */
-async function openFromExplorer(page: Page, fileName: string): Promise<void> {
-  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: fileName }).first().click();
-  await activeFileTab(page, fileName).waitFor({ timeout: E2E_WAIT.ui });
-}
 
 /** Clicks the quick-pick row whose text matches `label`. */
 async function pick(page: Page, label: RegExp): Promise<void> {
   const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: label }).first();
   await row.waitFor({ state: "visible", timeout: E2E_WAIT.ui });
   await row.click();
-}
-
-/** The page inside the webview panel whose title contains `title`. */
-function panelFrame(page: Page): FrameLocator {
-  return page.frameLocator("iframe.webview.ready >> visible=true").frameLocator("#active-frame");
 }
 
 /**
@@ -83,13 +64,6 @@ async function statePixels(frame: FrameLocator): Promise<{ total: number; byStat
   return frame.locator("canvas.timeline").first().evaluate(COUNT_STATE_PIXELS);
 }
 
-async function failWith(page: Page, server: CodeServer, name: string, error: unknown): Promise<never> {
-  await page.screenshot({ path: artifactPath(ARTIFACTS, `${name}-failure.png`) }).catch(() => undefined);
-  throw new Error(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\ncode-server output:\n${server.output().slice(-3000)}`,
-  );
-}
-
 /** Waits until the visible panel page has drawn a result; returns the number of exits drawn. */
 async function waitForDrawing(frame: FrameLocator): Promise<number> {
   const drawn = frame.locator(".panel[data-exits]");
@@ -107,257 +81,213 @@ async function waitForDrawing(frame: FrameLocator): Promise<number> {
 const TEST_TIMEOUT_MS = 10 * 60_000;
 
 describe("VS Code: the timeline panel", { timeout: 8 * TEST_TIMEOUT_MS }, () => {
-  let server: CodeServer | undefined;
-  let browser: LaunchedBrowser | undefined;
-  let folder: string | undefined;
-  let skipped: string | undefined;
-
-  before(async () => {
-    const chromium = chromiumPath();
-    const launcher = codeServerPath();
-    if (!chromium || !launcher) {
-      skipped = !chromium
-        ? "chromium (run scripts/install-system-deps.sh)"
-        : "code-server (run scripts/setup-code-server.sh)";
-      if (isCi()) throw new Error(`missing ${skipped}`);
-      return;
-    }
-    folder = mkdtempSync(join(tmpdir(), "trapline-timeline-"));
-    for (const name of ["kvm-default.vmcs", "posted-interrupts.vmcs"])
-      copyFileSync(join(REPO_ROOT, "examples", name), join(folder, name));
-    // No `simulate` line: the settings' default duration (a minute of simulated time) applies.
-    const kvm = readFileSync(join(REPO_ROOT, "examples", "kvm-default.vmcs"), "utf8");
-    writeFileSync(join(folder, "long.vmcs"), kvm.replace(/^simulate .*$/m, ""));
-    writeFileSync(join(folder, "broken.vmcs"), kvm.replace("use_msr_bitmaps", "use_msr_bitmap"));
-    server = await startCodeServer({
-      folder,
-      vsix: await ensureTraplineVsix(),
-      settings: { "trapline.simulation.defaultDurationMs": 60_000 },
-    });
-    browser = await launchChromium({ executablePath: chromium, viewport: { width: 1600, height: 1000 } });
-    await openWorkbench(browser.page, server.url);
+  const suite = workbenchSuite({
+    artifacts: ARTIFACTS,
+    folderPrefix: "trapline-timeline-",
+    prepare(folder) {
+      for (const name of ["kvm-default.vmcs", "posted-interrupts.vmcs"])
+        copyFileSync(join(REPO_ROOT, "examples", name), join(folder, name));
+      // No `simulate` line: the settings' default duration (a minute of simulated time) applies.
+      writeFileSync(join(folder, "long.vmcs"), KVM_TEXT.replace(/^simulate .*$/m, ""));
+      writeFileSync(join(folder, "broken.vmcs"), KVM_TEXT.replace("use_msr_bitmaps", "use_msr_bitmap"));
+    },
+    settings: { "trapline.simulation.defaultDurationMs": 60_000 },
   });
 
-  // Every test starts from an empty editor area: no tabs, panels or notifications of the last.
-  afterEach(async () => {
-    if (browser) await resetWorkbench(browser.page);
-  });
+  it(
+    "Run Simulation from the command palette draws the lanes of kvm-default.vmcs",
+    { timeout: TEST_TIMEOUT_MS },
+    (t) =>
+      suite.run(t, "run", async (page) => {
+        await openFileInWorkbench(page, "kvm-default.vmcs");
+        // The extension is active once the language status shows the file's numbers.
+        await waitForLanguageStatus(page);
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (folder) rmSync(folder, { recursive: true, force: true });
-  });
-
-  it("Run Simulation from the command palette draws the lanes of kvm-default.vmcs", {
-    timeout: TEST_TIMEOUT_MS,
-  }, async (t) => {
-    if (skipped) return t.skip(`missing ${skipped}`);
-    const page = browser!.page;
-    try {
-      await openFileInWorkbench(page, "kvm-default.vmcs");
-      // The extension is active once the language status shows the file's numbers.
-      await page
-        .locator('[id="status.languageStatus"]')
-        .waitFor({ state: "visible", timeout: E2E_WAIT.server });
-
-      const started = Date.now();
-      await runCommand(page, "Trapline: Run Simulation", { fileName: "kvm-default.vmcs" });
-      await page
-        .locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" })
-        .waitFor({ timeout: E2E_WAIT.ui });
-      const frame = panelFrame(page);
-      const exits = await waitForDrawing(frame);
-      const simulateMs = Date.now() - started;
-      assert.ok(exits > 100, `the panel drew ${exits} exits`);
-      assert.match(String(await frame.locator(".status").textContent()), /exits drawn in \d+ ms/);
-      const pixels = await statePixels(frame);
-      // Both lanes are painted in the state colours (the guest is mostly halted at this zoom, its
-      // EPT_MISCONFIG exits spend most of their time in user space).
-      assert.ok(pixels.total > 5000, `state pixels: ${JSON.stringify(pixels)}`);
-      assert.ok(Object.keys(pixels.byState).length >= 2, `state colours: ${JSON.stringify(pixels)}`);
-      // The per-reason table with the simulator's numbers; the file's `simulate` line's seed.
-      await frame.locator("table", { hasText: "EPT_MISCONFIG" }).first().waitFor({ timeout: E2E_WAIT.ui });
-      assert.match(String(await frame.locator(".subtitle").textContent()), /2 vCPUs · seed 1/);
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "run-simulation.png") });
-      t.diagnostic(
-        `Run Simulation → lanes drawn in ${simulateMs} ms; ${exits} exits; ${JSON.stringify(pixels)}`,
-      );
-
-      // The ▶ button in the editor's title bar runs it again in the same panel.
-      const panelRoot = frame.locator(".panel");
-      await panelRoot.evaluate((root: HTMLElement) => delete root.dataset.exits);
-      await page.locator('.editor-actions [aria-label*="Run Simulation"]').first().click();
-      await waitForDrawing(frame);
-      assert.equal(await page.locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" }).count(), 1);
-      // The progress notification ends with the run, however short the run.
-      await page
-        .locator(".notification-toast", { hasText: "Trapline: simulating kvm-default.vmcs" })
-        .waitFor({ state: "detached", timeout: E2E_WAIT.ui });
-
-      // A click on the longest exit of vCPU 0 reveals its source in the editor: a line of the
-      // EPT_MISCONFIG handler (its user-space doorbell or handler work) or the guest's MMIO write.
-      const at = await frame.locator("canvas.timeline").evaluate((canvas: HTMLCanvasElement) => {
-        const app = window.traplineTimelineApp!;
-        const spot = app.locateExit(0, app.longestExit(0))!;
-        const rect = canvas.getBoundingClientRect();
-        return { x: spot.clientX - rect.left, y: spot.clientY - rect.top, reason: spot.reason };
-      });
-      assert.equal(at.reason, "EPT_MISCONFIG");
-      await frame.locator("canvas.timeline").click({ position: { x: at.x, y: at.y } });
-      // The status bar shows the selection once the editor has revealed it; it may first show
-      // the cursor of an earlier step, so wait until it names a line of the exit's source.
-      const selection = page.locator('[id="status.editor.selection"]');
-      const exitSource = /handler EPT_MISCONFIG|doorbell: userspace|work 900|mmio write/;
-      let revealed = 0;
-      let lineText = "";
-      const deadline = Date.now() + E2E_WAIT.ui;
-      do {
-        await selection.filter({ hasNotText: /Ln 1, Col 1$/ }).waitFor({ timeout: E2E_WAIT.ui });
-        revealed = Number(/Ln (\d+)/.exec(String(await selection.textContent()))?.[1]);
-        lineText = KVM_TEXT.split("\n")[revealed - 1] ?? "";
-        if (exitSource.test(lineText)) break;
+        const started = Date.now();
+        await runCommand(page, "Trapline: Run Simulation", { fileName: "kvm-default.vmcs" });
         await page
-          .waitForFunction(
-            (previous) =>
-              !document.getElementById("status.editor.selection")?.textContent?.includes(previous),
-            `Ln ${revealed},`,
-            { timeout: Math.max(1, deadline - Date.now()) },
-          )
-          .catch(() => undefined);
-      } while (Date.now() < deadline);
-      assert.match(lineText, exitSource, `revealed line ${revealed}: ${lineText}`);
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "reveal.png") });
+          .locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" })
+          .waitFor({ timeout: E2E_WAIT.ui });
+        const frame = visiblePanelFrame(page);
+        const exits = await waitForDrawing(frame);
+        const simulateMs = Date.now() - started;
+        assert.ok(exits > 100, `the panel drew ${exits} exits`);
+        assert.match(String(await frame.locator(".status").textContent()), /exits drawn in \d+ ms/);
+        const pixels = await statePixels(frame);
+        // Both lanes are painted in the state colours (the guest is mostly halted at this zoom, its
+        // EPT_MISCONFIG exits spend most of their time in user space).
+        assert.ok(pixels.total > 5000, `state pixels: ${JSON.stringify(pixels)}`);
+        assert.ok(Object.keys(pixels.byState).length >= 2, `state colours: ${JSON.stringify(pixels)}`);
+        // The per-reason table with the simulator's numbers; the file's `simulate` line's seed.
+        await frame.locator("table", { hasText: "EPT_MISCONFIG" }).first().waitFor({ timeout: E2E_WAIT.ui });
+        assert.match(String(await frame.locator(".subtitle").textContent()), /2 vCPUs · seed 1/);
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "run-simulation.png") });
+        t.diagnostic(
+          `Run Simulation → lanes drawn in ${simulateMs} ms; ${exits} exits; ${JSON.stringify(pixels)}`,
+        );
 
-      // Saving the file re-runs the panel (trapline.simulation.rerunOnSave).
-      await panelRoot.evaluate((root: HTMLElement) => delete root.dataset.exits);
-      await page.locator(".monaco-editor .view-lines").first().click();
-      await page.keyboard.press("Control+End");
-      await page.keyboard.type("\n// saved\n");
-      await page.keyboard.press("Control+S");
-      await waitForDrawing(frame);
-    } catch (error) {
-      await failWith(page, server!, "run", error);
-    }
-  });
+        // The ▶ button in the editor's title bar runs it again in the same panel.
+        const panelRoot = frame.locator(".panel");
+        await panelRoot.evaluate((root: HTMLElement) => delete root.dataset.exits);
+        await page.locator('.editor-actions [aria-label*="Run Simulation"]').first().click();
+        await waitForDrawing(frame);
+        assert.equal(
+          await page.locator(".tab", { hasText: "Trapline Timeline: kvm-default.vmcs" }).count(),
+          1,
+        );
+        // The progress notification ends with the run, however short the run.
+        await page
+          .locator(".notification-toast", { hasText: "Trapline: simulating kvm-default.vmcs" })
+          .waitFor({ state: "detached", timeout: E2E_WAIT.ui });
 
-  it("Compare Configurations runs with_pi on apicv and on legacy side by side", {
-    timeout: TEST_TIMEOUT_MS,
-  }, async (t) => {
-    if (skipped) return t.skip(`missing ${skipped}`);
-    const page = browser!.page;
-    try {
-      // From the explorer: Quick Open's keyboard shortcut can land in the focused webview.
-      await page
-        .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
-        .click();
-      await activeFileTab(page, "posted-interrupts.vmcs").waitFor({ timeout: E2E_WAIT.ui });
-      await page
-        .locator('[id="status.languageStatus"]')
-        .waitFor({ state: "visible", timeout: E2E_WAIT.server });
-      const started = Date.now();
-      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
-      await pick(page, /^with_pi/);
-      await pick(page, /apicv ↔ legacy|legacy ↔ apicv/);
-      await page
-        .locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs" })
-        .waitFor({ timeout: E2E_WAIT.ui });
-      const frame = panelFrame(page);
-      await waitForDrawing(frame);
-      const compareMs = Date.now() - started;
-      const runs = await frame.locator(".compare-run h3").allTextContents();
-      assert.equal(runs.length, 2, JSON.stringify(runs));
-      const onApicv = runs.findIndex((r) => /with_pi on apicv/.test(r));
-      const onLegacy = runs.findIndex((r) => /with_pi on legacy/.test(r));
-      assert.ok(onApicv >= 0 && onLegacy >= 0, JSON.stringify(runs));
-      // The differences per exit reason: without posted interrupts every device interrupt is an
-      // EXTERNAL_INTERRUPT exit and every EOI an MSR_WRITE exit (x2APIC EOI trapped).
-      const table = frame.locator("table", { hasText: "Differences" }).first();
-      await table.waitFor({ timeout: E2E_WAIT.ui });
-      const rows = await table.locator("tr").allTextContents();
-      const rateOf = async (reason: string): Promise<[string, string]> => {
-        const cells = await table
-          .locator("tr", { hasText: reason })
-          .first()
-          .locator("td, th")
-          .allTextContents();
-        return [cells[1 + onApicv]!, cells[1 + onLegacy]!];
-      };
-      const [externalApicv, externalLegacy] = await rateOf("EXTERNAL_INTERRUPT");
-      const [, eoiLegacy] = await rateOf("MSR_WRITE");
-      assert.ok(
-        parseRate(externalLegacy) > 50_000,
-        `legacy EXTERNAL_INTERRUPT ${externalLegacy}\n${rows.join("\n")}`,
-      );
-      assert.ok(
-        parseRate(externalApicv) < 1_000,
-        `apicv EXTERNAL_INTERRUPT ${externalApicv}\n${rows.join("\n")}`,
-      );
-      assert.ok(parseRate(eoiLegacy) > 50_000, `legacy MSR_WRITE ${eoiLegacy}\n${rows.join("\n")}`);
-      // Both runs' lanes are drawn on one axis: 4 vCPUs each.
-      assert.equal(await frame.locator(".panel").getAttribute("data-lanes"), "8");
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "compare.png") });
-      await table.scrollIntoViewIfNeeded();
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "compare-differences.png") });
-      t.diagnostic(`Compare Configurations → both runs drawn in ${compareMs} ms`);
+        // A click on the longest exit of vCPU 0 reveals its source in the editor: a line of the
+        // EPT_MISCONFIG handler (its user-space doorbell or handler work) or the guest's MMIO write.
+        const at = await frame.locator("canvas.timeline").evaluate((canvas: HTMLCanvasElement) => {
+          const app = window.traplineTimelineApp!;
+          const spot = app.locateExit(0, app.longestExit(0))!;
+          const rect = canvas.getBoundingClientRect();
+          return { x: spot.clientX - rect.left, y: spot.clientY - rect.top, reason: spot.reason };
+        });
+        assert.equal(at.reason, "EPT_MISCONFIG");
+        await frame.locator("canvas.timeline").click({ position: { x: at.x, y: at.y } });
+        // The status bar shows the selection once the editor has revealed it; it may first show
+        // the cursor of an earlier step, so wait until it names a line of the exit's source.
+        const selection = page.locator('[id="status.editor.selection"]');
+        const exitSource = /handler EPT_MISCONFIG|doorbell: userspace|work 900|mmio write/;
+        let revealed = 0;
+        let lineText = "";
+        const deadline = Date.now() + E2E_WAIT.ui;
+        do {
+          await selection.filter({ hasNotText: /Ln 1, Col 1$/ }).waitFor({ timeout: E2E_WAIT.ui });
+          revealed = Number(/Ln (\d+)/.exec(String(await selection.textContent()))?.[1]);
+          lineText = KVM_TEXT.split("\n")[revealed - 1] ?? "";
+          if (exitSource.test(lineText)) break;
+          await page
+            .waitForFunction(
+              (previous) =>
+                !document.getElementById("status.editor.selection")?.textContent?.includes(previous),
+              `Ln ${revealed},`,
+              { timeout: Math.max(1, deadline - Date.now()) },
+            )
+            .catch(() => undefined);
+        } while (Date.now() < deadline);
+        assert.match(lineText, exitSource, `revealed line ${revealed}: ${lineText}`);
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "reveal.png") });
 
-      // On another CPU: with_pi as written (icelake_server) against with_pi on Haswell-EP, picked
-      // from the second quick pick (every profile but the file's, by display name).
-      await page
-        .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
-        .click();
-      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
-      await pick(page, /^with_pi/);
-      await pick(page, /icelake_server ↔ another CPU/);
-      await pick(page, /Haswell-EP/);
-      await page
-        .locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs: with_pi ↔ with_pi (haswell)" })
-        .waitFor({ timeout: E2E_WAIT.ui });
-      const cpuFrame = panelFrame(page);
-      await waitForDrawing(cpuFrame);
-      const cpuRuns = await cpuFrame.locator(".compare-run h3").allTextContents();
-      assert.ok(
-        cpuRuns.some((r) => /with_pi \(haswell\)/.test(r)) && cpuRuns.some((r) => /with_pi$/.test(r.trim())),
-        JSON.stringify(cpuRuns),
-      );
-      assert.equal(await cpuFrame.locator(".panel").getAttribute("data-lanes"), "8");
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "compare-cpu.png") });
-    } catch (error) {
-      await failWith(page, server!, "compare", error);
-    }
-  });
+        // Saving the file re-runs the panel (trapline.simulation.rerunOnSave).
+        await panelRoot.evaluate((root: HTMLElement) => delete root.dataset.exits);
+        await page.locator(".monaco-editor .view-lines").first().click();
+        await page.keyboard.press("Control+End");
+        await page.keyboard.type("\n// saved\n");
+        await page.keyboard.press("Control+S");
+        await waitForDrawing(frame);
+      }),
+  );
 
-  it("a long run shows a cancellable progress notification; Cancel stops the worker", {
-    timeout: TEST_TIMEOUT_MS,
-  }, async (t) => {
-    if (skipped) return t.skip(`missing ${skipped}`);
-    const page = browser!.page;
-    try {
-      await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "long.vmcs" }).click();
-      await activeFileTab(page, "long.vmcs").waitFor({ timeout: E2E_WAIT.ui });
-      await runCommand(page, "Trapline: Run Simulation", { fileName: "long.vmcs" });
-      const toast = page.locator(".notification-toast", { hasText: "Trapline: simulating long.vmcs" });
-      await toast.waitFor({ timeout: E2E_WAIT.ui });
-      const frame = panelFrame(page);
-      await frame.locator(".status", { hasText: "Simulating long.vmcs" }).waitFor({ timeout: E2E_WAIT.ui });
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "progress.png") });
-      await toast.locator(".monaco-button", { hasText: "Cancel" }).click();
-      await frame.locator(".status", { hasText: "Simulation cancelled." }).waitFor({ timeout: E2E_WAIT.ui });
-      await toast.waitFor({ state: "detached", timeout: E2E_WAIT.ui });
-      assert.equal(await frame.locator(".panel[data-exits]").count(), 0);
-    } catch (error) {
-      await failWith(page, server!, "cancel", error);
-    }
-  });
+  it(
+    "Compare Configurations runs with_pi on apicv and on legacy side by side",
+    { timeout: TEST_TIMEOUT_MS },
+    (t) =>
+      suite.run(t, "compare", async (page) => {
+        await openFromExplorer(page, "posted-interrupts.vmcs");
+        await waitForLanguageStatus(page);
+        const started = Date.now();
+        await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
+        await pick(page, /^with_pi/);
+        await pick(page, /apicv ↔ legacy|legacy ↔ apicv/);
+        await page
+          .locator(".tab", { hasText: "Trapline Compare: posted-interrupts.vmcs" })
+          .waitFor({ timeout: E2E_WAIT.ui });
+        const frame = visiblePanelFrame(page);
+        await waitForDrawing(frame);
+        const compareMs = Date.now() - started;
+        const runs = await frame.locator(".compare-run h3").allTextContents();
+        assert.equal(runs.length, 2, JSON.stringify(runs));
+        const onApicv = runs.findIndex((r) => /with_pi on apicv/.test(r));
+        const onLegacy = runs.findIndex((r) => /with_pi on legacy/.test(r));
+        assert.ok(onApicv >= 0 && onLegacy >= 0, JSON.stringify(runs));
+        // The differences per exit reason: without posted interrupts every device interrupt is an
+        // EXTERNAL_INTERRUPT exit and every EOI an MSR_WRITE exit (x2APIC EOI trapped).
+        const table = frame.locator("table", { hasText: "Differences" }).first();
+        await table.waitFor({ timeout: E2E_WAIT.ui });
+        const rows = await table.locator("tr").allTextContents();
+        const rateOf = async (reason: string): Promise<[string, string]> => {
+          const cells = await table
+            .locator("tr", { hasText: reason })
+            .first()
+            .locator("td, th")
+            .allTextContents();
+          return [cells[1 + onApicv]!, cells[1 + onLegacy]!];
+        };
+        const [externalApicv, externalLegacy] = await rateOf("EXTERNAL_INTERRUPT");
+        const [, eoiLegacy] = await rateOf("MSR_WRITE");
+        assert.ok(
+          parseRate(externalLegacy) > 50_000,
+          `legacy EXTERNAL_INTERRUPT ${externalLegacy}\n${rows.join("\n")}`,
+        );
+        assert.ok(
+          parseRate(externalApicv) < 1_000,
+          `apicv EXTERNAL_INTERRUPT ${externalApicv}\n${rows.join("\n")}`,
+        );
+        assert.ok(parseRate(eoiLegacy) > 50_000, `legacy MSR_WRITE ${eoiLegacy}\n${rows.join("\n")}`);
+        // Both runs' lanes are drawn on one axis: 4 vCPUs each.
+        assert.equal(await frame.locator(".panel").getAttribute("data-lanes"), "8");
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "compare.png") });
+        await table.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "compare-differences.png") });
+        t.diagnostic(`Compare Configurations → both runs drawn in ${compareMs} ms`);
 
-  it("a file with errors is not simulated: the error is shown instead", {
-    timeout: TEST_TIMEOUT_MS,
-  }, async (t) => {
-    if (skipped) return t.skip(`missing ${skipped}`);
-    const page = browser!.page;
-    try {
-      await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "broken.vmcs" }).click();
-      await activeFileTab(page, "broken.vmcs").waitFor({ timeout: E2E_WAIT.ui });
+        // On another CPU: with_pi as written (icelake_server) against with_pi on Haswell-EP, picked
+        // from the second quick pick (every profile but the file's, by display name).
+        await page
+          .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
+          .click();
+        await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
+        await pick(page, /^with_pi/);
+        await pick(page, /icelake_server ↔ another CPU/);
+        await pick(page, /Haswell-EP/);
+        await page
+          .locator(".tab", {
+            hasText: "Trapline Compare: posted-interrupts.vmcs: with_pi ↔ with_pi (haswell)",
+          })
+          .waitFor({ timeout: E2E_WAIT.ui });
+        const cpuFrame = visiblePanelFrame(page);
+        await waitForDrawing(cpuFrame);
+        const cpuRuns = await cpuFrame.locator(".compare-run h3").allTextContents();
+        assert.ok(
+          cpuRuns.some((r) => /with_pi \(haswell\)/.test(r)) &&
+            cpuRuns.some((r) => /with_pi$/.test(r.trim())),
+          JSON.stringify(cpuRuns),
+        );
+        assert.equal(await cpuFrame.locator(".panel").getAttribute("data-lanes"), "8");
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "compare-cpu.png") });
+      }),
+  );
+
+  it(
+    "a long run shows a cancellable progress notification; Cancel stops the worker",
+    { timeout: TEST_TIMEOUT_MS },
+    (t) =>
+      suite.run(t, "cancel", async (page) => {
+        await openFromExplorer(page, "long.vmcs");
+        await runCommand(page, "Trapline: Run Simulation", { fileName: "long.vmcs" });
+        const toast = page.locator(".notification-toast", { hasText: "Trapline: simulating long.vmcs" });
+        await toast.waitFor({ timeout: E2E_WAIT.ui });
+        const frame = visiblePanelFrame(page);
+        await frame.locator(".status", { hasText: "Simulating long.vmcs" }).waitFor({ timeout: E2E_WAIT.ui });
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "progress.png") });
+        await toast.locator(".monaco-button", { hasText: "Cancel" }).click();
+        await frame
+          .locator(".status", { hasText: "Simulation cancelled." })
+          .waitFor({ timeout: E2E_WAIT.ui });
+        await toast.waitFor({ state: "detached", timeout: E2E_WAIT.ui });
+        assert.equal(await frame.locator(".panel[data-exits]").count(), 0);
+      }),
+  );
+
+  it("a file with errors is not simulated: the error is shown instead", { timeout: TEST_TIMEOUT_MS }, (t) =>
+    suite.run(t, "errors", async (page) => {
+      await openFromExplorer(page, "broken.vmcs");
       await page
         .locator(".monaco-editor .squiggly-error")
         .first()
@@ -373,122 +303,111 @@ describe("VS Code: the timeline panel", { timeout: 8 * TEST_TIMEOUT_MS }, () => 
         .locator(".markers-panel .monaco-list-row", { hasText: "use_msr_bitmap" })
         .first()
         .waitFor({ timeout: E2E_WAIT.ui });
-    } catch (error) {
-      await failWith(page, server!, "errors", error);
-    }
-  });
+    }),
+  );
 
-  it("Export Trace saves the per-reason CSV next to the file (simulating it first)", {
-    timeout: TEST_TIMEOUT_MS,
-  }, async (t) => {
-    if (skipped) return t.skip(`missing ${skipped}`);
-    const page = browser!.page;
-    try {
-      // posted-interrupts.vmcs has no single-run panel yet: the export opens one, simulates the
-      // file's `simulate with_pi` line, then saves.
-      await page
-        .locator(".explorer-folders-view .monaco-list-row", { hasText: "posted-interrupts.vmcs" })
-        .click();
-      await activeFileTab(page, "posted-interrupts.vmcs").waitFor({ timeout: E2E_WAIT.ui });
-      await runCommand(page, "Trapline: Export Trace", { fileName: "posted-interrupts.vmcs" });
-      await pick(page, /^CSV/);
-      // VS Code for the Web's save dialog is a quick input holding the suggested path.
-      const input = page.locator(".quick-input-widget input");
-      await page.waitForFunction(
-        () =>
-          (document.querySelector(".quick-input-widget input") as HTMLInputElement | null)?.value.endsWith(
-            ".csv",
-          ),
-        undefined,
-        { timeout: E2E_WAIT.drawing },
-      );
-      const suggested = await input.inputValue();
-      assert.match(suggested, /posted-interrupts\.vmcs-with_pi\.csv$/);
-      await page.keyboard.press("Enter");
-      await page
-        .locator(".notification-toast", { hasText: "saved posted-interrupts.vmcs-with_pi.csv" })
-        .waitFor({ timeout: E2E_WAIT.ui });
-      const csv = readFileSync(join(folder!, "posted-interrupts.vmcs-with_pi.csv"), "utf8");
-      const lines = csv.trimEnd().split("\r\n");
-      assert.match(lines[0]!, /^reason,code,exits,exits_per_second,cycles_per_exit,/);
-      assert.ok(
-        lines.some((l) => l.startsWith("HLT,12,")),
-        csv,
-      );
-      assert.match(lines.at(-1)!, /^total,,\d+,/);
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "export.png") });
-    } catch (error) {
-      await failWith(page, server!, "export", error);
-    }
-  });
+  it(
+    "Export Trace saves the per-reason CSV next to the file (simulating it first)",
+    { timeout: TEST_TIMEOUT_MS },
+    (t) =>
+      suite.run(t, "export", async (page) => {
+        // posted-interrupts.vmcs has no single-run panel yet: the export opens one, simulates the
+        // file's `simulate with_pi` line, then saves.
+        await openFromExplorer(page, "posted-interrupts.vmcs");
+        await runCommand(page, "Trapline: Export Trace", { fileName: "posted-interrupts.vmcs" });
+        await pick(page, /^CSV/);
+        // VS Code for the Web's save dialog is a quick input holding the suggested path.
+        const input = page.locator(".quick-input-widget input");
+        await page.waitForFunction(
+          () =>
+            (document.querySelector(".quick-input-widget input") as HTMLInputElement | null)?.value.endsWith(
+              ".csv",
+            ),
+          undefined,
+          { timeout: E2E_WAIT.drawing },
+        );
+        const suggested = await input.inputValue();
+        assert.match(suggested, /posted-interrupts\.vmcs-with_pi\.csv$/);
+        await page.keyboard.press("Enter");
+        await page
+          .locator(".notification-toast", { hasText: "saved posted-interrupts.vmcs-with_pi.csv" })
+          .waitFor({ timeout: E2E_WAIT.ui });
+        const csv = readFileSync(join(suite.folder, "posted-interrupts.vmcs-with_pi.csv"), "utf8");
+        const lines = csv.trimEnd().split("\r\n");
+        assert.match(lines[0]!, /^reason,code,exits,exits_per_second,cycles_per_exit,/);
+        assert.ok(
+          lines.some((l) => l.startsWith("HLT,12,")),
+          csv,
+        );
+        assert.match(lines.at(-1)!, /^total,,\d+,/);
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "export.png") });
+      }),
+  );
 
-  it("restores the panels after Developer: Reload Window and re-runs them", {
-    timeout: TEST_TIMEOUT_MS,
-  }, async (t) => {
-    if (skipped) return t.skip(`missing ${skipped}`);
-    const page = browser!.page;
-    try {
-      // Its own panels (each test starts without any): a run, a comparison of the two vmcs
-      // blocks and one on another CPU.
-      await openFromExplorer(page, "kvm-default.vmcs");
-      await runCommand(page, "Trapline: Run Simulation", { fileName: "kvm-default.vmcs" });
-      await waitForDrawing(panelFrame(page));
-      await openFromExplorer(page, "posted-interrupts.vmcs");
-      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
-      await pick(page, /^with_pi/);
-      await pick(page, /apicv ↔ legacy|legacy ↔ apicv/);
-      await waitForDrawing(panelFrame(page));
-      await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
-      await pick(page, /^with_pi/);
-      await pick(page, /icelake_server ↔ another CPU/);
-      await pick(page, /Haswell-EP/);
-      await waitForDrawing(panelFrame(page));
+  it(
+    "restores the panels after Developer: Reload Window and re-runs them",
+    { timeout: TEST_TIMEOUT_MS },
+    (t) =>
+      suite.run(t, "reload", async (page) => {
+        // Its own panels (each test starts without any): a run, a comparison of the two vmcs
+        // blocks and one on another CPU.
+        await openFromExplorer(page, "kvm-default.vmcs");
+        await runCommand(page, "Trapline: Run Simulation", { fileName: "kvm-default.vmcs" });
+        await waitForDrawing(visiblePanelFrame(page));
+        await openFromExplorer(page, "posted-interrupts.vmcs");
+        await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
+        await pick(page, /^with_pi/);
+        await pick(page, /apicv ↔ legacy|legacy ↔ apicv/);
+        await waitForDrawing(visiblePanelFrame(page));
+        await runCommand(page, "Trapline: Compare Configurations", { fileName: "posted-interrupts.vmcs" });
+        await pick(page, /^with_pi/);
+        await pick(page, /icelake_server ↔ another CPU/);
+        await pick(page, /Haswell-EP/);
+        await waitForDrawing(visiblePanelFrame(page));
 
-      const started = Date.now();
-      await runCommand(page, "Developer: Reload Window");
-      await page
-        .locator(".monaco-workbench .part.statusbar")
-        .waitFor({ state: "visible", timeout: E2E_WAIT.server });
-      // The serializer re-creates the panel; its page posts `ready` with its saved request and
-      // the host simulates the file's current text again.
-      const frame = panelFrame(page);
-      const exits = await waitForDrawing(frame);
-      assert.ok(exits > 100, `restored panel drew ${exits} exits`);
-      const tabs = await page.locator(".tab").allTextContents();
-      assert.ok(
-        tabs.some((tab) => tab.includes("Trapline")),
-        `tabs after reload: ${JSON.stringify(tabs)}`,
-      );
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "restored.png") });
-      t.diagnostic(
-        `reload → restored panel drawn in ${Date.now() - started} ms; tabs ${JSON.stringify(tabs)}`,
-      );
+        const started = Date.now();
+        await runCommand(page, "Developer: Reload Window");
+        await page
+          .locator(".monaco-workbench .part.statusbar")
+          .waitFor({ state: "visible", timeout: E2E_WAIT.server });
+        // The serializer re-creates the panel; its page posts `ready` with its saved request and
+        // the host simulates the file's current text again.
+        const frame = visiblePanelFrame(page);
+        const exits = await waitForDrawing(frame);
+        assert.ok(exits > 100, `restored panel drew ${exits} exits`);
+        const tabs = await page.locator(".tab").allTextContents();
+        assert.ok(
+          tabs.some((tab) => tab.includes("Trapline")),
+          `tabs after reload: ${JSON.stringify(tabs)}`,
+        );
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "restored.png") });
+        t.diagnostic(
+          `reload → restored panel drawn in ${Date.now() - started} ms; tabs ${JSON.stringify(tabs)}`,
+        );
 
-      // The compare panel comes back too, with both runs on their vmcs blocks, when shown.
-      await page.locator(".tab", { hasText: "with_pi on apicv ↔ with_pi on legacy" }).click();
-      const compare = panelFrame(page);
-      await waitForDrawing(compare);
-      assert.equal(await compare.locator(".panel").getAttribute("data-lanes"), "8");
-      const runs = await compare.locator(".compare-run h3").allTextContents();
-      assert.ok(
-        runs.some((r) => /with_pi on legacy/.test(r)) && runs.some((r) => /with_pi on apicv/.test(r)),
-        JSON.stringify(runs),
-      );
-      await page.screenshot({ path: artifactPath(ARTIFACTS, "restored-compare.png") });
+        // The compare panel comes back too, with both runs on their vmcs blocks, when shown.
+        await page.locator(".tab", { hasText: "with_pi on apicv ↔ with_pi on legacy" }).click();
+        const compare = visiblePanelFrame(page);
+        await waitForDrawing(compare);
+        assert.equal(await compare.locator(".panel").getAttribute("data-lanes"), "8");
+        const runs = await compare.locator(".compare-run h3").allTextContents();
+        assert.ok(
+          runs.some((r) => /with_pi on legacy/.test(r)) && runs.some((r) => /with_pi on apicv/.test(r)),
+          JSON.stringify(runs),
+        );
+        await page.screenshot({ path: artifactPath(ARTIFACTS, "restored-compare.png") });
 
-      // The comparison on another CPU comes back with its CPU (the request's `target`).
-      await page.locator(".tab", { hasText: "with_pi ↔ with_pi (haswell)" }).click();
-      const onCpu = panelFrame(page);
-      await waitForDrawing(onCpu);
-      const cpuRuns = await onCpu.locator(".compare-run h3").allTextContents();
-      assert.ok(
-        cpuRuns.some((r) => /with_pi \(haswell\)/.test(r)),
-        JSON.stringify(cpuRuns),
-      );
-    } catch (error) {
-      await failWith(page, server!, "reload", error);
-    }
-  });
+        // The comparison on another CPU comes back with its CPU (the request's `target`).
+        await page.locator(".tab", { hasText: "with_pi ↔ with_pi (haswell)" }).click();
+        const onCpu = visiblePanelFrame(page);
+        await waitForDrawing(onCpu);
+        const cpuRuns = await onCpu.locator(".compare-run h3").allTextContents();
+        assert.ok(
+          cpuRuns.some((r) => /with_pi \(haswell\)/.test(r)),
+          JSON.stringify(cpuRuns),
+        );
+      }),
+  );
 });
 
 /** "137.1k/s" → 137100, "0/s" → 0. */

@@ -12,10 +12,14 @@
 import {
   type Analysis,
   analyze,
+  coalesceText,
   type Diagnostic,
   estimateFigures,
   type GuestEstimate,
+  type GuestTimeEstimate,
+  guestTime,
   nestedEstimate,
+  pathRateText,
 } from "../../core/src/index";
 import {
   formatCores,
@@ -75,6 +79,20 @@ export function estimateJson(estimate: GuestEstimate): Record<string, unknown> {
       handlerCycles: r.handlerCycles,
       userspaceCycles: r.userspaceCycles,
       share: r.share,
+      // Handlers specialised by operand: each handler's part (docs/language.md "Handlers by operand").
+      ...(r.handlers
+        ? {
+            handlers: r.handlers.map((h) => ({
+              handler: h.handler,
+              ...(h.operand !== undefined ? { operand: h.operand } : {}),
+              exitsPerSecond: h.exitsPerSecond,
+              cyclesPerExit: h.cyclesPerExit,
+              transitionCycles: h.transitionCycles,
+              handlerCycles: h.handlerCycles,
+              userspaceCycles: h.userspaceCycles,
+            })),
+          }
+        : {}),
     })),
     paths: estimate.paths.map((p) => ({
       name: p.name,
@@ -84,6 +102,11 @@ export function estimateJson(estimate: GuestEstimate): Record<string, unknown> {
       cyclesPerExecution: p.cyclesPerExecution,
       guestCyclesPerExecution: p.guestCyclesPerExecution,
       exitCyclesPerExecution: p.exitCyclesPerExecution,
+      exitsPerExecution: p.exitsPerExecution,
+      guestExecutionsPerSecond: p.guestExecutionsPerSecond,
+      ...(p.ratePer ? { ratePer: p.ratePer } : {}),
+      ...(p.latency ? { latency: p.latency } : {}),
+      ...(p.coalesce ? { coalesce: p.coalesce } : {}),
     })),
   };
 }
@@ -137,6 +160,17 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
         formatInteger(r.userspaceCycles),
         formatPercent(r.share),
       ]);
+      for (const h of r.handlers ?? [])
+        rows.push([
+          `  ↳ ${h.operand ?? "other operands"}`,
+          formatRate(h.exitsPerSecond),
+          formatInteger(h.cyclesPerExit),
+          formatSignificant((h.cyclesPerExit / hz) * 1e6),
+          formatInteger(h.transitionCycles),
+          formatInteger(h.handlerCycles),
+          formatInteger(h.userspaceCycles),
+          "",
+        ]);
     }
     rows.push([
       "total",
@@ -153,27 +187,89 @@ export function estimateText(estimate: GuestEstimate, vmcsName: string | undefin
   if (estimate.paths.length > 0) {
     lines.push("");
     const rows = [
-      ["by path", "rate/vCPU", "exits per execution", "guest cycles", "exit cycles", "µs/execution"],
+      [
+        "by path",
+        "rate/vCPU",
+        "exits per execution",
+        "exits",
+        "guest cycles",
+        "host cycles",
+        "µs/execution",
+        "added µs mean",
+        "p50",
+        "p99",
+      ],
     ];
+    const notes: string[] = [];
     for (const p of estimate.paths) {
       const exits =
         p.exits.length === 0
           ? "none"
           : p.exits.map((e) => `${e.reason}×${formatSignificant(e.perExecution)}`).join(" ");
+      const us = (sec: number | undefined) => (sec === undefined ? "" : formatSignificant(sec * 1e6));
       rows.push([
         `${p.kind} ${p.name}`,
         formatRate(p.executionsPerSecond),
         exits,
+        formatSignificant(p.exitsPerExecution),
         formatInteger(p.guestCyclesPerExecution),
         formatInteger(p.exitCyclesPerExecution),
         formatSignificant((p.cyclesPerExecution / hz) * 1e6),
+        us(p.latency?.mean),
+        us(p.latency?.p50),
+        us(p.latency?.p99),
       ]);
+      if (p.kind !== "idle" && (estimate.vcpus > 1 || p.ratePer))
+        notes.push(`  ${p.kind} ${p.name}: rate ${pathRateText(p, estimate.vcpus)}`);
+      for (const c of p.coalesce ?? []) notes.push(`  ${p.kind} ${p.name}: ${coalesceText(c)}`);
     }
     lines.push(table(rows));
+    lines.push(
+      "  host cycles: the exits' transition + handler + user space per execution; added µs: the latency one execution's own exits add (an interrupt's delivery exit is counted in its exits, not added)",
+    );
+    lines.push(...notes);
   }
   lines.push("");
   lines.push("Static estimate from the target's cost parameters; see `trapline simulate` for distributions.");
   return `${lines.join("\n")}\n`;
+}
+
+/** `guestTime` in --json: the TSC the guest reads and each path's guest-observed time (docs/estimator.md). */
+export function guestTimeJson(t: GuestTimeEstimate): Record<string, unknown> {
+  return {
+    hostTscHz: t.hostTscHz,
+    guestTscHz: t.guestTscHz,
+    multiplier: t.multiplier,
+    ...(t.offset !== undefined ? { offset: t.offset } : {}),
+    rdtscExiting: t.rdtscExiting,
+    paths: t.paths.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      guestObservedNs: p.guestObservedNs,
+      guestObservedTicks: p.guestObservedTicks,
+      hostExitNs: p.hostExitNs,
+      guestWorkNs: p.guestWorkNs,
+      exitingTscReads: p.exitingTscReads,
+    })),
+  };
+}
+
+/** What RDTSC in the guest measures per execution, beside the host's exit time. */
+export function guestTimeText(t: GuestTimeEstimate): string {
+  const clock =
+    t.multiplier === 1
+      ? `guest TSC = host TSC${t.offset !== undefined ? ` + offset ${t.offset}` : ""} (${formatHz(t.guestTscHz)})`
+      : `guest TSC = host TSC × ${formatSignificant(t.multiplier)}${t.offset !== undefined ? ` + offset ${t.offset}` : ""} (${formatHz(t.guestTscHz)})`;
+  const rows = [["guest-observed time", "guest sees", "TSC ticks", "host spends on exits", "guest work"]];
+  for (const p of t.paths)
+    rows.push([
+      `${p.kind} ${p.name}`,
+      formatSeconds(p.guestObservedNs / 1e9),
+      formatInteger(p.guestObservedTicks),
+      formatSeconds(p.hostExitNs / 1e9),
+      formatSeconds(p.guestWorkNs / 1e9),
+    ]);
+  return `${clock}${t.rdtscExiting ? "; RDTSC exits" : ""}; exit time is visible to the guest (KVM does not subtract it)\n${table(rows)}\n`;
 }
 
 function printDiagnostics(
@@ -247,15 +343,18 @@ export const estimateCommand: Command = {
     }
     const measured = await measuredComparison(io, values, () => estimateFigures(estimate));
     const nested = nestedEstimate(program, guestName);
+    const observed = guestTime(program, estimate);
     const explained = values.explain ? explainEstimate(estimate, analysis.text, analysis.lines) : undefined;
     if (values.json) {
       const json = estimateJson(estimate);
       if (nested) json.nested = nestedJson(nested);
+      if (observed) json.guestTime = guestTimeJson(observed);
       if (explained) json.explain = explained;
       if (measured) json.measured = { file: values.measured, ...measured };
       io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     } else {
       io.stdout(estimateText(estimate, program.guests.get(guestName)?.vmcs));
+      if (observed && observed.paths.length > 0) io.stdout(`\n${guestTimeText(observed)}`);
       if (nested) io.stdout(`\n${nestedText(nested, estimate.target.hz)}`);
       if (explained) io.stdout(`\n${explainText(explained)}`);
       if (measured) io.stdout(`\n${measuredText(measured, String(values.measured))}`);

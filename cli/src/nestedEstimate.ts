@@ -39,6 +39,17 @@ export function nestedJson(n: NestedEstimate): Record<string, unknown> {
       shadowedAccesses: c.shadowedAccesses,
       steps: c.steps.map((s) => ({ label: s.label, level: s.level, cycles: s.cycles })),
     })),
+    busyShare: n.busyShare,
+    guestShare: n.guestShare,
+    idle: n.idle
+      ? {
+          ...n.idle,
+          steps: n.idle.steps.map((s) => ({ label: s.label, level: s.level, cycles: s.cycles })),
+        }
+      : undefined,
+    posted: n.posted,
+    l1Notify: n.l1Notify,
+    ept02: n.ept02,
   };
 }
 
@@ -78,6 +89,37 @@ export function nestedText(n: NestedEstimate, hz: number): string {
         formatSignificant(((r.l0CyclesPerExit + r.l1CyclesPerExit) / hz) * 1e6),
       ]);
     lines.push(table(rows));
+  }
+  if (n.idle) {
+    const i = n.idle;
+    lines.push(
+      "",
+      `idle: ${formatRate(i.idlePeriodsPerSecond)} L2 HLT exits, ${formatRate(i.wakeUpsPerSecond)} wake-ups (${formatPercent(i.survival)} of idle exits block) — blocked by ${i.mode === "none" ? "nobody" : i.mode}: ${i.rule}`,
+    );
+    if (i.wakeUpsPerSecond > 0) {
+      lines.push(
+        `  wake-up beyond the HLT: ${formatInteger(i.l0CyclesPerWake + i.l1CyclesPerWake)} cycles (L0 ${formatInteger(i.l0CyclesPerWake)}, L1 ${formatInteger(i.l1CyclesPerWake)}), exits into L0 per wake-up: ${formatSignificant(i.l0ExitsPerWake)}`,
+      );
+      lines.push(table(i.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
+    }
+  }
+  if (n.posted) {
+    const p = n.posted;
+    lines.push(
+      "",
+      `posted into L2: ${formatRate(p.postedPerSecond)} interrupts (${formatRate(p.inGuestModePerSecond)} in guest mode) avoid ${formatRate(p.avoidedExitsPerSecond)} L2 exits, ${formatCores(p.avoidedCyclesPerSecond / hz)}`,
+    );
+  }
+  if (n.l1Notify)
+    lines.push(
+      `interrupts L1 sends: ${formatRate(n.l1Notify.sendsPerSecond)}, each an ICR write of L1: ${formatRate(n.l1Notify.exitsPerSecond)} exits into L0 on the sender (${formatInteger(n.l1Notify.cyclesPerExit)} cycles each)`,
+    );
+  if (n.ept02) {
+    const e = n.ept02;
+    lines.push(
+      "",
+      `EPT02 start-up (one-time, not in the rates): ${formatInteger(e.pages)} pages × ${formatInteger(e.cyclesPerFault)} cycles = ${formatInteger(e.cycles)} cycles (${formatSignificant(e.seconds * 1e3)} ms of L0)`,
+    );
   }
   for (const c of n.chains) {
     const reason =

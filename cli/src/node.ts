@@ -6,7 +6,6 @@ import {
   fstatSync,
   openSync,
   readFileSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
@@ -40,20 +39,31 @@ export const nodeIO: CliIO = {
   stderrIsTTY: process.stderr.isTTY === true,
 };
 
-/** 1 MiB chunks, decoded as UTF-8 across chunk boundaries. */
-function streamFile(path: string): TextStream {
-  const stat = statSync(path);
-  if (stat.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+/**
+ * 1 MiB chunks, decoded as UTF-8 across chunk boundaries. The path is opened once and the size
+ * is the descriptor's (fstat), read from that descriptor: the file checked is the file read.
+ * A FIFO or tracefs file (`trace_pipe`) is read as it comes (size 0: no percentage).
+ */
+export function streamFile(path: string): TextStream {
+  const fd = openSync(path, constants.O_RDONLY);
+  let stat: ReturnType<typeof fstatSync>;
+  try {
+    stat = fstatSync(fd);
+    if (stat.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
   async function* chunks(): AsyncGenerator<{ text: string; bytes: number }> {
     const decoder = new StringDecoder("utf8");
-    for await (const buffer of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    for await (const buffer of createReadStream("", { fd, highWaterMark: 1 << 20, autoClose: true })) {
       const bytes = (buffer as Buffer).length;
       yield { text: decoder.write(buffer as Buffer), bytes };
     }
     const rest = decoder.end();
     if (rest.length > 0) yield { text: rest, bytes: 0 };
   }
-  return { size: stat.size, chunks: chunks() };
+  return { size: stat.isFile() ? stat.size : 0, chunks: chunks() };
 }
 
 /** Entry point of bin/trapline.js. Sets the exit status once output is flushed. */

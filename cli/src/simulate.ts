@@ -28,6 +28,7 @@ import {
   formatPercent,
   formatRate,
   formatSeconds,
+  formatSignificant,
 } from "../../core/src/util/format";
 import { formatDiagnosticLine } from "./check";
 import {
@@ -152,6 +153,20 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
         formatSeconds(x.duration.max),
         formatPercent(x.share),
       ]);
+      // Handlers specialised by operand: each handler's part (docs/language.md "Handlers by operand").
+      for (const h of x.handlers ?? [])
+        rows.push([
+          `  ↳ ${h.operand ?? "other operands"}`,
+          `${h.exits}`,
+          formatRate(h.exitsPerSecond),
+          formatInteger(h.cyclesPerExit),
+          "",
+          "",
+          "",
+          "",
+          "",
+          "",
+        ]);
     }
     lines.push(table(rows));
   }
@@ -174,17 +189,47 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
   }
   if (r.paths.length > 0) {
     lines.push("");
-    const rows = [["by path", "arrivals", "executions", "executions/s", "dropped"]];
+    const rows = [
+      [
+        "by path",
+        "arrivals",
+        "executions",
+        "per vCPU",
+        "guest",
+        "dropped",
+        "exits/execution",
+        "host cycles",
+        "added µs mean",
+        "p50",
+        "p99",
+      ],
+    ];
+    const notes: string[] = [];
+    const us = (sec: number) => formatSignificant(sec * 1e6);
     for (const p of r.paths) {
       rows.push([
         `${p.kind} ${p.name}`,
         `${p.arrivals}`,
         `${p.executions}`,
+        formatRate(p.executionsPerSecond / Math.max(1, r.vcpus)),
         formatRate(p.executionsPerSecond),
         `${p.dropped}`,
+        formatSignificant(p.exitsPerExecution),
+        formatInteger(p.exitCyclesPerExecution),
+        us(p.latency.mean),
+        us(p.latency.p50),
+        us(p.latency.p99),
       ]);
+      for (const c of p.coalesce ?? [])
+        notes.push(
+          `  ${p.kind} ${p.name}: coalesce ${c.count} or ${us(c.timeoutSec)} µs: ${formatSignificant(c.batchSize)} executions per notification (${formatSignificant(c.flushesPerExecution)} per execution); wait until the flush mean ${us(c.wait.mean)} µs, p50 ${us(c.wait.p50)} µs, p99 ${us(c.wait.p99)} µs, max ${us(c.wait.max)} µs`,
+        );
     }
     lines.push(table(rows));
+    lines.push(
+      `  executions/s per vCPU and for the guest's ${r.vcpus} vCPU${r.vcpus === 1 ? "" : "s"}; host cycles: the exits' cycles per execution; added µs: the latency one execution's own exits add`,
+    );
+    lines.push(...notes);
   }
   const t = r.time;
   const c = r.counters;

@@ -224,6 +224,7 @@ export { handlerCost } from "./analysis/cost";
 export { effectiveControls } from "./analysis/effective";
 export { estimateData, estimateGuest } from "./analysis/estimate";
 export { decideExit } from "./analysis/exits";
+export { type GuestTimeEstimate, guestTime, type PathGuestTime } from "./analysis/guestTime";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export { DecisionStore } from "./analysis/memo";
 export type { ChainCost, ChainStep } from "./analysis/nested/chain";
@@ -233,7 +234,8 @@ export {
   type NestedReasonEstimate,
   nestedEstimate,
 } from "./analysis/nested/estimate";
-export { nestedOperationHover } from "./analysis/nested/hover";
+export { nestedGuestHover, nestedOperationHover } from "./analysis/nested/hover";
+export { coalesceText, formatLatencySummary, pathFigureLines, pathRateText } from "./analysis/pathReport";
 export {
   meanCyclesPerExit,
   overrideProgram,
@@ -264,7 +266,15 @@ export {
   transitionBreakdown,
   vcpuMayMigrate,
 } from "./analysis/transitionCost";
-export type { GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./analysis/types";
+export type {
+  CoalesceWaitEstimate,
+  GuestEstimate,
+  HandlerEstimate,
+  OperationEstimate,
+  PathEstimate,
+  PathLatencySummary,
+  ReasonEstimate,
+} from "./analysis/types";
 
 // Language: parsing, the statement shapes completion offers, units.
 export { nodePathAt, type ParseResult, parse, parseDeclarations } from "./lang";
@@ -281,8 +291,16 @@ export {
   VMCS_STATEMENTS,
 } from "./lang/grammar";
 export { toBaseUnit } from "./lang/units";
-
+export {
+  type ExitOperand,
+  guestOperandOf,
+  handlerOf,
+  handlerTitle,
+  handlerVariantOf,
+  hasAnyHandler,
+} from "./model/handlers";
 // Model: lowering and the program (IR) it builds, the symbol index.
+// Handlers by operand: which handler takes an exit (docs/language.md "Handlers by operand").
 export type {
   ControlSetting,
   ExpectIR,
@@ -293,6 +311,7 @@ export type {
   GuestSource,
   HandlerIR,
   HandlerOp,
+  HandlerOperand,
   MeasuredIR,
   MsrTrap,
   PortRange,
@@ -317,7 +336,6 @@ export {
 export { type TraceOptions, timelineToTrace } from "./sim/trace";
 // Source text: spans, diagnostics and their fixes, offsets to lines.
 export { type CodeFix, type Diagnostic, LineMap, type Severity, type Span, type TextEdit } from "./source";
-
 // Traces: import of measured traces, comparison with the model, calibration, inference, export.
 export {
   applyTextEdits,
@@ -349,7 +367,6 @@ export {
   type VcpuSummary,
 } from "./trace";
 export { TRACE_NOMINAL_HZ, type TraceRun, traceToRun, UNKNOWN_REASON_BASE } from "./trace/timeline";
-
 // VT-x facts: controls, exit reasons, exceptions, MSRs, VMCS fields, CPU profiles.
 export {
   CONTROL_WORD_FIELD,
@@ -379,6 +396,7 @@ export {
   type VmcsFieldDef,
   vmcsFieldByName,
 } from "./vmx";
+export { EXIT_OPERANDS, type ExitOperandDef, exitOperandOf } from "./vmx/exitOperands";
 export {
   SVM_EXIT_REASONS,
   type SvmExitReasonDef,

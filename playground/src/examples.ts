@@ -16,6 +16,7 @@ import nestedEpt from "../../examples/nested-ept.vmcs";
 import nestedExceptionBitmap from "../../examples/nested-exception-bitmap.vmcs";
 import nestedKvmOnKvm from "../../examples/nested-kvm-on-kvm.vmcs";
 import nestedKvmOnKvmNoshadow from "../../examples/nested-kvm-on-kvm-noshadow.vmcs";
+import nestedPostedInterrupts from "../../examples/nested-posted-interrupts.vmcs";
 import pauseLoopExiting from "../../examples/pause-loop-exiting.vmcs";
 import pmlVsWriteProtect from "../../examples/pml-vs-write-protect.vmcs";
 import postedInterrupts from "../../examples/posted-interrupts.vmcs";
@@ -35,6 +36,7 @@ export const EXAMPLES: ReadonlyMap<string, string> = new Map([
   ["nested-exception-bitmap.vmcs", nestedExceptionBitmap],
   ["nested-kvm-on-kvm-noshadow.vmcs", nestedKvmOnKvmNoshadow],
   ["nested-kvm-on-kvm.vmcs", nestedKvmOnKvm],
+  ["nested-posted-interrupts.vmcs", nestedPostedInterrupts],
   ["pause-loop-exiting.vmcs", pauseLoopExiting],
   ["pml-vs-write-protect.vmcs", pmlVsWriteProtect],
   ["posted-interrupts.vmcs", postedInterrupts],

@@ -14,6 +14,7 @@ import {
   type FileStatusParams,
   RUN_SIMULATION_COMMAND,
   SHOW_ESTIMATE_COMMAND,
+  TRACE_PROVIDED_METHOD,
   type TraplineSettings,
 } from "../../protocol/lsp";
 import type { RevealTarget, RunRequest, RunStatus } from "../../protocol/panel";
@@ -25,7 +26,7 @@ import { PanelFrame } from "./panelFrame";
 import { DIAGNOSTIC_REFRESH_METHOD, DID_CHANGE_CONFIGURATION_METHOD } from "./protocolNames";
 import { type ProfileInfo, SidePane } from "./sidePane";
 import { exampleWithText, hashForSource, initialSource, parseHash, storeSource, storeTarget } from "./state";
-import { installTraceInput } from "./traceInput";
+import { installTraceInput, providedTrace } from "./traceInput";
 import "./playground.css";
 import { formatHz, formatInteger, formatPercent, formatSeconds } from "../../core/src/util/format";
 
@@ -359,7 +360,12 @@ function start(): void {
     open: (trace, compare) => {
       sidePane.close();
       lastRunKind = "trace";
+      // The same trace stands in for the file's `measured "…"` statements (docs/playground.md
+      // "Traces"): the language server sets the estimate beside it in hovers, lenses and TL409.
+      // Decoded first: the panel may be handed the bytes.
+      const provided = providedTrace(trace);
       panel.openTrace(trace, compare ? runRequest(guestPicker.value || undefined) : undefined);
+      void transport.notify(TRACE_PROVIDED_METHOD, provided);
     },
   });
 

@@ -190,6 +190,8 @@ export const vmcsMonarchLanguage: languages.IMonarchLanguage = {
     "pause_loop",
     "exception",
     "dirty",
+    "uses",
+    "single_step",
     "pages",
   ],
   registers: ["cr0", "cr3", "cr4", "cr8", "dr"],

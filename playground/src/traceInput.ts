@@ -34,6 +34,17 @@ export function traceOfText(text: string, fileName = PASTED_FILE_NAME): TraceFil
   return { fileName, bytes: new TextEncoder().encode(text) };
 }
 
+/**
+ * The TRACE_PROVIDED_METHOD params for `trace`: its text decoded as UTF-8 as the Node server's
+ * reader does (bad sequences replaced, a byte-order mark kept).
+ */
+export function providedTrace(trace: TraceFile): { fileName: string; text: string } {
+  return {
+    fileName: trace.fileName,
+    text: new TextDecoder("utf-8", { ignoreBOM: true }).decode(trace.bytes),
+  };
+}
+
 /** Adds the button (after `anchor`) and its dialog, and makes the page a drop target. */
 export function installTraceInput(anchor: HTMLElement, events: TraceInputEvents): HTMLButtonElement {
   const button = make(

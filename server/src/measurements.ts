@@ -22,12 +22,29 @@ export interface TraceFiles {
    * the message when it cannot be resolved (the document is not a file on disk).
    */
   resolve(documentUri: string, path: string): { file: string } | { error: string };
-  /** Size and modification time; throws a coded error (ENOENT, EISDIR, ENOTREGULAR, EACCES). */
-  stat(file: string): Promise<{ size: number; mtimeMs: number }>;
-  /** The file's text in chunks. */
-  chunks(file: string): AsyncIterable<string>;
+  /**
+   * Opens the file once: its size and modification time are those of the open file (fstat of
+   * the descriptor), and `chunks` reads that same file, so a file replaced between the check
+   * and the read is never read unchecked (no stat-then-open on the path). Throws a coded error
+   * (ENOENT, EISDIR, ENOTREGULAR, EACCES). The caller always calls `close`.
+   */
+  open(file: string): Promise<OpenTrace>;
   /** Calls `onChange` when the file changes; optional (the re-check on analysis is the fallback). */
   watch?(file: string, onChange: () => void): { dispose(): void };
+  /**
+   * Calls `listener` when what paths resolve to may have changed as a whole (the browser's
+   * provided trace, server/src/memoryTraces.ts): the store forgets every trace and republishes.
+   */
+  onDidChangeFiles?(listener: () => void): { dispose(): void };
+}
+
+/** A trace file opened by TraceFiles.open. */
+export interface OpenTrace {
+  size: number;
+  mtimeMs: number;
+  /** The file's text in chunks (read at most once). */
+  chunks(): AsyncIterable<string>;
+  close(): Promise<void>;
 }
 
 export type TraceState =
@@ -59,7 +76,16 @@ export class TraceStore {
     private readonly files: TraceFiles | undefined,
     private readonly onChange: (file: string) => void,
     private readonly log: (message: string) => void,
-  ) {}
+  ) {
+    files?.onDidChangeFiles?.(() => {
+      this.clear();
+      try {
+        this.onChange("");
+      } catch (error) {
+        this.log(`trapline: republishing after a trace change failed: ${describeError(error)}`);
+      }
+    });
+  }
 
   /**
    * The state of the trace `path` names from `documentUri`. Never waits: a trace not read yet
@@ -116,38 +142,45 @@ export class TraceStore {
     entry.checkedAt = now();
     const read = ++entry.reads;
     try {
-      let stat: { size: number; mtimeMs: number };
+      let opened: OpenTrace;
       try {
-        stat = await files.stat(file);
+        opened = await files.open(file);
       } catch (error) {
         this.settle(file, entry, read, { state: "error", file, message: cannotRead(error) });
         return;
       }
-      const current = entry.state;
-      if (current.state === "ready" && current.size === stat.size && current.mtimeMs === stat.mtimeMs) return;
-      if (stat.size > MAX_TRACE_BYTES) {
-        this.settle(file, entry, read, {
-          state: "error",
-          file,
-          message: `not read: larger than the ${MAX_TRACE_BYTES / (1024 * 1024)} MiB limit (use \`trapline estimate --measured\`)`,
-        });
-        return;
-      }
-      const importer = new TraceImporter({});
-      let chars = 0;
+      let trace: TraceResult;
       try {
-        for await (const chunk of files.chunks(file)) {
-          chars += chunk.length;
-          // A file that grew past the limit while being read is refused as well.
-          if (chars > MAX_TRACE_BYTES) throw Object.assign(new Error("too large"), { code: "EFBIG" });
-          importer.feed(chunk);
-          if (importer.detectedFormat === null) break;
+        const stat = opened;
+        const current = entry.state;
+        if (current.state === "ready" && current.size === stat.size && current.mtimeMs === stat.mtimeMs)
+          return;
+        if (stat.size > MAX_TRACE_BYTES) {
+          this.settle(file, entry, read, {
+            state: "error",
+            file,
+            message: `not read: larger than the ${MAX_TRACE_BYTES / (1024 * 1024)} MiB limit (use \`trapline estimate --measured\`)`,
+          });
+          return;
         }
-      } catch (error) {
-        this.settle(file, entry, read, { state: "error", file, message: cannotRead(error) });
-        return;
+        const importer = new TraceImporter({});
+        let chars = 0;
+        try {
+          for await (const chunk of opened.chunks()) {
+            chars += chunk.length;
+            // A file that grew past the limit while being read is refused as well.
+            if (chars > MAX_TRACE_BYTES) throw Object.assign(new Error("too large"), { code: "EFBIG" });
+            importer.feed(chunk);
+            if (importer.detectedFormat === null) break;
+          }
+        } catch (error) {
+          this.settle(file, entry, read, { state: "error", file, message: cannotRead(error) });
+          return;
+        }
+        trace = importer.end();
+      } finally {
+        await opened.close().catch(() => undefined);
       }
-      const trace = importer.end();
       if (trace.format === undefined) {
         this.settle(file, entry, read, {
           state: "error",
@@ -156,7 +189,13 @@ export class TraceStore {
         });
         return;
       }
-      this.settle(file, entry, read, { state: "ready", file, trace, size: stat.size, mtimeMs: stat.mtimeMs });
+      this.settle(file, entry, read, {
+        state: "ready",
+        file,
+        trace,
+        size: opened.size,
+        mtimeMs: opened.mtimeMs,
+      });
     } catch (error) {
       this.log(`trapline: reading the trace ${file} failed: ${describeError(error)}`);
       this.settle(file, entry, read, { state: "error", file, message: "could not be read (see the log)" });

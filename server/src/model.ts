@@ -22,6 +22,7 @@ import type {
   TargetIR,
   VmcsIR,
 } from "../../core/src/index";
+import { handlerOf, handlerTitle } from "../../core/src/index";
 import { partitionPoint } from "../../core/src/util/search";
 
 export type IndexEntry =
@@ -131,12 +132,14 @@ export class DocumentModel {
       this.blocks.push({ kind: "fn", name: fn.name, span: fn.span, selection: fn.nameSpan, children: [] });
     }
 
-    for (const handler of program.handlers.values()) {
+    // The general handlers, then those specialised by operand (sorted by position below).
+    const specialised = [...(program.operandHandlers?.values() ?? [])].flat();
+    for (const handler of [...program.handlers.values(), ...specialised]) {
       entries.push({ kind: "handlerReason", span: handler.reasonSpan, handler });
       this.indexHandlerOps(handler.ops, handler);
       this.blocks.push({
         kind: "handler",
-        name: handler.reason.name,
+        name: handlerTitle(handler),
         span: handler.span,
         selection: handler.reasonSpan,
         children: [],
@@ -296,11 +299,21 @@ export class DocumentModel {
   }
 
   /** Guest operations in the file that exit with a basic reason, for references of a handler. */
-  operationsExitingWith(code: number): OperationEstimate[] {
+  /**
+   * The operations whose exits of reason `code` `handler` takes (every handler of the reason
+   * without it): a specialised handler's own operands, the general one's the rest.
+   */
+  operationsExitingWith(code: number, handler?: HandlerIR): OperationEstimate[] {
     const result: OperationEstimate[] = [];
+    const program = this.analysis.program;
     for (const guestName of this.analysis.estimates.keys()) {
       for (const operation of this.operationsOf(guestName).values()) {
-        if (operation.decision.exits.some((effect) => effect.reason.code === code)) result.push(operation);
+        const takes = operation.decision.exits.some(
+          (effect) =>
+            effect.reason.code === code &&
+            (handler === undefined || handlerOf(program, code, effect.handler) === handler),
+        );
+        if (takes) result.push(operation);
       }
     }
     return result.sort((a, b) => a.span.start - b.span.start);

@@ -4,8 +4,8 @@
  * is chosen from the arguments by vscode-languageserver's own createConnection.
  */
 
-import { createReadStream, watch } from "node:fs";
-import { stat } from "node:fs/promises";
+import { constants, watch } from "node:fs";
+import { open } from "node:fs/promises";
 import { createConnection as createSocketConnection } from "node:net";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -77,8 +77,9 @@ export function startNodeServer(transport: NodeTransport = "argv", options: Serv
 
 /**
  * Trace files on the local disk for `measured "PATH"`: relative to the document's directory
- * (a `file:` URI), regular files only (a FIFO would block, a device never ends), streamed in
- * 1 MiB chunks decoded as UTF-8 across chunk boundaries, watched with fs.watch.
+ * (a `file:` URI), regular files only (a FIFO would block, a device never ends), opened once
+ * (fstat and reads on the one descriptor), read in 1 MiB chunks decoded as UTF-8 across chunk
+ * boundaries, watched with fs.watch.
  */
 export const nodeTraceFiles: TraceFiles = {
   resolve(documentUri, path) {
@@ -94,18 +95,35 @@ export const nodeTraceFiles: TraceFiles = {
       return { error: "the document's file name could not be read from its URI" };
     }
   },
-  async stat(file) {
-    const info = await stat(file);
-    if (info.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-    if (!info.isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTREGULAR" });
-    return { size: info.size, mtimeMs: info.mtimeMs };
-  },
-  async *chunks(file) {
-    const decoder = new StringDecoder("utf8");
-    for await (const buffer of createReadStream(file, { highWaterMark: 1 << 20 }))
-      yield decoder.write(buffer as Buffer);
-    const rest = decoder.end();
-    if (rest.length > 0) yield rest;
+  async open(file) {
+    // One open, then fstat of the descriptor and reads from it: the file checked is the file
+    // read (no stat-then-open on the path). O_NONBLOCK so that opening a FIFO without a writer
+    // returns (and is then refused) instead of blocking the server.
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+      if (!info.isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTREGULAR" });
+      return {
+        size: info.size,
+        mtimeMs: info.mtimeMs,
+        async *chunks() {
+          const decoder = new StringDecoder("utf8");
+          const buffer = Buffer.allocUnsafe(1 << 20);
+          for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+            if (bytesRead === 0) break;
+            yield decoder.write(buffer.subarray(0, bytesRead));
+          }
+          const rest = decoder.end();
+          if (rest.length > 0) yield rest;
+        },
+        close: () => handle.close(),
+      };
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
   },
   watch(file, onChange) {
     // A file that does not exist yet is watched through its directory (created later).

@@ -276,5 +276,22 @@ export const GUEST_STATE_CASES: readonly RuleCase[] = [
     { entry: "" },
     ["field GUEST_RFLAGS = 0x2_0002"],
   ),
+  // Virtual-8086 mode: limits FFFFH, bases selector × 16.
+  unitCase(
+    "G13 access rights",
+    "G13",
+    "field GUEST_SS_LIMIT = 0xfff",
+    "field GUEST_SS_LIMIT = 0xffff",
+    { entry: "" },
+    ["field GUEST_RFLAGS = 0x2_0002"],
+  ),
+  unitCase(
+    "G13 access rights",
+    "G13",
+    "field GUEST_DS_BASE = 0x123",
+    "field GUEST_DS_BASE = 0x1230",
+    { entry: "" },
+    ["field GUEST_RFLAGS = 0x2_0002", "field GUEST_DS_SELECTOR = 0x123"],
+  ),
   unitCase("G13 access rights", "G13", "field GUEST_CS_BASE = 0x1_0000_0000", "field GUEST_CS_BASE = 0"),
 ];

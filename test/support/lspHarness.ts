@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { Diagnostic, Position, PublishDiagnosticsParams } from "vscode-languageserver";
+import type { Connection, Diagnostic, Position, PublishDiagnosticsParams } from "vscode-languageserver";
 import {
   createConnection,
   createMessageConnection,
@@ -16,7 +16,7 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
 } from "vscode-languageserver/node";
-import { startServer } from "../../server/src/server";
+import { type ServerOptions, startServer } from "../../server/src/server";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -160,6 +160,8 @@ export async function startInProcess(
   debounceMs = 50,
   /** When given, the client advertises `workspace/configuration` and answers it with this. */
   configuration?: ConfigurationAnswer,
+  /** Starts the server on the connection (default: startServer; the browser server's start, say). */
+  start: (connection: Connection, options: ServerOptions) => void = startServer,
 ): Promise<TestClient & { capabilities: Record<string, unknown> }> {
   const toServer = new PassThrough();
   const toClient = new PassThrough();
@@ -167,7 +169,7 @@ export async function startInProcess(
     new StreamMessageReader(toServer),
     new StreamMessageWriter(toClient),
   );
-  startServer(serverConnection, { debounceMs });
+  start(serverConnection, { debounceMs });
   const connection = createMessageConnection(
     new StreamMessageReader(toClient),
     new StreamMessageWriter(toServer),

@@ -5,6 +5,7 @@
  * breakdown for hovers. Costs come from the target profile (each with its provenance) or from
  * the operation itself (`work N`, `userspace N`).
  */
+import { handlerKey, handlerOf } from "../model/handlers";
 import type { HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
 import { EXIT } from "../vmx/exitReasons";
@@ -40,6 +41,8 @@ export interface HandlerArmCost {
 
 export interface HandlerCost {
   reasonCode: number;
+  /** The operand of the specialised handler costed (`IA32_TSC_DEADLINE`); absent: the general one. */
+  operand?: string;
   /** Whether the program has a handler for the reason. */
   handled: boolean;
   /** The target's round trip. */
@@ -65,19 +68,24 @@ export interface HandlerCost {
  */
 export const DEFAULT_HANDLER_WORK_CYCLES = 300;
 
-export function handlerCost(program: Program, reasonCode: number): HandlerCost {
+/**
+ * `variant`: the specialised handler that takes the exit (ExitEffect.handler, an index into
+ * `program.operandHandlers`); absent: the general handler of the reason.
+ */
+export function handlerCost(program: Program, reasonCode: number, variant?: number): HandlerCost {
   const costs = memoOf(program).handlerCosts;
-  const cached = costs.get(reasonCode);
+  const key = handlerKey(reasonCode, variant);
+  const cached = costs.get(key);
   if (cached) return cached;
-  const result = computeHandlerCost(program, reasonCode);
-  costs.set(reasonCode, result);
+  const result = computeHandlerCost(program, reasonCode, variant);
+  costs.set(key, result);
   return result;
 }
 
-function computeHandlerCost(program: Program, reasonCode: number): HandlerCost {
+function computeHandlerCost(program: Program, reasonCode: number, variant: number | undefined): HandlerCost {
   const costs = program.target.costs;
   const transition = costs.round_trip.cycles;
-  const handler = program.handlers.get(reasonCode);
+  const handler = handlerOf(program, reasonCode, variant);
   if (!handler) {
     let cycles = costs.vmread.cycles + DEFAULT_HANDLER_WORK_CYCLES;
     let note = `No handler: round trip + one VMREAD + ${DEFAULT_HANDLER_WORK_CYCLES} cycles (default handler, an estimate)`;
@@ -112,6 +120,7 @@ function computeHandlerCost(program: Program, reasonCode: number): HandlerCost {
   }
   return {
     reasonCode,
+    ...(handler.operand ? { operand: handler.operand.label } : {}),
     handled: true,
     transition,
     handler: total - userspace,

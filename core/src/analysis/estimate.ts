@@ -18,9 +18,11 @@ import {
   sourceContext,
   walkOps,
 } from "./exits";
+import { handlerSplit } from "./handlerSplit";
 import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
 import { memoOf } from "./memo";
+import { ExitDurations, pathLatency, summarize } from "./pathLatency";
 import { exitCost, vcpuMayMigrate } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
@@ -80,10 +82,12 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   const vcpus = Math.max(0, guest.vcpus);
 
   const migrating = vcpuMayMigrate(guest);
-  const costOf = (code: number) => exitCost(program, ctx.vmcs, code, migrating).total;
+  // Each exit costs what the handler its operand selects costs (model/handlers.ts).
+  const costOf = (code: number, variant?: number) =>
+    exitCost(program, ctx.vmcs, code, migrating, variant).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;
-    for (const e of exits) c += e.perExecution * costOf(e.reason.code);
+    for (const e of exits) c += e.perExecution * costOf(e.reason.code, e.handler);
     return c;
   };
 
@@ -157,20 +161,30 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   // 3. Per-source results.
   // A guest exits with a handful of reasons: a list in first-seen order (a Map per guest costs
   // more to allocate than the linear search).
-  const reasonRates: { reason: ExitReasonDef; perSecond: number }[] = [];
-  const addRate = (reason: ExitReasonDef, perSecond: number) => {
+  // `variants`: the part of the rate each specialised handler takes (by its index), when any does.
+  const reasonRates: { reason: ExitReasonDef; perSecond: number; variants?: Map<number, number> }[] = [];
+  const addRate = (reason: ExitReasonDef, perSecond: number, variant?: number) => {
     if (perSecond === 0) return;
     const code = reason.code;
+    let entry: (typeof reasonRates)[number] | undefined;
     for (let i = 0; i < reasonRates.length; i++) {
-      const r = reasonRates[i]!;
-      if (r.reason.code === code) {
-        r.perSecond += perSecond;
-        return;
+      if (reasonRates[i]!.reason.code === code) {
+        entry = reasonRates[i]!;
+        entry.perSecond += perSecond;
+        break;
       }
     }
-    reasonRates.push({ reason, perSecond });
+    if (entry === undefined) {
+      entry = { reason, perSecond };
+      reasonRates.push(entry);
+    }
+    if (variant !== undefined) {
+      entry.variants ??= new Map();
+      entry.variants.set(variant, (entry.variants.get(variant) ?? 0) + perSecond);
+    }
   };
   const paths: PathEstimate[] = [];
+  const durations = breakdown ? new ExitDurations(program, ctx.vmcs, migrating) : undefined;
   let guestCyclesPerSec = 0;
   let exitCyclesPerSec = 0;
 
@@ -178,8 +192,8 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
     const rate = (m.tickless ? idlePeriods + m.busyTicks * rho : m.rate) * scale.of(m);
     const deliveryShare = m.tickless ? 1 : pRun;
     const exitCyclesPerExecution = m.opExitCycles + deliveryShare * m.deliveryExitCycles;
-    for (const e of m.delivery.exits) addRate(e.reason, rate * e.perExecution * deliveryShare);
-    for (const e of m.opExits) addRate(e.reason, rate * e.perExecution);
+    for (const e of m.delivery.exits) addRate(e.reason, rate * e.perExecution * deliveryShare, e.handler);
+    for (const e of m.opExits) addRate(e.reason, rate * e.perExecution, e.handler);
     guestCyclesPerSec += rate * m.computeCycles;
     exitCyclesPerSec += rate * exitCyclesPerExecution;
     if (!breakdown) continue;
@@ -187,6 +201,8 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
     const exits: PathEstimate["exits"] = [];
     for (const e of m.delivery.exits) addPathExit(exits, e.reason, e.perExecution * deliveryShare);
     for (const e of m.opExits) addPathExit(exits, e.reason, e.perExecution);
+    const latency = pathLatency(m.source.ops, m.context, m.source.arrival, durations!, hz);
+    const per = m.source.arrival.kind === "poisson" ? m.source.arrival.per : undefined;
     paths.push({
       name: m.source.name,
       kind: m.source.kind,
@@ -196,6 +212,11 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
       cyclesPerExecution: m.computeCycles + exitCyclesPerExecution,
       guestCyclesPerExecution: m.computeCycles,
       exitCyclesPerExecution,
+      exitsPerExecution: sumExits(exits),
+      guestExecutionsPerSecond: rate * vcpus,
+      ...(per === undefined ? {} : { ratePer: per }),
+      latency: summarize(latency.dist, hz),
+      ...(latency.coalesce.length > 0 ? { coalesce: latency.coalesce } : {}),
     });
   }
 
@@ -203,21 +224,25 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   if (idle.decision.exits.length > 0 || guest.idleSpan) {
     for (const e of idle.decision.exits) addRate(e.reason, idlePeriods * e.perExecution);
     exitCyclesPerSec += idlePeriods * (idleExitCycles - pollSaving);
-    if (breakdown && idle.decision.exits.length > 0)
+    if (breakdown && idle.decision.exits.length > 0) {
+      const exits = idle.decision.exits.map((e) => ({
+        reason: e.reason.name,
+        code: e.reason.code,
+        perExecution: e.perExecution,
+      }));
       paths.push({
         name: "idle",
         kind: "idle",
         span: guest.idleSpan ?? guest.span,
         executionsPerSecond: idlePeriods,
-        exits: idle.decision.exits.map((e) => ({
-          reason: e.reason.name,
-          code: e.reason.code,
-          perExecution: e.perExecution,
-        })),
+        exits,
         cyclesPerExecution: idleExitCycles,
         guestCyclesPerExecution: 0,
         exitCyclesPerExecution: idleExitCycles,
+        exitsPerExecution: sumExits(exits),
+        guestExecutionsPerSecond: idlePeriods * vcpus,
       });
+    }
   }
 
   // 5. Per reason, all vCPUs.
@@ -226,8 +251,12 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   // The wake-ups a successful poll saves come off the blocking idle exit's cost.
   const savedPerSec = idlePeriods * pollSaving;
   const idleReason = idle.blockedInHost ? idle.decision.exits[0]?.reason.code : undefined;
-  for (const { reason, perSecond } of reasonRates) {
-    const base = exitCost(program, ctx.vmcs, reason.code, migrating);
+  for (const { reason, perSecond, variants } of reasonRates) {
+    const general = exitCost(program, ctx.vmcs, reason.code, migrating);
+    const split = variants
+      ? handlerSplit(program, ctx.vmcs, reason.code, migrating, perSecond, variants, vcpus)
+      : undefined;
+    const base = split?.mean ?? general;
     const saved = reason.code === idleReason && perSecond > 0 ? savedPerSec / perSecond : 0;
     const cost = saved > 0 ? { ...base, handler: base.handler - saved, total: base.total - saved } : base;
     const exitsPerSecond = perSecond * vcpus;
@@ -241,6 +270,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
       handlerCycles: cost.handler,
       userspaceCycles: cost.userspace,
       share: exitCyclesPerSec > 0 ? (perSecond * cost.total) / exitCyclesPerSec : 0,
+      ...(split ? { handlers: split.handlers } : {}),
     });
   }
   sortSmall(
@@ -430,6 +460,12 @@ function operationEstimates(inputs: OperationInputs): OperationEstimate[] {
       opEstimate(guest.idleSpan ?? guest.nameSpan, idle.decision, idlePeriods * exitCount(idle.decision)),
     );
   return operations;
+}
+
+function sumExits(exits: PathEstimate["exits"]): number {
+  let n = 0;
+  for (const e of exits) n += e.perExecution;
+  return n;
 }
 
 function addPathExit(exits: PathEstimate["exits"], reason: ExitReasonDef, n: number): void {

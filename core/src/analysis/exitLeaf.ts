@@ -1,8 +1,10 @@
 /**
  * The leaf decision: the dispatcher over the families and the memo of leaf decisions shared between identical operations in identical contexts.
  */
+import { guestOperandOf, operandHandlerIndex } from "../model/handlers";
 import type { GuestOp, VmcsIR } from "../model/ir";
 import { instructionExitByOp } from "../vmx/instructions";
+import { decideUses } from "./exitCpuid";
 import { decideMovFromCr, decideMovToCr } from "./exitCr";
 import { decideDirty, eptAccessedDirty } from "./exitDirty";
 import { decideException } from "./exitExceptions";
@@ -37,14 +39,34 @@ export function decideLeafOp(op: GuestOp, ctx: ExitContext): ExitDecision {
   return decideLeafUncached(op, ctx);
 }
 
+/**
+ * The leaf decision with each exit's handler chosen by the operation's operand (a specialised
+ * `handler REASON OPERAND`, model/handlers.ts); the same decision when none matches.
+ */
+function computeLeafWithHandlers(op: GuestOp, ctx: ExitContext): ExitDecision {
+  const d = computeLeaf(op, ctx);
+  const table = ctx.program.operandHandlers;
+  if (table === undefined || table.size === 0 || d.exits.length === 0) return d;
+  const operand = guestOperandOf(op);
+  if (operand === undefined) return d;
+  let exits: ExitDecision["exits"] | undefined;
+  d.exits.forEach((e, i) => {
+    const handler = operandHandlerIndex(table, e.reason.code, operand);
+    if (handler === undefined) return;
+    exits ??= d.exits.slice();
+    exits[i] = { ...e, handler };
+  });
+  return exits === undefined ? d : { ...d, exits };
+}
+
 function decideLeafUncached(op: GuestOp, ctx: ExitContext): ExitDecision {
   const kind = leafKind(op);
-  if (kind === undefined) return computeLeaf(op, ctx);
+  if (kind === undefined) return computeLeafWithHandlers(op, ctx);
   const cache = leafCache(ctx);
   const operand = leafOperand(op);
   const byKind = cache.get(kind);
   if (byKind === undefined) {
-    const d = computeLeaf(op, ctx);
+    const d = computeLeafWithHandlers(op, ctx);
     cache.set(kind, { operand, decision: d, more: undefined });
     return d;
   }
@@ -53,7 +75,7 @@ function decideLeafUncached(op: GuestOp, ctx: ExitContext): ExitDecision {
   byKind.more ??= new Map();
   let d = byKind.more.get(operand);
   if (!d) {
-    d = computeLeaf(op, ctx);
+    d = computeLeafWithHandlers(op, ctx);
     byKind.more.set(operand, d);
   }
   return d;
@@ -165,6 +187,9 @@ export function decisionSignature(ctx: ExitContext): Signature {
     "cr3",
   ];
   for (const v of lookup.cr3TargetValues) parts.push(num(v));
+  // `uses F` reads the CPUID presentation (exitCpuid.ts); the target is the program's.
+  parts.push("cpuid", ctx.program.target.profile.name);
+  for (const f of ctx.vmcs.cpuid?.hidden.keys() ?? []) parts.push(f);
   parts.push("io");
   for (const r of lookup.ioRanges) parts.push(r.first, r.last);
   parts.push("msr");
@@ -234,6 +259,10 @@ export function leafOperand(op: GuestOp): LeafOperand {
       return op.errorCode === undefined ? -1 - op.vector : op.vector + 32 * op.errorCode;
     case "dirty":
       return op.pages;
+    case "vmcall":
+      return op.nr ?? -1;
+    case "uses":
+      return op.feature;
     default:
       return 0;
   }
@@ -280,6 +309,8 @@ export function computeLeaf(op: GuestOp, ctx: ExitContext): ExitDecision {
       return decideEoi(ctx);
     case "dirty":
       return decideDirty(op.pages, ctx);
+    case "uses":
+      return decideUses(op.feature, ctx);
     case "branch":
     case "repeat":
     case "tsx":

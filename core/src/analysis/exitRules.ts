@@ -198,16 +198,17 @@ export function exitCount(d: ExitDecision): number {
  * Adds exits of a reason to an accumulator kept in first-seen order. A list, not a map: an
  * operation list exits with a handful of reasons at most, and walks build thousands of these.
  */
-export function addEffect(acc: ExitEffect[], r: ExitReasonDef, perExecution: number): void {
+export function addEffect(acc: ExitEffect[], r: ExitReasonDef, perExecution: number, handler?: number): void {
   if (perExecution === 0) return;
   for (let i = 0; i < acc.length; i++) {
     const e = acc[i]!;
-    if (e.reason.code === r.code) {
+    // One entry per (reason, handler): exits a specialised handler takes stay apart.
+    if (e.reason.code === r.code && e.handler === handler) {
       e.perExecution += perExecution;
       return;
     }
   }
-  acc.push({ reason: r, perExecution });
+  acc.push(handler === undefined ? { reason: r, perExecution } : { reason: r, perExecution, handler });
 }
 
 export function summarize(exits: ExitEffect[], what: string): string {

@@ -62,7 +62,7 @@ export function walkOps(
       continue;
     }
     const r = walkOne(op, ctx, visit, executions, arrival);
-    for (const e of r.decision.exits) addEffect(acc, e.reason, e.perExecution);
+    for (const e of r.decision.exits) addEffect(acc, e.reason, e.perExecution, e.handler);
     parts.push(r.decision);
     noExitP *= r.noExitProbability;
     compute += r.computeCycles;
@@ -190,10 +190,11 @@ export function walkOne(
   switch (op.op) {
     case "repeat": {
       const body = walkOps(op.ops, ctx, visit, executions * op.count, true, arrival);
-      const exits = body.decision.exits.map((e) => ({
-        reason: e.reason,
-        perExecution: e.perExecution * op.count,
-      }));
+      const exits = body.decision.exits.map((e) =>
+        e.handler === undefined
+          ? { reason: e.reason, perExecution: e.perExecution * op.count }
+          : { reason: e.reason, perExecution: e.perExecution * op.count, handler: e.handler },
+      );
       const decision = new CompoundDecision(
         exits,
         RuleKind.Repeat,
@@ -219,7 +220,8 @@ export function walkOne(
       let total = 0;
       for (const arm of op.arms) {
         const body = walkOps(arm.ops, ctx, visit, executions * arm.probability, false, arrival);
-        for (const e of body.decision.exits) addEffect(acc, e.reason, e.perExecution * arm.probability);
+        for (const e of body.decision.exits)
+          addEffect(acc, e.reason, e.perExecution * arm.probability, e.handler);
         parts.push(body.decision);
         noExitP += arm.probability * body.noExitProbability;
         compute += arm.probability * body.computeCycles;
@@ -257,8 +259,8 @@ export function walkOne(
         // EPT/APIC/PML exit happens, then the transaction aborts); an exiting instruction or
         // an exception aborts the transaction without executing (RTM), so no exit.
         if (e.reason.memoryAccess && total > 0)
-          addEffect(acc, e.reason, (model.abortedAttempts * e.perExecution) / total);
-        addEffect(acc, e.reason, model.fallbackExitFactor * e.perExecution);
+          addEffect(acc, e.reason, (model.abortedAttempts * e.perExecution) / total, e.handler);
+        addEffect(acc, e.reason, model.fallbackExitFactor * e.perExecution, e.handler);
       }
       const exits = acc.filter((e) => e.perExecution > 0);
       const decision = new CompoundDecision(
@@ -285,7 +287,7 @@ export function walkOne(
       const flush = model.flushProbability;
       const body = walkOps(op.ops, ctx, visit, executions * flush, true, arrival);
       const exits: ExitEffect[] = [];
-      for (const e of body.decision.exits) addEffect(exits, e.reason, e.perExecution * flush);
+      for (const e of body.decision.exits) addEffect(exits, e.reason, e.perExecution * flush, e.handler);
       const decision = new CompoundDecision(
         exits,
         RuleKind.Coalesce,

@@ -16,9 +16,12 @@ import {
   type HaltPollTerms,
   haltPollTerms,
   haltSurvival,
+  type PollChain,
   pleGrowthExits,
+  type SpinSource,
   spinLoops,
 } from "./hostTerms";
+import { type AnalysisMemo, memoOf } from "./memo";
 import { exitCost, vcpuMayMigrate } from "./transitionCost";
 import type { HostEstimate, HostSettingEstimate } from "./types";
 
@@ -49,10 +52,10 @@ export function prepareHost(
 ) {
   const host = hostSettings(program, guest);
   const wake = program.target.costs.halt_wake?.cycles ?? 0;
-  const pauseCost = exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total;
   const sites: SpinSiteOf[] = [];
-  const window = vmcsLookup(ctx.vmcs).pleWindow;
-  const gap = vmcsLookup(ctx.vmcs).pleGap;
+  const lookup = vmcsLookup(ctx.vmcs);
+  const window = lookup.pleWindow;
+  const gap = lookup.pleGap;
   const c = ctl();
   for (const m of models) {
     const sctx = m.context;
@@ -66,6 +69,11 @@ export function prepareHost(
         fixed: Math.floor(loop.cycles / Math.max(1, window)),
       });
   }
+  // A PAUSE exit's cost, for the exits window growth saves (only guests with spin sites ask).
+  const pauseCost =
+    sites.length > 0
+      ? exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total
+      : 0;
   const base = new Map<SourceModel, { exits: SourceModel["opExits"]; cycles: number }>();
   for (const s of sites) base.set(s.model, { exits: s.model.opExits, cycles: s.model.opExitCycles });
   const arrivalsOf = (): HaltArrival[] => {
@@ -80,13 +88,27 @@ export function prepareHost(
   const arrivals = arrivalsOf();
   let executionsPerSec = 0;
   for (const m of models) if (!m.tickless) executionsPerSec += m.rate;
+  const memo = memoOf(program);
+  // Every input of the halt-poll chain but the busy time before a block (hostTerms.ts).
+  const pollKey = `${host.haltPollNs.value} ${host.haltPollGrow.value} ${host.haltPollGrowStartNs.value} ${host.haltPollShrink.value}|${arrivals.map((a) => `${a.periodic ? "p" : "e"}${a.rate}`).join(" ")}`;
+  // Sources in the order of `sites` (grouped by model), each with its spins per execution.
+  const order = [...new Set(sites.map((s) => s.model))];
+  const grouped: SpinSource[] = order.map((m) => ({
+    rate: m.rate,
+    sites: sites.filter((s) => s.model === m).map((s) => ({ cycles: s.cycles, executions: s.executions })),
+  }));
+  const flat = order.flatMap((m) => sites.filter((s) => s.model === m));
+  const spinsKey = grouped
+    .map((src) => `${src.rate}:${src.sites.map((s) => `${s.cycles}x${s.executions}`).join(",")}`)
+    .join(" ");
   let last: HostTermsNow | undefined;
 
   const update = (solution: ShareSolution, hz: number): HostTermsNow => {
     const blocking = blocks && solution.idlePeriods > 0;
     const blocksPerSecond = blocking ? solution.idlePeriods * solution.survival : 0;
     const busySec = blocksPerSecond > 0 ? Math.min(1, solution.rho / blocksPerSecond) : 0;
-    let poll = blocksPerSecond > 0 ? haltPollTerms(host, haltSurvival(arrivals, busySec)) : NO_POLL;
+    let poll =
+      blocksPerSecond > 0 ? haltPollOnce(memo, `${pollKey}|${busySec}`, host, arrivals, busySec) : NO_POLL;
     // Over-committed pCPUs: a vCPU polls only while no other one waits for a CPU
     // (kvm_vcpu_can_poll: single_task_running()), so polling gets at most the CPU time the busy
     // vCPUs leave, capacity − ρ per vCPU; successes and polling time shrink in that ratio (an
@@ -100,23 +122,15 @@ export function prepareHost(
     const pollSavingPerIdleExit = solution.survival * poll.success * wake;
     const schedInsPerSecond = blocksPerSecond * (1 - poll.success) + host.preemptRate.value;
     if (sites.length > 0) {
-      // Sources in the order of `sites` (grouped by model), each with its spins per execution.
-      const order = [...new Set(sites.map((s) => s.model))];
-      const grouped = order.map((m) => ({
-        rate: m.rate,
-        sites: sites
-          .filter((s) => s.model === m)
-          .map((s) => ({ cycles: s.cycles, executions: s.executions })),
-      }));
-      const flat = order.flatMap((m) => sites.filter((s) => s.model === m));
-      const grownFlat = pleGrowthExits(
+      const grownFlat = pleGrowthOnce(
+        memo,
         grouped,
+        spinsKey,
         executionsPerSec,
         window,
         host,
         poll.chain,
         blocksPerSecond,
-        host.preemptRate.value,
       );
       const fewer = new Map<SourceModel, number>();
       for (let i = 0; i < flat.length; i++) {
@@ -159,6 +173,56 @@ export function prepareHost(
     ...(saturation ? { saturation } : {}),
   });
   return { update, report };
+}
+
+/** haltPollTerms once per distinct input in the analysis (`key` names them all). */
+function haltPollOnce(
+  memo: AnalysisMemo,
+  key: string,
+  host: HostIR,
+  arrivals: readonly HaltArrival[],
+  busySec: number,
+): HaltPollTerms {
+  let terms = memo.haltPoll.get(key);
+  if (terms === undefined) {
+    terms = haltPollTerms(host, haltSurvival(arrivals, busySec));
+    memo.haltPoll.set(key, terms);
+  }
+  return terms;
+}
+
+/** pleGrowthExits once per distinct input in the analysis (the result is not changed by callers). */
+function pleGrowthOnce(
+  memo: AnalysisMemo,
+  sources: readonly SpinSource[],
+  /** Names `sources` (their rates and spins) in the key. */
+  spins: string,
+  executionsPerSec: number,
+  window: number,
+  host: HostIR,
+  chain: PollChain,
+  blocksPerSecond: number,
+): readonly number[] {
+  let chainId = memo.pollChainIds.get(chain);
+  if (chainId === undefined) {
+    chainId = memo.pollChainIds.size;
+    memo.pollChainIds.set(chain, chainId);
+  }
+  const key = `${chainId}|${executionsPerSec} ${window} ${blocksPerSecond}|${host.pleWindowGrow.value} ${host.pleWindowShrink.value} ${host.pleWindowMax.value} ${host.preemptRate.value}|${spins}`;
+  let exits = memo.pleGrowth.get(key);
+  if (exits === undefined) {
+    exits = pleGrowthExits(
+      sources,
+      executionsPerSec,
+      window,
+      host,
+      chain,
+      blocksPerSecond,
+      host.preemptRate.value,
+    );
+    memo.pleGrowth.set(key, exits);
+  }
+  return exits;
 }
 
 const NO_POLL: HaltPollTerms = {

@@ -5,6 +5,8 @@
  * (TL402); lintsKvm.ts adds configurations KVM never ships (TL340–TL343). docs/diagnostics.md
  * lists every code.
  */
+
+import { handlerTitle, hasAnyHandler } from "../model/handlers";
 import type { GuestIR, GuestOp, HandlerIR, Program, VmcsIR } from "../model/ir";
 import type { CodeFix, Diagnostic, RelatedInfo, Span } from "../source";
 import { formatCycles, formatPercent, formatRate } from "../util/format";
@@ -22,6 +24,7 @@ import { budgetViolationMessage } from "./budgetText";
 import { effectiveControls } from "./effective";
 import { eptAccessedDirty } from "./exitDirty";
 import { decideLeaf, type ExitContext, guestContext } from "./exits";
+import { lintGuestState } from "./lintsGuestState";
 import { lintKvmConfigurations } from "./lintsKvm";
 import { lintNestedGuest } from "./nested/lint";
 import type { GuestEstimate } from "./types";
@@ -115,6 +118,7 @@ export function lintProgram(
   lintPmlWithoutAccessedDirty(program, options, out);
   lintMonitorTrapFlag(program, out);
   lintKvmConfigurations(program, options.text, out);
+  lintGuestState(program, options.text, out);
   lintBudgets(program, estimates, out);
   return out;
 }
@@ -166,10 +170,12 @@ function lintOps(
     const decision = decideLeaf(op, context);
     for (const effect of decision.exits) {
       const code = effect.reason.code;
-      if (handlers.has(code) || effect.perExecution <= 0) continue;
+      // A handler specialised by the operation's operand takes it (model/handlers.ts).
+      if (effect.handler !== undefined || handlers.has(code) || effect.perExecution <= 0) continue;
       reported.add(code);
       out.push(
         unhandled(
+          context.program,
           effect.reason,
           op.span,
           controlRelated(context.vmcs, decision.controls, decision.rule),
@@ -219,7 +225,7 @@ function lintUnhandledExits(
     const estimate = estimates.get(guest.name);
     if (!estimate) continue;
     for (const code of estimate.exitingReasonCodes) {
-      if (program.handlers.has(code) || reported.has(code)) continue;
+      if (hasAnyHandler(program, code) || reported.has(code)) continue;
       const def = exitReasonByCode(code);
       if (!def) continue;
       reported.add(code);
@@ -232,6 +238,7 @@ function lintUnhandledExits(
         guest.nameSpan;
       out.push(
         unhandled(
+          program,
           def,
           span,
           [{ span: vmcs.nameSpan, message: `exits under vmcs ${vmcs.name}` }],
@@ -243,7 +250,16 @@ function lintUnhandledExits(
   }
 }
 
+/** ", and its specialised handlers (… IA32_TSC_DEADLINE) do not take this operand" where it has some. */
+function specialisedNote(program: Program, reason: ExitReasonDef): string {
+  const list = program.operandHandlers?.get(reason.code);
+  if (!list || list.length === 0) return "";
+  const labels = list.map((h) => h.operand?.label ?? "").join(", ");
+  return ` for this operand (the specialised ${reason.name} handlers take ${labels} only)`;
+}
+
 function unhandled(
+  program: Program,
   reason: ExitReasonDef,
   span: Span,
   related: RelatedInfo[],
@@ -253,7 +269,7 @@ function unhandled(
   const diagnostic: Diagnostic = {
     severity: "error",
     code: "TL310",
-    message: `exits with ${reason.name} (${reason.code}) in guest ${guest.name}, but the file has no handler ${reason.name}`,
+    message: `exits with ${reason.name} (${reason.code}) in guest ${guest.name}, but the file has no handler ${reason.name}${specialisedNote(program, reason)}`,
     span,
     related,
     reference: reason.source,
@@ -287,7 +303,9 @@ function lintDeadHandlers(program: Program, options: LintOptions, out: Diagnosti
     vmcs,
     words: effectiveControls(vmcs, program.target),
   }));
-  for (const handler of program.handlers.values()) {
+  // Handlers specialised by operand too: they never run either when the exit is never enabled.
+  const specialised = [...(program.operandHandlers?.values() ?? [])].flat();
+  for (const handler of [...program.handlers.values(), ...specialised]) {
     const condition = REASON_CONDITIONS.get(handler.reason.name);
     if (!condition) continue;
     if (vmcsList.some(({ vmcs, words }) => condition(words, vmcs))) continue;
@@ -295,7 +313,7 @@ function lintDeadHandlers(program: Program, options: LintOptions, out: Diagnosti
     const diagnostic: Diagnostic = {
       severity: "warning",
       code: "TL311",
-      message: `handler ${handler.reason.name} never runs: no vmcs in this file (${names}) enables the exit`,
+      message: `handler ${handlerTitle(handler)} never runs: no vmcs in this file (${names}) enables the exit`,
       span: handler.reasonSpan,
       tags: ["unnecessary"],
       reference: "SDM Vol. 3C §26.1–26.2 (instructions that cause VM exits; §25.1–25.2 in pre-2023 editions)",
@@ -373,6 +391,21 @@ const IGNORED_SETTINGS: readonly IgnoredRule[] = [
     what: "vtpr",
     needs: CONTROL.proc.use_tpr_shadow,
     consequence: "there is no virtual-APIC page and VTPR is not compared with the TPR threshold",
+  },
+  // Guest-visible TSC (vmx/tsc.ts; docs/language.md "TSC"): RDTSC reads the TSC unmodified.
+  {
+    code: "TL354",
+    span: (v) => v.fields.get("TSC_OFFSET")?.span,
+    what: "TSC_OFFSET",
+    needs: CONTROL.proc.use_tsc_offsetting,
+    consequence: "the guest reads the host's TSC unmodified",
+  },
+  {
+    code: "TL355",
+    span: (v) => v.fields.get("TSC_MULTIPLIER")?.span,
+    what: "TSC_MULTIPLIER",
+    needs: CONTROL.proc2.use_tsc_scaling,
+    consequence: "the guest's TSC is not scaled",
   },
 ];
 

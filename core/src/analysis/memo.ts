@@ -25,6 +25,7 @@ import type { ControlWords } from "../vmx/controls";
 import type { HandlerCost, HandlerOpCost } from "./cost";
 import type { VmcsLookup } from "./exitLookup";
 import type { ExitContext, GuestContext } from "./exitRules";
+import type { HaltPollTerms, PollChain } from "./hostTerms";
 import type { ChainCost } from "./nested/chain";
 import type { NestedSetup } from "./nested/reflect";
 import type { ExitCost } from "./transitionCost";
@@ -135,6 +136,15 @@ export class AnalysisMemo {
   readonly nestedChains = new Map<string, ChainCost>();
   /** Each guest's levels, undefined when it is not an L2 (nested/reflect.ts). */
   readonly nestedSetups = new Map<GuestIR, NestedSetup | undefined>();
+  /**
+   * The host terms (hostEstimate.ts) by a key of every input they read: the halt-poll chain by
+   * the poll settings, the arrival streams and the busy time before a block; the PLE exits per
+   * spin by the chain (numbered in `pollChainIds`), the spins and the rates. Guests alike (a
+   * file of repeated units) solve each once, not once per guest and fixed-point pass.
+   */
+  readonly haltPoll = new Map<string, HaltPollTerms>();
+  readonly pleGrowth = new Map<string, number[]>();
+  readonly pollChainIds = new Map<PollChain, number>();
 
   constructor(readonly decisions: DecisionStore) {}
 }

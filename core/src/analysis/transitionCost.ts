@@ -18,6 +18,7 @@
  * it (core/src/sim/transitionSample.ts), so both agree in the mean. docs/estimator.md,
  * "Transition cost".
  */
+import { handlerKey, handlerOf } from "../model/handlers";
 import type { GuestIR, HandlerOp, Program, VmcsIR } from "../model/ir";
 import { CONTROL, type ControlWords, controlInWord, isControlSet } from "../vmx/controls";
 import { EXIT } from "../vmx/exitReasons";
@@ -141,8 +142,13 @@ const leavesKvmOrEmulates = (op: HandlerOp) =>
   op.op === "userspace" || op.op === "decode" || op.op === "halt";
 const blocks = (op: HandlerOp) => op.op === "halt";
 
-function handlerProbability(program: Program, code: number, which: (op: HandlerOp) => boolean): number {
-  const handler = program.handlers.get(code);
+function handlerProbability(
+  program: Program,
+  code: number,
+  which: (op: HandlerOp) => boolean,
+  variant: number | undefined,
+): number {
+  const handler = handlerOf(program, code, variant);
   // The default handler of HLT blocks the vCPU (cost.ts charges it the halt wake-up).
   if (!handler) return code === EXIT.HLT ? 1 : 0;
   return probabilityOf(handler.ops, program, which);
@@ -158,6 +164,8 @@ export function transitionCost(
   vmcs: VmcsIR | undefined,
   code: number,
   migrating = false,
+  /** The specialised handler that takes the exit (its ops decide the conditional mitigations). */
+  variant?: number,
 ): TransitionCost {
   const target = program.target;
   const costs = target.costs;
@@ -219,8 +227,10 @@ export function transitionCost(
     if (!def) continue;
     let share = 1;
     if (def.when === "l1tfCond")
-      share = L1TF_COND_REASONS.has(code) ? 1 : handlerProbability(program, code, leavesKvmOrEmulates);
-    else if (def.when === "vcpuSwitch") share = handlerProbability(program, code, blocks);
+      share = L1TF_COND_REASONS.has(code)
+        ? 1
+        : handlerProbability(program, code, leavesKvmOrEmulates, variant);
+    else if (def.when === "vcpuSwitch") share = handlerProbability(program, code, blocks, variant);
     add(
       share === 1 ? name : `${name} (${Math.round(share * 1000) / 10} % of exits)`,
       share * c(def.cost),
@@ -265,6 +275,8 @@ export function exitCost(
   vmcs: VmcsIR | undefined,
   code: number,
   migrating = false,
+  /** The specialised handler that takes the exit (ExitEffect.handler); absent: the general one. */
+  variant?: number,
 ): ExitCost {
   const costs = memoOf(program).exitCosts;
   let entry = costs.get(vmcs);
@@ -273,17 +285,18 @@ export function exitCost(
     costs.set(vmcs, entry);
   }
   const map = migrating ? entry.migrating : entry.byCode;
-  const cached = map.get(code);
+  const key = handlerKey(code, variant);
+  const cached = map.get(key);
   if (cached) return cached;
-  const base = handlerCost(program, code);
-  const detail = transitionCost(program, vmcs, code, migrating);
+  const base = handlerCost(program, code, variant);
+  const detail = transitionCost(program, vmcs, code, migrating, variant);
   const result: ExitCost = {
     ...base,
     transition: detail.mean,
     total: base.total - base.transition + detail.mean,
     transitionDetail: detail,
   };
-  map.set(code, result);
+  map.set(key, result);
   return result;
 }
 

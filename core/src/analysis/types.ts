@@ -10,6 +10,11 @@ export interface ExitEffect {
   reason: ExitReasonDef;
   /** Expected exits per execution of the operation (fractional: PML exits once per 512 pages). */
   perExecution: number;
+  /**
+   * Present when a handler specialised by the exit's operand takes it: its index in
+   * `program.operandHandlers.get(reason.code)` (model/handlers.ts); absent: the general handler.
+   */
+  handler?: number;
 }
 
 /**
@@ -38,6 +43,49 @@ export interface ReasonEstimate {
   userspaceCycles: number;
   /** Share of all exit-handling time of the guest. */
   share: number;
+  /**
+   * Present when handlers specialised by operand take some of the reason's exits
+   * (docs/language.md "Handlers by operand"): each handler's part; the row's cycles are their
+   * rate-weighted mean.
+   */
+  handlers?: HandlerEstimate[];
+}
+
+/** One handler's part of an exit reason's exits (ReasonEstimate.handlers). */
+export interface HandlerEstimate {
+  /** "MSR_WRITE IA32_TSC_DEADLINE", or "MSR_WRITE" for the general handler. */
+  handler: string;
+  /** The specialised handler's operand (`IA32_TSC_DEADLINE`, `port 0x3f8..0x3ff`); absent: the general handler. */
+  operand?: string;
+  /** The handler's header (the reason token), absent for exits no handler takes. */
+  span?: Span;
+  /** All vCPUs. */
+  exitsPerSecond: number;
+  cyclesPerExit: number;
+  transitionCycles: number;
+  handlerCycles: number;
+  userspaceCycles: number;
+}
+
+/** Mean, median and 99th percentile, in seconds. */
+export interface PathLatencySummary {
+  mean: number;
+  p50: number;
+  p99: number;
+}
+
+/** One `coalesce` site of a path: its batches and the wait of an execution until its flush. */
+export interface CoalesceWaitEstimate {
+  /** Batch size N and timeout T of the site. */
+  count: number;
+  timeoutSec: number;
+  /** Expected executions per batch E[B] and flushes (notifications) per execution 1/E[B]. */
+  batchSize: number;
+  flushesPerExecution: number;
+  /** Share of batches the timeout closes. */
+  timeoutShare: number;
+  /** Seconds from an execution to its batch's flush (0 for the execution that fills it); max = T. */
+  wait: PathLatencySummary & { max: number };
 }
 
 export interface PathEstimate {
@@ -50,7 +98,22 @@ export interface PathEstimate {
   /** Guest cycles + exit cycles of one execution. */
   cyclesPerExecution: number;
   guestCyclesPerExecution: number;
+  /** Host cycles of one execution: the exits it takes (transition + handler + user space). */
   exitCyclesPerExecution: number;
+  /** Exits per execution, all reasons (Σ exits[].perExecution): exits per packet, per request. */
+  exitsPerExecution: number;
+  /** Executions per second of the whole guest (executionsPerSecond × vcpus). */
+  guestExecutionsPerSecond: number;
+  /** How the file wrote the rate (`rate R per vcpu|guest`); absent: not said (per vCPU). */
+  ratePer?: "vcpu" | "guest";
+  /**
+   * Latency one execution's own exits add, seconds (docs/estimator.md §4.3): the distribution of
+   * their durations. An interrupt's delivery exit is in `exits` but not here (it comes before
+   * the handler runs: the simulator's delivery latency). Absent for `idle`.
+   */
+  latency?: { mean: number; p50: number; p99: number };
+  /** The path's `coalesce` sites: batch, notifications per execution, wait until the flush. */
+  coalesce?: CoalesceWaitEstimate[];
 }
 
 export interface OperationEstimate {

@@ -167,6 +167,12 @@ export interface HandlerDecl extends DeclBase {
   kind: "Handler";
   /** Exit-reason name, or a basic exit-reason number. */
   reason?: Ident | NumberLit;
+  /**
+   * The operand the handler is specialised by, as written between the reason and `{`
+   * (`IA32_TSC_DEADLINE`, `port 0x3f8..0x3ff out`, `gpa 0xfebf0000..0xfebf0fff`, `nr 11`);
+   * absent for the general handler. Lowering reads it (model/statements/handlerOperand.ts).
+   */
+  operand?: Item[];
   body?: Block;
 }
 

@@ -141,6 +141,25 @@ export const VMCS_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
     },
   ],
   ["ept", { expects: "`{` and the guest-physical memory map", maxItems: 0, body: "ept" }],
+  // The TSC the guest reads (docs/language.md "TSC"): sugar for TSC_OFFSET and TSC_MULTIPLIER.
+  [
+    "tsc",
+    {
+      expects: "`offset N` (TSC ticks, may be negative) and/or `scale R` (the multiplier as a ratio, `1.5`)",
+      maxItems: 4,
+      words: { pairs: ["offset", "scale"] },
+    },
+  ],
+  // CPUID as presented to the guest (docs/language.md "CPUID"; vmx/cpuid.ts).
+  [
+    "cpuid",
+    {
+      expects: "`hide` and CPU feature names (`avx512f`)",
+      maxItems: Infinity,
+      list: true,
+      words: { lead: "hide" },
+    },
+  ],
 ]);
 
 export const HANDLER_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
@@ -165,24 +184,27 @@ export const HANDLER_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["repeat", { expects: "a count and `{`", maxItems: 1, body: "handler" }],
 ]);
 
+/** What a source's `rate R per …` counts: each vCPU's arrivals (the default) or the guest's. */
+export const RATE_SCOPES = ["vcpu", "guest"] as const;
+
 export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["vcpus", one("a vCPU count")],
   [
     "path",
     {
-      expects: "a name and `rate R` or `every T`",
-      maxItems: 3,
+      expects: "a name and `rate R [per vcpu|guest]` or `every T`",
+      maxItems: 5,
       body: "guestOps",
-      words: { choice: ["rate", "every"] },
+      words: { choice: ["rate", "every"], pairs: ["per"], pairValues: { per: RATE_SCOPES } },
     },
   ],
   [
     "irq",
     {
-      expects: "a name, `vector V` and `rate R`",
-      maxItems: 6,
+      expects: "a name, `vector V` and `rate R [per vcpu|guest]`",
+      maxItems: 8,
       body: "guestOps",
-      words: { pairs: ["vector", "rate"], flags: ["posted"] },
+      words: { pairs: ["vector", "rate", "per"], pairValues: { per: RATE_SCOPES }, flags: ["posted"] },
     },
   ],
   [
@@ -194,8 +216,24 @@ export const GUEST_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
       words: { choice: ["periodic", "tickless"] },
     },
   ],
-  ["ipi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
-  ["nmi", { expects: "`rate R`", maxItems: 2, body: "guestOps", words: { lead: "rate" } }],
+  [
+    "ipi",
+    {
+      expects: "`rate R [per vcpu|guest]`",
+      maxItems: 4,
+      body: "guestOps",
+      words: { lead: "rate", pairs: ["per"], pairValues: { per: RATE_SCOPES } },
+    },
+  ],
+  [
+    "nmi",
+    {
+      expects: "`rate R [per vcpu|guest]`",
+      maxItems: 4,
+      body: "guestOps",
+      words: { lead: "rate", pairs: ["per"], pairValues: { per: RATE_SCOPES } },
+    },
+  ],
   ["idle", { ...one("`halt`, `poll` or `mwait`"), words: { choice: ["halt", "poll", "mwait"] } }],
   ["apic", { ...one("`x2apic` or `xapic`"), words: { choice: ["x2apic", "xapic"] } }],
   // Host: each vCPU thread pinned to one physical CPU (docs/language.md, "Host").
@@ -235,6 +273,8 @@ export const GUEST_SIMPLE_OPS = [
 export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<string, StatementShape>([
   ["compute", one("a cost in cycles or a time")],
   ...GUEST_SIMPLE_OPS.map((op): [string, StatementShape] => [op, none]),
+  // `vmcall [NR]`: the hypercall number in RAX, which `handler VMCALL nr N` dispatches on.
+  ["vmcall", { expects: "an optional hypercall number (RAX)", maxItems: 1 }],
   ["rdmsr", one("an MSR name or number")],
   ["wrmsr", one("an MSR name or number")],
   ["in", one("a port number")],
@@ -265,6 +305,12 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
   ["tsx", { expects: "`{` and operations", maxItems: 0, body: "guestOps" }],
   ["branch", { expects: "`{` and probability arms", maxItems: 0, body: "guestArms" }],
   ["repeat", { expects: "a count and `{`", maxItems: 1, body: "guestOps" }],
+  // Guest-visible state (docs/language.md "CPUID", "Single-step").
+  ["uses", one("a CPU feature name (`avx512f`)")],
+  [
+    "single_step",
+    { expects: "`{` and the operations run with RFLAGS.TF = 1", maxItems: 0, body: "guestOps" },
+  ],
   // Extension: `coalesce N or T { OPS }` (notification coalescing, docs/language.md).
   [
     "coalesce",
@@ -278,7 +324,8 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
 
 /** Inside `hypervisor NAME on VMCS { … }`: L1's handlers (docs/language.md "Nested virtualization"). */
 export const HYPERVISOR_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
-  ["handler", { expects: "an exit reason and `{`", maxItems: 1, body: "handler" }],
+  // `handler REASON [OPERAND] { … }`: the operand as at the top level (docs/language.md "Handlers by operand").
+  ["handler", { expects: "an exit reason (and an operand) and `{`", maxItems: 5, body: "handler" }],
 ]);
 
 export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
@@ -307,6 +354,11 @@ export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
       list: true,
       words: { choice: ["l1d_flush", "l1d_flush_always", "verw", "rsb", "ibpb", "none"] },
     },
+  ],
+  // The migration pool (docs/language.md "CPUID").
+  [
+    "pool",
+    { expects: "CPU profile names (`skylake_server icelake_server`)", maxItems: Infinity, list: true },
   ],
 ]);
 

@@ -20,8 +20,15 @@ import type {
 export interface Program {
   target: TargetIR;
   vmcs: Map<string, VmcsIR>;
-  /** Keyed by basic exit reason number. */
+  /** Keyed by basic exit reason number: the general handlers (the fallback of specialised ones). */
   handlers: Map<number, HandlerIR>;
+  /**
+   * `handler REASON OPERAND { … }` (docs/language.md "Handlers by operand"): the handlers
+   * specialised by operand, keyed by basic exit reason, in source order. An exit whose operand
+   * one of them matches runs it (model/handlers.ts); any other runs the general handler.
+   * Absent or empty: none (a program built through the API may leave it out).
+   */
+  operandHandlers?: Map<number, HandlerIR[]>;
   fns: Map<string, FnIR>;
   guests: Map<string, GuestIR>;
   /**
@@ -57,6 +64,11 @@ export interface TargetIR {
    * (`hostSettings` in model/statements/host.ts fills them in, docs/language.md "Host").
    */
   host?: HostIR;
+  /**
+   * `pool P…` (docs/language.md "CPUID"): the CPUs a guest may be migrated between; every
+   * vmcs's CPUID must show only features all of them (and the target) have.
+   */
+  pool?: { members: { profile: string; span: Span }[]; span: Span };
 }
 
 /** One host setting: its value and, when a statement of the file set it, that statement's span. */
@@ -183,6 +195,12 @@ export interface VmcsIR {
    * `shadow kvm`: KVM's list (vmx/nested.ts). Absent with vmcs_shadowing: KVM's list too.
    */
   shadow?: { read: Set<string>; write: Set<string>; kvm: boolean; span: Span };
+  /**
+   * `cpuid hide F…` (docs/language.md "CPUID"): the features (vmx/cpuid.ts names) the guest's
+   * CPUID does not show, each with the span of its name; `span` is the first statement's. Absent:
+   * the guest sees every feature of the target CPU (KVM with `-cpu host`).
+   */
+  cpuid?: { hidden: Map<string, Span>; span: Span };
 }
 
 export type HandlerOp =
@@ -214,7 +232,20 @@ export interface HandlerIR {
   ops: HandlerOp[];
   span: Span;
   reasonSpan: Span;
+  /** Present on a handler specialised by operand. */
+  operand?: HandlerOperand;
 }
+
+/**
+ * What a specialised handler matches (inclusive ranges; vmx/exitOperands.ts says where the
+ * hardware puts each operand). `label` is how hovers and reports name it (`IA32_TSC_DEADLINE`,
+ * `port 0x3f8..0x3ff out`).
+ */
+export type HandlerOperand =
+  | { kind: "msr"; msr: number; name?: string; label: string; span: Span }
+  | { kind: "port"; from: number; to: number; direction?: "in" | "out"; label: string; span: Span }
+  | { kind: "gpa"; from: bigint; to: bigint; label: string; span: Span }
+  | { kind: "nr"; from: number; to: number; label: string; span: Span };
 
 /** L1 (docs/language.md "Nested virtualization"). */
 export interface HypervisorIR {
@@ -226,6 +257,8 @@ export interface HypervisorIR {
   vmcsSpan: Span;
   /** L1's handlers, keyed by basic exit reason: what L1 does with each exit L0 reflects to it. */
   handlers: Map<number, HandlerIR>;
+  /** L1's handlers specialised by operand (as Program.operandHandlers). */
+  operandHandlers?: Map<number, HandlerIR[]>;
 }
 
 export interface FnIR {
@@ -250,11 +283,12 @@ export type GuestOp =
         | "invpcid"
         | "wbinvd"
         | "xsetbv"
-        | "vmcall"
         | "eoi"
         | "mov_dr";
       span: Span;
     }
+  /** `vmcall [NR]`: `nr` the hypercall number in RAX (absent: unknown, only a general handler takes it). */
+  | { op: "vmcall"; nr?: number; span: Span }
   | { op: "rdmsr" | "wrmsr"; msr: number; msrName?: string; span: Span }
   | { op: "in" | "out"; port: number; span: Span }
   | { op: "mmio"; access: "read" | "write"; gpa: bigint; span: Span }
@@ -267,7 +301,13 @@ export type GuestOp =
   | { op: "dirty"; pages: number; span: Span }
   | { op: "tsx"; ops: GuestOp[]; span: Span }
   | { op: "branch"; arms: GuestArm[]; span: Span }
-  | { op: "repeat"; count: number; ops: GuestOp[]; span: Span }
+  /**
+   * `single_step { OPS }` lowers to a `repeat 1` with `singleStep` set: OPS run with RFLAGS.TF = 1
+   * (docs/language.md "Single-step"); every walker treats it as the repeat it is.
+   */
+  | { op: "repeat"; count: number; ops: GuestOp[]; span: Span; singleStep?: true }
+  /** `uses F`: the guest executes an instruction of CPU feature F (vmx/cpuid.ts). */
+  | { op: "uses"; feature: string; span: Span }
   /**
    * `coalesce N or T { OPS }` (extension, docs/language.md): OPS run once per `count` executions
    * of this operation on a vCPU, or `timeoutSec` after the first execution still pending,
@@ -284,8 +324,12 @@ export interface GuestArm {
 }
 
 export type Arrival =
-  /** Poisson arrivals, per vCPU. */
-  | { kind: "poisson"; ratePerSec: number }
+  /**
+   * Poisson arrivals, per vCPU. `per` is how the file wrote the rate: absent or "vcpu", each
+   * vCPU's; "guest", the guest's total, split evenly (ratePerSec is then that total / vcpus:
+   * a Poisson stream split at random over n vCPUs is n Poisson streams of rate R/n).
+   */
+  | { kind: "poisson"; ratePerSec: number; per?: "vcpu" | "guest" }
   | { kind: "periodic"; periodSec: number }
   /**
    * Tickless timer (CONFIG_NO_HZ_IDLE): ticks at `hz` while the vCPU is busy and stops while it

@@ -148,7 +148,11 @@ export class Engine extends EngineState {
   private onArrival(s: number, v: number, t: number): void {
     const src = this.p.sources[s];
     // A coalesce batch's timeout: the batch closes now and its flush runs as a path job.
-    if (src.coalesceSite >= 0) this.coalescePending[v * this.nSites + src.coalesceSite] = 0;
+    if (src.coalesceSite >= 0) {
+      const i = v * this.nSites + src.coalesceSite;
+      this.coalesceFlushed(i, src.coalesceSite, this.coalescePending[i], t);
+      this.coalescePending[i] = 0;
+    }
     const mean = this.sourceMean[s];
     this.arrivalTime[v * this.nS + s] =
       mean > 0 ? t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)) : Number.POSITIVE_INFINITY;
@@ -208,7 +212,8 @@ export class Engine extends EngineState {
     if (mode === MODE_GUEST) {
       if (src.arrivalExit >= 0) {
         this.stopGuest(v, t);
-        this.beginExit(v, t, src.arrivalExit, -1);
+        // The delivery exit is the source's (its per-execution exits, not its handler's latency).
+        this.beginExit(v, t, src.arrivalExit, -1, -1, s);
       } else if (this.ctxActive[2 * v + 1] === 0) {
         // Posted (or not intercepted): delivered in the guest without an exit.
         this.stopGuest(v, t);
@@ -247,6 +252,8 @@ export class Engine extends EngineState {
     this.tsxFallback[c] = 0;
     this.tsxRetries[c] = 0;
     this.repDepth[c] = 0;
+    this.ctxExits[c] = 0;
+    this.ctxExitCycles[c] = 0;
   }
 
   // ---------------------------------------------------------------- host preemption
@@ -315,7 +322,7 @@ export class Engine extends EngineState {
   private endJob(c: number): void {
     this.ctxActive[c] = 0;
     this.action[c] = ACTION_NONE;
-    this.stats.executions[this.ctxSrc[c]]++;
+    this.stats.executionDone(this.ctxSrc[c], this.ctxExits[c], this.ctxExitCycles[c]);
   }
 
   /** Runs the guest on `v` from `t` until the next pending action (scheduled or taken inline). */
@@ -444,15 +451,27 @@ export class Engine extends EngineState {
       this.action[c] = ACTION_NONE;
       this.ctxPc[c] = abortTsx(this, c);
     }
-    this.beginExit(v, t, plan, this.actSource[c]);
+    this.beginExit(v, t, plan, this.actSource[c], c);
   }
 
   // ---------------------------------------------------------------- straight-line jobs
 
   // ---------------------------------------------------------------- exits and entries
 
-  private beginExit(v: number, t: number, planIndex: number, source: number): void {
+  /**
+   * Per-path statistics: `c` is the context whose job takes the exit, `credit` the interrupt
+   * source whose delivery it is (−1: neither). Counted before the entry, which may be folded
+   * and run the guest on (scheduleEntry).
+   */
+  private beginExit(v: number, t: number, planIndex: number, source: number, c = -1, credit = -1): void {
     const total = this.exitStatistics(v, t, planIndex, source);
+    if (c >= 0) {
+      this.ctxExits[c]++;
+      this.ctxExitCycles[c] += this.lastExitCycles;
+    } else if (credit >= 0) {
+      this.stats.pathExits[credit]++;
+      this.stats.pathExitCycles[credit] += this.lastExitCycles;
+    }
     const plan = this.p.exits[planIndex];
     const k = this.lastOutcome;
     if (plan.hasEffects) {

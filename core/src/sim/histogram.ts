@@ -87,6 +87,16 @@ export class LogHistogram {
     this.counts[bucketOf(value)]++;
   }
 
+  /** Adds every sample of `other` (the same buckets: the merged percentiles keep the error bound). */
+  merge(other: LogHistogram): void {
+    if (other.count === 0) return;
+    for (let i = 0; i < BUCKETS; i++) this.counts[i] += other.counts[i];
+    this.count += other.count;
+    this.sum += other.sum;
+    if (other.min < this.min) this.min = other.min;
+    if (other.max > this.max) this.max = other.max;
+  }
+
   /** Adds `times` samples of the same value. */
   addMany(value: number, times: number): void {
     if (times <= 0) return;

@@ -114,6 +114,7 @@ export function interpret(e: EngineState, v: number, c: number, t: number): void
         const i = v * e.nSites + site;
         const pending = e.coalescePending[i] + 1;
         const flushAt = v * e.nS + e.coalesceFlush[site];
+        e.coalesceJoin(i, site, pending, t);
         if (pending >= e.coalesceCount[site]) {
           // The N-th: the batch closes; its flush is the body, run inline; no timeout.
           e.coalescePending[i] = 0;

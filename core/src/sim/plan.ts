@@ -10,6 +10,7 @@ import { vmcsLookup } from "../analysis/exitLookup";
 import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../analysis/exits";
 import { exitCost, vcpuMayMigrate } from "../analysis/transitionCost";
 import type { ExitDecision } from "../analysis/types";
+import { handlerKey, handlerOf, handlerTitle } from "../model/handlers";
 import type { Arrival, GuestIR, GuestOp, GuestSource, Program } from "../model/ir";
 import type { Position, Span } from "../source";
 import { preemptionTimerRate } from "../vmx/capabilities";
@@ -76,6 +77,8 @@ export interface ExitPlan {
   /** Timeline source of the handler (−1 when the reason has no handler). */
   handlerSource: number;
   hasHandler: boolean;
+  /** The operand of the specialised handler this plan runs (`IA32_TSC_DEADLINE`); absent: the general one. */
+  operand?: string;
 }
 
 export interface SourcePlan {
@@ -124,7 +127,7 @@ export interface CompiledGuest {
   branchTargets: Int32Array[];
   sources: SourcePlan[];
   exits: ExitPlan[];
-  /** Exit plan index by basic reason, −1 when none yet. */
+  /** Exit plan index by basic reason (a specialised handler's: by model/handlers.ts handlerKey). */
   exitByCode: Map<number, number>;
   timelineSources: TimelineSource[];
   idle: GuestIR["idle"];
@@ -191,12 +194,15 @@ export function compileGuest(
   const exits: ExitPlan[] = [];
   const exitByCode = new Map<number, number>();
   const fnOutcomes: FnOutcomes = new Map();
-  const exitPlan = (code: number): number => {
-    const known = exitByCode.get(code);
+  // One plan per (reason, handler): a handler specialised by operand (ExitEffect.handler) has
+  // its own; exitByCode keeps the general handler's under the bare reason code.
+  const exitPlan = (code: number, variant?: number): number => {
+    const key = handlerKey(code, variant);
+    const known = exitByCode.get(key);
     if (known !== undefined) return known;
     const def = exitReasonByCode(code);
-    const handler = program.handlers.get(code);
-    const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest));
+    const handler = handlerOf(program, code, variant);
+    const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest), variant);
     if (handler) walkCalledFns(handler.ops, program, costs, fnOutcomes);
     let outcomes = handler ? walkHandler(handler.ops, program, costs, fnOutcomes) : [emptyOutcome(1)];
     if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
@@ -239,7 +245,12 @@ export function compileGuest(
       kicks: new Uint8Array(n),
       injects: [],
       hasEffects: false,
-      handlerSource: handler ? sourceOf(`handler ${def?.name ?? code}`, handler.reasonSpan) : -1,
+      handlerSource: handler
+        ? sourceOf(
+            `handler ${handler.operand ? handlerTitle(handler) : (def?.name ?? code)}`,
+            handler.reasonSpan,
+          )
+        : -1,
       hasHandler: handler !== undefined,
     };
     let cumulative = 0;
@@ -256,7 +267,8 @@ export function compileGuest(
       if (o.halt || o.kicks > 0 || o.injects.length > 0) plan.hasEffects = true;
     });
     exits.push(plan);
-    exitByCode.set(code, exits.length - 1);
+    if (handler?.operand) plan.operand = handler.operand.label;
+    exitByCode.set(key, exits.length - 1);
     return exits.length - 1;
   };
 
@@ -386,7 +398,7 @@ export function compileGuest(
   const emitExits = (decision: ExitDecision, src: number): void => {
     for (const e of decision.exits) {
       if (!(e.perExecution > 0)) continue;
-      const plan = exitPlan(e.reason.code);
+      const plan = exitPlan(e.reason.code, e.handler);
       if (Number.isInteger(e.perExecution)) emit(OP_EXIT, plan, e.perExecution, src);
       else emit(OP_FRACTIONAL_EXIT, plan, e.perExecution, src);
     }
@@ -407,7 +419,7 @@ export function compileGuest(
     // or none when posted).
     const delivery = isInterrupt ? decideDelivery(s, opCtx).decision : undefined;
     const first = delivery?.exits[0];
-    const arrivalExit = first ? exitPlan(first.reason.code) : -1;
+    const arrivalExit = first ? exitPlan(first.reason.code, first.handler) : -1;
     const isPosted = isInterrupt && !first && posted && (s.kind === "ipi" || (s.kind === "irq" && s.posted));
     return {
       name: s.name,
@@ -462,7 +474,7 @@ export function compileGuest(
   // The idle loop: HLT (or MWAIT) with the decision the estimator uses.
   const idle = decideIdle(ctx);
   const idleFirst = idle.decision.exits[0];
-  const idleExit = idleFirst ? exitPlan(idleFirst.reason.code) : -1;
+  const idleExit = idleFirst ? exitPlan(idleFirst.reason.code, idleFirst.handler) : -1;
   if (idleExit >= 0 && !exits[idleExit].halt.some((h) => h === 1)) {
     warnings.push(
       `the ${exits[idleExit].name} handler does not 'halt': the simulator keeps the idle vCPU in the guest after that exit`,

@@ -3,12 +3,21 @@
  * histograms), the timeline, and how the run ended (its duration, its event count, a budget
  * that stopped it). Field names follow the CLI's JSON (types.ts).
  */
-import type { LogHistogram } from "./histogram";
+import { LogHistogram as HistogramOf, type LogHistogram } from "./histogram";
 import type { ResolvedHost } from "./hostState";
 import type { CompiledGuest } from "./plan";
 import type { TimelineRecorder } from "./recorder";
 import type { SimStatistics } from "./statistics";
-import type { DurationStats, LatencyStats, SimulationResult, SimulationStop } from "./types";
+import type {
+  DurationStats,
+  LatencyStats,
+  SimCoalesceStats,
+  SimHandlerStats,
+  SimPathStats,
+  SimReasonStats,
+  SimulationResult,
+  SimulationStop,
+} from "./types";
 
 export interface RunEnd {
   /** Simulated cycles covered. */
@@ -50,26 +59,51 @@ export function buildResult(
     max: toSec(h.max),
   });
   const latencyStats = (h: LogHistogram): LatencyStats => ({ count: h.count, ...durationStats(h) });
-  const byReason = p.exits
-    .map((plan, i) => {
-      const count = stats.exitCount[i];
-      const cycles = stats.exitTransition[i] + stats.exitHandler[i] + stats.exitUserspace[i];
-      return {
-        reason: plan.name,
-        code: plan.code,
-        exits: count,
-        exitsPerSecond: count / duration,
-        cyclesPerExit: count ? cycles / count : 0,
-        cycles,
-        transitionCycles: count ? stats.exitTransition[i] / count : 0,
-        handlerCycles: count ? stats.exitHandler[i] / count : 0,
-        userspaceCycles: count ? stats.exitUserspace[i] / count : 0,
-        share: exitCycles > 0 ? cycles / exitCycles : 0,
-        duration: durationStats(stats.exitHist[i]),
-      };
-    })
-    .filter((r) => r.exits > 0)
-    .sort((x, y) => y.cycles - x.cycles || x.code - y.code);
+  // One row per reason; the plans of one reason (its specialised handlers' and the general
+  // one's, sim/plan.ts) are summed into it, each handler's part kept in `handlers`.
+  const groups = new Map<number, number[]>();
+  p.exits.forEach((plan, i) => {
+    const group = groups.get(plan.code);
+    if (group) group.push(i);
+    else groups.set(plan.code, [i]);
+  });
+  const byReason: SimReasonStats[] = [];
+  for (const [code, plans] of groups) {
+    let count = 0;
+    let tr = 0;
+    let hd = 0;
+    let us = 0;
+    for (const i of plans) {
+      count += stats.exitCount[i];
+      tr += stats.exitTransition[i];
+      hd += stats.exitHandler[i];
+      us += stats.exitUserspace[i];
+    }
+    if (!(count > 0)) continue;
+    const cycles = tr + hd + us;
+    let hist = stats.exitHist[plans[0]!]!;
+    if (plans.length > 1) {
+      hist = new HistogramOf();
+      for (const i of plans) hist.merge(stats.exitHist[i]!);
+    }
+    const row: SimReasonStats = {
+      reason: p.exits[plans[0]!]!.name,
+      code,
+      exits: count,
+      exitsPerSecond: count / duration,
+      cyclesPerExit: cycles / count,
+      cycles,
+      transitionCycles: tr / count,
+      handlerCycles: hd / count,
+      userspaceCycles: us / count,
+      share: exitCycles > 0 ? cycles / exitCycles : 0,
+      duration: durationStats(hist),
+    };
+    if (plans.some((i) => p.exits[i]!.operand !== undefined))
+      row.handlers = handlerRows(p, stats, plans, duration);
+    byReason.push(row);
+  }
+  byReason.sort((x, y) => y.cycles - x.cycles || x.code - y.code);
   const bySource: Record<string, LatencyStats> = {};
   p.sources.forEach((s, i) => {
     if (s.isInterrupt) bySource[s.name] = latencyStats(stats.latencyHist[i]);
@@ -106,14 +140,7 @@ export function buildResult(
     // The vCPU threads' host CPU outside guest mode: exit handling and halt polling (docs/simulator.md "Host").
     hostCpu: (exitCycles + stats.pollingCycles) / hz / duration,
     byReason,
-    paths: p.sources.map((s, i) => ({
-      name: s.name,
-      kind: s.kind,
-      arrivals: stats.arrivals[i],
-      executions: stats.executions[i],
-      executionsPerSecond: stats.executions[i] / duration,
-      dropped: stats.dropped[i],
-    })),
+    paths: pathStats(p, stats, duration, latencyStats),
     latency: { irq: latencyStats(stats.irqLatency), bySource },
     time: {
       guest: toSec(stats.guestCycles),
@@ -144,6 +171,36 @@ export function buildResult(
   };
 }
 
+/** Each handler's part of one reason's exits: its plans, specialised first, the general one last. */
+function handlerRows(
+  p: CompiledGuest,
+  stats: SimStatistics,
+  plans: number[],
+  duration: number,
+): SimHandlerStats[] {
+  const rows: SimHandlerStats[] = [];
+  const ordered = [...plans].sort(
+    (a, b) => Number(p.exits[a]!.operand === undefined) - Number(p.exits[b]!.operand === undefined) || a - b,
+  );
+  for (const i of ordered) {
+    const plan = p.exits[i]!;
+    const count = stats.exitCount[i];
+    if (!(count > 0)) continue;
+    const row: SimHandlerStats = {
+      handler: plan.operand === undefined ? plan.name : `${plan.name} ${plan.operand}`,
+      exits: count,
+      exitsPerSecond: count / duration,
+      cyclesPerExit: (stats.exitTransition[i] + stats.exitHandler[i] + stats.exitUserspace[i]) / count,
+      transitionCycles: stats.exitTransition[i] / count,
+      handlerCycles: stats.exitHandler[i] / count,
+      userspaceCycles: stats.exitUserspace[i] / count,
+    };
+    if (plan.operand !== undefined) row.operand = plan.operand;
+    rows.push(row);
+  }
+  return rows;
+}
+
 /** 1.23k, 4.56M, 2.00G: the budgets' figures in messages. */
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return "unbounded";
@@ -151,4 +208,72 @@ export function formatCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toPrecision(3)}M`;
   if (n >= 1e3) return `${(n / 1e3).toPrecision(3)}k`;
   return n.toPrecision(3);
+}
+
+/**
+ * Per source: arrivals, executions, and the per-execution figures (exits, their cycles, the
+ * latency they add). A coalesce site's timeout flushes run as a source of their own
+ * (`NAME/coalesce`, plan.ts); their exits are counted in the parent path's per-execution
+ * figures too, as the estimator amortises them (1/E[B] flushes per execution).
+ */
+function pathStats(
+  p: CompiledGuest,
+  stats: SimStatistics,
+  duration: number,
+  latencyStats: (h: LogHistogram) => LatencyStats,
+): SimPathStats[] {
+  const hz = p.hz;
+  // Below one cycle is a zero (the histogram's bucket 0: an execution without exits).
+  const cycleFloor = (l: LatencyStats): LatencyStats => {
+    const z = (x: number) => (x * hz < 1.5 ? 0 : x);
+    return { count: l.count, min: z(l.min), mean: z(l.mean), p50: z(l.p50), p99: z(l.p99), max: z(l.max) };
+  };
+  const parentOf = (site: number): number => {
+    const flush = p.sources[p.coalesce.flushSource[site]];
+    const name = flush.name.slice(0, flush.name.lastIndexOf("/coalesce"));
+    return p.sources.findIndex((s) => s.coalesceSite < 0 && s.name === name);
+  };
+  const extraExits = new Float64Array(p.sources.length);
+  const extraCycles = new Float64Array(p.sources.length);
+  const sites: SimCoalesceStats[][] = p.sources.map(() => []);
+  const siteParents: number[] = [];
+  for (let site = 0; site < p.coalesce.count.length; site++) {
+    const parent = parentOf(site);
+    siteParents.push(parent);
+    if (parent < 0) continue;
+    const f = p.coalesce.flushSource[site];
+    extraExits[parent] += stats.pathExits[f];
+    extraCycles[parent] += stats.pathExitCycles[f];
+  }
+  for (let site = 0; site < p.coalesce.count.length; site++) {
+    const parent = siteParents[site];
+    if (parent < 0) continue;
+    const wait = stats.coalesceWait[site];
+    const flushes = stats.coalesceFlushes[site];
+    const executions = stats.executions[parent];
+    sites[parent].push({
+      count: p.coalesce.count[site],
+      timeoutSec: p.coalesce.timeoutCycles[site] / hz,
+      batchSize: flushes > 0 ? wait.count / flushes : 0,
+      flushesPerExecution: executions > 0 ? flushes / executions : 0,
+      wait: cycleFloor(latencyStats(wait)),
+    });
+  }
+  return p.sources.map((s, i) => {
+    const executions = stats.executions[i];
+    const per = (x: number) => (executions > 0 ? x / executions : 0);
+    const out: SimPathStats = {
+      name: s.name,
+      kind: s.kind,
+      arrivals: stats.arrivals[i],
+      executions,
+      executionsPerSecond: executions / duration,
+      dropped: stats.dropped[i],
+      exitsPerExecution: per(stats.pathExits[i] + extraExits[i]),
+      exitCyclesPerExecution: per(stats.pathExitCycles[i] + extraCycles[i]),
+      latency: cycleFloor(latencyStats(stats.pathHist[i])),
+    };
+    if (sites[i].length > 0) out.coalesce = sites[i];
+    return out;
+  });
 }

@@ -37,6 +37,8 @@ export const VcpuState = {
 } as const;
 
 // vCPU modes.
+/** Pending executions of a coalesce batch whose wait is recorded (later ones are not). */
+export const COALESCE_TIMES_MAX = 4096;
 export const MODE_GUEST = 0;
 export const MODE_ROOT = 1;
 export const MODE_HALTED = 2;
@@ -166,6 +168,9 @@ export class EngineState {
   readonly coalesceCount: Int32Array;
   readonly coalesceTimeout: Float64Array;
   readonly coalesceFlush: Int32Array;
+  /** Arrival time of each pending execution, index (v·nSites + site)·coalesceCap + j. */
+  readonly coalesceTimes: Float64Array;
+  readonly coalesceCap: number;
 
   // Per context (2 per vCPU).
   readonly ctxActive: Uint8Array;
@@ -189,6 +194,11 @@ export class EngineState {
   readonly tsxDepth: Uint8Array;
   readonly repDepth: Uint8Array;
   readonly repCount: Float64Array;
+  /** Exits the context's job has taken and their cycles (per-path statistics). */
+  readonly ctxExits: Float64Array;
+  readonly ctxExitCycles: Float64Array;
+  /** Cycles of the last exit exitStatistics drew, the charged wake-up included. */
+  lastExitCycles = 0;
 
   /** The observers: statistics over every event, and the bounded timeline. */
   readonly stats: SimStatistics;
@@ -385,6 +395,10 @@ export class EngineState {
     this.coalesceCount = plan.coalesce.count;
     this.coalesceTimeout = plan.coalesce.timeoutCycles;
     this.coalesceFlush = plan.coalesce.flushSource;
+    let cap = 0;
+    for (const n of plan.coalesce.count) cap = Math.max(cap, n);
+    this.coalesceCap = Math.min(COALESCE_TIMES_MAX, cap);
+    this.coalesceTimes = new Float64Array(nV * this.nSites * this.coalesceCap);
 
     const nC = 2 * nV;
     this.ctxActive = new Uint8Array(nC);
@@ -407,6 +421,8 @@ export class EngineState {
     this.tsxDepth = new Uint8Array(nC);
     this.repDepth = new Uint8Array(nC);
     this.repCount = new Float64Array(nC * this.repeatDepth);
+    this.ctxExits = new Float64Array(nC);
+    this.ctxExitCycles = new Float64Array(nC);
 
     validateOptions(options);
     this.stats = new SimStatistics(plan);
@@ -535,6 +551,22 @@ export class EngineState {
    * Counts and records an exit taken at `t` (handler arm drawn when it has several); returns
    * its duration to the VM entry. The arm is left in `lastOutcome` for its effects.
    */
+  /** The `pending`-th execution of coalesce site `site` in batch slot `i` (v·nSites + site) at `t`. */
+  coalesceJoin(i: number, site: number, pending: number, t: number): void {
+    if (pending <= this.coalesceCap) this.coalesceTimes[i * this.coalesceCap + pending - 1] = t;
+    if (pending >= this.coalesceCount[site]) this.coalesceFlushed(i, site, pending, t);
+  }
+
+  /** The batch in slot `i` flushes at `t` with `members` executions: each one's wait is recorded. */
+  coalesceFlushed(i: number, site: number, members: number, t: number): void {
+    if (members <= 0) return;
+    const hist = this.stats.coalesceWait[site];
+    this.stats.coalesceFlushes[site]++;
+    const base = i * this.coalesceCap;
+    const n = Math.min(members, this.coalesceCap);
+    for (let j = 0; j < n; j++) hist.add(t - this.coalesceTimes[base + j]);
+  }
+
   exitStatistics(v: number, t: number, planIndex: number, source: number): number {
     const plan = this.p.exits[planIndex];
     let k = 0;
@@ -549,6 +581,7 @@ export class EngineState {
     const userspace = plan.userspace[k];
     const total = transition + handler + userspace;
     const wake = plan.wake[k];
+    this.lastExitCycles = total + wake;
     this.stats.exit(planIndex, transition, handler, userspace, wake);
     if (this.recorder.fullAt < 0) {
       const code = plan.code;

@@ -24,6 +24,14 @@ export class SimStatistics {
   readonly latencyHist: LogHistogram[];
   /** Delivery latency of every interrupt. */
   readonly irqLatency = new LogHistogram();
+  // Per source: the exits its executions took and their cycles (transition + handler + user
+  // space + charged wake-up), and a histogram of those cycles per finished execution.
+  readonly pathExits: Float64Array;
+  readonly pathExitCycles: Float64Array;
+  readonly pathHist: LogHistogram[];
+  // Per coalesce site: batches flushed and the wait of each execution until its flush (cycles).
+  readonly coalesceFlushes: Float64Array;
+  readonly coalesceWait: LogHistogram[];
   // vCPU cycles per state, summed over vCPUs.
   guestCycles = 0;
   idleGuestCycles = 0;
@@ -52,6 +60,20 @@ export class SimStatistics {
     this.executions = new Float64Array(nS);
     this.dropped = new Float64Array(nS);
     this.latencyHist = plan.sources.map(() => new LogHistogram());
+    this.pathExits = new Float64Array(nS);
+    this.pathExitCycles = new Float64Array(nS);
+    this.pathHist = plan.sources.map(() => new LogHistogram());
+    const nSites = plan.coalesce.count.length;
+    this.coalesceFlushes = new Float64Array(nSites);
+    this.coalesceWait = Array.from({ length: nSites }, () => new LogHistogram());
+  }
+
+  /** An execution of source `s` finished, having taken `exits` exits of `cycles` in all. */
+  executionDone(s: number, exits: number, cycles: number): void {
+    this.executions[s]++;
+    this.pathExits[s] += exits;
+    this.pathExitCycles[s] += cycles;
+    this.pathHist[s].add(cycles);
   }
 
   /** An exit of plan `plan` with its drawn arm's cycles; `wake` is charged to the handler. */

@@ -34,6 +34,8 @@ export function tryStraight(e: EngineState, v: number, s: number, t: number): nu
   const compute = e.straightCompute;
   const exit = e.straightExit;
   let now = t;
+  let exits = 0;
+  let exitCycles = 0;
   for (let i = e.straightStart[s], last = i + segments; i < last; i++) {
     now += compute[i];
     const plan = exit[i];
@@ -41,10 +43,12 @@ export function tryStraight(e: EngineState, v: number, s: number, t: number): nu
     e.closeGuest(v, now);
     // The exit, then its VM entry (one event, as scheduleEntry counts a folded entry).
     now += e.exitStatistics(v, now, plan, e.straightSource[i]);
+    exits++;
+    exitCycles += e.lastExitCycles;
     e.events++;
     e.guestSince[v] = now;
   }
-  e.stats.executions[s]++;
+  e.stats.executionDone(s, exits, exitCycles);
   return now;
 }
 
@@ -97,6 +101,8 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
   const exit = e.straightExit;
   const exitSource = e.straightSource;
   let now = start;
+  let exits = 0;
+  let exitCycles = 0;
   for (let i = first, last = first + segments; i < last; i++) {
     now += compute[i];
     if (now > guestStart) {
@@ -131,10 +137,12 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
         recorder.record(now + transition + handler, userspace, v, VcpuState.Userspace, code, handlerSource);
     }
     now += total;
+    exits++;
+    exitCycles += total;
     guestStart = now;
     e.events++;
   }
-  stats.executions[s]++;
+  stats.executionDone(s, exits, exitCycles);
   // Idle in the guest from the job's end (goIdle with nothing to do).
   e.guestSince[v] = now;
   e.idleInGuest[v] = 1;

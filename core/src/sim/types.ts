@@ -91,6 +91,25 @@ export interface SimReasonStats {
   /** Share of all exit-handling time. */
   share: number;
   duration: DurationStats;
+  /**
+   * Present when handlers specialised by operand took some of the reason's exits
+   * (docs/language.md "Handlers by operand"): each handler's part, the general one last.
+   */
+  handlers?: SimHandlerStats[];
+}
+
+/** One handler's part of an exit reason's exits (SimReasonStats.handlers). */
+export interface SimHandlerStats {
+  /** "MSR_WRITE IA32_TSC_DEADLINE", or "MSR_WRITE" for the general handler. */
+  handler: string;
+  /** The specialised handler's operand; absent: the general handler (or none). */
+  operand?: string;
+  exits: number;
+  exitsPerSecond: number;
+  cyclesPerExit: number;
+  transitionCycles: number;
+  handlerCycles: number;
+  userspaceCycles: number;
 }
 
 export interface LatencyStats {
@@ -111,6 +130,28 @@ export interface SimPathStats {
   executionsPerSecond: number;
   /** Arrivals dropped because the vCPU's queue was full (a saturated vCPU). */
   dropped: number;
+  /**
+   * Exits per finished execution and their cycles (transition + handler + user space): the
+   * execution's own exits plus, for a path with `coalesce`, its timeout flushes' (run apart as
+   * `NAME/coalesce`), as the estimator counts them. Not the interrupts that preempt it.
+   */
+  exitsPerExecution: number;
+  exitCyclesPerExecution: number;
+  /** Latency one execution's own exits add (seconds), from a histogram of every execution. */
+  latency: LatencyStats;
+  /** The path's coalesce sites: batches, notifications per execution, wait until the flush. */
+  coalesce?: SimCoalesceStats[];
+}
+
+export interface SimCoalesceStats {
+  count: number;
+  timeoutSec: number;
+  /** Executions per flushed batch (members / flushes). */
+  batchSize: number;
+  /** Flushes per execution of the path. */
+  flushesPerExecution: number;
+  /** Seconds from an execution to its batch's flush. */
+  wait: LatencyStats;
 }
 
 export interface SimulationResult {

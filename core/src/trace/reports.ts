@@ -303,6 +303,7 @@ export class KvmStatLogReader {
   private intervals = 0;
 
   line(text: string): LineVerdict {
+    if (this.values(text)) return "data";
     const tokens = text.trim().split(/\s+/);
     if (tokens.length === 1 && tokens[0] === "") return "ignored";
     if (tokens.every((t) => /^\d+$/.test(t))) {
@@ -317,12 +318,66 @@ export class KvmStatLogReader {
       return "data";
     }
     if (tokens.some((t) => /^\d+$/.test(t))) return "not a kvm_stat --log line";
+    this.flushColumns();
     this.names = tokens;
+    if (this.columns.length < tokens.length) this.columns = new Float64Array(tokens.length);
     for (const name of tokens) if (!this.totals.has(name)) this.totals.set(name, 0);
     return "ignored";
   }
 
+  /** Column totals of the data lines read by `values`, added to `totals` when the banner changes. */
+  private columns = new Float64Array(0);
+
+  /**
+   * A line of deltas under the current banner, read by char codes without splitting it: blanks
+   * (space, tab) and decimal numbers of at most 15 digits (exact as doubles, as Number() reads
+   * them), as many as the banner has names. Anything else returns false for the general reader.
+   */
+  private values(text: string): boolean {
+    const n = this.names.length;
+    if (n === 0) return false;
+    const columns = this.columns;
+    let column = 0;
+    let i = 0;
+    const end = text.length;
+    // Read into a scratch pass first: a line with the wrong count or a foreign token adds nothing.
+    for (let pass = 0; pass < 2; pass++) {
+      column = 0;
+      i = 0;
+      while (i < end) {
+        let c = text.charCodeAt(i);
+        if (c === 32 || c === 9) {
+          i++;
+          continue;
+        }
+        const start = i;
+        let v = 0;
+        while (c >= 48 && c <= 57) {
+          v = v * 10 + (c - 48);
+          i++;
+          c = i < end ? text.charCodeAt(i) : 32;
+        }
+        if (i === start || i - start > 15 || (c !== 32 && c !== 9)) return false;
+        if (column >= n) return false;
+        if (pass === 1) columns[column] = columns[column]! + v;
+        column++;
+      }
+      if (column !== n) return false;
+    }
+    this.intervals++;
+    return true;
+  }
+
+  private flushColumns(): void {
+    for (let k = 0; k < this.names.length && k < this.columns.length; k++) {
+      const name = this.names[k]!;
+      if (this.columns[k] !== 0) this.totals.set(name, (this.totals.get(name) ?? 0) + this.columns[k]!);
+    }
+    this.columns.fill(0);
+  }
+
   finish(): ReportTables {
+    this.flushColumns();
     const counters = [...this.totals].map(([name, total]) => ({
       name,
       total,

@@ -81,6 +81,16 @@ export function formatRate(perSecond: number): string {
   return `${formatCompact(perSecond)}/s`;
 }
 
+/**
+ * A source's rate with its unit, per vCPU and for the guest: "100k/s per vCPU (400k/s for the
+ * guest's 4 vCPUs)"; one vCPU: "50k/s per vCPU (the guest's only vCPU)".
+ */
+export function formatRateScope(perVcpu: number, vcpus: number): string {
+  const n = Math.max(0, Math.floor(vcpus));
+  if (n === 1) return `${formatRate(perVcpu)} per vCPU (the guest's only vCPU)`;
+  return `${formatRate(perVcpu)} per vCPU (${formatRate(perVcpu * n)} for the guest's ${n} vCPUs)`;
+}
+
 /** A fraction as a percentage: 0.234 → "23.4%", 0.0035 → "0.35%", 3.54 → "354%", 0 → "0%". */
 export function formatPercent(fraction: number): string {
   if (!Number.isFinite(fraction)) return NOT_FINITE;

@@ -3,6 +3,7 @@ export * from "./apic";
 export * from "./capabilities";
 export * from "./controls";
 export * from "./exceptions";
+export * from "./exitOperands";
 export * from "./exitReasons";
 export * from "./fieldFormats";
 export * from "./instructions";

@@ -186,3 +186,62 @@ export const L1_VMX_INSTRUCTIONS: ReadonlyMap<string, { reason: number; kvm: str
   ["invept", { reason: EXIT.INVEPT, kvm: `${NESTED_C} handle_invept` }],
   ["invvpid", { reason: EXIT.INVVPID, kvm: `${NESTED_C} handle_invvpid` }],
 ]);
+
+/**
+ * An L2 that halts (docs/estimator.md "Nested idle"). With vmcs12's HLT exiting the HLT is
+ * L1's: L1's KVM blocks the vCPU (handle_halt → kvm_emulate_halt → kvm_vcpu_halt, x86.c and
+ * virt/kvm/kvm_main.c), so L1 itself goes idle and halts — an HLT of L1 that L0 decides on
+ * vmcs01 — and the interrupt for L1 that ends the idle period wakes L1 in L0 first; L1 then
+ * injects it into L2 (VMWRITE of VM_ENTRY_INTR_INFO_FIELD) and VMRESUMEs. Without it L0 keeps
+ * the HLT (vmcs01's HLT exiting) and blocks the vCPU in guest mode; an interrupt for L1 then
+ * wakes it and vmx_check_nested_events synthesizes the nested exit into L1
+ * (nested_vmx_vmexit(EXIT_REASON_EXTERNAL_INTERRUPT)) when vmcs12 has external-interrupt
+ * exiting, or L0 injects it into L2 itself when it has not.
+ */
+export const NESTED_HALT_BY_L1_REFERENCE = `${NESTED_C} nested_vmx_l1_wants_exit (case EXIT_REASON_HLT: vmcs12's HLT exiting); L1's KVM handle_halt → kvm_emulate_halt → kvm_vcpu_halt (arch/x86/kvm/x86.c, virt/kvm/kvm_main.c)`;
+export const NESTED_HALT_BY_L0_REFERENCE = `${NESTED_C} vmx_check_nested_events (a pending interrupt for L1 with nested_exit_on_intr: nested_vmx_vmexit(EXIT_REASON_EXTERNAL_INTERRUPT)); kvm_vcpu_halt (virt/kvm/kvm_main.c)`;
+/** The vmcs12 field L1 writes to inject the wake-up interrupt into L2 (SDM Vol. 3C §25.8.3, pre-2023 §24.8.3). */
+export const L1_INJECT_FIELD = "VM_ENTRY_INTR_INFO_FIELD";
+
+/**
+ * Posted interrupts into L2 (vmcs12's process posted interrupts with virtual-interrupt
+ * delivery: nested_vmx_check_apicv_controls requires VID, external-interrupt exiting and
+ * acknowledge interrupt on exit with it; L0 exposes it to L1 only with APICv,
+ * nested_vmx_setup_pinbased_ctls). prepare_vmcs02_early runs L2 with posted-interrupt
+ * processing and the notification vector POSTED_INTR_NESTED_VECTOR on L1's descriptor. L1 posts
+ * into that descriptor (PIR, ON) and sends vmcs12's notification vector to the vCPU — an x2APIC
+ * ICR write of L1, which exits to L0 unless vmcs01 lets it through; L0's
+ * vmx_deliver_nested_posted_interrupt (vmx.c) then sends POSTED_INTR_NESTED_VECTOR to the
+ * physical CPU running L2, which the CPU processes without a VM exit (SDM Vol. 3C §30.6,
+ * pre-2023 §29.6), or, when the vCPU is not in guest mode, sets nested.pi_pending and wakes it;
+ * vmx_complete_nested_posted_interrupt (nested.c, from vmx_check_nested_events) then moves the
+ * PIR into L2's virtual-APIC page and GUEST_INTR_STATUS at the next entry, and
+ * nested_mark_vmcs12_pages_dirty logs the descriptor and virtual-APIC pages dirty.
+ */
+export const NESTED_POSTED: { pi: ControlRef; vid: ControlRef } = {
+  pi: CONTROL.pin.process_posted_interrupts,
+  vid: CONTROL.proc2.virtual_interrupt_delivery,
+};
+export const NESTED_POSTED_REFERENCE =
+  "Linux arch/x86/kvm/vmx/vmx.c vmx_deliver_nested_posted_interrupt; nested.c prepare_vmcs02_early (POSTED_INTR_NESTED_VECTOR), vmx_complete_nested_posted_interrupt, nested_mark_vmcs12_pages_dirty, nested_vmx_check_apicv_controls; SDM Vol. 3C §30.6 (pre-2023 §29.6) posted-interrupt processing";
+/** The MSR L1 writes to send the notification vector (x2APIC ICR, SDM Vol. 3A §11.12.9). */
+export const L1_NOTIFY_MSR = "X2APIC_ICR";
+/** The vmcs02 field the PIR sync writes (RVI): vmx_complete_nested_posted_interrupt; L1's sync_pir_to_irr likewise. */
+export const PIR_SYNC_FIELD = "GUEST_INTR_STATUS";
+/** L1's KVM points a blocked vCPU's descriptor at its wake-up vector (posted_intr.c pi_enable_wakeup_handler). */
+export const L1_PI_WAKEUP_REFERENCE =
+  "Linux arch/x86/kvm/vmx/posted_intr.c vmx_vcpu_pi_put → pi_enable_wakeup_handler (in L1: a blocked vCPU's descriptor takes POSTED_INTR_WAKEUP_VECTOR)";
+
+/**
+ * EPT02: L2 runs on an EPT L0 builds as a shadow of L1's EPT12 (nested_ept_init_mmu_context →
+ * kvm_init_shadow_ept_mmu, arch/x86/kvm/mmu/mmu.c), never on the TDP MMU. It starts empty after
+ * each root allocation; the first access of L2 to each page is an EPT violation L0 fixes
+ * itself: FNAME(page_fault) of paging_tmpl.h compiled with PTTYPE == PTTYPE_EPT (ept_page_fault)
+ * walks EPT12 in L1's memory (FNAME(walk_addr)), then FNAME(fetch) builds the shadow entries
+ * (kvm_mmu_get_child_sp for each missing level) and write-protects the EPT12 table pages it
+ * shadows (account_shadowed). A 4 KiB mapping each (SDM Vol. 3C §29.3.2 EPT_PAGE_SIZE): larger
+ * only when EPT12 maps 2 MiB and L0's backing is huge (kvm_mmu_hugepage_adjust), which the
+ * language does not say.
+ */
+export const EPT02_REFERENCE =
+  "Linux arch/x86/kvm/vmx/nested.c nested_ept_init_mmu_context → arch/x86/kvm/mmu/mmu.c kvm_init_shadow_ept_mmu; arch/x86/kvm/mmu/paging_tmpl.h FNAME(page_fault) with PTTYPE_EPT (walk_addr over EPT12, fetch builds EPT02)";

@@ -417,6 +417,11 @@ const BASE_COSTS: Record<CostName, { cycles: number; reason: string }> = {
     reason:
       "estimate: VMPTRLD of a VMCS already in the processor's cache, a microcode flow of about 100 cycles; no measurement found",
   },
+  ept02_fault: {
+    cycles: 4000,
+    reason:
+      "estimate: L0's shadow-EPT fault on L2's first touch of a page beyond the EPT_VIOLATION round trip (paging_tmpl.h FNAME(page_fault) with PTTYPE_EPT: FNAME(walk_addr) reads EPT12's 4 levels from L1's memory, FNAME(fetch) allocates and links the missing EPT02 levels under mmu_lock and write-protects the EPT12 pages it shadows); a few thousand cycles, about two round trips; no measurement found",
+  },
   // Transition terms (vmx/transitionTerms.ts says which a VMCS incurs; analysis/transitionCost.ts adds them).
   msr_list_entry: {
     cycles: 100,

@@ -142,6 +142,8 @@ export type CostName =
   | "vmx_emulate"
   /** One VMPTRLD in L0 (switching to and from the shadow VMCS in copy_vmcs12_to_shadow). */
   | "vmptrld"
+  /** Nested: L0's shadow-EPT fault building EPT02 on L2's first touch of a page, beyond the exit (paging_tmpl.h FNAME(page_fault), PTTYPE_EPT). */
+  | "ept02_fault"
   /** One entry of a VM-exit MSR-store, VM-exit MSR-load or VM-entry MSR-load list, per transition. */
   | "msr_list_entry"
   /** One register a save/load VM-exit or VM-entry control moves, per transition (vmx/transitionTerms.ts). */

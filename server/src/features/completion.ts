@@ -21,6 +21,8 @@ import {
   EPT_PERMISSIONS,
   EXCEPTIONS,
   EXIT_REASONS,
+  exitOperandOf,
+  exitReasonByName,
   GUEST_OP_STATEMENTS as GUEST_OP_STATEMENT_SHAPES,
   GUEST_STATEMENTS as GUEST_STATEMENT_SHAPES,
   HANDLER_STATEMENTS as HANDLER_STATEMENT_SHAPES,
@@ -31,14 +33,8 @@ import {
   VMCS_STATEMENTS as VMCS_STATEMENT_SHAPES,
 } from "../../../core/src/index";
 import { upperBound } from "../../../core/src/util/search";
-import {
-  controlSupport,
-  exitReasonHover,
-  fieldHover,
-  isControlSupported,
-  KEYWORD_DOCS,
-  msrHover,
-} from "./hover";
+import { controlSupport, exitReasonHover, fieldHover, isControlSupported, msrHover } from "./hoverVmx";
+import { KEYWORD_DOCS } from "./keywordDocs";
 
 const CONTROL_WORDS: readonly ControlWord[] = ["pin", "proc", "proc2", "proc3", "exit", "entry"];
 
@@ -105,6 +101,9 @@ const GUEST_OP_DOCS: Record<string, string> = {
   exec: "`exec GPA`: an instruction fetch.",
   coalesce:
     "`coalesce N or T { OPS }`: OPS run once per N executions on a vCPU, or T after the first pending one (virtio event-index suppression, NIC moderation).",
+  uses: "`uses FEATURE`: an instruction of a CPU feature (`avx512f`); #UD when the vmcs's CPUID hides it (`cpuid hide`) and it cannot be enabled.",
+  single_step:
+    "`single_step { OPS }`: OPS run with RFLAGS.TF = 1; a handler that emulates one must queue #DB (TL353).",
 };
 
 interface LexicalContext {
@@ -295,6 +294,16 @@ function exitReasonItems(program: Program | undefined, forHandler: boolean): Com
   });
 }
 
+/** After `handler REASON`: MSR names for an MSR reason, else the operand's word (`port`, `gpa`, `nr`), then `in`/`out`. */
+function handlerOperandItems(words: readonly string[]): CompletionItem[] {
+  const reason = exitReasonByName(words[1]!);
+  const operand = reason ? exitOperandOf(reason.code) : undefined;
+  if (!operand) return [];
+  if (words.length === 2) return operand.kind === "msr" ? msrItems() : keywordItems([operand.keyword]);
+  if (operand.kind === "port" && words.length === 4) return keywordItems(["in", "out"]);
+  return [];
+}
+
 function exceptionItems(hash: boolean): CompletionItem[] {
   return EXCEPTIONS.map((exception) => ({
     label: exception.mnemonic,
@@ -392,6 +401,8 @@ export function completeAt(
       }));
     }
     if (first === "handler" && words.length === 1) return exitReasonItems(programOf(), true);
+    // `handler REASON ` : the operand it may be specialised by (docs/language.md "Handlers by operand").
+    if (first === "handler" && words.length >= 2) return handlerOperandItems(words);
     if (first === "guest" && last === "on")
       return nameItems(programOf()?.vmcs.keys() ?? [], CompletionItemKind.Class, "vmcs");
     if (first === "guest" && words.length === 2) return keywordItems(["on"]);

@@ -14,6 +14,9 @@ import {
 import {
   type ControlDef,
   exitCost,
+  type HandlerIR,
+  handlerTitle,
+  handlerVariantOf,
   primaryGuest,
   primaryVmcs,
   type Span,
@@ -30,7 +33,7 @@ import { lowerBound } from "../../../core/src/util/search";
 import { spanToRange } from "../convert";
 import { type DocumentModel, indexInSpan, nameSpanAtEnd } from "../model";
 import { RUN_SIMULATION_COMMAND } from "../protocol";
-import { isControlSupported } from "./hover";
+import { isControlSupported } from "./hoverVmx";
 import { handlerLensSuffix, type MeasuredView, measuredLensTitle } from "./measured";
 
 export const TOKEN_TYPES = [
@@ -308,7 +311,8 @@ export function codeLenses(
     const start = lines.positionAt(span.start);
     return { start, end: start };
   };
-  for (const handler of program.handlers.values()) {
+  const specialised = [...(program.operandHandlers?.values() ?? [])].flat();
+  for (const handler of [...program.handlers.values(), ...specialised]) {
     let total = 0;
     try {
       total = exitCost(
@@ -316,11 +320,12 @@ export function codeLenses(
         primaryVmcs(program),
         handler.reason.code,
         vcpuMayMigrate(primaryGuest(program)),
+        handlerVariantOf(program, handler),
       ).total;
     } catch {
       continue;
     }
-    const exitsPerSecond = model.reasonTotals.get(handler.reason.code)?.exitsPerSecond ?? 0;
+    const exitsPerSecond = handlerExitsPerSecond(model, handler);
     const cpu = (exitsPerSecond * total) / program.target.hz;
     const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU${handlerLensSuffix(measured, handler.reason.code)}`;
     lenses.push({
@@ -361,3 +366,22 @@ export function codeLenses(
 }
 
 export { spanToRange };
+
+/**
+ * Exits per second the handler takes, all guests: its row of the reason's per-handler split
+ * where handlers specialised by operand share the reason, else the reason's whole rate.
+ */
+function handlerExitsPerSecond(model: DocumentModel, handler: HandlerIR): number {
+  const total = model.reasonTotals.get(handler.reason.code);
+  if (!total) return 0;
+  const title = handlerTitle(handler);
+  let sum = 0;
+  for (const { estimate } of total.perGuest) {
+    if (!estimate.handlers) {
+      if (handler.operand === undefined) sum += estimate.exitsPerSecond;
+      continue;
+    }
+    for (const row of estimate.handlers) if (row.handler === title) sum += row.exitsPerSecond;
+  }
+  return sum;
+}

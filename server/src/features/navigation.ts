@@ -14,7 +14,7 @@ import {
   type TextEdit,
   type WorkspaceEdit,
 } from "vscode-languageserver";
-import type { Span } from "../../../core/src/index";
+import { handlerOf, type Span } from "../../../core/src/index";
 import { spanToRange } from "../convert";
 import type { BlockInfo, DocumentModel } from "../model";
 
@@ -27,12 +27,15 @@ export function definitionAt(model: DocumentModel, uri: string, offset: number):
   const symbol = model.symbolAt(offset);
   if (symbol && hasDefinition(symbol.definition))
     return { uri, range: spanToRange(lines, symbol.definition) };
-  // From a guest operation that exits, jump to the handler of its (first) exit reason.
+  // From a guest operation that exits, jump to the handler that takes its (first) exit: the
+  // one specialised by its operand when one is, else the general handler of the reason.
   const entry = model.elementAt(offset);
   if (entry?.kind === "guestOp") {
     const estimate = model.operationAt(entry.guest, entry.op.span.start);
-    const reason = estimate?.decision.exits[0]?.reason;
-    const handler = reason ? model.analysis.program.handlers.get(reason.code) : undefined;
+    const effect = estimate?.decision.exits[0];
+    const handler = effect
+      ? handlerOf(model.analysis.program, effect.reason.code, effect.handler)
+      : undefined;
     if (handler) return { uri, range: spanToRange(lines, handler.reasonSpan) };
   }
   return null;
@@ -54,7 +57,7 @@ export function referencesAt(
   const entry = model.elementAt(offset);
   if (entry?.kind === "handlerReason") {
     const locations = model
-      .operationsExitingWith(entry.handler.reason.code)
+      .operationsExitingWith(entry.handler.reason.code, entry.handler)
       .map((operation) => ({ uri, range: spanToRange(lines, operation.span) }));
     if (includeDeclaration) locations.unshift({ uri, range: spanToRange(lines, entry.handler.reasonSpan) });
     return locations;

@@ -56,6 +56,10 @@ export interface ChainCost {
   /** L1 VMREAD/VMWRITEs that exit to L0 / that the shadow VMCS served, per chain. */
   trappedAccesses: number;
   shadowedAccesses: number;
+  /** Cycles of step 3 (L1's VMRESUME and L0's emulated entry), all in L0. */
+  resumeCycles: number;
+  /** `halt_wake` cycles of L1's handler (its `halt`: L1 blocking the vCPU), spent after the block. */
+  l1WakeCycles: number;
 }
 
 /** Which fields L1 reads and writes without exiting (none without VMCS shadowing in vmcs01). */
@@ -145,6 +149,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     }
   };
   let traps = 0;
+  let l1Wake = 0;
   const walk = (list: readonly HandlerOp[], weight: number, depth: number) => {
     for (const op of list) {
       switch (op.op) {
@@ -186,6 +191,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
           break;
         case "halt":
           l1 += weight * cost("halt_wake");
+          l1Wake += weight * cost("halt_wake");
           break;
         case "kick":
           l1 += weight * cost("ipi");
@@ -227,6 +233,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     });
 
   // 3. VMRESUME.
+  const resumeFrom = steps.length;
   steps.push({
     label: "L1 VMRESUME → L0, L0 → L2 entry",
     level: "L0",
@@ -250,6 +257,8 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     });
   }
 
+  let resumeCycles = 0;
+  for (let i = resumeFrom; i < steps.length; i++) resumeCycles += steps[i]!.cycles;
   let l0Cycles = 0;
   let l1Cycles = 0;
   for (const s of steps) {
@@ -267,5 +276,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     l0Transitions: 2 + trapped + traps,
     trappedAccesses: trapped,
     shadowedAccesses: shadowed,
+    resumeCycles,
+    l1WakeCycles: l1Wake,
   };
 }

@@ -5,28 +5,33 @@
  * costs its chain (chain.ts); an exit L0 handles itself costs what the file's L0 `handler`
  * costs (analysis/cost.ts), as for a single-level guest.
  *
- * Scope (docs/estimator.md "Nested virtualization"): per-source arrival rates as in the
- * single-level estimate, without its idle model (an L2 that halts is charged its HLT exits, not
- * the wake-ups); interrupt delivery: the physical interrupt exit is L0's, and when vmcs12 has
- * external-interrupt exiting it becomes a nested exit into L1 as well (the interrupt is taken
- * to be L1's: its device or timer).
+ * The busy share is the single-level idle model's (hostShares.ts solveShares) with the nested
+ * costs (docs/estimator.md "Nested idle and interrupt delivery"): an interrupt takes its
+ * delivery exits (wake.ts nestedDelivery: L0's physical exit, the nested exit into L1, or none
+ * when L1 posts it into L2) only when it finds L2 in guest mode; an idle period costs L2's HLT
+ * at the level that handles it, and each blocking one the wake-up chain of who blocked it
+ * (wake.ts wakeChain). EPT02's first-touch faults are a start-up figure (ept02.ts), apart.
  */
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
 import type { Span } from "../../source";
 import { EXIT } from "../../vmx/exitReasons";
-import { NESTED_EXIT_ON_INTR } from "../../vmx/nested";
 import { handlerCost } from "../cost";
-import { arrivalRate, estimateGuest } from "../estimate";
-import { decideDelivery, reason, walkOps } from "../exits";
-import { type ChainCost, reflectedChainCost } from "./chain";
+import { arrivalRate } from "../estimate";
+import { walkOps } from "../exits";
+import { type SourceModel, solveShares } from "../hostShares";
+import type { ExitDecision } from "../types";
+import { type ChainCost, type ChainStep, reflectedChainCost } from "./chain";
+import { type Ept02StartUp, ept02StartUp } from "./ept02";
+import { decideNested, type Level, type NestedExit, type NestedSetup, nestedSetup } from "./reflect";
 import {
-  decideNested,
-  interruptGoesToL1,
-  type Level,
-  type NestedExit,
-  type NestedSetup,
-  nestedSetup,
-} from "./reflect";
+  type IdleMode,
+  idleMode,
+  idleWindowCycles,
+  l1Sends,
+  nestedDelivery,
+  type WakeChain,
+  wakeChain,
+} from "./wake";
 
 export interface NestedReasonEstimate {
   reason: string;
@@ -83,6 +88,55 @@ export interface NestedEstimate {
   /** The chain of each reflected reason, for hovers and the text report. */
   chains: ChainCost[];
   operations: NestedOperationEstimate[];
+  /** Busy share of an L2 vCPU and the share of its time in guest mode (the single-level model's ρ and p). */
+  busyShare: number;
+  guestShare: number;
+  /** The idle model of an `idle halt` L2 (undefined otherwise). */
+  idle?: NestedIdleEstimate;
+  /** Interrupts L1 posts into L2 (undefined when none is). */
+  posted?: NestedPostedEstimate;
+  /**
+   * Interrupts L1 sends (a `posted` irq, an ipi): its ICR write to the vCPU, exits into L0 on the
+   * sender's vCPU per second (all vCPUs) and cycles each (undefined when L1 sends none).
+   */
+  l1Notify?: { sendsPerSecond: number; exitsPerSecond: number; cyclesPerExit: number };
+  /** The one-time cost of building EPT02 (undefined without EPT12). */
+  ept02?: Ept02StartUp;
+}
+
+const NO_DELIVERY: ExitDecision = { exits: [], rule: "", reference: "", controls: [] };
+const cyclesOf = (w: WakeChain | undefined) => (w ? w.l0 + w.l1 : 0);
+
+export interface NestedIdleEstimate {
+  /** Who blocks the idle L2's vCPU. */
+  mode: IdleMode;
+  rule: string;
+  reference: string;
+  /** L2 idle exits (HLT) per second, all vCPUs. */
+  idlePeriodsPerSecond: number;
+  /** Idle periods that block and end with a wake-up, per second, all vCPUs. */
+  wakeUpsPerSecond: number;
+  /** Share of idle exits that block (no arrival within the window). */
+  survival: number;
+  /** Cycles from L2's HLT to the block. */
+  windowCycles: number;
+  /** Mean cycles of a wake-up beyond the idle exit, per level, and the exits into L0 it adds. */
+  l0CyclesPerWake: number;
+  l1CyclesPerWake: number;
+  l0ExitsPerWake: number;
+  /** The wake-up chain of the most frequent arrival. */
+  steps: ChainStep[];
+}
+
+export interface NestedPostedEstimate {
+  /** Interrupts L1 posts into L2, per second, all vCPUs, and those that find L2 in guest mode. */
+  postedPerSecond: number;
+  inGuestModePerSecond: number;
+  /** L2 exits (L0's physical exit + the nested exit into L1) and cycles they avoid, per second. */
+  avoidedExitsPerSecond: number;
+  avoidedCyclesPerSecond: number;
+  rule: string;
+  reference: string;
 }
 
 interface Acc {
@@ -161,7 +215,17 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       false,
       source.arrival,
     );
-    return { leaves, computeCycles: walked.computeCycles };
+    return { leaves, computeCycles: walked.computeCycles, deferredFlushes: walked.deferredFlushes };
+  };
+  /** L0 + L1 cycles of one execution of the leaves. */
+  const cyclesOfLeaves = (leaves: readonly { op: GuestOp; executions: number }[]) => {
+    let cycles = 0;
+    for (const { op, executions } of leaves)
+      for (const x of decideNested(setup, op).exits) {
+        const c = exitCost(setup, x.reason.code, x.level);
+        cycles += executions * x.perExecution * (c.l0 + c.l1);
+      }
+    return cycles;
   };
   const addOps = (leaves: { op: GuestOp; executions: number }[], rate: number) => {
     for (const { op, executions } of leaves) {
@@ -192,30 +256,101 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       });
     }
   };
-  for (const source of guest.sources) {
-    const rate = arrivalRate(source.arrival);
-    const { leaves, computeCycles } = leavesOf(source);
-    l2Cycles += rate * computeCycles;
-    addOps(leaves, rate);
-    // Delivery of the source's interrupt (paths have none).
-    if (source.kind !== "path") {
-      const delivery = decideDelivery(source, setup.ctx01).decision;
-      for (const e of delivery.exits) record({ reason: e.reason, level: "L0" }, rate * e.perExecution);
-      if (source.kind !== "nmi" && interruptGoesToL1(setup, NESTED_EXIT_ON_INTR))
-        record({ reason: reason(EXIT.EXTERNAL_INTERRUPT), level: "L1" }, rate);
+
+  // 1. Per source: its operations' cycles per execution, its interrupt's delivery to L2 in guest
+  //    mode, and the wake-up it causes when it ends a blocking idle period.
+  const mode = idleMode(setup);
+  const blocked = mode !== "none";
+  const perSource = guest.sources.map((source) => {
+    const { leaves, computeCycles, deferredFlushes } = leavesOf(source);
+    const delivery = nestedDelivery(setup, source);
+    const model: SourceModel = {
+      source,
+      rate: arrivalRate(source.arrival),
+      tickless: source.arrival.kind === "tickless",
+      computeCycles,
+      opExits: [],
+      opExitCycles: cyclesOfLeaves(leaves),
+      delivery: NO_DELIVERY,
+      deliveryExitCycles: delivery.l0 + delivery.l1,
+      deferredFlushes,
+      context: setup.ctx12,
+      busyTicks: source.arrival.kind === "tickless" ? source.arrival.hz : 0,
+    };
+    return { leaves, delivery, model, wake: blocked ? wakeChain(setup, mode, source) : undefined };
+  });
+  const flushWake = blocked ? wakeChain(setup, mode, undefined) : undefined;
+
+  // 2. The busy share: the idle exit (L2's HLT at its level) per idle period, plus on the
+  //    blocking ones (survival S) the mean wake-up; the window up to the block sets S.
+  const idleOp: GuestOp = { op: "hlt", span: guest.idleSpan ?? guest.nameSpan };
+  const idleExit = guest.idle === "halt" ? cyclesOfLeaves([{ op: idleOp, executions: 1 }]) : 0;
+  const models = perSource.map((x) => x.model);
+  const windowCycles = idleWindowCycles(setup, mode, idleExit);
+  const perIdleExit = windowCycles + (blocked ? program.target.costs.halt_wake.cycles : 0);
+  const first = solveShares(models, perIdleExit, 0, blocked, program.target, hz);
+  let arrivals = 0;
+  let wakeSum = 0;
+  for (const x of perSource) {
+    if (x.model.tickless) continue;
+    arrivals += x.model.rate * (1 + x.model.deferredFlushes);
+    wakeSum += x.model.rate * (cyclesOf(x.wake) + x.model.deferredFlushes * cyclesOf(flushWake));
+  }
+  const perIdlePeriod = idleExit + first.survival * (arrivals > 0 ? wakeSum / arrivals : 0);
+  const shares = solveShares(models, perIdleExit, perIdleExit - perIdlePeriod, blocked, program.target, hz);
+  const rho = shares.rho;
+  const idlePeriods = shares.idlePeriods;
+  const wakeUps = blocked ? idlePeriods * shares.survival : 0;
+
+  // 3. Rates: operations per execution, deliveries per arrival in guest mode, wake-ups.
+  let wakeL0 = 0;
+  let wakeL1 = 0;
+  let wakeExits = 0;
+  const addWake = (w: WakeChain | undefined, perSecond: number) => {
+    if (!w || perSecond <= 0) return;
+    wakeL0 += perSecond * w.l0;
+    wakeL1 += perSecond * w.l1;
+    wakeExits += perSecond * w.l0Exits;
+  };
+  const posted = {
+    posted: 0,
+    inGuest: 0,
+    avoided: 0,
+    avoidedCycles: 0,
+    sends: 0,
+    notify: 0,
+    notifyCycles: 0,
+  };
+  let postedRule: { rule: string; reference: string } | undefined;
+  let topWake: { rate: number; wake?: WakeChain } = { rate: -1 };
+  for (const x of perSource) {
+    const m = x.model;
+    const executions = m.tickless ? idlePeriods + m.busyTicks * rho : m.rate;
+    l2Cycles += executions * m.computeCycles;
+    addOps(x.leaves, executions);
+    // A tickless tick's interrupt is taken in guest mode (as in the single-level estimate).
+    const inGuest = m.tickless ? executions : m.rate * shares.pRun;
+    for (const e of x.delivery.exits) record(e, inGuest * e.perExecution);
+    if (x.delivery.posted) {
+      postedRule ??= { rule: x.delivery.rule, reference: x.delivery.reference };
+      posted.posted += executions;
+      posted.inGuest += inGuest;
+      posted.avoided += inGuest * x.delivery.avoidedExits;
+      posted.avoidedCycles += inGuest * x.delivery.avoidedCycles;
+    }
+    if (l1Sends(x.model.source)) {
+      posted.sends += executions;
+      posted.notify += executions * x.delivery.notifyExits;
+      posted.notifyCycles += executions * x.delivery.notifyCycles;
+    }
+    if (!m.tickless && arrivals > 0) {
+      addWake(x.wake, (wakeUps * m.rate) / arrivals);
+      addWake(flushWake, (wakeUps * m.rate * m.deferredFlushes) / arrivals);
+      if (m.rate > topWake.rate) topWake = { rate: m.rate, wake: x.wake };
     }
   }
-
-  // Idle: the idle periods per second of the single-level estimate's idle model (the busy share
-  // barely moves them), each an L2 HLT decided like a written `hlt` (idle halt only).
-  if (guest.idle === "halt") {
-    const idle = estimateGuest(program, guest.name).paths.find((p) => p.kind === "idle");
-    if (idle && idle.executionsPerSecond > 0)
-      addOps(
-        [{ op: { op: "hlt", span: guest.idleSpan ?? guest.nameSpan }, executions: 1 }],
-        idle.executionsPerSecond,
-      );
-  }
+  // The idle exits: L2's HLT decided like a written `hlt` (idle halt only).
+  if (guest.idle === "halt" && idlePeriods > 0) addOps([{ op: idleOp, executions: 1 }], idlePeriods);
 
   const byReason: NestedReasonEstimate[] = [];
   let reflected = 0;
@@ -243,6 +378,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       shadowedAccessesPerExit: a.shadowed,
     });
   }
+  l0c += vcpus * (wakeL0 + posted.notifyCycles);
+  l1c += vcpus * wakeL1;
+  l1Exits += vcpus * (wakeExits + posted.notify);
   byReason.sort(
     (x, y) =>
       y.exitsPerSecond * (y.l0CyclesPerExit + y.l1CyclesPerExit) -
@@ -269,5 +407,42 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     byReason,
     chains: [...chains.values()],
     operations,
+    busyShare: rho,
+    guestShare: shares.pRun,
+    idle:
+      guest.idle === "halt"
+        ? {
+            mode,
+            rule:
+              (topWake.wake ?? flushWake)?.rule ?? "the idle L2 does not block: no level exits on its HLT",
+            reference: (topWake.wake ?? flushWake)?.reference ?? "",
+            idlePeriodsPerSecond: vcpus * idlePeriods,
+            wakeUpsPerSecond: vcpus * wakeUps,
+            survival: shares.survival,
+            windowCycles,
+            l0CyclesPerWake: wakeUps > 0 ? wakeL0 / wakeUps : 0,
+            l1CyclesPerWake: wakeUps > 0 ? wakeL1 / wakeUps : 0,
+            l0ExitsPerWake: wakeUps > 0 ? wakeExits / wakeUps : 0,
+            steps: (topWake.wake ?? flushWake)?.steps ?? [],
+          }
+        : undefined,
+    posted: postedRule
+      ? {
+          postedPerSecond: vcpus * posted.posted,
+          inGuestModePerSecond: vcpus * posted.inGuest,
+          avoidedExitsPerSecond: vcpus * posted.avoided,
+          avoidedCyclesPerSecond: vcpus * posted.avoidedCycles,
+          ...postedRule,
+        }
+      : undefined,
+    l1Notify:
+      posted.sends > 0
+        ? {
+            sendsPerSecond: vcpus * posted.sends,
+            exitsPerSecond: vcpus * posted.notify,
+            cyclesPerExit: posted.notify > 0 ? posted.notifyCycles / posted.notify : 0,
+          }
+        : undefined,
+    ept02: ept02StartUp(setup),
   };
 }

@@ -4,6 +4,7 @@
  * reflects to L1 needs a `handler` in the `hypervisor` block, else it is costed with the default
  * handler estimate (TL330, a warning: the chain's transitions are still modelled).
  */
+import { hasAnyHandler } from "../../model/handlers";
 import type { GuestIR, Program } from "../../model/ir";
 import type { Diagnostic } from "../../source";
 import { exitReasonByCode } from "../../vmx/exitReasons";
@@ -32,7 +33,7 @@ export function lintNestedGuest(
     if (reported.has(key)) continue;
     const def = exitReasonByCode(r.code);
     if (!def) continue;
-    if (r.level === "L0" && !program.handlers.has(r.code)) {
+    if (r.level === "L0" && !hasAnyHandler(program, r.code)) {
       reported.add(key);
       out.push({
         severity: "error",

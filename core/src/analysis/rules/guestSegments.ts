@@ -8,6 +8,8 @@
  * makes `prepare_vmcs02` fail the entry with `emulation_required`); kvm-unit-tests x86/vmx_tests.c
  * tests them (`test_guest_segment_sel_fields`, `test_guest_segment_base_addr_fields`).
  */
+
+import type { Diagnostic } from "../../source";
 import {
   AR,
   AR_DPL_BITS,
@@ -211,33 +213,7 @@ export const GUEST_SEGMENT_REGISTERS: EntryRule = {
     for (const seg of SEGMENTS) {
       const ar = view.field(`GUEST_${seg}_AR_BYTES`);
       if (v86) {
-        if (ar && ar.value !== V86_ACCESS_RIGHTS)
-          report(
-            out,
-            "G13",
-            ar.span,
-            `GUEST_${seg}_AR_BYTES = ${hex(ar.value)} must be 0xf3 in virtual-8086 mode (GUEST_RFLAGS.VM = 1)`,
-            AR_REFERENCE,
-          );
-        const limit = view.field(`GUEST_${seg}_LIMIT`);
-        if (limit && limit.value !== V86_LIMIT)
-          report(
-            out,
-            "G13",
-            limit.span,
-            `GUEST_${seg}_LIMIT = ${hex(limit.value)} must be 0xffff in virtual-8086 mode (GUEST_RFLAGS.VM = 1)`,
-            AR_REFERENCE,
-          );
-        const base = view.field(`GUEST_${seg}_BASE`);
-        const selector = view.field(`GUEST_${seg}_SELECTOR`);
-        if (base && selector && base.value !== selector.value << 4n)
-          report(
-            out,
-            "G13",
-            base.span,
-            `GUEST_${seg}_BASE = ${hex(base.value)} must be GUEST_${seg}_SELECTOR × 16 (${hex(selector.value << 4n)}) in virtual-8086 mode`,
-            AR_REFERENCE,
-          );
+        reportV86(view, seg, out);
         continue;
       }
       const usable = ar === undefined || !bitOf(ar.value, AR_UNUSABLE);
@@ -257,19 +233,45 @@ export const GUEST_SEGMENT_REGISTERS: EntryRule = {
           AR_REFERENCE,
         );
     }
-    const tr = view.field("GUEST_TR_AR_BYTES");
-    if (tr) {
-      const problem = systemProblem(view, "TR", tr.value);
+    for (const reg of ["TR", "LDTR"] as const) {
+      const ar = view.field(`GUEST_${reg}_AR_BYTES`);
+      // TR's rules apply in every mode; LDTR's when it is usable.
+      if (!ar || (reg === "LDTR" && bitOf(ar.value, AR_UNUSABLE))) continue;
+      const problem = systemProblem(view, reg, ar.value);
       if (problem)
-        report(out, "G13", tr.span, `GUEST_TR_AR_BYTES = ${hex(tr.value)}: ${problem}`, AR_REFERENCE);
-    }
-    const ldtr = view.field("GUEST_LDTR_AR_BYTES");
-    if (ldtr && !bitOf(ldtr.value, AR_UNUSABLE)) {
-      const problem = systemProblem(view, "LDTR", ldtr.value);
-      if (problem)
-        report(out, "G13", ldtr.span, `GUEST_LDTR_AR_BYTES = ${hex(ldtr.value)}: ${problem}`, AR_REFERENCE);
+        report(out, "G13", ar.span, `GUEST_${reg}_AR_BYTES = ${hex(ar.value)}: ${problem}`, AR_REFERENCE);
     }
   },
 };
+
+/**
+ * Virtual-8086 mode's values for one of CS–GS (the file's GUEST_RFLAGS.VM = 1): access rights
+ * F3H, limit FFFFH, base = selector × 16; each field the file sets to another value is reported.
+ */
+function reportV86(view: VmcsView, seg: Segment, out: Diagnostic[]): void {
+  const selector = view.field(`GUEST_${seg}_SELECTOR`);
+  const required: { field: string; value: bigint | undefined; says: string }[] = [
+    {
+      field: "AR_BYTES",
+      value: V86_ACCESS_RIGHTS,
+      says: `${hex(V86_ACCESS_RIGHTS)} in virtual-8086 mode (GUEST_RFLAGS.VM = 1)`,
+    },
+    {
+      field: "LIMIT",
+      value: V86_LIMIT,
+      says: `${hex(V86_LIMIT)} in virtual-8086 mode (GUEST_RFLAGS.VM = 1)`,
+    },
+    {
+      field: "BASE",
+      value: selector && selector.value << 4n,
+      says: `GUEST_${seg}_SELECTOR × 16 (${selector ? hex(selector.value << 4n) : ""}) in virtual-8086 mode`,
+    },
+  ];
+  for (const { field, value, says } of required) {
+    const set = view.field(`GUEST_${seg}_${field}`);
+    if (set && value !== undefined && set.value !== value)
+      report(out, "G13", set.span, `GUEST_${seg}_${field} = ${hex(set.value)} must be ${says}`, AR_REFERENCE);
+  }
+}
 
 export const GUEST_SEGMENT_RULES: readonly EntryRule[] = [GUEST_SELECTORS, GUEST_SEGMENT_REGISTERS];

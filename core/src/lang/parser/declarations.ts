@@ -6,11 +6,11 @@
  * (core/src/lang/grammar.ts), its node to core/src/lang/ast.ts, and its function here.
  */
 import type { Span } from "../../source";
-import type { Decl, Ident, NumberLit, SourceFile, Value } from "../ast";
+import type { Decl, Ident, Item, NumberLit, SourceFile, Value } from "../ast";
 import { TOP_LEVEL_KEYWORDS } from "../grammar";
 import { expectBlock, parseBlock } from "./blocks";
 import { describe, type Parser, spanOf } from "./cursor";
-import { expectIdent, expectValue, numberLit } from "./values";
+import { expectIdent, expectValue, numberLit, parseItem } from "./values";
 
 /** Parses a declaration after its keyword; `start` is the keyword's start offset. */
 export type DeclarationParser = (p: Parser, start: number) => Decl | undefined;
@@ -56,15 +56,35 @@ function parseVmcs(p: Parser, start: number): Decl {
   return { kind: "Vmcs", name, ...(nested ? { nested } : {}), body, start, end: p.lastEnd };
 }
 
-/** `handler REASON { … }` (REASON a name or an exit-reason number) */
+/** The most items a handler's operand takes (`port 0x3f8..0x3ff out`); more are left to TL011. */
+const MAX_OPERAND_ITEMS = 4;
+
+/**
+ * `handler REASON [OPERAND] { … }` (REASON a name or an exit-reason number; OPERAND the items
+ * up to `{` on the header's line: `IA32_TSC_DEADLINE`, `port 0x3f8..0x3ff`, `gpa A..B`, `nr 11`,
+ * which lowering checks against the reason).
+ */
 function parseHandler(p: Parser, start: number): Decl {
   let reason: Ident | NumberLit | undefined;
   const token = p.peek();
   if (token.kind === "number" && !token.lineStart) reason = numberLit(p.next());
   else reason = expectIdent(p, "an exit reason such as `EPT_VIOLATION`", "handler");
-  const title = reason ? `handler ${reason.kind === "Ident" ? reason.name : reason.text}` : "handler";
+  const operand: Item[] = [];
+  if (reason !== undefined) {
+    while (operand.length < MAX_OPERAND_ITEMS) {
+      const next = p.peek();
+      if (next.lineStart || (next.kind !== "ident" && next.kind !== "number")) break;
+      const item = parseItem(p, false);
+      if (item === undefined) break;
+      operand.push(item);
+    }
+  }
+  const words = operand.map((item) => p.text.slice(item.start, item.end)).join(" ");
+  const title = reason
+    ? `handler ${reason.kind === "Ident" ? reason.name : reason.text}${words ? ` ${words}` : ""}`
+    : "handler";
   const body = expectBlock(p, "handler", title);
-  return { kind: "Handler", reason, body, start, end: p.lastEnd };
+  return { kind: "Handler", reason, ...(operand.length > 0 ? { operand } : {}), body, start, end: p.lastEnd };
 }
 
 /** `fn NAME { … }` (a handler body) */

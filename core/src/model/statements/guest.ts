@@ -4,9 +4,9 @@
  * operations (guestOps.ts). Sources are named uniquely per guest and listed in the outline.
  */
 
-import type { GuestDecl, Statement } from "../../lang/ast";
+import type { GuestDecl, Item, Statement } from "../../lang/ast";
 import { keywordSpanOf } from "../../lang/ast";
-import { argumentWords } from "../../lang/grammar";
+import { argumentWords, RATE_SCOPES } from "../../lang/grammar";
 import type { Span } from "../../source";
 import { FIRST_EXTERNAL_INTERRUPT_VECTOR, MAX_VECTOR } from "../../vmx/apic";
 import { KVM_DEFAULTS } from "../../vmx/kvmDefaults";
@@ -68,7 +68,7 @@ const path: GuestStatement = {
   keywords: ["path"],
   lower(ctx, guest, statement) {
     const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
-    const [nameItem, how, value] = statement.items;
+    const [nameItem, how, value, perWord, scopeItem] = statement.items;
     const name = identifier(ctx, nameItem, "path", keywordSpanOf(statement), {
       expected: "a path name",
       missing: "a name",
@@ -79,11 +79,21 @@ const path: GuestStatement = {
       expected: "`rate R` or `every T`",
     });
     let arrival: Arrival | undefined;
+    const per = perWord === undefined ? undefined : rateScope(ctx, perWord, scopeItem, `path ${name.name}`);
+    if (per === null) return undefined;
     if (arrivalWord === "rate") {
       const r = rate(ctx, value, "rate", how!);
-      if (r !== undefined) arrival = { kind: "poisson", ratePerSec: r };
+      if (r !== undefined) arrival = poissonArrival(r, per);
     } else if (arrivalWord === "every") {
       const periodSec = period(ctx, value, "every", how!);
+      if (per === "guest") {
+        ctx.error(
+          "TL201",
+          "`per guest` applies to `rate R` (a Poisson stream splits evenly over the vCPUs); `every T` is each vCPU's period",
+          perWord!,
+        );
+        return undefined;
+      }
       if (periodSec !== undefined) arrival = { kind: "periodic", periodSec };
     }
     if (arrival === undefined) return undefined;
@@ -119,12 +129,14 @@ const irq: GuestStatement = {
     );
     const perSecond = rateItem == null ? undefined : rate(ctx, rateItem, "rate", name);
     if (rateItem == null) ctx.error("TL201", `expected \`rate R\` in \`irq ${name.name}\``, name);
-    if (vector === undefined || perSecond === undefined) return undefined;
+    const perItem = args.get("per");
+    const per = perItem == null ? undefined : scopeWord(ctx, perItem, `irq ${name.name}`);
+    if (vector === undefined || perSecond === undefined || per === null) return undefined;
     return {
       kind: "irq",
       name: name.name,
       vector,
-      arrival: { kind: "poisson", ratePerSec: perSecond },
+      arrival: poissonArrival(perSecond, per),
       posted: args.has("posted"),
       ops,
       span: spanOf(statement),
@@ -173,17 +185,18 @@ const ipiNmi: GuestStatement = {
   lower(ctx, guest, statement) {
     const keyword = statement.keyword as "ipi" | "nmi";
     const ops = guestOps(ctx, statement.body?.entries ?? [], guest);
-    const [how, value] = statement.items;
+    const [how, value, perWord, scopeItem] = statement.items;
     if (
       choice(ctx, how, RATE_WORD, keyword, keywordSpanOf(statement), { expected: "`rate R`" }) === undefined
     )
       return undefined;
     const perSecond = rate(ctx, value, "rate", how!);
-    if (perSecond === undefined) return undefined;
+    const per = perWord === undefined ? undefined : rateScope(ctx, perWord, scopeItem, keyword);
+    if (perSecond === undefined || per === null) return undefined;
     return {
       kind: keyword,
       name: keyword,
-      arrival: { kind: "poisson", ratePerSec: perSecond },
+      arrival: poissonArrival(perSecond, per),
       ops,
       span: spanOf(statement),
       nameSpan: keywordSpanOf(statement),
@@ -303,13 +316,54 @@ export function lowerGuest(ctx: LowerContext, decl: GuestDecl, def: SymbolDef | 
       children: [],
     });
   }
+  // `rate R per guest`: the guest's total over its vCPUs, once `vcpus` (anywhere in the block) is known.
+  for (const source of guest.sources) {
+    const a = source.arrival;
+    if (a.kind === "poisson" && a.per === "guest")
+      source.arrival = { kind: "poisson", ratePerSec: a.ratePerSec / guest.vcpus, per: "guest" };
+  }
   if (!ctx.program.guests.has(guest.name)) ctx.program.guests.set(guest.name, guest);
+}
+
+/** A Poisson arrival as written; a per-guest rate is divided by the vCPUs after the block (lowerGuest). */
+function poissonArrival(perSecond: number, per: "vcpu" | "guest" | undefined): Arrival {
+  return per === undefined
+    ? { kind: "poisson", ratePerSec: perSecond }
+    : { kind: "poisson", ratePerSec: perSecond, per };
+}
+
+/** `per vcpu|guest` after a rate: the scope, undefined when absent, null when diagnosed. */
+function rateScope(
+  ctx: LowerContext,
+  perWord: Item,
+  scopeItem: Item | undefined,
+  after: string,
+): "vcpu" | "guest" | null {
+  if (perWord.kind !== "Ident" || perWord.name !== "per") {
+    ctx.wrongItem(perWord, "`per vcpu` or `per guest`", after);
+    return null;
+  }
+  if (scopeItem === undefined) {
+    ctx.error("TL201", "expected `vcpu` or `guest` after `per`", perWord);
+    return null;
+  }
+  return scopeWord(ctx, scopeItem, after);
+}
+
+function scopeWord(ctx: LowerContext, item: Item, after: string): "vcpu" | "guest" | null {
+  return (
+    choice(ctx, item, RATE_SCOPES, `${after} … per`, item, {
+      unknown: "rate scope",
+      expected: "`vcpu` or `guest`",
+    }) ?? null
+  );
 }
 
 function arrivalText(arrival: Arrival): string {
   switch (arrival.kind) {
     case "poisson":
-      return `rate ${formatRate(arrival.ratePerSec)}`;
+      // Called before a per-guest rate is divided by the vCPUs (lowerGuest): the file's figure.
+      return `rate ${formatRate(arrival.ratePerSec)}${arrival.per === undefined ? "" : ` per ${arrival.per === "guest" ? "guest" : "vCPU"}`}`;
     case "periodic":
       return `every ${formatSeconds(arrival.periodSec)}`;
     case "tickless":

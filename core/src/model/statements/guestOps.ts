@@ -14,6 +14,7 @@ import { address, choice, cycles, exceptionVector, integer, msrIndex, seconds, u
 import { itemText, type LowerContext, spanOf } from "../context";
 import type { GuestIR, GuestOp } from "../ir";
 import { nestedBlockStatements } from "./blocks";
+import { guestStateOps } from "./guestState";
 import { type StatementLowerer, statementTable } from "./table";
 
 /**
@@ -37,7 +38,7 @@ type GuestOpStatement = StatementLowerer<GuestIR, GuestOp | undefined>;
  * `send_ipi`, which lowers to an ICR write).
  */
 const simpleOps: GuestOpStatement = {
-  keywords: GUEST_SIMPLE_OPS.filter((op) => op !== "send_ipi"),
+  keywords: GUEST_SIMPLE_OPS.filter((op) => op !== "send_ipi" && op !== "vmcall"),
   lower: (_ctx, _guest, statement) => ({ op: statement.keyword as "cpuid", span: spanOf(statement) }),
 };
 
@@ -57,6 +58,18 @@ const sendIpi: GuestOpStatement = {
     return guest.apic === "x2apic"
       ? { op: "wrmsr", msr: X2APIC_ICR_MSR, msrName: msrByIndex(X2APIC_ICR_MSR)?.name ?? "X2APIC_ICR", span }
       : { op: "mmio", access: "write", gpa: XAPIC_ICR_LOW_GPA, span };
+  },
+};
+
+/** `vmcall [NR]`: the hypercall number (RAX) a `handler VMCALL nr N` dispatches on. */
+const vmcall: GuestOpStatement = {
+  keywords: ["vmcall"],
+  lower(ctx, _guest, statement) {
+    const span = spanOf(statement);
+    const item = statement.items[0];
+    if (item === undefined) return { op: "vmcall", span };
+    const nr = integer(ctx, item, "a hypercall number (0–0xffffffff)", "vmcall", item, 0, 0xffffffff);
+    return nr === undefined ? { op: "vmcall", span } : { op: "vmcall", nr, span };
   },
 };
 
@@ -245,6 +258,7 @@ const GUEST_OP_LOWERERS = statementTable<GuestIR, GuestOp | undefined>("guestOps
   sendIpi,
   msrAccess,
   portAccess,
+  vmcall,
   mmio,
   memoryAccess,
   mov,
@@ -254,6 +268,7 @@ const GUEST_OP_LOWERERS = statementTable<GuestIR, GuestOp | undefined>("guestOps
   tsx,
   ...nestedBlockStatements<GuestIR, GuestOp>(guestOps),
   coalesce,
+  ...guestStateOps(guestOps),
 ]);
 
 /** The operations of a block's entries, in order; statements that do not lower are left out (diagnosed). */

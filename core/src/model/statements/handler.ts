@@ -14,6 +14,7 @@ import { cycles, exceptionVector, identifier } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { FnIR, HandlerOp } from "../ir";
 import { nestedBlockStatements } from "./blocks";
+import { addOperandHandler, lowerHandlerOperand } from "./handlerOperand";
 import { type StatementLowerer, statementTable } from "./table";
 
 /** The fn whose operations are being lowered (its calls are recorded), or undefined in a handler. */
@@ -144,8 +145,15 @@ export function lowerHandler(ctx: LowerContext, decl: HandlerDecl): void {
       reason = undefined;
     }
   }
+  const operand = reason === undefined ? undefined : lowerHandlerOperand(ctx, reason, decl.operand);
   const ops = handlerOps(ctx, decl.body?.entries ?? [], undefined);
-  if (reason === undefined) return;
+  if (reason === undefined || operand === null) return;
+  if (operand !== undefined) {
+    ctx.program.operandHandlers ??= new Map();
+    const handler = { reason, ops, span: spanOf(decl), reasonSpan: decl.reason, operand };
+    addOperandHandler(ctx, ctx.program.operandHandlers, handler);
+    return;
+  }
   const existing = ctx.program.handlers.get(reason.code);
   if (existing !== undefined) {
     ctx.error("TL101", `duplicate handler for ${reason.name}`, decl.reason, {

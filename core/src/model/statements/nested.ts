@@ -17,6 +17,7 @@ import { choice } from "../args";
 import { type LowerContext, spanOf } from "../context";
 import type { HandlerIR, HypervisorIR, VmcsIR } from "../ir";
 import { handlerOps } from "./handler";
+import { addOperandHandler, lowerHandlerOperand } from "./handlerOperand";
 import type { StatementLowerer } from "./table";
 
 const SHADOW_WORDS = ["kvm", "read", "write"] as const;
@@ -116,8 +117,21 @@ function lowerL1Handler(
       reason = undefined;
     }
   } else ctx.wrongItem(item, "an exit reason", "handler");
+  const operand =
+    reason === undefined ? undefined : lowerHandlerOperand(ctx, reason, statement.items.slice(1));
   const ops = handlerOps(ctx, statement.body?.entries ?? [], undefined);
-  if (reason === undefined || item === undefined) return undefined;
+  if (reason === undefined || item === undefined || operand === null) return undefined;
+  if (operand !== undefined) {
+    hypervisor.operandHandlers ??= new Map();
+    addOperandHandler(ctx, hypervisor.operandHandlers, {
+      reason,
+      ops,
+      span: spanOf(statement),
+      reasonSpan: item,
+      operand,
+    });
+    return undefined;
+  }
   const existing = hypervisor.handlers.get(reason.code);
   if (existing !== undefined) {
     ctx.error("TL101", `duplicate L1 handler for ${reason.name} in hypervisor \`${hypervisor.name}\``, item, {

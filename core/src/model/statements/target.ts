@@ -16,6 +16,7 @@ import { assignment, base, cycles, dimensionOf, u64 } from "../args";
 import type { LowerContext } from "../context";
 import { spanOf } from "../context";
 import type { TargetIR } from "../ir";
+import { poolStatement } from "./guestState";
 import { HOST_LOWERERS } from "./host";
 import { type StatementLowerer, statementTable } from "./table";
 
@@ -106,6 +107,7 @@ const TARGET_LOWERERS = statementTable("target", [
   costOverride,
   mitigationsStatement,
   ...HOST_LOWERERS,
+  poolStatement,
 ]);
 
 export function lowerTarget(ctx: LowerContext, decl: TargetDecl | undefined): void {

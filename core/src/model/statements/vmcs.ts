@@ -12,6 +12,7 @@ import { cr3TargetsStatement, exceptionsStatement, ioStatement, msrStatement } f
 import { controlWordStatements } from "./controls";
 import { eptStatement } from "./ept";
 import { fieldStatement } from "./field";
+import { cpuidStatement, tscStatement } from "./guestState";
 import { shadowStatement } from "./nested";
 import { statementTable } from "./table";
 import {
@@ -42,6 +43,8 @@ const VMCS_LOWERERS = statementTable<VmcsIR, void>("vmcs", [
   fieldStatement,
   eptStatement,
   shadowStatement,
+  cpuidStatement,
+  tscStatement,
 ]);
 
 export function lowerVmcs(ctx: LowerContext, decl: VmcsDecl): void {

@@ -1,0 +1,146 @@
+/**
+ * Discrete distributions of non-negative cycle counts, for the per-path latency the estimator
+ * derives (pathLatency.ts): atoms (value, probability), kept sorted and compacted onto a
+ * logarithmic grid so that convolutions stay small. Compaction merges the atoms of one grid
+ * cell into their probability-weighted mean, so the mean is exact and a quantile is off by at
+ * most one cell (relative width GRID, 0.5 %); the simulator's histograms are within ±1.1 %
+ * (sim/histogram.ts). docs/estimator.md §4.3.
+ */
+
+export interface Dist {
+  /** Values, ascending. */
+  readonly v: Float64Array;
+  /** Probabilities (sum 1). */
+  readonly p: Float64Array;
+}
+
+/** Relative width of a compaction cell. */
+const GRID = 0.005;
+const LOG_GRID = Math.log1p(GRID);
+/** Values below this share one cell (cycles: far below any exit). */
+const FLOOR = 1;
+
+export function atom(value: number): Dist {
+  return { v: Float64Array.of(Math.max(0, value)), p: Float64Array.of(1) };
+}
+
+export const ZERO: Dist = atom(0);
+
+/** The distribution's mean. */
+export function mean(d: Dist): number {
+  let m = 0;
+  for (let i = 0; i < d.v.length; i++) m += d.v[i]! * d.p[i]!;
+  return m;
+}
+
+/**
+ * The q-quantile (0 < q < 1), linear between atoms: an atom's mass is read as spread over the
+ * interval from the previous atom, as a histogram bucket's is.
+ */
+export function quantile(d: Dist, q: number): number {
+  let cum = 0;
+  for (let i = 0; i < d.v.length; i++) {
+    const next = cum + d.p[i]!;
+    if (next >= q - 1e-12) {
+      if (i === 0) return d.v[0]!;
+      const f = d.p[i]! > 0 ? Math.min(1, Math.max(0, (q - cum) / d.p[i]!)) : 1;
+      return d.v[i - 1]! + f * (d.v[i]! - d.v[i - 1]!);
+    }
+    cum = next;
+  }
+  return d.v[d.v.length - 1] ?? 0;
+}
+
+/** Atoms from unsorted (value, probability) lists, merged per grid cell. */
+export function fromAtoms(values: ArrayLike<number>, probs: ArrayLike<number>): Dist {
+  const n = values.length;
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (probs[i]! > 0) order.push(i);
+  order.sort((a, b) => values[a]! - values[b]!);
+  const v: number[] = [];
+  const p: number[] = [];
+  let cell = Number.NaN;
+  let total = 0;
+  for (const i of order) {
+    const x = Math.max(0, values[i]!);
+    const w = probs[i]!;
+    total += w;
+    const c = x < FLOOR ? -1 : Math.floor(Math.log(x) / LOG_GRID);
+    if (c === cell && p.length > 0) {
+      const k = p.length - 1;
+      const merged = p[k]! + w;
+      v[k] = (v[k]! * p[k]! + x * w) / merged;
+      p[k] = merged;
+    } else {
+      v.push(x);
+      p.push(w);
+      cell = c;
+    }
+  }
+  const out = { v: Float64Array.from(v), p: Float64Array.from(p) };
+  if (total > 0 && Math.abs(total - 1) > 1e-12) for (let i = 0; i < out.p.length; i++) out.p[i]! /= total;
+  return out;
+}
+
+/** The distribution of X + Y for independent X ~ a, Y ~ b. */
+export function convolve(a: Dist, b: Dist): Dist {
+  if (a.v.length === 1 && a.v[0] === 0) return b;
+  if (b.v.length === 1 && b.v[0] === 0) return a;
+  const n = a.v.length * b.v.length;
+  const v = new Float64Array(n);
+  const p = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < a.v.length; i++)
+    for (let j = 0; j < b.v.length; j++) {
+      v[k] = a.v[i]! + b.v[j]!;
+      p[k] = a.p[i]! * b.p[j]!;
+      k++;
+    }
+  return fromAtoms(v, p);
+}
+
+/** The sum of n independent copies (n a non-negative integer), by repeated squaring. */
+export function power(d: Dist, n: number): Dist {
+  let result = ZERO;
+  let base = d;
+  let k = Math.max(0, Math.floor(n));
+  while (k > 0) {
+    if (k & 1) result = convolve(result, base);
+    k >>= 1;
+    if (k > 0) base = convolve(base, base);
+  }
+  return result;
+}
+
+/** A mixture: `parts[i]` with probability `weights[i]`; the remainder (1 − Σ weights) is 0. */
+export function mixture(parts: readonly Dist[], weights: readonly number[]): Dist {
+  const v: number[] = [];
+  const p: number[] = [];
+  let total = 0;
+  parts.forEach((d, i) => {
+    const w = weights[i]!;
+    if (!(w > 0)) return;
+    total += w;
+    for (let j = 0; j < d.v.length; j++) {
+      v.push(d.v[j]!);
+      p.push(d.p[j]! * w);
+    }
+  });
+  if (total < 1) {
+    v.push(0);
+    p.push(1 - total);
+  }
+  return fromAtoms(v, p);
+}
+
+/**
+ * An expected count c of independent copies: ⌊c⌋ copies, one more with probability c − ⌊c⌋
+ * (a count below 1, e.g. PML's N/512, is read as a probability, as the estimator does).
+ */
+export function expectedCount(d: Dist, c: number): Dist {
+  if (!(c > 0)) return ZERO;
+  const whole = Math.floor(c);
+  const frac = c - whole;
+  const base = power(d, whole);
+  return frac > 1e-12 ? mixture([base, convolve(base, d)], [1 - frac, frac]) : base;
+}

@@ -1,0 +1,329 @@
+/**
+ * How an interrupt reaches an L2 and how an idle L2 wakes up, per level (docs/estimator.md
+ * "Nested idle and interrupt delivery"). The facts and their KVM functions are in
+ * core/src/vmx/nested.ts (NESTED_HALT_*, NESTED_POSTED, L1_NOTIFY_MSR).
+ *
+ * - Delivery to an L2 in guest mode: the physical interrupt exits to L0 (vmcs02 has vmcs01's
+ *   external-interrupt exiting; vmcs01's posted interrupts do not reach vmcs02,
+ *   prepare_vmcs02_early), and with vmcs12's external-interrupt exiting it becomes a nested exit
+ *   into L1 — unless the interrupt is posted by L1 into L2 (vmcs12 process posted interrupts +
+ *   virtual-interrupt delivery, a `posted` irq or an ipi): then no exit at all on L2's vCPU, and
+ *   L1's notification (an ICR write) is what remains, on the sender's vCPU.
+ * - Wake-up of an idle L2, by who blocks it: L1 (vmcs12 HLT exiting: L1 halts in turn, L0
+ *   wakes L1, L1 injects and VMRESUMEs) or L0 (vmcs02 HLT exiting from vmcs01 only: L0 wakes
+ *   it and synthesizes the nested exit for L1's interrupt).
+ */
+import type { GuestOp, GuestSource } from "../../model/ir";
+import type { Span } from "../../source";
+import { isControlSet } from "../../vmx/controls";
+import { EXIT } from "../../vmx/exitReasons";
+import { msrByName } from "../../vmx/msrs";
+import {
+  L1_INJECT_FIELD,
+  L1_NOTIFY_MSR,
+  L1_PI_WAKEUP_REFERENCE,
+  NESTED_C,
+  NESTED_EXIT_ON_INTR,
+  NESTED_EXIT_ON_INTR_REFERENCE,
+  NESTED_HALT_BY_L0_REFERENCE,
+  NESTED_HALT_BY_L1_REFERENCE,
+  NESTED_POSTED,
+  NESTED_POSTED_REFERENCE,
+  PIR_SYNC_FIELD,
+} from "../../vmx/nested";
+import type { CostName, ExitReasonDef } from "../../vmx/types";
+import { handlerCost } from "../cost";
+import { decideDelivery, decideLeaf, reason } from "../exits";
+import { type ChainStep, reflectedChainCost, shadowSets } from "./chain";
+import { decideNested, type Level, type NestedSetup } from "./reflect";
+
+/** Who blocks an idle L2's vCPU: L1 (its HLT reflected), L0 (kept), or nobody (no HLT exit, or not `idle halt`). */
+export type IdleMode = "L1" | "L0" | "none";
+
+/** One exit of a delivery or wake-up and the level that handles it. */
+export interface LevelExit {
+  reason: ExitReasonDef;
+  level: Level;
+  perExecution: number;
+}
+
+/** Delivering one interrupt of a source to an L2 that is in guest mode. */
+export interface NestedDelivery {
+  /** L1 posts it into L2 (no exit on L2's vCPU). */
+  posted: boolean;
+  exits: LevelExit[];
+  l0: number;
+  l1: number;
+  /** Posted: the L2 exits it avoids (L0's physical exit, the nested exit into L1) and their cycles. */
+  avoidedExits: number;
+  avoidedCycles: number;
+  /** An interrupt L1 sends: its ICR write to the vCPU exits to L0 this often, at this cost, on the sender. */
+  notifyExits: number;
+  notifyCycles: number;
+  rule: string;
+  reference: string;
+}
+
+/** What one wake-up of an idle L2 costs beyond its idle exit (L2's HLT), per level. */
+export interface WakeChain {
+  steps: ChainStep[];
+  l0: number;
+  l1: number;
+  /** Exits into L0 it adds (L1's HLT, L1's trapped VMWRITE, the VMRESUME of a synthesized exit). */
+  l0Exits: number;
+  rule: string;
+  reference: string;
+}
+
+const NO_SPAN: Span = { start: 0, end: 0 };
+
+function hltOp(setup: NestedSetup): GuestOp {
+  return { op: "hlt", span: setup.guest.idleSpan ?? setup.guest.nameSpan };
+}
+
+export function idleMode(setup: NestedSetup): IdleMode {
+  if (setup.guest.idle !== "halt") return "none";
+  const d = decideNested(setup, hltOp(setup));
+  if (d.exits.some((x) => x.level === "L1" && x.reason.code === EXIT.HLT)) return "L1";
+  return d.exits.length > 0 ? "L0" : "none";
+}
+
+const isInterrupt = (s: GuestSource) => s.kind !== "path";
+
+/** Whether L1 sends this source's interrupts (an IPI between L2's vCPUs, a `posted` irq: L1's KVM delivers it). */
+export function l1Sends(source: GuestSource): boolean {
+  return source.kind === "ipi" || (source.kind === "irq" && source.posted);
+}
+
+/** Whether L1 posts this source's interrupts into L2 (vmcs12 PI + VID; a `posted` irq, or an IPI). */
+export function postedIntoL2(setup: NestedSetup, source: GuestSource): boolean {
+  const c = setup.ctx12.controls;
+  if (!isControlSet(c, NESTED_POSTED.pi) || !isControlSet(c, NESTED_POSTED.vid)) return false;
+  return l1Sends(source);
+}
+
+/** L0's physical exit for an interrupt that arrives while L2 runs (vmcs02's pin controls). */
+function physicalExits(setup: NestedSetup, source: GuestSource): LevelExit[] {
+  if (source.kind === "nmi")
+    return decideDelivery(source, setup.ctx01).decision.exits.map((e) => ({
+      reason: e.reason,
+      level: "L0",
+      perExecution: e.perExecution,
+    }));
+  const extInt = NESTED_EXIT_ON_INTR; // the same pin bit, read in vmcs01
+  return isControlSet(setup.ctx01.controls, extInt)
+    ? [{ reason: reason(EXIT.EXTERNAL_INTERRUPT), level: "L0", perExecution: 1 }]
+    : [];
+}
+
+function exitCycles(setup: NestedSetup, x: LevelExit): { l0: number; l1: number } {
+  if (x.level === "L0") return { l0: handlerCost(setup.program, x.reason.code).total, l1: 0 };
+  const chain = reflectedChainCost(setup.program, setup.hypervisor, x.reason.code);
+  return { l0: chain.l0Cycles, l1: chain.l1Cycles };
+}
+
+function sum(setup: NestedSetup, exits: readonly LevelExit[]): { l0: number; l1: number } {
+  let l0 = 0;
+  let l1 = 0;
+  for (const x of exits) {
+    const c = exitCycles(setup, x);
+    l0 += x.perExecution * c.l0;
+    l1 += x.perExecution * c.l1;
+  }
+  return { l0, l1 };
+}
+
+/** The delivery of one interrupt of `source` to L2 in guest mode (paths: nothing). */
+export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedDelivery {
+  const none = {
+    posted: false,
+    exits: [],
+    l0: 0,
+    l1: 0,
+    avoidedExits: 0,
+    avoidedCycles: 0,
+    notifyExits: 0,
+    notifyCycles: 0,
+  };
+  if (!isInterrupt(source)) return { ...none, rule: "a path has no interrupt", reference: "" };
+  const physical = physicalExits(setup, source);
+  const toL1 =
+    source.kind !== "nmi" && isControlSet(setup.ctx12.controls, NESTED_EXIT_ON_INTR)
+      ? [{ reason: reason(EXIT.EXTERNAL_INTERRUPT), level: "L1" as Level, perExecution: 1 }]
+      : [];
+  const exits = [...physical, ...toL1];
+  const c = sum(setup, exits);
+  // An interrupt L1 sends (its emulated device's, an IPI between L2's vCPUs) costs L1 an ICR
+  // write to the vCPU running L2 — the notification vector when it posts, a kick otherwise
+  // (kvm_vcpu_kick) — decided on vmcs01, on the sender's vCPU.
+  let notifyExits = 0;
+  let notifyCycles = 0;
+  const icr = msrByName(L1_NOTIFY_MSR);
+  if (l1Sends(source) && icr)
+    for (const e of decideLeaf({ op: "wrmsr", msr: icr.index, msrName: icr.name, span: NO_SPAN }, setup.ctx01)
+      .exits) {
+      notifyExits += e.perExecution;
+      notifyCycles += e.perExecution * handlerCost(setup.program, e.reason.code).total;
+    }
+  const sender = l1Sends(source)
+    ? `; L1's ${L1_NOTIFY_MSR} write to the vCPU ${notifyExits > 0 ? "exits to L0 on the sender's vCPU" : "does not exit (vmcs01 passes it through)"}`
+    : "";
+  if (!postedIntoL2(setup, source))
+    return {
+      ...none,
+      exits,
+      l0: c.l0,
+      l1: c.l1,
+      notifyExits,
+      notifyCycles,
+      rule:
+        (toL1.length > 0
+          ? "L0 takes the physical interrupt (nested_vmx_l0_wants_exit) and, vmcs12 having external-interrupt exiting, reflects it to L1, which injects it into L2"
+          : "L0 takes the physical interrupt and injects it into L2 itself (vmcs12 has no external-interrupt exiting)") +
+        sender,
+      reference: NESTED_EXIT_ON_INTR_REFERENCE,
+    };
+  return {
+    ...none,
+    posted: true,
+    avoidedExits: exits.reduce((n, x) => n + x.perExecution, 0),
+    avoidedCycles: c.l0 + c.l1,
+    notifyExits,
+    notifyCycles,
+    rule: `posted by L1 into L2 (vmcs12 process posted interrupts + virtual-interrupt delivery): no exit on L2's vCPU${sender}, and L0 forwards the notification as its nested vector`,
+    reference: NESTED_POSTED_REFERENCE,
+  };
+}
+
+/**
+ * The wake-up of an idle L2 by one arrival of `source` (undefined: the mean over no source, a
+ * path's own arrival), beyond the idle exit itself.
+ */
+export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSource | undefined): WakeChain {
+  const program = setup.program;
+  const cost = (n: CostName) => program.target.costs[n].cycles;
+  const steps: ChainStep[] = [];
+  let l1Exits = 0;
+  const interrupt = source !== undefined && isInterrupt(source);
+  const posted = interrupt && postedIntoL2(setup, source);
+  if (mode === "L1") {
+    // L1 blocked the vCPU; L1 itself goes idle: its HLT, decided on vmcs01.
+    const own = decideLeaf(hltOp(setup), setup.ctx01).exits;
+    if (own.length > 0) {
+      let c = 0;
+      for (const e of own) c += e.perExecution * handlerCost(program, e.reason.code).total;
+      l1Exits += own.reduce((n, e) => n + e.perExecution, 0);
+      steps.push({
+        label:
+          "L1 idles: its HLT → L0 (vmcs01 HLT exiting); L0 blocks L1's vCPU until the interrupt for L1 wakes it",
+        level: "L0",
+        cycles: c,
+        traps: l1Exits,
+        reference: "L0's handler HLT (kvm_vcpu_halt, virt/kvm/kvm_main.c)",
+      });
+    } else if (interrupt) {
+      // L1 waits in the HLT activity state on vmcs01: the interrupt exits as for a running L1.
+      const d = decideDelivery(source, setup.ctx01).decision.exits;
+      let c = 0;
+      for (const e of d) c += e.perExecution * handlerCost(program, e.reason.code).total;
+      l1Exits += d.reduce((n, e) => n + e.perExecution, 0);
+      if (d.length > 0)
+        steps.push({
+          label: "the interrupt for L1 exits from L1's HLT activity state (vmcs01 without HLT exiting)",
+          level: "L0",
+          cycles: c,
+          traps: l1Exits,
+        });
+    }
+    if (interrupt) {
+      const field = posted ? PIR_SYNC_FIELD : L1_INJECT_FIELD;
+      const shadowed = shadowSets(program, setup.vmcs01).write.has(field);
+      if (!shadowed) {
+        l1Exits += 1;
+        steps.push({
+          label: `L1's VMWRITE ${field} traps to L0`,
+          level: "L0",
+          cycles: cost("round_trip") + cost("vmx_emulate"),
+          traps: 1,
+          reference: `${NESTED_C} handle_vmwrite`,
+        });
+      }
+      steps.push({
+        label: posted
+          ? `L1 syncs L2's PIR into ${field} (its wake-up vector ran)`
+          : `L1 injects the interrupt into L2 (VMWRITE ${field})`,
+        level: "L1",
+        cycles: (shadowed ? cost("vmwrite") : 0) + (posted ? 0 : cost("inject")),
+        traps: 0,
+        reference: posted ? L1_PI_WAKEUP_REFERENCE : undefined,
+      });
+    }
+  } else if (mode === "L0" && interrupt) {
+    if (posted) {
+      steps.push({
+        label: `L0 completes the posted interrupt at the entry (PIR → L2's virtual-APIC page, VMWRITE ${PIR_SYNC_FIELD}); no exit into L1`,
+        level: "L0",
+        cycles: cost("vmwrite"),
+        traps: 0,
+        reference: `${NESTED_C} vmx_complete_nested_posted_interrupt, nested_mark_vmcs12_pages_dirty`,
+      });
+    } else if (source.kind !== "nmi" && isControlSet(setup.ctx12.controls, NESTED_EXIT_ON_INTR)) {
+      // The HLT exit's own round trip already covers the exit from L2 and this entry into L1.
+      const chain = reflectedChainCost(program, setup.hypervisor, EXIT.EXTERNAL_INTERRUPT);
+      l1Exits += chain.l0Transitions - 1;
+      steps.push({
+        label:
+          "L0 synthesizes the nested EXTERNAL_INTERRUPT exit into L1 (chain, less the round trip the HLT exit paid)",
+        level: "L0",
+        cycles: chain.l0Cycles - cost("round_trip"),
+        traps: chain.l0Transitions - 1,
+        reference: NESTED_HALT_BY_L0_REFERENCE,
+      });
+      steps.push({
+        label: "L1's handler EXTERNAL_INTERRUPT",
+        level: "L1",
+        cycles: chain.l1Cycles,
+        traps: 0,
+      });
+    }
+  }
+  let l0 = 0;
+  let l1 = 0;
+  for (const s of steps) {
+    if (s.level === "L0") l0 += s.cycles;
+    else l1 += s.cycles;
+  }
+  return {
+    steps,
+    l0,
+    l1,
+    l0Exits: l1Exits,
+    rule:
+      mode === "L1"
+        ? "L1 blocks the idle L2 (vmcs12 HLT exiting): L1 halts in turn, the interrupt for L1 wakes it in L0, L1 injects it into L2 and VMRESUMEs"
+        : mode === "L0"
+          ? posted
+            ? "L0 blocks the idle L2 (vmcs01's HLT exiting only); L1's posted interrupt wakes it and L0 delivers it without an exit into L1"
+            : "L0 blocks the idle L2 (vmcs01's HLT exiting only); the interrupt for L1 wakes it in L0 and becomes a nested exit into L1 when vmcs12 has external-interrupt exiting"
+          : "the idle L2 does not block",
+    reference: mode === "L1" ? NESTED_HALT_BY_L1_REFERENCE : NESTED_HALT_BY_L0_REFERENCE,
+  };
+}
+
+/**
+ * Cycles of the idle exit from L2's HLT up to the block (the window in which an arrival makes
+ * KVM return at once, kvm_vcpu_check_block): without the VMRESUME and L1's own wake-up when L1
+ * blocks (they follow the wake-up), plus L1's own HLT exit up to L0's block; without L0's
+ * `halt_wake` when L0 blocks.
+ */
+export function idleWindowCycles(setup: NestedSetup, mode: IdleMode, idleExitCycles: number): number {
+  const wake = setup.program.target.costs.halt_wake.cycles;
+  if (mode === "L0") return Math.max(0, idleExitCycles - wake);
+  if (mode === "none") return idleExitCycles;
+  const chain = reflectedChainCost(setup.program, setup.hypervisor, EXIT.HLT);
+  const own = decideLeaf(hltOp(setup), setup.ctx01).exits;
+  let l1Halt = 0;
+  for (const e of own) l1Halt += e.perExecution * handlerCost(setup.program, e.reason.code).total;
+  if (own.length > 0) l1Halt = Math.max(0, l1Halt - wake);
+  return Math.max(0, idleExitCycles - chain.resumeCycles - chain.l1WakeCycles + l1Halt);
+}
