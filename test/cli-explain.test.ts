@@ -173,7 +173,7 @@ describe("simulate text: what only --json had", () => {
     assert.ok(c.tsxAborts! > 0, "interrupts abort the transactions");
     assert.ok(
       text.stdout.includes(
-        `  events ${c.events}, TSX aborts ${c.tsxAborts}, halts ended by polling ${c.haltPollSuccesses}, after sleeping ${c.haltWakeups}, injections ${c.injections}, kicks ${c.kicks}, directed yields ${c.directedYields}\n`,
+        `  events ${c.events}, TSX aborts ${c.tsxAborts}, halts ended by polling ${c.haltPollSuccesses}, after sleeping ${c.haltWakeups}, injections ${c.injections}, kicks ${c.kicks}, directed yields ${c.directedYields}, halt-poll window grown ${c.haltPollGrows}, shrunk ${c.haltPollShrinks}\n`,
       ),
       text.stdout,
     );

@@ -77,3 +77,34 @@ expect g { host_cpu < 5% }
     assert.doesNotMatch(simulate.stderr, /cores/);
   });
 });
+
+describe("simulate: what --json has, the text says", () => {
+  test("every counter and the host settings appear in the text report", async () => {
+    const { readFileSync } = await import("node:fs");
+    const text = readFileSync(new URL("../examples/halt-polling.vmcs", import.meta.url), "utf8");
+    const argv = ["simulate", "a.vmcs", "--duration", "20ms"];
+    const json = JSON.parse((await runCliCaptured([...argv, "--json"], { "a.vmcs": text })).stdout);
+    const report = (await runCliCaptured(argv, { "a.vmcs": text })).stdout;
+    const words: Record<string, string> = {
+      events: "events",
+      tsxAborts: "TSX aborts",
+      haltPollSuccesses: "halts ended by polling",
+      haltWakeups: "after sleeping",
+      injections: "injections",
+      kicks: "kicks",
+      directedYields: "directed yields",
+      haltPollGrows: "halt-poll window grown",
+      haltPollShrinks: "shrunk",
+    };
+    assert.deepEqual(
+      Object.keys(json.counters).sort(),
+      Object.keys(words).sort(),
+      "a new counter needs its words",
+    );
+    for (const [key, value] of Object.entries(json.counters))
+      assert.ok(report.includes(`${words[key]} ${value}`), `${words[key]} ${value} in\n${report}`);
+    assert.match(report, /mean [0-9.]+ [µnm]?s {2}p99/, "mean interrupt latency");
+    assert.ok(json.host, "the example sets host settings");
+    assert.match(report, /host: halt_poll .+ grow \d+ start .+ shrink \d+; ple_window /);
+  });
+});

@@ -288,7 +288,7 @@ export const estimateCommand: Command = {
   name: "estimate",
   summary: "static estimate of exit rates, costs, overhead and host CPU for one guest",
   usage:
-    "estimate FILE [--guest NAME] [--json] [--explain] [--measured TRACE [--tolerance P]] [--target CPU[,CPU…]] [--sweep NAME=FROM..TO[:STEPS][:log]]",
+    "estimate FILE [--guest NAME] [--json] [--explain] [--measured TRACE [--tolerance P]] [--target CPUS] [--sweep SPEC]",
   options: {
     guest: { type: "string" },
     json: { type: "boolean" },

@@ -235,8 +235,14 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
   const c = r.counters;
   lines.push("");
   lines.push(
-    `  events ${c.events}, TSX aborts ${c.tsxAborts}, halts ended by polling ${c.haltPollSuccesses}, after sleeping ${c.haltWakeups}, injections ${c.injections}, kicks ${c.kicks}, directed yields ${c.directedYields}`,
+    `  events ${c.events}, TSX aborts ${c.tsxAborts}, halts ended by polling ${c.haltPollSuccesses}, after sleeping ${c.haltWakeups}, injections ${c.injections}, kicks ${c.kicks}, directed yields ${c.directedYields}${c.haltPollGrows !== undefined ? `, halt-poll window grown ${c.haltPollGrows}` : ""}${c.haltPollShrinks !== undefined ? `, shrunk ${c.haltPollShrinks}` : ""}`,
   );
+  // The host settings the run used (also in --json as `host`; issue #12: nothing JSON-only).
+  const h = r.host;
+  if (h)
+    lines.push(
+      `  host: ${h.haltPollNs > 0 ? `halt_poll ${formatSeconds(h.haltPollNs / 1e9)} grow ${h.haltPollGrow} start ${formatSeconds(h.haltPollGrowStartNs / 1e9)} shrink ${h.haltPollShrink}` : "halt_poll off"}; ple_window ${h.pleWindowGrowth ? `grow ${h.pleWindowGrow} shrink ${h.pleWindowShrink} max ${formatInteger(h.pleWindowMax)}` : "fixed"}; ${h.pcpus > 0 ? `pcpus ${h.pcpus}` : "one pCPU per vCPU"}${h.pinned ? ", pinned" : ""}${h.preemptRate > 0 ? `; preempt ${formatRate(h.preemptRate)} for ${formatSeconds(h.preemptSec)}` : ""}`,
+    );
   lines.push(
     `  vCPU time: guest ${formatSeconds(t.guest)}${t.spinning > 0 ? ` (spinning ${formatSeconds(t.spinning)})` : ""}, exits ${formatSeconds(t.exit)}, handlers ${formatSeconds(t.handler)}, user space ${formatSeconds(t.userspace)}, halted ${formatSeconds(t.halted)}${t.polling > 0 ? `, polling ${formatSeconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${formatSeconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${formatSeconds(t.descheduled)}` : ""}`,
   );
@@ -250,7 +256,7 @@ export const simulateCommand: Command = {
   name: "simulate",
   summary: "discrete-event simulation of one guest: exit statistics, latency distributions, timeline",
   usage:
-    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]] [--target CPU[,CPU…]] [--sweep NAME=FROM..TO[:STEPS][:log]]",
+    "simulate FILE [--guest NAME] [--duration TIME] [--seed N] [--json] [--trace OUT.json] [--trace-cmd OUT.txt] [--measured TRACE [--tolerance P]] [--target CPUS] [--sweep SPEC]",
   options: {
     guest: { type: "string" },
     duration: { type: "string" },

@@ -35,12 +35,13 @@ export const SWEEP_OPTIONS: OptionsConfig = {
 };
 
 export const SWEEP_HELP =
-  "  --target CPU[,CPU…] estimate on these CPU models instead of the file's target (one section\n" +
-  "                     each; with --json an array when more than one). The file's own CPU keeps\n" +
-  "                     its clock and `cost`/`msr` overrides; another runs at its default clock\n" +
-  "  --sweep NAME=FROM..TO[:STEPS][:log]  or  NAME=A,B,…\n" +
-  "                     one row per value of one parameter (and per --target CPU): path.NAME.rate,\n" +
-  "                     irq.NAME.rate, timer.rate, ipi.rate, nmi.rate (per vCPU), cost.NAME (cycles),\n" +
+  "  --target CPUS      CPU[,CPU…]: estimate on these CPU models instead of the file's target\n" +
+  "                     (one section each; with --json an array when more than one). The file's\n" +
+  "                     own CPU keeps its clock and `cost`/`msr` overrides; another runs at its\n" +
+  "                     default clock\n" +
+  "  --sweep SPEC       NAME=FROM..TO[:STEPS][:log] or NAME=A,B,…: one row per value of one\n" +
+  "                     parameter (and per --target CPU): path.NAME.rate, irq.NAME.rate,\n" +
+  "                     timer.rate, ipi.rate, nmi.rate (per vCPU), cost.NAME (cycles),\n" +
   "                     control.NAME=off,on, vcpus, target=CPU,CPU; STEPS points (default 5),\n" +
   "                     :log spaces them geometrically";
 
