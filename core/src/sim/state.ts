@@ -6,90 +6,21 @@
  * (a context's bytecode), straight.ts (straight-line jobs in one step), hostModels.ts (KVM's
  * halt wake-up and polling, PLE). Nothing here allocates per event.
  */
+
+import * as C from "./engineConstants";
+import { checkBudget, validateOptions } from "./engineOptions";
 import { EventHeap } from "./heap";
 import { type EngineOptions, HostRuntime, type ResolvedHost, resolveDefaults } from "./hostState";
-import { type CompiledGuest, REASON_PAUSE_INSTRUCTION } from "./plan";
+import type { CompiledGuest } from "./plan";
 import { TimelineRecorder } from "./recorder";
-import { formatCount } from "./result";
 import { Sfc32 } from "./rng";
 import { SimStatistics } from "./statistics";
-import { VcpuState as ImportedVcpuState } from "./timeline";
 import { sampleTransition, transitionStream } from "./transitionSample";
-import {
-  DEFAULT_MAX_EVENTS,
-  DEFAULT_MAX_STEPS,
-  DEFAULT_TIMELINE_INTERVALS,
-  SimulationError,
-  type SimulationOptions,
-} from "./types";
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_STEPS, DEFAULT_TIMELINE_INTERVALS } from "./types";
 
 // Module-local copies: imported bindings can compile to property getters (CommonJS interop),
-// which the per-event switch must not pay for. The modules of the engine (engine.ts,
-// interpreter.ts, straight.ts, hostModels.ts) copy what they use into module constants too.
-export const VcpuState = {
-  Guest: ImportedVcpuState.Guest as number,
-  Exit: ImportedVcpuState.Exit as number,
-  Handler: ImportedVcpuState.Handler as number,
-  Userspace: ImportedVcpuState.Userspace as number,
-  Halted: ImportedVcpuState.Halted as number,
-  Polling: ImportedVcpuState.Polling as number,
-  Descheduled: ImportedVcpuState.Descheduled as number,
-} as const;
-
-// vCPU modes.
-export const MODE_GUEST = 0;
-export const MODE_ROOT = 1;
-export const MODE_HALTED = 2;
-export const MODE_HALT_POLL = 3;
-export const MODE_DESCHEDULED = 4;
-
-// Pending actions of a context.
-export const ACTION_NONE = 0;
-export const ACTION_EXIT = 1;
-export const ACTION_END = 2;
-/** The context reaches a point that must run at its own time (a coalesce site), then goes on. */
-export const ACTION_RESUME = 3;
-/**
- * The interpreter has run STEP_CHUNK loop iterations in one go: it goes on at its own time, as
- * an event of its own (even after no compute), so long loops are sliced and counted.
- */
-export const ACTION_YIELD = 4;
-/** Loop iterations the interpreter runs in one call before it yields (ACTION_YIELD). */
-export const STEP_CHUNK = 1 << 16;
-
-// Why a run stopped before its end (result.stopped).
-export const STOP_NONE = 0;
-export const STOP_EVENTS = 1;
-export const STOP_STEPS = 2;
-/** Largest timeline the options may ask for (intervals; 48 bytes each). */
-export const MAX_TIMELINE_INTERVALS = 1 << 24;
-
-/** Marker kinds (timeline.ts). */
-export const MARK_INJECTION = 0;
-export const MARK_ARRIVAL = 1;
-export const MARK_POSTED = 2;
-
-export const PATH_QUEUE = 4096;
-export const IRQ_QUEUE = 1024;
-export const INJECT_QUEUE = 8;
-/** glibc's lock elision retries a transaction a few times before taking the lock. */
-export const TSX_RETRIES = 3;
-export const REASON_PAUSE = REASON_PAUSE_INSTRUCTION;
-/**
- * Bounds that keep one step short (for simulateAsync's slices and the event budget) without
- * depending on where a slice ends, so that slicing never changes the order of events and
- * simulateAsync gives the same result as simulate: entries folded in one chain, events in one
- * batch.
- */
-export const FOLD_CHAIN_MAX = 4096;
-export const BATCH_EVENTS_MAX = 4096;
-/**
- * Batch window in simulated seconds: how far one vCPU's events may be processed ahead of the
- * others' when the vCPUs cannot observe each other (no host preemption). Statistics do not
- * depend on it; the timeline's records come out of time order across vCPUs by up to this much,
- * and a truncated timeline is complete only to this much before its last record.
- */
-export const BATCH_WINDOW_SEC = 50e-6;
+// which the per-event code must not pay for (engineConstants.ts).
+const { VcpuState, STOP_NONE, BATCH_WINDOW_SEC, PATH_QUEUE, IRQ_QUEUE, INJECT_QUEUE } = C;
 
 export class EngineState {
   readonly p: CompiledGuest;
@@ -418,43 +349,7 @@ export class EngineState {
       plan.timelineSources,
     );
 
-    this.checkBudget(options);
-  }
-
-  /** Refuses, before running, a run whose expected event count is beyond the budget. */
-  checkBudget(options: SimulationOptions): void {
-    let perSecond = 0;
-    for (let s = 0; s < this.nS; s++) {
-      const arrival = this.p.sources[s].arrival;
-      const bad =
-        arrival.kind === "poisson"
-          ? !(arrival.ratePerSec >= 0 && Number.isFinite(arrival.ratePerSec))
-          : arrival.kind === "periodic" && !(arrival.periodSec >= 0 && Number.isFinite(arrival.periodSec));
-      if (bad) {
-        throw new SimulationError(
-          `source '${this.p.sources[s].name}' has ${arrival.kind === "poisson" ? `rate ${arrival.ratePerSec}/s` : `period ${arrival.kind === "periodic" ? arrival.periodSec : ""} s`}: not a finite, non-negative number`,
-          "input",
-        );
-      }
-      const mean = this.sourceMean[s];
-      if (mean > 0) perSecond += this.p.hz / mean;
-      else if (
-        this.p.sources[s].arrival.kind === "poisson" ||
-        this.p.sources[s].arrival.kind === "periodic"
-      ) {
-        if (this.p.sources[s].arrival.kind === "periodic") perSecond = Number.POSITIVE_INFINITY;
-      }
-    }
-    if (this.p.preemptionTimerCycles > 0) perSecond += this.p.hz / this.p.preemptionTimerCycles;
-    perSecond += this.preemptRate;
-    // Each arrival costs at least one event, and usually an exit and an entry more.
-    const expected = perSecond * this.nV * options.durationSec;
-    if (expected > this.maxEvents) {
-      throw new SimulationError(
-        `the simulation would need about ${formatCount(expected)} arrivals (${formatCount(perSecond)}/s per vCPU × ${this.nV} vCPUs × ${options.durationSec} s), over the event budget of ${formatCount(this.maxEvents)}; shorten the duration or lower the rates`,
-        "budget",
-      );
-    }
+    checkBudget(this, options);
   }
 
   /** The earliest of vCPU `v`'s own event, arrivals and host preemption. */
@@ -566,44 +461,5 @@ export class EngineState {
         );
     }
     return total;
-  }
-}
-
-/** Refuses options no run could honour (through the API: the CLI and the language bound them). */
-function validateOptions(options: SimulationOptions): void {
-  const bad = (what: string, value: unknown): never => {
-    throw new SimulationError(
-      `${what} must be a finite, non-negative number (got ${String(value)})`,
-      "input",
-    );
-  };
-  if (!(options.durationSec > 0) || !Number.isFinite(options.durationSec)) {
-    throw new SimulationError(`the duration must be a positive number of seconds`, "input");
-  }
-  const finite = (x: number | undefined): boolean => x === undefined || (x >= 0 && Number.isFinite(x));
-  if (!finite(options.maxEvents)) bad("maxEvents", options.maxEvents);
-  if (!finite(options.maxSteps)) bad("maxSteps", options.maxSteps);
-  if (!finite(options.haltPollNs)) bad("haltPollNs", options.haltPollNs);
-  for (const name of [
-    "haltPollGrow",
-    "haltPollGrowStartNs",
-    "haltPollShrink",
-    "pleWindowGrow",
-    "pleWindowShrink",
-    "pcpus",
-  ] as const)
-    if (!finite(options[name])) bad(name, options[name]);
-  if (options.pleWindowMax !== undefined && !finite(options.pleWindowMax))
-    bad("pleWindowMax", options.pleWindowMax);
-  const preemption = options.hostPreemption;
-  if (preemption && !finite(preemption.ratePerSec)) bad("hostPreemption.ratePerSec", preemption.ratePerSec);
-  if (preemption && !finite(preemption.durationSec))
-    bad("hostPreemption.durationSec", preemption.durationSec);
-  const intervals = options.timelineIntervals;
-  if (intervals !== undefined && !(finite(intervals) && intervals <= MAX_TIMELINE_INTERVALS)) {
-    throw new SimulationError(
-      `timelineIntervals must be between 0 and ${MAX_TIMELINE_INTERVALS} (got ${String(intervals)})`,
-      "input",
-    );
   }
 }

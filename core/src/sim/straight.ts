@@ -4,8 +4,8 @@
  * intervals, exits and statistics as the interpreter and the queue would, without either.
  */
 
+import * as S from "./engineConstants";
 import type { EngineState } from "./state";
-import * as S from "./state";
 import { sampleTransition } from "./transitionSample";
 
 const { VcpuState, MODE_GUEST } = S;
