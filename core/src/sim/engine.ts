@@ -122,7 +122,7 @@ export class Engine extends GuestRun {
           const base = v * nS;
           while (s < nS && arrivalTime[base + s] !== t) s++;
           if (s < nS) {
-            if (blocksStraight[s] === 1 || !straightArrival(this, v, s, t)) this.onArrival(s, v, t);
+            if (blocksStraight[s] === 1 || !straightArrival(this, v, s)) this.onArrival(s, v, t);
           } else this.onHostPreemption(v, t);
         }
         if (batchCycles === 0 || this.events >= batchEnd) break;
