@@ -391,7 +391,17 @@ export class Engine extends GuestRun {
     this.guestSince[v] = t;
     this.idleInGuest[v] = 0;
     if (this.p.preemptionTimerCycles > 0) this.ptDeadline[v] = t + this.ptRemaining[v];
-    if (this.ctxActive[2 * v + 1] === 0 && this.irqLen[v] > 0) this.deliverIrq(v, t, MARK_INJECTION);
+    if (this.ctxActive[2 * v + 1] === 0 && this.irqLen[v] > 0) {
+      if (this.irqExitsOwed[v] > 0) {
+        // Nested: an interrupt for L1 that arrived outside L2. At the nested entry L0 finds it
+        // pending and exits to L1 instead (vmx_check_nested_events, nested_vmx_vmexit with
+        // EXTERNAL_INTERRUPT); L1 injects it into L2 at its VMRESUME.
+        this.irqExitsOwed[v]--;
+        this.beginExit(v, t, this.p.nestedIrqExit, -1);
+        return;
+      }
+      this.deliverIrq(v, t, MARK_INJECTION);
+    }
     this.runGuest(v, t);
   }
 

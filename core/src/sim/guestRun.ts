@@ -42,6 +42,8 @@ export abstract class GuestRun extends EngineState {
       this.stats.dropped[s]++;
       return;
     }
+    // An interrupt for L1 arriving outside L2 owes its reflected exit to the next entry.
+    if (this.sourceToL1[s] === 1 && !(mode === MODE_GUEST && src.arrivalExit >= 0)) this.irqExitsOwed[v]++;
     this.recorder.mark(t, v, MARK_ARRIVAL, src.vector);
     if (mode === MODE_GUEST) {
       if (src.arrivalExit >= 0) {

@@ -5,6 +5,7 @@
  */
 import type { LogHistogram } from "./histogram";
 import type { ResolvedHost } from "./hostState";
+import { nestedResult } from "./nestedResult";
 import type { CompiledGuest } from "./plan";
 import type { TimelineRecorder } from "./recorder";
 import type { SimStatistics } from "./statistics";
@@ -140,6 +141,7 @@ export function buildResult(
     host: run.host,
     warnings,
     ...(stopped ? { stopped } : {}),
+    ...(p.nested ? { nested: nestedResult(p, stats, duration) } : {}),
     timeline,
   };
 }

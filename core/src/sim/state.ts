@@ -81,6 +81,13 @@ export class EngineState {
   readonly haltPlan: Int32Array;
   readonly haltWake: Float64Array;
   readonly injectLen: Uint8Array;
+  /**
+   * Nested runs: interrupts for L1 queued without their reflected exit (they arrived while the
+   * vCPU was outside L2); each takes it at a VM entry (engine.ts entry). Per source, whether its
+   * interrupts are L1's.
+   */
+  readonly irqExitsOwed: Int32Array;
+  readonly sourceToL1: Uint8Array;
   readonly injectVector: Int16Array;
   readonly pathHead: Int32Array;
   readonly pathLen: Int32Array;
@@ -218,7 +225,8 @@ export class EngineState {
     this.batchCycles = this.foldEntries ? BATCH_WINDOW_SEC * hz : 0;
     // Straight-line jobs need the folding conditions and no preemption timer (it could expire
     // inside the job); the tickless tick is programmed by goIdle at the job's end as usual.
-    this.straightAllowed = this.foldEntries && plan.preemptionTimerCycles <= 0;
+    // An L2 guest's exits are recorded as their chains' segments (exitStatistics): not in one step.
+    this.straightAllowed = this.foldEntries && plan.preemptionTimerCycles <= 0 && plan.nested === undefined;
     this.straightStart = plan.straight.start;
     this.straightLength = plan.straight.length;
     this.straightMax = plan.straight.maxCycles;
@@ -298,6 +306,12 @@ export class EngineState {
     this.haltPlan = new Int32Array(nV).fill(-1);
     this.haltWake = new Float64Array(nV);
     this.injectLen = new Uint8Array(nV);
+    this.irqExitsOwed = new Int32Array(nV);
+    this.sourceToL1 = new Uint8Array(this.nS);
+    if (plan.nestedIrqExit >= 0)
+      plan.sources.forEach((src, s) => {
+        if (src.isInterrupt && !src.isNmi) this.sourceToL1[s] = 1;
+      });
     this.injectVector = new Int16Array(nV * INJECT_QUEUE);
     this.pathHead = new Int32Array(nV);
     this.pathLen = new Int32Array(nV);
@@ -347,6 +361,7 @@ export class EngineState {
       options.durationSec,
       Math.max(0, Math.floor(options.timelineIntervals ?? DEFAULT_TIMELINE_INTERVALS)),
       plan.timelineSources,
+      plan.nested !== undefined,
     );
 
     checkBudget(this, options);
@@ -448,7 +463,11 @@ export class EngineState {
     if (this.recorder.fullAt < 0) {
       const code = plan.code;
       this.recorder.record(t, transition, v, VcpuState.Exit, code, source);
-      if (handler > 0)
+      const nested = plan.nested;
+      if (nested !== null && nested.segTotal > 0) {
+        // An L2 exit: the rest of its chain, level by level (nestedPlan.ts).
+        this.recorder.recordSegments(t + transition, handler + userspace, v, code, nested);
+      } else if (handler > 0)
         this.recorder.record(t + transition, handler, v, VcpuState.Handler, code, plan.handlerSource);
       if (userspace > 0)
         this.recorder.record(
