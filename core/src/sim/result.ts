@@ -3,7 +3,7 @@
  * histograms), the timeline, and how the run ended (its duration, its event count, a budget
  * that stopped it). Field names follow the CLI's JSON (types.ts).
  */
-import type { LogHistogram } from "./histogram";
+import { LogHistogram } from "./histogram";
 import type { ResolvedHost } from "./hostState";
 import { nestedResult } from "./nestedResult";
 import type { CompiledGuest } from "./plan";
@@ -51,22 +51,44 @@ export function buildResult(
     max: toSec(h.max),
   });
   const latencyStats = (h: LogHistogram): LatencyStats => ({ count: h.count, ...durationStats(h) });
-  const byReason = p.exits
-    .map((plan, i) => {
-      const count = stats.exitCount[i];
-      const cycles = stats.exitTransition[i] + stats.exitHandler[i] + stats.exitUserspace[i];
+  // One row per reason: a nested run has several plans of one reason (kept by L0, reflected to
+  // L1), summed here; their levels are apart in `nested.byReason`.
+  const plansOf = new Map<number, number[]>();
+  p.exits.forEach((plan, i) => {
+    const list = plansOf.get(plan.code);
+    if (list) list.push(i);
+    else plansOf.set(plan.code, [i]);
+  });
+  const byReason = [...plansOf.values()]
+    .map((plans) => {
+      const first = p.exits[plans[0]];
+      let count = 0;
+      let tr = 0;
+      let hd = 0;
+      let us = 0;
+      for (const i of plans) {
+        count += stats.exitCount[i];
+        tr += stats.exitTransition[i];
+        hd += stats.exitHandler[i];
+        us += stats.exitUserspace[i];
+      }
+      const cycles = tr + hd + us;
       return {
-        reason: plan.name,
-        code: plan.code,
+        reason: first.name,
+        code: first.code,
         exits: count,
         exitsPerSecond: count / duration,
         cyclesPerExit: count ? cycles / count : 0,
         cycles,
-        transitionCycles: count ? stats.exitTransition[i] / count : 0,
-        handlerCycles: count ? stats.exitHandler[i] / count : 0,
-        userspaceCycles: count ? stats.exitUserspace[i] / count : 0,
+        transitionCycles: count ? tr / count : 0,
+        handlerCycles: count ? hd / count : 0,
+        userspaceCycles: count ? us / count : 0,
         share: exitCycles > 0 ? cycles / exitCycles : 0,
-        duration: durationStats(stats.exitHist[i]),
+        duration: durationStats(
+          plans.length === 1
+            ? stats.exitHist[plans[0]]
+            : mergedHistogram(plans.map((i) => stats.exitHist[i])),
+        ),
       };
     })
     .filter((r) => r.exits > 0)
@@ -153,4 +175,17 @@ export function formatCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toPrecision(3)}M`;
   if (n >= 1e3) return `${(n / 1e3).toPrecision(3)}k`;
   return n.toPrecision(3);
+}
+
+/** One histogram of several plans' samples (a nested run's reason at two levels). */
+function mergedHistogram(parts: LogHistogram[]): LogHistogram {
+  const h = new LogHistogram();
+  for (const x of parts) {
+    for (let b = 0; b < x.counts.length; b++) h.counts[b] += x.counts[b];
+    h.count += x.count;
+    h.sum += x.sum;
+    if (x.min < h.min) h.min = x.min;
+    if (x.max > h.max) h.max = x.max;
+  }
+  return h;
 }
