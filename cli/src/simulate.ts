@@ -43,6 +43,7 @@ import {
 } from "./command";
 import { table } from "./format";
 import { MEASURED_HELP, MEASURED_OPTIONS, measuredComparison, measuredText } from "./measured";
+import { nestedSimulationText } from "./nestedSimulate";
 import {
   estimateRows,
   meanCycles,
@@ -111,6 +112,7 @@ export function simulationJson(r: SimulationResult): Record<string, unknown> {
     ...(r.host ? { host: r.host } : {}),
     warnings: r.warnings,
     ...(r.stopped ? { stopped: r.stopped } : {}),
+    ...(r.nested ? { nested: r.nested } : {}),
   };
 }
 
@@ -247,6 +249,7 @@ export function simulationText(r: SimulationResult, vmcsName: string | undefined
     `  vCPU time: guest ${formatSeconds(t.guest)}${t.spinning > 0 ? ` (spinning ${formatSeconds(t.spinning)})` : ""}, exits ${formatSeconds(t.exit)}, handlers ${formatSeconds(t.handler)}, user space ${formatSeconds(t.userspace)}, halted ${formatSeconds(t.halted)}${t.polling > 0 ? `, polling ${formatSeconds(t.polling)}` : ""}${t.idleInGuest > 0 ? `, idle in guest ${formatSeconds(t.idleInGuest)}` : ""}${t.descheduled > 0 ? `, descheduled ${formatSeconds(t.descheduled)}` : ""}`,
   );
   for (const w of r.warnings) lines.push(`  note: ${w}`);
+  if (r.nested) lines.push("", nestedSimulationText(r.guest, r.nested, hz));
   lines.push("");
   lines.push("Percentiles from log-bucketed histograms over every event (within ±1.1%).");
   return `${lines.join("\n")}\n`;

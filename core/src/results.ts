@@ -8,7 +8,13 @@
  * too; adapters import one of the two (docs/ARCHITECTURE.md, "Layers").
  */
 export type * from "./analysis/types";
-export { type Timeline, type TimelineSource, VCPU_STATE_NAMES, VcpuState } from "./sim/timeline";
+export {
+  TIMELINE_LEVEL_NAMES,
+  type Timeline,
+  type TimelineSource,
+  VCPU_STATE_NAMES,
+  VcpuState,
+} from "./sim/timeline";
 export { type TraceOptions, timelineToTrace } from "./sim/trace";
 export type {
   DurationStats,

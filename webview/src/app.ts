@@ -359,8 +359,22 @@ export class TimelineApp extends TimelineCanvas {
         label,
       ),
     );
+    // Nested runs: the level band's colours (Timeline.level).
+    const levels = this.runs.some((r) => r.run.timeline.level)
+      ? ["L0: transitions, L0 handlers, emulation", "L1 handler", "L2 guest"].map((label, i) =>
+          el(
+            "span",
+            { class: "legend-item" },
+            el("span", { class: `swatch level-${i}`, "aria-hidden": "true" }),
+            label,
+          ),
+        )
+      : [];
     this.legend.replaceChildren(
       el("div", { class: "legend-row" }, el("span", { class: "legend-title" }, "States"), ...states),
+      ...(levels.length > 0
+        ? [el("div", { class: "legend-row" }, el("span", { class: "legend-title" }, "Levels"), ...levels)]
+        : []),
       el("div", { class: "legend-row" }, el("span", { class: "legend-title" }, "Exit reasons"), ...reasons),
       el("div", { class: "legend-row" }, el("span", { class: "legend-title" }, "Markers"), ...markers),
     );

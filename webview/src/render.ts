@@ -16,6 +16,7 @@ import {
   createColumnBuffer,
   firstAfter,
   type Lane,
+  NO_LEVEL,
   NO_STATE,
   type TimelineIndex,
 } from "./timelineIndex";
@@ -27,6 +28,8 @@ export const LANE_HEIGHT = 34;
 const STATE_BAND = 18;
 const REASON_TOP = STATE_BAND + 3;
 const REASON_BAND = 7;
+/** Height of the level band inside the state band (nested runs). */
+const LEVEL_BAND = 4;
 const MARKER_SIZE = 5;
 
 /** One drawn lane: which run it belongs to (compare shows two) and where it sits. */
@@ -209,6 +212,25 @@ export class TimelineRenderer {
         );
       }
       runStart = c;
+    }
+    // Level band (nested runs): a thin strip at the foot of the state band, coloured by the
+    // level with the most time in each column (L2 guest, L1 handler, L0).
+    if (slot.index.timeline.level) {
+      runStart = 0;
+      for (let c = 1; c <= width; c++) {
+        if (c < width && cols.level[c] === cols.level[runStart]) continue;
+        const level = cols.level[runStart]!;
+        if (level !== NO_LEVEL) {
+          ctx.fillStyle = p.levels[level] ?? p.muted;
+          ctx.fillRect(
+            LABEL_WIDTH + runStart * colPx,
+            slot.top + STATE_BAND - LEVEL_BAND,
+            (c - runStart) * colPx,
+            LEVEL_BAND,
+          );
+        }
+        runStart = c;
+      }
     }
     if (p.highContrast) {
       ctx.strokeStyle = p.foreground;

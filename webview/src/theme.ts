@@ -8,6 +8,8 @@ import { VCPU_STATE_NAMES } from "../../core/src/results";
 export interface Palette {
   states: string[];
   reasons: string[];
+  /** Nested runs: L0, L1, L2 (Timeline.level). */
+  levels: string[];
   markers: string[];
   foreground: string;
   muted: string;
@@ -31,6 +33,7 @@ export function readPalette(element: Element = document.body): Palette {
   return {
     states: VCPU_STATE_NAMES.map((name) => read(style, `--tl-state-${name}`, "#888")),
     reasons: Array.from({ length: REASON_COLOURS }, (_, i) => read(style, `--tl-reason-${i}`, "#c60")),
+    levels: ["#b03a2e", "#2e86c1", "#5fa463"].map((fallback, i) => read(style, `--tl-level-${i}`, fallback)),
     markers: ["inject", "arrival", "posted"].map((kind) => read(style, `--tl-marker-${kind}`, "#d00")),
     foreground: read(style, "--tl-foreground", "#333"),
     muted: read(style, "--tl-muted", "#888"),

@@ -10,7 +10,7 @@
  * focus): + / − zoom, ← / → pan, Home shows the whole run, ↑ / ↓ pick a vCPU, N / P move to the
  * next / previous exit on it, Enter reveals that exit, Z zooms to the selection, Esc clears.
  */
-import { VCPU_STATE_NAMES } from "../../core/src/results";
+import { type Timeline, VCPU_STATE_NAMES, VcpuState } from "../../core/src/results";
 import { formatInteger, formatNanoseconds } from "../../core/src/util/format";
 import type { PanelRun, RevealTarget } from "../../protocol/panel";
 import type { PanelHost } from "./host";
@@ -374,10 +374,10 @@ export abstract class TimelineCanvas {
         `exit #${formatInteger(hit.exit + 1)} on vCPU ${lane.vcpu}, start ${formatNanoseconds(lane.exitStart[hit.exit]!)}`,
       );
       lines.push(`latency ${nsAndCycles(lane.exitLatency[hit.exit]!)} (transition + handler + user space)`);
-      lines.push(`${stateName} part: ${nsAndCycles(duration)}`);
+      lines.push(`${levelPart(timeline, i) ?? stateName} part: ${nsAndCycles(duration)}`);
       for (const source of this.exitSources(slot, hit.exit)) lines.push(source);
     } else {
-      lines.push(`${stateName} on vCPU ${slot.lane.vcpu}`);
+      lines.push(`${levelPart(timeline, i) ?? stateName} on vCPU ${slot.lane.vcpu}`);
       lines.push(`start ${formatNanoseconds(timeline.start[i]!)}, ${nsAndCycles(duration)}`);
       const src = timeline.source[i]!;
       if (src >= 0 && timeline.sources[src]) {
@@ -538,4 +538,24 @@ export abstract class TimelineCanvas {
     const x = this.focusX() ?? 0;
     this.showTooltip(slot, hit, rect.left + LABEL_WIDTH + x, rect.top + slot.top + 20);
   }
+}
+
+/**
+ * What runs during interval `i` of a nested run (Timeline.level), for the tooltip: "L2 guest",
+ * "L1 handler", "L0 emulating VMREAD …" (the segment's own label), "L0 transition"; undefined
+ * for a single-level run.
+ */
+export function levelPart(timeline: Timeline, i: number): string | undefined {
+  const levels = timeline.level;
+  if (!levels) return undefined;
+  const level = levels[i]!;
+  const state = timeline.state[i]!;
+  if (level === 2) return state === VcpuState.Guest ? "L2 guest" : `L2 ${VCPU_STATE_NAMES[state] ?? "idle"}`;
+  if (level === 1) return "L1 handler";
+  const src = timeline.source[i]!;
+  const label = src >= 0 ? timeline.sources[src]?.label : undefined;
+  if (label?.startsWith("L0")) return label.replace(/^L0: /, "L0 ");
+  if (state === VcpuState.Exit) return "L0 transition";
+  if (state === VcpuState.Handler) return "L0 handler";
+  return `L0 ${VCPU_STATE_NAMES[state] ?? ""}`.trim();
 }

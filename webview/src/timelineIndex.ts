@@ -323,10 +323,17 @@ export interface ColumnBuffer {
   state: Uint8Array;
   /** Dominant exit reason among the column's exit time, -1 when it has none. */
   reason: Int16Array;
-  /** Scratch: ns per state per column, and exit time of the best reason. */
+  /** Nested runs: the level with the most time per column; NO_LEVEL also at pyramid zoom. */
+  level: Uint8Array;
+  /** Scratch: ns per state per column, and exit time of the best reason; ns per level per column. */
   stateTime: Float64Array;
   reasonTime: Float64Array;
+  levelTime: Float64Array;
 }
+
+/** No level in a column (ColumnBuffer.level); Timeline levels are 0 L0, 1 L1, 2 L2. */
+export const NO_LEVEL = 255;
+const LEVEL_COUNT = 3;
 
 export function createColumnBuffer(width: number): ColumnBuffer {
   const w = Math.max(1, Math.ceil(width));
@@ -334,8 +341,10 @@ export function createColumnBuffer(width: number): ColumnBuffer {
     width: w,
     state: new Uint8Array(w),
     reason: new Int16Array(w),
+    level: new Uint8Array(w).fill(NO_LEVEL),
     stateTime: new Float64Array(w * STATE_COUNT),
     reasonTime: new Float64Array(w),
+    levelTime: new Float64Array(w * LEVEL_COUNT),
   };
 }
 
@@ -360,6 +369,9 @@ export function aggregateLane(
   out.stateTime.fill(0);
   out.reasonTime.fill(0);
   out.reason.fill(-1);
+  out.level.fill(NO_LEVEL);
+  const levels = index.timeline.level;
+  if (levels) out.levelTime.fill(0);
   const finest = lane.levels[0]!;
   // Exact whenever it is cheap (few intervals in view), so small runs are drawn precisely.
   const firstVisible = firstAfter(lane.ends, startNs);
@@ -409,6 +421,10 @@ export function aggregateLane(
         // so an instantaneous event is not invisible).
         const overlap = Math.max((Math.min(x1, c + 1) - Math.max(x0, c)) * pxNs, 1e-6);
         out.stateTime[c * STATE_COUNT + state]! += overlap;
+        if (levels) {
+          const level = levels[i]!;
+          if (level < LEVEL_COUNT) out.levelTime[c * LEVEL_COUNT + level]! += overlap;
+        }
         if (exit && overlap > out.reasonTime[c]!) {
           out.reasonTime[c] = overlap;
           out.reason[c] = code;
@@ -427,6 +443,17 @@ export function aggregateLane(
       }
     }
     out.state[c] = best;
+  }
+  if (levels && path === "intervals") {
+    for (let c = 0; c < width; c++) {
+      for (let l = 0, bestTime = 0; l < LEVEL_COUNT; l++) {
+        const t = out.levelTime[c * LEVEL_COUNT + l]!;
+        if (t > bestTime) {
+          bestTime = t;
+          out.level[c] = l;
+        }
+      }
+    }
   }
   return path;
 }

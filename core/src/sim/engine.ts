@@ -13,11 +13,12 @@
  * of the handler.
  */
 
+import * as S from "./engineConstants";
+import { GuestRun } from "./guestRun";
 import {
   beginHalt,
   descheduledEnds,
   hostPreemptionDue,
-  pleExit,
   pollSuccess,
   pollWindowEnds,
   poolDeschedule,
@@ -26,15 +27,12 @@ import {
   wake,
 } from "./hostModels";
 import type { EngineOptions } from "./hostState";
-import { abortTsx, interpret } from "./interpreter";
 import type { CompiledGuest } from "./plan";
 import { closeOpenIntervals, engineResult } from "./runEnd";
-import * as S from "./state";
-import { EngineState } from "./state";
 import { straightArrival, tryStraight } from "./straight";
 import type { SimulationResult } from "./types";
 
-// Module-local copies (see state.ts).
+// Module-local copies (see engineConstants.ts).
 const {
   VcpuState,
   MODE_GUEST,
@@ -50,18 +48,12 @@ const {
   STOP_EVENTS,
   STOP_STEPS,
   MARK_INJECTION,
-  MARK_ARRIVAL,
-  MARK_POSTED,
-  PATH_QUEUE,
-  IRQ_QUEUE,
   INJECT_QUEUE,
-  TSX_RETRIES,
-  REASON_PAUSE,
   FOLD_CHAIN_MAX,
   BATCH_EVENTS_MAX,
 } = S;
 
-export class Engine extends EngineState {
+export class Engine extends GuestRun {
   constructor(plan: CompiledGuest, options: EngineOptions) {
     super(plan, options);
     this.start();
@@ -130,7 +122,7 @@ export class Engine extends EngineState {
           const base = v * nS;
           while (s < nS && arrivalTime[base + s] !== t) s++;
           if (s < nS) {
-            if (blocksStraight[s] === 1 || !straightArrival(this, v, s, t)) this.onArrival(s, v, t);
+            if (blocksStraight[s] === 1 || !straightArrival(this, v, s)) this.onArrival(s, v, t);
           } else this.onHostPreemption(v, t);
         }
         if (batchCycles === 0 || this.events >= batchEnd) break;
@@ -200,62 +192,6 @@ export class Engine extends EngineState {
     this.interruptArrives(v, s, t);
   }
 
-  /** Appends a path arrival to the vCPU's FIFO; false (and counted) when the queue is full. */
-  private interruptArrives(v: number, s: number, t: number): void {
-    const src = this.p.sources[s];
-    const mode = this.mode[v];
-    if (!this.pushIrq(v, s, t)) {
-      this.stats.dropped[s]++;
-      return;
-    }
-    this.recorder.mark(t, v, MARK_ARRIVAL, src.vector);
-    if (mode === MODE_GUEST) {
-      if (src.arrivalExit >= 0) {
-        this.stopGuest(v, t);
-        // The delivery exit is the source's (its per-execution exits, not its handler's latency).
-        this.beginExit(v, t, src.arrivalExit, -1, -1, s);
-      } else if (this.ctxActive[2 * v + 1] === 0) {
-        // Posted (or not intercepted): delivered in the guest without an exit.
-        this.stopGuest(v, t);
-        this.deliverIrq(v, t, src.posted ? MARK_POSTED : MARK_INJECTION);
-        this.guestSince[v] = t;
-        this.runGuest(v, t);
-      }
-    } else if (mode === MODE_HALTED) wake(this, v, t);
-    else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t);
-  }
-
-  /** Starts the first waiting interrupt's guest handler at `t` (level-1 context). */
-  private deliverIrq(v: number, t: number, markKind: number): void {
-    const i = v * IRQ_QUEUE + this.irqHead[v];
-    const s = this.irqSrc[i];
-    const latency = t - this.irqTime[i];
-    this.irqHead[v] = (this.irqHead[v] + 1) % IRQ_QUEUE;
-    this.irqLen[v]--;
-    this.stats.delivered(s, latency);
-    this.startJob(2 * v + 1, s);
-    this.recorder.mark(t, v, markKind, this.p.sources[s].vector);
-    if (markKind === MARK_INJECTION) this.stats.injections++;
-  }
-
-  private startJob(c: number, s: number): void {
-    if (s !== this.ticklessSource) this.tickDue[c >> 1] = 1;
-    this.ctxActive[c] = 1;
-    this.ctxSrc[c] = s;
-    this.ctxPc[c] = this.p.sources[s].start;
-    this.action[c] = ACTION_NONE;
-    this.computeLeft[c] = 0;
-    this.spinning[c] = 0;
-    this.abortAfter[c] = 0;
-    this.spinHolder[c] = -1;
-    this.tsxPc[c] = -1;
-    this.tsxFallback[c] = 0;
-    this.tsxRetries[c] = 0;
-    this.repDepth[c] = 0;
-    this.ctxExits[c] = 0;
-    this.ctxExitCycles[c] = 0;
-  }
-
   // ---------------------------------------------------------------- host preemption
 
   private onHostPreemption(v: number, t: number): void {
@@ -319,143 +255,6 @@ export class Engine extends EngineState {
     }
   }
 
-  private endJob(c: number): void {
-    this.ctxActive[c] = 0;
-    this.action[c] = ACTION_NONE;
-    this.stats.executionDone(this.ctxSrc[c], this.ctxExits[c], this.ctxExitCycles[c]);
-  }
-
-  /** Runs the guest on `v` from `t` until the next pending action (scheduled or taken inline). */
-  private runGuest(v: number, start: number): void {
-    let t = start;
-    for (;;) {
-      const c1 = 2 * v + 1;
-      // An interrupt that waited for the previous handler to return is delivered now.
-      if (this.ctxActive[c1] === 0 && this.irqLen[v] > 0) this.deliverIrq(v, t, MARK_INJECTION);
-      let c = this.activeContext(v);
-      if (c < 0) {
-        if (this.pathLen[v] > 0) {
-          const i = v * PATH_QUEUE + this.pathHead[v];
-          this.pathHead[v] = (this.pathHead[v] + 1) % PATH_QUEUE;
-          this.pathLen[v]--;
-          const s = this.pathSrc[i];
-          if (this.straightStart[s] >= 0) {
-            const end = tryStraight(this, v, s, t);
-            if (end >= 0) {
-              t = end;
-              continue;
-            }
-          }
-          c = c1 - 1;
-          this.startJob(c, s);
-        } else {
-          this.goIdle(v, t);
-          return;
-        }
-      }
-      this.idleInGuest[v] = 0;
-      this.idleExitTaken[v] = 0;
-      if (this.action[c] === ACTION_NONE) interpret(this, v, c, t);
-      const left = this.computeLeft[c];
-      if (left > 0 || this.action[c] === ACTION_YIELD) {
-        const at = t + left;
-        this.actionTime[v] = at;
-        if (at > this.ptDeadline[v]) {
-          this.ptFire[v] = 1;
-          this.vcpuTime[v] = this.ptDeadline[v];
-        } else {
-          this.ptFire[v] = 0;
-          this.vcpuTime[v] = at;
-        }
-        return;
-      }
-      if (this.action[c] === ACTION_EXIT) {
-        this.syncExit(v, c, t);
-        return;
-      }
-      // A resume point reached with no compute left (an interrupt stopped the guest right at
-      // it): go on interpreting.
-      if (this.action[c] === ACTION_RESUME) {
-        this.action[c] = ACTION_NONE;
-        continue;
-      }
-      this.endJob(c);
-    }
-  }
-
-  private goIdle(v: number, t: number): void {
-    if (this.tickDue[v] === 1 && this.ticklessSource >= 0) {
-      // A tickless guest going idle programs its one-shot tick: once per busy period (the
-      // estimator's model, docs/estimator.md).
-      this.tickDue[v] = 0;
-      this.stats.arrivals[this.ticklessSource]++;
-      this.interruptArrives(v, this.ticklessSource, t);
-      return;
-    }
-    const idleExit = this.p.idleExit;
-    if (idleExit >= 0 && this.idleExitTaken[v] === 0) {
-      this.idleExitTaken[v] = 1;
-      this.closeGuest(v, t);
-      this.beginExit(v, t, idleExit, -1);
-      return;
-    }
-    // Idle in the guest (idle poll, or HLT/MWAIT that do not exit): only interrupts and new
-    // work end it, and the preemption timer if it runs.
-    if (this.idleInGuest[v] === 0) {
-      this.closeGuest(v, t);
-      this.idleInGuest[v] = 1;
-    }
-    if (this.ptDeadline[v] < Number.POSITIVE_INFINITY) {
-      this.ptFire[v] = 1;
-      this.vcpuTime[v] = this.ptDeadline[v];
-    } else this.vcpuTime[v] = Number.POSITIVE_INFINITY;
-  }
-
-  /** Stops the running guest at `t` for an asynchronous event, keeping the context's progress. */
-  private stopGuest(v: number, t: number): void {
-    this.closeGuest(v, t);
-    this.vcpuTime[v] = Number.POSITIVE_INFINITY;
-    this.ptFire[v] = 0;
-    const c = this.activeContext(v);
-    if (c < 0) return;
-    if (this.action[c] !== ACTION_NONE) {
-      const left = this.actionTime[v] - t;
-      this.computeLeft[c] = Math.max(left, 0);
-    }
-    // An exit inside a transactional region aborts it: the work so far is lost and the region
-    // runs again (after a few aborts, non-transactionally, as lock-elision fallbacks do).
-    if (this.tsxPc[c] >= 0 && this.tsxFallback[c] === 0 && this.tsxStart[c] <= t) {
-      this.stats.tsxAborts++;
-      this.ctxPc[c] = this.tsxPc[c];
-      this.repDepth[c] = this.tsxDepth[c];
-      this.action[c] = ACTION_NONE;
-      this.computeLeft[c] = 0;
-      this.spinning[c] = 0;
-      this.abortAfter[c] = 0;
-      this.tsxPc[c] = -1;
-      if (++this.tsxRetries[c] >= TSX_RETRIES) this.tsxFallback[c] = 1;
-    }
-  }
-
-  /** The context's pending exit is reached (`t`). */
-  private syncExit(v: number, c: number, t: number): void {
-    this.closeGuest(v, t);
-    const plan = this.actPlan[c];
-    const remaining = this.actCount[c] - 1;
-    this.actCount[c] = remaining;
-    if (remaining <= 0) this.action[c] = ACTION_NONE;
-    this.computeLeft[c] = 0;
-    if (this.spinning[c] === 1 && this.p.exits[plan].code === REASON_PAUSE) pleExit(this, v, c, t);
-    if (this.abortAfter[c] === 1) {
-      this.abortAfter[c] = 0;
-      this.action[c] = ACTION_NONE;
-      this.ctxPc[c] = abortTsx(this, c);
-    }
-    this.beginExit(v, t, plan, this.actSource[c], c);
-  }
-
-  // ---------------------------------------------------------------- straight-line jobs
-
   // ---------------------------------------------------------------- exits and entries
 
   /**
@@ -463,7 +262,7 @@ export class Engine extends EngineState {
    * source whose delivery it is (−1: neither). Counted before the entry, which may be folded
    * and run the guest on (scheduleEntry).
    */
-  private beginExit(v: number, t: number, planIndex: number, source: number, c = -1, credit = -1): void {
+  protected beginExit(v: number, t: number, planIndex: number, source: number, c = -1, credit = -1): void {
     const total = this.exitStatistics(v, t, planIndex, source);
     if (c >= 0) {
       this.ctxExits[c]++;
@@ -608,7 +407,17 @@ export class Engine extends EngineState {
     this.guestSince[v] = t;
     this.idleInGuest[v] = 0;
     if (this.p.preemptionTimerCycles > 0) this.ptDeadline[v] = t + this.ptRemaining[v];
-    if (this.ctxActive[2 * v + 1] === 0 && this.irqLen[v] > 0) this.deliverIrq(v, t, MARK_INJECTION);
+    if (this.ctxActive[2 * v + 1] === 0 && this.irqLen[v] > 0) {
+      if (this.irqExitsOwed[v] > 0) {
+        // Nested: an interrupt for L1 that arrived outside L2. At the nested entry L0 finds it
+        // pending and exits to L1 instead (vmx_check_nested_events, nested_vmx_vmexit with
+        // EXTERNAL_INTERRUPT); L1 injects it into L2 at its VMRESUME.
+        this.irqExitsOwed[v]--;
+        this.beginExit(v, t, this.p.nestedIrqExit, -1);
+        return;
+      }
+      this.deliverIrq(v, t, MARK_INJECTION);
+    }
     this.runGuest(v, t);
   }
 

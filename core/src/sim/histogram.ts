@@ -63,6 +63,15 @@ const LOW = 1 - HIGH;
 export function bucketOf(value: number): number {
   if (!(value > 1)) return 0;
   BITS[0] = value;
+  return bucketOfBits();
+}
+
+/**
+ * The bucket of the value > 1 in BITS[0]. The value travels through the scratch array, not as
+ * an argument: a double passed to a call that is not inlined is boxed (an allocation per sample
+ * on the simulator's hottest path, issue #14).
+ */
+function bucketOfBits(): number {
   const high = WORDS[HIGH];
   const octave = (high >>> 20) - 1023;
   if (octave >= OCTAVES) return BUCKETS - 1;
@@ -84,7 +93,10 @@ export class LogHistogram {
     this.sum += value;
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
-    this.counts[bucketOf(value)]++;
+    if (value > 1) {
+      BITS[0] = value;
+      this.counts[bucketOfBits()]++;
+    } else this.counts[0]++;
   }
 
   /** Adds every sample of `other` (the same buckets: the merged percentiles keep the error bound). */

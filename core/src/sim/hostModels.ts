@@ -6,8 +6,8 @@
  */
 
 import { growPleWindow, shrinkPleWindow } from "../vmx/kvmDefaults";
+import * as S from "./engineConstants";
 import type { EngineState } from "./state";
-import * as S from "./state";
 
 const { VcpuState, MODE_ROOT, MODE_DESCHEDULED, MODE_GUEST, MODE_HALTED, MODE_HALT_POLL } = S;
 

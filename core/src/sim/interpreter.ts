@@ -18,8 +18,8 @@ import {
   OP_TSX as IMPORTED_OP_TSX,
   OP_TSX_END as IMPORTED_OP_TSX_END,
 } from "./bytecode";
+import * as S from "./engineConstants";
 import type { EngineState } from "./state";
-import * as S from "./state";
 
 // Module-local copies (see state.ts).
 const { MODE_DESCHEDULED, ACTION_EXIT, ACTION_END, ACTION_RESUME, ACTION_YIELD, STEP_CHUNK, TSX_RETRIES } = S;

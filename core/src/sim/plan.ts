@@ -8,6 +8,7 @@
 import { effectiveControls } from "../analysis/effective";
 import { vmcsLookup } from "../analysis/exitLookup";
 import { decideDelivery, decideExit, decideIdle, type ExitContext } from "../analysis/exits";
+import { nestedSetup } from "../analysis/nested/reflect";
 import { exitCost, vcpuMayMigrate } from "../analysis/transitionCost";
 import type { ExitDecision } from "../analysis/types";
 import { handlerKey, handlerOf, handlerTitle } from "../model/handlers";
@@ -40,6 +41,7 @@ import {
   walkCalledFns,
   walkHandler,
 } from "./handlerOutcomes";
+import { NestedCompiler, type NestedExitPlan, type NestedRun } from "./nestedPlan";
 import { type StraightPlans, straightPlans } from "./straightPlan";
 import type { TimelineSource } from "./timeline";
 
@@ -79,6 +81,8 @@ export interface ExitPlan {
   hasHandler: boolean;
   /** The operand of the specialised handler this plan runs (`IA32_TSC_DEADLINE`); absent: the general one. */
   operand?: string;
+  /** An L2 guest's plan: its levels and timeline segments (nestedPlan.ts); null for one level. */
+  nested: NestedExitPlan | null;
 }
 
 export interface SourcePlan {
@@ -148,6 +152,10 @@ export interface CompiledGuest {
   straight: StraightPlans;
   coalesce: CoalescePlans;
   warnings: string[];
+  /** Set for an L2 guest (nestedPlan.ts): the simulator runs the nested chain. */
+  nested: NestedRun | undefined;
+  /** The reflected EXTERNAL_INTERRUPT owed at entry by an interrupt for L1 that arrived outside L2 (−1: none). */
+  nestedIrqExit: number;
 }
 
 /** The PLE exit's reason (the engine checks it for a PAUSE loop's exit). */
@@ -170,6 +178,9 @@ export function compileGuest(
   const ctx: ExitContext = { program, guest, vmcs, controls };
   const costs = target.costs;
   const warnings: string[] = [];
+  // An L2 guest: exits L0 keeps run on vmcs02, whose transition is L0's (vmcs01).
+  const nestedLevels = nestedSetup(program, guest);
+  const costVmcs = nestedLevels ? nestedLevels.vmcs01 : vmcs;
 
   const timelineSources: TimelineSource[] = [];
   const sourceIndex = new Map<string, number>();
@@ -202,7 +213,7 @@ export function compileGuest(
     if (known !== undefined) return known;
     const def = exitReasonByCode(code);
     const handler = handlerOf(program, code, variant);
-    const cost = exitCost(program, vmcs, code, vcpuMayMigrate(guest), variant);
+    const cost = exitCost(program, costVmcs, code, vcpuMayMigrate(guest), variant);
     if (handler) walkCalledFns(handler.ops, program, costs, fnOutcomes);
     let outcomes = handler ? walkHandler(handler.ops, program, costs, fnOutcomes) : [emptyOutcome(1)];
     if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
@@ -252,6 +263,7 @@ export function compileGuest(
           )
         : -1,
       hasHandler: handler !== undefined,
+      nested: null,
     };
     let cumulative = 0;
     const total = outcomes.reduce((s, o) => s + o.probability, 0) || 1;
@@ -271,6 +283,10 @@ export function compileGuest(
     exitByCode.set(key, exits.length - 1);
     return exits.length - 1;
   };
+
+  const nested = nestedLevels
+    ? new NestedCompiler(program, nestedLevels, exits, exitPlan, sourceOf, fnOutcomes)
+    : undefined;
 
   // ---- bytecode ----
   const op: number[] = [];
@@ -383,24 +399,32 @@ export function compileGuest(
             emit(OP_PAUSE_LOOP, exitPlan(REASON_PAUSE_INSTRUCTION), g.cycles, src);
           } else {
             emit(OP_PAUSE_LOOP, -1, g.cycles, src);
-            emitExits(decision, src);
+            if (nested) emitPlans(nested.decide(g), src);
+            else emitExits(decision, src);
           }
           break;
         }
         default: {
-          const decision = decideExit(g, opCtx);
           const src = sourceOf(opLabel(g), g.span);
-          emitExits(decision, src);
+          if (nested) emitPlans(nested.decide(g), src);
+          else emitExits(decideExit(g, opCtx), src);
         }
       }
     }
   };
-  const emitExits = (decision: ExitDecision, src: number): void => {
-    for (const e of decision.exits) {
+  const emitExits = (decision: ExitDecision, src: number): void =>
+    emitPlans(
+      decision.exits.map((e) => ({
+        plan: e.perExecution > 0 ? exitPlan(e.reason.code, e.handler) : -1,
+        perExecution: e.perExecution,
+      })),
+      src,
+    );
+  const emitPlans = (list: { plan: number; perExecution: number }[], src: number): void => {
+    for (const e of list) {
       if (!(e.perExecution > 0)) continue;
-      const plan = exitPlan(e.reason.code, e.handler);
-      if (Number.isInteger(e.perExecution)) emit(OP_EXIT, plan, e.perExecution, src);
-      else emit(OP_FRACTIONAL_EXIT, plan, e.perExecution, src);
+      if (Number.isInteger(e.perExecution)) emit(OP_EXIT, e.plan, e.perExecution, src);
+      else emit(OP_FRACTIONAL_EXIT, e.plan, e.perExecution, src);
     }
   };
 
@@ -417,9 +441,13 @@ export function compileGuest(
     // The exit an arrival causes while the vCPU is in guest mode: the estimator's own decision
     // (EXTERNAL_INTERRUPT, PREEMPTION_TIMER for the timer under the hv timer, EXCEPTION_NMI,
     // or none when posted).
-    const delivery = isInterrupt ? decideDelivery(s, opCtx).decision : undefined;
+    // An L2's interrupt: L0's physical exit (decided under vmcs01), then L1's (nestedPlan.ts).
+    const delivery = isInterrupt
+      ? decideDelivery(s, nestedLevels ? nestedLevels.ctx01 : opCtx).decision
+      : undefined;
     const first = delivery?.exits[0];
-    const arrivalExit = first ? exitPlan(first.reason.code, first.handler) : -1;
+    const l0Exit = first ? exitPlan(first.reason.code, first.handler) : -1;
+    const arrivalExit = nested && isInterrupt ? nested.delivery(s, l0Exit) : l0Exit;
     const isPosted = isInterrupt && !first && posted && (s.kind === "ipi" || (s.kind === "irq" && s.posted));
     return {
       name: s.name,
@@ -474,7 +502,16 @@ export function compileGuest(
   // The idle loop: HLT (or MWAIT) with the decision the estimator uses.
   const idle = decideIdle(ctx);
   const idleFirst = idle.decision.exits[0];
-  const idleExit = idleFirst ? exitPlan(idleFirst.reason.code, idleFirst.handler) : -1;
+  // An L2's idle HLT is decided per level like a written `hlt` (the estimator's idle model).
+  const idleNested =
+    nested && guest.idle === "halt"
+      ? nested.decide({ op: "hlt", span: guest.idleSpan ?? guest.nameSpan })
+      : [];
+  const idleExit = nested
+    ? (idleNested[0]?.plan ?? -1)
+    : idleFirst
+      ? exitPlan(idleFirst.reason.code, idleFirst.handler)
+      : -1;
   if (idleExit >= 0 && !exits[idleExit].halt.some((h) => h === 1)) {
     warnings.push(
       `the ${exits[idleExit].name} handler does not 'halt': the simulator keeps the idle vCPU in the guest after that exit`,
@@ -498,6 +535,9 @@ export function compileGuest(
     preemptionTimerExit = exitPlan(EXIT.PREEMPTION_TIMER);
   }
 
+  const externalInterruptExit = exitPlan(EXIT.EXTERNAL_INTERRUPT);
+  const nestedIrqExit = nested ? nested.irqExit() : -1;
+  nested?.finish();
   return {
     guest,
     profile: target.profile.name,
@@ -515,7 +555,7 @@ export function compileGuest(
     timelineSources,
     idle: guest.idle,
     idleExit,
-    externalInterruptExit: exitPlan(EXIT.EXTERNAL_INTERRUPT),
+    externalInterruptExit,
     haltWakeCycles: costs.halt_wake?.cycles ?? 0,
     preemptionTimerCycles,
     preemptionTimerExit,
@@ -525,6 +565,8 @@ export function compileGuest(
     straight: straightPlans(sources, exits, op, a, f, opSource),
     coalesce,
     warnings,
+    nested: nested?.run,
+    nestedIrqExit,
   };
 }
 

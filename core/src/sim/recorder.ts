@@ -4,7 +4,18 @@
  * typed arrays of a {@link Timeline}, bounded: the first `capacity` intervals are kept, then
  * recording stops and the timeline says up to when it is complete (docs/simulator.md).
  */
-import type { Timeline, TimelineSource } from "./timeline";
+import type { NestedExitPlan } from "./nestedPlan";
+import { type Timeline, type TimelineSource, VcpuState } from "./timeline";
+
+/** Unset level (filled from the state when the timeline is read). */
+const LEVEL_UNSET = 255;
+/** The level of an interval by its state, for the records that do not set one (a nested run). */
+const LEVEL_OF_STATE = (() => {
+  const levels = new Uint8Array(8); // L0: transitions, L0's handlers and user space, halts, descheduled
+  levels[VcpuState.Guest] = 2;
+  levels[VcpuState.Polling] = 2; // idle in the guest (a nested run's KVM polls are in halts)
+  return levels;
+})();
 
 const MAX_MARKERS = 1 << 18;
 
@@ -28,8 +39,18 @@ export class TimelineRecorder {
   private readonly states: Uint8Array;
   private readonly reasons: Int16Array;
   private readonly sources: Int32Array;
+  /** Per interval, the level (nested runs only): set by recordSegments, else from the state. */
+  private readonly levels: Uint8Array | undefined;
+  private levelsFilled = 0;
 
-  constructor(vcpus: number, hz: number, durationSec: number, capacity: number, sources: TimelineSource[]) {
+  constructor(
+    vcpus: number,
+    hz: number,
+    durationSec: number,
+    capacity: number,
+    sources: TimelineSource[],
+    nested = false,
+  ) {
     this.capacity = capacity;
     this.nsPerCycle = 1e9 / hz;
     const markerCap = Math.min(MAX_MARKERS, capacity);
@@ -39,6 +60,7 @@ export class TimelineRecorder {
     this.states = new Uint8Array(capacity);
     this.reasons = new Int16Array(capacity);
     this.sources = new Int32Array(capacity);
+    this.levels = nested ? new Uint8Array(capacity).fill(LEVEL_UNSET) : undefined;
     this.tl = {
       vcpus,
       hz,
@@ -59,12 +81,21 @@ export class TimelineRecorder {
         vector: new Int16Array(markerCap),
       },
       decimated: false,
+      ...(this.levels ? { level: this.levels } : {}),
     };
   }
 
   /** The timeline recorded so far (its count brought up to date). */
   get timeline(): Timeline {
     this.tl.count = this.count;
+    const levels = this.levels;
+    if (levels) {
+      // Records without a level of their own take their state's (guest and idle-in-guest
+      // intervals are L2's; transitions, L0's handlers, halts are L0's).
+      for (let i = this.levelsFilled; i < this.count; i++)
+        if (levels[i] === LEVEL_UNSET) levels[i] = LEVEL_OF_STATE[this.states[i]] ?? 0;
+      this.levelsFilled = this.count;
+    }
     return this.tl;
   }
 
@@ -88,6 +119,26 @@ export class TimelineRecorder {
     this.reasons[i] = reason;
     this.sources[i] = source;
     this.count = i + 1;
+  }
+
+  /**
+   * The segments of a nested exit after its transition (L0's emulation, L1's handler, L0's
+   * emulation of L1's trapped instructions, the VMRESUME), each with its level, scaled to fill
+   * `duration` (the drawn arm's time; the segments hold the expected one).
+   */
+  recordSegments(start: number, duration: number, v: number, reason: number, plan: NestedExitPlan): void {
+    const levels = this.levels;
+    if (!levels) return;
+    const scale = plan.segTotal > 0 ? duration / plan.segTotal : 0;
+    let at = start;
+    const n = plan.segCycles.length;
+    for (let k = 0; k < n; k++) {
+      const d = plan.segCycles[k] * scale;
+      const i = this.count;
+      this.record(at, d, v, plan.segState[k], reason, plan.segSource[k]);
+      if (this.count > i) levels[i] = plan.segLevel[k];
+      at += d;
+    }
   }
 
   /** A record at `start` found the timeline full. */

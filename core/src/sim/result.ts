@@ -5,6 +5,7 @@
  */
 import { LogHistogram as HistogramOf, type LogHistogram } from "./histogram";
 import type { ResolvedHost } from "./hostState";
+import { nestedResult } from "./nestedResult";
 import type { CompiledGuest } from "./plan";
 import type { TimelineRecorder } from "./recorder";
 import type { SimStatistics } from "./statistics";
@@ -60,7 +61,9 @@ export function buildResult(
   });
   const latencyStats = (h: LogHistogram): LatencyStats => ({ count: h.count, ...durationStats(h) });
   // One row per reason; the plans of one reason (its specialised handlers' and the general
-  // one's, sim/plan.ts) are summed into it, each handler's part kept in `handlers`.
+  // one's, sim/plan.ts; in a nested run the plan L0 keeps and the one reflected to L1, whose
+  // levels are apart in `nested.byReason`) are summed into it, each handler's part kept in
+  // `handlers`.
   const groups = new Map<number, number[]>();
   p.exits.forEach((plan, i) => {
     const group = groups.get(plan.code);
@@ -167,6 +170,7 @@ export function buildResult(
     host: run.host,
     warnings,
     ...(stopped ? { stopped } : {}),
+    ...(p.nested ? { nested: nestedResult(p, stats, duration) } : {}),
     timeline,
   };
 }

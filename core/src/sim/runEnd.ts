@@ -2,9 +2,10 @@
  * The end of a run: the open interval of every vCPU closed at the run's end (so state times add
  * up to the duration) and the result, built whole from the observers and how the run ended.
  */
+
+import * as S from "./engineConstants";
 import { buildResult } from "./result";
 import type { EngineState } from "./state";
-import * as S from "./state";
 import type { SimulationResult } from "./types";
 
 const { VcpuState, MODE_GUEST, MODE_HALTED, MODE_HALT_POLL, MODE_DESCHEDULED, STOP_NONE, STOP_EVENTS } = S;

@@ -6,92 +6,21 @@
  * (a context's bytecode), straight.ts (straight-line jobs in one step), hostModels.ts (KVM's
  * halt wake-up and polling, PLE). Nothing here allocates per event.
  */
+
+import * as C from "./engineConstants";
+import { checkBudget, validateOptions } from "./engineOptions";
 import { EventHeap } from "./heap";
 import { type EngineOptions, HostRuntime, type ResolvedHost, resolveDefaults } from "./hostState";
-import { type CompiledGuest, REASON_PAUSE_INSTRUCTION } from "./plan";
+import type { CompiledGuest } from "./plan";
 import { TimelineRecorder } from "./recorder";
-import { formatCount } from "./result";
 import { Sfc32 } from "./rng";
 import { SimStatistics } from "./statistics";
-import { VcpuState as ImportedVcpuState } from "./timeline";
 import { sampleTransition, transitionStream } from "./transitionSample";
-import {
-  DEFAULT_MAX_EVENTS,
-  DEFAULT_MAX_STEPS,
-  DEFAULT_TIMELINE_INTERVALS,
-  SimulationError,
-  type SimulationOptions,
-} from "./types";
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_STEPS, DEFAULT_TIMELINE_INTERVALS } from "./types";
 
 // Module-local copies: imported bindings can compile to property getters (CommonJS interop),
-// which the per-event switch must not pay for. The modules of the engine (engine.ts,
-// interpreter.ts, straight.ts, hostModels.ts) copy what they use into module constants too.
-export const VcpuState = {
-  Guest: ImportedVcpuState.Guest as number,
-  Exit: ImportedVcpuState.Exit as number,
-  Handler: ImportedVcpuState.Handler as number,
-  Userspace: ImportedVcpuState.Userspace as number,
-  Halted: ImportedVcpuState.Halted as number,
-  Polling: ImportedVcpuState.Polling as number,
-  Descheduled: ImportedVcpuState.Descheduled as number,
-} as const;
-
-// vCPU modes.
-/** Pending executions of a coalesce batch whose wait is recorded (later ones are not). */
-export const COALESCE_TIMES_MAX = 4096;
-export const MODE_GUEST = 0;
-export const MODE_ROOT = 1;
-export const MODE_HALTED = 2;
-export const MODE_HALT_POLL = 3;
-export const MODE_DESCHEDULED = 4;
-
-// Pending actions of a context.
-export const ACTION_NONE = 0;
-export const ACTION_EXIT = 1;
-export const ACTION_END = 2;
-/** The context reaches a point that must run at its own time (a coalesce site), then goes on. */
-export const ACTION_RESUME = 3;
-/**
- * The interpreter has run STEP_CHUNK loop iterations in one go: it goes on at its own time, as
- * an event of its own (even after no compute), so long loops are sliced and counted.
- */
-export const ACTION_YIELD = 4;
-/** Loop iterations the interpreter runs in one call before it yields (ACTION_YIELD). */
-export const STEP_CHUNK = 1 << 16;
-
-// Why a run stopped before its end (result.stopped).
-export const STOP_NONE = 0;
-export const STOP_EVENTS = 1;
-export const STOP_STEPS = 2;
-/** Largest timeline the options may ask for (intervals; 48 bytes each). */
-export const MAX_TIMELINE_INTERVALS = 1 << 24;
-
-/** Marker kinds (timeline.ts). */
-export const MARK_INJECTION = 0;
-export const MARK_ARRIVAL = 1;
-export const MARK_POSTED = 2;
-
-export const PATH_QUEUE = 4096;
-export const IRQ_QUEUE = 1024;
-export const INJECT_QUEUE = 8;
-/** glibc's lock elision retries a transaction a few times before taking the lock. */
-export const TSX_RETRIES = 3;
-export const REASON_PAUSE = REASON_PAUSE_INSTRUCTION;
-/**
- * Bounds that keep one step short (for simulateAsync's slices and the event budget) without
- * depending on where a slice ends, so that slicing never changes the order of events and
- * simulateAsync gives the same result as simulate: entries folded in one chain, events in one
- * batch.
- */
-export const FOLD_CHAIN_MAX = 4096;
-export const BATCH_EVENTS_MAX = 4096;
-/**
- * Batch window in simulated seconds: how far one vCPU's events may be processed ahead of the
- * others' when the vCPUs cannot observe each other (no host preemption). Statistics do not
- * depend on it; the timeline's records come out of time order across vCPUs by up to this much,
- * and a truncated timeline is complete only to this much before its last record.
- */
-export const BATCH_WINDOW_SEC = 50e-6;
+// which the per-event code must not pay for (engineConstants.ts).
+const { VcpuState, STOP_NONE, BATCH_WINDOW_SEC, PATH_QUEUE, IRQ_QUEUE, INJECT_QUEUE, COALESCE_TIMES_MAX } = C;
 
 export class EngineState {
   readonly p: CompiledGuest;
@@ -152,6 +81,13 @@ export class EngineState {
   readonly haltPlan: Int32Array;
   readonly haltWake: Float64Array;
   readonly injectLen: Uint8Array;
+  /**
+   * Nested runs: interrupts for L1 queued without their reflected exit (they arrived while the
+   * vCPU was outside L2); each takes it at a VM entry (engine.ts entry). Per source, whether its
+   * interrupts are L1's.
+   */
+  readonly irqExitsOwed: Int32Array;
+  readonly sourceToL1: Uint8Array;
   readonly injectVector: Int16Array;
   readonly pathHead: Int32Array;
   readonly pathLen: Int32Array;
@@ -297,7 +233,8 @@ export class EngineState {
     this.batchCycles = this.foldEntries ? BATCH_WINDOW_SEC * hz : 0;
     // Straight-line jobs need the folding conditions and no preemption timer (it could expire
     // inside the job); the tickless tick is programmed by goIdle at the job's end as usual.
-    this.straightAllowed = this.foldEntries && plan.preemptionTimerCycles <= 0;
+    // An L2 guest's exits are recorded as their chains' segments (exitStatistics): not in one step.
+    this.straightAllowed = this.foldEntries && plan.preemptionTimerCycles <= 0 && plan.nested === undefined;
     this.straightStart = plan.straight.start;
     this.straightLength = plan.straight.length;
     this.straightMax = plan.straight.maxCycles;
@@ -377,6 +314,12 @@ export class EngineState {
     this.haltPlan = new Int32Array(nV).fill(-1);
     this.haltWake = new Float64Array(nV);
     this.injectLen = new Uint8Array(nV);
+    this.irqExitsOwed = new Int32Array(nV);
+    this.sourceToL1 = new Uint8Array(this.nS);
+    if (plan.nestedIrqExit >= 0)
+      plan.sources.forEach((src, s) => {
+        if (src.isInterrupt && !src.isNmi) this.sourceToL1[s] = 1;
+      });
     this.injectVector = new Int16Array(nV * INJECT_QUEUE);
     this.pathHead = new Int32Array(nV);
     this.pathLen = new Int32Array(nV);
@@ -432,45 +375,10 @@ export class EngineState {
       options.durationSec,
       Math.max(0, Math.floor(options.timelineIntervals ?? DEFAULT_TIMELINE_INTERVALS)),
       plan.timelineSources,
+      plan.nested !== undefined,
     );
 
-    this.checkBudget(options);
-  }
-
-  /** Refuses, before running, a run whose expected event count is beyond the budget. */
-  checkBudget(options: SimulationOptions): void {
-    let perSecond = 0;
-    for (let s = 0; s < this.nS; s++) {
-      const arrival = this.p.sources[s].arrival;
-      const bad =
-        arrival.kind === "poisson"
-          ? !(arrival.ratePerSec >= 0 && Number.isFinite(arrival.ratePerSec))
-          : arrival.kind === "periodic" && !(arrival.periodSec >= 0 && Number.isFinite(arrival.periodSec));
-      if (bad) {
-        throw new SimulationError(
-          `source '${this.p.sources[s].name}' has ${arrival.kind === "poisson" ? `rate ${arrival.ratePerSec}/s` : `period ${arrival.kind === "periodic" ? arrival.periodSec : ""} s`}: not a finite, non-negative number`,
-          "input",
-        );
-      }
-      const mean = this.sourceMean[s];
-      if (mean > 0) perSecond += this.p.hz / mean;
-      else if (
-        this.p.sources[s].arrival.kind === "poisson" ||
-        this.p.sources[s].arrival.kind === "periodic"
-      ) {
-        if (this.p.sources[s].arrival.kind === "periodic") perSecond = Number.POSITIVE_INFINITY;
-      }
-    }
-    if (this.p.preemptionTimerCycles > 0) perSecond += this.p.hz / this.p.preemptionTimerCycles;
-    perSecond += this.preemptRate;
-    // Each arrival costs at least one event, and usually an exit and an entry more.
-    const expected = perSecond * this.nV * options.durationSec;
-    if (expected > this.maxEvents) {
-      throw new SimulationError(
-        `the simulation would need about ${formatCount(expected)} arrivals (${formatCount(perSecond)}/s per vCPU × ${this.nV} vCPUs × ${options.durationSec} s), over the event budget of ${formatCount(this.maxEvents)}; shorten the duration or lower the rates`,
-        "budget",
-      );
-    }
+    checkBudget(this, options);
   }
 
   /** The earliest of vCPU `v`'s own event, arrivals and host preemption. */
@@ -547,10 +455,6 @@ export class EngineState {
     this.guestSince[v] = t;
   }
 
-  /**
-   * Counts and records an exit taken at `t` (handler arm drawn when it has several); returns
-   * its duration to the VM entry. The arm is left in `lastOutcome` for its effects.
-   */
   /** The `pending`-th execution of coalesce site `site` in batch slot `i` (v·nSites + site) at `t`. */
   coalesceJoin(i: number, site: number, pending: number, t: number): void {
     if (pending <= this.coalesceCap) this.coalesceTimes[i * this.coalesceCap + pending - 1] = t;
@@ -567,6 +471,10 @@ export class EngineState {
     for (let j = 0; j < n; j++) hist.add(t - this.coalesceTimes[base + j]);
   }
 
+  /**
+   * Counts and records an exit taken at `t` (handler arm drawn when it has several); returns
+   * its duration to the VM entry. The arm is left in `lastOutcome` for its effects.
+   */
   exitStatistics(v: number, t: number, planIndex: number, source: number): number {
     const plan = this.p.exits[planIndex];
     let k = 0;
@@ -586,7 +494,11 @@ export class EngineState {
     if (this.recorder.fullAt < 0) {
       const code = plan.code;
       this.recorder.record(t, transition, v, VcpuState.Exit, code, source);
-      if (handler > 0)
+      const nested = plan.nested;
+      if (nested !== null && nested.segTotal > 0) {
+        // An L2 exit: the rest of its chain, level by level (nestedPlan.ts).
+        this.recorder.recordSegments(t + transition, handler + userspace, v, code, nested);
+      } else if (handler > 0)
         this.recorder.record(t + transition, handler, v, VcpuState.Handler, code, plan.handlerSource);
       if (userspace > 0)
         this.recorder.record(
@@ -599,44 +511,5 @@ export class EngineState {
         );
     }
     return total;
-  }
-}
-
-/** Refuses options no run could honour (through the API: the CLI and the language bound them). */
-function validateOptions(options: SimulationOptions): void {
-  const bad = (what: string, value: unknown): never => {
-    throw new SimulationError(
-      `${what} must be a finite, non-negative number (got ${String(value)})`,
-      "input",
-    );
-  };
-  if (!(options.durationSec > 0) || !Number.isFinite(options.durationSec)) {
-    throw new SimulationError(`the duration must be a positive number of seconds`, "input");
-  }
-  const finite = (x: number | undefined): boolean => x === undefined || (x >= 0 && Number.isFinite(x));
-  if (!finite(options.maxEvents)) bad("maxEvents", options.maxEvents);
-  if (!finite(options.maxSteps)) bad("maxSteps", options.maxSteps);
-  if (!finite(options.haltPollNs)) bad("haltPollNs", options.haltPollNs);
-  for (const name of [
-    "haltPollGrow",
-    "haltPollGrowStartNs",
-    "haltPollShrink",
-    "pleWindowGrow",
-    "pleWindowShrink",
-    "pcpus",
-  ] as const)
-    if (!finite(options[name])) bad(name, options[name]);
-  if (options.pleWindowMax !== undefined && !finite(options.pleWindowMax))
-    bad("pleWindowMax", options.pleWindowMax);
-  const preemption = options.hostPreemption;
-  if (preemption && !finite(preemption.ratePerSec)) bad("hostPreemption.ratePerSec", preemption.ratePerSec);
-  if (preemption && !finite(preemption.durationSec))
-    bad("hostPreemption.durationSec", preemption.durationSec);
-  const intervals = options.timelineIntervals;
-  if (intervals !== undefined && !(finite(intervals) && intervals <= MAX_TIMELINE_INTERVALS)) {
-    throw new SimulationError(
-      `timelineIntervals must be between 0 and ${MAX_TIMELINE_INTERVALS} (got ${String(intervals)})`,
-      "input",
-    );
   }
 }

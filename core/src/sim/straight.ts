@@ -4,8 +4,8 @@
  * intervals, exits and statistics as the interpreter and the queue would, without either.
  */
 
+import * as S from "./engineConstants";
 import type { EngineState } from "./state";
-import * as S from "./state";
 import { sampleTransition } from "./transitionSample";
 
 const { VcpuState, MODE_GUEST } = S;
@@ -58,9 +58,11 @@ export function tryStraight(e: EngineState, v: number, s: number, t: number): nu
  * arrival and runs the whole job — the same intervals, exits and statistics as onArrival →
  * tryStraight → goIdle — with flat per-plan arrays and no calls but the histogram and the
  * timeline. Returns false, having changed nothing, when a precondition fails (onArrival then
- * takes the event).
+ * takes the event). The arrival's time is read from `arrivalTime` (the event is that arrival),
+ * not passed: a double argument to a call that is not inlined is boxed, one allocation per
+ * event on the simulator's commonest path (issue #14).
  */
-export function straightArrival(e: EngineState, v: number, s: number, t: number): boolean {
+export function straightArrival(e: EngineState, v: number, s: number): boolean {
   if (
     e.mode[v] !== MODE_GUEST ||
     e.ctxActive[2 * v] !== 0 ||
@@ -70,14 +72,15 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
     e.vcpuTime[v] !== Number.POSITIVE_INFINITY
   )
     return false;
+  const nS = e.nS;
+  const arrivals = e.arrivalTime;
+  const base = v * nS;
+  const t = arrivals[base + s];
   const since = e.guestSince[v];
   const start = Math.max(since, t);
   const end = start + e.straightMax[s];
   if (end >= e.endTime) return false;
-  const nS = e.nS;
-  const arrivals = e.arrivalTime;
   const blocks = e.blocksStraight;
-  const base = v * nS;
   for (let i = 0; i < nS; i++) if (blocks[i] === 1 && arrivals[base + i] < end) return false;
   // The observers in locals: the loop below is the simulator's hottest.
   const stats = e.stats;
@@ -93,7 +96,7 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
   if (e.idleInGuest[v] === 0) guestStart = since;
   else if (start > since) {
     stats.idleGuestCycles += start - since;
-    recorder.record(since, start - since, v, e.idleState, -1, -1);
+    if (recorder.fullAt < 0) recorder.record(since, start - since, v, e.idleState, -1, -1);
   }
   e.idleExitTaken[v] = 0;
   e.tickDue[v] = 1;
@@ -107,7 +110,9 @@ export function straightArrival(e: EngineState, v: number, s: number, t: number)
     now += compute[i];
     if (now > guestStart) {
       stats.guestCycles += now - guestStart;
-      recorder.record(guestStart, now - guestStart, v, VcpuState.Guest, -1, -1);
+      // Records only while the timeline keeps them: the call (its double arguments boxed) is
+      // skipped once it is full.
+      if (recorder.fullAt < 0) recorder.record(guestStart, now - guestStart, v, VcpuState.Guest, -1, -1);
     }
     const plan = exit[i];
     if (plan < 0) break; // the tail

@@ -61,4 +61,13 @@ export interface Timeline {
    * computed from every event, only the drawing data is reduced.
    */
   decimated: boolean;
+  /**
+   * Nested runs only (an L2 guest): per interval, the level running — 2 the L2 guest's code, 1 L1
+   * running its handler, 0 L0 (transitions, L0's handlers, its emulation of nested VM exits and
+   * entries and of L1's trapped VMX instructions, halts). Absent for a single-level run.
+   */
+  level?: Uint8Array;
 }
+
+/** Timeline.level values. */
+export const TIMELINE_LEVEL_NAMES = ["L0", "L1", "L2"];

@@ -7,11 +7,13 @@
  * deliveries, and a `C` counter of exits per second per reason. Timestamps are microseconds
  * with fractional nanoseconds (displayTimeUnit "ns"). Slices on one thread never overlap
  * partially: the simulator's intervals on a vCPU are disjoint and children lie inside parents.
+ * A nested run (Timeline.level) names each child by its level — "L1 handler", "L0 emulating
+ * VMREAD …", "L0 transition" — and puts the level ("L0", "L1", "L2") in every slice's args.
  */
 
 import { exitReasonByCode } from "../vmx/exitReasons";
 import type { Timeline } from "./timeline";
-import { VcpuState } from "./timeline";
+import { TIMELINE_LEVEL_NAMES, VcpuState } from "./timeline";
 
 export interface TraceOptions {
   guest: string;
@@ -50,6 +52,19 @@ export function timelineToTrace(timeline: Timeline, options: TraceOptions): stri
   const binNs = (options.counterBinSec ?? 0.001) * 1e9;
   const bins = new Map<number, Map<string, number>>();
 
+  const levels = timeline.level;
+  const levelArgs = (index: number): Record<string, unknown> =>
+    levels ? { level: TIMELINE_LEVEL_NAMES[levels[index]] ?? String(levels[index]) } : {};
+  /** A nested chain's segment: named by its level and what runs there. */
+  const segmentName = (j: number): string => {
+    const level = levels![j];
+    if (level === 1) return "L1 handler";
+    if (timeline.state[j] === VcpuState.Exit) return "L0 transition";
+    if (timeline.state[j] === VcpuState.Userspace) return "L0 userspace";
+    const label = timeline.source[j] >= 0 ? timeline.sources[timeline.source[j]]?.label : undefined;
+    return label?.startsWith("L0") ? label : "L0 handler";
+  };
+
   const n = timeline.count;
   let i = 0;
   while (i < n) {
@@ -62,17 +77,24 @@ export function timelineToTrace(timeline: Timeline, options: TraceOptions): stri
       const code = timeline.reason[i];
       let end = start + dur;
       let handlerSource = -1;
-      const children: { name: string; start: number; dur: number }[] = [];
+      const children: { name: string; start: number; dur: number; at: number }[] = [];
       let j = i + 1;
       while (
         j < n &&
         timeline.vcpu[j] === v &&
         timeline.reason[j] === code &&
-        (timeline.state[j] === VcpuState.Handler || timeline.state[j] === VcpuState.Userspace) &&
+        (timeline.state[j] === VcpuState.Handler ||
+          timeline.state[j] === VcpuState.Userspace ||
+          // A nested chain's later round trips (the VMRESUME) are inside its episode.
+          (levels !== undefined && timeline.state[j] === VcpuState.Exit)) &&
         Math.abs(timeline.start[j] - end) < 1e-6
       ) {
-        const name = timeline.state[j] === VcpuState.Handler ? "handler" : "userspace";
-        children.push({ name, start: timeline.start[j], dur: timeline.duration[j] });
+        const name = levels
+          ? segmentName(j)
+          : timeline.state[j] === VcpuState.Handler
+            ? "handler"
+            : "userspace";
+        children.push({ name, start: timeline.start[j], dur: timeline.duration[j], at: j });
         if (handlerSource < 0) handlerSource = timeline.source[j];
         end = timeline.start[j] + timeline.duration[j];
         j++;
@@ -91,6 +113,7 @@ export function timelineToTrace(timeline: Timeline, options: TraceOptions): stri
           cycles: cycles(end - start),
           ...sourceArgs(timeline.source[i]),
           ...(handlerSource >= 0 ? { handler: timeline.sources[handlerSource]?.label } : {}),
+          ...levelArgs(i),
         },
       });
       for (const c of children) {
@@ -104,7 +127,11 @@ export function timelineToTrace(timeline: Timeline, options: TraceOptions): stri
           cat: "vmexit",
           ts: cs,
           dur: Math.max(0, ce - cs),
-          args: { cycles: cycles(c.dur) },
+          args: {
+            cycles: cycles(c.dur),
+            ...levelArgs(c.at),
+            ...(levels ? sourceArgs(timeline.source[c.at]) : {}),
+          },
         });
       }
       const bin = Math.floor(start / binNs);
@@ -129,7 +156,7 @@ export function timelineToTrace(timeline: Timeline, options: TraceOptions): stri
         cat: "vcpu",
         ts: us(start),
         dur: us(start + dur) - us(start),
-        args: { cycles: cycles(dur) },
+        args: { cycles: cycles(dur), ...levelArgs(i) },
       });
     }
     i++;

@@ -201,6 +201,8 @@ export interface SimulationResult {
   warnings: string[];
   /** Present when a budget stopped the run before its end (a warning says so too). */
   stopped?: SimulationStop;
+  /** An L2 guest's run per level (nestedResult.ts; field names as the estimator's `nested`). */
+  nested?: SimNestedStats;
   timeline: Timeline;
 }
 
@@ -224,4 +226,42 @@ export class SimulationError extends Error {
     super(message);
     this.name = "SimulationError";
   }
+}
+
+/** An L2 exit's reason and level in a nested run (SimNestedStats.byReason). */
+export interface SimNestedReason {
+  reason: string;
+  code: number;
+  level: "L0" | "L1";
+  /** L2→L0 exits of this reason and level per second, all vCPUs. */
+  exitsPerSecond: number;
+  l0CyclesPerExit: number;
+  l1CyclesPerExit: number;
+  l0TransitionsPerExit: number;
+  trappedAccessesPerExit: number;
+  shadowedAccessesPerExit: number;
+}
+
+export interface SimNestedStats {
+  hypervisor: string;
+  vmcs01: string;
+  vmcs12: string;
+  shadowing: boolean;
+  /** Every L2→L0 exit per second, all vCPUs: kept by L0 and reflected to L1. */
+  l2ExitsPerSecond: number;
+  reflectedPerSecond: number;
+  l0HandledPerSecond: number;
+  /** L1→L0 exits per second: trapped VMX instructions and VMRESUMEs. */
+  l1ExitsPerSecond: number;
+  /** Of those, L1's trapped VMREAD/VMWRITE/INVEPT/INVVPID/VMPTRLD/VMCLEAR… */
+  trappedPerSecond: number;
+  /** … and its VMRESUMEs (one per reflected exit). */
+  vmresumesPerSecond: number;
+  /** Every exit into L0 per second. */
+  l0ExitsPerSecond: number;
+  /** Host cores by level: the L2 guest's own work, L1's handlers, L0. */
+  hostCpu: { l2: number; l1: number; l0: number; total: number };
+  /** (L0 + L1 cycles) / (L2 + L0 + L1 cycles). */
+  overhead: number;
+  byReason: SimNestedReason[];
 }

@@ -198,8 +198,13 @@ export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOp
       while (k < idx.length) {
         const j = idx[k]!;
         const state = timeline.state[j]!;
+        // A nested run's chain (Timeline.level) has later round trips (the VMRESUME) inside
+        // the L2 exit's episode: one kvm_exit/kvm_entry pair per L2 exit, as the result counts.
         const part =
-          ((state === VcpuState.Handler || state === VcpuState.Userspace) && timeline.reason[j] === code) ||
+          ((state === VcpuState.Handler ||
+            state === VcpuState.Userspace ||
+            (timeline.level !== undefined && state === VcpuState.Exit)) &&
+            timeline.reason[j] === code) ||
           (code === HLT && (state === VcpuState.Halted || state === VcpuState.Polling));
         if (!part || Math.abs(timeline.start[j]! - end) > 1e-3) break;
         end = timeline.start[j]! + timeline.duration[j]!;

@@ -18,6 +18,7 @@
  * `target { cost NAME = N }`; docs/estimator.md "Nested chain" gives the calibration.
  */
 import type { HandlerOp, HypervisorIR, Program, VmcsIR } from "../../model/ir";
+import type { Span } from "../../source";
 import { formatSignificant as fmt } from "../../util/format";
 import { isControlSet } from "../../vmx/controls";
 import {
@@ -40,6 +41,20 @@ export interface ChainStep {
   /** Expected exits from L1 to L0 this step causes per chain. */
   traps: number;
   reference?: string;
+  /** The step of L1's trapped VMX instructions (their order is `ChainCost.trappedOps`). */
+  trapped?: true;
+}
+
+/** One of L1's VMX instructions that exits to L0, in the handler's order (the simulator's timeline). */
+export interface TrappedOp {
+  /** vmread, vmwrite, invept, invvpid, vmptrld, vmclear. */
+  op: string;
+  field?: string;
+  /** Expected executions per chain (branches weighted, repeats multiplied). */
+  weight: number;
+  /** L0 cycles of one: round trip + emulation. */
+  cycles: number;
+  span?: Span;
 }
 
 export interface ChainCost {
@@ -60,6 +75,8 @@ export interface ChainCost {
   resumeCycles: number;
   /** `halt_wake` cycles of L1's handler (its `halt`: L1 blocking the vCPU), spent after the block. */
   l1WakeCycles: number;
+  /** L1's trapped instructions in handler order (their cycles sum to the trapped step's). */
+  trappedOps: TrappedOp[];
 }
 
 /** Which fields L1 reads and writes without exiting (none without VMCS shadowing in vmcs01). */
@@ -138,14 +155,17 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
   const ops: HandlerOp[] = handler ? handler.ops : [];
   let l1 = 0;
   let l0 = 0;
-  const access = (kind: "vmread" | "vmwrite", field: string, weight: number) => {
+  const trappedOps: TrappedOp[] = [];
+  const access = (kind: "vmread" | "vmwrite", field: string, weight: number, span?: Span) => {
     const served = kind === "vmread" ? shadow.read.has(field) : shadow.write.has(field);
     if (served) {
       shadowed += weight;
       l1 += weight * cost(kind);
     } else {
       trapped += weight;
-      l0 += weight * (cost("round_trip") + cost("vmx_emulate"));
+      const one = cost("round_trip") + cost("vmx_emulate");
+      l0 += weight * one;
+      trappedOps.push({ op: kind, field, weight, cycles: one, span });
     }
   };
   let traps = 0;
@@ -155,7 +175,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
       switch (op.op) {
         case "vmread":
         case "vmwrite":
-          access(op.op, op.field.name, weight);
+          access(op.op, op.field.name, weight, op.span);
           break;
         case "work":
           l1 += weight * op.cycles;
@@ -164,23 +184,30 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
           l1 += weight * cost("decode");
           break;
         case "advance_rip":
-          access("vmread", "VM_EXIT_INSTRUCTION_LEN", weight);
-          access("vmwrite", "GUEST_RIP", weight);
+          access("vmread", "VM_EXIT_INSTRUCTION_LEN", weight, op.span);
+          access("vmwrite", "GUEST_RIP", weight, op.span);
           l1 += weight * cost("advance_rip");
           break;
         case "inject":
-          access("vmwrite", "VM_ENTRY_INTR_INFO_FIELD", weight);
+          access("vmwrite", "VM_ENTRY_INTR_INFO_FIELD", weight, op.span);
           l1 += weight * cost("inject");
           break;
         case "invept":
         case "invvpid":
           traps += weight;
           l0 += weight * (cost("round_trip") + cost(op.op));
+          trappedOps.push({ op: op.op, weight, cycles: cost("round_trip") + cost(op.op), span: op.span });
           break;
         case "vmptrld":
         case "vmclear":
           traps += weight;
           l0 += weight * (cost("round_trip") + cost("vmx_emulate") + cost("vmptrld"));
+          trappedOps.push({
+            op: op.op,
+            weight,
+            cycles: cost("round_trip") + cost("vmx_emulate") + cost("vmptrld"),
+            span: op.span,
+          });
           break;
         case "vmresume":
         case "vmlaunch":
@@ -229,6 +256,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
       level: "L0",
       cycles: l0,
       traps: trapped + traps,
+      trapped: true,
       reference: `${L1_VMX_INSTRUCTIONS.get("vmread")!.kvm}, ${L1_VMX_INSTRUCTIONS.get("vmwrite")!.kvm}`,
     });
 
@@ -278,5 +306,6 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     shadowedAccesses: shadowed,
     resumeCycles,
     l1WakeCycles: l1Wake,
+    trappedOps,
   };
 }

@@ -2,8 +2,8 @@
  * The static estimate of an L2 guest per level: L2→L0 exits per second, how many L0 handles
  * and how many it reflects to L1, the L1→L0 exits L1's handlers cause (trapped VMREAD/VMWRITE,
  * INVEPT, VMRESUME), and the cycles each level spends — host CPU by level. Each reflected exit
- * costs its chain (chain.ts); an exit L0 handles itself costs what the file's L0 `handler`
- * costs (analysis/cost.ts), as for a single-level guest.
+ * costs its chain (chain.ts); an exit L0 handles itself costs the single-level exit cost under vmcs01 (the file's L0 `handler`
+ * and vmcs02's transition: analysis/transitionCost.ts exitCost), as for a single-level guest.
  *
  * The busy share is the single-level idle model's (hostShares.ts solveShares) with the nested
  * costs (docs/estimator.md "Nested idle and interrupt delivery"): an interrupt takes its
@@ -15,10 +15,10 @@
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
 import type { Span } from "../../source";
 import { EXIT } from "../../vmx/exitReasons";
-import { handlerCost } from "../cost";
 import { arrivalRate } from "../estimate";
 import { walkOps } from "../exits";
 import { type SourceModel, solveShares } from "../hostShares";
+import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
 import type { ExitDecision } from "../types";
 import { type ChainCost, type ChainStep, reflectedChainCost } from "./chain";
 import { type Ept02StartUp, ept02StartUp } from "./ept02";
@@ -166,7 +166,13 @@ export function exitCost(
   code: number,
   level: Level,
 ): { l0: number; l1: number; chain?: ChainCost } {
-  if (level === "L0") return { l0: handlerCost(setup.program, code).total, l1: 0 };
+  // An exit L0 keeps: L0's handler and the transition of vmcs02, whose controls are L0's
+  // (vmcs01) — the single-level exit cost under vmcs01, as the simulator's plan.
+  if (level === "L0")
+    return {
+      l0: singleExitCost(setup.program, setup.vmcs01, code, vcpuMayMigrate(setup.guest)).total,
+      l1: 0,
+    };
   const chain = reflectedChainCost(setup.program, setup.hypervisor, code);
   return { l0: chain.l0Cycles, l1: chain.l1Cycles, chain };
 }

@@ -1,0 +1,58 @@
+/**
+ * The per-level part of `trapline simulate` for an L2 guest (nested virtualization): exits into
+ * L0 per second by cause, host CPU by level, per reason and level — the simulator's counterpart
+ * of nestedEstimate.ts's section (the JSON object is the result's `nested`, same field names).
+ */
+import type { SimulationResult } from "../../core/src/index";
+import {
+  formatCores,
+  formatInteger,
+  formatPercent,
+  formatRate,
+  formatSignificant,
+} from "../../core/src/util/format";
+import { table } from "./format";
+
+type Nested = NonNullable<SimulationResult["nested"]>;
+
+export function nestedSimulationText(guest: string, n: Nested, hz: number): string {
+  const lines: string[] = [];
+  lines.push(
+    `nested: L2 ${guest} on vmcs ${n.vmcs12}, L1 ${n.hypervisor} on vmcs ${n.vmcs01} (VMCS shadowing ${n.shadowing ? "on" : "off"})`,
+  );
+  lines.push(
+    table([
+      ["exits into L0", formatRate(n.l0ExitsPerSecond), "(all causes)"],
+      ["  L2 kept by L0", formatRate(n.l0HandledPerSecond), ""],
+      ["  L2 reflected to L1", formatRate(n.reflectedPerSecond), ""],
+      [
+        "  L1 trapped instructions",
+        formatRate(n.trappedPerSecond),
+        "(VMREAD/VMWRITE outside the shadow, INVEPT, VMPTRLD…)",
+      ],
+      ["  L1 VMRESUMEs", formatRate(n.vmresumesPerSecond), ""],
+      ["overhead", formatPercent(n.overhead), "(share of L2's busy time spent in L0 and L1)"],
+      [
+        "host CPU",
+        formatCores(n.hostCpu.total),
+        `(L2 guest ${formatCores(n.hostCpu.l2)}, L1 handlers ${formatCores(n.hostCpu.l1)}, L0 ${formatCores(n.hostCpu.l0)})`,
+      ],
+    ]),
+  );
+  if (n.byReason.length > 0) {
+    lines.push("");
+    const rows: string[][] = [["reason", "level", "exits/s", "L0 cycles", "L1 cycles", "L0 exits", "µs"]];
+    for (const r of n.byReason)
+      rows.push([
+        r.reason,
+        r.level,
+        formatRate(r.exitsPerSecond),
+        formatInteger(r.l0CyclesPerExit),
+        formatInteger(r.l1CyclesPerExit),
+        formatSignificant(r.l0TransitionsPerExit),
+        formatSignificant(((r.l0CyclesPerExit + r.l1CyclesPerExit) / hz) * 1e6),
+      ]);
+    lines.push(table(rows));
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,376 @@
+/**
+ * Nested virtualization in the simulator (issue #13): the exit plans of an L2 guest, built from
+ * the estimator's own facts — which level handles each L2 exit (analysis/nested/reflect.ts,
+ * decideNested) and what a reflected exit costs, step by step (analysis/nested/chain.ts) — so
+ * that simulation and estimate agree by construction on stationary loads, as plan.ts does for a
+ * single level.
+ *
+ * - An exit L0 keeps is an ordinary exit plan (L0's `handler`, the transition of vmcs01).
+ * - An exit reflected to L1 is a plan whose transition is the chain's first round trip (L2 → L0
+ *   exit, L0 → L1 entry) and whose "handler" time is the rest of the chain: nested_vmexit
+ *   emulation (+ the shadow sync), L1's handler with its trapped VMREAD/VMWRITE/INVEPT/VMPTRLD
+ *   (each a further L0 round trip and emulation), the VMRESUME round trip and nested_vmentry.
+ *   Its arms (branches of L1's handler) and effects (halt, kick, inject) come from L1's handler
+ *   ops; the means are scaled to the chain's.
+ * - An interrupt for L1 with vmcs12's external-interrupt exiting: L0's physical exit, then the
+ *   reflected EXTERNAL_INTERRUPT chain, as one plan with two parts (the estimator's two exits).
+ *
+ * Each plan carries its parts (level and cycles per exit, for the per-level result) and the
+ * timeline segments after its transition (level, state, source), which the recorder writes with
+ * their levels.
+ */
+import { type ChainCost, type ChainStep, reflectedChainCost } from "../analysis/nested/chain";
+import { decideNested, interruptGoesToL1, type Level, type NestedSetup } from "../analysis/nested/reflect";
+import type { GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
+import type { Span } from "../source";
+import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
+import { NESTED_EXIT_ON_INTR } from "../vmx/nested";
+import {
+  emptyOutcome,
+  type FnOutcomes,
+  MAX_OUTCOMES,
+  mergeOutcomes,
+  scaleTo,
+  walkCalledFns,
+  walkHandler,
+} from "./handlerOutcomes";
+import type { ExitPlan } from "./plan";
+import { VcpuState } from "./timeline";
+
+/** Timeline levels (Timeline.level): what runs during an interval. */
+export const LEVEL_L0 = 0;
+export const LEVEL_L1 = 1;
+export const LEVEL_L2 = 2;
+
+/** One exit of the plan as the estimator counts it: its level and cycles per exit. */
+export interface NestedPart {
+  level: Level;
+  code: number;
+  reason: string;
+  /** Expected cycles per exit at L0 and in L1 (the L0 part of a kept exit is measured instead). */
+  l0: number;
+  l1: number;
+  /** Exits into L0 per exit: 1 kept; a chain's 2 + trapped instructions reflected. */
+  transitions: number;
+  trapped: number;
+  shadowed: number;
+}
+
+export interface NestedExitPlan {
+  parts: NestedPart[];
+  /** Segments after the transition, in order: cycles (expected), level, VcpuState, source. */
+  segCycles: Float64Array;
+  segLevel: Uint8Array;
+  segState: Uint8Array;
+  segSource: Int32Array;
+  /** Sum of segCycles (the expected handler + user space time they split). */
+  segTotal: number;
+}
+
+/** The run's levels (CompiledGuest.nested). */
+export interface NestedRun {
+  hypervisor: string;
+  vmcs01: string;
+  vmcs12: string;
+  shadowing: boolean;
+}
+
+type SourceOf = (label: string, span: Span | undefined) => number;
+
+/**
+ * The nested side of compileGuest: decides L2 operations per level and builds the plans of
+ * reflected exits. `l0Plan` is compileGuest's own plan of an exit L0 handles.
+ */
+export class NestedCompiler {
+  private readonly reflected = new Map<number, number>();
+  private readonly withL1 = new Map<number, number>();
+  readonly run: NestedRun;
+
+  constructor(
+    private readonly program: Program,
+    private readonly setup: NestedSetup,
+    private readonly exits: ExitPlan[],
+    private readonly l0Plan: (code: number) => number,
+    private readonly sourceOf: SourceOf,
+    private readonly fnOutcomes: FnOutcomes,
+  ) {
+    this.run = {
+      hypervisor: setup.hypervisor.name,
+      vmcs01: setup.vmcs01.name,
+      vmcs12: setup.vmcs12.name,
+      shadowing: reflectedChainCost(program, setup.hypervisor, EXIT.CPUID).shadowing,
+    };
+  }
+
+  /** The exits of a leaf L2 operation: plan and count per execution. */
+  decide(op: GuestOp): { plan: number; perExecution: number }[] {
+    return decideNested(this.setup, op).exits.map((x) => ({
+      plan: x.level === "L0" ? this.l0Plan(x.reason.code) : this.reflectedPlan(x.reason.code),
+      perExecution: x.perExecution,
+    }));
+  }
+
+  /**
+   * The exit an interrupt source's arrival causes in L2 (−1: none): L0's physical exit
+   * (`l0Exit`, from the delivery decision under vmcs01), followed by the reflected
+   * EXTERNAL_INTERRUPT when vmcs12 has external-interrupt exiting (nested_exit_on_intr).
+   */
+  delivery(source: GuestSource, l0Exit: number): number {
+    if (
+      source.kind === "path" ||
+      source.kind === "nmi" ||
+      !interruptGoesToL1(this.setup, NESTED_EXIT_ON_INTR)
+    )
+      return l0Exit;
+    const l1 = this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT);
+    if (l0Exit < 0) return l1;
+    const known = this.withL1.get(l0Exit);
+    if (known !== undefined) return known;
+    const plan = combinePlans(this.exits[l0Exit], this.exits[l1]);
+    this.exits.push(plan);
+    this.withL1.set(l0Exit, this.exits.length - 1);
+    return this.exits.length - 1;
+  }
+
+  /**
+   * The reflected EXTERNAL_INTERRUPT an interrupt for L1 owes when it arrived outside L2 (the
+   * vCPU in L0 or L1): L0 synthesizes it at the next nested entry (vmx_check_nested_events);
+   * −1 when vmcs12 does not exit on interrupts.
+   */
+  irqExit(): number {
+    return interruptGoesToL1(this.setup, NESTED_EXIT_ON_INTR)
+      ? this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT)
+      : -1;
+  }
+
+  /** Every plan of the run gets its parts: an L0 plan is one kept exit. */
+  finish(): void {
+    for (const e of this.exits) {
+      if (e.nested !== null) continue;
+      e.nested = {
+        parts: [
+          {
+            level: "L0",
+            code: e.code,
+            reason: e.name,
+            l0: 0,
+            l1: 0,
+            transitions: 1,
+            trapped: 0,
+            shadowed: 0,
+          },
+        ],
+        segCycles: new Float64Array(0),
+        segLevel: new Uint8Array(0),
+        segState: new Uint8Array(0),
+        segSource: new Int32Array(0),
+        segTotal: 0,
+      };
+    }
+  }
+
+  /** The plan of an exit of `code` reflected to L1. */
+  reflectedPlan(code: number): number {
+    const known = this.reflected.get(code);
+    if (known !== undefined) return known;
+    const program = this.program;
+    const costs = program.target.costs;
+    const chain = reflectedChainCost(program, this.setup.hypervisor, code);
+    const handler = this.setup.hypervisor.handlers.get(code);
+    const ops: HandlerOp[] = handler ? handler.ops : [];
+    if (handler) walkCalledFns(ops, program, costs, this.fnOutcomes);
+    let outcomes = handler ? walkHandler(ops, program, costs, this.fnOutcomes) : [emptyOutcome(1)];
+    if (outcomes.length > MAX_OUTCOMES) outcomes = [mergeOutcomes(outcomes)];
+    // The first round trip is the transition; the rest of the chain is the exit's "handler"
+    // time. As for a single level, an L1 `halt`'s wake-up (in the chain's L1 cycles) is spent
+    // when the vCPU wakes.
+    const transition = costs.round_trip.cycles;
+    const wake = costs.halt_wake?.cycles ?? 0;
+    const haltShare = outcomes.reduce((sum, o) => sum + (o.halt ? o.probability : 0), 0);
+    for (const o of outcomes) {
+      o.handler += o.userspace;
+      o.userspace = 0;
+    }
+    scaleTo(
+      outcomes,
+      (o) => o.handler,
+      (o, v) => {
+        o.handler = v;
+      },
+      Math.max(0, chain.total - transition - haltShare * wake),
+    );
+    const def = exitReasonByCode(code);
+    const name = def?.name ?? `REASON_${code}`;
+    const handlerSource = handler
+      ? this.sourceOf(`L1 handler ${name}`, handler.reasonSpan)
+      : this.sourceOf(`L1 handler ${name} (none written)`, this.setup.hypervisor.nameSpan);
+    const n = outcomes.length;
+    const plan: ExitPlan = {
+      code,
+      name,
+      transition,
+      jitter: 0,
+      tailMean: 0,
+      cumulative: new Float64Array(n),
+      handler: new Float64Array(n),
+      userspace: new Float64Array(n),
+      halt: new Uint8Array(n),
+      wake: new Float64Array(n),
+      memoryAccess: def?.memoryAccess === true,
+      kicks: new Uint8Array(n),
+      injects: [],
+      hasEffects: false,
+      handlerSource,
+      hasHandler: true,
+      nested: null,
+    };
+    let cumulative = 0;
+    const total = outcomes.reduce((sum, o) => sum + o.probability, 0) || 1;
+    outcomes.forEach((o, i) => {
+      cumulative += o.probability / total;
+      plan.cumulative[i] = i === n - 1 ? 1 : cumulative;
+      plan.handler[i] = o.handler;
+      plan.halt[i] = o.halt ? 1 : 0;
+      plan.wake[i] = handler && o.halt ? wake : 0;
+      plan.kicks[i] = Math.min(255, o.kicks);
+      plan.injects.push(o.injects);
+      if (o.halt || o.kicks > 0 || o.injects.length > 0) plan.hasEffects = true;
+    });
+    plan.nested = chainPlan(chain, name, handlerSource, this.sourceOf, this.setup.hypervisor.nameSpan);
+    this.exits.push(plan);
+    this.reflected.set(code, this.exits.length - 1);
+    return this.exits.length - 1;
+  }
+}
+
+/** The reflected part of a chain and its timeline segments (the first round trip excluded). */
+function chainPlan(
+  chain: ChainCost,
+  reason: string,
+  handlerSource: number,
+  sourceOf: SourceOf,
+  span: Span,
+): NestedExitPlan {
+  const cycles: number[] = [];
+  const levels: number[] = [];
+  const states: number[] = [];
+  const sources: number[] = [];
+  const push = (c: number, level: number, state: number, source: number) => {
+    if (!(c > 0)) return;
+    cycles.push(c);
+    levels.push(level);
+    states.push(state);
+    sources.push(source);
+  };
+  const l0Step = (s: ChainStep) =>
+    push(
+      s.cycles,
+      LEVEL_L0,
+      s.label.includes("→") && s.label.includes("entry") ? VcpuState.Exit : VcpuState.Handler,
+      sourceOf(`L0: ${s.label}`, span),
+    );
+  const steps = chain.steps;
+  const trappedStep = steps.find((s) => s.trapped === true);
+  for (let i = 1; i < steps.length; i++) {
+    const s = steps[i];
+    if (s.trapped === true) continue; // interleaved with L1's handler below
+    if (s.level === "L0") {
+      l0Step(s);
+      continue;
+    }
+    // L1's handler, cut by each trapped instruction (in handler order) at equal slices: the
+    // chain has L1's cycles and the instructions' order, not where between them each runs.
+    const emulations: { cycles: number; source: number }[] = [];
+    let sum = 0;
+    for (const t of chain.trappedOps) {
+      const times = Math.round(t.weight);
+      const label = `L0 emulating ${t.op.toUpperCase()}${t.field ? ` ${t.field}` : ""} (L1 trapped)`;
+      for (let k = 0; k < times; k++) {
+        emulations.push({ cycles: t.cycles, source: sourceOf(label, t.span ?? span) });
+        sum += t.cycles;
+      }
+    }
+    const trappedCycles = trappedStep?.cycles ?? 0;
+    if (trappedCycles > 0 && emulations.length === 0)
+      emulations.push({ cycles: trappedCycles, source: sourceOf(`L0: ${trappedStep!.label}`, span) });
+    // Their expected total is the chain's trapped step (branch weights need not round evenly).
+    const scale = sum > 0 ? trappedCycles / sum : 1;
+    const slice = s.cycles / (emulations.length + 1);
+    push(slice, LEVEL_L1, VcpuState.Handler, handlerSource);
+    for (const e of emulations) {
+      push(e.cycles * scale, LEVEL_L0, VcpuState.Handler, e.source);
+      push(slice, LEVEL_L1, VcpuState.Handler, handlerSource);
+    }
+  }
+  let segTotal = 0;
+  for (const c of cycles) segTotal += c;
+  return {
+    parts: [
+      {
+        level: "L1",
+        code: chain.reasonCode,
+        reason,
+        l0: chain.l0Cycles,
+        l1: chain.l1Cycles,
+        transitions: chain.l0Transitions,
+        trapped: chain.trappedAccesses,
+        shadowed: chain.shadowedAccesses,
+      },
+    ],
+    segCycles: Float64Array.from(cycles),
+    segLevel: Uint8Array.from(levels),
+    segState: Uint8Array.from(states),
+    segSource: Int32Array.from(sources),
+    segTotal,
+  };
+}
+
+/** L0's physical exit followed by the reflected chain: one plan, both parts. */
+function combinePlans(l0: ExitPlan, l1: ExitPlan): ExitPlan {
+  const chain = l1.nested!;
+  const reflected = l1.transition + chain.segTotal;
+  const n = l0.cumulative.length;
+  const handler = new Float64Array(n);
+  for (let i = 0; i < n; i++) handler[i] = l0.handler[i] + reflected;
+  // Segments: L0's handler and user space time (scaled at record time with the drawn arm), then
+  // the whole chain, its first round trip included.
+  const l0Mean = meanOf(l0, l0.handler) + meanOf(l0, l0.userspace);
+  const cycles = [l0Mean, l1.transition, ...chain.segCycles];
+  const levels = [LEVEL_L0, LEVEL_L0, ...chain.segLevel];
+  const states = [VcpuState.Handler, VcpuState.Exit, ...chain.segState];
+  const sources = [l0.handlerSource, -1, ...chain.segSource];
+  return {
+    ...l0,
+    handler,
+    nested: {
+      parts: [
+        {
+          level: "L0",
+          code: l0.code,
+          reason: l0.name,
+          l0: 0,
+          l1: 0,
+          transitions: 1,
+          trapped: 0,
+          shadowed: 0,
+        },
+        ...chain.parts,
+      ],
+      segCycles: Float64Array.from(cycles),
+      segLevel: Uint8Array.from(levels),
+      segState: Uint8Array.from(states),
+      segSource: Int32Array.from(sources),
+      segTotal: cycles.reduce((x, y) => x + y, 0),
+    },
+  };
+}
+
+function meanOf(plan: ExitPlan, values: Float64Array): number {
+  let mean = 0;
+  let previous = 0;
+  for (let i = 0; i < values.length; i++) {
+    mean += (plan.cumulative[i] - previous) * values[i];
+    previous = plan.cumulative[i];
+  }
+  return mean;
+}

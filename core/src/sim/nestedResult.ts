@@ -1,0 +1,112 @@
+/**
+ * The per-level result of an L2 guest's run (`SimulationResult.nested`), with the estimator's
+ * field names where they mean the same (analysis/nested/estimate.ts, NestedEstimate): exits into
+ * L0 per second by cause, host CPU by level, per reason and level. Counted from every exit of
+ * the run: each plan's parts (nestedPlan.ts) times its exits; the L0 cycles of an exit L0 keeps
+ * are the ones the run drew, a reflected chain's are its steps'.
+ */
+import type { CompiledGuest } from "./plan";
+import type { SimStatistics } from "./statistics";
+import type { SimNestedReason, SimNestedStats } from "./types";
+
+export function nestedResult(
+  p: CompiledGuest,
+  stats: SimStatistics,
+  duration: number,
+): SimNestedStats | undefined {
+  const run = p.nested;
+  if (!run) return undefined;
+  const hz = p.hz;
+  const perSec = duration > 0 ? 1 / duration : 0;
+  const rows = new Map<string, { row: SimNestedReason; count: number; l0: number; l1: number }>();
+  let kept = 0;
+  let reflected = 0;
+  let trapped = 0;
+  let l0Cycles = 0;
+  let l1Cycles = 0;
+  p.exits.forEach((plan, i) => {
+    const count = stats.exitCount[i];
+    const nested = plan.nested;
+    if (!nested || !(count > 0)) return;
+    const measured = stats.exitTransition[i] + stats.exitHandler[i] + stats.exitUserspace[i];
+    // The first part absorbs what the run drew beyond the other parts' expected cycles.
+    let others = 0;
+    for (let k = 1; k < nested.parts.length; k++) others += count * (nested.parts[k].l0 + nested.parts[k].l1);
+    nested.parts.forEach((part, k) => {
+      let l0: number;
+      let l1: number;
+      if (k === 0) {
+        l1 = count * part.l1;
+        l0 = measured - others - l1;
+      } else {
+        l0 = count * part.l0;
+        l1 = count * part.l1;
+      }
+      l0Cycles += l0;
+      l1Cycles += l1;
+      if (part.level === "L1") {
+        reflected += count;
+        trapped += count * (part.transitions - 2);
+      } else kept += count;
+      const key = `${part.level}:${part.code}`;
+      let r = rows.get(key);
+      if (!r) {
+        r = {
+          row: {
+            reason: part.reason,
+            code: part.code,
+            level: part.level,
+            exitsPerSecond: 0,
+            l0CyclesPerExit: 0,
+            l1CyclesPerExit: 0,
+            l0TransitionsPerExit: part.transitions,
+            trappedAccessesPerExit: part.trapped,
+            shadowedAccessesPerExit: part.shadowed,
+          },
+          count: 0,
+          l0: 0,
+          l1: 0,
+        };
+        rows.set(key, r);
+      }
+      r.count += count;
+      r.l0 += l0;
+      r.l1 += l1;
+    });
+  });
+  const byReason = [...rows.values()].map(({ row, count, l0, l1 }) => ({
+    ...row,
+    exitsPerSecond: count * perSec,
+    l0CyclesPerExit: count > 0 ? l0 / count : 0,
+    l1CyclesPerExit: count > 0 ? l1 / count : 0,
+  }));
+  byReason.sort(
+    (x, y) =>
+      y.exitsPerSecond * (y.l0CyclesPerExit + y.l1CyclesPerExit) -
+        x.exitsPerSecond * (x.l0CyclesPerExit + x.l1CyclesPerExit) || x.code - y.code,
+  );
+  const l2Cycles = stats.guestCycles;
+  const busy = l2Cycles + l0Cycles + l1Cycles;
+  const cores = (cycles: number) => (cycles / hz) * perSec;
+  return {
+    hypervisor: run.hypervisor,
+    vmcs01: run.vmcs01,
+    vmcs12: run.vmcs12,
+    shadowing: run.shadowing,
+    l2ExitsPerSecond: (kept + reflected) * perSec,
+    reflectedPerSecond: reflected * perSec,
+    l0HandledPerSecond: kept * perSec,
+    l1ExitsPerSecond: (trapped + reflected) * perSec,
+    trappedPerSecond: trapped * perSec,
+    vmresumesPerSecond: reflected * perSec,
+    l0ExitsPerSecond: (kept + 2 * reflected + trapped) * perSec,
+    hostCpu: {
+      l2: cores(l2Cycles),
+      l1: cores(l1Cycles),
+      l0: cores(l0Cycles),
+      total: cores(busy),
+    },
+    overhead: busy > 0 ? (l0Cycles + l1Cycles) / busy : 0,
+    byReason,
+  };
+}
