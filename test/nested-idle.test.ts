@@ -6,6 +6,7 @@
  * 3000, ept_walk_level 0; hz 2 GHz; no VMCS shadowing unless said.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { reflectedChainCost } from "../core/src/analysis/nested/chain";
 import { nestedEstimate } from "../core/src/analysis/nested/estimate";
@@ -314,4 +315,43 @@ guest l2 on vmcs12 {
     assert.equal(e.ept02!.pages, 1024);
     assert.equal(e.ept02!.cyclesPerFault, 11_000);
   });
+});
+
+describe("the nested examples: clean, and every L2 operation's hover names the new terms", () => {
+  const dir = new URL("../examples/", import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.startsWith("nested-") && f.endsWith(".vmcs"));
+
+  it("there are the six nested examples", () => assert.equal(files.length, 6));
+
+  for (const file of files)
+    it(file, () => {
+      const a = analyze(readFileSync(new URL(file, dir), "utf8"));
+      assert.deepEqual(
+        a.diagnostics.filter((d) => d.severity === "error" || d.severity === "warning").map((d) => d.code),
+        [],
+      );
+      let l2s = 0;
+      for (const g of a.program.guests.values()) {
+        const e = nestedEstimate(a.program, g.name);
+        if (!e) continue;
+        l2s++;
+        assert.ok(e.busyShare > 0 && e.busyShare < 1, `${g.name} busy ${e.busyShare}`);
+        for (const o of e.operations) {
+          const lines = nestedOperationHover(a.program, o.span)?.join("\n") ?? "";
+          for (const x of o.exits) assert.match(lines, new RegExp(`${x.reason}.*handled by ${x.level}`));
+          const isIdle = g.idleSpan && o.span.start === g.idleSpan.start;
+          if (isIdle) assert.match(lines, /Idle: L[01] blocks the idle L2/);
+        }
+        if (e.idle && e.idle.mode !== "none")
+          assert.ok(
+            e.operations.some((o) => o.span.start === g.idleSpan?.start),
+            "the idle line has its hover",
+          );
+        const summary = nestedGuestHover(a.program, g)!.join("\n");
+        assert.match(summary, /busy .* of a vCPU/);
+        if (e.ept02) assert.match(summary, /EPT02 start-up .* pages/);
+        if (e.posted) assert.match(summary, /Posted into L2/);
+      }
+      assert.ok(l2s > 0, "an L2 guest");
+    });
 });
