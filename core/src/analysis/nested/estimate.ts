@@ -329,6 +329,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   };
   let postedRule: { rule: string; reference: string } | undefined;
   let topWake: { rate: number; wake?: WakeChain } = { rate: -1 };
+  // Only where L2 does not block: a blocking L2's root share also holds its idle exits and
+  // wake-up chains, whose arrivals end or shorten the idle period (wake.ts) instead.
+  const rootShare = blocked ? 0 : Math.max(0, 1 - shares.pRun);
   for (const x of perSource) {
     const m = x.model;
     const executions = m.tickless ? idlePeriods + m.busyTicks * rho : m.rate;
@@ -337,6 +340,14 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     // A tickless tick's interrupt is taken in guest mode (as in the single-level estimate).
     const inGuest = m.tickless ? executions : m.rate * shares.pRun;
     for (const e of x.delivery.exits) record(e, inGuest * e.perExecution);
+    // An interrupt for L1 that finds the vCPU in root mode (L0 or L1 handling an exit) takes no
+    // physical exit — L0 is running — but is still L1's: at the next nested entry
+    // vmx_check_nested_events (nested.c) synthesizes the nested exit into L1 (as the simulator's
+    // owed exits do). Root mode is the time outside L2's guest mode.
+    if (!m.tickless && !x.delivery.posted) {
+      const inRoot = m.rate * rootShare;
+      for (const e of x.delivery.exits) if (e.level === "L1") record(e, inRoot * e.perExecution);
+    }
     if (x.delivery.posted) {
       postedRule ??= { rule: x.delivery.rule, reference: x.delivery.reference };
       posted.posted += executions;
