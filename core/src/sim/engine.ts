@@ -413,6 +413,7 @@ export class Engine extends GuestRun {
         // pending and exits to L1 instead (vmx_check_nested_events, nested_vmx_vmexit with
         // EXTERNAL_INTERRUPT); L1 injects it into L2 at its VMRESUME.
         this.irqExitsOwed[v]--;
+        this.stats.synthesizedNestedExits++;
         this.beginExit(v, t, this.p.nestedIrqExit, -1);
         return;
       }

@@ -99,6 +99,7 @@ export function nestedResult(
     l1ExitsPerSecond: (trapped + reflected) * perSec,
     trappedPerSecond: trapped * perSec,
     vmresumesPerSecond: reflected * perSec,
+    synthesizedPerSecond: stats.synthesizedNestedExits * perSec,
     l0ExitsPerSecond: (kept + 2 * reflected + trapped) * perSec,
     hostCpu: {
       l2: cores(l2Cycles),

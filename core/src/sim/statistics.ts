@@ -47,6 +47,8 @@ export class SimStatistics {
   directedYields = 0;
   kicks = 0;
   injections = 0;
+  /** Nested exits L0 synthesized at a nested entry (an interrupt for L1 that arrived outside L2). */
+  synthesizedNestedExits = 0;
 
   constructor(plan: CompiledGuest) {
     const nE = plan.exits.length;

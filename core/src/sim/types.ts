@@ -257,6 +257,12 @@ export interface SimNestedStats {
   trappedPerSecond: number;
   /** … and its VMRESUMEs (one per reflected exit). */
   vmresumesPerSecond: number;
+  /**
+   * Of the reflected exits, those L0 synthesized at a nested entry for an interrupt for L1 that
+   * arrived outside L2 (vmx_check_nested_events): no hardware VM exit, so a real trace has no
+   * kvm_exit for them (KVM traces kvm_nested_vmexit_inject).
+   */
+  synthesizedPerSecond: number;
   /** Every exit into L0 per second. */
   l0ExitsPerSecond: number;
   /** Host cores by level: the L2 guest's own work, L1's handlers, L0. */
