@@ -420,14 +420,17 @@ describe("code actions, semantic tokens, inlay hints, lenses", () => {
     const mmio = analyze(EXAMPLE)
       .estimates.get("netperf")!
       .operations.find((o) => o.decision.exits.some((e) => e.reason.name === "EPT_MISCONFIG"))!;
-    assert.ok(labels.includes(`⟶ ${formatRate(mmio.exitsPerSecond)} EPT_MISCONFIG`), labels.join(" | "));
+    assert.ok(
+      labels.includes(`⟶ ${formatRate(mmio.exitsPerSecond)} per vCPU EPT_MISCONFIG`),
+      labels.join(" | "),
+    );
     assert.ok(!labels.some((l) => /compute/.test(l)));
     const lenses = await client.request<
       { command?: { title: string; command: string; arguments?: unknown[] } }[]
     >("textDocument/codeLens", { textDocument: { uri } });
     const titles = lenses.map((l) => l.command?.title ?? "");
     assert.ok(
-      titles.some((t) => /^≈ [\d,]+ cycles · [\d.]+k exits\/s · [\d.]+% CPU$/.test(t)),
+      titles.some((t) => /^≈ [\d,]+ cycles · [\d.]+k exits\/s \(all vCPUs\) · [\d.]+% CPU$/.test(t)),
       titles.join(" | "),
     );
     const simulate = lenses.find((l) => l.command?.title === "▶ Simulate");

@@ -55,6 +55,7 @@ import {
 import { spanToRange } from "../convert";
 import { codeSpan, escapeMarkdown } from "../markdown";
 import type { DocumentModel, IndexEntry } from "../model";
+import { pathHoverAt } from "./hoverPath";
 import { handlerMeasuredLines, type MeasuredView, measuredHover } from "./measured";
 
 export function hoverAt(model: DocumentModel, offset: number, measured?: MeasuredView): Hover | null {
@@ -67,6 +68,15 @@ export function hoverAt(model: DocumentModel, offset: number, measured?: Measure
   }
   const entry = model.elementAt(offset);
   let markdown = entry ? hoverForEntry(model, entry, offset) : undefined;
+  const path = pathHoverAt(model, offset);
+  if (path) {
+    const word = markdown ? undefined : wordAt(model.analysis.text, offset);
+    const rest = markdown ?? (word ? hoverForWord(model, word.text) : undefined);
+    const value = rest ? `${path.markdown}\n\n---\n\n${rest}` : path.markdown;
+    const range = spanToRange(model.analysis.lines, entry?.span ?? word?.span ?? path.span);
+    return { contents: { kind: "markdown", value }, range };
+  }
+
   if (markdown && entry?.kind === "handlerReason") {
     const lines = handlerMeasuredLines(measured, entry.handler.reason.code);
     if (lines.length) markdown = `${markdown}\n\n---\n\n${lines.join("\n\n")}`;
@@ -491,7 +501,7 @@ function guestHover(model: DocumentModel, name: string): string | undefined {
   const lines = [
     `**guest ${escapeMarkdown(name)}** on ${codeSpan(guest.vmcs)} · ${guest.vcpus} vCPU${guest.vcpus === 1 ? "" : "s"} · ${estimate.target.profile} @ ${formatHz(estimate.target.hz)}`,
     "",
-    `Exits: **${formatRate(estimate.exitsPerSecond)}** · overhead **${formatPercent(estimate.overhead)}** · host CPU ${formatCores(estimate.hostCpu)} · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
+    `Exits: **${formatRate(estimate.exitsPerSecond)}** (all vCPUs) · overhead **${formatPercent(estimate.overhead)}** · host CPU ${formatCores(estimate.hostCpu)} · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
   ];
   if (estimate.byReason.length) {
     lines.push("", "| reason | exits/s | cycles/exit | share |", "|---|---:|---:|---:|");
@@ -627,9 +637,9 @@ export const KEYWORD_DOCS: Record<string, string> = {
   vtpr: "`vtpr V` — VTPR, byte 80H of the virtual-APIC page, at VM entry (memory, not a VMCS field): rule E10 compares it with the TPR threshold (SDM Vol. 3C §27.2.1.1).",
   posted_interrupt_vector:
     "`posted_interrupt_vector V` — posted-interrupt notification vector (POSTED_INTR_NV, with `process_posted_interrupts`, SDM Vol. 3C §30.6).",
-  vcpus: "`vcpus N` — number of vCPUs; rates are per vCPU.",
-  path: "`path NAME rate R { OPS }` or `path NAME every T { OPS }` — a guest code path.",
-  irq: "`irq NAME vector V rate R [posted] { OPS }` — a device interrupt source.",
+  vcpus: "`vcpus N` — number of vCPUs; rates are per vCPU unless written `per guest`.",
+  path: "`path NAME rate R [per vcpu|guest] { OPS }` or `path NAME every T { OPS }` — a guest code path.",
+  irq: "`irq NAME vector V rate R [per vcpu|guest] [posted] { OPS }` — a device interrupt source.",
   timer: "`timer periodic F { OPS }` or `timer tickless { OPS }` — the guest's timer tick.",
   idle: "`idle halt|poll|mwait` — what a vCPU does with no work.",
   apic: "`apic x2apic|xapic` — the guest's local-APIC mode.",
