@@ -34,19 +34,15 @@ export function mean(d: Dist): number {
 }
 
 /**
- * The q-quantile (0 < q < 1), linear between atoms: an atom's mass is read as spread over the
- * interval from the previous atom, as a histogram bucket's is.
+ * The q-quantile (0 < q < 1): the smallest atom whose cumulative probability reaches q (the
+ * order statistic, as the simulator's histogram reads it back; atoms of the continuous parts are
+ * at most one grid cell, or σ/4 of the transition body, apart).
  */
 export function quantile(d: Dist, q: number): number {
   let cum = 0;
   for (let i = 0; i < d.v.length; i++) {
-    const next = cum + d.p[i]!;
-    if (next >= q - 1e-12) {
-      if (i === 0) return d.v[0]!;
-      const f = d.p[i]! > 0 ? Math.min(1, Math.max(0, (q - cum) / d.p[i]!)) : 1;
-      return d.v[i - 1]! + f * (d.v[i]! - d.v[i - 1]!);
-    }
-    cum = next;
+    cum += d.p[i]!;
+    if (cum >= q - 1e-12) return d.v[i]!;
   }
   return d.v[d.v.length - 1] ?? 0;
 }
