@@ -118,6 +118,30 @@ describe("diagnostics", () => {
 });
 
 describe("hover", () => {
+  test("on a source's header: its per-execution figures, the rate per vCPU and for the guest", async () => {
+    const unescape = (t: string) => t.replace(/\\(.)/g, "$1");
+    const { uri, position } = await openAt(exampleAt("path send rate 20k/s", 6));
+    const text = unescape(
+      hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position })),
+    );
+    assert.match(text, /\*\*path send\*\* — per execution \(estimate\)/);
+    assert.match(text, /rate 20k\/s per vCPU \(40k\/s for the guest's 2 vCPUs\)/);
+    assert.match(text, /per execution: 1 exits \(EPT_MISCONFIG×1\), 23,273 host cycles/);
+    assert.match(text, /latency its exits add: mean [\d.]+ µs, p50 [\d.]+ µs, p99 [\d.]+ µs/);
+    // The name's own hover (the interrupt's delivery) follows the figures.
+    const irq = await openAt(exampleAt("irq nic vector", 4));
+    const irqText = unescape(
+      hoverText(
+        await client.request("textDocument/hover", {
+          textDocument: { uri: irq.uri },
+          position: irq.position,
+        }),
+      ),
+    );
+    assert.match(irqText, /\*\*irq nic\*\* — per execution/);
+    assert.match(irqText, /EXTERNAL_INTERRUPT/);
+  });
+
   test("on a guest operation: exit reason, rule, cycle breakdown, rates", async () => {
     const { uri, position } = await openAt(exampleAt("mmio write 0xfebf_0018", 2));
     const text = hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position }));
