@@ -119,9 +119,9 @@ describe("diagnostics", () => {
 
 describe("hover", () => {
   test("on a source's header: its per-execution figures, the rate per vCPU and for the guest", async () => {
-    const unescape = (t: string) => t.replace(/\\(.)/g, "$1");
+    const plainText = (t: string) => t.replace(/\\(.)/g, "$1");
     const { uri, position } = await openAt(exampleAt("path send rate 20k/s", 6));
-    const text = unescape(
+    const text = plainText(
       hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position })),
     );
     assert.match(text, /\*\*path send\*\* — per execution \(estimate\)/);
@@ -130,7 +130,7 @@ describe("hover", () => {
     assert.match(text, /latency its exits add: mean [\d.]+ µs, p50 [\d.]+ µs, p99 [\d.]+ µs/);
     // The name's own hover (the interrupt's delivery) follows the figures.
     const irq = await openAt(exampleAt("irq nic vector", 4));
-    const irqText = unescape(
+    const irqText = plainText(
       hoverText(
         await client.request("textDocument/hover", {
           textDocument: { uri: irq.uri },
