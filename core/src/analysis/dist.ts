@@ -62,7 +62,7 @@ export function fromAtoms(values: ArrayLike<number>, probs: ArrayLike<number>): 
     const w = probs[i]!;
     if (!(w > 0)) continue;
     total += w;
-    const x = values[i]! > 0 ? values[i]! : 0;
+    const x = Math.max(values[i]!, 0);
     if (x < FLOOR) {
       zero += w;
       zeroSum += x * w;
