@@ -184,12 +184,15 @@ describe("simulate text: what only --json had", () => {
     const nic = json.latency.bySource.nic!;
     assert.match(text.stdout, / {2}latency {2}count +min +mean +p50 +p99 +max\n/);
     assert.match(text.stdout, new RegExp(`  nic +${nic.count} +\\S+ \\S+ +${formatSeconds(nic.mean)} `));
-    assert.match(text.stdout, / {2}by path +arrivals +executions +executions\/s +dropped\n/);
+    assert.match(
+      text.stdout,
+      / {2}by path +arrivals +executions +per vCPU +guest +dropped +exits\/execution +host cycles +added µs mean +p50 +p99\n/,
+    );
     for (const p of json.paths) {
       assert.match(
         text.stdout,
         new RegExp(
-          `  ${p.kind} ${p.name} +${p.arrivals} +${p.executions} +${formatRate(p.executionsPerSecond).replace("/", "\\/")} +${p.dropped}\n`,
+          `  ${p.kind} ${p.name} +${p.arrivals} +${p.executions} +\\S+ +${formatRate(p.executionsPerSecond).replace("/", "\\/")} +${p.dropped} +`,
         ),
       );
     }

@@ -118,6 +118,30 @@ describe("diagnostics", () => {
 });
 
 describe("hover", () => {
+  test("on a source's header: its per-execution figures, the rate per vCPU and for the guest", async () => {
+    const plainText = (t: string) => t.replace(/\\(.)/g, "$1");
+    const { uri, position } = await openAt(exampleAt("path send rate 20k/s", 6));
+    const text = plainText(
+      hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position })),
+    );
+    assert.match(text, /\*\*path send\*\* — per execution \(estimate\)/);
+    assert.match(text, /rate 20k\/s per vCPU \(40k\/s for the guest's 2 vCPUs\)/);
+    assert.match(text, /per execution: 1 exits \(EPT_MISCONFIG×1\), 23,273 host cycles/);
+    assert.match(text, /latency its exits add: mean [\d.]+ µs, p50 [\d.]+ µs, p99 [\d.]+ µs/);
+    // The name's own hover (the interrupt's delivery) follows the figures.
+    const irq = await openAt(exampleAt("irq nic vector", 4));
+    const irqText = plainText(
+      hoverText(
+        await client.request("textDocument/hover", {
+          textDocument: { uri: irq.uri },
+          position: irq.position,
+        }),
+      ),
+    );
+    assert.match(irqText, /\*\*irq nic\*\* — per execution/);
+    assert.match(irqText, /EXTERNAL_INTERRUPT/);
+  });
+
   test("on a guest operation: exit reason, rule, cycle breakdown, rates", async () => {
     const { uri, position } = await openAt(exampleAt("mmio write 0xfebf_0018", 2));
     const text = hoverText(await client.request("textDocument/hover", { textDocument: { uri }, position }));
@@ -420,14 +444,17 @@ describe("code actions, semantic tokens, inlay hints, lenses", () => {
     const mmio = analyze(EXAMPLE)
       .estimates.get("netperf")!
       .operations.find((o) => o.decision.exits.some((e) => e.reason.name === "EPT_MISCONFIG"))!;
-    assert.ok(labels.includes(`⟶ ${formatRate(mmio.exitsPerSecond)} EPT_MISCONFIG`), labels.join(" | "));
+    assert.ok(
+      labels.includes(`⟶ ${formatRate(mmio.exitsPerSecond)} per vCPU EPT_MISCONFIG`),
+      labels.join(" | "),
+    );
     assert.ok(!labels.some((l) => /compute/.test(l)));
     const lenses = await client.request<
       { command?: { title: string; command: string; arguments?: unknown[] } }[]
     >("textDocument/codeLens", { textDocument: { uri } });
     const titles = lenses.map((l) => l.command?.title ?? "");
     assert.ok(
-      titles.some((t) => /^≈ [\d,]+ cycles · [\d.]+k exits\/s · [\d.]+% CPU$/.test(t)),
+      titles.some((t) => /^≈ [\d,]+ cycles · [\d.]+k exits\/s \(all vCPUs\) · [\d.]+% CPU$/.test(t)),
       titles.join(" | "),
     );
     const simulate = lenses.find((l) => l.command?.title === "▶ Simulate");

@@ -3,7 +3,7 @@
  * derives (pathLatency.ts): atoms (value, probability), kept sorted and compacted onto a
  * logarithmic grid so that convolutions stay small. Compaction merges the atoms of one grid
  * cell into their probability-weighted mean, so the mean is exact and a quantile is off by at
- * most one cell (relative width GRID, 0.5 %); the simulator's histograms are within ±1.1 %
+ * most one cell (relative width GRID, 1 %); the simulator's histograms are within ±1.1 %
  * (sim/histogram.ts). docs/estimator.md §4.3.
  */
 
@@ -14,8 +14,8 @@ export interface Dist {
   readonly p: Float64Array;
 }
 
-/** Relative width of a compaction cell. */
-const GRID = 0.005;
+/** Relative width of a compaction cell (the simulator's histogram buckets are 2.19 %). */
+const GRID = 0.01;
 const LOG_GRID = Math.log1p(GRID);
 /** Values below this share one cell (cycles: far below any exit). */
 const FLOOR = 1;
@@ -34,52 +34,78 @@ export function mean(d: Dist): number {
 }
 
 /**
- * The q-quantile (0 < q < 1), linear between atoms: an atom's mass is read as spread over the
- * interval from the previous atom, as a histogram bucket's is.
+ * The q-quantile (0 < q < 1): the smallest atom whose cumulative probability reaches q (the
+ * order statistic, as the simulator's histogram reads it back; atoms of the continuous parts are
+ * at most one grid cell, or σ/4 of the transition body, apart).
  */
 export function quantile(d: Dist, q: number): number {
   let cum = 0;
   for (let i = 0; i < d.v.length; i++) {
-    const next = cum + d.p[i]!;
-    if (next >= q - 1e-12) {
-      if (i === 0) return d.v[0]!;
-      const f = d.p[i]! > 0 ? Math.min(1, Math.max(0, (q - cum) / d.p[i]!)) : 1;
-      return d.v[i - 1]! + f * (d.v[i]! - d.v[i - 1]!);
-    }
-    cum = next;
+    cum += d.p[i]!;
+    if (cum >= q - 1e-12) return d.v[i]!;
   }
   return d.v[d.v.length - 1] ?? 0;
 }
 
-/** Atoms from unsorted (value, probability) lists, merged per grid cell. */
+/**
+ * Atoms from unsorted (value, probability) lists, merged per grid cell: the cells are indexed
+ * directly (no sort), so a convolution costs its products.
+ */
 export function fromAtoms(values: ArrayLike<number>, probs: ArrayLike<number>): Dist {
   const n = values.length;
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) if (probs[i]! > 0) order.push(i);
-  order.sort((a, b) => values[a]! - values[b]!);
-  const v: number[] = [];
-  const p: number[] = [];
-  let cell = Number.NaN;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  let zero = 0;
+  let zeroSum = 0;
   let total = 0;
-  for (const i of order) {
-    const x = Math.max(0, values[i]!);
+  for (let i = 0; i < n; i++) {
     const w = probs[i]!;
+    if (!(w > 0)) continue;
     total += w;
-    const c = x < FLOOR ? -1 : Math.floor(Math.log(x) / LOG_GRID);
-    if (c === cell && p.length > 0) {
-      const k = p.length - 1;
-      const merged = p[k]! + w;
-      v[k] = (v[k]! * p[k]! + x * w) / merged;
-      p[k] = merged;
-    } else {
-      v.push(x);
-      p.push(w);
-      cell = c;
+    const x = Math.max(values[i]!, 0);
+    if (x < FLOOR) {
+      zero += w;
+      zeroSum += x * w;
+      continue;
+    }
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  const base = lo <= hi ? Math.floor(Math.log(lo) / LOG_GRID) : 0;
+  const cells = lo <= hi ? Math.floor(Math.log(hi) / LOG_GRID) - base + 1 : 0;
+  const mass = new Float64Array(cells);
+  const moment = new Float64Array(cells);
+  for (let i = 0; i < n; i++) {
+    const w = probs[i]!;
+    if (!(w > 0)) continue;
+    const x = values[i]!;
+    if (!(x >= FLOOR)) continue;
+    let c = Math.floor(Math.log(x) / LOG_GRID) - base;
+    if (c < 0) c = 0;
+    else if (c >= cells) c = cells - 1;
+    mass[c]! += w;
+    moment[c]! += w * x;
+  }
+  let count = zero > 0 ? 1 : 0;
+  for (let c = 0; c < cells; c++) if (mass[c]! > 0) count++;
+  const v = new Float64Array(count);
+  const p = new Float64Array(count);
+  const scale = total > 0 ? 1 / total : 1;
+  let k = 0;
+  if (zero > 0) {
+    v[0] = zeroSum / zero;
+    p[0] = zero * scale;
+    k = 1;
+  }
+  for (let c = 0; c < cells; c++) {
+    const m = mass[c]!;
+    if (m > 0) {
+      v[k] = moment[c]! / m;
+      p[k] = m * scale;
+      k++;
     }
   }
-  const out = { v: Float64Array.from(v), p: Float64Array.from(p) };
-  if (total > 0 && Math.abs(total - 1) > 1e-12) for (let i = 0; i < out.p.length; i++) out.p[i]! /= total;
-  return out;
+  return { v, p };
 }
 
 /** The distribution of X + Y for independent X ~ a, Y ~ b. */

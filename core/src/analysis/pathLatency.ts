@@ -18,6 +18,7 @@ import {
   quantile,
   ZERO,
 } from "./dist";
+import { mtfOn } from "./exitMtf";
 import type { ExitContext } from "./exits";
 import { walkOne } from "./exitWalk";
 import { BODY_CLAMP, exitCost, TAIL_CAP } from "./transitionCost";
@@ -150,8 +151,25 @@ function walk(
   coalesce: CoalesceWaitEstimate[],
   hz: number,
 ): Dist {
+  // Whole exit counts of the leaves are summed per reason first: n copies of one exit's
+  // duration cost log₂ n convolutions (power), not n.
   let d = ZERO;
-  for (const op of ops) d = convolve(d, walkOp(op, ctx, arrival, executions, durations, coalesce, hz));
+  const counts = new Map<number, number>();
+  for (const op of ops) {
+    if (op.op === "repeat" || op.op === "branch" || op.op === "coalesce" || op.op === "tsx") {
+      d = convolve(d, walkOp(op, ctx, arrival, executions, durations, coalesce, hz));
+      continue;
+    }
+    if (op.op === "compute" && !mtfOn(ctx)) continue;
+    const decision = walkOne(op, ctx, undefined, executions, arrival).decision;
+    for (const e of decision.exits) {
+      const whole = Math.floor(e.perExecution);
+      if (whole > 0) counts.set(e.reason.code, (counts.get(e.reason.code) ?? 0) + whole);
+      const frac = e.perExecution - whole;
+      if (frac > 1e-12) d = convolve(d, expectedCount(durations.of(e.reason.code), frac));
+    }
+  }
+  for (const [code, n] of counts) d = convolve(d, power(durations.of(code), n));
   return d;
 }
 

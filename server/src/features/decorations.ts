@@ -282,7 +282,7 @@ export function inlayHints(model: DocumentModel, range: Span): InlayHint[] {
     const reasons = operation.decision.exits.map((effect) => effect.reason.name).join(", ");
     hints.push({
       position: lines.positionAt(entry.span.end),
-      label: `⟶ ${formatRate(operation.exitsPerSecond)} ${reasons}`,
+      label: `⟶ ${formatRate(operation.exitsPerSecond)} per vCPU ${reasons}`,
       kind: InlayHintKind.Parameter,
       paddingLeft: true,
       tooltip: `${operation.decision.rule} (${operation.decision.reference}); ${formatPercent(operation.vcpuShare)} of a vCPU`,
@@ -327,7 +327,7 @@ export function codeLenses(
     }
     const exitsPerSecond = handlerExitsPerSecond(model, handler);
     const cpu = (exitsPerSecond * total) / program.target.hz;
-    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s · ${formatPercent(cpu)} CPU${handlerLensSuffix(measured, handler.reason.code)}`;
+    const title = `≈ ${formatInteger(total)} cycles · ${formatCompact(exitsPerSecond)} exits/s (all vCPUs) · ${formatPercent(cpu)} CPU${handlerLensSuffix(measured, handler.reason.code)}`;
     lenses.push({
       range: lensRange(handler.span),
       command: options.estimateCommand
@@ -338,7 +338,7 @@ export function codeLenses(
   for (const guest of program.guests.values()) {
     const estimate = model.analysis.estimates.get(guest.name);
     if (estimate) {
-      const title = `overhead ${formatPercent(estimate.overhead)} · ${formatRate(estimate.exitsPerSecond)} exits · host CPU ${formatCores(estimate.hostCpu)}`;
+      const title = `overhead ${formatPercent(estimate.overhead)} · ${formatRate(estimate.exitsPerSecond)} exits (all vCPUs) · host CPU ${formatCores(estimate.hostCpu)}`;
       lenses.push({
         range: lensRange(guest.span),
         command: options.estimateCommand

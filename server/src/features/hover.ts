@@ -23,6 +23,7 @@ import type { DocumentModel, IndexEntry } from "../model";
 import { sourceNameHover } from "./guestTimeHover";
 import { guestHover, guestOpHover } from "./hoverGuest";
 import { fnHover, handlerHover, handlerOpHover } from "./hoverHandler";
+import { pathHoverAt } from "./hoverPath";
 import { wordAt } from "./hoverText";
 import { controlHover, exitReasonHover, fieldHover, msrHover, profileHover, vmcsHover } from "./hoverVmx";
 import { KEYWORD_DOCS } from "./keywordDocs";
@@ -38,6 +39,17 @@ export function hoverAt(model: DocumentModel, offset: number, measured?: Measure
   }
   const entry = model.elementAt(offset);
   let markdown = entry ? hoverForEntry(model, entry, offset) : undefined;
+  const path = pathHoverAt(model, offset);
+  if (path) {
+    const word = markdown ? undefined : wordAt(model.analysis.text, offset);
+    const rest = markdown ?? (word ? hoverForWord(model, word.text) : undefined);
+    // On the source's name, the guest-observed time (guestTimeHover.ts) follows the figures.
+    const observed = sourceNameHover(model, offset)?.markdown;
+    const value = [path.markdown, observed, rest].filter((x) => x !== undefined).join("\n\n---\n\n");
+    const range = spanToRange(model.analysis.lines, entry?.span ?? word?.span ?? path.span);
+    return { contents: { kind: "markdown", value }, range };
+  }
+
   if (markdown && entry?.kind === "handlerReason") {
     const lines = handlerMeasuredLines(measured, entry.handler.reason.code);
     if (lines.length) markdown = `${markdown}\n\n---\n\n${lines.join("\n\n")}`;

@@ -131,7 +131,7 @@ export function guestHover(model: DocumentModel, name: string): string | undefin
   const lines = [
     `**guest ${escapeMarkdown(name)}** on ${codeSpan(guest.vmcs)} · ${guest.vcpus} vCPU${guest.vcpus === 1 ? "" : "s"} · ${estimate.target.profile} @ ${formatHz(estimate.target.hz)}`,
     "",
-    `Exits: **${formatRate(estimate.exitsPerSecond)}** · overhead **${formatPercent(estimate.overhead)}** · host CPU ${formatCores(estimate.hostCpu)} · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
+    `Exits: **${formatRate(estimate.exitsPerSecond)}** (all vCPUs) · overhead **${formatPercent(estimate.overhead)}** · host CPU ${formatCores(estimate.hostCpu)} · demand ${formatPercent(estimate.demand)} of a vCPU${estimate.demand > 1 ? " ⚠ saturated" : ""}`,
   ];
   if (estimate.byReason.length) {
     lines.push("", "| reason | exits/s | cycles/exit | share |", "|---|---:|---:|---:|");

@@ -32,9 +32,9 @@ export const KEYWORD_DOCS: Record<string, string> = {
   vtpr: "`vtpr V` — VTPR, byte 80H of the virtual-APIC page, at VM entry (memory, not a VMCS field): rule E10 compares it with the TPR threshold (SDM Vol. 3C §27.2.1.1).",
   posted_interrupt_vector:
     "`posted_interrupt_vector V` — posted-interrupt notification vector (POSTED_INTR_NV, with `process_posted_interrupts`, SDM Vol. 3C §30.6).",
-  vcpus: "`vcpus N` — number of vCPUs; rates are per vCPU.",
-  path: "`path NAME rate R { OPS }` or `path NAME every T { OPS }` — a guest code path.",
-  irq: "`irq NAME vector V rate R [posted] { OPS }` — a device interrupt source.",
+  vcpus: "`vcpus N` — number of vCPUs; rates are per vCPU unless written `per guest`.",
+  path: "`path NAME rate R [per vcpu|guest] { OPS }` or `path NAME every T { OPS }` — a guest code path.",
+  irq: "`irq NAME vector V rate R [per vcpu|guest] [posted] { OPS }` — a device interrupt source.",
   timer: "`timer periodic F { OPS }` or `timer tickless { OPS }` — the guest's timer tick.",
   idle: "`idle halt|poll|mwait` — what a vCPU does with no work.",
   apic: "`apic x2apic|xapic` — the guest's local-APIC mode.",

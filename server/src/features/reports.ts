@@ -6,6 +6,7 @@
  */
 import {
   checkProgram,
+  coalesceText,
   type Diagnostic,
   estimateGuest,
   type GuestEstimate,
@@ -22,6 +23,7 @@ import {
   formatInteger,
   formatPercent,
   formatRate,
+  formatSeconds,
   formatSignificant,
 } from "../../../core/src/util/format";
 import { spanToRange } from "../convert";
@@ -159,17 +161,24 @@ function guestSection(estimate: GuestEstimate, program: Program): string[] {
     out.push(
       "### By path",
       "",
-      "| path | kind | runs/s per vCPU | exits per run | cycles per run (guest + exits) |",
-      "|---|---|---:|---|---:|",
+      `| path | kind | runs/s per vCPU | runs/s for the guest's ${estimate.vcpus} vCPU${estimate.vcpus === 1 ? "" : "s"} | exits per run | cycles per run (guest + exits) | latency its exits add (mean · p50 · p99) |`,
+      "|---|---|---:|---:|---|---:|---|",
     );
+    const coalesced: string[] = [];
     for (const p of estimate.paths) {
       const exits =
         p.exits.map((e) => `${e.reason} × ${formatSignificant(e.perExecution)}`).join(", ") || "none";
+      const latency = p.latency
+        ? `${formatSeconds(p.latency.mean)} · ${formatSeconds(p.latency.p50)} · ${formatSeconds(p.latency.p99)}`
+        : "";
       out.push(
-        `| ${escapeMarkdown(p.name)} | ${p.kind} | ${formatRate(p.executionsPerSecond)} | ${exits} | ${formatCycles(p.cyclesPerExecution)} (${formatInteger(p.guestCyclesPerExecution)} + ${formatInteger(p.exitCyclesPerExecution)}) |`,
+        `| ${escapeMarkdown(p.name)} | ${p.kind} | ${formatRate(p.executionsPerSecond)}${p.ratePer === "guest" ? " (written per guest)" : ""} | ${formatRate(p.guestExecutionsPerSecond)} | ${exits} (${formatSignificant(p.exitsPerExecution)} in all) | ${formatCycles(p.cyclesPerExecution)} (${formatInteger(p.guestCyclesPerExecution)} + ${formatInteger(p.exitCyclesPerExecution)}) | ${latency} |`,
       );
+      for (const c of p.coalesce ?? [])
+        coalesced.push(`- ${escapeMarkdown(`${p.kind} ${p.name}: ${coalesceText(c)}`)}`);
     }
-    out.push("");
+    out.push("", ...coalesced);
+    if (coalesced.length) out.push("");
   }
   return out;
 }
