@@ -18,6 +18,7 @@ import nestedKvmOnKvm from "../../examples/nested-kvm-on-kvm.vmcs";
 import nestedKvmOnKvmNoshadow from "../../examples/nested-kvm-on-kvm-noshadow.vmcs";
 import nestedPostedInterrupts from "../../examples/nested-posted-interrupts.vmcs";
 import pauseLoopExiting from "../../examples/pause-loop-exiting.vmcs";
+import perOperandHandlers from "../../examples/per-operand-handlers.vmcs";
 import pmlVsWriteProtect from "../../examples/pml-vs-write-protect.vmcs";
 import postedInterrupts from "../../examples/posted-interrupts.vmcs";
 import singleStepMovCr3 from "../../examples/single-step-mov-cr3.vmcs";
@@ -38,6 +39,7 @@ export const EXAMPLES: ReadonlyMap<string, string> = new Map([
   ["nested-kvm-on-kvm.vmcs", nestedKvmOnKvm],
   ["nested-posted-interrupts.vmcs", nestedPostedInterrupts],
   ["pause-loop-exiting.vmcs", pauseLoopExiting],
+  ["per-operand-handlers.vmcs", perOperandHandlers],
   ["pml-vs-write-protect.vmcs", pmlVsWriteProtect],
   ["posted-interrupts.vmcs", postedInterrupts],
   ["single-step-mov-cr3.vmcs", singleStepMovCr3],
