@@ -4,6 +4,7 @@
  * Called fns are walked once each, in post-order by an explicit stack.
  */
 import type { HandlerOp, Program } from "../model/ir";
+import type { ExitPlan } from "./plan";
 
 export interface HandlerOutcome {
   probability: number;
@@ -16,6 +17,35 @@ export interface HandlerOutcome {
 
 /** Handler outcomes beyond this many are merged into their mean (deeply nested branches). */
 export const MAX_OUTCOMES = 64;
+
+/**
+ * Fills an exit plan's per-outcome arrays from its scaled outcomes: cumulative probabilities,
+ * handler cycles (and user space when `withUserspace`: a nested plan's is in its chain), a
+ * `halt`'s wake-up when the exit has a handler, kicks and injections. One loop for the
+ * single-level plans (plan.ts) and the reflected ones (nestedPlan.ts).
+ */
+export function fillOutcomes(
+  plan: ExitPlan,
+  outcomes: HandlerOutcome[],
+  wake: number,
+  hasHandler: boolean,
+  withUserspace: boolean,
+): void {
+  let cumulative = 0;
+  const n = outcomes.length;
+  const total = outcomes.reduce((sum, o) => sum + o.probability, 0) || 1;
+  outcomes.forEach((o, i) => {
+    cumulative += o.probability / total;
+    plan.cumulative[i] = i === n - 1 ? 1 : cumulative;
+    plan.handler[i] = o.handler;
+    if (withUserspace) plan.userspace[i] = o.userspace;
+    plan.halt[i] = o.halt ? 1 : 0;
+    plan.wake[i] = hasHandler && o.halt ? wake : 0;
+    plan.kicks[i] = Math.min(255, o.kicks);
+    plan.injects.push(o.injects);
+    if (o.halt || o.kicks > 0 || o.injects.length > 0) plan.hasEffects = true;
+  });
+}
 
 export function emptyOutcome(probability: number): HandlerOutcome {
   return { probability, handler: 0, userspace: 0, halt: false, kicks: 0, injects: [] };

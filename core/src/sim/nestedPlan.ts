@@ -28,6 +28,7 @@ import { NESTED_EXIT_ON_INTR } from "../vmx/nested";
 import {
   emptyOutcome,
   type FnOutcomes,
+  fillOutcomes,
   MAX_OUTCOMES,
   mergeOutcomes,
   scaleTo,
@@ -224,18 +225,7 @@ export class NestedCompiler {
       hasHandler: true,
       nested: null,
     };
-    let cumulative = 0;
-    const total = outcomes.reduce((sum, o) => sum + o.probability, 0) || 1;
-    outcomes.forEach((o, i) => {
-      cumulative += o.probability / total;
-      plan.cumulative[i] = i === n - 1 ? 1 : cumulative;
-      plan.handler[i] = o.handler;
-      plan.halt[i] = o.halt ? 1 : 0;
-      plan.wake[i] = handler && o.halt ? wake : 0;
-      plan.kicks[i] = Math.min(255, o.kicks);
-      plan.injects.push(o.injects);
-      if (o.halt || o.kicks > 0 || o.injects.length > 0) plan.hasEffects = true;
-    });
+    fillOutcomes(plan, outcomes, wake, handler !== undefined, false);
     plan.nested = chainPlan(chain, name, handlerSource, this.sourceOf, this.setup.hypervisor.nameSpan);
     this.exits.push(plan);
     this.reflected.set(code, this.exits.length - 1);

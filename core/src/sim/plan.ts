@@ -35,6 +35,7 @@ import {
 import {
   emptyOutcome,
   type FnOutcomes,
+  fillOutcomes,
   MAX_OUTCOMES,
   mergeOutcomes,
   scaleTo,
@@ -265,19 +266,7 @@ export function compileGuest(
       hasHandler: handler !== undefined,
       nested: null,
     };
-    let cumulative = 0;
-    const total = outcomes.reduce((s, o) => s + o.probability, 0) || 1;
-    outcomes.forEach((o, i) => {
-      cumulative += o.probability / total;
-      plan.cumulative[i] = i === n - 1 ? 1 : cumulative;
-      plan.handler[i] = o.handler;
-      plan.userspace[i] = o.userspace;
-      plan.halt[i] = o.halt ? 1 : 0;
-      plan.wake[i] = handler && o.halt ? wake : 0;
-      plan.kicks[i] = Math.min(255, o.kicks);
-      plan.injects.push(o.injects);
-      if (o.halt || o.kicks > 0 || o.injects.length > 0) plan.hasEffects = true;
-    });
+    fillOutcomes(plan, outcomes, wake, handler !== undefined, true);
     exits.push(plan);
     if (handler?.operand) plan.operand = handler.operand.label;
     exitByCode.set(key, exits.length - 1);
