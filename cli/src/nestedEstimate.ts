@@ -75,21 +75,7 @@ export function nestedText(n: NestedEstimate, hz: number): string {
       ],
     ]),
   );
-  if (n.byReason.length > 0) {
-    lines.push("");
-    const rows: string[][] = [["reason", "level", "exits/s", "L0 cycles", "L1 cycles", "L0 exits", "µs"]];
-    for (const r of n.byReason)
-      rows.push([
-        r.reason,
-        r.level,
-        formatRate(r.exitsPerSecond),
-        formatInteger(r.l0CyclesPerExit),
-        formatInteger(r.l1CyclesPerExit),
-        formatSignificant(r.l0TransitionsPerExit),
-        formatSignificant(((r.l0CyclesPerExit + r.l1CyclesPerExit) / hz) * 1e6),
-      ]);
-    lines.push(table(rows));
-  }
+  if (n.byReason.length > 0) lines.push("", nestedReasonTable(n.byReason, hz));
   if (n.idle) {
     const i = n.idle;
     lines.push(
@@ -131,4 +117,30 @@ export function nestedText(n: NestedEstimate, hz: number): string {
     lines.push(table(c.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** One row per exit reason and level, estimated or simulated: rate, cycles per level, L0 exits, µs. */
+export function nestedReasonTable(
+  byReason: readonly {
+    reason: string;
+    level: string;
+    exitsPerSecond: number;
+    l0CyclesPerExit: number;
+    l1CyclesPerExit: number;
+    l0TransitionsPerExit: number;
+  }[],
+  hz: number,
+): string {
+  const rows: string[][] = [["reason", "level", "exits/s", "L0 cycles", "L1 cycles", "L0 exits", "µs"]];
+  for (const r of byReason)
+    rows.push([
+      r.reason,
+      r.level,
+      formatRate(r.exitsPerSecond),
+      formatInteger(r.l0CyclesPerExit),
+      formatInteger(r.l1CyclesPerExit),
+      formatSignificant(r.l0TransitionsPerExit),
+      formatSignificant(((r.l0CyclesPerExit + r.l1CyclesPerExit) / hz) * 1e6),
+    ]);
+  return table(rows);
 }

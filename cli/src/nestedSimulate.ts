@@ -4,14 +4,9 @@
  * of nestedEstimate.ts's section (the JSON object is the result's `nested`, same field names).
  */
 import type { SimulationResult } from "../../core/src/index";
-import {
-  formatCores,
-  formatInteger,
-  formatPercent,
-  formatRate,
-  formatSignificant,
-} from "../../core/src/util/format";
+import { formatCores, formatPercent, formatRate } from "../../core/src/util/format";
 import { table } from "./format";
+import { nestedReasonTable } from "./nestedEstimate";
 
 type Nested = NonNullable<SimulationResult["nested"]>;
 
@@ -39,20 +34,6 @@ export function nestedSimulationText(guest: string, n: Nested, hz: number): stri
       ],
     ]),
   );
-  if (n.byReason.length > 0) {
-    lines.push("");
-    const rows: string[][] = [["reason", "level", "exits/s", "L0 cycles", "L1 cycles", "L0 exits", "µs"]];
-    for (const r of n.byReason)
-      rows.push([
-        r.reason,
-        r.level,
-        formatRate(r.exitsPerSecond),
-        formatInteger(r.l0CyclesPerExit),
-        formatInteger(r.l1CyclesPerExit),
-        formatSignificant(r.l0TransitionsPerExit),
-        formatSignificant(((r.l0CyclesPerExit + r.l1CyclesPerExit) / hz) * 1e6),
-      ]);
-    lines.push(table(rows));
-  }
+  if (n.byReason.length > 0) lines.push("", nestedReasonTable(n.byReason, hz));
   return lines.join("\n");
 }
