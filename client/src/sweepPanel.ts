@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
 import type { HostToSweepPanel, SweepPanelRequest, SweepPanelToHost } from "../../protocol/sweep";
+import { webviewPage } from "./webviewPage";
 
 export const SWEEP_VIEW_TYPE = "trapline.sweep";
 
@@ -137,18 +138,12 @@ function html(webview: vscode.Webview, root: vscode.Uri): string {
   const csp = ["default-src 'none'", `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join(
     "; ",
   );
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Trapline Sweep</title>
-</head>
-<body>
-<main id="trapline-sweep"></main>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+  return webviewPage({
+    csp,
+    style: String(style),
+    script: String(script),
+    nonce,
+    title: "Trapline Sweep",
+    main: 'id="trapline-sweep"',
+  });
 }

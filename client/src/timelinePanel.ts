@@ -32,6 +32,7 @@ import type {
   RunRequest,
   TraceFile,
 } from "../../protocol/panel";
+import { webviewPage } from "./webviewPage";
 
 export const TIMELINE_VIEW_TYPE = "trapline.timeline";
 export const RERUN_ON_SAVE_SETTING = "trapline.simulation.rerunOnSave";
@@ -280,20 +281,14 @@ export class TimelinePanels implements vscode.Disposable {
       `connect-src ${source}`,
       "worker-src blob:",
     ].join("; ");
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Trapline Timeline</title>
-</head>
-<body>
-<main id="trapline-timeline" data-sim-worker="${worker}"></main>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+    return webviewPage({
+      csp,
+      style: String(style),
+      script: String(script),
+      nonce,
+      title: "Trapline Timeline",
+      main: `id="trapline-timeline" data-sim-worker="${worker}"`,
+    });
   }
 
   // ---- messages ----------------------------------------------------------------------------
