@@ -17,10 +17,12 @@
  * run in L1's vCPU). The numbers are the target's cost parameters, overridable with
  * `target { cost NAME = N }`; docs/estimator.md "Nested chain" gives the calibration.
  */
+import { handlerKey, handlerOf, handlerTitle } from "../../model/handlers";
 import type { HandlerOp, HypervisorIR, Program, VmcsIR } from "../../model/ir";
 import type { Span } from "../../source";
 import { formatSignificant as fmt } from "../../util/format";
 import { isControlSet } from "../../vmx/controls";
+import { exitReasonByCode } from "../../vmx/exitReasons";
 import {
   KVM_SHADOW_READ_ONLY,
   KVM_SHADOW_READ_WRITE,
@@ -59,6 +61,13 @@ export interface TrappedOp {
 
 export interface ChainCost {
   reasonCode: number;
+  /**
+   * L1's handler specialised by operand that the chain runs (its index in
+   * `hypervisor.operandHandlers`, NestedExit.handler); absent: L1's general handler.
+   */
+  variant?: number;
+  /** "MSR_WRITE IA32_TSC_DEADLINE" for a specialised handler, the reason's name otherwise. */
+  handlerTitle: string;
   /** Whether L1 has a handler for the reason (else the default handler estimate). */
   handled: boolean;
   shadowing: boolean;
@@ -100,23 +109,33 @@ export function shadowSets(program: Program, vmcs01: VmcsIR): ShadowSets {
   return { on, read: new Set([...KVM_READ, ...s.read]), write: new Set([...KVM_WRITE, ...s.write]) };
 }
 
-/** The chain of one exit of `reasonCode` reflected to `hypervisor` (memoized per program). */
+/**
+ * The chain of one exit of `reasonCode` reflected to `hypervisor` (memoized per program);
+ * `variant`: L1's handler specialised by the exit's operand that takes it (NestedExit.handler,
+ * model/handlers.ts), absent: L1's general handler.
+ */
 export function reflectedChainCost(
   program: Program,
   hypervisor: HypervisorIR,
   reasonCode: number,
+  variant?: number,
 ): ChainCost {
   const perProgram = memoOf(program).nestedChains;
-  const key = `${hypervisor.name}:${reasonCode}`;
+  const key = `${hypervisor.name}:${handlerKey(reasonCode, variant)}`;
   let c = perProgram.get(key);
   if (!c) {
-    c = computeChain(program, hypervisor, reasonCode);
+    c = computeChain(program, hypervisor, reasonCode, variant);
     perProgram.set(key, c);
   }
   return c;
 }
 
-function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: number): ChainCost {
+function computeChain(
+  program: Program,
+  hypervisor: HypervisorIR,
+  reasonCode: number,
+  variant: number | undefined,
+): ChainCost {
   const costs = program.target.costs;
   const cost = (name: CostName) => costs[name].cycles;
   const vmcs01 = program.vmcs.get(hypervisor.vmcs);
@@ -150,8 +169,9 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     });
   }
 
-  // 2. L1's handler.
-  const handler = hypervisor.handlers.get(reasonCode);
+  // 2. L1's handler: the one specialised by the exit's operand, else the general one.
+  const handler = handlerOf(hypervisor, reasonCode, variant);
+  const chosen = handler?.operand ? variant : undefined;
   const ops: HandlerOp[] = handler ? handler.ops : [];
   let l1 = 0;
   let l0 = 0;
@@ -244,7 +264,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
   }
   steps.push({
     label: handler
-      ? `L1's handler ${handler.reason.name}`
+      ? `L1's handler ${handlerTitle(handler)}`
       : "L1's handler (none written: one VMREAD + default work, an estimate)",
     level: "L1",
     cycles: l1,
@@ -295,6 +315,10 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
   }
   return {
     reasonCode,
+    ...(chosen !== undefined ? { variant: chosen } : {}),
+    handlerTitle: handler
+      ? handlerTitle(handler)
+      : (exitReasonByCode(reasonCode)?.name ?? String(reasonCode)),
     handled: handler !== undefined,
     shadowing: shadow.on,
     steps,
