@@ -35,6 +35,14 @@ import { DEFAULT_HANDLER_WORK_CYCLES } from "../cost";
 import { effectiveControls } from "../effective";
 import { memoOf } from "../memo";
 
+/**
+ * The labels of the chain's steps that a trace of the chain marks (the simulator's timeline
+ * names its segments `L0: <label>`; trace/export.ts writes KVM's nested tracepoints at them).
+ */
+export const STEP_NESTED_VMEXIT = "emulated VM exit into L1 (vmcs02 → vmcs12 sync)";
+export const STEP_VMRESUME = "L1 VMRESUME → L0, L0 → L2 entry";
+export const STEP_NESTED_VMENTRY = "emulated VM entry (nested checks, prepare_vmcs02)";
+
 export interface ChainStep {
   label: string;
   level: "L0" | "L1";
@@ -152,7 +160,7 @@ function computeChain(
     traps: 0,
   });
   steps.push({
-    label: "emulated VM exit into L1 (vmcs02 → vmcs12 sync)",
+    label: STEP_NESTED_VMEXIT,
     level: "L0",
     cycles: cost("nested_vmexit"),
     traps: 0,
@@ -283,13 +291,13 @@ function computeChain(
   // 3. VMRESUME.
   const resumeFrom = steps.length;
   steps.push({
-    label: "L1 VMRESUME → L0, L0 → L2 entry",
+    label: STEP_VMRESUME,
     level: "L0",
     cycles: cost("round_trip"),
     traps: 1,
   });
   steps.push({
-    label: "emulated VM entry (nested checks, prepare_vmcs02)",
+    label: STEP_NESTED_VMENTRY,
     level: "L0",
     cycles: cost("nested_vmentry"),
     traps: 0,
