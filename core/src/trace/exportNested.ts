@@ -114,6 +114,7 @@ export class NestedLane {
     }
     // After the emulated exit into L1, L0 enters L1 where L1's first segment starts.
     let enteringL1 = false;
+    let injected = false;
     let l1Rip = RIP_L1_BASE;
     const enterL1 = (ns: number) => {
       if (!enteringL1) return;
@@ -125,7 +126,9 @@ export class NestedLane {
       const j = idx[k]!;
       const state = tl.state[j]!;
       const part =
-        ((state === VcpuState.Handler || state === VcpuState.Userspace || state === VcpuState.Exit) &&
+        ((state === VcpuState.Handler ||
+          state === VcpuState.Userspace ||
+          (state === VcpuState.Exit && this.chainTransition(idx, k, injected))) &&
           tl.reason[j] === code) ||
         (code === EXIT.HLT && (state === VcpuState.Halted || state === VcpuState.Polling));
       if (!part || Math.abs(tl.start[j]! - end) > 1e-3) break;
@@ -148,6 +151,7 @@ export class NestedLane {
           `reason ${name} info1 0 info2 0 int_info ${intr.toString(16)} int_info_err 0`,
         );
         enteringL1 = true;
+        injected = true;
       } else if (label?.startsWith(TRAPPED_PREFIX)) {
         enterL1(at);
         const op = exitReasonByName(label.slice(TRAPPED_PREFIX.length).split(" ")[0]!);
@@ -166,6 +170,21 @@ export class NestedLane {
     enterL1(end);
     w.entry(end, l2Rip + 4n);
     return k;
+  }
+
+  /**
+   * Whether the Exit interval idx[k] inside an episode is one of its chain's own transitions —
+   * L1's VMRESUME, or (before the exit into L1) the round trip of the chain that follows L0's
+   * physical exit (sim/nestedPlan.ts combinePlans: no source, then the emulated exit) — rather
+   * than the next exit (an operation right after the entry, with no guest time between).
+   */
+  private chainTransition(idx: readonly number[], k: number, injected: boolean): boolean {
+    const j = idx[k]!;
+    if (this.label(j) === VMRESUME_STEP) return true;
+    const next = idx[k + 1];
+    return (
+      !injected && this.timeline.source[j] === -1 && next !== undefined && this.label(next) === NESTED_VMEXIT
+    );
   }
 
   private label(i: number): string | undefined {
