@@ -57,9 +57,11 @@ const ALLOWED: Record<string, string> = {
   "core/src/trace/details.ts 0x80000":
     "2^19 on the high 32-bit word: a hex value below 2^51 stays exact when multiplied by 4 (number keys)",
   "core/src/trace/events.ts 0x20": "ASCII case bit: `0X` reads as `0x` in a hex prefix",
-  "core/src/trace/export.ts 0xffffffff81000000n":
+  "core/src/trace/exportNested.ts 0xffffffff81000000n":
     "made-up guest RIP base of the exported trace (RIPs are not simulated; docs/traces.md)",
-  "core/src/trace/export.ts 0x10": "spacing of the made-up RIPs, one per exit source",
+  "core/src/trace/exportNested.ts 0xffffffffc0000000n": "made-up RIP base of L1's exits in a nested export",
+  "core/src/trace/exportNested.ts 0x1_0000_0000n": "made-up vmcs12 address printed by kvm_nested_vmenter",
+  "core/src/trace/exportNested.ts 0x10": "spacing of the made-up RIPs, one per exit source",
   // core/src/trace: table capacities and synthetic ids whose names merely contain REASON.
   "core/src/trace/pairing.ts 8": "REASONS_PER_FIRST_CHAR: reason texts tried in place, a lookup-table size",
   "core/src/trace/pairingState.ts 64": "DETAIL_KEYS_PER_REASON: a table capacity",

@@ -66,7 +66,14 @@ function compare(text: string, guest: string, durationSec: number): void {
       tolerance(s.exitsPerSecond * durationSec),
       `${b.reason} ${b.level} L0 cycles`,
     );
-    assert.equal(s.l0TransitionsPerExit, b.l0TransitionsPerExit);
+    // Exact for a reason one handler takes; a reason whose exits run several (handlers by
+    // operand) has their mean, weighted by the run's counts and by the estimate's rates.
+    within(
+      s.l0TransitionsPerExit,
+      b.l0TransitionsPerExit,
+      tolerance(s.exitsPerSecond * durationSec) / 10,
+      `${b.reason} ${b.level} exits into L0 per exit`,
+    );
   }
 }
 

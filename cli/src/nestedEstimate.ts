@@ -30,6 +30,7 @@ export function nestedJson(n: NestedEstimate): Record<string, unknown> {
     byReason: n.byReason,
     chains: n.chains.map((c) => ({
       reason: c.reasonCode,
+      handler: c.handlerTitle,
       handled: c.handled,
       l0Cycles: c.l0Cycles,
       l1Cycles: c.l1Cycles,
@@ -110,9 +111,11 @@ export function nestedText(n: NestedEstimate, hz: number): string {
   for (const c of n.chains) {
     const reason =
       n.byReason.find((r) => r.code === c.reasonCode && r.level === "L1")?.reason ?? String(c.reasonCode);
+    // A chain run by L1's handler specialised by operand is named by it ("MSR_WRITE IA32_TSC_DEADLINE").
+    const title = c.variant !== undefined ? c.handlerTitle : reason;
     lines.push(
       "",
-      `chain of a reflected ${reason}: ${formatInteger(c.total)} cycles (L0 ${formatInteger(c.l0Cycles)}, L1 ${formatInteger(c.l1Cycles)})`,
+      `chain of a reflected ${title}: ${formatInteger(c.total)} cycles (L0 ${formatInteger(c.l0Cycles)}, L1 ${formatInteger(c.l1Cycles)})`,
     );
     lines.push(table(c.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
   }

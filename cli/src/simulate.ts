@@ -12,6 +12,7 @@ import {
   budgetViolationMessage,
   checkSimulatedBudgets,
   type ExpectIR,
+  nestedEptOf,
   type Program,
   SimulationError,
   type SimulationResult,
@@ -345,6 +346,7 @@ export const simulateCommand: Command = {
       try {
         text = timelineToTraceCmd(result.timeline, {
           header: [`trapline simulate ${file} --guest ${guest} --duration ${durationSec}s --seed ${seed}`],
+          nestedEpt: result.nested ? nestedEptOf(program, result.nested.vmcs12) : undefined,
         });
       } catch (error) {
         if (error instanceof TraceExportError) throw new UsageError(`--trace-cmd: ${error.message}`);

@@ -366,6 +366,7 @@ export {
   timelineToTraceCmd,
   type VcpuSummary,
 } from "./trace";
+export { nestedEptOf } from "./trace/exportNested";
 export { TRACE_NOMINAL_HZ, type TraceRun, traceToRun, UNKNOWN_REASON_BASE } from "./trace/timeline";
 // VT-x facts: controls, exit reasons, exceptions, MSRs, VMCS fields, CPU profiles.
 export {

@@ -7,6 +7,13 @@
  */
 import type { GuestOp, HandlerIR, HandlerOperand, Program } from "./ir";
 
+/**
+ * The handler tables of one level: the file's own (L0: a Program) or a `hypervisor` block's
+ * (L1: a HypervisorIR, whose handlers take the exits L0 reflects to it). Both have the same two
+ * maps, so one choice point serves every level.
+ */
+export type HandlerTables = Pick<Program, "handlers" | "operandHandlers">;
+
 /** The operand of one guest operation's exit, as a specialised handler matches it. */
 export type ExitOperand =
   | { kind: "msr"; msr: number }
@@ -70,9 +77,10 @@ export function operandHandlerIndex(
 
 /**
  * The handler of an exit of reason `code`: the specialised one at `variant` (an index from
- * operandHandlerIndex, carried by the exit's ExitEffect.handler), else the general handler.
+ * operandHandlerIndex, carried by the exit's ExitEffect.handler or NestedExit.handler), else the
+ * general handler.
  */
-export function handlerOf(program: Program, code: number, variant?: number): HandlerIR | undefined {
+export function handlerOf(program: HandlerTables, code: number, variant?: number): HandlerIR | undefined {
   if (variant !== undefined) {
     const specialised = program.operandHandlers?.get(code)?.[variant];
     if (specialised !== undefined) return specialised;
@@ -81,7 +89,7 @@ export function handlerOf(program: Program, code: number, variant?: number): Han
 }
 
 /** Whether the program has any handler for `code`, general or specialised. */
-export function hasAnyHandler(program: Program, code: number): boolean {
+export function hasAnyHandler(program: HandlerTables, code: number): boolean {
   return program.handlers.has(code) || (program.operandHandlers?.get(code)?.length ?? 0) > 0;
 }
 
@@ -99,7 +107,7 @@ export function handlerKey(code: number, variant: number | undefined): number {
 }
 
 /** A specialised handler's index in its reason's list (what ExitEffect.handler holds); undefined for a general one. */
-export function handlerVariantOf(program: Program, handler: HandlerIR): number | undefined {
+export function handlerVariantOf(program: HandlerTables, handler: HandlerIR): number | undefined {
   if (handler.operand === undefined) return undefined;
   const index = program.operandHandlers?.get(handler.reason.code)?.indexOf(handler) ?? -1;
   return index < 0 ? undefined : index;

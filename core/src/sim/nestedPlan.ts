@@ -21,6 +21,7 @@
  */
 import { type ChainCost, type ChainStep, reflectedChainCost } from "../analysis/nested/chain";
 import { decideNested, interruptGoesToL1, type Level, type NestedSetup } from "../analysis/nested/reflect";
+import { handlerKey, handlerOf, handlerTitle } from "../model/handlers";
 import type { GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
@@ -91,7 +92,8 @@ export class NestedCompiler {
     private readonly program: Program,
     private readonly setup: NestedSetup,
     private readonly exits: ExitPlan[],
-    private readonly l0Plan: (code: number) => number,
+    /** compileGuest's plan of an exit L0 keeps, with L0's handler specialised by operand (`variant`). */
+    private readonly l0Plan: (code: number, variant?: number) => number,
     private readonly sourceOf: SourceOf,
     private readonly fnOutcomes: FnOutcomes,
   ) {
@@ -106,7 +108,11 @@ export class NestedCompiler {
   /** The exits of a leaf L2 operation: plan and count per execution. */
   decide(op: GuestOp): { plan: number; perExecution: number }[] {
     return decideNested(this.setup, op).exits.map((x) => ({
-      plan: x.level === "L0" ? this.l0Plan(x.reason.code) : this.reflectedPlan(x.reason.code),
+      // The handler at the exit's level, chosen by the operand (NestedExit.handler), as the estimate's.
+      plan:
+        x.level === "L0"
+          ? this.l0Plan(x.reason.code, x.handler)
+          : this.reflectedPlan(x.reason.code, x.handler),
       perExecution: x.perExecution,
     }));
   }
@@ -170,14 +176,18 @@ export class NestedCompiler {
     }
   }
 
-  /** The plan of an exit of `code` reflected to L1. */
-  reflectedPlan(code: number): number {
-    const known = this.reflected.get(code);
+  /**
+   * The plan of an exit of `code` reflected to L1, run by L1's handler specialised by operand
+   * at `variant` (NestedExit.handler), else L1's general handler.
+   */
+  reflectedPlan(code: number, variant?: number): number {
+    const key = handlerKey(code, variant);
+    const known = this.reflected.get(key);
     if (known !== undefined) return known;
     const program = this.program;
     const costs = program.target.costs;
-    const chain = reflectedChainCost(program, this.setup.hypervisor, code);
-    const handler = this.setup.hypervisor.handlers.get(code);
+    const chain = reflectedChainCost(program, this.setup.hypervisor, code, variant);
+    const handler = handlerOf(this.setup.hypervisor, code, variant);
     const ops: HandlerOp[] = handler ? handler.ops : [];
     if (handler) walkCalledFns(ops, program, costs, this.fnOutcomes);
     let outcomes = handler ? walkHandler(ops, program, costs, this.fnOutcomes) : [emptyOutcome(1)];
@@ -203,7 +213,7 @@ export class NestedCompiler {
     const def = exitReasonByCode(code);
     const name = def?.name ?? `REASON_${code}`;
     const handlerSource = handler
-      ? this.sourceOf(`L1 handler ${name}`, handler.reasonSpan)
+      ? this.sourceOf(`L1 handler ${handler.operand ? handlerTitle(handler) : name}`, handler.reasonSpan)
       : this.sourceOf(`L1 handler ${name} (none written)`, this.setup.hypervisor.nameSpan);
     const n = outcomes.length;
     const plan: ExitPlan = {
@@ -228,7 +238,8 @@ export class NestedCompiler {
     fillOutcomes(plan, outcomes, wake, handler !== undefined, false);
     plan.nested = chainPlan(chain, name, handlerSource, this.sourceOf, this.setup.hypervisor.nameSpan);
     this.exits.push(plan);
-    this.reflected.set(code, this.exits.length - 1);
+    if (handler?.operand) plan.operand = handler.operand.label;
+    this.reflected.set(key, this.exits.length - 1);
     return this.exits.length - 1;
   }
 }

@@ -18,7 +18,20 @@ export function nestedResult(
   if (!run) return undefined;
   const hz = p.hz;
   const perSec = duration > 0 ? 1 / duration : 0;
-  const rows = new Map<string, { row: SimNestedReason; count: number; l0: number; l1: number }>();
+  // Per (level, reason): its exits may run different handlers (one specialised by operand, the
+  // general one), so the per-exit transitions and accesses are count-weighted means too.
+  const rows = new Map<
+    string,
+    {
+      row: SimNestedReason;
+      count: number;
+      l0: number;
+      l1: number;
+      transitions: number;
+      trapped: number;
+      shadowed: number;
+    }
+  >();
   let kept = 0;
   let reflected = 0;
   let trapped = 0;
@@ -66,19 +79,28 @@ export function nestedResult(
           count: 0,
           l0: 0,
           l1: 0,
+          transitions: 0,
+          trapped: 0,
+          shadowed: 0,
         };
         rows.set(key, r);
       }
       r.count += count;
       r.l0 += l0;
       r.l1 += l1;
+      r.transitions += count * part.transitions;
+      r.trapped += count * part.trapped;
+      r.shadowed += count * part.shadowed;
     });
   });
-  const byReason = [...rows.values()].map(({ row, count, l0, l1 }) => ({
+  const byReason = [...rows.values()].map(({ row, count, l0, l1, transitions, trapped, shadowed }) => ({
     ...row,
     exitsPerSecond: count * perSec,
     l0CyclesPerExit: count > 0 ? l0 / count : 0,
     l1CyclesPerExit: count > 0 ? l1 / count : 0,
+    l0TransitionsPerExit: count > 0 ? transitions / count : row.l0TransitionsPerExit,
+    trappedAccessesPerExit: count > 0 ? trapped / count : row.trappedAccessesPerExit,
+    shadowedAccessesPerExit: count > 0 ? shadowed / count : row.shadowedAccessesPerExit,
   }));
   byReason.sort(
     (x, y) =>

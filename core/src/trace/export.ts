@@ -37,6 +37,9 @@
  *
  * Guest RIPs are not simulated: each exit source gets a made-up RIP (0xffffffff81000000 plus
  * 0x10 × its source index), so distinct operations stay distinct in the RIP table.
+ *
+ * A nested run (an L2 guest, Timeline.level) is written as L0's KVM traces it on the vCPU
+ * thread, which runs both L1 and L2 (exportNested.ts has the sequence and its KVM sources).
  */
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
@@ -51,6 +54,7 @@ import {
 } from "../vmx/fieldFormats";
 import { KVM_DEFAULTS } from "../vmx/kvmDefaults";
 import { msrByName } from "../vmx/msrs";
+import { guestRip, type LaneWriter, NestedLane, RIP_BASE } from "./exportNested";
 
 export interface TraceCmdExportOptions {
   /** Process id of the VMM (QEMU); the vCPU threads are pid + 1 + vCPU. Default 4000. */
@@ -59,10 +63,14 @@ export interface TraceCmdExportOptions {
   baseSec?: number;
   /** Prefix lines (comments). */
   header?: string[];
+  /**
+   * A nested run: whether vmcs12 enables EPT (kvm_nested_vmenter's `nested_ept=y`); default
+   * false (`nested_ept=n`).
+   */
+  nestedEpt?: boolean;
 }
 
 const HLT = EXIT.HLT;
-const RIP_BASE = 0xffffffff81000000n;
 
 /** Thrown when the timeline does not hold every interval (a decimated timeline cannot be exported). */
 export class TraceExportError extends Error {}
@@ -130,6 +138,63 @@ interface Line {
   text: string;
 }
 
+function laneWriter(
+  timeline: Timeline,
+  v: number,
+  pid: number,
+  baseNs: bigint,
+  out: Line[],
+  arrivals: { time: number[]; vector: number[] },
+): LaneWriter {
+  const task = `CPU ${v}/KVM-${pid + 1 + v}`;
+  const cpu = `[${String(v).padStart(3, "0")}]`;
+  const prefix = (ns: number) => `${task.padStart(16)} ${cpu} ${timestamp(baseNs, ns)}: `;
+  let nextArrival = 0;
+  let lastEntry: Line | undefined;
+  const line = (ns: number, event: string, fields: string) => {
+    // trace-cmd pads the event name; a longer one is followed by one blank.
+    const name = `${event}:`;
+    out.push({ ns, text: `${prefix(ns)}${name.length < 22 ? name.padEnd(22) : `${name} `}${fields}` });
+  };
+  const interruptInfo = (ns: number) => {
+    // The arrival that made this exit: the last one at or before it.
+    while (nextArrival < arrivals.time.length && arrivals.time[nextArrival]! <= ns + 1e-3) nextArrival++;
+    const vector = nextArrival > 0 ? arrivals.vector[nextArrival - 1]! : -1;
+    return interruptionInfo(vector >= 0 ? vector : LOCAL_TIMER_VECTOR);
+  };
+  return {
+    vcpu: v,
+    line,
+    interruptInfo,
+    exit(ns, code, source, rip = guestRip(source)) {
+      const name = exitReasonByCode(code)?.name ?? `UNKNOWN (${code})`;
+      const intrInfo = code === EXIT.EXTERNAL_INTERRUPT ? interruptInfo(ns) : 0;
+      line(
+        ns,
+        "kvm_exit",
+        `vcpu ${v} reason ${name} rip ${hex(rip)} info 0 0 intr_info 0x${intrInfo.toString(16)} error_code 0x0`,
+      );
+      const label = timeline.sources[source]?.label;
+      const detail = code === EXIT.MSR_READ || code === EXIT.MSR_WRITE ? msrDetail(label) : undefined;
+      if (detail) line(ns, "kvm_msr", detail);
+      const fault = code === EXIT.EPT_VIOLATION ? pageFaultDetail(label, v, hex(rip)) : undefined;
+      if (fault) line(ns, "kvm_page_fault", fault);
+      return rip;
+    },
+    entry(ns, rip) {
+      line(ns, "kvm_entry", `vcpu ${v} rip ${hex(rip)}`);
+      lastEntry = out[out.length - 1];
+    },
+    retractEntryAt(ns) {
+      if (lastEntry === undefined || out[out.length - 1] !== lastEntry || Math.abs(lastEntry.ns - ns) > 1e-3)
+        return false;
+      out.pop();
+      lastEntry = undefined;
+      return true;
+    },
+  };
+}
+
 /**
  * The timeline as `trace-cmd report` text. Throws TraceExportError for a decimated timeline
  * (intervals merged or dropped: the exits could not be written one by one).
@@ -150,19 +215,11 @@ export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOp
   for (let v = 0; v < timeline.vcpus; v++) {
     const idx = perVcpu[v]!;
     idx.sort((a, b) => timeline.start[a]! - timeline.start[b]! || a - b);
-    const task = `CPU ${v}/KVM-${pid + 1 + v}`;
-    const cpu = `[${String(v).padStart(3, "0")}]`;
-    const prefix = (ns: number) => `${task.padStart(16)} ${cpu} ${timestamp(baseNs, ns)}: `;
     const out: Line[] = [];
-    const arrivals = arrivalsOf[v]!;
-    let nextArrival = 0;
-    let rip = RIP_BASE;
-    const entry = (ns: number) =>
-      out.push({
-        ns,
-        text: `${prefix(ns)}kvm_entry:            vcpu ${v} rip ${hex(rip + 4n)}`,
-      });
-    entry(0);
+    const writer = laneWriter(timeline, v, pid, baseNs, out, arrivalsOf[v]!);
+    writer.entry(0, RIP_BASE + 4n);
+    const nested =
+      timeline.level !== undefined ? new NestedLane(timeline, writer, options.nestedEpt === true) : undefined;
     let k = 0;
     while (k < idx.length) {
       const i = idx[k]!;
@@ -170,47 +227,27 @@ export function timelineToTraceCmd(timeline: Timeline, options: TraceCmdExportOp
         k++;
         continue;
       }
+      if (nested) {
+        k = nested.episode(idx, k);
+        continue;
+      }
       const code = timeline.reason[i]!;
       const start = timeline.start[i]!;
       let end = start + timeline.duration[i]!;
-      const source = timeline.source[i]!;
-      rip = RIP_BASE + BigInt(source >= 0 ? source * 0x10 : 0);
-      const name = exitReasonByCode(code)?.name ?? `UNKNOWN (${code})`;
-      let intrInfo = 0;
-      if (code === EXIT.EXTERNAL_INTERRUPT) {
-        // The arrival that made this exit: the last one at or before its start.
-        while (nextArrival < arrivals.time.length && arrivals.time[nextArrival]! <= start + 1e-3)
-          nextArrival++;
-        const vector = nextArrival > 0 ? arrivals.vector[nextArrival - 1]! : -1;
-        intrInfo = interruptionInfo(vector >= 0 ? vector : LOCAL_TIMER_VECTOR);
-      }
-      out.push({
-        ns: start,
-        text: `${prefix(start)}kvm_exit:             vcpu ${v} reason ${name} rip ${hex(rip)} info 0 0 intr_info 0x${intrInfo.toString(16)} error_code 0x0`,
-      });
-      const label = timeline.sources[source]?.label;
-      const detail = code === EXIT.MSR_READ || code === EXIT.MSR_WRITE ? msrDetail(label) : undefined;
-      if (detail) out.push({ ns: start, text: `${prefix(start)}kvm_msr:              ${detail}` });
-      const fault = code === EXIT.EPT_VIOLATION ? pageFaultDetail(label, v, hex(rip)) : undefined;
-      if (fault) out.push({ ns: start, text: `${prefix(start)}kvm_page_fault:       ${fault}` });
+      const rip = writer.exit(start, code, timeline.source[i]!);
       k++;
       // The handler and user-space parts; for HLT also the halted/polling time and the wake-up.
       while (k < idx.length) {
         const j = idx[k]!;
         const state = timeline.state[j]!;
-        // A nested run's chain (Timeline.level) has later round trips (the VMRESUME) inside
-        // the L2 exit's episode: one kvm_exit/kvm_entry pair per L2 exit, as the result counts.
         const part =
-          ((state === VcpuState.Handler ||
-            state === VcpuState.Userspace ||
-            (timeline.level !== undefined && state === VcpuState.Exit)) &&
-            timeline.reason[j] === code) ||
+          ((state === VcpuState.Handler || state === VcpuState.Userspace) && timeline.reason[j] === code) ||
           (code === HLT && (state === VcpuState.Halted || state === VcpuState.Polling));
         if (!part || Math.abs(timeline.start[j]! - end) > 1e-3) break;
         end = timeline.start[j]! + timeline.duration[j]!;
         k++;
       }
-      entry(end);
+      writer.entry(end, rip + 4n);
     }
     lines.push(out);
   }

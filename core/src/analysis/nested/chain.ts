@@ -17,10 +17,12 @@
  * run in L1's vCPU). The numbers are the target's cost parameters, overridable with
  * `target { cost NAME = N }`; docs/estimator.md "Nested chain" gives the calibration.
  */
+import { handlerKey, handlerOf, handlerTitle } from "../../model/handlers";
 import type { HandlerOp, HypervisorIR, Program, VmcsIR } from "../../model/ir";
 import type { Span } from "../../source";
 import { formatSignificant as fmt } from "../../util/format";
 import { isControlSet } from "../../vmx/controls";
+import { exitReasonByCode } from "../../vmx/exitReasons";
 import {
   KVM_SHADOW_READ_ONLY,
   KVM_SHADOW_READ_WRITE,
@@ -32,6 +34,14 @@ import type { CostName } from "../../vmx/types";
 import { DEFAULT_HANDLER_WORK_CYCLES } from "../cost";
 import { effectiveControls } from "../effective";
 import { memoOf } from "../memo";
+
+/**
+ * The labels of the chain's steps that a trace of the chain marks (the simulator's timeline
+ * names its segments `L0: <label>`; trace/export.ts writes KVM's nested tracepoints at them).
+ */
+export const STEP_NESTED_VMEXIT = "emulated VM exit into L1 (vmcs02 → vmcs12 sync)";
+export const STEP_VMRESUME = "L1 VMRESUME → L0, L0 → L2 entry";
+export const STEP_NESTED_VMENTRY = "emulated VM entry (nested checks, prepare_vmcs02)";
 
 export interface ChainStep {
   label: string;
@@ -59,6 +69,13 @@ export interface TrappedOp {
 
 export interface ChainCost {
   reasonCode: number;
+  /**
+   * L1's handler specialised by operand that the chain runs (its index in
+   * `hypervisor.operandHandlers`, NestedExit.handler); absent: L1's general handler.
+   */
+  variant?: number;
+  /** "MSR_WRITE IA32_TSC_DEADLINE" for a specialised handler, the reason's name otherwise. */
+  handlerTitle: string;
   /** Whether L1 has a handler for the reason (else the default handler estimate). */
   handled: boolean;
   shadowing: boolean;
@@ -100,23 +117,33 @@ export function shadowSets(program: Program, vmcs01: VmcsIR): ShadowSets {
   return { on, read: new Set([...KVM_READ, ...s.read]), write: new Set([...KVM_WRITE, ...s.write]) };
 }
 
-/** The chain of one exit of `reasonCode` reflected to `hypervisor` (memoized per program). */
+/**
+ * The chain of one exit of `reasonCode` reflected to `hypervisor` (memoized per program);
+ * `variant`: L1's handler specialised by the exit's operand that takes it (NestedExit.handler,
+ * model/handlers.ts), absent: L1's general handler.
+ */
 export function reflectedChainCost(
   program: Program,
   hypervisor: HypervisorIR,
   reasonCode: number,
+  variant?: number,
 ): ChainCost {
   const perProgram = memoOf(program).nestedChains;
-  const key = `${hypervisor.name}:${reasonCode}`;
+  const key = `${hypervisor.name}:${handlerKey(reasonCode, variant)}`;
   let c = perProgram.get(key);
   if (!c) {
-    c = computeChain(program, hypervisor, reasonCode);
+    c = computeChain(program, hypervisor, reasonCode, variant);
     perProgram.set(key, c);
   }
   return c;
 }
 
-function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: number): ChainCost {
+function computeChain(
+  program: Program,
+  hypervisor: HypervisorIR,
+  reasonCode: number,
+  variant: number | undefined,
+): ChainCost {
   const costs = program.target.costs;
   const cost = (name: CostName) => costs[name].cycles;
   const vmcs01 = program.vmcs.get(hypervisor.vmcs);
@@ -133,7 +160,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     traps: 0,
   });
   steps.push({
-    label: "emulated VM exit into L1 (vmcs02 → vmcs12 sync)",
+    label: STEP_NESTED_VMEXIT,
     level: "L0",
     cycles: cost("nested_vmexit"),
     traps: 0,
@@ -150,8 +177,9 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
     });
   }
 
-  // 2. L1's handler.
-  const handler = hypervisor.handlers.get(reasonCode);
+  // 2. L1's handler: the one specialised by the exit's operand, else the general one.
+  const handler = handlerOf(hypervisor, reasonCode, variant);
+  const chosen = handler?.operand ? variant : undefined;
   const ops: HandlerOp[] = handler ? handler.ops : [];
   let l1 = 0;
   let l0 = 0;
@@ -244,7 +272,7 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
   }
   steps.push({
     label: handler
-      ? `L1's handler ${handler.reason.name}`
+      ? `L1's handler ${handlerTitle(handler)}`
       : "L1's handler (none written: one VMREAD + default work, an estimate)",
     level: "L1",
     cycles: l1,
@@ -263,13 +291,13 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
   // 3. VMRESUME.
   const resumeFrom = steps.length;
   steps.push({
-    label: "L1 VMRESUME → L0, L0 → L2 entry",
+    label: STEP_VMRESUME,
     level: "L0",
     cycles: cost("round_trip"),
     traps: 1,
   });
   steps.push({
-    label: "emulated VM entry (nested checks, prepare_vmcs02)",
+    label: STEP_NESTED_VMENTRY,
     level: "L0",
     cycles: cost("nested_vmentry"),
     traps: 0,
@@ -295,6 +323,10 @@ function computeChain(program: Program, hypervisor: HypervisorIR, reasonCode: nu
   }
   return {
     reasonCode,
+    ...(chosen !== undefined ? { variant: chosen } : {}),
+    handlerTitle: handler
+      ? handlerTitle(handler)
+      : (exitReasonByCode(reasonCode)?.name ?? String(reasonCode)),
     handled: handler !== undefined,
     shadowing: shadow.on,
     steps,

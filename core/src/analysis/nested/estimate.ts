@@ -12,6 +12,7 @@
  * at the level that handles it, and each blocking one the wake-up chain of who blocked it
  * (wake.ts wakeChain). EPT02's first-touch faults are a start-up figure (ept02.ts), apart.
  */
+import { handlerKey, handlerOf, handlerTitle } from "../../model/handlers";
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
 import type { Span } from "../../source";
 import { EXIT } from "../../vmx/exitReasons";
@@ -57,6 +58,13 @@ export interface NestedOperationEstimate {
     perExecution: number;
     rule: string;
     reference: string;
+    /** The specialised handler's index at its level (NestedExit.handler); absent: the general one. */
+    handlerVariant?: number;
+    /**
+     * The handler that takes the exit at its level ("MSR_WRITE IA32_TSC_DEADLINE", "MSR_WRITE");
+     * absent when the level has none for it.
+     */
+    handler?: string;
   }[];
   /** Per vCPU. */
   exitsPerSecond: number;
@@ -139,11 +147,24 @@ export interface NestedPostedEstimate {
   reference: string;
 }
 
+/**
+ * One (level, reason) row being summed. Its exits may run different handlers (one specialised
+ * by operand, the general one): the per-exit figures are then rate-weighted means (`sum` over
+ * `rate`); with one handler, its own.
+ */
 interface Acc {
   reason: string;
   code: number;
   level: Level;
   rate: number;
+  first: PerExit;
+  /** The handler of `first` (model/handlers.ts handlerKey); `mixed` once another one adds exits. */
+  firstHandler: number;
+  mixed: boolean;
+  sum: PerExit;
+}
+
+interface PerExit {
   l0: number;
   l1: number;
   transitions: number;
@@ -160,20 +181,24 @@ export function nestedEstimate(program: Program, guestName: string): NestedEstim
   return solve(setup, guest);
 }
 
-/** Cycles at L0 and L1 and L0 transitions of one exit at a level. */
+/**
+ * Cycles at L0 and L1 and L0 transitions of one exit at a level; `variant`: the handler
+ * specialised by the exit's operand at that level (NestedExit.handler), absent: the general one.
+ */
 export function exitCost(
   setup: NestedSetup,
   code: number,
   level: Level,
+  variant?: number,
 ): { l0: number; l1: number; chain?: ChainCost } {
   // An exit L0 keeps: L0's handler and the transition of vmcs02, whose controls are L0's
   // (vmcs01) — the single-level exit cost under vmcs01, as the simulator's plan.
   if (level === "L0")
     return {
-      l0: singleExitCost(setup.program, setup.vmcs01, code, vcpuMayMigrate(setup.guest)).total,
+      l0: singleExitCost(setup.program, setup.vmcs01, code, vcpuMayMigrate(setup.guest), variant).total,
       l1: 0,
     };
-  const chain = reflectedChainCost(setup.program, setup.hypervisor, code);
+  const chain = reflectedChainCost(setup.program, setup.hypervisor, code, variant);
   return { l0: chain.l0Cycles, l1: chain.l1Cycles, chain };
 }
 
@@ -185,10 +210,17 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   const chains = new Map<number, ChainCost>();
   const operations: NestedOperationEstimate[] = [];
   let l2Cycles = 0;
-  const record = (x: Pick<NestedExit, "reason" | "level">, rate: number) => {
+  const record = (x: Pick<NestedExit, "reason" | "level" | "handler">, rate: number) => {
     const key = `${x.level}:${x.reason.code}`;
-    const c = exitCost(setup, x.reason.code, x.level);
-    if (c.chain) chains.set(x.reason.code, c.chain);
+    const c = exitCost(setup, x.reason.code, x.level, x.handler);
+    if (c.chain) chains.set(handlerKey(x.reason.code, x.handler), c.chain);
+    const one: PerExit = {
+      l0: c.l0,
+      l1: c.l1,
+      transitions: c.chain ? c.chain.l0Transitions : 1,
+      trapped: c.chain ? c.chain.trappedAccesses : 0,
+      shadowed: c.chain ? c.chain.shadowedAccesses : 0,
+    };
     let a = acc.get(key);
     if (!a) {
       a = {
@@ -196,15 +228,22 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
         code: x.reason.code,
         level: x.level,
         rate: 0,
-        l0: c.l0,
-        l1: c.l1,
-        transitions: c.chain ? c.chain.l0Transitions : 1,
-        trapped: c.chain ? c.chain.trappedAccesses : 0,
-        shadowed: c.chain ? c.chain.shadowedAccesses : 0,
+        first: one,
+        firstHandler: handlerKey(x.reason.code, x.handler),
+        mixed: false,
+        sum: { l0: 0, l1: 0, transitions: 0, trapped: 0, shadowed: 0 },
       };
       acc.set(key, a);
     }
-    a.rate += rate;
+    if (handlerKey(x.reason.code, x.handler) !== a.firstHandler) a.mixed = true;
+    if (rate > 0) {
+      a.rate += rate;
+      a.sum.l0 += rate * one.l0;
+      a.sum.l1 += rate * one.l1;
+      a.sum.transitions += rate * one.transitions;
+      a.sum.trapped += rate * one.trapped;
+      a.sum.shadowed += rate * one.shadowed;
+    }
     return c;
   };
 
@@ -228,7 +267,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     let cycles = 0;
     for (const { op, executions } of leaves)
       for (const x of decideNested(setup, op).exits) {
-        const c = exitCost(setup, x.reason.code, x.level);
+        const c = exitCost(setup, x.reason.code, x.level, x.handler);
         cycles += executions * x.perExecution * (c.l0 + c.l1);
       }
     return cycles;
@@ -255,6 +294,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
           perExecution: x.perExecution,
           rule: x.rule,
           reference: x.reference,
+          ...handlerOfExit(setup, x),
         })),
         exitsPerSecond: rate * executions * perExecution,
         l0CyclesPerExecution: l0,
@@ -377,22 +417,33 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   let l1c = 0;
   for (const a of acc.values()) {
     const total = a.rate * vcpus;
+    // One handler: its figures exactly; several: their rate-weighted mean.
+    const per: PerExit =
+      a.mixed && a.rate > 0
+        ? {
+            l0: a.sum.l0 / a.rate,
+            l1: a.sum.l1 / a.rate,
+            transitions: a.sum.transitions / a.rate,
+            trapped: a.sum.trapped / a.rate,
+            shadowed: a.sum.shadowed / a.rate,
+          }
+        : a.first;
     if (a.level === "L1") {
       reflected += total;
-      l1Exits += total * (a.transitions - 1);
+      l1Exits += total * (per.transitions - 1);
     } else l0Handled += total;
-    l0c += total * a.l0;
-    l1c += total * a.l1;
+    l0c += total * per.l0;
+    l1c += total * per.l1;
     byReason.push({
       reason: a.reason,
       code: a.code,
       level: a.level,
       exitsPerSecond: total,
-      l0CyclesPerExit: a.l0,
-      l1CyclesPerExit: a.l1,
-      l0TransitionsPerExit: a.transitions,
-      trappedAccessesPerExit: a.trapped,
-      shadowedAccessesPerExit: a.shadowed,
+      l0CyclesPerExit: per.l0,
+      l1CyclesPerExit: per.l1,
+      l0TransitionsPerExit: per.transitions,
+      trappedAccessesPerExit: per.trapped,
+      shadowedAccessesPerExit: per.shadowed,
     });
   }
   l0c += vcpus * (wakeL0 + posted.notifyCycles);
@@ -461,5 +512,15 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
           }
         : undefined,
     ept02: ept02StartUp(setup),
+  };
+}
+
+/** The handler an exit runs at its level, for the operation's row (hover, lint). */
+function handlerOfExit(setup: NestedSetup, x: NestedExit): { handlerVariant?: number; handler?: string } {
+  const tables = x.level === "L1" ? setup.hypervisor : setup.program;
+  const h = handlerOf(tables, x.reason.code, x.handler);
+  return {
+    ...(x.handler !== undefined ? { handlerVariant: x.handler } : {}),
+    ...(h ? { handler: handlerTitle(h) } : {}),
   };
 }

@@ -9,7 +9,7 @@
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
 import type { Span } from "../../source";
 import { formatCompact, formatInteger, formatPercent, formatRate } from "../../util/format";
-import { type NestedEstimate, nestedEstimate } from "./estimate";
+import { type NestedEstimate, type NestedOperationEstimate, nestedEstimate } from "./estimate";
 import { nestedSetup } from "./reflect";
 import { nestedDelivery } from "./wake";
 
@@ -27,7 +27,7 @@ export function nestedOperationHover(program: Program, opSpan: Span): string[] |
     ];
     for (const x of op.exits) {
       const times = x.perExecution === 1 ? "" : ` × ${formatCompact(x.perExecution)}`;
-      lines.push(`- ${x.reason}${times}: ${x.rule} — ${x.reference}`);
+      lines.push(`- ${x.reason}${times}: ${x.rule}${handlerNote(x)} — ${x.reference}`);
     }
     lines.push(
       "",
@@ -44,6 +44,18 @@ export function nestedOperationHover(program: Program, opSpan: Span): string[] |
     return lines;
   }
   return undefined;
+}
+
+/**
+ * Which handler of its level runs the exit: the one specialised by the operation's operand
+ * (model/handlers.ts) or the general one; none: the default handler estimate (L1) or TL310 (L0).
+ */
+function handlerNote(x: NestedOperationEstimate["exits"][number]): string {
+  const level = x.level === "L1" ? "L1's" : "L0's";
+  if (x.handler === undefined)
+    return x.level === "L1" ? "; L1 has no handler for it (the default handler estimate)" : "";
+  const kind = x.handlerVariant !== undefined ? "handler specialised by operand" : "handler";
+  return `; runs ${level} ${kind} \`${x.handler}\``;
 }
 
 function holds(ops: readonly GuestOp[], span: Span): boolean {

@@ -4,9 +4,9 @@
  * reflects to L1 needs a `handler` in the `hypervisor` block, else it is costed with the default
  * handler estimate (TL330, a warning: the chain's transitions are still modelled).
  */
-import { hasAnyHandler } from "../../model/handlers";
+import { type HandlerTables, hasAnyHandler } from "../../model/handlers";
 import type { GuestIR, Program } from "../../model/ir";
-import type { Diagnostic } from "../../source";
+import type { Diagnostic, Span } from "../../source";
 import { exitReasonByCode } from "../../vmx/exitReasons";
 import { REFLECT_REFERENCE } from "../../vmx/nested";
 import { nestedEstimate } from "./estimate";
@@ -24,36 +24,54 @@ export function lintNestedGuest(
   const estimate = nestedEstimate(program, guest.name);
   if (!estimate) return true;
   const reported = new Set<string>();
-  const spanOf = (code: number, level: string) =>
-    estimate.operations.find((o) => o.exits.some((e) => e.code === code && e.level === level))?.span ??
-    guest.nameSpan;
-  for (const r of estimate.byReason) {
-    if (r.exitsPerSecond <= 0) continue;
-    const key = `${r.level}:${r.code}`;
-    if (reported.has(key)) continue;
-    const def = exitReasonByCode(r.code);
-    if (!def) continue;
-    if (r.level === "L0" && !hasAnyHandler(program, r.code)) {
-      reported.add(key);
+  const tables = (level: string) => (level === "L1" ? setup.hypervisor : program);
+  const report = (code: number, level: string, span: Span) => {
+    const key = `${level}:${code}`;
+    if (reported.has(key)) return;
+    const def = exitReasonByCode(code);
+    if (!def) return;
+    reported.add(key);
+    const note = specialisedNote(tables(level), def.code, def.name);
+    if (level === "L0")
       out.push({
         severity: "error",
         code: "TL310",
-        message: `exits with ${def.name} (${def.code}) in L2 guest ${guest.name}, which L0 handles itself, but the file has no handler ${def.name}`,
-        span: spanOf(r.code, "L0"),
+        message: `exits with ${def.name} (${def.code}) in L2 guest ${guest.name}, which L0 handles itself, but the file has no handler ${def.name}${note}`,
+        span,
         related: [{ span: setup.vmcs12.nameSpan, message: `L2 runs on vmcs ${setup.vmcs12.name}` }],
         reference: REFLECT_REFERENCE,
       });
-    } else if (r.level === "L1" && !setup.hypervisor.handlers.has(r.code)) {
-      reported.add(key);
+    else
       out.push({
         severity: "warning",
         code: "TL330",
-        message: `L0 reflects ${def.name} (${def.code}) of L2 guest ${guest.name} to hypervisor ${setup.hypervisor.name}, which has no handler ${def.name}: costed with the default handler estimate`,
-        span: spanOf(r.code, "L1"),
+        message: `L0 reflects ${def.name} (${def.code}) of L2 guest ${guest.name} to hypervisor ${setup.hypervisor.name}, which has no handler ${def.name}${note}: costed with the default handler estimate`,
+        span,
         related: [{ span: setup.hypervisor.nameSpan, message: `hypervisor ${setup.hypervisor.name}` }],
         reference: REFLECT_REFERENCE,
       });
+  };
+  // An operation's exits: the handler its operand chooses at the level (model/handlers.ts), as
+  // the single-level lint checks each operation (lints.ts lintOps).
+  const fromOperations = new Set<string>();
+  for (const o of estimate.operations)
+    for (const e of o.exits) {
+      if (e.perExecution <= 0 || o.exitsPerSecond <= 0) continue;
+      fromOperations.add(`${e.level}:${e.code}`);
+      if (e.handler === undefined) report(e.code, e.level, o.span);
     }
+  // Exits no operation causes (interrupt delivery, the idle HLT): no operand, any handler of
+  // the reason counts, as for a single level.
+  for (const r of estimate.byReason) {
+    if (r.exitsPerSecond <= 0 || fromOperations.has(`${r.level}:${r.code}`)) continue;
+    if (!hasAnyHandler(tables(r.level), r.code)) report(r.code, r.level, guest.nameSpan);
   }
   return true;
+}
+
+/** " for this operand (the specialised MSR_WRITE handlers take IA32_TSC_DEADLINE only)" where the level has some. */
+function specialisedNote(tables: HandlerTables, code: number, name: string): string {
+  const list = tables.operandHandlers?.get(code);
+  if (!list || list.length === 0) return "";
+  return ` for this operand (the specialised ${name} handlers take ${list.map((h) => h.operand?.label ?? "").join(", ")} only)`;
 }

@@ -16,6 +16,7 @@
  * so EPT01 is looked up at the same address; an EPT fault of EPT12 goes to L1
  * (nested_ept_inject_page_fault) and takes precedence over EPT01's.
  */
+import { guestOperandOf, operandHandlerIndex } from "../../model/handlers";
 import type { GuestIR, GuestOp, HypervisorIR, Program, VmcsIR } from "../../model/ir";
 import { isControlSet } from "../../vmx/controls";
 import { EXIT } from "../../vmx/exitReasons";
@@ -45,6 +46,12 @@ export interface NestedExit {
   /** The hover sentence: "handled by L1 because vmcs12 …". */
   rule: string;
   reference: string;
+  /**
+   * Present when a handler specialised by the exit's operand takes it at its level
+   * (model/handlers.ts): its index in `program.operandHandlers` (L0) or in
+   * `hypervisor.operandHandlers` (L1) for the reason; absent: the level's general handler.
+   */
+  handler?: number;
 }
 
 export interface NestedDecision {
@@ -174,7 +181,24 @@ export function decideNested(setup: NestedSetup, op: GuestOp): NestedDecision {
       ),
     );
   }
+  withHandlers(setup, op, exits);
   return { exits, l1, l0 };
+}
+
+/**
+ * Each exit's handler at the level that handles it, chosen by the operation's operand as the
+ * single-level path chooses it (analysis/exitLeaf.ts): the L0 handlers of the file for an exit
+ * L0 keeps, the `hypervisor` block's for one reflected to L1 (a WRMSR of IA32_TSC_DEADLINE
+ * reflected to L1 runs L1's `handler MSR_WRITE IA32_TSC_DEADLINE`, not its general MSR_WRITE).
+ */
+function withHandlers(setup: NestedSetup, op: GuestOp, exits: NestedExit[]): void {
+  const operand = guestOperandOf(op);
+  if (operand === undefined) return;
+  for (const x of exits) {
+    const table = x.level === "L1" ? setup.hypervisor.operandHandlers : setup.program.operandHandlers;
+    const handler = operandHandlerIndex(table, x.reason.code, operand);
+    if (handler !== undefined) x.handler = handler;
+  }
 }
 
 function l0Exit(r: ExitReasonDef, perExecution: number, rule: string, reference: string): NestedExit {

@@ -1,0 +1,165 @@
+/**
+ * A nested simulation → `trace-cmd report` text (core/src/trace/exportNested.ts) → importer:
+ * the text has what L0's KVM traces for each part of the nested chain (kvm_exit and
+ * kvm_nested_vmexit per L2 exit, kvm_nested_vmexit_inject per exit reflected or synthesized into
+ * L1, L1's trapped instructions and VMRESUME as kvm_exit, kvm_nested_vmenter per nested entry),
+ * and the imported counts per reason equal the simulation's per-level figures.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { reflectedChainCost } from "../core/src/analysis/nested/chain";
+import { nestedSetup } from "../core/src/analysis/nested/reflect";
+import { analyze, nestedEptOf } from "../core/src/index";
+import { simulate } from "../core/src/sim/index";
+import { importTrace, timelineToTraceCmd } from "../core/src/trace/index";
+
+const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
+const EXTERNAL_INTERRUPT = 1;
+const VMRESUME = 24;
+/** L1's VMX instructions that exit to L0 (VMCLEAR, VMPTRLD, VMREAD, VMWRITE, INVEPT, INVVPID). */
+const L1_INSTRUCTIONS = new Set([19, 21, 23, 25, 50, 53]);
+
+function nestedRun(text: string, guest: string, durationSec: number) {
+  const analysis = analyze(text);
+  const result = simulate(analysis.program, guest, {
+    durationSec,
+    seed: 3,
+    positionAt: (o) => analysis.lines.positionAt(o),
+  });
+  assert.ok(result.nested, `${guest} is an L2`);
+  const exported = timelineToTraceCmd(result.timeline, {
+    nestedEpt: nestedEptOf(analysis.program, result.nested.vmcs12),
+  });
+  return { analysis, result, nested: result.nested, exported, trace: importTrace(exported) };
+}
+
+/** The L2 guests of an example (the guests whose vmcs is `nested`, under a hypervisor). */
+function l2Guests(text: string): string[] {
+  const { program } = analyze(text);
+  return [...program.guests.values()].filter((g) => nestedSetup(program, g)).map((g) => g.name);
+}
+
+const count = (perSecond: number, duration: number) => Math.round(perSecond * duration);
+
+describe("trace-cmd export of a nested run", () => {
+  for (const file of readdirSync(EXAMPLES).filter((f) => f.startsWith("nested-") && f.endsWith(".vmcs"))) {
+    for (const idle of ["halt", "poll"]) {
+      const text = readFileSync(`${EXAMPLES}${file}`, "utf8").replace(/idle halt/g, `idle ${idle}`);
+      for (const guest of l2Guests(text)) {
+        test(`${file} (${guest}, idle ${idle}): imported counts per reason equal the per-level figures`, () => {
+          const { result, nested, exported, trace } = nestedRun(text, guest, 0.02);
+          const d = result.duration;
+          assert.equal(trace.badLineCount, 0);
+          // Every kvm_entry pairs with a kvm_exit but each thread's first.
+          assert.equal(trace.pairing.unpairedEntries, result.vcpus);
+          const synthesized = count(nested.synthesizedPerSecond, d);
+          const vmresumes = count(nested.vmresumesPerSecond, d);
+          const trapped = count(nested.trappedPerSecond, d);
+          const reflected = count(nested.reflectedPerSecond, d);
+          const rowCount = (code: number) => trace.exits.rows.find((r) => r.code === code)?.count ?? 0;
+          // L2's exits into L0 by reason: every exit the run counts, but the synthesized ones
+          // (no hardware exit: KVM traces no kvm_exit for them).
+          let l2 = 0;
+          for (const sim of result.byReason) {
+            const physical = sim.exits - (sim.code === EXTERNAL_INTERRUPT ? synthesized : 0);
+            assert.equal(rowCount(sim.code), physical, sim.reason);
+            l2 += physical;
+          }
+          // L1's exits: its VMRESUMEs and trapped VMX instructions.
+          assert.equal(rowCount(VMRESUME), vmresumes);
+          let l1Instructions = 0;
+          for (const r of trace.exits.rows)
+            if (r.code !== undefined && L1_INSTRUCTIONS.has(r.code)) l1Instructions += r.count;
+          assert.equal(l1Instructions, trapped);
+          assert.equal(trace.exits.totalCount, l2 + vmresumes + trapped);
+          // The nested tracepoints: one kvm_nested_vmexit per L2 exit into L0, one inject per
+          // exit reflected or synthesized into L1, one nested entry per VMRESUME.
+          assert.equal(trace.eventCounts.kvm_nested_vmexit ?? 0, l2);
+          assert.equal(trace.eventCounts.kvm_nested_vmexit_inject ?? 0, reflected);
+          assert.equal(trace.eventCounts.kvm_nested_vmenter ?? 0, vmresumes);
+          // The injects by reason are the simulation's L1 rows (the importer counts kvm_nested_*
+          // by name: read here from the text).
+          const injected = new Map<string, number>();
+          for (const m of exported.matchAll(/kvm_nested_vmexit_inject: reason (\S+)/g))
+            injected.set(m[1]!, (injected.get(m[1]!) ?? 0) + 1);
+          for (const r of nested.byReason.filter((x) => x.level === "L1"))
+            assert.equal(injected.get(r.reason) ?? 0, count(r.exitsPerSecond, d), `${r.reason} into L1`);
+          // And L0's own (kvm_exit not followed by an inject): the L0 rows.
+          for (const r of nested.byReason.filter((x) => x.level === "L0" && x.code !== EXTERNAL_INTERRUPT))
+            assert.equal(
+              rowCount(r.code) - (injected.get(r.reason) ?? 0),
+              count(r.exitsPerSecond, d),
+              `${r.reason} at L0`,
+            );
+        });
+      }
+    }
+  }
+
+  test("one chain's lines, in KVM's order (no VMCS shadowing: L1's VMREAD/VMWRITE trap)", () => {
+    const text = readFileSync(`${EXAMPLES}nested-kvm-on-kvm-noshadow.vmcs`, "utf8");
+    const { exported } = nestedRun(text, "l2", 0.002);
+    const lines = exported.split("\n").filter((l) => l.includes("CPU 0/KVM"));
+    const at = lines.findIndex((l) => / kvm_exit: +vcpu 0 reason CPUID /.test(l));
+    assert.ok(at > 0);
+    const events: string[] = [];
+    for (const l of lines.slice(at)) {
+      const m = /: (kvm_\w+): +(?:vcpu \d+ reason (\w+))?/.exec(l)!;
+      events.push(m[2] ? `${m[1]} ${m[2]}` : m[1]!);
+      if (events.length > 1 && m[1] === "kvm_entry" && events.at(-2)?.startsWith("kvm_nested_vmenter")) break;
+    }
+    // CPUID's L1 handler: l1_exit_path's two VMREADs, advance_rip's VMREAD + VMWRITE (all
+    // outside a shadow VMCS), then VMRESUME.
+    assert.deepEqual(events, [
+      "kvm_exit CPUID",
+      "kvm_nested_vmexit CPUID",
+      "kvm_nested_vmexit_inject",
+      "kvm_entry",
+      ...["VMREAD", "VMREAD", "VMREAD", "VMWRITE"].flatMap((r) => [`kvm_exit ${r}`, "kvm_entry"]),
+      "kvm_exit VMRESUME",
+      "kvm_nested_vmenter",
+      "kvm_entry",
+    ]);
+    assert.ok(
+      lines.some((l) =>
+        / kvm_nested_vmenter: +rip: 0x[0-9a-f]{16} vmcs: 0x[0-9a-f]{16} nested_rip: 0x[0-9a-f]{16} int_ctl: 0x00000000 event_inj: 0x00000000 nested_ept=y nested_eptp: 0x[0-9a-f]{16}$/.test(
+          l,
+        ),
+      ),
+    );
+  });
+
+  test("a nested exit L0 synthesizes at entry has an inject and no kvm_exit", () => {
+    const text = readFileSync(`${EXAMPLES}nested-posted-interrupts.vmcs`, "utf8");
+    const { exported, nested, result } = nestedRun(text, "l2_legacy", 0.02);
+    assert.ok(nested.synthesizedPerSecond > 0, "the example synthesizes some");
+    const lines = exported.split("\n");
+    let synthesized = 0;
+    const previous = new Map<string, string>();
+    for (const l of lines) {
+      const thread = /CPU \d+\/KVM-\d+/.exec(l)?.[0];
+      if (!thread) continue;
+      if (/kvm_nested_vmexit_inject: reason EXTERNAL_INTERRUPT/.test(l)) {
+        // After an L2 exit (kvm_exit + kvm_nested_vmexit) or, synthesized, right after L0's
+        // last event of the previous episode (never a kvm_entry into L2 in between).
+        const before = previous.get(thread) ?? "";
+        assert.doesNotMatch(before, /kvm_entry/);
+        if (!/kvm_nested_vmexit: /.test(before)) synthesized++;
+      }
+      previous.set(thread, l);
+    }
+    assert.equal(synthesized, count(nested.synthesizedPerSecond, result.duration));
+  });
+
+  test("latency: a VMRESUME's kvm_exit → kvm_entry is the chain's resume step (idle poll)", () => {
+    const text = readFileSync(`${EXAMPLES}nested-kvm-on-kvm.vmcs`, "utf8").replace(/idle halt/g, "idle poll");
+    const { analysis, trace, result } = nestedRun(text, "l2", 0.02);
+    const chain = reflectedChainCost(analysis.program, analysis.program.hypervisors.get("l1")!, 10);
+    const row = trace.exits.rows.find((r) => r.code === VMRESUME)!;
+    const expectedNs = (chain.resumeCycles / result.target.hz) * 1e9;
+    // Timestamps are rounded to 1 ns.
+    assert.ok(Math.abs(row.meanNs - expectedNs) <= 1, `${row.meanNs} vs ${expectedNs}`);
+  });
+});
