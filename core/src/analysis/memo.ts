@@ -133,6 +133,11 @@ export class AnalysisMemo {
     VmcsIR | undefined,
     { byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
   >();
+  /** The same entries by a key of all transitionCost reads of a vmcs (vmcs alike share one). */
+  readonly exitCostsByTransition = new Map<
+    string,
+    { byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
+  >();
   /** Reflected-exit chains by `hypervisor:reason` (nested/chain.ts). */
   readonly nestedChains = new Map<string, ChainCost>();
   /** Each guest's levels, undefined when it is not an L2 (nested/reflect.ts). */

@@ -278,11 +278,18 @@ export function exitCost(
   /** The specialised handler that takes the exit (ExitEffect.handler); absent: the general one. */
   variant?: number,
 ): ExitCost {
-  const costs = memoOf(program).exitCosts;
-  let entry = costs.get(vmcs);
+  const memo = memoOf(program);
+  let entry = memo.exitCosts.get(vmcs);
   if (entry === undefined) {
-    entry = { byCode: new Map(), migrating: new Map() };
-    costs.set(vmcs, entry);
+    // Shared by every vmcs whose transition cannot differ (a file of repeated units costs each
+    // exit reason once, not once per vmcs).
+    const key = transitionKey(program, vmcs);
+    entry = memo.exitCostsByTransition.get(key);
+    if (entry === undefined) {
+      entry = { byCode: new Map(), migrating: new Map() };
+      memo.exitCostsByTransition.set(key, entry);
+    }
+    memo.exitCosts.set(vmcs, entry);
   }
   const map = migrating ? entry.migrating : entry.byCode;
   const key = handlerKey(code, variant);
@@ -298,6 +305,20 @@ export function exitCost(
   };
   map.set(key, result);
   return result;
+}
+
+/**
+ * Everything transitionCost reads of `vmcs` (the program's target and handlers are the memo's
+ * own): the exit and entry control words (save/load controls), EPT and VPID, the EPT levels and
+ * the MSR-list counts. Two vmcs with the same key have the same transition for every reason.
+ */
+function transitionKey(program: Program, vmcs: VmcsIR | undefined): string {
+  if (vmcs === undefined) return "";
+  const words = effectiveControls(vmcs, program.target);
+  const ept = isControlSet(words, CONTROL.proc2.enable_ept);
+  let key = `${words.exit}:${words.entry}:${ept ? eptLevels(vmcs) : "-"}:${isControlSet(words, CONTROL.proc2.enable_vpid)}`;
+  for (const row of MSR_LIST_COUNT_FIELDS) key += `:${vmcs.fields.get(row.field)?.value}`;
+  return key;
 }
 
 /** Whether a guest's vCPU threads may migrate between physical CPUs: no `pinned` statement. */
