@@ -15,6 +15,7 @@ import {
   type ExitContext,
   exitCount,
   guestContext,
+  pathContext,
   sourceContext,
   walkOps,
 } from "./exits";
@@ -96,8 +97,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   for (const source of guest.sources)
     if (source.kind !== "path" && source.arrival.kind !== "tickless")
       interruptRate += arrivalRate(source.arrival);
-  const pathCtx: ExitContext =
-    interruptRate > 0 ? { ...ctx, asyncArrivalsPerCycle: interruptRate / hz } : ctx;
+  const pathCtx: ExitContext = interruptRate > 0 ? pathContext(ctx, interruptRate / hz) : ctx;
 
   // 1. Decide every operation once, per source (the per-operation figures walk the sources
   //    again when first asked for: see GuestEstimateResult).
