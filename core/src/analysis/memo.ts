@@ -29,7 +29,7 @@ import type { ExitContext, GuestContext } from "./exitRules";
 import type { HaltPollTerms, PollChain } from "./hostTerms";
 import type { ChainCost } from "./nested/chain";
 import type { NestedSetup } from "./nested/reflect";
-import type { ExitCost } from "./transitionCost";
+import type { ExitCost, VmcsTransitionTerms } from "./transitionCost";
 import type { ExitDecision, GuestEstimate } from "./types";
 
 /** The decisions of one operation kind (exitLeaf.ts): the first operand inline, more in a map. */
@@ -138,6 +138,8 @@ export class AnalysisMemo {
     string,
     { byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
   >();
+  /** The reason-independent transition terms by transition key (transitionCost.ts). */
+  readonly transitionTerms = new Map<string, VmcsTransitionTerms>();
   /** Reflected-exit chains by `hypervisor:reason` (nested/chain.ts). */
   readonly nestedChains = new Map<string, ChainCost>();
   /** Each guest's levels, undefined when it is not an L2 (nested/reflect.ts). */

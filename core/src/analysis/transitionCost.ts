@@ -155,22 +155,34 @@ function handlerProbability(
 }
 
 /**
- * The transition cost of an exit of reason `code` under `vmcs` (the target's round trip alone
- * without one); `migrating`: the vCPU thread may migrate (a guest without `pinned`), whose tail
- * is `transition_tail_migrating` instead of the pinned `transition_tail`.
+ * The terms of a transition that do not depend on the exit reason (round trip, MSR lists,
+ * save/load controls, TLB refill) and the EPT levels, once per transition key in the analysis:
+ * every reason's transition under vmcs alike starts with the same terms.
  */
-export function transitionCost(
-  program: Program,
-  vmcs: VmcsIR | undefined,
-  code: number,
-  migrating = false,
-  /** The specialised handler that takes the exit (its ops decide the conditional mitigations). */
-  variant?: number,
-): TransitionCost {
+function vmcsTerms(program: Program, vmcs: VmcsIR | undefined): VmcsTransitionTerms {
+  const cache = memoOf(program).transitionTerms;
+  const key = transitionKey(program, vmcs);
+  let cached = cache.get(key);
+  if (cached === undefined) {
+    cached = computeVmcsTerms(program, vmcs);
+    cache.set(key, cached);
+  }
+  return cached;
+}
+
+export interface VmcsTransitionTerms {
+  /** Read-only: each transition copies the list before adding its reason's terms. */
+  terms: readonly TransitionTerm[];
+  /** EPT levels when EPT is on, else undefined. */
+  levels: number | undefined;
+}
+
+function computeVmcsTerms(program: Program, vmcs: VmcsIR | undefined): VmcsTransitionTerms {
   const target = program.target;
   const costs = target.costs;
   const c = (name: CostName) => costs[name]?.cycles ?? 0;
   const terms: TransitionTerm[] = [];
+  let levels: number | undefined;
   const add = (label: string, cycles: number, costName: CostName, detail: string) => {
     if (cycles !== 0) terms.push({ label, cycles, costName, detail });
   };
@@ -207,7 +219,7 @@ export function transitionCost(
       `${moved.names.join(", ")}: beyond ${BASELINE_SAVE_LOAD.map((b) => `${b.word} ${b.control}`).join(" + ")}, taken as part of the measured round trip (KVM's required sets, an assumption)`,
     );
     const ept = isControlSet(words, CONTROL.proc2.enable_ept);
-    const levels = ept ? eptLevels(vmcs) : undefined;
+    levels = ept ? eptLevels(vmcs) : undefined;
     if (!isControlSet(words, CONTROL.proc2.enable_vpid)) {
       const refs = TWO_D_WALK.refs(TWO_D_WALK.guestLevels, levels);
       add(
@@ -217,9 +229,35 @@ export function transitionCost(
         `${TWO_D_WALK.source}; ${ept ? `EPT ${levels} levels` : "shadow paging (EPT off)"}`,
       );
     }
-    if (levels !== undefined && EPT_WALK_EXITS.has(code)) {
-      add(`EPT walk (${levels} levels)`, levels * c("ept_walk_level"), "ept_walk_level", EPT_WALK_SOURCE);
-    }
+  }
+
+  return { terms, levels };
+}
+
+/**
+ * The transition cost of an exit of reason `code` under `vmcs` (the target's round trip alone
+ * without one); `migrating`: the vCPU thread may migrate (a guest without `pinned`), whose tail
+ * is `transition_tail_migrating` instead of the pinned `transition_tail`.
+ */
+export function transitionCost(
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  code: number,
+  migrating = false,
+  /** The specialised handler that takes the exit (its ops decide the conditional mitigations). */
+  variant?: number,
+): TransitionCost {
+  const target = program.target;
+  const costs = target.costs;
+  const c = (name: CostName) => costs[name]?.cycles ?? 0;
+  const fixed = vmcsTerms(program, vmcs);
+  const terms: TransitionTerm[] = fixed.terms.slice();
+  const add = (label: string, cycles: number, costName: CostName, detail: string) => {
+    if (cycles !== 0) terms.push({ label, cycles, costName, detail });
+  };
+  const levels = fixed.levels;
+  if (levels !== undefined && EPT_WALK_EXITS.has(code)) {
+    add(`EPT walk (${levels} levels)`, levels * c("ept_walk_level"), "ept_walk_level", EPT_WALK_SOURCE);
   }
 
   for (const name of target.mitigations ?? []) {
