@@ -93,9 +93,18 @@ export function prepareHost(
   const memo = memoOf(program);
   // Every input of the halt-poll chain but the busy time before a block (hostTerms.ts); built
   // on first use (a guest that never blocks needs none).
-  let pollKey: string | undefined;
-  const pollKeyOf = () =>
-    (pollKey ??= `${host.haltPollNs.value} ${host.haltPollGrow.value} ${host.haltPollGrowStartNs.value} ${host.haltPollShrink.value}|${arrivals.map((a) => `${a.periodic ? "p" : "e"}${a.rate}`).join(" ")}`);
+  // The terms by busy time of every guest with these inputs (memo.ts haltPoll).
+  let pollByBusy: Map<number, HaltPollTerms> | undefined;
+  const pollTermsOf = () => {
+    if (pollByBusy !== undefined) return pollByBusy;
+    const key = `${host.haltPollNs.value} ${host.haltPollGrow.value} ${host.haltPollGrowStartNs.value} ${host.haltPollShrink.value}|${arrivals.map((a) => `${a.periodic ? "p" : "e"}${a.rate}`).join(" ")}`;
+    pollByBusy = memo.haltPoll.get(key);
+    if (pollByBusy === undefined) {
+      pollByBusy = new Map();
+      memo.haltPoll.set(key, pollByBusy);
+    }
+    return pollByBusy;
+  };
   // Sources in the order of `sites` (grouped by model), each with its spins per execution.
   const order = spinning ? [...new Set(sites.map((s) => s.model))] : [];
   const grouped: SpinSource[] = order.map((m) => ({
@@ -114,10 +123,7 @@ export function prepareHost(
     const blocking = blocks && solution.idlePeriods > 0;
     const blocksPerSecond = blocking ? solution.idlePeriods * solution.survival : 0;
     const busySec = blocksPerSecond > 0 ? Math.min(1, solution.rho / blocksPerSecond) : 0;
-    let poll =
-      blocksPerSecond > 0
-        ? haltPollOnce(memo, `${pollKeyOf()}|${busySec}`, host, arrivals, busySec)
-        : NO_POLL;
+    let poll = blocksPerSecond > 0 ? haltPollOnce(pollTermsOf(), host, arrivals, busySec) : NO_POLL;
     // Over-committed pCPUs: a vCPU polls only while no other one waits for a CPU
     // (kvm_vcpu_can_poll: single_task_running()), so polling gets at most the CPU time the busy
     // vCPUs leave, capacity − ρ per vCPU; successes and polling time shrink in that ratio (an
@@ -184,18 +190,20 @@ export function prepareHost(
   return { update, report };
 }
 
-/** haltPollTerms once per distinct input in the analysis (`key` names them all). */
+/**
+ * haltPollTerms once per distinct input in the analysis: `byBusy` holds the terms of the other
+ * inputs' key (the poll settings and the arrivals), by the busy time before a block.
+ */
 function haltPollOnce(
-  memo: AnalysisMemo,
-  key: string,
+  byBusy: Map<number, HaltPollTerms>,
   host: HostIR,
   arrivals: readonly HaltArrival[],
   busySec: number,
 ): HaltPollTerms {
-  let terms = memo.haltPoll.get(key);
+  let terms = byBusy.get(busySec);
   if (terms === undefined) {
     terms = haltPollTerms(host, haltSurvival(arrivals, busySec));
-    memo.haltPoll.set(key, terms);
+    byBusy.set(busySec, terms);
   }
   return terms;
 }

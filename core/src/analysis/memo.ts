@@ -150,7 +150,7 @@ export class AnalysisMemo {
    * spin by the chain (numbered in `pollChainIds`), the spins and the rates. Guests alike (a
    * file of repeated units) solve each once, not once per guest and fixed-point pass.
    */
-  readonly haltPoll = new Map<string, HaltPollTerms>();
+  readonly haltPoll = new Map<string, Map<number, HaltPollTerms>>();
   readonly pleGrowth = new Map<string, number[]>();
   readonly pollChainIds = new Map<PollChain, number>();
 
