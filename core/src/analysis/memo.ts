@@ -5,7 +5,8 @@
  * - `AnalysisMemo`, one per program (`memoOf(program)`): handler and fn costs (cost.ts), the
  *   estimate's target summary (estimate.ts), each guest's exit context (exitRules.ts), the
  *   leaf-decision caches per effective control words (exitLeaf.ts), the fns that can halt
- *   (exitDelivery.ts), each vmcs's exit costs with their transition (transitionCost.ts), and the
+ *   (exitDelivery.ts), each vmcs's exit costs with their transition (transitionCost.ts: shared by
+ *   every vmcs with the same transition key, the key of all the transition reads of a vmcs), and the
  *   nested levels and reflected-exit chains (nested/), and the host terms by their inputs
  *   (hostEstimate.ts: the halt-poll and PLE-growth chains guests alike share). It is carried by the program
  *   object under a non-enumerable symbol, so it lives and dies with the program, and a program
