@@ -188,11 +188,14 @@ export interface VmcsMemo {
   controlsTarget: TargetIR | undefined;
 }
 
+// The accessors below read the memo at a property load of their own before falling back to
+// ownMemo: each load then sees one kind of owner (ownMemo's own sees every kind, and a load that
+// sees many object shapes is slower), and no `make` closure is created on the common path.
+
+const newVmcsMemo = (): VmcsMemo => ({ lookup: undefined, controls: undefined, controlsTarget: undefined });
+
 export function vmcsMemo(vmcs: VmcsIR): VmcsMemo {
-  return ownMemo(
-    vmcs,
-    (): VmcsMemo => ({ lookup: undefined, controls: undefined, controlsTarget: undefined }),
-  );
+  return (vmcs as Holder<VmcsMemo>)[MEMO] ?? ownMemo(vmcs, newVmcsMemo);
 }
 
 /**
@@ -208,16 +211,27 @@ export interface TargetMemo {
   host: TargetIR | undefined;
 }
 
+const newTargetMemo = (): TargetMemo => ({
+  impliedFor: undefined,
+  implied: [],
+  nested: undefined,
+  host: undefined,
+});
+
 export function targetMemo(target: TargetIR): TargetMemo {
-  return ownMemo(
-    target,
-    (): TargetMemo => ({ impliedFor: undefined, implied: [], nested: undefined, host: undefined }),
-  );
+  return (target as Holder<TargetMemo>)[MEMO] ?? ownMemo(target, newTargetMemo);
 }
 
 /** The program's memo; one with its own decision store when the program has none yet. */
+const newAnalysisMemo = () => new AnalysisMemo(new DecisionStore());
+
 export function memoOf(program: Program): AnalysisMemo {
-  return ownMemo(program, () => new AnalysisMemo(new DecisionStore()));
+  return (program as Holder<AnalysisMemo>)[MEMO] ?? ownMemo(program, newAnalysisMemo);
+}
+
+/** The leaf-cache memo an exit context carries (exitLeaf.ts), made by `make` on first use. */
+export function contextMemo(ctx: object, make: () => ContextMemo): ContextMemo {
+  return (ctx as Holder<ContextMemo>)[MEMO] ?? ownMemo(ctx, make);
 }
 
 /**

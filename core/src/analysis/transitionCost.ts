@@ -354,9 +354,15 @@ function transitionKey(program: Program, vmcs: VmcsIR | undefined): string {
   if (vmcs === undefined) return "";
   const words = effectiveControls(vmcs, program.target);
   const ept = isControlSet(words, CONTROL.proc2.enable_ept);
-  let key = `${words.exit}:${words.entry}:${ept ? eptLevels(vmcs) : "-"}:${isControlSet(words, CONTROL.proc2.enable_vpid)}`;
+  let key = `${wordKey(words.exit)}:${wordKey(words.entry)}:${ept ? eptLevels(vmcs) : "-"}:${isControlSet(words, CONTROL.proc2.enable_vpid)}`;
   for (const row of MSR_LIST_COUNT_FIELDS) key += `:${vmcs.fields.get(row.field)?.value}`;
   return key;
+}
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+/** A control word in a key: as a number where exact (cheaper to print than a bigint), else its digits and `n`. */
+function wordKey(value: bigint): number | string {
+  return value >= 0n && value <= MAX_EXACT ? Number(value) : `${value}n`;
 }
 
 /** Whether a guest's vCPU threads may migrate between physical CPUs: no `pinned` statement. */
