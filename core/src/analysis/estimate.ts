@@ -24,7 +24,7 @@ import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
 import { memoOf } from "./memo";
 import { ExitDurations, pathLatency, summarize } from "./pathLatency";
-import { exitCost, vcpuMayMigrate } from "./transitionCost";
+import { exitCost, exitCostIn, exitCostsOf, vcpuMayMigrate } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 /**
@@ -84,8 +84,9 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
 
   const migrating = vcpuMayMigrate(guest);
   // Each exit costs what the handler its operand selects costs (model/handlers.ts).
+  const costs = exitCostsOf(program, ctx.vmcs, migrating);
   const costOf = (code: number, variant?: number) =>
-    exitCost(program, ctx.vmcs, code, migrating, variant).total;
+    exitCostIn(costs, program, ctx.vmcs, code, migrating, variant).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;
     for (const e of exits) c += e.perExecution * costOf(e.reason.code, e.handler);

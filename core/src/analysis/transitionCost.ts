@@ -316,6 +316,15 @@ export function exitCost(
   /** The specialised handler that takes the exit (ExitEffect.handler); absent: the general one. */
   variant?: number,
 ): ExitCost {
+  return exitCostIn(exitCostsOf(program, vmcs, migrating), program, vmcs, code, migrating, variant);
+}
+
+/** The exit costs of `vmcs` (pinned or may-migrate) by handler key: what exitCost fills and reads. */
+export function exitCostsOf(
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  migrating: boolean,
+): Map<number, ExitCost> {
   const memo = memoOf(program);
   let entry = memo.exitCosts.get(vmcs);
   if (entry === undefined) {
@@ -329,7 +338,21 @@ export function exitCost(
     }
     memo.exitCosts.set(vmcs, entry);
   }
-  const map = migrating ? entry.migrating : entry.byCode;
+  return migrating ? entry.migrating : entry.byCode;
+}
+
+/**
+ * exitCost with the vmcs's costs already looked up (`map`, from exitCostsOf with the same
+ * program, vmcs and `migrating`): for a loop that costs many exits of one guest.
+ */
+export function exitCostIn(
+  map: Map<number, ExitCost>,
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  code: number,
+  migrating: boolean,
+  variant: number | undefined,
+): ExitCost {
   const key = handlerKey(code, variant);
   const cached = map.get(key);
   if (cached) return cached;
