@@ -15,6 +15,7 @@ import {
   type ExitContext,
   exitCount,
   guestContext,
+  pathContext,
   sourceContext,
   walkOps,
 } from "./exits";
@@ -23,7 +24,7 @@ import { deliveredScale, hostCapacity, prepareHost } from "./hostEstimate";
 import { type SourceModel, solveShares } from "./hostShares";
 import { memoOf } from "./memo";
 import { ExitDurations, pathLatency, summarize } from "./pathLatency";
-import { exitCost, vcpuMayMigrate } from "./transitionCost";
+import { exitCost, exitCostIn, exitCostsOf, vcpuMayMigrate } from "./transitionCost";
 import type { ExitDecision, GuestEstimate, OperationEstimate, PathEstimate, ReasonEstimate } from "./types";
 
 /**
@@ -83,8 +84,9 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
 
   const migrating = vcpuMayMigrate(guest);
   // Each exit costs what the handler its operand selects costs (model/handlers.ts).
+  const costs = exitCostsOf(program, ctx.vmcs, migrating);
   const costOf = (code: number, variant?: number) =>
-    exitCost(program, ctx.vmcs, code, migrating, variant).total;
+    exitCostIn(costs, program, ctx.vmcs, code, migrating, variant).total;
   const exitCycles = (exits: ExitDecision["exits"]) => {
     let c = 0;
     for (const e of exits) c += e.perExecution * costOf(e.reason.code, e.handler);
@@ -96,8 +98,7 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
   for (const source of guest.sources)
     if (source.kind !== "path" && source.arrival.kind !== "tickless")
       interruptRate += arrivalRate(source.arrival);
-  const pathCtx: ExitContext =
-    interruptRate > 0 ? { ...ctx, asyncArrivalsPerCycle: interruptRate / hz } : ctx;
+  const pathCtx: ExitContext = interruptRate > 0 ? pathContext(ctx, interruptRate / hz) : ctx;
 
   // 1. Decide every operation once, per source (the per-operation figures walk the sources
   //    again when first asked for: see GuestEstimateResult).
@@ -258,20 +259,24 @@ function solveGuest(program: Program, guest: GuestIR, breakdown: boolean): Solve
       : undefined;
     const base = split?.mean ?? general;
     const saved = reason.code === idleReason && perSecond > 0 ? savedPerSec / perSecond : 0;
-    const cost = saved > 0 ? { ...base, handler: base.handler - saved, total: base.total - saved } : base;
+    // The four figures read, not a spread of the whole cost (a spread of its many fields cost
+    // more than the rest of this loop).
+    const total = saved > 0 ? base.total - saved : base.total;
+    const handlerCycles = saved > 0 ? base.handler - saved : base.handler;
     const exitsPerSecond = perSecond * vcpus;
     totalExitsPerSec += exitsPerSecond;
-    byReason.push({
+    const row: ReasonEstimate = {
       reason: reason.name,
       code: reason.code,
       exitsPerSecond,
-      cyclesPerExit: cost.total,
-      transitionCycles: cost.transition,
-      handlerCycles: cost.handler,
-      userspaceCycles: cost.userspace,
-      share: exitCyclesPerSec > 0 ? (perSecond * cost.total) / exitCyclesPerSec : 0,
-      ...(split ? { handlers: split.handlers } : {}),
-    });
+      cyclesPerExit: total,
+      transitionCycles: base.transition,
+      handlerCycles,
+      userspaceCycles: base.userspace,
+      share: exitCyclesPerSec > 0 ? (perSecond * total) / exitCyclesPerSec : 0,
+    };
+    if (split) row.handlers = split.handlers;
+    byReason.push(row);
   }
   sortSmall(
     byReason,

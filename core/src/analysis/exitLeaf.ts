@@ -18,12 +18,12 @@ import { decidePauseLoop, exitRoundTripEstimate, pauseIterationCycles } from "./
 import { type ExitContext, noExit, SDM_COND } from "./exitRules";
 import {
   type ContextMemo,
+  contextMemo,
   type DecisionStore,
   type LeafCache,
   type LeafOperand,
   type LeafVariants,
   memoOf,
-  ownMemo,
   type Signature,
 } from "./memo";
 import type { ExitDecision } from "./types";
@@ -94,7 +94,7 @@ function decideLeafUncached(op: GuestOp, ctx: ExitContext): ExitDecision {
  * (frozen) keeps it in the program's memo.
  */
 export function leafCache(ctx: ExitContext): LeafCache {
-  const own = ownMemo(ctx, newContextMemo);
+  const own = contextMemo(ctx, newContextMemo);
   if (own.vmcs === ctx.vmcs && own.controls === ctx.controls) return own.map;
   const memo = memoOf(ctx.program);
   const frozen = !Object.isExtensible(ctx);

@@ -109,15 +109,21 @@ export function vmcsLookup(vmcs: VmcsIR): VmcsLookup {
     msrBits.set(trap.msr, (msrBits.get(trap.msr) ?? 0) | bits);
   }
 
-  const ept: EptEntry[] = vmcs.ept.map((r, index) => ({ start: r.start, end: r.end, perms: r.perms, index }));
+  // Loops, not `map`: a vmcs has a few regions, and the callback setup cost more than they do.
+  const ept: EptEntry[] = [];
+  for (let index = 0; index < vmcs.ept.length; index++) {
+    const r = vmcs.ept[index]!;
+    ept.push({ start: r.start, end: r.end, perms: r.perms, index });
+  }
   // Usually written in address order already: sort only when not (sorting allocates).
   let inOrder = true;
   for (let i = 1; i < ept.length && inOrder; i++) inOrder = ept[i - 1]!.start <= ept[i]!.start;
   if (!inOrder) ept.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.index - b.index));
-  const eptStarts = ept.map((e) => e.start);
+  const eptStarts: bigint[] = [];
   const eptMaxEnd: bigint[] = [];
   let maxEnd = -1n;
   for (const e of ept) {
+    eptStarts.push(e.start);
     if (e.end > maxEnd) maxEnd = e.end;
     eptMaxEnd.push(maxEnd);
   }

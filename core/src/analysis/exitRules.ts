@@ -45,7 +45,14 @@ export function guestContext(program: Program, guest: GuestIR): ExitContext | un
   const contexts = memoOf(program).guestContexts;
   const cached = contexts.get(guest);
   if (cached && cached.vmcs === vmcs && cached.controls === controls) return cached;
-  const ctx: GuestContext = { program, guest, vmcs, controls, irqContexts: undefined };
+  const ctx: GuestContext = {
+    program,
+    guest,
+    vmcs,
+    controls,
+    irqContexts: undefined,
+    pathContext: undefined,
+  };
   contexts.set(guest, ctx);
   return ctx;
 }
@@ -74,8 +81,30 @@ export function sourceContext(ctx: ExitContext, source: GuestSource): ExitContex
   return irq;
 }
 
+/**
+ * The context of a guest's `path` operations when interrupts can land while they run
+ * (`asyncArrivalsPerCycle`, the tsx model): cached per guest context and rate, so each solve of
+ * the estimate decides the paths in the same context object (and finds its leaf cache).
+ */
+export function pathContext(ctx: ExitContext, asyncArrivalsPerCycle: number): ExitContext {
+  const owner = memoOf(ctx.program).guestContexts.get(ctx.guest);
+  if (owner !== ctx) return { ...ctx, asyncArrivalsPerCycle };
+  const cached = owner.pathContext;
+  if (cached !== undefined && cached.asyncArrivalsPerCycle === asyncArrivalsPerCycle) return cached;
+  const path: ExitContext = {
+    program: ctx.program,
+    guest: ctx.guest,
+    vmcs: ctx.vmcs,
+    controls: ctx.controls,
+    asyncArrivalsPerCycle,
+  };
+  owner.pathContext = path;
+  return path;
+}
+
 export interface GuestContext extends ExitContext {
   irqContexts: Map<number, ExitContext> | undefined;
+  pathContext: ExitContext | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import type { ExitDecision } from "./types";
 export { type CoalesceModel, coalesceModel } from "./coalesceModel";
 export { type DeliveryDecision, decideDelivery, decideIdle, type IdleDecision } from "./exitDelivery";
 export { PML_ENTRIES } from "./exitDirty";
-export { type ExitContext, exitCount, guestContext, reason, sourceContext } from "./exitRules";
+export { type ExitContext, exitCount, guestContext, pathContext, reason, sourceContext } from "./exitRules";
 export { type OpVisitor, type WalkResult, walkOps } from "./exitWalk";
 export { TSX_ATTEMPTS, type TsxModel, tsxModel } from "./tsxModel";
 

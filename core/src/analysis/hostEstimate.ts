@@ -74,6 +74,8 @@ export function prepareHost(
     sites.length > 0
       ? exitCost(program, ctx.vmcs, EXIT.PAUSE_INSTRUCTION, vcpuMayMigrate(ctx.guest)).total
       : 0;
+  // Without spin sites (most guests) no PLE-growth input is needed: none is built.
+  const spinning = sites.length > 0;
   const base = new Map<SourceModel, { exits: SourceModel["opExits"]; cycles: number }>();
   for (const s of sites) base.set(s.model, { exits: s.model.opExits, cycles: s.model.opExitCycles });
   const arrivalsOf = (): HaltArrival[] => {
@@ -89,26 +91,39 @@ export function prepareHost(
   let executionsPerSec = 0;
   for (const m of models) if (!m.tickless) executionsPerSec += m.rate;
   const memo = memoOf(program);
-  // Every input of the halt-poll chain but the busy time before a block (hostTerms.ts).
-  const pollKey = `${host.haltPollNs.value} ${host.haltPollGrow.value} ${host.haltPollGrowStartNs.value} ${host.haltPollShrink.value}|${arrivals.map((a) => `${a.periodic ? "p" : "e"}${a.rate}`).join(" ")}`;
+  // Every input of the halt-poll chain but the busy time before a block (hostTerms.ts); built
+  // on first use (a guest that never blocks needs none).
+  // The terms by busy time of every guest with these inputs (memo.ts haltPoll).
+  let pollByBusy: Map<number, HaltPollTerms> | undefined;
+  const pollTermsOf = () => {
+    if (pollByBusy !== undefined) return pollByBusy;
+    const key = `${host.haltPollNs.value} ${host.haltPollGrow.value} ${host.haltPollGrowStartNs.value} ${host.haltPollShrink.value}|${arrivals.map((a) => `${a.periodic ? "p" : "e"}${a.rate}`).join(" ")}`;
+    pollByBusy = memo.haltPoll.get(key);
+    if (pollByBusy === undefined) {
+      pollByBusy = new Map();
+      memo.haltPoll.set(key, pollByBusy);
+    }
+    return pollByBusy;
+  };
   // Sources in the order of `sites` (grouped by model), each with its spins per execution.
-  const order = [...new Set(sites.map((s) => s.model))];
+  const order = spinning ? [...new Set(sites.map((s) => s.model))] : [];
   const grouped: SpinSource[] = order.map((m) => ({
     rate: m.rate,
     sites: sites.filter((s) => s.model === m).map((s) => ({ cycles: s.cycles, executions: s.executions })),
   }));
   const flat = order.flatMap((m) => sites.filter((s) => s.model === m));
-  const spinsKey = grouped
-    .map((src) => `${src.rate}:${src.sites.map((s) => `${s.cycles}x${s.executions}`).join(",")}`)
-    .join(" ");
+  const spinsKey = spinning
+    ? grouped
+        .map((src) => `${src.rate}:${src.sites.map((s) => `${s.cycles}x${s.executions}`).join(",")}`)
+        .join(" ")
+    : "";
   let last: HostTermsNow | undefined;
 
   const update = (solution: ShareSolution, hz: number): HostTermsNow => {
     const blocking = blocks && solution.idlePeriods > 0;
     const blocksPerSecond = blocking ? solution.idlePeriods * solution.survival : 0;
     const busySec = blocksPerSecond > 0 ? Math.min(1, solution.rho / blocksPerSecond) : 0;
-    let poll =
-      blocksPerSecond > 0 ? haltPollOnce(memo, `${pollKey}|${busySec}`, host, arrivals, busySec) : NO_POLL;
+    let poll = blocksPerSecond > 0 ? haltPollOnce(pollTermsOf(), host, arrivals, busySec) : NO_POLL;
     // Over-committed pCPUs: a vCPU polls only while no other one waits for a CPU
     // (kvm_vcpu_can_poll: single_task_running()), so polling gets at most the CPU time the busy
     // vCPUs leave, capacity − ρ per vCPU; successes and polling time shrink in that ratio (an
@@ -121,7 +136,7 @@ export function prepareHost(
     }
     const pollSavingPerIdleExit = solution.survival * poll.success * wake;
     const schedInsPerSecond = blocksPerSecond * (1 - poll.success) + host.preemptRate.value;
-    if (sites.length > 0) {
+    if (spinning) {
       const grownFlat = pleGrowthOnce(
         memo,
         grouped,
@@ -175,18 +190,20 @@ export function prepareHost(
   return { update, report };
 }
 
-/** haltPollTerms once per distinct input in the analysis (`key` names them all). */
+/**
+ * haltPollTerms once per distinct input in the analysis: `byBusy` holds the terms of the other
+ * inputs' key (the poll settings and the arrivals), by the busy time before a block.
+ */
 function haltPollOnce(
-  memo: AnalysisMemo,
-  key: string,
+  byBusy: Map<number, HaltPollTerms>,
   host: HostIR,
   arrivals: readonly HaltArrival[],
   busySec: number,
 ): HaltPollTerms {
-  let terms = memo.haltPoll.get(key);
+  let terms = byBusy.get(busySec);
   if (terms === undefined) {
     terms = haltPollTerms(host, haltSurvival(arrivals, busySec));
-    memo.haltPoll.set(key, terms);
+    byBusy.set(busySec, terms);
   }
   return terms;
 }

@@ -5,7 +5,8 @@
  * - `AnalysisMemo`, one per program (`memoOf(program)`): handler and fn costs (cost.ts), the
  *   estimate's target summary (estimate.ts), each guest's exit context (exitRules.ts), the
  *   leaf-decision caches per effective control words (exitLeaf.ts), the fns that can halt
- *   (exitDelivery.ts), each vmcs's exit costs with their transition (transitionCost.ts), and the
+ *   (exitDelivery.ts), each vmcs's exit costs with their transition (transitionCost.ts: shared by
+ *   every vmcs with the same transition key, the key of all the transition reads of a vmcs), and the
  *   nested levels and reflected-exit chains (nested/), and the host terms by their inputs
  *   (hostEstimate.ts: the halt-poll and PLE-growth chains guests alike share). It is carried by the program
  *   object under a non-enumerable symbol, so it lives and dies with the program, and a program
@@ -29,7 +30,7 @@ import type { ExitContext, GuestContext } from "./exitRules";
 import type { HaltPollTerms, PollChain } from "./hostTerms";
 import type { ChainCost } from "./nested/chain";
 import type { NestedSetup } from "./nested/reflect";
-import type { ExitCost } from "./transitionCost";
+import type { ExitCost, VmcsTransitionTerms } from "./transitionCost";
 import type { ExitDecision, GuestEstimate } from "./types";
 
 /** The decisions of one operation kind (exitLeaf.ts): the first operand inline, more in a map. */
@@ -133,6 +134,13 @@ export class AnalysisMemo {
     VmcsIR | undefined,
     { byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
   >();
+  /** The same entries by a key of all transitionCost reads of a vmcs (vmcs alike share one). */
+  readonly exitCostsByTransition = new Map<
+    string,
+    { byCode: Map<number, ExitCost>; migrating: Map<number, ExitCost> }
+  >();
+  /** The reason-independent transition terms by transition key (transitionCost.ts). */
+  readonly transitionTerms = new Map<string, VmcsTransitionTerms>();
   /** Reflected-exit chains by `hypervisor:reason` (nested/chain.ts). */
   readonly nestedChains = new Map<string, ChainCost>();
   /** Each guest's levels, undefined when it is not an L2 (nested/reflect.ts). */
@@ -143,7 +151,7 @@ export class AnalysisMemo {
    * spin by the chain (numbered in `pollChainIds`), the spins and the rates. Guests alike (a
    * file of repeated units) solve each once, not once per guest and fixed-point pass.
    */
-  readonly haltPoll = new Map<string, HaltPollTerms>();
+  readonly haltPoll = new Map<string, Map<number, HaltPollTerms>>();
   readonly pleGrowth = new Map<string, number[]>();
   readonly pollChainIds = new Map<PollChain, number>();
 
@@ -180,11 +188,14 @@ export interface VmcsMemo {
   controlsTarget: TargetIR | undefined;
 }
 
+// The accessors below read the memo at a property load of their own before falling back to
+// ownMemo: each load then sees one kind of owner (ownMemo's own sees every kind, and a load that
+// sees many object shapes is slower), and no `make` closure is created on the common path.
+
+const newVmcsMemo = (): VmcsMemo => ({ lookup: undefined, controls: undefined, controlsTarget: undefined });
+
 export function vmcsMemo(vmcs: VmcsIR): VmcsMemo {
-  return ownMemo(
-    vmcs,
-    (): VmcsMemo => ({ lookup: undefined, controls: undefined, controlsTarget: undefined }),
-  );
+  return (vmcs as Holder<VmcsMemo>)[MEMO] ?? ownMemo(vmcs, newVmcsMemo);
 }
 
 /**
@@ -200,16 +211,27 @@ export interface TargetMemo {
   host: TargetIR | undefined;
 }
 
+const newTargetMemo = (): TargetMemo => ({
+  impliedFor: undefined,
+  implied: [],
+  nested: undefined,
+  host: undefined,
+});
+
 export function targetMemo(target: TargetIR): TargetMemo {
-  return ownMemo(
-    target,
-    (): TargetMemo => ({ impliedFor: undefined, implied: [], nested: undefined, host: undefined }),
-  );
+  return (target as Holder<TargetMemo>)[MEMO] ?? ownMemo(target, newTargetMemo);
 }
 
 /** The program's memo; one with its own decision store when the program has none yet. */
+const newAnalysisMemo = () => new AnalysisMemo(new DecisionStore());
+
 export function memoOf(program: Program): AnalysisMemo {
-  return ownMemo(program, () => new AnalysisMemo(new DecisionStore()));
+  return (program as Holder<AnalysisMemo>)[MEMO] ?? ownMemo(program, newAnalysisMemo);
+}
+
+/** The leaf-cache memo an exit context carries (exitLeaf.ts), made by `make` on first use. */
+export function contextMemo(ctx: object, make: () => ContextMemo): ContextMemo {
+  return (ctx as Holder<ContextMemo>)[MEMO] ?? ownMemo(ctx, make);
 }
 
 /**

@@ -155,22 +155,34 @@ function handlerProbability(
 }
 
 /**
- * The transition cost of an exit of reason `code` under `vmcs` (the target's round trip alone
- * without one); `migrating`: the vCPU thread may migrate (a guest without `pinned`), whose tail
- * is `transition_tail_migrating` instead of the pinned `transition_tail`.
+ * The terms of a transition that do not depend on the exit reason (round trip, MSR lists,
+ * save/load controls, TLB refill) and the EPT levels, once per transition key in the analysis:
+ * every reason's transition under vmcs alike starts with the same terms.
  */
-export function transitionCost(
-  program: Program,
-  vmcs: VmcsIR | undefined,
-  code: number,
-  migrating = false,
-  /** The specialised handler that takes the exit (its ops decide the conditional mitigations). */
-  variant?: number,
-): TransitionCost {
+function vmcsTerms(program: Program, vmcs: VmcsIR | undefined): VmcsTransitionTerms {
+  const cache = memoOf(program).transitionTerms;
+  const key = transitionKey(program, vmcs);
+  let cached = cache.get(key);
+  if (cached === undefined) {
+    cached = computeVmcsTerms(program, vmcs);
+    cache.set(key, cached);
+  }
+  return cached;
+}
+
+export interface VmcsTransitionTerms {
+  /** Read-only: each transition copies the list before adding its reason's terms. */
+  terms: readonly TransitionTerm[];
+  /** EPT levels when EPT is on, else undefined. */
+  levels: number | undefined;
+}
+
+function computeVmcsTerms(program: Program, vmcs: VmcsIR | undefined): VmcsTransitionTerms {
   const target = program.target;
   const costs = target.costs;
   const c = (name: CostName) => costs[name]?.cycles ?? 0;
   const terms: TransitionTerm[] = [];
+  let levels: number | undefined;
   const add = (label: string, cycles: number, costName: CostName, detail: string) => {
     if (cycles !== 0) terms.push({ label, cycles, costName, detail });
   };
@@ -207,7 +219,7 @@ export function transitionCost(
       `${moved.names.join(", ")}: beyond ${BASELINE_SAVE_LOAD.map((b) => `${b.word} ${b.control}`).join(" + ")}, taken as part of the measured round trip (KVM's required sets, an assumption)`,
     );
     const ept = isControlSet(words, CONTROL.proc2.enable_ept);
-    const levels = ept ? eptLevels(vmcs) : undefined;
+    levels = ept ? eptLevels(vmcs) : undefined;
     if (!isControlSet(words, CONTROL.proc2.enable_vpid)) {
       const refs = TWO_D_WALK.refs(TWO_D_WALK.guestLevels, levels);
       add(
@@ -217,9 +229,35 @@ export function transitionCost(
         `${TWO_D_WALK.source}; ${ept ? `EPT ${levels} levels` : "shadow paging (EPT off)"}`,
       );
     }
-    if (levels !== undefined && EPT_WALK_EXITS.has(code)) {
-      add(`EPT walk (${levels} levels)`, levels * c("ept_walk_level"), "ept_walk_level", EPT_WALK_SOURCE);
-    }
+  }
+
+  return { terms, levels };
+}
+
+/**
+ * The transition cost of an exit of reason `code` under `vmcs` (the target's round trip alone
+ * without one); `migrating`: the vCPU thread may migrate (a guest without `pinned`), whose tail
+ * is `transition_tail_migrating` instead of the pinned `transition_tail`.
+ */
+export function transitionCost(
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  code: number,
+  migrating = false,
+  /** The specialised handler that takes the exit (its ops decide the conditional mitigations). */
+  variant?: number,
+): TransitionCost {
+  const target = program.target;
+  const costs = target.costs;
+  const c = (name: CostName) => costs[name]?.cycles ?? 0;
+  const fixed = vmcsTerms(program, vmcs);
+  const terms: TransitionTerm[] = fixed.terms.slice();
+  const add = (label: string, cycles: number, costName: CostName, detail: string) => {
+    if (cycles !== 0) terms.push({ label, cycles, costName, detail });
+  };
+  const levels = fixed.levels;
+  if (levels !== undefined && EPT_WALK_EXITS.has(code)) {
+    add(`EPT walk (${levels} levels)`, levels * c("ept_walk_level"), "ept_walk_level", EPT_WALK_SOURCE);
   }
 
   for (const name of target.mitigations ?? []) {
@@ -278,13 +316,43 @@ export function exitCost(
   /** The specialised handler that takes the exit (ExitEffect.handler); absent: the general one. */
   variant?: number,
 ): ExitCost {
-  const costs = memoOf(program).exitCosts;
-  let entry = costs.get(vmcs);
+  return exitCostIn(exitCostsOf(program, vmcs, migrating), program, vmcs, code, migrating, variant);
+}
+
+/** The exit costs of `vmcs` (pinned or may-migrate) by handler key: what exitCost fills and reads. */
+export function exitCostsOf(
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  migrating: boolean,
+): Map<number, ExitCost> {
+  const memo = memoOf(program);
+  let entry = memo.exitCosts.get(vmcs);
   if (entry === undefined) {
-    entry = { byCode: new Map(), migrating: new Map() };
-    costs.set(vmcs, entry);
+    // Shared by every vmcs whose transition cannot differ (a file of repeated units costs each
+    // exit reason once, not once per vmcs).
+    const key = transitionKey(program, vmcs);
+    entry = memo.exitCostsByTransition.get(key);
+    if (entry === undefined) {
+      entry = { byCode: new Map(), migrating: new Map() };
+      memo.exitCostsByTransition.set(key, entry);
+    }
+    memo.exitCosts.set(vmcs, entry);
   }
-  const map = migrating ? entry.migrating : entry.byCode;
+  return migrating ? entry.migrating : entry.byCode;
+}
+
+/**
+ * exitCost with the vmcs's costs already looked up (`map`, from exitCostsOf with the same
+ * program, vmcs and `migrating`): for a loop that costs many exits of one guest.
+ */
+export function exitCostIn(
+  map: Map<number, ExitCost>,
+  program: Program,
+  vmcs: VmcsIR | undefined,
+  code: number,
+  migrating: boolean,
+  variant: number | undefined,
+): ExitCost {
   const key = handlerKey(code, variant);
   const cached = map.get(key);
   if (cached) return cached;
@@ -298,6 +366,26 @@ export function exitCost(
   };
   map.set(key, result);
   return result;
+}
+
+/**
+ * Everything transitionCost reads of `vmcs` (the program's target and handlers are the memo's
+ * own): the exit and entry control words (save/load controls), EPT and VPID, the EPT levels and
+ * the MSR-list counts. Two vmcs with the same key have the same transition for every reason.
+ */
+function transitionKey(program: Program, vmcs: VmcsIR | undefined): string {
+  if (vmcs === undefined) return "";
+  const words = effectiveControls(vmcs, program.target);
+  const ept = isControlSet(words, CONTROL.proc2.enable_ept);
+  let key = `${wordKey(words.exit)}:${wordKey(words.entry)}:${ept ? eptLevels(vmcs) : "-"}:${isControlSet(words, CONTROL.proc2.enable_vpid)}`;
+  for (const row of MSR_LIST_COUNT_FIELDS) key += `:${vmcs.fields.get(row.field)?.value}`;
+  return key;
+}
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+/** A control word in a key: as a number where exact (cheaper to print than a bigint), else its digits and `n`. */
+function wordKey(value: bigint): number | string {
+  return value >= 0n && value <= MAX_EXACT ? Number(value) : `${value}n`;
 }
 
 /** Whether a guest's vCPU threads may migrate between physical CPUs: no `pinned` statement. */

@@ -108,6 +108,25 @@ const AR_REFERENCE = `${SDM_GUEST_SEG} (access-rights, limit and base checks); $
 type Segment = "CS" | "SS" | "DS" | "ES" | "FS" | "GS";
 const SEGMENTS: readonly Segment[] = ["CS", "SS", "DS", "ES", "FS", "GS"];
 const BASE_HIGH_ZERO: readonly Segment[] = ["CS", "SS", "DS", "ES"];
+/** Field names as constants: the rule runs on every vmcs, and a template literal per lookup builds a string to hash. */
+const AR_FIELD: Record<Segment | "TR" | "LDTR", string> = {
+  CS: "GUEST_CS_AR_BYTES",
+  SS: "GUEST_SS_AR_BYTES",
+  DS: "GUEST_DS_AR_BYTES",
+  ES: "GUEST_ES_AR_BYTES",
+  FS: "GUEST_FS_AR_BYTES",
+  GS: "GUEST_GS_AR_BYTES",
+  TR: "GUEST_TR_AR_BYTES",
+  LDTR: "GUEST_LDTR_AR_BYTES",
+};
+const BASE_FIELD: Record<Segment, string> = {
+  CS: "GUEST_CS_BASE",
+  SS: "GUEST_SS_BASE",
+  DS: "GUEST_DS_BASE",
+  ES: "GUEST_ES_BASE",
+  FS: "GUEST_FS_BASE",
+  GS: "GUEST_GS_BASE",
+};
 
 const typeOf = (ar: bigint): number => Number(ar & AR.TYPE_BITS);
 const dplOf = (ar: bigint): bigint => (ar >> BigInt(AR_DPL_SHIFT)) & AR_DPL_BITS;
@@ -211,7 +230,7 @@ export const GUEST_SEGMENT_REGISTERS: EntryRule = {
   check(view, out) {
     const v86 = enteringV86(view, RFLAGS.VM);
     for (const seg of SEGMENTS) {
-      const ar = view.field(`GUEST_${seg}_AR_BYTES`);
+      const ar = view.field(AR_FIELD[seg]);
       if (v86) {
         reportV86(view, seg, out);
         continue;
@@ -222,7 +241,7 @@ export const GUEST_SEGMENT_REGISTERS: EntryRule = {
         if (problem)
           report(out, "G13", ar.span, `GUEST_${seg}_AR_BYTES = ${hex(ar.value)}: ${problem}`, AR_REFERENCE);
       }
-      const base = view.field(`GUEST_${seg}_BASE`);
+      const base = view.field(BASE_FIELD[seg]);
       // CS's base always; SS, DS and ES's when the file says the register is usable.
       if (base && BASE_HIGH_ZERO.includes(seg) && (seg === "CS" || (ar && usable)) && base.value > LOW_32)
         report(
@@ -234,7 +253,7 @@ export const GUEST_SEGMENT_REGISTERS: EntryRule = {
         );
     }
     for (const reg of ["TR", "LDTR"] as const) {
-      const ar = view.field(`GUEST_${reg}_AR_BYTES`);
+      const ar = view.field(AR_FIELD[reg]);
       // TR's rules apply in every mode; LDTR's when it is usable.
       if (!ar || (reg === "LDTR" && bitOf(ar.value, AR_UNUSABLE))) continue;
       const problem = systemProblem(view, reg, ar.value);
