@@ -33,7 +33,11 @@ export function beginHalt(e: EngineState, v: number, t: number): number {
   const h = e.host;
   h.haltBegin[v] = t;
   // kvm_vcpu_can_poll: polling needs single_task_running() — not with a vCPU waiting for the CPU.
-  const poll = h.pool && h.queueLen[h.group[v]] > 0 ? 0 : h.pollWindow[v];
+  // A blocked idle L2 does not poll (nestedIdle.ts: neither model has L1's or L0's poll there).
+  const poll =
+    (h.pool && h.queueLen[h.group[v]] > 0) || (e.p.nestedIdle !== undefined && e.haltPlan[v] === e.p.idleExit)
+      ? 0
+      : h.pollWindow[v];
   if (poll <= 0) release(e, v, t);
   return poll;
 }
@@ -179,8 +183,11 @@ export function schedIn(e: EngineState, v: number): void {
   e.pleWindowNow[v] = shrinkPleWindow(e.pleWindowNow[v], base, e.host.pleShrink, base);
 }
 
-/** Wakes a halted vCPU at `t`: KVM schedules its thread back in (the target's halt_wake). */
-export function wake(e: EngineState, v: number, t: number): void {
+/**
+ * Wakes a halted vCPU at `t` by an arrival of source `s`: KVM schedules its thread back in (the
+ * target's halt_wake); a blocked idle L2 then takes the source's wake-up chain (nestedIdle.ts).
+ */
+export function wake(e: EngineState, v: number, t: number, s: number): void {
   const since = e.haltStart[v];
   e.recorder.record(since, t - since, v, VcpuState.Halted, -1, -1);
   e.stats.haltedCycles += t - since;
@@ -190,10 +197,16 @@ export function wake(e: EngineState, v: number, t: number): void {
     e.host.haltEnded(v, t - e.host.haltBegin[v]);
     return;
   }
-  const w = e.haltWake[v];
-  e.stats.wakeCycles += w;
+  let w = e.haltWake[v];
   const reason = e.haltPlan[v] >= 0 ? e.p.exits[e.haltPlan[v]].code : -1;
-  if (w > 0) e.recorder.record(t, w, v, VcpuState.Handler, reason, -1);
+  const idle = e.p.nestedIdle;
+  if (idle !== undefined && e.haltPlan[v] === e.p.idleExit) {
+    const chain = idle.wake[s];
+    e.stats.nestedWake(chain);
+    w += chain.l0 + chain.l1;
+    if (w > 0) e.recorder.recordSegments(t, w, v, reason, chain.segments);
+  } else if (w > 0) e.recorder.record(t, w, v, VcpuState.Handler, reason, -1);
+  e.stats.wakeCycles += w;
   // The halt ended after a block: kvm_vcpu_halt grows or shrinks the poll window.
   e.host.haltEnded(v, t - e.host.haltBegin[v]);
   // The vCPU thread blocked and is scheduled in again (schedIn). A successful halt poll never

@@ -283,8 +283,23 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       context: setup.ctx12,
       busyTicks: source.arrival.kind === "tickless" ? source.arrival.hz : 0,
     };
-    return { leaves, delivery, model, wake: blocked ? wakeChain(setup, mode, source) : undefined };
+    // The nested exit an interrupt for L1 owes when it finds the vCPU in root mode (below).
+    let owed = 0;
+    if (!model.tickless && !delivery.posted)
+      for (const e of delivery.exits)
+        if (e.level === "L1") {
+          const c = exitCost(setup, e.reason.code, e.level);
+          owed += e.perExecution * (c.l0 + c.l1);
+        }
+    return {
+      leaves,
+      delivery,
+      model,
+      owed: model.rate * owed,
+      wake: blocked ? wakeChain(setup, mode, source) : undefined,
+    };
   });
+  const rootDelivery = perSource.reduce((sum, x) => sum + x.owed, 0);
   const flushWake = blocked ? wakeChain(setup, mode, undefined) : undefined;
 
   // 2. The busy share: the idle exit (L2's HLT at its level) per idle period, plus on the
@@ -294,7 +309,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   const models = perSource.map((x) => x.model);
   const windowCycles = idleWindowCycles(setup, mode, idleExit);
   const perIdleExit = windowCycles + (blocked ? program.target.costs.halt_wake.cycles : 0);
-  const first = solveShares(models, perIdleExit, 0, blocked, program.target, hz);
+  const first = solveShares(models, perIdleExit, 0, blocked, program.target, hz, rootDelivery);
   let arrivals = 0;
   let wakeSum = 0;
   for (const x of perSource) {
@@ -303,7 +318,15 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     wakeSum += x.model.rate * (cyclesOf(x.wake) + x.model.deferredFlushes * cyclesOf(flushWake));
   }
   const perIdlePeriod = idleExit + first.survival * (arrivals > 0 ? wakeSum / arrivals : 0);
-  const shares = solveShares(models, perIdleExit, perIdleExit - perIdlePeriod, blocked, program.target, hz);
+  const shares = solveShares(
+    models,
+    perIdleExit,
+    perIdleExit - perIdlePeriod,
+    blocked,
+    program.target,
+    hz,
+    rootDelivery,
+  );
   const rho = shares.rho;
   const idlePeriods = shares.idlePeriods;
   const wakeUps = blocked ? idlePeriods * shares.survival : 0;
@@ -329,9 +352,10 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   };
   let postedRule: { rule: string; reference: string } | undefined;
   let topWake: { rate: number; wake?: WakeChain } = { rate: -1 };
-  // Only where L2 does not block: a blocking L2's root share also holds its idle exits and
-  // wake-up chains, whose arrivals end or shorten the idle period (wake.ts) instead.
-  const rootShare = blocked ? 0 : Math.max(0, 1 - shares.pRun);
+  // Root mode is busy time outside guest mode: 1 − p where the idle L2 stays in guest mode;
+  // ρ − p where it blocks (its blocked time is neither, and the arrival that ends a blocked
+  // idle period takes the wake-up chain instead: wakeChain).
+  const rootShare = Math.max(0, blocked ? rho - shares.pRun : 1 - shares.pRun);
   for (const x of perSource) {
     const m = x.model;
     const executions = m.tickless ? idlePeriods + m.busyTicks * rho : m.rate;
