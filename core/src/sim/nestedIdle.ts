@@ -86,7 +86,9 @@ class Segments {
   }
 }
 
-const stateOf = (label: string) => (label.includes("→") ? VcpuState.Exit : VcpuState.Handler);
+/** A round trip's step is the transition (as nestedPlan.ts chainPlan); the rest handler time. */
+const stateOf = (label: string) =>
+  label.includes("→") && label.includes("entry") ? VcpuState.Exit : VcpuState.Handler;
 
 /** Cycles of L1's own HLT exit up to L0's block (L0's HLT handler less its wake-up); 0 when vmcs01 lets it through. */
 function l1HaltBeforeBlock(program: Program, setup: NestedSetup, span: Span): number {

@@ -104,6 +104,9 @@ export function nestedResult(
     trappedPerSecond: trapped * perSec,
     vmresumesPerSecond: reflected * perSec,
     synthesizedPerSecond: stats.synthesizedNestedExits * perSec,
+    wakeUpsPerSecond: stats.nestedWakeUps * perSec,
+    wakeExitsPerSecond: stats.nestedWakeExits * perSec,
+    notifyExitsPerSecond: stats.nestedNotifyExits * perSec,
     l0ExitsPerSecond: (kept + 2 * reflected + trapped + l1Extra) * perSec,
     hostCpu: {
       l2: cores(l2Cycles),
