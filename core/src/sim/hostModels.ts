@@ -192,23 +192,22 @@ export function wake(e: EngineState, v: number, t: number, s: number): void {
   e.recorder.record(since, t - since, v, VcpuState.Halted, -1, -1);
   e.stats.haltedCycles += t - since;
   e.stats.haltWakeups++;
+  // A blocked idle L2 (nestedIdle.ts): its wake-up chain, and no poll window to adapt.
+  const idle = e.p.nestedIdle;
+  const chain = idle !== undefined && e.haltPlan[v] === e.p.idleExit ? idle.wake[s] : undefined;
+  if (chain) e.stats.nestedWake(chain);
+  else e.host.haltEnded(v, t - e.host.haltBegin[v]); // kvm_vcpu_halt grows or shrinks the poll window
   if (e.host.pool && !acquire(e, v, t)) {
     // No CPU free: the woken vCPU waits in the run queue (its wake-up is counted with the exit).
-    e.host.haltEnded(v, t - e.host.haltBegin[v]);
     return;
   }
   let w = e.haltWake[v];
   const reason = e.haltPlan[v] >= 0 ? e.p.exits[e.haltPlan[v]].code : -1;
-  const idle = e.p.nestedIdle;
-  if (idle !== undefined && e.haltPlan[v] === e.p.idleExit) {
-    const chain = idle.wake[s];
-    e.stats.nestedWake(chain);
+  if (chain) {
     w += chain.l0 + chain.l1;
     if (w > 0) e.recorder.recordSegments(t, w, v, reason, chain.segments);
   } else if (w > 0) e.recorder.record(t, w, v, VcpuState.Handler, reason, -1);
   e.stats.wakeCycles += w;
-  // The halt ended after a block: kvm_vcpu_halt grows or shrinks the poll window.
-  e.host.haltEnded(v, t - e.host.haltBegin[v]);
   // The vCPU thread blocked and is scheduled in again (schedIn). A successful halt poll never
   // schedules out, so pollSuccess keeps the window.
   schedIn(e, v);
