@@ -15,6 +15,7 @@ import { nestedSetup } from "../core/src/analysis/nested/reflect";
 import { idleMode, idleWindowCycles, nestedDelivery, wakeChain } from "../core/src/analysis/nested/wake";
 import { analyze } from "../core/src/index";
 import type { GuestOp, GuestSource, HandlerOp, HypervisorIR, Program } from "../core/src/model/ir";
+import { defaultHost } from "../core/src/model/statements/host";
 import { vmcsFieldByName } from "../core/src/vmx/vmcsFields";
 import {
   guest,
@@ -140,6 +141,38 @@ describe("nested idle: L1 blocks the idle L2 (vmcs12 HLT exiting)", () => {
     assert.match(idle, /Wake-up beyond the HLT: 6,200 cycles in L0, 100 in L1/);
     const guestLines = nestedGuestHover(p, g)!.join("\n");
     assert.match(guestLines, /busy 11\.9% of a vCPU/);
+  });
+});
+
+describe("nested idle: L0's halt polling where L0 blocks the vCPU", () => {
+  const withPolling = (spec12: VmcsSpec, vmcs01?: VmcsSpec) => {
+    const p = l2(spec12, [nic()], { vmcs01 });
+    p.target.host = defaultHost(); // KVM's halt_poll_ns (200 µs), adaptive
+    return nestedEstimate(p, "l2")!;
+  };
+
+  it("L1 blocks and its HLT exits to L0: a caught arrival saves L0's halt_wake of the wake-up", () => {
+    const e = withPolling({ pin: ["external_interrupt_exiting"], proc: ["hlt_exiting"] });
+    const success = e.idle!.haltPollSuccess;
+    assert.ok(success > 0 && success <= 1, `${success}`);
+    // The wake-up chain without polling: 6,200 cycles in L0 (L1's HLT 5,000 with halt_wake 4,000).
+    near(e.idle!.l0CyclesPerWake, 6_200 - success * 4_000, "L0 cycles per wake-up");
+  });
+
+  it("L1 blocks and its HLT does not exit (vmcs01 without HLT exiting): L0 does not block, no poll", () => {
+    const e = withPolling(
+      { pin: ["external_interrupt_exiting"], proc: ["hlt_exiting"] },
+      { ...VMCS01, proc: ["use_msr_bitmaps", "use_io_bitmaps"] },
+    );
+    assert.equal(e.idle!.mode, "L1");
+    assert.equal(e.idle!.haltPollSuccess, 0);
+  });
+
+  it("L0 blocks: the poll saves the same halt_wake", () => {
+    const e = withPolling({ pin: ["external_interrupt_exiting"] });
+    const success = e.idle!.haltPollSuccess;
+    assert.ok(success > 0);
+    near(e.idle!.l0CyclesPerWake, 11_200 - success * 4_000, "L0 cycles per wake-up");
   });
 });
 

@@ -83,33 +83,43 @@ for (const shadowing of [false, true])
 CASES.push({ shadowing: false, l1Blocks: true, posted: false, l0Hlt: false });
 CASES.push({ shadowing: true, l1Blocks: true, posted: true, l0Hlt: false });
 
-/** After each Halted interval of a vCPU, its records up to L2's next guest time: level and label. */
+/**
+ * After each Halted interval of a vCPU, or Polling one that caught its event (L0's halt poll:
+ * `polled`), its records up to L2's next guest time: level and label.
+ */
 function wakeSequences(text: string, seed: number) {
   const a = analyze(text);
   const r = simulate(a.program, "l2", { durationSec: 0.005, seed });
   const tl = r.timeline;
   assert.ok(tl.level);
   const level = tl.level;
-  const sequences: { before: string; levels: number[]; labels: string[] }[] = [];
+  const sequences: { before: string; polled: boolean; levels: number[]; labels: string[] }[] = [];
   for (let i = 0; i < tl.count; i++) {
-    if (tl.state[i] !== 4) continue; // Halted
+    if (tl.state[i] !== 4 && tl.state[i] !== 5) continue; // Halted, Polling
+    const polled = tl.state[i] === 5;
     const v = tl.vcpu[i];
     let before = i - 1;
-    while (before >= 0 && tl.vcpu[before] !== v) before--;
+    // The record before the block (past the poll window of a poll that failed).
+    while (before >= 0 && (tl.vcpu[before] !== v || tl.state[before] === 5)) before--;
     const levels: number[] = [];
     const labels: string[] = [];
     let k = i + 1;
+    let blockedAfterPoll = false;
     for (; k < tl.count; k++) {
       if (tl.vcpu[k] !== v) continue;
+      if (tl.state[k] === 4) {
+        blockedAfterPoll = true; // the poll window ended: the Halted interval's own sequence
+        break;
+      }
       // Up to L2's guest time or the next exit's transition (a nested exit owed by an interrupt
       // that arrived meanwhile): the wake-up chain's records all name their step.
       if (tl.state[k] === 0 || (tl.state[k] === 1 && tl.source[k] < 0)) break;
       levels.push(level[k]);
       labels.push(tl.source[k] >= 0 ? tl.sources[tl.source[k]].label : "");
     }
-    if (k === tl.count) continue; // the run ended inside the wake-up
+    if (k === tl.count || blockedAfterPoll) continue; // the run ended inside the wake-up
     const src = before >= 0 ? tl.source[before] : -1;
-    sequences.push({ before: src >= 0 ? tl.sources[src].label : "", levels, labels });
+    sequences.push({ before: src >= 0 ? tl.sources[src].label : "", polled, levels, labels });
   }
   return { sequences, result: r, program: a.program };
 }
@@ -134,25 +144,26 @@ describe("simulator: the idle L2's wake-up chains", () => {
     const n = result.nested!;
     assert.ok(n.wakeUpsPerSecond > 0);
     for (const s of sequences) assert.match(s.before, /L1 idles, its HLT → L0/);
-    // L0's halt_wake, L1's thread, then for an interrupt the trapped VMWRITE and the injection;
-    // the VMRESUME round trip and the emulated entry.
-    const byInterrupt = [0, 1, 0, 1, 0, 0];
-    const byPath = [0, 1, 0, 0];
+    // L0's halt_wake (none when L0's poll caught the arrival), L1's thread, then for an interrupt
+    // the trapped VMWRITE and the injection; the VMRESUME round trip and the emulated entry.
     const seen = new Set<string>();
     for (const s of sequences) {
+      const wake = s.polled ? [] : [0];
+      const byInterrupt = [...wake, 1, 0, 1, 0, 0].join(",");
+      const byPath = [...wake, 1, 0, 0].join(",");
       const key = s.levels.join(",");
-      assert.ok(
-        key === byInterrupt.join(",") || key === byPath.join(","),
-        `levels ${key}: ${s.labels.join(" | ")}`,
-      );
-      seen.add(key);
-      if (key === byInterrupt.join(",")) {
-        assert.match(s.labels[2], /VMWRITE VM_ENTRY_INTR_INFO_FIELD traps to L0/);
-        assert.match(s.labels[3], /injects the interrupt into L2/);
+      assert.ok(key === byInterrupt || key === byPath, `levels ${key}: ${s.labels.join(" | ")}`);
+      const at = wake.length;
+      if (!s.polled) assert.match(s.labels[0], /L1 idles/);
+      assert.match(s.labels[at], /L1 wakes the vCPU's thread/);
+      if (key === byInterrupt) {
+        assert.match(s.labels[at + 1], /VMWRITE VM_ENTRY_INTR_INFO_FIELD traps to L0/);
+        assert.match(s.labels[at + 2], /injects the interrupt into L2/);
       }
       assert.match(s.labels[s.labels.length - 2], /VMRESUME/);
+      seen.add(`${s.polled ? "polled" : "woken"} by ${key === byInterrupt ? "an interrupt" : "path work"}`);
     }
-    assert.equal(seen.size, 2, "woken by interrupts and by path work");
+    assert.ok(seen.has("polled by an interrupt") && seen.has("polled by path work"), [...seen].join(", "));
   });
 
   it("L1 blocks with VMCS shadowing: the injection's VMWRITE runs in L1 (no trap)", () => {
@@ -167,13 +178,14 @@ describe("simulator: the idle L2's wake-up chains", () => {
     assert.ok(sequences.length > 10);
     let synthesized = 0;
     for (const s of sequences) {
-      assert.equal(s.levels[0], 0);
-      assert.match(s.labels[0], /L0 wakes the vCPU/);
-      if (s.levels.length === 1) continue; // woken by path work: nothing for L1
+      // L0's halt_wake unless its poll caught the arrival.
+      const wake = s.polled ? 0 : 1;
+      if (!s.polled) assert.match(s.labels[0], /L0 wakes the vCPU/);
+      if (s.levels.length === wake) continue; // woken by path work: nothing for L1
       synthesized++;
       // The chain of the reflected EXTERNAL_INTERRUPT without its first round trip: L0's
       // emulated exit, L1's handler cut by its two trapped VMREADs, the VMRESUME, the entry.
-      assert.deepEqual(s.levels, [0, 0, 1, 0, 1, 0, 1, 0, 0]);
+      assert.deepEqual(s.levels.slice(wake), [0, 1, 0, 1, 0, 1, 0, 0]);
       assert.ok(s.labels.some((l) => /L1 handler EXTERNAL_INTERRUPT/.test(l)));
     }
     assert.ok(synthesized > 0, "interrupts woke it");

@@ -17,7 +17,8 @@ export const within = (sim: number, est: number, tol: number, what: string) => {
 /**
  * Every per-level figure within 3 % (or the Poisson noise of a rare exit): L2 exits, L1→L0
  * exits, exits into L0, host CPU by level, per reason and level; with an `idle halt` L2 that
- * blocks, its wake-ups; with interrupts L1 sends, its notification exits. Interrupts for L1
+ * blocks, its wake-ups and L0's halt-poll success; with interrupts L1 sends, its notification
+ * exits. Interrupts for L1
  * that arrive while the vCPU is in L0 or L1 take no physical exit, only the nested exit at the
  * next nested entry, in both the simulator and the estimator (vmx_check_nested_events).
  */
@@ -48,6 +49,15 @@ export function compareNested(text: string, guest: string, durationSec: number, 
   within(n.wakeUpsPerSecond, wakeUps, tolerance(wakeUps * durationSec), "idle wake-ups");
   const wakeExits = wakeUps * (e.idle?.l0ExitsPerWake ?? 0);
   within(n.wakeExitsPerSecond, wakeExits, tolerance(wakeExits * durationSec), "wake-up exits");
+  // L0's halt polling where L0 blocks the vCPU: the share of blocks a poll catches.
+  const c = r.counters;
+  const blocks = c.haltPollSuccesses + c.haltWakeups;
+  const polled = blocks > 0 ? c.haltPollSuccesses / blocks : 0;
+  const pollEst = e.idle?.haltPollSuccess ?? 0;
+  assert.ok(
+    Math.abs(polled - pollEst) <= 0.03,
+    `halt-poll success: simulated ${polled}, estimated ${pollEst}`,
+  );
   const notify = e.l1Notify?.exitsPerSecond ?? 0;
   within(n.notifyExitsPerSecond, notify, tolerance(notify * durationSec), "L1 notification exits");
   for (const b of e.byReason) {

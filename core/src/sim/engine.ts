@@ -189,7 +189,7 @@ export class Engine extends GuestRun {
       }
       if (!this.enqueuePath(v, s, t)) return;
       if (mode === MODE_HALTED) wake(this, v, t, s);
-      else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t);
+      else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t, s);
       return;
     }
     this.interruptArrives(v, s, t);

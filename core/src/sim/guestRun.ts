@@ -54,7 +54,11 @@ export abstract class GuestRun extends EngineState {
     if (
       this.sourceToL1[s] === 1 &&
       !(mode === MODE_GUEST && src.arrivalExit >= 0) &&
-      !(mode === MODE_HALTED && this.p.nestedIdle !== undefined && this.haltPlan[v] === this.p.idleExit)
+      !(
+        (mode === MODE_HALTED || mode === MODE_HALT_POLL) &&
+        this.p.nestedIdle !== undefined &&
+        this.haltPlan[v] === this.p.idleExit
+      )
     )
       this.irqExitsOwed[v]++;
     this.recorder.mark(t, v, MARK_ARRIVAL, src.vector);
@@ -71,7 +75,7 @@ export abstract class GuestRun extends EngineState {
         this.runGuest(v, t);
       }
     } else if (mode === MODE_HALTED) wake(this, v, t, s);
-    else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t);
+    else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t, s);
   }
 
   /** Starts the first waiting interrupt's guest handler at `t` (level-1 context). */

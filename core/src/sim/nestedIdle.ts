@@ -16,16 +16,18 @@
  *   EXTERNAL_INTERRUPT exit (nested_vmx_vmexit) — its chain less the round trip the HLT exit paid
  *   — or, when L1 posted it, L0 completes it at the entry (vmx_complete_nested_posted_interrupt).
  *
- * The interrupt that wakes a blocked L2 takes this chain instead of an owed nested exit. Halt
- * polling is not modelled around a nested block (neither L1's nor L0's halt_poll_ns): the
- * estimator has no nested poll term, and the vCPU blocks at once.
+ * The interrupt that wakes a blocked L2 takes this chain instead of an owed nested exit. Where
+ * L0's kvm_vcpu_halt blocks the vCPU (an L0 block, or L1's own HLT exiting), L0 halt-polls
+ * first (the file's host settings): a poll that catches the arrival saves L0's halt_wake, as in
+ * the estimator (estimate.ts, the single-level host terms). L1's KVM's halt polling is not
+ * modelled: with L1's HLT not exiting the vCPU blocks at once.
  */
 
 import { handlerCost } from "../analysis/cost";
 import { decideLeaf } from "../analysis/exits";
 import { type ChainStep, reflectedChainCost } from "../analysis/nested/chain";
 import type { NestedSetup } from "../analysis/nested/reflect";
-import { type IdleMode, idleMode, wakeChain } from "../analysis/nested/wake";
+import { type IdleMode, idleMode, l0BlocksIdle, wakeChain } from "../analysis/nested/wake";
 import type { GuestSource, Program } from "../model/ir";
 import type { Span } from "../source";
 import { EXIT } from "../vmx/exitReasons";
@@ -41,6 +43,8 @@ export interface NestedWakePlan {
   exits: number;
   /** Timeline segments of the whole wake-up (the idle plan's `wake` part included). */
   segments: NestedExitPlan;
+  /** The same when L0's halt poll caught the arrival: without L0's halt_wake. */
+  polledSegments: NestedExitPlan;
 }
 
 export interface NestedIdlePlan {
@@ -49,6 +53,10 @@ export interface NestedIdlePlan {
   idleExit: number;
   /** Per source plan (coalesce flush sources included): the wake-up its arrival causes. */
   wake: NestedWakePlan[];
+  /** Whether L0's kvm_vcpu_halt blocks the vCPU (its halt polling acts: wake.ts l0BlocksIdle). */
+  polls: boolean;
+  /** L0's halt_wake in every wake-up, which a successful poll does not spend. */
+  l0Wake: number;
 }
 
 type SourceOf = (label: string, span: Span | undefined) => number;
@@ -166,7 +174,9 @@ export function nestedIdlePlan(
   exits.push(plan);
   const idleExit = exits.length - 1;
 
-  const wake = sources.map((source): NestedWakePlan => {
+  const polls = l0BlocksIdle(setup, mode);
+  /** A source's wake-up segments; `polled`: L0's poll caught the arrival (no L0 halt_wake). */
+  const wakeSegments = (source: GuestSource | undefined, polled: boolean): NestedExitPlan => {
     const w = wakeChain(setup, mode, source);
     const seg = new Segments();
     const stepSeg = (s: ChainStep, cycles = s.cycles) =>
@@ -178,18 +188,19 @@ export function nestedIdlePlan(
       );
     if (mode === "L1") {
       // L0 wakes L1 (the rest of L1's own HLT step, its part before the block already on the
-      // timeline), L1 wakes its vCPU thread, injects, VMRESUMEs.
+      // timeline; none when L0's poll caught the arrival), L1 wakes its vCPU thread, injects,
+      // VMRESUMEs.
       let rest = w.steps;
       const first = w.steps[0];
-      if (preBlock > 0 && first && first.level === "L0" && first.traps > 0) {
-        stepSeg(first, first.cycles - preBlock);
+      if (polls && first && first.level === "L0" && first.traps > 0) {
+        if (!polled) stepSeg(first, first.cycles - preBlock);
         rest = w.steps.slice(1);
       }
       seg.push(threadWake, LEVEL_L1, VcpuState.Handler, src("L1 wakes the vCPU's thread (halt_wake)"));
       for (const s of rest) stepSeg(s);
       for (const s of resume) stepSeg(s);
     } else {
-      seg.push(haltWake, LEVEL_L0, VcpuState.Handler, src("L0: L0 wakes the vCPU (halt_wake)"));
+      if (!polled) seg.push(haltWake, LEVEL_L0, VcpuState.Handler, src("L0: L0 wakes the vCPU (halt_wake)"));
       // The synthesized nested exit: the EXTERNAL_INTERRUPT chain's segments (its first round trip excluded).
       const synthesized = w.steps.some((s) => s.level === "L1")
         ? reflectedSegments(EXIT.EXTERNAL_INTERRUPT)
@@ -197,14 +208,19 @@ export function nestedIdlePlan(
       if (synthesized && Math.abs(synthesized.segTotal - (w.l0 + w.l1)) < 1e-6) appendAll(seg, synthesized);
       else for (const s of w.steps) stepSeg(s);
     }
+    return seg.cycles.length > 0 ? seg.plan() : emptySegments();
+  };
+  const wake = sources.map((source): NestedWakePlan => {
+    const w = wakeChain(setup, mode, source);
     return {
       l0: w.l0,
       l1: w.l1,
       exits: w.l0Exits,
-      segments: seg.cycles.length > 0 ? seg.plan() : emptySegments(),
+      segments: wakeSegments(source, false),
+      polledSegments: wakeSegments(source, true),
     };
   });
-  return { mode, idleExit, wake };
+  return { mode, idleExit, wake, polls, l0Wake: polls ? haltWake : 0 };
 }
 
 function appendAll(seg: Segments, p: NestedExitPlan): void {

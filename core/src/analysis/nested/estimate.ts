@@ -17,6 +17,7 @@ import type { Span } from "../../source";
 import { EXIT } from "../../vmx/exitReasons";
 import { arrivalRate } from "../estimate";
 import { walkOps } from "../exits";
+import { prepareHost } from "../hostEstimate";
 import { type SourceModel, solveShares } from "../hostShares";
 import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
 import type { ExitDecision } from "../types";
@@ -27,6 +28,7 @@ import {
   type IdleMode,
   idleMode,
   idleWindowCycles,
+  l0BlocksIdle,
   l1Sends,
   nestedDelivery,
   type WakeChain,
@@ -126,6 +128,8 @@ export interface NestedIdleEstimate {
   l0ExitsPerWake: number;
   /** The wake-up chain of the most frequent arrival. */
   steps: ChainStep[];
+  /** Share of the blocks whose arrival L0's halt poll catches (0 where L0 does not block it). */
+  haltPollSuccess: number;
 }
 
 export interface NestedPostedEstimate {
@@ -318,15 +322,39 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     wakeSum += x.model.rate * (cyclesOf(x.wake) + x.model.deferredFlushes * cyclesOf(flushWake));
   }
   const perIdlePeriod = idleExit + first.survival * (arrivals > 0 ? wakeSum / arrivals : 0);
-  const shares = solveShares(
-    models,
-    perIdleExit,
-    perIdleExit - perIdlePeriod,
-    blocked,
-    program.target,
-    hz,
-    rootDelivery,
-  );
+  // L0's halt polling where L0 blocks the vCPU (l0BlocksIdle): a poll that catches the arrival
+  // saves L0's wake-up (halt_wake) of the block, the single-level host terms (hostEstimate.ts)
+  // solved with the nested busy share; the models' ops are left out (no PLE growth here).
+  const haltWake = program.target.costs.halt_wake.cycles;
+  const hostRun = l0BlocksIdle(setup, mode)
+    ? prepareHost(
+        program,
+        guest,
+        models.map((m) => ({ ...m, source: { ...m.source, ops: [] } })),
+        setup.ctx12,
+        true,
+      )
+    : undefined;
+  const solveWith = (pollSaving: number) =>
+    solveShares(
+      models,
+      perIdleExit,
+      perIdleExit - perIdlePeriod + pollSaving,
+      blocked,
+      program.target,
+      hz,
+      rootDelivery,
+    );
+  let shares = solveWith(0);
+  let pollSuccess = 0;
+  if (hostRun) {
+    let terms = hostRun.update(shares, hz);
+    for (let pass = 0; pass < 3 && terms.changed; pass++) {
+      shares = solveWith(terms.pollSavingPerIdleExit);
+      terms = hostRun.update(shares, hz);
+    }
+    pollSuccess = terms.poll.success;
+  }
   const rho = shares.rho;
   const idlePeriods = shares.idlePeriods;
   const wakeUps = blocked ? idlePeriods * shares.survival : 0;
@@ -390,6 +418,8 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       if (m.rate > topWake.rate) topWake = { rate: m.rate, wake: x.wake };
     }
   }
+  // A wake-up whose block L0's poll caught spends no L0 halt_wake.
+  wakeL0 -= wakeUps * pollSuccess * haltWake;
   // The idle exits: L2's HLT decided like a written `hlt` (idle halt only).
   if (guest.idle === "halt" && idlePeriods > 0) addOps([{ op: idleOp, executions: 1 }], idlePeriods);
 
@@ -465,6 +495,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
             l1CyclesPerWake: wakeUps > 0 ? wakeL1 / wakeUps : 0,
             l0ExitsPerWake: wakeUps > 0 ? wakeExits / wakeUps : 0,
             steps: (topWake.wake ?? flushWake)?.steps ?? [],
+            haltPollSuccess: pollSuccess,
           }
         : undefined,
     posted: postedRule
