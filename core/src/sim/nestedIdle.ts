@@ -113,7 +113,6 @@ function l1HaltBeforeBlock(program: Program, setup: NestedSetup, span: Span): nu
  * reflected reason (nestedPlan.ts chainPlan, the first round trip excluded).
  */
 export function nestedIdlePlan(
-  program: Program,
   setup: NestedSetup,
   exits: ExitPlan[],
   shared: number,
@@ -121,6 +120,7 @@ export function nestedIdlePlan(
   reflectedSegments: (code: number) => NestedExitPlan | null,
   sourceOf: SourceOf,
 ): NestedIdlePlan | undefined {
+  const program = setup.program;
   const mode = idleMode(setup);
   if (mode === "none" || shared < 0) return undefined;
   const span = setup.guest.idleSpan ?? setup.guest.nameSpan;

@@ -533,17 +533,9 @@ export function compileGuest(
   const nestedIrqExit = nested ? nested.irqExit() : -1;
   // An idle L2 that blocks: its own idle plan and the wake-up chain of each source (nestedIdle.ts).
   const runSources = sources.map((_, i) => guest.sources[i]);
-  const nestedIdle = nested
-    ? nestedIdlePlan(
-        program,
-        nested.setup,
-        exits,
-        idleExit,
-        runSources,
-        (code) => exits[nested.reflectedPlan(code)].nested,
-        sourceOf,
-      )
-    : undefined;
+  const segmentsOf = (code: number) => (nested ? exits[nested.reflectedPlan(code)].nested : null);
+  const nestedIdle =
+    nested && nestedIdlePlan(nested.setup, exits, idleExit, runSources, segmentsOf, sourceOf);
   const nestedSources = nested?.sourceFacts(runSources);
   nested?.finish();
   return {
