@@ -55,6 +55,9 @@ const RBRACKET = 93;
 const ZERO = 48;
 const NINE = 57;
 
+/** Where the timestamp of the line parsePrefixBytes last read starts (PrefixTemplates keeps the bytes before it). */
+let timestampStart = 0;
+
 /**
  * parseEventPrefix on bytes, for the lines the byte fast path can take: no `file.dat:` prefix,
  * a tid before the CPU field, the timestamp after it. Fills `out` (tid, cpu, sec, fracNs; the
@@ -140,6 +143,7 @@ export function parsePrefixBytes(b: Uint8Array, start: number, end: number, out:
     }
   }
   const secStart = p;
+  timestampStart = p;
   let sec = 0;
   for (; p < end; p++) {
     c = b[p]!;
@@ -163,6 +167,158 @@ export function parsePrefixBytes(b: Uint8Array, start: number, end: number, out:
   out.sec = sec;
   out.fracNs = frac;
   if (p >= end || c !== COLON) return -1;
+  p++;
+  for (; p < end; p++) {
+    c = b[p]!;
+    if (c !== SPACE && c !== TAB) break;
+  }
+  return p;
+}
+
+/** Template slots (a power of two: the hash's top 8 bits); templates of at most TEMPLATE_WORDS words. */
+const TEMPLATE_SLOTS = 256;
+const TEMPLATE_WORDS = 24;
+/** The 32-bit words hashed to pick a slot: the first 24 bytes hold a task name and most of its tid. */
+const HASHED_WORDS = 6;
+
+/**
+ * The prefixes of the threads seen, as templates: the bytes of a line from its start to its
+ * timestamp (blanks, task, tid, CPU field, flags), with the tid and CPU they gave. A line that
+ * starts with a template's bytes, compared as 32-bit words, is read from its timestamp on;
+ * any other goes to parsePrefixBytes, whose answer is then kept as the slot's template.
+ *
+ * Why a match gives parsePrefixBytes's answer: every decision it takes before the timestamp
+ * (the blanks, the first token, the first `[digits]`, the tid, the flags column) looks only at
+ * the bytes before the timestamp and at the timestamp's first byte, a digit (read() checks it
+ * again), and a template is only kept from a line where those gave a tid with no file prefix
+ * (a first token reaching into the timestamp would end in its ':', a file prefix: never kept).
+ */
+export class PrefixTemplates {
+  private readonly lengths = new Int32Array(TEMPLATE_SLOTS);
+  private readonly tids = new Float64Array(TEMPLATE_SLOTS);
+  private readonly cpus = new Float64Array(TEMPLATE_SLOTS);
+  private readonly flags = new Uint8Array(TEMPLATE_SLOTS);
+  private readonly words = new Uint32Array(TEMPLATE_SLOTS * TEMPLATE_WORDS);
+  /** The same templates as bytes, for the tail shorter than a word. */
+  private readonly bytes = new Uint8Array(TEMPLATE_SLOTS * TEMPLATE_WORDS * 4);
+
+  /** The slot the last match() looked in (-1: the line was too short to hash). */
+  private slot = -1;
+
+  /**
+   * parsePrefixBytes's answer for the line b[start, end) (its start, blanks included; dv views
+   * the same bytes as b: its offsets are b's indexes) when it starts with a template, else -1
+   * (then learn() parses it). A line that matches is not a comment: its template's was not.
+   */
+  match(b: Uint8Array, dv: DataView, start: number, end: number, out: EventLine): number {
+    if (start + HASHED_WORDS * 4 >= end) {
+      this.slot = -1;
+      return -1;
+    }
+    const w0 = dv.getUint32(start, true);
+    const w1 = dv.getUint32(start + 4, true);
+    const w2 = dv.getUint32(start + 8, true);
+    const w3 = dv.getUint32(start + 12, true);
+    const w4 = dv.getUint32(start + 16, true);
+    const w5 = dv.getUint32(start + 20, true);
+    let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ w1, 0x85ebca6b);
+    h = Math.imul(h ^ w2, 0x85ebca6b);
+    h = Math.imul(h ^ w3, 0x85ebca6b);
+    h = Math.imul(h ^ w4, 0x85ebca6b);
+    h = Math.imul(h ^ w5, 0x85ebca6b);
+    const slot = h >>> 24;
+    this.slot = slot;
+    const length = this.lengths[slot]!;
+    const base = slot * TEMPLATE_WORDS;
+    const words = this.words;
+    if (
+      length > 0 &&
+      start + length < end &&
+      words[base] === w0 &&
+      words[base + 1] === w1 &&
+      words[base + 2] === w2 &&
+      words[base + 3] === w3 &&
+      words[base + 4] === w4 &&
+      words[base + 5] === w5
+    ) {
+      const whole = length >> 2;
+      let k = HASHED_WORDS;
+      while (k < whole && dv.getUint32(start + 4 * k, true) === words[base + k]) k++;
+      let same = k === whole;
+      if (same) {
+        const bytes = this.bytes;
+        for (let i = whole * 4; i < length; i++)
+          if (b[start + i] !== bytes[base * 4 + i]) {
+            same = false;
+            break;
+          }
+      }
+      if (same) {
+        const p = readTimestampBytes(b, start + length, end, out);
+        if (p >= 0) {
+          out.tid = this.tids[slot]!;
+          out.cpu = this.cpus[slot]!;
+          out.flagsColumn = this.flags[slot] === 1;
+          out.fileStart = -1;
+          out.timestampBefore = false;
+          out.end = end;
+          return p;
+        }
+      }
+    }
+    return -1;
+  }
+
+  /** parsePrefixBytes for the line match() last declined, its answer kept as a template. */
+  learn(b: Uint8Array, dv: DataView, start: number, end: number, out: EventLine): number {
+    const p = parsePrefixBytes(b, start, end, out);
+    const kept = timestampStart - start;
+    const slot = this.slot;
+    if (p >= 0 && slot >= 0 && kept >= HASHED_WORDS * 4 && kept <= TEMPLATE_WORDS * 4) {
+      const base = slot * TEMPLATE_WORDS;
+      const words = this.words;
+      this.lengths[slot] = kept;
+      this.tids[slot] = out.tid;
+      this.cpus[slot] = out.cpu;
+      this.flags[slot] = out.flagsColumn ? 1 : 0;
+      for (let k = 0; k < kept >> 2; k++) words[base + k] = dv.getUint32(start + 4 * k, true);
+      this.bytes.set(b.subarray(start, timestampStart), base * 4);
+    }
+    return p;
+  }
+}
+
+/**
+ * `<sec>.<frac>:` and the blanks after it at p, as parsePrefixBytes reads them: fills out.sec
+ * and out.fracNs, returns where the event name starts, or -1.
+ */
+function readTimestampBytes(b: Uint8Array, p: number, end: number, out: EventLine): number {
+  let c = 0;
+  const secStart = p;
+  let sec = 0;
+  for (; p < end; p++) {
+    c = b[p]!;
+    if (c < ZERO || c > NINE) break;
+    sec = sec * 10 + (c - ZERO);
+  }
+  if (p === secStart || p >= end || c !== DOT) return -1;
+  p++;
+  let frac = 0;
+  let digits = 0;
+  for (; p < end; p++) {
+    c = b[p]!;
+    if (c < ZERO || c > NINE) break;
+    if (digits < 9) {
+      frac = frac * 10 + (c - ZERO);
+      digits++;
+    }
+  }
+  if (digits === 0) return -1;
+  for (let k = digits; k < 9; k++) frac *= 10;
+  if (p >= end || c !== COLON) return -1;
+  out.sec = sec;
+  out.fracNs = frac;
   p++;
   for (; p < end; p++) {
     c = b[p]!;

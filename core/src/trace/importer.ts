@@ -18,7 +18,7 @@
  * `# source: …` line Trapline's fixtures carry); for aggregate formats they are ignored too.
  */
 import { DETECTION_LINES, detectFormat, isTraceCmdHeader } from "./detect";
-import { eventKindBytes, parsePrefixBytes, type Utf8Decoder, utf8Decoder, utf8Encode } from "./eventBytes";
+import { eventKindBytes, PrefixTemplates, type Utf8Decoder, utf8Decoder, utf8Encode } from "./eventBytes";
 import { EV_OTHER, EVENT_NAMES, EventLine, parseEventName, parseEventPrefix, quickKvmEvent } from "./events";
 import { ownString, Pairer, TIMELINE_CAPACITY } from "./pairing";
 import { BytePairer } from "./pairingBytes";
@@ -93,6 +93,7 @@ export class TraceImporter {
   /** Decodes single lines and fields; keeps a BOM as StringDecoder does. */
   private readonly lineDecoder = utf8Decoder();
   private readonly bytePairer: BytePairer;
+  private readonly templates = new PrefixTemplates();
 
   constructor(options: TraceImportOptions = {}) {
     this.options = options;
@@ -196,7 +197,7 @@ export class TraceImporter {
       if (!this.cancelled && this.byteCarryLength > 0) {
         const n = this.byteCarryLength;
         this.byteCarryLength = 0;
-        this.byteLine(this.byteCarry, 0, n);
+        this.byteLine(this.byteCarry, this.carryView(), 0, n);
       }
     }
     if (!this.cancelled && this.carry.length > 0) {
@@ -259,6 +260,12 @@ export class TraceImporter {
       if (text.length > 0) this.process(text);
       return;
     }
+    // Lines are found with the chunk's own indexOf (a Buffer's is memchr) and read through a
+    // plain Uint8Array view: the readers then see one kind of array (their element loads stay
+    // monomorphic; the carry is a Uint8Array too).
+    const view =
+      chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
     let start = 0;
     if (this.byteCarryLength > 0) {
       const nl = chunk.indexOf(10);
@@ -270,14 +277,14 @@ export class TraceImporter {
       this.keepBytes(chunk, 0, nl);
       const n = this.byteCarryLength;
       this.byteCarryLength = 0;
-      this.byteLine(this.byteCarry, 0, n);
+      this.byteLine(this.byteCarry, this.carryView(), 0, n);
       start = nl + 1;
     }
     for (;;) {
       if (this.cancelled) return;
       const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
-      this.byteLine(chunk, start, nl);
+      this.byteLine(view, dv, start, nl);
       start = nl + 1;
     }
     if (start < chunk.length) this.keepBytes(chunk, start, chunk.length);
@@ -296,6 +303,10 @@ export class TraceImporter {
     this.byteCarryLength = need;
   }
 
+  private carryView(): DataView {
+    return new DataView(this.byteCarry.buffer, this.byteCarry.byteOffset, this.byteCarry.length);
+  }
+
   private decodeRange(b: Uint8Array, start: number, end: number): string {
     return this.lineDecoder.decode(b.subarray(start, end));
   }
@@ -305,23 +316,26 @@ export class TraceImporter {
    * place (the same state changes and counts as lineBody's fast path), else the line decoded
    * and given to lineBody.
    */
-  private byteLine(b: Uint8Array, start: number, end: number): void {
+  private byteLine(b: Uint8Array, dv: DataView, start: number, end: number): void {
     this.countLine();
     let e = end;
     if (e > start && b[e - 1] === 13) e--;
-    let p = start;
-    let c = 35;
-    for (; p < e; p++) {
-      c = b[p]!;
-      if (c !== 32 && c !== 9) break;
-    }
-    if (p === e || c === 35 /* # */) {
-      this.ignored++;
-      this.lastLineBad = false;
-      return;
-    }
     const ev = this.ev;
-    const nameAt = parsePrefixBytes(b, p, e, ev);
+    let nameAt = this.templates.match(b, dv, start, e, ev);
+    if (nameAt < 0) {
+      let p = start;
+      let c = 35;
+      for (; p < e; p++) {
+        c = b[p]!;
+        if (c !== 32 && c !== 9) break;
+      }
+      if (p === e || c === 35 /* # */) {
+        this.ignored++;
+        this.lastLineBad = false;
+        return;
+      }
+      nameAt = this.templates.learn(b, dv, start, e, ev);
+    }
     if (nameAt >= 0) {
       const kind = eventKindBytes(b, nameAt, e, ev);
       if (kind !== EV_OTHER) {
