@@ -94,6 +94,7 @@ export class TraceImporter {
   private readonly lineDecoder = utf8Decoder();
   private readonly bytePairer: BytePairer;
   private readonly templates = new PrefixTemplates();
+  private decoded = 0;
 
   constructor(options: TraceImportOptions = {}) {
     this.options = options;
@@ -120,6 +121,14 @@ export class TraceImporter {
   get detectedFormat(): TraceFormat | null | undefined {
     if (!this.decided) return undefined;
     return this.format ?? null;
+  }
+
+  /**
+   * Lines of an event format fed as bytes that were decoded and read as text (not read in place:
+   * first entries, other events, bad lines…). A measure of the byte path's reach (tests, bench).
+   */
+  get decodedLines(): number {
+    return this.decoded;
   }
 
   /** Lines and characters (bytes, when fed bytes) consumed so far. */
@@ -342,7 +351,7 @@ export class TraceImporter {
         const sec = ev.sec;
         if (Number.isNaN(this.baseSec)) this.baseSec = sec;
         const t = (sec - this.baseSec) * 1e9 + ev.fracNs;
-        if (this.bytePairer.handle(b, ev, t)) {
+        if (this.bytePairer.handle(b, dv, ev, t)) {
           this.recognized++;
           this.lastLineBad = false;
           if (t < this.minT) this.minT = t;
@@ -352,6 +361,7 @@ export class TraceImporter {
         }
       }
     }
+    this.decoded++;
     const text = this.decodeRange(b, start, end);
     this.lineBody(text, 0, text.length);
   }

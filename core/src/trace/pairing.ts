@@ -77,12 +77,13 @@ export interface ReasonText {
 
 /**
  * A reason text's character codes (a typed-array read is cheaper than charCodeAt) and its row;
- * `ascii` when every code is below 128, so that comparing bytes is comparing characters
- * (pairingBytes.ts).
+ * `ascii` when every code is below 128, so that comparing bytes is comparing characters, and
+ * then `words`, the text's bytes as little-endian 32-bit words (pairingBytes.ts compares them).
  */
 export interface ReasonCodes {
   codes: Uint16Array;
   ascii: boolean;
+  words: Uint32Array;
   entry: ReasonEntry;
 }
 
@@ -391,7 +392,11 @@ export class Pairer {
             codes[i] = c;
             if (c >= 128) ascii = false;
           }
-          list.push({ codes, ascii, entry });
+          const words = new Uint32Array(owned.length >> 2);
+          if (ascii)
+            for (let i = 0; i < words.length; i++)
+              words[i] = (codes[4 * i]! | (codes[4 * i + 1]! << 8) | (codes[4 * i + 2]! << 16) | (codes[4 * i + 3]! << 24)) >>> 0;
+          list.push({ codes, ascii, words, entry });
         }
       }
     }

@@ -37,9 +37,9 @@ export class BytePairer {
 
   /**
    * The event `ev` (parsePrefixBytes and eventKindBytes filled it) at t, if the byte path takes
-   * it; false, with nothing changed, otherwise.
+   * it; false, with nothing changed, otherwise. `dv` views the same bytes as b (same offsets).
    */
-  handle(b: Uint8Array, ev: EventLine, t: number): boolean {
+  handle(b: Uint8Array, dv: DataView, ev: EventLine, t: number): boolean {
     const thread = this.pairer.thread(ev.tid);
     if (thread === undefined || thread.vcpu === undefined) return false;
     const f = ev.fieldsStart;
@@ -49,7 +49,7 @@ export class BytePairer {
         this.pairer.entry(thread, t);
         return true;
       case EV_EXIT:
-        return this.exit(b, f, end, thread, t);
+        return this.exit(b, dv, f, end, thread, t);
       case EV_MSR:
         if (thread.vHas) this.numbered(b, EV_MSR, f, end, thread, msrNumber(b, f, end));
         return true;
@@ -66,8 +66,8 @@ export class BytePairer {
   }
 
   /** Pairer.exit and exitAt: the same reason row (by the same in-place and hashed lookups), RIP, vector. */
-  private exit(b: Uint8Array, f: number, end: number, thread: ThreadState, t: number): boolean {
-    const r = findBytes(b, "reason ", f, end);
+  private exit(b: Uint8Array, dv: DataView, f: number, end: number, thread: ThreadState, t: number): boolean {
+    const r = reasonAt(b, f, end);
     if (r < 0) return false;
     const nameStart = r + 7;
     const pairer = this.pairer;
@@ -85,7 +85,12 @@ export class BytePairer {
         const n = codes.length;
         const e = nameStart + n;
         if (e > end) continue;
-        let i = 0;
+        // Whole words first (dv reads the same bytes), then the tail.
+        const words = candidate.words;
+        let w = 0;
+        while (w < words.length && dv.getUint32(nameStart + 4 * w, true) === words[w]) w++;
+        if (w < words.length) continue;
+        let i = 4 * w;
         while (i < n && b[nameStart + i] === codes[i]) i++;
         if (i < n) continue;
         if (e === end) {
@@ -256,6 +261,41 @@ export class BytePairer {
     else thread.pending.push(entry);
     thread.pendingCount++;
   }
+}
+
+/**
+ * The first `reason ` in b[f, end), or -1. The usual fields, blanks then `vcpu <n> reason `, are
+ * tested in place (nothing before that `reason ` can be one); anything else is searched.
+ */
+function reasonAt(b: Uint8Array, f: number, end: number): number {
+  let p = f;
+  while (p < end && (b[p] === 32 || b[p] === 9)) p++;
+  if (
+    p + 6 < end &&
+    b[p] === 118 /* v */ &&
+    b[p + 1] === 99 /* c */ &&
+    b[p + 2] === 112 /* p */ &&
+    b[p + 3] === 117 /* u */ &&
+    b[p + 4] === 32
+  ) {
+    let q = p + 5;
+    const digits = q;
+    while (q < end && b[q]! >= 48 && b[q]! <= 57) q++;
+    if (
+      q > digits &&
+      q + 8 <= end &&
+      b[q] === 32 &&
+      b[q + 1] === 114 /* r */ &&
+      b[q + 2] === 101 /* e */ &&
+      b[q + 3] === 97 /* a */ &&
+      b[q + 4] === 115 /* s */ &&
+      b[q + 5] === 111 /* o */ &&
+      b[q + 6] === 110 /* n */ &&
+      b[q + 7] === 32
+    )
+      return q + 1;
+  }
+  return findBytes(b, "reason ", f, end);
 }
 
 /** b[start, end) is the ASCII text `text`. */
