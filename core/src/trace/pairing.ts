@@ -43,7 +43,9 @@ import {
   type DetailEntry,
   OVERFLOWED,
   ownString,
+  type ReasonCodes,
   ReasonEntry,
+  reasonCodes,
   ThreadState,
   VCPU_REASON_HISTOGRAMS,
   VcpuState,
@@ -72,18 +74,6 @@ const REASONS_PER_FIRST_CHAR = 8;
 /** A reason text as the trace printed it and its row (exitAt's hashed lookup; pairingBytes.ts too). */
 export interface ReasonText {
   text: string;
-  entry: ReasonEntry;
-}
-
-/**
- * A reason text's character codes (a typed-array read is cheaper than charCodeAt) and its row;
- * `ascii` when every code is below 128, so that comparing bytes is comparing characters, and
- * then `words`, the text's bytes as little-endian 32-bit words (pairingBytes.ts compares them).
- */
-export interface ReasonCodes {
-  codes: Uint16Array;
-  ascii: boolean;
-  words: Uint32Array;
   entry: ReasonEntry;
 }
 
@@ -385,18 +375,7 @@ export class Pairer {
         const list = this.reasonsByFirst[first] ?? [];
         this.reasonsByFirst[first] = list;
         if (list.length < REASONS_PER_FIRST_CHAR) {
-          const codes = new Uint16Array(owned.length);
-          let ascii = true;
-          for (let i = 0; i < owned.length; i++) {
-            const c = owned.charCodeAt(i);
-            codes[i] = c;
-            if (c >= 128) ascii = false;
-          }
-          const words = new Uint32Array(owned.length >> 2);
-          if (ascii)
-            for (let i = 0; i < words.length; i++)
-              words[i] = (codes[4 * i]! | (codes[4 * i + 1]! << 8) | (codes[4 * i + 2]! << 16) | (codes[4 * i + 3]! << 24)) >>> 0;
-          list.push({ codes, ascii, words, entry });
+          list.push(reasonCodes(owned, entry));
         }
       }
     }
