@@ -255,7 +255,7 @@ export class PrefixTemplates {
           }
       }
       if (same) {
-        const p = readTimestampBytes(b, start + length, end, out);
+        const p = readTimestampBytes(b, dv, start + length, end, out);
         if (p >= 0) {
           out.tid = this.tids[slot]!;
           out.cpu = this.cpus[slot]!;
@@ -293,7 +293,7 @@ export class PrefixTemplates {
  * `<sec>.<frac>:` and the blanks after it at p, as parsePrefixBytes reads them: fills out.sec
  * and out.fracNs, returns where the event name starts, or -1.
  */
-function readTimestampBytes(b: Uint8Array, p: number, end: number, out: EventLine): number {
+function readTimestampBytes(b: Uint8Array, dv: DataView, p: number, end: number, out: EventLine): number {
   let c = 0;
   const secStart = p;
   let sec = 0;
@@ -319,12 +319,7 @@ function readTimestampBytes(b: Uint8Array, p: number, end: number, out: EventLin
   if (p >= end || c !== COLON) return -1;
   out.sec = sec;
   out.fracNs = frac;
-  p++;
-  for (; p < end; p++) {
-    c = b[p]!;
-    if (c !== SPACE && c !== TAB) break;
-  }
-  return p;
+  return skipPaddingBytes(b, dv, p + 1, end);
 }
 
 /**
@@ -335,7 +330,7 @@ function readTimestampBytes(b: Uint8Array, p: number, end: number, out: EventLin
  * events of every exit (their readers search from there), after the colon's blanks otherwise
  * (where parseEventName puts it).
  */
-export function eventKindBytes(b: Uint8Array, p: number, end: number, out: EventLine): number {
+export function eventKindBytes(b: Uint8Array, dv: DataView, p: number, end: number, out: EventLine): number {
   let n = p;
   if (n + 8 > end || b[n] !== 107 /* k */ || b[n + 1] !== 118 /* v */ || b[n + 2] !== 109 /* m */)
     return EV_OTHER;
@@ -401,12 +396,7 @@ export function eventKindBytes(b: Uint8Array, p: number, end: number, out: Event
     c = b[f]!;
     if (c !== SPACE && c !== TAB) return EV_OTHER;
   }
-  if (kind !== EV_EXIT && kind !== EV_ENTRY) {
-    for (; f < end; f++) {
-      c = b[f]!;
-      if (c !== SPACE && c !== TAB) break;
-    }
-  }
+  if (kind !== EV_EXIT && kind !== EV_ENTRY) f = skipPaddingBytes(b, dv, f, end);
   out.kind = kind;
   out.perfPrefix = perf;
   out.fieldsStart = f;
@@ -434,6 +424,20 @@ export function findBytes(b: Uint8Array, needle: string, from: number, end: numb
     return i;
   }
   return -1;
+}
+
+/**
+ * skipBlanksBytes for a run that may be long (padded event names): four blanks at a time while
+ * dv (the same bytes as b) reads "    ", then byte by byte.
+ */
+export function skipPaddingBytes(b: Uint8Array, dv: DataView, p: number, end: number): number {
+  while (p + 4 <= end && dv.getUint32(p, true) === 0x20202020) p += 4;
+  while (p < end) {
+    const c = b[p]!;
+    if (c !== SPACE && c !== TAB) break;
+    p++;
+  }
+  return p;
 }
 
 export function skipBlanksBytes(b: Uint8Array, p: number, end: number): number {

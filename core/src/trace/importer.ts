@@ -346,7 +346,7 @@ export class TraceImporter {
       nameAt = this.templates.learn(b, dv, start, e, ev);
     }
     if (nameAt >= 0) {
-      const kind = eventKindBytes(b, nameAt, e, ev);
+      const kind = eventKindBytes(b, dv, nameAt, e, ev);
       if (kind !== EV_OTHER) {
         const sec = ev.sec;
         if (Number.isNaN(this.baseSec)) this.baseSec = sec;

@@ -19,6 +19,7 @@ import {
   readHex64Bytes,
   readHexNumberBytes,
   skipBlanksBytes,
+  skipPaddingBytes,
   smallHexBytes,
 } from "./eventBytes";
 import { EV_ENTRY, EV_EXIT, EV_INJ_VIRQ, EV_MMIO, EV_MSR, EV_PIO, type EventLine, scan } from "./events";
@@ -67,7 +68,7 @@ export class BytePairer {
 
   /** Pairer.exit and exitAt: the same reason row (by the same in-place and hashed lookups), RIP, vector. */
   private exit(b: Uint8Array, dv: DataView, f: number, end: number, thread: ThreadState, t: number): boolean {
-    const r = reasonAt(b, f, end);
+    const r = reasonAt(b, dv, f, end);
     if (r < 0) return false;
     const nameStart = r + 7;
     const pairer = this.pairer;
@@ -267,9 +268,8 @@ export class BytePairer {
  * The first `reason ` in b[f, end), or -1. The usual fields, blanks then `vcpu <n> reason `, are
  * tested in place (nothing before that `reason ` can be one); anything else is searched.
  */
-function reasonAt(b: Uint8Array, f: number, end: number): number {
-  let p = f;
-  while (p < end && (b[p] === 32 || b[p] === 9)) p++;
+function reasonAt(b: Uint8Array, dv: DataView, f: number, end: number): number {
+  const p = skipPaddingBytes(b, dv, f, end);
   if (
     p + 6 < end &&
     b[p] === 118 /* v */ &&
