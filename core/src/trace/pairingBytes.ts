@@ -141,7 +141,8 @@ export class BytePairer {
       else {
         let text = "";
         for (let i = nameStart; i < hashEnd; i++) text += String.fromCharCode(b[i]!);
-        reason = pairer.reason(text, 0, text.length, hash);
+        const whole = 0;
+        reason = pairer.reason(text, whole, text.length, hash);
       }
     }
     pairer.beginExit(thread, t, reason);
