@@ -51,12 +51,25 @@ const ALLOWED: Record<string, string> = {
   "core/src/trace/pairing.ts 0x811c9dc5": "FNV-1a offset basis (reason-name and detail-text hash)",
   "core/src/trace/pairing.ts 0x01000193": "FNV-1a prime (reason-name and detail-text hash)",
   "core/src/trace/pairing.ts 0x3fffffff": "keeps a hash within 30 bits (a small integer for the hash maps)",
+  "core/src/trace/pairingBytes.ts 0x811c9dc5":
+    "FNV-1a offset basis (pairing.ts's reason and detail hashes, on bytes)",
+  "core/src/trace/pairingBytes.ts 0x01000193":
+    "FNV-1a prime (pairing.ts's reason and detail hashes, on bytes)",
+  "core/src/trace/pairingBytes.ts 0x3fffffff": "keeps a hash within 30 bits, as pairing.ts does",
+  "core/src/trace/eventBytes.ts 0x9e3779b9": "golden-ratio seed of the prefix-template slot hash",
+  "core/src/trace/eventBytes.ts 0x85ebca6b": "murmur3 multiplier of the prefix-template slot hash",
   "core/src/trace/stats.ts 0x9e3779b1": "golden-ratio multiplier of the RIP table's multiplicative hash",
   "core/src/trace/stats.ts 0x85ebca6b": "murmur3 finalizer multiplier of the RIP table's hash",
   // core/src/trace: reading and writing the trace text formats, not VT-x facts.
   "core/src/trace/details.ts 0x80000":
     "2^19 on the high 32-bit word: a hex value below 2^51 stays exact when multiplied by 4 (number keys)",
   "core/src/trace/events.ts 0x20": "ASCII case bit: `0X` reads as `0x` in a hex prefix",
+  "core/src/trace/eventBytes.ts 0x20":
+    "ASCII case bit: `0X` reads as `0x` in a hex prefix (events.ts's, on bytes)",
+  "core/src/trace/eventBytes.ts 0x20202020":
+    "four ASCII blanks as one 32-bit word (padding skipped by words)",
+  "core/src/trace/eventBytes.ts 0x80000":
+    "2^19 on the high 32-bit word: details.ts's below-2^51 bound, on bytes",
   "core/src/trace/exportNested.ts 0xffffffff81000000n":
     "made-up guest RIP base of the exported trace (RIPs are not simulated; docs/traces.md)",
   "core/src/trace/exportNested.ts 0xffffffffc0000000n": "made-up RIP base of L1's exits in a nested export",

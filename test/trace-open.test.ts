@@ -19,10 +19,17 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const ORIGINAL = "     CPU 0/KVM-5001  [000]  1000.000001: kvm_entry:            vcpu 0 rip 0x1\n";
 const REPLACEMENT = "# replaced\n".repeat(40);
 
-async function text(chunks: AsyncIterable<string | { text: string }>): Promise<string> {
-  let out = "";
-  for await (const c of chunks) out += typeof c === "string" ? c : c.text;
-  return out;
+/** The chunks' contents as text (the readers yield bytes, or text, or either with a byte count). */
+async function text(
+  chunks: AsyncIterable<string | Uint8Array | { text: string } | { data: Uint8Array }>,
+): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) {
+    if (typeof c === "string") parts.push(Buffer.from(c));
+    else if (c instanceof Uint8Array) parts.push(Buffer.from(c));
+    else parts.push("text" in c ? Buffer.from(c.text) : Buffer.from(c.data));
+  }
+  return Buffer.concat(parts).toString("utf8");
 }
 
 describe("the language server's trace reader", () => {

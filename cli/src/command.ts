@@ -23,10 +23,13 @@ export interface CliIO {
   stderrIsTTY?: boolean;
 }
 
-/** A file being read: its size in bytes when known, and its text in chunks with their byte counts. */
+/**
+ * A file being read: its size in bytes when known, and its contents in chunks with their byte
+ * counts, as text or as the bytes read (UTF-8, a chunk may end mid-character).
+ */
 export interface TextStream {
   size?: number;
-  chunks: AsyncIterable<{ text: string; bytes: number }>;
+  chunks: AsyncIterable<{ text: string; bytes: number } | { data: Uint8Array; bytes: number }>;
 }
 
 export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;

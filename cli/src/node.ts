@@ -8,7 +8,6 @@ import {
   readFileSync,
   writeFileSync,
 } from "node:fs";
-import { StringDecoder } from "node:string_decoder";
 import { type CliIO, MAX_SOURCE_BYTES, type TextStream } from "./command";
 import { runCli } from "./run";
 
@@ -54,14 +53,10 @@ export function streamFile(path: string): TextStream {
     closeSync(fd);
     throw error;
   }
-  async function* chunks(): AsyncGenerator<{ text: string; bytes: number }> {
-    const decoder = new StringDecoder("utf8");
-    for await (const buffer of createReadStream("", { fd, highWaterMark: 1 << 20, autoClose: true })) {
-      const bytes = (buffer as Buffer).length;
-      yield { text: decoder.write(buffer as Buffer), bytes };
-    }
-    const rest = decoder.end();
-    if (rest.length > 0) yield { text: rest, bytes: 0 };
+  // The bytes as read: the trace importer splits and reads them without decoding (feedBytes).
+  async function* chunks(): AsyncGenerator<{ data: Uint8Array; bytes: number }> {
+    for await (const buffer of createReadStream("", { fd, highWaterMark: 1 << 20, autoClose: true }))
+      yield { data: buffer as Buffer, bytes: (buffer as Buffer).length };
   }
   return { size: stat.isFile() ? stat.size : 0, chunks: chunks() };
 }

@@ -66,7 +66,8 @@ export async function readTrace(
   let lastDraw = 0;
   try {
     for await (const chunk of stream.chunks) {
-      importer.feed(chunk.text);
+      if ("data" in chunk) importer.feedBytes(chunk.data);
+      else importer.feed(chunk.text);
       bytes += chunk.bytes;
       if (importer.detectedFormat === null) break;
       if (progress) {

@@ -42,8 +42,11 @@ export interface TraceFiles {
 export interface OpenTrace {
   size: number;
   mtimeMs: number;
-  /** The file's text in chunks (read at most once). */
-  chunks(): AsyncIterable<string>;
+  /**
+   * The file in chunks (read at most once): its bytes as read (UTF-8; the buffer may be reused
+   * once the next chunk is asked for), or text (the browser's provided trace).
+   */
+  chunks(): AsyncIterable<string | Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -170,7 +173,8 @@ export class TraceStore {
             chars += chunk.length;
             // A file that grew past the limit while being read is refused as well.
             if (chars > MAX_TRACE_BYTES) throw Object.assign(new Error("too large"), { code: "EFBIG" });
-            importer.feed(chunk);
+            if (typeof chunk === "string") importer.feed(chunk);
+            else importer.feedBytes(chunk);
             if (importer.detectedFormat === null) break;
           }
         } catch (error) {

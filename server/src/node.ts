@@ -8,7 +8,6 @@ import { constants, watch } from "node:fs";
 import { open } from "node:fs/promises";
 import { createConnection as createSocketConnection } from "node:net";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
-import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import {
   type Connection,
@@ -108,15 +107,13 @@ export const nodeTraceFiles: TraceFiles = {
         size: info.size,
         mtimeMs: info.mtimeMs,
         async *chunks() {
-          const decoder = new StringDecoder("utf8");
+          // The bytes as read (the trace importer's feedBytes reads them without decoding).
           const buffer = Buffer.allocUnsafe(1 << 20);
           for (;;) {
             const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
             if (bytesRead === 0) break;
-            yield decoder.write(buffer.subarray(0, bytesRead));
+            yield buffer.subarray(0, bytesRead);
           }
-          const rest = decoder.end();
-          if (rest.length > 0) yield rest;
         },
         close: () => handle.close(),
       };

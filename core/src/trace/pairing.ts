@@ -43,7 +43,9 @@ import {
   type DetailEntry,
   OVERFLOWED,
   ownString,
+  type ReasonCodes,
   ReasonEntry,
+  reasonCodes,
   ThreadState,
   VCPU_REASON_HISTOGRAMS,
   VcpuState,
@@ -69,15 +71,9 @@ const THREAD_CACHE = 256;
 /** Reason texts tried in place per first character before the hashed lookup. */
 const REASONS_PER_FIRST_CHAR = 8;
 
-/** A reason text as the trace printed it and its row. */
-interface ReasonText {
+/** A reason text as the trace printed it and its row (exitAt's hashed lookup; pairingBytes.ts too). */
+export interface ReasonText {
   text: string;
-  entry: ReasonEntry;
-}
-
-/** A reason text's character codes (a typed-array read is cheaper than charCodeAt) and its row. */
-interface ReasonCodes {
-  codes: Uint16Array;
   entry: ReasonEntry;
 }
 
@@ -88,10 +84,12 @@ export class Pairer {
   private readonly files: string[] = [];
   private readonly vcpus = new Map<number, VcpuState>();
   private readonly reasonsByText = new Map<string, ReasonEntry>();
-  private readonly reasonsByHash = new Map<number, ReasonText>();
+  /** @internal (pairingBytes.ts) */
+  readonly reasonsByHash = new Map<number, ReasonText>();
   private readonly reasonsByIdentity = new Map<string, ReasonEntry>();
   /** Reason texts by their first character's code (mod 128), compared in place by exitAt. */
-  private readonly reasonsByFirst: (ReasonCodes[] | undefined)[] = new Array(128).fill(undefined);
+  /** @internal (pairingBytes.ts) */
+  readonly reasonsByFirst: (ReasonCodes[] | undefined)[] = new Array(128).fill(undefined);
   readonly reasons: ReasonEntry[] = [];
   private readonly mmio = new AccessTable();
   private readonly ioport = new AccessTable();
@@ -109,7 +107,8 @@ export class Pairer {
 
   constructor(private readonly timelineCapacity: number) {}
 
-  private thread(key: number): ThreadState | undefined {
+  /** The thread of a pairing key (a tid on the fast paths), if known. @internal (pairingBytes.ts) */
+  thread(key: number): ThreadState | undefined {
     const slot = key & (THREAD_CACHE - 1);
     let thread = this.threadCache[slot];
     if (thread !== undefined && thread.key === key) return thread;
@@ -318,12 +317,7 @@ export class Pairer {
       }
       reason = this.reason(s, nameStart, hashEnd, (hash ^ (hashEnd - nameStart)) & 0x3fffffff);
     }
-    // vmexit: begin.
-    thread.vHas = true;
-    thread.vStart = t;
-    thread.vReason = reason;
-    thread.pendingCount = 0;
-    thread.ripValid = false;
+    this.beginExit(thread, t, reason);
     if (rip >= 0) {
       rip = skipSpaces(s, rip + 5, end);
       if (readHex64(s, rip, end) >= 0) {
@@ -332,10 +326,6 @@ export class Pairer {
         thread.ripValid = true;
       }
     }
-    // mmio: a read begins at kvm_exit, with no key yet.
-    thread.mHas = true;
-    thread.mStart = t;
-    thread.mKey = undefined;
     // The vector of an external interrupt, kept as a detail of the exit ("vector 0xec").
     if (reason.externalInterrupt) {
       const from = rip >= 0 ? rip : nameStart;
@@ -344,11 +334,26 @@ export class Pairer {
   }
 
   /**
+   * An exit of `reason` at t begins the vmexit interval (its RIP not read yet) and an MMIO read's
+   * interval with no key yet. @internal (pairingBytes.ts)
+   */
+  beginExit(thread: ThreadState, t: number, reason: ReasonEntry): void {
+    thread.vHas = true;
+    thread.vStart = t;
+    thread.vReason = reason;
+    thread.pendingCount = 0;
+    thread.ripValid = false;
+    thread.mHas = true;
+    thread.mStart = t;
+    thread.mKey = undefined;
+  }
+
+  /**
    * The row of the reason text s[start, end) (trailing blanks trimmed), given the FNV-1a hash of
    * its characters cut to a small integer (a Map key that needs no heap number). Looked up by
    * that hash, so the hot path slices no string: the text is compared in place with the cached one.
    */
-  private reason(s: string, start: number, end: number, hash: number): ReasonEntry {
+  reason(s: string, start: number, end: number, hash: number): ReasonEntry {
     const cached = this.reasonsByHash.get(hash);
     if (cached !== undefined && cached.text.length === end - start && at(s, start, cached.text))
       return cached.entry;
@@ -370,9 +375,7 @@ export class Pairer {
         const list = this.reasonsByFirst[first] ?? [];
         this.reasonsByFirst[first] = list;
         if (list.length < REASONS_PER_FIRST_CHAR) {
-          const codes = new Uint16Array(owned.length);
-          for (let i = 0; i < owned.length; i++) codes[i] = owned.charCodeAt(i);
-          list.push({ codes, entry });
+          list.push(reasonCodes(owned, entry));
         }
       }
     }
@@ -380,7 +383,8 @@ export class Pairer {
     return entry;
   }
 
-  private entry(thread: ThreadState, t: number): void {
+  /** A kvm_entry at t: ends the open intervals. @internal (pairingBytes.ts) */
+  entry(thread: ThreadState, t: number): void {
     // vmexit: end.
     if (thread.vHas) {
       thread.vHas = false;
@@ -446,6 +450,12 @@ export class Pairer {
     // detailNumber's number for kvm_mmio, from what was read here: gpa × 4 + type below 2^51.
     if (thread.vHas)
       this.detail(s, EV_MMIO, f, end, thread, gpa < 2251799813685248 ? gpa * 4 + type : Number.NaN);
+    this.mmioAccess(thread, t, type, gpa);
+    return undefined;
+  }
+
+  /** The MMIO pairing of a kvm_mmio of `type` (0, MMIO_READ, MMIO_WRITE) at gpa. @internal (pairingBytes.ts) */
+  mmioAccess(thread: ThreadState, t: number, type: number, gpa: number): void {
     if (type === MMIO_WRITE) {
       thread.mHas = true;
       thread.mStart = t;
@@ -456,7 +466,6 @@ export class Pairer {
       thread.mKey = undefined;
       if (t >= thread.mStart) key.stats.add(t - thread.mStart);
     }
-    return undefined;
   }
 
   /** `pio_%s at 0x%x size %d count %d val 0x%x %s`. */
@@ -471,14 +480,22 @@ export class Pairer {
       const direct = a === f + (write ? 10 : 9) && port < 2251799813685248;
       this.detail(s, EV_PIO, f, end, thread, direct ? port * 2 + (write ? 1 : 0) : Number.NaN);
     }
-    thread.iHas = true;
-    thread.iStart = t;
-    thread.iKey = this.ioport.get(port, write ? 1 : 0, write ? "POUT" : "PIN");
+    this.pioAccess(thread, t, write, port);
     return undefined;
   }
 
-  /** A detail event while an exit is open; `number` is detailNumber's (callers that read it already pass it). */
-  private detail(s: string, kind: number, f: number, end: number, thread: ThreadState, number: number): void {
+  /** The port pairing of a kvm_pio: a begin. @internal (pairingBytes.ts) */
+  pioAccess(thread: ThreadState, t: number, write: boolean, port: number): void {
+    thread.iHas = true;
+    thread.iStart = t;
+    thread.iKey = this.ioport.get(port, write ? 1 : 0, write ? "POUT" : "PIN");
+  }
+
+  /**
+   * A detail event while an exit is open; `number` is detailNumber's (callers that read it
+   * already pass it). Reads only s[f, end). @internal (pairingBytes.ts)
+   */
+  detail(s: string, kind: number, f: number, end: number, thread: ThreadState, number: number): void {
     const reason = thread.vReason!;
     let byNumber: NumberMap<DetailEntry> | undefined;
     let entry: DetailEntry | undefined;

@@ -61,6 +61,35 @@ export class ReasonEntry {
   }
 }
 
+/**
+ * A reason text's character codes (a typed-array read is cheaper than charCodeAt) and its row;
+ * `ascii` when every code is below 128, so that comparing bytes is comparing characters, and
+ * then `words`, the text's bytes as little-endian 32-bit words (pairingBytes.ts compares them).
+ */
+export interface ReasonCodes {
+  codes: Uint16Array;
+  ascii: boolean;
+  words: Uint32Array;
+  entry: ReasonEntry;
+}
+
+export function reasonCodes(text: string, entry: ReasonEntry): ReasonCodes {
+  const codes = new Uint16Array(text.length);
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    codes[i] = c;
+    if (c >= 128) ascii = false;
+  }
+  const words = new Uint32Array(text.length >> 2);
+  if (ascii)
+    for (let i = 0; i < words.length; i++)
+      words[i] =
+        (codes[4 * i]! | (codes[4 * i + 1]! << 8) | (codes[4 * i + 2]! << 16) | (codes[4 * i + 3]! << 24)) >>>
+        0;
+  return { codes, ascii, words, entry };
+}
+
 export class AccessEntry {
   readonly stats: LatencyStats;
   constructor(
