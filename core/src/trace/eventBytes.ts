@@ -64,7 +64,13 @@ let timestampStart = 0;
  * comm and file fields are not set) and returns where the event name starts, or -1 when the
  * line is not one of those (it may still be an event line: the text path decides).
  */
-export function parsePrefixBytes(b: Uint8Array, start: number, end: number, out: EventLine): number {
+export function parsePrefixBytes(
+  b: Uint8Array,
+  dv: DataView,
+  start: number,
+  end: number,
+  out: EventLine,
+): number {
   let p = start;
   let c = 0;
   for (; p < end; p++) {
@@ -142,37 +148,8 @@ export function parsePrefixBytes(b: Uint8Array, start: number, end: number, out:
       if (c !== SPACE && c !== TAB) break;
     }
   }
-  const secStart = p;
   timestampStart = p;
-  let sec = 0;
-  for (; p < end; p++) {
-    c = b[p]!;
-    if (c < ZERO || c > NINE) break;
-    sec = sec * 10 + (c - ZERO);
-  }
-  if (p === secStart || p >= end || c !== DOT) return -1;
-  p++;
-  let frac = 0;
-  let digits = 0;
-  for (; p < end; p++) {
-    c = b[p]!;
-    if (c < ZERO || c > NINE) break;
-    if (digits < 9) {
-      frac = frac * 10 + (c - ZERO);
-      digits++;
-    }
-  }
-  if (digits === 0) return -1;
-  for (let k = digits; k < 9; k++) frac *= 10;
-  out.sec = sec;
-  out.fracNs = frac;
-  if (p >= end || c !== COLON) return -1;
-  p++;
-  for (; p < end; p++) {
-    c = b[p]!;
-    if (c !== SPACE && c !== TAB) break;
-  }
-  return p;
+  return readTimestampBytes(b, dv, p, end, out);
 }
 
 /** Template slots (a power of two: the hash's top 8 bits); templates of at most TEMPLATE_WORDS words. */
@@ -272,7 +249,7 @@ export class PrefixTemplates {
 
   /** parsePrefixBytes for the line match() last declined, its answer kept as a template. */
   learn(b: Uint8Array, dv: DataView, start: number, end: number, out: EventLine): number {
-    const p = parsePrefixBytes(b, start, end, out);
+    const p = parsePrefixBytes(b, dv, start, end, out);
     const kept = timestampStart - start;
     const slot = this.slot;
     if (p >= 0 && slot >= 0 && kept >= HASHED_WORDS * 4 && kept <= TEMPLATE_WORDS * 4) {

@@ -320,6 +320,20 @@ export class TraceImporter {
     return this.lineDecoder.decode(b.subarray(start, end));
   }
 
+  /** An event's time in ns after the trace's first event (which sets the base). */
+  private eventTime(ev: EventLine): number {
+    if (Number.isNaN(this.baseSec)) this.baseSec = ev.sec;
+    return (ev.sec - this.baseSec) * 1e9 + ev.fracNs;
+  }
+
+  /** A line taken as an event at time t: counted, and the window widened to it. */
+  private took(t: number): void {
+    this.recognized++;
+    this.lastLineBad = false;
+    if (t < this.minT) this.minT = t;
+    if (t > this.maxT) this.maxT = t;
+  }
+
   /**
    * One line of an event format as bytes: a comment, a hot event of a known thread read in
    * place (the same state changes and counts as lineBody's fast path), else the line decoded
@@ -348,14 +362,9 @@ export class TraceImporter {
     if (nameAt >= 0) {
       const kind = eventKindBytes(b, dv, nameAt, e, ev);
       if (kind !== EV_OTHER) {
-        const sec = ev.sec;
-        if (Number.isNaN(this.baseSec)) this.baseSec = sec;
-        const t = (sec - this.baseSec) * 1e9 + ev.fracNs;
+        const t = this.eventTime(ev);
         if (this.bytePairer.handle(b, dv, ev, t)) {
-          this.recognized++;
-          this.lastLineBad = false;
-          if (t < this.minT) this.minT = t;
-          if (t > this.maxT) this.maxT = t;
+          this.took(t);
           this.kindCounts[kind]!++;
           return;
         }
@@ -442,14 +451,9 @@ export class TraceImporter {
       // as the general path below, which handles everything it declines.
       const kind = quickKvmEvent(s, nameAt, end, ev);
       if (kind !== EV_OTHER) {
-        const sec = ev.sec;
-        if (Number.isNaN(this.baseSec)) this.baseSec = sec;
-        const t = (sec - this.baseSec) * 1e9 + ev.fracNs;
+        const t = this.eventTime(ev);
         if (this.pairer.quick(s, ev, t)) {
-          this.recognized++;
-          this.lastLineBad = false;
-          if (t < this.minT) this.minT = t;
-          if (t > this.maxT) this.maxT = t;
+          this.took(t);
           this.kindCounts[kind]!++;
           return;
         }
@@ -464,12 +468,8 @@ export class TraceImporter {
       this.bad(s, start, end, "not a trace event line");
       return;
     }
-    this.recognized++;
-    this.lastLineBad = false;
-    if (Number.isNaN(this.baseSec)) this.baseSec = ev.sec;
-    const t = (ev.sec - this.baseSec) * 1e9 + ev.fracNs;
-    if (t < this.minT) this.minT = t;
-    if (t > this.maxT) this.maxT = t;
+    const t = this.eventTime(ev);
+    this.took(t);
     const kind = ev.kind;
     if (kind === EV_OTHER) {
       const name = s.slice(ev.nameStart, ev.nameEnd);
