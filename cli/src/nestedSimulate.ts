@@ -26,6 +26,12 @@ export function nestedSimulationText(guest: string, n: Nested, hz: number): stri
         "(VMREAD/VMWRITE outside the shadow, INVEPT, VMPTRLD…)",
       ],
       ["  L1 VMRESUMEs", formatRate(n.vmresumesPerSecond), ""],
+      ...(n.wakeExitsPerSecond > 0
+        ? [["  L1 idle wake-ups", formatRate(n.wakeExitsPerSecond), "(L1's own HLT, its trapped injection)"]]
+        : []),
+      ...(n.notifyExitsPerSecond > 0
+        ? [["  L1 notifications", formatRate(n.notifyExitsPerSecond), "(ICR writes of interrupts L1 sends)"]]
+        : []),
       ["overhead", formatPercent(n.overhead), "(share of L2's busy time spent in L0 and L1)"],
       [
         "host CPU",

@@ -13,6 +13,9 @@
  *   ρ·hz = G + X + D·p + N·T + ρ·HZ·(tc + tx)
  *   p·hz = G + N·tc + ρ·HZ·tc                      when the idle vCPU blocks in the host
  *   p = 1 − (X + D·p + N·(T − tc) + ρ·HZ·tx)/hz    otherwise (all but root-mode time)
+ * An L2's interrupt for L1 that arrives in root mode costs its nested exit at the next entry
+ * (vmx_check_nested_events): R = Σ λ·those cycles, times the root share r (ρ − p when the idle
+ * vCPU blocks, 1 − p otherwise), is one more term of ρ·hz (and of the root time in p's).
  * N = Λ(1−ρ)/S: Λ(1−ρ) arrivals find the vCPU idle (PASTA), and an idle exit whose window τ
  * (tickless + idle exit up to the block) already saw an arrival returns to work without an
  * idle period, so N·S = Λ(1−ρ) with S = P(no arrival within τ) = e^(−Λ_poisson·τ) ·
@@ -69,6 +72,8 @@ export function solveShares(
   blocked: boolean,
   target: TargetIR,
   hz: number,
+  /** R: Σ λ·cycles of the nested exit an arrival owes when it finds the vCPU in root mode (L2 only). */
+  rootDelivery = 0,
 ): ShareSolution {
   let guestBase = 0; // G
   let exitBase = 0; // X
@@ -109,13 +114,15 @@ export function solveShares(
   }
   const k = arrivals / Math.max(survival, 1e-9); // N = k·(1−ρ)
   // Linear system a11·ρ + a12·p = b1, a21·ρ + a22·p = b2.
-  const a11 = hz + k * perIdlePeriod - busyGuest - busyExits;
-  const a12 = -deliverySum;
-  const b1 = guestBase + exitBase + k * perIdlePeriod;
+  // R·r: blocked, R·(ρ − p); otherwise R·(1 − p).
+  const R = rootDelivery;
+  const a11 = hz + k * perIdlePeriod - busyGuest - busyExits - (blocked ? R : 0);
+  const a12 = -deliverySum + R;
+  const b1 = guestBase + exitBase + k * perIdlePeriod + (blocked ? 0 : R);
   const rootPerIdle = perIdlePeriod - ticklessGuest;
   const a21 = blocked ? k * ticklessGuest - busyGuest : -k * rootPerIdle + busyExits;
-  const a22 = blocked ? hz : hz + deliverySum;
-  const b2 = blocked ? guestBase + k * ticklessGuest : hz - exitBase - k * rootPerIdle;
+  const a22 = blocked ? hz : hz + deliverySum - R;
+  const b2 = blocked ? guestBase + k * ticklessGuest : hz - exitBase - k * rootPerIdle - R;
   const det = a11 * a22 - a12 * a21;
   let rho = det > 0 ? (b1 * a22 - a12 * b2) / det : Number.POSITIVE_INFINITY;
   let pRun = det > 0 ? (a11 * b2 - a21 * b1) / det : 1;
@@ -124,7 +131,7 @@ export function solveShares(
   if (saturated) {
     // No idle periods: the guest-mode share without them.
     rho = 1;
-    pRun = blocked ? (guestBase + busyGuest) / hz : (hz - exitBase - busyExits) / (hz + deliverySum);
+    pRun = blocked ? (guestBase + busyGuest) / hz : (hz - exitBase - busyExits - R) / (hz + deliverySum - R);
   }
   pRun = Math.min(1, Math.max(0, pRun));
   return { rho, pRun, saturated, idlePeriods: k * (1 - rho), survival, arrivals, demand };

@@ -150,6 +150,9 @@ export class Engine extends GuestRun {
       mean > 0 ? t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)) : Number.POSITIVE_INFINITY;
     if (s === this.ticklessSource && tickStopped(this, v)) return;
     this.stats.arrivals[s]++;
+    // Nested: an interrupt L1 sends costs L1 its notification on the sender's vCPU (counted).
+    const notify = this.p.nestedSources;
+    if (notify !== undefined && notify.notifyExits[s] > 0) this.stats.nestedNotify(notify, s);
     const mode = this.mode[v];
     if (!src.isInterrupt) {
       const c0 = 2 * v;
@@ -185,8 +188,8 @@ export class Engine extends GuestRun {
         return;
       }
       if (!this.enqueuePath(v, s, t)) return;
-      if (mode === MODE_HALTED) wake(this, v, t);
-      else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t);
+      if (mode === MODE_HALTED) wake(this, v, t, s);
+      else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t, s);
       return;
     }
     this.interruptArrives(v, s, t);

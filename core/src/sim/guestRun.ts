@@ -49,8 +49,18 @@ export abstract class GuestRun extends EngineState {
       this.stats.dropped[s]++;
       return;
     }
-    // An interrupt for L1 arriving outside L2 owes its reflected exit to the next entry.
-    if (this.sourceToL1[s] === 1 && !(mode === MODE_GUEST && src.arrivalExit >= 0)) this.irqExitsOwed[v]++;
+    // An interrupt for L1 arriving outside L2 owes its reflected exit to the next entry — but
+    // not the one that wakes a blocked idle L2: its wake-up chain delivers it (nestedIdle.ts).
+    if (
+      this.sourceToL1[s] === 1 &&
+      !(mode === MODE_GUEST && src.arrivalExit >= 0) &&
+      !(
+        (mode === MODE_HALTED || mode === MODE_HALT_POLL) &&
+        this.p.nestedIdle !== undefined &&
+        this.haltPlan[v] === this.p.idleExit
+      )
+    )
+      this.irqExitsOwed[v]++;
     this.recorder.mark(t, v, MARK_ARRIVAL, src.vector);
     if (mode === MODE_GUEST) {
       if (src.arrivalExit >= 0) {
@@ -64,8 +74,8 @@ export abstract class GuestRun extends EngineState {
         this.guestSince[v] = t;
         this.runGuest(v, t);
       }
-    } else if (mode === MODE_HALTED) wake(this, v, t);
-    else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t);
+    } else if (mode === MODE_HALTED) wake(this, v, t, s);
+    else if (mode === MODE_HALT_POLL) pollSuccess(this, v, t, s);
   }
 
   /** Starts the first waiting interrupt's guest handler at `t` (level-1 context). */

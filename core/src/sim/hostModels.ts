@@ -33,7 +33,13 @@ export function beginHalt(e: EngineState, v: number, t: number): number {
   const h = e.host;
   h.haltBegin[v] = t;
   // kvm_vcpu_can_poll: polling needs single_task_running() — not with a vCPU waiting for the CPU.
-  const poll = h.pool && h.queueLen[h.group[v]] > 0 ? 0 : h.pollWindow[v];
+  // A blocked idle L2 polls only where L0 blocks the vCPU (nestedIdle.ts: L1's poll is not modelled).
+  const idle = e.p.nestedIdle;
+  const poll =
+    (h.pool && h.queueLen[h.group[v]] > 0) ||
+    (idle !== undefined && !idle.polls && e.haltPlan[v] === e.p.idleExit)
+      ? 0
+      : h.pollWindow[v];
   if (poll <= 0) release(e, v, t);
   return poll;
 }
@@ -179,23 +185,32 @@ export function schedIn(e: EngineState, v: number): void {
   e.pleWindowNow[v] = shrinkPleWindow(e.pleWindowNow[v], base, e.host.pleShrink, base);
 }
 
-/** Wakes a halted vCPU at `t`: KVM schedules its thread back in (the target's halt_wake). */
-export function wake(e: EngineState, v: number, t: number): void {
+/**
+ * Wakes a halted vCPU at `t` by an arrival of source `s`: KVM schedules its thread back in (the
+ * target's halt_wake); a blocked idle L2 then takes the source's wake-up chain (nestedIdle.ts).
+ */
+export function wake(e: EngineState, v: number, t: number, s: number): void {
   const since = e.haltStart[v];
   e.recorder.record(since, t - since, v, VcpuState.Halted, -1, -1);
   e.stats.haltedCycles += t - since;
   e.stats.haltWakeups++;
+  // A blocked idle L2 (nestedIdle.ts): its wake-up chain; the poll window adapts where L0 polls.
+  const idle = e.p.nestedIdle;
+  const chain = idle !== undefined && e.haltPlan[v] === e.p.idleExit ? idle.wake[s] : undefined;
+  if (chain) e.stats.nestedWake(chain);
+  // kvm_vcpu_halt grows or shrinks the poll window.
+  if (!chain || idle!.polls) e.host.haltEnded(v, t - e.host.haltBegin[v]);
   if (e.host.pool && !acquire(e, v, t)) {
     // No CPU free: the woken vCPU waits in the run queue (its wake-up is counted with the exit).
-    e.host.haltEnded(v, t - e.host.haltBegin[v]);
     return;
   }
-  const w = e.haltWake[v];
-  e.stats.wakeCycles += w;
+  let w = e.haltWake[v];
   const reason = e.haltPlan[v] >= 0 ? e.p.exits[e.haltPlan[v]].code : -1;
-  if (w > 0) e.recorder.record(t, w, v, VcpuState.Handler, reason, -1);
-  // The halt ended after a block: kvm_vcpu_halt grows or shrinks the poll window.
-  e.host.haltEnded(v, t - e.host.haltBegin[v]);
+  if (chain) {
+    w += chain.l0 + chain.l1;
+    if (w > 0) e.recorder.recordSegments(t, w, v, reason, chain.segments);
+  } else if (w > 0) e.recorder.record(t, w, v, VcpuState.Handler, reason, -1);
+  e.stats.wakeCycles += w;
   // The vCPU thread blocked and is scheduled in again (schedIn). A successful halt poll never
   // schedules out, so pollSuccess keeps the window.
   schedIn(e, v);
@@ -222,16 +237,32 @@ export function descheduledEnds(e: EngineState, v: number, t: number): void {
   e.descheduledUntil[v] = t;
 }
 
-/** An event arrived while KVM was halt-polling: no sleep, no wake-up cost. */
-export function pollSuccess(e: EngineState, v: number, t: number): void {
+/**
+ * An event (an arrival of source `s`) arrived while KVM was halt-polling: no sleep, no wake-up
+ * cost. A polling idle L2 still takes its wake-up chain, less L0's halt_wake (nestedIdle.ts).
+ */
+export function pollSuccess(e: EngineState, v: number, t: number, s: number): void {
   const since = e.haltStart[v];
   e.recorder.record(since, t - since, v, VcpuState.Polling, -1, -1);
   e.stats.pollingCycles += t - since;
   e.stats.haltPollSuccesses++;
-  // The vCPU never slept: the wake-up charged to its HLT exit did not happen.
-  if (e.haltPlan[v] >= 0) e.stats.wakeNotSpent(e.haltPlan[v], e.haltWake[v]);
   e.host.haltEnded(v, t - e.host.haltBegin[v]);
   e.mode[v] = MODE_ROOT;
+  const idle = e.p.nestedIdle;
+  if (idle !== undefined && e.haltPlan[v] === e.p.idleExit) {
+    // L0's wake-up (in the idle plan's `wake` for an L0 block, in the chain's first step for
+    // L1's HLT) did not happen: it comes off the chain's L0 cycles, the exit's stay whole.
+    const chain = idle.wake[s];
+    e.stats.nestedWake(chain);
+    e.stats.nestedWakeL0 -= idle.l0Wake;
+    const w = Math.max(0, e.haltWake[v] + chain.l0 + chain.l1 - idle.l0Wake);
+    if (w > 0) e.recorder.recordSegments(t, w, v, e.p.exits[e.haltPlan[v]].code, chain.polledSegments);
+    e.stats.wakeCycles += w;
+    e.vcpuTime[v] = t + w;
+    return;
+  }
+  // The vCPU never slept: the wake-up charged to its HLT exit did not happen.
+  if (e.haltPlan[v] >= 0) e.stats.wakeNotSpent(e.haltPlan[v], e.haltWake[v]);
   e.vcpuTime[v] = t;
 }
 

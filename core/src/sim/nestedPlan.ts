@@ -21,6 +21,7 @@
  */
 import { type ChainCost, type ChainStep, reflectedChainCost } from "../analysis/nested/chain";
 import { decideNested, interruptGoesToL1, type Level, type NestedSetup } from "../analysis/nested/reflect";
+import { nestedDelivery } from "../analysis/nested/wake";
 import { handlerKey, handlerOf, handlerTitle } from "../model/handlers";
 import type { GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
@@ -77,6 +78,13 @@ export interface NestedRun {
   shadowing: boolean;
 }
 
+/** Per source plan: its interrupts are L1's (owed a nested exit outside L2); L1's notification per arrival. */
+export interface NestedSourceFacts {
+  toL1: Uint8Array;
+  notifyExits: Float64Array;
+  notifyCycles: Float64Array;
+}
+
 type SourceOf = (label: string, span: Span | undefined) => number;
 
 /**
@@ -90,7 +98,7 @@ export class NestedCompiler {
 
   constructor(
     private readonly program: Program,
-    private readonly setup: NestedSetup,
+    readonly setup: NestedSetup,
     private readonly exits: ExitPlan[],
     /** compileGuest's plan of an exit L0 keeps, with L0's handler specialised by operand (`variant`). */
     private readonly l0Plan: (code: number, variant?: number) => number,
@@ -118,25 +126,52 @@ export class NestedCompiler {
   }
 
   /**
-   * The exit an interrupt source's arrival causes in L2 (−1: none): L0's physical exit
-   * (`l0Exit`, from the delivery decision under vmcs01), followed by the reflected
-   * EXTERNAL_INTERRUPT when vmcs12 has external-interrupt exiting (nested_exit_on_intr).
+   * The exit an interrupt source's arrival causes in L2 in guest mode (−1: none), the
+   * estimator's delivery (analysis/nested/wake.ts nestedDelivery): L0's physical exit (vmcs02
+   * has vmcs01's external-interrupt exiting, not its posted interrupts: prepare_vmcs02_early),
+   * followed by the reflected EXTERNAL_INTERRUPT when vmcs12 has external-interrupt exiting
+   * (nested_exit_on_intr); none when L1 posts it into L2 (vmcs12 PI + VID).
    */
-  delivery(source: GuestSource, l0Exit: number): number {
-    if (
-      source.kind === "path" ||
-      source.kind === "nmi" ||
-      !interruptGoesToL1(this.setup, NESTED_EXIT_ON_INTR)
-    )
-      return l0Exit;
-    const l1 = this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT);
-    if (l0Exit < 0) return l1;
+  delivery(source: GuestSource): number {
+    const d = nestedDelivery(this.setup, source);
+    if (d.posted) return -1;
+    let l0Exit = -1;
+    let l1Exit = -1;
+    for (const x of d.exits) {
+      if (x.level === "L0" && l0Exit < 0) l0Exit = this.l0Plan(x.reason.code);
+      else if (x.level === "L1" && l1Exit < 0) l1Exit = this.reflectedPlan(x.reason.code);
+    }
+    if (l1Exit < 0) return l0Exit;
+    if (l0Exit < 0) return l1Exit;
     const known = this.withL1.get(l0Exit);
     if (known !== undefined) return known;
-    const plan = combinePlans(this.exits[l0Exit], this.exits[l1]);
+    const plan = combinePlans(this.exits[l0Exit], this.exits[l1Exit]);
     this.exits.push(plan);
     this.withL1.set(l0Exit, this.exits.length - 1);
     return this.exits.length - 1;
+  }
+
+  /** Whether L1 posts this source's interrupts into L2 (delivered without an exit on L2's vCPU). */
+  posted(source: GuestSource): boolean {
+    return source.kind !== "path" && nestedDelivery(this.setup, source).posted;
+  }
+
+  /**
+   * Whether an interrupt of this source is L1's (a nested exit into L1 when it finds L2 in guest
+   * mode, owed at the next nested entry otherwise); not when L1 posts it into L2: L0 completes
+   * the posted interrupt at the entry (vmx_complete_nested_posted_interrupt), no exit into L1.
+   */
+  toL1(source: GuestSource): boolean {
+    if (source.kind === "path") return false;
+    const d = nestedDelivery(this.setup, source);
+    return !d.posted && d.exits.some((x) => x.level === "L1");
+  }
+
+  /** L1's notification of an interrupt it sends (an ICR write on the sender's vCPU): exits into L0 and L0 cycles per arrival. */
+  notify(source: GuestSource): { exits: number; cycles: number } {
+    if (source.kind === "path") return { exits: 0, cycles: 0 };
+    const d = nestedDelivery(this.setup, source);
+    return { exits: d.notifyExits, cycles: d.notifyCycles };
   }
 
   /**
@@ -148,6 +183,24 @@ export class NestedCompiler {
     return interruptGoesToL1(this.setup, NESTED_EXIT_ON_INTR)
       ? this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT)
       : -1;
+  }
+
+  /** Per source plan (coalesce flush sources: undefined), whether it is L1's and L1's notification of it. */
+  sourceFacts(sources: readonly (GuestSource | undefined)[]): NestedSourceFacts {
+    const n = sources.length;
+    const facts = {
+      toL1: new Uint8Array(n),
+      notifyExits: new Float64Array(n),
+      notifyCycles: new Float64Array(n),
+    };
+    sources.forEach((source, i) => {
+      if (!source) return;
+      facts.toL1[i] = this.toL1(source) ? 1 : 0;
+      const notify = this.notify(source);
+      facts.notifyExits[i] = notify.exits;
+      facts.notifyCycles[i] = notify.cycles;
+    });
+    return facts;
   }
 
   /** Every plan of the run gets its parts: an L0 plan is one kept exit. */

@@ -107,6 +107,10 @@ export function nestedResult(
       y.exitsPerSecond * (y.l0CyclesPerExit + y.l1CyclesPerExit) -
         x.exitsPerSecond * (x.l0CyclesPerExit + x.l1CyclesPerExit) || x.code - y.code,
   );
+  // Blocked idle L2s' wake-up chains and L1's notifications: exits into L0 from L1, not L2 exits.
+  const l1Extra = stats.nestedWakeExits + stats.nestedNotifyExits;
+  l0Cycles += stats.nestedWakeL0 + stats.nestedNotifyL0;
+  l1Cycles += stats.nestedWakeL1;
   const l2Cycles = stats.guestCycles;
   const busy = l2Cycles + l0Cycles + l1Cycles;
   const cores = (cycles: number) => (cycles / hz) * perSec;
@@ -118,11 +122,14 @@ export function nestedResult(
     l2ExitsPerSecond: (kept + reflected) * perSec,
     reflectedPerSecond: reflected * perSec,
     l0HandledPerSecond: kept * perSec,
-    l1ExitsPerSecond: (trapped + reflected) * perSec,
+    l1ExitsPerSecond: (trapped + reflected + l1Extra) * perSec,
     trappedPerSecond: trapped * perSec,
     vmresumesPerSecond: reflected * perSec,
     synthesizedPerSecond: stats.synthesizedNestedExits * perSec,
-    l0ExitsPerSecond: (kept + 2 * reflected + trapped) * perSec,
+    wakeUpsPerSecond: stats.nestedWakeUps * perSec,
+    wakeExitsPerSecond: stats.nestedWakeExits * perSec,
+    notifyExitsPerSecond: stats.nestedNotifyExits * perSec,
+    l0ExitsPerSecond: (kept + 2 * reflected + trapped + l1Extra) * perSec,
     hostCpu: {
       l2: cores(l2Cycles),
       l1: cores(l1Cycles),

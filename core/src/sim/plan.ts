@@ -42,7 +42,8 @@ import {
   walkCalledFns,
   walkHandler,
 } from "./handlerOutcomes";
-import { NestedCompiler, type NestedExitPlan, type NestedRun } from "./nestedPlan";
+import { type NestedIdlePlan, nestedIdlePlan } from "./nestedIdle";
+import { NestedCompiler, type NestedExitPlan, type NestedRun, type NestedSourceFacts } from "./nestedPlan";
 import { type StraightPlans, straightPlans } from "./straightPlan";
 import type { TimelineSource } from "./timeline";
 
@@ -157,6 +158,10 @@ export interface CompiledGuest {
   nested: NestedRun | undefined;
   /** The reflected EXTERNAL_INTERRUPT owed at entry by an interrupt for L1 that arrived outside L2 (−1: none). */
   nestedIrqExit: number;
+  /** An L2 whose idle HLT blocks: its idle plan and each source's wake-up chain (nestedIdle.ts). */
+  nestedIdle: NestedIdlePlan | undefined;
+  /** An L2's per-source facts: interrupts for L1, L1's notifications (nestedPlan.ts). */
+  nestedSources: NestedSourceFacts | undefined;
 }
 
 /** The PLE exit's reason (the engine checks it for a PAUSE loop's exit). */
@@ -431,13 +436,13 @@ export function compileGuest(
     // (EXTERNAL_INTERRUPT, PREEMPTION_TIMER for the timer under the hv timer, EXCEPTION_NMI,
     // or none when posted).
     // An L2's interrupt: L0's physical exit (decided under vmcs01), then L1's (nestedPlan.ts).
-    const delivery = isInterrupt
-      ? decideDelivery(s, nestedLevels ? nestedLevels.ctx01 : opCtx).decision
-      : undefined;
+    const delivery = isInterrupt && !nested ? decideDelivery(s, opCtx).decision : undefined;
     const first = delivery?.exits[0];
     const l0Exit = first ? exitPlan(first.reason.code, first.handler) : -1;
-    const arrivalExit = nested && isInterrupt ? nested.delivery(s, l0Exit) : l0Exit;
-    const isPosted = isInterrupt && !first && posted && (s.kind === "ipi" || (s.kind === "irq" && s.posted));
+    const arrivalExit = nested && isInterrupt ? nested.delivery(s) : l0Exit;
+    const isPosted = nested
+      ? nested.posted(s)
+      : isInterrupt && !first && posted && (s.kind === "ipi" || (s.kind === "irq" && s.posted));
     return {
       name: s.name,
       kind: s.kind,
@@ -526,6 +531,12 @@ export function compileGuest(
 
   const externalInterruptExit = exitPlan(EXIT.EXTERNAL_INTERRUPT);
   const nestedIrqExit = nested ? nested.irqExit() : -1;
+  // An idle L2 that blocks: its own idle plan and the wake-up chain of each source (nestedIdle.ts).
+  const runSources = sources.map((_, i) => guest.sources[i]);
+  const segmentsOf = (code: number) => (nested ? exits[nested.reflectedPlan(code)].nested : null);
+  const nestedIdle =
+    nested && nestedIdlePlan(nested.setup, exits, idleExit, runSources, segmentsOf, sourceOf);
+  const nestedSources = nested?.sourceFacts(runSources);
   nested?.finish();
   return {
     guest,
@@ -543,7 +554,7 @@ export function compileGuest(
     exitByCode,
     timelineSources,
     idle: guest.idle,
-    idleExit,
+    idleExit: nestedIdle ? nestedIdle.idleExit : idleExit,
     externalInterruptExit,
     haltWakeCycles: costs.halt_wake?.cycles ?? 0,
     preemptionTimerCycles,
@@ -556,6 +567,8 @@ export function compileGuest(
     warnings,
     nested: nested?.run,
     nestedIrqExit,
+    nestedIdle,
+    nestedSources,
   };
 }
 

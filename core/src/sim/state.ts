@@ -315,11 +315,9 @@ export class EngineState {
     this.haltWake = new Float64Array(nV);
     this.injectLen = new Uint8Array(nV);
     this.irqExitsOwed = new Int32Array(nV);
-    this.sourceToL1 = new Uint8Array(this.nS);
-    if (plan.nestedIrqExit >= 0)
-      plan.sources.forEach((src, s) => {
-        if (src.isInterrupt && !src.isNmi) this.sourceToL1[s] = 1;
-      });
+    // An interrupt for L1 (nestedPlan.ts toL1): not an NMI, not one L1 posts into L2.
+    this.sourceToL1 =
+      plan.nestedIrqExit >= 0 && plan.nestedSources ? plan.nestedSources.toL1 : new Uint8Array(this.nS);
     this.injectVector = new Int16Array(nV * INJECT_QUEUE);
     this.pathHead = new Int32Array(nV);
     this.pathLen = new Int32Array(nV);

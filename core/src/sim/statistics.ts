@@ -49,6 +49,16 @@ export class SimStatistics {
   injections = 0;
   /** Nested exits L0 synthesized at a nested entry (an interrupt for L1 that arrived outside L2). */
   synthesizedNestedExits = 0;
+  /**
+   * Nested: the wake-up chains of blocked idle L2s (beyond the idle plan's own wake-up) — cycles
+   * at L0 and in L1, exits into L0 — and L1's notifications of the interrupts it sends.
+   */
+  nestedWakeUps = 0;
+  nestedWakeL0 = 0;
+  nestedWakeL1 = 0;
+  nestedWakeExits = 0;
+  nestedNotifyExits = 0;
+  nestedNotifyL0 = 0;
 
   constructor(plan: CompiledGuest) {
     const nE = plan.exits.length;
@@ -91,6 +101,20 @@ export class SimStatistics {
   delivered(s: number, latency: number): void {
     this.latencyHist[s].add(latency);
     this.irqLatency.add(latency);
+  }
+
+  /** A blocked idle L2 woke through `chain` (nestedIdle.ts). */
+  nestedWake(chain: { l0: number; l1: number; exits: number }): void {
+    this.nestedWakeUps++;
+    this.nestedWakeL0 += chain.l0;
+    this.nestedWakeL1 += chain.l1;
+    this.nestedWakeExits += chain.exits;
+  }
+
+  /** An arrival of source `s`, an interrupt L1 sends: its notification's exits into L0. */
+  nestedNotify(facts: { notifyExits: Float64Array; notifyCycles: Float64Array }, s: number): void {
+    this.nestedNotifyExits += facts.notifyExits[s];
+    this.nestedNotifyL0 += facts.notifyCycles[s];
   }
 
   /** A halt poll caught an event: the wake-up charged to the halting exit did not happen. */

@@ -251,7 +251,10 @@ export interface SimNestedStats {
   l2ExitsPerSecond: number;
   reflectedPerSecond: number;
   l0HandledPerSecond: number;
-  /** L1→L0 exits per second: trapped VMX instructions and VMRESUMEs. */
+  /**
+   * L1→L0 exits per second: trapped VMX instructions and VMRESUMEs, the exits of idle wake-up
+   * chains and L1's notifications (the estimator's l1ExitsPerSecond).
+   */
   l1ExitsPerSecond: number;
   /** Of those, L1's trapped VMREAD/VMWRITE/INVEPT/INVVPID/VMPTRLD/VMCLEAR… */
   trappedPerSecond: number;
@@ -263,6 +266,14 @@ export interface SimNestedStats {
    * kvm_exit for them (KVM traces kvm_nested_vmexit_inject).
    */
   synthesizedPerSecond: number;
+  /**
+   * Wake-ups of a blocked idle L2 (sim/nestedIdle.ts: L1 or L0 blocked it) per second, all
+   * vCPUs, and the exits into L0 their chains add (L1's own HLT, its trapped injection VMWRITE).
+   */
+  wakeUpsPerSecond: number;
+  wakeExitsPerSecond: number;
+  /** Exits into L0 of L1's notifications of the interrupts it sends (its ICR writes, on the sender's vCPU). */
+  notifyExitsPerSecond: number;
   /** Every exit into L0 per second. */
   l0ExitsPerSecond: number;
   /** Host cores by level: the L2 guest's own work, L1's handlers, L0. */

@@ -18,6 +18,7 @@ import type { Span } from "../../source";
 import { EXIT } from "../../vmx/exitReasons";
 import { arrivalRate } from "../estimate";
 import { walkOps } from "../exits";
+import { prepareHost } from "../hostEstimate";
 import { type SourceModel, solveShares } from "../hostShares";
 import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
 import type { ExitDecision } from "../types";
@@ -28,6 +29,7 @@ import {
   type IdleMode,
   idleMode,
   idleWindowCycles,
+  l0BlocksIdle,
   l1Sends,
   nestedDelivery,
   type WakeChain,
@@ -134,6 +136,8 @@ export interface NestedIdleEstimate {
   l0ExitsPerWake: number;
   /** The wake-up chain of the most frequent arrival. */
   steps: ChainStep[];
+  /** Share of the blocks whose arrival L0's halt poll catches (0 where L0 does not block it). */
+  haltPollSuccess: number;
 }
 
 export interface NestedPostedEstimate {
@@ -323,8 +327,23 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       context: setup.ctx12,
       busyTicks: source.arrival.kind === "tickless" ? source.arrival.hz : 0,
     };
-    return { leaves, delivery, model, wake: blocked ? wakeChain(setup, mode, source) : undefined };
+    // The nested exit an interrupt for L1 owes when it finds the vCPU in root mode (below).
+    let owed = 0;
+    if (!model.tickless && !delivery.posted)
+      for (const e of delivery.exits)
+        if (e.level === "L1") {
+          const c = exitCost(setup, e.reason.code, e.level);
+          owed += e.perExecution * (c.l0 + c.l1);
+        }
+    return {
+      leaves,
+      delivery,
+      model,
+      owed: model.rate * owed,
+      wake: blocked ? wakeChain(setup, mode, source) : undefined,
+    };
   });
+  const rootDelivery = perSource.reduce((sum, x) => sum + x.owed, 0);
   const flushWake = blocked ? wakeChain(setup, mode, undefined) : undefined;
 
   // 2. The busy share: the idle exit (L2's HLT at its level) per idle period, plus on the
@@ -334,7 +353,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   const models = perSource.map((x) => x.model);
   const windowCycles = idleWindowCycles(setup, mode, idleExit);
   const perIdleExit = windowCycles + (blocked ? program.target.costs.halt_wake.cycles : 0);
-  const first = solveShares(models, perIdleExit, 0, blocked, program.target, hz);
+  const first = solveShares(models, perIdleExit, 0, blocked, program.target, hz, rootDelivery);
   let arrivals = 0;
   let wakeSum = 0;
   for (const x of perSource) {
@@ -343,7 +362,39 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     wakeSum += x.model.rate * (cyclesOf(x.wake) + x.model.deferredFlushes * cyclesOf(flushWake));
   }
   const perIdlePeriod = idleExit + first.survival * (arrivals > 0 ? wakeSum / arrivals : 0);
-  const shares = solveShares(models, perIdleExit, perIdleExit - perIdlePeriod, blocked, program.target, hz);
+  // L0's halt polling where L0 blocks the vCPU (l0BlocksIdle): a poll that catches the arrival
+  // saves L0's wake-up (halt_wake) of the block, the single-level host terms (hostEstimate.ts)
+  // solved with the nested busy share; the models' ops are left out (no PLE growth here).
+  const haltWake = program.target.costs.halt_wake.cycles;
+  const hostRun = l0BlocksIdle(setup, mode)
+    ? prepareHost(
+        program,
+        guest,
+        models.map((m) => ({ ...m, source: { ...m.source, ops: [] } })),
+        setup.ctx12,
+        true,
+      )
+    : undefined;
+  const solveWith = (pollSaving: number) =>
+    solveShares(
+      models,
+      perIdleExit,
+      perIdleExit - perIdlePeriod + pollSaving,
+      blocked,
+      program.target,
+      hz,
+      rootDelivery,
+    );
+  let shares = solveWith(0);
+  let pollSuccess = 0;
+  if (hostRun) {
+    let terms = hostRun.update(shares, hz);
+    for (let pass = 0; pass < 3 && terms.changed; pass++) {
+      shares = solveWith(terms.pollSavingPerIdleExit);
+      terms = hostRun.update(shares, hz);
+    }
+    pollSuccess = terms.poll.success;
+  }
   const rho = shares.rho;
   const idlePeriods = shares.idlePeriods;
   const wakeUps = blocked ? idlePeriods * shares.survival : 0;
@@ -369,9 +420,10 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   };
   let postedRule: { rule: string; reference: string } | undefined;
   let topWake: { rate: number; wake?: WakeChain } = { rate: -1 };
-  // Only where L2 does not block: a blocking L2's root share also holds its idle exits and
-  // wake-up chains, whose arrivals end or shorten the idle period (wake.ts) instead.
-  const rootShare = blocked ? 0 : Math.max(0, 1 - shares.pRun);
+  // Root mode is busy time outside guest mode: 1 − p where the idle L2 stays in guest mode;
+  // ρ − p where it blocks (its blocked time is neither, and the arrival that ends a blocked
+  // idle period takes the wake-up chain instead: wakeChain).
+  const rootShare = Math.max(0, blocked ? rho - shares.pRun : 1 - shares.pRun);
   for (const x of perSource) {
     const m = x.model;
     const executions = m.tickless ? idlePeriods + m.busyTicks * rho : m.rate;
@@ -406,6 +458,8 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       if (m.rate > topWake.rate) topWake = { rate: m.rate, wake: x.wake };
     }
   }
+  // A wake-up whose block L0's poll caught spends no L0 halt_wake.
+  wakeL0 -= wakeUps * pollSuccess * haltWake;
   // The idle exits: L2's HLT decided like a written `hlt` (idle halt only).
   if (guest.idle === "halt" && idlePeriods > 0) addOps([{ op: idleOp, executions: 1 }], idlePeriods);
 
@@ -492,6 +546,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
             l1CyclesPerWake: wakeUps > 0 ? wakeL1 / wakeUps : 0,
             l0ExitsPerWake: wakeUps > 0 ? wakeExits / wakeUps : 0,
             steps: (topWake.wake ?? flushWake)?.steps ?? [],
+            haltPollSuccess: pollSuccess,
           }
         : undefined,
     posted: postedRule

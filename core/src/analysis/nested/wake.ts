@@ -88,6 +88,16 @@ export function idleMode(setup: NestedSetup): IdleMode {
   return d.exits.length > 0 ? "L0" : "none";
 }
 
+/**
+ * Whether L0's kvm_vcpu_halt blocks the vCPU of an idle L2 — where L0's halt polling acts (the
+ * file's host settings are L0's KVM): L0 blocks it itself, or L1 blocks it and L1's own HLT exits
+ * to L0 (vmcs01 HLT exiting). L1's KVM's own halt polling is not modelled.
+ */
+export function l0BlocksIdle(setup: NestedSetup, mode: IdleMode): boolean {
+  if (mode === "L0") return true;
+  return mode === "L1" && decideLeaf(hltOp(setup), setup.ctx01).exits.length > 0;
+}
+
 const isInterrupt = (s: GuestSource) => s.kind !== "path";
 
 /** Whether L1 sends this source's interrupts (an IPI between L2's vCPUs, a `posted` irq: L1's KVM delivers it). */
