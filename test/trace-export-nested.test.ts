@@ -42,6 +42,38 @@ function l2Guests(text: string): string[] {
 }
 
 const count = (perSecond: number, duration: number) => Math.round(perSecond * duration);
+const HLT = 12;
+
+/** Per thread, the `kvm_exit` lines of `reason` not followed by a kvm_nested_vmexit: L1's own exits. */
+function l1Exits(exported: string, reason: string): number {
+  const last = new Map<string, string>();
+  let n = 0;
+  const pattern = new RegExp(` kvm_exit: +vcpu \\d+ reason ${reason} `);
+  for (const l of exported.split("\n")) {
+    const thread = /CPU \d+\/KVM-\d+/.exec(l)?.[0];
+    if (!thread) continue;
+    const before = last.get(thread);
+    if (before !== undefined && pattern.test(before) && !/ kvm_nested_vmexit: /.test(l)) n++;
+    last.set(thread, l);
+  }
+  for (const before of last.values()) if (pattern.test(before)) n++;
+  return n;
+}
+
+/**
+ * The wake-up exits of an `idle halt` L2 that L1 blocks (sim/nestedIdle.ts): L1's own HLT
+ * exits (kvm_exit HLT with no kvm_nested_vmexit: L1 is not in guest mode) and the trapped
+ * injection VMWRITEs are the run's wakeExitsPerSecond, with one L1 HLT per wake-up (vmcs01 has
+ * HLT exiting in every example; an idle exit that found an event pending has none: L1 did not
+ * idle).
+ */
+function assertWakeExits(run: ReturnType<typeof nestedRun>, l1Hlts: number, injectionWrites: number): void {
+  const { nested, result, exported } = run;
+  const d = result.duration;
+  assert.equal(l1Exits(exported, "HLT"), l1Hlts, "L1's HLT exits in the text");
+  assert.equal(l1Hlts + injectionWrites, count(nested.wakeExitsPerSecond, d), "wake-up exits");
+  assert.equal(l1Hlts, count(nested.wakeUpsPerSecond, d), "an L1 HLT before each wake-up");
+}
 
 describe("trace-cmd export of a nested run", () => {
   for (const file of readdirSync(EXAMPLES).filter((f) => f.startsWith("nested-") && f.endsWith(".vmcs"))) {
@@ -49,7 +81,8 @@ describe("trace-cmd export of a nested run", () => {
       const text = readFileSync(`${EXAMPLES}${file}`, "utf8").replace(/idle halt/g, `idle ${idle}`);
       for (const guest of l2Guests(text)) {
         test(`${file} (${guest}, idle ${idle}): imported counts per reason equal the per-level figures`, () => {
-          const { result, nested, exported, trace } = nestedRun(text, guest, 0.02);
+          const run = nestedRun(text, guest, 0.02);
+          const { result, nested, exported, trace } = run;
           const d = result.duration;
           assert.equal(trace.badLineCount, 0);
           // Every kvm_entry pairs with a kvm_exit but each thread's first.
@@ -59,21 +92,30 @@ describe("trace-cmd export of a nested run", () => {
           const trapped = count(nested.trappedPerSecond, d);
           const reflected = count(nested.reflectedPerSecond, d);
           const rowCount = (code: number) => trace.exits.rows.find((r) => r.code === code)?.count ?? 0;
+          // An idle L2 that L1 blocks: L1's own HLT exits and trapped injection VMWRITEs (the
+          // wake-up chain's exits into L0, sim/nestedIdle.ts); none with `idle poll`.
+          const wakeExits = count(nested.wakeExitsPerSecond, d);
+          if (idle === "poll") assert.equal(wakeExits, 0);
+          const simHlt = result.byReason.find((r) => r.code === HLT)?.exits ?? 0;
+          const l1Hlts = rowCount(HLT) - simHlt;
           // L2's exits into L0 by reason: every exit the run counts, but the synthesized ones
           // (no hardware exit: KVM traces no kvm_exit for them).
           let l2 = 0;
           for (const sim of result.byReason) {
             const physical = sim.exits - (sim.code === EXTERNAL_INTERRUPT ? synthesized : 0);
-            assert.equal(rowCount(sim.code), physical, sim.reason);
+            assert.equal(rowCount(sim.code) - (sim.code === HLT ? l1Hlts : 0), physical, sim.reason);
             l2 += physical;
           }
-          // L1's exits: its VMRESUMEs and trapped VMX instructions.
+          // L1's exits: its VMRESUMEs and trapped VMX instructions (the wake-ups' injection
+          // VMWRITEs among them).
           assert.equal(rowCount(VMRESUME), vmresumes);
           let l1Instructions = 0;
           for (const r of trace.exits.rows)
             if (r.code !== undefined && L1_INSTRUCTIONS.has(r.code)) l1Instructions += r.count;
-          assert.equal(l1Instructions, trapped);
-          assert.equal(trace.exits.totalCount, l2 + vmresumes + trapped);
+          const injectionWrites = l1Instructions - trapped;
+          if (idle === "halt") assertWakeExits(run, l1Hlts, injectionWrites);
+          else assert.equal(l1Instructions, trapped);
+          assert.equal(trace.exits.totalCount, l2 + vmresumes + trapped + wakeExits);
           // The nested tracepoints: one kvm_nested_vmexit per L2 exit into L0, one inject per
           // exit reflected or synthesized into L1, one nested entry per VMRESUME.
           assert.equal(trace.eventCounts.kvm_nested_vmexit ?? 0, l2);
@@ -97,6 +139,52 @@ describe("trace-cmd export of a nested run", () => {
       }
     }
   }
+
+  test("an idle L2's wake-up by an interrupt: L1's HLT, the wake, the trapped injection VMWRITE, the VMRESUME", () => {
+    // nested-kvm-on-kvm-noshadow.vmcs's L2 woken by an interrupt only: without VMCS shadowing
+    // L1's VMWRITE VM_ENTRY_INTR_INFO_FIELD traps (wake.ts wakeChain), once per wake-up.
+    const base = readFileSync(`${EXAMPLES}nested-kvm-on-kvm-noshadow.vmcs`, "utf8");
+    const text = `${base.slice(0, base.indexOf("guest l2 on vmcs12"))}guest l2 on vmcs12 {
+  vcpus 2
+  irq nic vector 0x41 rate 5k/s { compute 2us }
+  idle halt
+}
+`;
+    const run = nestedRun(text, "l2", 0.02);
+    const { nested, result, trace, exported } = run;
+    const d = result.duration;
+    assert.equal(trace.pairing.unpairedEntries, result.vcpus);
+    const wakeUps = count(nested.wakeUpsPerSecond, d);
+    assert.ok(wakeUps > 20, `${wakeUps} wake-ups`);
+    const l1Hlts = l1Exits(exported, "HLT");
+    let l1Instructions = 0;
+    for (const r of trace.exits.rows)
+      if (r.code !== undefined && L1_INSTRUCTIONS.has(r.code)) l1Instructions += r.count;
+    const writes = l1Instructions - count(nested.trappedPerSecond, d);
+    assert.equal(writes, wakeUps, "one trapped injection VMWRITE per wake-up");
+    assertWakeExits(run, l1Hlts, writes);
+    // One wake-up's lines on its thread, from L1's HLT to the entry into L2.
+    const lines = exported.split("\n").filter((l) => l.includes("CPU 0/KVM"));
+    const events = (l: string) => {
+      const m = /: (kvm_\w+): +(?:vcpu \d+ reason (\w+))?/.exec(l)!;
+      return m[2] ? `${m[1]} ${m[2]}` : m[1]!;
+    };
+    const at = lines.findIndex(
+      (l, i) =>
+        / kvm_exit: +vcpu 0 reason HLT rip 0xffffffffc/.test(l) &&
+        events(lines[i + 2] ?? "") === "kvm_exit VMWRITE",
+    );
+    assert.ok(at > 0, "a wake-up with its injection VMWRITE");
+    assert.deepEqual(lines.slice(at, at + 7).map(events), [
+      "kvm_exit HLT",
+      "kvm_entry",
+      "kvm_exit VMWRITE",
+      "kvm_entry",
+      "kvm_exit VMRESUME",
+      "kvm_nested_vmenter",
+      "kvm_entry",
+    ]);
+  });
 
   test("one chain's lines, in KVM's order (no VMCS shadowing: L1's VMREAD/VMWRITE trap)", () => {
     const text = readFileSync(`${EXAMPLES}nested-kvm-on-kvm-noshadow.vmcs`, "utf8");

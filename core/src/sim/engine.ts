@@ -389,8 +389,12 @@ export class Engine extends GuestRun {
         // An event is already pending: kvm_vcpu_halt returns at once. The wake-up charged to
         // the exit is spent here instead (the estimator charges it on every HLT exit).
         const w = this.haltWake[v];
+        // A nested idle L2 that L1 blocks: its L1 thread wake-up and VMRESUME (nestedIdle.ts).
+        const pending = this.haltPlan[v] === this.p.idleExit ? this.p.nestedIdle?.pendingSegments : undefined;
         if (w > 0) {
-          this.recorder.record(t, w, v, VcpuState.Handler, this.p.exits[this.haltPlan[v]].code, -1);
+          const code = this.p.exits[this.haltPlan[v]].code;
+          if (pending) this.recorder.recordSegments(t, w, v, code, pending);
+          else this.recorder.record(t, w, v, VcpuState.Handler, code, -1);
           this.stats.wakeCycles += w;
           this.vcpuTime[v] = t + w;
           return;

@@ -35,6 +35,15 @@ import { LEVEL_L0, LEVEL_L1, type NestedExitPlan } from "./nestedPlan";
 import type { ExitPlan } from "./plan";
 import { VcpuState } from "./timeline";
 
+/**
+ * The labels of the idle plan's own segments (beyond the chain's and the wake-up steps', wake.ts
+ * WAKE_*): trace/exportNested.ts writes L1's HLT exit at the first and the entry into L1 at the
+ * second.
+ */
+export const SEG_L1_HALT_BEFORE_BLOCK = "L0: L1 idles, its HLT → L0, L0 blocks L1's vCPU";
+export const SEG_L1_THREAD_WAKE = "L1 wakes the vCPU's thread (halt_wake)";
+export const SEG_L0_HALT_WAKE = "L0: L0 wakes the vCPU (halt_wake)";
+
 /** The wake-up of a blocked idle L2 by one arrival of a source, beyond the idle plan's own `wake`. */
 export interface NestedWakePlan {
   /** Cycles at L0 and in L1, and exits into L0 (L1's HLT, its trapped VMWRITE…). */
@@ -57,6 +66,13 @@ export interface NestedIdlePlan {
   polls: boolean;
   /** L0's halt_wake in every wake-up, which a successful poll does not spend. */
   l0Wake: number;
+  /**
+   * L1 blocks and an event is already pending at the entry (kvm_vcpu_halt returns at once): the
+   * idle exit's `wake` as segments (L1's thread wake, the VMRESUME). L1's own HLT exit is
+   * counted with a wake-up only (as the estimator does), so a trace of the timeline writes it
+   * only when the vCPU blocked (trace/exportNested.ts).
+   */
+  pendingSegments?: NestedExitPlan;
 }
 
 type SourceOf = (label: string, span: Span | undefined) => number;
@@ -138,6 +154,7 @@ export function nestedIdlePlan(
   let threadWake = 0;
   let resume: ChainStep[] = [];
   let preBlock = 0;
+  let pendingSegments: NestedExitPlan | undefined;
   if (mode === "L1") {
     const chain = reflectedChainCost(program, setup.hypervisor, EXIT.HLT);
     preBlock = l1HaltBeforeBlock(program, setup, span);
@@ -166,10 +183,20 @@ export function nestedIdlePlan(
           base.nested.segState[i],
           base.nested.segSource[i],
         );
-      pre.push(preBlock, LEVEL_L0, VcpuState.Handler, src("L0: L1 idles, its HLT → L0, L0 blocks L1's vCPU"));
+      pre.push(preBlock, LEVEL_L0, VcpuState.Handler, src(SEG_L1_HALT_BEFORE_BLOCK));
       plan.nested = { ...pre.plan(), parts: base.nested.parts };
     }
     threadWake = chain.l1WakeCycles;
+    const seg = new Segments();
+    seg.push(threadWake, LEVEL_L1, VcpuState.Handler, src(SEG_L1_THREAD_WAKE));
+    for (const s of resume)
+      seg.push(
+        s.cycles,
+        s.level === "L0" ? LEVEL_L0 : LEVEL_L1,
+        stateOf(s.label),
+        src(`${s.level}: ${s.label}`),
+      );
+    pendingSegments = seg.plan();
   }
   exits.push(plan);
   const idleExit = exits.length - 1;
@@ -196,11 +223,11 @@ export function nestedIdlePlan(
         if (!polled) stepSeg(first, first.cycles - preBlock);
         rest = w.steps.slice(1);
       }
-      seg.push(threadWake, LEVEL_L1, VcpuState.Handler, src("L1 wakes the vCPU's thread (halt_wake)"));
+      seg.push(threadWake, LEVEL_L1, VcpuState.Handler, src(SEG_L1_THREAD_WAKE));
       for (const s of rest) stepSeg(s);
       for (const s of resume) stepSeg(s);
     } else {
-      if (!polled) seg.push(haltWake, LEVEL_L0, VcpuState.Handler, src("L0: L0 wakes the vCPU (halt_wake)"));
+      if (!polled) seg.push(haltWake, LEVEL_L0, VcpuState.Handler, src(SEG_L0_HALT_WAKE));
       // The synthesized nested exit: the EXTERNAL_INTERRUPT chain's segments (its first round trip excluded).
       const synthesized = w.steps.some((s) => s.level === "L1")
         ? reflectedSegments(EXIT.EXTERNAL_INTERRUPT)
@@ -220,7 +247,7 @@ export function nestedIdlePlan(
       polledSegments: wakeSegments(source, true),
     };
   });
-  return { mode, idleExit, wake, polls, l0Wake: polls ? haltWake : 0 };
+  return { mode, idleExit, wake, polls, l0Wake: polls ? haltWake : 0, pendingSegments };
 }
 
 function appendAll(seg: Segments, p: NestedExitPlan): void {

@@ -24,6 +24,15 @@
  *   synthesized exits, SimNestedStats.synthesizedPerSecond): the entry that would have resumed L2
  *   is not traced, the inject and the entry into L1 are.
  *
+ * - An idle L2's wake-up chain (sim/nestedIdle.ts, its segment labels and analysis/nested/wake.ts
+ *   WAKE_*). L1 blocks: after L2's HLT chain up to L1's handler, L1 idles in turn — its own HLT
+ *   is a `kvm_exit` HLT (no kvm_nested_vmexit) with no entry during the block (kvm_vcpu_halt in
+ *   L0); after the wake-up the `kvm_entry` into L1, L1's trapped injection VMWRITE
+ *   (handle_vmwrite: `kvm_exit` + `kvm_entry`), then the VMRESUME lines. L1's HLT is written
+ *   only when a wake-up follows, as the simulation counts it (none when an event was already
+ *   pending: L1 does not idle). L0 blocks: L2's HLT exit, the block, L0's wake-up, then the
+ *   synthesized EXTERNAL_INTERRUPT exit — its inject only — and L1's chain.
+ *
  * KVM's kvm_nested_intr_vmexit is traced by the SVM side only (svm/nested.c), so a VMX trace
  * has none. L1's RIPs are made up as L2's are (0xffffffffc0000000 + 0x10 × the handler's or the
  * trapped instruction's source index); the vmcs12 address is a made-up constant.
@@ -34,7 +43,14 @@
  */
 import { effectiveControls } from "../analysis/effective";
 import { STEP_NESTED_VMENTRY, STEP_NESTED_VMEXIT, STEP_VMRESUME } from "../analysis/nested/chain";
+import {
+  WAKE_L1_HALT_STATE,
+  WAKE_SYNTHESIZED,
+  WAKE_TRAPPED_PREFIX,
+  WAKE_TRAPPED_SUFFIX,
+} from "../analysis/nested/wake";
 import type { Program } from "../model/ir";
+import { SEG_L1_HALT_BEFORE_BLOCK } from "../sim/nestedIdle";
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
 import { CONTROL, isControlSet } from "../vmx/controls";
@@ -52,6 +68,10 @@ const NESTED_VMENTRY = `L0: ${STEP_NESTED_VMENTRY}`;
 const VMRESUME_STEP = `L0: ${STEP_VMRESUME}`;
 /** The segment of L0 emulating one of L1's trapped instructions (sim/nestedPlan.ts chainPlan). */
 const TRAPPED_PREFIX = "L0 emulating ";
+/** The wake-up of an idle L2 (sim/nestedIdle.ts, analysis/nested/wake.ts wakeChain). */
+const WAKE_TRAPPED = `L0: ${WAKE_TRAPPED_PREFIX}`;
+const L1_HALT_STATE_EXIT = `L0: ${WAKE_L1_HALT_STATE}`;
+const SYNTHESIZED_STEP = `L0: ${WAKE_SYNTHESIZED}`;
 
 const hex16 = (n: bigint) => `0x${n.toString(16).padStart(16, "0")}`;
 const hex8 = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
@@ -115,6 +135,12 @@ export class NestedLane {
     // After the emulated exit into L1, L0 enters L1 where L1's first segment starts.
     let enteringL1 = false;
     let injected = false;
+    // An idle HLT that blocked (halted or polling): an inject after the block is the nested
+    // EXTERNAL_INTERRUPT exit L0 synthesizes at the wake-up (an L0 block, sim/nestedIdle.ts).
+    let blocked = false;
+    let resumed = false;
+    /** Where L1's own HLT exit began (SEG_L1_HALT_BEFORE_BLOCK), until the wake-up writes it. */
+    let l1HaltAt = -1;
     let l1Rip = RIP_L1_BASE;
     const enterL1 = (ns: number) => {
       if (!enteringL1) return;
@@ -136,15 +162,24 @@ export class NestedLane {
       end = at + tl.duration[j]!;
       k++;
       const label = this.label(j);
+      if (state === VcpuState.Halted || state === VcpuState.Polling) blocked = true;
+      else if (blocked && l1HaltAt >= 0) {
+        enterL1(l1HaltAt);
+        w.exit(l1HaltAt, EXIT.HLT, -1, l1Rip);
+        enteringL1 = true;
+        l1HaltAt = -1;
+      }
       if (tl.level![j] === LEVEL_L1) {
         l1Rip = RIP_L1_BASE + BigInt(Math.max(0, tl.source[j]!) * 0x10);
         enterL1(at);
         continue;
       }
-      if (label === NESTED_VMEXIT) {
+      if (label === NESTED_VMEXIT || label === SYNTHESIZED_STEP) {
         // nested_vmx_vmexit: vmcs12's exit reason and, for an interrupt, its interruption info.
-        const intr = code === EXIT.EXTERNAL_INTERRUPT ? w.interruptInfo(start) : 0;
-        const name = exitReasonByCode(code)?.name ?? `UNKNOWN (${code})`;
+        const synthesizedAtWake = code === EXIT.HLT && blocked;
+        const reason = synthesizedAtWake ? EXIT.EXTERNAL_INTERRUPT : code;
+        const intr = reason === EXIT.EXTERNAL_INTERRUPT ? w.interruptInfo(synthesizedAtWake ? at : start) : 0;
+        const name = exitReasonByCode(reason)?.name ?? `UNKNOWN (${reason})`;
         w.line(
           end,
           "kvm_nested_vmexit_inject",
@@ -152,6 +187,22 @@ export class NestedLane {
         );
         enteringL1 = true;
         injected = true;
+      } else if (label === SEG_L1_HALT_BEFORE_BLOCK) {
+        // L1 idles in turn: its own HLT exits to L0 (L1 is not in guest mode: no
+        // kvm_nested_vmexit), and L0 enters L1 again only after the wake-up (kvm_vcpu_halt).
+        // Written when the wake-up follows (the simulation counts it with the wake-up): not when
+        // an event was already pending (L1 does not idle), nor for a block the run's end cut.
+        l1HaltAt = at;
+      } else if (label === L1_HALT_STATE_EXIT) {
+        // L1 waited in the HLT activity state: the interrupt for L1 exits from it.
+        enterL1(at);
+        w.exit(at, EXIT.EXTERNAL_INTERRUPT, -1, l1Rip);
+        enteringL1 = true;
+      } else if (label?.startsWith(WAKE_TRAPPED) && label.endsWith(WAKE_TRAPPED_SUFFIX)) {
+        // L1's injection VMWRITE outside the shadow bitmaps (handle_vmwrite).
+        enterL1(at);
+        w.exit(at, EXIT.VMWRITE, -1, l1Rip);
+        w.entry(end, l1Rip + 3n);
       } else if (label?.startsWith(TRAPPED_PREFIX)) {
         enterL1(at);
         const op = exitReasonByName(label.slice(TRAPPED_PREFIX.length).split(" ")[0]!);
@@ -161,13 +212,21 @@ export class NestedLane {
           w.entry(end, rip + 3n);
         }
       } else if (label === VMRESUME_STEP) {
+        resumed = true;
         enterL1(at);
         w.exit(at, EXIT.VMRESUME, -1, l1Rip);
       } else if (label === NESTED_VMENTRY) {
         this.nestedVmenter(at, l1Rip, l2Rip);
       }
     }
-    enterL1(end);
+    if (injected && !resumed) {
+      // A reflected chain still open at the run's end (an idle L2 that L1 blocked until then):
+      // the simulation counted the whole chain when it began, so its rest is written at its end
+      // (as trace/export.ts gives an open exit its entry there): L1's entry, its VMRESUME.
+      enterL1(end);
+      w.exit(end, EXIT.VMRESUME, -1, l1Rip);
+      this.nestedVmenter(end, l1Rip, l2Rip);
+    }
     w.entry(end, l2Rip + 4n);
     return k;
   }

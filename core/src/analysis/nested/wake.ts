@@ -77,6 +77,20 @@ export interface WakeChain {
 
 const NO_SPAN: Span = { start: 0, end: 0 };
 
+/**
+ * The labels of the wake-up steps a trace of the wake-up marks (the simulator's timeline names
+ * its segments `<level>: <label>`; trace/exportNested.ts writes L1's exits at them).
+ */
+export const WAKE_L1_HALT =
+  "L1 idles: its HLT → L0 (vmcs01 HLT exiting); L0 blocks L1's vCPU until the interrupt for L1 wakes it";
+export const WAKE_L1_HALT_STATE =
+  "the interrupt for L1 exits from L1's HLT activity state (vmcs01 without HLT exiting)";
+/** L1's trapped VMWRITE of the injection (or PIR sync) field: `${prefix}${field}${suffix}`. */
+export const WAKE_TRAPPED_PREFIX = "L1's VMWRITE ";
+export const WAKE_TRAPPED_SUFFIX = " traps to L0";
+export const WAKE_SYNTHESIZED =
+  "L0 synthesizes the nested EXTERNAL_INTERRUPT exit into L1 (chain, less the round trip the HLT exit paid)";
+
 function hltOp(setup: NestedSetup): GuestOp {
   return { op: "hlt", span: setup.guest.idleSpan ?? setup.guest.nameSpan };
 }
@@ -224,8 +238,7 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
       for (const e of own) c += e.perExecution * handlerCost(program, e.reason.code).total;
       l1Exits += own.reduce((n, e) => n + e.perExecution, 0);
       steps.push({
-        label:
-          "L1 idles: its HLT → L0 (vmcs01 HLT exiting); L0 blocks L1's vCPU until the interrupt for L1 wakes it",
+        label: WAKE_L1_HALT,
         level: "L0",
         cycles: c,
         traps: l1Exits,
@@ -239,7 +252,7 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
       l1Exits += d.reduce((n, e) => n + e.perExecution, 0);
       if (d.length > 0)
         steps.push({
-          label: "the interrupt for L1 exits from L1's HLT activity state (vmcs01 without HLT exiting)",
+          label: WAKE_L1_HALT_STATE,
           level: "L0",
           cycles: c,
           traps: l1Exits,
@@ -251,7 +264,7 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
       if (!shadowed) {
         l1Exits += 1;
         steps.push({
-          label: `L1's VMWRITE ${field} traps to L0`,
+          label: `${WAKE_TRAPPED_PREFIX}${field}${WAKE_TRAPPED_SUFFIX}`,
           level: "L0",
           cycles: cost("round_trip") + cost("vmx_emulate"),
           traps: 1,
@@ -282,8 +295,7 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
       const chain = reflectedChainCost(program, setup.hypervisor, EXIT.EXTERNAL_INTERRUPT);
       l1Exits += chain.l0Transitions - 1;
       steps.push({
-        label:
-          "L0 synthesizes the nested EXTERNAL_INTERRUPT exit into L1 (chain, less the round trip the HLT exit paid)",
+        label: WAKE_SYNTHESIZED,
         level: "L0",
         cycles: chain.l0Cycles - cost("round_trip"),
         traps: chain.l0Transitions - 1,
