@@ -261,7 +261,7 @@ export function nestedIdlePlan(
       // VMRESUMEs.
       let rest = w.steps;
       const first = w.steps[0];
-      if (polls && first && first.level === "L0" && first.traps > 0) {
+      if (!l1Polled && polls && first && first.level === "L0" && first.traps > 0) {
         if (!polled) stepSeg(first, first.cycles - preBlock);
         rest = w.steps.slice(1);
       }

@@ -482,7 +482,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       addWake(flushWake, (missed * wakeUps * m.rate * m.deferredFlushes) / arrivals);
       addWake(x.polledWake, (l1.success * wakeUps * m.rate) / arrivals);
       addWake(flushPolledWake, (l1.success * wakeUps * m.rate * m.deferredFlushes) / arrivals);
-      if (m.rate > topWake.rate) topWake = { rate: m.rate, wake: x.wake };
+      // The chain most wake-ups take: the polled one when L1's poll catches most arrivals.
+      if (m.rate > topWake.rate)
+        topWake = { rate: m.rate, wake: l1.success >= 0.5 ? (x.polledWake ?? x.wake) : x.wake };
     }
   }
   // A wake-up whose block L0's poll caught spends no L0 halt_wake (L0 sees the blocks L1's own
