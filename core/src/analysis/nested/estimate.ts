@@ -488,9 +488,10 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     }
   }
   // A wake-up whose block L0's poll caught spends no L0 halt_wake (L0 sees the blocks L1's own
-  // poll missed); one L1's poll caught spends no L1 halt_wake, and L1 spins its poll time.
+  // poll missed); one L1's poll caught spends no L1 halt_wake (charged to the idle exit's L1
+  // cycles: a correction of L1's, not of the wake-up chain), and L1 spins its poll time.
   wakeL0 -= wakeUps * (1 - l1.success) * pollSuccess * haltWake;
-  wakeL1 -= wakeUps * l1.success * l1.l1WakeCycles;
+  const l1WakeSaved = wakeUps * l1.success * l1.l1WakeCycles;
   const l1PollCycles = l1.blocksPerSecond * l1.pollSec * hz;
   // The idle exits: L2's HLT decided like a written `hlt` (idle halt only).
   if (guest.idle === "halt" && idlePeriods > 0) addOps([{ op: idleOp, executions: 1 }], idlePeriods);
@@ -533,7 +534,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     });
   }
   l0c += vcpus * (wakeL0 + posted.notifyCycles);
-  l1c += vcpus * (wakeL1 + l1PollCycles);
+  l1c += vcpus * (wakeL1 + l1PollCycles - l1WakeSaved);
   l1Exits += vcpus * (wakeExits + posted.notify);
   byReason.sort(
     (x, y) =>

@@ -346,7 +346,7 @@ export function wakeChain(
     rule:
       mode === "L1"
         ? l1Polled
-          ? "L1 blocks the idle L2 (vmcs12 HLT exiting) and its halt poll catches the interrupt for L1 (kvm_vcpu_halt in L1): no L1 HLT, L1 injects it into L2 and VMRESUMEs"
+          ? "L1 blocks the idle L2 (vmcs12 HLT exiting) and its own halt poll catches the arrival (kvm_vcpu_halt in L1): no L1 HLT, no block in L0; L1 injects an interrupt into L2 and VMRESUMEs"
           : "L1 blocks the idle L2 (vmcs12 HLT exiting): L1 halts in turn, the interrupt for L1 wakes it in L0, L1 injects it into L2 and VMRESUMEs"
         : mode === "L0"
           ? posted
