@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { analyze, nestedEstimate } from "../core/src/index";
 import { simulate } from "../core/src/sim/index";
 import { importTrace, timelineToTraceCmd } from "../core/src/trace/index";
+import { levelPart } from "../webview/src/timelineCanvas";
 import { compareNested } from "./support/nestedCompare";
 
 /** A KVM-on-KVM setup whose L2 idles with HLT, L1 blocking it; `hypervisor` goes into L1's block, `sources` into L2's. */
@@ -234,6 +235,7 @@ describe("L1's halt polling: the simulator", () => {
         l1Polling++;
         assert.equal(tl.level![i], 1, "L1 polls at level L1");
         assert.equal(tl.state[i], 5, "as Polling");
+        assert.equal(levelPart(tl, i), "L1 polling", "the panel's part");
       }
     }
     assert.ok(l1Polling > 100, `${l1Polling} L1 polling segments`);
