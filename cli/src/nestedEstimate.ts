@@ -88,7 +88,8 @@ export function nestedText(n: NestedEstimate, hz: number): string {
       lines.push(
         `  wake-up beyond the HLT: ${formatInteger(i.l0CyclesPerWake + i.l1CyclesPerWake)} cycles (L0 ${formatInteger(i.l0CyclesPerWake)}, L1 ${formatInteger(i.l1CyclesPerWake)}), exits into L0 per wake-up: ${formatSignificant(i.l0ExitsPerWake)}`,
       );
-      lines.push(table(i.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
+      if (i.steps.length > 0)
+        lines.push(table(i.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
     }
     if (i.l1PollWindowNs > 0)
       lines.push(
