@@ -17,9 +17,11 @@
  * - L1's VMRESUME: a `kvm_exit` reason VMRESUME, `kvm_nested_vmenter` (nested_vmx_run →
  *   nested_vmx_enter_non_root_mode) and the `kvm_entry` into L2 that ends the episode.
  * - An interrupt for L1 that L0 delivers as a nested exit: L0's physical EXTERNAL_INTERRUPT exit
- *   is a kvm_exit + kvm_nested_vmexit (nested_vmx_l0_wants_exit keeps every external interrupt);
- *   at the next entry vmx_check_nested_events synthesizes the nested exit (nested_vmx_vmexit with
- *   EXTERNAL_INTERRUPT): a kvm_nested_vmexit_inject, no kvm_exit — there is no hardware exit.
+ *   is the one kvm_exit + kvm_nested_vmexit (nested_vmx_l0_wants_exit keeps every external
+ *   interrupt; L0's host handler runs, handle_external_interrupt_irqoff); at the next entry
+ *   vmx_check_nested_events synthesizes the nested exit (nested_vmx_vmexit with
+ *   EXTERNAL_INTERRUPT): a kvm_nested_vmexit_inject, no second kvm_exit — there is no second
+ *   hardware exit — then L1's trapped instructions and its VMRESUME.
  *   The same holds for one that arrived while the vCPU was outside L2 (the simulator's
  *   synthesized exits, SimNestedStats.synthesizedPerSecond): the entry that would have resumed L2
  *   is not traced, the inject and the entry into L1 are.
@@ -154,7 +156,7 @@ export class NestedLane {
       const part =
         ((state === VcpuState.Handler ||
           state === VcpuState.Userspace ||
-          (state === VcpuState.Exit && this.chainTransition(idx, k, injected))) &&
+          (state === VcpuState.Exit && this.chainTransition(idx, k))) &&
           tl.reason[j] === code) ||
         (code === EXIT.HLT && (state === VcpuState.Halted || state === VcpuState.Polling));
       if (!part || Math.abs(tl.start[j]! - end) > 1e-3) break;
@@ -233,17 +235,13 @@ export class NestedLane {
 
   /**
    * Whether the Exit interval idx[k] inside an episode is one of its chain's own transitions —
-   * L1's VMRESUME, or (before the exit into L1) the round trip of the chain that follows L0's
-   * physical exit (sim/nestedPlan.ts combinePlans: no source, then the emulated exit) — rather
-   * than the next exit (an operation right after the entry, with no guest time between).
+   * L1's VMRESUME — rather than the next exit (an operation right after the entry, with no
+   * guest time between, or a nested exit L0 synthesizes at that entry). An interrupt for L1
+   * delivered while L2 runs is one hardware exit: its chain follows L0's handler with no
+   * transition of its own (sim/nestedPlan.ts combinePlans).
    */
-  private chainTransition(idx: readonly number[], k: number, injected: boolean): boolean {
-    const j = idx[k]!;
-    if (this.label(j) === VMRESUME_STEP) return true;
-    const next = idx[k + 1];
-    return (
-      !injected && this.timeline.source[j] === -1 && next !== undefined && this.label(next) === NESTED_VMEXIT
-    );
+  private chainTransition(idx: readonly number[], k: number): boolean {
+    return this.label(idx[k]!) === VMRESUME_STEP;
   }
 
   private label(i: number): string | undefined {
