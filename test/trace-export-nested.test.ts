@@ -116,6 +116,13 @@ describe("trace-cmd export of a nested run", () => {
           if (idle === "halt") assertWakeExits(run, l1Hlts, injectionWrites);
           else assert.equal(l1Instructions, trapped);
           assert.equal(trace.exits.totalCount, l2 + vmresumes + trapped + wakeExits);
+          // Each hardware exit into L0 is one kvm_exit: the simulation's exits into L0 (an
+          // interrupt for L1 delivered while L2 runs is one exit, not L0's plus the chain's;
+          // a synthesized nested exit has none) — but L1's notifications, counted and not yet
+          // on the timeline.
+          const notify = count(nested.notifyExitsPerSecond, d);
+          assert.equal(trace.exits.totalCount, count(nested.l0ExitsPerSecond, d) - notify, "kvm_exit lines");
+          assert.equal(count(nested.l2ExitsPerSecond, d), l2, "L2 exits");
           // The nested tracepoints: one kvm_nested_vmexit per L2 exit into L0, one inject per
           // exit reflected or synthesized into L1, one nested entry per VMRESUME.
           assert.equal(trace.eventCounts.kvm_nested_vmexit ?? 0, l2);
