@@ -202,7 +202,8 @@ export class NestedCompiler {
    * vCPU in L0 or L1): L0 synthesizes it at the next nested entry (vmx_check_nested_events →
    * nested_vmx_vmexit), which goes into L1 instead of L2 — the reflected chain with no
    * transition of its own (the exit L0 was finishing paid the entry) and no L2 exit
-   * (analysis/nested/chain.ts synthesizedExitCost); −1 when vmcs12 does not exit on interrupts.
+   * (analysis/nested/chain.ts synthesizedExitCost); −1 when vmcs12 does not exit on interrupts
+   * or no source's interrupts are L1's.
    */
   irqExit(): number {
     if (this.synthesized !== -2) return this.synthesized;
@@ -210,7 +211,15 @@ export class NestedCompiler {
       this.synthesized = -1;
       return -1;
     }
-    const reflected = this.exits[this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT)];
+    const reflectedIndex = this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT);
+    // Only a run with interrupts for L1 owes any: no plan of its own otherwise (every plan draws
+    // a per-vCPU fraction at the start, so one more would change the random stream of runs it
+    // does not concern).
+    if (!this.setup.guest.sources.some((s) => this.toL1(s))) {
+      this.synthesized = -1;
+      return -1;
+    }
+    const reflected = this.exits[reflectedIndex];
     const chain = reflectedChainCost(this.program, this.setup.hypervisor, EXIT.EXTERNAL_INTERRUPT);
     const owed = synthesizedExitCost(this.program, chain);
     const nested = reflected.nested!;
