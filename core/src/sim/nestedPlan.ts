@@ -31,13 +31,13 @@ import {
   synthesizedExitCost,
 } from "../analysis/nested/chain";
 import { decideNested, interruptGoesToL1, type Level, type NestedSetup } from "../analysis/nested/reflect";
-import { nestedDelivery } from "../analysis/nested/wake";
+import { l1NotifyExits, l1Sends, nestedDelivery } from "../analysis/nested/wake";
 import { handlerKey, handlerOf, handlerTitle } from "../model/handlers";
 import type { GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
 import { isControlSet } from "../vmx/controls";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
-import { NESTED_EXIT_ON_INTR } from "../vmx/nested";
+import { L1_NOTIFY_MSR, NESTED_EXIT_ON_INTR } from "../vmx/nested";
 import {
   emptyOutcome,
   type FnOutcomes,
@@ -92,6 +92,22 @@ export interface NestedRun {
   vmcs01: string;
   vmcs12: string;
   shadowing: boolean;
+}
+
+/**
+ * The timeline label of L1's notification exit (trace/exportNested.ts writes it as L1's
+ * `kvm_exit MSR_WRITE` + `kvm_msr` + `kvm_entry`; "wrmsr X2APIC_ICR" gives the kvm_msr line).
+ */
+export const NOTIFY_LABEL = `wrmsr ${L1_NOTIFY_MSR}: L1 notifies an interrupt it sends (an exit of L1 into L0)`;
+
+/**
+ * L1's notifications on the sender's vCPU (nestedPlan.ts NestedCompiler.notifyStream): the plan
+ * of one, its Exit interval's source and its expected cycles.
+ */
+export interface NestedNotifyPlan {
+  plan: number;
+  source: number;
+  cyclesPerExit: number;
 }
 
 /** Per source plan: its interrupts are L1's (owed a nested exit outside L2); L1's notification per arrival. */
@@ -258,6 +274,40 @@ export class NestedCompiler {
       facts.notifyCycles[i] = notify.cycles;
     });
     return facts;
+  }
+
+  /**
+   * L1's notification of the interrupts it sends (an `ipi`, a `posted` irq: its ICR write,
+   * analysis/nested/wake.ts l1NotifyExits) as an exit of the sender's vCPU: L1 runs there, its
+   * write exits to L0 (vmcs01's transition and L0's handler, the plan of an exit L0 keeps) and
+   * L0 enters L1 again — no L2 exit, so the plan has no parts (the statistics count it:
+   * nestedNotify). Undefined when L1 sends none or vmcs01 passes the write through.
+   */
+  notifyStream(): NestedNotifyPlan | undefined {
+    if (!this.setup.guest.sources.some((s) => s.kind !== "path" && l1Sends(s))) return undefined;
+    const exit = l1NotifyExits(this.setup)[0];
+    if (!exit) return undefined;
+    const base = this.exits[this.l0Plan(exit.reason.code, exit.handler)];
+    this.exits.push({
+      ...base,
+      nested: {
+        parts: [],
+        segCycles: new Float64Array(0),
+        segLevel: new Uint8Array(0),
+        segState: new Uint8Array(0),
+        segSource: new Int32Array(0),
+        segTotal: 0,
+      },
+    });
+    const d = nestedDelivery(
+      this.setup,
+      this.setup.guest.sources.find((s) => s.kind !== "path" && l1Sends(s))!,
+    );
+    return {
+      plan: this.exits.length - 1,
+      source: this.sourceOf(NOTIFY_LABEL, this.setup.hypervisor.nameSpan),
+      cyclesPerExit: d.notifyExits > 0 ? d.notifyCycles / d.notifyExits : 0,
+    };
   }
 
   /** Every plan of the run gets its parts: an L0 plan is one kept exit. */

@@ -43,7 +43,13 @@ import {
   walkHandler,
 } from "./handlerOutcomes";
 import { type NestedIdlePlan, nestedIdlePlan } from "./nestedIdle";
-import { NestedCompiler, type NestedExitPlan, type NestedRun, type NestedSourceFacts } from "./nestedPlan";
+import {
+  NestedCompiler,
+  type NestedExitPlan,
+  type NestedNotifyPlan,
+  type NestedRun,
+  type NestedSourceFacts,
+} from "./nestedPlan";
 import { type StraightPlans, straightPlans } from "./straightPlan";
 import type { TimelineSource } from "./timeline";
 
@@ -162,6 +168,8 @@ export interface CompiledGuest {
   nestedIdle: NestedIdlePlan | undefined;
   /** An L2's per-source facts: interrupts for L1, L1's notifications (nestedPlan.ts). */
   nestedSources: NestedSourceFacts | undefined;
+  /** L1's notifications as exits of the sender's vCPU (nestedPlan.ts notifyStream). */
+  nestedNotify: NestedNotifyPlan | undefined;
 }
 
 /** The PLE exit's reason (the engine checks it for a PAUSE loop's exit). */
@@ -537,6 +545,7 @@ export function compileGuest(
   const nestedIdle =
     nested && nestedIdlePlan(nested.setup, exits, idleExit, runSources, segmentsOf, sourceOf);
   const nestedSources = nested?.sourceFacts(runSources);
+  const nestedNotify = nested?.notifyStream();
   nested?.finish();
   return {
     guest,
@@ -569,6 +578,7 @@ export function compileGuest(
     nestedIrqExit,
     nestedIdle,
     nestedSources,
+    nestedNotify,
   };
 }
 

@@ -26,6 +26,9 @@
  *   synthesized exits, SimNestedStats.synthesizedPerSecond): the entry that would have resumed L2
  *   is not traced, the inject and the entry into L1 are.
  *
+ * - L1's notification of an interrupt it sends (an `ipi`, a `posted` irq: its ICR write on the
+ *   sender's vCPU, sim/nestedPlan.ts notifyStream): L1's own exit, `kvm_exit MSR_WRITE` +
+ *   `kvm_msr msr_write 830` (no kvm_nested_vmexit), then `kvm_entry` back into L1.
  * - An idle L2's wake-up chain (sim/nestedIdle.ts, its segment labels and analysis/nested/wake.ts
  *   WAKE_*). L1 blocks: after L2's HLT chain up to L1's handler, L1 idles in turn — its own HLT
  *   is a `kvm_exit` HLT (no kvm_nested_vmexit) with no entry during the block (kvm_vcpu_halt in
@@ -53,6 +56,7 @@ import {
 } from "../analysis/nested/wake";
 import type { Program } from "../model/ir";
 import { SEG_L1_HALT_BEFORE_BLOCK } from "../sim/nestedIdle";
+import { NOTIFY_LABEL } from "../sim/nestedPlan";
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
 import { CONTROL, isControlSet } from "../vmx/controls";
@@ -120,6 +124,7 @@ export class NestedLane {
     let end = start + tl.duration[i]!;
     const source = tl.source[i]!;
     const l2Rip = guestRip(source);
+    if (this.label(i) === NOTIFY_LABEL) return this.notification(idx, k);
     // An EXTERNAL_INTERRUPT whose chain starts with the emulated exit into L1 (no L0 handler
     // before it) and begins where the vCPU's last episode entered (L2 never ran in between) is
     // one L0 synthesized at that nested entry: no hardware exit, and that entry did not happen.
@@ -230,6 +235,29 @@ export class NestedLane {
       this.nestedVmenter(end, l1Rip, l2Rip);
     }
     w.entry(end, l2Rip + 4n);
+    return k;
+  }
+
+  /**
+   * L1's notification of an interrupt it sends (sim/nestedPlan.ts notifyStream): L1's ICR write
+   * exits to L0 — `kvm_exit MSR_WRITE` with its `kvm_msr` line (L1 is not in guest mode: no
+   * kvm_nested_vmexit), L0's handler (kvm_x2apic_icr_write), the `kvm_entry` back into L1.
+   */
+  private notification(idx: readonly number[], k: number): number {
+    const tl = this.timeline;
+    const i = idx[k]!;
+    const code = tl.reason[i]!;
+    let end = tl.start[i]! + tl.duration[i]!;
+    const rip = this.w.exit(tl.start[i]!, code, tl.source[i]!, RIP_L1_BASE);
+    k++;
+    while (k < idx.length) {
+      const j = idx[k]!;
+      const state = tl.state[j]!;
+      if (state !== VcpuState.Handler || tl.reason[j] !== code || Math.abs(tl.start[j]! - end) > 1e-3) break;
+      end = tl.start[j]! + tl.duration[j]!;
+      k++;
+    }
+    this.w.entry(end, rip + 3n);
     return k;
   }
 

@@ -359,7 +359,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       tickless: source.arrival.kind === "tickless",
       computeCycles,
       opExits: [],
-      opExitCycles: cyclesOfLeaves(leaves),
+      // L1's notification of an interrupt it sends is an exit of the sender's vCPU (its ICR
+      // write): busy time of a vCPU per arrival, as the simulator's notification stream.
+      opExitCycles: cyclesOfLeaves(leaves) + delivery.notifyCycles,
       delivery: NO_DELIVERY,
       deliveryExitCycles: delivery.l0 + delivery.l1,
       deferredFlushes,

@@ -194,6 +194,16 @@ function l0IrqWork(setup: NestedSetup, physical: readonly LevelExit[]): number {
   return Math.max(0, c.l0 - setup.program.target.costs.round_trip.cycles);
 }
 
+/**
+ * L1's ICR write that notifies an interrupt it sends (L1_NOTIFY_MSR), decided on vmcs01: its
+ * exits to L0 (an MSR_WRITE with `msr trap write X2APIC_ICR`), none when vmcs01 passes it through.
+ */
+export function l1NotifyExits(setup: NestedSetup): ReturnType<typeof decideLeaf>["exits"] {
+  const icr = msrByName(L1_NOTIFY_MSR);
+  if (!icr) return [];
+  return decideLeaf({ op: "wrmsr", msr: icr.index, msrName: icr.name, span: NO_SPAN }, setup.ctx01).exits;
+}
+
 /** The delivery of one interrupt of `source` to L2 in guest mode (paths: nothing). */
 export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedDelivery {
   const none = {
@@ -224,14 +234,16 @@ export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedD
   // An interrupt L1 sends (its emulated device's, an IPI between L2's vCPUs) costs L1 an ICR
   // write to the vCPU running L2 — the notification vector when it posts, a kick otherwise
   // (kvm_vcpu_kick) — decided on vmcs01, on the sender's vCPU.
+  // Its cost is L0's exit under vmcs01 (L1's transition and L0's handler), as the simulator's plan.
   let notifyExits = 0;
   let notifyCycles = 0;
-  const icr = msrByName(L1_NOTIFY_MSR);
-  if (l1Sends(source) && icr)
-    for (const e of decideLeaf({ op: "wrmsr", msr: icr.index, msrName: icr.name, span: NO_SPAN }, setup.ctx01)
-      .exits) {
+  if (l1Sends(source))
+    for (const e of l1NotifyExits(setup)) {
       notifyExits += e.perExecution;
-      notifyCycles += e.perExecution * handlerCost(setup.program, e.reason.code).total;
+      notifyCycles +=
+        e.perExecution *
+        singleExitCost(setup.program, setup.vmcs01, e.reason.code, vcpuMayMigrate(setup.guest), e.handler)
+          .total;
     }
   const sender = l1Sends(source)
     ? `; L1's ${L1_NOTIFY_MSR} write to the vCPU ${notifyExits > 0 ? "exits to L0 on the sender's vCPU" : "does not exit (vmcs01 passes it through)"}`
