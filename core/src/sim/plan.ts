@@ -443,7 +443,8 @@ export function compileGuest(
     // The exit an arrival causes while the vCPU is in guest mode: the estimator's own decision
     // (EXTERNAL_INTERRUPT, PREEMPTION_TIMER for the timer under the hv timer, EXCEPTION_NMI,
     // or none when posted).
-    // An L2's interrupt: L0's physical exit (decided under vmcs01), then L1's (nestedPlan.ts).
+    // An L2's interrupt: one exit, L0's physical exit (decided under vmcs01), which becomes
+    // L1's nested exit when vmcs12 exits on interrupts (nestedPlan.ts delivery).
     const delivery = isInterrupt && !nested ? decideDelivery(s, opCtx).decision : undefined;
     const first = delivery?.exits[0];
     const l0Exit = first ? exitPlan(first.reason.code, first.handler) : -1;
