@@ -127,24 +127,24 @@ describe("L1's halt polling: the hypervisor block's `halt_poll`", () => {
 });
 
 describe("L1's halt polling: the estimate, by hand", () => {
-  it("`halt_poll 0`: the model before L1's polling, exactly (main at 849e195)", () => {
-    // This file without the hypervisor's `halt_poll`, as main (849e195) estimated it before L1's
+  it("`halt_poll 0`: the model before L1's polling, exactly (main at 415c661)", () => {
+    // This file without the hypervisor's `halt_poll`, as main (415c661) estimated it before L1's
     // own halt polling was modelled (its figures printed to 17 digits).
     const text = nested(
       "halt_poll 0",
       "path loop rate 20k/s { compute 5us  cpuid }\n  irq nic vector 0x40 rate 5k/s { compute 1us }",
     );
     const { e, idle } = estimateOf(text);
-    assert.equal(e.l2ExitsPerSecond, 78266.17428151332);
-    assert.equal(e.l1ExitsPerSecond, 339468.47700390936);
-    assert.equal(e.l0ExitsPerSecond, 417734.6512854227);
+    assert.equal(e.l2ExitsPerSecond, 74115.62791433907);
+    assert.equal(e.l1ExitsPerSecond, 339689.9117824526);
+    assert.equal(e.l0ExitsPerSecond, 413805.5396967917);
     assert.deepEqual(e.hostCpu, {
       l2: 0.21,
-      l1: 0.0454333262061878,
-      l0: 0.5844586772836395,
-      total: 0.8398920034898274,
+      l1: 0.045477079281613486,
+      l0: 0.5826962457119662,
+      total: 0.8381733249935797,
     });
-    assert.equal(idle.wakeUpsPerSecond, 29002.69991275431);
+    assert.equal(idle.wakeUpsPerSecond, 29045.666875160503);
     assert.equal(idle.haltPollSuccess, 0.9865241044518451);
     assert.equal(idle.windowCycles, 10370);
     assert.equal(idle.l1HaltPollSuccess, 0);

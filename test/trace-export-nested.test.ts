@@ -43,6 +43,7 @@ function l2Guests(text: string): string[] {
 
 const count = (perSecond: number, duration: number) => Math.round(perSecond * duration);
 const HLT = 12;
+const MSR_WRITE = 32;
 
 /** Per thread, the `kvm_exit` lines of `reason` not followed by a kvm_nested_vmexit: L1's own exits. */
 function l1Exits(exported: string, reason: string): number {
@@ -106,6 +107,20 @@ describe("trace-cmd export of a nested run", () => {
           const l1Hlts = rowCount(HLT) - simHlt;
           // Interrupts for L1 that exit from L1's own halt poll (L1's exits, no kvm_nested_vmexit).
           const l1Interrupts = l1Exits(exported, "EXTERNAL_INTERRUPT");
+          // L1's notifications of the interrupts it sends (its ICR writes, on the sender's vCPU):
+          // L1's own MSR_WRITE exits (at L1's RIPs), with a kvm_msr line and no
+          // kvm_nested_vmexit; the run counts them among its MSR_WRITE exits.
+          const notify = count(nested.notifyExitsPerSecond, d);
+          assert.equal(
+            (exported.match(/ kvm_exit: +vcpu \d+ reason MSR_WRITE rip 0xffffffffc/g) ?? []).length,
+            notify,
+            "L1's notification exits in the text (L1's RIPs)",
+          );
+          assert.equal(
+            (exported.match(/ kvm_msr: +msr_write 830 /g) ?? []).length,
+            notify,
+            "one kvm_msr msr_write 830 (X2APIC_ICR) per notification",
+          );
           // L2's exits into L0 by reason: every exit the run counts, but the synthesized ones
           // (no hardware exit: KVM traces no kvm_exit for them).
           let l2 = 0;
@@ -113,7 +128,7 @@ describe("trace-cmd export of a nested run", () => {
             const physical = sim.exits - (sim.code === EXTERNAL_INTERRUPT ? synthesized : 0);
             const l1Own = sim.code === HLT ? l1Hlts : sim.code === EXTERNAL_INTERRUPT ? l1Interrupts : 0;
             assert.equal(rowCount(sim.code) - l1Own, physical, sim.reason);
-            l2 += physical;
+            l2 += physical - (sim.code === MSR_WRITE ? notify : 0);
           }
           // L1's exits: its VMRESUMEs and trapped VMX instructions (the wake-ups' injection
           // VMWRITEs among them).
@@ -124,7 +139,12 @@ describe("trace-cmd export of a nested run", () => {
           const injectionWrites = l1Instructions - trapped;
           if (idle === "halt") assertWakeExits(run, l1Hlts, injectionWrites);
           else assert.equal(l1Instructions, trapped);
-          assert.equal(trace.exits.totalCount, l2 + vmresumes + trapped + wakeExits);
+          assert.equal(trace.exits.totalCount, l2 + vmresumes + trapped + wakeExits + notify);
+          // Each hardware exit into L0 is one kvm_exit: the simulation's exits into L0 exactly (an
+          // interrupt for L1 delivered while L2 runs is one exit, not L0's plus the chain's; a
+          // synthesized nested exit has none; L1's notifications are on the sender's timeline).
+          assert.equal(trace.exits.totalCount, count(nested.l0ExitsPerSecond, d), "kvm_exit lines");
+          assert.equal(count(nested.l2ExitsPerSecond, d), l2, "L2 exits");
           // The nested tracepoints: one kvm_nested_vmexit per L2 exit into L0, one inject per
           // exit reflected or synthesized into L1, one nested entry per VMRESUME.
           assert.equal(trace.eventCounts.kvm_nested_vmexit ?? 0, l2);
@@ -140,7 +160,7 @@ describe("trace-cmd export of a nested run", () => {
           // And L0's own (kvm_exit not followed by an inject): the L0 rows.
           for (const r of nested.byReason.filter((x) => x.level === "L0" && x.code !== EXTERNAL_INTERRUPT))
             assert.equal(
-              rowCount(r.code) - (injected.get(r.reason) ?? 0),
+              rowCount(r.code) - (injected.get(r.reason) ?? 0) - (r.code === MSR_WRITE ? notify : 0),
               count(r.exitsPerSecond, d),
               `${r.reason} at L0`,
             );
@@ -252,6 +272,25 @@ describe("trace-cmd export of a nested run", () => {
       previous.set(thread, l);
     }
     assert.equal(synthesized, count(nested.synthesizedPerSecond, result.duration));
+  });
+
+  test("L1's notification on the sender's vCPU: kvm_exit MSR_WRITE, kvm_msr X2APIC_ICR, kvm_entry into L1", () => {
+    const text = readFileSync(`${EXAMPLES}nested-posted-interrupts.vmcs`, "utf8");
+    const { exported, nested, result } = nestedRun(text, "l2_posted", 0.02);
+    const notify = count(nested.notifyExitsPerSecond, result.duration);
+    assert.ok(notify > 100, `${notify} notifications`);
+    let seen = 0;
+    for (let v = 0; v < result.vcpus; v++) {
+      const lines = exported.split("\n").filter((l) => l.includes(`CPU ${v}/KVM`));
+      lines.forEach((l, i) => {
+        if (!/ kvm_exit: +vcpu \d+ reason MSR_WRITE rip 0xffffffffc/.test(l)) return;
+        seen++;
+        // L1 is not in guest mode: no kvm_nested_vmexit; the ICR (0x830) write, then back into L1.
+        assert.match(lines[i + 1] ?? "", / kvm_msr: +msr_write 830 = 0x0$/);
+        assert.match(lines[i + 2] ?? "", / kvm_entry: +vcpu \d+ rip 0xffffffffc/);
+      });
+    }
+    assert.equal(seen, notify);
   });
 
   test("latency: a VMRESUME's kvm_exit → kvm_entry is the chain's resume step (idle poll)", () => {

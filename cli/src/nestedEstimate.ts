@@ -23,6 +23,7 @@ export function nestedJson(n: NestedEstimate): Record<string, unknown> {
     shadowing: n.shadowing,
     l2ExitsPerSecond: n.l2ExitsPerSecond,
     reflectedPerSecond: n.reflectedPerSecond,
+    synthesizedPerSecond: n.synthesizedPerSecond,
     l0HandledPerSecond: n.l0HandledPerSecond,
     l1ExitsPerSecond: n.l1ExitsPerSecond,
     l0ExitsPerSecond: n.l0ExitsPerSecond,
@@ -65,8 +66,17 @@ export function nestedText(n: NestedEstimate, hz: number): string {
       [
         "L2 → L0 exits",
         formatRate(n.l2ExitsPerSecond),
-        `(${formatRate(n.reflectedPerSecond)} reflected to L1)`,
+        `(${formatRate(n.reflectedPerSecond - n.synthesizedPerSecond)} reflected to L1)`,
       ],
+      ...(n.synthesizedPerSecond > 0
+        ? [
+            [
+              "nested exits at entry",
+              formatRate(n.synthesizedPerSecond),
+              "(interrupts for L1 that found the vCPU outside L2: no L2 exit)",
+            ],
+          ]
+        : []),
       ["L1 → L0 exits", formatRate(n.l1ExitsPerSecond), "(L1's trapped VMX instructions and VMRESUMEs)"],
       ["exits into L0", formatRate(n.l0ExitsPerSecond), "(all levels)"],
       ["overhead", formatPercent(n.overhead), "(share of L2's busy time spent in L0 and L1)"],

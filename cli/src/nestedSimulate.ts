@@ -19,13 +19,22 @@ export function nestedSimulationText(guest: string, n: Nested, hz: number): stri
     table([
       ["exits into L0", formatRate(n.l0ExitsPerSecond), "(all causes)"],
       ["  L2 kept by L0", formatRate(n.l0HandledPerSecond), ""],
-      ["  L2 reflected to L1", formatRate(n.reflectedPerSecond), ""],
+      ["  L2 reflected to L1", formatRate(n.reflectedPerSecond - n.synthesizedPerSecond), ""],
       [
         "  L1 trapped instructions",
         formatRate(n.trappedPerSecond),
         "(VMREAD/VMWRITE outside the shadow, INVEPT, VMPTRLD…)",
       ],
       ["  L1 VMRESUMEs", formatRate(n.vmresumesPerSecond), ""],
+      ...(n.synthesizedPerSecond > 0
+        ? [
+            [
+              "nested exits at entry",
+              formatRate(n.synthesizedPerSecond),
+              "(not exits into L0: L0 synthesized them for interrupts that found the vCPU outside L2)",
+            ],
+          ]
+        : []),
       ...(n.wakeExitsPerSecond > 0
         ? [["  L1 idle wake-ups", formatRate(n.wakeExitsPerSecond), "(L1's own HLT, its trapped injection)"]]
         : []),

@@ -69,6 +69,7 @@ export class Engine extends GuestRun {
         const first = this.sourcePeriodic[s] ? this.rng.next() * mean : this.rng.exponential(mean);
         this.arrivalTime[v * this.nS + s] = first;
       }
+      if (this.notifyMean > 0) this.notifyTime[v] = this.rng.exponential(this.notifyMean);
       // The first host preemption; with over-committed pCPUs a vCPU may start waiting for one.
       if (startVcpu(this, v)) continue;
       // Every vCPU starts in the guest with nothing to do (it goes idle at once).
@@ -123,7 +124,8 @@ export class Engine extends GuestRun {
           while (s < nS && arrivalTime[base + s] !== t) s++;
           if (s < nS) {
             if (blocksStraight[s] === 1 || !straightArrival(this, v, s)) this.onArrival(s, v, t);
-          } else this.onHostPreemption(v, t);
+          } else if (this.notifyTime[v] === t) this.onNotify(v, t);
+          else this.onHostPreemption(v, t);
         }
         if (batchCycles === 0 || this.events >= batchEnd) break;
         t = this.nextTime(v);
@@ -150,9 +152,6 @@ export class Engine extends GuestRun {
       mean > 0 ? t + (this.sourcePeriodic[s] ? mean : this.rng.exponential(mean)) : Number.POSITIVE_INFINITY;
     if (s === this.ticklessSource && tickStopped(this, v)) return;
     this.stats.arrivals[s]++;
-    // Nested: an interrupt L1 sends costs L1 its notification on the sender's vCPU (counted).
-    const notify = this.p.nestedSources;
-    if (notify !== undefined && notify.notifyExits[s] > 0) this.stats.nestedNotify(notify, s);
     const mode = this.mode[v];
     if (!src.isInterrupt) {
       const c0 = 2 * v;
@@ -193,6 +192,29 @@ export class Engine extends GuestRun {
       return;
     }
     this.interruptArrives(v, s, t);
+  }
+
+  // ---------------------------------------------------------------- L1's notifications
+
+  /**
+   * Nested: this vCPU sends the notification of an interrupt L1 sends (its ICR write,
+   * nestedPlan.ts notifyStream): L1 runs here and its write exits to L0 — now when the vCPU is
+   * in guest mode, else at its next entry.
+   */
+  private onNotify(v: number, t: number): void {
+    this.notifyTime[v] = t + this.rng.exponential(this.notifyMean);
+    if (this.mode[v] !== MODE_GUEST) {
+      this.notifyOwed[v]++;
+      return;
+    }
+    this.stopGuest(v, t);
+    this.takeNotify(v, t);
+  }
+
+  private takeNotify(v: number, t: number): void {
+    const n = this.p.nestedNotify!;
+    this.stats.nestedNotify(n.cyclesPerExit);
+    this.beginExit(v, t, n.plan, n.source);
   }
 
   // ---------------------------------------------------------------- host preemption
@@ -324,6 +346,10 @@ export class Engine extends GuestRun {
         return;
       }
     }
+    if (this.notifyTime[v] < te) {
+      this.vcpuTime[v] = te;
+      return;
+    }
     if (this.inFold) {
       if (v !== this.foldVcpu || this.foldLength >= FOLD_CHAIN_MAX) {
         this.vcpuTime[v] = te;
@@ -414,6 +440,12 @@ export class Engine extends GuestRun {
     this.guestSince[v] = t;
     this.idleInGuest[v] = 0;
     if (this.p.preemptionTimerCycles > 0) this.ptDeadline[v] = t + this.ptRemaining[v];
+    if (this.notifyOwed[v] > 0) {
+      // Nested: a notification due while the vCPU was outside L2 (nestedPlan.ts notifyStream).
+      this.notifyOwed[v]--;
+      this.takeNotify(v, t);
+      return;
+    }
     if (this.ctxActive[2 * v + 1] === 0 && this.irqLen[v] > 0) {
       if (this.irqExitsOwed[v] > 0) {
         // Nested: an interrupt for L1 that arrived outside L2. At the nested entry L0 finds it

@@ -12,21 +12,32 @@
  *   (each a further L0 round trip and emulation), the VMRESUME round trip and nested_vmentry.
  *   Its arms (branches of L1's handler) and effects (halt, kick, inject) come from L1's handler
  *   ops; the means are scaled to the chain's.
- * - An interrupt for L1 with vmcs12's external-interrupt exiting: L0's physical exit, then the
- *   reflected EXTERNAL_INTERRUPT chain, as one plan with two parts (the estimator's two exits).
+ * - An interrupt for L1 with vmcs12's external-interrupt exiting that finds L2 running: one
+ *   hardware exit — L0's physical exit (its transition and host IRQ handler), then the reflected
+ *   EXTERNAL_INTERRUPT chain less its first round trip (the physical exit's is it: L0 enters L1,
+ *   not L2, after vmx_check_nested_events → nested_vmx_vmexit) — one plan, one part into L1.
+ * - One that finds the vCPU outside L2: the nested exit L0 synthesizes at the next entry, the
+ *   chain less its first round trip, with no L2 exit (analysis/nested/chain.ts
+ *   synthesizedExitCost).
  *
  * Each plan carries its parts (level and cycles per exit, for the per-level result) and the
  * timeline segments after its transition (level, state, source), which the recorder writes with
  * their levels.
  */
-import { type ChainCost, type ChainStep, reflectedChainCost } from "../analysis/nested/chain";
+import {
+  type ChainCost,
+  type ChainStep,
+  reflectedChainCost,
+  synthesizedExitCost,
+} from "../analysis/nested/chain";
 import { decideNested, interruptGoesToL1, type Level, type NestedSetup } from "../analysis/nested/reflect";
-import { nestedDelivery } from "../analysis/nested/wake";
+import { l1NotifyExits, l1Sends, nestedDelivery } from "../analysis/nested/wake";
 import { handlerKey, handlerOf, handlerTitle } from "../model/handlers";
 import type { GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
+import { isControlSet } from "../vmx/controls";
 import { EXIT, exitReasonByCode } from "../vmx/exitReasons";
-import { NESTED_EXIT_ON_INTR } from "../vmx/nested";
+import { L1_NOTIFY_MSR, NESTED_EXIT_ON_INTR } from "../vmx/nested";
 import {
   emptyOutcome,
   type FnOutcomes,
@@ -53,10 +64,15 @@ export interface NestedPart {
   /** Expected cycles per exit at L0 and in L1 (the L0 part of a kept exit is measured instead). */
   l0: number;
   l1: number;
-  /** Exits into L0 per exit: 1 kept; a chain's 2 + trapped instructions reflected. */
+  /**
+   * Exits into L0 per exit: 1 kept; a chain's 2 + trapped instructions reflected (the L2 exit,
+   * the VMRESUME); 1 + trapped synthesized.
+   */
   transitions: number;
   trapped: number;
   shadowed: number;
+  /** A nested exit L0 synthesizes at an entry: no exit from L2 (vmx_check_nested_events). */
+  synthesized?: true;
 }
 
 export interface NestedExitPlan {
@@ -78,6 +94,22 @@ export interface NestedRun {
   shadowing: boolean;
 }
 
+/**
+ * The timeline label of L1's notification exit (trace/exportNested.ts writes it as L1's
+ * `kvm_exit MSR_WRITE` + `kvm_msr` + `kvm_entry`; "wrmsr X2APIC_ICR" gives the kvm_msr line).
+ */
+export const NOTIFY_LABEL = `wrmsr ${L1_NOTIFY_MSR}: L1 notifies an interrupt it sends (an exit of L1 into L0)`;
+
+/**
+ * L1's notifications on the sender's vCPU (nestedPlan.ts NestedCompiler.notifyStream): the plan
+ * of one, its Exit interval's source and its expected cycles.
+ */
+export interface NestedNotifyPlan {
+  plan: number;
+  source: number;
+  cyclesPerExit: number;
+}
+
 /** Per source plan: its interrupts are L1's (owed a nested exit outside L2); L1's notification per arrival. */
 export interface NestedSourceFacts {
   toL1: Uint8Array;
@@ -94,6 +126,7 @@ type SourceOf = (label: string, span: Span | undefined) => number;
 export class NestedCompiler {
   private readonly reflected = new Map<number, number>();
   private readonly withL1 = new Map<number, number>();
+  private synthesized = -2;
   readonly run: NestedRun;
 
   constructor(
@@ -127,22 +160,23 @@ export class NestedCompiler {
 
   /**
    * The exit an interrupt source's arrival causes in L2 in guest mode (−1: none), the
-   * estimator's delivery (analysis/nested/wake.ts nestedDelivery): L0's physical exit (vmcs02
-   * has vmcs01's external-interrupt exiting, not its posted interrupts: prepare_vmcs02_early),
-   * followed by the reflected EXTERNAL_INTERRUPT when vmcs12 has external-interrupt exiting
-   * (nested_exit_on_intr); none when L1 posts it into L2 (vmcs12 PI + VID).
+   * estimator's delivery (analysis/nested/wake.ts nestedDelivery): one hardware exit, L0's
+   * physical exit (vmcs02 has vmcs01's external-interrupt exiting, not its posted interrupts:
+   * prepare_vmcs02_early; nested_vmx_l0_wants_exit keeps it), which L0 turns into the nested
+   * EXTERNAL_INTERRUPT exit into L1 when vmcs12 has external-interrupt exiting
+   * (vmx_check_nested_events → nested_vmx_vmexit); none when L1 posts it into L2 (vmcs12 PI + VID).
    */
   delivery(source: GuestSource): number {
     const d = nestedDelivery(this.setup, source);
     if (d.posted) return -1;
-    let l0Exit = -1;
-    let l1Exit = -1;
-    for (const x of d.exits) {
-      if (x.level === "L0" && l0Exit < 0) l0Exit = this.l0Plan(x.reason.code);
-      else if (x.level === "L1" && l1Exit < 0) l1Exit = this.reflectedPlan(x.reason.code);
-    }
-    if (l1Exit < 0) return l0Exit;
-    if (l0Exit < 0) return l1Exit;
+    const exit = d.exits[0];
+    if (!exit) return -1;
+    if (exit.level === "L0") return this.l0Plan(exit.reason.code);
+    const l1Exit = this.reflectedPlan(exit.reason.code);
+    // The physical exit L0 takes first (decided on vmcs01): none when vmcs01 lets interrupts
+    // through, and the chain alone is the delivery.
+    if (!this.physicalExit()) return l1Exit;
+    const l0Exit = this.l0Plan(EXIT.EXTERNAL_INTERRUPT);
     const known = this.withL1.get(l0Exit);
     if (known !== undefined) return known;
     const plan = combinePlans(this.exits[l0Exit], this.exits[l1Exit]);
@@ -174,15 +208,54 @@ export class NestedCompiler {
     return { exits: d.notifyExits, cycles: d.notifyCycles };
   }
 
+  /** Whether vmcs02 exits on external interrupts (vmcs01's pin control: the physical exit). */
+  private physicalExit(): boolean {
+    return isControlSet(this.setup.ctx01.controls, NESTED_EXIT_ON_INTR);
+  }
+
   /**
-   * The reflected EXTERNAL_INTERRUPT an interrupt for L1 owes when it arrived outside L2 (the
-   * vCPU in L0 or L1): L0 synthesizes it at the next nested entry (vmx_check_nested_events);
-   * −1 when vmcs12 does not exit on interrupts.
+   * The nested EXTERNAL_INTERRUPT exit an interrupt for L1 owes when it arrived outside L2 (the
+   * vCPU in L0 or L1): L0 synthesizes it at the next nested entry (vmx_check_nested_events →
+   * nested_vmx_vmexit), which goes into L1 instead of L2 — the reflected chain with no
+   * transition of its own (the exit L0 was finishing paid the entry) and no L2 exit
+   * (analysis/nested/chain.ts synthesizedExitCost); −1 when vmcs12 does not exit on interrupts
+   * or no source's interrupts are L1's.
    */
   irqExit(): number {
-    return interruptGoesToL1(this.setup, NESTED_EXIT_ON_INTR)
-      ? this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT)
-      : -1;
+    if (this.synthesized !== -2) return this.synthesized;
+    if (!interruptGoesToL1(this.setup, NESTED_EXIT_ON_INTR)) {
+      this.synthesized = -1;
+      return -1;
+    }
+    const reflectedIndex = this.reflectedPlan(EXIT.EXTERNAL_INTERRUPT);
+    // Only a run with interrupts for L1 owes any: no plan of its own otherwise (every plan draws
+    // a per-vCPU fraction at the start, so one more would change the random stream of runs it
+    // does not concern).
+    if (!this.setup.guest.sources.some((s) => this.toL1(s))) {
+      this.synthesized = -1;
+      return -1;
+    }
+    const reflected = this.exits[reflectedIndex];
+    const chain = reflectedChainCost(this.program, this.setup.hypervisor, EXIT.EXTERNAL_INTERRUPT);
+    const owed = synthesizedExitCost(this.program, chain);
+    const nested = reflected.nested!;
+    this.exits.push({
+      ...reflected,
+      transition: 0,
+      jitter: 0,
+      tailMean: 0,
+      nested: {
+        ...nested,
+        parts: nested.parts.map((part) => ({
+          ...part,
+          l0: owed.l0Cycles,
+          transitions: owed.l0Transitions,
+          synthesized: true as const,
+        })),
+      },
+    });
+    this.synthesized = this.exits.length - 1;
+    return this.synthesized;
   }
 
   /** Per source plan (coalesce flush sources: undefined), whether it is L1's and L1's notification of it. */
@@ -201,6 +274,40 @@ export class NestedCompiler {
       facts.notifyCycles[i] = notify.cycles;
     });
     return facts;
+  }
+
+  /**
+   * L1's notification of the interrupts it sends (an `ipi`, a `posted` irq: its ICR write,
+   * analysis/nested/wake.ts l1NotifyExits) as an exit of the sender's vCPU: L1 runs there, its
+   * write exits to L0 (vmcs01's transition and L0's handler, the plan of an exit L0 keeps) and
+   * L0 enters L1 again — no L2 exit, so the plan has no parts (the statistics count it:
+   * nestedNotify). Undefined when L1 sends none or vmcs01 passes the write through.
+   */
+  notifyStream(): NestedNotifyPlan | undefined {
+    if (!this.setup.guest.sources.some((s) => s.kind !== "path" && l1Sends(s))) return undefined;
+    const exit = l1NotifyExits(this.setup)[0];
+    if (!exit) return undefined;
+    const base = this.exits[this.l0Plan(exit.reason.code, exit.handler)];
+    this.exits.push({
+      ...base,
+      nested: {
+        parts: [],
+        segCycles: new Float64Array(0),
+        segLevel: new Uint8Array(0),
+        segState: new Uint8Array(0),
+        segSource: new Int32Array(0),
+        segTotal: 0,
+      },
+    });
+    const d = nestedDelivery(
+      this.setup,
+      this.setup.guest.sources.find((s) => s.kind !== "path" && l1Sends(s))!,
+    );
+    return {
+      plan: this.exits.length - 1,
+      source: this.sourceOf(NOTIFY_LABEL, this.setup.hypervisor.nameSpan),
+      cyclesPerExit: d.notifyExits > 0 ? d.notifyCycles / d.notifyExits : 0,
+    };
   }
 
   /** Every plan of the run gets its parts: an L0 plan is one kept exit. */
@@ -379,37 +486,29 @@ function chainPlan(
   };
 }
 
-/** L0's physical exit followed by the reflected chain: one plan, both parts. */
+/**
+ * L0's physical exit followed by the reflected chain, one hardware exit: the physical exit's
+ * transition is the chain's first round trip (L2 → L0 exit, and the entry goes into L1), then
+ * L0's host IRQ handler (handle_external_interrupt_irqoff), then the rest of the chain. One part,
+ * the exit into L1, whose L0 cycles the run draws (nestedResult.ts).
+ */
 function combinePlans(l0: ExitPlan, l1: ExitPlan): ExitPlan {
   const chain = l1.nested!;
-  const reflected = l1.transition + chain.segTotal;
   const n = l0.cumulative.length;
   const handler = new Float64Array(n);
-  for (let i = 0; i < n; i++) handler[i] = l0.handler[i] + reflected;
+  for (let i = 0; i < n; i++) handler[i] = l0.handler[i] + chain.segTotal;
   // Segments: L0's handler and user space time (scaled at record time with the drawn arm), then
-  // the whole chain, its first round trip included.
+  // the chain after its first round trip.
   const l0Mean = meanOf(l0, l0.handler) + meanOf(l0, l0.userspace);
-  const cycles = [l0Mean, l1.transition, ...chain.segCycles];
-  const levels = [LEVEL_L0, LEVEL_L0, ...chain.segLevel];
-  const states = [VcpuState.Handler, VcpuState.Exit, ...chain.segState];
-  const sources = [l0.handlerSource, -1, ...chain.segSource];
+  const cycles = [l0Mean, ...chain.segCycles];
+  const levels = [LEVEL_L0, ...chain.segLevel];
+  const states = [VcpuState.Handler, ...chain.segState];
+  const sources = [l0.handlerSource, ...chain.segSource];
   return {
     ...l0,
     handler,
     nested: {
-      parts: [
-        {
-          level: "L0",
-          code: l0.code,
-          reason: l0.name,
-          l0: 0,
-          l1: 0,
-          transitions: 1,
-          trapped: 0,
-          shadowed: 0,
-        },
-        ...chain.parts,
-      ],
+      parts: chain.parts,
       segCycles: Float64Array.from(cycles),
       segLevel: Uint8Array.from(levels),
       segState: Uint8Array.from(states),

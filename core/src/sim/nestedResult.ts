@@ -34,7 +34,11 @@ export function nestedResult(
   >();
   let kept = 0;
   let reflected = 0;
+  /** Of `reflected`: nested exits L0 synthesized at an entry (no exit from L2). */
+  let synthesized = 0;
   let trapped = 0;
+  /** Every exit into L0 of the plans' parts: L2's exits, L1's trapped instructions and VMRESUMEs. */
+  let transitions = 0;
   let l0Cycles = 0;
   let l1Cycles = 0;
   p.exits.forEach((plan, i) => {
@@ -57,9 +61,13 @@ export function nestedResult(
       }
       l0Cycles += l0;
       l1Cycles += l1;
+      transitions += count * part.transitions;
       if (part.level === "L1") {
         reflected += count;
-        trapped += count * (part.transitions - 2);
+        // A chain's exits into L0 but its L2 exit (none synthesized) and its VMRESUME.
+        const l2Exit = part.synthesized ? 0 : 1;
+        if (part.synthesized) synthesized += count;
+        trapped += count * (part.transitions - 1 - l2Exit);
       } else kept += count;
       const key = `${part.level}:${part.code}`;
       let r = rows.get(key);
@@ -119,13 +127,13 @@ export function nestedResult(
     vmcs01: run.vmcs01,
     vmcs12: run.vmcs12,
     shadowing: run.shadowing,
-    l2ExitsPerSecond: (kept + reflected) * perSec,
+    l2ExitsPerSecond: (kept + reflected - synthesized) * perSec,
     reflectedPerSecond: reflected * perSec,
     l0HandledPerSecond: kept * perSec,
     l1ExitsPerSecond: (trapped + reflected + l1Extra) * perSec,
     trappedPerSecond: trapped * perSec,
     vmresumesPerSecond: reflected * perSec,
-    synthesizedPerSecond: stats.synthesizedNestedExits * perSec,
+    synthesizedPerSecond: synthesized * perSec,
     wakeUpsPerSecond: stats.nestedWakeUps * perSec,
     wakeExitsPerSecond: stats.nestedWakeExits * perSec,
     l1HaltPollSuccess:
@@ -133,7 +141,7 @@ export function nestedResult(
     l1PollCpu: cores(stats.nestedL1PollCycles),
     l1PolledWakeUpsPerSecond: stats.nestedL1PollSuccesses * perSec,
     notifyExitsPerSecond: stats.nestedNotifyExits * perSec,
-    l0ExitsPerSecond: (kept + 2 * reflected + trapped + l1Extra) * perSec,
+    l0ExitsPerSecond: (transitions + l1Extra) * perSec,
     hostCpu: {
       l2: cores(l2Cycles),
       l1: cores(l1Cycles),

@@ -43,7 +43,13 @@ import {
   walkHandler,
 } from "./handlerOutcomes";
 import { type NestedIdlePlan, nestedIdlePlan } from "./nestedIdle";
-import { NestedCompiler, type NestedExitPlan, type NestedRun, type NestedSourceFacts } from "./nestedPlan";
+import {
+  NestedCompiler,
+  type NestedExitPlan,
+  type NestedNotifyPlan,
+  type NestedRun,
+  type NestedSourceFacts,
+} from "./nestedPlan";
 import { type StraightPlans, straightPlans } from "./straightPlan";
 import type { TimelineSource } from "./timeline";
 
@@ -162,6 +168,8 @@ export interface CompiledGuest {
   nestedIdle: NestedIdlePlan | undefined;
   /** An L2's per-source facts: interrupts for L1, L1's notifications (nestedPlan.ts). */
   nestedSources: NestedSourceFacts | undefined;
+  /** L1's notifications as exits of the sender's vCPU (nestedPlan.ts notifyStream). */
+  nestedNotify: NestedNotifyPlan | undefined;
 }
 
 /** The PLE exit's reason (the engine checks it for a PAUSE loop's exit). */
@@ -435,7 +443,8 @@ export function compileGuest(
     // The exit an arrival causes while the vCPU is in guest mode: the estimator's own decision
     // (EXTERNAL_INTERRUPT, PREEMPTION_TIMER for the timer under the hv timer, EXCEPTION_NMI,
     // or none when posted).
-    // An L2's interrupt: L0's physical exit (decided under vmcs01), then L1's (nestedPlan.ts).
+    // An L2's interrupt: one exit, L0's physical exit (decided under vmcs01), which becomes
+    // L1's nested exit when vmcs12 exits on interrupts (nestedPlan.ts delivery).
     const delivery = isInterrupt && !nested ? decideDelivery(s, opCtx).decision : undefined;
     const first = delivery?.exits[0];
     const l0Exit = first ? exitPlan(first.reason.code, first.handler) : -1;
@@ -537,6 +546,7 @@ export function compileGuest(
   const nestedIdle =
     nested && nestedIdlePlan(nested.setup, exits, idleExit, runSources, segmentsOf, sourceOf);
   const nestedSources = nested?.sourceFacts(runSources);
+  const nestedNotify = nested?.notifyStream();
   nested?.finish();
   return {
     guest,
@@ -569,6 +579,7 @@ export function compileGuest(
     nestedIrqExit,
     nestedIdle,
     nestedSources,
+    nestedNotify,
   };
 }
 

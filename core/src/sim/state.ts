@@ -61,6 +61,15 @@ export class EngineState {
   readonly arrivalTime: Float64Array;
   /** Next host preemption of each vCPU (+∞ without host preemption). */
   readonly preemptTime: Float64Array;
+  /**
+   * Nested: each vCPU's next notification of an interrupt L1 sends (its ICR write exits to L0
+   * on the sender's vCPU, nestedPlan.ts notifyStream), a Poisson stream at the rate the vCPUs
+   * receive them (each sends as many as it receives); +∞ without. `notifyOwed`: ones due while
+   * the vCPU was outside L2's guest mode, taken at its next entry.
+   */
+  readonly notifyTime: Float64Array;
+  readonly notifyMean: number;
+  readonly notifyOwed: Int32Array;
   readonly sourceMean: Float64Array;
   readonly sourcePeriodic: Uint8Array;
   readonly ticklessSource: number;
@@ -229,6 +238,8 @@ export class EngineState {
     this.vcpuTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
     this.arrivalTime = new Float64Array(nV * this.nS).fill(Number.POSITIVE_INFINITY);
     this.preemptTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.notifyTime = new Float64Array(nV).fill(Number.POSITIVE_INFINITY);
+    this.notifyOwed = new Int32Array(nV);
     this.foldEntries = this.preemptRate <= 0 && !this.host.pool;
     // Without host preemption no vCPU's behaviour depends on another's state (kicks are only
     // counted; a PAUSE loop's lock holder matters only when descheduled): the vCPUs are
@@ -264,6 +275,15 @@ export class EngineState {
         this.sourcePeriodic[i] = 1;
       }
     });
+    {
+      // L1's notifications per cycle on a vCPU: the notification exits of its arrivals.
+      let perCycle = 0;
+      const facts = plan.nestedSources;
+      if (plan.nestedNotify && facts)
+        for (let i = 0; i < this.nS; i++)
+          if (this.sourceMean[i] > 0) perCycle += (facts.notifyExits[i] ?? 0) / this.sourceMean[i];
+      this.notifyMean = perCycle > 0 ? 1 / perCycle : 0;
+    }
     this.ticklessSource = tickless;
     this.runAheadAllowed = this.straightAllowed && tickless < 0 && plan.idleExit < 0;
     this.idleState = plan.idle === "halt" ? VcpuState.Halted : VcpuState.Polling;
@@ -391,6 +411,7 @@ export class EngineState {
       if (arrivals[i] < next) next = arrivals[i];
     }
     if (this.preemptTime[v] < next) next = this.preemptTime[v];
+    if (this.notifyTime[v] < next) next = this.notifyTime[v];
     return next;
   }
 
@@ -402,6 +423,7 @@ export class EngineState {
       if (arrivals[i] < next) next = arrivals[i];
     }
     if (this.preemptTime[v] < next) next = this.preemptTime[v];
+    if (this.notifyTime[v] < next) next = this.notifyTime[v];
     if (next !== this.heap.time[v]) this.heap.set(v, next);
   }
 

@@ -115,10 +115,10 @@ export class SimStatistics {
     this.nestedWakeExits += chain.exits;
   }
 
-  /** An arrival of source `s`, an interrupt L1 sends: its notification's exits into L0. */
-  nestedNotify(facts: { notifyExits: Float64Array; notifyCycles: Float64Array }, s: number): void {
-    this.nestedNotifyExits += facts.notifyExits[s];
-    this.nestedNotifyL0 += facts.notifyCycles[s];
+  /** L1's notification of an interrupt it sends, taken on the sender's vCPU: one exit into L0. */
+  nestedNotify(cyclesPerExit: number): void {
+    this.nestedNotifyExits++;
+    this.nestedNotifyL0 += cyclesPerExit;
   }
 
   /** A halt poll caught an event: the wake-up charged to the halting exit did not happen. */

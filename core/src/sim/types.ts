@@ -247,8 +247,12 @@ export interface SimNestedStats {
   vmcs01: string;
   vmcs12: string;
   shadowing: boolean;
-  /** Every L2→L0 exit per second, all vCPUs: kept by L0 and reflected to L1. */
+  /**
+   * Every L2→L0 exit per second, all vCPUs (hardware exits from L2): kept by L0 and reflected to
+   * L1 — an interrupt for L1 delivered while L2 runs is one of them, not two.
+   */
   l2ExitsPerSecond: number;
+  /** Nested exits into L1 per second: the L2 exits reflected and the ones L0 synthesized (below). */
   reflectedPerSecond: number;
   l0HandledPerSecond: number;
   /**

@@ -17,13 +17,18 @@
  * - L1's VMRESUME: a `kvm_exit` reason VMRESUME, `kvm_nested_vmenter` (nested_vmx_run →
  *   nested_vmx_enter_non_root_mode) and the `kvm_entry` into L2 that ends the episode.
  * - An interrupt for L1 that L0 delivers as a nested exit: L0's physical EXTERNAL_INTERRUPT exit
- *   is a kvm_exit + kvm_nested_vmexit (nested_vmx_l0_wants_exit keeps every external interrupt);
- *   at the next entry vmx_check_nested_events synthesizes the nested exit (nested_vmx_vmexit with
- *   EXTERNAL_INTERRUPT): a kvm_nested_vmexit_inject, no kvm_exit — there is no hardware exit.
+ *   is the one kvm_exit + kvm_nested_vmexit (nested_vmx_l0_wants_exit keeps every external
+ *   interrupt; L0's host handler runs, handle_external_interrupt_irqoff); at the next entry
+ *   vmx_check_nested_events synthesizes the nested exit (nested_vmx_vmexit with
+ *   EXTERNAL_INTERRUPT): a kvm_nested_vmexit_inject, no second kvm_exit — there is no second
+ *   hardware exit — then L1's trapped instructions and its VMRESUME.
  *   The same holds for one that arrived while the vCPU was outside L2 (the simulator's
  *   synthesized exits, SimNestedStats.synthesizedPerSecond): the entry that would have resumed L2
  *   is not traced, the inject and the entry into L1 are.
  *
+ * - L1's notification of an interrupt it sends (an `ipi`, a `posted` irq: its ICR write on the
+ *   sender's vCPU, sim/nestedPlan.ts notifyStream): L1's own exit, `kvm_exit MSR_WRITE` +
+ *   `kvm_msr msr_write 830` (no kvm_nested_vmexit), then `kvm_entry` back into L1.
  * - An idle L2's wake-up chain (sim/nestedIdle.ts, its segment labels and analysis/nested/wake.ts
  *   WAKE_*). L1 blocks: after L2's HLT chain up to L1's handler, L1 idles in turn — its own HLT
  *   is a `kvm_exit` HLT (no kvm_nested_vmexit) with no entry during the block (kvm_vcpu_halt in
@@ -54,6 +59,7 @@ import {
 } from "../analysis/nested/wake";
 import type { Program } from "../model/ir";
 import { SEG_L1_HALT_AFTER_POLL, SEG_L1_HALT_BEFORE_BLOCK } from "../sim/nestedIdle";
+import { NOTIFY_LABEL } from "../sim/nestedPlan";
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
 import { CONTROL, isControlSet } from "../vmx/controls";
@@ -122,6 +128,7 @@ export class NestedLane {
     let end = start + tl.duration[i]!;
     const source = tl.source[i]!;
     const l2Rip = guestRip(source);
+    if (this.label(i) === NOTIFY_LABEL) return this.notification(idx, k);
     // An EXTERNAL_INTERRUPT whose chain starts with the emulated exit into L1 (no L0 handler
     // before it) and begins where the vCPU's last episode entered (L2 never ran in between) is
     // one L0 synthesized at that nested entry: no hardware exit, and that entry did not happen.
@@ -158,7 +165,7 @@ export class NestedLane {
       const part =
         ((state === VcpuState.Handler ||
           state === VcpuState.Userspace ||
-          (state === VcpuState.Exit && this.chainTransition(idx, k, injected))) &&
+          (state === VcpuState.Exit && this.chainTransition(idx, k))) &&
           tl.reason[j] === code) ||
         (code === EXIT.HLT && (state === VcpuState.Halted || state === VcpuState.Polling));
       if (!part || Math.abs(tl.start[j]! - end) > 1e-3) break;
@@ -242,18 +249,37 @@ export class NestedLane {
   }
 
   /**
-   * Whether the Exit interval idx[k] inside an episode is one of its chain's own transitions —
-   * L1's VMRESUME, or (before the exit into L1) the round trip of the chain that follows L0's
-   * physical exit (sim/nestedPlan.ts combinePlans: no source, then the emulated exit) — rather
-   * than the next exit (an operation right after the entry, with no guest time between).
+   * L1's notification of an interrupt it sends (sim/nestedPlan.ts notifyStream): L1's ICR write
+   * exits to L0 — `kvm_exit MSR_WRITE` with its `kvm_msr` line (L1 is not in guest mode: no
+   * kvm_nested_vmexit), L0's handler (kvm_x2apic_icr_write), the `kvm_entry` back into L1.
    */
-  private chainTransition(idx: readonly number[], k: number, injected: boolean): boolean {
-    const j = idx[k]!;
-    if (this.label(j) === VMRESUME_STEP) return true;
-    const next = idx[k + 1];
-    return (
-      !injected && this.timeline.source[j] === -1 && next !== undefined && this.label(next) === NESTED_VMEXIT
-    );
+  private notification(idx: readonly number[], k: number): number {
+    const tl = this.timeline;
+    const i = idx[k]!;
+    const code = tl.reason[i]!;
+    let end = tl.start[i]! + tl.duration[i]!;
+    const rip = this.w.exit(tl.start[i]!, code, tl.source[i]!, RIP_L1_BASE);
+    k++;
+    while (k < idx.length) {
+      const j = idx[k]!;
+      const state = tl.state[j]!;
+      if (state !== VcpuState.Handler || tl.reason[j] !== code || Math.abs(tl.start[j]! - end) > 1e-3) break;
+      end = tl.start[j]! + tl.duration[j]!;
+      k++;
+    }
+    this.w.entry(end, rip + 3n);
+    return k;
+  }
+
+  /**
+   * Whether the Exit interval idx[k] inside an episode is one of its chain's own transitions —
+   * L1's VMRESUME — rather than the next exit (an operation right after the entry, with no
+   * guest time between, or a nested exit L0 synthesizes at that entry). An interrupt for L1
+   * delivered while L2 runs is one hardware exit: its chain follows L0's handler with no
+   * transition of its own (sim/nestedPlan.ts combinePlans).
+   */
+  private chainTransition(idx: readonly number[], k: number): boolean {
+    return this.label(idx[k]!) === VMRESUME_STEP;
   }
 
   private label(i: number): string | undefined {

@@ -341,3 +341,23 @@ function computeChain(
     trappedOps,
   };
 }
+
+/**
+ * A nested exit L0 synthesizes at a VM entry, with no exit from L2: an interrupt for L1 that
+ * became pending while the vCPU was outside L2 (L0 handling an exit, or blocked). At the entry
+ * vmx_check_nested_events finds it and calls nested_vmx_vmexit(vcpu,
+ * EXIT_REASON_EXTERNAL_INTERRUPT, …) (arch/x86/kvm/vmx/nested.c), so the entry goes into L1
+ * instead of L2: the chain without its first round trip (the exit L0 was finishing paid that
+ * entry), and without the L2 exit among its exits into L0 (L1's trapped instructions and the
+ * VMRESUME remain).
+ */
+export function synthesizedExitCost(
+  program: Program,
+  chain: ChainCost,
+): { l0Cycles: number; l1Cycles: number; l0Transitions: number } {
+  return {
+    l0Cycles: Math.max(0, chain.l0Cycles - program.target.costs.round_trip.cycles),
+    l1Cycles: chain.l1Cycles,
+    l0Transitions: chain.l0Transitions - 1,
+  };
+}

@@ -7,14 +7,15 @@
  *
  * The busy share is the single-level idle model's (hostShares.ts solveShares) with the nested
  * costs (docs/estimator.md "Nested idle and interrupt delivery"): an interrupt takes its
- * delivery exits (wake.ts nestedDelivery: L0's physical exit, the nested exit into L1, or none
- * when L1 posts it into L2) only when it finds L2 in guest mode; an idle period costs L2's HLT
+ * delivery exit (wake.ts nestedDelivery: one hardware exit — L0's own, or the physical exit L0
+ * turns into a nested exit into L1 — or none when L1 posts it into L2) only when it finds L2 in
+ * guest mode; one for L1 that finds the vCPU in root mode costs the nested exit L0 synthesizes at
+ * the next entry (chain.ts synthesizedExitCost: no L2 exit); an idle period costs L2's HLT
  * at the level that handles it, and each blocking one the wake-up chain of who blocked it
  * (wake.ts wakeChain). EPT02's first-touch faults are a start-up figure (ept02.ts), apart.
  */
 import { handlerKey, handlerOf, handlerTitle } from "../../model/handlers";
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
-import type { Span } from "../../source";
 import { EXIT } from "../../vmx/exitReasons";
 import { arrivalRate } from "../estimate";
 import { walkOps } from "../exits";
@@ -22,12 +23,12 @@ import { prepareHost } from "../hostEstimate";
 import { type SourceModel, solveShares } from "../hostShares";
 import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
 import type { ExitDecision } from "../types";
-import { type ChainCost, type ChainStep, reflectedChainCost } from "./chain";
-import { type Ept02StartUp, ept02StartUp } from "./ept02";
+import { type ChainCost, reflectedChainCost, synthesizedExitCost } from "./chain";
+import { ept02StartUp } from "./ept02";
+import type { NestedEstimate, NestedOperationEstimate, NestedReasonEstimate } from "./estimateTypes";
 import { NO_L1_POLL, solveWithL1Poll } from "./l1HaltPoll";
 import { decideNested, type Level, type NestedExit, type NestedSetup, nestedSetup } from "./reflect";
 import {
-  type IdleMode,
   idleMode,
   idleWindowCycles,
   l0BlocksIdle,
@@ -38,126 +39,16 @@ import {
   wakeChain,
 } from "./wake";
 
-export interface NestedReasonEstimate {
-  reason: string;
-  code: number;
-  level: Level;
-  /** L2→L0 exits of this reason and level per second, all vCPUs. */
-  exitsPerSecond: number;
-  /** Cycles per exit spent in L0 (round trips, emulation, L0's handler) and in L1. */
-  l0CyclesPerExit: number;
-  l1CyclesPerExit: number;
-  /** Exits into L0 per L2 exit (1 for an L0-handled exit; the whole chain for a reflected one). */
-  l0TransitionsPerExit: number;
-  trappedAccessesPerExit: number;
-  shadowedAccessesPerExit: number;
-}
-
-export interface NestedOperationEstimate {
-  span: Span;
-  exits: {
-    reason: string;
-    code: number;
-    level: Level;
-    perExecution: number;
-    rule: string;
-    reference: string;
-    /** The specialised handler's index at its level (NestedExit.handler); absent: the general one. */
-    handlerVariant?: number;
-    /**
-     * The handler that takes the exit at its level ("MSR_WRITE IA32_TSC_DEADLINE", "MSR_WRITE");
-     * absent when the level has none for it.
-     */
-    handler?: string;
-  }[];
-  /** Per vCPU. */
-  exitsPerSecond: number;
-  /** Cycles at L0 and at L1 per execution of the operation. */
-  l0CyclesPerExecution: number;
-  l1CyclesPerExecution: number;
-}
-
-export interface NestedEstimate {
-  guest: string;
-  hypervisor: string;
-  vmcs01: string;
-  vmcs12: string;
-  shadowing: boolean;
-  vcpus: number;
-  /** Every L2→L0 exit per second, all vCPUs. */
-  l2ExitsPerSecond: number;
-  reflectedPerSecond: number;
-  l0HandledPerSecond: number;
-  /** L1→L0 exits per second caused by L1's handlers (trapped VMX instructions and VMRESUMEs). */
-  l1ExitsPerSecond: number;
-  /** Every exit into L0 per second: L2's and L1's. */
-  l0ExitsPerSecond: number;
-  /** Host cores by level: L2's own work, L1's handlers, L0's transitions and emulation. */
-  hostCpu: { l2: number; l1: number; l0: number; total: number };
-  /** (L0 + L1 cycles) / (L2 + L0 + L1 cycles): the share of L2's busy time spent outside L2. */
-  overhead: number;
-  byReason: NestedReasonEstimate[];
-  /** The chain of each reflected reason, for hovers and the text report. */
-  chains: ChainCost[];
-  operations: NestedOperationEstimate[];
-  /** Busy share of an L2 vCPU and the share of its time in guest mode (the single-level model's ρ and p). */
-  busyShare: number;
-  guestShare: number;
-  /** The idle model of an `idle halt` L2 (undefined otherwise). */
-  idle?: NestedIdleEstimate;
-  /** Interrupts L1 posts into L2 (undefined when none is). */
-  posted?: NestedPostedEstimate;
-  /**
-   * Interrupts L1 sends (a `posted` irq, an ipi): its ICR write to the vCPU, exits into L0 on the
-   * sender's vCPU per second (all vCPUs) and cycles each (undefined when L1 sends none).
-   */
-  l1Notify?: { sendsPerSecond: number; exitsPerSecond: number; cyclesPerExit: number };
-  /** The one-time cost of building EPT02 (undefined without EPT12). */
-  ept02?: Ept02StartUp;
-}
+export type {
+  NestedEstimate,
+  NestedIdleEstimate,
+  NestedOperationEstimate,
+  NestedPostedEstimate,
+  NestedReasonEstimate,
+} from "./estimateTypes";
 
 const NO_DELIVERY: ExitDecision = { exits: [], rule: "", reference: "", controls: [] };
 const cyclesOf = (w: WakeChain | undefined) => (w ? w.l0 + w.l1 : 0);
-
-export interface NestedIdleEstimate {
-  /** Who blocks the idle L2's vCPU. */
-  mode: IdleMode;
-  rule: string;
-  reference: string;
-  /** L2 idle exits (HLT) per second, all vCPUs. */
-  idlePeriodsPerSecond: number;
-  /** Idle periods that block and end with a wake-up, per second, all vCPUs. */
-  wakeUpsPerSecond: number;
-  /** Share of idle exits that block (no arrival within the window). */
-  survival: number;
-  /** Cycles from L2's HLT to the block. */
-  windowCycles: number;
-  /** Mean cycles of a wake-up beyond the idle exit, per level, and the exits into L0 it adds. */
-  l0CyclesPerWake: number;
-  l1CyclesPerWake: number;
-  l0ExitsPerWake: number;
-  /** The wake-up chain of the most frequent arrival. */
-  steps: ChainStep[];
-  /** Share of the blocks whose arrival L0's halt poll catches (0 where L0 does not block it). */
-  haltPollSuccess: number;
-  /** Share of L1's blocks whose arrival L1's own halt poll catches (0 unless L1 blocks and polls: l1HaltPoll.ts). */
-  l1HaltPollSuccess: number;
-  /** L1's mean poll window at a block, ns (its vcpu->halt_poll_ns). */
-  l1PollWindowNs: number;
-  /** Host cores L1 spends polling (in hostCpu.l1), all vCPUs. */
-  l1PollCpu: number;
-}
-
-export interface NestedPostedEstimate {
-  /** Interrupts L1 posts into L2, per second, all vCPUs, and those that find L2 in guest mode. */
-  postedPerSecond: number;
-  inGuestModePerSecond: number;
-  /** L2 exits (L0's physical exit + the nested exit into L1) and cycles they avoid, per second. */
-  avoidedExitsPerSecond: number;
-  avoidedCyclesPerSecond: number;
-  rule: string;
-  reference: string;
-}
 
 /**
  * One (level, reason) row being summed. Its exits may run different handlers (one specialised
@@ -169,6 +60,8 @@ interface Acc {
   code: number;
   level: Level;
   rate: number;
+  /** Of `rate`: nested exits L0 synthesizes at an entry (no L2 exit). */
+  synthesized: number;
   first: PerExit;
   /** The handler of `first` (model/handlers.ts handlerKey); `mixed` once another one adds exits. */
   firstHandler: number;
@@ -222,7 +115,16 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   const chains = new Map<number, ChainCost>();
   const operations: NestedOperationEstimate[] = [];
   let l2Cycles = 0;
-  const record = (x: Pick<NestedExit, "reason" | "level" | "handler">, rate: number) => {
+  /**
+   * `how`: an interrupt's delivery into L1 — `l0Irq`, L0's handling of the physical interrupt
+   * before the nested exit (wake.ts nestedDelivery), or `synthesized`, the nested exit L0
+   * synthesizes at an entry with no L2 exit (chain.ts synthesizedExitCost).
+   */
+  const record = (
+    x: Pick<NestedExit, "reason" | "level" | "handler">,
+    rate: number,
+    how?: { l0Irq: number } | { synthesized: true },
+  ) => {
     const key = `${x.level}:${x.reason.code}`;
     const c = exitCost(setup, x.reason.code, x.level, x.handler);
     if (c.chain) chains.set(handlerKey(x.reason.code, x.handler), c.chain);
@@ -233,6 +135,12 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       trapped: c.chain ? c.chain.trappedAccesses : 0,
       shadowed: c.chain ? c.chain.shadowedAccesses : 0,
     };
+    const synthesized = how !== undefined && "synthesized" in how && c.chain !== undefined;
+    if (synthesized) {
+      const s = synthesizedExitCost(program, c.chain!);
+      one.l0 = s.l0Cycles;
+      one.transitions = s.l0Transitions;
+    } else if (how !== undefined && "l0Irq" in how) one.l0 += how.l0Irq;
     let a = acc.get(key);
     if (!a) {
       a = {
@@ -240,6 +148,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
         code: x.reason.code,
         level: x.level,
         rate: 0,
+        synthesized: 0,
         first: one,
         firstHandler: handlerKey(x.reason.code, x.handler),
         mixed: false,
@@ -247,9 +156,15 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       };
       acc.set(key, a);
     }
-    if (handlerKey(x.reason.code, x.handler) !== a.firstHandler) a.mixed = true;
+    if (
+      handlerKey(x.reason.code, x.handler) !== a.firstHandler ||
+      one.l0 !== a.first.l0 ||
+      one.transitions !== a.first.transitions
+    )
+      a.mixed = true;
     if (rate > 0) {
       a.rate += rate;
+      if (synthesized) a.synthesized += rate;
       a.sum.l0 += rate * one.l0;
       a.sum.l1 += rate * one.l1;
       a.sum.transitions += rate * one.transitions;
@@ -329,20 +244,26 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       tickless: source.arrival.kind === "tickless",
       computeCycles,
       opExits: [],
-      opExitCycles: cyclesOfLeaves(leaves),
+      // L1's notification of an interrupt it sends is an exit of the sender's vCPU (its ICR
+      // write): busy time of a vCPU per arrival, as the simulator's notification stream.
+      opExitCycles: cyclesOfLeaves(leaves) + delivery.notifyCycles,
       delivery: NO_DELIVERY,
       deliveryExitCycles: delivery.l0 + delivery.l1,
       deferredFlushes,
       context: setup.ctx12,
       busyTicks: source.arrival.kind === "tickless" ? source.arrival.hz : 0,
     };
-    // The nested exit an interrupt for L1 owes when it finds the vCPU in root mode (below).
+    // The nested exit an interrupt for L1 owes when it finds the vCPU in root mode (below): the
+    // one L0 synthesizes at the next entry, its chain less the round trip.
     let owed = 0;
     if (!model.tickless && !delivery.posted)
       for (const e of delivery.exits)
         if (e.level === "L1") {
-          const c = exitCost(setup, e.reason.code, e.level);
-          owed += e.perExecution * (c.l0 + c.l1);
+          const s = synthesizedExitCost(
+            program,
+            reflectedChainCost(program, setup.hypervisor, e.reason.code),
+          );
+          owed += e.perExecution * (s.l0Cycles + s.l1Cycles);
         }
     return {
       leaves,
@@ -455,14 +376,19 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     addOps(x.leaves, executions);
     // A tickless tick's interrupt is taken in guest mode (as in the single-level estimate).
     const inGuest = m.tickless ? executions : m.rate * shares.pRun;
-    for (const e of x.delivery.exits) record(e, inGuest * e.perExecution);
+    // One hardware exit per delivery; into L1 it carries L0's handling of the physical
+    // interrupt before the emulated exit (nestedDelivery l0IrqCycles).
+    for (const e of x.delivery.exits)
+      record(e, inGuest * e.perExecution, e.level === "L1" ? { l0Irq: x.delivery.l0IrqCycles } : undefined);
     // An interrupt for L1 that finds the vCPU in root mode (L0 or L1 handling an exit) takes no
-    // physical exit — L0 is running — but is still L1's: at the next nested entry
+    // exit from L2 — L2 is not running — but is still L1's: at the next nested entry
     // vmx_check_nested_events (nested.c) synthesizes the nested exit into L1 (as the simulator's
-    // owed exits do). Root mode is the time outside L2's guest mode.
+    // owed exits do), the chain less its first round trip. Root mode is the time outside L2's
+    // guest mode.
     if (!m.tickless && !x.delivery.posted) {
       const inRoot = m.rate * rootShare;
-      for (const e of x.delivery.exits) if (e.level === "L1") record(e, inRoot * e.perExecution);
+      for (const e of x.delivery.exits)
+        if (e.level === "L1") record(e, inRoot * e.perExecution, { synthesized: true });
     }
     if (x.delivery.posted) {
       postedRule ??= { rule: x.delivery.rule, reference: x.delivery.reference };
@@ -498,6 +424,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
 
   const byReason: NestedReasonEstimate[] = [];
   let reflected = 0;
+  let synthesizedExits = 0;
   let l0Handled = 0;
   let l1Exits = 0;
   let l0c = 0;
@@ -516,8 +443,11 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
           }
         : a.first;
     if (a.level === "L1") {
+      // Every exit into L0 of the row's chains but their L2 exits (none for a synthesized one).
+      const synthesized = a.synthesized * vcpus;
       reflected += total;
-      l1Exits += total * (per.transitions - 1);
+      synthesizedExits += synthesized;
+      l1Exits += total * per.transitions - (total - synthesized);
     } else l0Handled += total;
     l0c += total * per.l0;
     l1c += total * per.l1;
@@ -552,11 +482,12 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       [...chains.values()][0]?.shadowing ??
       reflectedChainCost(program, setup.hypervisor, EXIT.CPUID).shadowing,
     vcpus,
-    l2ExitsPerSecond: reflected + l0Handled,
+    l2ExitsPerSecond: reflected - synthesizedExits + l0Handled,
     reflectedPerSecond: reflected,
+    synthesizedPerSecond: synthesizedExits,
     l0HandledPerSecond: l0Handled,
     l1ExitsPerSecond: l1Exits,
-    l0ExitsPerSecond: reflected + l0Handled + l1Exits,
+    l0ExitsPerSecond: reflected - synthesizedExits + l0Handled + l1Exits,
     hostCpu: { l2: l2c / hz, l1: l1c / hz, l0: l0c / hz, total: busy / hz },
     overhead: busy > 0 ? (l0c + l1c) / busy : 0,
     byReason,

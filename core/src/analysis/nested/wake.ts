@@ -3,12 +3,18 @@
  * "Nested idle and interrupt delivery"). The facts and their KVM functions are in
  * core/src/vmx/nested.ts (NESTED_HALT_*, NESTED_POSTED, L1_NOTIFY_MSR).
  *
- * - Delivery to an L2 in guest mode: the physical interrupt exits to L0 (vmcs02 has vmcs01's
- *   external-interrupt exiting; vmcs01's posted interrupts do not reach vmcs02,
- *   prepare_vmcs02_early), and with vmcs12's external-interrupt exiting it becomes a nested exit
- *   into L1 — unless the interrupt is posted by L1 into L2 (vmcs12 process posted interrupts +
- *   virtual-interrupt delivery, a `posted` irq or an ipi): then no exit at all on L2's vCPU, and
- *   L1's notification (an ICR write) is what remains, on the sender's vCPU.
+ * - Delivery to an L2 in guest mode: the physical interrupt exits to L0 — one hardware exit
+ *   (vmcs02 has vmcs01's external-interrupt exiting; vmcs01's posted interrupts do not reach
+ *   vmcs02, prepare_vmcs02_early). L0 keeps it (nested_vmx_l0_wants_exit returns true for
+ *   EXIT_REASON_EXTERNAL_INTERRUPT, nested.c) and runs the host's handler
+ *   (vmx_handle_exit_irqoff → handle_external_interrupt_irqoff, vmx.c). With vmcs12's
+ *   external-interrupt exiting the interrupt, now pending for L1, becomes at the next entry an
+ *   emulated exit into L1 (vmx_check_nested_events → nested_vmx_vmexit(vcpu,
+ *   EXIT_REASON_EXTERNAL_INTERRUPT, …), nested.c): no second hardware exit, so the reflected
+ *   chain's own round trip is the physical exit's. Unless the interrupt is posted by L1 into L2
+ *   (vmcs12 process posted interrupts + virtual-interrupt delivery, a `posted` irq or an ipi):
+ *   then no exit at all on L2's vCPU, and L1's notification (an ICR write) is what remains, on
+ *   the sender's vCPU.
  * - Wake-up of an idle L2, by who blocks it: L1 (vmcs12 HLT exiting: L1 halts in turn, L0
  *   wakes L1, L1 injects and VMRESUMEs) or L0 (vmcs02 HLT exiting from vmcs01 only: L0 wakes
  *   it and synthesizes the nested exit for L1's interrupt).
@@ -35,6 +41,7 @@ import {
 import type { CostName, ExitReasonDef } from "../../vmx/types";
 import { handlerCost } from "../cost";
 import { decideDelivery, decideLeaf, reason } from "../exits";
+import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
 import { type ChainStep, reflectedChainCost, shadowSets } from "./chain";
 import { decideNested, type Level, type NestedSetup } from "./reflect";
 
@@ -52,10 +59,20 @@ export interface LevelExit {
 export interface NestedDelivery {
   /** L1 posts it into L2 (no exit on L2's vCPU). */
   posted: boolean;
+  /**
+   * Its one L2 exit (none when posted) at the level it ends in: L0's own when vmcs12 does not
+   * exit on interrupts (L0 injects it into L2), else the EXTERNAL_INTERRUPT exit into L1 — the
+   * physical exit L0 takes, then the emulated nested exit, one hardware exit in all.
+   */
   exits: LevelExit[];
+  /**
+   * An exit into L1: L0's handling of the physical interrupt before the nested exit (its exit
+   * cost under vmcs01 less the round trip the chain already pays), included in `l0`; 0 otherwise.
+   */
+  l0IrqCycles: number;
   l0: number;
   l1: number;
-  /** Posted: the L2 exits it avoids (L0's physical exit, the nested exit into L1) and their cycles. */
+  /** Posted: the L2 exit it avoids (with its chain into L1, when it has one) and its cycles. */
   avoidedExits: number;
   avoidedCycles: number;
   /** An interrupt L1 sends: its ICR write to the vCPU exits to L0 this often, at this cost, on the sender. */
@@ -155,8 +172,17 @@ function physicalExits(setup: NestedSetup, source: GuestSource): LevelExit[] {
     : [];
 }
 
+/**
+ * Cycles of one exit at its level: an exit L0 keeps costs the single-level exit under vmcs01
+ * (vmcs02's transition is L0's, as estimate.ts exitCost and the simulator's plan); one into L1
+ * its reflected chain.
+ */
 function exitCycles(setup: NestedSetup, x: LevelExit): { l0: number; l1: number } {
-  if (x.level === "L0") return { l0: handlerCost(setup.program, x.reason.code).total, l1: 0 };
+  if (x.level === "L0")
+    return {
+      l0: singleExitCost(setup.program, setup.vmcs01, x.reason.code, vcpuMayMigrate(setup.guest)).total,
+      l1: 0,
+    };
   const chain = reflectedChainCost(setup.program, setup.hypervisor, x.reason.code);
   return { l0: chain.l0Cycles, l1: chain.l1Cycles };
 }
@@ -172,11 +198,33 @@ function sum(setup: NestedSetup, exits: readonly LevelExit[]): { l0: number; l1:
   return { l0, l1 };
 }
 
+/**
+ * L0's work on a physical interrupt it then turns into a nested exit into L1: its exit cost
+ * under vmcs01 (the host IRQ handler, vmx_handle_exit_irqoff → handle_external_interrupt_irqoff)
+ * less the one round trip — L2 → L0 exit, L0 → L1 entry — that the reflected chain's first step
+ * already is (analysis/nested/chain.ts).
+ */
+function l0IrqWork(setup: NestedSetup, physical: readonly LevelExit[]): number {
+  const c = sum(setup, physical);
+  return Math.max(0, c.l0 - setup.program.target.costs.round_trip.cycles);
+}
+
+/**
+ * L1's ICR write that notifies an interrupt it sends (L1_NOTIFY_MSR), decided on vmcs01: its
+ * exits to L0 (an MSR_WRITE with `msr trap write X2APIC_ICR`), none when vmcs01 passes it through.
+ */
+export function l1NotifyExits(setup: NestedSetup): ReturnType<typeof decideLeaf>["exits"] {
+  const icr = msrByName(L1_NOTIFY_MSR);
+  if (!icr) return [];
+  return decideLeaf({ op: "wrmsr", msr: icr.index, msrName: icr.name, span: NO_SPAN }, setup.ctx01).exits;
+}
+
 /** The delivery of one interrupt of `source` to L2 in guest mode (paths: nothing). */
 export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedDelivery {
   const none = {
     posted: false,
     exits: [],
+    l0IrqCycles: 0,
     l0: 0,
     l1: 0,
     avoidedExits: 0,
@@ -190,19 +238,27 @@ export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedD
     source.kind !== "nmi" && isControlSet(setup.ctx12.controls, NESTED_EXIT_ON_INTR)
       ? [{ reason: reason(EXIT.EXTERNAL_INTERRUPT), level: "L1" as Level, perExecution: 1 }]
       : [];
-  const exits = [...physical, ...toL1];
-  const c = sum(setup, exits);
+  // One hardware exit: L0's own, or — vmcs12 exiting on interrupts — the nested exit into L1
+  // that L0 synthesizes after handling it (vmx_check_nested_events → nested_vmx_vmexit), its
+  // chain's round trip being the physical exit's; L0's IRQ handling is added to the chain's L0
+  // cycles. Without a physical exit (vmcs01 lets interrupts through) only the chain remains.
+  const exits = toL1.length > 0 ? toL1 : physical;
+  const l0IrqCycles = toL1.length > 0 && physical.length > 0 ? l0IrqWork(setup, physical) : 0;
+  const chain = sum(setup, exits);
+  const c = { l0: chain.l0 + l0IrqCycles, l1: chain.l1 };
   // An interrupt L1 sends (its emulated device's, an IPI between L2's vCPUs) costs L1 an ICR
   // write to the vCPU running L2 — the notification vector when it posts, a kick otherwise
   // (kvm_vcpu_kick) — decided on vmcs01, on the sender's vCPU.
+  // Its cost is L0's exit under vmcs01 (L1's transition and L0's handler), as the simulator's plan.
   let notifyExits = 0;
   let notifyCycles = 0;
-  const icr = msrByName(L1_NOTIFY_MSR);
-  if (l1Sends(source) && icr)
-    for (const e of decideLeaf({ op: "wrmsr", msr: icr.index, msrName: icr.name, span: NO_SPAN }, setup.ctx01)
-      .exits) {
+  if (l1Sends(source))
+    for (const e of l1NotifyExits(setup)) {
       notifyExits += e.perExecution;
-      notifyCycles += e.perExecution * handlerCost(setup.program, e.reason.code).total;
+      notifyCycles +=
+        e.perExecution *
+        singleExitCost(setup.program, setup.vmcs01, e.reason.code, vcpuMayMigrate(setup.guest), e.handler)
+          .total;
     }
   const sender = l1Sends(source)
     ? `; L1's ${L1_NOTIFY_MSR} write to the vCPU ${notifyExits > 0 ? "exits to L0 on the sender's vCPU" : "does not exit (vmcs01 passes it through)"}`
@@ -211,13 +267,14 @@ export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedD
     return {
       ...none,
       exits,
+      l0IrqCycles,
       l0: c.l0,
       l1: c.l1,
       notifyExits,
       notifyCycles,
       rule:
         (toL1.length > 0
-          ? "L0 takes the physical interrupt (nested_vmx_l0_wants_exit) and, vmcs12 having external-interrupt exiting, reflects it to L1, which injects it into L2"
+          ? "one exit: L0 takes the physical interrupt (nested_vmx_l0_wants_exit, handle_external_interrupt_irqoff) and, vmcs12 having external-interrupt exiting, makes it a nested exit into L1 at the next entry (vmx_check_nested_events → nested_vmx_vmexit, no second hardware exit); L1 injects it into L2"
           : "L0 takes the physical interrupt and injects it into L2 itself (vmcs12 has no external-interrupt exiting)") +
         sender,
       reference: NESTED_EXIT_ON_INTR_REFERENCE,

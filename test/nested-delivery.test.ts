@@ -1,0 +1,198 @@
+/**
+ * An interrupt for L1 delivered while L2 runs (issue #13): ONE hardware exit. L0 takes the
+ * physical EXTERNAL_INTERRUPT exit from L2 (nested_vmx_l0_wants_exit keeps it; the host handler
+ * runs, vmx_handle_exit_irqoff → handle_external_interrupt_irqoff), and at the next entry
+ * vmx_check_nested_events turns the interrupt, pending for L1, into the emulated exit into L1
+ * (nested_vmx_vmexit with EXIT_REASON_EXTERNAL_INTERRUPT) — no second exit, one round trip. One
+ * that finds the vCPU outside L2 is the nested exit L0 synthesizes at the next entry: the chain
+ * less its round trip and no L2 exit. Estimator, simulator and trace export count it the same
+ * way; the chain costs are computed by hand from the file's `cost` overrides.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { reflectedChainCost, synthesizedExitCost } from "../core/src/analysis/nested/chain";
+import { exitCost } from "../core/src/analysis/nested/estimate";
+import { nestedSetup } from "../core/src/analysis/nested/reflect";
+import { nestedDelivery } from "../core/src/analysis/nested/wake";
+import { analyze, nestedEptOf, nestedEstimate, simulate } from "../core/src/index";
+import { importTrace, timelineToTraceCmd } from "../core/src/trace/index";
+
+const EXTERNAL_INTERRUPT = 1;
+
+const FILE = `
+target skylake_server @ 2GHz {
+  cost round_trip = 1000
+  cost nested_vmexit = 4000
+  cost nested_vmentry = 5000
+  cost vmx_emulate = 200
+  cost vmread = 50
+  cost vmwrite = 60
+  cost inject = 100
+  cost transition_jitter = 0
+  cost transition_tail = 0
+  cost transition_tail_migrating = 0
+}
+vmcs vmcs01 {
+  pin   external_interrupt_exiting nmi_exiting virtual_nmis
+  proc  hlt_exiting use_tsc_offsetting use_io_bitmaps use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest
+  exit  host_address_space_size acknowledge_interrupt_on_exit
+  entry ia32e_mode_guest
+  field VIRTUAL_PROCESSOR_ID = 1
+}
+vmcs vmcs12 nested {
+  pin   external_interrupt_exiting nmi_exiting
+  proc  hlt_exiting use_tsc_offsetting use_msr_bitmaps activate_secondary_controls
+  proc2 enable_ept enable_vpid unrestricted_guest
+  exit  host_address_space_size acknowledge_interrupt_on_exit
+  entry ia32e_mode_guest
+  field VIRTUAL_PROCESSOR_ID = 1
+}
+handler EXTERNAL_INTERRUPT { work 400 }
+hypervisor l1 on vmcs01 {
+  handler EXTERNAL_INTERRUPT { vmread VM_EXIT_REASON  vmread VM_EXIT_INTR_INFO  work 350  inject 0x41  vmresume }
+}
+guest l2 on vmcs12 {
+  vcpus 2
+  irq nic vector 0x41 rate 20k/s { compute 2us }
+  path app rate 10k/s { compute 5us }
+  idle poll
+}
+`;
+
+// By hand, no VMCS shadowing (each VMREAD/VMWRITE of L1 exits: round_trip + vmx_emulate = 1,200):
+//  L0's EXTERNAL_INTERRUPT exit under vmcs01: round trip 1,000 + its handler's work 400 = 1,400.
+//  L1's chain: L0 = 1,000 + 4,000 + 3 × 1,200 (two VMREADs, inject's VMWRITE) + 1,000 + 5,000
+//    = 14,600; L1 = 350 + inject 100 = 450; into L0 per chain 2 + 3 = 5.
+//  Delivered while L2 runs: one exit, one round trip: L0 = 1,400 − 1,000 + 14,600 = 15,000,
+//    L1 450, into L0 5 (the L2 exit, 3 trapped, the VMRESUME). Before issue #13's fix: the L0
+//    exit's 1,400 on top of the whole chain (16,000 in L0) and 6 exits into L0, 2 of them L2's.
+//  Synthesized at an entry: L0 = 14,600 − 1,000 = 13,600, L1 450, into L0 4 (no L2 exit).
+const CHAIN = { l0: 14_600, l1: 450, transitions: 5 };
+const DELIVERED = { l0: 15_000, l1: 450, transitions: 5 };
+const SYNTHESIZED = { l0: 13_600, l1: 450, transitions: 4 };
+
+const near = (actual: number, expected: number, what: string, eps = 1e-6) =>
+  assert.ok(Math.abs(actual - expected) <= eps, `${what}: ${actual} ≠ ${expected}`);
+
+describe("nested: an interrupt for L1 delivered while L2 runs is one exit", () => {
+  const a = analyze(FILE);
+  const setup = nestedSetup(a.program, a.program.guests.get("l2")!)!;
+
+  it("the chain and the delivery by hand: one L2 exit, the round trip paid once", () => {
+    assert.deepEqual(
+      a.diagnostics.filter((d) => d.severity === "error"),
+      [],
+    );
+    const chain = reflectedChainCost(a.program, a.program.hypervisors.get("l1")!, EXTERNAL_INTERRUPT);
+    assert.equal(chain.l0Cycles, CHAIN.l0);
+    assert.equal(chain.l1Cycles, CHAIN.l1);
+    assert.equal(chain.l0Transitions, CHAIN.transitions);
+    assert.equal(exitCost(setup, EXTERNAL_INTERRUPT, "L0").l0, 1_400);
+    const d = nestedDelivery(setup, a.program.guests.get("l2")!.sources[0]!);
+    assert.deepEqual(
+      d.exits.map((x) => `${x.reason.name}@${x.level}×${x.perExecution}`),
+      ["EXTERNAL_INTERRUPT@L1×1"],
+    );
+    assert.equal(d.l0IrqCycles, 400);
+    assert.equal(d.l0, DELIVERED.l0);
+    assert.equal(d.l1, DELIVERED.l1);
+    assert.match(d.rule, /one exit/);
+    const s = synthesizedExitCost(a.program, chain);
+    assert.deepEqual(s, {
+      l0Cycles: SYNTHESIZED.l0,
+      l1Cycles: SYNTHESIZED.l1,
+      l0Transitions: SYNTHESIZED.transitions,
+    });
+  });
+
+  it("the estimate: one row into L1, the L2 exits are the deliveries in guest mode", () => {
+    const e = nestedEstimate(a.program, "l2")!;
+    assert.deepEqual(
+      e.byReason.map((r) => `${r.reason}@${r.level}`),
+      ["EXTERNAL_INTERRUPT@L1"],
+    );
+    const row = e.byReason[0]!;
+    // Every arrival (2 vCPUs × 20k/s) is a nested exit into L1; the share p in guest mode is
+    // delivered, the rest synthesized.
+    near(row.exitsPerSecond, 40_000, "nested exits into L1");
+    const synthesized = e.synthesizedPerSecond;
+    const delivered = 40_000 - synthesized;
+    near(synthesized, 40_000 * (1 - e.guestShare), "synthesized: the arrivals in root mode");
+    near(e.l2ExitsPerSecond, delivered, "one L2 exit per delivery");
+    near(e.reflectedPerSecond, 40_000, "reflected");
+    near(e.l0HandledPerSecond, 0, "no L0 row");
+    near(
+      row.l0CyclesPerExit,
+      (delivered * DELIVERED.l0 + synthesized * SYNTHESIZED.l0) / 40_000,
+      "L0 cycles",
+    );
+    near(row.l1CyclesPerExit, 450, "L1 cycles");
+    const intoL0 = delivered * DELIVERED.transitions + synthesized * SYNTHESIZED.transitions;
+    near(row.l0TransitionsPerExit, intoL0 / 40_000, "exits into L0 per exit");
+    near(e.l0ExitsPerSecond, intoL0, "exits into L0");
+    near(e.l1ExitsPerSecond, intoL0 - delivered, "L1's exits into L0: trapped + VMRESUME");
+  });
+
+  it("the simulation: the same counts and cycles per exit (no jitter: exact from the run's counts)", () => {
+    const r = simulate(a.program, "l2", { durationSec: 0.05, seed: 3 });
+    const n = r.nested!;
+    const d = r.duration;
+    const row = n.byReason.find((x) => x.code === EXTERNAL_INTERRUPT && x.level === "L1")!;
+    assert.equal(n.byReason.length, 1, "no L0 row");
+    const exits = Math.round(row.exitsPerSecond * d);
+    const synthesized = Math.round(n.synthesizedPerSecond * d);
+    const delivered = exits - synthesized;
+    assert.ok(synthesized > 0 && delivered > 0, `${delivered} delivered, ${synthesized} synthesized`);
+    assert.equal(Math.round(n.l2ExitsPerSecond * d), delivered);
+    near(
+      row.l0CyclesPerExit,
+      (delivered * DELIVERED.l0 + synthesized * SYNTHESIZED.l0) / exits,
+      "L0 cycles",
+      1e-6,
+    );
+    near(row.l1CyclesPerExit, 450, "L1 cycles");
+    const intoL0 = delivered * DELIVERED.transitions + synthesized * SYNTHESIZED.transitions;
+    assert.equal(Math.round(n.l0ExitsPerSecond * d), intoL0);
+    assert.equal(Math.round(n.trappedPerSecond * d), 3 * exits);
+    assert.equal(Math.round(n.vmresumesPerSecond * d), exits);
+
+    // The trace export: each hardware exit into L0 is one kvm_exit, so their count is the
+    // simulation's exits into L0; a delivery is one kvm_exit EXTERNAL_INTERRUPT.
+    const text = timelineToTraceCmd(r.timeline, { nestedEpt: nestedEptOf(a.program, n.vmcs12) });
+    const trace = importTrace(text);
+    assert.equal(trace.exits.totalCount, intoL0);
+    assert.equal(trace.exits.rows.find((x) => x.code === EXTERNAL_INTERRUPT)?.count, delivered);
+    assert.equal(trace.eventCounts.kvm_nested_vmexit, delivered);
+    assert.equal(trace.eventCounts.kvm_nested_vmexit_inject, exits);
+
+    // One delivery's lines, as KVM traces it, and its duration: from the kvm_exit to the entry
+    // into L2, 15,000 + 450 cycles = 7,725 ns at 2 GHz — one round trip.
+    const lines = text.split("\n").filter((l) => l.includes("CPU 0/KVM"));
+    const event = (l: string) => {
+      const m = /: (kvm_\w+): +(?:vcpu \d+ reason (\w+))?/.exec(l)!;
+      return m[2] ? `${m[1]} ${m[2]}` : m[1]!;
+    };
+    const at = lines.findIndex((l) => / kvm_exit: +vcpu 0 reason EXTERNAL_INTERRUPT /.test(l));
+    assert.ok(at >= 0, "a delivered interrupt on vCPU 0");
+    const episode = lines.slice(at, at + 13);
+    assert.deepEqual(episode.map(event), [
+      "kvm_exit EXTERNAL_INTERRUPT",
+      "kvm_nested_vmexit EXTERNAL_INTERRUPT",
+      "kvm_nested_vmexit_inject",
+      "kvm_entry",
+      "kvm_exit VMREAD",
+      "kvm_entry",
+      "kvm_exit VMREAD",
+      "kvm_entry",
+      "kvm_exit VMWRITE",
+      "kvm_entry",
+      "kvm_exit VMRESUME",
+      "kvm_nested_vmenter",
+      "kvm_entry",
+    ]);
+    assert.match(episode[2]!, /kvm_nested_vmexit_inject: reason EXTERNAL_INTERRUPT /);
+    const seconds = (l: string) => Number(/ (\d+\.\d+): /.exec(l)![1]);
+    near((seconds(episode[12]!) - seconds(episode[0]!)) * 1e9, 7_725, "delivery ns", 2);
+  });
+});
