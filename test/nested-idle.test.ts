@@ -15,7 +15,7 @@ import { nestedSetup } from "../core/src/analysis/nested/reflect";
 import { idleMode, idleWindowCycles, nestedDelivery, wakeChain } from "../core/src/analysis/nested/wake";
 import { analyze } from "../core/src/index";
 import type { GuestOp, GuestSource, HandlerOp, HypervisorIR, Program } from "../core/src/model/ir";
-import { defaultHost } from "../core/src/model/statements/host";
+import { defaultHost, l1HaltPoll } from "../core/src/model/statements/host";
 import { vmcsFieldByName } from "../core/src/vmx/vmcsFields";
 import {
   guest,
@@ -73,6 +73,9 @@ function l2(
     vmcs: "vmcs01",
     vmcsSpan: S,
     handlers: new Map([[L1_HLT.reason.code, L1_HLT]]),
+    // L1's own halt polling off (`halt_poll 0`): the cases below check the wake-up through L1's
+    // HLT; test/l1-halt-poll.test.ts checks L1's poll.
+    haltPoll: { ...l1HaltPoll({}), haltPollNs: { value: 0, span: S } },
   };
   p.hypervisors.set("l1", hv);
   g.span = { start: 0, end: 1_000_000 };

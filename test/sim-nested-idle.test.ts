@@ -20,9 +20,11 @@ interface Case {
   posted: boolean;
   /** vmcs01 HLT exiting (L1's own HLT exits to L0). */
   l0Hlt?: boolean;
+  /** L1's own `halt_poll` statement (none: KVM's defaults, L1 polls up to 200 µs). */
+  l1HaltPoll?: string;
 }
 
-const IDLE_HAND = ({ shadowing, l1Blocks, posted, l0Hlt = true }: Case) => `
+const IDLE_HAND = ({ shadowing, l1Blocks, posted, l0Hlt = true, l1HaltPoll }: Case) => `
 target skylake_server @ 2GHz {
   cost round_trip = 1000
   cost nested_vmexit = 4000
@@ -61,6 +63,7 @@ handler EXTERNAL_INTERRUPT { work 300 }
 handler MSR_WRITE { vmread EXIT_QUALIFICATION  work 300  advance_rip }
 handler HLT { work 300  halt }
 hypervisor l1 on vmcs01 {
+  ${l1HaltPoll ?? ""}
   handler CPUID { vmread VM_EXIT_REASON  vmread EXIT_QUALIFICATION  work 500  advance_rip  invept  vmresume }
   handler EXTERNAL_INTERRUPT { vmread VM_EXIT_REASON  vmread VM_EXIT_INTR_INFO  work 900  vmresume }
   handler HLT { vmread VM_EXIT_REASON  work 400  advance_rip  halt  vmresume }
@@ -75,7 +78,7 @@ guest l2 on vmcs12 {
 `;
 
 const label = (c: Case) =>
-  `${c.l1Blocks ? "L1 blocks" : "L0 blocks"}${c.l0Hlt === false ? " (L1's HLT not exiting)" : ""}, ${c.posted ? "posted into L2" : "not posted"}, shadowing ${c.shadowing ? "on" : "off"}`;
+  `${c.l1Blocks ? "L1 blocks" : "L0 blocks"}${c.l0Hlt === false ? " (L1's HLT not exiting)" : ""}, ${c.posted ? "posted into L2" : "not posted"}, shadowing ${c.shadowing ? "on" : "off"}${c.l1HaltPoll ? `, L1 \`${c.l1HaltPoll}\`` : ""}`;
 
 const CASES: Case[] = [];
 for (const shadowing of [false, true])
@@ -83,6 +86,22 @@ for (const shadowing of [false, true])
     for (const posted of [false, true]) CASES.push({ shadowing, l1Blocks, posted });
 CASES.push({ shadowing: false, l1Blocks: true, posted: false, l0Hlt: false });
 CASES.push({ shadowing: true, l1Blocks: true, posted: true, l0Hlt: false });
+// L1's own halt polling: off, and a window shorter than most idle gaps (some caught, some not).
+CASES.push({ shadowing: false, l1Blocks: true, posted: false, l1HaltPoll: "halt_poll 0" });
+CASES.push({ shadowing: true, l1Blocks: true, posted: true, l1HaltPoll: "halt_poll 0" });
+CASES.push({
+  shadowing: false,
+  l1Blocks: true,
+  posted: false,
+  l1HaltPoll: "halt_poll 20us grow 2 start 5us shrink 2",
+});
+CASES.push({
+  shadowing: false,
+  l1Blocks: true,
+  posted: false,
+  l0Hlt: false,
+  l1HaltPoll: "halt_poll 20us grow 2 start 5us shrink 2",
+});
 
 /**
  * After each Halted interval of a vCPU, or Polling one that caught its event (L0's halt poll:
@@ -142,8 +161,9 @@ describe("simulator: the idle L2's wake-up chains", () => {
   });
 
   it("L1 blocks: L1's HLT exits before the block; L0 wakes L1, L1 its thread, injects (trapped VMWRITE), VMRESUMEs", () => {
+    // L1's own halt polling off: every block goes through L1's HLT (l1-halt-poll.test.ts has it on).
     const { sequences, result } = wakeSequences(
-      IDLE_HAND({ shadowing: false, l1Blocks: true, posted: false }),
+      IDLE_HAND({ shadowing: false, l1Blocks: true, posted: false, l1HaltPoll: "halt_poll 0" }),
       2,
     );
     assert.ok(sequences.length > 10, "wake-ups recorded");

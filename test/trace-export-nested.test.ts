@@ -63,17 +63,23 @@ function l1Exits(exported: string, reason: string): number {
 
 /**
  * The wake-up exits of an `idle halt` L2 that L1 blocks (sim/nestedIdle.ts): L1's own HLT
- * exits (kvm_exit HLT with no kvm_nested_vmexit: L1 is not in guest mode) and the trapped
- * injection VMWRITEs are the run's wakeExitsPerSecond, with one L1 HLT per wake-up (vmcs01 has
- * HLT exiting in every example; an idle exit that found an event pending has none: L1 did not
- * idle).
+ * exits (kvm_exit HLT with no kvm_nested_vmexit: L1 is not in guest mode), the interrupts for L1
+ * that exit from L1's own halt poll (kvm_exit EXTERNAL_INTERRUPT, no kvm_nested_vmexit) and the
+ * trapped injection VMWRITEs are the run's wakeExitsPerSecond, with one L1 HLT per wake-up L1's
+ * poll did not catch (vmcs01 has HLT exiting in every example; an idle exit that found an event
+ * pending has none: L1 did not idle).
  */
 function assertWakeExits(run: ReturnType<typeof nestedRun>, l1Hlts: number, injectionWrites: number): void {
   const { nested, result, exported } = run;
   const d = result.duration;
   assert.equal(l1Exits(exported, "HLT"), l1Hlts, "L1's HLT exits in the text");
-  assert.equal(l1Hlts + injectionWrites, count(nested.wakeExitsPerSecond, d), "wake-up exits");
-  assert.equal(l1Hlts, count(nested.wakeUpsPerSecond, d), "an L1 HLT before each wake-up");
+  const l1Interrupts = l1Exits(exported, "EXTERNAL_INTERRUPT");
+  assert.equal(l1Hlts + l1Interrupts + injectionWrites, count(nested.wakeExitsPerSecond, d), "wake-up exits");
+  assert.equal(
+    l1Hlts,
+    count(nested.wakeUpsPerSecond, d) - count(nested.l1PolledWakeUpsPerSecond, d),
+    "an L1 HLT before each wake-up L1's poll missed",
+  );
 }
 
 describe("trace-cmd export of a nested run", () => {
@@ -99,6 +105,8 @@ describe("trace-cmd export of a nested run", () => {
           if (idle === "poll") assert.equal(wakeExits, 0);
           const simHlt = result.byReason.find((r) => r.code === HLT)?.exits ?? 0;
           const l1Hlts = rowCount(HLT) - simHlt;
+          // Interrupts for L1 that exit from L1's own halt poll (L1's exits, no kvm_nested_vmexit).
+          const l1Interrupts = l1Exits(exported, "EXTERNAL_INTERRUPT");
           // L1's notifications of the interrupts it sends (its ICR writes, on the sender's vCPU):
           // L1's own MSR_WRITE exits (at L1's RIPs), with a kvm_msr line and no
           // kvm_nested_vmexit; the run counts them among its MSR_WRITE exits.
@@ -118,7 +126,8 @@ describe("trace-cmd export of a nested run", () => {
           let l2 = 0;
           for (const sim of result.byReason) {
             const physical = sim.exits - (sim.code === EXTERNAL_INTERRUPT ? synthesized : 0);
-            assert.equal(rowCount(sim.code) - (sim.code === HLT ? l1Hlts : 0), physical, sim.reason);
+            const l1Own = sim.code === HLT ? l1Hlts : sim.code === EXTERNAL_INTERRUPT ? l1Interrupts : 0;
+            assert.equal(rowCount(sim.code) - l1Own, physical, sim.reason);
             l2 += physical - (sim.code === MSR_WRITE ? notify : 0);
           }
           // L1's exits: its VMRESUMEs and trapped VMX instructions (the wake-ups' injection
@@ -163,7 +172,11 @@ describe("trace-cmd export of a nested run", () => {
   test("an idle L2's wake-up by an interrupt: L1's HLT, the wake, the trapped injection VMWRITE, the VMRESUME", () => {
     // nested-kvm-on-kvm-noshadow.vmcs's L2 woken by an interrupt only: without VMCS shadowing
     // L1's VMWRITE VM_ENTRY_INTR_INFO_FIELD traps (wake.ts wakeChain), once per wake-up.
-    const base = readFileSync(`${EXAMPLES}nested-kvm-on-kvm-noshadow.vmcs`, "utf8");
+    // L1's own halt polling off (`halt_poll 0`): every wake-up goes through L1's HLT.
+    const base = readFileSync(`${EXAMPLES}nested-kvm-on-kvm-noshadow.vmcs`, "utf8").replace(
+      "hypervisor l1 on vmcs01 {",
+      "hypervisor l1 on vmcs01 {\n  halt_poll 0",
+    );
     const text = `${base.slice(0, base.indexOf("guest l2 on vmcs12"))}guest l2 on vmcs12 {
   vcpus 2
   irq nic vector 0x41 rate 5k/s { compute 2us }

@@ -10,6 +10,7 @@ import {
   formatInteger,
   formatPercent,
   formatRate,
+  formatSeconds,
   formatSignificant,
 } from "../../core/src/util/format";
 import { table } from "./format";
@@ -97,8 +98,13 @@ export function nestedText(n: NestedEstimate, hz: number): string {
       lines.push(
         `  wake-up beyond the HLT: ${formatInteger(i.l0CyclesPerWake + i.l1CyclesPerWake)} cycles (L0 ${formatInteger(i.l0CyclesPerWake)}, L1 ${formatInteger(i.l1CyclesPerWake)}), exits into L0 per wake-up: ${formatSignificant(i.l0ExitsPerWake)}`,
       );
-      lines.push(table(i.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
+      if (i.steps.length > 0)
+        lines.push(table(i.steps.map((s) => [`  ${s.level}`, s.label, formatInteger(s.cycles)])));
     }
+    if (i.l1PollWindowNs > 0)
+      lines.push(
+        `  L1's own halt polling: ${formatPercent(i.l1HaltPollSuccess)} of L1's blocks caught (no L1 HLT, no L0 block), mean window ${formatSeconds(i.l1PollWindowNs / 1e9)}, ${formatCores(i.l1PollCpu)} spinning in L1 (in L1's host CPU)`,
+      );
   }
   if (n.posted) {
     const p = n.posted;

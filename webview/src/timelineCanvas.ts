@@ -551,7 +551,8 @@ export function levelPart(timeline: Timeline, i: number): string | undefined {
   const level = levels[i]!;
   const state = timeline.state[i]!;
   if (level === 2) return state === VcpuState.Guest ? "L2 guest" : `L2 ${VCPU_STATE_NAMES[state] ?? "idle"}`;
-  if (level === 1) return "L1 handler";
+  // L1 runs handlers, or polls in its own kvm_vcpu_halt for an idle L2 (sim/l1Poll.ts).
+  if (level === 1) return state === VcpuState.Polling ? "L1 polling" : "L1 handler";
   const src = timeline.source[i]!;
   const label = src >= 0 ? timeline.sources[src]?.label : undefined;
   if (label?.startsWith("L0")) return label.replace(/^L0: /, "L0 ");

@@ -322,10 +322,19 @@ export const GUEST_OP_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map<
   ],
 ]);
 
+/** `halt_poll T grow N start T shrink N`: KVM's halt-poll module parameters (the target's L0, a hypervisor's L1). */
+const HALT_POLL_SHAPE: StatementShape = {
+  expects: "a time (`200us`; `0` disables) and `grow N`, `start T`, `shrink N`",
+  maxItems: 7,
+  words: { pairs: ["grow", "start", "shrink"] },
+};
+
 /** Inside `hypervisor NAME on VMCS { … }`: L1's handlers (docs/language.md "Nested virtualization"). */
 export const HYPERVISOR_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   // `handler REASON [OPERAND] { … }`: the operand as at the top level (docs/language.md "Handlers by operand").
   ["handler", { expects: "an exit reason (and an operand) and `{`", maxItems: 5, body: "handler" }],
+  // L1's own KVM halt polling of its L2's vCPUs (model/statements/host.ts lowerHaltPollInto).
+  ["halt_poll", HALT_POLL_SHAPE],
 ]);
 
 export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
@@ -333,14 +342,7 @@ export const TARGET_STATEMENTS: ReadonlyMap<string, StatementShape> = new Map([
   ["cost", { expects: "`NAME = CYCLES`", maxItems: 3 }],
   // The host (docs/language.md, "Host"; model/statements/host.ts): KVM's defaults when absent.
   ["pcpus", one("a physical CPU count")],
-  [
-    "halt_poll",
-    {
-      expects: "a time (`200us`; `0` disables) and `grow N`, `start T`, `shrink N`",
-      maxItems: 7,
-      words: { pairs: ["grow", "start", "shrink"] },
-    },
-  ],
+  ["halt_poll", HALT_POLL_SHAPE],
   [
     "ple_window",
     { expects: "`grow N`, `shrink N`, `max N`", maxItems: 6, words: { pairs: ["grow", "shrink", "max"] } },
@@ -400,7 +402,7 @@ export const CONTEXT_NOUN: Record<BlockContext, string> = {
   expect: "a budget such as `overhead < 20%`",
   handlerArms: "a probability arm such as `50% label: …`",
   guestArms: "a probability arm such as `50% label: …`",
-  hypervisor: "an L1 handler such as `handler CPUID { … }`",
+  hypervisor: "an L1 handler such as `handler CPUID { … }`, or L1's `halt_poll`",
 };
 
 /** The operation context inside arms of a `branch`. */

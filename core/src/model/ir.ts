@@ -266,7 +266,19 @@ export interface HypervisorIR {
   handlers: Map<number, HandlerIR>;
   /** L1's handlers specialised by operand (as Program.operandHandlers). */
   operandHandlers?: Map<number, HandlerIR[]>;
+  /**
+   * `halt_poll T grow N start T shrink N` in the hypervisor block: L1's KVM's halt polling of its
+   * L2's vCPUs (kvm_vcpu_halt in L1); absent or partly absent: KVM's defaults
+   * (model/statements/host.ts l1HaltPoll, docs/language.md "Nested virtualization").
+   */
+  haltPoll?: HaltPollIR;
 }
+
+/** KVM's four halt-poll module parameters (virt/kvm/kvm_main.c), as HostIR holds L0's. */
+export type HaltPollIR = Pick<
+  HostIR,
+  "haltPollNs" | "haltPollGrow" | "haltPollGrowStartNs" | "haltPollShrink"
+>;
 
 export interface FnIR {
   name: string;

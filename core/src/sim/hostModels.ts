@@ -7,6 +7,7 @@
 
 import { growPleWindow, shrinkPleWindow } from "../vmx/kvmDefaults";
 import * as S from "./engineConstants";
+import { beginL1Poll, endL1Phases, inL1PollHalt, l1PollArrival } from "./l1Poll";
 import type { EngineState } from "./state";
 
 const { VcpuState, MODE_ROOT, MODE_DESCHEDULED, MODE_GUEST, MODE_HALTED, MODE_HALT_POLL } = S;
@@ -33,13 +34,19 @@ export function beginHalt(e: EngineState, v: number, t: number): number {
   const h = e.host;
   h.haltBegin[v] = t;
   // kvm_vcpu_can_poll: polling needs single_task_running() — not with a vCPU waiting for the CPU.
-  // A blocked idle L2 polls only where L0 blocks the vCPU (nestedIdle.ts: L1's poll is not modelled).
+  // A blocked idle L2 polls in L0 only where L0 blocks the vCPU; L1 may poll first (nestedIdle.ts).
   const idle = e.p.nestedIdle;
+  const l1 = inL1PollHalt(e, v) ? beginL1Poll(e, v, t) : 0;
   const poll =
     (h.pool && h.queueLen[h.group[v]] > 0) ||
     (idle !== undefined && !idle.polls && e.haltPlan[v] === e.p.idleExit)
       ? 0
       : h.pollWindow[v];
+  if (l1 > 0) {
+    // L0's kvm_vcpu_halt begins after L1's poll and HLT exit; the vCPU holds its CPU until then.
+    h.haltBegin[v] = t + l1;
+    return l1 + poll;
+  }
   if (poll <= 0) release(e, v, t);
   return poll;
 }
@@ -198,8 +205,10 @@ export function wake(e: EngineState, v: number, t: number, s: number): void {
   const idle = e.p.nestedIdle;
   const chain = idle !== undefined && e.haltPlan[v] === e.p.idleExit ? idle.wake[s] : undefined;
   if (chain) e.stats.nestedWake(chain);
-  // kvm_vcpu_halt grows or shrinks the poll window.
+  // kvm_vcpu_halt grows or shrinks the poll window (L1's own too, when it polls: nestedIdle.ts).
   if (!chain || idle!.polls) e.host.haltEnded(v, t - e.host.haltBegin[v]);
+  const l1 = chain && e.l1Poll ? e.l1Poll : undefined;
+  if (l1) l1.window.haltEnded(v, t - l1.begin[v]);
   if (e.host.pool && !acquire(e, v, t)) {
     // No CPU free: the woken vCPU waits in the run queue (its wake-up is counted with the exit).
     return;
@@ -207,7 +216,8 @@ export function wake(e: EngineState, v: number, t: number, s: number): void {
   let w = e.haltWake[v];
   const reason = e.haltPlan[v] >= 0 ? e.p.exits[e.haltPlan[v]].code : -1;
   if (chain) {
-    w += chain.l0 + chain.l1;
+    // L1's HLT exit up to L0's block was spent at the halt when L1 polled first (endL1Phases).
+    w += chain.l0 + chain.l1 - (l1 ? l1.plan.preBlock : 0);
     if (w > 0) e.recorder.recordSegments(t, w, v, reason, chain.segments);
   } else if (w > 0) e.recorder.record(t, w, v, VcpuState.Handler, reason, -1);
   e.stats.wakeCycles += w;
@@ -220,8 +230,12 @@ export function wake(e: EngineState, v: number, t: number, s: number): void {
 
 /** The halt-poll window ended at `t` without an event: the vCPU blocks for real. */
 export function pollWindowEnds(e: EngineState, v: number, t: number): void {
-  e.recorder.record(e.haltStart[v], t - e.haltStart[v], v, VcpuState.Polling, -1, -1);
-  e.stats.pollingCycles += t - e.haltStart[v];
+  // L1 polled first (nestedIdle.ts): its poll and HLT exit, then L0's poll from L0's block.
+  const since = inL1PollHalt(e, v) ? endL1Phases(e, v, t) : e.haltStart[v];
+  if (t > since || !inL1PollHalt(e, v)) {
+    e.recorder.record(since, t - since, v, VcpuState.Polling, -1, -1);
+    e.stats.pollingCycles += t - since;
+  }
   e.mode[v] = MODE_HALTED;
   e.haltStart[v] = t;
   blockAfterPoll(e, v, t);
@@ -242,6 +256,8 @@ export function descheduledEnds(e: EngineState, v: number, t: number): void {
  * cost. A polling idle L2 still takes its wake-up chain, less L0's halt_wake (nestedIdle.ts).
  */
 export function pollSuccess(e: EngineState, v: number, t: number, s: number): void {
+  // L1's own poll caught it, or L1's HLT exit was under way (nestedIdle.ts); else L0's poll did.
+  if (inL1PollHalt(e, v) && l1PollArrival(e, v, t, s)) return;
   const since = e.haltStart[v];
   e.recorder.record(since, t - since, v, VcpuState.Polling, -1, -1);
   e.stats.pollingCycles += t - since;
@@ -255,7 +271,8 @@ export function pollSuccess(e: EngineState, v: number, t: number, s: number): vo
     const chain = idle.wake[s];
     e.stats.nestedWake(chain);
     e.stats.nestedWakeL0 -= idle.l0Wake;
-    const w = Math.max(0, e.haltWake[v] + chain.l0 + chain.l1 - idle.l0Wake);
+    const preBlock = e.l1Poll ? e.l1Poll.plan.preBlock : 0;
+    const w = Math.max(0, e.haltWake[v] + chain.l0 + chain.l1 - idle.l0Wake - preBlock);
     if (w > 0) e.recorder.recordSegments(t, w, v, e.p.exits[e.haltPlan[v]].code, chain.polledSegments);
     e.stats.wakeCycles += w;
     e.vcpuTime[v] = t + w;

@@ -19,18 +19,27 @@
  * The interrupt that wakes a blocked L2 takes this chain instead of an owed nested exit. Where
  * L0's kvm_vcpu_halt blocks the vCPU (an L0 block, or L1's own HLT exiting), L0 halt-polls
  * first (the file's host settings): a poll that catches the arrival saves L0's halt_wake, as in
- * the estimator (estimate.ts, the single-level host terms). L1's KVM's halt polling is not
- * modelled: with L1's HLT not exiting the vCPU blocks at once.
+ * the estimator (estimate.ts, the single-level host terms).
+ *
+ * L1's own halt polling (the hypervisor's `halt_poll`, KVM's defaults; analysis/nested/wake.ts
+ * l1PollsIdle): when L1 blocks, its kvm_vcpu_halt first spins its per-vCPU window (its own
+ * grow_halt_poll_ns / shrink_halt_poll_ns, a second HostRuntime) as L1 guest code — the timeline's
+ * `L1: L1 polling` segments; an arrival then takes the polled chain (wakeChain's `l1Polled`: no
+ * L1 HLT, no L0 block, no L1 halt_wake). A window that passes is followed by L1's HLT exit up to
+ * L0's block (SEG_L1_HALT_BEFORE_BLOCK, spent at the halt rather than in the idle exit), L0's poll
+ * and block as before (the engine's hooks: sim/l1Poll.ts).
  */
 
 import { handlerCost } from "../analysis/cost";
 import { decideLeaf } from "../analysis/exits";
 import { type ChainStep, reflectedChainCost } from "../analysis/nested/chain";
 import type { NestedSetup } from "../analysis/nested/reflect";
-import { type IdleMode, idleMode, l0BlocksIdle, wakeChain } from "../analysis/nested/wake";
+import { type IdleMode, idleMode, l0BlocksIdle, l1PollsIdle, wakeChain } from "../analysis/nested/wake";
 import type { GuestSource, Program } from "../model/ir";
+import { l1HaltPoll } from "../model/statements/host";
 import type { Span } from "../source";
 import { EXIT } from "../vmx/exitReasons";
+import type { ResolvedHost } from "./hostState";
 import { LEVEL_L0, LEVEL_L1, type NestedExitPlan } from "./nestedPlan";
 import type { ExitPlan } from "./plan";
 import { VcpuState } from "./timeline";
@@ -43,6 +52,25 @@ import { VcpuState } from "./timeline";
 export const SEG_L1_HALT_BEFORE_BLOCK = "L0: L1 idles, its HLT → L0, L0 blocks L1's vCPU";
 export const SEG_L1_THREAD_WAKE = "L1 wakes the vCPU's thread (halt_wake)";
 export const SEG_L0_HALT_WAKE = "L0: L0 wakes the vCPU (halt_wake)";
+/**
+ * L1's HLT exit up to L0's block after L1's own poll window passed (spent at the halt, and always
+ * followed by a block: trace/exportNested.ts writes L1's HLT at it when a wake-up follows).
+ */
+export const SEG_L1_HALT_AFTER_POLL = "L0: L1's poll window passed: its HLT → L0, L0 blocks L1's vCPU";
+/** L1 spins in its kvm_vcpu_halt poll loop (L1 guest mode on vmcs01, no exit). */
+export const SEG_L1_POLLING = "L1 polling (kvm_vcpu_halt in L1, its halt-poll window)";
+
+/** L1's own halt polling of the idle L2's vCPU (l1PollsIdle). */
+export interface L1PollPlan {
+  /** L1's settings, for its per-vCPU window (a HostRuntime of its own). */
+  host: ResolvedHost;
+  /** L1's HLT exit up to L0's block, spent when L1's window passes (0 when vmcs01 lets HLT through). */
+  preBlock: number;
+  /** L1's halt_wake in the idle exit's `wake`, which a caught arrival does not spend. */
+  l1Wake: number;
+  polling: NestedExitPlan;
+  preBlockSegments: NestedExitPlan;
+}
 
 /** The wake-up of a blocked idle L2 by one arrival of a source, beyond the idle plan's own `wake`. */
 export interface NestedWakePlan {
@@ -54,6 +82,8 @@ export interface NestedWakePlan {
   segments: NestedExitPlan;
   /** The same when L0's halt poll caught the arrival: without L0's halt_wake. */
   polledSegments: NestedExitPlan;
+  /** When L1's own halt poll caught it (wakeChain's `l1Polled`): its cycles, exits and segments. */
+  l1Polled?: { l0: number; l1: number; exits: number; segments: NestedExitPlan };
 }
 
 export interface NestedIdlePlan {
@@ -73,6 +103,8 @@ export interface NestedIdlePlan {
    * only when the vCPU blocked (trace/exportNested.ts).
    */
   pendingSegments?: NestedExitPlan;
+  /** L1 blocks and polls first (l1PollsIdle): its poll's plan. */
+  l1Poll?: L1PollPlan;
 }
 
 type SourceOf = (label: string, span: Span | undefined) => number;
@@ -155,11 +187,14 @@ export function nestedIdlePlan(
   let resume: ChainStep[] = [];
   let preBlock = 0;
   let pendingSegments: NestedExitPlan | undefined;
+  const l1Polls = l1PollsIdle(setup, mode);
   if (mode === "L1") {
     const chain = reflectedChainCost(program, setup.hypervisor, EXIT.HLT);
     preBlock = l1HaltBeforeBlock(program, setup, span);
-    // Up to the block: the chain without its VMRESUME and L1's wake-up, plus L1's own HLT exit.
-    const delta = chain.resumeCycles - preBlock;
+    // Up to the block: the chain without its VMRESUME and L1's wake-up, plus L1's own HLT exit —
+    // which, when L1 polls first, is spent at the halt once L1's window has passed (beginL1Poll):
+    // the handler stops at L1's block, the `wake` still omits L1's HLT exit (the wake-up chain has it).
+    const delta = chain.resumeCycles - (l1Polls ? 0 : preBlock);
     for (let k = 0; k < plan.handler.length; k++) {
       if (plan.halt[k] !== 1) continue;
       const d = Math.min(plan.handler[k], Math.max(-plan.wake[k], delta));
@@ -183,7 +218,7 @@ export function nestedIdlePlan(
           base.nested.segState[i],
           base.nested.segSource[i],
         );
-      pre.push(preBlock, LEVEL_L0, VcpuState.Handler, src(SEG_L1_HALT_BEFORE_BLOCK));
+      if (!l1Polls) pre.push(preBlock, LEVEL_L0, VcpuState.Handler, src(SEG_L1_HALT_BEFORE_BLOCK));
       plan.nested = { ...pre.plan(), parts: base.nested.parts };
     }
     threadWake = chain.l1WakeCycles;
@@ -202,9 +237,16 @@ export function nestedIdlePlan(
   const idleExit = exits.length - 1;
 
   const polls = l0BlocksIdle(setup, mode);
-  /** A source's wake-up segments; `polled`: L0's poll caught the arrival (no L0 halt_wake). */
-  const wakeSegments = (source: GuestSource | undefined, polled: boolean): NestedExitPlan => {
-    const w = wakeChain(setup, mode, source);
+  /**
+   * A source's wake-up segments; `polled`: L0's poll caught the arrival (no L0 halt_wake);
+   * `l1Polled`: L1's own poll did (no L1 HLT, no L1 thread wake-up).
+   */
+  const wakeSegments = (
+    source: GuestSource | undefined,
+    polled: boolean,
+    l1Polled = false,
+  ): NestedExitPlan => {
+    const w = wakeChain(setup, mode, source, l1Polled);
     const seg = new Segments();
     const stepSeg = (s: ChainStep, cycles = s.cycles) =>
       seg.push(
@@ -219,11 +261,11 @@ export function nestedIdlePlan(
       // VMRESUMEs.
       let rest = w.steps;
       const first = w.steps[0];
-      if (polls && first && first.level === "L0" && first.traps > 0) {
+      if (!l1Polled && polls && first && first.level === "L0" && first.traps > 0) {
         if (!polled) stepSeg(first, first.cycles - preBlock);
         rest = w.steps.slice(1);
       }
-      seg.push(threadWake, LEVEL_L1, VcpuState.Handler, src(SEG_L1_THREAD_WAKE));
+      if (!l1Polled) seg.push(threadWake, LEVEL_L1, VcpuState.Handler, src(SEG_L1_THREAD_WAKE));
       for (const s of rest) stepSeg(s);
       for (const s of resume) stepSeg(s);
     } else {
@@ -239,15 +281,56 @@ export function nestedIdlePlan(
   };
   const wake = sources.map((source): NestedWakePlan => {
     const w = wakeChain(setup, mode, source);
+    const p = l1Polls ? wakeChain(setup, mode, source, true) : undefined;
     return {
       l0: w.l0,
       l1: w.l1,
       exits: w.l0Exits,
       segments: wakeSegments(source, false),
       polledSegments: wakeSegments(source, true),
+      ...(p
+        ? { l1Polled: { l0: p.l0, l1: p.l1, exits: p.l0Exits, segments: wakeSegments(source, true, true) } }
+        : {}),
     };
   });
-  return { mode, idleExit, wake, polls, l0Wake: polls ? haltWake : 0, pendingSegments };
+  let l1Poll: L1PollPlan | undefined;
+  if (l1Polls) {
+    const settings = l1HaltPoll(setup.hypervisor);
+    const one = (c: number, level: number, state: number, label: string) => {
+      const seg = new Segments();
+      seg.push(Math.max(c, 1), level, state, src(label));
+      return seg.plan();
+    };
+    l1Poll = {
+      host: {
+        haltPollNs: settings.haltPollNs.value,
+        haltPollGrow: settings.haltPollGrow.value,
+        haltPollGrowStartNs: settings.haltPollGrowStartNs.value,
+        haltPollShrink: settings.haltPollShrink.value,
+        pleWindowGrowth: false,
+        pleWindowGrow: 0,
+        pleWindowShrink: 0,
+        pleWindowMax: 0,
+        pcpus: 0,
+        pinned: false,
+        preemptRate: 0,
+        preemptSec: 0,
+      },
+      preBlock,
+      l1Wake: threadWake,
+      polling: one(1, LEVEL_L1, VcpuState.Polling, `L1: ${SEG_L1_POLLING}`),
+      preBlockSegments: one(preBlock, LEVEL_L0, VcpuState.Handler, SEG_L1_HALT_AFTER_POLL),
+    };
+  }
+  return {
+    mode,
+    idleExit,
+    wake,
+    polls,
+    l0Wake: polls ? haltWake : 0,
+    pendingSegments,
+    ...(l1Poll ? { l1Poll } : {}),
+  };
 }
 
 function appendAll(seg: Segments, p: NestedExitPlan): void {

@@ -118,7 +118,7 @@ export function nestedResult(
   // Blocked idle L2s' wake-up chains and L1's notifications: exits into L0 from L1, not L2 exits.
   const l1Extra = stats.nestedWakeExits + stats.nestedNotifyExits;
   l0Cycles += stats.nestedWakeL0 + stats.nestedNotifyL0;
-  l1Cycles += stats.nestedWakeL1;
+  l1Cycles += stats.nestedWakeL1 + stats.nestedL1PollCycles;
   const l2Cycles = stats.guestCycles;
   const busy = l2Cycles + l0Cycles + l1Cycles;
   const cores = (cycles: number) => (cycles / hz) * perSec;
@@ -136,6 +136,10 @@ export function nestedResult(
     synthesizedPerSecond: synthesized * perSec,
     wakeUpsPerSecond: stats.nestedWakeUps * perSec,
     wakeExitsPerSecond: stats.nestedWakeExits * perSec,
+    l1HaltPollSuccess:
+      stats.nestedL1PollBlocks > 0 ? stats.nestedL1PollSuccesses / stats.nestedL1PollBlocks : 0,
+    l1PollCpu: cores(stats.nestedL1PollCycles),
+    l1PolledWakeUpsPerSecond: stats.nestedL1PollSuccesses * perSec,
     notifyExitsPerSecond: stats.nestedNotifyExits * perSec,
     l0ExitsPerSecond: (transitions + l1Extra) * perSec,
     hostCpu: {

@@ -4,6 +4,7 @@
  */
 
 import * as S from "./engineConstants";
+import { endL1Phases, inL1PollHalt } from "./l1Poll";
 import { buildResult } from "./result";
 import type { EngineState } from "./state";
 import type { SimulationResult } from "./types";
@@ -25,11 +26,15 @@ export function closeOpenIntervals(e: EngineState): void {
         e.recorder.record(e.haltStart[v], end - e.haltStart[v], v, VcpuState.Halted, -1, -1);
         e.stats.haltedCycles += end - e.haltStart[v];
         break;
-      case MODE_HALT_POLL:
+      case MODE_HALT_POLL: {
         if (end < e.haltStart[v]) break;
-        e.recorder.record(e.haltStart[v], end - e.haltStart[v], v, VcpuState.Polling, -1, -1);
-        e.stats.pollingCycles += end - e.haltStart[v];
+        // L1 polled first (nestedIdle.ts): its poll and HLT exit, then L0's poll.
+        const since = inL1PollHalt(e, v) ? endL1Phases(e, v, end) : e.haltStart[v];
+        if (end <= since && inL1PollHalt(e, v)) break;
+        e.recorder.record(since, end - since, v, VcpuState.Polling, -1, -1);
+        e.stats.pollingCycles += end - since;
         break;
+      }
       case MODE_DESCHEDULED: {
         const since = e.descheduledUntil[v] - e.preemptCycles;
         if (end < since) break;

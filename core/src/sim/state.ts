@@ -11,6 +11,7 @@ import * as C from "./engineConstants";
 import { checkBudget, validateOptions } from "./engineOptions";
 import { EventHeap } from "./heap";
 import { type EngineOptions, HostRuntime, type ResolvedHost, resolveDefaults } from "./hostState";
+import { L1PollRuntime } from "./l1Poll";
 import type { CompiledGuest } from "./plan";
 import { TimelineRecorder } from "./recorder";
 import { Sfc32 } from "./rng";
@@ -49,6 +50,8 @@ export class EngineState {
   /** The host settings in force and the per-vCPU halt-poll state (hostState.ts). */
   readonly hostSettings: ResolvedHost;
   readonly host: HostRuntime;
+  /** L1's own halt-poll state of an idle L2 that L1 blocks and polls (nestedIdle.ts); undefined otherwise. */
+  readonly l1Poll: L1PollRuntime | undefined;
   readonly pleGrowth: boolean;
   readonly preemptRate: number;
   readonly preemptCycles: number;
@@ -225,6 +228,7 @@ export class EngineState {
     // The options reach the engine resolved against the file (sim/index.ts, resolveHost).
     this.hostSettings = options.resolvedHost ?? resolveDefaults(options);
     this.host = new HostRuntime(nV, hz, this.hostSettings);
+    this.l1Poll = plan.nestedIdle?.l1Poll ? new L1PollRuntime(nV, hz, plan.nestedIdle.l1Poll) : undefined;
     this.pleGrowth = this.host.pleGrow >= 1;
     this.preemptRate = this.hostSettings.preemptRate;
     this.preemptCycles = this.hostSettings.preemptSec * hz;

@@ -57,6 +57,10 @@ export class SimStatistics {
   nestedWakeL0 = 0;
   nestedWakeL1 = 0;
   nestedWakeExits = 0;
+  /** L1's own halt polling of an idle L2 (nestedIdle.ts): blocks at L1's kvm_vcpu_halt, those its poll caught, its spin time. */
+  nestedL1PollBlocks = 0;
+  nestedL1PollSuccesses = 0;
+  nestedL1PollCycles = 0;
   nestedNotifyExits = 0;
   nestedNotifyL0 = 0;
 

@@ -276,6 +276,15 @@ export interface SimNestedStats {
    */
   wakeUpsPerSecond: number;
   wakeExitsPerSecond: number;
+  /**
+   * L1's own halt polling of the idle L2's vCPU (sim/nestedIdle.ts): the share of L1's blocks
+   * its poll caught, and the host cores L1 spends polling (in hostCpu.l1). 0 unless L1 blocks
+   * and polls.
+   */
+  l1HaltPollSuccess: number;
+  l1PollCpu: number;
+  /** Wake-ups L1's own halt poll caught (among wakeUpsPerSecond: no L1 HLT exit), per second, all vCPUs. */
+  l1PolledWakeUpsPerSecond: number;
   /** Exits into L0 of L1's notifications of the interrupts it sends (its ICR writes, on the sender's vCPU). */
   notifyExitsPerSecond: number;
   /** Every exit into L0 per second. */

@@ -35,7 +35,9 @@
  *   L0); after the wake-up the `kvm_entry` into L1, L1's trapped injection VMWRITE
  *   (handle_vmwrite: `kvm_exit` + `kvm_entry`), then the VMRESUME lines. L1's HLT is written
  *   only when a wake-up follows, as the simulation counts it (none when an event was already
- *   pending: L1 does not idle). L0 blocks: L2's HLT exit, the block, L0's wake-up, then the
+ *   pending: L1 does not idle). A wake-up L1's own halt poll caught has no L1 HLT: L1 polled in
+ *   its guest mode (no tracepoint), the interrupt for L1 is a `kvm_exit` EXTERNAL_INTERRUPT with
+ *   no kvm_nested_vmexit, then the injection and VMRESUME lines. L0 blocks: L2's HLT exit, the block, L0's wake-up, then the
  *   synthesized EXTERNAL_INTERRUPT exit — its inject only — and L1's chain.
  *
  * KVM's kvm_nested_intr_vmexit is traced by the SVM side only (svm/nested.c), so a VMX trace
@@ -50,12 +52,13 @@ import { effectiveControls } from "../analysis/effective";
 import { STEP_NESTED_VMENTRY, STEP_NESTED_VMEXIT, STEP_VMRESUME } from "../analysis/nested/chain";
 import {
   WAKE_L1_HALT_STATE,
+  WAKE_L1_POLL_EXIT,
   WAKE_SYNTHESIZED,
   WAKE_TRAPPED_PREFIX,
   WAKE_TRAPPED_SUFFIX,
 } from "../analysis/nested/wake";
 import type { Program } from "../model/ir";
-import { SEG_L1_HALT_BEFORE_BLOCK } from "../sim/nestedIdle";
+import { SEG_L1_HALT_AFTER_POLL, SEG_L1_HALT_BEFORE_BLOCK } from "../sim/nestedIdle";
 import { NOTIFY_LABEL } from "../sim/nestedPlan";
 import type { Timeline } from "../sim/timeline";
 import { VcpuState } from "../sim/timeline";
@@ -77,6 +80,7 @@ const TRAPPED_PREFIX = "L0 emulating ";
 /** The wake-up of an idle L2 (sim/nestedIdle.ts, analysis/nested/wake.ts wakeChain). */
 const WAKE_TRAPPED = `L0: ${WAKE_TRAPPED_PREFIX}`;
 const L1_HALT_STATE_EXIT = `L0: ${WAKE_L1_HALT_STATE}`;
+const L1_POLL_EXIT = `L0: ${WAKE_L1_POLL_EXIT}`;
 const SYNTHESIZED_STEP = `L0: ${WAKE_SYNTHESIZED}`;
 
 const hex16 = (n: bigint) => `0x${n.toString(16).padStart(16, "0")}`;
@@ -194,14 +198,20 @@ export class NestedLane {
         );
         enteringL1 = true;
         injected = true;
+      } else if (label === SEG_L1_HALT_AFTER_POLL) {
+        // The same after L1's own halt poll missed (sim/nestedIdle.ts): L1 did idle, so its HLT
+        // is written when the wake-up follows even if the event came before L0's block.
+        l1HaltAt = at;
+        blocked = true;
       } else if (label === SEG_L1_HALT_BEFORE_BLOCK) {
         // L1 idles in turn: its own HLT exits to L0 (L1 is not in guest mode: no
         // kvm_nested_vmexit), and L0 enters L1 again only after the wake-up (kvm_vcpu_halt).
         // Written when the wake-up follows (the simulation counts it with the wake-up): not when
         // an event was already pending (L1 does not idle), nor for a block the run's end cut.
         l1HaltAt = at;
-      } else if (label === L1_HALT_STATE_EXIT) {
-        // L1 waited in the HLT activity state: the interrupt for L1 exits from it.
+      } else if (label === L1_HALT_STATE_EXIT || label === L1_POLL_EXIT) {
+        // L1 waited in the HLT activity state, or spun in its own halt poll (no L1 HLT, no
+        // block in L0: nothing traced while it polls): the interrupt for L1 exits from it.
         enterL1(at);
         w.exit(at, EXIT.EXTERNAL_INTERRUPT, -1, l1Rip);
         enteringL1 = true;

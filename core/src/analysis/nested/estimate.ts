@@ -26,11 +26,13 @@ import type { ExitDecision } from "../types";
 import { type ChainCost, reflectedChainCost, synthesizedExitCost } from "./chain";
 import { ept02StartUp } from "./ept02";
 import type { NestedEstimate, NestedOperationEstimate, NestedReasonEstimate } from "./estimateTypes";
+import { NO_L1_POLL, solveWithL1Poll } from "./l1HaltPoll";
 import { decideNested, type Level, type NestedExit, type NestedSetup, nestedSetup } from "./reflect";
 import {
   idleMode,
   idleWindowCycles,
   l0BlocksIdle,
+  l1PollsIdle,
   l1Sends,
   nestedDelivery,
   type WakeChain,
@@ -232,6 +234,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   //    mode, and the wake-up it causes when it ends a blocking idle period.
   const mode = idleMode(setup);
   const blocked = mode !== "none";
+  const l1Poll = l1PollsIdle(setup, mode);
   const perSource = guest.sources.map((source) => {
     const { leaves, computeCycles, deferredFlushes } = leavesOf(source);
     const delivery = nestedDelivery(setup, source);
@@ -268,10 +271,13 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       model,
       owed: model.rate * owed,
       wake: blocked ? wakeChain(setup, mode, source) : undefined,
+      // The wake-up when L1's own halt poll caught the arrival (l1HaltPoll.ts).
+      polledWake: l1Poll ? wakeChain(setup, mode, source, true) : undefined,
     };
   });
   const rootDelivery = perSource.reduce((sum, x) => sum + x.owed, 0);
   const flushWake = blocked ? wakeChain(setup, mode, undefined) : undefined;
+  const flushPolledWake = l1Poll ? wakeChain(setup, mode, undefined, true) : undefined;
 
   // 2. The busy share: the idle exit (L2's HLT at its level) per idle period, plus on the
   //    blocking ones (survival S) the mean wake-up; the window up to the block sets S.
@@ -283,10 +289,13 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   const first = solveShares(models, perIdleExit, 0, blocked, program.target, hz, rootDelivery);
   let arrivals = 0;
   let wakeSum = 0;
+  let polledWakeSum = 0;
   for (const x of perSource) {
     if (x.model.tickless) continue;
     arrivals += x.model.rate * (1 + x.model.deferredFlushes);
     wakeSum += x.model.rate * (cyclesOf(x.wake) + x.model.deferredFlushes * cyclesOf(flushWake));
+    polledWakeSum +=
+      x.model.rate * (cyclesOf(x.polledWake) + x.model.deferredFlushes * cyclesOf(flushPolledWake));
   }
   const perIdlePeriod = idleExit + first.survival * (arrivals > 0 ? wakeSum / arrivals : 0);
   // L0's halt polling where L0 blocks the vCPU (l0BlocksIdle): a poll that catches the arrival
@@ -314,7 +323,16 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     );
   let shares = solveWith(0);
   let pollSuccess = 0;
-  if (hostRun) {
+  // L1's own halt poll (l1HaltPoll.ts): a caught arrival takes the polled wake-up instead of the
+  // whole one and spends no L1 halt_wake; L0's poll acts on the blocks L1's poll missed.
+  let l1 = NO_L1_POLL;
+  if (l1Poll) {
+    const solved = solveWithL1Poll(program, setup, models, shares, solveWith, hostRun, hz, {
+      arrivals,
+      missedMinusCaught: wakeSum - polledWakeSum,
+    });
+    ({ shares, pollSuccess, l1 } = solved);
+  } else if (hostRun) {
     let terms = hostRun.update(shares, hz);
     for (let pass = 0; pass < 3 && terms.changed; pass++) {
       shares = solveWith(terms.pollSavingPerIdleExit);
@@ -385,13 +403,22 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       posted.notifyCycles += executions * x.delivery.notifyCycles;
     }
     if (!m.tickless && arrivals > 0) {
-      addWake(x.wake, (wakeUps * m.rate) / arrivals);
-      addWake(flushWake, (wakeUps * m.rate * m.deferredFlushes) / arrivals);
-      if (m.rate > topWake.rate) topWake = { rate: m.rate, wake: x.wake };
+      const missed = 1 - l1.success;
+      addWake(x.wake, (missed * wakeUps * m.rate) / arrivals);
+      addWake(flushWake, (missed * wakeUps * m.rate * m.deferredFlushes) / arrivals);
+      addWake(x.polledWake, (l1.success * wakeUps * m.rate) / arrivals);
+      addWake(flushPolledWake, (l1.success * wakeUps * m.rate * m.deferredFlushes) / arrivals);
+      // The chain most wake-ups take: the polled one when L1's poll catches most arrivals.
+      if (m.rate > topWake.rate)
+        topWake = { rate: m.rate, wake: l1.success >= 0.5 ? (x.polledWake ?? x.wake) : x.wake };
     }
   }
-  // A wake-up whose block L0's poll caught spends no L0 halt_wake.
-  wakeL0 -= wakeUps * pollSuccess * haltWake;
+  // A wake-up whose block L0's poll caught spends no L0 halt_wake (L0 sees the blocks L1's own
+  // poll missed); one L1's poll caught spends no L1 halt_wake (charged to the idle exit's L1
+  // cycles: a correction of L1's, not of the wake-up chain), and L1 spins its poll time.
+  wakeL0 -= wakeUps * (1 - l1.success) * pollSuccess * haltWake;
+  const l1WakeSaved = wakeUps * l1.success * l1.l1WakeCycles;
+  const l1PollCycles = l1.blocksPerSecond * l1.pollSec * hz;
   // The idle exits: L2's HLT decided like a written `hlt` (idle halt only).
   if (guest.idle === "halt" && idlePeriods > 0) addOps([{ op: idleOp, executions: 1 }], idlePeriods);
 
@@ -437,7 +464,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     });
   }
   l0c += vcpus * (wakeL0 + posted.notifyCycles);
-  l1c += vcpus * wakeL1;
+  l1c += vcpus * (wakeL1 + l1PollCycles - l1WakeSaved);
   l1Exits += vcpus * (wakeExits + posted.notify);
   byReason.sort(
     (x, y) =>
@@ -484,6 +511,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
             l0ExitsPerWake: wakeUps > 0 ? wakeExits / wakeUps : 0,
             steps: (topWake.wake ?? flushWake)?.steps ?? [],
             haltPollSuccess: pollSuccess,
+            l1HaltPollSuccess: l1.success,
+            l1PollWindowNs: l1.meanWindowSec * 1e9,
+            l1PollCpu: (vcpus * l1PollCycles) / hz,
           }
         : undefined,
     posted: postedRule

@@ -120,6 +120,12 @@ export interface NestedIdleEstimate {
   steps: ChainStep[];
   /** Share of the blocks whose arrival L0's halt poll catches (0 where L0 does not block it). */
   haltPollSuccess: number;
+  /** Share of L1's blocks whose arrival L1's own halt poll catches (0 unless L1 blocks and polls: l1HaltPoll.ts). */
+  l1HaltPollSuccess: number;
+  /** L1's mean poll window at a block, ns (its vcpu->halt_poll_ns). */
+  l1PollWindowNs: number;
+  /** Host cores L1 spends polling (in hostCpu.l1), all vCPUs. */
+  l1PollCpu: number;
 }
 
 export interface NestedPostedEstimate {

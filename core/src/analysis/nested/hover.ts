@@ -8,7 +8,14 @@
  */
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
 import type { Span } from "../../source";
-import { formatCompact, formatInteger, formatPercent, formatRate } from "../../util/format";
+import {
+  formatCompact,
+  formatCores,
+  formatInteger,
+  formatPercent,
+  formatRate,
+  formatSeconds,
+} from "../../util/format";
 import { type NestedEstimate, type NestedOperationEstimate, nestedEstimate } from "./estimate";
 import { nestedSetup } from "./reflect";
 import { nestedDelivery } from "./wake";
@@ -77,6 +84,10 @@ function idleLines(e: NestedEstimate): string[] {
   if (i.wakeUpsPerSecond > 0)
     lines.push(
       `Wake-up beyond the HLT: ${formatInteger(i.l0CyclesPerWake)} cycles in L0, ${formatInteger(i.l1CyclesPerWake)} in L1 (an estimate where the steps say so): ${i.steps.map((s) => `${s.level} ${s.label} ${formatInteger(s.cycles)}`).join("; ") || "nothing beyond the idle exit"}`,
+    );
+  if (i.l1PollWindowNs > 0)
+    lines.push(
+      `L1's own halt polling (kvm_vcpu_halt in L1, the hypervisor's \`halt_poll\`): ${formatPercent(i.l1HaltPollSuccess)} of L1's blocks caught (no L1 HLT, no L0 block), mean window ${formatSeconds(i.l1PollWindowNs / 1e9)}, ${formatCores(i.l1PollCpu)} spinning in L1`,
     );
   return lines;
 }

@@ -20,6 +20,7 @@
  *   it and synthesizes the nested exit for L1's interrupt).
  */
 import type { GuestOp, GuestSource } from "../../model/ir";
+import { l1Polls } from "../../model/statements/host";
 import type { Span } from "../../source";
 import { isControlSet } from "../../vmx/controls";
 import { EXIT } from "../../vmx/exitReasons";
@@ -102,6 +103,9 @@ export const WAKE_L1_HALT =
   "L1 idles: its HLT → L0 (vmcs01 HLT exiting); L0 blocks L1's vCPU until the interrupt for L1 wakes it";
 export const WAKE_L1_HALT_STATE =
   "the interrupt for L1 exits from L1's HLT activity state (vmcs01 without HLT exiting)";
+/** L1's halt poll caught the arrival: the interrupt for L1 exits from L1's guest mode (its poll loop). */
+export const WAKE_L1_POLL_EXIT =
+  "the interrupt for L1 exits from L1's halt-poll loop (kvm_vcpu_halt in L1): no L1 HLT, no block in L0";
 /** L1's trapped VMWRITE of the injection (or PIR sync) field: `${prefix}${field}${suffix}`. */
 export const WAKE_TRAPPED_PREFIX = "L1's VMWRITE ";
 export const WAKE_TRAPPED_SUFFIX = " traps to L0";
@@ -122,11 +126,22 @@ export function idleMode(setup: NestedSetup): IdleMode {
 /**
  * Whether L0's kvm_vcpu_halt blocks the vCPU of an idle L2 — where L0's halt polling acts (the
  * file's host settings are L0's KVM): L0 blocks it itself, or L1 blocks it and L1's own HLT exits
- * to L0 (vmcs01 HLT exiting). L1's KVM's own halt polling is not modelled.
+ * to L0 (vmcs01 HLT exiting) — after L1's own halt poll missed (l1PollsIdle).
  */
 export function l0BlocksIdle(setup: NestedSetup, mode: IdleMode): boolean {
   if (mode === "L0") return true;
   return mode === "L1" && decideLeaf(hltOp(setup), setup.ctx01).exits.length > 0;
+}
+
+/**
+ * Whether L1's KVM halt-polls the idle L2's vCPU before it idles in turn: L1 blocks it (its
+ * handle_halt → kvm_emulate_halt → kvm_vcpu_halt, virt/kvm/kvm_main.c) with a poll window that
+ * can open (the hypervisor's `halt_poll`, KVM's defaults: model/statements/host.ts l1HaltPoll).
+ * L1 spins in its guest mode on vmcs01 (kvm_vcpu_check_block, no exit); only when the window
+ * passes without an event does L1 schedule, and its idle task's HLT exits to L0.
+ */
+export function l1PollsIdle(setup: NestedSetup, mode: IdleMode): boolean {
+  return mode === "L1" && l1Polls(setup.hypervisor);
 }
 
 const isInterrupt = (s: GuestSource) => s.kind !== "path";
@@ -278,9 +293,16 @@ export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedD
 
 /**
  * The wake-up of an idle L2 by one arrival of `source` (undefined: the mean over no source, a
- * path's own arrival), beyond the idle exit itself.
+ * path's own arrival), beyond the idle exit itself. `l1Polled`: L1 blocks and its halt poll
+ * caught the arrival (l1PollsIdle) — L1 never idled: no L1 HLT exit, no block in L0; the
+ * interrupt for L1 reaches L1 in its guest mode, decided on vmcs01 as for a running L1.
  */
-export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSource | undefined): WakeChain {
+export function wakeChain(
+  setup: NestedSetup,
+  mode: IdleMode,
+  source: GuestSource | undefined,
+  l1Polled = false,
+): WakeChain {
   const program = setup.program;
   const cost = (n: CostName) => program.target.costs[n].cycles;
   const steps: ChainStep[] = [];
@@ -289,7 +311,7 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
   const posted = interrupt && postedIntoL2(setup, source);
   if (mode === "L1") {
     // L1 blocked the vCPU; L1 itself goes idle: its HLT, decided on vmcs01.
-    const own = decideLeaf(hltOp(setup), setup.ctx01).exits;
+    const own = l1Polled ? [] : decideLeaf(hltOp(setup), setup.ctx01).exits;
     if (own.length > 0) {
       let c = 0;
       for (const e of own) c += e.perExecution * handlerCost(program, e.reason.code).total;
@@ -302,14 +324,15 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
         reference: "L0's handler HLT (kvm_vcpu_halt, virt/kvm/kvm_main.c)",
       });
     } else if (interrupt) {
-      // L1 waits in the HLT activity state on vmcs01: the interrupt exits as for a running L1.
+      // L1 waits in the HLT activity state on vmcs01, or spins in its poll loop: the interrupt
+      // exits as for a running L1.
       const d = decideDelivery(source, setup.ctx01).decision.exits;
       let c = 0;
       for (const e of d) c += e.perExecution * handlerCost(program, e.reason.code).total;
       l1Exits += d.reduce((n, e) => n + e.perExecution, 0);
       if (d.length > 0)
         steps.push({
-          label: WAKE_L1_HALT_STATE,
+          label: l1Polled ? WAKE_L1_POLL_EXIT : WAKE_L1_HALT_STATE,
           level: "L0",
           cycles: c,
           traps: l1Exits,
@@ -379,7 +402,9 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
     l0Exits: l1Exits,
     rule:
       mode === "L1"
-        ? "L1 blocks the idle L2 (vmcs12 HLT exiting): L1 halts in turn, the interrupt for L1 wakes it in L0, L1 injects it into L2 and VMRESUMEs"
+        ? l1Polled
+          ? "L1 blocks the idle L2 (vmcs12 HLT exiting) and its own halt poll catches the arrival (kvm_vcpu_halt in L1): no L1 HLT, no block in L0; L1 injects an interrupt into L2 and VMRESUMEs"
+          : "L1 blocks the idle L2 (vmcs12 HLT exiting): L1 halts in turn, the interrupt for L1 wakes it in L0, L1 injects it into L2 and VMRESUMEs"
         : mode === "L0"
           ? posted
             ? "L0 blocks the idle L2 (vmcs01's HLT exiting only); L1's posted interrupt wakes it and L0 delivers it without an exit into L1"
@@ -392,14 +417,16 @@ export function wakeChain(setup: NestedSetup, mode: IdleMode, source: GuestSourc
 /**
  * Cycles of the idle exit from L2's HLT up to the block (the window in which an arrival makes
  * KVM return at once, kvm_vcpu_check_block): without the VMRESUME and L1's own wake-up when L1
- * blocks (they follow the wake-up), plus L1's own HLT exit up to L0's block; without L0's
- * `halt_wake` when L0 blocks.
+ * blocks (they follow the wake-up), plus L1's own HLT exit up to L0's block — unless L1 polls
+ * (l1PollsIdle): then the block is L1's kvm_vcpu_halt, and L1's HLT follows its missed poll;
+ * without L0's `halt_wake` when L0 blocks.
  */
 export function idleWindowCycles(setup: NestedSetup, mode: IdleMode, idleExitCycles: number): number {
   const wake = setup.program.target.costs.halt_wake.cycles;
   if (mode === "L0") return Math.max(0, idleExitCycles - wake);
   if (mode === "none") return idleExitCycles;
   const chain = reflectedChainCost(setup.program, setup.hypervisor, EXIT.HLT);
+  if (l1PollsIdle(setup, mode)) return Math.max(0, idleExitCycles - chain.resumeCycles - chain.l1WakeCycles);
   const own = decideLeaf(hltOp(setup), setup.ctx01).exits;
   let l1Halt = 0;
   for (const e of own) l1Halt += e.perExecution * handlerCost(setup.program, e.reason.code).total;

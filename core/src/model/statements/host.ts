@@ -22,7 +22,7 @@ import { KVM_DEFAULTS } from "../../vmx/kvmDefaults";
 import { base, dimensionOf, integer, keywordArgs, rate, seconds } from "../args";
 import type { LowerContext } from "../context";
 import { spanOf } from "../context";
-import type { GuestIR, HostIR, HostValue, Program, TargetIR } from "../ir";
+import type { GuestIR, HaltPollIR, HostIR, HostValue, Program, TargetIR } from "../ir";
 import type { StatementLowerer } from "./table";
 
 /** The host's physical CPUs a file may name (a 4096-vCPU guest on up to 4096 pCPUs). */
@@ -119,28 +119,61 @@ const pcpus: StatementLowerer<TargetIR, void> = {
   },
 };
 
+/**
+ * `halt_poll T grow N start T shrink N` into `into`: the target block's (L0's KVM) and a
+ * hypervisor block's (L1's KVM, model/statements/nested.ts) share it.
+ */
+export function lowerHaltPollInto(ctx: LowerContext, statement: Statement, into: HaltPollIR): void {
+  const span = spanOf(statement);
+  const put = (param: keyof HaltPollIR, value: number | undefined) => {
+    if (value !== undefined) into[param] = { value, span };
+  };
+  const max = timeOrZero(ctx, statement.items[0], "halt_poll", keywordSpanOf(statement), MAX_HALT_POLL_SEC);
+  if (max === undefined) return;
+  put("haltPollNs", Math.round(max * 1e9));
+  const args = keywordArgs(ctx, statement, HALT_POLL_WORDS, [], 1);
+  if (args === undefined) return;
+  for (const [word, item] of args) {
+    if (item === null) continue;
+    if (word === "start") {
+      const s = timeOrZero(ctx, item, "start", item, MAX_HALT_POLL_SEC);
+      put("haltPollGrowStartNs", s === undefined ? undefined : Math.round(s * 1e9));
+    } else {
+      const n = integer(ctx, item, "a factor", word, item, 0, UINT_MAX);
+      put(word === "grow" ? "haltPollGrow" : "haltPollShrink", n);
+    }
+  }
+}
+
 const haltPoll: StatementLowerer<TargetIR, void> = {
   keywords: ["halt_poll"],
   lower(ctx, target, statement) {
-    const host = hostOf(target);
-    const span = spanOf(statement);
-    const max = timeOrZero(ctx, statement.items[0], "halt_poll", keywordSpanOf(statement), MAX_HALT_POLL_SEC);
-    if (max === undefined) return;
-    set(host, "haltPollNs", Math.round(max * 1e9), span);
-    const args = keywordArgs(ctx, statement, HALT_POLL_WORDS, [], 1);
-    if (args === undefined) return;
-    for (const [word, item] of args) {
-      if (item === null) continue;
-      if (word === "start") {
-        const s = timeOrZero(ctx, item, "start", item, MAX_HALT_POLL_SEC);
-        set(host, "haltPollGrowStartNs", s === undefined ? undefined : Math.round(s * 1e9), span);
-      } else {
-        const n = integer(ctx, item, "a factor", word, item, 0, UINT_MAX);
-        set(host, word === "grow" ? "haltPollGrow" : "haltPollShrink", n, span);
-      }
-    }
+    lowerHaltPollInto(ctx, statement, hostOf(target));
   },
 };
+
+/**
+ * L1's halt-poll settings: its hypervisor block's `halt_poll`, KVM's defaults for the rest — a
+ * KVM L1 runs kvm_vcpu_halt for its L2's vCPUs with its own module parameters; nothing in KVM
+ * turns polling off because KVM itself runs as a guest (kvm_arch_no_poll, arch/x86/kvm/x86.c,
+ * reads only MSR_KVM_POLL_CONTROL, which L2 writes; docs/language.md "Nested virtualization").
+ */
+export function l1HaltPoll(hypervisor: { haltPoll?: HaltPollIR }): HaltPollIR {
+  const d = DEFAULT_HOST;
+  const own = hypervisor.haltPoll;
+  return {
+    haltPollNs: own?.haltPollNs ?? d.haltPollNs,
+    haltPollGrow: own?.haltPollGrow ?? d.haltPollGrow,
+    haltPollGrowStartNs: own?.haltPollGrowStartNs ?? d.haltPollGrowStartNs,
+    haltPollShrink: own?.haltPollShrink ?? d.haltPollShrink,
+  };
+}
+
+/** Whether L1's KVM halt-polls at all: a ceiling above 0 and a window that can grow from 0 (grow_halt_poll_ns). */
+export function l1Polls(hypervisor: { haltPoll?: HaltPollIR }): boolean {
+  const h = l1HaltPoll(hypervisor);
+  return h.haltPollNs.value > 0 && h.haltPollGrow.value > 0;
+}
 
 const pleWindow: StatementLowerer<TargetIR, void> = {
   keywords: ["ple_window"],

@@ -1,7 +1,8 @@
 /**
  * Nested virtualization (docs/language.md "Nested virtualization"):
  * - `hypervisor NAME on VMCS { handler REASON { OPS } … }`: L1, the vmcs01 L0 runs it with, and
- *   its handlers for the exits of its L2 guests that L0 reflects to it. The handler bodies are
+ *   its handlers for the exits of its L2 guests that L0 reflects to it; `halt_poll T grow N
+ *   start T shrink N` there is L1's KVM's halt polling of its L2's vCPUs (host.ts lowerHaltPollInto). The handler bodies are
  *   ordinary handler operations (handler.ts), plus L1's VMX instructions (`vmresume`,
  *   `vmlaunch`, `vmptrld`, `vmclear`; `invept`, `invvpid`, `vmread`, `vmwrite` as in L0's).
  * - `shadow kvm | read FIELD… | write FIELD…` in a vmcs: the fields whose VMREAD / VMWRITE
@@ -18,6 +19,7 @@ import { type LowerContext, spanOf } from "../context";
 import type { HandlerIR, HypervisorIR, VmcsIR } from "../ir";
 import { handlerOps } from "./handler";
 import { addOperandHandler, lowerHandlerOperand } from "./handlerOperand";
+import { l1HaltPoll, lowerHaltPollInto } from "./host";
 import type { StatementLowerer } from "./table";
 
 const SHADOW_WORDS = ["kvm", "read", "write"] as const;
@@ -77,7 +79,14 @@ export function lowerHypervisor(ctx: LowerContext, decl: HypervisorDecl): void {
     handlers: new Map(),
   };
   for (const entry of decl.body?.entries ?? []) {
-    if (entry.kind !== "Statement" || !entry.known || entry.keyword !== "handler") continue;
+    if (entry.kind !== "Statement" || !entry.known) continue;
+    if (entry.keyword === "halt_poll") {
+      // L1's own KVM halt polling (kvm_vcpu_halt in L1), parsed as the target block's.
+      hypervisor.haltPoll ??= { ...l1HaltPoll({}) };
+      lowerHaltPollInto(ctx, entry, hypervisor.haltPoll);
+      continue;
+    }
+    if (entry.keyword !== "handler") continue;
     const handler = lowerL1Handler(ctx, hypervisor, entry);
     if (handler) hypervisor.handlers.set(handler.reason.code, handler);
   }
