@@ -14,7 +14,10 @@ import type {
   GuestSource,
   HandlerIR,
   HandlerOp,
+  HypervisorIR,
   MsrTrap,
+  NestedEstimate,
+  NestedOperationEstimate,
   OperationEstimate,
   PortRange,
   ReasonEstimate,
@@ -22,7 +25,7 @@ import type {
   TargetIR,
   VmcsIR,
 } from "../../core/src/index";
-import { handlerOf, handlerTitle } from "../../core/src/index";
+import { handlerOf, handlerTitle, nestedEstimate } from "../../core/src/index";
 import { partitionPoint } from "../../core/src/util/search";
 
 export type IndexEntry =
@@ -34,6 +37,11 @@ export type IndexEntry =
   | { kind: "fnName"; span: Span; fn: FnIR }
   | { kind: "fnRef"; span: Span; name: string }
   | { kind: "handlerReason"; span: Span; handler: HandlerIR }
+  /** The reason token of a handler inside a `hypervisor` block: L1's handler (nested virtualization). */
+  | { kind: "l1HandlerReason"; span: Span; handler: HandlerIR; hypervisor: HypervisorIR }
+  | { kind: "hypervisorName"; span: Span; hypervisor: HypervisorIR }
+  /** NAME in `guest … in NAME`. */
+  | { kind: "hypervisorRef"; span: Span; name: string }
   | { kind: "handlerOp"; span: Span; op: HandlerOp; owner: HandlerIR | FnIR }
   | { kind: "guestOp"; span: Span; op: GuestOp; guest: GuestIR; source: GuestSource }
   | { kind: "target"; span: Span; target: TargetIR }
@@ -42,7 +50,7 @@ export type IndexEntry =
   | { kind: "ioTrap"; span: Span; vmcs: VmcsIR; ports: PortRange }
   | { kind: "exceptionBit"; span: Span; vmcs: VmcsIR; vector: number };
 
-export type SymbolKindName = "vmcs" | "guest" | "fn";
+export type SymbolKindName = "vmcs" | "guest" | "fn" | "hypervisor";
 
 export interface SymbolInfo {
   kind: SymbolKindName;
@@ -53,7 +61,7 @@ export interface SymbolInfo {
 
 /** Top-level blocks, for outline and folding. */
 export interface BlockInfo {
-  kind: "target" | "vmcs" | "handler" | "fn" | "guest" | "expect" | "simulate";
+  kind: "target" | "vmcs" | "handler" | "fn" | "guest" | "expect" | "simulate" | "hypervisor";
   name: string;
   span: Span;
   selection: Span;
@@ -64,6 +72,16 @@ export interface BlockInfo {
 export interface ReasonTotal {
   exitsPerSecond: number;
   perGuest: { guest: string; estimate: ReasonEstimate }[];
+}
+
+/** An L2 operation whose exits (some of them) L0 reflects to an L1 handler. */
+export interface L1Reach {
+  guest: GuestIR;
+  operation: NestedOperationEstimate;
+  /** Exits of the handler's reason per execution that reach it. */
+  perExecution: number;
+  /** Those exits per second, all the guest's vCPUs. */
+  exitsPerSecond: number;
 }
 
 export class DocumentModel {
@@ -78,6 +96,8 @@ export class DocumentModel {
   readonly symbols = new Map<string, SymbolInfo>();
   readonly blocks: BlockInfo[] = [];
   #reasonTotals: Map<number, ReasonTotal> | undefined;
+  /** Each guest's nested estimate, on first use (undefined: not an L2). */
+  private readonly nestedByGuest = new Map<string, NestedEstimate | undefined>();
 
   constructor(readonly analysis: Analysis) {
     const { program, text } = analysis;
@@ -146,10 +166,40 @@ export class DocumentModel {
       });
     }
 
+    // L1 hypervisors: the name, its vmcs01, its handlers (general and specialised) as children.
+    for (const hypervisor of program.hypervisors.values()) {
+      entries.push({ kind: "hypervisorName", span: hypervisor.nameSpan, hypervisor });
+      this.define("hypervisor", hypervisor.name, hypervisor.nameSpan);
+      if (hypervisor.vmcs !== "")
+        entries.push({ kind: "vmcsRef", span: hypervisor.vmcsSpan, name: hypervisor.vmcs });
+      const l1Specialised = [...(hypervisor.operandHandlers?.values() ?? [])].flat();
+      const handlers = [...hypervisor.handlers.values(), ...l1Specialised].sort(
+        (a, b) => a.span.start - b.span.start,
+      );
+      for (const handler of handlers) {
+        entries.push({ kind: "l1HandlerReason", span: handler.reasonSpan, handler, hypervisor });
+        this.indexHandlerOps(handler.ops, handler);
+      }
+      this.blocks.push({
+        kind: "hypervisor",
+        name: hypervisor.name,
+        span: hypervisor.span,
+        selection: hypervisor.nameSpan,
+        children: handlers.map((handler) => ({
+          name: `handler ${handlerTitle(handler)}`,
+          detail: "L1",
+          span: handler.span,
+          selection: handler.reasonSpan,
+        })),
+      });
+    }
+
     for (const guest of program.guests.values()) {
       entries.push({ kind: "guestName", span: guest.nameSpan, guest });
       this.define("guest", guest.name, guest.nameSpan);
       entries.push({ kind: "vmcsRef", span: guest.vmcsSpan, name: guest.vmcs });
+      if (guest.hypervisor !== undefined && guest.hypervisorSpan !== undefined)
+        entries.push({ kind: "hypervisorRef", span: guest.hypervisorSpan, name: guest.hypervisor });
       const children: BlockInfo["children"] = [];
       for (const source of guest.sources) {
         this.indexGuestOps(source.ops, guest, source);
@@ -196,6 +246,7 @@ export class DocumentModel {
       if (entry.kind === "vmcsRef") this.reference("vmcs", entry.name, entry.span);
       else if (entry.kind === "guestRef") this.reference("guest", entry.name, entry.span);
       else if (entry.kind === "fnRef") this.reference("fn", entry.name, entry.span);
+      else if (entry.kind === "hypervisorRef") this.reference("hypervisor", entry.name, entry.span);
     }
 
     entries.sort((a, b) => a.span.start - b.span.start || b.span.end - a.span.end);
@@ -254,6 +305,10 @@ export class DocumentModel {
         return this.symbols.get(`fn:${entry.fn.name}`);
       case "fnRef":
         return this.symbols.get(`fn:${entry.name}`);
+      case "hypervisorName":
+        return this.symbols.get(`hypervisor:${entry.hypervisor.name}`);
+      case "hypervisorRef":
+        return this.symbols.get(`hypervisor:${entry.name}`);
       default:
         return undefined;
     }
@@ -317,6 +372,43 @@ export class DocumentModel {
       }
     }
     return result.sort((a, b) => a.span.start - b.span.start);
+  }
+
+  /** The per-level estimate of an L2 guest (undefined for a guest that is not one), computed once. */
+  nestedEstimateOf(guestName: string): NestedEstimate | undefined {
+    if (!this.nestedByGuest.has(guestName))
+      this.nestedByGuest.set(guestName, nestedEstimate(this.analysis.program, guestName));
+    return this.nestedByGuest.get(guestName);
+  }
+
+  /**
+   * The L2 operations whose exits L0 reflects to `handler` of `hypervisor`: the exits of its
+   * reason handled at L1 by that handler (a specialised one takes its operands, the general one
+   * the rest), in the L2 guests `hypervisor` runs; in source order.
+   */
+  l1Reach(hypervisor: HypervisorIR, handler: HandlerIR): L1Reach[] {
+    const code = handler.reason.code;
+    const index = hypervisor.operandHandlers?.get(code)?.indexOf(handler) ?? -1;
+    const variant = index >= 0 ? index : undefined;
+    const result: L1Reach[] = [];
+    for (const guest of this.analysis.program.guests.values()) {
+      const nested = this.nestedEstimateOf(guest.name);
+      if (nested?.hypervisor !== hypervisor.name) continue;
+      for (const operation of nested.operations) {
+        let perExecution = 0;
+        let all = 0;
+        for (const x of operation.exits) {
+          all += x.perExecution;
+          if (x.level === "L1" && x.code === code && x.handlerVariant === variant)
+            perExecution += x.perExecution;
+        }
+        if (perExecution <= 0) continue;
+        // operation.exitsPerSecond is every exit of the operation, per vCPU.
+        const exitsPerSecond = (operation.exitsPerSecond * perExecution * Math.max(0, guest.vcpus)) / all;
+        result.push({ guest, operation, perExecution, exitsPerSecond });
+      }
+    }
+    return result.sort((a, b) => a.operation.span.start - b.operation.span.start);
   }
 
   /** Every index entry, in source order (semantic tokens walk them). */

@@ -119,7 +119,15 @@ function tokenTable(model: DocumentModel): TokenTable {
         push(span.start, span.end, "vmxControl", supported(entry.setting.control) ? 0 : UNSUPPORTED);
         break;
       case "handlerReason":
+      case "l1HandlerReason":
         push(span.start, span.end, "exitReason", DECLARATION);
+        break;
+      // An L1 hypervisor is a guest of L0: coloured as guests are.
+      case "hypervisorName":
+        push(span.start, span.end, "namespace", DECLARATION);
+        break;
+      case "hypervisorRef":
+        push(span.start, span.end, "namespace");
         break;
       case "vmcsName":
         push(span.start, span.end, "struct", DECLARATION);
