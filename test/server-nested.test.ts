@@ -120,6 +120,29 @@ describe("hover on the hypervisor block", () => {
     assert.match(onRef, /\*\*hypervisor\*\* `kvm_fast`.*shadowing on/);
   });
 
+  test("bad input: a hypervisor on an undefined vmcs, `in` an unknown name — hovers, no crash", async () => {
+    const broken = EXAMPLE.replace(
+      "hypervisor kvm_old on vmcs01_old",
+      "hypervisor kvm_old on vmcs01_gone",
+    ).replace("in kvm_fast {", "in kvm_gone {");
+    const onName = await hover(at(broken, "hypervisor kvm_old", 12));
+    assert.match(onName, /vmcs01 `vmcs01_gone` \(not defined\), VMCS shadowing off/);
+    const onHandler = await hover(at(broken, "CPUID {", 1, broken.indexOf("hypervisor kvm_old")));
+    assert.match(onHandler, /L1 handler CPUID/);
+    const { uri, position, diagnostics } = await openAt(at(broken, "in kvm_gone", 4));
+    assert.ok(
+      diagnostics.some((d) => d.code === "TL117"),
+      JSON.stringify(diagnostics.map((d) => d.code)),
+    );
+    const h = await client.request<Hover | null>("textDocument/hover", { textDocument: { uri }, position });
+    assert.ok(h === null || typeof (h.contents as { value: string }).value === "string");
+    const d = await client.request<Location | null>("textDocument/definition", {
+      textDocument: { uri },
+      position,
+    });
+    assert.equal(d, null, "an unknown hypervisor has no definition");
+  });
+
   test("an L1 handler's operation hovers as a handler operation", async () => {
     const text = await hover(at(EXAMPLE, "vmread EXIT_QUALIFICATION", 1, KVM_OLD_BLOCK));
     assert.match(text, /\*\*VMREAD\*\* `EXIT_QUALIFICATION`/);
@@ -225,6 +248,15 @@ describe("completion and quick fix", () => {
       position: second.position,
     });
     assert.deepEqual(names.map((i) => i.label).sort(), ["kvm_fast", "kvm_old"]);
+  });
+
+  test("after `hypervisor NAME on` come the vmcs names", async () => {
+    const { uri, position } = await openAt(`${EXAMPLE}\nhypervisor kvm_new on $0`);
+    const items = await client.request<CompletionItem[]>("textDocument/completion", {
+      textDocument: { uri },
+      position,
+    });
+    assert.deepEqual(items.map((i) => i.label).sort(), ["vmcs01_fast", "vmcs01_old", "vmcs12"]);
   });
 
   test("TL217 offers one quick fix per hypervisor", async () => {
