@@ -143,9 +143,18 @@ describe("hover on the hypervisor block", () => {
     assert.equal(d, null, "an unknown hypervisor has no definition");
   });
 
-  test("an L1 handler's operation hovers as a handler operation", async () => {
-    const text = await hover(at(EXAMPLE, "vmread EXIT_QUALIFICATION", 1, KVM_OLD_BLOCK));
-    assert.match(text, /\*\*VMREAD\*\* `EXIT_QUALIFICATION`/);
+  test("an L1 handler's VMREAD: an exit to L0 without shadowing, none with it", async () => {
+    const old = await hover(at(EXAMPLE, "vmread EXIT_QUALIFICATION", 1, KVM_OLD_BLOCK));
+    assert.match(old, /\*\*In L1\*\* \(hypervisor `kvm_old`, VMCS shadowing off\): exits to L0/);
+    assert.match(old, /`VMREAD EXIT_QUALIFICATION` [\d,]+ cycles/);
+    assert.match(old, /\*\*VMREAD\*\* `EXIT_QUALIFICATION`/, "and the operation's own hover");
+    const fast = await hover(
+      at(EXAMPLE, "vmread EXIT_QUALIFICATION", 1, EXAMPLE.indexOf("hypervisor kvm_fast")),
+    );
+    assert.match(fast, /\(hypervisor `kvm_fast`, VMCS shadowing on\): served by the shadow VMCS/);
+    // advance_rip is a VMREAD and a VMWRITE: both trapped in kvm_old.
+    const rip = await hover(at(EXAMPLE, "advance_rip", 1, KVM_OLD_BLOCK));
+    assert.match(rip, /`VMREAD VM_EXIT_INSTRUCTION_LEN` [\d,]+ cycles, `VMWRITE GUEST_RIP` [\d,]+ cycles/);
   });
 });
 

@@ -42,7 +42,8 @@ export type IndexEntry =
   | { kind: "hypervisorName"; span: Span; hypervisor: HypervisorIR }
   /** NAME in `guest … in NAME`. */
   | { kind: "hypervisorRef"; span: Span; name: string }
-  | { kind: "handlerOp"; span: Span; op: HandlerOp; owner: HandlerIR | FnIR }
+  /** `hypervisor`: the op is written in that hypervisor's handler (L1's operation). */
+  | { kind: "handlerOp"; span: Span; op: HandlerOp; owner: HandlerIR | FnIR; hypervisor?: HypervisorIR }
   | { kind: "guestOp"; span: Span; op: GuestOp; guest: GuestIR; source: GuestSource }
   | { kind: "target"; span: Span; target: TargetIR }
   | { kind: "vmcsField"; span: Span; vmcs: VmcsIR; name: string }
@@ -178,7 +179,7 @@ export class DocumentModel {
       );
       for (const handler of handlers) {
         entries.push({ kind: "l1HandlerReason", span: handler.reasonSpan, handler, hypervisor });
-        this.indexHandlerOps(handler.ops, handler);
+        this.indexHandlerOps(handler.ops, handler, hypervisor);
       }
       this.blocks.push({
         kind: "hypervisor",
@@ -434,15 +435,19 @@ export class DocumentModel {
     symbol.references.push(span);
   }
 
-  private indexHandlerOps(ops: HandlerOp[], owner: HandlerIR | FnIR): void {
+  private indexHandlerOps(ops: HandlerOp[], owner: HandlerIR | FnIR, hypervisor?: HypervisorIR): void {
     for (const op of ops) {
-      this.entries.push({ kind: "handlerOp", span: op.span, op, owner });
+      this.entries.push(
+        hypervisor
+          ? { kind: "handlerOp", span: op.span, op, owner, hypervisor }
+          : { kind: "handlerOp", span: op.span, op, owner },
+      );
       if (op.op === "call") {
         const nameSpan = nameSpanAtEnd(this.analysis.text, op.span, op.fn);
         this.entries.push({ kind: "fnRef", span: nameSpan, name: op.fn });
       } else if (op.op === "branch") {
-        for (const arm of op.arms) this.indexHandlerOps(arm.ops, owner);
-      } else if (op.op === "repeat") this.indexHandlerOps(op.ops, owner);
+        for (const arm of op.arms) this.indexHandlerOps(arm.ops, owner, hypervisor);
+      } else if (op.op === "repeat") this.indexHandlerOps(op.ops, owner, hypervisor);
     }
   }
 

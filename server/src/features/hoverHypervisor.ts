@@ -8,6 +8,7 @@
 import {
   exitOperandOf,
   type HandlerIR,
+  type HandlerOp,
   type HypervisorIR,
   handlerTitle,
   reflectedChainCost,
@@ -91,4 +92,46 @@ export function hypervisorHover(model: DocumentModel, hypervisor: HypervisorIR):
     }
   }
   return lines.join("\n");
+}
+
+/** The VMX operations of an L1 handler (its own, not those of a `call`ed fn, shared by every level). */
+const L1_VMX_OPS = new Set([
+  "vmread",
+  "vmwrite",
+  "advance_rip",
+  "inject",
+  "invept",
+  "invvpid",
+  "vmptrld",
+  "vmclear",
+]);
+
+/**
+ * For an operation written in an L1 handler: whether it exits to L0 (each trapped VMX
+ * instruction is one more L0 round trip and emulation in the chain) or, for a VMREAD/VMWRITE
+ * the vmcs01's shadow VMCS serves, runs in L1 without exiting; from the chain the estimator and
+ * the simulator cost (analysis/nested/chain.ts `trappedOps`).
+ */
+export function l1OperationLines(
+  model: DocumentModel,
+  op: HandlerOp,
+  handler: HandlerIR,
+  hypervisor: HypervisorIR,
+): string | undefined {
+  if (!L1_VMX_OPS.has(op.op)) return undefined;
+  const program = model.analysis.program;
+  const index = hypervisor.operandHandlers?.get(handler.reason.code)?.indexOf(handler) ?? -1;
+  const chain = reflectedChainCost(program, hypervisor, handler.reason.code, index >= 0 ? index : undefined);
+  const trapped = chain.trappedOps.filter(
+    (t) => t.span?.start === op.span.start && t.span?.end === op.span.end,
+  );
+  const name = (t: { op: string; field?: string }) => `${t.op.toUpperCase()}${t.field ? ` ${t.field}` : ""}`;
+  const head = `**In L1** (hypervisor ${codeSpan(hypervisor.name)}, VMCS shadowing ${chain.shadowing ? "on" : "off"}):`;
+  if (trapped.length === 0)
+    return `${head} served by the shadow VMCS — no exit to L0 (the field's bit is 0 in vmcs01's VMREAD/VMWRITE bitmap).`;
+  const each = trapped.map((t) => `${codeSpan(name(t))} ${formatInteger(t.cycles)} cycles`).join(", ");
+  return `${head} exits to L0, which emulates it — ${each} of L0 per execution (${formatCyclesAt(
+    trapped.reduce((sum, t) => sum + t.cycles, 0),
+    program.target.hz,
+  )}).`;
 }
