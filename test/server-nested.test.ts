@@ -17,7 +17,7 @@ import type {
   Location,
 } from "vscode-languageserver";
 import { analyze, nestedEstimate } from "../core/src/index";
-import { formatRate } from "../core/src/util/format";
+import { formatCompact, formatRate } from "../core/src/util/format";
 import { REPO_ROOT, startInProcess, type TestClient, withCursor } from "./support/lspHarness";
 
 const EXAMPLE = readFileSync(join(REPO_ROOT, "examples", "nested-two-l1.vmcs"), "utf8");
@@ -108,7 +108,7 @@ describe("hover on the hypervisor block", () => {
       ),
     );
     assert.match(text, /L1 handler RDTSC/);
-    assert.match(text, /No L2 operation in this file reaches it/);
+    assert.match(text, /No L2 exit in this file reaches it/);
   });
 
   test("the hypervisor's name and `in NAME`: its vmcs01 and the L2s it runs", async () => {
@@ -233,6 +233,25 @@ describe("navigation", () => {
       symbols.filter((s) => s.name.startsWith("handler")).map((s) => s.name),
       ["handler EXTERNAL_INTERRUPT", "handler HLT"],
     );
+  });
+});
+
+describe("code lenses", () => {
+  test("each L1 handler: its chain and the reflected exits that reach it (idle HLTs included)", async () => {
+    const { uri } = await openAt(`${EXAMPLE}$0`);
+    const lenses = await client.request<
+      { range: { start: { line: number } }; command?: { title: string } }[]
+    >("textDocument/codeLens", { textDocument: { uri } });
+    const titleAt = (line: number) =>
+      lenses.filter((l) => l.range.start.line === line).map((l) => l.command?.title ?? "");
+    const e = nestedEstimate(analyze(EXAMPLE).program, "l2_old")!;
+    const cpuid = e.chains.find((c) => c.reasonCode === 10)!;
+    const hlt = e.byReason.find((r) => r.level === "L1" && r.code === 12)!;
+    assert.deepEqual(titleAt(lineOf(EXAMPLE, "handler CPUID", KVM_OLD_BLOCK)), [
+      `L1: ≈ ${cpuid.total.toLocaleString("en-US")} cycles per reflected exit (L0 ${cpuid.l0Cycles.toLocaleString("en-US")}, L1 ${cpuid.l1Cycles.toLocaleString("en-US")}) · 40k exits/s (all vCPUs)`,
+    ]);
+    const hltLens = titleAt(lineOf(EXAMPLE, "handler HLT", KVM_OLD_BLOCK))[0]!;
+    assert.ok(hltLens.endsWith(`· ${formatCompact(hlt.exitsPerSecond)} exits/s (all vCPUs)`), hltLens);
   });
 });
 

@@ -412,6 +412,27 @@ export class DocumentModel {
     return result.sort((a, b) => a.operation.span.start - b.operation.span.start);
   }
 
+  /**
+   * L2 exits per second (all vCPUs) that L0 reflects to `handler` of `hypervisor`: the L1 rows of
+   * its reason in the nested estimates of the guests it runs (idle HLTs and interrupts for L1
+   * included) when no L1 handler of the reason is specialised by operand; otherwise its share,
+   * from the operations it takes ({@link l1Reach}).
+   */
+  l1ReachedPerSecond(hypervisor: HypervisorIR, handler: HandlerIR): number {
+    const code = handler.reason.code;
+    let sum = 0;
+    if ((hypervisor.operandHandlers?.get(code)?.length ?? 0) > 0) {
+      for (const r of this.l1Reach(hypervisor, handler)) sum += r.exitsPerSecond;
+      return sum;
+    }
+    for (const guest of this.analysis.program.guests.values()) {
+      const nested = this.nestedEstimateOf(guest.name);
+      if (nested?.hypervisor !== hypervisor.name) continue;
+      for (const r of nested.byReason) if (r.level === "L1" && r.code === code) sum += r.exitsPerSecond;
+    }
+    return sum;
+  }
+
   /** Every index entry, in source order (semantic tokens walk them). */
   allEntries(): readonly IndexEntry[] {
     return this.entries;

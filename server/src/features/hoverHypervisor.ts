@@ -49,11 +49,13 @@ export function l1HandlerHover(model: DocumentModel, handler: HandlerIR, hypervi
     `Exits into L0 per exit: ${formatCompact(chain.l0Transitions)} · L1's VMREAD/VMWRITEs: ${formatCompact(chain.trappedAccesses)} trapped, ${formatCompact(chain.shadowedAccesses)} served by the shadow VMCS`,
   ];
   const reach = model.l1Reach(hypervisor, handler);
-  if (reach.length === 0) out.push("", "No L2 operation in this file reaches it.");
+  const total = model.l1ReachedPerSecond(hypervisor, handler);
+  if (total <= 0 && reach.length === 0) out.push("", "No L2 exit in this file reaches it.");
   else {
-    let total = 0;
-    for (const r of reach) total += r.exitsPerSecond;
-    out.push("", `Reached by **${formatRate(total)}** L2 exits (all vCPUs):`);
+    out.push(
+      "",
+      `Reached by **${formatRate(total)}** L2 exits (all vCPUs)${reach.length ? ", from these operations:" : "."}`,
+    );
     for (const r of reach.slice(0, 12)) {
       const opText = text.slice(r.operation.span.start, r.operation.span.end).split("\n")[0]!.trim();
       const times = r.perExecution === 1 ? "" : ` × ${formatCompact(r.perExecution)}`;
