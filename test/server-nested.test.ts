@@ -175,6 +175,19 @@ describe("navigation", () => {
     assert.equal(v?.range.start.line, lineOf(EXAMPLE, "vmcs vmcs01_old"));
   });
 
+  test("references of a vmcs01 include the hypervisor's `on` (rename keeps it)", async () => {
+    const { uri, position } = await openAt(at(EXAMPLE, "vmcs vmcs01_old", 5));
+    const refs = await client.request<Location[]>("textDocument/references", {
+      textDocument: { uri },
+      position,
+      context: { includeDeclaration: false },
+    });
+    assert.deepEqual(
+      refs.map((r) => r.range.start.line),
+      [lineOf(EXAMPLE, "hypervisor kvm_old")],
+    );
+  });
+
   test("references and rename of a hypervisor cover its `in` clauses", async () => {
     const { uri, position } = await openAt(at(EXAMPLE, "hypervisor kvm_fast", 12));
     const refs = await client.request<Location[]>("textDocument/references", {

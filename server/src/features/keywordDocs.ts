@@ -8,6 +8,7 @@ export const KEYWORD_DOCS: Record<string, string> = {
   fn: "`fn NAME { … }` — reusable handler operations, used with `call NAME`.",
   guest:
     "`guest NAME on VMCS [in HYPERVISOR] { … }` — a guest workload under one VMCS configuration; on a `nested` vmcs it is an L2, and `in` names the L1 hypervisor that runs it (needed when the file has several).",
+  in: "`guest NAME on VMCS12 in HYPERVISOR` — the L1 hypervisor that runs this L2 guest (needed when the file has several); in a guest path, `in PORT` is an I/O port read.",
   hypervisor:
     "`hypervisor NAME on VMCS { handler REASON { … } … }` — an L1 guest hypervisor: VMCS is the vmcs01 L0 runs it with, its handlers take the exits of its L2 guests that L0 reflects to it.",
   expect: "`expect GUEST { METRIC < VALUE … }` — budgets; a violated budget is a diagnostic.",
