@@ -94,10 +94,21 @@ export function generateTextMate(): object {
     declarations: {
       patterns: [
         {
-          match: `\\b(guest)\\s+(${id})(?:\\s+(on)\\s+(${id}))?`,
+          match: `\\b(guest)\\s+(${id})(?:\\s+(on)\\s+(${id})(?:\\s+(in)\\s+(${id}))?)?`,
           captures: {
             1: { name: declarationScope },
             2: { name: SCOPES.guestName },
+            3: { name: guestStatementScope },
+            4: { name: SCOPES.vmcsName },
+            5: { name: guestStatementScope },
+            6: { name: SCOPES.hypervisorName },
+          },
+        },
+        {
+          match: `\\b(hypervisor)\\s+(${id})(?:\\s+(on)\\s+(${id}))?`,
+          captures: {
+            1: { name: declarationScope },
+            2: { name: SCOPES.hypervisorName },
             3: { name: guestStatementScope },
             4: { name: SCOPES.vmcsName },
           },
@@ -263,11 +274,27 @@ export function generateMonarchObject(): Record<string, unknown> {
     [/"[^"]*("|$)/, t.string],
     [/(ept)(\s*)(\{)/, [vmcsStatement, "white", { token: t.bracket, next: "@eptBlock" }]],
     [
-      new RegExp(`(guest)(\\s+)(${id})(\\s+)(on)(\\s+)(${id})`),
+      new RegExp(`(guest)(\\s+)(${id})(\\s+)(on)(\\s+)(${id})(\\s+)(in)(\\s+)(${id})`),
+      [
+        declaration,
+        "white",
+        t.declaredName,
+        "white",
+        guestStatement,
+        "white",
+        t.declaredName,
+        "white",
+        guestStatement,
+        "white",
+        t.declaredName,
+      ],
+    ],
+    [
+      new RegExp(`(guest|hypervisor)(\\s+)(${id})(\\s+)(on)(\\s+)(${id})`),
       [declaration, "white", t.declaredName, "white", guestStatement, "white", t.declaredName],
     ],
     [
-      new RegExp(`(vmcs|guest|fn|target|expect|simulate)(\\s+)(${id})`),
+      new RegExp(`(vmcs|guest|fn|target|expect|simulate|hypervisor)(\\s+)(${id})`),
       [declaration, "white", t.declaredName],
     ],
     [new RegExp(`(handler)(\\s+)(${id})`), [declaration, "white", t.handlerReason]],

@@ -53,7 +53,7 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
   {
     id: "declarations",
     description: "top-level declarations",
-    words: ["target", "vmcs", "handler", "fn", "guest", "expect", "simulate"],
+    words: ["target", "vmcs", "handler", "fn", "guest", "expect", "simulate", "hypervisor"],
     scope: "storage.type.declaration.vmcs",
     monarch: "keyword.declaration",
   },
@@ -84,6 +84,8 @@ export const WORD_CATEGORIES: readonly WordCategory[] = [
       "msr",
       "rw",
       "shadow",
+      // `vmcs NAME nested`: a vmcs12 (nested virtualization)
+      "nested",
       "cr3_targets",
       "ple",
       "gap",
@@ -231,6 +233,8 @@ export const SCOPES = {
   labelPunctuation: "punctuation.separator.label.vmcs",
   vmcsName: "entity.name.type.vmcs-config.vmcs",
   guestName: "entity.name.type.guest.vmcs",
+  /** `hypervisor NAME on VMCS`, and the NAME of `guest … in NAME` (nested virtualization). */
+  hypervisorName: "entity.name.type.hypervisor.vmcs",
   fnName: "entity.name.function.vmcs",
   profileName: "entity.name.type.profile.vmcs",
   handlerReason: "constant.language.exit-reason.vmcs",

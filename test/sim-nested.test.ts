@@ -67,6 +67,7 @@ describe("simulator: nested virtualization", () => {
     ["nested-kvm-on-kvm", ["l2"]],
     ["nested-kvm-on-kvm-noshadow", ["l2"]],
     ["nested-posted-interrupts", ["l2_legacy", "l2_posted"]],
+    ["nested-two-l1", ["l2_fast", "l2_old"]],
   ];
   for (const [file, guests] of examples) {
     const text = readFileSync(new URL(`../examples/${file}.vmcs`, import.meta.url), "utf8");

@@ -227,7 +227,7 @@ export { decideExit } from "./analysis/exits";
 export { type GuestTimeEstimate, guestTime, type PathGuestTime } from "./analysis/guestTime";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export { DecisionStore } from "./analysis/memo";
-export type { ChainCost, ChainStep } from "./analysis/nested/chain";
+export { type ChainCost, type ChainStep, reflectedChainCost } from "./analysis/nested/chain";
 export {
   type NestedEstimate,
   type NestedOperationEstimate,
@@ -312,6 +312,7 @@ export type {
   HandlerIR,
   HandlerOp,
   HandlerOperand,
+  HypervisorIR,
   MeasuredIR,
   MsrTrap,
   PortRange,

@@ -17,6 +17,7 @@ import nestedExceptionBitmap from "../../examples/nested-exception-bitmap.vmcs";
 import nestedKvmOnKvm from "../../examples/nested-kvm-on-kvm.vmcs";
 import nestedKvmOnKvmNoshadow from "../../examples/nested-kvm-on-kvm-noshadow.vmcs";
 import nestedPostedInterrupts from "../../examples/nested-posted-interrupts.vmcs";
+import nestedTwoL1 from "../../examples/nested-two-l1.vmcs";
 import pauseLoopExiting from "../../examples/pause-loop-exiting.vmcs";
 import perOperandHandlers from "../../examples/per-operand-handlers.vmcs";
 import pmlVsWriteProtect from "../../examples/pml-vs-write-protect.vmcs";
@@ -38,6 +39,7 @@ export const EXAMPLES: ReadonlyMap<string, string> = new Map([
   ["nested-kvm-on-kvm-noshadow.vmcs", nestedKvmOnKvmNoshadow],
   ["nested-kvm-on-kvm.vmcs", nestedKvmOnKvm],
   ["nested-posted-interrupts.vmcs", nestedPostedInterrupts],
+  ["nested-two-l1.vmcs", nestedTwoL1],
   ["pause-loop-exiting.vmcs", pauseLoopExiting],
   ["per-operand-handlers.vmcs", perOperandHandlers],
   ["pml-vs-write-protect.vmcs", pmlVsWriteProtect],

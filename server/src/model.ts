@@ -14,7 +14,10 @@ import type {
   GuestSource,
   HandlerIR,
   HandlerOp,
+  HypervisorIR,
   MsrTrap,
+  NestedEstimate,
+  NestedOperationEstimate,
   OperationEstimate,
   PortRange,
   ReasonEstimate,
@@ -22,7 +25,7 @@ import type {
   TargetIR,
   VmcsIR,
 } from "../../core/src/index";
-import { handlerOf, handlerTitle } from "../../core/src/index";
+import { handlerOf, handlerTitle, nestedEstimate } from "../../core/src/index";
 import { partitionPoint } from "../../core/src/util/search";
 
 export type IndexEntry =
@@ -34,7 +37,13 @@ export type IndexEntry =
   | { kind: "fnName"; span: Span; fn: FnIR }
   | { kind: "fnRef"; span: Span; name: string }
   | { kind: "handlerReason"; span: Span; handler: HandlerIR }
-  | { kind: "handlerOp"; span: Span; op: HandlerOp; owner: HandlerIR | FnIR }
+  /** The reason token of a handler inside a `hypervisor` block: L1's handler (nested virtualization). */
+  | { kind: "l1HandlerReason"; span: Span; handler: HandlerIR; hypervisor: HypervisorIR }
+  | { kind: "hypervisorName"; span: Span; hypervisor: HypervisorIR }
+  /** NAME in `guest … in NAME`. */
+  | { kind: "hypervisorRef"; span: Span; name: string }
+  /** `hypervisor`: the op is written in that hypervisor's handler (L1's operation). */
+  | { kind: "handlerOp"; span: Span; op: HandlerOp; owner: HandlerIR | FnIR; hypervisor?: HypervisorIR }
   | { kind: "guestOp"; span: Span; op: GuestOp; guest: GuestIR; source: GuestSource }
   | { kind: "target"; span: Span; target: TargetIR }
   | { kind: "vmcsField"; span: Span; vmcs: VmcsIR; name: string }
@@ -42,7 +51,7 @@ export type IndexEntry =
   | { kind: "ioTrap"; span: Span; vmcs: VmcsIR; ports: PortRange }
   | { kind: "exceptionBit"; span: Span; vmcs: VmcsIR; vector: number };
 
-export type SymbolKindName = "vmcs" | "guest" | "fn";
+export type SymbolKindName = "vmcs" | "guest" | "fn" | "hypervisor";
 
 export interface SymbolInfo {
   kind: SymbolKindName;
@@ -53,7 +62,7 @@ export interface SymbolInfo {
 
 /** Top-level blocks, for outline and folding. */
 export interface BlockInfo {
-  kind: "target" | "vmcs" | "handler" | "fn" | "guest" | "expect" | "simulate";
+  kind: "target" | "vmcs" | "handler" | "fn" | "guest" | "expect" | "simulate" | "hypervisor";
   name: string;
   span: Span;
   selection: Span;
@@ -64,6 +73,16 @@ export interface BlockInfo {
 export interface ReasonTotal {
   exitsPerSecond: number;
   perGuest: { guest: string; estimate: ReasonEstimate }[];
+}
+
+/** An L2 operation whose exits (some of them) L0 reflects to an L1 handler. */
+export interface L1Reach {
+  guest: GuestIR;
+  operation: NestedOperationEstimate;
+  /** Exits of the handler's reason per execution that reach it. */
+  perExecution: number;
+  /** Those exits per second, all the guest's vCPUs. */
+  exitsPerSecond: number;
 }
 
 export class DocumentModel {
@@ -78,6 +97,8 @@ export class DocumentModel {
   readonly symbols = new Map<string, SymbolInfo>();
   readonly blocks: BlockInfo[] = [];
   #reasonTotals: Map<number, ReasonTotal> | undefined;
+  /** Each guest's nested estimate, on first use (undefined: not an L2). */
+  private readonly nestedByGuest = new Map<string, NestedEstimate | undefined>();
 
   constructor(readonly analysis: Analysis) {
     const { program, text } = analysis;
@@ -146,10 +167,40 @@ export class DocumentModel {
       });
     }
 
+    // L1 hypervisors: the name, its vmcs01, its handlers (general and specialised) as children.
+    for (const hypervisor of program.hypervisors.values()) {
+      entries.push({ kind: "hypervisorName", span: hypervisor.nameSpan, hypervisor });
+      this.define("hypervisor", hypervisor.name, hypervisor.nameSpan);
+      if (hypervisor.vmcs !== "")
+        entries.push({ kind: "vmcsRef", span: hypervisor.vmcsSpan, name: hypervisor.vmcs });
+      const l1Specialised = [...(hypervisor.operandHandlers?.values() ?? [])].flat();
+      const handlers = [...hypervisor.handlers.values(), ...l1Specialised].sort(
+        (a, b) => a.span.start - b.span.start,
+      );
+      for (const handler of handlers) {
+        entries.push({ kind: "l1HandlerReason", span: handler.reasonSpan, handler, hypervisor });
+        this.indexHandlerOps(handler.ops, handler, hypervisor);
+      }
+      this.blocks.push({
+        kind: "hypervisor",
+        name: hypervisor.name,
+        span: hypervisor.span,
+        selection: hypervisor.nameSpan,
+        children: handlers.map((handler) => ({
+          name: `handler ${handlerTitle(handler)}`,
+          detail: "L1",
+          span: handler.span,
+          selection: handler.reasonSpan,
+        })),
+      });
+    }
+
     for (const guest of program.guests.values()) {
       entries.push({ kind: "guestName", span: guest.nameSpan, guest });
       this.define("guest", guest.name, guest.nameSpan);
       entries.push({ kind: "vmcsRef", span: guest.vmcsSpan, name: guest.vmcs });
+      if (guest.hypervisor !== undefined && guest.hypervisorSpan !== undefined)
+        entries.push({ kind: "hypervisorRef", span: guest.hypervisorSpan, name: guest.hypervisor });
       const children: BlockInfo["children"] = [];
       for (const source of guest.sources) {
         this.indexGuestOps(source.ops, guest, source);
@@ -196,6 +247,7 @@ export class DocumentModel {
       if (entry.kind === "vmcsRef") this.reference("vmcs", entry.name, entry.span);
       else if (entry.kind === "guestRef") this.reference("guest", entry.name, entry.span);
       else if (entry.kind === "fnRef") this.reference("fn", entry.name, entry.span);
+      else if (entry.kind === "hypervisorRef") this.reference("hypervisor", entry.name, entry.span);
     }
 
     entries.sort((a, b) => a.span.start - b.span.start || b.span.end - a.span.end);
@@ -254,6 +306,10 @@ export class DocumentModel {
         return this.symbols.get(`fn:${entry.fn.name}`);
       case "fnRef":
         return this.symbols.get(`fn:${entry.name}`);
+      case "hypervisorName":
+        return this.symbols.get(`hypervisor:${entry.hypervisor.name}`);
+      case "hypervisorRef":
+        return this.symbols.get(`hypervisor:${entry.name}`);
       default:
         return undefined;
     }
@@ -319,6 +375,64 @@ export class DocumentModel {
     return result.sort((a, b) => a.span.start - b.span.start);
   }
 
+  /** The per-level estimate of an L2 guest (undefined for a guest that is not one), computed once. */
+  nestedEstimateOf(guestName: string): NestedEstimate | undefined {
+    if (!this.nestedByGuest.has(guestName))
+      this.nestedByGuest.set(guestName, nestedEstimate(this.analysis.program, guestName));
+    return this.nestedByGuest.get(guestName);
+  }
+
+  /**
+   * The L2 operations whose exits L0 reflects to `handler` of `hypervisor`: the exits of its
+   * reason handled at L1 by that handler (a specialised one takes its operands, the general one
+   * the rest), in the L2 guests `hypervisor` runs; in source order.
+   */
+  l1Reach(hypervisor: HypervisorIR, handler: HandlerIR): L1Reach[] {
+    const code = handler.reason.code;
+    const index = hypervisor.operandHandlers?.get(code)?.indexOf(handler) ?? -1;
+    const variant = index >= 0 ? index : undefined;
+    const result: L1Reach[] = [];
+    for (const guest of this.analysis.program.guests.values()) {
+      const nested = this.nestedEstimateOf(guest.name);
+      if (nested?.hypervisor !== hypervisor.name) continue;
+      for (const operation of nested.operations) {
+        let perExecution = 0;
+        let all = 0;
+        for (const x of operation.exits) {
+          all += x.perExecution;
+          if (x.level === "L1" && x.code === code && x.handlerVariant === variant)
+            perExecution += x.perExecution;
+        }
+        if (perExecution <= 0) continue;
+        // operation.exitsPerSecond is every exit of the operation, per vCPU.
+        const exitsPerSecond = (operation.exitsPerSecond * perExecution * Math.max(0, guest.vcpus)) / all;
+        result.push({ guest, operation, perExecution, exitsPerSecond });
+      }
+    }
+    return result.sort((a, b) => a.operation.span.start - b.operation.span.start);
+  }
+
+  /**
+   * L2 exits per second (all vCPUs) that L0 reflects to `handler` of `hypervisor`: the L1 rows of
+   * its reason in the nested estimates of the guests it runs (idle HLTs and interrupts for L1
+   * included) when no L1 handler of the reason is specialised by operand; otherwise its share,
+   * from the operations it takes ({@link l1Reach}).
+   */
+  l1ReachedPerSecond(hypervisor: HypervisorIR, handler: HandlerIR): number {
+    const code = handler.reason.code;
+    let sum = 0;
+    if ((hypervisor.operandHandlers?.get(code)?.length ?? 0) > 0) {
+      for (const r of this.l1Reach(hypervisor, handler)) sum += r.exitsPerSecond;
+      return sum;
+    }
+    for (const guest of this.analysis.program.guests.values()) {
+      const nested = this.nestedEstimateOf(guest.name);
+      if (nested?.hypervisor !== hypervisor.name) continue;
+      for (const r of nested.byReason) if (r.level === "L1" && r.code === code) sum += r.exitsPerSecond;
+    }
+    return sum;
+  }
+
   /** Every index entry, in source order (semantic tokens walk them). */
   allEntries(): readonly IndexEntry[] {
     return this.entries;
@@ -342,15 +456,19 @@ export class DocumentModel {
     symbol.references.push(span);
   }
 
-  private indexHandlerOps(ops: HandlerOp[], owner: HandlerIR | FnIR): void {
+  private indexHandlerOps(ops: HandlerOp[], owner: HandlerIR | FnIR, hypervisor?: HypervisorIR): void {
     for (const op of ops) {
-      this.entries.push({ kind: "handlerOp", span: op.span, op, owner });
+      this.entries.push(
+        hypervisor
+          ? { kind: "handlerOp", span: op.span, op, owner, hypervisor }
+          : { kind: "handlerOp", span: op.span, op, owner },
+      );
       if (op.op === "call") {
         const nameSpan = nameSpanAtEnd(this.analysis.text, op.span, op.fn);
         this.entries.push({ kind: "fnRef", span: nameSpan, name: op.fn });
       } else if (op.op === "branch") {
-        for (const arm of op.arms) this.indexHandlerOps(arm.ops, owner);
-      } else if (op.op === "repeat") this.indexHandlerOps(op.ops, owner);
+        for (const arm of op.arms) this.indexHandlerOps(arm.ops, owner, hypervisor);
+      } else if (op.op === "repeat") this.indexHandlerOps(op.ops, owner, hypervisor);
     }
   }
 

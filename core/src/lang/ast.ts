@@ -187,6 +187,10 @@ export interface GuestDecl extends DeclBase {
   name?: Ident;
   onSpan?: Span;
   vmcs?: Ident;
+  /** `guest NAME on VMCS in HYPERVISOR`: the span of `in` (nested virtualization). */
+  inSpan?: Span;
+  /** The L1 hypervisor that runs this L2 guest, as written after `in`. */
+  hypervisor?: Ident;
   body?: Block;
 }
 

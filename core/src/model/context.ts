@@ -100,7 +100,7 @@ export class LowerContext {
   readonly writtenWords = new Int32Array(2 * CONTROL_WORDS.length);
   /** References whose definition may come later in the file: resolved in `Lowerer.finish`. */
   readonly pendingReferences: {
-    kind: "vmcs" | "guest" | "handler";
+    kind: "vmcs" | "guest" | "handler" | "hypervisor";
     ident: Ident;
     code: string | undefined;
     /** The defined name to look up, when not the name as written (a handler's canonical reason). */
@@ -198,7 +198,7 @@ export class LowerContext {
 
   /** A reference resolved in `Lowerer.finish`, when every declaration is defined. */
   referenceLater(
-    kind: "vmcs" | "guest" | "handler",
+    kind: "vmcs" | "guest" | "handler" | "hypervisor",
     ident: Ident,
     code: string | undefined,
     lookupName?: string,
@@ -208,7 +208,7 @@ export class LowerContext {
 
   /** Records the reference; an unknown name is reported with `code` (none: not reported here). */
   resolveReference(
-    kind: "vmcs" | "guest" | "fn" | "handler",
+    kind: "vmcs" | "guest" | "fn" | "handler" | "hypervisor",
     ident: Ident,
     code: string | undefined,
     lookupName = ident.name,

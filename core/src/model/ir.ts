@@ -377,6 +377,13 @@ export interface GuestIR {
   nameSpan: Span;
   vmcs: string;
   vmcsSpan: Span;
+  /**
+   * `guest NAME on VMCS12 in HYPERVISOR`: the L1 that runs this L2 guest (a key of
+   * `Program.hypervisors`) and the name's span; absent: the file's only hypervisor runs it
+   * (analysis/nested/reflect.ts computeSetup; several without `in` is TL217).
+   */
+  hypervisor?: string;
+  hypervisorSpan?: Span;
   vcpus: number;
   apic: "x2apic" | "xapic";
   idle: "halt" | "poll" | "mwait";

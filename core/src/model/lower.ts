@@ -22,7 +22,7 @@ import type { Program } from "./ir";
 import { lowerExpect, lowerSimulate } from "./statements/expect";
 import { lowerGuest } from "./statements/guest";
 import { checkRecursion, lowerFn, lowerHandler } from "./statements/handler";
-import { lowerHypervisor } from "./statements/nested";
+import { checkGuestLevels, lowerHypervisor } from "./statements/nested";
 import { lowerTarget } from "./statements/target";
 import { lowerVmcs } from "./statements/vmcs";
 import type { SymbolDef, SymbolIndex, SymbolKind } from "./symbols";
@@ -109,6 +109,7 @@ export class Lowerer {
     const pending = ctx.pendingReferences.sort((a, b) => a.ident.start - b.ident.start);
     for (const { kind, ident, code, lookupName } of pending)
       ctx.resolveReference(kind, ident, code, lookupName);
+    checkGuestLevels(ctx);
     checkRecursion(ctx);
     return { program: ctx.program, symbols: ctx.symbols, diagnostics: ctx.diagnostics };
   }

@@ -34,7 +34,7 @@ export interface SymbolDef {
 }
 
 /** The kinds a reference can point at. */
-export type ReferenceKind = "vmcs" | "guest" | "fn" | "handler";
+export type ReferenceKind = "vmcs" | "guest" | "fn" | "handler" | "hypervisor";
 
 export interface SymbolRef {
   kind: ReferenceKind;

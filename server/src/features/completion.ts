@@ -49,6 +49,7 @@ const TOP_LEVEL: [string, string][] = [
   ["guest", "guest ${1:name} on ${2:vmcs} {\n\tvcpus ${3:1}\n\t$0\n}"],
   ["expect", "expect ${1:guest} { overhead < ${2:10}% }"],
   ["simulate", "simulate ${1:guest} for ${2:100ms} seed ${3:1}"],
+  ["hypervisor", "hypervisor ${1:l1} on ${2:vmcs01} {\n\thandler ${3:CPUID} { $0 vmresume }\n}"],
 ];
 // biome-ignore-end lint/suspicious/noTemplateCurlyInString: LSP snippet placeholders, not templates
 
@@ -424,9 +425,16 @@ export function completeAt(
     if (first === "handler" && words.length === 1) return exitReasonItems(programOf(), true);
     // `handler REASON ` : the operand it may be specialised by (docs/language.md "Handlers by operand").
     if (first === "handler" && words.length >= 2) return handlerOperandItems(words);
-    if (first === "guest" && last === "on")
+    if ((first === "guest" || first === "hypervisor") && last === "on")
       return nameItems(programOf()?.vmcs.keys() ?? [], CompletionItemKind.Class, "vmcs");
-    if (first === "guest" && words.length === 2) return keywordItems(["on"]);
+    if ((first === "guest" || first === "hypervisor") && words.length === 2) return keywordItems(["on"]);
+    // `guest NAME on VMCS in ` : the L1 that runs this L2 (nested virtualization).
+    if (first === "guest" && words.length === 5 && last === "in")
+      return nameItems(programOf()?.hypervisors.keys() ?? [], CompletionItemKind.Module, "hypervisor");
+    if (first === "guest" && words.length === 4 && words[2] === "on") {
+      const program = programOf();
+      return program && program.hypervisors.size > 0 ? keywordItems(["in"]) : [];
+    }
     if ((first === "expect" || first === "simulate") && words.length === 1)
       return nameItems(programOf()?.guests.keys() ?? [], CompletionItemKind.Module, "guest");
     if (first === "simulate" && words.length === 2) return keywordItems(["for"]);

@@ -19,6 +19,7 @@ import {
   handlerVariantOf,
   primaryGuest,
   primaryVmcs,
+  reflectedChainCost,
   type Span,
   vcpuMayMigrate,
 } from "../../../core/src/index";
@@ -119,7 +120,15 @@ function tokenTable(model: DocumentModel): TokenTable {
         push(span.start, span.end, "vmxControl", supported(entry.setting.control) ? 0 : UNSUPPORTED);
         break;
       case "handlerReason":
+      case "l1HandlerReason":
         push(span.start, span.end, "exitReason", DECLARATION);
+        break;
+      // An L1 hypervisor is a guest of L0: coloured as guests are.
+      case "hypervisorName":
+        push(span.start, span.end, "namespace", DECLARATION);
+        break;
+      case "hypervisorRef":
+        push(span.start, span.end, "namespace");
         break;
       case "vmcsName":
         push(span.start, span.end, "struct", DECLARATION);
@@ -334,6 +343,26 @@ export function codeLenses(
         ? { title, command: "trapline.showEstimate", arguments: [uri] }
         : { title, command: "" },
     });
+  }
+  // L1's handlers: the chain of one exit reflected to each, and the L2 exits that reach it.
+  for (const hypervisor of program.hypervisors.values()) {
+    const specialisedL1 = [...(hypervisor.operandHandlers?.values() ?? [])].flat();
+    for (const handler of [...hypervisor.handlers.values(), ...specialisedL1]) {
+      const index = hypervisor.operandHandlers?.get(handler.reason.code)?.indexOf(handler) ?? -1;
+      const chain = reflectedChainCost(
+        program,
+        hypervisor,
+        handler.reason.code,
+        index >= 0 ? index : undefined,
+      );
+      const title = `L1: ≈ ${formatInteger(chain.total)} cycles per reflected exit (L0 ${formatInteger(chain.l0Cycles)}, L1 ${formatInteger(chain.l1Cycles)}) · ${formatCompact(model.l1ReachedPerSecond(hypervisor, handler))} exits/s (all vCPUs)`;
+      lenses.push({
+        range: lensRange(handler.span),
+        command: options.estimateCommand
+          ? { title, command: "trapline.showEstimate", arguments: [uri] }
+          : { title, command: "" },
+      });
+    }
   }
   for (const guest of program.guests.values()) {
     const estimate = model.analysis.estimates.get(guest.name);

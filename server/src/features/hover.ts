@@ -23,6 +23,7 @@ import type { DocumentModel, IndexEntry } from "../model";
 import { sourceNameHover } from "./guestTimeHover";
 import { guestHover, guestOpHover } from "./hoverGuest";
 import { fnHover, handlerHover, handlerOpHover } from "./hoverHandler";
+import { hypervisorHover, l1HandlerHover, l1OperationLines } from "./hoverHypervisor";
 import { pathHoverAt } from "./hoverPath";
 import { wordAt } from "./hoverText";
 import { controlHover, exitReasonHover, fieldHover, msrHover, profileHover, vmcsHover } from "./hoverVmx";
@@ -92,8 +93,20 @@ function hoverForEntry(model: DocumentModel, entry: IndexEntry, offset: number):
       return controlHover(model, entry.vmcs, entry.setting.control);
     case "handlerReason":
       return handlerHover(model, entry.handler);
-    case "handlerOp":
-      return handlerOpHover(program, entry.op, entry.owner);
+    case "l1HandlerReason":
+      return l1HandlerHover(model, entry.handler, entry.hypervisor);
+    case "hypervisorName":
+      return hypervisorHover(model, entry.hypervisor);
+    case "hypervisorRef": {
+      const hypervisor = program.hypervisors.get(entry.name);
+      return hypervisor ? hypervisorHover(model, hypervisor) : undefined;
+    }
+    case "handlerOp": {
+      const text = handlerOpHover(program, entry.op, entry.owner);
+      if (!entry.hypervisor || !("reason" in entry.owner)) return text;
+      const l1 = l1OperationLines(model, entry.op, entry.owner, entry.hypervisor);
+      return l1 ? `${l1}${text ? `\n\n---\n\n${text}` : ""}` : text;
+    }
     case "target":
       return profileHover(entry.target.profile, program);
     case "vmcsField": {

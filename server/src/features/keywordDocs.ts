@@ -6,7 +6,11 @@ export const KEYWORD_DOCS: Record<string, string> = {
     "`vmcs NAME nested { … }` — this VMCS is a vmcs12, the one L1 writes for its L2: checked as KVM checks it on nested VM entry (arch/x86/kvm/vmx/nested.c `nested_vmx_check_controls`, `nested_vmx_check_host_state`, `nested_vmx_check_guest_state`) against L1's VMX capability MSRs as KVM computes them (`nested_vmx_setup_ctls_msrs`), not the hardware's. Unset state fields are assumed valid, as for every vmcs.",
   handler: "`handler REASON { … }` — the hypervisor's handler for one exit reason.",
   fn: "`fn NAME { … }` — reusable handler operations, used with `call NAME`.",
-  guest: "`guest NAME on VMCS { … }` — a guest workload under one VMCS configuration.",
+  guest:
+    "`guest NAME on VMCS [in HYPERVISOR] { … }` — a guest workload under one VMCS configuration; on a `nested` vmcs it is an L2, and `in` names the L1 hypervisor that runs it (needed when the file has several).",
+  in: "`guest NAME on VMCS12 in HYPERVISOR` — the L1 hypervisor that runs this L2 guest (needed when the file has several); in a guest path, `in PORT` is an I/O port read.",
+  hypervisor:
+    "`hypervisor NAME on VMCS { handler REASON { … } … }` — an L1 guest hypervisor: VMCS is the vmcs01 L0 runs it with, its handlers take the exits of its L2 guests that L0 reflects to it.",
   expect: "`expect GUEST { METRIC < VALUE … }` — budgets; a violated budget is a diagnostic.",
   simulate: "`simulate GUEST for TIME [seed N]` — default simulation parameters.",
   pin: "Pin-based VM-execution controls (PIN_BASED_VM_EXEC_CONTROL, SDM Vol. 3C §25.6.1).",

@@ -31,6 +31,19 @@ export function definitionAt(model: DocumentModel, uri: string, offset: number):
   // one specialised by its operand when one is, else the general handler of the reason.
   const entry = model.elementAt(offset);
   if (entry?.kind === "guestOp") {
+    // An L2 operation: the handler of the level that handles its first exit (L1's for an exit
+    // L0 reflects, in the hypervisor that runs this guest; L0's otherwise).
+    const nested = model.nestedEstimateOf(entry.guest.name);
+    if (nested) {
+      const operation = nested.operations.find((o) => o.span.start === entry.op.span.start);
+      const x = operation?.exits[0];
+      const tables =
+        x?.level === "L1"
+          ? model.analysis.program.hypervisors.get(nested.hypervisor)
+          : model.analysis.program;
+      const handler = x && tables ? handlerOf(tables, x.code, x.handlerVariant) : undefined;
+      return handler ? { uri, range: spanToRange(lines, handler.reasonSpan) } : null;
+    }
     const estimate = model.operationAt(entry.guest, entry.op.span.start);
     const effect = estimate?.decision.exits[0];
     const handler = effect
@@ -55,6 +68,14 @@ export function referencesAt(
     return spans.map((span) => ({ uri, range: spanToRange(lines, span) }));
   }
   const entry = model.elementAt(offset);
+  if (entry?.kind === "l1HandlerReason") {
+    // An L1 handler's references: the L2 operations whose exits L0 reflects to it.
+    const locations = model
+      .l1Reach(entry.hypervisor, entry.handler)
+      .map((r) => ({ uri, range: spanToRange(lines, r.operation.span) }));
+    if (includeDeclaration) locations.unshift({ uri, range: spanToRange(lines, entry.handler.reasonSpan) });
+    return locations;
+  }
   if (entry?.kind === "handlerReason") {
     const locations = model
       .operationsExitingWith(entry.handler.reason.code, entry.handler)
@@ -109,6 +130,7 @@ const SYMBOL_KIND: Record<BlockInfo["kind"], SymbolKind> = {
   guest: SymbolKind.Module,
   expect: SymbolKind.Property,
   simulate: SymbolKind.Method,
+  hypervisor: SymbolKind.Class,
 };
 
 export function documentSymbols(model: DocumentModel): DocumentSymbol[] {
@@ -122,7 +144,8 @@ export function documentSymbols(model: DocumentModel): DocumentSymbol[] {
     children: block.children.map((child) => ({
       name: child.name,
       detail: child.detail,
-      kind: SymbolKind.Field,
+      // A hypervisor's children are its L1 handlers.
+      kind: block.kind === "hypervisor" ? SymbolKind.Event : SymbolKind.Field,
       range: spanToRange(lines, child.span),
       selectionRange: spanToRange(lines, child.selection),
     })),

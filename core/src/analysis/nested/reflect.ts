@@ -77,8 +77,9 @@ export interface NestedSetup {
 
 /**
  * The levels of a guest, when it is an L2: its vmcs is `nested` and the file has a hypervisor
- * whose vmcs01 exists. With several hypervisors the first declared runs every L2 (the language
- * has no `in HYPERVISOR` clause yet: docs/language.md).
+ * whose vmcs01 exists. Its L1 is the one `guest … in HYPERVISOR` names, else the file's only
+ * hypervisor (docs/language.md "Nested virtualization"); while the file is in error (an unknown
+ * name, TL117; several hypervisors and no `in`, TL217) the first declared runs it.
  */
 export function nestedSetup(program: Program, guest: GuestIR): NestedSetup | undefined {
   const setups = memoOf(program).nestedSetups;
@@ -91,7 +92,9 @@ export function nestedSetup(program: Program, guest: GuestIR): NestedSetup | und
 function computeSetup(program: Program, guest: GuestIR): NestedSetup | undefined {
   const vmcs12 = program.vmcs.get(guest.vmcs);
   if (!vmcs12?.nested) return undefined;
-  const hypervisor = program.hypervisors.values().next().value as HypervisorIR | undefined;
+  const hypervisor =
+    (guest.hypervisor === undefined ? undefined : program.hypervisors.get(guest.hypervisor)) ??
+    (program.hypervisors.values().next().value as HypervisorIR | undefined);
   if (!hypervisor) return undefined;
   const vmcs01 = program.vmcs.get(hypervisor.vmcs);
   if (!vmcs01) return undefined;

@@ -94,11 +94,19 @@ function parseFn(p: Parser, start: number): Decl {
   return { kind: "Fn", name, body, start, end: p.lastEnd };
 }
 
-/** `guest NAME on VMCS { … }` */
+/** The words that may follow `guest NAME on VMCS` before its block. */
+const GUEST_MODIFIERS = ["in"] as const;
+
+/**
+ * `guest NAME on VMCS [in HYPERVISOR] { … }` (`in`: the L1 hypervisor that runs this L2 guest,
+ * for a guest on a `vmcs … nested`; lowering checks it, model/statements/nested.ts)
+ */
 function parseGuest(p: Parser, start: number): Decl {
   const name = expectIdent(p, "a name", "guest");
   let onSpan: Span | undefined;
   let vmcs: Ident | undefined;
+  let inSpan: Span | undefined;
+  let hypervisor: Ident | undefined;
   const on = p.peek();
   if (on.kind === "ident" && on.text === "on" && !on.lineStart) {
     onSpan = spanOf(p.next());
@@ -106,8 +114,39 @@ function parseGuest(p: Parser, start: number): Decl {
   } else if (name !== undefined) {
     p.error("TL011", `expected \`on VMCS\` after \`guest ${name.name}\`, found ${p.found(on)}`, spanOf(on));
   }
+  const modifier = p.peek();
+  if (vmcs !== undefined && modifier.kind === "ident" && !modifier.lineStart) {
+    if (modifier.text === "in") {
+      inSpan = spanOf(p.next());
+      hypervisor = expectIdent(p, "a hypervisor name (the L1 that runs this L2 guest)", "in");
+    } else {
+      // A misspelt `in` (`inn l1`): one located error with its did-you-mean fix, then the block.
+      const { hint, fixes } = p.suggestion(modifier, GUEST_MODIFIERS);
+      if (hint) {
+        p.next();
+        p.error(
+          "TL011",
+          `expected \`{\` or \`in HYPERVISOR\` after \`guest ${name?.name ?? ""} on ${vmcs.name}\`, found ${p.found(modifier)}${hint}`,
+          spanOf(modifier),
+          fixes,
+        );
+        if (p.peek().kind === "ident" && !p.peek().lineStart)
+          hypervisor = expectIdent(p, "a hypervisor name", "in");
+      }
+    }
+  }
   const body = expectBlock(p, "guest", name ? `guest ${name.name}` : "guest");
-  return { kind: "Guest", name, onSpan, vmcs, body, start, end: p.lastEnd };
+  return {
+    kind: "Guest",
+    name,
+    onSpan,
+    vmcs,
+    ...(inSpan ? { inSpan } : {}),
+    ...(hypervisor ? { hypervisor } : {}),
+    body,
+    start,
+    end: p.lastEnd,
+  };
 }
 
 /** `hypervisor NAME on VMCS { handler REASON { … } … }` (L1; VMCS is its vmcs01) */

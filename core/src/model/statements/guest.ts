@@ -16,6 +16,7 @@ import type { Arrival, GuestIR, GuestSource } from "../ir";
 import type { SymbolDef } from "../symbols";
 import { guestOps } from "./guestOps";
 import { guestHaltPoll, pinned } from "./host";
+import { guestHypervisorOf } from "./nested";
 import { type StatementLowerer, statementTable } from "./table";
 
 const MAX_VCPUS = 4096;
@@ -274,6 +275,7 @@ export function lowerGuest(ctx: LowerContext, decl: GuestDecl, def: SymbolDef | 
     nameSpan: decl.name,
     vmcs: decl.vmcs?.name ?? "",
     vmcsSpan: decl.vmcs ?? decl.name,
+    ...guestHypervisorOf(ctx, decl),
     vcpus: 1,
     apic: "x2apic",
     idle: "halt",

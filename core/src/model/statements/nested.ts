@@ -5,18 +5,20 @@
  *   start T shrink N` there is L1's KVM's halt polling of its L2's vCPUs (host.ts lowerHaltPollInto). The handler bodies are
  *   ordinary handler operations (handler.ts), plus L1's VMX instructions (`vmresume`,
  *   `vmlaunch`, `vmptrld`, `vmclear`; `invept`, `invvpid`, `vmread`, `vmwrite` as in L0's).
+ * - `guest NAME on VMCS12 in HYPERVISOR`: which L1 runs an L2 guest (`guestHypervisorOf`, and
+ *   `checkGuestLevels` once every declaration is known: TL217, TL218; an unknown name is TL117).
  * - `shadow kvm | read FIELD… | write FIELD…` in a vmcs: the fields whose VMREAD / VMWRITE
  *   bitmap bit is 0 (SDM Vol. 3C §25.6.15, pre-2023 §24.6.15), for a vmcs01 with
  *   `proc2 vmcs_shadowing`: L1 reads (writes) them without an exit to L0.
  */
-import type { HypervisorDecl, Statement } from "../../lang/ast";
+import type { GuestDecl, HypervisorDecl, Statement } from "../../lang/ast";
 import { exitReasonByCode, exitReasonByName, exitReasonNames } from "../../vmx/exitReasons";
 import { VMCS_SHADOWING_REFERENCE } from "../../vmx/nested";
 import type { ExitReasonDef } from "../../vmx/types";
 import { vmcsFieldByName, vmcsFieldNames } from "../../vmx/vmcsFields";
 import { choice } from "../args";
 import { type LowerContext, spanOf } from "../context";
-import type { HandlerIR, HypervisorIR, VmcsIR } from "../ir";
+import type { GuestIR, HandlerIR, HypervisorIR, VmcsIR } from "../ir";
 import { handlerOps } from "./handler";
 import { addOperandHandler, lowerHandlerOperand } from "./handlerOperand";
 import { l1HaltPoll, lowerHaltPollInto } from "./host";
@@ -97,14 +99,6 @@ export function lowerHypervisor(ctx: LowerContext, decl: HypervisorDecl): void {
     });
     return;
   }
-  if (ctx.program.hypervisors.size > 0) {
-    ctx.report(
-      "warning",
-      "TL217",
-      `a second hypervisor: the first (\`${[...ctx.program.hypervisors.keys()][0]}\`) runs every L2 guest (one L1 per file for now)`,
-      decl.name,
-    );
-  }
   ctx.program.hypervisors.set(hypervisor.name, hypervisor);
 }
 
@@ -149,4 +143,63 @@ function lowerL1Handler(
     return undefined;
   }
   return { reason, ops, span: spanOf(statement), reasonSpan: item };
+}
+
+/** The `in HYPERVISOR` clause of a guest declaration, as GuestIR fields (resolved at the end). */
+export function guestHypervisorOf(
+  ctx: LowerContext,
+  decl: GuestDecl,
+): Pick<GuestIR, "hypervisor" | "hypervisorSpan"> {
+  if (decl.hypervisor === undefined) return {};
+  ctx.referenceLater("hypervisor", decl.hypervisor, "TL117");
+  return { hypervisor: decl.hypervisor.name, hypervisorSpan: decl.hypervisor };
+}
+
+/**
+ * Which L1 runs each L2 guest, once every declaration is known (Lowerer.finish): a guest on a
+ * nested vmcs in a file with several hypervisors must name one with `in` (TL217; until it does,
+ * the first declared runs it, as analysis/nested/reflect.ts computeSetup falls back), and `in`
+ * on a guest whose vmcs is not nested means nothing (TL218: that guest runs on L0 directly).
+ */
+export function checkGuestLevels(ctx: LowerContext): void {
+  const { program } = ctx;
+  for (const guest of program.guests.values()) {
+    const vmcs = program.vmcs.get(guest.vmcs);
+    if (vmcs === undefined) continue; // TL111
+    if (guest.hypervisor !== undefined && guest.hypervisorSpan !== undefined) {
+      if (vmcs.nested) continue;
+      const clause = { start: guest.vmcsSpan.end, end: guest.hypervisorSpan.end };
+      ctx.error(
+        "TL218",
+        `\`in ${guest.hypervisor}\`: guest \`${guest.name}\` runs on vmcs \`${vmcs.name}\`, which is not \`nested\`, so L0 runs it directly; only an L2 guest (on a \`vmcs NAME nested\`, a vmcs12) runs in a hypervisor`,
+        guest.hypervisorSpan,
+        {
+          related: [{ span: vmcs.nameSpan, message: `vmcs ${vmcs.name} (not nested)` }],
+          fixes: [
+            {
+              title: `Remove \`in ${guest.hypervisor}\``,
+              edits: [{ span: clause, newText: "" }],
+              preferred: true,
+            },
+          ],
+        },
+      );
+      continue;
+    }
+    if (!vmcs.nested || program.hypervisors.size < 2) continue;
+    const hypervisors = [...program.hypervisors.values()];
+    const names = hypervisors.map((h) => `\`${h.name}\``).join(", ");
+    ctx.error(
+      "TL217",
+      `guest \`${guest.name}\` is an L2 (vmcs \`${vmcs.name}\` is nested) and the file has ${hypervisors.length} hypervisors (${names}): name the one that runs it with \`in HYPERVISOR\` (until then \`${hypervisors[0]!.name}\`, the first, runs it)`,
+      guest.vmcsSpan,
+      {
+        related: hypervisors.map((h) => ({ span: h.nameSpan, message: `hypervisor ${h.name}` })),
+        fixes: hypervisors.map((h) => ({
+          title: `Run it in \`${h.name}\` (add \`in ${h.name}\`)`,
+          edits: [{ span: { start: guest.vmcsSpan.end, end: guest.vmcsSpan.end }, newText: ` in ${h.name}` }],
+        })),
+      },
+    );
+  }
 }
