@@ -113,25 +113,53 @@ describe("nested: an interrupt for L1 delivered while L2 runs is one exit", () =
       ["EXTERNAL_INTERRUPT@L1"],
     );
     const row = e.byReason[0]!;
-    // Every arrival (2 vCPUs × 20k/s) is a nested exit into L1; the share p in guest mode is
-    // delivered, the rest synthesized.
-    near(row.exitsPerSecond, 40_000, "nested exits into L1");
+    // Every arrival (2 vCPUs × 20k/s) is L1's: the share p in guest mode is delivered, one on
+    // L0's side of root mode synthesized, one on L1's side (L1's handler running: share s1 of root
+    // time; L0 emulating its trapped VMREAD/VMWRITE: s2) L1's own interrupt — L0's exit from L1
+    // (1,400) + L1's trapped injection VMWRITE (1,200) + inject 100, 2 exits into L0; or 1,300
+    // and 1 — no nested exit (estimate.ts RootSplit). The shares by hand: each chain (X per
+    // vCPU-second) spends 450 in L1 and 3 × 1,200 emulating L1, over the root time (1 − p)·hz,
+    // plus the L1-side deliveries' own cycles.
+    const p = e.guestShare;
+    const s1 = e.l1SideRoot.l1RunningShare;
+    const s2 = e.l1SideRoot.l0ForL1Share;
+    const inRoot = 20_000 * (1 - p);
+    const Xv = 20_000 * p + inRoot * (1 - s1 - s2);
+    near(s1, (450 * Xv) / ((1 - p) * 2e9), "L1's running share of root time");
+    near(s2, (3_600 * Xv + inRoot * (s1 * 2_700 + s2 * 1_300)) / ((1 - p) * 2e9), "L0-for-L1 share");
     const synthesized = e.synthesizedPerSecond;
-    const delivered = 40_000 - synthesized;
-    near(synthesized, 40_000 * (1 - e.guestShare), "synthesized: the arrivals in root mode");
+    const delivered = 40_000 * p;
+    const side = e.l1SideRoot.deliveriesPerSecond;
+    near(synthesized, 2 * inRoot * (1 - s1 - s2), "synthesized: root arrivals on L0's side for L2");
+    near(side, 2 * inRoot * (s1 + s2), "L1's own: root arrivals on L1's side");
+    near(row.exitsPerSecond, delivered + synthesized, "nested exits into L1");
     near(e.l2ExitsPerSecond, delivered, "one L2 exit per delivery");
-    near(e.reflectedPerSecond, 40_000, "reflected");
+    near(e.reflectedPerSecond, delivered + synthesized, "reflected");
     near(e.l0HandledPerSecond, 0, "no L0 row");
     near(
       row.l0CyclesPerExit,
-      (delivered * DELIVERED.l0 + synthesized * SYNTHESIZED.l0) / 40_000,
+      (delivered * DELIVERED.l0 + synthesized * SYNTHESIZED.l0) / (delivered + synthesized),
       "L0 cycles",
     );
     near(row.l1CyclesPerExit, 450, "L1 cycles");
+    const sideExits = 2 * inRoot * (2 * s1 + s2);
+    near(e.l1SideRoot.exitsPerSecond, sideExits, "L1-side exits into L0");
     const intoL0 = delivered * DELIVERED.transitions + synthesized * SYNTHESIZED.transitions;
-    near(row.l0TransitionsPerExit, intoL0 / 40_000, "exits into L0 per exit");
-    near(e.l0ExitsPerSecond, intoL0, "exits into L0");
-    near(e.l1ExitsPerSecond, intoL0 - delivered, "L1's exits into L0: trapped + VMRESUME");
+    near(row.l0TransitionsPerExit, intoL0 / (delivered + synthesized), "exits into L0 per exit");
+    near(e.l0ExitsPerSecond, intoL0 + sideExits, "exits into L0");
+    near(
+      e.l1ExitsPerSecond,
+      intoL0 + sideExits - delivered,
+      "L1's exits into L0: trapped + VMRESUME + L1 side",
+    );
+    // L0: the chains, L0's exit from L1 and the trapped VMWRITEs on L1's side.
+    near(
+      e.hostCpu.l0,
+      (delivered * DELIVERED.l0 + synthesized * SYNTHESIZED.l0 + 2 * inRoot * (s1 * 2_600 + s2 * 1_200)) /
+        2e9,
+      "L0 cores",
+    );
+    near(e.hostCpu.l1, ((delivered + synthesized) * 450 + side * 100) / 2e9, "L1 cores");
   });
 
   it("the simulation: the same counts and cycles per exit (no jitter: exact from the run's counts)", () => {
@@ -144,6 +172,22 @@ describe("nested: an interrupt for L1 delivered while L2 runs is one exit", () =
     const synthesized = Math.round(n.synthesizedPerSecond * d);
     const delivered = exits - synthesized;
     assert.ok(synthesized > 0 && delivered > 0, `${delivered} delivered, ${synthesized} synthesized`);
+    // Interrupts for L1 on L1's side of root mode: 2 exits into L0 when L1 ran (its exit, the
+    // trapped VMWRITE), 1 when L0 was emulating L1's instruction.
+    const side = Math.round(n.l1SideDeliveriesPerSecond * d);
+    const sideExits = Math.round(n.l1SideExitsPerSecond * d);
+    const l1Running = sideExits - side;
+    assert.ok(
+      l1Running > 0 && side - l1Running > 0,
+      `${l1Running} while L1 ran, ${side - l1Running} while L0 emulated`,
+    );
+    // Their cycles: 2,600 in L0 and 100 in L1 when L1 ran, 1,200 and 100 otherwise.
+    near(
+      n.hostCpu.l1 * d * 2e9,
+      exits * 450 + side * 100,
+      "L1 cycles: the chains' 450, the L1-side injections' 100",
+      1e-3,
+    );
     assert.equal(Math.round(n.l2ExitsPerSecond * d), delivered);
     near(
       row.l0CyclesPerExit,
@@ -152,7 +196,7 @@ describe("nested: an interrupt for L1 delivered while L2 runs is one exit", () =
       1e-6,
     );
     near(row.l1CyclesPerExit, 450, "L1 cycles");
-    const intoL0 = delivered * DELIVERED.transitions + synthesized * SYNTHESIZED.transitions;
+    const intoL0 = delivered * DELIVERED.transitions + synthesized * SYNTHESIZED.transitions + sideExits;
     assert.equal(Math.round(n.l0ExitsPerSecond * d), intoL0);
     assert.equal(Math.round(n.trappedPerSecond * d), 3 * exits);
     assert.equal(Math.round(n.vmresumesPerSecond * d), exits);
@@ -162,7 +206,8 @@ describe("nested: an interrupt for L1 delivered while L2 runs is one exit", () =
     const text = timelineToTraceCmd(r.timeline, { nestedEpt: nestedEptOf(a.program, n.vmcs12) });
     const trace = importTrace(text);
     assert.equal(trace.exits.totalCount, intoL0);
-    assert.equal(trace.exits.rows.find((x) => x.code === EXTERNAL_INTERRUPT)?.count, delivered);
+    // kvm_exit EXTERNAL_INTERRUPT: the deliveries from L2 and the exits from L1 on L1's side.
+    assert.equal(trace.exits.rows.find((x) => x.code === EXTERNAL_INTERRUPT)?.count, delivered + l1Running);
     assert.equal(trace.eventCounts.kvm_nested_vmexit, delivered);
     assert.equal(trace.eventCounts.kvm_nested_vmexit_inject, exits);
 
@@ -173,7 +218,12 @@ describe("nested: an interrupt for L1 delivered while L2 runs is one exit", () =
       const m = /: (kvm_\w+): +(?:vcpu \d+ reason (\w+))?/.exec(l)!;
       return m[2] ? `${m[1]} ${m[2]}` : m[1]!;
     };
-    const at = lines.findIndex((l) => / kvm_exit: +vcpu 0 reason EXTERNAL_INTERRUPT /.test(l));
+    const at = lines.findIndex(
+      (l, i) =>
+        / kvm_exit: +vcpu 0 reason EXTERNAL_INTERRUPT /.test(l) &&
+        / kvm_nested_vmexit: /.test(lines[i + 1] ?? "") &&
+        !lines.slice(i + 1, i + 13).some((x) => / kvm_exit: +vcpu 0 reason EXTERNAL_INTERRUPT /.test(x)),
+    );
     assert.ok(at >= 0, "a delivered interrupt on vCPU 0");
     const episode = lines.slice(at, at + 13);
     assert.deepEqual(episode.map(event), [
