@@ -28,6 +28,7 @@ import { ept02StartUp } from "./ept02";
 import type { NestedEstimate, NestedOperationEstimate, NestedReasonEstimate } from "./estimateTypes";
 import { NO_L1_POLL, solveWithL1Poll } from "./l1HaltPoll";
 import { decideNested, type Level, type NestedExit, type NestedSetup, nestedSetup } from "./reflect";
+import { atFixedSplit, impliedSplit, l2Side, type RootSplit, rootArrivalCycles } from "./rootSplit";
 import {
   chainL1Side,
   idleMode,
@@ -85,30 +86,8 @@ export function nestedEstimate(program: Program, guestName: string): NestedEstim
   if (!guest) return undefined;
   const setup = nestedSetup(program, guest);
   if (!setup) return undefined;
-  // The split of root-mode time between L0 on behalf of L2 and L1's side depends on the rates it
-  // sets (an interrupt caught on L1's side costs less than a synthesized nested exit): a fixed
-  // point, reached in a few passes.
-  let split: RootSplit = { l1: 0, l0ForL1: 0 };
-  let solved = solve(setup, guest, split);
-  for (let pass = 0; pass < 8; pass++) {
-    const next = solved.split;
-    const moved = Math.abs(next.l1 - split.l1) + Math.abs(next.l0ForL1 - split.l0ForL1);
-    split = next;
-    solved = solve(setup, guest, split);
-    if (moved < 1e-9) break;
-  }
-  return solved.estimate;
-}
-
-/**
- * Shares of root-mode time (busy time outside L2's guest mode) on L1's side (wake.ts RootSide):
- * L1 itself running (`l1`: its handlers' own steps) and L0 running on behalf of L1 (`l0ForL1`:
- * the emulation of L1's trapped VMX instructions, and the L1-side deliveries themselves). The
- * rest is L0's for L2: its exits, the emulated exits into L1 and VMRESUMEs, the wake-up chains.
- */
-interface RootSplit {
-  l1: number;
-  l0ForL1: number;
+  // Solved at the split of root-mode time between L0's side for L2 and L1's that its rates imply.
+  return atFixedSplit((split) => solve(setup, guest, split));
 }
 
 /**
@@ -311,15 +290,11 @@ function solve(
       toL1 > 0
         ? { l1: l1SideDelivery(setup, source, "l1"), l0ForL1: l1SideDelivery(setup, source, "l0ForL1") }
         : undefined;
-    const l2Side = Math.max(0, 1 - split.l1 - split.l0ForL1);
-    const owedMix =
-      l2Side * owed +
-      (onL1Side ? toL1 * (split.l1 * cyclesOf(onL1Side.l1) + split.l0ForL1 * cyclesOf(onL1Side.l0ForL1)) : 0);
     return {
       leaves,
       delivery,
       model,
-      owed: model.rate * owedMix,
+      owed: model.rate * rootArrivalCycles(split, owed, toL1, onL1Side),
       toL1,
       onL1Side,
       wake: blocked ? wakeChain(setup, mode, source) : undefined,
@@ -448,9 +423,8 @@ function solve(
     // L2 at its VMRESUME (wake.ts l1SideDelivery): no nested exit.
     if (!m.tickless && !x.delivery.posted) {
       const inRoot = m.rate * rootShare;
-      const l2Side = Math.max(0, 1 - split.l1 - split.l0ForL1);
       for (const e of x.delivery.exits)
-        if (e.level === "L1") record(e, inRoot * l2Side * e.perExecution, { synthesized: true });
+        if (e.level === "L1") record(e, inRoot * l2Side(split) * e.perExecution, { synthesized: true });
       if (x.onL1Side)
         for (const [w, share] of [
           [x.onL1Side.l1, split.l1],
@@ -542,19 +516,7 @@ function solve(
   l1Exits += vcpus * (wakeExits + posted.notify + l1SideExits);
   // The split this solution implies: L1's side of the root time it spends (its deliveries on
   // L1's side are themselves on it, L0 running for L1 or L1 injecting).
-  const rootCycles = rootShare * hz;
-  const measured: RootSplit =
-    rootCycles > 0
-      ? {
-          l1: Math.min(1, sideL1 / rootCycles),
-          l0ForL1: Math.min(1, (sideL0ForL1 + l1SideL0 + l1SideL1) / rootCycles),
-        }
-      : { l1: 0, l0ForL1: 0 };
-  const sideSum = measured.l1 + measured.l0ForL1;
-  if (sideSum > 1) {
-    measured.l1 /= sideSum;
-    measured.l0ForL1 /= sideSum;
-  }
+  const measured = impliedSplit(sideL1, sideL0ForL1 + l1SideL0 + l1SideL1, rootShare * hz);
   byReason.sort(
     (x, y) =>
       y.exitsPerSecond * (y.l0CyclesPerExit + y.l1CyclesPerExit) -
