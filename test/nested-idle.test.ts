@@ -85,6 +85,38 @@ function l2(
 const nic = (posted = false) =>
   irq("nic", 0x41, { kind: "poisson", ratePerSec: 10_000 }, [op({ op: "compute", cycles: 2000 })], posted);
 
+/**
+ * The split of root time by hand (estimate.ts RootSplit), for the files below whose interrupt
+ * for L1 runs L1's default EXTERNAL_INTERRUPT handler (L1 300 cycles, its VMREAD trapped: 1,200
+ * in L0) and whose L1 injects with a trapped VMWRITE (1,200) + inject 100: an arrival that finds
+ * L1 running costs L0's exit from L1 (1,400) + 1,300, one emulating L1's VMREAD 1,300; one on
+ * L0's side for L2 the synthesized nested exit (11,500). Given the estimate's shares s1 (L1
+ * running) and s2 (L0 for L1): ρ from the closed form with R = Λ·((1 − s1 − s2)·11,500 +
+ * s1·2,700 + s2·1,300), and the shares again from the rates — the fixed point the estimate
+ * solves. X = EXTERNAL_INTERRUPT chains per second (delivered Λp + synthesized).
+ */
+function splitByHand(
+  e: NonNullable<ReturnType<typeof nestedEstimate>>,
+  k: { G: number; D: number; lambda: number; T: number; kk: number; p: number },
+) {
+  const hz = 2e9;
+  const s1 = e.l1SideRoot.l1RunningShare;
+  const s2 = e.l1SideRoot.l0ForL1Share;
+  const R = k.lambda * ((1 - s1 - s2) * 11_500 + s1 * 2_700 + s2 * 1_300);
+  const rho = (k.G + (k.D * k.lambda - R) * k.p + k.kk * k.T) / (hz + k.kk * k.T - R);
+  const root = rho - k.p;
+  const inRoot = k.lambda * root;
+  const X = k.lambda * k.p + inRoot * (1 - s1 - s2);
+  near(e.busyShare, rho, "ρ at the estimate's split");
+  near(s1, (300 * X) / (root * hz), "L1's running share of root time");
+  near(s2, (1_200 * X + inRoot * (s1 * 2_700 + s2 * 1_300)) / (root * hz), "L0-for-L1 share of root time");
+  near(e.synthesizedPerSecond, inRoot * (1 - s1 - s2), "synthesized: the arrivals on L0's side for L2");
+  near(e.l1SideRoot.deliveriesPerSecond, inRoot * (s1 + s2), "L1's own: the arrivals on L1's side");
+  near(e.l1SideRoot.exitsPerSecond, inRoot * (2 * s1 + s2), "their exits into L0: L1's exit, the VMWRITE");
+  assert.ok(s1 > 0 && s2 > 0, "both sides of L1's root time");
+  return { rho, s1, s2, inRoot, X };
+}
+
 describe("nested idle: L1 blocks the idle L2 (vmcs12 HLT exiting)", () => {
   const p = l2({ pin: ["external_interrupt_exiting"], proc: ["hlt_exiting"] }, [nic()]);
   const setup = nestedSetup(p, p.guests.get("l2")!)!;
@@ -118,16 +150,19 @@ describe("nested idle: L1 blocks the idle L2 (vmcs12 HLT exiting)", () => {
     // the chain less its round trip, R = Λ × 11,500 per unit of root share:
     // ρ·hz = G + D·Λ·p + R·(ρ − p) + k(1 − ρ)·T → ρ = (G + (DΛ − R)·p + k·T)/(hz + k·T − R) = 0.1186605;
     // N = k(1 − ρ) = 9,136.46 idle exits/s; wake-ups Λ(1 − ρ) = 8,813.40/s.
+    // Before the split of root time (estimate.ts RootSplit: every root arrival synthesized) this
+    // gave ρ = 0.1186605, N = 9,136.46, wake-ups 8,813.40; with it, at the estimate's split:
     near(e.guestShare, 0.01, "p");
-    near(e.busyShare, 0.11866047956357122, "ρ");
-    near(e.idle!.idlePeriodsPerSecond, 9136.457666039309, "N");
-    near(e.idle!.wakeUpsPerSecond, 8813.395204364288, "wake-ups");
+    const S = 0.9646402934831231;
+    const k = splitByHand(e, { G: 2e7, D: 12_900, lambda: 1e4, T: 16_200 + S * 6_300, kk: 1e4 / S, p: 0.01 });
+    near(e.idle!.idlePeriodsPerSecond, (1e4 / S) * (1 - k.rho), "N");
+    near(e.idle!.wakeUpsPerSecond, 1e4 * (1 - k.rho), "wake-ups");
     near(e.idle!.survival, 0.9646402934831231, "S");
     assert.equal(e.idle!.l0CyclesPerWake, 6_200);
     assert.equal(e.idle!.l0ExitsPerWake, 2);
     const hlt = e.byReason.find((r) => r.reason === "HLT")!;
     assert.equal(hlt.level, "L1");
-    near(hlt.exitsPerSecond, 9136.457666039309, "HLT exits");
+    near(hlt.exitsPerSecond, (1e4 / S) * (1 - k.rho), "HLT exits");
     // Only the arrivals in guest mode (Λ·p = 100/s) take an exit, one each (no L0 row of its
     // own); the nested one also those in root mode, Λ(ρ − p) = 1,086.60/s, synthesized at the
     // next nested entry (no L2 exit).
@@ -136,10 +171,20 @@ describe("nested idle: L1 blocks the idle L2 (vmcs12 HLT exiting)", () => {
       false,
     );
     const ext = e.byReason.find((x) => x.reason === "EXTERNAL_INTERRUPT" && x.level === "L1")!;
-    near(ext.exitsPerSecond, 100 + 1086.6047956357122, "L1");
-    near(e.synthesizedPerSecond, 1086.6047956357122, "synthesized");
-    // L0: N × 12,200 + 100 × (400 + 12,200) + wake-ups × 6,200 + 1,086.60 × 11,200, over 2e9.
-    near(e.hostCpu.l0, 0.08976890375192906, "L0 cores");
+    near(ext.exitsPerSecond, k.X, "L1");
+    // L0: N × 12,200 + 100 × (400 + 12,200) + wake-ups × 6,200 + synthesized × 11,200 + the
+    // arrivals on L1's side × (2,600 running, 1,200 emulating), over 2e9.
+    const N = (1e4 / S) * (1 - k.rho);
+    near(
+      e.hostCpu.l0,
+      (N * 12_200 +
+        100 * 12_600 +
+        1e4 * (1 - k.rho) * 6_200 +
+        e.synthesizedPerSecond * 11_200 +
+        k.inRoot * (k.s1 * 2_600 + k.s2 * 1_200)) /
+        2e9,
+      "L0 cores",
+    );
   });
 
   it("hovers: the idle line names who blocks and the wake-up per level; the guest hover adds it", () => {
@@ -205,10 +250,28 @@ describe("nested idle: L0 keeps the HLT (vmcs01's HLT exiting only)", () => {
     // N = 9,141.36; wake-ups 9,095.77; root arrivals Λ(ρ − p) = 804.23/s;
     // L0 = (N × 5000 + 100 × 12,600 + wake-ups × 11,200 + 804.23 × 11,200)/2e9 = 0.0789234 cores;
     // L1 = (100 + wake-ups + 804.23) × 300/2e9 = (100 + Λ(1 − p)) × 300/2e9.
-    near(e.busyShare, 0.09042339687064412, "ρ");
-    near(e.idle!.idlePeriodsPerSecond, 9141.35874825765, "N");
-    near(e.hostCpu.l0, 0.07892339687064413, "L0 cores");
-    near(e.hostCpu.l1, 0.0015, "L1 cores");
+    // Before the split of root time (every root arrival synthesized): ρ = 0.0904234, N =
+    // 9,141.36, L0 0.0789234 cores, L1 0.0015; with it, at the estimate's split:
+    const S = 0.9950124791926823;
+    const k = splitByHand(e, { G: 2e7, D: 12_900, lambda: 1e4, T: 5_000 + S * 11_500, kk: 1e4 / S, p: 0.01 });
+    near(e.idle!.idlePeriodsPerSecond, (1e4 / S) * (1 - k.rho), "N");
+    const wakeUps = 1e4 * (1 - k.rho);
+    near(
+      e.hostCpu.l0,
+      ((1e4 / S) * (1 - k.rho) * 5_000 +
+        100 * 12_600 +
+        wakeUps * 11_200 +
+        e.synthesizedPerSecond * 11_200 +
+        k.inRoot * (k.s1 * 2_600 + k.s2 * 1_200)) /
+        2e9,
+      "L0 cores",
+    );
+    // L1: every EXTERNAL_INTERRUPT chain's 300 (deliveries, wake-ups, synthesized) + 100 per inject on L1's side.
+    near(
+      e.hostCpu.l1,
+      ((100 + wakeUps + e.synthesizedPerSecond) * 300 + k.inRoot * (k.s1 + k.s2) * 100) / 2e9,
+      "L1 cores",
+    );
     assert.equal(e.byReason.find((r) => r.reason === "HLT")!.level, "L0");
   });
 

@@ -170,18 +170,40 @@ describe("nested reflection (nested_vmx_reflect_vmexit)", () => {
     // VMREAD 1200 + 300 + 1000 + 5000 = 12,500, so 12,850. Every arrival is L1's: one that finds
     // the vCPU in root mode (1 − p) gets its nested exit synthesized at the next nested entry, the
     // chain less its round trip, R = 11,500 per arrival, root time too. Idle poll:
-    // 1 − p = (D·Λ·p + R·Λ·(1 − p))/hz → p = (hz − RΛ)/(hz + DΛ − RΛ) = 1.9885e9 / 2.00135e9.
-    const p = 1.9885e9 / 2.00135e9;
+    // 1 − p = (D·Λ·p + R·Λ·(1 − p))/hz → p = (hz − RΛ)/(hz + DΛ − RΛ) = 1.9885e9 / 2.00135e9
+    // before the split of root time. With it (estimate.ts RootSplit), an arrival that finds L1
+    // running (share s1 of root time) costs L0's exit from L1 (1,350) + L1's trapped injection
+    // VMWRITE (1,200) + inject 100 = 2,650 and 2 exits into L0, one that finds L0 emulating L1's
+    // VMREAD (s2) 1,300 and 1 exit: R = (1 − s1 − s2)·11,500 + s1·2,650 + s2·1,300 per arrival;
+    // and the shares are L1's 300 and the trapped 1,200 of each chain (X per second), plus the
+    // L1-side deliveries' own cycles, over the root time (1 − p)·hz — the estimate's fixed point.
+    const s1 = withExit.l1SideRoot.l1RunningShare;
+    const s2 = withExit.l1SideRoot.l0ForL1Share;
+    const R = (1 - s1 - s2) * 11_500 + s1 * 2_650 + s2 * 1_300;
+    const p = (2e9 - R * 1000) / (2e9 + 12_850 * 1000 - R * 1000);
+    const inRoot = 1000 * (1 - p);
+    const X = 1000 * p + inRoot * (1 - s1 - s2);
+    assert.ok(s1 > 0 && s2 > 0);
+    assert.ok(Math.abs(s1 - (300 * X) / ((1 - p) * 2e9)) < 1e-9, "L1's running share");
+    assert.ok(
+      Math.abs(s2 - (1_200 * X + inRoot * (s1 * 2_650 + s2 * 1_300)) / ((1 - p) * 2e9)) < 1e-9,
+      "L0 for L1",
+    );
     const [ext] = withExit.byReason;
-    assert.ok(Math.abs(ext!.exitsPerSecond - 1000) < 1e-6);
+    assert.ok(Math.abs(ext!.exitsPerSecond - X) < 1e-6);
     assert.ok(Math.abs(withExit.guestShare - p) < 1e-12);
-    assert.ok(Math.abs(withExit.synthesizedPerSecond - 1000 * (1 - p)) < 1e-6);
+    const synthesized = inRoot * (1 - s1 - s2);
+    assert.ok(Math.abs(withExit.synthesizedPerSecond - synthesized) < 1e-6);
+    assert.ok(Math.abs(withExit.l1SideRoot.deliveriesPerSecond - inRoot * (s1 + s2)) < 1e-6);
     assert.ok(Math.abs(withExit.l2ExitsPerSecond - 1000 * p) < 1e-6, "one L2 exit per arrival in guest mode");
     // Per exit, the rate-weighted mean: delivered L0 350 + 12,200 and 3 exits into L0 (the L2
     // exit, the trapped VMREAD, the VMRESUME); synthesized 12,200 − 1000 and 2.
-    assert.ok(Math.abs(ext!.l0CyclesPerExit - (p * 12_550 + (1 - p) * 11_200)) < 1e-6);
-    assert.ok(Math.abs(ext!.l0TransitionsPerExit - (p * 3 + (1 - p) * 2)) < 1e-9);
-    assert.ok(Math.abs(withExit.l0ExitsPerSecond - 1000 * (p * 3 + (1 - p) * 2)) < 1e-6);
+    const delivered = 1000 * p;
+    assert.ok(Math.abs(ext!.l0CyclesPerExit - (delivered * 12_550 + synthesized * 11_200) / X) < 1e-6);
+    assert.ok(Math.abs(ext!.l0TransitionsPerExit - (delivered * 3 + synthesized * 2) / X) < 1e-9);
+    assert.ok(
+      Math.abs(withExit.l0ExitsPerSecond - (delivered * 3 + synthesized * 2 + inRoot * (2 * s1 + s2))) < 1e-6,
+    );
     const without = nestedEstimate(nested({}, { sources }), "l2")!;
     assert.deepEqual(byKey(without), ["EXTERNAL_INTERRUPT@L0"]);
     assert.ok(Math.abs(without.byReason[0]!.exitsPerSecond - (1000 * 2e9) / (2e9 + 1000 * 1350)) < 1e-9);

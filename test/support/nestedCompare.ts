@@ -103,14 +103,23 @@ export function compareNested(text: string, guest: string, durationSec: number, 
     `L1 halt-poll success: simulated ${n.l1HaltPollSuccess}, estimated ${l1Est}`,
   );
   within(n.l1PollCpu, e.idle?.l1PollCpu ?? 0, 0.03, "L1 polling CPU");
-  // Nested exits L0 synthesizes at an entry (an interrupt for L1 that found the vCPU in root
-  // mode): no L2 exit, so not in l2ExitsPerSecond.
-  within(
-    n.synthesizedPerSecond,
-    e.synthesizedPerSecond,
-    tolerance(e.synthesizedPerSecond * durationSec),
-    "synthesized nested exits",
+  // Interrupts for L1 that found the vCPU in root mode: on L0's side for L2, the nested exit L0
+  // synthesizes at the next entry (no L2 exit, so not in l2ExitsPerSecond); on L1's side (L1
+  // running, or L0 emulating its trapped instruction), L1's own interrupt (analysis/nested/
+  // wake.ts l1SideDelivery, sim/l1Side.ts) and the exits into L0 it causes.
+  // The synthesized ones within 3 % (or the Poisson noise) of all the interrupts for L1 that
+  // find root mode: the split of root time moves arrivals between the two, and the simulator's
+  // root-mode arrivals run ~2 % under the estimate's λ × root share on the idle-poll loads
+  // (test/l1-halt-poll.test.ts, sim-nested-idle.test.ts) already before the split.
+  const side = e.l1SideRoot.deliveriesPerSecond;
+  const inRoot = e.synthesizedPerSecond + side;
+  assert.ok(
+    Math.abs(n.synthesizedPerSecond - e.synthesizedPerSecond) <= tolerance(inRoot * durationSec) * inRoot,
+    `synthesized nested exits: simulated ${n.synthesizedPerSecond}, estimated ${e.synthesizedPerSecond} (of ${inRoot} in root mode)`,
   );
+  within(n.l1SideDeliveriesPerSecond, side, tolerance(side * durationSec), "interrupts for L1 on L1's side");
+  const sideExits = e.l1SideRoot.exitsPerSecond;
+  within(n.l1SideExitsPerSecond, sideExits, tolerance(sideExits * durationSec), "their exits into L0");
   const notify = e.l1Notify?.exitsPerSecond ?? 0;
   within(n.notifyExitsPerSecond, notify, tolerance(notify * durationSec), "L1 notification exits");
   for (const b of e.byReason) {

@@ -9,6 +9,8 @@
 import * as S from "./engineConstants";
 import { pleExit, pollSuccess, wake } from "./hostModels";
 import { abortTsx, interpret } from "./interpreter";
+import { deliverOnL1Side, sideAt } from "./l1Side";
+import { SIDE_L2 } from "./nestedPlan";
 import { EngineState } from "./state";
 import { tryStraight } from "./straight";
 
@@ -28,6 +30,7 @@ const {
   MODE_GUEST,
   MODE_HALTED,
   MODE_HALT_POLL,
+  MODE_ROOT,
 } = S;
 
 export abstract class GuestRun extends EngineState {
@@ -50,7 +53,8 @@ export abstract class GuestRun extends EngineState {
       return;
     }
     // An interrupt for L1 arriving outside L2 owes its reflected exit to the next entry — but
-    // not the one that wakes a blocked idle L2: its wake-up chain delivers it (nestedIdle.ts).
+    // not the one that wakes a blocked idle L2: its wake-up chain delivers it (nestedIdle.ts),
+    // nor one that finds L1's side of root mode: L1's own interrupt, no nested exit (l1Side.ts).
     if (
       this.sourceToL1[s] === 1 &&
       !(mode === MODE_GUEST && src.arrivalExit >= 0) &&
@@ -59,8 +63,11 @@ export abstract class GuestRun extends EngineState {
         this.p.nestedIdle !== undefined &&
         this.haltPlan[v] === this.p.idleExit
       )
-    )
-      this.irqExitsOwed[v]++;
+    ) {
+      const side = mode === MODE_ROOT ? sideAt(this, v, t) : SIDE_L2;
+      if (side !== SIDE_L2) deliverOnL1Side(this, v, s, side);
+      else this.irqExitsOwed[v]++;
+    }
     this.recorder.mark(t, v, MARK_ARRIVAL, src.vector);
     if (mode === MODE_GUEST) {
       if (src.arrivalExit >= 0) {

@@ -28,10 +28,11 @@ import {
   type ChainCost,
   type ChainStep,
   reflectedChainCost,
+  STEP_VMRESUME,
   synthesizedExitCost,
 } from "../analysis/nested/chain";
 import { decideNested, interruptGoesToL1, type Level, type NestedSetup } from "../analysis/nested/reflect";
-import { l1NotifyExits, l1Sends, nestedDelivery } from "../analysis/nested/wake";
+import { l1NotifyExits, l1Sends, l1SideDelivery, nestedDelivery } from "../analysis/nested/wake";
 import { handlerKey, handlerOf, handlerTitle } from "../model/handlers";
 import type { GuestOp, GuestSource, HandlerOp, Program } from "../model/ir";
 import type { Span } from "../source";
@@ -84,6 +85,30 @@ export interface NestedExitPlan {
   segSource: Int32Array;
   /** Sum of segCycles (the expected handler + user space time they split). */
   segTotal: number;
+  /**
+   * A reflected chain's segments by the side of root mode they are on (analysis/nested/wake.ts
+   * RootSide: SIDE_L2, SIDE_L1, SIDE_L0_FOR_L1), where an interrupt for L1 that arrives is L1's
+   * own (sim/l1Side.ts); absent: all L0's for L2.
+   */
+  segSide?: Uint8Array;
+  /** The first segment of the chain's VMRESUME (L1's side ends there; sim/l1Side.ts inserts before it). */
+  segResumeFrom?: number;
+}
+
+/** Sides of root mode a chain's segment is on (NestedExitPlan.segSide). */
+export const SIDE_L2 = 0;
+export const SIDE_L1 = 1;
+export const SIDE_L0_FOR_L1 = 2;
+
+/**
+ * What an interrupt for L1 costs when it finds L1's side of root mode (wake.ts l1SideDelivery):
+ * cycles per level, exits into L0, and its segments (inserted before the chain's VMRESUME).
+ */
+export interface L1SidePath {
+  l0: number;
+  l1: number;
+  exits: number;
+  segments: NestedExitPlan;
 }
 
 /** The run's levels (CompiledGuest.nested). */
@@ -113,6 +138,8 @@ export interface NestedNotifyPlan {
 /** Per source plan: its interrupts are L1's (owed a nested exit outside L2); L1's notification per arrival. */
 export interface NestedSourceFacts {
   toL1: Uint8Array;
+  /** Per source L1's: its delivery when it finds L1 running / L0 running for L1 (sim/l1Side.ts). */
+  l1Side: ({ l1: L1SidePath; l0ForL1: L1SidePath } | undefined)[];
   notifyExits: Float64Array;
   notifyCycles: Float64Array;
 }
@@ -261,7 +288,8 @@ export class NestedCompiler {
   /** Per source plan (coalesce flush sources: undefined), whether it is L1's and L1's notification of it. */
   sourceFacts(sources: readonly (GuestSource | undefined)[]): NestedSourceFacts {
     const n = sources.length;
-    const facts = {
+    const facts: NestedSourceFacts = {
+      l1Side: new Array(n).fill(undefined),
       toL1: new Uint8Array(n),
       notifyExits: new Float64Array(n),
       notifyCycles: new Float64Array(n),
@@ -269,11 +297,34 @@ export class NestedCompiler {
     sources.forEach((source, i) => {
       if (!source) return;
       facts.toL1[i] = this.toL1(source) ? 1 : 0;
+      if (facts.toL1[i] === 1)
+        facts.l1Side[i] = { l1: this.l1SidePath(source, "l1"), l0ForL1: this.l1SidePath(source, "l0ForL1") };
       const notify = this.notify(source);
       facts.notifyExits[i] = notify.exits;
       facts.notifyCycles[i] = notify.cycles;
     });
     return facts;
+  }
+
+  /** The L1-side delivery of `source` as segments (levels and labels of wake.ts l1SideDelivery's steps). */
+  private l1SidePath(source: GuestSource, side: "l1" | "l0ForL1"): L1SidePath {
+    const w = l1SideDelivery(this.setup, source, side);
+    const span = this.setup.hypervisor.nameSpan;
+    const steps = w.steps.filter((x) => x.cycles > 0);
+    return {
+      l0: w.l0,
+      l1: w.l1,
+      exits: w.l0Exits,
+      segments: {
+        parts: [],
+        segCycles: Float64Array.from(steps.map((x) => x.cycles)),
+        segLevel: Uint8Array.from(steps.map((x) => (x.level === "L0" ? LEVEL_L0 : LEVEL_L1))),
+        segState: Uint8Array.from(steps.map(() => VcpuState.Handler)),
+        segSource: Int32Array.from(steps.map((x) => this.sourceOf(`${x.level}: ${x.label}`, span))),
+        segTotal: w.l0 + w.l1,
+        segSide: Uint8Array.from(steps.map(() => SIDE_L0_FOR_L1)),
+      },
+    };
   }
 
   /**
@@ -416,20 +467,25 @@ function chainPlan(
   const levels: number[] = [];
   const states: number[] = [];
   const sources: number[] = [];
-  const push = (c: number, level: number, state: number, source: number) => {
+  const sides: number[] = [];
+  let resumeFrom = -1;
+  const push = (c: number, level: number, state: number, source: number, side = SIDE_L2) => {
     if (!(c > 0)) return;
     cycles.push(c);
     levels.push(level);
     states.push(state);
     sources.push(source);
+    sides.push(side);
   };
-  const l0Step = (s: ChainStep) =>
+  const l0Step = (s: ChainStep) => {
+    if (s.label === STEP_VMRESUME && resumeFrom < 0) resumeFrom = cycles.length;
     push(
       s.cycles,
       LEVEL_L0,
       s.label.includes("→") && s.label.includes("entry") ? VcpuState.Exit : VcpuState.Handler,
       sourceOf(`L0: ${s.label}`, span),
     );
+  };
   const steps = chain.steps;
   const trappedStep = steps.find((s) => s.trapped === true);
   for (let i = 1; i < steps.length; i++) {
@@ -457,10 +513,11 @@ function chainPlan(
     // Their expected total is the chain's trapped step (branch weights need not round evenly).
     const scale = sum > 0 ? trappedCycles / sum : 1;
     const slice = s.cycles / (emulations.length + 1);
-    push(slice, LEVEL_L1, VcpuState.Handler, handlerSource);
+    // L1's side of root mode (wake.ts chainL1Side): its handler, and L0 emulating its trapped instructions.
+    push(slice, LEVEL_L1, VcpuState.Handler, handlerSource, SIDE_L1);
     for (const e of emulations) {
-      push(e.cycles * scale, LEVEL_L0, VcpuState.Handler, e.source);
-      push(slice, LEVEL_L1, VcpuState.Handler, handlerSource);
+      push(e.cycles * scale, LEVEL_L0, VcpuState.Handler, e.source, SIDE_L0_FOR_L1);
+      push(slice, LEVEL_L1, VcpuState.Handler, handlerSource, SIDE_L1);
     }
   }
   let segTotal = 0;
@@ -483,6 +540,8 @@ function chainPlan(
     segState: Uint8Array.from(states),
     segSource: Int32Array.from(sources),
     segTotal,
+    segSide: Uint8Array.from(sides),
+    ...(resumeFrom >= 0 ? { segResumeFrom: resumeFrom } : {}),
   };
 }
 
@@ -514,6 +573,9 @@ function combinePlans(l0: ExitPlan, l1: ExitPlan): ExitPlan {
       segState: Uint8Array.from(states),
       segSource: Int32Array.from(sources),
       segTotal: cycles.reduce((x, y) => x + y, 0),
+      // L0's host IRQ handler first: L0's for L2.
+      ...(chain.segSide ? { segSide: Uint8Array.from([SIDE_L2, ...chain.segSide]) } : {}),
+      ...(chain.segResumeFrom !== undefined ? { segResumeFrom: chain.segResumeFrom + 1 } : {}),
     },
   };
 }

@@ -115,10 +115,11 @@ export function nestedResult(
       y.exitsPerSecond * (y.l0CyclesPerExit + y.l1CyclesPerExit) -
         x.exitsPerSecond * (x.l0CyclesPerExit + x.l1CyclesPerExit) || x.code - y.code,
   );
-  // Blocked idle L2s' wake-up chains and L1's notifications: exits into L0 from L1, not L2 exits.
-  const l1Extra = stats.nestedWakeExits + stats.nestedNotifyExits;
-  l0Cycles += stats.nestedWakeL0 + stats.nestedNotifyL0;
-  l1Cycles += stats.nestedWakeL1 + stats.nestedL1PollCycles;
+  // Blocked idle L2s' wake-up chains, L1's notifications and the interrupts for L1 caught on
+  // L1's side of root mode (l1Side.ts): exits into L0 from L1, not L2 exits.
+  const l1Extra = stats.nestedWakeExits + stats.nestedNotifyExits + stats.nestedL1SideExits;
+  l0Cycles += stats.nestedWakeL0 + stats.nestedNotifyL0 + stats.nestedL1SideL0;
+  l1Cycles += stats.nestedWakeL1 + stats.nestedL1PollCycles + stats.nestedL1SideL1;
   const l2Cycles = stats.guestCycles;
   const busy = l2Cycles + l0Cycles + l1Cycles;
   const cores = (cycles: number) => (cycles / hz) * perSec;
@@ -141,6 +142,8 @@ export function nestedResult(
     l1PollCpu: cores(stats.nestedL1PollCycles),
     l1PolledWakeUpsPerSecond: stats.nestedL1PollSuccesses * perSec,
     notifyExitsPerSecond: stats.nestedNotifyExits * perSec,
+    l1SideDeliveriesPerSecond: stats.nestedL1SideDeliveries * perSec,
+    l1SideExitsPerSecond: stats.nestedL1SideExits * perSec,
     l0ExitsPerSecond: (transitions + l1Extra) * perSec,
     hostCpu: {
       l2: cores(l2Cycles),

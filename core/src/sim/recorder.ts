@@ -141,6 +141,22 @@ export class TimelineRecorder {
     }
   }
 
+  /** Records kept so far (an index for shiftFrom). */
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Moves vCPU `v`'s records from index `from` on that start at or after `at` (cycles) later by
+   * `by` cycles: a delivery inserted into an episode already recorded (sim/l1Side.ts).
+   */
+  shiftFrom(from: number, v: number, at: number, by: number): void {
+    const k = this.nsPerCycle;
+    const atNs = at * k - 1e-6;
+    for (let i = from; i < this.count; i++)
+      if (this.vcpus[i] === v && this.starts[i] >= atNs) this.starts[i] += by * k;
+  }
+
   /** A record at `start` found the timeline full. */
   private full(start: number): void {
     if (this.fullAt >= 0) return;

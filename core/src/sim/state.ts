@@ -12,6 +12,7 @@ import { checkBudget, validateOptions } from "./engineOptions";
 import { EventHeap } from "./heap";
 import { type EngineOptions, HostRuntime, type ResolvedHost, resolveDefaults } from "./hostState";
 import { L1PollRuntime } from "./l1Poll";
+import { L1SideRuntime } from "./l1Side";
 import type { CompiledGuest } from "./plan";
 import { TimelineRecorder } from "./recorder";
 import { Sfc32 } from "./rng";
@@ -52,6 +53,8 @@ export class EngineState {
   readonly host: HostRuntime;
   /** L1's own halt-poll state of an idle L2 that L1 blocks and polls (nestedIdle.ts); undefined otherwise. */
   readonly l1Poll: L1PollRuntime | undefined;
+  /** Nested, with interrupts for L1: the reflected chain in progress per vCPU (l1Side.ts). */
+  readonly l1Side: L1SideRuntime | undefined;
   readonly pleGrowth: boolean;
   readonly preemptRate: number;
   readonly preemptCycles: number;
@@ -339,6 +342,10 @@ export class EngineState {
     this.haltWake = new Float64Array(nV);
     this.injectLen = new Uint8Array(nV);
     this.irqExitsOwed = new Int32Array(nV);
+    this.l1Side =
+      plan.nestedIrqExit >= 0 && plan.nestedSources?.l1Side.some((x) => x !== undefined)
+        ? new L1SideRuntime(nV)
+        : undefined;
     // An interrupt for L1 (nestedPlan.ts toL1): not an NMI, not one L1 posts into L2.
     this.sourceToL1 =
       plan.nestedIrqExit >= 0 && plan.nestedSources ? plan.nestedSources.toL1 : new Uint8Array(this.nS);
@@ -515,6 +522,17 @@ export class EngineState {
     const wake = plan.wake[k];
     this.lastExitCycles = total + wake;
     this.stats.exit(planIndex, transition, handler, userspace, wake);
+    // Nested: the chain in progress, for an interrupt for L1 that arrives during it (l1Side.ts);
+    // tracked whether or not the timeline still records.
+    this.l1Side?.episode(
+      v,
+      planIndex,
+      plan.nested,
+      t + transition,
+      handler + userspace,
+      t + total,
+      this.recorder.size,
+    );
     if (this.recorder.fullAt < 0) {
       const code = plan.code;
       this.recorder.record(t, transition, v, VcpuState.Exit, code, source);

@@ -63,6 +63,11 @@ export class SimStatistics {
   nestedL1PollCycles = 0;
   nestedNotifyExits = 0;
   nestedNotifyL0 = 0;
+  /** Interrupts for L1 that found L1's side of root mode (sim/l1Side.ts): count, cycles per level, exits into L0. */
+  nestedL1SideDeliveries = 0;
+  nestedL1SideL0 = 0;
+  nestedL1SideL1 = 0;
+  nestedL1SideExits = 0;
 
   constructor(plan: CompiledGuest) {
     const nE = plan.exits.length;
@@ -119,6 +124,14 @@ export class SimStatistics {
   nestedNotify(cyclesPerExit: number): void {
     this.nestedNotifyExits++;
     this.nestedNotifyL0 += cyclesPerExit;
+  }
+
+  /** An interrupt for L1 that found L1's side of root mode, delivered through `path` (sim/l1Side.ts). */
+  nestedL1Side(path: { l0: number; l1: number; exits: number }): void {
+    this.nestedL1SideDeliveries++;
+    this.nestedL1SideL0 += path.l0;
+    this.nestedL1SideL1 += path.l1;
+    this.nestedL1SideExits += path.exits;
   }
 
   /** A halt poll caught an event: the wake-up charged to the halting exit did not happen. */

@@ -287,6 +287,14 @@ export interface SimNestedStats {
   l1PolledWakeUpsPerSecond: number;
   /** Exits into L0 of L1's notifications of the interrupts it sends (its ICR writes, on the sender's vCPU). */
   notifyExitsPerSecond: number;
+  /**
+   * Interrupts for L1 that found the vCPU on L1's side of root mode (L1 running, or L0 emulating
+   * its trapped instruction: sim/l1Side.ts) — L1's own interrupts, injected into L1 and by L1
+   * into L2 at its VMRESUME, not synthesized nested exits — and the exits into L0 they cause (the
+   * exit from L1, L1's trapped injection VMWRITE), also in l1ExitsPerSecond.
+   */
+  l1SideDeliveriesPerSecond: number;
+  l1SideExitsPerSecond: number;
   /** Every exit into L0 per second. */
   l0ExitsPerSecond: number;
   /** Host cores by level: the L2 guest's own work, L1's handlers, L0. */

@@ -40,6 +40,12 @@
  *   no kvm_nested_vmexit, then the injection and VMRESUME lines. L0 blocks: L2's HLT exit, the block, L0's wake-up, then the
  *   synthesized EXTERNAL_INTERRUPT exit — its inject only — and L1's chain.
  *
+ * - An interrupt for L1 that arrived while L1 ran, or while L0 emulated L1's trapped instruction
+ *   (sim/l1Side.ts, analysis/nested/wake.ts l1SideDelivery): L1's own interrupt — when L1 ran, a
+ *   `kvm_exit` EXTERNAL_INTERRUPT from L1 (no kvm_nested_vmexit, no kvm_nested_vmexit_inject:
+ *   is_guest_mode is false, kvm_check_and_inject_events injects it into L1) and the entry back;
+ *   then L1's injection VMWRITE when trapped, before the episode's VMRESUME lines.
+
  * KVM's kvm_nested_intr_vmexit is traced by the SVM side only (svm/nested.c), so a VMX trace
  * has none. L1's RIPs are made up as L2's are (0xffffffffc0000000 + 0x10 × the handler's or the
  * trapped instruction's source index); the vmcs12 address is a made-up constant.
@@ -51,6 +57,7 @@
 import { effectiveControls } from "../analysis/effective";
 import { STEP_NESTED_VMENTRY, STEP_NESTED_VMEXIT, STEP_VMRESUME } from "../analysis/nested/chain";
 import {
+  L1_RUNNING_IRQ_EXIT,
   WAKE_L1_HALT_STATE,
   WAKE_L1_POLL_EXIT,
   WAKE_SYNTHESIZED,
@@ -81,6 +88,7 @@ const TRAPPED_PREFIX = "L0 emulating ";
 const WAKE_TRAPPED = `L0: ${WAKE_TRAPPED_PREFIX}`;
 const L1_HALT_STATE_EXIT = `L0: ${WAKE_L1_HALT_STATE}`;
 const L1_POLL_EXIT = `L0: ${WAKE_L1_POLL_EXIT}`;
+const L1_SIDE_EXIT = `L0: ${L1_RUNNING_IRQ_EXIT}`;
 const SYNTHESIZED_STEP = `L0: ${WAKE_SYNTHESIZED}`;
 
 const hex16 = (n: bigint) => `0x${n.toString(16).padStart(16, "0")}`;
@@ -209,6 +217,13 @@ export class NestedLane {
         // Written when the wake-up follows (the simulation counts it with the wake-up): not when
         // an event was already pending (L1 does not idle), nor for a block the run's end cut.
         l1HaltAt = at;
+      } else if (label === L1_SIDE_EXIT) {
+        // An interrupt for L1 that arrived while L1 ran (sim/l1Side.ts): it exits from L1 (not
+        // in guest mode: no kvm_nested_vmexit), L0 injects it into L1 at the entry back — no
+        // nested exit, no kvm_nested_vmexit_inject; L1's injection into L2 follows.
+        enterL1(at);
+        w.exit(at, EXIT.EXTERNAL_INTERRUPT, -1, l1Rip);
+        w.entry(end, l1Rip);
       } else if (label === L1_HALT_STATE_EXIT || label === L1_POLL_EXIT) {
         // L1 waited in the HLT activity state, or spun in its own halt poll (no L1 HLT, no
         // block in L0: nothing traced while it polls): the interrupt for L1 exits from it.

@@ -28,12 +28,15 @@ import { ept02StartUp } from "./ept02";
 import type { NestedEstimate, NestedOperationEstimate, NestedReasonEstimate } from "./estimateTypes";
 import { NO_L1_POLL, solveWithL1Poll } from "./l1HaltPoll";
 import { decideNested, type Level, type NestedExit, type NestedSetup, nestedSetup } from "./reflect";
+import { atFixedSplit, impliedSplit, l2Side, type RootSplit, rootArrivalCycles } from "./rootSplit";
 import {
+  chainL1Side,
   idleMode,
   idleWindowCycles,
   l0BlocksIdle,
   l1PollsIdle,
   l1Sends,
+  l1SideDelivery,
   nestedDelivery,
   type WakeChain,
   wakeChain,
@@ -83,7 +86,8 @@ export function nestedEstimate(program: Program, guestName: string): NestedEstim
   if (!guest) return undefined;
   const setup = nestedSetup(program, guest);
   if (!setup) return undefined;
-  return solve(setup, guest);
+  // Solved at the split of root-mode time between L0's side for L2 and L1's that its rates imply.
+  return atFixedSplit((split) => solve(setup, guest, split));
 }
 
 /**
@@ -107,7 +111,11 @@ export function exitCost(
   return { l0: chain.l0Cycles, l1: chain.l1Cycles, chain };
 }
 
-function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
+function solve(
+  setup: NestedSetup,
+  guest: GuestIR,
+  split: RootSplit,
+): { estimate: NestedEstimate; split: RootSplit } {
   const program = setup.program;
   const hz = program.target.hz > 0 ? program.target.hz : 1;
   const vcpus = Math.max(0, guest.vcpus);
@@ -115,6 +123,11 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   const chains = new Map<number, ChainCost>();
   const operations: NestedOperationEstimate[] = [];
   let l2Cycles = 0;
+  // Cycles per second per vCPU on L1's side of root mode (RootSplit), from the recorded exits'
+  // chains (not the idle HLT's: its plan is the wake-up's, L0's for L2, as in the simulator).
+  let countSide = true;
+  let sideL1 = 0;
+  let sideL0ForL1 = 0;
   /**
    * `how`: an interrupt's delivery into L1 — `l0Irq`, L0's handling of the physical interrupt
    * before the nested exit (wake.ts nestedDelivery), or `synthesized`, the nested exit L0
@@ -162,6 +175,11 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       one.transitions !== a.first.transitions
     )
       a.mixed = true;
+    if (rate > 0 && countSide && c.chain) {
+      const side = chainL1Side(c.chain);
+      sideL1 += rate * side.l1;
+      sideL0ForL1 += rate * side.l0ForL1;
+    }
     if (rate > 0) {
       a.rate += rate;
       if (synthesized) a.synthesized += rate;
@@ -255,7 +273,9 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     };
     // The nested exit an interrupt for L1 owes when it finds the vCPU in root mode (below): the
     // one L0 synthesizes at the next entry, its chain less the round trip.
+    // On L1's side of root mode it is L1's own interrupt instead (wake.ts l1SideDelivery).
     let owed = 0;
+    let toL1 = 0;
     if (!model.tickless && !delivery.posted)
       for (const e of delivery.exits)
         if (e.level === "L1") {
@@ -264,12 +284,19 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
             reflectedChainCost(program, setup.hypervisor, e.reason.code),
           );
           owed += e.perExecution * (s.l0Cycles + s.l1Cycles);
+          toL1 += e.perExecution;
         }
+    const onL1Side =
+      toL1 > 0
+        ? { l1: l1SideDelivery(setup, source, "l1"), l0ForL1: l1SideDelivery(setup, source, "l0ForL1") }
+        : undefined;
     return {
       leaves,
       delivery,
       model,
-      owed: model.rate * owed,
+      owed: model.rate * rootArrivalCycles(split, owed, toL1, onL1Side),
+      toL1,
+      onL1Side,
       wake: blocked ? wakeChain(setup, mode, source) : undefined,
       // The wake-up when L1's own halt poll caught the arrival (l1HaltPoll.ts).
       polledWake: l1Poll ? wakeChain(setup, mode, source, true) : undefined,
@@ -365,6 +392,11 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   };
   let postedRule: { rule: string; reference: string } | undefined;
   let topWake: { rate: number; wake?: WakeChain } = { rate: -1 };
+  // Interrupts for L1 caught on L1's side of root mode, per vCPU: count, cycles, exits into L0.
+  let l1SideDeliveries = 0;
+  let l1SideL0 = 0;
+  let l1SideL1 = 0;
+  let l1SideExits = 0;
   // Root mode is busy time outside guest mode: 1 − p where the idle L2 stays in guest mode;
   // ρ − p where it blocks (its blocked time is neither, and the arrival that ends a blocked
   // idle period takes the wake-up chain instead: wakeChain).
@@ -385,10 +417,25 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
     // vmx_check_nested_events (nested.c) synthesizes the nested exit into L1 (as the simulator's
     // owed exits do), the chain less its first round trip. Root mode is the time outside L2's
     // guest mode.
+    // Only on L0's side for L2, though: one that finds L1's side (L1 running, or L0 emulating
+    // L1's trapped instruction; is_guest_mode false) is injected into L1 at its entry
+    // (kvm_check_and_inject_events), after an exit from L1 when L1 ran, and L1 injects it into
+    // L2 at its VMRESUME (wake.ts l1SideDelivery): no nested exit.
     if (!m.tickless && !x.delivery.posted) {
       const inRoot = m.rate * rootShare;
       for (const e of x.delivery.exits)
-        if (e.level === "L1") record(e, inRoot * e.perExecution, { synthesized: true });
+        if (e.level === "L1") record(e, inRoot * l2Side(split) * e.perExecution, { synthesized: true });
+      if (x.onL1Side)
+        for (const [w, share] of [
+          [x.onL1Side.l1, split.l1],
+          [x.onL1Side.l0ForL1, split.l0ForL1],
+        ] as const) {
+          const perSecond = inRoot * x.toL1 * share;
+          l1SideDeliveries += perSecond;
+          l1SideL0 += perSecond * w.l0;
+          l1SideL1 += perSecond * w.l1;
+          l1SideExits += perSecond * w.l0Exits;
+        }
     }
     if (x.delivery.posted) {
       postedRule ??= { rule: x.delivery.rule, reference: x.delivery.reference };
@@ -420,6 +467,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   const l1WakeSaved = wakeUps * l1.success * l1.l1WakeCycles;
   const l1PollCycles = l1.blocksPerSecond * l1.pollSec * hz;
   // The idle exits: L2's HLT decided like a written `hlt` (idle halt only).
+  countSide = false;
   if (guest.idle === "halt" && idlePeriods > 0) addOps([{ op: idleOp, executions: 1 }], idlePeriods);
 
   const byReason: NestedReasonEstimate[] = [];
@@ -463,9 +511,12 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
       shadowedAccessesPerExit: per.shadowed,
     });
   }
-  l0c += vcpus * (wakeL0 + posted.notifyCycles);
-  l1c += vcpus * (wakeL1 + l1PollCycles - l1WakeSaved);
-  l1Exits += vcpus * (wakeExits + posted.notify);
+  l0c += vcpus * (wakeL0 + posted.notifyCycles + l1SideL0);
+  l1c += vcpus * (wakeL1 + l1PollCycles - l1WakeSaved + l1SideL1);
+  l1Exits += vcpus * (wakeExits + posted.notify + l1SideExits);
+  // The split this solution implies: L1's side of the root time it spends (its deliveries on
+  // L1's side are themselves on it, L0 running for L1 or L1 injecting).
+  const measured = impliedSplit(sideL1, sideL0ForL1 + l1SideL0 + l1SideL1, rootShare * hz);
   byReason.sort(
     (x, y) =>
       y.exitsPerSecond * (y.l0CyclesPerExit + y.l1CyclesPerExit) -
@@ -473,7 +524,7 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
   );
   const l2c = l2Cycles * vcpus;
   const busy = l2c + l0c + l1c;
-  return {
+  const estimate: NestedEstimate = {
     guest: guest.name,
     hypervisor: setup.hypervisor.name,
     vmcs01: setup.vmcs01.name,
@@ -534,7 +585,14 @@ function solve(setup: NestedSetup, guest: GuestIR): NestedEstimate {
           }
         : undefined,
     ept02: ept02StartUp(setup),
+    l1SideRoot: {
+      l1RunningShare: split.l1,
+      l0ForL1Share: split.l0ForL1,
+      deliveriesPerSecond: vcpus * l1SideDeliveries,
+      exitsPerSecond: vcpus * l1SideExits,
+    },
   };
+  return { estimate, split: measured };
 }
 
 /** The handler an exit runs at its level, for the operation's row (hover, lint). */

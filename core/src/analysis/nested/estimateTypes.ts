@@ -97,6 +97,20 @@ export interface NestedEstimate {
   l1Notify?: { sendsPerSecond: number; exitsPerSecond: number; cyclesPerExit: number };
   /** The one-time cost of building EPT02 (undefined without EPT12). */
   ept02?: Ept02StartUp;
+  /**
+   * Interrupts for L1 that find the vCPU on L1's side of root mode (analysis/nested/wake.ts
+   * RootSide): L1 running (`l1RunningShare` of root-mode time) or L0 emulating an instruction of
+   * L1's (`l0ForL1Share`). They are L1's own interrupts (kvm_check_and_inject_events injects into
+   * L1, is_guest_mode false), not synthesized nested exits: per second, all vCPUs, and the exits
+   * into L0 they cause (the exit from L1, L1's trapped injection VMWRITE), also in
+   * `l1ExitsPerSecond`.
+   */
+  l1SideRoot: {
+    l1RunningShare: number;
+    l0ForL1Share: number;
+    deliveriesPerSecond: number;
+    exitsPerSecond: number;
+  };
 }
 
 export interface NestedIdleEstimate {

@@ -42,7 +42,7 @@ import type { CostName, ExitReasonDef } from "../../vmx/types";
 import { handlerCost } from "../cost";
 import { decideDelivery, decideLeaf, reason } from "../exits";
 import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
-import { type ChainStep, reflectedChainCost, shadowSets } from "./chain";
+import { type ChainCost, type ChainStep, reflectedChainCost, shadowSets } from "./chain";
 import { decideNested, type Level, type NestedSetup } from "./reflect";
 
 /** Who blocks an idle L2's vCPU: L1 (its HLT reflected), L0 (kept), or nobody (no HLT exit, or not `idle halt`). */
@@ -432,4 +432,114 @@ export function idleWindowCycles(setup: NestedSetup, mode: IdleMode, idleExitCyc
   for (const e of own) l1Halt += e.perExecution * handlerCost(setup.program, e.reason.code).total;
   if (own.length > 0) l1Halt = Math.max(0, l1Halt - wake);
   return Math.max(0, idleExitCycles - chain.resumeCycles - chain.l1WakeCycles + l1Halt);
+}
+
+/**
+ * Where an interrupt for L1 (vmcs12 external-interrupt exiting, not posted into L2) finds a vCPU
+ * that is in root mode, by what runs there:
+ * - "l2": L0 on behalf of L2 — handling an L2 exit it keeps, the emulated exit into L1 before L1
+ *   runs, L1's VMRESUME and the emulated entry (is_guest_mode true, or true again by the next
+ *   entry): at that entry vmx_check_nested_events synthesizes the nested exit (chain.ts
+ *   synthesizedExitCost).
+ * - "l1": L1 itself runs (its handler, its poll): the interrupt exits from L1 as vmcs01 decides.
+ * - "l0ForL1": L0 runs on behalf of L1 (emulating its trapped VMREAD/VMWRITE/INVEPT…, handling an
+ *   exit of L1's own — is_guest_mode false): no further exit, L0 injects it at the entry into L1.
+ */
+export type RootSide = "l2" | "l1" | "l0ForL1";
+
+/** The exit from L1 of an interrupt for L1 that arrives while L1 runs (the timeline's label). */
+export const L1_RUNNING_IRQ_EXIT =
+  "the interrupt for L1 exits from L1 (it arrived while L1 ran: vmcs01 decides), L0 injects it into L1";
+/** L1's injection of it into L2 at the VMRESUME it was doing anyway (the timeline's label). */
+export const L1_RUNNING_IRQ_INJECT = `L1 takes the interrupt and injects it into L2 at its VMRESUME (VMWRITE ${L1_INJECT_FIELD})`;
+
+/**
+ * An interrupt for L1 that finds L1's side of root mode (RootSide "l1" or "l0ForL1") is L1's own
+ * interrupt, not a nested exit. While L1 runs (is_guest_mode false, vmcs01 loaded) the physical
+ * interrupt exits from L1 as vmcs01 decides (decideDelivery on vmcs01: L0's EXTERNAL_INTERRUPT
+ * exit and host handler, vmx_handle_exit_irqoff → handle_external_interrupt_irqoff, vmx.c; none
+ * when vmcs01 posts it); at the entry into L1 kvm_check_and_inject_events (x86.c) finds
+ * is_guest_mode false, so it does not call check_nested_events (vmx_check_nested_events, the
+ * nested exit) but injects into L1 through vmcs01's VM_ENTRY_INTR_INFO_FIELD (vmx_inject_irq).
+ * L1's own handling of it (its device model) is not described by the file and stays uncharged;
+ * since it is for L2, L1 injects it into L2 at the VMRESUME it was going to do anyway: its
+ * VMWRITE of L1_INJECT_FIELD (trapped unless shadowed) and `inject` — no nested exit, no extra
+ * VMRESUME. "l0ForL1": L0 already runs for L1, so no exit from L1; the rest is the same.
+ */
+export function l1SideDelivery(setup: NestedSetup, source: GuestSource, side: "l1" | "l0ForL1"): WakeChain {
+  const program = setup.program;
+  const cost = (n: CostName) => program.target.costs[n].cycles;
+  const steps: ChainStep[] = [];
+  let exits = 0;
+  if (side === "l1") {
+    let c = 0;
+    let n = 0;
+    for (const e of decideDelivery(source, setup.ctx01).decision.exits) {
+      n += e.perExecution;
+      c +=
+        e.perExecution *
+        singleExitCost(program, setup.vmcs01, e.reason.code, vcpuMayMigrate(setup.guest), e.handler).total;
+    }
+    exits += n;
+    if (n > 0)
+      steps.push({
+        label: L1_RUNNING_IRQ_EXIT,
+        level: "L0",
+        cycles: c,
+        traps: n,
+        reference:
+          "vmx_handle_exit_irqoff → handle_external_interrupt_irqoff (vmx.c); kvm_check_and_inject_events → vmx_inject_irq on vmcs01 (x86.c, vmx.c)",
+      });
+  }
+  const shadowed = shadowSets(program, setup.vmcs01).write.has(L1_INJECT_FIELD);
+  if (!shadowed) {
+    exits += 1;
+    steps.push({
+      label: `${WAKE_TRAPPED_PREFIX}${L1_INJECT_FIELD}${WAKE_TRAPPED_SUFFIX}`,
+      level: "L0",
+      cycles: cost("round_trip") + cost("vmx_emulate"),
+      traps: 1,
+      reference: `${NESTED_C} handle_vmwrite`,
+    });
+  }
+  steps.push({
+    label: L1_RUNNING_IRQ_INJECT,
+    level: "L1",
+    cycles: (shadowed ? cost("vmwrite") : 0) + cost("inject"),
+    traps: 0,
+  });
+  let l0 = 0;
+  let l1 = 0;
+  for (const s of steps) {
+    if (s.level === "L0") l0 += s.cycles;
+    else l1 += s.cycles;
+  }
+  return {
+    steps,
+    l0,
+    l1,
+    l0Exits: exits,
+    rule:
+      side === "l1"
+        ? "an interrupt for L1 that arrives while L1 runs exits from L1 as vmcs01 decides and L0 injects it into L1 (kvm_check_and_inject_events, is_guest_mode false: no nested exit); L1 injects it into L2 at its VMRESUME"
+        : "an interrupt for L1 that arrives while L0 emulates an instruction of L1's is injected into L1 at the entry back (is_guest_mode false: no nested exit); L1 injects it into L2 at its VMRESUME",
+    reference:
+      "arch/x86/kvm/x86.c kvm_check_and_inject_events; arch/x86/kvm/vmx/nested.c vmx_check_nested_events",
+  };
+}
+
+/**
+ * The cycles of a reflected chain on L1's side of root mode (RootSide): L1's own steps (its
+ * handler: "l1") and L0's emulation of its trapped VMX instructions ("l0ForL1": handle_vmread,
+ * handle_vmwrite… run with is_guest_mode false). The rest of the chain — the L2 exit, the
+ * emulated exit into L1, the VMRESUME and the emulated entry — is L0's for L2.
+ */
+export function chainL1Side(chain: ChainCost): { l1: number; l0ForL1: number } {
+  let l1 = 0;
+  let l0ForL1 = 0;
+  for (const s of chain.steps) {
+    if (s.level === "L1") l1 += s.cycles;
+    else if (s.trapped === true) l0ForL1 += s.cycles;
+  }
+  return { l1, l0ForL1 };
 }
