@@ -310,7 +310,7 @@ export const NESTED_EXIT_ON_INTR: ControlRef = CONTROL.pin.external_interrupt_ex
 export const NESTED_EXIT_ON_INTR_REFERENCE = `Linux arch/x86/kvm/vmx/nested.h nested_exit_on_intr; ${NESTED_C} vmx_check_nested_events`;
 
 /** An EPT fault L0's nested MMU finds in L1's EPT12 is reflected to L1 with this function. */
-export const EPT_FAULT_TO_L1_REFERENCE = `${NESTED_C} nested_ept_inject_page_fault (EPT misconfiguration of EPT12 → EXIT_REASON_EPT_MISCONFIG, else EXIT_REASON_EPT_VIOLATION)`;
+export const EPT_FAULT_TO_L1_REFERENCE = `${NESTED_C} nested_ept_inject_page_fault (vmx->nested.pml_full → EXIT_REASON_PML_FULL; EPT misconfiguration of EPT12 → EXIT_REASON_EPT_MISCONFIG, else EXIT_REASON_EPT_VIOLATION)`;
 
 /** VMCS shadowing in vmcs01 (SDM Vol. 3C §25.6.15 / §26.10, pre-2023 §24.6.15 / §25.10). */
 export const VMCS_SHADOWING: ControlRef = CONTROL.proc2.vmcs_shadowing;

@@ -171,6 +171,9 @@ const DECIDED_ON_VMCS02_CONTROLS = new Set<GuestOp["op"]>([
   "read_cr",
   "pause_loop",
   "uses",
+  // vmcs02 never has PML (prepare_vmcs02_early): L0's dirty tracking of L2's writes is EPT02
+  // write protection, and L1's PML is emulated by L0's nested MMU (nested_ept_inject_page_fault).
+  "dirty",
 ]);
 
 interface L0Side {
@@ -265,12 +268,15 @@ export function decideNested(setup: NestedSetup, op: GuestOp): NestedDecision {
     const l0Why = L0_ALWAYS.get(r.code);
     const l1Case = L1_WANTS_CASE.get(r.code) ?? "default: return true";
     if (l0Why !== undefined) {
-      if (isEpt(r.code) && pe12 > 0) {
+      if ((isEpt(r.code) || r.code === EXIT.PML_FULL) && pe12 > 0) {
         exits.push({
           reason: r,
           perExecution: pe12,
           level: "L1",
-          rule: `handled by L1: the fault is in L1's EPT12 (vmcs12: ${l1.rule}); L0 takes the exit first (${l0Why}) and reflects it`,
+          rule:
+            r.code === EXIT.PML_FULL
+              ? `handled by L1: L0's nested MMU logs L2's writes into L1's PML buffer and, when it is full, synthesizes the PML-full exit into L1 (vmcs12: ${l1.rule}; nested_ept_inject_page_fault with vmx->nested.pml_full); ${l0Why}`
+              : `handled by L1: the fault is in L1's EPT12 (vmcs12: ${l1.rule}); L0 takes the exit first (${l0Why}) and reflects it`,
           reference: EPT_FAULT_TO_L1_REFERENCE,
         });
         if (total - pe12 > 0)
