@@ -32,10 +32,10 @@ const VMCS01: VmcsSpec = {
   ept: [[0n, 0x7fff_ffffn, RWX]],
 };
 
-function nested(spec12: VmcsSpec, vmcs01: VmcsSpec = VMCS01): Program {
+function nested(spec12: VmcsSpec, vmcs01: VmcsSpec = VMCS01, apic: "x2apic" | "xapic" = "x2apic"): Program {
   const v12 = vmcs(spec12, "vmcs12");
   v12.nested = { span: S };
-  const l2 = guest({ sources: [], vcpus: 1 }, "vmcs12", "l2");
+  const l2 = guest({ sources: [], vcpus: 1, apic }, "vmcs12", "l2");
   const p = single(v12, l2);
   p.vmcs.set("vmcs01", vmcs(vmcs01, "vmcs01"));
   const hv: HypervisorIR = {
@@ -74,6 +74,8 @@ interface Row {
   notWants: VmcsSpec;
   notWantsExpect: string[];
   vmcs01?: VmcsSpec;
+  /** L2's APIC mode (default x2APIC). */
+  apic?: "x2apic" | "xapic";
 }
 
 const msrBitmap12 = (m: number, read: boolean, write: boolean): VmcsSpec => ({
@@ -460,10 +462,42 @@ const ROWS: Row[] = [
       ],
     },
     wantsExpect: ["APIC_ACCESS@L1"],
-    // Without it in vmcs12 the access reaches L1's APIC, which L0 emulates (decided on vmcs01's
-    // EPT map: Trapline's model, see docs/estimator.md).
+    // Without it in vmcs12 the access reaches L1's APIC page, which L0 never maps into L2
+    // (mmu.c __kvm_faultin_pfn: an MMIO SPTE): L0 emulates it on an EPT misconfiguration.
     notWants: { proc2: ["enable_ept"], ept: [[0n, 0xffff_ffffn, RWX]] },
-    notWantsExpect: ["APIC_ACCESS@L0"],
+    notWantsExpect: ["EPT_MISCONFIG@L0"],
+  },
+  {
+    kvm: "nested_vmx_l1_wants_exit: case EXIT_REASON_APIC_WRITE: return true (APIC-register virtualization only from vmcs12); mmu.c __kvm_faultin_pfn: L1's APIC page unmapped in L2",
+    op: op({ op: "eoi" }),
+    apic: "xapic",
+    vmcs01: with01({
+      pin: [...VMCS01.pin!],
+      proc: [...VMCS01.proc!, "use_tpr_shadow"],
+      proc2: [
+        ...VMCS01.proc2!,
+        "virtualize_apic_accesses",
+        "apic_register_virtualization",
+        "virtual_interrupt_delivery",
+      ],
+      ept: [
+        [0n, 0x7fff_ffffn, RWX],
+        [0xfee0_0000n, 0xfee0_0fffn, { kind: "apic" }],
+      ],
+    }),
+    // vmcs12 virtualizes the xAPIC page without VID: the EOI write is an APIC-write exit, L1's.
+    wants: {
+      proc: ["use_tpr_shadow"],
+      proc2: ["enable_ept", "virtualize_apic_accesses", "apic_register_virtualization"],
+      ept: [
+        [0n, 0x7fff_ffffn, RWX],
+        [0xfee0_0000n, 0xfee0_0fffn, { kind: "apic" }],
+      ],
+    },
+    wantsExpect: ["APIC_WRITE@L1"],
+    // vmcs01's own APICv does not virtualize L2's EOI: L0 emulates it.
+    notWants: { proc2: ["enable_ept"], ept: [[0n, 0xffff_ffffn, RWX]] },
+    notWantsExpect: ["EPT_MISCONFIG@L0"],
   },
   {
     kvm: "nested_vmx_l0_wants_exit: case EXIT_REASON_PML_FULL (PML never in vmcs02: L0 write-protects EPT02); nested_ept_inject_page_fault: vmx->nested.pml_full → PML_FULL to L1",
@@ -497,12 +531,12 @@ describe("nested reflection audit against KVM nested.c (one row per exit reason 
   for (const row of ROWS) {
     it(`${row.kvm}`, () => {
       assert.deepEqual(
-        levels(nested(row.wants, row.vmcs01), row.op).sort(),
+        levels(nested(row.wants, row.vmcs01, row.apic), row.op).sort(),
         [...row.wantsExpect].sort(),
         `vmcs12 asks: ${row.kvm}`,
       );
       assert.deepEqual(
-        levels(nested(row.notWants, row.vmcs01), row.op).sort(),
+        levels(nested(row.notWants, row.vmcs01, row.apic), row.op).sort(),
         [...row.notWantsExpect].sort(),
         `vmcs12 does not ask: ${row.kvm}`,
       );

@@ -266,6 +266,16 @@ export const L0_EXCEPTION_VECTORS: ReadonlyMap<number, string> = new Map<number,
 ]);
 
 /**
+ * L1's APIC-access page in L2: arch/x86/kvm/mmu/mmu.c __kvm_faultin_pfn, for
+ * APIC_ACCESS_PAGE_PRIVATE_MEMSLOT in guest mode ("Don't map L1's APIC access page into L2, KVM
+ * doesn't support using APICv/AVIC to accelerate L2 accesses to L1's APIC, i.e. the access needs
+ * to be emulated … Allow an MMIO SPTE to be created"): no slot, an MMIO SPTE in EPT02, so each
+ * access of L2 is an EPT misconfiguration L0 emulates (the first one an EPT violation).
+ */
+export const L1_APIC_PAGE_IN_L2_REFERENCE =
+  "Linux arch/x86/kvm/mmu/mmu.c __kvm_faultin_pfn (APIC_ACCESS_PAGE_PRIVATE_MEMSLOT in guest mode: KVM_PFN_NOSLOT, an MMIO SPTE)";
+
+/**
  * nested_vmx_prepare_msr_bitmap: vmcs02's MSR bitmap starts with every bit set
  * (alloc_loaded_vmcs fills it with 0xff) and only these MSRs are let through, when both
  * vmcs01's and vmcs12's bitmaps let them through (nested_vmx_set_intercept_for_msr: "Always

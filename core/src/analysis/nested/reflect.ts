@@ -18,7 +18,7 @@
  */
 import { guestOperandOf, operandHandlerIndex } from "../../model/handlers";
 import type { GuestIR, GuestOp, HypervisorIR, Program, VmcsIR } from "../../model/ir";
-import { isX2apicMsr } from "../../vmx/apic";
+import { isX2apicMsr, X2APIC_MSR, XAPIC_BASE, XAPIC_OFFSET } from "../../vmx/apic";
 import { CONTROL, type ControlWords, isControlSet } from "../../vmx/controls";
 import { EXIT } from "../../vmx/exitReasons";
 import {
@@ -27,6 +27,7 @@ import {
   L0_EXCEPTION_VECTORS,
   L0_SIDE_NOT_IN_VMCS02,
   L0_WANTS_REFERENCE,
+  L1_APIC_PAGE_IN_L2_REFERENCE,
   L1_NEVER,
   L1_WANTS_CASE,
   L1_WANTS_REFERENCE,
@@ -46,7 +47,7 @@ import {
 } from "../../vmx/nested";
 import type { ExitReasonDef } from "../../vmx/types";
 import { effectiveControls } from "../effective";
-import { msrBitmapBit, msrInBitmapRange, vmcsLookup } from "../exitLookup";
+import { eptRegionAt, msrBitmapBit, msrInBitmapRange, vmcsLookup } from "../exitLookup";
 import { decideLeaf, type ExitContext, guestContext, reason } from "../exits";
 import { memoOf } from "../memo";
 import type { ExitDecision } from "../types";
@@ -189,6 +190,16 @@ interface L0Side {
  */
 function l0Side(setup: NestedSetup, op: GuestOp, l0: ExitDecision): L0Side {
   if (op.op === "rdmsr" || op.op === "wrmsr") return msrL0Side(setup, op.msr, op.op === "wrmsr", l0);
+  // EOI is a WRMSR of X2APIC_EOI or an MMIO write of the xAPIC page (exitMemory.ts decideEoi).
+  if (op.op === "eoi" && setup.guest.apic === "x2apic") return msrL0Side(setup, X2APIC_MSR.EOI, true, l0);
+  const gpa =
+    op.op === "mmio" || op.op === "mem"
+      ? op.gpa
+      : op.op === "eoi"
+        ? XAPIC_BASE + BigInt(XAPIC_OFFSET.EOI)
+        : undefined;
+  if (gpa !== undefined && eptRegionAt(vmcsLookup(setup.vmcs01), gpa)?.perms.kind === "apic")
+    return l1ApicPageL0Side(setup, gpa);
   if (op.op === "exception" && op.vector === PF_VECTOR) {
     // vmx_need_pf_intercept: vmcs01 intercepts #PF (its bit 14) → vmcs02 has MASK = MATCH = 0
     // and EB.PF = 1; else vmcs02's #PF decision is vmcs12's alone.
@@ -205,6 +216,29 @@ function l0Side(setup: NestedSetup, op: GuestOp, l0: ExitDecision): L0Side {
     return { exits: d.exits.filter((e) => !L0_SIDE_NOT_IN_VMCS02.has(e.reason.code)), rule: d.rule };
   }
   return { exits: l0.exits, rule: l0.rule };
+}
+
+/**
+ * An L2 access to the page vmcs01 maps as L1's APIC-access page. vmcs02 takes virtualize APIC
+ * accesses from vmcs12 only: when vmcs12 virtualizes that page (its own APIC-access page there,
+ * the same address in this model), vmcs12's decision is the whole story; otherwise L0 never maps
+ * L1's APIC-access page into L2 (L1_APIC_PAGE_IN_L2_REFERENCE) and emulates the access to L1's
+ * APIC on an EPT misconfiguration.
+ */
+function l1ApicPageL0Side(setup: NestedSetup, gpa: bigint): L0Side {
+  const c12 = setup.ctx12.controls;
+  if (
+    isControlSet(c12, CONTROL.proc2.virtualize_apic_accesses) &&
+    eptRegionAt(vmcsLookup(setup.vmcs12), gpa)?.perms.kind === "apic"
+  )
+    return {
+      exits: [],
+      rule: "vmcs12 virtualizes the APIC-access page (prepare_vmcs02_early: only from vmcs12)",
+    };
+  return {
+    exits: [{ reason: reason(EXIT.EPT_MISCONFIG), perExecution: 1 }],
+    rule: `L1's APIC-access page is not mapped into L2, so the access reaches L0 as emulated MMIO (${L1_APIC_PAGE_IN_L2_REFERENCE})`,
+  };
 }
 
 /** nested_vmx_prepare_msr_bitmap: which MSR accesses of L2 vmcs02's bitmap intercepts. */
