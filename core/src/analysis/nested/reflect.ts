@@ -35,6 +35,7 @@ import {
   PF_L0_REFERENCE,
   PF_VECTOR,
   REFLECT_REFERENCE,
+  VMCS02_CONTROLS_REFERENCE,
   VMCS02_CR8_EXITING_WITHOUT_TPR_SHADOW,
   VMCS02_MERGED_MSRS,
   VMCS02_MSR_BITMAP_REFERENCE,
@@ -206,14 +207,23 @@ function l0Side(setup: NestedSetup, op: GuestOp, l0: ExitDecision): L0Side {
     if (((setup.vmcs01.exceptionBitmap >>> PF_VECTOR) & 1) === 1)
       return {
         exits: [{ reason: reason(EXIT.EXCEPTION_NMI), perExecution: 1 }],
-        rule: `L0 intercepts #PF itself (vmcs01's exception bitmap has bit 14: vmx_need_pf_intercept), so vmcs02 sets PFEC_MASK = PFEC_MATCH = 0 and every #PF of L2 exits (${PF_L0_REFERENCE})`,
+        rule: "L0 intercepts #PF itself (vmcs01's exception bitmap has bit 14: vmx_need_pf_intercept), so vmcs02 sets PFEC_MASK = PFEC_MATCH = 0 and every #PF of L2 exits (prepare_vmcs02_rare)",
         pfToL0: true,
       };
     return { exits: [], rule: l0.rule };
   }
   if (DECIDED_ON_VMCS02_CONTROLS.has(op.op)) {
     const d = decideLeaf(op, setup.ctx02);
-    return { exits: d.exits.filter((e) => !L0_SIDE_NOT_IN_VMCS02.has(e.reason.code)), rule: d.rule };
+    const cr8 =
+      (op.op === "mov_cr" || op.op === "read_cr") &&
+      op.cr === 8 &&
+      !isControlSet(setup.ctx12.controls, CONTROL.proc.use_tpr_shadow)
+        ? ": vmcs12 has no TPR shadow, so vmcs02 has CR8-load and CR8-store exiting"
+        : "";
+    return {
+      exits: d.exits.filter((e) => !L0_SIDE_NOT_IN_VMCS02.has(e.reason.code)),
+      rule: `${d.rule} (vmcs02's controls, ${VMCS02_CONTROLS_REFERENCE}${cr8})`,
+    };
   }
   return { exits: l0.exits, rule: l0.rule };
 }
