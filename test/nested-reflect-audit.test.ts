@@ -314,6 +314,25 @@ const ROWS: Row[] = [
     notWantsExpect: [],
   },
   {
+    kvm: "prepare_vmcs02: CR0_GUEST_HOST_MASK = vmcs01's | vmcs12's, CR0_READ_SHADOW = nested_read_cr0(vmcs12): a bit only L0 masks (TS) is compared with L2's CR0, not L1's",
+    op: op({ op: "mov_cr", cr: 0, value: 0x8000_0031n }),
+    // L1's own CR0 has TS set (vmcs01's shadow); L2's does not.
+    vmcs01: with01({ cr0: { mask: 0x8n, shadow: 0x8n } }),
+    wants: { cr0: { mask: 0x8000_0000n, shadow: 0n }, fields: { GUEST_CR0: 0x8000_0031n } },
+    wantsExpect: ["CR_ACCESS@L1"],
+    notWants: { cr0: { mask: 0x8000_0000n, shadow: 0x8000_0000n }, fields: { GUEST_CR0: 0x8000_0031n } },
+    notWantsExpect: [],
+  },
+  {
+    kvm: "nested_vmx_exit_handled_cr: vmcs12's mask does not cover TS → L0; prepare_vmcs02: vmcs01's CR0 mask in vmcs02",
+    op: op({ op: "mov_cr", cr: 0, value: 0x8000_0039n }),
+    vmcs01: with01({ cr0: { mask: 0x8n, shadow: 0x8n } }),
+    wants: { cr0: { mask: 0x8n, shadow: 0n }, fields: { GUEST_CR0: 0x8000_0031n } },
+    wantsExpect: ["CR_ACCESS@L1"],
+    notWants: { cr0: { mask: 0x8000_0000n, shadow: 0x8000_0000n }, fields: { GUEST_CR0: 0x8000_0031n } },
+    notWantsExpect: ["CR_ACCESS@L0"],
+  },
+  {
     kvm: "nested_vmx_exit_handled_cr: mov to cr8: CPU_BASED_CR8_LOAD_EXITING; prepare_vmcs02_early: no TPR shadow in vmcs12 → CR8_LOAD/STORE_EXITING in vmcs02 → L0",
     op: op({ op: "mov_cr", cr: 8, value: 0n }),
     vmcs01: with01({ proc: [...VMCS01.proc!, "use_tpr_shadow"] }),

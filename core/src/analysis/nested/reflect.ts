@@ -49,6 +49,7 @@ import {
 import type { ExitReasonDef } from "../../vmx/types";
 import { effectiveControls } from "../effective";
 import { eptRegionAt, msrBitmapBit, msrInBitmapRange, vmcsLookup } from "../exitLookup";
+import { hex } from "../exitRules";
 import { decideLeaf, type ExitContext, guestContext, reason } from "../exits";
 import { memoOf } from "../memo";
 import type { ExitDecision } from "../types";
@@ -212,6 +213,8 @@ function l0Side(setup: NestedSetup, op: GuestOp, l0: ExitDecision): L0Side {
       };
     return { exits: [], rule: l0.rule };
   }
+  if (op.op === "mov_cr" && (op.cr === 0 || op.cr === 4) && op.value !== undefined)
+    return crL0Side(setup, op.cr, op.value);
   if (DECIDED_ON_VMCS02_CONTROLS.has(op.op)) {
     const d = decideLeaf(op, setup.ctx02);
     const cr8 =
@@ -226,6 +229,39 @@ function l0Side(setup: NestedSetup, op: GuestOp, l0: ExitDecision): L0Side {
     };
   }
   return { exits: l0.exits, rule: l0.rule };
+}
+
+/**
+ * MOV to CR0/CR4 of a known value under vmcs02's mask and shadow (prepare_vmcs02:
+ * CR0_GUEST_HOST_MASK = ~cr0_guest_owned_bits, i.e. vmcs01's mask | vmcs12's; CR0_READ_SHADOW =
+ * nested_read_cr0(vmcs12): vmcs12's read shadow in its masked bits, L2's own CR0, vmcs12's
+ * GUEST_CR0, in the others; set_cr4_guest_host_mask and nested_read_cr4 likewise). Bits vmcs12
+ * masks are its decision (nested_vmx_exit_handled_cr, L1); the L0 side is a change of a bit only
+ * vmcs01 masks against L2's CR value. Without vmcs12's GUEST_CRn in the file, vmcs01's read shadow
+ * stands in for it.
+ */
+function crL0Side(setup: NestedSetup, cr: 0 | 4, value: bigint): L0Side {
+  const l01 = vmcsLookup(setup.vmcs01);
+  const l12 = vmcsLookup(setup.vmcs12);
+  const mask01 = cr === 0 ? l01.cr0Mask : l01.cr4Mask;
+  const mask12 = cr === 0 ? l12.cr0Mask : l12.cr4Mask;
+  const guestField = cr === 0 ? "GUEST_CR0" : "GUEST_CR4";
+  const l2Value = setup.vmcs12.fields.get(guestField)?.value;
+  const shadow = l2Value ?? (cr === 0 ? l01.cr0Shadow : l01.cr4Shadow);
+  const l0Only = mask01 & ~mask12;
+  const differing = (value ^ shadow) & l0Only;
+  const what = `MOV to CR${cr} of ${hex(value)}`;
+  const against =
+    l2Value === undefined
+      ? `vmcs01's read shadow ${hex(shadow)}`
+      : `L2's CR${cr} ${hex(shadow)} (vmcs12's ${guestField})`;
+  const ref = `vmcs02's CR${cr} mask is vmcs01's | vmcs12's, its read shadow nested_read_cr${cr}(vmcs12) (${NESTED_C} prepare_vmcs02)`;
+  return differing !== 0n
+    ? {
+        exits: [{ reason: reason(EXIT.CR_ACCESS), perExecution: 1 }],
+        rule: `${what} changes bits ${hex(differing)} only L0 owns, against ${against}; ${ref}`,
+      }
+    : { exits: [], rule: `${what} changes no bit only L0 owns (against ${against}); ${ref}` };
 }
 
 /**
