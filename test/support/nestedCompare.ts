@@ -4,6 +4,7 @@
  * test/sim-nested.test.ts and test/sim-nested-idle.test.ts.
  */
 import assert from "node:assert/strict";
+import { nestedSetup } from "../../core/src/analysis/nested/reflect";
 import { analyze, nestedEstimate, simulate } from "../../core/src/index";
 import type { Program } from "../../core/src/model/ir";
 import { l1HaltPoll, l1Polls } from "../../core/src/model/statements/host";
@@ -20,8 +21,9 @@ const shareTolerance = (count: number) => Math.max(0.03, 1.5 / Math.sqrt(Math.ma
  * estimate does not have, which dominates a rare figure such as the wake-up exits when L1's
  * poll catches nearly every arrival. 0 when L1 does not poll.
  */
-function l1GrowthBlocks(program: Program): number {
-  const hypervisor = [...program.hypervisors.values()][0];
+function l1GrowthBlocks(program: Program, guest: string): number {
+  const g = program.guests.get(guest);
+  const hypervisor = g ? nestedSetup(program, g)?.hypervisor : undefined;
   if (!hypervisor || !l1Polls(hypervisor)) return 0;
   const h = l1HaltPoll(hypervisor);
   const max = h.haltPollNs.value;
@@ -75,7 +77,7 @@ export function compareNested(text: string, guest: string, durationSec: number, 
   const wakeExits = wakeUps * (e.idle?.l0ExitsPerWake ?? 0);
   // L1's window growth from 0 at the start: up to that many missed polls per vCPU, each with at
   // most three wake-up exits (L1's HLT, the interrupt for L1, the trapped injection VMWRITE).
-  const startUpMisses = (l1GrowthBlocks(a.program) * e.vcpus) / durationSec;
+  const startUpMisses = (l1GrowthBlocks(a.program, guest) * e.vcpus) / durationSec;
   const wakeExitSlack = 3 * startUpMisses;
   assert.ok(
     Math.abs(n.wakeExitsPerSecond - wakeExits) <=
