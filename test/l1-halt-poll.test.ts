@@ -11,6 +11,7 @@ import { simulate } from "../core/src/sim/index";
 import { importTrace, timelineToTraceCmd } from "../core/src/trace/index";
 import { levelPart } from "../webview/src/timelineCanvas";
 import { compareNested } from "./support/nestedCompare";
+import { vmcs01, vmcs12 } from "./support/nestedFixtures";
 
 /** A KVM-on-KVM setup whose L2 idles with HLT, L1 blocking it; `hypervisor` goes into L1's block, `sources` into L2's. */
 const nested = (hypervisor: string, sources: string, shadowing = false) => `
@@ -28,23 +29,7 @@ target skylake_server @ 2GHz {
   cost transition_tail = 0
   cost transition_tail_migrating = 0
 }
-vmcs vmcs01 {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_io_bitmaps use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest${shadowing ? " vmcs_shadowing" : ""}
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-}
-vmcs vmcs12 nested {
-  pin   external_interrupt_exiting nmi_exiting
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 2
-}
-handler CPUID { work 800 advance_rip }
+${vmcs01({ shadowing })}${vmcs12({ tprShadow: true, vpid: 2 })}handler CPUID { work 800 advance_rip }
 handler EXTERNAL_INTERRUPT { work 300 }
 handler HLT { work 300  halt }
 hypervisor l1 on vmcs01 {

@@ -17,6 +17,7 @@ import { L1_RUNNING_IRQ_EXIT, L1_RUNNING_IRQ_INJECT, nestedDelivery } from "../c
 import { analyze, nestedEptOf, nestedEstimate, simulate } from "../core/src/index";
 import { importTrace, timelineToTraceCmd } from "../core/src/trace/index";
 import { compareNested } from "./support/nestedCompare";
+import { vmcs01, vmcs12 } from "./support/nestedFixtures";
 
 const EXTERNAL_INTERRUPT = 1;
 
@@ -33,23 +34,7 @@ target skylake_server @ 2GHz {
   cost transition_tail = 0
   cost transition_tail_migrating = 0
 }
-vmcs vmcs01 {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_io_bitmaps use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-}
-vmcs vmcs12 nested {
-  pin   external_interrupt_exiting nmi_exiting
-  proc  hlt_exiting use_tsc_offsetting use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-}
-handler EXTERNAL_INTERRUPT { work 400 }
+${vmcs01({ tprShadow: false })}${vmcs12()}handler EXTERNAL_INTERRUPT { work 400 }
 hypervisor l1 on vmcs01 {
   handler EXTERNAL_INTERRUPT { vmread VM_EXIT_REASON  vmread VM_EXIT_INTR_INFO  work 350  inject 0x41  vmresume }
 }

@@ -29,6 +29,7 @@ import {
   type VmcsSpec,
   vmcs,
 } from "./exitFixtures";
+import { vmcs01, vmcs12 } from "./support/nestedFixtures";
 
 const h = (o: Record<string, unknown>): HandlerOp => ({ span: S, ...o }) as HandlerOp;
 const op = (o: Record<string, unknown>): GuestOp => ({ span: span(), ...o }) as GuestOp;
@@ -396,24 +397,7 @@ describe("EPT02 first touch (a start-up figure, not a rate)", () => {
   cost round_trip = 1000
   cost ept_walk_level = 0
 }
-vmcs vmcs01 {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_io_bitmaps use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-}
-vmcs vmcs12 nested {
-  pin   external_interrupt_exiting nmi_exiting
-  proc  hlt_exiting use_tsc_offsetting use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-  ept { 0x0 .. 0x3f_ffff rwx }
-}
-handler HLT { halt }
+${vmcs01()}${vmcs12({ extra: ["ept { 0x0 .. 0x3f_ffff rwx }"] })}handler HLT { halt }
 hypervisor l1 on vmcs01 {
   handler HLT { vmread VM_EXIT_REASON  halt  vmresume }
 }

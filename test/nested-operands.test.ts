@@ -12,6 +12,7 @@ import { reflectedChainCost } from "../core/src/analysis/nested/chain";
 import { analyze, nestedEstimate, nestedOperationHover, simulate } from "../core/src/index";
 import { hoverAt } from "../server/src/features/hover";
 import { DocumentModel } from "../server/src/model";
+import { vmcs01, vmcs12 } from "./support/nestedFixtures";
 
 const MSR_WRITE = 32;
 const IO_INSTRUCTION = 30;
@@ -29,24 +30,7 @@ target skylake_server @ 2GHz {
   cost transition_tail = 0
   cost transition_tail_migrating = 0
 }
-vmcs vmcs01 {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_io_bitmaps use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-}
-vmcs vmcs12 nested {
-  pin   external_interrupt_exiting nmi_exiting
-  proc  hlt_exiting use_tsc_offsetting use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-  msr trap write IA32_TSC_DEADLINE, IA32_MISC_ENABLE
-}
-handler IO_INSTRUCTION port 0x80 { work 100 }
+${vmcs01()}${vmcs12({ extra: ["msr trap write IA32_TSC_DEADLINE, IA32_MISC_ENABLE"] })}handler IO_INSTRUCTION port 0x80 { work 100 }
 ${opts.l0General === false ? "" : "handler IO_INSTRUCTION { work 2000 }"}
 hypervisor l1 on vmcs01 {
   handler MSR_WRITE IA32_TSC_DEADLINE { vmread EXIT_QUALIFICATION  work 200  vmwrite GUEST_RIP  vmresume }

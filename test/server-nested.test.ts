@@ -300,6 +300,28 @@ describe("completion and quick fix", () => {
     assert.deepEqual(items.map((i) => i.label).sort(), ["vmcs01_fast", "vmcs01_old", "vmcs12"]);
   });
 
+  test("inside a hypervisor block: its statements, exit reasons after `handler`, handler operations in an L1 handler", async () => {
+    const complete = async (marked: string) => {
+      const { uri, position } = await openAt(marked);
+      const items = await client.request<CompletionItem[]>("textDocument/completion", {
+        textDocument: { uri },
+        position,
+      });
+      return items.map((i) => i.label);
+    };
+    const block = "hypervisor kvm_old on vmcs01_old {\n";
+    assert.deepEqual(await complete(EXAMPLE.replace(block, `${block}  $0\n`)), ["handler", "halt_poll"]);
+    // Reasons L0 already handles (HLT, EXTERNAL_INTERRUPT) are not marked handled for L1.
+    const reasons = await complete(EXAMPLE.replace(block, `${block}  handler $0\n`));
+    assert.ok(reasons.includes("RDTSC") && reasons.includes("HLT"), reasons.join(" "));
+    const inHandler = await complete(
+      EXAMPLE.replace(block, `${block}  handler RDTSC {\n    work 100\n    $0\n  }\n`),
+    );
+    for (const op of ["vmread", "vmresume", "advance_rip", "halt"]) assert.ok(inHandler.includes(op), op);
+    const field = await complete(EXAMPLE.replace(block, `${block}  handler RDTSC { vmread $0 }\n`));
+    assert.ok(field.includes("VM_EXIT_REASON"), field.slice(0, 10).join(" "));
+  });
+
   test("TL217 offers one quick fix per hypervisor", async () => {
     const { uri, diagnostics } = await openAt(`${EXAMPLE.replace("on vmcs12 in kvm_old", "on vmcs12")}$0`);
     const tl217 = diagnostics.filter((d) => d.code === "TL217");

@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { analyze, simulate } from "../core/src/index";
 import { compareNested as compare } from "./support/nestedCompare";
+import { vmcs01, vmcs12 } from "./support/nestedFixtures";
 
 const HAND = (shadowing: boolean, l1Handler: string) => `
 target skylake_server @ 2GHz {
@@ -29,23 +30,7 @@ target skylake_server @ 2GHz {
   cost transition_tail = 0
   cost transition_tail_migrating = 0
 }
-vmcs vmcs01 {
-  pin   external_interrupt_exiting nmi_exiting virtual_nmis
-  proc  hlt_exiting use_tsc_offsetting use_tpr_shadow use_io_bitmaps use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest${shadowing ? " vmcs_shadowing" : ""}
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-}
-vmcs vmcs12 nested {
-  pin   external_interrupt_exiting nmi_exiting
-  proc  hlt_exiting use_tsc_offsetting use_msr_bitmaps activate_secondary_controls
-  proc2 enable_ept enable_vpid unrestricted_guest
-  exit  host_address_space_size acknowledge_interrupt_on_exit
-  entry ia32e_mode_guest
-  field VIRTUAL_PROCESSOR_ID = 1
-}
-handler CPUID { work 800 advance_rip }
+${vmcs01({ shadowing })}${vmcs12()}handler CPUID { work 800 advance_rip }
 handler EXTERNAL_INTERRUPT { work 300 }
 hypervisor l1 on vmcs01 {
   handler CPUID { ${l1Handler} }

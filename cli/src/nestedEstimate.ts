@@ -77,7 +77,11 @@ export function nestedText(n: NestedEstimate, hz: number): string {
             ],
           ]
         : []),
-      ["L1 → L0 exits", formatRate(n.l1ExitsPerSecond), "(L1's trapped VMX instructions and VMRESUMEs)"],
+      [
+        "L1 → L0 exits",
+        formatRate(n.l1ExitsPerSecond),
+        "(L1's trapped VMX instructions, VMRESUMEs, its own HLTs, ICR writes and interrupts)",
+      ],
       ["exits into L0", formatRate(n.l0ExitsPerSecond), "(all levels)"],
       ["overhead", formatPercent(n.overhead), "(share of L2's busy time spent in L0 and L1)"],
       [

@@ -45,7 +45,7 @@ export function nestedSimulationText(guest: string, n: Nested, hz: number): stri
       [
         "host CPU",
         formatCores(n.hostCpu.total),
-        `(L2 guest ${formatCores(n.hostCpu.l2)}, L1 handlers ${formatCores(n.hostCpu.l1)}, L0 ${formatCores(n.hostCpu.l0)})`,
+        `(L2 guest ${formatCores(n.hostCpu.l2)}, L1 ${formatCores(n.hostCpu.l1)}, L0 ${formatCores(n.hostCpu.l0)})`,
       ],
     ]),
   );

@@ -287,6 +287,7 @@ export {
   GUEST_OP_STATEMENTS,
   GUEST_STATEMENTS,
   HANDLER_STATEMENTS,
+  HYPERVISOR_STATEMENTS,
   type StatementShape,
   VMCS_STATEMENTS,
 } from "./lang/grammar";

@@ -28,6 +28,7 @@ import {
   GUEST_OP_STATEMENTS as GUEST_OP_STATEMENT_SHAPES,
   GUEST_STATEMENTS as GUEST_STATEMENT_SHAPES,
   HANDLER_STATEMENTS as HANDLER_STATEMENT_SHAPES,
+  HYPERVISOR_STATEMENTS as HYPERVISOR_STATEMENT_SHAPES,
   MSRS,
   PROFILES,
   type Program,
@@ -58,6 +59,8 @@ const TOP_LEVEL: [string, string][] = [
 const VMCS_STATEMENTS = [...VMCS_STATEMENT_SHAPES.keys()];
 
 const HANDLER_OPS = [...HANDLER_STATEMENT_SHAPES.keys()];
+
+const HYPERVISOR_STATEMENTS = [...HYPERVISOR_STATEMENT_SHAPES.keys()];
 
 const GUEST_STATEMENTS = [...GUEST_STATEMENT_SHAPES.keys()];
 
@@ -482,12 +485,21 @@ export function completeAt(
     return keywordItems(VMCS_STATEMENTS);
   }
 
-  if (block === "handler" || block === "fn") {
+  // In an L1 handler (inside a `hypervisor` block) as in L0's: the handler operations, L1's VMX ones included.
+  if (block === "handler" || block === "fn" || (block === "hypervisor" && inner === "handler")) {
     if (last === "vmread") return fieldItems(false);
     if (last === "vmwrite") return fieldItems(true);
     if (last === "call") return nameItems(programOf()?.fns.keys() ?? [], CompletionItemKind.Function, "fn");
     if (last === "inject") return exceptionItems(false);
     return keywordItems(HANDLER_OPS, CompletionItemKind.Function);
+  }
+
+  // Inside `hypervisor NAME on VMCS { … }` (nested virtualization): its `handler REASON` lines
+  // (any reason: L0's handlers do not count as L1's) and `halt_poll`.
+  if (block === "hypervisor") {
+    if (first === "handler" && words.length === 1) return exitReasonItems(undefined, true);
+    if (first === "handler" && words.length >= 2) return handlerOperandItems(words);
+    return words.length === 0 ? keywordItems(HYPERVISOR_STATEMENTS) : [];
   }
 
   if (block === "guest") {

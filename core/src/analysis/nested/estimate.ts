@@ -14,18 +14,18 @@
  * at the level that handles it, and each blocking one the wake-up chain of who blocked it
  * (wake.ts wakeChain). EPT02's first-touch faults are a start-up figure (ept02.ts), apart.
  */
-import { handlerKey, handlerOf, handlerTitle } from "../../model/handlers";
+import { handlerKey } from "../../model/handlers";
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
 import { EXIT } from "../../vmx/exitReasons";
 import { arrivalRate } from "../estimate";
 import { walkOps } from "../exits";
 import { prepareHost } from "../hostEstimate";
 import { type SourceModel, solveShares } from "../hostShares";
-import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
 import type { ExitDecision } from "../types";
 import { type ChainCost, reflectedChainCost, synthesizedExitCost } from "./chain";
 import { ept02StartUp } from "./ept02";
 import type { NestedEstimate, NestedOperationEstimate, NestedReasonEstimate } from "./estimateTypes";
+import { exitCost, handlerOfExit } from "./exitCost";
 import { NO_L1_POLL, solveWithL1Poll } from "./l1HaltPoll";
 import { decideNested, type Level, type NestedExit, type NestedSetup, nestedSetup } from "./reflect";
 import { atFixedSplit, impliedSplit, l2Side, type RootSplit, rootArrivalCycles } from "./rootSplit";
@@ -49,6 +49,7 @@ export type {
   NestedPostedEstimate,
   NestedReasonEstimate,
 } from "./estimateTypes";
+export { exitCost } from "./exitCost";
 
 const NO_DELIVERY: ExitDecision = { exits: [], rule: "", reference: "", controls: [] };
 const cyclesOf = (w: WakeChain | undefined) => (w ? w.l0 + w.l1 : 0);
@@ -88,27 +89,6 @@ export function nestedEstimate(program: Program, guestName: string): NestedEstim
   if (!setup) return undefined;
   // Solved at the split of root-mode time between L0's side for L2 and L1's that its rates imply.
   return atFixedSplit((split) => solve(setup, guest, split));
-}
-
-/**
- * Cycles at L0 and L1 and L0 transitions of one exit at a level; `variant`: the handler
- * specialised by the exit's operand at that level (NestedExit.handler), absent: the general one.
- */
-export function exitCost(
-  setup: NestedSetup,
-  code: number,
-  level: Level,
-  variant?: number,
-): { l0: number; l1: number; chain?: ChainCost } {
-  // An exit L0 keeps: L0's handler and the transition of vmcs02, whose controls are L0's
-  // (vmcs01) — the single-level exit cost under vmcs01, as the simulator's plan.
-  if (level === "L0")
-    return {
-      l0: singleExitCost(setup.program, setup.vmcs01, code, vcpuMayMigrate(setup.guest), variant).total,
-      l1: 0,
-    };
-  const chain = reflectedChainCost(setup.program, setup.hypervisor, code, variant);
-  return { l0: chain.l0Cycles, l1: chain.l1Cycles, chain };
 }
 
 function solve(
@@ -593,14 +573,4 @@ function solve(
     },
   };
   return { estimate, split: measured };
-}
-
-/** The handler an exit runs at its level, for the operation's row (hover, lint). */
-function handlerOfExit(setup: NestedSetup, x: NestedExit): { handlerVariant?: number; handler?: string } {
-  const tables = x.level === "L1" ? setup.hypervisor : setup.program;
-  const h = handlerOf(tables, x.reason.code, x.handler);
-  return {
-    ...(x.handler !== undefined ? { handlerVariant: x.handler } : {}),
-    ...(h ? { handler: handlerTitle(h) } : {}),
-  };
 }

@@ -203,12 +203,12 @@ function l0Side(setup: NestedSetup, op: GuestOp, l0: ExitDecision): L0Side {
   if (gpa !== undefined && eptRegionAt(vmcsLookup(setup.vmcs01), gpa)?.perms.kind === "apic")
     return l1ApicPageL0Side(setup, gpa);
   if (op.op === "exception" && op.vector === PF_VECTOR) {
-    // vmx_need_pf_intercept: vmcs01 intercepts #PF (its bit 14) → vmcs02 has MASK = MATCH = 0
+    // vmx_need_pf_intercept: vmcs01 intercepts #PF (its bit PF_VECTOR) → vmcs02 has MASK = MATCH = 0
     // and EB.PF = 1; else vmcs02's #PF decision is vmcs12's alone.
     if (((setup.vmcs01.exceptionBitmap >>> PF_VECTOR) & 1) === 1)
       return {
         exits: [{ reason: reason(EXIT.EXCEPTION_NMI), perExecution: 1 }],
-        rule: "L0 intercepts #PF itself (vmcs01's exception bitmap has bit 14: vmx_need_pf_intercept), so vmcs02 sets PFEC_MASK = PFEC_MATCH = 0 and every #PF of L2 exits (prepare_vmcs02_rare)",
+        rule: `L0 intercepts #PF itself (vmcs01's exception bitmap has bit ${PF_VECTOR}: vmx_need_pf_intercept), so vmcs02 sets PFEC_MASK = PFEC_MATCH = 0 and every #PF of L2 exits (prepare_vmcs02_rare)`,
         pfToL0: true,
       };
     return { exits: [], rule: l0.rule };
