@@ -151,7 +151,11 @@ export function nestedResult(
       l0: cores(l0Cycles),
       total: cores(busy),
     },
-    overhead: busy > 0 ? (l0Cycles + l1Cycles) / busy : 0,
+    // A share of L2's busy time: L1's halt-poll spinning (L2 idle) is in hostCpu.l1, not here.
+    overhead:
+      busy - stats.nestedL1PollCycles > 0
+        ? (l0Cycles + l1Cycles - stats.nestedL1PollCycles) / (busy - stats.nestedL1PollCycles)
+        : 0,
     byReason,
   };
 }

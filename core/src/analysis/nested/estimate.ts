@@ -504,6 +504,7 @@ function solve(
   );
   const l2c = l2Cycles * vcpus;
   const busy = l2c + l0c + l1c;
+  const l1PollTotal = vcpus * l1PollCycles;
   const estimate: NestedEstimate = {
     guest: guest.name,
     hypervisor: setup.hypervisor.name,
@@ -520,7 +521,9 @@ function solve(
     l1ExitsPerSecond: l1Exits,
     l0ExitsPerSecond: reflected - synthesizedExits + l0Handled + l1Exits,
     hostCpu: { l2: l2c / hz, l1: l1c / hz, l0: l0c / hz, total: busy / hz },
-    overhead: busy > 0 ? (l0c + l1c) / busy : 0,
+    // Overhead is a share of L2's busy time (as the single-level estimate keeps halt polling out
+    // of it): L1's halt-poll spinning runs while L2 is idle, so it is in hostCpu.l1, not here.
+    overhead: busy - l1PollTotal > 0 ? (l0c + l1c - l1PollTotal) / (busy - l1PollTotal) : 0,
     byReason,
     chains: [...chains.values()],
     operations,
