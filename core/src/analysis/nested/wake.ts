@@ -292,6 +292,50 @@ export function nestedDelivery(setup: NestedSetup, source: GuestSource): NestedD
 }
 
 /**
+ * L1's write of `field` into vmcs12 for an interrupt it passes to L2 (the injection field, or the
+ * PIR sync of a posted one): a trapped VMWRITE (round trip + emulation in L0, handle_vmwrite)
+ * unless vmcs01's shadow VMWRITE bitmap serves it, then L1's own step (the shadowed `vmwrite`,
+ * plus `inject` when it injects). Appends the steps; returns the exits into L0 it adds.
+ */
+function pushL1Injection(
+  setup: NestedSetup,
+  steps: ChainStep[],
+  field: string,
+  l1Step: { label: string; inject: boolean; reference?: string },
+): number {
+  const cost = (n: CostName) => setup.program.target.costs[n].cycles;
+  const shadowed = shadowSets(setup.program, setup.vmcs01).write.has(field);
+  if (!shadowed)
+    steps.push({
+      label: `${WAKE_TRAPPED_PREFIX}${field}${WAKE_TRAPPED_SUFFIX}`,
+      level: "L0",
+      cycles: cost("round_trip") + cost("vmx_emulate"),
+      traps: 1,
+      reference: `${NESTED_C} handle_vmwrite`,
+    });
+  steps.push({
+    label: l1Step.label,
+    level: "L1",
+    cycles: (shadowed ? cost("vmwrite") : 0) + (l1Step.inject ? cost("inject") : 0),
+    traps: 0,
+    // Only where the caller names one (a step without a reference has no such key).
+    ...("reference" in l1Step ? { reference: l1Step.reference } : {}),
+  });
+  return shadowed ? 0 : 1;
+}
+
+/** A chain's cycles by the level that spends them. */
+function cyclesByLevel(steps: readonly ChainStep[]): { l0: number; l1: number } {
+  let l0 = 0;
+  let l1 = 0;
+  for (const s of steps) {
+    if (s.level === "L0") l0 += s.cycles;
+    else l1 += s.cycles;
+  }
+  return { l0, l1 };
+}
+
+/**
  * The wake-up of an idle L2 by one arrival of `source` (undefined: the mean over no source, a
  * path's own arrival), beyond the idle exit itself. `l1Polled`: L1 blocks and its halt poll
  * caught the arrival (l1PollsIdle) — L1 never idled: no L1 HLT exit, no block in L0; the
@@ -340,24 +384,11 @@ export function wakeChain(
     }
     if (interrupt) {
       const field = posted ? PIR_SYNC_FIELD : L1_INJECT_FIELD;
-      const shadowed = shadowSets(program, setup.vmcs01).write.has(field);
-      if (!shadowed) {
-        l1Exits += 1;
-        steps.push({
-          label: `${WAKE_TRAPPED_PREFIX}${field}${WAKE_TRAPPED_SUFFIX}`,
-          level: "L0",
-          cycles: cost("round_trip") + cost("vmx_emulate"),
-          traps: 1,
-          reference: `${NESTED_C} handle_vmwrite`,
-        });
-      }
-      steps.push({
+      l1Exits += pushL1Injection(setup, steps, field, {
         label: posted
           ? `L1 syncs L2's PIR into ${field} (its wake-up vector ran)`
           : `L1 injects the interrupt into L2 (VMWRITE ${field})`,
-        level: "L1",
-        cycles: (shadowed ? cost("vmwrite") : 0) + (posted ? 0 : cost("inject")),
-        traps: 0,
+        inject: !posted,
         reference: posted ? L1_PI_WAKEUP_REFERENCE : undefined,
       });
     }
@@ -389,12 +420,7 @@ export function wakeChain(
       });
     }
   }
-  let l0 = 0;
-  let l1 = 0;
-  for (const s of steps) {
-    if (s.level === "L0") l0 += s.cycles;
-    else l1 += s.cycles;
-  }
+  const { l0, l1 } = cyclesByLevel(steps);
   return {
     steps,
     l0,
@@ -468,7 +494,6 @@ export const L1_RUNNING_IRQ_INJECT = `L1 takes the interrupt and injects it into
  */
 export function l1SideDelivery(setup: NestedSetup, source: GuestSource, side: "l1" | "l0ForL1"): WakeChain {
   const program = setup.program;
-  const cost = (n: CostName) => program.target.costs[n].cycles;
   const steps: ChainStep[] = [];
   let exits = 0;
   if (side === "l1") {
@@ -491,29 +516,8 @@ export function l1SideDelivery(setup: NestedSetup, source: GuestSource, side: "l
           "vmx_handle_exit_irqoff → handle_external_interrupt_irqoff (vmx.c); kvm_check_and_inject_events → vmx_inject_irq on vmcs01 (x86.c, vmx.c)",
       });
   }
-  const shadowed = shadowSets(program, setup.vmcs01).write.has(L1_INJECT_FIELD);
-  if (!shadowed) {
-    exits += 1;
-    steps.push({
-      label: `${WAKE_TRAPPED_PREFIX}${L1_INJECT_FIELD}${WAKE_TRAPPED_SUFFIX}`,
-      level: "L0",
-      cycles: cost("round_trip") + cost("vmx_emulate"),
-      traps: 1,
-      reference: `${NESTED_C} handle_vmwrite`,
-    });
-  }
-  steps.push({
-    label: L1_RUNNING_IRQ_INJECT,
-    level: "L1",
-    cycles: (shadowed ? cost("vmwrite") : 0) + cost("inject"),
-    traps: 0,
-  });
-  let l0 = 0;
-  let l1 = 0;
-  for (const s of steps) {
-    if (s.level === "L0") l0 += s.cycles;
-    else l1 += s.cycles;
-  }
+  exits += pushL1Injection(setup, steps, L1_INJECT_FIELD, { label: L1_RUNNING_IRQ_INJECT, inject: true });
+  const { l0, l1 } = cyclesByLevel(steps);
   return {
     steps,
     l0,
