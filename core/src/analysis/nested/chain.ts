@@ -315,12 +315,7 @@ function computeChain(
 
   let resumeCycles = 0;
   for (let i = resumeFrom; i < steps.length; i++) resumeCycles += steps[i]!.cycles;
-  let l0Cycles = 0;
-  let l1Cycles = 0;
-  for (const s of steps) {
-    if (s.level === "L0") l0Cycles += s.cycles;
-    else l1Cycles += s.cycles;
-  }
+  const { l0: l0Cycles, l1: l1Cycles } = cyclesByLevel(steps);
   return {
     reasonCode,
     ...(chosen !== undefined ? { variant: chosen } : {}),
@@ -360,4 +355,15 @@ export function synthesizedExitCost(
     l1Cycles: chain.l1Cycles,
     l0Transitions: chain.l0Transitions - 1,
   };
+}
+
+/** A chain's cycles by the level that spends them. */
+export function cyclesByLevel(steps: readonly ChainStep[]): { l0: number; l1: number } {
+  let l0 = 0;
+  let l1 = 0;
+  for (const s of steps) {
+    if (s.level === "L0") l0 += s.cycles;
+    else l1 += s.cycles;
+  }
+  return { l0, l1 };
 }

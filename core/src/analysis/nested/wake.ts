@@ -42,7 +42,7 @@ import type { CostName, ExitReasonDef } from "../../vmx/types";
 import { handlerCost } from "../cost";
 import { decideDelivery, decideLeaf, reason } from "../exits";
 import { exitCost as singleExitCost, vcpuMayMigrate } from "../transitionCost";
-import { type ChainCost, type ChainStep, reflectedChainCost, shadowSets } from "./chain";
+import { type ChainCost, type ChainStep, cyclesByLevel, reflectedChainCost, shadowSets } from "./chain";
 import { decideNested, type Level, type NestedSetup } from "./reflect";
 
 /** Who blocks an idle L2's vCPU: L1 (its HLT reflected), L0 (kept), or nobody (no HLT exit, or not `idle halt`). */
@@ -322,17 +322,6 @@ function pushL1Injection(
     ...("reference" in l1Step ? { reference: l1Step.reference } : {}),
   });
   return shadowed ? 0 : 1;
-}
-
-/** A chain's cycles by the level that spends them. */
-function cyclesByLevel(steps: readonly ChainStep[]): { l0: number; l1: number } {
-  let l0 = 0;
-  let l1 = 0;
-  for (const s of steps) {
-    if (s.level === "L0") l0 += s.cycles;
-    else l1 += s.cycles;
-  }
-  return { l0, l1 };
 }
 
 /**
