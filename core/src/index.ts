@@ -227,7 +227,7 @@ export { decideExit } from "./analysis/exits";
 export { type GuestTimeEstimate, guestTime, type PathGuestTime } from "./analysis/guestTime";
 export { type LintOptions, lintProgram } from "./analysis/lints";
 export { DecisionStore } from "./analysis/memo";
-export { type ChainCost, type ChainStep, reflectedChainCost } from "./analysis/nested/chain";
+export { type ChainCost, type ChainStep, reflectedChainCost, shadowSets } from "./analysis/nested/chain";
 export {
   type NestedEstimate,
   type NestedOperationEstimate,

@@ -12,6 +12,7 @@ import {
   type HypervisorIR,
   handlerTitle,
   reflectedChainCost,
+  shadowSets,
 } from "../../../core/src/index";
 import { formatCompact, formatCyclesAt, formatInteger, formatRate } from "../../../core/src/util/format";
 import { codeSpan, escapeMarkdown } from "../markdown";
@@ -76,8 +77,8 @@ export function hypervisorHover(model: DocumentModel, hypervisor: HypervisorIR):
     (g) => model.nestedEstimateOf(g.name)?.hypervisor === hypervisor.name,
   );
   const handlers = hypervisor.handlers.size + [...(hypervisor.operandHandlers?.values() ?? [])].flat().length;
-  // Whether vmcs01 shadows L1's VMREAD/VMWRITEs does not depend on the reason (CPUID: 10).
-  const shadowing = reflectedChainCost(program, hypervisor, 10).shadowing;
+  // Whether vmcs01 shadows L1's VMREAD/VMWRITEs (off while vmcs01 is not defined, as the chain takes it).
+  const shadowing = vmcs01 ? shadowSets(program, vmcs01).on : false;
   const lines = [
     `**hypervisor** ${codeSpan(hypervisor.name)} — an L1 guest hypervisor, run by L0 on vmcs01 ${vmcs01 ? codeSpan(vmcs01.name) : `${codeSpan(hypervisor.vmcs)} (not defined)`}, VMCS shadowing ${shadowing ? "on" : "off"}`,
     "",

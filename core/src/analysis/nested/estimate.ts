@@ -16,13 +16,12 @@
  */
 import { handlerKey } from "../../model/handlers";
 import type { GuestIR, GuestOp, Program } from "../../model/ir";
-import { EXIT } from "../../vmx/exitReasons";
 import { arrivalRate } from "../estimate";
 import { walkOps } from "../exits";
 import { prepareHost } from "../hostEstimate";
 import { type SourceModel, solveShares } from "../hostShares";
 import type { ExitDecision } from "../types";
-import { type ChainCost, reflectedChainCost, synthesizedExitCost } from "./chain";
+import { type ChainCost, reflectedChainCost, shadowSets, synthesizedExitCost } from "./chain";
 import { ept02StartUp } from "./ept02";
 import type { NestedEstimate, NestedOperationEstimate, NestedReasonEstimate } from "./estimateTypes";
 import { exitCost, handlerOfExit } from "./exitCost";
@@ -510,9 +509,7 @@ function solve(
     hypervisor: setup.hypervisor.name,
     vmcs01: setup.vmcs01.name,
     vmcs12: setup.vmcs12.name,
-    shadowing:
-      [...chains.values()][0]?.shadowing ??
-      reflectedChainCost(program, setup.hypervisor, EXIT.CPUID).shadowing,
+    shadowing: shadowSets(program, setup.vmcs01).on,
     vcpus,
     l2ExitsPerSecond: reflected - synthesizedExits + l0Handled,
     reflectedPerSecond: reflected,
